@@ -1,0 +1,32 @@
+# dlcore._cuda: our CUDA kernels. DLCORE_CUDA = ON | OFF | AUTO.
+file(GLOB DLCORE_CUDA_SOURCES CONFIGURE_DEPENDS
+  ${CMAKE_CURRENT_SOURCE_DIR}/csrc/cuda/*.cu ${CMAKE_CURRENT_SOURCE_DIR}/csrc/cuda/*.cpp)
+if(DLCORE_CUDA STREQUAL "OFF")
+  message(STATUS "dlcore: _cuda disabled (DLCORE_CUDA=OFF)")
+  return()
+endif()
+if(NOT DLCORE_CUDA_SOURCES)
+  message(STATUS "dlcore: _cuda has no sources yet; not built")
+  return()
+endif()
+include(CheckLanguage)
+check_language(CUDA)
+if(NOT CMAKE_CUDA_COMPILER)
+  if(DLCORE_CUDA STREQUAL "ON")
+    message(FATAL_ERROR "dlcore: DLCORE_CUDA=ON but no CUDA compiler was found")
+  endif()
+  message(STATUS "dlcore: nvcc not found; _cuda not built")
+  return()
+endif()
+enable_language(CUDA)
+if(NOT DEFINED CMAKE_CUDA_ARCHITECTURES)
+  # Ampere and Hopper SASS, plus PTX so newer chips can JIT.
+  set(CMAKE_CUDA_ARCHITECTURES 80-real 90-real 90-virtual)
+endif()
+find_package(CUDAToolkit REQUIRED)
+pybind11_add_module(_cuda MODULE NO_EXTRAS ${DLCORE_CUDA_SOURCES})
+target_include_directories(_cuda PRIVATE ${CMAKE_CURRENT_SOURCE_DIR}/csrc)
+# Link the runtime statically: the module then needs only the driver
+# (libcuda), which is loaded lazily when the CUDA backend is first used.
+set_target_properties(_cuda PROPERTIES CUDA_RUNTIME_LIBRARY Static)
+install(TARGETS _cuda LIBRARY DESTINATION dlcore)

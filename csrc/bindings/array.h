@@ -1,0 +1,71 @@
+// Python-object checks shared by every binding: NumPy arrays in, checked
+// float32 views out. All of them run with the GIL held, before any kernel.
+//
+// Policy (documented in README "Kernel API"): inputs must already be
+// float32 and C-contiguous; dlcore never converts or copies them silently.
+// Other dtypes raise TypeError, non-contiguous or negative-stride views raise
+// ValueError that says how to fix it (numpy.ascontiguousarray). `out=`
+// buffers must match exactly and are written in place.
+#pragma once
+#include <pybind11/numpy.h>
+#include <pybind11/pybind11.h>
+
+#include <string>
+
+#include "core/check.h"
+
+namespace dlcore {
+namespace py = pybind11;
+
+using FloatArray = py::array_t<float, py::array::c_style>;
+
+inline Shape shape_of(const py::array& a) {
+  return Shape(a.shape(), a.shape() + a.ndim());
+}
+
+// `obj` as a float32 C-contiguous array of rank `ndim` (-1: any rank).
+inline FloatArray input_f32(py::handle obj, const char* op, const char* name, int ndim = -1) {
+  DLCORE_CHECK_TYPE(py::isinstance<py::array>(obj), op, ": ", name, " must be a numpy.ndarray, got ",
+                    std::string(py::str(py::type::of(obj).attr("__name__"))));
+  py::array arr = py::reinterpret_borrow<py::array>(obj);
+  DLCORE_CHECK_TYPE(arr.dtype().equal(py::dtype::of<float>()), op, ": ", name,
+                    " must be float32, got ", std::string(py::str(arr.dtype())),
+                    " (convert explicitly with .astype(numpy.float32))");
+  DLCORE_CHECK(ndim < 0 || arr.ndim() == ndim, op, ": ", name, " must have ", ndim,
+               " dimensions, got shape ", shape_str(shape_of(arr)));
+  DLCORE_CHECK(arr.flags() & py::array::c_style, op, ": ", name, " of shape ",
+               shape_str(shape_of(arr)),
+               " is not C-contiguous (a transposed, sliced or reversed view); pass "
+               "numpy.ascontiguousarray(", name, ")");
+  return py::reinterpret_borrow<FloatArray>(arr);
+}
+
+// A caller-provided output buffer: float32, C-contiguous, writeable, exactly
+// `expected` in shape. Never replaced by a copy (that would lose the writes).
+inline FloatArray output_f32(py::handle obj, const char* op, const char* name, const Shape& expected) {
+  FloatArray arr = input_f32(obj, op, name);
+  DLCORE_CHECK(shape_of(arr) == expected, op, ": ", name, " has shape ", shape_str(shape_of(arr)),
+               ", expected ", shape_str(expected));
+  DLCORE_CHECK(arr.writeable(), op, ": ", name, " is read-only");
+  return arr;
+}
+
+// A fresh, uninitialized float32 array of `shape`.
+inline FloatArray new_f32(const Shape& shape) {
+  return FloatArray(std::vector<py::ssize_t>(shape.begin(), shape.end()));
+}
+
+// True when the memory of the two arrays overlaps (out= aliasing an input).
+inline bool overlaps(const py::array& a, const py::array& b) {
+  if (a.nbytes() == 0 || b.nbytes() == 0) return false;
+  auto lo_a = reinterpret_cast<uintptr_t>(a.data()), lo_b = reinterpret_cast<uintptr_t>(b.data());
+  return lo_a < lo_b + uintptr_t(b.nbytes()) && lo_b < lo_a + uintptr_t(a.nbytes());
+}
+
+inline void check_no_alias(const py::array& out, const py::array& in, const char* op,
+                           const char* out_name, const char* in_name) {
+  DLCORE_CHECK(!overlaps(out, in), op, ": ", out_name, " shares memory with ", in_name,
+               "; pass a separate output buffer");
+}
+
+}  // namespace dlcore

@@ -1,0 +1,52 @@
+// Machine facts, threads, verbosity and dispatch introspection.
+#include <pybind11/pybind11.h>
+#include <pybind11/stl.h>
+
+#include "bindings/init.h"
+#include "core/cpu.h"
+#include "core/peak.h"
+#include "core/threads.h"
+#include "dispatch/registry.h"
+#include "gemm/gemm.h"
+
+namespace py = pybind11;
+
+namespace dlcore {
+
+static Isa isa_from_name(const std::string& name) {
+  for (Isa isa : {Isa::ref, Isa::avx2, Isa::avx512})
+    if (name == isa_name(isa)) return isa;
+  throw ValueError(cat("unknown ISA '", name, "' (expected 'ref', 'avx2' or 'avx512')"));
+}
+
+void init_core(py::module_& m) {
+  m.def("set_num_threads", &set_num_threads, py::arg("n"));
+  m.def("get_num_threads", &get_num_threads);
+  m.def("set_verbose", &set_verbose, py::arg("on"));
+  m.def("verbose", &verbose_enabled);
+  m.def("last_dispatch", &last_dispatch,
+        "'<op>:<implementation>' chosen by the last kernel call on this thread");
+  m.def("cpu_brand", &cpu_brand);
+  m.def("best_isa", [] { return std::string(isa_name(best_isa())); });
+  m.def("isa_info", [] {
+    py::dict out;
+    for (Isa isa : {Isa::ref, Isa::avx2, Isa::avx512}) {
+      py::dict d;
+      d["built"] = isa_built(isa);
+      d["available"] = isa_built(isa) && isa_supported(isa);
+      std::string why = isa_unavailable_reason(isa);
+      if (!why.empty()) d["reason"] = why;
+      out[isa_name(isa)] = d;
+    }
+    return out;
+  });
+  m.def("fma_peak_gflops",
+        [](const std::string& isa, int threads, int64_t iterations) {
+          Isa i = isa_from_name(isa);
+          py::gil_scoped_release nogil;
+          return fma_peak_gflops(i, threads, iterations);
+        },
+        py::arg("isa"), py::arg("threads"), py::arg("iterations") = 20000000);
+}
+
+}  // namespace dlcore

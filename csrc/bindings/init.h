@@ -1,0 +1,8 @@
+// One init_<family>(m) per bind_<family>.cpp; module.cpp calls each once.
+#pragma once
+#include <pybind11/pybind11.h>
+
+namespace dlcore {
+void init_core(pybind11::module_& m);
+void init_gemm(pybind11::module_& m);
+}  // namespace dlcore

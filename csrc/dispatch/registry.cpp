@@ -1,0 +1,48 @@
+#include "dispatch/registry.h"
+
+#include <atomic>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+
+namespace dlcore {
+
+static std::atomic<bool>& verbose_flag() {
+  static std::atomic<bool> flag{[] {
+    const char* v = std::getenv("DLCORE_VERBOSE");
+    return v != nullptr && *v != '\0' && std::strcmp(v, "0") != 0;
+  }()};
+  return flag;
+}
+
+bool verbose_enabled() { return verbose_flag().load(std::memory_order_relaxed); }
+void set_verbose(bool on) { verbose_flag().store(on); }
+
+static thread_local std::string t_last_dispatch;
+
+void record_dispatch(const char* op, const char* impl) {
+  t_last_dispatch = cat(op, ":", impl);
+}
+
+std::string last_dispatch() { return t_last_dispatch; }
+
+void log_dispatch(const char* op, const char* impl, const std::string& declined) {
+  if (declined.empty())
+    std::fprintf(stderr, "dlcore: %s -> %s\n", op, impl);
+  else
+    std::fprintf(stderr, "dlcore: %s -> %s (%s)\n", op, impl, declined.c_str());
+}
+
+bool parse_isa_backend(const std::string& backend, const char* op, Isa* out) {
+  if (backend == "auto") return false;
+  for (Isa isa : {Isa::ref, Isa::avx2, Isa::avx512}) {
+    if (backend == isa_name(isa)) {
+      *out = isa;
+      return true;
+    }
+  }
+  throw BackendError(cat(op, ": unknown backend '", backend,
+                         "' for the CPU module (expected 'auto', 'ref', 'avx2' or 'avx512')"));
+}
+
+}  // namespace dlcore

@@ -1,0 +1,171 @@
+// GEMM loops (BLIS layering): jc over NC columns of C, pc over KC of the
+// shared dimension, ic over MC rows; inside, jr/ir over NR x MR micro-tiles.
+// Loops, packing and edges live here once; an ISA only adds a micro-kernel
+// and a row of block sizes (gemm/ukernel_*.cpp).
+#include "gemm/gemm.h"
+
+#include <omp.h>
+
+#include <algorithm>
+
+#include "core/buffer.h"
+#include "core/threads.h"
+#include "gemm/blocksizes.h"
+#include "gemm/pack.h"
+
+namespace dlcore {
+namespace {
+
+constexpr int kMaxMr = 16;
+constexpr int kMaxNr = 32;
+
+int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
+int64_t round_up(int64_t a, int64_t b) { return ceil_div(a, b) * b; }
+
+// C = beta * C over an m x n block (the whole answer when k == 0 or alpha == 0).
+void scale_c(float* c, int64_t ldc, int64_t m, int64_t n, float beta) {
+  for (int64_t i = 0; i < m; ++i) {
+    float* row = c + i * ldc;
+    if (beta == 0.0f)
+      std::fill(row, row + n, 0.0f);
+    else
+      for (int64_t j = 0; j < n; ++j) row[j] *= beta;
+  }
+}
+
+// One MR x NR tile of C; a partial tile at the edge goes through a buffer so
+// the micro-kernel never writes outside C.
+inline void micro_tile(const GemmKernel& kern, int64_t kc, const float* ap, const float* bp,
+                       float* c, int64_t ldc, int rows, int cols, float alpha, float beta) {
+  if (rows == kern.mr && cols == kern.nr) {
+    kern.ukernel(kc, ap, bp, c, ldc, alpha, beta);
+    return;
+  }
+  alignas(64) float tile[kMaxMr * kMaxNr];
+  kern.ukernel(kc, ap, bp, tile, kern.nr, alpha, 0.0f);
+  for (int i = 0; i < rows; ++i)
+    for (int j = 0; j < cols; ++j) {
+      float* cp = c + i * ldc + j;
+      float t = tile[i * kern.nr + j];
+      *cp = beta == 0.0f ? t : t + beta * *cp;
+    }
+}
+
+// Work below which a second thread costs more than it saves (fork/join and
+// the shared packing barriers): about 2 MFLOP, measured on the gemm report.
+constexpr double kMinFlopsPerThread = 2.0e6;
+
+int threads_for(const GemmArgs& g, int64_t m, int64_t n, int64_t k) {
+  int nt = g.num_threads > 0 ? g.num_threads : get_num_threads();
+  double flops = 2.0 * double(m) * double(n) * double(k);
+  int64_t useful = std::max<int64_t>(1, int64_t(flops / kMinFlopsPerThread));
+  return int(std::min<int64_t>(nt, useful));
+}
+
+// One product C = alpha * op(A) op(B) + beta * C on `nt` threads. The packed
+// B block (kc x nc) and A block (mc x kc) are shared by the team: threads
+// pack them cooperatively, then split the micro-tiles of the macro-kernel.
+void gemm_one(const GemmArgs& g, const float* a, const float* b, float* c,
+              const GemmKernel& kern, int nt, float* bbuf, float* abuf) {
+  const int64_t m = g.m, n = g.n, k = g.k;
+  const int mr = kern.mr, nr = kern.nr;
+#pragma omp parallel num_threads(nt) if (nt > 1)
+  for (int64_t jc = 0; jc < n; jc += kern.nc) {
+    const int64_t nc = std::min<int64_t>(kern.nc, n - jc);
+    const int64_t n_panels = ceil_div(nc, nr);
+    for (int64_t pc = 0; pc < k; pc += kern.kc) {
+      const int64_t kc = std::min<int64_t>(kern.kc, k - pc);
+      // Later k blocks accumulate into what the first one wrote.
+      const float beta = pc == 0 ? g.beta : 1.0f;
+#pragma omp for schedule(static)
+      for (int64_t jp = 0; jp < n_panels; ++jp) {
+        int cols = int(std::min<int64_t>(nr, nc - jp * nr));
+        pack_b_panel(b, g.ldb, g.trans_b, pc, kc, jc + jp * nr, cols, nr, bbuf + jp * nr * kc);
+      }
+      for (int64_t ic = 0; ic < m; ic += kern.mc) {
+        const int64_t mc = std::min<int64_t>(kern.mc, m - ic);
+        const int64_t m_panels = ceil_div(mc, mr);
+#pragma omp for schedule(static)
+        for (int64_t ip = 0; ip < m_panels; ++ip) {
+          int rows = int(std::min<int64_t>(mr, mc - ip * mr));
+          pack_a_panel(a, g.lda, g.trans_a, ic + ip * mr, rows, pc, kc, mr, abuf + ip * mr * kc);
+        }
+        // Macro-kernel: ir innermost so one B micro-panel stays in L1 while
+        // the A micro-panels stream from L2.
+#pragma omp for collapse(2) schedule(static)
+        for (int64_t jr = 0; jr < n_panels; ++jr)
+          for (int64_t ir = 0; ir < m_panels; ++ir) {
+            int rows = int(std::min<int64_t>(mr, mc - ir * mr));
+            int cols = int(std::min<int64_t>(nr, nc - jr * nr));
+            micro_tile(kern, kc, abuf + ir * mr * kc, bbuf + jr * nr * kc,
+                       c + (ic + ir * mr) * g.ldc + jc + jr * nr, g.ldc, rows, cols, g.alpha, beta);
+          }
+      }
+    }
+  }
+}
+
+size_t b_block_floats(const GemmArgs& g, const GemmKernel& kern) {
+  return size_t(std::min<int64_t>(kern.kc, g.k)) * size_t(round_up(std::min<int64_t>(kern.nc, g.n), kern.nr));
+}
+size_t a_block_floats(const GemmArgs& g, const GemmKernel& kern) {
+  return size_t(std::min<int64_t>(kern.kc, g.k)) * size_t(round_up(std::min<int64_t>(kern.mc, g.m), kern.mr));
+}
+
+void gemm_blis(const GemmArgs& g, const GemmKernel& kern) {
+  if (g.m == 0 || g.n == 0 || g.batch == 0) return;
+  if (g.k == 0 || g.alpha == 0.0f) {
+    for (int64_t i = 0; i < g.batch; ++i) scale_c(g.c + i * g.stride_c, g.ldc, g.m, g.n, g.beta);
+    return;
+  }
+  int nt = threads_for(g, g.m, g.n, g.k);
+  int all = g.num_threads > 0 ? g.num_threads : get_num_threads();
+  if (g.batch >= all && all > 1) {
+    // Many products: one per thread, each with its own packing buffers.
+#pragma omp parallel num_threads(all)
+    {
+      thread_local ScratchBuffer tb, ta;
+      float* bbuf = tb.get(b_block_floats(g, kern));
+      float* abuf = ta.get(a_block_floats(g, kern));
+#pragma omp for schedule(dynamic, 1)
+      for (int64_t i = 0; i < g.batch; ++i)
+        gemm_one(g, g.a + i * g.stride_a, g.b + i * g.stride_b, g.c + i * g.stride_c, kern, 1, bbuf, abuf);
+    }
+    return;
+  }
+  thread_local ScratchBuffer tb, ta;
+  float* bbuf = tb.get(b_block_floats(g, kern));
+  float* abuf = ta.get(a_block_floats(g, kern));
+  for (int64_t i = 0; i < g.batch; ++i)
+    gemm_one(g, g.a + i * g.stride_a, g.b + i * g.stride_b, g.c + i * g.stride_c, kern, nt, bbuf, abuf);
+}
+
+void run_ref(const GemmArgs& g) { gemm_blis(g, gemm_kernel_ref()); }
+#ifdef DLCORE_HAVE_AVX2
+void run_avx2(const GemmArgs& g) { gemm_blis(g, gemm_kernel_avx2()); }
+#endif
+#ifdef DLCORE_HAVE_AVX512
+void run_avx512(const GemmArgs& g) { gemm_blis(g, gemm_kernel_avx512()); }
+#endif
+
+}  // namespace
+
+const Registry<GemmArgs>& gemm_registry() {
+  // Fastest first, reference last. GEMM accepts every shape on every ISA.
+  static const Registry<GemmArgs> registry("gemm", {
+#ifdef DLCORE_HAVE_AVX512
+    {"gemm_avx512_12x32", Isa::avx512, nullptr, run_avx512},
+#endif
+#ifdef DLCORE_HAVE_AVX2
+    {"gemm_avx2_6x16", Isa::avx2, nullptr, run_avx2},
+#endif
+    {"gemm_ref_4x8", Isa::ref, nullptr, run_ref},
+  });
+  return registry;
+}
+
+void gemm(const GemmArgs& args, const std::string& backend) {
+  gemm_registry().select(args, backend).run(args);
+}
+
+}  // namespace dlcore

@@ -1,0 +1,57 @@
+// The register-blocked GEMM micro-kernel, written once for every vector type
+// (simd::Scalar, simd::Avx2, simd::Avx512). Include only from ukernel_*.cpp.
+#pragma once
+#include "core/simd.h"
+
+namespace dlcore {
+namespace {
+
+// MR rows of C, NV vectors (NV * V::width columns) per row, all accumulators
+// held in registers for the whole k loop: MR*NV accumulators + NV B vectors +
+// 1 broadcast A value must fit the register file (16 ymm / 32 zmm).
+template <class V, int MR, int NV>
+void gemm_ukernel(int64_t k, const float* __restrict a, const float* __restrict b,
+                  float* __restrict c, int64_t ldc, float alpha, float beta) {
+  constexpr int W = V::width;
+  constexpr int NR = NV * W;
+  using reg = typename V::reg;
+  reg acc[MR][NV];
+#pragma GCC unroll 16
+  for (int i = 0; i < MR; ++i)
+#pragma GCC unroll 4
+    for (int j = 0; j < NV; ++j) acc[i][j] = V::zero();
+
+  for (int64_t p = 0; p < k; ++p) {
+    reg bv[NV];
+#pragma GCC unroll 4
+    for (int j = 0; j < NV; ++j) bv[j] = V::load(b + j * W);
+#pragma GCC unroll 16
+    for (int i = 0; i < MR; ++i) {
+      reg av = V::set1(a[i]);
+#pragma GCC unroll 4
+      for (int j = 0; j < NV; ++j) acc[i][j] = V::fmadd(av, bv[j], acc[i][j]);
+    }
+    a += MR;
+    b += NR;
+  }
+
+  const reg va = V::set1(alpha);
+  if (beta == 0.0f) {
+#pragma GCC unroll 16
+    for (int i = 0; i < MR; ++i)
+#pragma GCC unroll 4
+      for (int j = 0; j < NV; ++j) V::store(c + i * ldc + j * W, V::mul(va, acc[i][j]));
+  } else {
+    const reg vb = V::set1(beta);
+#pragma GCC unroll 16
+    for (int i = 0; i < MR; ++i)
+#pragma GCC unroll 4
+      for (int j = 0; j < NV; ++j) {
+        float* cp = c + i * ldc + j * W;
+        V::store(cp, V::fmadd(vb, V::load(cp), V::mul(va, acc[i][j])));
+      }
+  }
+}
+
+}  // namespace
+}  // namespace dlcore

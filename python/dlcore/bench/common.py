@@ -1,0 +1,119 @@
+"""Shared benchmark machinery: timing, machine peaks, shapes and tables.
+
+Rules the report follows (README "Benchmarks"): validate before timing;
+interleave ours and the reference in the same run so machine noise hits
+both; report medians; name the shapes; give GFLOP/s or GB/s and the
+fraction of the peak this machine measures, not a datasheet figure.
+"""
+from __future__ import annotations
+
+import csv
+import os
+import statistics
+import time
+from importlib import resources
+
+import numpy as np
+
+import dlcore
+from dlcore import _C
+
+
+def median_time(fn, repeats: int = 5, min_time: float = 0.05) -> float:
+    """Median seconds per call of `fn` over `repeats` samples of >= min_time each."""
+    fn()  # warm-up: page faults, packing buffers, thread pool
+    t0 = time.perf_counter()
+    fn()
+    one = max(time.perf_counter() - t0, 1e-7)
+    inner = max(1, int(min_time / one))
+    samples = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        for _ in range(inner):
+            fn()
+        samples.append((time.perf_counter() - t0) / inner)
+    return statistics.median(samples)
+
+
+def compare(fns: dict, repeats: int = 5, min_time: float = 0.05) -> dict:
+    """Median seconds per call for each named fn, sampled round-robin (same noise for all)."""
+    for fn in fns.values():
+        fn()
+    per_call = {}
+    for name, fn in fns.items():
+        t0 = time.perf_counter()
+        fn()
+        per_call[name] = max(1, int(min_time / max(time.perf_counter() - t0, 1e-7)))
+    samples = {name: [] for name in fns}
+    for _ in range(repeats):
+        for name, fn in fns.items():
+            inner = per_call[name]
+            t0 = time.perf_counter()
+            for _ in range(inner):
+                fn()
+            samples[name].append((time.perf_counter() - t0) / inner)
+    return {name: statistics.median(s) for name, s in samples.items()}
+
+
+_PEAKS: dict = {}
+
+
+def fma_peak_gflops(threads: int) -> float:
+    """This machine's FP32 FMA peak on `threads` threads (best ISA), measured once."""
+    key = ("fma", threads)
+    if key not in _PEAKS:
+        isa = _C.best_isa()
+        its = 40_000_000 if isa != "ref" else 4_000_000
+        _PEAKS[key] = max(_C.fma_peak_gflops(isa, threads, its) for _ in range(3))
+    return _PEAKS[key]
+
+
+def stream_bandwidth_gbs(threads: int, nbytes: int = 256 << 20) -> dict:
+    """STREAM-like copy and triad bandwidth in GB/s (NumPy, measured once)."""
+    key = ("stream", threads)
+    if key not in _PEAKS:
+        n = nbytes // 4
+        a = np.ones(n, np.float32)
+        b = np.full(n, 2.0, np.float32)
+        c = np.empty(n, np.float32)
+        t_copy = median_time(lambda: np.copyto(c, a), repeats=5)
+        t_triad = median_time(lambda: (np.multiply(b, 3.0, out=c), np.add(c, a, out=c)), repeats=5)
+        # copy moves 2n floats; the two-pass triad moves 5n (read b, write c, read c, read a, write c).
+        _PEAKS[key] = {"copy": 2 * n * 4 / t_copy / 1e9, "triad": 5 * n * 4 / t_triad / 1e9}
+    return _PEAKS[key]
+
+
+def load_shapes(name: str) -> list[dict]:
+    """Rows of a shipped shapes CSV (bench/shapes/<name>.csv) as dicts."""
+    text = resources.files("dlcore.bench").joinpath("shapes", f"{name}.csv").read_text()
+    return list(csv.DictReader(text.splitlines()))
+
+
+def machine_header(threads: int) -> str:
+    info = dlcore.backends()
+    blas = "unknown BLAS"
+    try:
+        cfg = np.show_config(mode="dicts")
+        blas = cfg["Build Dependencies"]["blas"]["name"]
+    except Exception:  # older NumPy: no dict mode
+        pass
+    return (f"# cpu: {info['cpu']}; threads: {threads}; dlcore auto -> {info['auto']}; "
+            f"numpy {np.__version__} ({blas}); OPENBLAS_CORETYPE={os.environ.get('OPENBLAS_CORETYPE', 'unset')}")
+
+
+def print_table(rows: list[dict], columns: list[tuple[str, str, str]]) -> None:
+    """columns: (key, header, format spec)."""
+    cells = [[h for _, h, _ in columns]]
+    for r in rows:
+        cells.append([format(r[k], f) if r.get(k) is not None else "-" for k, _, f in columns])
+    widths = [max(len(row[i]) for row in cells) for i in range(len(columns))]
+    for j, row in enumerate(cells):
+        print("  ".join(c.rjust(w) if i else c.ljust(w) for i, (c, w) in enumerate(zip(row, widths))))
+        if j == 0:
+            print("  ".join("-" * w for w in widths))
+
+
+def summarize(rows: list[dict], key: str, label: str) -> None:
+    vals = [r[key] for r in rows if r.get(key) is not None]
+    if vals:
+        print(f"median {label}: {statistics.median(vals):.2f} over {len(vals)} shapes")

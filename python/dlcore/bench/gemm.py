@@ -1,0 +1,73 @@
+"""GEMM report: dlcore vs NumPy (a @ b) in one run, GFLOP/s and fraction of peak."""
+from __future__ import annotations
+
+import numpy as np
+
+import dlcore
+from dlcore.kernels import gemm
+
+from .common import compare, fma_peak_gflops, load_shapes, print_table, summarize
+
+SQUARE = (128, 256, 512, 1024, 2048, 4096)
+
+# Convolution layers as the GEMMs they become (per image, im2col form):
+# M = output channels, N = output pixels, K = input channels * kh * kw.
+CONV_LAYERS = ("resnet_50:res2a_branch2b", "resnet_50:res3a_branch2b", "resnet_50:res4a_branch2b",
+               "resnet_50:res5a_branch2b", "vgg_16:conv1_2", "vgg_16:conv3_2", "vgg_16:conv5_1",
+               "alexnet:conv3", "resnet_50:res2a_branch2c")
+
+
+def cases(quick: bool):
+    square = SQUARE[:4] if quick else SQUARE
+    for n in square:
+        yield {"name": f"square {n}", "m": n, "n": n, "k": n, "trans_b": False}
+    for row in load_shapes("shapes_ip"):
+        # Fully connected: y = x @ W.T with x (mb, K) and W (N, K), at the topology minibatch.
+        yield {"name": row["name"], "m": int(row["mb_topology"]), "n": int(row["N"]),
+               "k": int(row["K"]), "trans_b": True}
+    if quick:
+        return
+    conv = {r["name"]: r for r in load_shapes("shapes_conv")}
+    for name in CONV_LAYERS:
+        if name in conv:
+            r = conv[name]
+            g = int(r["g"])
+            yield {"name": f"{name} (im2col)", "m": int(r["oc"]) // g, "n": int(r["oh"]) * int(r["ow"]),
+                   "k": int(r["ic"]) // g * int(r["kh"]) * int(r["kw"]), "trans_b": False}
+
+
+def run(args) -> list[dict]:
+    threads = dlcore.get_num_threads()
+    peak = fma_peak_gflops(threads)
+    print(f"\n## GEMM (float32), {threads} threads, measured FMA peak {peak:.0f} GFLOP/s")
+    rng = np.random.default_rng(0)
+    rows = []
+    for case in cases(args.quick):
+        m, n, k = case["m"], case["n"], case["k"]
+        a = rng.standard_normal((m, k), dtype=np.float32)
+        b = rng.standard_normal((n, k) if case["trans_b"] else (k, n), dtype=np.float32)
+        out = np.empty((m, n), np.float32)
+        bt = b.T if case["trans_b"] else b
+        # Validate before timing.
+        ref = a.astype(np.float64) @ bt.astype(np.float64)
+        got = gemm(a, b, trans_b=case["trans_b"], out=out, backend=args.backend)
+        err = np.max(np.abs(got - ref)) / max(1e-30, np.max(np.abs(ref)))
+        if err > 1e-4:
+            raise AssertionError(f"gemm {case['name']}: relative error {err:.2e}")
+        t = compare({
+            "dlcore": lambda: gemm(a, b, trans_b=case["trans_b"], out=out, backend=args.backend),
+            "numpy": lambda: np.matmul(a, bt, out=out),
+        }, repeats=args.repeats)
+        flops = 2.0 * m * n * k
+        ours, theirs = flops / t["dlcore"] / 1e9, flops / t["numpy"] / 1e9
+        rows.append({"shape": case["name"], "mnk": f"{m}x{n}x{k}", "dlcore": ours, "numpy": theirs,
+                     "ratio": ours / theirs, "peak": ours / peak, "np_peak": theirs / peak})
+    print_table(rows, [("shape", "shape", ""), ("mnk", "M x N x K", ""), ("dlcore", "dlcore GF/s", ".1f"),
+                       ("numpy", "numpy GF/s", ".1f"), ("ratio", "dlcore/numpy", ".2f"),
+                       ("peak", "dlcore %peak", ".0%"), ("np_peak", "numpy %peak", ".0%")])
+    big = [r for r in rows if r["shape"].startswith("square") and int(r["shape"].split()[1]) >= 1024]
+    summarize(big, "ratio", "dlcore/numpy at n=1024-4096")
+    summarize([r for r in rows if ":" in r["shape"] and "im2col" not in r["shape"]], "ratio",
+              "dlcore/numpy on network FC layers")
+    summarize([r for r in rows if "im2col" in r["shape"]], "ratio", "dlcore/numpy on conv-as-GEMM shapes")
+    return rows

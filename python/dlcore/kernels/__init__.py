@@ -1,0 +1,18 @@
+"""Plain array-in/array-out kernels, no autograd.
+
+Every function takes NumPy float32 arrays (C-contiguous; they are never
+converted silently) and a ``backend=`` argument:
+
+* ``"auto"`` - our fastest CPU implementation for this machine;
+* ``"ref"``, ``"avx2"``, ``"avx512"`` - exactly that implementation of ours;
+* ``"onednn"`` - Intel oneDNN, when built;
+* ``"cuda"`` - our CUDA kernels on CuPy arrays, when built.
+
+Asking for a backend that cannot run raises ``dlcore.BackendUnavailableError``;
+there is never a silent fallback. ``last_dispatch()`` names the implementation
+the last call on this thread ran (``DLCORE_VERBOSE=1`` prints every choice).
+"""
+from ._dispatch import last_dispatch
+from .gemm import gemm
+
+__all__ = ["gemm", "last_dispatch"]

@@ -1,0 +1,27 @@
+"""Backend name -> the extension module that serves it. Checks live in C++."""
+from __future__ import annotations
+
+from .. import _C
+from .._backends import CPU_BACKENDS, OPTIONAL_MODULES, optional_module
+
+_OUR_CPU = ("auto",) + CPU_BACKENDS
+
+
+def module_for(backend: str, op: str):
+    """The module whose `op` runs `backend`; raises for unknown/unavailable ones."""
+    if not isinstance(backend, str):
+        raise TypeError(f"{op}: backend must be a string, got {type(backend).__name__}")
+    if backend in _OUR_CPU:
+        return _C
+    if backend in OPTIONAL_MODULES:
+        module = optional_module(backend)
+        if not hasattr(module, op):
+            raise _C.BackendUnavailableError(f"{op}: backend '{backend}' does not implement this op")
+        return module
+    known = ", ".join(repr(b) for b in _OUR_CPU + tuple(OPTIONAL_MODULES))
+    raise ValueError(f"{op}: unknown backend {backend!r} (expected one of {known})")
+
+
+def last_dispatch() -> str:
+    """'<op>:<implementation>' chosen by the last CPU kernel call on this thread."""
+    return _C.last_dispatch()

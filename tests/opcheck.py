@@ -1,0 +1,54 @@
+"""Test helpers: float64 references, poisoned outputs, tolerances, gradient checks.
+
+Conventions (DESIGN.md §6): the truth is a float64 NumPy computation; outputs
+are poisoned with NaN before a kernel runs so an unwritten element fails;
+tolerances are atol + rtol * |ref|.
+"""
+import numpy as np
+
+#: Sizes that hit every remainder of 8- and 16-wide vectors and the unrolls.
+ODD_SIZES = (1, 2, 3, 7, 8, 9, 15, 16, 17, 31, 33, 63, 65, 129)
+
+
+def randn(rng, *shape, dtype=np.float32, scale=1.0):
+    """Random normal data, never all zeros."""
+    return (rng.standard_normal(shape) * scale).astype(dtype)
+
+
+def poisoned(shape, dtype=np.float32):
+    """An output buffer full of NaN: any element a kernel forgets to write fails."""
+    return np.full(shape, np.nan, dtype=dtype)
+
+
+def assert_close(actual, expected, *, rtol=1e-5, atol=1e-6, what=""):
+    """|actual - expected| <= atol + rtol * |expected| elementwise, NaN never passes."""
+    actual = np.asarray(actual, dtype=np.float64)
+    expected = np.asarray(expected, dtype=np.float64)
+    assert actual.shape == expected.shape, f"{what}: shape {actual.shape} != {expected.shape}"
+    assert np.all(np.isfinite(actual) == np.isfinite(expected)), f"{what}: non-finite values differ"
+    finite = np.isfinite(expected)
+    err = np.abs(actual - expected)
+    bound = atol + rtol * np.abs(expected)
+    bad = finite & ~(err <= bound)
+    if bad.any():
+        idx = tuple(np.argwhere(bad)[0])
+        raise AssertionError(
+            f"{what}: {bad.sum()} of {bad.size} elements off; worst rel err "
+            f"{np.max(err[finite] / (np.abs(expected[finite]) + atol)):.3g}; first at {idx}: "
+            f"got {actual[idx]!r}, expected {expected[idx]!r}")
+
+
+def numerical_grad(f, x, eps=1e-6):
+    """Central finite differences of scalar f at float64 array x (modified in place, restored)."""
+    grad = np.zeros_like(x, dtype=np.float64)
+    flat = x.reshape(-1)
+    g = grad.reshape(-1)
+    for i in range(flat.size):
+        old = flat[i]
+        flat[i] = old + eps
+        fp = f()
+        flat[i] = old - eps
+        fm = f()
+        flat[i] = old
+        g[i] = (fp - fm) / (2 * eps)
+    return grad

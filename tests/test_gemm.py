@@ -1,0 +1,191 @@
+"""GEMM against a float64 NumPy reference on every CPU path we can run."""
+import itertools
+
+import numpy as np
+import pytest
+
+import dlcore
+from dlcore.kernels import gemm
+from opcheck import assert_close, poisoned, randn
+
+# Sizes that cross every register-tile (6/16, 4/8, 12/32) and cache-block edge.
+EDGE_SIZES = (1, 2, 3, 7, 15, 16, 17, 31, 33, 47, 48, 49, 64, 100, 129, 257, 385, 1000)
+
+
+def operands(rng, m, n, k, trans_a, trans_b):
+    a = randn(rng, *((k, m) if trans_a else (m, k)))
+    b = randn(rng, *((n, k) if trans_b else (k, n)))
+    a64 = a.astype(np.float64).T if trans_a else a.astype(np.float64)
+    b64 = b.astype(np.float64).T if trans_b else b.astype(np.float64)
+    return a, b, a64, b64
+
+
+def gemm_tol(k):
+    # float32 accumulation error grows ~ sqrt(K) * eps for random data; bound it by K.
+    return dict(rtol=1e-5 * max(1, k) ** 0.5 * 4, atol=1e-5 * max(1, k) ** 0.5)
+
+
+def check(rng, backend, m, n, k, trans_a, trans_b, alpha=1.0, beta=0.0):
+    a, b, a64, b64 = operands(rng, m, n, k, trans_a, trans_b)
+    c0 = randn(rng, m, n)
+    out = c0.copy() if beta != 0.0 else poisoned((m, n))
+    got = gemm(a, b, trans_a=trans_a, trans_b=trans_b, alpha=alpha, beta=beta, out=out, backend=backend)
+    assert got is out or np.shares_memory(got, out)
+    expected = alpha * (a64 @ b64) + (beta * c0.astype(np.float64) if beta != 0.0 else 0.0)
+    # Scale tolerance by the magnitude of the terms, not of their (possibly cancelling) sum.
+    scale = abs(alpha) * (np.abs(a64) @ np.abs(b64)) + abs(beta) * np.abs(c0)
+    tol = gemm_tol(k)
+    err = np.abs(got.astype(np.float64) - expected)
+    assert np.all(np.isfinite(got)), "unwritten (NaN) elements"
+    assert np.all(err <= tol["atol"] + tol["rtol"] * scale), (
+        f"{backend} m={m} n={n} k={k} ta={trans_a} tb={trans_b}: max err {err.max():.3g}")
+
+
+@pytest.mark.parametrize("trans_a,trans_b", list(itertools.product([False, True], repeat=2)))
+def test_gemm_edges_all_transposes(cpu_backend, rng, trans_a, trans_b):
+    sizes = EDGE_SIZES
+    # Every size appears as M, N and K at least once, paired with varied others.
+    for i, s in enumerate(sizes):
+        m = s
+        n = sizes[(i * 7 + 3) % len(sizes)]
+        k = sizes[(i * 5 + 11) % len(sizes)]
+        check(rng, cpu_backend, m, n, k, trans_a, trans_b)
+        check(rng, cpu_backend, n, k, m, trans_a, trans_b)
+        check(rng, cpu_backend, k, m, n, trans_a, trans_b)
+
+
+@pytest.mark.parametrize("alpha,beta", [(1.0, 0.0), (0.5, 0.0), (-2.0, 1.0), (1.5, -0.75), (0.0, 2.0)])
+def test_gemm_alpha_beta(cpu_backend, rng, alpha, beta):
+    for m, n, k in [(17, 33, 129), (100, 49, 385), (1, 1000, 7), (257, 3, 48)]:
+        check(rng, cpu_backend, m, n, k, False, True, alpha, beta)
+
+
+def test_gemm_large_crosses_every_block(cpu_backend, rng):
+    # K > KC and N > NC (largest KC is 256, NC 3072), M > MC: every block loop runs twice.
+    check(rng, cpu_backend, 300, 3100, 600, False, False)
+
+
+def test_gemm_zero_k_gives_beta_c(cpu_backend, rng):
+    a = np.zeros((5, 0), np.float32)
+    b = np.zeros((0, 7), np.float32)
+    c = randn(rng, 5, 7)
+    expected = 0.5 * c.astype(np.float64)
+    got = gemm(a, b, beta=0.5, out=c, backend=cpu_backend)
+    assert_close(got, expected)
+    assert_close(gemm(a, b, backend=cpu_backend), np.zeros((5, 7)))
+
+
+def test_gemm_empty_m_or_n(cpu_backend):
+    assert gemm(np.ones((0, 4), np.float32), np.ones((4, 3), np.float32), backend=cpu_backend).shape == (0, 3)
+    assert gemm(np.ones((2, 4), np.float32), np.ones((4, 0), np.float32), backend=cpu_backend).shape == (2, 0)
+
+
+def test_gemm_nan_inf_propagate(cpu_backend, rng):
+    a = randn(rng, 9, 20)
+    b = randn(rng, 20, 17)
+    a[3, 5] = np.nan
+    b[7, 2] = np.inf
+    got = gemm(a, b, backend=cpu_backend)
+    assert np.all(np.isnan(got[3]))
+    col = got[:, 2]
+    assert np.all(~np.isfinite(col))
+    others = np.delete(np.delete(got, 3, axis=0), 2, axis=1)
+    assert np.all(np.isfinite(others))
+
+
+def test_gemm_beta_zero_ignores_poisoned_out(cpu_backend, rng):
+    a, b = randn(rng, 33, 65), randn(rng, 65, 31)
+    out = poisoned((33, 31))
+    gemm(a, b, out=out, backend=cpu_backend)
+    assert np.all(np.isfinite(out))
+
+
+def test_gemm_auto_picks_best_and_reports_it(rng):
+    a, b = randn(rng, 8, 8), randn(rng, 8, 8)
+    gemm(a, b)
+    best = dlcore.backends()["auto"]
+    assert dlcore.kernels.last_dispatch().startswith(f"gemm:gemm_{best}_")
+
+
+def test_gemm_named_backend_runs_exactly_that(cpu_backend, rng):
+    gemm(randn(rng, 4, 4), randn(rng, 4, 4), backend=cpu_backend)
+    assert dlcore.kernels.last_dispatch().startswith(f"gemm:gemm_{cpu_backend}_")
+
+
+def test_gemm_threads_agree(rng):
+    a, b = randn(rng, 200, 300), randn(rng, 300, 250)
+    before = dlcore.get_num_threads()
+    try:
+        dlcore.set_num_threads(1)
+        one = gemm(a, b)
+        dlcore.set_num_threads(2)
+        two = gemm(a, b)
+    finally:
+        dlcore.set_num_threads(before)
+    # Same blocking and summation order regardless of threads: bitwise equal.
+    np.testing.assert_array_equal(one, two)
+
+
+def test_gemm_from_python_threads(rng):
+    # Kernels release the GIL and keep state per call: concurrent calls agree.
+    from concurrent.futures import ThreadPoolExecutor
+    pairs = [(randn(rng, 64, 96), randn(rng, 96, 80)) for _ in range(8)]
+    expected = [gemm(a, b) for a, b in pairs]
+    with ThreadPoolExecutor(4) as pool:
+        got = list(pool.map(lambda ab: gemm(*ab), pairs))
+    for g, e in zip(got, expected):
+        np.testing.assert_array_equal(g, e)
+
+
+class TestBadInput:
+    def test_wrong_dtype(self):
+        with pytest.raises(TypeError, match="float32"):
+            gemm(np.ones((2, 2)), np.ones((2, 2), np.float32))
+
+    def test_not_an_array(self):
+        with pytest.raises(TypeError, match="numpy.ndarray"):
+            gemm([[1.0]], np.ones((1, 1), np.float32))
+
+    def test_wrong_rank(self):
+        with pytest.raises(ValueError, match="2 dimensions"):
+            gemm(np.ones((2, 2, 2), np.float32), np.ones((2, 2), np.float32))
+
+    def test_inner_mismatch_names_shapes(self):
+        with pytest.raises(ValueError, match=r"\(2, 3\).*\(4, 5\)"):
+            gemm(np.ones((2, 3), np.float32), np.ones((4, 5), np.float32))
+
+    def test_non_contiguous(self):
+        a = np.ones((4, 4), np.float32)
+        with pytest.raises(ValueError, match="C-contiguous"):
+            gemm(a.T, a)
+        with pytest.raises(ValueError, match="C-contiguous"):
+            gemm(a[::-1], a)
+
+    def test_out_wrong_shape_dtype_contiguity(self):
+        a = np.ones((3, 4), np.float32)
+        b = np.ones((4, 5), np.float32)
+        with pytest.raises(ValueError, match=r"\(3, 5\)"):
+            gemm(a, b, out=np.empty((5, 3), np.float32))
+        with pytest.raises(TypeError, match="float32"):
+            gemm(a, b, out=np.empty((3, 5), np.float64))
+        with pytest.raises(ValueError, match="C-contiguous"):
+            gemm(a, b, out=np.empty((5, 3), np.float32).T)
+
+    def test_out_read_only(self):
+        out = np.empty((2, 2), np.float32)
+        out.flags.writeable = False
+        with pytest.raises(ValueError, match="read-only"):
+            gemm(np.ones((2, 2), np.float32), np.ones((2, 2), np.float32), out=out)
+
+    def test_out_aliasing_input(self):
+        a = np.ones((3, 3), np.float32)
+        with pytest.raises(ValueError, match="shares memory"):
+            gemm(a, np.ones((3, 3), np.float32), out=a)
+
+    def test_beta_without_out(self):
+        with pytest.raises(ValueError, match="out="):
+            gemm(np.ones((2, 2), np.float32), np.ones((2, 2), np.float32), beta=1.0)
+
+    def test_unknown_backend(self):
+        with pytest.raises(ValueError, match="unknown backend"):
+            gemm(np.ones((2, 2), np.float32), np.ones((2, 2), np.float32), backend="fast")
