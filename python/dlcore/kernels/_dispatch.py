@@ -7,10 +7,21 @@ from .._backends import CPU_BACKENDS, OPTIONAL_MODULES, optional_module
 _OUR_CPU = ("auto",) + CPU_BACKENDS
 
 
-def module_for(backend: str, op: str):
-    """The module whose `op` runs `backend`; raises for unknown/unavailable ones."""
+def is_device_array(x) -> bool:
+    """True for CuPy (GPU) arrays; checked by type name so CuPy is never imported here."""
+    return type(x).__module__.split(".")[0] == "cupy"
+
+
+def module_for(backend: str, op: str, *arrays):
+    """The module whose `op` runs `backend`; raises for unknown/unavailable ones.
+
+    ``"auto"`` means our CPU module for NumPy arrays and our CUDA module when
+    any of `arrays` is a CuPy array.
+    """
     if not isinstance(backend, str):
         raise TypeError(f"{op}: backend must be a string, got {type(backend).__name__}")
+    if backend == "auto" and any(is_device_array(a) for a in arrays):
+        backend = "cuda"
     if backend in _OUR_CPU:
         return _C
     if backend in OPTIONAL_MODULES:
