@@ -215,6 +215,31 @@ const Registry<GemmArgs>& gemm_registry() {
   return registry;
 }
 
+const GemmKernel& gemm_kernel_for(Isa isa) {
+  switch (isa) {
+#ifdef DLCORE_HAVE_AVX512
+    case Isa::avx512: return gemm_kernel_avx512();
+#endif
+#ifdef DLCORE_HAVE_AVX2
+    case Isa::avx2: return gemm_kernel_avx2();
+#endif
+    default: return gemm_kernel_ref();
+  }
+}
+
+void gemm_with_blocking(const GemmArgs& args, Isa isa, int mc, int kc, int nc) {
+  DLCORE_CHECK(isa_built(isa) && isa_supported(isa), "gemm_with_blocking: ", isa_name(isa),
+               " cannot run here: ", isa_unavailable_reason(isa));
+  GemmKernel kern = gemm_kernel_for(isa);
+  DLCORE_CHECK(mc > 0 && kc > 0 && nc > 0 && mc % kern.mr == 0 && nc % kern.nr == 0,
+               "gemm_with_blocking: mc must be a positive multiple of ", kern.mr, " and nc of ", kern.nr,
+               "; got mc=", mc, " kc=", kc, " nc=", nc);
+  kern.mc = mc;
+  kern.kc = kc;
+  kern.nc = nc;
+  gemm_blis(args, kern);
+}
+
 void gemm(const GemmArgs& args, const std::string& backend) {
   gemm_registry().select(args, backend).run(args);
 }

@@ -43,12 +43,14 @@ def median_time(fn, repeats: int = 5, min_time: float = 0.05) -> float:
 SETTLE_SECONDS = 0.2
 
 
-def compare(fns: dict, repeats: int = 5, min_time: float = 0.05, settle: float = SETTLE_SECONDS) -> dict:
+def compare(fns: dict, repeats: int = 5, min_time: float = 0.05, settle: float | None = None) -> dict:
     """Median seconds per call for each named fn, sampled round-robin (same noise for all).
 
     Contenders alternate block by block, so a slow period of the machine
     hits all of them; each block starts after `settle` seconds of quiet.
     """
+    if settle is None:
+        settle = SETTLE_SECONDS
     for fn in fns.values():
         fn()
     per_call = {}
