@@ -14,5 +14,6 @@ the last call on this thread ran (``DLCORE_VERBOSE=1`` prints every choice).
 """
 from ._dispatch import last_dispatch
 from .gemm import gemm
+from .eltwise import *  # noqa: F401,F403  (activations: relu_forward, ..., maxout_backward)
 
 __all__ = ["gemm", "last_dispatch"]
