@@ -27,4 +27,5 @@ PYBIND11_MODULE(_C, m) {
   dlcore::init_gemm(m);
   dlcore::init_eltwise(m);
   dlcore::init_norm(m);
+  dlcore::init_softmax(m);
 }
