@@ -25,4 +25,7 @@ PYBIND11_MODULE(_C, m) {
 
   dlcore::init_core(m);
   dlcore::init_gemm(m);
+  dlcore::init_eltwise(m);
+  dlcore::init_norm(m);
+  dlcore::init_softmax(m);
 }

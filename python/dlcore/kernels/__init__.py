@@ -14,5 +14,8 @@ the last call on this thread ran (``DLCORE_VERBOSE=1`` prints every choice).
 """
 from ._dispatch import last_dispatch
 from .gemm import gemm
+from .eltwise import *  # noqa: F401,F403  (activations: relu_forward, ..., maxout_backward)
+from .norm import *  # noqa: F401,F403  (batch_norm_forward_training, ..._inference, batch_norm_backward)
+from .softmax import *  # noqa: F401,F403  (softmax/log_softmax/cross_entropy forward and backward)
 
 __all__ = ["gemm", "last_dispatch"]
