@@ -5,4 +5,7 @@
 namespace dlcore {
 void init_core(pybind11::module_& m);
 void init_gemm(pybind11::module_& m);
+void init_stream(pybind11::module_& m);
+void init_pool(pybind11::module_& m);
+void init_lrn(pybind11::module_& m);
 }  // namespace dlcore

@@ -25,4 +25,7 @@ PYBIND11_MODULE(_C, m) {
 
   dlcore::init_core(m);
   dlcore::init_gemm(m);
+  dlcore::init_stream(m);
+  dlcore::init_pool(m);
+  dlcore::init_lrn(m);
 }

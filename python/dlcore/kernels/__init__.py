@@ -14,5 +14,8 @@ the last call on this thread ran (``DLCORE_VERBOSE=1`` prints every choice).
 """
 from ._dispatch import last_dispatch
 from .gemm import gemm
+from .lrn import lrn_backward, lrn_forward
+from .pool import avg_pool2d_backward, avg_pool2d_forward, max_pool2d_backward, max_pool2d_forward
 
 __all__ = ["gemm", "last_dispatch"]
+__all__ += ["lrn_forward", "lrn_backward", "max_pool2d_forward", "max_pool2d_backward", "avg_pool2d_forward", "avg_pool2d_backward"]
