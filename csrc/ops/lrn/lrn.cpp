@@ -68,6 +68,7 @@ int64_t within_scratch(const LrnArgs& a, bool backward) {
 
 void forward(const LrnArgs& in, const LrnKernels& k) {
   LrnArgs a = in;
+  if (a.n * a.c * a.plane() == 0) return;
   const int64_t bytes = 8 * a.n * a.c * a.plane();
   if (a.across) {
     a.chunk = across_chunk(a, false);
@@ -83,6 +84,7 @@ void forward(const LrnArgs& in, const LrnKernels& k) {
 
 void backward(const LrnArgs& in, const LrnKernels& k) {
   LrnArgs a = in;
+  if (a.n * a.c * a.plane() == 0) return;
   const int64_t bytes = 12 * a.n * a.c * a.plane();
   if (a.across) {
     a.chunk = across_chunk(a, true);
