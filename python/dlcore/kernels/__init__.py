@@ -17,5 +17,8 @@ from .gemm import gemm
 from .eltwise import *  # noqa: F401,F403  (activations: relu_forward, ..., maxout_backward)
 from .norm import *  # noqa: F401,F403  (batch_norm_forward_training, ..._inference, batch_norm_backward)
 from .softmax import *  # noqa: F401,F403  (softmax/log_softmax/cross_entropy forward and backward)
+from .lrn import lrn_backward, lrn_forward
+from .pool import avg_pool2d_backward, avg_pool2d_forward, max_pool2d_backward, max_pool2d_forward
 
 __all__ = ["gemm", "last_dispatch"]
+__all__ += ["lrn_forward", "lrn_backward", "max_pool2d_forward", "max_pool2d_backward", "avg_pool2d_forward", "avg_pool2d_backward"]
