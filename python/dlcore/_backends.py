@@ -12,6 +12,9 @@ BackendUnavailableError = _C.BackendUnavailableError
 CPU_BACKENDS = ("avx512", "avx2", "ref")
 #: Optional extension modules and the backend name each one serves.
 OPTIONAL_MODULES = {"onednn": "dlcore._onednn", "cuda": "dlcore._cuda"}
+#: Run before importing an optional module: puts its shared-library runtime in
+#: the process (raises ImportError saying what is missing).
+_RUNTIME_LOADERS = {"onednn": lambda: importlib.import_module("dlcore._onednn_loader").load()}
 
 
 def set_num_threads(n: int) -> None:
@@ -36,6 +39,9 @@ def optional_module(backend: str):
             f"backend '{backend}' is not built into this installation of dlcore "
             f"(module {name} is missing; see README 'Building')")
     try:
+        loader = _RUNTIME_LOADERS.get(backend)
+        if loader is not None:
+            loader()
         module = importlib.import_module(name)
     except ImportError as exc:  # built, but its runtime (libdnnl, CUDA driver) is missing
         raise BackendUnavailableError(f"backend '{backend}' is built but cannot load: {exc}") from exc
