@@ -110,14 +110,27 @@ def _run(code, env_extra=None, pythonpath=None):
 
 @pytest.mark.skipif(not BUILT, reason="dlcore._onednn not built")
 def test_missing_libdnnl_gives_backend_unavailable_not_a_broken_import():
+    # No libdnnl anywhere: the loader finds none, and importing _onednn fails the
+    # way the dynamic linker makes it fail (simulated, since this build's RPATH
+    # would otherwise find the real one).
     code = (
+        "import sys, importlib.abc, importlib.machinery\n"
         "import dlcore._onednn_loader as L\n"
         "L.find_library = lambda: None\n"
         "L.SONAME = 'libdnnl_definitely_missing.so.3'\n"
+        "class NoLib(importlib.abc.MetaPathFinder, importlib.abc.Loader):\n"
+        "    def find_spec(self, name, path, target=None):\n"
+        "        if name == 'dlcore._onednn':\n"
+        "            return importlib.machinery.ModuleSpec(name, self)\n"
+        "    def create_module(self, spec):\n"
+        "        raise ImportError('libdnnl.so.3: cannot open shared object file: No such file or directory')\n"
+        "    def exec_module(self, module):\n"
+        "        pass\n"
         "import dlcore, numpy as np\n"
+        "sys.meta_path.insert(0, NoLib())\n"
         "info = dlcore.backends()['onednn']\n"
         "assert info['built'] and not info['available'], info\n"
-        "assert 'libdnnl' in info['reason'], info\n"
+        "assert 'libdnnl.so.3' in info['reason'] and 'pip install onednn-cpu-gomp' in info['reason'], info\n"
         "try:\n"
         "    dlcore.kernels.gemm(np.ones((2, 2), np.float32), np.ones((2, 2), np.float32), backend='onednn')\n"
         "except dlcore.BackendUnavailableError as e:\n"
@@ -133,25 +146,62 @@ def test_missing_libdnnl_gives_backend_unavailable_not_a_broken_import():
 WHEELS = os.environ.get("DLCORE_ONEDNN_WHEELS", "")
 
 
-@pytest.mark.skipif(not BUILT, reason="dlcore._onednn not built")
-@pytest.mark.skipif(not (WHEELS and os.path.isdir(WHEELS)),
-                    reason="set DLCORE_ONEDNN_WHEELS to a folder holding the onednn-cpu-gomp wheel")
-def test_pip_target_install_is_found(tmp_path):
-    """pip install --target puts libdnnl in <target>/lib; the loader finds it from RECORD."""
-    target = tmp_path / "target"
+needs_wheels = pytest.mark.skipif(
+    not (BUILT and WHEELS and os.path.isdir(WHEELS)),
+    reason="needs dlcore._onednn built and DLCORE_ONEDNN_WHEELS = a folder holding the onednn-cpu-gomp wheel")
+
+
+def _pip_install(*args):
     r = subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-index",
-                        "--find-links", WHEELS, "--target", str(target), "onednn-cpu-gomp==2023.2.0"],
+                        "--find-links", WHEELS, *args, "onednn-cpu-gomp==2023.2.0"],
                        capture_output=True, text=True, timeout=120)
     assert r.returncode == 0, r.stderr
+
+
+_USE_ONEDNN = (
+    "import dlcore, dlcore._onednn_loader as L, numpy as np\n"
+    "p = L.find_library(); print('found', p)\n"
+    "assert p and p.startswith(EXPECTED_PREFIX), p\n"
+    "y = dlcore.kernels.gemm(np.ones((3, 4), np.float32), np.ones((4, 5), np.float32), backend='onednn')\n"
+    "assert float(y[0, 0]) == 4.0\n"
+    "assert p in open('/proc/self/maps').read()\n")
+
+
+@needs_wheels
+def test_pip_user_install_is_found(tmp_path):
+    """pip install --user puts libdnnl in <userbase>/lib; the loader finds it from RECORD."""
+    userbase = tmp_path / "userbase"
+    env = {"PYTHONUSERBASE": str(userbase), "PYTHONNOUSERSITE": ""}
+    os.environ.update(env)
+    try:
+        _pip_install("--user", "--ignore-installed")
+    finally:
+        del os.environ["PYTHONUSERBASE"]
+    code = f"EXPECTED_PREFIX = {str(userbase)!r}\n" + _USE_ONEDNN
+    r = _run(code, env_extra=env, pythonpath=[PYTHON_DIR])
+    assert r.returncode == 0, r.stdout + r.stderr
+
+
+@needs_wheels
+def test_pip_target_install_fails_clearly(tmp_path):
+    """pip install --target keeps the dist-info but drops the wheel's lib/ data files
+    (pip's behaviour), so there is no libdnnl to find: the backend must say so, not crash."""
+    target = tmp_path / "target"
+    _pip_install("--target", str(target))
     code = (
-        "import dlcore, dlcore._onednn_loader as L, numpy as np\n"
-        "p = L.find_library(); print('found', p)\n"
-        f"assert p.startswith({str(target)!r}), p\n"
-        "y = dlcore.kernels.gemm(np.ones((3, 4), np.float32), np.ones((4, 5), np.float32), backend='onednn')\n"
-        "assert float(y[0, 0]) == 4.0\n"
-        "maps = open('/proc/self/maps').read()\n"
-        "assert p in maps\n")
-    r = _run(code, pythonpath=[str(target), PYTHON_DIR])
+        "import dlcore, dlcore._onednn_loader as L, numpy as np, os\n"
+        f"lib = os.path.join({str(target)!r}, 'lib', 'libdnnl.so.3')\n"
+        "if os.path.exists(lib):\n"
+        f"    EXPECTED_PREFIX = {str(target)!r}\n"
+        "    exec(" + repr(_USE_ONEDNN) + ")\n"
+        "else:\n"
+        "    # nothing to find from RECORD: either declined with the reason, or this\n"
+        "    # module's RPATH found another libdnnl (a build tree); never a crash\n"
+        "    assert L.find_library() is None\n"
+        "    info = dlcore.backends()['onednn']\n"
+        "    assert info['available'] or 'libdnnl' in info['reason'], info\n"
+        "    print(info)\n")
+    r = _run(code, pythonpath=[str(target), PYTHON_DIR], env_extra={"LD_LIBRARY_PATH": ""})
     assert r.returncode == 0, r.stdout + r.stderr
 
 

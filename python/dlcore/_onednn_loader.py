@@ -19,6 +19,7 @@ DISTRIBUTION = "onednn-cpu-gomp"
 SONAME = "libdnnl.so.3"
 
 _loaded: str | None = None
+_error: str | None = None
 
 
 def find_library() -> str | None:
@@ -35,23 +36,27 @@ def find_library() -> str | None:
     return None
 
 
-def load() -> str:
-    """Loads libdnnl globally once; returns its path.
+def load() -> str | None:
+    """Loads libdnnl globally once; returns its path, or None when it cannot.
 
-    Raises ImportError saying why when the library cannot be found or loaded
-    (optional_module turns that into BackendUnavailableError).
+    Never raises: when the library is not found here, importing _onednn may
+    still succeed through its RPATH or LD_LIBRARY_PATH; if that fails too,
+    `why_not()` says what was looked for (optional_module adds it to the
+    BackendUnavailableError).
     """
-    global _loaded
+    global _loaded, _error
     if _loaded is None:
         path = find_library()
-        if path is None:
-            # Maybe it is on the linker's path anyway (LD_LIBRARY_PATH, a system install).
-            path = SONAME
         try:
-            ctypes.CDLL(path, mode=ctypes.RTLD_GLOBAL)
+            ctypes.CDLL(path or SONAME, mode=ctypes.RTLD_GLOBAL)
+            _loaded, _error = path or SONAME, None
         except OSError as exc:
-            raise ImportError(
-                f"cannot load oneDNN's {SONAME} ({exc}); install it with "
-                f"'pip install {DISTRIBUTION}==2023.2.0'") from exc
-        _loaded = path
+            where = path or f"{SONAME} (no {DISTRIBUTION} distribution lists it)"
+            _error = (f"cannot load oneDNN's {where}: {exc}; install it with "
+                      f"'pip install {DISTRIBUTION}==2023.2.0' (not with --target, which drops its lib/)")
     return _loaded
+
+
+def why_not() -> str | None:
+    """Why the last load() failed, or None."""
+    return _error
