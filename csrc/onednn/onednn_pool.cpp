@@ -1,4 +1,5 @@
-// Max and average pooling over oneDNN's pooling primitive, plain NCHW.
+// Max and average pooling over oneDNN's pooling primitive, plain NCHW at the
+// API, run in oneDNN's channel-blocked layout (nChw8c/nChw16c) inside.
 //
 // Output sizes follow PyTorch (incl. ceil_mode: a window may not start in the
 // right/bottom padding). oneDNN takes them as an explicit right/bottom padding
@@ -42,6 +43,14 @@ struct PoolGeometry {
   }
   memory::desc x_desc() const { return plain_desc({n, c, h, w}); }
   memory::desc y_desc() const { return plain_desc({n, c, oh, ow}); }
+  // The layouts the primitive runs in: oneDNN's pooling takes a defined source
+  // layout and its plain-NCHW path is a slow reference loop, so it runs in the
+  // channel-blocked layout of its JIT kernels (the plan reorders in and out).
+  memory::desc x_inner() const { return memory::desc({n, c, h, w}, dt::f32, blocked_tag()); }
+  memory::desc y_inner() const { return memory::desc({n, c, oh, ow}, dt::f32, blocked_tag()); }
+  static tag blocked_tag() {
+    return dnnl_get_effective_cpu_isa() >= dnnl_cpu_isa_avx512_core ? tag::nChw16c : tag::nChw8c;
+  }
   // Cells past the declared padding inside the last window (ceil_mode only).
   bool has_extra_padding() const { return pad_bottom > ph || pad_right > pw; }
 };
@@ -86,7 +95,7 @@ dnnl::algorithm avg_algorithm(bool count_include_pad) {
 }
 
 dnnl::pooling_forward::primitive_desc forward_pd(const PoolGeometry& g, dnnl::algorithm a, dnnl::prop_kind prop) {
-  return {cpu_engine(), prop, a, g.x_desc(), g.y_desc(), {g.sh, g.sw}, {g.kh, g.kw}, {0, 0}, {g.ph, g.pw},
+  return {cpu_engine(), prop, a, g.x_inner(), g.y_inner(), {g.sh, g.sw}, {g.kh, g.kw}, {0, 0}, {g.ph, g.pw},
           {g.pad_bottom, g.pad_right}, plan_attr()};
 }
 
@@ -102,7 +111,7 @@ std::shared_ptr<const Plan> forward_plan(const char* op, const PoolGeometry& g, 
 std::shared_ptr<const Plan> backward_plan(const char* op, const PoolGeometry& g, dnnl::algorithm a) {
   return cached_plan(key_of(op, g.key(), int(a)), [&] {
     auto hint = forward_pd(g, a, dnnl::prop_kind::forward_training);
-    dnnl::pooling_backward::primitive_desc pd(cpu_engine(), a, g.x_desc(), g.y_desc(), {g.sh, g.sw},
+    dnnl::pooling_backward::primitive_desc pd(cpu_engine(), a, g.x_inner(), g.y_inner(), {g.sh, g.sw},
                                               {g.kh, g.kw}, {0, 0}, {g.ph, g.pw}, {g.pad_bottom, g.pad_right},
                                               hint, plan_attr());
     return make_plan<decltype(pd), dnnl::pooling_backward>(
