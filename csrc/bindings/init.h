@@ -5,4 +5,5 @@
 namespace dlcore {
 void init_core(pybind11::module_& m);
 void init_gemm(pybind11::module_& m);
+void init_conv(pybind11::module_& m);
 }  // namespace dlcore

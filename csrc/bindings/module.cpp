@@ -25,4 +25,5 @@ PYBIND11_MODULE(_C, m) {
 
   dlcore::init_core(m);
   dlcore::init_gemm(m);
+  dlcore::init_conv(m);
 }

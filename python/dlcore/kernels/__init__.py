@@ -14,5 +14,7 @@ the last call on this thread ran (``DLCORE_VERBOSE=1`` prints every choice).
 """
 from ._dispatch import last_dispatch
 from .gemm import gemm
+from .conv import conv2d_backward_data, conv2d_backward_weights, conv2d_forward
 
 __all__ = ["gemm", "last_dispatch"]
+__all__ += ["conv2d_forward", "conv2d_backward_data", "conv2d_backward_weights"]
