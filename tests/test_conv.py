@@ -121,7 +121,10 @@ CASES = [
     (2, 17, 10, 9, 17, 3, 3, 1, 1, 1, 17),          # depthwise
     (1, 16, 11, 12, 16, 5, 5, 2, 2, 2, 16),         # depthwise, stride 2, dilation 2
     (2, 5, 10, 12, 7, 2, 4, 3, (0, 1, 2, 3), (2, 1), 1),  # asymmetric padding, mixed dilation
-    (1, 32, 14, 14, 64, 1, 1, 2, 0, 1, 1),          # 1x1 stride 2 (ResNet downsample)
+    (1, 32, 14, 14, 64, 1, 1, 2, 0, 1, 1),          # 1x1 stride 2 (ResNet downsample): GEMM path
+    (2, 8, 5, 6, 12, 1, 1, 1, 0, 1, 2),             # 1x1 groups 2: GEMM path per group
+    (3, 6, 5, 7, 9, 1, 1, (2, 3), 0, 1, 3),         # 1x1 strided, groups 3, batch 3
+    (1, 9, 4, 5, 7, 1, 1, 2, 1, 1, 1),              # padded 1x1: the direct path
     (2, 4, 2, 3, 6, 5, 5, 1, 2, 1, 1),              # kernel larger than the input, fits the padding
     (1, 17, 5, 33, 9, 3, 3, 1, 1, 1, 1),            # 33 output columns: every register-tile tail
     (1, 8, 3, 65, 8, 3, 3, 1, 1, 1, 1),             # long rows
@@ -178,6 +181,15 @@ def test_conv_dispatch_names_the_path(cpu_backend, rng):
     assert cpu_backend in dlcore.kernels.last_dispatch()
     conv2d_backward_weights(x, randn(rng, 1, 4, 3, 3), w.shape, backend=cpu_backend)
     assert cpu_backend in dlcore.kernels.last_dispatch()
+
+
+def test_conv_pointwise_runs_as_gemm(cpu_backend, rng):
+    x, w = randn(rng, 2, 8, 5, 5), randn(rng, 4, 8, 1, 1)
+    conv2d_forward(x, w, backend=cpu_backend)
+    expected = "gemm1x1" if cpu_backend != "ref" else "ref"
+    assert dlcore.kernels.last_dispatch().endswith(expected)
+    conv2d_forward(x, w, padding=1, backend=cpu_backend)
+    assert "gemm1x1" not in dlcore.kernels.last_dispatch()
 
 
 def test_conv_no_bias(cpu_backend, rng):

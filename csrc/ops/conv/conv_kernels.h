@@ -91,18 +91,27 @@ void to_blocked(const float* src, float* dst, int64_t n, int64_t groups, int64_t
 
 // Blocked src [n][groups][cb][hp][wp][W] -> NCHW dst (C = groups * cg) of
 // spatial size h x w, read from offset (top, left) of each blocked plane.
+// Reads each blocked row once, contiguously, and writes its live channels'
+// rows side by side.
 template <int W>
 void from_blocked(const float* src, float* dst, int64_t n, int64_t groups, int64_t cg, int64_t cb,
                   int64_t h, int64_t w, int64_t hp, int64_t wp, int64_t top, int64_t left) {
-  const int64_t channels = n * groups * cg;
+  const int64_t planes = n * groups * cb;
 #pragma omp parallel for collapse(2) schedule(static) num_threads(get_num_threads())
-  for (int64_t nc = 0; nc < channels; ++nc)
+  for (int64_t plane = 0; plane < planes; ++plane)
     for (int64_t y = 0; y < h; ++y) {
-      const int64_t img = nc / (groups * cg), ch = nc % (groups * cg);
-      const int64_t g = ch / cg, blk = (ch % cg) / W, c = (ch % cg) % W;
-      const float* in = src + ((((img * groups + g) * cb + blk) * hp + y + top) * wp + left) * W + c;
-      float* out = dst + (nc * h + y) * w;
-      for (int64_t x = 0; x < w; ++x) out[x] = in[x * W];
+      const int64_t img = plane / (groups * cb), g = (plane / cb) % groups, blk = plane % cb;
+      const int64_t live = imin(W, cg - blk * W);
+      const float* in = src + ((plane * hp + y + top) * wp + left) * W;
+      float* out = dst + ((img * groups * cg + g * cg + blk * W) * h + y) * w;
+      if (live == W) {
+        for (int64_t x = 0; x < w; ++x)
+#pragma GCC unroll 16
+          for (int64_t c = 0; c < W; ++c) out[c * h * w + x] = in[x * W + c];
+      } else {
+        for (int64_t x = 0; x < w; ++x)
+          for (int64_t c = 0; c < live; ++c) out[c * h * w + x] = in[x * W + c];
+      }
     }
 }
 
