@@ -1,4 +1,4 @@
-// AVX512 instantiation of the direct convolution (conv_kernels.h): 16-channel blocks, 14-column x 2-block register tile.
+// AVX512 instantiation of the direct convolution (conv_kernels.h): 16-channel blocks, 9-column x 3-block register tile.
 // Compiled with the AVX-512 flags only; exposes plain functions to conv.cpp.
 #include "ops/conv/conv_kernels.h"
 
