@@ -125,6 +125,7 @@ CASES = [
     (2, 8, 5, 6, 12, 1, 1, 1, 0, 1, 2),             # 1x1 groups 2: GEMM path per group
     (3, 6, 5, 7, 9, 1, 1, (2, 3), 0, 1, 3),         # 1x1 strided, groups 3, batch 3
     (1, 9, 4, 5, 7, 1, 1, 2, 1, 1, 1),              # padded 1x1: the direct path
+    (1, 5, 4, 6, 6, 1, 2, 1, (1, 2), 1, 1),         # stride 1, padding past the kernel: scatter dx
     (2, 4, 2, 3, 6, 5, 5, 1, 2, 1, 1),              # kernel larger than the input, fits the padding
     (1, 17, 5, 33, 9, 3, 3, 1, 1, 1, 1),            # 33 output columns: every register-tile tail
     (1, 8, 3, 65, 8, 3, 3, 1, 1, 1, 1),             # long rows

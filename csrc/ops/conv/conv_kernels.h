@@ -275,10 +275,50 @@ void conv_row(TileArgs t, int64_t nb, int64_t cols) {
 // Forward: y = conv(x, w) + bias
 // ---------------------------------------------------------------------------
 
+// yb = conv(xb, wb) + bias on blocked, padded operands (xb padded per s,
+// wb in the forward layout, bias NB-block padded or null).
+template <class V>
+void forward_blocked(const ConvShape& s, const Blocking& b, const float* xb, const float* wb,
+                     const float* bias, float* yb) {
+  constexpr int W = V::width;
+  constexpr int NB = TileShape<V>::NB;
+  const int64_t ob_groups = ceil_div(b.ocb, NB);
+  const int64_t kk = s.kh * s.kw * W * W;  // weights of one (ob, ib) block pair
+  const int64_t icb_chunk = imax(1, kL1WeightBytes / int64_t(kk * NB * sizeof(float)));
+  // Dynamic: rows are many and equal, but a shared machine stalls threads unevenly.
+#pragma omp parallel for collapse(4) schedule(dynamic, 1) num_threads(get_num_threads())
+  for (int64_t n = 0; n < s.n; ++n)
+    for (int64_t g = 0; g < b.G; ++g)
+      for (int64_t j = 0; j < ob_groups; ++j)
+        for (int64_t oh = 0; oh < s.oh; ++oh) {
+          const int64_t ob = j * NB;
+          TileArgs t;
+          const float* src = xb + (((n * b.G + g) * b.icb) * b.ihp + oh * s.sh) * b.iwp * W;
+          const float* wei = wb + (g * b.ocb + ob) * b.icb * kk;
+          t.src_col = s.sw * W;
+          t.wei_block = b.icb * kk;
+          t.loops = {{b.icb, s.kh, s.kw},
+                     {b.ihp * b.iwp * W, s.dh * b.iwp * W, s.dw * W},
+                     {kk, s.kw * W * W, W * W}};
+          t.dst = yb + (((n * b.G + g) * b.ocb + ob) * s.oh + oh) * s.ow * W;
+          t.dst_col = W;
+          t.dst_block = s.oh * s.ow * W;
+          // Input-channel blocks in chunks whose weights stay in L1 while the
+          // tiles sweep the row; later chunks accumulate onto the row in dst.
+          for (int64_t ib = 0; ib < b.icb; ib += icb_chunk) {
+            t.loops.count[0] = imin(icb_chunk, b.icb - ib);
+            t.src = src + ib * b.ihp * b.iwp * W;
+            t.wei = wei + ib * kk;
+            t.init = bias && ib == 0 ? bias + (g * b.ocb + ob) * W : nullptr;
+            t.accumulate = ib > 0;
+            conv_row<V>(t, imin(NB, b.ocb - ob), s.ow);
+          }
+        }
+}
+
 template <class V>
 void conv2d_forward_direct(const ConvForwardArgs& a) {
   constexpr int W = V::width;
-  constexpr int NB = TileShape<V>::NB;
   const ConvShape& s = a.s;
   const Blocking b = blocking_for(s, W);
   float* xb = conv_scratch(0, size_t(s.n * b.G * b.icb * b.ihp * b.iwp * W));
@@ -291,42 +331,48 @@ void conv2d_forward_direct(const ConvForwardArgs& a) {
   if (bias)
     for (int64_t g = 0; g < b.G; ++g)
       for (int64_t o = 0; o < b.ocb * W; ++o) bias[g * b.ocb * W + o] = o < b.ocg ? a.bias[g * b.ocg + o] : 0.0f;
-
-  const int64_t ob_groups = ceil_div(b.ocb, NB);
-  const int64_t kk = s.kh * s.kw * W * W;  // weights of one (ob, ib) block pair
-  const int64_t icb_chunk = imax(1, kL1WeightBytes / int64_t(kk * NB * sizeof(float)));
-#pragma omp parallel for collapse(4) schedule(static) num_threads(get_num_threads())
-  for (int64_t n = 0; n < s.n; ++n)
-    for (int64_t g = 0; g < b.G; ++g)
-      for (int64_t j = 0; j < ob_groups; ++j)
-        for (int64_t oh = 0; oh < s.oh; ++oh) {
-          const int64_t ob = j * NB;
-          TileArgs t;
-          t.src = xb + (((n * b.G + g) * b.icb) * b.ihp + oh * s.sh) * b.iwp * W;
-          t.src_col = s.sw * W;
-          t.wei = wb + (g * b.ocb + ob) * b.icb * kk;
-          t.wei_block = b.icb * kk;
-          t.loops = {{b.icb, s.kh, s.kw},
-                     {b.ihp * b.iwp * W, s.dh * b.iwp * W, s.dw * W},
-                     {kk, s.kw * W * W, W * W}};
-          t.dst = yb + (((n * b.G + g) * b.ocb + ob) * s.oh + oh) * s.ow * W;
-          t.dst_col = W;
-          t.dst_block = s.oh * s.ow * W;
-          // Input-channel blocks in chunks whose weights stay in L1 while the
-          // tiles sweep the row; later chunks accumulate onto the row in dst.
-          const float* src = t.src;
-          const float* wei = t.wei;
-          for (int64_t ib = 0; ib < b.icb; ib += icb_chunk) {
-            t.loops.count[0] = imin(icb_chunk, b.icb - ib);
-            t.src = src + ib * b.ihp * b.iwp * W;
-            t.wei = wei + ib * kk;
-            t.init = bias && ib == 0 ? bias + (g * b.ocb + ob) * W : nullptr;
-            t.accumulate = ib > 0;
-            conv_row<V>(t, imin(NB, b.ocb - ob), s.ow);
-          }
-        }
-
+  forward_blocked<V>(s, b, xb, wb, bias, yb);
   from_blocked<W>(yb, a.y, s.n, b.G, b.ocg, b.ocb, s.oh, s.ow, s.oh, s.ow, 0, 0);
+}
+
+// ---------------------------------------------------------------------------
+// Backward data at stride 1 is a forward convolution of dy, padded by the
+// dilated kernel extent minus the forward padding, with the kernel mirrored
+// and its input/output channels swapped: the gather form, whose accumulators
+// stay in registers over all (oc, kh, kw). Needs pad <= dilation * (k - 1).
+// ---------------------------------------------------------------------------
+
+inline bool backward_data_as_forward(const ConvShape& s) {
+  const int64_t eh = s.dh * (s.kh - 1), ew = s.dw * (s.kw - 1);
+  return s.sh == 1 && s.sw == 1 && s.pt <= eh && s.pb <= eh && s.pl <= ew && s.pr <= ew;
+}
+
+template <class V>
+void backward_data_gather(const ConvBackwardDataArgs& a) {
+  constexpr int W = V::width;
+  const ConvShape& s = a.s;
+  ConvShape t = s;  // the transposed convolution: dy -> dx
+  t.ic = s.oc;
+  t.ih = s.oh;
+  t.iw = s.ow;
+  t.oc = s.ic;
+  t.oh = s.ih;
+  t.ow = s.iw;
+  t.pt = s.dh * (s.kh - 1) - s.pt;
+  t.pb = s.dh * (s.kh - 1) - s.pb;
+  t.pl = s.dw * (s.kw - 1) - s.pl;
+  t.pr = s.dw * (s.kw - 1) - s.pr;
+  const Blocking b = blocking_for(s, W);
+  const Blocking bt = blocking_for(t, W);
+  float* dyb = conv_scratch(0, size_t(t.n * bt.G * bt.icb * bt.ihp * bt.iwp * W));
+  float* wb = conv_scratch(1, size_t(bt.G * bt.ocb * bt.icb * t.kh * t.kw * W * W));
+  float* dxb = conv_scratch(2, size_t(t.n * bt.G * bt.ocb * t.oh * t.ow * W));
+
+  to_blocked<W>(a.dy, dyb, t.n, bt.G, bt.icg, bt.icb, t.ih, t.iw, t.pt, t.pb, t.pl, t.pr);
+  // [G][ICB][OCB][taps mirrored][oc][ic] of w is the forward layout of the transposed kernel.
+  weights_to_blocked<W>(a.w, wb, s, b, true, true);
+  forward_blocked<V>(t, bt, dyb, wb, nullptr, dxb);
+  from_blocked<W>(dxb, a.dx, t.n, bt.G, bt.ocg, bt.ocb, t.oh, t.ow, t.oh, t.ow, 0, 0);
 }
 
 // ---------------------------------------------------------------------------
@@ -337,6 +383,7 @@ void conv2d_forward_direct(const ConvForwardArgs& a) {
 
 template <class V>
 void conv2d_backward_data_direct(const ConvBackwardDataArgs& a) {
+  if (backward_data_as_forward(a.s)) return backward_data_gather<V>(a);
   constexpr int W = V::width;
   constexpr int NB = TileShape<V>::NB;
   const ConvShape& s = a.s;
