@@ -190,7 +190,7 @@ struct TileArgs {
 };
 
 // acc[b][r] (+)= sum over the loops and c of wei[b][c] (vector) * src[r][c] (broadcast).
-template <class V, int NB, int RW>
+template <class V, int NB, int RW, int CI = V::width>
 void conv_tile(const TileArgs& t) {
   constexpr int W = V::width;
   using reg = typename V::reg;
@@ -210,7 +210,7 @@ void conv_tile(const TileArgs& t) {
         const float* sp = t.src + i0 * L.src_step[0] + i1 * L.src_step[1] + i2 * L.src_step[2];
         const float* wp = t.wei + i0 * L.wei_step[0] + i1 * L.wei_step[1] + i2 * L.wei_step[2];
 #pragma GCC unroll 16
-        for (int c = 0; c < W; ++c) {
+        for (int c = 0; c < CI; ++c) {
           reg wv[NB];
 #pragma GCC unroll 4
           for (int b = 0; b < NB; ++b) wv[b] = V::load(wp + b * wei_block + c * W);
@@ -230,41 +230,41 @@ void conv_tile(const TileArgs& t) {
 }
 
 // A tile of `rem` (1..R) columns: the tile instantiated for exactly rem.
-template <class V, int NB, int R>
+template <class V, int NB, int R, int CI>
 void conv_tile_tail(const TileArgs& t, int rem) {
   if constexpr (R > 0) {
     if (rem == R)
-      conv_tile<V, NB, R>(t);
+      conv_tile<V, NB, R, CI>(t);
     else
-      conv_tile_tail<V, NB, R - 1>(t, rem);
+      conv_tile_tail<V, NB, R - 1, CI>(t, rem);
   }
 }
 
 // A row of `cols` columns for NB blocks, cut into the fewest tiles of at most
 // RW columns, as even as possible (14 -> 5+5+4, not 6+6+2: a narrow tile has
 // too few independent accumulators to hide the FMA latency).
-template <class V, int NB>
+template <class V, int NB, int CI>
 void conv_row_blocks(TileArgs t, int64_t cols) {
   constexpr int RW = TileShape<V>::RW;
   const int64_t tiles = ceil_div(cols, RW), base = cols / imax(1, tiles), wider = cols % imax(1, tiles);
   for (int64_t i = 0; i < tiles; ++i) {
     const int width = int(base + (i < wider ? 1 : 0));
-    conv_tile_tail<V, NB, RW>(t, width);
+    conv_tile_tail<V, NB, RW, CI>(t, width);
     t.src += width * t.src_col;
     t.dst += width * t.dst_col;
   }
 }
 
 // A row for `nb` <= NB blocks (fewer at the last block group).
-template <class V>
+template <class V, int CI = V::width>
 void conv_row(TileArgs t, int64_t nb, int64_t cols) {
   constexpr int NB = TileShape<V>::NB;
   if (nb == NB) {
-    conv_row_blocks<V, NB>(t, cols);
+    conv_row_blocks<V, NB, CI>(t, cols);
     return;
   }
   for (int64_t b = 0; b < nb; ++b) {
-    conv_row_blocks<V, 1>(t, cols);
+    conv_row_blocks<V, 1, CI>(t, cols);
     t.wei += t.wei_block;
     t.dst += t.dst_block;
     if (t.init) t.init += V::width;
@@ -276,15 +276,18 @@ void conv_row(TileArgs t, int64_t nb, int64_t cols) {
 // ---------------------------------------------------------------------------
 
 // yb = conv(xb, wb) + bias on blocked, padded operands (xb padded per s,
-// wb in the forward layout, bias NB-block padded or null).
-template <class V>
+// wb in the forward layout, bias NB-block padded or null). Input blocks are
+// CI channels wide: W, or all of a narrow input (CI = ICg < W, one block).
+template <class V, int CI = V::width>
 void forward_blocked(const ConvShape& s, const Blocking& b, const float* xb, const float* wb,
                      const float* bias, float* yb) {
   constexpr int W = V::width;
   constexpr int NB = TileShape<V>::NB;
+  const int64_t icb = CI == W ? b.icb : 1;
   const int64_t ob_groups = ceil_div(b.ocb, NB);
-  const int64_t kk = s.kh * s.kw * W * W;  // weights of one (ob, ib) block pair
+  const int64_t kk = s.kh * s.kw * CI * W;  // weights of one (ob, ib) block pair
   const int64_t icb_chunk = imax(1, kL1WeightBytes / int64_t(kk * NB * sizeof(float)));
+  const int64_t plane = b.ihp * b.iwp * CI;
   // Dynamic: rows are many and equal, but a shared machine stalls threads unevenly.
 #pragma omp parallel for collapse(4) schedule(dynamic, 1) num_threads(get_num_threads())
   for (int64_t n = 0; n < s.n; ++n)
@@ -293,27 +296,60 @@ void forward_blocked(const ConvShape& s, const Blocking& b, const float* xb, con
         for (int64_t oh = 0; oh < s.oh; ++oh) {
           const int64_t ob = j * NB;
           TileArgs t;
-          const float* src = xb + (((n * b.G + g) * b.icb) * b.ihp + oh * s.sh) * b.iwp * W;
-          const float* wei = wb + (g * b.ocb + ob) * b.icb * kk;
-          t.src_col = s.sw * W;
-          t.wei_block = b.icb * kk;
-          t.loops = {{b.icb, s.kh, s.kw},
-                     {b.ihp * b.iwp * W, s.dh * b.iwp * W, s.dw * W},
-                     {kk, s.kw * W * W, W * W}};
+          const float* src = xb + (n * b.G + g) * icb * plane + oh * s.sh * b.iwp * CI;
+          const float* wei = wb + (g * b.ocb + ob) * icb * kk;
+          t.src_col = s.sw * CI;
+          t.wei_block = icb * kk;
+          t.loops = {{icb, s.kh, s.kw},
+                     {plane, s.dh * b.iwp * CI, s.dw * CI},
+                     {kk, s.kw * CI * W, CI * W}};
           t.dst = yb + (((n * b.G + g) * b.ocb + ob) * s.oh + oh) * s.ow * W;
           t.dst_col = W;
           t.dst_block = s.oh * s.ow * W;
           // Input-channel blocks in chunks whose weights stay in L1 while the
           // tiles sweep the row; later chunks accumulate onto the row in dst.
-          for (int64_t ib = 0; ib < b.icb; ib += icb_chunk) {
-            t.loops.count[0] = imin(icb_chunk, b.icb - ib);
-            t.src = src + ib * b.ihp * b.iwp * W;
+          for (int64_t ib = 0; ib < icb; ib += icb_chunk) {
+            t.loops.count[0] = imin(icb_chunk, icb - ib);
+            t.src = src + ib * plane;
             t.wei = wei + ib * kk;
             t.init = bias && ib == 0 ? bias + (g * b.ocb + ob) * W : nullptr;
             t.accumulate = ib > 0;
-            conv_row<V>(t, imin(NB, b.ocb - ob), s.ow);
+            conv_row<V, CI>(t, imin(NB, b.ocb - ob), s.ow);
           }
         }
+}
+
+// OIHW -> [G][OCB][KH][KW][CI ic][W oc]: the forward weights of a narrow input.
+template <int CI, int W>
+void weights_to_narrow_blocked(const float* w, float* wb, const ConvShape& s, const Blocking& b) {
+  const int64_t taps = s.kh * s.kw;
+#pragma omp parallel for collapse(2) schedule(static) num_threads(get_num_threads())
+  for (int64_t g = 0; g < b.G; ++g)
+    for (int64_t ob = 0; ob < b.ocb; ++ob)
+      for (int64_t t = 0; t < taps; ++t)
+        for (int64_t ci = 0; ci < CI; ++ci)
+          for (int64_t co = 0; co < W; ++co) {
+            const int64_t o = ob * W + co;
+            wb[(((g * b.ocb + ob) * taps + t) * CI + ci) * W + co] =
+                o < b.ocg ? w[((g * b.ocg + o) * CI + ci) * taps + t] : 0.0f;
+          }
+}
+
+// Forward of a convolution whose groups have CI < W input channels (a
+// network's first layer: 1 or 3 channels): the input block holds exactly
+// those channels, so no FMA is spent on channel padding.
+template <class V, int CI>
+void forward_narrow(const ConvForwardArgs& a, const float* bias) {
+  constexpr int W = V::width;
+  const ConvShape& s = a.s;
+  const Blocking b = blocking_for(s, W);
+  float* xb = conv_scratch(0, size_t(s.n * b.G * b.ihp * b.iwp * CI));
+  float* wb = conv_scratch(1, size_t(b.G * b.ocb * s.kh * s.kw * CI * W));
+  float* yb = conv_scratch(2, size_t(s.n * b.G * b.ocb * s.oh * s.ow * W));
+  to_blocked<CI>(a.x, xb, s.n, b.G, b.icg, 1, s.ih, s.iw, s.pt, s.pb, s.pl, s.pr);
+  weights_to_narrow_blocked<CI, W>(a.w, wb, s, b);
+  forward_blocked<V, CI>(s, b, xb, wb, bias, yb);
+  from_blocked<W>(yb, a.y, s.n, b.G, b.ocg, b.ocb, s.oh, s.ow, s.oh, s.ow, 0, 0);
 }
 
 template <class V>
@@ -321,16 +357,22 @@ void conv2d_forward_direct(const ConvForwardArgs& a) {
   constexpr int W = V::width;
   const ConvShape& s = a.s;
   const Blocking b = blocking_for(s, W);
-  float* xb = conv_scratch(0, size_t(s.n * b.G * b.icb * b.ihp * b.iwp * W));
-  float* wb = conv_scratch(1, size_t(b.G * b.ocb * b.icb * s.kh * s.kw * W * W));
-  float* yb = conv_scratch(2, size_t(s.n * b.G * b.ocb * s.oh * s.ow * W));
   float* bias = a.bias ? conv_scratch(3, size_t(b.G * b.ocb * W)) : nullptr;
-
-  to_blocked<W>(a.x, xb, s.n, b.G, b.icg, b.icb, s.ih, s.iw, s.pt, s.pb, s.pl, s.pr);
-  weights_to_blocked<W>(a.w, wb, s, b, false, false);
   if (bias)
     for (int64_t g = 0; g < b.G; ++g)
       for (int64_t o = 0; o < b.ocb * W; ++o) bias[g * b.ocb * W + o] = o < b.ocg ? a.bias[g * b.ocg + o] : 0.0f;
+  switch (b.icg) {  // narrow inputs: 1 (grey), 3 (RGB) channels, or a few more
+    case 1: return forward_narrow<V, 1>(a, bias);
+    case 2: return forward_narrow<V, 2>(a, bias);
+    case 3: return forward_narrow<V, 3>(a, bias);
+    case 4: return forward_narrow<V, 4>(a, bias);
+    default: break;
+  }
+  float* xb = conv_scratch(0, size_t(s.n * b.G * b.icb * b.ihp * b.iwp * W));
+  float* wb = conv_scratch(1, size_t(b.G * b.ocb * b.icb * s.kh * s.kw * W * W));
+  float* yb = conv_scratch(2, size_t(s.n * b.G * b.ocb * s.oh * s.ow * W));
+  to_blocked<W>(a.x, xb, s.n, b.G, b.icg, b.icb, s.ih, s.iw, s.pt, s.pb, s.pl, s.pr);
+  weights_to_blocked<W>(a.w, wb, s, b, false, false);
   forward_blocked<V>(s, b, xb, wb, bias, yb);
   from_blocked<W>(yb, a.y, s.n, b.G, b.ocg, b.ocb, s.oh, s.ow, s.oh, s.ow, 0, 0);
 }
