@@ -42,6 +42,21 @@ struct TileShape {
 // blocks per sweep; measured on vgg_16:conv3_2 / resnet_50:res4a_branch2b.
 constexpr int64_t kL1WeightBytes = 16 * 1024;
 
+// Threads for a loop touching `floats` elements (reorders) or doing `flops`
+// (kernels): below these sizes a second thread's fork/join costs more than it
+// saves (and on a loaded machine a barrier can cost a whole time slice).
+constexpr int64_t kMinFloatsPerThread = 1 << 15;
+constexpr double kMinFlopsPerThread = 1.0e6;
+inline int threads_for_floats(int64_t floats) {
+  return int(imax(1, imin(get_num_threads(), floats / kMinFloatsPerThread)));
+}
+inline int threads_for_flops(double flops) {
+  return int(imax(1, imin(get_num_threads(), int64_t(flops / kMinFlopsPerThread))));
+}
+inline double conv_flops(const ConvShape& s) {
+  return 2.0 * double(s.n) * double(s.oc) * double(s.oh * s.ow) * double(s.icg() * s.kh * s.kw);
+}
+
 // Block counts of one convolution for blocks of W channels.
 struct Blocking {
   int64_t G, icg, ocg, icb, ocb;  // groups; channels per group; blocks per group
@@ -71,7 +86,7 @@ void to_blocked(const float* src, float* dst, int64_t n, int64_t groups, int64_t
                 int64_t h, int64_t w, int64_t pt, int64_t pb, int64_t pl, int64_t pr) {
   const int64_t hp = h + pt + pb, wp = w + pl + pr;
   const int64_t planes = n * groups * cb;
-#pragma omp parallel for collapse(2) schedule(static) num_threads(get_num_threads())
+#pragma omp parallel for collapse(2) schedule(static) num_threads(threads_for_floats(planes * hp * wp * W))
   for (int64_t plane = 0; plane < planes; ++plane)
     for (int64_t y = 0; y < hp; ++y) {
       float* out = dst + (plane * hp + y) * wp * W;
@@ -104,7 +119,7 @@ template <int W>
 void from_blocked(const float* src, float* dst, int64_t n, int64_t groups, int64_t cg, int64_t cb,
                   int64_t h, int64_t w, int64_t hp, int64_t wp, int64_t top, int64_t left) {
   const int64_t planes = n * groups * cb;
-#pragma omp parallel for collapse(2) schedule(static) num_threads(get_num_threads())
+#pragma omp parallel for collapse(2) schedule(static) num_threads(threads_for_floats(planes * h * w * W))
   for (int64_t plane = 0; plane < planes; ++plane)
     for (int64_t y = 0; y < h; ++y) {
       const int64_t img = plane / (groups * cb), g = (plane / cb) % groups, blk = plane % cb;
@@ -131,10 +146,10 @@ void weights_to_blocked(const float* w, float* wb, const ConvShape& s, const Blo
                         bool flip) {
   const int64_t taps = s.kh * s.kw, total = b.G * b.ocb * b.icb * taps * W * W;
   if (b.ocg % W != 0 || b.icg % W != 0) {
-#pragma omp parallel for schedule(static) num_threads(get_num_threads())
+#pragma omp parallel for schedule(static) num_threads(threads_for_floats(total))
     for (int64_t i = 0; i < total; ++i) wb[i] = 0.0f;
   }
-#pragma omp parallel for schedule(static) num_threads(get_num_threads())
+#pragma omp parallel for schedule(static) num_threads(threads_for_floats(total))
   for (int64_t o = 0; o < s.oc; ++o) {
     const int64_t g = o / b.ocg, ob = (o % b.ocg) / W, co = (o % b.ocg) % W;
     const float* in = w + o * b.icg * taps;
@@ -151,7 +166,7 @@ void weights_to_blocked(const float* w, float* wb, const ConvShape& s, const Blo
 // [G][OCB][ICB][KH][KW][W ic][W oc] -> OIHW (the live channels only).
 template <int W>
 void forward_blocked_to_weights(const float* wb, float* w, const ConvShape& s, const Blocking& b) {
-#pragma omp parallel for schedule(static) num_threads(get_num_threads())
+#pragma omp parallel for schedule(static) num_threads(threads_for_floats(s.oc * b.icg * s.kh * s.kw))
   for (int64_t o = 0; o < s.oc; ++o) {
     const int64_t g = o / b.ocg, ob = (o % b.ocg) / W, co = (o % b.ocg) % W;
     for (int64_t i = 0; i < b.icg; ++i)
@@ -289,7 +304,7 @@ void forward_blocked(const ConvShape& s, const Blocking& b, const float* xb, con
   const int64_t icb_chunk = imax(1, kL1WeightBytes / int64_t(kk * NB * sizeof(float)));
   const int64_t plane = b.ihp * b.iwp * CI;
   // Dynamic: rows are many and equal, but a shared machine stalls threads unevenly.
-#pragma omp parallel for collapse(4) schedule(dynamic, 1) num_threads(get_num_threads())
+#pragma omp parallel for collapse(4) schedule(dynamic, 1) num_threads(threads_for_flops(conv_flops(s)))
   for (int64_t n = 0; n < s.n; ++n)
     for (int64_t g = 0; g < b.G; ++g)
       for (int64_t j = 0; j < ob_groups; ++j)
@@ -323,7 +338,7 @@ void forward_blocked(const ConvShape& s, const Blocking& b, const float* xb, con
 template <int CI, int W>
 void weights_to_narrow_blocked(const float* w, float* wb, const ConvShape& s, const Blocking& b) {
   const int64_t taps = s.kh * s.kw;
-#pragma omp parallel for collapse(2) schedule(static) num_threads(get_num_threads())
+#pragma omp parallel for collapse(2) schedule(static) num_threads(threads_for_floats(b.G * b.ocb * taps * CI * W))
   for (int64_t g = 0; g < b.G; ++g)
     for (int64_t ob = 0; ob < b.ocb; ++ob)
       for (int64_t t = 0; t < taps; ++t)
@@ -444,7 +459,7 @@ void conv2d_backward_data_direct(const ConvBackwardDataArgs& a) {
   const int64_t items = s.n * b.G * ib_groups;
   const int64_t chunks = imin(b.ihp, imax(1, ceil_div(4 * get_num_threads(), imax(1, items))));
   const int64_t chunk_rows = ceil_div(b.ihp, chunks);
-#pragma omp parallel for collapse(4) schedule(static) num_threads(get_num_threads())
+#pragma omp parallel for collapse(4) schedule(dynamic, 1) num_threads(threads_for_flops(conv_flops(s)))
   for (int64_t n = 0; n < s.n; ++n)
     for (int64_t g = 0; g < b.G; ++g)
       for (int64_t j = 0; j < ib_groups; ++j)
@@ -513,7 +528,7 @@ template <class V>
 void bias_gradient(const float* dy, float* db, const ConvShape& s) {
   constexpr int W = V::width;
   const int64_t hw = s.oh * s.ow;
-#pragma omp parallel for schedule(static) num_threads(get_num_threads())
+#pragma omp parallel for schedule(static) num_threads(threads_for_floats(s.n * s.oc * hw))
   for (int64_t o = 0; o < s.oc; ++o) {
     typename V::reg acc = V::zero();
     float tail = 0.0f;
@@ -540,7 +555,7 @@ void conv2d_backward_weights_direct(const ConvBackwardWeightsArgs& a) {
   to_blocked<W>(a.dy, dyb, s.n, b.G, b.ocg, b.ocb, s.oh, s.ow, 0, 0, 0, 0);
 
   const int64_t x_plane = b.ihp * b.iwp * W, dy_plane = s.oh * s.ow * W;
-#pragma omp parallel for collapse(4) schedule(static) num_threads(get_num_threads())
+#pragma omp parallel for collapse(4) schedule(dynamic, 1) num_threads(threads_for_flops(conv_flops(s)))
   for (int64_t g = 0; g < b.G; ++g)
     for (int64_t ob = 0; ob < b.ocb; ++ob)
       for (int64_t ib = 0; ib < b.icb; ++ib)
