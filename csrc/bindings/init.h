@@ -8,4 +8,5 @@ void init_gemm(pybind11::module_& m);
 void init_eltwise(pybind11::module_& m);
 void init_norm(pybind11::module_& m);
 void init_softmax(pybind11::module_& m);
+void init_dropout(pybind11::module_& m);
 }  // namespace dlcore

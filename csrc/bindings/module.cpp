@@ -28,4 +28,5 @@ PYBIND11_MODULE(_C, m) {
   dlcore::init_eltwise(m);
   dlcore::init_norm(m);
   dlcore::init_softmax(m);
+  dlcore::init_dropout(m);
 }

@@ -17,5 +17,6 @@ from .gemm import gemm
 from .eltwise import *  # noqa: F401,F403  (activations: relu_forward, ..., maxout_backward)
 from .norm import *  # noqa: F401,F403  (batch_norm_forward_training, ..._inference, batch_norm_backward)
 from .softmax import *  # noqa: F401,F403  (softmax/log_softmax/cross_entropy forward and backward)
+from .dropout import *  # noqa: F401,F403  (dropout_forward, dropout_backward)
 
 __all__ = ["gemm", "last_dispatch"]
