@@ -17,6 +17,7 @@ from .common import machine_header
 #: family name -> module under dlcore.bench providing run(args)
 FAMILIES = {"gemm": "gemm"}
 FAMILIES["conv"] = "conv"
+FAMILIES["eltwise"] = "eltwise"
 
 
 def main(argv=None) -> int:
