@@ -15,7 +15,7 @@ from . import common
 from .common import machine_header
 
 #: family name -> module under dlcore.bench providing run(args)
-FAMILIES = {"gemm": "gemm"}
+FAMILIES = {"gemm": "gemm", "poolrn": "poolrn"}
 
 
 def main(argv=None) -> int:
