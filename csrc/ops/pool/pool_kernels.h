@@ -74,11 +74,11 @@ DLCORE_INLINE void max_window(const float* plane, int64_t w, const RowWindow& r,
   int32_t best_i = int32_t(r.hs * w + ws);
   for (int64_t ih = r.hs; ih < r.he; ++ih)
     for (int64_t iw = ws; iw < we; ++iw) {
-      float v = plane[ih * w + iw];
-      if (P::takes(v, best)) {
-        best = v;
-        best_i = int32_t(ih * w + iw);
-      }
+      // Written as selects: on random data `v > best` is unpredictable.
+      const float v = plane[ih * w + iw];
+      const bool take = P::takes(v, best);
+      best = take ? v : best;
+      best_i = take ? int32_t(ih * w + iw) : best_i;
     }
   *y = best;
   *idx = best_i;
