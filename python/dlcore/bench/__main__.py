@@ -18,6 +18,7 @@ from .common import machine_header
 FAMILIES = {"gemm": "gemm"}
 FAMILIES["conv"] = "conv"
 FAMILIES["eltwise"] = "eltwise"
+FAMILIES = {"gemm": "gemm", "poolrn": "poolrn"}
 
 
 def main(argv=None) -> int:
