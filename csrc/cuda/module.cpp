@@ -30,7 +30,14 @@ static std::string probe() {
   cudaError_t err = cudaGetDeviceCount(&count);
   if (err != cudaSuccess) {
     cudaGetLastError();
-    return std::string(cudaGetErrorName(err)) + ": " + cudaGetErrorString(err);
+    std::string reason = std::string(cudaGetErrorName(err)) + ": " + cudaGetErrorString(err);
+    if (err == cudaErrorInsufficientDriver || err == cudaErrorNoDevice) {
+      int runtime = 0;
+      cudaRuntimeGetVersion(&runtime);
+      reason += " (no NVIDIA driver or GPU found, or a driver older than this module's CUDA " +
+                version_string(runtime) + ")";
+    }
+    return reason;
   }
   if (count == 0) return "no CUDA device is visible";
   int device = 0;

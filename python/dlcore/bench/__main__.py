@@ -14,7 +14,7 @@ import dlcore
 from .common import machine_header
 
 #: family name -> module under dlcore.bench providing run(args)
-FAMILIES = {"gemm": "gemm"}
+FAMILIES = {"gemm": "gemm", "gpu": "gpu"}
 
 
 def main(argv=None) -> int:
