@@ -89,8 +89,8 @@ __global__ void softmax_backward_cols_kernel(const float* __restrict__ dy, const
 
 // Blocks for `rows` rows of one warp (kThreads / 32 rows per block) or one block each.
 unsigned row_grid(int64_t rows, bool block_per_row) {
-  const int64_t per_block = block_per_row ? 1 : kThreads / kWarp;
-  return grid_for(rows * per_block, int(per_block));
+  const int64_t rows_per_block = block_per_row ? 1 : kThreads / kWarp;
+  return grid_for(rows, int(rows_per_block));
 }
 
 // ---- cross entropy: loss_n = -((1 - eps) logp[n, t_n] + eps / C sum_c logp[n, c]) ----
