@@ -19,6 +19,7 @@ FAMILIES = {"gemm": "gemm"}
 FAMILIES["conv"] = "conv"
 FAMILIES["eltwise"] = "eltwise"
 FAMILIES = {"gemm": "gemm", "poolrn": "poolrn"}
+FAMILIES = {"gemm": "gemm", "gpu": "gpu"}
 
 
 def main(argv=None) -> int:
