@@ -15,11 +15,7 @@ from . import common
 from .common import machine_header
 
 #: family name -> module under dlcore.bench providing run(args)
-FAMILIES = {"gemm": "gemm"}
-FAMILIES["conv"] = "conv"
-FAMILIES["eltwise"] = "eltwise"
-FAMILIES = {"gemm": "gemm", "poolrn": "poolrn"}
-FAMILIES = {"gemm": "gemm", "gpu": "gpu"}
+FAMILIES = {"gemm": "gemm", "conv": "conv", "eltwise": "eltwise", "poolrn": "poolrn", "gpu": "gpu"}
 
 
 def main(argv=None) -> int:
