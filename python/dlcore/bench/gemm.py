@@ -6,7 +6,7 @@ import numpy as np
 import dlcore
 from dlcore.kernels import gemm
 
-from .common import compare, fma_peak_gflops, load_shapes, print_table, summarize
+from .common import compare, fma_peak_gflops, load_shapes, onednn_available, print_table, summarize
 
 SQUARE = (128, 256, 512, 1024, 2048, 4096)
 
@@ -39,7 +39,9 @@ def cases(quick: bool):
 def run(args) -> list[dict]:
     threads = dlcore.get_num_threads()
     peak = fma_peak_gflops(threads)
-    print(f"\n## GEMM (float32), {threads} threads, measured FMA peak {peak:.0f} GFLOP/s")
+    with_onednn = onednn_available()
+    print(f"\n## GEMM (float32), {threads} threads, measured FMA peak {peak:.0f} GFLOP/s"
+          + ("; oneDNN matmul in the same run" if with_onednn else "; oneDNN not available: no oneDNN column"))
     rng = np.random.default_rng(0)
     rows = []
     for case in cases(args.quick):
@@ -54,20 +56,33 @@ def run(args) -> list[dict]:
         err = np.max(np.abs(got - ref)) / max(1e-30, np.max(np.abs(ref)))
         if err > 1e-4:
             raise AssertionError(f"gemm {case['name']}: relative error {err:.2e}")
-        t = compare({
+        contenders = {
             "dlcore": lambda: gemm(a, b, trans_b=case["trans_b"], out=out, backend=args.backend),
             "numpy": lambda: np.matmul(a, bt, out=out),
-        }, repeats=args.repeats)
+        }
+        if with_onednn:
+            got = gemm(a, b, trans_b=case["trans_b"], backend="onednn")
+            if np.max(np.abs(got - ref)) / max(1e-30, np.max(np.abs(ref))) > 1e-4:
+                raise AssertionError(f"onednn gemm {case['name']}: wrong result")
+            contenders["onednn"] = lambda: gemm(a, b, trans_b=case["trans_b"], out=out, backend="onednn")
+        t = compare(contenders, repeats=args.repeats)
         flops = 2.0 * m * n * k
         ours, theirs = flops / t["dlcore"] / 1e9, flops / t["numpy"] / 1e9
-        rows.append({"shape": case["name"], "mnk": f"{m}x{n}x{k}", "dlcore": ours, "numpy": theirs,
-                     "ratio": ours / theirs, "peak": ours / peak, "np_peak": theirs / peak})
+        row = {"shape": case["name"], "mnk": f"{m}x{n}x{k}", "dlcore": ours, "numpy": theirs,
+               "ratio": ours / theirs, "peak": ours / peak, "np_peak": theirs / peak}
+        if with_onednn:
+            row["onednn"] = flops / t["onednn"] / 1e9
+            row["vs_onednn"] = ours / row["onednn"]
+        rows.append(row)
     print_table(rows, [("shape", "shape", ""), ("mnk", "M x N x K", ""), ("dlcore", "dlcore GF/s", ".1f"),
                        ("numpy", "numpy GF/s", ".1f"), ("ratio", "dlcore/numpy", ".2f"),
-                       ("peak", "dlcore %peak", ".0%"), ("np_peak", "numpy %peak", ".0%")])
+                       ("peak", "dlcore %peak", ".0%"), ("np_peak", "numpy %peak", ".0%")]
+               + ([("onednn", "onednn GF/s", ".1f"), ("vs_onednn", "dlcore/onednn", ".2f")] if with_onednn else []))
     big = [r for r in rows if r["shape"].startswith("square") and int(r["shape"].split()[1]) >= 1024]
     summarize(big, "ratio", "dlcore/numpy at n=1024-4096")
     summarize([r for r in rows if ":" in r["shape"] and "im2col" not in r["shape"]], "ratio",
               "dlcore/numpy on network FC layers")
     summarize([r for r in rows if "im2col" in r["shape"]], "ratio", "dlcore/numpy on conv-as-GEMM shapes")
+    if with_onednn:
+        summarize(rows, "vs_onednn", "dlcore/onednn over all shapes")
     return rows
