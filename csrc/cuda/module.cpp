@@ -9,6 +9,7 @@
 
 #include <string>
 
+#include "bindings/exceptions.h"
 #include "core/check.h"
 #include "cuda/bind.h"
 #include "cuda/error.h"
@@ -94,15 +95,7 @@ int multiprocessor_count() {
 PYBIND11_MODULE(_cuda, m) {
   m.doc() = "dlcore CUDA kernels on CuPy arrays (launched on CuPy's current stream)";
 
-  py::register_exception_translator([](std::exception_ptr p) {
-    try {
-      if (p) std::rethrow_exception(p);
-    } catch (const dlcore::ValueError& e) {
-      PyErr_SetString(PyExc_ValueError, e.what());
-    } catch (const dlcore::TypeError& e) {
-      PyErr_SetString(PyExc_TypeError, e.what());
-    }
-  });
+  dlcore::register_dlcore_exceptions(dlcore::dlcore_backend_error());
 
   m.def("probe", &dlcore::cuda::probe,
         "'' when a GPU (compute capability 8.0+) and CuPy are usable here, else the reason");

@@ -5,6 +5,8 @@
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 
+#include "bindings/exceptions.h"
+
 #include "onednn/common.h"
 #include "onednn/ops.h"
 
@@ -52,17 +54,11 @@ static std::string probe() {
 PYBIND11_MODULE(_onednn, m) {
   m.doc() = "dlcore kernels over Intel oneDNN (plain NCHW in and out)";
 
-  static py::object backend_error =
-      py::module_::import("dlcore._C").attr("BackendUnavailableError");
+  static py::object backend_error = dlcore::dlcore_backend_error();
+  dlcore::register_dlcore_exceptions(backend_error);
   py::register_exception_translator([](std::exception_ptr p) {
     try {
       if (p) std::rethrow_exception(p);
-    } catch (const dlcore::ValueError& e) {
-      PyErr_SetString(PyExc_ValueError, e.what());
-    } catch (const dlcore::TypeError& e) {
-      PyErr_SetString(PyExc_TypeError, e.what());
-    } catch (const dlcore::BackendError& e) {
-      PyErr_SetString(backend_error.ptr(), e.what());
     } catch (const dnnl::error& e) {
       // oneDNN declined the problem (e.g. unimplemented): say so, never fall back.
       PyErr_SetString(backend_error.ptr(), dlcore::cat("oneDNN: ", e.what()).c_str());

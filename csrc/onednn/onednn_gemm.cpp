@@ -5,6 +5,7 @@
 #include <pybind11/numpy.h>
 
 #include "bindings/array.h"
+#include "bindings/gemm_call.h"
 #include "onednn/common.h"
 #include "onednn/ops.h"
 
@@ -20,24 +21,10 @@ static memory::desc matrix_desc(int64_t rows, int64_t cols, bool transposed) {
 static FloatArray gemm_entry(py::handle a_obj, py::handle b_obj, bool trans_a, bool trans_b,
                              float alpha, float beta, py::handle out_obj, const std::string&) {
   const char* op = "gemm";
-  FloatArray a = input_f32(a_obj, op, "a", 2);
-  FloatArray b = input_f32(b_obj, op, "b", 2);
-  const int64_t m = trans_a ? a.shape(1) : a.shape(0);
-  const int64_t ka = trans_a ? a.shape(0) : a.shape(1);
-  const int64_t kb = trans_b ? b.shape(1) : b.shape(0);
-  const int64_t n = trans_b ? b.shape(0) : b.shape(1);
-  DLCORE_CHECK(ka == kb, op, ": inner dimensions differ: op(a) is ", shape_str({m, ka}),
-               " and op(b) is ", shape_str({kb, n}), " (a ", shape_str(shape_of(a)),
-               ", trans_a=", trans_a, "; b ", shape_str(shape_of(b)), ", trans_b=", trans_b, ")");
-  FloatArray c;
-  if (out_obj.is_none()) {
-    DLCORE_CHECK(beta == 0.0f, op, ": beta=", beta, " needs an out= array holding C");
-    c = new_f32({m, n});
-  } else {
-    c = output_f32(out_obj, op, "out", {m, n});
-    check_no_alias(c, a, op, "out", "a");
-    check_no_alias(c, b, op, "out", "b");
-  }
+  GemmCall call = check_gemm_call(a_obj, b_obj, trans_a, trans_b, beta, out_obj);
+  const FloatArray &a = call.a, &b = call.b;
+  FloatArray c = call.c;
+  const int64_t m = call.m, n = call.n, ka = call.k;
   if (m == 0 || n == 0) return c;
   float* cp = c.mutable_data();
   if (ka == 0) {  // empty sum: C = beta * C (beta == 0 writes zeros, never reads C)
