@@ -35,12 +35,28 @@ def median_time(fn, repeats: int = 5, min_time: float = 0.05) -> float:
     return statistics.median(samples)
 
 
-def compare(fns: dict, repeats: int = 5, min_time: float = 0.05) -> dict:
-    """Median seconds per call for each named fn, sampled round-robin (same noise for all)."""
+# OpenBLAS's idle worker threads busy-wait for about 2^28 cycles (~0.1 s)
+# after each call before they sleep, and GNU OpenMP's spin briefly too. A
+# contender timed right after the other library's call would share the cores
+# with those spinning threads (measured here: our 2-thread GEMM at n=1024 fell
+# from 83 to 38 GFLOP/s). So each timed block starts after this pause.
+SETTLE_SECONDS = 0.2
+
+
+def compare(fns: dict, repeats: int = 5, min_time: float = 0.05, settle: float | None = None) -> dict:
+    """Median seconds per call for each named fn, sampled round-robin (same noise for all).
+
+    Contenders alternate block by block, so a slow period of the machine
+    hits all of them; each block starts after `settle` seconds of quiet.
+    """
+    if settle is None:
+        settle = SETTLE_SECONDS
     for fn in fns.values():
         fn()
     per_call = {}
     for name, fn in fns.items():
+        time.sleep(settle)
+        fn()
         t0 = time.perf_counter()
         fn()
         per_call[name] = max(1, int(min_time / max(time.perf_counter() - t0, 1e-7)))
@@ -48,6 +64,8 @@ def compare(fns: dict, repeats: int = 5, min_time: float = 0.05) -> dict:
     for _ in range(repeats):
         for name, fn in fns.items():
             inner = per_call[name]
+            time.sleep(settle)
+            fn()  # re-warm caches and this library's thread pool after the pause
             t0 = time.perf_counter()
             for _ in range(inner):
                 fn()
@@ -68,18 +86,17 @@ def fma_peak_gflops(threads: int) -> float:
     return _PEAKS[key]
 
 
-def stream_bandwidth_gbs(threads: int, nbytes: int = 256 << 20) -> dict:
-    """STREAM-like copy and triad bandwidth in GB/s (NumPy, measured once)."""
-    key = ("stream", threads)
+def stream_bandwidth_gbs(threads: int, nbytes: int = 128 << 20) -> dict:
+    """This machine's STREAM-like copy and triad bandwidth in GB/s on `threads` threads, measured once.
+
+    Measured in C++ with OpenMP (dlcore._C.stream_bandwidth, best of 5 passes
+    over arrays of `nbytes` each): copy counts read + write bytes, triad two
+    reads and a write, as STREAM does (write-allocate traffic not counted).
+    """
+    key = ("stream", threads, nbytes)
     if key not in _PEAKS:
-        n = nbytes // 4
-        a = np.ones(n, np.float32)
-        b = np.full(n, 2.0, np.float32)
-        c = np.empty(n, np.float32)
-        t_copy = median_time(lambda: np.copyto(c, a), repeats=5)
-        t_triad = median_time(lambda: (np.multiply(b, 3.0, out=c), np.add(c, a, out=c)), repeats=5)
-        # copy moves 2n floats; the two-pass triad moves 5n (read b, write c, read c, read a, write c).
-        _PEAKS[key] = {"copy": 2 * n * 4 / t_copy / 1e9, "triad": 5 * n * 4 / t_triad / 1e9}
+        _PEAKS[key] = {kind: max(_C.stream_bandwidth(kind, threads, nbytes) for _ in range(2))
+                       for kind in ("copy", "triad")}
     return _PEAKS[key]
 
 

@@ -14,7 +14,13 @@ the last call on this thread ran (``DLCORE_VERBOSE=1`` prints every choice).
 """
 from ._dispatch import last_dispatch
 from .gemm import gemm
+from .eltwise import *  # noqa: F401,F403  (activations: relu_forward, ..., maxout_backward)
+from .norm import *  # noqa: F401,F403  (batch_norm_forward_training, ..._inference, batch_norm_backward)
+from .softmax import *  # noqa: F401,F403  (softmax/log_softmax/cross_entropy forward and backward)
+from .lrn import lrn_backward, lrn_forward
 from .conv import conv2d_backward_data, conv2d_backward_weights, conv2d_forward
+from .pool import avg_pool2d_backward, avg_pool2d_forward, max_pool2d_backward, max_pool2d_forward
 
 __all__ = ["gemm", "last_dispatch"]
+__all__ += ["lrn_forward", "lrn_backward", "max_pool2d_forward", "max_pool2d_backward", "avg_pool2d_forward", "avg_pool2d_backward"]
 __all__ += ["conv2d_forward", "conv2d_backward_data", "conv2d_backward_weights"]
