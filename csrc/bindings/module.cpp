@@ -32,4 +32,5 @@ PYBIND11_MODULE(_C, m) {
   dlcore::init_pool(m);
   dlcore::init_lrn(m);
   dlcore::init_conv(m);
+  dlcore::init_dropout(m);
 }

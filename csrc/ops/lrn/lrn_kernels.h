@@ -30,12 +30,17 @@ DLCORE_INLINE typename V::reg load_n(const float* p, int n) {
   return n == V::width ? V::load(p) : V::load_partial(p, n);
 }
 
+// A partial store goes through a small buffer, not a masked store: those are
+// microcoded on AMD cores and block store forwarding to later loads.
 template <class V>
 DLCORE_INLINE void store_n(float* p, typename V::reg v, int n) {
-  if (n == V::width)
+  if (n == V::width) {
     V::store(p, v);
-  else
-    V::store_partial(p, v, n);
+  } else {
+    alignas(64) float lanes[V::width];
+    V::store(lanes, v);
+    for (int i = 0; i < n; ++i) p[i] = lanes[i];
+  }
 }
 
 // f(j, live) for j = 0, width, 2*width, ... < len; the last call may be partial.
@@ -56,6 +61,15 @@ DLCORE_INLINE typename V::reg sum_of_squares(const float* base, int64_t stride, 
     acc = V::fmadd(v, v, acc);
   }
   return acc;
+}
+
+// Channel rows are short streams (one chunk, a few cache lines) HW floats
+// apart, too short for the hardware prefetcher to pick up: fetch the row that
+// enters the window kPrefetchAhead channels ahead of time.
+constexpr int64_t kPrefetchAhead = 2;
+
+DLCORE_INLINE void prefetch_row(const float* p, int64_t len) {
+  for (int64_t j = 0; j < len; j += 16) __builtin_prefetch(p + j, 0, 3);
 }
 
 struct Unit {
@@ -80,6 +94,7 @@ void across_forward_t(const LrnArgs& a, int64_t begin, int64_t end) {
     float* y = a.y + unit.offset;
     for (int64_t c = 0; c < a.c; ++c) {
       const int64_t lo = std::max<int64_t>(0, c - a.front()), hi = std::min(a.c - 1, c + a.back());
+      if (hi + kPrefetchAhead < a.c) prefetch_row(x + (hi + kPrefetchAhead) * hw, unit.len);
       vector_loop<V>(unit.len, [&](int64_t j, int n) {
         const auto s = V::fmadd(sum_of_squares<V>(x + j, hw, lo, hi, n), alpha, k);
         store_n<V>(y + c * hw + j, pw.scale(load_n<V>(x + c * hw + j, n), s), n);
@@ -103,6 +118,8 @@ void across_backward_t(const LrnArgs& a, int64_t begin, int64_t end, float* scra
     float* dx = a.dx + unit.offset;
     for (int64_t c = 0; c < a.c; ++c) {
       const int64_t lo = std::max<int64_t>(0, c - a.front()), hi = std::min(a.c - 1, c + a.back());
+      if (hi + kPrefetchAhead < a.c) prefetch_row(x + (hi + kPrefetchAhead) * hw, unit.len);
+      if (c + kPrefetchAhead < a.c) prefetch_row(dy + (c + kPrefetchAhead) * hw, unit.len);
       vector_loop<V>(unit.len, [&](int64_t j, int n) {
         const auto s = V::fmadd(sum_of_squares<V>(x + j, hw, lo, hi, n), alpha, k);
         const auto p = pw.inverse_power(s);

@@ -23,7 +23,10 @@
 namespace dlcore {
 namespace {
 
-constexpr int64_t kRowsPerFlush = 256;  // rows summed in float before moving to double
+constexpr int64_t kRowsPerFlush = 64;  // rows summed in float before moving to double
+// Floats of one segment summed in float vector lanes before moving to double:
+// short enough that even the width-1 reference keeps ~1e-7 relative accuracy.
+constexpr int64_t kSegmentChunk = 512;
 
 // ---- per-channel sums, planes layout (s > 1) ----
 
@@ -37,11 +40,13 @@ double plane_sum(const float* x, int64_t n, int64_t seg_stride, int64_t s, float
   float m_lanes[W];
   for (int k = 0; k < W; ++k) m_lanes[k] = m;
   double total = 0.0;
-  for (int64_t i = 0; i < n; ++i) {
-    const float* p = x + i * seg_stride;
+  for (int64_t i = 0; i < n; ++i)
+  for (int64_t c0 = 0; c0 < s; c0 += kSegmentChunk) {
+    const float* p = x + i * seg_stride + c0;
+    const int64_t len = s - c0 < kSegmentChunk ? s - c0 : kSegmentChunk;
     reg acc0 = V::zero(), acc1 = V::zero();
     int64_t j = 0;
-    for (; j + 2 * W <= s; j += 2 * W) {
+    for (; j + 2 * W <= len; j += 2 * W) {
       reg a = V::load(p + j), b = V::load(p + j + W);
       if (Centered) {
         a = V::sub(a, mv);
@@ -53,8 +58,8 @@ double plane_sum(const float* x, int64_t n, int64_t seg_stride, int64_t s, float
         acc1 = V::add(acc1, b);
       }
     }
-    for (; j < s; j += W) {
-      const int cnt = s - j >= W ? W : int(s - j);
+    for (; j < len; j += W) {
+      const int cnt = len - j >= W ? W : int(len - j);
       reg a = V::load_partial(p + j, cnt);
       if (Centered) {
         // Masked-off lanes read 0 and must stay 0: subtract m only in live lanes.
@@ -76,12 +81,14 @@ void plane_dot(const float* dy, const float* x, int64_t n, int64_t seg_stride, i
   using reg = typename V::reg;
   const reg mv = V::set1(m);
   double t_dy = 0.0, t_dyx = 0.0;
-  for (int64_t i = 0; i < n; ++i) {
-    const float* g = dy + i * seg_stride;
-    const float* p = x + i * seg_stride;
+  for (int64_t i = 0; i < n; ++i)
+  for (int64_t c0 = 0; c0 < s; c0 += kSegmentChunk) {
+    const float* g = dy + i * seg_stride + c0;
+    const float* p = x + i * seg_stride + c0;
+    const int64_t len = s - c0 < kSegmentChunk ? s - c0 : kSegmentChunk;
     reg a_dy = V::zero(), a_dyx = V::zero();
-    for (int64_t j = 0; j < s; j += W) {
-      const int cnt = s - j >= W ? W : int(s - j);
+    for (int64_t j = 0; j < len; j += W) {
+      const int cnt = len - j >= W ? W : int(len - j);
       reg gv = cnt == W ? V::load(g + j) : V::load_partial(g + j, cnt);  // masked lanes: dy = 0
       reg xv = cnt == W ? V::load(p + j) : V::load_partial(p + j, cnt);
       a_dy = V::add(a_dy, gv);

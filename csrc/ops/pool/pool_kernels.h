@@ -74,11 +74,11 @@ DLCORE_INLINE void max_window(const float* plane, int64_t w, const RowWindow& r,
   int32_t best_i = int32_t(r.hs * w + ws);
   for (int64_t ih = r.hs; ih < r.he; ++ih)
     for (int64_t iw = ws; iw < we; ++iw) {
-      float v = plane[ih * w + iw];
-      if (P::takes(v, best)) {
-        best = v;
-        best_i = int32_t(ih * w + iw);
-      }
+      // Written as selects: on random data `v > best` is unpredictable.
+      const float v = plane[ih * w + iw];
+      const bool take = P::takes(v, best);
+      best = take ? v : best;
+      best_i = take ? int32_t(ih * w + iw) : best_i;
     }
   *y = best;
   *idx = best_i;
@@ -144,9 +144,13 @@ void max_forward_rows_s(const PoolArgs& a, int64_t begin, int64_t end) {
 template <class V>
 DLCORE_INLINE float window_sum(const float* plane, int64_t w, const RowWindow& r, int64_t ws, int64_t we) {
   typename V::reg acc = V::zero();
-  const int64_t len = we - ws;
-  for (int64_t ih = r.hs; ih < r.he; ++ih) {
-    const float* p = plane + ih * w + ws;
+  int64_t len = we - ws, rows = r.he - r.hs, row_stride = w;
+  if (ws == 0 && we == w) {  // whole rows (global pooling): one contiguous run
+    len *= rows;
+    rows = 1;
+  }
+  for (int64_t i = 0; i < rows; ++i) {
+    const float* p = plane + (r.hs + i) * row_stride + ws;
     int64_t j = 0;
     for (; j + V::width <= len; j += V::width) acc = V::add(acc, V::load(p + j));
     if (j < len) acc = V::add(acc, V::load_partial(p + j, int(len - j)));
@@ -215,12 +219,30 @@ void avg_forward_rows(const PoolArgs& a, int64_t begin, int64_t end) {
 
 // ---------------------------------------------------------------- backward
 
+// Stores the first n lanes of v. Through a small buffer rather than a masked
+// store: masked stores are slow on AMD cores (microcoded) and block store
+// forwarding to the loads that follow.
 template <class V>
-DLCORE_INLINE void fill(float* p, int64_t n, float value) {
+DLCORE_INLINE void store_first(float* p, typename V::reg v, int n) {
+  alignas(64) float lanes[V::width];
+  V::store(lanes, v);
+  for (int i = 0; i < n; ++i) p[i] = lanes[i];
+}
+
+// Plain vector stores, never a memset call: glibc's memset of a 12 KiB plane
+// uses `rep stosb`, which on this AMD core leaves the lines out of cache, so
+// the scatter that follows missed (max backward ran 2x slower).
+#if defined(__GNUC__) && !defined(__clang__)
+#define DLCORE_NO_MEMSET_IDIOM __attribute__((noinline, optimize("no-tree-loop-distribute-patterns")))
+#else
+#define DLCORE_NO_MEMSET_IDIOM __attribute__((noinline))
+#endif
+template <class V>
+DLCORE_NO_MEMSET_IDIOM void fill(float* p, int64_t n, float value) {
   const typename V::reg v = V::set1(value);
   int64_t i = 0;
   for (; i + V::width <= n; i += V::width) V::store(p + i, v);
-  if (i < n) V::store_partial(p + i, v, int(n - i));
+  for (; i < n; ++i) p[i] = value;
 }
 
 // dx = 0, then dx[idx] += dy per output. The plane is zeroed right before its
@@ -246,13 +268,15 @@ int64_t max_backward_planes(const PoolArgs& a, int64_t begin, int64_t end) {
   return bad;
 }
 
-// One input row's range of output rows [first, last] whose window covers ih.
-DLCORE_INLINE void covering_rows(const PoolGeom& g, int64_t ih, int64_t* first, int64_t* last) {
-  // oh*sh - ph <= ih  and  ih < oh*sh - ph + kh
-  const int64_t top = ih + g.ph - g.kh + 1;  // oh*sh >= top
-  *first = top <= 0 ? 0 : (top + g.sh - 1) / g.sh;
-  *last = std::min((ih + g.ph) / g.sh, g.oh - 1);
-}
+// The output rows [first, last] whose window covers input row ih, advanced
+// row by row (no divisions: this runs for every input row of every plane).
+struct CoveringRows {
+  int64_t first = 0, last = -1;
+  DLCORE_INLINE void advance_to(const PoolGeom& g, int64_t ih) {
+    while (last + 1 < g.oh && (last + 1) * g.sh - g.ph <= ih) ++last;     // window starts at or above ih
+    while (first <= last && first * g.sh - g.ph + g.kh <= ih) ++first;    // window ends above ih
+  }
+};
 
 template <class V>
 void avg_backward_planes(const PoolArgs& a, int64_t begin, int64_t end, float* spread) {
@@ -273,9 +297,10 @@ void avg_backward_planes(const PoolArgs& a, int64_t begin, int64_t end, float* s
       }
     }
     // Row pass: dx[ih] = sum of the spread rows of the outputs covering ih.
+    CoveringRows cover;
     for (int64_t ih = 0; ih < g.h; ++ih) {
-      int64_t first, last;
-      covering_rows(g, ih, &first, &last);
+      cover.advance_to(g, ih);
+      const int64_t first = cover.first, last = cover.last;
       float* d = dx + ih * g.w;
       int64_t j = 0;
       for (; j + V::width <= g.w; j += V::width) {
@@ -283,11 +308,13 @@ void avg_backward_planes(const PoolArgs& a, int64_t begin, int64_t end, float* s
         for (int64_t oh = first; oh <= last; ++oh) acc = V::add(acc, V::load(spread + oh * g.w + j));
         V::store(d + j, acc);
       }
-      if (j < g.w) {
-        const int n = int(g.w - j);
-        typename V::reg acc = V::zero();
-        for (int64_t oh = first; oh <= last; ++oh) acc = V::add(acc, V::load_partial(spread + oh * g.w + j, n));
-        V::store_partial(d + j, acc, n);
+      // Remainder columns in scalar code: the spread row was just written by
+      // scalar stores, and a masked vector load of it would wait for them
+      // (no store forwarding into masked loads).
+      for (; j < g.w; ++j) {
+        float acc = 0.0f;
+        for (int64_t oh = first; oh <= last; ++oh) acc += spread[oh * g.w + j];
+        d[j] = acc;
       }
     }
   }

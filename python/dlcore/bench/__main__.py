@@ -15,8 +15,7 @@ from . import common
 from .common import machine_header
 
 #: family name -> module under dlcore.bench providing run(args)
-FAMILIES = {"gemm": "gemm"}
-FAMILIES["conv"] = "conv"
+FAMILIES = {"gemm": "gemm", "conv": "conv", "eltwise": "eltwise", "poolrn": "poolrn", "gpu": "gpu"}
 
 
 def main(argv=None) -> int:

@@ -134,3 +134,34 @@ def summarize(rows: list[dict], key: str, label: str) -> None:
     vals = [r[key] for r in rows if r.get(key) is not None]
     if vals:
         print(f"median {label}: {statistics.median(vals):.2f} over {len(vals)} shapes")
+
+
+# --- oneDNN column ------------------------------------------------------------
+def onednn_available() -> bool:
+    """True when backend="onednn" can run here (dlcore._onednn built and libdnnl loadable)."""
+    return bool(dlcore.backends()["onednn"]["available"])
+
+
+def onednn_primitive_time(fn, repeats: int = 5, min_time: float = 0.05) -> float:
+    """Median seconds that oneDNN spent inside its primitive(s) alone during `fn()`.
+
+    `fn` makes one backend="onednn" kernel call. End-to-end timing (compare())
+    includes the reorders between our plain NCHW and the blocked layout oneDNN
+    prefers; this excludes them, i.e. what oneDNN's best layout would give.
+    Equal to the end-to-end time (minus call overhead) when no reorder runs.
+    """
+    from dlcore.kernels._dispatch import module_for
+
+    module = module_for("onednn", "gemm")
+    fn()
+    t0 = time.perf_counter()
+    fn()
+    inner = max(1, int(min_time / max(time.perf_counter() - t0, 1e-7)))
+    samples = []
+    for _ in range(repeats):
+        total = 0.0
+        for _ in range(inner):
+            fn()
+            total += module.last_call_info()["primitive_seconds"]
+        samples.append(total / inner)
+    return statistics.median(samples)

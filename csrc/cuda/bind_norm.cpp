@@ -1,0 +1,113 @@
+// dlcore._cuda batch normalization: training forward, inference forward, backward.
+#include <pybind11/pybind11.h>
+
+#include "cuda/bind.h"
+#include "cuda/device_array.h"
+#include "cuda/kernels.h"
+
+namespace dlcore {
+namespace cuda {
+
+static BatchNormShape bn_shape(const DeviceArray& x, const char* op) {
+  DLCORE_CHECK(x.ndim() == 2 || x.ndim() == 4, op, ": x must be (N, C) or (N, C, H, W), got shape ",
+               shape_str(x.shape));
+  return {x.shape[0], x.shape[1], x.ndim() == 4 ? x.shape[2] * x.shape[3] : 1};
+}
+
+// An optional per-channel (C,) float32 array: nullptr for None.
+static DeviceArray per_channel(py::handle obj, int64_t c, const char* op, const char* name) {
+  if (obj.is_none()) return DeviceArray{};
+  DeviceArray a = device_input(obj, op, name, DType::F32, 1);
+  DLCORE_CHECK(a.shape[0] == c, op, ": ", name, " has shape ", shape_str(a.shape), ", expected (", c, ",)");
+  return a;
+}
+
+static DeviceArray per_channel_inout(py::handle obj, int64_t c, const char* op, const char* name) {
+  if (obj.is_none()) return DeviceArray{};
+  return device_inout(obj, op, name, DType::F32, {c});
+}
+
+static void check_eps(float eps, const char* op) {
+  DLCORE_CHECK(eps > 0.0f, op, ": eps must be positive, got ", eps);
+}
+
+static py::tuple training_entry(py::handle x_obj, py::handle w_obj, py::handle b_obj, py::handle rm_obj,
+                                py::handle rv_obj, float momentum, float eps, const std::string&) {
+  const char* op = "batch_norm_forward_training";
+  DeviceArray x = device_input(x_obj, op, "x", DType::F32);
+  const BatchNormShape s = bn_shape(x, op);
+  DeviceArray w = per_channel(w_obj, s.c, op, "weight"), b = per_channel(b_obj, s.c, op, "bias");
+  DeviceArray rm = per_channel_inout(rm_obj, s.c, op, "running_mean");
+  DeviceArray rv = per_channel_inout(rv_obj, s.c, op, "running_var");
+  check_eps(eps, op);
+  DLCORE_CHECK(momentum >= 0.0f && momentum <= 1.0f, op, ": momentum must be in [0, 1], got ", momentum);
+  DLCORE_CHECK(s.n * s.inner > 0 || s.c == 0, op, ": x of shape ", shape_str(x.shape),
+               " has no values per channel");
+  DLCORE_CHECK(rv.ptr == nullptr || s.n * s.inner > 1 || s.c == 0, op,
+               ": the unbiased running variance needs more than 1 value per channel, x has shape ",
+               shape_str(x.shape));
+  cudaStream_t stream = current_stream();
+  DeviceArray y = device_empty(x.shape, DType::F32);
+  DeviceArray mean = device_empty({s.c}, DType::F32), invstd = device_empty({s.c}, DType::F32);
+  without_gil([&] {
+    batch_norm_forward_training(x.f32(), w.f32(), b.f32(), y.f32(), mean.f32(), invstd.f32(), rm.f32(), rv.f32(),
+                                s, momentum, eps, stream);
+  });
+  return py::make_tuple(y.obj, mean.obj, invstd.obj);
+}
+
+static py::object inference_entry(py::handle x_obj, py::handle w_obj, py::handle b_obj, py::handle rm_obj,
+                                  py::handle rv_obj, float eps, const std::string&) {
+  const char* op = "batch_norm_forward_inference";
+  DeviceArray x = device_input(x_obj, op, "x", DType::F32);
+  const BatchNormShape s = bn_shape(x, op);
+  DeviceArray w = per_channel(w_obj, s.c, op, "weight"), b = per_channel(b_obj, s.c, op, "bias");
+  DLCORE_CHECK(!rm_obj.is_none() && !rv_obj.is_none(), op, ": needs running_mean and running_var");
+  DeviceArray rm = per_channel(rm_obj, s.c, op, "running_mean"), rv = per_channel(rv_obj, s.c, op, "running_var");
+  check_eps(eps, op);
+  cudaStream_t stream = current_stream();
+  DeviceArray y = device_empty(x.shape, DType::F32);
+  without_gil([&] {
+    batch_norm_forward_inference(x.f32(), w.f32(), b.f32(), rm.f32(), rv.f32(), y.f32(), s, eps, stream);
+  });
+  return y.obj;
+}
+
+static py::tuple backward_entry(py::handle dy_obj, py::handle x_obj, py::handle w_obj, py::handle mean_obj,
+                                py::handle invstd_obj, const std::string&) {
+  const char* op = "batch_norm_backward";
+  DeviceArray dy = device_input(dy_obj, op, "dy", DType::F32);
+  DeviceArray x = device_input(x_obj, op, "x", DType::F32);
+  DLCORE_CHECK(dy.shape == x.shape, op, ": dy has shape ", shape_str(dy.shape), " but x has shape ",
+               shape_str(x.shape));
+  const BatchNormShape s = bn_shape(x, op);
+  DeviceArray w = per_channel(w_obj, s.c, op, "weight");
+  DeviceArray mean = per_channel(mean_obj, s.c, op, "mean"), invstd = per_channel(invstd_obj, s.c, op, "invstd");
+  DLCORE_CHECK(mean.ptr != nullptr || s.c == 0, op, ": mean is required");
+  DLCORE_CHECK(invstd.ptr != nullptr || s.c == 0, op, ": invstd is required");
+  DLCORE_CHECK(s.n * s.inner > 0 || s.c == 0, op, ": x of shape ", shape_str(x.shape), " has no values per channel");
+  cudaStream_t stream = current_stream();
+  const bool affine = !w_obj.is_none();
+  DeviceArray dx = device_empty(x.shape, DType::F32);
+  DeviceArray dw = affine ? device_empty({s.c}, DType::F32) : DeviceArray{};
+  DeviceArray db = affine ? device_empty({s.c}, DType::F32) : DeviceArray{};
+  without_gil([&] {
+    batch_norm_backward(dy.f32(), x.f32(), w.f32(), mean.f32(), invstd.f32(), dx.f32(), dw.f32(), db.f32(), s,
+                        stream);
+  });
+  return py::make_tuple(dx.obj, affine ? dw.obj : py::object(py::none()), affine ? db.obj : py::object(py::none()));
+}
+
+void init_norm(py::module_& m) {
+  const auto backend = py::arg("backend") = "cuda";
+  m.def("batch_norm_forward_training", &training_entry, py::arg("x"), py::arg("weight"), py::arg("bias"),
+        py::arg("running_mean") = py::none(), py::arg("running_var") = py::none(), py::arg("momentum") = 0.1f,
+        py::arg("eps") = 1e-5f, backend);
+  m.def("batch_norm_forward_inference", &inference_entry, py::arg("x"), py::arg("weight"), py::arg("bias"),
+        py::arg("running_mean"), py::arg("running_var"), py::arg("eps") = 1e-5f, backend);
+  m.def("batch_norm_backward", &backward_entry, py::arg("dy"), py::arg("x"), py::arg("weight"), py::arg("mean"),
+        py::arg("invstd"), backend);
+}
+
+}  // namespace cuda
+}  // namespace dlcore

@@ -1,0 +1,240 @@
+"""GPU report (family "gpu"): our CUDA kernels vs the vendor libraries, same run.
+
+* SGEMM GFLOP/s vs cupy.matmul (cuBLAS; CuPy keeps TF32 off unless CUPY_TF32=1)
+  at 1024-8192 and on the network FC layers; our opt-in TF32 variant in its own
+  column, labelled.
+* Convolution (forward, backward data, backward weights) GFLOP/s vs cuDNN
+  through PyTorch when torch with CUDA is installed (the column is "-" otherwise).
+* Memory-bound kernels in GB/s (each input read once, each output written
+  once) and as a fraction of the device's measured copy bandwidth (a large
+  device-to-device copy, bytes read + written).
+
+Timing: CUDA events around each call after warm-up, median of the repeats.
+Every result is validated against a reference before it is timed.
+"""
+from __future__ import annotations
+
+import statistics
+
+import numpy as np
+
+import dlcore
+
+from .common import load_shapes, print_table, summarize
+
+GEMM_SQUARE = (1024, 2048, 4096, 8192)
+CONV_LAYERS = ("alexnet:conv2", "alexnet:conv3", "vgg_16:conv3_2", "resnet_50:res2a_branch2b",
+               "resnet_50:res3a_branch2b", "resnet_50:res4a_branch2b", "resnet_50:res2a_branch2c")
+CONV_MINIBATCH = 16  # scaled down from the topology minibatch to keep the run short
+
+
+def gpu_median_ms(fn, repeats: int, warmup: int = 3) -> float:
+    """Median milliseconds of fn() on the current stream, timed with CUDA events after warm-up."""
+    import cupy as cp
+
+    for _ in range(warmup):
+        fn()
+    start, stop = cp.cuda.Event(), cp.cuda.Event()
+    samples = []
+    for _ in range(max(3, repeats)):
+        start.record()
+        fn()
+        stop.record()
+        stop.synchronize()
+        samples.append(cp.cuda.get_elapsed_time(start, stop))
+    return statistics.median(samples)
+
+
+def copy_bandwidth_gbs(repeats: int, nbytes: int = 1 << 30) -> float:
+    """Device-to-device copy of `nbytes`: (read + write) bytes / time."""
+    import cupy as cp
+
+    src = cp.ones(nbytes // 4, cp.float32)
+    dst = cp.empty_like(src)
+    ms = gpu_median_ms(lambda: cp.copyto(dst, src), repeats)
+    return 2 * nbytes / (ms * 1e-3) / 1e9
+
+
+def _rel_err(got, ref) -> float:
+    import cupy as cp
+
+    got, ref = got.astype(cp.float64), ref.astype(cp.float64)
+    return float(cp.linalg.norm(got - ref) / max(float(cp.linalg.norm(ref)), 1e-30))
+
+
+# ------------------------------------------------------------------------------ SGEMM
+def gemm_cases(quick: bool):
+    for n in GEMM_SQUARE[:3] if quick else GEMM_SQUARE:
+        yield {"name": f"square {n}", "m": n, "n": n, "k": n, "trans_b": False}
+    for row in load_shapes("shapes_ip"):
+        # y = x @ W.T with x (mb, K) and W (N, K), at the topology minibatch
+        yield {"name": row["name"], "m": int(row["mb_topology"]), "n": int(row["N"]), "k": int(row["K"]),
+               "trans_b": True}
+
+
+def run_gemm(args, cp, cuda) -> list[dict]:
+    rng = cp.random.default_rng(0)
+    rows = []
+    for case in gemm_cases(args.quick):
+        m, n, k, tb = case["m"], case["n"], case["k"], case["trans_b"]
+        a = rng.standard_normal((m, k), dtype=cp.float32)
+        b = rng.standard_normal((n, k) if tb else (k, n), dtype=cp.float32)
+        bt = b.T if tb else b
+        out = cp.empty((m, n), cp.float32)
+        ours = lambda: cuda.gemm(a, b, False, tb, 1.0, 0.0, out, "cuda")  # noqa: E731
+        ours()
+        err = _rel_err(out, a.astype(cp.float64) @ bt.astype(cp.float64))
+        if err > 1e-5:
+            raise AssertionError(f"gemm {case['name']}: relative error {err:.2e}")
+        flops = 2.0 * m * n * k
+        t_ours = gpu_median_ms(ours, args.repeats)
+        t_cublas = gpu_median_ms(lambda: cp.matmul(a, bt, out=out), args.repeats)
+        cuda.set_allow_tf32(True)
+        try:
+            t_tf32 = gpu_median_ms(ours, args.repeats)
+        finally:
+            cuda.set_allow_tf32(False)
+        rows.append({"shape": case["name"], "mnk": f"{m}x{n}x{k}", "ours": flops / t_ours / 1e6,
+                     "cublas": flops / t_cublas / 1e6, "ratio": t_cublas / t_ours, "tf32": flops / t_tf32 / 1e6,
+                     "err": err})
+    print("\n### SGEMM (strict float32) vs cupy.matmul (cuBLAS, TF32 off)")
+    print_table(rows, [("shape", "shape", ""), ("mnk", "M x N x K", ""), ("ours", "ours GF/s", ".0f"),
+                       ("cublas", "cuBLAS GF/s", ".0f"), ("ratio", "ours/cuBLAS", ".2f"),
+                       ("tf32", "ours TF32 GF/s (opt-in)", ".0f"), ("err", "rel err", ".1e")])
+    summarize([r for r in rows if r["shape"].startswith("square")], "ratio", "ours/cuBLAS on square 1024-8192")
+    summarize([r for r in rows if ":" in r["shape"]], "ratio", "ours/cuBLAS on network FC layers")
+    return rows
+
+
+# ------------------------------------------------------------------------ convolution
+def _torch_cuda():
+    try:
+        import torch
+    except ImportError:
+        return None
+    return torch if torch.cuda.is_available() else None
+
+
+def run_conv(args, cp, cuda) -> list[dict]:
+    torch = _torch_cuda()
+    if torch is not None:
+        torch.backends.cudnn.allow_tf32 = False  # compare float32 with float32
+    conv = {r["name"]: r for r in load_shapes("shapes_conv")}
+    rng = cp.random.default_rng(1)
+    rows = []
+    for name in CONV_LAYERS[:3] if args.quick else CONV_LAYERS:
+        r = conv[name]
+        mb, ic, ih, iw, oc = CONV_MINIBATCH, int(r["ic"]), int(r["ih"]), int(r["iw"]), int(r["oc"])
+        kh, kw, sh, sw = int(r["kh"]), int(r["kw"]), int(r["sh"]), int(r["sw"])
+        ph, pw, g = int(r["ph"]), int(r["pw"]), int(r["g"])
+        x = rng.standard_normal((mb, ic, ih, iw), dtype=cp.float32)
+        w = rng.standard_normal((oc, ic // g, kh, kw), dtype=cp.float32)
+        hyper = ((sh, sw), (ph, pw), 1, g)
+        y = cuda.conv2d_forward(x, w, None, *hyper, "cuda")
+        dy = rng.standard_normal(y.shape, dtype=cp.float32)
+        flops = 2.0 * mb * oc * y.shape[2] * y.shape[3] * (ic // g) * kh * kw
+        ops = {
+            "fwd": lambda: cuda.conv2d_forward(x, w, None, *hyper, "cuda"),
+            "bwd_d": lambda: cuda.conv2d_backward_data(dy, w, x.shape, *hyper, "cuda"),
+            "bwd_w": lambda: cuda.conv2d_backward_weights(x, dy, w.shape, *hyper, False, "cuda"),
+        }
+        row = {"shape": f"{name} (mb {mb})"}
+        if torch is not None:
+            tx, tw, tdy = (torch.as_tensor(a, device="cuda") for a in (x, w, dy))
+            F = torch.nn.functional
+            ref = {
+                "fwd": lambda: F.conv2d(tx, tw, None, (sh, sw), (ph, pw), 1, g),
+                "bwd_d": lambda: torch.nn.grad.conv2d_input(tx.shape, tw, tdy, (sh, sw), (ph, pw), 1, g),
+                "bwd_w": lambda: torch.nn.grad.conv2d_weight(tx, tw.shape, tdy, (sh, sw), (ph, pw), 1, g),
+            }
+            for key in ops:  # validate against cuDNN before timing
+                got = ops[key]()
+                got = got[0] if isinstance(got, tuple) else got
+                err = _rel_err(got, cp.asarray(ref[key]()))
+                if err > 1e-4:
+                    raise AssertionError(f"conv {name} {key}: relative error {err:.2e} vs cuDNN")
+        for key, fn in ops.items():
+            row[key] = flops / gpu_median_ms(fn, args.repeats) / 1e6
+            if torch is not None:
+                row[f"{key}_cudnn"] = flops / gpu_median_ms(ref[key], args.repeats) / 1e6
+        rows.append(row)
+    note = "cuDNN via PyTorch (TF32 off)" if torch is not None else "cuDNN column skipped: no torch with CUDA"
+    print(f"\n### Convolution (implicit GEMM), GFLOP/s; {note}; validated against "
+          f"{'cuDNN' if torch is not None else 'nothing on the GPU (see tests/test_cuda.py)'}")
+    cols = [("shape", "layer", "")]
+    for key, label in (("fwd", "fwd"), ("bwd_d", "bwd data"), ("bwd_w", "bwd weights")):
+        cols += [(key, f"{label} ours", ".0f"), (f"{key}_cudnn", f"{label} cuDNN", ".0f")]
+    print_table(rows, cols)
+    return rows
+
+
+# ----------------------------------------------------------------------- memory-bound
+def run_memory_bound(args, cp, cuda, peak_gbs: float) -> list[dict]:
+    rng = cp.random.default_rng(2)
+    rows = []
+
+    def add(name, fn, nbytes, validate):
+        err = validate()
+        if not err < 1e-4:
+            raise AssertionError(f"{name}: relative error {err:.2e}")
+        gbs = nbytes / (gpu_median_ms(fn, args.repeats) * 1e-3) / 1e9
+        rows.append({"kernel": name, "gbs": gbs, "peak": gbs / peak_gbs})
+
+    x = rng.standard_normal((64, 256, 56, 56), dtype=cp.float32)  # ~205 MB
+    nb = x.nbytes
+    add("relu_forward 64x256x56x56", lambda: cuda.relu_forward(x, 0.0, "cuda"), 2 * nb,
+        lambda: _rel_err(cuda.relu_forward(x, 0.0, "cuda"), cp.maximum(x, 0)))
+    add("dropout_forward p=0.5", lambda: cuda.dropout_forward(x, 0.5, 1, "cuda"), 2 * nb + nb // 4,
+        lambda: _rel_err(cuda.dropout_forward(x, 0.0, 1, "cuda")[0], x))
+    for row in load_shapes("shapes_softmax")[:4]:
+        n, c, sp = int(row["N"]), int(row["C"]), int(row["spatial"])
+        s = rng.standard_normal((n * 64, c, sp) if sp > 1 else (n * 64, c), dtype=cp.float32)
+        ref = lambda s=s: cp.exp(s - s.max(axis=1, keepdims=True)) / cp.exp(s - s.max(axis=1, keepdims=True)).sum(
+            axis=1, keepdims=True)  # noqa: E731
+        add(f"softmax {row['dims']} (N x64)", lambda s=s: cuda.softmax_forward(s, 1, "cuda"), 2 * s.nbytes,
+            lambda s=s, ref=ref: _rel_err(cuda.softmax_forward(s, 1, "cuda"), ref()))
+    for row in load_shapes("shapes_bnorm")[:3]:
+        b = rng.standard_normal((16, int(row["ic"]), int(row["ih"]), int(row["iw"])), dtype=cp.float32)
+        mean = b.mean(axis=(0, 2, 3), keepdims=True)
+        ref = (b - mean) / cp.sqrt(b.var(axis=(0, 2, 3), keepdims=True) + 1e-5)
+        # three reads (mean, variance, normalize) and one write
+        add(f"batch_norm training {row['name']} (mb 16)",
+            lambda b=b: cuda.batch_norm_forward_training(b, None, None, None, None, 0.1, 1e-5, "cuda"), 2 * b.nbytes,
+            lambda b=b, ref=ref: _rel_err(cuda.batch_norm_forward_training(b, None, None, None, None, 0.1, 1e-5,
+                                                                           "cuda")[0], ref))
+    for row in load_shapes("shapes_pool")[:3]:
+        p = rng.standard_normal((16, int(row["ic"]), int(row["ih"]), int(row["iw"])), dtype=cp.float32)
+        k, s_ = (int(row["kh"]), int(row["kw"])), (int(row["sh"]), int(row["sw"]))
+        y, _ = cuda.max_pool2d_forward(p, k, s_, 0, False, "cuda")
+        add(f"max_pool2d {row['name']} (mb 16)", lambda p=p, k=k, s_=s_: cuda.max_pool2d_forward(p, k, s_, 0, False,
+                                                                                                  "cuda"),
+            p.nbytes + 2 * y.nbytes, lambda: 0.0 if bool(cp.isfinite(y).all()) else 1.0)
+    for row in load_shapes("shapes_lrn")[:2]:
+        l_ = rng.standard_normal((16, int(row["ic"]), int(row["ih"]), int(row["iw"])), dtype=cp.float32)
+        size = int(row["local_size"])
+        add(f"lrn across {row['name']} (mb 16)",
+            lambda l_=l_, size=size: cuda.lrn_forward(l_, size, 1e-4, 0.75, 1.0, "across", True, "cuda"),
+            2 * l_.nbytes, lambda l_=l_, size=size: 0.0 if bool(cp.isfinite(
+                cuda.lrn_forward(l_, size, 1e-4, 0.75, 1.0, "across", True, "cuda")).all()) else 1.0)
+    print(f"\n### Memory-bound kernels, GB/s (bytes each input read + each output written once) "
+          f"vs measured copy bandwidth {peak_gbs:.0f} GB/s")
+    print_table(rows, [("kernel", "kernel", ""), ("gbs", "GB/s", ".0f"), ("peak", "of copy bw", ".0%")])
+    return rows
+
+
+def run(args) -> list[dict]:
+    info = dlcore.backends()["cuda"]
+    if not info["available"]:
+        print(f"\n## GPU: skipped ({info['reason']})")
+        return []
+    import cupy as cp
+    from dlcore import _cuda as cuda
+
+    peak = copy_bandwidth_gbs(args.repeats)
+    print(f"\n## GPU: {info['device']} (compute capability {info['compute_capability']}, "
+          f"{info['multiprocessors']} SMs), CUDA runtime {info['cuda_runtime']}, driver {info['cuda_driver']}, "
+          f"CuPy {cp.__version__}; CUDA events, median of {max(3, args.repeats)} after warm-up")
+    rows = run_gemm(args, cp, cuda)
+    rows += run_conv(args, cp, cuda)
+    rows += run_memory_bound(args, cp, cuda, peak)
+    return rows

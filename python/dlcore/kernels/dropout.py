@@ -1,0 +1,33 @@
+"""Dropout with a counter-based generator (Philox-4x32-10).
+
+The mask depends only on (seed, element index): the same seed gives the same
+mask for any thread count and any of our CPU backends. Element
+64*g + 16*k + j (k < 4, j < 16) uses word k of Philox(counter=16*g + j,
+key=seed); it is kept when (word >> 8) * 2**-24 >= p.
+"""
+from __future__ import annotations
+
+from ._dispatch import module_for
+
+__all__ = ["dropout_forward", "dropout_backward"]
+
+
+def dropout_forward(x, p, seed, *, backend="auto"):
+    """(y, mask): y = x * mask / (1 - p), mask uint8 (1 = kept, probability 1 - p).
+
+    Args:
+        x: float32, any shape.
+        p: drop probability in [0, 1] (p = 1 drops everything: y = 0).
+        seed: integer in [0, 2**64) keying the generator.
+
+    Example:
+        >>> y, mask = dlcore.kernels.dropout_forward(np.ones(4, np.float32), 0.5, seed=0)
+        >>> sorted(set(y.tolist()) | {0.0, 2.0})
+        [0.0, 2.0]
+    """
+    return module_for(backend, "dropout_forward", x).dropout_forward(x, float(p), int(seed), backend)
+
+
+def dropout_backward(dy, mask, p, *, backend="auto"):
+    """dx = dy * mask / (1 - p), with the forward's uint8 mask."""
+    return module_for(backend, "dropout_backward", dy, mask).dropout_backward(dy, mask, float(p), backend)

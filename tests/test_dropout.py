@@ -1,0 +1,108 @@
+"""Dropout: the exact Philox mask (vs a NumPy Philox), statistics, thread-count independence."""
+import numpy as np
+import pytest
+
+import dlcore
+from dlcore.kernels import dropout_backward, dropout_forward
+from opcheck import ODD_SIZES, assert_close, randn
+
+M0, M1, W0, W1 = 0xD2511F53, 0xCD9E8D57, 0x9E3779B9, 0xBB67AE85
+MASK32 = np.uint64(0xFFFFFFFF)
+
+
+def philox4x32_10(counter, seed):
+    """Philox-4x32-10 of 64-bit counters (words 2, 3 zero) in NumPy uint64 arithmetic."""
+    c = [counter & MASK32, counter >> np.uint64(32), np.zeros_like(counter), np.zeros_like(counter)]
+    k0, k1 = seed & 0xFFFFFFFF, seed >> 32
+    for _ in range(10):
+        p0 = np.uint64(M0) * c[0]
+        p1 = np.uint64(M1) * c[2]
+        c = [(p1 >> np.uint64(32)) ^ c[1] ^ np.uint64(k0), p1 & MASK32,
+             (p0 >> np.uint64(32)) ^ c[3] ^ np.uint64(k1), p0 & MASK32]
+        k0, k1 = (k0 + W0) & 0xFFFFFFFF, (k1 + W1) & 0xFFFFFFFF
+    return c
+
+
+def reference_mask(n, p, seed):
+    i = np.arange(n, dtype=np.uint64)
+    g, k, j = i // 64, (i % 64) // 16, i % 16
+    words = philox4x32_10(g * np.uint64(16) + j, seed)
+    word = np.choose(k.astype(np.int64), words)
+    u = (word >> np.uint64(8)).astype(np.float64) * 2.0 ** -24
+    return (u >= np.float32(p)).astype(np.uint8)
+
+
+def test_reference_philox_matches_random123_known_answers():
+    # Random123 kat_vectors: philox4x32_10, counter 0 / key 0 and counter all-ones / key all-ones.
+    zero = philox4x32_10(np.array([0], np.uint64), 0)
+    assert [int(w[0]) for w in zero] == [0x6627E8D5, 0xE169C58D, 0xBC57AC4C, 0x9B00DBD8]
+
+
+@pytest.mark.parametrize("n", ODD_SIZES + (1000, 4097))
+def test_exact_mask_and_values(cpu_backend, rng, n):
+    x = randn(rng, n)
+    p, seed = 0.3, 1234567890123
+    y, mask = dropout_forward(x, p, seed, backend=cpu_backend)
+    assert mask.dtype == np.uint8
+    np.testing.assert_array_equal(mask, reference_mask(n, p, seed))
+    assert_close(y, x.astype(np.float64) * mask / (1 - np.float32(p)), rtol=1e-6, atol=0)
+    dy = randn(rng, n)
+    dx = dropout_backward(dy, mask, p, backend=cpu_backend)
+    assert_close(dx, dy.astype(np.float64) * mask / (1 - np.float32(p)), rtol=1e-6, atol=0)
+
+
+def test_same_mask_on_every_backend_and_thread_count(rng):
+    x = randn(rng, 3, 50_001)
+    before = dlcore.get_num_threads()
+    masks = []
+    try:
+        for threads in (1, 2):
+            dlcore.set_num_threads(threads)
+            for backend in [b for b in ("ref", "avx2", "avx512") if dlcore.backends()[b]["available"]]:
+                masks.append(dropout_forward(x, 0.5, 42, backend=backend)[1])
+    finally:
+        dlcore.set_num_threads(before)
+    for m in masks[1:]:
+        np.testing.assert_array_equal(m, masks[0])
+
+
+@pytest.mark.parametrize("p", [0.1, 0.5, 0.9])
+def test_kept_fraction_within_statistical_bounds(cpu_backend, p):
+    n = 200_000
+    _, mask = dropout_forward(np.ones(n, np.float32), p, seed=7, backend=cpu_backend)
+    kept = mask.mean()
+    sigma = np.sqrt(p * (1 - p) / n)
+    assert abs(kept - (1 - p)) < 5 * sigma, f"kept {kept:.4f}, expected {1 - p} +- {5 * sigma:.4f}"
+    other = dropout_forward(np.ones(n, np.float32), p, seed=8, backend=cpu_backend)[1]
+    assert (other != mask).mean() > 0.5 * 2 * p * (1 - p)  # different seeds: (nearly) independent masks
+
+
+def test_edge_probabilities(cpu_backend, rng):
+    x = randn(rng, 1000)
+    y, mask = dropout_forward(x, 0.0, 1, backend=cpu_backend)
+    np.testing.assert_array_equal(y, x)
+    assert mask.all()
+    y, mask = dropout_forward(x, 1.0, 1, backend=cpu_backend)
+    assert not mask.any() and np.all(y == 0)
+    y, mask = dropout_forward(x.reshape(10, 100), 0.5, 2**64 - 1, backend=cpu_backend)
+    assert y.shape == mask.shape == (10, 100)
+
+
+def test_bad_inputs():
+    x = np.ones(8, np.float32)
+    with pytest.raises(ValueError, match="p must be"):
+        dropout_forward(x, 1.5, 0)
+    with pytest.raises(ValueError, match="p must be"):
+        dropout_forward(x, float("nan"), 0)
+    with pytest.raises(TypeError, match="float32"):
+        dropout_forward(x.astype(np.float64), 0.5, 0)
+    with pytest.raises(TypeError, match="uint8"):
+        dropout_backward(x, np.ones(8, bool), 0.5)
+    with pytest.raises(ValueError, match="same shape"):
+        dropout_backward(x, np.ones(7, np.uint8), 0.5)
+    with pytest.raises(ValueError, match="C-contiguous"):
+        dropout_forward(np.ones((4, 4), np.float32)[:, 1], 0.5, 0)
+    with pytest.raises(TypeError):
+        dropout_forward(x, 0.5, -1)
+    with pytest.raises(ValueError, match="unknown backend"):
+        dropout_forward(x, 0.5, 0, backend="fast")
