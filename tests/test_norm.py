@@ -53,8 +53,18 @@ def test_training_forward_and_backward(cpu_backend, rng, shape):
     axes = (0,) if x.ndim == 2 else (0, 2, 3)
     mag = np.abs(dy.astype(np.float64)).sum(axis=axes) * 4 + 1.0
     assert np.all(np.abs(db - ref["db"]) <= 1e-6 * mag), "dbias"
-    assert np.all(np.abs(dw - ref["dw"]) <= 1e-6 * mag), "dweight"
-    assert_close(dx, ref["dx"], rtol=1e-4, atol=1e-4, what="dx")
+    # xhat = (x - mean) * invstd with mean rounded to float32: when a channel's
+    # spread is tiny next to its mean, that rounding (half an ulp of |mean|,
+    # amplified by invstd) dominates, whatever the kernel does.
+    mean_rounding = 2.0 ** -24 * np.abs(ref["mean"]) * ref["invstd"] * 4
+    assert np.all(np.abs(dw - ref["dw"]) <= (1e-6 + mean_rounding) * mag), "dweight"
+    shape_c = [1, c] + [1] * (x.ndim - 2)
+    m = x.size / c
+    # The same rounding enters dx through xhat * dweight / m, scaled by weight * invstd.
+    cond = (np.abs(w.astype(np.float64)) * ref["invstd"] * mean_rounding).reshape(shape_c) * (
+        np.abs(dy.astype(np.float64)) + (mag / m).reshape(shape_c))
+    err = np.abs(dx.astype(np.float64) - ref["dx"])
+    assert np.all(err <= 1e-4 + 1e-4 * np.abs(ref["dx"]) + cond), f"dx: max err {err.max():.3g}"
 
 
 def test_no_affine_gives_no_parameter_gradients(cpu_backend, rng):
