@@ -131,6 +131,7 @@ CASES = [
     (1, 8, 3, 65, 8, 3, 3, 1, 1, 1, 1),             # long rows
     (2, 20, 12, 12, 50, 5, 5, 1, 0, 1, 1),          # LeNet conv2
     (1, 24, 9, 10, 20, 3, 2, 3, (3, 2), 1, 1),      # stride 3, padding 3
+    (2, 4, 9, 13, 6, 3, 5, (2, 1), 1, 2, 2),        # 2 channels per group (narrow path), dilation 2
 ]
 
 

@@ -1,4 +1,5 @@
-// AVX2 instantiation of the direct convolution (conv_kernels.h): 8-channel blocks, 4-column x 3-block register tile.
+// AVX2 instantiation of the direct convolution (conv_kernels.h):
+// 8-channel blocks, 3-block x 4-column register tile.
 // Compiled with -mavx2 -mfma only; exposes plain functions to conv.cpp.
 #include "ops/conv/conv_kernels.h"
 

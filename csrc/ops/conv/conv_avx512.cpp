@@ -1,4 +1,5 @@
-// AVX512 instantiation of the direct convolution (conv_kernels.h): 16-channel blocks, 9-column x 3-block register tile.
+// AVX-512 instantiation of the direct convolution (conv_kernels.h):
+// 16-channel blocks, 3-block x 9-column register tile.
 // Compiled with the AVX-512 flags only; exposes plain functions to conv.cpp.
 #include "ops/conv/conv_kernels.h"
 

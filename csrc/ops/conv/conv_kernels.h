@@ -76,12 +76,14 @@ inline Blocking blocking_for(const ConvShape& s, int W) {
 }
 
 // ---------------------------------------------------------------------------
-// Reorders (memory-bound; plain loops, parallel over rows)
+// Reorders (memory-bound; plain loops, parallel over rows). Templates over V
+// too, although only widths matter, so that their AVX-512 instantiations
+// carry Avx512 in their names (the ISA-isolation test reads symbols).
 // ---------------------------------------------------------------------------
 
 // NCHW src (C = groups * cg) -> blocked dst [n][groups][cb][h+pt+pb][w+pl+pr][W],
 // zeros in the padding and in the channels past cg.
-template <int W>
+template <class V, int W>
 void to_blocked(const float* src, float* dst, int64_t n, int64_t groups, int64_t cg, int64_t cb,
                 int64_t h, int64_t w, int64_t pt, int64_t pb, int64_t pl, int64_t pr) {
   const int64_t hp = h + pt + pb, wp = w + pl + pr;
@@ -115,7 +117,7 @@ void to_blocked(const float* src, float* dst, int64_t n, int64_t groups, int64_t
 // spatial size h x w, read from offset (top, left) of each blocked plane.
 // Reads each blocked row once, contiguously, and writes its live channels'
 // rows side by side.
-template <int W>
+template <class V, int W>
 void from_blocked(const float* src, float* dst, int64_t n, int64_t groups, int64_t cg, int64_t cb,
                   int64_t h, int64_t w, int64_t hp, int64_t wp, int64_t top, int64_t left) {
   const int64_t planes = n * groups * cb;
@@ -141,7 +143,7 @@ void from_blocked(const float* src, float* dst, int64_t n, int64_t groups, int64
 // channels, else W output channels). Reads w once in order; the padding
 // channels of the blocked layout are zeroed first when there are any.
 // `flip` mirrors the kernel taps (backward data as a forward convolution).
-template <int W>
+template <class V, int W>
 void weights_to_blocked(const float* w, float* wb, const ConvShape& s, const Blocking& b, bool ic_inner,
                         bool flip) {
   const int64_t taps = s.kh * s.kw, total = b.G * b.ocb * b.icb * taps * W * W;
@@ -164,7 +166,7 @@ void weights_to_blocked(const float* w, float* wb, const ConvShape& s, const Blo
 }
 
 // [G][OCB][ICB][KH][KW][W ic][W oc] -> OIHW (the live channels only).
-template <int W>
+template <class V, int W>
 void forward_blocked_to_weights(const float* wb, float* w, const ConvShape& s, const Blocking& b) {
 #pragma omp parallel for schedule(static) num_threads(threads_for_floats(s.oc * b.icg * s.kh * s.kw))
   for (int64_t o = 0; o < s.oc; ++o) {
@@ -335,7 +337,7 @@ void forward_blocked(const ConvShape& s, const Blocking& b, const float* xb, con
 }
 
 // OIHW -> [G][OCB][KH][KW][CI ic][W oc]: the forward weights of a narrow input.
-template <int CI, int W>
+template <class V, int CI, int W>
 void weights_to_narrow_blocked(const float* w, float* wb, const ConvShape& s, const Blocking& b) {
   const int64_t taps = s.kh * s.kw;
 #pragma omp parallel for collapse(2) schedule(static) num_threads(threads_for_floats(b.G * b.ocb * taps * CI * W))
@@ -361,10 +363,10 @@ void forward_narrow(const ConvForwardArgs& a, const float* bias) {
   float* xb = conv_scratch(0, size_t(s.n * b.G * b.ihp * b.iwp * CI));
   float* wb = conv_scratch(1, size_t(b.G * b.ocb * s.kh * s.kw * CI * W));
   float* yb = conv_scratch(2, size_t(s.n * b.G * b.ocb * s.oh * s.ow * W));
-  to_blocked<CI>(a.x, xb, s.n, b.G, b.icg, 1, s.ih, s.iw, s.pt, s.pb, s.pl, s.pr);
-  weights_to_narrow_blocked<CI, W>(a.w, wb, s, b);
+  to_blocked<V, CI>(a.x, xb, s.n, b.G, b.icg, 1, s.ih, s.iw, s.pt, s.pb, s.pl, s.pr);
+  weights_to_narrow_blocked<V, CI, W>(a.w, wb, s, b);
   forward_blocked<V, CI>(s, b, xb, wb, bias, yb);
-  from_blocked<W>(yb, a.y, s.n, b.G, b.ocg, b.ocb, s.oh, s.ow, s.oh, s.ow, 0, 0);
+  from_blocked<V, W>(yb, a.y, s.n, b.G, b.ocg, b.ocb, s.oh, s.ow, s.oh, s.ow, 0, 0);
 }
 
 template <class V>
@@ -386,10 +388,10 @@ void conv2d_forward_direct(const ConvForwardArgs& a) {
   float* xb = conv_scratch(0, size_t(s.n * b.G * b.icb * b.ihp * b.iwp * W));
   float* wb = conv_scratch(1, size_t(b.G * b.ocb * b.icb * s.kh * s.kw * W * W));
   float* yb = conv_scratch(2, size_t(s.n * b.G * b.ocb * s.oh * s.ow * W));
-  to_blocked<W>(a.x, xb, s.n, b.G, b.icg, b.icb, s.ih, s.iw, s.pt, s.pb, s.pl, s.pr);
-  weights_to_blocked<W>(a.w, wb, s, b, false, false);
+  to_blocked<V, W>(a.x, xb, s.n, b.G, b.icg, b.icb, s.ih, s.iw, s.pt, s.pb, s.pl, s.pr);
+  weights_to_blocked<V, W>(a.w, wb, s, b, false, false);
   forward_blocked<V>(s, b, xb, wb, bias, yb);
-  from_blocked<W>(yb, a.y, s.n, b.G, b.ocg, b.ocb, s.oh, s.ow, s.oh, s.ow, 0, 0);
+  from_blocked<V, W>(yb, a.y, s.n, b.G, b.ocg, b.ocb, s.oh, s.ow, s.oh, s.ow, 0, 0);
 }
 
 // ---------------------------------------------------------------------------
@@ -425,11 +427,11 @@ void backward_data_gather(const ConvBackwardDataArgs& a) {
   float* wb = conv_scratch(1, size_t(bt.G * bt.ocb * bt.icb * t.kh * t.kw * W * W));
   float* dxb = conv_scratch(2, size_t(t.n * bt.G * bt.ocb * t.oh * t.ow * W));
 
-  to_blocked<W>(a.dy, dyb, t.n, bt.G, bt.icg, bt.icb, t.ih, t.iw, t.pt, t.pb, t.pl, t.pr);
+  to_blocked<V, W>(a.dy, dyb, t.n, bt.G, bt.icg, bt.icb, t.ih, t.iw, t.pt, t.pb, t.pl, t.pr);
   // [G][ICB][OCB][taps mirrored][oc][ic] of w is the forward layout of the transposed kernel.
-  weights_to_blocked<W>(a.w, wb, s, b, true, true);
+  weights_to_blocked<V, W>(a.w, wb, s, b, true, true);
   forward_blocked<V>(t, bt, dyb, wb, nullptr, dxb);
-  from_blocked<W>(dxb, a.dx, t.n, bt.G, bt.ocg, bt.ocb, t.oh, t.ow, t.oh, t.ow, 0, 0);
+  from_blocked<V, W>(dxb, a.dx, t.n, bt.G, bt.ocg, bt.ocb, t.oh, t.ow, t.oh, t.ow, 0, 0);
 }
 
 // ---------------------------------------------------------------------------
@@ -449,8 +451,8 @@ void conv2d_backward_data_direct(const ConvBackwardDataArgs& a) {
   float* wb = conv_scratch(1, size_t(b.G * b.icb * b.ocb * s.kh * s.kw * W * W));
   float* dxb = conv_scratch(2, size_t(s.n * b.G * b.icb * b.ihp * b.iwp * W));
 
-  to_blocked<W>(a.dy, dyb, s.n, b.G, b.ocg, b.ocb, s.oh, s.ow, 0, 0, 0, 0);
-  weights_to_blocked<W>(a.w, wb, s, b, true, false);
+  to_blocked<V, W>(a.dy, dyb, s.n, b.G, b.ocg, b.ocb, s.oh, s.ow, 0, 0, 0, 0);
+  weights_to_blocked<V, W>(a.w, wb, s, b, true, false);
 
   const int64_t ib_groups = ceil_div(b.icb, NB);
   const int64_t kk = s.kh * s.kw * W * W;
@@ -489,7 +491,7 @@ void conv2d_backward_data_direct(const ConvBackwardDataArgs& a) {
             }
         }
 
-  from_blocked<W>(dxb, a.dx, s.n, b.G, b.icg, b.icb, s.ih, s.iw, b.ihp, b.iwp, s.pt, s.pl);
+  from_blocked<V, W>(dxb, a.dx, s.n, b.G, b.icg, b.icb, s.ih, s.iw, b.ihp, b.iwp, s.pt, s.pl);
 }
 
 // ---------------------------------------------------------------------------
@@ -542,17 +544,110 @@ void bias_gradient(const float* dy, float* db, const ConvShape& s) {
   }
 }
 
+// Narrow inputs (CI < W channels per group, a first layer): acc[t][c] covers
+// KT kernel columns of the CI channels at once, so each dy vector feeds
+// KT*CI FMAs instead of W FMAs of which W - CI would be channel padding.
+template <class V, int CI>
+struct NarrowTaps {
+  static constexpr int KT = (TileShape<V>::kRegs - 4) / CI;  // AVX2 with RGB: 4 columns, 12 acc
+};
+
+template <class V, int CI, int KT>
+void weights_taps_narrow(const float* x, const float* dy, float* out, const ConvShape& s, int64_t iwp,
+                         int64_t x_img_step, int64_t dy_img_step) {
+  constexpr int W = V::width;
+  using reg = typename V::reg;
+  reg acc[KT][CI];
+#pragma GCC unroll 16
+  for (int t = 0; t < KT; ++t)
+#pragma GCC unroll 4
+    for (int c = 0; c < CI; ++c) acc[t][c] = V::zero();
+  for (int64_t n = 0; n < s.n; ++n)
+    for (int64_t oh = 0; oh < s.oh; ++oh) {
+      const float* xrow = x + n * x_img_step + oh * s.sh * iwp * CI;
+      const float* dyrow = dy + n * dy_img_step + oh * s.ow * W;
+      for (int64_t ow = 0; ow < s.ow; ++ow) {
+        const reg dv = V::load(dyrow + ow * W);
+        const float* xp = xrow + ow * s.sw * CI;
+#pragma GCC unroll 16
+        for (int t = 0; t < KT; ++t)
+#pragma GCC unroll 4
+          for (int c = 0; c < CI; ++c) acc[t][c] = V::fmadd(dv, V::set1(xp[t * s.dw * CI + c]), acc[t][c]);
+      }
+    }
+#pragma GCC unroll 16
+  for (int t = 0; t < KT; ++t)
+#pragma GCC unroll 4
+    for (int c = 0; c < CI; ++c) V::store(out + (t * CI + c) * W, acc[t][c]);
+}
+
+// `kt` (1..KT) kernel columns: the kernel instantiated for exactly kt.
+template <class V, int CI, int KT>
+void weights_taps_narrow_tail(int kt, const float* x, const float* dy, float* out, const ConvShape& s,
+                              int64_t iwp, int64_t x_img_step, int64_t dy_img_step) {
+  if constexpr (KT > 0) {
+    if (kt == KT)
+      weights_taps_narrow<V, CI, KT>(x, dy, out, s, iwp, x_img_step, dy_img_step);
+    else
+      weights_taps_narrow_tail<V, CI, KT - 1>(kt, x, dy, out, s, iwp, x_img_step, dy_img_step);
+  }
+}
+
+template <class V, int CI>
+void backward_weights_narrow(const ConvBackwardWeightsArgs& a) {
+  constexpr int W = V::width;
+  constexpr int KT = NarrowTaps<V, CI>::KT;
+  const ConvShape& s = a.s;
+  const Blocking b = blocking_for(s, W);
+  const int64_t taps = s.kh * s.kw;
+  float* xb = conv_scratch(0, size_t(s.n * b.G * b.ihp * b.iwp * CI));
+  float* dyb = conv_scratch(1, size_t(s.n * b.G * b.ocb * s.oh * s.ow * W));
+  float* dwb = conv_scratch(2, size_t(b.G * b.ocb * taps * CI * W));  // [G][OCB][KH][KW][CI][W]
+  to_blocked<V, CI>(a.x, xb, s.n, b.G, b.icg, 1, s.ih, s.iw, s.pt, s.pb, s.pl, s.pr);
+  to_blocked<V, W>(a.dy, dyb, s.n, b.G, b.ocg, b.ocb, s.oh, s.ow, 0, 0, 0, 0);
+
+  const int64_t x_plane = b.ihp * b.iwp * CI, dy_plane = s.oh * s.ow * W;
+  const int64_t col_groups = ceil_div(s.kw, KT);
+#pragma omp parallel for collapse(4) schedule(dynamic, 1) num_threads(threads_for_flops(conv_flops(s)))
+  for (int64_t g = 0; g < b.G; ++g)
+    for (int64_t ob = 0; ob < b.ocb; ++ob)
+      for (int64_t kh = 0; kh < s.kh; ++kh)
+        for (int64_t j = 0; j < col_groups; ++j) {
+          const int64_t kw = j * KT;
+          const float* x = xb + g * x_plane + (kh * s.dh * b.iwp + kw * s.dw) * CI;
+          const float* dy = dyb + (g * b.ocb + ob) * dy_plane;
+          float* out = dwb + (((g * b.ocb + ob) * s.kh + kh) * s.kw + kw) * CI * W;
+          weights_taps_narrow_tail<V, CI, KT>(int(imin(KT, s.kw - kw)), x, dy, out, s, b.iwp,
+                                              b.G * x_plane, b.G * b.ocb * dy_plane);
+        }
+
+  for (int64_t o = 0; o < s.oc; ++o) {
+    const int64_t g = o / b.ocg, ob = (o % b.ocg) / W, co = (o % b.ocg) % W;
+    for (int64_t c = 0; c < CI; ++c)
+      for (int64_t t = 0; t < taps; ++t)
+        a.dw[(o * CI + c) * taps + t] = dwb[(((g * b.ocb + ob) * taps + t) * CI + c) * W + co];
+  }
+  if (a.db) bias_gradient<V>(a.dy, a.db, s);
+}
+
 template <class V>
 void conv2d_backward_weights_direct(const ConvBackwardWeightsArgs& a) {
   constexpr int W = V::width;
   const ConvShape& s = a.s;
   const Blocking b = blocking_for(s, W);
+  switch (b.icg) {  // narrow inputs: 1 (grey), 3 (RGB) channels, or a few more
+    case 1: return backward_weights_narrow<V, 1>(a);
+    case 2: return backward_weights_narrow<V, 2>(a);
+    case 3: return backward_weights_narrow<V, 3>(a);
+    case 4: return backward_weights_narrow<V, 4>(a);
+    default: break;
+  }
   float* xb = conv_scratch(0, size_t(s.n * b.G * b.icb * b.ihp * b.iwp * W));
   float* dyb = conv_scratch(1, size_t(s.n * b.G * b.ocb * s.oh * s.ow * W));
   float* dwb = conv_scratch(2, size_t(b.G * b.ocb * b.icb * s.kh * s.kw * W * W));
 
-  to_blocked<W>(a.x, xb, s.n, b.G, b.icg, b.icb, s.ih, s.iw, s.pt, s.pb, s.pl, s.pr);
-  to_blocked<W>(a.dy, dyb, s.n, b.G, b.ocg, b.ocb, s.oh, s.ow, 0, 0, 0, 0);
+  to_blocked<V, W>(a.x, xb, s.n, b.G, b.icg, b.icb, s.ih, s.iw, s.pt, s.pb, s.pl, s.pr);
+  to_blocked<V, W>(a.dy, dyb, s.n, b.G, b.ocg, b.ocb, s.oh, s.ow, 0, 0, 0, 0);
 
   const int64_t x_plane = b.ihp * b.iwp * W, dy_plane = s.oh * s.ow * W;
 #pragma omp parallel for collapse(4) schedule(dynamic, 1) num_threads(threads_for_flops(conv_flops(s)))
@@ -567,7 +662,7 @@ void conv2d_backward_weights_direct(const ConvBackwardWeightsArgs& a) {
             weights_tap<V>(x, dy, out, s, b, b.G * b.icb * x_plane, b.G * b.ocb * dy_plane);
           }
 
-  forward_blocked_to_weights<W>(dwb, a.dw, s, b);
+  forward_blocked_to_weights<V, W>(dwb, a.dw, s, b);
   if (a.db) bias_gradient<V>(a.dy, a.db, s);
 }
 
