@@ -2,6 +2,12 @@
 #include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>
 
+#include <algorithm>
+#include <time.h>
+
+#include <chrono>
+#include <vector>
+
 #include "bindings/array.h"
 #include "bindings/init.h"
 #include "gemm/gemm.h"
@@ -54,7 +60,46 @@ static FloatArray gemm_entry(py::handle a_obj, py::handle b_obj, bool trans_a, b
   return c;
 }
 
+// Tuning hook: square n x n product with explicit cache blocks; returns
+// seconds (median of `repeats`). With thread_cpu_time (meaningful with one
+// thread) it reports the calling thread's CPU time instead of wall time, which
+// does not count the periods the thread was descheduled on a busy machine.
+static double now_seconds(bool thread_cpu_time) {
+  if (thread_cpu_time) {
+    timespec ts;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return double(ts.tv_sec) + 1e-9 * double(ts.tv_nsec);
+  }
+  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
+}
+
+static double gemm_tune_seconds(int64_t n, const std::string& isa, int mc, int kc, int nc, int repeats,
+                                bool thread_cpu_time) {
+  Isa target = Isa::ref;
+  DLCORE_CHECK(parse_isa_backend(isa, "gemm_tune", &target), "gemm_tune: name an ISA, not 'auto'");
+  DLCORE_CHECK(n > 0 && repeats > 0, "gemm_tune: n and repeats must be positive");
+  std::vector<float> a(size_t(n * n), 1.0f), b(size_t(n * n), 0.5f), c(size_t(n * n));
+  GemmArgs g;
+  g.m = g.n = g.k = n;
+  g.a = a.data();
+  g.b = b.data();
+  g.c = c.data();
+  g.lda = g.ldb = g.ldc = n;
+  std::vector<double> times;
+  py::gil_scoped_release nogil;
+  gemm_with_blocking(g, target, mc, kc, nc);  // warm-up
+  for (int r = 0; r < repeats; ++r) {
+    double t0 = now_seconds(thread_cpu_time);
+    gemm_with_blocking(g, target, mc, kc, nc);
+    times.push_back(now_seconds(thread_cpu_time) - t0);
+  }
+  std::sort(times.begin(), times.end());
+  return times[times.size() / 2];
+}
+
 void init_gemm(py::module_& m) {
+  m.def("gemm_tune_seconds", &gemm_tune_seconds, py::arg("n"), py::arg("isa"), py::arg("mc"), py::arg("kc"),
+        py::arg("nc"), py::arg("repeats") = 5, py::arg("thread_cpu_time") = false);
   m.def("gemm", &gemm_entry, py::arg("a"), py::arg("b"), py::arg("trans_a") = false,
         py::arg("trans_b") = false, py::arg("alpha") = 1.0f, py::arg("beta") = 0.0f,
         py::arg("out") = py::none(), py::arg("backend") = "auto");

@@ -38,4 +38,11 @@ const Registry<GemmArgs>& gemm_registry();
 // and runs it. Throws BackendError when the backend cannot run here.
 void gemm(const GemmArgs& args, const std::string& backend = "auto");
 
+// Runs `isa`'s micro-kernel with other cache blocks (mc, kc, nc), for the
+// tuning sweep of the benchmark report (python -m dlcore.bench gemm --tune).
+// mc must be a multiple of the ISA's MR and nc of its NR.
+void gemm_with_blocking(const GemmArgs& args, Isa isa, int mc, int kc, int nc);
+struct GemmKernel;
+const GemmKernel& gemm_kernel_for(Isa isa);
+
 }  // namespace dlcore

@@ -11,6 +11,7 @@ import importlib
 
 import dlcore
 
+from . import common
 from .common import machine_header
 
 #: family name -> module under dlcore.bench providing run(args)
@@ -24,10 +25,14 @@ def main(argv=None) -> int:
     parser.add_argument("--quick", action="store_true", help="fewer and smaller shapes")
     parser.add_argument("--repeats", type=int, default=5, help="timed samples per case (median reported)")
     parser.add_argument("--backend", default="auto", help="dlcore backend to time (default: auto)")
+    parser.add_argument("--settle", type=float, default=common.SETTLE_SECONDS,
+                        help="seconds of quiet before each timed block (lets other libraries' "
+                             "spinning threads go idle; 0 for a fast smoke run)")
     args = parser.parse_args(argv)
     unknown = [f for f in args.families if f not in FAMILIES]
     if unknown:
         parser.error(f"unknown families {unknown}; choose from {list(FAMILIES)}")
+    common.SETTLE_SECONDS = args.settle
     if args.threads:
         dlcore.set_num_threads(args.threads)
     print(machine_header(dlcore.get_num_threads()))

@@ -35,12 +35,28 @@ def median_time(fn, repeats: int = 5, min_time: float = 0.05) -> float:
     return statistics.median(samples)
 
 
-def compare(fns: dict, repeats: int = 5, min_time: float = 0.05) -> dict:
-    """Median seconds per call for each named fn, sampled round-robin (same noise for all)."""
+# OpenBLAS's idle worker threads busy-wait for about 2^28 cycles (~0.1 s)
+# after each call before they sleep, and GNU OpenMP's spin briefly too. A
+# contender timed right after the other library's call would share the cores
+# with those spinning threads (measured here: our 2-thread GEMM at n=1024 fell
+# from 83 to 38 GFLOP/s). So each timed block starts after this pause.
+SETTLE_SECONDS = 0.2
+
+
+def compare(fns: dict, repeats: int = 5, min_time: float = 0.05, settle: float | None = None) -> dict:
+    """Median seconds per call for each named fn, sampled round-robin (same noise for all).
+
+    Contenders alternate block by block, so a slow period of the machine
+    hits all of them; each block starts after `settle` seconds of quiet.
+    """
+    if settle is None:
+        settle = SETTLE_SECONDS
     for fn in fns.values():
         fn()
     per_call = {}
     for name, fn in fns.items():
+        time.sleep(settle)
+        fn()
         t0 = time.perf_counter()
         fn()
         per_call[name] = max(1, int(min_time / max(time.perf_counter() - t0, 1e-7)))
@@ -48,6 +64,8 @@ def compare(fns: dict, repeats: int = 5, min_time: float = 0.05) -> dict:
     for _ in range(repeats):
         for name, fn in fns.items():
             inner = per_call[name]
+            time.sleep(settle)
+            fn()  # re-warm caches and this library's thread pool after the pause
             t0 = time.perf_counter()
             for _ in range(inner):
                 fn()

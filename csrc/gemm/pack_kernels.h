@@ -1,0 +1,94 @@
+// Packing routines, compiled once per ISA (included from ukernel_*.cpp, in
+// an anonymous namespace like the micro-kernels). Packing makes every
+// micro-kernel load unit-stride and zero-pads the edges, so a micro-kernel
+// never needs a remainder path. Layouts (blocksizes.h): an A micro-panel is
+// kc columns of mr floats, a B micro-panel kc rows of nr floats.
+//
+// The transposed cases are the expensive ones: op(B) = B^T is the fully
+// connected layer's y = x W^T, where packing all of W costs about as much as
+// the arithmetic when the minibatch is small. Where AVX is compiled in they
+// move 8x8 blocks through registers (8 loads, 24 shuffles, 8 stores) instead
+// of one scattered store per float.
+#pragma once
+#include <cstdint>
+#include <cstring>
+
+#include "core/simd.h"
+
+namespace dlcore {
+namespace {
+
+#if defined(__AVX2__)
+// dst[c * ldd + r] = src[r * lds + c] for an 8 x 8 block.
+DLCORE_INLINE void transpose8x8(const float* src, int64_t lds, float* dst, int64_t ldd) {
+  __m256 r0 = _mm256_loadu_ps(src + 0 * lds), r1 = _mm256_loadu_ps(src + 1 * lds);
+  __m256 r2 = _mm256_loadu_ps(src + 2 * lds), r3 = _mm256_loadu_ps(src + 3 * lds);
+  __m256 r4 = _mm256_loadu_ps(src + 4 * lds), r5 = _mm256_loadu_ps(src + 5 * lds);
+  __m256 r6 = _mm256_loadu_ps(src + 6 * lds), r7 = _mm256_loadu_ps(src + 7 * lds);
+  __m256 t0 = _mm256_unpacklo_ps(r0, r1), t1 = _mm256_unpackhi_ps(r0, r1);
+  __m256 t2 = _mm256_unpacklo_ps(r2, r3), t3 = _mm256_unpackhi_ps(r2, r3);
+  __m256 t4 = _mm256_unpacklo_ps(r4, r5), t5 = _mm256_unpackhi_ps(r4, r5);
+  __m256 t6 = _mm256_unpacklo_ps(r6, r7), t7 = _mm256_unpackhi_ps(r6, r7);
+  __m256 s0 = _mm256_shuffle_ps(t0, t2, 0x44), s1 = _mm256_shuffle_ps(t0, t2, 0xEE);
+  __m256 s2 = _mm256_shuffle_ps(t1, t3, 0x44), s3 = _mm256_shuffle_ps(t1, t3, 0xEE);
+  __m256 s4 = _mm256_shuffle_ps(t4, t6, 0x44), s5 = _mm256_shuffle_ps(t4, t6, 0xEE);
+  __m256 s6 = _mm256_shuffle_ps(t5, t7, 0x44), s7 = _mm256_shuffle_ps(t5, t7, 0xEE);
+  _mm256_storeu_ps(dst + 0 * ldd, _mm256_permute2f128_ps(s0, s4, 0x20));
+  _mm256_storeu_ps(dst + 1 * ldd, _mm256_permute2f128_ps(s1, s5, 0x20));
+  _mm256_storeu_ps(dst + 2 * ldd, _mm256_permute2f128_ps(s2, s6, 0x20));
+  _mm256_storeu_ps(dst + 3 * ldd, _mm256_permute2f128_ps(s3, s7, 0x20));
+  _mm256_storeu_ps(dst + 4 * ldd, _mm256_permute2f128_ps(s0, s4, 0x31));
+  _mm256_storeu_ps(dst + 5 * ldd, _mm256_permute2f128_ps(s1, s5, 0x31));
+  _mm256_storeu_ps(dst + 6 * ldd, _mm256_permute2f128_ps(s2, s6, 0x31));
+  _mm256_storeu_ps(dst + 7 * ldd, _mm256_permute2f128_ps(s3, s7, 0x31));
+}
+#endif
+
+// dst[p * ld + i] = src[i * lds + p] for i < rows, p < kc: a strided gather
+// of `rows` source rows into interleaved micro-panel order.
+DLCORE_INLINE void interleave_rows(const float* src, int64_t lds, int rows, int64_t kc, float* dst,
+                                   int ld) {
+  int i = 0;
+#if defined(__AVX2__)
+  for (; i + 8 <= rows; i += 8) {
+    int64_t p = 0;
+    for (; p + 8 <= kc; p += 8) transpose8x8(src + i * lds + p, lds, dst + p * ld + i, ld);
+    for (; p < kc; ++p)
+      for (int r = 0; r < 8; ++r) dst[p * ld + i + r] = src[(i + r) * lds + p];
+  }
+#endif
+  for (; i < rows; ++i)
+    for (int64_t p = 0; p < kc; ++p) dst[p * ld + i] = src[i * lds + p];
+}
+
+// dst[p * ld + j] = src[p * lds + j]: contiguous rows, copied as they are.
+DLCORE_INLINE void copy_rows(const float* src, int64_t lds, int cols, int64_t kc, float* dst, int ld) {
+  for (int64_t p = 0; p < kc; ++p) std::memcpy(dst + p * ld, src + p * lds, sizeof(float) * cols);
+}
+
+DLCORE_INLINE void zero_columns(float* dst, int ld, int from, int64_t kc) {
+  if (from >= ld) return;
+  for (int64_t p = 0; p < kc; ++p)
+    for (int j = from; j < ld; ++j) dst[p * ld + j] = 0.0f;
+}
+
+void pack_a_panel_impl(const float* a, int64_t lda, bool trans_a, int64_t row0, int rows, int64_t col0,
+                       int64_t kc, int mr, float* dst) {
+  if (trans_a)  // op(A)(i, p) = A[p, i]: each k step is `rows` contiguous floats
+    copy_rows(a + col0 * lda + row0, lda, rows, kc, dst, mr);
+  else          // op(A)(i, p) = A[i, p]: rows of A become columns of the panel
+    interleave_rows(a + row0 * lda + col0, lda, rows, kc, dst, mr);
+  zero_columns(dst, mr, rows, kc);
+}
+
+void pack_b_panel_impl(const float* b, int64_t ldb, bool trans_b, int64_t row0, int64_t kc, int64_t col0,
+                       int cols, int nr, float* dst) {
+  if (trans_b)  // op(B)(p, j) = B[j, p]
+    interleave_rows(b + col0 * ldb + row0, ldb, cols, kc, dst, nr);
+  else          // op(B)(p, j) = B[p, j]
+    copy_rows(b + row0 * ldb + col0, ldb, cols, kc, dst, nr);
+  zero_columns(dst, nr, cols, kc);
+}
+
+}  // namespace
+}  // namespace dlcore
