@@ -25,4 +25,11 @@ PYBIND11_MODULE(_C, m) {
 
   dlcore::init_core(m);
   dlcore::init_gemm(m);
+  dlcore::init_eltwise(m);
+  dlcore::init_norm(m);
+  dlcore::init_softmax(m);
+  dlcore::init_stream(m);
+  dlcore::init_pool(m);
+  dlcore::init_lrn(m);
+  dlcore::init_conv(m);
 }

@@ -45,6 +45,57 @@ struct Scalar {
   static DLCORE_INLINE reg sqrt(reg a) { return std::sqrt(a); }
   static DLCORE_INLINE float reduce_add(reg a) { return a; }
   static DLCORE_INLINE float reduce_max(reg a) { return a; }
+
+  // ---- comparisons, selection and bit tricks (the vectorized math needs them) ----
+  using cmask = bool;  // result of a comparison: one flag per lane
+  static DLCORE_INLINE cmask cmp_lt(reg a, reg b) { return a < b; }
+  static DLCORE_INLINE cmask cmp_le(reg a, reg b) { return a <= b; }
+  static DLCORE_INLINE cmask cmp_gt(reg a, reg b) { return a > b; }
+  static DLCORE_INLINE cmask cmp_ge(reg a, reg b) { return a >= b; }
+  static DLCORE_INLINE cmask cmp_eq(reg a, reg b) { return a == b; }
+  static DLCORE_INLINE cmask is_nan(reg a) { return a != a; }
+  static DLCORE_INLINE cmask mask_or(cmask a, cmask b) { return a || b; }
+  // m ? a : b, lane by lane.
+  static DLCORE_INLINE reg select(cmask m, reg a, reg b) { return m ? a : b; }
+  static DLCORE_INLINE reg abs(reg a) { return std::fabs(a); }
+  static DLCORE_INLINE reg copysign(reg mag, reg sign) { return std::copysign(mag, sign); }
+  static DLCORE_INLINE reg fnmadd(reg a, reg b, reg c) { return c - a * b; }
+  // Round to nearest, ties to even (the default rounding mode).
+  static DLCORE_INLINE reg round(reg a) { return std::nearbyint(a); }
+
+  // ---- 32-bit integer lanes (exponent tricks, counter-based RNG, masks) ----
+  using ireg = int32_t;
+  static DLCORE_INLINE ireg iset1(int32_t v) { return v; }
+  static DLCORE_INLINE ireg iadd(ireg a, ireg b) { return int32_t(uint32_t(a) + uint32_t(b)); }
+  static DLCORE_INLINE ireg isub(ireg a, ireg b) { return int32_t(uint32_t(a) - uint32_t(b)); }
+  static DLCORE_INLINE ireg iand(ireg a, ireg b) { return a & b; }
+  static DLCORE_INLINE ireg ior(ireg a, ireg b) { return a | b; }
+  static DLCORE_INLINE ireg ixor(ireg a, ireg b) { return a ^ b; }
+  template <int k> static DLCORE_INLINE ireg ishl(ireg a) { return int32_t(uint32_t(a) << k); }
+  template <int k> static DLCORE_INLINE ireg isrl(ireg a) { return int32_t(uint32_t(a) >> k); }
+  template <int k> static DLCORE_INLINE ireg isra(ireg a) { return a >> k; }
+  static DLCORE_INLINE cmask icmp_gt(ireg a, ireg b) { return a > b; }
+  // Float <-> int conversion (round to nearest) and bit reinterpretation.
+  static DLCORE_INLINE ireg cvt_to_int(reg a) { return int32_t(std::nearbyint(a)); }
+  static DLCORE_INLINE reg cvt_to_float(ireg a) { return float(a); }
+  static DLCORE_INLINE ireg bits_of(reg a) { ireg i; __builtin_memcpy(&i, &a, 4); return i; }
+  static DLCORE_INLINE reg float_of(ireg a) { reg f; __builtin_memcpy(&f, &a, 4); return f; }
+  // 1 where m is set, 0 elsewhere.
+  static DLCORE_INLINE ireg ones_where(cmask m) { return m ? 1 : 0; }
+  // Full 64-bit product of unsigned 32-bit lanes, split into high and low halves.
+  static DLCORE_INLINE void mulhilo_u32(ireg a, ireg b, ireg* hi, ireg* lo) {
+    uint64_t p = uint64_t(uint32_t(a)) * uint64_t(uint32_t(b));
+    *hi = int32_t(uint32_t(p >> 32));
+    *lo = int32_t(uint32_t(p));
+  }
+  static DLCORE_INLINE ireg iload(const int32_t* p) { return *p; }
+  static DLCORE_INLINE void istore(int32_t* p, ireg v) { *p = v; }
+  // Bytes <-> lanes: zero-extend `width` bytes; store the low byte of each lane.
+  static DLCORE_INLINE ireg load_u8(const uint8_t* p) { return *p; }
+  static DLCORE_INLINE void store_u8(uint8_t* p, ireg v) { *p = uint8_t(v); }
+  // Non-temporal store (bypasses the cache for large outputs; p aligned to width*4).
+  static DLCORE_INLINE void stream(float* p, reg v) { *p = v; }
+  static DLCORE_INLINE void stream_fence() {}
 };
 
 #if defined(__AVX2__) && defined(__FMA__)
@@ -83,6 +134,61 @@ struct Avx2 {
     s = _mm_max_ss(s, _mm_movehdup_ps(s));
     return _mm_cvtss_f32(s);
   }
+
+  using cmask = __m256;  // all-ones lanes where true
+  static DLCORE_INLINE cmask cmp_lt(reg a, reg b) { return _mm256_cmp_ps(a, b, _CMP_LT_OQ); }
+  static DLCORE_INLINE cmask cmp_le(reg a, reg b) { return _mm256_cmp_ps(a, b, _CMP_LE_OQ); }
+  static DLCORE_INLINE cmask cmp_gt(reg a, reg b) { return _mm256_cmp_ps(a, b, _CMP_GT_OQ); }
+  static DLCORE_INLINE cmask cmp_ge(reg a, reg b) { return _mm256_cmp_ps(a, b, _CMP_GE_OQ); }
+  static DLCORE_INLINE cmask cmp_eq(reg a, reg b) { return _mm256_cmp_ps(a, b, _CMP_EQ_OQ); }
+  static DLCORE_INLINE cmask is_nan(reg a) { return _mm256_cmp_ps(a, a, _CMP_UNORD_Q); }
+  static DLCORE_INLINE cmask mask_or(cmask a, cmask b) { return _mm256_or_ps(a, b); }
+  static DLCORE_INLINE reg select(cmask m, reg a, reg b) { return _mm256_blendv_ps(b, a, m); }
+  static DLCORE_INLINE reg abs(reg a) { return _mm256_andnot_ps(_mm256_set1_ps(-0.0f), a); }
+  static DLCORE_INLINE reg copysign(reg mag, reg sign) {
+    const reg s = _mm256_set1_ps(-0.0f);
+    return _mm256_or_ps(_mm256_andnot_ps(s, mag), _mm256_and_ps(s, sign));
+  }
+  static DLCORE_INLINE reg fnmadd(reg a, reg b, reg c) { return _mm256_fnmadd_ps(a, b, c); }
+  static DLCORE_INLINE reg round(reg a) { return _mm256_round_ps(a, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC); }
+
+  using ireg = __m256i;
+  static DLCORE_INLINE ireg iset1(int32_t v) { return _mm256_set1_epi32(v); }
+  static DLCORE_INLINE ireg iadd(ireg a, ireg b) { return _mm256_add_epi32(a, b); }
+  static DLCORE_INLINE ireg isub(ireg a, ireg b) { return _mm256_sub_epi32(a, b); }
+  static DLCORE_INLINE ireg iand(ireg a, ireg b) { return _mm256_and_si256(a, b); }
+  static DLCORE_INLINE ireg ior(ireg a, ireg b) { return _mm256_or_si256(a, b); }
+  static DLCORE_INLINE ireg ixor(ireg a, ireg b) { return _mm256_xor_si256(a, b); }
+  template <int k> static DLCORE_INLINE ireg ishl(ireg a) { return _mm256_slli_epi32(a, k); }
+  template <int k> static DLCORE_INLINE ireg isrl(ireg a) { return _mm256_srli_epi32(a, k); }
+  template <int k> static DLCORE_INLINE ireg isra(ireg a) { return _mm256_srai_epi32(a, k); }
+  static DLCORE_INLINE cmask icmp_gt(ireg a, ireg b) { return _mm256_castsi256_ps(_mm256_cmpgt_epi32(a, b)); }
+  static DLCORE_INLINE ireg cvt_to_int(reg a) { return _mm256_cvtps_epi32(a); }
+  static DLCORE_INLINE reg cvt_to_float(ireg a) { return _mm256_cvtepi32_ps(a); }
+  static DLCORE_INLINE ireg bits_of(reg a) { return _mm256_castps_si256(a); }
+  static DLCORE_INLINE reg float_of(ireg a) { return _mm256_castsi256_ps(a); }
+  static DLCORE_INLINE ireg ones_where(cmask m) { return _mm256_and_si256(_mm256_castps_si256(m), _mm256_set1_epi32(1)); }
+  static DLCORE_INLINE void mulhilo_u32(ireg a, ireg b, ireg* hi, ireg* lo) {
+    // Even lanes and odd lanes as two sets of 64-bit products, then re-interleave.
+    __m256i even = _mm256_mul_epu32(a, b);
+    __m256i odd = _mm256_mul_epu32(_mm256_srli_epi64(a, 32), _mm256_srli_epi64(b, 32));
+    *lo = _mm256_blend_epi32(even, _mm256_slli_epi64(odd, 32), 0xAA);
+    *hi = _mm256_blend_epi32(_mm256_srli_epi64(even, 32), odd, 0xAA);
+  }
+  static DLCORE_INLINE ireg iload(const int32_t* p) { return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)); }
+  static DLCORE_INLINE void istore(int32_t* p, ireg v) { _mm256_storeu_si256(reinterpret_cast<__m256i*>(p), v); }
+  static DLCORE_INLINE ireg load_u8(const uint8_t* p) {
+    return _mm256_cvtepu8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(p)));
+  }
+  static DLCORE_INLINE void store_u8(uint8_t* p, ireg v) {
+    // Low byte of each dword to the bottom of its 128-bit half, then join the halves.
+    const __m256i pick = _mm256_setr_epi8(0, 4, 8, 12, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+                                          0, 4, 8, 12, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1);
+    __m256i b = _mm256_permutevar8x32_epi32(_mm256_shuffle_epi8(v, pick), _mm256_setr_epi32(0, 4, 1, 1, 1, 1, 1, 1));
+    _mm_storel_epi64(reinterpret_cast<__m128i*>(p), _mm256_castsi256_si128(b));
+  }
+  static DLCORE_INLINE void stream(float* p, reg v) { _mm256_stream_ps(p, v); }
+  static DLCORE_INLINE void stream_fence() { _mm_sfence(); }
 };
 #endif
 
@@ -109,6 +215,57 @@ struct Avx512 {
   static DLCORE_INLINE reg sqrt(reg a) { return _mm512_sqrt_ps(a); }
   static DLCORE_INLINE float reduce_add(reg a) { return _mm512_reduce_add_ps(a); }
   static DLCORE_INLINE float reduce_max(reg a) { return _mm512_reduce_max_ps(a); }
+
+  using cmask = __mmask16;
+  static DLCORE_INLINE cmask cmp_lt(reg a, reg b) { return _mm512_cmp_ps_mask(a, b, _CMP_LT_OQ); }
+  static DLCORE_INLINE cmask cmp_le(reg a, reg b) { return _mm512_cmp_ps_mask(a, b, _CMP_LE_OQ); }
+  static DLCORE_INLINE cmask cmp_gt(reg a, reg b) { return _mm512_cmp_ps_mask(a, b, _CMP_GT_OQ); }
+  static DLCORE_INLINE cmask cmp_ge(reg a, reg b) { return _mm512_cmp_ps_mask(a, b, _CMP_GE_OQ); }
+  static DLCORE_INLINE cmask cmp_eq(reg a, reg b) { return _mm512_cmp_ps_mask(a, b, _CMP_EQ_OQ); }
+  static DLCORE_INLINE cmask is_nan(reg a) { return _mm512_cmp_ps_mask(a, a, _CMP_UNORD_Q); }
+  static DLCORE_INLINE cmask mask_or(cmask a, cmask b) { return cmask(a | b); }
+  static DLCORE_INLINE reg select(cmask m, reg a, reg b) { return _mm512_mask_blend_ps(m, b, a); }
+  static DLCORE_INLINE reg abs(reg a) { return _mm512_abs_ps(a); }
+  static DLCORE_INLINE reg copysign(reg mag, reg sign) {
+    const __m512i s = _mm512_set1_epi32(int32_t(0x80000000u));
+    return _mm512_castsi512_ps(_mm512_or_si512(_mm512_andnot_si512(s, _mm512_castps_si512(mag)),
+                                               _mm512_and_si512(s, _mm512_castps_si512(sign))));
+  }
+  static DLCORE_INLINE reg fnmadd(reg a, reg b, reg c) { return _mm512_fnmadd_ps(a, b, c); }
+  static DLCORE_INLINE reg round(reg a) { return _mm512_roundscale_ps(a, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC); }
+
+  using ireg = __m512i;
+  static DLCORE_INLINE ireg iset1(int32_t v) { return _mm512_set1_epi32(v); }
+  static DLCORE_INLINE ireg iadd(ireg a, ireg b) { return _mm512_add_epi32(a, b); }
+  static DLCORE_INLINE ireg isub(ireg a, ireg b) { return _mm512_sub_epi32(a, b); }
+  static DLCORE_INLINE ireg iand(ireg a, ireg b) { return _mm512_and_si512(a, b); }
+  static DLCORE_INLINE ireg ior(ireg a, ireg b) { return _mm512_or_si512(a, b); }
+  static DLCORE_INLINE ireg ixor(ireg a, ireg b) { return _mm512_xor_si512(a, b); }
+  template <int k> static DLCORE_INLINE ireg ishl(ireg a) { return _mm512_slli_epi32(a, k); }
+  template <int k> static DLCORE_INLINE ireg isrl(ireg a) { return _mm512_srli_epi32(a, k); }
+  template <int k> static DLCORE_INLINE ireg isra(ireg a) { return _mm512_srai_epi32(a, k); }
+  static DLCORE_INLINE cmask icmp_gt(ireg a, ireg b) { return _mm512_cmpgt_epi32_mask(a, b); }
+  static DLCORE_INLINE ireg cvt_to_int(reg a) { return _mm512_cvtps_epi32(a); }
+  static DLCORE_INLINE reg cvt_to_float(ireg a) { return _mm512_cvtepi32_ps(a); }
+  static DLCORE_INLINE ireg bits_of(reg a) { return _mm512_castps_si512(a); }
+  static DLCORE_INLINE reg float_of(ireg a) { return _mm512_castsi512_ps(a); }
+  static DLCORE_INLINE ireg ones_where(cmask m) { return _mm512_maskz_mov_epi32(m, _mm512_set1_epi32(1)); }
+  static DLCORE_INLINE void mulhilo_u32(ireg a, ireg b, ireg* hi, ireg* lo) {
+    __m512i even = _mm512_mul_epu32(a, b);
+    __m512i odd = _mm512_mul_epu32(_mm512_srli_epi64(a, 32), _mm512_srli_epi64(b, 32));
+    *lo = _mm512_mask_blend_epi32(0xAAAA, even, _mm512_slli_epi64(odd, 32));
+    *hi = _mm512_mask_blend_epi32(0xAAAA, _mm512_srli_epi64(even, 32), odd);
+  }
+  static DLCORE_INLINE ireg iload(const int32_t* p) { return _mm512_loadu_si512(p); }
+  static DLCORE_INLINE void istore(int32_t* p, ireg v) { _mm512_storeu_si512(p, v); }
+  static DLCORE_INLINE ireg load_u8(const uint8_t* p) {
+    return _mm512_cvtepu8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
+  }
+  static DLCORE_INLINE void store_u8(uint8_t* p, ireg v) {
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(p), _mm512_cvtepi32_epi8(v));
+  }
+  static DLCORE_INLINE void stream(float* p, reg v) { _mm512_stream_ps(p, v); }
+  static DLCORE_INLINE void stream_fence() { _mm_sfence(); }
 };
 #endif
 

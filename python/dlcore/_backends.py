@@ -12,6 +12,16 @@ BackendUnavailableError = _C.BackendUnavailableError
 CPU_BACKENDS = ("avx512", "avx2", "ref")
 #: Optional extension modules and the backend name each one serves.
 OPTIONAL_MODULES = {"onednn": "dlcore._onednn", "cuda": "dlcore._cuda"}
+#: Run before importing an optional module: puts its shared-library runtime in
+#: the process; returns None, or why it could not (added to the error if the
+#: import then fails).
+def _load_onednn_runtime():
+    loader = importlib.import_module("dlcore._onednn_loader")
+    loader.load()
+    return loader.why_not()
+
+
+_RUNTIME_LOADERS = {"onednn": _load_onednn_runtime}
 
 
 def set_num_threads(n: int) -> None:
@@ -35,10 +45,13 @@ def optional_module(backend: str):
         raise BackendUnavailableError(
             f"backend '{backend}' is not built into this installation of dlcore "
             f"(module {name} is missing; see README 'Building')")
+    loader = _RUNTIME_LOADERS.get(backend)
+    runtime_problem = loader() if loader is not None else None
     try:
         module = importlib.import_module(name)
     except ImportError as exc:  # built, but its runtime (libdnnl, CUDA driver) is missing
-        raise BackendUnavailableError(f"backend '{backend}' is built but cannot load: {exc}") from exc
+        detail = f"; {runtime_problem}" if runtime_problem else ""
+        raise BackendUnavailableError(f"backend '{backend}' is built but cannot load: {exc}{detail}") from exc
     probe = getattr(module, "probe", None)
     if probe is not None:
         reason = probe()  # "" when usable, else why not (e.g. no GPU)

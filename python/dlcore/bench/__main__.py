@@ -16,6 +16,7 @@ from .common import machine_header
 
 #: family name -> module under dlcore.bench providing run(args)
 FAMILIES = {"gemm": "gemm"}
+FAMILIES["conv"] = "conv"
 
 
 def main(argv=None) -> int:

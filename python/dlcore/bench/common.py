@@ -86,18 +86,17 @@ def fma_peak_gflops(threads: int) -> float:
     return _PEAKS[key]
 
 
-def stream_bandwidth_gbs(threads: int, nbytes: int = 256 << 20) -> dict:
-    """STREAM-like copy and triad bandwidth in GB/s (NumPy, measured once)."""
-    key = ("stream", threads)
+def stream_bandwidth_gbs(threads: int, nbytes: int = 128 << 20) -> dict:
+    """This machine's STREAM-like copy and triad bandwidth in GB/s on `threads` threads, measured once.
+
+    Measured in C++ with OpenMP (dlcore._C.stream_bandwidth, best of 5 passes
+    over arrays of `nbytes` each): copy counts read + write bytes, triad two
+    reads and a write, as STREAM does (write-allocate traffic not counted).
+    """
+    key = ("stream", threads, nbytes)
     if key not in _PEAKS:
-        n = nbytes // 4
-        a = np.ones(n, np.float32)
-        b = np.full(n, 2.0, np.float32)
-        c = np.empty(n, np.float32)
-        t_copy = median_time(lambda: np.copyto(c, a), repeats=5)
-        t_triad = median_time(lambda: (np.multiply(b, 3.0, out=c), np.add(c, a, out=c)), repeats=5)
-        # copy moves 2n floats; the two-pass triad moves 5n (read b, write c, read c, read a, write c).
-        _PEAKS[key] = {"copy": 2 * n * 4 / t_copy / 1e9, "triad": 5 * n * 4 / t_triad / 1e9}
+        _PEAKS[key] = {kind: max(_C.stream_bandwidth(kind, threads, nbytes) for _ in range(2))
+                       for kind in ("copy", "triad")}
     return _PEAKS[key]
 
 
@@ -135,3 +134,34 @@ def summarize(rows: list[dict], key: str, label: str) -> None:
     vals = [r[key] for r in rows if r.get(key) is not None]
     if vals:
         print(f"median {label}: {statistics.median(vals):.2f} over {len(vals)} shapes")
+
+
+# --- oneDNN column ------------------------------------------------------------
+def onednn_available() -> bool:
+    """True when backend="onednn" can run here (dlcore._onednn built and libdnnl loadable)."""
+    return bool(dlcore.backends()["onednn"]["available"])
+
+
+def onednn_primitive_time(fn, repeats: int = 5, min_time: float = 0.05) -> float:
+    """Median seconds that oneDNN spent inside its primitive(s) alone during `fn()`.
+
+    `fn` makes one backend="onednn" kernel call. End-to-end timing (compare())
+    includes the reorders between our plain NCHW and the blocked layout oneDNN
+    prefers; this excludes them, i.e. what oneDNN's best layout would give.
+    Equal to the end-to-end time (minus call overhead) when no reorder runs.
+    """
+    from dlcore.kernels._dispatch import module_for
+
+    module = module_for("onednn", "gemm")
+    fn()
+    t0 = time.perf_counter()
+    fn()
+    inner = max(1, int(min_time / max(time.perf_counter() - t0, 1e-7)))
+    samples = []
+    for _ in range(repeats):
+        total = 0.0
+        for _ in range(inner):
+            fn()
+            total += module.last_call_info()["primitive_seconds"]
+        samples.append(total / inner)
+    return statistics.median(samples)

@@ -12,7 +12,16 @@ Asking for a backend that cannot run raises ``dlcore.BackendUnavailableError``;
 there is never a silent fallback. ``last_dispatch()`` names the implementation
 the last call on this thread ran (``DLCORE_VERBOSE=1`` prints every choice).
 """
+from . import eltwise, norm, softmax
 from ._dispatch import last_dispatch
+from .conv import conv2d_backward_data, conv2d_backward_weights, conv2d_forward
+from .eltwise import *  # noqa: F401,F403  (relu/prelu/sigmoid/tanh/elu/abs/maxout forward and backward)
 from .gemm import gemm
+from .lrn import lrn_backward, lrn_forward
+from .norm import *  # noqa: F401,F403  (batch_norm_forward_training/_inference, batch_norm_backward)
+from .pool import avg_pool2d_backward, avg_pool2d_forward, max_pool2d_backward, max_pool2d_forward
+from .softmax import *  # noqa: F401,F403  (softmax/log_softmax/cross_entropy forward and backward)
 
-__all__ = ["gemm", "last_dispatch"]
+__all__ = (["gemm", "last_dispatch", "conv2d_forward", "conv2d_backward_data", "conv2d_backward_weights",
+            "lrn_forward", "lrn_backward", "max_pool2d_forward", "max_pool2d_backward", "avg_pool2d_forward",
+            "avg_pool2d_backward"] + eltwise.__all__ + norm.__all__ + softmax.__all__)

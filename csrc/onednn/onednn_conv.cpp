@@ -1,0 +1,221 @@
+// conv2d forward / backward-data / backward-weights over oneDNN's direct
+// convolution. The primitives are created with format_tag::any, so oneDNN
+// picks its preferred (usually blocked, e.g. nChw8c) layouts; the plan
+// reorders the caller's NCHW/OIHW buffers in and out. Groups map to oneDNN's
+// 5-D goihw weights (the same memory as OIHW); dilation d is oneDNN's d - 1.
+#include <pybind11/numpy.h>
+
+#include "bindings/array.h"
+#include "onednn/common.h"
+#include "onednn/ops.h"
+
+namespace dlcore {
+namespace onednn {
+namespace {
+
+struct ConvGeometry {
+  int64_t n, c, h, w;       // input
+  int64_t o, kh, kw;        // weights (O, C/groups, KH, KW)
+  int64_t groups;
+  int64_t sh, sw, dh, dw;   // stride, dilation (dlcore convention: 1 = dense)
+  int64_t pt, pb, pl, pr;   // padding
+  int64_t oh, ow;           // output
+
+  std::string key() const {
+    return cat(n, ",", c, ",", h, ",", w, ",", o, ",", kh, ",", kw, ",g", groups, ",s", sh, ",", sw,
+               ",d", dh, ",", dw, ",p", pt, ",", pb, ",", pl, ",", pr);
+  }
+  memory::desc x_desc() const { return plain_desc({n, c, h, w}); }
+  memory::desc y_desc() const { return plain_desc({n, o, oh, ow}); }
+  memory::desc w_desc() const {
+    if (groups == 1) return plain_desc({o, c, kh, kw});
+    return plain_desc({groups, o / groups, c / groups, kh, kw});
+  }
+  memory::desc b_desc() const { return plain_desc({o}); }
+  static memory::desc any(const memory::desc& d) {
+    return memory::desc(d.get_dims(), dt::f32, tag::any);
+  }
+  memory::dims strides() const { return {sh, sw}; }
+  memory::dims dilates() const { return {dh - 1, dw - 1}; }
+  memory::dims pad_l() const { return {pt, pl}; }
+  memory::dims pad_r() const { return {pb, pr}; }
+};
+
+// Checks the hyper-parameters and input/weight shapes, and computes the output size.
+ConvGeometry conv_geometry(const char* op, const Shape& x, const Shape& w, py::handle stride,
+                           py::handle padding, py::handle dilation, int64_t groups) {
+  DLCORE_CHECK(x.size() == 4, op, ": input must be 4-D (N, C, H, W), got shape ", shape_str(x));
+  DLCORE_CHECK(w.size() == 4, op, ": weight must be 4-D (O, C/groups, KH, KW), got shape ", shape_str(w));
+  ConvGeometry g{};
+  g.n = x[0]; g.c = x[1]; g.h = x[2]; g.w = x[3];
+  g.o = w[0]; g.kh = w[2]; g.kw = w[3];
+  g.groups = groups;
+  std::tie(g.sh, g.sw) = int_pair(stride, op, "stride");
+  std::tie(g.dh, g.dw) = int_pair(dilation, op, "dilation");
+  auto p = padding4(padding, op);
+  g.pt = p[0]; g.pb = p[1]; g.pl = p[2]; g.pr = p[3];
+  DLCORE_CHECK(groups >= 1, op, ": groups must be >= 1, got ", groups);
+  DLCORE_CHECK(g.sh >= 1 && g.sw >= 1, op, ": stride must be >= 1, got (", g.sh, ", ", g.sw, ")");
+  DLCORE_CHECK(g.dh >= 1 && g.dw >= 1, op, ": dilation must be >= 1, got (", g.dh, ", ", g.dw, ")");
+  DLCORE_CHECK(g.pt >= 0 && g.pb >= 0 && g.pl >= 0 && g.pr >= 0, op, ": padding must be >= 0, got ",
+               shape_str(p));
+  for (int64_t v : x) DLCORE_CHECK(v > 0, op, ": input shape ", shape_str(x), " is empty");
+  for (int64_t v : w) DLCORE_CHECK(v > 0, op, ": weight shape ", shape_str(w), " is empty");
+  DLCORE_CHECK(g.c % groups == 0 && g.o % groups == 0, op, ": input channels ", g.c,
+               " and output channels ", g.o, " must be divisible by groups=", groups);
+  DLCORE_CHECK(w[1] * groups == g.c, op, ": weight ", shape_str(w), " expects ", w[1] * groups,
+               " input channels (C/groups=", w[1], ", groups=", groups, ") but input ", shape_str(x),
+               " has ", g.c);
+  const int64_t ext_h = (g.kh - 1) * g.dh + 1, ext_w = (g.kw - 1) * g.dw + 1;
+  g.oh = (g.h + g.pt + g.pb - ext_h) / g.sh + 1;
+  g.ow = (g.w + g.pl + g.pr - ext_w) / g.sw + 1;
+  DLCORE_CHECK(g.h + g.pt + g.pb >= ext_h && g.w + g.pl + g.pr >= ext_w, op, ": the dilated kernel (",
+               ext_h, ", ", ext_w, ") is larger than the padded input ", shape_str(x),
+               " with padding ", shape_str(p));
+  return g;
+}
+
+dnnl::convolution_forward::primitive_desc forward_pd(const ConvGeometry& g, bool with_bias,
+                                                     dnnl::prop_kind prop) {
+  auto any = &ConvGeometry::any;
+  if (with_bias)
+    return {cpu_engine(), prop, dnnl::algorithm::convolution_direct, any(g.x_desc()), any(g.w_desc()),
+            any(g.b_desc()), any(g.y_desc()), g.strides(), g.dilates(), g.pad_l(), g.pad_r(),
+            plan_attr()};
+  return {cpu_engine(), prop, dnnl::algorithm::convolution_direct, any(g.x_desc()), any(g.w_desc()),
+          any(g.y_desc()), g.strides(), g.dilates(), g.pad_l(), g.pad_r(), plan_attr()};
+}
+
+void check_dy(const char* op, const Shape& dy, const ConvGeometry& g) {
+  const Shape expected{g.n, g.o, g.oh, g.ow};
+  DLCORE_CHECK(dy == expected, op, ": dy has shape ", shape_str(dy), " but the convolution of input (",
+               g.n, ", ", g.c, ", ", g.h, ", ", g.w, ") with weight (", g.o, ", ", g.c / g.groups, ", ",
+               g.kh, ", ", g.kw, ") gives ", shape_str(expected));
+}
+
+FloatArray forward_entry(py::handle x_obj, py::handle w_obj, py::handle b_obj, py::handle stride,
+                         py::handle padding, py::handle dilation, int64_t groups, const std::string&) {
+  const char* op = "conv2d_forward";
+  FloatArray x = input_f32(x_obj, op, "x", 4);
+  FloatArray w = input_f32(w_obj, op, "w", 4);
+  ConvGeometry g = conv_geometry(op, shape_of(x), shape_of(w), stride, padding, dilation, groups);
+  FloatArray b;
+  const bool with_bias = !b_obj.is_none();
+  if (with_bias) {
+    b = input_f32(b_obj, op, "bias", 1);
+    DLCORE_CHECK(b.shape(0) == g.o, op, ": bias has shape ", shape_str(shape_of(b)), ", expected (",
+                 g.o, ",)");
+  }
+  FloatArray y = new_f32({g.n, g.o, g.oh, g.ow});
+  auto plan = cached_plan(key_of(op, g.key(), with_bias), [&] {
+    auto pd = forward_pd(g, with_bias, dnnl::prop_kind::forward_inference);
+    std::vector<std::tuple<int, memory::desc, bool>> args = {
+        {DNNL_ARG_SRC, g.x_desc(), false}, {DNNL_ARG_WEIGHTS, g.w_desc(), false},
+        {DNNL_ARG_DST, g.y_desc(), true}};
+    if (with_bias) args.emplace_back(DNNL_ARG_BIAS, g.b_desc(), false);
+    return make_plan<decltype(pd), dnnl::convolution_forward>(pd, args);
+  });
+  const int threads = dlcore_threads();
+  py::gil_scoped_release nogil;
+  OmpThreads scope(threads);
+  reset_last_call();
+  std::unordered_map<int, memory> args = {{DNNL_ARG_SRC, user_memory(g.x_desc(), x.data())},
+                                          {DNNL_ARG_WEIGHTS, user_memory(g.w_desc(), w.data())},
+                                          {DNNL_ARG_DST, user_memory(g.y_desc(), y.mutable_data())}};
+  if (with_bias) args[DNNL_ARG_BIAS] = user_memory(g.b_desc(), b.data());
+  plan->run(std::move(args));
+  return y;
+}
+
+FloatArray backward_data_entry(py::handle dy_obj, py::handle w_obj, py::handle input_shape,
+                               py::handle stride, py::handle padding, py::handle dilation,
+                               int64_t groups, const std::string&) {
+  const char* op = "conv2d_backward_data";
+  FloatArray dy = input_f32(dy_obj, op, "dy", 4);
+  FloatArray w = input_f32(w_obj, op, "w", 4);
+  Shape xs = int_tuple(input_shape, op, "input_shape", 4);
+  ConvGeometry g = conv_geometry(op, xs, shape_of(w), stride, padding, dilation, groups);
+  check_dy(op, shape_of(dy), g);
+  FloatArray dx = new_f32(xs);
+  auto plan = cached_plan(key_of(op, g.key()), [&] {
+    auto hint = forward_pd(g, false, dnnl::prop_kind::forward_training);
+    auto any = &ConvGeometry::any;
+    dnnl::convolution_backward_data::primitive_desc pd(
+        cpu_engine(), dnnl::algorithm::convolution_direct, any(g.x_desc()), any(g.w_desc()),
+        any(g.y_desc()), g.strides(), g.dilates(), g.pad_l(), g.pad_r(), hint, plan_attr());
+    return make_plan<decltype(pd), dnnl::convolution_backward_data>(
+        pd, {{DNNL_ARG_DIFF_DST, g.y_desc(), false}, {DNNL_ARG_WEIGHTS, g.w_desc(), false},
+             {DNNL_ARG_DIFF_SRC, g.x_desc(), true}});
+  });
+  const int threads = dlcore_threads();
+  py::gil_scoped_release nogil;
+  OmpThreads scope(threads);
+  reset_last_call();
+  plan->run({{DNNL_ARG_DIFF_DST, user_memory(g.y_desc(), dy.data())},
+             {DNNL_ARG_WEIGHTS, user_memory(g.w_desc(), w.data())},
+             {DNNL_ARG_DIFF_SRC, user_memory(g.x_desc(), dx.mutable_data())}});
+  return dx;
+}
+
+py::tuple backward_weights_entry(py::handle x_obj, py::handle dy_obj, py::handle weight_shape,
+                                 py::handle stride, py::handle padding, py::handle dilation,
+                                 int64_t groups, bool with_bias, const std::string&) {
+  const char* op = "conv2d_backward_weights";
+  FloatArray x = input_f32(x_obj, op, "x", 4);
+  FloatArray dy = input_f32(dy_obj, op, "dy", 4);
+  Shape ws = int_tuple(weight_shape, op, "weight_shape", 4);
+  ConvGeometry g = conv_geometry(op, shape_of(x), ws, stride, padding, dilation, groups);
+  check_dy(op, shape_of(dy), g);
+  FloatArray dw = new_f32(ws);
+  FloatArray db;
+  if (with_bias) db = new_f32({g.o});
+  auto plan = cached_plan(key_of(op, g.key(), with_bias), [&] {
+    auto hint = forward_pd(g, with_bias, dnnl::prop_kind::forward_training);
+    auto any = &ConvGeometry::any;
+    auto make = [&](const dnnl::convolution_backward_weights::primitive_desc& pd) {
+      std::vector<std::tuple<int, memory::desc, bool>> args = {
+          {DNNL_ARG_SRC, g.x_desc(), false}, {DNNL_ARG_DIFF_DST, g.y_desc(), false},
+          {DNNL_ARG_DIFF_WEIGHTS, g.w_desc(), true}};
+      if (with_bias) args.emplace_back(DNNL_ARG_DIFF_BIAS, g.b_desc(), true);
+      return make_plan<dnnl::convolution_backward_weights::primitive_desc,
+                       dnnl::convolution_backward_weights>(pd, args);
+    };
+    if (with_bias)
+      return make({cpu_engine(), dnnl::algorithm::convolution_direct, any(g.x_desc()), any(g.w_desc()),
+                   any(g.b_desc()), any(g.y_desc()), g.strides(), g.dilates(), g.pad_l(), g.pad_r(),
+                   hint, plan_attr()});
+    return make({cpu_engine(), dnnl::algorithm::convolution_direct, any(g.x_desc()), any(g.w_desc()),
+                 any(g.y_desc()), g.strides(), g.dilates(), g.pad_l(), g.pad_r(), hint,
+                 plan_attr()});
+  });
+  const int threads = dlcore_threads();
+  {
+    py::gil_scoped_release nogil;
+    OmpThreads scope(threads);
+    reset_last_call();
+    std::unordered_map<int, memory> args = {
+        {DNNL_ARG_SRC, user_memory(g.x_desc(), x.data())},
+        {DNNL_ARG_DIFF_DST, user_memory(g.y_desc(), dy.data())},
+        {DNNL_ARG_DIFF_WEIGHTS, user_memory(g.w_desc(), dw.mutable_data())}};
+    if (with_bias) args[DNNL_ARG_DIFF_BIAS] = user_memory(g.b_desc(), db.mutable_data());
+    plan->run(std::move(args));
+  }
+  return py::make_tuple(dw, with_bias ? py::object(db) : py::object(py::none()));
+}
+
+}  // namespace
+
+void init_conv(py::module_& m) {
+  m.def("conv2d_forward", &forward_entry, py::arg("x"), py::arg("w"), py::arg("bias") = py::none(),
+        py::arg("stride") = 1, py::arg("padding") = 0, py::arg("dilation") = 1, py::arg("groups") = 1,
+        py::arg("backend") = "onednn");
+  m.def("conv2d_backward_data", &backward_data_entry, py::arg("dy"), py::arg("w"),
+        py::arg("input_shape"), py::arg("stride") = 1, py::arg("padding") = 0, py::arg("dilation") = 1,
+        py::arg("groups") = 1, py::arg("backend") = "onednn");
+  m.def("conv2d_backward_weights", &backward_weights_entry, py::arg("x"), py::arg("dy"),
+        py::arg("weight_shape"), py::arg("stride") = 1, py::arg("padding") = 0, py::arg("dilation") = 1,
+        py::arg("groups") = 1, py::arg("bias") = true, py::arg("backend") = "onednn");
+}
+
+}  // namespace onednn
+}  // namespace dlcore

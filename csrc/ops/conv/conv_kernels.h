@@ -1,0 +1,575 @@
+// Direct convolution on a channel-blocked layout, written once for every
+// vector type V (simd::Avx2: 8-channel blocks, simd::Avx512: 16-channel
+// blocks). Include only from conv_avx2.cpp / conv_avx512.cpp.
+//
+// Internal layouts (W = V::width, channels zero-padded to whole blocks per
+// group, spatial padding materialised as zeros so no kernel tests bounds):
+//   activations  [N][G][CB][H][W_sp][W]          ("NCHW<W>c", per group)
+//   weights fwd  [G][OCB][ICB][KH][KW][W ic][W oc] (vector over oc)
+//   weights bwd  [G][ICB][OCB][KH][KW][W oc][W ic] (vector over ic)
+// The reorders into and out of these layouts run inside each call.
+//
+// One register tile serves forward and backward-data: NB vector blocks x RW
+// output columns of accumulators; each reduction step loads NB weight vectors
+// and broadcasts RW scalars of the source row (oneDNN's jit_avx2_conv idea).
+#pragma once
+#include <cstdint>
+
+#include "core/simd.h"
+#include "core/threads.h"
+#include "ops/conv/conv.h"
+
+namespace dlcore {
+namespace {
+
+inline int64_t imin(int64_t a, int64_t b) { return a < b ? a : b; }
+inline int64_t imax(int64_t a, int64_t b) { return a > b ? a : b; }
+inline int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
+
+// Register tile per ISA: NB blocks x RW columns of accumulators plus NB
+// weight vectors and one broadcast must fit the register file.
+template <class V>
+struct TileShape {
+  static constexpr int kRegs = V::width >= 16 ? 32 : 16;
+  static constexpr int NB = 3;
+  // AVX2: 3 blocks x 4 columns (12 acc); 2x6 measured 5-15% slower, 4x2 20% slower.
+  // AVX-512: 3 x 9 (27 acc).
+  static constexpr int RW = (kRegs - NB - 1) / NB;
+};
+
+// Weights one row sweep keeps hot: half of a 32 KiB L1d (the other half holds
+// the KH input rows and the output row). With 3x3 AVX2 that is 3 input-channel
+// blocks per sweep; measured on vgg_16:conv3_2 / resnet_50:res4a_branch2b.
+constexpr int64_t kL1WeightBytes = 16 * 1024;
+
+// Threads for a loop touching `floats` elements (reorders) or doing `flops`
+// (kernels): below these sizes a second thread's fork/join costs more than it
+// saves (and on a loaded machine a barrier can cost a whole time slice).
+constexpr int64_t kMinFloatsPerThread = 1 << 15;
+constexpr double kMinFlopsPerThread = 1.0e6;
+inline int threads_for_floats(int64_t floats) {
+  return int(imax(1, imin(get_num_threads(), floats / kMinFloatsPerThread)));
+}
+inline int threads_for_flops(double flops) {
+  return int(imax(1, imin(get_num_threads(), int64_t(flops / kMinFlopsPerThread))));
+}
+inline double conv_flops(const ConvShape& s) {
+  return 2.0 * double(s.n) * double(s.oc) * double(s.oh * s.ow) * double(s.icg() * s.kh * s.kw);
+}
+
+// Block counts of one convolution for blocks of W channels.
+struct Blocking {
+  int64_t G, icg, ocg, icb, ocb;  // groups; channels per group; blocks per group
+  int64_t ihp, iwp;               // padded input size
+};
+
+inline Blocking blocking_for(const ConvShape& s, int W) {
+  Blocking b;
+  b.G = s.groups;
+  b.icg = s.icg();
+  b.ocg = s.ocg();
+  b.icb = ceil_div(b.icg, W);
+  b.ocb = ceil_div(b.ocg, W);
+  b.ihp = s.ih + s.pt + s.pb;
+  b.iwp = s.iw + s.pl + s.pr;
+  return b;
+}
+
+// ---------------------------------------------------------------------------
+// Reorders (memory-bound; plain loops, parallel over rows)
+// ---------------------------------------------------------------------------
+
+// NCHW src (C = groups * cg) -> blocked dst [n][groups][cb][h+pt+pb][w+pl+pr][W],
+// zeros in the padding and in the channels past cg.
+template <int W>
+void to_blocked(const float* src, float* dst, int64_t n, int64_t groups, int64_t cg, int64_t cb,
+                int64_t h, int64_t w, int64_t pt, int64_t pb, int64_t pl, int64_t pr) {
+  const int64_t hp = h + pt + pb, wp = w + pl + pr;
+  const int64_t planes = n * groups * cb;
+#pragma omp parallel for collapse(2) schedule(static) num_threads(threads_for_floats(planes * hp * wp * W))
+  for (int64_t plane = 0; plane < planes; ++plane)
+    for (int64_t y = 0; y < hp; ++y) {
+      float* out = dst + (plane * hp + y) * wp * W;
+      const int64_t sy = y - pt;
+      if (sy < 0 || sy >= h) {
+        for (int64_t i = 0; i < wp * W; ++i) out[i] = 0.0f;
+        continue;
+      }
+      for (int64_t i = 0; i < pl * W; ++i) out[i] = 0.0f;
+      for (int64_t i = (pl + w) * W; i < wp * W; ++i) out[i] = 0.0f;
+      const int64_t img = plane / (groups * cb), g = (plane / cb) % groups, blk = plane % cb;
+      const int64_t live = imin(W, cg - blk * W);  // channels of this block that exist
+      float* row = out + pl * W;
+      for (int64_t c = 0; c < W; ++c) {
+        if (c < live) {
+          const float* in = src + ((img * groups * cg + g * cg + blk * W + c) * h + sy) * w;
+          for (int64_t x = 0; x < w; ++x) row[x * W + c] = in[x];
+        } else {
+          for (int64_t x = 0; x < w; ++x) row[x * W + c] = 0.0f;
+        }
+      }
+    }
+}
+
+// Blocked src [n][groups][cb][hp][wp][W] -> NCHW dst (C = groups * cg) of
+// spatial size h x w, read from offset (top, left) of each blocked plane.
+// Reads each blocked row once, contiguously, and writes its live channels'
+// rows side by side.
+template <int W>
+void from_blocked(const float* src, float* dst, int64_t n, int64_t groups, int64_t cg, int64_t cb,
+                  int64_t h, int64_t w, int64_t hp, int64_t wp, int64_t top, int64_t left) {
+  const int64_t planes = n * groups * cb;
+#pragma omp parallel for collapse(2) schedule(static) num_threads(threads_for_floats(planes * h * w * W))
+  for (int64_t plane = 0; plane < planes; ++plane)
+    for (int64_t y = 0; y < h; ++y) {
+      const int64_t img = plane / (groups * cb), g = (plane / cb) % groups, blk = plane % cb;
+      const int64_t live = imin(W, cg - blk * W);
+      const float* in = src + ((plane * hp + y + top) * wp + left) * W;
+      float* out = dst + ((img * groups * cg + g * cg + blk * W) * h + y) * w;
+      if (live == W) {
+        for (int64_t x = 0; x < w; ++x)
+#pragma GCC unroll 16
+          for (int64_t c = 0; c < W; ++c) out[c * h * w + x] = in[x * W + c];
+      } else {
+        for (int64_t x = 0; x < w; ++x)
+          for (int64_t c = 0; c < live; ++c) out[c * h * w + x] = in[x * W + c];
+      }
+    }
+}
+
+// OIHW w -> blocked wb, one of two layouts (`ic_inner`: the vector is W input
+// channels, else W output channels). Reads w once in order; the padding
+// channels of the blocked layout are zeroed first when there are any.
+// `flip` mirrors the kernel taps (backward data as a forward convolution).
+template <int W>
+void weights_to_blocked(const float* w, float* wb, const ConvShape& s, const Blocking& b, bool ic_inner,
+                        bool flip) {
+  const int64_t taps = s.kh * s.kw, total = b.G * b.ocb * b.icb * taps * W * W;
+  if (b.ocg % W != 0 || b.icg % W != 0) {
+#pragma omp parallel for schedule(static) num_threads(threads_for_floats(total))
+    for (int64_t i = 0; i < total; ++i) wb[i] = 0.0f;
+  }
+#pragma omp parallel for schedule(static) num_threads(threads_for_floats(total))
+  for (int64_t o = 0; o < s.oc; ++o) {
+    const int64_t g = o / b.ocg, ob = (o % b.ocg) / W, co = (o % b.ocg) % W;
+    const float* in = w + o * b.icg * taps;
+    for (int64_t i = 0; i < b.icg; ++i) {
+      const int64_t ib = i / W, ci = i % W;
+      // [G][OCB][ICB][taps][ci][co]  or  [G][ICB][OCB][taps][co][ci]
+      float* out = ic_inner ? wb + ((g * b.icb + ib) * b.ocb + ob) * taps * W * W + co * W + ci
+                            : wb + ((g * b.ocb + ob) * b.icb + ib) * taps * W * W + ci * W + co;
+      for (int64_t t = 0; t < taps; ++t) out[(flip ? taps - 1 - t : t) * W * W] = in[i * taps + t];
+    }
+  }
+}
+
+// [G][OCB][ICB][KH][KW][W ic][W oc] -> OIHW (the live channels only).
+template <int W>
+void forward_blocked_to_weights(const float* wb, float* w, const ConvShape& s, const Blocking& b) {
+#pragma omp parallel for schedule(static) num_threads(threads_for_floats(s.oc * b.icg * s.kh * s.kw))
+  for (int64_t o = 0; o < s.oc; ++o) {
+    const int64_t g = o / b.ocg, ob = (o % b.ocg) / W, co = (o % b.ocg) % W;
+    for (int64_t i = 0; i < b.icg; ++i)
+      for (int64_t kh = 0; kh < s.kh; ++kh)
+        for (int64_t kw = 0; kw < s.kw; ++kw) {
+          const int64_t ib = i / W, ci = i % W;
+          w[((o * b.icg + i) * s.kh + kh) * s.kw + kw] =
+              wb[(((((g * b.ocb + ob) * b.icb + ib) * s.kh + kh) * s.kw + kw) * W + ci) * W + co];
+        }
+  }
+}
+
+// ---------------------------------------------------------------------------
+// The register tile shared by forward and backward-data
+// ---------------------------------------------------------------------------
+
+// A tile's reduction: three nested loops, each with a trip count and the
+// steps it advances the source row and the weights by; inside, the W
+// channels of one block are walked (source scalar c, weight vector c).
+struct TileLoops {
+  int64_t count[3];
+  int64_t src_step[3];
+  int64_t wei_step[3];
+};
+
+struct TileArgs {
+  const float* src;   // source row at the tile's first column
+  int64_t src_col;    // floats between consecutive columns of the tile
+  const float* wei;   // weights of the first vector block
+  int64_t wei_block;  // floats between vector blocks
+  TileLoops loops;
+  float* dst;                    // accumulators' home, first block and column
+  int64_t dst_col, dst_block;    // floats between columns / between blocks
+  const float* init = nullptr;   // NB*W start values (bias) or null for zero
+  bool accumulate = false;       // start from dst instead (backward data)
+};
+
+// acc[b][r] (+)= sum over the loops and c of wei[b][c] (vector) * src[r][c] (broadcast).
+template <class V, int NB, int RW, int CI = V::width>
+void conv_tile(const TileArgs& t) {
+  constexpr int W = V::width;
+  using reg = typename V::reg;
+  reg acc[NB][RW];
+#pragma GCC unroll 4
+  for (int b = 0; b < NB; ++b)
+#pragma GCC unroll 16
+    for (int r = 0; r < RW; ++r)
+      acc[b][r] = t.accumulate ? V::load(t.dst + b * t.dst_block + r * t.dst_col)
+                               : (t.init ? V::load(t.init + b * W) : V::zero());
+
+  const TileLoops& L = t.loops;
+  const int64_t src_col = t.src_col, wei_block = t.wei_block;
+  for (int64_t i0 = 0; i0 < L.count[0]; ++i0)
+    for (int64_t i1 = 0; i1 < L.count[1]; ++i1)
+      for (int64_t i2 = 0; i2 < L.count[2]; ++i2) {
+        const float* sp = t.src + i0 * L.src_step[0] + i1 * L.src_step[1] + i2 * L.src_step[2];
+        const float* wp = t.wei + i0 * L.wei_step[0] + i1 * L.wei_step[1] + i2 * L.wei_step[2];
+#pragma GCC unroll 16
+        for (int c = 0; c < CI; ++c) {
+          reg wv[NB];
+#pragma GCC unroll 4
+          for (int b = 0; b < NB; ++b) wv[b] = V::load(wp + b * wei_block + c * W);
+#pragma GCC unroll 16
+          for (int r = 0; r < RW; ++r) {
+            const reg xv = V::set1(sp[r * src_col + c]);
+#pragma GCC unroll 4
+            for (int b = 0; b < NB; ++b) acc[b][r] = V::fmadd(wv[b], xv, acc[b][r]);
+          }
+        }
+      }
+
+#pragma GCC unroll 4
+  for (int b = 0; b < NB; ++b)
+#pragma GCC unroll 16
+    for (int r = 0; r < RW; ++r) V::store(t.dst + b * t.dst_block + r * t.dst_col, acc[b][r]);
+}
+
+// A tile of `rem` (1..R) columns: the tile instantiated for exactly rem.
+template <class V, int NB, int R, int CI>
+void conv_tile_tail(const TileArgs& t, int rem) {
+  if constexpr (R > 0) {
+    if (rem == R)
+      conv_tile<V, NB, R, CI>(t);
+    else
+      conv_tile_tail<V, NB, R - 1, CI>(t, rem);
+  }
+}
+
+// A row of `cols` columns for NB blocks, cut into the fewest tiles of at most
+// RW columns, as even as possible (14 -> 5+5+4, not 6+6+2: a narrow tile has
+// too few independent accumulators to hide the FMA latency).
+template <class V, int NB, int CI>
+void conv_row_blocks(TileArgs t, int64_t cols) {
+  constexpr int RW = TileShape<V>::RW;
+  const int64_t tiles = ceil_div(cols, RW), base = cols / imax(1, tiles), wider = cols % imax(1, tiles);
+  for (int64_t i = 0; i < tiles; ++i) {
+    const int width = int(base + (i < wider ? 1 : 0));
+    conv_tile_tail<V, NB, RW, CI>(t, width);
+    t.src += width * t.src_col;
+    t.dst += width * t.dst_col;
+  }
+}
+
+// A row for `nb` <= NB blocks (fewer at the last block group).
+template <class V, int CI = V::width>
+void conv_row(TileArgs t, int64_t nb, int64_t cols) {
+  constexpr int NB = TileShape<V>::NB;
+  if (nb == NB) {
+    conv_row_blocks<V, NB, CI>(t, cols);
+    return;
+  }
+  for (int64_t b = 0; b < nb; ++b) {
+    conv_row_blocks<V, 1, CI>(t, cols);
+    t.wei += t.wei_block;
+    t.dst += t.dst_block;
+    if (t.init) t.init += V::width;
+  }
+}
+
+// ---------------------------------------------------------------------------
+// Forward: y = conv(x, w) + bias
+// ---------------------------------------------------------------------------
+
+// yb = conv(xb, wb) + bias on blocked, padded operands (xb padded per s,
+// wb in the forward layout, bias NB-block padded or null). Input blocks are
+// CI channels wide: W, or all of a narrow input (CI = ICg < W, one block).
+template <class V, int CI = V::width>
+void forward_blocked(const ConvShape& s, const Blocking& b, const float* xb, const float* wb,
+                     const float* bias, float* yb) {
+  constexpr int W = V::width;
+  constexpr int NB = TileShape<V>::NB;
+  const int64_t icb = CI == W ? b.icb : 1;
+  const int64_t ob_groups = ceil_div(b.ocb, NB);
+  const int64_t kk = s.kh * s.kw * CI * W;  // weights of one (ob, ib) block pair
+  const int64_t icb_chunk = imax(1, kL1WeightBytes / int64_t(kk * NB * sizeof(float)));
+  const int64_t plane = b.ihp * b.iwp * CI;
+  // Dynamic: rows are many and equal, but a shared machine stalls threads unevenly.
+#pragma omp parallel for collapse(4) schedule(dynamic, 1) num_threads(threads_for_flops(conv_flops(s)))
+  for (int64_t n = 0; n < s.n; ++n)
+    for (int64_t g = 0; g < b.G; ++g)
+      for (int64_t j = 0; j < ob_groups; ++j)
+        for (int64_t oh = 0; oh < s.oh; ++oh) {
+          const int64_t ob = j * NB;
+          TileArgs t;
+          const float* src = xb + (n * b.G + g) * icb * plane + oh * s.sh * b.iwp * CI;
+          const float* wei = wb + (g * b.ocb + ob) * icb * kk;
+          t.src_col = s.sw * CI;
+          t.wei_block = icb * kk;
+          t.loops = {{icb, s.kh, s.kw},
+                     {plane, s.dh * b.iwp * CI, s.dw * CI},
+                     {kk, s.kw * CI * W, CI * W}};
+          t.dst = yb + (((n * b.G + g) * b.ocb + ob) * s.oh + oh) * s.ow * W;
+          t.dst_col = W;
+          t.dst_block = s.oh * s.ow * W;
+          // Input-channel blocks in chunks whose weights stay in L1 while the
+          // tiles sweep the row; later chunks accumulate onto the row in dst.
+          for (int64_t ib = 0; ib < icb; ib += icb_chunk) {
+            t.loops.count[0] = imin(icb_chunk, icb - ib);
+            t.src = src + ib * plane;
+            t.wei = wei + ib * kk;
+            t.init = bias && ib == 0 ? bias + (g * b.ocb + ob) * W : nullptr;
+            t.accumulate = ib > 0;
+            conv_row<V, CI>(t, imin(NB, b.ocb - ob), s.ow);
+          }
+        }
+}
+
+// OIHW -> [G][OCB][KH][KW][CI ic][W oc]: the forward weights of a narrow input.
+template <int CI, int W>
+void weights_to_narrow_blocked(const float* w, float* wb, const ConvShape& s, const Blocking& b) {
+  const int64_t taps = s.kh * s.kw;
+#pragma omp parallel for collapse(2) schedule(static) num_threads(threads_for_floats(b.G * b.ocb * taps * CI * W))
+  for (int64_t g = 0; g < b.G; ++g)
+    for (int64_t ob = 0; ob < b.ocb; ++ob)
+      for (int64_t t = 0; t < taps; ++t)
+        for (int64_t ci = 0; ci < CI; ++ci)
+          for (int64_t co = 0; co < W; ++co) {
+            const int64_t o = ob * W + co;
+            wb[(((g * b.ocb + ob) * taps + t) * CI + ci) * W + co] =
+                o < b.ocg ? w[((g * b.ocg + o) * CI + ci) * taps + t] : 0.0f;
+          }
+}
+
+// Forward of a convolution whose groups have CI < W input channels (a
+// network's first layer: 1 or 3 channels): the input block holds exactly
+// those channels, so no FMA is spent on channel padding.
+template <class V, int CI>
+void forward_narrow(const ConvForwardArgs& a, const float* bias) {
+  constexpr int W = V::width;
+  const ConvShape& s = a.s;
+  const Blocking b = blocking_for(s, W);
+  float* xb = conv_scratch(0, size_t(s.n * b.G * b.ihp * b.iwp * CI));
+  float* wb = conv_scratch(1, size_t(b.G * b.ocb * s.kh * s.kw * CI * W));
+  float* yb = conv_scratch(2, size_t(s.n * b.G * b.ocb * s.oh * s.ow * W));
+  to_blocked<CI>(a.x, xb, s.n, b.G, b.icg, 1, s.ih, s.iw, s.pt, s.pb, s.pl, s.pr);
+  weights_to_narrow_blocked<CI, W>(a.w, wb, s, b);
+  forward_blocked<V, CI>(s, b, xb, wb, bias, yb);
+  from_blocked<W>(yb, a.y, s.n, b.G, b.ocg, b.ocb, s.oh, s.ow, s.oh, s.ow, 0, 0);
+}
+
+template <class V>
+void conv2d_forward_direct(const ConvForwardArgs& a) {
+  constexpr int W = V::width;
+  const ConvShape& s = a.s;
+  const Blocking b = blocking_for(s, W);
+  float* bias = a.bias ? conv_scratch(3, size_t(b.G * b.ocb * W)) : nullptr;
+  if (bias)
+    for (int64_t g = 0; g < b.G; ++g)
+      for (int64_t o = 0; o < b.ocb * W; ++o) bias[g * b.ocb * W + o] = o < b.ocg ? a.bias[g * b.ocg + o] : 0.0f;
+  switch (b.icg) {  // narrow inputs: 1 (grey), 3 (RGB) channels, or a few more
+    case 1: return forward_narrow<V, 1>(a, bias);
+    case 2: return forward_narrow<V, 2>(a, bias);
+    case 3: return forward_narrow<V, 3>(a, bias);
+    case 4: return forward_narrow<V, 4>(a, bias);
+    default: break;
+  }
+  float* xb = conv_scratch(0, size_t(s.n * b.G * b.icb * b.ihp * b.iwp * W));
+  float* wb = conv_scratch(1, size_t(b.G * b.ocb * b.icb * s.kh * s.kw * W * W));
+  float* yb = conv_scratch(2, size_t(s.n * b.G * b.ocb * s.oh * s.ow * W));
+  to_blocked<W>(a.x, xb, s.n, b.G, b.icg, b.icb, s.ih, s.iw, s.pt, s.pb, s.pl, s.pr);
+  weights_to_blocked<W>(a.w, wb, s, b, false, false);
+  forward_blocked<V>(s, b, xb, wb, bias, yb);
+  from_blocked<W>(yb, a.y, s.n, b.G, b.ocg, b.ocb, s.oh, s.ow, s.oh, s.ow, 0, 0);
+}
+
+// ---------------------------------------------------------------------------
+// Backward data at stride 1 is a forward convolution of dy, padded by the
+// dilated kernel extent minus the forward padding, with the kernel mirrored
+// and its input/output channels swapped: the gather form, whose accumulators
+// stay in registers over all (oc, kh, kw). Needs pad <= dilation * (k - 1).
+// ---------------------------------------------------------------------------
+
+inline bool backward_data_as_forward(const ConvShape& s) {
+  const int64_t eh = s.dh * (s.kh - 1), ew = s.dw * (s.kw - 1);
+  return s.sh == 1 && s.sw == 1 && s.pt <= eh && s.pb <= eh && s.pl <= ew && s.pr <= ew;
+}
+
+template <class V>
+void backward_data_gather(const ConvBackwardDataArgs& a) {
+  constexpr int W = V::width;
+  const ConvShape& s = a.s;
+  ConvShape t = s;  // the transposed convolution: dy -> dx
+  t.ic = s.oc;
+  t.ih = s.oh;
+  t.iw = s.ow;
+  t.oc = s.ic;
+  t.oh = s.ih;
+  t.ow = s.iw;
+  t.pt = s.dh * (s.kh - 1) - s.pt;
+  t.pb = s.dh * (s.kh - 1) - s.pb;
+  t.pl = s.dw * (s.kw - 1) - s.pl;
+  t.pr = s.dw * (s.kw - 1) - s.pr;
+  const Blocking b = blocking_for(s, W);
+  const Blocking bt = blocking_for(t, W);
+  float* dyb = conv_scratch(0, size_t(t.n * bt.G * bt.icb * bt.ihp * bt.iwp * W));
+  float* wb = conv_scratch(1, size_t(bt.G * bt.ocb * bt.icb * t.kh * t.kw * W * W));
+  float* dxb = conv_scratch(2, size_t(t.n * bt.G * bt.ocb * t.oh * t.ow * W));
+
+  to_blocked<W>(a.dy, dyb, t.n, bt.G, bt.icg, bt.icb, t.ih, t.iw, t.pt, t.pb, t.pl, t.pr);
+  // [G][ICB][OCB][taps mirrored][oc][ic] of w is the forward layout of the transposed kernel.
+  weights_to_blocked<W>(a.w, wb, s, b, true, true);
+  forward_blocked<V>(t, bt, dyb, wb, nullptr, dxb);
+  from_blocked<W>(dxb, a.dx, t.n, bt.G, bt.ocg, bt.ocb, t.oh, t.ow, t.oh, t.ow, 0, 0);
+}
+
+// ---------------------------------------------------------------------------
+// Backward data: dx = conv_transpose(dy, w), as a scatter from each output
+// row into the padded, blocked dx. Threads own disjoint dx rows (a chunk of
+// padded rows of a block group), so the accumulation never races.
+// ---------------------------------------------------------------------------
+
+template <class V>
+void conv2d_backward_data_direct(const ConvBackwardDataArgs& a) {
+  if (backward_data_as_forward(a.s)) return backward_data_gather<V>(a);
+  constexpr int W = V::width;
+  constexpr int NB = TileShape<V>::NB;
+  const ConvShape& s = a.s;
+  const Blocking b = blocking_for(s, W);
+  float* dyb = conv_scratch(0, size_t(s.n * b.G * b.ocb * s.oh * s.ow * W));
+  float* wb = conv_scratch(1, size_t(b.G * b.icb * b.ocb * s.kh * s.kw * W * W));
+  float* dxb = conv_scratch(2, size_t(s.n * b.G * b.icb * b.ihp * b.iwp * W));
+
+  to_blocked<W>(a.dy, dyb, s.n, b.G, b.ocg, b.ocb, s.oh, s.ow, 0, 0, 0, 0);
+  weights_to_blocked<W>(a.w, wb, s, b, true, false);
+
+  const int64_t ib_groups = ceil_div(b.icb, NB);
+  const int64_t kk = s.kh * s.kw * W * W;
+  const int64_t plane = b.ihp * b.iwp * W;
+  // Enough row chunks for about four work items per thread.
+  const int64_t items = s.n * b.G * ib_groups;
+  const int64_t chunks = imin(b.ihp, imax(1, ceil_div(4 * get_num_threads(), imax(1, items))));
+  const int64_t chunk_rows = ceil_div(b.ihp, chunks);
+#pragma omp parallel for collapse(4) schedule(dynamic, 1) num_threads(threads_for_flops(conv_flops(s)))
+  for (int64_t n = 0; n < s.n; ++n)
+    for (int64_t g = 0; g < b.G; ++g)
+      for (int64_t j = 0; j < ib_groups; ++j)
+        for (int64_t chunk = 0; chunk < chunks; ++chunk) {
+          const int64_t ib = j * NB, nb = imin(NB, b.icb - ib);
+          const int64_t r0 = chunk * chunk_rows, r1 = imin(b.ihp, r0 + chunk_rows);
+          float* dx = dxb + ((n * b.G + g) * b.icb + ib) * plane;
+          for (int64_t blk = 0; blk < nb; ++blk)
+            for (int64_t i = r0 * b.iwp * W; i < r1 * b.iwp * W; ++i) dx[blk * plane + i] = 0.0f;
+          for (int64_t oh = 0; oh < s.oh; ++oh)
+            for (int64_t kh = 0; kh < s.kh; ++kh) {
+              const int64_t row = oh * s.sh + kh * s.dh;  // padded dx row this tap writes
+              if (row < r0 || row >= r1) continue;
+              for (int64_t kw = 0; kw < s.kw; ++kw) {
+                TileArgs t;
+                t.src = dyb + ((n * b.G + g) * b.ocb * s.oh + oh) * s.ow * W;
+                t.src_col = W;
+                t.wei = wb + ((g * b.icb + ib) * b.ocb * s.kh * s.kw + kh * s.kw + kw) * W * W;
+                t.wei_block = b.ocb * kk;
+                t.loops = {{b.ocb, 1, 1}, {s.oh * s.ow * W, 0, 0}, {kk, 0, 0}};
+                t.dst = dx + (row * b.iwp + kw * s.dw) * W;
+                t.dst_col = s.sw * W;
+                t.dst_block = plane;
+                t.accumulate = true;
+                conv_row<V>(t, nb, s.ow);
+              }
+            }
+        }
+
+  from_blocked<W>(dxb, a.dx, s.n, b.G, b.icg, b.icb, s.ih, s.iw, b.ihp, b.iwp, s.pt, s.pl);
+}
+
+// ---------------------------------------------------------------------------
+// Backward weights: dw[o, i, kh, kw] = sum_{n, oh, ow} dy[n, o, oh, ow] * x[n, i, ih, iw].
+// Threads own disjoint (g, ob, ib, kh) slices of dw: no reduction across
+// threads, so the result does not depend on the thread count.
+// ---------------------------------------------------------------------------
+
+// One (kh, kw) tap of one (ob, ib) block pair: acc[ci] is the vector of W
+// output channels for input channel ci of the block.
+template <class V>
+void weights_tap(const float* xb, const float* dyb, float* out, const ConvShape& s, const Blocking& b,
+                 int64_t x_img_step, int64_t dy_img_step) {
+  constexpr int W = V::width;
+  using reg = typename V::reg;
+  reg acc[W];
+#pragma GCC unroll 16
+  for (int c = 0; c < W; ++c) acc[c] = V::zero();
+  for (int64_t n = 0; n < s.n; ++n)
+    for (int64_t oh = 0; oh < s.oh; ++oh) {
+      const float* xrow = xb + n * x_img_step + oh * s.sh * b.iwp * W;
+      const float* dyrow = dyb + n * dy_img_step + oh * s.ow * W;
+      for (int64_t ow = 0; ow < s.ow; ++ow) {
+        const reg dv = V::load(dyrow + ow * W);
+        const float* xp = xrow + ow * s.sw * W;
+#pragma GCC unroll 16
+        for (int c = 0; c < W; ++c) acc[c] = V::fmadd(dv, V::set1(xp[c]), acc[c]);
+      }
+    }
+#pragma GCC unroll 16
+  for (int c = 0; c < W; ++c) V::store(out + c * W, acc[c]);
+}
+
+// db[o] = sum over n, oh, ow of dy[n, o] (straight from NCHW).
+template <class V>
+void bias_gradient(const float* dy, float* db, const ConvShape& s) {
+  constexpr int W = V::width;
+  const int64_t hw = s.oh * s.ow;
+#pragma omp parallel for schedule(static) num_threads(threads_for_floats(s.n * s.oc * hw))
+  for (int64_t o = 0; o < s.oc; ++o) {
+    typename V::reg acc = V::zero();
+    float tail = 0.0f;
+    for (int64_t n = 0; n < s.n; ++n) {
+      const float* p = dy + (n * s.oc + o) * hw;
+      int64_t i = 0;
+      for (; i + W <= hw; i += W) acc = V::add(acc, V::load(p + i));
+      for (; i < hw; ++i) tail += p[i];
+    }
+    db[o] = V::reduce_add(acc) + tail;
+  }
+}
+
+template <class V>
+void conv2d_backward_weights_direct(const ConvBackwardWeightsArgs& a) {
+  constexpr int W = V::width;
+  const ConvShape& s = a.s;
+  const Blocking b = blocking_for(s, W);
+  float* xb = conv_scratch(0, size_t(s.n * b.G * b.icb * b.ihp * b.iwp * W));
+  float* dyb = conv_scratch(1, size_t(s.n * b.G * b.ocb * s.oh * s.ow * W));
+  float* dwb = conv_scratch(2, size_t(b.G * b.ocb * b.icb * s.kh * s.kw * W * W));
+
+  to_blocked<W>(a.x, xb, s.n, b.G, b.icg, b.icb, s.ih, s.iw, s.pt, s.pb, s.pl, s.pr);
+  to_blocked<W>(a.dy, dyb, s.n, b.G, b.ocg, b.ocb, s.oh, s.ow, 0, 0, 0, 0);
+
+  const int64_t x_plane = b.ihp * b.iwp * W, dy_plane = s.oh * s.ow * W;
+#pragma omp parallel for collapse(4) schedule(dynamic, 1) num_threads(threads_for_flops(conv_flops(s)))
+  for (int64_t g = 0; g < b.G; ++g)
+    for (int64_t ob = 0; ob < b.ocb; ++ob)
+      for (int64_t ib = 0; ib < b.icb; ++ib)
+        for (int64_t kh = 0; kh < s.kh; ++kh)
+          for (int64_t kw = 0; kw < s.kw; ++kw) {
+            const float* x = xb + (g * b.icb + ib) * x_plane + (kh * s.dh * b.iwp + kw * s.dw) * W;
+            const float* dy = dyb + (g * b.ocb + ob) * dy_plane;
+            float* out = dwb + ((((g * b.ocb + ob) * b.icb + ib) * s.kh + kh) * s.kw + kw) * W * W;
+            weights_tap<V>(x, dy, out, s, b, b.G * b.icb * x_plane, b.G * b.ocb * dy_plane);
+          }
+
+  forward_blocked_to_weights<W>(dwb, a.dw, s, b);
+  if (a.db) bias_gradient<V>(a.dy, a.db, s);
+}
+
+}  // namespace
+}  // namespace dlcore

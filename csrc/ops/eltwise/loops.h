@@ -1,0 +1,102 @@
+// Loop skeletons shared by the memory-bound families (eltwise, norm,
+// softmax, dropout): how many threads a piece of work deserves, and the
+// vectorized element-wise map with exact remainders and streaming stores.
+//
+// Anonymous namespace, like core/simd.h: every ISA's translation unit gets
+// its own copy, so AVX code never leaks into baseline code via the linker.
+#pragma once
+#include <omp.h>
+
+#include <cstdint>
+
+#include "core/simd.h"
+#include "core/threads.h"
+
+namespace dlcore {
+namespace {
+
+// Below ~32K floats (128 KiB) per thread, the fork/join of a parallel region
+// costs more than the second core saves (measured with the eltwise report).
+constexpr int64_t kMinElementsPerThread = 32 * 1024;
+
+// Outputs larger than this go around the cache with non-temporal stores: they
+// cannot stay in the 8 MiB L3 anyway, and streaming saves the read-for-
+// ownership of every output line (a third of the traffic of y = f(x)).
+constexpr int64_t kStreamMinBytes = 8ll << 20;
+
+inline int threads_for(int64_t work, int64_t min_work_per_thread) {
+  int64_t nt = get_num_threads();
+  int64_t useful = work / (min_work_per_thread > 0 ? min_work_per_thread : 1);
+  if (useful < 1) useful = 1;
+  return int(nt < useful ? nt : useful);
+}
+
+// The contiguous range [begin, end) of `n` items that thread `t` of `nt`
+// owns; boundaries are multiples of `align` items so that no two threads
+// share a cache line of output.
+inline void thread_range(int64_t n, int t, int nt, int64_t align, int64_t* begin, int64_t* end) {
+  int64_t blocks = (n + align - 1) / align;
+  int64_t per = blocks / nt, extra = blocks % nt;
+  int64_t b0 = t * per + (t < extra ? t : extra);
+  int64_t b1 = b0 + per + (t < extra ? 1 : 0);
+  *begin = b0 * align < n ? b0 * align : n;
+  *end = b1 * align < n ? b1 * align : n;
+}
+
+// out[i] = f(a[i]) (F::binary == false) or f(a[i], b[i]) over [0, n) on
+// the calling thread. `stream` uses non-temporal stores (after peeling to
+// the vector alignment of `out`); the caller issues the fence.
+template <class V, class F>
+DLCORE_INLINE void map_range(const F& f, const float* a, const float* b, float* out, int64_t n,
+                             bool stream) {
+  constexpr int W = V::width;
+  using reg = typename V::reg;
+  auto apply = [&](reg x, int64_t i, int count) -> reg {
+    if constexpr (F::binary) {
+      return f(x, count == W ? V::load(b + i) : V::load_partial(b + i, count));
+    } else {
+      return f(x, x);
+    }
+  };
+  int64_t i = 0;
+  if (stream && W > 1) {
+    int64_t misaligned = int64_t(reinterpret_cast<uintptr_t>(out) / sizeof(float)) % W;
+    int64_t peel = misaligned ? W - misaligned : 0;
+    if (peel > n) peel = n;
+    if (peel) V::store_partial(out, apply(V::load_partial(a, int(peel)), 0, int(peel)), int(peel));
+    for (i = peel; i + W <= n; i += W) V::stream(out + i, apply(V::load(a + i), i, W));
+  }
+  for (; i + 2 * W <= n; i += 2 * W) {
+    reg y0 = apply(V::load(a + i), i, W);
+    reg y1 = apply(V::load(a + i + W), i + W, W);
+    V::store(out + i, y0);
+    V::store(out + i + W, y1);
+  }
+  for (; i + W <= n; i += W) V::store(out + i, apply(V::load(a + i), i, W));
+  if (i < n) {
+    int rest = int(n - i);
+    V::store_partial(out + i, apply(V::load_partial(a + i, rest), i, rest), rest);
+  }
+}
+
+// The same map over all of [0, n), split over threads in contiguous ranges.
+template <class V, class F>
+void map_parallel(const F& f, const float* a, const float* b, float* out, int64_t n) {
+  const bool stream = n * int64_t(sizeof(float)) >= kStreamMinBytes;
+  const int nt = threads_for(n, kMinElementsPerThread);
+  if (nt <= 1) {
+    map_range<V>(f, a, b, out, n, stream);
+    if (stream) V::stream_fence();
+    return;
+  }
+#pragma omp parallel num_threads(nt)
+  {
+    int64_t begin, end;
+    thread_range(n, omp_get_thread_num(), nt, 16, &begin, &end);
+    map_range<V>(f, a + begin, b ? b + begin : nullptr, out + begin, end - begin, stream);
+    if (stream) V::stream_fence();
+  }
+}
+
+}  // namespace
+}  // namespace dlcore

@@ -1,0 +1,138 @@
+// LRN: the OpenMP drivers, the scalar reference and the registries (fastest
+// first, reference last). Kernel bodies are in lrn_kernels.h; this file is
+// baseline code.
+#include "ops/lrn/lrn.h"
+
+#include <omp.h>
+
+#include <algorithm>
+#include <vector>
+
+#include "core/buffer.h"
+#include "core/threads.h"
+#include "ops/lrn/lrn_kernels.h"
+
+namespace dlcore {
+
+const LrnKernels& lrn_kernels_ref() { return lrn::lrn_kernel_table<simd::Scalar>(); }
+
+const LrnKernels& lrn_kernels_for(const std::string& backend) {
+  Isa isa = best_isa();
+  if (backend != "auto") {
+    parse_isa_backend(backend, "lrn", &isa);
+    if (!isa_built(isa) || !isa_supported(isa))
+      throw BackendError(cat("lrn: backend '", backend, "' is not available: ", isa_unavailable_reason(isa)));
+  }
+  switch (isa) {
+#ifdef DLCORE_HAVE_AVX512
+    case Isa::avx512: return lrn_kernels_avx512();
+#endif
+#ifdef DLCORE_HAVE_AVX2
+    case Isa::avx2: return lrn_kernels_avx2();
+#endif
+    default: return lrn_kernels_ref();
+  }
+}
+
+namespace {
+
+constexpr int64_t kMinBytesPerThread = 64 << 10;
+
+template <class Body>
+void parallel_units(int64_t units, int64_t bytes, Body&& body) {
+  if (units <= 0) return;
+  const int64_t useful = std::max<int64_t>(1, bytes / kMinBytesPerThread);
+  const int nt = int(std::min<int64_t>({int64_t(get_num_threads()), units, useful}));
+#pragma omp parallel num_threads(nt) if (nt > 1)
+  {
+    const int64_t t = omp_get_thread_num(), n = omp_get_num_threads();
+    body(units * t / n, units * (t + 1) / n);
+  }
+}
+
+// Spatial positions per across-channel work unit, a multiple of 16 (the
+// widest vector). Forward: 256 positions = 1 KiB per channel row, so the
+// `size` rows of the window sit in L1 and each row is a long stream for the
+// prefetcher. Backward keeps 2 * C * chunk floats of scratch plus the chunk of
+// x and dy (4 * C * chunk floats): chunk = 16K / C keeps that at 256 KiB, half
+// the L2 of this machine's cores.
+int64_t across_chunk(const LrnArgs& a, bool backward) {
+  int64_t chunk = backward ? (16384 / std::max<int64_t>(1, a.c)) / 16 * 16 : 256;
+  chunk = std::clamp<int64_t>(chunk, 16, 256);
+  return std::min(chunk, (a.plane() + 15) / 16 * 16);
+}
+
+int64_t within_scratch(const LrnArgs& a, bool backward) {
+  return lrn::row_scratch_floats(a) + (backward ? 2 * a.plane() : 0);
+}
+
+void forward(const LrnArgs& in, const LrnKernels& k) {
+  LrnArgs a = in;
+  if (a.n * a.c * a.plane() == 0) return;
+  const int64_t bytes = 8 * a.n * a.c * a.plane();
+  if (a.across) {
+    a.chunk = across_chunk(a, false);
+    const int64_t units = a.n * ((a.plane() + a.chunk - 1) / a.chunk);
+    parallel_units(units, bytes, [&](int64_t b, int64_t e) { k.across_forward(a, b, e); });
+  } else {
+    parallel_units(a.n * a.c, bytes, [&](int64_t b, int64_t e) {
+      thread_local ScratchBuffer scratch;
+      k.within_forward(a, b, e, scratch.get(size_t(within_scratch(a, false))));
+    });
+  }
+}
+
+void backward(const LrnArgs& in, const LrnKernels& k) {
+  LrnArgs a = in;
+  if (a.n * a.c * a.plane() == 0) return;
+  const int64_t bytes = 12 * a.n * a.c * a.plane();
+  if (a.across) {
+    a.chunk = across_chunk(a, true);
+    const int64_t units = a.n * ((a.plane() + a.chunk - 1) / a.chunk);
+    parallel_units(units, bytes, [&](int64_t b, int64_t e) {
+      thread_local ScratchBuffer scratch;
+      k.across_backward(a, b, e, scratch.get(size_t(2 * a.c * a.chunk)));
+    });
+  } else {
+    parallel_units(a.n * a.c, bytes, [&](int64_t b, int64_t e) {
+      thread_local ScratchBuffer scratch;
+      k.within_backward(a, b, e, scratch.get(size_t(within_scratch(a, true))));
+    });
+  }
+}
+
+template <void (*Driver)(const LrnArgs&, const LrnKernels&), const LrnKernels& (*Table)()>
+void run(const LrnArgs& a) {
+  Driver(a, Table());
+}
+
+template <void (*Driver)(const LrnArgs&, const LrnKernels&)>
+std::vector<Impl<LrnArgs>> lrn_impls(const char* avx512, const char* avx2, const char* ref) {
+  std::vector<Impl<LrnArgs>> impls;
+#ifdef DLCORE_HAVE_AVX512
+  impls.push_back({avx512, Isa::avx512, nullptr, &run<Driver, lrn_kernels_avx512>});
+#endif
+#ifdef DLCORE_HAVE_AVX2
+  impls.push_back({avx2, Isa::avx2, nullptr, &run<Driver, lrn_kernels_avx2>});
+#endif
+  impls.push_back({ref, Isa::ref, nullptr, &run<Driver, lrn_kernels_ref>});
+  return impls;
+}
+
+}  // namespace
+
+// Every implementation accepts every shape and hyper-parameter the entry lets
+// through (declines: nullptr).
+const Registry<LrnArgs>& lrn_forward_registry() {
+  static const Registry<LrnArgs> r("lrn_forward",
+                                   lrn_impls<forward>("lrn_forward_avx512", "lrn_forward_avx2", "lrn_forward_ref"));
+  return r;
+}
+
+const Registry<LrnArgs>& lrn_backward_registry() {
+  static const Registry<LrnArgs> r(
+      "lrn_backward", lrn_impls<backward>("lrn_backward_avx512", "lrn_backward_avx2", "lrn_backward_ref"));
+  return r;
+}
+
+}  // namespace dlcore

@@ -1,0 +1,250 @@
+// LRN kernel bodies, templates over the vector type V (core/simd.h) and the
+// power policy (lrn_math.h). lrn.cpp instantiates them with simd::Scalar (the
+// reference), the *_avx2 / *_avx512 files with their vector type.
+//
+// Across channels, vectors run over contiguous spatial positions: a work unit
+// is one image and a chunk of positions, walked channel by channel; the window
+// sum of squares is summed directly (n FMAs from L1) rather than as a running
+// sum, so a large x leaving the window cannot leave cancellation error behind
+// and every path sums in the same order. Backward keeps s^-beta and
+// dy x s^(-beta-1) for the whole chunk in scratch (sized to stay in L2), then
+// sums the latter over the mirrored window.
+// Within a channel, the size x size box sum is separable: column sums of the
+// window rows, then a row sum over a zero-padded buffer.
+// Remainders use masked partial loads/stores (V::load_partial): no element is
+// read or written outside its row.
+#pragma once
+#include <algorithm>
+#include <cstdint>
+
+#include "core/simd.h"
+#include "ops/lrn/lrn.h"
+#include "ops/lrn/lrn_math.h"
+
+namespace dlcore {
+namespace lrn {
+namespace {
+
+template <class V>
+DLCORE_INLINE typename V::reg load_n(const float* p, int n) {
+  return n == V::width ? V::load(p) : V::load_partial(p, n);
+}
+
+template <class V>
+DLCORE_INLINE void store_n(float* p, typename V::reg v, int n) {
+  if (n == V::width)
+    V::store(p, v);
+  else
+    V::store_partial(p, v, n);
+}
+
+// f(j, live) for j = 0, width, 2*width, ... < len; the last call may be partial.
+template <class V, class F>
+DLCORE_INLINE void vector_loop(int64_t len, F&& f) {
+  int64_t j = 0;
+  for (; j + V::width <= len; j += V::width) f(j, V::width);
+  if (j < len) f(j, int(len - j));
+}
+
+// ------------------------------------------------------------ across channels
+
+template <class V>
+DLCORE_INLINE typename V::reg sum_of_squares(const float* base, int64_t stride, int64_t lo, int64_t hi, int n) {
+  typename V::reg acc = V::zero();
+  for (int64_t cc = lo; cc <= hi; ++cc) {
+    const typename V::reg v = load_n<V>(base + cc * stride, n);
+    acc = V::fmadd(v, v, acc);
+  }
+  return acc;
+}
+
+struct Unit {
+  int64_t offset;  // of the image's first channel, position p0
+  int64_t len;     // positions in this chunk
+};
+
+DLCORE_INLINE Unit unit_of(const LrnArgs& a, int64_t u) {
+  const int64_t hw = a.plane(), chunks = (hw + a.chunk - 1) / a.chunk;
+  const int64_t image = u / chunks, p0 = (u % chunks) * a.chunk;
+  return {image * a.c * hw + p0, std::min(a.chunk, hw - p0)};
+}
+
+template <class V, class Pow>
+void across_forward_t(const LrnArgs& a, int64_t begin, int64_t end) {
+  const Pow pw(a.beta);
+  const int64_t hw = a.plane();
+  const auto alpha = V::set1(a.scaled_alpha()), k = V::set1(a.k);
+  for (int64_t u = begin; u < end; ++u) {
+    const Unit unit = unit_of(a, u);
+    const float* x = a.x + unit.offset;
+    float* y = a.y + unit.offset;
+    for (int64_t c = 0; c < a.c; ++c) {
+      const int64_t lo = std::max<int64_t>(0, c - a.front()), hi = std::min(a.c - 1, c + a.back());
+      vector_loop<V>(unit.len, [&](int64_t j, int n) {
+        const auto s = V::fmadd(sum_of_squares<V>(x + j, hw, lo, hi, n), alpha, k);
+        store_n<V>(y + c * hw + j, pw.scale(load_n<V>(x + c * hw + j, n), s), n);
+      });
+    }
+  }
+}
+
+template <class V, class Pow>
+void across_backward_t(const LrnArgs& a, int64_t begin, int64_t end, float* scratch) {
+  const Pow pw(a.beta);
+  const int64_t hw = a.plane(), ch = a.chunk;
+  const auto alpha = V::set1(a.scaled_alpha()), k = V::set1(a.k);
+  const auto coef = V::set1(-2.0f * a.scaled_alpha() * a.beta);
+  float* inv_pow = scratch;             // s^-beta,            C x chunk
+  float* t = scratch + a.c * ch;        // dy x s^(-beta-1),   C x chunk
+  for (int64_t u = begin; u < end; ++u) {
+    const Unit unit = unit_of(a, u);
+    const float* x = a.x + unit.offset;
+    const float* dy = a.dy + unit.offset;
+    float* dx = a.dx + unit.offset;
+    for (int64_t c = 0; c < a.c; ++c) {
+      const int64_t lo = std::max<int64_t>(0, c - a.front()), hi = std::min(a.c - 1, c + a.back());
+      vector_loop<V>(unit.len, [&](int64_t j, int n) {
+        const auto s = V::fmadd(sum_of_squares<V>(x + j, hw, lo, hi, n), alpha, k);
+        const auto p = pw.inverse_power(s);
+        const auto g = V::mul(load_n<V>(dy + c * hw + j, n), load_n<V>(x + c * hw + j, n));
+        V::store(inv_pow + c * ch + j, p);
+        V::store(t + c * ch + j, V::div(V::mul(g, p), s));
+      });
+    }
+    for (int64_t c = 0; c < a.c; ++c) {
+      // Mirrored window: the channels whose window contains c.
+      const int64_t lo = std::max<int64_t>(0, c - a.back()), hi = std::min(a.c - 1, c + a.front());
+      vector_loop<V>(unit.len, [&](int64_t j, int n) {
+        auto acc = V::zero();
+        for (int64_t cc = lo; cc <= hi; ++cc) acc = V::add(acc, V::load(t + cc * ch + j));
+        const auto xv = load_n<V>(x + c * hw + j, n);
+        const auto first = V::mul(load_n<V>(dy + c * hw + j, n), V::load(inv_pow + c * ch + j));
+        store_n<V>(dx + c * hw + j, V::fmadd(V::mul(coef, xv), acc, first), n);
+      });
+    }
+  }
+}
+
+// ------------------------------------------------------------ within channel
+
+// sums[w] = sum over the (front, back) box around (h, w) of f(src), where f
+// squares when Square. `padded` holds W + front + back floats.
+template <class V, bool Square>
+void box_sums_row(const float* src, int64_t H, int64_t W, int64_t h, int64_t front, int64_t back,
+                  float* padded, float* sums) {
+  const int64_t lo = std::max<int64_t>(0, h - front), hi = std::min(H - 1, h + back);
+  for (int64_t i = 0; i < front; ++i) padded[i] = 0.0f;
+  for (int64_t i = 0; i < back; ++i) padded[front + W + i] = 0.0f;
+  vector_loop<V>(W, [&](int64_t j, int n) {
+    auto acc = V::zero();
+    for (int64_t hh = lo; hh <= hi; ++hh) {
+      const auto v = load_n<V>(src + hh * W + j, n);
+      acc = Square ? V::fmadd(v, v, acc) : V::add(acc, v);
+    }
+    store_n<V>(padded + front + j, acc, n);
+  });
+  const int64_t taps = front + back + 1;
+  vector_loop<V>(W, [&](int64_t j, int n) {
+    auto acc = V::zero();
+    for (int64_t d = 0; d < taps; ++d) acc = V::add(acc, load_n<V>(padded + j + d, n));
+    store_n<V>(sums + j, acc, n);
+  });
+}
+
+DLCORE_INLINE int64_t row_scratch_floats(const LrnArgs& a) { return 2 * a.w + a.size; }
+
+template <class V, class Pow>
+void within_forward_t(const LrnArgs& a, int64_t begin, int64_t end, float* scratch) {
+  const Pow pw(a.beta);
+  const auto alpha = V::set1(a.scaled_alpha()), k = V::set1(a.k);
+  float* padded = scratch;
+  float* sums = scratch + a.w + a.size;
+  for (int64_t p = begin; p < end; ++p) {
+    const float* x = a.x + p * a.plane();
+    float* y = a.y + p * a.plane();
+    for (int64_t h = 0; h < a.h; ++h) {
+      box_sums_row<V, true>(x, a.h, a.w, h, a.front(), a.back(), padded, sums);
+      vector_loop<V>(a.w, [&](int64_t j, int n) {
+        const auto s = V::fmadd(load_n<V>(sums + j, n), alpha, k);
+        store_n<V>(y + h * a.w + j, pw.scale(load_n<V>(x + h * a.w + j, n), s), n);
+      });
+    }
+  }
+}
+
+template <class V, class Pow>
+void within_backward_t(const LrnArgs& a, int64_t begin, int64_t end, float* scratch) {
+  const Pow pw(a.beta);
+  const auto alpha = V::set1(a.scaled_alpha()), k = V::set1(a.k);
+  const auto coef = V::set1(-2.0f * a.scaled_alpha() * a.beta);
+  float* padded = scratch;
+  float* sums = scratch + a.w + a.size;
+  float* inv_pow = sums + a.w;         // plane
+  float* t = inv_pow + a.plane();      // plane
+  for (int64_t p = begin; p < end; ++p) {
+    const float* x = a.x + p * a.plane();
+    const float* dy = a.dy + p * a.plane();
+    float* dx = a.dx + p * a.plane();
+    for (int64_t h = 0; h < a.h; ++h) {
+      box_sums_row<V, true>(x, a.h, a.w, h, a.front(), a.back(), padded, sums);
+      const int64_t r = h * a.w;
+      vector_loop<V>(a.w, [&](int64_t j, int n) {
+        const auto s = V::fmadd(load_n<V>(sums + j, n), alpha, k);
+        const auto pv = pw.inverse_power(s);
+        const auto g = V::mul(load_n<V>(dy + r + j, n), load_n<V>(x + r + j, n));
+        store_n<V>(inv_pow + r + j, pv, n);
+        store_n<V>(t + r + j, V::div(V::mul(g, pv), s), n);
+      });
+    }
+    for (int64_t h = 0; h < a.h; ++h) {
+      // The mirrored box: reach `back` before and `front` after.
+      box_sums_row<V, false>(t, a.h, a.w, h, a.back(), a.front(), padded, sums);
+      const int64_t r = h * a.w;
+      vector_loop<V>(a.w, [&](int64_t j, int n) {
+        const auto xv = load_n<V>(x + r + j, n);
+        const auto first = V::mul(load_n<V>(dy + r + j, n), load_n<V>(inv_pow + r + j, n));
+        store_n<V>(dx + r + j, V::fmadd(V::mul(coef, xv), load_n<V>(sums + j, n), first), n);
+      });
+    }
+  }
+}
+
+// ------------------------------------------------------------ dispatch on beta
+
+template <class V>
+void across_forward(const LrnArgs& a, int64_t b, int64_t e) {
+  if (a.beta == 0.75f) return across_forward_t<V, ThreeQuarterPower<V>>(a, b, e);
+  across_forward_t<V, GeneralPower<V>>(a, b, e);
+}
+template <class V>
+void across_backward(const LrnArgs& a, int64_t b, int64_t e, float* s) {
+  if (a.beta == 0.75f) return across_backward_t<V, ThreeQuarterPower<V>>(a, b, e, s);
+  across_backward_t<V, GeneralPower<V>>(a, b, e, s);
+}
+template <class V>
+void within_forward(const LrnArgs& a, int64_t b, int64_t e, float* s) {
+  if (a.beta == 0.75f) return within_forward_t<V, ThreeQuarterPower<V>>(a, b, e, s);
+  within_forward_t<V, GeneralPower<V>>(a, b, e, s);
+}
+template <class V>
+void within_backward(const LrnArgs& a, int64_t b, int64_t e, float* s) {
+  if (a.beta == 0.75f) return within_backward_t<V, ThreeQuarterPower<V>>(a, b, e, s);
+  within_backward_t<V, GeneralPower<V>>(a, b, e, s);
+}
+
+template <class V>
+void power(const float* s, float* out, int64_t count, float beta) {
+  const NegPower<V> pw(beta);
+  vector_loop<V>(count, [&](int64_t j, int n) { store_n<V>(out + j, pw(load_n<V>(s + j, n)), n); });
+}
+
+template <class V>
+const LrnKernels& lrn_kernel_table() {
+  static const LrnKernels table{&across_forward<V>, &across_backward<V>, &within_forward<V>,
+                                &within_backward<V>, &power<V>};
+  return table;
+}
+
+}  // namespace
+}  // namespace lrn
+}  // namespace dlcore

@@ -1,0 +1,325 @@
+// Batch-normalization kernels over the vector type V. Include only from
+// norm.cpp / norm_avx2.cpp / norm_avx512.cpp (anonymous namespace: one copy
+// per ISA).
+//
+// Layout: channel c of x (n, c, s) is n segments of s contiguous floats.
+// s > 1 ("planes"): threads split the channels; each channel's segments are
+// vectorized along s. s == 1 ((N, C) input, "rows"): vectors run across
+// channels, threads split channel blocks.
+//
+// Numerics: variance by two passes (mean, then the sum of squared
+// deviations; no E[x^2] - E[x]^2 cancellation). Each segment (or block of
+// 256 rows) is summed in float vector lanes, and those partial sums are
+// accumulated in double, so long channels lose nothing to float rounding.
+#pragma once
+#include <omp.h>
+
+#include <cmath>
+
+#include "core/simd.h"
+#include "ops/eltwise/loops.h"
+#include "ops/norm/norm.h"
+
+namespace dlcore {
+namespace {
+
+constexpr int64_t kRowsPerFlush = 256;  // rows summed in float before moving to double
+
+// ---- per-channel sums, planes layout (s > 1) ----
+
+// Sum over the channel's n segments of f(x) (Centered: (x - m)^2), or with
+// `dy`: sum dy and sum dy (x - m) at once.
+template <class V, bool Centered>
+double plane_sum(const float* x, int64_t n, int64_t seg_stride, int64_t s, float m) {
+  constexpr int W = V::width;
+  using reg = typename V::reg;
+  const reg mv = V::set1(m);
+  float m_lanes[W];
+  for (int k = 0; k < W; ++k) m_lanes[k] = m;
+  double total = 0.0;
+  for (int64_t i = 0; i < n; ++i) {
+    const float* p = x + i * seg_stride;
+    reg acc0 = V::zero(), acc1 = V::zero();
+    int64_t j = 0;
+    for (; j + 2 * W <= s; j += 2 * W) {
+      reg a = V::load(p + j), b = V::load(p + j + W);
+      if (Centered) {
+        a = V::sub(a, mv);
+        b = V::sub(b, mv);
+        acc0 = V::fmadd(a, a, acc0);
+        acc1 = V::fmadd(b, b, acc1);
+      } else {
+        acc0 = V::add(acc0, a);
+        acc1 = V::add(acc1, b);
+      }
+    }
+    for (; j < s; j += W) {
+      const int cnt = s - j >= W ? W : int(s - j);
+      reg a = V::load_partial(p + j, cnt);
+      if (Centered) {
+        // Masked-off lanes read 0 and must stay 0: subtract m only in live lanes.
+        a = V::sub(a, V::load_partial(m_lanes, cnt));
+        acc0 = V::fmadd(a, a, acc0);
+      } else {
+        acc0 = V::add(acc0, a);
+      }
+    }
+    total += double(V::reduce_add(V::add(acc0, acc1)));
+  }
+  return total;
+}
+
+template <class V>
+void plane_dot(const float* dy, const float* x, int64_t n, int64_t seg_stride, int64_t s, float m,
+               double* sum_dy, double* sum_dy_xc) {
+  constexpr int W = V::width;
+  using reg = typename V::reg;
+  const reg mv = V::set1(m);
+  double t_dy = 0.0, t_dyx = 0.0;
+  for (int64_t i = 0; i < n; ++i) {
+    const float* g = dy + i * seg_stride;
+    const float* p = x + i * seg_stride;
+    reg a_dy = V::zero(), a_dyx = V::zero();
+    for (int64_t j = 0; j < s; j += W) {
+      const int cnt = s - j >= W ? W : int(s - j);
+      reg gv = cnt == W ? V::load(g + j) : V::load_partial(g + j, cnt);  // masked lanes: dy = 0
+      reg xv = cnt == W ? V::load(p + j) : V::load_partial(p + j, cnt);
+      a_dy = V::add(a_dy, gv);
+      a_dyx = V::fmadd(gv, V::sub(xv, mv), a_dyx);
+    }
+    t_dy += double(V::reduce_add(a_dy));
+    t_dyx += double(V::reduce_add(a_dyx));
+  }
+  *sum_dy = t_dy;
+  *sum_dy_xc = t_dyx;
+}
+
+// ---- per-channel sums, rows layout (s == 1): channels [c0, c0 + cnt) at once ----
+
+template <class V, bool Centered>
+void rows_sum(const float* x, int64_t n, int64_t c, int64_t c0, int cnt, const float* mean, double* out) {
+  using reg = typename V::reg;
+  const reg mv = Centered ? V::load_partial(mean + c0, cnt) : V::zero();
+  double total[V::width] = {};
+  for (int64_t r0 = 0; r0 < n; r0 += kRowsPerFlush) {
+    const int64_t r1 = r0 + kRowsPerFlush < n ? r0 + kRowsPerFlush : n;
+    reg acc = V::zero();
+    for (int64_t r = r0; r < r1; ++r) {
+      reg v = V::load_partial(x + r * c + c0, cnt);
+      if (Centered) {
+        v = V::sub(v, mv);
+        acc = V::fmadd(v, v, acc);
+      } else {
+        acc = V::add(acc, v);
+      }
+    }
+    float lanes[V::width];
+    V::store(lanes, acc);
+    for (int k = 0; k < cnt; ++k) total[k] += double(lanes[k]);
+  }
+  for (int k = 0; k < cnt; ++k) out[c0 + k] = total[k];
+}
+
+template <class V>
+void rows_dot(const float* dy, const float* x, int64_t n, int64_t c, int64_t c0, int cnt, const float* mean,
+              double* sum_dy, double* sum_dy_xc) {
+  using reg = typename V::reg;
+  const reg mv = V::load_partial(mean + c0, cnt);
+  double t_dy[V::width] = {}, t_dyx[V::width] = {};
+  for (int64_t r0 = 0; r0 < n; r0 += kRowsPerFlush) {
+    const int64_t r1 = r0 + kRowsPerFlush < n ? r0 + kRowsPerFlush : n;
+    reg a_dy = V::zero(), a_dyx = V::zero();
+    for (int64_t r = r0; r < r1; ++r) {
+      reg g = V::load_partial(dy + r * c + c0, cnt);
+      reg v = V::load_partial(x + r * c + c0, cnt);
+      a_dy = V::add(a_dy, g);
+      a_dyx = V::fmadd(g, V::sub(v, mv), a_dyx);
+    }
+    float l_dy[V::width], l_dyx[V::width];
+    V::store(l_dy, a_dy);
+    V::store(l_dyx, a_dyx);
+    for (int k = 0; k < cnt; ++k) {
+      t_dy[k] += double(l_dy[k]);
+      t_dyx[k] += double(l_dyx[k]);
+    }
+  }
+  for (int k = 0; k < cnt; ++k) {
+    sum_dy[c0 + k] = t_dy[k];
+    sum_dy_xc[c0 + k] = t_dyx[k];
+  }
+}
+
+// ---- the per-channel affine passes ----
+
+// Within channel c: out = a[c] (u - m[c]) + k[c] (unary), or
+// out = a[c] u + b[c] (v - m[c]) + k[c] (binary). Subtracting the mean
+// before scaling keeps full precision when |mean| >> std (folding it into
+// the constant would cancel).
+template <class V>
+struct CenteredAffine {
+  static constexpr bool binary = false;
+  typename V::reg a, m, k;
+  DLCORE_INLINE typename V::reg operator()(typename V::reg u, typename V::reg) const {
+    return V::fmadd(V::sub(u, m), a, k);
+  }
+};
+
+template <class V>
+struct CenteredAffine2 {
+  static constexpr bool binary = true;
+  typename V::reg a, b, m, k;
+  DLCORE_INLINE typename V::reg operator()(typename V::reg u, typename V::reg v) const {
+    return V::fmadd(u, a, V::fmadd(V::sub(v, m), b, k));
+  }
+};
+
+// The per-channel affine over the whole tensor; v == nullptr selects the
+// unary form (b unused).
+template <class V>
+void channel_affine(const BatchNormArgs& p, const float* u, const float* v, const float* a, const float* b,
+                    const float* m, const float* k, float* out) {
+  constexpr int W = V::width;
+  using reg = typename V::reg;
+  const int64_t total = p.n * p.c * p.s;
+  const int nt = threads_for(total, kMinElementsPerThread);
+  const bool stream = total * int64_t(sizeof(float)) >= kStreamMinBytes;
+  if (p.s == 1) {  // (N, C): vectors across the channels of a row
+#pragma omp parallel for num_threads(nt) schedule(static)
+    for (int64_t r = 0; r < p.n; ++r) {
+      const int64_t off = r * p.c;
+      for (int64_t j = 0; j < p.c; j += W) {
+        const int cnt = p.c - j >= W ? W : int(p.c - j);
+        reg y;
+        if (v) {
+          reg vc = V::sub(V::load_partial(v + off + j, cnt), V::load_partial(m + j, cnt));
+          y = V::fmadd(vc, V::load_partial(b + j, cnt), V::load_partial(k + j, cnt));
+          y = V::fmadd(V::load_partial(u + off + j, cnt), V::load_partial(a + j, cnt), y);
+        } else {
+          reg uc = V::sub(V::load_partial(u + off + j, cnt), V::load_partial(m + j, cnt));
+          y = V::fmadd(uc, V::load_partial(a + j, cnt), V::load_partial(k + j, cnt));
+        }
+        V::store_partial(out + off + j, y, cnt);
+      }
+    }
+    return;
+  }
+  const int64_t planes = p.n * p.c;
+#pragma omp parallel num_threads(nt)
+  {
+#pragma omp for schedule(static)
+    for (int64_t plane = 0; plane < planes; ++plane) {
+      const int64_t ch = plane % p.c, off = plane * p.s;
+      if (v) {
+        CenteredAffine2<V> f{V::set1(a[ch]), V::set1(b[ch]), V::set1(m[ch]), V::set1(k[ch])};
+        map_range<V>(f, u + off, v + off, out + off, p.s, stream);
+      } else {
+        CenteredAffine<V> f{V::set1(a[ch]), V::set1(m[ch]), V::set1(k[ch])};
+        map_range<V>(f, u + off, nullptr, out + off, p.s, stream);
+      }
+    }
+    if (stream) V::stream_fence();
+  }
+}
+
+// ---- the ops ----
+
+// mean, biased var and invstd per channel.
+template <class V>
+void batch_stats(const BatchNormArgs& p) {
+  constexpr int W = V::width;
+  const double count = double(p.n) * double(p.s);
+  const int nt = threads_for(p.n * p.c * p.s, kMinElementsPerThread);
+  if (p.s == 1) {
+    double* sums = new double[p.c];
+    const int64_t blocks = (p.c + W - 1) / W;
+#pragma omp parallel num_threads(nt)
+    {
+#pragma omp for schedule(static)
+      for (int64_t bl = 0; bl < blocks; ++bl) {
+        const int64_t c0 = bl * W;
+        const int cnt = p.c - c0 >= W ? W : int(p.c - c0);
+        rows_sum<V, false>(p.x, p.n, p.c, c0, cnt, nullptr, sums);
+        for (int k = 0; k < cnt; ++k) p.mean[c0 + k] = float(sums[c0 + k] / count);
+        rows_sum<V, true>(p.x, p.n, p.c, c0, cnt, p.mean, sums);
+      }
+    }
+    for (int64_t ch = 0; ch < p.c; ++ch) p.var[ch] = float(sums[ch] / count);
+    delete[] sums;
+  } else {
+#pragma omp parallel for num_threads(nt) schedule(static)
+    for (int64_t ch = 0; ch < p.c; ++ch) {
+      const float* x = p.x + ch * p.s;
+      const float m = float(plane_sum<V, false>(x, p.n, p.c * p.s, p.s, 0.0f) / count);
+      p.mean[ch] = m;
+      p.var[ch] = float(plane_sum<V, true>(x, p.n, p.c * p.s, p.s, m) / count);
+    }
+  }
+  for (int64_t ch = 0; ch < p.c; ++ch) p.invstd[ch] = 1.0f / std::sqrt(p.var[ch] + p.eps);
+}
+
+template <class V>
+void batch_norm_forward(const BatchNormArgs& p) {
+  if (p.op == BatchNormOp::forward_training) batch_stats<V>(p);
+  // y = scale (x - mean) + bias per channel.
+  float* coef = new float[3 * p.c];
+  float *scale = coef, *mean = coef + p.c, *bias = coef + 2 * p.c;
+  for (int64_t ch = 0; ch < p.c; ++ch) {
+    const bool training = p.op == BatchNormOp::forward_training;
+    const float invstd = training ? p.invstd[ch] : 1.0f / std::sqrt(p.running_var[ch] + p.eps);
+    scale[ch] = (p.weight ? p.weight[ch] : 1.0f) * invstd;
+    mean[ch] = training ? p.mean[ch] : p.running_mean[ch];
+    bias[ch] = p.bias ? p.bias[ch] : 0.0f;
+  }
+  channel_affine<V>(p, p.x, nullptr, scale, nullptr, mean, bias, p.y);
+  delete[] coef;
+}
+
+// Training-mode gradient, per channel with m = count, xc = x - mean:
+//   dbias = sum dy, dweight = invstd * sum dy xc,
+//   dx = w invstd (dy - sum dy / m - xc invstd^2 sum(dy xc) / m),
+// applied as dx = a dy + b (x - mean) + k with per-channel a, b, k.
+template <class V>
+void batch_norm_backward(const BatchNormArgs& p) {
+  constexpr int W = V::width;
+  const double count = double(p.n) * double(p.s);
+  const int nt = threads_for(p.n * p.c * p.s, kMinElementsPerThread);
+  double* sums = new double[2 * p.c];
+  double *sum_dy = sums, *sum_dyx = sums + p.c;
+  if (p.s == 1) {
+    const int64_t blocks = (p.c + W - 1) / W;
+#pragma omp parallel for num_threads(nt) schedule(static)
+    for (int64_t bl = 0; bl < blocks; ++bl) {
+      const int64_t c0 = bl * W;
+      rows_dot<V>(p.dy, p.x, p.n, p.c, c0, p.c - c0 >= W ? W : int(p.c - c0), p.mean, sum_dy, sum_dyx);
+    }
+  } else {
+#pragma omp parallel for num_threads(nt) schedule(static)
+    for (int64_t ch = 0; ch < p.c; ++ch)
+      plane_dot<V>(p.dy + ch * p.s, p.x + ch * p.s, p.n, p.c * p.s, p.s, p.mean[ch], &sum_dy[ch], &sum_dyx[ch]);
+  }
+  float* coef = new float[3 * p.c];
+  float *a = coef, *b = coef + p.c, *k = coef + 2 * p.c;
+  for (int64_t ch = 0; ch < p.c; ++ch) {
+    const double w = p.weight ? p.weight[ch] : 1.0, is = p.invstd[ch];
+    const double mean_dy = sum_dy[ch] / count, mean_dyx = sum_dyx[ch] / count;
+    a[ch] = float(w * is);
+    b[ch] = float(-w * is * is * is * mean_dyx);
+    k[ch] = float(-w * is * mean_dy);
+    if (p.dbias) p.dbias[ch] = float(sum_dy[ch]);
+    if (p.dweight) p.dweight[ch] = float(sum_dyx[ch] * is);
+  }
+  channel_affine<V>(p, p.dy, p.x, a, b, p.mean, k, p.dx);
+  delete[] coef;
+  delete[] sums;
+}
+
+template <class V>
+void batch_norm_kernel(const BatchNormArgs& p) {
+  if (p.op == BatchNormOp::backward)
+    batch_norm_backward<V>(p);
+  else
+    batch_norm_forward<V>(p);
+}
+
+}  // namespace
+}  // namespace dlcore

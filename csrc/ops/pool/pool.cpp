@@ -1,0 +1,155 @@
+// Pooling: geometry checks, the OpenMP drivers, the scalar reference and the
+// registries (fastest first, reference last). The kernel bodies are in
+// pool_kernels.h; this file is baseline code.
+#include "ops/pool/pool.h"
+
+#include <omp.h>
+
+#include <algorithm>
+#include <climits>
+#include <vector>
+
+#include "core/buffer.h"
+#include "core/threads.h"
+#include "ops/pool/pool_kernels.h"
+
+namespace dlcore {
+
+namespace {
+
+int64_t pooled_size(int64_t in, int64_t k, int64_t s, int64_t p, bool ceil_mode) {
+  const int64_t span = in + 2 * p - k;
+  if (span < 0) return 0;
+  int64_t out = (ceil_mode ? (span + s - 1) / s : span / s) + 1;
+  // PyTorch: the last window must start inside the input or the left padding.
+  if (ceil_mode && (out - 1) * s >= in + p) --out;
+  return out;
+}
+
+}  // namespace
+
+PoolGeom make_pool_geom(const char* op, const Shape& x, int64_t kh, int64_t kw, int64_t sh, int64_t sw,
+                        int64_t ph, int64_t pw, bool ceil_mode) {
+  DLCORE_CHECK(x.size() == 4, op, ": input must be 4-D (N, C, H, W), got shape ", shape_str(x));
+  DLCORE_CHECK(kh > 0 && kw > 0, op, ": kernel_size must be positive, got (", kh, ", ", kw, ")");
+  DLCORE_CHECK(sh > 0 && sw > 0, op, ": stride must be positive, got (", sh, ", ", sw, ")");
+  DLCORE_CHECK(ph >= 0 && pw >= 0, op, ": padding must be non-negative, got (", ph, ", ", pw, ")");
+  DLCORE_CHECK(2 * ph <= kh && 2 * pw <= kw, op, ": padding (", ph, ", ", pw,
+               ") must be at most half of kernel_size (", kh, ", ", kw,
+               ") so that no window lies entirely in padding");
+  DLCORE_CHECK(x[0] >= 0 && x[1] > 0 && x[2] > 0 && x[3] > 0, op, ": input of shape ", shape_str(x),
+               " must have non-empty C, H and W (N may be 0)");
+  DLCORE_CHECK(x[2] * x[3] <= INT32_MAX, op, ": an input plane of ", x[2], " x ", x[3],
+               " elements does not fit int32 indices");
+  PoolGeom g;
+  g.n = x[0], g.c = x[1], g.h = x[2], g.w = x[3];
+  g.kh = kh, g.kw = kw, g.sh = sh, g.sw = sw, g.ph = ph, g.pw = pw, g.ceil_mode = ceil_mode;
+  g.oh = pooled_size(g.h, kh, sh, ph, ceil_mode);
+  g.ow = pooled_size(g.w, kw, sw, pw, ceil_mode);
+  DLCORE_CHECK(g.oh > 0 && g.ow > 0, op, ": kernel_size (", kh, ", ", kw, ") with padding (", ph, ", ", pw,
+               ") is larger than the padded input of shape ", shape_str(x), " (output would be ", g.oh,
+               " x ", g.ow, ")");
+  return g;
+}
+
+namespace {
+
+// Below this many bytes touched, one thread beats the fork/join (~ a few us).
+constexpr int64_t kMinBytesPerThread = 64 << 10;
+
+// Splits [0, units) into one contiguous range per thread; `body(begin, end)`.
+template <class Body>
+void parallel_units(int64_t units, int64_t bytes, Body&& body) {
+  if (units <= 0) return;
+  const int64_t useful = std::max<int64_t>(1, bytes / kMinBytesPerThread);
+  const int nt = int(std::min<int64_t>({int64_t(get_num_threads()), units, useful}));
+#pragma omp parallel num_threads(nt) if (nt > 1)
+  {
+    const int64_t t = omp_get_thread_num(), n = omp_get_num_threads();
+    body(units * t / n, units * (t + 1) / n);
+  }
+}
+
+int64_t fwd_bytes(const PoolGeom& g, bool with_indices) {
+  return 4 * g.planes() * (g.in_plane() + g.out_plane() * (with_indices ? 2 : 1));
+}
+
+void max_forward(const PoolArgs& a, const PoolKernels& k) {
+  parallel_units(a.g.planes() * a.g.oh, fwd_bytes(a.g, true),
+                 [&](int64_t b, int64_t e) { k.max_forward_rows(a, b, e); });
+}
+
+void avg_forward(const PoolArgs& a, const PoolKernels& k) {
+  parallel_units(a.g.planes() * a.g.oh, fwd_bytes(a.g, false),
+                 [&](int64_t b, int64_t e) { k.avg_forward_rows(a, b, e); });
+}
+
+void max_backward(const PoolArgs& a, const PoolKernels& k) {
+  int64_t bad = 0;
+  parallel_units(a.g.planes(), fwd_bytes(a.g, true), [&](int64_t b, int64_t e) {
+    int64_t mine = k.max_backward_planes(a, b, e);
+#pragma omp atomic
+    bad += mine;
+  });
+  a.bad_indices = bad;
+}
+
+void avg_backward(const PoolArgs& a, const PoolKernels& k) {
+  parallel_units(a.g.planes(), fwd_bytes(a.g, false), [&](int64_t b, int64_t e) {
+    thread_local ScratchBuffer scratch;
+    k.avg_backward_planes(a, b, e, scratch.get(size_t(a.g.oh * a.g.w)));
+  });
+}
+
+template <void (*Driver)(const PoolArgs&, const PoolKernels&), const PoolKernels& (*Table)()>
+void run(const PoolArgs& a) {
+  Driver(a, Table());
+}
+
+}  // namespace
+
+const PoolKernels& pool_kernels_ref() { return pool::pool_kernel_table<simd::Scalar>(); }
+
+namespace {
+
+// Every implementation accepts every geometry (declines: nullptr).
+template <void (*Driver)(const PoolArgs&, const PoolKernels&)>
+std::vector<Impl<PoolArgs>> pool_impls(const char* avx512, const char* avx2, const char* ref) {
+  std::vector<Impl<PoolArgs>> impls;
+#ifdef DLCORE_HAVE_AVX512
+  impls.push_back({avx512, Isa::avx512, nullptr, &run<Driver, pool_kernels_avx512>});
+#endif
+#ifdef DLCORE_HAVE_AVX2
+  impls.push_back({avx2, Isa::avx2, nullptr, &run<Driver, pool_kernels_avx2>});
+#endif
+  impls.push_back({ref, Isa::ref, nullptr, &run<Driver, pool_kernels_ref>});
+  return impls;
+}
+
+}  // namespace
+
+const Registry<PoolArgs>& max_pool2d_forward_registry() {
+  static const Registry<PoolArgs> r("max_pool2d_forward", pool_impls<max_forward>(
+      "max_pool2d_forward_avx512", "max_pool2d_forward_avx2", "max_pool2d_forward_ref"));
+  return r;
+}
+
+const Registry<PoolArgs>& max_pool2d_backward_registry() {
+  static const Registry<PoolArgs> r("max_pool2d_backward", pool_impls<max_backward>(
+      "max_pool2d_backward_avx512", "max_pool2d_backward_avx2", "max_pool2d_backward_ref"));
+  return r;
+}
+
+const Registry<PoolArgs>& avg_pool2d_forward_registry() {
+  static const Registry<PoolArgs> r("avg_pool2d_forward", pool_impls<avg_forward>(
+      "avg_pool2d_forward_avx512", "avg_pool2d_forward_avx2", "avg_pool2d_forward_ref"));
+  return r;
+}
+
+const Registry<PoolArgs>& avg_pool2d_backward_registry() {
+  static const Registry<PoolArgs> r("avg_pool2d_backward", pool_impls<avg_backward>(
+      "avg_pool2d_backward_avx512", "avg_pool2d_backward_avx2", "avg_pool2d_backward_ref"));
+  return r;
+}
+
+}  // namespace dlcore

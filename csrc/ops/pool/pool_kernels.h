@@ -1,0 +1,305 @@
+// Pooling kernel bodies, templates over the vector type V (core/simd.h).
+// pool.cpp instantiates them with simd::Scalar (the reference), the *_avx2 /
+// *_avx512 files with their vector type. Anonymous namespace: see simd.h.
+//
+// Forward (one output row at a time): columns whose window lies entirely in
+// the input ("interior") go `width` outputs per vector, each window element a
+// strided load (stride sw); the last interior group overlaps the previous one
+// instead of running a scalar remainder (it rewrites identical values). Border
+// columns (windows clipped by padding or too few interior columns) take the
+// generic per-window path. Summation order is the same on every path
+// (window rows top to bottom, columns left to right for max; per-row vector
+// partial sums for the border average), so results do not depend on threads.
+//
+// Average backward is separable: dx = Rows^T (G Cols^T) where G = dy / divisor.
+// A column pass spreads each output over its kw input columns into an
+// (OH x W) scratch, then each input row sums the scratch rows of the outputs
+// whose window covers it, contiguous vectors over W.
+#pragma once
+#include <algorithm>
+#include <cstdint>
+
+#include "core/simd.h"
+#include "ops/pool/pool.h"
+#include "ops/pool/pool_simd.h"
+
+namespace dlcore {
+namespace pool {
+namespace {
+
+// Window rows [hs, he) of output row oh, clipped to the input, and the
+// divisor factors of average pooling for that row.
+struct RowWindow {
+  int64_t hs, he;
+  int64_t count_with_pad;  // rows of the window inside [-ph, H + ph)
+};
+
+DLCORE_INLINE RowWindow row_window(const PoolGeom& g, int64_t oh) {
+  int64_t start = oh * g.sh - g.ph;
+  int64_t end_pad = std::min(start + g.kh, g.h + g.ph);
+  return {std::max<int64_t>(start, 0), std::min(start + g.kh, g.h), end_pad - start};
+}
+
+struct ColWindow {
+  int64_t ws, we, count_with_pad;
+};
+
+DLCORE_INLINE ColWindow col_window(const PoolGeom& g, int64_t ow) {
+  int64_t start = ow * g.sw - g.pw;
+  int64_t end_pad = std::min(start + g.kw, g.w + g.pw);
+  return {std::max<int64_t>(start, 0), std::min(start + g.kw, g.w), end_pad - start};
+}
+
+// Output columns [lo, hi) whose window lies inside the input row.
+DLCORE_INLINE void interior_columns(const PoolGeom& g, int64_t* lo, int64_t* hi) {
+  int64_t first = (g.pw + g.sw - 1) / g.sw;                            // ow*sw - pw >= 0
+  int64_t last = g.w + g.pw - g.kw >= 0 ? (g.w + g.pw - g.kw) / g.sw + 1 : 0;  // ow*sw - pw + kw <= W
+  *lo = std::min(first, g.ow);
+  *hi = std::max(*lo, std::min(last, g.ow));
+}
+
+DLCORE_INLINE float avg_divisor(const PoolGeom& g, const RowWindow& r, int64_t ws, int64_t we,
+                                int64_t cols_with_pad) {
+  return g.count_include_pad ? float(r.count_with_pad * cols_with_pad) : float((r.he - r.hs) * (we - ws));
+}
+
+// ---------------------------------------------------------------- max forward
+
+// Any window, one output: scanned in increasing flat index, so the first of
+// equal maxima wins (PoolVec<Scalar>::takes is the rule).
+DLCORE_INLINE void max_window(const float* plane, int64_t w, const RowWindow& r, int64_t ws, int64_t we,
+                              float* y, int32_t* idx) {
+  using P = PoolVec<simd::Scalar>;
+  float best = plane[r.hs * w + ws];
+  int32_t best_i = int32_t(r.hs * w + ws);
+  for (int64_t ih = r.hs; ih < r.he; ++ih)
+    for (int64_t iw = ws; iw < we; ++iw) {
+      float v = plane[ih * w + iw];
+      if (P::takes(v, best)) {
+        best = v;
+        best_i = int32_t(ih * w + iw);
+      }
+    }
+  *y = best;
+  *idx = best_i;
+}
+
+// `width` consecutive interior outputs starting at column ow.
+template <class V, int S>
+DLCORE_INLINE void max_group(const PoolGeom& g, const float* plane, const RowWindow& r, int64_t ow,
+                             typename PoolVec<V>::gather_t gat, typename PoolVec<V>::ireg lanes,
+                             float* y, int32_t* idx) {
+  using P = PoolVec<V>;
+  const int64_t c0 = ow * g.sw - g.pw;
+  typename P::reg best = P::template load_strided<S>(plane + r.hs * g.w + c0, gat);
+  typename P::ireg best_i = P::iadd(P::iset1(int32_t(r.hs * g.w + c0)), lanes);
+  for (int64_t ih = r.hs; ih < r.he; ++ih) {
+    const float* row = plane + ih * g.w + c0;
+    for (int64_t k = ih == r.hs ? 1 : 0; k < g.kw; ++k) {
+      typename P::reg v = P::template load_strided<S>(row + k, gat);
+      typename P::mask m = P::takes(v, best);
+      best = P::select(m, v, best);
+      best_i = P::iselect(m, P::iadd(P::iset1(int32_t(ih * g.w + c0 + k)), lanes), best_i);
+    }
+  }
+  V::store(y, best);
+  P::istore(idx, best_i);
+}
+
+template <class V, int S>
+void max_forward_rows_s(const PoolArgs& a, int64_t begin, int64_t end) {
+  using P = PoolVec<V>;
+  const PoolGeom& g = a.g;
+  int64_t lo, hi;
+  interior_columns(g, &lo, &hi);
+  const auto gat = P::gather_offsets(int(g.sw));
+  const auto lanes = P::lane_offsets(int(g.sw));
+  const bool vector_interior = hi - lo >= V::width;
+  for (int64_t row = begin; row < end; ++row) {
+    const int64_t plane_i = row / g.oh, oh = row % g.oh;
+    const float* plane = a.x + plane_i * g.in_plane();
+    float* y = a.y + row * g.ow;
+    int32_t* idx = a.indices + row * g.ow;
+    const RowWindow r = row_window(g, oh);
+    auto scalar = [&](int64_t ow) {
+      ColWindow c = col_window(g, ow);
+      max_window(plane, g.w, r, c.ws, c.we, y + ow, idx + ow);
+    };
+    for (int64_t ow = 0; ow < lo; ++ow) scalar(ow);
+    if (vector_interior) {
+      int64_t ow = lo;
+      for (; ow + V::width <= hi; ow += V::width) max_group<V, S>(g, plane, r, ow, gat, lanes, y + ow, idx + ow);
+      if (ow < hi) max_group<V, S>(g, plane, r, hi - V::width, gat, lanes, y + hi - V::width, idx + hi - V::width);
+    } else {
+      for (int64_t ow = lo; ow < hi; ++ow) scalar(ow);
+    }
+    for (int64_t ow = hi; ow < g.ow; ++ow) scalar(ow);
+  }
+}
+
+// ---------------------------------------------------------------- avg forward
+
+// Sum over any window: per window row, vector partial sums over the
+// contiguous columns [ws, we), reduced once at the end.
+template <class V>
+DLCORE_INLINE float window_sum(const float* plane, int64_t w, const RowWindow& r, int64_t ws, int64_t we) {
+  typename V::reg acc = V::zero();
+  const int64_t len = we - ws;
+  for (int64_t ih = r.hs; ih < r.he; ++ih) {
+    const float* p = plane + ih * w + ws;
+    int64_t j = 0;
+    for (; j + V::width <= len; j += V::width) acc = V::add(acc, V::load(p + j));
+    if (j < len) acc = V::add(acc, V::load_partial(p + j, int(len - j)));
+  }
+  return V::reduce_add(acc);
+}
+
+template <class V, int S>
+DLCORE_INLINE void avg_group(const PoolGeom& g, const float* plane, const RowWindow& r, int64_t ow,
+                             typename PoolVec<V>::gather_t gat, typename V::reg divisor, float* y) {
+  using P = PoolVec<V>;
+  const int64_t c0 = ow * g.sw - g.pw;
+  typename V::reg acc = V::zero();
+  for (int64_t ih = r.hs; ih < r.he; ++ih) {
+    const float* row = plane + ih * g.w + c0;
+    for (int64_t k = 0; k < g.kw; ++k) acc = V::add(acc, P::template load_strided<S>(row + k, gat));
+  }
+  V::store(y, V::div(acc, divisor));
+}
+
+template <class V, int S>
+void avg_forward_rows_s(const PoolArgs& a, int64_t begin, int64_t end) {
+  using P = PoolVec<V>;
+  const PoolGeom& g = a.g;
+  int64_t lo, hi;
+  interior_columns(g, &lo, &hi);
+  const auto gat = P::gather_offsets(int(g.sw));
+  const bool vector_interior = hi - lo >= V::width;
+  for (int64_t row = begin; row < end; ++row) {
+    const int64_t plane_i = row / g.oh, oh = row % g.oh;
+    const float* plane = a.x + plane_i * g.in_plane();
+    float* y = a.y + row * g.ow;
+    const RowWindow r = row_window(g, oh);
+    auto scalar = [&](int64_t ow) {
+      ColWindow c = col_window(g, ow);
+      y[ow] = window_sum<V>(plane, g.w, r, c.ws, c.we) / avg_divisor(g, r, c.ws, c.we, c.count_with_pad);
+    };
+    for (int64_t ow = 0; ow < lo; ++ow) scalar(ow);
+    if (vector_interior) {
+      // Interior windows span all kw columns, with or without padding counted.
+      const auto divisor = V::set1(avg_divisor(g, r, 0, g.kw, g.kw));
+      int64_t ow = lo;
+      for (; ow + V::width <= hi; ow += V::width) avg_group<V, S>(g, plane, r, ow, gat, divisor, y + ow);
+      if (ow < hi) avg_group<V, S>(g, plane, r, hi - V::width, gat, divisor, y + hi - V::width);
+    } else {
+      for (int64_t ow = lo; ow < hi; ++ow) scalar(ow);
+    }
+    for (int64_t ow = hi; ow < g.ow; ++ow) scalar(ow);
+  }
+}
+
+// Strides 1 and 2 (nearly every network) get shuffle loads; others gather.
+template <class V>
+void max_forward_rows(const PoolArgs& a, int64_t begin, int64_t end) {
+  if (a.g.sw == 1) return max_forward_rows_s<V, 1>(a, begin, end);
+  if (a.g.sw == 2) return max_forward_rows_s<V, 2>(a, begin, end);
+  max_forward_rows_s<V, 0>(a, begin, end);
+}
+
+template <class V>
+void avg_forward_rows(const PoolArgs& a, int64_t begin, int64_t end) {
+  if (a.g.sw == 1) return avg_forward_rows_s<V, 1>(a, begin, end);
+  if (a.g.sw == 2) return avg_forward_rows_s<V, 2>(a, begin, end);
+  avg_forward_rows_s<V, 0>(a, begin, end);
+}
+
+// ---------------------------------------------------------------- backward
+
+template <class V>
+DLCORE_INLINE void fill(float* p, int64_t n, float value) {
+  const typename V::reg v = V::set1(value);
+  int64_t i = 0;
+  for (; i + V::width <= n; i += V::width) V::store(p + i, v);
+  if (i < n) V::store_partial(p + i, v, int(n - i));
+}
+
+// dx = 0, then dx[idx] += dy per output. The plane is zeroed right before its
+// scatter, so it is still in cache and reaches memory once.
+template <class V>
+int64_t max_backward_planes(const PoolArgs& a, int64_t begin, int64_t end) {
+  const PoolGeom& g = a.g;
+  const int64_t in = g.in_plane(), out = g.out_plane();
+  int64_t bad = 0;
+  for (int64_t p = begin; p < end; ++p) {
+    float* dx = a.dx + p * in;
+    const float* dy = a.dy + p * out;
+    const int32_t* idx = a.indices_in + p * out;
+    fill<V>(dx, in, 0.0f);
+    for (int64_t o = 0; o < out; ++o) {
+      const int64_t i = idx[o];
+      if (i >= 0 && i < in)
+        dx[i] += dy[o];
+      else
+        ++bad;  // reported by the entry; never written out of bounds
+    }
+  }
+  return bad;
+}
+
+// One input row's range of output rows [first, last] whose window covers ih.
+DLCORE_INLINE void covering_rows(const PoolGeom& g, int64_t ih, int64_t* first, int64_t* last) {
+  // oh*sh - ph <= ih  and  ih < oh*sh - ph + kh
+  const int64_t top = ih + g.ph - g.kh + 1;  // oh*sh >= top
+  *first = top <= 0 ? 0 : (top + g.sh - 1) / g.sh;
+  *last = std::min((ih + g.ph) / g.sh, g.oh - 1);
+}
+
+template <class V>
+void avg_backward_planes(const PoolArgs& a, int64_t begin, int64_t end, float* spread) {
+  const PoolGeom& g = a.g;
+  const int64_t in = g.in_plane(), out = g.out_plane();
+  for (int64_t p = begin; p < end; ++p) {
+    const float* dy = a.dy + p * out;
+    float* dx = a.dx + p * in;
+    // Column pass: spread[oh][iw] = sum over ow covering iw of dy / divisor.
+    for (int64_t oh = 0; oh < g.oh; ++oh) {
+      const RowWindow r = row_window(g, oh);
+      float* s = spread + oh * g.w;
+      fill<V>(s, g.w, 0.0f);
+      for (int64_t ow = 0; ow < g.ow; ++ow) {
+        const ColWindow c = col_window(g, ow);
+        const float grad = dy[oh * g.ow + ow] / avg_divisor(g, r, c.ws, c.we, c.count_with_pad);
+        for (int64_t iw = c.ws; iw < c.we; ++iw) s[iw] += grad;
+      }
+    }
+    // Row pass: dx[ih] = sum of the spread rows of the outputs covering ih.
+    for (int64_t ih = 0; ih < g.h; ++ih) {
+      int64_t first, last;
+      covering_rows(g, ih, &first, &last);
+      float* d = dx + ih * g.w;
+      int64_t j = 0;
+      for (; j + V::width <= g.w; j += V::width) {
+        typename V::reg acc = V::zero();
+        for (int64_t oh = first; oh <= last; ++oh) acc = V::add(acc, V::load(spread + oh * g.w + j));
+        V::store(d + j, acc);
+      }
+      if (j < g.w) {
+        const int n = int(g.w - j);
+        typename V::reg acc = V::zero();
+        for (int64_t oh = first; oh <= last; ++oh) acc = V::add(acc, V::load_partial(spread + oh * g.w + j, n));
+        V::store_partial(d + j, acc, n);
+      }
+    }
+  }
+}
+
+template <class V>
+const PoolKernels& pool_kernel_table() {
+  static const PoolKernels table{&max_forward_rows<V>, &avg_forward_rows<V>, &max_backward_planes<V>,
+                                 &avg_backward_planes<V>};
+  return table;
+}
+
+}  // namespace
+}  // namespace pool
+}  // namespace dlcore

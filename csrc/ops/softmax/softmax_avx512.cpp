@@ -1,0 +1,9 @@
+// Softmax instantiated for AVX-512 (this file alone gets the AVX-512 flags).
+// GCC 12 flags _mm512_undefined_* inside its own intrinsics as uninitialized (a false positive).
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#include "ops/softmax/softmax_kernels.h"
+
+namespace dlcore {
+void softmax_avx512(const SoftmaxArgs& a) { softmax_kernel<simd::Avx512>(a); }
+}  // namespace dlcore

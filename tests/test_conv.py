@@ -1,0 +1,286 @@
+"""Convolution forward / backward-data / backward-weights against a float64 NumPy reference.
+
+Every CPU path we can run (ref, avx2, avx512) is checked on many small cases
+that together cover: batch 1 and > 1; channels 1, 3, 16, 17, 33; odd, even and
+non-square spatial sizes; kernels 1x1 .. 11x11 and non-square; stride 1-4;
+padding 0-3 (symmetric and asymmetric); dilation 1-2; groups 1, 2, depthwise.
+Before the checked call the kernel's scratch memory is poisoned with NaN, so a
+blocked-layout element the kernel forgets to write (padding, channel tails)
+shows up in the result.
+"""
+import numpy as np
+import pytest
+
+import dlcore
+from dlcore import _C
+from dlcore.kernels import conv2d_backward_data, conv2d_backward_weights, conv2d_forward
+from opcheck import randn
+
+# ---------------------------------------------------------------------------
+# float64 reference: one strided view of the padded input per kernel tap
+# ---------------------------------------------------------------------------
+
+
+def pair(v):
+    return (v, v) if np.isscalar(v) else tuple(v)
+
+
+def pad4(p):
+    if np.isscalar(p):
+        return (p, p, p, p)
+    return (p[0], p[0], p[1], p[1]) if len(p) == 2 else tuple(p)
+
+
+def geometry(x_shape, w_shape, stride, padding, dilation):
+    (sh, sw), (dh, dw), (pt, pb, pl, pr) = pair(stride), pair(dilation), pad4(padding)
+    _, _, h, w = x_shape
+    _, _, kh, kw = w_shape
+    oh = (h + pt + pb - dh * (kh - 1) - 1) // sh + 1
+    ow = (w + pl + pr - dw * (kw - 1) - 1) // sw + 1
+    return (sh, sw), (dh, dw), (pt, pb, pl, pr), oh, ow
+
+
+def taps(x_shape, w_shape, stride, padding, dilation):
+    """Yields (kh, kw, row slice, col slice) of the padded input each kernel tap reads."""
+    (sh, sw), (dh, dw), _, oh, ow = geometry(x_shape, w_shape, stride, padding, dilation)
+    for p in range(w_shape[2]):
+        for q in range(w_shape[3]):
+            yield p, q, slice(p * dh, p * dh + sh * (oh - 1) + 1, sh), slice(q * dw, q * dw + sw * (ow - 1) + 1, sw)
+
+
+def padded(x, padding):
+    pt, pb, pl, pr = pad4(padding)
+    return np.pad(x, ((0, 0), (0, 0), (pt, pb), (pl, pr)))
+
+
+def ref_forward(x, w, b, stride, padding, dilation, groups):
+    x, w = x.astype(np.float64), w.astype(np.float64)
+    *_, oh, ow = geometry(x.shape, w.shape, stride, padding, dilation)
+    xp = padded(x, padding)
+    cg, og = w.shape[1], w.shape[0] // groups
+    y = np.zeros((x.shape[0], w.shape[0], oh, ow))
+    for g in range(groups):
+        xg, wg = xp[:, g * cg:(g + 1) * cg], w[g * og:(g + 1) * og]
+        for p, q, rs, cs in taps(x.shape, w.shape, stride, padding, dilation):
+            y[:, g * og:(g + 1) * og] += np.einsum("nchw,oc->nohw", xg[:, :, rs, cs], wg[:, :, p, q])
+    if b is not None:
+        y += b.astype(np.float64)[None, :, None, None]
+    return y
+
+
+def ref_backward_data(dy, w, x_shape, stride, padding, dilation, groups):
+    dy, w = dy.astype(np.float64), w.astype(np.float64)
+    pt, pb, pl, pr = pad4(padding)
+    n, c, h, wd = x_shape
+    dxp = np.zeros((n, c, h + pt + pb, wd + pl + pr))
+    cg, og = w.shape[1], w.shape[0] // groups
+    for g in range(groups):
+        dyg, wg = dy[:, g * og:(g + 1) * og], w[g * og:(g + 1) * og]
+        for p, q, rs, cs in taps(x_shape, w.shape, stride, padding, dilation):
+            dxp[:, g * cg:(g + 1) * cg, rs, cs] += np.einsum("nohw,oc->nchw", dyg, wg[:, :, p, q])
+    return dxp[:, :, pt:pt + h, pl:pl + wd]
+
+
+def ref_backward_weights(x, dy, w_shape, stride, padding, dilation, groups):
+    x, dy = x.astype(np.float64), dy.astype(np.float64)
+    xp = padded(x, padding)
+    cg, og = w_shape[1], w_shape[0] // groups
+    dw = np.zeros(w_shape)
+    for g in range(groups):
+        xg, dyg = xp[:, g * cg:(g + 1) * cg], dy[:, g * og:(g + 1) * og]
+        for p, q, rs, cs in taps(x.shape, w_shape, stride, padding, dilation):
+            dw[g * og:(g + 1) * og, :, p, q] = np.einsum("nohw,nchw->oc", dyg, xg[:, :, rs, cs])
+    return dw, dy.sum(axis=(0, 2, 3))
+
+
+def assert_conv_close(got, expected, scale, reduction, what):
+    """|got - expected| <= tol * (sum of |terms|): float32 accumulation over `reduction` terms."""
+    assert got.shape == expected.shape, f"{what}: shape {got.shape} != {expected.shape}"
+    assert got.dtype == np.float32
+    assert np.all(np.isfinite(got)), f"{what}: {np.sum(~np.isfinite(got))} non-finite (unwritten?) elements"
+    tol = 4e-6 * max(1, reduction) ** 0.5
+    err = np.abs(got.astype(np.float64) - expected)
+    bad = err > 1e-6 + tol * scale
+    assert not bad.any(), (f"{what}: {bad.sum()} of {bad.size} elements off, max err {err.max():.3g}, "
+                           f"first at {tuple(np.argwhere(bad)[0])}")
+
+
+# ---------------------------------------------------------------------------
+# Cases: (N, C, H, W, O, KH, KW, stride, padding, dilation, groups)
+# ---------------------------------------------------------------------------
+CASES = [
+    (1, 1, 7, 9, 3, 3, 3, 1, 1, 1, 1),              # single channel, odd non-square
+    (2, 3, 12, 10, 16, 5, 5, 2, 2, 1, 1),           # RGB-like input, stride 2, even sizes
+    (2, 16, 9, 8, 17, 1, 1, 1, 0, 1, 1),            # 1x1, one full block in, 17 out (block tail)
+    (1, 17, 11, 13, 33, 3, 3, 1, 1, 2, 1),          # dilation 2, channel tails both sides
+    (3, 33, 8, 7, 16, 3, 1, (1, 2), (1, 0), 1, 1),  # non-square kernel and stride, batch 3
+    (1, 3, 27, 27, 8, 11, 11, 4, 0, 1, 1),          # AlexNet conv1 style: 11x11, stride 4
+    (2, 8, 15, 14, 12, 7, 7, 2, 3, 1, 1),           # ResNet conv1 style: 7x7, stride 2, pad 3
+    (2, 16, 9, 9, 34, 3, 3, 1, 1, 1, 2),            # groups 2, 17 outputs per group
+    (1, 34, 10, 11, 16, 5, 5, 1, 2, 1, 2),          # groups 2, 17 inputs per group
+    (2, 17, 10, 9, 17, 3, 3, 1, 1, 1, 17),          # depthwise
+    (1, 16, 11, 12, 16, 5, 5, 2, 2, 2, 16),         # depthwise, stride 2, dilation 2
+    (2, 5, 10, 12, 7, 2, 4, 3, (0, 1, 2, 3), (2, 1), 1),  # asymmetric padding, mixed dilation
+    (1, 32, 14, 14, 64, 1, 1, 2, 0, 1, 1),          # 1x1 stride 2 (ResNet downsample): GEMM path
+    (2, 8, 5, 6, 12, 1, 1, 1, 0, 1, 2),             # 1x1 groups 2: GEMM path per group
+    (3, 6, 5, 7, 9, 1, 1, (2, 3), 0, 1, 3),         # 1x1 strided, groups 3, batch 3
+    (1, 9, 4, 5, 7, 1, 1, 2, 1, 1, 1),              # padded 1x1: the direct path
+    (1, 5, 4, 6, 6, 1, 2, 1, (1, 2), 1, 1),         # stride 1, padding past the kernel: scatter dx
+    (2, 4, 2, 3, 6, 5, 5, 1, 2, 1, 1),              # kernel larger than the input, fits the padding
+    (1, 17, 5, 33, 9, 3, 3, 1, 1, 1, 1),            # 33 output columns: every register-tile tail
+    (1, 8, 3, 65, 8, 3, 3, 1, 1, 1, 1),             # long rows
+    (2, 20, 12, 12, 50, 5, 5, 1, 0, 1, 1),          # LeNet conv2
+    (1, 24, 9, 10, 20, 3, 2, 3, (3, 2), 1, 1),      # stride 3, padding 3
+]
+
+
+def case_id(c):
+    n, ch, h, w, o, kh, kw, s, p, d, g = c
+    return f"n{n}c{ch}x{h}x{w}-o{o}k{kh}x{kw}-s{s}p{p}d{d}g{g}".replace(" ", "")
+
+
+def run_poisoned(fn):
+    """Runs fn twice: the first call sizes the scratch, the second sees it full of NaN."""
+    fn()
+    _C._conv_poison_scratch()
+    return fn()
+
+
+@pytest.mark.parametrize("case", CASES, ids=case_id)
+def test_conv_all_passes_match_float64(cpu_backend, rng, case):
+    n, c, h, wd, o, kh, kw, stride, padding, dilation, groups = case
+    x = randn(rng, n, c, h, wd)
+    w = randn(rng, o, c // groups, kh, kw)
+    b = randn(rng, o)
+    hp = dict(stride=stride, padding=padding, dilation=dilation, groups=groups)
+    k = (c // groups) * kh * kw
+
+    y = run_poisoned(lambda: conv2d_forward(x, w, b, **hp, backend=cpu_backend))
+    y_ref = ref_forward(x, w, b, stride, padding, dilation, groups)
+    y_scale = ref_forward(np.abs(x), np.abs(w), np.abs(b), stride, padding, dilation, groups)
+    assert_conv_close(y, y_ref, y_scale, k, f"forward {cpu_backend}")
+
+    dy = randn(rng, *y_ref.shape)
+    dx = run_poisoned(lambda: conv2d_backward_data(dy, w, x.shape, **hp, backend=cpu_backend))
+    dx_ref = ref_backward_data(dy, w, x.shape, stride, padding, dilation, groups)
+    dx_scale = ref_backward_data(np.abs(dy), np.abs(w), x.shape, stride, padding, dilation, groups)
+    assert_conv_close(dx, dx_ref, dx_scale, (o // groups) * kh * kw, f"backward_data {cpu_backend}")
+
+    dw, db = run_poisoned(lambda: conv2d_backward_weights(x, dy, w.shape, **hp, backend=cpu_backend))
+    dw_ref, db_ref = ref_backward_weights(x, dy, w.shape, stride, padding, dilation, groups)
+    dw_scale, db_scale = ref_backward_weights(np.abs(x), np.abs(dy), w.shape, stride, padding, dilation, groups)
+    terms = n * y_ref.shape[2] * y_ref.shape[3]
+    assert_conv_close(dw, dw_ref, dw_scale, terms, f"backward_weights dw {cpu_backend}")
+    assert_conv_close(db, db_ref, db_scale, terms, f"backward_weights db {cpu_backend}")
+
+
+def test_conv_dispatch_names_the_path(cpu_backend, rng):
+    x, w = randn(rng, 1, 3, 5, 5), randn(rng, 4, 3, 3, 3)
+    conv2d_forward(x, w, backend=cpu_backend)
+    assert dlcore.kernels.last_dispatch().startswith(f"conv2d_forward:conv2d_forward_{cpu_backend}")
+    conv2d_backward_data(randn(rng, 1, 4, 3, 3), w, x.shape, backend=cpu_backend)
+    assert cpu_backend in dlcore.kernels.last_dispatch()
+    conv2d_backward_weights(x, randn(rng, 1, 4, 3, 3), w.shape, backend=cpu_backend)
+    assert cpu_backend in dlcore.kernels.last_dispatch()
+
+
+def test_conv_pointwise_runs_as_gemm(cpu_backend, rng):
+    x, w = randn(rng, 2, 8, 5, 5), randn(rng, 4, 8, 1, 1)
+    conv2d_forward(x, w, backend=cpu_backend)
+    expected = "gemm1x1" if cpu_backend != "ref" else "ref"
+    assert dlcore.kernels.last_dispatch().endswith(expected)
+    conv2d_forward(x, w, padding=1, backend=cpu_backend)
+    assert "gemm1x1" not in dlcore.kernels.last_dispatch()
+
+
+def test_conv_no_bias(cpu_backend, rng):
+    x, w = randn(rng, 2, 5, 6, 7), randn(rng, 9, 5, 3, 3)
+    y = conv2d_forward(x, w, None, padding=1, backend=cpu_backend)
+    ref = ref_forward(x, w, None, 1, 1, 1, 1)
+    assert_conv_close(y, ref, ref_forward(np.abs(x), np.abs(w), None, 1, 1, 1, 1), 45, "forward no bias")
+    dw, db = conv2d_backward_weights(x, randn(rng, *y.shape), w.shape, padding=1, bias=False, backend=cpu_backend)
+    assert db is None and dw.shape == w.shape
+
+
+def test_conv_empty_batch(cpu_backend, rng):
+    x, w = np.zeros((0, 3, 5, 5), np.float32), randn(rng, 4, 3, 3, 3)
+    assert conv2d_forward(x, w, backend=cpu_backend).shape == (0, 4, 3, 3)
+    dy = np.zeros((0, 4, 3, 3), np.float32)
+    assert conv2d_backward_data(dy, w, x.shape, backend=cpu_backend).shape == (0, 3, 5, 5)
+    dw, db = conv2d_backward_weights(x, dy, w.shape, backend=cpu_backend)
+    assert np.array_equal(dw, np.zeros(w.shape)) and np.array_equal(db, np.zeros(4))
+
+
+def test_conv_result_does_not_depend_on_thread_count(cpu_backend, rng):
+    x, w = randn(rng, 2, 17, 13, 12), randn(rng, 20, 17, 3, 3)
+    dy = randn(rng, 2, 20, 7, 6)
+    hp = dict(stride=2, padding=1)
+
+    def all_passes():
+        return (conv2d_forward(x, w, **hp, backend=cpu_backend),
+                conv2d_backward_data(dy, w, x.shape, **hp, backend=cpu_backend),
+                *conv2d_backward_weights(x, dy, w.shape, **hp, backend=cpu_backend))
+
+    before = dlcore.get_num_threads()
+    try:
+        dlcore.set_num_threads(1)
+        one = all_passes()
+        dlcore.set_num_threads(3)
+        three = all_passes()
+    finally:
+        dlcore.set_num_threads(before)
+    for a, b in zip(one, three):
+        assert np.array_equal(a, b)
+
+
+# ---------------------------------------------------------------------------
+# Bad input: a clear exception naming the shapes
+# ---------------------------------------------------------------------------
+X = np.ones((2, 4, 8, 8), np.float32)
+W = np.ones((6, 4, 3, 3), np.float32)
+DY = np.ones((2, 6, 6, 6), np.float32)
+
+
+@pytest.mark.parametrize("call,exc,match", [
+    (lambda: conv2d_forward(X, np.ones((6, 3, 3, 3), np.float32)), ValueError, r"input channels.*\(2, 4, 8, 8\)"),
+    (lambda: conv2d_forward(X, W, groups=3), ValueError, "not divisible by groups=3"),
+    (lambda: conv2d_forward(X, np.ones((5, 2, 3, 3), np.float32), groups=2), ValueError,
+     "output channels 5 are not divisible"),
+    (lambda: conv2d_forward(X, np.ones((6, 4, 9, 3), np.float32)), ValueError, "larger than the padded input 8x8"),
+    (lambda: conv2d_forward(X, W, dilation=5), ValueError, "larger than the padded input"),
+    (lambda: conv2d_forward(X, W, stride=0), ValueError, "stride must be positive"),
+    (lambda: conv2d_forward(X, W, stride=(1, -2)), ValueError, "stride must be positive"),
+    (lambda: conv2d_forward(X, W, dilation=0), ValueError, "dilation must be positive"),
+    (lambda: conv2d_forward(X, W, padding=-1), ValueError, "padding must be non-negative"),
+    (lambda: conv2d_forward(X, W, padding=(1, 2, 3)), ValueError, "2 or 4 ints"),
+    (lambda: conv2d_forward(X, W, stride=1.5), TypeError, "stride must be an int"),
+    (lambda: conv2d_forward(X, W, groups=0), ValueError, "groups must be positive"),
+    (lambda: conv2d_forward(X[0], W), ValueError, r"x must have 4 dimensions, got shape \(4, 8, 8\)"),
+    (lambda: conv2d_forward(X, W[0]), ValueError, "w must have 4 dimensions"),
+    (lambda: conv2d_forward(X.astype(np.float64), W), TypeError, "float32"),
+    (lambda: conv2d_forward(X, W.astype(np.float16)), TypeError, "float32"),
+    (lambda: conv2d_forward(X.transpose(0, 1, 3, 2), W), ValueError, "not C-contiguous"),
+    (lambda: conv2d_forward(X, W, np.ones(5, np.float32)), ValueError, r"bias has shape \(5,\), expected \(6,\)"),
+    (lambda: conv2d_forward(np.ones((2, 0, 8, 8), np.float32), np.ones((6, 0, 3, 3), np.float32)), ValueError,
+     "non-empty"),
+    (lambda: conv2d_forward(X, W, backend="fast"), ValueError, "unknown backend"),
+    (lambda: conv2d_backward_data(DY, W, (2, 4, 9, 9)), ValueError, r"dy has shape \(2, 6, 6, 6\).*\(2, 6, 7, 7\)"),
+    (lambda: conv2d_backward_data(DY, W, (2, 5, 8, 8)), ValueError, "input channels"),
+    (lambda: conv2d_backward_data(DY, W, (2, 4, 8)), ValueError, "4 entries"),
+    (lambda: conv2d_backward_data(DY[:1], W, X.shape), ValueError, r"dy has shape \(1, 6, 6, 6\)"),
+    (lambda: conv2d_backward_data(DY.astype(np.float64), W, X.shape), TypeError, "float32"),
+    (lambda: conv2d_backward_weights(X, DY, (6, 4, 5, 5)), ValueError, r"dy has shape \(2, 6, 6, 6\).*\(2, 6, 4, 4\)"),
+    (lambda: conv2d_backward_weights(X, DY, (6, 2, 3, 3)), ValueError, "input channels"),
+    (lambda: conv2d_backward_weights(X, np.ones((2, 5, 6, 6), np.float32), W.shape), ValueError, "dy has shape"),
+    (lambda: conv2d_backward_weights(X, DY, W.shape, stride=0), ValueError, "stride must be positive"),
+])
+def test_conv_bad_input(call, exc, match):
+    with pytest.raises(exc, match=match):
+        call()
+
+
+def test_conv_unavailable_isa_raises():
+    for name in ("avx2", "avx512"):
+        if not dlcore.backends()[name]["available"]:
+            with pytest.raises(dlcore.BackendUnavailableError, match=name):
+                conv2d_forward(X, W, backend=name)
