@@ -72,9 +72,9 @@ def lrn_loops(x, size, alpha, beta, k):
 @pytest.mark.parametrize("n,i,o", [(1, 1, 1), (7, 9, 5), (3, 17, 33)])
 def test_linear(rng, n, i, o):
     x, w, b = r64(rng, n, i), r64(rng, o, i), r64(rng, o)
-    out = check_grad(F.linear, x, w, b)
+    out = check_grad(F.linear, x, w, b, kernels=["gemm"])
     np.testing.assert_allclose(out.numpy(), x @ w.T + b, rtol=1e-12)
-    check_grad(lambda a, ww: F.linear(a, ww), x, w)
+    check_grad(lambda a, ww: F.linear(a, ww), x, w, kernels=["gemm"])
 
 
 def test_linear_float32_runs_on_gemm_kernel(rng):
@@ -96,15 +96,17 @@ CONV_CASES = [
 def test_conv2d(rng, case):
     groups = case["groups"]
     x, w, b = r64(rng, 2, 2 * groups, 7, 9), r64(rng, 3 * groups, 2, 3, 3), r64(rng, 3 * groups)
-    out = check_grad(lambda a, ww, bb: F.conv2d(a, ww, bb, **case), x, w, b)
+    out = check_grad(lambda a, ww, bb: F.conv2d(a, ww, bb, **case), x, w, b,
+                     kernels=["conv2d_forward", "conv2d_backward_data", "conv2d_backward_weights"])
     norm = {k: (v, v) if isinstance(v, int) and k != "groups" else v for k, v in case.items()}
     assert_close(out.numpy(), conv2d_loops(x, w, b, norm["stride"], norm["padding"], norm["dilation"], groups),
                  rtol=1e-10, atol=1e-12, what="conv2d forward")
 
 
-def test_conv2d_rejects_mismatched_channels(rng):
-    with pytest.raises(ValueError, match="do not match"):
-        F.conv2d(dlcore.tensor(randn(rng, 1, 3, 5, 5)), dlcore.tensor(randn(rng, 2, 2, 3, 3)))
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])  # kernel checks / reference checks
+def test_conv2d_rejects_mismatched_channels(rng, dtype):
+    with pytest.raises(ValueError, match=r"input \(1, 3, 5, 5\).*weight \(2, 2, 3, 3\)"):
+        F.conv2d(dlcore.tensor(randn(rng, 1, 3, 5, 5, dtype=dtype)), dlcore.tensor(randn(rng, 2, 2, 3, 3, dtype=dtype)))
 
 
 # ---- activations -------------------------------------------------------------------------
@@ -115,20 +117,21 @@ def test_activations(rng, name):
           "sigmoid": F.sigmoid, "tanh": F.tanh}[name]
     ref = {"relu": np.maximum(x, 0), "leaky_relu": np.where(x > 0, x, 0.1 * x),
            "elu": np.where(x > 0, x, 1.3 * np.expm1(x)), "sigmoid": 1 / (1 + np.exp(-x)), "tanh": np.tanh(x)}[name]
-    out = check_grad(fn, x)
+    op = {"relu": "relu", "leaky_relu": "relu"}.get(name, name)
+    out = check_grad(fn, x, kernels=[op + "_forward", op + "_backward"])
     np.testing.assert_allclose(out.numpy(), ref, rtol=1e-12)
 
 
 @pytest.mark.parametrize("channels", [1, 3])
 def test_prelu(rng, channels):
     x, w = r64(rng, 2, 3, 5), np.abs(r64(rng, channels)) * 0.3
-    out = check_grad(F.prelu, x, w)
+    out = check_grad(F.prelu, x, w, kernels=["prelu_forward", "prelu_backward"])
     np.testing.assert_allclose(out.numpy(), np.where(x > 0, x, x * w.reshape(1, -1, 1) if channels > 1 else x * w))
 
 
 def test_maxout(rng):
     x = r64(rng, 2, 6, 3)
-    out = check_grad(lambda t: F.maxout(t, 3), x)
+    out = check_grad(lambda t: F.maxout(t, 3), x, kernels=["maxout_forward", "maxout_backward"])
     np.testing.assert_array_equal(out.numpy(), x.reshape(2, 2, 3, 3).max(axis=2))
     with pytest.raises(ValueError, match="divisible"):
         F.maxout(dlcore.tensor(x), 4)
@@ -138,7 +141,8 @@ def test_maxout(rng):
 @pytest.mark.parametrize("k,s,p,ceil", [(2, 2, 0, False), (3, 2, 1, False), (3, 2, 0, True), (3, 3, 1, True)])
 def test_max_pool2d(rng, k, s, p, ceil):
     x = r64(rng, 2, 3, 9, 7)
-    out = check_grad(lambda t: F.max_pool2d(t, k, s, p, ceil_mode=ceil), x)
+    out = check_grad(lambda t: F.max_pool2d(t, k, s, p, ceil_mode=ceil), x,
+                     kernels=["max_pool2d_forward", "max_pool2d_backward"])
     np.testing.assert_array_equal(out.numpy(), pool_loops(x, k, s, p, ceil, "max"))
     y, idx = F.max_pool2d(dlcore.tensor(x), k, s, p, ceil_mode=ceil, return_indices=True)
     flat = x.reshape(2, 3, -1)
@@ -150,21 +154,24 @@ def test_max_pool2d(rng, k, s, p, ceil):
                                             (3, 2, 1, True, False), (3, 2, 1, True, True)])
 def test_avg_pool2d(rng, k, s, p, ceil, cip):
     x = r64(rng, 2, 3, 9, 7)
-    out = check_grad(lambda t: F.avg_pool2d(t, k, s, p, ceil_mode=ceil, count_include_pad=cip), x)
+    out = check_grad(lambda t: F.avg_pool2d(t, k, s, p, ceil_mode=ceil, count_include_pad=cip), x,
+                     kernels=["avg_pool2d_forward", "avg_pool2d_backward"])
     assert_close(out.numpy(), pool_loops(x, k, s, p, ceil, "avg", cip), rtol=1e-12, atol=1e-14, what="avg")
 
 
 @pytest.mark.parametrize("size", [1, 3, 5, 4])
 def test_local_response_norm(rng, size):
     x = r64(rng, 2, 7, 3, 3) * 2
-    out = check_grad(lambda t: F.local_response_norm(t, size, alpha=0.5, beta=0.75, k=2.0), x)
+    out = check_grad(lambda t: F.local_response_norm(t, size, alpha=0.5, beta=0.75, k=2.0), x,
+                     kernels=["lrn_forward", "lrn_backward"])
     assert_close(out.numpy(), lrn_loops(x, size, 0.5, 0.75, 2.0), rtol=1e-12, atol=1e-14, what="lrn")
 
 
 @pytest.mark.parametrize("shape", [(9, 3), (4, 3, 5, 7)])
 def test_batch_norm_training(rng, shape):
     x, w, b = r64(rng, *shape), r64(rng, shape[1]), r64(rng, shape[1])
-    out = check_grad(lambda t, ww, bb: F.batch_norm(t, None, None, ww, bb, training=True, eps=1e-3), x, w, b)
+    out = check_grad(lambda t, ww, bb: F.batch_norm(t, None, None, ww, bb, training=True, eps=1e-3), x, w, b,
+                     kernels=["batch_norm_forward_training", "batch_norm_backward"])
     axes = (0,) + tuple(range(2, len(shape)))
     cs = (1, -1) + (1,) * (len(shape) - 2)
     ref = (x - x.mean(axes, keepdims=True)) / np.sqrt(x.var(axes, keepdims=True) + 1e-3) * w.reshape(cs) + b.reshape(cs)
@@ -178,7 +185,9 @@ def test_batch_norm_running_stats_and_inference(rng):
     np.testing.assert_allclose(rm, 0.1 * x.mean((0, 2, 3)))
     np.testing.assert_allclose(rv, 0.9 + 0.1 * x.var((0, 2, 3), ddof=1))
     w, b = r64(rng, 3), r64(rng, 3)
-    out = check_grad(lambda t, ww, bb: F.batch_norm(t, rm, rv, ww, bb, training=False), x, w, b)
+    out = check_grad(lambda t, ww, bb: F.batch_norm(t, rm.astype(t.dtype), rv.astype(t.dtype), ww, bb, training=False),
+                     x, w, b,
+                     kernels=["batch_norm_forward_inference"])
     ref = (x - rm.reshape(1, 3, 1, 1)) / np.sqrt(rv.reshape(1, 3, 1, 1) + 1e-5) * w.reshape(1, 3, 1, 1) \
         + b.reshape(1, 3, 1, 1)
     np.testing.assert_allclose(out.numpy(), ref, rtol=1e-12)
@@ -202,15 +211,19 @@ def test_softmax_log_softmax(rng, dim):
     x = r64(rng, 3, 7, 2) * 3
     e = np.exp(x - x.max(axis=dim, keepdims=True))
     ref = e / e.sum(axis=dim, keepdims=True)
-    np.testing.assert_allclose(check_grad(lambda t: F.softmax(t, dim), x).numpy(), ref, rtol=1e-12)
-    np.testing.assert_allclose(check_grad(lambda t: F.log_softmax(t, dim), x).numpy(), np.log(ref), rtol=1e-12)
+    sm_kernels = ["softmax_forward", "softmax_backward"]
+    np.testing.assert_allclose(check_grad(lambda t: F.softmax(t, dim), x, kernels=sm_kernels).numpy(), ref, rtol=1e-10)
+    lsm_kernels = ["log_softmax_forward", "log_softmax_backward"]
+    np.testing.assert_allclose(check_grad(lambda t: F.log_softmax(t, dim), x, kernels=lsm_kernels).numpy(), np.log(ref),
+                               rtol=1e-10)
 
 
 @pytest.mark.parametrize("smoothing", [0.0, 0.1])
 @pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
 def test_cross_entropy(rng, smoothing, reduction):
     x, t = r64(rng, 9, 5) * 2, rng.integers(0, 5, 9)
-    out = check_grad(lambda a: F.cross_entropy(a, t, reduction=reduction, label_smoothing=smoothing), x)
+    out = check_grad(lambda a: F.cross_entropy(a, t, reduction=reduction, label_smoothing=smoothing), x,
+                     kernels=["cross_entropy_forward", "cross_entropy_backward"])
     logp = x - x.max(1, keepdims=True)
     logp = logp - np.log(np.exp(logp).sum(1, keepdims=True))
     q = np.full((9, 5), smoothing / 5)
@@ -233,7 +246,7 @@ def test_nll_loss_with_weights_and_ignore_index(rng):
     valid = t != -100
     ref = -(x[valid, t[valid]] * w[t[valid]]).sum() / w[t[valid]].sum()
     np.testing.assert_allclose(out.numpy(), ref, rtol=1e-12)
-    out = check_grad(lambda a: F.cross_entropy(a, t, weight=w), x)
+    out = check_grad(lambda a: F.cross_entropy(a, t, weight=w), x, kernels=["log_softmax_forward", "log_softmax_backward"])
 
 
 @pytest.mark.parametrize("name", ["mse_loss", "l1_loss", "binary_cross_entropy", "binary_cross_entropy_with_logits"])
@@ -279,3 +292,87 @@ def test_backend_context_switches_the_kernel_backend(rng):
         with pytest.raises(dlcore.BackendUnavailableError):
             with dlcore.backend("onednn"):
                 F.linear(x, w)
+
+
+# ---- backends: the current backend routes the kernels, gaps are explicit --------------------
+def _lenet_like_loss(x, w1, w2, target):
+    """conv -> relu -> max pool -> avg pool -> linear -> cross-entropy: ops of every routing kind."""
+    h = F.max_pool2d(F.relu(F.conv2d(x, w1, padding=1)), 2)
+    h = F.avg_pool2d(F.tanh(h), 2)
+    return F.cross_entropy(F.linear(h.reshape(h.shape[0], -1), w2), target)
+
+
+def _lenet_like_inputs(rng):
+    arrays = [randn(rng, 3, 2, 8, 8), randn(rng, 4, 2, 3, 3), randn(rng, 5, 16)]
+    return arrays, rng.integers(0, 5, 3)
+
+
+def _loss_and_grads(arrays, target):
+    tensors = [dlcore.tensor(a, requires_grad=True) for a in arrays]
+    loss = _lenet_like_loss(*tensors, target)
+    loss.backward()
+    return loss.item(), [t.grad.numpy() for t in tensors]
+
+
+def test_backward_runs_on_the_backend_its_forward_ran_on(rng):
+    from gradcheck_util import kernel_calls
+
+    arrays, target = _lenet_like_inputs(rng)
+    tensors = [dlcore.tensor(a, requires_grad=True) for a in arrays]
+    with kernel_calls() as calls:
+        with dlcore.backend("ref"):
+            loss = _lenet_like_loss(*tensors, target)
+        loss.backward()  # outside the block: still "ref"
+    backward_calls = [(op, b) for op, b in calls if op.endswith("_backward") or op.startswith("conv2d_backward")]
+    assert backward_calls and all(b == "ref" for _, b in calls), calls
+
+
+def _onednn_module():
+    if not dlcore.backends()["onednn"]["available"]:
+        pytest.skip("oneDNN backend not available in this build")
+    from dlcore import _onednn
+
+    return _onednn
+
+
+def test_onednn_gap_list_is_exactly_what_the_module_lacks():
+    from dlcore.ops._common import ONEDNN_GAPS
+
+    onednn = _onednn_module()
+    api_ops = set(dlcore.kernels.__all__) - {"last_dispatch", "vexp", "vlog", "vtanh"}
+    # max_pool2d_backward is served by oneDNN's own backward from the forward input (ops/pool.py)
+    lacking = {op for op in api_ops if not hasattr(onednn, op)} - {"max_pool2d_backward"}
+    assert lacking == ONEDNN_GAPS & api_ops
+    assert hasattr(onednn, "max_pool2d_backward_from_input")
+    assert dlcore.backends()["onednn"]["runs_on_ours"] == sorted(ONEDNN_GAPS)
+
+
+def test_onednn_backend_routes_the_layer_to_onednn_and_gaps_to_ours(rng):
+    from gradcheck_util import kernel_calls
+
+    _onednn_module()
+    arrays, target = _lenet_like_inputs(rng)
+    loss_ours, grads_ours = _loss_and_grads(arrays, target)
+    with kernel_calls() as calls:
+        with dlcore.backend("onednn"):
+            loss_dnnl, grads_dnnl = _loss_and_grads(arrays, target)
+    routed = dict(calls)
+    for op in ("conv2d_forward", "conv2d_backward_data", "conv2d_backward_weights", "relu_forward",
+               "relu_backward", "max_pool2d_forward", "avg_pool2d_forward", "avg_pool2d_backward", "tanh_forward",
+               "tanh_backward", "gemm"):
+        assert routed[op] == "onednn", (op, calls)
+    assert routed["cross_entropy_forward"] == routed["cross_entropy_backward"] == "auto"
+    assert "max_pool2d_backward" not in routed  # oneDNN's own backward from the forward input ran instead
+    assert abs(loss_dnnl - loss_ours) <= 1e-4 * (1 + abs(loss_ours))
+    for g_dnnl, g_ours in zip(grads_dnnl, grads_ours):
+        assert_close(g_dnnl, g_ours, rtol=1e-3, atol=1e-4, what="oneDNN vs ours gradient")
+
+
+def test_onednn_strict_raises_for_ops_onednn_lacks(rng):
+    _onednn_module()
+    arrays, target = _lenet_like_inputs(rng)
+    with dlcore.backend("onednn", strict=True):
+        with pytest.raises(dlcore.BackendUnavailableError, match="cross_entropy_forward.*does not implement"):
+            _loss_and_grads(arrays, target)
+        with pytest.raises(dlcore.BackendUnavailableError, match="maxout_forward"):
+            F.maxout(dlcore.tensor(randn(rng, 2, 4)), 2)

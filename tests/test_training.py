@@ -55,10 +55,19 @@ def test_main_job_prints_accuracy(capsys):
     assert "test accuracy" in out and acc > 0.8
 
 
-MNIST_NPZ = os.path.join(os.path.dirname(__file__), "..", "..", "shared", "data", "mnist.npz")
+def _development_mnist():
+    """mnist.npz from $DLCORE_MNIST_NPZ, or the shared copy beside the main checkout or a worktree."""
+    here = os.path.dirname(os.path.abspath(__file__))
+    candidates = [os.environ.get("DLCORE_MNIST_NPZ", ""),
+                  os.path.join(here, "..", "..", "shared", "data", "mnist.npz"),         # /work/main/tests
+                  os.path.join(here, "..", "..", "..", "shared", "data", "mnist.npz")]   # /work/wt/<name>/tests
+    return next((c for c in candidates if c and os.path.exists(c)), None)
 
 
-@pytest.mark.skipif(not os.path.exists(MNIST_NPZ), reason="development copy of MNIST (../shared/data) absent")
+MNIST_NPZ = _development_mnist()
+
+
+@pytest.mark.skipif(MNIST_NPZ is None, reason="development copy of MNIST (shared/data/mnist.npz) absent")
 def test_mlp_learns_real_mnist_subset():
     with np.load(MNIST_NPZ) as f:
         x = (f["x_train"][:3000, None] / np.float32(255)).astype(np.float32)

@@ -6,10 +6,13 @@ gradient per positional input (``None`` where the input is not a tensor or
 nobody needs it: check ``self.needs_input_grad[i]``). ``forward`` keeps on
 ``self`` the minimum that backward needs. ``Function.apply`` wraps the call:
 it unwraps tensors, runs forward, and links the output to this node when any
-input requires grad and grad mode is on.
+input requires grad and grad mode is on. It also records the kernel backend
+(``dlcore.backend``) in force, and the backward pass runs each node's backward
+under that same backend, wherever ``.backward()`` is called.
 """
 from __future__ import annotations
 
+from ..ops._common import backend, backend_state
 from .grad_mode import is_grad_enabled
 
 
@@ -38,6 +41,7 @@ class Function:
         from ..tensor import Tensor
 
         node = cls()
+        node.backend_state = backend_state()  # backward runs on the backend its forward ran on
         raw = [a.data if isinstance(a, Tensor) else a for a in args]
         out = node.forward(*raw, **kwargs)
         needs = tuple(isinstance(a, Tensor) and a.requires_grad for a in args)
@@ -93,7 +97,9 @@ def backward(root, grad):
             continue
         if node.parents is None:
             raise RuntimeError("backward through a graph a second time: its saved arrays were freed")
-        input_grads = node.backward(g)
+        name, strict = node.backend_state
+        with backend(name, strict=strict):
+            input_grads = node.backward(g)
         if not isinstance(input_grads, tuple):
             input_grads = (input_grads,)
         for parent, pg in zip(node.parents, input_grads):

@@ -9,7 +9,7 @@ import numpy as np
 
 from .. import kernels as K
 from ..autograd import Function
-from ._common import array_module, contiguous, current_backend, unbroadcast, uses_kernels
+from ._common import array_module, contiguous, kernel_backend, unbroadcast, uses_kernels
 
 
 class Add(Function):
@@ -117,17 +117,21 @@ class Abs(Function):
     """|a|; gradient sign(a), 0 at 0 (kernel family eltwise)."""
 
     def forward(self, a):
+        self.kernels = uses_kernels(a)
+        if self.kernels:
+            self.a = contiguous(a)
+            return K.abs_forward(self.a, backend=kernel_backend("abs_forward"))
         self.a = a
-        # TODO(kernel): switch to dlcore.kernels.abs_forward when it lands
         return array_module(a).abs(a)
 
     def backward(self, g):
-        # TODO(kernel): switch to dlcore.kernels.abs_backward when it lands
+        if self.kernels:
+            return K.abs_backward(contiguous(g), self.a, backend=kernel_backend("abs_backward"))
         return g * array_module(g).sign(self.a)
 
 
 def _gemm(a, b, trans_a=False, trans_b=False):
-    return K.gemm(contiguous(a), contiguous(b), trans_a=trans_a, trans_b=trans_b, backend=current_backend())
+    return K.gemm(contiguous(a), contiguous(b), trans_a=trans_a, trans_b=trans_b, backend=kernel_backend("gemm"))
 
 
 def _matmul_2d(a, b, trans_a=False, trans_b=False):

@@ -1,6 +1,6 @@
 """2-D convolution (NCHW activations, OIHW weights), forward and both backward passes.
 
-The NumPy formulation (reference for float64) views the padded input as
+float32 runs on dlcore.kernels. The NumPy formulation (reference for float64) views the padded input as
 windows (N, G, C/G, OH, OW, KH, KW) and contracts them with the weights; the
 data gradient adds each kernel tap's contribution back with strided slices.
 """
@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from .. import kernels as K
 from ..autograd import Function
-from ._common import array_module, pair
+from ._common import array_module, contiguous, kernel_backend, pair, uses_kernels
 
 
 def conv_padding(padding):
@@ -87,23 +88,42 @@ def conv2d_backward_weights_ref(x, dy, weight_shape, stride, padding, dilation, 
 
 
 class Conv2d(Function):
+    """x (N, C, H, W), weight (O, C/groups, KH, KW), bias (O,) or None -> y (N, O, OH, OW).
+
+    float32 runs dlcore.kernels.conv2d_forward / conv2d_backward_data /
+    conv2d_backward_weights (which check the shapes); float64 the einsum
+    reference above.
+    """
+
     def forward(self, x, weight, bias=None, *, stride=1, padding=0, dilation=1, groups=1):
         self.params = dict(stride=pair(stride, "stride"), padding=conv_padding(padding),
                            dilation=pair(dilation, "dilation"), groups=int(groups))
+        self.has_bias, self.kernels = bias is not None, uses_kernels(x, weight, bias)
+        if self.kernels:
+            self.x, self.weight = contiguous(x), contiguous(weight)
+            return K.conv2d_forward(self.x, self.weight, contiguous(bias), backend=kernel_backend("conv2d_forward"),
+                                    **self.params)
         _check_conv(x, weight, bias, self.params)
-        self.x, self.weight, self.has_bias = x, weight, bias is not None
-        # TODO(kernel): switch float32 to dlcore.kernels.conv2d_forward when it lands
+        self.x, self.weight = x, weight
         return conv2d_forward_ref(x, weight, bias, **self.params)
 
     def backward(self, dy):
         p = self.params
         dx = dw = db = None
+        if self.kernels:
+            dy = contiguous(dy)
         if self.needs_input_grad[0]:
-            # TODO(kernel): switch float32 to dlcore.kernels.conv2d_backward_data when it lands
-            dx = conv2d_backward_data_ref(dy, self.weight, self.x.shape, **p)
+            if self.kernels:
+                dx = K.conv2d_backward_data(dy, self.weight, self.x.shape,
+                                            backend=kernel_backend("conv2d_backward_data"), **p)
+            else:
+                dx = conv2d_backward_data_ref(dy, self.weight, self.x.shape, **p)
         if self.needs_input_grad[1] or (self.has_bias and self.needs_input_grad[2]):
-            # TODO(kernel): switch float32 to dlcore.kernels.conv2d_backward_weights when it lands
-            dw, db = conv2d_backward_weights_ref(self.x, dy, self.weight.shape, bias=self.has_bias, **p)
+            if self.kernels:
+                dw, db = K.conv2d_backward_weights(self.x, dy, self.weight.shape, bias=self.has_bias,
+                                                   backend=kernel_backend("conv2d_backward_weights"), **p)
+            else:
+                dw, db = conv2d_backward_weights_ref(self.x, dy, self.weight.shape, bias=self.has_bias, **p)
         return dx, dw, db
 
 

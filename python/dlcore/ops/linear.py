@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from .. import kernels as K
 from ..autograd import Function
-from ._common import contiguous, current_backend, uses_kernels
+from ._common import contiguous, kernel_backend, uses_kernels
 
 
 class Linear(Function):
@@ -13,7 +13,7 @@ class Linear(Function):
         self.x, self.weight = x, weight
         self.kernels = uses_kernels(x, weight, bias)
         if self.kernels:  # y = x @ W^T: gemm with trans_b on the stored (out, in) weight
-            y = K.gemm(contiguous(x), contiguous(weight), trans_b=True, backend=current_backend())
+            y = K.gemm(contiguous(x), contiguous(weight), trans_b=True, backend=kernel_backend("gemm"))
         else:
             y = x @ weight.T
         if bias is not None:
@@ -25,7 +25,7 @@ class Linear(Function):
         dx = dw = db = None
         if self.kernels:
             dy = contiguous(dy)
-            backend = current_backend()
+            backend = kernel_backend("gemm")
             if self.needs_input_grad[0]:  # dx = dy @ W        (N, out) @ (out, in)
                 dx = K.gemm(dy, contiguous(w), backend=backend)
             if self.needs_input_grad[1]:  # dW = dy^T @ x      (out, N) @ (N, in)

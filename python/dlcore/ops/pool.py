@@ -1,10 +1,15 @@
-"""2-D max and average pooling with PyTorch's output-size rules (incl. ceil_mode)."""
+"""2-D max and average pooling with PyTorch's output-size rules (incl. ceil_mode).
+
+float32 runs on dlcore.kernels; float64 on the NumPy window formulas below (the reference).
+"""
 from __future__ import annotations
 
 import numpy as np
 
+from .. import kernels as K
+from .._backends import optional_module
 from ..autograd import Function
-from ._common import array_module, pair, scatter_add
+from ._common import array_module, contiguous, kernel_backend, pair, scatter_add, uses_kernels
 
 
 def pool_output_size(size, kernel, stride, pad, ceil_mode):
@@ -40,13 +45,26 @@ def _padded_windows(x, k, s, p, out, fill):
 
 
 class MaxPool2d(Function):
-    """y[n,c,i,j] = max over the window; indices are flat h*W+w offsets in each plane (first max wins)."""
+    """y[n,c,i,j] = max over the window; indices are flat h*W+w offsets in each plane (first max wins).
+
+    float32 runs dlcore.kernels.max_pool2d_forward/_backward. Under the oneDNN
+    backend the backward runs oneDNN's own max-pool backward, which takes the
+    forward input rather than our indices (``max_pool2d_backward_from_input``
+    of dlcore._onednn), so the forward input is kept instead.
+    """
 
     def forward(self, x, kernel_size, stride=None, padding=0, ceil_mode=False):
+        self.shape, self.kernels = x.shape, uses_kernels(x)
+        if self.kernels:
+            self.backend = kernel_backend("max_pool2d_forward")
+            x = contiguous(x)
+            y, self.indices = K.max_pool2d_forward(x, kernel_size, stride, padding, ceil_mode=ceil_mode,
+                                                   backend=self.backend)
+            if self.backend == "onednn":
+                self.x, self.geometry = x, (kernel_size, stride, padding, ceil_mode)
+            return y
         xp = array_module(x)
         k, s, p, out = _geometry(x.shape, kernel_size, stride, padding, ceil_mode)
-        self.shape = x.shape
-        # TODO(kernel): switch float32 to dlcore.kernels.max_pool2d_forward when it lands
         win = _padded_windows(x, k, s, p, out, -np.inf)
         n, c = x.shape[:2]
         flat = win.reshape(n, c, out[0], out[1], k[0] * k[1])
@@ -60,9 +78,16 @@ class MaxPool2d(Function):
         return xp.ascontiguousarray(y)
 
     def backward(self, dy):
+        if self.kernels and self.backend == "onednn":
+            onednn = optional_module("onednn")
+            kernel_size, stride, padding, ceil_mode = self.geometry
+            return onednn.max_pool2d_backward_from_input(contiguous(dy), self.x, kernel_size, stride, padding,
+                                                         ceil_mode, "onednn")
+        if self.kernels:
+            return K.max_pool2d_backward(contiguous(dy), self.indices, self.shape,
+                                         backend=kernel_backend("max_pool2d_backward"))
         xp = array_module(dy)
         n, c, h, w = self.shape
-        # TODO(kernel): switch float32 to dlcore.kernels.max_pool2d_backward when it lands
         dx = xp.zeros((n * c, h * w), dtype=dy.dtype)
         planes = xp.arange(n * c).reshape(-1, 1)
         scatter_add(dx, (planes, self.indices.reshape(n * c, -1)), dy.reshape(n * c, -1))
@@ -82,20 +107,29 @@ def _avg_divisors(xp, h, w, k, s, p, out, count_include_pad, dtype):
 
 
 class AvgPool2d(Function):
+    """Mean over each window; float32 runs dlcore.kernels.avg_pool2d_forward/_backward."""
+
     def forward(self, x, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True):
+        self.shape, self.kernels = x.shape, uses_kernels(x)
+        if self.kernels:
+            self.args = (kernel_size, stride, padding)
+            self.flags = dict(ceil_mode=ceil_mode, count_include_pad=count_include_pad)
+            return K.avg_pool2d_forward(contiguous(x), *self.args, backend=kernel_backend("avg_pool2d_forward"),
+                                        **self.flags)
         xp = array_module(x)
         k, s, p, out = _geometry(x.shape, kernel_size, stride, padding, ceil_mode)
-        self.shape, self.geometry = x.shape, (k, s, p, out)
-        # TODO(kernel): switch float32 to dlcore.kernels.avg_pool2d_forward when it lands
+        self.geometry = (k, s, p, out)
         self.divisor = _avg_divisors(xp, x.shape[2], x.shape[3], k, s, p, out, count_include_pad, x.dtype)
         win = _padded_windows(x, k, s, p, out, 0)
         return xp.ascontiguousarray(win.sum(axis=(-2, -1)) / self.divisor)
 
     def backward(self, dy):
+        if self.kernels:
+            return K.avg_pool2d_backward(contiguous(dy), self.shape, *self.args,
+                                         backend=kernel_backend("avg_pool2d_backward"), **self.flags)
         xp = array_module(dy)
         (kh, kw), (sh, sw), (ph, pw), (oh, ow) = self.geometry
         n, c, h, w = self.shape
-        # TODO(kernel): switch float32 to dlcore.kernels.avg_pool2d_backward when it lands
         g = dy / self.divisor
         hp = max(h + 2 * ph, (oh - 1) * sh + kh)
         wp = max(w + 2 * pw, (ow - 1) * sw + kw)
