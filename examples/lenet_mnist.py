@@ -1,4 +1,4 @@
-"""LeNet-5 on MNIST (ReLU, max pooling), SGD with momentum and a cosine schedule.
+"""LeNet-5 on MNIST (ReLU, max pooling), Adam with a cosine schedule.
 
     python examples/lenet_mnist.py --data-dir ~/data/mnist
     python examples/lenet_mnist.py                           # built-in digits, shown as 28x28
@@ -12,7 +12,7 @@ from _common import builtin_digits, parser, run
 
 
 def main():
-    args = parser(__doc__.splitlines()[0], epochs=8, batch_size=64, lr=0.05).parse_args()
+    args = parser(__doc__.splitlines()[0], epochs=4, batch_size=64, lr=1e-3).parse_args()
     dlcore.manual_seed(args.seed)
     if args.data_dir:
         normalize = transforms.Normalize([0.1307], [0.3081])
@@ -21,7 +21,7 @@ def main():
     else:
         train_set, test_set = builtin_digits(28, 1)
     model = lenet5()
-    opt = optim.SGD(model.parameters(), lr=args.lr, momentum=0.9, weight_decay=5e-4)
+    opt = optim.Adam(model.parameters(), lr=args.lr)
     run(model, train_set, test_set, args, opt, optim.lr_scheduler.CosineAnnealingLR(opt, T_max=args.epochs))
 
 
