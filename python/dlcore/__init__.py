@@ -1,5 +1,8 @@
 """dlcore: deep-learning kernels of our own behind a PyTorch-like Python layer.
 
+``dlcore.Tensor`` with autograd, ``dlcore.nn`` (layers, ``functional``),
+``dlcore.optim``, ``dlcore.data`` and ``dlcore.save``/``load`` form the Python
+layer; ops on float32 tensors run on ``dlcore.kernels``.
 ``dlcore.kernels`` holds the plain array-in/array-out kernels (each with a
 ``backend=`` argument); ``dlcore.backends()`` tells which backends this build
 and this machine can run.
@@ -13,6 +16,15 @@ from ._backends import (
     set_verbose,
 )
 from . import kernels
+from .autograd import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
+from .ops._common import backend, current_backend
+from .random import manual_seed
+from .tensor import (
+    Tensor, arange, argmax, as_tensor, cat, exp, float32, float64, from_dlpack, from_numpy, full, int32,
+    int64, log, matmul, ones, ones_like, rand, randn, sqrt, stack, tensor, uint8, zeros, zeros_like,
+)
+from . import nn, optim, data
+from .serialization import CheckpointError, load, save
 
 __version__ = "0.1.0"
 
@@ -23,4 +35,9 @@ __all__ = [
     "kernels",
     "set_num_threads",
     "set_verbose",
+    # Python layer: tensors, autograd, nn, optim, data, checkpoints
+    "CheckpointError", "Tensor", "arange", "argmax", "as_tensor", "backend", "cat", "current_backend", "data",
+    "enable_grad", "exp", "float32", "float64", "from_dlpack", "from_numpy", "full", "int32", "int64",
+    "is_grad_enabled", "load", "log", "manual_seed", "matmul", "nn", "no_grad", "ones", "ones_like", "optim",
+    "rand", "randn", "save", "set_grad_enabled", "sqrt", "stack", "tensor", "uint8", "zeros", "zeros_like",
 ]

@@ -72,6 +72,11 @@ def _optional_info(backend: str) -> dict:
     describe = getattr(module, "describe", None)
     if describe is not None:
         info.update(describe())
+    # Ops this backend lacks that dlcore.nn.functional runs on our CPU kernels inside
+    # dlcore.backend(backend) (they raise with strict=True); see dlcore/ops/_common.py.
+    from .ops._common import SUBSTITUTED_OPS
+
+    info["runs_on_ours"] = sorted(SUBSTITUTED_OPS.get(backend, ()))
     return info
 
 
@@ -81,7 +86,9 @@ def backends() -> dict:
     Returns a dict with one entry per backend (``ref``, ``avx2``, ``avx512``,
     ``onednn``, ``cuda``), each ``{"built": bool, "available": bool}`` plus a
     ``"reason"`` when unavailable and details (versions, device) when
-    available; ``"auto"`` names the backend that NumPy arrays run on by
+    available, including ``"runs_on_ours"``: the ops that backend lacks,
+    which ``dlcore.nn.functional`` runs on dlcore's own CPU kernels inside
+    ``dlcore.backend(name)``; ``"auto"`` names the backend that NumPy arrays run on by
     default; ``"cpu"`` is the processor's brand string and ``"threads"`` the
     current thread count.
     """

@@ -1,0 +1,52 @@
+"""Whether operations record the tape: ``no_grad`` / ``enable_grad``."""
+from __future__ import annotations
+
+import contextlib
+import functools
+import threading
+
+_state = threading.local()
+
+
+def is_grad_enabled() -> bool:
+    """True while operations record what backward needs (the default)."""
+    return getattr(_state, "enabled", True)
+
+
+def set_grad_enabled(mode: bool) -> None:
+    _state.enabled = bool(mode)
+
+
+class _GradMode(contextlib.ContextDecorator):
+    """Context manager (and decorator) that sets grad recording for its block."""
+
+    _mode = True
+
+    def __enter__(self):
+        self._previous = is_grad_enabled()
+        set_grad_enabled(self._mode)
+        return self
+
+    def __exit__(self, *exc):
+        set_grad_enabled(self._previous)
+        return False
+
+
+class no_grad(_GradMode):
+    """Block in which no operation records the tape (evaluation, parameter updates).
+
+    Example:
+        >>> with dlcore.no_grad():
+        ...     y = model(x)          # y.requires_grad is False
+    """
+
+    _mode = False
+
+
+class enable_grad(_GradMode):
+    """Block in which operations record the tape, even inside ``no_grad``."""
+
+    _mode = True
+
+
+__all__ = ["no_grad", "enable_grad", "is_grad_enabled", "set_grad_enabled"]

@@ -1,0 +1,7 @@
+"""Datasets, the DataLoader and image transforms."""
+from . import transforms
+from .dataset import DataLoader, Dataset, TensorDataset
+from .datasets import CIFAR10, MNIST, DatasetError, Digits, FashionMNIST, read_idx, write_idx
+
+__all__ = ["CIFAR10", "DataLoader", "Dataset", "DatasetError", "Digits", "FashionMNIST", "MNIST",
+           "TensorDataset", "read_idx", "transforms", "write_idx"]

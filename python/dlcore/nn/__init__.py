@@ -1,0 +1,15 @@
+"""Layers, losses and containers (torch.nn's names)."""
+from . import functional, init, utils
+from .module import Module, Parameter
+from .modules import (
+    AvgPool2d, BatchNorm1d, BatchNorm2d, BCELoss, BCEWithLogitsLoss, Conv2d, CrossEntropyLoss, Dropout, ELU,
+    Flatten, Identity, L1Loss, LeakyReLU, Linear, LocalResponseNorm, LogSoftmax, Maxout, MaxPool2d, MSELoss,
+    NLLLoss, PReLU, ReLU, Sequential, Sigmoid, Softmax, Tanh,
+)
+
+__all__ = [
+    "AvgPool2d", "BatchNorm1d", "BatchNorm2d", "BCELoss", "BCEWithLogitsLoss", "Conv2d", "CrossEntropyLoss",
+    "Dropout", "ELU", "Flatten", "Identity", "L1Loss", "LeakyReLU", "Linear", "LocalResponseNorm",
+    "LogSoftmax", "Maxout", "MaxPool2d", "Module", "MSELoss", "NLLLoss", "Parameter", "PReLU", "ReLU",
+    "Sequential", "Sigmoid", "Softmax", "Tanh", "functional", "init", "utils",
+]

@@ -1,0 +1,239 @@
+"""Neural-network functions with torch.nn.functional's names and argument names.
+
+Each runs one autograd Function from ``dlcore.ops`` (float32 on dlcore.kernels
+through the current backend, float64 on the NumPy reference) or is composed
+from such functions. ``with dlcore.backend("onednn"):`` switches the backend.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ..ops import activation, conv, dropout as dropout_ops, linear as linear_ops, lrn, norm, pool, softmax as sm
+from ..random import next_seed
+from ..tensor import Tensor, tensor
+
+__all__ = [
+    "linear", "conv2d", "relu", "leaky_relu", "prelu", "elu", "sigmoid", "tanh", "maxout",
+    "max_pool2d", "avg_pool2d", "local_response_norm", "batch_norm", "dropout", "softmax",
+    "log_softmax", "cross_entropy", "nll_loss", "mse_loss", "l1_loss", "binary_cross_entropy",
+    "binary_cross_entropy_with_logits",
+]
+
+
+def _reduce(loss, reduction):
+    if reduction == "mean":
+        return loss.mean()
+    if reduction == "sum":
+        return loss.sum()
+    if reduction == "none":
+        return loss
+    raise ValueError(f"reduction must be 'mean', 'sum' or 'none', got {reduction!r}")
+
+
+def _target_array(target):
+    return target.data if isinstance(target, Tensor) else np.asarray(target)
+
+
+# ---- layers ----------------------------------------------------------------
+def linear(input, weight, bias=None):
+    """y = input @ weight.T + bias.
+
+    Shapes: input (N, in) or (*, in), weight (out, in), bias (out,) -> (N, out).
+    float32 runs on dlcore.kernels.gemm (trans_b on the stored weight; no copy).
+
+    Example:
+        >>> y = F.linear(dlcore.randn(4, 3), dlcore.randn(2, 3))   # (4, 2)
+    """
+    if input.ndim != 2:
+        lead = input.shape[:-1]
+        return linear(input.reshape(-1, input.shape[-1]), weight, bias).reshape(lead + (weight.shape[0],))
+    if input.shape[1] != weight.shape[1]:
+        raise ValueError(f"linear: input {input.shape} and weight {weight.shape} do not match (in_features)")
+    return linear_ops.Linear.apply(input, weight, bias)
+
+
+def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
+    """2-D cross-correlation: input (N, C, H, W), weight (O, C/groups, KH, KW), bias (O,) -> (N, O, OH, OW).
+
+    ``padding`` is an int, (ph, pw) or (top, bottom, left, right);
+    OH = (H + pad_top + pad_bottom - dilation*(KH-1) - 1) // stride + 1.
+    """
+    return conv.Conv2d.apply(input, weight, bias, stride=stride, padding=padding, dilation=dilation,
+                             groups=groups)
+
+
+# ---- activations -------------------------------------------------------------
+def relu(input, inplace=False):
+    """max(input, 0). (``inplace`` is accepted for PyTorch compatibility; dlcore never mutates inputs.)"""
+    return activation.LeakyReLU.apply(input, 0.0)
+
+
+def leaky_relu(input, negative_slope=0.01, inplace=False):
+    """input if input > 0 else negative_slope * input."""
+    return activation.LeakyReLU.apply(input, float(negative_slope))
+
+
+def prelu(input, weight):
+    """input if input > 0 else weight[c] * input, weight (C,) over dim 1 or (1,) shared."""
+    return activation.PReLU.apply(input, weight)
+
+
+def elu(input, alpha=1.0, inplace=False):
+    """input if input > 0 else alpha * (exp(input) - 1)."""
+    return activation.ELU.apply(input, float(alpha))
+
+
+def sigmoid(input):
+    """1 / (1 + exp(-input))."""
+    return activation.Sigmoid.apply(input)
+
+
+def tanh(input):
+    return activation.Tanh.apply(input)
+
+
+def maxout(input, pool_size):
+    """Max over groups of `pool_size` consecutive channels: (N, C, ...) -> (N, C/pool_size, ...).
+
+    Not in torch.nn.functional; Goodfellow et al. 2013.
+    """
+    return activation.Maxout.apply(input, int(pool_size))
+
+
+# ---- pooling and normalization ---------------------------------------------------
+def max_pool2d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False, return_indices=False):
+    """Max over kernel_size windows (stride defaults to kernel_size); PyTorch output sizes.
+
+    ``return_indices=True`` also returns flat h*W+w offsets per (n, c) plane (int32).
+    """
+    if dilation not in (1, (1, 1)):
+        raise NotImplementedError("max_pool2d: dilation other than 1 is not supported")
+    out, node = pool.MaxPool2d.apply_with_node(input, kernel_size, stride, padding, ceil_mode)
+    return (out, Tensor(node.indices)) if return_indices else out
+
+
+def avg_pool2d(input, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True,
+               divisor_override=None):
+    """Mean over kernel_size windows; ``count_include_pad`` counts zero padding in the divisor."""
+    if divisor_override is not None:
+        raise NotImplementedError("avg_pool2d: divisor_override is not supported")
+    return pool.AvgPool2d.apply(input, kernel_size, stride, padding, ceil_mode, count_include_pad)
+
+
+def local_response_norm(input, size, alpha=1e-4, beta=0.75, k=1.0):
+    """AlexNet's LRN across channels: input / (k + alpha/size * sum of squares in the window)^beta."""
+    return lrn.LocalResponseNorm.apply(input, int(size), float(alpha), float(beta), float(k))
+
+
+def batch_norm(input, running_mean, running_var, weight=None, bias=None, training=False, momentum=0.1,
+               eps=1e-5):
+    """Batch normalization per channel (dim 1) of (N, C) or (N, C, H, W) input.
+
+    Training mode normalizes with the batch statistics and updates
+    ``running_mean``/``running_var`` in place (unbiased variance); otherwise the
+    running statistics are used.
+    """
+    rm = running_mean.data if isinstance(running_mean, Tensor) else running_mean
+    rv = running_var.data if isinstance(running_var, Tensor) else running_var
+    if training:
+        return norm.BatchNormTraining.apply(input, weight, bias, rm, rv, momentum=float(momentum), eps=float(eps))
+    if rm is None or rv is None:
+        raise ValueError("batch_norm: running_mean and running_var are required when training=False")
+    return norm.BatchNormInference.apply(input, weight, bias, rm, rv, eps=float(eps))
+
+
+def dropout(input, p=0.5, training=True, inplace=False):
+    """Zeroes each element with probability p and scales the rest by 1/(1-p); identity when not training."""
+    if not training or p == 0:
+        return input
+    return dropout_ops.Dropout.apply(input, float(p), next_seed())
+
+
+# ---- softmax and losses --------------------------------------------------------------
+def softmax(input, dim=None):
+    return sm.Softmax.apply(input, -1 if dim is None else dim)
+
+
+def log_softmax(input, dim=None):
+    return sm.LogSoftmax.apply(input, -1 if dim is None else dim)
+
+
+def cross_entropy(input, target, weight=None, ignore_index=-100, reduction="mean", label_smoothing=0.0):
+    """Softmax cross-entropy of logits (N, C) against class indices (N,).
+
+    With ``label_smoothing`` eps the target distribution is (1-eps) on the
+    class plus eps/C everywhere. Without class weights or ignored targets this
+    is one fused Function (softmax kernels); with them it is log_softmax +
+    nll_loss, which handles both.
+    """
+    target = _target_array(target)
+    if input.ndim != 2:
+        raise ValueError(f"cross_entropy expects logits (N, C), got {input.shape}")
+    if weight is not None or (target.size and (target == ignore_index).any()):
+        logp = log_softmax(input, dim=1)
+        loss = nll_loss(logp, target, weight=weight, ignore_index=ignore_index, reduction=reduction)
+        if label_smoothing:
+            raise NotImplementedError("cross_entropy: label_smoothing with weight/ignore_index")
+        return loss
+    per_sample = sm.CrossEntropy.apply(input, target.astype(np.int64, copy=False),
+                                       label_smoothing=float(label_smoothing))
+    return _reduce(per_sample, reduction)
+
+
+def nll_loss(input, target, weight=None, ignore_index=-100, reduction="mean"):
+    """-input[i, target[i]] (input holds log-probabilities (N, C)), weighted and averaged like PyTorch."""
+    target = _target_array(target).astype(np.int64, copy=False)
+    n, c = input.shape
+    valid = target != ignore_index
+    if ((target[valid] < 0) | (target[valid] >= c)).any():
+        raise ValueError(f"nll_loss: target values must be in [0, {c})")
+    safe = np.where(valid, target, 0)
+    w = np.ones(c, dtype=input.dtype) if weight is None else np.asarray(_target_array(weight), dtype=input.dtype)
+    sample_w = (w[safe] * valid).astype(input.dtype)
+    picked = input[np.arange(n), safe]
+    loss = -picked * Tensor(sample_w)
+    if reduction == "mean":
+        return loss.sum() / float(sample_w.sum())
+    return _reduce(loss, reduction)
+
+
+def mse_loss(input, target, reduction="mean"):
+    """(input - target)^2, averaged."""
+    diff = input - target
+    return _reduce(diff * diff, reduction)
+
+
+def l1_loss(input, target, reduction="mean"):
+    """|input - target|, averaged."""
+    return _reduce((input - target).abs(), reduction)
+
+
+def binary_cross_entropy(input, target, weight=None, reduction="mean"):
+    """-(t log p + (1-t) log(1-p)) with log clamped at -100 like PyTorch (input holds probabilities)."""
+    t = target if isinstance(target, Tensor) else tensor(target, dtype=input.dtype)
+    log_p = _clamped_log(input)
+    log_1p = _clamped_log(1 - input)
+    loss = -(t * log_p + (1 - t) * log_1p)
+    if weight is not None:
+        loss = loss * weight
+    return _reduce(loss, reduction)
+
+
+def _clamped_log(p):
+    """log(p) floored at -100 (gradient zero where the floor applies), as PyTorch does."""
+    from ..ops.clamp import ClampedLog
+
+    return ClampedLog.apply(p, -100.0)
+
+
+def binary_cross_entropy_with_logits(input, target, weight=None, reduction="mean", pos_weight=None):
+    """BCE on logits x, computed stably: (1-t) x + (1 + (pw-1) t) * (log(1+exp(-|x|)) + max(-x, 0))."""
+    t = target if isinstance(target, Tensor) else tensor(target, dtype=input.dtype)
+    softplus_neg = (1 + (-input.abs()).exp()).log() + relu(-input)  # log(1 + exp(-x)), stable
+    if pos_weight is None:
+        loss = (1 - t) * input + softplus_neg
+    else:
+        loss = (1 - t) * input + (1 + (pos_weight - 1) * t) * softplus_neg
+    if weight is not None:
+        loss = loss * weight
+    return _reduce(loss, reduction)

@@ -1,0 +1,227 @@
+"""Module and Parameter: the containers of models (PyTorch's API shape)."""
+from __future__ import annotations
+
+from collections import OrderedDict
+
+import numpy as np
+
+from ..tensor import Tensor
+
+
+class Parameter(Tensor):
+    """A tensor that a Module registers as trainable (requires_grad by default)."""
+
+    def __init__(self, data, requires_grad=True):
+        super().__init__(data.data if isinstance(data, Tensor) else data, requires_grad=requires_grad)
+
+    def __repr__(self):
+        return "Parameter containing:\n" + super().__repr__()
+
+
+class Module:
+    """Base class of layers and models.
+
+    Assigning a Parameter or a Module to an attribute registers it;
+    ``register_buffer`` registers non-trainable state (running statistics)
+    that ``state_dict`` saves.
+    """
+
+    def __init__(self):
+        object.__setattr__(self, "_parameters", OrderedDict())
+        object.__setattr__(self, "_modules", OrderedDict())
+        object.__setattr__(self, "_buffers", OrderedDict())
+        object.__setattr__(self, "training", True)
+
+    # ---- registration -----------------------------------------------------
+    def __setattr__(self, name, value):
+        if "_parameters" not in self.__dict__:
+            raise AttributeError("call Module.__init__() before assigning attributes")
+        for table in (self._parameters, self._modules, self._buffers):
+            table.pop(name, None)
+        if isinstance(value, Parameter):
+            self._parameters[name] = value
+        elif isinstance(value, Module):
+            self._modules[name] = value
+        else:
+            object.__setattr__(self, name, value)
+
+    def __getattr__(self, name):
+        for table in ("_parameters", "_modules", "_buffers"):
+            entries = self.__dict__.get(table)
+            if entries is not None and name in entries:
+                return entries[name]
+        raise AttributeError(f"'{type(self).__name__}' object has no attribute '{name}'")
+
+    def __delattr__(self, name):
+        for table in (self._parameters, self._modules, self._buffers):
+            if name in table:
+                del table[name]
+                return
+        object.__delattr__(self, name)
+
+    def register_parameter(self, name, param):
+        if param is None:
+            self._parameters.pop(name, None)
+            object.__setattr__(self, name, None)
+        else:
+            setattr(self, name, param)
+
+    def register_buffer(self, name, array):
+        """Non-trainable state saved in state_dict (a Tensor, or None)."""
+        self._buffers[name] = None if array is None else (array if isinstance(array, Tensor) else Tensor(array))
+
+    def add_module(self, name, module):
+        self._modules[name] = module
+
+    # ---- traversal --------------------------------------------------------
+    def named_modules(self, prefix=""):
+        yield prefix, self
+        for name, child in self._modules.items():
+            if child is not None:
+                yield from child.named_modules(f"{prefix}.{name}" if prefix else name)
+
+    def modules(self):
+        for _, m in self.named_modules():
+            yield m
+
+    def named_children(self):
+        for name, child in self._modules.items():
+            if child is not None:
+                yield name, child
+
+    def children(self):
+        for _, child in self.named_children():
+            yield child
+
+    def named_parameters(self, prefix=""):
+        seen = set()
+        for mod_prefix, module in self.named_modules(prefix):
+            for name, p in module._parameters.items():
+                if p is not None and id(p) not in seen:
+                    seen.add(id(p))
+                    yield (f"{mod_prefix}.{name}" if mod_prefix else name), p
+
+    def parameters(self):
+        for _, p in self.named_parameters():
+            yield p
+
+    def named_buffers(self):
+        for mod_prefix, module in self.named_modules():
+            for name, b in module._buffers.items():
+                if b is not None:
+                    yield (f"{mod_prefix}.{name}" if mod_prefix else name), b
+
+    def buffers(self):
+        for _, b in self.named_buffers():
+            yield b
+
+    # ---- modes and gradients ------------------------------------------------
+    def train(self, mode=True):
+        for m in self.modules():
+            object.__setattr__(m, "training", bool(mode))
+        return self
+
+    def eval(self):
+        return self.train(False)
+
+    def zero_grad(self, set_to_none=True):
+        for p in self.parameters():
+            if set_to_none:
+                p.grad = None
+            elif p.grad is not None:
+                p.grad.data[...] = 0
+
+    def requires_grad_(self, flag=True):
+        for p in self.parameters():
+            p.requires_grad = bool(flag)
+        return self
+
+    def apply(self, fn):
+        for m in self.children():
+            m.apply(fn)
+        fn(self)
+        return self
+
+    def double(self):
+        return self._cast(np.float64)
+
+    def float(self):
+        return self._cast(np.float32)
+
+    def _cast(self, dtype):
+        for t in list(self.parameters()) + list(self.buffers()):
+            if t.dtype.kind == "f":
+                t.data = t.data.astype(dtype)
+        return self
+
+    # ---- state ------------------------------------------------------------
+    def state_dict(self):
+        """Name -> array for every parameter and buffer (the arrays themselves, not copies)."""
+        state = OrderedDict()
+        for name, p in self.named_parameters():
+            state[name] = p.data
+        for name, b in self.named_buffers():
+            state[name] = b.data
+        return state
+
+    def load_state_dict(self, state_dict, strict=True):
+        """Copies arrays into the parameters and buffers in place.
+
+        Every key, shape and dtype kind is checked before anything is written,
+        so a mismatched state dict raises and leaves the module unchanged.
+        Returns ``(missing_keys, unexpected_keys)`` (both empty when strict).
+        """
+        targets = dict(self.named_parameters())
+        targets.update(self.named_buffers())
+        missing = [k for k in targets if k not in state_dict]
+        unexpected = [k for k in state_dict if k not in targets]
+        if strict and (missing or unexpected):
+            raise KeyError(f"load_state_dict: missing keys {missing}, unexpected keys {unexpected}")
+        updates = []
+        for name, target in targets.items():
+            if name not in state_dict:
+                continue
+            value = state_dict[name]
+            value = value.data if isinstance(value, Tensor) else np.asarray(value)
+            if tuple(value.shape) != target.shape:
+                raise ValueError(f"load_state_dict: '{name}' has shape {tuple(value.shape)} in the checkpoint "
+                                 f"but {target.shape} in the model")
+            if value.dtype.kind != target.dtype.kind:
+                raise TypeError(f"load_state_dict: '{name}' has dtype {value.dtype} in the checkpoint "
+                                f"but {target.dtype} in the model")
+            updates.append((target, value))
+        for target, value in updates:
+            target.data[...] = value
+        return missing, unexpected
+
+    # ---- calling and printing -------------------------------------------------
+    def forward(self, *args, **kwargs):  # pragma: no cover - abstract
+        raise NotImplementedError(f"{type(self).__name__} has no forward()")
+
+    def __call__(self, *args, **kwargs):
+        return self.forward(*args, **kwargs)
+
+    def extra_repr(self) -> str:
+        return ""
+
+    def __repr__(self):
+        lines = []
+        for name, child in self._modules.items():
+            child_repr = repr(child).replace("\n", "\n  ")
+            lines.append(f"  ({name}): {child_repr}")
+        head = f"{type(self).__name__}({self.extra_repr()}"
+        if not lines:
+            return head + ")"
+        return head + "\n" + "\n".join(lines) + "\n)"
+
+    def num_parameters(self, trainable_only=False):
+        return sum(p.numel() for p in self.parameters() if p.requires_grad or not trainable_only)
+
+    def summary(self) -> str:
+        """A table of each parameter's name, shape and count, with the total."""
+        rows = [(name, "x".join(map(str, p.shape)), p.numel()) for name, p in self.named_parameters()]
+        width = max([len(r[0]) for r in rows] + [9])
+        lines = [f"{'parameter':<{width}}  {'shape':>14}  {'count':>10}", "-" * (width + 28)]
+        lines += [f"{n:<{width}}  {s:>14}  {c:>10,}" for n, s, c in rows]
+        lines += ["-" * (width + 28), f"{'total':<{width}}  {'':>14}  {self.num_parameters():>10,}"]
+        return "\n".join(lines)

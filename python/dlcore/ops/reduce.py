@@ -1,0 +1,75 @@
+"""Reductions: sum, mean, max (over all elements or given dims, with keepdim)."""
+from __future__ import annotations
+
+from ..autograd import Function
+from ._common import array_module
+
+
+def normalize_dims(dim, ndim):
+    """None -> all axes; int or sequence -> a sorted tuple of non-negative axes."""
+    if dim is None:
+        return tuple(range(ndim))
+    dims = (dim,) if isinstance(dim, int) else tuple(dim)
+    out = []
+    for d in dims:
+        if not -ndim <= d < max(ndim, 1):
+            raise IndexError(f"dimension {d} out of range for a tensor with {ndim} dims")
+        out.append(d % max(ndim, 1))
+    return tuple(sorted(set(out)))
+
+
+def _expand_back(g, shape, dims, keepdim):
+    """Reshape a reduced gradient so it broadcasts against the input shape."""
+    xp = array_module(g)
+    if not keepdim:
+        g = g.reshape([1 if i in dims else n for i, n in enumerate(shape)])
+    return xp.broadcast_to(g, shape)
+
+
+class Sum(Function):
+    def forward(self, a, dim=None, keepdim=False):
+        self.shape, self.dims, self.keepdim = a.shape, normalize_dims(dim, a.ndim), keepdim
+        return a.sum(axis=self.dims, keepdims=keepdim)
+
+    def backward(self, g):
+        return _expand_back(g, self.shape, self.dims, self.keepdim).copy()
+
+
+class Mean(Function):
+    def forward(self, a, dim=None, keepdim=False):
+        self.shape, self.dims, self.keepdim = a.shape, normalize_dims(dim, a.ndim), keepdim
+        self.count = 1
+        for d in self.dims:
+            self.count *= a.shape[d]
+        return a.mean(axis=self.dims, keepdims=keepdim)
+
+    def backward(self, g):
+        return _expand_back(g / self.count, self.shape, self.dims, self.keepdim).copy()
+
+
+class Max(Function):
+    """Max over `dim` (one axis) or over everything; the gradient goes to the first maximum."""
+
+    def forward(self, a, dim=None, keepdim=False):
+        xp = array_module(a)
+        self.shape, self.keepdim, self.dim = a.shape, keepdim, dim
+        if dim is None:
+            flat = a.reshape(-1)
+            self.indices = xp.argmax(flat)
+            y = flat[self.indices]
+            return y.reshape((1,) * a.ndim) if keepdim else y
+        self.dim = dim % a.ndim
+        self.indices = xp.expand_dims(xp.argmax(a, axis=self.dim), self.dim)
+        y = xp.take_along_axis(a, self.indices, axis=self.dim)
+        return y if keepdim else y.squeeze(self.dim)
+
+    def backward(self, g):
+        xp = array_module(g)
+        grad = xp.zeros(self.shape, dtype=g.dtype)
+        if self.dim is None:
+            grad.reshape(-1)[self.indices] = g.reshape(())
+            return grad
+        if not self.keepdim:
+            g = xp.expand_dims(g, self.dim)
+        xp.put_along_axis(grad, self.indices, g, axis=self.dim)
+        return grad

@@ -1,0 +1,74 @@
+"""Shape ops: reshape, permute, indexing, cat/stack. Gradients route elements back."""
+from __future__ import annotations
+
+import numpy as np
+
+from ..autograd import Function
+from ._common import array_module, scatter_add
+
+
+class Reshape(Function):
+    def forward(self, a, shape):
+        self.shape = a.shape
+        return a.reshape(shape)
+
+    def backward(self, g):
+        return g.reshape(self.shape)
+
+
+class Permute(Function):
+    def forward(self, a, axes):
+        self.axes = tuple(ax % a.ndim for ax in axes)
+        return a.transpose(self.axes)
+
+    def backward(self, g):
+        return g.transpose(np.argsort(self.axes))
+
+
+class Expand(Function):
+    def forward(self, a, shape):
+        self.shape = a.shape
+        return array_module(a).broadcast_to(a, shape)
+
+    def backward(self, g):
+        from ._common import unbroadcast
+
+        return unbroadcast(g, self.shape)
+
+
+class GetItem(Function):
+    """a[index] for basic slicing and advanced (integer/boolean array) indexing."""
+
+    def forward(self, a, index):
+        self.shape, self.dtype, self.index = a.shape, a.dtype, index
+        return a[index]
+
+    def backward(self, g):
+        grad = array_module(g).zeros(self.shape, dtype=g.dtype)
+        scatter_add(grad, self.index, g)  # repeated indices accumulate
+        return grad
+
+
+class Cat(Function):
+    def forward(self, *arrays, dim=0):
+        xp = array_module(*arrays)
+        self.dim = dim % arrays[0].ndim
+        self.sizes = [a.shape[self.dim] for a in arrays]
+        return xp.concatenate(arrays, axis=self.dim)
+
+    def backward(self, g):
+        splits = np.cumsum(self.sizes)[:-1]
+        parts = array_module(g).split(g, splits, axis=self.dim)
+        return tuple(p if need else None for p, need in zip(parts, self.needs_input_grad))
+
+
+class Stack(Function):
+    def forward(self, *arrays, dim=0):
+        xp = array_module(*arrays)
+        self.dim = dim % (arrays[0].ndim + 1)
+        return xp.stack(arrays, axis=self.dim)
+
+    def backward(self, g):
+        xp = array_module(g)
+        return tuple(xp.take(g, i, axis=self.dim) if need else None
+                     for i, need in enumerate(self.needs_input_grad))

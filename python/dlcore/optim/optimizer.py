@@ -1,0 +1,119 @@
+"""Optimizer base: parameter groups, per-parameter state, zero_grad, state_dict.
+
+Updates run on the parameters' arrays in place (outside the tape), in the
+parameters' own dtype. ``l1`` (every optimizer) adds ``l1 * sign(p)`` to the
+gradient: L1 regularization, next to the optimizer's own L2 ``weight_decay``.
+"""
+from __future__ import annotations
+
+import copy
+
+import numpy as np
+
+from ..tensor import Tensor
+
+
+class Optimizer:
+    defaults: dict = {}
+
+    def __init__(self, params, defaults):
+        self.defaults = dict(defaults)
+        self.defaults.setdefault("l1", 0.0)
+        params = list(params)
+        if not params:
+            raise ValueError("optimizer got an empty parameter list")
+        if not isinstance(params[0], dict):
+            params = [{"params": params}]
+        self.param_groups = []
+        for group in params:
+            self.add_param_group(group)
+        #: id(param) -> dict of arrays/ints (momentum buffers, step counts)
+        self.state = {}
+
+    def add_param_group(self, group):
+        group = dict(group)
+        group["params"] = list(group["params"]) if not isinstance(group["params"], Tensor) else [group["params"]]
+        for key, value in self.defaults.items():
+            group.setdefault(key, value)
+        for key, value in group.items():
+            if key != "params" and isinstance(value, (int, float)) and not isinstance(value, bool) and value < 0:
+                raise ValueError(f"{type(self).__name__}: {key} must be >= 0, got {value}")
+        self.param_groups.append(group)
+
+    def zero_grad(self, set_to_none=True):
+        for group in self.param_groups:
+            for p in group["params"]:
+                if set_to_none:
+                    p.grad = None
+                elif p.grad is not None:
+                    p.grad.data[...] = 0
+
+    def _params_with_grad(self, group):
+        for p in group["params"]:
+            if p.grad is not None:
+                g = p.grad.data
+                if group["l1"]:
+                    g = g + group["l1"] * np.sign(p.data)
+                yield p, g, self.state.setdefault(id(p), {})
+
+    def step(self):
+        for group in self.param_groups:
+            for p, g, state in self._params_with_grad(group):
+                self._update(p.data, g, state, group)
+
+    def _update(self, param, grad, state, group):  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    # ---- state ------------------------------------------------------------
+    def _all_params(self):
+        return [p for group in self.param_groups for p in group["params"]]
+
+    def state_dict(self):
+        """{'state': {index: {name: array or number}}, 'param_groups': [{hyper-params, 'params': [index]}]}."""
+        index = {id(p): i for i, p in enumerate(self._all_params())}
+        state = {index[pid]: {k: (v.copy() if isinstance(v, np.ndarray) else v) for k, v in s.items()}
+                 for pid, s in self.state.items() if pid in index}
+        groups = []
+        for group in self.param_groups:
+            g = {k: v for k, v in group.items() if k != "params"}
+            g["params"] = [index[id(p)] for p in group["params"]]
+            groups.append(g)
+        return {"state": state, "param_groups": groups}
+
+    def load_state_dict(self, state_dict):
+        """Restores hyper-parameters and buffers; checks group sizes and buffer shapes first."""
+        groups = state_dict["param_groups"]
+        if len(groups) != len(self.param_groups):
+            raise ValueError(f"optimizer state has {len(groups)} parameter groups, this optimizer "
+                             f"{len(self.param_groups)}")
+        params = self._all_params()
+        for saved, group in zip(groups, self.param_groups):
+            if len(saved["params"]) != len(group["params"]):
+                raise ValueError("optimizer state: a parameter group has a different number of parameters")
+        new_state = {}
+        for key, values in state_dict["state"].items():
+            i = int(key)
+            if not 0 <= i < len(params):
+                raise ValueError(f"optimizer state names parameter {i}, but there are {len(params)}")
+            p = params[i]
+            entry = {}
+            for name, value in values.items():
+                if isinstance(value, np.ndarray) and value.ndim and value.shape != p.shape:
+                    raise ValueError(f"optimizer state '{name}' of parameter {i} has shape {value.shape}, "
+                                     f"parameter has {p.shape}")
+                if isinstance(value, np.ndarray) and value.ndim == 0:
+                    value = value.item()
+                entry[name] = value.astype(p.dtype) if isinstance(value, np.ndarray) else value
+            new_state[id(p)] = entry
+        for saved, group in zip(groups, self.param_groups):
+            for k, v in saved.items():
+                if k != "params":
+                    group[k] = v.item() if isinstance(v, np.ndarray) and v.ndim == 0 else copy.deepcopy(v)
+        self.state = new_state
+
+    def __repr__(self):
+        lines = [f"{type(self).__name__} ("]
+        for i, group in enumerate(self.param_groups):
+            lines.append(f"Parameter Group {i}")
+            lines += [f"    {k}: {v}" for k, v in sorted(group.items()) if k != "params"]
+        return "\n".join(lines) + "\n)"

@@ -1,0 +1,134 @@
+"""Gradient checks of the tensor ops (float64 finite differences + float32 vs float64)."""
+import numpy as np
+import pytest
+
+import dlcore
+from gradcheck_util import check_grad
+from opcheck import randn
+
+
+def pos(rng, *shape):
+    return np.abs(randn(rng, *shape, dtype=np.float64)) + 0.5
+
+
+@pytest.mark.parametrize("shapes", [((3, 7), (3, 7)), ((9, 1), (1, 17)), ((2, 3, 5), (5,)), ((7,), ())])
+@pytest.mark.parametrize("op", ["add", "sub", "mul", "div"])
+def test_broadcasting_arithmetic(rng, op, shapes):
+    a = randn(rng, *shapes[0], dtype=np.float64)
+    b = pos(rng, *shapes[1]) if op == "div" else randn(rng, *shapes[1], dtype=np.float64)
+    fn = {"add": lambda x, y: x + y, "sub": lambda x, y: x - y, "mul": lambda x, y: x * y,
+          "div": lambda x, y: x / y}[op]
+    out = check_grad(fn, a, b)
+    np.testing.assert_allclose(out.numpy(), fn(a, b))
+
+
+@pytest.mark.parametrize("name", ["neg", "exp", "log", "sqrt", "abs", "pow_scalar", "pow_tensor", "rsub", "rdiv"])
+def test_unary_ops(rng, name):
+    x = pos(rng, 3, 9) if name in ("log", "sqrt", "pow_tensor", "rdiv") else randn(rng, 3, 9, dtype=np.float64)
+    fns = {"neg": lambda t: -t, "exp": lambda t: t.exp(), "log": lambda t: t.log(), "sqrt": lambda t: t.sqrt(),
+           "abs": lambda t: t.abs(), "pow_scalar": lambda t: t ** 3, "pow_tensor": lambda t: t ** (t * 0.5),
+           "rsub": lambda t: 2.0 - t, "rdiv": lambda t: 1.5 / t}
+    check_grad(fns[name], x)
+
+
+@pytest.mark.parametrize("shapes", [((7, 9), (9, 5)), ((2, 3, 9), (9, 4)), ((2, 3, 4), (2, 4, 5)), ((9,), (9, 3)),
+                                    ((3, 9), (9,)), ((1, 3, 4), (2, 4, 5))])
+def test_matmul(rng, shapes):
+    a = randn(rng, *shapes[0], dtype=np.float64)
+    b = randn(rng, *shapes[1], dtype=np.float64)
+    out = check_grad(lambda x, y: x @ y, a, b)
+    np.testing.assert_allclose(out.numpy(), a @ b, rtol=1e-12)
+
+
+@pytest.mark.parametrize("dim,keepdim", [(None, False), (0, False), (1, True), ((0, 2), False), (-1, True)])
+@pytest.mark.parametrize("op", ["sum", "mean"])
+def test_sum_mean(rng, op, dim, keepdim):
+    x = randn(rng, 3, 5, 7, dtype=np.float64)
+    out = check_grad(lambda t: getattr(t, op)(dim=dim, keepdim=keepdim), x)
+    np.testing.assert_allclose(out.numpy(), getattr(np, op)(x, axis=dim, keepdims=keepdim))
+
+
+@pytest.mark.parametrize("dim,keepdim", [(None, False), (0, False), (1, True), (-1, False)])
+def test_max(rng, dim, keepdim):
+    x = randn(rng, 3, 5, 7, dtype=np.float64)
+    if dim is None:
+        out = check_grad(lambda t: t.max(), x)
+        assert out.item() == x.max()
+        return
+    out = check_grad(lambda t: t.max(dim=dim, keepdim=keepdim).values, x)
+    np.testing.assert_array_equal(out.numpy(), x.max(axis=dim, keepdims=keepdim))
+    idx = dlcore.tensor(x).max(dim=dim, keepdim=keepdim).indices.numpy()
+    np.testing.assert_array_equal(idx, x.argmax(axis=dim) if not keepdim else np.expand_dims(x.argmax(axis=dim), dim))
+
+
+@pytest.mark.parametrize("name", ["reshape", "view", "flatten", "transpose", "permute", "T", "unsqueeze",
+                                  "getitem_slice", "getitem_fancy", "getitem_bool", "getitem_repeat"])
+def test_shape_ops(rng, name):
+    x = randn(rng, 3, 4, 5, dtype=np.float64)
+    fns = {
+        "reshape": lambda t: t.reshape(4, 15), "view": lambda t: t.view(-1, 5), "flatten": lambda t: t.flatten(1),
+        "transpose": lambda t: t.transpose(0, 2), "permute": lambda t: t.permute(2, 0, 1), "T": lambda t: t.T,
+        "unsqueeze": lambda t: t.unsqueeze(1).squeeze(1),
+        "getitem_slice": lambda t: t[1:, ::2, -1], "getitem_fancy": lambda t: t[[0, 2], :, [1, 3]],
+        "getitem_bool": lambda t: t[x > 0], "getitem_repeat": lambda t: t[[0, 0, 1]],
+    }
+    out = check_grad(fns[name], x)
+    if name == "getitem_repeat":
+        np.testing.assert_array_equal(out.numpy(), x[[0, 0, 1]])
+
+
+@pytest.mark.parametrize("dim", [0, 1, -1])
+def test_cat_stack(rng, dim):
+    a, b = randn(rng, 3, 4, dtype=np.float64), randn(rng, 3, 4, dtype=np.float64)
+    out = check_grad(lambda x, y: dlcore.cat([x, y * 2], dim=dim), a, b)
+    np.testing.assert_allclose(out.numpy(), np.concatenate([a, b * 2], axis=dim))
+    out = check_grad(lambda x, y: dlcore.stack([x, y], dim=dim), a, b)
+    np.testing.assert_allclose(out.numpy(), np.stack([a, b], axis=dim))
+
+
+def test_gradient_accumulates_over_reuse_and_backward_calls():
+    x = dlcore.tensor([1.0, 2.0, 3.0], requires_grad=True)
+    (x * x + x).sum().backward()
+    np.testing.assert_allclose(x.grad.numpy(), 2 * x.numpy() + 1)
+    (x * 3).sum().backward()  # a second graph: grads add up like PyTorch
+    np.testing.assert_allclose(x.grad.numpy(), 2 * x.numpy() + 4)
+
+
+def test_backward_twice_through_the_same_graph_raises():
+    x = dlcore.tensor([1.0, 2.0], requires_grad=True)
+    y = (x * x).sum()
+    y.backward()
+    with pytest.raises(RuntimeError, match="second time"):
+        y.backward()
+
+
+def test_no_grad_records_nothing():
+    x = dlcore.tensor([1.0, 2.0], requires_grad=True)
+    with dlcore.no_grad():
+        y = x * 2
+    assert not y.requires_grad and y.is_leaf
+    with pytest.raises(RuntimeError, match="does not require grad"):
+        y.sum().backward()
+    assert dlcore.is_grad_enabled()
+
+
+def test_backward_needs_gradient_for_non_scalar():
+    x = dlcore.tensor([1.0, 2.0], requires_grad=True)
+    with pytest.raises(RuntimeError, match="non-scalar"):
+        (x * 2).backward()
+    with pytest.raises(ValueError, match="does not match"):
+        (x * 2).backward(dlcore.ones(3))
+
+
+def test_only_needed_gradients_are_computed():
+    a = dlcore.tensor(np.ones((2, 3)), requires_grad=True)
+    b = dlcore.tensor(np.ones((3, 2)))
+    (a @ b).sum().backward()
+    assert a.grad is not None and b.grad is None
+
+
+def test_retain_grad_on_intermediate():
+    x = dlcore.tensor([1.0, -2.0], requires_grad=True)
+    h = (x * 3).retain_grad()
+    (h * h).sum().backward()
+    np.testing.assert_allclose(h.grad.numpy(), 2 * h.numpy())

@@ -1,0 +1,131 @@
+"""dlcore.nn: Module plumbing, layers' gradients (finite differences, float64), init, repr."""
+import math
+
+import numpy as np
+import pytest
+
+import dlcore
+from dlcore import nn
+from dlcore.autograd import gradcheck
+from opcheck import randn
+
+
+def layer_gradcheck(module, x):
+    module.double()
+    inputs = [dlcore.tensor(x.astype(np.float64), requires_grad=True)] + list(module.parameters())
+    gradcheck(lambda *args: module(inputs[0]), inputs)
+
+
+@pytest.mark.parametrize("make,shape", [
+    (lambda: nn.Linear(9, 5), (3, 9)),
+    (lambda: nn.Conv2d(3, 4, 3, padding=1, stride=2), (2, 3, 7, 5)),
+    (lambda: nn.PReLU(3), (2, 3, 5)),
+    (lambda: nn.BatchNorm1d(5), (7, 5)),
+    (lambda: nn.BatchNorm2d(3), (4, 3, 3, 3)),
+    (lambda: nn.Sequential(nn.Conv2d(2, 6, 3), nn.ELU(), nn.Maxout(2), nn.MaxPool2d(2), nn.Flatten(),
+                           nn.Linear(12, 4), nn.Tanh(), nn.Linear(4, 3), nn.LogSoftmax(dim=1)), (2, 2, 6, 7)),
+    (lambda: nn.Sequential(nn.Conv2d(3, 4, 3, padding=1), nn.LeakyReLU(0.1), nn.LocalResponseNorm(3),
+                           nn.AvgPool2d(2), nn.Sigmoid(), nn.Flatten(), nn.Linear(16, 2), nn.Softmax(dim=1)),
+     (2, 3, 4, 4)),
+])
+def test_layer_gradients(rng, make, shape):
+    layer_gradcheck(make(), randn(rng, *shape, dtype=np.float64))
+
+
+def test_module_registration_and_state_dict():
+    model = nn.Sequential(nn.Linear(4, 3), nn.BatchNorm1d(3), nn.ReLU(), nn.Linear(3, 2, bias=False))
+    names = [n for n, _ in model.named_parameters()]
+    assert names == ["0.weight", "0.bias", "1.weight", "1.bias", "3.weight"]
+    assert list(model.state_dict()) == names + ["1.running_mean", "1.running_var"]
+    assert len(list(model.children())) == 4
+    assert model.num_parameters() == 12 + 3 + 3 + 3 + 6
+    assert "total" in model.summary() and "27" in model.summary()
+    assert repr(model).startswith("Sequential(\n  (0): Linear(in_features=4, out_features=3, bias=True)")
+    model.eval()
+    assert not any(m.training for m in model.modules())
+    model.train()
+    assert all(m.training for m in model.modules())
+
+
+def test_load_state_dict_checks_everything_before_writing():
+    a, b = nn.Linear(3, 2), nn.Linear(3, 2)
+    before = {k: v.copy() for k, v in b.state_dict().items()}
+    bad = dict(a.state_dict())
+    bad["bias"] = np.zeros(5, np.float32)
+    with pytest.raises(ValueError, match="shape"):
+        b.load_state_dict(bad)
+    with pytest.raises(KeyError, match="missing"):
+        b.load_state_dict({"weight": a.weight.numpy()})
+    for k, v in b.state_dict().items():
+        np.testing.assert_array_equal(v, before[k])
+    weight_array = b.weight.data
+    b.load_state_dict(a.state_dict())
+    assert b.weight.data is weight_array  # loaded in place (optimizers keep their references)
+    np.testing.assert_array_equal(b.weight.numpy(), a.weight.numpy())
+
+
+def test_batchnorm_eval_uses_running_stats(rng):
+    bn = nn.BatchNorm1d(3)
+    x = dlcore.tensor(randn(rng, 16, 3) * 2 + 1)
+    bn(x)
+    assert not np.allclose(bn.running_mean.numpy(), 0)
+    bn.eval()
+    y = bn(x).numpy()
+    rm, rv = bn.running_mean.numpy(), bn.running_var.numpy()
+    np.testing.assert_allclose(y, (x.numpy() - rm) / np.sqrt(rv + 1e-5), rtol=1e-5, atol=1e-5)
+    with pytest.raises(ValueError, match="expects"):
+        bn(dlcore.zeros(2, 3, 4, 4))
+
+
+def test_dropout_module_is_identity_in_eval(rng):
+    d = nn.Dropout(0.5)
+    x = dlcore.tensor(randn(rng, 50, 20))
+    assert (d(x).numpy() == 0).mean() > 0.3
+    d.eval()
+    np.testing.assert_array_equal(d(x).numpy(), x.numpy())
+
+
+def test_init_functions():
+    dlcore.manual_seed(0)
+    w = dlcore.zeros(200, 300)
+    nn.init.xavier_uniform_(w)
+    bound = math.sqrt(6 / 500)
+    assert np.abs(w.numpy()).max() <= bound and np.abs(w.numpy()).max() > 0.9 * bound
+    nn.init.kaiming_normal_(w, nonlinearity="relu")
+    assert abs(w.numpy().std() - math.sqrt(2 / 300)) < 0.05 * math.sqrt(2 / 300)
+    nn.init.kaiming_uniform_(w, nonlinearity="relu")
+    assert np.abs(w.numpy()).max() <= math.sqrt(6 / 300)
+    nn.init.xavier_normal_(w)
+    assert abs(w.numpy().std() - math.sqrt(2 / 500)) < 0.05 * math.sqrt(2 / 500)
+    nn.init.constant_(w, 0.5)
+    assert np.all(w.numpy() == 0.5)
+    nn.init.zeros_(w)
+    assert np.all(w.numpy() == 0)
+    nn.init.ones_(w)
+    assert np.all(w.numpy() == 1)
+
+
+def test_losses_as_modules(rng):
+    x = dlcore.tensor(randn(rng, 4, 3))
+    t = np.array([0, 2, 1, 2])
+    assert nn.CrossEntropyLoss(label_smoothing=0.1)(x, t).item() == pytest.approx(
+        dlcore.nn.functional.cross_entropy(x, t, label_smoothing=0.1).item())
+    assert nn.NLLLoss()(x.log_softmax(1), t).item() == pytest.approx(nn.CrossEntropyLoss()(x, t).item(), rel=1e-6)
+    assert nn.MSELoss(reduction="sum")(x, dlcore.zeros(4, 3)).item() == pytest.approx(float((x.numpy() ** 2).sum()),
+                                                                                     rel=1e-6)
+    assert nn.L1Loss()(x, dlcore.zeros(4, 3)).item() == pytest.approx(float(np.abs(x.numpy()).mean()), rel=1e-6)
+    p = x.sigmoid()
+    y = dlcore.tensor(rng.random((4, 3)).astype(np.float32))
+    assert nn.BCELoss()(p, y).item() == pytest.approx(nn.BCEWithLogitsLoss()(x, y).item(), rel=1e-5)
+
+
+def test_clip_grad(rng):
+    a = dlcore.tensor(randn(rng, 5), requires_grad=True)
+    b = dlcore.tensor(randn(rng, 3), requires_grad=True)
+    ((a * 10).sum() + (b * 10).sum()).backward()
+    total = nn.utils.clip_grad_norm_([a, b], 1.0)
+    assert total == pytest.approx(10 * math.sqrt(8), rel=1e-6)
+    norm = math.sqrt(float((a.grad.numpy() ** 2).sum() + (b.grad.numpy() ** 2).sum()))
+    assert norm == pytest.approx(1.0, rel=1e-4)
+    nn.utils.clip_grad_value_([a, b], 0.1)
+    assert np.abs(a.grad.numpy()).max() <= 0.1

@@ -1,0 +1,153 @@
+"""Each optimizer's updates against its reference formula, step by step (float64)."""
+import math
+
+import numpy as np
+import pytest
+
+import dlcore
+from dlcore import optim
+
+
+def run(make_opt, steps=4, seed=0):
+    """Runs `steps` updates with fixed pseudo-gradients; returns the parameter after each step and the grads."""
+    rng = np.random.default_rng(seed)
+    p = dlcore.tensor(rng.standard_normal(7), requires_grad=True)
+    opt = make_opt([p])
+    history, grads = [p.numpy().copy()], []
+    for _ in range(steps):
+        g = rng.standard_normal(7)
+        p.grad = dlcore.tensor(g)
+        opt.step()
+        grads.append(g)
+        history.append(p.numpy().copy())
+    return history, grads
+
+
+def reference(update, state, steps_history, grads):
+    p = steps_history[0].copy()
+    for t, g in enumerate(grads, start=1):
+        p = update(p, g, state, t)
+        np.testing.assert_allclose(steps_history[t], p, rtol=1e-12, atol=1e-14, err_msg=f"step {t}")
+
+
+@pytest.mark.parametrize("momentum,nesterov,wd,damp", [(0, False, 0, 0), (0.9, False, 0.01, 0), (0.9, True, 0.1, 0),
+                                                       (0.5, False, 0, 0.3)])
+def test_sgd(momentum, nesterov, wd, damp):
+    hist, grads = run(lambda ps: optim.SGD(ps, lr=0.1, momentum=momentum, nesterov=nesterov, weight_decay=wd,
+                                           dampening=damp))
+
+    def update(p, g, s, t):
+        g = g + wd * p
+        if momentum:
+            s["b"] = g.copy() if t == 1 else momentum * s["b"] + (1 - damp) * g
+            g = g + momentum * s["b"] if nesterov else s["b"]
+        return p - 0.1 * g
+    reference(update, {}, hist, grads)
+
+
+@pytest.mark.parametrize("cls,wd", [(optim.Adam, 0.0), (optim.Adam, 0.1), (optim.AdamW, 0.1)])
+def test_adam_adamw(cls, wd):
+    hist, grads = run(lambda ps: cls(ps, lr=0.01, betas=(0.8, 0.95), eps=1e-6, weight_decay=wd))
+
+    def update(p, g, s, t):
+        if cls is optim.AdamW:
+            p = p * (1 - 0.01 * wd)
+        else:
+            g = g + wd * p
+        s["m"] = 0.8 * s.get("m", 0) + 0.2 * g
+        s["v"] = 0.95 * s.get("v", 0) + 0.05 * g * g
+        return p - 0.01 * (s["m"] / (1 - 0.8 ** t)) / (np.sqrt(s["v"] / (1 - 0.95 ** t)) + 1e-6)
+    reference(update, {}, hist, grads)
+
+
+def test_adagrad():
+    hist, grads = run(lambda ps: optim.Adagrad(ps, lr=0.1, lr_decay=0.01, initial_accumulator_value=0.2))
+
+    def update(p, g, s, t):
+        s["sum"] = s.get("sum", 0.2) + g * g
+        return p - 0.1 / (1 + (t - 1) * 0.01) * g / (np.sqrt(s["sum"]) + 1e-10)
+    reference(update, {}, hist, grads)
+
+
+def test_adadelta():
+    hist, grads = run(lambda ps: optim.Adadelta(ps, lr=0.5, rho=0.8, eps=1e-4))
+
+    def update(p, g, s, t):
+        s["v"] = 0.8 * s.get("v", 0) + 0.2 * g * g
+        d = np.sqrt(s.get("u", 0) + 1e-4) / np.sqrt(s["v"] + 1e-4) * g
+        s["u"] = 0.8 * s.get("u", 0) + 0.2 * d * d
+        return p - 0.5 * d
+    reference(update, {}, hist, grads)
+
+
+@pytest.mark.parametrize("momentum,centered", [(0, False), (0.9, True)])
+def test_rmsprop(momentum, centered):
+    hist, grads = run(lambda ps: optim.RMSprop(ps, lr=0.01, alpha=0.9, eps=1e-6, momentum=momentum,
+                                               centered=centered))
+
+    def update(p, g, s, t):
+        s["v"] = 0.9 * s.get("v", 0) + 0.1 * g * g
+        avg = s["v"]
+        if centered:
+            s["ga"] = 0.9 * s.get("ga", 0) + 0.1 * g
+            avg = avg - s["ga"] ** 2
+        avg = np.sqrt(avg) + 1e-6
+        if momentum:
+            s["b"] = momentum * s.get("b", 0) + g / avg
+            return p - 0.01 * s["b"]
+        return p - 0.01 * g / avg
+    reference(update, {}, hist, grads)
+
+
+def test_l1_regularization():
+    hist, grads = run(lambda ps: optim.SGD(ps, lr=0.1, l1=0.05))
+    reference(lambda p, g, s, t: p - 0.1 * (g + 0.05 * np.sign(p)), {}, hist, grads)
+
+
+def test_zero_grad_and_state_dict_round_trip():
+    p = dlcore.tensor(np.ones(3), requires_grad=True)
+    opt = optim.Adam([p], lr=0.1)
+    p.grad = dlcore.tensor(np.ones(3))
+    opt.step()
+    saved = opt.state_dict()
+    opt2 = optim.Adam([p], lr=0.5)
+    opt2.load_state_dict(saved)
+    assert opt2.param_groups[0]["lr"] == 0.1
+    np.testing.assert_array_equal(opt2.state[id(p)]["exp_avg"], opt.state[id(p)]["exp_avg"])
+    opt.zero_grad()
+    assert p.grad is None
+    with pytest.raises(ValueError, match="shape"):
+        bad = opt.state_dict()
+        bad["state"][0]["exp_avg"] = np.zeros(4)
+        opt2.load_state_dict(bad)
+
+
+def test_schedulers():
+    p = dlcore.tensor(np.ones(1), requires_grad=True)
+    opt = optim.SGD([p], lr=1.0)
+    step = optim.lr_scheduler.StepLR(opt, step_size=2, gamma=0.5)
+    lrs = []
+    for _ in range(5):
+        step.step()
+        lrs.append(opt.param_groups[0]["lr"])
+    assert lrs == [1.0, 0.5, 0.5, 0.25, 0.25]
+    opt = optim.SGD([p], lr=1.0)
+    exp = optim.lr_scheduler.ExponentialLR(opt, gamma=0.9)
+    exp.step()
+    exp.step()
+    assert opt.param_groups[0]["lr"] == pytest.approx(0.81)
+    opt = optim.SGD([p], lr=1.0)
+    cos = optim.lr_scheduler.CosineAnnealingLR(opt, T_max=4, eta_min=0.1)
+    for _ in range(2):
+        cos.step()
+    assert opt.param_groups[0]["lr"] == pytest.approx(0.1 + 0.9 * (1 + math.cos(math.pi / 2)) / 2)
+
+
+def test_bad_hyperparameters():
+    p = dlcore.tensor(np.ones(1), requires_grad=True)
+    with pytest.raises(ValueError):
+        optim.SGD([p], lr=-1)
+    with pytest.raises(ValueError, match="nesterov"):
+        optim.SGD([p], lr=0.1, nesterov=True)
+    with pytest.raises(ValueError, match="empty"):
+        optim.Adam([])
