@@ -4,32 +4,13 @@ import pytest
 
 import dlcore
 from dlcore.kernels import dropout_backward, dropout_forward
+from dlcore.ops._philox import dropout_mask, philox4x32_10
 from opcheck import ODD_SIZES, assert_close, randn
 
-M0, M1, W0, W1 = 0xD2511F53, 0xCD9E8D57, 0x9E3779B9, 0xBB67AE85
-MASK32 = np.uint64(0xFFFFFFFF)
-
-
-def philox4x32_10(counter, seed):
-    """Philox-4x32-10 of 64-bit counters (words 2, 3 zero) in NumPy uint64 arithmetic."""
-    c = [counter & MASK32, counter >> np.uint64(32), np.zeros_like(counter), np.zeros_like(counter)]
-    k0, k1 = seed & 0xFFFFFFFF, seed >> 32
-    for _ in range(10):
-        p0 = np.uint64(M0) * c[0]
-        p1 = np.uint64(M1) * c[2]
-        c = [(p1 >> np.uint64(32)) ^ c[1] ^ np.uint64(k0), p1 & MASK32,
-             (p0 >> np.uint64(32)) ^ c[3] ^ np.uint64(k1), p0 & MASK32]
-        k0, k1 = (k0 + W0) & 0xFFFFFFFF, (k1 + W1) & 0xFFFFFFFF
-    return c
 
 
 def reference_mask(n, p, seed):
-    i = np.arange(n, dtype=np.uint64)
-    g, k, j = i // 64, (i % 64) // 16, i % 16
-    words = philox4x32_10(g * np.uint64(16) + j, seed)
-    word = np.choose(k.astype(np.int64), words)
-    u = (word >> np.uint64(8)).astype(np.float64) * 2.0 ** -24
-    return (u >= np.float32(p)).astype(np.uint8)
+    return dropout_mask(n, p, seed)
 
 
 def test_reference_philox_matches_random123_known_answers():

@@ -1,0 +1,37 @@
+"""Philox-4x32-10 in NumPy: the dropout mask of the kernels, for the float64 path.
+
+The kernels draw element i's uniform from word (i % 64) // 16 of
+Philox(counter = 16 * (i // 64) + i % 16, key = seed) and keep the element
+when u = (word >> 8) * 2^-24 >= p (see csrc/ops/dropout/). This is the same
+mapping in uint64 NumPy arithmetic, so float64 dropout (the gradient-check
+reference) uses exactly the float32 kernel's mask for a given seed.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+_M0, _M1, _W0, _W1 = 0xD2511F53, 0xCD9E8D57, 0x9E3779B9, 0xBB67AE85
+_MASK32 = np.uint64(0xFFFFFFFF)
+
+
+def philox4x32_10(counter, seed: int):
+    """The four output words for 64-bit counters (counter words 2 and 3 are zero)."""
+    c = [counter & _MASK32, counter >> np.uint64(32), np.zeros_like(counter), np.zeros_like(counter)]
+    k0, k1 = seed & 0xFFFFFFFF, (seed >> 32) & 0xFFFFFFFF
+    for _ in range(10):
+        p0 = np.uint64(_M0) * c[0]
+        p1 = np.uint64(_M1) * c[2]
+        c = [(p1 >> np.uint64(32)) ^ c[1] ^ np.uint64(k0), p1 & _MASK32,
+             (p0 >> np.uint64(32)) ^ c[3] ^ np.uint64(k1), p0 & _MASK32]
+        k0, k1 = (k0 + _W0) & 0xFFFFFFFF, (k1 + _W1) & 0xFFFFFFFF
+    return c
+
+
+def dropout_mask(n: int, p: float, seed: int) -> np.ndarray:
+    """uint8 keep-mask of n elements, identical to dlcore.kernels.dropout_forward's."""
+    i = np.arange(n, dtype=np.uint64)
+    g, k, j = i // 64, (i % 64) // 16, i % 16
+    words = philox4x32_10(g * np.uint64(16) + j, seed)
+    word = np.choose(k.astype(np.int64), words)
+    u = (word >> np.uint64(8)).astype(np.float64) * 2.0 ** -24
+    return (u >= np.float32(p)).astype(np.uint8)
