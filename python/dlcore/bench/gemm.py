@@ -36,7 +36,35 @@ def cases(quick: bool):
                    "k": int(r["ic"]) // g * int(r["kh"]) * int(r["kw"]), "trans_b": False}
 
 
+def tune(n: int = 1024, repeats: int = 5) -> list[dict]:
+    """Sweeps the cache blocks (MC, KC) of the best ISA's micro-kernel on one thread.
+
+    Timed by the thread's CPU time (`_C.gemm_tune_seconds(..., thread_cpu_time=True)`),
+    which does not count the periods a busy machine deschedules it. The block
+    sizes in csrc/gemm/ukernel_<isa>_*.cpp cite this sweep.
+    """
+    isa = dlcore.backends()["auto"]
+    from dlcore import _C
+    mr, nr = {"avx2": (6, 16), "avx512": (12, 32), "ref": (4, 8)}[isa]
+    before = dlcore.get_num_threads()
+    dlcore.set_num_threads(1)
+    rows = []
+    try:
+        for mc in (mr * 12, mr * 24, mr * 32, mr * 40):
+            for kc in (128, 192, 256, 320, 384):
+                t = _C.gemm_tune_seconds(n, isa, mc, kc, 3072 // nr * nr, repeats, True)
+                rows.append({"mc": mc, "kc": kc, "gflops": 2.0 * n ** 3 / t / 1e9})
+    finally:
+        dlcore.set_num_threads(before)
+    rows.sort(key=lambda r: -r["gflops"])
+    print(f"\n## GEMM block-size sweep: {isa}, n={n}, 1 thread, thread CPU time, best first")
+    print_table(rows, [("mc", "MC", "d"), ("kc", "KC", "d"), ("gflops", "GFLOP/s", ".1f")])
+    return rows
+
+
 def run(args) -> list[dict]:
+    if getattr(args, "tune", False):
+        return tune()
     threads = dlcore.get_num_threads()
     peak = fma_peak_gflops(threads)
     with_onednn = onednn_available()
