@@ -31,7 +31,7 @@ bool isa_built(Isa isa) {
   }
 }
 
-bool isa_supported(Isa isa) {
+static bool detect_isa(Isa isa) {
   if (isa == Isa::ref) return true;
 #ifdef DLCORE_X86_HOST
   // __builtin_cpu_supports also checks that the OS saves the wider register
@@ -45,6 +45,12 @@ bool isa_supported(Isa isa) {
            __builtin_cpu_supports("fma");
 #endif
   return false;
+}
+
+// CPUID answers once per process; every kernel call asks.
+bool isa_supported(Isa isa) {
+  static const bool supported[3] = {detect_isa(Isa::ref), detect_isa(Isa::avx2), detect_isa(Isa::avx512)};
+  return supported[int(isa)];
 }
 
 std::string isa_unavailable_reason(Isa isa) {

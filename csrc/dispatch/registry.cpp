@@ -18,13 +18,17 @@ static std::atomic<bool>& verbose_flag() {
 bool verbose_enabled() { return verbose_flag().load(std::memory_order_relaxed); }
 void set_verbose(bool on) { verbose_flag().store(on); }
 
-static thread_local std::string t_last_dispatch;
+// The names are string literals from the registries: keeping the pointers
+// makes recording free on the hot path; the string is built only on request.
+static thread_local const char* t_last_op = nullptr;
+static thread_local const char* t_last_impl = nullptr;
 
 void record_dispatch(const char* op, const char* impl) {
-  t_last_dispatch = cat(op, ":", impl);
+  t_last_op = op;
+  t_last_impl = impl;
 }
 
-std::string last_dispatch() { return t_last_dispatch; }
+std::string last_dispatch() { return t_last_op ? cat(t_last_op, ":", t_last_impl) : std::string(); }
 
 void log_dispatch(const char* op, const char* impl, const std::string& declined) {
   if (declined.empty())

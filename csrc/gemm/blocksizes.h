@@ -12,6 +12,10 @@
 
 namespace dlcore {
 
+// Packing may write up to this many floats past a panel's end (zeros, see
+// pack_kernels.h); every packing buffer is allocated with this slack.
+constexpr int kPackSlack = 16;
+
 using GemmUKernel = void (*)(int64_t k, const float* a, const float* b, float* c, int64_t ldc,
                              float alpha, float beta);
 

@@ -101,10 +101,12 @@ void gemm_serial(const GemmArgs& g, const float* a, const float* b, float* c, in
 }
 
 size_t b_block_floats(int64_t k, int64_t n, const GemmKernel& kern) {
-  return size_t(std::min<int64_t>(kern.kc, k)) * size_t(round_up(std::min<int64_t>(kern.nc, n), kern.nr));
+  return size_t(std::min<int64_t>(kern.kc, k)) * size_t(round_up(std::min<int64_t>(kern.nc, n), kern.nr)) +
+         kPackSlack;
 }
 size_t a_block_floats(int64_t m, int64_t k, const GemmKernel& kern) {
-  return size_t(std::min<int64_t>(kern.kc, k)) * size_t(round_up(std::min<int64_t>(kern.mc, m), kern.mr));
+  return size_t(std::min<int64_t>(kern.kc, k)) * size_t(round_up(std::min<int64_t>(kern.mc, m), kern.mr)) +
+         kPackSlack;
 }
 
 void gemm_serial_buffered(const GemmArgs& g, const float* a, const float* b, float* c, int64_t m,

@@ -44,6 +44,24 @@ DLCORE_INLINE void transpose8x8(const float* src, int64_t lds, float* dst, int64
 }
 #endif
 
+#if defined(__AVX2__)
+// The same for fewer than 8 rows (an A panel has MR = 6): the rows go through
+// an 8 x 8 block on the stack, zero-filled, so nothing past `rows` is read.
+DLCORE_INLINE void transpose_few_rows(const float* src, int64_t lds, int rows, float* dst, int64_t ldd) {
+  alignas(32) float block[64], out[64];
+  for (int r = 0; r < 8; ++r)
+    _mm256_store_ps(block + 8 * r, r < rows ? _mm256_loadu_ps(src + r * lds) : _mm256_setzero_ps());
+  transpose8x8(block, 8, out, 8);
+  // Full 8-float stores in ascending order: lanes past `rows` hold zeros and
+  // land either in the panel's zero padding (ldd >= 8) or at the start of the
+  // next row, which the next store (or the next k step) then overwrites.
+  // The last one may reach 7 floats past the panel: packing buffers carry
+  // kPackSlack floats of slack for it. (A scalar loop of `rows` copies
+  // compiles to a memmove call per row; masked stores are microcoded on AMD.)
+  for (int c = 0; c < 8; ++c) _mm256_storeu_ps(dst + c * ldd, _mm256_load_ps(out + 8 * c));
+}
+#endif
+
 // dst[p * ld + i] = src[i * lds + p] for i < rows, p < kc: a strided gather
 // of `rows` source rows into interleaved micro-panel order.
 DLCORE_INLINE void interleave_rows(const float* src, int64_t lds, int rows, int64_t kc, float* dst,
@@ -56,6 +74,17 @@ DLCORE_INLINE void interleave_rows(const float* src, int64_t lds, int rows, int6
     for (; p < kc; ++p)
       for (int r = 0; r < 8; ++r) dst[p * ld + i + r] = src[(i + r) * lds + p];
   }
+  // 1..7 rows left. The 8-wide stores of transpose_few_rows stay inside a
+  // row's padding when i + 8 <= ld, or rewrite only the next row's start,
+  // stored right after, when i == 0 and ld <= 8; otherwise copy scalars.
+  if (i < rows && (i + 8 <= ld || (i == 0 && ld <= 8))) {
+    const int left = rows - i;
+    int64_t p = 0;
+    for (; p + 8 <= kc; p += 8) transpose_few_rows(src + i * lds + p, lds, left, dst + p * ld + i, ld);
+    for (; p < kc; ++p)
+      for (int r = 0; r < left; ++r) dst[p * ld + i + r] = src[(i + r) * lds + p];
+    return;
+  }
 #endif
   for (; i < rows; ++i)
     for (int64_t p = 0; p < kc; ++p) dst[p * ld + i] = src[i * lds + p];
@@ -66,28 +95,28 @@ DLCORE_INLINE void copy_rows(const float* src, int64_t lds, int cols, int64_t kc
   for (int64_t p = 0; p < kc; ++p) std::memcpy(dst + p * ld, src + p * lds, sizeof(float) * cols);
 }
 
-DLCORE_INLINE void zero_columns(float* dst, int ld, int from, int64_t kc) {
-  if (from >= ld) return;
-  for (int64_t p = 0; p < kc; ++p)
-    for (int j = from; j < ld; ++j) dst[p * ld + j] = 0.0f;
+// A partial panel is zeroed whole, before packing: one memset instead of kc
+// tiny ones (the compiler turns a per-row tail loop into a memset call each).
+DLCORE_INLINE void zero_partial_panel(float* dst, int ld, int live, int64_t kc) {
+  if (live < ld) std::memset(dst, 0, sizeof(float) * size_t(ld) * size_t(kc));
 }
 
 void pack_a_panel_impl(const float* a, int64_t lda, bool trans_a, int64_t row0, int rows, int64_t col0,
                        int64_t kc, int mr, float* dst) {
+  zero_partial_panel(dst, mr, rows, kc);
   if (trans_a)  // op(A)(i, p) = A[p, i]: each k step is `rows` contiguous floats
     copy_rows(a + col0 * lda + row0, lda, rows, kc, dst, mr);
   else          // op(A)(i, p) = A[i, p]: rows of A become columns of the panel
     interleave_rows(a + row0 * lda + col0, lda, rows, kc, dst, mr);
-  zero_columns(dst, mr, rows, kc);
 }
 
 void pack_b_panel_impl(const float* b, int64_t ldb, bool trans_b, int64_t row0, int64_t kc, int64_t col0,
                        int cols, int nr, float* dst) {
+  zero_partial_panel(dst, nr, cols, kc);
   if (trans_b)  // op(B)(p, j) = B[j, p]
     interleave_rows(b + col0 * ldb + row0, ldb, cols, kc, dst, nr);
   else          // op(B)(p, j) = B[p, j]
     copy_rows(b + row0 * ldb + col0, ldb, cols, kc, dst, nr);
-  zero_columns(dst, nr, cols, kc);
 }
 
 }  // namespace

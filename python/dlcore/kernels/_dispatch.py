@@ -1,6 +1,8 @@
 """Backend name -> the extension module that serves it. Checks live in C++."""
 from __future__ import annotations
 
+import numpy as np
+
 from .. import _C
 from .._backends import CPU_BACKENDS, OPTIONAL_MODULES, optional_module
 
@@ -18,6 +20,8 @@ def module_for(backend: str, op: str, *arrays):
     ``"auto"`` means our CPU module for NumPy arrays and our CUDA module when
     any of `arrays` is a CuPy array.
     """
+    if backend == "auto" and all(type(a) is np.ndarray for a in arrays):
+        return _C  # the common case, kept cheap: kernels on small arrays are call-overhead bound
     if not isinstance(backend, str):
         raise TypeError(f"{op}: backend must be a string, got {type(backend).__name__}")
     if backend == "auto" and any(is_device_array(a) for a in arrays):

@@ -29,5 +29,4 @@ def gemm(a, b, *, trans_a=False, trans_b=False, alpha=1.0, beta=0.0, out=None, b
         3.0
     """
     module = module_for(backend, "gemm", a, b)
-    return module.gemm(a, b, trans_a=bool(trans_a), trans_b=bool(trans_b), alpha=float(alpha),
-                       beta=float(beta), out=out, backend=backend)
+    return module.gemm(a, b, bool(trans_a), bool(trans_b), float(alpha), float(beta), out, backend)
