@@ -321,10 +321,24 @@ struct CoveringRows {
   }
 };
 
+// Global pooling (one window covering the whole plane, no padding; ResNet's
+// ave_pool5): every input gets dy / (H*W), the same float the separable
+// passes below produce (they add it to zero once), written in one fill.
+DLCORE_INLINE bool is_global_window(const PoolGeom& g) {
+  return g.oh == 1 && g.ow == 1 && g.ph == 0 && g.pw == 0 && g.kh == g.h && g.kw == g.w;
+}
+
 template <class V>
 void avg_backward_planes(const PoolArgs& a, int64_t begin, int64_t end, float* spread) {
   const PoolGeom& g = a.g;
   const int64_t in = g.in_plane(), out = g.out_plane();
+  if (is_global_window(g)) {
+    const RowWindow r = row_window(g, 0);
+    const ColWindow c = col_window(g, 0);
+    const float divisor = avg_divisor(g, r, c.ws, c.we, c.count_with_pad);
+    for (int64_t p = begin; p < end; ++p) fill<V>(a.dx + p * in, in, a.dy[p] / divisor);
+    return;
+  }
   for (int64_t p = begin; p < end; ++p) {
     const float* dy = a.dy + p * out;
     float* dx = a.dx + p * in;
