@@ -61,7 +61,9 @@ DLCORE_INLINE void dropout_group(const DropoutArgs& a, int64_t group) {
       if (a.forward) {
         const reg u = V::mul(V::cvt_to_float(V::template isrl<8>(c[k])), V::set1(1.0f / 16777216.0f));
         keep = V::cmp_ge(u, pv);
-      } else {
+      } else if (cnt == W) {
+        keep = V::icmp_gt(V::load_u8(a.mask + e), V::iset1(0));
+      } else {  // the tail: never read a mask byte past n
         alignas(64) uint8_t m[16] = {};
         for (int i = 0; i < cnt; ++i) m[i] = a.mask[e + i];
         keep = V::icmp_gt(V::load_u8(m), V::iset1(0));
@@ -72,8 +74,10 @@ DLCORE_INLINE void dropout_group(const DropoutArgs& a, int64_t group) {
       } else {
         V::store_partial(a.out + e, y, cnt);
       }
-      if (a.forward) {
-        alignas(64) uint8_t m[16];
+      if (a.forward && cnt == W) {
+        V::store_u8(a.mask + e, V::ones_where(keep));  // W bytes, one store
+      } else if (a.forward) {  // the tail, through a buffer: never write past n
+        alignas(64) uint8_t m[16] = {};
         V::store_u8(m, V::ones_where(keep));
         for (int i = 0; i < cnt; ++i) a.mask[e + i] = m[i];
       }

@@ -178,9 +178,15 @@ double prelu_backward_piece(const float* dy, const float* x, float* dx, int64_t 
   int64_t i = 0;
   for (; i < n; i += W) {
     const int count = n - i >= W ? W : int(n - i);
-    reg xv = V::load_partial(x + i, count), g = V::load_partial(dy + i, count);
+    const bool full = count == W;  // masked stores are microcoded on AMD: only for the tail
+    reg xv = full ? V::load(x + i) : V::load_partial(x + i, count);
+    reg g = full ? V::load(dy + i) : V::load_partial(dy + i, count);
     typename V::cmask pos = V::cmp_gt(xv, zero);
-    V::store_partial(dx + i, V::select(pos, g, V::mul(g, s)), count);
+    if (full) {
+      V::store(dx + i, V::select(pos, g, V::mul(g, s)));
+    } else {
+      V::store_partial(dx + i, V::select(pos, g, V::mul(g, s)), count);
+    }
     acc = V::add(acc, V::select(pos, zero, V::mul(g, xv)));  // inactive lanes load 0: no effect
   }
   return double(V::reduce_add(acc));

@@ -196,16 +196,23 @@ void channel_affine(const BatchNormArgs& p, const float* u, const float* v, cons
       const int64_t off = r * p.c;
       for (int64_t j = 0; j < p.c; j += W) {
         const int cnt = p.c - j >= W ? W : int(p.c - j);
+        // Masked loads/stores only on the last, partial vector: masked stores
+        // are microcoded on AMD cores.
+        auto ld = [cnt](const float* q) { return cnt == W ? V::load(q) : V::load_partial(q, cnt); };
         reg y;
         if (v) {
-          reg vc = V::sub(V::load_partial(v + off + j, cnt), V::load_partial(m + j, cnt));
-          y = V::fmadd(vc, V::load_partial(b + j, cnt), V::load_partial(k + j, cnt));
-          y = V::fmadd(V::load_partial(u + off + j, cnt), V::load_partial(a + j, cnt), y);
+          reg vc = V::sub(ld(v + off + j), ld(m + j));
+          y = V::fmadd(vc, ld(b + j), ld(k + j));
+          y = V::fmadd(ld(u + off + j), ld(a + j), y);
         } else {
-          reg uc = V::sub(V::load_partial(u + off + j, cnt), V::load_partial(m + j, cnt));
-          y = V::fmadd(uc, V::load_partial(a + j, cnt), V::load_partial(k + j, cnt));
+          reg uc = V::sub(ld(u + off + j), ld(m + j));
+          y = V::fmadd(uc, ld(a + j), ld(k + j));
         }
-        V::store_partial(out + off + j, y, cnt);
+        if (cnt == W) {
+          V::store(out + off + j, y);
+        } else {
+          V::store_partial(out + off + j, y, cnt);
+        }
       }
     }
     return;

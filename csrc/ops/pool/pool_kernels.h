@@ -5,7 +5,9 @@
 // Forward (one output row at a time): columns whose window lies entirely in
 // the input ("interior") go `width` outputs per vector, each window element a
 // strided load (stride sw); the last interior group overlaps the previous one
-// instead of running a scalar remainder (it rewrites identical values). Border
+// instead of running a scalar remainder (it rewrites identical values); rows
+// with fewer interior columns than a vector still take one group, keeping
+// only the lanes they need (narrow_group_* below). Border
 // columns (windows clipped by padding or too few interior columns) take the
 // generic per-window path. Summation order is the same on every path
 // (window rows top to bottom, columns left to right for max; per-row vector
@@ -56,6 +58,26 @@ DLCORE_INLINE void interior_columns(const PoolGeom& g, int64_t* lo, int64_t* hi)
   int64_t last = g.w + g.pw - g.kw >= 0 ? (g.w + g.pw - g.kw) / g.sw + 1 : 0;  // ow*sw - pw + kw <= W
   *lo = std::min(first, g.ow);
   *hi = std::max(*lo, std::min(last, g.ow));
+}
+
+// Rows with fewer interior columns than a vector (small output width, e.g.
+// AlexNet and VGG pool5, OW 6-7) still take one vector group starting at
+// column lo, keeping its first hi - lo lanes. The surplus lanes read columns
+// past the window (the rest of the row, then the next rows): allowed while
+// those reads stay inside the input tensor, which this checks.
+DLCORE_INLINE bool narrow_group_reads_inside(const PoolArgs& a, const float* plane, const RowWindow& r,
+                                             int64_t lo, int width) {
+  const PoolGeom& g = a.g;
+  const int64_t last = (r.he - 1) * g.w + lo * g.sw - g.pw + g.kw - 1 + int64_t(width - 1) * g.sw;
+  return plane + last < a.x + g.planes() * g.in_plane();
+}
+
+// The surplus lanes' outputs land in the next row's slots, which the same
+// thread rewrites when it computes that row (rows run in increasing order);
+// only on the last rows of the thread's range [.., end) must they not be
+// stored (another thread's rows, or past the tensor).
+DLCORE_INLINE bool narrow_group_may_store_full(const PoolGeom& g, int64_t row, int64_t end, int64_t lo, int width) {
+  return row * g.ow + lo + width <= end * g.ow;
 }
 
 DLCORE_INLINE float avg_divisor(const PoolGeom& g, const RowWindow& r, int64_t ws, int64_t we,
@@ -130,6 +152,18 @@ void max_forward_rows_s(const PoolArgs& a, int64_t begin, int64_t end) {
       int64_t ow = lo;
       for (; ow + V::width <= hi; ow += V::width) max_group<V, S>(g, plane, r, ow, gat, lanes, y + ow, idx + ow);
       if (ow < hi) max_group<V, S>(g, plane, r, hi - V::width, gat, lanes, y + hi - V::width, idx + hi - V::width);
+    } else if (hi > lo && narrow_group_reads_inside(a, plane, r, lo, V::width)) {
+      if (narrow_group_may_store_full(g, row, end, lo, V::width)) {
+        max_group<V, S>(g, plane, r, lo, gat, lanes, y + lo, idx + lo);
+      } else {
+        alignas(64) float yb[V::width];
+        alignas(64) int32_t ib[V::width];
+        max_group<V, S>(g, plane, r, lo, gat, lanes, yb, ib);
+        for (int64_t j = 0; j < hi - lo; ++j) {
+          y[lo + j] = yb[j];
+          idx[lo + j] = ib[j];
+        }
+      }
     } else {
       for (int64_t ow = lo; ow < hi; ++ow) scalar(ow);
     }
@@ -195,6 +229,15 @@ void avg_forward_rows_s(const PoolArgs& a, int64_t begin, int64_t end) {
       int64_t ow = lo;
       for (; ow + V::width <= hi; ow += V::width) avg_group<V, S>(g, plane, r, ow, gat, divisor, y + ow);
       if (ow < hi) avg_group<V, S>(g, plane, r, hi - V::width, gat, divisor, y + hi - V::width);
+    } else if (hi > lo && narrow_group_reads_inside(a, plane, r, lo, V::width)) {  // see max_forward_rows_s
+      const auto divisor = V::set1(avg_divisor(g, r, 0, g.kw, g.kw));
+      if (narrow_group_may_store_full(g, row, end, lo, V::width)) {
+        avg_group<V, S>(g, plane, r, lo, gat, divisor, y + lo);
+      } else {
+        alignas(64) float yb[V::width];
+        avg_group<V, S>(g, plane, r, lo, gat, divisor, yb);
+        for (int64_t j = 0; j < hi - lo; ++j) y[lo + j] = yb[j];
+      }
     } else {
       for (int64_t ow = lo; ow < hi; ++ow) scalar(ow);
     }
@@ -278,10 +321,24 @@ struct CoveringRows {
   }
 };
 
+// Global pooling (one window covering the whole plane, no padding; ResNet's
+// ave_pool5): every input gets dy / (H*W), the same float the separable
+// passes below produce (they add it to zero once), written in one fill.
+DLCORE_INLINE bool is_global_window(const PoolGeom& g) {
+  return g.oh == 1 && g.ow == 1 && g.ph == 0 && g.pw == 0 && g.kh == g.h && g.kw == g.w;
+}
+
 template <class V>
 void avg_backward_planes(const PoolArgs& a, int64_t begin, int64_t end, float* spread) {
   const PoolGeom& g = a.g;
   const int64_t in = g.in_plane(), out = g.out_plane();
+  if (is_global_window(g)) {
+    const RowWindow r = row_window(g, 0);
+    const ColWindow c = col_window(g, 0);
+    const float divisor = avg_divisor(g, r, c.ws, c.we, c.count_with_pad);
+    for (int64_t p = begin; p < end; ++p) fill<V>(a.dx + p * in, in, a.dy[p] / divisor);
+    return;
+  }
   for (int64_t p = begin; p < end; ++p) {
     const float* dy = a.dy + p * out;
     float* dx = a.dx + p * in;

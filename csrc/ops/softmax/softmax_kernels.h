@@ -19,6 +19,33 @@ namespace {
 
 // ---- one contiguous row of n floats ----
 
+// Full vectors use plain loads and stores; only a row's last, partial vector
+// is masked. Masked stores (vmaskmovps) are microcoded on AMD cores and cost
+// many times a plain store, so using them for every vector of short rows
+// dominated softmax on small rows.
+template <class V>
+DLCORE_INLINE typename V::reg load_n(const float* p, int n) {
+  return n == V::width ? V::load(p) : V::load_partial(p, n);
+}
+
+template <class V>
+DLCORE_INLINE void store_n(float* p, typename V::reg v, int n) {
+  if (n == V::width) {
+    V::store(p, v);
+  } else {
+    V::store_partial(p, v, n);
+  }
+}
+
+// f(i, cnt) for i = 0, W, 2W, ... < n; cnt == W (a constant after inlining)
+// except on the last, partial vector.
+template <class V, class F>
+DLCORE_INLINE void row_loop(int64_t n, F&& f) {
+  int64_t i = 0;
+  for (; i + V::width <= n; i += V::width) f(i, V::width);
+  if (i < n) f(i, int(n - i));
+}
+
 template <class V>
 float row_max(const float* x, int64_t n) {
   constexpr int W = V::width;
@@ -37,21 +64,16 @@ float row_max(const float* x, int64_t n) {
 // sum(x) over n floats; masked-off lanes load 0.
 template <class V>
 double row_sum(const float* x, int64_t n) {
-  constexpr int W = V::width;
   typename V::reg acc = V::zero();
-  for (int64_t i = 0; i < n; i += W) acc = V::add(acc, V::load_partial(x + i, n - i >= W ? W : int(n - i)));
+  row_loop<V>(n, [&](int64_t i, int cnt) { acc = V::add(acc, load_n<V>(x + i, cnt)); });
   return double(V::reduce_add(acc));
 }
 
 // y = exp(x - m), stored; returns sum y.
 template <class V>
 double row_exp_store(const float* x, float* y, int64_t n, float m) {
-  constexpr int W = V::width;
   const typename V::reg mv = V::set1(m);
-  for (int64_t i = 0; i < n; i += W) {
-    const int cnt = n - i >= W ? W : int(n - i);
-    V::store_partial(y + i, simd::vexp<V>(V::sub(V::load_partial(x + i, cnt), mv)), cnt);
-  }
+  row_loop<V>(n, [&](int64_t i, int cnt) { store_n<V>(y + i, simd::vexp<V>(V::sub(load_n<V>(x + i, cnt), mv)), cnt); });
   return row_sum<V>(y, n);
 }
 
@@ -75,48 +97,34 @@ double row_exp_sum(const float* x, int64_t n, float m) {
 // y = a * x + b over n floats (in place allowed).
 template <class V>
 void row_affine(const float* x, float* y, int64_t n, float a, float b) {
-  constexpr int W = V::width;
   const typename V::reg av = V::set1(a), bv = V::set1(b);
-  for (int64_t i = 0; i < n; i += W) {
-    const int cnt = n - i >= W ? W : int(n - i);
-    V::store_partial(y + i, V::fmadd(V::load_partial(x + i, cnt), av, bv), cnt);
-  }
+  row_loop<V>(n, [&](int64_t i, int cnt) { store_n<V>(y + i, V::fmadd(load_n<V>(x + i, cnt), av, bv), cnt); });
 }
 
 // y = (x - m) - l: subtracting the max first keeps log-probabilities of
 // large logits (|x| ~ 1e4) exact to float precision.
 template <class V>
 void row_log_normalize(const float* x, float* y, int64_t n, float m, float l) {
-  constexpr int W = V::width;
   const typename V::reg mv = V::set1(m), lv = V::set1(l);
-  for (int64_t i = 0; i < n; i += W) {
-    const int cnt = n - i >= W ? W : int(n - i);
-    V::store_partial(y + i, V::sub(V::sub(V::load_partial(x + i, cnt), mv), lv), cnt);
-  }
+  row_loop<V>(n, [&](int64_t i, int cnt) { store_n<V>(y + i, V::sub(V::sub(load_n<V>(x + i, cnt), mv), lv), cnt); });
 }
 
 template <class V>
 double row_dot(const float* a, const float* b, int64_t n) {
-  constexpr int W = V::width;
   typename V::reg acc = V::zero();
-  for (int64_t i = 0; i < n; i += W) {
-    const int cnt = n - i >= W ? W : int(n - i);
-    acc = V::fmadd(V::load_partial(a + i, cnt), V::load_partial(b + i, cnt), acc);
-  }
+  row_loop<V>(n, [&](int64_t i, int cnt) { acc = V::fmadd(load_n<V>(a + i, cnt), load_n<V>(b + i, cnt), acc); });
   return double(V::reduce_add(acc));
 }
 
 // dx = y (dy - s) (softmax) or dy - exp(y) s (log-softmax).
 template <class V, bool Log>
 void row_backward(const float* dy, const float* y, float* dx, int64_t n, float s) {
-  constexpr int W = V::width;
   const typename V::reg sv = V::set1(s);
-  for (int64_t i = 0; i < n; i += W) {
-    const int cnt = n - i >= W ? W : int(n - i);
-    typename V::reg g = V::load_partial(dy + i, cnt), yv = V::load_partial(y + i, cnt);
+  row_loop<V>(n, [&](int64_t i, int cnt) {
+    typename V::reg g = load_n<V>(dy + i, cnt), yv = load_n<V>(y + i, cnt);
     typename V::reg r = Log ? V::fnmadd(simd::vexp<V>(yv), sv, g) : V::mul(yv, V::sub(g, sv));
-    V::store_partial(dx + i, r, cnt);
-  }
+    store_n<V>(dx + i, r, cnt);
+  });
 }
 
 template <class V>
@@ -153,13 +161,10 @@ void softmax_row(const SoftmaxArgs& a, int64_t r) {
     case SoftmaxOp::cross_entropy_backward: {
       // dlogits = dloss (softmax - (1 - eps) onehot(t) - eps / C)
       const float g = a.dloss[r], eps = a.label_smoothing;
-      constexpr int W = V::width;
       const typename V::reg gv = V::set1(g), off = V::set1(eps / float(n));
-      for (int64_t i = 0; i < n; i += W) {
-        const int cnt = n - i >= W ? W : int(n - i);
-        typename V::reg p = simd::vexp<V>(V::load_partial(x + i, cnt));
-        V::store_partial(out + i, V::mul(gv, V::sub(p, off)), cnt);
-      }
+      row_loop<V>(n, [&](int64_t i, int cnt) {
+        store_n<V>(out + i, V::mul(gv, V::sub(simd::vexp<V>(load_n<V>(x + i, cnt)), off)), cnt);
+      });
       out[a.target[r]] -= g * (1.0f - eps);
       break;
     }
@@ -174,7 +179,8 @@ void softmax_columns(const SoftmaxArgs& a, int64_t o, int64_t j, int cnt) {
   const int64_t n = a.len, st = a.inner, base = o * n * st + j;
   const float* x = a.in + base;
   float* out = a.out + base;
-  auto ld = [cnt](const float* p) { return V::load_partial(p, cnt); };
+  auto ld = [cnt](const float* p) { return load_n<V>(p, cnt); };
+  auto put = [cnt](float* p, reg v) { store_n<V>(p, v, cnt); };
   switch (a.op) {
     case SoftmaxOp::softmax_forward:
     case SoftmaxOp::log_softmax_forward: {
@@ -185,15 +191,15 @@ void softmax_columns(const SoftmaxArgs& a, int64_t o, int64_t j, int cnt) {
       for (int64_t l = 0; l < n; ++l) {
         reg e = simd::vexp<V>(V::sub(ld(x + l * st), m));
         sum = V::add(sum, e);
-        if (!log) V::store_partial(out + l * st, e, cnt);
+        if (!log) put(out + l * st, e);
       }
       if (log) {
         reg log_sum = simd::vlog<V>(sum);
         for (int64_t l = 0; l < n; ++l)
-          V::store_partial(out + l * st, V::sub(V::sub(ld(x + l * st), m), log_sum), cnt);
+          put(out + l * st, V::sub(V::sub(ld(x + l * st), m), log_sum));
       } else {
         reg inv = V::div(V::set1(1.0f), sum);
-        for (int64_t l = 0; l < n; ++l) V::store_partial(out + l * st, V::mul(ld(out + l * st), inv), cnt);
+        for (int64_t l = 0; l < n; ++l) put(out + l * st, V::mul(ld(out + l * st), inv));
       }
       break;
     }
@@ -206,7 +212,7 @@ void softmax_columns(const SoftmaxArgs& a, int64_t o, int64_t j, int cnt) {
         s = log ? V::add(s, ld(dy + l * st)) : V::fmadd(ld(dy + l * st), ld(x + l * st), s);
       for (int64_t l = 0; l < n; ++l) {
         reg g = ld(dy + l * st), y = ld(x + l * st);
-        V::store_partial(out + l * st, log ? V::fnmadd(simd::vexp<V>(y), s, g) : V::mul(y, V::sub(g, s)), cnt);
+        put(out + l * st, log ? V::fnmadd(simd::vexp<V>(y), s, g) : V::mul(y, V::sub(g, s)));
       }
       break;
     }

@@ -142,6 +142,22 @@ def onednn_available() -> bool:
     return bool(dlcore.backends()["onednn"]["available"])
 
 
+def onednn_implements(op: str) -> bool:
+    """True when backend="onednn" is available here and dlcore._onednn defines `op`."""
+    if not onednn_available():
+        return False
+    from dlcore._backends import optional_module
+
+    return hasattr(optional_module("onednn"), op)
+
+
+def onednn_module():
+    """dlcore._onednn itself (for its extra entry points outside KERNEL_API)."""
+    from dlcore._backends import optional_module
+
+    return optional_module("onednn")
+
+
 def onednn_primitive_time(fn, repeats: int = 5, min_time: float = 0.05) -> float:
     """Median seconds that oneDNN spent inside its primitive(s) alone during `fn()`.
 
@@ -165,3 +181,50 @@ def onednn_primitive_time(fn, repeats: int = 5, min_time: float = 0.05) -> float
             total += module.last_call_info()["primitive_seconds"]
         samples.append(total / inner)
     return statistics.median(samples)
+
+
+def contenders(ours, numpy_fn, onednn_fn=None) -> dict:
+    """The functions one compare() run interleaves: dlcore, numpy and, when given, onednn."""
+    fns = {"dlcore": ours, "numpy": numpy_fn}
+    if onednn_fn is not None:
+        fns["onednn"] = onednn_fn
+    return fns
+
+
+def onednn_columns(nbytes: float, t: dict, onednn_fn, primitive: bool = True) -> dict:
+    """Row cells for the oneDNN column from a compare() result `t` (empty when oneDNN did not run).
+
+    onednn: oneDNN GB/s end to end (plain NCHW in and out, reorders included);
+    vs_onednn: ours / oneDNN speed (> 1: ours faster); onednn_prim: GB/s of
+    oneDNN's primitive(s) alone, from onednn_primitive_time().
+    """
+    if onednn_fn is None or "onednn" not in t:
+        return {"onednn": None, "vs_onednn": None, "onednn_prim": None}
+    cells = {"onednn": nbytes / t["onednn"] / 1e9, "vs_onednn": t["onednn"] / t["dlcore"], "onednn_prim": None}
+    if primitive:
+        # oneDNN's reference kernels (e.g. LRN backward on plain NCHW) take seconds
+        # per call at full size: one sample is enough to see that.
+        slow = t["onednn"] > 0.5
+        prim = onednn_primitive_time(onednn_fn, repeats=1 if slow else 5, min_time=0.0 if slow else 0.05)
+        if prim > 0:
+            cells["onednn_prim"] = nbytes / prim / 1e9
+    return cells
+
+
+#: Columns every report appends when oneDNN ran.
+ONEDNN_TABLE_COLUMNS = [("onednn", "onednn GB/s", ".1f"), ("onednn_prim", "onednn prim GB/s", ".1f"),
+                        ("vs_onednn", "dlcore/onednn", ".2f")]
+
+
+def summarize_families(rows: list[dict], family_of) -> None:
+    """Medians of dlcore/numpy ("ratio") and dlcore/onednn ("vs_onednn") per kernel family."""
+    families: dict = {}
+    for r in rows:
+        families.setdefault(family_of(r), []).append(r)
+    print("per-family medians (speed ratios, > 1 means dlcore is faster):")
+    for fam, members in families.items():
+        cells = []
+        for key, label in (("ratio", "dlcore/numpy"), ("vs_onednn", "dlcore/onednn")):
+            vals = [r[key] for r in members if r.get(key) is not None]
+            cells.append(f"{label} {statistics.median(vals):.2f} ({len(vals)})" if vals else f"{label} -")
+        print(f"  {fam:<14} " + "; ".join(cells))

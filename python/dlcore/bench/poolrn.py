@@ -16,7 +16,8 @@ import dlcore
 from dlcore.kernels import (avg_pool2d_backward, avg_pool2d_forward, lrn_backward, lrn_forward,
                             max_pool2d_backward, max_pool2d_forward)
 
-from .common import compare, load_shapes, print_table, stream_bandwidth_gbs, summarize
+from .common import (ONEDNN_TABLE_COLUMNS, compare, contenders, load_shapes, onednn_columns, onednn_implements,
+                     onednn_module, print_table, stream_bandwidth_gbs, summarize, summarize_families)
 
 LRN_QUICK = ("alexnet:norm1", "alexnet:norm2")
 POOL_QUICK = ("alexnet:max_pool1", "alexnet:max_pool2", "resnet_50:max_pool1", "resnet_50:ave_pool5")
@@ -161,11 +162,17 @@ def check(name, got, ref, rtol=1e-4, atol=1e-5):
         raise AssertionError(f"{name}: {bad.sum()} elements differ from the NumPy version")
 
 
-def measure(name, op, shape, nbytes, ours, numpy_fn, args, copy_gbs):
-    t = compare({"dlcore": ours, "numpy": numpy_fn}, repeats=args.repeats)
+def onednn_or_none(op, fn):
+    """`fn` (a oneDNN call) when dlcore._onednn implements `op` here, else None (no column)."""
+    return fn if onednn_implements(op) else None
+
+
+def measure(name, op, shape, nbytes, ours, numpy_fn, args, copy_gbs, onednn_fn=None):
+    t = compare(contenders(ours, numpy_fn, onednn_fn), repeats=args.repeats)
     g_ours, g_np = nbytes / t["dlcore"] / 1e9, nbytes / t["numpy"] / 1e9
     return {"layer": name, "op": op, "shape": "x".join(map(str, shape)), "dlcore": g_ours, "numpy": g_np,
-            "ratio": g_ours / g_np, "copy": g_ours / copy_gbs, "ms": t["dlcore"] * 1e3}
+            "ratio": g_ours / g_np, "copy": g_ours / copy_gbs, "ms": t["dlcore"] * 1e3,
+            **onednn_columns(nbytes, t, onednn_fn)}
 
 
 def lrn_rows(args, rng, copy_gbs):
@@ -179,9 +186,11 @@ def lrn_rows(args, rng, copy_gbs):
         check(case["name"], fwd(), np_lrn_forward(x, *hp))
         check(case["name"], bwd(), np_lrn_backward(dy, x, *hp), atol=1e-4)
         rows.append(measure(case["name"], "lrn fwd", x.shape, 2 * x.nbytes, fwd, lambda: np_lrn_forward(x, *hp),
-                            args, copy_gbs))
+                            args, copy_gbs,
+                            onednn_or_none("lrn_forward", lambda: lrn_forward(x, *hp, backend="onednn"))))
         rows.append(measure(case["name"], "lrn bwd", x.shape, 3 * x.nbytes, bwd,
-                            lambda: np_lrn_backward(dy, x, *hp), args, copy_gbs))
+                            lambda: np_lrn_backward(dy, x, *hp), args, copy_gbs,
+                            onednn_or_none("lrn_backward", lambda: lrn_backward(dy, x, *hp, backend="onednn"))))
     return rows
 
 
@@ -203,20 +212,31 @@ def pool_rows(args, rng, copy_gbs):
             out_bytes = dy.nbytes * 2  # values + int32 indices
             rows.append(measure(name, "maxpool fwd", shape, x.nbytes + out_bytes,
                                 lambda: max_pool2d_forward(x, k, s, p, backend=args.backend),
-                                lambda: np_max_forward(x, k, s, p, oh, ow), args, copy_gbs))
-            rows.append(measure(name, "maxpool bwd", shape, x.nbytes + out_bytes,
+                                lambda: np_max_forward(x, k, s, p, oh, ow), args, copy_gbs,
+                                onednn_or_none("max_pool2d_forward",
+                                               lambda: max_pool2d_forward(x, k, s, p, backend="onednn"))))
+            # oneDNN cannot take our indices: its backward reruns the forward on x for
+            # its own workspace (max_pool2d_backward_from_input), so it reads x too.
+            rows.append(measure(name, "maxpool bwd*", shape, x.nbytes + out_bytes,
                                 lambda: max_pool2d_backward(dy, idx, shape, backend=args.backend),
-                                lambda: np_max_backward(dy, idx, shape), args, copy_gbs))
+                                lambda: np_max_backward(dy, idx, shape), args, copy_gbs,
+                                onednn_or_none("max_pool2d_backward_from_input",
+                                               lambda: onednn_module().max_pool2d_backward_from_input(
+                                                   dy, x, k, s, p, False))))
         else:
             check(name, avg_pool2d_forward(x, k, s, p, backend=args.backend), np_avg_forward(x, k, s, p, oh, ow))
             check(name, avg_pool2d_backward(dy, shape, k, s, p, backend=args.backend),
                   np_avg_backward(dy, shape, k, s, p))
             rows.append(measure(name, "avgpool fwd", shape, x.nbytes + dy.nbytes,
                                 lambda: avg_pool2d_forward(x, k, s, p, backend=args.backend),
-                                lambda: np_avg_forward(x, k, s, p, oh, ow), args, copy_gbs))
+                                lambda: np_avg_forward(x, k, s, p, oh, ow), args, copy_gbs,
+                                onednn_or_none("avg_pool2d_forward",
+                                               lambda: avg_pool2d_forward(x, k, s, p, backend="onednn"))))
             rows.append(measure(name, "avgpool bwd", shape, x.nbytes + dy.nbytes,
                                 lambda: avg_pool2d_backward(dy, shape, k, s, p, backend=args.backend),
-                                lambda: np_avg_backward(dy, shape, k, s, p), args, copy_gbs))
+                                lambda: np_avg_backward(dy, shape, k, s, p), args, copy_gbs,
+                                onednn_or_none("avg_pool2d_backward",
+                                               lambda: avg_pool2d_backward(dy, shape, k, s, p, backend="onednn"))))
     return rows
 
 
@@ -227,12 +247,21 @@ def run(args) -> list[dict]:
           f"triad {bw['triad']:.1f} GB/s")
     print(f"# minibatch scaled so each input is ~{8 if args.quick else 32} MiB (shape column); "
           "GB/s = (inputs read once + outputs written once) / time")
+    if onednn_implements("lrn_forward"):
+        print("# oneDNN timed in the same interleaved run, plain NCHW in and out (onednn GB/s); 'onednn prim' = "
+              "its primitive(s) alone, without the reorders to its blocked layout")
+        print("# maxpool bwd*: oneDNN has no backward from indices; its column is "
+              "_onednn.max_pool2d_backward_from_input(dy, x, ...), which reruns the forward on x for its workspace")
+    else:
+        print("# oneDNN not available here: no oneDNN column")
     rng = np.random.default_rng(0)
     rows = lrn_rows(args, rng, bw["copy"]) + pool_rows(args, rng, bw["copy"])
     print_table(rows, [("layer", "layer", ""), ("op", "op", ""), ("shape", "N x C x H x W", ""),
                        ("ms", "dlcore ms", ".2f"), ("dlcore", "dlcore GB/s", ".1f"), ("numpy", "numpy GB/s", ".2f"),
-                       ("ratio", "dlcore/numpy", ".1f"), ("copy", "dlcore/copy", ".0%")])
+                       ("ratio", "dlcore/numpy", ".1f"), ("copy", "dlcore/copy", ".0%")] + ONEDNN_TABLE_COLUMNS)
     summarize([r for r in rows if r["op"].startswith("lrn")], "ratio", "dlcore/numpy on LRN")
     summarize([r for r in rows if "pool" in r["op"]], "ratio", "dlcore/numpy on pooling")
     summarize(rows, "copy", "fraction of STREAM copy")
+    summarize_families(rows, lambda r: r["op"].rstrip("*"))
+    summarize_families(rows, lambda r: "lrn" if r["op"].startswith("lrn") else "pooling")
     return rows
