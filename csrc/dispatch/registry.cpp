@@ -18,17 +18,18 @@ static std::atomic<bool>& verbose_flag() {
 bool verbose_enabled() { return verbose_flag().load(std::memory_order_relaxed); }
 void set_verbose(bool on) { verbose_flag().store(on); }
 
-// The names are string literals from the registries: keeping the pointers
-// makes recording free on the hot path; the string is built only on request.
-static thread_local const char* t_last_op = nullptr;
-static thread_local const char* t_last_impl = nullptr;
+// Every kernel call records here, so this stays cheap: appends into a
+// thread-local string whose capacity is reused (no stream formatting). The
+// names are copied: callers may pass temporaries.
+static thread_local std::string t_last_dispatch;
 
 void record_dispatch(const char* op, const char* impl) {
-  t_last_op = op;
-  t_last_impl = impl;
+  t_last_dispatch.assign(op);
+  t_last_dispatch += ':';
+  t_last_dispatch += impl;
 }
 
-std::string last_dispatch() { return t_last_op ? cat(t_last_op, ":", t_last_impl) : std::string(); }
+std::string last_dispatch() { return t_last_dispatch; }
 
 void log_dispatch(const char* op, const char* impl, const std::string& declined) {
   if (declined.empty())
