@@ -74,10 +74,6 @@ void gemm_serial(const GemmArgs& g, const float* a, const float* b, float* c, in
       const int64_t kc = std::min<int64_t>(kern.kc, k - pc);
       // Later k blocks accumulate into what the first one wrote.
       const float beta = pc == 0 ? g.beta : 1.0f;
-      for (int64_t jp = 0; jp < n_panels; ++jp) {
-        int cols = int(std::min<int64_t>(nr, nc - jp * nr));
-        kern.pack_b(b, g.ldb, g.trans_b, pc, kc, jc + jp * nr, cols, nr, bbuf + jp * nr * kc);
-      }
       for (int64_t ic = 0; ic < m; ic += kern.mc) {
         const int64_t mc = std::min<int64_t>(kern.mc, m - ic);
         const int64_t m_panels = ceil_div(mc, mr);
@@ -86,13 +82,20 @@ void gemm_serial(const GemmArgs& g, const float* a, const float* b, float* c, in
           kern.pack_a(a, g.lda, g.trans_a, ic + ip * mr, rows, pc, kc, mr, abuf + ip * mr * kc);
         }
         // Macro-kernel: ir innermost so one B micro-panel stays in L1 while
-        // the A micro-panels stream from L2.
+        // the A micro-panels stream from L2. The B block is packed lazily,
+        // one micro-panel right before its first use (ic == 0), and reused by
+        // the later ic blocks, so its loads from memory overlap with the
+        // arithmetic instead of forming a packing phase of their own. A/B on
+        // 64 x 4096 x 25088 (VGG fc6, 2 threads, 3 alternating runs): 47.9 ->
+        // 49.7 GFLOP/s median, within this machine's noise; never slower.
         for (int64_t jr = 0; jr < n_panels; ++jr) {
           int cols = int(std::min<int64_t>(nr, nc - jr * nr));
+          float* bp = bbuf + jr * nr * kc;
+          if (ic == 0) kern.pack_b(b, g.ldb, g.trans_b, pc, kc, jc + jr * nr, cols, nr, bp);
           for (int64_t ir = 0; ir < m_panels; ++ir) {
             int rows = int(std::min<int64_t>(mr, mc - ir * mr));
-            micro_tile(kern, kc, abuf + ir * mr * kc, bbuf + jr * nr * kc,
-                       c + (ic + ir * mr) * g.ldc + jc + jr * nr, g.ldc, rows, cols, g.alpha, beta);
+            micro_tile(kern, kc, abuf + ir * mr * kc, bp, c + (ic + ir * mr) * g.ldc + jc + jr * nr, g.ldc,
+                       rows, cols, g.alpha, beta);
           }
         }
       }

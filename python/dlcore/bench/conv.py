@@ -21,10 +21,6 @@ MB = 2  # images per minibatch in this report (the topologies use 50-256)
 QUICK_LAYERS = ("alexnet:conv2", "alexnet:conv3", "vgg_16:conv3_2", "resnet_50:res2a_branch2b",
                 "resnet_50:res3a_branch2c", "resnet_50:res4a_branch2b", "lenet_caffe:conv2")
 PASSES = ("fwd", "bwd_d", "bwd_w")
-# Quiet time before each timed block: shorter than common's default because
-# this report runs 3 passes x 36 layers x 2-3 contenders (the default's pauses
-# alone would take about 6 minutes of the full run).
-SETTLE_SECONDS = 0.05
 
 
 # ---------------------------------------------------------------------------
@@ -135,7 +131,7 @@ def run(args) -> list[dict]:
             fns = {"dlcore": ours[p], "numpy": theirs[p]}
             if p in onednn:
                 fns["onednn"] = onednn[p]
-            t = compare(fns, repeats=args.repeats, settle=SETTLE_SECONDS)
+            t = compare(fns, repeats=args.repeats)
             gf = {name: flops / sec / 1e9 for name, sec in t.items()}
             rows.append({"layer": layer["name"], "pass": p, "dlcore": gf["dlcore"], "peak": gf["dlcore"] / peak,
                          "numpy": gf["numpy"], "ratio": gf["dlcore"] / gf["numpy"],
