@@ -14,7 +14,7 @@ from numpy.lib.stride_tricks import as_strided
 import dlcore
 from dlcore.kernels import conv2d_backward_data, conv2d_backward_weights, conv2d_forward
 
-from .common import compare, fma_peak_gflops, load_shapes, print_table, summarize
+from .common import compare, fma_peak_gflops, load_shapes, onednn_primitive_time, print_table, summarize
 
 NETS = ("alexnet", "vgg_16", "resnet_50", "lenet_caffe")
 MB = 2  # images per minibatch in this report (the topologies use 50-256)
@@ -113,7 +113,9 @@ def run(args) -> list[dict]:
     have_onednn = dlcore.backends()["onednn"]["available"]
     print(f"\n## Convolution (float32), {threads} threads, minibatch {MB} (scaled down from the topologies' "
           f"50-256), measured FMA peak {peak:.0f} GFLOP/s; numpy = im2col + matmul"
-          + ("; onednn = dlcore._onednn" if have_onednn else "; oneDNN not built/available here"))
+          + ("; onednn = dlcore._onednn end to end with plain NCHW (its reorders included, as ours), "
+             "'onednn prim' = its primitive alone in its preferred layout" if have_onednn
+             else "; oneDNN not built/available here"))
     rng = np.random.default_rng(0)
     rows = []
     for layer in layers(args.quick):
@@ -132,15 +134,18 @@ def run(args) -> list[dict]:
             if p in onednn:
                 fns["onednn"] = onednn[p]
             t = compare(fns, repeats=args.repeats)
+            if "onednn" in fns:  # oneDNN's primitive alone, without the reorders to its blocked layout
+                t["onednn_prim"] = onednn_primitive_time(fns["onednn"], repeats=3)
             gf = {name: flops / sec / 1e9 for name, sec in t.items()}
             rows.append({"layer": layer["name"], "pass": p, "dlcore": gf["dlcore"], "peak": gf["dlcore"] / peak,
                          "numpy": gf["numpy"], "ratio": gf["dlcore"] / gf["numpy"],
-                         "onednn": gf.get("onednn"),
+                         "onednn": gf.get("onednn"), "onednn_prim": gf.get("onednn_prim"),
                          "vs_onednn": gf["dlcore"] / gf["onednn"] if "onednn" in gf else None})
     columns = [("layer", "layer", ""), ("pass", "pass", ""), ("dlcore", "dlcore GF/s", ".1f"),
                ("peak", "%peak", ".0%"), ("numpy", "numpy GF/s", ".1f"), ("ratio", "dlcore/numpy", ".2f")]
     if have_onednn:
-        columns += [("onednn", "onednn GF/s", ".1f"), ("vs_onednn", "dlcore/onednn", ".2f")]
+        columns += [("onednn", "onednn GF/s", ".1f"), ("onednn_prim", "onednn prim GF/s", ".1f"),
+                    ("vs_onednn", "dlcore/onednn", ".2f")]
     print_table(rows, columns)
     for p in PASSES:
         sel = [r for r in rows if r["pass"] == p]
