@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "core/buffer.h"
+#include "core/parallel.h"
 #include "core/threads.h"
 #include "ops/lrn/lrn_kernels.h"
 
@@ -35,20 +36,6 @@ const LrnKernels& lrn_kernels_for(const std::string& backend) {
 }
 
 namespace {
-
-constexpr int64_t kMinBytesPerThread = 64 << 10;
-
-template <class Body>
-void parallel_units(int64_t units, int64_t bytes, Body&& body) {
-  if (units <= 0) return;
-  const int64_t useful = std::max<int64_t>(1, bytes / kMinBytesPerThread);
-  const int nt = int(std::min<int64_t>({int64_t(get_num_threads()), units, useful}));
-#pragma omp parallel num_threads(nt) if (nt > 1)
-  {
-    const int64_t t = omp_get_thread_num(), n = omp_get_num_threads();
-    body(units * t / n, units * (t + 1) / n);
-  }
-}
 
 // Spatial positions per across-channel work unit, a multiple of 16 (the
 // widest vector). Forward: 256 positions = 1 KiB per channel row, so the

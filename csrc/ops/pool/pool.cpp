@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "core/buffer.h"
+#include "core/parallel.h"
 #include "core/threads.h"
 #include "ops/pool/pool_kernels.h"
 
@@ -53,22 +54,6 @@ PoolGeom make_pool_geom(const char* op, const Shape& x, int64_t kh, int64_t kw, 
 }
 
 namespace {
-
-// Below this many bytes touched, one thread beats the fork/join (~ a few us).
-constexpr int64_t kMinBytesPerThread = 64 << 10;
-
-// Splits [0, units) into one contiguous range per thread; `body(begin, end)`.
-template <class Body>
-void parallel_units(int64_t units, int64_t bytes, Body&& body) {
-  if (units <= 0) return;
-  const int64_t useful = std::max<int64_t>(1, bytes / kMinBytesPerThread);
-  const int nt = int(std::min<int64_t>({int64_t(get_num_threads()), units, useful}));
-#pragma omp parallel num_threads(nt) if (nt > 1)
-  {
-    const int64_t t = omp_get_thread_num(), n = omp_get_num_threads();
-    body(units * t / n, units * (t + 1) / n);
-  }
-}
 
 int64_t fwd_bytes(const PoolGeom& g, bool with_indices) {
   return 4 * g.planes() * (g.in_plane() + g.out_plane() * (with_indices ? 2 : 1));

@@ -1,0 +1,31 @@
+// Splitting a kernel's work over dlcore's threads (baseline code; no ISA flags).
+#pragma once
+#include <omp.h>
+
+#include <algorithm>
+#include <cstdint>
+
+#include "core/threads.h"
+
+namespace dlcore {
+
+// Below this many bytes touched per thread, one thread beats the fork/join
+// of a parallel region (a few microseconds).
+constexpr int64_t kMinBytesPerThread = 64 << 10;
+
+// Splits [0, units) into one contiguous range per thread and calls
+// body(begin, end) on each; uses fewer threads when `bytes` (the memory the
+// whole call touches) is too small to pay for them.
+template <class Body>
+void parallel_units(int64_t units, int64_t bytes, Body&& body) {
+  if (units <= 0) return;
+  const int64_t useful = std::max<int64_t>(1, bytes / kMinBytesPerThread);
+  const int nt = int(std::min<int64_t>({int64_t(get_num_threads()), units, useful}));
+#pragma omp parallel num_threads(nt) if (nt > 1)
+  {
+    const int64_t t = omp_get_thread_num(), n = omp_get_num_threads();
+    body(units * t / n, units * (t + 1) / n);
+  }
+}
+
+}  // namespace dlcore
