@@ -317,11 +317,15 @@ def test_cross_entropy_rejects_bad_targets(rng):
 
 # --------------------------------------------------------------------------- dropout
 def test_dropout_matches_host_philox_and_scales(rng):
+    from dlcore.ops._philox import dropout_mask
+
     x, dy = randn(rng, 3, 7, 11), randn(rng, 3, 7, 11)
     p, seed = 0.3, 1234567890123
     y, mask = _cuda.dropout_forward(gpu(x), p, seed, B)
     keep = np.array([_cuda.dropout_keep_host(seed, i, p) for i in range(x.size)]).reshape(x.shape)
     assert np.array_equal(cp.asnumpy(mask).astype(bool), keep), "mask differs from the host Philox rule"
+    # ... which is the CPU kernels' rule: the same seed drops the same elements on every device.
+    assert np.array_equal(keep, dropout_mask(x.size, p, seed).reshape(x.shape).astype(bool))
     check(y, np.where(keep, x / (1 - p), 0.0), rtol=1e-6, what="dropout y")
     check(_cuda.dropout_backward(gpu(dy), mask, p, B), np.where(keep, dy / (1 - p), 0.0), rtol=1e-6)
 

@@ -32,6 +32,30 @@ def test_exact_mask_and_values(cpu_backend, rng, n):
     assert_close(dx, dy.astype(np.float64) * mask / (1 - np.float32(p)), rtol=1e-6, atol=0)
 
 
+def test_large_arrays_take_the_streaming_path(cpu_backend, rng):
+    # >= 4 MiB of output: non-temporal stores, split over threads at group boundaries.
+    n = (1 << 20) + 129
+    x = randn(rng, n)
+    p, seed = 0.7, 99
+    y, mask = dropout_forward(x, p, seed, backend=cpu_backend)
+    np.testing.assert_array_equal(mask, reference_mask(n, p, seed))
+    scale = 1 / (1 - np.float32(p))
+    assert_close(y, x.astype(np.float64) * mask * scale, rtol=1e-6, atol=0)
+    dx = dropout_backward(y, mask, p, backend=cpu_backend)
+    assert_close(dx, y.astype(np.float64) * mask * scale, rtol=1e-6, atol=0)
+
+
+def test_keep_probability_is_p_rounded_up_to_sixteen_bits(cpu_backend):
+    # u16 >= ceil(p * 2^16): p = 2^-16 drops exactly the elements whose u16 is 0.
+    n = 1 << 18
+    ones = np.ones(n, np.float32)
+    for p in (2.0**-16, 0.5, 1 - 2.0**-16):
+        mask = dropout_forward(ones, p, 5, backend=cpu_backend)[1]
+        np.testing.assert_array_equal(mask, reference_mask(n, p, 5))
+    dropped = n - int(dropout_forward(ones, 2.0**-16, 5, backend=cpu_backend)[1].sum())
+    assert 0 < dropped < 20  # expected n / 2^16 = 4
+
+
 def test_same_mask_on_every_backend_and_thread_count(rng):
     x = randn(rng, 3, 50_001)
     before = dlcore.get_num_threads()

@@ -30,7 +30,7 @@ py::tuple dropout_forward(py::handle x_obj, float p, uint64_t seed, const std::s
   check_p(p, op);
   const Shape s = shape_of(x);
   FloatArray y = new_f32(s);
-  MaskArray mask(std::vector<py::ssize_t>(s.begin(), s.end()));
+  MaskArray mask = new_aligned<uint8_t>(s);
   DropoutArgs a;
   a.forward = true;
   a.n = x.size();

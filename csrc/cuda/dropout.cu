@@ -10,13 +10,22 @@ namespace {
 
 constexpr int kThreads = 256;
 
+// One thread per Philox call: call c draws the 8 elements 128 (c / 16) + 16 k + c % 16.
 __global__ void dropout_forward_kernel(const float* __restrict__ x, float* __restrict__ y,
-                                       uint8_t* __restrict__ mask, int64_t n, float p, float scale,
+                                       uint8_t* __restrict__ mask, int64_t n, uint32_t threshold, float scale,
                                        uint64_t seed) {
-  for (int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; i < n; i += int64_t(gridDim.x) * blockDim.x) {
-    const bool kept = philox::keep(seed, uint64_t(i), p);
-    mask[i] = kept;
-    y[i] = kept ? x[i] * scale : 0.0f;
+  const int64_t calls = (n + 127) / 128 * philox::kCallsPerGroup;
+  for (int64_t c = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; c < calls; c += int64_t(gridDim.x) * blockDim.x) {
+    const philox::Uint4 r = philox::call(seed, uint64_t(c));
+    const int64_t first = (c / philox::kCallsPerGroup) * 128 + c % philox::kCallsPerGroup;
+#pragma unroll
+    for (int k = 0; k < philox::kElementsPerCall; ++k) {
+      const int64_t i = first + int64_t(k) * philox::kCallsPerGroup;
+      if (i >= n) break;
+      const bool kept = philox::keep_part(r, k, threshold);
+      mask[i] = kept;
+      y[i] = kept ? x[i] * scale : 0.0f;
+    }
   }
 }
 
@@ -34,7 +43,9 @@ float keep_scale(float p) { return p < 1.0f ? 1.0f / (1.0f - p) : 0.0f; }
 void dropout_forward(const float* x, float* y, uint8_t* mask, int64_t n, float p, uint64_t seed,
                      cudaStream_t stream) {
   if (n == 0) return;
-  dropout_forward_kernel<<<grid_for(n, kThreads), kThreads, 0, stream>>>(x, y, mask, n, p, keep_scale(p), seed);
+  const int64_t calls = (n + 127) / 128 * philox::kCallsPerGroup;
+  dropout_forward_kernel<<<grid_for(calls, kThreads), kThreads, 0, stream>>>(x, y, mask, n, philox::keep_threshold(p),
+                                                                             keep_scale(p), seed);
   DLCORE_CUDA_CHECK_LAUNCH("dropout_forward_kernel");
 }
 

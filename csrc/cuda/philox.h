@@ -1,15 +1,17 @@
 // Philox-4x32-10 (Salmon et al., "Parallel random numbers: as easy as 1, 2,
 // 3", SC'11; the constants of Random123), host and device. The dropout mask
 // depends only on (seed, element index), never on the launch shape or the
-// thread count, so CPU and GPU can draw the identical mask:
+// thread count, and is the CPU kernels' mask (csrc/ops/dropout/dropout.h):
 //
 //   key     = (seed & 0xffffffff, seed >> 32)
-//   counter = (i & 0xffffffff, i >> 32, 0, 0)        i = flat element index
-//   u       = (philox(counter, key)[0] >> 8) * 2^-24  uniform in [0, 1), 24 bits
-//   keep    = u >= p
+//   element i = 128 g + 16 k + j        (k < 8, j < 16)
+//   counter = 16 g + j  as (lo, hi, 0, 0): call c feeds elements 128 (c / 16) + 16 k + c % 16
+//   u       = 16-bit half k % 2 (0 = low) of word k / 2 of philox(counter, key)
+//   keep    = u >= ceil(p * 2^16)
 //
 // Header-only and free of CUDA types so a C++ (CPU) kernel can include it too.
 #pragma once
+#include <cmath>
 #include <cstdint>
 
 #if defined(__CUDACC__)
@@ -47,15 +49,32 @@ DLCORE_HOST_DEVICE Uint4 philox4x32_10(Uint4 counter, uint32_t k0, uint32_t k1) 
   return counter;
 }
 
-// Uniform in [0, 1) for element `index` under `seed` (the dropout convention above).
-DLCORE_HOST_DEVICE float uniform(uint64_t seed, uint64_t index) {
-  const Uint4 counter{static_cast<uint32_t>(index), static_cast<uint32_t>(index >> 32), 0u, 0u};
-  const Uint4 r = philox4x32_10(counter, static_cast<uint32_t>(seed), static_cast<uint32_t>(seed >> 32));
-  return static_cast<float>(r.x >> 8) * (1.0f / 16777216.0f);
+constexpr int kCallsPerGroup = 16, kElementsPerCall = 8;
+
+// ceil(p * 2^16): keep an element when its 16-bit uniform is at least this
+// (0 keeps everything, 65536 drops everything).
+inline uint32_t keep_threshold(float p) { return static_cast<uint32_t>(std::ceil(double(p) * 65536.0)); }
+
+DLCORE_HOST_DEVICE uint32_t word(const Uint4& r, int k) { return k == 0 ? r.x : k == 1 ? r.y : k == 2 ? r.z : r.w; }
+
+// Element 16 k + j of call `call`'s group: is it kept?
+DLCORE_HOST_DEVICE bool keep_part(const Uint4& r, int k, uint32_t threshold) {
+  const uint32_t w = word(r, k / 2);
+  return ((k % 2 == 1) ? (w >> 16) : (w & 0xffffu)) >= threshold;
 }
 
-// Whether dropout keeps element `index` (probability 1 - p).
-DLCORE_HOST_DEVICE bool keep(uint64_t seed, uint64_t index, float p) { return uniform(seed, index) >= p; }
+DLCORE_HOST_DEVICE Uint4 call(uint64_t seed, uint64_t counter) {
+  return philox4x32_10({static_cast<uint32_t>(counter), static_cast<uint32_t>(counter >> 32), 0u, 0u},
+                       static_cast<uint32_t>(seed), static_cast<uint32_t>(seed >> 32));
+}
+
+// Whether dropout keeps element `index` (probability 1 - ceil(p * 2^16) / 2^16).
+inline bool keep(uint64_t seed, uint64_t index, float p) {
+  const uint64_t group = index / (kCallsPerGroup * kElementsPerCall);
+  const int rest = static_cast<int>(index % (kCallsPerGroup * kElementsPerCall));
+  const Uint4 r = call(seed, group * kCallsPerGroup + uint64_t(rest % kCallsPerGroup));
+  return keep_part(r, rest / kCallsPerGroup, keep_threshold(p));
+}
 
 }  // namespace philox
 }  // namespace dlcore

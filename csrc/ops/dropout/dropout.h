@@ -1,11 +1,13 @@
 // Dropout with a counter-based generator (Philox-4x32-10, Salmon et al. 2011).
 //
 // The mask depends only on (seed, element index), never on the thread count
-// or the ISA: element 64 g + 16 k + j (k < 4, j < 16) takes word k of
-// Philox(counter = 16 g + j, key = seed), so one Philox call feeds 4
-// elements and a 16-lane block of calls feeds 64 consecutive elements with
-// no shuffling. u = (word >> 8) * 2^-24 is uniform on [0, 1) in steps of
-// 2^-24; the element is kept when u >= p.
+// or the ISA. Elements come in groups of 128 fed by 16 Philox calls: element
+// 128 g + 16 k + j (k < 8, j < 16) takes the 16-bit half k % 2 (0 = low) of
+// word k / 2 of Philox(counter = 16 g + j, key = seed), a uniform u in
+// [0, 2^16), and is kept when u >= ceil(p * 2^16): the keep probability is
+// 1 - ceil(p * 2^16) / 2^16, within 2^-16 of 1 - p (exact for p = k / 2^16,
+// e.g. 0.5, 0.25). 16 bits per element, not 32, halve the Philox work, which
+// is what bounds the forward pass on the CPU.
 #pragma once
 #include <cstdint>
 

@@ -52,7 +52,7 @@ def _onednn(op: str, fn):
 
 #: Report op -> kernel family, for the per-family medians.
 FAMILY = {"relu": "activations", "sigmoid": "activations", "tanh": "activations", "elu": "activations",
-          "dropout": "dropout", "bn inference": "batch norm", "bn training": "batch norm", "softmax": "softmax"}
+          "dropout": "dropout", "dropout bwd": "dropout", "bn inference": "batch norm", "bn training": "batch norm", "softmax": "softmax"}
 
 
 def cases(mb: int, quick: bool):
@@ -76,9 +76,13 @@ def cases(mb: int, quick: bool):
             yield ("elu", label, nb, lambda x=x: K.elu_forward(x), lambda x=x: np.where(x > 0, x, np.expm1(x)),
                    lambda x=x: np.where(x > 0, x, np.expm1(x.astype(np.float64))),
                    _onednn("elu_forward", lambda x=x: K.elu_forward(x, backend="onednn")))
-            yield ("dropout", label, 9 * x.size, lambda x=x: K.dropout_forward(x, 0.5, 1)[0],
-                   lambda x=x: _numpy_dropout(x, 0.5, rng)[0], None,
-                   _onednn("dropout_forward", lambda x=x: K.dropout_forward(x, 0.5, 1, backend="onednn")[0]))
+        # Dropout: x read, y and the uint8 mask written (forward); dy and mask read, dx written (backward).
+        mask = K.dropout_forward(x, 0.5, 1)[1]
+        yield ("dropout", label, 9 * x.size, lambda x=x: K.dropout_forward(x, 0.5, 1)[0],
+               lambda x=x: _numpy_dropout(x, 0.5, rng)[0], None,
+               _onednn("dropout_forward", lambda x=x: K.dropout_forward(x, 0.5, 1, backend="onednn")[0]))
+        yield ("dropout bwd", label, 9 * x.size, lambda x=x, m=mask: K.dropout_backward(x, m, 0.5),
+               lambda x=x, m=mask: x * m / np.float32(0.5), lambda x=x, m=mask: x.astype(np.float64) * m / 0.5, None)
     for r in load_shapes("shapes_bnorm")[: 2 if quick else 4]:
         c = int(r["ic"])
         x = rng.standard_normal((mb, c, int(r["ih"]), int(r["iw"])), dtype=np.float32)
@@ -132,7 +136,7 @@ def run(args) -> list[dict]:
     print_table(rows, [("op", "op", ""), ("shape", "shape", ""), ("mb", "MB moved", ""),
                        ("dlcore", "dlcore GB/s", ".1f"), ("numpy", "numpy GB/s", ".1f"),
                        ("copy", "of copy bw", ".0%"), ("ratio", "dlcore/numpy", ".1f")] + ONEDNN_TABLE_COLUMNS)
-    for kind in ("relu", "bn inference", "dropout"):
+    for kind in ("relu", "bn inference", "dropout", "dropout bwd"):
         summarize([r for r in rows if r["op"] == kind], "copy", f"{kind} fraction of copy bandwidth")
     summarize(rows, "ratio", "dlcore/numpy over all cases")
     summarize_families(rows, lambda r: FAMILY[r["op"]])

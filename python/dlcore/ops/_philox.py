@@ -1,8 +1,9 @@
 """Philox-4x32-10 in NumPy: the dropout mask of the kernels, for the float64 path.
 
-The kernels draw element i's uniform from word (i % 64) // 16 of
-Philox(counter = 16 * (i // 64) + i % 16, key = seed) and keep the element
-when u = (word >> 8) * 2^-24 >= p (see csrc/ops/dropout/). This is the same
+The kernels draw element i = 128 g + 16 k + j (k < 8, j < 16) from the
+16-bit half k % 2 (0 = low) of word k // 2 of Philox(counter = 16 g + j,
+key = seed) and keep it when that u16 >= ceil(p * 2^16) (see
+csrc/ops/dropout/dropout.h). This is the same
 mapping in uint64 NumPy arithmetic, so float64 dropout (the gradient-check
 reference) uses exactly the float32 kernel's mask for a given seed.
 """
@@ -30,8 +31,9 @@ def philox4x32_10(counter, seed: int):
 def dropout_mask(n: int, p: float, seed: int) -> np.ndarray:
     """uint8 keep-mask of n elements, identical to dlcore.kernels.dropout_forward's."""
     i = np.arange(n, dtype=np.uint64)
-    g, k, j = i // 64, (i % 64) // 16, i % 16
+    g, k, j = i // 128, (i % 128) // 16, i % 16
     words = philox4x32_10(g * np.uint64(16) + j, seed)
-    word = np.choose(k.astype(np.int64), words)
-    u = (word >> np.uint64(8)).astype(np.float64) * 2.0 ** -24
-    return (u >= np.float32(p)).astype(np.uint8)
+    word = np.choose((k // 2).astype(np.int64), words)
+    u16 = np.where(k % 2 == 1, word >> np.uint64(16), word & np.uint64(0xFFFF))
+    threshold = int(np.ceil(float(np.float32(p)) * 65536.0))
+    return (u16 >= threshold).astype(np.uint8)
