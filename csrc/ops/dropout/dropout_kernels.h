@@ -181,7 +181,7 @@ DLCORE_INLINE void forward_group(const DropoutArgs& a, const DropoutConstants& d
         V::store(a.out + base + e, y);
       }
     }
-    V::store_flags_u8x4(a.mask + base + i, keep[0], keep[1], keep[2], keep[3]);
+    V::template store_flags_u8x4<kStream>(a.mask + base + i, keep[0], keep[1], keep[2], keep[3]);
   }
 }
 
@@ -249,10 +249,11 @@ void dropout_kernel(const DropoutArgs& a) {
   const int64_t groups = (a.n + kGroup - 1) / kGroup;
   // Philox costs several instructions per element: a second thread pays off early.
   const int nt = a.forward ? threads_for(a.n, kMinElementsPerThread / 4) : threads_for(a.n, kMinElementsPerThread);
-  // Streaming stores need the output aligned to the vector; the group
-  // structure (128 elements = 512 bytes) keeps every vector of y aligned then.
+  // Streaming stores need y aligned to the vector and the mask to 4 vectors'
+  // bytes; the group structure (128 elements) keeps every store aligned then.
   const bool stream = a.n * int64_t(sizeof(float)) >= kStreamMinBytes &&
-                      reinterpret_cast<uintptr_t>(a.out) % (sizeof(float) * V::width) == 0;
+                      reinterpret_cast<uintptr_t>(a.out) % (sizeof(float) * V::width) == 0 &&
+                      (!a.forward || reinterpret_cast<uintptr_t>(a.mask) % (4 * V::width) == 0);
 #pragma omp parallel num_threads(nt)
   {
     int64_t g0, g1;
