@@ -80,20 +80,10 @@ struct Scalar {
   static DLCORE_INLINE reg cvt_to_float(ireg a) { return float(a); }
   static DLCORE_INLINE ireg bits_of(reg a) { ireg i; __builtin_memcpy(&i, &a, 4); return i; }
   static DLCORE_INLINE reg float_of(ireg a) { reg f; __builtin_memcpy(&f, &a, 4); return f; }
-  // 1 where m is set, 0 elsewhere.
-  static DLCORE_INLINE ireg ones_where(cmask m) { return m ? 1 : 0; }
-  // Full 64-bit product of unsigned 32-bit lanes, split into high and low halves.
-  static DLCORE_INLINE void mulhilo_u32(ireg a, ireg b, ireg* hi, ireg* lo) {
-    uint64_t p = uint64_t(uint32_t(a)) * uint64_t(uint32_t(b));
-    *hi = int32_t(uint32_t(p >> 32));
-    *lo = int32_t(uint32_t(p));
-  }
   static DLCORE_INLINE ireg iload(const int32_t* p) { return *p; }
   static DLCORE_INLINE void istore(int32_t* p, ireg v) { *p = v; }
-  // Bytes <-> lanes: zero-extend `width` bytes; store the low byte of each lane.
+  // Zero-extend `width` bytes to lanes.
   static DLCORE_INLINE ireg load_u8(const uint8_t* p) { return *p; }
-  static DLCORE_INLINE void store_u8(uint8_t* p, ireg v) { *p = uint8_t(v); }
-  // Non-temporal store (bypasses the cache for large outputs; p aligned to width*4).
   // a where m is set, +0 elsewhere.
   static DLCORE_INLINE reg zero_unless(cmask m, reg a) { return m ? a : 0.0f; }
   // 4 * width flags (consecutive runs of `width` lanes) as 0/1 bytes;
@@ -102,6 +92,7 @@ struct Scalar {
   static DLCORE_INLINE void store_flags_u8x4(uint8_t* p, cmask a, cmask b, cmask c, cmask d) {
     p[0] = a; p[1] = b; p[2] = c; p[3] = d;
   }
+  // Non-temporal store (bypasses the cache for large outputs; p aligned to width*4).
   static DLCORE_INLINE void stream(float* p, reg v) { *p = v; }
   static DLCORE_INLINE void stream_fence() {}
 };
@@ -175,25 +166,10 @@ struct Avx2 {
   static DLCORE_INLINE reg cvt_to_float(ireg a) { return _mm256_cvtepi32_ps(a); }
   static DLCORE_INLINE ireg bits_of(reg a) { return _mm256_castps_si256(a); }
   static DLCORE_INLINE reg float_of(ireg a) { return _mm256_castsi256_ps(a); }
-  static DLCORE_INLINE ireg ones_where(cmask m) { return _mm256_and_si256(_mm256_castps_si256(m), _mm256_set1_epi32(1)); }
-  static DLCORE_INLINE void mulhilo_u32(ireg a, ireg b, ireg* hi, ireg* lo) {
-    // Even lanes and odd lanes as two sets of 64-bit products, then re-interleave.
-    __m256i even = _mm256_mul_epu32(a, b);
-    __m256i odd = _mm256_mul_epu32(_mm256_srli_epi64(a, 32), _mm256_srli_epi64(b, 32));
-    *lo = _mm256_blend_epi32(even, _mm256_slli_epi64(odd, 32), 0xAA);
-    *hi = _mm256_blend_epi32(_mm256_srli_epi64(even, 32), odd, 0xAA);
-  }
   static DLCORE_INLINE ireg iload(const int32_t* p) { return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)); }
   static DLCORE_INLINE void istore(int32_t* p, ireg v) { _mm256_storeu_si256(reinterpret_cast<__m256i*>(p), v); }
   static DLCORE_INLINE ireg load_u8(const uint8_t* p) {
     return _mm256_cvtepu8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(p)));
-  }
-  static DLCORE_INLINE void store_u8(uint8_t* p, ireg v) {
-    // Low byte of each dword to the bottom of its 128-bit half, then join the halves.
-    const __m256i pick = _mm256_setr_epi8(0, 4, 8, 12, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
-                                          0, 4, 8, 12, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1);
-    __m256i b = _mm256_permutevar8x32_epi32(_mm256_shuffle_epi8(v, pick), _mm256_setr_epi32(0, 4, 1, 1, 1, 1, 1, 1));
-    _mm_storel_epi64(reinterpret_cast<__m128i*>(p), _mm256_castsi256_si128(b));
   }
   // ---- 64-bit lanes over the same register (Philox's 32x32->64 multiplies) ----
   // Full 64-bit products of the even 32-bit lanes (the odd lanes are ignored).
@@ -283,20 +259,10 @@ struct Avx512 {
   static DLCORE_INLINE reg cvt_to_float(ireg a) { return _mm512_cvtepi32_ps(a); }
   static DLCORE_INLINE ireg bits_of(reg a) { return _mm512_castps_si512(a); }
   static DLCORE_INLINE reg float_of(ireg a) { return _mm512_castsi512_ps(a); }
-  static DLCORE_INLINE ireg ones_where(cmask m) { return _mm512_maskz_mov_epi32(m, _mm512_set1_epi32(1)); }
-  static DLCORE_INLINE void mulhilo_u32(ireg a, ireg b, ireg* hi, ireg* lo) {
-    __m512i even = _mm512_mul_epu32(a, b);
-    __m512i odd = _mm512_mul_epu32(_mm512_srli_epi64(a, 32), _mm512_srli_epi64(b, 32));
-    *lo = _mm512_mask_blend_epi32(0xAAAA, even, _mm512_slli_epi64(odd, 32));
-    *hi = _mm512_mask_blend_epi32(0xAAAA, _mm512_srli_epi64(even, 32), odd);
-  }
   static DLCORE_INLINE ireg iload(const int32_t* p) { return _mm512_loadu_si512(p); }
   static DLCORE_INLINE void istore(int32_t* p, ireg v) { _mm512_storeu_si512(p, v); }
   static DLCORE_INLINE ireg load_u8(const uint8_t* p) {
     return _mm512_cvtepu8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
-  }
-  static DLCORE_INLINE void store_u8(uint8_t* p, ireg v) {
-    _mm_storeu_si128(reinterpret_cast<__m128i*>(p), _mm512_cvtepi32_epi8(v));
   }
   // ---- 64-bit lanes over the same register (Philox's 32x32->64 multiplies) ----
   static DLCORE_INLINE ireg imul_even_u32(ireg a, ireg b) { return _mm512_mul_epu32(a, b); }
