@@ -209,6 +209,31 @@ def test_power_is_within_a_few_ulp(cpu_backend, rng, beta):
     assert np.all(got[tiny] == 0) and np.all(np.isinf(got[huge]))
 
 
+def test_three_quarter_power_bound(cpu_backend):
+    # beta = 0.75 takes its own form (rsqrt estimate, second-order correction,
+    # one square root; lrn_math.h derives <= 4.25 * 2^-24 relative). size 1 and
+    # alpha 0 make s = k exactly, so y = x * k^-0.75 with x = 1 shows the power.
+    ks = np.concatenate([np.geomspace(1e-30, 1e30, 601), [1.03284514, 2.44625545, 2.63474059, 1.0, 4.0]])
+    x = np.ones((1, 1, 1, 17), np.float32)
+    worst = 0.0
+    for k in ks.astype(np.float32):
+        y = lrn_forward(x, 1, 0.0, 0.75, float(k), backend=cpu_backend)
+        ref = float(k) ** -0.75
+        worst = max(worst, np.max(np.abs(y.astype(np.float64) - ref)) / ref)
+    assert worst <= 4.25 * 2.0**-24, f"relative error {worst:.3g} = {worst * 2**24:.2f} * 2^-24"
+
+
+def test_three_quarter_power_extremes(cpu_backend):
+    # A window sum that overflows float gives a tiny finite y, not NaN; a tiny k
+    # (below the rsqrt form's range) takes the general power; NaN propagates.
+    x = np.array([1e20, 1.0, np.nan, 2.0], np.float32).reshape(1, 4, 1, 1)
+    y = lrn_forward(x, 1, 1e-4, 0.75, 1.0, backend=cpu_backend)
+    assert 0.0 <= y[0, 0, 0, 0] < 1e-8 and np.isnan(y[0, 2, 0, 0])
+    assert_close(y[0, [1, 3], 0, 0], lrn_ref(x[:, [1, 3]], 1, 1e-4, 0.75, 1.0)[0, :, 0, 0], rtol=3e-6, atol=0)
+    tiny = lrn_forward(x[:, [1, 3]], 1, 0.0, 0.75, 1e-35, backend=cpu_backend)
+    assert_close(tiny, x[:, [1, 3]].astype(np.float64) * 1e-35**-0.75, rtol=3e-6, atol=0)
+
+
 def test_power_special_values(cpu_backend):
     s = np.array([np.inf, np.nan, 1.0], np.float32)
     np.testing.assert_array_equal(_C._lrn_pow(s, 0.75, cpu_backend), [0.0, np.nan, 1.0])

@@ -83,8 +83,36 @@ DLCORE_INLINE Unit unit_of(const LrnArgs& a, int64_t u) {
   return {image * a.c * hw + p0, std::min(a.chunk, hw - p0)};
 }
 
+// Vectors handled side by side in the across-channel loops. One vector per
+// iteration left a Zen 1 core waiting: its window sum (a chain of `size`
+// FMAs) and the power (rsqrt, three FMAs, a square root, two products) are
+// ~80 cycles of latency, more than the reorder window hides. Four
+// independent chains keep the FMA pipes and the divider busy. Each lane still
+// sums its window in channel order, as the one-vector tail does.
+constexpr int kGroup = 4;
+
+// y = x s^-beta for kGroup full vectors of channel c from position 0 of x/y.
+template <class V, class Pow>
+DLCORE_INLINE void across_forward_group(const Pow& pw, const float* x, float* y, int64_t hw, int64_t lo, int64_t hi,
+                                        int64_t c, typename V::reg alpha, typename V::reg k) {
+  constexpr int W = V::width;
+  typename V::reg acc[kGroup];
+  for (int g = 0; g < kGroup; ++g) acc[g] = V::zero();
+  for (int64_t cc = lo; cc <= hi; ++cc) {
+    for (int g = 0; g < kGroup; ++g) {
+      const auto v = V::load(x + cc * hw + g * W);
+      acc[g] = V::fmadd(v, v, acc[g]);
+    }
+  }
+  for (int g = 0; g < kGroup; ++g) {
+    const auto s = V::fmadd(acc[g], alpha, k);
+    V::store(y + c * hw + g * W, pw.scale(V::load(x + c * hw + g * W), s));
+  }
+}
+
 template <class V, class Pow>
 void across_forward_t(const LrnArgs& a, int64_t begin, int64_t end) {
+  constexpr int64_t kStep = kGroup * V::width;
   const Pow pw(a.beta);
   const int64_t hw = a.plane();
   const auto alpha = V::set1(a.scaled_alpha()), k = V::set1(a.k);
@@ -92,10 +120,13 @@ void across_forward_t(const LrnArgs& a, int64_t begin, int64_t end) {
     const Unit unit = unit_of(a, u);
     const float* x = a.x + unit.offset;
     float* y = a.y + unit.offset;
+    const int64_t grouped = unit.len / kStep * kStep;
     for (int64_t c = 0; c < a.c; ++c) {
       const int64_t lo = std::max<int64_t>(0, c - a.front()), hi = std::min(a.c - 1, c + a.back());
       if (hi + kPrefetchAhead < a.c) prefetch_row(x + (hi + kPrefetchAhead) * hw, unit.len);
-      vector_loop<V>(unit.len, [&](int64_t j, int n) {
+      for (int64_t j = 0; j < grouped; j += kStep) across_forward_group<V>(pw, x + j, y + j, hw, lo, hi, c, alpha, k);
+      vector_loop<V>(unit.len - grouped, [&](int64_t jj, int n) {
+        const int64_t j = grouped + jj;
         const auto s = V::fmadd(sum_of_squares<V>(x + j, hw, lo, hi, n), alpha, k);
         store_n<V>(y + c * hw + j, pw.scale(load_n<V>(x + c * hw + j, n), s), n);
       });
@@ -122,10 +153,11 @@ void across_backward_t(const LrnArgs& a, int64_t begin, int64_t end, float* scra
       if (c + kPrefetchAhead < a.c) prefetch_row(dy + (c + kPrefetchAhead) * hw, unit.len);
       vector_loop<V>(unit.len, [&](int64_t j, int n) {
         const auto s = V::fmadd(sum_of_squares<V>(x + j, hw, lo, hi, n), alpha, k);
-        const auto p = pw.inverse_power(s);
+        typename V::reg p, p_over_s;
+        pw.powers(s, &p, &p_over_s);
         const auto g = V::mul(load_n<V>(dy + c * hw + j, n), load_n<V>(x + c * hw + j, n));
         V::store(inv_pow + c * ch + j, p);
-        V::store(t + c * ch + j, V::div(V::mul(g, p), s));
+        V::store(t + c * ch + j, V::mul(g, p_over_s));
       });
     }
     for (int64_t c = 0; c < a.c; ++c) {
@@ -207,10 +239,11 @@ void within_backward_t(const LrnArgs& a, int64_t begin, int64_t end, float* scra
       const int64_t r = h * a.w;
       vector_loop<V>(a.w, [&](int64_t j, int n) {
         const auto s = V::fmadd(load_n<V>(sums + j, n), alpha, k);
-        const auto pv = pw.inverse_power(s);
+        typename V::reg pv, pv_over_s;
+        pw.powers(s, &pv, &pv_over_s);
         const auto g = V::mul(load_n<V>(dy + r + j, n), load_n<V>(x + r + j, n));
         store_n<V>(inv_pow + r + j, pv, n);
-        store_n<V>(t + r + j, V::div(V::mul(g, pv), s), n);
+        store_n<V>(t + r + j, V::mul(g, pv_over_s), n);
       });
     }
     for (int64_t h = 0; h < a.h; ++h) {
@@ -228,24 +261,27 @@ void within_backward_t(const LrnArgs& a, int64_t begin, int64_t end, float* scra
 
 // ------------------------------------------------------------ dispatch on beta
 
+// The beta = 0.75 form needs s >= k to stay in its range (lrn_math.h).
+DLCORE_INLINE bool three_quarter(const LrnArgs& a) { return a.beta == 0.75f && a.k >= kThreeQuarterMinS; }
+
 template <class V>
 void across_forward(const LrnArgs& a, int64_t b, int64_t e) {
-  if (a.beta == 0.75f) return across_forward_t<V, ThreeQuarterPower<V>>(a, b, e);
+  if (three_quarter(a)) return across_forward_t<V, ThreeQuarterPower<V>>(a, b, e);
   across_forward_t<V, GeneralPower<V>>(a, b, e);
 }
 template <class V>
 void across_backward(const LrnArgs& a, int64_t b, int64_t e, float* s) {
-  if (a.beta == 0.75f) return across_backward_t<V, ThreeQuarterPower<V>>(a, b, e, s);
+  if (three_quarter(a)) return across_backward_t<V, ThreeQuarterPower<V>>(a, b, e, s);
   across_backward_t<V, GeneralPower<V>>(a, b, e, s);
 }
 template <class V>
 void within_forward(const LrnArgs& a, int64_t b, int64_t e, float* s) {
-  if (a.beta == 0.75f) return within_forward_t<V, ThreeQuarterPower<V>>(a, b, e, s);
+  if (three_quarter(a)) return within_forward_t<V, ThreeQuarterPower<V>>(a, b, e, s);
   within_forward_t<V, GeneralPower<V>>(a, b, e, s);
 }
 template <class V>
 void within_backward(const LrnArgs& a, int64_t b, int64_t e, float* s) {
-  if (a.beta == 0.75f) return within_backward_t<V, ThreeQuarterPower<V>>(a, b, e, s);
+  if (three_quarter(a)) return within_backward_t<V, ThreeQuarterPower<V>>(a, b, e, s);
   within_backward_t<V, GeneralPower<V>>(a, b, e, s);
 }
 
