@@ -145,13 +145,26 @@ def test_across_backward_every_remainder(cpu_backend, rng, size, beta):
 
 def test_across_backward_crosses_chunks(cpu_backend, rng):
     # C = 129 makes the backward chunk 112 positions; 9 x 31 = 279 positions
-    # span three chunks, the last one partial. Forward chunks are 256.
+    # span three chunks, the last one partial. Forward chunks are <= 1024
+    # positions: see test_across_forward_crosses_chunks.
     x = randn(rng, 2, 129, 9, 31)
     dy = randn(rng, *x.shape)
     y = lrn_forward(x, 5, 0.5, 0.75, 1.0, backend=cpu_backend)
     assert_close(y, lrn_ref(x, 5, 0.5, 0.75, 1.0), rtol=3e-6, atol=1e-7)
     dx = lrn_backward(dy, x, 5, 0.5, 0.75, 1.0, backend=cpu_backend)
     check_backward(dx, *lrn_backward_ref(dy, x, 5, 0.5, 0.75, 1.0))
+
+
+@pytest.mark.parametrize("shape", [(1, 6, 33, 65), (3, 5, 27, 27), (11, 4, 27, 27)], ids=str)
+def test_across_forward_crosses_chunks(cpu_backend, rng, shape):
+    # 33 x 65 = 2145 positions: three forward chunks of 720, the last partial;
+    # 27 x 27 with 3 or 11 images: one chunk per plane, or smaller chunks so
+    # that the units split evenly over two threads.
+    x = randn(rng, *shape, scale=3.0)
+    y = lrn_forward(x, 5, 0.5, 0.75, 1.0, backend=cpu_backend)
+    assert_close(y, lrn_ref(x, 5, 0.5, 0.75, 1.0), rtol=3e-6, atol=1e-7)
+    y = lrn_forward(x, 3, 0.5, 1.3, 1.0, backend=cpu_backend)
+    assert_close(y, lrn_ref(x, 3, 0.5, 1.3, 1.0), rtol=3e-6, atol=1e-7)
 
 
 @pytest.mark.parametrize("size", [1, 2, 3, 5])
