@@ -145,13 +145,26 @@ def test_across_backward_every_remainder(cpu_backend, rng, size, beta):
 
 def test_across_backward_crosses_chunks(cpu_backend, rng):
     # C = 129 makes the backward chunk 112 positions; 9 x 31 = 279 positions
-    # span three chunks, the last one partial. Forward chunks are 256.
+    # span three chunks, the last one partial. Forward chunks are <= 1024
+    # positions: see test_across_forward_crosses_chunks.
     x = randn(rng, 2, 129, 9, 31)
     dy = randn(rng, *x.shape)
     y = lrn_forward(x, 5, 0.5, 0.75, 1.0, backend=cpu_backend)
     assert_close(y, lrn_ref(x, 5, 0.5, 0.75, 1.0), rtol=3e-6, atol=1e-7)
     dx = lrn_backward(dy, x, 5, 0.5, 0.75, 1.0, backend=cpu_backend)
     check_backward(dx, *lrn_backward_ref(dy, x, 5, 0.5, 0.75, 1.0))
+
+
+@pytest.mark.parametrize("shape", [(1, 6, 33, 65), (3, 5, 27, 27), (11, 4, 27, 27)], ids=str)
+def test_across_forward_crosses_chunks(cpu_backend, rng, shape):
+    # 33 x 65 = 2145 positions: three forward chunks of 720, the last partial;
+    # 27 x 27 with 3 or 11 images: one chunk per plane, or smaller chunks so
+    # that the units split evenly over two threads.
+    x = randn(rng, *shape, scale=3.0)
+    y = lrn_forward(x, 5, 0.5, 0.75, 1.0, backend=cpu_backend)
+    assert_close(y, lrn_ref(x, 5, 0.5, 0.75, 1.0), rtol=3e-6, atol=1e-7)
+    y = lrn_forward(x, 3, 0.5, 1.3, 1.0, backend=cpu_backend)
+    assert_close(y, lrn_ref(x, 3, 0.5, 1.3, 1.0), rtol=3e-6, atol=1e-7)
 
 
 @pytest.mark.parametrize("size", [1, 2, 3, 5])
@@ -207,6 +220,31 @@ def test_power_is_within_a_few_ulp(cpu_backend, rng, beta):
     # Outside the float range the answer saturates to 0 or inf like pow().
     tiny, huge = ref <= 1e-46, ref >= 1e39
     assert np.all(got[tiny] == 0) and np.all(np.isinf(got[huge]))
+
+
+def test_three_quarter_power_bound(cpu_backend):
+    # beta = 0.75 takes its own form (rsqrt estimate, second-order correction,
+    # one square root; lrn_math.h derives <= 4.25 * 2^-24 relative). size 1 and
+    # alpha 0 make s = k exactly, so y = x * k^-0.75 with x = 1 shows the power.
+    ks = np.concatenate([np.geomspace(1e-30, 1e30, 601), [1.03284514, 2.44625545, 2.63474059, 1.0, 4.0]])
+    x = np.ones((1, 1, 1, 17), np.float32)
+    worst = 0.0
+    for k in ks.astype(np.float32):
+        y = lrn_forward(x, 1, 0.0, 0.75, float(k), backend=cpu_backend)
+        ref = float(k) ** -0.75
+        worst = max(worst, np.max(np.abs(y.astype(np.float64) - ref)) / ref)
+    assert worst <= 4.25 * 2.0**-24, f"relative error {worst:.3g} = {worst * 2**24:.2f} * 2^-24"
+
+
+def test_three_quarter_power_extremes(cpu_backend):
+    # A window sum that overflows float gives a tiny finite y, not NaN; a tiny k
+    # (below the rsqrt form's range) takes the general power; NaN propagates.
+    x = np.array([1e20, 1.0, np.nan, 2.0], np.float32).reshape(1, 4, 1, 1)
+    y = lrn_forward(x, 1, 1e-4, 0.75, 1.0, backend=cpu_backend)
+    assert 0.0 <= y[0, 0, 0, 0] < 1e-8 and np.isnan(y[0, 2, 0, 0])
+    assert_close(y[0, [1, 3], 0, 0], lrn_ref(x[:, [1, 3]], 1, 1e-4, 0.75, 1.0)[0, :, 0, 0], rtol=3e-6, atol=0)
+    tiny = lrn_forward(x[:, [1, 3]], 1, 0.0, 0.75, 1e-35, backend=cpu_backend)
+    assert_close(tiny, x[:, [1, 3]].astype(np.float64) * 1e-35**-0.75, rtol=3e-6, atol=0)
 
 
 def test_power_special_values(cpu_backend):

@@ -28,6 +28,11 @@ def reference(x, w, b, dy, eps=EPS):
     return dict(y=y, mean=mean, var=var, invstd=invstd, dx=dx, dw=dw, db=db)
 
 
+# >= 4 MiB, so the affine passes stream their output, with plane sizes (odd,
+# shorter than a vector) that put plane boundaries inside vectors.
+STREAMED_ODD_PLANES = [(160, 9, 27, 29), (2, 61000, 3, 3), (1300, 7, 173, 1)]
+
+
 def shapes():
     # 1-D (N, C) and 2-D (N, C, H, W); H*W and C hit every vector remainder.
     out = [(s, 3) for s in ODD_SIZES[1:]] + [(4, c) for c in ODD_SIZES]
@@ -35,7 +40,7 @@ def shapes():
     out += [(1, 2, 1, 2)]
     # resnet_50:bn2a_branch2a (64 ch, 56x56) scaled down to minibatch 2 and 16 channels.
     out += [(2, 16, 56, 56)]
-    return out
+    return out + STREAMED_ODD_PLANES
 
 
 @pytest.mark.parametrize("shape", shapes(), ids=str)
@@ -99,6 +104,17 @@ def test_running_stats_update_and_inference(cpu_backend, rng):
 def test_large_inference_streams(cpu_backend, rng):
     x = randn(rng, 2, 8, 380, 380)  # 9 MiB: streaming-store path
     rm, rv, w, b = randn(rng, 8), np.abs(randn(rng, 8)) + 0.1, randn(rng, 8), randn(rng, 8)
+    y = batch_norm_forward_inference(x, w, b, rm, rv, backend=cpu_backend)
+    s = (1, -1, 1, 1)
+    assert_close(y, (x - rm.reshape(s)) / np.sqrt(rv.reshape(s).astype(np.float64) + EPS) * w.reshape(s) + b.reshape(s),
+                 rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("shape", STREAMED_ODD_PLANES, ids=str)
+def test_large_odd_planes_inference(cpu_backend, rng, shape):
+    x = randn(rng, *shape)
+    c = x.shape[1]
+    rm, rv, w, b = randn(rng, c), np.abs(randn(rng, c)) + 0.1, randn(rng, c), randn(rng, c)
     y = batch_norm_forward_inference(x, w, b, rm, rv, backend=cpu_backend)
     s = (1, -1, 1, 1)
     assert_close(y, (x - rm.reshape(s)) / np.sqrt(rv.reshape(s).astype(np.float64) + EPS) * w.reshape(s) + b.reshape(s),
