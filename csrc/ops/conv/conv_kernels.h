@@ -158,16 +158,34 @@ void from_blocked(const float* src, float* dst, int64_t n, int64_t groups, int64
     }
 }
 
+// One (ob, ib) block of `taps` x W x W weights from OIHW rows: src[co] is the
+// row of output channel co at input channel ib*W, `row` floats apart.
+// Written in order (the innermost loop fills W consecutive floats, reading one
+// float from each of W rows, all in L1); `IcInner`: the W floats are input
+// channels, else output channels. Full blocks only; compile-time W and
+// layout let the compiler turn the inner loop into register shuffles
+// (3x faster than scattering each source row with runtime strides).
+template <int W, bool IcInner>
+void weight_block(const float* src, int64_t row, int64_t taps, bool flip, float* out) {
+  for (int64_t t = 0; t < taps; ++t) {
+    const int64_t st = flip ? taps - 1 - t : t;  // source tap
+    for (int64_t u = 0; u < W; ++u) {            // ci (IcInner: co) of this output row
+      float* o = out + (t * W + u) * W;
+#pragma GCC unroll 16
+      for (int v = 0; v < W; ++v)
+        o[v] = IcInner ? src[u * row + v * taps + st] : src[v * row + u * taps + st];
+    }
+  }
+}
+
 // OIHW w -> blocked wb, one of two layouts (`ic_inner`: the vector is W input
 // channels, else W output channels). `flip` mirrors the kernel taps (backward
-// data as a forward convolution). One (ob, ib) block of taps*W*W floats at a
-// time: its W output channels' rows of w are read in order and the writes stay
-// within the block in L1 (writing the whole of wb once per output channel,
-// one float per cache line, was 6-7% of a 14x14 3x3 forward).
+// data as a forward convolution). One (ob, ib) block at a time; blocks with
+// padding channels (a group's last) are zeroed and filled element by element.
 template <class V, int W>
 void weights_to_blocked(const float* w, float* wb, const ConvShape& s, const Blocking& b, bool ic_inner,
                         bool flip) {
-  const int64_t taps = s.kh * s.kw, block = taps * W * W;
+  const int64_t taps = s.kh * s.kw, block = taps * W * W, row = b.icg * taps;
   const int64_t outer = ic_inner ? b.icb : b.ocb, inner = ic_inner ? b.ocb : b.icb;
   const int64_t blocks = b.G * outer * inner;
 #pragma omp parallel for schedule(static) num_threads(threads_for_floats(blocks * block))
@@ -176,16 +194,21 @@ void weights_to_blocked(const float* w, float* wb, const ConvShape& s, const Blo
     const int64_t g = blk / (outer * inner), bo = (blk / inner) % outer, bi = blk % inner;
     const int64_t ob = ic_inner ? bi : bo, ib = ic_inner ? bo : bi;
     const int64_t live_o = imin(W, b.ocg - ob * W), live_i = imin(W, b.icg - ib * W);
-    const int64_t o_step = ic_inner ? W : 1, i_step = ic_inner ? 1 : W;
+    const float* src = w + (g * b.ocg + ob * W) * row + ib * W * taps;
     float* out = wb + blk * block;
-    if (live_o < W || live_i < W)
-      for (int64_t i = 0; i < block; ++i) out[i] = 0.0f;
-    for (int64_t co = 0; co < live_o; ++co) {
-      const float* in = w + ((g * b.ocg + ob * W + co) * b.icg + ib * W) * taps;
+    if (live_o == W && live_i == W) {
+      if (ic_inner)
+        weight_block<W, true>(src, row, taps, flip, out);
+      else
+        weight_block<W, false>(src, row, taps, flip, out);
+      continue;
+    }
+    for (int64_t i = 0; i < block; ++i) out[i] = 0.0f;
+    const int64_t o_step = ic_inner ? W : 1, i_step = ic_inner ? 1 : W;
+    for (int64_t co = 0; co < live_o; ++co)
       for (int64_t ci = 0; ci < live_i; ++ci)
         for (int64_t t = 0; t < taps; ++t)
-          out[(flip ? taps - 1 - t : t) * W * W + co * o_step + ci * i_step] = in[ci * taps + t];
-    }
+          out[(flip ? taps - 1 - t : t) * W * W + co * o_step + ci * i_step] = src[co * row + ci * taps + t];
   }
 }
 
