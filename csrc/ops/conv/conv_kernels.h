@@ -254,34 +254,7 @@ struct TileArgs {
   int64_t dst_col, dst_block;    // floats between columns / between blocks
   const float* init = nullptr;   // NB*W start values (bias) or null for zero
   bool accumulate = false;       // start from dst instead (backward data)
-  // Non-null: store the result to this plain NCHW destination instead of dst
-  // (channel 0 of the first block, the tile's first column; columns 1 float
-  // apart, channels `plain_channel` apart; only the first `plain_live`
-  // channels exist). The last input-channel chunk writes the final output
-  // this way, which saves the reorder out of the blocked layout.
-  float* plain = nullptr;
-  int64_t plain_channel = 0, plain_live = 0;
 };
-
-// Stores the tile's accumulators to the plain NCHW destination of t: through
-// a small buffer, then one run of RW columns per live channel.
-template <class V, int NB, int RW>
-void store_tile_plain(const TileArgs& t, const typename V::reg (&acc)[NB][RW]) {
-  constexpr int W = V::width;
-  alignas(64) float buf[NB][RW][W];
-#pragma GCC unroll 4
-  for (int b = 0; b < NB; ++b)
-#pragma GCC unroll 16
-    for (int r = 0; r < RW; ++r) V::store(buf[b][r], acc[b][r]);
-  for (int b = 0; b < NB; ++b) {
-    const int64_t live = imin(W, t.plain_live - b * W);
-    for (int64_t c = 0; c < live; ++c) {
-      float* out = t.plain + (b * W + c) * t.plain_channel;
-#pragma GCC unroll 16
-      for (int r = 0; r < RW; ++r) out[r] = buf[b][r][c];
-    }
-  }
-}
 
 // acc[b][r] (+)= sum over the loops and c of wei[b][c] (vector) * src[r][c] (broadcast).
 template <class V, int NB, int RW, int CI = V::width>
@@ -317,7 +290,6 @@ void conv_tile(const TileArgs& t) {
         }
       }
 
-  if (t.plain) return store_tile_plain<V, NB, RW>(t, acc);
 #pragma GCC unroll 4
   for (int b = 0; b < NB; ++b)
 #pragma GCC unroll 16
@@ -347,7 +319,6 @@ void conv_row_blocks(TileArgs t, int64_t cols) {
     conv_tile_tail<V, NB, RW, CI>(t, width);
     t.src += width * t.src_col;
     t.dst += width * t.dst_col;
-    if (t.plain) t.plain += width;
   }
 }
 
@@ -368,10 +339,6 @@ void conv_row(TileArgs t, int64_t nb, int64_t cols) {
     t.wei += t.wei_block;
     t.dst += t.dst_block;
     if (t.init) t.init += V::width;
-    if (t.plain) {
-      t.plain += V::width * t.plain_channel;
-      t.plain_live -= V::width;
-    }
   }
 }
 
@@ -379,21 +346,12 @@ void conv_row(TileArgs t, int64_t nb, int64_t cols) {
 // Forward: y = conv(x, w) + bias
 // ---------------------------------------------------------------------------
 
-// Storing a tile straight to NCHW costs about 2 scalar moves per output
-// value; it pays (saving the reorder out of yb: 1.5% on vgg_16:conv1_2, 2% on
-// resnet_50:res5a_branch2b) when the tile's last reduction is long, and costs
-// 10% on lenet_caffe:conv1 (25 FMA steps a tile), so below this many steps the
-// result goes through yb and the reorder instead.
-constexpr int64_t kMinStepsForPlainStore = 64;
-
-// y = conv(xb, wb) + bias on blocked, padded operands (xb padded per s,
-// wb in the forward layout, bias NB-block padded or null), written to the
-// plain NCHW y; yb (blocked, [n][g][ocb][oh][ow][W]) holds the partial sums
-// between input-channel chunks. Input blocks are CI channels wide: W, or all
-// of a narrow input (CI = ICg < W, one block).
+// yb = conv(xb, wb) + bias on blocked, padded operands (xb padded per s,
+// wb in the forward layout, bias NB-block padded or null). Input blocks are
+// CI channels wide: W, or all of a narrow input (CI = ICg < W, one block).
 template <class V, int CI = V::width>
 void forward_blocked(const ConvShape& s, const Blocking& b, const float* xb, const float* wb,
-                     const float* bias, float* yb, float* y) {
+                     const float* bias, float* yb) {
   constexpr int W = V::width;
   constexpr int NB = TileShape<V>::NB;
   const int64_t icb = CI == W ? b.icb : 1;
@@ -403,8 +361,6 @@ void forward_blocked(const ConvShape& s, const Blocking& b, const float* xb, con
   const int64_t plane = b.ihp * b.iwp * CI;
   const int64_t rows = forward_rows_per_item(s.oh, s.ow, s.n * b.G * ob_groups);
   const int64_t row_blocks = ceil_div(s.oh, rows);
-  const int64_t last_chunk = icb - (icb - 1) / icb_chunk * icb_chunk;  // blocks in the last chunk
-  const bool plain_store = last_chunk * s.kh * s.kw * CI >= kMinStepsForPlainStore;
   // Dynamic: items are many and equal, but a shared machine stalls threads unevenly.
 #pragma omp parallel for collapse(4) schedule(dynamic, 1) num_threads(threads_for_flops(conv_flops(s)))
   for (int64_t n = 0; n < s.n; ++n)
@@ -422,31 +378,24 @@ void forward_blocked(const ConvShape& s, const Blocking& b, const float* xb, con
           t.loops = {{icb, s.kh, s.kw},
                      {plane, s.dh * b.iwp * CI, s.dw * CI},
                      {kk, s.kw * CI * W, CI * W}};
-          float* out = y + ((n * b.G + g) * b.ocg + ob * W) * s.oh * s.ow;
           t.dst_col = W;
           t.dst_block = s.oh * s.ow * W;
-          t.plain_channel = s.oh * s.ow;
           // Input-channel blocks in chunks whose weights stay in L1 while the
           // tiles sweep all rows of the item; later chunks accumulate onto the
-          // rows in dst, the last one stores to y. Per output element the order
-          // of the sum is the same whatever the rows per item, so it does not
-          // depend on the threads.
+          // rows in dst. Per output element the order of the sum is the same
+          // whatever the rows per item, so it does not depend on the threads.
           for (int64_t ib = 0; ib < icb; ib += icb_chunk) {
             t.loops.count[0] = imin(icb_chunk, icb - ib);
             t.wei = wei + ib * kk;
             t.init = bias && ib == 0 ? bias + (g * b.ocb + ob) * W : nullptr;
             t.accumulate = ib > 0;
-            const bool last = ib + icb_chunk >= icb;
             for (int64_t oh = oh0; oh < oh1; ++oh) {
               t.src = src + ib * plane + oh * s.sh * b.iwp * CI;
               t.dst = dst + oh * s.ow * W;
-              t.plain = last && plain_store ? out + oh * s.ow : nullptr;
-              t.plain_live = b.ocg - ob * W;
               conv_row<V, CI>(t, nb, s.ow);
             }
           }
         }
-  if (!plain_store) from_blocked<V, W>(yb, y, s.n, b.G, b.ocg, b.ocb, s.oh, s.ow, s.oh, s.ow, 0, 0);
 }
 
 // OIHW -> [G][OCB][KH][KW][CI ic][W oc]: the forward weights of a narrow input.
@@ -478,7 +427,8 @@ void forward_narrow(const ConvForwardArgs& a, const float* bias) {
   float* yb = conv_scratch(2, size_t(s.n * b.G * b.ocb * s.oh * s.ow * W));
   to_blocked<V, CI>(a.x, xb, s.n, b.G, b.icg, 1, s.ih, s.iw, s.pt, s.pb, s.pl, s.pr);
   weights_to_narrow_blocked<V, CI, W>(a.w, wb, s, b);
-  forward_blocked<V, CI>(s, b, xb, wb, bias, yb, a.y);
+  forward_blocked<V, CI>(s, b, xb, wb, bias, yb);
+  from_blocked<V, W>(yb, a.y, s.n, b.G, b.ocg, b.ocb, s.oh, s.ow, s.oh, s.ow, 0, 0);
 }
 
 template <class V>
@@ -502,7 +452,8 @@ void conv2d_forward_direct(const ConvForwardArgs& a) {
   float* yb = conv_scratch(2, size_t(s.n * b.G * b.ocb * s.oh * s.ow * W));
   to_blocked<V, W>(a.x, xb, s.n, b.G, b.icg, b.icb, s.ih, s.iw, s.pt, s.pb, s.pl, s.pr);
   weights_to_blocked<V, W>(a.w, wb, s, b, false, false);
-  forward_blocked<V>(s, b, xb, wb, bias, yb, a.y);
+  forward_blocked<V>(s, b, xb, wb, bias, yb);
+  from_blocked<V, W>(yb, a.y, s.n, b.G, b.ocg, b.ocb, s.oh, s.ow, s.oh, s.ow, 0, 0);
 }
 
 // ---------------------------------------------------------------------------
@@ -541,7 +492,8 @@ void backward_data_gather(const ConvBackwardDataArgs& a) {
   to_blocked<V, W>(a.dy, dyb, t.n, bt.G, bt.icg, bt.icb, t.ih, t.iw, t.pt, t.pb, t.pl, t.pr);
   // [G][ICB][OCB][taps mirrored][oc][ic] of w is the forward layout of the transposed kernel.
   weights_to_blocked<V, W>(a.w, wb, s, b, true, true);
-  forward_blocked<V>(t, bt, dyb, wb, nullptr, dxb, a.dx);
+  forward_blocked<V>(t, bt, dyb, wb, nullptr, dxb);
+  from_blocked<V, W>(dxb, a.dx, t.n, bt.G, bt.ocg, bt.ocb, t.oh, t.ow, t.oh, t.ow, 0, 0);
 }
 
 // ---------------------------------------------------------------------------
