@@ -132,6 +132,8 @@ CASES = [
     (2, 20, 12, 12, 50, 5, 5, 1, 0, 1, 1),          # LeNet conv2
     (1, 24, 9, 10, 20, 3, 2, 3, (3, 2), 1, 1),      # stride 3, padding 3
     (2, 4, 9, 13, 6, 3, 5, (2, 1), 1, 2, 2),        # 2 channels per group (narrow path), dilation 2
+    (2, 40, 17, 15, 40, 3, 3, 1, 1, 1, 1),          # 5 blocks: oc groups 3+2, ic chunks 2+2+1, row blocks
+    (1, 33, 7, 7, 80, 3, 3, 1, 1, 1, 1),            # ResNet res5-like 7x7: whole image per work item
 ]
 
 
@@ -216,11 +218,18 @@ def test_conv_result_does_not_depend_on_thread_count(cpu_backend, rng):
     x, w = randn(rng, 2, 17, 13, 12), randn(rng, 20, 17, 3, 3)
     dy = randn(rng, 2, 20, 7, 6)
     hp = dict(stride=2, padding=1)
+    # Large enough (> 1 MFLOP) to run threaded; the forward work items cover
+    # different rows for 1 and 3 threads (17 rows as 9+8 vs 5 x 3 + 2).
+    x2, w2, b2 = randn(rng, 2, 40, 17, 15), randn(rng, 36, 40, 3, 3), randn(rng, 36)
+    dy2 = randn(rng, 2, 36, 17, 15)
 
     def all_passes():
         return (conv2d_forward(x, w, **hp, backend=cpu_backend),
                 conv2d_backward_data(dy, w, x.shape, **hp, backend=cpu_backend),
-                *conv2d_backward_weights(x, dy, w.shape, **hp, backend=cpu_backend))
+                *conv2d_backward_weights(x, dy, w.shape, **hp, backend=cpu_backend),
+                conv2d_forward(x2, w2, b2, padding=1, backend=cpu_backend),
+                conv2d_backward_data(dy2, w2, x2.shape, padding=1, backend=cpu_backend),
+                conv2d_backward_weights(x2, dy2, w2.shape, padding=1, backend=cpu_backend)[0])
 
     before = dlcore.get_num_threads()
     try:
