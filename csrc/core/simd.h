@@ -86,9 +86,7 @@ struct Scalar {
   static DLCORE_INLINE ireg load_u8(const uint8_t* p) { return *p; }
   // a where m is set, +0 elsewhere.
   static DLCORE_INLINE reg zero_unless(cmask m, reg a) { return m ? a : 0.0f; }
-  // 4 * width flags (consecutive runs of `width` lanes) as 0/1 bytes;
-  // kStream: non-temporal (p aligned to 4 * width).
-  template <bool kStream = false>
+  // 4 * width flags (consecutive runs of `width` lanes) as 0/1 bytes.
   static DLCORE_INLINE void store_flags_u8x4(uint8_t* p, cmask a, cmask b, cmask c, cmask d) {
     p[0] = a; p[1] = b; p[2] = c; p[3] = d;
   }
@@ -183,19 +181,13 @@ struct Avx2 {
   static DLCORE_INLINE ireg iblend_odd(ireg even, ireg odd) { return _mm256_blend_epi32(even, odd, 0xAA); }
   static DLCORE_INLINE reg zero_unless(cmask m, reg a) { return _mm256_and_ps(m, a); }
   // 4 * width flags (a, b, c, d: consecutive runs of `width` lanes) as 0/1 bytes.
-  template <bool kStream = false>
   static DLCORE_INLINE void store_flags_u8x4(uint8_t* p, cmask a, cmask b, cmask c, cmask d) {
     // packs keep 0/-1 and interleave per 128-bit half: [a0-3 b0-3 c0-3 d0-3 | a4-7 b4-7 ...];
     // the dword permutation restores a0-7 b0-7 c0-7 d0-7.
     __m256i ab = _mm256_packs_epi32(_mm256_castps_si256(a), _mm256_castps_si256(b));
     __m256i cd = _mm256_packs_epi32(_mm256_castps_si256(c), _mm256_castps_si256(d));
     __m256i bytes = _mm256_permutevar8x32_epi32(_mm256_packs_epi16(ab, cd), _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
-    bytes = _mm256_and_si256(bytes, _mm256_set1_epi8(1));
-    if constexpr (kStream) {
-      _mm256_stream_si256(reinterpret_cast<__m256i*>(p), bytes);
-    } else {
-      _mm256_storeu_si256(reinterpret_cast<__m256i*>(p), bytes);
-    }
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(p), _mm256_and_si256(bytes, _mm256_set1_epi8(1)));
   }
   static DLCORE_INLINE void stream(float* p, reg v) { _mm256_stream_ps(p, v); }
   static DLCORE_INLINE void stream_fence() { _mm_sfence(); }
@@ -270,15 +262,9 @@ struct Avx512 {
   static DLCORE_INLINE ireg ilow_to_high64(ireg a) { return _mm512_shuffle_epi32(a, _MM_PERM_CCAA); }
   static DLCORE_INLINE ireg iblend_odd(ireg even, ireg odd) { return _mm512_mask_blend_epi32(0xAAAA, even, odd); }
   static DLCORE_INLINE reg zero_unless(cmask m, reg a) { return _mm512_maskz_mov_ps(m, a); }
-  template <bool kStream = false>
   static DLCORE_INLINE void store_flags_u8x4(uint8_t* p, cmask a, cmask b, cmask c, cmask d) {
     const __mmask64 all = __mmask64(a) | (__mmask64(b) << 16) | (__mmask64(c) << 32) | (__mmask64(d) << 48);
-    const __m512i bytes = _mm512_maskz_mov_epi8(all, _mm512_set1_epi8(1));
-    if constexpr (kStream) {
-      _mm512_stream_si512(reinterpret_cast<__m512i*>(p), bytes);
-    } else {
-      _mm512_storeu_si512(p, bytes);
-    }
+    _mm512_storeu_si512(p, _mm512_maskz_mov_epi8(all, _mm512_set1_epi8(1)));
   }
   static DLCORE_INLINE void stream(float* p, reg v) { _mm512_stream_ps(p, v); }
   static DLCORE_INLINE void stream_fence() { _mm_sfence(); }
