@@ -105,6 +105,16 @@ DLCORE_INLINE Unit unit_of(const LrnArgs& a, int64_t u) {
   return {image * a.c * hw + p0, std::min(a.chunk, hw - p0)};
 }
 
+// s = k + alpha * (window sum of squares) for G vectors from position j (the
+// last one n lanes live), handed to f(position, live lanes, s) vector by vector.
+template <class V, int G, class F>
+DLCORE_INLINE void for_each_window(const float* x, int64_t hw, int64_t lo, int64_t hi, int64_t j, int n,
+                                   typename V::reg alpha, typename V::reg k, const F& f) {
+  typename V::reg acc[G];
+  window_sums<V, G, true>(x + j, hw, lo, hi, n, acc);
+  for (int g = 0; g < G; ++g) f(j + g * V::width, g == G - 1 ? n : V::width, V::fmadd(acc[g], alpha, k));
+}
+
 // y = x s^-beta for the vectors of one channel row.
 template <class V, class Pow>
 struct AcrossForwardRow {
@@ -115,14 +125,9 @@ struct AcrossForwardRow {
   typename V::reg alpha, k;
   template <int G>
   DLCORE_INLINE void run(int64_t j, int n) const {
-    typename V::reg acc[G];
-    window_sums<V, G, true>(x + j, hw, lo, hi, n, acc);
-    for (int g = 0; g < G; ++g) {
-      const int live = g == G - 1 ? n : V::width;
-      const int64_t at = j + g * V::width;
-      const auto s = V::fmadd(acc[g], alpha, k);
+    for_each_window<V, G>(x, hw, lo, hi, j, n, alpha, k, [&](int64_t at, int live, typename V::reg s) {
       store_n<V>(y + at, pw.scale(load_n<V>(x + c * hw + at, live), s), live);
-    }
+    });
   }
 };
 
@@ -154,17 +159,13 @@ struct AcrossPowersRow {
   typename V::reg alpha, k;
   template <int G>
   DLCORE_INLINE void run(int64_t j, int n) const {
-    typename V::reg acc[G];
-    window_sums<V, G, true>(x + j, hw, lo, hi, n, acc);
-    for (int g = 0; g < G; ++g) {
-      const int live = g == G - 1 ? n : V::width;
-      const int64_t at = j + g * V::width;
+    for_each_window<V, G>(x, hw, lo, hi, j, n, alpha, k, [&](int64_t at, int live, typename V::reg s) {
       typename V::reg p, p_over_s;
-      pw.powers(V::fmadd(acc[g], alpha, k), &p, &p_over_s);
+      pw.powers(s, &p, &p_over_s);
       const auto dyx = V::mul(load_n<V>(dy + c * hw + at, live), load_n<V>(x + c * hw + at, live));
       V::store(inv_pow + at, p);
       V::store(t + at, V::mul(dyx, p_over_s));
-    }
+    });
   }
 };
 
