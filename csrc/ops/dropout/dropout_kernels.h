@@ -100,18 +100,18 @@ DLCORE_INLINE void philox_lanes(const typename V::ireg ctr_lo[N], uint32_t ctr_h
 // The 64 random words of group g: words[16 k + j] = word k of
 // Philox(counter = 16 g + j).
 template <class V>
-DLCORE_INLINE void group_words(int64_t group, const PhiloxKeys<V>& key, uint32_t k0, uint32_t k1,
+DLCORE_INLINE void group_words(int64_t group, const PhiloxKeys<V>& key,
                                uint32_t words[kWordsPerGroup]) {
   const uint64_t first = uint64_t(group) * kCallsPerGroup;
   if constexpr (std::is_same_v<V, simd::Scalar>) {
-    (void)key;
+    // Round 0's keys are the seed's two halves.
+    const uint32_t k0 = uint32_t(key.k0[0][0]), k1 = uint32_t(key.k1[0][0]);
     for (int j = 0; j < kCallsPerGroup; ++j) {
       uint32_t w[4];
       philox_scalar(first + uint64_t(j), k0, k1, w);
       for (int k = 0; k < 4; ++k) words[kCallsPerGroup * k + j] = w[k];
     }
   } else {
-    (void)k0, (void)k1;
     constexpr int N = kCallsPerGroup / V::width;
     alignas(64) static constexpr int32_t kLane[16] = {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15};
     // The low counter word never carries into the high one inside a group (16 g is a multiple of 16).
@@ -199,12 +199,11 @@ inline void forward_tail(const DropoutArgs& a, const DropoutConstants& dc, int64
 
 template <class V, bool kStream>
 void forward_range(const DropoutArgs& a, int64_t g0, int64_t g1) {
-  const uint32_t k0 = uint32_t(a.seed), k1 = uint32_t(a.seed >> 32);
-  const PhiloxKeys<V> key(k0, k1);
+  const PhiloxKeys<V> key(uint32_t(a.seed), uint32_t(a.seed >> 32));
   const DropoutConstants dc(a.p);
   alignas(64) uint32_t words[kWordsPerGroup];
   for (int64_t g = g0; g < g1; ++g) {
-    group_words<V>(g, key, k0, k1, words);
+    group_words<V>(g, key, words);
     const int64_t base = g * kGroup;
     if (a.n - base >= kGroup) {
       forward_group<V, kStream>(a, dc, base, words);

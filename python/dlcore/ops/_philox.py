@@ -30,10 +30,12 @@ def philox4x32_10(counter, seed: int):
 
 def dropout_mask(n: int, p: float, seed: int) -> np.ndarray:
     """uint8 keep-mask of n elements, identical to dlcore.kernels.dropout_forward's."""
-    i = np.arange(n, dtype=np.uint64)
-    g, k, j = i // 128, (i % 128) // 16, i % 16
-    words = philox4x32_10(g * np.uint64(16) + j, seed)
-    word = np.choose((k // 2).astype(np.int64), words)
+    groups = -(-n // 128)
+    # Each call once (it feeds 8 elements), as words[call, word].
+    words = np.stack(philox4x32_10(np.arange(16 * groups, dtype=np.uint64), seed), axis=1)
+    i = np.arange(n, dtype=np.int64)
+    k = (i % 128) // 16
+    word = words[16 * (i // 128) + i % 16, k // 2]
     u16 = np.where(k % 2 == 1, word >> np.uint64(16), word & np.uint64(0xFFFF))
     threshold = int(np.ceil(float(np.float32(p)) * 65536.0))
     return (u16 >= threshold).astype(np.uint8)
