@@ -147,12 +147,14 @@ def run_conv(args, cp, cuda) -> list[dict]:
                 "bwd_d": lambda: torch.nn.grad.conv2d_input(tx.shape, tw, tdy, (sh, sw), (ph, pw), 1, g),
                 "bwd_w": lambda: torch.nn.grad.conv2d_weight(tx, tw.shape, tdy, (sh, sw), (ph, pw), 1, g),
             }
+            errs = []
             for key in ops:  # validate against cuDNN before timing
                 got = ops[key]()
                 got = got[0] if isinstance(got, tuple) else got
-                err = _rel_err(got, cp.asarray(ref[key]()))
-                if err > 1e-4:
-                    raise AssertionError(f"conv {name} {key}: relative error {err:.2e} vs cuDNN")
+                errs.append(_rel_err(got, cp.asarray(ref[key]())))
+            row["err"] = max(errs)
+            if row["err"] > 1e-4:
+                print(f"WRONG: conv {name}: relative errors {['%.1e' % e for e in errs]} vs cuDNN (fwd, bwd_d, bwd_w)")
         for key, fn in ops.items():
             row[key] = flops / gpu_median_ms(fn, args.repeats) / 1e6
             if torch is not None:
@@ -164,6 +166,7 @@ def run_conv(args, cp, cuda) -> list[dict]:
     cols = [("shape", "layer", "")]
     for key, label in (("fwd", "fwd"), ("bwd_d", "bwd data"), ("bwd_w", "bwd weights")):
         cols += [(key, f"{label} ours", ".0f"), (f"{key}_cudnn", f"{label} cuDNN", ".0f")]
+    cols.append(("err", "max rel err", ".1e"))
     print_table(rows, cols)
     return rows
 
