@@ -41,7 +41,9 @@ def check(got, expected, *, rtol=1e-5, atol=1e-6, scale=None, what=""):
 
 
 # ---------------------------------------------------------------------------- GEMM
-GEMM_SIZES = [(1, 1, 1), (7, 9, 3), (33, 17, 65), (129, 131, 9), (130, 257, 100), (65, 300, 513)]
+# the last three split K over slices (too few output tiles to fill the GPU)
+GEMM_SIZES = [(1, 1, 1), (7, 9, 3), (33, 17, 65), (129, 131, 9), (130, 257, 100), (65, 300, 513), (64, 129, 3001),
+              (17, 5, 2049)]
 
 
 @pytest.mark.parametrize("m,n,k", GEMM_SIZES)
@@ -176,6 +178,7 @@ CONV_CASES = [
     ((2, 8, 17, 15), (130, 8, 5, 5), 2, 2, 2, 1),
     ((1, 3, 7, 9), (4, 3, 3, 3), (2, 3), (0, 1), (1, 2), 1),
     ((4, 16, 33, 31), (17, 16, 3, 3), 1, 1, 1, 1),  # long reduction: split-K in backward weights
+    ((3, 12, 27, 27), (16, 6, 5, 5), 1, 2, 1, 2),  # AlexNet conv2 in small: groups, 729-pixel planes, split-K
 ]
 
 

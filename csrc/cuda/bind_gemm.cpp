@@ -40,6 +40,9 @@ static py::object gemm_entry(py::handle a_obj, py::handle b_obj, bool trans_a, b
   p.c = c.f32(), p.ldc = n;
   p.alpha = alpha, p.beta = beta;
   p.tf32 = g_allow_tf32.load();
+  const int64_t scratch = gemm_workspace(p);
+  DeviceArray workspace = scratch > 0 ? device_empty({scratch}, DType::F32) : DeviceArray{};
+  p.workspace = workspace.f32();
   cudaStream_t stream = current_stream();
   {
     py::gil_scoped_release nogil;

@@ -282,16 +282,6 @@ __global__ void __launch_bounds__(kThreads, 2) conv_backward_weights_kernel(cons
   tile::block_gemm(la, lb, k_begin, k_end, m0, n0, ep);
 }
 
-// dw[i] = sum over slices of partial[slice][i], slices in order.
-__global__ void sum_slices_kernel(const float* __restrict__ partial, float* __restrict__ dw, int64_t count,
-                                  int slices) {
-  for (int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; i < count; i += int64_t(gridDim.x) * blockDim.x) {
-    float s = 0.0f;
-    for (int j = 0; j < slices; ++j) s += partial[j * count + i];
-    dw[i] = s;
-  }
-}
-
 // db[o] = sum over images and pixels of dy[img, o, :, :]; one block per channel.
 __global__ void bias_grad_kernel(const float* __restrict__ dy, float* __restrict__ db, int n, int o_total,
                                  int ohw) {
@@ -306,22 +296,12 @@ __global__ void bias_grad_kernel(const float* __restrict__ dy, float* __restrict
   if (threadIdx.x == 0) db[o] = s;
 }
 
-// Split-K plan for backward weights: enough blocks for ~2 waves over the GPU,
-// each slice at least 8 K steps long and a whole number of K steps.
-struct SplitPlan {
-  int slices, slice;
-};
-SplitPlan plan_backward_weights(const ConvShape& s) {
+// Split-K plan for backward weights (see tile::plan_split_k): K = n * oh * ow
+// is long, the output (O/g x C/g kh kw per group) often small.
+tile::SplitPlan plan_backward_weights(const ConvShape& s) {
   const Geometry geo(s);
-  const int k_total = s.n * geo.ohw;
-  const int64_t tiles =
-      int64_t(ceil_div(geo.og, kBM)) * ceil_div(geo.cg * geo.khw, kBN) * s.groups;
-  const int k_steps = std::max(1, ceil_div(k_total, kBK));
-  int64_t want = ceil_div<int64_t>(2 * multiprocessor_count(), tiles);
-  want = std::min<int64_t>({want, std::max(1, k_steps / 8), 65535 / s.groups});
-  want = std::max<int64_t>(want, 1);
-  const int slice = ceil_div(k_steps, int(want)) * kBK;
-  return {ceil_div(std::max(k_total, 1), slice), slice};
+  const int64_t tiles = int64_t(ceil_div(geo.og, kBM)) * ceil_div(geo.cg * geo.khw, kBN) * s.groups;
+  return tile::plan_split_k(tiles, s.n * geo.ohw, multiprocessor_count(), 65535 / s.groups);
 }
 
 }  // namespace
@@ -347,7 +327,7 @@ void conv2d_backward_data(const float* dy, const float* w, float* dx, const Conv
 }
 
 int64_t conv2d_backward_weights_workspace(const ConvShape& s) {
-  const SplitPlan plan = plan_backward_weights(s);
+  const tile::SplitPlan plan = plan_backward_weights(s);
   return plan.slices > 1 ? int64_t(plan.slices) * s.o * (s.c / s.groups) * s.kh * s.kw : 0;
 }
 
@@ -356,17 +336,14 @@ void conv2d_backward_weights(const float* x, const float* dy, float* dw, float* 
   const Geometry geo(s);
   const int64_t dw_count = int64_t(s.o) * geo.cg * geo.khw;
   if (dw_count > 0) {
-    const SplitPlan plan = plan_backward_weights(s);
+    const tile::SplitPlan plan = plan_backward_weights(s);
     const dim3 grid(ceil_div(geo.cg * geo.khw, kBN), ceil_div(geo.og, kBM), s.groups * plan.slices);
     check_grid(grid, "conv2d_backward_weights");
     const bool vec_dy = geo.ohw % 4 == 0 && aligned16(dy);
     float* out = plan.slices > 1 ? workspace : dw;
     conv_backward_weights_kernel<<<grid, kThreads, 0, stream>>>(x, dy, out, s, plan.slice, vec_dy);
     DLCORE_CUDA_CHECK_LAUNCH("conv_backward_weights_kernel");
-    if (plan.slices > 1) {
-      sum_slices_kernel<<<grid_for(dw_count, 256), 256, 0, stream>>>(workspace, dw, dw_count, plan.slices);
-      DLCORE_CUDA_CHECK_LAUNCH("sum_slices_kernel");
-    }
+    if (plan.slices > 1) sum_slices(workspace, dw, dw_count, plan.slices, 1.0f, 0.0f, stream);
   }
   if (db && s.o > 0) {
     bias_grad_kernel<<<unsigned(s.o), 256, 0, stream>>>(dy, db, s.n, s.o, geo.ohw);

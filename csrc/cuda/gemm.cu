@@ -39,16 +39,31 @@ struct GemmEpilogue {
   }
 };
 
+// What one block of the launch computes: its tile's origin, its K range
+// (blockIdx.z is the split-K slice), and where the result goes: C with
+// alpha/beta, or (split) its own slice of the workspace, raw.
+struct BlockJob {
+  int m0, n0, k_begin, k_end;
+  GemmEpilogue ep;
+  __device__ BlockJob(const GemmParams& p, int slice, bool vec_c) {
+    m0 = blockIdx.y * tile::kBM, n0 = blockIdx.x * tile::kBN;
+    k_begin = blockIdx.z * slice, k_end = min(p.k, k_begin + slice);
+    if (gridDim.z > 1)
+      ep = {p.workspace + int64_t(blockIdx.z) * p.m * p.n, p.n, p.m, p.n, 1.0f, 0.0f, p.n % 4 == 0};
+    else
+      ep = {p.c, p.ldc, p.m, p.n, p.alpha, p.beta, vec_c};
+  }
+};
+
 // op(A)(m, k) is a[m lda + k] (contiguous along K) unless transposed;
 // op(B)(k, n) is b[k ldb + n] (contiguous along N) unless transposed.
 template <bool kTransA, bool kTransB>
-__global__ void __launch_bounds__(tile::kThreads, 2) sgemm_kernel(GemmParams p, bool vec_a, bool vec_b,
+__global__ void __launch_bounds__(tile::kThreads, 2) sgemm_kernel(GemmParams p, int slice, bool vec_a, bool vec_b,
                                                                    bool vec_c) {
-  const int m0 = blockIdx.y * tile::kBM, n0 = blockIdx.x * tile::kBN;
-  tile::MatrixLoader<!kTransA> la(p.a, p.lda, p.m, p.k, m0, vec_a);
-  tile::MatrixLoader<kTransB> lb(p.b, p.ldb, p.n, p.k, n0, vec_b);
-  GemmEpilogue ep{p.c, p.ldc, p.m, p.n, p.alpha, p.beta, vec_c};
-  tile::block_gemm(la, lb, 0, p.k, m0, n0, ep);
+  const BlockJob job(p, slice, vec_c);
+  tile::MatrixLoader<!kTransA> la(p.a, p.lda, p.m, p.k, job.m0, vec_a);
+  tile::MatrixLoader<kTransB> lb(p.b, p.ldb, p.n, p.k, job.n0, vec_b);
+  tile::block_gemm<tile::kGemmSub>(la, lb, job.k_begin, job.k_end, job.m0, job.n0, job.ep);
 }
 
 // TF32 tensor cores (sm_80+): the same shared tiles read as WMMA fragments.
@@ -118,29 +133,52 @@ struct Tf32Math {
 };
 
 template <bool kTransA, bool kTransB>
-__global__ void __launch_bounds__(tile::kThreads, 2) sgemm_tf32_kernel(GemmParams p, bool vec_a, bool vec_b,
-                                                                        bool vec_c) {
-  const int m0 = blockIdx.y * tile::kBM, n0 = blockIdx.x * tile::kBN;
-  tile::MatrixLoader<!kTransA> la(p.a, p.lda, p.m, p.k, m0, vec_a);
-  tile::MatrixLoader<kTransB> lb(p.b, p.ldb, p.n, p.k, n0, vec_b);
-  GemmEpilogue ep{p.c, p.ldc, p.m, p.n, p.alpha, p.beta, vec_c};
+__global__ void __launch_bounds__(tile::kThreads, 2) sgemm_tf32_kernel(GemmParams p, int slice, bool vec_a,
+                                                                        bool vec_b, bool vec_c) {
+  const BlockJob job(p, slice, vec_c);
+  tile::MatrixLoader<!kTransA> la(p.a, p.lda, p.m, p.k, job.m0, vec_a);
+  tile::MatrixLoader<kTransB> lb(p.b, p.ldb, p.n, p.k, job.n0, vec_b);
   Tf32Math math;
-  tile::mainloop(la, lb, 0, p.k, math);
-  math.store(ep, m0, n0);
+  tile::mainloop<tile::kGemmSub>(la, lb, job.k_begin, job.k_end, math);
+  math.store(job.ep, job.m0, job.n0);
+}
+
+// Split K only when the output alone cannot occupy every multiprocessor
+// (the FC layers: M = minibatch, K in the thousands); with a full wave of
+// tiles the extra workspace pass would cost more than it gains.
+tile::SplitPlan plan(const GemmParams& p) {
+  const int64_t tiles = int64_t(ceil_div(p.m, tile::kBM)) * ceil_div(p.n, tile::kBN);
+  const int sms = multiprocessor_count();
+  if (tiles >= sms || p.k < 4 * tile::kStage) return {1, std::max(p.k, 1)};
+  return tile::plan_split_k(tiles, p.k, sms);
 }
 
 template <bool kTransA, bool kTransB>
 void launch(const GemmParams& p, cudaStream_t stream) {
-  const dim3 grid(ceil_div(p.n, tile::kBN), ceil_div(p.m, tile::kBM));
+  const tile::SplitPlan split = plan(p);
+  const dim3 grid(ceil_div(p.n, tile::kBN), ceil_div(p.m, tile::kBM), split.slices);
   check_grid(grid, "gemm");
   const bool vec_a = p.lda % 4 == 0 && aligned16(p.a), vec_b = p.ldb % 4 == 0 && aligned16(p.b);
   const bool vec_c = p.ldc % 4 == 0 && aligned16(p.c);
   if (p.tf32) {
-    sgemm_tf32_kernel<kTransA, kTransB><<<grid, tile::kThreads, 0, stream>>>(p, vec_a, vec_b, vec_c);
+    sgemm_tf32_kernel<kTransA, kTransB><<<grid, tile::kThreads, 0, stream>>>(p, split.slice, vec_a, vec_b, vec_c);
     DLCORE_CUDA_CHECK_LAUNCH("sgemm_tf32_kernel");
   } else {
-    sgemm_kernel<kTransA, kTransB><<<grid, tile::kThreads, 0, stream>>>(p, vec_a, vec_b, vec_c);
+    sgemm_kernel<kTransA, kTransB><<<grid, tile::kThreads, 0, stream>>>(p, split.slice, vec_a, vec_b, vec_c);
     DLCORE_CUDA_CHECK_LAUNCH("sgemm_kernel");
+  }
+  if (split.slices > 1)
+    sum_slices(p.workspace, p.c, int64_t(p.m) * p.n, split.slices, p.alpha, p.beta, stream);
+}
+
+// out[i] = alpha * sum over slices (in order) of partial[slice][i] + beta * out[i];
+// beta == 0 never reads out.
+__global__ void sum_slices_kernel(const float* __restrict__ partial, float* __restrict__ out, int64_t count,
+                                  int slices, float alpha, float beta) {
+  for (int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; i < count; i += int64_t(gridDim.x) * blockDim.x) {
+    float s = 0.0f;
+    for (int j = 0; j < slices; ++j) s += partial[j * count + i];
+    out[i] = beta != 0.0f ? fmaf(beta, out[i], alpha * s) : alpha * s;
   }
 }
 
@@ -152,6 +190,17 @@ const char* gemm_variant(const GemmParams& p) {
       {{"sgemm_tf32_wmma_128x128x8_nn", "sgemm_tf32_wmma_128x128x8_nt"},
        {"sgemm_tf32_wmma_128x128x8_tn", "sgemm_tf32_wmma_128x128x8_tt"}}};
   return names[p.tf32][p.trans_a][p.trans_b];
+}
+
+int64_t gemm_workspace(const GemmParams& p) {
+  const tile::SplitPlan split = plan(p);
+  return split.slices > 1 ? int64_t(split.slices) * p.m * p.n : 0;
+}
+
+void sum_slices(const float* partial, float* out, int64_t count, int slices, float alpha, float beta,
+                cudaStream_t stream) {
+  sum_slices_kernel<<<grid_for(count, 256), 256, 0, stream>>>(partial, out, count, slices, alpha, beta);
+  DLCORE_CUDA_CHECK_LAUNCH("sum_slices_kernel");
 }
 
 void gemm(const GemmParams& p, cudaStream_t stream) {

@@ -23,6 +23,9 @@
 // Epilogue has
 //   __device__ void store4(int m, int n, float4 v);  // C(m, n..n+3) = v, bounds-checked
 #pragma once
+#include <algorithm>
+#include <utility>
+
 #include "cuda/common.cuh"
 
 namespace dlcore {
@@ -95,39 +98,94 @@ struct MatrixLoader : TileRegs<kContig> {
   }
 };
 
-// The K loop every tiled kernel shares: C tile (held by `math`) += op(A) tile
-// x op(B) tile over k in [k_begin, k_end). k_begin must be a multiple of kBK
-// when the range is a slice of a longer K (split-K), so that no K step
-// straddles two slices. `Math` does the multiply of one BK step:
-//   __device__ void step(const float* a_tile, const float* b_tile);  // S[kBK][kLds] each
-template <class Math, class LoaderA, class LoaderB>
-__device__ __forceinline__ void mainloop(LoaderA& la, LoaderB& lb, int k_begin, int k_end, Math& math) {
-  __shared__ __align__(32) float as[2][kBK * kLds];
-  __shared__ __align__(32) float bs[2][kBK * kLds];
+// K steps per barrier (kSub, a template argument of mainloop): the shared
+// double buffer holds kSub slices of kBK, each fetched by its own copy of the
+// loader, so one __syncthreads (and one round of global loads) serves
+// kSub * kBK values of k. SGEMM uses kGemmSub; the convolution loaders carry
+// more state per copy and spill with 2, so they keep 1.
+#ifndef DLCORE_CUDA_GEMM_SUB
+#define DLCORE_CUDA_GEMM_SUB 2
+#endif
+constexpr int kGemmSub = DLCORE_CUDA_GEMM_SUB;
+constexpr int kStage = 2 * kBK;  // split-K slices are whole multiples of this (of every kSub used)
+static_assert(kStage % (kGemmSub * kBK) == 0, "split-K slices must hold whole stages");
 
-  const int steps = k_end > k_begin ? ceil_div(k_end - k_begin, kBK) : 0;
+// N copies of a loader (loaders have no default constructor).
+template <class T, int N>
+struct Copies {
+  T v[N];
+  __device__ T& operator[](int i) { return v[i]; }
+};
+template <class T, size_t... I>
+__device__ Copies<T, sizeof...(I)> copies(const T& proto, std::index_sequence<I...>) {
+  return {{((void)I, proto)...}};
+}
+
+// The K loop every tiled kernel shares: C tile (held by `math`) += op(A) tile
+// x op(B) tile over k in [k_begin, k_end). k_begin must be a multiple of
+// kSub * kBK when the range is a slice of a longer K (split-K), so that no
+// stage straddles two slices (plan_split_k's slices are multiples of kStage). `Math` does the multiply of one BK step:
+//   __device__ void step(const float* a_tile, const float* b_tile);  // S[kBK][kLds] each
+// The loaders are copied kSub times (one per slice of a stage); they are a
+// few registers of parameters each.
+template <int kSub, class Math, class LoaderA, class LoaderB>
+__device__ __forceinline__ void mainloop(const LoaderA& la_proto, const LoaderB& lb_proto, int k_begin, int k_end,
+                                         Math& math) {
+  __shared__ __align__(32) float as[2][kSub][kBK * kLds];
+  __shared__ __align__(32) float bs[2][kSub][kBK * kLds];
+  auto la = copies(la_proto, std::make_index_sequence<kSub>());
+  auto lb = copies(lb_proto, std::make_index_sequence<kSub>());
+
+  constexpr int kStep = kSub * kBK;  // k per barrier
+  const int steps = k_end > k_begin ? ceil_div(k_end - k_begin, kStep) : 0;
   if (steps > 0) {
-    la.fetch(k_begin);
-    lb.fetch(k_begin);
-    la.stash(as[0]);
-    lb.stash(bs[0]);
+#pragma unroll
+    for (int u = 0; u < kSub; ++u) {
+      la[u].fetch(k_begin + u * kBK);
+      lb[u].fetch(k_begin + u * kBK);
+      la[u].stash(as[0][u]);
+      lb[u].stash(bs[0][u]);
+    }
   }
   __syncthreads();
 
   for (int step = 0; step < steps; ++step) {
     const int cur = step & 1;
     const bool more = step + 1 < steps;
-    if (more) {  // next step's global loads are in flight during this step's math
-      la.fetch(k_begin + (step + 1) * kBK);
-      lb.fetch(k_begin + (step + 1) * kBK);
+    if (more) {  // next stage's global loads are in flight during this stage's math
+#pragma unroll
+      for (int u = 0; u < kSub; ++u) {
+        la[u].fetch(k_begin + (step + 1) * kStep + u * kBK);
+        lb[u].fetch(k_begin + (step + 1) * kStep + u * kBK);
+      }
     }
-    math.step(as[cur], bs[cur]);
+#pragma unroll
+    for (int u = 0; u < kSub; ++u) math.step(as[cur][u], bs[cur][u]);
     if (more) {  // the other buffer: its last readers finished before the previous barrier
-      la.stash(as[cur ^ 1]);
-      lb.stash(bs[cur ^ 1]);
+#pragma unroll
+      for (int u = 0; u < kSub; ++u) {
+        la[u].stash(as[cur ^ 1][u]);
+        lb[u].stash(bs[cur ^ 1][u]);
+      }
     }
     __syncthreads();
   }
+}
+
+// Split-K: when the output has too few tiles to fill the GPU, K is cut into
+// `slices` ranges of `slice` (a whole number of stages) computed by separate
+// blocks into a workspace, then summed in a fixed order (sum_slices in
+// kernels.h: no atomics, the result does not depend on scheduling).
+struct SplitPlan {
+  int slices, slice;
+};
+inline SplitPlan plan_split_k(int64_t tiles, int k_total, int sm_count, int max_slices = 65535) {
+  const int stages = std::max(1, ceil_div(k_total, kStage));
+  int64_t want = ceil_div<int64_t>(2 * int64_t(sm_count), std::max<int64_t>(tiles, 1));  // ~2 waves
+  want = std::min<int64_t>({want, std::max(1, stages / 4), max_slices});  // >= 4 stages per slice
+  want = std::max<int64_t>(want, 1);
+  const int slice = ceil_div(stages, int(want)) * kStage;
+  return {ceil_div(std::max(k_total, 1), slice), slice};
 }
 
 // Strict float32: each thread owns an 8 x 8 block of C in registers, fed by
@@ -177,11 +235,11 @@ struct FfmaMath {
 };
 
 // The whole block: K loop with FFMA math, then the epilogue.
-template <class LoaderA, class LoaderB, class Epilogue>
+template <int kSub = 1, class LoaderA, class LoaderB, class Epilogue>
 __device__ __forceinline__ void block_gemm(LoaderA& la, LoaderB& lb, int k_begin, int k_end, int m0, int n0,
                                            const Epilogue& ep) {
   FfmaMath math;
-  mainloop(la, lb, k_begin, k_end, math);
+  mainloop<kSub>(la, lb, k_begin, k_end, math);
   math.store(ep, m0, n0);
 }
 

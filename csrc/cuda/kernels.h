@@ -23,7 +23,14 @@ struct GemmParams {
   int64_t ldc = 0;
   float alpha = 1.0f, beta = 0.0f;
   bool tf32 = false;  // tensor cores with TF32 inputs (about 10 mantissa bits); off by default
+  float* workspace = nullptr;  // gemm_workspace(p) floats when that is > 0 (split-K partial sums)
 };
+// Floats of workspace gemm(p) needs (split-K over a small output); 0 for none.
+int64_t gemm_workspace(const GemmParams& p);
+// out[i] = alpha * sum_j partial[j * count + i] + beta * out[i], j = 0..slices-1 in order
+// (the fixed-order split-K reduction shared by gemm and conv backward weights).
+void sum_slices(const float* partial, float* out, int64_t count, int slices, float alpha, float beta,
+                cudaStream_t stream);
 // Name of the kernel variant `p` runs ("sgemm_128x128x8_nt", "sgemm_tf32_wmma_...").
 const char* gemm_variant(const GemmParams& p);
 void gemm(const GemmParams& p, cudaStream_t stream);

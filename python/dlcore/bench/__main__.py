@@ -25,6 +25,8 @@ def main(argv=None) -> int:
     parser.add_argument("--quick", action="store_true", help="fewer and smaller shapes")
     parser.add_argument("--repeats", type=int, default=5, help="timed samples per case (median reported)")
     parser.add_argument("--backend", default="auto", help="dlcore backend to time (default: auto)")
+    parser.add_argument("--sections", default="gemm,conv,memory",
+                        help="gpu: which parts of the GPU report to run (comma-separated)")
     parser.add_argument("--tune", action="store_true", help="gemm: sweep the cache block sizes instead")
     parser.add_argument("--settle", type=float, default=common.SETTLE_SECONDS,
                         help="seconds of quiet before each timed block (lets other libraries' "

@@ -76,7 +76,7 @@ def layers(quick: bool):
     for r in load_shapes("shapes_conv"):
         if r["net"] not in NETS or (quick and r["name"] not in QUICK_LAYERS):
             continue
-        yield {"name": r["name"], "ic": int(r["ic"]), "ih": int(r["ih"]), "iw": int(r["iw"]), "oc": int(r["oc"]),
+        yield {"name": r["name"], "mb": int(r["mb"]), "ic": int(r["ic"]), "ih": int(r["ih"]), "iw": int(r["iw"]), "oc": int(r["oc"]),
                "kh": int(r["kh"]), "kw": int(r["kw"]), "stride": (int(r["sh"]), int(r["sw"])),
                "pad": (int(r["ph"]), int(r["pw"])), "g": int(r["g"]), "oh": int(r["oh"]), "ow": int(r["ow"])}
 
