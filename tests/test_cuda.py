@@ -275,8 +275,13 @@ def softmax_ref(x, axis):
     return e / e.sum(axis=axis, keepdims=True)
 
 
+# contiguous rows hit every register-resident variant (lanes per row 1..32,
+# columns per lane 1..32) and the block-per-row path (c > 1024)
+SHORT_ROW_COLS = [1, 2, 3, 5, 9, 17, 32, 33, 100, 129, 300, 500, 700, 1000, 1024]
+
+
 @pytest.mark.parametrize("shape,axis", [((7, 33), -1), ((5, 2000), 1), ((3, 17, 5, 4), 1), ((1, 1), -1),
-                                        ((9, 3, 65), 0)])
+                                        ((9, 3, 65), 0)] + [((37, c), 1) for c in SHORT_ROW_COLS])
 @pytest.mark.parametrize("log", [False, True])
 def test_softmax(rng, shape, axis, log):
     x, dy = randn(rng, *shape, scale=3.0), randn(rng, *shape)

@@ -33,23 +33,29 @@ namespace cuda {
 namespace tile {
 
 constexpr int kBM = 128, kBN = 128, kBK = 8;
-constexpr int kThreads = 256;
+constexpr int kThreads = 256;  // the convolution kernels' block; SGEMM runs kGemmThreads (below)
 constexpr int kLds = kBM + 4;  // padded shared row (kBM == kBN)
-constexpr int kWarpsN = 4;
-constexpr int kWM = 64, kWN = 32;      // warp tile
-constexpr int kLanesN = 4;             // lanes along N inside a warp (8 along M)
+constexpr int kWM = 64;        // warp tile rows (2 warps along M); its columns are 4 lanes x the thread tile's
+constexpr int kLanesN = 4;     // lanes along N inside a warp (8 along M)
 static_assert(kBM == kBN, "one padded row length serves both tiles");
-static_assert(kBM * kBK == kThreads * 4, "each thread moves exactly 4 elements per tile");
+static_assert(kBM * kBK == kThreads * 4, "each thread of a 256-thread block moves exactly 4 elements per tile");
 
-// Which 4 elements of a BK x 128 operand tile this thread owns.
+// Which 4 elements of a BK x 128 operand tile this thread owns, for 256
+// threads (one pass covers the tile):
 //  kContig (the operand is contiguous along K): row mn = tid / 2, k = 4 (tid % 2) + 0..3
 //  otherwise (contiguous along M or N):          k = tid / 32, mn = 4 (tid % 32) + 0..3
 // Consecutive threads then walk the operand's contiguous direction: coalesced.
+// A 128-thread block covers half of that and needs a second pass: pass 1
+// owns rows 64.. (kContig) or k rows 4.. (otherwise); see Passes below.
 template <bool kContig>
 struct TileRegs {
   float r[4];
-  __device__ static int my_mn() { return kContig ? threadIdx.x / 2 : (threadIdx.x % 32) * 4; }
-  __device__ static int my_k() { return kContig ? (threadIdx.x % 2) * 4 : threadIdx.x / 32; }
+  int mn_off = 0, k_off = 0;  // where this pass's part of the tile starts
+  __device__ void set_pass(int pass) {
+    (kContig ? mn_off : k_off) = pass * (kContig ? kBM / 2 : kBK / 2);
+  }
+  __device__ int my_mn() const { return mn_off + (kContig ? threadIdx.x / 2 : (threadIdx.x % 32) * 4); }
+  __device__ int my_k() const { return k_off + (kContig ? (threadIdx.x % 2) * 4 : threadIdx.x / 32); }
   __device__ void stash(float* s) const {
     const int mn = my_mn(), k = my_k();
     if (kContig) {
@@ -60,6 +66,27 @@ struct TileRegs {
     }
   }
 };
+
+// A Loader made of kN passes of another: for blocks of 256 / kN threads.
+template <class L, int kN>
+struct Passes {
+  L pass[kN];
+  __device__ void fetch(int k0) {
+#pragma unroll
+    for (int i = 0; i < kN; ++i) pass[i].fetch(k0);
+  }
+  __device__ void stash(float* s) const {
+#pragma unroll
+    for (int i = 0; i < kN; ++i) pass[i].stash(s);
+  }
+};
+template <class L, size_t... I>
+__device__ Passes<L, sizeof...(I)> passes(const L& proto, std::index_sequence<I...>) {
+  Passes<L, sizeof...(I)> p{{((void)I, proto)...}};
+#pragma unroll
+  for (int i = 0; i < int(sizeof...(I)); ++i) p.pass[i].set_pass(i);
+  return p;
+}
 
 // A dense row-major operand: element (mn, k) is p[mn * ld + k] when kContig,
 // p[k * ld + mn] otherwise. `vec` (ld % 4 == 0 and p 16-byte aligned) allows
@@ -104,7 +131,7 @@ struct MatrixLoader : TileRegs<kContig> {
 // kSub * kBK values of k. SGEMM uses kGemmSub; the convolution loaders carry
 // more state per copy and spill with 2, so they keep 1.
 #ifndef DLCORE_CUDA_GEMM_SUB
-#define DLCORE_CUDA_GEMM_SUB 2
+#define DLCORE_CUDA_GEMM_SUB 1
 #endif
 constexpr int kGemmSub = DLCORE_CUDA_GEMM_SUB;
 constexpr int kStage = 2 * kBK;  // split-K slices are whole multiples of this (of every kSub used)
@@ -188,10 +215,24 @@ inline SplitPlan plan_split_k(int64_t tiles, int k_total, int sm_count, int max_
   return {ceil_div(std::max(k_total, 1), slice), slice};
 }
 
-// Strict float32: each thread owns an 8 x 8 block of C in registers, fed by
-// float4 fragments from shared memory (see the layout at the top).
+// Strict float32: each thread owns an 8 x kTN block of C in registers, fed by
+// float4 fragments from shared memory: rows a_col + 0..3 and + 32..35 of the
+// warp tile, columns b_col + 16 j + 0..3. Lanes of a warp read 8 (A) and 4 (B)
+// distinct, contiguous float4: no bank conflicts, the rest are broadcasts.
+// Why kTN = 16 for SGEMM: per k, a thread loads 8 + kTN floats from shared
+// memory for 8 kTN FMAs. An SM issues 128 FMAs a cycle but reads 128 bytes of
+// shared memory a cycle, so 8 x 8 needs exactly all of it (16 floats per 64
+// FMAs): the tile cannot run faster than shared memory. 8 x 16 needs 75%.
+// The convolution loaders are written for 256-thread blocks, so conv keeps
+// 8 x 8 (256 threads x 64 outputs = the 128 x 128 tile); SGEMM runs 128
+// threads x 128 outputs over the same tile.
+template <int kBlockThreads, int kTN>
 struct FfmaMath {
-  float acc[8][8];
+  static constexpr int kWarpsN = kBlockThreads / kWarp / 2;  // 2 warps along M
+  static constexpr int kWN = kLanesN * kTN;
+  static constexpr int kFragN = kTN / 4;
+  static_assert(kWarpsN * kWN == kBN && 2 * kWM == kBM, "the warps tile the block exactly");
+  float acc[8][kTN];
   int a_col, b_col;  // this thread's first row of the M tile / column of the N tile
 
   __device__ FfmaMath() {
@@ -201,7 +242,7 @@ struct FfmaMath {
 #pragma unroll
     for (int i = 0; i < 8; ++i)
 #pragma unroll
-      for (int j = 0; j < 8; ++j) acc[i][j] = 0.0f;
+      for (int j = 0; j < kTN; ++j) acc[i][j] = 0.0f;
   }
 
   __device__ __forceinline__ void step(const float* a_tile, const float* b_tile) {
@@ -209,16 +250,16 @@ struct FfmaMath {
     for (int kk = 0; kk < kBK; ++kk) {
       const float* arow = a_tile + kk * kLds + a_col;
       const float* brow = b_tile + kk * kLds + b_col;
-      const float4 a_lo = *reinterpret_cast<const float4*>(arow);
-      const float4 a_hi = *reinterpret_cast<const float4*>(arow + kWM / 2);
-      const float4 b_lo = *reinterpret_cast<const float4*>(brow);
-      const float4 b_hi = *reinterpret_cast<const float4*>(brow + kWN / 2);
-      const float a[8] = {a_lo.x, a_lo.y, a_lo.z, a_lo.w, a_hi.x, a_hi.y, a_hi.z, a_hi.w};
-      const float b[8] = {b_lo.x, b_lo.y, b_lo.z, b_lo.w, b_hi.x, b_hi.y, b_hi.z, b_hi.w};
+      float a[8], b[kTN];
+      *reinterpret_cast<float4*>(a) = *reinterpret_cast<const float4*>(arow);
+      *reinterpret_cast<float4*>(a + 4) = *reinterpret_cast<const float4*>(arow + kWM / 2);
+#pragma unroll
+      for (int j = 0; j < kFragN; ++j)
+        *reinterpret_cast<float4*>(b + 4 * j) = *reinterpret_cast<const float4*>(brow + j * (kLanesN * 4));
 #pragma unroll
       for (int i = 0; i < 8; ++i)
 #pragma unroll
-        for (int j = 0; j < 8; ++j) acc[i][j] = fmaf(a[i], b[j], acc[i][j]);
+        for (int j = 0; j < kTN; ++j) acc[i][j] = fmaf(a[i], b[j], acc[i][j]);
     }
   }
 
@@ -228,17 +269,19 @@ struct FfmaMath {
 #pragma unroll
     for (int i = 0; i < 8; ++i) {
       const int m = m0 + a_col + (i / 4) * (kWM / 2) + i % 4;
-      ep.store4(m, n0 + b_col, make_float4(acc[i][0], acc[i][1], acc[i][2], acc[i][3]));
-      ep.store4(m, n0 + b_col + kWN / 2, make_float4(acc[i][4], acc[i][5], acc[i][6], acc[i][7]));
+#pragma unroll
+      for (int j = 0; j < kFragN; ++j)
+        ep.store4(m, n0 + b_col + j * (kLanesN * 4),
+                  make_float4(acc[i][4 * j], acc[i][4 * j + 1], acc[i][4 * j + 2], acc[i][4 * j + 3]));
     }
   }
 };
 
 // The whole block: K loop with FFMA math, then the epilogue.
-template <int kSub = 1, class LoaderA, class LoaderB, class Epilogue>
+template <int kSub = 1, int kBlockThreads = kThreads, int kTN = 8, class LoaderA, class LoaderB, class Epilogue>
 __device__ __forceinline__ void block_gemm(LoaderA& la, LoaderB& lb, int k_begin, int k_end, int m0, int n0,
                                            const Epilogue& ep) {
-  FfmaMath math;
+  FfmaMath<kBlockThreads, kTN> math;
   mainloop<kSub>(la, lb, k_begin, k_end, math);
   math.store(ep, m0, n0);
 }

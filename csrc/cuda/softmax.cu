@@ -1,10 +1,14 @@
 // Softmax / log-softmax over the middle axis of an (outer, c, inner) view,
 // and the fused softmax-cross-entropy loss.
 //
-// inner == 1 (the reduced axis is contiguous): one warp per row when
-// c <= kWarpRowMax, else one block per row. A single pass keeps an online
-// (max, sum of exp(x - max)) pair per thread, merged across the group; a
-// second pass writes the output. inner > 1: one thread per (outer, inner)
+// inner == 1 (the reduced axis is contiguous):
+//  * c <= kWarpRowMax: the row lives in registers. A group of kWidth lanes
+//    (a power of two up to a warp; several rows share a warp when c is small)
+//    loads it once, lane l holding columns l, l + kWidth, ... (coalesced),
+//    reduces max and sum with shuffles, and writes it: one read and one write
+//    per element, one exp. Templated on the columns per lane.
+//  * longer rows: one block per row, an online (max, sum of exp(x - max))
+//    pair per thread merged across the block; a second pass writes the output. inner > 1: one thread per (outer, inner)
 // column, walking c with the same online pair; neighbouring threads read
 // neighbouring columns, so the loads coalesce.
 #include "cuda/common.cuh"
@@ -37,6 +41,141 @@ __global__ void softmax_rows_kernel(const float* __restrict__ x, float* __restri
     }
   }
 }
+
+// Reductions over a group of kWidth consecutive lanes (kWidth a power of two
+// <= 32). Every lane of the warp must call them (full shuffle mask).
+template <int kWidth>
+__device__ __forceinline__ float group_max(float v) {
+#pragma unroll
+  for (int offset = kWidth / 2; offset > 0; offset /= 2) v = fmaxf(v, __shfl_xor_sync(0xffffffffu, v, offset, kWidth));
+  return v;
+}
+template <int kWidth>
+__device__ __forceinline__ float group_sum(float v) {
+#pragma unroll
+  for (int offset = kWidth / 2; offset > 0; offset /= 2) v += __shfl_xor_sync(0xffffffffu, v, offset, kWidth);
+  return v;
+}
+
+// Which row this lane's group owns, walking the rows grid-stride; every lane
+// of a warp runs the same number of iterations (rows past the end compute on
+// nothing and store nothing) so the shuffles stay converged.
+template <int kWidth>
+struct GroupRows {
+  int64_t first, step;
+  int lane;
+  __device__ GroupRows() {
+    const int64_t thread = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
+    first = thread / kWidth, step = int64_t(gridDim.x) * blockDim.x / kWidth, lane = threadIdx.x % kWidth;
+  }
+  // Loop bound rounded up to a whole warp's worth of rows.
+  __device__ int64_t end(int64_t rows) const {
+    constexpr int kRowsPerWarp = kWarp / kWidth;
+    return ceil_div<int64_t>(rows, kRowsPerWarp) * kRowsPerWarp;
+  }
+};
+
+template <int kCols, int kWidth>
+__global__ void softmax_short_rows_kernel(const float* __restrict__ x, float* __restrict__ y, int64_t rows, int c,
+                                          bool log) {
+  const GroupRows<kWidth> g;
+  for (int64_t row = g.first; row < g.end(rows); row += g.step) {
+    const bool live = row < rows;
+    const float* xr = x + row * c;
+    float v[kCols];
+    float m = -INFINITY;
+#pragma unroll
+    for (int i = 0; i < kCols; ++i) {
+      const int col = i * kWidth + g.lane;
+      v[i] = live && col < c ? xr[col] : -INFINITY;
+      m = fmaxf(m, v[i]);
+    }
+    m = group_max<kWidth>(m);
+    float sum = 0.0f;
+#pragma unroll
+    for (int i = 0; i < kCols; ++i) {
+      v[i] -= m;  // -inf for padding: exp gives 0
+      const float e = expf(v[i]);
+      sum += e;
+      if (!log) v[i] = e;
+    }
+    sum = group_sum<kWidth>(sum);
+    if (!live) continue;
+    const float shift = logf(sum), inv = 1.0f / sum;
+    float* yr = y + row * c;
+#pragma unroll
+    for (int i = 0; i < kCols; ++i) {
+      const int col = i * kWidth + g.lane;
+      if (col < c) yr[col] = log ? v[i] - shift : v[i] * inv;
+    }
+  }
+}
+
+template <int kCols, int kWidth>
+__global__ void softmax_backward_short_rows_kernel(const float* __restrict__ dy, const float* __restrict__ y,
+                                                   float* __restrict__ dx, int64_t rows, int c, bool log) {
+  const GroupRows<kWidth> g;
+  for (int64_t row = g.first; row < g.end(rows); row += g.step) {
+    const bool live = row < rows;
+    float d[kCols], o[kCols];
+    float s = 0.0f;
+#pragma unroll
+    for (int i = 0; i < kCols; ++i) {
+      const int col = i * kWidth + g.lane;
+      const bool in = live && col < c;
+      d[i] = in ? dy[row * c + col] : 0.0f;
+      o[i] = in ? y[row * c + col] : 0.0f;
+      s += log ? d[i] : d[i] * o[i];
+    }
+    s = group_sum<kWidth>(s);
+    if (!live) continue;
+#pragma unroll
+    for (int i = 0; i < kCols; ++i) {
+      const int col = i * kWidth + g.lane;
+      if (col < c) dx[row * c + col] = log ? d[i] - expf(o[i]) * s : o[i] * (d[i] - s);
+    }
+  }
+}
+
+// Launches Kernel<kCols, kWidth> for rows of c <= kWarpRowMax columns: the
+// narrowest power-of-two group that covers a short row, else a whole warp
+// with the fewest columns per lane from a fixed menu (each is a kernel).
+template <template <int, int> class Launch, class... Args>
+void short_rows(int c, Args... args) {
+  if (c <= 1) return Launch<1, 1>::run(args...);
+  if (c <= 2) return Launch<1, 2>::run(args...);
+  if (c <= 4) return Launch<1, 4>::run(args...);
+  if (c <= 8) return Launch<1, 8>::run(args...);
+  if (c <= 16) return Launch<1, 16>::run(args...);
+  if (c <= 32) return Launch<1, 32>::run(args...);
+  if (c <= 64) return Launch<2, 32>::run(args...);
+  if (c <= 128) return Launch<4, 32>::run(args...);
+  if (c <= 256) return Launch<8, 32>::run(args...);
+  if (c <= 384) return Launch<12, 32>::run(args...);
+  if (c <= 512) return Launch<16, 32>::run(args...);
+  if (c <= 768) return Launch<24, 32>::run(args...);
+  return Launch<32, 32>::run(args...);
+}
+static_assert(kWarpRowMax == 32 * 32, "the menu above ends at 32 columns per lane");
+
+unsigned short_row_grid(int64_t rows, int width) { return grid_for(rows, kThreads / width); }
+
+template <int kCols, int kWidth>
+struct ForwardShort {
+  static void run(const float* x, float* y, int64_t rows, int c, bool log, cudaStream_t stream) {
+    softmax_short_rows_kernel<kCols, kWidth><<<short_row_grid(rows, kWidth), kThreads, 0, stream>>>(x, y, rows, c,
+                                                                                                     log);
+    DLCORE_CUDA_CHECK_LAUNCH("softmax_short_rows_kernel");
+  }
+};
+template <int kCols, int kWidth>
+struct BackwardShort {
+  static void run(const float* dy, const float* y, float* dx, int64_t rows, int c, bool log, cudaStream_t stream) {
+    softmax_backward_short_rows_kernel<kCols, kWidth>
+        <<<short_row_grid(rows, kWidth), kThreads, 0, stream>>>(dy, y, dx, rows, c, log);
+    DLCORE_CUDA_CHECK_LAUNCH("softmax_backward_short_rows_kernel");
+  }
+};
 
 // softmax:     dx = y (dy - sum(dy y))
 // log-softmax: dx = dy - exp(y) sum(dy)
@@ -149,8 +288,7 @@ void softmax_forward(const float* x, float* y, int64_t outer, int64_t c, int64_t
     softmax_rows_kernel<true><<<row_grid(outer, true), kThreads, 0, stream>>>(x, y, outer, c, log);
     DLCORE_CUDA_CHECK_LAUNCH("softmax_rows_kernel<block>");
   } else {
-    softmax_rows_kernel<false><<<row_grid(outer, false), kThreads, 0, stream>>>(x, y, outer, c, log);
-    DLCORE_CUDA_CHECK_LAUNCH("softmax_rows_kernel<warp>");
+    short_rows<ForwardShort>(int(c), x, y, outer, int(c), log, stream);
   }
 }
 
@@ -165,8 +303,7 @@ void softmax_backward(const float* dy, const float* y, float* dx, int64_t outer,
     softmax_backward_rows_kernel<true><<<row_grid(outer, true), kThreads, 0, stream>>>(dy, y, dx, outer, c, log);
     DLCORE_CUDA_CHECK_LAUNCH("softmax_backward_rows_kernel<block>");
   } else {
-    softmax_backward_rows_kernel<false><<<row_grid(outer, false), kThreads, 0, stream>>>(dy, y, dx, outer, c, log);
-    DLCORE_CUDA_CHECK_LAUNCH("softmax_backward_rows_kernel<warp>");
+    short_rows<BackwardShort>(int(c), dy, y, dx, outer, int(c), log, stream);
   }
 }
 
