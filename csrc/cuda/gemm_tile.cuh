@@ -219,13 +219,11 @@ inline SplitPlan plan_split_k(int64_t tiles, int k_total, int sm_count, int max_
 // float4 fragments from shared memory: rows a_col + 0..3 and + 32..35 of the
 // warp tile, columns b_col + 16 j + 0..3. Lanes of a warp read 8 (A) and 4 (B)
 // distinct, contiguous float4: no bank conflicts, the rest are broadcasts.
-// Why kTN = 16 for SGEMM: per k, a thread loads 8 + kTN floats from shared
-// memory for 8 kTN FMAs. An SM issues 128 FMAs a cycle but reads 128 bytes of
-// shared memory a cycle, so 8 x 8 needs exactly all of it (16 floats per 64
-// FMAs): the tile cannot run faster than shared memory. 8 x 16 needs 75%.
-// The convolution loaders are written for 256-thread blocks, so conv keeps
-// 8 x 8 (256 threads x 64 outputs = the 128 x 128 tile); SGEMM runs 128
-// threads x 128 outputs over the same tile.
+// kTN = 16 with 128 threads: per k, a thread loads 8 + kTN floats from shared
+// memory for 8 kTN FMAs. An SM issues 128 FMAs a cycle and reads 128 bytes of
+// shared memory a cycle, so 8 x 8 uses all of it (16 floats per 64 FMAs) and
+// 8 x 16 three quarters; measured on an H100 it was still slower (see
+// gemm.cu), so both SGEMM and conv run 256 threads x 8 x 8 today.
 template <int kBlockThreads, int kTN>
 struct FfmaMath {
   static constexpr int kWarpsN = kBlockThreads / kWarp / 2;  // 2 warps along M
