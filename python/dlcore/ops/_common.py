@@ -45,6 +45,27 @@ def array_module(*arrays):
     return np
 
 
+def as_strided(x, shape, strides):
+    """Read-only strided view of `x` (NumPy or CuPy; CuPy's as_strided has no ``writeable`` flag)."""
+    xp = array_module(x)
+    if xp is np:
+        return np.lib.stride_tricks.as_strided(x, shape, strides, writeable=False)
+    return xp.lib.stride_tricks.as_strided(x, shape, strides)
+
+
+def put_along_axis(target, indices, values, axis):
+    """target[..., indices, ...] = values along `axis` (np.put_along_axis; spelled out for CuPy)."""
+    xp = array_module(target)
+    if hasattr(xp, "put_along_axis"):
+        xp.put_along_axis(target, indices, values, axis=axis)
+        return target
+    # CuPy releases without put_along_axis: the full index, one broadcast arange per other axis
+    index = list(xp.ix_(*[xp.arange(n) for n in indices.shape]))
+    index[axis] = indices
+    target[tuple(index)] = values
+    return target
+
+
 def current_backend() -> str:
     """The kernel backend ops run on: "auto" unless inside ``dlcore.backend(...)``."""
     return getattr(_state, "backend", "auto")
@@ -132,7 +153,7 @@ def scatter_add(target, index, values):
     else:  # pragma: no cover - needs a GPU
         import cupyx
 
-        cupyx.scatter_add(target, index, values)
+        cupyx.scatter_add(target, index, values)  # cupy.add.at only exists in recent CuPy
     return target
 
 

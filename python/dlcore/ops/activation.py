@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from .. import kernels as K
 from ..autograd import Function
-from ._common import array_module, contiguous, kernel_backend, uses_kernels
+from ._common import array_module, contiguous, kernel_backend, put_along_axis, uses_kernels
 
 
 class LeakyReLU(Function):
@@ -141,5 +141,5 @@ class Maxout(Function):
         xp = array_module(dy)
         n, c = self.shape[:2]
         dx = xp.zeros((n, c // self.pool, self.pool) + self.shape[2:], dtype=dy.dtype)
-        xp.put_along_axis(dx, self.indices, dy[:, :, None], axis=2)
+        put_along_axis(dx, self.indices, dy[:, :, None], axis=2)
         return dx.reshape(self.shape)
