@@ -595,17 +595,17 @@ def _shape_arg(shape):
 
 
 def zeros(*shape, dtype=None, requires_grad=False, device=None):
-    xp = module_for_device(device or "cpu")
+    xp = module_for_device("cpu" if device is None else device)
     return Tensor(xp.zeros(_shape_arg(shape), dtype=dtype or default_dtype), requires_grad=requires_grad)
 
 
 def ones(*shape, dtype=None, requires_grad=False, device=None):
-    xp = module_for_device(device or "cpu")
+    xp = module_for_device("cpu" if device is None else device)
     return Tensor(xp.ones(_shape_arg(shape), dtype=dtype or default_dtype), requires_grad=requires_grad)
 
 
 def full(shape, fill_value, dtype=None, requires_grad=False, device=None):
-    xp = module_for_device(device or "cpu")
+    xp = module_for_device("cpu" if device is None else device)
     return Tensor(xp.full(tuple(shape), fill_value, dtype=dtype or default_dtype), requires_grad=requires_grad)
 
 
@@ -656,7 +656,7 @@ def arange(start, end=None, step=1, dtype=None, device=None):
     if end is None:
         start, end = 0, start
     floats = any(isinstance(v, float) for v in (start, end, step))
-    xp = module_for_device(device or "cpu")
+    xp = module_for_device("cpu" if device is None else device)
     return Tensor(xp.arange(start, end, step, dtype=dtype or (default_dtype if floats else np.int64)))
 
 

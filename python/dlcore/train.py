@@ -16,7 +16,7 @@ import time
 import numpy as np
 
 from . import nn, optim
-from ._device import parse_device
+from ._device import module_for_device, parse_device
 from .autograd import no_grad
 from .data import CIFAR10, DataLoader, Digits, FashionMNIST, MNIST
 from .nn import functional as F
@@ -161,6 +161,7 @@ def main(argv=None):
     device = parse_device(args.device)
     if device == "cuda" and args.backend not in ("auto", "cuda"):
         parser.error(f"--backend {args.backend} runs on the CPU; with --device cuda use auto or cuda")
+    module_for_device(device)  # no usable GPU: BackendUnavailableError now, before the data is read
     manual_seed(args.seed)
     train_set, test_set = load_datasets(args.dataset, args.data_dir, args.download)
     channels, height, width = train_set.images.shape[1:]

@@ -14,6 +14,11 @@ prints the implementation every call ran. ``dlcore.backend("onednn",
 strict=True)`` raises ``BackendUnavailableError`` for them instead.
 Max-pool backward is not a gap: under oneDNN the layer keeps the forward
 input and runs oneDNN's own backward (``max_pool2d_backward_from_input``).
+
+**CUDA gaps.** dlcore._cuda has no kernel for a few ops (``CUDA_GAPS``). On
+CuPy arrays those ops run their array formula (the one float64 uses) with
+CuPy, on the GPU; ``dlcore.backends()["cuda"]["runs_on_cupy"]`` lists them
+and ``dlcore.backend(..., strict=True)`` raises for them instead.
 """
 from __future__ import annotations
 
@@ -33,6 +38,9 @@ ONEDNN_GAPS = frozenset({
 })
 #: Backend -> ops of that backend's gaps the functional layer runs on our kernels.
 SUBSTITUTED_OPS = {"onednn": ONEDNN_GAPS}
+#: Kernel-API ops that dlcore._cuda does not define: on CuPy arrays their CuPy formula runs.
+#: tests/test_cuda_python.py checks this list against the built module.
+CUDA_GAPS = frozenset({"maxout_forward", "maxout_backward"})
 
 
 def array_module(*arrays):
@@ -119,6 +127,21 @@ def backend(name: str, *, strict: bool = False):
         _state.backend, _state.strict = previous
 
 
+def cuda_gap(op: str, *arrays) -> bool:
+    """True when `op` has no CUDA kernel (``CUDA_GAPS``) and `arrays` are on the GPU: run the CuPy formula.
+
+    Inside ``dlcore.backend(name, strict=True)`` it raises BackendUnavailableError instead.
+    """
+    if op not in CUDA_GAPS or array_module(*arrays) is np:
+        return False
+    if getattr(_state, "strict", False):
+        from .._backends import BackendUnavailableError
+
+        raise BackendUnavailableError(f"{op}: dlcore._cuda has no kernel for this op (strict=True; without it "
+                                      f"the op runs its CuPy array formula on the GPU)")
+    return True
+
+
 def uses_kernels(*arrays) -> bool:
     """True when the op must run on dlcore.kernels: all floating inputs are float32."""
     floats = [a for a in arrays if a is not None and a.dtype.kind == "f"]
@@ -147,13 +170,13 @@ def unbroadcast(grad, shape):
 
 def scatter_add(target, index, values):
     """target[index] += values, accumulating repeated indices (np.add.at / cupyx.scatter_add)."""
-    xp = array_module(target)
-    if xp is np:
-        np.add.at(target, index, values)
-    else:  # pragma: no cover - needs a GPU
+    add_at = getattr(array_module(target).add, "at", None)
+    if add_at is not None:
+        add_at(target, index, values)
+    else:  # pragma: no cover - CuPy before 13 has no add.at
         import cupyx
 
-        cupyx.scatter_add(target, index, values)  # cupy.add.at only exists in recent CuPy
+        cupyx.scatter_add(target, index, values)
     return target
 
 
