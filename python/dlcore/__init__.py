@@ -2,7 +2,8 @@
 
 ``dlcore.Tensor`` with autograd, ``dlcore.nn`` (layers, ``functional``),
 ``dlcore.optim``, ``dlcore.data`` and ``dlcore.save``/``load`` form the Python
-layer; ops on float32 tensors run on ``dlcore.kernels``.
+layer; ops on float32 tensors run on ``dlcore.kernels``. Tensors and models
+move to the GPU with ``.to("cuda")`` (CuPy arrays, dlcore's CUDA kernels).
 ``dlcore.kernels`` holds the plain array-in/array-out kernels (each with a
 ``backend=`` argument); ``dlcore.backends()`` tells which backends this build
 and this machine can run.
@@ -20,8 +21,9 @@ from .autograd import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
 from .ops._common import backend, current_backend
 from .random import manual_seed
 from .tensor import (
-    Tensor, arange, argmax, as_tensor, cat, exp, float32, float64, from_dlpack, from_numpy, full, int32,
-    int64, log, matmul, ones, ones_like, rand, randn, sqrt, stack, tensor, uint8, zeros, zeros_like,
+    Tensor, arange, argmax, as_tensor, cat, exp, float32, float64, from_dlpack, from_numpy, full, full_like, int32,
+    int64, log, matmul, ones, ones_like, rand, rand_like, randn, randn_like, sqrt, stack, tensor, uint8, zeros,
+    zeros_like,
 )
 from . import nn, optim, data
 from .serialization import CheckpointError, load, save
@@ -37,7 +39,8 @@ __all__ = [
     "set_verbose",
     # Python layer: tensors, autograd, nn, optim, data, checkpoints
     "CheckpointError", "Tensor", "arange", "argmax", "as_tensor", "backend", "cat", "current_backend", "data",
-    "enable_grad", "exp", "float32", "float64", "from_dlpack", "from_numpy", "full", "int32", "int64",
+    "enable_grad", "exp", "float32", "float64", "from_dlpack", "from_numpy", "full", "full_like", "int32", "int64",
     "is_grad_enabled", "load", "log", "manual_seed", "matmul", "nn", "no_grad", "ones", "ones_like", "optim",
-    "rand", "randn", "save", "set_grad_enabled", "sqrt", "stack", "tensor", "uint8", "zeros", "zeros_like",
+    "rand", "rand_like", "randn", "randn_like", "save", "set_grad_enabled", "sqrt", "stack", "tensor", "uint8",
+    "zeros", "zeros_like",
 ]

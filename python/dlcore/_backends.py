@@ -74,9 +74,11 @@ def _optional_info(backend: str) -> dict:
         info.update(describe())
     # Ops this backend lacks that dlcore.nn.functional runs on our CPU kernels inside
     # dlcore.backend(backend) (they raise with strict=True); see dlcore/ops/_common.py.
-    from .ops._common import SUBSTITUTED_OPS
+    from .ops._common import CUDA_GAPS, SUBSTITUTED_OPS
 
     info["runs_on_ours"] = sorted(SUBSTITUTED_OPS.get(backend, ()))
+    if backend == "cuda":  # ops without a CUDA kernel: their CuPy array formula runs on the GPU
+        info["runs_on_cupy"] = sorted(CUDA_GAPS)
     return info
 
 
@@ -88,9 +90,10 @@ def backends() -> dict:
     ``"reason"`` when unavailable and details (versions, device) when
     available, including ``"runs_on_ours"``: the ops that backend lacks,
     which ``dlcore.nn.functional`` runs on dlcore's own CPU kernels inside
-    ``dlcore.backend(name)``; ``"auto"`` names the backend that NumPy arrays run on by
-    default; ``"cpu"`` is the processor's brand string and ``"threads"`` the
-    current thread count.
+    ``dlcore.backend(name)``, and for ``cuda`` ``"runs_on_cupy"``: the ops
+    without a CUDA kernel, run as CuPy array formulas on the GPU; ``"auto"``
+    names the backend that NumPy arrays run on by default; ``"cpu"`` is the
+    processor's brand string and ``"threads"`` the current thread count.
     """
     result = {name: dict(info) for name, info in _C.isa_info().items()}
     for backend in OPTIONAL_MODULES:

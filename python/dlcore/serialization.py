@@ -7,6 +7,11 @@ array is a member of its own, and the JSON records each array's SHA-256 so a
 corrupted file is caught even where zip's CRC would not be checked. Writes go
 to a temporary file in the same directory, are fsync'ed, then renamed over
 the target, so a crash never leaves a half-written checkpoint under the name.
+
+GPU arrays (a model on "cuda") are written as host arrays, so any checkpoint
+loads on a machine without a GPU; ``load_state_dict`` copies them onto the
+parameters' current device, and ``load(path, map_location="cuda")`` puts
+every array on the GPU directly.
 """
 from __future__ import annotations
 
@@ -18,6 +23,7 @@ import zipfile
 
 import numpy as np
 
+from ._device import array_to, is_cuda_array, module_for_device, parse_device
 from .tensor import Tensor
 
 FORMAT = "dlcore-checkpoint"
@@ -36,7 +42,9 @@ def _digest(array):
 def _encode(obj, arrays):
     """obj -> a JSON-able node; arrays are appended to `arrays` and referenced by name."""
     if isinstance(obj, Tensor):
-        obj = obj.numpy()
+        obj = obj.data
+    if is_cuda_array(obj):
+        obj = obj.get()  # checkpoints hold host arrays: they load without a GPU
     if isinstance(obj, np.ndarray):
         if obj.dtype.hasobject:
             raise TypeError("dlcore.save: object arrays cannot be saved (they would need pickle)")
@@ -91,13 +99,13 @@ def save(obj, path):
         raise
 
 
-def _decode(node, archive, path):
+def _decode(node, archive, path, device):
     kind = node.get("t")
     if kind == "array":
         array = archive[node["key"]]
         if _digest(array) != node["sha256"]:
             raise CheckpointError(f"{path}: array '{node['key']}' does not match its SHA-256 (corrupted file)")
-        return array
+        return array_to(array, device)
     if kind == "none":
         return None
     if kind in ("bool", "int", "str"):
@@ -105,21 +113,26 @@ def _decode(node, archive, path):
     if kind == "float":
         return float(node["v"])
     if kind in ("list", "tuple"):
-        items = [_decode(v, archive, path) for v in node["items"]]
+        items = [_decode(v, archive, path, device) for v in node["items"]]
         return items if kind == "list" else tuple(items)
     if kind == "dict":
-        return {k: _decode(v, archive, path) for k, v in node["items"]}
+        return {k: _decode(v, archive, path, device) for k, v in node["items"]}
     raise CheckpointError(f"{path}: unknown entry type {kind!r}")
 
 
-def load(path):
+def load(path, map_location="cpu"):
     """Reads a checkpoint written by ``dlcore.save``; arrays come back as NumPy arrays.
+
+    ``map_location="cuda"`` returns them as CuPy arrays on the GPU instead
+    (``load_state_dict`` does not need it: it copies onto each parameter's device).
 
     Raises CheckpointError (a ValueError) for a truncated, corrupted or foreign
     file, FileNotFoundError when it does not exist. Nothing in the file is
     executed: no pickle is ever read.
     """
     path = os.fspath(path)
+    device = parse_device(map_location)
+    module_for_device(device)  # a missing GPU raises here, before the file is read
     if not os.path.exists(path):
         raise FileNotFoundError(f"no checkpoint at {path}")
     try:
@@ -132,7 +145,7 @@ def load(path):
             if meta.get("version", 0) > VERSION:
                 raise CheckpointError(f"{path}: checkpoint version {meta['version']} is newer than this dlcore "
                                       f"reads ({VERSION})")
-            return _decode(meta["tree"], archive, path)
+            return _decode(meta["tree"], archive, path, device)
     except CheckpointError:
         raise
     except (zipfile.BadZipFile, EOFError, OSError, KeyError, ValueError, UnicodeDecodeError,

@@ -4,6 +4,11 @@ A Tensor wraps its array without copying: ``dlcore.from_numpy(a)`` shares
 memory with ``a`` and ``t.numpy()`` returns the array itself. Operations
 dispatch through ``dlcore.ops`` Functions, which run dlcore.kernels on float32
 and the NumPy reference formula on float64 (see ops/_common.py).
+
+Devices (see _device.py): a tensor is on "cpu" (NumPy array) or "cuda" (CuPy
+array); ``t.to("cuda")``, ``t.cuda()`` and ``t.cpu()`` copy it across, as an
+autograd op. Every op runs where its inputs are, on the same code: the
+kernels dispatch on the array type. Inputs on two devices raise.
 """
 from __future__ import annotations
 
@@ -12,10 +17,12 @@ from collections import namedtuple
 
 import numpy as np
 
+from ._device import array_like, array_to, check_same_device, device_of, is_array, module_for_device, parse_device
 from .autograd import backward as _run_backward
-from .autograd import is_grad_enabled
+from .autograd import is_grad_enabled, no_grad
 from .ops import arith, reduce, shape
 from .ops._common import array_module
+from .ops.copy import ToCopy
 
 float32 = np.dtype(np.float32)
 float64 = np.dtype(np.float64)
@@ -29,8 +36,7 @@ default_dtype = float32
 MaxResult = namedtuple("MaxResult", ["values", "indices"])
 
 
-def _is_array(x):
-    return isinstance(x, np.ndarray) or type(x).__module__.split(".")[0] == "cupy"
+_is_array = is_array
 
 
 class Tensor:
@@ -80,7 +86,12 @@ class Tensor:
 
     @property
     def device(self):
-        return "cpu" if isinstance(self.data, np.ndarray) else "cuda"
+        """"cpu" (a NumPy array) or "cuda" (a CuPy array)."""
+        return device_of(self.data)
+
+    @property
+    def is_cuda(self):
+        return self.device == "cuda"
 
     def size(self, dim=None):
         return self.shape if dim is None else self.shape[dim]
@@ -99,12 +110,14 @@ class Tensor:
     def __repr__(self):
         body = np.array2string(self.numpy(), separator=", ", precision=4, prefix="tensor(")
         extra = "" if self.dtype == float32 or self.dtype == int64 else f", dtype={self.dtype}"
+        if self.device == "cuda":
+            extra += ", device='cuda:0'"
         grad = ", requires_grad=True" if self.requires_grad else ""
         return f"tensor({body}{extra}{grad})"
 
     # ---- conversion -------------------------------------------------------
     def numpy(self):
-        """The array itself for NumPy-backed tensors (zero-copy); a host copy for CuPy ones."""
+        """The array itself for NumPy-backed tensors (zero-copy); a host copy for CuPy (cuda) ones."""
         if isinstance(self.data, np.ndarray):
             return self.data
         return self.data.get()
@@ -133,19 +146,53 @@ class Tensor:
         return _unary(arith.Mul, self, 1) if self.requires_grad else Tensor(self.data.copy())
 
     def astype(self, dtype):
-        """Converted copy (no gradient flows through a dtype change; use for leaf data)."""
+        """Converted copy as a new leaf (no gradient flows back; ``to(dtype)`` is the differentiable one)."""
         return Tensor(self.data.astype(dtype), requires_grad=self.requires_grad and np.dtype(dtype).kind == "f")
 
-    to = astype
+    def to(self, *args, **kwargs):
+        """This tensor on another device and/or with another dtype, PyTorch's ``Tensor.to``.
+
+        Forms: ``to(device)``, ``to(dtype)``, ``to(device, dtype)``, ``to(other)``
+        (other's device and dtype), with keywords ``device=``, ``dtype=``,
+        ``copy=False`` and ``non_blocking`` (accepted, ignored: copies are
+        synchronous). Devices are "cpu", "cuda" or "cuda:0".
+
+        Returns ``self`` when nothing changes (unless ``copy=True``). Otherwise
+        the copy is recorded on the tape: the gradient flows back to this
+        tensor's device and dtype (not for integer/bool results, which cannot
+        carry gradients). Moving to "cuda" without a usable GPU, CUDA backend
+        or CuPy raises ``dlcore.BackendUnavailableError`` with the reason.
+
+        Example:
+            >>> w = dlcore.randn(3, requires_grad=True)
+            >>> (w.to("cuda") * 2).sum().backward()   # w.grad is a CPU tensor of 2s
+        """
+        device, dtype, copy = _to_arguments(args, kwargs)
+        device = self.device if device is None else parse_device(device)
+        dtype = self.dtype if dtype is None else np.dtype(dtype)
+        if device == self.device and dtype == self.dtype and not copy:
+            return self
+        if dtype.kind not in "fc":  # integer/bool results leave the tape, as in PyTorch
+            with no_grad():
+                return ToCopy.apply(self, device, dtype)
+        return ToCopy.apply(self, device, dtype)
+
+    def cuda(self, device=None):
+        """``to("cuda")``: self when already on the GPU."""
+        return self.to("cuda" if device is None else device)
+
+    def cpu(self):
+        """``to("cpu")``: self when already on the CPU (NumPy)."""
+        return self.to("cpu")
 
     def float(self):
-        return self.astype(float32)
+        return self.to(float32)
 
     def double(self):
-        return self.astype(float64)
+        return self.to(float64)
 
     def long(self):
-        return self.astype(int64)
+        return self.to(int64)
 
     def requires_grad_(self, flag=True):
         self.requires_grad = bool(flag)
@@ -169,7 +216,8 @@ class Tensor:
                 raise RuntimeError(f"backward needs a gradient for a non-scalar tensor of shape {self.shape}")
             g = array_module(self.data).ones(self.shape, dtype=self.dtype)
         else:
-            g = gradient.data if isinstance(gradient, Tensor) else array_module(self.data).asarray(gradient)
+            g = gradient.data if isinstance(gradient, Tensor) else array_like(gradient, self.data)
+            check_same_device("backward: gradient and tensor", (self.data, g))
             if g.shape != self.shape:
                 raise ValueError(f"gradient shape {g.shape} does not match tensor shape {self.shape}")
             g = g.astype(self.dtype, copy=False)
@@ -181,9 +229,10 @@ class Tensor:
             raise RuntimeError("in-place change of a leaf tensor that requires grad; wrap it in dlcore.no_grad()")
 
     def copy_(self, other):
+        """Writes `other`'s values into this tensor's array; copies across devices, as PyTorch does."""
         self._check_inplace()
         src = other.data if isinstance(other, Tensor) else other
-        self.data[...] = src
+        self.data[...] = array_to(src, self.device) if is_array(src) else src
         return self
 
     def fill_(self, value):
@@ -275,6 +324,7 @@ class Tensor:
     # ---- comparisons (results are bool tensors, outside the tape) ----------
     def _compare(self, other, op):
         other = other.data if isinstance(other, Tensor) else other
+        check_same_device("comparison", (self.data, other))
         return Tensor(op(self.data, other))
 
     def __eq__(self, other):
@@ -384,7 +434,7 @@ class Tensor:
         return self
 
     def __getitem__(self, index):
-        return shape.GetItem.apply(self, _unwrap_index(index))
+        return shape.GetItem.apply(self, _unwrap_index(index, self.data))
 
     def __iter__(self):
         for i in range(len(self)):
@@ -429,14 +479,35 @@ def shape_op(new_shape):
     return apply
 
 
-def _unwrap_index(index):
-    if isinstance(index, Tensor):
-        return index.data
-    if isinstance(index, tuple):
-        return tuple(i.data if isinstance(i, Tensor) else i for i in index)
-    if isinstance(index, list):
-        return np.asarray(index)
-    return index
+def _unwrap_index(index, data):
+    """Tensor and list indices -> arrays on `data`'s device (a CPU index may select from a GPU tensor)."""
+    def one(i):
+        if isinstance(i, Tensor):
+            i = i.data
+        elif isinstance(i, list):
+            i = np.asarray(i)
+        return array_to(i, device_of(data)) if is_array(i) else i
+
+    return tuple(one(i) for i in index) if isinstance(index, tuple) else one(index)
+
+
+def _to_arguments(args, kwargs):
+    """Tensor.to / Module.to arguments -> (device or None, dtype or None, copy)."""
+    unknown = set(kwargs) - {"device", "dtype", "copy", "non_blocking"}
+    if unknown:
+        raise TypeError(f"to() got unexpected keyword arguments {sorted(unknown)}")
+    device, dtype = kwargs.get("device"), kwargs.get("dtype")
+    for arg in args:
+        if isinstance(arg, Tensor):
+            device, dtype = arg.device, arg.dtype
+        elif isinstance(arg, str):
+            device = arg
+        elif arg is not None:
+            try:
+                dtype = np.dtype(arg)
+            except TypeError:
+                raise TypeError(f"to() expects a device string, a dtype or a Tensor, got {arg!r}") from None
+    return device, dtype, bool(kwargs.get("copy", False))
 
 
 def _as_tensor_like(value, like):
@@ -462,11 +533,21 @@ def _unary(fn, a, b):
 
 
 # ---- construction -----------------------------------------------------------
-def tensor(data, dtype=None, requires_grad=False):
+# Every creation function takes device= ("cpu" by default, like PyTorch). Random
+# ones draw on the host from dlcore's generator and then copy, so a seed gives
+# the same numbers on every device (CPU and GPU runs start from equal weights).
+def _placed(array, device, requires_grad=False):
+    """A tensor of `array` moved to `device` (None: where the array is)."""
+    if device is not None:
+        array = array_to(array, device)
+    return Tensor(array, requires_grad=requires_grad)
+
+
+def tensor(data, dtype=None, requires_grad=False, device=None):
     """A new tensor holding a copy of `data` (lists, scalars, arrays, tensors).
 
     Python floats give float32 (like PyTorch), Python ints int64; arrays keep
-    their dtype unless `dtype` is given.
+    their dtype unless `dtype` is given, and their device unless `device` is.
     """
     if isinstance(data, Tensor):
         data = data.data
@@ -478,7 +559,7 @@ def tensor(data, dtype=None, requires_grad=False):
             arr = arr.astype(dtype)
         elif arr.dtype == np.float64:
             arr = arr.astype(default_dtype)
-    return Tensor(arr, requires_grad=requires_grad)
+    return _placed(arr, device, requires_grad)
 
 
 def from_numpy(array):
@@ -488,13 +569,14 @@ def from_numpy(array):
     return Tensor(array)
 
 
-def as_tensor(data, dtype=None):
-    """A tensor sharing memory with `data` when it is an array of the right dtype; else a copy."""
-    if isinstance(data, Tensor) and (dtype is None or data.dtype == dtype):
-        return data
-    if _is_array(data) and (dtype is None or data.dtype == dtype):
+def as_tensor(data, dtype=None, device=None):
+    """A tensor sharing memory with `data` when it is an array of the right dtype and device; else a copy."""
+    if isinstance(data, Tensor):
+        return data.to(device=device, dtype=dtype)
+    same_device = device is None or device_of(data) == parse_device(device)
+    if _is_array(data) and (dtype is None or data.dtype == dtype) and same_device:
         return Tensor(data)
-    return tensor(data, dtype=dtype)
+    return tensor(data, dtype=dtype, device=device)
 
 
 def from_dlpack(obj):
@@ -505,57 +587,77 @@ def from_dlpack(obj):
     device_type = obj.__dlpack_device__()[0] if hasattr(obj, "__dlpack_device__") else 1
     if int(device_type) == 1:  # kDLCPU
         return Tensor(np.from_dlpack(obj))
-    import cupy
-
-    return Tensor(cupy.from_dlpack(obj))
+    return Tensor(module_for_device("cuda").from_dlpack(obj))
 
 
 def _shape_arg(shape):
     return tuple(shape[0]) if len(shape) == 1 and not isinstance(shape[0], int) else tuple(shape)
 
 
-def zeros(*shape, dtype=None, requires_grad=False):
-    return Tensor(np.zeros(_shape_arg(shape), dtype=dtype or default_dtype), requires_grad=requires_grad)
+def zeros(*shape, dtype=None, requires_grad=False, device=None):
+    xp = module_for_device("cpu" if device is None else device)
+    return Tensor(xp.zeros(_shape_arg(shape), dtype=dtype or default_dtype), requires_grad=requires_grad)
 
 
-def ones(*shape, dtype=None, requires_grad=False):
-    return Tensor(np.ones(_shape_arg(shape), dtype=dtype or default_dtype), requires_grad=requires_grad)
+def ones(*shape, dtype=None, requires_grad=False, device=None):
+    xp = module_for_device("cpu" if device is None else device)
+    return Tensor(xp.ones(_shape_arg(shape), dtype=dtype or default_dtype), requires_grad=requires_grad)
 
 
-def full(shape, fill_value, dtype=None, requires_grad=False):
-    return Tensor(np.full(tuple(shape), fill_value, dtype=dtype or default_dtype), requires_grad=requires_grad)
+def full(shape, fill_value, dtype=None, requires_grad=False, device=None):
+    xp = module_for_device("cpu" if device is None else device)
+    return Tensor(xp.full(tuple(shape), fill_value, dtype=dtype or default_dtype), requires_grad=requires_grad)
 
 
-def zeros_like(t, dtype=None):
-    return Tensor(array_module(t.data).zeros(t.shape, dtype=dtype or t.dtype))
+def _like(t, device):
+    """The array module for a tensor made like `t` (on `t`'s device unless `device` is given)."""
+    return module_for_device(device or t.device)
 
 
-def ones_like(t, dtype=None):
-    return Tensor(array_module(t.data).ones(t.shape, dtype=dtype or t.dtype))
+def zeros_like(t, dtype=None, device=None):
+    return Tensor(_like(t, device).zeros(t.shape, dtype=dtype or t.dtype))
 
 
-def randn(*shape, dtype=None, requires_grad=False, generator=None):
+def ones_like(t, dtype=None, device=None):
+    return Tensor(_like(t, device).ones(t.shape, dtype=dtype or t.dtype))
+
+
+def full_like(t, fill_value, dtype=None, device=None):
+    return Tensor(_like(t, device).full(t.shape, fill_value, dtype=dtype or t.dtype))
+
+
+def randn(*shape, dtype=None, requires_grad=False, generator=None, device=None):
     """Standard-normal samples from `generator` (a numpy Generator) or dlcore's global one."""
     from .random import default_generator
 
     gen = generator or default_generator()
     data = gen.standard_normal(_shape_arg(shape)).astype(dtype or default_dtype)
-    return Tensor(data, requires_grad=requires_grad)
+    return _placed(data, device, requires_grad)
 
 
-def rand(*shape, dtype=None, requires_grad=False, generator=None):
+def rand(*shape, dtype=None, requires_grad=False, generator=None, device=None):
+    """Uniform [0, 1) samples from `generator` (a numpy Generator) or dlcore's global one."""
     from .random import default_generator
 
     gen = generator or default_generator()
-    return Tensor(gen.random(_shape_arg(shape)).astype(dtype or default_dtype), requires_grad=requires_grad)
+    return _placed(gen.random(_shape_arg(shape)).astype(dtype or default_dtype), device, requires_grad)
 
 
-def arange(start, end=None, step=1, dtype=None):
+def randn_like(t, dtype=None, generator=None, device=None):
+    """randn of `t`'s shape, dtype and device (the numbers drawn on the host, as randn's)."""
+    return randn(t.shape, dtype=dtype or t.dtype, generator=generator, device=device or t.device)
+
+
+def rand_like(t, dtype=None, generator=None, device=None):
+    return rand(t.shape, dtype=dtype or t.dtype, generator=generator, device=device or t.device)
+
+
+def arange(start, end=None, step=1, dtype=None, device=None):
     if end is None:
         start, end = 0, start
     floats = any(isinstance(v, float) for v in (start, end, step))
-    arr = np.arange(start, end, step, dtype=dtype or (default_dtype if floats else np.int64))
-    return Tensor(arr)
+    xp = module_for_device("cpu" if device is None else device)
+    return Tensor(xp.arange(start, end, step, dtype=dtype or (default_dtype if floats else np.int64)))
 
 
 def cat(tensors, dim=0):

@@ -1,10 +1,11 @@
 """Training helpers and the main job: ``python -m dlcore.train``.
 
 ``fit`` runs epochs with a tqdm progress bar showing loss, accuracy and
-images/s; ``evaluate`` returns (loss, accuracy). The command line trains a
-small network on scikit-learn's bundled 8x8 digits (no network needed) or on
-MNIST / Fashion-MNIST / CIFAR-10 files from ``--data-dir``, and prints the
-test accuracy.
+images/s; ``evaluate`` returns (loss, accuracy). Both move each batch to
+``device`` (default: the device of the model's parameters). The command line
+trains a small network on scikit-learn's bundled 8x8 digits (no network
+needed) or on MNIST / Fashion-MNIST / CIFAR-10 files from ``--data-dir``, on
+the CPU or with ``--device cuda`` on the GPU, and prints the test accuracy.
 """
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ import time
 import numpy as np
 
 from . import nn, optim
+from ._device import module_for_device, parse_device
 from .autograd import no_grad
 from .data import CIFAR10, DataLoader, Digits, FashionMNIST, MNIST
 from .nn import functional as F
@@ -48,6 +50,11 @@ def small_alexnet(in_channels=3, num_classes=10):
 
 
 # ---- loops -------------------------------------------------------------------------
+def model_device(model):
+    """The device of the model's parameters ("cpu" for a model without any)."""
+    return next((p.device for p in model.parameters()), "cpu")
+
+
 def _progress(iterable, total, desc, enabled):
     from tqdm.auto import tqdm
 
@@ -55,12 +62,14 @@ def _progress(iterable, total, desc, enabled):
                 file=sys.stdout)
 
 
-def train_epoch(model, loader, optimizer, loss_fn=F.cross_entropy, desc="train", progress=True):
-    """One pass over `loader`; returns (mean loss, accuracy, images per second)."""
+def train_epoch(model, loader, optimizer, loss_fn=F.cross_entropy, desc="train", progress=True, device=None):
+    """One pass over `loader`, batches moved to `device` (None: the model's); returns (loss, accuracy, images/s)."""
     model.train()
+    device = device or model_device(model)
     total_loss, correct, seen, start = 0.0, 0, 0, time.perf_counter()
     bar = _progress(loader, len(loader), desc, progress)
     for x, y in bar:
+        x, y = x.to(device), y.to(device)
         optimizer.zero_grad()
         logits = model(x)
         loss = loss_fn(logits, y)
@@ -76,12 +85,14 @@ def train_epoch(model, loader, optimizer, loss_fn=F.cross_entropy, desc="train",
     return total_loss / max(seen, 1), correct / max(seen, 1), seen / (time.perf_counter() - start)
 
 
-def evaluate(model, loader, loss_fn=F.cross_entropy):
-    """(mean loss, accuracy) over `loader` in eval mode, without recording the tape."""
+def evaluate(model, loader, loss_fn=F.cross_entropy, device=None):
+    """(mean loss, accuracy) over `loader` in eval mode, without recording the tape; batches go to `device`."""
     model.eval()
+    device = device or model_device(model)
     total_loss, correct, seen = 0.0, 0, 0
     with no_grad():
         for x, y in loader:
+            x, y = x.to(device), y.to(device)
             logits = model(x)
             total_loss += loss_fn(logits, y).item() * len(y)
             correct += int((logits.data.argmax(axis=1) == y.data).sum())
@@ -90,14 +101,19 @@ def evaluate(model, loader, loss_fn=F.cross_entropy):
 
 
 def fit(model, train_loader, optimizer, epochs, test_loader=None, loss_fn=F.cross_entropy, scheduler=None,
-        progress=True, log=print):
-    """Trains for `epochs`, evaluating on `test_loader` after each; returns a list of per-epoch dicts."""
+        progress=True, log=print, device=None):
+    """Trains for `epochs`, evaluating on `test_loader` after each; returns a list of per-epoch dicts.
+
+    `device` is where batches go (None: the model's device; move the model
+    first, ``model.to("cuda")``, then build the optimizer).
+    """
     history = []
     for epoch in range(1, epochs + 1):
-        loss, acc, speed = train_epoch(model, train_loader, optimizer, loss_fn, f"epoch {epoch}/{epochs}", progress)
+        loss, acc, speed = train_epoch(model, train_loader, optimizer, loss_fn, f"epoch {epoch}/{epochs}", progress,
+                                       device)
         row = {"epoch": epoch, "train_loss": loss, "train_acc": acc, "images_per_s": speed}
         if test_loader is not None:
-            row["test_loss"], row["test_acc"] = evaluate(model, test_loader, loss_fn)
+            row["test_loss"], row["test_acc"] = evaluate(model, test_loader, loss_fn, device)
         if scheduler is not None:
             scheduler.step()
         history.append(row)
@@ -133,22 +149,29 @@ def main(argv=None):
     parser.add_argument("--lr", type=float, default=0.05)
     parser.add_argument("--momentum", type=float, default=0.9)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--backend", default="auto", help="kernel backend (auto, ref, avx2, avx512, onednn)")
+    parser.add_argument("--device", default="cpu", help="cpu, or cuda (CuPy arrays, dlcore's CUDA kernels)")
+    parser.add_argument("--backend", default="auto",
+                        help="CPU kernel backend (auto, ref, avx2, avx512, onednn); on cuda: auto or cuda")
     parser.add_argument("--save", default=None, help="write the trained model's state_dict here")
     parser.add_argument("--no-progress", action="store_true")
     args = parser.parse_args(argv)
 
     from . import ops, save
 
+    device = parse_device(args.device)
+    if device == "cuda" and args.backend not in ("auto", "cuda"):
+        parser.error(f"--backend {args.backend} runs on the CPU; with --device cuda use auto or cuda")
+    module_for_device(device)  # no usable GPU: BackendUnavailableError now, before the data is read
     manual_seed(args.seed)
     train_set, test_set = load_datasets(args.dataset, args.data_dir, args.download)
     channels, height, width = train_set.images.shape[1:]
     model = mlp(channels * height * width) if args.model == "mlp" else lenet5(channels)
+    model.to(device)  # before the optimizer is built (it keeps state beside each parameter)
     print(f"{args.dataset}: {len(train_set)} training / {len(test_set)} test images of {channels}x{height}x{width}")
     print(model)
-    print(f"{model.num_parameters():,} parameters")
-    train_loader = DataLoader(train_set, batch_size=args.batch_size, shuffle=True, seed=args.seed)
-    test_loader = DataLoader(test_set, batch_size=256)
+    print(f"{model.num_parameters():,} parameters on {device}")
+    train_loader = DataLoader(train_set, batch_size=args.batch_size, shuffle=True, seed=args.seed, device=device)
+    test_loader = DataLoader(test_set, batch_size=256, device=device)
     optimizer = optim.SGD(model.parameters(), lr=args.lr, momentum=args.momentum)
     start = time.perf_counter()
     with ops._common.backend(args.backend):

@@ -5,13 +5,15 @@ A Function subclass writes ``forward(self, *arrays, **params)`` on raw arrays
 gradient per positional input (``None`` where the input is not a tensor or
 nobody needs it: check ``self.needs_input_grad[i]``). ``forward`` keeps on
 ``self`` the minimum that backward needs. ``Function.apply`` wraps the call:
-it unwraps tensors, runs forward, and links the output to this node when any
-input requires grad and grad mode is on. It also records the kernel backend
-(``dlcore.backend``) in force, and the backward pass runs each node's backward
-under that same backend, wherever ``.backward()`` is called.
+it unwraps tensors, checks that they share one device, runs forward, and
+links the output to this node when any input requires grad and grad mode is
+on. It also records the kernel backend (``dlcore.backend``) in force, and the
+backward pass runs each node's backward under that same backend, wherever
+``.backward()`` is called.
 """
 from __future__ import annotations
 
+from .._device import check_same_device
 from ..ops._common import backend, backend_state
 from .grad_mode import is_grad_enabled
 
@@ -43,6 +45,7 @@ class Function:
         node = cls()
         node.backend_state = backend_state()  # backward runs on the backend its forward ran on
         raw = [a.data if isinstance(a, Tensor) else a for a in args]
+        check_same_device(cls.__name__, raw)  # before NumPy and CuPy meet inside forward with a vaguer error
         out = node.forward(*raw, **kwargs)
         needs = tuple(isinstance(a, Tensor) and a.requires_grad for a in args)
         record = is_grad_enabled() and any(needs)

@@ -5,6 +5,7 @@ import math
 
 import numpy as np
 
+from .._device import array_to, module_for_device, parse_device
 from ..random import default_generator
 from ..tensor import Tensor
 
@@ -68,13 +69,17 @@ class DataLoader:
         drop_last: skip the last batch when it is smaller than batch_size.
         seed: makes the shuffling reproducible (epoch e uses a generator seeded
             by (seed, e)); without it dlcore's global generator is used.
+        device: where the batches are delivered, "cpu" (NumPy, no copy) or
+            "cuda" (each batch is assembled on the host, then copied over).
     """
 
-    def __init__(self, dataset, batch_size=1, shuffle=False, drop_last=False, seed=None):
+    def __init__(self, dataset, batch_size=1, shuffle=False, drop_last=False, seed=None, device="cpu"):
         if batch_size < 1:
             raise ValueError(f"batch_size must be >= 1, got {batch_size}")
         self.dataset, self.batch_size, self.shuffle = dataset, int(batch_size), bool(shuffle)
         self.drop_last, self.seed, self.epoch = bool(drop_last), seed, 0
+        self.device = parse_device(device)
+        module_for_device(self.device)  # no GPU: raise here, not at the first batch
 
     def __len__(self):
         n = len(self.dataset)
@@ -94,4 +99,4 @@ class DataLoader:
         for b in range(len(self)):
             indices = order[b * self.batch_size:(b + 1) * self.batch_size]
             arrays = batched(indices) if batched else _collate([self.dataset[int(i)] for i in indices])
-            yield tuple(Tensor(np.ascontiguousarray(a)) for a in arrays)
+            yield tuple(Tensor(array_to(np.ascontiguousarray(a), self.device)) for a in arrays)

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from .._device import array_like, check_same_device
 from ..ops import activation, conv, dropout as dropout_ops, linear as linear_ops, lrn, norm, pool, softmax as sm
+from ..ops._common import array_module
 from ..random import next_seed
 from ..tensor import Tensor, tensor
 
@@ -30,8 +32,21 @@ def _reduce(loss, reduction):
     raise ValueError(f"reduction must be 'mean', 'sum' or 'none', got {reduction!r}")
 
 
-def _target_array(target):
-    return target.data if isinstance(target, Tensor) else np.asarray(target)
+def _target_array(target, input):
+    """A target or class-weight argument as an array on `input`'s device.
+
+    A Tensor must already be there (as in PyTorch); plain data (lists,
+    arrays) is placed there, since it carries no device of its own.
+    """
+    if isinstance(target, Tensor):
+        check_same_device("loss: input and target", (input.data, target.data))
+        return target.data
+    return array_like(target, input.data)
+
+
+def _target_tensor(target, input):
+    """A target for elementwise losses: a Tensor as given, plain data as a tensor like `input`."""
+    return target if isinstance(target, Tensor) else tensor(_target_array(target, input), dtype=input.dtype)
 
 
 # ---- layers ----------------------------------------------------------------
@@ -166,7 +181,7 @@ def cross_entropy(input, target, weight=None, ignore_index=-100, reduction="mean
     is one fused Function (softmax kernels); with them it is log_softmax +
     nll_loss, which handles both.
     """
-    target = _target_array(target)
+    target = _target_array(target, input)
     if input.ndim != 2:
         raise ValueError(f"cross_entropy expects logits (N, C), got {input.shape}")
     if weight is not None or (target.size and (target == ignore_index).any()):
@@ -182,15 +197,16 @@ def cross_entropy(input, target, weight=None, ignore_index=-100, reduction="mean
 
 def nll_loss(input, target, weight=None, ignore_index=-100, reduction="mean"):
     """-input[i, target[i]] (input holds log-probabilities (N, C)), weighted and averaged like PyTorch."""
-    target = _target_array(target).astype(np.int64, copy=False)
+    target = _target_array(target, input).astype(np.int64, copy=False)
+    xp = array_module(target)
     n, c = input.shape
     valid = target != ignore_index
     if ((target[valid] < 0) | (target[valid] >= c)).any():
         raise ValueError(f"nll_loss: target values must be in [0, {c})")
-    safe = np.where(valid, target, 0)
-    w = np.ones(c, dtype=input.dtype) if weight is None else np.asarray(_target_array(weight), dtype=input.dtype)
+    safe = xp.where(valid, target, 0)
+    w = xp.ones(c, dtype=input.dtype) if weight is None else _target_array(weight, input).astype(input.dtype)
     sample_w = (w[safe] * valid).astype(input.dtype)
-    picked = input[np.arange(n), safe]
+    picked = input[xp.arange(n), safe]
     loss = -picked * Tensor(sample_w)
     if reduction == "mean":
         return loss.sum() / float(sample_w.sum())
@@ -210,7 +226,7 @@ def l1_loss(input, target, reduction="mean"):
 
 def binary_cross_entropy(input, target, weight=None, reduction="mean"):
     """-(t log p + (1-t) log(1-p)) with log clamped at -100 like PyTorch (input holds probabilities)."""
-    t = target if isinstance(target, Tensor) else tensor(target, dtype=input.dtype)
+    t = _target_tensor(target, input)
     log_p = _clamped_log(input)
     log_1p = _clamped_log(1 - input)
     loss = -(t * log_p + (1 - t) * log_1p)
@@ -228,7 +244,7 @@ def _clamped_log(p):
 
 def binary_cross_entropy_with_logits(input, target, weight=None, reduction="mean", pos_weight=None):
     """BCE on logits x, computed stably: (1-t) x + (1 + (pw-1) t) * (log(1+exp(-|x|)) + max(-x, 0))."""
-    t = target if isinstance(target, Tensor) else tensor(target, dtype=input.dtype)
+    t = _target_tensor(target, input)
     softplus_neg = (1 + (-input.abs()).exp()).log() + relu(-input)  # log(1 + exp(-x)), stable
     if pos_weight is None:
         loss = (1 - t) * input + softplus_neg

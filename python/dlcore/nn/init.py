@@ -1,10 +1,16 @@
-"""Parameter initialization (in place, outside the tape), PyTorch's formulas."""
+"""Parameter initialization (in place, outside the tape), PyTorch's formulas.
+
+Values are drawn on the host from dlcore's generator (or `generator`) and then
+written into the tensor on its device: a seed gives the same weights on the
+CPU and on the GPU.
+"""
 from __future__ import annotations
 
 import math
 
 import numpy as np
 
+from .._device import array_like
 from ..autograd import no_grad
 from ..random import default_generator
 
@@ -31,7 +37,7 @@ def calculate_gain(nonlinearity, param=None):
 
 def _fill(tensor, values):
     with no_grad():
-        tensor.data[...] = values.astype(tensor.dtype)
+        tensor.data[...] = array_like(values.astype(tensor.dtype), tensor.data)
     return tensor
 
 

@@ -5,7 +5,8 @@ from collections import OrderedDict
 
 import numpy as np
 
-from ..tensor import Tensor
+from .._device import array_like, array_to, parse_device
+from ..tensor import Tensor, _to_arguments
 
 
 class Parameter(Tensor):
@@ -142,21 +143,62 @@ class Module:
         fn(self)
         return self
 
+    # ---- device and dtype ---------------------------------------------------
+    def to(self, *args, **kwargs):
+        """Moves and/or casts every parameter, gradient and buffer in place; returns self.
+
+        ``to(device)``, ``to(dtype)``, ``to(device, dtype)``, ``to(tensor)``,
+        or keywords ``device=``/``dtype=``, as PyTorch's ``Module.to``. The
+        Parameter objects stay the same (their ``.data`` is replaced), so an
+        optimizer built before the move still holds them; a dtype applies to
+        floating-point tensors only. Moving to "cuda" without a usable GPU
+        raises ``dlcore.BackendUnavailableError`` before anything moves.
+
+        Example:
+            >>> model = nn.Sequential(nn.Linear(4, 2)).to("cuda")
+        """
+        device, dtype, _ = _to_arguments(args, kwargs)
+        device = None if device is None else parse_device(device)
+        dtype = None if dtype is None else np.dtype(dtype)
+        if dtype is not None and dtype.kind != "f":
+            raise TypeError(f"Module.to only accepts floating-point dtypes, got {dtype}")
+
+        def convert(array):
+            if device is not None:
+                array = array_to(array, device)
+            if dtype is not None and array.dtype.kind == "f":
+                array = array.astype(dtype, copy=False)
+            return array
+
+        return self._apply_to_arrays(convert)
+
+    def cuda(self, device=None):
+        return self.to("cuda" if device is None else device)
+
+    def cpu(self):
+        return self.to("cpu")
+
     def double(self):
-        return self._cast(np.float64)
+        return self.to(np.float64)
 
     def float(self):
-        return self._cast(np.float32)
+        return self.to(np.float32)
 
-    def _cast(self, dtype):
-        for t in list(self.parameters()) + list(self.buffers()):
-            if t.dtype.kind == "f":
-                t.data = t.data.astype(dtype)
+    def _apply_to_arrays(self, convert):
+        """Replaces the array of every parameter, its gradient and every buffer by convert(array)."""
+        tensors = list(self.parameters()) + [p.grad for p in self.parameters() if p.grad is not None]
+        tensors += list(self.buffers())
+        converted = [convert(t.data) for t in tensors]  # all first: a failure leaves the module as it was
+        for t, array in zip(tensors, converted):
+            t.data = array
         return self
 
     # ---- state ------------------------------------------------------------
     def state_dict(self):
-        """Name -> array for every parameter and buffer (the arrays themselves, not copies)."""
+        """Name -> array for every parameter and buffer (the arrays themselves, not copies).
+
+        A model on the GPU gives CuPy arrays; ``dlcore.save`` writes them as host arrays.
+        """
         state = OrderedDict()
         for name, p in self.named_parameters():
             state[name] = p.data
@@ -182,7 +224,8 @@ class Module:
             if name not in state_dict:
                 continue
             value = state_dict[name]
-            value = value.data if isinstance(value, Tensor) else np.asarray(value)
+            value = value.data if isinstance(value, Tensor) else value
+            value = value if hasattr(value, "shape") else np.asarray(value)
             if tuple(value.shape) != target.shape:
                 raise ValueError(f"load_state_dict: '{name}' has shape {tuple(value.shape)} in the checkpoint "
                                  f"but {target.shape} in the model")
@@ -190,8 +233,8 @@ class Module:
                 raise TypeError(f"load_state_dict: '{name}' has dtype {value.dtype} in the checkpoint "
                                 f"but {target.dtype} in the model")
             updates.append((target, value))
-        for target, value in updates:
-            target.data[...] = value
+        for target, value in updates:  # onto each target's own device (a CPU checkpoint into a GPU model)
+            target.data[...] = array_like(value, target.data)
         return missing, unexpected
 
     # ---- calling and printing -------------------------------------------------

@@ -14,6 +14,11 @@ prints the implementation every call ran. ``dlcore.backend("onednn",
 strict=True)`` raises ``BackendUnavailableError`` for them instead.
 Max-pool backward is not a gap: under oneDNN the layer keeps the forward
 input and runs oneDNN's own backward (``max_pool2d_backward_from_input``).
+
+**CUDA gaps.** dlcore._cuda has no kernel for a few ops (``CUDA_GAPS``). On
+CuPy arrays those ops run their array formula (the one float64 uses) with
+CuPy, on the GPU; ``dlcore.backends()["cuda"]["runs_on_cupy"]`` lists them
+and ``dlcore.backend(..., strict=True)`` raises for them instead.
 """
 from __future__ import annotations
 
@@ -33,6 +38,9 @@ ONEDNN_GAPS = frozenset({
 })
 #: Backend -> ops of that backend's gaps the functional layer runs on our kernels.
 SUBSTITUTED_OPS = {"onednn": ONEDNN_GAPS}
+#: Kernel-API ops that dlcore._cuda does not define: on CuPy arrays their CuPy formula runs.
+#: tests/test_cuda_python.py checks this list against the built module.
+CUDA_GAPS = frozenset({"maxout_forward", "maxout_backward"})
 
 
 def array_module(*arrays):
@@ -43,6 +51,27 @@ def array_module(*arrays):
 
             return cupy
     return np
+
+
+def as_strided(x, shape, strides):
+    """Read-only strided view of `x` (NumPy or CuPy; CuPy's as_strided has no ``writeable`` flag)."""
+    xp = array_module(x)
+    if xp is np:
+        return np.lib.stride_tricks.as_strided(x, shape, strides, writeable=False)
+    return xp.lib.stride_tricks.as_strided(x, shape, strides)
+
+
+def put_along_axis(target, indices, values, axis):
+    """target[..., indices, ...] = values along `axis` (np.put_along_axis; spelled out for CuPy)."""
+    xp = array_module(target)
+    if hasattr(xp, "put_along_axis"):
+        xp.put_along_axis(target, indices, values, axis=axis)
+        return target
+    # CuPy releases without put_along_axis: the full index, one broadcast arange per other axis
+    index = list(xp.ix_(*[xp.arange(n) for n in indices.shape]))
+    index[axis] = indices
+    target[tuple(index)] = values
+    return target
 
 
 def current_backend() -> str:
@@ -98,6 +127,21 @@ def backend(name: str, *, strict: bool = False):
         _state.backend, _state.strict = previous
 
 
+def cuda_gap(op: str, *arrays) -> bool:
+    """True when `op` has no CUDA kernel (``CUDA_GAPS``) and `arrays` are on the GPU: run the CuPy formula.
+
+    Inside ``dlcore.backend(name, strict=True)`` it raises BackendUnavailableError instead.
+    """
+    if op not in CUDA_GAPS or array_module(*arrays) is np:
+        return False
+    if getattr(_state, "strict", False):
+        from .._backends import BackendUnavailableError
+
+        raise BackendUnavailableError(f"{op}: dlcore._cuda has no kernel for this op (strict=True; without it "
+                                      f"the op runs its CuPy array formula on the GPU)")
+    return True
+
+
 def uses_kernels(*arrays) -> bool:
     """True when the op must run on dlcore.kernels: all floating inputs are float32."""
     floats = [a for a in arrays if a is not None and a.dtype.kind == "f"]
@@ -126,10 +170,10 @@ def unbroadcast(grad, shape):
 
 def scatter_add(target, index, values):
     """target[index] += values, accumulating repeated indices (np.add.at / cupyx.scatter_add)."""
-    xp = array_module(target)
-    if xp is np:
-        np.add.at(target, index, values)
-    else:  # pragma: no cover - needs a GPU
+    add_at = getattr(array_module(target).add, "at", None)
+    if add_at is not None:
+        add_at(target, index, values)
+    else:  # pragma: no cover - CuPy before 13 has no add.at
         import cupyx
 
         cupyx.scatter_add(target, index, values)

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from .. import kernels as K
 from ..autograd import Function
-from ._common import array_module, contiguous, kernel_backend, uses_kernels
+from ._common import array_module, contiguous, cuda_gap, kernel_backend, put_along_axis, uses_kernels
 
 
 class LeakyReLU(Function):
@@ -123,7 +123,8 @@ class Maxout(Function):
     """Max over groups of `pool_size` consecutive channels (axis 1): (N, C, ...) -> (N, C/pool_size, ...)."""
 
     def forward(self, x, pool_size):
-        self.shape, self.pool, self.kernels = x.shape, pool_size, uses_kernels(x)
+        self.shape, self.pool = x.shape, pool_size
+        self.kernels = uses_kernels(x) and not cuda_gap("maxout_forward", x)
         if self.kernels:
             y, self.indices = K.maxout_forward(contiguous(x), pool_size, backend=kernel_backend("maxout_forward"))
             return y
@@ -141,5 +142,5 @@ class Maxout(Function):
         xp = array_module(dy)
         n, c = self.shape[:2]
         dx = xp.zeros((n, c // self.pool, self.pool) + self.shape[2:], dtype=dy.dtype)
-        xp.put_along_axis(dx, self.indices, dy[:, :, None], axis=2)
+        put_along_axis(dx, self.indices, dy[:, :, None], axis=2)
         return dx.reshape(self.shape)

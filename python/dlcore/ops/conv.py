@@ -10,7 +10,7 @@ import numpy as np
 
 from .. import kernels as K
 from ..autograd import Function
-from ._common import array_module, contiguous, kernel_backend, pair, uses_kernels
+from ._common import array_module, as_strided, contiguous, kernel_backend, pair, uses_kernels
 
 
 def conv_padding(padding):
@@ -34,9 +34,7 @@ def _windows(xpad, kh, kw, stride, dilation, oh, ow):
     n, c = xpad.shape[:2]
     s0, s1, s2, s3 = xpad.strides
     (sh, sw), (dh, dw) = stride, dilation
-    xp = array_module(xpad)
-    return xp.lib.stride_tricks.as_strided(
-        xpad, (n, c, oh, ow, kh, kw), (s0, s1, s2 * sh, s3 * sw, s2 * dh, s3 * dw), writeable=False)
+    return as_strided(xpad, (n, c, oh, ow, kh, kw), (s0, s1, s2 * sh, s3 * sw, s2 * dh, s3 * dw))
 
 
 def conv2d_forward_ref(x, w, bias, stride, padding, dilation, groups):

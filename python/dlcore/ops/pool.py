@@ -9,7 +9,7 @@ import numpy as np
 from .. import kernels as K
 from .._backends import optional_module
 from ..autograd import Function
-from ._common import array_module, contiguous, kernel_backend, pair, scatter_add, uses_kernels
+from ._common import array_module, as_strided, contiguous, kernel_backend, pair, scatter_add, uses_kernels
 
 
 def pool_output_size(size, kernel, stride, pad, ceil_mode):
@@ -40,8 +40,7 @@ def _padded_windows(x, k, s, p, out, fill):
     extra_w = max(0, (out[1] - 1) * s[1] + k[1] - (w + 2 * p[1]))
     xpad = xp.pad(x, ((0, 0), (0, 0), (p[0], p[0] + extra_h), (p[1], p[1] + extra_w)), constant_values=fill)
     s0, s1, s2, s3 = xpad.strides
-    return xp.lib.stride_tricks.as_strided(
-        xpad, (n, c, out[0], out[1], k[0], k[1]), (s0, s1, s2 * s[0], s3 * s[1], s2, s3), writeable=False)
+    return as_strided(xpad, (n, c, out[0], out[1], k[0], k[1]), (s0, s1, s2 * s[0], s3 * s[1], s2, s3))
 
 
 class MaxPool2d(Function):

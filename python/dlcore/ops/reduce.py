@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from ..autograd import Function
-from ._common import array_module
+from ._common import array_module, put_along_axis
 
 
 def normalize_dims(dim, ndim):
@@ -71,5 +71,5 @@ class Max(Function):
             return grad
         if not self.keepdim:
             g = xp.expand_dims(g, self.dim)
-        xp.put_along_axis(grad, self.indices, g, axis=self.dim)
+        put_along_axis(grad, self.indices, g, axis=self.dim)
         return grad

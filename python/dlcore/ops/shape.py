@@ -22,7 +22,7 @@ class Permute(Function):
         return a.transpose(self.axes)
 
     def backward(self, g):
-        return g.transpose(np.argsort(self.axes))
+        return g.transpose(tuple(int(i) for i in np.argsort(self.axes)))
 
 
 class Expand(Function):
@@ -57,7 +57,7 @@ class Cat(Function):
         return xp.concatenate(arrays, axis=self.dim)
 
     def backward(self, g):
-        splits = np.cumsum(self.sizes)[:-1]
+        splits = [int(i) for i in np.cumsum(self.sizes)[:-1]]
         parts = array_module(g).split(g, splits, axis=self.dim)
         return tuple(p if need else None for p, need in zip(parts, self.needs_input_grad))
 

@@ -1,7 +1,8 @@
 """Optimizer base: parameter groups, per-parameter state, zero_grad, state_dict.
 
 Updates run on the parameters' arrays in place (outside the tape), in the
-parameters' own dtype. ``l1`` (every optimizer) adds ``l1 * sign(p)`` to the
+parameters' own dtype and on their own device (NumPy or CuPy arrays; the
+state buffers live beside their parameter). ``l1`` (every optimizer) adds ``l1 * sign(p)`` to the
 gradient: L1 regularization, next to the optimizer's own L2 ``weight_decay``.
 """
 from __future__ import annotations
@@ -10,6 +11,8 @@ import copy
 
 import numpy as np
 
+from .._device import array_like, is_array
+from ..ops._common import array_module
 from ..tensor import Tensor
 
 
@@ -53,7 +56,7 @@ class Optimizer:
             if p.grad is not None:
                 g = p.grad.data
                 if group["l1"]:
-                    g = g + group["l1"] * np.sign(p.data)
+                    g = g + group["l1"] * array_module(p.data).sign(p.data)
                 yield p, g, self.state.setdefault(id(p), {})
 
     def step(self):
@@ -69,9 +72,12 @@ class Optimizer:
         return [p for group in self.param_groups for p in group["params"]]
 
     def state_dict(self):
-        """{'state': {index: {name: array or number}}, 'param_groups': [{hyper-params, 'params': [index]}]}."""
+        """{'state': {index: {name: array or number}}, 'param_groups': [{hyper-params, 'params': [index]}]}.
+
+        Buffers are copies on their parameter's device (``dlcore.save`` writes GPU ones as host arrays).
+        """
         index = {id(p): i for i, p in enumerate(self._all_params())}
-        state = {index[pid]: {k: (v.copy() if isinstance(v, np.ndarray) else v) for k, v in s.items()}
+        state = {index[pid]: {k: (v.copy() if is_array(v) else v) for k, v in s.items()}
                  for pid, s in self.state.items() if pid in index}
         groups = []
         for group in self.param_groups:
@@ -81,7 +87,10 @@ class Optimizer:
         return {"state": state, "param_groups": groups}
 
     def load_state_dict(self, state_dict):
-        """Restores hyper-parameters and buffers; checks group sizes and buffer shapes first."""
+        """Restores hyper-parameters and buffers; checks group sizes and buffer shapes first.
+
+        Buffers are copied onto their parameter's current device and dtype.
+        """
         groups = state_dict["param_groups"]
         if len(groups) != len(self.param_groups):
             raise ValueError(f"optimizer state has {len(groups)} parameter groups, this optimizer "
@@ -98,12 +107,12 @@ class Optimizer:
             p = params[i]
             entry = {}
             for name, value in values.items():
-                if isinstance(value, np.ndarray) and value.ndim and value.shape != p.shape:
+                if is_array(value) and value.ndim and value.shape != p.shape:
                     raise ValueError(f"optimizer state '{name}' of parameter {i} has shape {value.shape}, "
                                      f"parameter has {p.shape}")
-                if isinstance(value, np.ndarray) and value.ndim == 0:
+                if is_array(value) and value.ndim == 0:
                     value = value.item()
-                entry[name] = value.astype(p.dtype) if isinstance(value, np.ndarray) else value
+                entry[name] = array_like(value, p.data).astype(p.dtype) if is_array(value) else value  # a copy
             new_state[id(p)] = entry
         for saved, group in zip(groups, self.param_groups):
             for k, v in saved.items():

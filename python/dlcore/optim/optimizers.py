@@ -1,8 +1,11 @@
-"""The update rules, each written as PyTorch documents it (no foreach/fused variants)."""
+"""The update rules, each written as PyTorch documents it (no foreach/fused variants).
+
+Each rule runs on the parameter's own device: ``xp`` is NumPy or CuPy after
+the parameter's array, and the state buffers are made like the parameter.
+"""
 from __future__ import annotations
 
-import numpy as np
-
+from ..ops._common import array_module
 from .optimizer import Optimizer
 
 
@@ -22,7 +25,7 @@ class SGD(Optimizer):
         if momentum:
             buf = state.get("momentum_buffer")
             if buf is None:
-                buf = state["momentum_buffer"] = np.array(g, dtype=p.dtype, copy=True)
+                buf = state["momentum_buffer"] = g.astype(p.dtype, copy=True)
             else:
                 buf *= momentum
                 buf += (1 - group["dampening"]) * g
@@ -39,13 +42,14 @@ class Adam(Optimizer):
         super().__init__(params, dict(lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay, l1=l1))
 
     def _update(self, p, g, state, group):
+        xp = array_module(p)
         lr, (b1, b2), eps, wd = group["lr"], group["betas"], group["eps"], group["weight_decay"]
         if wd and self.decoupled:
             p *= p.dtype.type(1 - lr * wd)
         elif wd:
             g = g + wd * p
         if "step" not in state:
-            state.update(step=0, exp_avg=np.zeros_like(p), exp_avg_sq=np.zeros_like(p))
+            state.update(step=0, exp_avg=xp.zeros_like(p), exp_avg_sq=xp.zeros_like(p))
         state["step"] += 1
         t = state["step"]
         m, v = state["exp_avg"], state["exp_avg_sq"]
@@ -55,7 +59,7 @@ class Adam(Optimizer):
         v += (1 - b2) * g * g
         m_hat = m / (1 - b1 ** t)
         v_hat = v / (1 - b2 ** t)
-        p -= (lr * m_hat / (np.sqrt(v_hat) + eps)).astype(p.dtype, copy=False)
+        p -= (lr * m_hat / (xp.sqrt(v_hat) + eps)).astype(p.dtype, copy=False)
 
 
 class AdamW(Adam):
@@ -76,14 +80,15 @@ class Adagrad(Optimizer):
                                       initial_accumulator_value=initial_accumulator_value, eps=eps, l1=l1))
 
     def _update(self, p, g, state, group):
+        xp = array_module(p)
         if group["weight_decay"]:
             g = g + group["weight_decay"] * p
         if "step" not in state:
-            state.update(step=0, sum=np.full_like(p, group["initial_accumulator_value"]))
+            state.update(step=0, sum=xp.full_like(p, group["initial_accumulator_value"]))
         state["step"] += 1
         clr = group["lr"] / (1 + (state["step"] - 1) * group["lr_decay"])
         state["sum"] += g * g
-        p -= (clr * g / (np.sqrt(state["sum"]) + group["eps"])).astype(p.dtype, copy=False)
+        p -= (clr * g / (xp.sqrt(state["sum"]) + group["eps"])).astype(p.dtype, copy=False)
 
 
 class Adadelta(Optimizer):
@@ -93,15 +98,16 @@ class Adadelta(Optimizer):
         super().__init__(params, dict(lr=lr, rho=rho, eps=eps, weight_decay=weight_decay, l1=l1))
 
     def _update(self, p, g, state, group):
+        xp = array_module(p)
         rho, eps = group["rho"], group["eps"]
         if group["weight_decay"]:
             g = g + group["weight_decay"] * p
         if "square_avg" not in state:
-            state.update(square_avg=np.zeros_like(p), acc_delta=np.zeros_like(p))
+            state.update(square_avg=xp.zeros_like(p), acc_delta=xp.zeros_like(p))
         v, u = state["square_avg"], state["acc_delta"]
         v *= rho
         v += (1 - rho) * g * g
-        delta = np.sqrt(u + eps) / np.sqrt(v + eps) * g
+        delta = xp.sqrt(u + eps) / xp.sqrt(v + eps) * g
         u *= rho
         u += (1 - rho) * delta * delta
         p -= (group["lr"] * delta).astype(p.dtype, copy=False)
@@ -116,15 +122,16 @@ class RMSprop(Optimizer):
                                       centered=centered, l1=l1))
 
     def _update(self, p, g, state, group):
+        xp = array_module(p)
         alpha = group["alpha"]
         if group["weight_decay"]:
             g = g + group["weight_decay"] * p
         if "square_avg" not in state:
-            state["square_avg"] = np.zeros_like(p)
+            state["square_avg"] = xp.zeros_like(p)
             if group["momentum"]:
-                state["momentum_buffer"] = np.zeros_like(p)
+                state["momentum_buffer"] = xp.zeros_like(p)
             if group["centered"]:
-                state["grad_avg"] = np.zeros_like(p)
+                state["grad_avg"] = xp.zeros_like(p)
         v = state["square_avg"]
         v *= alpha
         v += (1 - alpha) * g * g
@@ -132,9 +139,9 @@ class RMSprop(Optimizer):
             ga = state["grad_avg"]
             ga *= alpha
             ga += (1 - alpha) * g
-            avg = np.sqrt(v - ga * ga) + group["eps"]
+            avg = xp.sqrt(v - ga * ga) + group["eps"]
         else:
-            avg = np.sqrt(v) + group["eps"]
+            avg = xp.sqrt(v) + group["eps"]
         if group["momentum"]:
             buf = state["momentum_buffer"]
             buf *= group["momentum"]
