@@ -27,6 +27,12 @@ static DeviceArray per_channel_inout(py::handle obj, int64_t c, const char* op, 
   return device_inout(obj, op, name, DType::F32, {c});
 }
 
+// Scratch for the per-channel partial reductions (none for empty inputs).
+static DeviceArray bn_workspace(const BatchNormShape& s) {
+  const int64_t floats = batch_norm_workspace(s);
+  return floats > 0 ? device_empty({floats}, DType::F32) : DeviceArray{};
+}
+
 static void check_eps(float eps, const char* op) {
   DLCORE_CHECK(eps > 0.0f, op, ": eps must be positive, got ", eps);
 }
@@ -49,9 +55,10 @@ static py::tuple training_entry(py::handle x_obj, py::handle w_obj, py::handle b
   cudaStream_t stream = current_stream();
   DeviceArray y = device_empty(x.shape, DType::F32);
   DeviceArray mean = device_empty({s.c}, DType::F32), invstd = device_empty({s.c}, DType::F32);
+  DeviceArray workspace = bn_workspace(s);
   without_gil([&] {
     batch_norm_forward_training(x.f32(), w.f32(), b.f32(), y.f32(), mean.f32(), invstd.f32(), rm.f32(), rv.f32(),
-                                s, momentum, eps, stream);
+                                workspace.f32(), s, momentum, eps, stream);
   });
   return py::make_tuple(y.obj, mean.obj, invstd.obj);
 }
@@ -91,9 +98,10 @@ static py::tuple backward_entry(py::handle dy_obj, py::handle x_obj, py::handle 
   DeviceArray dx = device_empty(x.shape, DType::F32);
   DeviceArray dw = affine ? device_empty({s.c}, DType::F32) : DeviceArray{};
   DeviceArray db = affine ? device_empty({s.c}, DType::F32) : DeviceArray{};
+  DeviceArray workspace = bn_workspace(s);
   without_gil([&] {
-    batch_norm_backward(dy.f32(), x.f32(), w.f32(), mean.f32(), invstd.f32(), dx.f32(), dw.f32(), db.f32(), s,
-                        stream);
+    batch_norm_backward(dy.f32(), x.f32(), w.f32(), mean.f32(), invstd.f32(), dx.f32(), dw.f32(), db.f32(),
+                        workspace.f32(), s, stream);
   });
   return py::make_tuple(dx.obj, affine ? dw.obj : py::object(py::none()), affine ? db.obj : py::object(py::none()));
 }

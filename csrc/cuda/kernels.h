@@ -71,17 +71,20 @@ void dropout_backward(const float* dy, const uint8_t* mask, float* dx, int64_t n
 struct BatchNormShape {
   int64_t n, c, inner;  // x is (n, c) with inner = 1, or (n, c, h, w) with inner = h * w
 };
+// Floats of scratch that training forward and backward need (per-channel partial
+// statistics and coefficients); 0 when there is nothing to reduce.
+int64_t batch_norm_workspace(BatchNormShape s);
 // Training: per-channel mean and 1/sqrt(biased var + eps); running stats (may be null) updated in place.
 void batch_norm_forward_training(const float* x, const float* weight, const float* bias, float* y, float* mean,
-                                 float* invstd, float* running_mean, float* running_var, BatchNormShape s,
-                                 float momentum, float eps, cudaStream_t stream);
+                                 float* invstd, float* running_mean, float* running_var, float* workspace,
+                                 BatchNormShape s, float momentum, float eps, cudaStream_t stream);
 void batch_norm_forward_inference(const float* x, const float* weight, const float* bias,
                                   const float* running_mean, const float* running_var, float* y,
                                   BatchNormShape s, float eps, cudaStream_t stream);
 // dweight/dbias may be null (no affine); weight null means 1.
 void batch_norm_backward(const float* dy, const float* x, const float* weight, const float* mean,
-                         const float* invstd, float* dx, float* dweight, float* dbias, BatchNormShape s,
-                         cudaStream_t stream);
+                         const float* invstd, float* dx, float* dweight, float* dbias, float* workspace,
+                         BatchNormShape s, cudaStream_t stream);
 
 // ---- pool.cu ----------------------------------------------------------------------
 struct Pool2dShape {
