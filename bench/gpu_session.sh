@@ -34,6 +34,7 @@ for step in $steps; do
     test)
       # xdist: a crashing test takes its worker down, not the run
       (cd /tmp && $PY -m pytest -q -p no:cacheprovider -n 8 "$ROOT/tests/test_cuda.py" "$ROOT/tests/test_cuda_build.py" \
+         "$ROOT/tests/test_cuda_python.py" "$ROOT/tests/test_device.py" \
          > "$OUT/test_cuda.log" 2>&1); echo "cuda tests rc=$?"; tail -25 "$OUT/test_cuda.log"
       ;;
     suite)
