@@ -44,13 +44,6 @@ for step in $steps; do
     bench)
       (cd /tmp && $PY -m dlcore.bench gpu --repeats 10 > "$OUT/bench_gpu.log" 2>&1); echo "bench rc=$?"; cat "$OUT/bench_gpu.log" | tail -60
       ;;
-    gemmsub2)  # SGEMM with two K steps per barrier instead of one (rebuild, GEMM section only)
-      $PY -m pip install --no-build-isolation --no-deps -C cmake.define.DLCORE_CUDA=ON \
-        -C cmake.define.DLCORE_CUDA_ARCHITECTURES="$ARCHS" -C cmake.define.CMAKE_CUDA_FLAGS=-DDLCORE_CUDA_GEMM_SUB=2 \
-        -C build-dir=/tmp/dlcore_build_sub2 . > "$OUT/build_sub2.log" 2>&1 || { tail -30 "$OUT/build_sub2.log"; exit 1; }
-      (cd /tmp && $PY -m dlcore.bench gpu --sections gemm --repeats 10 > "$OUT/bench_sub2.log" 2>&1)
-      echo "== GEMM_SUB=2"; grep -E "square|median" "$OUT/bench_sub2.log"
-      ;;
     *) echo "unknown step $step"; exit 2 ;;
   esac
 done

@@ -57,23 +57,13 @@ struct BlockJob {
 
 // op(A)(m, k) is a[m lda + k] (contiguous along K) unless transposed;
 // op(B)(k, n) is b[k ldb + n] (contiguous along N) unless transposed.
-// Strict float32: 256 threads, each 8 x 8 of the 128 x 128 tile. Measured on
-// an H100 (python -m dlcore.bench gpu --sections gemm, same session):
-// 8 x 8 x 256 threads 0.84-0.85x cuBLAS at 2048-8192; 8 x 16 x 128 threads
-// (a quarter less shared-memory traffic per FMA, see tile::FfmaMath) 0.81x:
-// half the warps per SM hid latency worse than the traffic it saved.
-constexpr int kGemmThreads = 256, kGemmTN = 8;
-
 template <bool kTransA, bool kTransB>
-__global__ void __launch_bounds__(kGemmThreads, 2) sgemm_kernel(GemmParams p, int slice, bool vec_a, bool vec_b,
-                                                                 bool vec_c) {
+__global__ void __launch_bounds__(tile::kThreads, 2) sgemm_kernel(GemmParams p, int slice, bool vec_a, bool vec_b,
+                                                                   bool vec_c) {
   const BlockJob job(p, slice, vec_c);
-  constexpr int kPasses = tile::kThreads / kGemmThreads;
-  auto la = tile::passes(tile::MatrixLoader<!kTransA>(p.a, p.lda, p.m, p.k, job.m0, vec_a),
-                         std::make_index_sequence<kPasses>());
-  auto lb = tile::passes(tile::MatrixLoader<kTransB>(p.b, p.ldb, p.n, p.k, job.n0, vec_b),
-                         std::make_index_sequence<kPasses>());
-  tile::block_gemm<tile::kGemmSub, kGemmThreads, kGemmTN>(la, lb, job.k_begin, job.k_end, job.m0, job.n0, job.ep);
+  tile::MatrixLoader<!kTransA> la(p.a, p.lda, p.m, p.k, job.m0, vec_a);
+  tile::MatrixLoader<kTransB> lb(p.b, p.ldb, p.n, p.k, job.n0, vec_b);
+  tile::block_gemm(la, lb, job.k_begin, job.k_end, job.m0, job.n0, job.ep);
 }
 
 // TF32 tensor cores (sm_80+): the same shared tiles read as WMMA fragments.
@@ -84,15 +74,14 @@ __global__ void __launch_bounds__(kGemmThreads, 2) sgemm_kernel(GemmParams p, in
 namespace wmma = nvcuda::wmma;
 
 struct Tf32Math {
-  static constexpr int kWarpsN = 4, kWN = 32;    // 256 threads: 2 x 4 warps of 64 x 32
   static constexpr int kFragM = 4, kFragN = 2;  // 16x16 accumulators per warp tile
   wmma::fragment<wmma::accumulator, 16, 16, 8, float> acc[kFragM][kFragN];
   int warp_m, warp_n;
 
   __device__ Tf32Math() {
     const int warp = threadIdx.x / kWarp;
-    warp_m = (warp / kWarpsN) * tile::kWM;
-    warp_n = (warp % kWarpsN) * kWN;
+    warp_m = (warp / tile::kWarpsN) * tile::kWM;
+    warp_n = (warp % tile::kWarpsN) * tile::kWN;
 #pragma unroll
     for (int i = 0; i < kFragM; ++i)
 #pragma unroll
@@ -150,7 +139,7 @@ __global__ void __launch_bounds__(tile::kThreads, 2) sgemm_tf32_kernel(GemmParam
   tile::MatrixLoader<!kTransA> la(p.a, p.lda, p.m, p.k, job.m0, vec_a);
   tile::MatrixLoader<kTransB> lb(p.b, p.ldb, p.n, p.k, job.n0, vec_b);
   Tf32Math math;
-  tile::mainloop<tile::kGemmSub>(la, lb, job.k_begin, job.k_end, math);
+  tile::mainloop(la, lb, job.k_begin, job.k_end, math);
   math.store(job.ep, job.m0, job.n0);
 }
 
@@ -175,7 +164,7 @@ void launch(const GemmParams& p, cudaStream_t stream) {
     sgemm_tf32_kernel<kTransA, kTransB><<<grid, tile::kThreads, 0, stream>>>(p, split.slice, vec_a, vec_b, vec_c);
     DLCORE_CUDA_CHECK_LAUNCH("sgemm_tf32_kernel");
   } else {
-    sgemm_kernel<kTransA, kTransB><<<grid, kGemmThreads, 0, stream>>>(p, split.slice, vec_a, vec_b, vec_c);
+    sgemm_kernel<kTransA, kTransB><<<grid, tile::kThreads, 0, stream>>>(p, split.slice, vec_a, vec_b, vec_c);
     DLCORE_CUDA_CHECK_LAUNCH("sgemm_kernel");
   }
   if (split.slices > 1)

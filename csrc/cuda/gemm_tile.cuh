@@ -24,7 +24,6 @@
 //   __device__ void store4(int m, int n, float4 v);  // C(m, n..n+3) = v, bounds-checked
 #pragma once
 #include <algorithm>
-#include <utility>
 
 #include "cuda/common.cuh"
 
@@ -33,29 +32,23 @@ namespace cuda {
 namespace tile {
 
 constexpr int kBM = 128, kBN = 128, kBK = 8;
-constexpr int kThreads = 256;  // the convolution kernels' block; SGEMM runs kGemmThreads (below)
+constexpr int kThreads = 256;
 constexpr int kLds = kBM + 4;  // padded shared row (kBM == kBN)
-constexpr int kWM = 64;        // warp tile rows (2 warps along M); its columns are 4 lanes x the thread tile's
-constexpr int kLanesN = 4;     // lanes along N inside a warp (8 along M)
+constexpr int kWarpsN = 4;
+constexpr int kWM = 64, kWN = 32;      // warp tile
+constexpr int kLanesN = 4;             // lanes along N inside a warp (8 along M)
 static_assert(kBM == kBN, "one padded row length serves both tiles");
-static_assert(kBM * kBK == kThreads * 4, "each thread of a 256-thread block moves exactly 4 elements per tile");
+static_assert(kBM * kBK == kThreads * 4, "each thread moves exactly 4 elements per tile");
 
-// Which 4 elements of a BK x 128 operand tile this thread owns, for 256
-// threads (one pass covers the tile):
+// Which 4 elements of a BK x 128 operand tile this thread owns.
 //  kContig (the operand is contiguous along K): row mn = tid / 2, k = 4 (tid % 2) + 0..3
 //  otherwise (contiguous along M or N):          k = tid / 32, mn = 4 (tid % 32) + 0..3
 // Consecutive threads then walk the operand's contiguous direction: coalesced.
-// A 128-thread block covers half of that and needs a second pass: pass 1
-// owns rows 64.. (kContig) or k rows 4.. (otherwise); see Passes below.
 template <bool kContig>
 struct TileRegs {
   float r[4];
-  int mn_off = 0, k_off = 0;  // where this pass's part of the tile starts
-  __device__ void set_pass(int pass) {
-    (kContig ? mn_off : k_off) = pass * (kContig ? kBM / 2 : kBK / 2);
-  }
-  __device__ int my_mn() const { return mn_off + (kContig ? threadIdx.x / 2 : (threadIdx.x % 32) * 4); }
-  __device__ int my_k() const { return k_off + (kContig ? (threadIdx.x % 2) * 4 : threadIdx.x / 32); }
+  __device__ static int my_mn() { return kContig ? threadIdx.x / 2 : (threadIdx.x % 32) * 4; }
+  __device__ static int my_k() { return kContig ? (threadIdx.x % 2) * 4 : threadIdx.x / 32; }
   __device__ void stash(float* s) const {
     const int mn = my_mn(), k = my_k();
     if (kContig) {
@@ -66,27 +59,6 @@ struct TileRegs {
     }
   }
 };
-
-// A Loader made of kN passes of another: for blocks of 256 / kN threads.
-template <class L, int kN>
-struct Passes {
-  L pass[kN];
-  __device__ void fetch(int k0) {
-#pragma unroll
-    for (int i = 0; i < kN; ++i) pass[i].fetch(k0);
-  }
-  __device__ void stash(float* s) const {
-#pragma unroll
-    for (int i = 0; i < kN; ++i) pass[i].stash(s);
-  }
-};
-template <class L, size_t... I>
-__device__ Passes<L, sizeof...(I)> passes(const L& proto, std::index_sequence<I...>) {
-  Passes<L, sizeof...(I)> p{{((void)I, proto)...}};
-#pragma unroll
-  for (int i = 0; i < int(sizeof...(I)); ++i) p.pass[i].set_pass(i);
-  return p;
-}
 
 // A dense row-major operand: element (mn, k) is p[mn * ld + k] when kContig,
 // p[k * ld + mn] otherwise. `vec` (ld % 4 == 0 and p 16-byte aligned) allows
@@ -125,79 +97,48 @@ struct MatrixLoader : TileRegs<kContig> {
   }
 };
 
-// K steps per barrier (kSub, a template argument of mainloop): the shared
-// double buffer holds kSub slices of kBK, each fetched by its own copy of the
-// loader, so one __syncthreads (and one round of global loads) serves
-// kSub * kBK values of k. SGEMM uses kGemmSub; the convolution loaders carry
-// more state per copy and spill with 2, so they keep 1.
-#ifndef DLCORE_CUDA_GEMM_SUB
-#define DLCORE_CUDA_GEMM_SUB 1
-#endif
-constexpr int kGemmSub = DLCORE_CUDA_GEMM_SUB;
-constexpr int kStage = 2 * kBK;  // split-K slices are whole multiples of this (of every kSub used)
-static_assert(kStage % (kGemmSub * kBK) == 0, "split-K slices must hold whole stages");
-
-// N copies of a loader (loaders have no default constructor).
-template <class T, int N>
-struct Copies {
-  T v[N];
-  __device__ T& operator[](int i) { return v[i]; }
-};
-template <class T, size_t... I>
-__device__ Copies<T, sizeof...(I)> copies(const T& proto, std::index_sequence<I...>) {
-  return {{((void)I, proto)...}};
-}
-
 // The K loop every tiled kernel shares: C tile (held by `math`) += op(A) tile
-// x op(B) tile over k in [k_begin, k_end). k_begin must be a multiple of
-// kSub * kBK when the range is a slice of a longer K (split-K), so that no
-// stage straddles two slices (plan_split_k's slices are multiples of kStage). `Math` does the multiply of one BK step:
+// x op(B) tile over k in [k_begin, k_end). k_begin must be a multiple of kBK
+// when the range is a slice of a longer K (split-K), so that no K step
+// straddles two slices. `Math` does the multiply of one BK step:
 //   __device__ void step(const float* a_tile, const float* b_tile);  // S[kBK][kLds] each
-// The loaders are copied kSub times (one per slice of a stage); they are a
-// few registers of parameters each.
-template <int kSub, class Math, class LoaderA, class LoaderB>
-__device__ __forceinline__ void mainloop(const LoaderA& la_proto, const LoaderB& lb_proto, int k_begin, int k_end,
-                                         Math& math) {
-  __shared__ __align__(32) float as[2][kSub][kBK * kLds];
-  __shared__ __align__(32) float bs[2][kSub][kBK * kLds];
-  auto la = copies(la_proto, std::make_index_sequence<kSub>());
-  auto lb = copies(lb_proto, std::make_index_sequence<kSub>());
+// Measured on an H100 (SGEMM, 2048-8192) and not kept: two K steps per
+// barrier (0.84x cuBLAS vs 0.85x), and 128 threads with an 8 x 16 thread tile
+// (0.81x: a quarter less shared-memory traffic per FMA, but half the warps).
+// The loaders are taken by value: a private copy the compiler keeps in
+// registers (by reference, the NT SGEMM kernel spilled 16 bytes).
+template <class Math, class LoaderA, class LoaderB>
+__device__ __forceinline__ void mainloop(LoaderA la, LoaderB lb, int k_begin, int k_end, Math& math) {
+  __shared__ __align__(32) float as[2][kBK * kLds];
+  __shared__ __align__(32) float bs[2][kBK * kLds];
 
-  constexpr int kStep = kSub * kBK;  // k per barrier
-  const int steps = k_end > k_begin ? ceil_div(k_end - k_begin, kStep) : 0;
+  const int steps = k_end > k_begin ? ceil_div(k_end - k_begin, kBK) : 0;
   if (steps > 0) {
-#pragma unroll
-    for (int u = 0; u < kSub; ++u) {
-      la[u].fetch(k_begin + u * kBK);
-      lb[u].fetch(k_begin + u * kBK);
-      la[u].stash(as[0][u]);
-      lb[u].stash(bs[0][u]);
-    }
+    la.fetch(k_begin);
+    lb.fetch(k_begin);
+    la.stash(as[0]);
+    lb.stash(bs[0]);
   }
   __syncthreads();
 
   for (int step = 0; step < steps; ++step) {
     const int cur = step & 1;
     const bool more = step + 1 < steps;
-    if (more) {  // next stage's global loads are in flight during this stage's math
-#pragma unroll
-      for (int u = 0; u < kSub; ++u) {
-        la[u].fetch(k_begin + (step + 1) * kStep + u * kBK);
-        lb[u].fetch(k_begin + (step + 1) * kStep + u * kBK);
-      }
+    if (more) {  // next step's global loads are in flight during this step's math
+      la.fetch(k_begin + (step + 1) * kBK);
+      lb.fetch(k_begin + (step + 1) * kBK);
     }
-#pragma unroll
-    for (int u = 0; u < kSub; ++u) math.step(as[cur][u], bs[cur][u]);
+    math.step(as[cur], bs[cur]);
     if (more) {  // the other buffer: its last readers finished before the previous barrier
-#pragma unroll
-      for (int u = 0; u < kSub; ++u) {
-        la[u].stash(as[cur ^ 1][u]);
-        lb[u].stash(bs[cur ^ 1][u]);
-      }
+      la.stash(as[cur ^ 1]);
+      lb.stash(bs[cur ^ 1]);
     }
     __syncthreads();
   }
 }
+
+// Split-K slices are whole multiples of this many k (so no K step straddles two).
+constexpr int kStage = 2 * kBK;
 
 // Split-K: when the output has too few tiles to fill the GPU, K is cut into
 // `slices` ranges of `slice` (a whole number of stages) computed by separate
@@ -215,22 +156,10 @@ inline SplitPlan plan_split_k(int64_t tiles, int k_total, int sm_count, int max_
   return {ceil_div(std::max(k_total, 1), slice), slice};
 }
 
-// Strict float32: each thread owns an 8 x kTN block of C in registers, fed by
-// float4 fragments from shared memory: rows a_col + 0..3 and + 32..35 of the
-// warp tile, columns b_col + 16 j + 0..3. Lanes of a warp read 8 (A) and 4 (B)
-// distinct, contiguous float4: no bank conflicts, the rest are broadcasts.
-// kTN = 16 with 128 threads: per k, a thread loads 8 + kTN floats from shared
-// memory for 8 kTN FMAs. An SM issues 128 FMAs a cycle and reads 128 bytes of
-// shared memory a cycle, so 8 x 8 uses all of it (16 floats per 64 FMAs) and
-// 8 x 16 three quarters; measured on an H100 it was still slower (see
-// gemm.cu), so both SGEMM and conv run 256 threads x 8 x 8 today.
-template <int kBlockThreads, int kTN>
+// Strict float32: each thread owns an 8 x 8 block of C in registers, fed by
+// float4 fragments from shared memory (see the layout at the top).
 struct FfmaMath {
-  static constexpr int kWarpsN = kBlockThreads / kWarp / 2;  // 2 warps along M
-  static constexpr int kWN = kLanesN * kTN;
-  static constexpr int kFragN = kTN / 4;
-  static_assert(kWarpsN * kWN == kBN && 2 * kWM == kBM, "the warps tile the block exactly");
-  float acc[8][kTN];
+  float acc[8][8];
   int a_col, b_col;  // this thread's first row of the M tile / column of the N tile
 
   __device__ FfmaMath() {
@@ -240,7 +169,7 @@ struct FfmaMath {
 #pragma unroll
     for (int i = 0; i < 8; ++i)
 #pragma unroll
-      for (int j = 0; j < kTN; ++j) acc[i][j] = 0.0f;
+      for (int j = 0; j < 8; ++j) acc[i][j] = 0.0f;
   }
 
   __device__ __forceinline__ void step(const float* a_tile, const float* b_tile) {
@@ -248,16 +177,16 @@ struct FfmaMath {
     for (int kk = 0; kk < kBK; ++kk) {
       const float* arow = a_tile + kk * kLds + a_col;
       const float* brow = b_tile + kk * kLds + b_col;
-      float a[8], b[kTN];
-      *reinterpret_cast<float4*>(a) = *reinterpret_cast<const float4*>(arow);
-      *reinterpret_cast<float4*>(a + 4) = *reinterpret_cast<const float4*>(arow + kWM / 2);
-#pragma unroll
-      for (int j = 0; j < kFragN; ++j)
-        *reinterpret_cast<float4*>(b + 4 * j) = *reinterpret_cast<const float4*>(brow + j * (kLanesN * 4));
+      const float4 a_lo = *reinterpret_cast<const float4*>(arow);
+      const float4 a_hi = *reinterpret_cast<const float4*>(arow + kWM / 2);
+      const float4 b_lo = *reinterpret_cast<const float4*>(brow);
+      const float4 b_hi = *reinterpret_cast<const float4*>(brow + kWN / 2);
+      const float a[8] = {a_lo.x, a_lo.y, a_lo.z, a_lo.w, a_hi.x, a_hi.y, a_hi.z, a_hi.w};
+      const float b[8] = {b_lo.x, b_lo.y, b_lo.z, b_lo.w, b_hi.x, b_hi.y, b_hi.z, b_hi.w};
 #pragma unroll
       for (int i = 0; i < 8; ++i)
 #pragma unroll
-        for (int j = 0; j < kTN; ++j) acc[i][j] = fmaf(a[i], b[j], acc[i][j]);
+        for (int j = 0; j < 8; ++j) acc[i][j] = fmaf(a[i], b[j], acc[i][j]);
     }
   }
 
@@ -267,20 +196,18 @@ struct FfmaMath {
 #pragma unroll
     for (int i = 0; i < 8; ++i) {
       const int m = m0 + a_col + (i / 4) * (kWM / 2) + i % 4;
-#pragma unroll
-      for (int j = 0; j < kFragN; ++j)
-        ep.store4(m, n0 + b_col + j * (kLanesN * 4),
-                  make_float4(acc[i][4 * j], acc[i][4 * j + 1], acc[i][4 * j + 2], acc[i][4 * j + 3]));
+      ep.store4(m, n0 + b_col, make_float4(acc[i][0], acc[i][1], acc[i][2], acc[i][3]));
+      ep.store4(m, n0 + b_col + kWN / 2, make_float4(acc[i][4], acc[i][5], acc[i][6], acc[i][7]));
     }
   }
 };
 
 // The whole block: K loop with FFMA math, then the epilogue.
-template <int kSub = 1, int kBlockThreads = kThreads, int kTN = 8, class LoaderA, class LoaderB, class Epilogue>
-__device__ __forceinline__ void block_gemm(LoaderA& la, LoaderB& lb, int k_begin, int k_end, int m0, int n0,
+template <class LoaderA, class LoaderB, class Epilogue>
+__device__ __forceinline__ void block_gemm(const LoaderA& la, const LoaderB& lb, int k_begin, int k_end, int m0, int n0,
                                            const Epilogue& ep) {
-  FfmaMath<kBlockThreads, kTN> math;
-  mainloop<kSub>(la, lb, k_begin, k_end, math);
+  FfmaMath math;
+  mainloop(la, lb, k_begin, k_end, math);
   math.store(ep, m0, n0);
 }
 
