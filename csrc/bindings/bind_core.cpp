@@ -2,6 +2,7 @@
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 
+#include "bindings/array.h"
 #include "bindings/init.h"
 #include "core/cpu.h"
 #include "core/peak.h"
@@ -23,6 +24,7 @@ void init_core(py::module_& m) {
   m.def("set_num_threads", &set_num_threads, py::arg("n"));
   m.def("get_num_threads", &get_num_threads);
   m.def("set_verbose", &set_verbose, py::arg("on"));
+  def_host_cache(m);
   m.def("verbose", &verbose_enabled);
   m.def("last_dispatch", &last_dispatch,
         "'<op>:<implementation>' chosen by the last kernel call on this thread");

@@ -5,6 +5,7 @@
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 
+#include "bindings/array.h"
 #include "bindings/exceptions.h"
 
 #include "onednn/common.h"
@@ -65,6 +66,7 @@ PYBIND11_MODULE(_onednn, m) {
     }
   });
 
+  dlcore::def_host_cache(m);
   m.def("describe", &describe, "oneDNN version, runtime and the ISA it dispatches to");
   m.def("probe", &probe, "'' when the backend is usable here, else why not");
   m.def("last_call_info", [] {

@@ -16,6 +16,7 @@ from ._backends import (
     set_num_threads,
     set_verbose,
 )
+from ._host_cache import empty_host_cache, host_cache_info, set_host_cache_limit
 from . import kernels
 from .autograd import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
 from .ops._common import backend, current_backend
@@ -33,8 +34,11 @@ __version__ = "0.1.0"
 __all__ = [
     "BackendUnavailableError",
     "backends",
+    "empty_host_cache",
+    "host_cache_info",
     "get_num_threads",
     "kernels",
+    "set_host_cache_limit",
     "set_num_threads",
     "set_verbose",
     # Python layer: tensors, autograd, nn, optim, data, checkpoints

@@ -1,0 +1,52 @@
+"""The host cache: large kernel outputs reuse freed, already faulted-in blocks.
+
+Every CPU kernel output of at least 1 MiB comes from a cache of freed blocks
+(csrc/core/host_cache.h says why: a fresh multi-megabyte array costs a page
+fault per page, about as long as a streaming kernel itself). A freed output
+stays cached while the cache holds at most ``limit`` bytes (default: an
+eighth of physical memory, at most 4 GiB; the environment variable
+``DLCORE_HOST_CACHE_BYTES`` sets it at import, 0 turns the cache off). Each
+CPU extension module (``_C``, and ``_onednn`` when it is loaded) keeps its own
+cache; these functions act on all of them. Like CuPy's memory pool on the GPU,
+cached bytes count in the process's resident memory until emptied.
+"""
+from __future__ import annotations
+
+import sys
+
+from . import _C
+
+
+def _modules():
+    yield _C
+    onednn = sys.modules.get("dlcore._onednn")  # only if something already loaded it
+    if onednn is not None and hasattr(onednn, "host_cache_info"):
+        yield onednn
+
+
+def host_cache_info() -> dict:
+    """Cached bytes and blocks, the limit, and allocation hits/misses, summed over the CPU modules."""
+    total = {"cached_bytes": 0, "cached_blocks": 0, "hits": 0, "misses": 0}
+    limit = None
+    for module in _modules():
+        info = module.host_cache_info()
+        for key in total:
+            total[key] += info[key]
+        limit = info["limit"] if limit is None else limit
+    total["limit"] = limit
+    return total
+
+
+def empty_host_cache() -> None:
+    """Frees every cached block (arrays still alive are not touched)."""
+    for module in _modules():
+        module.empty_host_cache()
+
+
+def set_host_cache_limit(nbytes: int) -> None:
+    """Caps the bytes each module's cache keeps (0 turns caching off: outputs come from NumPy)."""
+    nbytes = int(nbytes)
+    if nbytes < 0:
+        raise ValueError(f"set_host_cache_limit: nbytes must be >= 0, got {nbytes}")
+    for module in _modules():
+        module.set_host_cache_limit(nbytes)
