@@ -158,13 +158,35 @@ def test_across_backward_crosses_chunks(cpu_backend, rng):
 @pytest.mark.parametrize("shape", [(1, 6, 33, 65), (3, 5, 27, 27), (11, 4, 27, 27)], ids=str)
 def test_across_forward_crosses_chunks(cpu_backend, rng, shape):
     # 33 x 65 = 2145 positions: three forward chunks of 720, the last partial;
-    # 27 x 27 with 3 or 11 images: one chunk per plane, or smaller chunks so
-    # that the units split evenly over two threads.
+    # 27 x 27: one chunk per plane.
     x = randn(rng, *shape, scale=3.0)
     y = lrn_forward(x, 5, 0.5, 0.75, 1.0, backend=cpu_backend)
     assert_close(y, lrn_ref(x, 5, 0.5, 0.75, 1.0), rtol=3e-6, atol=1e-7)
     y = lrn_forward(x, 3, 0.5, 1.3, 1.0, backend=cpu_backend)
     assert_close(y, lrn_ref(x, 3, 0.5, 1.3, 1.0), rtol=3e-6, atol=1e-7)
+
+
+@pytest.mark.parametrize("shape", [(11, 40, 27, 27), (3, 37, 9, 9), (1, 33, 5, 7)], ids=str)
+def test_across_forward_channel_blocks(cpu_backend, rng, shape):
+    # Units that would not split evenly over the threads are cut into channel
+    # blocks (11 x 40: two blocks of 20 at 2 threads; 3 x 37: blocks of 19 and
+    # 18; 1 x 33: blocks of 17 and 16 at 2 threads, 3 would go below 16).
+    # Windows reach across the block edges; results match one thread bitwise.
+    x = randn(rng, *shape, scale=3.0)
+    before = dlcore.get_num_threads()
+    outs = []
+    try:
+        for t in (1, 2, 3):
+            dlcore.set_num_threads(t)
+            outs.append([lrn_forward(x, 5, 0.5, 0.75, 1.0, backend=cpu_backend),
+                         lrn_forward(x, 4, 0.5, 1.3, 1.0, backend=cpu_backend)])
+    finally:
+        dlcore.set_num_threads(before)
+    assert_close(outs[0][0], lrn_ref(x, 5, 0.5, 0.75, 1.0), rtol=3e-6, atol=1e-7)
+    assert_close(outs[0][1], lrn_ref(x, 4, 0.5, 1.3, 1.0), rtol=3e-6, atol=1e-7)
+    for other in outs[1:]:
+        for a, b in zip(outs[0], other):
+            np.testing.assert_array_equal(a, b)
 
 
 @pytest.mark.parametrize("size", [1, 2, 3, 5])

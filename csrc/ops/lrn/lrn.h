@@ -32,8 +32,10 @@ struct LrnArgs {
   const float* dy = nullptr;  // backward
   float* y = nullptr;         // forward output
   float* dx = nullptr;        // backward output
-  // Across channels: spatial positions per work unit (set by the driver).
+  // Across channels: spatial positions and (forward) channels per work unit
+  // (set by the driver).
   int64_t chunk = 0;
+  int64_t cblock = 0;
 
   int64_t front() const { return size / 2; }        // window reach before i
   int64_t back() const { return (size - 1) / 2; }   // window reach after i
@@ -50,8 +52,10 @@ const Registry<LrnArgs>& lrn_backward_registry();
 // Per-ISA kernel bodies (lrn_kernels.h for one vector type); the OpenMP
 // drivers in lrn.cpp split work units over threads.
 struct LrnKernels {
-  // Across: units are (image, chunk of `chunk` spatial positions).
+  // Across, forward: units are (image, block of `cblock` channels, chunk of
+  // `chunk` positions).
   void (*across_forward)(const LrnArgs&, int64_t begin, int64_t end);
+  // Across, backward: units are (image, chunk of `chunk` positions).
   // scratch: 2 * C * chunk floats.
   void (*across_backward)(const LrnArgs&, int64_t begin, int64_t end, float* scratch);
   // Within: units are (n, c) planes; scratch: within_scratch_floats(args).

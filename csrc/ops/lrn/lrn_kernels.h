@@ -3,7 +3,8 @@
 // reference), the *_avx2 / *_avx512 files with their vector type.
 //
 // Across channels, vectors run over contiguous spatial positions: a work unit
-// is one image and a chunk of positions, walked channel by channel; the window
+// is one image and a chunk of positions (forward: also a block of channels),
+// walked channel by channel; the window
 // sum of squares is summed directly (n FMAs from L1) rather than as a running
 // sum, so a large x leaving the window cannot leave cancellation error behind
 // and every path sums in the same order. Backward keeps s^-beta and
@@ -131,19 +132,28 @@ struct AcrossForwardRow {
   }
 };
 
+// Forward units are (image, block of channels, chunk of positions), in that
+// order, so that a thread's contiguous range of units reads one stream when a
+// chunk is the whole plane.
+// (Tried: squaring each x once into an L1 ring of the window's rows, the
+// window sum then size - 1 adds instead of `size` FMAs. No change on a Zen 1
+// core, 1.40 ns per element either way: the power's square root and FMAs
+// bound it, not the window. Not kept.)
 template <class V, class Pow>
 void across_forward_t(const LrnArgs& a, int64_t begin, int64_t end) {
   const Pow pw(a.beta);
-  const int64_t hw = a.plane();
+  const int64_t hw = a.plane(), chunks = (hw + a.chunk - 1) / a.chunk;
+  const int64_t blocks = (a.c + a.cblock - 1) / a.cblock;
   const auto alpha = V::set1(a.scaled_alpha()), k = V::set1(a.k);
   for (int64_t u = begin; u < end; ++u) {
-    const Unit unit = unit_of(a, u);
-    const float* x = a.x + unit.offset;
-    float* y = a.y + unit.offset;
-    for (int64_t c = 0; c < a.c; ++c) {
+    const int64_t image = u / (blocks * chunks), block = u / chunks % blocks, p0 = u % chunks * a.chunk;
+    const int64_t len = std::min(a.chunk, hw - p0), c0 = block * a.cblock, c1 = std::min(a.c, c0 + a.cblock);
+    const float* x = a.x + image * a.c * hw + p0;
+    float* y = a.y + image * a.c * hw + p0;
+    for (int64_t c = c0; c < c1; ++c) {
       const int64_t lo = std::max<int64_t>(0, c - a.front()), hi = std::min(a.c - 1, c + a.back());
-      if (hi + kPrefetchAhead < a.c) prefetch_row(x + (hi + kPrefetchAhead) * hw, unit.len);
-      grouped_loop<V>(unit.len, AcrossForwardRow<V, Pow>{pw, x, y + c * hw, hw, lo, hi, c, alpha, k});
+      if (hi + kPrefetchAhead < a.c) prefetch_row(x + (hi + kPrefetchAhead) * hw, len);
+      grouped_loop<V>(len, AcrossForwardRow<V, Pow>{pw, x, y + c * hw, hw, lo, hi, c, alpha, k});
     }
   }
 }
