@@ -16,6 +16,7 @@ import shutil
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 
 import dlcore
@@ -83,6 +84,18 @@ def test_philox_known_answers(counter, key, expected):
     from dlcore import _cuda
 
     assert tuple(_cuda.philox4x32_10(list(counter), list(key))) == expected
+
+
+@pytest.mark.skipif(not HAS_CUDA_MODULE, reason="dlcore._cuda was not built")
+def test_gpu_mask_rule_is_the_cpu_mask():
+    # philox.h's rule on the host (8 rounds) against the CPU kernels' NumPy reference.
+    from dlcore import _cuda
+    from dlcore.ops._philox import dropout_mask
+
+    for p, seed in ((0.3, 42), (0.5, 2**40 + 3)):
+        want = dropout_mask(700, p, seed)
+        got = np.array([_cuda.dropout_keep_host(seed, i, p) for i in range(700)], np.uint8)
+        np.testing.assert_array_equal(got, want)
 
 
 @pytest.mark.skipif(not HAS_CUDA_MODULE, reason="dlcore._cuda was not built")

@@ -4,7 +4,7 @@ import pytest
 
 import dlcore
 from dlcore.kernels import dropout_backward, dropout_forward
-from dlcore.ops._philox import dropout_mask, philox4x32_10
+from dlcore.ops._philox import DROPOUT_ROUNDS, dropout_mask, philox4x32
 from opcheck import ODD_SIZES, assert_close, randn
 
 
@@ -14,9 +14,23 @@ def reference_mask(n, p, seed):
 
 
 def test_reference_philox_matches_random123_known_answers():
-    # Random123 kat_vectors: philox4x32_10, counter 0 / key 0 and counter all-ones / key all-ones.
-    zero = philox4x32_10(np.array([0], np.uint64), 0)
+    # Random123 kat_vectors: philox4x32_10, counter 0 / key 0. The dropout mask
+    # runs the same round function for DROPOUT_ROUNDS = 8 rounds.
+    zero = philox4x32(np.array([0], np.uint64), 0, rounds=10)
     assert [int(w[0]) for w in zero] == [0x6627E8D5, 0xE169C58D, 0xBC57AC4C, 0x9B00DBD8]
+    assert DROPOUT_ROUNDS == 8
+
+
+def test_mask_uses_eight_rounds():
+    # Element 0 takes the low 16 bits of word 0 of call 0: with p just below
+    # and just above that u16, it is kept and dropped (8 rounds, not 10).
+    seed = 7
+    u16 = int(philox4x32(np.array([0], np.uint64), seed, rounds=8)[0][0]) & 0xFFFF
+    u16_ten = int(philox4x32(np.array([0], np.uint64), seed, rounds=10)[0][0]) & 0xFFFF
+    assert u16 != u16_ten and 0 < u16 < 65535
+    x = np.ones(1, np.float32)
+    assert dropout_forward(x, (u16 - 0.5) / 65536, seed)[1][0] == 1
+    assert dropout_forward(x, (u16 + 0.5) / 65536, seed)[1][0] == 0
 
 
 @pytest.mark.parametrize("n", ODD_SIZES + (1000, 4097))

@@ -62,7 +62,7 @@ void cross_entropy_forward(const float* logits, const int64_t* target, float* lo
 void cross_entropy_backward(const float* dloss, const float* log_probs, const int64_t* target, float* dlogits,
                             int64_t n, int64_t c, float label_smoothing, cudaStream_t stream);
 
-// ---- dropout.cu: Philox-4x32-10 mask, see philox.h ------------------------------------
+// ---- dropout.cu: Philox-4x32 (8 rounds) mask, see philox.h ----------------------------
 void dropout_forward(const float* x, float* y, uint8_t* mask, int64_t n, float p, uint64_t seed,
                      cudaStream_t stream);
 void dropout_backward(const float* dy, const uint8_t* mask, float* dx, int64_t n, float p, cudaStream_t stream);

@@ -2,8 +2,8 @@
 // random-word mapping). Include only from dropout.cpp / dropout_avx2.cpp /
 // dropout_avx512.cpp (anonymous namespace: one copy per ISA).
 //
-// Forward is bound by Philox, not by memory: 10 rounds of two 32x32->64-bit
-// multiplies per call, each call feeding 8 elements (16 bits each). The
+// Forward is bound by Philox, not by memory: 8 rounds (dropout.h says why
+// not 10) of two 32x32->64-bit multiplies per call, each call feeding 8 elements (16 bits each). The
 // vector path keeps the counters as 64-bit lanes (even and odd 32-bit lanes
 // in two registers), where one multiply-unsigned-even instruction yields both
 // halves of a product with no re-interleaving, and runs all the chains of a
@@ -24,12 +24,12 @@ namespace {
 constexpr int kCallsPerGroup = 16;
 constexpr int kWordsPerGroup = 4 * kCallsPerGroup;
 constexpr int64_t kGroup = 2 * kWordsPerGroup;  // elements fed by a group's 16 calls (16 bits each)
-constexpr int kRounds = 10;
+constexpr int kRounds = 8;  // dropout.h: why 8
 constexpr uint32_t kPhiloxM0 = 0xD2511F53u, kPhiloxM1 = 0xCD9E8D57u;
 constexpr uint32_t kPhiloxW0 = 0x9E3779B9u, kPhiloxW1 = 0xBB67AE85u;
 
-// Philox-4x32-10 of one 64-bit counter (counter words 2 and 3 are zero): the
-// textbook form, used by the reference path.
+// Philox-4x32 (kRounds rounds) of one 64-bit counter (counter words 2 and 3
+// are zero): the textbook form, used by the reference path.
 inline void philox_scalar(uint64_t counter, uint32_t k0, uint32_t k1, uint32_t out[4]) {
   uint32_t c[4] = {uint32_t(counter), uint32_t(counter >> 32), 0, 0};
   for (int round = 0; round < kRounds; ++round) {
@@ -61,7 +61,7 @@ struct PhiloxKeys {
   }
 };
 
-// Philox-4x32-10 of N * V::width counters (low words `ctr_lo[i]` per lane,
+// Philox-4x32 (kRounds rounds) of N * V::width counters (low words `ctr_lo[i]` per lane,
 // high word `ctr_hi` shared): out[i][k] = word k of the counters in
 // ctr_lo[i]. Each register of counters runs as two chains of 64-bit lanes
 // (even and odd 32-bit lanes); only the low 32 bits of a 64-bit lane matter,
@@ -82,7 +82,7 @@ DLCORE_INLINE void philox_lanes(const typename V::ireg ctr_lo[N], uint32_t ctr_h
     c[q][2] = V::ixor(V::ihigh_to_low64(p0), V::iload(key.k1[0]));
     c[q][3] = p0;
   }
-#pragma GCC unroll 9
+#pragma GCC unroll 7
   for (int r = 1; r < kRounds; ++r) {
     for (int q = 0; q < 2 * N; ++q) {
       const ireg p0 = V::imul_even_u32(c[q][0], m0), p1 = V::imul_even_u32(c[q][2], m1);
