@@ -706,3 +706,49 @@ def test_primitives_are_cached_and_threads_follow_dlcore(rng):
     assert_close(y2, y1.astype(np.float64), rtol=1e-5, atol=1e-5, what="1 thread vs all")
     info = mod.last_call_info()
     assert info["primitive_seconds"] > 0 and info["impl"]
+
+
+_THREADS_PROBE = r"""
+import os, time, numpy as np, dlcore
+from dlcore import kernels as K
+
+def cpu_ticks():
+    ticks = {}
+    for tid in os.listdir("/proc/self/task"):
+        with open(f"/proc/self/task/{tid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        ticks[tid] = int(fields[11]) + int(fields[12])  # utime + stime
+    return ticks
+
+rng = np.random.default_rng(0)
+x = rng.standard_normal((2, 64, 40, 40), dtype=np.float32)
+w = rng.standard_normal((64, 64, 3, 3), dtype=np.float32)
+dlcore.set_num_threads(2)
+K.conv2d_forward(x, w, padding=1, backend="onednn")  # the OpenMP pool exists now
+dlcore.set_num_threads(1)
+K.conv2d_forward(x, w, padding=1, backend="onednn")  # a new plan, made under 1 thread
+time.sleep(0.2)
+before = cpu_ticks()
+deadline = time.perf_counter() + 0.6
+while time.perf_counter() < deadline:
+    K.conv2d_forward(x, w, padding=1, backend="onednn")
+after = cpu_ticks()
+busy = sorted(after[t] - before.get(t, 0) for t in after)
+print(busy[-1], busy[-2] if len(busy) > 1 else 0)
+"""
+
+
+@needs_onednn
+@pytest.mark.skipif(not os.path.isdir("/proc/self/task") or (os.cpu_count() or 1) < 2,
+                    reason="needs Linux /proc and two cores")
+def test_set_num_threads_limits_onednn():
+    # oneDNN fixes a primitive's thread count at creation; dlcore must create
+    # (and run) it under dlcore's count. Counted in CPU ticks per thread, in a
+    # subprocess whose idle OpenMP threads sleep (no spinning to count).
+    path = os.pathsep.join(p for p in (PYTHON_DIR, os.environ.get("PYTHONPATH")) if p)
+    env = dict(os.environ, OMP_WAIT_POLICY="passive", PYTHONPATH=path)
+    out = subprocess.run([sys.executable, "-c", _THREADS_PROBE], env=env, capture_output=True, text=True,
+                         check=True, timeout=120)
+    busiest, second = map(int, out.stdout.split())
+    assert busiest >= 20, out.stdout  # 0.6 s of work on the calling thread (ticks of 10 ms)
+    assert second <= 3, f"a second thread worked while dlcore.set_num_threads(1): {out.stdout}"
