@@ -177,6 +177,51 @@ def test_conv_all_passes_match_float64(cpu_backend, rng, case):
     assert_conv_close(db, db_ref, db_scale, terms, f"backward_weights db {cpu_backend}")
 
 
+# Depthwise (one input channel per group, at most 4 outputs per group): its
+# own NCHW kernels on avx2/avx512 (depthwise_kernels.h). Widths hit every
+# remainder of 4 vectors of 8 or 16 and a single partial vector; strides 1-3
+# with dilation and asymmetric padding exercise the column phases.
+DEPTHWISE_CASES = [
+    # (N, C, H, W, multiplier, KH, KW, stride, padding, dilation)
+    (2, 5, 9, 33, 1, 3, 3, 1, 1, 1),
+    (1, 3, 7, 7, 1, 3, 3, 2, 1, 1),
+    (3, 4, 12, 17, 2, 3, 3, 2, (1, 0, 2, 1), 1),
+    (1, 6, 11, 40, 4, 5, 5, 1, 2, 2),
+    (2, 3, 10, 65, 1, 3, 2, 3, (0, 2), (2, 1)),
+    (1, 7, 5, 1, 1, 3, 3, 1, 1, 1),
+    (2, 2, 8, 9, 3, 1, 1, 2, 0, 1),
+    (1, 16, 14, 14, 1, 3, 3, 2, 1, 1),
+    (1, 8, 20, 129, 1, 7, 7, (1, 2), 3, 1),
+]
+
+
+@pytest.mark.parametrize("case", DEPTHWISE_CASES, ids=str)
+def test_depthwise_all_passes_match_float64(cpu_backend, rng, case):
+    n, c, h, wd, mult, kh, kw, stride, padding, dilation = case
+    test_conv_all_passes_match_float64(cpu_backend, rng, (n, c, h, wd, c * mult, kh, kw, stride, padding,
+                                                          dilation, c))
+
+
+def test_depthwise_results_do_not_depend_on_threads(cpu_backend, rng):
+    x = randn(rng, 2, 24, 15, 37)
+    w = randn(rng, 48, 1, 3, 3)
+    dy = randn(rng, 2, 48, 8, 19)
+    hp = dict(stride=2, padding=1, groups=24)
+    before = dlcore.get_num_threads()
+    outs = []
+    try:
+        for t in (1, 2, 3):
+            dlcore.set_num_threads(t)
+            outs.append([conv2d_forward(x, w, **hp, backend=cpu_backend),
+                         conv2d_backward_data(dy, w, x.shape, **hp, backend=cpu_backend),
+                         *conv2d_backward_weights(x, dy, w.shape, **hp, backend=cpu_backend)])
+    finally:
+        dlcore.set_num_threads(before)
+    for other in outs[1:]:
+        for a, b in zip(outs[0], other):
+            np.testing.assert_array_equal(a, b)
+
+
 def test_conv_dispatch_names_the_path(cpu_backend, rng):
     x, w = randn(rng, 1, 3, 5, 5), randn(rng, 4, 3, 3, 3)
     conv2d_forward(x, w, backend=cpu_backend)

@@ -94,6 +94,18 @@ inline Blocking blocking_for(const ConvShape& s, int W) {
   return b;
 }
 
+// One input channel per group and few outputs per group (depthwise, as in
+// MobileNet): these run on NCHW directly, vectors along the output row
+// (depthwise_kernels.h, included at the end of this file). With more outputs
+// per group the narrow blocked path fills its W-lane output blocks well.
+inline bool use_depthwise(const ConvShape& s) { return s.icg() == 1 && s.ocg() <= 4 && s.groups > 1; }
+template <class V>
+void depthwise_forward(const ConvForwardArgs& a);
+template <class V>
+void depthwise_backward_data(const ConvBackwardDataArgs& a);
+template <class V>
+void depthwise_backward_weights(const ConvBackwardWeightsArgs& a);
+
 // ---------------------------------------------------------------------------
 // Reorders (memory-bound; plain loops, parallel over rows). Templates over V
 // too, although only widths matter, so that their AVX-512 instantiations
@@ -440,6 +452,7 @@ void forward_narrow(const ConvForwardArgs& a, const float* bias) {
 
 template <class V>
 void conv2d_forward_direct(const ConvForwardArgs& a) {
+  if (use_depthwise(a.s)) return depthwise_forward<V>(a);
   constexpr int W = V::width;
   const ConvShape& s = a.s;
   const Blocking b = blocking_for(s, W);
@@ -511,6 +524,7 @@ void backward_data_gather(const ConvBackwardDataArgs& a) {
 
 template <class V>
 void conv2d_backward_data_direct(const ConvBackwardDataArgs& a) {
+  if (use_depthwise(a.s)) return depthwise_backward_data<V>(a);
   if (backward_data_as_forward(a.s)) return backward_data_gather<V>(a);
   constexpr int W = V::width;
   constexpr int NB = TileShape<V>::NB;
@@ -701,6 +715,7 @@ void backward_weights_narrow(const ConvBackwardWeightsArgs& a) {
 
 template <class V>
 void conv2d_backward_weights_direct(const ConvBackwardWeightsArgs& a) {
+  if (use_depthwise(a.s)) return depthwise_backward_weights<V>(a);
   constexpr int W = V::width;
   const ConvShape& s = a.s;
   const Blocking b = blocking_for(s, W);
@@ -737,3 +752,5 @@ void conv2d_backward_weights_direct(const ConvBackwardWeightsArgs& a) {
 
 }  // namespace
 }  // namespace dlcore
+
+#include "ops/conv/depthwise_kernels.h"

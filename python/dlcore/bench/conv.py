@@ -5,6 +5,10 @@ implementation (and oneDNN when built), interleaved in one run.
 The topologies' minibatches (50-256) are scaled down to MB images so the full
 report fits a 2-core machine; the per-layer GFLOP/s hardly depends on it once
 a layer has a few thousand output pixels.
+
+A second table times MobileNet v1's depthwise 3x3 layers (Howard et al. 2017,
+table 1; not in the shared shape list), which run on their own kernels; the
+medians of the first table stay over the four networks' layers only.
 """
 from __future__ import annotations
 
@@ -21,6 +25,9 @@ MB = 2  # images per minibatch in this report (the topologies use 50-256)
 QUICK_LAYERS = ("alexnet:conv2", "alexnet:conv3", "vgg_16:conv3_2", "resnet_50:res2a_branch2b",
                 "resnet_50:res3a_branch2c", "resnet_50:res4a_branch2b", "lenet_caffe:conv2")
 PASSES = ("fwd", "bwd_d", "bwd_w")
+# MobileNet v1 at 224x224: its distinct depthwise layers (channels, input size, stride), 3x3, padding 1.
+MOBILENET_DEPTHWISE = ((32, 112, 1), (64, 112, 2), (128, 56, 1), (128, 56, 2), (256, 28, 1), (256, 28, 2),
+                       (512, 14, 1), (512, 14, 2), (1024, 7, 1))
 
 
 # ---------------------------------------------------------------------------
@@ -81,6 +88,13 @@ def layers(quick: bool):
                "pad": (int(r["ph"]), int(r["pw"])), "g": int(r["g"]), "oh": int(r["oh"]), "ow": int(r["ow"])}
 
 
+def depthwise_layers(quick: bool):
+    for i, (c, size, stride) in enumerate(MOBILENET_DEPTHWISE[1:2] if quick else MOBILENET_DEPTHWISE):
+        out = (size + 2 - 3) // stride + 1
+        yield {"name": f"mobilenet_v1:dw {c}x{size}x{size} s{stride}", "mb": MB, "ic": c, "ih": size, "iw": size,
+               "oc": c, "kh": 3, "kw": 3, "stride": (stride, stride), "pad": (1, 1), "g": c, "oh": out, "ow": out}
+
+
 def pass_functions(layer, x, w, dy, backend):
     """pass name -> a no-argument call of dlcore's kernel on `backend`."""
     hp = dict(stride=layer["stride"], padding=layer["pad"], groups=layer["g"], backend=backend)
@@ -117,8 +131,33 @@ def run(args) -> list[dict]:
              "'onednn prim' = its primitive alone in its preferred layout" if have_onednn
              else "; oneDNN not built/available here"))
     rng = np.random.default_rng(0)
+    rows = time_layers(args, layers(args.quick), peak, have_onednn, rng)
+    columns = [("layer", "layer", ""), ("pass", "pass", ""), ("dlcore", "dlcore GF/s", ".1f"),
+               ("peak", "%peak", ".0%"), ("numpy", "numpy GF/s", ".1f"), ("ratio", "dlcore/numpy", ".2f")]
+    if have_onednn:
+        columns += [("onednn", "onednn GF/s", ".1f"), ("onednn_prim", "onednn prim GF/s", ".1f"),
+                    ("vs_onednn", "dlcore/onednn", ".2f")]
+    print_table(rows, columns)
+    summarize_passes(rows, have_onednn, "")
+    print(f"\n### MobileNet v1 depthwise 3x3 layers, minibatch {MB} (one input channel per group)")
+    dw_rows = time_layers(args, depthwise_layers(args.quick), peak, have_onednn, rng)
+    print_table(dw_rows, columns)
+    summarize_passes(dw_rows, have_onednn, " depthwise")
+    return rows + dw_rows
+
+
+def summarize_passes(rows, have_onednn, label):
+    for p in PASSES:
+        sel = [r for r in rows if r["pass"] == p]
+        summarize(sel, "ratio", f"dlcore/numpy{label} {p}")
+        summarize(sel, "peak", f"fraction of peak{label} {p}")
+        if have_onednn:
+            summarize(sel, "vs_onednn", f"dlcore/onednn{label} {p}")
+
+
+def time_layers(args, layer_list, peak, have_onednn, rng) -> list[dict]:
     rows = []
-    for layer in layers(args.quick):
+    for layer in layer_list:
         g = layer["g"]
         x = rng.standard_normal((MB, layer["ic"], layer["ih"], layer["iw"]), dtype=np.float32)
         w = rng.standard_normal((layer["oc"], layer["ic"] // g, layer["kh"], layer["kw"]), dtype=np.float32)
@@ -141,16 +180,4 @@ def run(args) -> list[dict]:
                          "numpy": gf["numpy"], "ratio": gf["dlcore"] / gf["numpy"],
                          "onednn": gf.get("onednn"), "onednn_prim": gf.get("onednn_prim"),
                          "vs_onednn": gf["dlcore"] / gf["onednn"] if "onednn" in gf else None})
-    columns = [("layer", "layer", ""), ("pass", "pass", ""), ("dlcore", "dlcore GF/s", ".1f"),
-               ("peak", "%peak", ".0%"), ("numpy", "numpy GF/s", ".1f"), ("ratio", "dlcore/numpy", ".2f")]
-    if have_onednn:
-        columns += [("onednn", "onednn GF/s", ".1f"), ("onednn_prim", "onednn prim GF/s", ".1f"),
-                    ("vs_onednn", "dlcore/onednn", ".2f")]
-    print_table(rows, columns)
-    for p in PASSES:
-        sel = [r for r in rows if r["pass"] == p]
-        summarize(sel, "ratio", f"dlcore/numpy {p}")
-        summarize(sel, "peak", f"fraction of peak {p}")
-        if have_onednn:
-            summarize(sel, "vs_onednn", f"dlcore/onednn {p}")
     return rows
