@@ -28,6 +28,7 @@ namespace {
 struct PhasePlane {
   int64_t ihp, sw, len;  // padded rows, phases per row, floats per phase row (with slack)
   int64_t floats() const { return ihp * sw * len; }
+  int64_t row_floats() const { return sw * len; }  // one whole padded row (build_phases' staging)
   int64_t row(int64_t r, int64_t q) const { return (r * sw + q) * len; }
 };
 
@@ -37,27 +38,35 @@ PhasePlane phase_plane(const ConvShape& s) {
   return {s.ih + s.pt + s.pb, s.sw, ceil_div(iwp, s.sw) + V::width};
 }
 
-// P = the zero-padded plane x (ih x iw), split into column phases. Phase
-// row (r, q) holds padded columns q + j sw: zeros, then x's columns
-// q + j sw - pl for the j that land inside the row, then zeros again.
-inline void build_phases(const float* x, const ConvShape& s, const PhasePlane& pp, float* p) {
+// P = the zero-padded plane x (ih x iw), split into column phases. Each
+// padded row is laid out whole in `row` (sw * len floats: zeros, x's row,
+// zeros), then dealt out to the phases; the stride-2 deal is a plain loop
+// the compiler vectorizes (a strided gather per phase ran at ~1 ns a float).
+inline void build_phases(const float* x, const ConvShape& s, const PhasePlane& pp, float* p, float* row) {
+  const int64_t width = pp.sw * pp.len;
   for (int64_t r = 0; r < pp.ihp; ++r) {
     const int64_t src = r - s.pt;
-    for (int64_t q = 0; q < pp.sw; ++q) {
-      float* dst = p + pp.row(r, q);
-      int64_t lo = 0, hi = 0;  // dst[lo, hi) comes from x
-      if (src >= 0 && src < s.ih) {
-        lo = imin(pp.len, imax(0, ceil_div(s.pl - q, pp.sw)));
-        hi = imax(lo, imin(pp.len, ceil_div(s.iw + s.pl - q, pp.sw)));
+    if (src < 0 || src >= s.ih) {
+      std::fill(p + pp.row(r, 0), p + pp.row(r, 0) + width, 0.0f);
+      continue;
+    }
+    std::fill(row, row + s.pl, 0.0f);
+    std::copy(x + src * s.iw, x + (src + 1) * s.iw, row + s.pl);
+    std::fill(row + s.pl + s.iw, row + width, 0.0f);
+    if (pp.sw == 1) {
+      std::copy(row, row + width, p + pp.row(r, 0));
+    } else if (pp.sw == 2) {
+      float* __restrict even = p + pp.row(r, 0);
+      float* __restrict odd = p + pp.row(r, 1);
+      for (int64_t j = 0; j < pp.len; ++j) {
+        even[j] = row[2 * j];
+        odd[j] = row[2 * j + 1];
       }
-      std::fill(dst, dst + lo, 0.0f);
-      const float* xr = x + src * s.iw + q - s.pl;  // column of dst[j]: j sw
-      if (pp.sw == 1) {
-        std::copy(xr + lo, xr + hi, dst + lo);
-      } else {
-        for (int64_t j = lo; j < hi; ++j) dst[j] = xr[j * pp.sw];
+    } else {
+      for (int64_t q = 0; q < pp.sw; ++q) {
+        float* dst = p + pp.row(r, q);
+        for (int64_t j = 0; j < pp.len; ++j) dst[j] = row[q + j * pp.sw];
       }
-      std::fill(dst + hi, dst + pp.len, 0.0f);
     }
   }
 }
@@ -146,9 +155,9 @@ void depthwise_forward(const ConvForwardArgs& a) {
   const PhasePlane pp = phase_plane<V>(s);
   const TapOffsets taps(s, pp);
   const int64_t m = s.ocg(), nt = s.kh * s.kw;
-  for_each_plane(s, pp.floats(), s.n * s.groups, [&](int64_t i, float* p) {
+  for_each_plane(s, pp.floats() + pp.row_floats(), s.n * s.groups, [&](int64_t i, float* p) {
     const int64_t n = i / s.groups, g = i % s.groups;
-    build_phases(a.x + (n * s.ic + g) * s.ih * s.iw, s, pp, p);
+    build_phases(a.x + (n * s.ic + g) * s.ih * s.iw, s, pp, p, p + pp.floats());
     for (int64_t j = 0; j < m; ++j) {
       const int64_t o = g * m + j;
       float* y = a.y + (n * s.oc + o) * s.oh * s.ow;
@@ -204,12 +213,13 @@ void depthwise_backward_weights(const ConvBackwardWeightsArgs& a) {
   const int64_t m = s.ocg(), taps = s.kh * s.kw, full = s.ow / W * W;
   // Per thread: the phase plane, then per output of the group W lanes and one scalar per tap, and the bias sums.
   const int64_t acc_floats = m * (taps + 1) * (W + 1);
-  for_each_plane(s, pp.floats() + acc_floats, s.groups, [&](int64_t g, float* p) {
-    float* lanes = p + pp.floats();        // [m][taps + 1][W]: the last "tap" is the bias
+  for_each_plane(s, pp.floats() + pp.row_floats() + acc_floats, s.groups, [&](int64_t g, float* p) {
+    float* staging = p + pp.floats();
+    float* lanes = staging + pp.row_floats();  // [m][taps + 1][W]: the last "tap" is the bias
     float* scalars = lanes + m * (taps + 1) * W;  // [m][taps + 1]
     std::fill(lanes, lanes + acc_floats, 0.0f);
     for (int64_t n = 0; n < s.n; ++n) {
-      build_phases(a.x + (n * s.ic + g) * s.ih * s.iw, s, pp, p);
+      build_phases(a.x + (n * s.ic + g) * s.ih * s.iw, s, pp, p, staging);
       for (int64_t j = 0; j < m; ++j) {
         const int64_t o = g * m + j;
         const float* dy = a.dy + (n * s.oc + o) * s.oh * s.ow;
