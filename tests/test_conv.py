@@ -202,6 +202,24 @@ def test_depthwise_all_passes_match_float64(cpu_backend, rng, case):
                                                           dilation, c))
 
 
+def test_depthwise_ignores_columns_no_window_reaches(cpu_backend, rng):
+    # Width 8, 3 wide, stride 2, no padding: outputs read columns 0-6. An inf
+    # in column 7 must not leak into dw through a partial vector's dead lanes.
+    x = randn(rng, 2, 3, 5, 8)
+    x[:, :, :, 7] = np.inf
+    w = randn(rng, 3, 1, 3, 3)
+    dy = randn(rng, 2, 3, 2, 3)
+    hp = dict(stride=2, padding=0, groups=3)
+    dw, db = conv2d_backward_weights(x, dy, w.shape, **hp, backend=cpu_backend)
+    clean = x.copy()
+    clean[:, :, :, 7] = 0.0
+    dw_ref, db_ref = ref_backward_weights(clean, dy, w.shape, 2, 0, 1, 3)
+    assert np.all(np.isfinite(dw))
+    np.testing.assert_allclose(dw, dw_ref, rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(conv2d_forward(x, w, **hp, backend=cpu_backend),
+                               ref_forward(clean, w, None, 2, 0, 1, 3), rtol=1e-5, atol=1e-5)
+
+
 def test_depthwise_results_do_not_depend_on_threads(cpu_backend, rng):
     x = randn(rng, 2, 24, 15, 37)
     w = randn(rng, 48, 1, 3, 3)
