@@ -271,6 +271,20 @@ struct Avx512 {
 };
 #endif
 
+// The first n (1..width) lanes of v to p, through a small buffer rather than
+// a masked store: those are microcoded on AMD cores and block store
+// forwarding to later loads.
+template <class V>
+DLCORE_INLINE void store_first(float* p, typename V::reg v, int n) {
+  if (n == V::width) {
+    V::store(p, v);
+    return;
+  }
+  alignas(64) float lanes[V::width];
+  V::store(lanes, v);
+  for (int i = 0; i < n; ++i) p[i] = lanes[i];
+}
+
 }  // namespace
 }  // namespace simd
 }  // namespace dlcore

@@ -114,13 +114,7 @@ DLCORE_INLINE void depthwise_vectors(const float* row, const float* w, float bia
     for (int v = 0; v < N; ++v) acc[v] = V::fmadd(wv, V::load(src + v * W), acc[v]);
   }
   for (int v = 0; v < N - 1; ++v) V::store(y + ow0 + v * W, acc[v]);
-  if (live == W) {
-    V::store(y + ow0 + (N - 1) * W, acc[N - 1]);
-  } else {  // through a buffer: masked stores are microcoded on AMD cores
-    alignas(64) float lanes[W];
-    V::store(lanes, acc[N - 1]);
-    std::copy(lanes, lanes + live, y + ow0 + (N - 1) * W);
-  }
+  simd::store_first<V>(y + ow0 + (N - 1) * W, acc[N - 1], live);
 }
 
 // One output row: four vectors at a time (independent FMA chains), then one
@@ -153,8 +147,8 @@ template <class V>
 void depthwise_forward(const ConvForwardArgs& a) {
   const ConvShape& s = a.s;
   const PhasePlane pp = phase_plane<V>(s);
-  const TapOffsets taps(s, pp);
-  const int64_t m = s.ocg(), nt = s.kh * s.kw;
+  const TapOffsets offsets(s, pp);
+  const int64_t m = s.ocg(), taps = s.kh * s.kw;
   for_each_plane(s, pp.floats() + pp.row_floats(), s.n * s.groups, [&](int64_t i, float* p) {
     const int64_t n = i / s.groups, g = i % s.groups;
     build_phases(a.x + (n * s.ic + g) * s.ih * s.iw, s, pp, p, p + pp.floats());
@@ -163,7 +157,7 @@ void depthwise_forward(const ConvForwardArgs& a) {
       float* y = a.y + (n * s.oc + o) * s.oh * s.ow;
       const float bias = a.bias ? a.bias[o] : 0.0f;
       for (int64_t oh = 0; oh < s.oh; ++oh)
-        depthwise_row<V>(p + oh * taps.row_step, a.w + o * nt, bias, taps, s.ow, y + oh * s.ow);
+        depthwise_row<V>(p + oh * offsets.row_step, a.w + o * taps, bias, offsets, s.ow, y + oh * s.ow);
     }
   });
 }

@@ -3,8 +3,8 @@
 // dropout_avx512.cpp (anonymous namespace: one copy per ISA).
 //
 // Forward is bound by Philox, not by memory: 8 rounds (dropout.h says why
-// not 10) of two 32x32->64-bit multiplies per call, each call feeding 8 elements (16 bits each). The
-// vector path keeps the counters as 64-bit lanes (even and odd 32-bit lanes
+// not 10) of two 32x32->64-bit multiplies per call, each call feeding 8
+// elements (16 bits each). The vector path keeps the counters as 64-bit lanes (even and odd 32-bit lanes
 // in two registers), where one multiply-unsigned-even instruction yields both
 // halves of a product with no re-interleaving, and runs all the chains of a
 // group together so the multiplier's latency is hidden. The random words go

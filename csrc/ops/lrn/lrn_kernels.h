@@ -31,19 +31,6 @@ DLCORE_INLINE typename V::reg load_n(const float* p, int n) {
   return n == V::width ? V::load(p) : V::load_partial(p, n);
 }
 
-// A partial store goes through a small buffer, not a masked store: those are
-// microcoded on AMD cores and block store forwarding to later loads.
-template <class V>
-DLCORE_INLINE void store_n(float* p, typename V::reg v, int n) {
-  if (n == V::width) {
-    V::store(p, v);
-  } else {
-    alignas(64) float lanes[V::width];
-    V::store(lanes, v);
-    for (int i = 0; i < n; ++i) p[i] = lanes[i];
-  }
-}
-
 // f(j, live) for j = 0, width, 2*width, ... < len; the last call may be partial.
 template <class V, class F>
 DLCORE_INLINE void vector_loop(int64_t len, F&& f) {
@@ -127,7 +114,7 @@ struct AcrossForwardRow {
   template <int G>
   DLCORE_INLINE void run(int64_t j, int n) const {
     for_each_window<V, G>(x, hw, lo, hi, j, n, alpha, k, [&](int64_t at, int live, typename V::reg s) {
-      store_n<V>(y + at, pw.scale(load_n<V>(x + c * hw + at, live), s), live);
+      simd::store_first<V>(y + at, pw.scale(load_n<V>(x + c * hw + at, live), s), live);
     });
   }
 };
@@ -195,7 +182,7 @@ struct AcrossGradRow {
       const int live = g == G - 1 ? n : V::width;
       const int64_t at = j + g * V::width;
       const auto first = V::mul(load_n<V>(dy + at, live), V::load(inv_pow + at));
-      store_n<V>(dx + at, V::fmadd(V::mul(coef, load_n<V>(x + at, live)), acc[g], first), live);
+      simd::store_first<V>(dx + at, V::fmadd(V::mul(coef, load_n<V>(x + at, live)), acc[g], first), live);
     }
   }
 };
@@ -243,13 +230,13 @@ void box_sums_row(const float* src, int64_t H, int64_t W, int64_t h, int64_t fro
       const auto v = load_n<V>(src + hh * W + j, n);
       acc = Square ? V::fmadd(v, v, acc) : V::add(acc, v);
     }
-    store_n<V>(padded + front + j, acc, n);
+    simd::store_first<V>(padded + front + j, acc, n);
   });
   const int64_t taps = front + back + 1;
   vector_loop<V>(W, [&](int64_t j, int n) {
     auto acc = V::zero();
     for (int64_t d = 0; d < taps; ++d) acc = V::add(acc, load_n<V>(padded + j + d, n));
-    store_n<V>(sums + j, acc, n);
+    simd::store_first<V>(sums + j, acc, n);
   });
 }
 
@@ -268,7 +255,7 @@ void within_forward_t(const LrnArgs& a, int64_t begin, int64_t end, float* scrat
       box_sums_row<V, true>(x, a.h, a.w, h, a.front(), a.back(), padded, sums);
       vector_loop<V>(a.w, [&](int64_t j, int n) {
         const auto s = V::fmadd(load_n<V>(sums + j, n), alpha, k);
-        store_n<V>(y + h * a.w + j, pw.scale(load_n<V>(x + h * a.w + j, n), s), n);
+        simd::store_first<V>(y + h * a.w + j, pw.scale(load_n<V>(x + h * a.w + j, n), s), n);
       });
     }
   }
@@ -295,8 +282,8 @@ void within_backward_t(const LrnArgs& a, int64_t begin, int64_t end, float* scra
         typename V::reg pv, pv_over_s;
         pw.powers(s, &pv, &pv_over_s);
         const auto g = V::mul(load_n<V>(dy + r + j, n), load_n<V>(x + r + j, n));
-        store_n<V>(inv_pow + r + j, pv, n);
-        store_n<V>(t + r + j, V::mul(g, pv_over_s), n);
+        simd::store_first<V>(inv_pow + r + j, pv, n);
+        simd::store_first<V>(t + r + j, V::mul(g, pv_over_s), n);
       });
     }
     for (int64_t h = 0; h < a.h; ++h) {
@@ -306,7 +293,7 @@ void within_backward_t(const LrnArgs& a, int64_t begin, int64_t end, float* scra
       vector_loop<V>(a.w, [&](int64_t j, int n) {
         const auto xv = load_n<V>(x + r + j, n);
         const auto first = V::mul(load_n<V>(dy + r + j, n), load_n<V>(inv_pow + r + j, n));
-        store_n<V>(dx + r + j, V::fmadd(V::mul(coef, xv), load_n<V>(sums + j, n), first), n);
+        simd::store_first<V>(dx + r + j, V::fmadd(V::mul(coef, xv), load_n<V>(sums + j, n), first), n);
       });
     }
   }
@@ -341,7 +328,7 @@ void within_backward(const LrnArgs& a, int64_t b, int64_t e, float* s) {
 template <class V>
 void power(const float* s, float* out, int64_t count, float beta) {
   const NegPower<V> pw(beta);
-  vector_loop<V>(count, [&](int64_t j, int n) { store_n<V>(out + j, pw(load_n<V>(s + j, n)), n); });
+  vector_loop<V>(count, [&](int64_t j, int n) { simd::store_first<V>(out + j, pw(load_n<V>(s + j, n)), n); });
 }
 
 template <class V>
