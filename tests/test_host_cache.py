@@ -109,9 +109,12 @@ def test_limit_zero_turns_the_cache_off(cache, rng):
     assert (after["hits"], after["misses"], after["cached_bytes"]) == (before["hits"], before["misses"], 0)
 
 
-def test_negative_limit_raises():
+def test_bad_limits_raise():
     with pytest.raises(ValueError, match="nbytes must be >= 0"):
         dlcore.set_host_cache_limit(-1)
+    for bad in (1.5, "1024", None):
+        with pytest.raises(TypeError, match="nbytes must be an integer"):
+            dlcore.set_host_cache_limit(bad)
 
 
 def test_environment_sets_the_limit():

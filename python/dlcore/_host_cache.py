@@ -12,6 +12,7 @@ cached bytes count in the process's resident memory until emptied.
 """
 from __future__ import annotations
 
+import operator
 import sys
 
 from . import _C
@@ -45,7 +46,10 @@ def empty_host_cache() -> None:
 
 def set_host_cache_limit(nbytes: int) -> None:
     """Caps the bytes each module's cache keeps (0 turns caching off: outputs come from NumPy)."""
-    nbytes = int(nbytes)
+    try:
+        nbytes = operator.index(nbytes)  # an int (or NumPy integer), never a silently truncated float
+    except TypeError:
+        raise TypeError(f"set_host_cache_limit: nbytes must be an integer, got {type(nbytes).__name__}") from None
     if nbytes < 0:
         raise ValueError(f"set_host_cache_limit: nbytes must be >= 0, got {nbytes}")
     for module in _modules():
