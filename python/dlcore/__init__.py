@@ -27,6 +27,7 @@ from .tensor import (
     zeros_like,
 )
 from . import nn, optim, data
+from . import distributed  # imports no MPI: mpi4py is loaded by dlcore.distributed.init()
 from .serialization import CheckpointError, load, save
 
 __version__ = "0.1.0"

@@ -204,6 +204,17 @@ class Tensor:
         return self
 
     # ---- autograd ---------------------------------------------------------
+    def register_post_accumulate_grad_hook(self, hook):
+        """Calls ``hook(self)`` after each backward pass has accumulated this leaf's gradient into ``.grad``.
+
+        All of the pass's contributions are summed first, so the hook sees the
+        final gradient (DistributedDataParallel starts its all-reduce here).
+        Returns a handle whose ``remove()`` unregisters the hook.
+        """
+        from .autograd.hooks import register_post_accumulate_grad_hook
+
+        return register_post_accumulate_grad_hook(self, hook)
+
     def backward(self, gradient=None):
         """Computes gradients of this tensor w.r.t. every leaf that requires grad.
 

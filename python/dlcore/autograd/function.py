@@ -16,6 +16,7 @@ from __future__ import annotations
 from .._device import check_same_device
 from ..ops._common import backend, backend_state
 from .grad_mode import is_grad_enabled
+from .hooks import run_post_accumulate_grad_hooks
 
 
 class Function:
@@ -81,6 +82,18 @@ def _topological_order(root):
     return order
 
 
+def _consumer_counts(order):
+    """id(tensor) -> how many recorded edges consume it (its gradient is final when all of them have run)."""
+    counts = {}
+    for tensor in order:
+        node = tensor._node
+        if node is not None and node.parents is not None:
+            for parent in node.parents:
+                if parent is not None and parent.requires_grad:
+                    counts[id(parent)] = counts.get(id(parent), 0) + 1
+    return counts
+
+
 def backward(root, grad):
     """Accumulates d(root)/d(leaf) * grad into ``.grad`` of every leaf that requires grad.
 
@@ -88,6 +101,7 @@ def backward(root, grad):
     graph raises), like PyTorch without ``retain_graph``.
     """
     order = _topological_order(root)
+    pending = _consumer_counts(order)
     grads = {id(root): grad}
     for tensor in reversed(order):
         g = grads.pop(id(tensor), None)
@@ -97,6 +111,7 @@ def backward(root, grad):
         if node is None or tensor._retains_grad:
             _accumulate(tensor, g)
         if node is None:
+            run_post_accumulate_grad_hooks(tensor)  # this pass's whole gradient is in .grad now
             continue
         if node.parents is None:
             raise RuntimeError("backward through a graph a second time: its saved arrays were freed")
@@ -106,13 +121,21 @@ def backward(root, grad):
         if not isinstance(input_grads, tuple):
             input_grads = (input_grads,)
         for parent, pg in zip(node.parents, input_grads):
-            if parent is None or pg is None or not parent.requires_grad:
+            if parent is None or not parent.requires_grad:
                 continue
-            if pg.shape != parent.shape:
-                raise RuntimeError(f"{type(node).__name__}.backward returned a gradient of shape "
-                                   f"{pg.shape} for an input of shape {parent.shape}")
-            previous = grads.get(id(parent))
-            grads[id(parent)] = pg if previous is None else previous + pg
+            if pg is not None:
+                if pg.shape != parent.shape:
+                    raise RuntimeError(f"{type(node).__name__}.backward returned a gradient of shape "
+                                       f"{pg.shape} for an input of shape {parent.shape}")
+                previous = grads.get(id(parent))
+                grads[id(parent)] = pg if previous is None else previous + pg
+            pending[id(parent)] -= 1
+            if pending[id(parent)] == 0 and parent._node is None and id(parent) in grads:
+                # Every consumer of this leaf has run: its gradient is final, so accumulate it (and run
+                # its hooks) now rather than when the reversed order reaches it, which for a parameter is
+                # after the whole backward pass (DistributedDataParallel overlaps its all-reduce with the rest).
+                _accumulate(parent, grads.pop(id(parent)))
+                run_post_accumulate_grad_hooks(parent)
         node.parents = None  # free the tape; a second backward through it raises
 
 

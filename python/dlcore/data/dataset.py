@@ -71,21 +71,29 @@ class DataLoader:
             by (seed, e)); without it dlcore's global generator is used.
         device: where the batches are delivered, "cpu" (NumPy, no copy) or
             "cuda" (each batch is assembled on the host, then copied over).
+        sampler: an iterable of indices with ``len()`` (e.g. ``DistributedSampler``)
+            giving the order; excludes ``shuffle`` (the sampler decides).
     """
 
-    def __init__(self, dataset, batch_size=1, shuffle=False, drop_last=False, seed=None, device="cpu"):
+    def __init__(self, dataset, batch_size=1, shuffle=False, drop_last=False, seed=None, device="cpu",
+                 sampler=None):
         if batch_size < 1:
             raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+        if sampler is not None and shuffle:
+            raise ValueError("DataLoader: sampler and shuffle=True exclude each other (the sampler shuffles)")
+        self.sampler = sampler
         self.dataset, self.batch_size, self.shuffle = dataset, int(batch_size), bool(shuffle)
         self.drop_last, self.seed, self.epoch = bool(drop_last), seed, 0
         self.device = parse_device(device)
         module_for_device(self.device)  # no GPU: raise here, not at the first batch
 
     def __len__(self):
-        n = len(self.dataset)
+        n = len(self.dataset) if self.sampler is None else len(self.sampler)
         return n // self.batch_size if self.drop_last else math.ceil(n / self.batch_size)
 
     def _order(self):
+        if self.sampler is not None:
+            return np.fromiter(iter(self.sampler), dtype=np.int64, count=len(self.sampler))
         n = len(self.dataset)
         if not self.shuffle:
             return np.arange(n)
