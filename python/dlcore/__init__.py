@@ -27,6 +27,7 @@ from .tensor import (
     zeros_like,
 )
 from . import nn, optim, data
+from . import models, onnx  # noqa: E402  (the zoo; ONNX export, which needs the onnx extra only when called)
 from .serialization import CheckpointError, load, save
 
 __version__ = "0.1.0"
