@@ -36,7 +36,7 @@ def test_module_registration_and_state_dict():
     model = nn.Sequential(nn.Linear(4, 3), nn.BatchNorm1d(3), nn.ReLU(), nn.Linear(3, 2, bias=False))
     names = [n for n, _ in model.named_parameters()]
     assert names == ["0.weight", "0.bias", "1.weight", "1.bias", "3.weight"]
-    assert list(model.state_dict()) == names + ["1.running_mean", "1.running_var"]
+    assert list(model.state_dict()) == names + ["1.running_mean", "1.running_var", "1.num_batches_tracked"]
     assert len(list(model.children())) == 4
     assert model.num_parameters() == 12 + 3 + 3 + 3 + 6
     assert "total" in model.summary() and "27" in model.summary()

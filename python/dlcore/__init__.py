@@ -28,6 +28,7 @@ from .tensor import (
 )
 from . import nn, optim, data
 from . import distributed  # imports no MPI: mpi4py is loaded by dlcore.distributed.init()
+from . import models, onnx  # noqa: E402  (the zoo; ONNX export, which needs the onnx extra only when called)
 from .serialization import CheckpointError, load, save
 
 __version__ = "0.1.0"

@@ -13,3 +13,14 @@ __all__ = [
     "LogSoftmax", "Maxout", "MaxPool2d", "Module", "MSELoss", "NLLLoss", "Parameter", "PReLU", "ReLU",
     "Sequential", "Sigmoid", "Softmax", "Tanh", "functional", "init", "utils",
 ]
+
+# Containers and layers added for ported programs and the model zoo.
+from .containers import ModuleDict, ModuleList  # noqa: E402
+from .layers import (  # noqa: E402
+    AdaptiveAvgPool2d, AdaptiveMaxPool2d, ConvTranspose2d, Dropout2d, GELU, GroupNorm, LayerNorm, SiLU, Upsample,
+)
+
+__all__ += [
+    "AdaptiveAvgPool2d", "AdaptiveMaxPool2d", "ConvTranspose2d", "Dropout2d", "GELU", "GroupNorm", "LayerNorm",
+    "ModuleDict", "ModuleList", "SiLU", "Upsample",
+]

@@ -253,3 +253,13 @@ def binary_cross_entropy_with_logits(input, target, weight=None, reduction="mean
     if weight is not None:
         loss = loss * weight
     return _reduce(loss, reduction)
+
+
+# ---- layers added for ported programs and the model zoo (nn/_functional_layers.py) ----------
+from ._functional_layers import (  # noqa: E402
+    adaptive_avg_pool2d, adaptive_max_pool2d, conv_transpose2d, dropout2d, gelu, group_norm, interpolate, layer_norm,
+    one_hot, pad, silu,
+)
+from ._functional_layers import __all__ as _layers_all  # noqa: E402
+
+__all__ += _layers_all
