@@ -383,6 +383,7 @@ class Sample:
     rtol: float = 1e-5
     atol: float = 1e-6
     exact: tuple = ()                # output positions compared exactly (indices, masks)
+    none: tuple = ()                 # output positions that must be None (e.g. db when bias=False)
 
 
 @dataclasses.dataclass
@@ -419,6 +420,7 @@ def _eltwise(name, kw=None, saved="x"):
         out = []
         for shape in [(1,), (7,), (17,), (3, 33), (2, 3, 5, 7), (129,)]:
             x = rnd(rng, *shape, scale=2.0)
+            x.flat[0] = 0.0
             out.append(Sample((x,), dict(kw), fwd(x.astype(np.float64), *extra), 1e-5, 1e-6))
         return out
 
@@ -426,6 +428,7 @@ def _eltwise(name, kw=None, saved="x"):
         out = []
         for shape in [(1,), (9,), (3, 17), (2, 3, 5, 7), (65,)]:
             x, dy = rnd(rng, *shape, scale=2.0), rnd(rng, *shape)
+            x.flat[0] = 0.0  # the gradient at 0 is part of the contract (relu, abs: 0)
             s = fwd(x.astype(np.float64), *extra).astype(np.float32) if saved == "y" else x
             out.append(Sample((dy, s), dict(kw), bwd(dy.astype(np.float64), s.astype(np.float64), *extra),
                               1e-5, 1e-6))
@@ -443,7 +446,10 @@ def _conv_cases():
     # (x shape, w shape, stride, padding, dilation, groups): batch 1 and 2, groups, depthwise, asym padding
     return [((2, 3, 9, 11), (5, 3, 3, 3), 1, 1, 1, 1), ((1, 4, 13, 7), (6, 2, 3, 2), 2, (1, 0, 2, 1), 1, 2),
             ((2, 6, 10, 10), (9, 2, 1, 1), 1, 0, 1, 3), ((1, 3, 7, 9), (4, 3, 3, 3), (2, 3), (0, 1), (1, 2), 1),
-            ((2, 5, 9, 8), (5, 1, 3, 3), 1, 1, 1, 5), ((1, 17, 5, 5), (3, 17, 1, 1), 1, 0, 1, 1)]
+            ((2, 5, 9, 8), (5, 1, 3, 3), 1, 1, 1, 5), ((1, 17, 5, 5), (3, 17, 1, 1), 1, 0, 1, 1),
+            ((2, 3, 9, 7), (5, 3, 3, 3), 1, 1, 1, 1), ((1, 4, 17, 15), (6, 2, 3, 2), (2, 1), (1, 0, 2, 1), (1, 2), 2),
+            ((3, 6, 8, 9), (6, 1, 3, 3), 2, (1, 2), 2, 6), ((1, 1, 33, 31), (7, 1, 5, 5), 3, 2, 1, 1),
+            ((2, 16, 7, 7), (8, 16, 1, 1), 1, 0, 1, 1)]
 
 
 def _conv_tol(x_shape, w_shape):
@@ -453,8 +459,8 @@ def _conv_tol(x_shape, w_shape):
 
 def conv_fwd_samples(rng):
     out = []
-    for xs, ws, st, pd, dl, g in _conv_cases():
-        x, w, b = rnd(rng, *xs), rnd(rng, *ws), rnd(rng, ws[0])
+    for i, (xs, ws, st, pd, dl, g) in enumerate(_conv_cases()):
+        x, w, b = rnd(rng, *xs), rnd(rng, *ws), (rnd(rng, ws[0]) if i % 3 else None)  # some without bias
         kw = dict(stride=st, padding=pd, dilation=dl, groups=g)
         out.append(Sample((x, w, b), kw, conv_ref(x, w, b, st, pd, dl, g), _conv_tol(xs, ws), 1e-5))
     return out
@@ -473,12 +479,15 @@ def conv_bwd_data_samples(rng):
 
 def conv_bwd_weights_samples(rng):
     out = []
-    for xs, ws, st, pd, dl, g in _conv_cases():
+    for i, (xs, ws, st, pd, dl, g) in enumerate(_conv_cases()):
         x = rnd(rng, *xs)
         y = conv_ref(x, np.zeros(ws), None, st, pd, dl, g)
         dy = rnd(rng, *y.shape)
-        kw = dict(stride=st, padding=pd, dilation=dl, groups=g)
-        out.append(Sample((x, dy, ws), kw, conv_backward_weights_ref(x, dy, ws, st, pd, dl, g), 1e-4, 1e-4))
+        bias = bool(i % 2)
+        kw = dict(stride=st, padding=pd, dilation=dl, groups=g, bias=bias)
+        dw, db = conv_backward_weights_ref(x, dy, ws, st, pd, dl, g)
+        tol = 1e-4 * (y.size / ws[0]) ** 0.5
+        out.append(Sample((x, dy, ws), kw, (dw, db if bias else None), 1e-4, tol, none=() if bias else (1,)))
     return out
 
 
@@ -508,7 +517,7 @@ def max_pool_bwd_samples(rng):
 
 def avg_pool_fwd_samples(rng):
     out = []
-    for (shape, k, s, p, cm), cip in zip(POOL_CASES, [True, False, True, False, True]):
+    for (shape, k, s, p, cm), cip in [(case, cip) for case in POOL_CASES for cip in (True, False)]:
         x = rnd(rng, *shape)
         out.append(Sample((x, k, s, p), dict(ceil_mode=cm, count_include_pad=cip),
                           avg_pool_ref(x, k, s, p, cm, cip), 1e-5, 1e-6))
@@ -517,7 +526,7 @@ def avg_pool_fwd_samples(rng):
 
 def avg_pool_bwd_samples(rng):
     out = []
-    for (shape, k, s, p, cm), cip in zip(POOL_CASES, [False, True, False, True, False]):
+    for (shape, k, s, p, cm), cip in [(case, cip) for case in POOL_CASES for cip in (True, False)]:
         y = avg_pool_ref(np.zeros(shape), k, s, p, cm, cip)
         dy = rnd(rng, *y.shape)
         out.append(Sample((dy, shape, k, s, p), dict(ceil_mode=cm, count_include_pad=cip),
@@ -577,10 +586,13 @@ def bn_bwd_samples(rng):
     out = []
     for shape in BN_SHAPES:
         c = shape[1]
-        x, w, dy = rnd(rng, *shape), rnd(rng, c), rnd(rng, *shape)
-        r = batch_norm_ref(x, w, None, dy)
-        args = (dy, x, w, r["mean"].astype(np.float32), r["invstd"].astype(np.float32))
-        out.append(Sample(args, {}, (r["dx"], r["dw"], r["db"]), 1e-3, 1e-4))
+        for affine in (True, False):
+            x, dy = rnd(rng, *shape, scale=2.0, shift=0.5), rnd(rng, *shape)
+            w = rnd(rng, c) if affine else None
+            r = batch_norm_ref(x, w, None, dy)
+            args = (dy, x, w, r["mean"].astype(np.float32), r["invstd"].astype(np.float32))
+            exp = (r["dx"], r["dw"], r["db"]) if affine else (r["dx"], None, None)
+            out.append(Sample(args, {}, exp, 1e-3, 1e-4, none=() if affine else (1, 2)))
     return out
 
 
@@ -630,6 +642,9 @@ def gemm_samples(rng):
         tol = 2e-6 * np.sqrt(k) * 4
         out.append(Sample((a, b), dict(trans_a=ta, trans_b=tb, alpha=alpha), gemm_ref(a, b, ta, tb, alpha), tol,
                           tol * np.sqrt(k)))
+        c = rnd(rng, m, n)
+        out.append(Sample((a, b), dict(trans_a=ta, trans_b=tb, alpha=alpha, beta=0.5, out=c.copy()),
+                          gemm_ref(a, b, ta, tb, alpha, 0.5, c), tol, tol * np.sqrt(k)))
     return out
 
 
@@ -722,7 +737,13 @@ OPS = [
     OpSpec("conv2d_forward", conv_fwd_samples, arrays=(0, 1, 2),
            errors=[((np.ones(X4, np.float32), np.ones((4, 3, 3, 3), np.float32)), {"stride": 0}, ValueError, "stride"),
                    ((np.ones(X4, np.float32), np.ones((4, 2, 3, 3), np.float32)), {}, ValueError, "input channels"),
-                   ((NDIM3, np.ones((4, 3, 3, 3), np.float32)), {}, ValueError, "4 dimensions")],
+                   ((NDIM3, np.ones((4, 3, 3, 3), np.float32)), {}, ValueError, "4 dimensions"),
+                   ((np.ones((1, 4, 5, 5), np.float32), np.ones((2, 4, 3, 3), np.float32)), {"groups": 3}, ValueError,
+                    "divisible by groups"),
+                   ((np.ones((1, 4, 5, 5), np.float32), np.ones((2, 4, 7, 7), np.float32)), {}, ValueError,
+                    "larger than the padded input"),
+                   ((np.ones((1, 4, 5, 5), np.float32), np.ones((2, 4, 3, 3), np.float32), np.ones(3, np.float32)), {},
+                    ValueError, "bias")],
            layer=_layer("conv2d", _g((2, 4, 6, 5)), _g((4, 2, 3, 2), 1), _g((4,), 2), stride=(2, 1), padding=1,
                         groups=2)),
     OpSpec("conv2d_backward_data", conv_bwd_data_samples, arrays=(0, 1),
