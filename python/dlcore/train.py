@@ -101,12 +101,19 @@ def evaluate(model, loader, loss_fn=F.cross_entropy, device=None):
 
 
 def fit(model, train_loader, optimizer, epochs, test_loader=None, loss_fn=F.cross_entropy, scheduler=None,
-        progress=True, log=print, device=None):
+        progress=True, log=print, device=None, plot=None):
     """Trains for `epochs`, evaluating on `test_loader` after each; returns a list of per-epoch dicts.
 
     `device` is where batches go (None: the model's device; move the model
-    first, ``model.to("cuda")``, then build the optimizer).
+    first, ``model.to("cuda")``, then build the optimizer). `plot`: a PNG path
+    rewritten after every epoch with the loss and accuracy curves, train and
+    test (``dlcore.plot.training_curves``; needs the ``plot`` extra, checked
+    before training starts).
     """
+    if plot is not None:
+        from .plot import _figure
+
+        _figure(1, 1)  # no matplotlib: the ImportError now, not after the first epoch
     history = []
     for epoch in range(1, epochs + 1):
         loss, acc, speed = train_epoch(model, train_loader, optimizer, loss_fn, f"epoch {epoch}/{epochs}", progress,
@@ -120,6 +127,10 @@ def fit(model, train_loader, optimizer, epochs, test_loader=None, loss_fn=F.cros
         if log:
             test = f", test loss {row['test_loss']:.4f}, test accuracy {row['test_acc']:.2%}" if test_loader else ""
             log(f"epoch {epoch}: train loss {loss:.4f}, train accuracy {acc:.2%}, {speed:.0f} images/s{test}")
+        if plot is not None:
+            from .plot import training_curves
+
+            training_curves(history, plot)
     return history
 
 
@@ -154,6 +165,7 @@ def main(argv=None):
                         help="CPU kernel backend (auto, ref, avx2, avx512, onednn); on cuda: auto or cuda")
     parser.add_argument("--save", default=None, help="write the trained model's state_dict here")
     parser.add_argument("--no-progress", action="store_true")
+    parser.add_argument("--plot", default=None, help="write loss/accuracy curves to this PNG (needs matplotlib)")
     args = parser.parse_args(argv)
 
     from . import ops, save
@@ -175,13 +187,16 @@ def main(argv=None):
     optimizer = optim.SGD(model.parameters(), lr=args.lr, momentum=args.momentum)
     start = time.perf_counter()
     with ops._common.backend(args.backend):
-        history = fit(model, train_loader, optimizer, args.epochs, test_loader, progress=not args.no_progress)
+        history = fit(model, train_loader, optimizer, args.epochs, test_loader, progress=not args.no_progress,
+                      plot=args.plot)
     final = history[-1]
     print(f"test accuracy: {final['test_acc']:.2%} after {args.epochs} epochs "
           f"({time.perf_counter() - start:.1f} s, {final['images_per_s']:.0f} training images/s)")
     if args.save:
         save(model.state_dict(), args.save)
         print(f"saved the model to {args.save}")
+    if args.plot:
+        print(f"wrote the training curves to {args.plot}")
     return final["test_acc"]
 
 
