@@ -28,6 +28,8 @@ void init_core(py::module_& m) {
   m.def("verbose", &verbose_enabled);
   m.def("last_dispatch", &last_dispatch,
         "'<op>:<implementation>' chosen by the last kernel call on this thread");
+  m.def("last_dispatch_declined", &last_declined,
+        "why the faster implementations declined in the last kernel call on this thread ('' if none did)");
   m.def("cpu_brand", &cpu_brand);
   m.def("best_isa", [] { return std::string(isa_name(best_isa())); });
   m.def("isa_info", [] {

@@ -31,6 +31,11 @@ void record_dispatch(const char* op, const char* impl) {
 
 std::string last_dispatch() { return t_last_dispatch; }
 
+static thread_local std::string t_last_declined;  // usually "": assign reuses the capacity
+
+void record_declined(const std::string& declined) { t_last_declined.assign(declined); }
+std::string last_declined() { return t_last_declined; }
+
 void log_dispatch(const char* op, const char* impl, const std::string& declined) {
   if (declined.empty())
     std::fprintf(stderr, "dlcore: %s -> %s\n", op, impl);

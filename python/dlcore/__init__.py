@@ -50,3 +50,15 @@ __all__ = [
     "rand", "rand_like", "randn", "randn_like", "save", "set_grad_enabled", "sqrt", "stack", "tensor", "uint8",
     "zeros", "zeros_like",
 ]
+
+from . import attacks  # noqa: E402  (fgsm)
+
+
+def __getattr__(name):
+    # dlcore.explain is imported on first use, so `python -m dlcore.explain` does not find it
+    # already imported; the module is callable: dlcore.explain(model, example_input).
+    if name == "explain":
+        import importlib
+
+        return importlib.import_module(".explain", __name__)
+    raise AttributeError(f"module 'dlcore' has no attribute {name!r}")

@@ -263,3 +263,57 @@ from ._functional_layers import (  # noqa: E402
 from ._functional_layers import __all__ as _layers_all  # noqa: E402
 
 __all__ += _layers_all
+
+
+# ---- distillation (appended: kl_div and Hinton et al.'s loss) ---------------------------
+__all__ += ["kl_div", "distillation_loss"]
+
+
+def kl_div(input, target, reduction="mean", log_target=False):
+    """Kullback-Leibler divergence KL(target || exp(input)), pointwise ``target * (log target - input)``.
+
+    `input` holds log-probabilities, `target` probabilities (log-probabilities
+    with ``log_target=True``), as torch.nn.functional.kl_div. Entries with
+    target 0 contribute 0. ``reduction``: ``"batchmean"`` (the sum divided by
+    the batch size: the true KL per sample; use it), ``"sum"``, ``"mean"``
+    (over every element, as PyTorch) or ``"none"``.
+
+    Example:
+        >>> F.kl_div(F.log_softmax(student, dim=1), F.softmax(teacher, dim=1), reduction="batchmean")
+    """
+    t = _target_tensor(target, input)
+    if t.shape != input.shape:
+        raise ValueError(f"kl_div: input {input.shape} and target {t.shape} must have the same shape")
+    if log_target:
+        loss = t.exp() * (t - input)
+    else:
+        loss = t * (_clamped_log(t) - input)  # log floored at -100, so 0 * log 0 = 0
+    if reduction == "batchmean":
+        return loss.sum() / float(input.shape[0] if input.ndim else 1)
+    return _reduce(loss, reduction)
+
+
+def distillation_loss(student_logits, teacher_logits, target, temperature=4.0, alpha=0.9):
+    """Knowledge distillation (Hinton, Vinyals & Dean 2015):
+
+        alpha * T^2 * KL(softmax(teacher / T) || softmax(student / T)) + (1 - alpha) * CE(student, target)
+
+    The soft term compares the temperature-softened distributions (batch mean
+    of the per-sample KL); T^2 keeps its gradients on the scale of the hard
+    term as T changes. `teacher_logits` are treated as constants (detached).
+    Shapes: logits (N, C), target (N,) class indices.
+    """
+    if temperature <= 0:
+        raise ValueError(f"distillation_loss: temperature must be > 0, got {temperature}")
+    if not 0.0 <= alpha <= 1.0:
+        raise ValueError(f"distillation_loss: alpha must be in [0, 1], got {alpha}")
+    if student_logits.shape != teacher_logits.shape:
+        raise ValueError(f"distillation_loss: student logits {student_logits.shape} and teacher logits "
+                         f"{teacher_logits.shape} differ")
+    teacher = teacher_logits.detach() if isinstance(teacher_logits, Tensor) else tensor(teacher_logits)
+    soft_target = softmax(teacher / temperature, dim=1)
+    soft = kl_div(log_softmax(student_logits / temperature, dim=1), soft_target, reduction="batchmean")
+    loss = soft * (alpha * temperature * temperature)
+    if alpha < 1.0:
+        loss = loss + cross_entropy(student_logits, target) * (1.0 - alpha)
+    return loss

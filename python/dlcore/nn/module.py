@@ -137,6 +137,22 @@ class Module:
             p.requires_grad = bool(flag)
         return self
 
+    def freeze(self):
+        """Stops training this module: requires_grad False on every parameter, gradients dropped.
+
+        Frozen parameters get no gradient in backward, so optimizers skip them
+        (no weight decay or momentum either). Returns self, e.g.
+        ``features = model.features.freeze()`` for transfer learning.
+        """
+        for p in self.parameters():
+            p.requires_grad = False
+            p.grad = None
+        return self
+
+    def unfreeze(self):
+        """Undoes freeze(): every parameter requires grad again. Returns self."""
+        return self.requires_grad_(True)
+
     def apply(self, fn):
         for m in self.children():
             m.apply(fn)
