@@ -180,6 +180,9 @@ def check_unused_parameters():
     else:
         raise AssertionError("an unreduced bucket went unnoticed")
     ddp = dist.DistributedDataParallel(TwoHeads(), find_unused_parameters=True)
+    with dlcore.no_grad():
+        ddp(x)                                         # no backward can follow: nothing may be marked ready
+    assert not any(b.ready for b in ddp._buckets)
     dlcore.manual_seed(dist.get_rank())
     ddp(dlcore.randn(5, 4)).sum().backward()
     grads = dist.all_gather(np.concatenate([p.grad.numpy().ravel() for p in ddp.parameters()]))
@@ -238,9 +241,32 @@ def check_checkpoint(folder):
     ok("checkpoint")
 
 
+def check_cuda():
+    """CuPy arrays through NCCL, and DDP on a CUDA model, against the same computation on the host."""
+    import cupy
+
+    rank, world = dist.get_rank(), dist.get_world_size()
+    shards = [np.random.default_rng(200 + r).integers(-1000, 1000, size=1037).astype(np.float32) for r in range(world)]
+    g = cupy.asarray(shards[rank])
+    dist.all_reduce(g)
+    assert np.array_equal(cupy.asnumpy(g), np.sum(shards, axis=0)), "NCCL all_reduce sum is not exact"
+    gathered = dist.all_gather(cupy.asarray(shards[rank]))
+    assert np.array_equal(cupy.asnumpy(gathered), np.stack(shards))
+    ddp = dist.DistributedDataParallel(small_convnet().to("cuda"), bucket_cap_mb=0.001)
+    host = small_convnet()
+    host.load_state_dict(ddp.module.state_dict())
+    x, y = batches(1, 16 * world)[0]
+    mine = slice(rank * 16, (rank + 1) * 16)
+    F.cross_entropy(ddp(dlcore.from_numpy(x[mine]).to("cuda")), dlcore.from_numpy(y[mine]).to("cuda")).backward()
+    per_shard = [grads_of(host, x[r * 16:(r + 1) * 16], y[r * 16:(r + 1) * 16]) for r in range(world)]
+    for p, *gs in zip(ddp.parameters(), *per_shard):
+        np.testing.assert_allclose(cupy.asnumpy(p.grad.data), sum(gs) / world, rtol=1e-4, atol=1e-5)
+    ok("cuda")
+
+
 def main():
     mode = sys.argv[1]
-    dist.init()
+    dist.init(device="cuda" if mode == "cuda" else "cpu")
     if mode == "core":
         check_threads()
         check_collectives()
@@ -252,6 +278,8 @@ def main():
         check_sync_batchnorm()
         check_sync_batchnorm_output()
         check_checkpoint(sys.argv[2])
+    elif mode == "cuda":
+        check_cuda()
     elif mode == "fail":
         if dist.get_rank() == 1:
             raise ValueError("rank 1 fails on purpose")

@@ -140,9 +140,11 @@ LAUNCH, WHY_NOT = _launcher()
 needs_mpi = pytest.mark.skipif(LAUNCH is None, reason=str(WHY_NOT))
 
 
-def _mpirun(args, timeout=120, cwd=None):
+def _mpirun(args, timeout=120, cwd=None, ranks=2):
     start = time.perf_counter()
-    proc = subprocess.run(LAUNCH + [sys.executable] + args, capture_output=True, text=True, timeout=timeout,
+    launch = list(LAUNCH)
+    launch[launch.index("-n") + 1] = str(ranks)
+    proc = subprocess.run(launch + [sys.executable] + args, capture_output=True, text=True, timeout=timeout,
                           env=_env(), cwd=cwd)
     return proc, time.perf_counter() - start
 
@@ -224,3 +226,21 @@ def test_train_command_distributed(tmp_path):
     test = DataLoader(dlcore.data.Digits(train=False), batch_size=256)
     _, acc = evaluate(model, test)
     assert abs(acc - reported) < 5e-5 and acc > 0.85      # printed with 2 decimals of a percent
+
+
+def _gpus():
+    try:
+        import cupy
+
+        return cupy.cuda.runtime.getDeviceCount()
+    except Exception:  # no CuPy, no driver, no GPU
+        return 0
+
+
+@needs_mpi
+def test_cuda_tensors_through_nccl():
+    gpus = _gpus()
+    if gpus == 0 or not dlcore.backends()["cuda"]["available"]:
+        pytest.skip("needs a GPU, CuPy with NCCL and dlcore's CUDA backend")
+    proc, _ = _mpirun([str(HERE / "dist_worker.py"), "cuda"], ranks=min(gpus, 2))  # NCCL: one GPU per rank
+    assert "OK cuda rank 0" in proc.stdout, proc.stdout[-3000:] + proc.stderr[-3000:]

@@ -70,6 +70,8 @@ class DistributedDataParallel(Module):
             count them as ready (their gradient, or zeros, joins the reduction), so models whose forward skips
             parameters do not leave a bucket waiting forever.
 
+    Move the model to its device before wrapping it (the buckets are allocated there).
+
     Example (run with ``mpirun -np 2 python train.py``)::
 
         dist.init()
@@ -156,8 +158,8 @@ class DistributedDataParallel(Module):
             for b in self.module.buffers():
                 pg.broadcast(b.data, src=0)
         out = self.module(*args, **kwargs)
-        if self.find_unused_parameters and self._sync:
-            self._mark_unused(out)
+        if self.find_unused_parameters and self._sync and any(t.requires_grad for t in _tensors_in(out)):
+            self._mark_unused(out)  # only when a backward can follow (not under no_grad)
         return out
 
     def _was_counted(self, p):
@@ -211,7 +213,7 @@ class DistributedDataParallel(Module):
             b.buffer /= self.world_size
             for i, p in enumerate(b.params):
                 grad = p.grad.data
-                if grad.flags.writeable and grad.flags.c_contiguous:
+                if getattr(grad.flags, "writeable", True) and grad.flags.c_contiguous:  # CuPy has no writeable
                     grad[...] = b.view(i)
                 else:
                     p.grad.data = b.view(i).copy()

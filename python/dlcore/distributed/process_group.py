@@ -244,7 +244,7 @@ def _check_buffer(a, what):
     if not a.flags.c_contiguous:
         raise ValueError(f"{what}: the array of shape {a.shape} must be C-contiguous (collectives work in place "
                          "on its memory; pass np.ascontiguousarray(x) and use the result)")
-    if not a.flags.writeable:
+    if not getattr(a.flags, "writeable", True):  # CuPy arrays are always writeable (no such flag)
         raise ValueError(f"{what}: the array is read-only; collectives write their result into it")
 
 
