@@ -20,7 +20,7 @@ import numpy as np
 from ._device import array_like, array_to, check_same_device, device_of, is_array, module_for_device, parse_device
 from .autograd import backward as _run_backward
 from .autograd import is_grad_enabled, no_grad
-from .ops import arith, reduce, shape
+from .ops import arith, reduce, select, shape
 from .ops._common import array_module
 from .ops.copy import ToCopy
 
@@ -39,6 +39,20 @@ MaxResult = namedtuple("MaxResult", ["values", "indices"])
 _is_array = is_array
 
 
+class _DataSlot:
+    """``t.data = value`` stores an array: a Tensor value gives its array (shared storage, as PyTorch's
+    ``p.data = t``), other data goes through NumPy. Reading ``t.data`` is a plain attribute read (this
+    descriptor has no ``__get__``), so it costs nothing on the hot path.
+    """
+
+    def __set__(self, obj, value):
+        if isinstance(value, Tensor):
+            value = value.__dict__["data"]
+        elif not _is_array(value):
+            value = np.asarray(value)
+        obj.__dict__["data"] = value
+
+
 class Tensor:
     """An n-dimensional array that records the operations applied to it.
 
@@ -49,13 +63,17 @@ class Tensor:
     """
 
     __array_priority__ = 1000  # so ndarray (op) Tensor defers to Tensor's reflected ops
+    data = _DataSlot()
+    #: {handle id: fn} of register_hook (None until the first hook: no cost on the hot path)
+    _hooks = None
 
     def __init__(self, data, requires_grad=False):
         if isinstance(data, Tensor):
             data = data.data
         if not _is_array(data):
             data = np.asarray(data)
-        self.data = data
+        self.__dict__["data"] = data
+        self._version = [0]  # bumped by in-place ops; shared with detach() and views (autograd checks it)
         self.grad = None
         self._node = None
         self._retains_grad = False
@@ -139,8 +157,10 @@ class Tensor:
         return self.data.__dlpack_device__()
 
     def detach(self):
-        """A tensor sharing this data, outside the tape."""
-        return Tensor(self.data)
+        """A tensor sharing this data (and its version counter), outside the tape."""
+        t = Tensor(self.data)
+        t._version = self._version
+        return t
 
     def clone(self):
         return _unary(arith.Mul, self, 1) if self.requires_grad else Tensor(self.data.copy())
@@ -204,10 +224,13 @@ class Tensor:
         return self
 
     # ---- autograd ---------------------------------------------------------
-    def backward(self, gradient=None):
+    def backward(self, gradient=None, retain_graph=None, create_graph=False):
         """Computes gradients of this tensor w.r.t. every leaf that requires grad.
 
-        `gradient` defaults to 1 for a single-element tensor.
+        `gradient` defaults to 1 for a single-element tensor. ``retain_graph``
+        keeps the tape for another backward (default: ``create_graph``);
+        ``create_graph`` records the backward pass, so the ``.grad`` it leaves
+        can be differentiated again (see ``dlcore.autograd.grad``).
         """
         if not self.requires_grad:
             raise RuntimeError("backward on a tensor that does not require grad (no recorded graph)")
@@ -221,7 +244,26 @@ class Tensor:
             if g.shape != self.shape:
                 raise ValueError(f"gradient shape {g.shape} does not match tensor shape {self.shape}")
             g = g.astype(self.dtype, copy=False)
-        _run_backward(self, g)
+        if create_graph:
+            g = gradient if isinstance(gradient, Tensor) else Tensor(g)
+        _run_backward(self, g, retain_graph=create_graph if retain_graph is None else retain_graph,
+                      create_graph=create_graph)
+
+    def register_hook(self, hook):
+        """Calls ``hook(grad)`` each time a gradient for this tensor is computed; a Tensor it returns
+        replaces the gradient (for leaves before it reaches ``.grad``). Returns a handle with ``remove()``.
+
+        Example:
+            >>> h = x.register_hook(lambda g: g * 2)   # doubles the gradient flowing through x
+            >>> h.remove()
+        """
+        if not callable(hook):
+            raise TypeError(f"register_hook expects a callable, got {type(hook).__name__}")
+        if not self.requires_grad:
+            raise RuntimeError("cannot register a hook on a tensor that does not require grad")
+        if self._hooks is None:
+            self._hooks = {}
+        return RemovableHandle(self._hooks, hook)
 
     # ---- in-place updates (outside the tape: parameter init and optimizers) ----
     def _check_inplace(self):
@@ -229,15 +271,136 @@ class Tensor:
             raise RuntimeError("in-place change of a leaf tensor that requires grad; wrap it in dlcore.no_grad()")
 
     def copy_(self, other):
-        """Writes `other`'s values into this tensor's array; copies across devices, as PyTorch does."""
+        """Writes `other`'s values into this tensor's array; copies across devices, as PyTorch does.
+
+        Recorded on the tape when grad mode is on and either side requires grad (`other` then gets
+        the gradient); on a leaf that requires grad it raises outside ``dlcore.no_grad()``.
+        """
         self._check_inplace()
+        if is_grad_enabled() and (self.requires_grad or (isinstance(other, Tensor) and other.requires_grad)):
+            src = other if isinstance(other, Tensor) else Tensor(np.asarray(other))
+            if src.device != self.device:
+                src = src.to(self.device)
+            return self._record_inplace(select.CopyInto, src)
         src = other.data if isinstance(other, Tensor) else other
         self.data[...] = array_to(src, self.device) if is_array(src) else src
+        self._version[0] += 1
         return self
+
+    # In-place arithmetic. Outside the tape (no_grad, or nothing requires grad) the array is updated
+    # by the ufunc with out= (NumPy's same_kind casting: int_tensor += 0.5 raises, as in PyTorch).
+    # On the tape, the out-of-place Function runs on a stand-in for the old value and the result is
+    # written back into this tensor's storage, which then continues the graph from that node.
+    def _inplace(self, fn, ufunc, other):
+        self._check_inplace()
+        if is_grad_enabled() and (self.requires_grad or (isinstance(other, Tensor) and other.requires_grad)):
+            return self._record_inplace(fn, _as_tensor_like(other, self))
+        xp = array_module(self.data)
+        o = other.data if isinstance(other, Tensor) else other
+        if _is_array(o):
+            check_same_device(f"in-place {ufunc}", (self.data, o))
+        elif isinstance(o, (list, tuple)):
+            o = xp.asarray(o, dtype=self.dtype if np.asarray(o).dtype.kind == "f" else None)
+        try:
+            getattr(xp, ufunc)(self.data, o, out=self.data, casting="same_kind")
+        except TypeError as e:  # numpy's UFuncTypeError (int tensor += float)
+            raise RuntimeError(f"in-place {ufunc}: result type of {self.dtype} and "
+                               f"{getattr(o, 'dtype', type(o).__name__)} can't be cast to {self.dtype}") from e
+        self._version[0] += 1
+        return self
+
+    def _record_inplace(self, fn, *others, **kwargs):
+        """Runs ``fn(old_self, *others)`` on the tape and writes the result into this tensor's storage."""
+        old = Tensor(self.data if fn in _READS_NO_OLD_VALUE else self.data.copy(), requires_grad=self.requires_grad)
+        old._node = self._node  # the old value continues the graph that produced this tensor
+        out = fn.apply(old, *others, **kwargs)
+        if out.dtype != self.dtype and not np.can_cast(out.dtype, self.dtype, "same_kind"):
+            raise RuntimeError(f"in-place {fn.__name__}: result type {out.dtype} can't be cast to {self.dtype}")
+        self.data[...] = out.data
+        self._version[0] += 1
+        self._node, self.requires_grad = out._node, out.requires_grad
+        return self
+
+    def __iadd__(self, other):
+        return self._inplace(arith.Add, "add", other)
+
+    def __isub__(self, other):
+        return self._inplace(arith.Sub, "subtract", other)
+
+    def __imul__(self, other):
+        return self._inplace(arith.Mul, "multiply", other)
+
+    def __itruediv__(self, other):
+        return self._inplace(arith.Div, "true_divide", other)
+
+    def add_(self, other, alpha=1):
+        return self._inplace(arith.Add, "add", other if alpha == 1 else other * alpha)
+
+    def sub_(self, other, alpha=1):
+        return self._inplace(arith.Sub, "subtract", other if alpha == 1 else other * alpha)
+
+    def mul_(self, other):
+        return self._inplace(arith.Mul, "multiply", other)
+
+    def div_(self, other):
+        return self._inplace(arith.Div, "true_divide", other)
+
+    def clamp_(self, min=None, max=None):
+        """Clamps in place (recorded on the tape like the other in-place ops)."""
+        self._check_inplace()
+        if is_grad_enabled() and self.requires_grad:
+            return self._record_inplace(select.Clamp, min, max)
+        array_module(self.data).clip(self.data, min, max, out=self.data)
+        self._version[0] += 1
+        return self
+
+    clip_ = clamp_
+
+    def __setitem__(self, index, value):
+        """``t[index] = value``: writes the storage; on the tape, `value` gets the gradient of the slots."""
+        self._check_inplace()
+        index = _unwrap_index(index, self.data)
+        if is_grad_enabled() and (self.requires_grad or (isinstance(value, Tensor) and value.requires_grad)):
+            self._record_inplace(select.SetItem, _as_tensor_like(value, self), index)
+            return
+        v = value.data if isinstance(value, Tensor) else value
+        if _is_array(v):
+            check_same_device("item assignment", (self.data, v))
+        self.data[index] = v
+        self._version[0] += 1
+
+    # ---- Python number protocol (one-element tensors, as in PyTorch) ----------
+    def _scalar(self, what):
+        if self.data.size != 1:
+            raise ValueError(f"only one-element tensors can be converted to Python scalars ({what} of a tensor "
+                             f"of shape {self.shape})")
+        return self.data.item() if self.data.ndim == 0 else self.data.reshape(()).item()
+
+    def __float__(self):
+        return float(self._scalar("float()"))
+
+    def __int__(self):
+        return int(self._scalar("int()"))
+
+    def __index__(self):
+        if self.dtype.kind not in "iub":
+            raise TypeError(f"only integer tensors of a single element can be converted to an index, "
+                            f"got dtype {self.dtype}")
+        return int(self._scalar("index"))
+
+    def __format__(self, spec):
+        if self.data.size == 1:
+            return format(self._scalar("format"), spec)
+        if spec:
+            raise TypeError(f"unsupported format string {spec!r} for a tensor of shape {self.shape}")
+        return str(self)
 
     def fill_(self, value):
         self._check_inplace()
-        self.data[...] = value
+        if is_grad_enabled() and self.requires_grad:  # a non-leaf in the graph: recorded as a copy
+            return self._record_inplace(select.CopyInto, _as_tensor_like(value, self))
+        self.data[...] = value.data if isinstance(value, Tensor) else value
+        self._version[0] += 1
         return self
 
     def zero_(self):
@@ -396,8 +559,10 @@ class Tensor:
         if self.ndim == 0:
             return self.reshape(1)
         start, end = start_dim % self.ndim, end_dim % self.ndim
-        new = self.shape[:start] + (-1,) + self.shape[end + 1:]
-        return self.reshape(new) if self.numel() else self.reshape(self.shape[:start] + (0,) + self.shape[end + 1:])
+        merged = 1
+        for n in self.shape[start:end + 1]:
+            merged *= n
+        return self.reshape(self.shape[:start] + (merged,) + self.shape[end + 1:])  # (0, 3, 4) -> (0, 12)
 
     def permute(self, *axes):
         axes = axes[0] if len(axes) == 1 and not isinstance(axes[0], int) else axes
@@ -468,6 +633,28 @@ class Tensor:
 
 
 shape_module = shape
+#: In-place ops whose Function never reads the old value: the stand-in shares the storage (no copy).
+_READS_NO_OLD_VALUE = (arith.Add, arith.Sub, select.CopyInto, select.SetItem, select.Clamp)
+
+
+class RemovableHandle:
+    """What register_hook returns: ``remove()`` unregisters the hook."""
+
+    _next_id = 0
+
+    def __init__(self, table, hook):
+        RemovableHandle._next_id += 1
+        self.id, self._table = RemovableHandle._next_id, table
+        table[self.id] = hook
+
+    def remove(self):
+        self._table.pop(self.id, None)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.remove()
 
 
 def shape_op(new_shape):
