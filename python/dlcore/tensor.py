@@ -34,6 +34,7 @@ bool_ = np.dtype(np.bool_)
 default_dtype = float32
 
 MaxResult = namedtuple("MaxResult", ["values", "indices"])
+SortResult = namedtuple("SortResult", ["values", "indices"])
 
 
 _is_array = is_array
@@ -631,6 +632,196 @@ class Tensor:
 
         return F.log_softmax(self, dim=dim)
 
+    # ---- more of PyTorch's Tensor API (composed from the recorded ops above) ------------------
+    @property
+    def grad_fn(self):
+        """The node that produced this tensor (None for leaves and tensors outside the tape)."""
+        return self._node
+
+    def view_as(self, other):
+        return self.reshape(other.shape)
+
+    reshape_as = view_as
+
+    def expand_as(self, other):
+        return self.expand(other.shape)
+
+    def type_as(self, other):
+        return self.to(other.dtype)
+
+    def int(self):
+        return self.to(int32)
+
+    def bool(self):
+        return self.to(bool_)
+
+    def nelement(self):
+        return self.numel()
+
+    def element_size(self):
+        return self.dtype.itemsize
+
+    def is_floating_point(self):
+        return self.dtype.kind == "f"
+
+    def is_contiguous(self):
+        return bool(self.data.flags.c_contiguous)
+
+    def ne(self, other):
+        return self != other
+
+    def lt(self, other):
+        return self < other
+
+    def le(self, other):
+        return self <= other
+
+    def gt(self, other):
+        return self > other
+
+    def ge(self, other):
+        return self >= other
+
+    def all(self, dim=None):
+        return Tensor(array_module(self.data).all(self.data, axis=dim))
+
+    def any(self, dim=None):
+        return Tensor(array_module(self.data).any(self.data, axis=dim))
+
+    def __invert__(self):
+        if self.dtype != bool_:
+            return Tensor(~self.data)
+        return Tensor(array_module(self.data).logical_not(self.data))
+
+    def __and__(self, other):
+        return self._compare(other, lambda a, b: a & b)
+
+    def __or__(self, other):
+        return self._compare(other, lambda a, b: a | b)
+
+    def __floordiv__(self, other):
+        return self._compare(other, lambda a, b: a // b)
+
+    def __mod__(self, other):
+        return self._compare(other, lambda a, b: a % b)
+
+    def argmin(self, dim=None, keepdim=False):
+        return (-self.detach()).argmax(dim=dim, keepdim=keepdim)
+
+    def sign(self):
+        return Tensor(array_module(self.data).sign(self.data))
+
+    def square(self):
+        return self * self
+
+    def clamp(self, min=None, max=None):
+        if min is None and max is None:
+            raise ValueError("clamp: at least one of min and max must be given")
+        return select.Clamp.apply(self, min, max)
+
+    clip = clamp
+
+    def maximum(self, other):
+        from .functions import maximum
+
+        return maximum(self, other)
+
+    def minimum(self, other):
+        from .functions import minimum
+
+        return minimum(self, other)
+
+    def masked_fill(self, mask, value):
+        """`value` where `mask` (a bool tensor broadcastable to this one) is True."""
+        m = mask.data if isinstance(mask, Tensor) else np.asarray(mask)
+        if m.dtype != bool_:
+            raise TypeError(f"masked_fill: mask must be a bool tensor, got {m.dtype}")
+        return select.Where.apply(m, _as_tensor_like(value, self), self)
+
+    def var(self, dim=None, unbiased=True, keepdim=False, correction=None):
+        dims = reduce.normalize_dims(dim, self.ndim)
+        count = 1
+        for d in dims:
+            count *= self.shape[d]
+        correction = (1 if unbiased else 0) if correction is None else correction
+        centred = self - self.mean(dim=dims, keepdim=True)
+        return (centred * centred).sum(dim=dims, keepdim=keepdim) / float(max(count - correction, 0))
+
+    def std(self, dim=None, unbiased=True, keepdim=False, correction=None):
+        return self.var(dim, unbiased, keepdim, correction).sqrt()
+
+    def norm(self, p=2, dim=None, keepdim=False):
+        """The p-norm over `dim` (all elements by default); p = 1, 2 ("fro") or inf."""
+        if p in (2, "fro"):
+            return (self * self).sum(dim=dim, keepdim=keepdim).sqrt()
+        if p == 1:
+            return self.abs().sum(dim=dim, keepdim=keepdim)
+        if p == float("inf"):
+            return self.abs().max() if dim is None else self.abs().max(dim=dim, keepdim=keepdim).values
+        raise ValueError(f"norm: p must be 1, 2, 'fro' or inf, got {p!r}")
+
+    def gather(self, dim, index):
+        """out[..., i, ...] = self[..., index[..., i, ...], ...] along `dim` (index: an integer tensor)."""
+        idx = index.data if isinstance(index, Tensor) else np.asarray(index)
+        if idx.dtype.kind not in "iu" or idx.ndim != self.ndim:
+            raise ValueError(f"gather: index must be an integer tensor with {self.ndim} dims, got "
+                             f"{idx.dtype} of shape {idx.shape}")
+        xp = array_module(self.data)
+        dim = dim % self.ndim
+        grids = list(xp.ix_(*[xp.arange(n) for n in idx.shape]))
+        grids[dim] = idx
+        return self[tuple(grids)]
+
+    def argsort(self, dim=-1, descending=False):
+        xp = array_module(self.data)
+        keys = -self.data if descending and self.dtype.kind != "b" else self.data
+        order = xp.argsort(keys, axis=dim, kind="stable")
+        return Tensor(order.astype(np.int64))
+
+    def sort(self, dim=-1, descending=False):
+        indices = self.argsort(dim=dim, descending=descending)
+        return SortResult(self.gather(dim, indices), indices)
+
+    def topk(self, k, dim=-1, largest=True, sorted=True):
+        if not 0 <= k <= self.shape[dim]:
+            raise ValueError(f"topk: k={k} out of range for dim {dim} of size {self.shape[dim]}")
+        indices = self.argsort(dim=dim, descending=largest)
+        dim = dim % self.ndim
+        indices = indices[(slice(None),) * dim + (slice(0, k),)]
+        return SortResult(self.gather(dim, indices), indices)
+
+    def chunk(self, chunks, dim=0):
+        size = -(-self.shape[dim] // chunks)
+        return self.split(size, dim)
+
+    def split(self, split_size_or_sections, dim=0):
+        n, dim = self.shape[dim], dim % self.ndim
+        if isinstance(split_size_or_sections, int):
+            sizes = [split_size_or_sections] * (n // split_size_or_sections)
+            if n % split_size_or_sections:
+                sizes.append(n % split_size_or_sections)
+        else:
+            sizes = list(split_size_or_sections)
+            if sum(sizes) != n:
+                raise ValueError(f"split: sections {sizes} do not add up to {n}")
+        out, start = [], 0
+        for s in sizes:
+            out.append(self[(slice(None),) * dim + (slice(start, start + s),)])
+            start += s
+        return tuple(out)
+
+    def new_zeros(self, *size, dtype=None):
+        return zeros(*size, dtype=dtype or self.dtype, device=self.device)
+
+    def new_ones(self, *size, dtype=None):
+        return ones(*size, dtype=dtype or self.dtype, device=self.device)
+
+    def new_full(self, size, fill_value, dtype=None):
+        return full(size, fill_value, dtype=dtype or self.dtype, device=self.device)
+
+    def new_tensor(self, data, dtype=None):
+        return tensor(data, dtype=dtype or self.dtype, device=self.device)
+
 
 shape_module = shape
 #: In-place ops whose Function never reads the old value: the stand-in shares the storage (no copy).
@@ -697,12 +888,22 @@ def _to_arguments(args, kwargs):
     return device, dtype, bool(kwargs.get("copy", False))
 
 
+_CATEGORY = {"b": 0, "u": 1, "i": 1, "f": 2, "c": 3}
+
+
 def _as_tensor_like(value, like):
-    """Python numbers and arrays become tensors of `like`'s dtype (so float32 stays float32)."""
+    """Python numbers and lists become tensors of `like`'s dtype (so float32 stays float32), unless they are
+    of a higher category (a float with an integer tensor gives float32, as PyTorch's promotion does);
+    arrays of another kind become `like`'s dtype."""
     if isinstance(value, Tensor):
         return value
     xp = array_module(like.data)
-    if isinstance(value, numbers.Number) or (_is_array(value) and value.dtype.kind != like.dtype.kind):
+    if isinstance(value, (numbers.Number, list, tuple)):
+        kind = np.asarray(value).dtype.kind
+        if _CATEGORY.get(kind, 3) <= _CATEGORY.get(like.dtype.kind, 3):
+            return Tensor(xp.asarray(value, dtype=like.dtype))
+        return Tensor(xp.asarray(value, dtype=default_dtype if kind == "f" else None))
+    if _is_array(value) and value.dtype.kind != like.dtype.kind:
         return Tensor(xp.asarray(value, dtype=like.dtype))
     return Tensor(xp.asarray(value))
 
@@ -712,6 +913,11 @@ def _binary(fn, a, b):
         b = _as_tensor_like(b, a)
     else:
         a = _as_tensor_like(a, b)
+    if a.dtype != b.dtype:  # an integer tensor with a float scalar gives the float dtype (not NumPy's float64)
+        if a.dtype.kind in "iub" and b.dtype.kind == "f" and b.ndim == 0:
+            a = a.to(b.dtype)
+        elif b.dtype.kind in "iub" and a.dtype.kind == "f" and a.ndim == 0:
+            b = b.to(a.dtype)
     return fn.apply(a, b)
 
 
