@@ -26,6 +26,7 @@ import numpy as np
 from dlcore.ops._philox import dropout_mask
 from opcheck import assert_close
 
+
 # -------------------- pooling
 def pool_out_size(n, k, s, p, ceil_mode):
     span = n + 2 * p - k
@@ -749,7 +750,8 @@ OPS = [
            layer=_layer("conv2d", _g((2, 4, 6, 5)), _g((4, 2, 3, 2), 1), _g((4,), 2), stride=(2, 1), padding=1,
                         groups=2)),
     OpSpec("conv2d_backward_data", conv_bwd_data_samples, arrays=(0, 1),
-           errors=[((np.ones((2, 4, 2, 2), np.float32), np.ones((4, 3, 3, 3), np.float32), X4), {}, ValueError, r"dy has shape \(2, 4, 2, 2\)")]),
+           errors=[((np.ones((2, 4, 2, 2), np.float32), np.ones((4, 3, 3, 3), np.float32), X4), {}, ValueError,
+                    r"dy has shape \(2, 4, 2, 2\)")]),
     OpSpec("conv2d_backward_weights", conv_bwd_weights_samples, arrays=(0, 1),
            errors=[((np.ones(X4, np.float32), np.ones((2, 4, 7, 7), np.float32), (4, 3, 3, 3)), {}, ValueError,
                     r"dy has shape \(2, 4, 7, 7\)")]),
