@@ -24,6 +24,8 @@ from typing import Any, Callable
 import numpy as np
 
 from dlcore.ops._philox import dropout_mask
+from opcheck import assert_close
+
 
 # -------------------- pooling
 def pool_out_size(n, k, s, p, ceil_mode):
@@ -437,9 +439,10 @@ def _eltwise(name, kw=None, saved="x"):
 
 
 def _layer(fname, *arrays, **kw):
+    """(callable on Tensors, float64 arrays, functional name, its keyword arguments)."""
     import dlcore.nn.functional as F
     fn = getattr(F, fname)
-    return (lambda *t: fn(*t, **kw)), list(arrays)
+    return (lambda *t: fn(*t, **kw)), list(arrays), fname, kw
 
 
 def _conv_cases():
@@ -747,7 +750,8 @@ OPS = [
            layer=_layer("conv2d", _g((2, 4, 6, 5)), _g((4, 2, 3, 2), 1), _g((4,), 2), stride=(2, 1), padding=1,
                         groups=2)),
     OpSpec("conv2d_backward_data", conv_bwd_data_samples, arrays=(0, 1),
-           errors=[((np.ones((2, 4, 2, 2), np.float32), np.ones((4, 3, 3, 3), np.float32), X4), {}, ValueError, r"dy has shape \(2, 4, 2, 2\)")]),
+           errors=[((np.ones((2, 4, 2, 2), np.float32), np.ones((4, 3, 3, 3), np.float32), X4), {}, ValueError,
+                    r"dy has shape \(2, 4, 2, 2\)")]),
     OpSpec("conv2d_backward_weights", conv_bwd_weights_samples, arrays=(0, 1),
            errors=[((np.ones(X4, np.float32), np.ones((2, 4, 7, 7), np.float32), (4, 3, 3, 3)), {}, ValueError,
                     r"dy has shape \(2, 4, 7, 7\)")]),
@@ -831,3 +835,22 @@ def expected(spec, sample):
     if spec.name == "dropout_forward":
         return _dropout_expect(sample)
     return sample.expect
+
+
+def compare(spec, sample, got, what):
+    """Each output vs the float64 expectation: exact for indices/masks, else atol + rtol*|ref|."""
+    exp = expected(spec, sample)
+    exp = exp if isinstance(exp, tuple) else (exp,)
+    assert len(got) == len(exp), f"{what}: {len(got)} outputs, expected {len(exp)}"
+    for i, (g, e) in enumerate(zip(got, exp)):
+        if i in sample.none:
+            assert g is None, f"{what}: output {i} must be None"
+            continue
+        if e is None:
+            continue
+        if g is None:
+            raise AssertionError(f"{what}: output {i} is None")
+        if i in sample.exact or e.dtype.kind in "iub":
+            np.testing.assert_array_equal(g, e, err_msg=f"{what}: output {i}")
+        else:
+            assert_close(g, e, rtol=sample.rtol, atol=sample.atol, what=f"{what}: output {i}")

@@ -188,7 +188,8 @@ def damaged_files(data):
         {"format": meta["format"], "version": 1, "tree": {"t": "str", "v": 7}},
         {"format": meta["format"], "version": 1, "tree": {"t": "bool", "v": 1}},
         {"format": meta["format"], "version": 1, "tree": {"t": "set", "items": []}},
-        {"format": meta["format"], "version": 1, "tree": {"t": "dict", "items": [["k", {"t": "dict", "items": [["k", None]]}]]}},
+        {"format": meta["format"], "version": 1,
+         "tree": {"t": "dict", "items": [["k", {"t": "dict", "items": [["k", None]]}]]}},
     ]
     for i, bad in enumerate(bad_metas):
         out.append((f"meta#{i}", _zip(_with_meta(members, bad))))

@@ -17,6 +17,7 @@ from dlcore.kernels import conv2d_backward_data, conv2d_backward_weights, conv2d
 from opcheck import randn
 from optable import conv_backward_data_ref, conv_backward_weights_ref, conv_ref
 
+
 def assert_conv_close(got, expected, scale, reduction, what):
     """|got - expected| <= tol * (sum of |terms|): float32 accumulation over `reduction` terms."""
     assert got.shape == expected.shape, f"{what}: shape {got.shape} != {expected.shape}"

@@ -11,8 +11,17 @@ import pytest
 
 import dlcore
 from opcheck import numerical_grad, randn
-from optable import (_pair, avg_pool_ref, batch_norm_ref, conv_backward_data_ref, conv_backward_weights_ref, conv_ref,
-                     lrn_ref, max_pool_ref, softmax_ref)
+from optable import (
+    _pair,
+    avg_pool_ref,
+    batch_norm_ref,
+    conv_backward_data_ref,
+    conv_backward_weights_ref,
+    conv_ref,
+    lrn_ref,
+    max_pool_ref,
+    softmax_ref,
+)
 
 _INFO = dlcore.backends()["cuda"]
 if not _INFO["available"]:

@@ -8,7 +8,6 @@ from dlcore.kernels import lrn_backward, lrn_forward
 from opcheck import ODD_SIZES, assert_close, numerical_grad, randn
 from optable import lrn_backward_ref, lrn_ref
 
-
 # ----------------------------------------------------------------- helpers (references: optable.py)
 
 def check_backward(dx, ref, scale, what=""):
@@ -194,7 +193,8 @@ def test_power_is_within_a_few_ulp(cpu_backend, rng, beta):
     ulp = np.spacing(ref[in_range].astype(np.float32)).astype(np.float64)
     err_ulp = np.abs(got[in_range] - ref[in_range]) / ulp
     # ~1.5 ulp for |beta| <= 1; the error of beta*log2(m) grows with |beta| (lrn_math.h).
-    assert err_ulp.max() <= max(3.5, 1.5 * abs(beta)), f"max error {err_ulp.max():.2f} ulp at s={s[in_range][np.argmax(err_ulp)]!r}"
+    worst = s[in_range][np.argmax(err_ulp)]
+    assert err_ulp.max() <= max(3.5, 1.5 * abs(beta)), f"max error {err_ulp.max():.2f} ulp at s={worst!r}"
     # Outside the float range the answer saturates to 0 or inf like pow().
     tiny, huge = ref <= 1e-46, ref >= 1e39
     assert np.all(got[tiny] == 0) and np.all(np.isinf(got[huge]))

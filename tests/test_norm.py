@@ -5,9 +5,8 @@ import pytest
 import dlcore
 from dlcore.kernels import batch_norm_backward, batch_norm_forward_inference, batch_norm_forward_training
 from opcheck import ODD_SIZES, assert_close, randn
-from optable import BN_EPS as EPS, batch_norm_ref
-
-
+from optable import BN_EPS as EPS
+from optable import batch_norm_ref
 
 # >= 4 MiB, so the affine passes stream their output, with plane sizes (odd,
 # shorter than a vector) that put plane boundaries inside vectors.

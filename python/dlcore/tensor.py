@@ -186,7 +186,8 @@ class Tensor:
 
         Example:
             >>> w = dlcore.randn(3, requires_grad=True)
-            >>> (w.to("cuda") * 2).sum().backward()   # w.grad is a CPU tensor of 2s
+            >>> (w.to("cuda") * 2).sum().backward()  # doctest: +SKIP
+            >>> # (needs a GPU) w.grad is then a CPU tensor of 2s
         """
         device, dtype, copy = _to_arguments(args, kwargs)
         device = self.device if device is None else parse_device(device)

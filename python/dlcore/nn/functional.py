@@ -73,6 +73,9 @@ def linear(input, weight, bias=None):
     Example:
         >>> y = F.linear(dlcore.randn(4, 3), dlcore.randn(2, 3))   # (4, 2)
     """
+    if weight.ndim != 2 or input.ndim == 0:  # found by tests/fuzz.py: an IndexError escaped
+        raise ValueError(f"linear: weight must be (out, in) and input (*, in), got weight {weight.shape} "
+                         f"and input {input.shape}")
     if input.ndim != 2:
         lead = input.shape[:-1]
         return linear(input.reshape(-1, input.shape[-1]), weight, bias).reshape(lead + (weight.shape[0],))

@@ -171,7 +171,8 @@ class Module:
         raises ``dlcore.BackendUnavailableError`` before anything moves.
 
         Example:
-            >>> model = nn.Sequential(nn.Linear(4, 2)).to("cuda")
+            >>> # needs a GPU, so not run as a doctest:
+            >>> model = nn.Sequential(nn.Linear(4, 2)).to("cuda")  # doctest: +SKIP
         """
         device, dtype, _ = _to_arguments(args, kwargs)
         device = None if device is None else parse_device(device)
