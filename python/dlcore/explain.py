@@ -85,8 +85,8 @@ def _nbytes(args, kwargs, out):
 class _Tracer:
     """Installs the wrappers for one traced step; records into `events`, `fwd`, `bwd`."""
 
-    def __init__(self, model):
-        self.model = model
+    def __init__(self, model, clock=time.perf_counter):
+        self.model, self.clock = model, clock
         self.names = {id(m): (n or "(model)") for n, m in model.named_modules()}
         self.stack = []           # names of the modules whose forward is running
         self.owner = None         # the module a backward node belongs to, while it runs
@@ -105,10 +105,12 @@ class _Tracer:
     def _wrap_kernel(self, name, fn):
         from . import _C
 
+        clock = self.clock
+
         def traced(*args, **kwargs):
-            t0 = time.perf_counter()
+            t0 = clock()
             out = fn(*args, **kwargs)
-            dt = time.perf_counter() - t0
+            dt = clock() - t0
             backend = kwargs.get("backend", "auto")
             on_ours = backend in ("auto", "ref", "avx2", "avx512") and all(
                 type(a) is np.ndarray for a in _arrays(args))
@@ -126,15 +128,15 @@ class _Tracer:
 
     # -- modules and nodes -----------------------------------------------------------------------
     def _wrap_forward(self, module):
-        name, bound = self.names[id(module)], module.forward
+        name, bound, clock = self.names[id(module)], module.forward, self.clock
 
         def forward(*args, **kwargs):
             self.stack.append(name)
-            t0 = time.perf_counter()
+            t0 = clock()
             try:
                 out = bound(*args, **kwargs)
             finally:
-                dt = time.perf_counter() - t0
+                dt = clock() - t0
                 self.stack.pop()
             self.fwd_incl[name] += dt
             if self.stack:
@@ -146,15 +148,15 @@ class _Tracer:
         return forward
 
     def _wrap_node(self, node):
-        owner, bound = (self.stack[-1] if self.stack else "(outside)"), node.backward
+        owner, bound, clock = (self.stack[-1] if self.stack else "(outside)"), node.backward, self.clock
 
         def backward(grad):
             self.phase, self.owner = "backward", owner
-            t0 = time.perf_counter()
+            t0 = clock()
             try:
                 return bound(grad)
             finally:
-                self.bwd[owner] += time.perf_counter() - t0
+                self.bwd[owner] += clock() - t0
                 self.owner = None
 
         node.backward = backward  # an instance attribute: shadows the class's method for this node only
@@ -290,7 +292,11 @@ def _row(layer, kind, phase, seconds_list, events, shapes, peak, bw):
     return row
 
 
-def explain(model, example_input, *, target=None, loss_fn=None, backward=True, repeats=5, threads=None):
+_CLOCKS = {"wall": time.perf_counter, "cpu": time.process_time}
+
+
+def explain(model, example_input, *, target=None, loss_fn=None, backward=True, repeats=5, threads=None,
+            clock="wall"):
     """Runs traced training steps of `model` on `example_input` and returns an ``Explanation``.
 
     Args:
@@ -300,6 +306,9 @@ def explain(model, example_input, *, target=None, loss_fn=None, backward=True, r
             belongs to the model); otherwise backward starts from a gradient of ones on the output.
         backward: False times the forward pass only (under no_grad).
         repeats: traced (and untraced) steps; each row's time is their median.
+        clock: "wall" (elapsed time, default) or "cpu" (CPU time of this process's threads: not
+            inflated when other processes share the cores; with one kernel thread it is the
+            time the step costs the machine).
 
     Example:
         >>> print(dlcore.explain(dlcore.train.lenet5(), dlcore.randn(64, 1, 28, 28)))
@@ -314,6 +323,9 @@ def explain(model, example_input, *, target=None, loss_fn=None, backward=True, r
         raise TypeError(f"explain: expected a dlcore.nn.Module, got {type(model).__name__}")
     if not hasattr(_C, "last_dispatch_declined"):
         raise RuntimeError("explain: this dlcore._C predates last_dispatch_declined; rebuild the extension")
+    if clock not in _CLOCKS:
+        raise ValueError(f"explain: clock must be 'wall' or 'cpu', got {clock!r}")
+    clock_name, clock = clock, _CLOCKS[clock]
     if int(repeats) < 1:
         raise ValueError(f"explain: repeats must be >= 1, got {repeats}")
     x = example_input if isinstance(example_input, Tensor) else tensor(example_input)
@@ -335,12 +347,12 @@ def explain(model, example_input, *, target=None, loss_fn=None, backward=True, r
     for _ in range(3):  # warm-up: page faults, packed buffers, the host cache, the thread pool
         step()
     step_times = []
-    tracer = _Tracer(model)
+    tracer = _Tracer(model, clock)
     runs = []
     for _ in range(int(repeats)):  # untraced and traced steps alternate: the same machine noise hits both
-        t0 = time.perf_counter()
+        t0 = clock()
         step()
-        step_times.append(time.perf_counter() - t0)
+        step_times.append(clock() - t0)
         tracer.reset()
         with tracer:
             step()
@@ -355,9 +367,8 @@ def explain(model, example_input, *, target=None, loss_fn=None, backward=True, r
     for name in order:  # forward, in module order; containers only for their own ops
         self_times = [r[0].get(name, 0.0) - r[1].get(name, 0.0) for r in runs]
         events = runs[-1][3].get((name, "forward"), [])
-        if name not in runs[-1][0] or (name not in leaves and not events and
-                                        statistics.median(self_times) < 0.02 * statistics.median(step_times)):
-            continue  # a container whose own work is negligible (Sequential): its children have the rows
+        if name not in runs[-1][0] or (name not in leaves and not events and name not in runs[-1][2]):
+            continue  # a container without ops of its own (Sequential): its children have the rows
         label = name if name in leaves else f"{name} (own ops)"
         rows.append(_row(label, kinds[name], "forward", self_times, events, shapes.get(name, (None, None)), peak, bw))
     if backward:
@@ -371,6 +382,8 @@ def explain(model, example_input, *, target=None, loss_fn=None, backward=True, r
     for isa, info in _C.isa_info().items():
         if not info["available"]:
             notes.append(f"{isa} implementations not considered: {info.get('reason', 'not available')}")
+    if clock_name == "cpu":
+        notes.append("times are CPU time of this process (clock='cpu'), not elapsed time")
     return Explanation(rows, statistics.median(step_times) * 1e3, peak, bw, threads, notes)
 
 
@@ -410,6 +423,8 @@ def main(argv=None):
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--threads", type=int, default=None)
     parser.add_argument("--forward-only", action="store_true")
+    parser.add_argument("--clock", default="wall", choices=["wall", "cpu"],
+                        help="wall: elapsed time; cpu: this process's CPU time (steadier on a shared machine)")
     parser.add_argument("--json", default=None, help="also write the report as JSON here")
     args = parser.parse_args(argv)
 
@@ -425,7 +440,7 @@ def main(argv=None):
         chw = tuple(int(v) for v in args.input.lower().split("x"))
     dlcore.manual_seed(0)
     x = dlcore.randn(args.batch_size, *chw)
-    report = explain(model, x, backward=not args.forward_only, repeats=args.repeats)
+    report = explain(model, x, backward=not args.forward_only, repeats=args.repeats, clock=args.clock)
     print(f"# {args.model}, input {args.batch_size}x{'x'.join(map(str, chw))}")
     print(report)
     if args.json:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 
-__all__ = ["training_curves", "roofline"]
+__all__ = ["training_curves", "curves_figure", "roofline", "roofline_figure"]
 
 
 def _figure(width, height):
@@ -27,6 +27,12 @@ def _figure(width, height):
 
 def training_curves(history, path, title=None):
     """Writes a PNG of loss (left) and accuracy (right) per epoch, train and test, from fit()'s history."""
+    curves_figure(history, title).savefig(path)
+    return path
+
+
+def curves_figure(history, title=None):
+    """The matplotlib Figure training_curves() saves."""
     if not history:
         raise ValueError("training_curves: the history is empty (train at least one epoch)")
     fig = _figure(10, 4)
@@ -46,8 +52,7 @@ def training_curves(history, path, title=None):
     if title:
         fig.suptitle(title)
     fig.tight_layout()
-    fig.savefig(path)
-    return path
+    return fig
 
 
 def _percent_formatter():
@@ -61,7 +66,13 @@ _MARKERS = {"gemm": "o", "conv": "s", "eltwise": "^", "poolrn": "D"}
 
 
 def roofline(points, peak_gflops, bandwidth_gbs, path, title=None):
-    """Writes a log-log roofline PNG.
+    """Writes a log-log roofline PNG (the Figure of roofline_figure())."""
+    roofline_figure(points, peak_gflops, bandwidth_gbs, title).savefig(path)
+    return path
+
+
+def roofline_figure(points, peak_gflops, bandwidth_gbs, title=None):
+    """A log-log roofline.
 
     Args:
         points: dicts with ``intensity`` (FLOP/byte), ``gflops``, ``who`` (dlcore, numpy, onednn)
@@ -101,5 +112,4 @@ def roofline(points, peak_gflops, bandwidth_gbs, path, title=None):
     ax.grid(True, which="both", alpha=0.25)
     ax.legend(fontsize=8, loc="lower right")
     fig.tight_layout()
-    fig.savefig(path)
-    return path
+    return fig
