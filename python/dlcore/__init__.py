@@ -28,6 +28,7 @@ from .tensor import (
 )
 from . import nn, optim, data
 from .serialization import CheckpointError, load, save
+from . import quantization
 
 __version__ = "0.1.0"
 

@@ -15,7 +15,8 @@ from . import common
 from .common import machine_header
 
 #: family name -> module under dlcore.bench providing run(args)
-FAMILIES = {"gemm": "gemm", "conv": "conv", "eltwise": "eltwise", "poolrn": "poolrn", "gpu": "gpu"}
+FAMILIES = {"gemm": "gemm", "conv": "conv", "eltwise": "eltwise", "poolrn": "poolrn", "gpu": "gpu",
+            "lowbit": "lowbit"}
 
 
 def main(argv=None) -> int:
@@ -28,6 +29,7 @@ def main(argv=None) -> int:
     parser.add_argument("--sections", default="gemm,conv,memory",
                         help="gpu: which parts of the GPU report to run (comma-separated)")
     parser.add_argument("--tune", action="store_true", help="gemm: sweep the cache block sizes instead")
+    parser.add_argument("--lowbit-batch", type=int, default=2, help="lowbit: minibatch of the conv layers")
     parser.add_argument("--settle", type=float, default=common.SETTLE_SECONDS,
                         help="seconds of quiet before each timed block (lets other libraries' "
                              "spinning threads go idle; 0 for a fast smoke run)")
