@@ -41,6 +41,7 @@ double = float64
 long = int64
 int = int32  # noqa: A001
 bool = bool_  # noqa: A001
+from . import quantization
 
 __version__ = "0.1.0"
 

@@ -16,7 +16,8 @@ from . import common
 from .common import machine_header
 
 #: family name -> module under dlcore.bench providing run(args)
-FAMILIES = {"gemm": "gemm", "conv": "conv", "eltwise": "eltwise", "poolrn": "poolrn", "gpu": "gpu", "dist": "dist"}
+FAMILIES = {"gemm": "gemm", "conv": "conv", "eltwise": "eltwise", "poolrn": "poolrn", "gpu": "gpu", "dist": "dist",
+            "lowbit": "lowbit"}
 #: run only when named: dist is started under mpirun (python -m dlcore.bench dist)
 NOT_BY_DEFAULT = ("dist",)
 
@@ -33,6 +34,7 @@ def main(argv=None) -> int:
     parser.add_argument("--tune", action="store_true", help="gemm: sweep the cache block sizes instead")
     parser.add_argument("--json", default=None, help="also write every row, the machine and its peaks here")
     parser.add_argument("--plot", default=None, help="draw the rows on this machine's roofline into this PNG")
+    parser.add_argument("--lowbit-batch", type=int, default=2, help="lowbit: minibatch of the conv layers")
     parser.add_argument("--settle", type=float, default=common.SETTLE_SECONDS,
                         help="seconds of quiet before each timed block (lets other libraries' "
                              "spinning threads go idle; 0 for a fast smoke run)")
