@@ -12,6 +12,7 @@ digits 0-4, the target task digits 5-9 with only a few labelled images
     python examples/transfer_digits.py --data-dir ~/data/mnist    # MNIST 0-4 -> 5-9
     python examples/transfer_digits.py                            # built-in 8x8 digits, shown as 28x28
 """
+import argparse
 import sys
 
 import numpy as np
@@ -47,7 +48,8 @@ def classes(dataset, wanted, offset):
 def main(argv=None):
     p = parser(__doc__.splitlines()[0], epochs=3, lr=1e-3)
     p.add_argument("--target-limit", type=int, default=100, help="labelled images of the target task (5-9)")
-    p.add_argument("--target-epochs", type=int, default=20)
+    p.add_argument("--target-epochs", type=int, default=60)
+    p.add_argument("--target-batch-size", type=int, default=16)
     args = p.parse_args(argv)
     seed_all(args.seed)
     train_set, test_set = mnist_or_digits(args)
@@ -76,7 +78,8 @@ def main(argv=None):
                                       ("from scratch", False, False)):
         net = student(pretrained, frozen)
         before = [p.data.copy() for p in net.features.parameters()]
-        train(net, target_train, target_test, args, epochs=args.target_epochs, label=label)
+        target_args = argparse.Namespace(**{**vars(args), "batch_size": args.target_batch_size})
+        train(net, target_train, target_test, target_args, epochs=args.target_epochs, label=label)
         if frozen:  # the frozen extractor did not move
             assert all(np.array_equal(b, p.data) for b, p in zip(before, net.features.parameters()))
         rows.append({"model": f"5-9: {label}", "trainable": net.num_parameters(trainable_only=True),

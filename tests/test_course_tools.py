@@ -267,3 +267,27 @@ def test_example_nose():
 def test_example_nancy():
     rows = _example("nancy_gravity").main(["--epochs", "300"])
     assert 0.5 < rows[0]["p"] <= 1.0
+
+
+class _Residual(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(3, 3, 3, padding=1)
+        self.relu = nn.ReLU()
+
+    def forward(self, x):
+        return self.relu(self.conv(x)) + x  # the add is the block's own op
+
+
+def test_explain_container_own_ops_and_loss():
+    model = nn.Sequential(nn.Conv2d(2, 3, 1), _Residual(), nn.Flatten(), nn.Linear(3 * 5 * 5, 4))
+    x = dlcore.randn(6, 2, 5, 5)
+    target = dlcore.tensor(np.arange(6) % 4)
+    report = dlcore.explain(model, x, target=target, loss_fn=dlcore.nn.functional.cross_entropy, repeats=2)
+    labels = [(r["layer"], r["pass"]) for r in report.rows]
+    assert ("1 (own ops)", "forward") in labels and ("1 (own ops)", "backward") in labels
+    assert labels[len(labels) // 2 - 1] == ("(loss)", "forward") and labels[len(labels) // 2] == ("(loss)", "backward")
+    assert ("1.conv", "forward") in labels and ("1.relu", "backward") in labels
+    kernels = {(r["layer"], r["pass"]): r["kernels"] for r in report.rows}
+    assert kernels[("(loss)", "forward")].startswith("cross_entropy_forward:")
+    assert kernels[("(loss)", "backward")].startswith("cross_entropy_backward:")

@@ -293,6 +293,31 @@ def _row(layer, kind, phase, seconds_list, events, shapes, peak, bw):
 
 
 _CLOCKS = {"wall": time.perf_counter, "cpu": time.process_time}
+_CPU_PEAKS: dict = {}
+
+
+def _cpu_peaks(threads):
+    """(FMA GFLOP/s, copy GB/s) per CPU-second, for clock="cpu" rows (measured once per thread count).
+
+    The C++ loops time themselves with the wall clock; on a loaded machine that
+    undercounts what the cores do while this process runs. Each measurement is
+    scaled by (wall time / CPU time) of its call: work per CPU-second, the unit of
+    the clock="cpu" rows. (Approximate for the copy, whose call also allocates.)
+    """
+    from . import _C
+
+    if threads not in _CPU_PEAKS:
+        def per_cpu_second(fn):
+            w0, c0 = time.perf_counter(), time.process_time()
+            value = fn()
+            return value * (time.perf_counter() - w0) / max(time.process_time() - c0, 1e-9)
+
+        isa = _C.best_isa()
+        its = 40_000_000 if isa != "ref" else 4_000_000
+        fma = max(per_cpu_second(lambda: _C.fma_peak_gflops(isa, threads, its)) for _ in range(3))
+        copy = max(per_cpu_second(lambda: _C.stream_bandwidth("copy", threads, 128 << 20)) for _ in range(2))
+        _CPU_PEAKS[threads] = (fma, copy)
+    return _CPU_PEAKS[threads]
 
 
 def explain(model, example_input, *, target=None, loss_fn=None, backward=True, repeats=5, threads=None,
@@ -331,13 +356,21 @@ def explain(model, example_input, *, target=None, loss_fn=None, backward=True, r
     x = example_input if isinstance(example_input, Tensor) else tensor(example_input)
     threads = threads or get_num_threads()
 
-    def step():
+    def step(tracer=None):
         if not backward:
             with no_grad():
                 return model(x)
         out = model(x)
         if loss_fn is not None and target is not None:
-            out = loss_fn(out, target)
+            if tracer is None:
+                out = loss_fn(out, target)
+            else:  # the loss gets its own rows, "(loss)"
+                tracer.stack.append("(loss)")
+                t0 = clock()
+                out = loss_fn(out, target)
+                tracer.fwd_incl["(loss)"] += clock() - t0
+                tracer.stack.pop()
+                tracer.shapes.setdefault("(loss)", (None, tuple(out.shape)))
         if out.numel() == 1:
             out.backward()
         else:
@@ -355,14 +388,18 @@ def explain(model, example_input, *, target=None, loss_fn=None, backward=True, r
         step_times.append(clock() - t0)
         tracer.reset()
         with tracer:
-            step()
+            step(tracer)
         runs.append((dict(tracer.fwd_incl), dict(tracer.fwd_child), dict(tracer.bwd), dict(tracer.kernels)))
     shapes = tracer.shapes
 
-    peak, bw = fma_peak_gflops(threads), stream_bandwidth_gbs(threads)["copy"]
+    if clock_name == "cpu":
+        peak, bw = _cpu_peaks(threads)
+    else:
+        peak, bw = fma_peak_gflops(threads), stream_bandwidth_gbs(threads)["copy"]
     kinds = {(n or "(model)"): type(m).__name__ for n, m in model.named_modules()}
-    order = [(n or "(model)") for n, m in model.named_modules()]
-    leaves = {(n or "(model)") for n, m in model.named_modules() if not list(m.children())}
+    kinds["(loss)"] = getattr(loss_fn, "__name__", type(loss_fn).__name__)
+    order = [(n or "(model)") for n, m in model.named_modules()] + ["(loss)"]
+    leaves = {(n or "(model)") for n, m in model.named_modules() if not list(m.children())} | {"(loss)"}
     rows = []
     for name in order:  # forward, in module order; containers only for their own ops
         self_times = [r[0].get(name, 0.0) - r[1].get(name, 0.0) for r in runs]
@@ -373,6 +410,7 @@ def explain(model, example_input, *, target=None, loss_fn=None, backward=True, r
         rows.append(_row(label, kinds[name], "forward", self_times, events, shapes.get(name, (None, None)), peak, bw))
     if backward:
         owners = [n for n in order if n in runs[-1][2]] + (["(outside)"] if "(outside)" in runs[-1][2] else [])
+        owners = [n for n in owners if n != "(loss)"] + (["(loss)"] if "(loss)" in owners else [])
         for name in reversed(owners):  # the order backward runs
             label = name if name in leaves or name == "(outside)" else f"{name} (own ops)"
             in_s, out_s = shapes.get(name, (None, None))
@@ -383,7 +421,8 @@ def explain(model, example_input, *, target=None, loss_fn=None, backward=True, r
         if not info["available"]:
             notes.append(f"{isa} implementations not considered: {info.get('reason', 'not available')}")
     if clock_name == "cpu":
-        notes.append("times are CPU time of this process (clock='cpu'), not elapsed time")
+        notes.append("times are CPU time of this process (clock='cpu'), not elapsed time; rates and peaks "
+                     "are per CPU-second")
     return Explanation(rows, statistics.median(step_times) * 1e3, peak, bw, threads, notes)
 
 
