@@ -36,7 +36,7 @@ def test_module_registration_and_state_dict():
     model = nn.Sequential(nn.Linear(4, 3), nn.BatchNorm1d(3), nn.ReLU(), nn.Linear(3, 2, bias=False))
     names = [n for n, _ in model.named_parameters()]
     assert names == ["0.weight", "0.bias", "1.weight", "1.bias", "3.weight"]
-    assert list(model.state_dict()) == names + ["1.running_mean", "1.running_var"]
+    assert list(model.state_dict()) == names + ["1.running_mean", "1.running_var", "1.num_batches_tracked"]
     assert len(list(model.children())) == 4
     assert model.num_parameters() == 12 + 3 + 3 + 3 + 6
     assert "total" in model.summary() and "27" in model.summary()
@@ -49,7 +49,7 @@ def test_module_registration_and_state_dict():
 
 def test_load_state_dict_checks_everything_before_writing():
     a, b = nn.Linear(3, 2), nn.Linear(3, 2)
-    before = {k: v.copy() for k, v in b.state_dict().items()}
+    before = {k: np.array(v) for k, v in b.state_dict().items()}
     bad = dict(a.state_dict())
     bad["bias"] = np.zeros(5, np.float32)
     with pytest.raises(ValueError, match="shape"):

@@ -133,14 +133,21 @@ def evaluate(model, loader, loss_fn=F.cross_entropy, device=None, distributed=Fa
 
 
 def fit(model, train_loader, optimizer, epochs, test_loader=None, loss_fn=F.cross_entropy, scheduler=None,
-        progress=True, log=print, device=None, distributed=False):
+        progress=True, log=print, device=None, distributed=False, plot=None):
     """Trains for `epochs`, evaluating on `test_loader` after each; returns a list of per-epoch dicts.
 
     `device` is where batches go (None: the model's device; move the model
     first, ``model.to("cuda")``, then build the optimizer). A loader whose
     sampler has ``set_epoch`` (DistributedSampler) gets it at each epoch.
-    `distributed`: metrics are summed over ranks (see train_epoch).
+    `distributed`: metrics are summed over ranks (see train_epoch). `plot`: a
+    PNG path rewritten after every epoch with the loss and accuracy curves,
+    train and test (``dlcore.plot.training_curves``; needs the ``plot``
+    extra, checked before training starts).
     """
+    if plot is not None:
+        from .plot import _figure
+
+        _figure(1, 1)  # no matplotlib: the ImportError now, not after the first epoch
     history = []
     for epoch in range(1, epochs + 1):
         if hasattr(getattr(train_loader, "sampler", None), "set_epoch"):
@@ -156,6 +163,10 @@ def fit(model, train_loader, optimizer, epochs, test_loader=None, loss_fn=F.cros
         if log:
             test = f", test loss {row['test_loss']:.4f}, test accuracy {row['test_acc']:.2%}" if test_loader else ""
             log(f"epoch {epoch}: train loss {loss:.4f}, train accuracy {acc:.2%}, {speed:.0f} images/s{test}")
+        if plot is not None:
+            from .plot import training_curves
+
+            training_curves(history, plot)
     return history
 
 
@@ -193,6 +204,7 @@ def main(argv=None):
     parser.add_argument("--distributed", action="store_true",
                         help="data-parallel over the ranks of an MPI job: mpirun -np N python -m dlcore.train "
                              "--distributed (needs dlcore[mpi]; --batch-size is per rank)")
+    parser.add_argument("--plot", default=None, help="write loss/accuracy curves to this PNG (needs matplotlib)")
     args = parser.parse_args(argv)
 
     from . import ops, save
@@ -233,13 +245,16 @@ def main(argv=None):
     start = time.perf_counter()
     with ops._common.backend(args.backend):
         history = fit(net, train_loader, optimizer, args.epochs, test_loader,
-                      progress=not args.no_progress and rank == 0, log=say, distributed=args.distributed)
+                      progress=not args.no_progress and rank == 0, log=say, distributed=args.distributed,
+                      plot=args.plot if rank == 0 else None)
     final = history[-1]
     say(f"test accuracy: {final['test_acc']:.2%} after {args.epochs} epochs "
         f"({time.perf_counter() - start:.1f} s, {final['images_per_s']:.0f} training images/s)")
     if args.save and rank == 0:
         save(model.state_dict(), args.save)  # the plain model's keys: loads in a 1-process run
         say(f"saved the model to {args.save}")
+    if args.plot:
+        say(f"wrote the training curves to {args.plot}")
     if args.distributed:
         dist.barrier()  # the other ranks wait for rank 0's checkpoint before anyone exits
     return final["test_acc"]

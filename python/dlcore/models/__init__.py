@@ -1,0 +1,26 @@
+"""Model zoo: classic CNNs with torchvision's module names, so torchvision state dicts map 1:1.
+
+Every builder takes ``num_classes=`` and ``in_channels=``; the wide ones also
+``width_mult=`` (channel counts scaled, same architecture; 1.0 is the paper's).
+``load_torch_state_dict(model, state_dict)`` copies a PyTorch/torchvision
+state dict (torch tensors, NumPy arrays or dlcore tensors) into a model,
+checking every name and shape first.
+
+Example:
+    >>> from dlcore import models
+    >>> net = models.resnet18(num_classes=10)
+    >>> models.load_torch_state_dict(net, torch_model.state_dict())   # from a torchvision resnet18
+"""
+from .alexnet import AlexNet, alexnet
+from .lenet import LeNet5, lenet5
+from .mobilenet import MobileNetV1, mobilenet_v1
+from .resnet import BasicBlock, Bottleneck, ResNet, resnet18, resnet34, resnet50
+from .se import SqueezeExcitation
+from .torch_weights import load_torch_state_dict
+from .vgg import VGG, vgg11, vgg11_bn, vgg16, vgg16_bn
+
+__all__ = [
+    "AlexNet", "BasicBlock", "Bottleneck", "LeNet5", "MobileNetV1", "ResNet", "SqueezeExcitation", "VGG", "alexnet",
+    "lenet5", "load_torch_state_dict", "mobilenet_v1", "resnet18", "resnet34", "resnet50", "vgg11", "vgg11_bn",
+    "vgg16", "vgg16_bn",
+]

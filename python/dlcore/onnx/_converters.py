@@ -1,0 +1,395 @@
+"""One converter per traced op: (GraphBuilder, Record) -> the ONNX value name of the op's output.
+
+Each reads the op's arguments as the trace recorded them and, where forward
+derived something (pool geometry, adaptive sizes), the Function node itself.
+Shapes that ONNX cannot express the way dlcore computes them raise
+NotImplementedError naming the op and the shapes, never a silently different graph.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from ..ops import (activation, activation_more, arith, conv, conv_transpose, copy, dropout, layer_norm, linear, lrn,
+                   norm, pool, reduce, resample, shape, softmax)
+from ..ops.conv import conv_padding
+from ..ops._common import pair
+from ..tensor import Tensor
+
+
+def _shape(a):
+    return tuple(a.shape)
+
+
+def _dtype(a):
+    return (a.data if isinstance(a, Tensor) else a).dtype
+
+
+def _ints(name, values):
+    return np.asarray(values, dtype=np.int64)
+
+
+def _unsupported(rec, why):
+    raise NotImplementedError(f"onnx export: op '{rec.op.__name__}' {why}")
+
+
+# ---- dense and convolution -------------------------------------------------------------
+def _linear(g, rec):
+    x, w = rec.args[0], rec.args[1]
+    b = rec.args[2] if len(rec.args) > 2 else None
+    inputs = [g.value(x), g.value(w)] + ([g.value(b)] if b is not None else [])
+    return g.node("Gemm", inputs, transB=1)
+
+
+def _matmul(g, rec):
+    return g.node("MatMul", [g.value(rec.args[0]), g.value(rec.args[1])])
+
+
+def _conv(g, rec):
+    x, w = rec.args[0], rec.args[1]
+    b = rec.args[2] if len(rec.args) > 2 else None
+    p = rec.node.params
+    top, bottom, left, right = p["padding"]
+    return g.node("Conv", [g.value(x), g.value(w)] + ([g.value(b)] if b is not None else []),
+                  kernel_shape=list(_shape(w)[2:]), strides=list(p["stride"]), pads=[top, left, bottom, right],
+                  dilations=list(p["dilation"]), group=p["groups"])
+
+
+def _conv_transpose(g, rec):
+    x, w = rec.args[0], rec.args[1]
+    b = rec.args[2] if len(rec.args) > 2 else None
+    kw = rec.kwargs
+    top, bottom, left, right = conv_padding(kw.get("padding", 0))
+    return g.node("ConvTranspose", [g.value(x), g.value(w)] + ([g.value(b)] if b is not None else []),
+                  kernel_shape=list(_shape(w)[2:]), strides=list(pair(kw.get("stride", 1))),
+                  pads=[top, left, bottom, right], dilations=list(pair(kw.get("dilation", 1))),
+                  output_padding=list(pair(kw.get("output_padding", 0))), group=int(kw.get("groups", 1)))
+
+
+# ---- activations ------------------------------------------------------------------------
+def _leaky_relu(g, rec):
+    slope = float(rec.args[1]) if len(rec.args) > 1 else 0.0
+    if slope == 0.0:
+        return g.node("Relu", [g.value(rec.args[0])])
+    return g.node("LeakyRelu", [g.value(rec.args[0])], alpha=slope)
+
+
+def _prelu(g, rec):
+    x, w = rec.args
+    data = w.data if isinstance(w, Tensor) else w
+    slope = np.asarray(data.get() if hasattr(data, "get") else data)
+    if slope.size != 1:  # (C,) over axis 1: broadcast as (C, 1, ..., 1) against (N, C, ...)
+        slope = slope.reshape((-1,) + (1,) * (len(_shape(x)) - 2))
+    return g.node("PRelu", [g.value(x), g.const(slope, "prelu_slope")])
+
+
+def _elu(g, rec):
+    return g.node("Elu", [g.value(rec.args[0])], alpha=float(rec.args[1]) if len(rec.args) > 1 else 1.0)
+
+
+def _simple(op_type):
+    def convert(g, rec):
+        return g.node(op_type, [g.value(rec.args[0])])
+    return convert
+
+
+def _maxout(g, rec):
+    x, k = rec.args[0], int(rec.args[1])
+    n, c = _shape(x)[:2]
+    rest = list(_shape(x)[2:])
+    grouped = g.node("Reshape", [g.value(x), g.const(_ints("shape", [0, c // k, k] + rest))])
+    return _reduce_node(g, "ReduceMax", grouped, [2], keepdims=0)
+
+
+def _gelu(g, rec):
+    x = g.value(rec.args[0])
+    dt = _dtype(rec.args[0])
+    c = lambda v: g.const(np.asarray(v, dtype=dt))  # noqa: E731
+    approximate = rec.args[1] if len(rec.args) > 1 else "none"
+    if approximate == "tanh":  # 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3)))
+        cube = g.node("Mul", [g.node("Mul", [x, x]), x])
+        inner = g.node("Mul", [g.node("Add", [x, g.node("Mul", [cube, c(0.044715)])]), c(math.sqrt(2 / math.pi))])
+        half = g.node("Mul", [x, c(0.5)])
+        return g.node("Mul", [half, g.node("Add", [g.node("Tanh", [inner]), c(1.0)])])
+    erf = g.node("Erf", [g.node("Div", [x, c(math.sqrt(2.0))])])
+    return g.node("Mul", [g.node("Mul", [x, c(0.5)]), g.node("Add", [erf, c(1.0)])])
+
+
+def _silu(g, rec):
+    x = g.value(rec.args[0])
+    return g.node("Mul", [x, g.node("Sigmoid", [x])])
+
+
+# ---- pooling ---------------------------------------------------------------------------------
+def _pool_attrs(rec, x_shape, kernel_size, stride, padding, ceil_mode):
+    k, s, p, out = pool._geometry(x_shape, kernel_size, stride, padding, ceil_mode)
+    if ceil_mode:
+        # ONNX's ceil rule has no "last window starts inside the input" correction of PyTorch's
+        onnx_out = tuple(-(-(x_shape[2 + i] + 2 * p[i] - k[i]) // s[i]) + 1 for i in range(2))
+        if onnx_out != tuple(out):
+            _unsupported(rec, f"with ceil_mode on input {x_shape}: ONNX's output size {onnx_out} differs from "
+                              f"PyTorch's {tuple(out)} here")
+    return dict(kernel_shape=list(k), strides=list(s), pads=[p[0], p[1], p[0], p[1]], ceil_mode=int(bool(ceil_mode)))
+
+
+def _max_pool(g, rec):
+    x, kernel_size = rec.args[0], rec.args[1]
+    stride = rec.args[2] if len(rec.args) > 2 else None
+    padding = rec.args[3] if len(rec.args) > 3 else 0
+    ceil_mode = rec.args[4] if len(rec.args) > 4 else False
+    return g.node("MaxPool", [g.value(x)], **_pool_attrs(rec, _shape(x), kernel_size, stride, padding, ceil_mode))
+
+
+def _avg_pool(g, rec):
+    x, kernel_size = rec.args[0], rec.args[1]
+    stride = rec.args[2] if len(rec.args) > 2 else None
+    padding = rec.args[3] if len(rec.args) > 3 else 0
+    ceil_mode = rec.args[4] if len(rec.args) > 4 else False
+    count_include_pad = rec.args[5] if len(rec.args) > 5 else True
+    attrs = _pool_attrs(rec, _shape(x), kernel_size, stride, padding, ceil_mode)
+    if ceil_mode and count_include_pad and any(attrs["pads"]):
+        # the divisor of a window running past the padding differs between runtimes
+        _unsupported(rec, "with ceil_mode, padding and count_include_pad together has no matching ONNX divisor rule")
+    return g.node("AveragePool", [g.value(x)], count_include_pad=int(bool(count_include_pad)), **attrs)
+
+
+def _adaptive(kind):
+    def convert(g, rec):
+        x = rec.args[0]
+        h, w = _shape(x)[2:]
+        oh, ow = rec.node.output_size
+        name = g.value(x)
+        if (oh, ow) == (1, 1):
+            return g.node(f"Global{kind}Pool", [name])
+        if h % oh == 0 and w % ow == 0:
+            k = [h // oh, w // ow]
+            return g.node(f"{kind}Pool", [name], kernel_shape=k, strides=k)
+        if oh % h == 0 and ow % w == 0:  # each output cell's window is one input cell: nearest upsampling
+            scales = g.const(np.asarray([1, 1, oh // h, ow // w], dtype=np.float32))
+            return g.node("Resize", [name, "", scales], mode="nearest", coordinate_transformation_mode="asymmetric",
+                          nearest_mode="floor")
+        _unsupported(rec, f"from {h}x{w} to {oh}x{ow}: ONNX has no adaptive pooling for windows that neither tile "
+                          f"the input nor replicate it")
+    return convert
+
+
+def _interpolate(g, rec):
+    node, x = rec.node, rec.args[0]
+    h, w = _shape(x)[2:]
+    if node.scales is not None:
+        inputs = [g.value(x), "", g.const(np.asarray([1, 1, 1 / node.scales[0], 1 / node.scales[1]], np.float32))]
+    else:
+        inputs = [g.value(x), "", "", g.const(_ints("sizes", [_shape(x)[0], _shape(x)[1], *node.size]))]
+    if node.mode == "nearest":
+        return g.node("Resize", inputs, mode="nearest", coordinate_transformation_mode="asymmetric",
+                      nearest_mode="floor")
+    if not node.align_corners and 1 in node.size:
+        _unsupported(rec, "bilinear to an output size of 1 (ONNX's pytorch_half_pixel maps it to 0)")
+    return g.node("Resize", inputs, mode="linear",
+                  coordinate_transformation_mode="align_corners" if node.align_corners else "pytorch_half_pixel")
+
+
+def _pad(g, rec):
+    x = rec.args[0]
+    node = rec.node
+    ndim = len(_shape(x))
+    begins, ends = [0] * ndim, [0] * ndim
+    for k in range(len(node.pad) // 2):
+        begins[ndim - 1 - k], ends[ndim - 1 - k] = node.pad[2 * k], node.pad[2 * k + 1]
+    mode = {"constant": "constant", "reflect": "reflect", "replicate": "edge", "circular": "wrap"}[node.mode]
+    if mode == "wrap" and g.opset < 19:
+        _unsupported(rec, "mode='circular' needs opset 19 or later")
+    inputs = [g.value(x), g.const(_ints("pads", begins + ends))]
+    if mode == "constant":
+        inputs.append(g.const(np.asarray(node.value, dtype=_dtype(x))))
+    return g.node("Pad", inputs, mode=mode)
+
+
+# ---- normalization ---------------------------------------------------------------------------
+def _lrn(g, rec):
+    x, size, alpha, beta, k = rec.args
+    return g.node("LRN", [g.value(x)], size=int(size), alpha=float(alpha), beta=float(beta), bias=float(k))
+
+
+def _batch_norm(g, rec):
+    x, weight, bias, rm, rv = rec.args[:5]
+    c = _shape(x)[1]
+    dt = _dtype(x)
+    w_name = g.value(weight) if weight is not None else g.const(np.ones(c, dt))
+    b_name = g.value(bias) if bias is not None else g.const(np.zeros(c, dt))
+    return g.node("BatchNormalization", [g.value(x), w_name, b_name, g.value(rm), g.value(rv)],
+                  epsilon=float(rec.kwargs.get("eps", 1e-5)))
+
+
+def _layer_norm(g, rec):
+    x, weight, bias, normalized_shape = rec.args[:4]
+    eps = rec.args[4] if len(rec.args) > 4 else 1e-5
+    dt = _dtype(x)
+    w_name = g.value(weight) if weight is not None else g.const(np.ones(normalized_shape, dt))
+    inputs = [g.value(x), w_name] + ([g.value(bias)] if bias is not None else [])
+    return g.node("LayerNormalization", inputs, axis=-len(normalized_shape), epsilon=float(eps))
+
+
+def _group_norm(g, rec):
+    x, groups, weight, bias = rec.args[:4]
+    eps = rec.args[4] if len(rec.args) > 4 else 1e-5
+    shape_x, dt = _shape(x), _dtype(x)
+    grouped = g.node("Reshape", [g.value(x), g.const(_ints("shape", [0, groups, -1]))])
+    normed = g.node("InstanceNormalization", [grouped, g.const(np.ones(groups, dt)), g.const(np.zeros(groups, dt))],
+                    epsilon=float(eps))
+    y = g.node("Reshape", [normed, g.const(_ints("shape", [0] + list(shape_x[1:])))])
+    channel = (-1,) + (1,) * (len(shape_x) - 2)
+    if weight is not None:
+        y = g.node("Mul", [y, g.node("Reshape", [g.value(weight), g.const(_ints("shape", channel))])])
+    if bias is not None:
+        y = g.node("Add", [y, g.node("Reshape", [g.value(bias), g.const(_ints("shape", channel))])])
+    return y
+
+
+def _softmax(op_type):
+    def convert(g, rec):
+        return g.node(op_type, [g.value(rec.args[0])], axis=int(rec.args[1]))
+    return convert
+
+
+# ---- arithmetic, reductions, shapes ---------------------------------------------------------------
+def _binary(op_type):
+    def convert(g, rec):
+        return g.node(op_type, [g.value(rec.args[0]), g.value(rec.args[1])])
+    return convert
+
+
+def _reduce_node(g, op_type, name, axes, keepdims):
+    # ReduceSum takes axes as an input from opset 13, the others from opset 18
+    if op_type == "ReduceSum" or g.opset >= 18:
+        return g.node(op_type, [name, g.const(_ints("axes", axes))], keepdims=keepdims)
+    return g.node(op_type, [name], axes=list(axes), keepdims=keepdims)
+
+
+def _reduce(op_type):
+    def convert(g, rec):
+        node = rec.node
+        if op_type == "ReduceMax":
+            x = rec.args[0]
+            if node.dim is None:
+                return g.node("Reshape", [_reduce_node(g, op_type, g.value(x), list(range(len(_shape(x)))), 0),
+                                          g.const(_ints("shape", []))]) if not node.keepdim else \
+                    _reduce_node(g, op_type, g.value(x), list(range(len(_shape(x)))), 1)
+            return _reduce_node(g, op_type, g.value(x), [node.dim], int(bool(node.keepdim)))
+        return _reduce_node(g, op_type, g.value(rec.args[0]), list(node.dims), int(bool(node.keepdim)))
+    return convert
+
+
+def _reshape(g, rec):
+    a, new_shape = rec.args[0], tuple(_shape(rec.result))
+    old = _shape(a)
+    if len(new_shape) == 2 and old and new_shape[0] == old[0] and len(old) >= 2:
+        return g.node("Flatten", [g.value(a)], axis=1)  # x.flatten(1): keeps the batch axis symbolic
+    target = list(new_shape)
+    if old and target and target[0] == old[0]:
+        target[0] = 0  # 0 = copy the input's size (the batch)
+    return g.node("Reshape", [g.value(a), g.const(_ints("shape", target))])
+
+
+def _permute(g, rec):
+    return g.node("Transpose", [g.value(rec.args[0])], perm=list(rec.node.axes))
+
+
+def _expand(g, rec):
+    return g.node("Expand", [g.value(rec.args[0]), g.const(_ints("shape", _shape(rec.result)))])
+
+
+def _cat(g, rec):
+    return g.node("Concat", [g.value(a) for a in rec.args], axis=int(rec.node.dim))
+
+
+def _stack(g, rec):
+    axes = g.const(_ints("axes", [rec.node.dim]))
+    return g.node("Concat", [g.node("Unsqueeze", [g.value(a), axes]) for a in rec.args], axis=int(rec.node.dim))
+
+
+def _getitem(g, rec):
+    a, index = rec.args
+    index = index if isinstance(index, tuple) else (index,)
+    if any(i is Ellipsis or i is None or not isinstance(i, (slice, int, np.integer)) for i in index):
+        _unsupported(rec, f"with index {index!r}: only integers and slices convert")
+    starts, ends, axes, steps, squeeze = [], [], [], [], []
+    for axis, (i, n) in enumerate(zip(index, _shape(a))):
+        if isinstance(i, slice):
+            start, stop, step = i.indices(n)
+            if step < 0:
+                _unsupported(rec, "with a negative step")
+        else:
+            start, stop, step = int(i) % n, int(i) % n + 1, 1
+            squeeze.append(axis)
+        starts.append(start), ends.append(stop), axes.append(axis), steps.append(step)
+    y = g.node("Slice", [g.value(a), g.const(_ints("starts", starts)), g.const(_ints("ends", ends)),
+                         g.const(_ints("axes", axes)), g.const(_ints("steps", steps))])
+    if squeeze:
+        y = g.node("Squeeze", [y, g.const(_ints("axes", squeeze))])
+    return y
+
+
+def _to_copy(g, rec):
+    src, dst = _dtype(rec.args[0]), rec.result.dtype
+    if src == dst:
+        return g.node("Identity", [g.value(rec.args[0])])
+    return g.node("Cast", [g.value(rec.args[0])], to=g.onnx.helper.np_dtype_to_tensor_dtype(np.dtype(dst)))
+
+
+def _training_only(what):
+    def convert(g, rec):
+        _unsupported(rec, f"runs only in training mode ({what}); the export runs the model in eval mode, so a "
+                          f"module that ignores eval() called it")
+    return convert
+
+
+CONVERTERS = {
+    linear.Linear: _linear,
+    arith.MatMul: _matmul,
+    conv.Conv2d: _conv,
+    conv_transpose.ConvTranspose2d: _conv_transpose,
+    activation.LeakyReLU: _leaky_relu,
+    activation.PReLU: _prelu,
+    activation.ELU: _elu,
+    activation.Sigmoid: _simple("Sigmoid"),
+    activation.Tanh: _simple("Tanh"),
+    activation.Maxout: _maxout,
+    activation_more.GELU: _gelu,
+    activation_more.SiLU: _silu,
+    lrn.LocalResponseNorm: _lrn,
+    pool.MaxPool2d: _max_pool,
+    pool.AvgPool2d: _avg_pool,
+    resample.AdaptiveAvgPool2d: _adaptive("Average"),
+    resample.AdaptiveMaxPool2d: _adaptive("Max"),
+    resample.Interpolate: _interpolate,
+    resample.Pad: _pad,
+    norm.BatchNormInference: _batch_norm,
+    norm.BatchNormTraining: _training_only("batch statistics"),
+    dropout.Dropout: _training_only("dropout"),
+    layer_norm.LayerNorm: _layer_norm,
+    layer_norm.GroupNorm: _group_norm,
+    softmax.Softmax: _softmax("Softmax"),
+    softmax.LogSoftmax: _softmax("LogSoftmax"),
+    arith.Add: _binary("Add"),
+    arith.Sub: _binary("Sub"),
+    arith.Mul: _binary("Mul"),
+    arith.Div: _binary("Div"),
+    arith.Pow: _binary("Pow"),
+    arith.Neg: _simple("Neg"),
+    arith.Exp: _simple("Exp"),
+    arith.Log: _simple("Log"),
+    arith.Sqrt: _simple("Sqrt"),
+    arith.Abs: _simple("Abs"),
+    reduce.Sum: _reduce("ReduceSum"),
+    reduce.Mean: _reduce("ReduceMean"),
+    reduce.Max: _reduce("ReduceMax"),
+    shape.Reshape: _reshape,
+    shape.Permute: _permute,
+    shape.Expand: _expand,
+    shape.Cat: _cat,
+    shape.Stack: _stack,
+    shape.GetItem: _getitem,
+    copy.ToCopy: _to_copy,
+}

@@ -1,0 +1,174 @@
+"""dlcore.onnx.export: every zoo model and each converter agree with onnxruntime (rtol 1e-3, atol 1e-5).
+
+Small inputs and reduced widths (same architectures) keep this fast; the
+full-size agreement figures are in the issue's closing note.
+"""
+import sys
+
+import numpy as np
+import pytest
+
+import dlcore
+import dlcore.nn.functional as F
+from dlcore import models, nn
+
+onnx = pytest.importorskip("onnx")
+ort = pytest.importorskip("onnxruntime")
+
+rng = np.random.default_rng(17)
+
+
+def ort_run(path, x):
+    opts = ort.SessionOptions()
+    opts.intra_op_num_threads = 1
+    sess = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
+    return sess.run(None, {sess.get_inputs()[0].name: x})[0]
+
+
+def check_export(model, x, tmp_path, rtol=1e-3, atol=1e-5, opset=17, batch2=None):
+    """Exports, runs onnxruntime, compares with dlcore in eval mode; also on a second batch size when given."""
+    x = np.asarray(x, dtype=np.float32)
+    path = tmp_path / "model.onnx"
+    proto = dlcore.onnx.export(model, dlcore.Tensor(x), path, opset=opset)
+    model.eval()
+    for inp in [x] + ([batch2] if batch2 is not None else []):
+        expected = model(dlcore.Tensor(inp)).numpy()
+        got = ort_run(path, inp)
+        assert got.shape == expected.shape
+        np.testing.assert_allclose(got, expected, rtol=rtol, atol=atol)
+    return proto
+
+
+def _trained(model, side, cin=3):
+    """Zero conv/linear biases (so the logits carry the signal, not the last bias), then a training-mode
+    forward, so batch-norm running statistics are not the trivial 0/1."""
+    for m in model.modules():
+        if isinstance(m, (nn.Conv2d, nn.Linear)) and m.bias is not None:
+            m.bias.data[...] = 0
+    model.train()
+    model(dlcore.Tensor(rng.standard_normal((4, cin, side, side)).astype(np.float32)))
+    return model.eval()
+
+
+ZOO = {
+    "lenet5": (lambda: models.lenet5(), 28, 1),
+    "alexnet": (lambda: models.alexnet(num_classes=10, width_mult=0.0625), 67, 3),
+    "alexnet_torchvision": (lambda: models.alexnet(variant="torchvision", num_classes=10, width_mult=0.0625), 63, 3),
+    "vgg11": (lambda: models.vgg11(num_classes=10, width_mult=0.0625), 32, 3),
+    "vgg16": (lambda: models.vgg16(num_classes=10, width_mult=0.0625), 32, 3),
+    "vgg11_bn": (lambda: models.vgg11_bn(num_classes=10, width_mult=0.0625), 32, 3),
+    "vgg16_bn": (lambda: models.vgg16_bn(num_classes=10, width_mult=0.0625), 32, 3),
+    "resnet18": (lambda: models.resnet18(num_classes=10, width_mult=0.25), 32, 3),
+    "resnet34": (lambda: models.resnet34(num_classes=10, width_mult=0.125), 32, 3),
+    "resnet50": (lambda: models.resnet50(num_classes=10, width_mult=0.125), 32, 3),
+    "se_resnet18": (lambda: models.resnet18(num_classes=10, width_mult=0.25, se_reduction=4), 32, 3),
+    "mobilenet_v1": (lambda: models.mobilenet_v1(num_classes=10, width_mult=0.25, in_channels=1), 32, 1),
+}
+
+
+@pytest.mark.parametrize("name", sorted(ZOO))
+def test_zoo_model_matches_onnxruntime(name, tmp_path):
+    build, side, cin = ZOO[name]
+    dlcore.manual_seed(0)
+    model = _trained(build(), side, cin)
+    x = rng.standard_normal((2, cin, side, side)).astype(np.float32)
+    x3 = rng.standard_normal((3, cin, side, side)).astype(np.float32)
+    proto = check_export(model, x, tmp_path, batch2=x3)
+    init_names = {i.name for i in proto.graph.initializer}
+    assert set(model.state_dict()) - {k for k in model.state_dict() if k.endswith("num_batches_tracked")} \
+        <= init_names, "parameters and buffers keep their state-dict names"
+    assert model.training is False
+
+
+def test_export_restores_training_mode_and_alexnet_ops(tmp_path):
+    model = models.alexnet(num_classes=5, width_mult=0.0625).train()
+    proto = dlcore.onnx.export(model, dlcore.randn(1, 3, 67, 67), tmp_path / "a.onnx")
+    assert model.training
+    ops = {n.op_type for n in proto.graph.node}
+    assert {"Conv", "LRN", "MaxPool", "Gemm", "Relu", "Flatten", "Resize"} <= ops
+    assert "Dropout" not in ops
+    groups = [a.i for n in proto.graph.node if n.op_type == "Conv" for a in n.attribute if a.name == "group"]
+    assert groups == [1, 2, 1, 2, 2]
+
+
+LAYERS = {
+    "conv_dilated_grouped": (lambda: nn.Sequential(nn.Conv2d(4, 6, 3, stride=2, padding=2, dilation=2, groups=2),
+                                                   nn.PReLU(6), nn.Conv2d(6, 3, (1, 3), padding=(0, 1))), (2, 4, 9, 11)),
+    "conv_transpose": (lambda: nn.Sequential(nn.ConvTranspose2d(4, 6, 3, stride=2, padding=1, output_padding=1,
+                                                                groups=2), nn.ELU()), (2, 4, 5, 7)),
+    "pools_ceil": (lambda: nn.Sequential(nn.MaxPool2d(3, 2, ceil_mode=True), nn.AvgPool2d(2, ceil_mode=True),
+                                         nn.Sigmoid()), (1, 3, 14, 14)),
+    "avgpool_pad": (lambda: nn.Sequential(nn.AvgPool2d(3, 2, padding=1, count_include_pad=False),
+                                          nn.AvgPool2d(3, 1, padding=1), nn.Tanh()), (2, 3, 9, 8)),
+    "adaptive": (lambda: nn.Sequential(nn.AdaptiveMaxPool2d((3, 2)), nn.AdaptiveAvgPool2d((6, 4)),
+                                       nn.AdaptiveAvgPool2d(1)), (2, 3, 9, 8)),
+    "norms": (lambda: nn.Sequential(nn.GroupNorm(2, 4), nn.GELU(), nn.LayerNorm((5, 6)), nn.SiLU(),
+                                    nn.GELU("tanh")), (2, 4, 5, 6)),
+    "bn1d_softmax": (lambda: nn.Sequential(nn.Flatten(), nn.Linear(12, 7), nn.BatchNorm1d(7), nn.LeakyReLU(0.1),
+                                           nn.Dropout(0.3), nn.Linear(7, 5), nn.LogSoftmax(dim=1)), (3, 3, 2, 2)),
+    "softmax_maxout": (lambda: nn.Sequential(nn.Conv2d(3, 6, 1), nn.Maxout(2), nn.Softmax(dim=1)), (2, 3, 4, 4)),
+    "upsample": (lambda: nn.Sequential(nn.Upsample(scale_factor=2), nn.Upsample(size=(11, 7), mode="bilinear"),
+                                       nn.Upsample(scale_factor=1.5, mode="bilinear", align_corners=True)),
+                 (1, 2, 4, 5)),
+}
+
+
+@pytest.mark.parametrize("name", sorted(LAYERS))
+def test_layer_converters(name, tmp_path):
+    build, shape = LAYERS[name]
+    dlcore.manual_seed(1)
+    model = build()
+    if any(isinstance(m, nn.BatchNorm1d) for m in model.modules()):
+        model(dlcore.Tensor(rng.standard_normal((8,) + shape[1:]).astype(np.float32)))
+    check_export(model, rng.standard_normal(shape), tmp_path)
+
+
+class Functional(nn.Module):
+    """Tensor arithmetic, reductions, pad, cat/stack, slicing, transposes and matmul in one forward."""
+
+    def __init__(self):
+        super().__init__()
+        self.w = nn.Parameter(rng.standard_normal((20, 4)).astype(np.float32))
+
+    def forward(self, x):
+        a = F.pad(x, (1, 2, 0, 1), value=0.5) + F.pad(x, (1, 2, 0, 1), mode="reflect")
+        b = F.pad(x, (1, 2, 0, 1), mode="replicate") * 2 - a / 3
+        c = dlcore.cat([a, b], dim=1)[:, 1:, :, 2:6]
+        d = (c.exp().sqrt() + c.abs() ** 2).log() - (-c)
+        e = d.permute(0, 2, 1, 3).mean(dim=2, keepdim=True) + d.sum(dim=(1, 2)).reshape(2, 1, 1, 4)
+        f = e.reshape(2, -1) @ self.w
+        return dlcore.stack([f, f.max(dim=1)[0].unsqueeze(1).expand(2, 4)], dim=1)
+
+
+def test_functional_converters(tmp_path):
+    check_export(Functional(), rng.standard_normal((2, 2, 4, 5)), tmp_path, rtol=1e-3, atol=1e-4)
+
+
+def test_unsupported_op_raises_naming_it(tmp_path):
+    class WithLoss(nn.Module):
+        def forward(self, x):
+            return F.cross_entropy(x.flatten(1), [0, 1], reduction="none")
+
+    with pytest.raises(NotImplementedError, match="'CrossEntropy'"):
+        dlcore.onnx.export(WithLoss(), dlcore.randn(2, 3, 1, 1), tmp_path / "x.onnx")
+    with pytest.raises(NotImplementedError, match="ONNX has no adaptive pooling"):
+        dlcore.onnx.export(nn.AdaptiveAvgPool2d(3), dlcore.randn(1, 2, 7, 7), tmp_path / "x.onnx")
+    with pytest.raises(NotImplementedError, match="circular"):
+        dlcore.onnx.export(nn.Sequential(), dlcore.randn(1, 2, 3, 3), tmp_path / "x.onnx") if False else \
+            dlcore.onnx.export(type("P", (nn.Module,), {"forward": lambda self, x: F.pad(x, (1, 1), mode="circular")})(),
+                               dlcore.randn(1, 2, 3, 3), tmp_path / "x.onnx")
+
+
+def test_bad_arguments(tmp_path):
+    with pytest.raises(ValueError, match="opset"):
+        dlcore.onnx.export(nn.ReLU(), dlcore.randn(1, 2), tmp_path / "x.onnx", opset=7)
+    with pytest.raises(TypeError, match="floating"):
+        dlcore.onnx.export(nn.ReLU(), np.ones((1, 2), np.int64), tmp_path / "x.onnx")
+    with pytest.raises(TypeError, match="one Tensor"):
+        dlcore.onnx.export(lambda x: (x, x), dlcore.randn(1, 2), tmp_path / "x.onnx")
+
+
+def test_missing_onnx_raises_with_install_hint(monkeypatch, tmp_path):
+    monkeypatch.setitem(sys.modules, "onnx", None)
+    with pytest.raises(ImportError, match=r"dlcore\[onnx\]"):
+        dlcore.onnx.export(nn.ReLU(), dlcore.randn(1, 2), tmp_path / "x.onnx")
