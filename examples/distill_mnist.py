@@ -65,7 +65,7 @@ def main(argv=None):
     dlcore.manual_seed(args.seed + 1)
     alone = student(args.hidden)
     distilled = student(args.hidden)
-    distilled.load_state_dict({k: v.copy() for k, v in alone.state_dict().items()})  # the same start
+    distilled.load_state_dict({k: v.clone() for k, v in alone.state_dict().items()})  # the same start
     train(alone, train_set, test_set, args, label="student alone")
     loss = _TeacherLabels(teacher, args.temperature, args.alpha)
     train(_RememberInput(distilled, loss), train_set, test_set, args, loss_fn=loss, label="student distilled")

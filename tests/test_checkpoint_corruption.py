@@ -217,7 +217,7 @@ def damaged_files(data):
 
 def test_corruption_suite_rejects_every_damaged_file(tmp_path, original):
     target, topt = _trained(1)
-    before = {k: v.copy() for k, v in target.state_dict().items()}
+    before = {k: v.clone() for k, v in target.state_dict().items()}
     good = tmp_path / "good.npz"
     good.write_bytes(original)
     reference = dlcore.load(good)

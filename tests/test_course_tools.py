@@ -107,7 +107,8 @@ def test_bench_json_and_plot(tmp_path, capsys, monkeypatch):
     monkeypatch.setattr(gemm, "cases", lambda quick: iter(small))  # the real report on two small shapes
     out, png = str(tmp_path / "out.json"), str(tmp_path / "roof.png")
     assert main(["gemm", "--quick", "--repeats", "1", "--settle", "0", "--json", out, "--plot", png]) == 0
-    doc = json.load(open(out))
+    with open(out) as f:
+        doc = json.load(f)
     assert doc["machine"]["threads"] == dlcore.get_num_threads() and doc["machine"]["cpu"]
     assert doc["peaks"]["fma_gflops"] > 0 and doc["peaks"]["copy_gbs"] > 0
     rows = doc["families"]["gemm"]
@@ -209,7 +210,8 @@ def test_explain_cli(capsys, tmp_path):
     main(["--model", "mlp", "--batch-size", "4", "--repeats", "1", "--json", str(out)])
     text = capsys.readouterr().out
     assert "gemm:" in text and "backward" in text
-    doc = json.load(open(out))
+    with open(out) as f:
+        doc = json.load(f)
     assert doc["model"] == "mlp" and len(doc["rows"]) == 7  # Flatten of an input: no backward
     with pytest.raises(SystemExit):
         main(["--model", "no_such_model"])
