@@ -4,7 +4,7 @@ Porting it from PyTorch changed only the import lines, marked "# dlcore:" below 
 ``torch`` -> ``dlcore``, ``torchvision`` -> ``dlcore.data``. Everything else is PyTorch's API:
 torch.device, .to(device), F.* with reduction=, argmax(keepdim) / eq / view_as / sum().item(),
 Adadelta + StepLR, DataLoader kwargs (num_workers, pin_memory), '{:.6f}'.format(loss.item()),
-torch.save(model.state_dict()).
+torch.save(model.state_dict()) (dlcore's .npz format under any name).
 
     python examples/ported/mnist_main.py --data DIR --epochs 1     # DIR: the four MNIST IDX files
 """
@@ -129,7 +129,7 @@ def main(argv=None):
         scheduler.step()
 
     if args.save_model:
-        torch.save(model.state_dict(), "mnist_cnn.npz")
+        torch.save(model.state_dict(), "mnist_cnn.pt")
     print(f"train images/s: {images / seconds:.1f}")
     return accuracy, images / seconds
 
