@@ -41,18 +41,20 @@ def numel(t):
 
 
 def _t(x):
-    return x if isinstance(x, Tensor) else tensor(x)
+    return x if isinstance(x, Tensor) else Tensor(x)
 
 
 # ---- reductions and selection --------------------------------------------------------------
 def max(input, dim=None, keepdim=False):
     """max of all elements; ``(values, indices)`` along `dim`; or the elementwise maximum with a Tensor."""
+    input = _t(input)  # also an array, e.g. the old habit torch.max(outputs.data, 1)
     if isinstance(dim, Tensor):
         return maximum(input, dim)
     return input.max(dim=dim, keepdim=keepdim)
 
 
 def min(input, dim=None, keepdim=False):
+    input = _t(input)
     if isinstance(dim, Tensor):
         return minimum(input, dim)
     return input.min(dim=dim, keepdim=keepdim)

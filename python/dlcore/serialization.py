@@ -188,8 +188,11 @@ def _check_members(path, zf):
                              f"{info.file_size - offset} bytes")
 
 
-def load(path, map_location="cpu"):
+def load(path, map_location="cpu", weights_only=True):
     """Reads a checkpoint written by ``dlcore.save``; arrays come back as NumPy arrays.
+
+    ``weights_only`` is accepted for PyTorch's signature: a dlcore checkpoint never holds code, so
+    loading is always weights-only (``False`` changes nothing).
 
     ``map_location="cuda"`` returns them as CuPy arrays on the GPU instead
     (``load_state_dict`` does not need it: it copies onto each parameter's device).

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import numbers
 from collections import namedtuple
+from operator import attrgetter
 
 import numpy as np
 
@@ -40,18 +41,20 @@ SortResult = namedtuple("SortResult", ["values", "indices"])
 _is_array = is_array
 
 
-class _DataSlot:
+def _set_data(tensor, value):
     """``t.data = value`` stores an array: a Tensor value gives its array (shared storage, as PyTorch's
-    ``p.data = t``), other data goes through NumPy. Reading ``t.data`` is a plain attribute read (this
-    descriptor has no ``__get__``), so it costs nothing on the hot path.
-    """
+    ``p.data = t``), other data goes through NumPy. (Reading ``t.data`` is a C-level attrgetter of
+    ``_data``, the array itself; hot internal paths read ``_data`` directly.)"""
+    if isinstance(value, Tensor):
+        value = value._data
+    elif not _is_array(value):
+        value = np.asarray(value)
+    tensor._data = value
 
-    def __set__(self, obj, value):
-        if isinstance(value, Tensor):
-            value = value.__dict__["data"]
-        elif not _is_array(value):
-            value = np.asarray(value)
-        obj.__dict__["data"] = value
+
+#: The version of a tensor never modified in place; the first in-place op (or a view or detach that must
+#: share the counter) gives the tensor its own list, so creating tensors costs nothing extra.
+_NEVER_MODIFIED = (0,)
 
 
 class Tensor:
@@ -64,7 +67,8 @@ class Tensor:
     """
 
     __array_priority__ = 1000  # so ndarray (op) Tensor defers to Tensor's reflected ops
-    data = _DataSlot()
+    data = property(attrgetter("_data"), _set_data, doc="the underlying NumPy (or CuPy) array, shared")
+    _version = _NEVER_MODIFIED
     #: {handle id: fn} of register_hook (None until the first hook: no cost on the hot path)
     _hooks = None
 
@@ -73,8 +77,7 @@ class Tensor:
             data = data.data
         if not _is_array(data):
             data = np.asarray(data)
-        self.__dict__["data"] = data
-        self._version = [0]  # bumped by in-place ops; shared with detach() and views (autograd checks it)
+        self._data = data
         self.grad = None
         self._node = None
         self._retains_grad = False
@@ -85,15 +88,23 @@ class Tensor:
     # ---- basic properties -------------------------------------------------
     @property
     def shape(self):
-        return tuple(self.data.shape)
+        return tuple(self._data.shape)
 
     @property
     def dtype(self):
-        return self.data.dtype
+        return self._data.dtype
 
     @property
     def ndim(self):
-        return self.data.ndim
+        return self._data.ndim
+
+    def _version_counter(self):
+        """This tensor's version counter (a one-element list, created on first need): in-place ops bump it,
+        views and detach() share it, and autograd compares it with what each node recorded."""
+        v = self._version
+        if v is _NEVER_MODIFIED:
+            v = self._version = [0]
+        return v
 
     @property
     def T(self):
@@ -160,7 +171,7 @@ class Tensor:
     def detach(self):
         """A tensor sharing this data (and its version counter), outside the tape."""
         t = Tensor(self.data)
-        t._version = self._version
+        t._version = self._version_counter()
         return t
 
     def clone(self):
@@ -297,7 +308,7 @@ class Tensor:
             return self._record_inplace(select.CopyInto, src)
         src = other.data if isinstance(other, Tensor) else other
         self.data[...] = array_to(src, self.device) if is_array(src) else src
-        self._version[0] += 1
+        self._version_counter()[0] += 1
         return self
 
     # In-place arithmetic. Outside the tape (no_grad, or nothing requires grad) the array is updated
@@ -319,7 +330,7 @@ class Tensor:
         except TypeError as e:  # numpy's UFuncTypeError (int tensor += float)
             raise RuntimeError(f"in-place {ufunc}: result type of {self.dtype} and "
                                f"{getattr(o, 'dtype', type(o).__name__)} can't be cast to {self.dtype}") from e
-        self._version[0] += 1
+        self._version_counter()[0] += 1
         return self
 
     def _record_inplace(self, fn, *others, **kwargs):
@@ -330,7 +341,7 @@ class Tensor:
         if out.dtype != self.dtype and not np.can_cast(out.dtype, self.dtype, "same_kind"):
             raise RuntimeError(f"in-place {fn.__name__}: result type {out.dtype} can't be cast to {self.dtype}")
         self.data[...] = out.data
-        self._version[0] += 1
+        self._version_counter()[0] += 1
         self._node, self.requires_grad = out._node, out.requires_grad
         return self
 
@@ -364,7 +375,7 @@ class Tensor:
         if is_grad_enabled() and self.requires_grad:
             return self._record_inplace(select.Clamp, min, max)
         array_module(self.data).clip(self.data, min, max, out=self.data)
-        self._version[0] += 1
+        self._version_counter()[0] += 1
         return self
 
     clip_ = clamp_
@@ -380,7 +391,7 @@ class Tensor:
         if _is_array(v):
             check_same_device("item assignment", (self.data, v))
         self.data[index] = v
-        self._version[0] += 1
+        self._version_counter()[0] += 1
 
     # ---- Python number protocol (one-element tensors, as in PyTorch) ----------
     def _scalar(self, what):
@@ -413,7 +424,7 @@ class Tensor:
         if is_grad_enabled() and self.requires_grad:  # a non-leaf in the graph: recorded as a copy
             return self._record_inplace(select.CopyInto, _as_tensor_like(value, self))
         self.data[...] = value.data if isinstance(value, Tensor) else value
-        self._version[0] += 1
+        self._version_counter()[0] += 1
         return self
 
     def zero_(self):

@@ -52,21 +52,21 @@ class Function:
 
         node = cls()
         node.backend_state = backend_state()  # backward runs on the backend its forward ran on
-        raw = [a.data if isinstance(a, Tensor) else a for a in args]
+        raw = [a._data if isinstance(a, Tensor) else a for a in args]
         check_same_device(cls.__name__, raw)  # before NumPy and CuPy meet inside forward with a vaguer error
         out = node.forward(*raw, **kwargs)
         needs = tuple(isinstance(a, Tensor) and a.requires_grad for a in args)
         record = is_grad_enabled() and any(needs)
         result = Tensor(out, requires_grad=record)
         if cls.output_is_view and isinstance(args[0], Tensor):
-            result._version = args[0]._version
+            result._version = args[0]._version_counter()
         if record:
             node.needs_input_grad = needs
             node.parents = tuple(a if isinstance(a, Tensor) else None for a in args)
             # version counters seen now; backward refuses inputs (or a saved output) changed in place since
             node.versions = tuple([a._version[0] if a is not None else 0 for a in node.parents])
             if cls.saves_output:
-                node.output_version = result._version
+                node.output_version = result._version_counter()
             result._node = node
         return result, node
 
@@ -128,8 +128,6 @@ def run_backward(roots, grads, *, retain_graph=False, create_graph=False, inputs
     the tape and can be differentiated again; a node without one raises.
     Tensor hooks (``register_hook``) see each gradient before it is used.
     """
-    from ..tensor import Tensor
-
     order = _topological_order(roots)
     wanted = None if inputs is None else {id(t): i for i, t in enumerate(inputs)}
     results = None if inputs is None else [None] * len(inputs)
@@ -140,13 +138,13 @@ def run_backward(roots, grads, *, retain_graph=False, create_graph=False, inputs
     graph_backward = None
     if create_graph:
         from ..ops.double_backward import graph_backward
-    grad_mode = is_grad_enabled()
-    set_grad_enabled(create_graph)
     # A leaf's gradient is final once every edge consuming it has run: it is accumulated (its hooks run)
     # then, not when the reversed order reaches it, which for a parameter is after the whole pass, so
     # DistributedDataParallel's all-reduce overlaps the rest of backward. autograd.grad (inputs=...) keeps
     # the plain order: nothing is accumulated there.
     pending = _consumer_counts(order) if wanted is None else None
+    grad_mode = is_grad_enabled()
+    set_grad_enabled(create_graph)
     try:
         for tensor in reversed(order):
             g = grads_by_id.pop(id(tensor), None)
@@ -154,10 +152,10 @@ def run_backward(roots, grads, *, retain_graph=False, create_graph=False, inputs
                 continue
             node = tensor._node
             if node is None and pending is not None:
-                _finish_leaf(tensor, g, create_graph, Tensor)
+                _finish_leaf(tensor, g, create_graph)
                 continue
             if tensor._hooks:
-                g = _run_hooks(tensor, g, create_graph, Tensor)
+                g = _run_hooks(tensor, g, create_graph)
             if wanted is not None:
                 i = wanted.get(id(tensor))
                 if i is not None:
@@ -169,7 +167,11 @@ def run_backward(roots, grads, *, retain_graph=False, create_graph=False, inputs
             if node.parents is None:
                 raise RuntimeError("backward through a graph a second time: its saved arrays were freed "
                                    "(pass retain_graph=True to the first backward)")
-            _check_versions(node)
+            for parent, seen in zip(node.parents, node.versions):
+                if parent is not None and parent._version[0] != seen:
+                    _stale(node, parent, seen)
+            if node.output_version is not None and node.output_version[0] != 0:
+                _stale(node, None, 0)
             name, strict = node.backend_state
             with backend(name, strict=strict):
                 input_grads = graph_backward(node, g) if create_graph else node.backward(g)
@@ -187,7 +189,7 @@ def run_backward(roots, grads, *, retain_graph=False, create_graph=False, inputs
                 if pending is not None:
                     pending[id(parent)] -= 1
                     if pending[id(parent)] == 0 and parent._node is None and id(parent) in grads_by_id:
-                        _finish_leaf(parent, grads_by_id.pop(id(parent)), create_graph, Tensor)
+                        _finish_leaf(parent, grads_by_id.pop(id(parent)), create_graph)
             if not retain_graph:
                 node.parents = None  # free the tape; a second backward through it raises
     finally:
@@ -195,29 +197,29 @@ def run_backward(roots, grads, *, retain_graph=False, create_graph=False, inputs
     return results
 
 
-def _finish_leaf(tensor, g, create_graph, Tensor):
+def _finish_leaf(tensor, g, create_graph):
     """A leaf's whole gradient of this pass: its hooks, then into .grad, then its post-accumulate hooks."""
     if tensor._hooks:
-        g = _run_hooks(tensor, g, create_graph, Tensor)
+        g = _run_hooks(tensor, g, create_graph)
     _accumulate(tensor, g)
     run_post_accumulate_grad_hooks(tensor)
 
 
-def _check_versions(node):
-    """Refuses a node whose inputs (or saved output) were changed in place after it was recorded."""
-    for index, (parent, seen) in enumerate(zip(node.parents, node.versions)):
-        if parent is not None and parent._version[0] != seen:
-            raise RuntimeError(
-                f"one of the tensors needed for the gradient of {type(node).__name__} (input {index}, shape "
-                f"{parent.shape}) was modified by an in-place operation after it was used (version "
-                f"{parent._version[0]}, expected {seen}); use an out-of-place operation or .clone() it first")
-    if node.output_version is not None and node.output_version[0] != 0:
+def _stale(node, parent, seen):
+    """Refuses a node whose input (or saved output, parent None) was changed in place after it was recorded."""
+    if parent is None:
         raise RuntimeError(f"the output of {type(node).__name__}, which its backward needs, was modified by an "
                            f"in-place operation; use an out-of-place operation or .clone() it first")
+    raise RuntimeError(
+        f"one of the tensors needed for the gradient of {type(node).__name__} (shape {parent.shape}) was modified "
+        f"by an in-place operation after it was used (version {parent._version[0]}, expected {seen}); use an "
+        f"out-of-place operation or .clone() it first")
 
 
-def _run_hooks(tensor, g, create_graph, Tensor):
+def _run_hooks(tensor, g, create_graph):
     """Calls tensor's hooks in registration order; a hook's non-None return replaces the gradient."""
+    from ..tensor import Tensor
+
     value = g if create_graph else Tensor(g)
     for hook in list(tensor._hooks.values()):
         new = hook(value)

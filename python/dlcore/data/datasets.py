@@ -184,7 +184,7 @@ class CIFAR10(_ArrayDataset):
     record = 1 + 3 * 32 * 32
     classes = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"]
 
-    def __init__(self, root, train=True, transform=None):
+    def __init__(self, root, train=True, transform=None, download=False):
         root = os.fspath(root)
         folder = os.path.join(root, "cifar-10-batches-bin")
         folder = folder if os.path.isdir(folder) else root
@@ -193,7 +193,9 @@ class CIFAR10(_ArrayDataset):
         for name in names:
             path = os.path.join(folder, name)
             if not os.path.exists(path):
-                raise DatasetError(f"CIFAR10: {name} not found in {folder}")
+                raise DatasetError(f"CIFAR10: {name} not found in {folder}" + (
+                    " (download=True is not supported for CIFAR-10: place the binary batches there)" if download
+                    else ""))
             raw = np.fromfile(path, dtype=np.uint8)
             if raw.size == 0 or raw.size % self.record:
                 raise DatasetError(f"{path}: size {raw.size} is not a multiple of the {self.record}-byte record")

@@ -71,3 +71,24 @@ class RandomCrop:
         for i, (t, l) in enumerate(zip(tops, lefts)):
             out[i] = padded[i, :, t:t + th, l:l + tw]
         return out[0] if single else out
+
+
+class ToTensor:
+    """torchvision's ToTensor for dlcore's datasets: uint8 images (H, W) or (H, W, C) become float32 (C, H, W)
+    in [0, 1]; float images (C, H, W) or batches (N, C, H, W), which dlcore's datasets already deliver
+    scaled to [0, 1], pass through as float32. (The result stays an array: the DataLoader makes the Tensor.)"""
+
+    def __call__(self, x):
+        x = x.numpy() if hasattr(x, "numpy") else np.asarray(x)
+        if x.dtype == np.uint8:
+            if x.ndim == 2:
+                x = x[None]
+            elif x.ndim == 3:
+                x = x.transpose(2, 0, 1)
+            else:
+                raise ValueError(f"ToTensor: uint8 images must be (H, W) or (H, W, C), got shape {x.shape}")
+            return np.ascontiguousarray(x, dtype=np.float32) / np.float32(255)
+        if x.dtype.kind != "f" or x.ndim not in (3, 4):
+            raise ValueError(f"ToTensor: expected uint8 (H, W[, C]) or float (C, H, W) images, got {x.dtype} "
+                             f"of shape {x.shape}")
+        return x.astype(np.float32, copy=False)
