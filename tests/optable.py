@@ -8,6 +8,7 @@ An ``OpSpec`` says, for one kernel:
   * ``errors``: bad calls with the exception type and message they must raise;
   * ``arrays``: the positions of the array arguments (for the noncontiguous and
     dtype tests); ``backends``: where it runs (others must refuse it cleanly);
+    ``dtypes``: the float dtypes it takes (every other one is a TypeError);
   * ``layer``: the Python-layer function and float64 inputs its gradient is
     checked through (``None`` when the op is a backward pass or has no layer).
 
@@ -396,6 +397,7 @@ class OpSpec:
     errors: list = dataclasses.field(default_factory=list)   # (args, kwargs, exc, match)
     backends: tuple = ALL_BACKENDS
     layer: Any = None                # (callable on Tensors, [float64 arrays]) for gradcheck, or None
+    dtypes: tuple = ("float32",)     # dtypes of the float array arguments it takes (others: TypeError)
 
     @property
     def kernel(self):
