@@ -8,6 +8,7 @@ An ``OpSpec`` says, for one kernel:
   * ``errors``: bad calls with the exception type and message they must raise;
   * ``arrays``: the positions of the array arguments (for the noncontiguous and
     dtype tests); ``backends``: where it runs (others must refuse it cleanly);
+    ``dtypes``: the float dtypes it takes (every other one is a TypeError);
   * ``layer``: the Python-layer function and float64 inputs its gradient is
     checked through (``None`` when the op is a backward pass or has no layer).
 
@@ -395,7 +396,8 @@ class OpSpec:
     arrays: tuple = (0,)             # positions of float32 array arguments
     errors: list = dataclasses.field(default_factory=list)   # (args, kwargs, exc, match)
     backends: tuple = ALL_BACKENDS
-    layer: Any = None                # (callable on Tensors, [float64 arrays]) for gradcheck, or None
+    layer: Any = None                # (callable on Tensors, float64 arrays, functional name, kwargs) or None
+    dtypes: tuple = ("float32",)     # dtypes of the float array arguments it takes (others: TypeError)
 
     @property
     def kernel(self):
@@ -406,10 +408,6 @@ class OpSpec:
 def rnd(rng, *shape, scale=1.0, shift=0.0):
     """float32 normal data, never all zero."""
     return (rng.standard_normal(shape) * scale + shift).astype(np.float32)
-
-
-def _outs(v):
-    return v if isinstance(v, tuple) else (v,)
 
 
 # ---- sample builders (sizes odd, paddings and strides not 0/1)
@@ -455,7 +453,8 @@ def _conv_cases():
             ((2, 16, 7, 7), (8, 16, 1, 1), 1, 0, 1, 1)]
 
 
-def _conv_tol(x_shape, w_shape):
+def _conv_tol(w_shape):
+    """rtol of a float32 sum over C/groups * KH * KW terms."""
     red = w_shape[1] * w_shape[2] * w_shape[3]
     return 4e-6 * max(1, red) ** 0.5 * 3
 
@@ -465,7 +464,7 @@ def conv_fwd_samples(rng):
     for i, (xs, ws, st, pd, dl, g) in enumerate(_conv_cases()):
         x, w, b = rnd(rng, *xs), rnd(rng, *ws), (rnd(rng, ws[0]) if i % 3 else None)  # some without bias
         kw = dict(stride=st, padding=pd, dilation=dl, groups=g)
-        out.append(Sample((x, w, b), kw, conv_ref(x, w, b, st, pd, dl, g), _conv_tol(xs, ws), 1e-5))
+        out.append(Sample((x, w, b), kw, conv_ref(x, w, b, st, pd, dl, g), _conv_tol(ws), 1e-5))
     return out
 
 

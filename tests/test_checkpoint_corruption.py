@@ -15,6 +15,7 @@ import signal
 import subprocess
 import sys
 import textwrap
+import time
 import zipfile
 
 import numpy as np
@@ -308,12 +309,11 @@ def test_save_killed_midway_leaves_the_old_file(tmp_path, where):
                   "a = np.ones(4_000_000, np.float32)\n"
                   "print('go', flush=True)\n"
                   "while True: dlcore.save({'w': a}, sys.argv[1])\n")
-        proc = subprocess.Popen([sys.executable, "-c", script, str(path)], env=env, stdout=subprocess.PIPE)
-        assert proc.stdout.readline().strip() == b"go"
-        import time
-        time.sleep(0.3)
-        proc.send_signal(signal.SIGKILL)
-        proc.wait(timeout=30)
+        with subprocess.Popen([sys.executable, "-c", script, str(path)], env=env, stdout=subprocess.PIPE) as proc:
+            assert proc.stdout.readline().strip() == b"go"
+            time.sleep(0.3)
+            proc.send_signal(signal.SIGKILL)
+            proc.wait(timeout=30)
         assert proc.returncode == -signal.SIGKILL
         ck = dlcore.load(path)  # whichever complete file won, never a torn one
         assert ck["w"].shape in ((1000,), (4_000_000,)) and np.all(ck["w"] == 1)

@@ -26,11 +26,11 @@ def _check(report):
 
 
 def test_fuzz_quick_profile():
-    report = fuzz.run_profile(400, 400, seed0=20261203, timeout_s=300)
+    report = fuzz.run_profile(300, 300, seed0=20261203, timeout_s=300)
     _check(report)
-    assert report["calls"] == 400
-    assert report["stats"].get("ok-ref", 0) >= 20, report["stats"]  # valid calls were checked against the reference
-    assert report["stats"].get("clean", 0) >= 40, report["stats"]    # and bad ones refused cleanly
+    assert report["calls"] == 300
+    assert report["stats"].get("ok-ref", 0) >= 15, report["stats"]  # valid calls were checked against the reference
+    assert report["stats"].get("clean", 0) >= 30, report["stats"]    # and bad ones refused cleanly
 
 
 @pytest.mark.skipif(not LONG, reason="the long fuzz profile runs with DLCORE_FUZZ=long (CI)")
@@ -45,7 +45,8 @@ def test_fuzz_reports_a_crash_with_its_call(monkeypatch):
     """The harness itself: a call that kills its process (here SIGABRT, on purpose) is reported with
     that call, and the run goes on with the next batch."""
     monkeypatch.setenv("DLCORE_FUZZ_SELFTEST_CRASH", "3")  # the child aborts on its 4th call
-    report = fuzz.run_profile(12, 6, seed0=5)
+    monkeypatch.setattr(fuzz, "_PROBED", {i: False for i in range(len(fuzz.KNOWN_CRASHES))})  # no probes
+    report = fuzz.run_profile(10, 5, seed0=5)
     assert len(report["crashes"]) == 2, fuzz.format_report(report)  # one per batch
     for crash in report["crashes"]:
         assert crash["call"]["selftest_crash"] and crash["returncode"] != 0

@@ -97,7 +97,7 @@ def test_lrn_within_size_2_31_does_not_hang():
             K.lrn_forward(np.ones((1, 2, 5, 5), np.float32), 2**31 + 1, region='within')
         except (ValueError, MemoryError):
             pass
-    """, timeout=15)
+    """, timeout=10)
 
 
 @crash("LRN with beta=0.75 returns garbage once x*x overflows float32 (AlexNet's setting)")
