@@ -215,11 +215,13 @@ def test_three_quarter_power_bound(cpu_backend):
 
 
 def test_three_quarter_power_extremes(cpu_backend):
-    # A window sum that overflows float gives a tiny finite y, not NaN; a tiny k
-    # (below the rsqrt form's range) takes the general power; NaN propagates.
+    # A window sum that overflows float32 is recomputed in double: the exact y
+    # (issue 18; it was a tiny garbage value); a tiny k (below the rsqrt
+    # form's range) takes the general power; NaN propagates.
     x = np.array([1e20, 1.0, np.nan, 2.0], np.float32).reshape(1, 4, 1, 1)
     y = lrn_forward(x, 1, 1e-4, 0.75, 1.0, backend=cpu_backend)
-    assert 0.0 <= y[0, 0, 0, 0] < 1e-8 and np.isnan(y[0, 2, 0, 0])
+    assert_close(y[0, 0, 0, 0], lrn_ref(x[:, :1], 1, 1e-4, 0.75, 1.0)[0, 0, 0, 0], rtol=3e-6, atol=0)
+    assert np.isnan(y[0, 2, 0, 0])
     assert_close(y[0, [1, 3], 0, 0], lrn_ref(x[:, [1, 3]], 1, 1e-4, 0.75, 1.0)[0, :, 0, 0], rtol=3e-6, atol=0)
     tiny = lrn_forward(x[:, [1, 3]], 1, 0.0, 0.75, 1e-35, backend=cpu_backend)
     assert_close(tiny, x[:, [1, 3]].astype(np.float64) * 1e-35**-0.75, rtol=3e-6, atol=0)

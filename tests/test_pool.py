@@ -212,7 +212,7 @@ def test_bad_inputs():
         max_pool2d_forward(x, 2, 0)
     with pytest.raises(ValueError, match="positive"):
         max_pool2d_forward(x, (0, 2))
-    with pytest.raises(ValueError, match="pair"):
+    with pytest.raises(ValueError, match="tuple of 2"):
         max_pool2d_forward(x, (2, 2, 2))
     with pytest.raises(TypeError, match="int"):
         max_pool2d_forward(x, 2.0)

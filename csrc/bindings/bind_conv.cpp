@@ -5,6 +5,7 @@
 
 #include <array>
 
+#include "bindings/args.h"
 #include "bindings/array.h"
 #include "bindings/init.h"
 #include "ops/conv/conv.h"
@@ -15,107 +16,12 @@ namespace dlcore {
 
 namespace {
 
-int64_t int_param(py::handle obj, const char* op, const char* name) {
-  PyObject* index = PyNumber_Index(obj.ptr());
-  if (!index) {
-    PyErr_Clear();
-    throw TypeError(cat(op, ": ", name, " must be an int or a tuple of ints, got ",
-                        std::string(py::str(py::type::of(obj).attr("__name__")))));
-  }
-  int64_t v = py::reinterpret_steal<py::int_>(index).cast<int64_t>();
-  return v;
-}
+Shape shape_param(py::handle obj, const char* op, const char* name) { return args::shape_arg(obj, op, name, 4); }
 
-// An int, or a sequence of `sizes` (any of them) ints; returns the ints.
-std::vector<int64_t> int_tuple_param(py::handle obj, const char* op, const char* name,
-                                     std::initializer_list<size_t> sizes) {
-  if (!py::isinstance<py::sequence>(obj) || py::isinstance<py::str>(obj))
-    return {int_param(obj, op, name)};
-  py::sequence seq = py::reinterpret_borrow<py::sequence>(obj);
-  bool ok = false;
-  for (size_t n : sizes) ok = ok || seq.size() == n;
-  std::string expected;
-  for (size_t n : sizes) expected += cat(expected.empty() ? "" : " or ", n);
-  DLCORE_CHECK(ok, op, ": ", name, " must be an int or a tuple of ", expected, " ints, got ",
-               seq.size(), " values");
-  std::vector<int64_t> out;
-  for (py::handle item : seq) out.push_back(int_param(item, op, name));
-  return out;
-}
-
-std::array<int64_t, 2> pair_param(py::handle obj, const char* op, const char* name) {
-  std::vector<int64_t> v = int_tuple_param(obj, op, name, {2});
-  return v.size() == 1 ? std::array<int64_t, 2>{v[0], v[0]} : std::array<int64_t, 2>{v[0], v[1]};
-}
-
-// int p, (ph, pw) or (top, bottom, left, right) -> (top, bottom, left, right).
-std::array<int64_t, 4> padding_param(py::handle obj, const char* op) {
-  std::vector<int64_t> v = int_tuple_param(obj, op, "padding", {2, 4});
-  if (v.size() == 1) return {v[0], v[0], v[0], v[0]};
-  if (v.size() == 2) return {v[0], v[0], v[1], v[1]};
-  return {v[0], v[1], v[2], v[3]};
-}
-
-// A 4-int shape argument (input_shape / weight_shape).
-Shape shape_param(py::handle obj, const char* op, const char* name) {
-  DLCORE_CHECK_TYPE(py::isinstance<py::sequence>(obj) && !py::isinstance<py::str>(obj), op, ": ", name,
-                    " must be a tuple of 4 ints, got ",
-                    std::string(py::str(py::type::of(obj).attr("__name__"))));
-  py::sequence seq = py::reinterpret_borrow<py::sequence>(obj);
-  DLCORE_CHECK(seq.size() == 4, op, ": ", name, " must have 4 entries (N, C, H, W), got ", seq.size());
-  Shape out;
-  for (py::handle item : seq) out.push_back(int_param(item, op, name));
-  return out;
-}
-
-// The convolution geometry of input `xs` (NCHW) and weight `ws` (OIHW), every
-// hyper-parameter and shape relation checked; messages name the shapes.
 ConvShape make_shape(const Shape& xs, const Shape& ws, py::handle stride, py::handle padding,
                      py::handle dilation, int64_t groups, const char* op) {
-  const auto st = pair_param(stride, op, "stride");
-  const auto di = pair_param(dilation, op, "dilation");
-  const auto pa = padding_param(padding, op);
-  const std::string shapes = cat("input ", shape_str(xs), ", weight ", shape_str(ws));
-  DLCORE_CHECK(st[0] >= 1 && st[1] >= 1, op, ": stride must be positive, got (", st[0], ", ", st[1], ")");
-  DLCORE_CHECK(di[0] >= 1 && di[1] >= 1, op, ": dilation must be positive, got (", di[0], ", ", di[1], ")");
-  DLCORE_CHECK(pa[0] >= 0 && pa[1] >= 0 && pa[2] >= 0 && pa[3] >= 0, op,
-               ": padding must be non-negative, got (", pa[0], ", ", pa[1], ", ", pa[2], ", ", pa[3], ")");
-  DLCORE_CHECK(groups >= 1, op, ": groups must be positive, got ", groups);
-  DLCORE_CHECK(xs[0] >= 0 && xs[1] > 0 && xs[2] > 0 && xs[3] > 0, op,
-               ": input must have non-empty channels and spatial size, got ", shapes);
-  DLCORE_CHECK(ws[0] > 0 && ws[1] > 0 && ws[2] > 0 && ws[3] > 0, op, ": weight must not be empty, got ",
-               shapes);
-  DLCORE_CHECK(xs[1] % groups == 0, op, ": input channels ", xs[1], " are not divisible by groups=",
-               groups, " (", shapes, ")");
-  DLCORE_CHECK(ws[0] % groups == 0, op, ": output channels ", ws[0], " are not divisible by groups=",
-               groups, " (", shapes, ")");
-  DLCORE_CHECK(ws[1] * groups == xs[1], op, ": weight has ", ws[1], " input channels per group but input has ",
-               xs[1], " channels in ", groups, " group(s) (expected weight.shape[1] == ", xs[1] / groups,
-               "; ", shapes, ")");
-  ConvShape s;
-  s.n = xs[0];
-  s.ic = xs[1];
-  s.ih = xs[2];
-  s.iw = xs[3];
-  s.oc = ws[0];
-  s.kh = ws[2];
-  s.kw = ws[3];
-  s.sh = st[0];
-  s.sw = st[1];
-  s.pt = pa[0];
-  s.pb = pa[1];
-  s.pl = pa[2];
-  s.pr = pa[3];
-  s.dh = di[0];
-  s.dw = di[1];
-  s.groups = groups;
-  s.oh = conv_out_size(s.ih, s.kh, s.sh, s.pt, s.pb, s.dh);
-  s.ow = conv_out_size(s.iw, s.kw, s.sw, s.pl, s.pr, s.dw);
-  DLCORE_CHECK(s.oh > 0 && s.ow > 0, op, ": the kernel (", s.kh, "x", s.kw, ", dilation (", s.dh, ", ", s.dw,
-               ") spans ", s.dh * (s.kh - 1) + 1, "x", s.dw * (s.kw - 1) + 1,
-               ") is larger than the padded input ", s.ih + s.pt + s.pb, "x", s.iw + s.pl + s.pr, " (",
-               shapes, ", padding (", s.pt, ", ", s.pb, ", ", s.pl, ", ", s.pr, "))");
-  return s;
+  return make_conv_shape(xs, ws, args::pair_arg(stride, op, "stride"), args::padding4_arg(padding, op),
+                         args::pair_arg(dilation, op, "dilation"), groups, op);
 }
 
 FloatArray forward_entry(py::handle x_obj, py::handle w_obj, py::handle bias_obj, py::handle stride,
@@ -200,6 +106,15 @@ py::tuple backward_weights_entry(py::handle x_obj, py::handle dy_obj, py::handle
   return py::make_tuple(dw, bias ? py::object(db) : py::object(py::none()));
 }
 
+// _C.conv_geometry: (OH, OW) as make_conv_shape computes and checks it.
+py::tuple conv_geometry_entry(py::handle input_shape, py::handle weight_shape, py::handle stride,
+                              py::handle padding, py::handle dilation, int64_t groups) {
+  const char* op = "conv_geometry";
+  const ConvShape s = make_shape(shape_param(input_shape, op, "input_shape"),
+                                 shape_param(weight_shape, op, "weight_shape"), stride, padding, dilation, groups, op);
+  return py::make_tuple(s.oh, s.ow);
+}
+
 }  // namespace
 
 void init_conv(py::module_& m) {
@@ -212,6 +127,10 @@ void init_conv(py::module_& m) {
   m.def("conv2d_backward_weights", &backward_weights_entry, py::arg("x"), py::arg("dy"),
         py::arg("weight_shape"), py::arg("stride") = 1, py::arg("padding") = 0, py::arg("dilation") = 1,
         py::arg("groups") = 1, py::arg("bias") = true, py::arg("backend") = "auto");
+  m.def("conv_geometry", &conv_geometry_entry, py::arg("input_shape"), py::arg("weight_shape"),
+        py::arg("stride") = 1, py::arg("padding") = 0, py::arg("dilation") = 1, py::arg("groups") = 1,
+        "(OH, OW) of conv2d over input_shape (N, C, H, W) and weight_shape (O, C/groups, KH, KW), with "
+        "every check the kernels make.");
   m.def("_conv_poison_scratch", &conv_poison_scratch,
         "Test hook: fill the calling thread's convolution scratch buffers with NaN");
 }

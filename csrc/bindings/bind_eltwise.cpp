@@ -7,6 +7,7 @@
 #include "bindings/array.h"
 #include "bindings/init.h"
 #include "bindings/typed_array.h"
+#include "core/checked.h"
 #include "ops/eltwise/eltwise.h"
 
 namespace py = pybind11;
@@ -144,7 +145,8 @@ FloatArray maxout_backward(py::handle dy_obj, py::handle idx_obj, int64_t pool, 
     DLCORE_CHECK(ip[i] >= 0 && ip[i] < pool, op, ": indices[", i, "] = ", ip[i], " is outside [0, ",
                  pool, ")");
   Shape xs = ys;
-  xs[1] = ys[1] * pool;
+  xs[1] = checked_mul(ys[1], pool, op, "the input channels C/pool_size * pool_size");
+  check_numel(xs, op, "dx");
   FloatArray dx = new_f32(xs);
   MaxoutArgs m;
   m.outer = ys[0];

@@ -15,20 +15,7 @@ namespace {
 
 LrnArgs lrn_args(const char* op, const FloatArray& x, int64_t size, double alpha, double beta, double k,
                  const std::string& region, bool alpha_over_size) {
-  DLCORE_CHECK(region == "across" || region == "within", op, ": region must be 'across' or 'within', got '",
-               region, "'");
-  DLCORE_CHECK(size >= 1, op, ": size must be >= 1, got ", size);
-  DLCORE_CHECK(std::isfinite(alpha) && alpha >= 0.0, op, ": alpha must be finite and >= 0, got ", alpha);
-  DLCORE_CHECK(std::isfinite(beta), op, ": beta must be finite, got ", beta);
-  DLCORE_CHECK(std::isfinite(k) && k > 0.0, op, ": k must be finite and > 0 (so that k + alpha*sum > 0), got ",
-               k);
-  LrnArgs a;
-  a.n = x.shape(0), a.c = x.shape(1), a.h = x.shape(2), a.w = x.shape(3);
-  a.size = size;
-  a.alpha = float(alpha), a.beta = float(beta), a.k = float(k);
-  DLCORE_CHECK(a.k > 0.0f, op, ": k = ", k, " rounds to 0 in float32");
-  a.across = region == "across";
-  a.alpha_over_size = alpha_over_size;
+  LrnArgs a = make_lrn_args(op, shape_of(x), size, alpha, beta, k, region, alpha_over_size);
   a.x = x.data();
   return a;
 }

@@ -4,6 +4,7 @@
 
 #include <array>
 
+#include "bindings/args.h"
 #include "bindings/array.h"
 #include "bindings/init.h"
 #include "ops/pool/pool.h"
@@ -16,40 +17,13 @@ using IndexArray = py::array_t<int32_t, py::array::c_style>;
 
 namespace {
 
-int64_t int_arg(py::handle obj, const char* op, const char* name) {
-  DLCORE_CHECK_TYPE(!PyBool_Check(obj.ptr()) && PyIndex_Check(obj.ptr()), op, ": ", name,
-                    " must be an int or a pair of ints, got ",
-                    std::string(py::str(py::type::of(obj).attr("__name__"))));
-  return obj.cast<int64_t>();
-}
-
-// An int, or a pair (h, w) as a tuple or list.
-std::array<int64_t, 2> pair_arg(py::handle obj, const char* op, const char* name) {
-  if (py::isinstance<py::tuple>(obj) || py::isinstance<py::list>(obj)) {
-    py::sequence seq = py::reinterpret_borrow<py::sequence>(obj);
-    DLCORE_CHECK(seq.size() == 2, op, ": ", name, " must be an int or a pair of ints, got ", seq.size(),
-                 " values");
-    return {int_arg(seq[0], op, name), int_arg(seq[1], op, name)};
-  }
-  int64_t v = int_arg(obj, op, name);
-  return {v, v};
-}
-
-Shape input_shape_arg(py::handle obj, const char* op) {
-  DLCORE_CHECK_TYPE(py::isinstance<py::tuple>(obj) || py::isinstance<py::list>(obj), op,
-                    ": input_shape must be a tuple (N, C, H, W)");
-  py::sequence seq = py::reinterpret_borrow<py::sequence>(obj);
-  Shape s;
-  for (auto item : seq) s.push_back(int_arg(item, op, "input_shape"));
-  DLCORE_CHECK(s.size() == 4, op, ": input_shape must have 4 entries (N, C, H, W), got ", shape_str(s));
-  return s;
-}
+Shape input_shape_arg(py::handle obj, const char* op) { return args::shape_arg(obj, op, "input_shape", 4); }
 
 PoolGeom geom_from(const char* op, const Shape& x, py::handle kernel_size, py::handle stride,
                    py::handle padding, bool ceil_mode) {
-  auto k = pair_arg(kernel_size, op, "kernel_size");
-  auto s = stride.is_none() ? k : pair_arg(stride, op, "stride");
-  auto p = pair_arg(padding, op, "padding");
+  auto k = args::pair_arg(kernel_size, op, "kernel_size");
+  auto s = stride.is_none() ? k : args::pair_arg(stride, op, "stride");
+  auto p = args::pair_arg(padding, op, "padding");
   return make_pool_geom(op, x, k[0], k[1], s[0], s[1], p[0], p[1], ceil_mode);
 }
 
@@ -99,6 +73,7 @@ FloatArray max_pool2d_backward_entry(py::handle dy_obj, py::handle idx_obj, py::
                    in[3] > 0,
                op, ": input_shape ", shape_str(in), " does not fit dy of shape ", shape_str(shape_of(dy)),
                " (N and C must match; C, H, W non-empty)");
+  check_numel({std::max<int64_t>(in[0], 1), in[1], in[2], in[3]}, op, "input_shape");
   DLCORE_CHECK(in[2] * in[3] <= INT32_MAX, op, ": an input plane of ", in[2], " x ", in[3],
                " elements does not fit int32 indices");
   PoolArgs a;
@@ -145,6 +120,15 @@ FloatArray avg_pool2d_backward_entry(py::handle dy_obj, py::handle input_shape, 
   return dx;
 }
 
+// _C.pool_geometry: the output shape make_pool_geom gives, for the Python
+// float64 path (and anyone else) instead of a copy of the rule.
+py::tuple pool_geometry_entry(py::handle input_shape, py::handle kernel_size, py::handle stride,
+                              py::handle padding, bool ceil_mode) {
+  const char* op = "pool_geometry";
+  const PoolGeom g = geom_from(op, input_shape_arg(input_shape, op), kernel_size, stride, padding, ceil_mode);
+  return py::make_tuple(g.oh, g.ow);
+}
+
 }  // namespace
 
 void init_pool(py::module_& m) {
@@ -159,6 +143,10 @@ void init_pool(py::module_& m) {
   m.def("avg_pool2d_backward", &avg_pool2d_backward_entry, py::arg("dy"), py::arg("input_shape"),
         py::arg("kernel_size"), py::arg("stride") = py::none(), py::arg("padding") = 0,
         py::arg("ceil_mode") = false, py::arg("count_include_pad") = true, py::arg("backend") = "auto");
+  m.def("pool_geometry", &pool_geometry_entry, py::arg("input_shape"), py::arg("kernel_size"),
+        py::arg("stride") = py::none(), py::arg("padding") = 0, py::arg("ceil_mode") = false,
+        "(OH, OW) of 2-D pooling over input_shape (N, C, H, W), with every check the kernels make "
+        "(ValueError / TypeError as they raise it).");
 }
 
 }  // namespace dlcore

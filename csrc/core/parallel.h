@@ -3,7 +3,9 @@
 #include <omp.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cstdint>
+#include <exception>
 
 #include "core/threads.h"
 
@@ -21,11 +23,22 @@ void parallel_units(int64_t units, int64_t bytes, Body&& body) {
   if (units <= 0) return;
   const int64_t useful = std::max<int64_t>(1, bytes / kMinBytesPerThread);
   const int nt = int(std::min<int64_t>({int64_t(get_num_threads()), units, useful}));
+  // An exception may not leave an OpenMP region (std::terminate: a scratch
+  // allocation's std::bad_alloc aborted the process instead of raising
+  // MemoryError). Each thread catches its own; the first is rethrown here,
+  // after the join, where pybind11 translates it.
+  std::exception_ptr error;
+  std::atomic<bool> failed{false};
 #pragma omp parallel num_threads(nt) if (nt > 1)
   {
     const int64_t t = omp_get_thread_num(), n = omp_get_num_threads();
-    body(units * t / n, units * (t + 1) / n);
+    try {
+      body(units * t / n, units * (t + 1) / n);
+    } catch (...) {
+      if (!failed.exchange(true)) error = std::current_exception();
+    }
   }
+  if (error) std::rethrow_exception(error);
 }
 
 }  // namespace dlcore

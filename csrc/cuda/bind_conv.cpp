@@ -3,62 +3,34 @@
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 
+#include "bindings/args.h"
 #include "cuda/bind.h"
 #include "cuda/device_array.h"
 #include "cuda/kernels.h"
+#include "ops/conv/conv.h"
 
 namespace dlcore {
 namespace cuda {
 
-static Shape shape_arg(py::handle obj, const char* op, const char* name) {
-  DLCORE_CHECK_TYPE(py::isinstance<py::sequence>(obj), op, ": ", name, " must be a tuple of 4 ints");
-  Shape shape = obj.cast<Shape>();
-  DLCORE_CHECK(shape.size() == 4, op, ": ", name, " must have 4 entries, got ", shape_str(shape));
-  for (int64_t d : shape) DLCORE_CHECK(d >= 0, op, ": ", name, " ", shape_str(shape), " has a negative extent");
-  return shape;
-}
+static Shape shape_arg(py::handle obj, const char* op, const char* name) { return args::shape_arg(obj, op, name, 4); }
 
-// Checks the hyper-parameters against input (n, c, h, w) and weight (o, c/g, kh, kw)
-// and returns the geometry with the output size filled in.
+// The checks and the output size are make_conv_shape (ops/conv/conv.h), the
+// one rule _C and _onednn use too; the kernels index pixels and GEMM extents
+// with 32-bit ints (checked here).
 static ConvShape conv_shape(const Shape& x, const Shape& w, py::handle stride_obj, py::handle padding_obj,
                             py::handle dilation_obj, int64_t groups, const char* op) {
-  const auto stride = int_tuple(stride_obj, 2, op, "stride");
-  const auto dilation = int_tuple(dilation_obj, 2, op, "dilation");
-  std::vector<int64_t> pad;  // top, bottom, left, right
-  if (py::isinstance<py::int_>(padding_obj)) {
-    pad.assign(4, padding_obj.cast<int64_t>());
-  } else {
-    DLCORE_CHECK_TYPE(py::isinstance<py::sequence>(padding_obj), op, ": padding must be an int or a tuple");
-    const auto p = padding_obj.cast<std::vector<int64_t>>();
-    DLCORE_CHECK(p.size() == 2 || p.size() == 4, op, ": padding must be an int, (ph, pw) or (top, bottom, left, right)");
-    pad = p.size() == 2 ? std::vector<int64_t>{p[0], p[0], p[1], p[1]} : p;
-  }
-  for (int i = 0; i < 2; ++i) {
-    DLCORE_CHECK(stride[i] >= 1, op, ": stride must be positive, got ", shape_str(stride));
-    DLCORE_CHECK(dilation[i] >= 1, op, ": dilation must be positive, got ", shape_str(dilation));
-  }
-  for (int64_t p : pad) DLCORE_CHECK(p >= 0, op, ": padding must be non-negative, got ", shape_str(pad));
-  DLCORE_CHECK(groups >= 1, op, ": groups must be positive, got ", groups);
-  DLCORE_CHECK(x[1] % groups == 0 && w[0] % groups == 0, op, ": groups=", groups,
-               " must divide the input channels of x ", shape_str(x), " and the output channels of weight ",
-               shape_str(w));
-  DLCORE_CHECK(w[1] * groups == x[1], op, ": weight of shape ", shape_str(w), " expects ", w[1] * groups,
-               " input channels (groups=", groups, "), x has shape ", shape_str(x));
-  DLCORE_CHECK(w[2] >= 1 && w[3] >= 1, op, ": weight of shape ", shape_str(w), " has an empty kernel");
-  const int64_t eff_h = dilation[0] * (w[2] - 1) + 1, eff_w = dilation[1] * (w[3] - 1) + 1;
-  const int64_t ph = x[2] + pad[0] + pad[1], pw = x[3] + pad[2] + pad[3];
-  DLCORE_CHECK(ph >= eff_h && pw >= eff_w, op, ": padded input ", ph, "x", pw, " is smaller than the dilated kernel ",
-               eff_h, "x", eff_w, " (x ", shape_str(x), ", weight ", shape_str(w), ")");
-  ConvShape s;
-  s.n = int(x[0]), s.c = int(x[1]), s.h = int(x[2]), s.w = int(x[3]);
-  s.o = int(w[0]), s.kh = int(w[2]), s.kw = int(w[3]);
-  s.oh = int((ph - eff_h) / stride[0] + 1), s.ow = int((pw - eff_w) / stride[1] + 1);
-  s.sh = int(stride[0]), s.sw = int(stride[1]), s.pt = int(pad[0]), s.pl = int(pad[2]);
-  s.dh = int(dilation[0]), s.dw = int(dilation[1]), s.groups = int(groups);
-  // The kernels index pixels and GEMM extents with 32-bit ints.
+  const dlcore::ConvShape g =
+      make_conv_shape(x, w, args::pair_arg(stride_obj, op, "stride"), args::padding4_arg(padding_obj, op),
+                      args::pair_arg(dilation_obj, op, "dilation"), groups, op);
   check_int32(x[0] * x[1] * x[2] * x[3], op, "input elements");
-  check_int32(int64_t(s.n) * s.o * s.oh * s.ow, op, "output elements");
+  check_int32(g.n * g.oc * g.oh * g.ow, op, "output elements");
   check_int32(w[0] * w[1] * w[2] * w[3], op, "weight elements");
+  ConvShape s;
+  s.n = int(g.n), s.c = int(g.ic), s.h = int(g.ih), s.w = int(g.iw);
+  s.o = int(g.oc), s.kh = int(g.kh), s.kw = int(g.kw);
+  s.oh = int(g.oh), s.ow = int(g.ow);
+  s.sh = int(g.sh), s.sw = int(g.sw), s.pt = int(g.pt), s.pl = int(g.pl);
+  s.dh = int(g.dh), s.dw = int(g.dw), s.groups = int(g.groups);
   return s;
 }
 

@@ -1,31 +1,33 @@
 // dlcore._cuda local response normalization, across or within channels.
 #include <pybind11/pybind11.h>
 
+#include <algorithm>
+
 #include "cuda/bind.h"
 #include "cuda/device_array.h"
 #include "cuda/kernels.h"
+#include "ops/lrn/lrn.h"
 
 namespace dlcore {
 namespace cuda {
 
-static LrnParams lrn_params(const DeviceArray& x, int64_t size, float alpha, float beta, float k,
+// The checks are make_lrn_args (ops/lrn/lrn.h), shared with _C and _onednn.
+// A window wider than the data is clipped, so the size is capped at the
+// widest useful one (both reaches >= extent - 1), which keeps it an int.
+static LrnParams lrn_params(const DeviceArray& x, int64_t size, double alpha, double beta, double k,
                             const std::string& region, bool alpha_over_size, const char* op) {
-  DLCORE_CHECK(region == "across" || region == "within", op, ": region must be 'across' or 'within', got '", region,
-               "'");
-  DLCORE_CHECK(size >= 1, op, ": size must be positive, got ", size);
-  DLCORE_CHECK(k > 0.0f, op, ": k must be positive, got ", k);
+  const LrnArgs a = make_lrn_args(op, x.shape, size, alpha, beta, k, region, alpha_over_size);
   for (int64_t d : x.shape) check_int32(d, op, "an extent of x");
   LrnParams p;
-  p.n = int(x.shape[0]), p.c = int(x.shape[1]), p.h = int(x.shape[2]), p.w = int(x.shape[3]);
-  p.size = int(size);
-  p.within = region == "within";
-  const float window = p.within ? float(size) * float(size) : float(size);
-  p.alpha_eff = alpha_over_size ? alpha / window : alpha;
-  p.beta = beta, p.k = k;
+  p.n = int(a.n), p.c = int(a.c), p.h = int(a.h), p.w = int(a.w);
+  p.size = int(std::min<int64_t>(size, 2 * a.max_reach + 2));
+  p.within = !a.across;
+  p.alpha_eff = a.scaled_alpha();
+  p.beta = a.beta, p.k = a.k;
   return p;
 }
 
-static py::object forward_entry(py::handle x_obj, int64_t size, float alpha, float beta, float k,
+static py::object forward_entry(py::handle x_obj, int64_t size, double alpha, double beta, double k,
                                 const std::string& region, bool alpha_over_size, const std::string&) {
   const char* op = "lrn_forward";
   DeviceArray x = device_input(x_obj, op, "x", DType::F32, 4);
@@ -36,7 +38,7 @@ static py::object forward_entry(py::handle x_obj, int64_t size, float alpha, flo
   return y.obj;
 }
 
-static py::object backward_entry(py::handle dy_obj, py::handle x_obj, int64_t size, float alpha, float beta, float k,
+static py::object backward_entry(py::handle dy_obj, py::handle x_obj, int64_t size, double alpha, double beta, double k,
                                  const std::string& region, bool alpha_over_size, const std::string&) {
   const char* op = "lrn_backward";
   DeviceArray dy = device_input(dy_obj, op, "dy", DType::F32, 4);
@@ -51,11 +53,11 @@ static py::object backward_entry(py::handle dy_obj, py::handle x_obj, int64_t si
 }
 
 void init_lrn(py::module_& m) {
-  m.def("lrn_forward", &forward_entry, py::arg("x"), py::arg("size"), py::arg("alpha") = 1e-4f,
-        py::arg("beta") = 0.75f, py::arg("k") = 1.0f, py::arg("region") = "across", py::arg("alpha_over_size") = true,
+  m.def("lrn_forward", &forward_entry, py::arg("x"), py::arg("size"), py::arg("alpha") = 1e-4,
+        py::arg("beta") = 0.75, py::arg("k") = 1.0, py::arg("region") = "across", py::arg("alpha_over_size") = true,
         py::arg("backend") = "cuda");
-  m.def("lrn_backward", &backward_entry, py::arg("dy"), py::arg("x"), py::arg("size"), py::arg("alpha") = 1e-4f,
-        py::arg("beta") = 0.75f, py::arg("k") = 1.0f, py::arg("region") = "across", py::arg("alpha_over_size") = true,
+  m.def("lrn_backward", &backward_entry, py::arg("dy"), py::arg("x"), py::arg("size"), py::arg("alpha") = 1e-4,
+        py::arg("beta") = 0.75, py::arg("k") = 1.0, py::arg("region") = "across", py::arg("alpha_over_size") = true,
         py::arg("backend") = "cuda");
 }
 

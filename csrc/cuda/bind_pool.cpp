@@ -2,52 +2,34 @@
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 
+#include "bindings/args.h"
+#include "core/checked.h"
 #include "cuda/bind.h"
 #include "cuda/device_array.h"
 #include "cuda/kernels.h"
+#include "ops/pool/pool.h"
 
 namespace dlcore {
 namespace cuda {
 
-// Output extent along one axis; a window may not start in the right/bottom padding.
-static int64_t pooled_size(int64_t in, int64_t k, int64_t s, int64_t p, bool ceil_mode) {
-  int64_t out = (in + 2 * p - k + (ceil_mode ? s - 1 : 0)) / s + 1;
-  if (ceil_mode && (out - 1) * s >= in + p) --out;
-  return out;
-}
-
-// Geometry of a pooling call on an (n, c, h, w) input, checked.
+// Geometry of a pooling call on an (n, c, h, w) input: the checks and the
+// output size are make_pool_geom (ops/pool/pool.h), the one rule _C and
+// _onednn use too; the kernels index in int32 (checked here).
 static Pool2dShape pool_shape(const Shape& in, py::handle kernel_obj, py::handle stride_obj, py::handle padding_obj,
                               bool ceil_mode, const char* op) {
-  DLCORE_CHECK(in.size() == 4, op, ": input must be (N, C, H, W), got shape ", shape_str(in));
-  const auto k = int_tuple(kernel_obj, 2, op, "kernel_size");
-  const auto s = stride_obj.is_none() ? k : int_tuple(stride_obj, 2, op, "stride");
-  const auto p = int_tuple(padding_obj, 2, op, "padding");
-  for (int i = 0; i < 2; ++i) {
-    DLCORE_CHECK(k[i] > 0 && s[i] > 0, op, ": kernel_size and stride must be positive, got kernel_size ",
-                 shape_str(k), ", stride ", shape_str(s));
-    DLCORE_CHECK(p[i] >= 0 && 2 * p[i] <= k[i], op, ": padding must be between 0 and half the kernel size, got ",
-                 "padding ", shape_str(p), " for kernel_size ", shape_str(k));
-    DLCORE_CHECK(in[2 + i] + 2 * p[i] >= k[i], op, ": input of shape ", shape_str(in),
-                 " is smaller than the kernel ", shape_str(k), " (padding ", shape_str(p), ")");
-  }
+  const auto k = args::pair_arg(kernel_obj, op, "kernel_size");
+  const auto s = stride_obj.is_none() ? k : args::pair_arg(stride_obj, op, "stride");
+  const auto p = args::pair_arg(padding_obj, op, "padding");
+  const PoolGeom pg = make_pool_geom(op, in, k[0], k[1], s[0], s[1], p[0], p[1], ceil_mode);
   for (int64_t d : in) check_int32(d, op, "an input extent");
-  check_int32(in[2] * in[3], op, "H * W");
   Pool2dShape g;
-  g.n = int(in[0]), g.c = int(in[1]), g.h = int(in[2]), g.w = int(in[3]);
-  g.kh = int(k[0]), g.kw = int(k[1]), g.sh = int(s[0]), g.sw = int(s[1]), g.ph = int(p[0]), g.pw = int(p[1]);
-  g.oh = int(pooled_size(in[2], k[0], s[0], p[0], ceil_mode));
-  g.ow = int(pooled_size(in[3], k[1], s[1], p[1], ceil_mode));
+  g.n = int(pg.n), g.c = int(pg.c), g.h = int(pg.h), g.w = int(pg.w);
+  g.kh = int(pg.kh), g.kw = int(pg.kw), g.sh = int(pg.sh), g.sw = int(pg.sw), g.ph = int(pg.ph), g.pw = int(pg.pw);
+  g.oh = int(pg.oh), g.ow = int(pg.ow);
   return g;
 }
 
-static Shape input_shape_arg(py::handle obj, const char* op) {
-  DLCORE_CHECK_TYPE(py::isinstance<py::sequence>(obj), op, ": input_shape must be a tuple of 4 ints");
-  Shape shape = obj.cast<Shape>();
-  DLCORE_CHECK(shape.size() == 4, op, ": input_shape must have 4 entries (N, C, H, W), got ", shape_str(shape));
-  for (int64_t d : shape) DLCORE_CHECK(d >= 0, op, ": input_shape ", shape_str(shape), " has a negative extent");
-  return shape;
-}
+static Shape input_shape_arg(py::handle obj, const char* op) { return args::shape_arg(obj, op, "input_shape", 4); }
 
 static Shape out_shape(const Pool2dShape& g) { return {g.n, g.c, g.oh, g.ow}; }
 
@@ -72,6 +54,10 @@ static py::object max_backward_entry(py::handle dy_obj, py::handle idx_obj, py::
                shape_str(dy.shape));
   DLCORE_CHECK(dy.shape[0] == in[0] && dy.shape[1] == in[1], op, ": dy of shape ", shape_str(dy.shape),
                " does not match input_shape ", shape_str(in), " in N and C");
+  DLCORE_CHECK(in[1] > 0 && in[2] > 0 && in[3] > 0, op, ": input_shape ", shape_str(in),
+               " must have non-empty C, H and W (N may be 0)");
+  check_numel(in, op, "input_shape");
+  check_int32(in[2] * in[3], op, "H * W");
   cudaStream_t stream = current_stream();
   DeviceArray dx = device_zeros(in, DType::F32);  // scattered into
   without_gil([&] {

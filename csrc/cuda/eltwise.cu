@@ -12,13 +12,18 @@ namespace cuda {
 namespace {
 
 // ---- the formulas (forward: f(x); backward: dx from dy and x or y) ----
+// The CPU rule (ops/eltwise/eltwise_kernels.h, docs/KERNEL_API.md): with
+// slope 0 the negative side is exactly 0 (ReLU(-inf) = 0, not -inf * 0 =
+// NaN; the gradient there 0 even for an infinite dy); NaN x propagates.
 struct ReluForward {
   float slope;
-  __device__ float operator()(float x) const { return x > 0.0f ? x : x * slope; }
+  __device__ float operator()(float x) const {
+    return x > 0.0f ? x : (slope == 0.0f ? (x != x ? x : 0.0f) : x * slope);
+  }
 };
 struct ReluBackward {  // in = x; the gradient at 0 takes the negative side, like PyTorch
   float slope;
-  __device__ float operator()(float dy, float x) const { return x > 0.0f ? dy : dy * slope; }
+  __device__ float operator()(float dy, float x) const { return x > 0.0f ? dy : (slope == 0.0f ? 0.0f : dy * slope); }
 };
 struct SigmoidForward {
   __device__ float operator()(float x) const { return 1.0f / (1.0f + expf(-x)); }

@@ -116,13 +116,7 @@ inline memory user_memory(const memory::desc& d, const void* p) {
   return memory(d, cpu_engine(), const_cast<void*>(p));
 }
 
-// --- argument parsing shared by conv and pool ------------------------------
-// An int or a pair of ints -> (h, w); `what` names it in messages.
-std::pair<int64_t, int64_t> int_pair(py::handle obj, const char* op, const char* what);
-// padding: int, (ph, pw) or (top, bottom, left, right) -> {t, b, l, r}.
-std::vector<int64_t> padding4(py::handle obj, const char* op);
-// (a, b, c, d) of ints -> Shape; `n` elements expected.
-Shape int_tuple(py::handle obj, const char* op, const char* what, size_t n);
+// Argument parsing (int or tuple) is bindings/args.h, shared with _C and _cuda.
 
 template <class... Parts>
 std::string key_of(const Parts&... parts) {

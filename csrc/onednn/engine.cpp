@@ -172,48 +172,5 @@ void clear_cache() {
   c.hits = c.misses = 0;
 }
 
-// --- argument parsing ---------------------------------------------------------
-static int64_t as_int(py::handle obj, const char* op, const char* what) {
-  DLCORE_CHECK_TYPE(py::isinstance<py::int_>(obj) && !py::isinstance<py::bool_>(obj), op, ": ", what,
-                    " must be an int or a tuple of ints, got ",
-                    std::string(py::str(py::type::of(obj).attr("__name__"))));
-  return obj.cast<int64_t>();
-}
-
-Shape int_tuple(py::handle obj, const char* op, const char* what, size_t n) {
-  DLCORE_CHECK_TYPE(py::isinstance<py::tuple>(obj) || py::isinstance<py::list>(obj), op, ": ", what,
-                    " must be a tuple of ", n, " ints");
-  py::sequence seq = py::reinterpret_borrow<py::sequence>(obj);
-  DLCORE_CHECK(seq.size() == n, op, ": ", what, " must have ", n, " elements, got ", seq.size());
-  Shape out;
-  for (auto item : seq) out.push_back(as_int(item, op, what));
-  return out;
-}
-
-std::pair<int64_t, int64_t> int_pair(py::handle obj, const char* op, const char* what) {
-  if (py::isinstance<py::int_>(obj) && !py::isinstance<py::bool_>(obj)) {
-    int64_t v = obj.cast<int64_t>();
-    return {v, v};
-  }
-  Shape s = int_tuple(obj, op, what, 2);
-  return {s[0], s[1]};
-}
-
-std::vector<int64_t> padding4(py::handle obj, const char* op) {
-  if (py::isinstance<py::int_>(obj) && !py::isinstance<py::bool_>(obj)) {
-    int64_t v = obj.cast<int64_t>();
-    return {v, v, v, v};
-  }
-  DLCORE_CHECK_TYPE(py::isinstance<py::tuple>(obj) || py::isinstance<py::list>(obj), op,
-                    ": padding must be an int, (ph, pw) or (top, bottom, left, right)");
-  py::sequence seq = py::reinterpret_borrow<py::sequence>(obj);
-  DLCORE_CHECK(seq.size() == 2 || seq.size() == 4, op,
-               ": padding must be an int, (ph, pw) or (top, bottom, left, right), got ", seq.size(),
-               " elements");
-  Shape p = int_tuple(obj, op, "padding", seq.size());
-  if (p.size() == 2) return {p[0], p[0], p[1], p[1]};
-  return p;
-}
-
 }  // namespace onednn
 }  // namespace dlcore

@@ -5,9 +5,11 @@
 // 5-D goihw weights (the same memory as OIHW); dilation d is oneDNN's d - 1.
 #include <pybind11/numpy.h>
 
+#include "bindings/args.h"
 #include "bindings/array.h"
 #include "onednn/common.h"
 #include "onednn/ops.h"
+#include "ops/conv/conv.h"
 
 namespace dlcore {
 namespace onednn {
@@ -41,37 +43,19 @@ struct ConvGeometry {
   memory::dims pad_r() const { return {pb, pr}; }
 };
 
-// Checks the hyper-parameters and input/weight shapes, and computes the output size.
+// The checks and the output size come from ops/conv/conv.h (make_conv_shape,
+// the rule _C and _cuda use too); this only copies them into oneDNN's terms.
 ConvGeometry conv_geometry(const char* op, const Shape& x, const Shape& w, py::handle stride,
                            py::handle padding, py::handle dilation, int64_t groups) {
-  DLCORE_CHECK(x.size() == 4, op, ": input must be 4-D (N, C, H, W), got shape ", shape_str(x));
-  DLCORE_CHECK(w.size() == 4, op, ": weight must be 4-D (O, C/groups, KH, KW), got shape ", shape_str(w));
+  const ConvShape s = make_conv_shape(x, w, args::pair_arg(stride, op, "stride"), args::padding4_arg(padding, op),
+                                      args::pair_arg(dilation, op, "dilation"), groups, op);
   ConvGeometry g{};
-  g.n = x[0]; g.c = x[1]; g.h = x[2]; g.w = x[3];
-  g.o = w[0]; g.kh = w[2]; g.kw = w[3];
-  g.groups = groups;
-  std::tie(g.sh, g.sw) = int_pair(stride, op, "stride");
-  std::tie(g.dh, g.dw) = int_pair(dilation, op, "dilation");
-  auto p = padding4(padding, op);
-  g.pt = p[0]; g.pb = p[1]; g.pl = p[2]; g.pr = p[3];
-  DLCORE_CHECK(groups >= 1, op, ": groups must be >= 1, got ", groups);
-  DLCORE_CHECK(g.sh >= 1 && g.sw >= 1, op, ": stride must be >= 1, got (", g.sh, ", ", g.sw, ")");
-  DLCORE_CHECK(g.dh >= 1 && g.dw >= 1, op, ": dilation must be >= 1, got (", g.dh, ", ", g.dw, ")");
-  DLCORE_CHECK(g.pt >= 0 && g.pb >= 0 && g.pl >= 0 && g.pr >= 0, op, ": padding must be >= 0, got ",
-               shape_str(p));
-  for (int64_t v : x) DLCORE_CHECK(v > 0, op, ": input shape ", shape_str(x), " is empty");
-  for (int64_t v : w) DLCORE_CHECK(v > 0, op, ": weight shape ", shape_str(w), " is empty");
-  DLCORE_CHECK(g.c % groups == 0 && g.o % groups == 0, op, ": input channels ", g.c,
-               " and output channels ", g.o, " must be divisible by groups=", groups);
-  DLCORE_CHECK(w[1] * groups == g.c, op, ": weight ", shape_str(w), " expects ", w[1] * groups,
-               " input channels (C/groups=", w[1], ", groups=", groups, ") but input ", shape_str(x),
-               " has ", g.c);
-  const int64_t ext_h = (g.kh - 1) * g.dh + 1, ext_w = (g.kw - 1) * g.dw + 1;
-  g.oh = (g.h + g.pt + g.pb - ext_h) / g.sh + 1;
-  g.ow = (g.w + g.pl + g.pr - ext_w) / g.sw + 1;
-  DLCORE_CHECK(g.h + g.pt + g.pb >= ext_h && g.w + g.pl + g.pr >= ext_w, op, ": the dilated kernel (",
-               ext_h, ", ", ext_w, ") is larger than the padded input ", shape_str(x),
-               " with padding ", shape_str(p));
+  g.n = s.n; g.c = s.ic; g.h = s.ih; g.w = s.iw;
+  g.o = s.oc; g.kh = s.kh; g.kw = s.kw;
+  g.groups = s.groups;
+  g.sh = s.sh; g.sw = s.sw; g.dh = s.dh; g.dw = s.dw;
+  g.pt = s.pt; g.pb = s.pb; g.pl = s.pl; g.pr = s.pr;
+  g.oh = s.oh; g.ow = s.ow;
   return g;
 }
 
@@ -107,6 +91,7 @@ FloatArray forward_entry(py::handle x_obj, py::handle w_obj, py::handle b_obj, p
                  g.o, ",)");
   }
   FloatArray y = new_f32({g.n, g.o, g.oh, g.ow});
+  if (g.n == 0) return y;  // empty batch (KERNEL_API): oneDNN refuses zero-sized dims
   auto plan = cached_plan(key_of(op, g.key(), with_bias), [&] {
     auto pd = forward_pd(g, with_bias, dnnl::prop_kind::forward_inference);
     std::vector<std::tuple<int, memory::desc, bool>> args = {
@@ -133,10 +118,11 @@ FloatArray backward_data_entry(py::handle dy_obj, py::handle w_obj, py::handle i
   const char* op = "conv2d_backward_data";
   FloatArray dy = input_f32(dy_obj, op, "dy", 4);
   FloatArray w = input_f32(w_obj, op, "w", 4);
-  Shape xs = int_tuple(input_shape, op, "input_shape", 4);
+  Shape xs = args::shape_arg(input_shape, op, "input_shape", 4);
   ConvGeometry g = conv_geometry(op, xs, shape_of(w), stride, padding, dilation, groups);
   check_dy(op, shape_of(dy), g);
   FloatArray dx = new_f32(xs);
+  if (g.n == 0) return dx;
   auto plan = cached_plan(key_of(op, g.key()), [&] {
     auto hint = forward_pd(g, false, dnnl::prop_kind::forward_training);
     auto any = &ConvGeometry::any;
@@ -163,12 +149,17 @@ py::tuple backward_weights_entry(py::handle x_obj, py::handle dy_obj, py::handle
   const char* op = "conv2d_backward_weights";
   FloatArray x = input_f32(x_obj, op, "x", 4);
   FloatArray dy = input_f32(dy_obj, op, "dy", 4);
-  Shape ws = int_tuple(weight_shape, op, "weight_shape", 4);
+  Shape ws = args::shape_arg(weight_shape, op, "weight_shape", 4);
   ConvGeometry g = conv_geometry(op, shape_of(x), ws, stride, padding, dilation, groups);
   check_dy(op, shape_of(dy), g);
   FloatArray dw = new_f32(ws);
   FloatArray db;
   if (with_bias) db = new_f32({g.o});
+  if (g.n == 0) {  // no images: the gradients are sums over nothing
+    std::fill(dw.mutable_data(), dw.mutable_data() + dw.size(), 0.0f);
+    if (with_bias) std::fill(db.mutable_data(), db.mutable_data() + db.size(), 0.0f);
+    return py::make_tuple(dw, with_bias ? py::object(db) : py::object(py::none()));
+  }
   auto plan = cached_plan(key_of(op, g.key(), with_bias), [&] {
     auto hint = forward_pd(g, with_bias, dnnl::prop_kind::forward_training);
     auto any = &ConvGeometry::any;

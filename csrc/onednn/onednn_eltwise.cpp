@@ -4,6 +4,8 @@
 // *_use_dst_for_bwd algorithms; the others differentiate at x.
 #include <pybind11/numpy.h>
 
+#include <cmath>
+
 #include "bindings/array.h"
 #include "onednn/common.h"
 #include "onednn/ops.h"
@@ -18,18 +20,19 @@ bool uses_dst(algorithm a) {
   return a == algorithm::eltwise_logistic_use_dst_for_bwd || a == algorithm::eltwise_tanh_use_dst_for_bwd;
 }
 
-dnnl::eltwise_forward::primitive_desc forward_pd(algorithm a, int64_t n, float alpha, dnnl::prop_kind prop) {
+dnnl::eltwise_forward::primitive_desc forward_pd(algorithm a, int64_t n, float alpha, dnnl::prop_kind prop,
+                                                 float beta = 0.0f) {
   auto d = plain_desc({n});
-  return {cpu_engine(), prop, a, d, d, alpha, 0.0f, plan_attr()};
+  return {cpu_engine(), prop, a, d, d, alpha, beta, plan_attr()};
 }
 
-FloatArray eltwise_forward(const char* op, algorithm a, py::handle x_obj, float alpha) {
+FloatArray eltwise_forward(const char* op, algorithm a, py::handle x_obj, float alpha, float beta = 0.0f) {
   FloatArray x = input_f32(x_obj, op, "x");
   FloatArray y = new_f32(shape_of(x));
   const int64_t n = x.size();
   if (n == 0) return y;
-  auto plan = cached_plan(key_of(op, n, alpha), [&] {
-    auto pd = forward_pd(a, n, alpha, dnnl::prop_kind::forward_inference);
+  auto plan = cached_plan(key_of(op, n, alpha, ",", beta, ",", int(a)), [&] {
+    auto pd = forward_pd(a, n, alpha, dnnl::prop_kind::forward_inference, beta);
     return make_plan<decltype(pd), dnnl::eltwise_forward>(
         pd, {{DNNL_ARG_SRC, plain_desc({n}), false}, {DNNL_ARG_DST, plain_desc({n}), true}});
   });
@@ -165,6 +168,8 @@ void init_eltwise(py::module_& m) {
   using A = algorithm;
   const auto ob = py::arg("backend") = "onednn";
   m.def("relu_forward", [](py::handle x, float slope, const std::string&) {
+    // A documented difference (docs/KERNEL_API.md): with slope 0 oneDNN's
+    // relu maps NaN to 0 (ours propagates it); +-inf agree.
     return eltwise_forward("relu_forward", A::eltwise_relu, x, slope);
   }, py::arg("x"), py::arg("negative_slope") = 0.0f, ob);
   m.def("relu_backward", [](py::handle dy, py::handle x, float slope, const std::string&) {

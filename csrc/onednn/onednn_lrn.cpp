@@ -17,6 +17,7 @@
 #include "bindings/array.h"
 #include "onednn/common.h"
 #include "onednn/ops.h"
+#include "ops/lrn/lrn.h"
 
 namespace dlcore {
 namespace onednn {
@@ -30,36 +31,38 @@ struct LrnParams {
   std::string key() const { return cat(size, ",", alpha, ",", beta, ",", k, ",", int(algo)); }
 };
 
-LrnParams lrn_params(const char* op, const FloatArray& x, int64_t size, float alpha, float beta, float k,
+// The checks are make_lrn_args (ops/lrn/lrn.h, shared with _C and _cuda);
+// what remains here is what oneDNN cannot do (BackendUnavailableError).
+LrnParams lrn_params(const char* op, const FloatArray& x, int64_t size, double alpha, double beta, double k,
                      const std::string& region, bool alpha_over_size) {
-  const Shape xs = shape_of(x);
-  for (int64_t v : xs) DLCORE_CHECK(v > 0, op, ": x of shape ", shape_str(xs), " is empty");
-  DLCORE_CHECK(size >= 1, op, ": size must be >= 1, got ", size);
-  DLCORE_CHECK(region == "across" || region == "within", op, ": region must be 'across' or 'within', got '",
-               region, "'");
-  DLCORE_CHECK(k > 0.0f || (k == 0.0f && alpha > 0.0f), op, ": k must be > 0 (got k=", k, ", alpha=", alpha,
-               ")");
-  DLCORE_CHECK(beta >= 0.0f, op, ": beta must be >= 0, got ", beta);
+  const LrnArgs a = make_lrn_args(op, shape_of(x), size, alpha, beta, k, region, alpha_over_size);
   if (size % 2 == 0)
     throw BackendError(cat(op, ": backend 'onednn' declines even size=", size,
                            ": oneDNN's LRN window then covers size-1 elements, not size"));
-  const bool across = region == "across";
-  const int64_t n = across ? size : size * size;
-  return {size, alpha_over_size ? alpha : alpha * float(n), beta, k,
-          across ? dnnl::algorithm::lrn_across_channels : dnnl::algorithm::lrn_within_channel};
+  if (a.beta < 0.0f)
+    throw BackendError(cat(op, ": backend 'onednn' declines beta=", beta, " < 0 (oneDNN requires beta >= 0)"));
+  // A window wider than the data is clipped: an odd size beyond 2 * extent - 1
+  // changes nothing but oneDNN's loop bounds, so it is capped there, and
+  // alpha passed as (alpha per element) * n, oneDNN dividing it by n.
+  const int64_t cap = 2 * (a.max_reach + 1) - 1;
+  const int64_t eff = std::min(size, cap);
+  const double n = a.across ? double(eff) : double(eff) * double(eff);
+  return {eff, float(double(a.scaled_alpha()) * n), a.beta, a.k,
+          a.across ? dnnl::algorithm::lrn_across_channels : dnnl::algorithm::lrn_within_channel};
 }
 
 dnnl::lrn_forward::primitive_desc forward_pd(const LrnParams& p, const memory::desc& d, dnnl::prop_kind prop) {
   return {cpu_engine(), prop, p.algo, d, d, p.size, p.alpha, p.beta, p.k, plan_attr()};
 }
 
-FloatArray forward_entry(py::handle x_obj, int64_t size, float alpha, float beta, float k,
+FloatArray forward_entry(py::handle x_obj, int64_t size, double alpha, double beta, double k,
                          const std::string& region, bool alpha_over_size, const std::string&) {
   const char* op = "lrn_forward";
   FloatArray x = input_f32(x_obj, op, "x", 4);
   LrnParams p = lrn_params(op, x, size, alpha, beta, k, region, alpha_over_size);
   const auto d = plain_desc(to_dims(shape_of(x)));
   FloatArray y = new_f32(shape_of(x));
+  if (y.size() == 0) return y;  // empty x (KERNEL_API): oneDNN refuses zero-sized dims
   auto plan = cached_plan(key_of(op, shape_str(shape_of(x)), p.key()), [&] {
     auto pd = forward_pd(p, d, dnnl::prop_kind::forward_inference);
     return make_plan<decltype(pd), dnnl::lrn_forward>(pd, {{DNNL_ARG_SRC, d, false}, {DNNL_ARG_DST, d, true}});
@@ -74,7 +77,7 @@ FloatArray forward_entry(py::handle x_obj, int64_t size, float alpha, float beta
   return y;
 }
 
-FloatArray backward_entry(py::handle dy_obj, py::handle x_obj, int64_t size, float alpha, float beta, float k,
+FloatArray backward_entry(py::handle dy_obj, py::handle x_obj, int64_t size, double alpha, double beta, double k,
                           const std::string& region, bool alpha_over_size, const std::string&) {
   const char* op = "lrn_backward";
   FloatArray dy = input_f32(dy_obj, op, "dy", 4);
@@ -84,6 +87,7 @@ FloatArray backward_entry(py::handle dy_obj, py::handle x_obj, int64_t size, flo
   LrnParams p = lrn_params(op, x, size, alpha, beta, k, region, alpha_over_size);
   const auto d = plain_desc(to_dims(shape_of(x)));
   FloatArray dx = new_f32(shape_of(x));
+  if (dx.size() == 0) return dx;
   const std::string key = cat(shape_str(shape_of(x)), p.key());
   auto fwd = cached_plan(key_of("lrn_forward_training", key), [&] {
     auto pd = forward_pd(p, d, dnnl::prop_kind::forward_training);
@@ -120,11 +124,11 @@ FloatArray backward_entry(py::handle dy_obj, py::handle x_obj, int64_t size, flo
 }  // namespace
 
 void init_lrn(py::module_& m) {
-  m.def("lrn_forward", &forward_entry, py::arg("x"), py::arg("size"), py::arg("alpha") = 1e-4f,
-        py::arg("beta") = 0.75f, py::arg("k") = 1.0f, py::arg("region") = "across",
+  m.def("lrn_forward", &forward_entry, py::arg("x"), py::arg("size"), py::arg("alpha") = 1e-4,
+        py::arg("beta") = 0.75, py::arg("k") = 1.0, py::arg("region") = "across",
         py::arg("alpha_over_size") = true, py::arg("backend") = "onednn");
-  m.def("lrn_backward", &backward_entry, py::arg("dy"), py::arg("x"), py::arg("size"), py::arg("alpha") = 1e-4f,
-        py::arg("beta") = 0.75f, py::arg("k") = 1.0f, py::arg("region") = "across",
+  m.def("lrn_backward", &backward_entry, py::arg("dy"), py::arg("x"), py::arg("size"), py::arg("alpha") = 1e-4,
+        py::arg("beta") = 0.75, py::arg("k") = 1.0, py::arg("region") = "across",
         py::arg("alpha_over_size") = true, py::arg("backend") = "onednn");
 }
 

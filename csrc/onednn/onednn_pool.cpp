@@ -23,9 +23,11 @@
 
 #include <cmath>
 
+#include "bindings/args.h"
 #include "bindings/array.h"
 #include "onednn/common.h"
 #include "onednn/ops.h"
+#include "ops/pool/pool.h"
 
 namespace dlcore {
 namespace onednn {
@@ -55,35 +57,27 @@ struct PoolGeometry {
   bool has_extra_padding() const { return pad_bottom > ph || pad_right > pw; }
 };
 
-int64_t pooled_size(int64_t in, int64_t k, int64_t s, int64_t p, bool ceil_mode) {
-  const int64_t span = in + 2 * p - k;
-  int64_t out = (ceil_mode ? (span + s - 1) / s : span / s) + 1;
-  if (ceil_mode && (out - 1) * s >= in + p) --out;  // last window would start in the padding
-  return out;
-}
+constexpr int64_t kMaxOnednnWindow = int64_t(1) << 20;
 
+// The geometry and every check come from ops/pool/pool.h (make_pool_geom,
+// the rule _C and _cuda use too); only oneDNN's explicit bottom/right padding
+// is added here.
 PoolGeometry pool_geometry(const char* op, const Shape& x, py::handle kernel_size, py::handle stride,
                            py::handle padding, bool ceil_mode) {
-  DLCORE_CHECK(x.size() == 4, op, ": input must be 4-D (N, C, H, W), got shape ", shape_str(x));
-  for (int64_t v : x) DLCORE_CHECK(v > 0, op, ": input shape ", shape_str(x), " is empty");
+  const auto k = args::pair_arg(kernel_size, op, "kernel_size");
+  const auto st = stride.is_none() ? k : args::pair_arg(stride, op, "stride");
+  const auto p = args::pair_arg(padding, op, "padding");
+  const PoolGeom pg = make_pool_geom(op, x, k[0], k[1], st[0], st[1], p[0], p[1], ceil_mode);
+  // oneDNN's pooling walks every cell of a window, clipped or not: a window
+  // of 2^62 cells ran for hours. Such windows are declined (capability, not
+  // validity: _C clips them and runs).
+  if (pg.kh * pg.kw > kMaxOnednnWindow)
+    throw BackendError(cat(op, ": backend 'onednn' declines a ", pg.kh, " x ", pg.kw,
+                           " window (more than ", kMaxOnednnWindow, " cells: oneDNN visits every one)"));
   PoolGeometry g{};
-  g.n = x[0]; g.c = x[1]; g.h = x[2]; g.w = x[3];
-  std::tie(g.kh, g.kw) = int_pair(kernel_size, op, "kernel_size");
-  if (stride.is_none()) {
-    g.sh = g.kh; g.sw = g.kw;
-  } else {
-    std::tie(g.sh, g.sw) = int_pair(stride, op, "stride");
-  }
-  std::tie(g.ph, g.pw) = int_pair(padding, op, "padding");
-  DLCORE_CHECK(g.kh >= 1 && g.kw >= 1, op, ": kernel_size must be >= 1, got (", g.kh, ", ", g.kw, ")");
-  DLCORE_CHECK(g.sh >= 1 && g.sw >= 1, op, ": stride must be >= 1, got (", g.sh, ", ", g.sw, ")");
-  DLCORE_CHECK(g.ph >= 0 && g.pw >= 0 && 2 * g.ph <= g.kh && 2 * g.pw <= g.kw, op,
-               ": padding must be >= 0 and at most half the kernel, got padding (", g.ph, ", ", g.pw,
-               ") for kernel (", g.kh, ", ", g.kw, ")");
-  DLCORE_CHECK(g.h + 2 * g.ph >= g.kh && g.w + 2 * g.pw >= g.kw, op, ": kernel (", g.kh, ", ", g.kw,
-               ") is larger than the padded input ", shape_str(x), " with padding (", g.ph, ", ", g.pw, ")");
-  g.oh = pooled_size(g.h, g.kh, g.sh, g.ph, ceil_mode);
-  g.ow = pooled_size(g.w, g.kw, g.sw, g.pw, ceil_mode);
+  g.n = pg.n; g.c = pg.c; g.h = pg.h; g.w = pg.w;
+  g.kh = pg.kh; g.kw = pg.kw; g.sh = pg.sh; g.sw = pg.sw; g.ph = pg.ph; g.pw = pg.pw;
+  g.oh = pg.oh; g.ow = pg.ow;
   g.pad_bottom = std::max(g.ph, (g.oh - 1) * g.sh + g.kh - g.h - g.ph);
   g.pad_right = std::max(g.pw, (g.ow - 1) * g.sw + g.kw - g.w - g.pw);
   return g;
@@ -178,6 +172,7 @@ py::tuple max_forward_entry(py::handle x_obj, py::handle kernel_size, py::handle
   PoolGeometry g = pool_geometry(op, shape_of(x), kernel_size, stride, padding, ceil_mode);
   FloatArray y = new_f32({g.n, g.c, g.oh, g.ow});
   py::array_t<int32_t> idx(std::vector<py::ssize_t>{g.n, g.c, g.oh, g.ow});
+  if (g.n == 0) return py::make_tuple(y, idx);  // empty batch: oneDNN refuses zero-sized dims
   auto plan = forward_plan(op, g, dnnl::algorithm::pooling_max, dnnl::prop_kind::forward_inference);
   const int threads = dlcore_threads();
   {
@@ -201,6 +196,7 @@ FloatArray max_backward_from_input_entry(py::handle dy_obj, py::handle x_obj, py
   const Shape ys{g.n, g.c, g.oh, g.ow};
   DLCORE_CHECK(shape_of(dy) == ys, op, ": dy has shape ", shape_str(shape_of(dy)), ", expected ", shape_str(ys));
   FloatArray dx = new_f32(shape_of(x));
+  if (g.n == 0) return dx;
   auto fwd = forward_plan("max_pool2d_forward_training", g, dnnl::algorithm::pooling_max,
                           dnnl::prop_kind::forward_training);
   auto bwd = backward_plan(op, g, dnnl::algorithm::pooling_max);
@@ -225,6 +221,7 @@ FloatArray avg_forward_entry(py::handle x_obj, py::handle kernel_size, py::handl
   FloatArray x = input_f32(x_obj, op, "x", 4);
   PoolGeometry g = pool_geometry(op, shape_of(x), kernel_size, stride, padding, ceil_mode);
   FloatArray y = new_f32({g.n, g.c, g.oh, g.ow});
+  if (g.n == 0) return y;
   auto plan = forward_plan(op, g, avg_algorithm(count_include_pad), dnnl::prop_kind::forward_inference);
   const int threads = dlcore_threads();
   {
@@ -243,12 +240,13 @@ FloatArray avg_backward_entry(py::handle dy_obj, py::handle input_shape, py::han
                               const std::string&) {
   const char* op = "avg_pool2d_backward";
   FloatArray dy = input_f32(dy_obj, op, "dy", 4);
-  Shape xs = int_tuple(input_shape, op, "input_shape", 4);
+  Shape xs = args::shape_arg(input_shape, op, "input_shape", 4);
   PoolGeometry g = pool_geometry(op, xs, kernel_size, stride, padding, ceil_mode);
   const Shape ys{g.n, g.c, g.oh, g.ow};
   DLCORE_CHECK(shape_of(dy) == ys, op, ": dy has shape ", shape_str(shape_of(dy)), " but pooling input ",
                shape_str(xs), " gives ", shape_str(ys));
   FloatArray dx = new_f32(xs);
+  if (g.n == 0) return dx;
   auto plan = backward_plan(op, g, avg_algorithm(count_include_pad));
   const bool rescale = count_include_pad && g.has_extra_padding();
   const int threads = dlcore_threads();

@@ -132,9 +132,12 @@ void depthwise_row(const float* row, const float* w, float bias, const TapOffset
 // phase buffer (a slice of calling-thread scratch, so the tests can poison it).
 template <class Body>
 void for_each_plane(const ConvShape& s, int64_t plane_floats, int64_t planes, Body&& body) {
+  // An empty batch has no (image, group) planes: nothing to do (and planes /
+  // (16 * nt) below would divide by zero).
+  if (planes <= 0) return;
   // Few flops per byte: a second thread pays off for its memory traffic too.
   const int64_t floats = s.n * (s.ic * s.ih * s.iw + s.oc * s.oh * s.ow);
-  const int nt = int(imin(imax(threads_for_flops(conv_flops(s)), threads_for_floats(floats)), planes));
+  const int nt = int(imax(1, imin(imax(threads_for_flops(conv_flops(s)), threads_for_floats(floats)), planes)));
   float* scratch = conv_scratch(0, size_t(nt * plane_floats));
   // Dynamic for a shared machine, in chunks of about 1/16 of a thread's
   // share: small planes (7x7) are too quick to claim one at a time.

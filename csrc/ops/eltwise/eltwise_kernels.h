@@ -16,23 +16,32 @@ namespace {
 // ---- the formulas: one functor per map; (a, b) are (x, unused) for forward
 // maps and (dy, x or y) for backward maps ----
 
+// x > 0 ? x : slope * x; NaN propagates. With slope 0 the negative side is
+// exactly 0, also for x = -inf (slope * x would be -inf * 0 = NaN; issue 18).
 template <class V>
-struct ReluForward {  // x > 0 ? x : slope * x (NaN propagates through the product)
+struct ReluForward {
   static constexpr bool binary = false;
   typename V::reg slope;
-  explicit ReluForward(float s) : slope(V::set1(s)) {}
+  bool zero_slope;
+  explicit ReluForward(float s) : slope(V::set1(s)), zero_slope(s == 0.0f) {}
   DLCORE_INLINE typename V::reg operator()(typename V::reg x, typename V::reg) const {
-    return V::select(V::cmp_gt(x, V::zero()), x, V::mul(x, slope));
+    const auto neg = zero_slope ? V::select(V::is_nan(x), x, V::zero()) : V::mul(x, slope);
+    return V::select(V::cmp_gt(x, V::zero()), x, neg);
   }
 };
 
+// x > 0 ? dy : slope * dy; the gradient at 0 is the slope side. With slope 0
+// the negative side is exactly 0 (also for an infinite or NaN dy: the op is
+// constant there, like PyTorch's threshold_backward).
 template <class V>
-struct ReluBackward {  // dy * (x > 0 ? 1 : slope); the gradient at 0 is the slope side
+struct ReluBackward {
   static constexpr bool binary = true;
   typename V::reg slope;
-  explicit ReluBackward(float s) : slope(V::set1(s)) {}
+  bool zero_slope;
+  explicit ReluBackward(float s) : slope(V::set1(s)), zero_slope(s == 0.0f) {}
   DLCORE_INLINE typename V::reg operator()(typename V::reg dy, typename V::reg x) const {
-    return V::select(V::cmp_gt(x, V::zero()), dy, V::mul(dy, slope));
+    const auto neg = zero_slope ? V::zero() : V::mul(dy, slope);
+    return V::select(V::cmp_gt(x, V::zero()), dy, neg);
   }
 };
 

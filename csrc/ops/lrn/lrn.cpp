@@ -6,6 +6,8 @@
 #include <omp.h>
 
 #include <algorithm>
+#include <atomic>
+#include <cmath>
 #include <vector>
 
 #include "core/buffer.h"
@@ -76,39 +78,162 @@ int64_t within_scratch(const LrnArgs& a, bool backward) {
   return lrn::row_scratch_floats(a) + (backward ? 2 * a.plane() : 0);
 }
 
+// ---------------------------------------------------------------------------
+// The double-precision path, for calls whose s = k + a*sum(x^2) overflows
+// float32 (x around 1e19 and more, e.g. AlexNet's beta = 0.75 on unscaled
+// activations): the float kernels detect it and the whole call is redone
+// here, where x^2 <= 1.2e77 and its window sums cannot overflow. The
+// formulas are those of lrn.h; s = +inf (an infinite x) gives pow()'s
+// answers: y = x * 0 = 0 for finite x, NaN for x = +-inf (beta > 0).
+// Window sums are summed directly (no running sums: a huge x leaving the
+// window would leave cancellation error behind).
+// ---------------------------------------------------------------------------
+
+// s for every element of one image (across: C x HW) or one plane (within:
+// H x W), into `s`.
+void window_s_double(const LrnArgs& a, const float* x, double* s) {
+  const double alpha = a.scaled_alpha(), k = a.k;
+  const int64_t hw = a.plane();
+  if (a.across) {
+    for (int64_t c = 0; c < a.c; ++c) {
+      const int64_t lo = std::max<int64_t>(0, c - a.front()), hi = std::min(a.c - 1, c + a.back());
+      for (int64_t p = 0; p < hw; ++p) {
+        double sum = 0.0;
+        for (int64_t cc = lo; cc <= hi; ++cc) sum += double(x[cc * hw + p]) * double(x[cc * hw + p]);
+        s[c * hw + p] = k + alpha * sum;
+      }
+    }
+    return;
+  }
+  // Within: column sums over the clipped rows, then row sums of those.
+  std::vector<double> col(size_t(a.w));
+  for (int64_t h = 0; h < a.h; ++h) {
+    const int64_t h0 = std::max<int64_t>(0, h - a.front()), h1 = std::min(a.h - 1, h + a.back());
+    for (int64_t w = 0; w < a.w; ++w) {
+      double sum = 0.0;
+      for (int64_t hh = h0; hh <= h1; ++hh) sum += double(x[hh * a.w + w]) * double(x[hh * a.w + w]);
+      col[size_t(w)] = sum;
+    }
+    for (int64_t w = 0; w < a.w; ++w) {
+      const int64_t w0 = std::max<int64_t>(0, w - a.front()), w1 = std::min(a.w - 1, w + a.back());
+      double sum = 0.0;
+      for (int64_t ww = w0; ww <= w1; ++ww) sum += col[size_t(ww)];
+      s[h * a.w + w] = k + alpha * sum;
+    }
+  }
+}
+
+// Sum of t over the mirrored window of every element (reach `back` before,
+// `front` after), into `out`.
+void mirrored_sums_double(const LrnArgs& a, const double* t, double* out) {
+  const int64_t hw = a.plane();
+  if (a.across) {
+    for (int64_t c = 0; c < a.c; ++c) {
+      const int64_t lo = std::max<int64_t>(0, c - a.back()), hi = std::min(a.c - 1, c + a.front());
+      for (int64_t p = 0; p < hw; ++p) {
+        double sum = 0.0;
+        for (int64_t cc = lo; cc <= hi; ++cc) sum += t[cc * hw + p];
+        out[c * hw + p] = sum;
+      }
+    }
+    return;
+  }
+  std::vector<double> col(size_t(a.w));
+  for (int64_t h = 0; h < a.h; ++h) {
+    const int64_t h0 = std::max<int64_t>(0, h - a.back()), h1 = std::min(a.h - 1, h + a.front());
+    for (int64_t w = 0; w < a.w; ++w) {
+      double sum = 0.0;
+      for (int64_t hh = h0; hh <= h1; ++hh) sum += t[hh * a.w + w];
+      col[size_t(w)] = sum;
+    }
+    for (int64_t w = 0; w < a.w; ++w) {
+      const int64_t w0 = std::max<int64_t>(0, w - a.back()), w1 = std::min(a.w - 1, w + a.front());
+      double sum = 0.0;
+      for (int64_t ww = w0; ww <= w1; ++ww) sum += col[size_t(ww)];
+      out[h * a.w + w] = sum;
+    }
+  }
+}
+
+// Units: images (across) or planes (within); the elements a unit covers.
+int64_t double_unit_elems(const LrnArgs& a) { return a.across ? a.c * a.plane() : a.plane(); }
+int64_t double_units(const LrnArgs& a) { return a.across ? a.n : a.n * a.c; }
+
+void forward_double(const LrnArgs& a) {
+  const int64_t len = double_unit_elems(a);
+  parallel_units(double_units(a), 8 * a.n * a.c * a.plane(), [&](int64_t b, int64_t e) {
+    std::vector<double> s(static_cast<size_t>(len));
+    for (int64_t u = b; u < e; ++u) {
+      const float* x = a.x + u * len;
+      window_s_double(a, x, s.data());
+      for (int64_t i = 0; i < len; ++i) a.y[u * len + i] = float(double(x[i]) * std::pow(s[size_t(i)], -double(a.beta)));
+    }
+  });
+}
+
+// dx_j = dy_j s_j^-beta - 2 a beta x_j sum_{i in W'(j)} dy_i x_i s_i^(-beta-1).
+void backward_double(const LrnArgs& a) {
+  const int64_t len = double_unit_elems(a);
+  const double beta = a.beta, coef = -2.0 * double(a.scaled_alpha()) * beta;
+  parallel_units(double_units(a), 12 * a.n * a.c * a.plane(), [&](int64_t b, int64_t e) {
+    std::vector<double> s(static_cast<size_t>(len)), t(static_cast<size_t>(len)), sums(static_cast<size_t>(len));
+    for (int64_t u = b; u < e; ++u) {
+      const float* x = a.x + u * len;
+      const float* dy = a.dy + u * len;
+      window_s_double(a, x, s.data());
+      for (int64_t i = 0; i < len; ++i)
+        t[size_t(i)] = double(dy[i]) * double(x[i]) * std::pow(s[size_t(i)], -beta - 1.0);
+      mirrored_sums_double(a, t.data(), sums.data());
+      for (int64_t i = 0; i < len; ++i)
+        a.dx[u * len + i] = float(double(dy[i]) * std::pow(s[size_t(i)], -beta) + coef * double(x[i]) * sums[size_t(i)]);
+    }
+  });
+}
+
 void forward(const LrnArgs& in, const LrnKernels& k) {
   LrnArgs a = in;
   if (a.n * a.c * a.plane() == 0) return;
   const int64_t bytes = 8 * a.n * a.c * a.plane();
+  std::atomic<bool> overflow{false};
   if (a.across) {
     across_forward_units(&a);
     const int64_t units = a.n * ((a.c + a.cblock - 1) / a.cblock) * ((a.plane() + a.chunk - 1) / a.chunk);
-    parallel_units(units, bytes, [&](int64_t b, int64_t e) { k.across_forward(a, b, e); });
+    parallel_units(units, bytes, [&](int64_t b, int64_t e) {
+      if (k.across_forward(a, b, e)) overflow = true;
+    });
   } else {
+    // Scratch sized before the parallel region (an allocation failure is a
+    // MemoryError, not an abort; parallel_units also rethrows).
+    const size_t floats = size_t(within_scratch(a, false));
     parallel_units(a.n * a.c, bytes, [&](int64_t b, int64_t e) {
       thread_local ScratchBuffer scratch;
-      k.within_forward(a, b, e, scratch.get(size_t(within_scratch(a, false))));
+      if (k.within_forward(a, b, e, scratch.get(floats))) overflow = true;
     });
   }
+  if (overflow) forward_double(a);
 }
 
 void backward(const LrnArgs& in, const LrnKernels& k) {
   LrnArgs a = in;
   if (a.n * a.c * a.plane() == 0) return;
   const int64_t bytes = 12 * a.n * a.c * a.plane();
+  std::atomic<bool> overflow{false};
   if (a.across) {
     a.chunk = across_backward_chunk(a);
     const int64_t units = a.n * ((a.plane() + a.chunk - 1) / a.chunk);
+    const size_t floats = size_t(2 * a.c * a.chunk);
     parallel_units(units, bytes, [&](int64_t b, int64_t e) {
       thread_local ScratchBuffer scratch;
-      k.across_backward(a, b, e, scratch.get(size_t(2 * a.c * a.chunk)));
+      if (k.across_backward(a, b, e, scratch.get(floats))) overflow = true;
     });
   } else {
+    const size_t floats = size_t(within_scratch(a, true));
     parallel_units(a.n * a.c, bytes, [&](int64_t b, int64_t e) {
       thread_local ScratchBuffer scratch;
-      k.within_backward(a, b, e, scratch.get(size_t(within_scratch(a, true))));
+      if (k.within_backward(a, b, e, scratch.get(floats))) overflow = true;
     });
   }
+  if (overflow) backward_double(a);
 }
 
 template <void (*Driver)(const LrnArgs&, const LrnKernels&), const LrnKernels& (*Table)()>

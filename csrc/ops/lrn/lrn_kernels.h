@@ -16,6 +16,7 @@
 // read or written outside its row.
 #pragma once
 #include <algorithm>
+#include <cmath>
 #include <cstdint>
 
 #include "core/simd.h"
@@ -111,9 +112,11 @@ struct AcrossForwardRow {
   float* y;        // channel c
   int64_t hw, lo, hi, c;
   typename V::reg alpha, k;
+  typename V::reg* smax;  // running max of s (overflow detection)
   template <int G>
   DLCORE_INLINE void run(int64_t j, int n) const {
     for_each_window<V, G>(x, hw, lo, hi, j, n, alpha, k, [&](int64_t at, int live, typename V::reg s) {
+      *smax = V::max(s, *smax);
       simd::store_first<V>(y + at, pw.scale(load_n<V>(x + c * hw + at, live), s), live);
     });
   }
@@ -126,9 +129,20 @@ struct AcrossForwardRow {
 // window sum then size - 1 adds instead of `size` FMAs. No change on a Zen 1
 // core, 1.40 ns per element either way: the power's square root and FMAs
 // bound it, not the window. Not kept.)
+// Overflow detection: every kernel below keeps the running maximum of s
+// (V::max(s, m) keeps m when s is NaN) and returns true when some s is +inf:
+// the sum of squares overflowed float32 (or x holds an inf). The driver
+// (lrn.cpp) then recomputes the whole call in double precision, where it
+// cannot overflow; a finite s never needs that.
+template <class V>
+DLCORE_INLINE bool overflowed(typename V::reg smax) {
+  return V::reduce_max(smax) == INFINITY;
+}
+
 template <class V, class Pow>
-void across_forward_t(const LrnArgs& a, int64_t begin, int64_t end) {
+bool across_forward_t(const LrnArgs& a, int64_t begin, int64_t end) {
   const Pow pw(a.beta);
+  auto smax = V::zero();
   const int64_t hw = a.plane(), chunks = (hw + a.chunk - 1) / a.chunk;
   const int64_t blocks = (a.c + a.cblock - 1) / a.cblock;
   const auto alpha = V::set1(a.scaled_alpha()), k = V::set1(a.k);
@@ -140,9 +154,10 @@ void across_forward_t(const LrnArgs& a, int64_t begin, int64_t end) {
     for (int64_t c = c0; c < c1; ++c) {
       const int64_t lo = std::max<int64_t>(0, c - a.front()), hi = std::min(a.c - 1, c + a.back());
       if (hi + kPrefetchAhead < a.c) prefetch_row(x + (hi + kPrefetchAhead) * hw, len);
-      grouped_loop<V>(len, AcrossForwardRow<V, Pow>{pw, x, y + c * hw, hw, lo, hi, c, alpha, k});
+      grouped_loop<V>(len, AcrossForwardRow<V, Pow>{pw, x, y + c * hw, hw, lo, hi, c, alpha, k, &smax});
     }
   }
+  return overflowed<V>(smax);
 }
 
 // Backward, first pass over one channel row: s^-beta and dy x s^(-beta-1)
@@ -154,9 +169,11 @@ struct AcrossPowersRow {
   float *inv_pow, *t;   // channel c's scratch rows
   int64_t hw, lo, hi, c;
   typename V::reg alpha, k;
+  typename V::reg* smax;  // running max of s (overflow detection)
   template <int G>
   DLCORE_INLINE void run(int64_t j, int n) const {
     for_each_window<V, G>(x, hw, lo, hi, j, n, alpha, k, [&](int64_t at, int live, typename V::reg s) {
+      *smax = V::max(s, *smax);
       typename V::reg p, p_over_s;
       pw.powers(s, &p, &p_over_s);
       const auto dyx = V::mul(load_n<V>(dy + c * hw + at, live), load_n<V>(x + c * hw + at, live));
@@ -188,8 +205,9 @@ struct AcrossGradRow {
 };
 
 template <class V, class Pow>
-void across_backward_t(const LrnArgs& a, int64_t begin, int64_t end, float* scratch) {
+bool across_backward_t(const LrnArgs& a, int64_t begin, int64_t end, float* scratch) {
   const Pow pw(a.beta);
+  auto smax = V::zero();
   const int64_t hw = a.plane(), ch = a.chunk;
   const auto alpha = V::set1(a.scaled_alpha()), k = V::set1(a.k);
   const auto coef = V::set1(-2.0f * a.scaled_alpha() * a.beta);
@@ -204,7 +222,7 @@ void across_backward_t(const LrnArgs& a, int64_t begin, int64_t end, float* scra
       const int64_t lo = std::max<int64_t>(0, c - a.front()), hi = std::min(a.c - 1, c + a.back());
       if (hi + kPrefetchAhead < a.c) prefetch_row(x + (hi + kPrefetchAhead) * hw, unit.len);
       if (c + kPrefetchAhead < a.c) prefetch_row(dy + (c + kPrefetchAhead) * hw, unit.len);
-      grouped_loop<V>(unit.len, AcrossPowersRow<V, Pow>{pw, x, dy, inv_pow + c * ch, t + c * ch, hw, lo, hi, c, alpha, k});
+      grouped_loop<V>(unit.len, AcrossPowersRow<V, Pow>{pw, x, dy, inv_pow + c * ch, t + c * ch, hw, lo, hi, c, alpha, k, &smax});
     }
     for (int64_t c = 0; c < a.c; ++c) {
       // Mirrored window: the channels whose window contains c.
@@ -212,6 +230,7 @@ void across_backward_t(const LrnArgs& a, int64_t begin, int64_t end, float* scra
       grouped_loop<V>(unit.len, AcrossGradRow<V>{x + c * hw, dy + c * hw, inv_pow + c * ch, t, dx + c * hw, ch, lo, hi, coef});
     }
   }
+  return overflowed<V>(smax);
 }
 
 // ------------------------------------------------------------ within channel
@@ -240,14 +259,16 @@ void box_sums_row(const float* src, int64_t H, int64_t W, int64_t h, int64_t fro
   });
 }
 
-DLCORE_INLINE int64_t row_scratch_floats(const LrnArgs& a) { return 2 * a.w + a.size; }
+// The padded row (W + front + back) and the row of sums (W).
+DLCORE_INLINE int64_t row_scratch_floats(const LrnArgs& a) { return 2 * a.w + a.front() + a.back() + 1; }
 
 template <class V, class Pow>
-void within_forward_t(const LrnArgs& a, int64_t begin, int64_t end, float* scratch) {
+bool within_forward_t(const LrnArgs& a, int64_t begin, int64_t end, float* scratch) {
   const Pow pw(a.beta);
   const auto alpha = V::set1(a.scaled_alpha()), k = V::set1(a.k);
+  auto smax = V::zero();
   float* padded = scratch;
-  float* sums = scratch + a.w + a.size;
+  float* sums = scratch + a.w + a.front() + a.back() + 1;
   for (int64_t p = begin; p < end; ++p) {
     const float* x = a.x + p * a.plane();
     float* y = a.y + p * a.plane();
@@ -255,19 +276,22 @@ void within_forward_t(const LrnArgs& a, int64_t begin, int64_t end, float* scrat
       box_sums_row<V, true>(x, a.h, a.w, h, a.front(), a.back(), padded, sums);
       vector_loop<V>(a.w, [&](int64_t j, int n) {
         const auto s = V::fmadd(load_n<V>(sums + j, n), alpha, k);
+        smax = V::max(s, smax);
         simd::store_first<V>(y + h * a.w + j, pw.scale(load_n<V>(x + h * a.w + j, n), s), n);
       });
     }
   }
+  return overflowed<V>(smax);
 }
 
 template <class V, class Pow>
-void within_backward_t(const LrnArgs& a, int64_t begin, int64_t end, float* scratch) {
+bool within_backward_t(const LrnArgs& a, int64_t begin, int64_t end, float* scratch) {
   const Pow pw(a.beta);
   const auto alpha = V::set1(a.scaled_alpha()), k = V::set1(a.k);
   const auto coef = V::set1(-2.0f * a.scaled_alpha() * a.beta);
+  auto smax = V::zero();
   float* padded = scratch;
-  float* sums = scratch + a.w + a.size;
+  float* sums = scratch + a.w + a.front() + a.back() + 1;
   float* inv_pow = sums + a.w;         // plane
   float* t = inv_pow + a.plane();      // plane
   for (int64_t p = begin; p < end; ++p) {
@@ -279,6 +303,7 @@ void within_backward_t(const LrnArgs& a, int64_t begin, int64_t end, float* scra
       const int64_t r = h * a.w;
       vector_loop<V>(a.w, [&](int64_t j, int n) {
         const auto s = V::fmadd(load_n<V>(sums + j, n), alpha, k);
+        smax = V::max(s, smax);
         typename V::reg pv, pv_over_s;
         pw.powers(s, &pv, &pv_over_s);
         const auto g = V::mul(load_n<V>(dy + r + j, n), load_n<V>(x + r + j, n));
@@ -297,6 +322,7 @@ void within_backward_t(const LrnArgs& a, int64_t begin, int64_t end, float* scra
       });
     }
   }
+  return overflowed<V>(smax);
 }
 
 // ------------------------------------------------------------ dispatch on beta
@@ -305,24 +331,24 @@ void within_backward_t(const LrnArgs& a, int64_t begin, int64_t end, float* scra
 DLCORE_INLINE bool three_quarter(const LrnArgs& a) { return a.beta == 0.75f && a.k >= kThreeQuarterMinS; }
 
 template <class V>
-void across_forward(const LrnArgs& a, int64_t b, int64_t e) {
+bool across_forward(const LrnArgs& a, int64_t b, int64_t e) {
   if (three_quarter(a)) return across_forward_t<V, ThreeQuarterPower<V>>(a, b, e);
-  across_forward_t<V, GeneralPower<V>>(a, b, e);
+  return across_forward_t<V, GeneralPower<V>>(a, b, e);
 }
 template <class V>
-void across_backward(const LrnArgs& a, int64_t b, int64_t e, float* s) {
+bool across_backward(const LrnArgs& a, int64_t b, int64_t e, float* s) {
   if (three_quarter(a)) return across_backward_t<V, ThreeQuarterPower<V>>(a, b, e, s);
-  across_backward_t<V, GeneralPower<V>>(a, b, e, s);
+  return across_backward_t<V, GeneralPower<V>>(a, b, e, s);
 }
 template <class V>
-void within_forward(const LrnArgs& a, int64_t b, int64_t e, float* s) {
+bool within_forward(const LrnArgs& a, int64_t b, int64_t e, float* s) {
   if (three_quarter(a)) return within_forward_t<V, ThreeQuarterPower<V>>(a, b, e, s);
-  within_forward_t<V, GeneralPower<V>>(a, b, e, s);
+  return within_forward_t<V, GeneralPower<V>>(a, b, e, s);
 }
 template <class V>
-void within_backward(const LrnArgs& a, int64_t b, int64_t e, float* s) {
+bool within_backward(const LrnArgs& a, int64_t b, int64_t e, float* s) {
   if (three_quarter(a)) return within_backward_t<V, ThreeQuarterPower<V>>(a, b, e, s);
-  within_backward_t<V, GeneralPower<V>>(a, b, e, s);
+  return within_backward_t<V, GeneralPower<V>>(a, b, e, s);
 }
 
 template <class V>

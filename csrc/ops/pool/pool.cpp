@@ -18,43 +18,6 @@ namespace dlcore {
 
 namespace {
 
-int64_t pooled_size(int64_t in, int64_t k, int64_t s, int64_t p, bool ceil_mode) {
-  const int64_t span = in + 2 * p - k;
-  if (span < 0) return 0;
-  int64_t out = (ceil_mode ? (span + s - 1) / s : span / s) + 1;
-  // PyTorch: the last window must start inside the input or the left padding.
-  if (ceil_mode && (out - 1) * s >= in + p) --out;
-  return out;
-}
-
-}  // namespace
-
-PoolGeom make_pool_geom(const char* op, const Shape& x, int64_t kh, int64_t kw, int64_t sh, int64_t sw,
-                        int64_t ph, int64_t pw, bool ceil_mode) {
-  DLCORE_CHECK(x.size() == 4, op, ": input must be 4-D (N, C, H, W), got shape ", shape_str(x));
-  DLCORE_CHECK(kh > 0 && kw > 0, op, ": kernel_size must be positive, got (", kh, ", ", kw, ")");
-  DLCORE_CHECK(sh > 0 && sw > 0, op, ": stride must be positive, got (", sh, ", ", sw, ")");
-  DLCORE_CHECK(ph >= 0 && pw >= 0, op, ": padding must be non-negative, got (", ph, ", ", pw, ")");
-  DLCORE_CHECK(2 * ph <= kh && 2 * pw <= kw, op, ": padding (", ph, ", ", pw,
-               ") must be at most half of kernel_size (", kh, ", ", kw,
-               ") so that no window lies entirely in padding");
-  DLCORE_CHECK(x[0] >= 0 && x[1] > 0 && x[2] > 0 && x[3] > 0, op, ": input of shape ", shape_str(x),
-               " must have non-empty C, H and W (N may be 0)");
-  DLCORE_CHECK(x[2] * x[3] <= INT32_MAX, op, ": an input plane of ", x[2], " x ", x[3],
-               " elements does not fit int32 indices");
-  PoolGeom g;
-  g.n = x[0], g.c = x[1], g.h = x[2], g.w = x[3];
-  g.kh = kh, g.kw = kw, g.sh = sh, g.sw = sw, g.ph = ph, g.pw = pw, g.ceil_mode = ceil_mode;
-  g.oh = pooled_size(g.h, kh, sh, ph, ceil_mode);
-  g.ow = pooled_size(g.w, kw, sw, pw, ceil_mode);
-  DLCORE_CHECK(g.oh > 0 && g.ow > 0, op, ": kernel_size (", kh, ", ", kw, ") with padding (", ph, ", ", pw,
-               ") is larger than the padded input of shape ", shape_str(x), " (output would be ", g.oh,
-               " x ", g.ow, ")");
-  return g;
-}
-
-namespace {
-
 int64_t fwd_bytes(const PoolGeom& g, bool with_indices) {
   return 4 * g.planes() * (g.in_plane() + g.out_plane() * (with_indices ? 2 : 1));
 }

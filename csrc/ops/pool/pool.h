@@ -12,10 +12,14 @@
 // Average pooling divides by the window clipped to [-p, H+p) when
 // count_include_pad, else by the number of input elements in the window.
 #pragma once
+#include <algorithm>
+#include <array>
+#include <climits>
 #include <cstdint>
 #include <string>
 
 #include "core/check.h"
+#include "core/checked.h"
 #include "dispatch/registry.h"
 
 namespace dlcore {
@@ -32,10 +36,59 @@ struct PoolGeom {
   int64_t out_plane() const { return oh * ow; }
 };
 
+// Output extent along one axis: PyTorch's pooling_output_shape (ATen
+// native/Pool.h), in overflow-free int64. Needs k >= 1, s >= 1, 0 <= p <= k/2;
+// returns <= 0 when the kernel is larger than the padded input.
+//   floor: (in + 2p - k) / s + 1
+//   ceil:  ceil((in + 2p - k) / s) + 1, minus 1 when that last window would
+//          start in the bottom/right padding ((out - 1) * s >= in + p).
+inline int64_t pool_output_size(int64_t in, int64_t k, int64_t s, int64_t p, bool ceil_mode) {
+  const int64_t span = in - (k - 2 * p);  // in + 2p - k; k - 2p >= 0 cannot overflow
+  if (span < 0) return 0;
+  int64_t out = span / s + (ceil_mode && span % s != 0 ? 1 : 0) + 1;
+  int64_t start;
+  if (ceil_mode && (__builtin_mul_overflow(out - 1, s, &start) || start >= in + p)) --out;
+  return out;
+}
+
 // Validates the hyper-parameters against an input of (n, c, h, w) and fills
-// in the output size. Throws ValueError naming `op` and the shapes.
-PoolGeom make_pool_geom(const char* op, const Shape& input_shape, int64_t kh, int64_t kw, int64_t sh,
-                        int64_t sw, int64_t ph, int64_t pw, bool ceil_mode);
+// in the output size; throws ValueError naming `op` and the shapes. The one
+// pooling rule: _C, _onednn, _cuda and the Python float64 path (through
+// _C.pool_geometry) all call it. Edge rules (docs/KERNEL_API.md):
+//   * N may be 0 (an empty output of the same geometry); C, H, W >= 1;
+//   * kernel_size, stride >= 1; 0 <= padding <= kernel_size / 2, so that no
+//     window lies entirely in padding; none above kMaxHyperParameter (2^31 - 1);
+//   * a kernel larger than the padded input is a ValueError (no empty output);
+//   * input and output must be sane arrays (core/checked.h), and an input
+//     plane must fit int32 indices.
+inline PoolGeom make_pool_geom(const char* op, const Shape& x, int64_t kh, int64_t kw, int64_t sh, int64_t sw,
+                               int64_t ph, int64_t pw, bool ceil_mode) {
+  DLCORE_CHECK(x.size() == 4, op, ": input must be 4-D (N, C, H, W), got shape ", shape_str(x));
+  DLCORE_CHECK(kh > 0 && kw > 0, op, ": kernel_size must be positive, got (", kh, ", ", kw, ")");
+  DLCORE_CHECK(sh > 0 && sw > 0, op, ": stride must be positive, got (", sh, ", ", sw, ")");
+  DLCORE_CHECK(ph >= 0 && pw >= 0, op, ": padding must be non-negative, got (", ph, ", ", pw, ")");
+  check_hyper_parameter(std::array<int64_t, 2>{kh, kw}, op, "kernel_size");
+  check_hyper_parameter(std::array<int64_t, 2>{sh, sw}, op, "stride");
+  check_hyper_parameter(std::array<int64_t, 2>{ph, pw}, op, "padding");
+  DLCORE_CHECK(ph <= kh / 2 && pw <= kw / 2, op, ": padding (", ph, ", ", pw,
+               ") must be at most half of kernel_size (", kh, ", ", kw,
+               ") so that no window lies entirely in padding");
+  DLCORE_CHECK(x[0] >= 0 && x[1] > 0 && x[2] > 0 && x[3] > 0, op, ": input of shape ", shape_str(x),
+               " must have non-empty C, H and W (N may be 0)");
+  check_numel({std::max<int64_t>(x[0], 1), x[1], x[2], x[3]}, op, "input");
+  DLCORE_CHECK(x[2] * x[3] <= INT32_MAX, op, ": an input plane of ", x[2], " x ", x[3],
+               " elements does not fit int32 indices");
+  PoolGeom g;
+  g.n = x[0], g.c = x[1], g.h = x[2], g.w = x[3];
+  g.kh = kh, g.kw = kw, g.sh = sh, g.sw = sw, g.ph = ph, g.pw = pw, g.ceil_mode = ceil_mode;
+  g.oh = pool_output_size(g.h, kh, sh, ph, ceil_mode);
+  g.ow = pool_output_size(g.w, kw, sw, pw, ceil_mode);
+  DLCORE_CHECK(g.oh > 0 && g.ow > 0, op, ": kernel_size (", kh, ", ", kw, ") with padding (", ph, ", ", pw,
+               ") is larger than the padded input of shape ", shape_str(x), " (output would be ", g.oh,
+               " x ", g.ow, ")");
+  check_numel({std::max<int64_t>(g.n, 1), g.c, g.oh, g.ow}, op, "output");
+  return g;
+}
 
 struct PoolArgs {
   PoolGeom g;

@@ -82,7 +82,10 @@ DLCORE_INLINE bool narrow_group_may_store_full(const PoolGeom& g, int64_t row, i
 
 DLCORE_INLINE float avg_divisor(const PoolGeom& g, const RowWindow& r, int64_t ws, int64_t we,
                                 int64_t cols_with_pad) {
-  return g.count_include_pad ? float(r.count_with_pad * cols_with_pad) : float((r.he - r.hs) * (we - ws));
+  // The padded window may be huge (kernel and padding up to 2^31 - 1): its
+  // area in double, not an int64 product that could overflow.
+  return g.count_include_pad ? float(double(r.count_with_pad) * double(cols_with_pad))
+                             : float((r.he - r.hs) * (we - ws));
 }
 
 // ---------------------------------------------------------------- max forward

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .. import _C
 from .. import kernels as K
 from ..autograd import Function
 from ._common import array_module, as_strided, contiguous, kernel_backend, pair, uses_kernels
@@ -25,8 +26,11 @@ def conv_padding(padding):
     raise ValueError(f"padding must be an int, (ph, pw) or (top, bottom, left, right), got {padding}")
 
 
-def conv_output_size(size, kernel, stride, pad_lo, pad_hi, dilation):
-    return (size + pad_lo + pad_hi - dilation * (kernel - 1) - 1) // stride + 1
+def conv_output_size(x_shape, w_shape, stride, padding, dilation, groups):
+    """(OH, OW), with every check, from _C.conv_geometry: the rule the kernels of every backend use
+    (csrc/ops/conv/conv.h), not a copy of it."""
+    return tuple(_C.conv_geometry(tuple(int(d) for d in x_shape), tuple(int(d) for d in w_shape), stride,
+                                  padding, dilation, int(groups)))
 
 
 def _windows(xpad, kh, kw, stride, dilation, oh, ow):
@@ -42,8 +46,7 @@ def conv2d_forward_ref(x, w, bias, stride, padding, dilation, groups):
     n, c, h, wd = x.shape
     o, cg, kh, kw = w.shape
     top, bottom, left, right = padding
-    oh = conv_output_size(h, kh, stride[0], top, bottom, dilation[0])
-    ow = conv_output_size(wd, kw, stride[1], left, right, dilation[1])
+    oh, ow = conv_output_size(x.shape, w.shape, stride, padding, dilation, groups)
     xpad = xp.ascontiguousarray(xp.pad(x, ((0, 0), (0, 0), (top, bottom), (left, right))))
     cols = _windows(xpad, kh, kw, stride, dilation, oh, ow).reshape(n, groups, cg, oh, ow, kh, kw)
     wg = w.reshape(groups, o // groups, cg, kh, kw)
@@ -128,8 +131,6 @@ class Conv2d(Function):
 def _check_conv(x, w, bias, p):
     if x.ndim != 4 or w.ndim != 4:
         raise ValueError(f"conv2d expects x (N, C, H, W) and weight (O, C/groups, KH, KW), got {x.shape} and {w.shape}")
-    g = p["groups"]
-    if x.shape[1] != w.shape[1] * g or w.shape[0] % g:
-        raise ValueError(f"conv2d: input {x.shape} and weight {w.shape} do not match with groups={g}")
+    conv_output_size(x.shape, w.shape, **p)  # the kernels' own checks (ValueError naming the shapes)
     if bias is not None and bias.shape != (w.shape[0],):
         raise ValueError(f"conv2d: bias shape {bias.shape} != ({w.shape[0]},)")

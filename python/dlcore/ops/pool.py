@@ -6,30 +6,21 @@ from __future__ import annotations
 
 import numpy as np
 
+from .. import _C
 from .. import kernels as K
 from .._backends import optional_module
 from ..autograd import Function
 from ._common import array_module, as_strided, contiguous, kernel_backend, pair, scatter_add, uses_kernels
 
 
-def pool_output_size(size, kernel, stride, pad, ceil_mode):
-    span = size + 2 * pad - kernel
-    out = (-(-span // stride) if ceil_mode else span // stride) + 1
-    if ceil_mode and (out - 1) * stride >= size + pad:  # last window may not start in the padding
-        out -= 1
-    return out
-
-
 def _geometry(x_shape, kernel_size, stride, padding, ceil_mode):
+    """(k, s, p, (OH, OW)); the output size and every check come from _C.pool_geometry, the rule the
+    kernels of every backend use (csrc/ops/pool/pool.h), not a copy of it."""
+    out = _C.pool_geometry(tuple(int(d) for d in x_shape), kernel_size, stride, padding, bool(ceil_mode))
     kh, kw = pair(kernel_size, "kernel_size")
     sh, sw = pair(stride if stride is not None else (kh, kw), "stride")
     ph, pw = pair(padding, "padding")
-    if ph > kh // 2 or pw > kw // 2:
-        raise ValueError(f"pool: padding {(ph, pw)} must be at most half the kernel {(kh, kw)}")
-    h, w = x_shape[2:]
-    oh = pool_output_size(h, kh, sh, ph, ceil_mode)
-    ow = pool_output_size(w, kw, sw, pw, ceil_mode)
-    return (kh, kw), (sh, sw), (ph, pw), (oh, ow)
+    return (kh, kw), (sh, sw), (ph, pw), tuple(out)
 
 
 def _padded_windows(x, k, s, p, out, fill):
