@@ -21,6 +21,7 @@ from . import kernels
 from .autograd import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
 from .ops._common import backend, current_backend
 from .random import manual_seed
+from .amp import autocast, bfloat16
 from .tensor import (
     Tensor, arange, argmax, as_tensor, cat, exp, float32, float64, from_dlpack, from_numpy, full, full_like, int32,
     int64, log, matmul, ones, ones_like, rand, rand_like, randn, randn_like, sqrt, stack, tensor, uint8, zeros,
@@ -47,4 +48,6 @@ __all__ = [
     "is_grad_enabled", "load", "log", "manual_seed", "matmul", "nn", "no_grad", "ones", "ones_like", "optim",
     "rand", "rand_like", "randn", "randn_like", "save", "set_grad_enabled", "sqrt", "stack", "tensor", "uint8",
     "zeros", "zeros_like",
+    # bfloat16 and mixed precision (dlcore.amp)
+    "autocast", "bfloat16",
 ]

@@ -15,7 +15,7 @@ from . import common
 from .common import machine_header
 
 #: family name -> module under dlcore.bench providing run(args)
-FAMILIES = {"gemm": "gemm", "conv": "conv", "eltwise": "eltwise", "poolrn": "poolrn", "gpu": "gpu"}
+FAMILIES = {"gemm": "gemm", "conv": "conv", "eltwise": "eltwise", "poolrn": "poolrn", "gpu": "gpu", "bf16": "bf16"}
 
 
 def main(argv=None) -> int:
