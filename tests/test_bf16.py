@@ -414,3 +414,20 @@ def test_onednn_bf16_gemm_runs_or_declines_with_the_reason(rng):
     assert np.all(np.abs(c - a64 @ b64) <= _gemm_bound(a64, b64, 0.0, 1.0, 0.0, 17, False) * 4)
     with pytest.raises(TypeError, match="same dtype"):
         K.gemm(a, b.astype(np.float32), backend="onednn")
+
+
+def test_onednn_bf16_conv_runs_or_declines_with_the_reason(rng):
+    if not INFO["onednn"]["available"]:
+        pytest.skip("oneDNN not built here")
+    x, x64 = bf16(rng, 2, 3, 7, 6)
+    w, w64 = bf16(rng, 5, 3, 3, 3)
+    with pytest.raises(TypeError, match="same dtype"):
+        K.conv2d_forward(x, w.astype(np.float32), backend="onednn")
+    try:
+        y = K.conv2d_forward(x, w, padding=1, backend="onednn")
+    except dlcore.BackendUnavailableError as exc:  # e.g. oneDNN 2023 on a CPU without AVX512-BF16
+        assert "oneDNN has no bf16 convolution" in str(exc)
+        return
+    ref = conv2d_forward_ref(x64, w64, None, (1, 1), (1, 1, 1, 1), (1, 1), 1)
+    mag = conv2d_forward_ref(np.abs(x64), np.abs(w64), None, (1, 1), (1, 1, 1, 1), (1, 1), 1)
+    assert y.dtype == np.float32 and _conv_err_ok(y, ref, mag, 27)[0]
