@@ -238,7 +238,17 @@ def _conv_err_ok(got, ref, mag, terms):
 
 @pytest.mark.parametrize("backend", BF16_PATHS)
 @pytest.mark.parametrize("geom", CONV_GEOMS, ids=lambda g: "x".join(map(str, g[0] + g[1])))
-def test_conv2d_bf16_three_passes_against_float64(backend, geom, rng):
+@pytest.mark.parametrize("chunk_bytes", [None, 1], ids=["one_chunk", "image_per_chunk"])
+def test_conv2d_bf16_three_passes_against_float64(backend, geom, chunk_bytes, rng):
+    previous = dlcore._C._conv_bf16_set_chunk_bytes(chunk_bytes) if chunk_bytes else None
+    try:
+        _check_conv_bf16(backend, geom, rng)
+    finally:
+        if previous is not None:
+            dlcore._C._conv_bf16_set_chunk_bytes(previous)
+
+
+def _check_conv_bf16(backend, geom, rng):
     xs, ws, stride, padding, dilation, groups = geom
     kw = dict(stride=stride, padding=padding, dilation=dilation, groups=groups)
     x, x64 = bf16(rng, *xs)
@@ -431,3 +441,14 @@ def test_onednn_bf16_conv_runs_or_declines_with_the_reason(rng):
     ref = conv2d_forward_ref(x64, w64, None, (1, 1), (1, 1, 1, 1), (1, 1), 1)
     mag = conv2d_forward_ref(np.abs(x64), np.abs(w64), None, (1, 1), (1, 1, 1, 1), (1, 1), 1)
     assert y.dtype == np.float32 and _conv_err_ok(y, ref, mag, 27)[0]
+
+
+def test_train_amp_bf16_command_saves_float32_weights(tmp_path, capsys):
+    pytest.importorskip("sklearn")
+    from dlcore.train import main
+
+    path = tmp_path / "amp.npz"
+    acc = main(["--epochs", "1", "--amp", "bf16", "--no-progress", "--save", str(path)])
+    assert acc > 0.7 and "test accuracy" in capsys.readouterr().out
+    state = dlcore.load(str(path))
+    assert state and all(np.asarray(v).dtype == np.float32 for v in state.values())

@@ -8,6 +8,7 @@
 #include "bindings/bf16_array.h"
 #include "bindings/init.h"
 #include "ops/cast/cast.h"
+#include "ops/conv/conv_bf16.h"
 #include "core/peak_bf16.h"
 #include "dispatch/registry.h"
 
@@ -46,6 +47,8 @@ static py::array to_f32_entry(py::handle x_obj, py::handle out_obj, const std::s
 }
 
 void init_cast(py::module_& m) {
+  m.def("_conv_bf16_set_chunk_bytes", &conv_bf16_set_chunk_bytes, py::arg("nbytes"),
+        "Test hook: column-buffer bytes per chunk of images in the bf16 convolution; returns the previous");
   // The bf16 peak probe of the benchmark report (lives here with the other bf16 entries).
   m.def("bf16_peak_gflops", [](const std::string& isa, int threads, int64_t iterations) {
     Isa target = Isa::ref;

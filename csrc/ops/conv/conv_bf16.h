@@ -47,4 +47,8 @@ const Registry<ConvBf16ForwardArgs>& conv2d_forward_bf16_registry();
 const Registry<ConvBf16BackwardDataArgs>& conv2d_backward_data_bf16_registry();
 const Registry<ConvBf16BackwardWeightsArgs>& conv2d_backward_weights_bf16_registry();
 
+// Test hook: the column-buffer budget per chunk of images (default 32 MiB);
+// tiny values force one image per chunk. Returns the previous value.
+int64_t conv_bf16_set_chunk_bytes(int64_t bytes);
+
 }  // namespace dlcore

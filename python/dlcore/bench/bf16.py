@@ -28,10 +28,11 @@ from .common import compare, fma_peak_gflops, load_shapes, onednn_available, one
 
 BF16 = dlcore.bfloat16
 SQUARE = (1024, 2048, 4096)
-FC_LAYERS = ("Alexnet:ip1", "Alexnet:ip2", "VGG16:ip6", "ResNet50:ip")  # those present in shapes_ip are used
+QUICK_FC = ("Alexnet:ip3", "VGG16:ip2", "resnet:ip1", "lenet_caffe:ip1")  # --quick; else every FC layer
 CONV_LAYERS = ("alexnet:conv2", "alexnet:conv3", "vgg_16:conv3_2", "resnet_50:res2a_branch2b",
                "resnet_50:res3a_branch2c", "resnet_50:res4a_branch2b")
 MB = 2
+_CHOSEN: dict = {}  # what dlcore ran for bf16, per table
 
 
 def bf16_peak(threads: int) -> tuple[float, str]:
@@ -61,12 +62,10 @@ def _onednn_bf16(op: str) -> bool:
 
 def gemm_rows(args, peak, with_onednn):
     rng = np.random.default_rng(0)
-    cases = [(f"square {n}", n, n, n, False) for n in (SQUARE[:2] if args.quick else SQUARE)]
-    ip = {r["name"]: r for r in load_shapes("shapes_ip")}
-    for name in (FC_LAYERS[:2] if args.quick else FC_LAYERS):
-        if name in ip:
-            r = ip[name]
-            cases.append((name, int(r["mb_topology"]), int(r["N"]), int(r["K"]), True))
+    cases = [(f"square {n}", n, n, n, False) for n in (SQUARE[:1] if args.quick else SQUARE)]
+    for r in load_shapes("shapes_ip"):
+        if not args.quick or r["name"] in QUICK_FC:
+            cases.append((r["name"], int(r["mb_topology"]), int(r["N"]), int(r["K"]), True))
     rows = []
     for name, m, n, k, tb in cases:
         a32 = rng.standard_normal((m, k), dtype=np.float32)
@@ -75,6 +74,7 @@ def gemm_rows(args, peak, with_onednn):
         out = np.empty((m, n), np.float32)
         ref = a16.astype(np.float64) @ (b16.astype(np.float64).T if tb else b16.astype(np.float64))
         got = gemm(a16, b16, trans_b=tb, out=out, backend=args.backend)
+        _CHOSEN["gemm"] = dlcore.kernels.last_dispatch()
         if np.max(np.abs(got - ref)) > 1e-5 * np.max(np.abs(ref)) * max(1.0, k ** 0.5):
             raise AssertionError(f"bf16 gemm {name}: wrong result")
         fns = {"bf16": lambda: gemm(a16, b16, trans_b=tb, out=out, backend=args.backend),
@@ -115,6 +115,8 @@ def conv_rows(args, peak, with_onednn):
         ref = passes(x16.astype(np.float32), w16.astype(np.float32), dy16.astype(np.float32), args.backend)
         for p in ("fwd", "bwd_d", "bwd_w"):
             want = ref[p]()
+            ours[p]()
+            _CHOSEN[p] = dlcore.kernels.last_dispatch()
             if np.max(np.abs(ours[p]() - want)) > 1e-5 * np.max(np.abs(want)) * max(1.0, k ** 0.5) * 4:
                 raise AssertionError(f"bf16 conv {name} {p}: wrong result")
             fns = {"bf16": ours[p], "f32": f32[p]}
@@ -196,7 +198,7 @@ def run(args) -> list[dict]:
     print(f"\n## bfloat16, {threads} threads; bf16 paths here: {paths}; bf16 peak {peak:.0f} GFLOP/s ({what})")
     gemm_onednn = _onednn_bf16("gemm")
     rows = gemm_rows(args, peak, gemm_onednn)
-    print(f"\n### GEMM: bf16 a/b, float32 C (dlcore picks: {dlcore.kernels.last_dispatch()})")
+    print(f"\n### GEMM: bf16 a/b, float32 C (dlcore ran {_CHOSEN.get('gemm')})")
     cols = [("bf16", "bf16 GF/s", ".1f"), ("f32", "f32 GF/s", ".1f"), ("vs_f32", "bf16/f32", ".2f"),
             ("peak", "%bf16 peak", ".0%")]
     ocols = [("onednn", "onednn bf16 GF/s", ".1f"), ("vs_onednn", "dlcore/onednn", ".2f")]
@@ -207,7 +209,8 @@ def run(args) -> list[dict]:
         summarize(rows, "vs_onednn", "dlcore bf16/onednn bf16 over all GEMM shapes")
     conv_onednn = _onednn_bf16("conv2d_forward")
     crows = conv_rows(args, peak, conv_onednn)
-    print(f"\n### Convolution, minibatch {MB}: bf16 x/w/dy, float32 results")
+    print(f"\n### Convolution, minibatch {MB}: bf16 x/w/dy, float32 results (dlcore ran "
+          f"{', '.join(_CHOSEN.get(p, '-') for p in ('fwd', 'bwd_d', 'bwd_w'))})")
     print_table(crows, [("layer", "layer", ""), ("pass", "pass", "")] + cols + (ocols if conv_onednn else []))
     for p in ("fwd", "bwd_d", "bwd_w"):
         sel = [r for r in crows if r["pass"] == p]
