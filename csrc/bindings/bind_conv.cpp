@@ -7,6 +7,8 @@
 
 #include "bindings/args.h"
 #include "bindings/array.h"
+#include "bindings/bf16_array.h"
+#include "bindings/conv_bf16_call.h"
 #include "bindings/init.h"
 #include "ops/conv/conv.h"
 
@@ -27,6 +29,10 @@ ConvShape make_shape(const Shape& xs, const Shape& ws, py::handle stride, py::ha
 FloatArray forward_entry(py::handle x_obj, py::handle w_obj, py::handle bias_obj, py::handle stride,
                          py::handle padding, py::handle dilation, int64_t groups, const std::string& backend) {
   const char* op = "conv2d_forward";
+  if (is_bf16_array(x_obj) || is_bf16_array(w_obj))  // the bf16 column (bind_conv_bf16.cpp)
+    return conv2d_forward_bf16_entry(x_obj, w_obj, bias_obj, [&](const Shape& xs, const Shape& ws) {
+      return make_shape(xs, ws, stride, padding, dilation, groups, op);
+    }, backend);
   FloatArray x = input_f32(x_obj, op, "x", 4);
   FloatArray w = input_f32(w_obj, op, "w", 4);
   ConvForwardArgs a;
@@ -61,6 +67,11 @@ FloatArray backward_data_entry(py::handle dy_obj, py::handle w_obj, py::handle i
                                py::handle padding, py::handle dilation, int64_t groups,
                                const std::string& backend) {
   const char* op = "conv2d_backward_data";
+  if (is_bf16_array(dy_obj) || is_bf16_array(w_obj))
+    return conv2d_backward_data_bf16_entry(dy_obj, w_obj, shape_param(input_shape, op, "input_shape"),
+                                           [&](const Shape& xs, const Shape& ws) {
+      return make_shape(xs, ws, stride, padding, dilation, groups, op);
+    }, backend);
   FloatArray dy = input_f32(dy_obj, op, "dy", 4);
   FloatArray w = input_f32(w_obj, op, "w", 4);
   ConvBackwardDataArgs a;
@@ -83,6 +94,11 @@ py::tuple backward_weights_entry(py::handle x_obj, py::handle dy_obj, py::handle
                                  py::handle padding, py::handle dilation, int64_t groups, bool bias,
                                  const std::string& backend) {
   const char* op = "conv2d_backward_weights";
+  if (is_bf16_array(x_obj) || is_bf16_array(dy_obj))
+    return conv2d_backward_weights_bf16_entry(x_obj, dy_obj, shape_param(weight_shape, op, "weight_shape"), bias,
+                                              [&](const Shape& xs, const Shape& ws) {
+      return make_shape(xs, ws, stride, padding, dilation, groups, op);
+    }, backend);
   FloatArray x = input_f32(x_obj, op, "x", 4);
   FloatArray dy = input_f32(dy_obj, op, "dy", 4);
   ConvBackwardWeightsArgs a;

@@ -14,4 +14,5 @@ void init_lrn(pybind11::module_& m);
 void init_conv(pybind11::module_& m);
 void init_dropout(pybind11::module_& m);
 void init_lowbit(pybind11::module_& m);
+void init_cast(pybind11::module_& m);
 }  // namespace dlcore

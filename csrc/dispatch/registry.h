@@ -48,17 +48,23 @@ class Registry {
   const Impl<Args>& select(const Args& args, const std::string& backend) const {
     Isa wanted;
     if (!parse_isa_backend(backend, op_, &wanted)) return select_auto(args);
+    // A backend may hold several entries (one per dtype or algorithm): the
+    // first that accepts runs; when all decline, the error gives every reason.
+    std::string declined;
     for (const auto& impl : impls_) {
       if (impl.isa != wanted) continue;
       if (!isa_built(wanted) || !isa_supported(wanted))
         throw BackendError(cat(op_, ": backend '", backend, "' is not available: ",
                                isa_unavailable_reason(wanted)));
       std::string why = impl.declines ? impl.declines(args) : std::string();
-      if (!why.empty())
-        throw BackendError(cat(op_, ": backend '", backend, "' (", impl.name, ") declines: ", why));
-      chosen(impl, "");
-      return impl;
+      if (why.empty()) {
+        chosen(impl, declined);
+        return impl;
+      }
+      declined += cat(declined.empty() ? "" : "; ", impl.name, ": ", why);
     }
+    if (!declined.empty())
+      throw BackendError(cat(op_, ": backend '", backend, "' declines: ", declined));
     throw BackendError(cat(op_, ": backend '", backend, "' has no implementation of this op",
                            isa_built(wanted) ? "" : " (not compiled into this build)"));
   }

@@ -28,6 +28,8 @@ using GemmPackB = void (*)(const float* b, int64_t ldb, bool trans_b, int64_t ro
                            int64_t col0, int cols, int nr, float* dst);
 
 struct GemmKernel {
+  using src_t = float;     // element type of A and B as the caller stores them
+  using packed_t = float;  // element type of the packed panels
   const char* name;
   int mr, nr;      // register tile
   int mc, kc, nc;  // cache blocks: A block mc x kc (L2), B panel kc x nr (L1), B block kc x nc (L3)
@@ -40,5 +42,43 @@ struct GemmKernel {
 const GemmKernel& gemm_kernel_ref();
 const GemmKernel& gemm_kernel_avx2();
 const GemmKernel& gemm_kernel_avx512();
+
+// ---- The bfloat16 column -------------------------------------------------
+// A and B are bfloat16 (uint16_t bits), C float32; the same loops (gemm.cpp)
+// drive every one of these. Two kinds of packing:
+//   * converting (packed_t = float): bf16 -> float32 while packing, then the
+//     float32 micro-kernel of the ISA (exact: every bf16 is a float32, and the
+//     products are formed in float32 as the bf16 instructions do);
+//   * pairing (packed_t = bf16_t): panels keep bf16 and group k in runs of
+//     `kr` (2: the K-pairs of vdpbf16ps; 32: an AMX tile row of 64 bytes),
+//     zero-padded to a multiple of kr; the micro-kernel's k is that padded
+//     length.
+// `thread_begin/thread_end` run once per thread around its share of a call
+// (AMX: load the tile configuration, release the tiles).
+template <class Src, class Packed>
+struct GemmKernelOf {
+  using src_t = Src;
+  using packed_t = Packed;
+  const char* name;
+  int mr, nr;
+  int mc, kc, nc;
+  int kr;  // packed panels hold k rounded up to a multiple of kr
+  void (*ukernel)(int64_t k, const Packed* a, const Packed* b, float* c, int64_t ldc, float alpha,
+                  float beta);
+  void (*pack_a)(const Src* a, int64_t lda, bool trans_a, int64_t row0, int rows, int64_t col0, int64_t kc,
+                 int mr, Packed* dst);
+  void (*pack_b)(const Src* b, int64_t ldb, bool trans_b, int64_t row0, int64_t kc, int64_t col0, int cols,
+                 int nr, Packed* dst);
+  void (*thread_begin)();  // may be null
+  void (*thread_end)();    // may be null
+};
+using GemmKernelBf16Cvt = GemmKernelOf<uint16_t, float>;     // converting
+using GemmKernelBf16 = GemmKernelOf<uint16_t, uint16_t>;     // pairing
+
+const GemmKernelBf16Cvt& gemm_kernel_bf16_ref();
+const GemmKernelBf16Cvt& gemm_kernel_bf16_avx2();
+const GemmKernelBf16Cvt& gemm_kernel_bf16_avx512();
+const GemmKernelBf16& gemm_kernel_bf16_avx512bf16();  // vdpbf16ps; not run here (no AVX512-BF16)
+const GemmKernelBf16& gemm_kernel_bf16_amx();         // AMX tiles; not run here (no AMX)
 
 }  // namespace dlcore

@@ -7,6 +7,9 @@
 #include <omp.h>
 
 #include <algorithm>
+#include <vector>
+
+#include "core/bf16.h"
 
 #include "core/buffer.h"
 #include "core/threads.h"
@@ -15,7 +18,7 @@
 namespace dlcore {
 namespace {
 
-constexpr int kMaxMr = 16;
+constexpr int kMaxMr = 32;  // AMX: 32 x 32
 constexpr int kMaxNr = 32;
 
 int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
@@ -34,7 +37,8 @@ void scale_c(float* c, int64_t ldc, int64_t m, int64_t n, float beta) {
 
 // One MR x NR tile of C; a partial tile at the edge goes through a buffer so
 // the micro-kernel never writes outside C.
-inline void micro_tile(const GemmKernel& kern, int64_t kc, const float* ap, const float* bp,
+template <class Kern, class P>
+inline void micro_tile(const Kern& kern, int64_t kc, const P* ap, const P* bp,
                        float* c, int64_t ldc, int rows, int cols, float alpha, float beta) {
   if (rows == kern.mr && cols == kern.nr) {
     kern.ukernel(kc, ap, bp, c, ldc, alpha, beta);
@@ -54,6 +58,23 @@ inline void micro_tile(const GemmKernel& kern, int64_t kc, const float* ap, cons
 // the shared packing barriers): about 2 MFLOP, measured on the gemm report.
 constexpr double kMinFlopsPerThread = 2.0e6;
 
+// k rounded up to the packed panels' granularity (1 for float32 panels).
+inline int64_t packed_k(const GemmKernel&, int64_t kc) { return kc; }
+template <class S, class P>
+inline int64_t packed_k(const GemmKernelOf<S, P>& kern, int64_t kc) { return round_up(kc, kern.kr); }
+
+// Per-thread setup around one thread's share of a call (AMX tile config).
+inline void thread_begin(const GemmKernel&) {}
+inline void thread_end(const GemmKernel&) {}
+template <class S, class P>
+inline void thread_begin(const GemmKernelOf<S, P>& kern) {
+  if (kern.thread_begin) kern.thread_begin();
+}
+template <class S, class P>
+inline void thread_end(const GemmKernelOf<S, P>& kern) {
+  if (kern.thread_end) kern.thread_end();
+}
+
 int threads_for(const GemmArgs& g, int64_t m, int64_t n, int64_t k) {
   int nt = g.num_threads > 0 ? g.num_threads : get_num_threads();
   double flops = 2.0 * double(m) * double(n) * double(k);
@@ -63,8 +84,9 @@ int threads_for(const GemmArgs& g, int64_t m, int64_t n, int64_t k) {
 
 // One product on the calling thread: the five BLIS loops over private
 // packing buffers (bbuf: kc x nc block of B, abuf: mc x kc block of A).
-void gemm_serial(const GemmArgs& g, const float* a, const float* b, float* c, int64_t m, int64_t n,
-                 const GemmKernel& kern, float* bbuf, float* abuf) {
+template <class Kern, class S = typename Kern::src_t, class P = typename Kern::packed_t>
+void gemm_serial(const GemmArgs& g, const S* a, const S* b, float* c, int64_t m, int64_t n,
+                 const Kern& kern, P* bbuf, P* abuf) {
   const int64_t k = g.k;
   const int mr = kern.mr, nr = kern.nr;
   for (int64_t jc = 0; jc < n; jc += kern.nc) {
@@ -72,6 +94,7 @@ void gemm_serial(const GemmArgs& g, const float* a, const float* b, float* c, in
     const int64_t n_panels = ceil_div(nc, nr);
     for (int64_t pc = 0; pc < k; pc += kern.kc) {
       const int64_t kc = std::min<int64_t>(kern.kc, k - pc);
+      const int64_t kp = packed_k(kern, kc);  // panel length (kc, or kc padded for K-pairs/tiles)
       // Later k blocks accumulate into what the first one wrote.
       const float beta = pc == 0 ? g.beta : 1.0f;
       for (int64_t ic = 0; ic < m; ic += kern.mc) {
@@ -79,7 +102,7 @@ void gemm_serial(const GemmArgs& g, const float* a, const float* b, float* c, in
         const int64_t m_panels = ceil_div(mc, mr);
         for (int64_t ip = 0; ip < m_panels; ++ip) {
           int rows = int(std::min<int64_t>(mr, mc - ip * mr));
-          kern.pack_a(a, g.lda, g.trans_a, ic + ip * mr, rows, pc, kc, mr, abuf + ip * mr * kc);
+          kern.pack_a(a, g.lda, g.trans_a, ic + ip * mr, rows, pc, kc, mr, abuf + ip * mr * kp);
         }
         // Macro-kernel: ir innermost so one B micro-panel stays in L1 while
         // the A micro-panels stream from L2. The B block is packed lazily,
@@ -90,11 +113,11 @@ void gemm_serial(const GemmArgs& g, const float* a, const float* b, float* c, in
         // 49.7 GFLOP/s median, within this machine's noise; never slower.
         for (int64_t jr = 0; jr < n_panels; ++jr) {
           int cols = int(std::min<int64_t>(nr, nc - jr * nr));
-          float* bp = bbuf + jr * nr * kc;
+          P* bp = bbuf + jr * nr * kp;
           if (ic == 0) kern.pack_b(b, g.ldb, g.trans_b, pc, kc, jc + jr * nr, cols, nr, bp);
           for (int64_t ir = 0; ir < m_panels; ++ir) {
             int rows = int(std::min<int64_t>(mr, mc - ir * mr));
-            micro_tile(kern, kc, abuf + ir * mr * kc, bp, c + (ic + ir * mr) * g.ldc + jc + jr * nr, g.ldc,
+            micro_tile(kern, kp, abuf + ir * mr * kp, bp, c + (ic + ir * mr) * g.ldc + jc + jr * nr, g.ldc,
                        rows, cols, g.alpha, beta);
           }
         }
@@ -103,21 +126,30 @@ void gemm_serial(const GemmArgs& g, const float* a, const float* b, float* c, in
   }
 }
 
-size_t b_block_floats(int64_t k, int64_t n, const GemmKernel& kern) {
-  return size_t(std::min<int64_t>(kern.kc, k)) * size_t(round_up(std::min<int64_t>(kern.nc, n), kern.nr)) +
+// Packing buffer sizes in floats (a bf16 panel of the same element count fits in half).
+template <class Kern>
+size_t b_block_floats(int64_t k, int64_t n, const Kern& kern) {
+  return size_t(packed_k(kern, std::min<int64_t>(kern.kc, k))) *
+             size_t(round_up(std::min<int64_t>(kern.nc, n), kern.nr)) +
          kPackSlack;
 }
-size_t a_block_floats(int64_t m, int64_t k, const GemmKernel& kern) {
-  return size_t(std::min<int64_t>(kern.kc, k)) * size_t(round_up(std::min<int64_t>(kern.mc, m), kern.mr)) +
+template <class Kern>
+size_t a_block_floats(int64_t m, int64_t k, const Kern& kern) {
+  return size_t(packed_k(kern, std::min<int64_t>(kern.kc, k))) *
+             size_t(round_up(std::min<int64_t>(kern.mc, m), kern.mr)) +
          kPackSlack;
 }
 
-void gemm_serial_buffered(const GemmArgs& g, const float* a, const float* b, float* c, int64_t m,
-                          int64_t n, const GemmKernel& kern) {
+template <class Kern, class S>
+void gemm_serial_buffered(const GemmArgs& g, const S* a, const S* b, float* c, int64_t m, int64_t n,
+                          const Kern& kern) {
+  using P = typename Kern::packed_t;
   thread_local ScratchBuffer tb, ta;
-  float* bbuf = tb.get(b_block_floats(g.k, n, kern));
-  float* abuf = ta.get(a_block_floats(m, g.k, kern));
+  P* bbuf = reinterpret_cast<P*>(tb.get(b_block_floats(g.k, n, kern)));
+  P* abuf = reinterpret_cast<P*>(ta.get(a_block_floats(m, g.k, kern)));
+  thread_begin(kern);
   gemm_serial(g, a, b, c, m, n, kern, bbuf, abuf);
+  thread_end(kern);
 }
 
 // Splits C into a tm x tn grid of nt sub-products, one per thread, each run
@@ -127,7 +159,8 @@ void gemm_serial_buffered(const GemmArgs& g, const float* a, const float* b, flo
 // barriers per block ran 2x slower than one thread when the cores were
 // oversubscribed). Splitting N makes every thread pack all of A; splitting
 // M, all of B; so the larger dimension is split.
-void grid_for(int64_t m, int64_t n, int nt, const GemmKernel& kern, int* tm, int* tn) {
+template <class Kern>
+void grid_for(int64_t m, int64_t n, int nt, const Kern& kern, int* tm, int* tn) {
   const int64_t m_panels = ceil_div(m, kern.mr), n_panels = ceil_div(n, kern.nr);
   *tm = 1;
   *tn = 1;
@@ -150,8 +183,8 @@ void grid_for(int64_t m, int64_t n, int nt, const GemmKernel& kern, int* tm, int
   }
 }
 
-void gemm_one(const GemmArgs& g, const float* a, const float* b, float* c, const GemmKernel& kern,
-              int nt) {
+template <class Kern, class S>
+void gemm_one(const GemmArgs& g, const S* a, const S* b, float* c, const Kern& kern, int nt) {
   if (nt <= 1) {
     gemm_serial_buffered(g, a, b, c, g.m, g.n, kern);
     return;
@@ -170,14 +203,24 @@ void gemm_one(const GemmArgs& g, const float* a, const float* b, float* c, const
     const int64_t c1 = std::min(g.n, (tj + 1) * ceil_div(n_panels, tn) * kern.nr);
     if (r1 > r0 && c1 > c0) {
       // Offsets into op(A) rows and op(B) columns.
-      const float* a_sub = g.trans_a ? a + r0 : a + r0 * g.lda;
-      const float* b_sub = g.trans_b ? b + c0 * g.ldb : b + c0;
+      const S* a_sub = g.trans_a ? a + r0 : a + r0 * g.lda;
+      const S* b_sub = g.trans_b ? b + c0 * g.ldb : b + c0;
       gemm_serial_buffered(g, a_sub, b_sub, c + r0 * g.ldc + c0, r1 - r0, c1 - c0, kern);
     }
   }
 }
 
-void gemm_blis(const GemmArgs& g, const GemmKernel& kern) {
+// The operands as the kernel's source type (float32 a/b, or bf16 a16/b16).
+inline const float* a_of(const GemmArgs& g, const float*) { return g.a; }
+inline const float* b_of(const GemmArgs& g, const float*) { return g.b; }
+inline const uint16_t* a_of(const GemmArgs& g, const uint16_t*) { return g.a16; }
+inline const uint16_t* b_of(const GemmArgs& g, const uint16_t*) { return g.b16; }
+
+template <class Kern>
+void gemm_blis(const GemmArgs& g, const Kern& kern) {
+  using S = typename Kern::src_t;
+  const S* ga = a_of(g, static_cast<const S*>(nullptr));
+  const S* gb = b_of(g, static_cast<const S*>(nullptr));
   if (g.m == 0 || g.n == 0 || g.batch == 0) return;
   if (g.k == 0 || g.alpha == 0.0f) {
     for (int64_t i = 0; i < g.batch; ++i) scale_c(g.c + i * g.stride_c, g.ldc, g.m, g.n, g.beta);
@@ -188,34 +231,82 @@ void gemm_blis(const GemmArgs& g, const GemmKernel& kern) {
     // Many products: one per thread at a time.
 #pragma omp parallel for num_threads(all) schedule(dynamic, 1)
     for (int64_t i = 0; i < g.batch; ++i)
-      gemm_one(g, g.a + i * g.stride_a, g.b + i * g.stride_b, g.c + i * g.stride_c, kern, 1);
+      gemm_one(g, ga + i * g.stride_a, gb + i * g.stride_b, g.c + i * g.stride_c, kern, 1);
     return;
   }
   const int nt = threads_for(g, g.m, g.n, g.k);
   for (int64_t i = 0; i < g.batch; ++i)
-    gemm_one(g, g.a + i * g.stride_a, g.b + i * g.stride_b, g.c + i * g.stride_c, kern, nt);
+    gemm_one(g, ga + i * g.stride_a, gb + i * g.stride_b, g.c + i * g.stride_c, kern, nt);
+}
+
+// The dtype column: float32 kernels decline bf16 operands and vice versa.
+std::string declines_bf16(const GemmArgs& g) {
+  return g.is_bf16() ? "a and b are bfloat16 (this is a float32 kernel)" : "";
+}
+std::string declines_f32(const GemmArgs& g) {
+  return g.is_bf16() ? "" : "a and b are float32 (this is a bfloat16 kernel)";
+}
+
+// bfloat16 C: the product runs into a float32 matrix (beta reading the bf16
+// C through it), rounded once to bf16 at the end. One rounding, after alpha
+// and beta, whatever the kernel.
+template <class Kern>
+void gemm_bf16(const GemmArgs& g, const Kern& kern) {
+  if (!g.c16) {
+    gemm_blis(g, kern);
+    return;
+  }
+  const int64_t mn = g.m * g.n;
+  std::vector<float> tmp(size_t(std::max<int64_t>(1, g.batch * mn)));
+  GemmArgs f = g;
+  f.c16 = nullptr;
+  f.c = tmp.data();
+  f.ldc = g.n;
+  f.stride_c = mn;
+  auto rows = [&](auto fn) {
+#pragma omp parallel for num_threads(get_num_threads()) if (g.batch * mn > (1 << 16))
+    for (int64_t r = 0; r < g.batch * g.m; ++r) {
+      const int64_t i = r / g.m, row = r % g.m;
+      fn(g.c16 + i * g.stride_c + row * g.ldc, tmp.data() + i * mn + row * g.n);
+    }
+  };
+  if (g.beta != 0.0f)
+    rows([&](const uint16_t* c16, float* t) { bf16_to_f32_row(c16, g.n, t); });
+  gemm_blis(f, kern);
+  rows([&](uint16_t* c16, const float* t) { f32_to_bf16_row(t, g.n, c16); });
 }
 
 void run_ref(const GemmArgs& g) { gemm_blis(g, gemm_kernel_ref()); }
+void run_bf16_ref(const GemmArgs& g) { gemm_bf16(g, gemm_kernel_bf16_ref()); }
 #ifdef DLCORE_HAVE_AVX2
 void run_avx2(const GemmArgs& g) { gemm_blis(g, gemm_kernel_avx2()); }
+void run_bf16_avx2(const GemmArgs& g) { gemm_bf16(g, gemm_kernel_bf16_avx2()); }
 #endif
 #ifdef DLCORE_HAVE_AVX512
 void run_avx512(const GemmArgs& g) { gemm_blis(g, gemm_kernel_avx512()); }
+void run_bf16_avx512(const GemmArgs& g) { gemm_bf16(g, gemm_kernel_bf16_avx512()); }
+void run_bf16_avx512bf16(const GemmArgs& g) { gemm_bf16(g, gemm_kernel_bf16_avx512bf16()); }
+void run_bf16_amx(const GemmArgs& g) { gemm_bf16(g, gemm_kernel_bf16_amx()); }
 #endif
 
 }  // namespace
 
 const Registry<GemmArgs>& gemm_registry() {
-  // Fastest first, reference last. GEMM accepts every shape on every ISA.
+  // Fastest first, reference last. Every entry accepts every shape of its
+  // dtype; the dtype column is a decline (float32 vs bfloat16 operands).
   static const Registry<GemmArgs> registry("gemm", {
 #ifdef DLCORE_HAVE_AVX512
-    {"gemm_avx512_12x32", Isa::avx512, nullptr, run_avx512},
+    {"gemm_bf16_amx_32x32", Isa::amx, declines_f32, run_bf16_amx},
+    {"gemm_bf16_avx512bf16_12x32", Isa::avx512_bf16, declines_f32, run_bf16_avx512bf16},
+    {"gemm_avx512_12x32", Isa::avx512, declines_bf16, run_avx512},
+    {"gemm_bf16cvt_avx512_12x32", Isa::avx512, declines_f32, run_bf16_avx512},
 #endif
 #ifdef DLCORE_HAVE_AVX2
-    {"gemm_avx2_6x16", Isa::avx2, nullptr, run_avx2},
+    {"gemm_avx2_6x16", Isa::avx2, declines_bf16, run_avx2},
+    {"gemm_bf16cvt_avx2_6x16", Isa::avx2, declines_f32, run_bf16_avx2},
 #endif
-    {"gemm_ref_4x8", Isa::ref, nullptr, run_ref},
+    {"gemm_ref_4x8", Isa::ref, declines_bf16, run_ref},
+    {"gemm_bf16cvt_ref_4x8", Isa::ref, declines_f32, run_bf16_ref},
   });
   return registry;
 }
@@ -243,6 +334,15 @@ void gemm_with_blocking(const GemmArgs& args, Isa isa, int mc, int kc, int nc) {
   kern.kc = kc;
   kern.nc = nc;
   gemm_blis(args, kern);
+}
+
+void gemm_run_isa(const GemmArgs& args, Isa isa) {
+  for (const auto& impl : gemm_registry().impls())
+    if (impl.isa == isa && (!impl.declines || impl.declines(args).empty())) {
+      impl.run(args);
+      return;
+    }
+  throw BackendError(cat("gemm: no ", isa_name(isa), " implementation accepts these arguments"));
 }
 
 void gemm(const GemmArgs& args, const std::string& backend) {

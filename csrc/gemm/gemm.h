@@ -30,6 +30,15 @@ struct GemmArgs {
   // 0: use dlcore's thread count; 1: run on the calling thread only (for
   // callers that are already inside their own parallel loop).
   int num_threads = 0;
+  // The bfloat16 column (bits as uint16_t, Python's ml_dtypes.bfloat16): set
+  // a16/b16 instead of a/b. C is float32 (`c`), or bfloat16 when `c16` is set
+  // instead: then float32 results (alpha/beta applied, beta reading the bf16
+  // C) are rounded once to bf16. Float32 implementations decline these
+  // arguments and bf16 ones decline float32 arguments, with the reason.
+  const uint16_t* a16 = nullptr;
+  const uint16_t* b16 = nullptr;
+  uint16_t* c16 = nullptr;
+  bool is_bf16() const { return a16 != nullptr || b16 != nullptr; }
 };
 
 const Registry<GemmArgs>& gemm_registry();
@@ -42,6 +51,10 @@ void gemm(const GemmArgs& args, const std::string& backend = "auto");
 // tuning sweep of the benchmark report (python -m dlcore.bench gemm --tune).
 // mc must be a multiple of the ISA's MR and nc of its NR.
 void gemm_with_blocking(const GemmArgs& args, Isa isa, int mc, int kc, int nc);
+// Runs the first implementation of `isa` that accepts `args` (its dtype
+// column), without recording the dispatch: for ops built on GEMM that have
+// already chosen their ISA (the bf16 convolution). Throws BackendError if none.
+void gemm_run_isa(const GemmArgs& args, Isa isa);
 struct GemmKernel;
 const GemmKernel& gemm_kernel_for(Isa isa);
 

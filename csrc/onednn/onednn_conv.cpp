@@ -7,6 +7,7 @@
 
 #include "bindings/args.h"
 #include "bindings/array.h"
+#include "bindings/bf16_array.h"
 #include "onednn/common.h"
 #include "onednn/ops.h"
 #include "ops/conv/conv.h"
@@ -22,20 +23,32 @@ struct ConvGeometry {
   int64_t sh, sw, dh, dw;   // stride, dilation (dlcore convention: 1 = dense)
   int64_t pt, pb, pl, pr;   // padding
   int64_t oh, ow;           // output
+  // Element types of x/dx, w/dw and y/dy: all f32, or the bf16 column (comparison with
+  // dlcore's bf16 kernels): bf16 operands, f32 results (onednn_conv bf16 hooks below).
+  dt xt = dt::f32, wt = dt::f32, yt = dt::f32;
 
   std::string key() const {
     return cat(n, ",", c, ",", h, ",", w, ",", o, ",", kh, ",", kw, ",g", groups, ",s", sh, ",", sw,
-               ",d", dh, ",", dw, ",p", pt, ",", pb, ",", pl, ",", pr);
+               ",d", dh, ",", dw, ",p", pt, ",", pb, ",", pl, ",", pr, ",t", int(xt), int(wt), int(yt));
   }
-  memory::desc x_desc() const { return plain_desc({n, c, h, w}); }
-  memory::desc y_desc() const { return plain_desc({n, o, oh, ow}); }
+  static memory::desc typed(const memory::desc& d, dt t) {
+    return t == dt::f32 ? d : memory::desc(d.get_dims(), t, d.get_strides());
+  }
+  memory::desc x_desc() const { return typed(plain_desc({n, c, h, w}), xt); }
+  memory::desc y_desc() const { return typed(plain_desc({n, o, oh, ow}), yt); }
   memory::desc w_desc() const {
-    if (groups == 1) return plain_desc({o, c, kh, kw});
-    return plain_desc({groups, o / groups, c / groups, kh, kw});
+    if (groups == 1) return typed(plain_desc({o, c, kh, kw}), wt);
+    return typed(plain_desc({groups, o / groups, c / groups, kh, kw}), wt);
   }
   memory::desc b_desc() const { return plain_desc({o}); }
   static memory::desc any(const memory::desc& d) {
-    return memory::desc(d.get_dims(), dt::f32, tag::any);
+    return memory::desc(d.get_dims(), d.get_data_type(), tag::any);
+  }
+  // The same geometry with every tensor bf16: the forward hint of the bf16 backward passes.
+  ConvGeometry all_bf16() const {
+    ConvGeometry h = *this;
+    h.xt = h.wt = h.yt = dt::bf16;
+    return h;
   }
   memory::dims strides() const { return {sh, sw}; }
   memory::dims dilates() const { return {dh - 1, dw - 1}; }
@@ -77,12 +90,34 @@ void check_dy(const char* op, const Shape& dy, const ConvGeometry& g) {
                g.kh, ", ", g.kw, ") gives ", shape_str(expected));
 }
 
+// True for a bf16 pair, false for float32; mixed dtypes raise TypeError (as _C).
+bool bf16_pair(py::handle a, py::handle b, const char* op, const char* an, const char* bn) {
+  const bool a16 = is_bf16_array(a), b16 = is_bf16_array(b);
+  DLCORE_CHECK_TYPE(a16 == b16, op, ": ", an, " and ", bn,
+                    " must have the same dtype (both float32 or both bfloat16), got ", an, " ", dtype_name(a),
+                    " and ", bn, " ", dtype_name(b), "; convert one explicitly");
+  return a16;
+}
+
+// cached_plan; for bf16 a oneDNN refusal (no bf16 convolution for this CPU) becomes BackendUnavailableError.
+std::shared_ptr<const Plan> cached_bf16_aware(const char* op, bool bf16, const std::string& key,
+                                              const std::function<Plan()>& make) {
+  if (!bf16) return cached_plan(key, make);
+  try {
+    return cached_plan(key, make);
+  } catch (const dnnl::error& e) {
+    throw BackendError(cat(op, ": oneDNN has no bf16 convolution for this CPU (", e.what(), ")"));
+  }
+}
+
 FloatArray forward_entry(py::handle x_obj, py::handle w_obj, py::handle b_obj, py::handle stride,
                          py::handle padding, py::handle dilation, int64_t groups, const std::string&) {
   const char* op = "conv2d_forward";
-  FloatArray x = input_f32(x_obj, op, "x", 4);
-  FloatArray w = input_f32(w_obj, op, "w", 4);
+  const bool bf16 = bf16_pair(x_obj, w_obj, op, "x", "w");  // bf16 x, w -> f32 y
+  py::array x = bf16 ? input_bf16(x_obj, op, "x", 4) : py::array(input_f32(x_obj, op, "x", 4));
+  py::array w = bf16 ? input_bf16(w_obj, op, "w", 4) : py::array(input_f32(w_obj, op, "w", 4));
   ConvGeometry g = conv_geometry(op, shape_of(x), shape_of(w), stride, padding, dilation, groups);
+  if (bf16) g.xt = g.wt = dt::bf16;
   FloatArray b;
   const bool with_bias = !b_obj.is_none();
   if (with_bias) {
@@ -92,7 +127,7 @@ FloatArray forward_entry(py::handle x_obj, py::handle w_obj, py::handle b_obj, p
   }
   FloatArray y = new_f32({g.n, g.o, g.oh, g.ow});
   if (g.n == 0) return y;  // empty batch (KERNEL_API): oneDNN refuses zero-sized dims
-  auto plan = cached_plan(key_of(op, g.key(), with_bias), [&] {
+  auto plan = cached_bf16_aware(op, bf16, key_of(op, g.key(), with_bias), [&] {
     auto pd = forward_pd(g, with_bias, dnnl::prop_kind::forward_inference);
     std::vector<std::tuple<int, memory::desc, bool>> args = {
         {DNNL_ARG_SRC, g.x_desc(), false}, {DNNL_ARG_WEIGHTS, g.w_desc(), false},
@@ -116,15 +151,17 @@ FloatArray backward_data_entry(py::handle dy_obj, py::handle w_obj, py::handle i
                                py::handle stride, py::handle padding, py::handle dilation,
                                int64_t groups, const std::string&) {
   const char* op = "conv2d_backward_data";
-  FloatArray dy = input_f32(dy_obj, op, "dy", 4);
-  FloatArray w = input_f32(w_obj, op, "w", 4);
+  const bool bf16 = bf16_pair(dy_obj, w_obj, op, "dy", "w");  // bf16 dy, w -> f32 dx
+  py::array dy = bf16 ? input_bf16(dy_obj, op, "dy", 4) : py::array(input_f32(dy_obj, op, "dy", 4));
+  py::array w = bf16 ? input_bf16(w_obj, op, "w", 4) : py::array(input_f32(w_obj, op, "w", 4));
   Shape xs = args::shape_arg(input_shape, op, "input_shape", 4);
   ConvGeometry g = conv_geometry(op, xs, shape_of(w), stride, padding, dilation, groups);
+  if (bf16) g.yt = g.wt = dt::bf16;
   check_dy(op, shape_of(dy), g);
   FloatArray dx = new_f32(xs);
   if (g.n == 0) return dx;
-  auto plan = cached_plan(key_of(op, g.key()), [&] {
-    auto hint = forward_pd(g, false, dnnl::prop_kind::forward_training);
+  auto plan = cached_bf16_aware(op, bf16, key_of(op, g.key()), [&] {
+    auto hint = forward_pd(bf16 ? g.all_bf16() : g, false, dnnl::prop_kind::forward_training);
     auto any = &ConvGeometry::any;
     dnnl::convolution_backward_data::primitive_desc pd(
         cpu_engine(), dnnl::algorithm::convolution_direct, any(g.x_desc()), any(g.w_desc()),
@@ -147,10 +184,12 @@ py::tuple backward_weights_entry(py::handle x_obj, py::handle dy_obj, py::handle
                                  py::handle stride, py::handle padding, py::handle dilation,
                                  int64_t groups, bool with_bias, const std::string&) {
   const char* op = "conv2d_backward_weights";
-  FloatArray x = input_f32(x_obj, op, "x", 4);
-  FloatArray dy = input_f32(dy_obj, op, "dy", 4);
+  const bool bf16 = bf16_pair(x_obj, dy_obj, op, "x", "dy");  // bf16 x, dy -> f32 dw, db
+  py::array x = bf16 ? input_bf16(x_obj, op, "x", 4) : py::array(input_f32(x_obj, op, "x", 4));
+  py::array dy = bf16 ? input_bf16(dy_obj, op, "dy", 4) : py::array(input_f32(dy_obj, op, "dy", 4));
   Shape ws = args::shape_arg(weight_shape, op, "weight_shape", 4);
   ConvGeometry g = conv_geometry(op, shape_of(x), ws, stride, padding, dilation, groups);
+  if (bf16) g.xt = g.yt = dt::bf16;
   check_dy(op, shape_of(dy), g);
   FloatArray dw = new_f32(ws);
   FloatArray db;
@@ -160,8 +199,8 @@ py::tuple backward_weights_entry(py::handle x_obj, py::handle dy_obj, py::handle
     if (with_bias) std::fill(db.mutable_data(), db.mutable_data() + db.size(), 0.0f);
     return py::make_tuple(dw, with_bias ? py::object(db) : py::object(py::none()));
   }
-  auto plan = cached_plan(key_of(op, g.key(), with_bias), [&] {
-    auto hint = forward_pd(g, with_bias, dnnl::prop_kind::forward_training);
+  auto plan = cached_bf16_aware(op, bf16, key_of(op, g.key(), with_bias), [&] {
+    auto hint = forward_pd(bf16 ? g.all_bf16() : g, with_bias, dnnl::prop_kind::forward_training);
     auto any = &ConvGeometry::any;
     auto make = [&](const dnnl::convolution_backward_weights::primitive_desc& pd) {
       std::vector<std::tuple<int, memory::desc, bool>> args = {

@@ -7,6 +7,8 @@
 #include "bindings/array.h"
 #include "bindings/gemm_call.h"
 #include "onednn/common.h"
+#include "onednn/gemm_bf16.h"
+#include "bindings/bf16_array.h"
 #include "onednn/ops.h"
 
 namespace dlcore {
@@ -18,9 +20,13 @@ static memory::desc matrix_desc(int64_t rows, int64_t cols, bool transposed) {
                     : memory::desc({rows, cols}, dt::f32, memory::dims{cols, 1});
 }
 
-static FloatArray gemm_entry(py::handle a_obj, py::handle b_obj, bool trans_a, bool trans_b,
-                             float alpha, float beta, py::handle out_obj, const std::string&) {
+static py::array gemm_entry(py::handle a_obj, py::handle b_obj, bool trans_a, bool trans_b,
+                            float alpha, float beta, py::handle out_obj, const std::string&, py::handle out_dtype) {
   const char* op = "gemm";
+  if (is_bf16_array(a_obj) || is_bf16_array(b_obj))  // the bf16 column (onednn_gemm_bf16.cpp)
+    return gemm_bf16_entry(a_obj, b_obj, trans_a, trans_b, alpha, beta, out_obj, out_dtype);
+  DLCORE_CHECK_TYPE(!parse_out_dtype_bf16(out_dtype, op, false) && !is_bf16_array(out_obj),
+                    "gemm: a bfloat16 output needs bfloat16 a and b (got float32 operands)");
   GemmCall call = check_gemm_call(a_obj, b_obj, trans_a, trans_b, beta, out_obj);
   const FloatArray &a = call.a, &b = call.b;
   FloatArray c = call.c;
@@ -66,7 +72,7 @@ static FloatArray gemm_entry(py::handle a_obj, py::handle b_obj, bool trans_a, b
 void init_gemm(py::module_& m) {
   m.def("gemm", &gemm_entry, py::arg("a"), py::arg("b"), py::arg("trans_a") = false,
         py::arg("trans_b") = false, py::arg("alpha") = 1.0f, py::arg("beta") = 0.0f,
-        py::arg("out") = py::none(), py::arg("backend") = "onednn");
+        py::arg("out") = py::none(), py::arg("backend") = "onednn", py::arg("out_dtype") = py::none());
 }
 
 }  // namespace onednn

@@ -21,6 +21,7 @@ from . import kernels
 from .autograd import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
 from .ops._common import backend, current_backend
 from .random import manual_seed
+from .amp import autocast, bfloat16
 from .tensor import (
     Tensor, arange, argmax, as_tensor, cat, exp, float32, float64, from_dlpack, from_numpy, full, full_like, int32,
     int64, log, matmul, ones, ones_like, rand, rand_like, randn, randn_like, sqrt, stack, tensor, uint8, zeros,
@@ -62,6 +63,8 @@ __all__ = [
     "rand", "rand_like", "randn", "randn_like", "save", "set_grad_enabled", "sqrt", "stack", "tensor", "uint8",
     "zeros", "zeros_like",
     "accelerator", "autograd", "cuda", "double", "long", "utils",
+    # bfloat16 and mixed precision (dlcore.amp)
+    "autocast", "bfloat16",
 ] + [n for n in _function_names if not hasattr(_builtins, n)]
 # (max, sum, abs, float, int, bool ... are attributes only: ``from dlcore import *`` must not shadow builtins)
 

@@ -24,6 +24,7 @@ from .autograd import is_grad_enabled, no_grad
 from .ops import arith, reduce, select, shape
 from .ops._common import array_module
 from .ops.copy import ToCopy
+from . import amp as _amp
 
 float32 = np.dtype(np.float32)
 float64 = np.dtype(np.float64)
@@ -81,7 +82,7 @@ class Tensor:
         self.grad = None
         self._node = None
         self._retains_grad = False
-        if requires_grad and data.dtype.kind not in "fc":
+        if requires_grad and not _is_floating(data.dtype):
             raise TypeError(f"only floating-point tensors can require grad, got {data.dtype}")
         self.requires_grad = bool(requires_grad)
 
@@ -205,7 +206,7 @@ class Tensor:
         dtype = self.dtype if dtype is None else np.dtype(dtype)
         if device == self.device and dtype == self.dtype and not copy:
             return self
-        if dtype.kind not in "fc":  # integer/bool results leave the tape, as in PyTorch
+        if not _is_floating(dtype):  # integer/bool results leave the tape, as in PyTorch
             with no_grad():
                 return ToCopy.apply(self, device, dtype)
         return ToCopy.apply(self, device, dtype)
@@ -223,6 +224,10 @@ class Tensor:
 
     def double(self):
         return self.to(float64)
+
+    def bfloat16(self):
+        """``to(dlcore.bfloat16)``: a bfloat16 copy on the tape (its gradient flows back as this dtype)."""
+        return self.to(_amp.require_bfloat16())
 
     def long(self):
         return self.to(int64)
@@ -456,10 +461,10 @@ class Tensor:
         return _binary(arith.Div, other, self)
 
     def __matmul__(self, other):
-        return arith.MatMul.apply(self, _as_tensor_like(other, self))
+        return _matmul(self, _as_tensor_like(other, self))
 
     def __rmatmul__(self, other):
-        return arith.MatMul.apply(_as_tensor_like(other, self), self)
+        return _matmul(_as_tensor_like(other, self), self)
 
     def __pow__(self, other):
         return _binary(arith.Pow, self, other)
@@ -1102,6 +1107,20 @@ def sqrt(t):
 
 def matmul(a, b):
     return a @ b
+
+
+def _matmul(a, b):
+    """a @ b on the tape; 2-D float32 operands under dlcore.autocast run in bfloat16."""
+    if a.ndim == 2 and b.ndim == 2 and _amp.autocast_applies("matmul", a.data, b.data):
+        from .ops.amp import MatMulBf16
+
+        return MatMulBf16.apply(a, b)
+    return arith.MatMul.apply(a, b)
+
+
+def _is_floating(dtype) -> bool:
+    """float16/32/64, complex, and bfloat16 (ml_dtypes, NumPy kind 'V')."""
+    return np.dtype(dtype).kind in "fc" or _amp.is_bfloat16(dtype)
 
 
 def argmax(t, dim=None, keepdim=False):

@@ -200,6 +200,9 @@ def main(argv=None):
     parser.add_argument("--backend", default="auto",
                         help="CPU kernel backend (auto, ref, avx2, avx512, onednn); on cuda: auto or cuda")
     parser.add_argument("--save", default=None, help="write the trained model's state_dict here")
+    parser.add_argument("--amp", default="none", choices=["none", "bf16"],
+                        help="bf16: mixed precision (dlcore.autocast): linear/conv in bfloat16 on float32 master "
+                             "weights; checkpoints keep float32")
     parser.add_argument("--no-progress", action="store_true")
     parser.add_argument("--distributed", action="store_true",
                         help="data-parallel over the ranks of an MPI job: mpirun -np N python -m dlcore.train "
@@ -243,7 +246,11 @@ def main(argv=None):
         test_loader = DataLoader(test_set, batch_size=256, device=device)
     optimizer = optim.SGD(net.parameters(), lr=args.lr, momentum=args.momentum)
     start = time.perf_counter()
-    with ops._common.backend(args.backend):
+    from .amp import autocast
+
+    if args.amp == "bf16" and device != "cpu":
+        parser.error("--amp bf16 runs on the CPU (dlcore's bf16 kernels); use --device cpu")
+    with ops._common.backend(args.backend), autocast("cpu", enabled=args.amp == "bf16"):
         history = fit(net, train_loader, optimizer, args.epochs, test_loader,
                       progress=not args.no_progress and rank == 0, log=say, distributed=args.distributed,
                       plot=args.plot if rank == 0 else None)

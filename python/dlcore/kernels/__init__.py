@@ -18,6 +18,7 @@ from .dropout import *  # noqa: F401,F403  (dropout_forward, dropout_backward)
 from .conv import conv2d_backward_data, conv2d_backward_weights, conv2d_forward
 from .eltwise import *  # noqa: F401,F403  (relu/prelu/sigmoid/tanh/elu/abs/maxout forward and backward)
 from .gemm import gemm
+from .cast import cast_bf16_to_f32, cast_f32_to_bf16
 from .lrn import lrn_backward, lrn_forward
 from .norm import *  # noqa: F401,F403  (batch_norm_forward_training/_inference, batch_norm_backward)
 from .pool import avg_pool2d_backward, avg_pool2d_forward, max_pool2d_backward, max_pool2d_forward
@@ -27,5 +28,5 @@ from .lowbit import *  # noqa: F401,F403  (int8 GEMM/conv, binary pack/GEMM/conv
 
 __all__ = (["gemm", "last_dispatch", "conv2d_forward", "conv2d_backward_data", "conv2d_backward_weights",
             "lrn_forward", "lrn_backward", "max_pool2d_forward", "max_pool2d_backward", "avg_pool2d_forward",
-            "avg_pool2d_backward"] + eltwise.__all__ + norm.__all__ + softmax.__all__ + dropout.__all__
+            "avg_pool2d_backward", "cast_f32_to_bf16", "cast_bf16_to_f32"] + eltwise.__all__ + norm.__all__ + softmax.__all__ + dropout.__all__
            + lowbit.__all__)

@@ -1,10 +1,10 @@
-"""Single-precision matrix multiplication."""
+"""Matrix multiplication: float32, or bfloat16 operands with float32 accumulation."""
 from __future__ import annotations
 
 from ._dispatch import module_for
 
 
-def gemm(a, b, *, trans_a=False, trans_b=False, alpha=1.0, beta=0.0, out=None, backend="auto"):
+def gemm(a, b, *, trans_a=False, trans_b=False, alpha=1.0, beta=0.0, out=None, backend="auto", out_dtype=None):
     """C = alpha * op(A) @ op(B) + beta * C, in float32.
 
     ``op(X)`` is ``X.T`` when the matching ``trans_*`` flag is set, so a
@@ -17,7 +17,18 @@ def gemm(a, b, *, trans_a=False, trans_b=False, alpha=1.0, beta=0.0, out=None, b
             ``beta == 0`` never reads ``out``, so NaN in it is overwritten.
         out: optional (M, N) float32 C-contiguous array written in place; it
             must not share memory with ``a`` or ``b``.
-        backend: "auto", "ref", "avx2", "avx512" (or "onednn"/"cuda" when built).
+        backend: "auto", "ref", "avx2", "avx512" (or "onednn"/"cuda" when built);
+            for bfloat16 also "amx" and "avx512_bf16" where the CPU has them.
+        out_dtype: bfloat16 operands only: float32 (default) or
+            ``dlcore.bfloat16`` for C (a bf16 ``out`` implies it). Float32
+            accumulation either way; a bf16 C is rounded once at the end.
+
+    bfloat16: ``a`` and ``b`` both ``dlcore.bfloat16`` (``ml_dtypes.bfloat16``)
+    arrays. Products of two bf16 values are exact in float32, and sums are
+    float32, so the error is that of a float32 dot product on the bf16 values.
+    Implementations, fastest first: AMX tiles (``amx``), vdpbf16ps
+    (``avx512_bf16``), then bf16 -> float32 while packing on ``avx512`` /
+    ``avx2`` / ``ref`` (the float32 micro-kernels; memory savings only).
 
     Returns:
         The (M, N) result (``out`` itself when given). K == 0 gives beta * C.
@@ -29,4 +40,7 @@ def gemm(a, b, *, trans_a=False, trans_b=False, alpha=1.0, beta=0.0, out=None, b
         3.0
     """
     module = module_for(backend, "gemm", a, b)
-    return module.gemm(a, b, bool(trans_a), bool(trans_b), float(alpha), float(beta), out, backend)
+    if out_dtype is None:
+        return module.gemm(a, b, bool(trans_a), bool(trans_b), float(alpha), float(beta), out, backend)
+    return module.gemm(a, b, bool(trans_a), bool(trans_b), float(alpha), float(beta), out, backend,
+                       out_dtype=out_dtype)

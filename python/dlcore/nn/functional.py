@@ -13,6 +13,8 @@ from ..ops import activation, conv, dropout as dropout_ops, linear as linear_ops
 from ..ops._common import array_module
 from ..random import next_seed
 from ..tensor import Tensor, tensor
+from .. import amp as _amp
+from ..ops import amp as _amp_ops
 
 __all__ = [
     "linear", "conv2d", "relu", "leaky_relu", "prelu", "elu", "sigmoid", "tanh", "maxout",
@@ -81,6 +83,8 @@ def linear(input, weight, bias=None):
         return linear(input.reshape(-1, input.shape[-1]), weight, bias).reshape(lead + (weight.shape[0],))
     if input.shape[1] != weight.shape[1]:
         raise ValueError(f"linear: input {input.shape} and weight {weight.shape} do not match (in_features)")
+    if _amp.autocast_applies("linear", input.data, weight.data, None if bias is None else bias.data):
+        return _amp_ops.LinearBf16.apply(input, weight, bias)
     _check_dtypes("linear", input, weight, bias)
     return linear_ops.Linear.apply(input, weight, bias)
 
@@ -91,9 +95,12 @@ def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
     ``padding`` is an int, (ph, pw) or (top, bottom, left, right);
     OH = (H + pad_top + pad_bottom - dilation*(KH-1) - 1) // stride + 1.
     """
-    _check_dtypes("conv2d", input, weight, bias)
     if isinstance(padding, str):
         padding = _conv_padding_mode(padding, weight.shape[2:], dilation, stride)
+    if _amp.autocast_applies("conv2d", input.data, weight.data, None if bias is None else bias.data):
+        return _amp_ops.Conv2dBf16.apply(input, weight, bias, stride=stride, padding=padding, dilation=dilation,
+                                         groups=groups)
+    _check_dtypes("conv2d", input, weight, bias)
     return conv.Conv2d.apply(input, weight, bias, stride=stride, padding=padding, dilation=dilation,
                              groups=groups)
 

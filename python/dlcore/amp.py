@@ -1,0 +1,154 @@
+"""bfloat16 on the CPU: the dtype, conversions, and mixed precision (autocast).
+
+``dlcore.bfloat16`` is ``ml_dtypes.bfloat16`` as a NumPy dtype (the bfloat16
+of JAX and TensorFlow). ``with dlcore.autocast("cpu", dtype=dlcore.bfloat16):``
+runs the ops of ``LOWER_PRECISION_OPS`` with bfloat16 operands (float32
+accumulation) on float32 master weights; the gradients that reach the
+parameters are float32. It also works as a decorator, and ``enabled=False``
+turns it off.
+
+Op lists, following ``torch.autocast("cpu")`` (torch/csrc/autograd/autocast_mode.cpp):
+
+* ``LOWER_PRECISION_OPS``: linear, matmul (2-D operands), conv2d - the ops of
+  torch's CPU ``lower_precision_fp`` list that dlcore has.
+* ``FLOAT32_OPS``: softmax, log_softmax, the losses, batch norm, LRN, pooling,
+  reductions, activations, dropout: they keep float32 inputs and outputs.
+
+Where dlcore differs from torch (by design, documented):
+
+* The bf16 ops return **float32** (computed from bf16 operands with float32
+  accumulation). torch returns bfloat16 tensors and lets the next ops run in
+  bf16; dlcore's other kernels are float32, so everything after a bf16 op
+  stays float32. The arithmetic of the bf16 op is the same (bf16 inputs,
+  float32 sums); activations between layers are not rounded to bf16.
+* torch's CPU list also has conv1d/conv3d, bmm/baddbmm/addmm, conv_transpose,
+  prelu and attention: dlcore has no such ops (matmul of batched operands runs
+  float32).
+* torch's ``fp32`` list names ops that cast bf16 inputs up; since dlcore's
+  bf16 ops already return float32, those ops never see bf16 inputs.
+* Weight casts are not cached across calls within a region (torch caches
+  them for leaf weights); every call converts its weight again.
+* float64 inputs are never cast (as in torch: autocast ignores float64).
+"""
+from __future__ import annotations
+
+import functools
+import threading
+
+import numpy as np
+
+try:
+    import ml_dtypes as _ml_dtypes
+except ImportError:  # pragma: no cover - ml_dtypes is a dependency of dlcore
+    _ml_dtypes = None
+
+#: The bfloat16 dtype (NumPy dtype of ml_dtypes.bfloat16); None without ml_dtypes.
+bfloat16 = np.dtype(_ml_dtypes.bfloat16) if _ml_dtypes is not None else None
+
+#: Ops autocast runs with bfloat16 operands (torch's CPU lower_precision_fp ops dlcore has).
+LOWER_PRECISION_OPS = frozenset({"linear", "matmul", "conv2d"})
+#: Ops that stay float32 under autocast (inputs and outputs).
+FLOAT32_OPS = frozenset({
+    "softmax", "log_softmax", "cross_entropy", "nll_loss", "mse_loss", "l1_loss", "binary_cross_entropy",
+    "batch_norm", "local_response_norm", "max_pool2d", "avg_pool2d", "sum", "mean", "max",
+    "relu", "sigmoid", "tanh", "elu", "dropout",
+})
+
+_state = threading.local()
+
+
+def require_bfloat16():
+    """The bfloat16 dtype, or ImportError saying what to install."""
+    if bfloat16 is None:  # pragma: no cover
+        raise ImportError("bfloat16 needs the ml_dtypes package: pip install ml_dtypes")
+    return bfloat16
+
+
+def is_bfloat16(dtype) -> bool:
+    return bfloat16 is not None and np.dtype(dtype) == bfloat16
+
+
+def to_bfloat16(a):
+    """A float32 NumPy array as bfloat16 (our conversion kernel: RNE, NaN kept NaN); others via astype."""
+    require_bfloat16()
+    if type(a) is np.ndarray and a.dtype == np.float32:
+        from . import kernels
+
+        return kernels.cast_f32_to_bf16(np.ascontiguousarray(a))
+    return a.astype(bfloat16)
+
+
+def to_float32(a):
+    """A bfloat16 NumPy array as float32 (exact)."""
+    if type(a) is np.ndarray and is_bfloat16(a.dtype):
+        from . import kernels
+
+        return kernels.cast_bf16_to_f32(np.ascontiguousarray(a))
+    return a.astype(np.float32)
+
+
+def is_autocast_enabled() -> bool:
+    return getattr(_state, "dtype", None) is not None
+
+
+def get_autocast_dtype():
+    return getattr(_state, "dtype", None)
+
+
+def autocast_applies(op: str, *arrays) -> bool:
+    """True when autocast is on, `op` is in LOWER_PRECISION_OPS and every given array is float32 NumPy."""
+    if not is_autocast_enabled() or op not in LOWER_PRECISION_OPS:
+        return False
+    return all(a is None or (type(a) is np.ndarray and a.dtype == np.float32) for a in arrays)
+
+
+class autocast:
+    """Mixed precision on the CPU: ``with dlcore.autocast("cpu", dtype=dlcore.bfloat16): ...``.
+
+    Inside, linear / matmul / conv2d on float32 tensors compute with bfloat16
+    operands and float32 accumulation and return float32; their backward
+    passes use bf16 operands too and give float32 gradients. Everything else
+    is unchanged (see the module docstring for the op lists and where this
+    differs from ``torch.autocast``). Also a decorator:
+
+        >>> @dlcore.autocast("cpu", dtype=dlcore.bfloat16)
+        ... def step(x): return model(x)
+
+    Args:
+        device_type: "cpu" (the only one with bf16 kernels in dlcore).
+        dtype: ``dlcore.bfloat16`` (default).
+        enabled: False makes the region a no-op (autocast off inside it).
+    """
+
+    def __init__(self, device_type="cpu", dtype=None, enabled=True, cache_enabled=None):
+        if device_type != "cpu":
+            raise ValueError(f"dlcore.autocast: device_type must be 'cpu' (bf16 kernels run on the CPU), "
+                             f"got {device_type!r}")
+        dtype = require_bfloat16() if dtype is None else dtype
+        try:
+            ok = is_bfloat16(dtype)
+        except TypeError:
+            ok = False
+        if not ok:
+            raise TypeError(f"dlcore.autocast: dtype must be dlcore.bfloat16, got {dtype!r}")
+        if not isinstance(enabled, bool):
+            raise TypeError(f"dlcore.autocast: enabled must be a bool, got {type(enabled).__name__}")
+        self.device_type, self.dtype, self.enabled = device_type, bfloat16, enabled
+        self._saved = []
+
+    def __enter__(self):
+        self._saved.append(getattr(_state, "dtype", None))
+        _state.dtype = self.dtype if self.enabled else None
+        return self
+
+    def __exit__(self, *exc):
+        _state.dtype = self._saved.pop()
+        return False
+
+    def __call__(self, fn):
+        @functools.wraps(fn)
+        def wrapper(*args, **kwargs):
+            with autocast(self.device_type, self.dtype, self.enabled):
+                return fn(*args, **kwargs)
+
+        return wrapper
