@@ -179,15 +179,31 @@ def sign(v):
     return np.where(v >= 0, 1, -1).astype(np.int64)
 
 
+@pytest.mark.parametrize("impl", impls("binary_pack"))
 @pytest.mark.parametrize("k", [1, 7, 63, 64, 65, 129, 200, 1000])
-def test_binary_pack_layout(k, rng):
+def test_binary_pack_layout(impl, k, rng):
     v = rng.standard_normal((3, k)).astype(np.float32)
     v[0, 0] = 0.0  # sign(0) = +1
-    bits = K.binary_pack(v)
+    bits = K.binary_pack(v, backend=impl)
     assert bits.dtype == np.uint64 and bits.shape == (3, (k + 63) // 64)
     unpacked = np.unpackbits(bits.view(np.uint8), axis=1, bitorder="little")[:, :k]
     np.testing.assert_array_equal(unpacked, (v >= 0).astype(np.uint8))
     assert not np.unpackbits(bits.view(np.uint8), axis=1, bitorder="little")[:, k:].any()
+
+
+@pytest.mark.parametrize("impl", impls("binary_pack"))
+@pytest.mark.parametrize("n,c,h,w,groups", [(2, 3, 4, 5, 1), (1, 70, 3, 9, 1), (2, 130, 2, 17, 2), (1, 96, 3, 8, 3),
+                                            (1, 8, 1, 16, 1), (1, 200, 2, 7, 1)])
+def test_binary_pack_nchw_layout(impl, n, c, h, w, groups, rng):
+    x = rng.standard_normal((n, c, h, w)).astype(np.float32)
+    x[0, 0, 0, 0] = 0.0
+    bits = K.binary_pack_nchw(x, groups, backend=impl)
+    cg, wcg = c // groups, (c // groups + 63) // 64
+    assert bits.dtype == np.uint64 and bits.shape == (n, h, w, groups * wcg)
+    unpacked = np.unpackbits(bits.reshape(n, h, w, groups, wcg).view(np.uint8), axis=-1, bitorder="little")
+    expect = np.zeros((n, h, w, groups, wcg * 64), np.uint8)
+    expect[..., :cg] = (x >= 0).transpose(0, 2, 3, 1).reshape(n, h, w, groups, cg)
+    np.testing.assert_array_equal(unpacked, expect)
 
 
 @pytest.mark.parametrize("impl", impls("binary_gemm"))

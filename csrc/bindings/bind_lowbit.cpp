@@ -139,24 +139,39 @@ py::array_t<int32_t> conv2d_u8s8_entry(py::handle x_obj, py::handle w_obj, int64
   return y;
 }
 
-py::array_t<uint64_t> binary_pack_entry(py::handle v_obj) {
+py::array_t<uint64_t> binary_pack_entry(py::handle v_obj, const std::string& backend) {
   FloatArray v = input_f32(v_obj, "binary_pack", "v", 2);
-  const int64_t rows = v.shape(0), k = v.shape(1);
-  auto out = new_aligned<uint64_t>({rows, (k + 63) / 64});
+  BinaryPackArgs a;
+  a.x = v.data();
+  a.rows = v.shape(0);
+  a.k = v.shape(1);
+  auto out = new_aligned<uint64_t>({a.rows, (a.k + 63) / 64});
+  a.out = out.mutable_data();
+  const auto& impl = select_impl(binary_pack_registry(), a, backend);
   py::gil_scoped_release nogil;
-  binary_pack_rows(v.data(), rows, k, out.mutable_data());
+  impl.run(a);
   return out;
 }
 
-py::array_t<uint64_t> binary_pack_nchw_entry(py::handle x_obj, int64_t groups) {
+py::array_t<uint64_t> binary_pack_nchw_entry(py::handle x_obj, int64_t groups, const std::string& backend) {
   const char* op = "binary_pack_nchw";
   FloatArray x = input_f32(x_obj, op, "x", 4);
   DLCORE_CHECK(groups >= 1 && x.shape(1) % groups == 0, op, ": channels ", x.shape(1),
                " must be divisible by groups=", groups);
   const int64_t wcg = (x.shape(1) / groups + 63) / 64;
   auto out = new_aligned<uint64_t>({x.shape(0), x.shape(2), x.shape(3), groups * wcg});
+  BinaryPackArgs a;
+  a.x = x.data();
+  a.nchw = true;
+  a.n = x.shape(0);
+  a.c = x.shape(1);
+  a.h = x.shape(2);
+  a.w = x.shape(3);
+  a.groups = groups;
+  a.out = out.mutable_data();
+  const auto& impl = select_impl(binary_pack_registry(), a, backend);
   py::gil_scoped_release nogil;
-  binary_pack_nchw(x.data(), x.shape(0), x.shape(1), x.shape(2), x.shape(3), groups, out.mutable_data());
+  impl.run(a);
   return out;
 }
 
@@ -249,8 +264,9 @@ void init_lowbit(py::module_& m) {
   m.def("conv2d_u8s8", &conv2d_u8s8_entry, py::arg("x"), py::arg("w"), py::arg("x_zero_point") = 0,
         py::arg("stride") = 1, py::arg("padding") = 0, py::arg("dilation") = 1, py::arg("groups") = 1,
         py::arg("backend") = "auto");
-  m.def("binary_pack", &binary_pack_entry, py::arg("v"));
-  m.def("binary_pack_nchw", &binary_pack_nchw_entry, py::arg("x"), py::arg("groups") = 1);
+  m.def("binary_pack", &binary_pack_entry, py::arg("v"), py::arg("backend") = "auto");
+  m.def("binary_pack_nchw", &binary_pack_nchw_entry, py::arg("x"), py::arg("groups") = 1,
+        py::arg("backend") = "auto");
   m.def("binary_gemm", &binary_gemm_entry, py::arg("x_bits"), py::arg("w_bits"), py::arg("k"),
         py::arg("scale") = py::none(), py::arg("bias") = py::none(), py::arg("backend") = "auto");
   m.def("binary_conv2d", &binary_conv2d_entry, py::arg("x_bits"), py::arg("w_bits"), py::arg("in_channels"),
@@ -270,6 +286,7 @@ void init_lowbit(py::module_& m) {
     else if (op == "conv2d_u8s8") add(conv2d_u8s8_registry());
     else if (op == "binary_gemm") add(binary_gemm_registry());
     else if (op == "binary_conv2d") add(binary_conv2d_registry());
+    else if (op == "binary_pack") add(binary_pack_registry());
     else throw ValueError(cat("lowbit_impls: unknown op '", op, "'"));
     return out;
   }, py::arg("op"));

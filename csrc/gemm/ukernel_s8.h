@@ -55,15 +55,22 @@ void pack_panel_s8(const T* src, int64_t ld, int64_t row0, int rows, int64_t k0,
                    int tile, void* dst_) {
   const int64_t quads = (kc + 3) / 4;
   const int64_t kend = k0 + kc < k ? k0 + kc : k;
+  const int64_t full = (kend - k0) / 4;  // quads with all four k inside the block
   Out* dst = static_cast<Out*>(dst_);
-  // Row-wise: each source row is contiguous along k.
+  // Row by row: each source row is contiguous along k; a quad is one 4-byte
+  // copy (the common case), or a widening of 4 values (Wide).
   for (int i = 0; i < tile; ++i) {
-    const T* row = i < rows ? src + (row0 + i) * ld : nullptr;
+    const T* row = i < rows ? src + (row0 + i) * ld + k0 : nullptr;
     for (int64_t g = 0; g < quads; ++g) {
       Out v[4];
-      for (int q = 0; q < 4; ++q) {
-        const int64_t kk = k0 + 4 * g + q;
-        v[q] = (row && kk < kend) ? Out(row[kk]) : Out(0);
+      if (row && g < full) {
+        if (!Wide) {
+          std::memcpy(dst + g * tile * 4 + i * 4, row + 4 * g, 4);
+          continue;
+        }
+        for (int q = 0; q < 4; ++q) v[q] = Out(row[4 * g + q]);
+      } else {
+        for (int q = 0; q < 4; ++q) v[q] = (row && k0 + 4 * g + q < kend) ? Out(row[4 * g + q]) : Out(0);
       }
       if (Wide) {
         Out* d0 = dst + (2 * g) * tile * 2 + i * 2;  // step 2g: (q0, q1); step 2g+1: (q2, q3)

@@ -31,7 +31,19 @@ struct RefPop {
     cnt[2] += count1(x, w2, nw);
     cnt[3] += count1(x, w3, nw);
   }
+  template <int J>
+  static void count_spans(const BinarySpan* spans, int64_t n, const uint64_t* w, int64_t wstride, uint64_t* cnt) {
+    for (int64_t s = 0; s < n; ++s)
+      for (int j = 0; j < J; ++j) cnt[j] += count1(spans[s].x, w + j * wstride + spans[s].woff, spans[s].nw);
+  }
 };
+
+void run_pack_ref(const BinaryPackArgs& a) {
+  if (a.nchw)
+    binary_pack_nchw(a.x, a.n, a.c, a.h, a.w, a.groups, a.out);
+  else
+    binary_pack_rows(a.x, a.rows, a.k, a.out);
+}
 
 #ifdef DLCORE_HAVE_AVX2
 void run_conv_avx2(const BinaryConvArgs& a) { binary_conv2d_avx2(a); }
@@ -57,6 +69,16 @@ const Registry<BinaryConvArgs>& binary_conv2d_registry() {
     {"binary_conv2d_avx2_pshufb", Isa::avx2, nullptr, run_conv_avx2},
 #endif
     {"binary_conv2d_ref", Isa::ref, nullptr, binary_conv2d_ref},
+  });
+  return registry;
+}
+
+const Registry<BinaryPackArgs>& binary_pack_registry() {
+  static const Registry<BinaryPackArgs> registry("binary_pack", {
+#ifdef DLCORE_HAVE_AVX2
+    {"binary_pack_avx2_movemask", Isa::avx2, nullptr, binary_pack_avx2},
+#endif
+    {"binary_pack_ref", Isa::ref, nullptr, run_pack_ref},
   });
   return registry;
 }

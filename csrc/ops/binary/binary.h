@@ -40,6 +40,19 @@ struct BinaryGemmArgs {
   float* y = nullptr;                      // (M, N)
 };
 
+// Packing, either layout: rows (x is rows x k, out rows x ceil(k/64)) or
+// NCHW (out (n, h, w, groups * ceil(c/groups/64)), bits along channels).
+struct BinaryPackArgs {
+  const float* x = nullptr;
+  bool nchw = false;
+  int64_t rows = 0, k = 0;                          // rows layout
+  int64_t n = 0, c = 0, h = 0, w = 0, groups = 1;   // NCHW layout
+  uint64_t* out = nullptr;
+};
+
+const Registry<BinaryPackArgs>& binary_pack_registry();
+void binary_pack_avx2(const BinaryPackArgs& a);
+
 const Registry<BinaryConvArgs>& binary_conv2d_registry();
 const Registry<BinaryGemmArgs>& binary_gemm_registry();
 

@@ -5,6 +5,7 @@
 // masked load (dead lanes are 0 in both x and w, XOR 0, count 0).
 #include <immintrin.h>
 
+#include "core/parallel.h"
 #include "ops/binary/binary_kernels.h"
 
 namespace dlcore {
@@ -63,6 +64,45 @@ struct Avx2Pop {
     }
     for (int j = 0; j < J; ++j) cnt[j] += hsum64(_mm256_add_epi64(wide[j], _mm256_sad_epu8(bytes[j], zero)));
   }
+  // All spans of one output pixel: byte counts carried across spans, widened
+  // every kFlush vectors and once at the end.
+  template <int J>
+  static void count_spans(const BinarySpan* spans, int64_t n, const uint64_t* w, int64_t wstride, uint64_t* cnt) {
+    __m256i wide[J], bytes[J];
+    for (int j = 0; j < J; ++j) wide[j] = bytes[j] = _mm256_setzero_si256();
+    const __m256i zero = _mm256_setzero_si256();
+    int64_t since_flush = 0;
+    auto flush = [&] {
+      for (int j = 0; j < J; ++j) {
+        wide[j] = _mm256_add_epi64(wide[j], _mm256_sad_epu8(bytes[j], zero));
+        bytes[j] = zero;
+      }
+      since_flush = 0;
+    };
+    for (int64_t s = 0; s < n; ++s) {
+      const uint64_t* x = spans[s].x;
+      const uint64_t* ws = w + spans[s].woff;
+      const int64_t nw = spans[s].nw;
+      int64_t i = 0;
+      for (; i + 4 <= nw; i += 4) {
+        const __m256i xv = load4(x + i);
+#pragma GCC unroll 4
+        for (int j = 0; j < J; ++j)
+          bytes[j] = _mm256_add_epi8(bytes[j], popcount_bytes(_mm256_xor_si256(xv, load4(ws + j * wstride + i))));
+        if (++since_flush == kFlush) flush();
+      }
+      if (i < nw) {
+        const __m256i mask = tail_mask(nw - i);
+        const __m256i xv = load4_masked(x + i, mask);
+#pragma GCC unroll 4
+        for (int j = 0; j < J; ++j)
+          bytes[j] = _mm256_add_epi8(
+              bytes[j], popcount_bytes(_mm256_xor_si256(xv, load4_masked(ws + j * wstride + i, mask))));
+        if (++since_flush == kFlush) flush();
+      }
+    }
+    for (int j = 0; j < J; ++j) cnt[j] += hsum64(_mm256_add_epi64(wide[j], _mm256_sad_epu8(bytes[j], zero)));
+  }
   static void count4(const uint64_t* x, const uint64_t* w0, const uint64_t* w1, const uint64_t* w2,
                      const uint64_t* w3, int64_t nw, uint64_t* cnt) {
     const uint64_t* w[4] = {w0, w1, w2, w3};
@@ -75,7 +115,82 @@ struct Avx2Pop {
   }
 };
 
+// Sign bits of 8 consecutive floats (bit p = v[p] >= 0).
+inline uint32_t sign_bits8(const float* v) {
+  return uint32_t(_mm256_movemask_ps(_mm256_cmp_ps(_mm256_loadu_ps(v), _mm256_setzero_ps(), _CMP_GE_OQ)));
+}
+
+// Transposes the 8 x 8 bit matrix held in x (byte i, bit j) -> (byte j, bit i)
+// (Hacker's Delight, transpose8 on a 64-bit word).
+inline uint64_t transpose8x8(uint64_t x) {
+  uint64_t t = (x ^ (x >> 7)) & 0x00AA00AA00AA00AAULL;
+  x = x ^ t ^ (t << 7);
+  t = (x ^ (x >> 14)) & 0x0000CCCC0000CCCCULL;
+  x = x ^ t ^ (t << 14);
+  t = (x ^ (x >> 28)) & 0x00000000F0F0F0F0ULL;
+  return x ^ t ^ (t << 28);
+}
+
+void pack_rows(const BinaryPackArgs& a) {
+  const int64_t words = (a.k + 63) / 64;
+  parallel_units(a.rows, a.rows * a.k * 4, [&](int64_t r0, int64_t r1) {
+    for (int64_t r = r0; r < r1; ++r) {
+      const float* src = a.x + r * a.k;
+      uint64_t* dst = a.out + r * words;
+      for (int64_t q = 0; q < words; ++q) {
+        const int64_t end = std::min<int64_t>(64, a.k - 64 * q);
+        uint64_t word = 0;
+        int64_t b = 0;
+        for (; b + 8 <= end; b += 8) word |= uint64_t(sign_bits8(src + 64 * q + b)) << b;
+        for (; b < end; ++b) word |= uint64_t(src[64 * q + b] >= 0.0f) << b;
+        dst[q] = word;
+      }
+    }
+  });
+}
+
+// NCHW: for 8 pixels of a row and a block of up to 64 channels, one movemask
+// per channel gives a byte (bit = pixel); eight such bytes form an 8 x 8 bit
+// matrix that transpose8x8 turns into one byte (bit = channel) per pixel.
+void pack_nchw(const BinaryPackArgs& a) {
+  const int64_t cg = a.c / a.groups, wcg = (cg + 63) / 64, wc = a.groups * wcg;
+  parallel_units(a.n * a.h, a.n * a.c * a.h * a.w * 4, [&](int64_t u0, int64_t u1) {
+    for (int64_t u = u0; u < u1; ++u) {
+      const int64_t img = u / a.h, row = u % a.h;
+      uint64_t* dst = a.out + u * a.w * wc;
+      std::fill(dst, dst + a.w * wc, uint64_t(0));
+      for (int64_t g = 0; g < a.groups; ++g)
+        for (int64_t blk = 0; blk < wcg; ++blk) {
+          const int64_t c0 = g * cg + blk * 64, nch = std::min<int64_t>(64, cg - blk * 64);
+          const int64_t word = g * wcg + blk;
+          const float* plane0 = a.x + ((img * a.c + c0) * a.h + row) * a.w;
+          const int64_t plane = a.h * a.w;
+          int64_t p0 = 0;
+          for (; p0 + 8 <= a.w; p0 += 8) {
+            for (int64_t cb = 0; cb < nch; cb += 8) {  // 8 channels -> one 8 x 8 block
+              uint64_t m = 0;
+              const int64_t cn = std::min<int64_t>(8, nch - cb);
+              for (int64_t j = 0; j < cn; ++j) m |= uint64_t(sign_bits8(plane0 + (cb + j) * plane + p0)) << (8 * j);
+              const uint64_t t = transpose8x8(m);  // byte p: bits = channels cb..cb+7 of pixel p0+p
+              for (int p = 0; p < 8; ++p) dst[(p0 + p) * wc + word] |= ((t >> (8 * p)) & 0xff) << cb;
+            }
+          }
+          for (; p0 < a.w; ++p0)
+            for (int64_t j = 0; j < nch; ++j)
+              dst[p0 * wc + word] |= uint64_t(plane0[j * plane + p0] >= 0.0f) << j;
+        }
+    }
+  });
+}
+
 }  // namespace
+
+void binary_pack_avx2(const BinaryPackArgs& a) {
+  if (a.nchw)
+    pack_nchw(a);
+  else
+    pack_rows(a);
+}
 
 void binary_conv2d_avx2(const BinaryConvArgs& a) { binary_conv2d_impl<Avx2Pop>(a); }
 void binary_gemm_avx2(const BinaryGemmArgs& a) { binary_gemm_impl<Avx2Pop>(a); }

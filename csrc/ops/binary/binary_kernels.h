@@ -1,6 +1,8 @@
 // The loops of the binary kernels, written once over a popcount policy `Pop`:
 //   Pop::count4(x, w0, w1, w2, w3, nwords, cnt)  cnt[j] += popcount(x XOR wj) over nwords words
 //   Pop::count1(x, w, nwords)                    popcount(x XOR w) over nwords words
+//   Pop::count_spans<J>(spans, n, w, wstride, cnt)  cnt[j] += sum over the spans of
+//                     popcount(span.x XOR (w + j*wstride + span.woff)) over span.nw words
 // Include only from binary_<isa>.cpp (each compiled with its ISA's flags).
 #pragma once
 #include <omp.h>
@@ -8,18 +10,31 @@
 #include <algorithm>
 #include <cstdint>
 
+#include <vector>
+
 #include "core/threads.h"
 #include "ops/binary/binary.h"
 
 namespace dlcore {
 namespace {
 
+// x words of one run of valid taps, and where the matching weights start
+// within an output channel's (KH, KW, WCg) words.
+struct BinarySpan {
+  const uint64_t* x;
+  int64_t woff;
+  int64_t nw;
+};
+
 inline float binary_out(const float* scale, const float* bias, int64_t o, int64_t dot) {
   const float s = scale ? scale[o] : 1.0f, b = bias ? bias[o] : 0.0f;
   return s * float(dot) + b;
 }
 
-// Output rows (image, oh) are the parallel unit.
+// Output rows (image, oh) are the parallel unit. Per output pixel, the valid
+// taps become a list of spans (x words, offset into a channel's weights,
+// length); Pop::count_spans runs the whole list for 4 output channels at a
+// time, so the popcount's widening and horizontal sums happen once per pixel.
 template <class Pop>
 void binary_conv2d_impl(const BinaryConvArgs& a) {
   const ConvShape& s = a.s;
@@ -29,56 +44,55 @@ void binary_conv2d_impl(const BinaryConvArgs& a) {
   const bool row_spans = s.groups == 1 && s.dw == 1;
   const int64_t rows = s.n * s.oh;
   const int nt = int(std::min<int64_t>(get_num_threads(), std::max<int64_t>(rows, 1)));
-#pragma omp parallel for num_threads(nt) schedule(dynamic, 1) if (nt > 1)
-  for (int64_t r = 0; r < rows; ++r) {
-    const int64_t n = r / s.oh, oh = r % s.oh;
-    for (int64_t ow = 0; ow < s.ow; ++ow) {
-      // Valid taps: kernel rows and columns that land inside the image.
-      int64_t kh0 = s.kh, kh1 = 0, kw0 = s.kw, kw1 = 0;
+#pragma omp parallel num_threads(nt) if (nt > 1)
+  {
+    std::vector<BinarySpan> spans(size_t(s.kh * s.kw));
+#pragma omp for schedule(dynamic, 1)
+    for (int64_t r = 0; r < rows; ++r) {
+      const int64_t n = r / s.oh, oh = r % s.oh;
+      // Valid kernel rows: the same for the whole output row.
+      int64_t kh0 = s.kh, kh1 = 0;
       for (int64_t kh = 0; kh < s.kh; ++kh) {
         const int64_t ih = oh * s.sh - s.pt + kh * s.dh;
         if (ih >= 0 && ih < s.ih) kh0 = std::min(kh0, kh), kh1 = kh + 1;
       }
-      for (int64_t kw = 0; kw < s.kw; ++kw) {
-        const int64_t iw = ow * s.sw - s.pl + kw * s.dw;
-        if (iw >= 0 && iw < s.iw) kw0 = std::min(kw0, kw), kw1 = kw + 1;
-      }
-      // Valid taps form a rectangle (kh0..kh1) x (kw0..kw1): rows and
-      // columns are independent, and dilation keeps the valid ones contiguous.
-      const int64_t valid = std::max<int64_t>(0, kh1 - kh0) * std::max<int64_t>(0, kw1 - kw0);
-      const int64_t iw0 = ow * s.sw - s.pl + kw0 * s.dw;
-      for (int64_t g = 0; g < s.groups; ++g) {
-        auto taps = [&](auto&& visit) {  // visit(x_words, w_offset, nwords) over the valid taps
-          if (kw1 <= kw0) return;
-          for (int64_t kh = kh0; kh < kh1; ++kh) {
+      for (int64_t ow = 0; ow < s.ow; ++ow) {
+        int64_t kw0 = s.kw, kw1 = 0;
+        for (int64_t kw = 0; kw < s.kw; ++kw) {
+          const int64_t iw = ow * s.sw - s.pl + kw * s.dw;
+          if (iw >= 0 && iw < s.iw) kw0 = std::min(kw0, kw), kw1 = kw + 1;
+        }
+        // Valid taps form the rectangle (kh0..kh1) x (kw0..kw1): dilation
+        // keeps the valid rows (columns) contiguous in kernel index.
+        const int64_t valid = std::max<int64_t>(0, kh1 - kh0) * std::max<int64_t>(0, kw1 - kw0);
+        const int64_t iw0 = ow * s.sw - s.pl + kw0 * s.dw;
+        for (int64_t g = 0; g < s.groups; ++g) {
+          int64_t ns = 0;
+          for (int64_t kh = kh0; kh < kh1 && kw1 > kw0; ++kh) {
             const int64_t ih = oh * s.sh - s.pt + kh * s.dh;
             const uint64_t* xrow = a.x + ((n * s.ih + ih) * s.iw) * wc + g * wcg;
             if (row_spans) {
-              visit(xrow + iw0 * wc, (kh * s.kw + kw0) * wcg, (kw1 - kw0) * wcg);
+              spans[size_t(ns++)] = {xrow + iw0 * wc, (kh * s.kw + kw0) * wcg, (kw1 - kw0) * wcg};
             } else {
               for (int64_t kw = kw0; kw < kw1; ++kw)
-                visit(xrow + (iw0 + (kw - kw0) * s.dw) * wc, (kh * s.kw + kw) * wcg, wcg);
+                spans[size_t(ns++)] = {xrow + (iw0 + (kw - kw0) * s.dw) * wc, (kh * s.kw + kw) * wcg, wcg};
             }
           }
-        };
-        int64_t o = g * ocg;
-        const int64_t oend = (g + 1) * ocg;
-        for (; o + 4 <= oend; o += 4) {
-          uint64_t cnt[4] = {0, 0, 0, 0};
-          const uint64_t* w0 = a.w + o * wstride;
-          taps([&](const uint64_t* xp, int64_t woff, int64_t nw) {
-            Pop::count4(xp, w0 + woff, w0 + wstride + woff, w0 + 2 * wstride + woff, w0 + 3 * wstride + woff, nw,
-                        cnt);
-          });
-          for (int j = 0; j < 4; ++j)
-            a.y[((n * s.oc + o + j) * s.oh + oh) * s.ow + ow] =
-                binary_out(a.scale, a.bias, o + j, valid * icg - 2 * int64_t(cnt[j]));
-        }
-        for (; o < oend; ++o) {
-          uint64_t cnt = 0;
-          const uint64_t* w0 = a.w + o * wstride;
-          taps([&](const uint64_t* xp, int64_t woff, int64_t nw) { cnt += Pop::count1(xp, w0 + woff, nw); });
-          a.y[((n * s.oc + o) * s.oh + oh) * s.ow + ow] = binary_out(a.scale, a.bias, o, valid * icg - 2 * int64_t(cnt));
+          int64_t o = g * ocg;
+          const int64_t oend = (g + 1) * ocg;
+          for (; o + 4 <= oend; o += 4) {
+            uint64_t cnt[4] = {0, 0, 0, 0};
+            Pop::template count_spans<4>(spans.data(), ns, a.w + o * wstride, wstride, cnt);
+            for (int j = 0; j < 4; ++j)
+              a.y[((n * s.oc + o + j) * s.oh + oh) * s.ow + ow] =
+                  binary_out(a.scale, a.bias, o + j, valid * icg - 2 * int64_t(cnt[j]));
+          }
+          for (; o < oend; ++o) {
+            uint64_t cnt = 0;
+            Pop::template count_spans<1>(spans.data(), ns, a.w + o * wstride, wstride, &cnt);
+            a.y[((n * s.oc + o) * s.oh + oh) * s.ow + ow] =
+                binary_out(a.scale, a.bias, o, valid * icg - 2 * int64_t(cnt));
+          }
         }
       }
     }

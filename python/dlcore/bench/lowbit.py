@@ -133,7 +133,7 @@ def binary_section(args, pk, rng):
         # validate: the packed conv equals the float sign-convolution (zero padding), on image 0
         sx = np.where(x[:1] >= 0, 1, -1).astype(np.float32)
         sw = np.where(wt >= 0, 1, -1).astype(np.float32) * alpha.reshape(-1, 1, 1, 1)
-        ref = dlcore.kernels.conv2d_forward(sx, sw, None, st, pd, 1, g)
+        ref = dlcore.kernels.conv2d_forward(sx, sw, None, stride=st, padding=pd, groups=g)
         got = K.binary_conv2d(K.binary_pack_nchw(x[:1], g), wbits, c, st, pd, 1, g, alpha)
         assert np.abs(got - ref).max() <= 1e-4 * np.abs(ref).max(), s["name"]
         impl = _C.last_dispatch().split(":")[1]
@@ -141,7 +141,7 @@ def binary_section(args, pk, rng):
         def binary():
             return K.binary_conv2d(K.binary_pack_nchw(x, g), wbits, c, st, pd, 1, g, alpha)
 
-        t = compare({"f32": lambda: dlcore.kernels.conv2d_forward(x, wt, None, st, pd, 1, g), "bin": binary,
+        t = compare({"f32": lambda: dlcore.kernels.conv2d_forward(x, wt, None, stride=st, padding=pd, groups=g), "bin": binary,
                      "bin_conv_only": (lambda xb=K.binary_pack_nchw(x, g):
                                        K.binary_conv2d(xb, wbits, c, st, pd, 1, g, alpha))},
                     repeats=args.repeats)
@@ -174,7 +174,7 @@ def int8_conv_section(args, rng):
         w7 = rng.integers(-63, 64, wt.shape, dtype=np.int8)
         y = K.conv2d_u8s8(x8[:1].copy(), w7, 5, st, pd, 1, g)
         impl = _C.last_dispatch().split(":")[1]
-        t = compare({"f32": lambda: dlcore.kernels.conv2d_forward(x, wt, None, st, pd, 1, g),
+        t = compare({"f32": lambda: dlcore.kernels.conv2d_forward(x, wt, None, stride=st, padding=pd, groups=g),
                      "i8": lambda: K.conv2d_u8s8(x8, w7, 5, st, pd, 1, g)}, repeats=args.repeats)
         ops = 2.0 * mb * oc * int(s["oh"]) * int(s["ow"]) * (c // g) * kh * kw
         rows.append({"layer": s["name"], "f32": ops / t["f32"] * 1e-9, "i8": ops / t["i8"] * 1e-9,

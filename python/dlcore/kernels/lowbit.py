@@ -51,14 +51,14 @@ def conv2d_u8s8(x, w, x_zero_point=0, stride=1, padding=0, dilation=1, groups=1,
                                                              int(groups), backend)
 
 
-def binary_pack(v):
+def binary_pack(v, *, backend="auto"):
     """(R, K) float32 -> (R, ceil(K/64)) uint64 sign bits (bit = v >= 0), zero past K."""
-    return _C.binary_pack(v)
+    return _module(backend, "binary_pack", v).binary_pack(v, backend)
 
 
-def binary_pack_nchw(x, groups=1):
+def binary_pack_nchw(x, groups=1, *, backend="auto"):
     """(N, C, H, W) float32 -> (N, H, W, groups * ceil(C/groups/64)) uint64 sign bits along channels."""
-    return _C.binary_pack_nchw(x, int(groups))
+    return _module(backend, "binary_pack", x).binary_pack_nchw(x, int(groups), backend)
 
 
 def binary_gemm(x_bits, w_bits, k, scale=None, bias=None, *, backend="auto"):

@@ -161,6 +161,11 @@ def quantize_static(model, calibration_loader, observer=MinMaxObserver, num_batc
 
 
 def _maxpool_u8(q, ks, st, pad):
+    n, c, h, w = q.shape
+    if tuple(ks) == tuple(st) and not (pad[0] or pad[1]):  # non-overlapping windows: one reshape
+        oh, ow = h // ks[0], w // ks[1]
+        v = q[:, :, :oh * ks[0], :ow * ks[1]].reshape(n, c, oh, ks[0], ow, ks[1])
+        return np.ascontiguousarray(v.max(axis=(3, 5)))
     if pad[0] or pad[1]:
         q = np.pad(q, ((0, 0), (0, 0), (pad[0], pad[0]), (pad[1], pad[1])))  # 0 = the smallest uint8
     win = np.lib.stride_tricks.sliding_window_view(q, tuple(ks), axis=(2, 3))[:, :, ::st[0], ::st[1]]
@@ -204,13 +209,22 @@ class QuantizedSequential(nn.Module):
                                          f"shape {q.shape}; flatten it first")
                     acc = K.gemm_u8s8s32(q, layer["weight"], zp, backend=self.backend)
                     mult, bias = np.float32(scale) * layer["weight_scale"], layer["bias"]
-                real = acc.astype(np.float32) * mult + bias
-                if layer["relu"]:
-                    np.maximum(real, 0, out=real)
-                out, q = real, None
                 scale, zp = layer["out_scale"], layer["out_zero_point"]
+                out, q = None, None
                 if layer is not self.layers[-1]:
-                    q = quantize_u8(real, scale, zp)
+                    # requantize in one affine pass: q = round(acc * m / s_out + (b / s_out + zp)); the fused
+                    # ReLU is the clip at zp (real 0)
+                    inv = np.float32(1.0 / scale)
+                    t = acc.astype(np.float32)
+                    t *= (mult * inv).astype(np.float32)
+                    t += (bias * inv + np.float32(zp)).astype(np.float32)
+                    np.rint(t, out=t)
+                    np.clip(t, zp if layer["relu"] else 0, 255, out=t)
+                    q = t.astype(np.uint8)
+                else:
+                    out = acc.astype(np.float32) * mult + bias
+                    if layer["relu"]:
+                        np.maximum(out, 0, out=out)
             elif kind == "maxpool":
                 if q is None:
                     q = quantize_u8(out, scale, zp)
