@@ -57,3 +57,31 @@ def run(model, train_set, test_set, args, optimizer, scheduler=None):
     print(f"final test accuracy {history[-1]['test_acc']:.2%}, best {max(h['test_acc'] for h in history):.2%}; "
           f"{args.epochs} epochs in {wall:.0f} s; training throughput {np.median(speeds):.0f} images/s (median)")
     return history
+
+
+def mnist_sets(data_dir, transform=None):
+    """(train, test) MNIST from `data_dir`: the standard IDX files, or a mnist.npz (x_train, y_train,
+    x_test, y_test as uint8) in that folder or given as the path itself."""
+    import os
+
+    from dlcore.data import MNIST
+
+    path = data_dir if str(data_dir).endswith(".npz") else os.path.join(data_dir, "mnist.npz")
+    if os.path.isfile(path):
+        with np.load(path) as z:
+            sets = []
+            for split in ("train", "test"):  # uint8 images: the dataset scales them to [0, 1]
+                sets.append(_ArrayDataset(z[f"x_{split}"][:, None], z[f"y_{split}"], transform))
+        return sets
+    return MNIST(data_dir, train=True, transform=transform), MNIST(data_dir, train=False, transform=transform)
+
+
+def images_per_second(fn, x, repeats=5):
+    """Median images/s of fn(x) over `repeats` timed calls (after one warm-up)."""
+    fn(x)
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        fn(x)
+        times.append(time.perf_counter() - t0)
+    return len(x) / float(np.median(times))

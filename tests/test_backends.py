@@ -34,6 +34,16 @@ def test_isa_availability_matches_cpu_flags():
         assert info["avx2"]["available"] == ({"avx2", "fma"} <= have)
     if info["avx512"]["built"]:
         assert info["avx512"]["available"] == ({"avx512f", "avx512bw", "avx512vl", "avx512dq"} <= have)
+    # The low-precision tiers: /proc/cpuinfo's names for what each one needs.
+    avx512 = {"avx512f", "avx512bw", "avx512vl", "avx512dq"}
+    needs = {"avx512_vnni": avx512 | {"avx512_vnni"}, "avx_vnni": {"avx2", "fma", "avx_vnni"},
+             "avx512_bf16": avx512 | {"avx512_bf16"}, "avx512_vpopcnt": avx512 | {"avx512_vpopcntdq"}}
+    for tier, flags_needed in needs.items():
+        if info[tier]["built"]:
+            assert info[tier]["available"] == (flags_needed <= have), (tier, info[tier])
+            assert info[tier]["available"] or info[tier]["reason"]
+    if info["amx"]["built"] and not {"amx_tile", "amx_bf16", "amx_int8"} <= have:
+        assert not info["amx"]["available"] and info["amx"]["reason"]
 
 
 def test_unavailable_isa_raises_not_falls_back():
@@ -104,6 +114,6 @@ def test_wide_isa_code_cannot_leak_into_baseline_code():
             current = line[line.index("<") + 1:-2]
         elif "%zmm" in line:
             local = binding.get(current, binding.get(current.split("@")[0])) == "l"
-            if not local and "avx512" not in current.lower():
+            if not local and not any(tier in current.lower() for tier in ("avx512", "amx")):
                 offenders.add(current)
     assert not offenders, f"zmm code in mergeable (global/weak) functions: {sorted(offenders)[:5]}"

@@ -68,7 +68,7 @@ def test_truncated_and_corrupted_files_are_rejected(tmp_path):
     dlcore.save(model.state_dict(), path)
     data = path.read_bytes()
     target, _ = trained(1)
-    before = {k: v.copy() for k, v in target.state_dict().items()}
+    before = {k: np.array(v) for k, v in target.state_dict().items()}
 
     truncated = tmp_path / "truncated.npz"
     truncated.write_bytes(data[: len(data) // 2])
@@ -100,7 +100,7 @@ def test_wrong_shape_checkpoint_leaves_model_unchanged(tmp_path):
     path = tmp_path / "ck.npz"
     dlcore.save(nn.Sequential(nn.Linear(5, 6), nn.BatchNorm1d(6), nn.ReLU(), nn.Linear(6, 3)).state_dict(), path)
     target, _ = trained(1)
-    before = {k: v.copy() for k, v in target.state_dict().items()}
+    before = {k: np.array(v) for k, v in target.state_dict().items()}
     with pytest.raises(ValueError, match="shape"):
         target.load_state_dict(dlcore.load(path))
     _unchanged(target, before)

@@ -15,82 +15,7 @@ import dlcore
 from dlcore import _C
 from dlcore.kernels import conv2d_backward_data, conv2d_backward_weights, conv2d_forward
 from opcheck import randn
-
-# ---------------------------------------------------------------------------
-# float64 reference: one strided view of the padded input per kernel tap
-# ---------------------------------------------------------------------------
-
-
-def pair(v):
-    return (v, v) if np.isscalar(v) else tuple(v)
-
-
-def pad4(p):
-    if np.isscalar(p):
-        return (p, p, p, p)
-    return (p[0], p[0], p[1], p[1]) if len(p) == 2 else tuple(p)
-
-
-def geometry(x_shape, w_shape, stride, padding, dilation):
-    (sh, sw), (dh, dw), (pt, pb, pl, pr) = pair(stride), pair(dilation), pad4(padding)
-    _, _, h, w = x_shape
-    _, _, kh, kw = w_shape
-    oh = (h + pt + pb - dh * (kh - 1) - 1) // sh + 1
-    ow = (w + pl + pr - dw * (kw - 1) - 1) // sw + 1
-    return (sh, sw), (dh, dw), (pt, pb, pl, pr), oh, ow
-
-
-def taps(x_shape, w_shape, stride, padding, dilation):
-    """Yields (kh, kw, row slice, col slice) of the padded input each kernel tap reads."""
-    (sh, sw), (dh, dw), _, oh, ow = geometry(x_shape, w_shape, stride, padding, dilation)
-    for p in range(w_shape[2]):
-        for q in range(w_shape[3]):
-            yield p, q, slice(p * dh, p * dh + sh * (oh - 1) + 1, sh), slice(q * dw, q * dw + sw * (ow - 1) + 1, sw)
-
-
-def padded(x, padding):
-    pt, pb, pl, pr = pad4(padding)
-    return np.pad(x, ((0, 0), (0, 0), (pt, pb), (pl, pr)))
-
-
-def ref_forward(x, w, b, stride, padding, dilation, groups):
-    x, w = x.astype(np.float64), w.astype(np.float64)
-    *_, oh, ow = geometry(x.shape, w.shape, stride, padding, dilation)
-    xp = padded(x, padding)
-    cg, og = w.shape[1], w.shape[0] // groups
-    y = np.zeros((x.shape[0], w.shape[0], oh, ow))
-    for g in range(groups):
-        xg, wg = xp[:, g * cg:(g + 1) * cg], w[g * og:(g + 1) * og]
-        for p, q, rs, cs in taps(x.shape, w.shape, stride, padding, dilation):
-            y[:, g * og:(g + 1) * og] += np.einsum("nchw,oc->nohw", xg[:, :, rs, cs], wg[:, :, p, q])
-    if b is not None:
-        y += b.astype(np.float64)[None, :, None, None]
-    return y
-
-
-def ref_backward_data(dy, w, x_shape, stride, padding, dilation, groups):
-    dy, w = dy.astype(np.float64), w.astype(np.float64)
-    pt, pb, pl, pr = pad4(padding)
-    n, c, h, wd = x_shape
-    dxp = np.zeros((n, c, h + pt + pb, wd + pl + pr))
-    cg, og = w.shape[1], w.shape[0] // groups
-    for g in range(groups):
-        dyg, wg = dy[:, g * og:(g + 1) * og], w[g * og:(g + 1) * og]
-        for p, q, rs, cs in taps(x_shape, w.shape, stride, padding, dilation):
-            dxp[:, g * cg:(g + 1) * cg, rs, cs] += np.einsum("nohw,oc->nchw", dyg, wg[:, :, p, q])
-    return dxp[:, :, pt:pt + h, pl:pl + wd]
-
-
-def ref_backward_weights(x, dy, w_shape, stride, padding, dilation, groups):
-    x, dy = x.astype(np.float64), dy.astype(np.float64)
-    xp = padded(x, padding)
-    cg, og = w_shape[1], w_shape[0] // groups
-    dw = np.zeros(w_shape)
-    for g in range(groups):
-        xg, dyg = xp[:, g * cg:(g + 1) * cg], dy[:, g * og:(g + 1) * og]
-        for p, q, rs, cs in taps(x.shape, w_shape, stride, padding, dilation):
-            dw[g * og:(g + 1) * og, :, p, q] = np.einsum("nohw,nchw->oc", dyg, xg[:, :, rs, cs])
-    return dw, dy.sum(axis=(0, 2, 3))
+from optable import conv_backward_data_ref, conv_backward_weights_ref, conv_ref
 
 
 def assert_conv_close(got, expected, scale, reduction, what):
@@ -159,19 +84,19 @@ def test_conv_all_passes_match_float64(cpu_backend, rng, case):
     k = (c // groups) * kh * kw
 
     y = run_poisoned(lambda: conv2d_forward(x, w, b, **hp, backend=cpu_backend))
-    y_ref = ref_forward(x, w, b, stride, padding, dilation, groups)
-    y_scale = ref_forward(np.abs(x), np.abs(w), np.abs(b), stride, padding, dilation, groups)
+    y_ref = conv_ref(x, w, b, stride, padding, dilation, groups)
+    y_scale = conv_ref(np.abs(x), np.abs(w), np.abs(b), stride, padding, dilation, groups)
     assert_conv_close(y, y_ref, y_scale, k, f"forward {cpu_backend}")
 
     dy = randn(rng, *y_ref.shape)
     dx = run_poisoned(lambda: conv2d_backward_data(dy, w, x.shape, **hp, backend=cpu_backend))
-    dx_ref = ref_backward_data(dy, w, x.shape, stride, padding, dilation, groups)
-    dx_scale = ref_backward_data(np.abs(dy), np.abs(w), x.shape, stride, padding, dilation, groups)
+    dx_ref = conv_backward_data_ref(dy, w, x.shape, stride, padding, dilation, groups)
+    dx_scale = conv_backward_data_ref(np.abs(dy), np.abs(w), x.shape, stride, padding, dilation, groups)
     assert_conv_close(dx, dx_ref, dx_scale, (o // groups) * kh * kw, f"backward_data {cpu_backend}")
 
     dw, db = run_poisoned(lambda: conv2d_backward_weights(x, dy, w.shape, **hp, backend=cpu_backend))
-    dw_ref, db_ref = ref_backward_weights(x, dy, w.shape, stride, padding, dilation, groups)
-    dw_scale, db_scale = ref_backward_weights(np.abs(x), np.abs(dy), w.shape, stride, padding, dilation, groups)
+    dw_ref, db_ref = conv_backward_weights_ref(x, dy, w.shape, stride, padding, dilation, groups)
+    dw_scale, db_scale = conv_backward_weights_ref(np.abs(x), np.abs(dy), w.shape, stride, padding, dilation, groups)
     terms = n * y_ref.shape[2] * y_ref.shape[3]
     assert_conv_close(dw, dw_ref, dw_scale, terms, f"backward_weights dw {cpu_backend}")
     assert_conv_close(db, db_ref, db_scale, terms, f"backward_weights db {cpu_backend}")
@@ -213,11 +138,11 @@ def test_depthwise_ignores_columns_no_window_reaches(cpu_backend, rng):
     dw, db = conv2d_backward_weights(x, dy, w.shape, **hp, backend=cpu_backend)
     clean = x.copy()
     clean[:, :, :, 7] = 0.0
-    dw_ref, db_ref = ref_backward_weights(clean, dy, w.shape, 2, 0, 1, 3)
+    dw_ref, db_ref = conv_backward_weights_ref(clean, dy, w.shape, 2, 0, 1, 3)
     assert np.all(np.isfinite(dw))
     np.testing.assert_allclose(dw, dw_ref, rtol=1e-5, atol=1e-5)
     np.testing.assert_allclose(conv2d_forward(x, w, **hp, backend=cpu_backend),
-                               ref_forward(clean, w, None, 2, 0, 1, 3), rtol=1e-5, atol=1e-5)
+                               conv_ref(clean, w, None, 2, 0, 1, 3), rtol=1e-5, atol=1e-5)
 
 
 def test_depthwise_results_do_not_depend_on_threads(cpu_backend, rng):
@@ -262,8 +187,8 @@ def test_conv_pointwise_runs_as_gemm(cpu_backend, rng):
 def test_conv_no_bias(cpu_backend, rng):
     x, w = randn(rng, 2, 5, 6, 7), randn(rng, 9, 5, 3, 3)
     y = conv2d_forward(x, w, None, padding=1, backend=cpu_backend)
-    ref = ref_forward(x, w, None, 1, 1, 1, 1)
-    assert_conv_close(y, ref, ref_forward(np.abs(x), np.abs(w), None, 1, 1, 1, 1), 45, "forward no bias")
+    ref = conv_ref(x, w, None, 1, 1, 1, 1)
+    assert_conv_close(y, ref, conv_ref(np.abs(x), np.abs(w), None, 1, 1, 1, 1), 45, "forward no bias")
     dw, db = conv2d_backward_weights(x, randn(rng, *y.shape), w.shape, padding=1, bias=False, backend=cpu_backend)
     assert db is None and dw.shape == w.shape
 

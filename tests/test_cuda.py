@@ -11,6 +11,17 @@ import pytest
 
 import dlcore
 from opcheck import numerical_grad, randn
+from optable import (
+    _pair,
+    avg_pool_ref,
+    batch_norm_ref,
+    conv_backward_data_ref,
+    conv_backward_weights_ref,
+    conv_ref,
+    lrn_ref,
+    max_pool_ref,
+    softmax_ref,
+)
 
 _INFO = dlcore.backends()["cuda"]
 if not _INFO["available"]:
@@ -116,58 +127,10 @@ def test_gemm_bad_inputs(rng):
 
 
 # ---------------------------------------------------------------------- convolution
-def _pads(padding):
-    if isinstance(padding, int):
-        return (padding,) * 4
-    return (padding[0], padding[0], padding[1], padding[1]) if len(padding) == 2 else tuple(padding)
-
-
-def _pair(v):
-    return (v, v) if isinstance(v, int) else tuple(v)
-
-
-def _conv_geometry(xshape, wshape, stride, padding, dilation):
-    (sh, sw), (dh, dw), (pt, pb, pl, pr) = _pair(stride), _pair(dilation), _pads(padding)
-    oh = (xshape[2] + pt + pb - dh * (wshape[2] - 1) - 1) // sh + 1
-    ow = (xshape[3] + pl + pr - dw * (wshape[3] - 1) - 1) // sw + 1
-    return sh, sw, dh, dw, pt, pb, pl, pr, oh, ow
-
-
-def _taps(xp, r, s, sh, sw, dh, dw, oh, ow):
-    return xp[:, :, r * dh: r * dh + sh * (oh - 1) + 1: sh, s * dw: s * dw + sw * (ow - 1) + 1: sw]
-
-
-def conv_ref(x, w, b, stride, padding, dilation, groups):
-    """float64 direct convolution: y[n, o] = sum_{c, r, s} w[o, c, r, s] x_pad[n, c, oy sh + r dh, ox sw + s dw]."""
-    sh, sw, dh, dw, pt, pb, pl, pr, oh, ow = _conv_geometry(x.shape, w.shape, stride, padding, dilation)
-    xp = np.pad(x.astype(np.float64), ((0, 0), (0, 0), (pt, pb), (pl, pr)))
-    cg, og = w.shape[1], w.shape[0] // groups
-    y = np.zeros((x.shape[0], w.shape[0], oh, ow))
-    for g in range(groups):
-        for r in range(w.shape[2]):
-            for s in range(w.shape[3]):
-                patch = _taps(xp, r, s, sh, sw, dh, dw, oh, ow)[:, g * cg:(g + 1) * cg]
-                y[:, g * og:(g + 1) * og] += np.einsum("nchw,oc->nohw", patch, w[g * og:(g + 1) * og, :, r, s])
-    return y if b is None else y + b[None, :, None, None]
-
-
 def conv_backward_ref(x, w, dy, stride, padding, dilation, groups):
-    """float64 (dx, dw, db) of sum(y * dy), written tap by tap like conv_ref."""
-    sh, sw, dh, dw_, pt, pb, pl, pr, oh, ow = _conv_geometry(x.shape, w.shape, stride, padding, dilation)
-    xp = np.pad(x.astype(np.float64), ((0, 0), (0, 0), (pt, pb), (pl, pr)))
-    dxp = np.zeros_like(xp)
-    dwt = np.zeros(w.shape)
-    cg, og = w.shape[1], w.shape[0] // groups
-    for g in range(groups):
-        gy, gc = dy[:, g * og:(g + 1) * og].astype(np.float64), slice(g * cg, (g + 1) * cg)
-        for r in range(w.shape[2]):
-            for s in range(w.shape[3]):
-                patch = _taps(xp, r, s, sh, sw, dh, dw_, oh, ow)[:, gc]
-                dwt[g * og:(g + 1) * og, :, r, s] = np.einsum("nohw,nchw->oc", gy, patch)
-                view = _taps(dxp, r, s, sh, sw, dh, dw_, oh, ow)
-                view[:, gc] += np.einsum("nohw,oc->nchw", gy, w[g * og:(g + 1) * og, :, r, s])
-    dx = dxp[:, :, pt:pt + x.shape[2], pl:pl + x.shape[3]]
-    return dx, dwt, dy.astype(np.float64).sum(axis=(0, 2, 3))
+    """float64 (dx, dw, db) from the op table's references."""
+    dx = conv_backward_data_ref(dy, w, x.shape, stride, padding, dilation, groups)
+    return (dx,) + tuple(conv_backward_weights_ref(x, dy, w.shape, stride, padding, dilation, groups))
 
 
 # (x shape, weight shape, stride, padding, dilation, groups)
@@ -270,11 +233,6 @@ def test_prelu(rng, shape, channels):
 
 
 # --------------------------------------------------------------------------- softmax
-def softmax_ref(x, axis):
-    e = np.exp(x - x.max(axis=axis, keepdims=True))
-    return e / e.sum(axis=axis, keepdims=True)
-
-
 # contiguous rows hit every register-resident variant (lanes per row 1..32,
 # columns per lane 1..32) and the block-per-row path (c > 1024)
 SHORT_ROW_COLS = [1, 2, 3, 5, 9, 17, 32, 33, 100, 129, 300, 500, 700, 1000, 1024]
@@ -358,7 +316,6 @@ def test_dropout_statistics_and_edges(rng):
 @pytest.mark.parametrize("affine", [True, False])
 def test_batch_norm(rng, shape, affine):
     c = shape[1]
-    axes = (0,) if len(shape) == 2 else (0, 2, 3)
     bshape = (1, c) + (1,) * (len(shape) - 2)
     x, dy = randn(rng, *shape, scale=2.0) + 0.5, randn(rng, *shape)
     w = randn(rng, c) if affine else None
@@ -366,12 +323,10 @@ def test_batch_norm(rng, shape, affine):
     rm0, rv0 = randn(rng, c), np.abs(randn(rng, c)) + 0.5
     rm, rv = gpu(rm0), gpu(rv0)
     x64 = x.astype(np.float64)
-    mean, var = x64.mean(axis=axes), x64.var(axis=axes)
-    invstd = 1 / np.sqrt(var + 1e-5)
-    xhat = (x64 - mean.reshape(bshape)) * invstd.reshape(bshape)
+    ref = batch_norm_ref(x, w, b, dy)
+    mean, var, invstd, y_ref = ref["mean"], ref["var"], ref["invstd"], ref["y"]
     w64 = np.ones(c) if w is None else w.astype(np.float64)
     b64 = np.zeros(c) if b is None else b.astype(np.float64)
-    y_ref = xhat * w64.reshape(bshape) + b64.reshape(bshape)
     y, m_got, is_got = _cuda.batch_norm_forward_training(gpu(x), None if w is None else gpu(w),
                                                           None if b is None else gpu(b), rm, rv, 0.1, 1e-5, B)
     check(y, y_ref, rtol=1e-5, atol=1e-5, what="y")
@@ -387,10 +342,7 @@ def test_batch_norm(rng, shape, affine):
         b64.reshape(bshape)
     check(y_inf, ref_inf, rtol=1e-5, atol=1e-5, what="inference")
 
-    dy64 = dy.astype(np.float64)
-    dbias, dweight = dy64.sum(axis=axes), (dy64 * xhat).sum(axis=axes)
-    dx_ref = (w64 * invstd).reshape(bshape) * (dy64 - (dbias / count).reshape(bshape)
-                                               - xhat * (dweight / count).reshape(bshape))
+    dx_ref, dweight, dbias = ref["dx"], ref["dw"], ref["db"]
     dx, dw, db = _cuda.batch_norm_backward(gpu(dy), gpu(x), None if w is None else gpu(w), m_got, is_got, B)
     check(dx, dx_ref, rtol=1e-4, atol=1e-5, what="dx")
     if affine:
@@ -401,28 +353,9 @@ def test_batch_norm(rng, shape, affine):
 
 
 # --------------------------------------------------------------------------- pooling
-def pool_out(size, k, s, p, ceil_mode):
-    out = (size + 2 * p - k + (s - 1 if ceil_mode else 0)) // s + 1
-    return out - 1 if ceil_mode and (out - 1) * s >= size + p else out
-
-
 def pool_ref(x, k, s, p, ceil_mode, count_include_pad):
-    """float64 max (values, first-max flat indices) and average pooling, window by window."""
-    n, c, h, w = x.shape
-    oh, ow = pool_out(h, k[0], s[0], p[0], ceil_mode), pool_out(w, k[1], s[1], p[1], ceil_mode)
-    ymax, idx, yavg = np.zeros((n, c, oh, ow)), np.zeros((n, c, oh, ow), np.int64), np.zeros((n, c, oh, ow))
-    for oy in range(oh):
-        for ox in range(ow):
-            h0, w0 = oy * s[0] - p[0], ox * s[1] - p[1]
-            he, we = min(h0 + k[0], h + p[0]), min(w0 + k[1], w + p[1])
-            pool_size = (he - h0) * (we - w0)
-            hb, wb, he, we = max(h0, 0), max(w0, 0), min(he, h), min(we, w)
-            win = x[:, :, hb:he, wb:we].reshape(n, c, -1)
-            arg = win.argmax(axis=2)
-            ymax[:, :, oy, ox] = win.max(axis=2)
-            idx[:, :, oy, ox] = (hb + arg // (we - wb)) * w + wb + arg % (we - wb)
-            yavg[:, :, oy, ox] = win.sum(axis=2) / (pool_size if count_include_pad else (he - hb) * (we - wb))
-    return ymax, idx, yavg
+    """float64 (max values, first-max flat indices, average) from the op table's references."""
+    return max_pool_ref(x, k, s, p, ceil_mode) + (avg_pool_ref(x, k, s, p, ceil_mode, count_include_pad),)
 
 
 POOL_CASES = [((2, 3, 9, 11), 3, 2, 1, False), ((1, 2, 13, 7), (3, 2), (2, 1), (1, 0), True),
@@ -467,22 +400,6 @@ def test_pooling_bad_inputs(rng):
 
 
 # ------------------------------------------------------------------------------- LRN
-def lrn_ref(x, size, alpha, beta, k, region, alpha_over_size):
-    """float64 LRN with PyTorch's window placement: [i - size/2, i + (size-1)/2], zeros outside."""
-    lo, hi = size // 2, (size - 1) // 2
-    sq = x * x
-    if region == "across":
-        padded = np.pad(sq, ((0, 0), (lo, hi), (0, 0), (0, 0)))
-        s = sum(padded[:, j:j + x.shape[1]] for j in range(size))
-        n = size
-    else:
-        padded = np.pad(sq, ((0, 0), (0, 0), (lo, hi), (lo, hi)))
-        s = sum(padded[:, :, a:a + x.shape[2], b:b + x.shape[3]] for a in range(size) for b in range(size))
-        n = size * size
-    d = k + (alpha / n if alpha_over_size else alpha) * s
-    return x * d ** -beta
-
-
 @pytest.mark.parametrize("region", ["across", "within"])
 @pytest.mark.parametrize("size,alpha_over_size", [(5, True), (3, False), (4, True)])
 def test_lrn(rng, region, size, alpha_over_size):

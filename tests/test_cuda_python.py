@@ -329,7 +329,7 @@ def train_small_cnn(device, make_optimizer, steps=20):
         opt.step()
         scheduler.step()
         losses.append(loss.item())
-    state = {k: (cp.asnumpy(v) if isinstance(v, cp.ndarray) else v) for k, v in model.state_dict().items()}
+    state = {k: (cp.asnumpy(v.data) if isinstance(v.data, cp.ndarray) else v.data) for k, v in model.state_dict().items()}
     return state, np.array(losses)
 
 

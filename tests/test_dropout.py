@@ -8,7 +8,6 @@ from dlcore.ops._philox import DROPOUT_ROUNDS, dropout_mask, philox4x32
 from opcheck import ODD_SIZES, assert_close, randn
 
 
-
 def reference_mask(n, p, seed):
     return dropout_mask(n, p, seed)
 

@@ -247,7 +247,8 @@ def test_nll_loss_with_weights_and_ignore_index(rng):
     valid = t != -100
     ref = -(x[valid, t[valid]] * w[t[valid]]).sum() / w[t[valid]].sum()
     np.testing.assert_allclose(out.numpy(), ref, rtol=1e-12)
-    out = check_grad(lambda a: F.cross_entropy(a, t, weight=w), x, kernels=["log_softmax_forward", "log_softmax_backward"])
+    out = check_grad(lambda a: F.cross_entropy(a, t, weight=w), x,
+                     kernels=["log_softmax_forward", "log_softmax_backward"])
 
 
 @pytest.mark.parametrize("name", ["mse_loss", "l1_loss", "binary_cross_entropy", "binary_cross_entropy_with_logits"])

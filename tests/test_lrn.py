@@ -6,54 +6,9 @@ import dlcore
 from dlcore import _C
 from dlcore.kernels import lrn_backward, lrn_forward
 from opcheck import ODD_SIZES, assert_close, numerical_grad, randn
+from optable import lrn_backward_ref, lrn_ref
 
-
-# ----------------------------------------------------------------- references
-
-def window_sum(a, axes, before, after):
-    """Sum of a over a window reaching `before` back and `after` forward on each axis (zeros outside)."""
-    pad = [(0, 0)] * a.ndim
-    for ax in axes:
-        pad[ax] = (before, after)
-    p = np.pad(a, pad)
-    out = np.zeros_like(a)
-    size = before + after + 1
-    if len(axes) == 1:
-        ax = axes[0]
-        for d in range(size):
-            out += np.take(p, np.arange(d, d + a.shape[ax]), axis=ax)
-        return out
-    h, w = a.shape[2:]
-    for dh in range(size):
-        for dw in range(size):
-            out += p[:, :, dh : dh + h, dw : dw + w]
-    return out
-
-
-def parts(x, size, alpha, beta, k, region, alpha_over_size):
-    x = x.astype(np.float64)
-    axes = (1,) if region == "across" else (2, 3)
-    n = size if region == "across" else size * size
-    a = alpha / n if alpha_over_size else alpha
-    s = k + a * window_sum(x * x, axes, size // 2, (size - 1) // 2)
-    return x, s, a, axes
-
-
-def lrn_ref(x, size, alpha, beta, k, region="across", alpha_over_size=True):
-    x, s, _, _ = parts(x, size, alpha, beta, k, region, alpha_over_size)
-    return x * s**-beta
-
-
-def lrn_backward_ref(dy, x, size, alpha, beta, k, region="across", alpha_over_size=True):
-    x, s, a, axes = parts(x, size, alpha, beta, k, region, alpha_over_size)
-    dy = dy.astype(np.float64)
-    t = dy * x * s ** (-beta - 1)
-    mirrored = window_sum(t, axes, (size - 1) // 2, size // 2)
-    first, second = dy * s**-beta, 2 * a * beta * x * mirrored
-    # Scale for the tolerance: the terms, not their (possibly cancelling) difference.
-    scale = np.abs(first) + 2 * a * abs(beta) * np.abs(x) * window_sum(np.abs(t), axes, (size - 1) // 2, size // 2)
-    return first - second, scale
-
+# ----------------------------------------------------------------- helpers (references: optable.py)
 
 def check_backward(dx, ref, scale, what=""):
     err = np.abs(dx.astype(np.float64) - ref)
@@ -238,7 +193,8 @@ def test_power_is_within_a_few_ulp(cpu_backend, rng, beta):
     ulp = np.spacing(ref[in_range].astype(np.float32)).astype(np.float64)
     err_ulp = np.abs(got[in_range] - ref[in_range]) / ulp
     # ~1.5 ulp for |beta| <= 1; the error of beta*log2(m) grows with |beta| (lrn_math.h).
-    assert err_ulp.max() <= max(3.5, 1.5 * abs(beta)), f"max error {err_ulp.max():.2f} ulp at s={s[in_range][np.argmax(err_ulp)]!r}"
+    worst = s[in_range][np.argmax(err_ulp)]
+    assert err_ulp.max() <= max(3.5, 1.5 * abs(beta)), f"max error {err_ulp.max():.2f} ulp at s={worst!r}"
     # Outside the float range the answer saturates to 0 or inf like pow().
     tiny, huge = ref <= 1e-46, ref >= 1e39
     assert np.all(got[tiny] == 0) and np.all(np.isinf(got[huge]))

@@ -49,7 +49,7 @@ def test_module_registration_and_state_dict():
 
 def test_load_state_dict_checks_everything_before_writing():
     a, b = nn.Linear(3, 2), nn.Linear(3, 2)
-    before = {k: v.copy() for k, v in b.state_dict().items()}
+    before = {k: np.array(v) for k, v in b.state_dict().items()}
     bad = dict(a.state_dict())
     bad["bias"] = np.zeros(5, np.float32)
     with pytest.raises(ValueError, match="shape"):

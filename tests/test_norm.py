@@ -5,28 +5,8 @@ import pytest
 import dlcore
 from dlcore.kernels import batch_norm_backward, batch_norm_forward_inference, batch_norm_forward_training
 from opcheck import ODD_SIZES, assert_close, randn
-
-EPS = 1e-5
-
-
-def reference(x, w, b, dy, eps=EPS):
-    x = x.astype(np.float64)
-    axes = (0,) if x.ndim == 2 else (0, 2, 3)
-    shape = (1, -1) + (1,) * (x.ndim - 2)
-    mean = x.mean(axis=axes)
-    var = ((x - mean.reshape(shape)) ** 2).mean(axis=axes)
-    invstd = 1.0 / np.sqrt(var + eps)
-    xhat = (x - mean.reshape(shape)) * invstd.reshape(shape)
-    w64 = np.ones_like(mean) if w is None else w.astype(np.float64)
-    b64 = np.zeros_like(mean) if b is None else b.astype(np.float64)
-    y = xhat * w64.reshape(shape) + b64.reshape(shape)
-    dy = dy.astype(np.float64)
-    db = dy.sum(axis=axes)
-    dw = (dy * xhat).sum(axis=axes)
-    m = x.size / x.shape[1]
-    dx = (w64 * invstd).reshape(shape) * (dy - db.reshape(shape) / m - xhat * dw.reshape(shape) / m)
-    return dict(y=y, mean=mean, var=var, invstd=invstd, dx=dx, dw=dw, db=db)
-
+from optable import BN_EPS as EPS
+from optable import batch_norm_ref
 
 # >= 4 MiB, so the affine passes stream their output, with plane sizes (odd,
 # shorter than a vector) that put plane boundaries inside vectors.
@@ -48,7 +28,7 @@ def test_training_forward_and_backward(cpu_backend, rng, shape):
     x = randn(rng, *shape, scale=2.0) + 3.0
     c = shape[1]
     w, b, dy = randn(rng, c), randn(rng, c), randn(rng, *shape)
-    ref = reference(x, w, b, dy)
+    ref = batch_norm_ref(x, w, b, dy)
     y, mean, invstd = batch_norm_forward_training(x, w, b, backend=cpu_backend)
     assert_close(mean, ref["mean"], rtol=1e-6, atol=1e-6, what="mean")
     assert_close(invstd, ref["invstd"], rtol=1e-5, atol=1e-6, what="invstd")
@@ -74,7 +54,7 @@ def test_training_forward_and_backward(cpu_backend, rng, shape):
 
 def test_no_affine_gives_no_parameter_gradients(cpu_backend, rng):
     x, dy = randn(rng, 3, 5, 4, 4), randn(rng, 3, 5, 4, 4)
-    ref = reference(x, None, None, dy)
+    ref = batch_norm_ref(x, None, None, dy)
     y, mean, invstd = batch_norm_forward_training(x, None, None, backend=cpu_backend)
     assert_close(y, ref["y"], rtol=1e-5, atol=1e-5)
     dx, dw, db = batch_norm_backward(dy, x, None, mean, invstd, backend=cpu_backend)
@@ -87,7 +67,7 @@ def test_running_stats_update_and_inference(cpu_backend, rng):
     w, b = randn(rng, 6), randn(rng, 6)
     rm, rv = randn(rng, 6), np.abs(randn(rng, 6)) + 0.5
     rm0, rv0 = rm.copy().astype(np.float64), rv.copy().astype(np.float64)
-    ref = reference(x, w, b, x)
+    ref = batch_norm_ref(x, w, b, x)
     batch_norm_forward_training(x, w, b, rm, rv, momentum=0.25, backend=cpu_backend)
     m = 4 * 5 * 3
     assert_close(rm, 0.75 * rm0 + 0.25 * ref["mean"], rtol=1e-5, atol=1e-6, what="running_mean")
@@ -125,7 +105,7 @@ def test_constant_channel_and_large_offset_are_stable(cpu_backend, rng):
     x = randn(rng, 3, 4, 7, 9) * 1e-3 + 1000.0  # E[x^2] - E[x]^2 would cancel to noise here
     x[:, 2] = 7.25  # a constant channel: var 0 -> y = bias, no NaN
     w, b = randn(rng, 4), randn(rng, 4)
-    ref = reference(x, w, b, x)
+    ref = batch_norm_ref(x, w, b, x)
     y, mean, invstd = batch_norm_forward_training(x, w, b, backend=cpu_backend)
     assert np.all(np.isfinite(y))
     assert_close(invstd, ref["invstd"], rtol=1e-3, what="invstd near-constant")

@@ -5,6 +5,7 @@ import pytest
 import dlcore
 from dlcore.kernels import avg_pool2d_backward, avg_pool2d_forward, max_pool2d_backward, max_pool2d_forward
 from opcheck import ODD_SIZES, assert_close, randn
+from optable import avg_pool_backward_ref, avg_pool_ref, max_pool_backward_ref, max_pool_ref, pool_geometry
 
 # (kernel, stride, padding) as (h, w) pairs: strides 1, 2 (shuffle loads) and
 # 3 (gather), asymmetric windows, padding up to half the kernel.
@@ -12,89 +13,10 @@ CONFIGS = [((3, 3), (2, 2), (1, 1)), ((2, 2), (2, 2), (0, 0)), ((3, 3), (1, 1), 
            ((3, 3), (3, 3), (0, 0)), ((2, 3), (1, 2), (1, 1)), ((5, 4), (2, 3), (2, 2))]
 
 
-# ----------------------------------------------------------------- references
-
-def out_size(n, k, s, p, ceil_mode):
-    span = n + 2 * p - k
-    if span < 0:
-        return 0
-    out = (-(-span // s) if ceil_mode else span // s) + 1
-    if ceil_mode and (out - 1) * s >= n + p:
-        out -= 1
-    return out
-
-
-def geometry(shape, k, s, p, ceil_mode):
-    _, _, h, w = shape
-    return out_size(h, k[0], s[0], p[0], ceil_mode), out_size(w, k[1], s[1], p[1], ceil_mode)
-
-
-def windows(xp, k, s, oh, ow):
-    """(N, C, OH, OW, kh, kw) view of a padded array."""
-    view = np.lib.stride_tricks.sliding_window_view(xp, k, axis=(2, 3))
-    return view[:, :, : (oh - 1) * s[0] + 1 : s[0], : (ow - 1) * s[1] + 1 : s[1]]
-
-
-def padded(x, k, s, p, fill):
-    n, c, h, w = x.shape
-    # Room for ceil_mode windows that run past the right/bottom padding.
-    out = np.full((n, c, h + 2 * p[0] + k[0] + s[0], w + 2 * p[1] + k[1] + s[1]), fill, np.float64)
-    out[:, :, p[0] : p[0] + h, p[1] : p[1] + w] = x
-    return out
-
-
-def max_ref(x, k, s, p, ceil_mode):
-    oh, ow = geometry(x.shape, k, s, p, ceil_mode)
-    win = windows(padded(x.astype(np.float64), k, s, p, -np.inf), k, s, oh, ow)
-    flat = win.reshape(win.shape[:4] + (-1,))
-    arg = np.argmax(flat, axis=-1)  # first maximum (and first NaN) wins
-    y = np.take_along_axis(flat, arg[..., None], -1)[..., 0]
-    ih = np.arange(oh)[:, None] * s[0] - p[0] + arg // k[1]
-    iw = np.arange(ow)[None, :] * s[1] - p[1] + arg % k[1]
-    return y, (ih * x.shape[3] + iw).astype(np.int64)
-
-
-def divisors(shape, k, s, p, ceil_mode, count_include_pad):
-    _, _, h, w = shape
-    oh, ow = geometry(shape, k, s, p, ceil_mode)
-
-    def axis(n, o, kk, ss, pp):
-        start = np.arange(o) * ss - pp
-        end = np.minimum(start + kk, n + pp)
-        if count_include_pad:
-            return end - start
-        return np.minimum(start + kk, n) - np.maximum(start, 0)
-
-    return np.outer(axis(h, oh, k[0], s[0], p[0]), axis(w, ow, k[1], s[1], p[1])).astype(np.float64)
-
-
-def avg_ref(x, k, s, p, ceil_mode, count_include_pad):
-    oh, ow = geometry(x.shape, k, s, p, ceil_mode)
-    win = windows(padded(x.astype(np.float64), k, s, p, 0.0), k, s, oh, ow)
-    return win.sum(axis=(-1, -2)) / divisors(x.shape, k, s, p, ceil_mode, count_include_pad)
-
-
-def max_backward_ref(dy, idx, shape):
-    n, c, h, w = shape
-    dx = np.zeros((n * c, h * w))
-    rows = np.repeat(np.arange(n * c), idx[0, 0].size)
-    np.add.at(dx, (rows, idx.reshape(-1)), dy.astype(np.float64).reshape(-1))
-    return dx.reshape(shape)
-
-
-def avg_backward_ref(dy, shape, k, s, p, ceil_mode, count_include_pad):
-    n, c, h, w = shape
-    oh, ow = dy.shape[2:]
-    g = dy.astype(np.float64) / divisors(shape, k, s, p, ceil_mode, count_include_pad)
-    dxp = padded(np.zeros(shape), k, s, p, 0.0)
-    for r in range(k[0]):
-        for q in range(k[1]):
-            dxp[:, :, r : r + (oh - 1) * s[0] + 1 : s[0], q : q + (ow - 1) * s[1] + 1 : s[1]] += g
-    return dxp[:, :, p[0] : p[0] + h, p[1] : p[1] + w]
-
+# ----------------------------------------------------------------- helpers (references: optable.py)
 
 def valid(shape, k, s, p, ceil_mode):
-    oh, ow = geometry(shape, k, s, p, ceil_mode)
+    oh, ow = pool_geometry(shape, k, s, p, ceil_mode)
     return oh > 0 and ow > 0
 
 
@@ -109,7 +31,7 @@ def test_max_forward_every_width(cpu_backend, rng, k, s, p, ceil_mode):
             continue
         x = randn(rng, *shape)
         y, idx = max_pool2d_forward(x, k, s, p, ceil_mode=ceil_mode, backend=cpu_backend)
-        y_ref, idx_ref = max_ref(x, k, s, p, ceil_mode)
+        y_ref, idx_ref = max_pool_ref(x, k, s, p, ceil_mode)
         assert y.dtype == np.float32 and idx.dtype == np.int32
         assert_close(y, y_ref, rtol=0, atol=0, what=f"max y W={w}")
         np.testing.assert_array_equal(idx, idx_ref, err_msg=f"max indices W={w}")
@@ -126,7 +48,7 @@ def test_avg_forward_every_width(cpu_backend, rng, k, s, p, ceil_mode, count_inc
         x = randn(rng, *shape)
         y = avg_pool2d_forward(x, k, s, p, ceil_mode=ceil_mode, count_include_pad=count_include_pad,
                                backend=cpu_backend)
-        assert_close(y, avg_ref(x, k, s, p, ceil_mode, count_include_pad), rtol=1e-5, atol=1e-6,
+        assert_close(y, avg_pool_ref(x, k, s, p, ceil_mode, count_include_pad), rtol=1e-5, atol=1e-6,
                      what=f"avg W={w}")
 
 
@@ -139,11 +61,11 @@ def test_forward_every_height(cpu_backend, rng, h):
                 continue
             x = randn(rng, *shape)
             y, idx = max_pool2d_forward(x, k, s, p, ceil_mode=ceil_mode, backend=cpu_backend)
-            y_ref, idx_ref = max_ref(x, k, s, p, ceil_mode)
+            y_ref, idx_ref = max_pool_ref(x, k, s, p, ceil_mode)
             assert_close(y, y_ref, rtol=0, atol=0)
             np.testing.assert_array_equal(idx, idx_ref)
             ya = avg_pool2d_forward(x, k, s, p, ceil_mode=ceil_mode, backend=cpu_backend)
-            assert_close(ya, avg_ref(x, k, s, p, ceil_mode, True), rtol=1e-5, atol=1e-6)
+            assert_close(ya, avg_pool_ref(x, k, s, p, ceil_mode, True), rtol=1e-5, atol=1e-6)
 
 
 # Network layers from bench/shapes_pool.csv at minibatch 1 and 4 channels.
@@ -157,16 +79,16 @@ def test_network_shapes_forward_backward(cpu_backend, rng, name, size, k, s, p):
     shape = (1, 4, size, size)
     x = randn(rng, *shape)
     y, idx = max_pool2d_forward(x, k, s, p, backend=cpu_backend)
-    y_ref, idx_ref = max_ref(x, (k, k), (s, s), (p, p), False)
+    y_ref, idx_ref = max_pool_ref(x, (k, k), (s, s), (p, p), False)
     assert_close(y, y_ref, rtol=0, atol=0, what=name)
     np.testing.assert_array_equal(idx, idx_ref)
     dy = randn(rng, *y.shape)
-    assert_close(max_pool2d_backward(dy, idx, shape, backend=cpu_backend), max_backward_ref(dy, idx, shape),
+    assert_close(max_pool2d_backward(dy, idx, shape, backend=cpu_backend), max_pool_backward_ref(dy, idx, shape),
                  rtol=1e-6, atol=1e-6, what=name)
     ya = avg_pool2d_forward(x, k, s, p, backend=cpu_backend)
-    assert_close(ya, avg_ref(x, (k, k), (s, s), (p, p), False, True), rtol=1e-5, atol=1e-6, what=name)
+    assert_close(ya, avg_pool_ref(x, (k, k), (s, s), (p, p), False, True), rtol=1e-5, atol=1e-6, what=name)
     dxa = avg_pool2d_backward(dy, shape, k, s, p, backend=cpu_backend)
-    assert_close(dxa, avg_backward_ref(dy, shape, (k, k), (s, s), (p, p), False, True), rtol=1e-5, atol=1e-6)
+    assert_close(dxa, avg_pool_backward_ref(dy, shape, (k, k), (s, s), (p, p), False, True), rtol=1e-5, atol=1e-6)
 
 
 # ----------------------------------------------------------------- backward
@@ -182,7 +104,7 @@ def test_max_backward(cpu_backend, rng, k, s, p, ceil_mode):
         y, idx = max_pool2d_forward(x, k, s, p, ceil_mode=ceil_mode, backend=cpu_backend)
         dy = randn(rng, *y.shape)
         dx = max_pool2d_backward(dy, idx, shape, backend=cpu_backend)
-        assert_close(dx, max_backward_ref(dy, idx, shape), rtol=1e-6, atol=1e-6, what=f"W={w}")
+        assert_close(dx, max_pool_backward_ref(dy, idx, shape), rtol=1e-6, atol=1e-6, what=f"W={w}")
 
 
 @pytest.mark.parametrize("count_include_pad", [True, False])
@@ -193,11 +115,11 @@ def test_avg_backward(cpu_backend, rng, k, s, p, ceil_mode, count_include_pad):
         shape = (2, 2, 6, w)
         if not valid(shape, k, s, p, ceil_mode):
             continue
-        oh, ow = geometry(shape, k, s, p, ceil_mode)
+        oh, ow = pool_geometry(shape, k, s, p, ceil_mode)
         dy = randn(rng, 2, 2, oh, ow)
         dx = avg_pool2d_backward(dy, shape, k, s, p, ceil_mode=ceil_mode, count_include_pad=count_include_pad,
                                  backend=cpu_backend)
-        ref = avg_backward_ref(dy, shape, k, s, p, ceil_mode, count_include_pad)
+        ref = avg_pool_backward_ref(dy, shape, k, s, p, ceil_mode, count_include_pad)
         assert_close(dx, ref, rtol=1e-5, atol=1e-6, what=f"W={w}")
 
 
@@ -221,7 +143,7 @@ def test_max_ties_first_index_wins(cpu_backend, rng):
         x = rng.integers(0, 3, size=(2, 3, 9, w)).astype(np.float32)  # many ties
         for k, s, p in CONFIGS:
             y, idx = max_pool2d_forward(x, k, s, p, backend=cpu_backend)
-            _, idx_ref = max_ref(x, k, s, p, False)
+            _, idx_ref = max_pool_ref(x, k, s, p, False)
             np.testing.assert_array_equal(idx, idx_ref)
     x = np.full((1, 1, 4, 20), 2.5, np.float32)  # all equal: the window's first element
     y, idx = max_pool2d_forward(x, 3, 2, 1, backend=cpu_backend)
@@ -235,7 +157,7 @@ def test_max_propagates_nan_with_first_nan_index(cpu_backend, rng):
     x[0, 1, 0, 0] = np.inf
     for k, s, p in CONFIGS:
         y, idx = max_pool2d_forward(x, k, s, p, backend=cpu_backend)
-        y_ref, idx_ref = max_ref(x, k, s, p, False)
+        y_ref, idx_ref = max_pool_ref(x, k, s, p, False)
         np.testing.assert_array_equal(y, y_ref.astype(np.float32))  # NaN, inf and values exactly
         np.testing.assert_array_equal(idx, idx_ref)
         assert np.isnan(y).any()

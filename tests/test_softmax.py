@@ -4,25 +4,14 @@ import pytest
 
 from dlcore import kernels as K
 from opcheck import ODD_SIZES, assert_close, randn
-
-
-def softmax64(x, axis):
-    x = x.astype(np.float64)
-    e = np.exp(x - x.max(axis=axis, keepdims=True))
-    return e / e.sum(axis=axis, keepdims=True)
-
-
-def log_softmax64(x, axis):
-    x = x.astype(np.float64)
-    m = x.max(axis=axis, keepdims=True)
-    return x - m - np.log(np.exp(x - m).sum(axis=axis, keepdims=True))
+from optable import log_softmax_ref, softmax_ref
 
 
 def check_all(x, axis, backend, rng):
     y = K.softmax_forward(x, axis, backend=backend)
-    assert_close(y, softmax64(x, axis), rtol=1e-5, atol=1e-7, what=f"softmax {x.shape} axis={axis}")
+    assert_close(y, softmax_ref(x, axis), rtol=1e-5, atol=1e-7, what=f"softmax {x.shape} axis={axis}")
     ly = K.log_softmax_forward(x, axis, backend=backend)
-    assert_close(ly, log_softmax64(x, axis), rtol=1e-5, atol=1e-5, what=f"log_softmax {x.shape} axis={axis}")
+    assert_close(ly, log_softmax_ref(x, axis), rtol=1e-5, atol=1e-5, what=f"log_softmax {x.shape} axis={axis}")
     dy = randn(rng, *x.shape)
     y64, dy64 = y.astype(np.float64), dy.astype(np.float64)
     n = x.shape[axis]
@@ -65,18 +54,18 @@ def test_bench_shapes(cpu_backend, rng, dims):
 
 def test_extremes(cpu_backend):
     big = np.array([[1e4, -1e4, 0.0, 1e4 - 1], [-1e4, -1e4, -1e4, -1e4]], np.float32)
-    assert_close(K.softmax_forward(big, backend=cpu_backend), softmax64(big, -1), rtol=1e-5, atol=1e-7)
-    assert_close(K.log_softmax_forward(big, backend=cpu_backend), log_softmax64(big, -1), rtol=1e-5, atol=1e-5)
+    assert_close(K.softmax_forward(big, backend=cpu_backend), softmax_ref(big, -1), rtol=1e-5, atol=1e-7)
+    assert_close(K.log_softmax_forward(big, backend=cpu_backend), log_softmax_ref(big, -1), rtol=1e-5, atol=1e-5)
     equal = np.full((3, 17), 2.5, np.float32)
     np.testing.assert_allclose(K.softmax_forward(equal, backend=cpu_backend), 1 / 17, rtol=1e-6)
     ninf = np.array([[-np.inf, 1.0, 2.0, -np.inf, 0.5, 3, 1, 1, 2]], np.float32)
     y = K.softmax_forward(ninf, backend=cpu_backend)
     assert np.all(np.isfinite(y)) and y[0, 0] == 0 and y[0, 3] == 0
-    assert_close(y, softmax64(ninf, -1), rtol=1e-5, atol=1e-7)
+    assert_close(y, softmax_ref(ninf, -1), rtol=1e-5, atol=1e-7)
     ly = K.log_softmax_forward(ninf, backend=cpu_backend)
     assert ly[0, 0] == -np.inf and np.all(np.isfinite(ly[0, 1:3]))
     col = np.array([[-np.inf, 1.0], [0.0, -np.inf], [1.0, 2.0]], np.float32)  # strided with -inf
-    assert_close(K.softmax_forward(col, 0, backend=cpu_backend), softmax64(col, 0), rtol=1e-5, atol=1e-7)
+    assert_close(K.softmax_forward(col, 0, backend=cpu_backend), softmax_ref(col, 0), rtol=1e-5, atol=1e-7)
 
 
 @pytest.mark.parametrize("ls", [0.0, 0.1])
@@ -85,7 +74,7 @@ def test_cross_entropy(cpu_backend, rng, n, c, ls):
     logits = randn(rng, n, c, scale=3.0)
     t = rng.integers(0, c, n).astype(np.int64)
     loss, lp = K.cross_entropy_forward(logits, t, label_smoothing=ls, backend=cpu_backend)
-    lp64 = log_softmax64(logits, -1)
+    lp64 = log_softmax_ref(logits, -1)
     ref = -(1 - ls) * lp64[np.arange(n), t] - ls / c * lp64.sum(axis=1)
     assert_close(lp, lp64, rtol=1e-5, atol=1e-5, what="log_probs")
     assert_close(loss, ref, rtol=1e-5, atol=1e-5, what="loss")

@@ -15,9 +15,9 @@ namespace py = pybind11;
 namespace dlcore {
 
 static Isa isa_from_name(const std::string& name) {
-  for (Isa isa : {Isa::ref, Isa::avx2, Isa::avx512})
+  for (Isa isa : kAllIsas)
     if (name == isa_name(isa)) return isa;
-  throw ValueError(cat("unknown ISA '", name, "' (expected 'ref', 'avx2' or 'avx512')"));
+  throw ValueError(cat("unknown ISA '", name, "' (expected one of the keys of dlcore._C.isa_info())"));
 }
 
 void init_core(py::module_& m) {
@@ -28,11 +28,13 @@ void init_core(py::module_& m) {
   m.def("verbose", &verbose_enabled);
   m.def("last_dispatch", &last_dispatch,
         "'<op>:<implementation>' chosen by the last kernel call on this thread");
+  m.def("last_dispatch_declined", &last_declined,
+        "why the faster implementations declined in the last kernel call on this thread ('' if none did)");
   m.def("cpu_brand", &cpu_brand);
   m.def("best_isa", [] { return std::string(isa_name(best_isa())); });
   m.def("isa_info", [] {
     py::dict out;
-    for (Isa isa : {Isa::ref, Isa::avx2, Isa::avx512}) {
+    for (Isa isa : kAllIsas) {
       py::dict d;
       d["built"] = isa_built(isa);
       d["available"] = isa_built(isa) && isa_supported(isa);

@@ -13,4 +13,5 @@ void init_pool(pybind11::module_& m);
 void init_lrn(pybind11::module_& m);
 void init_conv(pybind11::module_& m);
 void init_dropout(pybind11::module_& m);
+void init_lowbit(pybind11::module_& m);
 }  // namespace dlcore

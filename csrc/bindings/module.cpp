@@ -24,4 +24,5 @@ PYBIND11_MODULE(_C, m) {
   dlcore::init_lrn(m);
   dlcore::init_conv(m);
   dlcore::init_dropout(m);
+  dlcore::init_lowbit(m);
 }

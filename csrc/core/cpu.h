@@ -5,7 +5,20 @@
 
 namespace dlcore {
 
-enum class Isa { ref = 0, avx2 = 1, avx512 = 2 };
+// The float32 tiers (ref < avx2 < avx512) and the low-precision extensions,
+// each its own backend name so a test or benchmark can ask for exactly it:
+//   avx512_vnni    AVX-512 F/BW/VL/DQ + AVX512_VNNI (vpdpbusd: u8 x s8 dot products)
+//   avx_vnni       AVX2 + AVX-VNNI (the VEX-encoded vpdpbusd, Alder Lake and later)
+//   avx512_bf16    AVX-512 + AVX512_BF16 (vdpbf16ps, vcvtne2ps2bf16)
+//   amx            AMX-TILE + AMX-BF16 + AMX-INT8 and the OS's permission to use
+//                  the tile data (Linux arch_prctl ARCH_REQ_XCOMP_PERM), plus AVX-512
+//   avx512_vpopcnt AVX-512 + AVX512_VPOPCNTDQ (vpopcntq)
+enum class Isa { ref = 0, avx2 = 1, avx512 = 2, avx512_vnni = 3, avx_vnni = 4, avx512_bf16 = 5, amx = 6,
+                 avx512_vpopcnt = 7 };
+constexpr int kIsaCount = 8;
+// Every Isa, in enum order (for loops over backend names).
+constexpr Isa kAllIsas[kIsaCount] = {Isa::ref, Isa::avx2, Isa::avx512, Isa::avx512_vnni,
+                                     Isa::avx_vnni, Isa::avx512_bf16, Isa::amx, Isa::avx512_vpopcnt};
 
 const char* isa_name(Isa isa);
 // True when the implementation for `isa` was compiled into this module.
@@ -14,7 +27,7 @@ bool isa_built(Isa isa);
 bool isa_supported(Isa isa);
 // Human-readable reason why `isa` cannot run here ("" when it can).
 std::string isa_unavailable_reason(Isa isa);
-// The best ISA that is both built and supported.
+// The best float32 tier (avx512, avx2 or ref) that is both built and supported.
 Isa best_isa();
 // Brand string of the CPU, for reports.
 std::string cpu_brand();

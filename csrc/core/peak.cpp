@@ -34,6 +34,8 @@ static float run_chain(Isa isa, int64_t iterations) {
 double fma_peak_gflops(Isa isa, int threads, int64_t iterations) {
   DLCORE_CHECK(isa_built(isa) && isa_supported(isa), "fma_peak_gflops: ISA ", isa_name(isa),
                " cannot run here: ", isa_unavailable_reason(isa));
+  DLCORE_CHECK(isa == Isa::ref || isa == Isa::avx2 || isa == Isa::avx512, "fma_peak_gflops: ",
+               isa_name(isa), " is not a float32 FMA tier (use ref, avx2 or avx512)");
   DLCORE_CHECK(threads >= 1 && iterations >= 1, "fma_peak_gflops: threads and iterations must be >= 1");
   std::atomic<float> sink{0.0f};
   double t0 = 0, t1 = 0;

@@ -31,6 +31,11 @@ void record_dispatch(const char* op, const char* impl) {
 
 std::string last_dispatch() { return t_last_dispatch; }
 
+static thread_local std::string t_last_declined;  // usually "": assign reuses the capacity
+
+void record_declined(const std::string& declined) { t_last_declined.assign(declined); }
+std::string last_declined() { return t_last_declined; }
+
 void log_dispatch(const char* op, const char* impl, const std::string& declined) {
   if (declined.empty())
     std::fprintf(stderr, "dlcore: %s -> %s\n", op, impl);
@@ -40,14 +45,15 @@ void log_dispatch(const char* op, const char* impl, const std::string& declined)
 
 bool parse_isa_backend(const std::string& backend, const char* op, Isa* out) {
   if (backend == "auto") return false;
-  for (Isa isa : {Isa::ref, Isa::avx2, Isa::avx512}) {
+  for (Isa isa : kAllIsas) {
     if (backend == isa_name(isa)) {
       *out = isa;
       return true;
     }
   }
   throw BackendError(cat(op, ": unknown backend '", backend,
-                         "' for the CPU module (expected 'auto', 'ref', 'avx2' or 'avx512')"));
+                         "' for the CPU module (expected 'auto', 'ref', 'avx2', 'avx512', 'avx512_vnni', "
+                         "'avx_vnni', 'avx512_bf16', 'amx' or 'avx512_vpopcnt')"));
 }
 
 }  // namespace dlcore

@@ -24,6 +24,10 @@ void set_verbose(bool on);
 // for dlcore.kernels.last_dispatch()).
 void record_dispatch(const char* op, const char* impl);
 std::string last_dispatch();
+// The reasons the faster implementations declined in that last choice ("" when
+// none did), "<impl> declined: <why>; ..." (for dlcore.explain).
+void record_declined(const std::string& declined);
+std::string last_declined();
 void log_dispatch(const char* op, const char* impl, const std::string& declined);
 // Parses "ref" / "avx2" / "avx512"; "auto" returns false. Anything else throws.
 bool parse_isa_backend(const std::string& backend, const char* op, Isa* out);
@@ -79,6 +83,7 @@ class Registry {
 
   void chosen(const Impl<Args>& impl, const std::string& declined) const {
     record_dispatch(op_, impl.name);
+    record_declined(declined);
     if (verbose_enabled()) log_dispatch(op_, impl.name, declined);
   }
 

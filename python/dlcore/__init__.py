@@ -27,8 +27,21 @@ from .tensor import (
     zeros_like,
 )
 from . import nn, optim, data
+from . import distributed  # imports no MPI: mpi4py is loaded by dlcore.distributed.init()
 from . import models, onnx  # noqa: E402  (the zoo; ONNX export, which needs the onnx extra only when called)
 from .serialization import CheckpointError, load, save
+# PyTorch's top-level names for ported scripts (docs/PORTING.md)
+import builtins as _builtins
+from . import accelerator, autograd, cuda, utils
+from .functions import *  # noqa: F401,F403
+from .functions import __all__ as _function_names
+from .tensor import bool_
+float = float32  # noqa: A001 - torch.float / torch.long ... as dtypes
+double = float64
+long = int64
+int = int32  # noqa: A001
+bool = bool_  # noqa: A001
+from . import quantization
 
 __version__ = "0.1.0"
 
@@ -48,4 +61,18 @@ __all__ = [
     "is_grad_enabled", "load", "log", "manual_seed", "matmul", "nn", "no_grad", "ones", "ones_like", "optim",
     "rand", "rand_like", "randn", "randn_like", "save", "set_grad_enabled", "sqrt", "stack", "tensor", "uint8",
     "zeros", "zeros_like",
-]
+    "accelerator", "autograd", "cuda", "double", "long", "utils",
+] + [n for n in _function_names if not hasattr(_builtins, n)]
+# (max, sum, abs, float, int, bool ... are attributes only: ``from dlcore import *`` must not shadow builtins)
+
+from . import attacks  # noqa: E402  (fgsm)
+
+
+def __getattr__(name):
+    # dlcore.explain is imported on first use, so `python -m dlcore.explain` does not find it
+    # already imported; the module is callable: dlcore.explain(model, example_input).
+    if name == "explain":
+        import importlib
+
+        return importlib.import_module(".explain", __name__)
+    raise AttributeError(f"module 'dlcore' has no attribute {name!r}")

@@ -10,6 +10,10 @@ BackendUnavailableError = _C.BackendUnavailableError
 
 #: Backends served by our CPU module, in the order ``auto`` prefers them.
 CPU_BACKENDS = ("avx512", "avx2", "ref")
+#: Low-precision ISA extensions of our CPU module (bf16, int8, binary kernels):
+#: each a backend name that selects exactly that implementation. They never
+#: serve float32, so ``auto`` for float32 is still one of CPU_BACKENDS.
+CPU_EXTENSION_BACKENDS = ("amx", "avx512_bf16", "avx512_vnni", "avx_vnni", "avx512_vpopcnt")
 #: Optional extension modules and the backend name each one serves.
 OPTIONAL_MODULES = {"onednn": "dlcore._onednn", "cuda": "dlcore._cuda"}
 #: Run before importing an optional module: puts its shared-library runtime in

@@ -20,6 +20,7 @@ import json
 import os
 import tempfile
 import zipfile
+import zlib
 
 import numpy as np
 
@@ -99,25 +100,92 @@ def save(obj, path):
         raise
 
 
-def _decode(node, archive, path, device):
-    kind = node.get("t")
+#: A state dict nests a few levels (checkpoint -> model -> param); far deeper is a forged file.
+_MAX_DEPTH = 64
+#: The JSON index of a checkpoint is small (names, numbers, hashes); 64 MiB is far beyond any real one.
+_MAX_META_BYTES = 64 << 20
+_SCALARS = {"bool": bool, "int": int, "str": str}
+
+
+def _bad(path, what):
+    return CheckpointError(f"{path}: corrupted checkpoint ({what})")
+
+
+def _decode(node, archive, path, device, depth=0):
+    """One JSON node -> its value, checking the node's shape strictly: anything a
+    real ``save`` cannot have written raises CheckpointError."""
+    if depth > _MAX_DEPTH:
+        raise _bad(path, f"entries nested deeper than {_MAX_DEPTH} levels")
+    if not isinstance(node, dict) or not isinstance(node.get("t"), str):
+        raise _bad(path, f"an entry is {type(node).__name__}, not a typed node")
+    kind = node["t"]
     if kind == "array":
-        array = archive[node["key"]]
-        if _digest(array) != node["sha256"]:
-            raise CheckpointError(f"{path}: array '{node['key']}' does not match its SHA-256 (corrupted file)")
+        key, sha = node.get("key"), node.get("sha256")
+        if not isinstance(key, str) or not isinstance(sha, str):
+            raise _bad(path, "an array entry lacks its key or SHA-256")
+        if key == _META_KEY or key not in archive.files:
+            raise _bad(path, f"array '{key}' is missing")
+        array = archive[key]
+        if _digest(array) != sha:
+            raise CheckpointError(f"{path}: array '{key}' does not match its SHA-256 (corrupted file)")
         return array_to(array, device)
     if kind == "none":
         return None
-    if kind in ("bool", "int", "str"):
-        return node["v"]
+    if kind in _SCALARS:
+        value = node.get("v")
+        # bool is an int in Python: check it exactly, so {"t": "int", "v": true} is refused too
+        if type(value) is not _SCALARS[kind]:
+            raise _bad(path, f"a {kind} entry holds {type(value).__name__}")
+        return value
     if kind == "float":
-        return float(node["v"])
-    if kind in ("list", "tuple"):
-        items = [_decode(v, archive, path, device) for v in node["items"]]
-        return items if kind == "list" else tuple(items)
-    if kind == "dict":
-        return {k: _decode(v, archive, path, device) for k, v in node["items"]}
+        value = node.get("v")
+        if not isinstance(value, str):
+            raise _bad(path, f"a float entry holds {type(value).__name__}")
+        try:
+            return float(value)  # float() parses numbers only: nothing is evaluated
+        except ValueError:
+            raise _bad(path, f"float entry {value[:40]!r}") from None
+    if kind in ("list", "tuple", "dict"):
+        items = node.get("items")
+        if not isinstance(items, list):
+            raise _bad(path, f"a {kind} entry has no item list")
+        if kind != "dict":
+            values = [_decode(v, archive, path, device, depth + 1) for v in items]
+            return values if kind == "list" else tuple(values)
+        out = {}
+        for item in items:
+            if (not isinstance(item, list) or len(item) != 2 or not isinstance(item[0], (str, int))
+                    or isinstance(item[0], bool)):
+                raise _bad(path, "a dict item is not a [str-or-int key, value] pair")
+            out[item[0]] = _decode(item[1], archive, path, device, depth + 1)
+        return out
     raise CheckpointError(f"{path}: unknown entry type {kind!r}")
+
+
+def _check_members(path, zf):
+    """Reads each member's .npy header (not its data) and checks that the size it
+    declares is the size stored, so a forged header (a 4 TiB shape, an object
+    dtype) is refused before NumPy allocates anything for it."""
+    for info in zf.infolist():
+        if not info.filename.endswith(".npy"):
+            raise _bad(path, f"member {info.filename!r} is not an array")
+        if info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
+            raise _bad(path, f"member {info.filename!r} uses compression method {info.compress_type}")
+        with zf.open(info) as f:
+            version = np.lib.format.read_magic(f)
+            readers = {(1, 0): np.lib.format.read_array_header_1_0, (2, 0): np.lib.format.read_array_header_2_0}
+            if version not in readers:  # np.save writes 1.0, or 2.0 for a header over 64 KiB
+                raise _bad(path, f"member {info.filename!r} has .npy version {version}")
+            shape, _, dtype = readers[version](f, max_header_size=10000)
+            offset = f.tell()
+        if dtype.hasobject:
+            raise _bad(path, f"member {info.filename!r} holds Python objects (a pickle)")
+        count = 1
+        for dim in shape:
+            count *= dim
+        if count * dtype.itemsize != info.file_size - offset:
+            raise _bad(path, f"member {info.filename!r} declares {shape} {dtype} but stores "
+                             f"{info.file_size - offset} bytes")
 
 
 def load(path, map_location="cpu"):
@@ -128,7 +196,9 @@ def load(path, map_location="cpu"):
 
     Raises CheckpointError (a ValueError) for a truncated, corrupted or foreign
     file, FileNotFoundError when it does not exist. Nothing in the file is
-    executed: no pickle is ever read.
+    executed: no pickle is ever read, and every header and index entry is
+    checked before it is used (tests/test_checkpoint_corruption.py: over 200
+    damaged files).
     """
     path = os.fspath(path)
     device = parse_device(map_location)
@@ -136,18 +206,31 @@ def load(path, map_location="cpu"):
     if not os.path.exists(path):
         raise FileNotFoundError(f"no checkpoint at {path}")
     try:
+        with zipfile.ZipFile(path) as zf:
+            _check_members(path, zf)
         with np.load(path, allow_pickle=False) as archive:
             if _META_KEY not in archive.files:
                 raise CheckpointError(f"{path}: not a dlcore checkpoint (no {_META_KEY} entry)")
-            meta = json.loads(archive[_META_KEY].tobytes().decode())
-            if meta.get("format") != FORMAT:
-                raise CheckpointError(f"{path}: not a dlcore checkpoint (format {meta.get('format')!r})")
-            if meta.get("version", 0) > VERSION:
-                raise CheckpointError(f"{path}: checkpoint version {meta['version']} is newer than this dlcore "
+            raw = archive[_META_KEY]
+            if raw.dtype != np.uint8 or raw.ndim != 1 or raw.size > _MAX_META_BYTES:
+                raise _bad(path, f"index entry is {raw.dtype} {raw.shape}, not bytes")
+            meta = json.loads(raw.tobytes().decode())
+            if not isinstance(meta, dict) or meta.get("format") != FORMAT:
+                fmt = meta.get("format") if isinstance(meta, dict) else None
+                raise CheckpointError(f"{path}: not a dlcore checkpoint (format {fmt!r})")
+            version = meta.get("version")
+            if type(version) is not int:
+                raise _bad(path, f"version {version!r}")
+            if version > VERSION:
+                raise CheckpointError(f"{path}: checkpoint version {version} is newer than this dlcore "
                                       f"reads ({VERSION})")
+            if "tree" not in meta:
+                raise _bad(path, "no tree in the index")
             return _decode(meta["tree"], archive, path, device)
     except CheckpointError:
         raise
-    except (zipfile.BadZipFile, EOFError, OSError, KeyError, ValueError, UnicodeDecodeError,
-            json.JSONDecodeError) as exc:
+    except (zipfile.BadZipFile, zlib.error, NotImplementedError, EOFError, OSError, KeyError, ValueError,
+            UnicodeDecodeError, RecursionError) as exc:
+        # OSError covers a directory or unreadable path; RecursionError a JSON index nested to blow the
+        # stack; NotImplementedError zipfile's unknown compression; zlib.error a damaged deflate stream
         raise CheckpointError(f"{path}: corrupted or truncated checkpoint ({type(exc).__name__}: {exc})") from exc

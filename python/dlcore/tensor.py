@@ -20,7 +20,7 @@ import numpy as np
 from ._device import array_like, array_to, check_same_device, device_of, is_array, module_for_device, parse_device
 from .autograd import backward as _run_backward
 from .autograd import is_grad_enabled, no_grad
-from .ops import arith, reduce, shape
+from .ops import arith, reduce, select, shape
 from .ops._common import array_module
 from .ops.copy import ToCopy
 
@@ -34,9 +34,24 @@ bool_ = np.dtype(np.bool_)
 default_dtype = float32
 
 MaxResult = namedtuple("MaxResult", ["values", "indices"])
+SortResult = namedtuple("SortResult", ["values", "indices"])
 
 
 _is_array = is_array
+
+
+class _DataSlot:
+    """``t.data = value`` stores an array: a Tensor value gives its array (shared storage, as PyTorch's
+    ``p.data = t``), other data goes through NumPy. Reading ``t.data`` is a plain attribute read (this
+    descriptor has no ``__get__``), so it costs nothing on the hot path.
+    """
+
+    def __set__(self, obj, value):
+        if isinstance(value, Tensor):
+            value = value.__dict__["data"]
+        elif not _is_array(value):
+            value = np.asarray(value)
+        obj.__dict__["data"] = value
 
 
 class Tensor:
@@ -49,13 +64,17 @@ class Tensor:
     """
 
     __array_priority__ = 1000  # so ndarray (op) Tensor defers to Tensor's reflected ops
+    data = _DataSlot()
+    #: {handle id: fn} of register_hook (None until the first hook: no cost on the hot path)
+    _hooks = None
 
     def __init__(self, data, requires_grad=False):
         if isinstance(data, Tensor):
             data = data.data
         if not _is_array(data):
             data = np.asarray(data)
-        self.data = data
+        self.__dict__["data"] = data
+        self._version = [0]  # bumped by in-place ops; shared with detach() and views (autograd checks it)
         self.grad = None
         self._node = None
         self._retains_grad = False
@@ -139,8 +158,10 @@ class Tensor:
         return self.data.__dlpack_device__()
 
     def detach(self):
-        """A tensor sharing this data, outside the tape."""
-        return Tensor(self.data)
+        """A tensor sharing this data (and its version counter), outside the tape."""
+        t = Tensor(self.data)
+        t._version = self._version
+        return t
 
     def clone(self):
         return _unary(arith.Mul, self, 1) if self.requires_grad else Tensor(self.data.copy())
@@ -165,7 +186,8 @@ class Tensor:
 
         Example:
             >>> w = dlcore.randn(3, requires_grad=True)
-            >>> (w.to("cuda") * 2).sum().backward()   # w.grad is a CPU tensor of 2s
+            >>> (w.to("cuda") * 2).sum().backward()  # doctest: +SKIP
+            >>> # (needs a GPU) w.grad is then a CPU tensor of 2s
         """
         device, dtype, copy = _to_arguments(args, kwargs)
         device = self.device if device is None else parse_device(device)
@@ -204,10 +226,24 @@ class Tensor:
         return self
 
     # ---- autograd ---------------------------------------------------------
-    def backward(self, gradient=None):
+    def register_post_accumulate_grad_hook(self, hook):
+        """Calls ``hook(self)`` after each backward pass has accumulated this leaf's gradient into ``.grad``.
+
+        All of the pass's contributions are summed first, so the hook sees the
+        final gradient (DistributedDataParallel starts its all-reduce here).
+        Returns a handle whose ``remove()`` unregisters the hook.
+        """
+        from .autograd.hooks import register_post_accumulate_grad_hook
+
+        return register_post_accumulate_grad_hook(self, hook)
+
+    def backward(self, gradient=None, retain_graph=None, create_graph=False):
         """Computes gradients of this tensor w.r.t. every leaf that requires grad.
 
-        `gradient` defaults to 1 for a single-element tensor.
+        `gradient` defaults to 1 for a single-element tensor. ``retain_graph``
+        keeps the tape for another backward (default: ``create_graph``);
+        ``create_graph`` records the backward pass, so the ``.grad`` it leaves
+        can be differentiated again (see ``dlcore.autograd.grad``).
         """
         if not self.requires_grad:
             raise RuntimeError("backward on a tensor that does not require grad (no recorded graph)")
@@ -221,7 +257,26 @@ class Tensor:
             if g.shape != self.shape:
                 raise ValueError(f"gradient shape {g.shape} does not match tensor shape {self.shape}")
             g = g.astype(self.dtype, copy=False)
-        _run_backward(self, g)
+        if create_graph:
+            g = gradient if isinstance(gradient, Tensor) else Tensor(g)
+        _run_backward(self, g, retain_graph=create_graph if retain_graph is None else retain_graph,
+                      create_graph=create_graph)
+
+    def register_hook(self, hook):
+        """Calls ``hook(grad)`` each time a gradient for this tensor is computed; a Tensor it returns
+        replaces the gradient (for leaves before it reaches ``.grad``). Returns a handle with ``remove()``.
+
+        Example:
+            >>> h = x.register_hook(lambda g: g * 2)   # doubles the gradient flowing through x
+            >>> h.remove()
+        """
+        if not callable(hook):
+            raise TypeError(f"register_hook expects a callable, got {type(hook).__name__}")
+        if not self.requires_grad:
+            raise RuntimeError("cannot register a hook on a tensor that does not require grad")
+        if self._hooks is None:
+            self._hooks = {}
+        return RemovableHandle(self._hooks, hook)
 
     # ---- in-place updates (outside the tape: parameter init and optimizers) ----
     def _check_inplace(self):
@@ -229,15 +284,136 @@ class Tensor:
             raise RuntimeError("in-place change of a leaf tensor that requires grad; wrap it in dlcore.no_grad()")
 
     def copy_(self, other):
-        """Writes `other`'s values into this tensor's array; copies across devices, as PyTorch does."""
+        """Writes `other`'s values into this tensor's array; copies across devices, as PyTorch does.
+
+        Recorded on the tape when grad mode is on and either side requires grad (`other` then gets
+        the gradient); on a leaf that requires grad it raises outside ``dlcore.no_grad()``.
+        """
         self._check_inplace()
+        if is_grad_enabled() and (self.requires_grad or (isinstance(other, Tensor) and other.requires_grad)):
+            src = other if isinstance(other, Tensor) else Tensor(np.asarray(other))
+            if src.device != self.device:
+                src = src.to(self.device)
+            return self._record_inplace(select.CopyInto, src)
         src = other.data if isinstance(other, Tensor) else other
         self.data[...] = array_to(src, self.device) if is_array(src) else src
+        self._version[0] += 1
         return self
+
+    # In-place arithmetic. Outside the tape (no_grad, or nothing requires grad) the array is updated
+    # by the ufunc with out= (NumPy's same_kind casting: int_tensor += 0.5 raises, as in PyTorch).
+    # On the tape, the out-of-place Function runs on a stand-in for the old value and the result is
+    # written back into this tensor's storage, which then continues the graph from that node.
+    def _inplace(self, fn, ufunc, other):
+        self._check_inplace()
+        if is_grad_enabled() and (self.requires_grad or (isinstance(other, Tensor) and other.requires_grad)):
+            return self._record_inplace(fn, _as_tensor_like(other, self))
+        xp = array_module(self.data)
+        o = other.data if isinstance(other, Tensor) else other
+        if _is_array(o):
+            check_same_device(f"in-place {ufunc}", (self.data, o))
+        elif isinstance(o, (list, tuple)):
+            o = xp.asarray(o, dtype=self.dtype if np.asarray(o).dtype.kind == "f" else None)
+        try:
+            getattr(xp, ufunc)(self.data, o, out=self.data, casting="same_kind")
+        except TypeError as e:  # numpy's UFuncTypeError (int tensor += float)
+            raise RuntimeError(f"in-place {ufunc}: result type of {self.dtype} and "
+                               f"{getattr(o, 'dtype', type(o).__name__)} can't be cast to {self.dtype}") from e
+        self._version[0] += 1
+        return self
+
+    def _record_inplace(self, fn, *others, **kwargs):
+        """Runs ``fn(old_self, *others)`` on the tape and writes the result into this tensor's storage."""
+        old = Tensor(self.data if fn in _READS_NO_OLD_VALUE else self.data.copy(), requires_grad=self.requires_grad)
+        old._node = self._node  # the old value continues the graph that produced this tensor
+        out = fn.apply(old, *others, **kwargs)
+        if out.dtype != self.dtype and not np.can_cast(out.dtype, self.dtype, "same_kind"):
+            raise RuntimeError(f"in-place {fn.__name__}: result type {out.dtype} can't be cast to {self.dtype}")
+        self.data[...] = out.data
+        self._version[0] += 1
+        self._node, self.requires_grad = out._node, out.requires_grad
+        return self
+
+    def __iadd__(self, other):
+        return self._inplace(arith.Add, "add", other)
+
+    def __isub__(self, other):
+        return self._inplace(arith.Sub, "subtract", other)
+
+    def __imul__(self, other):
+        return self._inplace(arith.Mul, "multiply", other)
+
+    def __itruediv__(self, other):
+        return self._inplace(arith.Div, "true_divide", other)
+
+    def add_(self, other, alpha=1):
+        return self._inplace(arith.Add, "add", other if alpha == 1 else other * alpha)
+
+    def sub_(self, other, alpha=1):
+        return self._inplace(arith.Sub, "subtract", other if alpha == 1 else other * alpha)
+
+    def mul_(self, other):
+        return self._inplace(arith.Mul, "multiply", other)
+
+    def div_(self, other):
+        return self._inplace(arith.Div, "true_divide", other)
+
+    def clamp_(self, min=None, max=None):
+        """Clamps in place (recorded on the tape like the other in-place ops)."""
+        self._check_inplace()
+        if is_grad_enabled() and self.requires_grad:
+            return self._record_inplace(select.Clamp, min, max)
+        array_module(self.data).clip(self.data, min, max, out=self.data)
+        self._version[0] += 1
+        return self
+
+    clip_ = clamp_
+
+    def __setitem__(self, index, value):
+        """``t[index] = value``: writes the storage; on the tape, `value` gets the gradient of the slots."""
+        self._check_inplace()
+        index = _unwrap_index(index, self.data)
+        if is_grad_enabled() and (self.requires_grad or (isinstance(value, Tensor) and value.requires_grad)):
+            self._record_inplace(select.SetItem, _as_tensor_like(value, self), index)
+            return
+        v = value.data if isinstance(value, Tensor) else value
+        if _is_array(v):
+            check_same_device("item assignment", (self.data, v))
+        self.data[index] = v
+        self._version[0] += 1
+
+    # ---- Python number protocol (one-element tensors, as in PyTorch) ----------
+    def _scalar(self, what):
+        if self.data.size != 1:
+            raise ValueError(f"only one-element tensors can be converted to Python scalars ({what} of a tensor "
+                             f"of shape {self.shape})")
+        return self.data.item() if self.data.ndim == 0 else self.data.reshape(()).item()
+
+    def __float__(self):
+        return float(self._scalar("float()"))
+
+    def __int__(self):
+        return int(self._scalar("int()"))
+
+    def __index__(self):
+        if self.dtype.kind not in "iub":
+            raise TypeError(f"only integer tensors of a single element can be converted to an index, "
+                            f"got dtype {self.dtype}")
+        return int(self._scalar("index"))
+
+    def __format__(self, spec):
+        if self.data.size == 1:
+            return format(self._scalar("format"), spec)
+        if spec:
+            raise TypeError(f"unsupported format string {spec!r} for a tensor of shape {self.shape}")
+        return str(self)
 
     def fill_(self, value):
         self._check_inplace()
-        self.data[...] = value
+        if is_grad_enabled() and self.requires_grad:  # a non-leaf in the graph: recorded as a copy
+            return self._record_inplace(select.CopyInto, _as_tensor_like(value, self))
+        self.data[...] = value.data if isinstance(value, Tensor) else value
+        self._version[0] += 1
         return self
 
     def zero_(self):
@@ -396,8 +572,10 @@ class Tensor:
         if self.ndim == 0:
             return self.reshape(1)
         start, end = start_dim % self.ndim, end_dim % self.ndim
-        new = self.shape[:start] + (-1,) + self.shape[end + 1:]
-        return self.reshape(new) if self.numel() else self.reshape(self.shape[:start] + (0,) + self.shape[end + 1:])
+        merged = 1
+        for n in self.shape[start:end + 1]:
+            merged *= n
+        return self.reshape(self.shape[:start] + (merged,) + self.shape[end + 1:])  # (0, 3, 4) -> (0, 12)
 
     def permute(self, *axes):
         axes = axes[0] if len(axes) == 1 and not isinstance(axes[0], int) else axes
@@ -466,8 +644,220 @@ class Tensor:
 
         return F.log_softmax(self, dim=dim)
 
+    # ---- more of PyTorch's Tensor API (composed from the recorded ops above) ------------------
+    @property
+    def grad_fn(self):
+        """The node that produced this tensor (None for leaves and tensors outside the tape)."""
+        return self._node
+
+    def view_as(self, other):
+        return self.reshape(other.shape)
+
+    reshape_as = view_as
+
+    def expand_as(self, other):
+        return self.expand(other.shape)
+
+    def type_as(self, other):
+        return self.to(other.dtype)
+
+    def int(self):
+        return self.to(int32)
+
+    def bool(self):
+        return self.to(bool_)
+
+    def nelement(self):
+        return self.numel()
+
+    def element_size(self):
+        return self.dtype.itemsize
+
+    def is_floating_point(self):
+        return self.dtype.kind == "f"
+
+    def is_contiguous(self):
+        return bool(self.data.flags.c_contiguous)
+
+    def ne(self, other):
+        return self != other
+
+    def lt(self, other):
+        return self < other
+
+    def le(self, other):
+        return self <= other
+
+    def gt(self, other):
+        return self > other
+
+    def ge(self, other):
+        return self >= other
+
+    def all(self, dim=None):
+        return Tensor(array_module(self.data).all(self.data, axis=dim))
+
+    def any(self, dim=None):
+        return Tensor(array_module(self.data).any(self.data, axis=dim))
+
+    def __invert__(self):
+        if self.dtype != bool_:
+            return Tensor(~self.data)
+        return Tensor(array_module(self.data).logical_not(self.data))
+
+    def __and__(self, other):
+        return self._compare(other, lambda a, b: a & b)
+
+    def __or__(self, other):
+        return self._compare(other, lambda a, b: a | b)
+
+    def __floordiv__(self, other):
+        return self._compare(other, lambda a, b: a // b)
+
+    def __mod__(self, other):
+        return self._compare(other, lambda a, b: a % b)
+
+    def argmin(self, dim=None, keepdim=False):
+        return (-self.detach()).argmax(dim=dim, keepdim=keepdim)
+
+    def sign(self):
+        return Tensor(array_module(self.data).sign(self.data))
+
+    def square(self):
+        return self * self
+
+    def clamp(self, min=None, max=None):
+        if min is None and max is None:
+            raise ValueError("clamp: at least one of min and max must be given")
+        return select.Clamp.apply(self, min, max)
+
+    clip = clamp
+
+    def maximum(self, other):
+        from .functions import maximum
+
+        return maximum(self, other)
+
+    def minimum(self, other):
+        from .functions import minimum
+
+        return minimum(self, other)
+
+    def masked_fill(self, mask, value):
+        """`value` where `mask` (a bool tensor broadcastable to this one) is True."""
+        m = mask.data if isinstance(mask, Tensor) else np.asarray(mask)
+        if m.dtype != bool_:
+            raise TypeError(f"masked_fill: mask must be a bool tensor, got {m.dtype}")
+        return select.Where.apply(m, _as_tensor_like(value, self), self)
+
+    def var(self, dim=None, unbiased=True, keepdim=False, correction=None):
+        dims = reduce.normalize_dims(dim, self.ndim)
+        count = 1
+        for d in dims:
+            count *= self.shape[d]
+        correction = (1 if unbiased else 0) if correction is None else correction
+        centred = self - self.mean(dim=dims, keepdim=True)
+        return (centred * centred).sum(dim=dims, keepdim=keepdim) / float(max(count - correction, 0))
+
+    def std(self, dim=None, unbiased=True, keepdim=False, correction=None):
+        return self.var(dim, unbiased, keepdim, correction).sqrt()
+
+    def norm(self, p=2, dim=None, keepdim=False):
+        """The p-norm over `dim` (all elements by default); p = 1, 2 ("fro") or inf."""
+        if p in (2, "fro"):
+            return (self * self).sum(dim=dim, keepdim=keepdim).sqrt()
+        if p == 1:
+            return self.abs().sum(dim=dim, keepdim=keepdim)
+        if p == float("inf"):
+            return self.abs().max() if dim is None else self.abs().max(dim=dim, keepdim=keepdim).values
+        raise ValueError(f"norm: p must be 1, 2, 'fro' or inf, got {p!r}")
+
+    def gather(self, dim, index):
+        """out[..., i, ...] = self[..., index[..., i, ...], ...] along `dim` (index: an integer tensor)."""
+        idx = index.data if isinstance(index, Tensor) else np.asarray(index)
+        if idx.dtype.kind not in "iu" or idx.ndim != self.ndim:
+            raise ValueError(f"gather: index must be an integer tensor with {self.ndim} dims, got "
+                             f"{idx.dtype} of shape {idx.shape}")
+        xp = array_module(self.data)
+        dim = dim % self.ndim
+        grids = list(xp.ix_(*[xp.arange(n) for n in idx.shape]))
+        grids[dim] = idx
+        return self[tuple(grids)]
+
+    def argsort(self, dim=-1, descending=False):
+        xp = array_module(self.data)
+        keys = -self.data if descending and self.dtype.kind != "b" else self.data
+        order = xp.argsort(keys, axis=dim, kind="stable")
+        return Tensor(order.astype(np.int64))
+
+    def sort(self, dim=-1, descending=False):
+        indices = self.argsort(dim=dim, descending=descending)
+        return SortResult(self.gather(dim, indices), indices)
+
+    def topk(self, k, dim=-1, largest=True, sorted=True):
+        if not 0 <= k <= self.shape[dim]:
+            raise ValueError(f"topk: k={k} out of range for dim {dim} of size {self.shape[dim]}")
+        indices = self.argsort(dim=dim, descending=largest)
+        dim = dim % self.ndim
+        indices = indices[(slice(None),) * dim + (slice(0, k),)]
+        return SortResult(self.gather(dim, indices), indices)
+
+    def chunk(self, chunks, dim=0):
+        size = -(-self.shape[dim] // chunks)
+        return self.split(size, dim)
+
+    def split(self, split_size_or_sections, dim=0):
+        n, dim = self.shape[dim], dim % self.ndim
+        if isinstance(split_size_or_sections, int):
+            sizes = [split_size_or_sections] * (n // split_size_or_sections)
+            if n % split_size_or_sections:
+                sizes.append(n % split_size_or_sections)
+        else:
+            sizes = list(split_size_or_sections)
+            if sum(sizes) != n:
+                raise ValueError(f"split: sections {sizes} do not add up to {n}")
+        out, start = [], 0
+        for s in sizes:
+            out.append(self[(slice(None),) * dim + (slice(start, start + s),)])
+            start += s
+        return tuple(out)
+
+    def new_zeros(self, *size, dtype=None):
+        return zeros(*size, dtype=dtype or self.dtype, device=self.device)
+
+    def new_ones(self, *size, dtype=None):
+        return ones(*size, dtype=dtype or self.dtype, device=self.device)
+
+    def new_full(self, size, fill_value, dtype=None):
+        return full(size, fill_value, dtype=dtype or self.dtype, device=self.device)
+
+    def new_tensor(self, data, dtype=None):
+        return tensor(data, dtype=dtype or self.dtype, device=self.device)
+
 
 shape_module = shape
+#: In-place ops whose Function never reads the old value: the stand-in shares the storage (no copy).
+_READS_NO_OLD_VALUE = (arith.Add, arith.Sub, select.CopyInto, select.SetItem, select.Clamp)
+
+
+class RemovableHandle:
+    """What register_hook returns: ``remove()`` unregisters the hook."""
+
+    _next_id = 0
+
+    def __init__(self, table, hook):
+        RemovableHandle._next_id += 1
+        self.id, self._table = RemovableHandle._next_id, table
+        table[self.id] = hook
+
+    def remove(self):
+        self._table.pop(self.id, None)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.remove()
 
 
 def shape_op(new_shape):
@@ -510,12 +900,22 @@ def _to_arguments(args, kwargs):
     return device, dtype, bool(kwargs.get("copy", False))
 
 
+_CATEGORY = {"b": 0, "u": 1, "i": 1, "f": 2, "c": 3}
+
+
 def _as_tensor_like(value, like):
-    """Python numbers and arrays become tensors of `like`'s dtype (so float32 stays float32)."""
+    """Python numbers and lists become tensors of `like`'s dtype (so float32 stays float32), unless they are
+    of a higher category (a float with an integer tensor gives float32, as PyTorch's promotion does);
+    arrays of another kind become `like`'s dtype."""
     if isinstance(value, Tensor):
         return value
     xp = array_module(like.data)
-    if isinstance(value, numbers.Number) or (_is_array(value) and value.dtype.kind != like.dtype.kind):
+    if isinstance(value, (numbers.Number, list, tuple)):
+        kind = np.asarray(value).dtype.kind
+        if _CATEGORY.get(kind, 3) <= _CATEGORY.get(like.dtype.kind, 3):
+            return Tensor(xp.asarray(value, dtype=like.dtype))
+        return Tensor(xp.asarray(value, dtype=default_dtype if kind == "f" else None))
+    if _is_array(value) and value.dtype.kind != like.dtype.kind:
         return Tensor(xp.asarray(value, dtype=like.dtype))
     return Tensor(xp.asarray(value))
 
@@ -525,6 +925,11 @@ def _binary(fn, a, b):
         b = _as_tensor_like(b, a)
     else:
         a = _as_tensor_like(a, b)
+    if a.dtype != b.dtype:  # an integer tensor with a float scalar gives the float dtype (not NumPy's float64)
+        if a.dtype.kind in "iub" and b.dtype.kind == "f" and b.ndim == 0:
+            a = a.to(b.dtype)
+        elif b.dtype.kind in "iub" and a.dtype.kind == "f" and a.ndim == 0:
+            b = b.to(a.dtype)
     return fn.apply(a, b)
 
 

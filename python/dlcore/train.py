@@ -6,6 +6,12 @@ images/s; ``evaluate`` returns (loss, accuracy). Both move each batch to
 trains a small network on scikit-learn's bundled 8x8 digits (no network
 needed) or on MNIST / Fashion-MNIST / CIFAR-10 files from ``--data-dir``, on
 the CPU or with ``--device cuda`` on the GPU, and prints the test accuracy.
+
+``mpirun -np N python -m dlcore.train --distributed ...`` trains data-parallel
+(dlcore.distributed): each rank reads its shard of the training set
+(DistributedSampler; ``--batch-size`` is per rank), gradients are averaged by
+DistributedDataParallel, metrics are summed over ranks, and only rank 0 shows
+the progress bar, prints and saves (the others wait at a barrier).
 """
 from __future__ import annotations
 
@@ -62,8 +68,13 @@ def _progress(iterable, total, desc, enabled):
                 file=sys.stdout)
 
 
-def train_epoch(model, loader, optimizer, loss_fn=F.cross_entropy, desc="train", progress=True, device=None):
-    """One pass over `loader`, batches moved to `device` (None: the model's); returns (loss, accuracy, images/s)."""
+def train_epoch(model, loader, optimizer, loss_fn=F.cross_entropy, desc="train", progress=True, device=None,
+                distributed=False):
+    """One pass over `loader`, batches moved to `device` (None: the model's); returns (loss, accuracy, images/s).
+
+    `distributed`: sum loss, accuracy and image counts over the ranks of dlcore.distributed (every rank
+    gets the job's totals; images/s is all images over the slowest rank's time).
+    """
     model.train()
     device = device or model_device(model)
     total_loss, correct, seen, start = 0.0, 0, 0, time.perf_counter()
@@ -82,11 +93,30 @@ def train_epoch(model, loader, optimizer, loss_fn=F.cross_entropy, desc="train",
         bar.set_postfix(loss=f"{total_loss / seen:.4f}", acc=f"{correct / seen:.3f}",
                         img_s=f"{seen / (time.perf_counter() - start):.0f}")
     bar.close()
-    return total_loss / max(seen, 1), correct / max(seen, 1), seen / (time.perf_counter() - start)
+    elapsed = time.perf_counter() - start
+    if distributed:
+        total_loss, correct, seen = _sum_over_ranks(total_loss, correct, seen)
+        elapsed = _max_over_ranks(elapsed)
+    return total_loss / max(seen, 1), correct / max(seen, 1), seen / elapsed
 
 
-def evaluate(model, loader, loss_fn=F.cross_entropy, device=None):
-    """(mean loss, accuracy) over `loader` in eval mode, without recording the tape; batches go to `device`."""
+def _sum_over_ranks(*values):
+    from .distributed import all_reduce_scalars
+
+    return all_reduce_scalars(values, "sum")
+
+
+def _max_over_ranks(value):
+    from .distributed import all_reduce_scalars
+
+    return all_reduce_scalars([value], "max")[0]
+
+
+def evaluate(model, loader, loss_fn=F.cross_entropy, device=None, distributed=False):
+    """(mean loss, accuracy) over `loader` in eval mode, without recording the tape; batches go to `device`.
+
+    `distributed`: each rank's loader holds its own part of the set; the sums are added over ranks.
+    """
     model.eval()
     device = device or model_device(model)
     total_loss, correct, seen = 0.0, 0, 0
@@ -97,29 +127,46 @@ def evaluate(model, loader, loss_fn=F.cross_entropy, device=None):
             total_loss += loss_fn(logits, y).item() * len(y)
             correct += int((logits.data.argmax(axis=1) == y.data).sum())
             seen += len(y)
+    if distributed:
+        total_loss, correct, seen = _sum_over_ranks(total_loss, correct, seen)
     return total_loss / max(seen, 1), correct / max(seen, 1)
 
 
 def fit(model, train_loader, optimizer, epochs, test_loader=None, loss_fn=F.cross_entropy, scheduler=None,
-        progress=True, log=print, device=None):
+        progress=True, log=print, device=None, distributed=False, plot=None):
     """Trains for `epochs`, evaluating on `test_loader` after each; returns a list of per-epoch dicts.
 
     `device` is where batches go (None: the model's device; move the model
-    first, ``model.to("cuda")``, then build the optimizer).
+    first, ``model.to("cuda")``, then build the optimizer). A loader whose
+    sampler has ``set_epoch`` (DistributedSampler) gets it at each epoch.
+    `distributed`: metrics are summed over ranks (see train_epoch). `plot`: a
+    PNG path rewritten after every epoch with the loss and accuracy curves,
+    train and test (``dlcore.plot.training_curves``; needs the ``plot``
+    extra, checked before training starts).
     """
+    if plot is not None:
+        from .plot import _figure
+
+        _figure(1, 1)  # no matplotlib: the ImportError now, not after the first epoch
     history = []
     for epoch in range(1, epochs + 1):
+        if hasattr(getattr(train_loader, "sampler", None), "set_epoch"):
+            train_loader.sampler.set_epoch(epoch)
         loss, acc, speed = train_epoch(model, train_loader, optimizer, loss_fn, f"epoch {epoch}/{epochs}", progress,
-                                       device)
+                                       device, distributed)
         row = {"epoch": epoch, "train_loss": loss, "train_acc": acc, "images_per_s": speed}
         if test_loader is not None:
-            row["test_loss"], row["test_acc"] = evaluate(model, test_loader, loss_fn, device)
+            row["test_loss"], row["test_acc"] = evaluate(model, test_loader, loss_fn, device, distributed)
         if scheduler is not None:
             scheduler.step()
         history.append(row)
         if log:
             test = f", test loss {row['test_loss']:.4f}, test accuracy {row['test_acc']:.2%}" if test_loader else ""
             log(f"epoch {epoch}: train loss {loss:.4f}, train accuracy {acc:.2%}, {speed:.0f} images/s{test}")
+        if plot is not None:
+            from .plot import training_curves
+
+            training_curves(history, plot)
     return history
 
 
@@ -154,6 +201,10 @@ def main(argv=None):
                         help="CPU kernel backend (auto, ref, avx2, avx512, onednn); on cuda: auto or cuda")
     parser.add_argument("--save", default=None, help="write the trained model's state_dict here")
     parser.add_argument("--no-progress", action="store_true")
+    parser.add_argument("--distributed", action="store_true",
+                        help="data-parallel over the ranks of an MPI job: mpirun -np N python -m dlcore.train "
+                             "--distributed (needs dlcore[mpi]; --batch-size is per rank)")
+    parser.add_argument("--plot", default=None, help="write loss/accuracy curves to this PNG (needs matplotlib)")
     args = parser.parse_args(argv)
 
     from . import ops, save
@@ -162,27 +213,57 @@ def main(argv=None):
     if device == "cuda" and args.backend not in ("auto", "cuda"):
         parser.error(f"--backend {args.backend} runs on the CPU; with --device cuda use auto or cuda")
     module_for_device(device)  # no usable GPU: BackendUnavailableError now, before the data is read
+    rank, world = 0, 1
+    if args.distributed:
+        from . import distributed as dist
+
+        dist.init(device=device)  # threads per rank from its cores; an exception on any rank aborts the job
+        rank, world = dist.get_rank(), dist.get_world_size()
+    say = print if rank == 0 else (lambda *a, **k: None)  # logs, progress bar and checkpoints on rank 0 only
     manual_seed(args.seed)
     train_set, test_set = load_datasets(args.dataset, args.data_dir, args.download)
     channels, height, width = train_set.images.shape[1:]
     model = mlp(channels * height * width) if args.model == "mlp" else lenet5(channels)
     model.to(device)  # before the optimizer is built (it keeps state beside each parameter)
-    print(f"{args.dataset}: {len(train_set)} training / {len(test_set)} test images of {channels}x{height}x{width}")
-    print(model)
-    print(f"{model.num_parameters():,} parameters on {device}")
-    train_loader = DataLoader(train_set, batch_size=args.batch_size, shuffle=True, seed=args.seed, device=device)
-    test_loader = DataLoader(test_set, batch_size=256, device=device)
-    optimizer = optim.SGD(model.parameters(), lr=args.lr, momentum=args.momentum)
+    say(f"{args.dataset}: {len(train_set)} training / {len(test_set)} test images of {channels}x{height}x{width}")
+    say(model)
+    say(f"{model.num_parameters():,} parameters on {device}")
+    if args.distributed:
+        from .data import DistributedSampler
+
+        say(f"data-parallel over {world} ranks ({dlcore_threads()} threads each), batch {args.batch_size} per rank")
+        net = dist.DistributedDataParallel(model)
+        train_loader = DataLoader(train_set, batch_size=args.batch_size, device=device,
+                                  sampler=DistributedSampler(train_set, shuffle=True, seed=args.seed))
+        test_part = np.array_split(np.arange(len(test_set)), world)[rank]  # disjoint, unpadded: exact metrics
+        test_loader = DataLoader(test_set, batch_size=256, device=device, sampler=test_part)
+    else:
+        net = model
+        train_loader = DataLoader(train_set, batch_size=args.batch_size, shuffle=True, seed=args.seed, device=device)
+        test_loader = DataLoader(test_set, batch_size=256, device=device)
+    optimizer = optim.SGD(net.parameters(), lr=args.lr, momentum=args.momentum)
     start = time.perf_counter()
     with ops._common.backend(args.backend):
-        history = fit(model, train_loader, optimizer, args.epochs, test_loader, progress=not args.no_progress)
+        history = fit(net, train_loader, optimizer, args.epochs, test_loader,
+                      progress=not args.no_progress and rank == 0, log=say, distributed=args.distributed,
+                      plot=args.plot if rank == 0 else None)
     final = history[-1]
-    print(f"test accuracy: {final['test_acc']:.2%} after {args.epochs} epochs "
-          f"({time.perf_counter() - start:.1f} s, {final['images_per_s']:.0f} training images/s)")
-    if args.save:
-        save(model.state_dict(), args.save)
-        print(f"saved the model to {args.save}")
+    say(f"test accuracy: {final['test_acc']:.2%} after {args.epochs} epochs "
+        f"({time.perf_counter() - start:.1f} s, {final['images_per_s']:.0f} training images/s)")
+    if args.save and rank == 0:
+        save(model.state_dict(), args.save)  # the plain model's keys: loads in a 1-process run
+        say(f"saved the model to {args.save}")
+    if args.plot:
+        say(f"wrote the training curves to {args.plot}")
+    if args.distributed:
+        dist.barrier()  # the other ranks wait for rank 0's checkpoint before anyone exits
     return final["test_acc"]
+
+
+def dlcore_threads():
+    from ._backends import get_num_threads
+
+    return get_num_threads()
 
 
 if __name__ == "__main__":

@@ -1,7 +1,8 @@
 """Reverse-mode automatic differentiation, all in Python (DESIGN: autograd lives only here)."""
 from .function import Function, backward
+from .api import grad
 from .grad_mode import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
 from .gradcheck import gradcheck
 
-__all__ = ["Function", "backward", "enable_grad", "gradcheck", "is_grad_enabled", "no_grad",
+__all__ = ["Function", "backward", "enable_grad", "grad", "gradcheck", "is_grad_enabled", "no_grad",
            "set_grad_enabled"]

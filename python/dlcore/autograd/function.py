@@ -15,7 +15,8 @@ from __future__ import annotations
 
 from .._device import check_same_device
 from ..ops._common import backend, backend_state
-from .grad_mode import is_grad_enabled
+from .grad_mode import is_grad_enabled, set_grad_enabled
+from .hooks import run_post_accumulate_grad_hooks
 
 
 class Function:
@@ -25,6 +26,13 @@ class Function:
     needs_input_grad: tuple = ()
     #: The Tensor inputs (None for non-tensor positional arguments).
     parents: tuple = ()
+    #: True when forward keeps its own result for backward (exp, sigmoid, softmax...): an in-place
+    #: change of that result before backward then raises instead of giving a wrong gradient.
+    saves_output: bool = False
+    #: The output's version counter (set by apply when saves_output).
+    output_version = None
+    #: True for shape ops whose output is a view of input 0: the output shares its version counter.
+    output_is_view: bool = False
 
     def forward(self, *args, **kwargs):  # pragma: no cover - abstract
         raise NotImplementedError
@@ -50,9 +58,15 @@ class Function:
         needs = tuple(isinstance(a, Tensor) and a.requires_grad for a in args)
         record = is_grad_enabled() and any(needs)
         result = Tensor(out, requires_grad=record)
+        if cls.output_is_view and isinstance(args[0], Tensor):
+            result._version = args[0]._version
         if record:
             node.needs_input_grad = needs
             node.parents = tuple(a if isinstance(a, Tensor) else None for a in args)
+            # version counters seen now; backward refuses inputs (or a saved output) changed in place since
+            node.versions = tuple([a._version[0] if a is not None else 0 for a in node.parents])
+            if cls.saves_output:
+                node.output_version = result._version
             result._node = node
         return result, node
 
@@ -60,10 +74,10 @@ class Function:
         return f"<{type(self).__name__}>"
 
 
-def _topological_order(root):
-    """Tensors reachable from root through recorded nodes, inputs before outputs."""
+def _topological_order(roots):
+    """Tensors reachable from the roots through recorded nodes, inputs before outputs."""
     order, visited = [], set()
-    stack = [(root, False)]
+    stack = [(root, False) for root in reversed(roots)]
     while stack:
         tensor, expanded = stack.pop()
         if expanded:
@@ -81,44 +95,150 @@ def _topological_order(root):
     return order
 
 
-def backward(root, grad):
+def _consumer_counts(order):
+    """id(tensor) -> how many recorded edges consume it (its gradient is final when all of them have run)."""
+    counts = {}
+    for tensor in order:
+        node = tensor._node
+        if node is not None and node.parents is not None:
+            for parent in node.parents:
+                if parent is not None and parent.requires_grad:
+                    counts[id(parent)] = counts.get(id(parent), 0) + 1
+    return counts
+
+
+def backward(root, grad, retain_graph=False, create_graph=False):
     """Accumulates d(root)/d(leaf) * grad into ``.grad`` of every leaf that requires grad.
 
     The tape is freed as it is consumed (a second backward through the same
-    graph raises), like PyTorch without ``retain_graph``.
+    graph raises), like PyTorch, unless ``retain_graph``. With
+    ``create_graph`` the backward pass itself is recorded (see run_backward).
     """
-    order = _topological_order(root)
-    grads = {id(root): grad}
-    for tensor in reversed(order):
-        g = grads.pop(id(tensor), None)
-        if g is None:
-            continue
-        node = tensor._node
-        if node is None or tensor._retains_grad:
-            _accumulate(tensor, g)
-        if node is None:
-            continue
-        if node.parents is None:
-            raise RuntimeError("backward through a graph a second time: its saved arrays were freed")
-        name, strict = node.backend_state
-        with backend(name, strict=strict):
-            input_grads = node.backward(g)
-        if not isinstance(input_grads, tuple):
-            input_grads = (input_grads,)
-        for parent, pg in zip(node.parents, input_grads):
-            if parent is None or pg is None or not parent.requires_grad:
+    run_backward([root], [grad], retain_graph=retain_graph, create_graph=create_graph)
+
+
+def run_backward(roots, grads, *, retain_graph=False, create_graph=False, inputs=None):
+    """The backward pass from `roots`, seeded with `grads` (arrays; Tensors when create_graph).
+
+    ``inputs=None`` accumulates into ``.grad`` of the leaves (and of tensors
+    that ``retain_grad``); otherwise nothing's ``.grad`` changes and the list
+    of the gradients reaching each tensor of `inputs` (None where none does)
+    is returned. ``create_graph`` runs each node's Tensor-level backward
+    (dlcore.ops.double_backward) with grad mode on, so the gradients are on
+    the tape and can be differentiated again; a node without one raises.
+    Tensor hooks (``register_hook``) see each gradient before it is used.
+    """
+    from ..tensor import Tensor
+
+    order = _topological_order(roots)
+    wanted = None if inputs is None else {id(t): i for i, t in enumerate(inputs)}
+    results = None if inputs is None else [None] * len(inputs)
+    grads_by_id = {}
+    for root, g in zip(roots, grads):
+        previous = grads_by_id.get(id(root))
+        grads_by_id[id(root)] = g if previous is None else previous + g
+    graph_backward = None
+    if create_graph:
+        from ..ops.double_backward import graph_backward
+    grad_mode = is_grad_enabled()
+    set_grad_enabled(create_graph)
+    # A leaf's gradient is final once every edge consuming it has run: it is accumulated (its hooks run)
+    # then, not when the reversed order reaches it, which for a parameter is after the whole pass, so
+    # DistributedDataParallel's all-reduce overlaps the rest of backward. autograd.grad (inputs=...) keeps
+    # the plain order: nothing is accumulated there.
+    pending = _consumer_counts(order) if wanted is None else None
+    try:
+        for tensor in reversed(order):
+            g = grads_by_id.pop(id(tensor), None)
+            if g is None:
                 continue
-            if pg.shape != parent.shape:
-                raise RuntimeError(f"{type(node).__name__}.backward returned a gradient of shape "
-                                   f"{pg.shape} for an input of shape {parent.shape}")
-            previous = grads.get(id(parent))
-            grads[id(parent)] = pg if previous is None else previous + pg
-        node.parents = None  # free the tape; a second backward through it raises
+            node = tensor._node
+            if node is None and pending is not None:
+                _finish_leaf(tensor, g, create_graph, Tensor)
+                continue
+            if tensor._hooks:
+                g = _run_hooks(tensor, g, create_graph, Tensor)
+            if wanted is not None:
+                i = wanted.get(id(tensor))
+                if i is not None:
+                    results[i] = g
+            elif tensor._retains_grad:
+                _accumulate(tensor, g)
+            if node is None:
+                continue
+            if node.parents is None:
+                raise RuntimeError("backward through a graph a second time: its saved arrays were freed "
+                                   "(pass retain_graph=True to the first backward)")
+            _check_versions(node)
+            name, strict = node.backend_state
+            with backend(name, strict=strict):
+                input_grads = graph_backward(node, g) if create_graph else node.backward(g)
+            if not isinstance(input_grads, tuple):
+                input_grads = (input_grads,)
+            for parent, pg in zip(node.parents, input_grads):
+                if parent is None or not parent.requires_grad:
+                    continue
+                if pg is not None:
+                    if pg.shape != parent.shape:
+                        raise RuntimeError(f"{type(node).__name__}.backward returned a gradient of shape "
+                                           f"{pg.shape} for an input of shape {parent.shape}")
+                    previous = grads_by_id.get(id(parent))
+                    grads_by_id[id(parent)] = pg if previous is None else previous + pg
+                if pending is not None:
+                    pending[id(parent)] -= 1
+                    if pending[id(parent)] == 0 and parent._node is None and id(parent) in grads_by_id:
+                        _finish_leaf(parent, grads_by_id.pop(id(parent)), create_graph, Tensor)
+            if not retain_graph:
+                node.parents = None  # free the tape; a second backward through it raises
+    finally:
+        set_grad_enabled(grad_mode)
+    return results
+
+
+def _finish_leaf(tensor, g, create_graph, Tensor):
+    """A leaf's whole gradient of this pass: its hooks, then into .grad, then its post-accumulate hooks."""
+    if tensor._hooks:
+        g = _run_hooks(tensor, g, create_graph, Tensor)
+    _accumulate(tensor, g)
+    run_post_accumulate_grad_hooks(tensor)
+
+
+def _check_versions(node):
+    """Refuses a node whose inputs (or saved output) were changed in place after it was recorded."""
+    for index, (parent, seen) in enumerate(zip(node.parents, node.versions)):
+        if parent is not None and parent._version[0] != seen:
+            raise RuntimeError(
+                f"one of the tensors needed for the gradient of {type(node).__name__} (input {index}, shape "
+                f"{parent.shape}) was modified by an in-place operation after it was used (version "
+                f"{parent._version[0]}, expected {seen}); use an out-of-place operation or .clone() it first")
+    if node.output_version is not None and node.output_version[0] != 0:
+        raise RuntimeError(f"the output of {type(node).__name__}, which its backward needs, was modified by an "
+                           f"in-place operation; use an out-of-place operation or .clone() it first")
+
+
+def _run_hooks(tensor, g, create_graph, Tensor):
+    """Calls tensor's hooks in registration order; a hook's non-None return replaces the gradient."""
+    value = g if create_graph else Tensor(g)
+    for hook in list(tensor._hooks.values()):
+        new = hook(value)
+        if new is not None:
+            if not isinstance(new, Tensor):
+                raise TypeError(f"a tensor hook must return a Tensor or None, got {type(new).__name__}")
+            if new.shape != tensor.shape:
+                raise RuntimeError(f"a tensor hook returned a gradient of shape {new.shape} for a tensor of "
+                                   f"shape {tensor.shape}")
+            value = new
+    return value if create_graph else value.data
 
 
 def _accumulate(tensor, g):
     from ..tensor import Tensor
 
+    if isinstance(g, Tensor):  # create_graph: .grad stays on the tape
+        if g.dtype != tensor.data.dtype:
+            g = g.to(tensor.data.dtype)
+        tensor.grad = g if tensor.grad is None else tensor.grad + g
+        return
     if g.dtype != tensor.data.dtype:
         g = g.astype(tensor.data.dtype)
     if tensor.grad is None:

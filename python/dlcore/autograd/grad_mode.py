@@ -36,8 +36,11 @@ class no_grad(_GradMode):
     """Block in which no operation records the tape (evaluation, parameter updates).
 
     Example:
+        >>> model, x = dlcore.nn.Linear(3, 2), dlcore.randn(4, 3)
         >>> with dlcore.no_grad():
-        ...     y = model(x)          # y.requires_grad is False
+        ...     y = model(x)
+        >>> y.requires_grad
+        False
     """
 
     _mode = False

@@ -179,5 +179,6 @@ def time_layers(args, layer_list, peak, have_onednn, rng) -> list[dict]:
             rows.append({"layer": layer["name"], "pass": p, "dlcore": gf["dlcore"], "peak": gf["dlcore"] / peak,
                          "numpy": gf["numpy"], "ratio": gf["dlcore"] / gf["numpy"],
                          "onednn": gf.get("onednn"), "onednn_prim": gf.get("onednn_prim"),
-                         "vs_onednn": gf["dlcore"] / gf["onednn"] if "onednn" in gf else None})
+                         "vs_onednn": gf["dlcore"] / gf["onednn"] if "onednn" in gf else None,
+                         "flops": flops, "bytes": float(x.nbytes + w.nbytes + dy.nbytes)})
     return rows

@@ -97,7 +97,8 @@ def run(args) -> list[dict]:
         flops = 2.0 * m * n * k
         ours, theirs = flops / t["dlcore"] / 1e9, flops / t["numpy"] / 1e9
         row = {"shape": case["name"], "mnk": f"{m}x{n}x{k}", "dlcore": ours, "numpy": theirs,
-               "ratio": ours / theirs, "peak": ours / peak, "np_peak": theirs / peak}
+               "ratio": ours / theirs, "peak": ours / peak, "np_peak": theirs / peak,
+               "flops": flops, "bytes": 4.0 * (m * k + k * n + m * n)}
         if with_onednn:
             row["onednn"] = flops / t["onednn"] / 1e9
             row["vs_onednn"] = ours / row["onednn"]

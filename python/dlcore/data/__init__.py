@@ -1,7 +1,16 @@
 """Datasets, the DataLoader and image transforms."""
 from . import transforms
-from .dataset import DataLoader, Dataset, TensorDataset
+from .dataset import (
+    BatchSampler, DataLoader, Dataset, RandomSampler, Sampler, SequentialSampler, Subset, SubsetRandomSampler,
+    TensorDataset, default_collate, get_worker_info, random_split,
+)
+from . import datasets
 from .datasets import CIFAR10, MNIST, DatasetError, Digits, FashionMNIST, read_idx, write_idx
+from .sampler import DistributedSampler
 
-__all__ = ["CIFAR10", "DataLoader", "Dataset", "DatasetError", "Digits", "FashionMNIST", "MNIST",
-           "TensorDataset", "read_idx", "transforms", "write_idx"]
+__all__ = [
+    "BatchSampler", "CIFAR10", "DataLoader", "Dataset", "DatasetError", "Digits", "DistributedSampler",
+    "FashionMNIST", "MNIST", "RandomSampler", "Sampler", "SequentialSampler", "Subset", "SubsetRandomSampler",
+    "TensorDataset", "datasets", "default_collate", "get_worker_info", "random_split", "read_idx", "transforms",
+    "write_idx",
+]

@@ -4,9 +4,9 @@ from __future__ import annotations
 import numpy as np
 
 from .. import _C
-from .._backends import CPU_BACKENDS, OPTIONAL_MODULES, optional_module
+from .._backends import CPU_BACKENDS, CPU_EXTENSION_BACKENDS, OPTIONAL_MODULES, optional_module
 
-_OUR_CPU = ("auto",) + CPU_BACKENDS
+_OUR_CPU = ("auto",) + CPU_BACKENDS + CPU_EXTENSION_BACKENDS
 
 
 def is_device_array(x) -> bool:

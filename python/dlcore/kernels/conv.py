@@ -35,7 +35,7 @@ def conv2d_forward(x, w, bias=None, *, stride=1, padding=0, dilation=1, groups=1
     Example:
         >>> import numpy as np, dlcore
         >>> x = np.ones((1, 1, 4, 4), np.float32); w = np.ones((2, 1, 3, 3), np.float32)
-        >>> dlcore.kernels.conv2d_forward(x, w, padding=1)[0, 0, 0, 0]
+        >>> float(dlcore.kernels.conv2d_forward(x, w, padding=1)[0, 0, 0, 0])
         4.0
     """
     module = module_for(backend, "conv2d_forward", x, w)
@@ -58,7 +58,7 @@ def conv2d_backward_data(dy, w, input_shape, *, stride=1, padding=0, dilation=1,
     Example:
         >>> import numpy as np, dlcore
         >>> dy = np.ones((1, 2, 4, 4), np.float32); w = np.ones((2, 1, 3, 3), np.float32)
-        >>> dlcore.kernels.conv2d_backward_data(dy, w, (1, 1, 4, 4), padding=1)[0, 0, 1, 1]
+        >>> float(dlcore.kernels.conv2d_backward_data(dy, w, (1, 1, 4, 4), padding=1)[0, 0, 1, 1])
         18.0
     """
     module = module_for(backend, "conv2d_backward_data", dy, w)

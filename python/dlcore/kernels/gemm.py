@@ -25,7 +25,7 @@ def gemm(a, b, *, trans_a=False, trans_b=False, alpha=1.0, beta=0.0, out=None, b
     Example:
         >>> import numpy as np, dlcore
         >>> a = np.ones((2, 3), np.float32); b = np.ones((3, 4), np.float32)
-        >>> dlcore.kernels.gemm(a, b)[0, 0]
+        >>> float(dlcore.kernels.gemm(a, b)[0, 0])
         3.0
     """
     module = module_for(backend, "gemm", a, b)

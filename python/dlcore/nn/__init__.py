@@ -6,12 +6,14 @@ from .modules import (
     Flatten, Identity, L1Loss, LeakyReLU, Linear, LocalResponseNorm, LogSoftmax, Maxout, MaxPool2d, MSELoss,
     NLLLoss, PReLU, ReLU, Sequential, Sigmoid, Softmax, Tanh,
 )
+from .binary import BinaryConv2d, BinaryLinear
 
 __all__ = [
     "AvgPool2d", "BatchNorm1d", "BatchNorm2d", "BCELoss", "BCEWithLogitsLoss", "Conv2d", "CrossEntropyLoss",
     "Dropout", "ELU", "Flatten", "Identity", "L1Loss", "LeakyReLU", "Linear", "LocalResponseNorm",
     "LogSoftmax", "Maxout", "MaxPool2d", "Module", "MSELoss", "NLLLoss", "Parameter", "PReLU", "ReLU",
     "Sequential", "Sigmoid", "Softmax", "Tanh", "functional", "init", "utils",
+    "BinaryConv2d", "BinaryLinear",
 ]
 
 # Containers and layers added for ported programs and the model zoo.

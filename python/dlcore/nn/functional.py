@@ -49,6 +49,20 @@ def _target_tensor(target, input):
     return target if isinstance(target, Tensor) else tensor(_target_array(target, input), dtype=input.dtype)
 
 
+_TYPE_NAMES = {"float32": "Float", "float64": "Double", "float16": "Half", "int64": "Long", "int32": "Int"}
+
+
+def _check_dtypes(op, input, *params):
+    """A layer's input must have its parameters' dtype (PyTorch raises; a float64 batch into a float32
+    model would otherwise run the slow float64 path and return float64)."""
+    for p in params:
+        if p is not None and p.dtype != input.dtype:
+            want, got = (_TYPE_NAMES.get(str(d), str(d)) for d in (p.dtype, input.dtype))
+            raise RuntimeError(f"{op}: expected scalar type {want} but found {got} (input {input.dtype}, "
+                               f"parameters {p.dtype}; convert the input with .to({p.dtype}) or the model "
+                               f"with .to(dtype))")
+
+
 # ---- layers ----------------------------------------------------------------
 def linear(input, weight, bias=None):
     """y = input @ weight.T + bias.
@@ -59,11 +73,15 @@ def linear(input, weight, bias=None):
     Example:
         >>> y = F.linear(dlcore.randn(4, 3), dlcore.randn(2, 3))   # (4, 2)
     """
+    if weight.ndim != 2 or input.ndim == 0:  # found by tests/fuzz.py: an IndexError escaped
+        raise ValueError(f"linear: weight must be (out, in) and input (*, in), got weight {weight.shape} "
+                         f"and input {input.shape}")
     if input.ndim != 2:
         lead = input.shape[:-1]
         return linear(input.reshape(-1, input.shape[-1]), weight, bias).reshape(lead + (weight.shape[0],))
     if input.shape[1] != weight.shape[1]:
         raise ValueError(f"linear: input {input.shape} and weight {weight.shape} do not match (in_features)")
+    _check_dtypes("linear", input, weight, bias)
     return linear_ops.Linear.apply(input, weight, bias)
 
 
@@ -73,8 +91,25 @@ def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
     ``padding`` is an int, (ph, pw) or (top, bottom, left, right);
     OH = (H + pad_top + pad_bottom - dilation*(KH-1) - 1) // stride + 1.
     """
+    _check_dtypes("conv2d", input, weight, bias)
+    if isinstance(padding, str):
+        padding = _conv_padding_mode(padding, weight.shape[2:], dilation, stride)
     return conv.Conv2d.apply(input, weight, bias, stride=stride, padding=padding, dilation=dilation,
                              groups=groups)
+
+
+def _conv_padding_mode(mode, kernel, dilation, stride):
+    """padding="valid" -> 0; "same" -> (top, bottom, left, right) keeping H, W (stride 1 only, as PyTorch;
+    an even total goes one more to the bottom/right, as PyTorch does)."""
+    if mode == "valid":
+        return 0
+    if mode != "same":
+        raise ValueError(f"conv2d: padding must be an int, a tuple, 'same' or 'valid', got {mode!r}")
+    if stride not in (1, (1, 1), [1, 1]):
+        raise ValueError("conv2d: padding='same' is not supported for strided convolutions")
+    dh, dw = (dilation, dilation) if isinstance(dilation, int) else tuple(dilation)
+    total_h, total_w = dh * (kernel[0] - 1), dw * (kernel[1] - 1)
+    return (total_h // 2, total_h - total_h // 2, total_w // 2, total_w - total_w // 2)
 
 
 # ---- activations -------------------------------------------------------------
@@ -150,6 +185,7 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
     """
     rm = running_mean.data if isinstance(running_mean, Tensor) else running_mean
     rv = running_var.data if isinstance(running_var, Tensor) else running_var
+    _check_dtypes("batch_norm", input, weight, bias)
     if training:
         return norm.BatchNormTraining.apply(input, weight, bias, rm, rv, momentum=float(momentum), eps=float(eps))
     if rm is None or rv is None:
@@ -174,16 +210,25 @@ def log_softmax(input, dim=None):
 
 
 def cross_entropy(input, target, weight=None, ignore_index=-100, reduction="mean", label_smoothing=0.0):
-    """Softmax cross-entropy of logits (N, C) against class indices (N,).
+    """Softmax cross-entropy of logits (N, C) against class indices (N,) or class probabilities (N, C).
 
+    Class indices must be integers (float labels raise instead of being
+    truncated). Probability targets (floating, the input's shape; PyTorch
+    1.10+) give -sum_c w_c q_c log softmax(x)_c per sample, averaged over N.
     With ``label_smoothing`` eps the target distribution is (1-eps) on the
-    class plus eps/C everywhere. Without class weights or ignored targets this
+    class (or q) plus eps/C everywhere. Without class weights or ignored targets this
     is one fused Function (softmax kernels); with them it is log_softmax +
     nll_loss, which handles both.
     """
-    target = _target_array(target, input)
     if input.ndim != 2:
         raise ValueError(f"cross_entropy expects logits (N, C), got {input.shape}")
+    t = target if isinstance(target, Tensor) else np.asarray(target)
+    if t.dtype.kind == "f" and tuple(t.shape) == input.shape:
+        return _cross_entropy_probabilities(input, target, weight, reduction, label_smoothing)
+    target = _target_array(target, input)
+    _check_class_target("cross_entropy", target, input)
+    if input.shape[0] == 0:  # an empty batch: per-sample losses of shape (0,), mean nan, sum 0 (as PyTorch)
+        return _reduce((input * 0).sum(dim=1), reduction)
     if weight is not None or (target.size and (target == ignore_index).any()):
         logp = log_softmax(input, dim=1)
         loss = nll_loss(logp, target, weight=weight, ignore_index=ignore_index, reduction=reduction)
@@ -195,9 +240,40 @@ def cross_entropy(input, target, weight=None, ignore_index=-100, reduction="mean
     return _reduce(per_sample, reduction)
 
 
+def _check_class_target(op, target, input):
+    if target.dtype.kind not in "iu":
+        raise TypeError(f"{op}: class-index targets must be integers, got dtype {target.dtype} (float labels "
+                        f"would be truncated; cast with .long(), or pass class probabilities of the input's "
+                        f"shape {input.shape} to cross_entropy)")
+    if target.shape != input.shape[:1]:
+        raise ValueError(f"{op}: target shape {target.shape} does not match input {input.shape} "
+                         f"(expected ({input.shape[0]},))")
+
+
+def _cross_entropy_probabilities(input, target, weight, reduction, label_smoothing):
+    """Cross-entropy against class probabilities q (N, C): -sum_c w_c q_c log_softmax(x)_c, mean over N."""
+    q = target if isinstance(target, Tensor) else tensor(_target_array(target, input), dtype=input.dtype)
+    if q.shape != input.shape:
+        raise ValueError(f"cross_entropy: probability targets must have the input's shape {input.shape}, got "
+                         f"{q.shape} (class-index targets must be integers)")
+    if q.dtype != input.dtype:
+        raise RuntimeError(f"cross_entropy: probability targets of dtype {q.dtype} for input {input.dtype}")
+    if label_smoothing:
+        q = q * (1 - label_smoothing) + label_smoothing / input.shape[1]
+    logp = log_softmax(input, dim=1)
+    if weight is not None:
+        logp = logp * _target_tensor(weight, input)
+    loss = -(q * logp).sum(dim=1)
+    if reduction == "mean":
+        return loss.sum() / float(max(input.shape[0], 1)) if input.shape[0] else loss.sum() * float("nan")
+    return _reduce(loss, reduction)
+
+
 def nll_loss(input, target, weight=None, ignore_index=-100, reduction="mean"):
     """-input[i, target[i]] (input holds log-probabilities (N, C)), weighted and averaged like PyTorch."""
-    target = _target_array(target, input).astype(np.int64, copy=False)
+    target = _target_array(target, input)
+    _check_class_target("nll_loss", target, input)
+    target = target.astype(np.int64, copy=False)
     xp = array_module(target)
     n, c = input.shape
     valid = target != ignore_index
@@ -263,3 +339,57 @@ from ._functional_layers import (  # noqa: E402
 from ._functional_layers import __all__ as _layers_all  # noqa: E402
 
 __all__ += _layers_all
+
+
+# ---- distillation (appended: kl_div and Hinton et al.'s loss) ---------------------------
+__all__ += ["kl_div", "distillation_loss"]
+
+
+def kl_div(input, target, reduction="mean", log_target=False):
+    """Kullback-Leibler divergence KL(target || exp(input)), pointwise ``target * (log target - input)``.
+
+    `input` holds log-probabilities, `target` probabilities (log-probabilities
+    with ``log_target=True``), as torch.nn.functional.kl_div. Entries with
+    target 0 contribute 0. ``reduction``: ``"batchmean"`` (the sum divided by
+    the batch size: the true KL per sample; use it), ``"sum"``, ``"mean"``
+    (over every element, as PyTorch) or ``"none"``.
+
+    Example:
+        >>> F.kl_div(F.log_softmax(student, dim=1), F.softmax(teacher, dim=1), reduction="batchmean")
+    """
+    t = _target_tensor(target, input)
+    if t.shape != input.shape:
+        raise ValueError(f"kl_div: input {input.shape} and target {t.shape} must have the same shape")
+    if log_target:
+        loss = t.exp() * (t - input)
+    else:
+        loss = t * (_clamped_log(t) - input)  # log floored at -100, so 0 * log 0 = 0
+    if reduction == "batchmean":
+        return loss.sum() / float(input.shape[0] if input.ndim else 1)
+    return _reduce(loss, reduction)
+
+
+def distillation_loss(student_logits, teacher_logits, target, temperature=4.0, alpha=0.9):
+    """Knowledge distillation (Hinton, Vinyals & Dean 2015):
+
+        alpha * T^2 * KL(softmax(teacher / T) || softmax(student / T)) + (1 - alpha) * CE(student, target)
+
+    The soft term compares the temperature-softened distributions (batch mean
+    of the per-sample KL); T^2 keeps its gradients on the scale of the hard
+    term as T changes. `teacher_logits` are treated as constants (detached).
+    Shapes: logits (N, C), target (N,) class indices.
+    """
+    if temperature <= 0:
+        raise ValueError(f"distillation_loss: temperature must be > 0, got {temperature}")
+    if not 0.0 <= alpha <= 1.0:
+        raise ValueError(f"distillation_loss: alpha must be in [0, 1], got {alpha}")
+    if student_logits.shape != teacher_logits.shape:
+        raise ValueError(f"distillation_loss: student logits {student_logits.shape} and teacher logits "
+                         f"{teacher_logits.shape} differ")
+    teacher = teacher_logits.detach() if isinstance(teacher_logits, Tensor) else tensor(teacher_logits)
+    soft_target = softmax(teacher / temperature, dim=1)
+    soft = kl_div(log_softmax(student_logits / temperature, dim=1), soft_target, reduction="batchmean")
+    loss = soft * (alpha * temperature * temperature)
+    if alpha < 1.0:
+        loss = loss + cross_entropy(student_logits, target) * (1.0 - alpha)
+    return loss

@@ -137,6 +137,22 @@ class Module:
             p.requires_grad = bool(flag)
         return self
 
+    def freeze(self):
+        """Stops training this module: requires_grad False on every parameter, gradients dropped.
+
+        Frozen parameters get no gradient in backward, so optimizers skip them
+        (no weight decay or momentum either). Returns self, e.g.
+        ``features = model.features.freeze()`` for transfer learning.
+        """
+        for p in self.parameters():
+            p.requires_grad = False
+            p.grad = None
+        return self
+
+    def unfreeze(self):
+        """Undoes freeze(): every parameter requires grad again. Returns self."""
+        return self.requires_grad_(True)
+
     def apply(self, fn):
         for m in self.children():
             m.apply(fn)
@@ -155,7 +171,8 @@ class Module:
         raises ``dlcore.BackendUnavailableError`` before anything moves.
 
         Example:
-            >>> model = nn.Sequential(nn.Linear(4, 2)).to("cuda")
+            >>> # needs a GPU, so not run as a doctest:
+            >>> model = nn.Sequential(nn.Linear(4, 2)).to("cuda")  # doctest: +SKIP
         """
         device, dtype, _ = _to_arguments(args, kwargs)
         device = None if device is None else parse_device(device)
@@ -195,15 +212,15 @@ class Module:
 
     # ---- state ------------------------------------------------------------
     def state_dict(self):
-        """Name -> array for every parameter and buffer (the arrays themselves, not copies).
+        """Name -> Tensor for every parameter and buffer: detached tensors sharing their storage (as PyTorch).
 
-        A model on the GPU gives CuPy arrays; ``dlcore.save`` writes them as host arrays.
+        A model on the GPU gives CuPy-backed tensors; ``dlcore.save`` writes them as host arrays.
         """
         state = OrderedDict()
         for name, p in self.named_parameters():
-            state[name] = p.data
+            state[name] = p.detach()
         for name, b in self.named_buffers():
-            state[name] = b.data
+            state[name] = b.detach()
         return state
 
     def load_state_dict(self, state_dict, strict=True):
@@ -241,8 +258,36 @@ class Module:
     def forward(self, *args, **kwargs):  # pragma: no cover - abstract
         raise NotImplementedError(f"{type(self).__name__} has no forward()")
 
+    # hook tables (nn/hooks.py); None until a hook is registered, so a plain call stays cheap
+    _forward_pre_hooks = None
+    _forward_hooks = None
+    _backward_hooks = None
+
     def __call__(self, *args, **kwargs):
+        if self._forward_pre_hooks or self._forward_hooks or self._backward_hooks:
+            from .hooks import call_with_hooks
+
+            return call_with_hooks(self, args, kwargs)
         return self.forward(*args, **kwargs)
+
+    def register_forward_pre_hook(self, hook):
+        """``hook(module, args)`` before forward; a non-None return replaces args. Returns a handle."""
+        from .hooks import add_hook
+
+        return add_hook(self, "_forward_pre_hooks", hook)
+
+    def register_forward_hook(self, hook):
+        """``hook(module, args, output)`` after forward; a non-None return replaces the output."""
+        from .hooks import add_hook
+
+        return add_hook(self, "_forward_hooks", hook)
+
+    def register_full_backward_hook(self, hook):
+        """``hook(module, grad_input, grad_output)`` (tuples of Tensors or None) during backward; a tuple it
+        returns replaces grad_input. Modules returning one Tensor are supported."""
+        from .hooks import add_hook
+
+        return add_hook(self, "_backward_hooks", hook)
 
     def extra_repr(self) -> str:
         return ""

@@ -35,3 +35,6 @@ def clip_grad_value_(parameters, clip_value):
     """Clamps every gradient element into [-clip_value, clip_value]."""
     for g in _grads(parameters):
         array_module(g.data).clip(g.data, -clip_value, clip_value, out=g.data)
+
+
+from . import prune  # noqa: E402  (dlcore.nn.utils.prune: magnitude pruning)

@@ -108,7 +108,8 @@ def backend(name: str, *, strict: bool = False):
     """Run every op in the block on kernel backend `name` ("auto", "ref", "avx2", "avx512", "onednn", "cuda").
 
     Example:
-        >>> with dlcore.backend("onednn"):
+        >>> model, x = dlcore.nn.Linear(3, 2), dlcore.randn(4, 3)
+        >>> with dlcore.backend("ref"):   # or "avx2", "onednn", ...: dlcore.backends() lists them
         ...     y = model(x)
 
     An unavailable backend raises ``dlcore.BackendUnavailableError`` at the

@@ -85,6 +85,8 @@ class ELU(Function):
 class Sigmoid(Function):
     """y = 1 / (1 + exp(-x)); backward from the output y."""
 
+    saves_output = True
+
     def forward(self, x):
         self.kernels = uses_kernels(x)
         if self.kernels:
@@ -104,6 +106,8 @@ class Sigmoid(Function):
 
 class Tanh(Function):
     """y = tanh(x); backward from the output y."""
+
+    saves_output = True
 
     def forward(self, x):
         self.kernels = uses_kernels(x)

@@ -67,6 +67,8 @@ class Neg(Function):
 
 class Pow(Function):
     """a ** b for tensors a and b (b may be a broadcast scalar array)."""
+    saves_output = True
+
 
     def forward(self, a, b):
         xp = array_module(a)
@@ -87,6 +89,8 @@ class Pow(Function):
 
 
 class Exp(Function):
+    saves_output = True
+
     def forward(self, a):
         self.y = array_module(a).exp(a)
         return self.y
@@ -105,6 +109,8 @@ class Log(Function):
 
 
 class Sqrt(Function):
+    saves_output = True
+
     def forward(self, a):
         self.y = array_module(a).sqrt(a)
         return self.y

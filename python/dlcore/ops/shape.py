@@ -8,6 +8,8 @@ from ._common import array_module, scatter_add
 
 
 class Reshape(Function):
+    output_is_view = True  # shares the input's version counter, as PyTorch views do
+
     def forward(self, a, shape):
         self.shape = a.shape
         return a.reshape(shape)
@@ -17,6 +19,8 @@ class Reshape(Function):
 
 
 class Permute(Function):
+    output_is_view = True  # shares the input's version counter, as PyTorch views do
+
     def forward(self, a, axes):
         self.axes = tuple(ax % a.ndim for ax in axes)
         return a.transpose(self.axes)
@@ -26,6 +30,8 @@ class Permute(Function):
 
 
 class Expand(Function):
+    output_is_view = True  # shares the input's version counter, as PyTorch views do
+
     def forward(self, a, shape):
         self.shape = a.shape
         return array_module(a).broadcast_to(a, shape)
@@ -38,6 +44,8 @@ class Expand(Function):
 
 class GetItem(Function):
     """a[index] for basic slicing and advanced (integer/boolean array) indexing."""
+
+    output_is_view = True  # (basic slicing); sharing the counter with a copy only makes checks stricter
 
     def forward(self, a, index):
         self.shape, self.dtype, self.index = a.shape, a.dtype, index

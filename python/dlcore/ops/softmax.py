@@ -18,6 +18,8 @@ def _log_softmax_ref(x, axis):
 
 
 class Softmax(Function):
+    saves_output = True
+
     def forward(self, x, axis=-1):
         self.axis, self.kernels = axis, uses_kernels(x)
         if self.kernels:
@@ -34,6 +36,8 @@ class Softmax(Function):
 
 
 class LogSoftmax(Function):
+    saves_output = True
+
     def forward(self, x, axis=-1):
         self.axis, self.kernels = axis, uses_kernels(x)
         if self.kernels:

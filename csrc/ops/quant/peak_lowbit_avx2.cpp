@@ -1,0 +1,55 @@
+// AVX2 peak probes: int8 by vpmaddubsw + vpmaddwd(ones) + vpaddd, int16 by
+// vpmaddwd + vpaddd, binary by XOR + nibble-table popcount (vpshufb) + vpaddb,
+// and the float32 FMA for the ratio in the same run.
+#include <immintrin.h>
+
+#include "ops/quant/peak_lowbit.h"
+#include "ops/quant/peak_lowbit_kernel.h"
+
+namespace dlcore {
+namespace {
+
+double first_lane(__m256i v) { return double(_mm256_extract_epi32(v, 0)); }
+
+}  // namespace
+
+double peak_loop_avx2_maddubs(int64_t iterations, double* macs) {
+  const __m256i ones = _mm256_set1_epi16(1);
+  __m256i r = peak_chains(iterations, _mm256_set1_epi8(3), _mm256_set1_epi8(1), [&](__m256i acc, __m256i b) {
+    return _mm256_add_epi32(acc, _mm256_madd_epi16(_mm256_maddubs_epi16(b, b), ones));
+  });
+  *macs = double(iterations) * kPeakChains * 32;
+  return first_lane(r);
+}
+
+double peak_loop_avx2_madd16(int64_t iterations, double* macs) {
+  __m256i r = peak_chains(iterations, _mm256_set1_epi16(3), _mm256_set1_epi16(1), [](__m256i acc, __m256i b) {
+    return _mm256_add_epi32(acc, _mm256_madd_epi16(b, b));
+  });
+  *macs = double(iterations) * kPeakChains * 16;
+  return first_lane(r);
+}
+
+double peak_loop_avx2_popcnt(int64_t iterations, double* macs) {
+  const __m256i table = _mm256_setr_epi8(0, 1, 1, 2, 1, 2, 2, 3, 1, 2, 2, 3, 2, 3, 3, 4,
+                                         0, 1, 1, 2, 1, 2, 2, 3, 1, 2, 2, 3, 2, 3, 3, 4);
+  const __m256i low = _mm256_set1_epi8(0x0f), x = _mm256_set1_epi8(0x5a);
+  __m256i r = peak_chains(iterations, _mm256_set1_epi8(0x33), _mm256_setzero_si256(), [&](__m256i acc, __m256i w) {
+    const __m256i v = _mm256_xor_si256(x, w);
+    const __m256i c = _mm256_add_epi8(_mm256_shuffle_epi8(table, _mm256_and_si256(v, low)),
+                                      _mm256_shuffle_epi8(table, _mm256_and_si256(_mm256_srli_epi16(v, 4), low)));
+    return _mm256_add_epi8(acc, c);
+  });
+  *macs = double(iterations) * kPeakChains * 256;
+  return first_lane(r);
+}
+
+double peak_loop_avx2_fma(int64_t iterations, double* macs) {
+  const __m256 y = _mm256_set1_ps(1e-7f);
+  __m256 r = peak_chains(iterations, _mm256_set1_ps(0.999999f), _mm256_set1_ps(1.0f),
+                         [&](__m256 acc, __m256 x) { return _mm256_fmadd_ps(acc, x, y); });
+  *macs = double(iterations) * kPeakChains * 8;
+  return double(_mm256_cvtss_f32(r));
+}
+
+}  // namespace dlcore

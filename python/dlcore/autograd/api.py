@@ -1,0 +1,62 @@
+"""``dlcore.autograd.grad``: gradients of outputs w.r.t. chosen inputs, optionally on the tape."""
+from __future__ import annotations
+
+from .function import run_backward
+
+
+def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=False, allow_unused=False):
+    """The gradients of `outputs` w.r.t. `inputs` (a tuple of Tensors), leaving every ``.grad`` alone.
+
+    As ``torch.autograd.grad``: `grad_outputs` defaults to 1 for one-element
+    outputs; ``create_graph=True`` records the backward pass, so the result
+    can be differentiated again (gradient penalties, Hessian-vector products;
+    see dlcore.ops.double_backward for the ops that support it, the others
+    raise); the graph is kept when ``retain_graph`` (default:
+    ``create_graph``). An input that no output depends on raises unless
+    ``allow_unused=True``, which gives None for it.
+
+    Example:
+        >>> (gx,) = dlcore.autograd.grad((x ** 3).sum(), x, create_graph=True)   # 3 x^2, on the tape
+        >>> (gx.sum()).backward()                                                  # x.grad = 6 x
+    """
+    from ..tensor import Tensor
+
+    outputs = [outputs] if isinstance(outputs, Tensor) else list(outputs)
+    single = isinstance(inputs, Tensor)
+    inputs = [inputs] if single else list(inputs)
+    if not inputs:
+        raise ValueError("grad: inputs is empty")
+    for t in inputs:
+        if not isinstance(t, Tensor):
+            raise TypeError(f"grad: inputs must be Tensors, got {type(t).__name__}")
+        if not t.requires_grad:
+            raise RuntimeError(f"grad: an input of shape {t.shape} does not require grad")
+    if grad_outputs is None:
+        grad_outputs = [None] * len(outputs)
+    elif isinstance(grad_outputs, Tensor):
+        grad_outputs = [grad_outputs]
+    grad_outputs = list(grad_outputs)
+    if len(grad_outputs) != len(outputs):
+        raise ValueError(f"grad: {len(outputs)} outputs but {len(grad_outputs)} grad_outputs")
+    seeds = []
+    for out, g in zip(outputs, grad_outputs):
+        if not isinstance(out, Tensor) or not out.requires_grad:
+            raise RuntimeError("grad: an output does not require grad (no recorded graph)")
+        if g is None:
+            if out.numel() != 1:
+                raise RuntimeError(f"grad: grad_outputs is needed for a non-scalar output of shape {out.shape}")
+            g = Tensor(out.data.dtype.type(1) + 0 * out.data)
+        elif not isinstance(g, Tensor):
+            g = Tensor(g)
+        if g.shape != out.shape:
+            raise ValueError(f"grad: grad_output shape {g.shape} does not match output shape {out.shape}")
+        seeds.append(g if create_graph else g.data)
+    retain = create_graph if retain_graph is None else retain_graph
+    results = run_backward(outputs, seeds, retain_graph=retain, create_graph=create_graph, inputs=inputs)
+    out = []
+    for t, r in zip(inputs, results):
+        if r is None and not allow_unused:
+            raise RuntimeError(f"grad: an input of shape {t.shape} was not used in the graph of the outputs "
+                               f"(pass allow_unused=True to get None for it)")
+        out.append(r if r is None or isinstance(r, Tensor) else Tensor(r))
+    return tuple(out)

@@ -1,0 +1,199 @@
+"""python -m dlcore.bench lowbit: int8 GEMM / conv and binary conv against dlcore float32, same run.
+
+Every contender is validated first (int8 and binary results exactly against
+int64 NumPy, float32 against its own float64 reference), then timed
+interleaved (common.compare: round-robin blocks, medians). Ops are counted as
+2 per multiply-add for float32, int8 and binary (XNOR-Net counts a binary
+multiply-add, one bit of XNOR + popcount, the same way), so GOP/s compare.
+Peaks are this machine's measured loops (csrc/ops/quant/peak_lowbit_*.cpp).
+"""
+from __future__ import annotations
+
+import numpy as np
+
+import dlcore
+from dlcore import _C
+from dlcore.kernels import lowbit as K
+
+from .common import compare, load_shapes, print_table
+
+ISA = _C.isa_info()
+PEAK_LOOPS = [("avx2_fma", "avx2", "float32 FMA (vfmadd231ps ymm)"),
+              ("avx2_maddubs", "avx2", "int8 vpmaddubsw+vpmaddwd+vpaddd ymm"),
+              ("avx2_madd16", "avx2", "int16 vpmaddwd+vpaddd ymm"),
+              ("avx_vnni", "avx_vnni", "int8 vpdpbusd ymm (AVX-VNNI)"),
+              ("avx512_vnni", "avx512_vnni", "int8 vpdpbusd zmm (AVX512-VNNI)"),
+              ("avx2_popcnt", "avx2", "binary XOR + vpshufb popcount ymm"),
+              ("avx512_vpopcnt", "avx512_vpopcnt", "binary XOR + vpopcntq zmm")]
+
+# AlexNet conv2-5 and the VGG-16 3x3 layers (VGG-19's list holds the same shapes).
+BINARY_CONV_LAYERS = ("alexnet:conv2", "alexnet:conv3", "alexnet:conv4", "alexnet:conv5", "vgg_19:conv1_2",
+                      "vgg_19:conv2_1", "vgg_19:conv2_2", "vgg_19:conv3_1", "vgg_19:conv3_2", "vgg_19:conv4_1",
+                      "vgg_19:conv4_2", "vgg_19:conv5_1")
+
+
+def peaks(threads):
+    out = {}
+    rows = []
+    for kind, isa, what in PEAK_LOOPS:
+        if not ISA[isa]["available"]:
+            rows.append({"loop": kind, "what": what, "gops": None, "note": f"not on this CPU ({ISA[isa].get('reason')})"})
+            continue
+        g = max(_C.lowbit_peak_gops(kind, threads, 20_000_000) for _ in range(3))
+        out[kind] = g
+        rows.append({"loop": kind, "what": what, "gops": g, "note": ""})
+    fma = out.get("avx2_fma")
+    for r in rows:
+        r["x_fp32"] = r["gops"] / fma if (r["gops"] and fma) else None
+    print(f"\n## Peak loops ({threads} threads; GOP/s, 2 ops per multiply-add; best of 3)")
+    print_table(rows, [("loop", "loop", ""), ("what", "instructions", ""), ("gops", "GOP/s", ".0f"),
+                       ("x_fp32", "x fp32 FMA", ".2f"), ("note", "", "")])
+    return out
+
+
+def _int8_peak(pk):
+    for kind in ("avx512_vnni", "avx_vnni", "avx2_maddubs"):
+        if kind in pk:
+            return pk[kind]
+    return None
+
+
+def gemm_section(args, pk, rng):
+    shapes = load_shapes("shapes_ip")
+    if args.quick:
+        shapes = [s for s in shapes if s["name"] in ("Alexnet:ip2", "resnet:ip1", "lenet_caffe:ip1")]
+    rows = []
+    peak8 = _int8_peak(pk)
+    for s in shapes:
+        n, k = int(s["N"]), int(s["K"])
+        batches = sorted({int(b) for b in (s["mb_benchdnn_default"], s["mb_topology"]) if b})
+        if args.quick:
+            batches = batches[:1] + [64] if batches[0] != 64 else batches[:1]
+        for m in batches:
+            a_f = rng.standard_normal((m, k)).astype(np.float32)
+            w_f = rng.standard_normal((n, k)).astype(np.float32)
+            a8 = rng.integers(0, 256, (m, k), dtype=np.uint8)
+            w7 = rng.integers(-63, 64, (n, k), dtype=np.int8)
+            w8 = rng.integers(-128, 128, (n, k), dtype=np.int8)
+            # validate
+            ref7 = (a8[:4].astype(np.int64) - 3) @ w7.astype(np.int64).T
+            assert np.array_equal(K.gemm_u8s8s32(a8[:4].copy(), w7, 3), ref7)
+            impl7 = _C.last_dispatch().split(":")[1]
+            ref8 = (a8[:4].astype(np.int64) - 3) @ w8.astype(np.int64).T
+            assert np.array_equal(K.gemm_u8s8s32(a8[:4].copy(), w8, 3), ref8)
+            impl8 = _C.last_dispatch().split(":")[1]
+            f64 = a_f[:2].astype(np.float64) @ w_f.astype(np.float64).T
+            got = dlcore.kernels.gemm(a_f[:2].copy(), w_f, trans_b=True)
+            assert np.abs(got - f64).max() <= 1e-3 * np.abs(f64).max()
+            t = compare({"f32": lambda: dlcore.kernels.gemm(a_f, w_f, trans_b=True),
+                         "i8_7bit": lambda: K.gemm_u8s8s32(a8, w7, 3),
+                         "i8_8bit": lambda: K.gemm_u8s8s32(a8, w8, 3)}, repeats=args.repeats)
+            ops = 2.0 * m * n * k
+            rows.append({"layer": s["name"], "m": m, "n": n, "k": k,
+                         "f32": ops / t["f32"] * 1e-9, "i8_7": ops / t["i8_7bit"] * 1e-9,
+                         "i8_8": ops / t["i8_8bit"] * 1e-9, "x7": t["f32"] / t["i8_7bit"],
+                         "x8": t["f32"] / t["i8_8bit"],
+                         "peak": ops / t["i8_7bit"] * 1e-9 / peak8 if peak8 else None,
+                         "impls": f"{impl7} / {impl8}"})
+            del a_f, w_f
+    print(f"\n## int8 GEMM u8 x s8 -> s32 vs dlcore float32 GEMM on the FC layers (M = batch, N x K weights)")
+    print("i8_7bit: weights in [-63, 63] (what quantize_static stores by default); i8_8bit: full int8 weights")
+    print_table(rows, [("layer", "layer", ""), ("m", "M", "d"), ("n", "N", "d"), ("k", "K", "d"),
+                       ("f32", "f32 GF/s", ".1f"), ("i8_7", "i8 7-bit GOP/s", ".1f"), ("x7", "x f32", ".2f"),
+                       ("i8_8", "i8 8-bit GOP/s", ".1f"), ("x8", "x f32", ".2f"), ("peak", "7-bit/i8 peak", ".2f"),
+                       ("impls", "implementations", "")])
+    _median_line(rows, "x7", "int8 (7-bit weights) / float32")
+    _median_line(rows, "x8", "int8 (8-bit weights) / float32")
+
+
+def _median_line(rows, key, label):
+    vals = [r[key] for r in rows if r.get(key)]
+    if vals:
+        print(f"median {label}: {np.median(vals):.2f}x over {len(vals)} shapes (min {min(vals):.2f}, "
+              f"max {max(vals):.2f})")
+
+
+def _conv_rows(names, quick):
+    shapes = {s["name"]: s for s in load_shapes("shapes_conv")}
+    chosen = [shapes[n] for n in names if n in shapes]
+    return chosen[:3] if quick else chosen
+
+
+def binary_section(args, pk, rng):
+    mb = args.lowbit_batch
+    rows = []
+    for s in _conv_rows(BINARY_CONV_LAYERS, args.quick):
+        c, h, w, oc = int(s["ic"]), int(s["ih"]), int(s["iw"]), int(s["oc"])
+        kh, kw, st, pd, g = int(s["kh"]), int(s["kw"]), int(s["sh"]), int(s["ph"]), int(s["g"])
+        x = rng.standard_normal((mb, c, h, w)).astype(np.float32)
+        wt = rng.standard_normal((oc, c // g, kh, kw)).astype(np.float32)
+        alpha = np.abs(wt).reshape(oc, -1).mean(1).astype(np.float32)
+        wbits = K.binary_pack(np.ascontiguousarray(wt.transpose(0, 2, 3, 1)).reshape(-1, c // g)).reshape(
+            oc, kh, kw, -1)
+        # validate: the packed conv equals the float sign-convolution (zero padding), on image 0
+        sx = np.where(x[:1] >= 0, 1, -1).astype(np.float32)
+        sw = np.where(wt >= 0, 1, -1).astype(np.float32) * alpha.reshape(-1, 1, 1, 1)
+        ref = dlcore.kernels.conv2d_forward(sx, sw, None, st, pd, 1, g)
+        got = K.binary_conv2d(K.binary_pack_nchw(x[:1], g), wbits, c, st, pd, 1, g, alpha)
+        assert np.abs(got - ref).max() <= 1e-4 * np.abs(ref).max(), s["name"]
+        impl = _C.last_dispatch().split(":")[1]
+
+        def binary():
+            return K.binary_conv2d(K.binary_pack_nchw(x, g), wbits, c, st, pd, 1, g, alpha)
+
+        t = compare({"f32": lambda: dlcore.kernels.conv2d_forward(x, wt, None, st, pd, 1, g), "bin": binary,
+                     "bin_conv_only": (lambda xb=K.binary_pack_nchw(x, g):
+                                       K.binary_conv2d(xb, wbits, c, st, pd, 1, g, alpha))},
+                    repeats=args.repeats)
+        oh, ow = int(s["oh"]), int(s["ow"])
+        ops = 2.0 * mb * oc * oh * ow * (c // g) * kh * kw
+        peak = pk.get("avx512_vpopcnt") or pk.get("avx2_popcnt")
+        rows.append({"layer": s["name"], "shape": f"{c}x{h}x{w}->{oc} {kh}x{kw} s{st} p{pd} g{g}",
+                     "f32": ops / t["f32"] * 1e-9, "bin": ops / t["bin"] * 1e-9, "x": t["f32"] / t["bin"],
+                     "xc": t["f32"] / t["bin_conv_only"],
+                     "peak": ops / t["bin_conv_only"] * 1e-9 / peak if peak else None, "impl": impl,
+                     "wbytes": f"{wt.nbytes / (wbits.nbytes + alpha.nbytes):.1f}x"})
+    print(f"\n## Binary conv (XNOR + popcount, sign(x) packed from float32 NCHW) vs dlcore float32 conv, batch {mb}")
+    print("x: with the input packing (what a network pays); x conv: the packed conv alone")
+    print_table(rows, [("layer", "layer", ""), ("shape", "shape", ""), ("f32", "f32 GF/s", ".1f"),
+                       ("bin", "binary GOP/s", ".0f"), ("x", "x f32", ".2f"), ("xc", "x conv", ".2f"),
+                       ("peak", "conv/popcnt peak", ".2f"), ("wbytes", "weights", ""), ("impl", "implementation", "")])
+    _median_line(rows, "x", "binary (with packing) / float32")
+
+
+def int8_conv_section(args, rng):
+    mb = args.lowbit_batch
+    rows = []
+    for s in _conv_rows(("alexnet:conv2", "alexnet:conv3", "alexnet:conv4", "alexnet:conv5", "vgg_19:conv3_2"),
+                        args.quick):
+        c, h, w, oc = int(s["ic"]), int(s["ih"]), int(s["iw"]), int(s["oc"])
+        kh, kw, st, pd, g = int(s["kh"]), int(s["kw"]), int(s["sh"]), int(s["ph"]), int(s["g"])
+        x = rng.standard_normal((mb, c, h, w)).astype(np.float32)
+        wt = rng.standard_normal((oc, c // g, kh, kw)).astype(np.float32)
+        x8 = rng.integers(0, 256, x.shape, dtype=np.uint8)
+        w7 = rng.integers(-63, 64, wt.shape, dtype=np.int8)
+        y = K.conv2d_u8s8(x8[:1].copy(), w7, 5, st, pd, 1, g)
+        impl = _C.last_dispatch().split(":")[1]
+        t = compare({"f32": lambda: dlcore.kernels.conv2d_forward(x, wt, None, st, pd, 1, g),
+                     "i8": lambda: K.conv2d_u8s8(x8, w7, 5, st, pd, 1, g)}, repeats=args.repeats)
+        ops = 2.0 * mb * oc * int(s["oh"]) * int(s["ow"]) * (c // g) * kh * kw
+        rows.append({"layer": s["name"], "f32": ops / t["f32"] * 1e-9, "i8": ops / t["i8"] * 1e-9,
+                     "x": t["f32"] / t["i8"], "impl": impl})
+        del y
+    print(f"\n## int8 conv (im2col + int8 GEMM, 7-bit weights) vs dlcore float32 conv, batch {mb}")
+    print_table(rows, [("layer", "layer", ""), ("f32", "f32 GF/s", ".1f"), ("i8", "i8 GOP/s", ".1f"),
+                       ("x", "x f32", ".2f"), ("impl", "implementation", "")])
+    _median_line(rows, "x", "int8 conv / float32")
+
+
+def run(args):
+    threads = dlcore.get_num_threads()
+    if not hasattr(args, "lowbit_batch"):
+        args.lowbit_batch = 2
+    rng = np.random.default_rng(0)
+    print("\n# lowbit: int8 and binary kernels vs dlcore float32 (interleaved, medians; other jobs may load "
+          "the machine: compare the ratios)")
+    pk = peaks(threads)
+    gemm_section(args, pk, rng)
+    int8_conv_section(args, rng)
+    binary_section(args, pk, rng)

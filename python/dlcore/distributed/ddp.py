@@ -1,0 +1,260 @@
+"""DistributedDataParallel: one model replica per rank, gradients averaged over ranks during backward.
+
+How it works (PyTorch DDP's design, on MPI):
+
+* At construction rank 0's parameters and buffers are broadcast, so every
+  replica starts equal (and the ranks are checked to hold the same parameter
+  shapes). The parameters are packed, in reverse order (the order backward
+  produces their gradients), into buckets of at most ``bucket_cap_mb``; each
+  bucket owns one flat array.
+* Each parameter has a post-accumulate-grad hook. When backward has finished
+  a parameter's gradient, the hook copies it into its bucket; when the
+  bucket's last gradient arrives the bucket's all-reduce starts, non-blocking
+  (``MPI_Iallreduce`` straight on the bucket's NumPy memory; NCCL for CuPy
+  arrays), while backward goes on with the layers below. The hooks also poke
+  MPI (``Testall``) so started reductions progress.
+* When the last bucket has started (the first layers' gradients are the last
+  ones backward produces), DDP waits for all of them, divides by the world
+  size and copies the averages back into each ``.grad``, all before
+  ``backward()`` returns, so ``optimizer.step()`` sees averaged gradients.
+* ``no_sync()`` skips all of that: gradients accumulate locally (gradient
+  accumulation); the first backward outside it reduces the sum.
+
+BatchNorm: each rank normalizes with its own batch's statistics and updates
+its own running mean/variance. With ``broadcast_buffers=True`` (default, as
+PyTorch) rank 0's buffers are copied to every rank at each training forward,
+so all replicas evaluate with rank 0's running statistics (which is what a
+rank-0 checkpoint saves). For statistics over the global batch, convert the
+model with ``SyncBatchNorm.convert_sync_batchnorm(model)``.
+"""
+from __future__ import annotations
+
+import contextlib
+import time
+
+import numpy as np
+
+from .._device import is_cuda_array
+from ..nn.module import Module
+from ..tensor import Tensor
+from . import process_group as pg
+
+
+class _Bucket:
+    """Gradients of consecutive parameters (in backward order) reduced with one all-reduce."""
+
+    def __init__(self, params, xp):
+        self.params = params
+        sizes = [p.numel() for p in params]
+        self.offsets = np.concatenate([[0], np.cumsum(sizes)]).astype(int).tolist()
+        self.buffer = xp.empty(self.offsets[-1], dtype=params[0].dtype)
+        self.slot = {id(p): i for i, p in enumerate(params)}
+        self.ready, self.work, self.counted = 0, None, set()
+
+    def view(self, i):
+        return self.buffer[self.offsets[i]:self.offsets[i + 1]].reshape(self.params[i].shape)
+
+    def nbytes(self):
+        return self.buffer.nbytes
+
+
+class DistributedDataParallel(Module):
+    """Wraps `module` for data-parallel training over the ranks of ``dlcore.distributed``.
+
+    Args:
+        module: the model (the same architecture on every rank).
+        bucket_cap_mb: the most gradient megabytes (MiB) one all-reduce carries (PyTorch's 25 by default).
+        broadcast_buffers: copy rank 0's buffers (BatchNorm running statistics) to all ranks before each
+            training-mode forward.
+        find_unused_parameters: after each forward, find the parameters the output does not depend on and
+            count them as ready (their gradient, or zeros, joins the reduction), so models whose forward skips
+            parameters do not leave a bucket waiting forever.
+
+    Move the model to its device before wrapping it (the buckets are allocated there).
+
+    Example (run with ``mpirun -np 2 python train.py``)::
+
+        dist.init()
+        model = dist.DistributedDataParallel(lenet5())
+        opt = optim.SGD(model.parameters(), lr=0.05)
+        loader = DataLoader(train_set, batch_size=32, sampler=DistributedSampler(train_set))
+        for x, y in loader:
+            opt.zero_grad(); F.cross_entropy(model(x), y).backward(); opt.step()
+
+    ``timings`` holds seconds spent, since construction (or ``reset_timings()``), waiting for
+    all-reduces (``wait_s``) and copying gradients in and out of the buckets (``copy_s``).
+    """
+
+    def __init__(self, module, bucket_cap_mb=25, broadcast_buffers=True, find_unused_parameters=False):
+        super().__init__()
+        st = pg._require()
+        if not isinstance(module, Module):
+            raise TypeError(f"DistributedDataParallel wraps a dlcore.nn.Module, got {type(module).__name__}")
+        if not bucket_cap_mb > 0:
+            raise ValueError(f"bucket_cap_mb must be positive, got {bucket_cap_mb}")
+        self.module = module
+        self.world_size = st.world_size
+        self.broadcast_buffers = bool(broadcast_buffers)
+        self.find_unused_parameters = bool(find_unused_parameters)
+        self._sync = True
+        self.reset_timings()
+        params = [p for p in module.parameters() if p.requires_grad]
+        self._check_same_model(st, module)
+        for t in list(module.parameters()) + list(module.buffers()):
+            pg.broadcast(t.data, src=0)
+        self._buckets = self._make_buckets(params, bucket_cap_mb * 2 ** 20)
+        self._bucket_of = {id(p): b for b in self._buckets for p in b.params}
+        self._started = 0
+        self._handles = [p.register_post_accumulate_grad_hook(self._grad_ready) for p in params]
+
+    # ---- construction -------------------------------------------------------------
+    @staticmethod
+    def _check_same_model(st, module):
+        mine = [(name, tuple(t.shape), str(t.dtype)) for name, t in module.state_dict().items()]
+        if st.world_size == 1:
+            return
+        everyone = st.comm.allgather(mine)
+        for rank, theirs in enumerate(everyone):
+            if theirs != mine:
+                diff = next((f"{a} vs {b}" for a, b in zip(mine, theirs) if a != b),
+                            f"{len(mine)} vs {len(theirs)} entries")
+                raise ValueError(f"DistributedDataParallel: rank {st.rank}'s model differs from rank {rank}'s "
+                                 f"({diff}); every rank must build the same model")
+
+    @staticmethod
+    def _make_buckets(params, cap_bytes):
+        buckets, current = [], []
+        for p in reversed(params):  # backward produces the last layers' gradients first
+            if not p.data.flags.c_contiguous:
+                raise ValueError(f"DistributedDataParallel: a parameter of shape {p.shape} is not C-contiguous")
+            if current and (p.dtype != current[0].dtype or p.device != current[0].device
+                            or sum(q.data.nbytes for q in current) + p.data.nbytes > cap_bytes):
+                buckets.append(current)
+                current = []
+            current.append(p)
+        if current:
+            buckets.append(current)
+        return [_Bucket(b, _array_module(b[0].data)) for b in buckets]
+
+    @property
+    def bucket_sizes(self):
+        """Bytes of gradient in each bucket, in the order their all-reduces start."""
+        return [b.nbytes() for b in self._buckets]
+
+    def reset_timings(self):
+        self.timings = {"wait_s": 0.0, "copy_s": 0.0}
+
+    # ---- forward --------------------------------------------------------------------
+    def forward(self, *args, **kwargs):
+        if self._sync and any(b.ready for b in self._buckets):
+            missing = [name for name, p in self.module.named_parameters()
+                       if id(p) in self._bucket_of and not self._was_counted(p)]
+            self._reset()
+            raise RuntimeError(
+                "DistributedDataParallel: the previous backward produced no gradient for parameters "
+                f"{missing}, so their buckets were never reduced (the gradients are not averaged). If the "
+                "model's forward skips parameters, pass find_unused_parameters=True (on every rank)")
+        if self.broadcast_buffers and self.training and self.world_size > 1:
+            for b in self.module.buffers():
+                pg.broadcast(b.data, src=0)
+        out = self.module(*args, **kwargs)
+        if self.find_unused_parameters and self._sync and any(t.requires_grad for t in _tensors_in(out)):
+            self._mark_unused(out)  # only when a backward can follow (not under no_grad)
+        return out
+
+    def _was_counted(self, p):
+        bucket = self._bucket_of[id(p)]
+        return bucket.slot[id(p)] in bucket.counted
+
+    def _mark_unused(self, out):
+        from ..autograd.function import _topological_order
+
+        reached = set()
+        for t in _tensors_in(out):
+            if t.requires_grad:
+                reached.update(id(x) for x in _topological_order(t))
+        for b in self._buckets:
+            for p in b.params:
+                if id(p) not in reached:
+                    if p.grad is None:
+                        p.grad = Tensor(_array_module(p.data).zeros_like(p.data))
+                    self._grad_ready(p)
+
+    # ---- the gradient hook ------------------------------------------------------------
+    def _grad_ready(self, p):
+        if not self._sync:
+            return
+        bucket = self._bucket_of[id(p)]
+        if bucket.slot[id(p)] in bucket.counted:
+            raise RuntimeError("DistributedDataParallel: a parameter's gradient arrived twice before its bucket "
+                               "was reduced (backward through a forward that DDP did not see?)")
+        start = time.perf_counter()
+        i = bucket.slot[id(p)]
+        bucket.view(i)[...] = p.grad.data
+        bucket.counted.add(i)
+        bucket.ready += 1
+        self.timings["copy_s"] += time.perf_counter() - start
+        if bucket.ready == len(bucket.params):
+            bucket.work = pg.all_reduce(bucket.buffer, async_op=True)
+            self._started = self._started + 1
+            if self._started == len(self._buckets):
+                self._finish()
+                return
+        for b in self._buckets:  # move the started reductions forward (MPI progresses inside MPI calls)
+            if b.work is not None:
+                b.work.is_completed()
+
+    def _finish(self):
+        start = time.perf_counter()
+        for b in self._buckets:
+            b.work.wait()
+        waited = time.perf_counter() - start
+        for b in self._buckets:
+            b.buffer /= self.world_size
+            for i, p in enumerate(b.params):
+                grad = p.grad.data
+                if getattr(grad.flags, "writeable", True) and grad.flags.c_contiguous:  # CuPy has no writeable
+                    grad[...] = b.view(i)
+                else:
+                    p.grad.data = b.view(i).copy()
+        self.timings["wait_s"] += waited
+        self.timings["copy_s"] += time.perf_counter() - start - waited
+        self._reset()
+
+    def _reset(self):
+        for b in self._buckets:
+            b.ready, b.work, b.counted = 0, None, set()
+        self._started = 0
+
+    # ---- gradient accumulation --------------------------------------------------------
+    @contextlib.contextmanager
+    def no_sync(self):
+        """Backward passes inside accumulate gradients locally without reducing them (the next one outside does)."""
+        previous = self._sync
+        self._sync = False
+        try:
+            yield
+        finally:
+            self._sync = previous
+
+    def extra_repr(self):
+        return f"world_size={self.world_size}, buckets={len(self._buckets)}"
+
+
+def _array_module(a):
+    if is_cuda_array(a):
+        import cupy
+
+        return cupy
+    return np
+
+
+def _tensors_in(out):
+    if isinstance(out, Tensor):
+        yield out
+    elif isinstance(out, (list, tuple)):
+        for o in out:
+            yield from _tensors_in(o)
+    elif isinstance(out, dict):
+        for o in out.values():
+            yield from _tensors_in(o)

@@ -1,0 +1,306 @@
+"""The ``torch.*`` functions a ported script calls, over dlcore Tensors (``dlcore.flatten``, ``dlcore.max``...).
+
+Each is the Tensor method or the nn.functional op of the same name, or is
+composed from recorded ops, so gradients flow through all of them. Creation
+functions (``eye``, ``linspace``, ``randint``, ``randperm``) take ``dtype=``
+and ``device=`` like the other dlcore constructors. Also ``dlcore.device``
+(a str subclass with ``.type``/``.index``, so it goes anywhere a device
+string does).
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ._device import module_for_device, parse_device
+from .tensor import Tensor, _as_tensor_like, _placed, default_dtype, tensor
+from .ops import select
+
+
+class device(str):
+    """``dlcore.device("cuda" if dlcore.cuda.is_available() else "cpu")``: a device name usable wherever a
+    device string is ("cpu", "cuda", "cuda:0"), with PyTorch's ``.type`` and ``.index``."""
+
+    def __new__(cls, type, index=None):
+        name = str(type) if index is None else f"{type}:{index}"
+        parse_device(name)  # checks the name
+        self = super().__new__(cls, name)
+        self.type, _, idx = name.partition(":")
+        self.index = int(idx) if idx else index
+        return self
+
+    def __repr__(self):
+        return f"device(type='{self.type}'" + (f", index={self.index})" if self.index is not None else ")")
+
+
+def is_tensor(obj):
+    return isinstance(obj, Tensor)
+
+
+def numel(t):
+    return t.numel()
+
+
+def _t(x):
+    return x if isinstance(x, Tensor) else tensor(x)
+
+
+# ---- reductions and selection --------------------------------------------------------------
+def max(input, dim=None, keepdim=False):
+    """max of all elements; ``(values, indices)`` along `dim`; or the elementwise maximum with a Tensor."""
+    if isinstance(dim, Tensor):
+        return maximum(input, dim)
+    return input.max(dim=dim, keepdim=keepdim)
+
+
+def min(input, dim=None, keepdim=False):
+    if isinstance(dim, Tensor):
+        return minimum(input, dim)
+    return input.min(dim=dim, keepdim=keepdim)
+
+
+def sum(input, dim=None, keepdim=False):
+    return input.sum(dim=dim, keepdim=keepdim)
+
+
+def mean(input, dim=None, keepdim=False):
+    return input.mean(dim=dim, keepdim=keepdim)
+
+
+def std(input, dim=None, unbiased=True, keepdim=False, correction=None):
+    return input.std(dim=dim, unbiased=unbiased, keepdim=keepdim, correction=correction)
+
+
+def var(input, dim=None, unbiased=True, keepdim=False, correction=None):
+    return input.var(dim=dim, unbiased=unbiased, keepdim=keepdim, correction=correction)
+
+
+def argmin(input, dim=None, keepdim=False):
+    return input.argmin(dim=dim, keepdim=keepdim)
+
+
+def where(condition, input=None, other=None):
+    """`input` where `condition` else `other` (broadcast; numbers take the tensor's dtype). With only a
+    condition: the indices of its true elements, as ``torch.where(cond)``."""
+    cond = condition.data if isinstance(condition, Tensor) else np.asarray(condition)
+    if input is None and other is None:
+        return tuple(Tensor(i.astype(np.int64)) for i in module_for_device(_device_of(cond)).nonzero(cond))
+    if cond.dtype != np.bool_:
+        raise TypeError(f"where: condition must be a bool tensor, got {cond.dtype}")
+    like = input if isinstance(input, Tensor) else other
+    if not isinstance(like, Tensor):
+        like = Tensor(np.asarray(input, dtype=default_dtype))
+    a, b = _as_tensor_like(input, like), _as_tensor_like(other, like)
+    return select.Where.apply(cond, a, b)
+
+
+def _device_of(array):
+    from ._device import device_of
+
+    return device_of(array)
+
+
+def maximum(input, other):
+    """Elementwise max (ties send the gradient to `input`)."""
+    other = _as_tensor_like(other, input)
+    return select.Where.apply((input.data >= other.data), input, other)
+
+
+def minimum(input, other):
+    other = _as_tensor_like(other, input)
+    return select.Where.apply((input.data <= other.data), input, other)
+
+
+def clamp(input, min=None, max=None):
+    return input.clamp(min, max)
+
+
+clip = clamp
+
+
+def topk(input, k, dim=-1, largest=True, sorted=True):
+    return input.topk(k, dim=dim, largest=largest, sorted=sorted)
+
+
+def sort(input, dim=-1, descending=False, stable=False):
+    return input.sort(dim=dim, descending=descending)
+
+
+def argsort(input, dim=-1, descending=False, stable=False):
+    return input.argsort(dim=dim, descending=descending)
+
+
+def gather(input, dim, index):
+    return input.gather(dim, index)
+
+
+def masked_fill(input, mask, value):
+    return input.masked_fill(mask, value)
+
+
+def allclose(input, other, rtol=1e-5, atol=1e-8, equal_nan=False):
+    return bool(np.allclose(np.asarray(input), np.asarray(other), rtol=rtol, atol=atol, equal_nan=equal_nan))
+
+
+def isclose(input, other, rtol=1e-5, atol=1e-8, equal_nan=False):
+    return Tensor(np.isclose(np.asarray(input), np.asarray(other), rtol=rtol, atol=atol, equal_nan=equal_nan))
+
+
+def equal(input, other):
+    return input.shape == other.shape and bool((input.numpy() == other.numpy()).all())
+
+
+# ---- shape ---------------------------------------------------------------------------------
+def flatten(input, start_dim=0, end_dim=-1):
+    return input.flatten(start_dim, end_dim)
+
+
+def reshape(input, shape):
+    return input.reshape(shape)
+
+
+def squeeze(input, dim=None):
+    return input.squeeze(dim)
+
+
+def unsqueeze(input, dim):
+    return input.unsqueeze(dim)
+
+
+def transpose(input, dim0, dim1):
+    return input.transpose(dim0, dim1)
+
+
+def permute(input, dims):
+    return input.permute(dims)
+
+
+def t(input):
+    return input.t()
+
+
+def chunk(input, chunks, dim=0):
+    return input.chunk(chunks, dim)
+
+
+def split(input, split_size_or_sections, dim=0):
+    return input.split(split_size_or_sections, dim)
+
+
+# ---- elementwise -----------------------------------------------------------------------------
+def abs(input):
+    return input.abs()
+
+
+def sign(input):
+    return input.sign()
+
+
+def square(input):
+    return input * input
+
+
+def pow(input, exponent):
+    return input ** exponent if isinstance(input, Tensor) else _as_tensor_like(input, exponent) ** exponent
+
+
+def add(input, other, alpha=1):
+    return input + (other if alpha == 1 else other * alpha)
+
+
+def sub(input, other, alpha=1):
+    return input - (other if alpha == 1 else other * alpha)
+
+
+def mul(input, other):
+    return input * other
+
+
+def div(input, other):
+    return input / other
+
+
+def neg(input):
+    return -input
+
+
+def sigmoid(input):
+    return input.sigmoid()
+
+
+def tanh(input):
+    return input.tanh()
+
+
+def relu(input):
+    return input.relu()
+
+
+def softmax(input, dim):
+    return input.softmax(dim)
+
+
+def log_softmax(input, dim):
+    return input.log_softmax(dim)
+
+
+def logsumexp(input, dim, keepdim=False):
+    m = Tensor(input.data.max(axis=dim, keepdims=True))  # a constant shift: exact gradient, no overflow
+    out = (input - m).exp().sum(dim=dim, keepdim=True).log() + m
+    return out if keepdim else out.squeeze(dim)
+
+
+# ---- creation --------------------------------------------------------------------------------
+def eye(n, m=None, dtype=None, device=None, requires_grad=False):
+    return _placed(np.eye(n, m, dtype=dtype or default_dtype), device, requires_grad)
+
+
+def linspace(start, end, steps, dtype=None, device=None, requires_grad=False):
+    return _placed(np.linspace(start, end, int(steps), dtype=dtype or default_dtype), device, requires_grad)
+
+
+def empty(*size, dtype=None, device=None, requires_grad=False):
+    """A new tensor of the shape (zero-filled: dlcore hands out no uninitialised memory)."""
+    from .tensor import zeros
+
+    return zeros(*size, dtype=dtype, device=device, requires_grad=requires_grad)
+
+
+def empty_like(input, dtype=None, device=None):
+    from .tensor import zeros_like
+
+    return zeros_like(input, dtype=dtype, device=device)
+
+
+def randint(low, high=None, size=None, dtype=None, generator=None, device=None):
+    """Integers uniform in [low, high) (``randint(high, size)`` too) from `generator` or dlcore's global one."""
+    from .random import default_generator
+
+    if size is None:  # randint(high, size)
+        low, high, size = 0, low, high
+    if high is None or size is None:
+        raise TypeError("randint(low=0, high, size) needs high and size")
+    gen = generator or default_generator()
+    size = (size,) if isinstance(size, int) else tuple(size)
+    return _placed(gen.integers(low, high, size=size).astype(dtype or np.int64), device)
+
+
+def randperm(n, dtype=None, generator=None, device=None):
+    from .random import default_generator
+
+    return _placed((generator or default_generator()).permutation(int(n)).astype(dtype or np.int64), device)
+
+
+def normal(mean, std, size, generator=None, dtype=None, device=None):
+    from .random import default_generator
+
+    gen = generator or default_generator()
+    return _placed(gen.normal(mean, std, size=tuple(size)).astype(dtype or default_dtype), device)
+
+
+__all__ = [
+    "abs", "add", "allclose", "argmin", "argsort", "chunk", "clamp", "clip", "device", "div", "empty",
+    "empty_like", "equal", "eye", "flatten", "gather", "is_tensor", "isclose", "linspace", "log_softmax",
+    "logsumexp", "masked_fill", "max", "maximum", "mean", "min", "minimum", "mul", "neg", "normal", "numel",
+    "permute", "pow", "randint", "randperm", "relu", "reshape", "sigmoid", "sign", "softmax", "sort", "split",
+    "square", "squeeze", "std", "sub", "sum", "t", "tanh", "topk", "transpose", "unsqueeze", "var", "where",
+]

@@ -1,0 +1,262 @@
+"""Post-training static int8 quantization of Sequential models.
+
+prepare(model) attaches observers at every quantization point (the model's
+input and the output of each Conv2d / Linear, after its ReLU when one
+follows); calibrate(prepared, loader) runs float batches through it;
+convert(prepared) builds a QuantizedSequential:
+
+* Conv2d / Linear: per-output-channel symmetric int8 weights, uint8 input
+  with a zero point, int32 accumulation on dlcore's int8 kernels
+  (``conv2d_u8s8`` / ``gemm_u8s8s32``), then  real = acc * s_in * s_w[o] + bias,
+  the following ReLU fused, and requantization to the next layer's uint8
+  (or float32 output for the last layer);
+* MaxPool2d / Flatten / Dropout / Identity / ReLU work on the uint8 values
+  directly (max and reshape commute with the monotonic quantization).
+
+Any other layer raises ValueError naming it.
+"""
+from __future__ import annotations
+
+import copy
+
+import numpy as np
+
+from .. import nn
+from ..autograd import no_grad
+from ..kernels import lowbit as K
+from ..tensor import Tensor
+from .observers import MinMaxObserver, dequantize_u8, quantize_u8, quantize_weight_per_channel
+
+FORMAT = "dlcore.quantized_sequential/1"
+_PASSTHROUGH = (nn.Dropout, nn.Identity)
+_SUPPORTED = "Conv2d, Linear, ReLU, MaxPool2d, Flatten, Dropout, Identity (in nested Sequential containers)"
+
+
+def _leaves(module, prefix=""):
+    if isinstance(module, nn.Sequential):
+        for name, child in module.named_children():
+            yield from _leaves(child, f"{prefix}{name}.")
+    else:
+        yield prefix.rstrip(".") or type(module).__name__, module
+
+
+def _pair(v, what, name):
+    if isinstance(v, int):
+        return (v, v)
+    v = tuple(v)
+    if len(v) != 2:
+        raise ValueError(f"quantization: layer '{name}' has {what}={v}; only an int or a pair is supported")
+    return v
+
+
+def _plan(model):
+    """The model as a list of steps (kind, name, module, fused_relu); raises for unsupported layers."""
+    if not isinstance(model, nn.Sequential):
+        raise ValueError(f"quantization: the model must be an nn.Sequential, got {type(model).__name__}")
+    leaves = list(_leaves(model))
+    steps, i = [], 0
+    while i < len(leaves):
+        name, m = leaves[i]
+        if isinstance(m, (nn.Conv2d, nn.Linear)):
+            relu = i + 1 < len(leaves) and isinstance(leaves[i + 1][1], nn.ReLU)
+            steps.append(("conv" if isinstance(m, nn.Conv2d) else "linear", name, m, relu))
+            i += 2 if relu else 1
+            continue
+        if isinstance(m, nn.ReLU):
+            steps.append(("relu", name, m, False))
+        elif isinstance(m, nn.MaxPool2d):
+            if m.dilation not in (1, (1, 1)) or m.ceil_mode or m.return_indices:
+                raise ValueError(f"quantization: layer '{name}' (MaxPool2d) uses dilation/ceil_mode/return_indices, "
+                                 "which the quantized max pool does not support")
+            steps.append(("maxpool", name, m, False))
+        elif isinstance(m, nn.Flatten):
+            steps.append(("flatten", name, m, False))
+        elif isinstance(m, _PASSTHROUGH):
+            pass
+        else:
+            raise ValueError(f"quantization: layer '{name}' ({type(m).__name__}) is not supported; "
+                             f"supported: {_SUPPORTED}")
+        i += 1
+    if not any(kind in ("conv", "linear") for kind, *_ in steps):
+        raise ValueError("quantization: the model has no Conv2d or Linear layer to quantize")
+    return steps
+
+
+class PreparedModel(nn.Module):
+    """The float model with observers at its quantization points (prepare's result)."""
+
+    def __init__(self, model, observer=MinMaxObserver):
+        super().__init__()
+        self.model = model
+        self.steps = _plan(model)
+        self.input_observer = observer()
+        self.observers = {name: observer() for kind, name, *_ in self.steps if kind in ("conv", "linear")}
+
+    def forward(self, x):
+        x = x if isinstance(x, Tensor) else Tensor(np.asarray(x, dtype=np.float32))
+        self.input_observer(x.data)
+        for kind, name, m, relu in self.steps:
+            x = m(x)
+            if kind in ("conv", "linear"):
+                if relu:
+                    x = nn.functional.relu(x)
+                self.observers[name](x.data)
+        return x
+
+
+def prepare(model, observer=MinMaxObserver):
+    """A copy of `model` (eval mode) with observers; `observer` is a class (MinMaxObserver, PercentileObserver)."""
+    model = copy.deepcopy(model).eval()
+    return PreparedModel(model, observer)
+
+
+def calibrate(prepared, loader, num_batches=None):
+    """Runs float batches (x or (x, y) items) through `prepared` to fill its observers."""
+    if not isinstance(prepared, PreparedModel):
+        raise TypeError(f"calibrate: expected the result of prepare(), got {type(prepared).__name__}")
+    with no_grad():
+        for i, batch in enumerate(loader):
+            if num_batches is not None and i >= num_batches:
+                break
+            x = batch[0] if isinstance(batch, (tuple, list)) else batch
+            prepared(x)
+    return prepared
+
+
+def convert(prepared, reduce_range=True):
+    """The QuantizedSequential of a calibrated PreparedModel."""
+    if not isinstance(prepared, PreparedModel):
+        raise TypeError(f"convert: expected the result of prepare(), got {type(prepared).__name__}")
+    s_in, zp_in = prepared.input_observer.calculate_qparams()
+    layers = [{"kind": "quantize", "scale": float(s_in), "zero_point": int(zp_in)}]
+    for kind, name, m, relu in prepared.steps:
+        if kind in ("conv", "linear"):
+            wq, ws = quantize_weight_per_channel(m.weight.data, reduce_range)
+            s_out, zp_out = prepared.observers[name].calculate_qparams()
+            bias = m.bias.data.astype(np.float32) if m.bias is not None else np.zeros(wq.shape[0], np.float32)
+            layer = {"kind": kind, "name": name, "weight": wq, "weight_scale": ws, "bias": bias, "relu": bool(relu),
+                     "out_scale": float(s_out), "out_zero_point": int(zp_out)}
+            if kind == "conv":
+                if isinstance(m.padding, str) or (not isinstance(m.padding, int) and len(tuple(m.padding)) != 2):
+                    raise ValueError(f"quantization: layer '{name}' (Conv2d) has padding={m.padding!r}; "
+                                     "only an int or a pair is supported")
+                layer.update(stride=list(_pair(m.stride, "stride", name)), padding=list(_pair(m.padding, "padding", name)),
+                             dilation=list(_pair(m.dilation, "dilation", name)), groups=int(m.groups))
+            layers.append(layer)
+        elif kind == "maxpool":
+            ks = _pair(m.kernel_size, "kernel_size", name)
+            st = _pair(m.stride if m.stride is not None else m.kernel_size, "stride", name)
+            layers.append({"kind": "maxpool", "name": name, "kernel_size": list(ks), "stride": list(st),
+                           "padding": list(_pair(m.padding, "padding", name))})
+        elif kind == "flatten":
+            layers.append({"kind": "flatten", "name": name, "start_dim": int(m.start_dim), "end_dim": int(m.end_dim)})
+        elif kind == "relu":
+            layers.append({"kind": "relu", "name": name})
+    return QuantizedSequential(layers)
+
+
+def quantize_static(model, calibration_loader, observer=MinMaxObserver, num_batches=None, reduce_range=True):
+    """prepare + calibrate + convert in one call; returns a QuantizedSequential."""
+    return convert(calibrate(prepare(model, observer), calibration_loader, num_batches), reduce_range)
+
+
+def _maxpool_u8(q, ks, st, pad):
+    if pad[0] or pad[1]:
+        q = np.pad(q, ((0, 0), (0, 0), (pad[0], pad[0]), (pad[1], pad[1])))  # 0 = the smallest uint8
+    win = np.lib.stride_tricks.sliding_window_view(q, tuple(ks), axis=(2, 3))[:, :, ::st[0], ::st[1]]
+    return np.ascontiguousarray(win.max(axis=(-2, -1)))
+
+
+class QuantizedSequential(nn.Module):
+    """An int8 model: forward(float input) -> float32 output, running dlcore's int8 kernels.
+
+    ``state_dict()`` is a plain dict of arrays, numbers and strings that
+    ``dlcore.save`` writes; ``QuantizedSequential.from_state_dict(dlcore.load(path))``
+    rebuilds the model.
+    """
+
+    def __init__(self, layers, backend="auto"):
+        super().__init__()
+        self.layers = layers
+        self.backend = backend
+
+    def forward(self, x):
+        x = x.data if isinstance(x, Tensor) else np.asarray(x)
+        x = np.ascontiguousarray(x, dtype=np.float32)
+        q, scale, zp = None, None, None
+        out = x
+        for layer in self.layers:
+            kind = layer["kind"]
+            if kind == "quantize":
+                scale, zp = layer["scale"], layer["zero_point"]
+                q = quantize_u8(out, scale, zp)
+            elif kind in ("conv", "linear"):
+                if q is None:
+                    q = quantize_u8(out, scale, zp)
+                if kind == "conv":
+                    acc = K.conv2d_u8s8(q, layer["weight"], zp, tuple(layer["stride"]), tuple(layer["padding"]),
+                                        tuple(layer["dilation"]), layer["groups"], backend=self.backend)
+                    mult = (np.float32(scale) * layer["weight_scale"]).reshape(1, -1, 1, 1)
+                    bias = layer["bias"].reshape(1, -1, 1, 1)
+                else:
+                    if q.ndim != 2:
+                        raise ValueError(f"QuantizedSequential: layer '{layer['name']}' (Linear) got an input of "
+                                         f"shape {q.shape}; flatten it first")
+                    acc = K.gemm_u8s8s32(q, layer["weight"], zp, backend=self.backend)
+                    mult, bias = np.float32(scale) * layer["weight_scale"], layer["bias"]
+                real = acc.astype(np.float32) * mult + bias
+                if layer["relu"]:
+                    np.maximum(real, 0, out=real)
+                out, q = real, None
+                scale, zp = layer["out_scale"], layer["out_zero_point"]
+                if layer is not self.layers[-1]:
+                    q = quantize_u8(real, scale, zp)
+            elif kind == "maxpool":
+                if q is None:
+                    q = quantize_u8(out, scale, zp)
+                q = _maxpool_u8(q, layer["kernel_size"], layer["stride"], layer["padding"])
+            elif kind == "flatten":
+                if q is None:
+                    q = quantize_u8(out, scale, zp)
+                shape = q.shape
+                end = layer["end_dim"] % len(shape)
+                start = layer["start_dim"] % len(shape)
+                q = q.reshape(shape[:start] + (-1,) + shape[end + 1:])
+            elif kind == "relu":
+                if q is None:
+                    q = quantize_u8(out, scale, zp)
+                q = np.maximum(q, np.uint8(zp))
+        if q is not None:  # ended on a uint8 layer: dequantize
+            out = dequantize_u8(q, scale, zp)
+        return Tensor(np.ascontiguousarray(out, dtype=np.float32))
+
+    def nbytes(self):
+        """Bytes of the model's arrays (int8 weights, float32 scales and biases)."""
+        return sum(v.nbytes for layer in self.layers for v in layer.values() if isinstance(v, np.ndarray))
+
+    def state_dict(self):
+        return {"format": FORMAT, "layers": [dict(layer) for layer in self.layers]}
+
+    def load_state_dict(self, state_dict, strict=True):
+        self.layers = QuantizedSequential.from_state_dict(state_dict).layers
+        return [], []
+
+    @classmethod
+    def from_state_dict(cls, state, backend="auto"):
+        if not isinstance(state, dict) or state.get("format") != FORMAT:
+            raise ValueError(f"QuantizedSequential.from_state_dict: not a quantized model (expected format {FORMAT!r})")
+        layers = []
+        for layer in state["layers"]:
+            layer = dict(layer)
+            for key, dtype in (("weight", np.int8), ("weight_scale", np.float32), ("bias", np.float32)):
+                if key in layer:
+                    arr = np.asarray(layer[key])
+                    if arr.dtype != dtype:
+                        raise TypeError(f"QuantizedSequential: '{layer.get('name')}.{key}' has dtype {arr.dtype}, "
+                                        f"expected {np.dtype(dtype)}")
+                    layer[key] = np.ascontiguousarray(arr)
+            layers.append(layer)
+        return cls(layers, backend)
+
+    def extra_repr(self):
+        return ", ".join(f"{layer['kind']}" + ("+relu" if layer.get("relu") else "") for layer in self.layers)

@@ -1,0 +1,52 @@
+"""The fuzz (tests/fuzz.py) in the normal suite: a fixed-seed quick profile, and
+the long profile when DLCORE_FUZZ=long (CI's long step: >= 20,000 calls).
+
+Oracle per call: no crash, no hang, a clean exception or a result, the float64
+reference's result for a valid call, inputs never written. Calls covered by a
+known crash the C++ fixes have not landed for yet are skipped while the crash
+is still there (fuzz.KNOWN_CRASHES, probed in a subprocess each session) and
+listed in the report; tests/test_robustness_regressions.py holds those crashes
+as strict xfails.
+"""
+import os
+
+import pytest
+
+import fuzz
+
+LONG = os.environ.get("DLCORE_FUZZ") == "long"
+
+
+def _check(report):
+    text = fuzz.format_report(report)
+    print(text)
+    assert not report["crashes"], text
+    assert not report["fails"], text
+    return text
+
+
+def test_fuzz_quick_profile():
+    report = fuzz.run_profile(400, 400, seed0=20261203, timeout_s=300)
+    _check(report)
+    assert report["calls"] == 400
+    assert report["stats"].get("ok-ref", 0) >= 20, report["stats"]  # valid calls were checked against the reference
+    assert report["stats"].get("clean", 0) >= 40, report["stats"]    # and bad ones refused cleanly
+
+
+@pytest.mark.skipif(not LONG, reason="the long fuzz profile runs with DLCORE_FUZZ=long (CI)")
+def test_fuzz_long_profile():
+    total = int(os.environ.get("DLCORE_FUZZ_CALLS", "20000"))
+    report = fuzz.run_profile(total, 2000, seed0=int(os.environ.get("DLCORE_FUZZ_SEED", "1")), timeout_s=1200)
+    _check(report)
+    assert report["calls"] >= total
+
+
+def test_fuzz_reports_a_crash_with_its_call(monkeypatch):
+    """The harness itself: a call that kills its process (here SIGABRT, on purpose) is reported with
+    that call, and the run goes on with the next batch."""
+    monkeypatch.setenv("DLCORE_FUZZ_SELFTEST_CRASH", "3")  # the child aborts on its 4th call
+    report = fuzz.run_profile(12, 6, seed0=5)
+    assert len(report["crashes"]) == 2, fuzz.format_report(report)  # one per batch
+    for crash in report["crashes"]:
+        assert crash["call"]["selftest_crash"] and crash["returncode"] != 0
+    assert report["calls"] == 8  # 4 calls logged per batch, the 4th the crashing one
