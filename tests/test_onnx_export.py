@@ -93,7 +93,8 @@ def test_export_restores_training_mode_and_alexnet_ops(tmp_path):
 
 LAYERS = {
     "conv_dilated_grouped": (lambda: nn.Sequential(nn.Conv2d(4, 6, 3, stride=2, padding=2, dilation=2, groups=2),
-                                                   nn.PReLU(6), nn.Conv2d(6, 3, (1, 3), padding=(0, 1))), (2, 4, 9, 11)),
+                                                   nn.PReLU(6), nn.Conv2d(6, 3, (1, 3), padding=(0, 1))),
+                             (2, 4, 9, 11)),
     "conv_transpose": (lambda: nn.Sequential(nn.ConvTranspose2d(4, 6, 3, stride=2, padding=1, output_padding=1,
                                                                 groups=2), nn.ELU()), (2, 4, 5, 7)),
     "pools_ceil": (lambda: nn.Sequential(nn.MaxPool2d(3, 2, ceil_mode=True), nn.AvgPool2d(2, ceil_mode=True),

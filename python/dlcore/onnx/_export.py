@@ -93,7 +93,11 @@ def export(model, example_input, path, opset=17, input_name="input", output_name
         The onnx.ModelProto written.
 
     Example:
-        >>> dlcore.onnx.export(models.resnet18(), dlcore.randn(1, 3, 224, 224), "resnet18.onnx")
+        >>> import os, tempfile
+        >>> path = os.path.join(tempfile.mkdtemp(), "lenet5.onnx")
+        >>> proto = dlcore.onnx.export(dlcore.models.lenet5(), dlcore.randn(1, 1, 28, 28), path)
+        >>> [node.op_type for node in proto.graph.node][:3]
+        ['Conv', 'Relu', 'MaxPool']
     """
     onnx = _require_onnx()
     from ._converters import CONVERTERS
