@@ -168,7 +168,8 @@ def conv_transpose_ref(x, w, b, stride, padding, output_padding, dilation, group
     _, cout_g, kh, kw = w.shape
     oh = (h - 1) * stride[0] - 2 * padding[0] + dilation[0] * (kh - 1) + output_padding[0] + 1
     ow = (wd - 1) * stride[1] - 2 * padding[1] + dilation[1] * (kw - 1) + output_padding[1] + 1
-    full = np.zeros((n, cout_g * groups, oh + 2 * padding[0] + kh * dilation[0], ow + 2 * padding[1] + kw * dilation[1]))
+    full = np.zeros((n, cout_g * groups, oh + 2 * padding[0] + kh * dilation[0],
+                     ow + 2 * padding[1] + kw * dilation[1]))
     cin_g = cin // groups
     for ci in range(cin):
         g = ci // cin_g

@@ -1,6 +1,7 @@
 """Zoo models against PyTorch on copied weights: loss, every gradient, running stats, eval logits.
 
-Runs with DLCORE_TORCH_TESTS=1 when torch imports (skipped otherwise: it takes minutes). Weights go torch -> dlcore through load_torch_state_dict
+Runs with DLCORE_TORCH_TESTS=1 when torch imports (skipped otherwise: it takes minutes).
+Weights go torch -> dlcore through load_torch_state_dict
 (so the loader is tested on real torch tensors). ResNets and the SE block are
 compared with torchvision's own classes (skipped without torchvision); the
 Sequential-built nets (lenet5, both alexnets, VGG, mobilenet_v1) with a torch
@@ -162,7 +163,8 @@ def test_resnet_matches_torchvision(name):
     tv = pytest.importorskip("torchvision")
     torch.manual_seed(0)
     theirs = getattr(tv.models, name)(num_classes=10)  # full width, 32x32 inputs
-    compare(lambda: getattr(models, name)(num_classes=10), theirs, _input(4, 3, 32), 10)  # batch 4: with 2 the 1x1 BN of layer4 is ill-conditioned in float32
+    # batch 4: with 2, the 1x1 BN of layer4 is ill-conditioned in float32 (both libraries' results scatter)
+    compare(lambda: getattr(models, name)(num_classes=10), theirs, _input(4, 3, 32), 10)
 
 
 def test_squeeze_excitation_matches_torchvision():

@@ -93,7 +93,8 @@ def test_export_restores_training_mode_and_alexnet_ops(tmp_path):
 
 LAYERS = {
     "conv_dilated_grouped": (lambda: nn.Sequential(nn.Conv2d(4, 6, 3, stride=2, padding=2, dilation=2, groups=2),
-                                                   nn.PReLU(6), nn.Conv2d(6, 3, (1, 3), padding=(0, 1))), (2, 4, 9, 11)),
+                                                   nn.PReLU(6), nn.Conv2d(6, 3, (1, 3), padding=(0, 1))),
+                             (2, 4, 9, 11)),
     "conv_transpose": (lambda: nn.Sequential(nn.ConvTranspose2d(4, 6, 3, stride=2, padding=1, output_padding=1,
                                                                 groups=2), nn.ELU()), (2, 4, 5, 7)),
     "pools_ceil": (lambda: nn.Sequential(nn.MaxPool2d(3, 2, ceil_mode=True), nn.AvgPool2d(2, ceil_mode=True),
@@ -154,9 +155,7 @@ def test_unsupported_op_raises_naming_it(tmp_path):
     with pytest.raises(NotImplementedError, match="ONNX has no adaptive pooling"):
         dlcore.onnx.export(nn.AdaptiveAvgPool2d(3), dlcore.randn(1, 2, 7, 7), tmp_path / "x.onnx")
     with pytest.raises(NotImplementedError, match="circular"):
-        dlcore.onnx.export(nn.Sequential(), dlcore.randn(1, 2, 3, 3), tmp_path / "x.onnx") if False else \
-            dlcore.onnx.export(type("P", (nn.Module,), {"forward": lambda self, x: F.pad(x, (1, 1), mode="circular")})(),
-                               dlcore.randn(1, 2, 3, 3), tmp_path / "x.onnx")
+        dlcore.onnx.export(lambda x: F.pad(x, (1, 1), mode="circular"), dlcore.randn(1, 2, 3, 3), tmp_path / "x.onnx")
 
 
 def test_bad_arguments(tmp_path):
@@ -164,6 +163,8 @@ def test_bad_arguments(tmp_path):
         dlcore.onnx.export(nn.ReLU(), dlcore.randn(1, 2), tmp_path / "x.onnx", opset=7)
     with pytest.raises(TypeError, match="floating"):
         dlcore.onnx.export(nn.ReLU(), np.ones((1, 2), np.int64), tmp_path / "x.onnx")
+    with pytest.raises(RuntimeError, match="not computed by any traced"):
+        dlcore.onnx.export(lambda x: dlcore.Tensor(x.numpy() * 2), dlcore.randn(1, 2), tmp_path / "x.onnx")
     with pytest.raises(TypeError, match="one Tensor"):
         dlcore.onnx.export(lambda x: (x, x), dlcore.randn(1, 2), tmp_path / "x.onnx")
 

@@ -9,7 +9,9 @@ checking every name and shape first.
 Example:
     >>> from dlcore import models
     >>> net = models.resnet18(num_classes=10)
-    >>> models.load_torch_state_dict(net, torch_model.state_dict())   # from a torchvision resnet18
+    >>> net(dlcore.randn(2, 3, 32, 32)).shape
+    (2, 10)
+    >>> models.load_torch_state_dict(net, torchvision_resnet18.state_dict())  # doctest: +SKIP
 """
 from .alexnet import AlexNet, alexnet
 from .lenet import LeNet5, lenet5

@@ -11,7 +11,8 @@ import numbers
 import numpy as np
 
 from .._device import array_like
-from ..ops import activation_more, conv_transpose, layer_norm as ln, resample
+from ..ops import activation_more, conv_transpose, resample
+from ..ops import layer_norm as ln
 from ..ops._common import array_module
 from ..random import next_seed
 from ..tensor import Tensor
@@ -34,7 +35,8 @@ def adaptive_avg_pool2d(input, output_size):
     ``output_size`` is an int, a pair, or a pair with None (keep that size).
 
     Example:
-        >>> F.adaptive_avg_pool2d(dlcore.randn(2, 8, 7, 7), 1).shape   # (2, 8, 1, 1)
+        >>> F.adaptive_avg_pool2d(dlcore.randn(2, 8, 7, 7), 1).shape
+        (2, 8, 1, 1)
     """
     _check_tensor("adaptive_avg_pool2d", input)
     return resample.AdaptiveAvgPool2d.apply(input, output_size)

@@ -339,7 +339,7 @@ def binary_cross_entropy_with_logits(input, target, weight=None, reduction="mean
 
 
 # ---- layers added for ported programs and the model zoo (nn/_functional_layers.py) ----------
-from ._functional_layers import (  # noqa: E402
+from ._functional_layers import (  # noqa: E402, F401  (re-exported through __all__)
     adaptive_avg_pool2d, adaptive_max_pool2d, conv_transpose2d, dropout2d, gelu, group_norm, interpolate, layer_norm,
     one_hot, pad, silu,
 )

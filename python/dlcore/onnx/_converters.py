@@ -11,10 +11,26 @@ import math
 
 import numpy as np
 
-from ..ops import (activation, activation_more, arith, conv, conv_transpose, copy, dropout, layer_norm, linear, lrn,
-                   norm, pool, reduce, resample, shape, softmax)
-from ..ops.conv import conv_padding
+from ..ops import (
+    activation,
+    activation_more,
+    arith,
+    conv,
+    conv_transpose,
+    copy,
+    dropout,
+    layer_norm,
+    linear,
+    lrn,
+    norm,
+    pool,
+    reduce,
+    resample,
+    shape,
+    softmax,
+)
 from ..ops._common import pair
+from ..ops.conv import conv_padding
 from ..tensor import Tensor
 
 

@@ -93,7 +93,11 @@ def export(model, example_input, path, opset=17, input_name="input", output_name
         The onnx.ModelProto written.
 
     Example:
-        >>> dlcore.onnx.export(models.resnet18(), dlcore.randn(1, 3, 224, 224), "resnet18.onnx")
+        >>> import os, tempfile
+        >>> path = os.path.join(tempfile.mkdtemp(), "lenet5.onnx")
+        >>> proto = dlcore.onnx.export(dlcore.models.lenet5(), dlcore.randn(1, 1, 28, 28), path)
+        >>> [node.op_type for node in proto.graph.node][:3]
+        ['Conv', 'Relu', 'MaxPool']
     """
     onnx = _require_onnx()
     from ._converters import CONVERTERS
@@ -136,6 +140,11 @@ def export(model, example_input, path, opset=17, input_name="input", output_name
                                       f"({rec.op.__module__}); supported: {', '.join(SUPPORTED_OPS)}")
         out = convert(g, rec)
         g.names[id(rec.result)] = out
+    produced = {id(rec.result) for rec in tracer.records}
+    if y is not x and id(y) not in produced:
+        # an output no traced op made would be exported as a constant: refuse instead
+        raise RuntimeError("onnx export: the model's output was not computed by any traced dlcore op "
+                           "(was it made outside dlcore's autograd Functions, e.g. from .numpy()?)")
     out_name = g.value(y)
     if out_name == input_name or out_name in (i.name for i in g.initializers):
         out_name = g.node("Identity", [out_name])

@@ -31,7 +31,8 @@ class LayerNorm(Function):
     def forward(self, x, weight, bias, normalized_shape, eps=1e-5):
         k = len(normalized_shape)
         if tuple(x.shape[x.ndim - k:]) != tuple(normalized_shape) or x.ndim < k:
-            raise ValueError(f"layer_norm: input {x.shape} does not end with normalized_shape {tuple(normalized_shape)}")
+            raise ValueError(f"layer_norm: input {x.shape} does not end with normalized_shape "
+                             f"{tuple(normalized_shape)}")
         for name, p in (("weight", weight), ("bias", bias)):
             if p is not None and tuple(p.shape) != tuple(normalized_shape):
                 raise ValueError(f"layer_norm: {name} shape {p.shape} != normalized_shape {tuple(normalized_shape)}")

@@ -14,8 +14,8 @@ from __future__ import annotations
 import numpy as np
 
 from ..autograd import Function
-from ._common import array_module, pair, scatter_add
 from . import pool
+from ._common import array_module, scatter_add
 
 
 # ---- the matrices -----------------------------------------------------------------
