@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from ._device import module_for_device, parse_device
-from .tensor import Tensor, _as_tensor_like, _placed, default_dtype, tensor
+from .tensor import Tensor, _as_tensor_like, _placed, default_dtype
 from .ops import select
 
 
