@@ -127,3 +127,29 @@ def test_leaky_relu_of_minus_infinity_is_minus_infinity():
         y = K.relu_forward(np.full(33, -np.inf, np.float32), 0.1)
         assert np.all(y == -np.inf), y
     """)
+
+
+# ---- found by the fuzz (tests/fuzz.py), fixed on this branch
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_layer_lrn_size_zero_is_a_value_error(dtype):
+    run_child(f"""
+        x = dlcore.randn(2, 3, 4, 4).to(np.{dtype})
+        try:
+            dlcore.nn.functional.local_response_norm(x, 0)
+        except ValueError as exc:
+            assert "size" in str(exc), exc
+        else:
+            raise SystemExit("no error")
+    """)
+
+
+def test_layer_linear_with_a_1d_weight_is_a_value_error():
+    run_child("""
+        try:
+            dlcore.nn.functional.linear(dlcore.randn(3, 5), dlcore.randn(5))
+        except ValueError as exc:
+            assert "weight" in str(exc), exc
+        else:
+            raise SystemExit("no error")
+    """)
+

@@ -179,6 +179,8 @@ def avg_pool2d(input, kernel_size, stride=None, padding=0, ceil_mode=False, coun
 
 def local_response_norm(input, size, alpha=1e-4, beta=0.75, k=1.0):
     """AlexNet's LRN across channels: input / (k + alpha/size * sum of squares in the window)^beta."""
+    if int(size) < 1:  # found by tests/fuzz.py: the float64 path divided by zero
+        raise ValueError(f"local_response_norm: size must be >= 1, got {size}")
     return lrn.LocalResponseNorm.apply(input, int(size), float(alpha), float(beta), float(k))
 
 
