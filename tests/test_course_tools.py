@@ -185,9 +185,9 @@ def test_explain_reports_declines_from_the_registry(monkeypatch):
     # what the registry says today, row by row (the binding: the declines of the last choice on this thread)
     report = dlcore.explain(model, x, repeats=1)
     dlcore.kernels.relu_forward(x)
-    assert report.rows[1]["declined"] == _C.last_dispatch_declined().rstrip("; ")
+    assert report.rows[1]["declined"] == "; ".join(f"{i} declined: {r}" for i, r in _C.last_dispatch_declined())
     # a registry entry that declines: its reason reaches the row and the printed report
-    monkeypatch.setattr(_C, "last_dispatch_declined", lambda: "conv2d_forward_fast declined: needs stride 2; ")
+    monkeypatch.setattr(_C, "last_dispatch_declined", lambda: [("conv2d_forward_fast", "needs stride 2")])
     report = dlcore.explain(model, x, repeats=1)
     assert report.rows[0]["declined"] == "conv2d_forward_fast declined: needs stride 2"
     assert "0 forward: conv2d_forward_fast declined: needs stride 2" in str(report)

@@ -340,3 +340,62 @@ def test_batch_norm_nan_inf_stays_in_its_channel(mod, backend, rng):
     y, mean, _ = mod.batch_norm_forward_training(x, None, None, None, None, 0.1, 1e-5, backend)
     assert np.isnan(y[:, :2]).all() and np.isfinite(y[:, 2]).all()
     assert np.isnan(mean[0]) and mean[1] == np.inf and np.isfinite(mean[2])
+
+
+# ---------------------------------------------------------------- registries that list algorithms
+
+ISA_BACKENDS = [b for b in CPU_BACKENDS if b != "ref"]
+CONV_CASES = [  # (x shape, w shape, groups, stride, padding, expected forward algorithm)
+    ((2, 8, 9, 9), (16, 8, 1, 1), 1, 1, 0, "gemm1x1"),
+    ((2, 8, 9, 9), (8, 1, 3, 3), 8, 1, 1, "depthwise"),
+    ((2, 3, 9, 9), (16, 3, 3, 3), 1, 2, 1, "narrow"),
+    ((2, 17, 9, 9), (16, 17, 3, 3), 1, 1, 1, "blocked"),
+]
+
+
+@pytest.mark.skipif(not ISA_BACKENDS, reason="no SIMD backend on this CPU")
+@pytest.mark.parametrize("backend", ISA_BACKENDS)
+@pytest.mark.parametrize("xs,ws,groups,stride,padding,algo", CONV_CASES)
+def test_conv_algorithm_entries_and_decline_reasons(backend, xs, ws, groups, stride, padding, algo, rng):
+    """Conv's algorithms are registry entries: last_dispatch names the one that ran, and detail=True says why
+    the faster ones declined; explicit backend= runs the first entry of that ISA that accepts. The result
+    matches the reference entry."""
+    x = rng.standard_normal(xs).astype(np.float32)
+    w = rng.standard_normal(ws).astype(np.float32)
+    y = dlcore.kernels.conv2d_forward(x, w, stride=stride, padding=padding, groups=groups, backend=backend)
+    d = dlcore.kernels.last_dispatch(detail=True)
+    assert d["op"] == "conv2d_forward" and d["implementation"] == f"conv2d_forward_{backend}_{algo}"
+    order = ["gemm1x1", "depthwise", "narrow", "blocked"]
+    declined = [name for name, _ in d["declined"]]
+    assert declined == [f"conv2d_forward_{backend}_{a}" for a in order[:order.index(algo)]]
+    assert all(reason for _, reason in d["declined"])
+    y_ref = dlcore.kernels.conv2d_forward(x, w, stride=stride, padding=padding, groups=groups, backend="ref")
+    np.testing.assert_allclose(y, y_ref, rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.skipif(not ISA_BACKENDS, reason="no SIMD backend on this CPU")
+def test_conv_backward_data_gather_declines_with_reason(rng):
+    backend = ISA_BACKENDS[0]
+    dy = rng.standard_normal((1, 16, 5, 5)).astype(np.float32)
+    w = rng.standard_normal((16, 17, 3, 3)).astype(np.float32)
+    dlcore.kernels.conv2d_backward_data(dy, w, (1, 17, 9, 9), stride=2, padding=1, backend=backend)
+    d = dlcore.kernels.last_dispatch(detail=True)
+    assert d["implementation"] == f"conv2d_backward_data_{backend}_scatter"
+    reasons = dict(d["declined"])
+    assert "stride 1" in reasons[f"conv2d_backward_data_{backend}_gather"]
+    assert "not depthwise" in reasons[f"conv2d_backward_data_{backend}_depthwise"]
+
+
+def test_verbose_names_algorithm_and_declines():
+    code = """
+        import numpy as np, dlcore
+        dlcore.set_verbose(True)
+        x = np.ones((1, 17, 6, 6), np.float32); w = np.ones((4, 17, 3, 3), np.float32)
+        dlcore.kernels.conv2d_forward(x, w)
+    """
+    r = _run_child(code)
+    assert r.returncode == 0, r.stderr
+    if dlcore.backends()["auto"] == "ref":
+        pytest.skip("auto is the reference here: nothing declines")
+    line = [ln for ln in r.stderr.splitlines() if "conv2d_forward ->" in ln][-1]
+    assert "_blocked" in line and "gemm1x1 declined: not a 1x1" in line and "depthwise declined" in line

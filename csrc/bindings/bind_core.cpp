@@ -28,8 +28,21 @@ void init_core(py::module_& m) {
   m.def("verbose", &verbose_enabled);
   m.def("last_dispatch", &last_dispatch,
         "'<op>:<implementation>' chosen by the last kernel call on this thread");
-  m.def("last_dispatch_declined", &last_declined,
-        "why the faster implementations declined in the last kernel call on this thread ('' if none did)");
+  m.def("last_dispatch_declined", [] {
+    // "<impl> declined: <reason>; ..." -> [(impl, reason), ...], in list order.
+    py::list out;
+    const std::string all = last_dispatch_declined();
+    size_t pos = 0;
+    while (pos < all.size()) {
+      size_t end = all.find("; ", pos);
+      if (end == std::string::npos) end = all.size();
+      const std::string item = all.substr(pos, end - pos);
+      const size_t sep = item.find(" declined: ");
+      if (sep != std::string::npos) out.append(py::make_tuple(item.substr(0, sep), item.substr(sep + 11)));
+      pos = end + 2;
+    }
+    return out;
+  }, "[(implementation, reason), ...]: why the entries listed before the last choice on this thread declined");
   m.def("cpu_brand", &cpu_brand);
   m.def("best_isa", [] { return std::string(isa_name(best_isa())); });
   m.def("isa_info", [] {

@@ -22,19 +22,19 @@ void set_verbose(bool on) { verbose_flag().store(on); }
 // thread-local string whose capacity is reused (no stream formatting). The
 // names are copied: callers may pass temporaries.
 static thread_local std::string t_last_dispatch;
+static thread_local std::string t_last_declined;
 
-void record_dispatch(const char* op, const char* impl) {
+void record_dispatch(const char* op, const char* impl, const std::string& declined) {
   t_last_dispatch.assign(op);
   t_last_dispatch += ':';
   t_last_dispatch += impl;
+  t_last_declined.assign(declined);
 }
 
 std::string last_dispatch() { return t_last_dispatch; }
+std::string last_dispatch_declined() { return t_last_declined; }
 
-static thread_local std::string t_last_declined;  // usually "": assign reuses the capacity
 
-void record_declined(const std::string& declined) { t_last_declined.assign(declined); }
-std::string last_declined() { return t_last_declined; }
 
 void log_dispatch(const char* op, const char* impl, const std::string& declined) {
   if (declined.empty())

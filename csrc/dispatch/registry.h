@@ -21,13 +21,11 @@ namespace dlcore {
 bool verbose_enabled();
 void set_verbose(bool on);
 // Records "<op>:<impl>" as the last choice made on this thread (for tests and
-// for dlcore.kernels.last_dispatch()).
-void record_dispatch(const char* op, const char* impl);
+// for dlcore.kernels.last_dispatch()), and why the entries before it declined
+// ("<impl> declined: <reason>; ..."; empty when none did).
+void record_dispatch(const char* op, const char* impl, const std::string& declined = std::string());
 std::string last_dispatch();
-// The reasons the faster implementations declined in that last choice ("" when
-// none did), "<impl> declined: <why>; ..." (for dlcore.explain).
-void record_declined(const std::string& declined);
-std::string last_declined();
+std::string last_dispatch_declined();
 void log_dispatch(const char* op, const char* impl, const std::string& declined);
 // Parses "ref" / "avx2" / "avx512"; "auto" returns false. Anything else throws.
 bool parse_isa_backend(const std::string& backend, const char* op, Isa* out);
@@ -45,14 +43,16 @@ class Registry {
  public:
   Registry(const char* op, std::vector<Impl<Args>> impls) : op_(op), impls_(std::move(impls)) {}
 
+  // A backend may list several algorithms (conv: 1x1-as-GEMM, depthwise,
+  // narrow, blocked): the first of its entries that accepts the arguments.
   const Impl<Args>& select(const Args& args, const std::string& backend) const {
     Isa wanted;
     if (!parse_isa_backend(backend, op_, &wanted)) return select_auto(args);
-    // A backend may hold several entries (one per dtype or algorithm): the
-    // first that accepts runs; when all decline, the error gives every reason.
+    bool listed = false;
     std::string declined;
     for (const auto& impl : impls_) {
       if (impl.isa != wanted) continue;
+      listed = true;
       if (!isa_built(wanted) || !isa_supported(wanted))
         throw BackendError(cat(op_, ": backend '", backend, "' is not available: ",
                                isa_unavailable_reason(wanted)));
@@ -61,10 +61,9 @@ class Registry {
         chosen(impl, declined);
         return impl;
       }
-      declined += cat(declined.empty() ? "" : "; ", impl.name, ": ", why);
+      declined += cat(impl.name, " declined: ", why, "; ");
     }
-    if (!declined.empty())
-      throw BackendError(cat(op_, ": backend '", backend, "' declines: ", declined));
+    if (listed) throw BackendError(cat(op_, ": backend '", backend, "' declines: ", declined));
     throw BackendError(cat(op_, ": backend '", backend, "' has no implementation of this op",
                            isa_built(wanted) ? "" : " (not compiled into this build)"));
   }
@@ -88,13 +87,32 @@ class Registry {
   }
 
   void chosen(const Impl<Args>& impl, const std::string& declined) const {
-    record_dispatch(op_, impl.name);
-    record_declined(declined);
+    record_dispatch(op_, impl.name, declined);
     if (verbose_enabled()) log_dispatch(op_, impl.name, declined);
   }
 
   const char* op_;
   std::vector<Impl<Args>> impls_;
 };
+
+// Building the lists (one way for every family, after oneDNN's
+// cpu_convolution_list.cpp): entries fastest first, the reference last, each
+// ISA's entries wrapped in its macro so that a build without that ISA lists
+// none of them:
+//   static const Registry<Args> r("op", {
+//       DLCORE_IF_AVX512({"op_avx512_algo", Isa::avx512, declines_algo, run_algo_avx512},)
+//       DLCORE_IF_AVX2({"op_avx2_algo", Isa::avx2, declines_algo, run_algo_avx2},)
+//       {"op_ref", Isa::ref, nullptr, run_ref},
+//   });
+#ifdef DLCORE_HAVE_AVX512
+#define DLCORE_IF_AVX512(...) __VA_ARGS__
+#else
+#define DLCORE_IF_AVX512(...)
+#endif
+#ifdef DLCORE_HAVE_AVX2
+#define DLCORE_IF_AVX2(...) __VA_ARGS__
+#else
+#define DLCORE_IF_AVX2(...)
+#endif
 
 }  // namespace dlcore

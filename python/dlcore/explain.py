@@ -115,7 +115,7 @@ class _Tracer:
             on_ours = backend in ("auto", "ref", "avx2", "avx512") and all(
                 type(a) is np.ndarray for a in _arrays(args))
             if on_ours:
-                impl, declined = _C.last_dispatch(), _C.last_dispatch_declined()
+                impl, declined = _C.last_dispatch(), _declined_text(_C.last_dispatch_declined())
             else:
                 impl, declined = f"{name}:{backend if backend != 'auto' else 'cuda'}", ""
             layer = self.stack[-1] if self.phase == "forward" and self.stack else (self.owner or "(outside)")
@@ -501,3 +501,8 @@ sys.modules[__name__].__class__ = _CallableModule
 
 if __name__ == "__main__":
     main()
+
+
+def _declined_text(declined):
+    """The registry's [(implementation, reason), ...] of the last call as one line ("" when none declined)."""
+    return "; ".join(f"{impl} declined: {why}" for impl, why in declined)

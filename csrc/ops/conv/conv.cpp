@@ -162,10 +162,6 @@ void backward_weights_ref(const ConvBackwardWeightsArgs& a) {
 // pixels it reads (N x C x OH x OW, a quarter of x at stride 2).
 // ---------------------------------------------------------------------------
 
-bool is_pointwise(const ConvShape& s) {
-  return s.kh == 1 && s.kw == 1 && s.pt == 0 && s.pb == 0 && s.pl == 0 && s.pr == 0;
-}
-
 bool is_strided(const ConvShape& s) { return s.sh != 1 || s.sw != 1; }
 
 // x[n, c, oh*sh, ow*sw] -> dst (N, C, OH, OW).
@@ -286,78 +282,138 @@ void backward_weights_pointwise(const ConvBackwardWeightsArgs& a, const char* ba
 }
 
 // ---------------------------------------------------------------------------
-// The ISA implementations: pointwise layers as GEMMs, all others direct.
+// The registry entries: per ISA, the algorithms of conv.h, fastest first,
+// each declining (with the reason) what it cannot run; the reference last.
 // ---------------------------------------------------------------------------
+
 template <class Args>
-void run_isa(const Args& a, void (*direct)(const Args&), void (*pointwise)(const Args&, const char*),
-             const char* isa, const char* op) {
-  if (!is_pointwise(a.s)) return direct(a);
-  pointwise(a, isa);
-  // After the GEMM, which records its own choice on this thread.
-  record_dispatch(op, cat(op, "_", isa, "_gemm1x1").c_str());
+std::string declines_gemm1x1(const Args& a) {
+  return is_pointwise(a.s) ? std::string()
+                           : cat("not a 1x1 unpadded convolution (kernel ", a.s.kh, "x", a.s.kw, ", padding (", a.s.pt,
+                                 ", ", a.s.pb, ", ", a.s.pl, ", ", a.s.pr, "))");
+}
+template <class Args>
+std::string declines_depthwise(const Args& a) {
+  return use_depthwise(a.s) ? std::string()
+                            : cat("not depthwise (needs 1 input and <= 4 output channels per group and groups > 1; "
+                                  "ICg=", a.s.icg(), ", OCg=", a.s.ocg(), ", groups=", a.s.groups, ")");
+}
+template <class Args>
+std::string declines_narrow(const Args& a) {
+  return use_narrow(a.s) ? std::string() : cat("input channels per group ", a.s.icg(), " > 4");
+}
+std::string declines_gather(const ConvBackwardDataArgs& a) {
+  return backward_data_as_forward(a.s)
+             ? std::string()
+             : cat("needs stride 1 and padding <= dilation * (kernel - 1) (stride (", a.s.sh, ", ", a.s.sw, "))");
 }
 
+// The 1x1-as-GEMM entries: dlcore::gemm on the same ISA, which records its
+// own choice on this thread; the conv entry is recorded again after it.
+template <class Args>
+void run_gemm1x1(const Args& a, void (*pointwise)(const Args&, const char*), Isa isa, const char* op,
+                 const char* name) {
+  const std::string declined = last_dispatch_declined();
+  pointwise(a, isa_name(isa));
+  record_dispatch(op, name, declined);
+}
+
+#define DLCORE_CONV_GEMM1X1(ISA)                                                                            \
+  void forward_gemm1x1_##ISA(const ConvForwardArgs& a) {                                                    \
+    run_gemm1x1(a, forward_pointwise, Isa::ISA, "conv2d_forward", "conv2d_forward_" #ISA "_gemm1x1");        \
+  }                                                                                                         \
+  void backward_data_gemm1x1_##ISA(const ConvBackwardDataArgs& a) {                                         \
+    run_gemm1x1(a, backward_data_pointwise, Isa::ISA, "conv2d_backward_data",                               \
+                "conv2d_backward_data_" #ISA "_gemm1x1");                                                   \
+  }                                                                                                         \
+  void backward_weights_gemm1x1_##ISA(const ConvBackwardWeightsArgs& a) {                                   \
+    run_gemm1x1(a, backward_weights_pointwise, Isa::ISA, "conv2d_backward_weights",                         \
+                "conv2d_backward_weights_" #ISA "_gemm1x1");                                                \
+  }
 #ifdef DLCORE_HAVE_AVX2
-void forward_avx2(const ConvForwardArgs& a) {
-  run_isa(a, conv2d_forward_avx2, forward_pointwise, "avx2", "conv2d_forward");
-}
-void backward_data_avx2(const ConvBackwardDataArgs& a) {
-  run_isa(a, conv2d_backward_data_avx2, backward_data_pointwise, "avx2", "conv2d_backward_data");
-}
-void backward_weights_avx2(const ConvBackwardWeightsArgs& a) {
-  run_isa(a, conv2d_backward_weights_avx2, backward_weights_pointwise, "avx2", "conv2d_backward_weights");
-}
+DLCORE_CONV_GEMM1X1(avx2)
 #endif
 #ifdef DLCORE_HAVE_AVX512
-void forward_avx512(const ConvForwardArgs& a) {
-  run_isa(a, conv2d_forward_avx512, forward_pointwise, "avx512", "conv2d_forward");
-}
-void backward_data_avx512(const ConvBackwardDataArgs& a) {
-  run_isa(a, conv2d_backward_data_avx512, backward_data_pointwise, "avx512", "conv2d_backward_data");
-}
-void backward_weights_avx512(const ConvBackwardWeightsArgs& a) {
-  run_isa(a, conv2d_backward_weights_avx512, backward_weights_pointwise, "avx512", "conv2d_backward_weights");
-}
+DLCORE_CONV_GEMM1X1(avx512)
 #endif
+#undef DLCORE_CONV_GEMM1X1
+
+// The direct algorithms of one ISA, looked up when the list is built.
+#define DLCORE_CONV_DIRECT(ISA, FIELD, ARGS) \
+  void FIELD##_##ISA(const ARGS& a) { conv_algorithms_##ISA().FIELD(a); }
+#define DLCORE_CONV_DIRECT_ALL(ISA)                                          \
+  DLCORE_CONV_DIRECT(ISA, forward_depthwise, ConvForwardArgs)                \
+  DLCORE_CONV_DIRECT(ISA, forward_narrow, ConvForwardArgs)                   \
+  DLCORE_CONV_DIRECT(ISA, forward_blocked, ConvForwardArgs)                  \
+  DLCORE_CONV_DIRECT(ISA, backward_data_depthwise, ConvBackwardDataArgs)     \
+  DLCORE_CONV_DIRECT(ISA, backward_data_gather, ConvBackwardDataArgs)        \
+  DLCORE_CONV_DIRECT(ISA, backward_data_scatter, ConvBackwardDataArgs)       \
+  DLCORE_CONV_DIRECT(ISA, backward_weights_depthwise, ConvBackwardWeightsArgs) \
+  DLCORE_CONV_DIRECT(ISA, backward_weights_narrow, ConvBackwardWeightsArgs)  \
+  DLCORE_CONV_DIRECT(ISA, backward_weights_blocked, ConvBackwardWeightsArgs)
+#ifdef DLCORE_HAVE_AVX2
+DLCORE_CONV_DIRECT_ALL(avx2)
+#endif
+#ifdef DLCORE_HAVE_AVX512
+DLCORE_CONV_DIRECT_ALL(avx512)
+#endif
+#undef DLCORE_CONV_DIRECT_ALL
+#undef DLCORE_CONV_DIRECT
 
 }  // namespace
 
+// Per ISA: 1x1 as GEMM, depthwise, narrow input, blocked direct (accepts
+// every valid shape); the reference last. The order is the former run_isa's
+// (1x1 first, then depthwise, then narrow).
 const Registry<ConvForwardArgs>& conv2d_forward_registry() {
-  // Every implementation accepts every valid shape.
-  static const Registry<ConvForwardArgs> registry("conv2d_forward", {
-#ifdef DLCORE_HAVE_AVX512
-    {"conv2d_forward_avx512", Isa::avx512, nullptr, forward_avx512},
-#endif
-#ifdef DLCORE_HAVE_AVX2
-    {"conv2d_forward_avx2", Isa::avx2, nullptr, forward_avx2},
-#endif
-    {"conv2d_forward_ref", Isa::ref, nullptr, forward_ref},
+  using A = ConvForwardArgs;
+  static const Registry<A> registry("conv2d_forward", {
+      DLCORE_IF_AVX512({"conv2d_forward_avx512_gemm1x1", Isa::avx512, declines_gemm1x1<A>, forward_gemm1x1_avx512},
+                       {"conv2d_forward_avx512_depthwise", Isa::avx512, declines_depthwise<A>, forward_depthwise_avx512},
+                       {"conv2d_forward_avx512_narrow", Isa::avx512, declines_narrow<A>, forward_narrow_avx512},
+                       {"conv2d_forward_avx512_blocked", Isa::avx512, nullptr, forward_blocked_avx512},)
+      DLCORE_IF_AVX2({"conv2d_forward_avx2_gemm1x1", Isa::avx2, declines_gemm1x1<A>, forward_gemm1x1_avx2},
+                     {"conv2d_forward_avx2_depthwise", Isa::avx2, declines_depthwise<A>, forward_depthwise_avx2},
+                     {"conv2d_forward_avx2_narrow", Isa::avx2, declines_narrow<A>, forward_narrow_avx2},
+                     {"conv2d_forward_avx2_blocked", Isa::avx2, nullptr, forward_blocked_avx2},)
+      {"conv2d_forward_ref", Isa::ref, nullptr, forward_ref},
   });
   return registry;
 }
 
 const Registry<ConvBackwardDataArgs>& conv2d_backward_data_registry() {
-  static const Registry<ConvBackwardDataArgs> registry("conv2d_backward_data", {
-#ifdef DLCORE_HAVE_AVX512
-    {"conv2d_backward_data_avx512", Isa::avx512, nullptr, backward_data_avx512},
-#endif
-#ifdef DLCORE_HAVE_AVX2
-    {"conv2d_backward_data_avx2", Isa::avx2, nullptr, backward_data_avx2},
-#endif
-    {"conv2d_backward_data_ref", Isa::ref, nullptr, backward_data_ref},
+  using A = ConvBackwardDataArgs;
+  static const Registry<A> registry("conv2d_backward_data", {
+      DLCORE_IF_AVX512(
+          {"conv2d_backward_data_avx512_gemm1x1", Isa::avx512, declines_gemm1x1<A>, backward_data_gemm1x1_avx512},
+          {"conv2d_backward_data_avx512_depthwise", Isa::avx512, declines_depthwise<A>, backward_data_depthwise_avx512},
+          {"conv2d_backward_data_avx512_gather", Isa::avx512, declines_gather, backward_data_gather_avx512},
+          {"conv2d_backward_data_avx512_scatter", Isa::avx512, nullptr, backward_data_scatter_avx512},)
+      DLCORE_IF_AVX2(
+          {"conv2d_backward_data_avx2_gemm1x1", Isa::avx2, declines_gemm1x1<A>, backward_data_gemm1x1_avx2},
+          {"conv2d_backward_data_avx2_depthwise", Isa::avx2, declines_depthwise<A>, backward_data_depthwise_avx2},
+          {"conv2d_backward_data_avx2_gather", Isa::avx2, declines_gather, backward_data_gather_avx2},
+          {"conv2d_backward_data_avx2_scatter", Isa::avx2, nullptr, backward_data_scatter_avx2},)
+      {"conv2d_backward_data_ref", Isa::ref, nullptr, backward_data_ref},
   });
   return registry;
 }
 
 const Registry<ConvBackwardWeightsArgs>& conv2d_backward_weights_registry() {
-  static const Registry<ConvBackwardWeightsArgs> registry("conv2d_backward_weights", {
-#ifdef DLCORE_HAVE_AVX512
-    {"conv2d_backward_weights_avx512", Isa::avx512, nullptr, backward_weights_avx512},
-#endif
-#ifdef DLCORE_HAVE_AVX2
-    {"conv2d_backward_weights_avx2", Isa::avx2, nullptr, backward_weights_avx2},
-#endif
-    {"conv2d_backward_weights_ref", Isa::ref, nullptr, backward_weights_ref},
+  using A = ConvBackwardWeightsArgs;
+  static const Registry<A> registry("conv2d_backward_weights", {
+      DLCORE_IF_AVX512(
+          {"conv2d_backward_weights_avx512_gemm1x1", Isa::avx512, declines_gemm1x1<A>, backward_weights_gemm1x1_avx512},
+          {"conv2d_backward_weights_avx512_depthwise", Isa::avx512, declines_depthwise<A>,
+           backward_weights_depthwise_avx512},
+          {"conv2d_backward_weights_avx512_narrow", Isa::avx512, declines_narrow<A>, backward_weights_narrow_avx512},
+          {"conv2d_backward_weights_avx512_blocked", Isa::avx512, nullptr, backward_weights_blocked_avx512},)
+      DLCORE_IF_AVX2(
+          {"conv2d_backward_weights_avx2_gemm1x1", Isa::avx2, declines_gemm1x1<A>, backward_weights_gemm1x1_avx2},
+          {"conv2d_backward_weights_avx2_depthwise", Isa::avx2, declines_depthwise<A>, backward_weights_depthwise_avx2},
+          {"conv2d_backward_weights_avx2_narrow", Isa::avx2, declines_narrow<A>, backward_weights_narrow_avx2},
+          {"conv2d_backward_weights_avx2_blocked", Isa::avx2, nullptr, backward_weights_blocked_avx2},)
+      {"conv2d_backward_weights_ref", Isa::ref, nullptr, backward_weights_ref},
   });
   return registry;
 }

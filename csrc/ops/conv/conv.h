@@ -151,12 +151,46 @@ float* conv_scratch(int slot, size_t count);
 // as NaN in its result instead of silently reusing an earlier call's values.
 void conv_poison_scratch();
 
-// The direct, channel-blocked implementations (conv_avx2.cpp / conv_avx512.cpp).
-void conv2d_forward_avx2(const ConvForwardArgs& a);
-void conv2d_backward_data_avx2(const ConvBackwardDataArgs& a);
-void conv2d_backward_weights_avx2(const ConvBackwardWeightsArgs& a);
-void conv2d_forward_avx512(const ConvForwardArgs& a);
-void conv2d_backward_data_avx512(const ConvBackwardDataArgs& a);
-void conv2d_backward_weights_avx512(const ConvBackwardWeightsArgs& a);
+// ---------------------------------------------------------------------------
+// The algorithms, each its own registry entry per ISA (conv.cpp lists them,
+// fastest first; each declines what it cannot run, with the reason):
+//   gemm1x1   a 1x1 unpadded convolution as GEMMs on NCHW (no reorder)
+//   depthwise one input channel and few outputs per group (phase planes)
+//   narrow    forward / backward-weights with ICg <= 4 (RGB, grey input)
+//   gather    backward-data at stride 1 as a forward convolution of dy
+//   blocked   the channel-blocked direct convolution (accepts everything)
+// ---------------------------------------------------------------------------
+
+inline bool is_pointwise(const ConvShape& s) {
+  return s.kh == 1 && s.kw == 1 && s.pt == 0 && s.pb == 0 && s.pl == 0 && s.pr == 0;
+}
+// Depthwise (as in MobileNet): one input channel per group and few outputs
+// per group. With more outputs per group the narrow blocked path fills its
+// W-lane output blocks well.
+inline bool use_depthwise(const ConvShape& s) { return s.icg() == 1 && s.ocg() <= 4 && s.groups > 1; }
+// Narrow inputs: 1 (grey), 3 (RGB) channels per group, or a few more.
+inline bool use_narrow(const ConvShape& s) { return s.icg() <= 4; }
+// Backward data at stride 1 is a forward convolution of dy padded by the
+// dilated kernel extent minus the forward padding: needs pad <= dilation * (k - 1).
+inline bool backward_data_as_forward(const ConvShape& s) {
+  const int64_t eh = s.dh * (s.kh - 1), ew = s.dw * (s.kw - 1);
+  return s.sh == 1 && s.sw == 1 && s.pt <= eh && s.pb <= eh && s.pl <= ew && s.pr <= ew;
+}
+
+// One ISA's direct algorithms (conv_avx2.cpp / conv_avx512.cpp instantiate
+// conv_kernels.h); the 1x1-as-GEMM ones live in conv.cpp.
+struct ConvAlgorithms {
+  void (*forward_depthwise)(const ConvForwardArgs&);
+  void (*forward_narrow)(const ConvForwardArgs&);
+  void (*forward_blocked)(const ConvForwardArgs&);
+  void (*backward_data_depthwise)(const ConvBackwardDataArgs&);
+  void (*backward_data_gather)(const ConvBackwardDataArgs&);
+  void (*backward_data_scatter)(const ConvBackwardDataArgs&);
+  void (*backward_weights_depthwise)(const ConvBackwardWeightsArgs&);
+  void (*backward_weights_narrow)(const ConvBackwardWeightsArgs&);
+  void (*backward_weights_blocked)(const ConvBackwardWeightsArgs&);
+};
+const ConvAlgorithms& conv_algorithms_avx2();
+const ConvAlgorithms& conv_algorithms_avx512();
 
 }  // namespace dlcore

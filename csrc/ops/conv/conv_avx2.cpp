@@ -5,10 +5,9 @@
 
 namespace dlcore {
 
-void conv2d_forward_avx2(const ConvForwardArgs& a) { conv2d_forward_direct<simd::Avx2>(a); }
-void conv2d_backward_data_avx2(const ConvBackwardDataArgs& a) { conv2d_backward_data_direct<simd::Avx2>(a); }
-void conv2d_backward_weights_avx2(const ConvBackwardWeightsArgs& a) {
-  conv2d_backward_weights_direct<simd::Avx2>(a);
+const ConvAlgorithms& conv_algorithms_avx2() {
+  static const ConvAlgorithms table = conv_algorithm_table<simd::Avx2>();
+  return table;
 }
 
 }  // namespace dlcore

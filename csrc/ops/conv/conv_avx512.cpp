@@ -5,10 +5,9 @@
 
 namespace dlcore {
 
-void conv2d_forward_avx512(const ConvForwardArgs& a) { conv2d_forward_direct<simd::Avx512>(a); }
-void conv2d_backward_data_avx512(const ConvBackwardDataArgs& a) { conv2d_backward_data_direct<simd::Avx512>(a); }
-void conv2d_backward_weights_avx512(const ConvBackwardWeightsArgs& a) {
-  conv2d_backward_weights_direct<simd::Avx512>(a);
+const ConvAlgorithms& conv_algorithms_avx512() {
+  static const ConvAlgorithms table = conv_algorithm_table<simd::Avx512>();
+  return table;
 }
 
 }  // namespace dlcore

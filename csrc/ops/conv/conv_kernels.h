@@ -98,7 +98,7 @@ inline Blocking blocking_for(const ConvShape& s, int W) {
 // MobileNet): these run on NCHW directly, vectors along the output row
 // (depthwise_kernels.h, included at the end of this file). With more outputs
 // per group the narrow blocked path fills its W-lane output blocks well.
-inline bool use_depthwise(const ConvShape& s) { return s.icg() == 1 && s.ocg() <= 4 && s.groups > 1; }
+// (use_depthwise(s) is in conv.h: the registry's decline reasons use it.)
 template <class V>
 void depthwise_forward(const ConvForwardArgs& a);
 template <class V>
@@ -450,23 +450,37 @@ void forward_narrow(const ConvForwardArgs& a, const float* bias) {
   from_blocked<V, W>(yb, a.y, s.n, b.G, b.ocg, b.ocb, s.oh, s.ow, s.oh, s.ow, 0, 0);
 }
 
+// The bias per output block (zero in the channel tail), or null.
 template <class V>
-void conv2d_forward_direct(const ConvForwardArgs& a) {
-  if (use_depthwise(a.s)) return depthwise_forward<V>(a);
+const float* blocked_bias(const ConvForwardArgs& a, const Blocking& b) {
   constexpr int W = V::width;
-  const ConvShape& s = a.s;
-  const Blocking b = blocking_for(s, W);
   float* bias = a.bias ? conv_scratch(3, size_t(b.G * b.ocb * W)) : nullptr;
   if (bias)
     for (int64_t g = 0; g < b.G; ++g)
       for (int64_t o = 0; o < b.ocb * W; ++o) bias[g * b.ocb * W + o] = o < b.ocg ? a.bias[g * b.ocg + o] : 0.0f;
-  switch (b.icg) {  // narrow inputs: 1 (grey), 3 (RGB) channels, or a few more
+  return bias;
+}
+
+// Narrow inputs: 1 (grey), 3 (RGB) channels per group, or a few more
+// (conv.h use_narrow(); its registry entry declines the others).
+template <class V>
+void conv2d_forward_narrow(const ConvForwardArgs& a) {
+  const Blocking b = blocking_for(a.s, V::width);
+  const float* bias = blocked_bias<V>(a, b);
+  switch (b.icg) {
     case 1: return forward_narrow<V, 1>(a, bias);
     case 2: return forward_narrow<V, 2>(a, bias);
     case 3: return forward_narrow<V, 3>(a, bias);
-    case 4: return forward_narrow<V, 4>(a, bias);
-    default: break;
+    default: return forward_narrow<V, 4>(a, bias);
   }
+}
+
+template <class V>
+void conv2d_forward_blocked(const ConvForwardArgs& a) {
+  constexpr int W = V::width;
+  const ConvShape& s = a.s;
+  const Blocking b = blocking_for(s, W);
+  const float* bias = blocked_bias<V>(a, b);
   float* xb = conv_scratch(0, size_t(s.n * b.G * b.icb * b.ihp * b.iwp * W));
   float* wb = conv_scratch(1, size_t(b.G * b.ocb * b.icb * s.kh * s.kw * W * W));
   float* yb = conv_scratch(2, size_t(s.n * b.G * b.ocb * s.oh * s.ow * W));
@@ -483,10 +497,7 @@ void conv2d_forward_direct(const ConvForwardArgs& a) {
 // stay in registers over all (oc, kh, kw). Needs pad <= dilation * (k - 1).
 // ---------------------------------------------------------------------------
 
-inline bool backward_data_as_forward(const ConvShape& s) {
-  const int64_t eh = s.dh * (s.kh - 1), ew = s.dw * (s.kw - 1);
-  return s.sh == 1 && s.sw == 1 && s.pt <= eh && s.pb <= eh && s.pl <= ew && s.pr <= ew;
-}
+// (backward_data_as_forward(s), the condition, is in conv.h.)
 
 template <class V>
 void backward_data_gather(const ConvBackwardDataArgs& a) {
@@ -523,9 +534,7 @@ void backward_data_gather(const ConvBackwardDataArgs& a) {
 // ---------------------------------------------------------------------------
 
 template <class V>
-void conv2d_backward_data_direct(const ConvBackwardDataArgs& a) {
-  if (use_depthwise(a.s)) return depthwise_backward_data<V>(a);
-  if (backward_data_as_forward(a.s)) return backward_data_gather<V>(a);
+void conv2d_backward_data_scatter(const ConvBackwardDataArgs& a) {
   constexpr int W = V::width;
   constexpr int NB = TileShape<V>::NB;
   const ConvShape& s = a.s;
@@ -714,18 +723,20 @@ void backward_weights_narrow(const ConvBackwardWeightsArgs& a) {
 }
 
 template <class V>
-void conv2d_backward_weights_direct(const ConvBackwardWeightsArgs& a) {
-  if (use_depthwise(a.s)) return depthwise_backward_weights<V>(a);
-  constexpr int W = V::width;
-  const ConvShape& s = a.s;
-  const Blocking b = blocking_for(s, W);
-  switch (b.icg) {  // narrow inputs: 1 (grey), 3 (RGB) channels, or a few more
+void conv2d_backward_weights_narrow(const ConvBackwardWeightsArgs& a) {
+  switch (a.s.icg()) {  // narrow inputs: 1 (grey), 3 (RGB) channels, or a few more
     case 1: return backward_weights_narrow<V, 1>(a);
     case 2: return backward_weights_narrow<V, 2>(a);
     case 3: return backward_weights_narrow<V, 3>(a);
-    case 4: return backward_weights_narrow<V, 4>(a);
-    default: break;
+    default: return backward_weights_narrow<V, 4>(a);
   }
+}
+
+template <class V>
+void conv2d_backward_weights_blocked(const ConvBackwardWeightsArgs& a) {
+  constexpr int W = V::width;
+  const ConvShape& s = a.s;
+  const Blocking b = blocking_for(s, W);
   float* xb = conv_scratch(0, size_t(s.n * b.G * b.icb * b.ihp * b.iwp * W));
   float* dyb = conv_scratch(1, size_t(s.n * b.G * b.ocb * s.oh * s.ow * W));
   float* dwb = conv_scratch(2, size_t(b.G * b.ocb * b.icb * s.kh * s.kw * W * W));
@@ -754,3 +765,17 @@ void conv2d_backward_weights_direct(const ConvBackwardWeightsArgs& a) {
 }  // namespace dlcore
 
 #include "ops/conv/depthwise_kernels.h"
+
+namespace dlcore {
+namespace {
+
+// One ISA's direct algorithms, for its registry entries (conv.h ConvAlgorithms).
+template <class V>
+ConvAlgorithms conv_algorithm_table() {
+  return {&depthwise_forward<V>,          &conv2d_forward_narrow<V>,          &conv2d_forward_blocked<V>,
+          &depthwise_backward_data<V>,    &backward_data_gather<V>,           &conv2d_backward_data_scatter<V>,
+          &depthwise_backward_weights<V>, &conv2d_backward_weights_narrow<V>, &conv2d_backward_weights_blocked<V>};
+}
+
+}  // namespace
+}  // namespace dlcore

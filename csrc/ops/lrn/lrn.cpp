@@ -89,70 +89,53 @@ int64_t within_scratch(const LrnArgs& a, bool backward) {
 // window would leave cancellation error behind).
 // ---------------------------------------------------------------------------
 
-// s for every element of one image (across: C x HW) or one plane (within:
-// H x W), into `s`.
-void window_s_double(const LrnArgs& a, const float* x, double* s) {
-  const double alpha = a.scaled_alpha(), k = a.k;
+// out[i] = sum over the window of element i of term(j), reaching `before`
+// elements back and `after` ahead (clipped), over one image (across: C x HW,
+// the window over channels) or one plane (within: H x W, a box, summed as
+// column sums of the clipped rows, then row sums of those).
+template <class Term>
+void window_sums_double(const LrnArgs& a, int64_t before, int64_t after, const Term& term, double* out) {
   const int64_t hw = a.plane();
   if (a.across) {
     for (int64_t c = 0; c < a.c; ++c) {
-      const int64_t lo = std::max<int64_t>(0, c - a.front()), hi = std::min(a.c - 1, c + a.back());
+      const int64_t lo = std::max<int64_t>(0, c - before), hi = std::min(a.c - 1, c + after);
       for (int64_t p = 0; p < hw; ++p) {
         double sum = 0.0;
-        for (int64_t cc = lo; cc <= hi; ++cc) sum += double(x[cc * hw + p]) * double(x[cc * hw + p]);
-        s[c * hw + p] = k + alpha * sum;
-      }
-    }
-    return;
-  }
-  // Within: column sums over the clipped rows, then row sums of those.
-  std::vector<double> col(size_t(a.w));
-  for (int64_t h = 0; h < a.h; ++h) {
-    const int64_t h0 = std::max<int64_t>(0, h - a.front()), h1 = std::min(a.h - 1, h + a.back());
-    for (int64_t w = 0; w < a.w; ++w) {
-      double sum = 0.0;
-      for (int64_t hh = h0; hh <= h1; ++hh) sum += double(x[hh * a.w + w]) * double(x[hh * a.w + w]);
-      col[size_t(w)] = sum;
-    }
-    for (int64_t w = 0; w < a.w; ++w) {
-      const int64_t w0 = std::max<int64_t>(0, w - a.front()), w1 = std::min(a.w - 1, w + a.back());
-      double sum = 0.0;
-      for (int64_t ww = w0; ww <= w1; ++ww) sum += col[size_t(ww)];
-      s[h * a.w + w] = k + alpha * sum;
-    }
-  }
-}
-
-// Sum of t over the mirrored window of every element (reach `back` before,
-// `front` after), into `out`.
-void mirrored_sums_double(const LrnArgs& a, const double* t, double* out) {
-  const int64_t hw = a.plane();
-  if (a.across) {
-    for (int64_t c = 0; c < a.c; ++c) {
-      const int64_t lo = std::max<int64_t>(0, c - a.back()), hi = std::min(a.c - 1, c + a.front());
-      for (int64_t p = 0; p < hw; ++p) {
-        double sum = 0.0;
-        for (int64_t cc = lo; cc <= hi; ++cc) sum += t[cc * hw + p];
+        for (int64_t cc = lo; cc <= hi; ++cc) sum += term(cc * hw + p);
         out[c * hw + p] = sum;
       }
     }
     return;
   }
-  std::vector<double> col(size_t(a.w));
+  std::vector<double> col(static_cast<size_t>(a.w));
   for (int64_t h = 0; h < a.h; ++h) {
-    const int64_t h0 = std::max<int64_t>(0, h - a.back()), h1 = std::min(a.h - 1, h + a.front());
+    const int64_t h0 = std::max<int64_t>(0, h - before), h1 = std::min(a.h - 1, h + after);
     for (int64_t w = 0; w < a.w; ++w) {
       double sum = 0.0;
-      for (int64_t hh = h0; hh <= h1; ++hh) sum += t[hh * a.w + w];
+      for (int64_t hh = h0; hh <= h1; ++hh) sum += term(hh * a.w + w);
       col[size_t(w)] = sum;
     }
     for (int64_t w = 0; w < a.w; ++w) {
-      const int64_t w0 = std::max<int64_t>(0, w - a.back()), w1 = std::min(a.w - 1, w + a.front());
+      const int64_t w0 = std::max<int64_t>(0, w - before), w1 = std::min(a.w - 1, w + after);
       double sum = 0.0;
       for (int64_t ww = w0; ww <= w1; ++ww) sum += col[size_t(ww)];
       out[h * a.w + w] = sum;
     }
   }
+}
+
+// s = k + alpha * (window sum of x^2) for every element of one unit.
+void window_s_double(const LrnArgs& a, const float* x, double* s) {
+  window_sums_double(a, a.front(), a.back(), [x](int64_t j) { return double(x[j]) * double(x[j]); }, s);
+  const int64_t len = a.across ? a.c * a.plane() : a.plane();
+  const double alpha = a.scaled_alpha(), k = a.k;
+  for (int64_t i = 0; i < len; ++i) s[i] = k + alpha * s[i];
+}
+
+// Sum of t over the mirrored window of every element (reach `back` before,
+// `front` after).
+void mirrored_sums_double(const LrnArgs& a, const double* t, double* out) {
+  window_sums_double(a, a.back(), a.front(), [t](int64_t j) { return t[j]; }, out);
 }
 
 // Units: images (across) or planes (within); the elements a unit covers.

@@ -37,6 +37,15 @@ def module_for(backend: str, op: str, *arrays):
     raise ValueError(f"{op}: unknown backend {backend!r} (expected one of {known})")
 
 
-def last_dispatch() -> str:
-    """'<op>:<implementation>' chosen by the last CPU kernel call on this thread."""
-    return _C.last_dispatch()
+def last_dispatch(detail: bool = False):
+    """'<op>:<implementation>' chosen by the last CPU kernel call on this thread.
+
+    With ``detail=True``: a dict ``{"op", "implementation", "declined"}`` where ``declined`` lists
+    ``(implementation, reason)`` for each faster entry of the registry that declined the arguments
+    (e.g. conv's 1x1-as-GEMM and depthwise entries before the blocked one).
+    """
+    name = _C.last_dispatch()
+    if not detail:
+        return name
+    op, _, impl = name.partition(":")
+    return {"op": op, "implementation": impl, "declined": list(_C.last_dispatch_declined())}
