@@ -20,7 +20,7 @@ int64_t k_of(const ConvShape& s) { return s.icg() * s.kh * s.kw; }
 int64_t p_of(const ConvShape& s) { return s.oh * s.ow; }
 
 // 1x1, stride 1, no padding: the (ICg, H*W) input plane block is the column matrix.
-bool is_pointwise(const ConvShape& s) {
+bool is_stride1_pointwise(const ConvShape& s) {
   return s.kh == 1 && s.kw == 1 && s.sh == 1 && s.sw == 1 && s.pt == 0 && s.pb == 0 && s.pl == 0 && s.pr == 0;
 }
 
@@ -113,7 +113,7 @@ template <Isa isa>
 void forward(const ConvBf16ForwardArgs& a) {
   const ConvShape& s = a.s;
   const int64_t K = k_of(s), P = p_of(s), ocg = s.ocg();
-  const bool pw = is_pointwise(s);
+  const bool pw = is_stride1_pointwise(s);
   const int64_t chunk = chunk_images(s, s.groups * K * P * 2);
   uint16_t* cols = pw ? nullptr : bf16_scratch(0, chunk * s.groups * K * P);
   for (int64_t n0 = 0; n0 < s.n; n0 += chunk) {
@@ -152,7 +152,7 @@ template <Isa isa>
 void backward_data(const ConvBf16BackwardDataArgs& a) {
   const ConvShape& s = a.s;
   const int64_t K = k_of(s), P = p_of(s), ocg = s.ocg();
-  const bool pw = is_pointwise(s);
+  const bool pw = is_stride1_pointwise(s);
   const int64_t chunk = chunk_images(s, s.groups * K * P * 4);
   float* dcols = pw ? nullptr : conv_scratch(1, size_t(chunk * s.groups * K * P));
   for (int64_t n0 = 0; n0 < s.n; n0 += chunk) {

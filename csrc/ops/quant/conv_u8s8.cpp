@@ -3,15 +3,15 @@
 // P (OH*OW x ICg*KH*KW, u8; taps outside the image hold the zero point, so
 // they add (zp - zp) * w = 0) times the group's weights (OCg x ICg*KH*KW, their
 // natural OIHW layout) gives OH*OW x OCg int32, transposed into NCHW.
-// Images run in parallel (one thread each, single-threaded GEMMs) when there
-// are at least as many as threads; otherwise the GEMM splits each product.
 #include "ops/quant/conv_u8s8.h"
 
 #include <omp.h>
 
 #include <algorithm>
+#include <cstring>
 #include <vector>
 
+#include "core/parallel.h"
 #include "core/threads.h"
 #include "gemm/gemm_s8.h"
 
@@ -23,6 +23,17 @@ void im2col_u8(const ConvShape& s, const uint8_t* x, int64_t g, uint8_t zp, uint
   for (int64_t oh = 0; oh < s.oh; ++oh)
     for (int64_t ow = 0; ow < s.ow; ++ow) {
       uint8_t* row = p + (oh * s.ow + ow) * K;
+      const int64_t ih0 = oh * s.sh - s.pt, iw0 = ow * s.sw - s.pl;
+      const bool interior = ih0 >= 0 && ih0 + (s.kh - 1) * s.dh < s.ih && iw0 >= 0 &&
+                            iw0 + (s.kw - 1) * s.dw < s.iw;
+      if (interior && s.dw == 1) {  // the common case: one copy per kernel row, no bounds checks
+        for (int64_t c = 0; c < icg; ++c) {
+          const uint8_t* plane = x + (g * icg + c) * s.ih * s.iw + iw0;
+          for (int64_t kh = 0; kh < s.kh; ++kh, row += s.kw)
+            std::memcpy(row, plane + (ih0 + kh * s.dh) * s.iw, size_t(s.kw));
+        }
+        continue;
+      }
       for (int64_t c = 0; c < icg; ++c) {
         const uint8_t* plane = x + (g * icg + c) * s.ih * s.iw;
         for (int64_t kh = 0; kh < s.kh; ++kh) {
@@ -37,51 +48,49 @@ void im2col_u8(const ConvShape& s, const uint8_t* x, int64_t g, uint8_t zp, uint
     }
 }
 
-// One image: every group's im2col + GEMM, the GEMM with `threads` threads.
-void conv_image(const ConvS8Args& a, const GemmS8Kernel& kern, int64_t n, int threads, std::vector<uint8_t>& patches,
-                std::vector<int32_t>& tmp) {
-  const ConvShape& s = a.s;
-  const int64_t M = s.oh * s.ow, K = s.icg() * s.kh * s.kw, ocg = s.ocg();
-  patches.resize(size_t(M * K));
-  tmp.resize(size_t(M * ocg));
-  const uint8_t* x = a.x + n * s.ic * s.ih * s.iw;
-  for (int64_t g = 0; g < s.groups; ++g) {
-    im2col_u8(s, x, g, uint8_t(a.x_zero_point), patches.data());
-    GemmS8Args ga;
-    ga.m = M;
-    ga.n = ocg;
-    ga.k = K;
-    ga.a = patches.data();
-    ga.lda = K;
-    ga.b = a.w + g * ocg * K;
-    ga.ldb = K;
-    ga.c = tmp.data();
-    ga.ldc = ocg;
-    ga.a_zero_point = a.x_zero_point;
-    ga.b_is_7bit = a.w_is_7bit;
-    ga.num_threads = threads;
-    gemm_s8_with_kernel(ga, kern);
-    int32_t* y = a.y + (n * s.oc + g * ocg) * M;
-    for (int64_t o = 0; o < ocg; ++o)
-      for (int64_t i = 0; i < M; ++i) y[o * M + i] = tmp[size_t(i * ocg + o)];
-  }
-}
+// Images are taken in chunks (patch matrix up to kChunkBytes): per group one
+// im2col of the chunk (images in parallel) and ONE GEMM with M = images x
+// OH x OW, so layers with few channels or small planes (LeNet: 6 outputs,
+// 25 taps) still give the GEMM a tall product to split over threads.
+constexpr int64_t kChunkBytes = int64_t(32) << 20;
 
 void conv_u8s8(const ConvS8Args& a, const GemmS8Kernel& kern) {
-  const int nt = get_num_threads();
-  if (a.s.n >= nt && nt > 1) {
-#pragma omp parallel num_threads(nt)
-    {
-      std::vector<uint8_t> patches;
-      std::vector<int32_t> tmp;
-#pragma omp for schedule(dynamic, 1)
-      for (int64_t n = 0; n < a.s.n; ++n) conv_image(a, kern, n, 1, patches, tmp);
+  const ConvShape& s = a.s;
+  const int64_t M1 = s.oh * s.ow, K = s.icg() * s.kh * s.kw, ocg = s.ocg();
+  const int64_t per_image = M1 * K;
+  const int64_t chunk = std::max<int64_t>(1, std::min<int64_t>(s.n, kChunkBytes / std::max<int64_t>(per_image, 1)));
+  std::vector<uint8_t> patches(size_t(chunk * per_image));
+  std::vector<int32_t> tmp(size_t(chunk * M1 * ocg));
+  for (int64_t n0 = 0; n0 < s.n; n0 += chunk) {
+    const int64_t nb = std::min<int64_t>(chunk, s.n - n0);
+    for (int64_t g = 0; g < s.groups; ++g) {
+      parallel_units(nb, nb * per_image, [&](int64_t b0, int64_t b1) {
+        for (int64_t b = b0; b < b1; ++b)
+          im2col_u8(s, a.x + (n0 + b) * s.ic * s.ih * s.iw, g, uint8_t(a.x_zero_point), patches.data() + b * per_image);
+      });
+      GemmS8Args ga;
+      ga.m = nb * M1;
+      ga.n = ocg;
+      ga.k = K;
+      ga.a = patches.data();
+      ga.lda = K;
+      ga.b = a.w + g * ocg * K;
+      ga.ldb = K;
+      ga.c = tmp.data();
+      ga.ldc = ocg;
+      ga.a_zero_point = a.x_zero_point;
+      ga.b_is_7bit = a.w_is_7bit;
+      gemm_s8_with_kernel(ga, kern);
+      parallel_units(nb, nb * M1 * ocg * 8, [&](int64_t b0, int64_t b1) {  // (pixels, channels) -> NCHW
+        for (int64_t b = b0; b < b1; ++b) {
+          int32_t* y = a.y + ((n0 + b) * s.oc + g * ocg) * M1;
+          const int32_t* t = tmp.data() + b * M1 * ocg;
+          for (int64_t o = 0; o < ocg; ++o)
+            for (int64_t i = 0; i < M1; ++i) y[o * M1 + i] = t[i * ocg + o];
+        }
+      });
     }
-    return;
   }
-  std::vector<uint8_t> patches;
-  std::vector<int32_t> tmp;
-  for (int64_t n = 0; n < a.s.n; ++n) conv_image(a, kern, n, 0, patches, tmp);
 }
 
 void run_ref(const ConvS8Args& a) { conv_u8s8(a, gemm_s8_kernel_ref()); }

@@ -113,10 +113,13 @@ def _median_line(rows, key, label):
               f"max {max(vals):.2f})")
 
 
+QUICK_CONV_LAYERS = ("alexnet:conv2", "alexnet:conv3", "alexnet:conv5", "vgg_19:conv2_2", "vgg_19:conv3_2",
+                     "vgg_19:conv4_2")
+
+
 def _conv_rows(names, quick):
     shapes = {s["name"]: s for s in load_shapes("shapes_conv")}
-    chosen = [shapes[n] for n in names if n in shapes]
-    return chosen[:3] if quick else chosen
+    return [shapes[n] for n in names if n in shapes and (not quick or n in QUICK_CONV_LAYERS)]
 
 
 def binary_section(args, pk, rng):

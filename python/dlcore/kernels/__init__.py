@@ -24,9 +24,10 @@ from .norm import *  # noqa: F401,F403  (batch_norm_forward_training/_inference,
 from .pool import avg_pool2d_backward, avg_pool2d_forward, max_pool2d_backward, max_pool2d_forward
 from .softmax import *  # noqa: F401,F403  (softmax/log_softmax/cross_entropy forward and backward)
 from . import lowbit
-from .lowbit import *  # noqa: F401,F403  (int8 GEMM/conv, binary pack/GEMM/conv)
+from .lowbit import *  # noqa: F401,F403  (int8 GEMM/conv, binary pack/GEMM/conv; integer ops, not in the
+#                                      float32 kernel API's __all__ that oneDNN/CUDA mirror)
 
 __all__ = (["gemm", "last_dispatch", "conv2d_forward", "conv2d_backward_data", "conv2d_backward_weights",
             "lrn_forward", "lrn_backward", "max_pool2d_forward", "max_pool2d_backward", "avg_pool2d_forward",
-            "avg_pool2d_backward", "cast_f32_to_bf16", "cast_bf16_to_f32"] + eltwise.__all__ + norm.__all__ + softmax.__all__ + dropout.__all__
-           + lowbit.__all__)
+            "avg_pool2d_backward", "cast_f32_to_bf16", "cast_bf16_to_f32"] + eltwise.__all__ + norm.__all__
+           + softmax.__all__ + dropout.__all__)

@@ -161,15 +161,17 @@ def quantize_static(model, calibration_loader, observer=MinMaxObserver, num_batc
 
 
 def _maxpool_u8(q, ks, st, pad):
-    n, c, h, w = q.shape
-    if tuple(ks) == tuple(st) and not (pad[0] or pad[1]):  # non-overlapping windows: one reshape
-        oh, ow = h // ks[0], w // ks[1]
-        v = q[:, :, :oh * ks[0], :ow * ks[1]].reshape(n, c, oh, ks[0], ow, ks[1])
-        return np.ascontiguousarray(v.max(axis=(3, 5)))
+    """Max pooling on uint8 as a running np.maximum over the kh x kw strided views (padding with 0, the minimum)."""
     if pad[0] or pad[1]:
-        q = np.pad(q, ((0, 0), (0, 0), (pad[0], pad[0]), (pad[1], pad[1])))  # 0 = the smallest uint8
-    win = np.lib.stride_tricks.sliding_window_view(q, tuple(ks), axis=(2, 3))[:, :, ::st[0], ::st[1]]
-    return np.ascontiguousarray(win.max(axis=(-2, -1)))
+        q = np.pad(q, ((0, 0), (0, 0), (pad[0], pad[0]), (pad[1], pad[1])))
+    h, w = q.shape[2:]
+    oh, ow = (h - ks[0]) // st[0] + 1, (w - ks[1]) // st[1] + 1
+    out = None
+    for i in range(ks[0]):
+        for j in range(ks[1]):
+            v = q[:, :, i:i + st[0] * (oh - 1) + 1:st[0], j:j + st[1] * (ow - 1) + 1:st[1]]
+            out = v.copy() if out is None else np.maximum(out, v, out=out)
+    return out
 
 
 class QuantizedSequential(nn.Module):
