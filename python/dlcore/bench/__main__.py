@@ -18,6 +18,7 @@ from .common import machine_header
 #: family name -> module under dlcore.bench providing run(args)
 FAMILIES = {"gemm": "gemm", "conv": "conv", "eltwise": "eltwise", "poolrn": "poolrn", "gpu": "gpu", "dist": "dist",
             "lowbit": "lowbit"}
+FAMILIES["train"] = "train"  # whole training steps beside PyTorch (issue 17)
 #: run only when named: dist is started under mpirun (python -m dlcore.bench dist)
 NOT_BY_DEFAULT = ("dist",)
 
