@@ -1,8 +1,20 @@
 #include "core/threads.h"
 
-#include <omp.h>
+#include "core/pool.h"
 
+#include <omp.h>
+#include <unistd.h>
+
+#include <algorithm>
 #include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdlib>
+#include <exception>
+#include <memory>
+#include <mutex>
+#include <thread>
+#include <vector>
 
 #include "core/check.h"
 
@@ -19,5 +31,140 @@ void set_num_threads(int n) {
 }
 
 int get_num_threads() { return thread_count().load(std::memory_order_relaxed); }
+
+// An idle worker polls this long before sleeping. Long enough to catch the
+// next kernel of a training step (back-to-back calls are µs apart), short
+// enough that our threads go quiet right after the last call instead of
+// competing with NumPy's BLAS or another process for the cores.
+constexpr int kPoolSpinMicros = 50;
+
+int pool_spin_micros() {
+  static const int us = [] {
+    const char* s = std::getenv("DLCORE_POOL_SPIN_US");
+    return s ? std::max(0, std::atoi(s)) : kPoolSpinMicros;
+  }();
+  return us;
+}
+
+namespace {
+
+// One parallel_tiles call. Shared (shared_ptr) so that a worker waking after
+// the call returned still reads valid counters; it reads `body` only after
+// claiming a tile below `total`, i.e. while the caller is still waiting.
+struct Job {
+  const std::function<void(int64_t)>* body;
+  int64_t total;
+  std::atomic<int64_t> next{0};
+  std::atomic<int64_t> done{0};
+  std::atomic<int> seats{0};  // workers still allowed to join (nt - 1)
+  std::mutex err_mu;
+  std::exception_ptr err;
+};
+
+thread_local bool t_in_tile = false;
+
+void run_tiles(Job& j) {
+  for (;;) {
+    const int64_t i = j.next.fetch_add(1, std::memory_order_relaxed);
+    if (i >= j.total) return;
+    t_in_tile = true;
+    try {
+      (*j.body)(i);
+    } catch (...) {
+      std::lock_guard<std::mutex> lk(j.err_mu);
+      if (!j.err) j.err = std::current_exception();
+    }
+    t_in_tile = false;
+    j.done.fetch_add(1, std::memory_order_release);
+  }
+}
+
+class Pool {
+ public:
+  // Workers are detached and the pool is never destroyed: nothing to join at
+  // interpreter exit. After fork() the child gets a fresh pool (see pool()).
+  void ensure_workers(int n) {
+    std::lock_guard<std::mutex> lk(mu_);
+    while (int(nworkers_) < n) {
+      std::thread([this] { worker(); }).detach();
+      ++nworkers_;
+    }
+  }
+
+  void publish(std::shared_ptr<Job> j) {
+    {
+      std::lock_guard<std::mutex> lk(mu_);
+      job_ = std::move(j);
+      gen_.store(gen_.load(std::memory_order_relaxed) + 1, std::memory_order_release);
+    }
+    cv_.notify_all();
+  }
+
+  std::mutex call_mu;  // one parallel_tiles call at a time
+
+ private:
+  void worker() {
+    uint64_t seen = gen_.load(std::memory_order_acquire);
+    for (;;) {
+      // Poll briefly (yielding), then sleep until the next call.
+      const auto until = std::chrono::steady_clock::now() + std::chrono::microseconds(pool_spin_micros());
+      while (gen_.load(std::memory_order_acquire) == seen && std::chrono::steady_clock::now() < until)
+        std::this_thread::yield();
+      std::shared_ptr<Job> j;
+      {
+        std::unique_lock<std::mutex> lk(mu_);
+        cv_.wait(lk, [&] { return gen_.load(std::memory_order_relaxed) != seen; });
+        seen = gen_.load(std::memory_order_relaxed);
+        j = job_;
+      }
+      if (j && j->seats.fetch_sub(1, std::memory_order_relaxed) > 0) run_tiles(*j);
+    }
+  }
+
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::atomic<uint64_t> gen_{0};
+  std::shared_ptr<Job> job_;
+  size_t nworkers_ = 0;
+};
+
+Pool& pool() {
+  static std::mutex mu;
+  static Pool* p = nullptr;
+  static pid_t owner = 0;
+  std::lock_guard<std::mutex> lk(mu);
+  // A forked child has none of the parent's worker threads: start anew
+  // (the parent's pool object is leaked on purpose, its mutexes may be held).
+  if (!p || owner != getpid()) {
+    p = new Pool;
+    owner = getpid();
+  }
+  return *p;
+}
+
+}  // namespace
+
+void parallel_tiles(int64_t tiles, int nt, const std::function<void(int64_t)>& body) {
+  if (tiles <= 0) return;
+  nt = int(std::min<int64_t>(nt, tiles));
+  auto serial = [&] {
+    for (int64_t i = 0; i < tiles; ++i) body(i);
+  };
+  if (nt <= 1 || t_in_tile || omp_in_parallel()) return serial();
+  Pool& p = pool();
+  std::unique_lock<std::mutex> busy(p.call_mu, std::try_to_lock);
+  if (!busy.owns_lock()) return serial();  // another Python thread holds the pool
+  p.ensure_workers(nt - 1);
+  auto j = std::make_shared<Job>();
+  j->body = &body;
+  j->total = tiles;
+  j->seats.store(nt - 1, std::memory_order_relaxed);
+  p.publish(j);
+  run_tiles(*j);
+  // Wait only for tiles other threads claimed; yield so a descheduled
+  // worker holding one gets the core back sooner.
+  while (j->done.load(std::memory_order_acquire) < tiles) std::this_thread::yield();
+  if (j->err) std::rethrow_exception(j->err);
+}
 
 }  // namespace dlcore

@@ -12,6 +12,7 @@
 #include "core/bf16.h"
 
 #include "core/buffer.h"
+#include "core/pool.h"
 #include "core/threads.h"
 #include "gemm/blocksizes.h"
 
@@ -152,36 +153,39 @@ void gemm_serial_buffered(const GemmArgs& g, const S* a, const S* b, float* c, i
   thread_end(kern);
 }
 
-// Splits C into a tm x tn grid of nt sub-products, one per thread, each run
-// with its own packing buffers and no barrier at all: under a busy machine a
-// descheduled thread then delays only its own share, instead of stalling the
-// team at every packing barrier (measured: the shared-panel scheme with three
-// barriers per block ran 2x slower than one thread when the cores were
-// oversubscribed). Splitting N makes every thread pack all of A; splitting
-// M, all of B; so the larger dimension is split.
+// Splits C into a tm x tn grid of panel-aligned tiles, at least `target`
+// of them where the panels allow, each run as a sub-product with its own
+// packing buffers and no barrier: threads take tiles from an atomic counter
+// (parallel_tiles), so on a busy machine a descheduled thread delays only the
+// tile it holds, and an idle one takes the rest. With about 4 tiles per
+// thread that tile is 1/8 of a 2-thread call instead of half of it.
+// Splitting N makes every tile column pack its rows of A again; splitting M,
+// its columns of B: the grid minimises that redundant packing.
+// Tiles are panel-aligned, so every element is computed by the same
+// micro-kernel call sequence whatever the grid: results are bitwise
+// independent of the thread count.
 template <class Kern>
-void grid_for(int64_t m, int64_t n, int nt, const Kern& kern, int* tm, int* tn) {
+void grid_for(int64_t m, int64_t n, int64_t target, const Kern& kern, int64_t* tm, int64_t* tn) {
   const int64_t m_panels = ceil_div(m, kern.mr), n_panels = ceil_div(n, kern.nr);
+  target = std::min(target, m_panels * n_panels);
   *tm = 1;
-  *tn = 1;
+  *tn = std::min(n_panels, target);
   double best = 1e300;
-  for (int r = 1; r <= nt; ++r) {
-    if (nt % r) continue;
-    int q = nt / r;  // r row groups, q column groups
-    if (r > m_panels || q > n_panels) continue;
-    // Redundant packing: A packed q times, B packed r times; imbalance from
-    // panel rounding counts as the largest share's excess work.
-    double pack = double(q) * double(m) + double(r) * double(n);
-    double share = double(ceil_div(m_panels, r) * kern.mr) * double(ceil_div(n_panels, q) * kern.nr);
-    double ideal = double(m) * double(n) / nt;
-    double cost = pack * 8.0 + (share - ideal) * 1.0;
-    if (cost < best) {
-      best = cost;
+  for (int64_t r = 1; r <= std::min(target, m_panels); ++r) {
+    const int64_t q = std::min(n_panels, ceil_div(target, r));
+    if (r * q < target) continue;
+    const double pack = double(q) * double(m) + double(r) * double(n);
+    if (pack < best) {
+      best = pack;
       *tm = r;
       *tn = q;
     }
   }
 }
+
+// Tiles handed out per thread: enough that one late thread costs little,
+// few enough that the redundant packing stays small.
+constexpr int kTilesPerThread = 4;
 
 template <class Kern, class S>
 void gemm_one(const GemmArgs& g, const S* a, const S* b, float* c, const Kern& kern, int nt) {
@@ -189,25 +193,20 @@ void gemm_one(const GemmArgs& g, const S* a, const S* b, float* c, const Kern& k
     gemm_serial_buffered(g, a, b, c, g.m, g.n, kern);
     return;
   }
-  int tm, tn;
-  grid_for(g.m, g.n, nt, kern, &tm, &tn);
+  int64_t tm, tn;
+  grid_for(g.m, g.n, int64_t(nt) * kTilesPerThread, kern, &tm, &tn);
   const int64_t m_panels = ceil_div(g.m, kern.mr), n_panels = ceil_div(g.n, kern.nr);
-#pragma omp parallel num_threads(tm * tn)
-  {
-    const int t = omp_get_thread_num();
-    const int ti = t / tn, tj = t % tn;
-    // Panel-aligned ranges so only the last thread of a row/column has an edge.
-    const int64_t r0 = std::min(g.m, ti * ceil_div(m_panels, tm) * kern.mr);
-    const int64_t r1 = std::min(g.m, (ti + 1) * ceil_div(m_panels, tm) * kern.mr);
-    const int64_t c0 = std::min(g.n, tj * ceil_div(n_panels, tn) * kern.nr);
-    const int64_t c1 = std::min(g.n, (tj + 1) * ceil_div(n_panels, tn) * kern.nr);
-    if (r1 > r0 && c1 > c0) {
-      // Offsets into op(A) rows and op(B) columns.
-      const S* a_sub = g.trans_a ? a + r0 : a + r0 * g.lda;
-      const S* b_sub = g.trans_b ? b + c0 * g.ldb : b + c0;
-      gemm_serial_buffered(g, a_sub, b_sub, c + r0 * g.ldc + c0, r1 - r0, c1 - c0, kern);
-    }
-  }
+  const int64_t rows_per = ceil_div(m_panels, tm) * kern.mr, cols_per = ceil_div(n_panels, tn) * kern.nr;
+  parallel_tiles(tm * tn, nt, [&](int64_t t) {
+    const int64_t ti = t / tn, tj = t % tn;
+    const int64_t r0 = std::min(g.m, ti * rows_per), r1 = std::min(g.m, (ti + 1) * rows_per);
+    const int64_t c0 = std::min(g.n, tj * cols_per), c1 = std::min(g.n, (tj + 1) * cols_per);
+    if (r1 <= r0 || c1 <= c0) return;
+    // Offsets into op(A) rows and op(B) columns.
+    const S* a_sub = g.trans_a ? a + r0 : a + r0 * g.lda;
+    const S* b_sub = g.trans_b ? b + c0 * g.ldb : b + c0;
+    gemm_serial_buffered(g, a_sub, b_sub, c + r0 * g.ldc + c0, r1 - r0, c1 - c0, kern);
+  });
 }
 
 // The operands as the kernel's source type (float32 a/b, or bf16 a16/b16).
@@ -228,10 +227,14 @@ void gemm_blis(const GemmArgs& g, const Kern& kern) {
   }
   const int all = g.num_threads > 0 ? g.num_threads : get_num_threads();
   if (g.batch >= all && all > 1) {
-    // Many products: one per thread at a time.
-#pragma omp parallel for num_threads(all) schedule(dynamic, 1)
-    for (int64_t i = 0; i < g.batch; ++i)
+    // Many products: one per thread at a time, handed out dynamically.
+    // Thread count from the whole batch's work: no team for microseconds.
+    const int nb = int(std::min<int64_t>(
+        all, std::max<int64_t>(1, int64_t(2.0 * double(g.m) * double(g.n) * double(g.k) * double(g.batch) /
+                                          kMinFlopsPerThread))));
+    parallel_tiles(g.batch, nb, [&](int64_t i) {
       gemm_one(g, ga + i * g.stride_a, gb + i * g.stride_b, g.c + i * g.stride_c, kern, 1);
+    });
     return;
   }
   const int nt = threads_for(g, g.m, g.n, g.k);

@@ -8,6 +8,16 @@ move to the GPU with ``.to("cuda")`` (CuPy arrays, dlcore's CUDA kernels).
 ``backend=`` argument); ``dlcore.backends()`` tells which backends this build
 and this machine can run.
 """
+import os as _os
+
+# OpenMP's wait policy is read once, when _C loads libgomp: by default an idle
+# worker spins ~300k iterations, burning a core a busy machine does not have.
+# bench/contention.py, 3x3 conv 64ch 56x56 batch 2, 2 threads, load ~10 on 2
+# CPUs, medians: default 85 ms, GOMP_SPINCOUNT=10000 27 ms, passive 25 ms.
+# Bounded spinning keeps back-to-back kernels responsive; a user's own setting
+# wins. (Also seen by child processes and by an OpenMP runtime loaded later.)
+if "OMP_WAIT_POLICY" not in _os.environ and "GOMP_SPINCOUNT" not in _os.environ:
+    _os.environ["GOMP_SPINCOUNT"] = "10000"
 from . import _C
 from ._backends import (
     BackendUnavailableError,

@@ -1,0 +1,156 @@
+"""GEMM and 3x3 conv at 2 threads, quiet vs next to one spinning process,
+dlcore beside PyTorch (issue 17).
+
+    python bench/contention.py [--before PYTHONPATH] [--rounds 3] [--reps 15]
+
+Each (build, condition) is measured in a fresh worker process; workers for
+the builds and conditions are interleaved round by round, and inside a
+worker dlcore and torch calls alternate. Reports medians (ms) and GFLOP/s,
+the ratio busy/quiet per library, and dlcore/torch time under each
+condition, plus the load average at start and end (the machine is shared).
+`--before` points at another dlcore tree (e.g. /work/main/python) to
+compare a baseline build in the same run.
+"""
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+
+CASES = [("gemm n=128", ("gemm", 128)), ("gemm n=256", ("gemm", 256)), ("gemm n=512", ("gemm", 512)),
+         ("conv3x3 64ch 56x56 b2", ("conv", 0))]
+
+
+def worker(reps):
+    import numpy as np
+    import dlcore
+    from dlcore.kernels import conv2d_forward, gemm
+    dlcore.set_num_threads(2)
+    try:
+        import torch
+        torch.set_num_threads(2)
+    except ImportError:
+        torch = None
+    rng = np.random.default_rng(0)
+    out = {}
+    for name, (kind, n) in CASES:
+        if kind == "gemm":
+            a, b = rng.standard_normal((n, n), dtype=np.float32), rng.standard_normal((n, n), dtype=np.float32)
+            flops = 2.0 * n ** 3
+            f_dl = lambda: gemm(a, b)
+            ta, tb = (torch.from_numpy(a), torch.from_numpy(b)) if torch else (None, None)
+            f_t = (lambda: torch.mm(ta, tb)) if torch else None
+        else:
+            x = rng.standard_normal((2, 64, 56, 56), dtype=np.float32)
+            w = rng.standard_normal((64, 64, 3, 3), dtype=np.float32)
+            flops = 2.0 * 2 * 64 * 56 * 56 * 64 * 9
+            f_dl = lambda: conv2d_forward(x, w, padding=1)
+            if torch:
+                tx, tw = torch.from_numpy(x), torch.from_numpy(w)
+                f_t = lambda: torch.nn.functional.conv2d(tx, tw, padding=1)
+            else:
+                f_t = None
+        fns = {"dlcore": f_dl}
+        if f_t:
+            fns["torch"] = f_t
+        times = {k: [] for k in fns}
+        with (torch.no_grad() if torch else _null()):
+            for f in fns.values():
+                for _ in range(3):
+                    f()
+            for _ in range(reps):
+                for k, f in fns.items():  # interleaved
+                    t0 = time.perf_counter()
+                    f()
+                    times[k].append(time.perf_counter() - t0)
+        out[name] = {k: {"ms": statistics.median(v) * 1e3, "gflops": flops / statistics.median(v) / 1e9}
+                     for k, v in times.items()}
+    print(json.dumps(out))
+
+
+class _null:
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *a):
+        return False
+
+
+def run_worker(pypath, reps, extra_env=None):
+    env = dict(os.environ, PYTHONPATH=pypath, **(extra_env or {}))
+    r = subprocess.run([sys.executable, __file__, "--worker", "--reps", str(reps)], env=env,
+                       capture_output=True, text=True, check=True)
+    return json.loads(r.stdout.strip().splitlines()[-1])
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--worker", action="store_true")
+    ap.add_argument("--reps", type=int, default=15)
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--before", default=None, help="PYTHONPATH of a baseline dlcore tree")
+    ap.add_argument("--after", default=os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "python"))
+    ap.add_argument("--variant", action="append", default=[],
+                    help="LABEL:VAR=VAL[,VAR=VAL] another run of --after with extra environment, "
+                         "e.g. passive:OMP_WAIT_POLICY=passive")
+    ap.add_argument("--only", default=None, help="comma-separated case-name prefixes (e.g. conv)")
+    args = ap.parse_args()
+    if args.worker:
+        if os.environ.get("BENCH_ONLY"):
+            CASES[:] = [c for c in CASES if any(c[0].startswith(p) for p in os.environ["BENCH_ONLY"].split(","))]
+        return worker(args.reps)
+    if args.only:
+        os.environ["BENCH_ONLY"] = args.only  # the workers read it
+        CASES[:] = [c for c in CASES if any(c[0].startswith(p) for p in args.only.split(","))]
+    builds = {"after": (args.after, {})}
+    if args.before:
+        builds = {"before": (args.before, {}), **builds}
+    for v in args.variant:
+        label, envs = v.split(":", 1)
+        builds[label] = (args.after, dict(kv.split("=", 1) for kv in envs.split(",")))
+    load0 = os.getloadavg()
+    res = {}  # (build, cond) -> list of worker dicts
+    for rnd in range(args.rounds):
+        for cond in ("quiet", "busy"):
+            spinner = subprocess.Popen([sys.executable, "-c", "while True: pass"]) if cond == "busy" else None
+            try:
+                for build, (path, extra) in builds.items():
+                    res.setdefault((build, cond), []).append(run_worker(path, args.reps, extra))
+            finally:
+                if spinner:
+                    spinner.kill()
+                    spinner.wait()
+    load1 = os.getloadavg()
+    print(f"load average start {load0[0]:.1f}, end {load1[0]:.1f}; {os.cpu_count()} CPUs; 2 threads; "
+          f"{args.rounds} rounds x {args.reps} reps, medians")
+    print(f"{'case':24s} {'build':7s} {'lib':7s} {'quiet ms':>9s} {'busy ms':>9s} {'busy/quiet':>10s} "
+          f"{'quiet GF':>9s} {'busy GF':>8s} {'dl speedup vs torch, busy':>26s}")
+    for name, _ in CASES:
+        for build in builds:
+            med = {}
+            for cond in ("quiet", "busy"):
+                for lib in ("dlcore", "torch"):
+                    vals = [w[name][lib]["ms"] for w in res[(build, cond)] if lib in w[name]]
+                    if vals:
+                        med[(cond, lib)] = statistics.median(vals)
+            for lib in ("dlcore", "torch"):
+                if (build != "after" and lib == "torch") or ("quiet", lib) not in med:
+                    continue
+                q, b = med[("quiet", lib)], med[("busy", lib)]
+                gf = lambda ms: _flops(name) / (ms * 1e-3) / 1e9
+                vs = (f"{med[('busy', 'torch')] / b:25.2f}x" if lib == "dlcore" and ("busy", "torch") in med
+                      else "")
+                print(f"{name:24s} {build:7s} {lib:7s} {q:9.3f} {b:9.3f} {b / q:9.2f}x {gf(q):9.1f} {gf(b):8.1f} {vs}")
+
+
+def _flops(name):
+    if name.startswith("gemm"):
+        n = int(name.split("=")[1])
+        return 2.0 * n ** 3
+    return 2.0 * 2 * 64 * 56 * 56 * 64 * 9
+
+
+if __name__ == "__main__":
+    main()

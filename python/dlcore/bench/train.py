@@ -1,0 +1,177 @@
+"""Whole training steps (forward, cross-entropy, backward, SGD momentum) at
+batch 64: dlcore beside PyTorch (when installed) on the same architecture.
+
+    python -m dlcore.bench train [--threads N] [--repeats R] [--quick]
+
+Models: LeNet-5 (MNIST, 1x28x28) and the AlexNet-style CIFAR model
+(dlcore.train.small_alexnet, 3x32x32: conv5-32, LRN, pool, conv5-64, LRN,
+pool, conv3-64, pool, fc256, fc10), rebuilt in torch.nn here. dlcore and
+torch steps alternate; each sample is the median step time of a block.
+
+dlcore's step is split into kernel time (wall time inside calls into the
+dlcore._C extension, measured in a second, instrumented block) and the rest
+(Python layer, autograd tape, NumPy glue, allocation). Not covered yet: the
+pytorch/examples MNIST net and ResNet-18 (issue 17 asks for them too).
+"""
+from __future__ import annotations
+
+import functools
+import os
+import statistics
+import time
+
+import numpy as np
+
+import dlcore
+
+from .common import print_table
+
+BATCH = 64
+MODELS = {"lenet5": (1, 28, 28), "alexnet_cifar": (3, 32, 32)}
+
+
+def _dlcore_model(name):
+    from dlcore.train import lenet5, small_alexnet
+
+    return lenet5() if name == "lenet5" else small_alexnet()
+
+
+def _torch_model(torch, name):
+    nn = torch.nn
+    if name == "lenet5":
+        return nn.Sequential(
+            nn.Conv2d(1, 6, 5, padding=2), nn.ReLU(), nn.MaxPool2d(2),
+            nn.Conv2d(6, 16, 5), nn.ReLU(), nn.MaxPool2d(2),
+            nn.Flatten(), nn.Linear(16 * 5 * 5, 120), nn.ReLU(), nn.Linear(120, 84), nn.ReLU(),
+            nn.Linear(84, 10))
+    return nn.Sequential(
+        nn.Conv2d(3, 32, 5, padding=2), nn.ReLU(), nn.LocalResponseNorm(5, alpha=1e-4, beta=0.75, k=2.0),
+        nn.MaxPool2d(3, stride=2, ceil_mode=True),
+        nn.Conv2d(32, 64, 5, padding=2), nn.ReLU(), nn.LocalResponseNorm(5, alpha=1e-4, beta=0.75, k=2.0),
+        nn.MaxPool2d(3, stride=2, ceil_mode=True),
+        nn.Conv2d(64, 64, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Flatten(), nn.Dropout(0.5), nn.Linear(64 * 4 * 4, 256), nn.ReLU(), nn.Linear(256, 10))
+
+
+class _KernelClock:
+    """Wraps every callable of dlcore._C so each call adds its wall time here.
+
+    Call sites look kernels up as ``_C.name`` at call time, so replacing the
+    module attributes reaches them all; restored on exit.
+    """
+
+    def __init__(self):
+        self.seconds = 0.0
+        self.calls = 0
+        self._saved = {}
+
+    def __enter__(self):
+        from dlcore import _C
+
+        for name in dir(_C):
+            fn = getattr(_C, name)
+            if name.startswith("_") or isinstance(fn, type) or not callable(fn):
+                continue
+            self._saved[name] = fn
+            setattr(_C, name, self._timed(fn))
+        return self
+
+    def _timed(self, fn):
+        @functools.wraps(fn)
+        def timed(*a, **k):
+            t0 = time.perf_counter()
+            try:
+                return fn(*a, **k)
+            finally:
+                self.seconds += time.perf_counter() - t0
+                self.calls += 1
+        return timed
+
+    def __exit__(self, *exc):
+        from dlcore import _C
+
+        for name, fn in self._saved.items():
+            setattr(_C, name, fn)
+        return False
+
+
+def _dlcore_runner(name, x, y):
+    from dlcore import optim
+    from dlcore.nn import functional as F
+
+    dlcore.manual_seed(0)
+    net = _dlcore_model(name)
+    opt = optim.SGD(net.parameters(), lr=0.01, momentum=0.9)
+    xt, yt = dlcore.from_numpy(x), dlcore.from_numpy(y)
+
+    def step():
+        opt.zero_grad()
+        F.cross_entropy(net(xt), yt).backward()
+        opt.step()
+    return step
+
+
+def _torch_runner(torch, name, x, y):
+    torch.manual_seed(0)
+    net = _torch_model(torch, name)
+    opt = torch.optim.SGD(net.parameters(), lr=0.01, momentum=0.9)
+    xt, yt = torch.from_numpy(x), torch.from_numpy(y)
+
+    def step():
+        opt.zero_grad()
+        torch.nn.functional.cross_entropy(net(xt), yt).backward()
+        opt.step()
+    return step
+
+
+def _block(step, n):
+    """Median seconds of n steps."""
+    times = []
+    for _ in range(n):
+        t0 = time.perf_counter()
+        step()
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times)
+
+
+def run(args):
+    try:
+        import torch
+        torch.set_num_threads(dlcore.get_num_threads())
+    except ImportError:
+        torch = None
+    steps = 5 if args.quick else 10
+    rng = np.random.default_rng(0)
+    load0 = os.getloadavg()[0]
+    print(f"\n## train: whole steps, batch {BATCH}, SGD momentum 0.9, {dlcore.get_num_threads()} threads "
+          f"(torch {'%d threads' % torch.get_num_threads() if torch else 'not installed'}); "
+          f"median of {args.repeats} blocks x {steps} steps")
+    rows = []
+    for name, shape in MODELS.items():
+        x = rng.random((BATCH,) + shape, dtype=np.float32)
+        y = rng.integers(0, 10, BATCH).astype(np.int64)
+        dl = _dlcore_runner(name, x, y)
+        tt = _torch_runner(torch, name, x, y) if torch else None
+        for f in (dl, tt):
+            if f:
+                f(), f()  # warm up: allocations, caches, thread pools
+        dl_t, t_t, kern = [], [], []
+        for _ in range(args.repeats):
+            dl_t.append(_block(dl, steps))
+            if tt:
+                t_t.append(_block(tt, steps))
+            with _KernelClock() as clock:
+                dl()
+            kern.append(clock.seconds)
+        d, k = statistics.median(dl_t), statistics.median(kern)
+        t = statistics.median(t_t) if t_t else None
+        rows.append({"model": name, "dl_ms": d * 1e3, "kern_ms": k * 1e3, "other_ms": max(d - k, 0.0) * 1e3,
+                     "dl_ips": BATCH / d, "t_ms": t * 1e3 if t else None, "t_ips": BATCH / t if t else None,
+                     "ratio": t / d if t else None})
+    print_table(rows, [("model", "model", ""), ("dl_ms", "dlcore ms/step", ".1f"),
+                       ("kern_ms", "in kernels", ".1f"), ("other_ms", "everything else", ".1f"),
+                       ("dl_ips", "dlcore img/s", ".0f"), ("t_ms", "torch ms/step", ".1f"),
+                       ("t_ips", "torch img/s", ".0f"), ("ratio", "dlcore/torch img/s", ".2f")])
+    print(f"load average (1-min) {load0:.1f} at start, {os.getloadavg()[0]:.1f} at end; "
+          f"'in kernels' = wall time inside dlcore._C calls in one instrumented step per block")
+    return rows

@@ -1,0 +1,101 @@
+"""dlcore's tile pool (csrc/core/pool.h, threads.cpp) and the kernels around
+it: results bitwise independent of the thread count (1, 2, 3), right next to a
+process that spins, and from concurrent Python threads (the pool is busy: a
+second caller runs its tiles serially)."""
+import subprocess
+import sys
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+import pytest
+
+import dlcore
+from dlcore.kernels import conv2d_forward, gemm
+from dlcore.kernels.pool import avg_pool2d_forward
+from opcheck import assert_close, randn
+
+# (m, k, n, trans_a, trans_b): odd sizes so tiles have edges; all large
+# enough (> 2 MFLOP) that 2 and 3 threads really split the work.
+GEMM_SHAPES = [(129, 130, 131, False, False), (33, 257, 200, True, False), (200, 97, 17, False, True),
+               (7, 1000, 300, True, True), (256, 256, 256, False, False)]
+
+
+def at_threads(n, fn):
+    before = dlcore.get_num_threads()
+    try:
+        dlcore.set_num_threads(n)
+        return fn()
+    finally:
+        dlcore.set_num_threads(before)
+
+
+def operands(rng, m, k, n, ta, tb):
+    a = randn(rng, *((k, m) if ta else (m, k)))
+    b = randn(rng, *((n, k) if tb else (k, n)))
+    return a, b
+
+
+def kernels_once(rng_seed=0):
+    """GEMMs (tiled over the pool), a 3x3 conv (OpenMP), a 1x1 conv (a batched
+    GEMM: one product per pool tile) and an average pool (OpenMP)."""
+    rng = np.random.default_rng(rng_seed)
+    outs = []
+    for m, k, n, ta, tb in GEMM_SHAPES:
+        a, b = operands(rng, m, k, n, ta, tb)
+        outs.append(gemm(a, b, trans_a=ta, trans_b=tb))
+    x, w, bias = randn(rng, 2, 24, 19, 17), randn(rng, 32, 24, 3, 3), randn(rng, 32)
+    outs.append(conv2d_forward(x, w, bias, padding=1))
+    outs.append(conv2d_forward(x, randn(rng, 40, 24, 1, 1)))
+    outs.append(avg_pool2d_forward(randn(rng, 4, 32, 57, 55), 3, 2, 1))
+    return outs
+
+
+def test_gemm_bitwise_equal_at_1_2_3_threads(rng):
+    for m, k, n, ta, tb in GEMM_SHAPES:
+        a, b = operands(rng, m, k, n, ta, tb)
+        runs = [at_threads(t, lambda: gemm(a, b, trans_a=ta, trans_b=tb)) for t in (1, 2, 3)]
+        np.testing.assert_array_equal(runs[0], runs[1])
+        np.testing.assert_array_equal(runs[0], runs[2])
+        ref = (a.T if ta else a).astype(np.float64) @ (b.T if tb else b).astype(np.float64)
+        assert_close(runs[2], ref, rtol=1e-4, atol=1e-4 * np.sqrt(k))
+
+
+def test_all_pool_users_bitwise_equal_at_1_2_3_threads():
+    one, two, three = (at_threads(t, kernels_once) for t in (1, 2, 3))
+    for a, b, c in zip(one, two, three):
+        np.testing.assert_array_equal(a, b)
+        np.testing.assert_array_equal(a, c)
+
+
+def test_results_right_while_another_process_spins():
+    expected = at_threads(1, kernels_once)
+    spinner = subprocess.Popen([sys.executable, "-c", "while True: pass"])
+    try:
+        for _ in range(3):
+            got = at_threads(2, kernels_once)
+            for g, e in zip(got, expected):
+                np.testing.assert_array_equal(g, e)
+    finally:
+        spinner.kill()
+        spinner.wait()
+
+
+def test_concurrent_python_threads_agree_with_serial():
+    expected = at_threads(1, kernels_once)
+
+    def job(_):
+        return kernels_once()
+
+    def run():
+        with ThreadPoolExecutor(3) as ex:
+            return list(ex.map(job, range(6)))
+
+    for got in at_threads(2, run):
+        for g, e in zip(got, expected):
+            np.testing.assert_array_equal(g, e)
+
+
+@pytest.mark.parametrize("bad", [0, -1])
+def test_set_num_threads_rejects_nonpositive(bad):
+    with pytest.raises((ValueError, RuntimeError), match="n must be >= 1"):
+        dlcore.set_num_threads(bad)
