@@ -50,7 +50,11 @@ def fgsm(model, x, y, eps, loss_fn=F.cross_entropy, clip=None):
         clip: optional (low, high): the result is clipped into the valid input range.
 
     Example:
+        >>> model = nn.Sequential(nn.Flatten(), nn.Linear(64, 10)).eval()
+        >>> x, y = dlcore.rand(4, 1, 8, 8), dlcore.tensor([0, 1, 2, 3])
         >>> x_adv = dlcore.attacks.fgsm(model, x, y, eps=0.1, clip=(0, 1))
+        >>> bool(abs(x_adv - x).max() <= 0.1 + 1e-6)
+        True
     """
     eps = float(eps)
     if not eps >= 0:

@@ -283,7 +283,11 @@ class Tensor:
         replaces the gradient (for leaves before it reaches ``.grad``). Returns a handle with ``remove()``.
 
         Example:
+            >>> x = dlcore.ones(3, requires_grad=True)
             >>> h = x.register_hook(lambda g: g * 2)   # doubles the gradient flowing through x
+            >>> (x * 3).sum().backward()
+            >>> x.grad.tolist()
+            [6.0, 6.0, 6.0]
             >>> h.remove()
         """
         if not callable(hook):

@@ -16,8 +16,11 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
     ``allow_unused=True``, which gives None for it.
 
     Example:
+        >>> x = dlcore.tensor([1.0, 2.0], requires_grad=True)
         >>> (gx,) = dlcore.autograd.grad((x ** 3).sum(), x, create_graph=True)   # 3 x^2, on the tape
-        >>> (gx.sum()).backward()                                                  # x.grad = 6 x
+        >>> gx.sum().backward()                                                    # x.grad = 6 x
+        >>> x.grad.tolist()
+        [6.0, 12.0]
     """
     from ..tensor import Tensor
 

@@ -364,7 +364,10 @@ def kl_div(input, target, reduction="mean", log_target=False):
     (over every element, as PyTorch) or ``"none"``.
 
     Example:
-        >>> F.kl_div(F.log_softmax(student, dim=1), F.softmax(teacher, dim=1), reduction="batchmean")
+        >>> student, teacher = dlcore.randn(4, 10), dlcore.randn(4, 10)
+        >>> loss = F.kl_div(F.log_softmax(student, dim=1), F.softmax(teacher, dim=1), reduction="batchmean")
+        >>> bool(loss.item() >= 0)
+        True
     """
     t = _target_tensor(target, input)
     if t.shape != input.shape:

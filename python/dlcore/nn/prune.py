@@ -15,9 +15,11 @@ then at 0.9 leaves 90 % of the entries zero, the smallest magnitudes first.
 
 Example:
     >>> from dlcore.nn.utils import prune
+    >>> model = nn.Sequential(nn.Linear(20, 30), nn.ReLU(), nn.Dropout(), nn.Linear(30, 10))
     >>> prune.global_unstructured([(model[0], "weight"), (model[3], "weight")], amount=0.9)
-    >>> prune.sparsity(model)        # 0.9 of the pruned tensors' entries are zero
-    >>> prune.remove(model[0], "weight"); prune.remove(model[3], "weight")
+    >>> round(prune.sparsity(model), 2)  # 0.9 of the pruned tensors' entries are zero
+    0.9
+    >>> _ = prune.remove(model[0], "weight"), prune.remove(model[3], "weight")  # bake the masks in
 """
 from __future__ import annotations
 
