@@ -13,12 +13,20 @@ namespace dlcore {
 //   amx            AMX-TILE + AMX-BF16 + AMX-INT8 and the OS's permission to use
 //                  the tile data (Linux arch_prctl ARCH_REQ_XCOMP_PERM), plus AVX-512
 //   avx512_vpopcnt AVX-512 + AVX512_VPOPCNTDQ (vpopcntq)
-enum class Isa { ref = 0, avx2 = 1, avx512 = 2, avx512_vnni = 3, avx_vnni = 4, avx512_bf16 = 5, amx = 6,
-                 avx512_vpopcnt = 7 };
+enum class Isa {
+  ref = 0,
+  avx2 = 1,
+  avx512 = 2,
+  avx512_vnni = 3,
+  avx_vnni = 4,
+  avx512_bf16 = 5,
+  amx = 6,
+  avx512_vpopcnt = 7
+};
 constexpr int kIsaCount = 8;
 // Every Isa, in enum order (for loops over backend names).
-constexpr Isa kAllIsas[kIsaCount] = {Isa::ref, Isa::avx2, Isa::avx512, Isa::avx512_vnni,
-                                     Isa::avx_vnni, Isa::avx512_bf16, Isa::amx, Isa::avx512_vpopcnt};
+constexpr Isa kAllIsas[kIsaCount] = {Isa::ref,      Isa::avx2,        Isa::avx512, Isa::avx512_vnni,
+                                     Isa::avx_vnni, Isa::avx512_bf16, Isa::amx,    Isa::avx512_vpopcnt};
 
 const char* isa_name(Isa isa);
 // True when the implementation for `isa` was compiled into this module.
