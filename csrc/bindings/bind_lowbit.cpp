@@ -7,6 +7,7 @@
 
 #include <array>
 
+#include "bindings/args.h"
 #include "bindings/array.h"
 #include "bindings/init.h"
 #include "bindings/typed_array.h"
@@ -28,56 +29,15 @@ int zero_point_param(int64_t zp, const char* op, const char* name) {
   return int(zp);
 }
 
-std::array<int64_t, 2> pair_arg(py::handle obj, const char* op, const char* name) {
-  if (py::isinstance<py::int_>(obj)) {
-    int64_t v = obj.cast<int64_t>();
-    return {v, v};
-  }
-  DLCORE_CHECK_TYPE(py::isinstance<py::sequence>(obj) && !py::isinstance<py::str>(obj), op, ": ", name,
-                    " must be an int or a pair of ints");
-  py::sequence seq = py::reinterpret_borrow<py::sequence>(obj);
-  DLCORE_CHECK(seq.size() == 2, op, ": ", name, " must be an int or a pair of ints, got ", seq.size(), " values");
-  DLCORE_CHECK_TYPE(py::isinstance<py::int_>(seq[0]) && py::isinstance<py::int_>(seq[1]), op, ": ", name,
-                    " must hold ints");
-  return {seq[0].cast<int64_t>(), seq[1].cast<int64_t>()};
-}
-
-// Geometry of NCHW input `xs` and OIHW weight `ws` (ConvShape of ops/conv),
-// with symmetric padding; every relation checked.
+// Geometry of NCHW input `xs` and OIHW weight `ws`: conv's one check function
+// (make_conv_shape: every relation and size overflow-checked) with the shared
+// int-or-pair parsing; padding stays symmetric per axis (an int or a pair),
+// which is what the int8 and binary kernels take.
 ConvShape lowbit_conv_shape(const Shape& xs, const Shape& ws, py::handle stride, py::handle padding,
                             py::handle dilation, int64_t groups, const char* op) {
-  const auto st = pair_arg(stride, op, "stride"), pa = pair_arg(padding, op, "padding"),
-             di = pair_arg(dilation, op, "dilation");
-  const std::string shapes = cat("input ", shape_str(xs), ", weight ", shape_str(ws));
-  DLCORE_CHECK(st[0] >= 1 && st[1] >= 1, op, ": stride must be positive");
-  DLCORE_CHECK(di[0] >= 1 && di[1] >= 1, op, ": dilation must be positive");
-  DLCORE_CHECK(pa[0] >= 0 && pa[1] >= 0, op, ": padding must be non-negative");
-  DLCORE_CHECK(groups >= 1, op, ": groups must be positive, got ", groups);
-  DLCORE_CHECK(xs[0] >= 0 && xs[1] > 0 && xs[2] > 0 && xs[3] > 0, op, ": empty input (", shapes, ")");
-  DLCORE_CHECK(ws[0] > 0 && ws[1] > 0 && ws[2] > 0 && ws[3] > 0, op, ": empty weight (", shapes, ")");
-  DLCORE_CHECK(xs[1] % groups == 0 && ws[0] % groups == 0, op, ": channels are not divisible by groups=", groups,
-               " (", shapes, ")");
-  DLCORE_CHECK(ws[1] * groups == xs[1], op, ": weight has ", ws[1], " input channels per group but the input has ",
-               xs[1], " channels in ", groups, " group(s) (", shapes, ")");
-  ConvShape s;
-  s.n = xs[0];
-  s.ic = xs[1];
-  s.ih = xs[2];
-  s.iw = xs[3];
-  s.oc = ws[0];
-  s.kh = ws[2];
-  s.kw = ws[3];
-  s.sh = st[0];
-  s.sw = st[1];
-  s.pt = s.pb = pa[0];
-  s.pl = s.pr = pa[1];
-  s.dh = di[0];
-  s.dw = di[1];
-  s.groups = groups;
-  s.oh = conv_out_size(s.ih, s.kh, s.sh, s.pt, s.pb, s.dh);
-  s.ow = conv_out_size(s.iw, s.kw, s.sw, s.pl, s.pr, s.dw);
-  DLCORE_CHECK(s.oh > 0 && s.ow > 0, op, ": the kernel is larger than the padded input (", shapes, ")");
-  return s;
+  const auto pa = args::pair_arg(padding, op, "padding");
+  return make_conv_shape(xs, ws, args::pair_arg(stride, op, "stride"), {pa[0], pa[0], pa[1], pa[1]},
+                         args::pair_arg(dilation, op, "dilation"), groups, op);
 }
 
 py::array_t<int32_t> gemm_u8s8s32_entry(py::handle a_obj, py::handle b_obj, int64_t zp, const std::string& backend) {
