@@ -264,3 +264,37 @@ def test_bad_inputs():
         lrn_backward(np.ones((1, 4, 3, 4), np.float32), x, 5)
     with pytest.raises(ValueError, match="unknown backend"):
         lrn_forward(x, 5, backend="gpu")
+
+
+# ---- _C.lrn_geometry: the one window rule, used by the float64 Python path ---------------------------------
+def test_lrn_geometry_is_the_kernels_window():
+    from dlcore import _C
+
+    for size in (1, 2, 3, 4, 5, 8):
+        assert _C.lrn_geometry((2, 9, 3, 3), size) == (size // 2, (size - 1) // 2, float(size))
+    assert _C.lrn_geometry((2, 9, 3, 3), 3, region="within") == (1, 1, 9.0)
+    assert _C.lrn_geometry((2, 9, 3, 3), 3, alpha_over_size=False)[2] == 1.0
+    # reaches past the data change nothing: capped at the extent - 1 (no huge padding, no hang)
+    assert _C.lrn_geometry((2, 9, 3, 3), 2**40) == (8, 8, float(2**40))
+    with pytest.raises(ValueError, match="size must be >= 1"):
+        _C.lrn_geometry((2, 9, 3, 3), 0)
+    with pytest.raises(ValueError, match="k must be"):
+        _C.lrn_geometry((2, 9, 3, 3), 3, k=0.0)
+    with pytest.raises(TypeError, match="size must be an int"):
+        _C.lrn_geometry((2, 9, 3, 3), 2.5)
+    with pytest.raises(ValueError, match="input_shape must have 4 entries"):
+        _C.lrn_geometry((2, 9), 3)
+
+
+def test_lrn_float64_path_takes_the_kernels_window_and_checks():
+    """The float64 formula (gradient checks) and the float32 kernel agree for even and huge sizes too, and
+    the float64 path refuses what the kernels refuse, with their message."""
+    rng = np.random.default_rng(7)
+    x = rng.standard_normal((2, 6, 3, 5))
+    F = dlcore.nn.functional
+    for size in (2, 5, 2**40):
+        y64 = F.local_response_norm(dlcore.tensor(x), size, alpha=0.5, beta=0.75, k=1.5).numpy()
+        y32 = F.local_response_norm(dlcore.tensor(x.astype(np.float32)), size, alpha=0.5, beta=0.75, k=1.5).numpy()
+        np.testing.assert_allclose(y32, y64, rtol=1e-5, atol=1e-6)
+    with pytest.raises(ValueError, match="k must be"):
+        F.local_response_norm(dlcore.tensor(x), 3, k=-1.0)

@@ -9,6 +9,18 @@
 #include "core/threads.h"
 #include "dispatch/registry.h"
 #include "gemm/gemm.h"
+#include "gemm/gemm_s8.h"
+#include "ops/binary/binary.h"
+#include "ops/cast/cast.h"
+#include "ops/conv/conv.h"
+#include "ops/conv/conv_bf16.h"
+#include "ops/dropout/dropout.h"
+#include "ops/eltwise/eltwise.h"
+#include "ops/lrn/lrn.h"
+#include "ops/norm/norm.h"
+#include "ops/pool/pool.h"
+#include "ops/quant/conv_u8s8.h"
+#include "ops/softmax/softmax.h"
 
 namespace py = pybind11;
 
@@ -20,7 +32,45 @@ static Isa isa_from_name(const std::string& name) {
   throw ValueError(cat("unknown ISA '", name, "' (expected one of the keys of dlcore._C.isa_info())"));
 }
 
+// Builds every family's registries (function-local statics, built on first
+// use) so that registry_rows() lists them all. A family added later adds its
+// accessors here; tests/test_registry.py checks every kernel op is listed.
+static void touch_all_registries() {
+  gemm_registry();
+  gemm_u8s8s32_registry();
+  binary_pack_registry(), binary_gemm_registry(), binary_conv2d_registry();
+  cast_f32_to_bf16_registry(), cast_bf16_to_f32_registry();
+  conv2d_forward_registry(), conv2d_backward_data_registry(), conv2d_backward_weights_registry();
+  conv2d_forward_bf16_registry(), conv2d_backward_data_bf16_registry(), conv2d_backward_weights_bf16_registry();
+  conv2d_u8s8_registry();
+  dropout_registry(true), dropout_registry(false);
+  for (int i = 0; i < int(EltwiseOp::count); ++i) eltwise_registry(EltwiseOp(i));
+  prelu_forward_registry(), prelu_backward_registry(), maxout_forward_registry(), maxout_backward_registry();
+  lrn_forward_registry(), lrn_backward_registry();
+  for (BatchNormOp op : {BatchNormOp::forward_training, BatchNormOp::forward_inference, BatchNormOp::backward})
+    batch_norm_registry(op);
+  max_pool2d_forward_registry(), max_pool2d_backward_registry();
+  avg_pool2d_forward_registry(), avg_pool2d_backward_registry();
+  for (SoftmaxOp op : {SoftmaxOp::softmax_forward, SoftmaxOp::log_softmax_forward, SoftmaxOp::softmax_backward,
+                       SoftmaxOp::log_softmax_backward, SoftmaxOp::cross_entropy_forward,
+                       SoftmaxOp::cross_entropy_backward})
+    softmax_registry(op);
+}
+
 void init_core(py::module_& m) {
+  m.def("registry_entries", [] {
+    touch_all_registries();
+    py::list out;
+    for (const RegistryEntryInfo& r : registry_rows()) {
+      py::dict row;
+      row["op"] = r.op, row["name"] = r.name, row["isa"] = r.isa;
+      row["declines_inputs"] = r.declines_inputs, row["unavailable"] = r.unavailable;
+      out.append(row);
+    }
+    return out;
+  }, "Every entry of every dispatch registry, in list order: dicts with op, name, isa, declines_inputs "
+     "(has a declines() for inputs: else the catch-all of its ISA) and unavailable (why its ISA cannot run "
+     "here, '' when it can).");
   m.def("set_num_threads", &set_num_threads, py::arg("n"));
   m.def("get_num_threads", &get_num_threads);
   m.def("set_verbose", &set_verbose, py::arg("on"));

@@ -4,6 +4,7 @@
 
 #include <cmath>
 
+#include "bindings/args.h"
 #include "bindings/array.h"
 #include "bindings/init.h"
 #include "ops/lrn/lrn.h"
@@ -63,6 +64,21 @@ FloatArray lrn_pow_entry(py::handle s_obj, double beta, const std::string& backe
   return out;
 }
 
+// _C.lrn_geometry: the window make_lrn_args gives, for the Python float64
+// path (and anyone else) instead of a copy of the rule: (front, back, n) with
+// the window of i being [i - front, i + back] along C ("across") or along H
+// and W ("within"), reaches capped at the extent - 1 (a larger window adds
+// nothing), and n the divisor of alpha (size or size*size; 1 without
+// alpha_over_size). Every check the kernels make.
+py::tuple lrn_geometry_entry(py::handle input_shape, py::handle size, double alpha, double beta, double k,
+                             const std::string& region, bool alpha_over_size) {
+  const char* op = "lrn_geometry";
+  const LrnArgs a = make_lrn_args(op, args::shape_arg(input_shape, op, "input_shape", 4),
+                                  args::int_arg(size, op, "size"), alpha, beta, k, region, alpha_over_size);
+  const double n = !alpha_over_size ? 1.0 : a.across ? double(a.size) : double(a.size) * double(a.size);
+  return py::make_tuple(a.front(), a.back(), n);
+}
+
 }  // namespace
 
 void init_lrn(py::module_& m) {
@@ -74,6 +90,10 @@ void init_lrn(py::module_& m) {
         py::arg("alpha_over_size") = true, py::arg("backend") = "auto");
   m.def("_lrn_pow", &lrn_pow_entry, py::arg("s"), py::arg("beta"), py::arg("backend") = "auto",
         "Test hook: s ** -beta elementwise by the LRN vector power of one ISA.");
+  m.def("lrn_geometry", &lrn_geometry_entry, py::arg("input_shape"), py::arg("size"), py::arg("alpha") = 1e-4,
+        py::arg("beta") = 0.75, py::arg("k") = 1.0, py::arg("region") = "across", py::arg("alpha_over_size") = true,
+        "(front, back, n) of LRN over input_shape (N, C, H, W): the window of i is [i - front, i + back] "
+        "(capped at the extent - 1) and alpha is divided by n; with every check the kernels make.");
 }
 
 }  // namespace dlcore

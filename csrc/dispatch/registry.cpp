@@ -4,6 +4,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <mutex>
 
 namespace dlcore {
 
@@ -41,6 +42,30 @@ void log_dispatch(const char* op, const char* impl, const std::string& declined)
     std::fprintf(stderr, "dlcore: %s -> %s\n", op, impl);
   else
     std::fprintf(stderr, "dlcore: %s -> %s (%s)\n", op, impl, declined.c_str());
+}
+
+static std::mutex& rows_mutex() {
+  static std::mutex m;
+  return m;
+}
+static std::vector<RegistryEntryInfo>& rows_store() {
+  static std::vector<RegistryEntryInfo> rows;
+  return rows;
+}
+
+void register_registry_rows(std::vector<RegistryEntryInfo> rows) {
+  std::lock_guard<std::mutex> lock(rows_mutex());
+  auto& all = rows_store();
+  all.insert(all.end(), rows.begin(), rows.end());
+}
+
+std::vector<RegistryEntryInfo> registry_rows() {
+  std::lock_guard<std::mutex> lock(rows_mutex());
+  return rows_store();
+}
+
+std::string isa_decline_reason(Isa isa) {
+  return isa_built(isa) && isa_supported(isa) ? std::string() : isa_unavailable_reason(isa);
 }
 
 bool parse_isa_backend(const std::string& backend, const char* op, Isa* out) {

@@ -9,6 +9,13 @@
 //               BackendError that says why it cannot run. Never a fallback.
 // With DLCORE_VERBOSE=1 (or dlcore.set_verbose(True)) the choice, and the
 // reasons of those that declined, are printed to stderr.
+//
+// Every entry can decline, with a reason: the registry itself declines an
+// entry whose ISA this CPU lacks (or this build left out), and an entry's
+// `declines` function refuses the inputs its algorithm does not handle
+// (conv's 1x1/depthwise/narrow, gemm's dtype, int8 maddubs' range). An entry
+// without `declines` is the catch-all of its ISA and must be that ISA's last
+// entry (tests/test_registry.py walks every list through _C.registry_entries()).
 #pragma once
 #include <string>
 #include <vector>
@@ -30,6 +37,19 @@ void log_dispatch(const char* op, const char* impl, const std::string& declined)
 // Parses "ref" / "avx2" / "avx512"; "auto" returns false. Anything else throws.
 bool parse_isa_backend(const std::string& backend, const char* op, Isa* out);
 
+// One row of _C.registry_entries(): a registry's entry, type-erased.
+struct RegistryEntryInfo {
+  std::string op, name, isa;
+  bool declines_inputs;     // has a declines() for inputs
+  std::string unavailable;  // why its ISA cannot run here ("" when it can)
+};
+// Every registry constructed so far adds its rows here (registries are
+// function-local statics: _C.registry_entries() first touches each family's).
+void register_registry_rows(std::vector<RegistryEntryInfo> rows);
+std::vector<RegistryEntryInfo> registry_rows();
+// Why `isa`'s entries decline on this machine, "" when they can run.
+std::string isa_decline_reason(Isa isa);
+
 template <class Args>
 struct Impl {
   const char* name;                            // e.g. "gemm_avx2_6x16"
@@ -41,7 +61,16 @@ struct Impl {
 template <class Args>
 class Registry {
  public:
-  Registry(const char* op, std::vector<Impl<Args>> impls) : op_(op), impls_(std::move(impls)) {}
+  Registry(const char* op, std::vector<Impl<Args>> impls) : op_(op), impls_(std::move(impls)) {
+    // The ISA reasons are fixed for the process: formatted once, appended per call.
+    std::vector<RegistryEntryInfo> rows;
+    for (const auto& impl : impls_) {
+      const std::string why = isa_decline_reason(impl.isa);
+      isa_declined_.push_back(why.empty() ? why : cat(impl.name, " declined: ", why, "; "));
+      rows.push_back({op_, impl.name, isa_name(impl.isa), impl.declines != nullptr, why});
+    }
+    register_registry_rows(std::move(rows));
+  }
 
   // A backend may list several algorithms (conv: 1x1-as-GEMM, depthwise,
   // narrow, blocked): the first of its entries that accepts the arguments.
@@ -74,8 +103,12 @@ class Registry {
  private:
   const Impl<Args>& select_auto(const Args& args) const {
     std::string declined;
-    for (const auto& impl : impls_) {
-      if (!isa_built(impl.isa) || !isa_supported(impl.isa)) continue;
+    for (size_t i = 0; i < impls_.size(); ++i) {
+      const auto& impl = impls_[i];
+      if (!isa_declined_[i].empty()) {  // this CPU lacks the entry's ISA: named among the declined
+        declined += isa_declined_[i];
+        continue;
+      }
       std::string why = impl.declines ? impl.declines(args) : std::string();
       if (why.empty()) {
         chosen(impl, declined);
@@ -93,6 +126,7 @@ class Registry {
 
   const char* op_;
   std::vector<Impl<Args>> impls_;
+  std::vector<std::string> isa_declined_;  // per entry: "<name> declined: <ISA reason>; " or ""
 };
 
 // Building the lists (one way for every family, after oneDNN's

@@ -104,6 +104,9 @@ def lrn_backward(dy: object, x: object, size: typing.SupportsInt | typing.Suppor
 
 def lrn_forward(x: object, size: typing.SupportsInt | typing.SupportsIndex, alpha: typing.SupportsFloat | typing.SupportsIndex = 0.0001, beta: typing.SupportsFloat | typing.SupportsIndex = 0.75, k: typing.SupportsFloat | typing.SupportsIndex = 1.0, region: str = 'across', alpha_over_size: bool = True, backend: str = 'auto') -> numpy.typing.NDArray[numpy.float32]: ...
 
+def lrn_geometry(input_shape: object, size: object, alpha: typing.SupportsFloat | typing.SupportsIndex = 0.0001, beta: typing.SupportsFloat | typing.SupportsIndex = 0.75, k: typing.SupportsFloat | typing.SupportsIndex = 1.0, region: str = 'across', alpha_over_size: bool = True) -> tuple:
+    """(front, back, n) of LRN over input_shape (N, C, H, W): the window of i is [i - front, i + back] (capped at the extent - 1) and alpha is divided by n; with every check the kernels make."""
+
 def max_pool2d_backward(dy: object, indices: object, input_shape: object, backend: str = 'auto') -> numpy.typing.NDArray[numpy.float32]: ...
 
 def max_pool2d_forward(x: object, kernel_size: object, stride: object = None, padding: object = 0, ceil_mode: bool = False, backend: str = 'auto') -> tuple: ...
@@ -118,6 +121,9 @@ def pool_geometry(input_shape: object, kernel_size: object, stride: object = Non
 def prelu_backward(dy: object, x: object, weight: object, backend: str = 'auto') -> tuple: ...
 
 def prelu_forward(x: object, weight: object, backend: str = 'auto') -> numpy.typing.NDArray[numpy.float32]: ...
+
+def registry_entries() -> list:
+    """Every entry of every dispatch registry, in list order: dicts with op, name, isa, declines_inputs (has a declines() for inputs: else the catch-all of its ISA) and unavailable (why its ISA cannot run here, '' when it can)."""
 
 def relu_backward(dy: object, x: object, negative_slope: typing.SupportsFloat | typing.SupportsIndex = 0.0, backend: str = 'auto') -> numpy.typing.NDArray[numpy.float32]: ...
 

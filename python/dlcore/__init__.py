@@ -29,7 +29,7 @@ from ._backends import (
 from ._host_cache import empty_host_cache, host_cache_info, set_host_cache_limit
 from . import kernels
 from .autograd import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
-from .ops._common import backend, current_backend
+from ._backends import backend, current_backend
 from .random import manual_seed
 from .amp import autocast, bfloat16
 from .tensor import (

@@ -1,8 +1,40 @@
-"""What this build and this machine can run, and the switches that steer it."""
+"""The one backends module: what this build and this machine can run, and the switches that steer it.
+
+It owns, in one place, everything about kernel backends:
+
+* **state** - the backend ops run on (``dlcore.backend(...)``, thread-local,
+  with its ``strict`` flag), threads and verbosity;
+* **gap tables** - the kernel-API ops an optional backend lacks
+  (``ONEDNN_GAPS``, ``CUDA_GAPS``) and what runs instead;
+* **module loading** - importing the optional extension modules (``_onednn``,
+  ``_cuda``) after their runtime, with a ``BackendUnavailableError`` that says
+  why when they cannot run.
+
+It imports nothing of dlcore but ``_C`` (and, lazily, the leaf
+``_onednn_loader``): ``ops/_common.py``, ``_device.py``, ``kernels`` and
+``autograd`` import from here, never the other way round
+(tests/test_backends_module.py checks the import graph).
+
+**Backend gaps.** oneDNN has no primitive for a few ops of the kernel API
+(``ONEDNN_GAPS``). Inside ``dlcore.backend("onednn")`` those ops run on our
+CPU kernels (``"auto"``); this is listed in the docs and in
+``dlcore.backends()["onednn"]["runs_on_ours"]``, and ``DLCORE_VERBOSE=1``
+prints the implementation every call ran. ``dlcore.backend("onednn",
+strict=True)`` raises ``BackendUnavailableError`` for them instead.
+Max-pool backward is not a gap: under oneDNN the layer keeps the forward
+input and runs oneDNN's own backward (``max_pool2d_backward_from_input``).
+
+**CUDA gaps.** dlcore._cuda has no kernel for a few ops (``CUDA_GAPS``). On
+CuPy arrays those ops run their array formula (the one float64 uses) with
+CuPy, on the GPU; ``dlcore.backends()["cuda"]["runs_on_cupy"]`` lists them
+and ``dlcore.backend(..., strict=True)`` raises for them instead.
+"""
 from __future__ import annotations
 
+import contextlib
 import importlib
 import importlib.util
+import threading
 
 from . import _C
 
@@ -16,6 +48,98 @@ CPU_BACKENDS = ("avx512", "avx2", "ref")
 CPU_EXTENSION_BACKENDS = ("amx", "avx512_bf16", "avx512_vnni", "avx_vnni", "avx512_vpopcnt")
 #: Optional extension modules and the backend name each one serves.
 OPTIONAL_MODULES = {"onednn": "dlcore._onednn", "cuda": "dlcore._cuda"}
+
+#: Kernel-API ops that dlcore._onednn does not define (no oneDNN primitive).
+#: tests/test_functional.py checks this list against the built module.
+ONEDNN_GAPS = frozenset({
+    "maxout_forward", "maxout_backward",
+    "cross_entropy_forward", "cross_entropy_backward",
+    "dropout_forward", "dropout_backward",
+})
+#: Backend -> ops of that backend's gaps the functional layer runs on our kernels.
+SUBSTITUTED_OPS = {"onednn": ONEDNN_GAPS}
+#: Kernel-API ops that dlcore._cuda does not define: on CuPy arrays their CuPy formula runs.
+#: tests/test_cuda_python.py checks this list against the built module.
+CUDA_GAPS = frozenset({"maxout_forward", "maxout_backward"})
+
+
+# ---------------------------------------------------------------------------
+# State: the backend in force on this thread
+# ---------------------------------------------------------------------------
+
+_state = threading.local()
+
+
+def current_backend() -> str:
+    """The kernel backend ops run on: "auto" unless inside ``dlcore.backend(...)``."""
+    return getattr(_state, "backend", "auto")
+
+
+def backend_state() -> tuple:
+    """(backend name, strict) in force; autograd runs each backward under the pair its forward saw."""
+    return current_backend(), getattr(_state, "strict", False)
+
+
+@contextlib.contextmanager
+def backend(name: str, *, strict: bool = False):
+    """Run every op in the block on kernel backend `name` ("auto", "ref", "avx2", "avx512", "onednn", "cuda").
+
+    Example:
+        >>> model, x = dlcore.nn.Linear(3, 2), dlcore.randn(4, 3)
+        >>> with dlcore.backend("ref"):   # or "avx2", "onednn", ...: dlcore.backends() lists them
+        ...     y = model(x)
+
+    An unavailable backend raises ``dlcore.BackendUnavailableError`` at the
+    first kernel call. Ops that `name` has no implementation of (for
+    "onednn": maxout, cross-entropy, dropout; see
+    ``dlcore.backends()["onednn"]["runs_on_ours"]``) run on dlcore's own CPU
+    kernels; with ``strict=True`` they raise ``BackendUnavailableError``.
+    """
+    if not isinstance(name, str):
+        raise TypeError(f"backend must be a string, got {type(name).__name__}")
+    previous = backend_state()
+    _state.backend, _state.strict = name, bool(strict)
+    try:
+        yield name
+    finally:
+        _state.backend, _state.strict = previous
+
+
+def kernel_backend(op: str) -> str:
+    """The backend= that op `op` (a dlcore.kernels name) runs on under the current ``dlcore.backend``.
+
+    The current backend, except for an op in that backend's documented gaps
+    (``SUBSTITUTED_OPS``), which runs on our CPU kernels ("auto") - or raises
+    ``BackendUnavailableError`` inside ``dlcore.backend(name, strict=True)``.
+    """
+    name = current_backend()
+    if op in SUBSTITUTED_OPS.get(name, ()):
+        if getattr(_state, "strict", False):
+            raise BackendUnavailableError(
+                f"{op}: backend '{name}' does not implement this op (dlcore.backend('{name}', strict=True); "
+                f"without strict=True it runs on dlcore's own CPU kernels)")
+        return "auto"
+    return name
+
+
+def cuda_gap(op: str, *arrays) -> bool:
+    """True when `op` has no CUDA kernel (``CUDA_GAPS``) and `arrays` are on the GPU: run the CuPy formula.
+
+    Inside ``dlcore.backend(name, strict=True)`` it raises BackendUnavailableError instead.
+    """
+    # CuPy arrays recognised by type name: CuPy is never imported here
+    if op not in CUDA_GAPS or not any(type(a).__module__.split(".")[0] == "cupy" for a in arrays):
+        return False
+    if getattr(_state, "strict", False):
+        raise BackendUnavailableError(f"{op}: dlcore._cuda has no kernel for this op (strict=True; without it "
+                                      f"the op runs its CuPy array formula on the GPU)")
+    return True
+
+
+# ---------------------------------------------------------------------------
+# Module loading
+# ---------------------------------------------------------------------------
+
 #: Run before importing an optional module: puts its shared-library runtime in
 #: the process; returns None, or why it could not (added to the error if the
 #: import then fails).
@@ -77,9 +201,7 @@ def _optional_info(backend: str) -> dict:
     if describe is not None:
         info.update(describe())
     # Ops this backend lacks that dlcore.nn.functional runs on our CPU kernels inside
-    # dlcore.backend(backend) (they raise with strict=True); see dlcore/ops/_common.py.
-    from .ops._common import CUDA_GAPS, SUBSTITUTED_OPS
-
+    # dlcore.backend(backend) (they raise with strict=True): the gap tables above.
     info["runs_on_ours"] = sorted(SUBSTITUTED_OPS.get(backend, ()))
     if backend == "cuda":  # ops without a CUDA kernel: their CuPy array formula runs on the GPU
         info["runs_on_cupy"] = sorted(CUDA_GAPS)

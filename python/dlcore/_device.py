@@ -33,10 +33,10 @@ def device_of(a) -> str:
 
 def parse_device(device) -> str:
     """"cpu", "cuda", "cuda:0" (or a Tensor, whose device is taken) -> "cpu" or "cuda"."""
-    from .tensor import Tensor
-
-    if isinstance(device, Tensor):  # torch's habit: to(other) means other's device
-        return device.device
+    # torch's habit: to(other) means other's device. A Tensor (or Parameter) is recognised by its string
+    # ``device`` attribute, not by importing dlcore.tensor, which imports this module (no import cycle).
+    if not isinstance(device, str) and isinstance(getattr(device, "device", None), str):
+        return parse_device(device.device)
     if not isinstance(device, str):
         raise TypeError(f"device must be a string like 'cpu' or 'cuda', got {type(device).__name__}")
     name, _, index = device.strip().lower().partition(":")

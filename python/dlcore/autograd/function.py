@@ -13,8 +13,8 @@ backward pass runs each node's backward under that same backend, wherever
 """
 from __future__ import annotations
 
+from .._backends import backend, backend_state
 from .._device import check_same_device
-from ..ops._common import backend, backend_state
 from .grad_mode import is_grad_enabled, set_grad_enabled
 from .hooks import run_post_accumulate_grad_hooks
 

@@ -1,6 +1,9 @@
 """Backend name -> the extension module that serves it. Checks live in C++."""
 from __future__ import annotations
 
+import numbers
+import operator
+
 import numpy as np
 
 from .. import _C
@@ -49,3 +52,35 @@ def last_dispatch(detail: bool = False):
         return name
     op, _, impl = name.partition(":")
     return {"op": op, "implementation": impl, "declined": list(_C.last_dispatch_declined())}
+
+
+# ---- scalar hyper-parameters: converted once here, for every backend module ----------------------------------
+# The extension functions take C++ int64/double/bool: a value pybind11 cannot convert would raise its
+# "incompatible function arguments" list, and int(2.5) / bool("no") would pass silently. These name the
+# argument instead (ranges - positive, finite... - stay with the C++ checks).
+
+
+def int_arg(value, op: str, name: str) -> int:
+    """`value` as an int64 (anything with __index__ but bool), else TypeError/ValueError naming `name`."""
+    if isinstance(value, (bool, np.bool_)) or not hasattr(type(value), "__index__"):
+        raise TypeError(f"{op}: {name} must be an int, got {type(value).__name__}")
+    v = operator.index(value)
+    if not -(2**63) <= v < 2**63:
+        raise ValueError(f"{op}: {name} = {v} is outside the int64 range")
+    return v
+
+
+def float_arg(value, op: str, name: str) -> float:
+    """`value` as a float (a real number, not bool), else TypeError naming `name`."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{op}: {name} must be a real number, got {type(value).__name__}")
+    return float(value)
+
+
+def bool_arg(value, op: str, name: str) -> bool:
+    """`value` as a bool (a bool, or the ints 0 and 1), else TypeError naming `name`."""
+    if isinstance(value, (bool, np.bool_)):
+        return bool(value)
+    if hasattr(type(value), "__index__") and operator.index(value) in (0, 1):
+        return bool(operator.index(value))
+    raise TypeError(f"{op}: {name} must be a bool, got {type(value).__name__} {value!r}"[:200])

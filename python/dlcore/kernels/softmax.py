@@ -1,7 +1,7 @@
 """Softmax and log-softmax along an axis, and fused softmax cross-entropy."""
 from __future__ import annotations
 
-from ._dispatch import module_for
+from ._dispatch import float_arg, int_arg, module_for
 
 __all__ = ["softmax_forward", "softmax_backward", "log_softmax_forward", "log_softmax_backward",
            "cross_entropy_forward", "cross_entropy_backward"]
@@ -16,12 +16,14 @@ def softmax_forward(x, axis=-1, *, backend="auto"):
         >>> dlcore.kernels.softmax_forward(np.array([[0.0, 0.0]], np.float32))
         array([[0.5, 0.5]], dtype=float32)
     """
-    return module_for(backend, "softmax_forward", x).softmax_forward(x, int(axis), backend)
+    axis = int_arg(axis, "softmax_forward", "axis")
+    return module_for(backend, "softmax_forward", x).softmax_forward(x, axis, backend)
 
 
 def softmax_backward(dy, y, axis=-1, *, backend="auto"):
     """dx = y * (dy - sum(dy * y)) along ``axis``, from the forward output y."""
-    return module_for(backend, "softmax_backward", dy, y).softmax_backward(dy, y, int(axis), backend)
+    axis = int_arg(axis, "softmax_backward", "axis")
+    return module_for(backend, "softmax_backward", dy, y).softmax_backward(dy, y, axis, backend)
 
 
 def log_softmax_forward(x, axis=-1, *, backend="auto"):
@@ -31,12 +33,14 @@ def log_softmax_forward(x, axis=-1, *, backend="auto"):
         >>> dlcore.kernels.log_softmax_forward(np.zeros((1, 2), np.float32)).round(4)
         array([[-0.6931, -0.6931]], dtype=float32)
     """
-    return module_for(backend, "log_softmax_forward", x).log_softmax_forward(x, int(axis), backend)
+    axis = int_arg(axis, "log_softmax_forward", "axis")
+    return module_for(backend, "log_softmax_forward", x).log_softmax_forward(x, axis, backend)
 
 
 def log_softmax_backward(dy, y, axis=-1, *, backend="auto"):
     """dx = dy - exp(y) * sum(dy) along ``axis``, from the log-probabilities y."""
-    return module_for(backend, "log_softmax_backward", dy, y).log_softmax_backward(dy, y, int(axis), backend)
+    axis = int_arg(axis, "log_softmax_backward", "axis")
+    return module_for(backend, "log_softmax_backward", dy, y).log_softmax_backward(dy, y, axis, backend)
 
 
 def cross_entropy_forward(logits, target, *, label_smoothing=0.0, backend="auto"):
@@ -57,10 +61,12 @@ def cross_entropy_forward(logits, target, *, label_smoothing=0.0, backend="auto"
         array([1.3863], dtype=float32)
     """
     module = module_for(backend, "cross_entropy_forward", logits)
-    return module.cross_entropy_forward(logits, target, float(label_smoothing), backend)
+    eps = float_arg(label_smoothing, "cross_entropy_forward", "label_smoothing")
+    return module.cross_entropy_forward(logits, target, eps, backend)
 
 
 def cross_entropy_backward(dloss, log_probs, target, *, label_smoothing=0.0, backend="auto"):
     """dlogits = dloss[:, None] * (softmax - (1 - eps) * onehot(target) - eps / C), (N, C)."""
     module = module_for(backend, "cross_entropy_backward", dloss, log_probs)
-    return module.cross_entropy_backward(dloss, log_probs, target, float(label_smoothing), backend)
+    eps = float_arg(label_smoothing, "cross_entropy_backward", "label_smoothing")
+    return module.cross_entropy_backward(dloss, log_probs, target, eps, backend)

@@ -405,3 +405,41 @@ def distillation_loss(student_logits, teacher_logits, target, temperature=4.0, a
     if alpha < 1.0:
         loss = loss + cross_entropy(student_logits, target) * (1.0 - alpha)
     return loss
+
+
+# ---- argument types: checked once, at the layer entry (issue 18) ------------
+#: The Tensor parameters of the layer functions above: `input` everywhere, and a layer's learned weight and
+#: bias (a loss's class `weight` and batch norm's running statistics may be plain arrays). A str, list,
+#: number or None there (None only where the default is None) raises TypeError naming the function and the
+#: argument, as torch does, instead of an AttributeError from deep inside the op.
+_TENSOR_PARAMS = {"input": None, "weight": ("linear", "conv2d", "prelu"), "bias": ("linear", "conv2d")}
+_ABSENT = object()
+
+
+def _check_tensor_args(fn):
+    import functools
+    import inspect
+
+    params = list(inspect.signature(fn).parameters.values())
+    checks = tuple((i, p.name, p.default is None) for i, p in enumerate(params)
+                   if p.name in _TENSOR_PARAMS and fn.__name__ in (_TENSOR_PARAMS[p.name] or (fn.__name__,))
+                   and (p.default is inspect.Parameter.empty or p.default is None))
+
+    @functools.wraps(fn)
+    def checked(*args, **kwargs):
+        for i, name, optional in checks:
+            value = args[i] if i < len(args) else kwargs.get(name, _ABSENT)
+            if value is _ABSENT or isinstance(value, Tensor) or (optional and value is None):
+                continue
+            raise TypeError(f"{fn.__name__}(): argument '{name}' must be a dlcore.Tensor, got "
+                            f"{type(value).__name__}")
+        return fn(*args, **kwargs)
+
+    return checked
+
+
+for _name in __all__:
+    _fn = globals()[_name]
+    if getattr(_fn, "__module__", None) == __name__:  # the re-exported layers check their own arguments
+        globals()[_name] = _check_tensor_args(_fn)
+del _name, _fn

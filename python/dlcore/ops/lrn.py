@@ -3,10 +3,13 @@
     y = x / (k + alpha/size * sum_{c' in window(c)} x[c']^2) ** beta
 
 The window of channel c is [c - size//2, c + (size-1)//2] (PyTorch's
-placement; symmetric for odd sizes).
+placement; symmetric for odd sizes). The float64 path takes the window and
+the divisor of alpha from ``_C.lrn_geometry`` (the kernels' one check and
+window rule, ``make_lrn_args``), not from a copy of the formula.
 """
 from __future__ import annotations
 
+from .. import _C
 from .. import kernels as K
 from ..autograd import Function
 from ._common import array_module, contiguous, kernel_backend, uses_kernels
@@ -35,8 +38,11 @@ class LocalResponseNorm(Function):
             self.x = contiguous(x).reshape(x.shape[0], x.shape[1], -1, 1)
             y = K.lrn_forward(self.x, *self.params, backend=kernel_backend("lrn_forward"))
             return y.reshape(x.shape)
+        # the kernels' checks and window (reaches capped at C - 1), on the same (N, C, H*W..., 1) view
+        folded = (x.shape[0], x.shape[1], x.size // max(1, x.shape[0] * x.shape[1]), 1)
+        self.front, self.back, self.n = _C.lrn_geometry(folded, size, alpha, beta, k)
         self.x = x
-        self.scale = k + (alpha / size) * _window_sum(x * x, size // 2, (size - 1) // 2)
+        self.scale = k + (alpha / self.n) * _window_sum(x * x, self.front, self.back)
         return x * self.scale ** -beta
 
     def backward(self, dy):
@@ -44,8 +50,8 @@ class LocalResponseNorm(Function):
             dx = K.lrn_backward(contiguous(dy).reshape(self.x.shape), self.x, *self.params,
                                 backend=kernel_backend("lrn_backward"))
             return dx.reshape(dy.shape)
-        size, alpha, beta, _ = self.params
+        _, alpha, beta, _ = self.params
         # dx_c = dy_c s_c^-b - 2 a b / n * x_c * sum_{c': c in window(c')} dy_c' x_c' s_c'^(-b-1)
         t = dy * self.x * self.scale ** (-beta - 1)
-        back = _window_sum(t, (size - 1) // 2, size // 2)
-        return dy * self.scale ** -beta - (2 * alpha * beta / size) * self.x * back
+        mirrored = _window_sum(t, self.back, self.front)
+        return dy * self.scale ** -beta - (2 * alpha * beta / self.n) * self.x * mirrored
