@@ -1,4 +1,10 @@
-"""dlcore._cuda kernels against float64 NumPy references, on CuPy arrays.
+"""dlcore._cuda kernels against float64 NumPy references, on CuPy arrays: what is GPU-specific.
+
+Every op's values on the GPU are checked by the op table (tests/optable.py:
+one float64 reference per op) run over the cuda backend in tests/test_ops.py,
+which also checks refusals and error inputs there. This file keeps the
+GPU-only things (streams, TF32, alignment fallbacks, kernel variants chosen
+by size, the device Philox) and uses the op table's references.
 
 Skipped as a whole unless the CUDA backend is usable here (built, a GPU of
 compute capability 8.0+, a driver, CuPy). Sizes are odd on purpose: not
@@ -18,6 +24,7 @@ from optable import (
     conv_backward_data_ref,
     conv_backward_weights_ref,
     conv_ref,
+    gemm_ref,
     lrn_ref,
     max_pool_ref,
     softmax_ref,
@@ -66,12 +73,13 @@ def test_gemm(rng, m, n, k, trans_a, trans_b):
     a64 = a.astype(np.float64).T if trans_a else a.astype(np.float64)
     b64 = b.astype(np.float64).T if trans_b else b.astype(np.float64)
     alpha, beta = 0.75, -1.25
+    expected = gemm_ref(a, b, trans_a, trans_b, alpha, beta, c0)  # the op table's one reference
     out = gpu(c0)
     got = dlcore.kernels.gemm(gpu(a), gpu(b), trans_a=trans_a, trans_b=trans_b, alpha=alpha, beta=beta, out=out,
                               backend=B)
     assert got.data.ptr == out.data.ptr
     scale = abs(alpha) * (np.abs(a64) @ np.abs(b64)) + abs(beta) * np.abs(c0)
-    check(got, alpha * (a64 @ b64) + beta * c0, rtol=4e-6 * np.sqrt(k) + 1e-6, atol=1e-6, scale=scale,
+    check(got, expected, rtol=4e-6 * np.sqrt(k) + 1e-6, atol=1e-6, scale=scale,
           what="gemm")
 
 
@@ -185,51 +193,14 @@ def test_conv2d_bad_inputs(rng):
 
 
 # ----------------------------------------------------------------------- activations
-ELT_SHAPES = [(1,), (129,), (3, 5, 7, 9), (2, 17, 33)]
-ACTS = {
-    # name: (forward(x), backward(dy, x, y), backward takes "x" or "y", extra args)
-    "relu": (lambda x: np.where(x > 0, x, 0.1 * x), lambda g, x, y: np.where(x > 0, g, 0.1 * g), "x", (0.1,)),
-    "sigmoid": (lambda x: 1 / (1 + np.exp(-x)), lambda g, x, y: g * y * (1 - y), "y", ()),
-    "tanh": (np.tanh, lambda g, x, y: g * (1 - y * y), "y", ()),
-    "elu": (lambda x: np.where(x > 0, x, 0.7 * np.expm1(x)), lambda g, x, y: np.where(x > 0, g, g * 0.7 * np.exp(x)),
-            "x", (0.7,)),
-    "abs": (np.abs, lambda g, x, y: g * np.sign(x), "x", ()),
-}
-
-
-@pytest.mark.parametrize("shape", ELT_SHAPES)
-@pytest.mark.parametrize("name", sorted(ACTS))
-def test_activation(rng, name, shape):
-    fwd, bwd, takes, extra = ACTS[name]
-    x, dy = randn(rng, *shape, scale=2.0), randn(rng, *shape)
-    x64 = x.astype(np.float64)
-    y = getattr(_cuda, f"{name}_forward")(gpu(x), *extra, B)
-    check(y, fwd(x64), rtol=2e-6, atol=1e-7, what=f"{name}_forward")
-    y32 = cp.asnumpy(y)
-    saved = gpu(x) if takes == "x" else y
-    dx = getattr(_cuda, f"{name}_backward")(gpu(dy), saved, *extra, B)
-    check(dx, bwd(dy.astype(np.float64), x64, y32.astype(np.float64)), rtol=2e-6, atol=1e-7,
-          what=f"{name}_backward")
+# Values of every activation and PReLU on the GPU: the op table (tests/optable.py, one float64 reference
+# per op) run over the cuda backend by tests/test_ops.py. Here only what is GPU-specific.
 
 
 def test_activation_unaligned_view_uses_scalar_path(rng):
     flat = randn(rng, 1 + 4 * 33)
     x = gpu(flat)[1:].reshape(4, 33)  # contiguous, 4 bytes past a 16-byte boundary
     check(_cuda.tanh_forward(x, B), np.tanh(flat[1:].astype(np.float64)).reshape(4, 33), rtol=2e-6, atol=1e-7)
-
-
-@pytest.mark.parametrize("shape,channels", [((3, 5, 7, 9), 5), ((4, 17), 17), ((2, 3, 11), 1)])
-def test_prelu(rng, shape, channels):
-    x, dy, w = randn(rng, *shape), randn(rng, *shape), randn(rng, channels, scale=0.3)
-    wb = w.reshape((1, channels) + (1,) * (len(shape) - 2)) if channels > 1 else w
-    x64, dy64 = x.astype(np.float64), dy.astype(np.float64)
-    check(_cuda.prelu_forward(gpu(x), gpu(w), B), np.where(x64 > 0, x64, wb * x64), rtol=1e-6, atol=1e-7)
-    dx, dw = _cuda.prelu_backward(gpu(dy), gpu(x), gpu(w), B)
-    check(dx, np.where(x64 > 0, dy64, wb * dy64), rtol=1e-6, atol=1e-7, what="prelu dx")
-    contrib = np.where(x64 > 0, 0.0, dy64 * x64)
-    dw_ref = contrib.sum(axis=tuple(i for i in range(len(shape)) if i != 1)) if channels > 1 else contrib.sum(
-        keepdims=True).reshape(1)
-    check(dw, dw_ref, rtol=1e-5, atol=1e-5, what="prelu dweight")
 
 
 # --------------------------------------------------------------------------- softmax

@@ -22,6 +22,8 @@ def _check(report):
     print(text)
     assert not report["crashes"], text
     assert not report["fails"], text
+    # unclear messages fail too (fuzz.ALLOWED_UNCLEAR lists the accepted ones, with why)
+    assert report["stats"].get("unclear", 0) == 0, text
     return text
 
 

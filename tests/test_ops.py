@@ -59,25 +59,32 @@ def test_matches_float64_reference(spec, backend, rng):
         compare(spec, sample, _call(spec, sample, backend), f"{spec.name}[{backend}] sample {i}")
 
 
-def _nan_gapped(a):
-    """The values of `a` as a noncontiguous view whose gaps hold NaN."""
+def _nan_gapped(a, to=lambda a: a):
+    """The values of `a` as a noncontiguous view whose gaps hold NaN (made on the backend's device: a copy
+    to the GPU would make it contiguous)."""
     wide = np.full(a.shape[:-1] + (2 * a.shape[-1],), np.nan, a.dtype)
     wide[..., ::2] = a
-    return wide[..., ::2]
+    return to(wide)[..., ::2]
 
 
-@pytest.mark.parametrize("backend", CPU_PRESENT)
-@pytest.mark.parametrize("spec", OPS, ids=IDS)
-def test_noncontiguous_and_wrong_dtype_are_refused(spec, backend, rng):
+def _skip_unless_runs(spec, backend):
+    _skip_unless_present(backend)
     if backend not in spec.backends:
         pytest.skip(f"{spec.name} does not run on {backend}")
+
+
+@pytest.mark.parametrize("backend", ALL_BACKENDS)
+@pytest.mark.parametrize("spec", OPS, ids=IDS)
+def test_noncontiguous_and_wrong_dtype_are_refused(spec, backend, rng):
+    _skip_unless_runs(spec, backend)
     sample = spec.samples(rng)[-1]
+    to, _ = _device(backend)
     for pos in spec.arrays:
         a = sample.args[pos]
         if not isinstance(a, np.ndarray) or a.ndim == 0 or a.shape[-1] < 2:
             continue
         args = list(sample.args)
-        args[pos] = _nan_gapped(a)
+        args[pos] = _nan_gapped(a, to)
         with pytest.raises(ValueError, match="C-contiguous"):
             _call(spec, sample, backend, tuple(args))
         for dtype in {"float64", "float16", "int32"} - set(spec.dtypes):
@@ -92,12 +99,16 @@ def test_noncontiguous_and_wrong_dtype_are_refused(spec, backend, rng):
 ERROR_CASES = [(spec, i) for spec in OPS for i in range(len(spec.errors))]
 
 
-@pytest.mark.parametrize("backend", CPU_PRESENT)
+@pytest.mark.parametrize("backend", ALL_BACKENDS)
 @pytest.mark.parametrize("spec,i", ERROR_CASES, ids=[f"{s.name}-{i}" for s, i in ERROR_CASES])
 def test_error_inputs(spec, i, backend):
-    if backend not in spec.backends:
-        pytest.skip(f"{spec.name} does not run on {backend}")
+    """One check per family (the same C++ geometry functions in _C, _onednn and _cuda): the same refusal and
+    message on every backend, the arrays on that backend's device."""
+    _skip_unless_runs(spec, backend)
     args, kwargs, exc, match = spec.errors[i]
+    to, _ = _device(backend)
+    args = tuple(to(a) for a in args)
+    kwargs = {k: to(v) for k, v in kwargs.items()}
     with pytest.raises(exc, match=match):
         spec.kernel(*args, **kwargs, backend=backend)
 

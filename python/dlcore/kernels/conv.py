@@ -13,7 +13,7 @@ which raises ValueError / TypeError naming the shapes involved.
 """
 from __future__ import annotations
 
-from ._dispatch import module_for
+from ._dispatch import bool_arg, int_arg, module_for
 
 
 def conv2d_forward(x, w, bias=None, *, stride=1, padding=0, dilation=1, groups=1, backend="auto"):
@@ -38,6 +38,7 @@ def conv2d_forward(x, w, bias=None, *, stride=1, padding=0, dilation=1, groups=1
         >>> float(dlcore.kernels.conv2d_forward(x, w, padding=1)[0, 0, 0, 0])
         4.0
     """
+    groups = int_arg(groups, "conv2d_forward", "groups")
     module = module_for(backend, "conv2d_forward", x, w)
     return module.conv2d_forward(x, w, bias, stride, padding, dilation, groups, backend)
 
@@ -61,6 +62,7 @@ def conv2d_backward_data(dy, w, input_shape, *, stride=1, padding=0, dilation=1,
         >>> float(dlcore.kernels.conv2d_backward_data(dy, w, (1, 1, 4, 4), padding=1)[0, 0, 1, 1])
         18.0
     """
+    groups = int_arg(groups, "conv2d_backward_data", "groups")
     module = module_for(backend, "conv2d_backward_data", dy, w)
     return module.conv2d_backward_data(dy, w, tuple(input_shape), stride, padding, dilation, groups, backend)
 
@@ -89,6 +91,8 @@ def conv2d_backward_weights(x, dy, weight_shape, *, stride=1, padding=0, dilatio
         >>> float(dw[0, 0, 0, 0]), float(db[0])
         (4.0, 4.0)
     """
+    bias = bool_arg(bias, "conv2d_backward_weights", "bias")
+    groups = int_arg(groups, "conv2d_backward_weights", "groups")
     module = module_for(backend, "conv2d_backward_weights", x, dy)
     return module.conv2d_backward_weights(x, dy, tuple(weight_shape), stride, padding, dilation, groups,
                                           bool(bias), backend)

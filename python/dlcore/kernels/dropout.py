@@ -12,7 +12,9 @@ BigCrush; csrc/ops/dropout/dropout.h has the measurements).
 """
 from __future__ import annotations
 
-from ._dispatch import module_for
+import numpy as np
+
+from ._dispatch import float_arg, module_for
 
 __all__ = ["dropout_forward", "dropout_backward"]
 
@@ -30,9 +32,15 @@ def dropout_forward(x, p, seed, *, backend="auto"):
         >>> sorted(set(y.tolist()) | {0.0, 2.0})
         [0.0, 2.0]
     """
+    p = float_arg(p, "dropout_forward", "p")
+    if isinstance(seed, (bool, np.bool_)) or not hasattr(type(seed), "__index__"):
+        raise TypeError(f"dropout_forward: seed must be an int, got {type(seed).__name__}")
+    if not 0 <= int(seed) < 2**64:
+        raise ValueError(f"dropout_forward: seed = {int(seed)} must be in [0, 2**64)")
     return module_for(backend, "dropout_forward", x).dropout_forward(x, float(p), int(seed), backend)
 
 
 def dropout_backward(dy, mask, p, *, backend="auto"):
     """dx = dy * mask / (1 - p), with the forward's uint8 mask."""
+    p = float_arg(p, "dropout_backward", "p")
     return module_for(backend, "dropout_backward", dy, mask).dropout_backward(dy, mask, float(p), backend)

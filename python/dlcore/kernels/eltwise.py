@@ -7,7 +7,7 @@ the input ``x`` (ReLU, ELU, abs, PReLU) or the forward output ``y``
 """
 from __future__ import annotations
 
-from ._dispatch import module_for
+from ._dispatch import float_arg, int_arg, module_for
 
 __all__ = ["relu_forward", "relu_backward", "prelu_forward", "prelu_backward", "sigmoid_forward",
            "sigmoid_backward", "tanh_forward", "tanh_backward", "elu_forward", "elu_backward",
@@ -22,11 +22,13 @@ def relu_forward(x, negative_slope=0.0, *, backend="auto"):
         >>> dlcore.kernels.relu_forward(np.array([-2.0, 3.0], np.float32), 0.1)
         array([-0.2,  3. ], dtype=float32)
     """
+    negative_slope = float_arg(negative_slope, "relu_forward", "negative_slope")
     return module_for(backend, "relu_forward", x).relu_forward(x, float(negative_slope), backend)
 
 
 def relu_backward(dy, x, negative_slope=0.0, *, backend="auto"):
     """dx = dy if x > 0 else negative_slope * dy (the gradient at x == 0 is the slope side)."""
+    negative_slope = float_arg(negative_slope, "relu_backward", "negative_slope")
     return module_for(backend, "relu_backward", dy, x).relu_backward(dy, x, float(negative_slope), backend)
 
 
@@ -91,11 +93,13 @@ def elu_forward(x, alpha=1.0, *, backend="auto"):
         >>> dlcore.kernels.elu_forward(np.array([1.0, -50.0], np.float32))
         array([ 1., -1.], dtype=float32)
     """
+    alpha = float_arg(alpha, "elu_forward", "alpha")
     return module_for(backend, "elu_forward", x).elu_forward(x, float(alpha), backend)
 
 
 def elu_backward(dy, x, alpha=1.0, *, backend="auto"):
     """dx = dy if x > 0 else dy * alpha * exp(x), from the forward input x."""
+    alpha = float_arg(alpha, "elu_backward", "alpha")
     return module_for(backend, "elu_backward", dy, x).elu_backward(dy, x, float(alpha), backend)
 
 
@@ -132,11 +136,13 @@ def maxout_forward(x, pool_size, *, backend="auto"):
         >>> dlcore.kernels.maxout_forward(x, 2)
         (array([[5., 3.]], dtype=float32), array([[1, 0]], dtype=int32))
     """
+    pool_size = int_arg(pool_size, "maxout_forward", "pool_size")
     return module_for(backend, "maxout_forward", x).maxout_forward(x, int(pool_size), backend)
 
 
 def maxout_backward(dy, indices, pool_size, *, backend="auto"):
     """dx (N, C, ...): dy routed to the winning channel of each group, 0 elsewhere."""
+    pool_size = int_arg(pool_size, "maxout_backward", "pool_size")
     return module_for(backend, "maxout_backward", dy, indices).maxout_backward(dy, indices, int(pool_size),
                                                                                 backend)
 

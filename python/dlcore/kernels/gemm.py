@@ -1,7 +1,7 @@
 """Matrix multiplication: float32, or bfloat16 operands with float32 accumulation."""
 from __future__ import annotations
 
-from ._dispatch import module_for
+from ._dispatch import bool_arg, float_arg, module_for
 
 
 def gemm(a, b, *, trans_a=False, trans_b=False, alpha=1.0, beta=0.0, out=None, backend="auto", out_dtype=None):
@@ -39,6 +39,10 @@ def gemm(a, b, *, trans_a=False, trans_b=False, alpha=1.0, beta=0.0, out=None, b
         >>> float(dlcore.kernels.gemm(a, b)[0, 0])
         3.0
     """
+    trans_a = bool_arg(trans_a, "gemm", "trans_a")
+    trans_b = bool_arg(trans_b, "gemm", "trans_b")
+    alpha = float_arg(alpha, "gemm", "alpha")
+    beta = float_arg(beta, "gemm", "beta")
     module = module_for(backend, "gemm", a, b)
     if out_dtype is None:
         return module.gemm(a, b, bool(trans_a), bool(trans_b), float(alpha), float(beta), out, backend)

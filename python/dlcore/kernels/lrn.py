@@ -10,7 +10,7 @@ odd sizes, where every framework agrees). Requires k > 0 and alpha >= 0.
 """
 from __future__ import annotations
 
-from ._dispatch import module_for
+from ._dispatch import bool_arg, float_arg, int_arg, module_for
 
 
 def lrn_forward(x, size, alpha=1e-4, beta=0.75, k=1.0, *, region="across", alpha_over_size=True,
@@ -35,6 +35,13 @@ def lrn_forward(x, size, alpha=1e-4, beta=0.75, k=1.0, *, region="across", alpha
         >>> y.ravel().tolist()  # centre: 2 / (1 + 3/3 * 12); edges: 2 / (1 + 3/3 * 8)
         [0.2222222238779068, 0.1538461595773697, 0.2222222238779068]
     """
+    size = int_arg(size, "lrn_forward", "size")
+    alpha = float_arg(alpha, "lrn_forward", "alpha")
+    beta = float_arg(beta, "lrn_forward", "beta")
+    k = float_arg(k, "lrn_forward", "k")
+    alpha_over_size = bool_arg(alpha_over_size, "lrn_forward", "alpha_over_size")
+    if not isinstance(region, str):
+        raise TypeError(f"lrn_forward: region must be 'across' or 'within', got {type(region).__name__}")
     module = module_for(backend, "lrn_forward", x)
     return module.lrn_forward(x, int(size), float(alpha), float(beta), float(k), region, bool(alpha_over_size),
                               backend)
@@ -61,6 +68,13 @@ def lrn_backward(dy, x, size, alpha=1e-4, beta=0.75, k=1.0, *, region="across", 
         >>> float(dlcore.kernels.lrn_backward(x, x, 1, alpha=1.0, beta=1.0, k=1.0)[0, 0, 0, 0])  # d/dx x/(1+x^2)
         0.0
     """
+    size = int_arg(size, "lrn_backward", "size")
+    alpha = float_arg(alpha, "lrn_backward", "alpha")
+    beta = float_arg(beta, "lrn_backward", "beta")
+    k = float_arg(k, "lrn_backward", "k")
+    alpha_over_size = bool_arg(alpha_over_size, "lrn_backward", "alpha_over_size")
+    if not isinstance(region, str):
+        raise TypeError(f"lrn_backward: region must be 'across' or 'within', got {type(region).__name__}")
     module = module_for(backend, "lrn_backward", dy, x)
     return module.lrn_backward(dy, x, int(size), float(alpha), float(beta), float(k), region,
                                bool(alpha_over_size), backend)

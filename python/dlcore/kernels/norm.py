@@ -5,7 +5,7 @@ x is (N, C) or (N, C, H, W) float32. ``weight``/``bias`` are (C,) or None
 """
 from __future__ import annotations
 
-from ._dispatch import module_for
+from ._dispatch import float_arg, module_for
 
 __all__ = ["batch_norm_forward_training", "batch_norm_forward_inference", "batch_norm_backward"]
 
@@ -29,6 +29,8 @@ def batch_norm_forward_training(x, weight, bias, running_mean=None, running_var=
         >>> y.ravel().round(3), mean
         (array([-1.,  1.], dtype=float32), array([2.], dtype=float32))
     """
+    momentum = float_arg(momentum, "batch_norm_forward_training", "momentum")
+    eps = float_arg(eps, "batch_norm_forward_training", "eps")
     module = module_for(backend, "batch_norm_forward_training", x)
     return module.batch_norm_forward_training(x, weight, bias, running_mean, running_var, float(momentum),
                                               float(eps), backend)
@@ -36,6 +38,7 @@ def batch_norm_forward_training(x, weight, bias, running_mean=None, running_var=
 
 def batch_norm_forward_inference(x, weight, bias, running_mean, running_var, *, eps=1e-5, backend="auto"):
     """y = (x - running_mean) / sqrt(running_var + eps) * weight + bias (one streaming pass)."""
+    eps = float_arg(eps, "batch_norm_forward_inference", "eps")
     module = module_for(backend, "batch_norm_forward_inference", x)
     return module.batch_norm_forward_inference(x, weight, bias, running_mean, running_var, float(eps), backend)
 

@@ -9,7 +9,7 @@ in padding.
 """
 from __future__ import annotations
 
-from ._dispatch import module_for
+from ._dispatch import bool_arg, module_for
 
 
 def max_pool2d_forward(x, kernel_size, stride=None, padding=0, *, ceil_mode=False, backend="auto"):
@@ -34,6 +34,7 @@ def max_pool2d_forward(x, kernel_size, stride=None, padding=0, *, ceil_mode=Fals
         >>> y[0, 0].tolist(), idx[0, 0].tolist()
         ([[5.0, 7.0], [13.0, 15.0]], [[5, 7], [13, 15]])
     """
+    ceil_mode = bool_arg(ceil_mode, "max_pool2d_forward", "ceil_mode")
     module = module_for(backend, "max_pool2d_forward", x)
     return module.max_pool2d_forward(x, kernel_size, stride, padding, bool(ceil_mode), backend)
 
@@ -83,6 +84,8 @@ def avg_pool2d_forward(x, kernel_size, stride=None, padding=0, *, ceil_mode=Fals
         >>> dlcore.kernels.avg_pool2d_forward(x, 2, 1, 1)[0, 0, 0].tolist()
         [0.25, 0.5, 0.5, 0.25]
     """
+    ceil_mode = bool_arg(ceil_mode, "avg_pool2d_forward", "ceil_mode")
+    count_include_pad = bool_arg(count_include_pad, "avg_pool2d_forward", "count_include_pad")
     module = module_for(backend, "avg_pool2d_forward", x)
     return module.avg_pool2d_forward(x, kernel_size, stride, padding, bool(ceil_mode), bool(count_include_pad),
                                      backend)
@@ -106,6 +109,8 @@ def avg_pool2d_backward(dy, input_shape, kernel_size, stride=None, padding=0, *,
         >>> dlcore.kernels.avg_pool2d_backward(dy, (1, 1, 4, 4), 2)[0, 0, 0].tolist()
         [0.25, 0.25, 0.25, 0.25]
     """
+    ceil_mode = bool_arg(ceil_mode, "avg_pool2d_backward", "ceil_mode")
+    count_include_pad = bool_arg(count_include_pad, "avg_pool2d_backward", "count_include_pad")
     module = module_for(backend, "avg_pool2d_backward", dy)
     return module.avg_pool2d_backward(dy, tuple(input_shape), kernel_size, stride, padding, bool(ceil_mode),
                                       bool(count_include_pad), backend)
