@@ -103,3 +103,18 @@ def test_forcing_an_entry_whose_declines_refuses_raises_the_reason(rng):
     d = dlcore.kernels.last_dispatch(detail=True)
     assert d["implementation"] == "gemm_bf16cvt_ref_4x8"
     assert dict(d["declined"])["gemm_ref_4x8"]
+
+
+@pytest.mark.skipif(dlcore.backends()["auto"] == "ref", reason="auto is the reference here")
+def test_softmax_rows_entry_declines_a_strided_axis(rng):
+    """Softmax's two algorithms are entries per ISA: rows (axis innermost) declines any other axis, with the
+    reason, and strided runs it; both match the reference."""
+    isa = dlcore.backends()["auto"]
+    x = rng.standard_normal((5, 7, 3)).astype(np.float32)
+    y = dlcore.kernels.softmax_forward(x, 1, backend=isa)
+    d = dlcore.kernels.last_dispatch(detail=True)
+    assert d["implementation"] == f"softmax_{isa}_strided"
+    assert "not the innermost (3 elements after it)" in dict(d["declined"])[f"softmax_{isa}_rows"]
+    np.testing.assert_allclose(y, dlcore.kernels.softmax_forward(x, 1, backend="ref"), rtol=1e-6, atol=1e-7)
+    dlcore.kernels.log_softmax_forward(x, -1, backend=isa)
+    assert dlcore.kernels.last_dispatch() == f"log_softmax_forward:softmax_{isa}_rows"

@@ -5,13 +5,6 @@
 #pragma once
 #include "dispatch/registry.h"
 
-#ifdef DLCORE_HAVE_AVX512
-#define DLCORE_AVX512_IMPL(name, fn) {name, ::dlcore::Isa::avx512, nullptr, fn},
-#else
-#define DLCORE_AVX512_IMPL(name, fn)
-#endif
-#ifdef DLCORE_HAVE_AVX2
-#define DLCORE_AVX2_IMPL(name, fn) {name, ::dlcore::Isa::avx2, nullptr, fn},
-#else
-#define DLCORE_AVX2_IMPL(name, fn)
-#endif
+// (Shorthands for the registry's own DLCORE_IF_* list macros: one way to build every list.)
+#define DLCORE_AVX512_IMPL(name, fn) DLCORE_IF_AVX512({name, ::dlcore::Isa::avx512, nullptr, fn}, )
+#define DLCORE_AVX2_IMPL(name, fn) DLCORE_IF_AVX2({name, ::dlcore::Isa::avx2, nullptr, fn}, )

@@ -226,15 +226,12 @@ void run(const LrnArgs& a) {
 
 template <void (*Driver)(const LrnArgs&, const LrnKernels&)>
 std::vector<Impl<LrnArgs>> lrn_impls(const char* avx512, const char* avx2, const char* ref) {
-  std::vector<Impl<LrnArgs>> impls;
-#ifdef DLCORE_HAVE_AVX512
-  impls.push_back({avx512, Isa::avx512, nullptr, &run<Driver, lrn_kernels_avx512>});
-#endif
-#ifdef DLCORE_HAVE_AVX2
-  impls.push_back({avx2, Isa::avx2, nullptr, &run<Driver, lrn_kernels_avx2>});
-#endif
-  impls.push_back({ref, Isa::ref, nullptr, &run<Driver, lrn_kernels_ref>});
-  return impls;
+  // Built like every list (dispatch/registry.h): one entry per ISA, each wrapped in its macro.
+  return {
+      DLCORE_IF_AVX512({avx512, Isa::avx512, nullptr, &run<Driver, lrn_kernels_avx512>},)
+      DLCORE_IF_AVX2({avx2, Isa::avx2, nullptr, &run<Driver, lrn_kernels_avx2>},)
+      {ref, Isa::ref, nullptr, &run<Driver, lrn_kernels_ref>},
+  };
 }
 
 }  // namespace

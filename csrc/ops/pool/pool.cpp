@@ -63,15 +63,12 @@ namespace {
 // Every implementation accepts every geometry (declines: nullptr).
 template <void (*Driver)(const PoolArgs&, const PoolKernels&)>
 std::vector<Impl<PoolArgs>> pool_impls(const char* avx512, const char* avx2, const char* ref) {
-  std::vector<Impl<PoolArgs>> impls;
-#ifdef DLCORE_HAVE_AVX512
-  impls.push_back({avx512, Isa::avx512, nullptr, &run<Driver, pool_kernels_avx512>});
-#endif
-#ifdef DLCORE_HAVE_AVX2
-  impls.push_back({avx2, Isa::avx2, nullptr, &run<Driver, pool_kernels_avx2>});
-#endif
-  impls.push_back({ref, Isa::ref, nullptr, &run<Driver, pool_kernels_ref>});
-  return impls;
+  // Built like every list (dispatch/registry.h): one entry per ISA, each wrapped in its macro.
+  return {
+      DLCORE_IF_AVX512({avx512, Isa::avx512, nullptr, &run<Driver, pool_kernels_avx512>},)
+      DLCORE_IF_AVX2({avx2, Isa::avx2, nullptr, &run<Driver, pool_kernels_avx2>},)
+      {ref, Isa::ref, nullptr, &run<Driver, pool_kernels_ref>},
+  };
 }
 
 }  // namespace

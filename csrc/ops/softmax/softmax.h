@@ -31,7 +31,10 @@ struct SoftmaxArgs {
 
 const Registry<SoftmaxArgs>& softmax_registry(SoftmaxOp op);
 
-void softmax_avx2(const SoftmaxArgs& a);
-void softmax_avx512(const SoftmaxArgs& a);
+// Per ISA: rows (the axis innermost) and strided (any inner extent).
+void softmax_rows_avx2(const SoftmaxArgs& a);
+void softmax_strided_avx2(const SoftmaxArgs& a);
+void softmax_rows_avx512(const SoftmaxArgs& a);
+void softmax_strided_avx512(const SoftmaxArgs& a);
 
 }  // namespace dlcore

@@ -2,5 +2,6 @@
 #include "ops/softmax/softmax_kernels.h"
 
 namespace dlcore {
-void softmax_avx2(const SoftmaxArgs& a) { softmax_kernel<simd::Avx2>(a); }
+void softmax_rows_avx2(const SoftmaxArgs& a) { softmax_rows_kernel<simd::Avx2>(a); }
+void softmax_strided_avx2(const SoftmaxArgs& a) { softmax_strided_kernel<simd::Avx2>(a); }
 }  // namespace dlcore

@@ -5,5 +5,6 @@
 #include "ops/softmax/softmax_kernels.h"
 
 namespace dlcore {
-void softmax_avx512(const SoftmaxArgs& a) { softmax_kernel<simd::Avx512>(a); }
+void softmax_rows_avx512(const SoftmaxArgs& a) { softmax_rows_kernel<simd::Avx512>(a); }
+void softmax_strided_avx512(const SoftmaxArgs& a) { softmax_strided_kernel<simd::Avx512>(a); }
 }  // namespace dlcore

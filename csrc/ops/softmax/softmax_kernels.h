@@ -221,21 +221,37 @@ void softmax_columns(const SoftmaxArgs& a, int64_t o, int64_t j, int cnt) {
   }
 }
 
+// The two algorithms, separate registry entries per ISA (softmax.cpp):
+// rows (the axis innermost, inner == 1: one contiguous row per task) and
+// strided (W lanes of `inner` at a time, walking the axis with stride inner).
 template <class V>
-void softmax_kernel(const SoftmaxArgs& a) {
-  constexpr int W = V::width;
-  const int nt = threads_for(a.outer * a.len * a.inner, kMinElementsPerThread / 4);  // exp: more work per float
-  if (a.inner == 1) {
+int softmax_threads(const SoftmaxArgs& a) {
+  return threads_for(a.outer * a.len * a.inner, kMinElementsPerThread / 4);  // exp: more work per float
+}
+
+template <class V>
+void softmax_rows_kernel(const SoftmaxArgs& a) {
+  const int nt = softmax_threads<V>(a);
 #pragma omp parallel for num_threads(nt) schedule(static)
-    for (int64_t r = 0; r < a.outer; ++r) softmax_row<V>(a, r);
-    return;
-  }
+  for (int64_t r = 0; r < a.outer; ++r) softmax_row<V>(a, r);
+}
+
+template <class V>
+void softmax_strided_kernel(const SoftmaxArgs& a) {
+  if (a.inner == 1) return softmax_rows_kernel<V>(a);  // cross entropy and last-axis calls forced here
+  constexpr int W = V::width;
+  const int nt = softmax_threads<V>(a);
   const int64_t blocks = (a.inner + W - 1) / W;
 #pragma omp parallel for num_threads(nt) schedule(static)
   for (int64_t it = 0; it < a.outer * blocks; ++it) {
     const int64_t o = it / blocks, j = (it % blocks) * W;
     softmax_columns<V>(a, o, j, a.inner - j >= W ? W : int(a.inner - j));
   }
+}
+
+template <class V>
+void softmax_kernel(const SoftmaxArgs& a) {
+  softmax_strided_kernel<V>(a);
 }
 
 }  // namespace
