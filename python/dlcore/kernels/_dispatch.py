@@ -62,6 +62,8 @@ def last_dispatch(detail: bool = False):
 
 def int_arg(value, op: str, name: str) -> int:
     """`value` as an int64 (anything with __index__ but bool), else TypeError/ValueError naming `name`."""
+    if type(value) is int and -(2**63) <= value < 2**63:  # the common case, kept cheap (call overhead)
+        return value
     if isinstance(value, (bool, np.bool_)) or not hasattr(type(value), "__index__"):
         raise TypeError(f"{op}: {name} must be an int, got {type(value).__name__}")
     v = operator.index(value)
@@ -72,6 +74,8 @@ def int_arg(value, op: str, name: str) -> int:
 
 def float_arg(value, op: str, name: str) -> float:
     """`value` as a float (a real number, not bool), else TypeError naming `name`."""
+    if type(value) is float:  # the common case, kept cheap: the ABC check below costs ~1 us
+        return value
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
         raise TypeError(f"{op}: {name} must be a real number, got {type(value).__name__}")
     return float(value)
@@ -79,6 +83,8 @@ def float_arg(value, op: str, name: str) -> float:
 
 def bool_arg(value, op: str, name: str) -> bool:
     """`value` as a bool (a bool, or the ints 0 and 1), else TypeError naming `name`."""
+    if value is True or value is False:
+        return value
     if isinstance(value, (bool, np.bool_)):
         return bool(value)
     if hasattr(type(value), "__index__") and operator.index(value) in (0, 1):
