@@ -118,3 +118,24 @@ def test_softmax_rows_entry_declines_a_strided_axis(rng):
     np.testing.assert_allclose(y, dlcore.kernels.softmax_forward(x, 1, backend="ref"), rtol=1e-6, atol=1e-7)
     dlcore.kernels.log_softmax_forward(x, -1, backend=isa)
     assert dlcore.kernels.last_dispatch() == f"log_softmax_forward:softmax_{isa}_rows"
+
+
+@pytest.mark.skipif(dlcore.backends()["auto"] == "ref", reason="auto is the reference here")
+@pytest.mark.parametrize("op", ["max_pool2d_forward", "avg_pool2d_forward"])
+def test_pool_forward_shuffle_entry_declines_other_strides(op, rng):
+    """Pooling forward's shuffle-load rows (strides 1 and 2 along W) and gathered rows (any stride) are
+    entries per ISA: stride 3 is declined with the reason and runs gathered; all match the reference."""
+    isa = dlcore.backends()["auto"]
+    fn = getattr(dlcore.kernels, op)
+    x = rng.standard_normal((2, 3, 11, 13)).astype(np.float32)
+    for stride, algo in [(1, "shuffle"), (2, "shuffle"), (3, "gather"), ((2, 3), "gather")]:
+        y = fn(x, 3, stride, 1, backend=isa)
+        d = dlcore.kernels.last_dispatch(detail=True)
+        assert d["implementation"] == f"{op}_{isa}_{algo}", (stride, d)
+        if algo == "gather":
+            assert "shuffle loads serve strides 1 and 2" in dict(d["declined"])[f"{op}_{isa}_shuffle"]
+        y_ref = fn(x, 3, stride, 1, backend="ref")
+        out = y if isinstance(y, tuple) else (y,)
+        ref = y_ref if isinstance(y_ref, tuple) else (y_ref,)
+        for a, b in zip(out, ref):
+            np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-6)

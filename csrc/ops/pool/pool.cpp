@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <climits>
+#include <string>
 #include <vector>
 
 #include "core/buffer.h"
@@ -30,6 +31,16 @@ void max_forward(const PoolArgs& a, const PoolKernels& k) {
 void avg_forward(const PoolArgs& a, const PoolKernels& k) {
   parallel_units(a.g.planes() * a.g.oh, fwd_bytes(a.g, false),
                  [&](int64_t b, int64_t e) { k.avg_forward_rows(a, b, e); });
+}
+
+void max_forward_gather(const PoolArgs& a, const PoolKernels& k) {
+  parallel_units(a.g.planes() * a.g.oh, fwd_bytes(a.g, true),
+                 [&](int64_t b, int64_t e) { k.max_forward_rows_gather(a, b, e); });
+}
+
+void avg_forward_gather(const PoolArgs& a, const PoolKernels& k) {
+  parallel_units(a.g.planes() * a.g.oh, fwd_bytes(a.g, false),
+                 [&](int64_t b, int64_t e) { k.avg_forward_rows_gather(a, b, e); });
 }
 
 void max_backward(const PoolArgs& a, const PoolKernels& k) {
@@ -71,11 +82,38 @@ std::vector<Impl<PoolArgs>> pool_impls(const char* avx512, const char* avx2, con
   };
 }
 
+// The forward's shuffle-load rows serve strides 1 and 2 along W (nearly every
+// network); other strides decline to the gather entry of the same ISA.
+std::string declines_shuffle(const PoolArgs& a) {
+  return a.g.sw == 1 || a.g.sw == 2 ? std::string()
+                                    : cat("stride along W is ", a.g.sw, ": shuffle loads serve strides 1 and 2");
+}
+
+template <void (*Shuffle)(const PoolArgs&, const PoolKernels&),
+          void (*Gather)(const PoolArgs&, const PoolKernels&)>
+std::vector<Impl<PoolArgs>> pool_forward_impls(const char* op) {
+  // Entry names must outlive the (static) registry: made once per op, never freed.
+  auto name = [op](const char* suffix) { return (new std::string(cat(op, suffix)))->c_str(); };
+  const char* s512 = name("_avx512_shuffle");
+  const char* g512 = name("_avx512_gather");
+  const char* s2 = name("_avx2_shuffle");
+  const char* g2 = name("_avx2_gather");
+  const char* ref = name("_ref");
+  (void)s512, (void)g512, (void)s2, (void)g2;
+  return {
+      DLCORE_IF_AVX512({s512, Isa::avx512, declines_shuffle, &run<Shuffle, pool_kernels_avx512>},
+                       {g512, Isa::avx512, nullptr, &run<Gather, pool_kernels_avx512>},)
+      DLCORE_IF_AVX2({s2, Isa::avx2, declines_shuffle, &run<Shuffle, pool_kernels_avx2>},
+                     {g2, Isa::avx2, nullptr, &run<Gather, pool_kernels_avx2>},)
+      {ref, Isa::ref, nullptr, &run<Shuffle, pool_kernels_ref>},
+  };
+}
+
 }  // namespace
 
 const Registry<PoolArgs>& max_pool2d_forward_registry() {
-  static const Registry<PoolArgs> r("max_pool2d_forward", pool_impls<max_forward>(
-      "max_pool2d_forward_avx512", "max_pool2d_forward_avx2", "max_pool2d_forward_ref"));
+  static const Registry<PoolArgs> r("max_pool2d_forward",
+                                    pool_forward_impls<max_forward, max_forward_gather>("max_pool2d_forward"));
   return r;
 }
 
@@ -86,8 +124,8 @@ const Registry<PoolArgs>& max_pool2d_backward_registry() {
 }
 
 const Registry<PoolArgs>& avg_pool2d_forward_registry() {
-  static const Registry<PoolArgs> r("avg_pool2d_forward", pool_impls<avg_forward>(
-      "avg_pool2d_forward_avx512", "avg_pool2d_forward_avx2", "avg_pool2d_forward_ref"));
+  static const Registry<PoolArgs> r("avg_pool2d_forward",
+                                    pool_forward_impls<avg_forward, avg_forward_gather>("avg_pool2d_forward"));
   return r;
 }
 

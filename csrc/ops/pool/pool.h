@@ -119,6 +119,10 @@ struct PoolKernels {
   int64_t (*max_backward_planes)(const PoolArgs&, int64_t begin, int64_t end);
   // Units: planes; `scratch` holds OH * W floats.
   void (*avg_backward_planes)(const PoolArgs&, int64_t begin, int64_t end, float* scratch);
+  // The forward rows by gathered loads, for any stride (the entries above use
+  // shuffle loads for strides 1 and 2: separate registry entries, pool.cpp).
+  void (*max_forward_rows_gather)(const PoolArgs&, int64_t begin, int64_t end);
+  void (*avg_forward_rows_gather)(const PoolArgs&, int64_t begin, int64_t end);
 };
 
 const PoolKernels& pool_kernels_ref();

@@ -263,6 +263,16 @@ void avg_forward_rows(const PoolArgs& a, int64_t begin, int64_t end) {
   avg_forward_rows_s<V, 0>(a, begin, end);
 }
 
+template <class V>
+void max_forward_rows_gather(const PoolArgs& a, int64_t begin, int64_t end) {
+  max_forward_rows_s<V, 0>(a, begin, end);
+}
+
+template <class V>
+void avg_forward_rows_gather(const PoolArgs& a, int64_t begin, int64_t end) {
+  avg_forward_rows_s<V, 0>(a, begin, end);
+}
+
 // ---------------------------------------------------------------- backward
 
 // Stores the first n lanes of v. Through a small buffer rather than a masked
@@ -382,8 +392,8 @@ void avg_backward_planes(const PoolArgs& a, int64_t begin, int64_t end, float* s
 
 template <class V>
 const PoolKernels& pool_kernel_table() {
-  static const PoolKernels table{&max_forward_rows<V>, &avg_forward_rows<V>, &max_backward_planes<V>,
-                                 &avg_backward_planes<V>};
+  static const PoolKernels table{&max_forward_rows<V>,        &avg_forward_rows<V>,       &max_backward_planes<V>,
+                                 &avg_backward_planes<V>,     &max_forward_rows_gather<V>, &avg_forward_rows_gather<V>};
   return table;
 }
 
