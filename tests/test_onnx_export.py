@@ -44,7 +44,7 @@ def _trained(model, side, cin=3):
     forward, so batch-norm running statistics are not the trivial 0/1."""
     for m in model.modules():
         if isinstance(m, (nn.Conv2d, nn.Linear)) and m.bias is not None:
-            m.bias.data[...] = 0
+            m.bias._data[...] = 0
     model.train()
     model(dlcore.Tensor(rng.standard_normal((4, cin, side, side)).astype(np.float32)))
     return model.eval()

@@ -39,7 +39,7 @@ def _shape(a):
 
 
 def _dtype(a):
-    return (a.data if isinstance(a, Tensor) else a).dtype
+    return (a._data if isinstance(a, Tensor) else a).dtype
 
 
 def _ints(name, values):
@@ -93,7 +93,7 @@ def _leaky_relu(g, rec):
 
 def _prelu(g, rec):
     x, w = rec.args
-    data = w.data if isinstance(w, Tensor) else w
+    data = w._data if isinstance(w, Tensor) else w
     slope = np.asarray(data.get() if hasattr(data, "get") else data)
     if slope.size != 1:  # (C,) over axis 1: broadcast as (C, 1, ..., 1) against (N, C, ...)
         slope = slope.reshape((-1,) + (1,) * (len(_shape(x)) - 2))
