@@ -47,7 +47,7 @@ def _t(x):
 # ---- reductions and selection --------------------------------------------------------------
 def max(input, dim=None, keepdim=False):
     """max of all elements; ``(values, indices)`` along `dim`; or the elementwise maximum with a Tensor."""
-    input = _t(input)  # also an array, e.g. the old habit torch.max(outputs._data, 1)
+    input = _t(input)  # a NumPy array works too
     if isinstance(dim, Tensor):
         return maximum(input, dim)
     return input.max(dim=dim, keepdim=keepdim)
