@@ -51,14 +51,14 @@ def main():
 
     _, acc_f = evaluate(model, test_loader)
     _, acc_q = evaluate(qmodel, test_loader)
-    bytes_f = sum(p.data.nbytes for p in model.parameters())
+    bytes_f = sum(p._data.nbytes for p in model.parameters())
     bytes_q = qmodel.nbytes()
     x = dlcore.Tensor(test_set.get_batch(np.arange(min(1000, len(test_set))))[0])
     model.eval()
     with dlcore.no_grad():
         ips_f = images_per_second(model, x)
         ips_q = images_per_second(qmodel, x)
-        agree = float((model(x).data.argmax(1) == qmodel(x).data.argmax(1)).mean())
+        agree = float((model(x)._data.argmax(1) == qmodel(x)._data.argmax(1)).mean())
     print(f"{'':10s} {'test acc':>9s} {'bytes':>9s} {'img/s':>9s}")
     print(f"{'float32':10s} {acc_f:9.2%} {bytes_f:9,d} {ips_f:9.0f}")
     print(f"{'int8':10s} {acc_q:9.2%} {bytes_q:9,d} {ips_q:9.0f}")

@@ -76,11 +76,11 @@ def main(argv=None):
                                       ("0-4 features fine-tuned + new head", True, False),
                                       ("from scratch", False, False)):
         net = student(pretrained, frozen)
-        before = [p.data.copy() for p in net.features.parameters()]
+        before = [p._data.copy() for p in net.features.parameters()]
         target_args = argparse.Namespace(**{**vars(args), "batch_size": args.target_batch_size})
         train(net, target_train, target_test, target_args, epochs=args.target_epochs, label=label)
         if frozen:  # the frozen extractor did not move
-            assert all(np.array_equal(b, p.data) for b, p in zip(before, net.features.parameters()))
+            assert all(np.array_equal(b, p._data) for b, p in zip(before, net.features.parameters()))
         rows.append({"model": f"5-9: {label}", "trainable": net.num_parameters(trainable_only=True),
                      "acc": accuracy(net, target_test)})
     return print_table(rows, [("model", "model", ""), ("trainable", "trainable parameters", ","),

@@ -51,8 +51,8 @@ def main():
     _, acc_b = evaluate(packed, test_loader)
     binary = [m for m in model.modules() if isinstance(m, (nn.BinaryConv2d, nn.BinaryLinear))]
     packed_layers = [m for m in packed.modules() if hasattr(m, "weight_bits")]
-    bytes_f = sum(m.weight.data.nbytes for m in binary)
-    bytes_b = sum(m.weight_bits.data.nbytes + m.alpha.data.nbytes for m in packed_layers)
+    bytes_f = sum(m.weight._data.nbytes for m in binary)
+    bytes_b = sum(m.weight_bits._data.nbytes + m.alpha._data.nbytes for m in packed_layers)
     x = dlcore.Tensor(test_set.get_batch(np.arange(min(1000, len(test_set))))[0])
     model.eval()
     with dlcore.no_grad():

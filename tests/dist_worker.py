@@ -201,8 +201,8 @@ def check_sync_batchnorm():
     sync = dist.SyncBatchNorm.convert_sync_batchnorm(nn.Sequential(nn.BatchNorm2d(3).double()))[0]
     assert isinstance(sync, dist.SyncBatchNorm)
     for m in (ref, sync):
-        m.weight.data[...] = [1.5, -0.5, 2.0]
-        m.bias.data[...] = [0.1, 0.2, -0.3]
+        m.weight._data[...] = [1.5, -0.5, 2.0]
+        m.bias._data[...] = [0.1, 0.2, -0.3]
     xr = dlcore.from_numpy(x.copy()).requires_grad_()
     (ref(xr) * dlcore.from_numpy(c)).sum().backward()
     xs = dlcore.from_numpy(x[mine].copy()).requires_grad_()
@@ -260,7 +260,7 @@ def check_cuda():
     F.cross_entropy(ddp(dlcore.from_numpy(x[mine]).to("cuda")), dlcore.from_numpy(y[mine]).to("cuda")).backward()
     per_shard = [grads_of(host, x[r * 16:(r + 1) * 16], y[r * 16:(r + 1) * 16]) for r in range(world)]
     for p, *gs in zip(ddp.parameters(), *per_shard):
-        np.testing.assert_allclose(cupy.asnumpy(p.grad.data), sum(gs) / world, rtol=1e-4, atol=1e-5)
+        np.testing.assert_allclose(cupy.asnumpy(p.grad._data), sum(gs) / world, rtol=1e-4, atol=1e-5)
     ok("cuda")
 
 

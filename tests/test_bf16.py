@@ -98,13 +98,13 @@ def test_tensor_to_bfloat16_and_back_keeps_the_tape():
     w = dlcore.tensor(np.array([1.00390625, -2.5, 3.0], np.float32), requires_grad=True)
     h = w.bfloat16()
     assert h.dtype == BF16 and h.requires_grad
-    np.testing.assert_array_equal(h.data.astype(np.float32), [1.0, -2.5, 3.0])
+    np.testing.assert_array_equal(h._data.astype(np.float32), [1.0, -2.5, 3.0])
     assert w.to(dlcore.bfloat16).dtype == BF16
     y = h.float()
     assert y.dtype == np.float32
     (y * dlcore.tensor(np.array([1.0, 2.0, 3.0], np.float32))).sum().backward()
     assert w.grad.dtype == np.float32
-    np.testing.assert_array_equal(w.grad.data, [1.0, 2.0, 3.0])
+    np.testing.assert_array_equal(w.grad._data, [1.0, 2.0, 3.0])
 
 
 def test_backends_list_the_bf16_paths():
@@ -357,8 +357,8 @@ def test_autocast_gradients_are_float32_and_match_bf16_math(rng):
     r = lambda v: v.astype(BF16).astype(np.float64)  # noqa: E731
     for t, want in ((xt, r(g) @ r(w)), (wt, r(g).T @ r(x)), (bt, g.astype(np.float64).sum(0))):
         assert t.grad.dtype == np.float32
-        np.testing.assert_allclose(t.grad.data, want, rtol=1e-5, atol=1e-5)
-    np.testing.assert_allclose(y.data, r(x) @ r(w).T + b, rtol=1e-5, atol=1e-5)
+        np.testing.assert_allclose(t.grad._data, want, rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(y._data, r(x) @ r(w).T + b, rtol=1e-5, atol=1e-5)
 
 
 def _digits28(train):
@@ -405,7 +405,7 @@ def _train_lenet_both(xtr, ytr, xte, yte):
                 opt.step()
         assert all(p.dtype == np.float32 for p in model.parameters())
         with dlcore.no_grad(), dlcore.autocast("cpu", enabled=amp):
-            pred = model(dlcore.tensor(xte)).data.argmax(1)
+            pred = model(dlcore.tensor(xte))._data.argmax(1)
         accs[amp] = float((pred == yte).mean())
     return accs
 

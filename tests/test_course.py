@@ -55,7 +55,7 @@ def test_pruned_weights_stay_zero_through_training(make_opt):
 def test_l1_unstructured_picks_smallest_and_accumulates():
     lin = nn.Linear(5, 4)
     w = np.arange(1, 21, dtype=np.float32).reshape(4, 5) * np.where(np.arange(20) % 2, -1, 1).reshape(4, 5)
-    lin.weight.data[...] = w
+    lin.weight._data[...] = w
     prune.l1_unstructured(lin, "weight", amount=0.25)
     kept = lin.weight.numpy() != 0
     assert kept.sum() == 15 and np.all(np.abs(w[~kept]) <= 5)
@@ -67,8 +67,8 @@ def test_l1_unstructured_picks_smallest_and_accumulates():
 
 def test_global_pruning_uses_one_threshold():
     a, b = nn.Linear(4, 4), nn.Linear(4, 4)
-    a.weight.data[...] = np.float32(0.01) * np.arange(1, 17, dtype=np.float32).reshape(4, 4)  # all small
-    b.weight.data[...] = np.arange(1, 17, dtype=np.float32).reshape(4, 4)
+    a.weight._data[...] = np.float32(0.01) * np.arange(1, 17, dtype=np.float32).reshape(4, 4)  # all small
+    b.weight._data[...] = np.arange(1, 17, dtype=np.float32).reshape(4, 4)
     prune.global_unstructured([(a, "weight"), (b, "weight")], amount=0.5)
     assert np.all(a.weight.numpy() == 0) and np.all(b.weight.numpy() != 0)
 

@@ -42,10 +42,10 @@ def test_to_round_trip_keeps_values_dtype_and_returns_self_when_unchanged(rng):
     a = rng.standard_normal((3, 5)).astype(np.float32)
     t = dlcore.tensor(a)
     g = t.to("cuda")
-    assert g.device == "cuda" and g.is_cuda and isinstance(g.data, cp.ndarray) and g.dtype == np.float32
+    assert g.device == "cuda" and g.is_cuda and isinstance(g._data, cp.ndarray) and g.dtype == np.float32
     assert g.to("cuda") is g and g.to("cuda:0") is g and g.cuda() is g
     back = g.cpu()
-    assert back.device == "cpu" and isinstance(back.data, np.ndarray)
+    assert back.device == "cpu" and isinstance(back._data, np.ndarray)
     np.testing.assert_array_equal(back.numpy(), a)
     both = t.to("cuda", dlcore.float64)
     assert both.device == "cuda" and both.dtype == np.float64
@@ -127,9 +127,9 @@ def test_conv2d_layer_runs_on_the_cuda_conv_kernels(monkeypatch):
 def _bn_eval(bn_cls, c):
     m = bn_cls(c)
     r = np.random.default_rng(5)
-    m.running_mean.data[...] = r.standard_normal(c).astype(np.float32)
-    m.running_var.data[...] = r.uniform(0.5, 2.0, c).astype(np.float32)
-    m.weight.data[...] = r.uniform(0.5, 1.5, c).astype(np.float32)
+    m.running_mean._data[...] = r.standard_normal(c).astype(np.float32)
+    m.running_var._data[...] = r.uniform(0.5, 2.0, c).astype(np.float32)
+    m.weight._data[...] = r.uniform(0.5, 1.5, c).astype(np.float32)
     return m.eval()
 
 
@@ -330,7 +330,7 @@ def train_small_cnn(device, make_optimizer, steps=20):
         opt.step()
         scheduler.step()
         losses.append(loss.item())
-    state = {k: (cp.asnumpy(v.data) if isinstance(v.data, cp.ndarray) else v.data) for k, v in model.state_dict().items()}
+    state = {k: (cp.asnumpy(v._data) if isinstance(v._data, cp.ndarray) else v._data) for k, v in model.state_dict().items()}
     return state, np.array(losses)
 
 

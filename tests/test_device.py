@@ -24,8 +24,8 @@ def test_to_cpu_is_identity():
 def test_to_copy_true_gives_a_new_array():
     t = dlcore.tensor([1.0, 2.0])
     c = t.to("cpu", copy=True)
-    assert c is not t and c.data is not t.data
-    c.data[0] = 5
+    assert c is not t and c._data is not t._data
+    c._data[0] = 5
     assert t.tolist() == [1.0, 2.0]
 
 
@@ -70,7 +70,7 @@ def test_bad_to_arguments_raise_type_error():
 def test_creation_functions_take_device_cpu_and_like_functions_follow_the_input():
     for t in (dlcore.zeros(2, 3, device="cpu"), dlcore.ones(2, device="cpu"), dlcore.full((2,), 1.5, device="cpu"),
               dlcore.arange(4, device="cpu"), dlcore.randn(2, device="cpu"), dlcore.tensor([1.0], device="cpu")):
-        assert isinstance(t.data, np.ndarray)
+        assert isinstance(t._data, np.ndarray)
     x = dlcore.ones(2, 3, dtype=dlcore.float64)
     for made in (dlcore.zeros_like(x), dlcore.ones_like(x), dlcore.full_like(x, 7), dlcore.randn_like(x),
                  dlcore.rand_like(x)):
@@ -170,7 +170,7 @@ def test_module_to_cuda_without_a_gpu_raises_and_leaves_the_module_on_the_cpu():
         model.to("cuda")
     with pytest.raises(dlcore.BackendUnavailableError):
         model.cuda()
-    assert all(isinstance(t.data, np.ndarray) for t in list(model.parameters()) + list(model.buffers()))
+    assert all(isinstance(t._data, np.ndarray) for t in list(model.parameters()) + list(model.buffers()))
 
 
 @no_gpu

@@ -112,7 +112,7 @@ def _trained_copy(build):
     dlcore.manual_seed(1)
     src = build()
     src(dlcore.randn(4, 3, 32, 32))  # training-mode forward moves the running stats
-    return src, {k: np.array(v.data if isinstance(v, dlcore.Tensor) else v) for k, v in src.state_dict().items()}
+    return src, {k: np.array(v._data if isinstance(v, dlcore.Tensor) else v) for k, v in src.state_dict().items()}
 
 
 def test_load_round_trip_with_prefix_and_old_checkpoints():
@@ -137,7 +137,7 @@ def test_load_reports_every_problem_and_changes_nothing():
     build = SMALL["resnet18"][0]
     _, state = _trained_copy(build)
     dst = build()
-    before = {k: np.array(v.data if isinstance(v, dlcore.Tensor) else v) for k, v in dst.state_dict().items()}
+    before = {k: np.array(v._data if isinstance(v, dlcore.Tensor) else v) for k, v in dst.state_dict().items()}
     bad = dict(state)
     bad["fc.weight"] = np.zeros((3, 3), np.float32)
     del bad["layer1.0.conv1.weight"]
@@ -147,7 +147,7 @@ def test_load_reports_every_problem_and_changes_nothing():
     msg = str(err.value)
     assert "'fc.weight': checkpoint shape (3, 3) != model shape (1000, 64)" in msg
     assert "layer1.0.conv1.weight" in msg and "head.weight" in msg
-    after = {k: np.array(v.data if isinstance(v, dlcore.Tensor) else v) for k, v in dst.state_dict().items()}
+    after = {k: np.array(v._data if isinstance(v, dlcore.Tensor) else v) for k, v in dst.state_dict().items()}
     assert all(np.array_equal(before[k], after[k]) for k in before)
     # strict=False: missing/unexpected returned, shapes still checked
     del bad["fc.weight"]

@@ -58,9 +58,9 @@ def test_load_state_dict_checks_everything_before_writing():
         b.load_state_dict({"weight": a.weight.numpy()})
     for k, v in b.state_dict().items():
         np.testing.assert_array_equal(v, before[k])
-    weight_array = b.weight.data
+    weight_array = b.weight._data
     b.load_state_dict(a.state_dict())
-    assert b.weight.data is weight_array  # loaded in place (optimizers keep their references)
+    assert b.weight._data is weight_array  # loaded in place (optimizers keep their references)
     np.testing.assert_array_equal(b.weight.numpy(), a.weight.numpy())
 
 

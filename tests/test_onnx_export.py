@@ -44,7 +44,7 @@ def _trained(model, side, cin=3):
     forward, so batch-norm running statistics are not the trivial 0/1."""
     for m in model.modules():
         if isinstance(m, (nn.Conv2d, nn.Linear)) and m.bias is not None:
-            m.bias.data[...] = 0
+            m.bias._data[...] = 0
     model.train()
     model(dlcore.Tensor(rng.standard_normal((4, cin, side, side)).astype(np.float32)))
     return model.eval()
@@ -141,6 +141,46 @@ class Functional(nn.Module):
         return dlcore.stack([f, f.max(dim=1)[0].unsqueeze(1).expand(2, 4)], dim=1)
 
 
+@pytest.mark.parametrize("kind", ["avg", "max"])
+def test_adaptive_pooling_with_windows_that_neither_tile_nor_replicate(kind, tmp_path):
+    """Overlapping, uneven windows (7 -> 3: [0,3) [2,5) [4,7)), odd sizes, up- and down-sizing mixed per axis."""
+    layer = nn.AdaptiveAvgPool2d if kind == "avg" else nn.AdaptiveMaxPool2d
+    for size, out in (((7, 7), 3), ((9, 10), (4, 3)), ((5, 3), (7, 2)), ((1, 17), (1, 5)), ((13, 6), (13, 4))):
+        proto = check_export(layer(out), rng.standard_normal((2, 3) + size), tmp_path,
+                             batch2=rng.standard_normal((1, 3) + size).astype(np.float32))
+        ops = {n.op_type for n in proto.graph.node} - {"Identity"}  # the graph output's name
+        assert ops == ({"MatMul"} if kind == "avg" else {"Slice", "ReduceMax", "Concat"}), ops
+
+
+def test_pool_ceil_mode_and_count_include_pad_combinations(tmp_path):
+    """Every kernel/stride/padding/ceil_mode/count_include_pad mix on odd sizes, including windows that start
+    in the padding (ONNX's ceil rule would add an output there) and windows past the padding (PyTorch's divisor
+    counts the padding but not that overhang)."""
+    cases = 0
+    for k, s, pad in ((2, 2, 0), (3, 2, 1), (3, 3, 1), (2, 3, 1), (3, 1, 1), (4, 3, 2), (5, 2, 2)):
+        for size in ((7, 10), (8, 5), (6, 6)):
+            for ceil_mode in (False, True):
+                pools = [nn.MaxPool2d(k, s, pad, ceil_mode=ceil_mode)] + [
+                    nn.AvgPool2d(k, s, pad, ceil_mode=ceil_mode, count_include_pad=c) for c in (True, False)]
+                for layer in pools:
+                    if min(_pool_out(size, k, s, pad, ceil_mode)) < 1:
+                        continue
+                    check_export(layer, rng.standard_normal((2, 3) + size), tmp_path)
+                    cases += 1
+    assert cases >= 100
+
+
+def _pool_out(size, k, s, p, ceil_mode):
+    rnd = (lambda v: -(-v // s)) if ceil_mode else (lambda v: v // s)
+    out = []
+    for n in size:
+        o = rnd(n + 2 * p - k) + 1
+        if ceil_mode and (o - 1) * s >= n + p:
+            o -= 1
+        out.append(o)
+    return out
+
+
 def test_functional_converters(tmp_path):
     check_export(Functional(), rng.standard_normal((2, 2, 4, 5)), tmp_path, rtol=1e-3, atol=1e-4)
 
@@ -152,8 +192,6 @@ def test_unsupported_op_raises_naming_it(tmp_path):
 
     with pytest.raises(NotImplementedError, match="'CrossEntropy'"):
         dlcore.onnx.export(WithLoss(), dlcore.randn(2, 3, 1, 1), tmp_path / "x.onnx")
-    with pytest.raises(NotImplementedError, match="ONNX has no adaptive pooling"):
-        dlcore.onnx.export(nn.AdaptiveAvgPool2d(3), dlcore.randn(1, 2, 7, 7), tmp_path / "x.onnx")
     with pytest.raises(NotImplementedError, match="circular"):
         dlcore.onnx.export(lambda x: F.pad(x, (1, 1), mode="circular"), dlcore.randn(1, 2, 3, 3), tmp_path / "x.onnx")
 

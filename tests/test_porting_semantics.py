@@ -24,13 +24,13 @@ def test_manual_sgd_step_with_inplace_operator_updates_the_weight():
     x = dlcore.randn(5, 4)
     _loss(model, x).backward()
     before = [p.numpy().copy() for p in model.parameters()]
-    storage = [p.data for p in model.parameters()]
+    storage = [p._data for p in model.parameters()]
     with dlcore.no_grad():
         for p in model.parameters():
             p -= 0.1 * p.grad
     for p, b, s in zip(model.parameters(), before, storage):
         np.testing.assert_allclose(p.numpy(), b - 0.1 * p.grad.numpy(), rtol=1e-6)
-        assert p.data is s  # updated in place, the optimizer's references stay valid
+        assert p._data is s  # updated in place, the optimizer's references stay valid
 
 
 def test_inplace_on_a_leaf_that_requires_grad_raises_outside_no_grad():
@@ -47,9 +47,9 @@ def test_data_assignment_and_data_inplace_keep_an_array_and_train():
     model = _model()
     w = model[0].weight
     w.data = dlcore.zeros(3, 4)  # a Tensor assigned to .data: its storage, not a Tensor inside a Tensor
-    assert isinstance(w.data, np.ndarray) and float(w.sum()) == 0
+    assert isinstance(w.data, dlcore.Tensor) and isinstance(w._data, np.ndarray) and float(w.sum()) == 0
     repr(w)  # printing used to crash
-    w.data -= 0.5 * dlcore.ones(3, 4)  # ndarray -= Tensor: in place
+    w.data -= 0.5 * dlcore.ones(3, 4)  # in place on the shared storage
     np.testing.assert_array_equal(w.numpy(), -0.5)
     opt = optim.Adam(model.parameters(), lr=0.1)
     before = w.numpy().copy()
@@ -263,9 +263,68 @@ def test_state_dict_values_are_tensors_sharing_storage():
     model = nn.Sequential(nn.Linear(3, 2), nn.BatchNorm1d(2))
     sd = model.state_dict()
     assert all(isinstance(v, dlcore.Tensor) for v in sd.values())
-    assert sd["0.weight"].data is model[0].weight.data and not sd["0.weight"].requires_grad
+    assert sd["0.weight"]._data is model[0].weight._data and not sd["0.weight"].requires_grad
     sd["0.bias"].zero_()
     assert model[0].bias.tolist() == [0.0, 0.0]
     other = nn.Sequential(nn.Linear(3, 2), nn.BatchNorm1d(2))
     other.load_state_dict(sd)
     np.testing.assert_array_equal(other[0].weight.numpy(), model[0].weight.numpy())
+
+
+# ---- habit: p.data is a detached Tensor on the same storage (PyTorch's .data) ---------------------
+def test_data_is_a_detached_tensor_sharing_storage():
+    p = nn.Parameter(dlcore.randn(3, 4))
+    d = p.data
+    assert type(d) is dlcore.Tensor and not d.requires_grad and d.is_leaf and d.grad is None
+    assert d._data is p._data and d.shape == (3, 4) and d.dtype == p.dtype
+    p.data.zero_()  # in place through .data, with grad enabled: allowed, as in PyTorch
+    assert p.tolist() == [[0.0] * 4] * 3
+    p.data.copy_(dlcore.full((3, 4), 2.0))
+    np.testing.assert_array_equal(p.numpy(), 2.0)
+    p.data.fill_(3.0)
+    p.data.mul_(0.5)
+    p.data[0] = 7.0
+    np.testing.assert_array_equal(p.numpy()[0], 7.0)
+    np.testing.assert_array_equal(p.numpy()[1:], 1.5)
+    assert "Parameter containing" in repr(p) and "tensor(" in repr(p.data) and "requires_grad" not in repr(p.data)
+    np.testing.assert_array_equal(p.data.cpu().numpy(), p.numpy())  # the old x.data.cpu().numpy() habit
+
+
+def test_changes_through_data_are_invisible_to_autograd():
+    """As in PyTorch: .data has its own version counter, so changing it after forward does not raise
+    (detach() shares the counter and does raise)."""
+    w = dlcore.randn(4, requires_grad=True)
+    y = (w * w).sum()
+    w.data.mul_(2.0)
+    y.backward()  # no "modified by an in-place operation"
+    np.testing.assert_allclose(w.grad.numpy(), 2 * w.numpy(), rtol=1e-6)  # the gradient sees the new storage
+    y = (w * w).sum()
+    w.detach().mul_(2.0)
+    with pytest.raises(RuntimeError, match="modified by an in-place operation"):
+        y.backward()
+
+
+def test_sgd_habit_through_data_trains_and_optimizers_keep_working():
+    model = _model()
+    x = dlcore.randn(8, 4)
+    first = float(_loss(model, x))
+    for _ in range(20):
+        model.zero_grad()
+        _loss(model, x).backward()
+        for p in model.parameters():
+            p.data -= 0.05 * p.grad.data  # the pre-0.4 PyTorch habit
+    assert float(_loss(model, x)) < first
+    opt = optim.SGD(model.parameters(), lr=0.05, momentum=0.9)
+    storage = [p._data for p in model.parameters()]
+    opt.zero_grad()
+    _loss(model, x).backward()
+    opt.step()
+    assert all(p._data is s for p, s in zip(model.parameters(), storage))
+
+
+def test_data_setter_refuses_nothing_silently():
+    p = nn.Parameter(dlcore.zeros(2))
+    p.data = dlcore.ones(2).data  # a .data Tensor assigned back: its storage
+    assert p.tolist() == [1.0, 1.0] and p.requires_grad
+    p.data = [4.0, 5.0]
+    assert p.tolist() == [4.0, 5.0]

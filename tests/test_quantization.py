@@ -114,7 +114,7 @@ def test_quantized_model_saves_and_loads(tmp_path):
     dlcore.save(q.state_dict(), path)
     q2 = QuantizedSequential.from_state_dict(dlcore.load(path))
     np.testing.assert_array_equal(q(x).numpy(), q2(x).numpy())
-    assert q.nbytes() < sum(p.data.nbytes for p in model.parameters()) / 3.5
+    assert q.nbytes() < sum(p._data.nbytes for p in model.parameters()) / 3.5
     with pytest.raises(ValueError, match="not a quantized model"):
         QuantizedSequential.from_state_dict(model.state_dict())
 
@@ -140,11 +140,11 @@ def test_sign_ste_forward_and_gradient():
 def test_binary_linear_gradients_follow_the_xnor_net_formula(rng):
     """dL/dx = (dy Wb) 1{|x| <= 1};  dL/dW = G alpha 1{|W| <= 1} + sign(W)/n sum_j G_j sign(W_j), G = dy^T sign(x)."""
     layer = nn.BinaryLinear(7, 5, dtype=np.float64)
-    layer.weight.data[...] = rng.standard_normal((5, 7)) * 0.8
+    layer.weight._data[...] = rng.standard_normal((5, 7)) * 0.8
     x = dlcore.Tensor(rng.standard_normal((4, 7)) * 1.2, requires_grad=True)
     dy = rng.standard_normal((4, 5))
     layer(x).backward(dlcore.Tensor(dy))
-    w, xv = layer.weight.data, x.numpy()
+    w, xv = layer.weight._data, x.numpy()
     s = lambda v: np.where(v >= 0, 1.0, -1.0)  # noqa: E731
     alpha = np.abs(w).mean(axis=1, keepdims=True)
     wb = alpha * s(w)
@@ -174,6 +174,6 @@ def test_binarize_equals_the_float_layers(rng):
             scale = np.abs(y_f).max()
             np.testing.assert_allclose(y_b, y_f, rtol=1e-5, atol=1e-5 * scale, err_msg=f"layer {i}")
             h = dlcore.Tensor(y_f)
-    assert packed[2].weight_bits.data.nbytes * 32 >= model[2].weight.data.nbytes
+    assert packed[2].weight_bits._data.nbytes * 32 >= model[2].weight._data.nbytes
     with pytest.raises(ValueError, match="no BinaryConv2d"):
         dlcore.quantization.binarize(nn.Sequential(nn.Linear(2, 2)))

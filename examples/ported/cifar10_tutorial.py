@@ -1,9 +1,10 @@
 """A CIFAR-10 classifier trained the way PyTorch's "Training a Classifier" tutorial does it (our own code).
 
-Ported by changing the import lines, marked "# dlcore:" (docs/PORTING.md); the plotting of sample images
-(matplotlib, torchvision.utils.make_grid) is left out. PyTorch habits it exercises: the tuple batches,
-running_loss += loss.item(), torch.max(outputs, 1), (predicted == labels).sum().item(), labels.size(0),
-indexing a tuple with a label tensor, torch.save / load_state_dict(torch.load(PATH, weights_only=True)).
+Ported by adding two lines, marked "# dlcore:" (``import dlcore``, ``dlcore.install_as_torch()``;
+docs/PORTING.md); the plotting of sample images (matplotlib, torchvision.utils.make_grid) is left out. PyTorch
+habits it exercises: the tuple batches, running_loss += loss.item(), torch.max(outputs, 1), (predicted ==
+labels).sum().item(), labels.size(0), indexing a tuple with a label tensor, torch.save /
+load_state_dict(torch.load(PATH, weights_only=True)).
 
     python examples/ported/cifar10_tutorial.py --root DIR     # DIR: cifar-10-batches-bin
 """
@@ -11,12 +12,15 @@ import argparse
 import os
 import tempfile
 
-import dlcore as torch                                     # dlcore: was `import torch`
-import dlcore.data as data_lib                             # dlcore: was `import torchvision`
-import dlcore.data.transforms as transforms                # dlcore: was `import torchvision.transforms as ...`
-import dlcore.nn as nn                                     # dlcore: was `import torch.nn as nn`
-import dlcore.nn.functional as F                           # dlcore: was `import torch.nn.functional as F`
-import dlcore.optim as optim                               # dlcore: was `import torch.optim as optim`
+import dlcore                                              # dlcore: added (the port is these two lines)
+dlcore.install_as_torch()                                  # dlcore: added (dlcore under torch's module names)
+import torch
+import torchvision
+import torchvision.transforms as transforms
+import torch.nn as nn
+import torch.nn.functional as F
+import torch.optim as optim
+
 
 classes = ('plane', 'car', 'bird', 'cat', 'deer', 'dog', 'frog', 'horse', 'ship', 'truck')
 
@@ -56,10 +60,10 @@ def main(argv=None):
          transforms.Normalize((0.5, 0.5, 0.5), (0.5, 0.5, 0.5))])
     batch_size = args.batch_size
 
-    trainset = data_lib.CIFAR10(root=args.root, train=True, download=True, transform=transform)
+    trainset = torchvision.datasets.CIFAR10(root=args.root, train=True, download=True, transform=transform)
     trainloader = torch.utils.data.DataLoader(trainset, batch_size=batch_size, shuffle=True,
                                               num_workers=args.workers)
-    testset = data_lib.CIFAR10(root=args.root, train=False, download=True, transform=transform)
+    testset = torchvision.datasets.CIFAR10(root=args.root, train=False, download=True, transform=transform)
     testloader = torch.utils.data.DataLoader(testset, batch_size=batch_size, shuffle=False,
                                              num_workers=args.workers)
 

@@ -1,7 +1,8 @@
 """An MNIST training script written the way pytorch/examples' mnist/main.py is (our own code), run on dlcore.
 
-Porting it from PyTorch changed only the import lines, marked "# dlcore:" below (docs/PORTING.md):
-``torch`` -> ``dlcore``, ``torchvision`` -> ``dlcore.data``. Everything else is PyTorch's API:
+Porting it from PyTorch added two lines, marked "# dlcore:" below (docs/PORTING.md): ``import dlcore`` and
+``dlcore.install_as_torch()``, which registers dlcore under the names ``torch``, ``torch.nn``, ``torchvision``
+...; the original import lines then load dlcore. Everything else is PyTorch's API:
 torch.device, .to(device), F.* with reduction=, argmax(keepdim) / eq / view_as / sum().item(),
 Adadelta + StepLR, DataLoader kwargs (num_workers, pin_memory), '{:.6f}'.format(loss.item()),
 torch.save(model.state_dict()) (dlcore's .npz format under any name).
@@ -11,12 +12,14 @@ torch.save(model.state_dict()) (dlcore's .npz format under any name).
 import argparse
 import time
 
-import dlcore as torch                                    # dlcore: was `import torch`
-import dlcore.nn as nn                                    # dlcore: was `import torch.nn as nn`
-import dlcore.nn.functional as F                          # dlcore: was `import torch.nn.functional as F`
-import dlcore.optim as optim                              # dlcore: was `import torch.optim as optim`
-from dlcore.data import datasets, transforms              # dlcore: was `from torchvision import ...`
-from dlcore.optim.lr_scheduler import StepLR              # dlcore: was `from torch.optim.lr_scheduler ...`
+import dlcore                                             # dlcore: added (the port is these two lines)
+dlcore.install_as_torch()                                 # dlcore: added (dlcore under torch's module names)
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+import torch.optim as optim
+from torchvision import datasets, transforms
+from torch.optim.lr_scheduler import StepLR
 
 
 class Net(nn.Module):

@@ -89,3 +89,8 @@ def __getattr__(name):
 
         return importlib.import_module(".explain", __name__)
     raise AttributeError(f"module 'dlcore' has no attribute {name!r}")
+
+# PyMySQL-style: ``dlcore.install_as_torch()`` registers dlcore under PyTorch's module names (docs/PORTING.md)
+from ._torch_alias import install_as_torch  # noqa: E402
+
+__all__ += ["install_as_torch"]

@@ -36,7 +36,7 @@ def input_gradient(model, x, y, loss_fn=F.cross_entropy):
     finally:
         for p, flag in zip(params, flags):
             p.requires_grad = flag
-    return xg.grad.data
+    return xg.grad._data
 
 
 def fgsm(model, x, y, eps, loss_fn=F.cross_entropy, clip=None):
@@ -63,7 +63,7 @@ def fgsm(model, x, y, eps, loss_fn=F.cross_entropy, clip=None):
         x = tensor(x)
     grad = input_gradient(model, x, y, loss_fn)
     xp = array_module(grad)
-    adv = x.data + x.data.dtype.type(eps) * xp.sign(grad).astype(x.data.dtype, copy=False)
+    adv = x._data + x._data.dtype.type(eps) * xp.sign(grad).astype(x._data.dtype, copy=False)
     if clip is not None:
         low, high = clip
         adv = xp.clip(adv, low, high)

@@ -47,7 +47,7 @@ def _t(x):
 # ---- reductions and selection --------------------------------------------------------------
 def max(input, dim=None, keepdim=False):
     """max of all elements; ``(values, indices)`` along `dim`; or the elementwise maximum with a Tensor."""
-    input = _t(input)  # also an array, e.g. the old habit torch.max(outputs.data, 1)
+    input = _t(input)  # a NumPy array works too
     if isinstance(dim, Tensor):
         return maximum(input, dim)
     return input.max(dim=dim, keepdim=keepdim)
@@ -83,7 +83,7 @@ def argmin(input, dim=None, keepdim=False):
 def where(condition, input=None, other=None):
     """`input` where `condition` else `other` (broadcast; numbers take the tensor's dtype). With only a
     condition: the indices of its true elements, as ``torch.where(cond)``."""
-    cond = condition.data if isinstance(condition, Tensor) else np.asarray(condition)
+    cond = condition._data if isinstance(condition, Tensor) else np.asarray(condition)
     if input is None and other is None:
         return tuple(Tensor(i.astype(np.int64)) for i in module_for_device(_device_of(cond)).nonzero(cond))
     if cond.dtype != np.bool_:
@@ -104,12 +104,12 @@ def _device_of(array):
 def maximum(input, other):
     """Elementwise max (ties send the gradient to `input`)."""
     other = _as_tensor_like(other, input)
-    return select.Where.apply((input.data >= other.data), input, other)
+    return select.Where.apply((input._data >= other._data), input, other)
 
 
 def minimum(input, other):
     other = _as_tensor_like(other, input)
-    return select.Where.apply((input.data <= other.data), input, other)
+    return select.Where.apply((input._data <= other._data), input, other)
 
 
 def clamp(input, min=None, max=None):
@@ -246,7 +246,7 @@ def log_softmax(input, dim):
 
 
 def logsumexp(input, dim, keepdim=False):
-    m = Tensor(input.data.max(axis=dim, keepdims=True))  # a constant shift: exact gradient, no overflow
+    m = Tensor(input._data.max(axis=dim, keepdims=True))  # a constant shift: exact gradient, no overflow
     out = (input - m).exp().sum(dim=dim, keepdim=True).log() + m
     return out if keepdim else out.squeeze(dim)
 

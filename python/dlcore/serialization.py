@@ -43,7 +43,7 @@ def _digest(array):
 def _encode(obj, arrays):
     """obj -> a JSON-able node; arrays are appended to `arrays` and referenced by name."""
     if isinstance(obj, Tensor):
-        obj = obj.data
+        obj = obj._data
     if is_cuda_array(obj):
         obj = obj.get()  # checkpoints hold host arrays: they load without a GPU
     if isinstance(obj, np.ndarray):

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import numbers
 from collections import namedtuple
-from operator import attrgetter
 
 import numpy as np
 
@@ -42,10 +41,15 @@ SortResult = namedtuple("SortResult", ["values", "indices"])
 _is_array = is_array
 
 
+def _get_data(tensor):
+    """``t.data``: a Tensor on the same storage, detached from the tape, with its own version counter (as in
+    PyTorch: changes made through it are invisible to autograd). Library code uses ``t._data``, the array."""
+    return Tensor(tensor._data)
+
+
 def _set_data(tensor, value):
     """``t.data = value`` stores an array: a Tensor value gives its array (shared storage, as PyTorch's
-    ``p.data = t``), other data goes through NumPy. (Reading ``t.data`` is a C-level attrgetter of
-    ``_data``, the array itself; hot internal paths read ``_data`` directly.)"""
+    ``p.data = t``), other data goes through NumPy."""
     if isinstance(value, Tensor):
         value = value._data
     elif not _is_array(value):
@@ -62,20 +66,20 @@ class Tensor:
     """An n-dimensional array that records the operations applied to it.
 
     Attributes:
-        data: the underlying NumPy (or CuPy) array, shared, never copied.
+        data: a detached Tensor sharing this tensor's storage (``t._data`` is the NumPy or CuPy array).
         requires_grad: whether ``backward`` computes a gradient for it.
         grad: a Tensor with the accumulated gradient after ``backward``, else None.
     """
 
     __array_priority__ = 1000  # so ndarray (op) Tensor defers to Tensor's reflected ops
-    data = property(attrgetter("_data"), _set_data, doc="the underlying NumPy (or CuPy) array, shared")
+    data = property(_get_data, _set_data, doc="a detached Tensor sharing this storage (as PyTorch's .data)")
     _version = _NEVER_MODIFIED
     #: {handle id: fn} of register_hook (None until the first hook: no cost on the hot path)
     _hooks = None
 
     def __init__(self, data, requires_grad=False):
         if isinstance(data, Tensor):
-            data = data.data
+            data = data._data
         if not _is_array(data):
             data = np.asarray(data)
         self._data = data
@@ -118,7 +122,7 @@ class Tensor:
     @property
     def device(self):
         """"cpu" (a NumPy array) or "cuda" (a CuPy array)."""
-        return device_of(self.data)
+        return device_of(self._data)
 
     @property
     def is_cuda(self):
@@ -131,7 +135,7 @@ class Tensor:
         return self.ndim
 
     def numel(self):
-        return int(self.data.size)
+        return int(self._data.size)
 
     def __len__(self):
         if self.ndim == 0:
@@ -149,12 +153,12 @@ class Tensor:
     # ---- conversion -------------------------------------------------------
     def numpy(self):
         """The array itself for NumPy-backed tensors (zero-copy); a host copy for CuPy (cuda) ones."""
-        if isinstance(self.data, np.ndarray):
-            return self.data
-        return self.data.get()
+        if isinstance(self._data, np.ndarray):
+            return self._data
+        return self._data.get()
 
     def item(self):
-        return self.data.item()
+        return self._data.item()
 
     def tolist(self):
         return self.numpy().tolist()
@@ -164,23 +168,23 @@ class Tensor:
         return a if dtype is None else a.astype(dtype)
 
     def __dlpack__(self, *args, **kwargs):
-        return self.data.__dlpack__(*args, **kwargs)
+        return self._data.__dlpack__(*args, **kwargs)
 
     def __dlpack_device__(self):
-        return self.data.__dlpack_device__()
+        return self._data.__dlpack_device__()
 
     def detach(self):
         """A tensor sharing this data (and its version counter), outside the tape."""
-        t = Tensor(self.data)
+        t = Tensor(self._data)
         t._version = self._version_counter()
         return t
 
     def clone(self):
-        return _unary(arith.Mul, self, 1) if self.requires_grad else Tensor(self.data.copy())
+        return _unary(arith.Mul, self, 1) if self.requires_grad else Tensor(self._data.copy())
 
     def astype(self, dtype):
         """Converted copy as a new leaf (no gradient flows back; ``to(dtype)`` is the differentiable one)."""
-        return Tensor(self.data.astype(dtype), requires_grad=self.requires_grad and np.dtype(dtype).kind == "f")
+        return Tensor(self._data.astype(dtype), requires_grad=self.requires_grad and np.dtype(dtype).kind == "f")
 
     def to(self, *args, **kwargs):
         """This tensor on another device and/or with another dtype, PyTorch's ``Tensor.to``.
@@ -264,12 +268,12 @@ class Tensor:
         if not self.requires_grad:
             raise RuntimeError("backward on a tensor that does not require grad (no recorded graph)")
         if gradient is None:
-            if self.data.size != 1:
+            if self._data.size != 1:
                 raise RuntimeError(f"backward needs a gradient for a non-scalar tensor of shape {self.shape}")
-            g = array_module(self.data).ones(self.shape, dtype=self.dtype)
+            g = array_module(self._data).ones(self.shape, dtype=self.dtype)
         else:
-            g = gradient.data if isinstance(gradient, Tensor) else array_like(gradient, self.data)
-            check_same_device("backward: gradient and tensor", (self.data, g))
+            g = gradient._data if isinstance(gradient, Tensor) else array_like(gradient, self._data)
+            check_same_device("backward: gradient and tensor", (self._data, g))
             if g.shape != self.shape:
                 raise ValueError(f"gradient shape {g.shape} does not match tensor shape {self.shape}")
             g = g.astype(self.dtype, copy=False)
@@ -315,8 +319,8 @@ class Tensor:
             if src.device != self.device:
                 src = src.to(self.device)
             return self._record_inplace(select.CopyInto, src)
-        src = other.data if isinstance(other, Tensor) else other
-        self.data[...] = array_to(src, self.device) if is_array(src) else src
+        src = other._data if isinstance(other, Tensor) else other
+        self._data[...] = array_to(src, self.device) if is_array(src) else src
         self._version_counter()[0] += 1
         return self
 
@@ -328,14 +332,14 @@ class Tensor:
         self._check_inplace()
         if is_grad_enabled() and (self.requires_grad or (isinstance(other, Tensor) and other.requires_grad)):
             return self._record_inplace(fn, _as_tensor_like(other, self))
-        xp = array_module(self.data)
-        o = other.data if isinstance(other, Tensor) else other
+        xp = array_module(self._data)
+        o = other._data if isinstance(other, Tensor) else other
         if _is_array(o):
-            check_same_device(f"in-place {ufunc}", (self.data, o))
+            check_same_device(f"in-place {ufunc}", (self._data, o))
         elif isinstance(o, (list, tuple)):
             o = xp.asarray(o, dtype=self.dtype if np.asarray(o).dtype.kind == "f" else None)
         try:
-            getattr(xp, ufunc)(self.data, o, out=self.data, casting="same_kind")
+            getattr(xp, ufunc)(self._data, o, out=self._data, casting="same_kind")
         except TypeError as e:  # numpy's UFuncTypeError (int tensor += float)
             raise RuntimeError(f"in-place {ufunc}: result type of {self.dtype} and "
                                f"{getattr(o, 'dtype', type(o).__name__)} can't be cast to {self.dtype}") from e
@@ -344,12 +348,12 @@ class Tensor:
 
     def _record_inplace(self, fn, *others, **kwargs):
         """Runs ``fn(old_self, *others)`` on the tape and writes the result into this tensor's storage."""
-        old = Tensor(self.data if fn in _READS_NO_OLD_VALUE else self.data.copy(), requires_grad=self.requires_grad)
+        old = Tensor(self._data if fn in _READS_NO_OLD_VALUE else self._data.copy(), requires_grad=self.requires_grad)
         old._node = self._node  # the old value continues the graph that produced this tensor
         out = fn.apply(old, *others, **kwargs)
         if out.dtype != self.dtype and not np.can_cast(out.dtype, self.dtype, "same_kind"):
             raise RuntimeError(f"in-place {fn.__name__}: result type {out.dtype} can't be cast to {self.dtype}")
-        self.data[...] = out.data
+        self._data[...] = out._data
         self._version_counter()[0] += 1
         self._node, self.requires_grad = out._node, out.requires_grad
         return self
@@ -383,7 +387,7 @@ class Tensor:
         self._check_inplace()
         if is_grad_enabled() and self.requires_grad:
             return self._record_inplace(select.Clamp, min, max)
-        array_module(self.data).clip(self.data, min, max, out=self.data)
+        array_module(self._data).clip(self._data, min, max, out=self._data)
         self._version_counter()[0] += 1
         return self
 
@@ -392,22 +396,22 @@ class Tensor:
     def __setitem__(self, index, value):
         """``t[index] = value``: writes the storage; on the tape, `value` gets the gradient of the slots."""
         self._check_inplace()
-        index = _unwrap_index(index, self.data)
+        index = _unwrap_index(index, self._data)
         if is_grad_enabled() and (self.requires_grad or (isinstance(value, Tensor) and value.requires_grad)):
             self._record_inplace(select.SetItem, _as_tensor_like(value, self), index)
             return
-        v = value.data if isinstance(value, Tensor) else value
+        v = value._data if isinstance(value, Tensor) else value
         if _is_array(v):
-            check_same_device("item assignment", (self.data, v))
-        self.data[index] = v
+            check_same_device("item assignment", (self._data, v))
+        self._data[index] = v
         self._version_counter()[0] += 1
 
     # ---- Python number protocol (one-element tensors, as in PyTorch) ----------
     def _scalar(self, what):
-        if self.data.size != 1:
+        if self._data.size != 1:
             raise ValueError(f"only one-element tensors can be converted to Python scalars ({what} of a tensor "
                              f"of shape {self.shape})")
-        return self.data.item() if self.data.ndim == 0 else self.data.reshape(()).item()
+        return self._data.item() if self._data.ndim == 0 else self._data.reshape(()).item()
 
     def __float__(self):
         return float(self._scalar("float()"))
@@ -422,7 +426,7 @@ class Tensor:
         return int(self._scalar("index"))
 
     def __format__(self, spec):
-        if self.data.size == 1:
+        if self._data.size == 1:
             return format(self._scalar("format"), spec)
         if spec:
             raise TypeError(f"unsupported format string {spec!r} for a tensor of shape {self.shape}")
@@ -432,7 +436,7 @@ class Tensor:
         self._check_inplace()
         if is_grad_enabled() and self.requires_grad:  # a non-leaf in the graph: recorded as a copy
             return self._record_inplace(select.CopyInto, _as_tensor_like(value, self))
-        self.data[...] = value.data if isinstance(value, Tensor) else value
+        self._data[...] = value._data if isinstance(value, Tensor) else value
         self._version_counter()[0] += 1
         return self
 
@@ -519,9 +523,9 @@ class Tensor:
 
     # ---- comparisons (results are bool tensors, outside the tape) ----------
     def _compare(self, other, op):
-        other = other.data if isinstance(other, Tensor) else other
-        check_same_device("comparison", (self.data, other))
-        return Tensor(op(self.data, other))
+        other = other._data if isinstance(other, Tensor) else other
+        check_same_device("comparison", (self._data, other))
+        return Tensor(op(self._data, other))
 
     def __eq__(self, other):
         return self._compare(other, lambda a, b: a == b)
@@ -544,18 +548,18 @@ class Tensor:
     __hash__ = object.__hash__
 
     def __bool__(self):
-        if self.data.size != 1:
-            raise RuntimeError(f"the truth value of a tensor with {self.data.size} elements is ambiguous")
-        return bool(self.data)
+        if self._data.size != 1:
+            raise RuntimeError(f"the truth value of a tensor with {self._data.size} elements is ambiguous")
+        return bool(self._data)
 
     def eq(self, other):
         return self == other
 
     def argmax(self, dim=None, keepdim=False):
-        xp = array_module(self.data)
+        xp = array_module(self._data)
         if dim is None:
-            return Tensor(xp.argmax(self.data).astype(np.int64))
-        out = xp.argmax(self.data, axis=dim).astype(np.int64)
+            return Tensor(xp.argmax(self._data).astype(np.int64))
+        out = xp.argmax(self._data, axis=dim).astype(np.int64)
         return Tensor(xp.expand_dims(out, dim) if keepdim else out)
 
     # ---- reductions -------------------------------------------------------
@@ -632,7 +636,7 @@ class Tensor:
         return self
 
     def __getitem__(self, index):
-        return shape.GetItem.apply(self, _unwrap_index(index, self.data))
+        return shape.GetItem.apply(self, _unwrap_index(index, self._data))
 
     def __iter__(self):
         for i in range(len(self)):
@@ -697,7 +701,7 @@ class Tensor:
         return self.dtype.kind == "f"
 
     def is_contiguous(self):
-        return bool(self.data.flags.c_contiguous)
+        return bool(self._data.flags.c_contiguous)
 
     def ne(self, other):
         return self != other
@@ -715,15 +719,15 @@ class Tensor:
         return self >= other
 
     def all(self, dim=None):
-        return Tensor(array_module(self.data).all(self.data, axis=dim))
+        return Tensor(array_module(self._data).all(self._data, axis=dim))
 
     def any(self, dim=None):
-        return Tensor(array_module(self.data).any(self.data, axis=dim))
+        return Tensor(array_module(self._data).any(self._data, axis=dim))
 
     def __invert__(self):
         if self.dtype != bool_:
-            return Tensor(~self.data)
-        return Tensor(array_module(self.data).logical_not(self.data))
+            return Tensor(~self._data)
+        return Tensor(array_module(self._data).logical_not(self._data))
 
     def __and__(self, other):
         return self._compare(other, lambda a, b: a & b)
@@ -741,7 +745,7 @@ class Tensor:
         return (-self.detach()).argmax(dim=dim, keepdim=keepdim)
 
     def sign(self):
-        return Tensor(array_module(self.data).sign(self.data))
+        return Tensor(array_module(self._data).sign(self._data))
 
     def square(self):
         return self * self
@@ -765,7 +769,7 @@ class Tensor:
 
     def masked_fill(self, mask, value):
         """`value` where `mask` (a bool tensor broadcastable to this one) is True."""
-        m = mask.data if isinstance(mask, Tensor) else np.asarray(mask)
+        m = mask._data if isinstance(mask, Tensor) else np.asarray(mask)
         if m.dtype != bool_:
             raise TypeError(f"masked_fill: mask must be a bool tensor, got {m.dtype}")
         return select.Where.apply(m, _as_tensor_like(value, self), self)
@@ -794,19 +798,19 @@ class Tensor:
 
     def gather(self, dim, index):
         """out[..., i, ...] = self[..., index[..., i, ...], ...] along `dim` (index: an integer tensor)."""
-        idx = index.data if isinstance(index, Tensor) else np.asarray(index)
+        idx = index._data if isinstance(index, Tensor) else np.asarray(index)
         if idx.dtype.kind not in "iu" or idx.ndim != self.ndim:
             raise ValueError(f"gather: index must be an integer tensor with {self.ndim} dims, got "
                              f"{idx.dtype} of shape {idx.shape}")
-        xp = array_module(self.data)
+        xp = array_module(self._data)
         dim = dim % self.ndim
         grids = list(xp.ix_(*[xp.arange(n) for n in idx.shape]))
         grids[dim] = idx
         return self[tuple(grids)]
 
     def argsort(self, dim=-1, descending=False):
-        xp = array_module(self.data)
-        keys = -self.data if descending and self.dtype.kind != "b" else self.data
+        xp = array_module(self._data)
+        keys = -self._data if descending and self.dtype.kind != "b" else self._data
         order = xp.argsort(keys, axis=dim, kind="stable")
         return Tensor(order.astype(np.int64))
 
@@ -893,7 +897,7 @@ def _unwrap_index(index, data):
     """Tensor and list indices -> arrays on `data`'s device (a CPU index may select from a GPU tensor)."""
     def one(i):
         if isinstance(i, Tensor):
-            i = i.data
+            i = i._data
         elif isinstance(i, list):
             i = np.asarray(i)
         return array_to(i, device_of(data)) if is_array(i) else i
@@ -929,7 +933,7 @@ def _as_tensor_like(value, like):
     arrays of another kind become `like`'s dtype."""
     if isinstance(value, Tensor):
         return value
-    xp = array_module(like.data)
+    xp = array_module(like._data)
     if isinstance(value, (numbers.Number, list, tuple)):
         kind = np.asarray(value).dtype.kind
         if _CATEGORY.get(kind, 3) <= _CATEGORY.get(like.dtype.kind, 3):
@@ -975,7 +979,7 @@ def tensor(data, dtype=None, requires_grad=False, device=None):
     their dtype unless `dtype` is given, and their device unless `device` is.
     """
     if isinstance(data, Tensor):
-        data = data.data
+        data = data._data
     if _is_array(data):
         arr = data.astype(dtype) if dtype is not None else data.copy()
     else:
@@ -1115,7 +1119,7 @@ def matmul(a, b):
 
 def _matmul(a, b):
     """a @ b on the tape; 2-D float32 operands under dlcore.autocast run in bfloat16."""
-    if a.ndim == 2 and b.ndim == 2 and _amp.autocast_applies("matmul", a.data, b.data):
+    if a.ndim == 2 and b.ndim == 2 and _amp.autocast_applies("matmul", a._data, b._data):
         from .ops.amp import MatMulBf16
 
         return MatMulBf16.apply(a, b)

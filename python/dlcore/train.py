@@ -88,7 +88,7 @@ def train_epoch(model, loader, optimizer, loss_fn=F.cross_entropy, desc="train",
         optimizer.step()
         n = len(y)
         total_loss += loss.item() * n
-        correct += int((logits.data.argmax(axis=1) == y.data).sum())
+        correct += int((logits._data.argmax(axis=1) == y._data).sum())
         seen += n
         bar.set_postfix(loss=f"{total_loss / seen:.4f}", acc=f"{correct / seen:.3f}",
                         img_s=f"{seen / (time.perf_counter() - start):.0f}")
@@ -125,7 +125,7 @@ def evaluate(model, loader, loss_fn=F.cross_entropy, device=None, distributed=Fa
             x, y = x.to(device), y.to(device)
             logits = model(x)
             total_loss += loss_fn(logits, y).item() * len(y)
-            correct += int((logits.data.argmax(axis=1) == y.data).sum())
+            correct += int((logits._data.argmax(axis=1) == y._data).sum())
             seen += len(y)
     if distributed:
         total_loss, correct, seen = _sum_over_ranks(total_loss, correct, seen)

@@ -48,12 +48,12 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
         if g is None:
             if out.numel() != 1:
                 raise RuntimeError(f"grad: grad_outputs is needed for a non-scalar output of shape {out.shape}")
-            g = Tensor(out.data.dtype.type(1) + 0 * out.data)
+            g = Tensor(out._data.dtype.type(1) + 0 * out._data)
         elif not isinstance(g, Tensor):
             g = Tensor(g)
         if g.shape != out.shape:
             raise ValueError(f"grad: grad_output shape {g.shape} does not match output shape {out.shape}")
-        seeds.append(g if create_graph else g.data)
+        seeds.append(g if create_graph else g._data)
     retain = create_graph if retain_graph is None else retain_graph
     results = run_backward(outputs, seeds, retain_graph=retain, create_graph=create_graph, inputs=inputs)
     out = []

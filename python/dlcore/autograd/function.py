@@ -230,20 +230,20 @@ def _run_hooks(tensor, g, create_graph):
                 raise RuntimeError(f"a tensor hook returned a gradient of shape {new.shape} for a tensor of "
                                    f"shape {tensor.shape}")
             value = new
-    return value if create_graph else value.data
+    return value if create_graph else value._data
 
 
 def _accumulate(tensor, g):
     from ..tensor import Tensor
 
     if isinstance(g, Tensor):  # create_graph: .grad stays on the tape
-        if g.dtype != tensor.data.dtype:
-            g = g.to(tensor.data.dtype)
+        if g.dtype != tensor._data.dtype:
+            g = g.to(tensor._data.dtype)
         tensor.grad = g if tensor.grad is None else tensor.grad + g
         return
-    if g.dtype != tensor.data.dtype:
-        g = g.astype(tensor.data.dtype)
+    if g.dtype != tensor._data.dtype:
+        g = g.astype(tensor._data.dtype)
     if tensor.grad is None:
         tensor.grad = Tensor(g.copy())
     else:
-        tensor.grad.data = tensor.grad.data + g
+        tensor.grad._data = tensor.grad._data + g

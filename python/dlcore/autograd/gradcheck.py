@@ -19,20 +19,20 @@ def gradcheck(fn, inputs, *, eps=1e-6, atol=1e-6, rtol=1e-4, seed=0):
     weight = rng.standard_normal(out.shape)
 
     def scalar():
-        return float(np.sum(np.asarray(fn(*inputs).data, dtype=np.float64) * weight))
+        return float(np.sum(np.asarray(fn(*inputs)._data, dtype=np.float64) * weight))
 
     for t in inputs:
         if isinstance(t, Tensor) and t.requires_grad:
-            if t.data.dtype != np.float64:
-                raise TypeError(f"gradcheck needs float64 inputs, got {t.data.dtype}")
+            if t._data.dtype != np.float64:
+                raise TypeError(f"gradcheck needs float64 inputs, got {t._data.dtype}")
             t.grad = None
     out = fn(*inputs)
-    out.backward(Tensor(weight.astype(out.data.dtype)))
+    out.backward(Tensor(weight.astype(out._data.dtype)))
     for index, t in enumerate(inputs):
         if not (isinstance(t, Tensor) and t.requires_grad):
             continue
-        numeric = _central_differences(scalar, t.data, eps)
-        analytic = np.zeros_like(numeric) if t.grad is None else np.asarray(t.grad.data)
+        numeric = _central_differences(scalar, t._data, eps)
+        analytic = np.zeros_like(numeric) if t.grad is None else np.asarray(t.grad._data)
         err = np.abs(analytic - numeric)
         bound = atol + rtol * np.abs(numeric)
         if not np.all(err <= bound):

@@ -101,7 +101,7 @@ class DistributedDataParallel(Module):
         params = [p for p in module.parameters() if p.requires_grad]
         self._check_same_model(st, module)
         for t in list(module.parameters()) + list(module.buffers()):
-            pg.broadcast(t.data, src=0)
+            pg.broadcast(t._data, src=0)
         self._buckets = self._make_buckets(params, bucket_cap_mb * 2 ** 20)
         self._bucket_of = {id(p): b for b in self._buckets for p in b.params}
         self._started = 0
@@ -125,16 +125,16 @@ class DistributedDataParallel(Module):
     def _make_buckets(params, cap_bytes):
         buckets, current = [], []
         for p in reversed(params):  # backward produces the last layers' gradients first
-            if not p.data.flags.c_contiguous:
+            if not p._data.flags.c_contiguous:
                 raise ValueError(f"DistributedDataParallel: a parameter of shape {p.shape} is not C-contiguous")
             if current and (p.dtype != current[0].dtype or p.device != current[0].device
-                            or sum(q.data.nbytes for q in current) + p.data.nbytes > cap_bytes):
+                            or sum(q._data.nbytes for q in current) + p._data.nbytes > cap_bytes):
                 buckets.append(current)
                 current = []
             current.append(p)
         if current:
             buckets.append(current)
-        return [_Bucket(b, _array_module(b[0].data)) for b in buckets]
+        return [_Bucket(b, _array_module(b[0]._data)) for b in buckets]
 
     @property
     def bucket_sizes(self):
@@ -156,7 +156,7 @@ class DistributedDataParallel(Module):
                 "model's forward skips parameters, pass find_unused_parameters=True (on every rank)")
         if self.broadcast_buffers and self.training and self.world_size > 1:
             for b in self.module.buffers():
-                pg.broadcast(b.data, src=0)
+                pg.broadcast(b._data, src=0)
         out = self.module(*args, **kwargs)
         if self.find_unused_parameters and self._sync and any(t.requires_grad for t in _tensors_in(out)):
             self._mark_unused(out)  # only when a backward can follow (not under no_grad)
@@ -177,7 +177,7 @@ class DistributedDataParallel(Module):
             for p in b.params:
                 if id(p) not in reached:
                     if p.grad is None:
-                        p.grad = Tensor(_array_module(p.data).zeros_like(p.data))
+                        p.grad = Tensor(_array_module(p._data).zeros_like(p._data))
                     self._grad_ready(p)
 
     # ---- the gradient hook ------------------------------------------------------------
@@ -190,7 +190,7 @@ class DistributedDataParallel(Module):
                                "was reduced (backward through a forward that DDP did not see?)")
         start = time.perf_counter()
         i = bucket.slot[id(p)]
-        bucket.view(i)[...] = p.grad.data
+        bucket.view(i)[...] = p.grad._data
         bucket.counted.add(i)
         bucket.ready += 1
         self.timings["copy_s"] += time.perf_counter() - start
@@ -212,11 +212,11 @@ class DistributedDataParallel(Module):
         for b in self._buckets:
             b.buffer /= self.world_size
             for i, p in enumerate(b.params):
-                grad = p.grad.data
+                grad = p.grad._data
                 if getattr(grad.flags, "writeable", True) and grad.flags.c_contiguous:  # CuPy has no writeable
                     grad[...] = b.view(i)
                 else:
-                    p.grad.data = b.view(i).copy()
+                    p.grad._data = b.view(i).copy()
         self.timings["wait_s"] += waited
         self.timings["copy_s"] += time.perf_counter() - start - waited
         self._reset()

@@ -18,7 +18,7 @@ _PREFIXES = ("module.", "_orig_mod.")  # DataParallel/DDP, torch.compile
 def _to_numpy(value, name):
     """torch.Tensor / dlcore.Tensor / NumPy / CuPy array -> a NumPy array."""
     if isinstance(value, Tensor):
-        value = value.data
+        value = value._data
     if hasattr(value, "detach") and hasattr(value, "cpu"):  # torch.Tensor, without importing torch
         value = value.detach().cpu()
         if str(getattr(value, "dtype", "")) == "torch.bfloat16":
@@ -88,5 +88,5 @@ def load_torch_state_dict(model, state_dict, strict=True):
     from .._device import array_like
 
     for target, value in updates:
-        target.data[...] = array_like(value.astype(target.data.dtype, copy=False), target.data)
+        target._data[...] = array_like(value.astype(target._data.dtype, copy=False), target._data)
     return missing, unexpected

@@ -71,7 +71,7 @@ def dropout2d(input, p=0.5, training=True, inplace=False):
     lead = input.shape[:-2]
     keep = np.random.default_rng(next_seed()).random(lead) >= p
     scale = np.zeros(lead) if p == 1 else keep / (1 - p)
-    mask = array_like(scale.astype(input.dtype).reshape(lead + (1, 1)), input.data)
+    mask = array_like(scale.astype(input.dtype).reshape(lead + (1, 1)), input._data)
     return input * Tensor(mask)
 
 
@@ -156,7 +156,7 @@ def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corne
 
 def one_hot(tensor, num_classes=-1):
     """Integer class indices (*) -> int64 (*, num_classes) with a 1 at each index (num_classes=-1: max + 1)."""
-    data = tensor.data if isinstance(tensor, Tensor) else np.asarray(tensor)
+    data = tensor._data if isinstance(tensor, Tensor) else np.asarray(tensor)
     if data.dtype.kind not in "iu":
         raise TypeError(f"one_hot: expects an integer tensor of class indices, got dtype {data.dtype}")
     xp = array_module(data)

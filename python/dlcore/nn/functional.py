@@ -41,9 +41,9 @@ def _target_array(target, input):
     arrays) is placed there, since it carries no device of its own.
     """
     if isinstance(target, Tensor):
-        check_same_device("loss: input and target", (input.data, target.data))
-        return target.data
-    return array_like(target, input.data)
+        check_same_device("loss: input and target", (input._data, target._data))
+        return target._data
+    return array_like(target, input._data)
 
 
 def _target_tensor(target, input):
@@ -83,7 +83,7 @@ def linear(input, weight, bias=None):
         return linear(input.reshape(-1, input.shape[-1]), weight, bias).reshape(lead + (weight.shape[0],))
     if input.shape[1] != weight.shape[1]:
         raise ValueError(f"linear: input {input.shape} and weight {weight.shape} do not match (in_features)")
-    if _amp.autocast_applies("linear", input.data, weight.data, None if bias is None else bias.data):
+    if _amp.autocast_applies("linear", input._data, weight._data, None if bias is None else bias._data):
         return _amp_ops.LinearBf16.apply(input, weight, bias)
     _check_dtypes("linear", input, weight, bias)
     return linear_ops.Linear.apply(input, weight, bias)
@@ -97,7 +97,7 @@ def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
     """
     if isinstance(padding, str):
         padding = _conv_padding_mode(padding, weight.shape[2:], dilation, stride)
-    if _amp.autocast_applies("conv2d", input.data, weight.data, None if bias is None else bias.data):
+    if _amp.autocast_applies("conv2d", input._data, weight._data, None if bias is None else bias._data):
         return _amp_ops.Conv2dBf16.apply(input, weight, bias, stride=stride, padding=padding, dilation=dilation,
                                          groups=groups)
     _check_dtypes("conv2d", input, weight, bias)
@@ -192,8 +192,8 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
     ``running_mean``/``running_var`` in place (unbiased variance); otherwise the
     running statistics are used.
     """
-    rm = running_mean.data if isinstance(running_mean, Tensor) else running_mean
-    rv = running_var.data if isinstance(running_var, Tensor) else running_var
+    rm = running_mean._data if isinstance(running_mean, Tensor) else running_mean
+    rv = running_var._data if isinstance(running_var, Tensor) else running_var
     _check_dtypes("batch_norm", input, weight, bias)
     if training:
         return norm.BatchNormTraining.apply(input, weight, bias, rm, rv, momentum=float(momentum), eps=float(eps))

@@ -76,7 +76,7 @@ class _BackwardHookState:
                 result = new
         if result is None:
             return None
-        return {i: (g.data if isinstance(g, Tensor) else g) for i, g in enumerate(result)}
+        return {i: (g._data if isinstance(g, Tensor) else g) for i, g in enumerate(result)}
 
 
 def call_with_hooks(module, args, kwargs):

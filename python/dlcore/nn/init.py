@@ -37,7 +37,7 @@ def calculate_gain(nonlinearity, param=None):
 
 def _fill(tensor, values):
     with no_grad():
-        tensor.data[...] = array_like(values.astype(tensor.dtype), tensor.data)
+        tensor._data[...] = array_like(values.astype(tensor.dtype), tensor._data)
     return tensor
 
 

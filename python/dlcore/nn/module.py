@@ -13,7 +13,7 @@ class Parameter(Tensor):
     """A tensor that a Module registers as trainable (requires_grad by default)."""
 
     def __init__(self, data, requires_grad=True):
-        super().__init__(data.data if isinstance(data, Tensor) else data, requires_grad=requires_grad)
+        super().__init__(data._data if isinstance(data, Tensor) else data, requires_grad=requires_grad)
 
     def __repr__(self):
         return "Parameter containing:\n" + super().__repr__()
@@ -130,7 +130,7 @@ class Module:
             if set_to_none:
                 p.grad = None
             elif p.grad is not None:
-                p.grad.data[...] = 0
+                p.grad._data[...] = 0
 
     def requires_grad_(self, flag=True):
         for p in self.parameters():
@@ -205,9 +205,9 @@ class Module:
         """Replaces the array of every parameter, its gradient and every buffer by convert(array)."""
         tensors = list(self.parameters()) + [p.grad for p in self.parameters() if p.grad is not None]
         tensors += list(self.buffers())
-        converted = [convert(t.data) for t in tensors]  # all first: a failure leaves the module as it was
+        converted = [convert(t._data) for t in tensors]  # all first: a failure leaves the module as it was
         for t, array in zip(tensors, converted):
-            t.data = array
+            t._data = array
         return self
 
     # ---- state ------------------------------------------------------------
@@ -241,7 +241,7 @@ class Module:
             if name not in state_dict:
                 continue
             value = state_dict[name]
-            value = value.data if isinstance(value, Tensor) else value
+            value = value._data if isinstance(value, Tensor) else value
             value = value if hasattr(value, "shape") else np.asarray(value)
             if tuple(value.shape) != target.shape:
                 raise ValueError(f"load_state_dict: '{name}' has shape {tuple(value.shape)} in the checkpoint "
@@ -251,7 +251,7 @@ class Module:
                                 f"but {target.dtype} in the model")
             updates.append((target, value))
         for target, value in updates:  # onto each target's own device (a CPU checkpoint into a GPU model)
-            target.data[...] = array_like(value, target.data)
+            target._data[...] = array_like(value, target._data)
         return missing, unexpected
 
     # ---- calling and printing -------------------------------------------------

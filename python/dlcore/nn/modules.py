@@ -258,9 +258,9 @@ class _BatchNorm(Module):
         use_batch_stats = self.training or not self.track_running_stats
         momentum = self.momentum
         if self.training and self.track_running_stats:
-            self.num_batches_tracked.data[...] += 1
+            self.num_batches_tracked._data[...] += 1
             if momentum is None:  # cumulative moving average, as PyTorch
-                momentum = 1.0 / float(self.num_batches_tracked.data)
+                momentum = 1.0 / float(self.num_batches_tracked._data)
         return F.batch_norm(input, self.running_mean, self.running_var, self.weight, self.bias,
                             training=use_batch_stats, momentum=momentum, eps=self.eps)
 
@@ -331,7 +331,7 @@ class _Loss(Module):
 
     def _register_weight(self, name, value):
         """Class weights are buffers (as in PyTorch): ``loss_fn.to("cuda")`` moves them with the model's."""
-        self.register_buffer(name, None if value is None else Tensor(value.data if isinstance(value, Tensor)
+        self.register_buffer(name, None if value is None else Tensor(value._data if isinstance(value, Tensor)
                                                                       else np.asarray(value)))
 
     def extra_repr(self):

@@ -58,11 +58,11 @@ def _count(amount, total):
 def _current(module, name):
     """The weights that count for pruning: orig * mask when pruned, else the parameter itself (arrays)."""
     if name in _masks(module):
-        return module._parameters[name + "_orig"].data * module._buffers[name + "_mask"].data
+        return module._parameters[name + "_orig"]._data * module._buffers[name + "_mask"]._data
     param = module._parameters.get(name)
     if not isinstance(param, Parameter):
         raise ValueError(f"prune: {type(module).__name__} has no parameter {name!r}")
-    return param.data
+    return param._data
 
 
 def _rename(table, old, new):
@@ -94,8 +94,8 @@ def _recompute(module):
     """module.<name> = <name>_orig * <name>_mask for each pruned name (a tape op when grad is on)."""
     for name in _masks(module):
         orig, mask = module._parameters[name + "_orig"], module._buffers[name + "_mask"]
-        if mask.data.dtype != orig.data.dtype or type(mask.data) is not type(orig.data):
-            mask.data = array_module(orig.data).asarray(mask.data, dtype=orig.data.dtype)  # after .to()
+        if mask._data.dtype != orig._data.dtype or type(mask._data) is not type(orig._data):
+            mask._data = array_module(orig._data).asarray(mask._data, dtype=orig._data.dtype)  # after .to()
         object.__setattr__(module, name, orig * mask)
 
 
@@ -153,7 +153,7 @@ def remove(module, name="weight"):
     orig = module._parameters[name + "_orig"]
     mask = module._buffers.pop(name + "_mask")
     with no_grad():
-        orig.data *= mask.data.astype(orig.data.dtype, copy=False)
+        orig._data *= mask._data.astype(orig._data.dtype, copy=False)
     names.remove(name)
     module.__dict__.pop(name, None)
     _rename(module._parameters, name + "_orig", name)
@@ -175,7 +175,7 @@ def sparsity(model_or_tensors) -> float:
     if isinstance(model_or_tensors, Module):
         arrays = [_current(m, n) for m, n in prunable(model_or_tensors)]
     else:
-        arrays = [t.data if isinstance(t, Tensor) else np.asarray(t) for t in model_or_tensors]
+        arrays = [t._data if isinstance(t, Tensor) else np.asarray(t) for t in model_or_tensors]
     total = sum(a.size for a in arrays)
     zeros = sum(int((a == 0).sum()) for a in arrays)
     return zeros / max(total, 1)

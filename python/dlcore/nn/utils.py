@@ -20,21 +20,21 @@ def clip_grad_norm_(parameters, max_norm, norm_type=2.0):
         return 0.0
     norm_type = float(norm_type)
     if norm_type == np.inf:
-        total = max(float(array_module(g.data).abs(g.data).max()) for g in grads)
+        total = max(float(array_module(g._data).abs(g._data).max()) for g in grads)
     else:  # each gradient's sum of powers on its device, in float64; one float per tensor comes to the host
-        powers = (float((array_module(g.data).abs(g.data.astype(np.float64)) ** norm_type).sum()) for g in grads)
+        powers = (float((array_module(g._data).abs(g._data.astype(np.float64)) ** norm_type).sum()) for g in grads)
         total = float(sum(powers) ** (1.0 / norm_type))
     coef = max_norm / (total + 1e-6)
     if coef < 1:
         for g in grads:
-            g.data *= g.data.dtype.type(coef)
+            g._data *= g._data.dtype.type(coef)
     return total
 
 
 def clip_grad_value_(parameters, clip_value):
     """Clamps every gradient element into [-clip_value, clip_value]."""
     for g in _grads(parameters):
-        array_module(g.data).clip(g.data, -clip_value, clip_value, out=g.data)
+        array_module(g._data).clip(g._data, -clip_value, clip_value, out=g._data)
 
 
 from . import prune  # noqa: E402, F401  (re-exported: dlcore.nn.utils.prune, magnitude pruning)

@@ -39,7 +39,7 @@ def _shape(a):
 
 
 def _dtype(a):
-    return (a.data if isinstance(a, Tensor) else a).dtype
+    return (a._data if isinstance(a, Tensor) else a).dtype
 
 
 def _ints(name, values):
@@ -93,7 +93,7 @@ def _leaky_relu(g, rec):
 
 def _prelu(g, rec):
     x, w = rec.args
-    data = w.data if isinstance(w, Tensor) else w
+    data = w._data if isinstance(w, Tensor) else w
     slope = np.asarray(data.get() if hasattr(data, "get") else data)
     if slope.size != 1:  # (C,) over axis 1: broadcast as (C, 1, ..., 1) against (N, C, ...)
         slope = slope.reshape((-1,) + (1,) * (len(_shape(x)) - 2))
@@ -140,13 +140,12 @@ def _silu(g, rec):
 # ---- pooling ---------------------------------------------------------------------------------
 def _pool_attrs(rec, x_shape, kernel_size, stride, padding, ceil_mode):
     k, s, p, out = pool._geometry(x_shape, kernel_size, stride, padding, ceil_mode)
-    if ceil_mode:
-        # ONNX's ceil rule has no "last window starts inside the input" correction of PyTorch's
-        onnx_out = tuple(-(-(x_shape[2 + i] + 2 * p[i] - k[i]) // s[i]) + 1 for i in range(2))
-        if onnx_out != tuple(out):
-            _unsupported(rec, f"with ceil_mode on input {x_shape}: ONNX's output size {onnx_out} differs from "
-                              f"PyTorch's {tuple(out)} here")
     return dict(kernel_shape=list(k), strides=list(s), pads=[p[0], p[1], p[0], p[1]], ceil_mode=int(bool(ceil_mode)))
+
+
+def _ceil_overhang(x_shape, k, s, p, out):
+    """Rows/columns past the bottom/right padding that PyTorch's ceil_mode windows reach (0 without ceil_mode)."""
+    return tuple(max(0, (out[i] - 1) * s[i] + k[i] - (x_shape[2 + i] + 2 * p[i])) for i in range(2))
 
 
 def _max_pool(g, rec):
@@ -154,7 +153,12 @@ def _max_pool(g, rec):
     stride = rec.args[2] if len(rec.args) > 2 else None
     padding = rec.args[3] if len(rec.args) > 3 else 0
     ceil_mode = rec.args[4] if len(rec.args) > 4 else False
-    return g.node("MaxPool", [g.value(x)], **_pool_attrs(rec, _shape(x), kernel_size, stride, padding, ceil_mode))
+    k, s, p, out = pool._geometry(_shape(x), kernel_size, stride, padding, ceil_mode)
+    # ceil_mode as explicit end padding (ignored by MaxPool like the symmetric one) and a floor rule: ONNX's own
+    # ceil rule lacks PyTorch's "the last window starts inside the input or left padding" correction
+    eh, ew = _ceil_overhang(_shape(x), k, s, p, out)
+    return g.node("MaxPool", [g.value(x)], kernel_shape=list(k), strides=list(s),
+                  pads=[p[0], p[1], p[0] + eh, p[1] + ew], ceil_mode=0)
 
 
 def _avg_pool(g, rec):
@@ -163,11 +167,23 @@ def _avg_pool(g, rec):
     padding = rec.args[3] if len(rec.args) > 3 else 0
     ceil_mode = rec.args[4] if len(rec.args) > 4 else False
     count_include_pad = rec.args[5] if len(rec.args) > 5 else True
-    attrs = _pool_attrs(rec, _shape(x), kernel_size, stride, padding, ceil_mode)
-    if ceil_mode and count_include_pad and any(attrs["pads"]):
-        # the divisor of a window running past the padding differs between runtimes
-        _unsupported(rec, "with ceil_mode, padding and count_include_pad together has no matching ONNX divisor rule")
-    return g.node("AveragePool", [g.value(x)], count_include_pad=int(bool(count_include_pad)), **attrs)
+    k, s, p, out = pool._geometry(_shape(x), kernel_size, stride, padding, ceil_mode)
+    eh, ew = _ceil_overhang(_shape(x), k, s, p, out)
+    if not (eh or ew) or (not count_include_pad):
+        # the divisor ONNX uses is PyTorch's here: the window's size, or its count of input elements
+        return g.node("AveragePool", [g.value(x)], kernel_shape=list(k), strides=list(s),
+                      pads=[p[0], p[1], p[0] + eh, p[1] + ew], ceil_mode=0,
+                      count_include_pad=int(bool(count_include_pad)))
+    # ceil_mode windows past the padding with count_include_pad: PyTorch counts the padding but not the overhang,
+    # a rule ONNX has not got. Zero-pad explicitly, sum-average over whole windows, rescale each output cell by
+    # (kh*kw) / PyTorch's divisor (the divisors come from dlcore's own rule, pool._avg_divisors).
+    h, w = _shape(x)[2:]
+    padded = g.node("Pad", [g.value(x), g.const(_ints("pads", [0, 0, p[0], p[1], 0, 0, p[0] + eh, p[1] + ew]))],
+                    mode="constant")
+    mean = g.node("AveragePool", [padded], kernel_shape=list(k), strides=list(s))
+    divisor = pool._avg_divisors(np, h, w, k, s, p, out, True, np.float64)
+    scale = (k[0] * k[1] / divisor).astype(_dtype(x))[None, None]
+    return g.node("Mul", [mean, g.const(scale)])
 
 
 def _adaptive(kind):
@@ -185,9 +201,32 @@ def _adaptive(kind):
             scales = g.const(np.asarray([1, 1, oh // h, ow // w], dtype=np.float32))
             return g.node("Resize", [name, "", scales], mode="nearest", coordinate_transformation_mode="asymmetric",
                           nearest_mode="floor")
-        _unsupported(rec, f"from {h}x{w} to {oh}x{ow}: ONNX has no adaptive pooling for windows that neither tile "
-                          f"the input nor replicate it")
+        if kind == "Average":
+            return _adaptive_avg_matmul(g, name, _dtype(x), h, w, oh, ow)
+        return _adaptive_max_slices(g, name, h, w, oh, ow)
     return convert
+
+
+def _adaptive_avg_matmul(g, name, dtype, h, w, oh, ow):
+    """Windows that neither tile nor replicate: y = A_h @ x @ A_w^T with PyTorch's averaging matrices
+    (resample.adaptive_avg_matrix, the ones dlcore's forward uses); MatMul broadcasts over N and C."""
+    a_h = g.const(resample.adaptive_avg_matrix(h, oh).astype(dtype))        # (OH, H)
+    a_w_t = g.const(resample.adaptive_avg_matrix(w, ow).T.astype(dtype))    # (W, OW)
+    return g.node("MatMul", [a_h, g.node("MatMul", [name, a_w_t])])
+
+
+def _adaptive_max_slices(g, name, h, w, oh, ow):
+    """Windows that neither tile nor replicate: the max over a window is the max over its rows of the max over
+    its columns, so per axis: Slice each window, ReduceMax it (keepdims), Concat the results."""
+    for axis, size, out in ((2, h, oh), (3, w, ow)):
+        starts, ends = resample.adaptive_bounds(size, out)
+        parts = []
+        for a, b in zip(starts, ends):
+            piece = g.node("Slice", [name, g.const(_ints("starts", [a])), g.const(_ints("ends", [b])),
+                                     g.const(_ints("axes", [axis]))])
+            parts.append(_reduce_node(g, "ReduceMax", piece, [axis], 1))
+        name = g.node("Concat", parts, axis=axis)
+    return name
 
 
 def _interpolate(g, rec):

@@ -41,9 +41,9 @@ class GraphBuilder:
         if key in self.names:
             return self.names[key]
         if isinstance(obj, Tensor):
-            if id(obj.data) in self.names:
-                return self.names[id(obj.data)]
-            return self.const(obj.data)
+            if id(obj._data) in self.names:
+                return self.names[id(obj._data)]
+            return self.const(obj._data)
         if isinstance(obj, numbers.Number):
             return self.const(np.asarray(obj, dtype=dtype or np.float32))
         return self.const(obj)
@@ -62,12 +62,12 @@ class GraphBuilder:
 
     def param(self, obj, name):
         """Registers a parameter/buffer under its state-dict name (added as an initializer on first use)."""
-        data = obj.data if isinstance(obj, Tensor) else obj
+        data = obj._data if isinstance(obj, Tensor) else obj
         self.initializers.append(self.onnx.numpy_helper.from_array(np.ascontiguousarray(
             np.asarray(data.get() if hasattr(data, "get") else data)), name))
         self.names[id(obj)] = name
         if isinstance(obj, Tensor):
-            self.names[id(obj.data)] = name
+            self.names[id(obj._data)] = name
 
 
 def _elem_type(onnx, dtype):
@@ -123,7 +123,7 @@ def export(model, example_input, path, opset=17, input_name="input", output_name
     if hasattr(model, "named_parameters"):
         for name, p in list(model.named_parameters()) + list(model.named_buffers()):
             g.names.setdefault(id(p), name)
-            g.names.setdefault(id(p.data), name)
+            g.names.setdefault(id(p._data), name)
     used_params = {}
     for rec in tracer.records:
         for a in list(rec.args) + list(rec.kwargs.values()):

@@ -96,7 +96,7 @@ def _pow(node, g):
     if _need(node, 0):
         da = _unbroadcast(g * b * a ** (b - 1), a.shape)
     if _need(node, 1):
-        positive = a.data > 0
+        positive = a._data > 0
         log_a = select.Where.apply(positive, a, _const(np.ones((), a.dtype))).log()
         db = _unbroadcast(g * a ** b * log_a, b.shape)
     return da, db
@@ -104,14 +104,14 @@ def _pow(node, g):
 
 def _abs(node, g):
     a = node.parents[0]
-    return g * _const(array_module(a.data).sign(a.data))
+    return g * _const(array_module(a._data).sign(a._data))
 
 
 # ---- activations and softmax -------------------------------------------------------
 def _leaky_relu(node, g):
     x = node.parents[0]
-    xp = array_module(x.data)
-    return g * _const(xp.where(x.data > 0, 1, node.slope).astype(x.dtype))
+    xp = array_module(x._data)
+    return g * _const(xp.where(x._data > 0, 1, node.slope).astype(x.dtype))
 
 
 def _sigmoid(node, g):
@@ -138,7 +138,7 @@ def _log_softmax(node, g):
 
 def _cross_entropy(node, g):
     logits = node.parents[0]
-    xp = array_module(logits.data)
+    xp = array_module(logits._data)
     n, c = logits.shape
     q = xp.full((n, c), node.eps / c, dtype=logits.dtype)
     q[xp.arange(n), node.target] += 1 - node.eps
@@ -270,7 +270,7 @@ def _stack(node, g):
 
 
 def _where(node, g):
-    zero = _const(array_module(g.data).zeros((), g.dtype))
+    zero = _const(array_module(g._data).zeros((), g.dtype))
     a, b = node.parents[1], node.parents[2]
     return (None,
             _unbroadcast(select.Where.apply(node.cond, g, zero), a.shape) if _need(node, 1) else None,
@@ -280,7 +280,7 @@ def _where(node, g):
 def _set_item(node, g):
     da = dv = None
     if _need(node, 0):
-        keep = array_module(g.data).ones(g.shape, dtype=g.dtype)
+        keep = array_module(g._data).ones(g.shape, dtype=g.dtype)
         keep[node.index] = 0
         da = g * _const(keep)
     if _need(node, 1):

@@ -49,20 +49,20 @@ class Optimizer:
                 if set_to_none:
                     p.grad = None
                 elif p.grad is not None:
-                    p.grad.data[...] = 0
+                    p.grad._data[...] = 0
 
     def _params_with_grad(self, group):
         for p in group["params"]:
             if p.grad is not None:
-                g = p.grad.data
+                g = p.grad._data
                 if group["l1"]:
-                    g = g + group["l1"] * array_module(p.data).sign(p.data)
+                    g = g + group["l1"] * array_module(p._data).sign(p._data)
                 yield p, g, self.state.setdefault(id(p), {})
 
     def step(self):
         for group in self.param_groups:
             for p, g, state in self._params_with_grad(group):
-                self._update(p.data, g, state, group)
+                self._update(p._data, g, state, group)
 
     def _update(self, param, grad, state, group):  # pragma: no cover - abstract
         raise NotImplementedError
@@ -112,7 +112,7 @@ class Optimizer:
                                      f"parameter has {p.shape}")
                 if is_array(value) and value.ndim == 0:
                     value = value.item()
-                entry[name] = array_like(value, p.data).astype(p.dtype) if is_array(value) else value  # a copy
+                entry[name] = array_like(value, p._data).astype(p.dtype) if is_array(value) else value  # a copy
             new_state[id(p)] = entry
         for saved, group in zip(groups, self.param_groups):
             for k, v in saved.items():

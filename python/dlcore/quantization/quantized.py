@@ -94,13 +94,13 @@ class PreparedModel(nn.Module):
 
     def forward(self, x):
         x = x if isinstance(x, Tensor) else Tensor(np.asarray(x, dtype=np.float32))
-        self.input_observer(x.data)
+        self.input_observer(x._data)
         for kind, name, m, relu in self.steps:
             x = m(x)
             if kind in ("conv", "linear"):
                 if relu:
                     x = nn.functional.relu(x)
-                self.observers[name](x.data)
+                self.observers[name](x._data)
         return x
 
 
@@ -131,9 +131,9 @@ def convert(prepared, reduce_range=True):
     layers = [{"kind": "quantize", "scale": float(s_in), "zero_point": int(zp_in)}]
     for kind, name, m, relu in prepared.steps:
         if kind in ("conv", "linear"):
-            wq, ws = quantize_weight_per_channel(m.weight.data, reduce_range)
+            wq, ws = quantize_weight_per_channel(m.weight._data, reduce_range)
             s_out, zp_out = prepared.observers[name].calculate_qparams()
-            bias = m.bias.data.astype(np.float32) if m.bias is not None else np.zeros(wq.shape[0], np.float32)
+            bias = m.bias._data.astype(np.float32) if m.bias is not None else np.zeros(wq.shape[0], np.float32)
             layer = {"kind": kind, "name": name, "weight": wq, "weight_scale": ws, "bias": bias, "relu": bool(relu),
                      "out_scale": float(s_out), "out_zero_point": int(zp_out)}
             if kind == "conv":
@@ -188,7 +188,7 @@ class QuantizedSequential(nn.Module):
         self.backend = backend
 
     def forward(self, x):
-        x = x.data if isinstance(x, Tensor) else np.asarray(x)
+        x = x._data if isinstance(x, Tensor) else np.asarray(x)
         x = np.ascontiguousarray(x, dtype=np.float32)
         q, scale, zp = None, None, None
         out = x
