@@ -1,17 +1,23 @@
-"""Whole training steps (forward, cross-entropy, backward, SGD momentum) at
-batch 64: dlcore beside PyTorch (when installed) on the same architecture.
+"""Whole training steps (forward, loss, backward, optimizer) at batch 64:
+dlcore beside PyTorch (when installed) on the same architecture.
 
-    python -m dlcore.bench train [--threads N] [--repeats R] [--quick]
+    python -m dlcore.bench train [--threads N] [--repeats R] [--quick] [--train-models lenet5,mnist_net,...]
 
-Models: LeNet-5 (MNIST, 1x28x28) and the AlexNet-style CIFAR model
-(dlcore.train.small_alexnet, 3x32x32: conv5-32, LRN, pool, conv5-64, LRN,
-pool, conv3-64, pool, fc256, fc10), rebuilt in torch.nn here. dlcore and
-torch steps alternate; each sample is the median step time of a block.
+Models (cross-entropy + SGD momentum 0.9 unless said):
+  lenet5         LeNet-5 (MNIST, 1x28x28)
+  mnist_net      the pytorch/examples MNIST net (1x28x28: conv3-32, conv3-64,
+                 max-pool 2, dropout .25, fc 9216->128, dropout .5, fc 128->10),
+                 log_softmax + nll_loss and Adadelta lr 1, as the example trains it
+  alexnet_cifar  dlcore.train.small_alexnet (3x32x32: conv5-32, LRN, pool,
+                 conv5-64, LRN, pool, conv3-64, pool, fc256, fc10)
+  resnet18       dlcore.models.resnet18(num_classes=10) on CIFAR-size 3x32x32
+                 (torch side: torchvision's resnet18, the same architecture)
+The torch side is rebuilt in torch.nn here. dlcore and torch steps alternate;
+each sample is the median step time of a block.
 
 dlcore's step is split into kernel time (wall time inside calls into the
 dlcore._C extension, measured in a second, instrumented block) and the rest
-(Python layer, autograd tape, NumPy glue, allocation). Not covered yet: the
-pytorch/examples MNIST net and ResNet-18 (issue 17 asks for them too).
+(Python layer, autograd tape, NumPy glue, allocation).
 """
 from __future__ import annotations
 
@@ -27,17 +33,60 @@ import dlcore
 from .common import print_table
 
 BATCH = 64
-MODELS = {"lenet5": (1, 28, 28), "alexnet_cifar": (3, 32, 32)}
+MODELS = {"lenet5": (1, 28, 28), "mnist_net": (1, 28, 28), "alexnet_cifar": (3, 32, 32),
+          "resnet18": (3, 32, 32)}
+
+
+def _mnist_net(nn, F):
+    """pytorch/examples mnist/main.py's Net, written once for either library (same API)."""
+
+    class Net(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.conv1 = nn.Conv2d(1, 32, 3, 1)
+            self.conv2 = nn.Conv2d(32, 64, 3, 1)
+            self.dropout1 = nn.Dropout(0.25)
+            self.dropout2 = nn.Dropout(0.5)
+            self.fc1 = nn.Linear(9216, 128)
+            self.fc2 = nn.Linear(128, 10)
+
+        def forward(self, x):
+            x = F.max_pool2d(F.relu(self.conv2(F.relu(self.conv1(x)))), 2)
+            x = F.relu(self.fc1(self.dropout1(x).flatten(1)))
+            return F.log_softmax(self.fc2(self.dropout2(x)), dim=1)
+
+    return Net()
 
 
 def _dlcore_model(name):
+    from dlcore import nn
+    from dlcore.models import resnet18
+    from dlcore.nn import functional as F
     from dlcore.train import lenet5, small_alexnet
 
-    return lenet5() if name == "lenet5" else small_alexnet()
+    return {"lenet5": lenet5, "alexnet_cifar": small_alexnet, "mnist_net": lambda: _mnist_net(nn, F),
+            "resnet18": lambda: resnet18(num_classes=10)}[name]()
+
+
+def _optimizer(lib, name, params):
+    """The optimizer each model trains with: Adadelta lr 1 for the MNIST net (as the example), else SGD."""
+    if name == "mnist_net":
+        return lib.optim.Adadelta(params, lr=1.0)
+    return lib.optim.SGD(params, lr=0.01, momentum=0.9)
+
+
+def _loss(F, name, out, y):
+    return F.nll_loss(out, y) if name == "mnist_net" else F.cross_entropy(out, y)
 
 
 def _torch_model(torch, name):
     nn = torch.nn
+    if name == "mnist_net":
+        return _mnist_net(nn, torch.nn.functional)
+    if name == "resnet18":
+        from torchvision.models import resnet18
+
+        return resnet18(num_classes=10)
     if name == "lenet5":
         return nn.Sequential(
             nn.Conv2d(1, 6, 5, padding=2), nn.ReLU(), nn.MaxPool2d(2),
@@ -96,30 +145,33 @@ class _KernelClock:
 
 
 def _dlcore_runner(name, x, y):
-    from dlcore import optim
     from dlcore.nn import functional as F
 
     dlcore.manual_seed(0)
     net = _dlcore_model(name)
-    opt = optim.SGD(net.parameters(), lr=0.01, momentum=0.9)
+    opt = _optimizer(dlcore, name, net.parameters())
     xt, yt = dlcore.from_numpy(x), dlcore.from_numpy(y)
 
     def step():
         opt.zero_grad()
-        F.cross_entropy(net(xt), yt).backward()
+        _loss(F, name, net(xt), yt).backward()
         opt.step()
     return step
 
 
 def _torch_runner(torch, name, x, y):
     torch.manual_seed(0)
-    net = _torch_model(torch, name)
-    opt = torch.optim.SGD(net.parameters(), lr=0.01, momentum=0.9)
+    try:
+        net = _torch_model(torch, name)
+    except ImportError as e:  # resnet18 needs torchvision
+        print(f"{name}: no torch row ({e})")
+        return None
+    opt = _optimizer(torch, name, net.parameters())
     xt, yt = torch.from_numpy(x), torch.from_numpy(y)
 
     def step():
         opt.zero_grad()
-        torch.nn.functional.cross_entropy(net(xt), yt).backward()
+        _loss(torch.nn.functional, name, net(xt), yt).backward()
         opt.step()
     return step
 
@@ -143,11 +195,16 @@ def run(args):
     steps = 5 if args.quick else 10
     rng = np.random.default_rng(0)
     load0 = os.getloadavg()[0]
-    print(f"\n## train: whole steps, batch {BATCH}, SGD momentum 0.9, {dlcore.get_num_threads()} threads "
+    models = getattr(args, "train_models", None) or ",".join(MODELS)
+    unknown = [m for m in models.split(",") if m not in MODELS]
+    if unknown:
+        raise SystemExit(f"train: unknown models {unknown}; choose from {list(MODELS)}")
+    print(f"\n## train: whole steps, batch {BATCH}, {dlcore.get_num_threads()} threads "
           f"(torch {'%d threads' % torch.get_num_threads() if torch else 'not installed'}); "
           f"median of {args.repeats} blocks x {steps} steps")
     rows = []
-    for name, shape in MODELS.items():
+    for name in models.split(","):
+        shape = MODELS[name]
         x = rng.random((BATCH,) + shape, dtype=np.float32)
         y = rng.integers(0, 10, BATCH).astype(np.int64)
         dl = _dlcore_runner(name, x, y)
