@@ -17,7 +17,9 @@ each sample is the median step time of a block.
 
 dlcore's step is split into kernel time (wall time inside calls into the
 dlcore._C extension, measured in a second, instrumented block) and the rest
-(Python layer, autograd tape, NumPy glue, allocation).
+(Python layer, autograd tape, NumPy glue, allocation); the optimizer's
+share is shown too. --train-unfused runs dlcore's optimizers with
+fused=False (the per-parameter NumPy formulas) for a before/after.
 """
 from __future__ import annotations
 
@@ -144,18 +146,23 @@ class _KernelClock:
         return False
 
 
-def _dlcore_runner(name, x, y):
+def _dlcore_runner(name, x, y, fused=None):
+    """A step function; step.opt_seconds holds the optimizer's share of the last step."""
     from dlcore.nn import functional as F
 
     dlcore.manual_seed(0)
     net = _dlcore_model(name)
     opt = _optimizer(dlcore, name, net.parameters())
+    for group in opt.param_groups:
+        group["fused"] = fused
     xt, yt = dlcore.from_numpy(x), dlcore.from_numpy(y)
 
     def step():
         opt.zero_grad()
         _loss(F, name, net(xt), yt).backward()
+        t0 = time.perf_counter()
         opt.step()
+        step.opt_seconds = time.perf_counter() - t0
     return step
 
 
@@ -207,28 +214,36 @@ def run(args):
         shape = MODELS[name]
         x = rng.random((BATCH,) + shape, dtype=np.float32)
         y = rng.integers(0, 10, BATCH).astype(np.int64)
-        dl = _dlcore_runner(name, x, y)
+        dl = _dlcore_runner(name, x, y, fused=False if getattr(args, "train_unfused", False) else None)
         tt = _torch_runner(torch, name, x, y) if torch else None
         for f in (dl, tt):
             if f:
                 f(), f()  # warm up: allocations, caches, thread pools
-        dl_t, t_t, kern = [], [], []
+        dl_t, t_t, kern, other, opt = [], [], [], [], []
         for _ in range(args.repeats):
             dl_t.append(_block(dl, steps))
             if tt:
                 t_t.append(_block(tt, steps))
+            t0 = time.perf_counter()
             with _KernelClock() as clock:
                 dl()
+            # the split of this one instrumented step (its own wall time, not the blocks' median)
             kern.append(clock.seconds)
-        d, k = statistics.median(dl_t), statistics.median(kern)
+            other.append(time.perf_counter() - t0 - clock.seconds)
+            opt.append(dl.opt_seconds)
+        d, k, o = statistics.median(dl_t), statistics.median(kern), statistics.median(other)
         t = statistics.median(t_t) if t_t else None
-        rows.append({"model": name, "dl_ms": d * 1e3, "kern_ms": k * 1e3, "other_ms": max(d - k, 0.0) * 1e3,
+        rows.append({"model": name, "dl_ms": d * 1e3, "kern_ms": k * 1e3, "other_ms": o * 1e3,
+                     "opt_ms": statistics.median(opt) * 1e3,
                      "dl_ips": BATCH / d, "t_ms": t * 1e3 if t else None, "t_ips": BATCH / t if t else None,
                      "ratio": t / d if t else None})
     print_table(rows, [("model", "model", ""), ("dl_ms", "dlcore ms/step", ".1f"),
                        ("kern_ms", "in kernels", ".1f"), ("other_ms", "everything else", ".1f"),
+                       ("opt_ms", "optimizer", ".1f"),
                        ("dl_ips", "dlcore img/s", ".0f"), ("t_ms", "torch ms/step", ".1f"),
                        ("t_ips", "torch img/s", ".0f"), ("ratio", "dlcore/torch img/s", ".2f")])
     print(f"load average (1-min) {load0:.1f} at start, {os.getloadavg()[0]:.1f} at end; "
-          f"'in kernels' = wall time inside dlcore._C calls in one instrumented step per block")
+          f"'in kernels' / 'everything else' split one instrumented step per block (medians; the wrappers add "
+          f"~1 us a call to 'else'); 'optimizer' = opt.step() of that step"
+          f"{' (unfused: per-parameter NumPy formulas)' if getattr(args, 'train_unfused', False) else ''}")
     return rows
