@@ -164,6 +164,8 @@ def main():
         os.environ["BENCH_REPORT"] = args.report  # the workers read it
         os.environ["BENCH_BUDGET"] = str(args.budget)
     if os.environ.get("BENCH_REPORT"):
+        if not args.worker:
+            sys.path.insert(0, args.after)  # the case list comes from that tree's dlcore.bench
         CASES[:] = _report_cases(os.environ["BENCH_REPORT"] == "quick")
     if args.worker:
         if os.environ.get("BENCH_ONLY"):
