@@ -1,7 +1,15 @@
 """GEMM and 3x3 conv at 2 threads, quiet vs next to one spinning process,
 dlcore beside PyTorch (issue 17).
 
-    python bench/contention.py [--before PYTHONPATH] [--rounds 3] [--reps 15]
+    python bench/contention.py [--before PYTHONPATH] [--rounds 3] [--reps 15] [--report quick|full]
+
+--report runs the shapes of `python -m dlcore.bench gemm` and `... conv`
+instead of the 4 default cases: every GEMM of the GEMM report (square,
+inner-product layers, conv layers as GEMMs; quick: its --quick list) and
+every conv layer of the conv report in its three passes (forward,
+backward-data, backward-weights; torch: F.conv2d, torch.nn.grad), at the
+report's minibatch. Each case gets at most --budget seconds per library and
+condition (at least 3 calls), so the big shapes do not take an hour.
 
 Each (build, condition) is measured in a fresh worker process; workers for
 the builds and conditions are interleaved round by round, and inside a
@@ -23,6 +31,51 @@ CASES = [("gemm n=128", ("gemm", 128)), ("gemm n=256", ("gemm", 256)), ("gemm n=
          ("conv3x3 64ch 56x56 b2", ("conv", 0))]
 
 
+def _report_cases(quick):
+    """(name, spec) of every GEMM and conv pass of the kernel reports."""
+    from dlcore.bench import conv, gemm
+
+    out = []
+    for c in gemm.cases(quick):
+        out.append((f"gemm {c['name']} {c['m']}x{c['n']}x{c['k']}", ("gemm_report", c)))
+    for layer in conv.layers(quick):
+        for p in conv.PASSES:
+            out.append((f"conv {layer['name']} {p}", ("conv_report", (layer, p))))
+    return out
+
+
+def _report_case(kind, spec, rng, torch):
+    """flops, dlcore call, torch call (or None) of one report case."""
+    import numpy as np
+
+    from dlcore.bench import conv
+    from dlcore.kernels import gemm
+
+    if kind == "gemm_report":
+        m, n, k, tb = spec["m"], spec["n"], spec["k"], spec["trans_b"]
+        a = rng.standard_normal((m, k), dtype=np.float32)
+        b = rng.standard_normal((n, k) if tb else (k, n), dtype=np.float32)
+        ta, tb_ = (torch.from_numpy(a), torch.from_numpy(b)) if torch else (None, None)
+        f_t = ((lambda: torch.mm(ta, tb_.t())) if tb else (lambda: torch.mm(ta, tb_))) if torch else None
+        return 2.0 * m * n * k, (lambda: gemm(a, b, trans_b=tb)), f_t
+    layer, p = spec
+    layer = dict(layer, mb=conv.MB)
+    x = rng.standard_normal((conv.MB, layer["ic"], layer["ih"], layer["iw"]), dtype=np.float32)
+    w = rng.standard_normal((layer["oc"], layer["ic"] // layer["g"], layer["kh"], layer["kw"]), dtype=np.float32)
+    dy = rng.standard_normal((conv.MB, layer["oc"], layer["oh"], layer["ow"]), dtype=np.float32)
+    flops = 2.0 * conv.MB * layer["oc"] * layer["oh"] * layer["ow"] * layer["ic"] // layer["g"] * layer["kh"] * \
+        layer["kw"]
+    f_dl = conv.pass_functions(layer, x, w, dy, "auto")[p]
+    f_t = None
+    if torch:
+        tx, tw, tdy = torch.from_numpy(x), torch.from_numpy(w), torch.from_numpy(dy)
+        hp = dict(stride=layer["stride"], padding=layer["pad"], groups=layer["g"])
+        f_t = {"fwd": lambda: torch.nn.functional.conv2d(tx, tw, **hp),
+               "bwd_d": lambda: torch.nn.grad.conv2d_input(tx.shape, tw, tdy, **hp),
+               "bwd_w": lambda: torch.nn.grad.conv2d_weight(tx, tw.shape, tdy, **hp)}[p]
+    return flops, f_dl, f_t
+
+
 def worker(reps):
     import numpy as np
     import dlcore
@@ -34,9 +87,12 @@ def worker(reps):
     except ImportError:
         torch = None
     rng = np.random.default_rng(0)
+    budget = float(os.environ.get("BENCH_BUDGET", "1e9"))
     out = {}
     for name, (kind, n) in CASES:
-        if kind == "gemm":
+        if kind in ("gemm_report", "conv_report"):
+            flops, f_dl, f_t = _report_case(kind, n, rng, torch)
+        elif kind == "gemm":
             a, b = rng.standard_normal((n, n), dtype=np.float32), rng.standard_normal((n, n), dtype=np.float32)
             flops = 2.0 * n ** 3
             f_dl = lambda: gemm(a, b)
@@ -60,13 +116,16 @@ def worker(reps):
             for f in fns.values():
                 for _ in range(3):
                     f()
-            for _ in range(reps):
+            for i in range(reps):
                 for k, f in fns.items():  # interleaved
                     t0 = time.perf_counter()
                     f()
                     times[k].append(time.perf_counter() - t0)
+                if i >= 2 and max(sum(v) for v in times.values()) > budget:
+                    break
         out[name] = {k: {"ms": statistics.median(v) * 1e3, "gflops": flops / statistics.median(v) / 1e9}
                      for k, v in times.items()}
+        out[name]["flops"] = flops
     print(json.dumps(out))
 
 
@@ -96,7 +155,18 @@ def main():
                     help="LABEL:VAR=VAL[,VAR=VAL] another run of --after with extra environment, "
                          "e.g. passive:OMP_WAIT_POLICY=passive")
     ap.add_argument("--only", default=None, help="comma-separated case-name prefixes (e.g. conv)")
+    ap.add_argument("--report", choices=("quick", "full"), default=None,
+                    help="the GEMM and conv reports' shapes instead of the 4 default cases")
+    ap.add_argument("--budget", type=float, default=2.0,
+                    help="--report: seconds per case, library and condition (at least 3 calls)")
     args = ap.parse_args()
+    if args.report:
+        os.environ["BENCH_REPORT"] = args.report  # the workers read it
+        os.environ["BENCH_BUDGET"] = str(args.budget)
+    if os.environ.get("BENCH_REPORT"):
+        if not args.worker:
+            sys.path.insert(0, args.after)  # the case list comes from that tree's dlcore.bench
+        CASES[:] = _report_cases(os.environ["BENCH_REPORT"] == "quick")
     if args.worker:
         if os.environ.get("BENCH_ONLY"):
             CASES[:] = [c for c in CASES if any(c[0].startswith(p) for p in os.environ["BENCH_ONLY"].split(","))]
@@ -125,8 +195,10 @@ def main():
     load1 = os.getloadavg()
     print(f"load average start {load0[0]:.1f}, end {load1[0]:.1f}; {os.cpu_count()} CPUs; 2 threads; "
           f"{args.rounds} rounds x {args.reps} reps, medians")
-    print(f"{'case':24s} {'build':7s} {'lib':7s} {'quiet ms':>9s} {'busy ms':>9s} {'busy/quiet':>10s} "
+    width = max(24, max(len(n) for n, _ in CASES))
+    print(f"{'case':{width}s} {'build':7s} {'lib':7s} {'quiet ms':>9s} {'busy ms':>9s} {'busy/quiet':>10s} "
           f"{'quiet GF':>9s} {'busy GF':>8s} {'dl speedup vs torch, busy':>26s}")
+    worst = []
     for name, _ in CASES:
         for build in builds:
             med = {}
@@ -139,17 +211,21 @@ def main():
                 if (build != "after" and lib == "torch") or ("quiet", lib) not in med:
                     continue
                 q, b = med[("quiet", lib)], med[("busy", lib)]
-                gf = lambda ms: _flops(name) / (ms * 1e-3) / 1e9
+                flops = res[(build, "quiet")][0][name]["flops"]
+                gf = lambda ms: flops / (ms * 1e-3) / 1e9
                 vs = (f"{med[('busy', 'torch')] / b:25.2f}x" if lib == "dlcore" and ("busy", "torch") in med
                       else "")
-                print(f"{name:24s} {build:7s} {lib:7s} {q:9.3f} {b:9.3f} {b / q:9.2f}x {gf(q):9.1f} {gf(b):8.1f} {vs}")
-
-
-def _flops(name):
-    if name.startswith("gemm"):
-        n = int(name.split("=")[1])
-        return 2.0 * n ** 3
-    return 2.0 * 2 * 64 * 56 * 56 * 64 * 9
+                if build == "after":
+                    worst.append((b / q, name, lib, med.get(("busy", "torch")) if lib == "dlcore" else None, b))
+                print(f"{name:{width}s} {build:7s} {lib:7s} {q:9.3f} {b:9.3f} {b / q:9.2f}x "
+                      f"{gf(q):9.1f} {gf(b):8.1f} {vs}")
+    for lib in ("dlcore", "torch"):
+        r = sorted((x for x in worst if x[2] == lib), key=lambda x: x[0])
+        if r:
+            slower = sum(1 for x in r if x[3] is not None and x[4] > x[3])
+            print(f"{lib}: busy/quiet median {statistics.median(x[0] for x in r):.2f}x, worst {r[-1][0]:.2f}x "
+                  f"({r[-1][1]}); cases over 2.5x: {sum(x[0] > 2.5 for x in r)} of {len(r)}"
+                  + (f"; slower than torch under load: {slower}" if lib == "dlcore" else ""))
 
 
 if __name__ == "__main__":

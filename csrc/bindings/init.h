@@ -15,4 +15,5 @@ void init_conv(pybind11::module_& m);
 void init_dropout(pybind11::module_& m);
 void init_lowbit(pybind11::module_& m);
 void init_cast(pybind11::module_& m);
+void init_optim(pybind11::module_& m);
 }  // namespace dlcore

@@ -26,4 +26,5 @@ PYBIND11_MODULE(_C, m) {
   dlcore::init_dropout(m);
   dlcore::init_lowbit(m);
   dlcore::init_cast(m);
+  dlcore::init_optim(m);
 }

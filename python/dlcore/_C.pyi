@@ -19,6 +19,12 @@ def abs_backward(dy: object, x: object, backend: str = 'auto') -> numpy.typing.N
 
 def abs_forward(x: object, backend: str = 'auto') -> numpy.typing.NDArray[numpy.float32]: ...
 
+def adadelta_step(params: list, grads: list, square_avgs: list, acc_deltas: list, lr: typing.SupportsFloat | typing.SupportsIndex = 1.0, rho: typing.SupportsFloat | typing.SupportsIndex = 0.8999999761581421, eps: typing.SupportsFloat | typing.SupportsIndex = 9.999999974752427e-07, weight_decay: typing.SupportsFloat | typing.SupportsIndex = 0.0, l1: typing.SupportsFloat | typing.SupportsIndex = 0.0, backend: str = 'auto') -> None:
+    """In place over all parameters: Adadelta (torch.optim.Adadelta)."""
+
+def adam_step(params: list, grads: list, exp_avgs: list, exp_avg_sqs: list, steps: collections.abc.Sequence[typing.SupportsInt | typing.SupportsIndex], lr: typing.SupportsFloat | typing.SupportsIndex, beta1: typing.SupportsFloat | typing.SupportsIndex = 0.8999999761581421, beta2: typing.SupportsFloat | typing.SupportsIndex = 0.9990000128746033, eps: typing.SupportsFloat | typing.SupportsIndex = 9.99999993922529e-09, weight_decay: typing.SupportsFloat | typing.SupportsIndex = 0.0, decoupled: bool = False, l1: typing.SupportsFloat | typing.SupportsIndex = 0.0, backend: str = 'auto') -> None:
+    """In place over all parameters: Adam (decoupled=True: AdamW); steps[i] counts this step."""
+
 def avg_pool2d_backward(dy: object, input_shape: object, kernel_size: object, stride: object = None, padding: object = 0, ceil_mode: bool = False, count_include_pad: bool = True, backend: str = 'auto') -> numpy.typing.NDArray[numpy.float32]: ...
 
 def avg_pool2d_forward(x: object, kernel_size: object, stride: object = None, padding: object = 0, ceil_mode: bool = False, count_include_pad: bool = True, backend: str = 'auto') -> numpy.typing.NDArray[numpy.float32]: ...
@@ -134,6 +140,9 @@ def set_host_cache_limit(nbytes: typing.SupportsInt | typing.SupportsIndex) -> N
 def set_num_threads(n: typing.SupportsInt | typing.SupportsIndex) -> None: ...
 
 def set_verbose(on: bool) -> None: ...
+
+def sgd_step(params: list, grads: list, momentum_buffers: list, fresh: collections.abc.Sequence[bool], lr: typing.SupportsFloat | typing.SupportsIndex, momentum: typing.SupportsFloat | typing.SupportsIndex = 0.0, dampening: typing.SupportsFloat | typing.SupportsIndex = 0.0, weight_decay: typing.SupportsFloat | typing.SupportsIndex = 0.0, nesterov: bool = False, l1: typing.SupportsFloat | typing.SupportsIndex = 0.0, backend: str = 'auto') -> None:
+    """In place over all parameters: p -= lr * step, SGD with momentum/Nesterov/weight decay (torch.optim.SGD)."""
 
 def sigmoid_backward(dy: object, y: object, backend: str = 'auto') -> numpy.typing.NDArray[numpy.float32]: ...
 

@@ -25,6 +25,7 @@ from ._backends import (
     get_num_threads,
     set_num_threads,
     set_verbose,
+    thread_limit,
 )
 from ._host_cache import empty_host_cache, host_cache_info, set_host_cache_limit
 from . import kernels
@@ -66,6 +67,7 @@ __all__ = [
     "set_host_cache_limit",
     "set_num_threads",
     "set_verbose",
+    "thread_limit",
     # Python layer: tensors, autograd, nn, optim, data, checkpoints
     "CheckpointError", "Tensor", "arange", "argmax", "as_tensor", "backend", "cat", "current_backend", "data",
     "enable_grad", "exp", "float32", "float64", "from_dlpack", "from_numpy", "full", "full_like", "int32", "int64",

@@ -152,13 +152,54 @@ def _load_onednn_runtime():
 _RUNTIME_LOADERS = {"onednn": _load_onednn_runtime}
 
 
-def set_num_threads(n: int) -> None:
-    """Number of threads every CPU kernel uses (default: the machine's cores)."""
-    _C.set_num_threads(int(n))
+def set_num_threads(n: int, blas: bool = False) -> None:
+    """Number of threads every CPU kernel uses (default: the machine's cores).
+
+    ``blas=True`` also limits NumPy's BLAS pool (OpenBLAS, MKL, BLIS, read through threadpoolctl) to `n`, so
+    that NumPy's matmul between dlcore calls does not spin threads on the cores our kernels need (issue 17: a
+    dlcore GEMM right after a NumPy one ran at half speed while OpenBLAS's threads spun). It stays until changed;
+    :func:`thread_limit` does the same for a block and restores both afterwards.
+    """
+    n = int(n)
+    if blas:
+        _blas_limiter(n)  # first: without threadpoolctl nothing changes
+    _C.set_num_threads(n)
 
 
 def get_num_threads() -> int:
     return _C.get_num_threads()
+
+
+def _blas_limiter(n):
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:
+        raise ImportError("aligning NumPy's BLAS threads (blas=True) needs threadpoolctl: "
+                          "pip install threadpoolctl (or dlcore[threads])") from None
+    if n < 1:
+        raise ValueError(f"number of threads must be >= 1, got {n}")
+    return threadpool_limits(limits=n, user_api="blas")
+
+
+@contextlib.contextmanager
+def thread_limit(n: int, blas: bool = True):
+    """Within the block, dlcore's kernels and (``blas=True``) NumPy's BLAS pool use `n` threads; both restored.
+
+    >>> import dlcore
+    >>> with dlcore.thread_limit(1, blas=False):
+    ...     dlcore.get_num_threads()
+    1
+    """
+    n = int(n)
+    before = _C.get_num_threads()
+    limiter = _blas_limiter(n) if blas else None
+    try:
+        _C.set_num_threads(n)
+        yield
+    finally:
+        _C.set_num_threads(before)
+        if limiter is not None:
+            limiter.restore_original_limits()
 
 
 def set_verbose(on: bool = True) -> None:

@@ -15,6 +15,7 @@
 #pragma once
 #include <cstdint>
 
+#include "core/pool.h"
 #include "core/simd.h"
 #include "core/threads.h"
 #include "ops/conv/conv.h"
@@ -381,40 +382,40 @@ void forward_blocked(const ConvShape& s, const Blocking& b, const float* xb, con
   const int64_t rows = forward_rows_per_item(s.oh, s.ow, s.n * b.G * ob_groups);
   const int64_t row_blocks = ceil_div(s.oh, rows);
   // Dynamic: items are many and equal, but a shared machine stalls threads unevenly.
-#pragma omp parallel for collapse(4) schedule(dynamic, 1) num_threads(threads_for_flops(conv_flops(s)))
-  for (int64_t n = 0; n < s.n; ++n)
-    for (int64_t g = 0; g < b.G; ++g)
-      for (int64_t j = 0; j < ob_groups; ++j)
-        for (int64_t rb = 0; rb < row_blocks; ++rb) {
-          const int64_t ob = j * NB, nb = imin(NB, b.ocb - ob);
-          const int64_t oh0 = rb * rows, oh1 = imin(s.oh, oh0 + rows);
-          TileArgs t;
-          const float* src = xb + (n * b.G + g) * icb * plane;
-          const float* wei = wb + (g * b.ocb + ob) * icb * kk;
-          float* dst = yb + ((n * b.G + g) * b.ocb + ob) * s.oh * s.ow * W;
-          t.src_col = s.sw * CI;
-          t.wei_block = icb * kk;
-          t.loops = {{icb, s.kh, s.kw},
-                     {plane, s.dh * b.iwp * CI, s.dw * CI},
-                     {kk, s.kw * CI * W, CI * W}};
-          t.dst_col = W;
-          t.dst_block = s.oh * s.ow * W;
-          // Input-channel blocks in chunks whose weights stay in L1 while the
-          // tiles sweep all rows of the item; later chunks accumulate onto the
-          // rows in dst. Per output element the order of the sum is the same
-          // whatever the rows per item, so it does not depend on the threads.
-          for (int64_t ib = 0; ib < icb; ib += icb_chunk) {
-            t.loops.count[0] = imin(icb_chunk, icb - ib);
-            t.wei = wei + ib * kk;
-            t.init = bias && ib == 0 ? bias + (g * b.ocb + ob) * W : nullptr;
-            t.accumulate = ib > 0;
-            for (int64_t oh = oh0; oh < oh1; ++oh) {
-              t.src = src + ib * plane + oh * s.sh * b.iwp * CI;
-              t.dst = dst + oh * s.ow * W;
-              conv_row<V, CI>(t, nb, s.ow);
-            }
-          }
-        }
+  // Items from the tile pool (core/pool.h), not an OpenMP region: a thread the OS deschedules delays the
+  // item it holds, not the whole call (issue 17); each item is computed by one thread as before.
+  parallel_tiles(s.n * b.G * ob_groups * row_blocks, threads_for_flops(conv_flops(s)), [&](int64_t item) {
+    const int64_t rb = item % row_blocks, j = item / row_blocks % ob_groups;
+    const int64_t g = item / (row_blocks * ob_groups) % b.G, n = item / (row_blocks * ob_groups * b.G);
+    const int64_t ob = j * NB, nb = imin(NB, b.ocb - ob);
+    const int64_t oh0 = rb * rows, oh1 = imin(s.oh, oh0 + rows);
+    TileArgs t;
+    const float* src = xb + (n * b.G + g) * icb * plane;
+    const float* wei = wb + (g * b.ocb + ob) * icb * kk;
+    float* dst = yb + ((n * b.G + g) * b.ocb + ob) * s.oh * s.ow * W;
+    t.src_col = s.sw * CI;
+    t.wei_block = icb * kk;
+    t.loops = {{icb, s.kh, s.kw},
+               {plane, s.dh * b.iwp * CI, s.dw * CI},
+               {kk, s.kw * CI * W, CI * W}};
+    t.dst_col = W;
+    t.dst_block = s.oh * s.ow * W;
+    // Input-channel blocks in chunks whose weights stay in L1 while the
+    // tiles sweep all rows of the item; later chunks accumulate onto the
+    // rows in dst. Per output element the order of the sum is the same
+    // whatever the rows per item, so it does not depend on the threads.
+    for (int64_t ib = 0; ib < icb; ib += icb_chunk) {
+      t.loops.count[0] = imin(icb_chunk, icb - ib);
+      t.wei = wei + ib * kk;
+      t.init = bias && ib == 0 ? bias + (g * b.ocb + ob) * W : nullptr;
+      t.accumulate = ib > 0;
+      for (int64_t oh = oh0; oh < oh1; ++oh) {
+        t.src = src + ib * plane + oh * s.sh * b.iwp * CI;
+        t.dst = dst + oh * s.ow * W;
+        conv_row<V, CI>(t, nb, s.ow);
+      }
+    }
+  });
 }
 
 // OIHW -> [G][OCB][KH][KW][CI ic][W oc]: the forward weights of a narrow input.
@@ -553,35 +554,35 @@ void conv2d_backward_data_scatter(const ConvBackwardDataArgs& a) {
   const int64_t items = s.n * b.G * ib_groups;
   const int64_t chunks = imin(b.ihp, imax(1, ceil_div(4 * get_num_threads(), imax(1, items))));
   const int64_t chunk_rows = ceil_div(b.ihp, chunks);
-#pragma omp parallel for collapse(4) schedule(dynamic, 1) num_threads(threads_for_flops(conv_flops(s)))
-  for (int64_t n = 0; n < s.n; ++n)
-    for (int64_t g = 0; g < b.G; ++g)
-      for (int64_t j = 0; j < ib_groups; ++j)
-        for (int64_t chunk = 0; chunk < chunks; ++chunk) {
-          const int64_t ib = j * NB, nb = imin(NB, b.icb - ib);
-          const int64_t r0 = chunk * chunk_rows, r1 = imin(b.ihp, r0 + chunk_rows);
-          float* dx = dxb + ((n * b.G + g) * b.icb + ib) * plane;
-          for (int64_t blk = 0; blk < nb; ++blk)
-            for (int64_t i = r0 * b.iwp * W; i < r1 * b.iwp * W; ++i) dx[blk * plane + i] = 0.0f;
-          for (int64_t oh = 0; oh < s.oh; ++oh)
-            for (int64_t kh = 0; kh < s.kh; ++kh) {
-              const int64_t row = oh * s.sh + kh * s.dh;  // padded dx row this tap writes
-              if (row < r0 || row >= r1) continue;
-              for (int64_t kw = 0; kw < s.kw; ++kw) {
-                TileArgs t;
-                t.src = dyb + ((n * b.G + g) * b.ocb * s.oh + oh) * s.ow * W;
-                t.src_col = W;
-                t.wei = wb + ((g * b.icb + ib) * b.ocb * s.kh * s.kw + kh * s.kw + kw) * W * W;
-                t.wei_block = b.ocb * kk;
-                t.loops = {{b.ocb, 1, 1}, {s.oh * s.ow * W, 0, 0}, {kk, 0, 0}};
-                t.dst = dx + (row * b.iwp + kw * s.dw) * W;
-                t.dst_col = s.sw * W;
-                t.dst_block = plane;
-                t.accumulate = true;
-                conv_row<V>(t, nb, s.ow);
-              }
-            }
+  // Items from the tile pool (core/pool.h), not an OpenMP region: a thread the OS deschedules delays the
+  // item it holds, not the whole call (issue 17); each item is computed by one thread as before.
+  parallel_tiles(s.n * b.G * ib_groups * chunks, threads_for_flops(conv_flops(s)), [&](int64_t item) {
+    const int64_t chunk = item % chunks, j = item / chunks % ib_groups;
+    const int64_t g = item / (chunks * ib_groups) % b.G, n = item / (chunks * ib_groups * b.G);
+    const int64_t ib = j * NB, nb = imin(NB, b.icb - ib);
+    const int64_t r0 = chunk * chunk_rows, r1 = imin(b.ihp, r0 + chunk_rows);
+    float* dx = dxb + ((n * b.G + g) * b.icb + ib) * plane;
+    for (int64_t blk = 0; blk < nb; ++blk)
+      for (int64_t i = r0 * b.iwp * W; i < r1 * b.iwp * W; ++i) dx[blk * plane + i] = 0.0f;
+    for (int64_t oh = 0; oh < s.oh; ++oh)
+      for (int64_t kh = 0; kh < s.kh; ++kh) {
+        const int64_t row = oh * s.sh + kh * s.dh;  // padded dx row this tap writes
+        if (row < r0 || row >= r1) continue;
+        for (int64_t kw = 0; kw < s.kw; ++kw) {
+          TileArgs t;
+          t.src = dyb + ((n * b.G + g) * b.ocb * s.oh + oh) * s.ow * W;
+          t.src_col = W;
+          t.wei = wb + ((g * b.icb + ib) * b.ocb * s.kh * s.kw + kh * s.kw + kw) * W * W;
+          t.wei_block = b.ocb * kk;
+          t.loops = {{b.ocb, 1, 1}, {s.oh * s.ow * W, 0, 0}, {kk, 0, 0}};
+          t.dst = dx + (row * b.iwp + kw * s.dw) * W;
+          t.dst_col = s.sw * W;
+          t.dst_block = plane;
+          t.accumulate = true;
+          conv_row<V>(t, nb, s.ow);
         }
+      }
+  });
 
   from_blocked<V, W>(dxb, a.dx, s.n, b.G, b.icg, b.icb, s.ih, s.iw, b.ihp, b.iwp, s.pt, s.pl);
 }
@@ -700,18 +701,18 @@ void backward_weights_narrow(const ConvBackwardWeightsArgs& a) {
 
   const int64_t x_plane = b.ihp * b.iwp * CI, dy_plane = s.oh * s.ow * W;
   const int64_t col_groups = ceil_div(s.kw, KT);
-#pragma omp parallel for collapse(4) schedule(dynamic, 1) num_threads(threads_for_flops(conv_flops(s)))
-  for (int64_t g = 0; g < b.G; ++g)
-    for (int64_t ob = 0; ob < b.ocb; ++ob)
-      for (int64_t kh = 0; kh < s.kh; ++kh)
-        for (int64_t j = 0; j < col_groups; ++j) {
-          const int64_t kw = j * KT;
-          const float* x = xb + g * x_plane + (kh * s.dh * b.iwp + kw * s.dw) * CI;
-          const float* dy = dyb + (g * b.ocb + ob) * dy_plane;
-          float* out = dwb + (((g * b.ocb + ob) * s.kh + kh) * s.kw + kw) * CI * W;
-          weights_taps_narrow_tail<V, CI, KT>(int(imin(KT, s.kw - kw)), x, dy, out, s, b.iwp,
-                                              b.G * x_plane, b.G * b.ocb * dy_plane);
-        }
+  // Items from the tile pool (core/pool.h), not an OpenMP region: a thread the OS deschedules delays the
+  // item it holds, not the whole call (issue 17); each item is computed by one thread as before.
+  parallel_tiles(b.G * b.ocb * s.kh * col_groups, threads_for_flops(conv_flops(s)), [&](int64_t item) {
+    const int64_t j = item % col_groups, kh = item / col_groups % s.kh;
+    const int64_t ob = item / (col_groups * s.kh) % b.ocb, g = item / (col_groups * s.kh * b.ocb);
+    const int64_t kw = j * KT;
+    const float* x = xb + g * x_plane + (kh * s.dh * b.iwp + kw * s.dw) * CI;
+    const float* dy = dyb + (g * b.ocb + ob) * dy_plane;
+    float* out = dwb + (((g * b.ocb + ob) * s.kh + kh) * s.kw + kw) * CI * W;
+    weights_taps_narrow_tail<V, CI, KT>(int(imin(KT, s.kw - kw)), x, dy, out, s, b.iwp,
+                                        b.G * x_plane, b.G * b.ocb * dy_plane);
+  });
 
   for (int64_t o = 0; o < s.oc; ++o) {
     const int64_t g = o / b.ocg, ob = (o % b.ocg) / W, co = (o % b.ocg) % W;
@@ -745,17 +746,18 @@ void conv2d_backward_weights_blocked(const ConvBackwardWeightsArgs& a) {
   to_blocked<V, W>(a.dy, dyb, s.n, b.G, b.ocg, b.ocb, s.oh, s.ow, 0, 0, 0, 0);
 
   const int64_t x_plane = b.ihp * b.iwp * W, dy_plane = s.oh * s.ow * W;
-#pragma omp parallel for collapse(4) schedule(dynamic, 1) num_threads(threads_for_flops(conv_flops(s)))
-  for (int64_t g = 0; g < b.G; ++g)
-    for (int64_t ob = 0; ob < b.ocb; ++ob)
-      for (int64_t ib = 0; ib < b.icb; ++ib)
-        for (int64_t kh = 0; kh < s.kh; ++kh)
-          for (int64_t kw = 0; kw < s.kw; ++kw) {
-            const float* x = xb + (g * b.icb + ib) * x_plane + (kh * s.dh * b.iwp + kw * s.dw) * W;
-            const float* dy = dyb + (g * b.ocb + ob) * dy_plane;
-            float* out = dwb + ((((g * b.ocb + ob) * b.icb + ib) * s.kh + kh) * s.kw + kw) * W * W;
-            weights_tap<V>(x, dy, out, s, b, b.G * b.icb * x_plane, b.G * b.ocb * dy_plane);
-          }
+  // Items from the tile pool (core/pool.h), not an OpenMP region: a thread the OS deschedules delays the
+  // item it holds, not the whole call (issue 17); each item is computed by one thread as before.
+  parallel_tiles(b.G * b.ocb * b.icb * s.kh, threads_for_flops(conv_flops(s)), [&](int64_t item) {
+    const int64_t kh = item % s.kh, ib = item / s.kh % b.icb;
+    const int64_t ob = item / (s.kh * b.icb) % b.ocb, g = item / (s.kh * b.icb * b.ocb);
+    for (int64_t kw = 0; kw < s.kw; ++kw) {
+      const float* x = xb + (g * b.icb + ib) * x_plane + (kh * s.dh * b.iwp + kw * s.dw) * W;
+      const float* dy = dyb + (g * b.ocb + ob) * dy_plane;
+      float* out = dwb + ((((g * b.ocb + ob) * b.icb + ib) * s.kh + kh) * s.kw + kw) * W * W;
+      weights_tap<V>(x, dy, out, s, b, b.G * b.icb * x_plane, b.G * b.ocb * dy_plane);
+    }
+  });
 
   forward_blocked_to_weights<V, W>(dwb, a.dw, s, b);
   if (a.db) bias_gradient<V>(a.dy, a.db, s);

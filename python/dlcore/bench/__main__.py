@@ -34,6 +34,8 @@ def main(argv=None) -> int:
     parser.add_argument("--tune", action="store_true", help="gemm: sweep the cache block sizes instead")
     parser.add_argument("--json", default=None, help="also write every row, the machine and its peaks here")
     parser.add_argument("--plot", default=None, help="draw the rows on this machine's roofline into this PNG")
+    parser.add_argument("--train-models", default=None, help="train: comma-separated models (default: all)")
+    parser.add_argument("--train-unfused", action="store_true", help="train: dlcore optimizers with fused=False")
     parser.add_argument("--lowbit-batch", type=int, default=2, help="lowbit: minibatch of the conv layers")
     parser.add_argument("--settle", type=float, default=common.SETTLE_SECONDS,
                         help="seconds of quiet before each timed block (lets other libraries' "

@@ -14,6 +14,7 @@ import numpy as np
 from .._device import array_like, is_array
 from ..ops._common import array_module
 from ..tensor import Tensor
+from . import _fused
 
 
 class Optimizer:
@@ -59,8 +60,13 @@ class Optimizer:
                     g = g + group["l1"] * array_module(p._data).sign(p._data)
                 yield p, g, self.state.setdefault(id(p), {})
 
+    #: 'sgd', 'adam', 'adamw', 'adadelta': the fused multi-tensor kernel this optimizer may use (optim/_fused.py)
+    _fused_kind = None
+
     def step(self):
         for group in self.param_groups:
+            if self._fused_kind and _fused.try_step(self, group, self._fused_kind):
+                continue
             for p, g, state in self._params_with_grad(group):
                 self._update(p._data, g, state, group)
 

@@ -1,4 +1,7 @@
-"""The update rules, each written as PyTorch documents it (no foreach/fused variants).
+"""The update rules, each written as PyTorch documents it.
+
+SGD, Adam, AdamW and Adadelta also have a fused multi-tensor step in C++ (one call per parameter group,
+optim/_fused.py), used by default for float32 NumPy parameters; ``fused=False`` keeps these formulas.
 
 Each rule runs on the parameter's own device: ``xp`` is NumPy or CuPy after
 the parameter's array, and the state buffers are made like the parameter.
@@ -12,11 +15,14 @@ from .optimizer import Optimizer
 class SGD(Optimizer):
     """p -= lr * v, v = momentum * v + (1 - dampening) * (g + weight_decay * p) (Nesterov: g + momentum * v)."""
 
-    def __init__(self, params, lr=1e-3, momentum=0.0, dampening=0.0, weight_decay=0.0, nesterov=False, l1=0.0):
+    _fused_kind = "sgd"
+
+    def __init__(self, params, lr=1e-3, momentum=0.0, dampening=0.0, weight_decay=0.0, nesterov=False, l1=0.0,
+                 fused=None):
         if nesterov and (momentum <= 0 or dampening != 0):
             raise ValueError("SGD: nesterov needs momentum > 0 and dampening == 0")
         super().__init__(params, dict(lr=lr, momentum=momentum, dampening=dampening, weight_decay=weight_decay,
-                                      nesterov=nesterov, l1=l1))
+                                      nesterov=nesterov, l1=l1, fused=fused))
 
     def _update(self, p, g, state, group):
         if group["weight_decay"]:
@@ -37,9 +43,11 @@ class Adam(Optimizer):
     """Adam (Kingma & Ba 2015) with bias correction; weight_decay is L2 added to the gradient."""
 
     decoupled = False
+    _fused_kind = "adam"
 
-    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0, l1=0.0):
-        super().__init__(params, dict(lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay, l1=l1))
+    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0, l1=0.0, fused=None):
+        super().__init__(params, dict(lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay, l1=l1,
+                                      fused=fused))
 
     def _update(self, p, g, state, group):
         xp = array_module(p)
@@ -66,9 +74,10 @@ class AdamW(Adam):
     """Adam with decoupled weight decay (Loshchilov & Hutter 2019): p *= 1 - lr * weight_decay first."""
 
     decoupled = True
+    _fused_kind = "adamw"
 
-    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=1e-2, l1=0.0):
-        super().__init__(params, lr, betas, eps, weight_decay, l1)
+    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=1e-2, l1=0.0, fused=None):
+        super().__init__(params, lr, betas, eps, weight_decay, l1, fused)
 
 
 class Adagrad(Optimizer):
@@ -94,8 +103,10 @@ class Adagrad(Optimizer):
 class Adadelta(Optimizer):
     """v = rho v + (1-rho) g^2; d = sqrt(u + eps) / sqrt(v + eps) * g; u = rho u + (1-rho) d^2; p -= lr d."""
 
-    def __init__(self, params, lr=1.0, rho=0.9, eps=1e-6, weight_decay=0.0, l1=0.0):
-        super().__init__(params, dict(lr=lr, rho=rho, eps=eps, weight_decay=weight_decay, l1=l1))
+    _fused_kind = "adadelta"
+
+    def __init__(self, params, lr=1.0, rho=0.9, eps=1e-6, weight_decay=0.0, l1=0.0, fused=None):
+        super().__init__(params, dict(lr=lr, rho=rho, eps=eps, weight_decay=weight_decay, l1=l1, fused=fused))
 
     def _update(self, p, g, state, group):
         xp = array_module(p)
