@@ -235,6 +235,8 @@ BCONV_CASES = [  # n, c, h, w, oc, kh, kw, stride, pad, dilation, groups
     (1, 200, 5, 5, 17, 3, 3, (1, 1), (1, 1), (1, 1), 1),
     (1, 96, 9, 9, 8, 5, 5, (1, 1), (2, 2), (1, 1), 2),
     (1, 17, 4, 4, 3, 1, 1, (1, 1), (0, 0), (1, 1), 1),
+    (2, 195, 6, 7, 6, 3, 3, (1, 1), (1, 1), (1, 1), 3),  # regrouped input, 2 words per group (65 channels)
+    (1, 34, 7, 9, 4, 3, 3, (1, 1), (1, 1), (1, 2), 2),   # grouped with dilated columns: per-tap spans
 ]
 
 

@@ -82,28 +82,36 @@ def gemm_section(args, pk, rng):
             ref8 = (a8[:4].astype(np.int64) - 3) @ w8.astype(np.int64).T
             assert np.array_equal(K.gemm_u8s8s32(a8[:4].copy(), w8, 3), ref8)
             impl8 = _C.last_dispatch().split(":")[1]
+            pb7 = K.gemm_u8s8s32_pack(w7)  # once, as a quantized Linear does at convert time
+            assert np.array_equal(K.gemm_u8s8s32_packed(a8[:4].copy(), pb7, 3), ref7)
+            impl_p = _C.last_dispatch().split(":")[1]
             f64 = a_f[:2].astype(np.float64) @ w_f.astype(np.float64).T
             got = dlcore.kernels.gemm(a_f[:2].copy(), w_f, trans_b=True)
             assert np.abs(got - f64).max() <= 1e-3 * np.abs(f64).max()
             t = compare({"f32": lambda: dlcore.kernels.gemm(a_f, w_f, trans_b=True),
                          "i8_7bit": lambda: K.gemm_u8s8s32(a8, w7, 3),
-                         "i8_8bit": lambda: K.gemm_u8s8s32(a8, w8, 3)}, repeats=args.repeats)
+                         "i8_8bit": lambda: K.gemm_u8s8s32(a8, w8, 3),
+                         "i8_packed": lambda: K.gemm_u8s8s32_packed(a8, pb7, 3)}, repeats=args.repeats)
             ops = 2.0 * m * n * k
             rows.append({"layer": s["name"], "m": m, "n": n, "k": k,
                          "f32": ops / t["f32"] * 1e-9, "i8_7": ops / t["i8_7bit"] * 1e-9,
                          "i8_8": ops / t["i8_8bit"] * 1e-9, "x7": t["f32"] / t["i8_7bit"],
-                         "x8": t["f32"] / t["i8_8bit"],
+                         "x8": t["f32"] / t["i8_8bit"], "i8_p": ops / t["i8_packed"] * 1e-9,
+                         "xp": t["f32"] / t["i8_packed"],
                          "peak": ops / t["i8_7bit"] * 1e-9 / peak8 if peak8 else None,
-                         "impls": f"{impl7} / {impl8}"})
+                         "impls": f"{impl7} / {impl8} / packed {impl_p}"})
             del a_f, w_f
     print(f"\n## int8 GEMM u8 x s8 -> s32 vs dlcore float32 GEMM on the FC layers (M = batch, N x K weights)")
-    print("i8_7bit: weights in [-63, 63] (what quantize_static stores by default); i8_8bit: full int8 weights")
+    print("i8_7bit: weights in [-63, 63] (what quantize_static stores by default); i8_8bit: full int8 weights; "
+          "i8 packed: 7-bit weights packed once (gemm_u8s8s32_pack, what quantized Linear layers run)")
     print_table(rows, [("layer", "layer", ""), ("m", "M", "d"), ("n", "N", "d"), ("k", "K", "d"),
                        ("f32", "f32 GF/s", ".1f"), ("i8_7", "i8 7-bit GOP/s", ".1f"), ("x7", "x f32", ".2f"),
-                       ("i8_8", "i8 8-bit GOP/s", ".1f"), ("x8", "x f32", ".2f"), ("peak", "7-bit/i8 peak", ".2f"),
+                       ("i8_8", "i8 8-bit GOP/s", ".1f"), ("x8", "x f32", ".2f"),
+                       ("i8_p", "i8 packed GOP/s", ".1f"), ("xp", "x f32", ".2f"), ("peak", "7-bit/i8 peak", ".2f"),
                        ("impls", "implementations", "")])
     _median_line(rows, "x7", "int8 (7-bit weights) / float32")
     _median_line(rows, "x8", "int8 (8-bit weights) / float32")
+    _median_line(rows, "xp", "int8 (7-bit weights, pre-packed) / float32")
 
 
 def _median_line(rows, key, label):

@@ -78,7 +78,7 @@ class PackedBinaryConv2d(Module):
         super().__init__()
         from ..kernels import lowbit
 
-        w = np.asarray(conv.weight.data, dtype=np.float32)
+        w = np.asarray(conv.weight._data, dtype=np.float32)
         oc, icg, kh, kw = w.shape
         pad = conv.padding
         if isinstance(pad, str) or (not isinstance(pad, int) and len(tuple(pad)) != 2):
@@ -88,23 +88,23 @@ class PackedBinaryConv2d(Module):
         ohwi = np.ascontiguousarray(w.transpose(0, 2, 3, 1)).reshape(oc * kh * kw, icg)
         self.register_buffer("weight_bits", lowbit.binary_pack(ohwi).reshape(oc, kh, kw, -1))
         self.register_buffer("alpha", _alpha(w))
-        self.register_buffer("bias", None if conv.bias is None else np.asarray(conv.bias.data, np.float32).copy())
+        self.register_buffer("bias", None if conv.bias is None else np.asarray(conv.bias._data, np.float32).copy())
         self.backend = backend
 
     def forward(self, input):
         from ..kernels import lowbit
 
-        x = input.data if isinstance(input, Tensor) else input
+        x = input._data if isinstance(input, Tensor) else input
         x = np.ascontiguousarray(x, dtype=np.float32)
         bits = lowbit.binary_pack_nchw(x, self.groups)
-        bias = None if self.bias is None else self.bias.data
-        return Tensor(lowbit.binary_conv2d(bits, self.weight_bits.data, self.in_channels, self.stride, self.padding,
-                                           self.dilation, self.groups, self.alpha.data, bias, backend=self.backend))
+        bias = None if self.bias is None else self.bias._data
+        return Tensor(lowbit.binary_conv2d(bits, self.weight_bits._data, self.in_channels, self.stride, self.padding,
+                                           self.dilation, self.groups, self.alpha._data, bias, backend=self.backend))
 
     def extra_repr(self):
         kh, kw = self.weight_bits.shape[1:3]
         return (f"{self.in_channels}, {self.out_channels}, kernel_size=({kh}, {kw}), stride={self.stride}, "
-                f"padding={self.padding}, packed={self.weight_bits.data.nbytes} B")
+                f"padding={self.padding}, packed={self.weight_bits._data.nbytes} B")
 
 
 class PackedBinaryLinear(Module):
@@ -114,23 +114,23 @@ class PackedBinaryLinear(Module):
         super().__init__()
         from ..kernels import lowbit
 
-        w = np.ascontiguousarray(linear.weight.data, dtype=np.float32)
+        w = np.ascontiguousarray(linear.weight._data, dtype=np.float32)
         self.in_features, self.out_features = linear.in_features, linear.out_features
         self.register_buffer("weight_bits", lowbit.binary_pack(w))
         self.register_buffer("alpha", _alpha(w))
-        self.register_buffer("bias", None if linear.bias is None else np.asarray(linear.bias.data, np.float32).copy())
+        self.register_buffer("bias", None if linear.bias is None else np.asarray(linear.bias._data, np.float32).copy())
         self.backend = backend
 
     def forward(self, input):
         from ..kernels import lowbit
 
-        x = input.data if isinstance(input, Tensor) else input
+        x = input._data if isinstance(input, Tensor) else input
         x = np.ascontiguousarray(x, dtype=np.float32)
         if x.ndim != 2:
             raise ValueError(f"PackedBinaryLinear: input must be (N, {self.in_features}), got {x.shape}")
-        bias = None if self.bias is None else self.bias.data
-        return Tensor(lowbit.binary_gemm(lowbit.binary_pack(x), self.weight_bits.data, self.in_features,
-                                         self.alpha.data, bias, backend=self.backend))
+        bias = None if self.bias is None else self.bias._data
+        return Tensor(lowbit.binary_gemm(lowbit.binary_pack(x), self.weight_bits._data, self.in_features,
+                                         self.alpha._data, bias, backend=self.backend))
 
     def extra_repr(self):
-        return f"{self.in_features}, {self.out_features}, packed={self.weight_bits.data.nbytes} B"
+        return f"{self.in_features}, {self.out_features}, packed={self.weight_bits._data.nbytes} B"
