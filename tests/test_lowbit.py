@@ -143,6 +143,9 @@ CONV_CASES = [  # n, c, h, w, oc, kh, kw, stride, pad, dilation, groups
     (3, 6, 7, 7, 4, 3, 3, (1, 2), (1, 2), (2, 1), 2),
     (1, 17, 6, 5, 33, 1, 1, (1, 1), (0, 0), (1, 1), 1),
     (2, 66, 5, 5, 6, 3, 3, (2, 2), (1, 1), (1, 1), 3),
+    (5, 1, 12, 11, 6, 5, 5, (1, 1), (2, 2), (1, 1), 1),  # LeNet conv1-like: 8-byte row moves, images in parallel
+    (1, 2, 6, 12, 3, 2, 9, (1, 1), (0, 3), (1, 1), 1),   # rows longer than 8 taps
+    (2, 3, 9, 9, 4, 3, 3, (1, 1), (2, 2), (1, 2), 1),    # dilated columns
 ]
 
 

@@ -197,6 +197,29 @@ def int8_conv_section(args, rng):
     _median_line(rows, "x", "int8 conv / float32")
 
 
+def lenet_section(args, rng):
+    """LeNet-5 (dlcore.train.lenet5) float32 vs its int8 QuantizedSequential, end to end, batch 64 and 1."""
+    from dlcore.train import lenet5
+    dlcore.manual_seed(0)
+    model = lenet5().eval()
+    calib = [rng.standard_normal((64, 1, 28, 28)).astype(np.float32) for _ in range(2)]
+    q = dlcore.quantization.quantize_static(model, calib)
+    rows = []
+    for mb in (64, 1):
+        x = rng.standard_normal((mb, 1, 28, 28)).astype(np.float32)
+        xt = dlcore.Tensor(x)
+
+        def f32():
+            with dlcore.no_grad():
+                return model(xt)
+
+        t = compare({"f32": f32, "i8": lambda: q(x)}, repeats=args.repeats)
+        rows.append({"batch": mb, "f32": mb / t["f32"], "i8": mb / t["i8"], "x": t["f32"] / t["i8"]})
+    print("\n## LeNet-5 end to end: float32 model vs int8 QuantizedSequential (img/s, median)")
+    print_table(rows, [("batch", "batch", "d"), ("f32", "f32 img/s", ".0f"), ("i8", "int8 img/s", ".0f"),
+                       ("x", "x f32", ".2f")])
+
+
 def run(args):
     threads = dlcore.get_num_threads()
     if not hasattr(args, "lowbit_batch"):
@@ -208,3 +231,4 @@ def run(args):
     gemm_section(args, pk, rng)
     int8_conv_section(args, rng)
     binary_section(args, pk, rng)
+    lenet_section(args, rng)
