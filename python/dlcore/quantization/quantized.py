@@ -13,6 +13,11 @@ convert(prepared) builds a QuantizedSequential:
 * MaxPool2d / Flatten / Dropout / Identity / ReLU work on the uint8 values
   directly (max and reshape commute with the monotonic quantization).
 
+* a BatchNorm2d right after a Conv2d is folded into it (eval-mode running
+  statistics, ``fold_batchnorm``);
+* Linear weights are packed once for the int8 GEMM (``gemm_u8s8s32_pack``) and
+  quantize / requantize / dequantize run in C++ (``dlcore.kernels.quantize_u8``...).
+
 Any other layer raises ValueError naming it.
 """
 from __future__ import annotations
