@@ -143,6 +143,9 @@ CONV_CASES = [  # n, c, h, w, oc, kh, kw, stride, pad, dilation, groups
     (3, 6, 7, 7, 4, 3, 3, (1, 2), (1, 2), (2, 1), 2),
     (1, 17, 6, 5, 33, 1, 1, (1, 1), (0, 0), (1, 1), 1),
     (2, 66, 5, 5, 6, 3, 3, (2, 2), (1, 1), (1, 1), 3),
+    (5, 1, 12, 11, 6, 5, 5, (1, 1), (2, 2), (1, 1), 1),  # LeNet conv1-like: 8-byte row moves, images in parallel
+    (1, 2, 6, 12, 3, 2, 9, (1, 1), (0, 3), (1, 1), 1),   # rows longer than 8 taps
+    (2, 3, 9, 9, 4, 3, 3, (1, 1), (2, 2), (1, 2), 1),    # dilated columns
 ]
 
 
@@ -235,6 +238,8 @@ BCONV_CASES = [  # n, c, h, w, oc, kh, kw, stride, pad, dilation, groups
     (1, 200, 5, 5, 17, 3, 3, (1, 1), (1, 1), (1, 1), 1),
     (1, 96, 9, 9, 8, 5, 5, (1, 1), (2, 2), (1, 1), 2),
     (1, 17, 4, 4, 3, 1, 1, (1, 1), (0, 0), (1, 1), 1),
+    (2, 195, 6, 7, 6, 3, 3, (1, 1), (1, 1), (1, 1), 3),  # regrouped input, 2 words per group (65 channels)
+    (1, 34, 7, 9, 4, 3, 3, (1, 1), (1, 1), (1, 2), 2),   # grouped with dilated columns: per-tap spans
 ]
 
 

@@ -6,6 +6,8 @@
 #include <pybind11/pybind11.h>
 
 #include <array>
+#include <cmath>
+#include <cstring>
 
 #include "bindings/args.h"
 #include "bindings/array.h"
@@ -15,6 +17,7 @@
 #include "ops/binary/binary.h"
 #include "ops/quant/conv_u8s8.h"
 #include "ops/quant/peak_lowbit.h"
+#include "ops/quant/quantize.h"
 
 namespace py = pybind11;
 
@@ -70,6 +73,195 @@ py::array_t<int32_t> gemm_u8s8s32_entry(py::handle a_obj, py::handle b_obj, int6
     impl.run(g);
   }
   return c;
+}
+
+// Packs N x K int8 weights once for the kernel `backend` selects for them
+// (the 7-bit scan as in gemm_u8s8s32): a 1-D uint8 buffer (gemm/gemm_s8.h).
+py::array_t<uint8_t> gemm_u8s8s32_pack_entry(py::handle b_obj, const std::string& backend) {
+  const char* op = "gemm_u8s8s32_pack";
+  auto b = input_typed<int8_t>(b_obj, op, "b", 2);
+  DLCORE_CHECK(b.shape(0) > 0 && b.shape(1) > 0, op, ": b ", shape_str(shape_of(b)), " must be non-empty");
+  DLCORE_CHECK(b.shape(1) <= kMaxS8K, op, ": K = ", b.shape(1), " exceeds ", kMaxS8K,
+               " (int32 sums of 255 * 128 products could overflow)");
+  GemmS8Args g;
+  g.m = 1;
+  g.n = b.shape(0);
+  g.k = b.shape(1);
+  g.b = b.data();
+  g.ldb = g.k;
+  {
+    py::gil_scoped_release nogil;
+    g.b_is_7bit = int8_fits_7bit(g.b, g.n, g.k, g.ldb);
+  }
+  const auto& impl = select_impl(gemm_u8s8s32_registry(), g, backend);
+  const GemmS8Kernel* kern = nullptr;
+  for (auto get : {gemm_s8_kernel_ref
+#ifdef DLCORE_HAVE_AVX2
+                   , gemm_s8_kernel_avx2_maddubs, gemm_s8_kernel_avx2_madd16, gemm_s8_kernel_avxvnni
+#endif
+#ifdef DLCORE_HAVE_AVX512
+                   , gemm_s8_kernel_avx512vnni, gemm_s8_kernel_amx
+#endif
+       })
+    if (std::string(get().name) == impl.name) kern = &get();
+  DLCORE_CHECK(kern != nullptr, op, ": implementation ", impl.name, " has no packable kernel");
+  auto out = new_aligned<uint8_t>({gemm_s8_packed_bytes(*kern, g.n, g.k)});
+  uint8_t* dst = out.mutable_data();
+  {
+    py::gil_scoped_release nogil;
+    gemm_s8_pack_weights(*kern, g.b, g.n, g.k, g.ldb, g.b_is_7bit, dst);
+  }
+  return out;
+}
+
+const GemmS8Kernel& packed_kernel_of(const py::array_t<uint8_t>& p, const char* op) {
+  return gemm_s8_packed_kernel(p.data(), p.shape(0), op);
+}
+
+GemmS8PackedHeader packed_header(const py::array_t<uint8_t>& p) {
+  GemmS8PackedHeader h;
+  std::memcpy(&h, p.data(), sizeof h);
+  return h;
+}
+
+// C = (A - zp) B^T with B from gemm_u8s8s32_pack. `backend` must name the
+// packed kernel's ISA or implementation (or "auto"): the buffer fixes the kernel.
+py::array_t<int32_t> gemm_u8s8s32_packed_entry(py::handle a_obj, py::handle p_obj, int64_t zp,
+                                               const std::string& backend) {
+  const char* op = "gemm_u8s8s32_packed";
+  auto a = input_typed<uint8_t>(a_obj, op, "a", 2);
+  auto p = input_typed<uint8_t>(p_obj, op, "packed_b", 1);
+  const GemmS8Kernel& kern = packed_kernel_of(p, op);
+  const GemmS8PackedHeader h = packed_header(p);
+  const auto& impl = gemm_s8_impl_of(kern);
+  DLCORE_CHECK(a.shape(1) == h.k, op, ": a ", shape_str(shape_of(a)), " has K = ", a.shape(1),
+               " but the packed weights are ", h.n, " x ", h.k);
+  if (backend != "auto" && backend != impl.name && backend != isa_name(impl.isa))
+    throw BackendError(cat(op, ": the weights were packed for ", impl.name, " (", isa_name(impl.isa),
+                           "), not for backend '", backend, "'; repack them with that backend"));
+  if (!isa_built(impl.isa) || !isa_supported(impl.isa))
+    throw BackendError(cat(op, ": the weights were packed for ", impl.name, ", which cannot run here: ",
+                           isa_unavailable_reason(impl.isa), "; repack them on this machine"));
+  GemmS8Args g;
+  g.m = a.shape(0);
+  g.n = h.n;
+  g.k = h.k;
+  g.a = a.data();
+  g.lda = g.k;
+  g.a_zero_point = zero_point_param(zp, op, "a_zero_point");
+  g.b_is_7bit = (h.flags & 1) != 0;
+  // The packer ran the registry's checks (maddubs declines unless 7-bit); a
+  // buffer claiming maddubs without the 7-bit flag was not made by it.
+  const std::string why = impl.declines ? impl.declines(g) : std::string();
+  DLCORE_CHECK(why.empty(), op, ": the packed weights do not satisfy ", impl.name, ": ", why, "; repack them");
+  auto c = new_aligned<int32_t>({g.m, g.n});
+  g.c = c.mutable_data();
+  g.ldc = g.n;
+  record_dispatch("gemm_u8s8s32", impl.name);
+  const uint8_t* pk = p.data();
+  {
+    py::gil_scoped_release nogil;
+    gemm_s8_packed_run(g, pk, kern);
+  }
+  return c;
+}
+
+// (n, k, implementation name, 7-bit) of a packed buffer, after its checks.
+py::tuple gemm_u8s8s32_packed_info_entry(py::handle p_obj) {
+  const char* op = "gemm_u8s8s32_packed_info";
+  auto p = input_typed<uint8_t>(p_obj, op, "packed_b", 1);
+  const GemmS8Kernel& kern = packed_kernel_of(p, op);
+  const GemmS8PackedHeader h = packed_header(p);
+  return py::make_tuple(h.n, h.k, std::string(kern.name), bool(h.flags & 1));
+}
+
+// True when `packed_b` holds exactly these weights (their hash): the staleness check.
+bool gemm_u8s8s32_packed_matches_entry(py::handle p_obj, py::handle b_obj) {
+  const char* op = "gemm_u8s8s32_packed_matches";
+  auto p = input_typed<uint8_t>(p_obj, op, "packed_b", 1);
+  auto b = input_typed<int8_t>(b_obj, op, "b", 2);
+  packed_kernel_of(p, op);
+  const GemmS8PackedHeader h = packed_header(p);
+  if (b.shape(0) != h.n || b.shape(1) != h.k) return false;
+  uint64_t wh = 1469598103934665603ull;
+  const int8_t* bp = b.data();
+  const int64_t n = h.n, k = h.k;
+  {
+    py::gil_scoped_release nogil;
+    for (int64_t j = 0; j < n; ++j) wh = gemm_s8_hash_bytes(bp + j * k, k, wh);
+  }
+  return wh == h.weights_hash;
+}
+
+// ---- quantize / requantize / dequantize (ops/quant/quantize.h) -------------
+
+py::array_t<uint8_t> quantize_u8_entry(py::handle x_obj, double scale, int64_t zp, const std::string& backend) {
+  const char* op = "quantize_u8";
+  FloatArray x = input_f32(x_obj, op, "x");
+  DLCORE_CHECK(std::isfinite(scale) && scale > 0 && float(scale) > 0, op, ": scale must be a positive finite float32, got ",
+               scale);
+  QuantizeArgs a;
+  a.x = x.data();
+  a.size = x.size();
+  a.scale = float(scale);
+  a.zero_point = zero_point_param(zp, op, "zero_point");
+  auto q = new_aligned<uint8_t>(shape_of(x));
+  a.q = q.mutable_data();
+  const auto& impl = select_impl(quantize_u8_registry(), a, backend);
+  py::gil_scoped_release nogil;
+  impl.run(a);
+  return q;
+}
+
+// acc (int32, ndim >= 2) seen as (outer = dim 0, channels = dim 1, inner = the rest).
+RequantizeArgs affine_args(const py::array_t<int32_t, py::array::c_style>& acc, py::handle mult_obj,
+                           py::handle off_obj, const char* op, const char* off_name, py::array_t<float>* keep_m,
+                           py::array_t<float>* keep_o) {
+  DLCORE_CHECK(acc.ndim() >= 2, op, ": acc must be (M, N) or (N, C, H, W) int32, got shape ", shape_str(shape_of(acc)));
+  RequantizeArgs a;
+  a.acc = acc.data();
+  a.outer = acc.shape(0);
+  a.channels = acc.shape(1);
+  a.inner = 1;
+  for (py::ssize_t d = 2; d < acc.ndim(); ++d) a.inner *= acc.shape(d);
+  FloatArray m = input_f32(mult_obj, op, "mult", 1), o = input_f32(off_obj, op, off_name, 1);
+  DLCORE_CHECK(m.shape(0) == a.channels && o.shape(0) == a.channels, op, ": mult ", shape_str(shape_of(m)), " and ",
+               off_name, " ", shape_str(shape_of(o)), " must have one value per channel (", a.channels, ")");
+  a.mult = m.data();
+  a.offset = o.data();
+  *keep_m = m;
+  *keep_o = o;
+  return a;
+}
+
+py::array_t<uint8_t> requantize_u8_entry(py::handle acc_obj, py::handle mult_obj, py::handle off_obj, int64_t lo,
+                                         const std::string& backend) {
+  const char* op = "requantize_u8";
+  auto acc = input_typed<int32_t>(acc_obj, op, "acc");
+  py::array_t<float> km, ko;
+  RequantizeArgs a = affine_args(acc, mult_obj, off_obj, op, "offset", &km, &ko);
+  a.lo = zero_point_param(lo, op, "lo");
+  auto q = new_aligned<uint8_t>(shape_of(acc));
+  a.q = q.mutable_data();
+  const auto& impl = select_impl(requantize_u8_registry(), a, backend);
+  py::gil_scoped_release nogil;
+  impl.run(a);
+  return q;
+}
+
+FloatArray dequantize_s32_entry(py::handle acc_obj, py::handle mult_obj, py::handle bias_obj, bool relu,
+                                const std::string& backend) {
+  const char* op = "dequantize_s32";
+  auto acc = input_typed<int32_t>(acc_obj, op, "acc");
+  py::array_t<float> km, ko;
+  RequantizeArgs a = affine_args(acc, mult_obj, bias_obj, op, "bias", &km, &ko);
+  a.relu = relu;
+  FloatArray y = new_f32(shape_of(acc));
+  a.y = y.mutable_data();
+  const auto& impl = select_impl(dequantize_s32_registry(), a, backend);
+  py::gil_scoped_release nogil;
+  impl.run(a);
+  return y;
 }
 
 py::array_t<int32_t> conv2d_u8s8_entry(py::handle x_obj, py::handle w_obj, int64_t zp, py::handle stride,
@@ -221,6 +413,17 @@ FloatArray binary_conv2d_entry(py::handle x_obj, py::handle w_obj, int64_t in_ch
 void init_lowbit(py::module_& m) {
   m.def("gemm_u8s8s32", &gemm_u8s8s32_entry, py::arg("a"), py::arg("b"), py::arg("a_zero_point") = 0,
         py::arg("backend") = "auto");
+  m.def("gemm_u8s8s32_pack", &gemm_u8s8s32_pack_entry, py::arg("b"), py::arg("backend") = "auto");
+  m.def("gemm_u8s8s32_packed", &gemm_u8s8s32_packed_entry, py::arg("a"), py::arg("packed_b"),
+        py::arg("a_zero_point") = 0, py::arg("backend") = "auto");
+  m.def("gemm_u8s8s32_packed_info", &gemm_u8s8s32_packed_info_entry, py::arg("packed_b"));
+  m.def("gemm_u8s8s32_packed_matches", &gemm_u8s8s32_packed_matches_entry, py::arg("packed_b"), py::arg("b"));
+  m.def("quantize_u8", &quantize_u8_entry, py::arg("x"), py::arg("scale"), py::arg("zero_point"),
+        py::arg("backend") = "auto");
+  m.def("requantize_u8", &requantize_u8_entry, py::arg("acc"), py::arg("mult"), py::arg("offset"), py::arg("lo") = 0,
+        py::arg("backend") = "auto");
+  m.def("dequantize_s32", &dequantize_s32_entry, py::arg("acc"), py::arg("mult"), py::arg("bias"),
+        py::arg("relu") = false, py::arg("backend") = "auto");
   m.def("conv2d_u8s8", &conv2d_u8s8_entry, py::arg("x"), py::arg("w"), py::arg("x_zero_point") = 0,
         py::arg("stride") = 1, py::arg("padding") = 0, py::arg("dilation") = 1, py::arg("groups") = 1,
         py::arg("backend") = "auto");
@@ -247,6 +450,9 @@ void init_lowbit(py::module_& m) {
     else if (op == "binary_gemm") add(binary_gemm_registry());
     else if (op == "binary_conv2d") add(binary_conv2d_registry());
     else if (op == "binary_pack") add(binary_pack_registry());
+    else if (op == "quantize_u8") add(quantize_u8_registry());
+    else if (op == "requantize_u8") add(requantize_u8_registry());
+    else if (op == "dequantize_s32") add(dequantize_s32_registry());
     else throw ValueError(cat("lowbit_impls: unknown op '", op, "'"));
     return out;
   }, py::arg("op"));

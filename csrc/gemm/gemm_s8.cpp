@@ -6,9 +6,12 @@
 #include <omp.h>
 
 #include <algorithm>
+#include <cstddef>
+#include <cstring>
 #include <vector>
 
 #include "core/buffer.h"
+#include "core/check.h"
 #include "core/threads.h"
 
 namespace dlcore {
@@ -39,17 +42,25 @@ inline void micro_tile(const GemmS8Kernel& kern, int64_t steps, const void* ap, 
     }
 }
 
+// B already packed (gemm_s8_pack_weights): the panels, the index of this
+// view's first column panel, and the column panels of the whole B.
+struct PrepackedB {
+  const uint8_t* panels = nullptr;
+  int64_t panel0 = 0, n_panels = 0;
+};
+
 // One sub-product (rows [0, m) x columns [0, n) of the views passed) on the
-// calling thread, with its own packing buffers.
+// calling thread, with its own packing buffers (B's only when not prepacked).
 void gemm_s8_serial(const GemmS8Args& g, const uint8_t* a, const int8_t* b, int32_t* c, int64_t m, int64_t n,
-                    const int32_t* colsum, const GemmS8Kernel& kern) {
+                    const int32_t* colsum, const GemmS8Kernel& kern, const PrepackedB& pre = PrepackedB()) {
   const int64_t k = g.k;
   const int mr = kern.mr, nr = kern.nr;
   thread_local ScratchBuffer tb, ta;  // float-sized scratch, used as bytes
   const int64_t kc_max = std::min<int64_t>(kern.kc, k);
   const int64_t nc_max = std::min<int64_t>(kern.nc, n), mc_max = std::min<int64_t>(kern.mc, m);
-  uint8_t* bbuf = reinterpret_cast<uint8_t*>(
-      tb.get(size_t(ceil_div(nc_max, nr) * panel_bytes(kern, kc_max, nr)) / 4 + 16));
+  uint8_t* bbuf = pre.panels ? nullptr
+                             : reinterpret_cast<uint8_t*>(
+                                   tb.get(size_t(ceil_div(nc_max, nr) * panel_bytes(kern, kc_max, nr)) / 4 + 16));
   uint8_t* abuf = reinterpret_cast<uint8_t*>(
       ta.get(size_t(ceil_div(mc_max, mr) * panel_bytes(kern, kc_max, mr)) / 4 + 16));
   for (int64_t jc = 0; jc < n; jc += kern.nc) {
@@ -68,8 +79,15 @@ void gemm_s8_serial(const GemmS8Args& g, const uint8_t* a, const int8_t* b, int3
         }
         for (int64_t jr = 0; jr < n_panels; ++jr) {
           const int cols = int(std::min<int64_t>(nr, nc - jr * nr));
-          uint8_t* bp = bbuf + jr * b_panel;
-          if (ic == 0) kern.pack_b(b, g.ldb, jc + jr * nr, cols, pc, kc, k, nr, bp);
+          const uint8_t* bp;
+          if (pre.panels) {  // block pc / KC holds n_panels panels of full-KC size before it
+            bp = pre.panels + (pc / kern.kc) * pre.n_panels * panel_bytes(kern, kern.kc, nr) +
+                 (pre.panel0 + (jc / nr) + jr) * b_panel;
+          } else {
+            uint8_t* bw = bbuf + jr * b_panel;
+            if (ic == 0) kern.pack_b(b, g.ldb, jc + jr * nr, cols, pc, kc, k, nr, bw);
+            bp = bw;
+          }
           for (int64_t ir = 0; ir < m_panels; ++ir) {
             const int rows = int(std::min<int64_t>(mr, mc - ir * mr));
             micro_tile(kern, steps, abuf + ir * a_panel, bp, c + (ic + ir * mr) * g.ldc + jc + jr * nr, g.ldc,
@@ -114,14 +132,18 @@ void grid_for(int64_t m, int64_t n, int nt, const GemmS8Kernel& kern, int* tm, i
 // Below about 4 M multiply-adds per thread a second thread costs more than it saves.
 constexpr double kMinMacsPerThread = 4.0e6;
 
-void gemm_s8_blis(const GemmS8Args& g, const GemmS8Kernel& kern) {
+// `packed`: B pre-packed by gemm_s8_pack_weights (its column sums included), else nullptr.
+void gemm_s8_blis(const GemmS8Args& g, const GemmS8Kernel& kern, const uint8_t* packed = nullptr) {
   if (g.m == 0 || g.n == 0) return;
   if (g.k == 0) {
     for (int64_t i = 0; i < g.m; ++i) std::fill(g.c + i * g.ldc, g.c + i * g.ldc + g.n, 0);
     return;
   }
   std::vector<int32_t> colsum;
-  if (g.a_zero_point != 0) {
+  const int32_t* packed_colsum = packed ? reinterpret_cast<const int32_t*>(packed + kGemmS8PackedHeaderBytes) : nullptr;
+  const uint8_t* packed_panels =
+      packed ? packed + kGemmS8PackedHeaderBytes + (g.n * 4 + 63) / 64 * 64 : nullptr;
+  if (g.a_zero_point != 0 && !packed) {
     colsum.resize(size_t(g.n));
     for (int64_t j = 0; j < g.n; ++j) {
       const int8_t* row = g.b + j * g.ldb;
@@ -130,12 +152,14 @@ void gemm_s8_blis(const GemmS8Args& g, const GemmS8Kernel& kern) {
       colsum[size_t(j)] = s;
     }
   }
-  const int32_t* cs = colsum.empty() ? nullptr : colsum.data();
+  const int32_t* cs = packed ? (g.a_zero_point != 0 ? packed_colsum : nullptr)
+                             : (colsum.empty() ? nullptr : colsum.data());
+  const int64_t n_panels_all = ceil_div(g.n, kern.nr);
   const int all = g.num_threads > 0 ? g.num_threads : get_num_threads();
   const double macs = double(g.m) * double(g.n) * double(g.k);
   const int nt = int(std::max<int64_t>(1, std::min<int64_t>(all, int64_t(macs / kMinMacsPerThread))));
   if (nt <= 1) {
-    gemm_s8_serial(g, g.a, g.b, g.c, g.m, g.n, cs, kern);
+    gemm_s8_serial(g, g.a, g.b, g.c, g.m, g.n, cs, kern, PrepackedB{packed_panels, 0, n_panels_all});
     return;
   }
   int tm, tn;
@@ -150,8 +174,8 @@ void gemm_s8_blis(const GemmS8Args& g, const GemmS8Kernel& kern) {
     const int64_t c0 = std::min(g.n, tj * ceil_div(n_panels, tn) * kern.nr);
     const int64_t c1 = std::min(g.n, (tj + 1) * ceil_div(n_panels, tn) * kern.nr);
     if (r1 > r0 && c1 > c0)
-      gemm_s8_serial(g, g.a + r0 * g.lda, g.b + c0 * g.ldb, g.c + r0 * g.ldc + c0, r1 - r0, c1 - c0,
-                     cs ? cs + c0 : nullptr, kern);
+      gemm_s8_serial(g, g.a + r0 * g.lda, packed ? nullptr : g.b + c0 * g.ldb, g.c + r0 * g.ldc + c0, r1 - r0,
+                     c1 - c0, cs ? cs + c0 : nullptr, kern, PrepackedB{packed_panels, c0 / kern.nr, n_panels_all});
   }
 }
 
@@ -211,6 +235,128 @@ void gemm_s8_with_kernel(const GemmS8Args& args, const GemmS8Kernel& kernel) { g
 
 void gemm_u8s8s32(const GemmS8Args& args, const std::string& backend) {
   select_impl(gemm_u8s8s32_registry(), args, backend).run(args);
+}
+
+// ---- Pre-packed weights -----------------------------------------------------
+
+namespace {
+
+// Every kernel a packed buffer may name, with the registry entry that runs it.
+struct KernelEntry {
+  const GemmS8Kernel& (*kernel)();
+  const char* impl_name;
+};
+const KernelEntry kPackableKernels[] = {
+#ifdef DLCORE_HAVE_AVX512
+    {gemm_s8_kernel_amx, "gemm_u8s8s32_amx_32x32"},
+    {gemm_s8_kernel_avx512vnni, "gemm_u8s8s32_avx512vnni_8x32"},
+#endif
+#ifdef DLCORE_HAVE_AVX2
+    {gemm_s8_kernel_avxvnni, "gemm_u8s8s32_avxvnni_6x16"},
+    {gemm_s8_kernel_avx2_maddubs, "gemm_u8s8s32_avx2_maddubs_4x16"},
+    {gemm_s8_kernel_avx2_madd16, "gemm_u8s8s32_avx2_madd16_6x16"},
+#endif
+    {gemm_s8_kernel_ref, "gemm_u8s8s32_ref_4x8"},
+};
+
+uint64_t header_sum(const GemmS8PackedHeader& h) {
+  return gemm_s8_hash_bytes(&h, int64_t(offsetof(GemmS8PackedHeader, header_sum)), 0x5bd1e995ull);
+}
+
+}  // namespace
+
+// FNV-1a over 8-byte words (then the tail bytes): one multiply per word, fast
+// enough to hash a layer's weights at pack time and on an explicit check.
+uint64_t gemm_s8_hash_bytes(const void* p, int64_t bytes, uint64_t seed) {
+  const uint8_t* s = static_cast<const uint8_t*>(p);
+  uint64_t h = seed;
+  int64_t i = 0;
+  for (; i + 8 <= bytes; i += 8) {
+    uint64_t w;
+    std::memcpy(&w, s + i, 8);
+    h = (h ^ w) * 1099511628211ull;
+  }
+  for (; i < bytes; ++i) h = (h ^ s[i]) * 1099511628211ull;
+  return h ^ (h >> 29);
+}
+
+int64_t gemm_s8_packed_bytes(const GemmS8Kernel& kern, int64_t n, int64_t k) {
+  const int64_t n_panels = ceil_div(n, kern.nr);
+  int64_t panels = 0;
+  for (int64_t pc = 0; pc < k; pc += kern.kc) panels += n_panels * panel_bytes(kern, std::min<int64_t>(kern.kc, k - pc), kern.nr);
+  return kGemmS8PackedHeaderBytes + (n * 4 + 63) / 64 * 64 + panels;
+}
+
+void gemm_s8_pack_weights(const GemmS8Kernel& kern, const int8_t* b, int64_t n, int64_t k, int64_t ldb,
+                          bool b_is_7bit, uint8_t* out) {
+  const int64_t total = gemm_s8_packed_bytes(kern, n, k);
+  std::memset(out, 0, size_t(kGemmS8PackedHeaderBytes));
+  GemmS8PackedHeader h{};
+  h.magic = kGemmS8PackedMagic;
+  h.kernel_hash = gemm_s8_hash_bytes(kern.name, int64_t(std::strlen(kern.name)));
+  h.n = n;
+  h.k = k;
+  h.kc = kern.kc;
+  h.nr = kern.nr;
+  h.flags = b_is_7bit ? 1 : 0;
+  uint64_t wh = 1469598103934665603ull;
+  for (int64_t j = 0; j < n; ++j) wh = gemm_s8_hash_bytes(b + j * ldb, k, wh);
+  h.weights_hash = wh;
+  h.header_sum = header_sum(h);
+  std::memcpy(out, &h, sizeof h);
+  int32_t* colsum = reinterpret_cast<int32_t*>(out + kGemmS8PackedHeaderBytes);
+  const int64_t colsum_bytes = (n * 4 + 63) / 64 * 64;
+  std::memset(colsum, 0, size_t(colsum_bytes));
+  for (int64_t j = 0; j < n; ++j) {
+    int32_t s = 0;
+    for (int64_t p = 0; p < k; ++p) s += b[j * ldb + p];
+    colsum[j] = s;
+  }
+  uint8_t* panels = out + kGemmS8PackedHeaderBytes + colsum_bytes;
+  const int64_t n_panels = ceil_div(n, kern.nr);
+  const int64_t full_block = n_panels * panel_bytes(kern, kern.kc, kern.nr);
+  for (int64_t pc = 0; pc < k; pc += kern.kc) {
+    const int64_t kc = std::min<int64_t>(kern.kc, k - pc), pb = panel_bytes(kern, kc, kern.nr);
+    uint8_t* block = panels + (pc / kern.kc) * full_block;
+    for (int64_t j = 0; j < n_panels; ++j) {
+      const int cols = int(std::min<int64_t>(kern.nr, n - j * kern.nr));
+      kern.pack_b(b, ldb, j * kern.nr, cols, pc, kc, k, kern.nr, block + j * pb);
+    }
+  }
+  (void)total;
+}
+
+const GemmS8Kernel& gemm_s8_packed_kernel(const uint8_t* packed, int64_t bytes, const char* op) {
+  DLCORE_CHECK(bytes >= kGemmS8PackedHeaderBytes, op, ": the packed weights hold ", bytes,
+               " bytes, fewer than their header; pack them with gemm_u8s8s32_pack");
+  GemmS8PackedHeader h;
+  std::memcpy(&h, packed, sizeof h);
+  DLCORE_CHECK(h.magic == kGemmS8PackedMagic, op,
+               ": not packed int8 weights (bad magic number); pack them with gemm_u8s8s32_pack");
+  DLCORE_CHECK(h.header_sum == header_sum(h), op,
+               ": the packed weights' header is corrupted (checksum mismatch); repack them");
+  for (const auto& e : kPackableKernels) {
+    const GemmS8Kernel& kern = e.kernel();
+    if (gemm_s8_hash_bytes(kern.name, int64_t(std::strlen(kern.name))) != h.kernel_hash) continue;
+    DLCORE_CHECK(h.kc == kern.kc && h.nr == kern.nr, op, ": the weights were packed for ", kern.name,
+                 " with KC=", h.kc, ", NR=", h.nr, " but this build blocks it as KC=", kern.kc, ", NR=", kern.nr,
+                 "; repack them");
+    DLCORE_CHECK(h.n > 0 && h.k > 0 && bytes == gemm_s8_packed_bytes(kern, h.n, h.k), op,
+                 ": the packed weights hold ", bytes, " bytes; ", h.n, " x ", h.k, " weights packed for ", kern.name,
+                 " take ", h.n > 0 && h.k > 0 ? gemm_s8_packed_bytes(kern, h.n, h.k) : 0, " (truncated?); repack them");
+    return kern;
+  }
+  throw ValueError(cat(op, ": the weights were packed for a kernel this build does not have; repack them here"));
+}
+
+const Impl<GemmS8Args>& gemm_s8_impl_of(const GemmS8Kernel& kernel) {
+  for (const auto& impl : gemm_u8s8s32_registry().impls())
+    if (std::strcmp(impl.name, kernel.name) == 0) return impl;
+  throw ValueError(cat("gemm_u8s8s32: no registry entry runs kernel ", kernel.name));
+}
+
+void gemm_s8_packed_run(const GemmS8Args& args, const uint8_t* packed, const GemmS8Kernel& kernel) {
+  gemm_s8_blis(args, kernel, packed);
 }
 
 }  // namespace dlcore

@@ -126,4 +126,41 @@ const Impl<Args>& select_impl(const Registry<Args>& reg, const Args& args, const
   return reg.select(args, backend);
 }
 
+// ---- Pre-packed weights (B packed once, at convert time) -------------------
+// A quantized layer's weights never change between calls, yet the GEMM above
+// packs B on every call: at batch 2 that packing costs as much as the product.
+// gemm_s8_pack_weights packs all of B once, into one kernel's micro-panel
+// layout, with the column sums of the zero-point compensation, behind a
+// header that names the kernel, the shape and a hash of the weights; the
+// packed entry refuses a buffer whose header does not check out (wrong
+// kernel, shape, ISA absent here, corrupted) instead of computing garbage.
+// Layout: header (128 bytes) | colsum int32[n] (padded to 64 bytes) |
+// panels: k block p (KC k each, the last shorter) x column panel j (NR
+// columns), each panel_bytes(KC_p, NR), p-major.
+struct GemmS8PackedHeader {
+  uint64_t magic;         // kGemmS8PackedMagic
+  uint64_t kernel_hash;   // hash of the kernel's name
+  int64_t n, k;
+  int64_t kc, nr;         // the kernel's blocking when packed
+  uint64_t flags;         // bit 0: every weight in [-64, 63]
+  uint64_t weights_hash;  // hash of the N x K weights packed (staleness checks)
+  uint64_t header_sum;    // hash of the fields above
+};
+constexpr uint64_t kGemmS8PackedMagic = 0x3130504B38534C44ull;  // "DLS8KP01"
+constexpr int64_t kGemmS8PackedHeaderBytes = 128;
+
+uint64_t gemm_s8_hash_bytes(const void* p, int64_t bytes, uint64_t seed = 1469598103934665603ull);
+// Total bytes of B (n x k) packed for `kernel`.
+int64_t gemm_s8_packed_bytes(const GemmS8Kernel& kernel, int64_t n, int64_t k);
+// Packs the N x K weights `b` for `kernel` into `out` (gemm_s8_packed_bytes of it).
+void gemm_s8_pack_weights(const GemmS8Kernel& kernel, const int8_t* b, int64_t n, int64_t k, int64_t ldb,
+                          bool b_is_7bit, uint8_t* out);
+// The kernel a packed buffer of `bytes` bytes was made for; throws ValueError
+// (what is wrong, and "repack") when the header or size does not check out.
+const GemmS8Kernel& gemm_s8_packed_kernel(const uint8_t* packed, int64_t bytes, const char* op);
+// The registry implementation (name, ISA) that runs `kernel`.
+const Impl<GemmS8Args>& gemm_s8_impl_of(const GemmS8Kernel& kernel);
+// C = (A - zp) B^T with B pre-packed (args.b unused; args.n, args.k from the header).
+void gemm_s8_packed_run(const GemmS8Args& args, const uint8_t* packed, const GemmS8Kernel& kernel);
+
 }  // namespace dlcore

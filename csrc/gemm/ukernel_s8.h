@@ -6,6 +6,8 @@
 //   dot(acc, a, b)   acc + the sum over each lane's 4-byte (or 2 x int16) group of a*b, exact
 //   loadc/storec/add for the int32 tile of C
 #pragma once
+#include <emmintrin.h>
+
 #include <cstdint>
 #include <cstring>
 
@@ -57,9 +59,43 @@ void pack_panel_s8(const T* src, int64_t ld, int64_t row0, int rows, int64_t k0,
   const int64_t kend = k0 + kc < k ? k0 + kc : k;
   const int64_t full = (kend - k0) / 4;  // quads with all four k inside the block
   Out* dst = static_cast<Out*>(dst_);
+  int i0 = 0;
+  if constexpr (!Wide) {
+    // Four full rows at a time: 4 quads of each (16 bytes) are a 4 x 4
+    // matrix of 32-bit quads, transposed with SSE2 unpacks into 4 steps of
+    // 4 rows (the per-quad copies below cost more than the GEMM at small K).
+    for (; i0 + 4 <= rows && i0 + 4 <= tile; i0 += 4) {
+      const T* r0 = src + (row0 + i0) * ld + k0;
+      const T* r1 = r0 + ld;
+      const T* r2 = r1 + ld;
+      const T* r3 = r2 + ld;
+      int64_t g = 0;
+      for (; g + 4 <= full; g += 4) {
+        const __m128i a0 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(r0 + 4 * g));
+        const __m128i a1 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(r1 + 4 * g));
+        const __m128i a2 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(r2 + 4 * g));
+        const __m128i a3 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(r3 + 4 * g));
+        const __m128i t0 = _mm_unpacklo_epi32(a0, a1), t1 = _mm_unpacklo_epi32(a2, a3);
+        const __m128i t2 = _mm_unpackhi_epi32(a0, a1), t3 = _mm_unpackhi_epi32(a2, a3);
+        Out* d = dst + g * tile * 4 + i0 * 4;
+        _mm_storeu_si128(reinterpret_cast<__m128i*>(d), _mm_unpacklo_epi64(t0, t1));
+        _mm_storeu_si128(reinterpret_cast<__m128i*>(d + tile * 4), _mm_unpackhi_epi64(t0, t1));
+        _mm_storeu_si128(reinterpret_cast<__m128i*>(d + 2 * tile * 4), _mm_unpacklo_epi64(t2, t3));
+        _mm_storeu_si128(reinterpret_cast<__m128i*>(d + 3 * tile * 4), _mm_unpackhi_epi64(t2, t3));
+      }
+      for (int q = 0; q < 4; ++q) {  // the remaining quads of these rows: the general path
+        const T* row = src + (row0 + i0 + q) * ld + k0;
+        for (int64_t h = g; h < quads; ++h) {
+          Out v[4];
+          for (int e = 0; e < 4; ++e) v[e] = (k0 + 4 * h + e < kend) ? Out(row[4 * h + e]) : Out(0);
+          std::memcpy(dst + h * tile * 4 + (i0 + q) * 4, v, 4);
+        }
+      }
+    }
+  }
   // Row by row: each source row is contiguous along k; a quad is one 4-byte
   // copy (the common case), or a widening of 4 values (Wide).
-  for (int i = 0; i < tile; ++i) {
+  for (int i = i0; i < tile; ++i) {
     const T* row = i < rows ? src + (row0 + i) * ld + k0 : nullptr;
     for (int64_t g = 0; g < quads; ++g) {
       Out v[4];

@@ -82,28 +82,36 @@ def gemm_section(args, pk, rng):
             ref8 = (a8[:4].astype(np.int64) - 3) @ w8.astype(np.int64).T
             assert np.array_equal(K.gemm_u8s8s32(a8[:4].copy(), w8, 3), ref8)
             impl8 = _C.last_dispatch().split(":")[1]
+            pb7 = K.gemm_u8s8s32_pack(w7)  # once, as a quantized Linear does at convert time
+            assert np.array_equal(K.gemm_u8s8s32_packed(a8[:4].copy(), pb7, 3), ref7)
+            impl_p = _C.last_dispatch().split(":")[1]
             f64 = a_f[:2].astype(np.float64) @ w_f.astype(np.float64).T
             got = dlcore.kernels.gemm(a_f[:2].copy(), w_f, trans_b=True)
             assert np.abs(got - f64).max() <= 1e-3 * np.abs(f64).max()
             t = compare({"f32": lambda: dlcore.kernels.gemm(a_f, w_f, trans_b=True),
                          "i8_7bit": lambda: K.gemm_u8s8s32(a8, w7, 3),
-                         "i8_8bit": lambda: K.gemm_u8s8s32(a8, w8, 3)}, repeats=args.repeats)
+                         "i8_8bit": lambda: K.gemm_u8s8s32(a8, w8, 3),
+                         "i8_packed": lambda: K.gemm_u8s8s32_packed(a8, pb7, 3)}, repeats=args.repeats)
             ops = 2.0 * m * n * k
             rows.append({"layer": s["name"], "m": m, "n": n, "k": k,
                          "f32": ops / t["f32"] * 1e-9, "i8_7": ops / t["i8_7bit"] * 1e-9,
                          "i8_8": ops / t["i8_8bit"] * 1e-9, "x7": t["f32"] / t["i8_7bit"],
-                         "x8": t["f32"] / t["i8_8bit"],
+                         "x8": t["f32"] / t["i8_8bit"], "i8_p": ops / t["i8_packed"] * 1e-9,
+                         "xp": t["f32"] / t["i8_packed"],
                          "peak": ops / t["i8_7bit"] * 1e-9 / peak8 if peak8 else None,
-                         "impls": f"{impl7} / {impl8}"})
+                         "impls": f"{impl7} / {impl8} / packed {impl_p}"})
             del a_f, w_f
     print(f"\n## int8 GEMM u8 x s8 -> s32 vs dlcore float32 GEMM on the FC layers (M = batch, N x K weights)")
-    print("i8_7bit: weights in [-63, 63] (what quantize_static stores by default); i8_8bit: full int8 weights")
+    print("i8_7bit: weights in [-63, 63] (what quantize_static stores by default); i8_8bit: full int8 weights; "
+          "i8 packed: 7-bit weights packed once (gemm_u8s8s32_pack, what quantized Linear layers run)")
     print_table(rows, [("layer", "layer", ""), ("m", "M", "d"), ("n", "N", "d"), ("k", "K", "d"),
                        ("f32", "f32 GF/s", ".1f"), ("i8_7", "i8 7-bit GOP/s", ".1f"), ("x7", "x f32", ".2f"),
-                       ("i8_8", "i8 8-bit GOP/s", ".1f"), ("x8", "x f32", ".2f"), ("peak", "7-bit/i8 peak", ".2f"),
+                       ("i8_8", "i8 8-bit GOP/s", ".1f"), ("x8", "x f32", ".2f"),
+                       ("i8_p", "i8 packed GOP/s", ".1f"), ("xp", "x f32", ".2f"), ("peak", "7-bit/i8 peak", ".2f"),
                        ("impls", "implementations", "")])
     _median_line(rows, "x7", "int8 (7-bit weights) / float32")
     _median_line(rows, "x8", "int8 (8-bit weights) / float32")
+    _median_line(rows, "xp", "int8 (7-bit weights, pre-packed) / float32")
 
 
 def _median_line(rows, key, label):
@@ -189,6 +197,29 @@ def int8_conv_section(args, rng):
     _median_line(rows, "x", "int8 conv / float32")
 
 
+def lenet_section(args, rng):
+    """LeNet-5 (dlcore.train.lenet5) float32 vs its int8 QuantizedSequential, end to end, batch 64 and 1."""
+    from dlcore.train import lenet5
+    dlcore.manual_seed(0)
+    model = lenet5().eval()
+    calib = [rng.standard_normal((64, 1, 28, 28)).astype(np.float32) for _ in range(2)]
+    q = dlcore.quantization.quantize_static(model, calib)
+    rows = []
+    for mb in (64, 1):
+        x = rng.standard_normal((mb, 1, 28, 28)).astype(np.float32)
+        xt = dlcore.Tensor(x)
+
+        def f32():
+            with dlcore.no_grad():
+                return model(xt)
+
+        t = compare({"f32": f32, "i8": lambda: q(x)}, repeats=args.repeats)
+        rows.append({"batch": mb, "f32": mb / t["f32"], "i8": mb / t["i8"], "x": t["f32"] / t["i8"]})
+    print("\n## LeNet-5 end to end: float32 model vs int8 QuantizedSequential (img/s, median)")
+    print_table(rows, [("batch", "batch", "d"), ("f32", "f32 img/s", ".0f"), ("i8", "int8 img/s", ".0f"),
+                       ("x", "x f32", ".2f")])
+
+
 def run(args):
     threads = dlcore.get_num_threads()
     if not hasattr(args, "lowbit_batch"):
@@ -200,3 +231,4 @@ def run(args):
     gemm_section(args, pk, rng)
     int8_conv_section(args, rng)
     binary_section(args, pk, rng)
+    lenet_section(args, rng)

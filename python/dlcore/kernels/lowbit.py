@@ -10,8 +10,9 @@ from __future__ import annotations
 from .. import _C
 from ._dispatch import module_for
 
-__all__ = ["gemm_u8s8s32", "conv2d_u8s8", "binary_pack", "binary_pack_nchw", "binary_gemm", "binary_conv2d",
-           "lowbit_impls"]
+__all__ = ["gemm_u8s8s32", "gemm_u8s8s32_pack", "gemm_u8s8s32_packed", "gemm_u8s8s32_packed_info",
+           "gemm_u8s8s32_packed_matches", "quantize_u8", "requantize_u8", "dequantize_s32", "conv2d_u8s8",
+           "binary_pack", "binary_pack_nchw", "binary_gemm", "binary_conv2d", "lowbit_impls"]
 
 
 def _module(backend, op, *arrays):
@@ -40,6 +41,66 @@ def gemm_u8s8s32(a, b, a_zero_point=0, *, backend="auto"):
         [[6, 6]]
     """
     return _module(backend, "gemm_u8s8s32", a, b).gemm_u8s8s32(a, b, int(a_zero_point), backend)
+
+
+def gemm_u8s8s32_pack(b, *, backend="auto"):
+    """Packs (N, K) int8 weights once for the int8 GEMM kernel `backend` selects for them.
+
+    The result (a 1-D uint8 array: header naming the kernel, the shape and a hash of
+    the weights, the column sums of the zero-point compensation, the micro-panels) is
+    what ``gemm_u8s8s32_packed`` multiplies by; quantized Linear layers pack at convert time.
+    """
+    return _module(backend, "gemm_u8s8s32", b).gemm_u8s8s32_pack(b, backend)
+
+
+def gemm_u8s8s32_packed(a, packed_b, a_zero_point=0, *, backend="auto"):
+    """C = (A - a_zero_point) @ B.T exactly, in int32, B from ``gemm_u8s8s32_pack``.
+
+    A buffer that is not a packed B, is truncated or corrupted, or was packed for a
+    kernel this machine cannot run raises (ValueError / BackendUnavailableError) saying so.
+
+    Example:
+        >>> import numpy as np, dlcore
+        >>> pb = dlcore.kernels.gemm_u8s8s32_pack(np.ones((2, 3), np.int8))
+        >>> dlcore.kernels.gemm_u8s8s32_packed(np.full((1, 3), 130, np.uint8), pb, 128).tolist()
+        [[6, 6]]
+    """
+    return _module(backend, "gemm_u8s8s32", a).gemm_u8s8s32_packed(a, packed_b, int(a_zero_point), backend)
+
+
+def gemm_u8s8s32_packed_info(packed_b):
+    """(N, K, implementation name, weights all 7-bit) of a packed B, after checking its header."""
+    return tuple(_C.gemm_u8s8s32_packed_info(packed_b))
+
+
+def gemm_u8s8s32_packed_matches(packed_b, b):
+    """True when `packed_b` was packed from exactly the weights `b` (a hash compare): the staleness check."""
+    return bool(_C.gemm_u8s8s32_packed_matches(packed_b, b))
+
+
+def quantize_u8(x, scale, zero_point, *, backend="auto"):
+    """float32 -> uint8: clip(rint(x / scale) + zero_point, 0, 255), exactly NumPy's float32 formula (NaN -> 0).
+
+    Example:
+        >>> import numpy as np, dlcore
+        >>> dlcore.kernels.quantize_u8(np.array([-1.0, 0.25, 0.75, 1000.0], np.float32), 0.5, 10).tolist()
+        [8, 10, 12, 255]
+    """
+    return _module(backend, "quantize_u8", x).quantize_u8(x, float(scale), int(zero_point), backend)
+
+
+def requantize_u8(acc, mult, offset, lo=0, *, backend="auto"):
+    """int32 -> uint8: clip(rint(float32(acc) * mult[c] + offset[c]), lo, 255), c = axis 1 of `acc`.
+
+    The product is rounded before the sum (no FMA), as NumPy computes it; ``lo`` = the
+    output zero point fuses a ReLU.
+    """
+    return _module(backend, "requantize_u8", acc).requantize_u8(acc, mult, offset, int(lo), backend)
+
+
+def dequantize_s32(acc, mult, bias, relu=False, *, backend="auto"):
+    """int32 -> float32: float32(acc) * mult[c] + bias[c] (then max(., 0) if `relu`), c = axis 1 of `acc`."""
+    return _module(backend, "dequantize_s32", acc).dequantize_s32(acc, mult, bias, bool(relu), backend)
 
 
 def conv2d_u8s8(x, w, x_zero_point=0, stride=1, padding=0, dilation=1, groups=1, *, backend="auto"):

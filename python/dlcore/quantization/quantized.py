@@ -13,6 +13,11 @@ convert(prepared) builds a QuantizedSequential:
 * MaxPool2d / Flatten / Dropout / Identity / ReLU work on the uint8 values
   directly (max and reshape commute with the monotonic quantization).
 
+* a BatchNorm2d right after a Conv2d is folded into it (eval-mode running
+  statistics, ``fold_batchnorm``);
+* Linear weights are packed once for the int8 GEMM (``gemm_u8s8s32_pack``) and
+  quantize / requantize / dequantize run in C++ (``dlcore.kernels.quantize_u8``...).
+
 Any other layer raises ValueError naming it.
 """
 from __future__ import annotations
@@ -25,11 +30,11 @@ from .. import nn
 from ..autograd import no_grad
 from ..kernels import lowbit as K
 from ..tensor import Tensor
-from .observers import MinMaxObserver, dequantize_u8, quantize_u8, quantize_weight_per_channel
+from .observers import MinMaxObserver, dequantize_u8, quantize_weight_per_channel
 
 FORMAT = "dlcore.quantized_sequential/1"
 _PASSTHROUGH = (nn.Dropout, nn.Identity)
-_SUPPORTED = "Conv2d, Linear, ReLU, MaxPool2d, Flatten, Dropout, Identity (in nested Sequential containers)"
+_SUPPORTED = "Conv2d (+ BatchNorm2d, folded), Linear, ReLU, MaxPool2d, Flatten, Dropout, Identity (in nested Sequential containers)"
 
 
 def _leaves(module, prefix=""):
@@ -49,6 +54,30 @@ def _pair(v, what, name):
     return v
 
 
+def fold_batchnorm(conv, bn):
+    """A Conv2d equal to eval-mode ``bn(conv(x))``: the BatchNorm's running statistics folded into it.
+
+    w' = w * g / sqrt(var + eps) per output channel, b' = (b - mean) * g / sqrt(var + eps) + beta
+    (g, beta = 1, 0 without affine), computed in float64 and stored as float32.
+    """
+    if not bn.track_running_stats or bn.running_mean is None:
+        raise ValueError("quantization: a BatchNorm2d without running statistics cannot be folded into its Conv2d")
+    if bn.num_features != conv.out_channels:
+        raise ValueError(f"quantization: BatchNorm2d({bn.num_features}) does not follow a Conv2d with "
+                         f"{conv.out_channels} output channels")
+    var = np.asarray(bn.running_var._data, np.float64)
+    mean = np.asarray(bn.running_mean._data, np.float64)
+    gamma = np.asarray(bn.weight._data, np.float64) if bn.weight is not None else np.ones_like(var)
+    beta = np.asarray(bn.bias._data, np.float64) if bn.bias is not None else np.zeros_like(var)
+    f = gamma / np.sqrt(var + bn.eps)
+    folded = copy.deepcopy(conv)
+    w = np.asarray(conv.weight._data, np.float64) * f.reshape(-1, 1, 1, 1)
+    b = np.asarray(conv.bias._data, np.float64) if conv.bias is not None else np.zeros_like(var)
+    folded.weight = nn.Parameter(w.astype(np.float32))
+    folded.bias = nn.Parameter(((b - mean) * f + beta).astype(np.float32))
+    return folded
+
+
 def _plan(model):
     """The model as a list of steps (kind, name, module, fused_relu); raises for unsupported layers."""
     if not isinstance(model, nn.Sequential):
@@ -58,9 +87,13 @@ def _plan(model):
     while i < len(leaves):
         name, m = leaves[i]
         if isinstance(m, (nn.Conv2d, nn.Linear)):
-            relu = i + 1 < len(leaves) and isinstance(leaves[i + 1][1], nn.ReLU)
+            j = i + 1
+            if isinstance(m, nn.Conv2d) and j < len(leaves) and isinstance(leaves[j][1], nn.BatchNorm2d):
+                m = fold_batchnorm(m, leaves[j][1])  # Conv2d -> BatchNorm2d: one conv (eval-mode statistics)
+                j += 1
+            relu = j < len(leaves) and isinstance(leaves[j][1], nn.ReLU)
             steps.append(("conv" if isinstance(m, nn.Conv2d) else "linear", name, m, relu))
-            i += 2 if relu else 1
+            i = j + 1 if relu else j
             continue
         if isinstance(m, nn.ReLU):
             steps.append(("relu", name, m, False))
@@ -186,61 +219,82 @@ class QuantizedSequential(nn.Module):
         super().__init__()
         self.layers = layers
         self.backend = backend
+        self._kernels = {}  # layer index -> (weight array packed, packed B, requantize mult, offset)
+
+    def _quant_backend(self):
+        # quantize/requantize have ref and AVX2 entries; an int8-GEMM-only backend name runs them on "auto"
+        return self.backend if self.backend in ("ref", "avx2") else "auto"
+
+    def _layer_kernels(self, i, layer, scale):
+        """Per-layer constants made once: the packed Linear weights and the requantization factors.
+
+        Rebuilt when the layer's weight array is replaced (load_state_dict); a weight changed in
+        place is not seen: call ``refresh()`` after editing arrays.
+        """
+        cached = self._kernels.get(i)
+        if cached is not None and cached[0] is layer["weight"] and cached[4] == scale:
+            return cached
+        packed = None
+        if layer["kind"] == "linear":
+            packed = K.gemm_u8s8s32_pack(layer["weight"], backend=self.backend)
+        mult = (np.float32(scale) * layer["weight_scale"]).astype(np.float32)
+        inv = np.float32(1.0 / layer["out_scale"])
+        # the NumPy formula's factors, bit for bit: q = rint(acc * (mult * inv) + (bias * inv + zp))
+        rq_mult = (mult * inv).astype(np.float32)
+        rq_off = (layer["bias"] * inv + np.float32(layer["out_zero_point"])).astype(np.float32)
+        cached = (layer["weight"], packed, mult, (rq_mult, rq_off), scale)
+        self._kernels[i] = cached
+        return cached
+
+    def refresh(self):
+        """Drops the packed weights and factors; the next forward rebuilds them from ``layers``."""
+        self._kernels = {}
 
     def forward(self, x):
         x = x._data if isinstance(x, Tensor) else np.asarray(x)
         x = np.ascontiguousarray(x, dtype=np.float32)
         q, scale, zp = None, None, None
         out = x
-        for layer in self.layers:
+        qb = self._quant_backend()
+        for i, layer in enumerate(self.layers):
             kind = layer["kind"]
             if kind == "quantize":
                 scale, zp = layer["scale"], layer["zero_point"]
-                q = quantize_u8(out, scale, zp)
+                q = K.quantize_u8(out, scale, zp, backend=qb)
             elif kind in ("conv", "linear"):
                 if q is None:
-                    q = quantize_u8(out, scale, zp)
+                    q = K.quantize_u8(out, scale, zp, backend=qb)
+                _, packed, mult, (rq_mult, rq_off), _ = self._layer_kernels(i, layer, scale)
                 if kind == "conv":
                     acc = K.conv2d_u8s8(q, layer["weight"], zp, tuple(layer["stride"]), tuple(layer["padding"]),
                                         tuple(layer["dilation"]), layer["groups"], backend=self.backend)
-                    mult = (np.float32(scale) * layer["weight_scale"]).reshape(1, -1, 1, 1)
-                    bias = layer["bias"].reshape(1, -1, 1, 1)
                 else:
                     if q.ndim != 2:
                         raise ValueError(f"QuantizedSequential: layer '{layer['name']}' (Linear) got an input of "
                                          f"shape {q.shape}; flatten it first")
-                    acc = K.gemm_u8s8s32(q, layer["weight"], zp, backend=self.backend)
-                    mult, bias = np.float32(scale) * layer["weight_scale"], layer["bias"]
+                    acc = K.gemm_u8s8s32_packed(np.ascontiguousarray(q), packed, zp, backend=self.backend)
                 scale, zp = layer["out_scale"], layer["out_zero_point"]
                 out, q = None, None
                 if layer is not self.layers[-1]:
-                    # requantize in one affine pass: q = round(acc * m / s_out + (b / s_out + zp)); the fused
-                    # ReLU is the clip at zp (real 0)
-                    inv = np.float32(1.0 / scale)
-                    t = acc.astype(np.float32)
-                    t *= (mult * inv).astype(np.float32)
-                    t += (bias * inv + np.float32(zp)).astype(np.float32)
-                    np.rint(t, out=t)
-                    np.clip(t, zp if layer["relu"] else 0, 255, out=t)
-                    q = t.astype(np.uint8)
+                    # requantize in one affine pass (C++): q = clip(rint(acc * m / s_out + (b / s_out + zp)));
+                    # the fused ReLU is the clip at zp (real 0)
+                    q = K.requantize_u8(acc, rq_mult, rq_off, zp if layer["relu"] else 0, backend=qb)
                 else:
-                    out = acc.astype(np.float32) * mult + bias
-                    if layer["relu"]:
-                        np.maximum(out, 0, out=out)
+                    out = K.dequantize_s32(acc, mult, layer["bias"], layer["relu"], backend=qb)
             elif kind == "maxpool":
                 if q is None:
-                    q = quantize_u8(out, scale, zp)
+                    q = K.quantize_u8(out, scale, zp, backend=qb)
                 q = _maxpool_u8(q, layer["kernel_size"], layer["stride"], layer["padding"])
             elif kind == "flatten":
                 if q is None:
-                    q = quantize_u8(out, scale, zp)
+                    q = K.quantize_u8(out, scale, zp, backend=qb)
                 shape = q.shape
                 end = layer["end_dim"] % len(shape)
                 start = layer["start_dim"] % len(shape)
                 q = q.reshape(shape[:start] + (-1,) + shape[end + 1:])
             elif kind == "relu":
                 if q is None:
-                    q = quantize_u8(out, scale, zp)
+                    q = K.quantize_u8(out, scale, zp, backend=qb)
                 q = np.maximum(q, np.uint8(zp))
         if q is not None:  # ended on a uint8 layer: dequantize
             out = dequantize_u8(q, scale, zp)
@@ -255,6 +309,7 @@ class QuantizedSequential(nn.Module):
 
     def load_state_dict(self, state_dict, strict=True):
         self.layers = QuantizedSequential.from_state_dict(state_dict).layers
+        self.refresh()
         return [], []
 
     @classmethod
