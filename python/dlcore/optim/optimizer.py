@@ -63,6 +63,7 @@ class Optimizer:
         for group in self.param_groups:
             for p, g, state in self._params_with_grad(group):
                 self._update(p.data, g, state, group)
+                p._version_counter()[0] += 1  # changed in place: autograd and autocast's weight cache see it
 
     def _update(self, param, grad, state, group):  # pragma: no cover - abstract
         raise NotImplementedError
