@@ -388,7 +388,7 @@ def test_autocast_caches_parameter_casts_per_region(rng, monkeypatch):
         y3 = F.linear(x, w)
         np.testing.assert_allclose(y3.data, r(x.data) @ r(w.data).T, rtol=1e-5, atol=1e-5)
         assert casts.count((5, 9)) == 2
-        w.data = rng.standard_normal((5, 9)).astype(np.float32)  # a new array: not the cached one
+        w.data = dlcore.tensor(rng.standard_normal((5, 9)).astype(np.float32))  # new storage: not the cached one
         np.testing.assert_allclose(F.linear(x, w).data, r(x.data) @ r(w.data).T, rtol=1e-5, atol=1e-5)
         assert casts.count((5, 9)) == 3
     assert amp.weight_cache_size() == 0  # dropped on exit
