@@ -14,7 +14,11 @@ CPU_BACKENDS = [name for name in ("ref", "avx2", "avx512") if _INFO[name]["avail
 
 def pytest_report_header(config):
     usable = [k for k in ("ref", "avx2", "avx512", "onednn", "cuda") if _INFO[k]["available"]]
-    return f"dlcore backends usable here: {', '.join(usable)} (auto -> {_INFO['auto']}, cpu {_INFO['cpu']})"
+    header = f"dlcore backends usable here: {', '.join(usable)} (auto -> {_INFO['auto']}, cpu {_INFO['cpu']})"
+    emulated = [k for k, v in _INFO.items() if isinstance(v, dict) and v.get("emulated")]
+    if emulated:  # the ISA emulation test build (CMake DLCORE_ISA_EMULATION=ON)
+        header += f"\nISA tiers EMULATED (SIMDe / AMX emulator, correctness only): {', '.join(emulated)}"
+    return header
 
 
 @pytest.fixture(params=CPU_BACKENDS)

@@ -103,6 +103,10 @@ void init_core(py::module_& m) {
       d["available"] = isa_built(isa) && isa_supported(isa);
       std::string why = isa_unavailable_reason(isa);
       if (!why.empty()) d["reason"] = why;
+      if (isa_emulated(isa)) {  // the ISA emulation test build: say so wherever availability is shown
+        d["emulated"] = true;
+        if (why.empty()) d["reason"] = isa_emulation_note(isa);
+      }
       out[isa_name(isa)] = d;
     }
     return out;

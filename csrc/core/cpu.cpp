@@ -102,9 +102,30 @@ static std::string& amx_refusal() {
   return why;
 }
 
+bool isa_emulated(Isa isa) {
+#ifdef DLCORE_ISA_EMULATION
+  return isa != Isa::ref && isa != Isa::avx2;
+#else
+  (void)isa;
+  return false;
+#endif
+}
+
+std::string isa_emulation_note(Isa isa) {
+  if (!isa_emulated(isa)) return "";
+  if (isa == Isa::amx) return "emulated (dlcore AMX emulator + SIMDe, test build: correctness only, not speed)";
+  return "emulated (SIMDe, test build: correctness only, not speed)";
+}
+
 static bool detect_isa(Isa isa) {
   if (isa == Isa::ref) return true;
 #ifdef DLCORE_X86_HOST
+  // Emulation build: every tier runs as AVX2 code (and needs no AMX
+  // arch_prctl: the emulator keeps its tiles in ordinary memory).
+  if (isa_emulated(isa)) {
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+  }
   // __builtin_cpu_supports also checks that the OS saves the wider register
   // state (XGETBV), so a kernel with AVX-512 disabled reports false here.
   __builtin_cpu_init();
@@ -148,6 +169,7 @@ std::string isa_unavailable_reason(Isa isa) {
   if (!isa_built(isa))
     return std::string("the ") + isa_name(isa) + " kernels were not compiled into this build (non-x86-64 target)";
   if (!isa_supported(isa)) {
+    if (isa_emulated(isa)) return std::string("emulating ") + isa_name(isa) + " needs AVX2/FMA, which this CPU lacks";
     if (isa == Isa::avx2) return "this CPU lacks AVX2/FMA";
     if (isa == Isa::avx512) return "this CPU lacks AVX-512 (F, BW, VL, DQ)";
     if (isa == Isa::avx_vnni) return "this CPU lacks AVX-VNNI (or AVX2)";

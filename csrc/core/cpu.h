@@ -35,6 +35,12 @@ bool isa_built(Isa isa);
 bool isa_supported(Isa isa);
 // Human-readable reason why `isa` cannot run here ("" when it can).
 std::string isa_unavailable_reason(Isa isa);
+// In the ISA emulation test build (CMake DLCORE_ISA_EMULATION=ON): true for
+// each tier above AVX2, whose kernels then run emulated (SIMDe, our AMX
+// emulator) on an AVX2 CPU; always false in a normal build.
+bool isa_emulated(Isa isa);
+// "emulated (SIMDe ...)" for an emulated tier, "" otherwise.
+std::string isa_emulation_note(Isa isa);
 // The best float32 tier (avx512, avx2 or ref) that is both built and supported.
 Isa best_isa();
 // Brand string of the CPU, for reports.

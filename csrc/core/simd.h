@@ -194,7 +194,7 @@ struct Avx2 {
 };
 #endif
 
-#if defined(__AVX512F__)
+#if defined(__AVX512F__) || defined(DLCORE_ISA_EMULATED)  // emulated: core/emulate
 struct Avx512 {
   using reg = __m512;
   static constexpr int width = 16;

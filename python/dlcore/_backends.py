@@ -259,7 +259,9 @@ def backends() -> dict:
     which ``dlcore.nn.functional`` runs on dlcore's own CPU kernels inside
     ``dlcore.backend(name)``, and for ``cuda`` ``"runs_on_cupy"``: the ops
     without a CUDA kernel, run as CuPy array formulas on the GPU; ``"auto"``
-    names the backend that NumPy arrays run on by default; ``"cpu"`` is the
+    names the backend that NumPy arrays run on by default; in the ISA emulation test build
+    (CMake ``DLCORE_ISA_EMULATION=ON``) the tiers above AVX2 carry ``"emulated": True`` and say so in
+    ``"reason"``; ``"cpu"`` is the
     processor's brand string and ``"threads"`` the current thread count.
     """
     result = {name: dict(info) for name, info in _C.isa_info().items()}

@@ -26,14 +26,20 @@ Where dlcore differs from torch (by design, documented):
   float32).
 * torch's ``fp32`` list names ops that cast bf16 inputs up; since dlcore's
   bf16 ops already return float32, those ops never see bf16 inputs.
-* Weight casts are not cached across calls within a region (torch caches
-  them for leaf weights); every call converts its weight again.
+* Weight casts are cached within a region as torch does (the bf16 copy of a
+  float32 leaf tensor that requires grad - a parameter - is made once per
+  outermost autocast region and dropped on its exit; ``cache_enabled=False``
+  turns that off). Unlike torch, a cached cast is also dropped when the
+  weight changes in place (its version counter moves, as ``optimizer.step()``
+  and in-place tensor ops do) or when its array is replaced, so an optimizer
+  step inside the region never trains on a stale copy.
 * float64 inputs are never cast (as in torch: autocast ignores float64).
 """
 from __future__ import annotations
 
 import functools
 import threading
+import weakref
 
 import numpy as np
 
@@ -102,6 +108,28 @@ def autocast_applies(op: str, *arrays) -> bool:
     return all(a is None or (type(a) is np.ndarray and a.dtype == np.float32) for a in arrays)
 
 
+def cast_weight_bf16(t):
+    """The bfloat16 array of float32 Tensor `t` for a bf16 op, cached within the current autocast region when
+    `t` is a leaf that requires grad (a parameter: torch's rule). A cached copy is reused only while `t`
+    holds the same array at the same version (in-place ops and optimizer steps bump it)."""
+    cache = getattr(_state, "cache", None)
+    arr = t._data
+    if cache is None or not (t.requires_grad and t.is_leaf):
+        return to_bfloat16(arr)
+    version = t._version[0]
+    hit = cache.get(id(t))
+    if hit is not None and hit[0]() is t and hit[1] is arr and hit[2] == version:
+        return hit[3]
+    cast = to_bfloat16(arr)
+    cache[id(t)] = (weakref.ref(t), arr, version, cast)
+    return cast
+
+
+def weight_cache_size() -> int:
+    """How many bf16 weight casts the current autocast region holds (0 outside one; for tests)."""
+    return len(getattr(_state, "cache", None) or ())
+
+
 class autocast:
     """Mixed precision on the CPU: ``with dlcore.autocast("cpu", dtype=dlcore.bfloat16): ...``.
 
@@ -118,6 +146,8 @@ class autocast:
         device_type: "cpu" (the only one with bf16 kernels in dlcore).
         dtype: ``dlcore.bfloat16`` (default).
         enabled: False makes the region a no-op (autocast off inside it).
+        cache_enabled: cache the bf16 casts of parameters within the region (default True; see the module
+            docstring). The cache is cleared when the outermost region exits.
     """
 
     def __init__(self, device_type="cpu", dtype=None, enabled=True, cache_enabled=None):
@@ -133,22 +163,31 @@ class autocast:
             raise TypeError(f"dlcore.autocast: dtype must be dlcore.bfloat16, got {dtype!r}")
         if not isinstance(enabled, bool):
             raise TypeError(f"dlcore.autocast: enabled must be a bool, got {type(enabled).__name__}")
+        if cache_enabled is not None and not isinstance(cache_enabled, bool):
+            raise TypeError(f"dlcore.autocast: cache_enabled must be a bool or None, got "
+                            f"{type(cache_enabled).__name__}")
         self.device_type, self.dtype, self.enabled = device_type, bfloat16, enabled
+        self.cache_enabled = cache_enabled
         self._saved = []
 
     def __enter__(self):
-        self._saved.append(getattr(_state, "dtype", None))
+        outer_cache = getattr(_state, "cache", None)
+        self._saved.append((getattr(_state, "dtype", None), outer_cache))
         _state.dtype = self.dtype if self.enabled else None
+        if self.cache_enabled is False:
+            _state.cache = None
+        elif outer_cache is None and self.enabled:  # the outermost caching region owns the cache
+            _state.cache = {}
         return self
 
     def __exit__(self, *exc):
-        _state.dtype = self._saved.pop()
+        _state.dtype, _state.cache = self._saved.pop()
         return False
 
     def __call__(self, fn):
         @functools.wraps(fn)
         def wrapper(*args, **kwargs):
-            with autocast(self.device_type, self.dtype, self.enabled):
+            with autocast(self.device_type, self.dtype, self.enabled, self.cache_enabled):
                 return fn(*args, **kwargs)
 
         return wrapper

@@ -423,6 +423,8 @@ def explain(model, example_input, *, target=None, loss_fn=None, backward=True, r
     for isa, info in _C.isa_info().items():
         if not info["available"]:
             notes.append(f"{isa} implementations not considered: {info.get('reason', 'not available')}")
+        elif info.get("emulated"):  # the ISA emulation test build: those timings are not the ISA's
+            notes.append(f"{isa} implementations {info['reason']}")
     if clock_name == "cpu":
         notes.append("times are CPU time of this process (clock='cpu'), not elapsed time; rates and peaks "
                      "are per CPU-second")

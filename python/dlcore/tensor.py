@@ -1120,9 +1120,9 @@ def matmul(a, b):
 def _matmul(a, b):
     """a @ b on the tape; 2-D float32 operands under dlcore.autocast run in bfloat16."""
     if a.ndim == 2 and b.ndim == 2 and _amp.autocast_applies("matmul", a._data, b._data):
-        from .ops.amp import MatMulBf16
+        from .ops.amp import matmul as amp_matmul  # parameters' bf16 casts cached per autocast region
 
-        return MatMulBf16.apply(a, b)
+        return amp_matmul(a, b)
     return arith.MatMul.apply(a, b)
 
 

@@ -80,7 +80,7 @@ struct MathVec<simd::Avx2> {
 };
 #endif
 
-#if defined(__AVX512F__)
+#if defined(__AVX512F__) || defined(DLCORE_ISA_EMULATED)  // emulated: core/emulate
 template <>
 struct MathVec<simd::Avx512> {
   using reg = __m512;

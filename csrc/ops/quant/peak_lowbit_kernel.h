@@ -14,7 +14,11 @@ Reg peak_chains(int64_t iterations, Reg operand, Reg init, Step step) {
   Reg acc[kPeakChains];
   for (int i = 0; i < kPeakChains; ++i) acc[i] = init;
   for (int64_t it = 0; it < iterations; ++it) {
+#if defined(DLCORE_ISA_EMULATED)  // core/emulate: a 512-bit value lives in memory, not in an xmm/zmm
+    asm volatile("" : "+m"(operand));
+#else
     asm volatile("" : "+x"(operand));
+#endif
 #pragma GCC unroll 10
     for (int i = 0; i < kPeakChains; ++i) acc[i] = step(acc[i], operand);
   }

@@ -84,7 +84,7 @@ def linear(input, weight, bias=None):
     if input.shape[1] != weight.shape[1]:
         raise ValueError(f"linear: input {input.shape} and weight {weight.shape} do not match (in_features)")
     if _amp.autocast_applies("linear", input._data, weight._data, None if bias is None else bias._data):
-        return _amp_ops.LinearBf16.apply(input, weight, bias)
+        return _amp_ops.linear(input, weight, bias)
     _check_dtypes("linear", input, weight, bias)
     return linear_ops.Linear.apply(input, weight, bias)
 
@@ -98,8 +98,8 @@ def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
     if isinstance(padding, str):
         padding = _conv_padding_mode(padding, weight.shape[2:], dilation, stride)
     if _amp.autocast_applies("conv2d", input._data, weight._data, None if bias is None else bias._data):
-        return _amp_ops.Conv2dBf16.apply(input, weight, bias, stride=stride, padding=padding, dilation=dilation,
-                                         groups=groups)
+        return _amp_ops.conv2d(input, weight, bias, stride=stride, padding=padding, dilation=dilation,
+                               groups=groups)
     _check_dtypes("conv2d", input, weight, bias)
     return conv.Conv2d.apply(input, weight, bias, stride=stride, padding=padding, dilation=dilation,
                              groups=groups)

@@ -9,8 +9,9 @@ as well and return float32 gradients, one per float32 input. See
 from __future__ import annotations
 
 from .. import kernels as K
-from ..amp import to_bfloat16
+from ..amp import cast_weight_bf16, to_bfloat16
 from ..autograd import Function
+from ..tensor import Tensor
 from ._common import contiguous, kernel_backend
 from .conv import conv_padding
 from ._common import pair
@@ -19,8 +20,8 @@ from ._common import pair
 class LinearBf16(Function):
     """y = bf16(x) @ bf16(W)^T + b, float32 out; x (N, in), W (out, in), b (out,) float32."""
 
-    def forward(self, x, weight, bias=None):
-        self.xb, self.wb = to_bfloat16(x), to_bfloat16(weight)
+    def forward(self, x, weight, bias=None, *, wb=None):
+        self.xb, self.wb = to_bfloat16(x), to_bfloat16(weight) if wb is None else wb
         y = K.gemm(self.xb, self.wb, trans_b=True, backend=kernel_backend("gemm"))
         if bias is not None:
             y += bias
@@ -42,8 +43,9 @@ class LinearBf16(Function):
 class MatMulBf16(Function):
     """a @ b for 2-D float32 a (M, K), b (K, N): bf16 operands, float32 out."""
 
-    def forward(self, a, b):
-        self.ab, self.bb = to_bfloat16(a), to_bfloat16(b)
+    def forward(self, a, b, *, ab=None, bb=None):
+        self.ab = to_bfloat16(a) if ab is None else ab
+        self.bb = to_bfloat16(b) if bb is None else bb
         return K.gemm(self.ab, self.bb, backend=kernel_backend("gemm"))
 
     def backward(self, g):
@@ -60,12 +62,12 @@ class MatMulBf16(Function):
 class Conv2dBf16(Function):
     """conv2d with bf16 x and weight, float32 accumulation, float32 y / dx / dw / db."""
 
-    def forward(self, x, weight, bias=None, *, stride=1, padding=0, dilation=1, groups=1):
+    def forward(self, x, weight, bias=None, *, stride=1, padding=0, dilation=1, groups=1, wb=None):
         self.params = dict(stride=pair(stride, "stride"), padding=conv_padding(padding),
                            dilation=pair(dilation, "dilation"), groups=int(groups))
         self.has_bias = bias is not None
         self.x_shape, self.w_shape = x.shape, weight.shape
-        self.xb, self.wb = to_bfloat16(x), to_bfloat16(weight)
+        self.xb, self.wb = to_bfloat16(x), to_bfloat16(weight) if wb is None else wb
         return K.conv2d_forward(self.xb, self.wb, contiguous(bias), backend=kernel_backend("conv2d_forward"),
                                 **self.params)
 
@@ -85,3 +87,21 @@ class Conv2dBf16(Function):
             if not self.needs_input_grad[1]:
                 dw = None
         return dx, dw, db
+
+
+# The entries dlcore.nn.functional and Tensor.matmul call: the bf16 casts of parameters come from the
+# autocast region's cache (dlcore.amp.cast_weight_bf16), the rest are cast per call.
+def _cast(t):
+    return cast_weight_bf16(t) if isinstance(t, Tensor) else None
+
+
+def linear(input, weight, bias=None):
+    return LinearBf16.apply(input, weight, bias, wb=_cast(weight))
+
+
+def matmul(a, b):
+    return MatMulBf16.apply(a, b, ab=_cast(a), bb=_cast(b))
+
+
+def conv2d(input, weight, bias=None, **params):
+    return Conv2dBf16.apply(input, weight, bias, wb=_cast(weight), **params)

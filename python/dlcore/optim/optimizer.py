@@ -65,10 +65,12 @@ class Optimizer:
 
     def step(self):
         for group in self.param_groups:
-            if self._fused_kind and _fused.try_step(self, group, self._fused_kind):
-                continue
-            for p, g, state in self._params_with_grad(group):
-                self._update(p._data, g, state, group)
+            if not (self._fused_kind and _fused.try_step(self, group, self._fused_kind)):
+                for p, g, state in self._params_with_grad(group):
+                    self._update(p._data, g, state, group)
+            for p in group["params"]:
+                if p.grad is not None:  # changed in place: autograd and autocast's weight cache see it
+                    p._version_counter()[0] += 1
 
     def _update(self, param, grad, state, group):  # pragma: no cover - abstract
         raise NotImplementedError
