@@ -112,9 +112,9 @@ def check_ddp(bucket_cap_mb):
         m.load_state_dict(ddp.module.state_dict())
     assert all(np.array_equal(a, b) for a, b in zip(full.state_dict().values(), ddp.module.state_dict().values()))
     opts = [optim.SGD(m.parameters(), lr=0.1, momentum=0.9) for m in (ddp, full, shards)]
-    for x, y in batches(5, per_rank * world):
+    for step, (x, y) in enumerate(batches(5, per_rank * world)):
         mine = slice(rank * per_rank, (rank + 1) * per_rank)
-        opts[0].zero_grad()
+        opts[0].zero_grad(set_to_none=step % 2 == 0)  # zeroing in place writes into the bucket views
         F.cross_entropy(ddp(dlcore.from_numpy(x[mine])), dlcore.from_numpy(y[mine])).backward()
         opts[0].step()
         opts[1].zero_grad()                        # one process, batch 64
@@ -133,6 +133,8 @@ def check_ddp(bucket_cap_mb):
         worst = max(worst, float(np.abs(p.numpy() - q.numpy()).max()))
     replicas = dist.all_gather(np.concatenate([p.numpy().ravel() for p in ddp.parameters()]))
     assert np.array_equal(replicas[0], replicas[1]), "replicas diverged"
+    for p in ddp.parameters():                    # .grad is a view of its bucket (averaged there, no copy back)
+        assert sum(np.shares_memory(p.grad.numpy(), b.buffer) for b in ddp._buckets) == 1
     print(f"ddp bucket_cap_mb={bucket_cap_mb}: {len(ddp.bucket_sizes)} buckets, max |DDP - batch 64| = {worst:.2e}")
     ok(f"ddp{len(ddp.bucket_sizes)}")
 

@@ -88,10 +88,11 @@ def train_epoch(model, loader, optimizer, loss_fn=F.cross_entropy, desc="train",
         optimizer.step()
         n = len(y)
         total_loss += loss.item() * n
-        correct += int((logits.data.argmax(axis=1) == y.data).sum())
+        correct += int((logits._data.argmax(axis=1) == y._data).sum())
         seen += n
-        bar.set_postfix(loss=f"{total_loss / seen:.4f}", acc=f"{correct / seen:.3f}",
-                        img_s=f"{seen / (time.perf_counter() - start):.0f}")
+        if progress:  # refresh=False: the bar redraws at its own pace (tqdm's mininterval), not every step
+            bar.set_postfix(loss=f"{total_loss / seen:.4f}", acc=f"{correct / seen:.3f}",
+                            img_s=f"{seen / (time.perf_counter() - start):.0f}", refresh=False)
     bar.close()
     elapsed = time.perf_counter() - start
     if distributed:

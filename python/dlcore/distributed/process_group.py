@@ -245,7 +245,7 @@ def _array_of(x, what):
     from ..tensor import Tensor
 
     if isinstance(x, Tensor):
-        return x.data, lambda a: Tensor(a)
+        return x._data, lambda a: Tensor(a)
     if isinstance(x, np.ndarray) or is_cuda_array(x):
         return x, lambda a: a
     raise TypeError(f"{what}: expected a dlcore Tensor, NumPy array or CuPy array, got {type(x).__name__}")

@@ -116,8 +116,8 @@ class SyncBatchNorm(_BatchNorm):
             raise ValueError(f"SyncBatchNorm expects 2-D to 5-D input, got shape {input.shape}")
         if not (self.training or not self.track_running_stats):
             return super().forward(input) if input.ndim in (2, 3, 4) else self._eval_nd(input)
-        rm = None if self.running_mean is None else self.running_mean.data
-        rv = None if self.running_var is None else self.running_var.data
+        rm = None if self.running_mean is None else self.running_mean._data
+        rv = None if self.running_var is None else self.running_var._data
         return SyncBatchNormTraining.apply(input, self.weight, self.bias, rm, rv, momentum=float(self.momentum),
                                            eps=float(self.eps))
 
