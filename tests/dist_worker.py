@@ -162,6 +162,38 @@ def check_no_sync():
     ok("no_sync")
 
 
+def check_pace():
+    """The last bucket: blocking all-reduce while the ranks keep pace, non-blocking for POLITE_STEPS steps after a
+    rank waited long; every rank chooses alike (a flag rides in the reduction), and the gradients stay exact."""
+    import time
+
+    rank = dist.get_rank()
+    ddp = dist.DistributedDataParallel(small_convnet(), bucket_cap_mb=0.001)
+    ref = small_convnet()
+    ref.load_state_dict(ddp.module.state_dict())
+    assert sum(ddp.bucket_sizes) == 4 * sum(p.numel() for p in ddp.parameters())  # the flag is not counted
+    ddp.LATE_S = float("inf")                       # phase 1: nobody is ever late: blocking, polite stays 0
+    data = batches(5, 32, seed=11)
+    for step, (x, y) in enumerate(data):
+        if step == 3:
+            ddp.LATE_S = type(ddp).LATE_S           # phase 2: rank 1 is 50 ms late at step 3
+        if step == 3 and rank == 1:
+            time.sleep(0.05)
+        mine = slice(rank * 16, (rank + 1) * 16)
+        ddp.zero_grad()
+        F.cross_entropy(ddp(dlcore.from_numpy(x[mine])), dlcore.from_numpy(y[mine])).backward()
+        polite = dist.all_gather(np.array([ddp._polite_steps], dtype=np.int64)).ravel()
+        assert polite[0] == polite[1], f"ranks chose differently at step {step}: {polite}"
+        if step < 3:
+            assert polite[0] == 0, polite
+        if step == 4:                               # rank 0's flag from step 3 arrives with step 4's reduction
+            assert polite[0] == ddp.POLITE_STEPS, polite
+        per_rank = [grads_of(ref, x[r * 16:(r + 1) * 16], y[r * 16:(r + 1) * 16]) for r in range(2)]
+        for p, g0, g1 in zip(ddp.parameters(), *per_rank):
+            assert np.array_equal(p.grad.numpy(), (g0 + g1) / np.float32(2)), f"wrong average at step {step}"
+    ok("pace")
+
+
 class TwoHeads(nn.Module):
     def __init__(self):
         super().__init__()
@@ -276,6 +308,7 @@ def main():
         check_ddp(bucket_cap_mb=25)
         check_ddp(bucket_cap_mb=0.001)     # ~1 KB buckets: several all-reduces in flight during backward
         check_no_sync()
+        check_pace()
         check_unused_parameters()
         check_sync_batchnorm()
         check_sync_batchnorm_output()

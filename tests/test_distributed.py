@@ -189,7 +189,7 @@ def _assert_ok(core_job, check):
 
 
 @needs_mpi
-@pytest.mark.parametrize("check", ["threads", "collectives", "sampler", "no_sync", "unused", "syncbn",
+@pytest.mark.parametrize("check", ["threads", "collectives", "sampler", "no_sync", "pace", "unused", "syncbn",
                                    "syncbn_output"])
 def test_two_ranks(core_job, check):
     _assert_ok(core_job, check)

@@ -21,12 +21,18 @@ How it works (PyTorch DDP's design, on MPI):
   all before ``backward()`` returns, so ``optimizer.step()`` sees averaged
   gradients. A model that fits one bucket (LeNet-5: 241 KB) costs one
   all-reduce per step and no per-parameter work after it.
-* The last bucket's all-reduce is blocking (``MPI_Allreduce``) when the ranks
-  have a core each: nothing is left to overlap it with, and Open MPI's
-  blocking algorithm is faster than its non-blocking one (241 KB between 2
-  ranks of one machine: 106 vs 205 us). With more ranks than cores it stays
-  non-blocking with a waiting loop that sleeps, so a rank waiting for a
-  descheduled peer does not take its core.
+* The last bucket's all-reduce is blocking (``MPI_Allreduce``) while the ranks
+  keep pace: nothing is left to overlap it with, and Open MPI's blocking
+  algorithm is faster than its non-blocking one (241 KB between 2 ranks of
+  one machine: 106 vs 205 us). But a blocking wait spins: on a loaded machine
+  a rank spinning for a descheduled peer takes CPU the peer needs. So once a
+  rank's last reduction took over 1 ms (a peer was late), the next
+  ``POLITE_STEPS`` steps of every rank use the non-blocking all-reduce and a
+  waiting loop that sleeps; always so with more ranks than cores. All ranks
+  must choose alike (a blocking and a non-blocking collective do not match):
+  each rank's "I waited long" flag rides in one extra element of the last
+  bucket's all-reduce, so every rank sees the same sum and makes the same
+  choice.
 * Because ``.grad`` is a view of the bucket, the next synchronized backward
   overwrites a ``.grad`` kept from the previous step: ``.clone()`` it to keep it.
 * ``no_sync()`` skips all of that: gradients accumulate locally (gradient
@@ -55,11 +61,11 @@ from . import process_group as pg
 class _Bucket:
     """Gradients of consecutive parameters (in backward order) reduced with one all-reduce."""
 
-    def __init__(self, params, xp):
+    def __init__(self, params, xp, extra=0):
         self.params = params
         sizes = [p.numel() for p in params]
         self.offsets = np.concatenate([[0], np.cumsum(sizes)]).astype(int).tolist()
-        self.buffer = xp.zeros(self.offsets[-1], dtype=params[0].dtype)
+        self.buffer = xp.zeros(self.offsets[-1] + extra, dtype=params[0].dtype)  # extra: after the gradients
         self.slot = {id(p): i for i, p in enumerate(params)}
         self.views = [self.view(i) for i in range(len(params))]  # each parameter's .grad once it has arrived
         self.ready, self.work, self.counted = 0, None, set()
@@ -68,7 +74,7 @@ class _Bucket:
         return self.buffer[self.offsets[i]:self.offsets[i + 1]].reshape(self.params[i].shape)
 
     def nbytes(self):
-        return self.buffer.nbytes
+        return self.offsets[-1] * self.buffer.itemsize
 
 
 class DistributedDataParallel(Module):
@@ -119,6 +125,7 @@ class DistributedDataParallel(Module):
         self._bucket_of = {id(p): b for b in self._buckets for p in b.params}
         self._in_flight = []  # buckets whose all-reduce has started, in start order
         self._block_last = st.world_size > 1 and pg.ranks_have_own_cores()
+        self._polite_steps = 0  # steps left that wait politely (a peer was late recently); equal on all ranks
         self._handles = [p.register_post_accumulate_grad_hook(self._grad_ready) for p in params]
 
     # ---- construction -------------------------------------------------------------
@@ -148,7 +155,8 @@ class DistributedDataParallel(Module):
             current.append(p)
         if current:
             buckets.append(current)
-        return [_Bucket(b, _array_module(b[0]._data)) for b in buckets]
+        # the last bucket carries one more element: the ranks' "waited long" flags (see _finish)
+        return [_Bucket(b, _array_module(b[0]._data), extra=int(i == len(buckets) - 1)) for i, b in enumerate(buckets)]
 
     @property
     def bucket_sizes(self):
@@ -215,23 +223,32 @@ class DistributedDataParallel(Module):
             self._in_flight.append(bucket)
             if len(self._in_flight) == len(self._buckets):  # the last bucket: reduce it now, then finish
                 start = time.perf_counter()
-                bucket.work = pg.all_reduce(bucket.buffer, async_op=not self._block_last)
+                bucket.work = pg.all_reduce(bucket.buffer, async_op=not self._block_last or self._polite_steps > 0)
                 self.timings["wait_s"] += time.perf_counter() - start
-                self._finish()
+                self._finish(start)
                 return
             bucket.work = pg.all_reduce(bucket.buffer, async_op=True)
         for b in self._in_flight:  # move the started reductions forward (MPI progresses inside MPI calls)
             b.work.is_completed()
 
-    def _finish(self):
+    # A last reduction slower than this means a peer was late: wait politely for the next POLITE_STEPS steps.
+    LATE_S, POLITE_STEPS = 1e-3, 50
+
+    def _finish(self, last_started):
         start = time.perf_counter()
         for b in self._in_flight:
             if isinstance(b.work, pg.Work):
                 b.work.wait()
         waited = time.perf_counter() - start
+        flags = self._buckets[-1].buffer  # its extra last element: the sum of the ranks' flags
+        if float(flags[-1]) > 0:  # some rank waited long at the previous step: the same sum on every rank,
+            self._polite_steps = self.POLITE_STEPS  # so all choose alike
+        elif self._polite_steps > 0:
+            self._polite_steps -= 1
         for b in self._in_flight:
             if self.world_size > 1:
                 b.buffer /= self.world_size  # every .grad of the bucket is a view of it: all averaged here
+        flags[-1] = float(start + waited - last_started > self.LATE_S)  # this rank's flag, sent next step
         self.timings["wait_s"] += waited
         self.timings["copy_s"] += time.perf_counter() - start - waited
         self._reset()

@@ -97,7 +97,7 @@ def init(num_threads="auto", abort_on_exception=True, device="cpu", comm=None):
     _state.MPI, _state.comm, _state.local_comm = MPI, comm, local
     _state.rank, _state.world_size = comm.Get_rank(), comm.Get_size()
     _state.local_rank, _state.local_size = local.Get_rank(), local.Get_size()
-    _state.own_cores = _own_cores(local)
+    _state.own_cores = comm.allreduce(_own_cores(local), op=MPI.LAND)  # the same on every rank (see ddp)
     if num_threads == "auto":
         if "OMP_NUM_THREADS" not in os.environ:
             _set_threads(threads_for_this_rank(local))
