@@ -4,9 +4,11 @@ conv list to --quick, so it finishes on a shared 2-core machine.
 
     PYTHONPATH=python python bench/roofline_docs.py THREADS out.json roofline.png
 """
-import sys, types
+import sys
+import types
+
 import dlcore
-from dlcore.bench import common, gemm, conv, eltwise, report
+from dlcore.bench import common, conv, eltwise, gemm, report
 
 common.SETTLE_SECONDS = 0.05
 dlcore.set_num_threads(int(sys.argv[1]))

@@ -16,7 +16,7 @@ PASSES = ("fwd", "bwd_d", "bwd_w")
 
 @pytest.fixture(scope="module", params=LAYERS)
 def operands(request):
-    layer = next(l for l in layers(False) if l["name"] == request.param)
+    layer = next(layer for layer in layers(False) if layer["name"] == request.param)
     rng = np.random.default_rng(0)
     g = layer["g"]
     x = rng.standard_normal((MB, layer["ic"], layer["ih"], layer["iw"]), dtype=np.float32)

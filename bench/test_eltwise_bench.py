@@ -17,7 +17,8 @@ CASES = {
     "bn_inference": (lambda: K.batch_norm_forward_inference(X, W, B, RM, RV),
                      lambda: (X - RM.reshape(1, -1, 1, 1)) / np.sqrt(RV.reshape(1, -1, 1, 1) + 1e-5)),
     "softmax": (lambda: K.softmax_forward(S),
-                lambda: np.exp(S - S.max(1, keepdims=True)) / np.exp(S - S.max(1, keepdims=True)).sum(1, keepdims=True)),
+                lambda: np.exp(S - S.max(1, keepdims=True))
+                / np.exp(S - S.max(1, keepdims=True)).sum(1, keepdims=True)),
     "dropout": (lambda: K.dropout_forward(X, 0.5, 1), lambda: X * (np.random.random(X.shape) >= 0.5) * 2),
 }
 

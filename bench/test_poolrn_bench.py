@@ -7,8 +7,14 @@ import numpy as np
 import pytest
 
 from dlcore.bench import poolrn as ref
-from dlcore.kernels import (avg_pool2d_backward, avg_pool2d_forward, lrn_backward, lrn_forward,
-                            max_pool2d_backward, max_pool2d_forward)
+from dlcore.kernels import (
+    avg_pool2d_backward,
+    avg_pool2d_forward,
+    lrn_backward,
+    lrn_forward,
+    max_pool2d_backward,
+    max_pool2d_forward,
+)
 
 LRN = [("alexnet-norm1-mb8", (8, 96, 55, 55)), ("alexnet-norm2-mb8", (8, 256, 27, 27))]
 POOL = [("alexnet-pool1-mb8", (8, 96, 55, 55), 3, 2, 0), ("resnet50-pool1-mb4", (4, 64, 112, 112), 3, 2, 1)]

@@ -9,12 +9,11 @@ import argparse
 import time
 
 import numpy as np
+from _common import builtin_digits
 
 import dlcore
 from dlcore.data import MNIST, DataLoader
 from dlcore.data.datasets import _ArrayDataset
-
-from _common import builtin_digits
 
 
 def parser(description, epochs, lr, batch_size=64):

@@ -3,12 +3,12 @@
     python examples/alexnet_cifar10.py --data-dir ~/data/cifar10   # cifar-10-batches-bin/*.bin
     python examples/alexnet_cifar10.py                             # built-in digits shown as 3x32x32
 """
+from _common import builtin_digits, parser, run
+
 import dlcore
 from dlcore import optim
 from dlcore.data import CIFAR10, transforms
 from dlcore.train import small_alexnet
-
-from _common import builtin_digits, parser, run
 
 
 def main():

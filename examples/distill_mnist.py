@@ -12,12 +12,12 @@ temperature-softened teacher and student distributions + (1 - alpha) * CE.
 """
 import sys
 
+from _course import accuracy, mnist_or_digits, parser, print_table, seed_all, train, train_or_load
+
 import dlcore
 from dlcore import nn
 from dlcore.nn import functional as F
 from dlcore.train import lenet5
-
-from _course import accuracy, mnist_or_digits, parser, print_table, seed_all, train, train_or_load
 
 
 def student(kind, hidden):

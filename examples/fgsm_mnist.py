@@ -10,12 +10,11 @@ dlcore.attacks.fgsm(model, x, y, eps, clip=(0, 1)) and prints accuracy per eps.
 import sys
 
 import numpy as np
+from _course import mnist_or_digits, parser, print_table, seed_all, train_or_load
 
 import dlcore
 from dlcore.data import DataLoader
 from dlcore.train import lenet5
-
-from _course import mnist_or_digits, parser, print_table, seed_all, train_or_load
 
 EPSILONS = (0.0, 0.05, 0.1, 0.15, 0.2, 0.25, 0.3)
 

@@ -3,12 +3,12 @@
     python examples/lenet_mnist.py --data-dir ~/data/mnist
     python examples/lenet_mnist.py                           # built-in digits, shown as 28x28
 """
+from _common import builtin_digits, parser, run
+
 import dlcore
 from dlcore import optim
 from dlcore.data import MNIST, transforms
 from dlcore.train import lenet5
-
-from _common import builtin_digits, parser, run
 
 
 def main():

@@ -94,7 +94,8 @@ def main():
             step(x, y)
         rates.append(args.batch_size * args.steps / (time.perf_counter() - start))
     print(json.dumps({"framework": args.framework, "backend": args.backend if args.framework == "dlcore" else "torch",
-                      "threads": args.threads, "batch": args.batch_size, "images_per_s": round(float(np.median(rates)), 1),
+                      "threads": args.threads, "batch": args.batch_size,
+                      "images_per_s": round(float(np.median(rates)), 1),
                       "repeats": [round(r, 1) for r in rates]}))
 
 

@@ -6,11 +6,11 @@ Plain SGD (--momentum 0) at this learning rate reaches about 96% after 30 epochs
     python examples/mlp_mnist.py --data-dir ~/data/mnist     # the four IDX files (raw or .gz)
     python examples/mlp_mnist.py                             # built-in 8x8 digits, shown as 28x28
 """
+from _common import builtin_digits, parser, run
+
 import dlcore
 from dlcore import nn, optim
 from dlcore.data import MNIST
-
-from _common import builtin_digits, parser, run
 
 
 def main():

@@ -12,12 +12,11 @@ import argparse
 import sys
 
 import numpy as np
+from _course import print_table
 
 import dlcore
 from dlcore import nn
 from dlcore.nn import functional as F
-
-from _course import print_table
 
 FEATURES = ("sci-fi", "space", "romance", "action", "drama", "Sandra Bullock", "George Clooney", "over 2 hours")
 

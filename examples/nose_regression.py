@@ -15,13 +15,12 @@ import sys
 import time
 
 import numpy as np
+from _course import print_table
 
 import dlcore
 from dlcore import nn
 from dlcore.data import DataLoader, TensorDataset
 from dlcore.nn import functional as F
-
-from _course import print_table
 
 SIZE = 32
 

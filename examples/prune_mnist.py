@@ -11,11 +11,11 @@ prune.remove() bakes the masks into plain weights.
 """
 import sys
 
+from _course import accuracy, mnist_or_digits, parser, print_table, seed_all, train, train_or_load
+
 import dlcore
 from dlcore.nn.utils import prune
 from dlcore.train import lenet5
-
-from _course import accuracy, mnist_or_digits, parser, print_table, seed_all, train, train_or_load
 
 SPARSITIES = (0.5, 0.75, 0.9, 0.95)
 

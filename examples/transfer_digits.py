@@ -16,12 +16,11 @@ import argparse
 import sys
 
 import numpy as np
+from _course import accuracy, limit, mnist_or_digits, parser, print_table, seed_all, train
 
 import dlcore
 from dlcore import nn
 from dlcore.data.datasets import _ArrayDataset
-
-from _course import accuracy, limit, mnist_or_digits, parser, print_table, seed_all, train
 
 
 class Net(nn.Module):

@@ -37,8 +37,8 @@ def test_training_curves_png_has_axes_and_legends(tmp_path):
         assert ax.get_xlabel() == "epoch" and ax.get_ylabel() == label
         legend = ax.get_legend()
         assert legend is not None and [t.get_text() for t in legend.get_texts()] == ["train", "test"]
-        assert [list(line.get_ydata()) for line in ax.get_lines()][0] == [h[f"train_{label[:4] if label == 'loss' else 'acc'}"]
-                                                                         for h in HISTORY]
+        key = f"train_{label[:4] if label == 'loss' else 'acc'}"
+        assert [list(line.get_ydata()) for line in ax.get_lines()][0] == [h[key] for h in HISTORY]
     path = training_curves(HISTORY, tmp_path / "curves.png")
     _read_png(path)
     with pytest.raises(ValueError, match="empty"):
@@ -98,9 +98,8 @@ def test_roofline_png_from_bench_rows(tmp_path):
 
 def test_bench_json_and_plot(tmp_path, capsys, monkeypatch):
     pytest.importorskip("matplotlib")
-    from dlcore.bench.__main__ import main
-
     from dlcore.bench import gemm
+    from dlcore.bench.__main__ import main
 
     small = [{"name": "square 64", "m": 64, "n": 64, "k": 64, "trans_b": False},
              {"name": "fc 17x33x65", "m": 17, "n": 33, "k": 65, "trans_b": True}]
@@ -112,7 +111,8 @@ def test_bench_json_and_plot(tmp_path, capsys, monkeypatch):
     assert doc["machine"]["threads"] == dlcore.get_num_threads() and doc["machine"]["cpu"]
     assert doc["peaks"]["fma_gflops"] > 0 and doc["peaks"]["copy_gbs"] > 0
     rows = doc["families"]["gemm"]
-    assert len(rows) == 2 and rows[1]["flops"] == 2.0 * 17 * 33 * 65 and all(r["dlcore"] > 0 and r["flops"] > 0 and r["bytes"] > 0 for r in rows)
+    assert len(rows) == 2 and rows[1]["flops"] == 2.0 * 17 * 33 * 65
+    assert all(r["dlcore"] > 0 and r["flops"] > 0 and r["bytes"] > 0 for r in rows)
     _read_png(png)
 
 

@@ -39,7 +39,7 @@ _UNTRACED = {"last_dispatch"}
 
 
 def _gemm_flops(args, kwargs, out):
-    a, b = args[0], args[1]
+    a = args[0]
     k = a.shape[0] if kwargs.get("trans_a") else a.shape[1]
     return 2.0 * out.shape[0] * out.shape[1] * k
 

@@ -83,13 +83,14 @@ def layers(quick: bool):
     for r in load_shapes("shapes_conv"):
         if r["net"] not in NETS or (quick and r["name"] not in QUICK_LAYERS):
             continue
-        yield {"name": r["name"], "mb": int(r["mb"]), "ic": int(r["ic"]), "ih": int(r["ih"]), "iw": int(r["iw"]), "oc": int(r["oc"]),
+        yield {"name": r["name"], "mb": int(r["mb"]), "ic": int(r["ic"]), "ih": int(r["ih"]), "iw": int(r["iw"]),
+               "oc": int(r["oc"]),
                "kh": int(r["kh"]), "kw": int(r["kw"]), "stride": (int(r["sh"]), int(r["sw"])),
                "pad": (int(r["ph"]), int(r["pw"])), "g": int(r["g"]), "oh": int(r["oh"]), "ow": int(r["ow"])}
 
 
 def depthwise_layers(quick: bool):
-    for i, (c, size, stride) in enumerate(MOBILENET_DEPTHWISE[1:2] if quick else MOBILENET_DEPTHWISE):
+    for c, size, stride in MOBILENET_DEPTHWISE[1:2] if quick else MOBILENET_DEPTHWISE:
         out = (size + 2 - 3) // stride + 1
         yield {"name": f"mobilenet_v1:dw {c}x{size}x{size} s{stride}", "mb": MB, "ic": c, "ih": size, "iw": size,
                "oc": c, "kh": 3, "kw": 3, "stride": (stride, stride), "pad": (1, 1), "g": c, "oh": out, "ow": out}

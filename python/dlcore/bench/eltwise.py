@@ -13,8 +13,18 @@ import numpy as np
 import dlcore
 from dlcore import kernels as K
 
-from .common import (ONEDNN_TABLE_COLUMNS, compare, contenders, load_shapes, onednn_columns, onednn_implements,
-                     print_table, stream_bandwidth_gbs, summarize, summarize_families)
+from .common import (
+    ONEDNN_TABLE_COLUMNS,
+    compare,
+    contenders,
+    load_shapes,
+    onednn_columns,
+    onednn_implements,
+    print_table,
+    stream_bandwidth_gbs,
+    summarize,
+    summarize_families,
+)
 
 CONV_LAYERS = ("resnet_50:conv1", "resnet_50:res2a_branch2b", "vgg_16:conv1_2", "alexnet:conv1")
 
@@ -52,7 +62,8 @@ def _onednn(op: str, fn):
 
 #: Report op -> kernel family, for the per-family medians.
 FAMILY = {"relu": "activations", "sigmoid": "activations", "tanh": "activations", "elu": "activations",
-          "dropout": "dropout", "dropout bwd": "dropout", "bn inference": "batch norm", "bn training": "batch norm", "softmax": "softmax"}
+          "dropout": "dropout", "dropout bwd": "dropout", "bn inference": "batch norm", "bn training": "batch norm",
+          "softmax": "softmax"}
 
 
 def cases(mb: int, quick: bool):

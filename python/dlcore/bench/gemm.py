@@ -73,36 +73,7 @@ def run(args) -> list[dict]:
     rng = np.random.default_rng(0)
     rows = []
     for case in cases(args.quick):
-        m, n, k = case["m"], case["n"], case["k"]
-        a = rng.standard_normal((m, k), dtype=np.float32)
-        b = rng.standard_normal((n, k) if case["trans_b"] else (k, n), dtype=np.float32)
-        out = np.empty((m, n), np.float32)
-        bt = b.T if case["trans_b"] else b
-        # Validate before timing.
-        ref = a.astype(np.float64) @ bt.astype(np.float64)
-        got = gemm(a, b, trans_b=case["trans_b"], out=out, backend=args.backend)
-        err = np.max(np.abs(got - ref)) / max(1e-30, np.max(np.abs(ref)))
-        if err > 1e-4:
-            raise AssertionError(f"gemm {case['name']}: relative error {err:.2e}")
-        contenders = {
-            "dlcore": lambda: gemm(a, b, trans_b=case["trans_b"], out=out, backend=args.backend),
-            "numpy": lambda: np.matmul(a, bt, out=out),
-        }
-        if with_onednn:
-            got = gemm(a, b, trans_b=case["trans_b"], backend="onednn")
-            if np.max(np.abs(got - ref)) / max(1e-30, np.max(np.abs(ref))) > 1e-4:
-                raise AssertionError(f"onednn gemm {case['name']}: wrong result")
-            contenders["onednn"] = lambda: gemm(a, b, trans_b=case["trans_b"], out=out, backend="onednn")
-        t = compare(contenders, repeats=args.repeats)
-        flops = 2.0 * m * n * k
-        ours, theirs = flops / t["dlcore"] / 1e9, flops / t["numpy"] / 1e9
-        row = {"shape": case["name"], "mnk": f"{m}x{n}x{k}", "dlcore": ours, "numpy": theirs,
-               "ratio": ours / theirs, "peak": ours / peak, "np_peak": theirs / peak,
-               "flops": flops, "bytes": 4.0 * (m * k + k * n + m * n)}
-        if with_onednn:
-            row["onednn"] = flops / t["onednn"] / 1e9
-            row["vs_onednn"] = ours / row["onednn"]
-        rows.append(row)
+        rows.append(gemm_case_row(case, args, rng, peak, with_onednn))
     print_table(rows, [("shape", "shape", ""), ("mnk", "M x N x K", ""), ("dlcore", "dlcore GF/s", ".1f"),
                        ("numpy", "numpy GF/s", ".1f"), ("ratio", "dlcore/numpy", ".2f"),
                        ("peak", "dlcore %peak", ".0%"), ("np_peak", "numpy %peak", ".0%")]
@@ -115,3 +86,37 @@ def run(args) -> list[dict]:
     if with_onednn:
         summarize(rows, "vs_onednn", "dlcore/onednn over all shapes")
     return rows
+
+
+def gemm_case_row(case, args, rng, peak, with_onednn):
+    """Validate, then time one GEMM shape (a function, so the closures bind this case's arrays)."""
+    m, n, k = case["m"], case["n"], case["k"]
+    a = rng.standard_normal((m, k), dtype=np.float32)
+    b = rng.standard_normal((n, k) if case["trans_b"] else (k, n), dtype=np.float32)
+    out = np.empty((m, n), np.float32)
+    bt = b.T if case["trans_b"] else b
+    # Validate before timing.
+    ref = a.astype(np.float64) @ bt.astype(np.float64)
+    got = gemm(a, b, trans_b=case["trans_b"], out=out, backend=args.backend)
+    err = np.max(np.abs(got - ref)) / max(1e-30, np.max(np.abs(ref)))
+    if err > 1e-4:
+        raise AssertionError(f"gemm {case['name']}: relative error {err:.2e}")
+    contenders = {
+        "dlcore": lambda: gemm(a, b, trans_b=case["trans_b"], out=out, backend=args.backend),
+        "numpy": lambda: np.matmul(a, bt, out=out),
+    }
+    if with_onednn:
+        got = gemm(a, b, trans_b=case["trans_b"], backend="onednn")
+        if np.max(np.abs(got - ref)) / max(1e-30, np.max(np.abs(ref))) > 1e-4:
+            raise AssertionError(f"onednn gemm {case['name']}: wrong result")
+        contenders["onednn"] = lambda: gemm(a, b, trans_b=case["trans_b"], out=out, backend="onednn")
+    t = compare(contenders, repeats=args.repeats)
+    flops = 2.0 * m * n * k
+    ours, theirs = flops / t["dlcore"] / 1e9, flops / t["numpy"] / 1e9
+    row = {"shape": case["name"], "mnk": f"{m}x{n}x{k}", "dlcore": ours, "numpy": theirs,
+           "ratio": ours / theirs, "peak": ours / peak, "np_peak": theirs / peak,
+           "flops": flops, "bytes": 4.0 * (m * k + k * n + m * n)}
+    if with_onednn:
+        row["onednn"] = flops / t["onednn"] / 1e9
+        row["vs_onednn"] = ours / row["onednn"]
+    return row

@@ -16,8 +16,6 @@ from __future__ import annotations
 
 import statistics
 
-import numpy as np
-
 import dlcore
 
 from .common import load_shapes, print_table, summarize
@@ -307,6 +305,7 @@ def run(args) -> list[dict]:
         print(f"\n## GPU: skipped ({info['reason']})")
         return []
     import cupy as cp
+
     from dlcore import _cuda as cuda
 
     peak = copy_bandwidth_gbs(args.repeats)

@@ -13,11 +13,28 @@ from __future__ import annotations
 import numpy as np
 
 import dlcore
-from dlcore.kernels import (avg_pool2d_backward, avg_pool2d_forward, lrn_backward, lrn_forward,
-                            max_pool2d_backward, max_pool2d_forward)
+from dlcore.kernels import (
+    avg_pool2d_backward,
+    avg_pool2d_forward,
+    lrn_backward,
+    lrn_forward,
+    max_pool2d_backward,
+    max_pool2d_forward,
+)
 
-from .common import (ONEDNN_TABLE_COLUMNS, compare, contenders, load_shapes, onednn_columns, onednn_implements,
-                     onednn_module, print_table, stream_bandwidth_gbs, summarize, summarize_families)
+from .common import (
+    ONEDNN_TABLE_COLUMNS,
+    compare,
+    contenders,
+    load_shapes,
+    onednn_columns,
+    onednn_implements,
+    onednn_module,
+    print_table,
+    stream_bandwidth_gbs,
+    summarize,
+    summarize_families,
+)
 
 LRN_QUICK = ("alexnet:norm1", "alexnet:norm2")
 POOL_QUICK = ("alexnet:max_pool1", "alexnet:max_pool2", "resnet_50:max_pool1", "resnet_50:ave_pool5")
@@ -178,65 +195,83 @@ def measure(name, op, shape, nbytes, ours, numpy_fn, args, copy_gbs, onednn_fn=N
 def lrn_rows(args, rng, copy_gbs):
     rows = []
     for case in lrn_cases(args.quick):
-        x = rng.standard_normal(case["shape"], dtype=np.float32) * 10
-        dy = rng.standard_normal(case["shape"], dtype=np.float32)
-        hp = (case["size"], case["alpha"], case["beta"], case["k"])
-        fwd = lambda: lrn_forward(x, *hp, backend=args.backend)
-        bwd = lambda: lrn_backward(dy, x, *hp, backend=args.backend)
-        check(case["name"], fwd(), np_lrn_forward(x, *hp))
-        check(case["name"], bwd(), np_lrn_backward(dy, x, *hp), atol=1e-4)
-        rows.append(measure(case["name"], "lrn fwd", x.shape, 2 * x.nbytes, fwd, lambda: np_lrn_forward(x, *hp),
-                            args, copy_gbs,
-                            onednn_or_none("lrn_forward", lambda: lrn_forward(x, *hp, backend="onednn"))))
-        rows.append(measure(case["name"], "lrn bwd", x.shape, 3 * x.nbytes, bwd,
-                            lambda: np_lrn_backward(dy, x, *hp), args, copy_gbs,
-                            onednn_or_none("lrn_backward", lambda: lrn_backward(dy, x, *hp, backend="onednn"))))
+        rows += lrn_case_rows(case, args, rng, copy_gbs)
     return rows
+
+
+def lrn_case_rows(case, args, rng, copy_gbs):
+    """The forward and backward rows of one LRN case (a function, so the closures bind this case's arrays)."""
+    x = rng.standard_normal(case["shape"], dtype=np.float32) * 10
+    dy = rng.standard_normal(case["shape"], dtype=np.float32)
+    hp = (case["size"], case["alpha"], case["beta"], case["k"])
+
+    def fwd():
+        return lrn_forward(x, *hp, backend=args.backend)
+
+    def bwd():
+        return lrn_backward(dy, x, *hp, backend=args.backend)
+
+    check(case["name"], fwd(), np_lrn_forward(x, *hp))
+    check(case["name"], bwd(), np_lrn_backward(dy, x, *hp), atol=1e-4)
+    return [
+        measure(case["name"], "lrn fwd", x.shape, 2 * x.nbytes, fwd, lambda: np_lrn_forward(x, *hp),
+                args, copy_gbs, onednn_or_none("lrn_forward", lambda: lrn_forward(x, *hp, backend="onednn"))),
+        measure(case["name"], "lrn bwd", x.shape, 3 * x.nbytes, bwd,
+                lambda: np_lrn_backward(dy, x, *hp), args, copy_gbs,
+                onednn_or_none("lrn_backward", lambda: lrn_backward(dy, x, *hp, backend="onednn"))),
+    ]
 
 
 def pool_rows(args, rng, copy_gbs):
     rows = []
     for case in pool_cases(args.quick):
-        shape, k, s, p = case["shape"], case["k"], case["s"], case["p"]
-        oh, ow = case["out"]
-        x = rng.standard_normal(shape, dtype=np.float32)
-        dy = rng.standard_normal(shape[:2] + (oh, ow), dtype=np.float32)
-        name = case["name"]
-        if case["kind"] == "max":
-            y, idx = max_pool2d_forward(x, k, s, p, backend=args.backend)
-            y_np, idx_np = np_max_forward(x, k, s, p, oh, ow)
-            check(name, y, y_np)
-            if not np.array_equal(idx, idx_np):
-                raise AssertionError(f"{name}: max-pool indices differ from the NumPy version")
-            check(name, max_pool2d_backward(dy, idx, shape, backend=args.backend), np_max_backward(dy, idx, shape))
-            out_bytes = dy.nbytes * 2  # values + int32 indices
-            rows.append(measure(name, "maxpool fwd", shape, x.nbytes + out_bytes,
-                                lambda: max_pool2d_forward(x, k, s, p, backend=args.backend),
-                                lambda: np_max_forward(x, k, s, p, oh, ow), args, copy_gbs,
-                                onednn_or_none("max_pool2d_forward",
-                                               lambda: max_pool2d_forward(x, k, s, p, backend="onednn"))))
-            # oneDNN cannot take our indices: its backward reruns the forward on x for
-            # its own workspace (max_pool2d_backward_from_input), so it reads x too.
-            rows.append(measure(name, "maxpool bwd*", shape, x.nbytes + out_bytes,
-                                lambda: max_pool2d_backward(dy, idx, shape, backend=args.backend),
-                                lambda: np_max_backward(dy, idx, shape), args, copy_gbs,
-                                onednn_or_none("max_pool2d_backward_from_input",
-                                               lambda: onednn_module().max_pool2d_backward_from_input(
-                                                   dy, x, k, s, p, False))))
-        else:
-            check(name, avg_pool2d_forward(x, k, s, p, backend=args.backend), np_avg_forward(x, k, s, p, oh, ow))
-            check(name, avg_pool2d_backward(dy, shape, k, s, p, backend=args.backend),
-                  np_avg_backward(dy, shape, k, s, p))
-            rows.append(measure(name, "avgpool fwd", shape, x.nbytes + dy.nbytes,
-                                lambda: avg_pool2d_forward(x, k, s, p, backend=args.backend),
-                                lambda: np_avg_forward(x, k, s, p, oh, ow), args, copy_gbs,
-                                onednn_or_none("avg_pool2d_forward",
-                                               lambda: avg_pool2d_forward(x, k, s, p, backend="onednn"))))
-            rows.append(measure(name, "avgpool bwd", shape, x.nbytes + dy.nbytes,
-                                lambda: avg_pool2d_backward(dy, shape, k, s, p, backend=args.backend),
-                                lambda: np_avg_backward(dy, shape, k, s, p), args, copy_gbs,
-                                onednn_or_none("avg_pool2d_backward",
-                                               lambda: avg_pool2d_backward(dy, shape, k, s, p, backend="onednn"))))
+        rows += pool_case_rows(case, args, rng, copy_gbs)
+    return rows
+
+
+def pool_case_rows(case, args, rng, copy_gbs):
+    """The rows of one pooling case (a function, so the closures bind this case's arrays)."""
+    rows = []
+    shape, k, s, p = case["shape"], case["k"], case["s"], case["p"]
+    oh, ow = case["out"]
+    x = rng.standard_normal(shape, dtype=np.float32)
+    dy = rng.standard_normal(shape[:2] + (oh, ow), dtype=np.float32)
+    name = case["name"]
+    if case["kind"] == "max":
+        y, idx = max_pool2d_forward(x, k, s, p, backend=args.backend)
+        y_np, idx_np = np_max_forward(x, k, s, p, oh, ow)
+        check(name, y, y_np)
+        if not np.array_equal(idx, idx_np):
+            raise AssertionError(f"{name}: max-pool indices differ from the NumPy version")
+        check(name, max_pool2d_backward(dy, idx, shape, backend=args.backend), np_max_backward(dy, idx, shape))
+        out_bytes = dy.nbytes * 2  # values + int32 indices
+        rows.append(measure(name, "maxpool fwd", shape, x.nbytes + out_bytes,
+                            lambda: max_pool2d_forward(x, k, s, p, backend=args.backend),
+                            lambda: np_max_forward(x, k, s, p, oh, ow), args, copy_gbs,
+                            onednn_or_none("max_pool2d_forward",
+                                           lambda: max_pool2d_forward(x, k, s, p, backend="onednn"))))
+        # oneDNN cannot take our indices: its backward reruns the forward on x for
+        # its own workspace (max_pool2d_backward_from_input), so it reads x too.
+        rows.append(measure(name, "maxpool bwd*", shape, x.nbytes + out_bytes,
+                            lambda: max_pool2d_backward(dy, idx, shape, backend=args.backend),
+                            lambda: np_max_backward(dy, idx, shape), args, copy_gbs,
+                            onednn_or_none("max_pool2d_backward_from_input",
+                                           lambda: onednn_module().max_pool2d_backward_from_input(
+                                               dy, x, k, s, p, False))))
+    else:
+        check(name, avg_pool2d_forward(x, k, s, p, backend=args.backend), np_avg_forward(x, k, s, p, oh, ow))
+        check(name, avg_pool2d_backward(dy, shape, k, s, p, backend=args.backend),
+              np_avg_backward(dy, shape, k, s, p))
+        rows.append(measure(name, "avgpool fwd", shape, x.nbytes + dy.nbytes,
+                            lambda: avg_pool2d_forward(x, k, s, p, backend=args.backend),
+                            lambda: np_avg_forward(x, k, s, p, oh, ow), args, copy_gbs,
+                            onednn_or_none("avg_pool2d_forward",
+                                           lambda: avg_pool2d_forward(x, k, s, p, backend="onednn"))))
+        rows.append(measure(name, "avgpool bwd", shape, x.nbytes + dy.nbytes,
+                            lambda: avg_pool2d_backward(dy, shape, k, s, p, backend=args.backend),
+                            lambda: np_avg_backward(dy, shape, k, s, p), args, copy_gbs,
+                            onednn_or_none("avg_pool2d_backward",
+                                           lambda: avg_pool2d_backward(dy, shape, k, s, p, backend="onednn"))))
     return rows
 
 

@@ -68,8 +68,8 @@ class RandomCrop:
         tops = self.rng.integers(0, h - th + 1, len(batch))
         lefts = self.rng.integers(0, w - tw + 1, len(batch))
         out = np.empty(batch.shape[:2] + (th, tw), dtype=batch.dtype)
-        for i, (t, l) in enumerate(zip(tops, lefts)):
-            out[i] = padded[i, :, t:t + th, l:l + tw]
+        for i, (top, left) in enumerate(zip(tops, lefts)):
+            out[i] = padded[i, :, top:top + th, left:left + tw]
         return out[0] if single else out
 
 

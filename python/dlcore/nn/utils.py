@@ -37,4 +37,4 @@ def clip_grad_value_(parameters, clip_value):
         array_module(g.data).clip(g.data, -clip_value, clip_value, out=g.data)
 
 
-from . import prune  # noqa: E402  (dlcore.nn.utils.prune: magnitude pruning)
+from . import prune  # noqa: E402, F401  (re-exported: dlcore.nn.utils.prune, magnitude pruning)
