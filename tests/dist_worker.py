@@ -112,9 +112,9 @@ def check_ddp(bucket_cap_mb):
         m.load_state_dict(ddp.module.state_dict())
     assert all(np.array_equal(a, b) for a, b in zip(full.state_dict().values(), ddp.module.state_dict().values()))
     opts = [optim.SGD(m.parameters(), lr=0.1, momentum=0.9) for m in (ddp, full, shards)]
-    for x, y in batches(5, per_rank * world):
+    for step, (x, y) in enumerate(batches(5, per_rank * world)):
         mine = slice(rank * per_rank, (rank + 1) * per_rank)
-        opts[0].zero_grad()
+        opts[0].zero_grad(set_to_none=step % 2 == 0)  # zeroing in place writes into the bucket views
         F.cross_entropy(ddp(dlcore.from_numpy(x[mine])), dlcore.from_numpy(y[mine])).backward()
         opts[0].step()
         opts[1].zero_grad()                        # one process, batch 64
@@ -133,6 +133,8 @@ def check_ddp(bucket_cap_mb):
         worst = max(worst, float(np.abs(p.numpy() - q.numpy()).max()))
     replicas = dist.all_gather(np.concatenate([p.numpy().ravel() for p in ddp.parameters()]))
     assert np.array_equal(replicas[0], replicas[1]), "replicas diverged"
+    for p in ddp.parameters():                    # .grad is a view of its bucket (averaged there, no copy back)
+        assert sum(np.shares_memory(p.grad.numpy(), b.buffer) for b in ddp._buckets) == 1
     print(f"ddp bucket_cap_mb={bucket_cap_mb}: {len(ddp.bucket_sizes)} buckets, max |DDP - batch 64| = {worst:.2e}")
     ok(f"ddp{len(ddp.bucket_sizes)}")
 
@@ -158,6 +160,38 @@ def check_no_sync():
     for p, e0, e1 in zip(ddp.parameters(), *expected):
         assert np.array_equal(p.grad.numpy(), (e0 + e1) / np.float32(2)), "accumulated gradients not averaged"
     ok("no_sync")
+
+
+def check_pace():
+    """The last bucket: blocking all-reduce while the ranks keep pace, non-blocking for POLITE_STEPS steps after a
+    rank waited long; every rank chooses alike (a flag rides in the reduction), and the gradients stay exact."""
+    import time
+
+    rank = dist.get_rank()
+    ddp = dist.DistributedDataParallel(small_convnet(), bucket_cap_mb=0.001)
+    ref = small_convnet()
+    ref.load_state_dict(ddp.module.state_dict())
+    assert sum(ddp.bucket_sizes) == 4 * sum(p.numel() for p in ddp.parameters())  # the flag is not counted
+    ddp.LATE_S = float("inf")                       # phase 1: nobody is ever late: blocking, polite stays 0
+    data = batches(5, 32, seed=11)
+    for step, (x, y) in enumerate(data):
+        if step == 3:
+            ddp.LATE_S = type(ddp).LATE_S           # phase 2: rank 1 is 50 ms late at step 3
+        if step == 3 and rank == 1:
+            time.sleep(0.05)
+        mine = slice(rank * 16, (rank + 1) * 16)
+        ddp.zero_grad()
+        F.cross_entropy(ddp(dlcore.from_numpy(x[mine])), dlcore.from_numpy(y[mine])).backward()
+        polite = dist.all_gather(np.array([ddp._polite_steps], dtype=np.int64)).ravel()
+        assert polite[0] == polite[1], f"ranks chose differently at step {step}: {polite}"
+        if step < 3:
+            assert polite[0] == 0, polite
+        if step == 4:                               # rank 0's flag from step 3 arrives with step 4's reduction
+            assert polite[0] == ddp.POLITE_STEPS, polite
+        per_rank = [grads_of(ref, x[r * 16:(r + 1) * 16], y[r * 16:(r + 1) * 16]) for r in range(2)]
+        for p, g0, g1 in zip(ddp.parameters(), *per_rank):
+            assert np.array_equal(p.grad.numpy(), (g0 + g1) / np.float32(2)), f"wrong average at step {step}"
+    ok("pace")
 
 
 class TwoHeads(nn.Module):
@@ -274,6 +308,7 @@ def main():
         check_ddp(bucket_cap_mb=25)
         check_ddp(bucket_cap_mb=0.001)     # ~1 KB buckets: several all-reduces in flight during backward
         check_no_sync()
+        check_pace()
         check_unused_parameters()
         check_sync_batchnorm()
         check_sync_batchnorm_output()

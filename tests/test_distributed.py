@@ -91,6 +91,30 @@ def test_dataloader_with_sampler():
         DataLoader(ds, batch_size=2, sampler=sampler, shuffle=True)
 
 
+@pytest.mark.parametrize("n, ranks, batch", [(96, 2, 8), (100, 2, 8), (90, 3, 5), (64, 2, 32), (37, 1, 4)])
+def test_train_orders_give_the_same_global_batches(n, ranks, batch):
+    # dlcore.train's 1-process run with batch B*R reads, at each step of each epoch, exactly the images
+    # that the R ranks' batches of B hold together, rank r the r-th interleaved part (R divides n).
+    from dlcore.train import train_sampler
+
+    ds = TensorDataset(np.arange(n, dtype=np.float32)[:, None], np.arange(n))
+    single = train_sampler(ds, seed=5, distributed=False)
+    parts = [DistributedSampler(ds, ranks, r, seed=5) for r in range(ranks)]
+    for epoch in (1, 2):
+        single.set_epoch(epoch)
+        for s in parts:
+            s.set_epoch(epoch)
+        whole = [y.numpy() for _, y in DataLoader(ds, batch_size=batch * ranks, sampler=single)]
+        each = [[y.numpy() for _, y in DataLoader(ds, batch_size=batch, sampler=s)] for s in parts]
+        assert all(len(e) == len(whole) for e in each)
+        for i, global_batch in enumerate(whole):
+            for r in range(ranks):
+                assert np.array_equal(each[r][i], global_batch[r::ranks]), (epoch, i, r)
+        assert sorted(np.concatenate(whole).tolist()) == list(range(n))
+    single.set_epoch(3)
+    assert not np.array_equal(single.indices(), parts[0].indices())   # the epoch changes the order
+
+
 def test_sync_batchnorm_gradcheck_one_process():
     # Outside an MPI job SyncBatchNorm is BatchNorm over the local batch: check its formula in float64.
     from dlcore.autograd import gradcheck
@@ -165,7 +189,7 @@ def _assert_ok(core_job, check):
 
 
 @needs_mpi
-@pytest.mark.parametrize("check", ["threads", "collectives", "sampler", "no_sync", "unused", "syncbn",
+@pytest.mark.parametrize("check", ["threads", "collectives", "sampler", "no_sync", "pace", "unused", "syncbn",
                                    "syncbn_output"])
 def test_two_ranks(core_job, check):
     _assert_ok(core_job, check)

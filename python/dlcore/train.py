@@ -90,8 +90,9 @@ def train_epoch(model, loader, optimizer, loss_fn=F.cross_entropy, desc="train",
         total_loss += loss.item() * n
         correct += int((logits._data.argmax(axis=1) == y._data).sum())
         seen += n
-        bar.set_postfix(loss=f"{total_loss / seen:.4f}", acc=f"{correct / seen:.3f}",
-                        img_s=f"{seen / (time.perf_counter() - start):.0f}")
+        if progress:  # refresh=False: the bar redraws at its own pace (tqdm's mininterval), not every step
+            bar.set_postfix(loss=f"{total_loss / seen:.4f}", acc=f"{correct / seen:.3f}",
+                            img_s=f"{seen / (time.perf_counter() - start):.0f}", refresh=False)
     bar.close()
     elapsed = time.perf_counter() - start
     if distributed:
@@ -185,6 +186,22 @@ def load_datasets(name, data_dir=None, download=False):
     raise ValueError(f"unknown dataset {name!r}")
 
 
+def train_sampler(train_set, seed, distributed):
+    """The training order: DistributedSampler's, also for one process, so runs see the same global batches.
+
+    Epoch e's order is one permutation seeded by (seed, e) whatever the number of ranks R; rank r
+    reads its positions r, r + R, ... With ``--batch-size`` B per rank, the global batch i of an
+    R-rank run is then positions [i*B*R, (i+1)*B*R) of the permutation: the batch i of a 1-process
+    run with batch B*R, the same images, so the two runs differ only in the order of the float
+    sums (when R divides the training set's size; else the last batch has R-1 or fewer repeats).
+    """
+    from .data import DistributedSampler
+
+    if distributed:
+        return DistributedSampler(train_set, shuffle=True, seed=seed)
+    return DistributedSampler(train_set, num_replicas=1, rank=0, shuffle=True, seed=seed)
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="python -m dlcore.train", description=__doc__.split("\n\n")[0])
     parser.add_argument("--dataset", default="digits", choices=["digits", "mnist", "fashion-mnist", "cifar10"])
@@ -232,17 +249,16 @@ def main(argv=None):
     say(model)
     say(f"{model.num_parameters():,} parameters on {device}")
     if args.distributed:
-        from .data import DistributedSampler
-
         say(f"data-parallel over {world} ranks ({dlcore_threads()} threads each), batch {args.batch_size} per rank")
         net = dist.DistributedDataParallel(model)
         train_loader = DataLoader(train_set, batch_size=args.batch_size, device=device,
-                                  sampler=DistributedSampler(train_set, shuffle=True, seed=args.seed))
+                                  sampler=train_sampler(train_set, args.seed, distributed=True))
         test_part = np.array_split(np.arange(len(test_set)), world)[rank]  # disjoint, unpadded: exact metrics
         test_loader = DataLoader(test_set, batch_size=256, device=device, sampler=test_part)
     else:
         net = model
-        train_loader = DataLoader(train_set, batch_size=args.batch_size, shuffle=True, seed=args.seed, device=device)
+        train_loader = DataLoader(train_set, batch_size=args.batch_size, device=device,
+                                  sampler=train_sampler(train_set, args.seed, distributed=False))
         test_loader = DataLoader(test_set, batch_size=256, device=device)
     optimizer = optim.SGD(net.parameters(), lr=args.lr, momentum=args.momentum)
     start = time.perf_counter()

@@ -12,6 +12,12 @@ itself costs (smaller per-rank batches, copies, MPI).
 * strong scaling: the global batch stays ``--global-batch`` (64), each of k ranks
   takes 1/k of it; efficiency = img/s(k) / (k * img/s(1)).
 * weak scaling: every rank keeps ``--global-batch`` images; same efficiency formula.
+* per-rank batch: 1 process (no DDP) at the strong-scaling per-rank batch G/k. Its
+  img/s times k is what k ranks would reach if data parallelism cost nothing, so
+  ``vs ideal`` = img/s(k ranks) / (k * img/s(1 process at their per-rank batch))
+  separates DDP's own cost (all-reduce, waiting for the slower rank, hooks) from
+  the smaller batch's (a step of LeNet-5 has a fixed Python cost: half the batch
+  takes more than half the time, which caps strong scaling whatever DDP does).
 
 The 1-rank baseline is a plain model in one process (no DDP). Ranks beyond k
 wait in a sleeping barrier, so they leave their core idle. Configurations are
@@ -95,6 +101,7 @@ def run(args):
         configs.append(_Config(model, "baseline", 1, G))
         for k in range(2, size + 1):
             if G % k == 0:
+                configs.append(_Config(model, "per-rank batch", 1, G // k))
                 configs.append(_Config(model, "strong", k, G // k))
             configs.append(_Config(model, "weak", k, G))
 
@@ -179,21 +186,26 @@ def _report(configs, models):
         mine = [c for c in configs if c.model == model]
         base = statistics.median(s[0] for s in mine[0].samples)
         base_cpu = statistics.median(s[5] for s in mine[0].samples)
+        one = {c.per_rank: statistics.median(s[0] for s in c.samples) for c in mine if c.ranks == 1}
         for c in mine:
             ips = [s[0] for s in c.samples]
             med = statistics.median(ips)
+            ideal = one.get(c.per_rank)
             split = [statistics.median(s[i] for s in c.samples) for i in range(1, 5)]
             rows.append({"model": MODELS[model][0], "mode": c.mode, "ranks": c.ranks, "batch": c.per_rank,
                          "global": c.per_rank * c.ranks, "ips": med, "range": f"{min(ips):.0f}-{max(ips):.0f}",
-                         "speedup": med / base, "eff": med / (base * c.ranks), "compute": split[0],
+                         "speedup": med / base, "eff": med / (base * c.ranks),
+                         "ideal": f"{med / (ideal * c.ranks):.0%}" if ideal else "-", "compute": split[0],
                          "copy": split[1], "wait": split[2], "opt": split[3],
                          "cpu": statistics.median(s[5] for s in c.samples) / base_cpu})
     print_table(rows, [("model", "model", "s"), ("mode", "scaling", "s"), ("ranks", "ranks", "d"),
                        ("batch", "batch/rank", "d"), ("global", "global batch", "d"), ("ips", "img/s", ".0f"),
                        ("range", "img/s min-max", "s"), ("speedup", "x 1 rank", ".2f"),
-                       ("eff", "efficiency", ".0%"), ("compute", "compute ms", ".2f"), ("copy", "copy ms", ".3f"),
+                       ("eff", "efficiency", ".0%"), ("ideal", "vs ideal", "s"),
+                       ("compute", "compute ms", ".2f"), ("copy", "copy ms", ".3f"),
                        ("wait", "wait ms", ".3f"), ("opt", "optimizer ms", ".2f"), ("cpu", "img/CPU-s vs 1", ".2f")])
-    print("(ms are per step and rank, medians; compute = forward + backward less copy and wait;"
+    print("(ms are per step and rank, medians; vs ideal = img/s / (ranks x img/s of 1 process at the same"
+          " batch per rank): what DDP itself costs; compute = forward + backward less copy and wait;"
           " img/s = global batch x steps / the slowest rank's time; img/CPU-s vs 1 = images per CPU-second of"
           " all ranks (process_time, MPI polling included) relative to 1 rank: what the ranks spent, whatever"
           " the other load on the machine took)")

@@ -35,6 +35,7 @@ class _State:
     comm = None         # the communicator of the job (COMM_WORLD unless init(comm=...))
     local_comm = None   # the ranks on this machine (MPI shared-memory split)
     rank, world_size, local_rank, local_size = 0, 1, 0, 1
+    own_cores = True    # no more ranks on this machine than the cores they may use (set by init)
     nccl = None         # nccl.NcclGroup, made at the first collective on a CuPy array
 
 
@@ -96,6 +97,7 @@ def init(num_threads="auto", abort_on_exception=True, device="cpu", comm=None):
     _state.MPI, _state.comm, _state.local_comm = MPI, comm, local
     _state.rank, _state.world_size = comm.Get_rank(), comm.Get_size()
     _state.local_rank, _state.local_size = local.Get_rank(), local.Get_size()
+    _state.own_cores = comm.allreduce(_own_cores(local), op=MPI.LAND)  # the same on every rank (see ddp)
     if num_threads == "auto":
         if "OMP_NUM_THREADS" not in os.environ:
             _set_threads(threads_for_this_rank(local))
@@ -143,6 +145,21 @@ def threads_for_this_rank(local_comm):
     others = local_comm.allgather(sorted(mine))
     sharing = sum(1 for cores in others if mine & set(cores))
     return max(1, len(mine) // max(sharing, 1))
+
+
+def ranks_have_own_cores():
+    """True when this machine's ranks are no more than the cores they may run on (not oversubscribed,
+    found by init()). Then a rank may busy-wait in a blocking collective without taking a core from a
+    peer it waits for."""
+    return bool(_require().own_cores)
+
+
+def _own_cores(local_comm):
+    try:
+        cores = set().union(*map(set, local_comm.allgather(sorted(os.sched_getaffinity(0)))))
+    except AttributeError:  # not Linux: no affinity
+        return local_comm.Get_size() <= (os.cpu_count() or 1)
+    return local_comm.Get_size() <= len(cores)
 
 
 def _install_abort_hook():
