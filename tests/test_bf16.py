@@ -381,22 +381,22 @@ def test_autocast_caches_parameter_casts_per_region(rng, monkeypatch):
         with dlcore.autocast("cpu"):  # a nested region shares the outer cache
             F.linear(x, w)
         assert amp.weight_cache_size() == 2 and casts.count((5, 9)) == 1 and casts.count((4, 3, 3, 3)) == 1
-        np.testing.assert_array_equal(y1.data, y2.data)
-        np.testing.assert_allclose(z.data, r(x.data) @ r(w.data).T, rtol=1e-5, atol=1e-5)
+        np.testing.assert_array_equal(y1._data, y2._data)
+        np.testing.assert_allclose(z._data, r(x._data) @ r(w._data).T, rtol=1e-5, atol=1e-5)
         with dlcore.no_grad():
             w += 1.0  # in place: the version moves, the cached cast is stale
         y3 = F.linear(x, w)
-        np.testing.assert_allclose(y3.data, r(x.data) @ r(w.data).T, rtol=1e-5, atol=1e-5)
+        np.testing.assert_allclose(y3._data, r(x._data) @ r(w._data).T, rtol=1e-5, atol=1e-5)
         assert casts.count((5, 9)) == 2
         w.data = dlcore.tensor(rng.standard_normal((5, 9)).astype(np.float32))  # new storage: not the cached one
-        np.testing.assert_allclose(F.linear(x, w).data, r(x.data) @ r(w.data).T, rtol=1e-5, atol=1e-5)
+        np.testing.assert_allclose(F.linear(x, w)._data, r(x._data) @ r(w._data).T, rtol=1e-5, atol=1e-5)
         assert casts.count((5, 9)) == 3
     assert amp.weight_cache_size() == 0  # dropped on exit
     with dlcore.autocast("cpu", cache_enabled=False):
         F.linear(x, w)
         F.linear(x, w)
         assert amp.weight_cache_size() == 0 and casts.count((5, 9)) == 5
-    frozen = dlcore.tensor(w.data.copy())  # no grad: not a parameter, never cached
+    frozen = dlcore.tensor(w._data.copy())  # no grad: not a parameter, never cached
     with dlcore.autocast("cpu"):
         F.linear(x, frozen)
         assert amp.weight_cache_size() == 0

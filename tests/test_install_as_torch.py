@@ -55,7 +55,8 @@ def test_refuses_when_the_real_torch_is_already_imported(monkeypatch):
 
 def test_refuses_a_real_torch_submodule_too(monkeypatch):
     monkeypatch.setitem(sys.modules, "torchvision.io", types.ModuleType("torchvision.io"))
-    for name in ("torch", "torchvision"):  # the test process may hold the real torch: hide it here
-        monkeypatch.delitem(sys.modules, name, raising=False)
+    for name in list(sys.modules):  # the test process may hold the real torch and its submodules: hide them
+        if name.split(".")[0] in ("torch", "torchvision") and name != "torchvision.io":
+            monkeypatch.delitem(sys.modules, name, raising=False)
     with pytest.raises(RuntimeError, match="'torchvision.io' is already imported"):
         dlcore.install_as_torch()
