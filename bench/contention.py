@@ -78,6 +78,7 @@ def _report_case(kind, spec, rng, torch):
 
 def worker(reps):
     import numpy as np
+
     import dlcore
     from dlcore.kernels import conv2d_forward, gemm
     dlcore.set_num_threads(2)

@@ -8,13 +8,12 @@ Prints float32 vs int8: test accuracy, model bytes, inference images/s (median o
 import time
 
 import numpy as np
+from _common import builtin_digits, images_per_second, mnist_sets, parser
 
 import dlcore
 from dlcore import optim
 from dlcore.data import transforms
 from dlcore.train import evaluate, fit, lenet5
-
-from _common import builtin_digits, images_per_second, mnist_sets, parser
 
 
 def main():

@@ -9,13 +9,12 @@ so that sign() sees centred inputs. Prints the float (training-form) and the pac
 accuracy, weight bytes of the binary layers, and images/s of both (median of 5, same run).
 """
 import numpy as np
+from _common import builtin_digits, images_per_second, mnist_sets, parser
 
 import dlcore
 from dlcore import nn, optim
 from dlcore.data import transforms
 from dlcore.train import evaluate, fit
-
-from _common import builtin_digits, images_per_second, mnist_sets, parser
 
 
 def xnor_net(width=64):

@@ -11,7 +11,8 @@ import numpy as np
 import pytest
 
 import dlcore
-from dlcore import kernels as K, nn
+from dlcore import kernels as K
+from dlcore import nn
 from dlcore.ops.conv import conv2d_backward_data_ref, conv2d_backward_weights_ref, conv2d_forward_ref
 
 ml_dtypes = pytest.importorskip("ml_dtypes")

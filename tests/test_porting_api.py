@@ -9,8 +9,18 @@ import pytest
 import dlcore
 import dlcore.nn.functional as F
 from dlcore import nn, optim
-from dlcore.data import (BatchSampler, DataLoader, Dataset, RandomSampler, SequentialSampler, Subset,
-                         SubsetRandomSampler, TensorDataset, get_worker_info, random_split)
+from dlcore.data import (
+    BatchSampler,
+    DataLoader,
+    Dataset,
+    RandomSampler,
+    SequentialSampler,
+    Subset,
+    SubsetRandomSampler,
+    TensorDataset,
+    get_worker_info,
+    random_split,
+)
 from dlcore.optim import lr_scheduler
 
 

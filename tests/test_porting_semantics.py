@@ -245,7 +245,7 @@ def test_inplace_outside_the_tape_and_dtype_rules():
 # ---- number protocol and state_dict ---------------------------------------------------------------------
 def test_one_element_tensor_works_as_a_python_number():
     loss = dlcore.tensor(0.25)
-    assert float(loss) == 0.25 and f"{loss:.3f}" == "0.250" and "{:.1f}".format(loss) == "0.2"
+    assert float(loss) == 0.25 and f"{loss:.3f}" == "0.250" and f"{loss:.1f}" == "0.2"
     n = dlcore.tensor(3)
     assert int(n) == 3 and [10, 20, 30, 40][n] == 40 and range(5)[dlcore.tensor([2])] == 2
     assert bool(dlcore.tensor([1.0])) and not bool(dlcore.tensor(0))

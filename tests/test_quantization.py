@@ -4,8 +4,15 @@ import pytest
 
 import dlcore
 from dlcore import nn
-from dlcore.quantization import (MinMaxObserver, PercentileObserver, QuantizedSequential, dequantize_u8, qparams_u8,
-                                 quantize_u8, quantize_weight_per_channel)
+from dlcore.quantization import (
+    MinMaxObserver,
+    PercentileObserver,
+    QuantizedSequential,
+    dequantize_u8,
+    qparams_u8,
+    quantize_u8,
+    quantize_weight_per_channel,
+)
 from dlcore.train import lenet5
 
 

@@ -7,12 +7,10 @@ import textwrap
 
 import numpy as np
 import pytest
+from conftest import CPU_BACKENDS
 
 import dlcore
 from dlcore import _C, nn
-
-from conftest import CPU_BACKENDS
-
 from dlcore._backends import optional_module
 
 _onednn = optional_module("onednn") if dlcore.backends()["onednn"]["available"] else None

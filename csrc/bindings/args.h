@@ -40,8 +40,7 @@ inline int64_t int_arg(py::handle obj, const char* op, const char* name, const c
   const long long v = PyLong_AsLongLongAndOverflow(index, &overflow);
   Py_DECREF(index);
   if (v == -1 && PyErr_Occurred()) throw py::error_already_set();
-  DLCORE_CHECK(overflow == 0, op, ": ", name, " = ", std::string(py::str(obj)),
-               " is outside the int64 range");
+  DLCORE_CHECK(overflow == 0, op, ": ", name, " = ", std::string(py::str(obj)), " is outside the int64 range");
   return int64_t(v);
 }
 
@@ -78,8 +77,7 @@ inline std::array<int64_t, 4> padding4_arg(py::handle obj, const char* op, const
 
 // A tuple/list of exactly `rank` ints (an input_shape / weight_shape).
 inline Shape shape_arg(py::handle obj, const char* op, const char* name, size_t rank) {
-  DLCORE_CHECK_TYPE(is_sequence(obj), op, ": ", name, " must be a tuple of ", rank, " ints, got ",
-                    type_name(obj));
+  DLCORE_CHECK_TYPE(is_sequence(obj), op, ": ", name, " must be a tuple of ", rank, " ints, got ", type_name(obj));
   py::sequence seq = py::reinterpret_borrow<py::sequence>(obj);
   DLCORE_CHECK(size_t(seq.size()) == rank, op, ": ", name, " must have ", rank, " entries, got ", seq.size());
   Shape out;

@@ -22,24 +22,21 @@ namespace py = pybind11;
 
 using FloatArray = py::array_t<float, py::array::c_style>;
 
-inline Shape shape_of(const py::array& a) {
-  return Shape(a.shape(), a.shape() + a.ndim());
-}
+inline Shape shape_of(const py::array& a) { return Shape(a.shape(), a.shape() + a.ndim()); }
 
 // `obj` as a float32 C-contiguous array of rank `ndim` (-1: any rank).
 inline FloatArray input_f32(py::handle obj, const char* op, const char* name, int ndim = -1) {
   DLCORE_CHECK_TYPE(py::isinstance<py::array>(obj), op, ": ", name, " must be a numpy.ndarray, got ",
                     std::string(py::str(py::type::of(obj).attr("__name__"))));
   py::array arr = py::reinterpret_borrow<py::array>(obj);
-  DLCORE_CHECK_TYPE(arr.dtype().equal(py::dtype::of<float>()), op, ": ", name,
-                    " must be float32, got ", std::string(py::str(arr.dtype())),
-                    " (convert explicitly with .astype(numpy.float32))");
-  DLCORE_CHECK(ndim < 0 || arr.ndim() == ndim, op, ": ", name, " must have ", ndim,
-               " dimensions, got shape ", shape_str(shape_of(arr)));
-  DLCORE_CHECK(arr.flags() & py::array::c_style, op, ": ", name, " of shape ",
-               shape_str(shape_of(arr)),
+  DLCORE_CHECK_TYPE(arr.dtype().equal(py::dtype::of<float>()), op, ": ", name, " must be float32, got ",
+                    std::string(py::str(arr.dtype())), " (convert explicitly with .astype(numpy.float32))");
+  DLCORE_CHECK(ndim < 0 || arr.ndim() == ndim, op, ": ", name, " must have ", ndim, " dimensions, got shape ",
+               shape_str(shape_of(arr)));
+  DLCORE_CHECK(arr.flags() & py::array::c_style, op, ": ", name, " of shape ", shape_str(shape_of(arr)),
                " is not C-contiguous (a transposed, sliced or reversed view); pass "
-               "numpy.ascontiguousarray(", name, ")");
+               "numpy.ascontiguousarray(",
+               name, ")");
   return py::reinterpret_borrow<FloatArray>(arr);
 }
 
@@ -47,8 +44,8 @@ inline FloatArray input_f32(py::handle obj, const char* op, const char* name, in
 // `expected` in shape. Never replaced by a copy (that would lose the writes).
 inline FloatArray output_f32(py::handle obj, const char* op, const char* name, const Shape& expected) {
   FloatArray arr = input_f32(obj, op, name);
-  DLCORE_CHECK(shape_of(arr) == expected, op, ": ", name, " has shape ", shape_str(shape_of(arr)),
-               ", expected ", shape_str(expected));
+  DLCORE_CHECK(shape_of(arr) == expected, op, ": ", name, " has shape ", shape_str(shape_of(arr)), ", expected ",
+               shape_str(expected));
   DLCORE_CHECK(arr.writeable(), op, ": ", name, " is read-only");
   return arr;
 }
@@ -118,8 +115,8 @@ inline bool overlaps(const py::array& a, const py::array& b) {
   return lo_a < lo_b + uintptr_t(b.nbytes()) && lo_b < lo_a + uintptr_t(a.nbytes());
 }
 
-inline void check_no_alias(const py::array& out, const py::array& in, const char* op,
-                           const char* out_name, const char* in_name) {
+inline void check_no_alias(const py::array& out, const py::array& in, const char* op, const char* out_name,
+                           const char* in_name) {
   DLCORE_CHECK(!overlaps(out, in), op, ": ", out_name, " shares memory with ", in_name,
                "; pass a separate output buffer");
 }

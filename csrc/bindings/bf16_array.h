@@ -37,8 +37,8 @@ inline py::array input_bf16(py::handle obj, const char* op, const char* name, in
   py::array arr = py::reinterpret_borrow<py::array>(obj);
   DLCORE_CHECK_TYPE(is_bf16_array(arr), op, ": ", name, " must be bfloat16, got ", dtype_name(arr),
                     " (convert explicitly with .astype(dlcore.bfloat16))");
-  DLCORE_CHECK(ndim < 0 || arr.ndim() == ndim, op, ": ", name, " must have ", ndim,
-               " dimensions, got shape ", shape_str(shape_of(arr)));
+  DLCORE_CHECK(ndim < 0 || arr.ndim() == ndim, op, ": ", name, " must have ", ndim, " dimensions, got shape ",
+               shape_str(shape_of(arr)));
   DLCORE_CHECK(arr.flags() & py::array::c_style, op, ": ", name, " of shape ", shape_str(shape_of(arr)),
                " is not C-contiguous; pass numpy.ascontiguousarray(", name, ")");
   return arr;
@@ -46,8 +46,8 @@ inline py::array input_bf16(py::handle obj, const char* op, const char* name, in
 
 inline py::array output_bf16(py::handle obj, const char* op, const char* name, const Shape& expected) {
   py::array arr = input_bf16(obj, op, name);
-  DLCORE_CHECK(shape_of(arr) == expected, op, ": ", name, " has shape ", shape_str(shape_of(arr)),
-               ", expected ", shape_str(expected));
+  DLCORE_CHECK(shape_of(arr) == expected, op, ": ", name, " has shape ", shape_str(shape_of(arr)), ", expected ",
+               shape_str(expected));
   DLCORE_CHECK(arr.writeable(), op, ": ", name, " is read-only");
   return arr;
 }

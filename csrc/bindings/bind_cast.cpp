@@ -7,10 +7,10 @@
 #include "bindings/array.h"
 #include "bindings/bf16_array.h"
 #include "bindings/init.h"
-#include "ops/cast/cast.h"
-#include "ops/conv/conv_bf16.h"
 #include "core/peak_bf16.h"
 #include "dispatch/registry.h"
+#include "ops/cast/cast.h"
+#include "ops/conv/conv_bf16.h"
 
 namespace py = pybind11;
 
@@ -50,16 +50,17 @@ void init_cast(py::module_& m) {
   m.def("_conv_bf16_set_chunk_bytes", &conv_bf16_set_chunk_bytes, py::arg("nbytes"),
         "Test hook: column-buffer bytes per chunk of images in the bf16 convolution; returns the previous");
   // The bf16 peak probe of the benchmark report (lives here with the other bf16 entries).
-  m.def("bf16_peak_gflops", [](const std::string& isa, int threads, int64_t iterations) {
-    Isa target = Isa::ref;
-    DLCORE_CHECK(parse_isa_backend(isa, "bf16_peak_gflops", &target), "bf16_peak_gflops: name an ISA, not 'auto'");
-    py::gil_scoped_release nogil;
-    return bf16_peak_gflops(target, threads, iterations);
-  }, py::arg("isa"), py::arg("threads"), py::arg("iterations"));
-  m.def("cast_f32_to_bf16", &to_bf16_entry, py::arg("x"), py::arg("out") = py::none(),
-        py::arg("backend") = "auto");
-  m.def("cast_bf16_to_f32", &to_f32_entry, py::arg("x"), py::arg("out") = py::none(),
-        py::arg("backend") = "auto");
+  m.def(
+      "bf16_peak_gflops",
+      [](const std::string& isa, int threads, int64_t iterations) {
+        Isa target = Isa::ref;
+        DLCORE_CHECK(parse_isa_backend(isa, "bf16_peak_gflops", &target), "bf16_peak_gflops: name an ISA, not 'auto'");
+        py::gil_scoped_release nogil;
+        return bf16_peak_gflops(target, threads, iterations);
+      },
+      py::arg("isa"), py::arg("threads"), py::arg("iterations"));
+  m.def("cast_f32_to_bf16", &to_bf16_entry, py::arg("x"), py::arg("out") = py::none(), py::arg("backend") = "auto");
+  m.def("cast_bf16_to_f32", &to_f32_entry, py::arg("x"), py::arg("out") = py::none(), py::arg("backend") = "auto");
 }
 
 }  // namespace dlcore

@@ -20,19 +20,20 @@ namespace {
 
 Shape shape_param(py::handle obj, const char* op, const char* name) { return args::shape_arg(obj, op, name, 4); }
 
-ConvShape make_shape(const Shape& xs, const Shape& ws, py::handle stride, py::handle padding,
-                     py::handle dilation, int64_t groups, const char* op) {
+ConvShape make_shape(const Shape& xs, const Shape& ws, py::handle stride, py::handle padding, py::handle dilation,
+                     int64_t groups, const char* op) {
   return make_conv_shape(xs, ws, args::pair_arg(stride, op, "stride"), args::padding4_arg(padding, op),
                          args::pair_arg(dilation, op, "dilation"), groups, op);
 }
 
-FloatArray forward_entry(py::handle x_obj, py::handle w_obj, py::handle bias_obj, py::handle stride,
-                         py::handle padding, py::handle dilation, int64_t groups, const std::string& backend) {
+FloatArray forward_entry(py::handle x_obj, py::handle w_obj, py::handle bias_obj, py::handle stride, py::handle padding,
+                         py::handle dilation, int64_t groups, const std::string& backend) {
   const char* op = "conv2d_forward";
   if (is_bf16_array(x_obj) || is_bf16_array(w_obj))  // the bf16 column (bind_conv_bf16.cpp)
-    return conv2d_forward_bf16_entry(x_obj, w_obj, bias_obj, [&](const Shape& xs, const Shape& ws) {
-      return make_shape(xs, ws, stride, padding, dilation, groups, op);
-    }, backend);
+    return conv2d_forward_bf16_entry(
+        x_obj, w_obj, bias_obj,
+        [&](const Shape& xs, const Shape& ws) { return make_shape(xs, ws, stride, padding, dilation, groups, op); },
+        backend);
   FloatArray x = input_f32(x_obj, op, "x", 4);
   FloatArray w = input_f32(w_obj, op, "w", 4);
   ConvForwardArgs a;
@@ -40,8 +41,8 @@ FloatArray forward_entry(py::handle x_obj, py::handle w_obj, py::handle bias_obj
   FloatArray bias;
   if (!bias_obj.is_none()) {
     bias = input_f32(bias_obj, op, "bias", 1);
-    DLCORE_CHECK(bias.shape(0) == a.s.oc, op, ": bias has shape ", shape_str(shape_of(bias)),
-                 ", expected (", a.s.oc, ",) for weight ", shape_str(shape_of(w)));
+    DLCORE_CHECK(bias.shape(0) == a.s.oc, op, ": bias has shape ", shape_str(shape_of(bias)), ", expected (", a.s.oc,
+                 ",) for weight ", shape_str(shape_of(w)));
     a.bias = bias.data();
   }
   FloatArray y = new_f32({a.s.n, a.s.oc, a.s.oh, a.s.ow});
@@ -64,19 +65,17 @@ void check_dy(const FloatArray& dy, const ConvShape& s, const char* op, const ch
 }
 
 FloatArray backward_data_entry(py::handle dy_obj, py::handle w_obj, py::handle input_shape, py::handle stride,
-                               py::handle padding, py::handle dilation, int64_t groups,
-                               const std::string& backend) {
+                               py::handle padding, py::handle dilation, int64_t groups, const std::string& backend) {
   const char* op = "conv2d_backward_data";
   if (is_bf16_array(dy_obj) || is_bf16_array(w_obj))
-    return conv2d_backward_data_bf16_entry(dy_obj, w_obj, shape_param(input_shape, op, "input_shape"),
-                                           [&](const Shape& xs, const Shape& ws) {
-      return make_shape(xs, ws, stride, padding, dilation, groups, op);
-    }, backend);
+    return conv2d_backward_data_bf16_entry(
+        dy_obj, w_obj, shape_param(input_shape, op, "input_shape"),
+        [&](const Shape& xs, const Shape& ws) { return make_shape(xs, ws, stride, padding, dilation, groups, op); },
+        backend);
   FloatArray dy = input_f32(dy_obj, op, "dy", 4);
   FloatArray w = input_f32(w_obj, op, "w", 4);
   ConvBackwardDataArgs a;
-  a.s = make_shape(shape_param(input_shape, op, "input_shape"), shape_of(w), stride, padding, dilation,
-                   groups, op);
+  a.s = make_shape(shape_param(input_shape, op, "input_shape"), shape_of(w), stride, padding, dilation, groups, op);
   check_dy(dy, a.s, op, "input_shape and w");
   FloatArray dx = new_f32({a.s.n, a.s.ic, a.s.ih, a.s.iw});
   a.dy = dy.data();
@@ -95,10 +94,10 @@ py::tuple backward_weights_entry(py::handle x_obj, py::handle dy_obj, py::handle
                                  const std::string& backend) {
   const char* op = "conv2d_backward_weights";
   if (is_bf16_array(x_obj) || is_bf16_array(dy_obj))
-    return conv2d_backward_weights_bf16_entry(x_obj, dy_obj, shape_param(weight_shape, op, "weight_shape"), bias,
-                                              [&](const Shape& xs, const Shape& ws) {
-      return make_shape(xs, ws, stride, padding, dilation, groups, op);
-    }, backend);
+    return conv2d_backward_weights_bf16_entry(
+        x_obj, dy_obj, shape_param(weight_shape, op, "weight_shape"), bias,
+        [&](const Shape& xs, const Shape& ws) { return make_shape(xs, ws, stride, padding, dilation, groups, op); },
+        backend);
   FloatArray x = input_f32(x_obj, op, "x", 4);
   FloatArray dy = input_f32(dy_obj, op, "dy", 4);
   ConvBackwardWeightsArgs a;
@@ -123,8 +122,8 @@ py::tuple backward_weights_entry(py::handle x_obj, py::handle dy_obj, py::handle
 }
 
 // _C.conv_geometry: (OH, OW) as make_conv_shape computes and checks it.
-py::tuple conv_geometry_entry(py::handle input_shape, py::handle weight_shape, py::handle stride,
-                              py::handle padding, py::handle dilation, int64_t groups) {
+py::tuple conv_geometry_entry(py::handle input_shape, py::handle weight_shape, py::handle stride, py::handle padding,
+                              py::handle dilation, int64_t groups) {
   const char* op = "conv_geometry";
   const ConvShape s = make_shape(shape_param(input_shape, op, "input_shape"),
                                  shape_param(weight_shape, op, "weight_shape"), stride, padding, dilation, groups, op);
@@ -140,11 +139,11 @@ void init_conv(py::module_& m) {
   m.def("conv2d_backward_data", &backward_data_entry, py::arg("dy"), py::arg("w"), py::arg("input_shape"),
         py::arg("stride") = 1, py::arg("padding") = 0, py::arg("dilation") = 1, py::arg("groups") = 1,
         py::arg("backend") = "auto");
-  m.def("conv2d_backward_weights", &backward_weights_entry, py::arg("x"), py::arg("dy"),
-        py::arg("weight_shape"), py::arg("stride") = 1, py::arg("padding") = 0, py::arg("dilation") = 1,
-        py::arg("groups") = 1, py::arg("bias") = true, py::arg("backend") = "auto");
-  m.def("conv_geometry", &conv_geometry_entry, py::arg("input_shape"), py::arg("weight_shape"),
+  m.def("conv2d_backward_weights", &backward_weights_entry, py::arg("x"), py::arg("dy"), py::arg("weight_shape"),
         py::arg("stride") = 1, py::arg("padding") = 0, py::arg("dilation") = 1, py::arg("groups") = 1,
+        py::arg("bias") = true, py::arg("backend") = "auto");
+  m.def("conv_geometry", &conv_geometry_entry, py::arg("input_shape"), py::arg("weight_shape"), py::arg("stride") = 1,
+        py::arg("padding") = 0, py::arg("dilation") = 1, py::arg("groups") = 1,
         "(OH, OW) of conv2d over input_shape (N, C, H, W) and weight_shape (O, C/groups, KH, KW), with "
         "every check the kernels make.");
   m.def("_conv_poison_scratch", &conv_poison_scratch,

@@ -12,8 +12,8 @@ namespace {
 
 void check_same_dtype(py::handle a, py::handle b, const char* op, const char* an, const char* bn) {
   DLCORE_CHECK_TYPE(is_bf16_array(a) && is_bf16_array(b), op, ": ", an, " and ", bn,
-                    " must have the same dtype (both float32 or both bfloat16), got ", an, " ", dtype_name(a),
-                    " and ", bn, " ", dtype_name(b), "; convert one explicitly");
+                    " must have the same dtype (both float32 or both bfloat16), got ", an, " ", dtype_name(a), " and ",
+                    bn, " ", dtype_name(b), "; convert one explicitly");
 }
 
 void check_dy_shape(const py::array& dy, const ConvShape& s, const char* op, const char* geometry) {
@@ -24,8 +24,8 @@ void check_dy_shape(const py::array& dy, const ConvShape& s, const char* op, con
 
 }  // namespace
 
-FloatArray conv2d_forward_bf16_entry(py::handle x_obj, py::handle w_obj, py::handle bias_obj,
-                                     const MakeConvShape& make, const std::string& backend) {
+FloatArray conv2d_forward_bf16_entry(py::handle x_obj, py::handle w_obj, py::handle bias_obj, const MakeConvShape& make,
+                                     const std::string& backend) {
   const char* op = "conv2d_forward";
   check_same_dtype(x_obj, w_obj, op, "x", "w");
   py::array x = input_bf16(x_obj, op, "x", 4), w = input_bf16(w_obj, op, "w", 4);
@@ -34,8 +34,8 @@ FloatArray conv2d_forward_bf16_entry(py::handle x_obj, py::handle w_obj, py::han
   FloatArray bias;
   if (!bias_obj.is_none()) {
     bias = input_f32(bias_obj, op, "bias (float32 with bfloat16 x and w)", 1);
-    DLCORE_CHECK(bias.shape(0) == a.s.oc, op, ": bias has shape ", shape_str(shape_of(bias)), ", expected (",
-                 a.s.oc, ",) for weight ", shape_str(shape_of(w)));
+    DLCORE_CHECK(bias.shape(0) == a.s.oc, op, ": bias has shape ", shape_str(shape_of(bias)), ", expected (", a.s.oc,
+                 ",) for weight ", shape_str(shape_of(w)));
     a.bias = bias.data();
   }
   FloatArray y = new_f32({a.s.n, a.s.oc, a.s.oh, a.s.ow});
@@ -70,8 +70,8 @@ FloatArray conv2d_backward_data_bf16_entry(py::handle dy_obj, py::handle w_obj, 
   return dx;
 }
 
-py::tuple conv2d_backward_weights_bf16_entry(py::handle x_obj, py::handle dy_obj, const Shape& weight_shape,
-                                             bool bias, const MakeConvShape& make, const std::string& backend) {
+py::tuple conv2d_backward_weights_bf16_entry(py::handle x_obj, py::handle dy_obj, const Shape& weight_shape, bool bias,
+                                             const MakeConvShape& make, const std::string& backend) {
   const char* op = "conv2d_backward_weights";
   check_same_dtype(x_obj, dy_obj, op, "x", "dy");
   py::array x = input_bf16(x_obj, op, "x", 4), dy = input_bf16(dy_obj, op, "dy", 4);

@@ -51,48 +51,53 @@ static void touch_all_registries() {
     batch_norm_registry(op);
   max_pool2d_forward_registry(), max_pool2d_backward_registry();
   avg_pool2d_forward_registry(), avg_pool2d_backward_registry();
-  for (SoftmaxOp op : {SoftmaxOp::softmax_forward, SoftmaxOp::log_softmax_forward, SoftmaxOp::softmax_backward,
-                       SoftmaxOp::log_softmax_backward, SoftmaxOp::cross_entropy_forward,
-                       SoftmaxOp::cross_entropy_backward})
+  for (SoftmaxOp op :
+       {SoftmaxOp::softmax_forward, SoftmaxOp::log_softmax_forward, SoftmaxOp::softmax_backward,
+        SoftmaxOp::log_softmax_backward, SoftmaxOp::cross_entropy_forward, SoftmaxOp::cross_entropy_backward})
     softmax_registry(op);
 }
 
 void init_core(py::module_& m) {
-  m.def("registry_entries", [] {
-    touch_all_registries();
-    py::list out;
-    for (const RegistryEntryInfo& r : registry_rows()) {
-      py::dict row;
-      row["op"] = r.op, row["name"] = r.name, row["isa"] = r.isa;
-      row["declines_inputs"] = r.declines_inputs, row["unavailable"] = r.unavailable;
-      out.append(row);
-    }
-    return out;
-  }, "Every entry of every dispatch registry, in list order: dicts with op, name, isa, declines_inputs "
-     "(has a declines() for inputs: else the catch-all of its ISA) and unavailable (why its ISA cannot run "
-     "here, '' when it can).");
+  m.def(
+      "registry_entries",
+      [] {
+        touch_all_registries();
+        py::list out;
+        for (const RegistryEntryInfo& r : registry_rows()) {
+          py::dict row;
+          row["op"] = r.op, row["name"] = r.name, row["isa"] = r.isa;
+          row["declines_inputs"] = r.declines_inputs, row["unavailable"] = r.unavailable;
+          out.append(row);
+        }
+        return out;
+      },
+      "Every entry of every dispatch registry, in list order: dicts with op, name, isa, declines_inputs "
+      "(has a declines() for inputs: else the catch-all of its ISA) and unavailable (why its ISA cannot run "
+      "here, '' when it can).");
   m.def("set_num_threads", &set_num_threads, py::arg("n"));
   m.def("get_num_threads", &get_num_threads);
   m.def("set_verbose", &set_verbose, py::arg("on"));
   def_host_cache(m);
   m.def("verbose", &verbose_enabled);
-  m.def("last_dispatch", &last_dispatch,
-        "'<op>:<implementation>' chosen by the last kernel call on this thread");
-  m.def("last_dispatch_declined", [] {
-    // "<impl> declined: <reason>; ..." -> [(impl, reason), ...], in list order.
-    py::list out;
-    const std::string all = last_dispatch_declined();
-    size_t pos = 0;
-    while (pos < all.size()) {
-      size_t end = all.find("; ", pos);
-      if (end == std::string::npos) end = all.size();
-      const std::string item = all.substr(pos, end - pos);
-      const size_t sep = item.find(" declined: ");
-      if (sep != std::string::npos) out.append(py::make_tuple(item.substr(0, sep), item.substr(sep + 11)));
-      pos = end + 2;
-    }
-    return out;
-  }, "[(implementation, reason), ...]: why the entries listed before the last choice on this thread declined");
+  m.def("last_dispatch", &last_dispatch, "'<op>:<implementation>' chosen by the last kernel call on this thread");
+  m.def(
+      "last_dispatch_declined",
+      [] {
+        // "<impl> declined: <reason>; ..." -> [(impl, reason), ...], in list order.
+        py::list out;
+        const std::string all = last_dispatch_declined();
+        size_t pos = 0;
+        while (pos < all.size()) {
+          size_t end = all.find("; ", pos);
+          if (end == std::string::npos) end = all.size();
+          const std::string item = all.substr(pos, end - pos);
+          const size_t sep = item.find(" declined: ");
+          if (sep != std::string::npos) out.append(py::make_tuple(item.substr(0, sep), item.substr(sep + 11)));
+          pos = end + 2;
+        }
+        return out;
+      },
+      "[(implementation, reason), ...]: why the entries listed before the last choice on this thread declined");
   m.def("cpu_brand", &cpu_brand);
   m.def("best_isa", [] { return std::string(isa_name(best_isa())); });
   m.def("isa_info", [] {
@@ -111,13 +116,14 @@ void init_core(py::module_& m) {
     }
     return out;
   });
-  m.def("fma_peak_gflops",
-        [](const std::string& isa, int threads, int64_t iterations) {
-          Isa i = isa_from_name(isa);
-          py::gil_scoped_release nogil;
-          return fma_peak_gflops(i, threads, iterations);
-        },
-        py::arg("isa"), py::arg("threads"), py::arg("iterations") = 20000000);
+  m.def(
+      "fma_peak_gflops",
+      [](const std::string& isa, int threads, int64_t iterations) {
+        Isa i = isa_from_name(isa);
+        py::gil_scoped_release nogil;
+        return fma_peak_gflops(i, threads, iterations);
+      },
+      py::arg("isa"), py::arg("threads"), py::arg("iterations") = 20000000);
 }
 
 }  // namespace dlcore

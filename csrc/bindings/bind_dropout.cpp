@@ -14,9 +14,7 @@ namespace {
 
 using MaskArray = py::array_t<uint8_t, py::array::c_style>;
 
-void check_p(float p, const char* op) {
-  DLCORE_CHECK(p >= 0.0f && p <= 1.0f, op, ": p must be in [0, 1], got ", p);
-}
+void check_p(float p, const char* op) { DLCORE_CHECK(p >= 0.0f && p <= 1.0f, op, ": p must be in [0, 1], got ", p); }
 
 void run(const DropoutArgs& a, const std::string& backend) {
   const auto& impl = dropout_registry(a.forward).select(a, backend);

@@ -22,15 +22,15 @@ void check_finite_param(float v, const char* op, const char* name) {
 }
 
 // out = f(a) or f(a, b) for the element-wise op; b (when used) must match a's shape.
-FloatArray run_map(EltwiseOp op, py::handle a_obj, const char* a_name, py::handle b_obj,
-                   const char* b_name, float alpha, const std::string& backend) {
+FloatArray run_map(EltwiseOp op, py::handle a_obj, const char* a_name, py::handle b_obj, const char* b_name,
+                   float alpha, const std::string& backend) {
   const char* name = eltwise_op_name(op);
   FloatArray a = input_f32(a_obj, name, a_name);
   FloatArray b;
   if (b_name) {
     b = input_f32(b_obj, name, b_name);
-    DLCORE_CHECK(shape_of(a) == shape_of(b), name, ": ", a_name, " ", shape_str(shape_of(a)), " and ",
-                 b_name, " ", shape_str(shape_of(b)), " must have the same shape");
+    DLCORE_CHECK(shape_of(a) == shape_of(b), name, ": ", a_name, " ", shape_str(shape_of(a)), " and ", b_name, " ",
+                 shape_str(shape_of(b)), " must have the same shape");
   }
   FloatArray out = new_f32(shape_of(a));
   EltwiseArgs e;
@@ -57,8 +57,8 @@ PreluArgs prelu_view(const FloatArray& x, const FloatArray& w, const char* op) {
     p.channels = 1;
     p.inner = x.size();
   } else {
-    DLCORE_CHECK(xs.size() >= 2 && xs[1] == c, op, ": weight ", shape_str(shape_of(w)),
-                 " needs x with ", c, " channels on axis 1, got x ", shape_str(xs));
+    DLCORE_CHECK(xs.size() >= 2 && xs[1] == c, op, ": weight ", shape_str(shape_of(w)), " needs x with ", c,
+                 " channels on axis 1, got x ", shape_str(xs));
     p.outer = xs[0];
     p.channels = c;
     p.inner = dims_product(xs, 2, xs.size());
@@ -86,8 +86,8 @@ py::tuple prelu_backward(py::handle dy_obj, py::handle x_obj, py::handle w_obj, 
   FloatArray dy = input_f32(dy_obj, op, "dy");
   FloatArray x = input_f32(x_obj, op, "x");
   FloatArray w = input_f32(w_obj, op, "weight", 1);
-  DLCORE_CHECK(shape_of(dy) == shape_of(x), op, ": dy ", shape_str(shape_of(dy)), " and x ",
-               shape_str(shape_of(x)), " must have the same shape");
+  DLCORE_CHECK(shape_of(dy) == shape_of(x), op, ": dy ", shape_str(shape_of(dy)), " and x ", shape_str(shape_of(x)),
+               " must have the same shape");
   PreluArgs p = prelu_view(x, w, op);
   FloatArray dx = new_f32(shape_of(x));
   FloatArray dw = new_f32(shape_of(w));
@@ -108,8 +108,8 @@ py::tuple maxout_forward(py::handle x_obj, int64_t pool, const std::string& back
   Shape xs = shape_of(x);
   DLCORE_CHECK(xs.size() >= 2, op, ": x must have at least 2 dimensions (N, C, ...), got ", shape_str(xs));
   DLCORE_CHECK(pool >= 1, op, ": pool_size must be >= 1, got ", pool);
-  DLCORE_CHECK(xs[1] % pool == 0, op, ": channels ", xs[1], " of x ", shape_str(xs),
-               " are not divisible by pool_size ", pool);
+  DLCORE_CHECK(xs[1] % pool == 0, op, ": channels ", xs[1], " of x ", shape_str(xs), " are not divisible by pool_size ",
+               pool);
   Shape ys = xs;
   ys[1] = xs[1] / pool;
   FloatArray y = new_f32(ys);
@@ -135,15 +135,13 @@ FloatArray maxout_backward(py::handle dy_obj, py::handle idx_obj, int64_t pool, 
   FloatArray dy = input_f32(dy_obj, op, "dy");
   IntArray idx = input_typed<int32_t>(idx_obj, op, "indices");
   Shape ys = shape_of(dy);
-  DLCORE_CHECK(ys.size() >= 2, op, ": dy must have at least 2 dimensions (N, C/pool_size, ...), got ",
-               shape_str(ys));
+  DLCORE_CHECK(ys.size() >= 2, op, ": dy must have at least 2 dimensions (N, C/pool_size, ...), got ", shape_str(ys));
   DLCORE_CHECK(pool >= 1, op, ": pool_size must be >= 1, got ", pool);
   DLCORE_CHECK(shape_of(idx) == ys, op, ": indices ", shape_str(shape_of(idx)), " and dy ", shape_str(ys),
                " must have the same shape");
   const int32_t* ip = idx.data();
   for (int64_t i = 0; i < idx.size(); ++i)
-    DLCORE_CHECK(ip[i] >= 0 && ip[i] < pool, op, ": indices[", i, "] = ", ip[i], " is outside [0, ",
-                 pool, ")");
+    DLCORE_CHECK(ip[i] >= 0 && ip[i] < pool, op, ": indices[", i, "] = ", ip[i], " is outside [0, ", pool, ")");
   Shape xs = ys;
   xs[1] = checked_mul(ys[1], pool, op, "the input channels C/pool_size * pool_size");
   check_numel(xs, op, "dx");
@@ -168,31 +166,49 @@ FloatArray maxout_backward(py::handle dy_obj, py::handle idx_obj, int64_t pool, 
 
 void init_eltwise(py::module_& m) {
   auto unary = [&m](const char* name, EltwiseOp op) {
-    m.def(name, [op](py::handle x, const std::string& backend) {
-      return run_map(op, x, "x", py::none(), nullptr, 0.0f, backend);
-    }, py::arg("x"), py::arg("backend") = "auto");
+    m.def(
+        name,
+        [op](py::handle x, const std::string& backend) {
+          return run_map(op, x, "x", py::none(), nullptr, 0.0f, backend);
+        },
+        py::arg("x"), py::arg("backend") = "auto");
   };
   auto backward = [&m](const char* name, EltwiseOp op, const char* second) {
-    m.def(name, [op, second](py::handle dy, py::handle b, const std::string& backend) {
-      return run_map(op, dy, "dy", b, second, 0.0f, backend);
-    }, py::arg("dy"), py::arg(second), py::arg("backend") = "auto");
+    m.def(
+        name,
+        [op, second](py::handle dy, py::handle b, const std::string& backend) {
+          return run_map(op, dy, "dy", b, second, 0.0f, backend);
+        },
+        py::arg("dy"), py::arg(second), py::arg("backend") = "auto");
   };
-  m.def("relu_forward", [](py::handle x, float slope, const std::string& backend) {
-    check_finite_param(slope, "relu_forward", "negative_slope");
-    return run_map(EltwiseOp::relu_forward, x, "x", py::none(), nullptr, slope, backend);
-  }, py::arg("x"), py::arg("negative_slope") = 0.0f, py::arg("backend") = "auto");
-  m.def("relu_backward", [](py::handle dy, py::handle x, float slope, const std::string& backend) {
-    check_finite_param(slope, "relu_backward", "negative_slope");
-    return run_map(EltwiseOp::relu_backward, dy, "dy", x, "x", slope, backend);
-  }, py::arg("dy"), py::arg("x"), py::arg("negative_slope") = 0.0f, py::arg("backend") = "auto");
-  m.def("elu_forward", [](py::handle x, float alpha, const std::string& backend) {
-    check_finite_param(alpha, "elu_forward", "alpha");
-    return run_map(EltwiseOp::elu_forward, x, "x", py::none(), nullptr, alpha, backend);
-  }, py::arg("x"), py::arg("alpha") = 1.0f, py::arg("backend") = "auto");
-  m.def("elu_backward", [](py::handle dy, py::handle x, float alpha, const std::string& backend) {
-    check_finite_param(alpha, "elu_backward", "alpha");
-    return run_map(EltwiseOp::elu_backward, dy, "dy", x, "x", alpha, backend);
-  }, py::arg("dy"), py::arg("x"), py::arg("alpha") = 1.0f, py::arg("backend") = "auto");
+  m.def(
+      "relu_forward",
+      [](py::handle x, float slope, const std::string& backend) {
+        check_finite_param(slope, "relu_forward", "negative_slope");
+        return run_map(EltwiseOp::relu_forward, x, "x", py::none(), nullptr, slope, backend);
+      },
+      py::arg("x"), py::arg("negative_slope") = 0.0f, py::arg("backend") = "auto");
+  m.def(
+      "relu_backward",
+      [](py::handle dy, py::handle x, float slope, const std::string& backend) {
+        check_finite_param(slope, "relu_backward", "negative_slope");
+        return run_map(EltwiseOp::relu_backward, dy, "dy", x, "x", slope, backend);
+      },
+      py::arg("dy"), py::arg("x"), py::arg("negative_slope") = 0.0f, py::arg("backend") = "auto");
+  m.def(
+      "elu_forward",
+      [](py::handle x, float alpha, const std::string& backend) {
+        check_finite_param(alpha, "elu_forward", "alpha");
+        return run_map(EltwiseOp::elu_forward, x, "x", py::none(), nullptr, alpha, backend);
+      },
+      py::arg("x"), py::arg("alpha") = 1.0f, py::arg("backend") = "auto");
+  m.def(
+      "elu_backward",
+      [](py::handle dy, py::handle x, float alpha, const std::string& backend) {
+        check_finite_param(alpha, "elu_backward", "alpha");
+        return run_map(EltwiseOp::elu_backward, dy, "dy", x, "x", alpha, backend);
+      },
+      py::arg("dy"), py::arg("x"), py::arg("alpha") = 1.0f, py::arg("backend") = "auto");
   unary("sigmoid_forward", EltwiseOp::sigmoid_forward);
   backward("sigmoid_backward", EltwiseOp::sigmoid_backward, "y");
   unary("tanh_forward", EltwiseOp::tanh_forward);
@@ -203,8 +219,7 @@ void init_eltwise(py::module_& m) {
   unary("vlog", EltwiseOp::vlog);
   unary("vtanh", EltwiseOp::vtanh);
   m.def("prelu_forward", &prelu_forward, py::arg("x"), py::arg("weight"), py::arg("backend") = "auto");
-  m.def("prelu_backward", &prelu_backward, py::arg("dy"), py::arg("x"), py::arg("weight"),
-        py::arg("backend") = "auto");
+  m.def("prelu_backward", &prelu_backward, py::arg("dy"), py::arg("x"), py::arg("weight"), py::arg("backend") = "auto");
   m.def("maxout_forward", &maxout_forward, py::arg("x"), py::arg("pool_size"), py::arg("backend") = "auto");
   m.def("maxout_backward", &maxout_backward, py::arg("dy"), py::arg("indices"), py::arg("pool_size"),
         py::arg("backend") = "auto");

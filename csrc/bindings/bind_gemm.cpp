@@ -2,8 +2,8 @@
 #include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>
 
-#include <algorithm>
 #include <time.h>
+#include <algorithm>
 
 #include <chrono>
 #include <vector>
@@ -20,12 +20,11 @@ namespace dlcore {
 
 // The bfloat16 column: a and b bf16, C float32 or bf16 (out_dtype, or out's dtype).
 static py::array gemm_bf16_entry(py::handle a_obj, py::handle b_obj, bool trans_a, bool trans_b, float alpha,
-                                 float beta, py::handle out_obj, py::handle out_dtype,
-                                 const std::string& backend) {
+                                 float beta, py::handle out_obj, py::handle out_dtype, const std::string& backend) {
   const char* op = "gemm";
   DLCORE_CHECK_TYPE(is_bf16_array(a_obj) && is_bf16_array(b_obj), op,
-                    ": a and b must have the same dtype (both float32 or both bfloat16), got a ",
-                    dtype_name(a_obj), " and b ", dtype_name(b_obj),
+                    ": a and b must have the same dtype (both float32 or both bfloat16), got a ", dtype_name(a_obj),
+                    " and b ", dtype_name(b_obj),
                     "; convert one explicitly (.astype(dlcore.bfloat16) or .astype(numpy.float32))");
   py::array a = input_bf16(a_obj, op, "a", 2), b = input_bf16(b_obj, op, "b", 2);
   const int64_t m = trans_a ? a.shape(1) : a.shape(0), k = trans_a ? a.shape(0) : a.shape(1);
@@ -74,8 +73,8 @@ static py::array gemm_bf16_entry(py::handle a_obj, py::handle b_obj, bool trans_
   return c;
 }
 
-static py::array gemm_entry(py::handle a_obj, py::handle b_obj, bool trans_a, bool trans_b, float alpha,
-                            float beta, py::handle out_obj, const std::string& backend, py::handle out_dtype) {
+static py::array gemm_entry(py::handle a_obj, py::handle b_obj, bool trans_a, bool trans_b, float alpha, float beta,
+                            py::handle out_obj, const std::string& backend, py::handle out_dtype) {
   if (is_bf16_array(a_obj) || is_bf16_array(b_obj))
     return gemm_bf16_entry(a_obj, b_obj, trans_a, trans_b, alpha, beta, out_obj, out_dtype, backend);
   DLCORE_CHECK_TYPE(!parse_out_dtype_bf16(out_dtype, "gemm", false) && !is_bf16_array(out_obj),
@@ -147,9 +146,9 @@ static double gemm_tune_seconds(int64_t n, const std::string& isa, int mc, int k
 void init_gemm(py::module_& m) {
   m.def("gemm_tune_seconds", &gemm_tune_seconds, py::arg("n"), py::arg("isa"), py::arg("mc"), py::arg("kc"),
         py::arg("nc"), py::arg("repeats") = 5, py::arg("thread_cpu_time") = false);
-  m.def("gemm", &gemm_entry, py::arg("a"), py::arg("b"), py::arg("trans_a") = false,
-        py::arg("trans_b") = false, py::arg("alpha") = 1.0f, py::arg("beta") = 0.0f,
-        py::arg("out") = py::none(), py::arg("backend") = "auto", py::arg("out_dtype") = py::none());
+  m.def("gemm", &gemm_entry, py::arg("a"), py::arg("b"), py::arg("trans_a") = false, py::arg("trans_b") = false,
+        py::arg("alpha") = 1.0f, py::arg("beta") = 0.0f, py::arg("out") = py::none(), py::arg("backend") = "auto",
+        py::arg("out_dtype") = py::none());
 }
 
 }  // namespace dlcore

@@ -97,10 +97,12 @@ py::array_t<uint8_t> gemm_u8s8s32_pack_entry(py::handle b_obj, const std::string
   const GemmS8Kernel* kern = nullptr;
   for (auto get : {gemm_s8_kernel_ref
 #ifdef DLCORE_HAVE_AVX2
-                   , gemm_s8_kernel_avx2_maddubs, gemm_s8_kernel_avx2_madd16, gemm_s8_kernel_avxvnni
+                   ,
+                   gemm_s8_kernel_avx2_maddubs, gemm_s8_kernel_avx2_madd16, gemm_s8_kernel_avxvnni
 #endif
 #ifdef DLCORE_HAVE_AVX512
-                   , gemm_s8_kernel_avx512vnni, gemm_s8_kernel_amx
+                   ,
+                   gemm_s8_kernel_avx512vnni, gemm_s8_kernel_amx
 #endif
        })
     if (std::string(get().name) == impl.name) kern = &get();
@@ -198,8 +200,8 @@ bool gemm_u8s8s32_packed_matches_entry(py::handle p_obj, py::handle b_obj) {
 py::array_t<uint8_t> quantize_u8_entry(py::handle x_obj, double scale, int64_t zp, const std::string& backend) {
   const char* op = "quantize_u8";
   FloatArray x = input_f32(x_obj, op, "x");
-  DLCORE_CHECK(std::isfinite(scale) && scale > 0 && float(scale) > 0, op, ": scale must be a positive finite float32, got ",
-               scale);
+  DLCORE_CHECK(std::isfinite(scale) && scale > 0 && float(scale) > 0, op,
+               ": scale must be a positive finite float32, got ", scale);
   QuantizeArgs a;
   a.x = x.data();
   a.size = x.size();
@@ -214,8 +216,8 @@ py::array_t<uint8_t> quantize_u8_entry(py::handle x_obj, double scale, int64_t z
 }
 
 // acc (int32, ndim >= 2) seen as (outer = dim 0, channels = dim 1, inner = the rest).
-RequantizeArgs affine_args(const py::array_t<int32_t, py::array::c_style>& acc, py::handle mult_obj,
-                           py::handle off_obj, const char* op, const char* off_name, py::array_t<float>* keep_m,
+RequantizeArgs affine_args(const py::array_t<int32_t, py::array::c_style>& acc, py::handle mult_obj, py::handle off_obj,
+                           const char* op, const char* off_name, py::array_t<float>* keep_m,
                            py::array_t<float>* keep_o) {
   DLCORE_CHECK(acc.ndim() >= 2, op, ": acc must be (M, N) or (N, C, H, W) int32, got shape ", shape_str(shape_of(acc)));
   RequantizeArgs a;
@@ -348,8 +350,8 @@ py::array_t<float> optional_vector(py::handle obj, int64_t n, const char* op, co
   return v;
 }
 
-FloatArray binary_gemm_entry(py::handle x_obj, py::handle w_obj, int64_t k, py::handle scale_obj,
-                             py::handle bias_obj, const std::string& backend) {
+FloatArray binary_gemm_entry(py::handle x_obj, py::handle w_obj, int64_t k, py::handle scale_obj, py::handle bias_obj,
+                             const std::string& backend) {
   const char* op = "binary_gemm";
   auto x = input_typed<uint64_t>(x_obj, op, "x_bits", 2);
   auto w = input_typed<uint64_t>(w_obj, op, "w_bits", 2);
@@ -387,8 +389,8 @@ FloatArray binary_conv2d_entry(py::handle x_obj, py::handle w_obj, int64_t in_ch
   const int64_t icg = in_channels / groups, wcg = (icg + 63) / 64;
   DLCORE_CHECK(x.shape(3) == groups * wcg, op, ": x_bits ", shape_str(shape_of(x)), " must have ", groups * wcg,
                " words per pixel (", groups, " group(s) of ceil(", icg, "/64)); pack with binary_pack_nchw");
-  DLCORE_CHECK(w.shape(3) == wcg, op, ": w_bits ", shape_str(shape_of(w)), " must have ", wcg,
-               " words per tap (ceil(", icg, "/64)); layout (OC, KH, KW, words)");
+  DLCORE_CHECK(w.shape(3) == wcg, op, ": w_bits ", shape_str(shape_of(w)), " must have ", wcg, " words per tap (ceil(",
+               icg, "/64)); layout (OC, KH, KW, words)");
   const Shape xs{x.shape(0), in_channels, x.shape(1), x.shape(2)};
   const Shape ws{w.shape(0), icg, w.shape(1), w.shape(2)};
   BinaryConvArgs a;
@@ -428,34 +430,48 @@ void init_lowbit(py::module_& m) {
         py::arg("stride") = 1, py::arg("padding") = 0, py::arg("dilation") = 1, py::arg("groups") = 1,
         py::arg("backend") = "auto");
   m.def("binary_pack", &binary_pack_entry, py::arg("v"), py::arg("backend") = "auto");
-  m.def("binary_pack_nchw", &binary_pack_nchw_entry, py::arg("x"), py::arg("groups") = 1,
-        py::arg("backend") = "auto");
+  m.def("binary_pack_nchw", &binary_pack_nchw_entry, py::arg("x"), py::arg("groups") = 1, py::arg("backend") = "auto");
   m.def("binary_gemm", &binary_gemm_entry, py::arg("x_bits"), py::arg("w_bits"), py::arg("k"),
         py::arg("scale") = py::none(), py::arg("bias") = py::none(), py::arg("backend") = "auto");
   m.def("binary_conv2d", &binary_conv2d_entry, py::arg("x_bits"), py::arg("w_bits"), py::arg("in_channels"),
         py::arg("stride") = 1, py::arg("padding") = 0, py::arg("dilation") = 1, py::arg("groups") = 1,
         py::arg("scale") = py::none(), py::arg("bias") = py::none(), py::arg("backend") = "auto");
-  m.def("lowbit_peak_gops", [](const std::string& kind, int threads, int64_t iterations) {
-    py::gil_scoped_release nogil;
-    return lowbit_peak_gops(kind, threads, iterations);
-  }, py::arg("kind"), py::arg("threads"), py::arg("iterations") = 20000000);
+  m.def(
+      "lowbit_peak_gops",
+      [](const std::string& kind, int threads, int64_t iterations) {
+        py::gil_scoped_release nogil;
+        return lowbit_peak_gops(kind, threads, iterations);
+      },
+      py::arg("kind"), py::arg("threads"), py::arg("iterations") = 20000000);
   // Implementation names per op, fastest first (for tests and the benchmark).
-  m.def("lowbit_impls", [](const std::string& op) {
-    py::list out;
-    auto add = [&](const auto& reg) {
-      for (const auto& impl : reg.impls()) out.append(py::make_tuple(impl.name, isa_name(impl.isa)));
-    };
-    if (op == "gemm_u8s8s32") add(gemm_u8s8s32_registry());
-    else if (op == "conv2d_u8s8") add(conv2d_u8s8_registry());
-    else if (op == "binary_gemm") add(binary_gemm_registry());
-    else if (op == "binary_conv2d") add(binary_conv2d_registry());
-    else if (op == "binary_pack") add(binary_pack_registry());
-    else if (op == "quantize_u8") add(quantize_u8_registry());
-    else if (op == "requantize_u8") add(requantize_u8_registry());
-    else if (op == "dequantize_s32") add(dequantize_s32_registry());
-    else throw ValueError(cat("lowbit_impls: unknown op '", op, "'"));
-    return out;
-  }, py::arg("op"));
+  m.def(
+      "lowbit_impls",
+      [](const std::string& op) {
+        py::list out;
+        auto add = [&](const auto& reg) {
+          for (const auto& impl : reg.impls()) out.append(py::make_tuple(impl.name, isa_name(impl.isa)));
+        };
+        if (op == "gemm_u8s8s32")
+          add(gemm_u8s8s32_registry());
+        else if (op == "conv2d_u8s8")
+          add(conv2d_u8s8_registry());
+        else if (op == "binary_gemm")
+          add(binary_gemm_registry());
+        else if (op == "binary_conv2d")
+          add(binary_conv2d_registry());
+        else if (op == "binary_pack")
+          add(binary_pack_registry());
+        else if (op == "quantize_u8")
+          add(quantize_u8_registry());
+        else if (op == "requantize_u8")
+          add(requantize_u8_registry());
+        else if (op == "dequantize_s32")
+          add(dequantize_s32_registry());
+        else
+          throw ValueError(cat("lowbit_impls: unknown op '", op, "'"));
+        return out;
+      },
+      py::arg("op"));
 }
 
 }  // namespace dlcore

@@ -38,9 +38,8 @@ FloatArray lrn_forward_entry(py::handle x_obj, int64_t size, double alpha, doubl
   return y;
 }
 
-FloatArray lrn_backward_entry(py::handle dy_obj, py::handle x_obj, int64_t size, double alpha, double beta,
-                              double k, const std::string& region, bool alpha_over_size,
-                              const std::string& backend) {
+FloatArray lrn_backward_entry(py::handle dy_obj, py::handle x_obj, int64_t size, double alpha, double beta, double k,
+                              const std::string& region, bool alpha_over_size, const std::string& backend) {
   const char* op = "lrn_backward";
   FloatArray dy = input_f32(dy_obj, op, "dy", 4);
   FloatArray x = input_f32(x_obj, op, "x", 4);
@@ -83,11 +82,11 @@ py::tuple lrn_geometry_entry(py::handle input_shape, py::handle size, double alp
 
 void init_lrn(py::module_& m) {
   m.def("lrn_forward", &lrn_forward_entry, py::arg("x"), py::arg("size"), py::arg("alpha") = 1e-4,
-        py::arg("beta") = 0.75, py::arg("k") = 1.0, py::arg("region") = "across",
-        py::arg("alpha_over_size") = true, py::arg("backend") = "auto");
-  m.def("lrn_backward", &lrn_backward_entry, py::arg("dy"), py::arg("x"), py::arg("size"),
-        py::arg("alpha") = 1e-4, py::arg("beta") = 0.75, py::arg("k") = 1.0, py::arg("region") = "across",
-        py::arg("alpha_over_size") = true, py::arg("backend") = "auto");
+        py::arg("beta") = 0.75, py::arg("k") = 1.0, py::arg("region") = "across", py::arg("alpha_over_size") = true,
+        py::arg("backend") = "auto");
+  m.def("lrn_backward", &lrn_backward_entry, py::arg("dy"), py::arg("x"), py::arg("size"), py::arg("alpha") = 1e-4,
+        py::arg("beta") = 0.75, py::arg("k") = 1.0, py::arg("region") = "across", py::arg("alpha_over_size") = true,
+        py::arg("backend") = "auto");
   m.def("_lrn_pow", &lrn_pow_entry, py::arg("s"), py::arg("beta"), py::arg("backend") = "auto",
         "Test hook: s ** -beta elementwise by the LRN vector power of one ISA.");
   m.def("lrn_geometry", &lrn_geometry_entry, py::arg("input_shape"), py::arg("size"), py::arg("alpha") = 1e-4,

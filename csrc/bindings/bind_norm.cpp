@@ -31,8 +31,8 @@ BatchNormArgs view_of(const FloatArray& x, const char* op) {
 const float* channel_param(py::handle obj, FloatArray* keep, int64_t c, const char* op, const char* name) {
   if (obj.is_none()) return nullptr;
   *keep = input_f32(obj, op, name, 1);
-  DLCORE_CHECK(keep->shape(0) == c, op, ": ", name, " has shape ", shape_str(shape_of(*keep)), ", expected (",
-               c, ",) for ", c, " channels");
+  DLCORE_CHECK(keep->shape(0) == c, op, ": ", name, " has shape ", shape_str(shape_of(*keep)), ", expected (", c,
+               ",) for ", c, " channels");
   return keep->data();
 }
 
@@ -40,13 +40,14 @@ void check_eps(float eps, const char* op) {
   DLCORE_CHECK(std::isfinite(eps) && eps > 0.0f, op, ": eps must be a positive finite number, got ", eps);
 }
 
-py::tuple forward_training(py::handle x_obj, py::handle w_obj, py::handle b_obj, py::handle rm_obj,
-                           py::handle rv_obj, float momentum, float eps, const std::string& backend) {
+py::tuple forward_training(py::handle x_obj, py::handle w_obj, py::handle b_obj, py::handle rm_obj, py::handle rv_obj,
+                           float momentum, float eps, const std::string& backend) {
   const char* op = "batch_norm_forward_training";
   FloatArray x = input_f32(x_obj, op, "x");
   BatchNormArgs a = view_of(x, op);
   const int64_t count = a.n * a.s;
-  DLCORE_CHECK(count > 1, op, ": x ", shape_str(shape_of(x)), " has only one value per channel (N*H*W = 1); "
+  DLCORE_CHECK(count > 1, op, ": x ", shape_str(shape_of(x)),
+               " has only one value per channel (N*H*W = 1); "
                "training statistics need more than one");
   check_eps(eps, op);
   DLCORE_CHECK(momentum >= 0.0f && momentum <= 1.0f, op, ": momentum must be in [0, 1], got ", momentum);
@@ -84,8 +85,8 @@ py::tuple forward_training(py::handle x_obj, py::handle w_obj, py::handle b_obj,
   return py::make_tuple(y, mean, invstd);
 }
 
-FloatArray forward_inference(py::handle x_obj, py::handle w_obj, py::handle b_obj, py::handle rm_obj,
-                             py::handle rv_obj, float eps, const std::string& backend) {
+FloatArray forward_inference(py::handle x_obj, py::handle w_obj, py::handle b_obj, py::handle rm_obj, py::handle rv_obj,
+                             float eps, const std::string& backend) {
   const char* op = "batch_norm_forward_inference";
   FloatArray x = input_f32(x_obj, op, "x");
   BatchNormArgs a = view_of(x, op);
@@ -108,17 +109,18 @@ FloatArray forward_inference(py::handle x_obj, py::handle w_obj, py::handle b_ob
   return y;
 }
 
-py::tuple backward(py::handle dy_obj, py::handle x_obj, py::handle w_obj, py::handle mean_obj,
-                   py::handle invstd_obj, const std::string& backend) {
+py::tuple backward(py::handle dy_obj, py::handle x_obj, py::handle w_obj, py::handle mean_obj, py::handle invstd_obj,
+                   const std::string& backend) {
   const char* op = "batch_norm_backward";
   FloatArray dy = input_f32(dy_obj, op, "dy");
   FloatArray x = input_f32(x_obj, op, "x");
   BatchNormArgs a = view_of(x, op);
-  DLCORE_CHECK(shape_of(dy) == shape_of(x), op, ": dy ", shape_str(shape_of(dy)), " and x ",
-               shape_str(shape_of(x)), " must have the same shape");
+  DLCORE_CHECK(shape_of(dy) == shape_of(x), op, ": dy ", shape_str(shape_of(dy)), " and x ", shape_str(shape_of(x)),
+               " must have the same shape");
   FloatArray w, mean, invstd;
   a.weight = channel_param(w_obj, &w, a.c, op, "weight");
-  DLCORE_CHECK(!mean_obj.is_none() && !invstd_obj.is_none(), op, ": mean and invstd (from the forward pass) are required");
+  DLCORE_CHECK(!mean_obj.is_none() && !invstd_obj.is_none(), op,
+               ": mean and invstd (from the forward pass) are required");
   a.mean = const_cast<float*>(channel_param(mean_obj, &mean, a.c, op, "mean"));
   a.invstd = const_cast<float*>(channel_param(invstd_obj, &invstd, a.c, op, "invstd"));
   FloatArray dx = new_f32(shape_of(x));

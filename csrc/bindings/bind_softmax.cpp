@@ -17,9 +17,8 @@ namespace {
 using TargetArray = py::array_t<int64_t, py::array::c_style>;
 
 const char* op_name(SoftmaxOp op) {
-  static const char* const names[] = {"softmax_forward", "log_softmax_forward", "softmax_backward",
-                                      "log_softmax_backward", "cross_entropy_forward",
-                                      "cross_entropy_backward"};
+  static const char* const names[] = {"softmax_forward",      "log_softmax_forward",   "softmax_backward",
+                                      "log_softmax_backward", "cross_entropy_forward", "cross_entropy_backward"};
   return names[int(op)];
 }
 
@@ -32,8 +31,7 @@ void view_around_axis(const Shape& s, int64_t axis, SoftmaxArgs* a, const char* 
   a->outer = dims_product(s, 0, ax);
   a->len = s[ax];
   a->inner = dims_product(s, ax + 1, s.size());
-  DLCORE_CHECK(a->len > 0 || a->outer * a->inner == 0, op, ": the softmax axis of shape ", shape_str(s),
-               " is empty");
+  DLCORE_CHECK(a->len > 0 || a->outer * a->inner == 0, op, ": the softmax axis of shape ", shape_str(s), " is empty");
 }
 
 void run(const SoftmaxArgs& a, const std::string& backend) {
@@ -59,8 +57,8 @@ FloatArray backward(SoftmaxOp op, py::handle dy_obj, py::handle y_obj, int64_t a
   const char* name = op_name(op);
   FloatArray dy = input_f32(dy_obj, name, "dy");
   FloatArray y = input_f32(y_obj, name, "y");
-  DLCORE_CHECK(shape_of(dy) == shape_of(y), name, ": dy ", shape_str(shape_of(dy)), " and y ",
-               shape_str(shape_of(y)), " must have the same shape");
+  DLCORE_CHECK(shape_of(dy) == shape_of(y), name, ": dy ", shape_str(shape_of(dy)), " and y ", shape_str(shape_of(y)),
+               " must have the same shape");
   SoftmaxArgs a;
   a.op = op;
   view_around_axis(shape_of(y), axis, &a, name);
@@ -129,22 +127,32 @@ FloatArray cross_entropy_backward(py::handle dloss_obj, py::handle lp_obj, py::h
 }  // namespace
 
 void init_softmax(py::module_& m) {
-  m.def("softmax_forward", [](py::handle x, int64_t axis, const std::string& b) {
-    return forward(SoftmaxOp::softmax_forward, x, axis, b);
-  }, py::arg("x"), py::arg("axis") = -1, py::arg("backend") = "auto");
-  m.def("log_softmax_forward", [](py::handle x, int64_t axis, const std::string& b) {
-    return forward(SoftmaxOp::log_softmax_forward, x, axis, b);
-  }, py::arg("x"), py::arg("axis") = -1, py::arg("backend") = "auto");
-  m.def("softmax_backward", [](py::handle dy, py::handle y, int64_t axis, const std::string& b) {
-    return backward(SoftmaxOp::softmax_backward, dy, y, axis, b);
-  }, py::arg("dy"), py::arg("y"), py::arg("axis") = -1, py::arg("backend") = "auto");
-  m.def("log_softmax_backward", [](py::handle dy, py::handle y, int64_t axis, const std::string& b) {
-    return backward(SoftmaxOp::log_softmax_backward, dy, y, axis, b);
-  }, py::arg("dy"), py::arg("y"), py::arg("axis") = -1, py::arg("backend") = "auto");
+  m.def(
+      "softmax_forward",
+      [](py::handle x, int64_t axis, const std::string& b) { return forward(SoftmaxOp::softmax_forward, x, axis, b); },
+      py::arg("x"), py::arg("axis") = -1, py::arg("backend") = "auto");
+  m.def(
+      "log_softmax_forward",
+      [](py::handle x, int64_t axis, const std::string& b) {
+        return forward(SoftmaxOp::log_softmax_forward, x, axis, b);
+      },
+      py::arg("x"), py::arg("axis") = -1, py::arg("backend") = "auto");
+  m.def(
+      "softmax_backward",
+      [](py::handle dy, py::handle y, int64_t axis, const std::string& b) {
+        return backward(SoftmaxOp::softmax_backward, dy, y, axis, b);
+      },
+      py::arg("dy"), py::arg("y"), py::arg("axis") = -1, py::arg("backend") = "auto");
+  m.def(
+      "log_softmax_backward",
+      [](py::handle dy, py::handle y, int64_t axis, const std::string& b) {
+        return backward(SoftmaxOp::log_softmax_backward, dy, y, axis, b);
+      },
+      py::arg("dy"), py::arg("y"), py::arg("axis") = -1, py::arg("backend") = "auto");
   m.def("cross_entropy_forward", &cross_entropy_forward, py::arg("logits"), py::arg("target"),
         py::arg("label_smoothing") = 0.0f, py::arg("backend") = "auto");
-  m.def("cross_entropy_backward", &cross_entropy_backward, py::arg("dloss"), py::arg("log_probs"),
-        py::arg("target"), py::arg("label_smoothing") = 0.0f, py::arg("backend") = "auto");
+  m.def("cross_entropy_backward", &cross_entropy_backward, py::arg("dloss"), py::arg("log_probs"), py::arg("target"),
+        py::arg("label_smoothing") = 0.0f, py::arg("backend") = "auto");
 }
 
 }  // namespace dlcore

@@ -4,8 +4,8 @@
 // these; the bindings translate them to Python's ValueError / TypeError /
 // RuntimeError (see bindings/module.cpp). Messages name the shapes involved.
 #pragma once
-#include <cstdint>
 #include <charconv>
+#include <cstdint>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -14,10 +14,16 @@
 
 namespace dlcore {
 
-struct ValueError : std::runtime_error { using std::runtime_error::runtime_error; };
-struct TypeError : std::runtime_error { using std::runtime_error::runtime_error; };
+struct ValueError : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+struct TypeError : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
 // A backend that was asked for by name but is not built / not usable here.
-struct BackendError : std::runtime_error { using std::runtime_error::runtime_error; };
+struct BackendError : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
 
 using Shape = std::vector<int64_t>;
 
@@ -63,7 +69,11 @@ inline std::string shape_str(const Shape& s) {
 }  // namespace dlcore
 
 // DLCORE_CHECK(cond, "message parts", shape_str(s), ...) -> ValueError.
-#define DLCORE_CHECK(cond, ...) \
-  do { if (!(cond)) throw ::dlcore::ValueError(::dlcore::cat(__VA_ARGS__)); } while (0)
-#define DLCORE_CHECK_TYPE(cond, ...) \
-  do { if (!(cond)) throw ::dlcore::TypeError(::dlcore::cat(__VA_ARGS__)); } while (0)
+#define DLCORE_CHECK(cond, ...)                                          \
+  do {                                                                   \
+    if (!(cond)) throw ::dlcore::ValueError(::dlcore::cat(__VA_ARGS__)); \
+  } while (0)
+#define DLCORE_CHECK_TYPE(cond, ...)                                    \
+  do {                                                                  \
+    if (!(cond)) throw ::dlcore::TypeError(::dlcore::cat(__VA_ARGS__)); \
+  } while (0)

@@ -75,8 +75,6 @@ inline int64_t checked_numel(const Shape& shape, const char* op, const char* wha
 }
 
 // checked_numel, ignoring the result: for an array that must merely be sane.
-inline void check_numel(const Shape& shape, const char* op, const char* what) {
-  (void)checked_numel(shape, op, what);
-}
+inline void check_numel(const Shape& shape, const char* op, const char* what) { (void)checked_numel(shape, op, what); }
 
 }  // namespace dlcore

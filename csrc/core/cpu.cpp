@@ -17,34 +17,51 @@ namespace dlcore {
 
 const char* isa_name(Isa isa) {
   switch (isa) {
-    case Isa::ref: return "ref";
-    case Isa::avx2: return "avx2";
-    case Isa::avx512: return "avx512";
-    case Isa::avx512_vnni: return "avx512_vnni";
-    case Isa::avx_vnni: return "avx_vnni";
-    case Isa::avx512_bf16: return "avx512_bf16";
-    case Isa::amx: return "amx";
-    case Isa::avx512_vpopcnt: return "avx512_vpopcnt";
+    case Isa::ref:
+      return "ref";
+    case Isa::avx2:
+      return "avx2";
+    case Isa::avx512:
+      return "avx512";
+    case Isa::avx512_vnni:
+      return "avx512_vnni";
+    case Isa::avx_vnni:
+      return "avx_vnni";
+    case Isa::avx512_bf16:
+      return "avx512_bf16";
+    case Isa::amx:
+      return "amx";
+    case Isa::avx512_vpopcnt:
+      return "avx512_vpopcnt";
   }
   return "?";
 }
 
 bool isa_built(Isa isa) {
   switch (isa) {
-    case Isa::ref: return true;
+    case Isa::ref:
+      return true;
 #ifdef DLCORE_HAVE_AVX2
-    case Isa::avx2: return true;
+    case Isa::avx2:
+      return true;
 #endif
 #ifdef DLCORE_HAVE_AVX512
-    case Isa::avx512: return true;
+    case Isa::avx512:
+      return true;
     // The extension tiers build with the same toolchain as AVX-512 (GCC >= 11).
-    case Isa::avx512_vnni: return true;
-    case Isa::avx_vnni: return true;
-    case Isa::avx512_bf16: return true;
-    case Isa::amx: return true;
-    case Isa::avx512_vpopcnt: return true;
+    case Isa::avx512_vnni:
+      return true;
+    case Isa::avx_vnni:
+      return true;
+    case Isa::avx512_bf16:
+      return true;
+    case Isa::amx:
+      return true;
+    case Isa::avx512_vpopcnt:
+      return true;
 #endif
-    default: return false;
+    default:
+      return false;
   }
 }
 
@@ -129,12 +146,10 @@ static bool detect_isa(Isa isa) {
   // __builtin_cpu_supports also checks that the OS saves the wider register
   // state (XGETBV), so a kernel with AVX-512 disabled reports false here.
   __builtin_cpu_init();
-  if (isa == Isa::avx2)
-    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+  if (isa == Isa::avx2) return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
   if (isa == Isa::avx512)
     return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
-           __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq") &&
-           __builtin_cpu_supports("fma");
+           __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("fma");
   if (isa == Isa::avx_vnni) return detect_isa(Isa::avx2) && bit(read_leaf7().eax1, 4);
   if (!detect_isa(Isa::avx512)) return false;  // the rest build on AVX-512
   const Leaf7 l7 = read_leaf7();
@@ -143,7 +158,7 @@ static bool detect_isa(Isa isa) {
   if (isa == Isa::avx512_bf16) return bit(l7.eax1, 5);
   if (isa == Isa::amx) {
     const bool cpu_has = bit(l7.edx, 22) && bit(l7.edx, 24) && bit(l7.edx, 25);  // AMX-BF16, TILE, INT8
-    const unsigned long long tile_state = (1ull << 17) | (1ull << 18);         // XTILECFG, XTILEDATA
+    const unsigned long long tile_state = (1ull << 17) | (1ull << 18);           // XTILECFG, XTILEDATA
     if (!cpu_has) return false;
     if ((read_xcr0() & tile_state) != tile_state) {
       amx_refusal() = "the OS does not enable AMX tile state (XCR0 bits 17/18 clear)";
@@ -173,7 +188,8 @@ std::string isa_unavailable_reason(Isa isa) {
     if (isa == Isa::avx2) return "this CPU lacks AVX2/FMA";
     if (isa == Isa::avx512) return "this CPU lacks AVX-512 (F, BW, VL, DQ)";
     if (isa == Isa::avx_vnni) return "this CPU lacks AVX-VNNI (or AVX2)";
-    if (!isa_supported(Isa::avx512)) return std::string("this CPU lacks AVX-512, which ") + isa_name(isa) + " builds on";
+    if (!isa_supported(Isa::avx512))
+      return std::string("this CPU lacks AVX-512, which ") + isa_name(isa) + " builds on";
     if (isa == Isa::avx512_vnni) return "this CPU lacks AVX512_VNNI";
     if (isa == Isa::avx512_bf16) return "this CPU lacks AVX512_BF16";
     if (isa == Isa::avx512_vpopcnt) return "this CPU lacks AVX512_VPOPCNTDQ";

@@ -14,7 +14,7 @@ namespace dlcore {
 double bf16_peak_gflops(Isa isa, int threads, int64_t iterations);
 
 // Per-ISA bodies on one thread; return the flops done (result kept live).
-double bf16_chain_amx(int64_t iterations);          // NOT RUN HERE (no AMX)
-double bf16_chain_avx512bf16(int64_t iterations);   // NOT RUN HERE (no AVX512-BF16)
+double bf16_chain_amx(int64_t iterations);         // NOT RUN HERE (no AMX)
+double bf16_chain_avx512bf16(int64_t iterations);  // NOT RUN HERE (no AVX512-BF16)
 
 }  // namespace dlcore

@@ -12,8 +12,8 @@
 // never be merged by the linker into code that runs on a baseline CPU (the
 // classic ODR trap of per-file ISA flags).
 #pragma once
-#include <cstdint>
 #include <cmath>
+#include <cstdint>
 
 #if defined(__AVX2__) || defined(__AVX512F__)
 #include <immintrin.h>
@@ -34,7 +34,9 @@ struct Scalar {
   static DLCORE_INLINE reg load(const float* p) { return *p; }
   static DLCORE_INLINE void store(float* p, reg v) { *p = v; }
   static DLCORE_INLINE reg load_partial(const float* p, int n) { return n > 0 ? *p : 0.0f; }
-  static DLCORE_INLINE void store_partial(float* p, reg v, int n) { if (n > 0) *p = v; }
+  static DLCORE_INLINE void store_partial(float* p, reg v, int n) {
+    if (n > 0) *p = v;
+  }
   static DLCORE_INLINE reg add(reg a, reg b) { return a + b; }
   static DLCORE_INLINE reg sub(reg a, reg b) { return a - b; }
   static DLCORE_INLINE reg mul(reg a, reg b) { return a * b; }
@@ -71,15 +73,32 @@ struct Scalar {
   static DLCORE_INLINE ireg iand(ireg a, ireg b) { return a & b; }
   static DLCORE_INLINE ireg ior(ireg a, ireg b) { return a | b; }
   static DLCORE_INLINE ireg ixor(ireg a, ireg b) { return a ^ b; }
-  template <int k> static DLCORE_INLINE ireg ishl(ireg a) { return int32_t(uint32_t(a) << k); }
-  template <int k> static DLCORE_INLINE ireg isrl(ireg a) { return int32_t(uint32_t(a) >> k); }
-  template <int k> static DLCORE_INLINE ireg isra(ireg a) { return a >> k; }
+  template <int k>
+  static DLCORE_INLINE ireg ishl(ireg a) {
+    return int32_t(uint32_t(a) << k);
+  }
+  template <int k>
+  static DLCORE_INLINE ireg isrl(ireg a) {
+    return int32_t(uint32_t(a) >> k);
+  }
+  template <int k>
+  static DLCORE_INLINE ireg isra(ireg a) {
+    return a >> k;
+  }
   static DLCORE_INLINE cmask icmp_gt(ireg a, ireg b) { return a > b; }
   // Float <-> int conversion (round to nearest) and bit reinterpretation.
   static DLCORE_INLINE ireg cvt_to_int(reg a) { return int32_t(std::nearbyint(a)); }
   static DLCORE_INLINE reg cvt_to_float(ireg a) { return float(a); }
-  static DLCORE_INLINE ireg bits_of(reg a) { ireg i; __builtin_memcpy(&i, &a, 4); return i; }
-  static DLCORE_INLINE reg float_of(ireg a) { reg f; __builtin_memcpy(&f, &a, 4); return f; }
+  static DLCORE_INLINE ireg bits_of(reg a) {
+    ireg i;
+    __builtin_memcpy(&i, &a, 4);
+    return i;
+  }
+  static DLCORE_INLINE reg float_of(ireg a) {
+    reg f;
+    __builtin_memcpy(&f, &a, 4);
+    return f;
+  }
   static DLCORE_INLINE ireg iload(const int32_t* p) { return *p; }
   static DLCORE_INLINE void istore(int32_t* p, ireg v) { *p = v; }
   // Zero-extend `width` bytes to lanes.
@@ -88,7 +107,10 @@ struct Scalar {
   static DLCORE_INLINE reg zero_unless(cmask m, reg a) { return m ? a : 0.0f; }
   // 4 * width flags (consecutive runs of `width` lanes) as 0/1 bytes.
   static DLCORE_INLINE void store_flags_u8x4(uint8_t* p, cmask a, cmask b, cmask c, cmask d) {
-    p[0] = a; p[1] = b; p[2] = c; p[3] = d;
+    p[0] = a;
+    p[1] = b;
+    p[2] = c;
+    p[3] = d;
   }
   // Non-temporal store (bypasses the cache for large outputs; p aligned to width*4).
   static DLCORE_INLINE void stream(float* p, reg v) { *p = v; }
@@ -156,9 +178,18 @@ struct Avx2 {
   static DLCORE_INLINE ireg iand(ireg a, ireg b) { return _mm256_and_si256(a, b); }
   static DLCORE_INLINE ireg ior(ireg a, ireg b) { return _mm256_or_si256(a, b); }
   static DLCORE_INLINE ireg ixor(ireg a, ireg b) { return _mm256_xor_si256(a, b); }
-  template <int k> static DLCORE_INLINE ireg ishl(ireg a) { return _mm256_slli_epi32(a, k); }
-  template <int k> static DLCORE_INLINE ireg isrl(ireg a) { return _mm256_srli_epi32(a, k); }
-  template <int k> static DLCORE_INLINE ireg isra(ireg a) { return _mm256_srai_epi32(a, k); }
+  template <int k>
+  static DLCORE_INLINE ireg ishl(ireg a) {
+    return _mm256_slli_epi32(a, k);
+  }
+  template <int k>
+  static DLCORE_INLINE ireg isrl(ireg a) {
+    return _mm256_srli_epi32(a, k);
+  }
+  template <int k>
+  static DLCORE_INLINE ireg isra(ireg a) {
+    return _mm256_srai_epi32(a, k);
+  }
   static DLCORE_INLINE cmask icmp_gt(ireg a, ireg b) { return _mm256_castsi256_ps(_mm256_cmpgt_epi32(a, b)); }
   static DLCORE_INLINE ireg cvt_to_int(reg a) { return _mm256_cvtps_epi32(a); }
   static DLCORE_INLINE reg cvt_to_float(ireg a) { return _mm256_cvtepi32_ps(a); }
@@ -234,7 +265,9 @@ struct Avx512 {
                                                _mm512_and_si512(s, _mm512_castps_si512(sign))));
   }
   static DLCORE_INLINE reg fnmadd(reg a, reg b, reg c) { return _mm512_fnmadd_ps(a, b, c); }
-  static DLCORE_INLINE reg round(reg a) { return _mm512_roundscale_ps(a, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC); }
+  static DLCORE_INLINE reg round(reg a) {
+    return _mm512_roundscale_ps(a, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+  }
 
   using ireg = __m512i;
   static DLCORE_INLINE ireg iset1(int32_t v) { return _mm512_set1_epi32(v); }
@@ -243,9 +276,18 @@ struct Avx512 {
   static DLCORE_INLINE ireg iand(ireg a, ireg b) { return _mm512_and_si512(a, b); }
   static DLCORE_INLINE ireg ior(ireg a, ireg b) { return _mm512_or_si512(a, b); }
   static DLCORE_INLINE ireg ixor(ireg a, ireg b) { return _mm512_xor_si512(a, b); }
-  template <int k> static DLCORE_INLINE ireg ishl(ireg a) { return _mm512_slli_epi32(a, k); }
-  template <int k> static DLCORE_INLINE ireg isrl(ireg a) { return _mm512_srli_epi32(a, k); }
-  template <int k> static DLCORE_INLINE ireg isra(ireg a) { return _mm512_srai_epi32(a, k); }
+  template <int k>
+  static DLCORE_INLINE ireg ishl(ireg a) {
+    return _mm512_slli_epi32(a, k);
+  }
+  template <int k>
+  static DLCORE_INLINE ireg isrl(ireg a) {
+    return _mm512_srli_epi32(a, k);
+  }
+  template <int k>
+  static DLCORE_INLINE ireg isra(ireg a) {
+    return _mm512_srai_epi32(a, k);
+  }
   static DLCORE_INLINE cmask icmp_gt(ireg a, ireg b) { return _mm512_cmpgt_epi32_mask(a, b); }
   static DLCORE_INLINE ireg cvt_to_int(reg a) { return _mm512_cvtps_epi32(a); }
   static DLCORE_INLINE reg cvt_to_float(ireg a) { return _mm512_cvtepi32_ps(a); }

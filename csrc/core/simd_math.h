@@ -66,9 +66,9 @@ template <class V>
 DLCORE_INLINE typename V::reg vlog(typename V::reg x) {
   using reg = typename V::reg;
   using ireg = typename V::ireg;
-  static constexpr float kCoef[] = {7.0376836292e-2f, -1.1514610310e-1f, 1.1676998740e-1f,
-                                    -1.2420140846e-1f, 1.4249322787e-1f, -1.6668057665e-1f,
-                                    2.0000714765e-1f, -2.4999993993e-1f, 3.3333331174e-1f};
+  static constexpr float kCoef[] = {7.0376836292e-2f,  -1.1514610310e-1f, 1.1676998740e-1f,
+                                    -1.2420140846e-1f, 1.4249322787e-1f,  -1.6668057665e-1f,
+                                    2.0000714765e-1f,  -2.4999993993e-1f, 3.3333331174e-1f};
   const reg zero = V::zero(), one = V::set1(1.0f);
   typename V::cmask subnormal = V::cmp_lt(x, V::set1(FLT_MIN));
   reg xs = V::select(subnormal, V::mul(x, V::set1(8388608.0f)), x);
@@ -98,8 +98,8 @@ DLCORE_INLINE typename V::reg vlog(typename V::reg x) {
 template <class V>
 DLCORE_INLINE typename V::reg vtanh(typename V::reg x) {
   using reg = typename V::reg;
-  static constexpr float kCoef[] = {-5.70498872745e-3f, 2.06390887954e-2f, -5.37397155531e-2f,
-                                    1.33314422036e-1f, -3.33332819422e-1f};
+  static constexpr float kCoef[] = {-5.70498872745e-3f, 2.06390887954e-2f, -5.37397155531e-2f, 1.33314422036e-1f,
+                                    -3.33332819422e-1f};
   const reg one = V::set1(1.0f);
   reg ax = V::abs(x);
   reg z = V::mul(x, x);

@@ -32,21 +32,19 @@ AlignedFloats alloc_floats(int64_t n) {
 #define DLCORE_NO_MEMCPY_IDIOM
 #endif
 
-DLCORE_NO_MEMCPY_IDIOM void copy_part(const float* __restrict a, float* __restrict c, int64_t lo,
-                                      int64_t hi) {
+DLCORE_NO_MEMCPY_IDIOM void copy_part(const float* __restrict a, float* __restrict c, int64_t lo, int64_t hi) {
   for (int64_t i = lo; i < hi; ++i) c[i] = a[i];
 }
 
-void triad_part(float* __restrict a, const float* __restrict b, const float* __restrict c, float q,
-                int64_t lo, int64_t hi) {
+void triad_part(float* __restrict a, const float* __restrict b, const float* __restrict c, float q, int64_t lo,
+                int64_t hi) {
   for (int64_t i = lo; i < hi; ++i) a[i] = b[i] + q * c[i];
 }
 
 }  // namespace
 
 double stream_bandwidth_gbs(const std::string& kind, int threads, int64_t nbytes) {
-  DLCORE_CHECK(kind == "copy" || kind == "triad", "stream_bandwidth: kind must be 'copy' or 'triad', got '",
-               kind, "'");
+  DLCORE_CHECK(kind == "copy" || kind == "triad", "stream_bandwidth: kind must be 'copy' or 'triad', got '", kind, "'");
   DLCORE_CHECK(threads >= 1, "stream_bandwidth: threads must be >= 1, got ", threads);
   DLCORE_CHECK(nbytes >= (1 << 20), "stream_bandwidth: nbytes must be at least 1 MiB, got ", nbytes);
   const int64_t n = nbytes / int64_t(sizeof(float));

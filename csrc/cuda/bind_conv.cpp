@@ -68,19 +68,18 @@ static py::object backward_data_entry(py::handle dy_obj, py::handle w_obj, py::h
   return dx.obj;
 }
 
-static py::tuple backward_weights_entry(py::handle x_obj, py::handle dy_obj, py::handle weight_shape,
-                                        py::handle stride, py::handle padding, py::handle dilation, int64_t groups,
-                                        bool bias, const std::string&) {
+static py::tuple backward_weights_entry(py::handle x_obj, py::handle dy_obj, py::handle weight_shape, py::handle stride,
+                                        py::handle padding, py::handle dilation, int64_t groups, bool bias,
+                                        const std::string&) {
   const char* op = "conv2d_backward_weights";
   DeviceArray x = device_input(x_obj, op, "x", DType::F32, 4);
   DeviceArray dy = device_input(dy_obj, op, "dy", DType::F32, 4);
   const Shape wshape = shape_arg(weight_shape, op, "weight_shape");
   const ConvShape s = conv_shape(x.shape, wshape, stride, padding, dilation, groups, op);
-  DLCORE_CHECK(dy.shape == output_shape(s), op, ": dy has shape ", shape_str(dy.shape), " but x ",
-               shape_str(x.shape), " and weight_shape ", shape_str(wshape), " give output ",
-               shape_str(output_shape(s)));
+  DLCORE_CHECK(dy.shape == output_shape(s), op, ": dy has shape ", shape_str(dy.shape), " but x ", shape_str(x.shape),
+               " and weight_shape ", shape_str(wshape), " give output ", shape_str(output_shape(s)));
   cudaStream_t stream = current_stream();  // first: the split-K plan is sized for this device
-  if (int64_t(s.n) * s.oh * s.ow == 0) {  // nothing to reduce over: the gradients are zero
+  if (int64_t(s.n) * s.oh * s.ow == 0) {   // nothing to reduce over: the gradients are zero
     return py::make_tuple(device_zeros(wshape, DType::F32).obj,
                           bias ? device_zeros({s.o}, DType::F32).obj : py::object(py::none()));
   }

@@ -49,16 +49,17 @@ void init_dropout(py::module_& m) {
   m.def(
       "philox4x32_10",
       [](std::array<uint32_t, 4> counter, std::array<uint32_t, 2> key) {
-        const philox::Uint4 r = philox::philox4x32<10>({counter[0], counter[1], counter[2], counter[3]}, key[0], key[1]);
+        const philox::Uint4 r =
+            philox::philox4x32<10>({counter[0], counter[1], counter[2], counter[3]}, key[0], key[1]);
         return std::array<uint32_t, 4>{r.x, r.y, r.z, r.w};
       },
       py::arg("counter"), py::arg("key"),
       "Philox-4x32-10 on the host (no GPU needed): the round function behind the dropout mask (which runs "
       "8 rounds), checked against Random123's known answers");
   m.def(
-      "dropout_keep_host",
-      [](uint64_t seed, uint64_t index, float p) { return philox::keep(seed, index, p); }, py::arg("seed"),
-      py::arg("index"), py::arg("p"), "Whether dropout keeps element `index` for `seed` (host; same rule as the GPU)");
+      "dropout_keep_host", [](uint64_t seed, uint64_t index, float p) { return philox::keep(seed, index, p); },
+      py::arg("seed"), py::arg("index"), py::arg("p"),
+      "Whether dropout keeps element `index` for `seed` (host; same rule as the GPU)");
 }
 
 }  // namespace cuda

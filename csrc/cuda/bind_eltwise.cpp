@@ -48,8 +48,8 @@ struct PreluView {
 static PreluView prelu_view(const DeviceArray& x, const DeviceArray& w, const char* op) {
   const int64_t wc = w.shape[0];
   if (wc == 1) return {1, 1, x.numel()};
-  DLCORE_CHECK(x.ndim() >= 2 && x.shape[1] == wc, op, ": weight of shape ", shape_str(w.shape),
-               " needs x with ", wc, " channels on axis 1 (or pass a (1,) weight), got x ", shape_str(x.shape));
+  DLCORE_CHECK(x.ndim() >= 2 && x.shape[1] == wc, op, ": weight of shape ", shape_str(w.shape), " needs x with ", wc,
+               " channels on axis 1 (or pass a (1,) weight), got x ", shape_str(x.shape));
   int64_t inner = 1;
   for (int i = 2; i < x.ndim(); ++i) inner *= x.shape[i];
   return {x.shape[0], wc, inner};
@@ -82,8 +82,7 @@ static py::tuple prelu_backward_entry(py::handle dy_obj, py::handle x_obj, py::h
   DeviceArray partial = device_empty({v.channels * prelu_backward_slices(v.outer, v.channels, v.inner)}, DType::F32);
   {
     py::gil_scoped_release nogil;
-    prelu_backward(dy.f32(), x.f32(), w.f32(), dx.f32(), dw.f32(), partial.f32(), v.outer, v.channels, v.inner,
-                   stream);
+    prelu_backward(dy.f32(), x.f32(), w.f32(), dx.f32(), dw.f32(), partial.f32(), v.outer, v.channels, v.inner, stream);
   }
   return py::make_tuple(dx.obj, dw.obj);
 }
@@ -91,27 +90,53 @@ static py::tuple prelu_backward_entry(py::handle dy_obj, py::handle x_obj, py::h
 void init_eltwise(py::module_& m) {
   const auto x = py::arg("x"), dy = py::arg("dy"), y = py::arg("y");
   const auto backend = py::arg("backend") = "cuda";
-  m.def("relu_forward", [](py::handle x, float slope, const std::string&) {
-    return forward("relu_forward", Act::Relu, x, slope); }, x, py::arg("negative_slope") = 0.0f, backend);
-  m.def("relu_backward", [](py::handle dy, py::handle x, float slope, const std::string&) {
-    return backward("relu_backward", Act::Relu, dy, x, "x", slope); }, dy, x, py::arg("negative_slope") = 0.0f,
-    backend);
-  m.def("sigmoid_forward", [](py::handle x, const std::string&) {
-    return forward("sigmoid_forward", Act::Sigmoid, x, 0.0f); }, x, backend);
-  m.def("sigmoid_backward", [](py::handle dy, py::handle y, const std::string&) {
-    return backward("sigmoid_backward", Act::Sigmoid, dy, y, "y", 0.0f); }, dy, y, backend);
-  m.def("tanh_forward", [](py::handle x, const std::string&) {
-    return forward("tanh_forward", Act::Tanh, x, 0.0f); }, x, backend);
-  m.def("tanh_backward", [](py::handle dy, py::handle y, const std::string&) {
-    return backward("tanh_backward", Act::Tanh, dy, y, "y", 0.0f); }, dy, y, backend);
-  m.def("elu_forward", [](py::handle x, float alpha, const std::string&) {
-    return forward("elu_forward", Act::Elu, x, alpha); }, x, py::arg("alpha") = 1.0f, backend);
-  m.def("elu_backward", [](py::handle dy, py::handle x, float alpha, const std::string&) {
-    return backward("elu_backward", Act::Elu, dy, x, "x", alpha); }, dy, x, py::arg("alpha") = 1.0f, backend);
-  m.def("abs_forward", [](py::handle x, const std::string&) {
-    return forward("abs_forward", Act::Abs, x, 0.0f); }, x, backend);
-  m.def("abs_backward", [](py::handle dy, py::handle x, const std::string&) {
-    return backward("abs_backward", Act::Abs, dy, x, "x", 0.0f); }, dy, x, backend);
+  m.def(
+      "relu_forward",
+      [](py::handle x, float slope, const std::string&) { return forward("relu_forward", Act::Relu, x, slope); }, x,
+      py::arg("negative_slope") = 0.0f, backend);
+  m.def(
+      "relu_backward",
+      [](py::handle dy, py::handle x, float slope, const std::string&) {
+        return backward("relu_backward", Act::Relu, dy, x, "x", slope);
+      },
+      dy, x, py::arg("negative_slope") = 0.0f, backend);
+  m.def(
+      "sigmoid_forward",
+      [](py::handle x, const std::string&) { return forward("sigmoid_forward", Act::Sigmoid, x, 0.0f); }, x, backend);
+  m.def(
+      "sigmoid_backward",
+      [](py::handle dy, py::handle y, const std::string&) {
+        return backward("sigmoid_backward", Act::Sigmoid, dy, y, "y", 0.0f);
+      },
+      dy, y, backend);
+  m.def(
+      "tanh_forward", [](py::handle x, const std::string&) { return forward("tanh_forward", Act::Tanh, x, 0.0f); }, x,
+      backend);
+  m.def(
+      "tanh_backward",
+      [](py::handle dy, py::handle y, const std::string&) {
+        return backward("tanh_backward", Act::Tanh, dy, y, "y", 0.0f);
+      },
+      dy, y, backend);
+  m.def(
+      "elu_forward",
+      [](py::handle x, float alpha, const std::string&) { return forward("elu_forward", Act::Elu, x, alpha); }, x,
+      py::arg("alpha") = 1.0f, backend);
+  m.def(
+      "elu_backward",
+      [](py::handle dy, py::handle x, float alpha, const std::string&) {
+        return backward("elu_backward", Act::Elu, dy, x, "x", alpha);
+      },
+      dy, x, py::arg("alpha") = 1.0f, backend);
+  m.def(
+      "abs_forward", [](py::handle x, const std::string&) { return forward("abs_forward", Act::Abs, x, 0.0f); }, x,
+      backend);
+  m.def(
+      "abs_backward",
+      [](py::handle dy, py::handle x, const std::string&) {
+        return backward("abs_backward", Act::Abs, dy, x, "x", 0.0f);
+      },
+      dy, x, backend);
   m.def("prelu_forward", &prelu_forward_entry, x, py::arg("weight"), backend);
   m.def("prelu_backward", &prelu_backward_entry, dy, x, py::arg("weight"), backend);
 }

@@ -13,8 +13,8 @@ namespace cuda {
 // Off by default: strict float32. Like torch.backends.cuda.matmul.allow_tf32.
 static std::atomic<bool> g_allow_tf32{false};
 
-static py::object gemm_entry(py::handle a_obj, py::handle b_obj, bool trans_a, bool trans_b, float alpha,
-                             float beta, py::handle out_obj, const std::string& /*backend*/) {
+static py::object gemm_entry(py::handle a_obj, py::handle b_obj, bool trans_a, bool trans_b, float alpha, float beta,
+                             py::handle out_obj, const std::string& /*backend*/) {
   const char* op = "gemm";
   DeviceArray a = device_input(a_obj, op, "a", DType::F32, 2);
   DeviceArray b = device_input(b_obj, op, "b", DType::F32, 2);

@@ -53,8 +53,8 @@ static py::object backward_entry(py::handle dy_obj, py::handle x_obj, int64_t si
 }
 
 void init_lrn(py::module_& m) {
-  m.def("lrn_forward", &forward_entry, py::arg("x"), py::arg("size"), py::arg("alpha") = 1e-4,
-        py::arg("beta") = 0.75, py::arg("k") = 1.0, py::arg("region") = "across", py::arg("alpha_over_size") = true,
+  m.def("lrn_forward", &forward_entry, py::arg("x"), py::arg("size"), py::arg("alpha") = 1e-4, py::arg("beta") = 0.75,
+        py::arg("k") = 1.0, py::arg("region") = "across", py::arg("alpha_over_size") = true,
         py::arg("backend") = "cuda");
   m.def("lrn_backward", &backward_entry, py::arg("dy"), py::arg("x"), py::arg("size"), py::arg("alpha") = 1e-4,
         py::arg("beta") = 0.75, py::arg("k") = 1.0, py::arg("region") = "across", py::arg("alpha_over_size") = true,

@@ -33,9 +33,7 @@ static DeviceArray bn_workspace(const BatchNormShape& s) {
   return floats > 0 ? device_empty({floats}, DType::F32) : DeviceArray{};
 }
 
-static void check_eps(float eps, const char* op) {
-  DLCORE_CHECK(eps > 0.0f, op, ": eps must be positive, got ", eps);
-}
+static void check_eps(float eps, const char* op) { DLCORE_CHECK(eps > 0.0f, op, ": eps must be positive, got ", eps); }
 
 static py::tuple training_entry(py::handle x_obj, py::handle w_obj, py::handle b_obj, py::handle rm_obj,
                                 py::handle rv_obj, float momentum, float eps, const std::string&) {
@@ -47,11 +45,9 @@ static py::tuple training_entry(py::handle x_obj, py::handle w_obj, py::handle b
   DeviceArray rv = per_channel_inout(rv_obj, s.c, op, "running_var");
   check_eps(eps, op);
   DLCORE_CHECK(momentum >= 0.0f && momentum <= 1.0f, op, ": momentum must be in [0, 1], got ", momentum);
-  DLCORE_CHECK(s.n * s.inner > 0 || s.c == 0, op, ": x of shape ", shape_str(x.shape),
-               " has no values per channel");
+  DLCORE_CHECK(s.n * s.inner > 0 || s.c == 0, op, ": x of shape ", shape_str(x.shape), " has no values per channel");
   DLCORE_CHECK(rv.ptr == nullptr || s.n * s.inner > 1 || s.c == 0, op,
-               ": the unbiased running variance needs more than 1 value per channel, x has shape ",
-               shape_str(x.shape));
+               ": the unbiased running variance needs more than 1 value per channel, x has shape ", shape_str(x.shape));
   cudaStream_t stream = current_stream();
   DeviceArray y = device_empty(x.shape, DType::F32);
   DeviceArray mean = device_empty({s.c}, DType::F32), invstd = device_empty({s.c}, DType::F32);
@@ -74,9 +70,8 @@ static py::object inference_entry(py::handle x_obj, py::handle w_obj, py::handle
   check_eps(eps, op);
   cudaStream_t stream = current_stream();
   DeviceArray y = device_empty(x.shape, DType::F32);
-  without_gil([&] {
-    batch_norm_forward_inference(x.f32(), w.f32(), b.f32(), rm.f32(), rv.f32(), y.f32(), s, eps, stream);
-  });
+  without_gil(
+      [&] { batch_norm_forward_inference(x.f32(), w.f32(), b.f32(), rm.f32(), rv.f32(), y.f32(), s, eps, stream); });
   return y.obj;
 }
 

@@ -44,8 +44,7 @@ static py::tuple max_forward_entry(py::handle x_obj, py::handle k, py::handle s,
   return py::make_tuple(y.obj, idx.obj);
 }
 
-static py::object max_backward_entry(py::handle dy_obj, py::handle idx_obj, py::handle shape_obj,
-                                     const std::string&) {
+static py::object max_backward_entry(py::handle dy_obj, py::handle idx_obj, py::handle shape_obj, const std::string&) {
   const char* op = "max_pool2d_backward";
   DeviceArray dy = device_input(dy_obj, op, "dy", DType::F32, 4);
   DeviceArray idx = device_input(idx_obj, op, "indices", DType::I32, 4);
@@ -61,8 +60,7 @@ static py::object max_backward_entry(py::handle dy_obj, py::handle idx_obj, py::
   cudaStream_t stream = current_stream();
   DeviceArray dx = device_zeros(in, DType::F32);  // scattered into
   without_gil([&] {
-    max_pool2d_backward(dy.f32(), idx.i32(), dx.f32(), in[0] * in[1], dy.shape[2] * dy.shape[3], in[2] * in[3],
-                        stream);
+    max_pool2d_backward(dy.f32(), idx.i32(), dx.f32(), in[0] * in[1], dy.shape[2] * dy.shape[3], in[2] * in[3], stream);
   });
   return dx.obj;
 }
@@ -78,14 +76,14 @@ static py::object avg_forward_entry(py::handle x_obj, py::handle k, py::handle s
   return y.obj;
 }
 
-static py::object avg_backward_entry(py::handle dy_obj, py::handle shape_obj, py::handle k, py::handle s,
-                                     py::handle p, bool ceil_mode, bool count_include_pad, const std::string&) {
+static py::object avg_backward_entry(py::handle dy_obj, py::handle shape_obj, py::handle k, py::handle s, py::handle p,
+                                     bool ceil_mode, bool count_include_pad, const std::string&) {
   const char* op = "avg_pool2d_backward";
   DeviceArray dy = device_input(dy_obj, op, "dy", DType::F32, 4);
   const Shape in = input_shape_arg(shape_obj, op);
   const Pool2dShape g = pool_shape(in, k, s, p, ceil_mode, op);
-  DLCORE_CHECK(dy.shape == out_shape(g), op, ": dy has shape ", shape_str(dy.shape), " but input_shape ",
-               shape_str(in), " pools to ", shape_str(out_shape(g)));
+  DLCORE_CHECK(dy.shape == out_shape(g), op, ": dy has shape ", shape_str(dy.shape), " but input_shape ", shape_str(in),
+               " pools to ", shape_str(out_shape(g)));
   cudaStream_t stream = current_stream();
   DeviceArray dx = device_empty(in, DType::F32);
   without_gil([&] { avg_pool2d_backward(dy.f32(), dx.f32(), g, count_include_pad, stream); });
@@ -94,13 +92,11 @@ static py::object avg_backward_entry(py::handle dy_obj, py::handle shape_obj, py
 
 void init_pool(py::module_& m) {
   const auto backend = py::arg("backend") = "cuda";
-  m.def("max_pool2d_forward", &max_forward_entry, py::arg("x"), py::arg("kernel_size"),
-        py::arg("stride") = py::none(), py::arg("padding") = 0, py::arg("ceil_mode") = false, backend);
-  m.def("max_pool2d_backward", &max_backward_entry, py::arg("dy"), py::arg("indices"), py::arg("input_shape"),
-        backend);
-  m.def("avg_pool2d_forward", &avg_forward_entry, py::arg("x"), py::arg("kernel_size"),
-        py::arg("stride") = py::none(), py::arg("padding") = 0, py::arg("ceil_mode") = false,
-        py::arg("count_include_pad") = true, backend);
+  m.def("max_pool2d_forward", &max_forward_entry, py::arg("x"), py::arg("kernel_size"), py::arg("stride") = py::none(),
+        py::arg("padding") = 0, py::arg("ceil_mode") = false, backend);
+  m.def("max_pool2d_backward", &max_backward_entry, py::arg("dy"), py::arg("indices"), py::arg("input_shape"), backend);
+  m.def("avg_pool2d_forward", &avg_forward_entry, py::arg("x"), py::arg("kernel_size"), py::arg("stride") = py::none(),
+        py::arg("padding") = 0, py::arg("ceil_mode") = false, py::arg("count_include_pad") = true, backend);
   m.def("avg_pool2d_backward", &avg_backward_entry, py::arg("dy"), py::arg("input_shape"), py::arg("kernel_size"),
         py::arg("stride") = py::none(), py::arg("padding") = 0, py::arg("ceil_mode") = false,
         py::arg("count_include_pad") = true, backend);

@@ -15,8 +15,7 @@ struct AxisView {
 static AxisView axis_view(const DeviceArray& x, int64_t axis, const char* op) {
   const int64_t nd = x.ndim();
   DLCORE_CHECK(nd >= 1, op, ": x must have at least one dimension");
-  DLCORE_CHECK(axis >= -nd && axis < nd, op, ": axis ", axis, " is out of range for x of shape ",
-               shape_str(x.shape));
+  DLCORE_CHECK(axis >= -nd && axis < nd, op, ": axis ", axis, " is out of range for x of shape ", shape_str(x.shape));
   if (axis < 0) axis += nd;
   AxisView v;
   for (int64_t i = 0; i < nd; ++i) (i < axis ? v.outer : i == axis ? v.c : v.inner) *= x.shape[i];
@@ -32,8 +31,7 @@ static py::object softmax_forward_entry(const char* op, bool log, py::handle x_o
   return y.obj;
 }
 
-static py::object softmax_backward_entry(const char* op, bool log, py::handle dy_obj, py::handle y_obj,
-                                         int64_t axis) {
+static py::object softmax_backward_entry(const char* op, bool log, py::handle dy_obj, py::handle y_obj, int64_t axis) {
   DeviceArray dy = device_input(dy_obj, op, "dy", DType::F32);
   DeviceArray y = device_input(y_obj, op, "y", DType::F32);
   DLCORE_CHECK(dy.shape == y.shape, op, ": dy has shape ", shape_str(dy.shape), " but y has shape ",
@@ -72,9 +70,8 @@ static py::tuple cross_entropy_forward_entry(py::handle logits_obj, py::handle t
   DLCORE_CHECK(bad == 0, op, ": ", bad, " of ", n, " targets are outside [0, ", c, ")");
   DeviceArray loss = device_empty({n}, DType::F32);
   DeviceArray log_probs = device_empty(logits.shape, DType::F32);
-  without_gil([&] {
-    cross_entropy_forward(logits.f32(), target.i64(), loss.f32(), log_probs.f32(), n, c, smoothing, stream);
-  });
+  without_gil(
+      [&] { cross_entropy_forward(logits.f32(), target.i64(), loss.f32(), log_probs.f32(), n, c, smoothing, stream); });
   return py::make_tuple(loss.obj, log_probs.obj);
 }
 
@@ -99,16 +96,30 @@ static py::object cross_entropy_backward_entry(py::handle dloss_obj, py::handle 
 void init_softmax(py::module_& m) {
   const auto backend = py::arg("backend") = "cuda";
   const auto axis = py::arg("axis") = -1;
-  m.def("softmax_forward", [](py::handle x, int64_t axis, const std::string&) {
-    return softmax_forward_entry("softmax_forward", false, x, axis); }, py::arg("x"), axis, backend);
-  m.def("log_softmax_forward", [](py::handle x, int64_t axis, const std::string&) {
-    return softmax_forward_entry("log_softmax_forward", true, x, axis); }, py::arg("x"), axis, backend);
-  m.def("softmax_backward", [](py::handle dy, py::handle y, int64_t axis, const std::string&) {
-    return softmax_backward_entry("softmax_backward", false, dy, y, axis); }, py::arg("dy"), py::arg("y"), axis,
-    backend);
-  m.def("log_softmax_backward", [](py::handle dy, py::handle y, int64_t axis, const std::string&) {
-    return softmax_backward_entry("log_softmax_backward", true, dy, y, axis); }, py::arg("dy"), py::arg("y"), axis,
-    backend);
+  m.def(
+      "softmax_forward",
+      [](py::handle x, int64_t axis, const std::string&) {
+        return softmax_forward_entry("softmax_forward", false, x, axis);
+      },
+      py::arg("x"), axis, backend);
+  m.def(
+      "log_softmax_forward",
+      [](py::handle x, int64_t axis, const std::string&) {
+        return softmax_forward_entry("log_softmax_forward", true, x, axis);
+      },
+      py::arg("x"), axis, backend);
+  m.def(
+      "softmax_backward",
+      [](py::handle dy, py::handle y, int64_t axis, const std::string&) {
+        return softmax_backward_entry("softmax_backward", false, dy, y, axis);
+      },
+      py::arg("dy"), py::arg("y"), axis, backend);
+  m.def(
+      "log_softmax_backward",
+      [](py::handle dy, py::handle y, int64_t axis, const std::string&) {
+        return softmax_backward_entry("log_softmax_backward", true, dy, y, axis);
+      },
+      py::arg("dy"), py::arg("y"), axis, backend);
   m.def("cross_entropy_forward", &cross_entropy_forward_entry, py::arg("logits"), py::arg("target"),
         py::arg("label_smoothing") = 0.0f, backend);
   m.def("cross_entropy_backward", &cross_entropy_backward_entry, py::arg("dloss"), py::arg("log_probs"),

@@ -16,7 +16,9 @@ namespace cuda {
 constexpr int kWarp = 32;
 
 template <class T>
-__host__ __device__ inline T ceil_div(T a, T b) { return (a + b - 1) / b; }
+__host__ __device__ inline T ceil_div(T a, T b) {
+  return (a + b - 1) / b;
+}
 
 // Blocks for a grid-stride loop over n items: enough to fill the GPU several
 // times over, never more than the work needs, never above the grid limit.
@@ -70,9 +72,7 @@ __device__ __forceinline__ MaxSum maxsum_combine(MaxSum a, MaxSum b) {
   return {m, a.s * expf(a.m - m) + b.s * expf(b.m - m)};
 }
 
-__device__ __forceinline__ MaxSum maxsum_push(MaxSum a, float x) {
-  return maxsum_combine(a, MaxSum{x, 1.0f});
-}
+__device__ __forceinline__ MaxSum maxsum_push(MaxSum a, float x) { return maxsum_combine(a, MaxSum{x, 1.0f}); }
 
 __device__ __forceinline__ MaxSum warp_maxsum(MaxSum v) {
 #pragma unroll
@@ -116,9 +116,8 @@ struct RowGroup {
 // launching a kernel that the driver refuses with a vaguer message.
 inline void check_grid(const dim3& grid, const char* op) {
   if (grid.y > 65535u || grid.z > 65535u)
-    throw std::runtime_error(std::string(op) + ": problem too large for one launch (grid " +
-                             std::to_string(grid.x) + " x " + std::to_string(grid.y) + " x " +
-                             std::to_string(grid.z) + " blocks)");
+    throw std::runtime_error(std::string(op) + ": problem too large for one launch (grid " + std::to_string(grid.x) +
+                             " x " + std::to_string(grid.y) + " x " + std::to_string(grid.z) + " blocks)");
 }
 
 }  // namespace cuda

@@ -31,8 +31,12 @@ struct Geometry {
   ConvShape s;
   int cg, og, khw, ohw, hw;
   __host__ __device__ explicit Geometry(const ConvShape& shape)
-      : s(shape), cg(shape.c / shape.groups), og(shape.o / shape.groups), khw(shape.kh * shape.kw),
-        ohw(shape.oh * shape.ow), hw(shape.h * shape.w) {}
+      : s(shape),
+        cg(shape.c / shape.groups),
+        og(shape.o / shape.groups),
+        khw(shape.kh * shape.kw),
+        ohw(shape.oh * shape.ow),
+        hw(shape.h * shape.w) {}
 };
 
 // ---- forward -------------------------------------------------------------------------
@@ -89,11 +93,9 @@ struct ForwardEpilogue {
   }
 };
 
-__global__ void __launch_bounds__(kThreads, 2) conv_forward_kernel(const float* __restrict__ x,
-                                                                   const float* __restrict__ w,
-                                                                   const float* __restrict__ bias,
-                                                                   float* __restrict__ y, ConvShape shape,
-                                                                   bool vec_w) {
+__global__ void __launch_bounds__(kThreads, 2)
+    conv_forward_kernel(const float* __restrict__ x, const float* __restrict__ w, const float* __restrict__ bias,
+                        float* __restrict__ y, ConvShape shape, bool vec_w) {
   const Geometry geo(shape);
   const int g = blockIdx.z, m0 = blockIdx.y * kBM, n0 = blockIdx.x * kBN;
   const int k_total = geo.cg * geo.khw;
@@ -131,7 +133,7 @@ struct WeightTLoader : tile::TileRegs<true> {
 struct Col2imLoader : tile::TileRegs<false> {
   const float* dy;
   const Geometry& geo;
-  int base[4];  // offset of dy[img, g og, 0, 0], or -1 past the last pixel (dy has < 2^31 elements)
+  int base[4];         // offset of dy[img, g og, 0, 0], or -1 past the last pixel (dy has < 2^31 elements)
   int ihp[4], iwp[4];  // input coordinates plus padding
 
   __device__ Col2imLoader(const float* dy_, const Geometry& geo_, int g, int n0) : dy(dy_), geo(geo_) {
@@ -179,9 +181,9 @@ struct BackwardDataEpilogue {
   }
 };
 
-__global__ void __launch_bounds__(kThreads, 2) conv_backward_data_kernel(const float* __restrict__ dy,
-                                                                         const float* __restrict__ w,
-                                                                         float* __restrict__ dx, ConvShape shape) {
+__global__ void __launch_bounds__(kThreads, 2)
+    conv_backward_data_kernel(const float* __restrict__ dy, const float* __restrict__ w, float* __restrict__ dx,
+                              ConvShape shape) {
   const Geometry geo(shape);
   const int g = blockIdx.z, m0 = blockIdx.y * kBM, n0 = blockIdx.x * kBN;
   WeightTLoader la(w, geo, g, m0);
@@ -207,8 +209,8 @@ struct DyLoader : tile::TileRegs<true> {
     const int q = k0 + my_k(), total = geo.s.n * geo.ohw;
     const bool row_ok = o < geo.og;
     if (vec && row_ok && q + 3 < total) {  // q % 4 == 0 and ohw % 4 == 0: one image, contiguous
-      const float4 v = __ldg(reinterpret_cast<const float4*>(
-          dy + (int64_t(q / geo.ohw) * geo.s.o + channel) * geo.ohw + q % geo.ohw));
+      const float4 v = __ldg(
+          reinterpret_cast<const float4*>(dy + (int64_t(q / geo.ohw) * geo.s.o + channel) * geo.ohw + q % geo.ohw));
       r[0] = v.x, r[1] = v.y, r[2] = v.z, r[3] = v.w;
       return;
     }
@@ -266,11 +268,9 @@ struct BackwardWeightsEpilogue {
   }
 };
 
-__global__ void __launch_bounds__(kThreads, 2) conv_backward_weights_kernel(const float* __restrict__ x,
-                                                                            const float* __restrict__ dy,
-                                                                            float* __restrict__ out,
-                                                                            ConvShape shape, int slice,
-                                                                            bool vec_dy) {
+__global__ void __launch_bounds__(kThreads, 2)
+    conv_backward_weights_kernel(const float* __restrict__ x, const float* __restrict__ dy, float* __restrict__ out,
+                                 ConvShape shape, int slice, bool vec_dy) {
   const Geometry geo(shape);
   const int g = blockIdx.z % shape.groups, split = blockIdx.z / shape.groups;
   const int m0 = blockIdx.y * kBM, n0 = blockIdx.x * kBN;
@@ -283,8 +283,7 @@ __global__ void __launch_bounds__(kThreads, 2) conv_backward_weights_kernel(cons
 }
 
 // db[o] = sum over images and pixels of dy[img, o, :, :]; one block per channel.
-__global__ void bias_grad_kernel(const float* __restrict__ dy, float* __restrict__ db, int n, int o_total,
-                                 int ohw) {
+__global__ void bias_grad_kernel(const float* __restrict__ dy, float* __restrict__ db, int n, int o_total, int ohw) {
   __shared__ float scratch[kWarp];
   const int o = blockIdx.x;
   float s = 0.0f;

@@ -19,20 +19,28 @@ py::module_& cupy() {
 
 const char* typestr_of(DType dt) {
   switch (dt) {
-    case DType::F32: return "<f4";
-    case DType::I32: return "<i4";
-    case DType::I64: return "<i8";
-    case DType::U8: return "|u1";
+    case DType::F32:
+      return "<f4";
+    case DType::I32:
+      return "<i4";
+    case DType::I64:
+      return "<i8";
+    case DType::U8:
+      return "|u1";
   }
   return "?";
 }
 
 int64_t itemsize_of(DType dt) {
   switch (dt) {
-    case DType::F32: return 4;
-    case DType::I32: return 4;
-    case DType::I64: return 8;
-    case DType::U8: return 1;
+    case DType::F32:
+      return 4;
+    case DType::I32:
+      return 4;
+    case DType::I64:
+      return 8;
+    case DType::U8:
+      return 1;
   }
   return 0;
 }
@@ -64,10 +72,14 @@ int64_t DeviceArray::nbytes() const { return numel() * itemsize_of(dtype); }
 
 const char* dtype_name(DType dt) {
   switch (dt) {
-    case DType::F32: return "float32";
-    case DType::I32: return "int32";
-    case DType::I64: return "int64";
-    case DType::U8: return "uint8";
+    case DType::F32:
+      return "float32";
+    case DType::I32:
+      return "int32";
+    case DType::I64:
+      return "int64";
+    case DType::U8:
+      return "uint8";
   }
   return "?";
 }
@@ -84,8 +96,7 @@ DeviceArray device_input(py::handle obj, const char* op, const char* name, DType
   const std::string typestr = cai["typestr"].cast<std::string>();
   const bool byte_type = dt == DType::U8 && (typestr == "|u1" || typestr == "<u1");
   DLCORE_CHECK_TYPE(typestr == typestr_of(dt) || byte_type, op, ": ", name, " must be ", dtype_name(dt),
-                    ", got typestr '", typestr, "' (convert explicitly with .astype(cupy.", dtype_name(dt),
-                    "))");
+                    ", got typestr '", typestr, "' (convert explicitly with .astype(cupy.", dtype_name(dt), "))");
   DLCORE_CHECK(ndim < 0 || arr.ndim() == ndim, op, ": ", name, " must have ", ndim, " dimensions, got shape ",
                shape_str(arr.shape));
   py::tuple data = cai["data"];
@@ -98,16 +109,17 @@ DeviceArray device_input(py::handle obj, const char* op, const char* name, DType
     std::vector<int64_t> strides = cai["strides"].cast<std::vector<int64_t>>();
     int64_t expected = itemsize_of(dt);
     for (int i = arr.ndim() - 1; i >= 0; --i) {
-      DLCORE_CHECK(arr.shape[i] == 1 || strides[i] == expected, op, ": ", name, " of shape ",
-                   shape_str(arr.shape), " is not C-contiguous (a transposed, sliced or reversed view); pass "
-                   "cupy.ascontiguousarray(", name, ")");
+      DLCORE_CHECK(arr.shape[i] == 1 || strides[i] == expected, op, ": ", name, " of shape ", shape_str(arr.shape),
+                   " is not C-contiguous (a transposed, sliced or reversed view); pass "
+                   "cupy.ascontiguousarray(",
+                   name, ")");
       expected *= arr.shape[i];
     }
   }
   if (arr.numel() > 0) {
     const int dev = device_of(arr.ptr, op, name), current = cupy_current_device();
-    DLCORE_CHECK(dev == current, op, ": ", name, " lives on GPU ", dev, " but CuPy's current device is GPU ",
-                 current, " (use `with cupy.cuda.Device(", dev, "):`)");
+    DLCORE_CHECK(dev == current, op, ": ", name, " lives on GPU ", dev, " but CuPy's current device is GPU ", current,
+                 " (use `with cupy.cuda.Device(", dev, "):`)");
   }
   return arr;
 }

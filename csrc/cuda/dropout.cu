@@ -11,9 +11,8 @@ namespace {
 constexpr int kThreads = 256;
 
 // One thread per Philox call: call c draws the 8 elements 128 (c / 16) + 16 k + c % 16.
-__global__ void dropout_forward_kernel(const float* __restrict__ x, float* __restrict__ y,
-                                       uint8_t* __restrict__ mask, int64_t n, uint32_t threshold, float scale,
-                                       uint64_t seed) {
+__global__ void dropout_forward_kernel(const float* __restrict__ x, float* __restrict__ y, uint8_t* __restrict__ mask,
+                                       int64_t n, uint32_t threshold, float scale, uint64_t seed) {
   const int64_t calls = (n + 127) / 128 * philox::kCallsPerGroup;
   for (int64_t c = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; c < calls; c += int64_t(gridDim.x) * blockDim.x) {
     const philox::Uint4 r = philox::call(seed, uint64_t(c));
@@ -40,8 +39,7 @@ float keep_scale(float p) { return p < 1.0f ? 1.0f / (1.0f - p) : 0.0f; }
 
 }  // namespace
 
-void dropout_forward(const float* x, float* y, uint8_t* mask, int64_t n, float p, uint64_t seed,
-                     cudaStream_t stream) {
+void dropout_forward(const float* x, float* y, uint8_t* mask, int64_t n, float p, uint64_t seed, cudaStream_t stream) {
   if (n == 0) return;
   const int64_t calls = (n + 127) / 128 * philox::kCallsPerGroup;
   dropout_forward_kernel<<<grid_for(calls, kThreads), kThreads, 0, stream>>>(x, y, mask, n, philox::keep_threshold(p),

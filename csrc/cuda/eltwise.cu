@@ -72,8 +72,8 @@ __global__ void unary_kernel(F f, const float* __restrict__ x, float* __restrict
 }
 
 template <class F>
-__global__ void binary_kernel(F f, const float* __restrict__ dy, const float* __restrict__ in,
-                              float* __restrict__ dx, int64_t n, bool vec) {
+__global__ void binary_kernel(F f, const float* __restrict__ dy, const float* __restrict__ in, float* __restrict__ dx,
+                              int64_t n, bool vec) {
   int64_t start = global_thread();
   if (vec) {
     const int64_t n4 = n / 4;
@@ -99,14 +99,13 @@ template <class F>
 void launch_binary(F f, const float* dy, const float* in, float* dx, int64_t n, cudaStream_t stream) {
   if (n == 0) return;
   const bool vec = aligned16(dy, in, dx);
-  binary_kernel<<<grid_for(vec ? ceil_div<int64_t>(n, 4) : n, kThreads), kThreads, 0, stream>>>(f, dy, in, dx, n,
-                                                                                                vec);
+  binary_kernel<<<grid_for(vec ? ceil_div<int64_t>(n, 4) : n, kThreads), kThreads, 0, stream>>>(f, dy, in, dx, n, vec);
   DLCORE_CUDA_CHECK_LAUNCH("binary_kernel");
 }
 
 // ---- PReLU: weight per channel of an (outer, channels, inner) view ----
-__global__ void prelu_forward_kernel(const float* __restrict__ x, const float* __restrict__ w,
-                                     float* __restrict__ y, int64_t n, int64_t channels, int64_t inner) {
+__global__ void prelu_forward_kernel(const float* __restrict__ x, const float* __restrict__ w, float* __restrict__ y,
+                                     int64_t n, int64_t channels, int64_t inner) {
   for (int64_t i = global_thread(); i < n; i += grid_threads()) {
     const float v = x[i];
     y[i] = v > 0.0f ? v : v * __ldg(w + (i / inner) % channels);
@@ -117,9 +116,8 @@ __global__ void prelu_forward_kernel(const float* __restrict__ x, const float* _
 // and one partial sum of dweight to partial[c * slices + s]. No atomics, so
 // dweight does not depend on scheduling.
 __global__ void prelu_backward_kernel(const float* __restrict__ dy, const float* __restrict__ x,
-                                      const float* __restrict__ w, float* __restrict__ dx,
-                                      float* __restrict__ partial, int64_t outer, int64_t channels,
-                                      int64_t inner) {
+                                      const float* __restrict__ w, float* __restrict__ dx, float* __restrict__ partial,
+                                      int64_t outer, int64_t channels, int64_t inner) {
   __shared__ float scratch[kWarp];
   const int64_t c = blockIdx.y, slices = gridDim.x;
   const int64_t per_channel = outer * inner;
@@ -150,22 +148,31 @@ __global__ void sum_partials_kernel(const float* __restrict__ partial, float* __
 
 void act_forward(Act act, const float* x, float* y, int64_t n, float alpha, cudaStream_t stream) {
   switch (act) {
-    case Act::Relu: return launch_unary(ReluForward{alpha}, x, y, n, stream);
-    case Act::Sigmoid: return launch_unary(SigmoidForward{}, x, y, n, stream);
-    case Act::Tanh: return launch_unary(TanhForward{}, x, y, n, stream);
-    case Act::Elu: return launch_unary(EluForward{alpha}, x, y, n, stream);
-    case Act::Abs: return launch_unary(AbsForward{}, x, y, n, stream);
+    case Act::Relu:
+      return launch_unary(ReluForward{alpha}, x, y, n, stream);
+    case Act::Sigmoid:
+      return launch_unary(SigmoidForward{}, x, y, n, stream);
+    case Act::Tanh:
+      return launch_unary(TanhForward{}, x, y, n, stream);
+    case Act::Elu:
+      return launch_unary(EluForward{alpha}, x, y, n, stream);
+    case Act::Abs:
+      return launch_unary(AbsForward{}, x, y, n, stream);
   }
 }
 
-void act_backward(Act act, const float* dy, const float* in, float* dx, int64_t n, float alpha,
-                  cudaStream_t stream) {
+void act_backward(Act act, const float* dy, const float* in, float* dx, int64_t n, float alpha, cudaStream_t stream) {
   switch (act) {
-    case Act::Relu: return launch_binary(ReluBackward{alpha}, dy, in, dx, n, stream);
-    case Act::Sigmoid: return launch_binary(SigmoidBackward{}, dy, in, dx, n, stream);
-    case Act::Tanh: return launch_binary(TanhBackward{}, dy, in, dx, n, stream);
-    case Act::Elu: return launch_binary(EluBackward{alpha}, dy, in, dx, n, stream);
-    case Act::Abs: return launch_binary(AbsBackward{}, dy, in, dx, n, stream);
+    case Act::Relu:
+      return launch_binary(ReluBackward{alpha}, dy, in, dx, n, stream);
+    case Act::Sigmoid:
+      return launch_binary(SigmoidBackward{}, dy, in, dx, n, stream);
+    case Act::Tanh:
+      return launch_binary(TanhBackward{}, dy, in, dx, n, stream);
+    case Act::Elu:
+      return launch_binary(EluBackward{alpha}, dy, in, dx, n, stream);
+    case Act::Abs:
+      return launch_binary(AbsBackward{}, dy, in, dx, n, stream);
   }
 }
 

@@ -22,18 +22,16 @@ namespace cuda {
 }  // namespace dlcore
 
 // DLCORE_CUDA_CHECK(cudaMemsetAsync(...)) -> RuntimeError naming the call on failure.
-#define DLCORE_CUDA_CHECK(call)                                                     \
-  do {                                                                              \
-    cudaError_t dlcore_err_ = (call);                                               \
-    if (dlcore_err_ != cudaSuccess)                                                 \
-      ::dlcore::cuda::throw_cuda_error(dlcore_err_, #call, __FILE__, __LINE__);     \
+#define DLCORE_CUDA_CHECK(call)                                                                               \
+  do {                                                                                                        \
+    cudaError_t dlcore_err_ = (call);                                                                         \
+    if (dlcore_err_ != cudaSuccess) ::dlcore::cuda::throw_cuda_error(dlcore_err_, #call, __FILE__, __LINE__); \
   } while (0)
 
 // After every <<<...>>>: a bad configuration shows up here, not at the next sync.
-#define DLCORE_CUDA_CHECK_LAUNCH(kernel_name)                                       \
-  do {                                                                              \
-    cudaError_t dlcore_err_ = cudaGetLastError();                                   \
-    if (dlcore_err_ != cudaSuccess)                                                 \
+#define DLCORE_CUDA_CHECK_LAUNCH(kernel_name)                                                      \
+  do {                                                                                             \
+    cudaError_t dlcore_err_ = cudaGetLastError();                                                  \
+    if (dlcore_err_ != cudaSuccess)                                                                \
       ::dlcore::cuda::throw_cuda_error(dlcore_err_, "launch of " kernel_name, __FILE__, __LINE__); \
   } while (0)
-

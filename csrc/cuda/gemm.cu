@@ -58,8 +58,8 @@ struct BlockJob {
 // op(A)(m, k) is a[m lda + k] (contiguous along K) unless transposed;
 // op(B)(k, n) is b[k ldb + n] (contiguous along N) unless transposed.
 template <bool kTransA, bool kTransB>
-__global__ void __launch_bounds__(tile::kThreads, 2) sgemm_kernel(GemmParams p, int slice, bool vec_a, bool vec_b,
-                                                                   bool vec_c) {
+__global__ void __launch_bounds__(tile::kThreads, 2)
+    sgemm_kernel(GemmParams p, int slice, bool vec_a, bool vec_b, bool vec_c) {
   const BlockJob job(p, slice, vec_c);
   tile::MatrixLoader<!kTransA> la(p.a, p.lda, p.m, p.k, job.m0, vec_a);
   tile::MatrixLoader<kTransB> lb(p.b, p.ldb, p.n, p.k, job.n0, vec_b);
@@ -133,8 +133,8 @@ struct Tf32Math {
 };
 
 template <bool kTransA, bool kTransB>
-__global__ void __launch_bounds__(tile::kThreads, 2) sgemm_tf32_kernel(GemmParams p, int slice, bool vec_a,
-                                                                        bool vec_b, bool vec_c) {
+__global__ void __launch_bounds__(tile::kThreads, 2)
+    sgemm_tf32_kernel(GemmParams p, int slice, bool vec_a, bool vec_b, bool vec_c) {
   const BlockJob job(p, slice, vec_c);
   tile::MatrixLoader<!kTransA> la(p.a, p.lda, p.m, p.k, job.m0, vec_a);
   tile::MatrixLoader<kTransB> lb(p.b, p.ldb, p.n, p.k, job.n0, vec_b);
@@ -167,14 +167,13 @@ void launch(const GemmParams& p, cudaStream_t stream) {
     sgemm_kernel<kTransA, kTransB><<<grid, tile::kThreads, 0, stream>>>(p, split.slice, vec_a, vec_b, vec_c);
     DLCORE_CUDA_CHECK_LAUNCH("sgemm_kernel");
   }
-  if (split.slices > 1)
-    sum_slices(p.workspace, p.c, int64_t(p.m) * p.n, split.slices, p.alpha, p.beta, stream);
+  if (split.slices > 1) sum_slices(p.workspace, p.c, int64_t(p.m) * p.n, split.slices, p.alpha, p.beta, stream);
 }
 
 // out[i] = alpha * sum over slices (in order) of partial[slice][i] + beta * out[i];
 // beta == 0 never reads out.
-__global__ void sum_slices_kernel(const float* __restrict__ partial, float* __restrict__ out, int64_t count,
-                                  int slices, float alpha, float beta) {
+__global__ void sum_slices_kernel(const float* __restrict__ partial, float* __restrict__ out, int64_t count, int slices,
+                                  float alpha, float beta) {
   for (int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; i < count; i += int64_t(gridDim.x) * blockDim.x) {
     float s = 0.0f;
     for (int j = 0; j < slices; ++j) s += partial[j * count + i];
@@ -205,10 +204,14 @@ void sum_slices(const float* partial, float* out, int64_t count, int slices, flo
 
 void gemm(const GemmParams& p, cudaStream_t stream) {
   if (p.m == 0 || p.n == 0) return;
-  if (!p.trans_a && !p.trans_b) launch<false, false>(p, stream);
-  else if (!p.trans_a && p.trans_b) launch<false, true>(p, stream);
-  else if (p.trans_a && !p.trans_b) launch<true, false>(p, stream);
-  else launch<true, true>(p, stream);
+  if (!p.trans_a && !p.trans_b)
+    launch<false, false>(p, stream);
+  else if (!p.trans_a && p.trans_b)
+    launch<false, true>(p, stream);
+  else if (p.trans_a && !p.trans_b)
+    launch<true, false>(p, stream);
+  else
+    launch<true, true>(p, stream);
 }
 
 }  // namespace cuda

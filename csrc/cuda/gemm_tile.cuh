@@ -35,8 +35,8 @@ constexpr int kBM = 128, kBN = 128, kBK = 8;
 constexpr int kThreads = 256;
 constexpr int kLds = kBM + 4;  // padded shared row (kBM == kBN)
 constexpr int kWarpsN = 4;
-constexpr int kWM = 64, kWN = 32;      // warp tile
-constexpr int kLanesN = 4;             // lanes along N inside a warp (8 along M)
+constexpr int kWM = 64, kWN = 32;  // warp tile
+constexpr int kLanesN = 4;         // lanes along N inside a warp (8 along M)
 static_assert(kBM == kBN, "one padded row length serves both tiles");
 static_assert(kBM * kBK == kThreads * 4, "each thread moves exactly 4 elements per tile");
 
@@ -150,7 +150,7 @@ struct SplitPlan {
 inline SplitPlan plan_split_k(int64_t tiles, int k_total, int sm_count, int max_slices = 65535) {
   const int stages = std::max(1, ceil_div(k_total, kStage));
   int64_t want = ceil_div<int64_t>(2 * int64_t(sm_count), std::max<int64_t>(tiles, 1));  // ~2 waves
-  want = std::min<int64_t>({want, std::max(1, stages / 4), max_slices});  // >= 4 stages per slice
+  want = std::min<int64_t>({want, std::max(1, stages / 4), max_slices});                 // >= 4 stages per slice
   want = std::max<int64_t>(want, 1);
   const int slice = ceil_div(stages, int(want)) * kStage;
   return {ceil_div(std::max(k_total, 1), slice), slice};

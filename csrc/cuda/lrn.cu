@@ -45,8 +45,7 @@ struct Pos {
   int c, h, w;
 };
 __device__ __forceinline__ Pos pos_of(int64_t i, const LrnParams& p) {
-  return {i / (int64_t(p.c) * p.h * p.w), int((i / (int64_t(p.h) * p.w)) % p.c), int((i / p.w) % p.h),
-          int(i % p.w)};
+  return {i / (int64_t(p.c) * p.h * p.w), int((i / (int64_t(p.h) * p.w)) % p.c), int((i / p.w) % p.h), int(i % p.w)};
 }
 
 // Sum of v(j) over the window [x - before, x + after] clipped to [0, extent).
@@ -97,7 +96,7 @@ __global__ void general_forward_kernel(const float* __restrict__ x, float* __res
 
 // t_j = dy_j x_j d_j^(-beta-1)
 __global__ void general_backward_terms_kernel(const float* __restrict__ dy, const float* __restrict__ x,
-                                          float* __restrict__ t, LrnParams p) {
+                                              float* __restrict__ t, LrnParams p) {
   const int64_t total = int64_t(p.n) * p.c * p.h * p.w;
   for (int64_t i = global_thread(); i < total; i += grid_threads()) {
     const float d = p.k + p.alpha_eff * window_sum<true>(x, i, p, false);
@@ -106,7 +105,7 @@ __global__ void general_backward_terms_kernel(const float* __restrict__ dy, cons
 }
 
 __global__ void general_backward_kernel(const float* __restrict__ dy, const float* __restrict__ x,
-                                    const float* __restrict__ t, float* __restrict__ dx, LrnParams p) {
+                                        const float* __restrict__ t, float* __restrict__ dx, LrnParams p) {
   const int64_t total = int64_t(p.n) * p.c * p.h * p.w;
   for (int64_t i = global_thread(); i < total; i += grid_threads()) {
     const float d = p.k + p.alpha_eff * window_sum<true>(x, i, p, false);
@@ -114,7 +113,6 @@ __global__ void general_backward_kernel(const float* __restrict__ dy, const floa
     dx[i] = dy[i] * powf(d, -p.beta) - 2.0f * p.beta * p.alpha_eff * x[i] * spread;
   }
 }
-
 
 // ---- column kernels ------------------------------------------------------------
 
@@ -144,7 +142,11 @@ struct Lane {
 __device__ __forceinline__ Lane lane_of(const Columns& g) {
   const uint32_t lane = blockIdx.x * blockDim.x + threadIdx.x, inner = uint32_t(g.inner);
   const uint32_t outer = lane / inner, in = lane - outer * inner;
-  return {int64_t(outer) * g.extent * g.inner + in, g.inner, g.extent, int(in % uint32_t(g.width)), g.width,
+  return {int64_t(outer) * g.extent * g.inner + in,
+          g.inner,
+          g.extent,
+          int(in % uint32_t(g.width)),
+          g.width,
           lane < g.lanes};
 }
 
@@ -232,8 +234,8 @@ __global__ void __launch_bounds__(kColumnThreads)
 //   dyr[m], tr[m] = dy, t at j0 - after + m   (the transposed windows' t)
 template <int kSize>
 __global__ void __launch_bounds__(kColumnThreads)
-    across_backward_kernel(const float* __restrict__ dy, const float* __restrict__ x, float* __restrict__ dx,
-                           Columns g, LrnParams p) {
+    across_backward_kernel(const float* __restrict__ dy, const float* __restrict__ x, float* __restrict__ dx, Columns g,
+                           LrnParams p) {
   const Lane l = lane_of(g);
   if (!l.valid) return;
   using Fwd = Reach<kSize>;
@@ -287,16 +289,15 @@ bool column_fits(const LrnParams& p) {
 }
 
 template <Pass kPass>
-bool column_pass(const float* x, const float* dy, const float* t, float* out, const LrnParams& p,
-                 cudaStream_t stream) {
+bool column_pass(const float* x, const float* dy, const float* t, float* out, const LrnParams& p, cudaStream_t stream) {
   const Columns g = columns_of(p);
   return column_fits(p) && with_size(p.size, [&](auto size) {
-    if (p.within)
-      column_kernel<size(), true, kPass><<<column_grid(g), kColumnThreads, 0, stream>>>(x, dy, t, out, g, p);
-    else
-      column_kernel<size(), false, kPass><<<column_grid(g), kColumnThreads, 0, stream>>>(x, dy, t, out, g, p);
-    DLCORE_CUDA_CHECK_LAUNCH("lrn column_kernel");
-  });
+           if (p.within)
+             column_kernel<size(), true, kPass><<<column_grid(g), kColumnThreads, 0, stream>>>(x, dy, t, out, g, p);
+           else
+             column_kernel<size(), false, kPass><<<column_grid(g), kColumnThreads, 0, stream>>>(x, dy, t, out, g, p);
+           DLCORE_CUDA_CHECK_LAUNCH("lrn column_kernel");
+         });
 }
 
 bool across_backward(const float* dy, const float* x, float* dx, const LrnParams& p, cudaStream_t stream) {
@@ -318,8 +319,7 @@ void lrn_forward(const float* x, float* y, const LrnParams& p, cudaStream_t stre
   DLCORE_CUDA_CHECK_LAUNCH("lrn general_forward_kernel");
 }
 
-void lrn_backward(const float* dy, const float* x, float* dx, float* scratch, const LrnParams& p,
-                  cudaStream_t stream) {
+void lrn_backward(const float* dy, const float* x, float* dx, float* scratch, const LrnParams& p, cudaStream_t stream) {
   const int64_t total = int64_t(p.n) * p.c * p.h * p.w;
   if (total == 0) return;
   if (across_backward(dy, x, dx, p, stream)) return;

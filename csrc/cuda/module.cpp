@@ -35,8 +35,8 @@ static std::string probe() {
     if (err == cudaErrorInsufficientDriver || err == cudaErrorNoDevice) {
       int runtime = 0;
       cudaRuntimeGetVersion(&runtime);
-      reason += " (no NVIDIA driver or GPU found, or a driver older than this module's CUDA " +
-                version_string(runtime) + ")";
+      reason +=
+          " (no NVIDIA driver or GPU found, or a driver older than this module's CUDA " + version_string(runtime) + ")";
     }
     return reason;
   }

@@ -35,10 +35,10 @@ namespace cuda {
 namespace {
 
 constexpr int kThreads = 256;
-constexpr int kFloatsPerPartial = 4;      // workspace slot of one partial (>= both partial types)
-constexpr int64_t kMinSliceInner = 32;    // smaller planes use the column walk
-constexpr int64_t kMinSlice = 2048;       // elements per block in the slice walk (8 per thread)
-constexpr int64_t kMinColumnRows = 64;    // rows per thread in the column walk: partials <= 1/16 of x
+constexpr int kFloatsPerPartial = 4;           // workspace slot of one partial (>= both partial types)
+constexpr int64_t kMinSliceInner = 32;         // smaller planes use the column walk
+constexpr int64_t kMinSlice = 2048;            // elements per block in the slice walk (8 per thread)
+constexpr int64_t kMinColumnRows = 64;         // rows per thread in the column walk: partials <= 1/16 of x
 constexpr int64_t kMaxPartialCount = 1 << 24;  // partial counts are floats: exact up to 2^24
 
 // ---- accumulators ------------------------------------------------------------------
@@ -189,10 +189,9 @@ struct SliceWalk {
 };
 
 template <class R, int V, class I>
-__global__ void __launch_bounds__(kThreads) slice_partials_kernel(const float* __restrict__ x,
-                                                                  const float* __restrict__ dy, R r,
-                                                                  typename R::Partial* __restrict__ partial,
-                                                                  SliceWalk<I> w) {
+__global__ void __launch_bounds__(kThreads)
+    slice_partials_kernel(const float* __restrict__ x, const float* __restrict__ dy, R r,
+                          typename R::Partial* __restrict__ partial, SliceWalk<I> w) {
   using P = typename R::Partial;
   __shared__ P scratch[kThreads / kWarp];
   const I ch = blockIdx.x, chunk = blockIdx.y;
@@ -225,10 +224,9 @@ struct ColumnWalk {
 };
 
 template <class R, class I>
-__global__ void __launch_bounds__(kThreads) column_partials_kernel(const float* __restrict__ x,
-                                                                   const float* __restrict__ dy, R r,
-                                                                   typename R::Partial* __restrict__ partial,
-                                                                   ColumnWalk<I> w) {
+__global__ void __launch_bounds__(kThreads)
+    column_partials_kernel(const float* __restrict__ x, const float* __restrict__ dy, R r,
+                           typename R::Partial* __restrict__ partial, ColumnWalk<I> w) {
   const I sub = I(threadIdx.x) / w.cols, col = I(blockIdx.x) * w.cols + I(threadIdx.x) % w.cols;
   if (sub >= w.subs || col >= w.row) return;  // no block reduction follows: early exit is safe
   const I r0 = I(blockIdx.y) * w.rows_per_chunk, r1 = min(w.n, r0 + w.rows_per_chunk);
@@ -249,8 +247,8 @@ struct PartialLayout {
 };
 
 template <class R>
-__global__ void __launch_bounds__(kThreads) finalize_kernel(const typename R::Partial* __restrict__ partial, R r,
-                                                            float4* __restrict__ table, PartialLayout p) {
+__global__ void __launch_bounds__(kThreads)
+    finalize_kernel(const typename R::Partial* __restrict__ partial, R r, float4* __restrict__ table, PartialLayout p) {
   const int64_t ch = int64_t(blockIdx.x) * (blockDim.x / kWarp) + threadIdx.x / kWarp;
   if (ch >= p.c) return;
   const int lane = threadIdx.x % kWarp;
@@ -294,8 +292,7 @@ struct ApplyWalk {
 
 template <int V, class I, class Coefs, class Fn>
 __global__ void __launch_bounds__(kThreads) apply_kernel(const float* __restrict__ x, const float* __restrict__ dy,
-                                                         float* __restrict__ out, Coefs coefs, Fn fn,
-                                                         ApplyWalk<I> w) {
+                                                         float* __restrict__ out, Coefs coefs, Fn fn, ApplyWalk<I> w) {
   I u = I(blockIdx.x) * blockDim.x + threadIdx.x;
   const I stride = I(gridDim.x) * blockDim.x;
   I q = (u * V) % w.inner, ch = (u * V) / w.inner % w.c;  // once per thread
@@ -349,8 +346,8 @@ bool fits_int32(const BatchNormShape& s) {
 // binding's workspace size and the launch agree.
 struct PartialPlan {
   bool columns;
-  int64_t chunks;  // grid.y
-  int64_t per;     // slices: elements per block (multiple of 4 * kThreads); columns: rows per chunk
+  int64_t chunks;      // grid.y
+  int64_t per;         // slices: elements per block (multiple of 4 * kThreads); columns: rows per chunk
   int64_t cols, subs;  // columns only
   int64_t partials;    // total partials written
 };
@@ -383,8 +380,8 @@ PartialPlan plan_partials(const BatchNormShape& s) {
 }
 
 template <class R, class I>
-void launch_partials(const PartialPlan& p, const float* x, const float* dy, const R& r,
-                     typename R::Partial* partial, const BatchNormShape& s, cudaStream_t stream) {
+void launch_partials(const PartialPlan& p, const float* x, const float* dy, const R& r, typename R::Partial* partial,
+                     const BatchNormShape& s, cudaStream_t stream) {
   if (p.columns) {
     const ColumnWalk<I> w{I(s.n), I(s.c * s.inner), I(s.inner), I(p.cols), I(p.subs), I(p.per)};
     const dim3 grid(unsigned(ceil_div<int64_t>(s.c * s.inner, p.cols)), unsigned(p.chunks));
@@ -398,8 +395,12 @@ void launch_partials(const PartialPlan& p, const float* x, const float* dy, cons
   auto launch = [&](auto v) {
     constexpr int V = decltype(v)::value;
     const I inner = I(s.inner / V);
-    const SliceWalk<I> w{inner, I(s.c) * inner, I(s.n) * inner, I(p.per / V),
-                         I(kThreads / inner) * I(s.c) * inner + I(kThreads % inner), I(kThreads % inner)};
+    const SliceWalk<I> w{inner,
+                         I(s.c) * inner,
+                         I(s.n) * inner,
+                         I(p.per / V),
+                         I(kThreads / inner) * I(s.c) * inner + I(kThreads % inner),
+                         I(kThreads % inner)};
     slice_partials_kernel<R, V, I><<<grid, kThreads, 0, stream>>>(x, dy, r, partial, w);
   };
   if (s.inner % 4 == 0 && aligned16(x) && (dy == nullptr || aligned16(dy)))
@@ -449,8 +450,8 @@ float4* reduce_channels(const float* x, const float* dy, const R& r, float* work
     launch_partials<R, int64_t>(p, x, dy, r, partial, s, stream);
   const PartialLayout layout = p.columns ? PartialLayout{s.c, p.chunks * p.subs * s.inner, s.inner, s.c * s.inner}
                                          : PartialLayout{s.c, p.chunks, 1, s.c};
-  finalize_kernel<R><<<unsigned(ceil_div<int64_t>(s.c, kThreads / kWarp)), kThreads, 0, stream>>>(partial, r, table,
-                                                                                                   layout);
+  finalize_kernel<R>
+      <<<unsigned(ceil_div<int64_t>(s.c, kThreads / kWarp)), kThreads, 0, stream>>>(partial, r, table, layout);
   DLCORE_CUDA_CHECK_LAUNCH("finalize_kernel");
   return table;
 }
@@ -480,16 +481,16 @@ void batch_norm_forward_training(const float* x, const float* weight, const floa
   apply(x, nullptr, y, TableCoefs{table}, NormalizeFn{}, s, stream);
 }
 
-void batch_norm_forward_inference(const float* x, const float* weight, const float* bias,
-                                  const float* running_mean, const float* running_var, float* y,
-                                  BatchNormShape s, float eps, cudaStream_t stream) {
+void batch_norm_forward_inference(const float* x, const float* weight, const float* bias, const float* running_mean,
+                                  const float* running_var, float* y, BatchNormShape s, float eps,
+                                  cudaStream_t stream) {
   if (s.n * s.c * s.inner == 0) return;
   apply(x, nullptr, y, InferenceCoefs{weight, bias, running_mean, running_var, eps}, NormalizeFn{}, s, stream);
 }
 
-void batch_norm_backward(const float* dy, const float* x, const float* weight, const float* mean,
-                         const float* invstd, float* dx, float* dweight, float* dbias, float* workspace,
-                         BatchNormShape s, cudaStream_t stream) {
+void batch_norm_backward(const float* dy, const float* x, const float* weight, const float* mean, const float* invstd,
+                         float* dx, float* dweight, float* dbias, float* workspace, BatchNormShape s,
+                         cudaStream_t stream) {
   if (s.c == 0 || s.n * s.inner == 0) return;
   const BackwardSums r{weight, mean, invstd, dweight, dbias, double(s.n * s.inner)};
   const float4* table = reduce_channels(x, dy, r, workspace, s, stream);

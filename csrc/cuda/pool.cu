@@ -144,8 +144,8 @@ struct AvgWindow {
 
 // One thread per output (kPerThread of them), the window visited row-major.
 template <class Index, class Reduce>
-__global__ void __launch_bounds__(kThreads) pool_forward_kernel(const float* __restrict__ x, Reduce r,
-                                                                Pool2dShape s, Grid3<Index> g) {
+__global__ void __launch_bounds__(kThreads)
+    pool_forward_kernel(const float* __restrict__ x, Reduce r, Pool2dShape s, Grid3<Index> g) {
   for_items(g, [&](Index i, Pos3 o) {
     const Window win = window_of(o.row, o.col, s);
     const float* plane = x + o.plane * (int64_t(s.h) * s.w);
@@ -159,10 +159,9 @@ __global__ void __launch_bounds__(kThreads) pool_forward_kernel(const float* __r
 // dy[i] into dx[plane, indices[i]]; overlapping windows may pick the same
 // input, hence the atomics.
 template <class Index>
-__global__ void __launch_bounds__(kThreads) max_pool_backward_kernel(const float* __restrict__ dy,
-                                                                     const int32_t* __restrict__ indices,
-                                                                     float* __restrict__ dx, int64_t in_plane,
-                                                                     Grid3<Index> g) {
+__global__ void __launch_bounds__(kThreads)
+    max_pool_backward_kernel(const float* __restrict__ dy, const int32_t* __restrict__ indices, float* __restrict__ dx,
+                             int64_t in_plane, Grid3<Index> g) {
   for_items(g, [&](Index i, Pos3 o) {
     const int32_t at = indices[i];
     // Indices come from max_pool2d_forward; an out-of-range one (corrupted
@@ -183,9 +182,9 @@ __device__ __forceinline__ Range covering(int in, int pad, int kernel, int strid
 
 // One thread per input element (kPerThread of them): the sum over the windows covering it.
 template <class Index>
-__global__ void __launch_bounds__(kThreads) avg_pool_backward_kernel(const float* __restrict__ dy,
-                                                                     float* __restrict__ dx, Pool2dShape s,
-                                                                     bool count_include_pad, Grid3<Index> g) {
+__global__ void __launch_bounds__(kThreads)
+    avg_pool_backward_kernel(const float* __restrict__ dy, float* __restrict__ dx, Pool2dShape s,
+                             bool count_include_pad, Grid3<Index> g) {
   for_items(g, [&](Index i, Pos3 q) {
     const Range ys = covering(q.row, s.ph, s.kh, s.sh, s.oh), xs = covering(q.col, s.pw, s.kw, s.sw, s.ow);
     const float* gp = dy + q.plane * (int64_t(s.oh) * s.ow);
@@ -237,8 +236,7 @@ void max_pool2d_backward(const float* dy, const int32_t* indices, float* dx, int
   });
 }
 
-void avg_pool2d_forward(const float* x, float* y, const Pool2dShape& s, bool count_include_pad,
-                        cudaStream_t stream) {
+void avg_pool2d_forward(const float* x, float* y, const Pool2dShape& s, bool count_include_pad, cudaStream_t stream) {
   pool_forward(x, AvgWindow{y, count_include_pad}, s, stream);
 }
 

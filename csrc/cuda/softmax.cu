@@ -23,7 +23,7 @@ constexpr int64_t kWarpRowMax = 1024;
 
 template <bool kBlock>
 __global__ void softmax_rows_kernel(const float* __restrict__ x, float* __restrict__ y, int64_t rows, int64_t c,
-                                   bool log) {
+                                    bool log) {
   using G = RowGroup<kBlock>;
   __shared__ float scratch[2 * kWarp];
   for (int64_t row = G::first_row(); row < rows; row += G::row_step()) {
@@ -163,8 +163,7 @@ unsigned short_row_grid(int64_t rows, int width) { return grid_for(rows, kThread
 template <int kCols, int kWidth>
 struct ForwardShort {
   static void run(const float* x, float* y, int64_t rows, int c, bool log, cudaStream_t stream) {
-    softmax_short_rows_kernel<kCols, kWidth><<<short_row_grid(rows, kWidth), kThreads, 0, stream>>>(x, y, rows, c,
-                                                                                                     log);
+    softmax_short_rows_kernel<kCols, kWidth><<<short_row_grid(rows, kWidth), kThreads, 0, stream>>>(x, y, rows, c, log);
     DLCORE_CUDA_CHECK_LAUNCH("softmax_short_rows_kernel");
   }
 };
@@ -181,7 +180,7 @@ struct BackwardShort {
 // log-softmax: dx = dy - exp(y) sum(dy)
 template <bool kBlock>
 __global__ void softmax_backward_rows_kernel(const float* __restrict__ dy, const float* __restrict__ y,
-                                            float* __restrict__ dx, int64_t rows, int64_t c, bool log) {
+                                             float* __restrict__ dx, int64_t rows, int64_t c, bool log) {
   using G = RowGroup<kBlock>;
   __shared__ float scratch[kWarp];
   for (int64_t row = G::first_row(); row < rows; row += G::row_step()) {
@@ -190,8 +189,7 @@ __global__ void softmax_backward_rows_kernel(const float* __restrict__ dy, const
     for (int64_t j = G::rank(); j < c; j += G::size()) s += log ? dyr[j] : dyr[j] * yr[j];
     s = G::sum(s, scratch);
     float* dxr = dx + row * c;
-    for (int64_t j = G::rank(); j < c; j += G::size())
-      dxr[j] = log ? dyr[j] - expf(yr[j]) * s : yr[j] * (dyr[j] - s);
+    for (int64_t j = G::rank(); j < c; j += G::size()) dxr[j] = log ? dyr[j] - expf(yr[j]) * s : yr[j] * (dyr[j] - s);
   }
 }
 
@@ -278,8 +276,7 @@ __global__ void cross_entropy_backward_kernel(const float* __restrict__ dloss, c
 
 }  // namespace
 
-void softmax_forward(const float* x, float* y, int64_t outer, int64_t c, int64_t inner, bool log,
-                     cudaStream_t stream) {
+void softmax_forward(const float* x, float* y, int64_t outer, int64_t c, int64_t inner, bool log, cudaStream_t stream) {
   if (outer * c * inner == 0) return;
   if (inner > 1) {
     softmax_cols_kernel<<<grid_for(outer * inner, kThreads), kThreads, 0, stream>>>(x, y, outer, c, inner, log);
@@ -292,12 +289,12 @@ void softmax_forward(const float* x, float* y, int64_t outer, int64_t c, int64_t
   }
 }
 
-void softmax_backward(const float* dy, const float* y, float* dx, int64_t outer, int64_t c, int64_t inner,
-                      bool log, cudaStream_t stream) {
+void softmax_backward(const float* dy, const float* y, float* dx, int64_t outer, int64_t c, int64_t inner, bool log,
+                      cudaStream_t stream) {
   if (outer * c * inner == 0) return;
   if (inner > 1) {
-    softmax_backward_cols_kernel<<<grid_for(outer * inner, kThreads), kThreads, 0, stream>>>(dy, y, dx, outer, c,
-                                                                                            inner, log);
+    softmax_backward_cols_kernel<<<grid_for(outer * inner, kThreads), kThreads, 0, stream>>>(dy, y, dx, outer, c, inner,
+                                                                                             log);
     DLCORE_CUDA_CHECK_LAUNCH("softmax_backward_cols_kernel");
   } else if (c > kWarpRowMax) {
     softmax_backward_rows_kernel<true><<<row_grid(outer, true), kThreads, 0, stream>>>(dy, y, dx, outer, c, log);
@@ -322,12 +319,11 @@ void cross_entropy_forward(const float* logits, const int64_t* target, float* lo
                            int64_t c, float label_smoothing, cudaStream_t stream) {
   if (n == 0) return;
   if (c > kWarpRowMax) {
-    cross_entropy_forward_kernel<true><<<row_grid(n, true), kThreads, 0, stream>>>(logits, target, loss, log_probs,
-                                                                                   n, c, label_smoothing);
+    cross_entropy_forward_kernel<true>
+        <<<row_grid(n, true), kThreads, 0, stream>>>(logits, target, loss, log_probs, n, c, label_smoothing);
   } else {
-    cross_entropy_forward_kernel<false><<<row_grid(n, false), kThreads, 0, stream>>>(logits, target, loss,
-                                                                                     log_probs, n, c,
-                                                                                     label_smoothing);
+    cross_entropy_forward_kernel<false>
+        <<<row_grid(n, false), kThreads, 0, stream>>>(logits, target, loss, log_probs, n, c, label_smoothing);
   }
   DLCORE_CUDA_CHECK_LAUNCH("cross_entropy_forward_kernel");
 }
@@ -335,8 +331,8 @@ void cross_entropy_forward(const float* logits, const int64_t* target, float* lo
 void cross_entropy_backward(const float* dloss, const float* log_probs, const int64_t* target, float* dlogits,
                             int64_t n, int64_t c, float label_smoothing, cudaStream_t stream) {
   if (n * c == 0) return;
-  cross_entropy_backward_kernel<<<grid_for(n * c, kThreads), kThreads, 0, stream>>>(dloss, log_probs, target,
-                                                                                    dlogits, n, c, label_smoothing);
+  cross_entropy_backward_kernel<<<grid_for(n * c, kThreads), kThreads, 0, stream>>>(dloss, log_probs, target, dlogits,
+                                                                                    n, c, label_smoothing);
   DLCORE_CUDA_CHECK_LAUNCH("cross_entropy_backward_kernel");
 }
 

@@ -35,8 +35,6 @@ void record_dispatch(const char* op, const char* impl, const std::string& declin
 std::string last_dispatch() { return t_last_dispatch; }
 std::string last_dispatch_declined() { return t_last_declined; }
 
-
-
 void log_dispatch(const char* op, const char* impl, const std::string& declined) {
   if (declined.empty())
     std::fprintf(stderr, "dlcore: %s -> %s\n", op, impl);

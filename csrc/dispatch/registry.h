@@ -52,10 +52,10 @@ std::string isa_decline_reason(Isa isa);
 
 template <class Args>
 struct Impl {
-  const char* name;                            // e.g. "gemm_avx2_6x16"
-  Isa isa;                                     // the backend name that selects it
-  std::string (*declines)(const Args&);        // "" when it accepts; may be nullptr
-  void (*run)(const Args&);                    // the kernel; called without the GIL
+  const char* name;                      // e.g. "gemm_avx2_6x16"
+  Isa isa;                               // the backend name that selects it
+  std::string (*declines)(const Args&);  // "" when it accepts; may be nullptr
+  void (*run)(const Args&);              // the kernel; called without the GIL
 };
 
 template <class Args>
@@ -83,8 +83,7 @@ class Registry {
       if (impl.isa != wanted) continue;
       listed = true;
       if (!isa_built(wanted) || !isa_supported(wanted))
-        throw BackendError(cat(op_, ": backend '", backend, "' is not available: ",
-                               isa_unavailable_reason(wanted)));
+        throw BackendError(cat(op_, ": backend '", backend, "' is not available: ", isa_unavailable_reason(wanted)));
       std::string why = impl.declines ? impl.declines(args) : std::string();
       if (why.empty()) {
         chosen(impl, declined);

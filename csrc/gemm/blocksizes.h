@@ -16,16 +16,15 @@ namespace dlcore {
 // pack_kernels.h); every packing buffer is allocated with this slack.
 constexpr int kPackSlack = 16;
 
-using GemmUKernel = void (*)(int64_t k, const float* a, const float* b, float* c, int64_t ldc,
-                             float alpha, float beta);
+using GemmUKernel = void (*)(int64_t k, const float* a, const float* b, float* c, int64_t ldc, float alpha, float beta);
 
 // Packs rows [row0, row0+rows) x cols [col0, col0+kc) of op(A) into one
 // mr-row micro-panel, or rows [row0, row0+kc) x cols [col0, col0+cols) of
 // op(B) into one nr-column micro-panel; the rest of the panel is zeroed.
-using GemmPackA = void (*)(const float* a, int64_t lda, bool trans_a, int64_t row0, int rows,
-                           int64_t col0, int64_t kc, int mr, float* dst);
-using GemmPackB = void (*)(const float* b, int64_t ldb, bool trans_b, int64_t row0, int64_t kc,
-                           int64_t col0, int cols, int nr, float* dst);
+using GemmPackA = void (*)(const float* a, int64_t lda, bool trans_a, int64_t row0, int rows, int64_t col0, int64_t kc,
+                           int mr, float* dst);
+using GemmPackB = void (*)(const float* b, int64_t ldb, bool trans_b, int64_t row0, int64_t kc, int64_t col0, int cols,
+                           int nr, float* dst);
 
 struct GemmKernel {
   using src_t = float;     // element type of A and B as the caller stores them
@@ -63,17 +62,16 @@ struct GemmKernelOf {
   int mr, nr;
   int mc, kc, nc;
   int kr;  // packed panels hold k rounded up to a multiple of kr
-  void (*ukernel)(int64_t k, const Packed* a, const Packed* b, float* c, int64_t ldc, float alpha,
-                  float beta);
-  void (*pack_a)(const Src* a, int64_t lda, bool trans_a, int64_t row0, int rows, int64_t col0, int64_t kc,
-                 int mr, Packed* dst);
-  void (*pack_b)(const Src* b, int64_t ldb, bool trans_b, int64_t row0, int64_t kc, int64_t col0, int cols,
-                 int nr, Packed* dst);
+  void (*ukernel)(int64_t k, const Packed* a, const Packed* b, float* c, int64_t ldc, float alpha, float beta);
+  void (*pack_a)(const Src* a, int64_t lda, bool trans_a, int64_t row0, int rows, int64_t col0, int64_t kc, int mr,
+                 Packed* dst);
+  void (*pack_b)(const Src* b, int64_t ldb, bool trans_b, int64_t row0, int64_t kc, int64_t col0, int cols, int nr,
+                 Packed* dst);
   void (*thread_begin)();  // may be null
   void (*thread_end)();    // may be null
 };
-using GemmKernelBf16Cvt = GemmKernelOf<uint16_t, float>;     // converting
-using GemmKernelBf16 = GemmKernelOf<uint16_t, uint16_t>;     // pairing
+using GemmKernelBf16Cvt = GemmKernelOf<uint16_t, float>;  // converting
+using GemmKernelBf16 = GemmKernelOf<uint16_t, uint16_t>;  // pairing
 
 const GemmKernelBf16Cvt& gemm_kernel_bf16_ref();
 const GemmKernelBf16Cvt& gemm_kernel_bf16_avx2();

@@ -39,8 +39,8 @@ void scale_c(float* c, int64_t ldc, int64_t m, int64_t n, float beta) {
 // One MR x NR tile of C; a partial tile at the edge goes through a buffer so
 // the micro-kernel never writes outside C.
 template <class Kern, class P>
-inline void micro_tile(const Kern& kern, int64_t kc, const P* ap, const P* bp,
-                       float* c, int64_t ldc, int rows, int cols, float alpha, float beta) {
+inline void micro_tile(const Kern& kern, int64_t kc, const P* ap, const P* bp, float* c, int64_t ldc, int rows,
+                       int cols, float alpha, float beta) {
   if (rows == kern.mr && cols == kern.nr) {
     kern.ukernel(kc, ap, bp, c, ldc, alpha, beta);
     return;
@@ -62,7 +62,9 @@ constexpr double kMinFlopsPerThread = 2.0e6;
 // k rounded up to the packed panels' granularity (1 for float32 panels).
 inline int64_t packed_k(const GemmKernel&, int64_t kc) { return kc; }
 template <class S, class P>
-inline int64_t packed_k(const GemmKernelOf<S, P>& kern, int64_t kc) { return round_up(kc, kern.kr); }
+inline int64_t packed_k(const GemmKernelOf<S, P>& kern, int64_t kc) {
+  return round_up(kc, kern.kr);
+}
 
 // Per-thread setup around one thread's share of a call (AMX tile config).
 inline void thread_begin(const GemmKernel&) {}
@@ -86,8 +88,8 @@ int threads_for(const GemmArgs& g, int64_t m, int64_t n, int64_t k) {
 // One product on the calling thread: the five BLIS loops over private
 // packing buffers (bbuf: kc x nc block of B, abuf: mc x kc block of A).
 template <class Kern, class S = typename Kern::src_t, class P = typename Kern::packed_t>
-void gemm_serial(const GemmArgs& g, const S* a, const S* b, float* c, int64_t m, int64_t n,
-                 const Kern& kern, P* bbuf, P* abuf) {
+void gemm_serial(const GemmArgs& g, const S* a, const S* b, float* c, int64_t m, int64_t n, const Kern& kern, P* bbuf,
+                 P* abuf) {
   const int64_t k = g.k;
   const int mr = kern.mr, nr = kern.nr;
   for (int64_t jc = 0; jc < n; jc += kern.nc) {
@@ -118,8 +120,8 @@ void gemm_serial(const GemmArgs& g, const S* a, const S* b, float* c, int64_t m,
           if (ic == 0) kern.pack_b(b, g.ldb, g.trans_b, pc, kc, jc + jr * nr, cols, nr, bp);
           for (int64_t ir = 0; ir < m_panels; ++ir) {
             int rows = int(std::min<int64_t>(mr, mc - ir * mr));
-            micro_tile(kern, kp, abuf + ir * mr * kp, bp, c + (ic + ir * mr) * g.ldc + jc + jr * nr, g.ldc,
-                       rows, cols, g.alpha, beta);
+            micro_tile(kern, kp, abuf + ir * mr * kp, bp, c + (ic + ir * mr) * g.ldc + jc + jr * nr, g.ldc, rows, cols,
+                       g.alpha, beta);
           }
         }
       }
@@ -142,8 +144,7 @@ size_t a_block_floats(int64_t m, int64_t k, const Kern& kern) {
 }
 
 template <class Kern, class S>
-void gemm_serial_buffered(const GemmArgs& g, const S* a, const S* b, float* c, int64_t m, int64_t n,
-                          const Kern& kern) {
+void gemm_serial_buffered(const GemmArgs& g, const S* a, const S* b, float* c, int64_t m, int64_t n, const Kern& kern) {
   using P = typename Kern::packed_t;
   thread_local ScratchBuffer tb, ta;
   P* bbuf = reinterpret_cast<P*>(tb.get(b_block_floats(g.k, n, kern)));
@@ -229,9 +230,9 @@ void gemm_blis(const GemmArgs& g, const Kern& kern) {
   if (g.batch >= all && all > 1) {
     // Many products: one per thread at a time, handed out dynamically.
     // Thread count from the whole batch's work: no team for microseconds.
-    const int nb = int(std::min<int64_t>(
-        all, std::max<int64_t>(1, int64_t(2.0 * double(g.m) * double(g.n) * double(g.k) * double(g.batch) /
-                                          kMinFlopsPerThread))));
+    const int nb =
+        int(std::min<int64_t>(all, std::max<int64_t>(1, int64_t(2.0 * double(g.m) * double(g.n) * double(g.k) *
+                                                                double(g.batch) / kMinFlopsPerThread))));
     parallel_tiles(g.batch, nb, [&](int64_t i) {
       gemm_one(g, ga + i * g.stride_a, gb + i * g.stride_b, g.c + i * g.stride_c, kern, 1);
     });
@@ -273,8 +274,7 @@ void gemm_bf16(const GemmArgs& g, const Kern& kern) {
       fn(g.c16 + i * g.stride_c + row * g.ldc, tmp.data() + i * mn + row * g.n);
     }
   };
-  if (g.beta != 0.0f)
-    rows([&](const uint16_t* c16, float* t) { bf16_to_f32_row(c16, g.n, t); });
+  if (g.beta != 0.0f) rows([&](const uint16_t* c16, float* t) { bf16_to_f32_row(c16, g.n, t); });
   gemm_blis(f, kern);
   rows([&](uint16_t* c16, const float* t) { f32_to_bf16_row(t, g.n, c16); });
 }
@@ -297,32 +297,36 @@ void run_bf16_amx(const GemmArgs& g) { gemm_bf16(g, gemm_kernel_bf16_amx()); }
 const Registry<GemmArgs>& gemm_registry() {
   // Fastest first, reference last. Every entry accepts every shape of its
   // dtype; the dtype column is a decline (float32 vs bfloat16 operands).
-  static const Registry<GemmArgs> registry("gemm", {
+  static const Registry<GemmArgs> registry(
+      "gemm", {
 #ifdef DLCORE_HAVE_AVX512
-    {"gemm_bf16_amx_32x32", Isa::amx, declines_f32, run_bf16_amx},
-    {"gemm_bf16_avx512bf16_12x32", Isa::avx512_bf16, declines_f32, run_bf16_avx512bf16},
-    {"gemm_avx512_12x32", Isa::avx512, declines_bf16, run_avx512},
-    {"gemm_bf16cvt_avx512_12x32", Isa::avx512, declines_f32, run_bf16_avx512},
+                  {"gemm_bf16_amx_32x32", Isa::amx, declines_f32, run_bf16_amx},
+                  {"gemm_bf16_avx512bf16_12x32", Isa::avx512_bf16, declines_f32, run_bf16_avx512bf16},
+                  {"gemm_avx512_12x32", Isa::avx512, declines_bf16, run_avx512},
+                  {"gemm_bf16cvt_avx512_12x32", Isa::avx512, declines_f32, run_bf16_avx512},
 #endif
 #ifdef DLCORE_HAVE_AVX2
-    {"gemm_avx2_6x16", Isa::avx2, declines_bf16, run_avx2},
-    {"gemm_bf16cvt_avx2_6x16", Isa::avx2, declines_f32, run_bf16_avx2},
+                  {"gemm_avx2_6x16", Isa::avx2, declines_bf16, run_avx2},
+                  {"gemm_bf16cvt_avx2_6x16", Isa::avx2, declines_f32, run_bf16_avx2},
 #endif
-    {"gemm_ref_4x8", Isa::ref, declines_bf16, run_ref},
-    {"gemm_bf16cvt_ref_4x8", Isa::ref, declines_f32, run_bf16_ref},
-  });
+                  {"gemm_ref_4x8", Isa::ref, declines_bf16, run_ref},
+                  {"gemm_bf16cvt_ref_4x8", Isa::ref, declines_f32, run_bf16_ref},
+              });
   return registry;
 }
 
 const GemmKernel& gemm_kernel_for(Isa isa) {
   switch (isa) {
 #ifdef DLCORE_HAVE_AVX512
-    case Isa::avx512: return gemm_kernel_avx512();
+    case Isa::avx512:
+      return gemm_kernel_avx512();
 #endif
 #ifdef DLCORE_HAVE_AVX2
-    case Isa::avx2: return gemm_kernel_avx2();
+    case Isa::avx2:
+      return gemm_kernel_avx2();
 #endif
-    default: return gemm_kernel_ref();
+    default:
+      return gemm_kernel_ref();
   }
 }
 
@@ -348,8 +352,6 @@ void gemm_run_isa(const GemmArgs& args, Isa isa) {
   throw BackendError(cat("gemm: no ", isa_name(isa), " implementation accepts these arguments"));
 }
 
-void gemm(const GemmArgs& args, const std::string& backend) {
-  gemm_registry().select(args, backend).run(args);
-}
+void gemm(const GemmArgs& args, const std::string& backend) { gemm_registry().select(args, backend).run(args); }
 
 }  // namespace dlcore

@@ -27,8 +27,8 @@ int64_t panel_bytes(const GemmS8Kernel& kern, int64_t kc, int tile) {
   return ceil_div(kc, kern.k_align) * kern.k_align / 4 * kern.steps_per_k4 * tile * 4;
 }
 
-inline void micro_tile(const GemmS8Kernel& kern, int64_t steps, const void* ap, const void* bp, int32_t* c,
-                       int64_t ldc, int rows, int cols, bool accumulate) {
+inline void micro_tile(const GemmS8Kernel& kern, int64_t steps, const void* ap, const void* bp, int32_t* c, int64_t ldc,
+                       int rows, int cols, bool accumulate) {
   if (rows == kern.mr && cols == kern.nr) {
     kern.ukernel(steps, ap, bp, c, ldc, accumulate);
     return;
@@ -58,11 +58,12 @@ void gemm_s8_serial(const GemmS8Args& g, const uint8_t* a, const int8_t* b, int3
   thread_local ScratchBuffer tb, ta;  // float-sized scratch, used as bytes
   const int64_t kc_max = std::min<int64_t>(kern.kc, k);
   const int64_t nc_max = std::min<int64_t>(kern.nc, n), mc_max = std::min<int64_t>(kern.mc, m);
-  uint8_t* bbuf = pre.panels ? nullptr
-                             : reinterpret_cast<uint8_t*>(
-                                   tb.get(size_t(ceil_div(nc_max, nr) * panel_bytes(kern, kc_max, nr)) / 4 + 16));
-  uint8_t* abuf = reinterpret_cast<uint8_t*>(
-      ta.get(size_t(ceil_div(mc_max, mr) * panel_bytes(kern, kc_max, mr)) / 4 + 16));
+  uint8_t* bbuf =
+      pre.panels
+          ? nullptr
+          : reinterpret_cast<uint8_t*>(tb.get(size_t(ceil_div(nc_max, nr) * panel_bytes(kern, kc_max, nr)) / 4 + 16));
+  uint8_t* abuf =
+      reinterpret_cast<uint8_t*>(ta.get(size_t(ceil_div(mc_max, mr) * panel_bytes(kern, kc_max, mr)) / 4 + 16));
   for (int64_t jc = 0; jc < n; jc += kern.nc) {
     const int64_t nc = std::min<int64_t>(kern.nc, n - jc);
     const int64_t n_panels = ceil_div(nc, nr);
@@ -90,8 +91,8 @@ void gemm_s8_serial(const GemmS8Args& g, const uint8_t* a, const int8_t* b, int3
           }
           for (int64_t ir = 0; ir < m_panels; ++ir) {
             const int rows = int(std::min<int64_t>(mr, mc - ir * mr));
-            micro_tile(kern, steps, abuf + ir * a_panel, bp, c + (ic + ir * mr) * g.ldc + jc + jr * nr, g.ldc,
-                       rows, cols, pc > 0);
+            micro_tile(kern, steps, abuf + ir * a_panel, bp, c + (ic + ir * mr) * g.ldc + jc + jr * nr, g.ldc, rows,
+                       cols, pc > 0);
           }
         }
       }
@@ -141,8 +142,7 @@ void gemm_s8_blis(const GemmS8Args& g, const GemmS8Kernel& kern, const uint8_t* 
   }
   std::vector<int32_t> colsum;
   const int32_t* packed_colsum = packed ? reinterpret_cast<const int32_t*>(packed + kGemmS8PackedHeaderBytes) : nullptr;
-  const uint8_t* packed_panels =
-      packed ? packed + kGemmS8PackedHeaderBytes + (g.n * 4 + 63) / 64 * 64 : nullptr;
+  const uint8_t* packed_panels = packed ? packed + kGemmS8PackedHeaderBytes + (g.n * 4 + 63) / 64 * 64 : nullptr;
   if (g.a_zero_point != 0 && !packed) {
     colsum.resize(size_t(g.n));
     for (int64_t j = 0; j < g.n; ++j) {
@@ -152,8 +152,8 @@ void gemm_s8_blis(const GemmS8Args& g, const GemmS8Kernel& kern, const uint8_t* 
       colsum[size_t(j)] = s;
     }
   }
-  const int32_t* cs = packed ? (g.a_zero_point != 0 ? packed_colsum : nullptr)
-                             : (colsum.empty() ? nullptr : colsum.data());
+  const int32_t* cs =
+      packed ? (g.a_zero_point != 0 ? packed_colsum : nullptr) : (colsum.empty() ? nullptr : colsum.data());
   const int64_t n_panels_all = ceil_div(g.n, kern.nr);
   const int all = g.num_threads > 0 ? g.num_threads : get_num_threads();
   const double macs = double(g.m) * double(g.n) * double(g.k);
@@ -165,7 +165,7 @@ void gemm_s8_blis(const GemmS8Args& g, const GemmS8Kernel& kern, const uint8_t* 
   int tm, tn;
   grid_for(g.m, g.n, nt, kern, &tm, &tn);
   const int64_t m_panels = ceil_div(g.m, kern.mr), n_panels = ceil_div(g.n, kern.nr);
-#pragma omp parallel num_threads(tm * tn)
+#pragma omp parallel num_threads(tm* tn)
   {
     const int t = omp_get_thread_num();
     const int ti = t / tn, tj = t % tn;
@@ -174,8 +174,8 @@ void gemm_s8_blis(const GemmS8Args& g, const GemmS8Kernel& kern, const uint8_t* 
     const int64_t c0 = std::min(g.n, tj * ceil_div(n_panels, tn) * kern.nr);
     const int64_t c1 = std::min(g.n, (tj + 1) * ceil_div(n_panels, tn) * kern.nr);
     if (r1 > r0 && c1 > c0)
-      gemm_s8_serial(g, g.a + r0 * g.lda, packed ? nullptr : g.b + c0 * g.ldb, g.c + r0 * g.ldc + c0, r1 - r0,
-                     c1 - c0, cs ? cs + c0 : nullptr, kern, PrepackedB{packed_panels, c0 / kern.nr, n_panels_all});
+      gemm_s8_serial(g, g.a + r0 * g.lda, packed ? nullptr : g.b + c0 * g.ldb, g.c + r0 * g.ldc + c0, r1 - r0, c1 - c0,
+                     cs ? cs + c0 : nullptr, kern, PrepackedB{packed_panels, c0 / kern.nr, n_panels_all});
   }
 }
 
@@ -216,18 +216,19 @@ bool int8_fits_7bit(const int8_t* b, int64_t n, int64_t k, int64_t ldb) {
 
 const Registry<GemmS8Args>& gemm_u8s8s32_registry() {
   // Fastest first, reference last.
-  static const Registry<GemmS8Args> registry("gemm_u8s8s32", {
+  static const Registry<GemmS8Args> registry(
+      "gemm_u8s8s32", {
 #ifdef DLCORE_HAVE_AVX512
-    {"gemm_u8s8s32_amx_32x32", Isa::amx, nullptr, run_amx},
-    {"gemm_u8s8s32_avx512vnni_8x32", Isa::avx512_vnni, nullptr, run_avx512vnni},
+                          {"gemm_u8s8s32_amx_32x32", Isa::amx, nullptr, run_amx},
+                          {"gemm_u8s8s32_avx512vnni_8x32", Isa::avx512_vnni, nullptr, run_avx512vnni},
 #endif
 #ifdef DLCORE_HAVE_AVX2
-    {"gemm_u8s8s32_avxvnni_6x16", Isa::avx_vnni, nullptr, run_avxvnni},
-    {"gemm_u8s8s32_avx2_maddubs_4x16", Isa::avx2, maddubs_declines, run_avx2_maddubs},
-    {"gemm_u8s8s32_avx2_madd16_6x16", Isa::avx2, nullptr, run_avx2_madd16},
+                          {"gemm_u8s8s32_avxvnni_6x16", Isa::avx_vnni, nullptr, run_avxvnni},
+                          {"gemm_u8s8s32_avx2_maddubs_4x16", Isa::avx2, maddubs_declines, run_avx2_maddubs},
+                          {"gemm_u8s8s32_avx2_madd16_6x16", Isa::avx2, nullptr, run_avx2_madd16},
 #endif
-    {"gemm_u8s8s32_ref_4x8", Isa::ref, nullptr, run_ref},
-  });
+                          {"gemm_u8s8s32_ref_4x8", Isa::ref, nullptr, run_ref},
+                      });
   return registry;
 }
 
@@ -283,12 +284,13 @@ uint64_t gemm_s8_hash_bytes(const void* p, int64_t bytes, uint64_t seed) {
 int64_t gemm_s8_packed_bytes(const GemmS8Kernel& kern, int64_t n, int64_t k) {
   const int64_t n_panels = ceil_div(n, kern.nr);
   int64_t panels = 0;
-  for (int64_t pc = 0; pc < k; pc += kern.kc) panels += n_panels * panel_bytes(kern, std::min<int64_t>(kern.kc, k - pc), kern.nr);
+  for (int64_t pc = 0; pc < k; pc += kern.kc)
+    panels += n_panels * panel_bytes(kern, std::min<int64_t>(kern.kc, k - pc), kern.nr);
   return kGemmS8PackedHeaderBytes + (n * 4 + 63) / 64 * 64 + panels;
 }
 
-void gemm_s8_pack_weights(const GemmS8Kernel& kern, const int8_t* b, int64_t n, int64_t k, int64_t ldb,
-                          bool b_is_7bit, uint8_t* out) {
+void gemm_s8_pack_weights(const GemmS8Kernel& kern, const int8_t* b, int64_t n, int64_t k, int64_t ldb, bool b_is_7bit,
+                          uint8_t* out) {
   const int64_t total = gemm_s8_packed_bytes(kern, n, k);
   std::memset(out, 0, size_t(kGemmS8PackedHeaderBytes));
   GemmS8PackedHeader h{};
@@ -338,12 +340,11 @@ const GemmS8Kernel& gemm_s8_packed_kernel(const uint8_t* packed, int64_t bytes, 
   for (const auto& e : kPackableKernels) {
     const GemmS8Kernel& kern = e.kernel();
     if (gemm_s8_hash_bytes(kern.name, int64_t(std::strlen(kern.name))) != h.kernel_hash) continue;
-    DLCORE_CHECK(h.kc == kern.kc && h.nr == kern.nr, op, ": the weights were packed for ", kern.name,
-                 " with KC=", h.kc, ", NR=", h.nr, " but this build blocks it as KC=", kern.kc, ", NR=", kern.nr,
-                 "; repack them");
-    DLCORE_CHECK(h.n > 0 && h.k > 0 && bytes == gemm_s8_packed_bytes(kern, h.n, h.k), op,
-                 ": the packed weights hold ", bytes, " bytes; ", h.n, " x ", h.k, " weights packed for ", kern.name,
-                 " take ", h.n > 0 && h.k > 0 ? gemm_s8_packed_bytes(kern, h.n, h.k) : 0, " (truncated?); repack them");
+    DLCORE_CHECK(h.kc == kern.kc && h.nr == kern.nr, op, ": the weights were packed for ", kern.name, " with KC=", h.kc,
+                 ", NR=", h.nr, " but this build blocks it as KC=", kern.kc, ", NR=", kern.nr, "; repack them");
+    DLCORE_CHECK(h.n > 0 && h.k > 0 && bytes == gemm_s8_packed_bytes(kern, h.n, h.k), op, ": the packed weights hold ",
+                 bytes, " bytes; ", h.n, " x ", h.k, " weights packed for ", kern.name, " take ",
+                 h.n > 0 && h.k > 0 ? gemm_s8_packed_bytes(kern, h.n, h.k) : 0, " (truncated?); repack them");
     return kern;
   }
   throw ValueError(cat(op, ": the weights were packed for a kernel this build does not have; repack them here"));

@@ -21,37 +21,36 @@ struct GemmS8Args {
   int64_t m = 0, n = 0, k = 0;
   const uint8_t* a = nullptr;  // M x K, row stride lda
   int64_t lda = 0;
-  const int8_t* b = nullptr;   // N x K, row stride ldb
+  const int8_t* b = nullptr;  // N x K, row stride ldb
   int64_t ldb = 0;
-  int32_t* c = nullptr;        // M x N, row stride ldc
+  int32_t* c = nullptr;  // M x N, row stride ldc
   int64_t ldc = 0;
-  int a_zero_point = 0;        // 0..255
+  int a_zero_point = 0;  // 0..255
   // Set by the entry after scanning B: every weight lies in [-64, 63], so
   // vpmaddubsw's int16 pair sums cannot saturate (2 * 255 * 64 = 32640).
   bool b_is_7bit = false;
-  int num_threads = 0;         // 0: dlcore's thread count; 1: the calling thread only
+  int num_threads = 0;  // 0: dlcore's thread count; 1: the calling thread only
 };
 
 // The micro-kernel contract. One "step" multiplies a 4-byte slice of each A
 // row (broadcast) with a 4-byte slice of each B column and adds the four
 // products into that output's int32 accumulator. A panel: steps x MR x 4
 // bytes; B panel: steps x NR x 4 bytes. `accumulate`: C += tile, else C = tile.
-using GemmS8UKernel = void (*)(int64_t steps, const void* a, const void* b, int32_t* c, int64_t ldc,
-                               bool accumulate);
+using GemmS8UKernel = void (*)(int64_t steps, const void* a, const void* b, int32_t* c, int64_t ldc, bool accumulate);
 // Packs rows [row0, row0+rows) x k columns [k0, k0+kc) of A into one MR
 // micro-panel (zero rows and zero k beyond the edges).
-using GemmS8PackA = void (*)(const uint8_t* a, int64_t lda, int64_t row0, int rows, int64_t k0, int64_t kc,
-                             int64_t k, int mr, void* dst);
+using GemmS8PackA = void (*)(const uint8_t* a, int64_t lda, int64_t row0, int rows, int64_t k0, int64_t kc, int64_t k,
+                             int mr, void* dst);
 // Packs rows [col0, col0+cols) of B (= columns of C) x [k0, k0+kc) into one NR micro-panel.
-using GemmS8PackB = void (*)(const int8_t* b, int64_t ldb, int64_t col0, int cols, int64_t k0, int64_t kc,
-                             int64_t k, int nr, void* dst);
+using GemmS8PackB = void (*)(const int8_t* b, int64_t ldb, int64_t col0, int cols, int64_t k0, int64_t kc, int64_t k,
+                             int nr, void* dst);
 
 struct GemmS8Kernel {
   const char* name;
   int mr, nr;
-  int mc, kc, nc;       // kc: a multiple of 4 (k elements per block)
-  int steps_per_k4;     // 1 (u8/s8 quads) or 2 (widened to int16 pairs: two 4-byte steps per 4 k)
-  int k_align;          // panels hold k rounded up to this (4; AMX: 64, one tile row of bytes)
+  int mc, kc, nc;    // kc: a multiple of 4 (k elements per block)
+  int steps_per_k4;  // 1 (u8/s8 quads) or 2 (widened to int16 pairs: two 4-byte steps per 4 k)
+  int k_align;       // panels hold k rounded up to this (4; AMX: 64, one tile row of bytes)
   GemmS8UKernel ukernel;
   GemmS8PackA pack_a;
   GemmS8PackB pack_b;
@@ -101,8 +100,8 @@ const Impl<Args>& select_impl(const Registry<Args>& reg, const Args& args, const
       if (impl.isa != wanted) continue;
       any = true;
       if (!isa_built(wanted) || !isa_supported(wanted))
-        throw BackendError(cat(reg.op(), ": backend '", backend, "' is not available: ",
-                               isa_unavailable_reason(wanted)));
+        throw BackendError(
+            cat(reg.op(), ": backend '", backend, "' is not available: ", isa_unavailable_reason(wanted)));
       std::string why = impl.declines ? impl.declines(args) : std::string();
       if (why.empty()) {
         record_dispatch(reg.op(), impl.name);
@@ -138,8 +137,8 @@ const Impl<Args>& select_impl(const Registry<Args>& reg, const Args& args, const
 // panels: k block p (KC k each, the last shorter) x column panel j (NR
 // columns), each panel_bytes(KC_p, NR), p-major.
 struct GemmS8PackedHeader {
-  uint64_t magic;         // kGemmS8PackedMagic
-  uint64_t kernel_hash;   // hash of the kernel's name
+  uint64_t magic;        // kGemmS8PackedMagic
+  uint64_t kernel_hash;  // hash of the kernel's name
   int64_t n, k;
   int64_t kc, nr;         // the kernel's blocking when packed
   uint64_t flags;         // bit 0: every weight in [-64, 63]

@@ -23,8 +23,7 @@ namespace {
 // `rows` (<= 32) strided bf16 rows, kc long, into interleaved float32 panel
 // order: converted 64 columns at a time into a float block on the stack, then
 // moved by the float32 interleave (8x8 register transposes where AVX is on).
-DLCORE_INLINE void interleave_rows_bf16(const uint16_t* src, int64_t lds, int rows, int64_t kc, float* dst,
-                                        int ld) {
+DLCORE_INLINE void interleave_rows_bf16(const uint16_t* src, int64_t lds, int rows, int64_t kc, float* dst, int ld) {
   constexpr int64_t kChunk = 64;
   alignas(64) float buf[32 * kChunk];
   for (int64_t p0 = 0; p0 < kc; p0 += kChunk) {
@@ -35,7 +34,7 @@ DLCORE_INLINE void interleave_rows_bf16(const uint16_t* src, int64_t lds, int ro
 }
 
 inline void pack_a_bf16_cvt(const uint16_t* a, int64_t lda, bool trans_a, int64_t row0, int rows, int64_t col0,
-                     int64_t kc, int mr, float* dst) {
+                            int64_t kc, int mr, float* dst) {
   zero_partial_panel(dst, mr, rows, kc);
   if (trans_a)  // op(A)(i, p) = A[p, i]: each k step is `rows` contiguous values
     for (int64_t p = 0; p < kc; ++p) bf16_to_f32_row(a + (col0 + p) * lda + row0, rows, dst + p * mr);
@@ -44,7 +43,7 @@ inline void pack_a_bf16_cvt(const uint16_t* a, int64_t lda, bool trans_a, int64_
 }
 
 inline void pack_b_bf16_cvt(const uint16_t* b, int64_t ldb, bool trans_b, int64_t row0, int64_t kc, int64_t col0,
-                     int cols, int nr, float* dst) {
+                            int cols, int nr, float* dst) {
   zero_partial_panel(dst, nr, cols, kc);
   if (trans_b)  // op(B)(p, j) = B[j, p]
     interleave_rows_bf16(b + col0 * ldb + row0, ldb, cols, kc, dst, nr);
@@ -65,7 +64,7 @@ struct OpView {
 
 // A for vdpbf16ps: dst[(q*mr + i)*2 + e] = op(A)(row0+i, col0+2q+e).
 inline void pack_a_bf16_pairs(const uint16_t* a, int64_t lda, bool trans_a, int64_t row0, int rows, int64_t col0,
-                       int64_t kc, int mr, uint16_t* dst) {
+                              int64_t kc, int mr, uint16_t* dst) {
   const OpView v{trans_a ? a + col0 * lda + row0 : a + row0 * lda + col0, lda, trans_a};
   const int64_t pairs = (kc + 1) / 2;
   for (int64_t q = 0; q < pairs; ++q)
@@ -79,8 +78,8 @@ inline void pack_a_bf16_pairs(const uint16_t* a, int64_t lda, bool trans_a, int6
 // B as K-pairs (vdpbf16ps and AMX's B tiles), k padded to a multiple of KR:
 // dst[(q*nr + j)*2 + e] = op(B)(row0+2q+e, col0+j).
 template <int KR>
-void pack_b_bf16_pairs(const uint16_t* b, int64_t ldb, bool trans_b, int64_t row0, int64_t kc, int64_t col0,
-                       int cols, int nr, uint16_t* dst) {
+void pack_b_bf16_pairs(const uint16_t* b, int64_t ldb, bool trans_b, int64_t row0, int64_t kc, int64_t col0, int cols,
+                       int nr, uint16_t* dst) {
   // op(B)(p, j): as an OpView over op(B)^T (row j, column p).
   const OpView v{trans_b ? b + col0 * ldb + row0 : b + row0 * ldb + col0, ldb, !trans_b};
   const int64_t pairs = (kc + KR - 1) / KR * KR / 2;
@@ -95,7 +94,7 @@ void pack_b_bf16_pairs(const uint16_t* b, int64_t ldb, bool trans_b, int64_t row
 // A for AMX: per block of 32 k, mr rows of 32 contiguous values (a tile row
 // is 64 bytes): dst[(kb*mr + i)*32 + t] = op(A)(row0+i, col0+32kb+t).
 inline void pack_a_bf16_amx(const uint16_t* a, int64_t lda, bool trans_a, int64_t row0, int rows, int64_t col0,
-                     int64_t kc, int mr, uint16_t* dst) {
+                            int64_t kc, int mr, uint16_t* dst) {
   const OpView v{trans_a ? a + col0 * lda + row0 : a + row0 * lda + col0, lda, trans_a};
   const int64_t blocks = (kc + 31) / 32;
   for (int64_t kb = 0; kb < blocks; ++kb)

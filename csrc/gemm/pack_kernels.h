@@ -64,8 +64,7 @@ DLCORE_INLINE void transpose_few_rows(const float* src, int64_t lds, int rows, f
 
 // dst[p * ld + i] = src[i * lds + p] for i < rows, p < kc: a strided gather
 // of `rows` source rows into interleaved micro-panel order.
-DLCORE_INLINE void interleave_rows(const float* src, int64_t lds, int rows, int64_t kc, float* dst,
-                                   int ld) {
+DLCORE_INLINE void interleave_rows(const float* src, int64_t lds, int rows, int64_t kc, float* dst, int ld) {
   int i = 0;
 #if defined(__AVX2__)
   for (; i + 8 <= rows; i += 8) {
@@ -101,21 +100,21 @@ DLCORE_INLINE void zero_partial_panel(float* dst, int ld, int live, int64_t kc) 
   if (live < ld) std::memset(dst, 0, sizeof(float) * size_t(ld) * size_t(kc));
 }
 
-void pack_a_panel_impl(const float* a, int64_t lda, bool trans_a, int64_t row0, int rows, int64_t col0,
-                       int64_t kc, int mr, float* dst) {
+void pack_a_panel_impl(const float* a, int64_t lda, bool trans_a, int64_t row0, int rows, int64_t col0, int64_t kc,
+                       int mr, float* dst) {
   zero_partial_panel(dst, mr, rows, kc);
   if (trans_a)  // op(A)(i, p) = A[p, i]: each k step is `rows` contiguous floats
     copy_rows(a + col0 * lda + row0, lda, rows, kc, dst, mr);
-  else          // op(A)(i, p) = A[i, p]: rows of A become columns of the panel
+  else  // op(A)(i, p) = A[i, p]: rows of A become columns of the panel
     interleave_rows(a + row0 * lda + col0, lda, rows, kc, dst, mr);
 }
 
-void pack_b_panel_impl(const float* b, int64_t ldb, bool trans_b, int64_t row0, int64_t kc, int64_t col0,
-                       int cols, int nr, float* dst) {
+void pack_b_panel_impl(const float* b, int64_t ldb, bool trans_b, int64_t row0, int64_t kc, int64_t col0, int cols,
+                       int nr, float* dst) {
   zero_partial_panel(dst, nr, cols, kc);
   if (trans_b)  // op(B)(p, j) = B[j, p]
     interleave_rows(b + col0 * ldb + row0, ldb, cols, kc, dst, nr);
-  else          // op(B)(p, j) = B[p, j]
+  else  // op(B)(p, j) = B[p, j]
     copy_rows(b + row0 * ldb + col0, ldb, cols, kc, dst, nr);
 }
 

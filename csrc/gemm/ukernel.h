@@ -10,8 +10,8 @@ namespace {
 // held in registers for the whole k loop: MR*NV accumulators + NV B vectors +
 // 1 broadcast A value must fit the register file (16 ymm / 32 zmm).
 template <class V, int MR, int NV>
-void gemm_ukernel(int64_t k, const float* __restrict a, const float* __restrict b,
-                  float* __restrict c, int64_t ldc, float alpha, float beta) {
+void gemm_ukernel(int64_t k, const float* __restrict a, const float* __restrict b, float* __restrict c, int64_t ldc,
+                  float alpha, float beta) {
   constexpr int W = V::width;
   constexpr int NR = NV * W;
   using reg = typename V::reg;

@@ -11,9 +11,9 @@ const GemmKernel& gemm_kernel_avx512() {
   // micro-panel is 256*32*4 = 32 KiB... too big for L1 alongside A, so KC is
   // 192 (24 KiB); A block 240*192*4 = 180 KiB in L2. Not measured here: this
   // machine has no AVX-512, so these follow BLIS's skx table, scaled.
-  static const GemmKernel kernel{"gemm_avx512_12x32", 12, 32, 240, 192, 3072,
-                                 &gemm_ukernel<simd::Avx512, 12, 2>,
-                                 &pack_a_panel_impl, &pack_b_panel_impl};
+  static const GemmKernel kernel{
+      "gemm_avx512_12x32", 12, 32, 240, 192, 3072, &gemm_ukernel<simd::Avx512, 12, 2>, &pack_a_panel_impl,
+      &pack_b_panel_impl};
   return kernel;
 }
 

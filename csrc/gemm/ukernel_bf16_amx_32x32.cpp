@@ -84,9 +84,9 @@ const GemmKernelBf16& gemm_kernel_bf16_amx() {
   // L2): KC = 512 makes a packed B micro-panel 512*32*2 B = 32 KiB (L1) and
   // gives 16 tile steps per C store; MC = 128: an A block of 128 KiB; NC =
   // 1024: a B block of 1 MiB, in L2.
-  static const GemmKernelBf16 kernel{"gemm_bf16_amx_32x32", 32, 32, 128, 512, 1024, 32,
-                                     &ukernel_amx_32x32, &pack_a_bf16_amx, &pack_b_bf16_pairs<32>,
-                                     &amx_begin, &amx_end};
+  static const GemmKernelBf16 kernel{
+      "gemm_bf16_amx_32x32",  32,         32,      128, 512, 1024, 32, &ukernel_amx_32x32, &pack_a_bf16_amx,
+      &pack_b_bf16_pairs<32>, &amx_begin, &amx_end};
   return kernel;
 }
 

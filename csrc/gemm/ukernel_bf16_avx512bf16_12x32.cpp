@@ -57,9 +57,9 @@ const GemmKernelBf16& gemm_kernel_bf16_avx512bf16() {
   // Not measured (no AVX512-BF16 here). KC = 384: a packed B micro-panel is
   // 384*32*2 B = 24 KiB, in a 32-48 KiB L1d beside the 9 KiB A micro-panel;
   // MC = 240: an A block is 240*384*2 B = 180 KiB of a 1-2 MiB L2.
-  static const GemmKernelBf16 kernel{"gemm_bf16_avx512bf16_12x32", 12, 32, 240, 384, 3072, 2,
-                                     &ukernel_dpbf16<12, 2>, &pack_a_bf16_pairs, &pack_b_bf16_pairs<2>,
-                                     nullptr, nullptr};
+  static const GemmKernelBf16 kernel{
+      "gemm_bf16_avx512bf16_12x32", 12,      32,     240, 384, 3072, 2, &ukernel_dpbf16<12, 2>, &pack_a_bf16_pairs,
+      &pack_b_bf16_pairs<2>,        nullptr, nullptr};
   return kernel;
 }
 

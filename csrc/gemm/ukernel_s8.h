@@ -15,8 +15,7 @@ namespace dlcore {
 namespace {
 
 template <class Ops, int MR, int NV>
-void ukernel_s8(int64_t steps, const void* a_, const void* b_, int32_t* __restrict c, int64_t ldc,
-                bool accumulate) {
+void ukernel_s8(int64_t steps, const void* a_, const void* b_, int32_t* __restrict c, int64_t ldc, bool accumulate) {
   using reg = typename Ops::reg;
   constexpr int W = Ops::lanes;
   constexpr int NR = NV * W;
@@ -53,8 +52,8 @@ void ukernel_s8(int64_t steps, const void* a_, const void* b_, int32_t* __restri
 // 4 k). Pairs (Wide): the same 4 k as two steps of two int16 each, widened
 // (u8 zero-extended, s8 sign-extended) so vpmaddwd multiplies them exactly.
 template <class T, class Out, bool Wide>
-void pack_panel_s8(const T* src, int64_t ld, int64_t row0, int rows, int64_t k0, int64_t kc, int64_t k,
-                   int tile, void* dst_) {
+void pack_panel_s8(const T* src, int64_t ld, int64_t row0, int rows, int64_t k0, int64_t kc, int64_t k, int tile,
+                   void* dst_) {
   const int64_t quads = (kc + 3) / 4;
   const int64_t kend = k0 + kc < k ? k0 + kc : k;
   const int64_t full = (kend - k0) / 4;  // quads with all four k inside the block

@@ -106,8 +106,8 @@ void pack_b_amx(const int8_t* b, int64_t ldb, int64_t col0, int cols, int64_t k0
 // L2): KC = 4096 makes each B micro-panel 128 KiB and the A block 64 x 4096
 // = 256 KiB, both in L2, which is where tileloadd streams them from.
 const GemmS8Kernel& gemm_s8_kernel_amx() {
-  static const GemmS8Kernel kernel{"gemm_u8s8s32_amx_32x32", 32, 32, 64, 4096, 4096, 1, 64,
-                                   &ukernel_amx_32x32, &pack_a_amx, &pack_b_amx};
+  static const GemmS8Kernel kernel{"gemm_u8s8s32_amx_32x32", 32,          32,         64, 4096, 4096, 1, 64,
+                                   &ukernel_amx_32x32,       &pack_a_amx, &pack_b_amx};
   return kernel;
 }
 

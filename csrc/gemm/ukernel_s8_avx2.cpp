@@ -36,7 +36,7 @@ struct Avx2Common {
 
 struct Avx2Maddubs : Avx2Common {
   static reg dot(reg acc, reg a_u8, reg b_s8) {
-    const reg pairs = _mm256_maddubs_epi16(a_u8, b_s8);           // 16 x int16 (saturating; see above)
+    const reg pairs = _mm256_maddubs_epi16(a_u8, b_s8);                // 16 x int16 (saturating; see above)
     const reg quads = _mm256_madd_epi16(pairs, _mm256_set1_epi16(1));  // 8 x int32, exact
     return _mm256_add_epi32(acc, quads);
   }
@@ -54,14 +54,32 @@ struct Avx2Madd16 : Avx2Common {
 // 4 x 16 for maddubs: 8 accumulators + 2 B + broadcast + the ones constant +
 // 2 temporaries fit the 16 ymm; madd16 needs no temporaries: 6 x 16.
 const GemmS8Kernel& gemm_s8_kernel_avx2_maddubs() {
-  static const GemmS8Kernel kernel{"gemm_u8s8s32_avx2_maddubs_4x16", 4, 16, 96, 1024, 4096, 1, 4,
-                                   &ukernel_s8<Avx2Maddubs, 4, 2>, &pack_a_s8<false>, &pack_b_s8<false>};
+  static const GemmS8Kernel kernel{"gemm_u8s8s32_avx2_maddubs_4x16",
+                                   4,
+                                   16,
+                                   96,
+                                   1024,
+                                   4096,
+                                   1,
+                                   4,
+                                   &ukernel_s8<Avx2Maddubs, 4, 2>,
+                                   &pack_a_s8<false>,
+                                   &pack_b_s8<false>};
   return kernel;
 }
 
 const GemmS8Kernel& gemm_s8_kernel_avx2_madd16() {
-  static const GemmS8Kernel kernel{"gemm_u8s8s32_avx2_madd16_6x16", 6, 16, 96, 512, 4096, 2, 4,
-                                   &ukernel_s8<Avx2Madd16, 6, 2>, &pack_a_s8<true>, &pack_b_s8<true>};
+  static const GemmS8Kernel kernel{"gemm_u8s8s32_avx2_madd16_6x16",
+                                   6,
+                                   16,
+                                   96,
+                                   512,
+                                   4096,
+                                   2,
+                                   4,
+                                   &ukernel_s8<Avx2Madd16, 6, 2>,
+                                   &pack_a_s8<true>,
+                                   &pack_b_s8<true>};
   return kernel;
 }
 

@@ -31,8 +31,17 @@ struct Avx512VnniOps {
 // Block sizes by the L1/L2 rule of the AVX2 row (not tuned: no VNNI CPU here):
 // B micro-panel 32 x 512 = 16 KiB, A block 96 x 512 = 48 KiB.
 const GemmS8Kernel& gemm_s8_kernel_avx512vnni() {
-  static const GemmS8Kernel kernel{"gemm_u8s8s32_avx512vnni_8x32", 8, 32, 96, 512, 4096, 1, 4,
-                                   &ukernel_s8<Avx512VnniOps, 8, 2>, &pack_a_s8<false>, &pack_b_s8<false>};
+  static const GemmS8Kernel kernel{"gemm_u8s8s32_avx512vnni_8x32",
+                                   8,
+                                   32,
+                                   96,
+                                   512,
+                                   4096,
+                                   1,
+                                   4,
+                                   &ukernel_s8<Avx512VnniOps, 8, 2>,
+                                   &pack_a_s8<false>,
+                                   &pack_b_s8<false>};
   return kernel;
 }
 

@@ -28,8 +28,17 @@ struct AvxVnniOps {
 }  // namespace
 
 const GemmS8Kernel& gemm_s8_kernel_avxvnni() {
-  static const GemmS8Kernel kernel{"gemm_u8s8s32_avxvnni_6x16", 6, 16, 96, 1024, 4096, 1, 4,
-                                   &ukernel_s8<AvxVnniOps, 6, 2>, &pack_a_s8<false>, &pack_b_s8<false>};
+  static const GemmS8Kernel kernel{"gemm_u8s8s32_avxvnni_6x16",
+                                   6,
+                                   16,
+                                   96,
+                                   1024,
+                                   4096,
+                                   1,
+                                   4,
+                                   &ukernel_s8<AvxVnniOps, 6, 2>,
+                                   &pack_a_s8<false>,
+                                   &pack_b_s8<false>};
   return kernel;
 }
 

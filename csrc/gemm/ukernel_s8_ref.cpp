@@ -11,7 +11,9 @@ struct RefOps {
   using reg = int32_t;
   static constexpr int lanes = 1;
   static reg zero() { return 0; }
-  static reg load(const uint8_t* p) { return reg(p[0]) | reg(p[1]) << 8 | reg(p[2]) << 16 | int32_t(uint32_t(p[3]) << 24); }
+  static reg load(const uint8_t* p) {
+    return reg(p[0]) | reg(p[1]) << 8 | reg(p[2]) << 16 | int32_t(uint32_t(p[3]) << 24);
+  }
   static reg bcast(const uint8_t* p) { return load(p); }
   static reg dot(reg acc, reg a, reg b) {
     for (int q = 0; q < 4; ++q)
@@ -26,8 +28,9 @@ struct RefOps {
 }  // namespace
 
 const GemmS8Kernel& gemm_s8_kernel_ref() {
-  static const GemmS8Kernel kernel{"gemm_u8s8s32_ref_4x8", 4, 8, 64, 1024, 4096, 1, 4,
-                                   &ukernel_s8<RefOps, 4, 8>, &pack_a_s8<false>, &pack_b_s8<false>};
+  static const GemmS8Kernel kernel{
+      "gemm_u8s8s32_ref_4x8", 4, 8, 64, 1024, 4096, 1, 4, &ukernel_s8<RefOps, 4, 8>, &pack_a_s8<false>,
+      &pack_b_s8<false>};
   return kernel;
 }
 

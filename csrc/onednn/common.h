@@ -63,11 +63,11 @@ dnnl::primitive_attr plan_attr();
 // primitive wants another layout the plan reorders it (before execution for
 // inputs, after it for outputs).
 struct PlanArg {
-  int id = 0;                 // DNNL_ARG_*
-  memory::desc user;          // the plain layout of the NumPy buffer
-  memory::desc inner;         // the layout the primitive was created with
+  int id = 0;          // DNNL_ARG_*
+  memory::desc user;   // the plain layout of the NumPy buffer
+  memory::desc inner;  // the layout the primitive was created with
   bool output = false;
-  dnnl::reorder reorder;      // empty when user == inner
+  dnnl::reorder reorder;  // empty when user == inner
 };
 
 // A primitive ready to run on user buffers. Immutable once built, so many
@@ -77,8 +77,8 @@ struct Plan {
   dnnl::primitive primitive;
   std::vector<PlanArg> args;
   memory::desc scratchpad;
-  memory::desc workspace;     // zero-size when the primitive has none
-  std::string impl;           // oneDNN's implementation name, e.g. "jit:avx2"
+  memory::desc workspace;  // zero-size when the primitive has none
+  std::string impl;        // oneDNN's implementation name, e.g. "jit:avx2"
 
   // `user`: DNNL_ARG_* -> memory over the caller's buffers (plain layout),
   // plus extra arguments (workspace, runtime scales) passed through as is.

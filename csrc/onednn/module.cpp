@@ -16,18 +16,30 @@ using namespace dlcore::onednn;
 
 static const char* isa_name(dnnl_cpu_isa_t isa) {
   switch (isa) {
-    case dnnl_cpu_isa_sse41: return "sse41";
-    case dnnl_cpu_isa_avx: return "avx";
-    case dnnl_cpu_isa_avx2: return "avx2";
-    case dnnl_cpu_isa_avx2_vnni: return "avx2_vnni";
-    case dnnl_cpu_isa_avx2_vnni_2: return "avx2_vnni_2";
-    case dnnl_cpu_isa_avx512_core: return "avx512_core";
-    case dnnl_cpu_isa_avx512_core_vnni: return "avx512_core_vnni";
-    case dnnl_cpu_isa_avx512_core_bf16: return "avx512_core_bf16";
-    case dnnl_cpu_isa_avx512_core_fp16: return "avx512_core_fp16";
-    case dnnl_cpu_isa_avx512_core_amx: return "avx512_core_amx";
-    case dnnl_cpu_isa_avx512_core_amx_fp16: return "avx512_core_amx_fp16";
-    default: return "default";
+    case dnnl_cpu_isa_sse41:
+      return "sse41";
+    case dnnl_cpu_isa_avx:
+      return "avx";
+    case dnnl_cpu_isa_avx2:
+      return "avx2";
+    case dnnl_cpu_isa_avx2_vnni:
+      return "avx2_vnni";
+    case dnnl_cpu_isa_avx2_vnni_2:
+      return "avx2_vnni_2";
+    case dnnl_cpu_isa_avx512_core:
+      return "avx512_core";
+    case dnnl_cpu_isa_avx512_core_vnni:
+      return "avx512_core_vnni";
+    case dnnl_cpu_isa_avx512_core_bf16:
+      return "avx512_core_bf16";
+    case dnnl_cpu_isa_avx512_core_fp16:
+      return "avx512_core_fp16";
+    case dnnl_cpu_isa_avx512_core_amx:
+      return "avx512_core_amx";
+    case dnnl_cpu_isa_avx512_core_amx_fp16:
+      return "avx512_core_amx_fp16";
+    default:
+      return "default";
   }
 }
 
@@ -69,16 +81,19 @@ PYBIND11_MODULE(_onednn, m) {
   dlcore::def_host_cache(m);
   m.def("describe", &describe, "oneDNN version, runtime and the ISA it dispatches to");
   m.def("probe", &probe, "'' when the backend is usable here, else why not");
-  m.def("last_call_info", [] {
-    const CallInfo& c = last_call();
-    py::dict d;
-    d["primitive_seconds"] = c.primitive_seconds;
-    d["reorder_seconds"] = c.reorder_seconds;
-    d["reorders"] = c.reorders;
-    d["impl"] = c.impl;
-    return d;
-  }, "What the last call on this thread ran: seconds inside the primitive(s) alone, "
-     "seconds of layout reorders, reorder count, oneDNN implementation names");
+  m.def(
+      "last_call_info",
+      [] {
+        const CallInfo& c = last_call();
+        py::dict d;
+        d["primitive_seconds"] = c.primitive_seconds;
+        d["reorder_seconds"] = c.reorder_seconds;
+        d["reorders"] = c.reorders;
+        d["impl"] = c.impl;
+        return d;
+      },
+      "What the last call on this thread ran: seconds inside the primitive(s) alone, "
+      "seconds of layout reorders, reorder count, oneDNN implementation names");
   m.def("cache_info", [] {
     py::dict d;
     d["size"] = cache_size();

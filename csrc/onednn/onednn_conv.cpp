@@ -17,19 +17,19 @@ namespace onednn {
 namespace {
 
 struct ConvGeometry {
-  int64_t n, c, h, w;       // input
-  int64_t o, kh, kw;        // weights (O, C/groups, KH, KW)
+  int64_t n, c, h, w;  // input
+  int64_t o, kh, kw;   // weights (O, C/groups, KH, KW)
   int64_t groups;
-  int64_t sh, sw, dh, dw;   // stride, dilation (dlcore convention: 1 = dense)
-  int64_t pt, pb, pl, pr;   // padding
-  int64_t oh, ow;           // output
+  int64_t sh, sw, dh, dw;  // stride, dilation (dlcore convention: 1 = dense)
+  int64_t pt, pb, pl, pr;  // padding
+  int64_t oh, ow;          // output
   // Element types of x/dx, w/dw and y/dy: all f32, or the bf16 column (comparison with
   // dlcore's bf16 kernels): bf16 operands, f32 results (onednn_conv bf16 hooks below).
   dt xt = dt::f32, wt = dt::f32, yt = dt::f32;
 
   std::string key() const {
-    return cat(n, ",", c, ",", h, ",", w, ",", o, ",", kh, ",", kw, ",g", groups, ",s", sh, ",", sw,
-               ",d", dh, ",", dw, ",p", pt, ",", pb, ",", pl, ",", pr, ",t", int(xt), int(wt), int(yt));
+    return cat(n, ",", c, ",", h, ",", w, ",", o, ",", kh, ",", kw, ",g", groups, ",s", sh, ",", sw, ",d", dh, ",", dw,
+               ",p", pt, ",", pb, ",", pl, ",", pr, ",t", int(xt), int(wt), int(yt));
   }
   static memory::desc typed(const memory::desc& d, dt t) {
     return t == dt::f32 ? d : memory::desc(d.get_dims(), t, d.get_strides());
@@ -41,9 +41,7 @@ struct ConvGeometry {
     return typed(plain_desc({groups, o / groups, c / groups, kh, kw}), wt);
   }
   memory::desc b_desc() const { return plain_desc({o}); }
-  static memory::desc any(const memory::desc& d) {
-    return memory::desc(d.get_dims(), d.get_data_type(), tag::any);
-  }
+  static memory::desc any(const memory::desc& d) { return memory::desc(d.get_dims(), d.get_data_type(), tag::any); }
   // The same geometry with every tensor bf16: the forward hint of the bf16 backward passes.
   ConvGeometry all_bf16() const {
     ConvGeometry h = *this;
@@ -58,44 +56,73 @@ struct ConvGeometry {
 
 // The checks and the output size come from ops/conv/conv.h (make_conv_shape,
 // the rule _C and _cuda use too); this only copies them into oneDNN's terms.
-ConvGeometry conv_geometry(const char* op, const Shape& x, const Shape& w, py::handle stride,
-                           py::handle padding, py::handle dilation, int64_t groups) {
+ConvGeometry conv_geometry(const char* op, const Shape& x, const Shape& w, py::handle stride, py::handle padding,
+                           py::handle dilation, int64_t groups) {
   const ConvShape s = make_conv_shape(x, w, args::pair_arg(stride, op, "stride"), args::padding4_arg(padding, op),
                                       args::pair_arg(dilation, op, "dilation"), groups, op);
   ConvGeometry g{};
-  g.n = s.n; g.c = s.ic; g.h = s.ih; g.w = s.iw;
-  g.o = s.oc; g.kh = s.kh; g.kw = s.kw;
+  g.n = s.n;
+  g.c = s.ic;
+  g.h = s.ih;
+  g.w = s.iw;
+  g.o = s.oc;
+  g.kh = s.kh;
+  g.kw = s.kw;
   g.groups = s.groups;
-  g.sh = s.sh; g.sw = s.sw; g.dh = s.dh; g.dw = s.dw;
-  g.pt = s.pt; g.pb = s.pb; g.pl = s.pl; g.pr = s.pr;
-  g.oh = s.oh; g.ow = s.ow;
+  g.sh = s.sh;
+  g.sw = s.sw;
+  g.dh = s.dh;
+  g.dw = s.dw;
+  g.pt = s.pt;
+  g.pb = s.pb;
+  g.pl = s.pl;
+  g.pr = s.pr;
+  g.oh = s.oh;
+  g.ow = s.ow;
   return g;
 }
 
-dnnl::convolution_forward::primitive_desc forward_pd(const ConvGeometry& g, bool with_bias,
-                                                     dnnl::prop_kind prop) {
+dnnl::convolution_forward::primitive_desc forward_pd(const ConvGeometry& g, bool with_bias, dnnl::prop_kind prop) {
   auto any = &ConvGeometry::any;
   if (with_bias)
-    return {cpu_engine(), prop, dnnl::algorithm::convolution_direct, any(g.x_desc()), any(g.w_desc()),
-            any(g.b_desc()), any(g.y_desc()), g.strides(), g.dilates(), g.pad_l(), g.pad_r(),
+    return {cpu_engine(),
+            prop,
+            dnnl::algorithm::convolution_direct,
+            any(g.x_desc()),
+            any(g.w_desc()),
+            any(g.b_desc()),
+            any(g.y_desc()),
+            g.strides(),
+            g.dilates(),
+            g.pad_l(),
+            g.pad_r(),
             plan_attr()};
-  return {cpu_engine(), prop, dnnl::algorithm::convolution_direct, any(g.x_desc()), any(g.w_desc()),
-          any(g.y_desc()), g.strides(), g.dilates(), g.pad_l(), g.pad_r(), plan_attr()};
+  return {cpu_engine(),
+          prop,
+          dnnl::algorithm::convolution_direct,
+          any(g.x_desc()),
+          any(g.w_desc()),
+          any(g.y_desc()),
+          g.strides(),
+          g.dilates(),
+          g.pad_l(),
+          g.pad_r(),
+          plan_attr()};
 }
 
 void check_dy(const char* op, const Shape& dy, const ConvGeometry& g) {
   const Shape expected{g.n, g.o, g.oh, g.ow};
-  DLCORE_CHECK(dy == expected, op, ": dy has shape ", shape_str(dy), " but the convolution of input (",
-               g.n, ", ", g.c, ", ", g.h, ", ", g.w, ") with weight (", g.o, ", ", g.c / g.groups, ", ",
-               g.kh, ", ", g.kw, ") gives ", shape_str(expected));
+  DLCORE_CHECK(dy == expected, op, ": dy has shape ", shape_str(dy), " but the convolution of input (", g.n, ", ", g.c,
+               ", ", g.h, ", ", g.w, ") with weight (", g.o, ", ", g.c / g.groups, ", ", g.kh, ", ", g.kw, ") gives ",
+               shape_str(expected));
 }
 
 // True for a bf16 pair, false for float32; mixed dtypes raise TypeError (as _C).
 bool bf16_pair(py::handle a, py::handle b, const char* op, const char* an, const char* bn) {
   const bool a16 = is_bf16_array(a), b16 = is_bf16_array(b);
   DLCORE_CHECK_TYPE(a16 == b16, op, ": ", an, " and ", bn,
-                    " must have the same dtype (both float32 or both bfloat16), got ", an, " ", dtype_name(a),
-                    " and ", bn, " ", dtype_name(b), "; convert one explicitly");
+                    " must have the same dtype (both float32 or both bfloat16), got ", an, " ", dtype_name(a), " and ",
+                    bn, " ", dtype_name(b), "; convert one explicitly");
   return a16;
 }
 
@@ -110,8 +137,8 @@ std::shared_ptr<const Plan> cached_bf16_aware(const char* op, bool bf16, const s
   }
 }
 
-FloatArray forward_entry(py::handle x_obj, py::handle w_obj, py::handle b_obj, py::handle stride,
-                         py::handle padding, py::handle dilation, int64_t groups, const std::string&) {
+FloatArray forward_entry(py::handle x_obj, py::handle w_obj, py::handle b_obj, py::handle stride, py::handle padding,
+                         py::handle dilation, int64_t groups, const std::string&) {
   const char* op = "conv2d_forward";
   const bool bf16 = bf16_pair(x_obj, w_obj, op, "x", "w");  // bf16 x, w -> f32 y
   py::array x = bf16 ? input_bf16(x_obj, op, "x", 4) : py::array(input_f32(x_obj, op, "x", 4));
@@ -122,16 +149,14 @@ FloatArray forward_entry(py::handle x_obj, py::handle w_obj, py::handle b_obj, p
   const bool with_bias = !b_obj.is_none();
   if (with_bias) {
     b = input_f32(b_obj, op, "bias", 1);
-    DLCORE_CHECK(b.shape(0) == g.o, op, ": bias has shape ", shape_str(shape_of(b)), ", expected (",
-                 g.o, ",)");
+    DLCORE_CHECK(b.shape(0) == g.o, op, ": bias has shape ", shape_str(shape_of(b)), ", expected (", g.o, ",)");
   }
   FloatArray y = new_f32({g.n, g.o, g.oh, g.ow});
   if (g.n == 0) return y;  // empty batch (KERNEL_API): oneDNN refuses zero-sized dims
   auto plan = cached_bf16_aware(op, bf16, key_of(op, g.key(), with_bias), [&] {
     auto pd = forward_pd(g, with_bias, dnnl::prop_kind::forward_inference);
     std::vector<std::tuple<int, memory::desc, bool>> args = {
-        {DNNL_ARG_SRC, g.x_desc(), false}, {DNNL_ARG_WEIGHTS, g.w_desc(), false},
-        {DNNL_ARG_DST, g.y_desc(), true}};
+        {DNNL_ARG_SRC, g.x_desc(), false}, {DNNL_ARG_WEIGHTS, g.w_desc(), false}, {DNNL_ARG_DST, g.y_desc(), true}};
     if (with_bias) args.emplace_back(DNNL_ARG_BIAS, g.b_desc(), false);
     return make_plan<decltype(pd), dnnl::convolution_forward>(pd, args);
   });
@@ -147,9 +172,8 @@ FloatArray forward_entry(py::handle x_obj, py::handle w_obj, py::handle b_obj, p
   return y;
 }
 
-FloatArray backward_data_entry(py::handle dy_obj, py::handle w_obj, py::handle input_shape,
-                               py::handle stride, py::handle padding, py::handle dilation,
-                               int64_t groups, const std::string&) {
+FloatArray backward_data_entry(py::handle dy_obj, py::handle w_obj, py::handle input_shape, py::handle stride,
+                               py::handle padding, py::handle dilation, int64_t groups, const std::string&) {
   const char* op = "conv2d_backward_data";
   const bool bf16 = bf16_pair(dy_obj, w_obj, op, "dy", "w");  // bf16 dy, w -> f32 dx
   py::array dy = bf16 ? input_bf16(dy_obj, op, "dy", 4) : py::array(input_f32(dy_obj, op, "dy", 4));
@@ -163,12 +187,12 @@ FloatArray backward_data_entry(py::handle dy_obj, py::handle w_obj, py::handle i
   auto plan = cached_bf16_aware(op, bf16, key_of(op, g.key()), [&] {
     auto hint = forward_pd(bf16 ? g.all_bf16() : g, false, dnnl::prop_kind::forward_training);
     auto any = &ConvGeometry::any;
-    dnnl::convolution_backward_data::primitive_desc pd(
-        cpu_engine(), dnnl::algorithm::convolution_direct, any(g.x_desc()), any(g.w_desc()),
-        any(g.y_desc()), g.strides(), g.dilates(), g.pad_l(), g.pad_r(), hint, plan_attr());
-    return make_plan<decltype(pd), dnnl::convolution_backward_data>(
-        pd, {{DNNL_ARG_DIFF_DST, g.y_desc(), false}, {DNNL_ARG_WEIGHTS, g.w_desc(), false},
-             {DNNL_ARG_DIFF_SRC, g.x_desc(), true}});
+    dnnl::convolution_backward_data::primitive_desc pd(cpu_engine(), dnnl::algorithm::convolution_direct,
+                                                       any(g.x_desc()), any(g.w_desc()), any(g.y_desc()), g.strides(),
+                                                       g.dilates(), g.pad_l(), g.pad_r(), hint, plan_attr());
+    return make_plan<decltype(pd), dnnl::convolution_backward_data>(pd, {{DNNL_ARG_DIFF_DST, g.y_desc(), false},
+                                                                         {DNNL_ARG_WEIGHTS, g.w_desc(), false},
+                                                                         {DNNL_ARG_DIFF_SRC, g.x_desc(), true}});
   });
   const int threads = dlcore_threads();
   py::gil_scoped_release nogil;
@@ -180,9 +204,9 @@ FloatArray backward_data_entry(py::handle dy_obj, py::handle w_obj, py::handle i
   return dx;
 }
 
-py::tuple backward_weights_entry(py::handle x_obj, py::handle dy_obj, py::handle weight_shape,
-                                 py::handle stride, py::handle padding, py::handle dilation,
-                                 int64_t groups, bool with_bias, const std::string&) {
+py::tuple backward_weights_entry(py::handle x_obj, py::handle dy_obj, py::handle weight_shape, py::handle stride,
+                                 py::handle padding, py::handle dilation, int64_t groups, bool with_bias,
+                                 const std::string&) {
   const char* op = "conv2d_backward_weights";
   const bool bf16 = bf16_pair(x_obj, dy_obj, op, "x", "dy");  // bf16 x, dy -> f32 dw, db
   py::array x = bf16 ? input_bf16(x_obj, op, "x", 4) : py::array(input_f32(x_obj, op, "x", 4));
@@ -203,30 +227,27 @@ py::tuple backward_weights_entry(py::handle x_obj, py::handle dy_obj, py::handle
     auto hint = forward_pd(bf16 ? g.all_bf16() : g, with_bias, dnnl::prop_kind::forward_training);
     auto any = &ConvGeometry::any;
     auto make = [&](const dnnl::convolution_backward_weights::primitive_desc& pd) {
-      std::vector<std::tuple<int, memory::desc, bool>> args = {
-          {DNNL_ARG_SRC, g.x_desc(), false}, {DNNL_ARG_DIFF_DST, g.y_desc(), false},
-          {DNNL_ARG_DIFF_WEIGHTS, g.w_desc(), true}};
+      std::vector<std::tuple<int, memory::desc, bool>> args = {{DNNL_ARG_SRC, g.x_desc(), false},
+                                                               {DNNL_ARG_DIFF_DST, g.y_desc(), false},
+                                                               {DNNL_ARG_DIFF_WEIGHTS, g.w_desc(), true}};
       if (with_bias) args.emplace_back(DNNL_ARG_DIFF_BIAS, g.b_desc(), true);
-      return make_plan<dnnl::convolution_backward_weights::primitive_desc,
-                       dnnl::convolution_backward_weights>(pd, args);
+      return make_plan<dnnl::convolution_backward_weights::primitive_desc, dnnl::convolution_backward_weights>(pd,
+                                                                                                               args);
     };
     if (with_bias)
-      return make({cpu_engine(), dnnl::algorithm::convolution_direct, any(g.x_desc()), any(g.w_desc()),
-                   any(g.b_desc()), any(g.y_desc()), g.strides(), g.dilates(), g.pad_l(), g.pad_r(),
-                   hint, plan_attr()});
-    return make({cpu_engine(), dnnl::algorithm::convolution_direct, any(g.x_desc()), any(g.w_desc()),
-                 any(g.y_desc()), g.strides(), g.dilates(), g.pad_l(), g.pad_r(), hint,
-                 plan_attr()});
+      return make({cpu_engine(), dnnl::algorithm::convolution_direct, any(g.x_desc()), any(g.w_desc()), any(g.b_desc()),
+                   any(g.y_desc()), g.strides(), g.dilates(), g.pad_l(), g.pad_r(), hint, plan_attr()});
+    return make({cpu_engine(), dnnl::algorithm::convolution_direct, any(g.x_desc()), any(g.w_desc()), any(g.y_desc()),
+                 g.strides(), g.dilates(), g.pad_l(), g.pad_r(), hint, plan_attr()});
   });
   const int threads = dlcore_threads();
   {
     py::gil_scoped_release nogil;
     OmpThreads scope(threads);
     reset_last_call();
-    std::unordered_map<int, memory> args = {
-        {DNNL_ARG_SRC, user_memory(g.x_desc(), x.data())},
-        {DNNL_ARG_DIFF_DST, user_memory(g.y_desc(), dy.data())},
-        {DNNL_ARG_DIFF_WEIGHTS, user_memory(g.w_desc(), dw.mutable_data())}};
+    std::unordered_map<int, memory> args = {{DNNL_ARG_SRC, user_memory(g.x_desc(), x.data())},
+                                            {DNNL_ARG_DIFF_DST, user_memory(g.y_desc(), dy.data())},
+                                            {DNNL_ARG_DIFF_WEIGHTS, user_memory(g.w_desc(), dw.mutable_data())}};
     if (with_bias) args[DNNL_ARG_DIFF_BIAS] = user_memory(g.b_desc(), db.mutable_data());
     plan->run(std::move(args));
   }
@@ -239,12 +260,12 @@ void init_conv(py::module_& m) {
   m.def("conv2d_forward", &forward_entry, py::arg("x"), py::arg("w"), py::arg("bias") = py::none(),
         py::arg("stride") = 1, py::arg("padding") = 0, py::arg("dilation") = 1, py::arg("groups") = 1,
         py::arg("backend") = "onednn");
-  m.def("conv2d_backward_data", &backward_data_entry, py::arg("dy"), py::arg("w"),
-        py::arg("input_shape"), py::arg("stride") = 1, py::arg("padding") = 0, py::arg("dilation") = 1,
-        py::arg("groups") = 1, py::arg("backend") = "onednn");
-  m.def("conv2d_backward_weights", &backward_weights_entry, py::arg("x"), py::arg("dy"),
-        py::arg("weight_shape"), py::arg("stride") = 1, py::arg("padding") = 0, py::arg("dilation") = 1,
-        py::arg("groups") = 1, py::arg("bias") = true, py::arg("backend") = "onednn");
+  m.def("conv2d_backward_data", &backward_data_entry, py::arg("dy"), py::arg("w"), py::arg("input_shape"),
+        py::arg("stride") = 1, py::arg("padding") = 0, py::arg("dilation") = 1, py::arg("groups") = 1,
+        py::arg("backend") = "onednn");
+  m.def("conv2d_backward_weights", &backward_weights_entry, py::arg("x"), py::arg("dy"), py::arg("weight_shape"),
+        py::arg("stride") = 1, py::arg("padding") = 0, py::arg("dilation") = 1, py::arg("groups") = 1,
+        py::arg("bias") = true, py::arg("backend") = "onednn");
 }
 
 }  // namespace onednn

@@ -48,12 +48,12 @@ FloatArray eltwise_forward(const char* op, algorithm a, py::handle x_obj, float 
 }
 
 // dx from dy and `data` (x, or y for the use_dst algorithms).
-FloatArray eltwise_backward(const char* op, algorithm a, py::handle dy_obj, py::handle data_obj,
-                            const char* data_name, float alpha) {
+FloatArray eltwise_backward(const char* op, algorithm a, py::handle dy_obj, py::handle data_obj, const char* data_name,
+                            float alpha) {
   FloatArray dy = input_f32(dy_obj, op, "dy");
   FloatArray data = input_f32(data_obj, op, data_name);
-  DLCORE_CHECK(shape_of(dy) == shape_of(data), op, ": dy has shape ", shape_str(shape_of(dy)), " but ",
-               data_name, " has shape ", shape_str(shape_of(data)));
+  DLCORE_CHECK(shape_of(dy) == shape_of(data), op, ": dy has shape ", shape_str(shape_of(dy)), " but ", data_name,
+               " has shape ", shape_str(shape_of(data)));
   FloatArray dx = new_f32(shape_of(dy));
   const int64_t n = dy.size();
   if (n == 0) return dx;
@@ -91,8 +91,8 @@ PreluView prelu_view(const char* op, const FloatArray& x, const FloatArray& w) {
   if (wn == 1 && !(xs.size() >= 2 && xs[1] == 1)) {
     return {plain_desc({int64_t(x.size())}), plain_desc({1}), cat("shared", x.size())};
   }
-  DLCORE_CHECK(xs.size() >= 2 && xs[1] == wn, op, ": weight has shape (", wn, ",) but x has shape ",
-               shape_str(xs), " (expected weight (C,) with C = x.shape[1], or (1,))");
+  DLCORE_CHECK(xs.size() >= 2 && xs[1] == wn, op, ": weight has shape (", wn, ",) but x has shape ", shape_str(xs),
+               " (expected weight (C,) with C = x.shape[1], or (1,))");
   int64_t inner = 1;
   for (size_t i = 2; i < xs.size(); ++i) inner *= xs[i];
   return {plain_desc({xs[0], wn, inner}), plain_desc({1, wn, 1}), cat(xs[0], ",", wn, ",", inner)};
@@ -126,14 +126,13 @@ FloatArray prelu_forward_entry(py::handle x_obj, py::handle w_obj, const std::st
   return y;
 }
 
-py::tuple prelu_backward_entry(py::handle dy_obj, py::handle x_obj, py::handle w_obj,
-                               const std::string&) {
+py::tuple prelu_backward_entry(py::handle dy_obj, py::handle x_obj, py::handle w_obj, const std::string&) {
   const char* op = "prelu_backward";
   FloatArray dy = input_f32(dy_obj, op, "dy");
   FloatArray x = input_f32(x_obj, op, "x");
   FloatArray w = input_f32(w_obj, op, "weight", 1);
-  DLCORE_CHECK(shape_of(dy) == shape_of(x), op, ": dy has shape ", shape_str(shape_of(dy)),
-               " but x has shape ", shape_str(shape_of(x)));
+  DLCORE_CHECK(shape_of(dy) == shape_of(x), op, ": dy has shape ", shape_str(shape_of(dy)), " but x has shape ",
+               shape_str(shape_of(x)));
   FloatArray dx = new_f32(shape_of(x));
   FloatArray dw = new_f32(shape_of(w));
   if (x.size() == 0) {
@@ -144,9 +143,11 @@ py::tuple prelu_backward_entry(py::handle dy_obj, py::handle x_obj, py::handle w
   auto plan = cached_plan(key_of(op, v.key), [&] {
     auto hint = prelu_pd(v, dnnl::prop_kind::forward_training);
     dnnl::prelu_backward::primitive_desc pd(cpu_engine(), v.x, v.w, v.x, v.w, v.x, hint, plan_attr());
-    return make_plan<decltype(pd), dnnl::prelu_backward>(
-        pd, {{DNNL_ARG_SRC, v.x, false}, {DNNL_ARG_WEIGHTS, v.w, false}, {DNNL_ARG_DIFF_DST, v.x, false},
-             {DNNL_ARG_DIFF_SRC, v.x, true}, {DNNL_ARG_DIFF_WEIGHTS, v.w, true}});
+    return make_plan<decltype(pd), dnnl::prelu_backward>(pd, {{DNNL_ARG_SRC, v.x, false},
+                                                              {DNNL_ARG_WEIGHTS, v.w, false},
+                                                              {DNNL_ARG_DIFF_DST, v.x, false},
+                                                              {DNNL_ARG_DIFF_SRC, v.x, true},
+                                                              {DNNL_ARG_DIFF_WEIGHTS, v.w, true}});
   });
   const int threads = dlcore_threads();
   {
@@ -167,38 +168,66 @@ py::tuple prelu_backward_entry(py::handle dy_obj, py::handle x_obj, py::handle w
 void init_eltwise(py::module_& m) {
   using A = algorithm;
   const auto ob = py::arg("backend") = "onednn";
-  m.def("relu_forward", [](py::handle x, float slope, const std::string&) {
-    // A documented difference (docs/KERNEL_API.md): with slope 0 oneDNN's
-    // relu maps NaN to 0 (ours propagates it); +-inf agree.
-    return eltwise_forward("relu_forward", A::eltwise_relu, x, slope);
-  }, py::arg("x"), py::arg("negative_slope") = 0.0f, ob);
-  m.def("relu_backward", [](py::handle dy, py::handle x, float slope, const std::string&) {
-    return eltwise_backward("relu_backward", A::eltwise_relu, dy, x, "x", slope);
-  }, py::arg("dy"), py::arg("x"), py::arg("negative_slope") = 0.0f, ob);
-  m.def("sigmoid_forward", [](py::handle x, const std::string&) {
-    return eltwise_forward("sigmoid_forward", A::eltwise_logistic_use_dst_for_bwd, x, 0.0f);
-  }, py::arg("x"), ob);
-  m.def("sigmoid_backward", [](py::handle dy, py::handle y, const std::string&) {
-    return eltwise_backward("sigmoid_backward", A::eltwise_logistic_use_dst_for_bwd, dy, y, "y", 0.0f);
-  }, py::arg("dy"), py::arg("y"), ob);
-  m.def("tanh_forward", [](py::handle x, const std::string&) {
-    return eltwise_forward("tanh_forward", A::eltwise_tanh_use_dst_for_bwd, x, 0.0f);
-  }, py::arg("x"), ob);
-  m.def("tanh_backward", [](py::handle dy, py::handle y, const std::string&) {
-    return eltwise_backward("tanh_backward", A::eltwise_tanh_use_dst_for_bwd, dy, y, "y", 0.0f);
-  }, py::arg("dy"), py::arg("y"), ob);
-  m.def("elu_forward", [](py::handle x, float alpha, const std::string&) {
-    return eltwise_forward("elu_forward", A::eltwise_elu, x, alpha);
-  }, py::arg("x"), py::arg("alpha") = 1.0f, ob);
-  m.def("elu_backward", [](py::handle dy, py::handle x, float alpha, const std::string&) {
-    return eltwise_backward("elu_backward", A::eltwise_elu, dy, x, "x", alpha);
-  }, py::arg("dy"), py::arg("x"), py::arg("alpha") = 1.0f, ob);
-  m.def("abs_forward", [](py::handle x, const std::string&) {
-    return eltwise_forward("abs_forward", A::eltwise_abs, x, 0.0f);
-  }, py::arg("x"), ob);
-  m.def("abs_backward", [](py::handle dy, py::handle x, const std::string&) {
-    return eltwise_backward("abs_backward", A::eltwise_abs, dy, x, "x", 0.0f);
-  }, py::arg("dy"), py::arg("x"), ob);
+  m.def(
+      "relu_forward",
+      [](py::handle x, float slope, const std::string&) {
+        // A documented difference (docs/KERNEL_API.md): with slope 0 oneDNN's
+        // relu maps NaN to 0 (ours propagates it); +-inf agree.
+        return eltwise_forward("relu_forward", A::eltwise_relu, x, slope);
+      },
+      py::arg("x"), py::arg("negative_slope") = 0.0f, ob);
+  m.def(
+      "relu_backward",
+      [](py::handle dy, py::handle x, float slope, const std::string&) {
+        return eltwise_backward("relu_backward", A::eltwise_relu, dy, x, "x", slope);
+      },
+      py::arg("dy"), py::arg("x"), py::arg("negative_slope") = 0.0f, ob);
+  m.def(
+      "sigmoid_forward",
+      [](py::handle x, const std::string&) {
+        return eltwise_forward("sigmoid_forward", A::eltwise_logistic_use_dst_for_bwd, x, 0.0f);
+      },
+      py::arg("x"), ob);
+  m.def(
+      "sigmoid_backward",
+      [](py::handle dy, py::handle y, const std::string&) {
+        return eltwise_backward("sigmoid_backward", A::eltwise_logistic_use_dst_for_bwd, dy, y, "y", 0.0f);
+      },
+      py::arg("dy"), py::arg("y"), ob);
+  m.def(
+      "tanh_forward",
+      [](py::handle x, const std::string&) {
+        return eltwise_forward("tanh_forward", A::eltwise_tanh_use_dst_for_bwd, x, 0.0f);
+      },
+      py::arg("x"), ob);
+  m.def(
+      "tanh_backward",
+      [](py::handle dy, py::handle y, const std::string&) {
+        return eltwise_backward("tanh_backward", A::eltwise_tanh_use_dst_for_bwd, dy, y, "y", 0.0f);
+      },
+      py::arg("dy"), py::arg("y"), ob);
+  m.def(
+      "elu_forward",
+      [](py::handle x, float alpha, const std::string&) {
+        return eltwise_forward("elu_forward", A::eltwise_elu, x, alpha);
+      },
+      py::arg("x"), py::arg("alpha") = 1.0f, ob);
+  m.def(
+      "elu_backward",
+      [](py::handle dy, py::handle x, float alpha, const std::string&) {
+        return eltwise_backward("elu_backward", A::eltwise_elu, dy, x, "x", alpha);
+      },
+      py::arg("dy"), py::arg("x"), py::arg("alpha") = 1.0f, ob);
+  m.def(
+      "abs_forward",
+      [](py::handle x, const std::string&) { return eltwise_forward("abs_forward", A::eltwise_abs, x, 0.0f); },
+      py::arg("x"), ob);
+  m.def(
+      "abs_backward",
+      [](py::handle dy, py::handle x, const std::string&) {
+        return eltwise_backward("abs_backward", A::eltwise_abs, dy, x, "x", 0.0f);
+      },
+      py::arg("dy"), py::arg("x"), ob);
   m.def("prelu_forward", &prelu_forward_entry, py::arg("x"), py::arg("weight"), ob);
   m.def("prelu_backward", &prelu_backward_entry, py::arg("dy"), py::arg("x"), py::arg("weight"), ob);
   // maxout has no oneDNN primitive: not defined here, so module_for declines it.

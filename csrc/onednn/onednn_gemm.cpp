@@ -5,10 +5,10 @@
 #include <pybind11/numpy.h>
 
 #include "bindings/array.h"
+#include "bindings/bf16_array.h"
 #include "bindings/gemm_call.h"
 #include "onednn/common.h"
 #include "onednn/gemm_bf16.h"
-#include "bindings/bf16_array.h"
 #include "onednn/ops.h"
 
 namespace dlcore {
@@ -20,8 +20,8 @@ static memory::desc matrix_desc(int64_t rows, int64_t cols, bool transposed) {
                     : memory::desc({rows, cols}, dt::f32, memory::dims{cols, 1});
 }
 
-static py::array gemm_entry(py::handle a_obj, py::handle b_obj, bool trans_a, bool trans_b,
-                            float alpha, float beta, py::handle out_obj, const std::string&, py::handle out_dtype) {
+static py::array gemm_entry(py::handle a_obj, py::handle b_obj, bool trans_a, bool trans_b, float alpha, float beta,
+                            py::handle out_obj, const std::string&, py::handle out_dtype) {
   const char* op = "gemm";
   if (is_bf16_array(a_obj) || is_bf16_array(b_obj))  // the bf16 column (onednn_gemm_bf16.cpp)
     return gemm_bf16_entry(a_obj, b_obj, trans_a, trans_b, alpha, beta, out_obj, out_dtype);
@@ -57,10 +57,9 @@ static py::array gemm_entry(py::handle a_obj, py::handle b_obj, bool trans_a, bo
   py::gil_scoped_release nogil;
   OmpThreads scope(threads);
   reset_last_call();
-  std::unordered_map<int, memory> args = {
-      {DNNL_ARG_SRC, user_memory(plan->args[0].user, a.data())},
-      {DNNL_ARG_WEIGHTS, user_memory(plan->args[1].user, b.data())},
-      {DNNL_ARG_DST, user_memory(plan->args[2].user, cp)}};
+  std::unordered_map<int, memory> args = {{DNNL_ARG_SRC, user_memory(plan->args[0].user, a.data())},
+                                          {DNNL_ARG_WEIGHTS, user_memory(plan->args[1].user, b.data())},
+                                          {DNNL_ARG_DST, user_memory(plan->args[2].user, cp)}};
   if (scaled) {
     memory scale(memory::desc({1}, dt::f32, tag::a), cpu_engine(), &alpha);
     args[DNNL_ARG_ATTR_SCALES | DNNL_ARG_SRC] = scale;
@@ -70,9 +69,9 @@ static py::array gemm_entry(py::handle a_obj, py::handle b_obj, bool trans_a, bo
 }
 
 void init_gemm(py::module_& m) {
-  m.def("gemm", &gemm_entry, py::arg("a"), py::arg("b"), py::arg("trans_a") = false,
-        py::arg("trans_b") = false, py::arg("alpha") = 1.0f, py::arg("beta") = 0.0f,
-        py::arg("out") = py::none(), py::arg("backend") = "onednn", py::arg("out_dtype") = py::none());
+  m.def("gemm", &gemm_entry, py::arg("a"), py::arg("b"), py::arg("trans_a") = false, py::arg("trans_b") = false,
+        py::arg("alpha") = 1.0f, py::arg("beta") = 0.0f, py::arg("out") = py::none(), py::arg("backend") = "onednn",
+        py::arg("out_dtype") = py::none());
 }
 
 }  // namespace onednn

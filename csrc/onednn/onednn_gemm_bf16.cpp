@@ -23,8 +23,8 @@ py::array gemm_bf16_entry(py::handle a_obj, py::handle b_obj, bool trans_a, bool
                           py::handle out_obj, py::handle out_dtype) {
   const char* op = "gemm";
   DLCORE_CHECK_TYPE(is_bf16_array(a_obj) && is_bf16_array(b_obj), op,
-                    ": a and b must have the same dtype (both float32 or both bfloat16), got a ",
-                    dtype_name(a_obj), " and b ", dtype_name(b_obj),
+                    ": a and b must have the same dtype (both float32 or both bfloat16), got a ", dtype_name(a_obj),
+                    " and b ", dtype_name(b_obj),
                     "; convert one explicitly (.astype(dlcore.bfloat16) or .astype(numpy.float32))");
   py::array a = input_bf16(a_obj, op, "a", 2), b = input_bf16(b_obj, op, "b", 2);
   const int64_t m = trans_a ? a.shape(1) : a.shape(0), k = trans_a ? a.shape(0) : a.shape(1);
@@ -71,10 +71,9 @@ py::array gemm_bf16_entry(py::handle a_obj, py::handle b_obj, bool trans_a, bool
   py::gil_scoped_release nogil;
   OmpThreads scope(threads);
   reset_last_call();
-  std::unordered_map<int, memory> args = {
-      {DNNL_ARG_SRC, user_memory(plan->args[0].user, a.data())},
-      {DNNL_ARG_WEIGHTS, user_memory(plan->args[1].user, b.data())},
-      {DNNL_ARG_DST, user_memory(plan->args[2].user, c.mutable_data())}};
+  std::unordered_map<int, memory> args = {{DNNL_ARG_SRC, user_memory(plan->args[0].user, a.data())},
+                                          {DNNL_ARG_WEIGHTS, user_memory(plan->args[1].user, b.data())},
+                                          {DNNL_ARG_DST, user_memory(plan->args[2].user, c.mutable_data())}};
   if (scaled) {
     memory scale(memory::desc({1}, dt::f32, tag::a), cpu_engine(), &alpha);
     args[DNNL_ARG_ATTR_SCALES | DNNL_ARG_SRC] = scale;

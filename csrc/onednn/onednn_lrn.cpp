@@ -55,8 +55,8 @@ dnnl::lrn_forward::primitive_desc forward_pd(const LrnParams& p, const memory::d
   return {cpu_engine(), prop, p.algo, d, d, p.size, p.alpha, p.beta, p.k, plan_attr()};
 }
 
-FloatArray forward_entry(py::handle x_obj, int64_t size, double alpha, double beta, double k,
-                         const std::string& region, bool alpha_over_size, const std::string&) {
+FloatArray forward_entry(py::handle x_obj, int64_t size, double alpha, double beta, double k, const std::string& region,
+                         bool alpha_over_size, const std::string&) {
   const char* op = "lrn_forward";
   FloatArray x = input_f32(x_obj, op, "x", 4);
   LrnParams p = lrn_params(op, x, size, alpha, beta, k, region, alpha_over_size);
@@ -82,8 +82,8 @@ FloatArray backward_entry(py::handle dy_obj, py::handle x_obj, int64_t size, dou
   const char* op = "lrn_backward";
   FloatArray dy = input_f32(dy_obj, op, "dy", 4);
   FloatArray x = input_f32(x_obj, op, "x", 4);
-  DLCORE_CHECK(shape_of(dy) == shape_of(x), op, ": dy has shape ", shape_str(shape_of(dy)),
-               " but x has shape ", shape_str(shape_of(x)));
+  DLCORE_CHECK(shape_of(dy) == shape_of(x), op, ": dy has shape ", shape_str(shape_of(dy)), " but x has shape ",
+               shape_str(shape_of(x)));
   LrnParams p = lrn_params(op, x, size, alpha, beta, k, region, alpha_over_size);
   const auto d = plain_desc(to_dims(shape_of(x)));
   FloatArray dx = new_f32(shape_of(x));
@@ -124,12 +124,12 @@ FloatArray backward_entry(py::handle dy_obj, py::handle x_obj, int64_t size, dou
 }  // namespace
 
 void init_lrn(py::module_& m) {
-  m.def("lrn_forward", &forward_entry, py::arg("x"), py::arg("size"), py::arg("alpha") = 1e-4,
-        py::arg("beta") = 0.75, py::arg("k") = 1.0, py::arg("region") = "across",
-        py::arg("alpha_over_size") = true, py::arg("backend") = "onednn");
+  m.def("lrn_forward", &forward_entry, py::arg("x"), py::arg("size"), py::arg("alpha") = 1e-4, py::arg("beta") = 0.75,
+        py::arg("k") = 1.0, py::arg("region") = "across", py::arg("alpha_over_size") = true,
+        py::arg("backend") = "onednn");
   m.def("lrn_backward", &backward_entry, py::arg("dy"), py::arg("x"), py::arg("size"), py::arg("alpha") = 1e-4,
-        py::arg("beta") = 0.75, py::arg("k") = 1.0, py::arg("region") = "across",
-        py::arg("alpha_over_size") = true, py::arg("backend") = "onednn");
+        py::arg("beta") = 0.75, py::arg("k") = 1.0, py::arg("region") = "across", py::arg("alpha_over_size") = true,
+        py::arg("backend") = "onednn");
 }
 
 }  // namespace onednn

@@ -24,16 +24,15 @@ namespace {
 using flags = dnnl::normalization_flags;
 
 struct BnView {
-  memory::desc x;   // (N, C, H, W) or (N, C, 1, 1)
-  memory::desc c;   // (C,)
+  memory::desc x;           // (N, C, H, W) or (N, C, 1, 1)
+  memory::desc c;           // (C,)
   int64_t channels, count;  // count = elements per channel
   std::string key;
 };
 
 BnView bn_view(const char* op, const FloatArray& x) {
   const Shape xs = shape_of(x);
-  DLCORE_CHECK(xs.size() == 2 || xs.size() == 4, op, ": x must be (N, C) or (N, C, H, W), got shape ",
-               shape_str(xs));
+  DLCORE_CHECK(xs.size() == 2 || xs.size() == 4, op, ": x must be (N, C) or (N, C, H, W), got shape ", shape_str(xs));
   for (int64_t v : xs) DLCORE_CHECK(v > 0, op, ": x of shape ", shape_str(xs), " is empty");
   const int64_t h = xs.size() == 4 ? xs[2] : 1, w = xs.size() == 4 ? xs[3] : 1;
   return {plain_desc({xs[0], xs[1], h, w}), plain_desc({xs[1]}), xs[1], xs[0] * h * w,
@@ -63,8 +62,8 @@ dnnl::batch_normalization_forward::primitive_desc forward_pd(const BnView& v, dn
   return {cpu_engine(), prop, v.x, v.x, eps, f, plan_attr()};
 }
 
-py::tuple training_entry(py::handle x_obj, py::handle w_obj, py::handle b_obj, py::handle rm_obj,
-                         py::handle rv_obj, float momentum, float eps, const std::string&) {
+py::tuple training_entry(py::handle x_obj, py::handle w_obj, py::handle b_obj, py::handle rm_obj, py::handle rv_obj,
+                         float momentum, float eps, const std::string&) {
   const char* op = "batch_norm_forward_training";
   FloatArray x = input_f32(x_obj, op, "x");
   BnView v = bn_view(op, x);
@@ -73,16 +72,19 @@ py::tuple training_entry(py::handle x_obj, py::handle w_obj, py::handle b_obj, p
   OptArray rm = channel_array(rm_obj, op, "running_mean", v.channels, true);
   OptArray rv = channel_array(rv_obj, op, "running_var", v.channels, true);
   DLCORE_CHECK(eps >= 0.0f, op, ": eps must be >= 0, got ", eps);
-  DLCORE_CHECK(!rv || v.count > 1, op, ": the unbiased running variance needs more than one value per channel, "
-               "x has shape ", shape_str(shape_of(x)));
+  DLCORE_CHECK(!rv || v.count > 1, op,
+               ": the unbiased running variance needs more than one value per channel, "
+               "x has shape ",
+               shape_str(shape_of(x)));
   const bool scale = w.has_value(), shift = b.has_value();
   FloatArray y = new_f32(shape_of(x));
   FloatArray mean = new_f32({v.channels}), invstd = new_f32({v.channels});
   auto plan = cached_plan(key_of(op, v.key, eps, scale, shift), [&] {
     auto pd = forward_pd(v, dnnl::prop_kind::forward_training, eps, affine_flags(scale, shift));
-    std::vector<std::tuple<int, memory::desc, bool>> args = {
-        {DNNL_ARG_SRC, v.x, false}, {DNNL_ARG_DST, v.x, true}, {DNNL_ARG_MEAN, v.c, true},
-        {DNNL_ARG_VARIANCE, v.c, true}};
+    std::vector<std::tuple<int, memory::desc, bool>> args = {{DNNL_ARG_SRC, v.x, false},
+                                                             {DNNL_ARG_DST, v.x, true},
+                                                             {DNNL_ARG_MEAN, v.c, true},
+                                                             {DNNL_ARG_VARIANCE, v.c, true}};
     if (scale) args.emplace_back(DNNL_ARG_SCALE, v.c, false);
     if (shift) args.emplace_back(DNNL_ARG_SHIFT, v.c, false);
     return make_plan<decltype(pd), dnnl::batch_normalization_forward>(pd, args);
@@ -112,8 +114,8 @@ py::tuple training_entry(py::handle x_obj, py::handle w_obj, py::handle b_obj, p
   return py::make_tuple(y, mean, invstd);
 }
 
-FloatArray inference_entry(py::handle x_obj, py::handle w_obj, py::handle b_obj, py::handle rm_obj,
-                           py::handle rv_obj, float eps, const std::string&) {
+FloatArray inference_entry(py::handle x_obj, py::handle w_obj, py::handle b_obj, py::handle rm_obj, py::handle rv_obj,
+                           float eps, const std::string&) {
   const char* op = "batch_norm_forward_inference";
   FloatArray x = input_f32(x_obj, op, "x");
   BnView v = bn_view(op, x);
@@ -126,11 +128,12 @@ FloatArray inference_entry(py::handle x_obj, py::handle w_obj, py::handle b_obj,
   const bool scale = w.has_value(), shift = b.has_value();
   FloatArray y = new_f32(shape_of(x));
   auto plan = cached_plan(key_of(op, v.key, eps, scale, shift), [&] {
-    auto pd = forward_pd(v, dnnl::prop_kind::forward_inference, eps,
-                         affine_flags(scale, shift) | flags::use_global_stats);
-    std::vector<std::tuple<int, memory::desc, bool>> args = {
-        {DNNL_ARG_SRC, v.x, false}, {DNNL_ARG_DST, v.x, true}, {DNNL_ARG_MEAN, v.c, false},
-        {DNNL_ARG_VARIANCE, v.c, false}};
+    auto pd =
+        forward_pd(v, dnnl::prop_kind::forward_inference, eps, affine_flags(scale, shift) | flags::use_global_stats);
+    std::vector<std::tuple<int, memory::desc, bool>> args = {{DNNL_ARG_SRC, v.x, false},
+                                                             {DNNL_ARG_DST, v.x, true},
+                                                             {DNNL_ARG_MEAN, v.c, false},
+                                                             {DNNL_ARG_VARIANCE, v.c, false}};
     if (scale) args.emplace_back(DNNL_ARG_SCALE, v.c, false);
     if (shift) args.emplace_back(DNNL_ARG_SHIFT, v.c, false);
     return make_plan<decltype(pd), dnnl::batch_normalization_forward>(pd, args);
@@ -174,11 +177,13 @@ py::tuple backward_entry(py::handle dy_obj, py::handle x_obj, py::handle w_obj, 
     const flags f = affine_flags(affine, affine);
     auto hint = forward_pd(v, dnnl::prop_kind::forward_training, 0.0f, f);
     dnnl::batch_normalization_backward::primitive_desc pd(
-        cpu_engine(), affine ? dnnl::prop_kind::backward : dnnl::prop_kind::backward_data, v.x, v.x, v.x, 0.0f, f,
-        hint, plan_attr());
-    std::vector<std::tuple<int, memory::desc, bool>> args = {
-        {DNNL_ARG_SRC, v.x, false}, {DNNL_ARG_DIFF_DST, v.x, false}, {DNNL_ARG_MEAN, v.c, false},
-        {DNNL_ARG_VARIANCE, v.c, false}, {DNNL_ARG_DIFF_SRC, v.x, true}};
+        cpu_engine(), affine ? dnnl::prop_kind::backward : dnnl::prop_kind::backward_data, v.x, v.x, v.x, 0.0f, f, hint,
+        plan_attr());
+    std::vector<std::tuple<int, memory::desc, bool>> args = {{DNNL_ARG_SRC, v.x, false},
+                                                             {DNNL_ARG_DIFF_DST, v.x, false},
+                                                             {DNNL_ARG_MEAN, v.c, false},
+                                                             {DNNL_ARG_VARIANCE, v.c, false},
+                                                             {DNNL_ARG_DIFF_SRC, v.x, true}};
     if (affine) {
       args.emplace_back(DNNL_ARG_SCALE, v.c, false);
       args.emplace_back(DNNL_ARG_DIFF_SCALE, v.c, true);

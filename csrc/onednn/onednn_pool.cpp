@@ -18,8 +18,8 @@
 // window geometry, which oneDNN's pooling backward needs. The oneDNN max-pool
 // backward is available as max_pool2d_backward_from_input(dy, x, geometry...),
 // which reruns the forward in training mode for oneDNN's workspace.
-#include <pybind11/numpy.h>
 #include <omp.h>
+#include <pybind11/numpy.h>
 
 #include <cmath>
 
@@ -40,8 +40,7 @@ struct PoolGeometry {
   int64_t pad_bottom, pad_right;  // what oneDNN needs for the last window
 
   std::string key() const {
-    return cat(n, ",", c, ",", h, ",", w, ",k", kh, ",", kw, ",s", sh, ",", sw, ",p", ph, ",", pw, ",o", oh, ",",
-               ow);
+    return cat(n, ",", c, ",", h, ",", w, ",k", kh, ",", kw, ",s", sh, ",", sw, ",p", ph, ",", pw, ",o", oh, ",", ow);
   }
   memory::desc x_desc() const { return plain_desc({n, c, h, w}); }
   memory::desc y_desc() const { return plain_desc({n, c, oh, ow}); }
@@ -72,12 +71,21 @@ PoolGeometry pool_geometry(const char* op, const Shape& x, py::handle kernel_siz
   // of 2^62 cells ran for hours. Such windows are declined (capability, not
   // validity: _C clips them and runs).
   if (pg.kh * pg.kw > kMaxOnednnWindow)
-    throw BackendError(cat(op, ": backend 'onednn' declines a ", pg.kh, " x ", pg.kw,
-                           " window (more than ", kMaxOnednnWindow, " cells: oneDNN visits every one)"));
+    throw BackendError(cat(op, ": backend 'onednn' declines a ", pg.kh, " x ", pg.kw, " window (more than ",
+                           kMaxOnednnWindow, " cells: oneDNN visits every one)"));
   PoolGeometry g{};
-  g.n = pg.n; g.c = pg.c; g.h = pg.h; g.w = pg.w;
-  g.kh = pg.kh; g.kw = pg.kw; g.sh = pg.sh; g.sw = pg.sw; g.ph = pg.ph; g.pw = pg.pw;
-  g.oh = pg.oh; g.ow = pg.ow;
+  g.n = pg.n;
+  g.c = pg.c;
+  g.h = pg.h;
+  g.w = pg.w;
+  g.kh = pg.kh;
+  g.kw = pg.kw;
+  g.sh = pg.sh;
+  g.sw = pg.sw;
+  g.ph = pg.ph;
+  g.pw = pg.pw;
+  g.oh = pg.oh;
+  g.ow = pg.ow;
   g.pad_bottom = std::max(g.ph, (g.oh - 1) * g.sh + g.kh - g.h - g.ph);
   g.pad_right = std::max(g.pw, (g.ow - 1) * g.sw + g.kw - g.w - g.pw);
   return g;
@@ -89,8 +97,9 @@ dnnl::algorithm avg_algorithm(bool count_include_pad) {
 }
 
 dnnl::pooling_forward::primitive_desc forward_pd(const PoolGeometry& g, dnnl::algorithm a, dnnl::prop_kind prop) {
-  return {cpu_engine(), prop, a, g.x_inner(), g.y_inner(), {g.sh, g.sw}, {g.kh, g.kw}, {0, 0}, {g.ph, g.pw},
-          {g.pad_bottom, g.pad_right}, plan_attr()};
+  return {cpu_engine(), prop,         a,      g.x_inner(),  g.y_inner(),
+          {g.sh, g.sw}, {g.kh, g.kw}, {0, 0}, {g.ph, g.pw}, {g.pad_bottom, g.pad_right},
+          plan_attr()};
 }
 
 std::shared_ptr<const Plan> forward_plan(const char* op, const PoolGeometry& g, dnnl::algorithm a,
@@ -105,9 +114,8 @@ std::shared_ptr<const Plan> forward_plan(const char* op, const PoolGeometry& g, 
 std::shared_ptr<const Plan> backward_plan(const char* op, const PoolGeometry& g, dnnl::algorithm a) {
   return cached_plan(key_of(op, g.key(), int(a)), [&] {
     auto hint = forward_pd(g, a, dnnl::prop_kind::forward_training);
-    dnnl::pooling_backward::primitive_desc pd(cpu_engine(), a, g.x_inner(), g.y_inner(), {g.sh, g.sw},
-                                              {g.kh, g.kw}, {0, 0}, {g.ph, g.pw}, {g.pad_bottom, g.pad_right},
-                                              hint, plan_attr());
+    dnnl::pooling_backward::primitive_desc pd(cpu_engine(), a, g.x_inner(), g.y_inner(), {g.sh, g.sw}, {g.kh, g.kw},
+                                              {0, 0}, {g.ph, g.pw}, {g.pad_bottom, g.pad_right}, hint, plan_attr());
     return make_plan<decltype(pd), dnnl::pooling_backward>(
         pd, {{DNNL_ARG_DIFF_DST, g.y_desc(), false}, {DNNL_ARG_DIFF_SRC, g.x_desc(), true}});
   });
@@ -179,16 +187,15 @@ py::tuple max_forward_entry(py::handle x_obj, py::handle kernel_size, py::handle
     py::gil_scoped_release nogil;
     OmpThreads scope(threads);
     reset_last_call();
-    plan->run({{DNNL_ARG_SRC, user_memory(g.x_desc(), x.data())},
-               {DNNL_ARG_DST, user_memory(g.y_desc(), y.mutable_data())}});
+    plan->run(
+        {{DNNL_ARG_SRC, user_memory(g.x_desc(), x.data())}, {DNNL_ARG_DST, user_memory(g.y_desc(), y.mutable_data())}});
     max_indices(g, x.data(), y.data(), idx.mutable_data(), threads);
   }
   return py::make_tuple(y, idx);
 }
 
-FloatArray max_backward_from_input_entry(py::handle dy_obj, py::handle x_obj, py::handle kernel_size,
-                                         py::handle stride, py::handle padding, bool ceil_mode,
-                                         const std::string&) {
+FloatArray max_backward_from_input_entry(py::handle dy_obj, py::handle x_obj, py::handle kernel_size, py::handle stride,
+                                         py::handle padding, bool ceil_mode, const std::string&) {
   const char* op = "max_pool2d_backward_from_input";
   FloatArray dy = input_f32(dy_obj, op, "dy", 4);
   FloatArray x = input_f32(x_obj, op, "x", 4);
@@ -197,8 +204,8 @@ FloatArray max_backward_from_input_entry(py::handle dy_obj, py::handle x_obj, py
   DLCORE_CHECK(shape_of(dy) == ys, op, ": dy has shape ", shape_str(shape_of(dy)), ", expected ", shape_str(ys));
   FloatArray dx = new_f32(shape_of(x));
   if (g.n == 0) return dx;
-  auto fwd = forward_plan("max_pool2d_forward_training", g, dnnl::algorithm::pooling_max,
-                          dnnl::prop_kind::forward_training);
+  auto fwd =
+      forward_plan("max_pool2d_forward_training", g, dnnl::algorithm::pooling_max, dnnl::prop_kind::forward_training);
   auto bwd = backward_plan(op, g, dnnl::algorithm::pooling_max);
   const int threads = dlcore_threads();
   {
@@ -228,23 +235,22 @@ FloatArray avg_forward_entry(py::handle x_obj, py::handle kernel_size, py::handl
     py::gil_scoped_release nogil;
     OmpThreads scope(threads);
     reset_last_call();
-    plan->run({{DNNL_ARG_SRC, user_memory(g.x_desc(), x.data())},
-               {DNNL_ARG_DST, user_memory(g.y_desc(), y.mutable_data())}});
+    plan->run(
+        {{DNNL_ARG_SRC, user_memory(g.x_desc(), x.data())}, {DNNL_ARG_DST, user_memory(g.y_desc(), y.mutable_data())}});
     if (count_include_pad && g.has_extra_padding()) rescale_edges(g, y.mutable_data());
   }
   return y;
 }
 
-FloatArray avg_backward_entry(py::handle dy_obj, py::handle input_shape, py::handle kernel_size,
-                              py::handle stride, py::handle padding, bool ceil_mode, bool count_include_pad,
-                              const std::string&) {
+FloatArray avg_backward_entry(py::handle dy_obj, py::handle input_shape, py::handle kernel_size, py::handle stride,
+                              py::handle padding, bool ceil_mode, bool count_include_pad, const std::string&) {
   const char* op = "avg_pool2d_backward";
   FloatArray dy = input_f32(dy_obj, op, "dy", 4);
   Shape xs = args::shape_arg(input_shape, op, "input_shape", 4);
   PoolGeometry g = pool_geometry(op, xs, kernel_size, stride, padding, ceil_mode);
   const Shape ys{g.n, g.c, g.oh, g.ow};
-  DLCORE_CHECK(shape_of(dy) == ys, op, ": dy has shape ", shape_str(shape_of(dy)), " but pooling input ",
-               shape_str(xs), " gives ", shape_str(ys));
+  DLCORE_CHECK(shape_of(dy) == ys, op, ": dy has shape ", shape_str(shape_of(dy)), " but pooling input ", shape_str(xs),
+               " gives ", shape_str(ys));
   FloatArray dx = new_f32(xs);
   if (g.n == 0) return dx;
   auto plan = backward_plan(op, g, avg_algorithm(count_include_pad));
@@ -271,17 +277,16 @@ FloatArray avg_backward_entry(py::handle dy_obj, py::handle input_shape, py::han
 
 void init_pool(py::module_& m) {
   const auto ob = py::arg("backend") = "onednn";
-  m.def("max_pool2d_forward", &max_forward_entry, py::arg("x"), py::arg("kernel_size"),
-        py::arg("stride") = py::none(), py::arg("padding") = 0, py::arg("ceil_mode") = false, ob);
+  m.def("max_pool2d_forward", &max_forward_entry, py::arg("x"), py::arg("kernel_size"), py::arg("stride") = py::none(),
+        py::arg("padding") = 0, py::arg("ceil_mode") = false, ob);
   m.def("max_pool2d_backward_from_input", &max_backward_from_input_entry, py::arg("dy"), py::arg("x"),
-        py::arg("kernel_size"), py::arg("stride") = py::none(), py::arg("padding") = 0,
-        py::arg("ceil_mode") = false, ob,
+        py::arg("kernel_size"), py::arg("stride") = py::none(), py::arg("padding") = 0, py::arg("ceil_mode") = false,
+        ob,
         "oneDNN's max-pool backward: dx from dy and the forward input x (the forward is rerun in "
         "training mode for oneDNN's workspace). Not part of KERNEL_API: max_pool2d_backward(dy, indices, "
         "input_shape) carries no window geometry, so the onednn backend does not define it.");
-  m.def("avg_pool2d_forward", &avg_forward_entry, py::arg("x"), py::arg("kernel_size"),
-        py::arg("stride") = py::none(), py::arg("padding") = 0, py::arg("ceil_mode") = false,
-        py::arg("count_include_pad") = true, ob);
+  m.def("avg_pool2d_forward", &avg_forward_entry, py::arg("x"), py::arg("kernel_size"), py::arg("stride") = py::none(),
+        py::arg("padding") = 0, py::arg("ceil_mode") = false, py::arg("count_include_pad") = true, ob);
   m.def("avg_pool2d_backward", &avg_backward_entry, py::arg("dy"), py::arg("input_shape"), py::arg("kernel_size"),
         py::arg("stride") = py::none(), py::arg("padding") = 0, py::arg("ceil_mode") = false,
         py::arg("count_include_pad") = true, ob);

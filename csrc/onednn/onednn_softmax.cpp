@@ -86,18 +86,30 @@ FloatArray backward(const char* op, dnnl::algorithm a, py::handle dy_obj, py::ha
 void init_softmax(py::module_& m) {
   using A = dnnl::algorithm;
   const auto ob = py::arg("backend") = "onednn";
-  m.def("softmax_forward", [](py::handle x, int64_t axis, const std::string&) {
-    return forward("softmax_forward", A::softmax_accurate, x, axis);
-  }, py::arg("x"), py::arg("axis") = -1, ob);
-  m.def("softmax_backward", [](py::handle dy, py::handle y, int64_t axis, const std::string&) {
-    return backward("softmax_backward", A::softmax_accurate, dy, y, axis);
-  }, py::arg("dy"), py::arg("y"), py::arg("axis") = -1, ob);
-  m.def("log_softmax_forward", [](py::handle x, int64_t axis, const std::string&) {
-    return forward("log_softmax_forward", A::softmax_log, x, axis);
-  }, py::arg("x"), py::arg("axis") = -1, ob);
-  m.def("log_softmax_backward", [](py::handle dy, py::handle y, int64_t axis, const std::string&) {
-    return backward("log_softmax_backward", A::softmax_log, dy, y, axis);
-  }, py::arg("dy"), py::arg("y"), py::arg("axis") = -1, ob);
+  m.def(
+      "softmax_forward",
+      [](py::handle x, int64_t axis, const std::string&) {
+        return forward("softmax_forward", A::softmax_accurate, x, axis);
+      },
+      py::arg("x"), py::arg("axis") = -1, ob);
+  m.def(
+      "softmax_backward",
+      [](py::handle dy, py::handle y, int64_t axis, const std::string&) {
+        return backward("softmax_backward", A::softmax_accurate, dy, y, axis);
+      },
+      py::arg("dy"), py::arg("y"), py::arg("axis") = -1, ob);
+  m.def(
+      "log_softmax_forward",
+      [](py::handle x, int64_t axis, const std::string&) {
+        return forward("log_softmax_forward", A::softmax_log, x, axis);
+      },
+      py::arg("x"), py::arg("axis") = -1, ob);
+  m.def(
+      "log_softmax_backward",
+      [](py::handle dy, py::handle y, int64_t axis, const std::string&) {
+        return backward("log_softmax_backward", A::softmax_log, dy, y, axis);
+      },
+      py::arg("dy"), py::arg("y"), py::arg("axis") = -1, ob);
   // cross_entropy_* have no oneDNN primitive: not defined here (module_for declines).
 }
 

@@ -12,8 +12,8 @@ from __future__ import annotations
 import numpy as np
 
 from ._device import module_for_device, parse_device
-from .tensor import Tensor, _as_tensor_like, _placed, default_dtype
 from .ops import select
+from .tensor import Tensor, _as_tensor_like, _placed, default_dtype
 
 
 class device(str):

@@ -24,7 +24,7 @@ import numpy as np
 from . import nn, optim
 from ._device import module_for_device, parse_device
 from .autograd import no_grad
-from .data import CIFAR10, DataLoader, Digits, FashionMNIST, MNIST
+from .data import CIFAR10, MNIST, DataLoader, Digits, FashionMNIST
 from .nn import functional as F
 from .random import manual_seed
 

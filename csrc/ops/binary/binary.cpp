@@ -24,8 +24,8 @@ struct RefPop {
     for (int64_t i = 0; i < nw; ++i) c += popcount64(x[i] ^ w[i]);
     return c;
   }
-  static void count4(const uint64_t* x, const uint64_t* w0, const uint64_t* w1, const uint64_t* w2,
-                     const uint64_t* w3, int64_t nw, uint64_t* cnt) {
+  static void count4(const uint64_t* x, const uint64_t* w0, const uint64_t* w1, const uint64_t* w2, const uint64_t* w3,
+                     int64_t nw, uint64_t* cnt) {
     cnt[0] += count1(x, w0, nw);
     cnt[1] += count1(x, w1, nw);
     cnt[2] += count1(x, w2, nw);
@@ -61,38 +61,41 @@ void binary_gemm_ref(const BinaryGemmArgs& a) { binary_gemm_impl<RefPop>(a); }
 
 const Registry<BinaryConvArgs>& binary_conv2d_registry() {
   // Every entry accepts every geometry; fastest first.
-  static const Registry<BinaryConvArgs> registry("binary_conv2d", {
+  static const Registry<BinaryConvArgs> registry(
+      "binary_conv2d", {
 #ifdef DLCORE_HAVE_AVX512
-    {"binary_conv2d_avx512vpopcnt", Isa::avx512_vpopcnt, nullptr, run_conv_vpopcnt},
+                           {"binary_conv2d_avx512vpopcnt", Isa::avx512_vpopcnt, nullptr, run_conv_vpopcnt},
 #endif
 #ifdef DLCORE_HAVE_AVX2
-    {"binary_conv2d_avx2_pshufb", Isa::avx2, nullptr, run_conv_avx2},
+                           {"binary_conv2d_avx2_pshufb", Isa::avx2, nullptr, run_conv_avx2},
 #endif
-    {"binary_conv2d_ref", Isa::ref, nullptr, binary_conv2d_ref},
-  });
+                           {"binary_conv2d_ref", Isa::ref, nullptr, binary_conv2d_ref},
+                       });
   return registry;
 }
 
 const Registry<BinaryPackArgs>& binary_pack_registry() {
-  static const Registry<BinaryPackArgs> registry("binary_pack", {
+  static const Registry<BinaryPackArgs> registry(
+      "binary_pack", {
 #ifdef DLCORE_HAVE_AVX2
-    {"binary_pack_avx2_movemask", Isa::avx2, nullptr, binary_pack_avx2},
+                         {"binary_pack_avx2_movemask", Isa::avx2, nullptr, binary_pack_avx2},
 #endif
-    {"binary_pack_ref", Isa::ref, nullptr, run_pack_ref},
-  });
+                         {"binary_pack_ref", Isa::ref, nullptr, run_pack_ref},
+                     });
   return registry;
 }
 
 const Registry<BinaryGemmArgs>& binary_gemm_registry() {
-  static const Registry<BinaryGemmArgs> registry("binary_gemm", {
+  static const Registry<BinaryGemmArgs> registry(
+      "binary_gemm", {
 #ifdef DLCORE_HAVE_AVX512
-    {"binary_gemm_avx512vpopcnt", Isa::avx512_vpopcnt, nullptr, run_gemm_vpopcnt},
+                         {"binary_gemm_avx512vpopcnt", Isa::avx512_vpopcnt, nullptr, run_gemm_vpopcnt},
 #endif
 #ifdef DLCORE_HAVE_AVX2
-    {"binary_gemm_avx2_pshufb", Isa::avx2, nullptr, run_gemm_avx2},
+                         {"binary_gemm_avx2_pshufb", Isa::avx2, nullptr, run_gemm_avx2},
 #endif
-    {"binary_gemm_ref", Isa::ref, nullptr, binary_gemm_ref},
-  });
+                         {"binary_gemm_ref", Isa::ref, nullptr, binary_gemm_ref},
+                     });
   return registry;
 }
 

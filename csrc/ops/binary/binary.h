@@ -23,12 +23,12 @@ namespace dlcore {
 
 struct BinaryConvArgs {
   ConvShape s;
-  int64_t wcg = 0;              // words per group per pixel
-  const uint64_t* x = nullptr;  // (N, IH, IW, groups * wcg)
-  const uint64_t* w = nullptr;  // (OC, KH, KW, wcg)
-  const float* scale = nullptr; // (OC,) or null (1)
-  const float* bias = nullptr;  // (OC,) or null (0)
-  float* y = nullptr;           // (N, OC, OH, OW)
+  int64_t wcg = 0;               // words per group per pixel
+  const uint64_t* x = nullptr;   // (N, IH, IW, groups * wcg)
+  const uint64_t* w = nullptr;   // (OC, KH, KW, wcg)
+  const float* scale = nullptr;  // (OC,) or null (1)
+  const float* bias = nullptr;   // (OC,) or null (0)
+  float* y = nullptr;            // (N, OC, OH, OW)
 };
 
 struct BinaryGemmArgs {
@@ -45,8 +45,8 @@ struct BinaryGemmArgs {
 struct BinaryPackArgs {
   const float* x = nullptr;
   bool nchw = false;
-  int64_t rows = 0, k = 0;                          // rows layout
-  int64_t n = 0, c = 0, h = 0, w = 0, groups = 1;   // NCHW layout
+  int64_t rows = 0, k = 0;                         // rows layout
+  int64_t n = 0, c = 0, h = 0, w = 0, groups = 1;  // NCHW layout
   uint64_t* out = nullptr;
 };
 

@@ -12,8 +12,8 @@ namespace dlcore {
 namespace {
 
 inline __m256i popcount_bytes(__m256i v) {
-  const __m256i table = _mm256_setr_epi8(0, 1, 1, 2, 1, 2, 2, 3, 1, 2, 2, 3, 2, 3, 3, 4,
-                                         0, 1, 1, 2, 1, 2, 2, 3, 1, 2, 2, 3, 2, 3, 3, 4);
+  const __m256i table =
+      _mm256_setr_epi8(0, 1, 1, 2, 1, 2, 2, 3, 1, 2, 2, 3, 2, 3, 3, 4, 0, 1, 1, 2, 1, 2, 2, 3, 1, 2, 2, 3, 2, 3, 3, 4);
   const __m256i low = _mm256_set1_epi8(0x0f);
   const __m256i lo = _mm256_shuffle_epi8(table, _mm256_and_si256(v, low));
   const __m256i hi = _mm256_shuffle_epi8(table, _mm256_and_si256(_mm256_srli_epi16(v, 4), low));
@@ -96,15 +96,15 @@ struct Avx2Pop {
         const __m256i xv = load4_masked(x + i, mask);
 #pragma GCC unroll 4
         for (int j = 0; j < J; ++j)
-          bytes[j] = _mm256_add_epi8(
-              bytes[j], popcount_bytes(_mm256_xor_si256(xv, load4_masked(ws + j * wstride + i, mask))));
+          bytes[j] =
+              _mm256_add_epi8(bytes[j], popcount_bytes(_mm256_xor_si256(xv, load4_masked(ws + j * wstride + i, mask))));
         if (++since_flush == kFlush) flush();
       }
     }
     for (int j = 0; j < J; ++j) cnt[j] += hsum64(_mm256_add_epi64(wide[j], _mm256_sad_epu8(bytes[j], zero)));
   }
-  static void count4(const uint64_t* x, const uint64_t* w0, const uint64_t* w1, const uint64_t* w2,
-                     const uint64_t* w3, int64_t nw, uint64_t* cnt) {
+  static void count4(const uint64_t* x, const uint64_t* w0, const uint64_t* w1, const uint64_t* w2, const uint64_t* w3,
+                     int64_t nw, uint64_t* cnt) {
     const uint64_t* w[4] = {w0, w1, w2, w3};
     count<4>(x, w, nw, cnt);
   }
@@ -176,8 +176,7 @@ void pack_nchw(const BinaryPackArgs& a) {
             }
           }
           for (; p0 < a.w; ++p0)
-            for (int64_t j = 0; j < nch; ++j)
-              dst[p0 * wc + word] |= uint64_t(plane0[j * plane + p0] >= 0.0f) << j;
+            for (int64_t j = 0; j < nch; ++j) dst[p0 * wc + word] |= uint64_t(plane0[j * plane + p0] >= 0.0f) << j;
         }
     }
   });

@@ -25,8 +25,8 @@ struct VpopcntPop {
       const __mmask8 m = __mmask8((1u << (nw - i)) - 1u);
       const __m512i xv = _mm512_maskz_loadu_epi64(m, x + i);
       for (int j = 0; j < J; ++j)
-        acc[j] = _mm512_add_epi64(acc[j],
-                                  _mm512_popcnt_epi64(_mm512_xor_si512(xv, _mm512_maskz_loadu_epi64(m, w[j] + i))));
+        acc[j] =
+            _mm512_add_epi64(acc[j], _mm512_popcnt_epi64(_mm512_xor_si512(xv, _mm512_maskz_loadu_epi64(m, w[j] + i))));
     }
     for (int j = 0; j < J; ++j) cnt[j] += uint64_t(_mm512_reduce_add_epi64(acc[j]));
   }
@@ -50,14 +50,14 @@ struct VpopcntPop {
         const __mmask8 m = __mmask8((1u << (nw - i)) - 1u);
         const __m512i xv = _mm512_maskz_loadu_epi64(m, x + i);
         for (int j = 0; j < J; ++j)
-          acc[j] = _mm512_add_epi64(acc[j], _mm512_popcnt_epi64(_mm512_xor_si512(
-                                                xv, _mm512_maskz_loadu_epi64(m, ws + j * wstride + i))));
+          acc[j] = _mm512_add_epi64(
+              acc[j], _mm512_popcnt_epi64(_mm512_xor_si512(xv, _mm512_maskz_loadu_epi64(m, ws + j * wstride + i))));
       }
     }
     for (int j = 0; j < J; ++j) cnt[j] += uint64_t(_mm512_reduce_add_epi64(acc[j]));
   }
-  static void count4(const uint64_t* x, const uint64_t* w0, const uint64_t* w1, const uint64_t* w2,
-                     const uint64_t* w3, int64_t nw, uint64_t* cnt) {
+  static void count4(const uint64_t* x, const uint64_t* w0, const uint64_t* w1, const uint64_t* w2, const uint64_t* w3,
+                     int64_t nw, uint64_t* cnt) {
     const uint64_t* w[4] = {w0, w1, w2, w3};
     count<4>(x, w, nw, cnt);
   }

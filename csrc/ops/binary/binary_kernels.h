@@ -137,8 +137,7 @@ void binary_gemm_impl(const BinaryGemmArgs& a) {
       Pop::count4(x, w, w + W, w + 2 * W, w + 3 * W, W, cnt);
       for (int q = 0; q < 4; ++q) y[j + q] = binary_out(a.scale, a.bias, j + q, a.k - 2 * int64_t(cnt[q]));
     }
-    for (; j < a.n; ++j)
-      y[j] = binary_out(a.scale, a.bias, j, a.k - 2 * int64_t(Pop::count1(x, a.w + j * W, W)));
+    for (; j < a.n; ++j) y[j] = binary_out(a.scale, a.bias, j, a.k - 2 * int64_t(Pop::count1(x, a.w + j * W, W)));
   }
 }
 

@@ -52,27 +52,29 @@ void to_bf16_avx512bf16(const CastF32ToBf16Args& a) {
 }  // namespace
 
 const Registry<CastF32ToBf16Args>& cast_f32_to_bf16_registry() {
-  static const Registry<CastF32ToBf16Args> registry("cast_f32_to_bf16", {
+  static const Registry<CastF32ToBf16Args> registry(
+      "cast_f32_to_bf16", {
 #ifdef DLCORE_HAVE_AVX512
-    {"cast_f32_to_bf16_avx512bf16", Isa::avx512_bf16, nullptr, to_bf16_avx512bf16},
+                              {"cast_f32_to_bf16_avx512bf16", Isa::avx512_bf16, nullptr, to_bf16_avx512bf16},
 #endif
 #ifdef DLCORE_HAVE_AVX2
-    {"cast_f32_to_bf16_avx2", Isa::avx2, nullptr, to_bf16_avx2},
+                              {"cast_f32_to_bf16_avx2", Isa::avx2, nullptr, to_bf16_avx2},
 #endif
-    {"cast_f32_to_bf16_ref", Isa::ref, nullptr, to_bf16_ref},
-  });
+                              {"cast_f32_to_bf16_ref", Isa::ref, nullptr, to_bf16_ref},
+                          });
   return registry;
 }
 
 const Registry<CastBf16ToF32Args>& cast_bf16_to_f32_registry() {
   // bf16 -> float32 is a 16-bit shift: AVX2's vpmovzxwd + vpslld is as good
   // as anything AVX512-BF16 offers, so that tier has no entry of its own.
-  static const Registry<CastBf16ToF32Args> registry("cast_bf16_to_f32", {
+  static const Registry<CastBf16ToF32Args> registry("cast_bf16_to_f32",
+                                                    {
 #ifdef DLCORE_HAVE_AVX2
-    {"cast_bf16_to_f32_avx2", Isa::avx2, nullptr, to_f32_avx2},
+                                                        {"cast_bf16_to_f32_avx2", Isa::avx2, nullptr, to_f32_avx2},
 #endif
-    {"cast_bf16_to_f32_ref", Isa::ref, nullptr, to_f32_ref},
-  });
+                                                        {"cast_bf16_to_f32_ref", Isa::ref, nullptr, to_f32_ref},
+                                                    });
   return registry;
 }
 

@@ -12,9 +12,9 @@
 namespace dlcore {
 
 std::string ConvShape::str() const {
-  return cat("x (", n, ", ", ic, ", ", ih, ", ", iw, "), w (", oc, ", ", icg(), ", ", kh, ", ", kw,
-             "), y (", n, ", ", oc, ", ", oh, ", ", ow, "), stride (", sh, ", ", sw, "), padding (", pt,
-             ", ", pb, ", ", pl, ", ", pr, "), dilation (", dh, ", ", dw, "), groups ", groups);
+  return cat("x (", n, ", ", ic, ", ", ih, ", ", iw, "), w (", oc, ", ", icg(), ", ", kh, ", ", kw, "), y (", n, ", ",
+             oc, ", ", oh, ", ", ow, "), stride (", sh, ", ", sw, "), padding (", pt, ", ", pb, ", ", pl, ", ", pr,
+             "), dilation (", dh, ", ", dw, "), groups ", groups);
 }
 
 namespace {
@@ -105,8 +105,7 @@ void backward_data_ref(const ConvBackwardDataArgs& a) {
               if (tw < 0 || tw % s.sw != 0 || tw / s.sw >= s.ow) continue;
               const int64_t ow = tw / s.sw;
               for (int64_t o = g * ocg; o < (g + 1) * ocg; ++o)
-                sum += a.dy[((n * s.oc + o) * s.oh + oh) * s.ow + ow] *
-                       a.w[((o * icg + c) * s.kh + kh) * s.kw + kw];
+                sum += a.dy[((n * s.oc + o) * s.oh + oh) * s.ow + ow] * a.w[((o * icg + c) * s.kh + kh) * s.kw + kw];
             }
           }
           dx[ih * s.iw + iw] = sum;
@@ -182,8 +181,7 @@ void scatter_strided(const float* dense, float* dx, const ConvShape& s) {
     float* plane = dx + nc * s.ih * s.iw;
     std::fill(plane, plane + s.ih * s.iw, 0.0f);
     for (int64_t oh = 0; oh < s.oh; ++oh)
-      for (int64_t ow = 0; ow < s.ow; ++ow)
-        plane[oh * s.sh * s.iw + ow * s.sw] = dense[(nc * s.oh + oh) * s.ow + ow];
+      for (int64_t ow = 0; ow < s.ow; ++ow) plane[oh * s.sh * s.iw + ow * s.sw] = dense[(nc * s.oh + oh) * s.ow + ow];
   }
 }
 
@@ -214,8 +212,7 @@ void forward_pointwise(const ConvForwardArgs& a, const char* backend) {
   const int64_t hw = s.oh * s.ow, icg = s.icg(), ocg = s.ocg();
   if (a.bias) {
 #pragma omp parallel for schedule(static) num_threads(get_num_threads())
-    for (int64_t no = 0; no < s.n * s.oc; ++no)
-      std::fill(a.y + no * hw, a.y + (no + 1) * hw, a.bias[no % s.oc]);
+    for (int64_t no = 0; no < s.n * s.oc; ++no) std::fill(a.y + no * hw, a.y + (no + 1) * hw, a.bias[no % s.oc]);
   }
   GemmArgs g;
   g.m = ocg;
@@ -296,7 +293,8 @@ template <class Args>
 std::string declines_depthwise(const Args& a) {
   return use_depthwise(a.s) ? std::string()
                             : cat("not depthwise (needs 1 input and <= 4 output channels per group and groups > 1; "
-                                  "ICg=", a.s.icg(), ", OCg=", a.s.ocg(), ", groups=", a.s.groups, ")");
+                                  "ICg=",
+                                  a.s.icg(), ", OCg=", a.s.ocg(), ", groups=", a.s.groups, ")");
 }
 template <class Args>
 std::string declines_narrow(const Args& a) {
@@ -318,17 +316,17 @@ void run_gemm1x1(const Args& a, void (*pointwise)(const Args&, const char*), Isa
   record_dispatch(op, name, declined);
 }
 
-#define DLCORE_CONV_GEMM1X1(ISA)                                                                            \
-  void forward_gemm1x1_##ISA(const ConvForwardArgs& a) {                                                    \
-    run_gemm1x1(a, forward_pointwise, Isa::ISA, "conv2d_forward", "conv2d_forward_" #ISA "_gemm1x1");        \
-  }                                                                                                         \
-  void backward_data_gemm1x1_##ISA(const ConvBackwardDataArgs& a) {                                         \
-    run_gemm1x1(a, backward_data_pointwise, Isa::ISA, "conv2d_backward_data",                               \
-                "conv2d_backward_data_" #ISA "_gemm1x1");                                                   \
-  }                                                                                                         \
-  void backward_weights_gemm1x1_##ISA(const ConvBackwardWeightsArgs& a) {                                   \
-    run_gemm1x1(a, backward_weights_pointwise, Isa::ISA, "conv2d_backward_weights",                         \
-                "conv2d_backward_weights_" #ISA "_gemm1x1");                                                \
+#define DLCORE_CONV_GEMM1X1(ISA)                                                                      \
+  void forward_gemm1x1_##ISA(const ConvForwardArgs& a) {                                              \
+    run_gemm1x1(a, forward_pointwise, Isa::ISA, "conv2d_forward", "conv2d_forward_" #ISA "_gemm1x1"); \
+  }                                                                                                   \
+  void backward_data_gemm1x1_##ISA(const ConvBackwardDataArgs& a) {                                   \
+    run_gemm1x1(a, backward_data_pointwise, Isa::ISA, "conv2d_backward_data",                         \
+                "conv2d_backward_data_" #ISA "_gemm1x1");                                             \
+  }                                                                                                   \
+  void backward_weights_gemm1x1_##ISA(const ConvBackwardWeightsArgs& a) {                             \
+    run_gemm1x1(a, backward_weights_pointwise, Isa::ISA, "conv2d_backward_weights",                   \
+                "conv2d_backward_weights_" #ISA "_gemm1x1");                                          \
   }
 #ifdef DLCORE_HAVE_AVX2
 DLCORE_CONV_GEMM1X1(avx2)
@@ -341,15 +339,15 @@ DLCORE_CONV_GEMM1X1(avx512)
 // The direct algorithms of one ISA, looked up when the list is built.
 #define DLCORE_CONV_DIRECT(ISA, FIELD, ARGS) \
   void FIELD##_##ISA(const ARGS& a) { conv_algorithms_##ISA().FIELD(a); }
-#define DLCORE_CONV_DIRECT_ALL(ISA)                                          \
-  DLCORE_CONV_DIRECT(ISA, forward_depthwise, ConvForwardArgs)                \
-  DLCORE_CONV_DIRECT(ISA, forward_narrow, ConvForwardArgs)                   \
-  DLCORE_CONV_DIRECT(ISA, forward_blocked, ConvForwardArgs)                  \
-  DLCORE_CONV_DIRECT(ISA, backward_data_depthwise, ConvBackwardDataArgs)     \
-  DLCORE_CONV_DIRECT(ISA, backward_data_gather, ConvBackwardDataArgs)        \
-  DLCORE_CONV_DIRECT(ISA, backward_data_scatter, ConvBackwardDataArgs)       \
+#define DLCORE_CONV_DIRECT_ALL(ISA)                                            \
+  DLCORE_CONV_DIRECT(ISA, forward_depthwise, ConvForwardArgs)                  \
+  DLCORE_CONV_DIRECT(ISA, forward_narrow, ConvForwardArgs)                     \
+  DLCORE_CONV_DIRECT(ISA, forward_blocked, ConvForwardArgs)                    \
+  DLCORE_CONV_DIRECT(ISA, backward_data_depthwise, ConvBackwardDataArgs)       \
+  DLCORE_CONV_DIRECT(ISA, backward_data_gather, ConvBackwardDataArgs)          \
+  DLCORE_CONV_DIRECT(ISA, backward_data_scatter, ConvBackwardDataArgs)         \
   DLCORE_CONV_DIRECT(ISA, backward_weights_depthwise, ConvBackwardWeightsArgs) \
-  DLCORE_CONV_DIRECT(ISA, backward_weights_narrow, ConvBackwardWeightsArgs)  \
+  DLCORE_CONV_DIRECT(ISA, backward_weights_narrow, ConvBackwardWeightsArgs)    \
   DLCORE_CONV_DIRECT(ISA, backward_weights_blocked, ConvBackwardWeightsArgs)
 #ifdef DLCORE_HAVE_AVX2
 DLCORE_CONV_DIRECT_ALL(avx2)
@@ -367,54 +365,68 @@ DLCORE_CONV_DIRECT_ALL(avx512)
 // (1x1 first, then depthwise, then narrow).
 const Registry<ConvForwardArgs>& conv2d_forward_registry() {
   using A = ConvForwardArgs;
-  static const Registry<A> registry("conv2d_forward", {
-      DLCORE_IF_AVX512({"conv2d_forward_avx512_gemm1x1", Isa::avx512, declines_gemm1x1<A>, forward_gemm1x1_avx512},
-                       {"conv2d_forward_avx512_depthwise", Isa::avx512, declines_depthwise<A>, forward_depthwise_avx512},
-                       {"conv2d_forward_avx512_narrow", Isa::avx512, declines_narrow<A>, forward_narrow_avx512},
-                       {"conv2d_forward_avx512_blocked", Isa::avx512, nullptr, forward_blocked_avx512},)
-      DLCORE_IF_AVX2({"conv2d_forward_avx2_gemm1x1", Isa::avx2, declines_gemm1x1<A>, forward_gemm1x1_avx2},
-                     {"conv2d_forward_avx2_depthwise", Isa::avx2, declines_depthwise<A>, forward_depthwise_avx2},
-                     {"conv2d_forward_avx2_narrow", Isa::avx2, declines_narrow<A>, forward_narrow_avx2},
-                     {"conv2d_forward_avx2_blocked", Isa::avx2, nullptr, forward_blocked_avx2},)
-      {"conv2d_forward_ref", Isa::ref, nullptr, forward_ref},
-  });
+  static const Registry<A> registry(
+      "conv2d_forward",
+      {
+          DLCORE_IF_AVX512(
+              {"conv2d_forward_avx512_gemm1x1", Isa::avx512, declines_gemm1x1<A>, forward_gemm1x1_avx512},
+              {"conv2d_forward_avx512_depthwise", Isa::avx512, declines_depthwise<A>, forward_depthwise_avx512},
+              {"conv2d_forward_avx512_narrow", Isa::avx512, declines_narrow<A>, forward_narrow_avx512},
+              {"conv2d_forward_avx512_blocked", Isa::avx512, nullptr, forward_blocked_avx512}, )
+              DLCORE_IF_AVX2(
+                  {"conv2d_forward_avx2_gemm1x1", Isa::avx2, declines_gemm1x1<A>, forward_gemm1x1_avx2},
+                  {"conv2d_forward_avx2_depthwise", Isa::avx2, declines_depthwise<A>, forward_depthwise_avx2},
+                  {"conv2d_forward_avx2_narrow", Isa::avx2, declines_narrow<A>, forward_narrow_avx2},
+                  {"conv2d_forward_avx2_blocked", Isa::avx2, nullptr, forward_blocked_avx2}, ){
+                  "conv2d_forward_ref", Isa::ref, nullptr, forward_ref},
+      });
   return registry;
 }
 
 const Registry<ConvBackwardDataArgs>& conv2d_backward_data_registry() {
   using A = ConvBackwardDataArgs;
-  static const Registry<A> registry("conv2d_backward_data", {
-      DLCORE_IF_AVX512(
-          {"conv2d_backward_data_avx512_gemm1x1", Isa::avx512, declines_gemm1x1<A>, backward_data_gemm1x1_avx512},
-          {"conv2d_backward_data_avx512_depthwise", Isa::avx512, declines_depthwise<A>, backward_data_depthwise_avx512},
-          {"conv2d_backward_data_avx512_gather", Isa::avx512, declines_gather, backward_data_gather_avx512},
-          {"conv2d_backward_data_avx512_scatter", Isa::avx512, nullptr, backward_data_scatter_avx512},)
-      DLCORE_IF_AVX2(
-          {"conv2d_backward_data_avx2_gemm1x1", Isa::avx2, declines_gemm1x1<A>, backward_data_gemm1x1_avx2},
-          {"conv2d_backward_data_avx2_depthwise", Isa::avx2, declines_depthwise<A>, backward_data_depthwise_avx2},
-          {"conv2d_backward_data_avx2_gather", Isa::avx2, declines_gather, backward_data_gather_avx2},
-          {"conv2d_backward_data_avx2_scatter", Isa::avx2, nullptr, backward_data_scatter_avx2},)
-      {"conv2d_backward_data_ref", Isa::ref, nullptr, backward_data_ref},
-  });
+  static const Registry<A> registry(
+      "conv2d_backward_data",
+      {
+          DLCORE_IF_AVX512(
+              {"conv2d_backward_data_avx512_gemm1x1", Isa::avx512, declines_gemm1x1<A>, backward_data_gemm1x1_avx512},
+              {"conv2d_backward_data_avx512_depthwise", Isa::avx512, declines_depthwise<A>,
+               backward_data_depthwise_avx512},
+              {"conv2d_backward_data_avx512_gather", Isa::avx512, declines_gather, backward_data_gather_avx512},
+              {"conv2d_backward_data_avx512_scatter", Isa::avx512, nullptr, backward_data_scatter_avx512}, )
+              DLCORE_IF_AVX2(
+                  {"conv2d_backward_data_avx2_gemm1x1", Isa::avx2, declines_gemm1x1<A>, backward_data_gemm1x1_avx2},
+                  {"conv2d_backward_data_avx2_depthwise", Isa::avx2, declines_depthwise<A>,
+                   backward_data_depthwise_avx2},
+                  {"conv2d_backward_data_avx2_gather", Isa::avx2, declines_gather, backward_data_gather_avx2},
+                  {"conv2d_backward_data_avx2_scatter", Isa::avx2, nullptr, backward_data_scatter_avx2}, ){
+                  "conv2d_backward_data_ref", Isa::ref, nullptr, backward_data_ref},
+      });
   return registry;
 }
 
 const Registry<ConvBackwardWeightsArgs>& conv2d_backward_weights_registry() {
   using A = ConvBackwardWeightsArgs;
-  static const Registry<A> registry("conv2d_backward_weights", {
-      DLCORE_IF_AVX512(
-          {"conv2d_backward_weights_avx512_gemm1x1", Isa::avx512, declines_gemm1x1<A>, backward_weights_gemm1x1_avx512},
-          {"conv2d_backward_weights_avx512_depthwise", Isa::avx512, declines_depthwise<A>,
-           backward_weights_depthwise_avx512},
-          {"conv2d_backward_weights_avx512_narrow", Isa::avx512, declines_narrow<A>, backward_weights_narrow_avx512},
-          {"conv2d_backward_weights_avx512_blocked", Isa::avx512, nullptr, backward_weights_blocked_avx512},)
-      DLCORE_IF_AVX2(
-          {"conv2d_backward_weights_avx2_gemm1x1", Isa::avx2, declines_gemm1x1<A>, backward_weights_gemm1x1_avx2},
-          {"conv2d_backward_weights_avx2_depthwise", Isa::avx2, declines_depthwise<A>, backward_weights_depthwise_avx2},
-          {"conv2d_backward_weights_avx2_narrow", Isa::avx2, declines_narrow<A>, backward_weights_narrow_avx2},
-          {"conv2d_backward_weights_avx2_blocked", Isa::avx2, nullptr, backward_weights_blocked_avx2},)
-      {"conv2d_backward_weights_ref", Isa::ref, nullptr, backward_weights_ref},
-  });
+  static const Registry<A> registry(
+      "conv2d_backward_weights",
+      {
+          DLCORE_IF_AVX512(
+              {"conv2d_backward_weights_avx512_gemm1x1", Isa::avx512, declines_gemm1x1<A>,
+               backward_weights_gemm1x1_avx512},
+              {"conv2d_backward_weights_avx512_depthwise", Isa::avx512, declines_depthwise<A>,
+               backward_weights_depthwise_avx512},
+              {"conv2d_backward_weights_avx512_narrow", Isa::avx512, declines_narrow<A>,
+               backward_weights_narrow_avx512},
+              {"conv2d_backward_weights_avx512_blocked", Isa::avx512, nullptr, backward_weights_blocked_avx512}, )
+              DLCORE_IF_AVX2(
+                  {"conv2d_backward_weights_avx2_gemm1x1", Isa::avx2, declines_gemm1x1<A>,
+                   backward_weights_gemm1x1_avx2},
+                  {"conv2d_backward_weights_avx2_depthwise", Isa::avx2, declines_depthwise<A>,
+                   backward_weights_depthwise_avx2},
+                  {"conv2d_backward_weights_avx2_narrow", Isa::avx2, declines_narrow<A>, backward_weights_narrow_avx2},
+                  {"conv2d_backward_weights_avx2_blocked", Isa::avx2, nullptr, backward_weights_blocked_avx2}, ){
+                  "conv2d_backward_weights_ref", Isa::ref, nullptr, backward_weights_ref},
+      });
   return registry;
 }
 

@@ -19,13 +19,13 @@
 namespace dlcore {
 
 struct ConvShape {
-  int64_t n = 0;                 // minibatch
-  int64_t ic = 0, ih = 0, iw = 0;  // input channels (all groups) and spatial size
-  int64_t oc = 0, oh = 0, ow = 0;  // output channels (all groups) and spatial size
-  int64_t kh = 0, kw = 0;        // kernel size
-  int64_t sh = 1, sw = 1;        // stride
+  int64_t n = 0;                           // minibatch
+  int64_t ic = 0, ih = 0, iw = 0;          // input channels (all groups) and spatial size
+  int64_t oc = 0, oh = 0, ow = 0;          // output channels (all groups) and spatial size
+  int64_t kh = 0, kw = 0;                  // kernel size
+  int64_t sh = 1, sw = 1;                  // stride
   int64_t pt = 0, pb = 0, pl = 0, pr = 0;  // padding: top, bottom, left, right
-  int64_t dh = 1, dw = 1;        // dilation
+  int64_t dh = 1, dw = 1;                  // dilation
   int64_t groups = 1;
 
   int64_t icg() const { return ic / groups; }
@@ -37,12 +37,10 @@ struct ConvShape {
 // pad_hi - span) / stride + 1 with span = dilation * (k - 1) + 1, or 0 when the
 // dilated kernel does not fit in the padded input. Needs k, stride,
 // dilation >= 1 and pads >= 0.
-inline int64_t conv_out_size(int64_t in, int64_t k, int64_t stride, int64_t pad_lo, int64_t pad_hi,
-                             int64_t dilation, const char* op = "conv2d") {
-  const int64_t span = checked_add(checked_mul(dilation, k - 1, op, "the dilated kernel"), 1, op,
-                                   "the dilated kernel");
-  const int64_t padded = checked_add(checked_add(in, pad_lo, op, "the padded input"), pad_hi, op,
-                                     "the padded input");
+inline int64_t conv_out_size(int64_t in, int64_t k, int64_t stride, int64_t pad_lo, int64_t pad_hi, int64_t dilation,
+                             const char* op = "conv2d") {
+  const int64_t span = checked_add(checked_mul(dilation, k - 1, op, "the dilated kernel"), 1, op, "the dilated kernel");
+  const int64_t padded = checked_add(checked_add(in, pad_lo, op, "the padded input"), pad_hi, op, "the padded input");
   if (padded < span) return 0;
   return (padded - span) / stride + 1;
 }
@@ -58,32 +56,30 @@ inline int64_t conv_out_size(int64_t in, int64_t k, int64_t stride, int64_t pad_
 // its padded form, the weight and the output must be sane arrays
 // (core/checked.h).
 inline ConvShape make_conv_shape(const Shape& xs, const Shape& ws, const std::array<int64_t, 2>& st,
-                                 const std::array<int64_t, 4>& pa, const std::array<int64_t, 2>& di,
-                                 int64_t groups, const char* op) {
+                                 const std::array<int64_t, 4>& pa, const std::array<int64_t, 2>& di, int64_t groups,
+                                 const char* op) {
   DLCORE_CHECK(xs.size() == 4, op, ": input must be 4-D (N, C, H, W), got shape ", shape_str(xs));
   DLCORE_CHECK(ws.size() == 4, op, ": weight must be 4-D (O, I/groups, KH, KW), got shape ", shape_str(ws));
   const std::string shapes = cat("input ", shape_str(xs), ", weight ", shape_str(ws));
   DLCORE_CHECK(st[0] >= 1 && st[1] >= 1, op, ": stride must be positive, got (", st[0], ", ", st[1], ")");
   DLCORE_CHECK(di[0] >= 1 && di[1] >= 1, op, ": dilation must be positive, got (", di[0], ", ", di[1], ")");
-  DLCORE_CHECK(pa[0] >= 0 && pa[1] >= 0 && pa[2] >= 0 && pa[3] >= 0, op,
-               ": padding must be non-negative, got (", pa[0], ", ", pa[1], ", ", pa[2], ", ", pa[3], ")");
+  DLCORE_CHECK(pa[0] >= 0 && pa[1] >= 0 && pa[2] >= 0 && pa[3] >= 0, op, ": padding must be non-negative, got (", pa[0],
+               ", ", pa[1], ", ", pa[2], ", ", pa[3], ")");
   DLCORE_CHECK(groups >= 1, op, ": groups must be positive, got ", groups);
   check_hyper_parameter(st, op, "stride");
   check_hyper_parameter(pa, op, "padding");
   check_hyper_parameter(di, op, "dilation");
   DLCORE_CHECK(xs[0] >= 0 && xs[1] > 0 && xs[2] > 0 && xs[3] > 0, op,
                ": input must have non-empty channels and spatial size, got ", shapes);
-  DLCORE_CHECK(ws[0] > 0 && ws[1] > 0 && ws[2] > 0 && ws[3] > 0, op, ": weight must not be empty, got ",
-               shapes);
+  DLCORE_CHECK(ws[0] > 0 && ws[1] > 0 && ws[2] > 0 && ws[3] > 0, op, ": weight must not be empty, got ", shapes);
   check_numel({std::max<int64_t>(xs[0], 1), xs[1], xs[2], xs[3]}, op, "input");
   check_numel(ws, op, "weight");
-  DLCORE_CHECK(xs[1] % groups == 0, op, ": input channels ", xs[1], " are not divisible by groups=",
-               groups, " (", shapes, ")");
-  DLCORE_CHECK(ws[0] % groups == 0, op, ": output channels ", ws[0], " are not divisible by groups=",
-               groups, " (", shapes, ")");
-  DLCORE_CHECK(ws[1] == xs[1] / groups, op, ": weight has ", ws[1],
-               " input channels per group but input has ", xs[1], " channels in ", groups,
-               " group(s) (expected weight.shape[1] == ", xs[1] / groups, "; ", shapes, ")");
+  DLCORE_CHECK(xs[1] % groups == 0, op, ": input channels ", xs[1], " are not divisible by groups=", groups, " (",
+               shapes, ")");
+  DLCORE_CHECK(ws[0] % groups == 0, op, ": output channels ", ws[0], " are not divisible by groups=", groups, " (",
+               shapes, ")");
+  DLCORE_CHECK(ws[1] == xs[1] / groups, op, ": weight has ", ws[1], " input channels per group but input has ", xs[1],
+               " channels in ", groups, " group(s) (expected weight.shape[1] == ", xs[1] / groups, "; ", shapes, ")");
   ConvShape s;
   s.n = xs[0];
   s.ic = xs[1];
@@ -104,9 +100,9 @@ inline ConvShape make_conv_shape(const Shape& xs, const Shape& ws, const std::ar
   s.oh = conv_out_size(s.ih, s.kh, s.sh, s.pt, s.pb, s.dh, op);
   s.ow = conv_out_size(s.iw, s.kw, s.sw, s.pl, s.pr, s.dw, op);
   DLCORE_CHECK(s.oh > 0 && s.ow > 0, op, ": the kernel (", s.kh, "x", s.kw, ", dilation (", s.dh, ", ", s.dw,
-               ") spans ", s.dh * (s.kh - 1) + 1, "x", s.dw * (s.kw - 1) + 1,
-               ") is larger than the padded input ", s.ih + s.pt + s.pb, "x", s.iw + s.pl + s.pr, " (",
-               shapes, ", padding (", s.pt, ", ", s.pb, ", ", s.pl, ", ", s.pr, "))");
+               ") spans ", s.dh * (s.kh - 1) + 1, "x", s.dw * (s.kw - 1) + 1, ") is larger than the padded input ",
+               s.ih + s.pt + s.pb, "x", s.iw + s.pl + s.pr, " (", shapes, ", padding (", s.pt, ", ", s.pb, ", ", s.pl,
+               ", ", s.pr, "))");
   // The blocked kernels copy the padded input: it must be a sane array too.
   check_numel({std::max<int64_t>(s.n, 1), s.ic, s.ih + s.pt + s.pb, s.iw + s.pl + s.pr}, op, "the padded input");
   check_numel({std::max<int64_t>(s.n, 1), s.oc, s.oh, s.ow}, op, "output");

@@ -25,9 +25,7 @@ bool is_stride1_pointwise(const ConvShape& s) {
 }
 
 // Threads for a data-movement loop of `work` elements (at least 64 Ki each).
-int move_threads(int64_t work) {
-  return int(std::max<int64_t>(1, std::min<int64_t>(get_num_threads(), work >> 16)));
-}
+int move_threads(int64_t work) { return int(std::max<int64_t>(1, std::min<int64_t>(get_num_threads(), work >> 16))); }
 
 // Bytes of column buffer per chunk of images: images are processed in
 // chunks so that one batched GEMM (one parallel region) serves a chunk,
@@ -67,7 +65,7 @@ template <class Offset>
 void im2col_chunk(const ConvShape& s, const uint16_t* x, int64_t n0, int64_t nb, int64_t ld, Offset offset,
                   uint16_t* dst) {
   const int64_t K = k_of(s), rows = nb * s.groups * K;
-#pragma omp parallel for num_threads(move_threads(rows * p_of(s))) schedule(static)
+#pragma omp parallel for num_threads(move_threads(rows* p_of(s))) schedule(static)
   for (int64_t t = 0; t < rows; ++t) {
     const int64_t n = t / (s.groups * K), g = (t / K) % s.groups, r = t % K;
     const uint16_t* xg = x + ((n0 + n) * s.ic + g * s.icg()) * s.ih * s.iw;
@@ -81,7 +79,7 @@ void im2col_chunk(const ConvShape& s, const uint16_t* x, int64_t n0, int64_t nb,
 // dcols + (n*G + g)*K*P.
 void col2im_chunk(const ConvShape& s, const float* dcols, int64_t n0, int64_t nb, float* dx) {
   const int64_t P = p_of(s), K = k_of(s), icg = s.icg(), planes = nb * s.ic;
-#pragma omp parallel for num_threads(move_threads(planes * s.ih * s.iw * s.kh * s.kw)) schedule(static)
+#pragma omp parallel for num_threads(move_threads(planes* s.ih* s.iw* s.kh* s.kw)) schedule(static)
   for (int64_t t = 0; t < planes; ++t) {
     const int64_t n = t / s.ic, ch = t % s.ic, g = ch / icg, c = ch % icg;
     float* plane = dx + ((n0 + n) * s.ic + ch) * s.ih * s.iw;
@@ -118,8 +116,7 @@ void forward(const ConvBf16ForwardArgs& a) {
   uint16_t* cols = pw ? nullptr : bf16_scratch(0, chunk * s.groups * K * P);
   for (int64_t n0 = 0; n0 < s.n; n0 += chunk) {
     const int64_t nb = std::min(chunk, s.n - n0);
-    if (!pw)
-      im2col_chunk(s, a.x, n0, nb, P, [&](int64_t n, int64_t g) { return (n * s.groups + g) * K * P; }, cols);
+    if (!pw) im2col_chunk(s, a.x, n0, nb, P, [&](int64_t n, int64_t g) { return (n * s.groups + g) * K * P; }, cols);
     for (int64_t g = 0; g < s.groups; ++g) {
       GemmArgs ga;
       ga.m = ocg;
@@ -139,7 +136,7 @@ void forward(const ConvBf16ForwardArgs& a) {
     }
   }
   if (a.bias)
-#pragma omp parallel for num_threads(move_threads(s.n * s.oc * P)) schedule(static)
+#pragma omp parallel for num_threads(move_threads(s.n* s.oc* P)) schedule(static)
     for (int64_t no = 0; no < s.n * s.oc; ++no) {
       float* yp = a.y + no * P;
       const float b = a.bias[no % s.oc];
@@ -193,7 +190,7 @@ void backward_weights(const ConvBf16BackwardWeightsArgs& a) {
   for (int64_t n0 = 0; n0 < s.n; n0 += chunk) {
     const int64_t nb = std::min(chunk, s.n - n0), ld = nb * P;
     im2col_chunk(s, a.x, n0, nb, ld, [&](int64_t n, int64_t g) { return g * K * ld + n * P; }, cols);
-#pragma omp parallel for num_threads(move_threads(nb * s.oc * P)) schedule(static)
+#pragma omp parallel for num_threads(move_threads(nb* s.oc* P)) schedule(static)
     for (int64_t t = 0; t < nb * s.oc; ++t) {  // dyg[g][o][n][p] = dy[n0+n][g*OCg+o][p]
       const int64_t n = t / s.oc, o = t % s.oc;
       std::memcpy(dyg + (o * nb + n) * P, a.dy + ((n0 + n) * s.oc + o) * P, sizeof(uint16_t) * size_t(P));
@@ -215,7 +212,7 @@ void backward_weights(const ConvBf16BackwardWeightsArgs& a) {
     }
   }
   if (a.db)
-#pragma omp parallel for num_threads(move_threads(s.n * s.oc * P)) schedule(static)
+#pragma omp parallel for num_threads(move_threads(s.n* s.oc* P)) schedule(static)
     for (int64_t o = 0; o < s.oc; ++o) {
       float sum = 0.0f;
       for (int64_t n = 0; n < s.n; ++n) {
@@ -232,47 +229,52 @@ int64_t conv_bf16_set_chunk_bytes(int64_t bytes) { return g_chunk_bytes.exchange
 
 // Fastest first; each accepts every valid geometry (the GEMM takes any
 // shape). Names say the algorithm and the GEMM ISA underneath.
-#define DLCORE_CONV_BF16_ENTRIES(fn, op)                                   \
-  {op "_bf16_gemm_amx", Isa::amx, nullptr, fn<Isa::amx>},                  \
-  {op "_bf16_gemm_avx512bf16", Isa::avx512_bf16, nullptr, fn<Isa::avx512_bf16>}, \
-  {op "_bf16_gemm_avx512", Isa::avx512, nullptr, fn<Isa::avx512>},
+#define DLCORE_CONV_BF16_ENTRIES(fn, op)                                             \
+  {op "_bf16_gemm_amx", Isa::amx, nullptr, fn<Isa::amx>},                            \
+      {op "_bf16_gemm_avx512bf16", Isa::avx512_bf16, nullptr, fn<Isa::avx512_bf16>}, \
+      {op "_bf16_gemm_avx512", Isa::avx512, nullptr, fn<Isa::avx512>},
 
 const Registry<ConvBf16ForwardArgs>& conv2d_forward_bf16_registry() {
-  static const Registry<ConvBf16ForwardArgs> registry("conv2d_forward", {
+  static const Registry<ConvBf16ForwardArgs> registry(
+      "conv2d_forward", {
 #ifdef DLCORE_HAVE_AVX512
-    DLCORE_CONV_BF16_ENTRIES(forward, "conv2d_forward")
+                            DLCORE_CONV_BF16_ENTRIES(forward, "conv2d_forward")
 #endif
 #ifdef DLCORE_HAVE_AVX2
-    {"conv2d_forward_bf16_gemm_avx2", Isa::avx2, nullptr, forward<Isa::avx2>},
+                                {"conv2d_forward_bf16_gemm_avx2", Isa::avx2, nullptr, forward<Isa::avx2>},
 #endif
-    {"conv2d_forward_bf16_gemm_ref", Isa::ref, nullptr, forward<Isa::ref>},
-  });
+                            {"conv2d_forward_bf16_gemm_ref", Isa::ref, nullptr, forward<Isa::ref>},
+                        });
   return registry;
 }
 
 const Registry<ConvBf16BackwardDataArgs>& conv2d_backward_data_bf16_registry() {
-  static const Registry<ConvBf16BackwardDataArgs> registry("conv2d_backward_data", {
+  static const Registry<ConvBf16BackwardDataArgs> registry(
+      "conv2d_backward_data",
+      {
 #ifdef DLCORE_HAVE_AVX512
-    DLCORE_CONV_BF16_ENTRIES(backward_data, "conv2d_backward_data")
+          DLCORE_CONV_BF16_ENTRIES(backward_data, "conv2d_backward_data")
 #endif
 #ifdef DLCORE_HAVE_AVX2
-    {"conv2d_backward_data_bf16_gemm_avx2", Isa::avx2, nullptr, backward_data<Isa::avx2>},
+              {"conv2d_backward_data_bf16_gemm_avx2", Isa::avx2, nullptr, backward_data<Isa::avx2>},
 #endif
-    {"conv2d_backward_data_bf16_gemm_ref", Isa::ref, nullptr, backward_data<Isa::ref>},
-  });
+          {"conv2d_backward_data_bf16_gemm_ref", Isa::ref, nullptr, backward_data<Isa::ref>},
+      });
   return registry;
 }
 
 const Registry<ConvBf16BackwardWeightsArgs>& conv2d_backward_weights_bf16_registry() {
-  static const Registry<ConvBf16BackwardWeightsArgs> registry("conv2d_backward_weights", {
+  static const Registry<ConvBf16BackwardWeightsArgs> registry(
+      "conv2d_backward_weights",
+      {
 #ifdef DLCORE_HAVE_AVX512
-    DLCORE_CONV_BF16_ENTRIES(backward_weights, "conv2d_backward_weights")
+          DLCORE_CONV_BF16_ENTRIES(backward_weights, "conv2d_backward_weights")
 #endif
 #ifdef DLCORE_HAVE_AVX2
-    {"conv2d_backward_weights_bf16_gemm_avx2", Isa::avx2, nullptr, backward_weights<Isa::avx2>},
+              {"conv2d_backward_weights_bf16_gemm_avx2", Isa::avx2, nullptr, backward_weights<Isa::avx2>},
 #endif
-    {"conv2d_backward_weights_bf16_gemm_ref", Isa::ref, nullptr, backward_weights<Isa::ref>},
-  });
+          {"conv2d_backward_weights_bf16_gemm_ref", Isa::ref, nullptr, backward_weights<Isa::ref>},
+      });
   return registry;
 }
 

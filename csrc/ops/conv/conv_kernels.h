@@ -116,8 +116,8 @@ void depthwise_backward_weights(const ConvBackwardWeightsArgs& a);
 // NCHW src (C = groups * cg) -> blocked dst [n][groups][cb][h+pt+pb][w+pl+pr][W],
 // zeros in the padding and in the channels past cg.
 template <class V, int W>
-void to_blocked(const float* src, float* dst, int64_t n, int64_t groups, int64_t cg, int64_t cb,
-                int64_t h, int64_t w, int64_t pt, int64_t pb, int64_t pl, int64_t pr) {
+void to_blocked(const float* src, float* dst, int64_t n, int64_t groups, int64_t cg, int64_t cb, int64_t h, int64_t w,
+                int64_t pt, int64_t pb, int64_t pl, int64_t pr) {
   const int64_t hp = h + pt + pb, wp = w + pl + pr;
   const int64_t planes = n * groups * cb;
 #pragma omp parallel for collapse(2) schedule(static) num_threads(threads_for_floats(planes * hp * wp * W))
@@ -157,8 +157,8 @@ void to_blocked(const float* src, float* dst, int64_t n, int64_t groups, int64_t
 // Reads each blocked row once, contiguously, and writes its live channels'
 // rows side by side.
 template <class V, int W>
-void from_blocked(const float* src, float* dst, int64_t n, int64_t groups, int64_t cg, int64_t cb,
-                  int64_t h, int64_t w, int64_t hp, int64_t wp, int64_t top, int64_t left) {
+void from_blocked(const float* src, float* dst, int64_t n, int64_t groups, int64_t cg, int64_t cb, int64_t h, int64_t w,
+                  int64_t hp, int64_t wp, int64_t top, int64_t left) {
   const int64_t planes = n * groups * cb;
 #pragma omp parallel for collapse(2) schedule(static) num_threads(threads_for_floats(planes * h * w * W))
   for (int64_t plane = 0; plane < planes; ++plane)
@@ -192,8 +192,7 @@ void weight_block(const float* src, int64_t row, int64_t taps, bool flip, float*
     for (int64_t u = 0; u < W; ++u) {            // ci (IcInner: co) of this output row
       float* o = out + (t * W + u) * W;
 #pragma GCC unroll 16
-      for (int v = 0; v < W; ++v)
-        o[v] = IcInner ? src[u * row + v * taps + st] : src[v * row + u * taps + st];
+      for (int v = 0; v < W; ++v) o[v] = IcInner ? src[u * row + v * taps + st] : src[v * row + u * taps + st];
     }
   }
 }
@@ -203,12 +202,11 @@ void weight_block(const float* src, int64_t row, int64_t taps, bool flip, float*
 // data as a forward convolution). One (ob, ib) block at a time; blocks with
 // padding channels (a group's last) are zeroed and filled element by element.
 template <class V, int W>
-void weights_to_blocked(const float* w, float* wb, const ConvShape& s, const Blocking& b, bool ic_inner,
-                        bool flip) {
+void weights_to_blocked(const float* w, float* wb, const ConvShape& s, const Blocking& b, bool ic_inner, bool flip) {
   const int64_t taps = s.kh * s.kw, block = taps * W * W, row = b.icg * taps;
   const int64_t outer = ic_inner ? b.icb : b.ocb, inner = ic_inner ? b.ocb : b.icb;
   const int64_t blocks = b.G * outer * inner;
-#pragma omp parallel for schedule(static) num_threads(threads_for_floats(blocks * block))
+#pragma omp parallel for schedule(static) num_threads(threads_for_floats(blocks* block))
   for (int64_t blk = 0; blk < blocks; ++blk) {
     // [G][OCB][ICB][taps][ci][co]  or  [G][ICB][OCB][taps][co][ci]
     const int64_t g = blk / (outer * inner), bo = (blk / inner) % outer, bi = blk % inner;
@@ -238,7 +236,7 @@ template <class V, int W>
 void forward_blocked_to_weights(const float* wb, float* w, const ConvShape& s, const Blocking& b) {
   const int64_t taps = s.kh * s.kw, block = taps * W * W;
   const int64_t blocks = b.G * b.ocb * b.icb;
-#pragma omp parallel for schedule(static) num_threads(threads_for_floats(blocks * block))
+#pragma omp parallel for schedule(static) num_threads(threads_for_floats(blocks* block))
   for (int64_t blk = 0; blk < blocks; ++blk) {
     const int64_t g = blk / (b.ocb * b.icb), ob = (blk / b.icb) % b.ocb, ib = blk % b.icb;
     const int64_t live_o = imin(W, b.ocg - ob * W), live_i = imin(W, b.icg - ib * W);
@@ -270,10 +268,10 @@ struct TileArgs {
   const float* wei;   // weights of the first vector block
   int64_t wei_block;  // floats between vector blocks
   TileLoops loops;
-  float* dst;                    // accumulators' home, first block and column
-  int64_t dst_col, dst_block;    // floats between columns / between blocks
-  const float* init = nullptr;   // NB*W start values (bias) or null for zero
-  bool accumulate = false;       // start from dst instead (backward data)
+  float* dst;                   // accumulators' home, first block and column
+  int64_t dst_col, dst_block;   // floats between columns / between blocks
+  const float* init = nullptr;  // NB*W start values (bias) or null for zero
+  bool accumulate = false;      // start from dst instead (backward data)
 };
 
 // acc[b][r] (+)= sum over the loops and c of wei[b][c] (vector) * src[r][c] (broadcast).
@@ -370,8 +368,8 @@ void conv_row(TileArgs t, int64_t nb, int64_t cols) {
 // wb in the forward layout, bias NB-block padded or null). Input blocks are
 // CI channels wide: W, or all of a narrow input (CI = ICg < W, one block).
 template <class V, int CI = V::width>
-void forward_blocked(const ConvShape& s, const Blocking& b, const float* xb, const float* wb,
-                     const float* bias, float* yb) {
+void forward_blocked(const ConvShape& s, const Blocking& b, const float* xb, const float* wb, const float* bias,
+                     float* yb) {
   constexpr int W = V::width;
   constexpr int NB = TileShape<V>::NB;
   const int64_t icb = CI == W ? b.icb : 1;
@@ -395,9 +393,7 @@ void forward_blocked(const ConvShape& s, const Blocking& b, const float* xb, con
     float* dst = yb + ((n * b.G + g) * b.ocb + ob) * s.oh * s.ow * W;
     t.src_col = s.sw * CI;
     t.wei_block = icb * kk;
-    t.loops = {{icb, s.kh, s.kw},
-               {plane, s.dh * b.iwp * CI, s.dw * CI},
-               {kk, s.kw * CI * W, CI * W}};
+    t.loops = {{icb, s.kh, s.kw}, {plane, s.dh * b.iwp * CI, s.dw * CI}, {kk, s.kw * CI * W, CI * W}};
     t.dst_col = W;
     t.dst_block = s.oh * s.ow * W;
     // Input-channel blocks in chunks whose weights stay in L1 while the
@@ -422,7 +418,7 @@ void forward_blocked(const ConvShape& s, const Blocking& b, const float* xb, con
 template <class V, int CI, int W>
 void weights_to_narrow_blocked(const float* w, float* wb, const ConvShape& s, const Blocking& b) {
   const int64_t taps = s.kh * s.kw;
-#pragma omp parallel for collapse(2) schedule(static) num_threads(threads_for_floats(b.G * b.ocb * taps * CI * W))
+#pragma omp parallel for collapse(2) schedule(static) num_threads(threads_for_floats(b.G* b.ocb * taps * CI * W))
   for (int64_t g = 0; g < b.G; ++g)
     for (int64_t ob = 0; ob < b.ocb; ++ob)
       for (int64_t t = 0; t < taps; ++t)
@@ -469,10 +465,14 @@ void conv2d_forward_narrow(const ConvForwardArgs& a) {
   const Blocking b = blocking_for(a.s, V::width);
   const float* bias = blocked_bias<V>(a, b);
   switch (b.icg) {
-    case 1: return forward_narrow<V, 1>(a, bias);
-    case 2: return forward_narrow<V, 2>(a, bias);
-    case 3: return forward_narrow<V, 3>(a, bias);
-    default: return forward_narrow<V, 4>(a, bias);
+    case 1:
+      return forward_narrow<V, 1>(a, bias);
+    case 2:
+      return forward_narrow<V, 2>(a, bias);
+    case 3:
+      return forward_narrow<V, 3>(a, bias);
+    default:
+      return forward_narrow<V, 4>(a, bias);
   }
 }
 
@@ -623,7 +623,7 @@ template <class V>
 void bias_gradient(const float* dy, float* db, const ConvShape& s) {
   constexpr int W = V::width;
   const int64_t hw = s.oh * s.ow;
-#pragma omp parallel for schedule(static) num_threads(threads_for_floats(s.n * s.oc * hw))
+#pragma omp parallel for schedule(static) num_threads(threads_for_floats(s.n* s.oc* hw))
   for (int64_t o = 0; o < s.oc; ++o) {
     typename V::reg acc = V::zero();
     float tail = 0.0f;
@@ -676,8 +676,8 @@ void weights_taps_narrow(const float* x, const float* dy, float* out, const Conv
 
 // `kt` (1..KT) kernel columns: the kernel instantiated for exactly kt.
 template <class V, int CI, int KT>
-void weights_taps_narrow_tail(int kt, const float* x, const float* dy, float* out, const ConvShape& s,
-                              int64_t iwp, int64_t x_img_step, int64_t dy_img_step) {
+void weights_taps_narrow_tail(int kt, const float* x, const float* dy, float* out, const ConvShape& s, int64_t iwp,
+                              int64_t x_img_step, int64_t dy_img_step) {
   if constexpr (KT > 0) {
     if (kt == KT)
       weights_taps_narrow<V, CI, KT>(x, dy, out, s, iwp, x_img_step, dy_img_step);
@@ -710,8 +710,8 @@ void backward_weights_narrow(const ConvBackwardWeightsArgs& a) {
     const float* x = xb + g * x_plane + (kh * s.dh * b.iwp + kw * s.dw) * CI;
     const float* dy = dyb + (g * b.ocb + ob) * dy_plane;
     float* out = dwb + (((g * b.ocb + ob) * s.kh + kh) * s.kw + kw) * CI * W;
-    weights_taps_narrow_tail<V, CI, KT>(int(imin(KT, s.kw - kw)), x, dy, out, s, b.iwp,
-                                        b.G * x_plane, b.G * b.ocb * dy_plane);
+    weights_taps_narrow_tail<V, CI, KT>(int(imin(KT, s.kw - kw)), x, dy, out, s, b.iwp, b.G * x_plane,
+                                        b.G * b.ocb * dy_plane);
   });
 
   for (int64_t o = 0; o < s.oc; ++o) {
@@ -726,10 +726,14 @@ void backward_weights_narrow(const ConvBackwardWeightsArgs& a) {
 template <class V>
 void conv2d_backward_weights_narrow(const ConvBackwardWeightsArgs& a) {
   switch (a.s.icg()) {  // narrow inputs: 1 (grey), 3 (RGB) channels, or a few more
-    case 1: return backward_weights_narrow<V, 1>(a);
-    case 2: return backward_weights_narrow<V, 2>(a);
-    case 3: return backward_weights_narrow<V, 3>(a);
-    default: return backward_weights_narrow<V, 4>(a);
+    case 1:
+      return backward_weights_narrow<V, 1>(a);
+    case 2:
+      return backward_weights_narrow<V, 2>(a);
+    case 3:
+      return backward_weights_narrow<V, 3>(a);
+    default:
+      return backward_weights_narrow<V, 4>(a);
   }
 }
 

@@ -11,10 +11,8 @@ namespace {
 void dropout_ref(const DropoutArgs& a) { dropout_kernel<simd::Scalar>(a); }
 
 Registry<DropoutArgs> make_registry(const char* op) {
-  return Registry<DropoutArgs>(op, {
-      DLCORE_AVX512_IMPL("dropout_avx512", dropout_avx512)
-      DLCORE_AVX2_IMPL("dropout_avx2", dropout_avx2)
-      {"dropout_ref", Isa::ref, nullptr, dropout_ref}});
+  return Registry<DropoutArgs>(op, {DLCORE_AVX512_IMPL("dropout_avx512", dropout_avx512) DLCORE_AVX2_IMPL(
+                                       "dropout_avx2", dropout_avx2){"dropout_ref", Isa::ref, nullptr, dropout_ref}});
 }
 
 }  // namespace

@@ -31,9 +31,9 @@ struct DropoutArgs {
   int64_t n = 0;
   float p = 0.0f;
   uint64_t seed = 0;
-  const float* in = nullptr;   // x (forward) or dy (backward)
-  float* out = nullptr;        // y or dx
-  uint8_t* mask = nullptr;     // written by forward, read by backward (1 = kept)
+  const float* in = nullptr;  // x (forward) or dy (backward)
+  float* out = nullptr;       // y or dx
+  uint8_t* mask = nullptr;    // written by forward, read by backward (1 = kept)
 };
 
 const Registry<DropoutArgs>& dropout_registry(bool forward);

@@ -24,7 +24,7 @@ namespace {
 constexpr int kCallsPerGroup = 16;
 constexpr int kWordsPerGroup = 4 * kCallsPerGroup;
 constexpr int64_t kGroup = 2 * kWordsPerGroup;  // elements fed by a group's 16 calls (16 bits each)
-constexpr int kRounds = 8;  // dropout.h: why 8
+constexpr int kRounds = 8;                      // dropout.h: why 8
 constexpr uint32_t kPhiloxM0 = 0xD2511F53u, kPhiloxM1 = 0xCD9E8D57u;
 constexpr uint32_t kPhiloxW0 = 0x9E3779B9u, kPhiloxW1 = 0xBB67AE85u;
 
@@ -100,8 +100,7 @@ DLCORE_INLINE void philox_lanes(const typename V::ireg ctr_lo[N], uint32_t ctr_h
 // The 64 random words of group g: words[16 k + j] = word k of
 // Philox(counter = 16 g + j).
 template <class V>
-DLCORE_INLINE void group_words(int64_t group, const PhiloxKeys<V>& key,
-                               uint32_t words[kWordsPerGroup]) {
+DLCORE_INLINE void group_words(int64_t group, const PhiloxKeys<V>& key, uint32_t words[kWordsPerGroup]) {
   const uint64_t first = uint64_t(group) * kCallsPerGroup;
   if constexpr (std::is_same_v<V, simd::Scalar>) {
     // Round 0's keys are the seed's two halves.
@@ -116,7 +115,8 @@ DLCORE_INLINE void group_words(int64_t group, const PhiloxKeys<V>& key,
     alignas(64) static constexpr int32_t kLane[16] = {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15};
     // The low counter word never carries into the high one inside a group (16 g is a multiple of 16).
     typename V::ireg ctr_lo[N], w[N][4];
-    for (int i = 0; i < N; ++i) ctr_lo[i] = V::iadd(V::iset1(int32_t(uint32_t(first) + uint32_t(i * V::width))), V::iload(kLane));
+    for (int i = 0; i < N; ++i)
+      ctr_lo[i] = V::iadd(V::iset1(int32_t(uint32_t(first) + uint32_t(i * V::width))), V::iload(kLane));
     philox_lanes<V, N>(ctr_lo, uint32_t(first >> 32), key, w);
     for (int i = 0; i < N; ++i) {
       for (int k = 0; k < 4; ++k) {
@@ -172,8 +172,8 @@ DLCORE_INLINE void forward_group(const DropoutArgs& a, const DropoutConstants& d
     for (int r = 0; r < 4; ++r) {
       const int e = i + r * W;
       const ireg w = V::iload(reinterpret_cast<const int32_t*>(words) + word_of(e));
-      keep[r] = high_half_of(e) ? V::icmp_gt(V::ixor(w, top_bit), high_above)
-                                : V::icmp_gt(V::iand(w, low_bits), low_above);
+      keep[r] =
+          high_half_of(e) ? V::icmp_gt(V::ixor(w, top_bit), high_above) : V::icmp_gt(V::iand(w, low_bits), low_above);
       const reg y = V::zero_unless(keep[r], V::mul(V::load(a.in + base + e), scale));
       if constexpr (kStream) {
         V::stream(a.out + base + e, y);

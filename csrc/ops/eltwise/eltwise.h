@@ -11,17 +11,17 @@ namespace dlcore {
 
 // Every map out = f(a) or out = f(a, b) over n floats.
 enum class EltwiseOp : int {
-  relu_forward,     // a = x; alpha = negative slope
-  relu_backward,    // a = dy, b = x
-  sigmoid_forward,  // a = x
-  sigmoid_backward, // a = dy, b = y
+  relu_forward,      // a = x; alpha = negative slope
+  relu_backward,     // a = dy, b = x
+  sigmoid_forward,   // a = x
+  sigmoid_backward,  // a = dy, b = y
   tanh_forward,
-  tanh_backward,    // a = dy, b = y
-  elu_forward,      // alpha
-  elu_backward,     // a = dy, b = x; alpha
+  tanh_backward,  // a = dy, b = y
+  elu_forward,    // alpha
+  elu_backward,   // a = dy, b = x; alpha
   abs_forward,
-  abs_backward,     // a = dy, b = x
-  vexp,             // test hooks for core/simd_math.h
+  abs_backward,  // a = dy, b = x
+  vexp,          // test hooks for core/simd_math.h
   vlog,
   vtanh,
   count
@@ -53,8 +53,8 @@ struct MaxoutArgs {
   int64_t outer = 0, groups = 0, pool = 0, inner = 0;
   const float* x = nullptr;  // forward
   float* y = nullptr;
-  int32_t* idx = nullptr;    // written by forward, read by backward
-  const float* dy = nullptr; // backward
+  int32_t* idx = nullptr;     // written by forward, read by backward
+  const float* dy = nullptr;  // backward
   float* dx = nullptr;
 };
 

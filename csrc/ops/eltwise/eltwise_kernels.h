@@ -57,9 +57,7 @@ struct PreluRow {
 template <class V>
 struct SigmoidForward {
   static constexpr bool binary = false;
-  DLCORE_INLINE typename V::reg operator()(typename V::reg x, typename V::reg) const {
-    return simd::vsigmoid<V>(x);
-  }
+  DLCORE_INLINE typename V::reg operator()(typename V::reg x, typename V::reg) const { return simd::vsigmoid<V>(x); }
 };
 
 template <class V>
@@ -73,9 +71,7 @@ struct SigmoidBackward {  // dy * y (1 - y)
 template <class V>
 struct TanhForward {
   static constexpr bool binary = false;
-  DLCORE_INLINE typename V::reg operator()(typename V::reg x, typename V::reg) const {
-    return simd::vtanh<V>(x);
-  }
+  DLCORE_INLINE typename V::reg operator()(typename V::reg x, typename V::reg) const { return simd::vtanh<V>(x); }
 };
 
 template <class V>
@@ -119,8 +115,8 @@ struct AbsBackward {  // dy * sign(x), sign(0) = 0, sign(NaN) = NaN
   static constexpr bool binary = true;
   DLCORE_INLINE typename V::reg operator()(typename V::reg dy, typename V::reg x) const {
     const typename V::reg zero = V::zero();
-    typename V::reg sign = V::select(V::cmp_gt(x, zero), V::set1(1.0f),
-                                     V::select(V::cmp_lt(x, zero), V::set1(-1.0f), V::mul(x, zero)));
+    typename V::reg sign =
+        V::select(V::cmp_gt(x, zero), V::set1(1.0f), V::select(V::cmp_lt(x, zero), V::set1(-1.0f), V::mul(x, zero)));
     return V::mul(dy, sign);
   }
 };
@@ -142,20 +138,34 @@ struct LogMap {
 template <class V>
 void eltwise_kernel(const EltwiseArgs& e) {
   switch (e.op) {
-    case EltwiseOp::relu_forward: return map_parallel<V>(ReluForward<V>(e.alpha), e.a, e.b, e.out, e.n);
-    case EltwiseOp::relu_backward: return map_parallel<V>(ReluBackward<V>(e.alpha), e.a, e.b, e.out, e.n);
-    case EltwiseOp::sigmoid_forward: return map_parallel<V>(SigmoidForward<V>(), e.a, e.b, e.out, e.n);
-    case EltwiseOp::sigmoid_backward: return map_parallel<V>(SigmoidBackward<V>(), e.a, e.b, e.out, e.n);
-    case EltwiseOp::tanh_forward: return map_parallel<V>(TanhForward<V>(), e.a, e.b, e.out, e.n);
-    case EltwiseOp::tanh_backward: return map_parallel<V>(TanhBackward<V>(), e.a, e.b, e.out, e.n);
-    case EltwiseOp::elu_forward: return map_parallel<V>(EluForward<V>(e.alpha), e.a, e.b, e.out, e.n);
-    case EltwiseOp::elu_backward: return map_parallel<V>(EluBackward<V>(e.alpha), e.a, e.b, e.out, e.n);
-    case EltwiseOp::abs_forward: return map_parallel<V>(AbsForward<V>(), e.a, e.b, e.out, e.n);
-    case EltwiseOp::abs_backward: return map_parallel<V>(AbsBackward<V>(), e.a, e.b, e.out, e.n);
-    case EltwiseOp::vexp: return map_parallel<V>(ExpMap<V>(), e.a, e.b, e.out, e.n);
-    case EltwiseOp::vlog: return map_parallel<V>(LogMap<V>(), e.a, e.b, e.out, e.n);
-    case EltwiseOp::vtanh: return map_parallel<V>(TanhForward<V>(), e.a, e.b, e.out, e.n);
-    case EltwiseOp::count: break;
+    case EltwiseOp::relu_forward:
+      return map_parallel<V>(ReluForward<V>(e.alpha), e.a, e.b, e.out, e.n);
+    case EltwiseOp::relu_backward:
+      return map_parallel<V>(ReluBackward<V>(e.alpha), e.a, e.b, e.out, e.n);
+    case EltwiseOp::sigmoid_forward:
+      return map_parallel<V>(SigmoidForward<V>(), e.a, e.b, e.out, e.n);
+    case EltwiseOp::sigmoid_backward:
+      return map_parallel<V>(SigmoidBackward<V>(), e.a, e.b, e.out, e.n);
+    case EltwiseOp::tanh_forward:
+      return map_parallel<V>(TanhForward<V>(), e.a, e.b, e.out, e.n);
+    case EltwiseOp::tanh_backward:
+      return map_parallel<V>(TanhBackward<V>(), e.a, e.b, e.out, e.n);
+    case EltwiseOp::elu_forward:
+      return map_parallel<V>(EluForward<V>(e.alpha), e.a, e.b, e.out, e.n);
+    case EltwiseOp::elu_backward:
+      return map_parallel<V>(EluBackward<V>(e.alpha), e.a, e.b, e.out, e.n);
+    case EltwiseOp::abs_forward:
+      return map_parallel<V>(AbsForward<V>(), e.a, e.b, e.out, e.n);
+    case EltwiseOp::abs_backward:
+      return map_parallel<V>(AbsBackward<V>(), e.a, e.b, e.out, e.n);
+    case EltwiseOp::vexp:
+      return map_parallel<V>(ExpMap<V>(), e.a, e.b, e.out, e.n);
+    case EltwiseOp::vlog:
+      return map_parallel<V>(LogMap<V>(), e.a, e.b, e.out, e.n);
+    case EltwiseOp::vtanh:
+      return map_parallel<V>(TanhForward<V>(), e.a, e.b, e.out, e.n);
+    case EltwiseOp::count:
+      break;
   }
 }
 

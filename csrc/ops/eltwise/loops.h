@@ -50,8 +50,7 @@ inline void thread_range(int64_t n, int t, int nt, int64_t align, int64_t* begin
 // the calling thread. `stream` uses non-temporal stores (after peeling to
 // the vector alignment of `out`); the caller issues the fence.
 template <class V, class F>
-DLCORE_INLINE void map_range(const F& f, const float* a, const float* b, float* out, int64_t n,
-                             bool stream) {
+DLCORE_INLINE void map_range(const F& f, const float* a, const float* b, float* out, int64_t n, bool stream) {
   constexpr int W = V::width;
   using reg = typename V::reg;
   auto apply = [&](reg x, int64_t i, int count) -> reg {

@@ -28,12 +28,15 @@ const LrnKernels& lrn_kernels_for(const std::string& backend) {
   }
   switch (isa) {
 #ifdef DLCORE_HAVE_AVX512
-    case Isa::avx512: return lrn_kernels_avx512();
+    case Isa::avx512:
+      return lrn_kernels_avx512();
 #endif
 #ifdef DLCORE_HAVE_AVX2
-    case Isa::avx2: return lrn_kernels_avx2();
+    case Isa::avx2:
+      return lrn_kernels_avx2();
 #endif
-    default: return lrn_kernels_ref();
+    default:
+      return lrn_kernels_ref();
   }
 }
 
@@ -149,7 +152,8 @@ void forward_double(const LrnArgs& a) {
     for (int64_t u = b; u < e; ++u) {
       const float* x = a.x + u * len;
       window_s_double(a, x, s.data());
-      for (int64_t i = 0; i < len; ++i) a.y[u * len + i] = float(double(x[i]) * std::pow(s[size_t(i)], -double(a.beta)));
+      for (int64_t i = 0; i < len; ++i)
+        a.y[u * len + i] = float(double(x[i]) * std::pow(s[size_t(i)], -double(a.beta)));
     }
   });
 }
@@ -168,7 +172,8 @@ void backward_double(const LrnArgs& a) {
         t[size_t(i)] = double(dy[i]) * double(x[i]) * std::pow(s[size_t(i)], -beta - 1.0);
       mirrored_sums_double(a, t.data(), sums.data());
       for (int64_t i = 0; i < len; ++i)
-        a.dx[u * len + i] = float(double(dy[i]) * std::pow(s[size_t(i)], -beta) + coef * double(x[i]) * sums[size_t(i)]);
+        a.dx[u * len + i] =
+            float(double(dy[i]) * std::pow(s[size_t(i)], -beta) + coef * double(x[i]) * sums[size_t(i)]);
     }
   });
 }
@@ -228,9 +233,9 @@ template <void (*Driver)(const LrnArgs&, const LrnKernels&)>
 std::vector<Impl<LrnArgs>> lrn_impls(const char* avx512, const char* avx2, const char* ref) {
   // Built like every list (dispatch/registry.h): one entry per ISA, each wrapped in its macro.
   return {
-      DLCORE_IF_AVX512({avx512, Isa::avx512, nullptr, &run<Driver, lrn_kernels_avx512>},)
-      DLCORE_IF_AVX2({avx2, Isa::avx2, nullptr, &run<Driver, lrn_kernels_avx2>},)
-      {ref, Isa::ref, nullptr, &run<Driver, lrn_kernels_ref>},
+      DLCORE_IF_AVX512({avx512, Isa::avx512, nullptr, &run<Driver, lrn_kernels_avx512>}, )
+          DLCORE_IF_AVX2({avx2, Isa::avx2, nullptr, &run<Driver, lrn_kernels_avx2>}, ){ref, Isa::ref, nullptr,
+                                                                                       &run<Driver, lrn_kernels_ref>},
   };
 }
 
@@ -245,8 +250,8 @@ const Registry<LrnArgs>& lrn_forward_registry() {
 }
 
 const Registry<LrnArgs>& lrn_backward_registry() {
-  static const Registry<LrnArgs> r(
-      "lrn_backward", lrn_impls<backward>("lrn_backward_avx512", "lrn_backward_avx2", "lrn_backward_ref"));
+  static const Registry<LrnArgs> r("lrn_backward",
+                                   lrn_impls<backward>("lrn_backward_avx512", "lrn_backward_avx2", "lrn_backward_ref"));
   return r;
 }
 

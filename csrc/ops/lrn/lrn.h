@@ -45,8 +45,8 @@ struct LrnArgs {
   // they are capped at `max_reach` (the extent - 1, set by make_lrn_args):
   // a huge size then costs nothing instead of an hours-long zero fill.
   int64_t max_reach = INT64_MAX;
-  int64_t front() const { return std::min(size / 2, max_reach); }        // window reach before i
-  int64_t back() const { return std::min((size - 1) / 2, max_reach); }   // window reach after i
+  int64_t front() const { return std::min(size / 2, max_reach); }       // window reach before i
+  int64_t back() const { return std::min((size - 1) / 2, max_reach); }  // window reach after i
   float scaled_alpha() const {
     if (!alpha_over_size) return alpha;
     // size * size in double: it overflows int64 from size = 2^31.5.
@@ -62,13 +62,12 @@ struct LrnArgs {
 inline LrnArgs make_lrn_args(const char* op, const Shape& x, int64_t size, double alpha, double beta, double k,
                              const std::string& region, bool alpha_over_size) {
   DLCORE_CHECK(x.size() == 4, op, ": x must be 4-D (N, C, H, W), got shape ", shape_str(x));
-  DLCORE_CHECK(region == "across" || region == "within", op, ": region must be 'across' or 'within', got '",
-               region, "'");
+  DLCORE_CHECK(region == "across" || region == "within", op, ": region must be 'across' or 'within', got '", region,
+               "'");
   DLCORE_CHECK(size >= 1, op, ": size must be >= 1, got ", size);
   DLCORE_CHECK(std::isfinite(alpha) && alpha >= 0.0, op, ": alpha must be finite and >= 0, got ", alpha);
   DLCORE_CHECK(std::isfinite(beta), op, ": beta must be finite, got ", beta);
-  DLCORE_CHECK(std::isfinite(k) && k > 0.0, op, ": k must be finite and > 0 (so that k + alpha*sum > 0), got ",
-               k);
+  DLCORE_CHECK(std::isfinite(k) && k > 0.0, op, ": k must be finite and > 0 (so that k + alpha*sum > 0), got ", k);
   DLCORE_CHECK(float(k) > 0.0f, op, ": k = ", k, " rounds to 0 in float32");
   DLCORE_CHECK(std::isfinite(float(alpha)) && std::isfinite(float(beta)) && std::isfinite(float(k)), op,
                ": alpha, beta and k must be finite in float32, got ", alpha, ", ", beta, ", ", k);

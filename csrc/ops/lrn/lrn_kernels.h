@@ -63,8 +63,7 @@ DLCORE_INLINE void grouped_loop(int64_t len, const Body& body) {
 // vectors, f squaring when Square; the last vector has n live lanes (dead
 // ones read 0). Each lane sums in channel order on every path.
 template <class V, int G, bool Square>
-DLCORE_INLINE void window_sums(const float* base, int64_t stride, int64_t lo, int64_t hi, int n,
-                               typename V::reg* acc) {
+DLCORE_INLINE void window_sums(const float* base, int64_t stride, int64_t lo, int64_t hi, int n, typename V::reg* acc) {
   for (int g = 0; g < G; ++g) acc[g] = V::zero();
   for (int64_t cc = lo; cc <= hi; ++cc) {
     for (int g = 0; g < G; ++g) {
@@ -211,8 +210,8 @@ bool across_backward_t(const LrnArgs& a, int64_t begin, int64_t end, float* scra
   const int64_t hw = a.plane(), ch = a.chunk;
   const auto alpha = V::set1(a.scaled_alpha()), k = V::set1(a.k);
   const auto coef = V::set1(-2.0f * a.scaled_alpha() * a.beta);
-  float* inv_pow = scratch;             // s^-beta,            C x chunk
-  float* t = scratch + a.c * ch;        // dy x s^(-beta-1),   C x chunk
+  float* inv_pow = scratch;       // s^-beta,            C x chunk
+  float* t = scratch + a.c * ch;  // dy x s^(-beta-1),   C x chunk
   for (int64_t u = begin; u < end; ++u) {
     const Unit unit = unit_of(a, u);
     const float* x = a.x + unit.offset;
@@ -222,12 +221,14 @@ bool across_backward_t(const LrnArgs& a, int64_t begin, int64_t end, float* scra
       const int64_t lo = std::max<int64_t>(0, c - a.front()), hi = std::min(a.c - 1, c + a.back());
       if (hi + kPrefetchAhead < a.c) prefetch_row(x + (hi + kPrefetchAhead) * hw, unit.len);
       if (c + kPrefetchAhead < a.c) prefetch_row(dy + (c + kPrefetchAhead) * hw, unit.len);
-      grouped_loop<V>(unit.len, AcrossPowersRow<V, Pow>{pw, x, dy, inv_pow + c * ch, t + c * ch, hw, lo, hi, c, alpha, k, &smax});
+      grouped_loop<V>(unit.len,
+                      AcrossPowersRow<V, Pow>{pw, x, dy, inv_pow + c * ch, t + c * ch, hw, lo, hi, c, alpha, k, &smax});
     }
     for (int64_t c = 0; c < a.c; ++c) {
       // Mirrored window: the channels whose window contains c.
       const int64_t lo = std::max<int64_t>(0, c - a.back()), hi = std::min(a.c - 1, c + a.front());
-      grouped_loop<V>(unit.len, AcrossGradRow<V>{x + c * hw, dy + c * hw, inv_pow + c * ch, t, dx + c * hw, ch, lo, hi, coef});
+      grouped_loop<V>(unit.len,
+                      AcrossGradRow<V>{x + c * hw, dy + c * hw, inv_pow + c * ch, t, dx + c * hw, ch, lo, hi, coef});
     }
   }
   return overflowed<V>(smax);
@@ -238,8 +239,8 @@ bool across_backward_t(const LrnArgs& a, int64_t begin, int64_t end, float* scra
 // sums[w] = sum over the (front, back) box around (h, w) of f(src), where f
 // squares when Square. `padded` holds W + front + back floats.
 template <class V, bool Square>
-void box_sums_row(const float* src, int64_t H, int64_t W, int64_t h, int64_t front, int64_t back,
-                  float* padded, float* sums) {
+void box_sums_row(const float* src, int64_t H, int64_t W, int64_t h, int64_t front, int64_t back, float* padded,
+                  float* sums) {
   const int64_t lo = std::max<int64_t>(0, h - front), hi = std::min(H - 1, h + back);
   for (int64_t i = 0; i < front; ++i) padded[i] = 0.0f;
   for (int64_t i = 0; i < back; ++i) padded[front + W + i] = 0.0f;
@@ -292,8 +293,8 @@ bool within_backward_t(const LrnArgs& a, int64_t begin, int64_t end, float* scra
   auto smax = V::zero();
   float* padded = scratch;
   float* sums = scratch + a.w + a.front() + a.back() + 1;
-  float* inv_pow = sums + a.w;         // plane
-  float* t = inv_pow + a.plane();      // plane
+  float* inv_pow = sums + a.w;     // plane
+  float* t = inv_pow + a.plane();  // plane
   for (int64_t p = begin; p < end; ++p) {
     const float* x = a.x + p * a.plane();
     const float* dy = a.dy + p * a.plane();
@@ -359,8 +360,8 @@ void power(const float* s, float* out, int64_t count, float beta) {
 
 template <class V>
 const LrnKernels& lrn_kernel_table() {
-  static const LrnKernels table{&across_forward<V>, &across_backward<V>, &within_forward<V>,
-                                &within_backward<V>, &power<V>};
+  static const LrnKernels table{&across_forward<V>, &across_backward<V>, &within_forward<V>, &within_backward<V>,
+                                &power<V>};
   return table;
 }
 

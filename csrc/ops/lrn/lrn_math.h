@@ -36,8 +36,16 @@ struct MathVec<simd::Scalar> {
   using reg = float;
   using ireg = int32_t;
   using mask = bool;
-  static DLCORE_INLINE ireg bits(reg v) { int32_t i; std::memcpy(&i, &v, 4); return i; }
-  static DLCORE_INLINE reg from_bits(ireg i) { float v; std::memcpy(&v, &i, 4); return v; }
+  static DLCORE_INLINE ireg bits(reg v) {
+    int32_t i;
+    std::memcpy(&i, &v, 4);
+    return i;
+  }
+  static DLCORE_INLINE reg from_bits(ireg i) {
+    float v;
+    std::memcpy(&v, &i, 4);
+    return v;
+  }
   static DLCORE_INLINE ireg iset1(int32_t v) { return v; }
   static DLCORE_INLINE ireg iand(ireg a, ireg b) { return a & b; }
   static DLCORE_INLINE ireg ior(ireg a, ireg b) { return a | b; }
@@ -218,8 +226,8 @@ struct ThreeQuarterPower {
     // returns its second operand for NaN, so a NaN s stays NaN.
     s = V::min(V::set1(FLT_MAX), s);
     const reg r0 = M::rsqrt_approx(s);
-    const reg e = V::fnmadd(V::mul(s, r0), r0, V::set1(1.0f));                   // 1 - s r0^2
-    const reg c = V::mul(e, V::fmadd(e, V::set1(0.375f), V::set1(0.5f)));      // e/2 + 3e^2/8
+    const reg e = V::fnmadd(V::mul(s, r0), r0, V::set1(1.0f));             // 1 - s r0^2
+    const reg c = V::mul(e, V::fmadd(e, V::set1(0.375f), V::set1(0.5f)));  // e/2 + 3e^2/8
     return V::fmadd(r0, c, r0);
   }
   static DLCORE_INLINE reg power(reg s) {  // s^-0.75

@@ -11,10 +11,9 @@ namespace {
 void batch_norm_ref(const BatchNormArgs& a) { batch_norm_kernel<simd::Scalar>(a); }
 
 Registry<BatchNormArgs> make_registry(const char* op) {
-  return Registry<BatchNormArgs>(op, {
-      DLCORE_AVX512_IMPL("batch_norm_avx512", batch_norm_avx512)
-      DLCORE_AVX2_IMPL("batch_norm_avx2", batch_norm_avx2)
-      {"batch_norm_ref", Isa::ref, nullptr, batch_norm_ref}});
+  return Registry<BatchNormArgs>(
+      op, {DLCORE_AVX512_IMPL("batch_norm_avx512", batch_norm_avx512) DLCORE_AVX2_IMPL(
+              "batch_norm_avx2", batch_norm_avx2){"batch_norm_ref", Isa::ref, nullptr, batch_norm_ref}});
 }
 
 }  // namespace
@@ -24,9 +23,12 @@ const Registry<BatchNormArgs>& batch_norm_registry(BatchNormOp op) {
   static const Registry<BatchNormArgs> inference = make_registry("batch_norm_forward_inference");
   static const Registry<BatchNormArgs> backward = make_registry("batch_norm_backward");
   switch (op) {
-    case BatchNormOp::forward_training: return training;
-    case BatchNormOp::forward_inference: return inference;
-    default: return backward;
+    case BatchNormOp::forward_training:
+      return training;
+    case BatchNormOp::forward_inference:
+      return inference;
+    default:
+      return backward;
   }
 }
 

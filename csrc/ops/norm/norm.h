@@ -26,10 +26,10 @@ struct BatchNormArgs {
   // forward_inference reads these.
   const float* running_mean = nullptr;
   const float* running_var = nullptr;
-  float* y = nullptr;              // forward output
-  const float* dy = nullptr;       // backward
+  float* y = nullptr;         // forward output
+  const float* dy = nullptr;  // backward
   float* dx = nullptr;
-  float* dweight = nullptr;        // nullptr when no affine
+  float* dweight = nullptr;  // nullptr when no affine
   float* dbias = nullptr;
 };
 

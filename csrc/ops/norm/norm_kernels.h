@@ -43,62 +43,62 @@ double plane_sum(const float* x, int64_t n, int64_t seg_stride, int64_t s, float
   for (int k = 0; k < W; ++k) m_lanes[k] = m;
   double total = 0.0;
   for (int64_t i = 0; i < n; ++i)
-  for (int64_t c0 = 0; c0 < s; c0 += kSegmentChunk) {
-    const float* p = x + i * seg_stride + c0;
-    const int64_t len = s - c0 < kSegmentChunk ? s - c0 : kSegmentChunk;
-    reg acc0 = V::zero(), acc1 = V::zero();
-    int64_t j = 0;
-    for (; j + 2 * W <= len; j += 2 * W) {
-      reg a = V::load(p + j), b = V::load(p + j + W);
-      if (Centered) {
-        a = V::sub(a, mv);
-        b = V::sub(b, mv);
-        acc0 = V::fmadd(a, a, acc0);
-        acc1 = V::fmadd(b, b, acc1);
-      } else {
-        acc0 = V::add(acc0, a);
-        acc1 = V::add(acc1, b);
+    for (int64_t c0 = 0; c0 < s; c0 += kSegmentChunk) {
+      const float* p = x + i * seg_stride + c0;
+      const int64_t len = s - c0 < kSegmentChunk ? s - c0 : kSegmentChunk;
+      reg acc0 = V::zero(), acc1 = V::zero();
+      int64_t j = 0;
+      for (; j + 2 * W <= len; j += 2 * W) {
+        reg a = V::load(p + j), b = V::load(p + j + W);
+        if (Centered) {
+          a = V::sub(a, mv);
+          b = V::sub(b, mv);
+          acc0 = V::fmadd(a, a, acc0);
+          acc1 = V::fmadd(b, b, acc1);
+        } else {
+          acc0 = V::add(acc0, a);
+          acc1 = V::add(acc1, b);
+        }
       }
-    }
-    for (; j < len; j += W) {
-      const int cnt = len - j >= W ? W : int(len - j);
-      reg a = V::load_partial(p + j, cnt);
-      if (Centered) {
-        // Masked-off lanes read 0 and must stay 0: subtract m only in live lanes.
-        a = V::sub(a, V::load_partial(m_lanes, cnt));
-        acc0 = V::fmadd(a, a, acc0);
-      } else {
-        acc0 = V::add(acc0, a);
+      for (; j < len; j += W) {
+        const int cnt = len - j >= W ? W : int(len - j);
+        reg a = V::load_partial(p + j, cnt);
+        if (Centered) {
+          // Masked-off lanes read 0 and must stay 0: subtract m only in live lanes.
+          a = V::sub(a, V::load_partial(m_lanes, cnt));
+          acc0 = V::fmadd(a, a, acc0);
+        } else {
+          acc0 = V::add(acc0, a);
+        }
       }
+      total += double(V::reduce_add(V::add(acc0, acc1)));
     }
-    total += double(V::reduce_add(V::add(acc0, acc1)));
-  }
   return total;
 }
 
 template <class V>
-void plane_dot(const float* dy, const float* x, int64_t n, int64_t seg_stride, int64_t s, float m,
-               double* sum_dy, double* sum_dy_xc) {
+void plane_dot(const float* dy, const float* x, int64_t n, int64_t seg_stride, int64_t s, float m, double* sum_dy,
+               double* sum_dy_xc) {
   constexpr int W = V::width;
   using reg = typename V::reg;
   const reg mv = V::set1(m);
   double t_dy = 0.0, t_dyx = 0.0;
   for (int64_t i = 0; i < n; ++i)
-  for (int64_t c0 = 0; c0 < s; c0 += kSegmentChunk) {
-    const float* g = dy + i * seg_stride + c0;
-    const float* p = x + i * seg_stride + c0;
-    const int64_t len = s - c0 < kSegmentChunk ? s - c0 : kSegmentChunk;
-    reg a_dy = V::zero(), a_dyx = V::zero();
-    for (int64_t j = 0; j < len; j += W) {
-      const int cnt = len - j >= W ? W : int(len - j);
-      reg gv = cnt == W ? V::load(g + j) : V::load_partial(g + j, cnt);  // masked lanes: dy = 0
-      reg xv = cnt == W ? V::load(p + j) : V::load_partial(p + j, cnt);
-      a_dy = V::add(a_dy, gv);
-      a_dyx = V::fmadd(gv, V::sub(xv, mv), a_dyx);
+    for (int64_t c0 = 0; c0 < s; c0 += kSegmentChunk) {
+      const float* g = dy + i * seg_stride + c0;
+      const float* p = x + i * seg_stride + c0;
+      const int64_t len = s - c0 < kSegmentChunk ? s - c0 : kSegmentChunk;
+      reg a_dy = V::zero(), a_dyx = V::zero();
+      for (int64_t j = 0; j < len; j += W) {
+        const int cnt = len - j >= W ? W : int(len - j);
+        reg gv = cnt == W ? V::load(g + j) : V::load_partial(g + j, cnt);  // masked lanes: dy = 0
+        reg xv = cnt == W ? V::load(p + j) : V::load_partial(p + j, cnt);
+        a_dy = V::add(a_dy, gv);
+        a_dyx = V::fmadd(gv, V::sub(xv, mv), a_dyx);
+      }
+      t_dy += double(V::reduce_add(a_dy));
+      t_dyx += double(V::reduce_add(a_dyx));
     }
-    t_dy += double(V::reduce_add(a_dy));
-    t_dyx += double(V::reduce_add(a_dyx));
-  }
   *sum_dy = t_dy;
   *sum_dy_xc = t_dyx;
 }
@@ -201,8 +201,8 @@ DLCORE_INLINE typename V::cmask first_lanes(int n) {
 // vector; the vector that straddles two (or, for tiny planes, more) planes
 // blends their functors lane by lane.
 template <class V, class Make>
-void planes_range(const Make& make, const float* u, const float* v, float* out, int64_t s, int64_t begin,
-                  int64_t end, bool stream) {
+void planes_range(const Make& make, const float* u, const float* v, float* out, int64_t s, int64_t begin, int64_t end,
+                  bool stream) {
   constexpr int W = V::width;
   using reg = typename V::reg;
   using F = decltype(make(int64_t(0)));
@@ -218,7 +218,8 @@ void planes_range(const Make& make, const float* u, const float* v, float* out, 
   auto blended = [&](int64_t i, int n) -> reg {
     int64_t p = i / s;
     reg y = value(make(p), i, n);
-    for (int64_t e = (p + 1) * s; e < i + n; e += s) y = V::select(first_lanes<V>(int(e - i)), y, value(make(++p), i, n));
+    for (int64_t e = (p + 1) * s; e < i + n; e += s)
+      y = V::select(first_lanes<V>(int(e - i)), y, value(make(++p), i, n));
     return y;
   };
   auto put = [&](float* q, reg y) { stream ? V::stream(q, y) : V::store(q, y); };

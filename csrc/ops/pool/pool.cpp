@@ -76,9 +76,9 @@ template <void (*Driver)(const PoolArgs&, const PoolKernels&)>
 std::vector<Impl<PoolArgs>> pool_impls(const char* avx512, const char* avx2, const char* ref) {
   // Built like every list (dispatch/registry.h): one entry per ISA, each wrapped in its macro.
   return {
-      DLCORE_IF_AVX512({avx512, Isa::avx512, nullptr, &run<Driver, pool_kernels_avx512>},)
-      DLCORE_IF_AVX2({avx2, Isa::avx2, nullptr, &run<Driver, pool_kernels_avx2>},)
-      {ref, Isa::ref, nullptr, &run<Driver, pool_kernels_ref>},
+      DLCORE_IF_AVX512({avx512, Isa::avx512, nullptr, &run<Driver, pool_kernels_avx512>}, )
+          DLCORE_IF_AVX2({avx2, Isa::avx2, nullptr, &run<Driver, pool_kernels_avx2>}, ){ref, Isa::ref, nullptr,
+                                                                                        &run<Driver, pool_kernels_ref>},
   };
 }
 
@@ -89,8 +89,7 @@ std::string declines_shuffle(const PoolArgs& a) {
                                     : cat("stride along W is ", a.g.sw, ": shuffle loads serve strides 1 and 2");
 }
 
-template <void (*Shuffle)(const PoolArgs&, const PoolKernels&),
-          void (*Gather)(const PoolArgs&, const PoolKernels&)>
+template <void (*Shuffle)(const PoolArgs&, const PoolKernels&), void (*Gather)(const PoolArgs&, const PoolKernels&)>
 std::vector<Impl<PoolArgs>> pool_forward_impls(const char* op) {
   // Entry names must outlive the (static) registry: made once per op, never freed.
   auto name = [op](const char* suffix) { return (new std::string(cat(op, suffix)))->c_str(); };
@@ -102,10 +101,10 @@ std::vector<Impl<PoolArgs>> pool_forward_impls(const char* op) {
   (void)s512, (void)g512, (void)s2, (void)g2;
   return {
       DLCORE_IF_AVX512({s512, Isa::avx512, declines_shuffle, &run<Shuffle, pool_kernels_avx512>},
-                       {g512, Isa::avx512, nullptr, &run<Gather, pool_kernels_avx512>},)
-      DLCORE_IF_AVX2({s2, Isa::avx2, declines_shuffle, &run<Shuffle, pool_kernels_avx2>},
-                     {g2, Isa::avx2, nullptr, &run<Gather, pool_kernels_avx2>},)
-      {ref, Isa::ref, nullptr, &run<Shuffle, pool_kernels_ref>},
+                       {g512, Isa::avx512, nullptr, &run<Gather, pool_kernels_avx512>}, )
+          DLCORE_IF_AVX2({s2, Isa::avx2, declines_shuffle, &run<Shuffle, pool_kernels_avx2>},
+                         {g2, Isa::avx2, nullptr, &run<Gather, pool_kernels_avx2>}, ){ref, Isa::ref, nullptr,
+                                                                                      &run<Shuffle, pool_kernels_ref>},
   };
 }
 
@@ -118,8 +117,9 @@ const Registry<PoolArgs>& max_pool2d_forward_registry() {
 }
 
 const Registry<PoolArgs>& max_pool2d_backward_registry() {
-  static const Registry<PoolArgs> r("max_pool2d_backward", pool_impls<max_backward>(
-      "max_pool2d_backward_avx512", "max_pool2d_backward_avx2", "max_pool2d_backward_ref"));
+  static const Registry<PoolArgs> r(
+      "max_pool2d_backward",
+      pool_impls<max_backward>("max_pool2d_backward_avx512", "max_pool2d_backward_avx2", "max_pool2d_backward_ref"));
   return r;
 }
 
@@ -130,8 +130,9 @@ const Registry<PoolArgs>& avg_pool2d_forward_registry() {
 }
 
 const Registry<PoolArgs>& avg_pool2d_backward_registry() {
-  static const Registry<PoolArgs> r("avg_pool2d_backward", pool_impls<avg_backward>(
-      "avg_pool2d_backward_avx512", "avg_pool2d_backward_avx2", "avg_pool2d_backward_ref"));
+  static const Registry<PoolArgs> r(
+      "avg_pool2d_backward",
+      pool_impls<avg_backward>("avg_pool2d_backward_avx512", "avg_pool2d_backward_avx2", "avg_pool2d_backward_ref"));
   return r;
 }
 

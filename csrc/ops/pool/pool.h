@@ -25,11 +25,11 @@
 namespace dlcore {
 
 struct PoolGeom {
-  int64_t n = 0, c = 0, h = 0, w = 0;     // input
-  int64_t oh = 0, ow = 0;                 // output
+  int64_t n = 0, c = 0, h = 0, w = 0;  // input
+  int64_t oh = 0, ow = 0;              // output
   int64_t kh = 1, kw = 1, sh = 1, sw = 1, ph = 0, pw = 0;
   bool ceil_mode = false;
-  bool count_include_pad = true;          // average pooling only
+  bool count_include_pad = true;  // average pooling only
 
   int64_t planes() const { return n * c; }
   int64_t in_plane() const { return h * w; }
@@ -70,9 +70,8 @@ inline PoolGeom make_pool_geom(const char* op, const Shape& x, int64_t kh, int64
   check_hyper_parameter(std::array<int64_t, 2>{kh, kw}, op, "kernel_size");
   check_hyper_parameter(std::array<int64_t, 2>{sh, sw}, op, "stride");
   check_hyper_parameter(std::array<int64_t, 2>{ph, pw}, op, "padding");
-  DLCORE_CHECK(ph <= kh / 2 && pw <= kw / 2, op, ": padding (", ph, ", ", pw,
-               ") must be at most half of kernel_size (", kh, ", ", kw,
-               ") so that no window lies entirely in padding");
+  DLCORE_CHECK(ph <= kh / 2 && pw <= kw / 2, op, ": padding (", ph, ", ", pw, ") must be at most half of kernel_size (",
+               kh, ", ", kw, ") so that no window lies entirely in padding");
   DLCORE_CHECK(x[0] >= 0 && x[1] > 0 && x[2] > 0 && x[3] > 0, op, ": input of shape ", shape_str(x),
                " must have non-empty C, H and W (N may be 0)");
   check_numel({std::max<int64_t>(x[0], 1), x[1], x[2], x[3]}, op, "input");
@@ -84,20 +83,20 @@ inline PoolGeom make_pool_geom(const char* op, const Shape& x, int64_t kh, int64
   g.oh = pool_output_size(g.h, kh, sh, ph, ceil_mode);
   g.ow = pool_output_size(g.w, kw, sw, pw, ceil_mode);
   DLCORE_CHECK(g.oh > 0 && g.ow > 0, op, ": kernel_size (", kh, ", ", kw, ") with padding (", ph, ", ", pw,
-               ") is larger than the padded input of shape ", shape_str(x), " (output would be ", g.oh,
-               " x ", g.ow, ")");
+               ") is larger than the padded input of shape ", shape_str(x), " (output would be ", g.oh, " x ", g.ow,
+               ")");
   check_numel({std::max<int64_t>(g.n, 1), g.c, g.oh, g.ow}, op, "output");
   return g;
 }
 
 struct PoolArgs {
   PoolGeom g;
-  const float* x = nullptr;     // forward input (N, C, H, W)
-  float* y = nullptr;           // forward output (N, C, OH, OW)
-  int32_t* indices = nullptr;   // max: written by forward, read by backward
+  const float* x = nullptr;    // forward input (N, C, H, W)
+  float* y = nullptr;          // forward output (N, C, OH, OW)
+  int32_t* indices = nullptr;  // max: written by forward, read by backward
   const int32_t* indices_in = nullptr;
-  const float* dy = nullptr;    // backward input (N, C, OH, OW)
-  float* dx = nullptr;          // backward output (N, C, H, W)
+  const float* dy = nullptr;  // backward input (N, C, OH, OW)
+  float* dx = nullptr;        // backward output (N, C, H, W)
   // max_pool2d_backward: number of indices outside [0, H*W) (skipped); the
   // entry raises ValueError when it is not zero. Mutable: set by the kernel.
   mutable int64_t bad_indices = 0;

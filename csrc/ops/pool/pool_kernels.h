@@ -54,7 +54,7 @@ DLCORE_INLINE ColWindow col_window(const PoolGeom& g, int64_t ow) {
 
 // Output columns [lo, hi) whose window lies inside the input row.
 DLCORE_INLINE void interior_columns(const PoolGeom& g, int64_t* lo, int64_t* hi) {
-  int64_t first = (g.pw + g.sw - 1) / g.sw;                            // ow*sw - pw >= 0
+  int64_t first = (g.pw + g.sw - 1) / g.sw;                                    // ow*sw - pw >= 0
   int64_t last = g.w + g.pw - g.kw >= 0 ? (g.w + g.pw - g.kw) / g.sw + 1 : 0;  // ow*sw - pw + kw <= W
   *lo = std::min(first, g.ow);
   *hi = std::max(*lo, std::min(last, g.ow));
@@ -65,8 +65,8 @@ DLCORE_INLINE void interior_columns(const PoolGeom& g, int64_t* lo, int64_t* hi)
 // column lo, keeping its first hi - lo lanes. The surplus lanes read columns
 // past the window (the rest of the row, then the next rows): allowed while
 // those reads stay inside the input tensor, which this checks.
-DLCORE_INLINE bool narrow_group_reads_inside(const PoolArgs& a, const float* plane, const RowWindow& r,
-                                             int64_t lo, int width) {
+DLCORE_INLINE bool narrow_group_reads_inside(const PoolArgs& a, const float* plane, const RowWindow& r, int64_t lo,
+                                             int width) {
   const PoolGeom& g = a.g;
   const int64_t last = (r.he - 1) * g.w + lo * g.sw - g.pw + g.kw - 1 + int64_t(width - 1) * g.sw;
   return plane + last < a.x + g.planes() * g.in_plane();
@@ -80,8 +80,7 @@ DLCORE_INLINE bool narrow_group_may_store_full(const PoolGeom& g, int64_t row, i
   return row * g.ow + lo + width <= end * g.ow;
 }
 
-DLCORE_INLINE float avg_divisor(const PoolGeom& g, const RowWindow& r, int64_t ws, int64_t we,
-                                int64_t cols_with_pad) {
+DLCORE_INLINE float avg_divisor(const PoolGeom& g, const RowWindow& r, int64_t ws, int64_t we, int64_t cols_with_pad) {
   // The padded window may be huge (kernel and padding up to 2^31 - 1): its
   // area in double, not an int64 product that could overflow.
   return g.count_include_pad ? float(double(r.count_with_pad) * double(cols_with_pad))
@@ -92,8 +91,8 @@ DLCORE_INLINE float avg_divisor(const PoolGeom& g, const RowWindow& r, int64_t w
 
 // Any window, one output: scanned in increasing flat index, so the first of
 // equal maxima wins (PoolVec<Scalar>::takes is the rule).
-DLCORE_INLINE void max_window(const float* plane, int64_t w, const RowWindow& r, int64_t ws, int64_t we,
-                              float* y, int32_t* idx) {
+DLCORE_INLINE void max_window(const float* plane, int64_t w, const RowWindow& r, int64_t ws, int64_t we, float* y,
+                              int32_t* idx) {
   using P = PoolVec<simd::Scalar>;
   float best = plane[r.hs * w + ws];
   int32_t best_i = int32_t(r.hs * w + ws);
@@ -112,8 +111,8 @@ DLCORE_INLINE void max_window(const float* plane, int64_t w, const RowWindow& r,
 // `width` consecutive interior outputs starting at column ow.
 template <class V, int S>
 DLCORE_INLINE void max_group(const PoolGeom& g, const float* plane, const RowWindow& r, int64_t ow,
-                             typename PoolVec<V>::gather_t gat, typename PoolVec<V>::ireg lanes,
-                             float* y, int32_t* idx) {
+                             typename PoolVec<V>::gather_t gat, typename PoolVec<V>::ireg lanes, float* y,
+                             int32_t* idx) {
   using P = PoolVec<V>;
   const int64_t c0 = ow * g.sw - g.pw;
   typename P::reg best = P::template load_strided<S>(plane + r.hs * g.w + c0, gat);
@@ -329,8 +328,8 @@ int64_t max_backward_planes(const PoolArgs& a, int64_t begin, int64_t end) {
 struct CoveringRows {
   int64_t first = 0, last = -1;
   DLCORE_INLINE void advance_to(const PoolGeom& g, int64_t ih) {
-    while (last + 1 < g.oh && (last + 1) * g.sh - g.ph <= ih) ++last;     // window starts at or above ih
-    while (first <= last && first * g.sh - g.ph + g.kh <= ih) ++first;    // window ends above ih
+    while (last + 1 < g.oh && (last + 1) * g.sh - g.ph <= ih) ++last;   // window starts at or above ih
+    while (first <= last && first * g.sh - g.ph + g.kh <= ih) ++first;  // window ends above ih
   }
 };
 
@@ -392,8 +391,8 @@ void avg_backward_planes(const PoolArgs& a, int64_t begin, int64_t end, float* s
 
 template <class V>
 const PoolKernels& pool_kernel_table() {
-  static const PoolKernels table{&max_forward_rows<V>,        &avg_forward_rows<V>,       &max_backward_planes<V>,
-                                 &avg_backward_planes<V>,     &max_forward_rows_gather<V>, &avg_forward_rows_gather<V>};
+  static const PoolKernels table{&max_forward_rows<V>,    &avg_forward_rows<V>,        &max_backward_planes<V>,
+                                 &avg_backward_planes<V>, &max_forward_rows_gather<V>, &avg_forward_rows_gather<V>};
   return table;
 }
 

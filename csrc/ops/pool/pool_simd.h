@@ -27,7 +27,9 @@ struct PoolVec<simd::Scalar> {
   using gather_t = int;
   static DLCORE_INLINE gather_t gather_offsets(int) { return 0; }
   template <int S>
-  static DLCORE_INLINE reg load_strided(const float* p, gather_t) { return *p; }
+  static DLCORE_INLINE reg load_strided(const float* p, gather_t) {
+    return *p;
+  }
   static DLCORE_INLINE ireg lane_offsets(int) { return 0; }
   static DLCORE_INLINE ireg iset1(int32_t v) { return v; }
   static DLCORE_INLINE ireg iadd(ireg a, ireg b) { return a + b; }

@@ -32,20 +32,20 @@ void im2col_u8(const ConvShape& s, const uint8_t* x, int64_t g, uint8_t zp, uint
   padded.assign(size_t(icg * ph * pw + 8), zp);
   for (int64_t c = 0; c < icg; ++c)
     for (int64_t h = 0; h < s.ih; ++h)
-      std::memcpy(padded.data() + (c * ph + h + s.pt) * pw + s.pl, x + ((g * icg + c) * s.ih + h) * s.iw,
-                  size_t(s.iw));
+      std::memcpy(padded.data() + (c * ph + h + s.pt) * pw + s.pl, x + ((g * icg + c) * s.ih + h) * s.iw, size_t(s.iw));
   const bool short_rows = s.dw == 1 && s.kw <= 8;
   for (int64_t oh = 0; oh < s.oh; ++oh)
     for (int64_t ow = 0; ow < s.ow; ++ow) {
       uint8_t* row = p + (oh * s.ow + ow) * K;
       const bool last_pixel = oh == s.oh - 1 && ow == s.ow - 1;  // its last row may not spill: another
-                                                                  // thread may own the next image's rows
-      const int64_t ih0 = oh * s.sh, iw0 = ow * s.sw;  // in padded coordinates
+                                                                 // thread may own the next image's rows
+      const int64_t ih0 = oh * s.sh, iw0 = ow * s.sw;            // in padded coordinates
       for (int64_t c = 0; c < icg; ++c) {
         const uint8_t* plane = padded.data() + c * ph * pw + iw0;
         for (int64_t kh = 0; kh < s.kh; ++kh, row += s.kw) {
           const uint8_t* src = plane + (ih0 + kh * s.dh) * pw;
-          if (short_rows && !(last_pixel && c == icg - 1 && kh == s.kh - 1)) {  // 8 bytes; the next row (or the slack) takes the excess
+          if (short_rows && !(last_pixel && c == icg - 1 &&
+                              kh == s.kh - 1)) {  // 8 bytes; the next row (or the slack) takes the excess
             uint64_t v;
             std::memcpy(&v, src, 8);
             std::memcpy(row, &v, 8);
@@ -122,18 +122,19 @@ std::string maddubs_declines(const ConvS8Args& a) {
 }  // namespace
 
 const Registry<ConvS8Args>& conv2d_u8s8_registry() {
-  static const Registry<ConvS8Args> registry("conv2d_u8s8", {
+  static const Registry<ConvS8Args> registry(
+      "conv2d_u8s8", {
 #ifdef DLCORE_HAVE_AVX512
-    {"conv2d_u8s8_im2col_amx", Isa::amx, nullptr, run_amx},
-    {"conv2d_u8s8_im2col_avx512vnni", Isa::avx512_vnni, nullptr, run_avx512vnni},
+                         {"conv2d_u8s8_im2col_amx", Isa::amx, nullptr, run_amx},
+                         {"conv2d_u8s8_im2col_avx512vnni", Isa::avx512_vnni, nullptr, run_avx512vnni},
 #endif
 #ifdef DLCORE_HAVE_AVX2
-    {"conv2d_u8s8_im2col_avxvnni", Isa::avx_vnni, nullptr, run_avxvnni},
-    {"conv2d_u8s8_im2col_avx2_maddubs", Isa::avx2, maddubs_declines, run_avx2_maddubs},
-    {"conv2d_u8s8_im2col_avx2_madd16", Isa::avx2, nullptr, run_avx2_madd16},
+                         {"conv2d_u8s8_im2col_avxvnni", Isa::avx_vnni, nullptr, run_avxvnni},
+                         {"conv2d_u8s8_im2col_avx2_maddubs", Isa::avx2, maddubs_declines, run_avx2_maddubs},
+                         {"conv2d_u8s8_im2col_avx2_madd16", Isa::avx2, nullptr, run_avx2_madd16},
 #endif
-    {"conv2d_u8s8_im2col_ref", Isa::ref, nullptr, run_ref},
-  });
+                         {"conv2d_u8s8_im2col_ref", Isa::ref, nullptr, run_ref},
+                     });
   return registry;
 }
 

@@ -17,7 +17,7 @@ struct ConvS8Args {
   const int8_t* w = nullptr;   // (OC, IC/groups, KH, KW)
   int32_t* y = nullptr;        // (N, OC, OH, OW)
   int x_zero_point = 0;
-  bool w_is_7bit = false;      // every weight in [-64, 63] (see gemm_s8.h)
+  bool w_is_7bit = false;  // every weight in [-64, 63] (see gemm_s8.h)
 };
 
 const Registry<ConvS8Args>& conv2d_u8s8_registry();

@@ -23,16 +23,15 @@ double peak_loop_avx2_maddubs(int64_t iterations, double* macs) {
 }
 
 double peak_loop_avx2_madd16(int64_t iterations, double* macs) {
-  __m256i r = peak_chains(iterations, _mm256_set1_epi16(3), _mm256_set1_epi16(1), [](__m256i acc, __m256i b) {
-    return _mm256_add_epi32(acc, _mm256_madd_epi16(b, b));
-  });
+  __m256i r = peak_chains(iterations, _mm256_set1_epi16(3), _mm256_set1_epi16(1),
+                          [](__m256i acc, __m256i b) { return _mm256_add_epi32(acc, _mm256_madd_epi16(b, b)); });
   *macs = double(iterations) * kPeakChains * 16;
   return first_lane(r);
 }
 
 double peak_loop_avx2_popcnt(int64_t iterations, double* macs) {
-  const __m256i table = _mm256_setr_epi8(0, 1, 1, 2, 1, 2, 2, 3, 1, 2, 2, 3, 2, 3, 3, 4,
-                                         0, 1, 1, 2, 1, 2, 2, 3, 1, 2, 2, 3, 2, 3, 3, 4);
+  const __m256i table =
+      _mm256_setr_epi8(0, 1, 1, 2, 1, 2, 2, 3, 1, 2, 2, 3, 2, 3, 3, 4, 0, 1, 1, 2, 1, 2, 2, 3, 1, 2, 2, 3, 2, 3, 3, 4);
   const __m256i low = _mm256_set1_epi8(0x0f), x = _mm256_set1_epi8(0x5a);
   __m256i r = peak_chains(iterations, _mm256_set1_epi8(0x33), _mm256_setzero_si256(), [&](__m256i acc, __m256i w) {
     const __m256i v = _mm256_xor_si256(x, w);

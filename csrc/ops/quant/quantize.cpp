@@ -59,32 +59,35 @@ void dequantize_ref(const RequantizeArgs& a) {
 }  // namespace
 
 const Registry<QuantizeArgs>& quantize_u8_registry() {
-  static const Registry<QuantizeArgs> registry("quantize_u8", {
+  static const Registry<QuantizeArgs> registry("quantize_u8",
+                                               {
 #ifdef DLCORE_HAVE_AVX2
-    {"quantize_u8_avx2", Isa::avx2, nullptr, quantize_u8_avx2},
+                                                   {"quantize_u8_avx2", Isa::avx2, nullptr, quantize_u8_avx2},
 #endif
-    {"quantize_u8_ref", Isa::ref, nullptr, quantize_ref},
-  });
+                                                   {"quantize_u8_ref", Isa::ref, nullptr, quantize_ref},
+                                               });
   return registry;
 }
 
 const Registry<RequantizeArgs>& requantize_u8_registry() {
-  static const Registry<RequantizeArgs> registry("requantize_u8", {
+  static const Registry<RequantizeArgs> registry("requantize_u8",
+                                                 {
 #ifdef DLCORE_HAVE_AVX2
-    {"requantize_u8_avx2", Isa::avx2, nullptr, requantize_u8_avx2},
+                                                     {"requantize_u8_avx2", Isa::avx2, nullptr, requantize_u8_avx2},
 #endif
-    {"requantize_u8_ref", Isa::ref, nullptr, requantize_ref},
-  });
+                                                     {"requantize_u8_ref", Isa::ref, nullptr, requantize_ref},
+                                                 });
   return registry;
 }
 
 const Registry<RequantizeArgs>& dequantize_s32_registry() {
-  static const Registry<RequantizeArgs> registry("dequantize_s32", {
+  static const Registry<RequantizeArgs> registry("dequantize_s32",
+                                                 {
 #ifdef DLCORE_HAVE_AVX2
-    {"dequantize_s32_avx2", Isa::avx2, nullptr, dequantize_s32_avx2},
+                                                     {"dequantize_s32_avx2", Isa::avx2, nullptr, dequantize_s32_avx2},
 #endif
-    {"dequantize_s32_ref", Isa::ref, nullptr, dequantize_ref},
-  });
+                                                     {"dequantize_s32_ref", Isa::ref, nullptr, dequantize_ref},
+                                                 });
   return registry;
 }
 

@@ -44,8 +44,8 @@ inline float mul1(float a, float b) {
 // requantize/dequantize of one run of n values sharing the channel (inner > 1)
 // or one row of n channels (inner == 1): mult/offset broadcast or loaded.
 template <bool Requant, bool PerLane>
-void affine_run(const int32_t* acc, int64_t n, const float* mult, const float* offset, float lo, bool relu,
-                uint8_t* q, float* y) {
+void affine_run(const int32_t* acc, int64_t n, const float* mult, const float* offset, float lo, bool relu, uint8_t* q,
+                float* y) {
   const __m256 vlo = _mm256_set1_ps(lo), vhi = _mm256_set1_ps(255.0f), zero = _mm256_setzero_ps();
   const __m256 mb = _mm256_set1_ps(mult[0]), ob = _mm256_set1_ps(offset[0]);
   int64_t i = 0;

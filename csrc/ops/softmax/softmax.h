@@ -8,12 +8,12 @@
 namespace dlcore {
 
 enum class SoftmaxOp : int {
-  softmax_forward,        // in = x -> out = y
-  log_softmax_forward,    // in = x -> out = log y
-  softmax_backward,       // dy, in = y -> out = dx
-  log_softmax_backward,   // dy, in = log y -> out = dx
-  cross_entropy_forward,  // in = logits (outer, len), target -> out = log_probs, loss
-  cross_entropy_backward, // dloss, in = log_probs, target -> out = dlogits
+  softmax_forward,         // in = x -> out = y
+  log_softmax_forward,     // in = x -> out = log y
+  softmax_backward,        // dy, in = y -> out = dx
+  log_softmax_backward,    // dy, in = log y -> out = dx
+  cross_entropy_forward,   // in = logits (outer, len), target -> out = log_probs, loss
+  cross_entropy_backward,  // dloss, in = log_probs, target -> out = dlogits
 };
 
 // Tensors viewed as (outer, len, inner) with the softmax axis in the middle.

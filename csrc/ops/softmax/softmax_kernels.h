@@ -195,8 +195,7 @@ void softmax_columns(const SoftmaxArgs& a, int64_t o, int64_t j, int cnt) {
       }
       if (log) {
         reg log_sum = simd::vlog<V>(sum);
-        for (int64_t l = 0; l < n; ++l)
-          put(out + l * st, V::sub(V::sub(ld(x + l * st), m), log_sum));
+        for (int64_t l = 0; l < n; ++l) put(out + l * st, V::sub(V::sub(ld(x + l * st), m), log_sum));
       } else {
         reg inv = V::div(V::set1(1.0f), sum);
         for (int64_t l = 0; l < n; ++l) put(out + l * st, V::mul(ld(out + l * st), inv));

@@ -23,8 +23,7 @@ import dlcore
 from dlcore import _C
 from dlcore.kernels import conv2d_backward_data, conv2d_backward_weights, conv2d_forward, gemm
 
-from .common import compare, fma_peak_gflops, load_shapes, onednn_available, onednn_implements, print_table, \
-    summarize
+from .common import compare, fma_peak_gflops, load_shapes, onednn_implements, print_table, summarize
 
 BF16 = dlcore.bfloat16
 SQUARE = (1024, 2048, 4096)

@@ -101,7 +101,7 @@ def gemm_section(args, pk, rng):
                          "peak": ops / t["i8_7bit"] * 1e-9 / peak8 if peak8 else None,
                          "impls": f"{impl7} / {impl8} / packed {impl_p}"})
             del a_f, w_f
-    print(f"\n## int8 GEMM u8 x s8 -> s32 vs dlcore float32 GEMM on the FC layers (M = batch, N x K weights)")
+    print("\n## int8 GEMM u8 x s8 -> s32 vs dlcore float32 GEMM on the FC layers (M = batch, N x K weights)")
     print("i8_7bit: weights in [-63, 63] (what quantize_static stores by default); i8_8bit: full int8 weights; "
           "i8 packed: 7-bit weights packed once (gemm_u8s8s32_pack, what quantized Linear layers run)")
     print_table(rows, [("layer", "layer", ""), ("m", "M", "d"), ("n", "N", "d"), ("k", "K", "d"),

@@ -12,9 +12,8 @@ from .. import kernels as K
 from ..amp import cast_weight_bf16, to_bfloat16
 from ..autograd import Function
 from ..tensor import Tensor
-from ._common import contiguous, kernel_backend
+from ._common import contiguous, kernel_backend, pair
 from .conv import conv_padding
-from ._common import pair
 
 
 class LinearBf16(Function):

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..autograd import Function
 from .. import kernels as K
+from ..autograd import Function
 from ._common import array_module, contiguous, kernel_backend, uses_kernels
 from ._philox import dropout_mask
 
