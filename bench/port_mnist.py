@@ -36,28 +36,10 @@ def load_images(data, n, seed):
 
 
 def make_net(lib):
-    nn, F = lib.nn, lib.nn.functional
+    """The example's Net for either library: the one definition the training-step report uses too."""
+    from dlcore.bench.train import _mnist_net
 
-    class Net(nn.Module):
-        def __init__(self):
-            super().__init__()
-            self.conv1 = nn.Conv2d(1, 32, 3, 1)
-            self.conv2 = nn.Conv2d(32, 64, 3, 1)
-            self.dropout1 = nn.Dropout(0.25)
-            self.dropout2 = nn.Dropout(0.5)
-            self.fc1 = nn.Linear(9216, 128)
-            self.fc2 = nn.Linear(128, 10)
-
-        def forward(self, x):
-            x = F.relu(self.conv1(x))
-            x = F.relu(self.conv2(x))
-            x = F.max_pool2d(x, 2)
-            x = self.dropout1(x)
-            x = lib.flatten(x, 1)
-            x = F.relu(self.fc1(x))
-            x = self.dropout2(x)
-            return F.log_softmax(self.fc2(x), dim=1)
-    return Net()
+    return _mnist_net(lib.nn, lib.nn.functional)
 
 
 class Runner:
