@@ -21,33 +21,11 @@ namespace dlcore {
 // The bfloat16 column: a and b bf16, C float32 or bf16 (out_dtype, or out's dtype).
 static py::array gemm_bf16_entry(py::handle a_obj, py::handle b_obj, bool trans_a, bool trans_b, float alpha,
                                  float beta, py::handle out_obj, py::handle out_dtype, const std::string& backend) {
-  const char* op = "gemm";
-  DLCORE_CHECK_TYPE(is_bf16_array(a_obj) && is_bf16_array(b_obj), op,
-                    ": a and b must have the same dtype (both float32 or both bfloat16), got a ", dtype_name(a_obj),
-                    " and b ", dtype_name(b_obj),
-                    "; convert one explicitly (.astype(dlcore.bfloat16) or .astype(numpy.float32))");
-  py::array a = input_bf16(a_obj, op, "a", 2), b = input_bf16(b_obj, op, "b", 2);
-  const int64_t m = trans_a ? a.shape(1) : a.shape(0), k = trans_a ? a.shape(0) : a.shape(1);
-  const int64_t kb = trans_b ? b.shape(1) : b.shape(0), n = trans_b ? b.shape(0) : b.shape(1);
-  DLCORE_CHECK(k == kb, op, ": inner dimensions differ: op(a) is ", shape_str({m, k}), " and op(b) is ",
-               shape_str({kb, n}), " (a ", shape_str(shape_of(a)), ", trans_a=", trans_a, "; b ",
-               shape_str(shape_of(b)), ", trans_b=", trans_b, ")");
-  const bool out_is_bf16 = !out_obj.is_none() && is_bf16_array(out_obj);
-  const bool want_bf16 = parse_out_dtype_bf16(out_dtype, op, out_is_bf16);
-  py::array c;
-  if (out_obj.is_none()) {
-    DLCORE_CHECK(beta == 0.0f, op, ": beta=", beta, " needs an out= array holding C");
-    c = want_bf16 ? new_bf16({m, n}) : py::array(new_f32({m, n}));
-  } else {
-    DLCORE_CHECK_TYPE(out_is_bf16 == want_bf16, op, ": out is ", dtype_name(out_obj), " but out_dtype is ",
-                      want_bf16 ? "bfloat16" : "float32", "; pass an out= array of the output dtype");
-    if (want_bf16)
-      c = output_bf16(out_obj, op, "out", {m, n});
-    else
-      c = output_f32(out_obj, op, "out", {m, n});
-    check_no_alias(c, a, op, "out", "a");
-    check_no_alias(c, b, op, "out", "b");
-  }
+  GemmBf16Call call = check_gemm_bf16_call(a_obj, b_obj, trans_a, trans_b, beta, out_obj, out_dtype);
+  const py::array &a = call.a, &b = call.b;
+  py::array& c = call.c;
+  const int64_t m = call.m, n = call.n, k = call.k;
+  const bool want_bf16 = call.out_bf16;
   GemmArgs g;
   g.m = m;
   g.n = n;
