@@ -6,6 +6,7 @@
 #include <pybind11/stl.h>
 
 #include <cmath>
+#include <initializer_list>
 #include <string>
 #include <vector>
 
@@ -59,8 +60,10 @@ void check_lists(const char* op, const py::list& params, const py::list& grads,
   }
 }
 
-void check_hyper(const char* op, const char* name, float value) {
-  DLCORE_CHECK(std::isfinite(value) && value >= 0.0f, op, ": ", name, " must be finite and >= 0, got ", value);
+// Every named hyper-parameter must be finite and >= 0.
+void check_hypers(const char* op, std::initializer_list<std::pair<const char*, float>> hypers) {
+  for (const auto& [name, value] : hypers)
+    DLCORE_CHECK(std::isfinite(value) && value >= 0.0f, op, ": ", name, " must be finite and >= 0, got ", value);
 }
 
 void run(const Checked& c, const std::string& backend) {
@@ -82,10 +85,8 @@ void sgd_step(const py::list& params, const py::list& grads, const py::list& mom
     DLCORE_CHECK(fresh.size() == params.size(), op, ": got ", params.size(), " params but ", fresh.size(),
                  " fresh flags");
   for (size_t i = 0; i < c.args.tensors.size() && momentum != 0.0f; ++i) c.args.tensors[i].fresh = fresh[i];
-  using Hyper = std::pair<const char*, float>;
-  for (const Hyper& h : {Hyper{"lr", lr}, Hyper{"momentum", momentum}, Hyper{"dampening", dampening},
-                         Hyper{"weight_decay", weight_decay}, Hyper{"l1", l1}})
-    check_hyper(op, h.first, h.second);
+  check_hypers(
+      op, {{"lr", lr}, {"momentum", momentum}, {"dampening", dampening}, {"weight_decay", weight_decay}, {"l1", l1}});
   DLCORE_CHECK(!nesterov || (momentum > 0.0f && dampening == 0.0f), op,
                ": nesterov needs momentum > 0 and dampening == 0");
   c.args.lr = lr;
@@ -106,9 +107,7 @@ void adam_step(const py::list& params, const py::list& grads, const py::list& ex
   check_lists(op, params, grads, {{"exp_avgs", exp_avgs}, {"exp_avg_sqs", exp_avg_sqs}}, &c);
   DLCORE_CHECK(steps.size() == params.size(), op, ": got ", params.size(), " params but ", steps.size(),
                " step counts");
-  using Hyper = std::pair<const char*, float>;
-  for (const Hyper& h : {Hyper{"lr", lr}, Hyper{"eps", eps}, Hyper{"weight_decay", weight_decay}, Hyper{"l1", l1}})
-    check_hyper(op, h.first, h.second);
+  check_hypers(op, {{"lr", lr}, {"eps", eps}, {"weight_decay", weight_decay}, {"l1", l1}});
   DLCORE_CHECK(beta1 >= 0.0f && beta1 < 1.0f && beta2 >= 0.0f && beta2 < 1.0f, op, ": betas must be in [0, 1), got (",
                beta1, ", ", beta2, ")");
   for (size_t i = 0; i < steps.size(); ++i) {
@@ -136,9 +135,7 @@ void adadelta_step(const py::list& params, const py::list& grads, const py::list
   Checked c;
   c.args.kind = OptimKind::adadelta;
   check_lists(op, params, grads, {{"square_avgs", square_avgs}, {"acc_deltas", acc_deltas}}, &c);
-  using Hyper = std::pair<const char*, float>;
-  for (const Hyper& h : {Hyper{"lr", lr}, Hyper{"eps", eps}, Hyper{"weight_decay", weight_decay}, Hyper{"l1", l1}})
-    check_hyper(op, h.first, h.second);
+  check_hypers(op, {{"lr", lr}, {"eps", eps}, {"weight_decay", weight_decay}, {"l1", l1}});
   DLCORE_CHECK(rho >= 0.0f && rho <= 1.0f, op, ": rho must be in [0, 1], got ", rho);
   c.args.lr = lr;
   c.args.beta1 = rho;
