@@ -15,26 +15,12 @@
 
 #include "gemm/gemm_s8.h"
 #include "gemm/ukernel_s8.h"
+#include "gemm/ukernel_s8_ymm.h"
 
 namespace dlcore {
 namespace {
 
-struct Avx2Common {
-  using reg = __m256i;
-  static constexpr int lanes = 8;
-  static reg zero() { return _mm256_setzero_si256(); }
-  static reg load(const uint8_t* p) { return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)); }
-  static reg bcast(const uint8_t* p) {
-    int32_t v;
-    __builtin_memcpy(&v, p, 4);
-    return _mm256_set1_epi32(v);
-  }
-  static reg loadc(const int32_t* p) { return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)); }
-  static void storec(int32_t* p, reg v) { _mm256_storeu_si256(reinterpret_cast<__m256i*>(p), v); }
-  static reg add(reg x, reg y) { return _mm256_add_epi32(x, y); }
-};
-
-struct Avx2Maddubs : Avx2Common {
+struct Avx2Maddubs : YmmS8Ops {
   static reg dot(reg acc, reg a_u8, reg b_s8) {
     const reg pairs = _mm256_maddubs_epi16(a_u8, b_s8);                // 16 x int16 (saturating; see above)
     const reg quads = _mm256_madd_epi16(pairs, _mm256_set1_epi16(1));  // 8 x int32, exact
@@ -42,7 +28,7 @@ struct Avx2Maddubs : Avx2Common {
   }
 };
 
-struct Avx2Madd16 : Avx2Common {
+struct Avx2Madd16 : YmmS8Ops {
   static reg dot(reg acc, reg a_s16, reg b_s16) { return _mm256_add_epi32(acc, _mm256_madd_epi16(a_s16, b_s16)); }
 };
 

@@ -5,24 +5,13 @@
 
 #include "gemm/gemm_s8.h"
 #include "gemm/ukernel_s8.h"
+#include "gemm/ukernel_s8_ymm.h"
 
 namespace dlcore {
 namespace {
 
-struct AvxVnniOps {
-  using reg = __m256i;
-  static constexpr int lanes = 8;
-  static reg zero() { return _mm256_setzero_si256(); }
-  static reg load(const uint8_t* p) { return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)); }
-  static reg bcast(const uint8_t* p) {
-    int32_t v;
-    __builtin_memcpy(&v, p, 4);
-    return _mm256_set1_epi32(v);
-  }
+struct AvxVnniOps : YmmS8Ops {
   static reg dot(reg acc, reg a_u8, reg b_s8) { return _mm256_dpbusd_avx_epi32(acc, a_u8, b_s8); }
-  static reg loadc(const int32_t* p) { return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)); }
-  static void storec(int32_t* p, reg v) { _mm256_storeu_si256(reinterpret_cast<__m256i*>(p), v); }
-  static reg add(reg x, reg y) { return _mm256_add_epi32(x, y); }
 };
 
 }  // namespace
