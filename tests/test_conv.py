@@ -59,6 +59,11 @@ CASES = [
     (2, 4, 9, 13, 6, 3, 5, (2, 1), 1, 2, 2),        # 2 channels per group (narrow path), dilation 2
     (2, 40, 17, 15, 40, 3, 3, 1, 1, 1, 1),          # 5 blocks: oc groups 3+2, ic chunks 2+2+1, row blocks
     (1, 33, 7, 7, 80, 3, 3, 1, 1, 1, 1),            # ResNet res5-like 7x7: whole image per work item
+    # Narrow inputs (<= 4 channels per group): backward data as GEMM + col2im on avx2/avx512.
+    (2, 3, 13, 17, 7, 3, 4, (3, 2), (0, 2, 3, 1), (2, 1), 1),  # stride 3x2, asymmetric padding, dilation
+    (1, 3, 4, 2, 5, 2, 5, 1, (1, 0, 0, 4), 1, 1),   # taps past the right edge (only padding there)
+    (2, 3, 9, 11, 15, 3, 3, 2, 1, 1, 3),            # 1 channel and 5 outputs per group (not depthwise)
+    (3, 2, 8, 9, 9, 7, 7, 2, 3, 1, 1),              # ResNet conv1 style on 2 channels, batch 3
 ]
 
 
@@ -184,6 +189,20 @@ def test_conv_pointwise_runs_as_gemm(cpu_backend, rng):
     assert "gemm1x1" not in dlcore.kernels.last_dispatch()
 
 
+def test_conv_narrow_backward_data_runs_col2im(cpu_backend, rng):
+    # <= 4 input channels per group: GEMM + col2im (no channel padding);
+    # depthwise and wider layers keep their own kernels.
+    dy, w = randn(rng, 2, 8, 5, 6), randn(rng, 8, 3, 3, 3)
+    conv2d_backward_data(dy, w, (2, 3, 11, 13), stride=2, backend=cpu_backend)
+    expected = "col2im" if cpu_backend != "ref" else "ref"
+    assert dlcore.kernels.last_dispatch().endswith(expected)
+    conv2d_backward_data(dy, randn(rng, 8, 5, 3, 3), (2, 5, 11, 13), stride=2, backend=cpu_backend)
+    assert "col2im" not in dlcore.kernels.last_dispatch()
+    conv2d_backward_data(randn(rng, 2, 4, 9, 11), randn(rng, 4, 1, 3, 3), (2, 4, 11, 13), groups=4,
+                         backend=cpu_backend)
+    assert "col2im" not in dlcore.kernels.last_dispatch()
+
+
 def test_conv_no_bias(cpu_backend, rng):
     x, w = randn(rng, 2, 5, 6, 7), randn(rng, 9, 5, 3, 3)
     y = conv2d_forward(x, w, None, padding=1, backend=cpu_backend)
@@ -211,8 +230,13 @@ def test_conv_result_does_not_depend_on_thread_count(cpu_backend, rng):
     x2, w2, b2 = randn(rng, 2, 40, 17, 15), randn(rng, 36, 40, 3, 3), randn(rng, 36)
     dy2 = randn(rng, 2, 36, 17, 15)
 
+    # Narrow input (3 channels per group, groups 2): backward data as GEMM +
+    # col2im, large enough that both run threaded.
+    w3, dy3 = randn(rng, 64, 3, 5, 5), randn(rng, 2, 64, 23, 20)
+
     def all_passes():
-        return (conv2d_forward(x, w, **hp, backend=cpu_backend),
+        return (conv2d_backward_data(dy3, w3, (2, 6, 45, 39), stride=2, padding=2, groups=2, backend=cpu_backend),
+                conv2d_forward(x, w, **hp, backend=cpu_backend),
                 conv2d_backward_data(dy, w, x.shape, **hp, backend=cpu_backend),
                 *conv2d_backward_weights(x, dy, w.shape, **hp, backend=cpu_backend),
                 conv2d_forward(x2, w2, b2, padding=1, backend=cpu_backend),

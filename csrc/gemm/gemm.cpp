@@ -188,6 +188,34 @@ void grid_for(int64_t m, int64_t n, int64_t target, const Kern& kern, int64_t* t
 // few enough that the redundant packing stays small.
 constexpr int kTilesPerThread = 4;
 
+// Every tile packs its own rows of A and columns of B, so a tm x tn grid packs
+// k * (tn * m + tm * n) floats where one product packs k * (m + n). A packed
+// float costs about kPackFmas FMAs of micro-kernel time: process CPU time at 2
+// threads (2026-12-04, 30 interleaved calls, load ~7) of the im2col GEMM of
+// VGG-16 conv5_1, 512x196x4608, grew 14.7 -> 16.4 -> 17.6 ms for 2 / 4 / 8
+// tiles (0.009 / 0.013 / 0.018 packed floats per FMA): ~0.7 ns per packed
+// float against 0.032 ns per FMA (63 GFLOP/s a core). On 256x196x2304 and
+// 512x49x4608 the same grids cost 4.6 / 4.7 / 5.4 and 4.8 / 4.6 / 5.2 ms.
+constexpr double kPackFmas = 22.0;
+// Redundant packing a finer grid may add, as a fraction of the arithmetic.
+constexpr double kMaxExtraPacking = 0.10;
+
+// Tiles for nt threads: up to kTilesPerThread each (more tiles let the other
+// threads take over from one the OS has descheduled), fewer when the grid's
+// redundant packing would cost more than kMaxExtraPacking of the arithmetic
+// (mid-size products with a long k: conv layers as GEMMs), never fewer than
+// one per thread.
+template <class Kern>
+int64_t tile_target(int64_t m, int64_t n, int nt, const Kern& kern) {
+  for (int64_t per = kTilesPerThread; per > 1; --per) {
+    int64_t tm, tn;
+    grid_for(m, n, nt * per, kern, &tm, &tn);
+    const double extra = kPackFmas * (double(tn - 1) / double(n) + double(tm - 1) / double(m));
+    if (extra <= kMaxExtraPacking) return nt * per;
+  }
+  return nt;
+}
+
 template <class Kern, class S>
 void gemm_one(const GemmArgs& g, const S* a, const S* b, float* c, const Kern& kern, int nt) {
   if (nt <= 1) {
@@ -195,7 +223,7 @@ void gemm_one(const GemmArgs& g, const S* a, const S* b, float* c, const Kern& k
     return;
   }
   int64_t tm, tn;
-  grid_for(g.m, g.n, int64_t(nt) * kTilesPerThread, kern, &tm, &tn);
+  grid_for(g.m, g.n, tile_target(g.m, g.n, nt, kern), kern, &tm, &tn);
   const int64_t m_panels = ceil_div(g.m, kern.mr), n_panels = ceil_div(g.n, kern.nr);
   const int64_t rows_per = ceil_div(m_panels, tm) * kern.mr, cols_per = ceil_div(n_panels, tn) * kern.nr;
   parallel_tiles(tm * tn, nt, [&](int64_t t) {

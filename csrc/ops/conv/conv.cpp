@@ -336,6 +336,21 @@ DLCORE_CONV_GEMM1X1(avx512)
 #endif
 #undef DLCORE_CONV_GEMM1X1
 
+// Backward data of a narrow input as GEMM + col2im (conv_col2im.cpp), its
+// GEMM on the same ISA; recorded like the 1x1 entries.
+#define DLCORE_CONV_COL2IM(ISA)                                                   \
+  void backward_data_col2im_##ISA(const ConvBackwardDataArgs& a) {                \
+    run_gemm1x1(a, conv2d_backward_data_col2im, Isa::ISA, "conv2d_backward_data", \
+                "conv2d_backward_data_" #ISA "_col2im");                          \
+  }
+#ifdef DLCORE_HAVE_AVX2
+DLCORE_CONV_COL2IM(avx2)
+#endif
+#ifdef DLCORE_HAVE_AVX512
+DLCORE_CONV_COL2IM(avx512)
+#endif
+#undef DLCORE_CONV_COL2IM
+
 // The direct algorithms of one ISA, looked up when the list is built.
 #define DLCORE_CONV_DIRECT(ISA, FIELD, ARGS) \
   void FIELD##_##ISA(const ARGS& a) { conv_algorithms_##ISA().FIELD(a); }
@@ -392,12 +407,14 @@ const Registry<ConvBackwardDataArgs>& conv2d_backward_data_registry() {
               {"conv2d_backward_data_avx512_gemm1x1", Isa::avx512, declines_gemm1x1<A>, backward_data_gemm1x1_avx512},
               {"conv2d_backward_data_avx512_depthwise", Isa::avx512, declines_depthwise<A>,
                backward_data_depthwise_avx512},
+              {"conv2d_backward_data_avx512_col2im", Isa::avx512, declines_narrow<A>, backward_data_col2im_avx512},
               {"conv2d_backward_data_avx512_gather", Isa::avx512, declines_gather, backward_data_gather_avx512},
               {"conv2d_backward_data_avx512_scatter", Isa::avx512, nullptr, backward_data_scatter_avx512}, )
               DLCORE_IF_AVX2(
                   {"conv2d_backward_data_avx2_gemm1x1", Isa::avx2, declines_gemm1x1<A>, backward_data_gemm1x1_avx2},
                   {"conv2d_backward_data_avx2_depthwise", Isa::avx2, declines_depthwise<A>,
                    backward_data_depthwise_avx2},
+                  {"conv2d_backward_data_avx2_col2im", Isa::avx2, declines_narrow<A>, backward_data_col2im_avx2},
                   {"conv2d_backward_data_avx2_gather", Isa::avx2, declines_gather, backward_data_gather_avx2},
                   {"conv2d_backward_data_avx2_scatter", Isa::avx2, nullptr, backward_data_scatter_avx2}, ){
                   "conv2d_backward_data_ref", Isa::ref, nullptr, backward_data_ref},

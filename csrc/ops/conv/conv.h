@@ -189,4 +189,14 @@ struct ConvAlgorithms {
 const ConvAlgorithms& conv_algorithms_avx2();
 const ConvAlgorithms& conv_algorithms_avx512();
 
+// Backward data as GEMM + col2im (conv_col2im.cpp): the column gradients
+// w_g^T . dy_g by dlcore::gemm on `backend`, then added into dx. The
+// registry uses it for narrow inputs (use_narrow): every lane does work.
+void conv2d_backward_data_col2im(const ConvBackwardDataArgs& a, const char* backend);
+// dx planes of `nb` images (dx at the first) from their column gradients,
+// (image n, group g) at dcols + (n*groups + g)*K*P, row (c*KH + kh)*KW + kw
+// (K = ICg*KH*KW, P = OH*OW). Each element sums its taps in (kh, kw) order,
+// on the tile pool: results do not depend on the thread count.
+void conv_col2im(const ConvShape& s, const float* dcols, int64_t nb, float* dx);
+
 }  // namespace dlcore

@@ -73,34 +73,6 @@ void im2col_chunk(const ConvShape& s, const uint16_t* x, int64_t n0, int64_t nb,
   }
 }
 
-// dx planes of images [n0, n0+nb) from their column gradients, one parallel
-// region; each (image, channel) plane is summed by one thread in a fixed
-// order (results do not depend on the thread count). dcols of (n, g) at
-// dcols + (n*G + g)*K*P.
-void col2im_chunk(const ConvShape& s, const float* dcols, int64_t n0, int64_t nb, float* dx) {
-  const int64_t P = p_of(s), K = k_of(s), icg = s.icg(), planes = nb * s.ic;
-#pragma omp parallel for num_threads(move_threads(planes* s.ih* s.iw* s.kh* s.kw)) schedule(static)
-  for (int64_t t = 0; t < planes; ++t) {
-    const int64_t n = t / s.ic, ch = t % s.ic, g = ch / icg, c = ch % icg;
-    float* plane = dx + ((n0 + n) * s.ic + ch) * s.ih * s.iw;
-    std::fill(plane, plane + s.ih * s.iw, 0.0f);
-    const float* base = dcols + (n * s.groups + g) * K * P;
-    for (int64_t i = 0; i < s.kh; ++i)
-      for (int64_t j = 0; j < s.kw; ++j) {
-        const float* in = base + ((c * s.kh + i) * s.kw + j) * P;
-        for (int64_t oy = 0; oy < s.oh; ++oy) {
-          const int64_t iy = oy * s.sh - s.pt + i * s.dh;
-          if (iy < 0 || iy >= s.ih) continue;
-          float* row = plane + iy * s.iw;
-          for (int64_t ox = 0; ox < s.ow; ++ox) {
-            const int64_t ix = ox * s.sw - s.pl + j * s.dw;
-            if (ix >= 0 && ix < s.iw) row[ix] += in[oy * s.ow + ox];
-          }
-        }
-      }
-  }
-}
-
 uint16_t* bf16_scratch(int slot, int64_t count) {
   return reinterpret_cast<uint16_t*>(conv_scratch(slot, size_t(count + 1) / 2 + 1));
 }
@@ -172,7 +144,7 @@ void backward_data(const ConvBf16BackwardDataArgs& a) {
       ga.batch = nb;
       gemm_run_isa(ga, isa);
     }
-    if (!pw) col2im_chunk(s, dcols, n0, nb, a.dx);
+    if (!pw) conv_col2im(s, dcols, nb, a.dx + n0 * s.ic * s.ih * s.iw);  // conv.h, shared with float32
   }
 }
 
