@@ -153,6 +153,7 @@ void conv_poison_scratch();
 //   gemm1x1   a 1x1 unpadded convolution as GEMMs on NCHW (no reorder)
 //   depthwise one input channel and few outputs per group (phase planes)
 //   narrow    forward / backward-weights with ICg <= 4 (RGB, grey input)
+//   col2im    backward-data with ICg <= 4 as GEMM + col2im (conv_col2im.cpp)
 //   gather    backward-data at stride 1 as a forward convolution of dy
 //   blocked   the channel-blocked direct convolution (accepts everything)
 // ---------------------------------------------------------------------------
