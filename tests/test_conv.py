@@ -234,8 +234,15 @@ def test_conv_result_does_not_depend_on_thread_count(cpu_backend, rng):
     # col2im, large enough that both run threaded.
     w3, dy3 = randn(rng, 64, 3, 5, 5), randn(rng, 2, 64, 23, 20)
 
+    # 1x1 on 3 images: GEMMs split into tiles across the images (forward,
+    # backward data) and the images' products summed per tile (weights).
+    x4, w4, dy4 = randn(rng, 3, 64, 15, 17), randn(rng, 72, 64, 1, 1), randn(rng, 3, 72, 15, 17)
+
     def all_passes():
-        return (conv2d_backward_data(dy3, w3, (2, 6, 45, 39), stride=2, padding=2, groups=2, backend=cpu_backend),
+        return (conv2d_forward(x4, w4, backend=cpu_backend),
+                conv2d_backward_data(dy4, w4, x4.shape, backend=cpu_backend),
+                *conv2d_backward_weights(x4, dy4, w4.shape, backend=cpu_backend),
+                conv2d_backward_data(dy3, w3, (2, 6, 45, 39), stride=2, padding=2, groups=2, backend=cpu_backend),
                 conv2d_forward(x, w, **hp, backend=cpu_backend),
                 conv2d_backward_data(dy, w, x.shape, **hp, backend=cpu_backend),
                 *conv2d_backward_weights(x, dy, w.shape, **hp, backend=cpu_backend),

@@ -126,6 +126,30 @@ def test_gemm_threads_agree(rng):
     np.testing.assert_array_equal(one, two)
 
 
+@pytest.mark.parametrize("m,n,k", [(130, 49, 1031), (37, 301, 257), (7, 129, 65)])
+def test_gemm_threads_agree_on_every_grid(rng, m, n, k):
+    # The thread grid drops to fewer tiles where their redundant packing
+    # would cost more than the arithmetic allows (long k, few rows or
+    # columns): every grid computes each element the same way, so 1, 2 and 3
+    # threads give the same bits, for every transposition.
+    a, b = randn(rng, m, k), randn(rng, k, n)
+    before = dlcore.get_num_threads()
+    try:
+        for ta, tb in ((False, False), (True, False), (False, True), (True, True)):
+            aa = np.ascontiguousarray(a.T) if ta else a
+            bb = np.ascontiguousarray(b.T) if tb else b
+            outs = []
+            for t in (1, 2, 3):
+                dlcore.set_num_threads(t)
+                outs.append(gemm(aa, bb, trans_a=ta, trans_b=tb))
+            for o in outs[1:]:
+                np.testing.assert_array_equal(outs[0], o)
+    finally:
+        dlcore.set_num_threads(before)
+    ref = a.astype(np.float64) @ b.astype(np.float64)
+    np.testing.assert_allclose(outs[0], ref, rtol=1e-4, atol=1e-4 * np.sqrt(k))
+
+
 def test_gemm_from_python_threads(rng):
     # Kernels release the GIL and keep state per call: concurrent calls agree.
     from concurrent.futures import ThreadPoolExecutor

@@ -78,13 +78,6 @@ inline void thread_end(const GemmKernelOf<S, P>& kern) {
   if (kern.thread_end) kern.thread_end();
 }
 
-int threads_for(const GemmArgs& g, int64_t m, int64_t n, int64_t k) {
-  int nt = g.num_threads > 0 ? g.num_threads : get_num_threads();
-  double flops = 2.0 * double(m) * double(n) * double(k);
-  int64_t useful = std::max<int64_t>(1, int64_t(flops / kMinFlopsPerThread));
-  return int(std::min<int64_t>(nt, useful));
-}
-
 // One product on the calling thread: the five BLIS loops over private
 // packing buffers (bbuf: kc x nc block of B, abuf: mc x kc block of A).
 template <class Kern, class S = typename Kern::src_t, class P = typename Kern::packed_t>
@@ -216,26 +209,43 @@ int64_t tile_target(int64_t m, int64_t n, int nt, const Kern& kern) {
   return nt;
 }
 
+// The panel-aligned thread grid of one m x n product (see grid_for).
+struct TileGrid {
+  int64_t tm = 1, tn = 1;              // tiles down and across
+  int64_t rows_per = 0, cols_per = 0;  // rows / columns of C per tile
+  int64_t tiles() const { return tm * tn; }
+};
+
+template <class Kern>
+TileGrid tile_grid(int64_t m, int64_t n, int64_t target, const Kern& kern) {
+  TileGrid t;
+  grid_for(m, n, target, kern, &t.tm, &t.tn);
+  t.rows_per = ceil_div(ceil_div(m, kern.mr), t.tm) * kern.mr;
+  t.cols_per = ceil_div(ceil_div(n, kern.nr), t.tn) * kern.nr;
+  return t;
+}
+
+// Tile `t` of `grid` over one C, on the calling thread: `sum` products
+// (operands stride_a / stride_b apart) added into it in order, the first
+// with g.beta and the others with beta 1: per element the same micro-kernel
+// calls as `sum` GEMM calls one after the other.
 template <class Kern, class S>
-void gemm_one(const GemmArgs& g, const S* a, const S* b, float* c, const Kern& kern, int nt) {
-  if (nt <= 1) {
-    gemm_serial_buffered(g, a, b, c, g.m, g.n, kern);
-    return;
-  }
-  int64_t tm, tn;
-  grid_for(g.m, g.n, tile_target(g.m, g.n, nt, kern), kern, &tm, &tn);
-  const int64_t m_panels = ceil_div(g.m, kern.mr), n_panels = ceil_div(g.n, kern.nr);
-  const int64_t rows_per = ceil_div(m_panels, tm) * kern.mr, cols_per = ceil_div(n_panels, tn) * kern.nr;
-  parallel_tiles(tm * tn, nt, [&](int64_t t) {
-    const int64_t ti = t / tn, tj = t % tn;
-    const int64_t r0 = std::min(g.m, ti * rows_per), r1 = std::min(g.m, (ti + 1) * rows_per);
-    const int64_t c0 = std::min(g.n, tj * cols_per), c1 = std::min(g.n, (tj + 1) * cols_per);
-    if (r1 <= r0 || c1 <= c0) return;
+void run_tile(const GemmArgs& g, const S* a, const S* b, float* c, const TileGrid& grid, int64_t t, int64_t sum,
+              const Kern& kern) {
+  const int64_t ti = t / grid.tn, tj = t % grid.tn;
+  const int64_t r0 = std::min(g.m, ti * grid.rows_per), r1 = std::min(g.m, (ti + 1) * grid.rows_per);
+  const int64_t c0 = std::min(g.n, tj * grid.cols_per), c1 = std::min(g.n, (tj + 1) * grid.cols_per);
+  if (r1 <= r0 || c1 <= c0) return;
+  GemmArgs gi = g;
+  for (int64_t i = 0; i < sum; ++i) {
+    if (i > 0) gi.beta = 1.0f;
     // Offsets into op(A) rows and op(B) columns.
-    const S* a_sub = g.trans_a ? a + r0 : a + r0 * g.lda;
-    const S* b_sub = g.trans_b ? b + c0 * g.ldb : b + c0;
-    gemm_serial_buffered(g, a_sub, b_sub, c + r0 * g.ldc + c0, r1 - r0, c1 - c0, kern);
-  });
+    const S* ai = a + i * g.stride_a;
+    const S* bi = b + i * g.stride_b;
+    const S* a_sub = g.trans_a ? ai + r0 : ai + r0 * g.lda;
+    const S* b_sub = g.trans_b ? bi + c0 * g.ldb : bi + c0;
+    gemm_serial_buffered(gi, a_sub, b_sub, c + r0 * g.ldc + c0, r1 - r0, c1 - c0, kern);
+  }
 }
 
 // The operands as the kernel's source type (float32 a/b, or bf16 a16/b16).
@@ -251,24 +261,32 @@ void gemm_blis(const GemmArgs& g, const Kern& kern) {
   const S* gb = b_of(g, static_cast<const S*>(nullptr));
   if (g.m == 0 || g.n == 0 || g.batch == 0) return;
   if (g.k == 0 || g.alpha == 0.0f) {
-    for (int64_t i = 0; i < g.batch; ++i) scale_c(g.c + i * g.stride_c, g.ldc, g.m, g.n, g.beta);
+    for (int64_t i = 0; i < (g.sum_batch ? 1 : g.batch); ++i) scale_c(g.c + i * g.stride_c, g.ldc, g.m, g.n, g.beta);
     return;
   }
+  // `products` C matrices, each the sum of `sum` products (sum_batch: one C).
+  const int64_t products = g.sum_batch ? 1 : g.batch, sum = g.sum_batch ? g.batch : 1;
+  // Thread count from the whole call's work: no team for microseconds.
   const int all = g.num_threads > 0 ? g.num_threads : get_num_threads();
-  if (g.batch >= all && all > 1) {
-    // Many products: one per thread at a time, handed out dynamically.
-    // Thread count from the whole batch's work: no team for microseconds.
-    const int nb =
-        int(std::min<int64_t>(all, std::max<int64_t>(1, int64_t(2.0 * double(g.m) * double(g.n) * double(g.k) *
-                                                                double(g.batch) / kMinFlopsPerThread))));
-    parallel_tiles(g.batch, nb, [&](int64_t i) {
-      gemm_one(g, ga + i * g.stride_a, gb + i * g.stride_b, g.c + i * g.stride_c, kern, 1);
-    });
+  const double flops = 2.0 * double(g.m) * double(g.n) * double(g.k) * double(g.batch);
+  const int nt = int(std::min<int64_t>(all, std::max<int64_t>(1, int64_t(flops / kMinFlopsPerThread))));
+  const TileGrid whole = tile_grid(g.m, g.n, 1, kern);
+  auto product = [&](int64_t p, const TileGrid& grid, int64_t t) {
+    run_tile(g, ga + p * g.stride_a, gb + p * g.stride_b, g.c + p * g.stride_c, grid, t, sum, kern);
+  };
+  if (nt <= 1) {
+    for (int64_t p = 0; p < products; ++p) product(p, whole, 0);
     return;
   }
-  const int nt = threads_for(g, g.m, g.n, g.k);
-  for (int64_t i = 0; i < g.batch; ++i)
-    gemm_one(g, ga + i * g.stride_a, gb + i * g.stride_b, g.c + i * g.stride_c, kern, nt);
+  if (products >= int64_t(nt) * kTilesPerThread) {
+    // Many products: one per tile, handed out dynamically.
+    parallel_tiles(products, nt, [&](int64_t p) { product(p, whole, 0); });
+    return;
+  }
+  // Few products: each split into a grid and all their tiles in one loop,
+  // one join per call instead of one per product.
+  const TileGrid grid = tile_grid(g.m, g.n, ceil_div(tile_target(g.m, g.n, nt, kern), products), kern);
+  parallel_tiles(products * grid.tiles(), nt, [&](int64_t t) { product(t / grid.tiles(), grid, t % grid.tiles()); });
 }
 
 // The dtype column: float32 kernels decline bf16 operands and vice versa.
@@ -288,6 +306,7 @@ void gemm_bf16(const GemmArgs& g, const Kern& kern) {
     gemm_blis(g, kern);
     return;
   }
+  DLCORE_CHECK(!g.sum_batch, "gemm: sum_batch needs a float32 C");
   const int64_t mn = g.m * g.n;
   std::vector<float> tmp(size_t(std::max<int64_t>(1, g.batch * mn)));
   GemmArgs f = g;

@@ -27,6 +27,10 @@ struct GemmArgs {
   // Batched, strided: `batch` independent products, operand i at base + i*stride.
   int64_t batch = 1;
   int64_t stride_a = 0, stride_b = 0, stride_c = 0;
+  // sum_batch: one C = alpha * sum_i op(A_i) op(B_i) + beta * C (stride_c
+  // unused), the products added in order: the same result as `batch` calls
+  // with beta 1 after the first, in one parallel loop (one join).
+  bool sum_batch = false;
   // 0: use dlcore's thread count; 1: run on the calling thread only (for
   // callers that are already inside their own parallel loop).
   int num_threads = 0;

@@ -258,23 +258,25 @@ void backward_weights_pointwise(const ConvBackwardWeightsArgs& a, const char* ba
   const int64_t hw = s.oh * s.ow, icg = s.icg(), ocg = s.ocg();
   const float* x = pointwise_input(a.x, s);
   if (s.n == 0) std::fill(a.dw, a.dw + s.oc * icg, 0.0f);
-  // dw (OCg x ICg) = sum_n dy_n (OCg x OH*OW) . x_n^T; images in order, so
+  // dw (OCg x ICg) = sum_n dy_n (OCg x OH*OW) . x_n^T; images added in
+  // order (sum_batch: one parallel loop per group, not one per image), so
   // the sum does not depend on the thread count.
-  for (int64_t n = 0; n < s.n; ++n) {
-    GemmArgs g;
-    g.m = ocg;
-    g.n = icg;
-    g.k = hw;
-    g.a = a.dy + n * s.oc * hw;
-    g.lda = hw;
-    g.b = x + n * s.ic * hw;
-    g.ldb = hw;
-    g.trans_b = true;
-    g.c = a.dw;
-    g.ldc = icg;
-    g.beta = n == 0 ? 0.0f : 1.0f;
-    pointwise_gemm(s, g, ocg * hw, icg * hw, ocg * icg, backend);
-  }
+  GemmArgs g;
+  g.m = ocg;
+  g.n = icg;
+  g.k = hw;
+  g.a = a.dy;
+  g.lda = hw;
+  g.b = x;
+  g.ldb = hw;
+  g.trans_b = true;
+  g.c = a.dw;
+  g.ldc = icg;
+  g.batch = s.n;
+  g.stride_a = s.oc * hw;
+  g.stride_b = s.ic * hw;
+  g.sum_batch = true;
+  if (s.n > 0) pointwise_gemm(s, g, ocg * hw, icg * hw, ocg * icg, backend);
   if (a.db) bias_gradient_ref(a.dy, a.db, s);
 }
 
