@@ -25,6 +25,7 @@ import sys
 import time
 
 WORKLOADS = ("fma", "gemm_l2", "stream", "lenet")
+CLOCK = os.environ.get("CORUN_CLOCK", "cpu")
 UNITS = {"fma": "GFLOP/s", "gemm_l2": "GFLOP/s", "stream": "GB/s", "lenet": "steps/s"}
 
 
@@ -77,10 +78,13 @@ def worker(kind, core, seconds):
     sys.stdin.readline()  # "go": every process of the round starts its clock at the same instant
     rates, end = [], time.time() + seconds
     while time.time() < end:
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.thread_time()
         got = call()
-        dt = time.perf_counter() - t0
-        rates.append(got if amount is None else amount / dt)
+        dt, cpu = time.perf_counter() - t0, time.thread_time() - c0
+        done = got * dt if amount is None else amount  # the FMA probe returns its own rate (wall time)
+        # Per CPU-second of this thread when the machine is shared (other load deschedules us: that time is
+        # not the hardware's answer), else per wall second.
+        rates.append(done / (cpu if CLOCK == "cpu" else dt))
     print(json.dumps({"rate": statistics.median(rates), "calls": len(rates)}))
 
 
@@ -104,10 +108,14 @@ def main():
     ap.add_argument("--seconds", type=float, default=3.0)
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--workloads", default=",".join(WORKLOADS))
+    ap.add_argument("--clock", default="cpu", choices=["cpu", "wall"],
+                    help="cpu: work per CPU-second of the thread (default; steadier on a shared machine)")
     args = ap.parse_args()
+    os.environ["CORUN_CLOCK"] = args.clock  # the workers read it
     kinds = [k for k in args.workloads.split(",") if k]
     print(f"# co-run: {os.cpu_count()} cores; load average {os.getloadavg()[0]:.2f} at start; "
-          f"{args.rounds} rounds x {args.seconds:.0f} s, alone (core 0) and pair (cores 0+1) alternating")
+          f"{args.rounds} rounds x {args.seconds:.0f} s, alone (core 0) and pair (cores 0+1) alternating; "
+          f"rates per {args.clock} second, median over calls")
     print(f"{'workload':10s} {'unit':8s} {'alone':>9s} {'pair c0':>9s} {'pair c1':>9s} {'pair/alone':>10s}  rounds")
     for kind in kinds:
         alone, pair0, pair1 = [], [], []
