@@ -1,6 +1,6 @@
 """What running on both cores costs each process: co-run slowdown of independent loops (issue 16).
 
-    python bench/corun.py [--seconds 3] [--rounds 3] [--workloads fma,gemm_l2,stream,lenet]
+    python bench/corun.py [--seconds 3] [--rounds 3] [--workloads fma,gemm_l2,stream,lenet] [--clock cpu|wall]
 
 Each workload runs in a fresh single-threaded process pinned with sched_setaffinity: alone on core 0,
 then as two independent copies on cores 0 and 1 starting at the same instant (no MPI, no shared data).
