@@ -64,6 +64,13 @@ CASES = [
     (1, 3, 4, 2, 5, 2, 5, 1, (1, 0, 0, 4), 1, 1),   # taps past the right edge (only padding there)
     (2, 3, 9, 11, 15, 3, 3, 2, 1, 1, 3),            # 1 channel and 5 outputs per group (not depthwise)
     (3, 2, 8, 9, 9, 7, 7, 2, 3, 1, 1),              # ResNet conv1 style on 2 channels, batch 3
+    # One output block (<= 8 channels): the single-block tile is 1 x 12 columns on AVX2 (conv_kernels.h
+    # TileShape::RW1); rows of 12, 13, 29 and 37 columns cut into 1, 2, 3 and 4 tiles.
+    (2, 1, 28, 29, 6, 5, 5, 1, 2, 1, 1),            # LeNet conv1 (narrow forward), 29 columns
+    (2, 6, 14, 14, 16, 5, 5, 1, 0, 1, 1),           # LeNet conv2: backward data to 6 channels, 14 columns
+    (2, 3, 5, 12, 4, 3, 3, 1, 1, 1, 1),             # exactly one 12-column tile, both ways
+    (1, 5, 6, 13, 8, 3, 3, 1, 1, 1, 1),             # blocked forward, one block, 13 columns; dx 5 channels
+    (1, 16, 9, 37, 5, 3, 3, 1, 1, 1, 1),            # blocked forward, one block, 37 columns
 ]
 
 
@@ -219,6 +226,29 @@ def test_conv_empty_batch(cpu_backend, rng):
     assert conv2d_backward_data(dy, w, x.shape, backend=cpu_backend).shape == (0, 3, 5, 5)
     dw, db = conv2d_backward_weights(x, dy, w.shape, backend=cpu_backend)
     assert np.array_equal(dw, np.zeros(w.shape)) and np.array_equal(db, np.zeros(4))
+
+
+def test_single_block_tiles_do_not_depend_on_thread_count(cpu_backend, rng):
+    # LeNet-5's layers at batch 32 (one output block forward; conv2's backward data to 6 channels).
+    x1, w1, b1 = randn(rng, 32, 1, 28, 28), randn(rng, 6, 1, 5, 5), randn(rng, 6)
+    x2, w2, b2 = randn(rng, 32, 6, 14, 14), randn(rng, 16, 6, 5, 5), randn(rng, 16)
+    dy2 = randn(rng, 32, 16, 10, 10)
+
+    def passes():
+        return (conv2d_forward(x1, w1, b1, padding=2, backend=cpu_backend),
+                conv2d_forward(x2, w2, b2, backend=cpu_backend),
+                conv2d_backward_data(dy2, w2, x2.shape, backend=cpu_backend))
+
+    before = dlcore.get_num_threads()
+    try:
+        dlcore.set_num_threads(1)
+        one = passes()
+        dlcore.set_num_threads(3)
+        three = passes()
+    finally:
+        dlcore.set_num_threads(before)
+    for a, b in zip(one, three):
+        assert np.array_equal(a, b)
 
 
 def test_conv_result_does_not_depend_on_thread_count(cpu_backend, rng):

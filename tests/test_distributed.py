@@ -268,3 +268,18 @@ def test_cuda_tensors_through_nccl():
         pytest.skip("needs a GPU, CuPy with NCCL and dlcore's CUDA backend")
     proc, _ = _mpirun([str(HERE / "dist_worker.py"), "cuda"], ranks=min(gpus, 2))  # NCCL: one GPU per rank
     assert "OK cuda rank 0" in proc.stdout, proc.stdout[-3000:] + proc.stderr[-3000:]
+
+
+@needs_mpi
+def test_bench_dist_reports_the_co_run_row():
+    # bench dist's co-run row (issue 16): both ranks train plain models at the same time, no DDP, so it has
+    # no copy or wait; strong scaling beside it runs DDP at the same per-rank batch.
+    proc, _ = _mpirun(["-m", "dlcore.bench", "dist", "--quick", "--models", "lenet", "--repeats", "1",
+                       "--global-batch", "8", "--threads", "1"], timeout=300)
+    assert proc.returncode == 0, f"{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
+    rows = {line.split()[1]: line.split() for line in proc.stdout.splitlines() if line.startswith("LeNet-5")}
+    assert set(rows) == {"baseline", "per-rank", "co-run", "strong", "weak"}, proc.stdout[-3000:]
+    co_run, strong = rows["co-run"], rows["strong"]
+    assert co_run[2:5] == ["2", "4", "8"] and strong[2:5] == ["2", "4", "8"]  # ranks, batch/rank, global
+    assert co_run[11:13] == ["0.000", "0.000"]  # copy and wait ms: no DDP
+    assert float(co_run[10]) > 0 and float(strong[10]) > 0  # compute ms

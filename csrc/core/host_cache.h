@@ -12,7 +12,13 @@
 // on the GPU for the same reason).
 //
 // Policy: blocks of at least kMinBytes go through the cache (smaller ones stay
-// with NumPy's allocator, whose heap reuse already works). Sizes round up to a
+// with NumPy's allocator, whose heap reuse already works). kMinBytes was 1 MiB
+// until LeNet-5 at batch 32 (issue 16) showed the gap: its 150-600 KB
+// activations came from glibc, whose dynamic mmap/trim thresholds handed the
+// pages back and faulted them in again every step (600 minor faults per step,
+// a third of a 1-thread step on this VM, and page zeroing competes for memory
+// bandwidth when both cores run). 64 KiB (16 pages) keeps tiny arrays, where
+// a fault is cheap next to the Python call, with NumPy. Sizes round up to a
 // class (1/8 of a power of two: at most 12.5% slack), so repeated requests of
 // one shape meet the same block. A freed block is kept while the cache holds
 // at most `limit` bytes; beyond it the least recently freed blocks go back to
@@ -42,7 +48,10 @@ namespace dlcore {
 
 class HostCache {
  public:
-  static constexpr size_t kMinBytes = size_t(1) << 20;
+  static constexpr size_t kMinBytes = size_t(64) << 10;
+  // At most this many freed blocks are kept (the oldest go first): allocate()
+  // scans the list, so its length must stay small whatever the limit in bytes.
+  static constexpr size_t kMaxBlocks = 1024;
   static constexpr size_t kHugePage = size_t(2) << 20;
 
   struct Stats {
@@ -159,10 +168,10 @@ class HostCache {
     return p;
   }
 
-  // Oldest first until at most `keep` bytes stay cached.
+  // Oldest first until at most `keep` bytes (and kMaxBlocks blocks) stay cached.
   void evict_locked(size_t keep, std::vector<void*>* drop) {
     size_t n = 0;
-    while (n < free_.size() && cached_ > keep) {
+    while (n < free_.size() && (cached_ > keep || free_.size() - n > kMaxBlocks)) {
       cached_ -= free_[n].bytes;
       drop->push_back(free_[n].ptr);
       ++n;

@@ -495,6 +495,11 @@ def main(argv=None):
     return report
 
 
+def _declined_text(declined):
+    """The registry's [(implementation, reason), ...] of the last call as one line ("" when none declined)."""
+    return "; ".join(f"{impl} declined: {why}" for impl, why in declined)
+
+
 class _CallableModule(types.ModuleType):
     """Lets ``dlcore.explain(model, x)`` call the function while ``python -m dlcore.explain`` runs this file."""
 
@@ -506,8 +511,3 @@ sys.modules[__name__].__class__ = _CallableModule
 
 if __name__ == "__main__":
     main()
-
-
-def _declined_text(declined):
-    """The registry's [(implementation, reason), ...] of the last call as one line ("" when none declined)."""
-    return "; ".join(f"{impl} declined: {why}" for impl, why in declined)

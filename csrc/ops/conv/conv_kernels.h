@@ -36,6 +36,12 @@ struct TileShape {
   // AVX2: 3 blocks x 4 columns (12 acc); 2x6 measured 5-15% slower, 4x2 20% slower.
   // AVX-512: 3 x 9 (27 acc).
   static constexpr int RW = (kRegs - NB - 1) / NB;
+  // A single block (layers with at most W output channels per group: LeNet's 6, the 6-channel dx of its
+  // conv2's backward data) gets as many columns as the full tile has accumulators, not RW: 4 accumulators
+  // cannot hide the FMA latency. AVX2 1 x 12, measured (1 thread, interleaved vs 1 x 4): LeNet conv2
+  // backward-data 32x16x10x10 -> 32x6x14x14 1.08 -> 0.65 ms, conv1 forward 32x1x28x28 -> 32x6x28x28
+  // 0.40 -> 0.33 ms. AVX-512 keeps 1 x RW (9): no AVX-512 machine here to measure a wider tile on.
+  static constexpr int RW1 = V::width >= 16 ? RW : 3 * RW;
 };
 
 // Weights one row sweep keeps hot: half of a 32 KiB L1d (the other half holds
@@ -330,7 +336,7 @@ void conv_tile_tail(const TileArgs& t, int rem) {
 // too few independent accumulators to hide the FMA latency).
 template <class V, int NB, int CI>
 void conv_row_blocks(TileArgs t, int64_t cols) {
-  constexpr int RW = TileShape<V>::RW;
+  constexpr int RW = NB == 1 ? TileShape<V>::RW1 : TileShape<V>::RW;
   const int64_t tiles = ceil_div(cols, RW), base = cols / imax(1, tiles), wider = cols % imax(1, tiles);
   for (int64_t i = 0; i < tiles; ++i) {
     const int width = int(base + (i < wider ? 1 : 0));

@@ -12,6 +12,10 @@ itself costs (smaller per-rank batches, copies, MPI).
 * strong scaling: the global batch stays ``--global-batch`` (64), each of k ranks
   takes 1/k of it; efficiency = img/s(k) / (k * img/s(1)).
 * weak scaling: every rank keeps ``--global-batch`` images; same efficiency formula.
+* co-run: k ranks each train their own plain model (no DDP, no all-reduce) at the
+  per-rank batch G/k, at the same time. Its compute beside the per-rank batch row's
+  is what running on k cores at once costs each process (shared caches, memory
+  bandwidth, clocks); the strong row beside it is what DDP adds (issue 16).
 * per-rank batch: 1 process (no DDP) at the strong-scaling per-rank batch G/k. Its
   img/s times k is what k ranks would reach if data parallelism cost nothing, so
   ``vs ideal`` = img/s(k ranks) / (k * img/s(1 process at their per-rank batch))
@@ -71,6 +75,7 @@ def _images(model, args):
 class _Config:
     def __init__(self, model, mode, ranks, per_rank):
         self.model, self.mode, self.ranks, self.per_rank = model, mode, ranks, per_rank
+        self.ddp = ranks > 1 and mode != "co-run"
         self.samples = []  # (img/s, compute, copy, wait, optimizer ms per step, img per CPU-s) per repeat
 
 
@@ -102,6 +107,7 @@ def run(args):
         for k in range(2, size + 1):
             if G % k == 0:
                 configs.append(_Config(model, "per-rank batch", 1, G // k))
+                configs.append(_Config(model, "co-run", k, G // k))
                 configs.append(_Config(model, "strong", k, G // k))
             configs.append(_Config(model, "weak", k, G))
 
@@ -111,12 +117,12 @@ def run(args):
 
     def build(cfg):
         """(net, ddp or None, optimizer, batches) for this rank in cfg, made once and reused by every repeat."""
-        key = (cfg.model, cfg.ranks, cfg.per_rank)
+        key = (cfg.model, cfg.ranks, cfg.per_rank, cfg.ddp)
         if key not in nets:
             dlcore.manual_seed(0)
             model = _builders()[cfg.model]()
             ddp = None
-            if cfg.ranks > 1:
+            if cfg.ddp:
                 with pg._use_comm(subs[cfg.ranks]):
                     ddp = dist.DistributedDataParallel(model)
             net = ddp or model
@@ -208,4 +214,5 @@ def _report(configs, models):
           " batch per rank): what DDP itself costs; compute = forward + backward less copy and wait;"
           " img/s = global batch x steps / the slowest rank's time; img/CPU-s vs 1 = images per CPU-second of"
           " all ranks (process_time, MPI polling included) relative to 1 rank: what the ranks spent, whatever"
-          " the other load on the machine took)")
+          " the other load on the machine took); co-run: the ranks train separate models at once, no gradient"
+          " averaging (not a result: what the cores allow; its compute beside per-rank batch = the co-run cost)")
