@@ -269,7 +269,7 @@ def _quantized_layer(name, module, relu, input_scale, input_zero_point, reduce_r
 def convert_module(prepared, reduce_range=True, backend="auto"):
     """The quantized model (the user's own class, a copy) of a calibrated PreparedModule."""
     model = copy.deepcopy(prepared.model)
-    for prefix, parent in list(model.named_modules()):
+    for _prefix, parent in list(model.named_modules()):
         for attr, child in list(parent._modules.items()):
             if isinstance(child, ObservedLayer):
                 try:
