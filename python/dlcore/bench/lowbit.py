@@ -125,12 +125,15 @@ def gemm_section(args, pk, rng):
     _median_line(rows, "x8", "int8 (8-bit weights) / float32")
     _median_line(rows, "xp", "int8 (7-bit weights, pre-packed) / float32")
     if with_dnnl:
+        print("dnnl: oneDNN's u8 x s8 matmul, 7-bit weights; ours/dnnl = its time / dlcore's 7-bit per-call time "
+              "(> 1: dlcore faster); dnnl prim: share of its call inside the primitive")
         _median_line(rows, "dnnl_x", "oneDNN int8 (7-bit weights) / float32")
         _median_line(rows, "ours_dnnl", "dlcore int8 / oneDNN int8 (both 7-bit, weights packed per call)")
     else:
         print("oneDNN int8 column: dlcore._onednn is not available here")
 
 
+# ours/dnnl: oneDNN's time / dlcore's (> 1: dlcore faster), both fed plain row-major / NCHW buffers.
 _DNNL_COLS = [("dnnl", "dnnl i8 GOP/s", ".1f"), ("dnnl_x", "x f32", ".2f"), ("ours_dnnl", "ours/dnnl", ".2f"),
               ("dnnl_prim", "dnnl prim", ".0%"), ("dnnl_impl", "oneDNN impl", "")]
 
@@ -249,6 +252,8 @@ def int8_conv_section(args, rng):
                 + (_DNNL_COLS if with_dnnl else []))
     _median_line(rows, "x", "int8 conv / float32")
     if with_dnnl:
+        print("dnnl: oneDNN's u8 x s8 convolution from/to NCHW (its layout reorders included); ours/dnnl = its "
+              "time / dlcore's (> 1: dlcore faster)")
         _median_line(rows, "dnnl_x", "oneDNN int8 conv / float32")
         _median_line(rows, "ours_dnnl", "dlcore int8 conv / oneDNN int8 conv")
     else:
