@@ -152,6 +152,21 @@ def test_linear_repacks_after_load_state_dict(trained_lenet):
     np.testing.assert_array_equal(logits(q2, xtr), y1)
 
 
+def test_corrupt_qparams_are_refused(trained_lenet):
+    xtr, _ = digits(True, 64)
+    q = quantize_static(trained_lenet, [xtr])
+    logits(q, xtr)
+    q.conv1.input_zero_point._data[...] = 300  # written in place after the constants were cached
+    q.conv1.input_zero_point._version_counter()[0] += 1
+    with pytest.raises(ValueError, match=r"QuantizedConv2d: invalid input qparams \(scale .*, zero point 300\)"):
+        logits(q, xtr)
+    state = {k: v.numpy().copy() for k, v in q.state_dict().items()}
+    state["conv1.input_zero_point"][...] = 7
+    state["fc1.input_scale"][...] = -1.0
+    with pytest.raises(ValueError, match=r"QuantizedLinear: invalid input qparams \(scale -1.0"):
+        logits(load_quantized(LeNet(), state), xtr)
+
+
 def test_errors_name_the_layer():
     class Scale(nn.Module):
         def __init__(self):

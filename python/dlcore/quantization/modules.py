@@ -184,22 +184,31 @@ class _QuantizedLayer(nn.Module):
         self.relu = bool(relu)
         self.backend = backend
 
-    def _qparams(self):
-        s = float(self.input_scale._data[0])
-        zp = int(self.input_zero_point._data[0])
-        if not (s > 0 and np.isfinite(s)) or not 0 <= zp <= 255:
-            raise ValueError(f"{type(self).__name__}: invalid input qparams (scale {s}, zero point {zp})")
-        return s, zp
+    _consts = None  # (key, scale, zero point, mult), remade when a buffer is replaced or written in place
+
+    def _constants(self):
+        bufs = self._buffers
+        key = tuple((id(bufs[n]._data), bufs[n]._version_counter()[0])
+                    for n in ("input_scale", "input_zero_point", "weight_scale"))
+        if self._consts is None or self._consts[0] != key:
+            s = float(bufs["input_scale"]._data[0])
+            zp = int(bufs["input_zero_point"]._data[0])
+            if not (s > 0 and np.isfinite(s)) or not 0 <= zp <= 255:
+                raise ValueError(f"{type(self).__name__}: invalid input qparams (scale {s}, zero point {zp})")
+            mult = (np.float32(s) * bufs["weight_scale"]._data).astype(np.float32)
+            self._consts = (key, s, zp, mult)
+        return self._consts[1:]
 
     def _quantize(self, x):
         x = x._data if isinstance(x, Tensor) else np.asarray(x)
-        s, zp = self._qparams()
+        s, zp, _ = self._constants()
         q = K.quantize_u8(np.ascontiguousarray(x, dtype=np.float32), s, zp, backend=_quant_backend(self.backend))
         return q, s, zp
 
     def _dequantize(self, acc, s):
-        mult = (np.float32(s) * self.weight_scale._data).astype(np.float32)
-        return K.dequantize_s32(acc, mult, self.bias._data, self.relu, backend=_quant_backend(self.backend))
+        mult = self._constants()[2]
+        return K.dequantize_s32(acc, mult, self._buffers["bias"]._data, self.relu,
+                                backend=_quant_backend(self.backend))
 
     def nbytes(self):
         return sum(b._data.nbytes for b in self.buffers())
