@@ -105,6 +105,8 @@ def gemm_section(args, pk, rng):
             ops = 2.0 * m * n * k
             dnnl = _dnnl_columns(t, ops, "i8_7bit", lambda: K.gemm_u8s8s32(a8, w7, 3, backend="onednn")) \
                 if with_dnnl else {}
+            if with_dnnl:
+                dnnl["packed_dnnl"] = t["dnnl"] / t["i8_packed"]
             rows.append({"layer": s["name"], "m": m, "n": n, "k": k,
                          "f32": ops / t["f32"] * 1e-9, "i8_7": ops / t["i8_7bit"] * 1e-9,
                          "i8_8": ops / t["i8_8bit"] * 1e-9, "x7": t["f32"] / t["i8_7bit"],
@@ -129,6 +131,8 @@ def gemm_section(args, pk, rng):
               "(> 1: dlcore faster); dnnl prim: share of its call inside the primitive")
         _median_line(rows, "dnnl_x", "oneDNN int8 (7-bit weights) / float32")
         _median_line(rows, "ours_dnnl", "dlcore int8 / oneDNN int8 (both 7-bit, weights packed per call)")
+        _median_line(rows, "packed_dnnl", "dlcore int8 pre-packed / oneDNN int8 (per call: its matmul has no "
+                                          "pre-packed entry here)")
     else:
         print("oneDNN int8 column: dlcore._onednn is not available here")
 
