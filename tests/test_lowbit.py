@@ -149,6 +149,16 @@ CONV_CASES = [  # n, c, h, w, oc, kh, kw, stride, pad, dilation, groups
 ]
 
 
+def direct_declines(case):
+    """Why conv2d_u8s8_direct_avx2 declines `case` (conv_u8s8.cpp direct_declines), else None."""
+    n, c, h, w, oc, kh, kw, stride, pad, dil, groups = case
+    if stride[1] != 1:
+        return "stride along the width"
+    if oc // groups > 32:
+        return "output channels per group"
+    return None
+
+
 @pytest.mark.parametrize("impl", impls("conv2d_u8s8"))
 @pytest.mark.parametrize("case", CONV_CASES, ids=lambda c: "x".join(map(str, c[:7])))
 def test_conv2d_u8s8_exact(impl, case, rng):
@@ -156,10 +166,66 @@ def test_conv2d_u8s8_exact(impl, case, rng):
     x = rng.integers(0, 256, (n, c, h, w), dtype=np.uint8)
     lim = 64 if "maddubs" in impl else 128
     wt = rng.integers(-lim, lim, (oc, c // groups, kh, kw), dtype=np.int8)
+    if "direct" in impl and direct_declines(case):
+        with pytest.raises(dlcore.BackendUnavailableError, match=direct_declines(case)):
+            K.conv2d_u8s8(x, wt, 3, stride, pad, dil, groups, backend=impl)
+        return
     for zp in (0, 77, 255):
         y = K.conv2d_u8s8(x, wt, zp, stride, pad, dil, groups, backend=impl)
         assert y.dtype == np.int32
         np.testing.assert_array_equal(y, ref_conv(x, wt, zp, stride, pad, dil, groups))
+
+
+# The direct kernel (few output channels): 16-column blocks with partial last blocks, odd KW (a tap
+# paired with a zero weight), output-channel blocks of 6 with every remainder, full int8 weights.
+DIRECT_CASES = [  # n, c, h, w, oc, kh, kw, stride, pad, dilation, groups
+    (3, 1, 28, 28, 6, 5, 5, (1, 1), (2, 2), (1, 1), 1),   # LeNet-5 conv1
+    (2, 6, 14, 14, 16, 5, 5, (1, 1), (0, 0), (1, 1), 1),  # LeNet-5 conv2
+    (1, 3, 9, 37, 13, 3, 7, (2, 1), (1, 3), (1, 1), 1),   # OW 37 = 16 + 16 + 5; row stride 2
+    (2, 4, 8, 17, 7, 1, 1, (1, 1), (0, 0), (1, 1), 1),    # 1x1
+    (1, 6, 11, 19, 9, 3, 3, (1, 1), (2, 2), (2, 3), 3),   # dilation, groups (ocg 3)
+    (1, 2, 5, 3, 1, 2, 3, (3, 1), (1, 1), (1, 1), 1),     # OW < 16, one output channel
+    (2, 5, 7, 33, 16, 3, 2, (1, 1), (1, 0), (1, 1), 1),   # even KW
+    (1, 3, 6, 18, 32, 3, 3, (1, 1), (1, 1), (1, 1), 1),   # 32 output channels: blocks 6 x 5 + 2
+]
+
+
+@pytest.mark.skipif(not ISA["avx2"]["available"], reason="conv2d_u8s8_direct_avx2 needs AVX2")
+@pytest.mark.parametrize("case", DIRECT_CASES, ids=lambda c: "x".join(map(str, c[:7])))
+def test_conv2d_u8s8_direct_exact(case, rng):
+    n, c, h, w, oc, kh, kw, stride, pad, dil, groups = case
+    x = rng.integers(0, 256, (n, c, h, w), dtype=np.uint8)
+    wt = rng.integers(-128, 128, (oc, c // groups, kh, kw), dtype=np.int8)
+    wt.reshape(-1)[:3] = (-128, 127, -128)
+    ref = None
+    for zp in (0, 3, 255):
+        y = K.conv2d_u8s8(x, wt, zp, stride, pad, dil, groups, backend="conv2d_u8s8_direct_avx2")
+        ref = ref_conv(x, wt, zp, stride, pad, dil, groups)
+        np.testing.assert_array_equal(y, ref)
+    # saturation: 255 (zp 0) against -128 and 127 over the whole window, exact in int32
+    xs = np.full_like(x, 255)
+    ws = np.where(rng.random(wt.shape) < 0.5, -128, 127).astype(np.int8)
+    np.testing.assert_array_equal(K.conv2d_u8s8(xs, ws, 0, stride, pad, dil, groups,
+                                                backend="conv2d_u8s8_direct_avx2"),
+                                  ref_conv(xs, ws, 0, stride, pad, dil, groups))
+
+
+@pytest.mark.skipif(not ISA["avx2"]["available"], reason="conv2d_u8s8_direct_avx2 needs AVX2")
+def test_conv2d_u8s8_direct_chosen_for_lenet_and_thread_invariant(rng):
+    x = rng.integers(0, 256, (9, 1, 28, 28), dtype=np.uint8)
+    w = rng.integers(-128, 128, (6, 1, 5, 5), dtype=np.int8)
+    old = dlcore.get_num_threads()
+    try:
+        outs = []
+        for t in (1, 2, 3):
+            dlcore.set_num_threads(t)
+            outs.append(K.conv2d_u8s8(x, w, 11, 1, 2))
+            assert dlcore.kernels.last_dispatch() == "conv2d_u8s8:conv2d_u8s8_direct_avx2"
+    finally:
+        dlcore.set_num_threads(old)
+    ref = ref_conv(x, w, 11, (1, 1), (2, 2), (1, 1), 1)
+    for o in outs:
+        np.testing.assert_array_equal(o, ref)
 
 
 def test_conv2d_u8s8_bad_input(rng):

@@ -12,6 +12,7 @@
 #include "bindings/args.h"
 #include "bindings/array.h"
 #include "bindings/init.h"
+#include "bindings/lowbit_call.h"
 #include "bindings/typed_array.h"
 #include "gemm/gemm_s8.h"
 #include "ops/binary/binary.h"
@@ -24,42 +25,17 @@ namespace py = pybind11;
 namespace dlcore {
 namespace {
 
-// Largest K for which 255 * 128 * K stays below 2^31 (exact int32 sums).
-constexpr int64_t kMaxS8K = 65793;
-
-int zero_point_param(int64_t zp, const char* op, const char* name) {
-  DLCORE_CHECK(zp >= 0 && zp <= 255, op, ": ", name, " must be in [0, 255] (a uint8 value), got ", zp);
-  return int(zp);
-}
-
-// Geometry of NCHW input `xs` and OIHW weight `ws`: conv's one check function
-// (make_conv_shape: every relation and size overflow-checked) with the shared
-// int-or-pair parsing; padding stays symmetric per axis (an int or a pair),
-// which is what the int8 and binary kernels take.
-ConvShape lowbit_conv_shape(const Shape& xs, const Shape& ws, py::handle stride, py::handle padding,
-                            py::handle dilation, int64_t groups, const char* op) {
-  const auto pa = args::pair_arg(padding, op, "padding");
-  return make_conv_shape(xs, ws, args::pair_arg(stride, op, "stride"), {pa[0], pa[0], pa[1], pa[1]},
-                         args::pair_arg(dilation, op, "dilation"), groups, op);
-}
-
 py::array_t<int32_t> gemm_u8s8s32_entry(py::handle a_obj, py::handle b_obj, int64_t zp, const std::string& backend) {
-  const char* op = "gemm_u8s8s32";
-  auto a = input_typed<uint8_t>(a_obj, op, "a", 2);
-  auto b = input_typed<int8_t>(b_obj, op, "b", 2);
-  DLCORE_CHECK(a.shape(1) == b.shape(1), op, ": a ", shape_str(shape_of(a)), " and b ", shape_str(shape_of(b)),
-               " must share K (b is N x K, the layout of a Linear weight)");
-  DLCORE_CHECK(a.shape(1) <= kMaxS8K, op, ": K = ", a.shape(1), " exceeds ", kMaxS8K,
-               " (int32 sums of 255 * 128 products could overflow)");
+  const GemmU8S8Call call = check_gemm_u8s8s32_call(a_obj, b_obj, zp, "gemm_u8s8s32");
   GemmS8Args g;
-  g.m = a.shape(0);
-  g.n = b.shape(0);
-  g.k = a.shape(1);
-  g.a = a.data();
+  g.m = call.m;
+  g.n = call.n;
+  g.k = call.k;
+  g.a = call.a.data();
   g.lda = g.k;
-  g.b = b.data();
+  g.b = call.b.data();
   g.ldb = g.k;
-  g.a_zero_point = zero_point_param(zp, op, "a_zero_point");
+  g.a_zero_point = call.zp;
   auto c = new_aligned<int32_t>({g.m, g.n});
   g.c = c.mutable_data();
   g.ldc = g.n;
@@ -269,16 +245,13 @@ FloatArray dequantize_s32_entry(py::handle acc_obj, py::handle mult_obj, py::han
 py::array_t<int32_t> conv2d_u8s8_entry(py::handle x_obj, py::handle w_obj, int64_t zp, py::handle stride,
                                        py::handle padding, py::handle dilation, int64_t groups,
                                        const std::string& backend) {
-  const char* op = "conv2d_u8s8";
-  auto x = input_typed<uint8_t>(x_obj, op, "x", 4);
-  auto w = input_typed<int8_t>(w_obj, op, "w", 4);
+  const ConvU8S8Call call = check_conv2d_u8s8_call(x_obj, w_obj, zp, stride, padding, dilation, groups, "conv2d_u8s8");
+  const auto& w = call.w;
   ConvS8Args a;
-  a.s = lowbit_conv_shape(shape_of(x), shape_of(w), stride, padding, dilation, groups, op);
-  DLCORE_CHECK(a.s.icg() * a.s.kh * a.s.kw <= kMaxS8K, op, ": a window of ", a.s.icg() * a.s.kh * a.s.kw,
-               " taps exceeds ", kMaxS8K, " (int32 sums could overflow)");
-  a.x = x.data();
+  a.s = call.s;
+  a.x = call.x.data();
   a.w = w.data();
-  a.x_zero_point = zero_point_param(zp, op, "x_zero_point");
+  a.x_zero_point = call.zp;
   auto y = new_aligned<int32_t>({a.s.n, a.s.oc, a.s.oh, a.s.ow});
   a.y = y.mutable_data();
   {

@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <exception>
 
+#include "core/pool.h"
 #include "core/threads.h"
 
 namespace dlcore {
@@ -39,6 +40,23 @@ void parallel_units(int64_t units, int64_t bytes, Body&& body) {
     }
   }
   if (error) std::rethrow_exception(error);
+}
+
+// parallel_units on the tile pool (core/pool.h) instead of an OpenMP region:
+// the same split, but the caller waits only for the ranges a thread has
+// claimed, never for a team join. On a loaded machine (load 7 on 2 cores) a
+// 2-thread OpenMP quantize of LeNet's 64x784 input took 1.3 ms against 45 us
+// on one thread; an element-wise pass is where that join costs the most.
+template <class Body>
+void parallel_units_pool(int64_t units, int64_t bytes, Body&& body) {
+  if (units <= 0) return;
+  const int64_t useful = std::max<int64_t>(1, bytes / kMinBytesPerThread);
+  const int nt = int(std::min<int64_t>({int64_t(get_num_threads()), units, useful}));
+  if (nt <= 1) {
+    body(int64_t(0), units);
+    return;
+  }
+  parallel_tiles(nt, nt, [&](int64_t t) { body(units * t / nt, units * (t + 1) / nt); });
 }
 
 }  // namespace dlcore

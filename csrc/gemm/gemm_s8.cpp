@@ -3,8 +3,6 @@
 // compensation applied once per output after the last k block.
 #include "gemm/gemm_s8.h"
 
-#include <omp.h>
-
 #include <algorithm>
 #include <cstddef>
 #include <cstring>
@@ -12,6 +10,7 @@
 
 #include "core/buffer.h"
 #include "core/check.h"
+#include "core/pool.h"
 #include "core/threads.h"
 
 namespace dlcore {
@@ -165,10 +164,10 @@ void gemm_s8_blis(const GemmS8Args& g, const GemmS8Kernel& kern, const uint8_t* 
   int tm, tn;
   grid_for(g.m, g.n, nt, kern, &tm, &tn);
   const int64_t m_panels = ceil_div(g.m, kern.mr), n_panels = ceil_div(g.n, kern.nr);
-#pragma omp parallel num_threads(tm* tn)
-  {
-    const int t = omp_get_thread_num();
-    const int ti = t / tn, tj = t % tn;
+  // One tile per (row block, column block) of the grid, on the tile pool (core/pool.h): on a busy
+  // machine an OpenMP join waits for every thread of the team, the pool only for tiles claimed.
+  parallel_tiles(int64_t(tm) * tn, tm * tn, [&](int64_t t) {
+    const int ti = int(t / tn), tj = int(t % tn);
     const int64_t r0 = std::min(g.m, ti * ceil_div(m_panels, tm) * kern.mr);
     const int64_t r1 = std::min(g.m, (ti + 1) * ceil_div(m_panels, tm) * kern.mr);
     const int64_t c0 = std::min(g.n, tj * ceil_div(n_panels, tn) * kern.nr);
@@ -176,7 +175,7 @@ void gemm_s8_blis(const GemmS8Args& g, const GemmS8Kernel& kern, const uint8_t* 
     if (r1 > r0 && c1 > c0)
       gemm_s8_serial(g, g.a + r0 * g.lda, packed ? nullptr : g.b + c0 * g.ldb, g.c + r0 * g.ldc + c0, r1 - r0, c1 - c0,
                      cs ? cs + c0 : nullptr, kern, PrepackedB{packed_panels, c0 / kern.nr, n_panels_all});
-  }
+  });
 }
 
 void run_ref(const GemmS8Args& g) { gemm_s8_blis(g, gemm_s8_kernel_ref()); }

@@ -112,4 +112,5 @@ PYBIND11_MODULE(_onednn, m) {
   init_pool(m);
   init_norm(m);
   init_softmax(m);
+  init_int8(m);
 }

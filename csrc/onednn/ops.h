@@ -11,5 +11,6 @@ void init_lrn(pybind11::module_& m);
 void init_pool(pybind11::module_& m);
 void init_norm(pybind11::module_& m);
 void init_softmax(pybind11::module_& m);
+void init_int8(pybind11::module_& m);
 }  // namespace onednn
 }  // namespace dlcore

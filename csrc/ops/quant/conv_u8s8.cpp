@@ -75,7 +75,7 @@ void conv_u8s8(const ConvS8Args& a, const GemmS8Kernel& kern) {
   for (int64_t n0 = 0; n0 < s.n; n0 += chunk) {
     const int64_t nb = std::min<int64_t>(chunk, s.n - n0);
     for (int64_t g = 0; g < s.groups; ++g) {
-      parallel_units(nb, nb * per_image, [&](int64_t b0, int64_t b1) {
+      parallel_units_pool(nb, nb * per_image, [&](int64_t b0, int64_t b1) {
         for (int64_t b = b0; b < b1; ++b)
           im2col_u8(s, a.x + (n0 + b) * s.ic * s.ih * s.iw, g, uint8_t(a.x_zero_point), patches.data() + b * per_image);
       });
@@ -92,7 +92,7 @@ void conv_u8s8(const ConvS8Args& a, const GemmS8Kernel& kern) {
       ga.a_zero_point = a.x_zero_point;
       ga.b_is_7bit = a.w_is_7bit;
       gemm_s8_with_kernel(ga, kern);
-      parallel_units(nb, nb * M1 * ocg * 8, [&](int64_t b0, int64_t b1) {  // (pixels, channels) -> NCHW
+      parallel_units_pool(nb, nb * M1 * ocg * 8, [&](int64_t b0, int64_t b1) {  // (pixels, channels) -> NCHW
         for (int64_t b = b0; b < b1; ++b) {
           int32_t* y = a.y + ((n0 + b) * s.oc + g * ocg) * M1;
           const int32_t* t = tmp.data() + b * M1 * ocg;
@@ -115,6 +115,22 @@ void run_amx(const ConvS8Args& a) { conv_u8s8(a, gemm_s8_kernel_amx()); }
 void run_avx512vnni(const ConvS8Args& a) { conv_u8s8(a, gemm_s8_kernel_avx512vnni()); }
 #endif
 
+// Output channels per group up to which the direct kernel beats im2col + the
+// AVX2 GEMM. Measured (2 threads, load ~8, interleaved, 7-bit weights), direct
+// vs im2col: LeNet-5 conv1 (1->6, 28x28, batch 64) 1.4 vs 13.4 ms, conv2
+// (6->16, 14x14) 2.2 vs 5.2 ms; Caffe LeNet conv1 (1->20) 3.5 vs 13.0 ms;
+// 16->32 3x3 28x28 batch 8 3.0 vs 7.1 ms; but Caffe conv2 (20->50, 12x12)
+// 14.3 vs 9.7 ms. Not measured on VNNI/AMX CPUs (their im2col entries
+// come first there).
+constexpr int64_t kDirectMaxOcg = 32;
+
+std::string direct_declines(const ConvS8Args& a) {
+  if (a.s.sw != 1) return cat("stride along the width is ", a.s.sw, ", not 1 (it loads 16 adjacent columns)");
+  if (a.s.ocg() > kDirectMaxOcg)
+    return cat(a.s.ocg(), " output channels per group (> ", kDirectMaxOcg, "): the im2col GEMM's tiles are full");
+  return "";
+}
+
 std::string maddubs_declines(const ConvS8Args& a) {
   return a.w_is_7bit ? "" : "weights outside [-64, 63]: vpmaddubsw's int16 pair sums could saturate";
 }
@@ -129,6 +145,7 @@ const Registry<ConvS8Args>& conv2d_u8s8_registry() {
                          {"conv2d_u8s8_im2col_avx512vnni", Isa::avx512_vnni, nullptr, run_avx512vnni},
 #endif
 #ifdef DLCORE_HAVE_AVX2
+                         {"conv2d_u8s8_direct_avx2", Isa::avx2, direct_declines, conv2d_u8s8_direct_avx2},
                          {"conv2d_u8s8_im2col_avxvnni", Isa::avx_vnni, nullptr, run_avxvnni},
                          {"conv2d_u8s8_im2col_avx2_maddubs", Isa::avx2, maddubs_declines, run_avx2_maddubs},
                          {"conv2d_u8s8_im2col_avx2_madd16", Isa::avx2, nullptr, run_avx2_madd16},

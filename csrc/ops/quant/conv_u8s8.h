@@ -22,4 +22,8 @@ struct ConvS8Args {
 
 const Registry<ConvS8Args>& conv2d_u8s8_registry();
 
+// The direct AVX2 kernel for few output channels per group
+// (conv_u8s8_direct_avx2.cpp); its registry entry declines what it cannot run.
+void conv2d_u8s8_direct_avx2(const ConvS8Args& a);
+
 }  // namespace dlcore

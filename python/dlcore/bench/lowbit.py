@@ -6,6 +6,11 @@ interleaved (common.compare: round-robin blocks, medians). Ops are counted as
 2 per multiply-add for float32, int8 and binary (XNOR-Net counts a binary
 multiply-add, one bit of XNOR + popcount, the same way), so GOP/s compare.
 Peaks are this machine's measured loops (csrc/ops/quant/peak_lowbit_*.cpp).
+Where dlcore._onednn is built, oneDNN's u8 x s8 matmul and convolution are a
+column of the int8 tables (7-bit weights, which oneDNN multiplies exactly on
+every CPU; validated exactly first), timed as a user calls them: plain
+row-major / NCHW buffers in and out, oneDNN's layout reorders included
+("dnnl prim": the share of its call inside the primitive itself).
 """
 from __future__ import annotations
 
@@ -15,7 +20,7 @@ import dlcore
 from dlcore import _C
 from dlcore.kernels import lowbit as K
 
-from .common import compare, load_shapes, print_table
+from .common import compare, load_shapes, onednn_implements, onednn_module, print_table
 
 ISA = _C.isa_info()
 PEAK_LOOPS = [("avx2_fma", "avx2", "float32 FMA (vfmadd231ps ymm)"),
@@ -64,6 +69,7 @@ def gemm_section(args, pk, rng):
         shapes = [s for s in shapes if s["name"] in ("Alexnet:ip2", "resnet:ip1", "lenet_caffe:ip1")]
     rows = []
     peak8 = _int8_peak(pk)
+    with_dnnl = onednn_implements("gemm_u8s8s32")
     for s in shapes:
         n, k = int(s["N"]), int(s["K"])
         batches = sorted({int(b) for b in (s["mb_benchdnn_default"], s["mb_topology"]) if b})
@@ -88,18 +94,26 @@ def gemm_section(args, pk, rng):
             f64 = a_f[:2].astype(np.float64) @ w_f.astype(np.float64).T
             got = dlcore.kernels.gemm(a_f[:2].copy(), w_f, trans_b=True)
             assert np.abs(got - f64).max() <= 1e-3 * np.abs(f64).max()
-            t = compare({"f32": lambda: dlcore.kernels.gemm(a_f, w_f, trans_b=True),
-                         "i8_7bit": lambda: K.gemm_u8s8s32(a8, w7, 3),
-                         "i8_8bit": lambda: K.gemm_u8s8s32(a8, w8, 3),
-                         "i8_packed": lambda: K.gemm_u8s8s32_packed(a8, pb7, 3)}, repeats=args.repeats)
+            fns = {"f32": lambda: dlcore.kernels.gemm(a_f, w_f, trans_b=True),
+                   "i8_7bit": lambda: K.gemm_u8s8s32(a8, w7, 3),
+                   "i8_8bit": lambda: K.gemm_u8s8s32(a8, w8, 3),
+                   "i8_packed": lambda: K.gemm_u8s8s32_packed(a8, pb7, 3)}
+            if with_dnnl:
+                assert np.array_equal(K.gemm_u8s8s32(a8[:4].copy(), w7, 3, backend="onednn"), _dnnl_expected(ref7))
+                fns["dnnl"] = lambda: K.gemm_u8s8s32(a8, w7, 3, backend="onednn")
+            t = compare(fns, repeats=args.repeats)
             ops = 2.0 * m * n * k
+            dnnl = _dnnl_columns(t, ops, "i8_7bit", lambda: K.gemm_u8s8s32(a8, w7, 3, backend="onednn")) \
+                if with_dnnl else {}
+            if with_dnnl:
+                dnnl["packed_dnnl"] = t["dnnl"] / t["i8_packed"]
             rows.append({"layer": s["name"], "m": m, "n": n, "k": k,
                          "f32": ops / t["f32"] * 1e-9, "i8_7": ops / t["i8_7bit"] * 1e-9,
                          "i8_8": ops / t["i8_8bit"] * 1e-9, "x7": t["f32"] / t["i8_7bit"],
                          "x8": t["f32"] / t["i8_8bit"], "i8_p": ops / t["i8_packed"] * 1e-9,
                          "xp": t["f32"] / t["i8_packed"],
                          "peak": ops / t["i8_7bit"] * 1e-9 / peak8 if peak8 else None,
-                         "impls": f"{impl7} / {impl8} / packed {impl_p}"})
+                         "impls": f"{impl7} / {impl8} / packed {impl_p}", **dnnl})
             del a_f, w_f
     print("\n## int8 GEMM u8 x s8 -> s32 vs dlcore float32 GEMM on the FC layers (M = batch, N x K weights)")
     print("i8_7bit: weights in [-63, 63] (what quantize_static stores by default); i8_8bit: full int8 weights; "
@@ -108,10 +122,39 @@ def gemm_section(args, pk, rng):
                        ("f32", "f32 GF/s", ".1f"), ("i8_7", "i8 7-bit GOP/s", ".1f"), ("x7", "x f32", ".2f"),
                        ("i8_8", "i8 8-bit GOP/s", ".1f"), ("x8", "x f32", ".2f"),
                        ("i8_p", "i8 packed GOP/s", ".1f"), ("xp", "x f32", ".2f"), ("peak", "7-bit/i8 peak", ".2f"),
-                       ("impls", "implementations", "")])
+                       ("impls", "implementations", "")] + (_DNNL_COLS if with_dnnl else []))
     _median_line(rows, "x7", "int8 (7-bit weights) / float32")
     _median_line(rows, "x8", "int8 (8-bit weights) / float32")
     _median_line(rows, "xp", "int8 (7-bit weights, pre-packed) / float32")
+    if with_dnnl:
+        print("dnnl: oneDNN's u8 x s8 matmul, 7-bit weights; ours/dnnl = its time / dlcore's 7-bit per-call time "
+              "(> 1: dlcore faster); dnnl prim: share of its call inside the primitive")
+        _median_line(rows, "dnnl_x", "oneDNN int8 (7-bit weights) / float32")
+        _median_line(rows, "ours_dnnl", "dlcore int8 / oneDNN int8 (both 7-bit, weights packed per call)")
+        _median_line(rows, "packed_dnnl", "dlcore int8 pre-packed / oneDNN int8 (per call: its matmul has no "
+                                          "pre-packed entry here)")
+    else:
+        print("oneDNN int8 column: dlcore._onednn is not available here")
+
+
+# ours/dnnl: oneDNN's time / dlcore's (> 1: dlcore faster), both fed plain row-major / NCHW buffers.
+_DNNL_COLS = [("dnnl", "dnnl i8 GOP/s", ".1f"), ("dnnl_x", "x f32", ".2f"), ("ours_dnnl", "ours/dnnl", ".2f"),
+              ("dnnl_prim", "dnnl prim", ".0%"), ("dnnl_impl", "oneDNN impl", "")]
+
+
+def _dnnl_expected(exact):
+    """oneDNN's s32 result for the exact one: its accumulator passes through float32 (tests/test_onednn_int8.py)."""
+    exact = np.asarray(exact, np.int64)
+    return np.where(np.abs(exact) <= 2**24, exact, exact.astype(np.float32).astype(np.int64))
+
+
+def _dnnl_columns(t, ops, ours, call):
+    """oneDNN's row entries from compare()'s times `t` (keys "dnnl", `ours`, "f32"), and one call's split."""
+    call()
+    info = onednn_module().last_call_info()
+    total = info["primitive_seconds"] + info["reorder_seconds"]
+    return {"dnnl": ops / t["dnnl"] * 1e-9, "dnnl_x": t["f32"] / t["dnnl"], "ours_dnnl": t["dnnl"] / t[ours],
+            "dnnl_prim": info["primitive_seconds"] / total if total > 0 else None, "dnnl_impl": info["impl"]}
 
 
 def _median_line(rows, key, label):
@@ -172,11 +215,20 @@ def binary_section(args, pk, rng):
     _median_line(rows, "x", "binary (with packing) / float32")
 
 
+# LeNet-5's convolutions (dlcore.train.lenet5, batch 64): few channels, where the direct kernel runs.
+LENET_CONVS = [{"name": "lenet5:conv1", "mb": 64, "ic": 1, "ih": 28, "iw": 28, "oc": 6, "kh": 5, "kw": 5, "sh": 1,
+                "ph": 2, "g": 1, "oh": 28, "ow": 28},
+               {"name": "lenet5:conv2", "mb": 64, "ic": 6, "ih": 14, "iw": 14, "oc": 16, "kh": 5, "kw": 5, "sh": 1,
+                "ph": 0, "g": 1, "oh": 10, "ow": 10}]
+
+
 def int8_conv_section(args, rng):
-    mb = args.lowbit_batch
     rows = []
-    for s in _conv_rows(("alexnet:conv2", "alexnet:conv3", "alexnet:conv4", "alexnet:conv5", "vgg_19:conv3_2"),
-                        args.quick):
+    with_dnnl = onednn_implements("conv2d_u8s8")
+    shapes = [dict(s, mb=args.lowbit_batch) for s in _conv_rows(
+        ("alexnet:conv2", "alexnet:conv3", "alexnet:conv4", "alexnet:conv5", "vgg_19:conv3_2"), args.quick)]
+    for s in shapes + LENET_CONVS:
+        mb = int(s["mb"])
         c, h, w, oc = int(s["ic"]), int(s["ih"]), int(s["iw"]), int(s["oc"])
         kh, kw, st, pd, g = int(s["kh"]), int(s["kw"]), int(s["sh"]), int(s["ph"]), int(s["g"])
         x = rng.standard_normal((mb, c, h, w)).astype(np.float32)
@@ -185,25 +237,53 @@ def int8_conv_section(args, rng):
         w7 = rng.integers(-63, 64, wt.shape, dtype=np.int8)
         y = K.conv2d_u8s8(x8[:1].copy(), w7, 5, st, pd, 1, g)
         impl = _C.last_dispatch().split(":")[1]
-        t = compare({"f32": lambda: dlcore.kernels.conv2d_forward(x, wt, None, stride=st, padding=pd, groups=g),
-                     "i8": lambda: K.conv2d_u8s8(x8, w7, 5, st, pd, 1, g)}, repeats=args.repeats)
+        fns = {"f32": lambda: dlcore.kernels.conv2d_forward(x, wt, None, stride=st, padding=pd, groups=g),
+               "i8": lambda: K.conv2d_u8s8(x8, w7, 5, st, pd, 1, g)}
+        if with_dnnl:  # two independent implementations agree (exactly, up to oneDNN's float32 past 2^24)
+            assert np.array_equal(K.conv2d_u8s8(x8[:1].copy(), w7, 5, st, pd, 1, g, backend="onednn"),
+                                  _dnnl_expected(y))
+            fns["dnnl"] = lambda: K.conv2d_u8s8(x8, w7, 5, st, pd, 1, g, backend="onednn")
+        t = compare(fns, repeats=args.repeats)
         ops = 2.0 * mb * oc * int(s["oh"]) * int(s["ow"]) * (c // g) * kh * kw
-        rows.append({"layer": s["name"], "f32": ops / t["f32"] * 1e-9, "i8": ops / t["i8"] * 1e-9,
-                     "x": t["f32"] / t["i8"], "impl": impl})
+        dnnl = _dnnl_columns(t, ops, "i8", lambda: K.conv2d_u8s8(x8, w7, 5, st, pd, 1, g, backend="onednn")) \
+            if with_dnnl else {}
+        rows.append({"layer": s["name"], "mb": mb, "f32": ops / t["f32"] * 1e-9, "i8": ops / t["i8"] * 1e-9,
+                     "x": t["f32"] / t["i8"], "impl": impl, **dnnl})
         del y
-    print(f"\n## int8 conv (im2col + int8 GEMM, 7-bit weights) vs dlcore float32 conv, batch {mb}")
-    print_table(rows, [("layer", "layer", ""), ("f32", "f32 GF/s", ".1f"), ("i8", "i8 GOP/s", ".1f"),
-                       ("x", "x f32", ".2f"), ("impl", "implementation", "")])
+    print("\n## int8 conv (7-bit weights) vs dlcore float32 conv")
+    print_table(rows, [("layer", "layer", ""), ("mb", "batch", "d"), ("f32", "f32 GF/s", ".1f"),
+                       ("i8", "i8 GOP/s", ".1f"), ("x", "x f32", ".2f"), ("impl", "implementation", "")]
+                + (_DNNL_COLS if with_dnnl else []))
     _median_line(rows, "x", "int8 conv / float32")
+    if with_dnnl:
+        print("dnnl: oneDNN's u8 x s8 convolution from/to NCHW (its layout reorders included); ours/dnnl = its "
+              "time / dlcore's (> 1: dlcore faster)")
+        _median_line(rows, "dnnl_x", "oneDNN int8 conv / float32")
+        _median_line(rows, "ours_dnnl", "dlcore int8 conv / oneDNN int8 conv")
+    else:
+        print("oneDNN int8 column: dlcore._onednn is not available here")
+
+
+class _LeNetModule(dlcore.nn.Module):
+    """LeNet-5 as a Module with forward() around the same layers (quantize_static's module path)."""
+
+    def __init__(self, seq):
+        super().__init__()
+        self.net = seq
+
+    def forward(self, x):
+        return self.net(x)
 
 
 def lenet_section(args, rng):
-    """LeNet-5 (dlcore.train.lenet5) float32 vs its int8 QuantizedSequential, end to end, batch 64 and 1."""
+    """LeNet-5 (dlcore.train.lenet5) float32 vs its int8 QuantizedSequential, end to end, batch 64 and 1,
+    and the same layers as a Module subclass quantized layer by layer (float32 between the int8 layers)."""
     from dlcore.train import lenet5
     dlcore.manual_seed(0)
     model = lenet5().eval()
     calib = [rng.standard_normal((64, 1, 28, 28)).astype(np.float32) for _ in range(2)]
     q = dlcore.quantization.quantize_static(model, calib)
+    qm = dlcore.quantization.quantize_static(_LeNetModule(model), calib)
     rows = []
     for mb in (64, 1):
         x = rng.standard_normal((mb, 1, 28, 28)).astype(np.float32)
@@ -213,11 +293,17 @@ def lenet_section(args, rng):
             with dlcore.no_grad():
                 return model(xt)
 
-        t = compare({"f32": f32, "i8": lambda: q(x)}, repeats=args.repeats)
-        rows.append({"batch": mb, "f32": mb / t["f32"], "i8": mb / t["i8"], "x": t["f32"] / t["i8"]})
+        def i8_module():
+            with dlcore.no_grad():
+                return qm(xt)
+
+        t = compare({"f32": f32, "i8": lambda: q(x), "i8_mod": i8_module}, repeats=args.repeats)
+        rows.append({"batch": mb, "f32": mb / t["f32"], "i8": mb / t["i8"], "x": t["f32"] / t["i8"],
+                     "i8_mod": mb / t["i8_mod"], "x_mod": t["f32"] / t["i8_mod"]})
     print("\n## LeNet-5 end to end: float32 model vs int8 QuantizedSequential (img/s, median)")
+    print("int8 module: the same net as a Module subclass, quantize_static's layer-swapping path")
     print_table(rows, [("batch", "batch", "d"), ("f32", "f32 img/s", ".0f"), ("i8", "int8 img/s", ".0f"),
-                       ("x", "x f32", ".2f")])
+                       ("x", "x f32", ".2f"), ("i8_mod", "int8 module img/s", ".0f"), ("x_mod", "x f32", ".2f")])
 
 
 def run(args):

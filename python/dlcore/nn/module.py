@@ -252,6 +252,7 @@ class Module:
             updates.append((target, value))
         for target, value in updates:  # onto each target's own device (a CPU checkpoint into a GPU model)
             target._data[...] = array_like(value, target._data)
+            target._version_counter()[0] += 1  # an in-place write (caches keyed on it, e.g. packed int8 weights)
         return missing, unexpected
 
     # ---- calling and printing -------------------------------------------------

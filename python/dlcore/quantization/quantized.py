@@ -1,4 +1,4 @@
-"""Post-training static int8 quantization of Sequential models.
+"""Post-training static int8 quantization of Sequential models (any other Module: modules.py).
 
 prepare(model) attaches observers at every quantization point (the model's
 input and the output of each Conv2d / Linear, after its ReLU when one
@@ -30,6 +30,7 @@ from .. import nn
 from ..autograd import no_grad
 from ..kernels import lowbit as K
 from ..tensor import Tensor
+from .modules import PreparedModule, convert_module
 from .observers import MinMaxObserver, dequantize_u8, quantize_weight_per_channel
 
 FORMAT = "dlcore.quantized_sequential/1"
@@ -138,14 +139,20 @@ class PreparedModel(nn.Module):
 
 
 def prepare(model, observer=MinMaxObserver):
-    """A copy of `model` (eval mode) with observers; `observer` is a class (MinMaxObserver, PercentileObserver)."""
+    """A copy of `model` (eval mode) with observers; `observer` is a class (MinMaxObserver, PercentileObserver).
+
+    An nn.Sequential gives a PreparedModel (converted to an all-int8 QuantizedSequential); any other
+    Module a PreparedModule (its Conv2d / Linear layers swapped for int8 ones: see modules.py).
+    """
     model = copy.deepcopy(model).eval()
+    if not isinstance(model, nn.Sequential):
+        return PreparedModule(model, observer)
     return PreparedModel(model, observer)
 
 
 def calibrate(prepared, loader, num_batches=None):
     """Runs float batches (x or (x, y) items) through `prepared` to fill its observers."""
-    if not isinstance(prepared, PreparedModel):
+    if not isinstance(prepared, (PreparedModel, PreparedModule)):
         raise TypeError(f"calibrate: expected the result of prepare(), got {type(prepared).__name__}")
     with no_grad():
         for i, batch in enumerate(loader):
@@ -157,7 +164,9 @@ def calibrate(prepared, loader, num_batches=None):
 
 
 def convert(prepared, reduce_range=True):
-    """The QuantizedSequential of a calibrated PreparedModel."""
+    """The QuantizedSequential of a calibrated PreparedModel; for a PreparedModule, the model with int8 layers."""
+    if isinstance(prepared, PreparedModule):
+        return convert_module(prepared, reduce_range)
     if not isinstance(prepared, PreparedModel):
         raise TypeError(f"convert: expected the result of prepare(), got {type(prepared).__name__}")
     s_in, zp_in = prepared.input_observer.calculate_qparams()
@@ -189,7 +198,11 @@ def convert(prepared, reduce_range=True):
 
 
 def quantize_static(model, calibration_loader, observer=MinMaxObserver, num_batches=None, reduce_range=True):
-    """prepare + calibrate + convert in one call; returns a QuantizedSequential."""
+    """prepare + calibrate + convert in one call.
+
+    Returns a QuantizedSequential for an nn.Sequential, else a copy of `model` whose Conv2d / Linear
+    layers are int8 (float32 in and out; what is covered: dlcore.quantization.modules).
+    """
     return convert(calibrate(prepare(model, observer), calibration_loader, num_batches), reduce_range)
 
 

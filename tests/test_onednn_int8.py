@@ -1,0 +1,117 @@
+"""The oneDNN int8 column (dlcore._onednn gemm_u8s8s32 / conv2d_u8s8) against the int64 NumPy references.
+
+oneDNN guarantees exact results only where its int8 kernels cannot saturate: on a CPU without VNNI
+(AVX2, AVX-512 core) it multiplies with vpmaddubsw, whose int16 pair sums saturate for large
+u8 x s8 products, and its documentation asks for 7-bit weights there. So the exact tests use weights
+in [-64, 63]; with full-range weights the exact tests run only where oneDNN reports a VNNI or AMX ISA,
+and elsewhere a test records what oneDNN returns (exact or saturated) without asserting either.
+The same checks as _C (bindings/lowbit_call.h) raise the same messages.
+
+A second limit, measured here (oneDNN 3.2, AVX2): oneDNN passes the int32 accumulator through float32
+on its way to an s32 destination, so results above 2^24 in magnitude come back rounded to float32
+(255 * 63 * 4099 = 65850435 returns 65850436). `dnnl_expected` is that guarantee: exact up to 2^24,
+the float32 rounding of the exact value beyond.
+"""
+import numpy as np
+import pytest
+from test_lowbit import CONV_CASES, GEMM_SIZES, ref_conv, ref_gemm
+
+import dlcore
+from dlcore.kernels import lowbit as K
+
+_INFO = dlcore.backends()["onednn"]
+pytestmark = pytest.mark.skipif(not _INFO["available"], reason=f"oneDNN backend unavailable: {_INFO.get('reason')}")
+
+
+def dnnl_expected(ref):
+    """What oneDNN returns for the exact int64 result `ref`: itself up to 2^24, else rounded to float32."""
+    return np.where(np.abs(ref) <= 2**24, ref, ref.astype(np.float32).astype(np.int64))
+
+
+def _full_range_exact():
+    """True where oneDNN's int8 ISA has vpdpbusd / AMX (no int16 intermediate)."""
+    from dlcore import _onednn
+    isa = _onednn.describe()["isa"]
+    return "vnni" in isa or "amx" in isa
+
+
+@pytest.mark.parametrize("m,n,k", GEMM_SIZES)
+def test_onednn_gemm_u8s8s32_exact_7bit(m, n, k, rng):
+    a = rng.integers(0, 256, (m, k), dtype=np.uint8)
+    b = rng.integers(-64, 64, (n, k), dtype=np.int8)
+    for zp in (0, 3, 128, 255):
+        c = K.gemm_u8s8s32(a, b, zp, backend="onednn")
+        assert c.dtype == np.int32 and c.shape == (m, n)
+        np.testing.assert_array_equal(c, ref_gemm(a, b, zp))
+
+
+def test_onednn_gemm_u8s8s32_saturation_7bit_extremes():
+    """255 x -64 / 63: no int16 saturation with 7-bit weights; past 2^24 the float32 rounding of the sum."""
+    for k in (1031, 4099):  # |C| up to 16.8 M (exact) and 66.9 M (rounded)
+        a = np.full((5, k), 255, np.uint8)
+        b = np.full((19, k), -64, np.int8)
+        b[1::2] = 63
+        for zp in (0, 1, 255):
+            ref = ref_gemm(a, b, zp)
+            got = K.gemm_u8s8s32(a, b, zp, backend="onednn")
+            np.testing.assert_array_equal(got, dnnl_expected(ref))
+            if np.abs(ref).max() <= 2**24:
+                np.testing.assert_array_equal(got, ref)
+
+
+def test_onednn_gemm_u8s8s32_full_range(rng, record_property):
+    a = np.full((3, 64), 255, np.uint8)
+    b = np.full((4, 64), -128, np.int8)
+    got = K.gemm_u8s8s32(a, b, 0, backend="onednn")
+    exact = bool(np.array_equal(got, ref_gemm(a, b, 0)))
+    record_property("onednn_full_range_exact", exact)
+    if _full_range_exact():
+        assert exact
+    else:  # documented: may saturate; whatever it returns is int32 of the right shape
+        assert got.shape == (3, 4) and got.dtype == np.int32
+
+
+@pytest.mark.parametrize("case", CONV_CASES, ids=lambda c: "x".join(map(str, c[:7])))
+def test_onednn_conv2d_u8s8_exact_7bit(case, rng):
+    n, c, h, w, oc, kh, kw, stride, pad, dil, groups = case
+    x = rng.integers(0, 256, (n, c, h, w), dtype=np.uint8)
+    wt = rng.integers(-64, 64, (oc, c // groups, kh, kw), dtype=np.int8)
+    for zp in (0, 77, 255):
+        y = K.conv2d_u8s8(x, wt, zp, stride, pad, dil, groups, backend="onednn")
+        assert y.dtype == np.int32
+        np.testing.assert_array_equal(y, ref_conv(x, wt, zp, stride, pad, dil, groups))
+
+
+def test_onednn_int8_agrees_with_ours_on_lenet_shapes(rng):
+    x = rng.integers(0, 256, (7, 1, 28, 28), dtype=np.uint8)
+    w = rng.integers(-64, 64, (6, 1, 5, 5), dtype=np.int8)
+    np.testing.assert_array_equal(K.conv2d_u8s8(x, w, 9, 1, 2, backend="onednn"), K.conv2d_u8s8(x, w, 9, 1, 2))
+
+
+def test_onednn_int8_bad_input(rng):
+    a = rng.integers(0, 256, (3, 5), dtype=np.uint8)
+    b = rng.integers(-128, 128, (4, 5), dtype=np.int8)
+    with pytest.raises(TypeError, match="a must be uint8, got float32"):
+        K.gemm_u8s8s32(a.astype(np.float32), b, backend="onednn")
+    with pytest.raises(TypeError, match="b must be int8, got uint8"):
+        K.gemm_u8s8s32(a, b.view(np.uint8), backend="onednn")
+    with pytest.raises(ValueError, match=r"a_zero_point must be in \[0, 255\]"):
+        K.gemm_u8s8s32(a, b, 256, backend="onednn")
+    with pytest.raises(ValueError, match="share K"):
+        K.gemm_u8s8s32(a, b[:, :4].copy(), backend="onednn")
+    x = rng.integers(0, 256, (1, 4, 5, 5), dtype=np.uint8)
+    w = rng.integers(-5, 5, (2, 4, 3, 3), dtype=np.int8)
+    with pytest.raises(TypeError, match="x must be uint8, got float32"):
+        K.conv2d_u8s8(x.astype(np.float32), w, backend="onednn")
+    with pytest.raises(ValueError, match="x_zero_point"):
+        K.conv2d_u8s8(x, w, -1, backend="onednn")
+    with pytest.raises(ValueError, match="input channels per group"):
+        K.conv2d_u8s8(x, w[:, :3].copy(), backend="onednn")
+
+
+def test_onednn_int8_empty():
+    assert K.gemm_u8s8s32(np.zeros((0, 5), np.uint8), np.ones((3, 5), np.int8), backend="onednn").shape == (0, 3)
+    c = K.gemm_u8s8s32(np.ones((2, 0), np.uint8), np.ones((3, 0), np.int8), backend="onednn")
+    np.testing.assert_array_equal(c, np.zeros((2, 3), np.int32))
+    y = K.conv2d_u8s8(np.zeros((0, 2, 5, 5), np.uint8), np.ones((3, 2, 3, 3), np.int8), backend="onednn")
+    assert y.shape == (0, 3, 3, 3)
