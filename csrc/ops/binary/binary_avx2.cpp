@@ -64,45 +64,6 @@ struct Avx2Pop {
     }
     for (int j = 0; j < J; ++j) cnt[j] += hsum64(_mm256_add_epi64(wide[j], _mm256_sad_epu8(bytes[j], zero)));
   }
-  // All spans of one output pixel: byte counts carried across spans, widened
-  // every kFlush vectors and once at the end.
-  template <int J>
-  static void count_spans(const BinarySpan* spans, int64_t n, const uint64_t* w, int64_t wstride, uint64_t* cnt) {
-    __m256i wide[J], bytes[J];
-    for (int j = 0; j < J; ++j) wide[j] = bytes[j] = _mm256_setzero_si256();
-    const __m256i zero = _mm256_setzero_si256();
-    int64_t since_flush = 0;
-    auto flush = [&] {
-      for (int j = 0; j < J; ++j) {
-        wide[j] = _mm256_add_epi64(wide[j], _mm256_sad_epu8(bytes[j], zero));
-        bytes[j] = zero;
-      }
-      since_flush = 0;
-    };
-    for (int64_t s = 0; s < n; ++s) {
-      const uint64_t* x = spans[s].x;
-      const uint64_t* ws = w + spans[s].woff;
-      const int64_t nw = spans[s].nw;
-      int64_t i = 0;
-      for (; i + 4 <= nw; i += 4) {
-        const __m256i xv = load4(x + i);
-#pragma GCC unroll 4
-        for (int j = 0; j < J; ++j)
-          bytes[j] = _mm256_add_epi8(bytes[j], popcount_bytes(_mm256_xor_si256(xv, load4(ws + j * wstride + i))));
-        if (++since_flush == kFlush) flush();
-      }
-      if (i < nw) {
-        const __m256i mask = tail_mask(nw - i);
-        const __m256i xv = load4_masked(x + i, mask);
-#pragma GCC unroll 4
-        for (int j = 0; j < J; ++j)
-          bytes[j] =
-              _mm256_add_epi8(bytes[j], popcount_bytes(_mm256_xor_si256(xv, load4_masked(ws + j * wstride + i, mask))));
-        if (++since_flush == kFlush) flush();
-      }
-    }
-    for (int j = 0; j < J; ++j) cnt[j] += hsum64(_mm256_add_epi64(wide[j], _mm256_sad_epu8(bytes[j], zero)));
-  }
   static void count4(const uint64_t* x, const uint64_t* w0, const uint64_t* w1, const uint64_t* w2, const uint64_t* w3,
                      int64_t nw, uint64_t* cnt) {
     const uint64_t* w[4] = {w0, w1, w2, w3};
@@ -112,6 +73,58 @@ struct Avx2Pop {
     uint64_t c = 0;
     count<1>(x, &w, nw, &c);
     return c;
+  }
+};
+
+// Convolution micro-kernel (binary_kernels.h): MV vectors of 4 pixels x NR channels. Words are
+// stored pre-split into their low and high nibbles (0x0f in each byte), so a product costs
+//   2 vpxor + 2 vpshufb + 2 vpaddb   per 256 bits
+// instead of 8 ops (no vpsrlw / vpand per product: the split is paid once per gathered word and
+// once per weight word). Channels are broadcast (vpbroadcastq from memory, a load), pixels sit
+// in lanes, so each lane's byte counts belong to one output: vpsadbw every kFlush steps gives
+// the counts with no horizontal sums.
+template <int MV, int NRt>
+struct Avx2ConvUk {
+  static constexpr int MR = 4 * MV, NR = NRt, kParts = 2;
+  static void split(uint64_t v, uint64_t* parts) {
+    parts[0] = v & 0x0F0F0F0F0F0F0F0FULL;
+    parts[1] = (v >> 4) & 0x0F0F0F0F0F0F0F0FULL;
+  }
+  static void run(const uint64_t* xp, const uint64_t* wp, int64_t k, int32_t* cnt) {
+    const __m256i table =
+        _mm256_setr_epi8(0, 1, 1, 2, 1, 2, 2, 3, 1, 2, 2, 3, 2, 3, 3, 4, 0, 1, 1, 2, 1, 2, 2, 3, 1, 2, 2, 3, 2, 3, 3, 4);
+    const __m256i zero = _mm256_setzero_si256();
+    // 64-bit totals in memory: touched once per kFlush steps, they leave the 16 ymm registers to
+    // the byte counters, the pixels' nibbles, the table and the broadcast weights.
+    alignas(32) uint64_t wide[MV * NR * 4] = {};
+    for (int64_t q0 = 0; q0 < k; q0 += kFlush) {
+      const int64_t q1 = std::min(k, q0 + kFlush);
+      __m256i acc[MV][NR];
+      for (int v = 0; v < MV; ++v)
+        for (int j = 0; j < NR; ++j) acc[v][j] = zero;
+      for (int64_t q = q0; q < q1; ++q) {
+        const uint64_t* xq = xp + q * 2 * MR;
+        const uint64_t* wq = wp + q * 2 * NR;
+        __m256i xl[MV], xh[MV];
+        for (int v = 0; v < MV; ++v) xl[v] = load4(xq + 4 * v), xh[v] = load4(xq + MR + 4 * v);
+#pragma GCC unroll 8
+        for (int j = 0; j < NR; ++j) {
+          const __m256i wl = _mm256_set1_epi64x(static_cast<long long>(wq[j]));
+          const __m256i wh = _mm256_set1_epi64x(static_cast<long long>(wq[NR + j]));
+          for (int v = 0; v < MV; ++v)
+            acc[v][j] = _mm256_add_epi8(acc[v][j], _mm256_add_epi8(_mm256_shuffle_epi8(table, _mm256_xor_si256(xl[v], wl)),
+                                                                   _mm256_shuffle_epi8(table, _mm256_xor_si256(xh[v], wh))));
+        }
+      }
+      for (int v = 0; v < MV; ++v)
+        for (int j = 0; j < NR; ++j) {
+          __m256i* w = reinterpret_cast<__m256i*>(wide + (v * NR + j) * 4);
+          _mm256_store_si256(w, _mm256_add_epi64(_mm256_load_si256(w), _mm256_sad_epu8(acc[v][j], zero)));
+        }
+    }
+    for (int j = 0; j < NR; ++j)  // counts < 2^31
+      for (int v = 0; v < MV; ++v)
+        for (int l = 0; l < 4; ++l) cnt[j * MR + 4 * v + l] = int32_t(wide[(v * NR + j) * 4 + l]);
   }
 };
 
@@ -191,7 +204,7 @@ void binary_pack_avx2(const BinaryPackArgs& a) {
     pack_rows(a);
 }
 
-void binary_conv2d_avx2(const BinaryConvArgs& a) { binary_conv2d_impl<Avx2Pop>(a); }
+void binary_conv2d_avx2(const BinaryConvArgs& a) { binary_conv2d_impl<Avx2ConvUk<2, 3>>(a); }
 void binary_gemm_avx2(const BinaryGemmArgs& a) { binary_gemm_impl<Avx2Pop>(a); }
 
 }  // namespace dlcore
