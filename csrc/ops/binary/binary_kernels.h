@@ -142,6 +142,7 @@ void binary_conv2d_impl(const BinaryConvArgs& a) {
   const int64_t K = (taps * icg + 63) / 64, wc = s.groups * wcg, pixels = s.oh * s.ow;
   if (s.n == 0 || s.oc == 0 || pixels == 0) return;
   const int64_t ncb = (ocg + NR - 1) / NR;  // channel panels per group
+  const bool word_taps = icg % 64 == 0;     // taps start on word boundaries
 
   // Weights: per (group, panel) K x P x NR words, channels past the group's end zero.
   std::vector<uint64_t> wpan(size_t(s.groups * ncb * K * P * NR), 0);
@@ -211,6 +212,21 @@ void binary_conv2d_impl(const BinaryConvArgs& a) {
       if (rp != rows.full || cp != cols.full) border[size_t(i / MR)] = 1;
       uint64_t* dst = xp.data() + (i / MR) * block_words + i % MR;
       const uint64_t* xg = a.x + n * s.ih * s.iw * wc + g * wcg;
+      auto put = [&](int64_t k, uint64_t v) {
+        uint64_t parts[P];
+        UK::split(v, parts);
+        for (int q = 0; q < P; ++q) dst[(k * P + q) * MR] = parts[q];
+      };
+      if (word_taps && rp == rows.full && cp == cols.full) {  // interior, whole words: plain loops
+        const uint64_t* x0 = xg + ((oh * s.sh - s.pt) * s.iw + ow * s.sw - s.pl) * wc;
+        int64_t k = 0;
+        for (int64_t kh = 0; kh < s.kh; ++kh)
+          for (int64_t kw = 0; kw < s.kw; ++kw) {
+            const uint64_t* t = x0 + (kh * s.dh * s.iw + kw * s.dw) * wc;
+            for (int64_t q = 0; q < wcg; ++q) put(k++, t[q]);
+          }
+        continue;
+      }
       binary_pack_row(
           taps, icg, wcg,
           [&](int64_t t) -> const uint64_t* {
@@ -219,11 +235,7 @@ void binary_conv2d_impl(const BinaryConvArgs& a) {
             const int64_t ih = oh * s.sh - s.pt + kh * s.dh, iw = ow * s.sw - s.pl + kw * s.dw;
             return xg + (ih * s.iw + iw) * wc;
           },
-          [&](int64_t k, uint64_t v) {
-            uint64_t parts[P];
-            UK::split(v, parts);
-            for (int q = 0; q < P; ++q) dst[(k * P + q) * MR] = parts[q];
-          });
+          put);
     }
     alignas(64) int32_t cnt[NR * MR];
     for (int64_t cb = cb0; cb < cb1; ++cb) {
