@@ -30,8 +30,11 @@ struct RefPop {
 // The portable micro-kernel of the implicit-GEMM convolution (binary_kernels.h): 4 pixels x 4
 // channels, words as they are.
 struct RefConvUk {
-  static constexpr int MR = 4, NR = 4, kParts = 1;
+  static constexpr int MR = 4, NR = 4, kParts = 1, kWRep = 1;
   static void split(uint64_t v, uint64_t* parts) { parts[0] = v; }
+  static void store(float* y, const int32_t* c, int32_t n, float sc, float bi) {
+    binary_store_mr<MR>(y, c, n, sc, bi);
+  }
   static void run(const uint64_t* xp, const uint64_t* wp, int64_t k, int32_t* cnt) {
     uint64_t c[NR][MR] = {};
     for (int64_t q = 0; q < k; ++q)

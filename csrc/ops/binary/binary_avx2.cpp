@@ -5,6 +5,8 @@
 // masked load (dead lanes are 0 in both x and w, XOR 0, count 0).
 #include <immintrin.h>
 
+#include <cstdlib>
+
 #include "core/parallel.h"
 #include "core/pool.h"
 #include "ops/binary/binary_kernels.h"
@@ -81,15 +83,23 @@ struct Avx2Pop {
 // stored pre-split into their low and high nibbles (0x0f in each byte), so a product costs
 //   2 vpxor + 2 vpshufb + 2 vpaddb   per 256 bits
 // instead of 8 ops (no vpsrlw / vpand per product: the split is paid once per gathered word and
-// once per weight word). Channels are broadcast (vpbroadcastq from memory, a load), pixels sit
+// once per weight word). Channels' words come pre-broadcast from the packed panel (kWRep = 4), pixels sit
 // in lanes, so each lane's byte counts belong to one output: vpsadbw every kFlush steps gives
 // the counts with no horizontal sums.
 template <int MV, int NRt>
 struct Avx2ConvUk {
-  static constexpr int MR = 4 * MV, NR = NRt, kParts = 2;
+  static constexpr int MR = 4 * MV, NR = NRt, kParts = 2, kWRep = 4;
   static void split(uint64_t v, uint64_t* parts) {
     parts[0] = v & 0x0F0F0F0F0F0F0F0FULL;
     parts[1] = (v >> 4) & 0x0F0F0F0F0F0F0F0FULL;
+  }
+  static void store(float* y, const int32_t* c, int32_t n, float sc, float bi) {
+    static_assert(MV % 2 == 0, "8 pixels per ymm");
+    for (int v = 0; v < MV; v += 2) {
+      const __m256i ci = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(c + 4 * v));
+      const __m256 dot = _mm256_cvtepi32_ps(_mm256_sub_epi32(_mm256_set1_epi32(n), _mm256_slli_epi32(ci, 1)));
+      _mm256_storeu_ps(y + 4 * v, _mm256_fmadd_ps(_mm256_set1_ps(sc), dot, _mm256_set1_ps(bi)));
+    }
   }
   static void run(const uint64_t* xp, const uint64_t* wp, int64_t k, int32_t* cnt) {
     const __m256i table =
@@ -106,13 +116,12 @@ struct Avx2ConvUk {
         for (int j = 0; j < NR; ++j) acc[v][j] = zero;
       for (int64_t q = q0; q < q1; ++q) {
         const uint64_t* xq = xp + q * 2 * MR;
-        const uint64_t* wq = wp + q * 2 * NR;
+        const uint64_t* wq = wp + q * 2 * NR * 4;
         __m256i xl[MV], xh[MV];
         for (int v = 0; v < MV; ++v) xl[v] = load4(xq + 4 * v), xh[v] = load4(xq + MR + 4 * v);
 #pragma GCC unroll 8
         for (int j = 0; j < NR; ++j) {
-          const __m256i wl = _mm256_set1_epi64x(static_cast<long long>(wq[j]));
-          const __m256i wh = _mm256_set1_epi64x(static_cast<long long>(wq[NR + j]));
+          const __m256i wl = load4(wq + 4 * j), wh = load4(wq + 4 * (NR + j));
           for (int v = 0; v < MV; ++v)
             acc[v][j] = _mm256_add_epi8(acc[v][j], _mm256_add_epi8(_mm256_shuffle_epi8(table, _mm256_xor_si256(xl[v], wl)),
                                                                    _mm256_shuffle_epi8(table, _mm256_xor_si256(xh[v], wh))));
@@ -133,6 +142,17 @@ struct Avx2ConvUk {
         _mm_storeu_si128(reinterpret_cast<__m128i*>(cnt + j * MR + 4 * v),
                          _mm256_castsi256_si128(_mm256_permutevar8x32_epi32(c, low_halves)));
       }
+  }
+};
+
+struct NullUk {  // TEMP
+  static constexpr int MR = 8, NR = 4, kParts = 2, kWRep = 4;
+  static void split(uint64_t v, uint64_t* parts) { Avx2ConvUk<2, 4>::split(v, parts); }
+  static void store(float* y, const int32_t* c, int32_t n, float sc, float bi) {
+    Avx2ConvUk<2, 4>::store(y, c, n, sc, bi);
+  }
+  static void run(const uint64_t* xp, const uint64_t*, int64_t, int32_t* cnt) {
+    for (int i = 0; i < 32; ++i) cnt[i] = int32_t(xp[i & 7]);
   }
 };
 
@@ -214,7 +234,15 @@ void binary_pack_avx2(const BinaryPackArgs& a) {
     pack_rows(a);
 }
 
-void binary_conv2d_avx2(const BinaryConvArgs& a) { binary_conv2d_impl<Avx2ConvUk<2, 3>>(a); }
+void binary_conv2d_avx2(const BinaryConvArgs& a) {
+  const char* v = std::getenv("DLCORE_BIN_VARIANT");  // TEMP experiment
+  int var = v ? std::atoi(v) : 0;
+  if (var == 1) return binary_conv2d_impl<Avx2ConvUk<2, 4>>(a);
+  if (var == 9) return binary_conv2d_impl<NullUk>(a);
+  if (var == 3) return binary_conv2d_impl<Avx2ConvUk<2, 3>>(a);
+  if (var == 8) return binary_conv2d_impl<NullUk>(a);
+  binary_conv2d_impl<Avx2ConvUk<2, 4>>(a);
+}
 void binary_gemm_avx2(const BinaryGemmArgs& a) { binary_gemm_impl<Avx2Pop>(a); }
 
 }  // namespace dlcore

@@ -45,8 +45,11 @@ struct VpopcntPop {
 // Convolution micro-kernel (binary_kernels.h): 16 pixels (two zmm of 8 words) x 4 channels, each
 // channel's word broadcast; vpopcntq counts whole 64-bit lanes, so no byte counters to flush.
 struct VpopcntConvUk {
-  static constexpr int MR = 16, NR = 4, kParts = 1;
+  static constexpr int MR = 16, NR = 4, kParts = 1, kWRep = 1;
   static void split(uint64_t v, uint64_t* parts) { parts[0] = v; }
+  static void store(float* y, const int32_t* c, int32_t n, float sc, float bi) {
+    binary_store_mr<MR>(y, c, n, sc, bi);
+  }
   static void run(const uint64_t* xp, const uint64_t* wp, int64_t k, int32_t* cnt) {
     __m512i acc[2][NR];
     for (int j = 0; j < NR; ++j) acc[0][j] = acc[1][j] = _mm512_setzero_si512();
