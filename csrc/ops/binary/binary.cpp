@@ -35,6 +35,9 @@ struct RefConvUk {
   static void store(float* y, const int32_t* c, int32_t n, float sc, float bi) {
     binary_store_mr<MR>(y, c, n, sc, bi);
   }
+  static void store_adj(float* y, const int32_t* c, const int32_t* n, float sc, float bi) {
+    binary_store_adj_mr<MR>(y, c, n, sc, bi);
+  }
   static void run(const uint64_t* xp, const uint64_t* wp, int64_t k, int32_t* cnt) {
     uint64_t c[NR][MR] = {};
     for (int64_t q = 0; q < k; ++q)

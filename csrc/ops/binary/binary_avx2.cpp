@@ -101,6 +101,14 @@ struct Avx2ConvUk {
       _mm256_storeu_ps(y + 4 * v, _mm256_fmadd_ps(_mm256_set1_ps(sc), dot, _mm256_set1_ps(bi)));
     }
   }
+  static void store_adj(float* y, const int32_t* c, const int32_t* n, float sc, float bi) {
+    for (int v = 0; v < MV; v += 2) {
+      const __m256i ci = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(c + 4 * v));
+      const __m256i ni = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(n + 4 * v));
+      const __m256 dot = _mm256_cvtepi32_ps(_mm256_sub_epi32(ni, _mm256_slli_epi32(ci, 1)));
+      _mm256_storeu_ps(y + 4 * v, _mm256_fmadd_ps(_mm256_set1_ps(sc), dot, _mm256_set1_ps(bi)));
+    }
+  }
   static void run(const uint64_t* xp, const uint64_t* wp, int64_t k, int32_t* cnt) {
     const __m256i table =
         _mm256_setr_epi8(0, 1, 1, 2, 1, 2, 2, 3, 1, 2, 2, 3, 2, 3, 3, 4, 0, 1, 1, 2, 1, 2, 2, 3, 1, 2, 2, 3, 2, 3, 3, 4);
@@ -150,6 +158,9 @@ struct NullUk {  // TEMP
   static void split(uint64_t v, uint64_t* parts) { Avx2ConvUk<2, 4>::split(v, parts); }
   static void store(float* y, const int32_t* c, int32_t n, float sc, float bi) {
     Avx2ConvUk<2, 4>::store(y, c, n, sc, bi);
+  }
+  static void store_adj(float* y, const int32_t* c, const int32_t* n, float sc, float bi) {
+    Avx2ConvUk<2, 4>::store_adj(y, c, n, sc, bi);
   }
   static void run(const uint64_t* xp, const uint64_t*, int64_t, int32_t* cnt) {
     for (int i = 0; i < 32; ++i) cnt[i] = int32_t(xp[i & 7]);

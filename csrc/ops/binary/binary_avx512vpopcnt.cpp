@@ -50,6 +50,9 @@ struct VpopcntConvUk {
   static void store(float* y, const int32_t* c, int32_t n, float sc, float bi) {
     binary_store_mr<MR>(y, c, n, sc, bi);
   }
+  static void store_adj(float* y, const int32_t* c, const int32_t* n, float sc, float bi) {
+    binary_store_adj_mr<MR>(y, c, n, sc, bi);
+  }
   static void run(const uint64_t* xp, const uint64_t* wp, int64_t k, int32_t* cnt) {
     __m512i acc[2][NR];
     for (int j = 0; j < NR; ++j) acc[0][j] = acc[1][j] = _mm512_setzero_si512();

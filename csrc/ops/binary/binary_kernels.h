@@ -47,7 +47,7 @@ inline float binary_out(const float* scale, const float* bias, int64_t o, int64_
 //   UK::kParts words, UK::split(word, parts) (AVX2: its low and high nibbles, so the vpshufb
 //   lookup needs no shift or mask per product; VPOPCNTDQ and ref: the word itself).
 //   UK::store(y, c, n, sc, bi): y[i] = sc * float(n - 2 * c[i]) + bi for the MR pixels (interior
-//   blocks; binary_store_mr is the portable one, AVX2 writes it with intrinsics: GCC left the loop
+//   blocks; UK::store_adj the same with n[i] per pixel, border blocks; binary_store_mr is the portable one, AVX2 writes it with intrinsics: GCC left the loop
 //   scalar, 13 % of VGG conv1_2). (Non-temporal stores measured 2.4x slower on conv1_2's 25.7 MB
 //   output: 4 channel planes written 32 bytes at a time leave partial lines in the WC buffers.)
 //   UK::run(xp, wp, K, cnt): xp = K x kParts x MR words (pixels in lanes), wp = K x kParts x NR x
@@ -141,6 +141,10 @@ template <int MR>
 inline void binary_store_mr(float* y, const int32_t* c, int32_t n, float sc, float bi) {
   for (int i = 0; i < MR; ++i) y[i] = sc * float(n - 2 * c[i]) + bi;
 }
+template <int MR>
+inline void binary_store_adj_mr(float* y, const int32_t* c, const int32_t* n, float sc, float bi) {
+  for (int i = 0; i < MR; ++i) y[i] = sc * float(n[i] - 2 * c[i]) + bi;
+}
 
 // Stores the UK::kParts words of packed word v at d[0], d[stride], ...
 template <class UK>
@@ -176,10 +180,11 @@ void binary_conv2d_impl(const BinaryConvArgs& a) {
         for (int r = 0; r < R; ++r) dst[(k * P + q) * NR * R + r] = parts[q];
     });
   }
-  // Padding: pad_pop[(row pattern * col patterns + col pattern) * OC + o].
+  // Padding: with pattern id = row pattern * col patterns + col pattern,
+  //   nadj[o * npat + id] = n + 2 * pad_pop(id, o),  so  dot = nadj - 2 * cnt.
   const BinaryAxisPatterns rows(s.oh, s.sh, s.pt, s.dh, s.kh, s.ih), cols(s.ow, s.sw, s.pl, s.dw, s.kw, s.iw);
-  const int64_t ncp = int64_t(cols.ranges.size());
-  std::vector<int32_t> pad_pop(rows.ranges.size() * cols.ranges.size() * size_t(s.oc));
+  const int64_t ncp = int64_t(cols.ranges.size()), npat = int64_t(rows.ranges.size()) * ncp;
+  std::vector<int32_t> nadj(size_t(npat * s.oc));
   {
     std::vector<int32_t> tap_pop(static_cast<size_t>(taps));
     for (int64_t o = 0; o < s.oc; ++o) {
@@ -191,11 +196,12 @@ void binary_conv2d_impl(const BinaryConvArgs& a) {
       }
       for (size_t rp = 0; rp < rows.ranges.size(); ++rp)
         for (size_t cp = 0; cp < cols.ranges.size(); ++cp) {
+          const auto &rr = rows.ranges[rp], &cr = cols.ranges[cp];
           int32_t valid = 0;
-          for (int64_t kh = rows.ranges[rp].first; kh < rows.ranges[rp].second; ++kh)
-            for (int64_t kw = cols.ranges[cp].first; kw < cols.ranges[cp].second; ++kw)
-              valid += tap_pop[size_t(kh * s.kw + kw)];
-          pad_pop[(rp * size_t(ncp) + cp) * size_t(s.oc) + size_t(o)] = total - valid;
+          for (int64_t kh = rr.first; kh < rr.second; ++kh)
+            for (int64_t kw = cr.first; kw < cr.second; ++kw) valid += tap_pop[size_t(kh * s.kw + kw)];
+          const int64_t n = (rr.second - rr.first) * (cr.second - cr.first) * icg;
+          nadj[size_t(o * npat + int64_t(rp) * ncp + int64_t(cp))] = int32_t(n + 2 * (total - valid));
         }
     }
   }
@@ -218,13 +224,18 @@ void binary_conv2d_impl(const BinaryConvArgs& a) {
   const int64_t items = s.n * s.groups * ntiles * chunks;
 
   parallel_tiles(items, nt, [&](int64_t item) {
+    // Local copies of the shape and sizes: captured by reference they are int64 memory that
+    // every uint64 store into xp might alias, so the compiler reloaded them per gathered word.
+    const ConvShape s = a.s;
+    const int64_t wcg = a.wcg, icg = s.icg(), ocg = s.ocg(), taps = s.kh * s.kw, wc = s.groups * wcg;
+    const int64_t K = (taps * icg + 63) / 64, pixels = s.oh * s.ow, block_words = K * P * MR;
     const int64_t ch = item % chunks, tile = item / chunks % ntiles;
     const int64_t g = item / (chunks * ntiles) % s.groups, n = item / (chunks * ntiles * s.groups);
     const int64_t b0 = tile * tile_blocks, b1 = std::min(nblocks, b0 + tile_blocks);
     const int64_t cb0 = ncb * ch / chunks, cb1 = ncb * (ch + 1) / chunks;
     // Gather: the K-word rows of the tile's pixels, pixels in lanes, past the image's end zero.
     std::vector<uint64_t> xp(size_t((b1 - b0) * block_words), 0);
-    std::vector<int32_t> nval(size_t((b1 - b0) * MR)), pat(size_t((b1 - b0) * MR));
+    std::vector<int32_t> pat(size_t((b1 - b0) * MR), int32_t(rows.full * ncp + cols.full));
     std::vector<char> border(size_t(b1 - b0), 0);
     const uint64_t* xg = a.x + n * s.ih * s.iw * wc + g * wcg;
     for (int64_t b = b0; b < b1; ++b) {
@@ -232,7 +243,7 @@ void binary_conv2d_impl(const BinaryConvArgs& a) {
       uint64_t* blk = xp.data() + (b - b0) * block_words;
       // A block of MR interior pixels of one output row at stride 1 (most of a large layer): per
       // tap word, the MR pixels' words are MR consecutive pixels' (stride wc), a loop the compiler
-      // vectorizes for wc = 1; nval and pad_pop are not needed.
+      // vectorizes for wc = 1; no padding correction.
       if (word_taps && s.sw == 1 && ow0 + MR <= s.ow && rows.pat[size_t(oh)] == rows.full &&
           cols.pat[size_t(ow0)] == cols.full && cols.pat[size_t(ow0 + MR - 1)] == cols.full) {
         const uint64_t* x0 = xg + ((oh * s.sh - s.pt) * s.iw + ow0 - s.pl) * wc;
@@ -250,24 +261,34 @@ void binary_conv2d_impl(const BinaryConvArgs& a) {
             }
         continue;
       }
-      border[size_t(b - b0)] = 1;  // per pixel, with the padding correction
+      // Pixel by pixel; the block needs the padding correction (and a partial store) only when
+      // one of its pixels has a padded tap (or it is the image's last, partial block).
+      if (pixels - p0 < MR) border[size_t(b - b0)] = 1;
       for (int64_t p = p0; p < std::min(pixels, p0 + MR); ++p) {
         const int64_t oh = p / s.ow, ow = p % s.ow, i = p - b0 * MR;
         const int32_t rp = rows.pat[size_t(oh)], cp = cols.pat[size_t(ow)];
+        if (rp != rows.full || cp != cols.full) border[size_t(b - b0)] = 1;
         const auto& rr = rows.ranges[size_t(rp)];
         const auto& cr = cols.ranges[size_t(cp)];
-        nval[size_t(i)] = int32_t((rr.second - rr.first) * (cr.second - cr.first) * icg);
         pat[size_t(i)] = int32_t(rp * ncp + cp);
         uint64_t* dst = blk + i % MR;
-        binary_pack_row(
-            taps, icg, wcg,
-            [&](int64_t t) -> const uint64_t* {
-              const int64_t kh = t / s.kw, kw = t % s.kw;
-              if (kh < rr.first || kh >= rr.second || kw < cr.first || kw >= cr.second) return nullptr;
-              const int64_t ih = oh * s.sh - s.pt + kh * s.dh, iw = ow * s.sw - s.pl + kw * s.dw;
-              return xg + (ih * s.iw + iw) * wc;
-            },
-            [&](int64_t k, uint64_t v) { binary_put<UK>(v, dst + k * P * MR, MR); });
+        auto emit = [&](int64_t k, uint64_t v) { binary_put<UK>(v, dst + k * P * MR, MR); };
+        DenseBits<decltype(emit)> bits{emit};
+        const int64_t x0 = ((oh * s.sh - s.pt) * s.iw + ow * s.sw - s.pl) * wc;  // may be < 0: an offset
+        for (int64_t kh = 0; kh < s.kh; ++kh) {
+          const bool row_ok = kh >= rr.first && kh < rr.second;
+          for (int64_t kw = 0; kw < s.kw; ++kw) {
+            const uint64_t* t = row_ok && kw >= cr.first && kw < cr.second
+                                    ? xg + x0 + (kh * s.dh * s.iw + kw * s.dw) * wc
+                                    : nullptr;
+            if (word_taps) {
+              for (int64_t q = 0; q < wcg; ++q) emit(bits.k++, t ? t[q] : 0);
+            } else {
+              for (int64_t q = 0; q < wcg; ++q) bits.add(t ? t[q] : 0, int(std::min<int64_t>(64, icg - 64 * q)));
+            }
+          }
+        }
+        bits.finish();
       }
     }
     alignas(64) int32_t cnt[NR * MR];
@@ -285,10 +306,15 @@ void binary_conv2d_impl(const BinaryConvArgs& a) {
           const int32_t* c = cnt + j * MR;
           if (!border[size_t(b - b0)]) {  // m == MR here
             UK::store(y, c, nfull, sc, bi);
-          } else {
-            for (int64_t i = 0; i < m; ++i)
-              y[i] = sc * float(nval[size_t(i0 + i)] - 2 * (c[i] - pad_pop[size_t(pat[size_t(i0 + i)] * s.oc + o)])) +
-                     bi;
+          } else {  // per pixel n + 2 * pad_pop
+            const int32_t* na = nadj.data() + o * npat;
+            alignas(64) int32_t adj[MR];
+            for (int i = 0; i < MR; ++i) adj[i] = na[pat[size_t(i0 + i)]];
+            if (m == MR) {
+              UK::store_adj(y, c, adj, sc, bi);
+            } else {
+              for (int64_t i = 0; i < m; ++i) y[i] = sc * float(adj[i] - 2 * c[i]) + bi;
+            }
           }
         }
       }
