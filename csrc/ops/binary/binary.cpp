@@ -32,9 +32,7 @@ struct RefPop {
 struct RefConvUk {
   static constexpr int MR = 4, NR = 4, kParts = 1, kWRep = 1;
   static void split(uint64_t v, uint64_t* parts) { parts[0] = v; }
-  static void store(float* y, const int32_t* c, int32_t n, float sc, float bi) {
-    binary_store_mr<MR>(y, c, n, sc, bi);
-  }
+  static void store(float* y, const int32_t* c, int32_t n, float sc, float bi) { binary_store_mr<MR>(y, c, n, sc, bi); }
   static void store_adj(float* y, const int32_t* c, const int32_t* n, float sc, float bi) {
     binary_store_adj_mr<MR>(y, c, n, sc, bi);
   }

@@ -47,9 +47,9 @@ inline float binary_out(const float* scale, const float* bias, int64_t o, int64_
 //   UK::kParts words, UK::split(word, parts) (AVX2: its low and high nibbles, so the vpshufb
 //   lookup needs no shift or mask per product; VPOPCNTDQ and ref: the word itself).
 //   UK::store(y, c, n, sc, bi): y[i] = sc * float(n - 2 * c[i]) + bi for the MR pixels (interior
-//   blocks; UK::store_adj the same with n[i] per pixel, border blocks; binary_store_mr is the portable one, AVX2 writes it with intrinsics: GCC left the loop
-//   scalar, 13 % of VGG conv1_2). (Non-temporal stores measured 2.4x slower on conv1_2's 25.7 MB
-//   output: 4 channel planes written 32 bytes at a time leave partial lines in the WC buffers.)
+//   blocks; UK::store_adj the same with n[i] per pixel, border blocks; binary_store_mr is the portable one, AVX2 writes
+//   it with intrinsics: GCC left the loop scalar, 13 % of VGG conv1_2). (Non-temporal stores measured 2.4x slower on
+//   conv1_2's 25.7 MB output: 4 channel planes written 32 bytes at a time leave partial lines in the WC buffers.)
 //   UK::run(xp, wp, K, cnt): xp = K x kParts x MR words (pixels in lanes), wp = K x kParts x NR x
 //   kWRep words (each channel's word repeated kWRep times: AVX2 4, a ready ymm operand instead of a
 //   vpbroadcastq per product), cnt[j * MR + i] = sum_k popcount(x_i[k] XOR w_j[k]).
@@ -65,7 +65,7 @@ struct DenseBits {
   Emit& emit;
   int64_t k = 0;
   uint64_t cur = 0;
-  int fill = 0;  // bits of cur in use, < 64
+  int fill = 0;                   // bits of cur in use, < 64
   void add(uint64_t v, int nb) {  // v has no bit set at or above nb (1 <= nb <= 64)
     cur |= v << fill;
     if (fill + nb >= 64) {
@@ -108,8 +108,8 @@ inline uint64_t binary_popcount64(uint64_t v) {  // portable SWAR (baseline x86-
 }
 
 // Valid kernel index range [lo, hi) along one axis for output index o.
-inline void binary_valid_taps(int64_t o, int64_t stride, int64_t pad, int64_t dil, int64_t k, int64_t in,
-                              int64_t* lo, int64_t* hi) {
+inline void binary_valid_taps(int64_t o, int64_t stride, int64_t pad, int64_t dil, int64_t k, int64_t in, int64_t* lo,
+                              int64_t* hi) {
   *lo = k, *hi = 0;
   for (int64_t t = 0; t < k; ++t) {
     const int64_t i = o * stride - pad + t * dil;
@@ -166,32 +166,38 @@ void binary_conv2d_impl(const BinaryConvArgs& a) {
   const int64_t ncb = (ocg + NR - 1) / NR;  // channel panels per group
   const bool word_taps = icg % 64 == 0;     // taps start on word boundaries
 
-  // Weights: per (group, panel) K x P x NR x R words, channels past the group's end zero.
+  const int64_t work = s.n * s.oc * pixels * taps * icg;  // binary multiply-adds
+  const int nt = int(std::max<int64_t>(1, std::min<int64_t>(get_num_threads(), work >> 22)));
+
+  // Per output channel, on the threads (AlexNet's 13 x 13 layers spend as long here as in a
+  // third of their products):
+  // weights: per (group, panel) K x P x NR x R words, channels past the group's end zero;
+  // padding: with pattern id = row pattern * col patterns + col pattern,
+  //   nadj[o * npat + id] = n + 2 * pad_pop(id, o),  so  dot = nadj - 2 * cnt.
   const int64_t panel_words = K * P * NR * R;
   std::vector<uint64_t> wpan(size_t(s.groups * ncb * panel_words), 0);
-  for (int64_t o = 0; o < s.oc; ++o) {
-    const int64_t g = o / ocg, j = (o % ocg) % NR, cb = (o % ocg) / NR;
-    uint64_t* dst = wpan.data() + (g * ncb + cb) * panel_words + j * R;
-    const uint64_t* wo = a.w + o * taps * wcg;
-    binary_pack_row(taps, icg, wcg, [&](int64_t t) { return wo + t * wcg; }, [&](int64_t k, uint64_t v) {
-      uint64_t parts[P];
-      UK::split(v, parts);
-      for (int q = 0; q < P; ++q)
-        for (int r = 0; r < R; ++r) dst[(k * P + q) * NR * R + r] = parts[q];
-    });
-  }
-  // Padding: with pattern id = row pattern * col patterns + col pattern,
-  //   nadj[o * npat + id] = n + 2 * pad_pop(id, o),  so  dot = nadj - 2 * cnt.
   const BinaryAxisPatterns rows(s.oh, s.sh, s.pt, s.dh, s.kh, s.ih), cols(s.ow, s.sw, s.pl, s.dw, s.kw, s.iw);
   const int64_t ncp = int64_t(cols.ranges.size()), npat = int64_t(rows.ranges.size()) * ncp;
   std::vector<int32_t> nadj(size_t(npat * s.oc));
-  {
+  const int64_t ochunks = std::min<int64_t>(s.oc, 4 * int64_t(nt));
+  parallel_tiles(ochunks, nt, [&](int64_t chunk) {
     std::vector<int32_t> tap_pop(static_cast<size_t>(taps));
-    for (int64_t o = 0; o < s.oc; ++o) {
+    for (int64_t o = s.oc * chunk / ochunks; o < s.oc * (chunk + 1) / ochunks; ++o) {
+      const int64_t g = o / ocg, j = (o % ocg) % NR, cb = (o % ocg) / NR;
+      uint64_t* dst = wpan.data() + (g * ncb + cb) * panel_words + j * R;
+      const uint64_t* wo = a.w + o * taps * wcg;
+      binary_pack_row(
+          taps, icg, wcg, [&](int64_t t) { return wo + t * wcg; },
+          [&](int64_t k, uint64_t v) {
+            uint64_t parts[P];
+            UK::split(v, parts);
+            for (int q = 0; q < P; ++q)
+              for (int r = 0; r < R; ++r) dst[(k * P + q) * NR * R + r] = parts[q];
+          });
       int32_t total = 0;
       for (int64_t t = 0; t < taps; ++t) {
         int32_t c = 0;
-        for (int64_t q = 0; q < wcg; ++q) c += int32_t(binary_popcount64(a.w[(o * taps + t) * wcg + q]));
+        for (int64_t q = 0; q < wcg; ++q) c += int32_t(binary_popcount64(wo[t * wcg + q]));
         tap_pop[size_t(t)] = c, total += c;
       }
       for (size_t rp = 0; rp < rows.ranges.size(); ++rp)
@@ -204,7 +210,7 @@ void binary_conv2d_impl(const BinaryConvArgs& a) {
           nadj[size_t(o * npat + int64_t(rp) * ncp + int64_t(cp))] = int32_t(n + 2 * (total - valid));
         }
     }
-  }
+  });
 
   std::vector<float> scl(size_t(s.oc), 1.0f), bia(size_t(s.oc), 0.0f);
   if (a.scale) std::copy(a.scale, a.scale + s.oc, scl.begin());
@@ -214,8 +220,6 @@ void binary_conv2d_impl(const BinaryConvArgs& a) {
   // when there are too few items for the threads (batch 1, 13 x 13).
   const int64_t block_words = K * P * MR, nblocks = (pixels + MR - 1) / MR;
   int64_t tile_blocks = std::max<int64_t>(1, std::min(nblocks, kBinaryXTileBytes / (8 * block_words)));
-  const int64_t work = s.n * s.oc * pixels * taps * icg;  // binary multiply-adds
-  const int nt = int(std::max<int64_t>(1, std::min<int64_t>(get_num_threads(), work >> 22)));
   const int64_t want = 4 * int64_t(nt);
   auto tiles_of = [&](int64_t tb) { return (nblocks + tb - 1) / tb; };
   while (tile_blocks > 1 && s.n * s.groups * tiles_of(tile_blocks) < want) tile_blocks = (tile_blocks + 1) / 2;
@@ -278,9 +282,8 @@ void binary_conv2d_impl(const BinaryConvArgs& a) {
         for (int64_t kh = 0; kh < s.kh; ++kh) {
           const bool row_ok = kh >= rr.first && kh < rr.second;
           for (int64_t kw = 0; kw < s.kw; ++kw) {
-            const uint64_t* t = row_ok && kw >= cr.first && kw < cr.second
-                                    ? xg + x0 + (kh * s.dh * s.iw + kw * s.dw) * wc
-                                    : nullptr;
+            const uint64_t* t =
+                row_ok && kw >= cr.first && kw < cr.second ? xg + x0 + (kh * s.dh * s.iw + kw * s.dw) * wc : nullptr;
             if (word_taps) {
               for (int64_t q = 0; q < wcg; ++q) emit(bits.k++, t ? t[q] : 0);
             } else {
