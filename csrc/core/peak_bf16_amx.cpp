@@ -2,28 +2,13 @@
 // A/B tiles loaded once. NOT RUN HERE: the development machine has no AMX.
 #include <immintrin.h>
 
+#include "core/amx_tiles.h"
 #include "core/peak_bf16.h"
 
 namespace dlcore {
 
-namespace {
-struct alignas(64) TileConfig {
-  uint8_t palette_id;
-  uint8_t start_row;
-  uint8_t reserved[14];
-  uint16_t colsb[16];
-  uint8_t rows[16];
-};
-}  // namespace
-
 double bf16_chain_amx(int64_t iterations) {
-  TileConfig cfg{};
-  cfg.palette_id = 1;
-  for (int t = 0; t < 8; ++t) {
-    cfg.colsb[t] = 64;
-    cfg.rows[t] = 16;
-  }
-  _tile_loadconfig(&cfg);
+  amx_configure_16x64_tiles();
   alignas(64) uint16_t src[16 * 32];
   for (int i = 0; i < 16 * 32; ++i) src[i] = 0x3c00;  // bf16 0.0078125
   alignas(64) float out[16 * 16];

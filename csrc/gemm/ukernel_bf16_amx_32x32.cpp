@@ -11,32 +11,16 @@
 // (AMD Zen, AVX2) has no AMX; its tests skip with that reason.
 #include <immintrin.h>
 
+#include "core/amx_tiles.h"
 #include "gemm/blocksizes.h"
 #include "gemm/pack_bf16.h"
 
 namespace dlcore {
 namespace {
 
-// The 64-byte tile configuration of palette 1 (Intel SDM vol. 1, 3.2.1).
-struct alignas(64) TileConfig {
-  uint8_t palette_id;
-  uint8_t start_row;
-  uint8_t reserved[14];
-  uint16_t colsb[16];
-  uint8_t rows[16];
-};
-
 // All eight tiles are 16 rows x 64 bytes: C (16 x 16 float32), A (16 x 32
 // bf16) and B (16 K-pairs x 16 columns of bf16 pairs).
-void amx_begin() {
-  TileConfig cfg{};
-  cfg.palette_id = 1;
-  for (int t = 0; t < 8; ++t) {
-    cfg.colsb[t] = 64;
-    cfg.rows[t] = 16;
-  }
-  _tile_loadconfig(&cfg);
-}
+void amx_begin() { amx_configure_16x64_tiles(); }
 
 void amx_end() { _tile_release(); }
 

@@ -16,37 +16,19 @@
 #include <algorithm>
 #include <cstring>
 
+#include "core/amx_tiles.h"
 #include "gemm/gemm_s8.h"
 #include "gemm/ukernel_s8.h"
 
 namespace dlcore {
 namespace {
 
-struct alignas(64) TileConfig {
-  uint8_t palette_id;
-  uint8_t start_row;
-  uint8_t reserved[14];
-  uint16_t colsb[16];
-  uint8_t rows[16];
-};
-
-void configure_tiles() {
-  TileConfig cfg;
-  std::memset(&cfg, 0, sizeof cfg);
-  cfg.palette_id = 1;
-  for (int t = 0; t < 8; ++t) {
-    cfg.rows[t] = 16;
-    cfg.colsb[t] = 64;
-  }
-  _tile_loadconfig(&cfg);
-}
-
 void ukernel_amx_32x32(int64_t steps, const void* a_, const void* b_, int32_t* c, int64_t ldc, bool accumulate) {
   const uint8_t* a = static_cast<const uint8_t*>(a_);
   const uint8_t* b = static_cast<const uint8_t*>(b_);
   const int64_t chunks = steps / 16;  // 64 k per chunk
   const int64_t cs = ldc * int64_t(sizeof(int32_t));
-  configure_tiles();
+  amx_configure_16x64_tiles();
   if (accumulate) {
     _tile_loadd(0, c, cs);
     _tile_loadd(1, c + 16, cs);
