@@ -182,11 +182,15 @@ void pack_rows(const BinaryPackArgs& a) {
 // 3.4 GB/s on VGG conv1_2's input (7.5 ms of a 27 ms binary layer, 1 thread).
 // Rows are items of the tile pool (core/pool.h), not an OpenMP region: under load a late thread
 // holds up only the rows it took.
+// A second thread only from 2 MB of input (0.15 ms on one core): on the shared machine, waking a
+// pool worker for AlexNet conv2's 0.56 MB cost more than it saved (packing 25 % of the layer).
+constexpr int64_t kBinaryPackBytesPerThread = int64_t(2) << 20;
+
 void pack_nchw(const BinaryPackArgs& a) {
   const int64_t cg = a.c / a.groups, wcg = (cg + 63) / 64, wc = a.groups * wcg, plane = a.h * a.w;
   const int64_t units = a.n * a.h, wpad = (a.w + 7) / 8 * 8;
   const int nt = int(std::max<int64_t>(
-      1, std::min<int64_t>({int64_t(get_num_threads()), units, a.n * a.c * plane * 4 / kMinBytesPerThread})));
+      1, std::min<int64_t>({int64_t(get_num_threads()), units, a.n * a.c * plane * 4 / kBinaryPackBytesPerThread})));
   const int64_t items = std::min<int64_t>(units, 8 * int64_t(nt));
   parallel_tiles(items, nt, [&](int64_t item) {
     std::vector<uint32_t> lo(static_cast<size_t>(wpad)), hi(static_cast<size_t>(wpad));

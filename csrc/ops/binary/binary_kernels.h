@@ -179,8 +179,10 @@ void binary_conv2d_impl(const BinaryConvArgs& a) {
   const BinaryAxisPatterns rows(s.oh, s.sh, s.pt, s.dh, s.kh, s.ih), cols(s.ow, s.sw, s.pl, s.dw, s.kw, s.iw);
   const int64_t ncp = int64_t(cols.ranges.size()), npat = int64_t(rows.ranges.size()) * ncp;
   std::vector<int32_t> nadj(size_t(npat * s.oc));
-  const int64_t ochunks = std::min<int64_t>(s.oc, 4 * int64_t(nt));
-  parallel_tiles(ochunks, nt, [&](int64_t chunk) {
+  // One thread below 1 MB of panels (AlexNet conv4: 0.66 MB): waking a worker costs more there.
+  const int nt_w = wpan.size() * 8 < (size_t(1) << 20) ? 1 : nt;
+  const int64_t ochunks = std::min<int64_t>(s.oc, 4 * int64_t(nt_w));
+  parallel_tiles(ochunks, nt_w, [&](int64_t chunk) {
     std::vector<int32_t> tap_pop(static_cast<size_t>(taps));
     for (int64_t o = s.oc * chunk / ochunks; o < s.oc * (chunk + 1) / ochunks; ++o) {
       const int64_t g = o / ocg, j = (o % ocg) % NR, cb = (o % ocg) / NR;
