@@ -10,13 +10,7 @@
 namespace dlcore {
 namespace {
 
-// Portable popcount (SWAR; baseline x86-64 has no popcnt instruction).
-inline uint64_t popcount64(uint64_t v) {
-  v = v - ((v >> 1) & 0x5555555555555555ULL);
-  v = (v & 0x3333333333333333ULL) + ((v >> 2) & 0x3333333333333333ULL);
-  v = (v + (v >> 4)) & 0x0F0F0F0F0F0F0F0FULL;
-  return (v * 0x0101010101010101ULL) >> 56;
-}
+inline uint64_t popcount64(uint64_t v) { return binary_popcount64(v); }
 
 struct RefPop {
   static uint64_t count1(const uint64_t* x, const uint64_t* w, int64_t nw) {
@@ -31,10 +25,24 @@ struct RefPop {
     cnt[2] += count1(x, w2, nw);
     cnt[3] += count1(x, w3, nw);
   }
-  template <int J>
-  static void count_spans(const BinarySpan* spans, int64_t n, const uint64_t* w, int64_t wstride, uint64_t* cnt) {
-    for (int64_t s = 0; s < n; ++s)
-      for (int j = 0; j < J; ++j) cnt[j] += count1(spans[s].x, w + j * wstride + spans[s].woff, spans[s].nw);
+};
+
+// The portable micro-kernel of the implicit-GEMM convolution (binary_kernels.h): 4 pixels x 4
+// channels, words as they are.
+struct RefConvUk {
+  static constexpr int MR = 4, NR = 4, kParts = 1, kWRep = 1;
+  static void split(uint64_t v, uint64_t* parts) { parts[0] = v; }
+  static void store(float* y, const int32_t* c, int32_t n, float sc, float bi) { binary_store_mr<MR>(y, c, n, sc, bi); }
+  static void store_adj(float* y, const int32_t* c, const int32_t* n, float sc, float bi) {
+    binary_store_adj_mr<MR>(y, c, n, sc, bi);
+  }
+  static void run(const uint64_t* xp, const uint64_t* wp, int64_t k, int32_t* cnt) {
+    uint64_t c[NR][MR] = {};
+    for (int64_t q = 0; q < k; ++q)
+      for (int j = 0; j < NR; ++j)
+        for (int i = 0; i < MR; ++i) c[j][i] += popcount64(xp[q * MR + i] ^ wp[q * NR + j]);
+    for (int j = 0; j < NR; ++j)
+      for (int i = 0; i < MR; ++i) cnt[j * MR + i] = int32_t(c[j][i]);
   }
 };
 
@@ -56,7 +64,7 @@ void run_gemm_vpopcnt(const BinaryGemmArgs& a) { binary_gemm_avx512vpopcnt(a); }
 
 }  // namespace
 
-void binary_conv2d_ref(const BinaryConvArgs& a) { binary_conv2d_impl<RefPop>(a); }
+void binary_conv2d_ref(const BinaryConvArgs& a) { binary_conv2d_impl<RefConvUk>(a); }
 void binary_gemm_ref(const BinaryGemmArgs& a) { binary_gemm_impl<RefPop>(a); }
 
 const Registry<BinaryConvArgs>& binary_conv2d_registry() {

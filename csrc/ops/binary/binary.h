@@ -7,10 +7,14 @@
 // x XOR w is 0 there and they add nothing to the popcount.
 //
 // Convolution: x packed along channels per pixel, NHWC-like (N, IH, IW, G*WCg)
-// with WCg = ceil(ICg / 64) words per group; w (OC, KH, KW, WCg). Padding: a
-// tap outside the image is skipped, and the +-1 count uses only the valid
-// taps (n = valid taps * ICg), which is exactly a float sign-convolution with
-// zero padding (a padded 0 contributes 0 * w = 0). Output, fused epilogue:
+// with WCg = ceil(ICg / 64) words per group; w (OC, KH, KW, WCg). The kernels
+// run it as an implicit GEMM over bits (binary_kernels.h). Padding, the
+// documented choice: a tap outside the image enters as 0 bits, and the count
+// is corrected exactly: popcount(0 XOR w) = popcount(w) of that tap's weights
+// is subtracted (a per-call table over the border patterns x OC, from the
+// packed weights) and the +-1 count uses only the valid taps (n = valid taps *
+// ICg). This equals a float sign-convolution with zero padding (a padded 0
+// contributes 0 * w = 0), not sign(0) = +1 padding. Output, fused epilogue:
 //   y[n, o, oh, ow] = scale[o] * dot + bias[o]   (float32; scale 1, bias 0
 // give the integer dot itself, exact below 2^24).
 #pragma once

@@ -71,7 +71,8 @@ class PackedBinaryConv2d(Module):
 
     Runs ``dlcore.kernels.binary_conv2d`` (XNOR + popcount) on the sign bits of
     the input; equals the float BinaryConv2d with zero padding (out-of-image
-    taps are skipped, see csrc/ops/binary/binary.h).
+    taps enter as 0 bits and their weights' popcount is subtracted exactly,
+    see csrc/ops/binary/binary.h).
     """
 
     def __init__(self, conv, backend="auto"):
