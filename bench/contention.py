@@ -31,6 +31,11 @@ CASES = [("gemm n=128", ("gemm", 128)), ("gemm n=256", ("gemm", 256)), ("gemm n=
          ("conv3x3 64ch 56x56 b2", ("conv", 0))]
 
 
+
+# Spins until its parent is gone: a parent killed by a signal skips its
+# `finally`, and a plain `while True: pass` outlived it and loaded the machine.
+SPINNER = "import os\nparent = os.getppid()\nwhile os.getppid() == parent:\n    pass\n"
+
 def _report_cases(quick):
     """(name, spec) of every GEMM and conv pass of the kernel reports."""
     from dlcore.bench import conv, gemm
@@ -185,7 +190,7 @@ def main():
     res = {}  # (build, cond) -> list of worker dicts
     for rnd in range(args.rounds):
         for cond in ("quiet", "busy"):
-            spinner = subprocess.Popen([sys.executable, "-c", "while True: pass"]) if cond == "busy" else None
+            spinner = subprocess.Popen([sys.executable, "-c", SPINNER]) if cond == "busy" else None
             try:
                 for build, (path, extra) in builds.items():
                     res.setdefault((build, cond), []).append(run_worker(path, args.reps, extra))

@@ -20,6 +20,11 @@ GEMM_SHAPES = [(129, 130, 131, False, False), (33, 257, 200, True, False), (200,
                (7, 1000, 300, True, True), (256, 256, 256, False, False)]
 
 
+
+# Spins until its parent is gone: a parent killed by a signal skips its
+# `finally`, and a plain `while True: pass` outlived it and loaded the machine.
+SPINNER = "import os\nparent = os.getppid()\nwhile os.getppid() == parent:\n    pass\n"
+
 def at_threads(n, fn):
     before = dlcore.get_num_threads()
     try:
@@ -69,7 +74,7 @@ def test_all_pool_users_bitwise_equal_at_1_2_3_threads():
 
 def test_results_right_while_another_process_spins():
     expected = at_threads(1, kernels_once)
-    spinner = subprocess.Popen([sys.executable, "-c", "while True: pass"])
+    spinner = subprocess.Popen([sys.executable, "-c", SPINNER])
     try:
         for _ in range(3):
             got = at_threads(2, kernels_once)
