@@ -30,7 +30,7 @@ from .. import nn
 from ..autograd import no_grad
 from ..kernels import lowbit as K
 from ..tensor import Tensor
-from .modules import PreparedModule, convert_module
+from .modules import PreparedModule, _pair, convert_module
 from .observers import MinMaxObserver, dequantize_u8, quantize_weight_per_channel
 
 FORMAT = "dlcore.quantized_sequential/1"
@@ -44,15 +44,6 @@ def _leaves(module, prefix=""):
             yield from _leaves(child, f"{prefix}{name}.")
     else:
         yield prefix.rstrip(".") or type(module).__name__, module
-
-
-def _pair(v, what, name):
-    if isinstance(v, int):
-        return (v, v)
-    v = tuple(v)
-    if len(v) != 2:
-        raise ValueError(f"quantization: layer '{name}' has {what}={v}; only an int or a pair is supported")
-    return v
 
 
 def fold_batchnorm(conv, bn):
