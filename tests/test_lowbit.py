@@ -216,11 +216,16 @@ def test_conv2d_u8s8_direct_chosen_for_lenet_and_thread_invariant(rng):
     w = rng.integers(-128, 128, (6, 1, 5, 5), dtype=np.int8)
     old = dlcore.get_num_threads()
     try:
+        # AMX and AVX512-VNNI rank above the direct AVX2 loop in the registry (not measured
+        # against it on those CPUs), so the dispatch is checked only where AVX2 is the top tier.
+        higher_tier = ISA["amx"]["available"] or ISA["avx512_vnni"]["available"]
         outs = []
         for t in (1, 2, 3):
             dlcore.set_num_threads(t)
-            outs.append(K.conv2d_u8s8(x, w, 11, 1, 2))
-            assert dlcore.kernels.last_dispatch() == "conv2d_u8s8:conv2d_u8s8_direct_avx2"
+            if not higher_tier:
+                outs.append(K.conv2d_u8s8(x, w, 11, 1, 2))
+                assert dlcore.kernels.last_dispatch() == "conv2d_u8s8:conv2d_u8s8_direct_avx2"
+            outs.append(K.conv2d_u8s8(x, w, 11, 1, 2, backend="conv2d_u8s8_direct_avx2"))
     finally:
         dlcore.set_num_threads(old)
     ref = ref_conv(x, w, 11, (1, 1), (2, 2), (1, 1), 1)
