@@ -59,6 +59,9 @@ struct Job {
   std::atomic<int> seats{0};  // workers still allowed to join (nt - 1)
   std::mutex err_mu;
   std::exception_ptr err;
+  // The caller sleeps here once its short poll is over (see wait_done).
+  std::mutex done_mu;
+  std::condition_variable done_cv;
 };
 
 thread_local bool t_in_tile = false;
@@ -75,7 +78,34 @@ void run_tiles(Job& j) {
       if (!j.err) j.err = std::current_exception();
     }
     t_in_tile = false;
-    j.done.fetch_add(1, std::memory_order_release);
+    if (j.done.fetch_add(1, std::memory_order_acq_rel) + 1 == j.total) {
+      // The last tile: wake the caller if it sleeps. Taking the mutex orders
+      // this with the caller's check of `done` (no lost wake-up).
+      {
+        std::lock_guard<std::mutex> lk(j.done_mu);
+      }
+      j.done_cv.notify_one();
+    }
+  }
+}
+
+// The caller, its own tiles done, waits for the tiles other threads claimed:
+// it polls (yielding) for pool_spin_micros(), then sleeps until the last tile
+// wakes it. Why not yield until done, as before: on a busy machine the late
+// tile belongs to a thread sharing a core with another process, and a caller
+// that keeps yielding keeps its own core busy, so the scheduler has no idle
+// core to move that thread to; a sleeping caller frees the core and the
+// late tile finishes at full speed. (2048^3 GEMM next to one spinner,
+// 2 threads: see bench/results/contention_gemm4_*.txt.)
+void wait_done(Job& j) {
+  const auto until = std::chrono::steady_clock::now() + std::chrono::microseconds(pool_spin_micros());
+  while (j.done.load(std::memory_order_acquire) < j.total) {
+    if (std::chrono::steady_clock::now() >= until) {
+      std::unique_lock<std::mutex> lk(j.done_mu);
+      j.done_cv.wait(lk, [&] { return j.done.load(std::memory_order_acquire) >= j.total; });
+      return;
+    }
+    std::this_thread::yield();
   }
 }
 
@@ -161,9 +191,7 @@ void parallel_tiles(int64_t tiles, int nt, const std::function<void(int64_t)>& b
   j->seats.store(nt - 1, std::memory_order_relaxed);
   p.publish(j);
   run_tiles(*j);
-  // Wait only for tiles other threads claimed; yield so a descheduled
-  // worker holding one gets the core back sooner.
-  while (j->done.load(std::memory_order_acquire) < tiles) std::this_thread::yield();
+  wait_done(*j);  // only for tiles other threads claimed
   if (j->err) std::rethrow_exception(j->err);
 }
 
