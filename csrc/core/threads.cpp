@@ -89,16 +89,18 @@ void run_tiles(Job& j) {
   }
 }
 
-// The caller, its own tiles done, waits for the tiles other threads claimed:
-// it polls (yielding) for pool_spin_micros(), then sleeps until the last tile
-// wakes it. Why not yield until done, as before: on a busy machine the late
-// tile belongs to a thread sharing a core with another process, and a caller
-// that keeps yielding keeps its own core busy, so the scheduler has no idle
-// core to move that thread to; a sleeping caller frees the core and the
-// late tile finishes at full speed. (2048^3 GEMM next to one spinner,
-// 2 threads: see bench/results/contention_gemm4_*.txt.)
+// How long the caller, its own tiles done, polls (yielding) for the tiles
+// other threads claimed before it sleeps until the last one wakes it: about
+// one scheduler time slice. A sleeping caller frees its core, so on a busy
+// machine the thread holding a late tile (sharing a core with another
+// process) can move there and finish at full speed; a caller that only
+// yields keeps its core busy. But a sleeper may wait up to a time slice for
+// a core once woken, which a short wait (mid-size calls, ~1 ms tails) must
+// not pay: those keep polling as before.
+constexpr int kCallerPollMicros = 1000;
+
 void wait_done(Job& j) {
-  const auto until = std::chrono::steady_clock::now() + std::chrono::microseconds(pool_spin_micros());
+  const auto until = std::chrono::steady_clock::now() + std::chrono::microseconds(kCallerPollMicros);
   while (j.done.load(std::memory_order_acquire) < j.total) {
     if (std::chrono::steady_clock::now() >= until) {
       std::unique_lock<std::mutex> lk(j.done_mu);
