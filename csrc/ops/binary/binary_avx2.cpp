@@ -182,6 +182,9 @@ void pack_rows(const BinaryPackArgs& a) {
 // 3.4 GB/s on VGG conv1_2's input (7.5 ms of a 27 ms binary layer, 1 thread).
 // Rows are items of the tile pool (core/pool.h), not an OpenMP region: under load a late thread
 // holds up only the rows it took.
+// From DRAM the packing runs at about the machine's read bandwidth (VGG conv2_1: 6.4 MB in 0.65 ms,
+// 1 thread, caches flushed): items of 1024 flat pixels (one 4 KB run per channel instead of 448-byte
+// rows) measured the same, from 1 or 2 threads.
 // A second thread only from 2 MB of input (0.15 ms on one core): on the shared machine, waking a
 // pool worker for AlexNet conv2's 0.56 MB cost more than it saved (packing 25 % of the layer).
 constexpr int64_t kBinaryPackBytesPerThread = int64_t(2) << 20;
@@ -249,6 +252,11 @@ void binary_pack_avx2(const BinaryPackArgs& a) {
 // the 16 ymm registers. Measured against 8 x 3 (with vpbroadcastq weights), 4 x 6 and 12 x 2 on VGG
 // conv1_2 / conv2_1 / conv4_2 and AlexNet conv2 / conv5, 1 thread, same process, interleaved:
 // 8 x 4 was fastest on all but AlexNet conv2 (12 x 2 4 % faster there), 3-15 % ahead of 8 x 3.
+// Session 4, K = 9 (64 channels, 3x3): the micro-kernel is ~97 % of the packed convolution (1 thread:
+// calls x 69 ns per call alone = the layer's time). Tried, not kept: int32 counts and the epilogue from
+// registers (one 256-bit store per channel, no 64-bit round trip: neutral); scalar popcnt on the
+// integer pipes for the 9th word (no gain); the step loop unrolled by 3 (-4 % K = 9, +3 % K = 18) or
+// a fixed-K = 9 instance (+10 %: GCC spilled the byte counters).
 void binary_conv2d_avx2(const BinaryConvArgs& a) { binary_conv2d_impl<Avx2ConvUk<2, 4>>(a); }
 void binary_gemm_avx2(const BinaryGemmArgs& a) { binary_gemm_impl<Avx2Pop>(a); }
 

@@ -49,7 +49,11 @@ inline float binary_out(const float* scale, const float* bias, int64_t o, int64_
 //   UK::store(y, c, n, sc, bi): y[i] = sc * float(n - 2 * c[i]) + bi for the MR pixels (interior
 //   blocks; UK::store_adj the same with n[i] per pixel, border blocks; binary_store_mr is the portable one, AVX2 writes
 //   it with intrinsics: GCC left the loop scalar, 13 % of VGG conv1_2). (Non-temporal stores measured 2.4x slower on
-//   conv1_2's 25.7 MB output: 4 channel planes written 32 bytes at a time leave partial lines in the WC buffers.)
+//   conv1_2's 25.7 MB output: 4 channel planes written 32 bytes at a time leave partial lines in the WC buffers.
+//   Whole lines do not pay either (issue 15, session 4): two 8-pixel blocks counted first, then each channel's
+//   64-byte line written by two consecutive vmovntps, outputs >= 16 MB, measured 26 % slower on conv1_2 and
+//   neutral on conv2_1 (1 thread, CPU time, interleaved A/B, load 5), though a bare 25.7 MB fill runs 24 %
+//   faster non-temporal on this VM; at 2 threads the loaded machine showed no gain either.)
 //   UK::run(xp, wp, K, cnt): xp = K x kParts x MR words (pixels in lanes), wp = K x kParts x NR x
 //   kWRep words (each channel's word repeated kWRep times: AVX2 4, a ready ymm operand instead of a
 //   vpbroadcastq per product), cnt[j * MR + i] = sum_k popcount(x_i[k] XOR w_j[k]).
