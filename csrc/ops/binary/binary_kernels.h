@@ -58,6 +58,9 @@ inline float binary_out(const float* scale, const float* bias, int64_t o, int64_
 //   UK::run(xp, wp, K, cnt): xp = K x kParts x MR words (pixels in lanes), wp = K x kParts x NR x
 //   kWRep words (each channel's word repeated kWRep times: AVX2 4, a ready ymm operand instead of a
 //   vpbroadcastq per product), cnt[j * MR + i] = sum_k popcount(x_i[k] XOR w_j[k]).
+//   A policy with another layout says so through BinaryLayout (below): the nibble-table kernel stores
+//   one byte per pixel and nibble, gathered as words (put_x) and transposed per block (finish_block),
+//   and a 16-byte table per weight nibble (put_w).
 // Loops: a tile of whole MR-pixel blocks of one (image, group) is gathered into xp (sized to stay
 // in L1D), then every NR-channel panel of the weights (packed once per call, L2) runs over it.
 // Threads take (image, group, pixel tile, channel chunk) items from the tile pool (core/pool.h),
