@@ -12,6 +12,7 @@
 #include "core/bf16.h"
 
 #include "core/buffer.h"
+#include "core/epilogue.h"
 #include "core/pool.h"
 #include "core/threads.h"
 #include "gemm/blocksizes.h"
@@ -55,6 +56,28 @@ inline void micro_tile(const Kern& kern, int64_t kc, const P* ap, const P* bp, f
     }
 }
 
+// The fused epilogue (gemm.h) on a rows x cols block of C whose first element
+// is (r0, c0) of the product: bias, then activation. Run by the thread that
+// just wrote the block, right after its last k block, so the block is still in
+// L1. Baseline code, one pass over the block: the same arithmetic (one float
+// add, then relu_scalar) as a separate bias add and relu_forward pass, so the
+// fused result is bitwise the unfused one.
+void apply_epilogue(const GemmArgs& g, float* c, int64_t ldc, int64_t r0, int64_t c0, int64_t rows, int64_t cols) {
+  for (int64_t i = 0; i < rows; ++i) {
+    float* row = c + i * ldc;
+    if (g.bias_row) {
+      const float b = g.bias_row[r0 + i];
+      for (int64_t j = 0; j < cols; ++j) row[j] += b;
+    }
+    if (g.bias_col) {
+      const float* b = g.bias_col + c0;
+      for (int64_t j = 0; j < cols; ++j) row[j] += b[j];
+    }
+    if (g.relu)
+      for (int64_t j = 0; j < cols; ++j) row[j] = relu_scalar(row[j]);
+  }
+}
+
 // Work below which a second thread costs more than it saves (fork/join and
 // the shared packing barriers): about 2 MFLOP, measured on the gemm report.
 constexpr double kMinFlopsPerThread = 2.0e6;
@@ -93,6 +116,7 @@ void gemm_serial(const GemmArgs& g, const S* a, const S* b, float* c, int64_t m,
       const int64_t kp = packed_k(kern, kc);  // panel length (kc, or kc padded for K-pairs/tiles)
       // Later k blocks accumulate into what the first one wrote.
       const float beta = pc == 0 ? g.beta : 1.0f;
+      const bool epilogue = g.has_epilogue() && pc + kc >= k;  // the tile is final after this block
       for (int64_t ic = 0; ic < m; ic += kern.mc) {
         const int64_t mc = std::min<int64_t>(kern.mc, m - ic);
         const int64_t m_panels = ceil_div(mc, mr);
@@ -115,6 +139,9 @@ void gemm_serial(const GemmArgs& g, const S* a, const S* b, float* c, int64_t m,
             int rows = int(std::min<int64_t>(mr, mc - ir * mr));
             micro_tile(kern, kp, abuf + ir * mr * kp, bp, c + (ic + ir * mr) * g.ldc + jc + jr * nr, g.ldc, rows, cols,
                        g.alpha, beta);
+            if (epilogue)
+              apply_epilogue(g, c + (ic + ir * mr) * g.ldc + jc + jr * nr, g.ldc, ic + ir * mr, jc + jr * nr, rows,
+                             cols);
           }
         }
       }
@@ -237,14 +264,19 @@ void run_tile(const GemmArgs& g, const S* a, const S* b, float* c, const TileGri
   const int64_t c0 = std::min(g.n, tj * grid.cols_per), c1 = std::min(g.n, (tj + 1) * grid.cols_per);
   if (r1 <= r0 || c1 <= c0) return;
   GemmArgs gi = g;
+  if (gi.bias_row) gi.bias_row += r0;  // the epilogue's vectors from this tile's first row / column
+  if (gi.bias_col) gi.bias_col += c0;
+  GemmArgs plain = gi;  // the products before the last of a sum: no epilogue yet
+  plain.bias_row = plain.bias_col = nullptr;
+  plain.relu = false;
   for (int64_t i = 0; i < sum; ++i) {
-    if (i > 0) gi.beta = 1.0f;
+    if (i > 0) gi.beta = plain.beta = 1.0f;
     // Offsets into op(A) rows and op(B) columns.
     const S* ai = a + i * g.stride_a;
     const S* bi = b + i * g.stride_b;
     const S* a_sub = g.trans_a ? ai + r0 : ai + r0 * g.lda;
     const S* b_sub = g.trans_b ? bi + c0 * g.ldb : bi + c0;
-    gemm_serial_buffered(gi, a_sub, b_sub, c + r0 * g.ldc + c0, r1 - r0, c1 - c0, kern);
+    gemm_serial_buffered(i + 1 < sum ? plain : gi, a_sub, b_sub, c + r0 * g.ldc + c0, r1 - r0, c1 - c0, kern);
   }
 }
 
@@ -261,7 +293,10 @@ void gemm_blis(const GemmArgs& g, const Kern& kern) {
   const S* gb = b_of(g, static_cast<const S*>(nullptr));
   if (g.m == 0 || g.n == 0 || g.batch == 0) return;
   if (g.k == 0 || g.alpha == 0.0f) {
-    for (int64_t i = 0; i < (g.sum_batch ? 1 : g.batch); ++i) scale_c(g.c + i * g.stride_c, g.ldc, g.m, g.n, g.beta);
+    for (int64_t i = 0; i < (g.sum_batch ? 1 : g.batch); ++i) {
+      scale_c(g.c + i * g.stride_c, g.ldc, g.m, g.n, g.beta);
+      if (g.has_epilogue()) apply_epilogue(g, g.c + i * g.stride_c, g.ldc, 0, 0, g.m, g.n);
+    }
     return;
   }
   // `products` C matrices, each the sum of `sum` products (sum_batch: one C).
