@@ -43,17 +43,23 @@ def runner(model, batch):
 
 
 def block(step, steps, mode):
+    """(median wall s/step, process CPU s/step over the block, kernel s and other s of one instrumented step).
+
+    The CPU time (all threads of this process) is the robust figure on a loaded machine with 1 thread: it
+    does not count the time slices the OS gave to other processes."""
     with mode():
         times = []
+        c0 = time.process_time()
         for _ in range(steps):
             t0 = time.perf_counter()
             step()
             times.append(time.perf_counter() - t0)
+        cpu = (time.process_time() - c0) / steps
         t0 = time.perf_counter()
         with _KernelClock() as clock:
             step()
         total = time.perf_counter() - t0
-    return statistics.median(times), clock.seconds, total - clock.seconds
+    return statistics.median(times), cpu, clock.seconds, total - clock.seconds
 
 
 def main():
@@ -82,11 +88,13 @@ def main():
     print(f"{a.model} batch {a.batch}, {a.threads} thread(s), median of {a.repeats} blocks x {a.steps} steps, "
           f"load {load0:.1f} -> {os.getloadavg()[0]:.1f}")
     for name, rows in res.items():
-        ms, kern, other = (statistics.median(r[i] for r in rows) * 1e3 for i in range(3))
-        print(f"  {name:9s} {ms:7.3f} ms/step  (one instrumented step: kernels {kern:.3f} ms, else {other:.3f} ms)")
+        ms, cpu, kern, other = (statistics.median(r[i] for r in rows) * 1e3 for i in range(4))
+        print(f"  {name:9s} {ms:7.3f} ms/step wall, {cpu:7.3f} ms/step CPU  (one instrumented step: kernels "
+              f"{kern:.3f} ms, else {other:.3f} ms)")
     if a.ab:
-        ratio = statistics.median(u[0] / f[0] for f, u in zip(res["fused"], res["unfused"]))
-        print(f"  unfused / fused step time: {ratio:.3f} (median of per-block ratios)")
+        for i, what in ((0, "wall"), (1, "CPU")):
+            ratio = statistics.median(u[i] / f[i] for f, u in zip(res["fused"], res["unfused"]))
+            print(f"  unfused / fused step {what} time: {ratio:.3f} (median of per-block ratios)")
 
 
 if __name__ == "__main__":
