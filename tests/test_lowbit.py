@@ -322,6 +322,10 @@ def test_binary_conv2d_equals_float_sign_conv_with_zero_padding(impl, case, rng)
     wt = rng.standard_normal((oc, c // groups, kh, kw)).astype(np.float32)
     # sign(x) padded with 0 (not -1): the float sign-convolution with zero padding, in int64.
     ref = ref_conv(sign(x), sign(wt), 0, stride, pad, dil, groups)
+    if "nibble" in impl and ref.shape[2] * ref.shape[3] < 512:  # small images: test_lowbit_binary_conv.py
+        with pytest.raises(dlcore.BackendUnavailableError, match="output pixels per image"):
+            K.binary_conv2d(K.binary_pack_nchw(x, groups), pack_weight(wt), c, stride, pad, dil, groups, backend=impl)
+        return
     y = K.binary_conv2d(K.binary_pack_nchw(x, groups), pack_weight(wt), c, stride, pad, dil, groups, backend=impl)
     np.testing.assert_array_equal(y, ref.astype(np.float32))
     scale = rng.random(oc).astype(np.float32)

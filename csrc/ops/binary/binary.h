@@ -64,6 +64,7 @@ const Registry<BinaryGemmArgs>& binary_gemm_registry();
 void binary_conv2d_ref(const BinaryConvArgs& a);
 void binary_gemm_ref(const BinaryGemmArgs& a);
 void binary_conv2d_avx2(const BinaryConvArgs& a);
+void binary_conv2d_avx2_nibble(const BinaryConvArgs& a);
 void binary_gemm_avx2(const BinaryGemmArgs& a);
 void binary_conv2d_avx512vpopcnt(const BinaryConvArgs& a);
 void binary_gemm_avx512vpopcnt(const BinaryGemmArgs& a);

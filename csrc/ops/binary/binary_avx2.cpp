@@ -5,6 +5,8 @@
 // masked load (dead lanes are 0 in both x and w, XOR 0, count 0).
 #include <immintrin.h>
 
+#include <cstring>
+
 #include "core/parallel.h"
 #include "core/pool.h"
 #include "ops/binary/binary_kernels.h"
@@ -152,6 +154,120 @@ struct Avx2ConvUk {
   }
 };
 
+// Convolution micro-kernel, nibble tables (binary_kernels.h, its own layout): 64 pixels x 4
+// channels. A gathered block holds one byte per pixel and nibble: byte (k * 16 + t) * 64 + i is
+// bits 4t..4t+3 of pixel i's word k. A weight nibble w selects a 16-byte table T_w[v] =
+// popcount(v XOR w), so one vpshufb of 32 pixels' nibbles by channel j's table gives their 32
+// counts with no XOR, and the bytes sum per pixel with no horizontal step:
+//   1 vpshufb + 1 vpaddb   per 32 pixels x 4 bits
+// against 6 ops per 64 bits x 4 pixels of Avx2ConvUk (2 vpxor, 2 vpshufb, 2 vpaddb), i.e. a third
+// of the vector ops for the same shuffles. The price is the layout: 16 byte stores per gathered
+// word (amortized over the OC / 4 channel panels) and a 16-byte table per weight nibble.
+struct Avx2NibbleUk {
+  static constexpr int MR = 64, NR = 4, kParts = 1, kWRep = 1;
+  static constexpr int64_t kSteps = 63;  // nibble steps summed in bytes before widening: 63 * 4 < 256
+  // A block: the gathered words pixel-major (K x 64 words, put_x), then the nibble rows (K * 16 rows
+  // of 64 bytes) that finish_block transposes them into.
+  static int64_t block_words(int64_t K) { return K * MR + K * 16 * MR / 8; }
+  static void put_x(uint64_t* blk, int64_t k, int64_t i, uint64_t v) { blk[k * MR + i] = v; }
+  static void finish_block(uint64_t* blk, int64_t K) {
+    const uint64_t* words = blk;
+    uint8_t* rows = reinterpret_cast<uint8_t*>(blk + K * MR);
+    for (int64_t k = 0; k < K; ++k)
+      for (int i0 = 0; i0 < MR; i0 += 32) transpose32(words + k * MR + i0, rows + k * 16 * MR + i0);
+  }
+  // 32 pixels' words w[0..31] -> 16 rows of 32 bytes, row t at out + t * MR: nibble t of each.
+  // Vector m holds pixels 2m, 2m+1 (low lane) and 16+2m, 17+2m (high lane); a vpshufb pairs the
+  // two pixels' bytes b as 16-bit unit b, an 8 x 8 transpose of 16-bit units (3 rounds of unpacks)
+  // gathers unit b of all 8 vectors, which is byte b of pixels 0..31 in order.
+  static void transpose32(const uint64_t* w, uint8_t* out) {
+    const __m256i pair = _mm256_setr_epi8(0, 8, 1, 9, 2, 10, 3, 11, 4, 12, 5, 13, 6, 14, 7, 15, 0, 8, 1, 9, 2, 10, 3,
+                                          11, 4, 12, 5, 13, 6, 14, 7, 15);
+    __m256i a[8], t[8], u[8];
+    for (int m = 0; m < 8; ++m)
+      a[m] = _mm256_shuffle_epi8(_mm256_set_m128i(_mm_loadu_si128(reinterpret_cast<const __m128i*>(w + 16 + 2 * m)),
+                                                  _mm_loadu_si128(reinterpret_cast<const __m128i*>(w + 2 * m))),
+                                 pair);
+    for (int m = 0; m < 8; m += 2)
+      t[m] = _mm256_unpacklo_epi16(a[m], a[m + 1]), t[m + 1] = _mm256_unpackhi_epi16(a[m], a[m + 1]);
+    for (int m = 0; m < 8; m += 4) {
+      u[m] = _mm256_unpacklo_epi32(t[m], t[m + 2]), u[m + 1] = _mm256_unpackhi_epi32(t[m], t[m + 2]);
+      u[m + 2] = _mm256_unpacklo_epi32(t[m + 1], t[m + 3]), u[m + 3] = _mm256_unpackhi_epi32(t[m + 1], t[m + 3]);
+    }
+    const __m256i low = _mm256_set1_epi8(0x0f);
+    for (int q = 0; q < 4; ++q) {
+      const __m256i r0 = _mm256_unpacklo_epi64(u[q], u[q + 4]), r1 = _mm256_unpackhi_epi64(u[q], u[q + 4]);
+      const __m256i r[2] = {r0, r1};
+      for (int h = 0; h < 2; ++h) {  // byte b = 2q + h: nibbles 2b (low) and 2b + 1 (high)
+        const int b = 2 * q + h;
+        _mm256_storeu_si256(reinterpret_cast<__m256i*>(out + (2 * b) * MR), _mm256_and_si256(r[h], low));
+        _mm256_storeu_si256(reinterpret_cast<__m256i*>(out + (2 * b + 1) * MR),
+                            _mm256_and_si256(_mm256_srli_epi16(r[h], 4), low));
+      }
+    }
+  }
+  static int64_t panel_words(int64_t K) { return K * 16 * NR * 16 / 8; }
+  static void put_w(uint64_t* panel, int64_t k, int64_t j, uint64_t v) {
+    static const struct Tables {  // tab[w][q] = popcount(q XOR w)
+      uint8_t tab[16][16];
+      Tables() {
+        for (unsigned w = 0; w < 16; ++w)
+          for (unsigned q = 0; q < 16; ++q) tab[w][q] = uint8_t(binary_popcount64(q ^ w));
+      }
+    } tables;
+    uint8_t* b = reinterpret_cast<uint8_t*>(panel);
+    for (int t = 0; t < 16; ++t) std::memcpy(b + ((k * 16 + t) * NR + j) * 16, tables.tab[(v >> (4 * t)) & 15], 16);
+  }
+  static void store(float* y, const int32_t* c, int32_t n, float sc, float bi) {
+    Avx2ConvUk<16, 4>::store(y, c, n, sc, bi);
+  }
+  static void store_adj(float* y, const int32_t* c, const int32_t* n, float sc, float bi) {
+    Avx2ConvUk<16, 4>::store_adj(y, c, n, sc, bi);
+  }
+  // Byte counters hold kSteps nibble steps; they are added into 16-bit totals in memory (unpacked
+  // with zero: pixels 0-7 and 16-23 of the 32 in `lo`, 8-15 and 24-31 in `hi`), which become int32
+  // once per call. 16 bits hold K * 64 < 65536 (declines_nibble refuses more).
+  static void run(const uint64_t* xp, const uint64_t* wp, int64_t k, int32_t* cnt) {
+    const uint8_t* xb = reinterpret_cast<const uint8_t*>(xp + k * MR);  // the nibble rows
+    const uint8_t* tb = reinterpret_cast<const uint8_t*>(wp);
+    const __m256i zero = _mm256_setzero_si256();
+    alignas(32) __m256i tot[NR][2][2];  // [channel][32-pixel half][lo, hi]
+    const int64_t steps = k * 16;
+    for (int64_t s0 = 0; s0 < steps; s0 += kSteps) {
+      const int64_t s1 = std::min(steps, s0 + kSteps);
+      __m256i acc[2][NR];
+      for (int v = 0; v < 2; ++v)
+        for (int j = 0; j < NR; ++j) acc[v][j] = zero;
+      for (int64_t q = s0; q < s1; ++q) {
+        const __m256i x0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xb + q * MR));
+        const __m256i x1 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xb + q * MR + 32));
+#pragma GCC unroll 4
+        for (int j = 0; j < NR; ++j) {
+          const __m256i t =
+              _mm256_broadcastsi128_si256(_mm_loadu_si128(reinterpret_cast<const __m128i*>(tb + (q * NR + j) * 16)));
+          acc[0][j] = _mm256_add_epi8(acc[0][j], _mm256_shuffle_epi8(t, x0));
+          acc[1][j] = _mm256_add_epi8(acc[1][j], _mm256_shuffle_epi8(t, x1));
+        }
+      }
+      for (int j = 0; j < NR; ++j)
+        for (int v = 0; v < 2; ++v) {
+          const __m256i lo = _mm256_unpacklo_epi8(acc[v][j], zero), hi = _mm256_unpackhi_epi8(acc[v][j], zero);
+          tot[j][v][0] = s0 == 0 ? lo : _mm256_add_epi16(tot[j][v][0], lo);
+          tot[j][v][1] = s0 == 0 ? hi : _mm256_add_epi16(tot[j][v][1], hi);
+        }
+    }
+    for (int j = 0; j < NR; ++j)
+      for (int v = 0; v < 2; ++v) {
+        int32_t* c = cnt + j * MR + 32 * v;
+        const __m256i lo = tot[j][v][0], hi = tot[j][v][1];
+        const __m128i parts[4] = {_mm256_castsi256_si128(lo), _mm256_castsi256_si128(hi),
+                                  _mm256_extracti128_si256(lo, 1), _mm256_extracti128_si256(hi, 1)};
+        for (int q = 0; q < 4; ++q)
+          _mm256_store_si256(reinterpret_cast<__m256i*>(c + 8 * q), _mm256_cvtepu16_epi32(parts[q]));
+      }
+  }
+};
+
 // Sign bits of 8 consecutive floats (bit p = v[p] >= 0).
 inline uint32_t sign_bits8(const float* v) {
   return uint32_t(_mm256_movemask_ps(_mm256_cmp_ps(_mm256_loadu_ps(v), _mm256_setzero_ps(), _CMP_GE_OQ)));
@@ -182,6 +298,9 @@ void pack_rows(const BinaryPackArgs& a) {
 // 3.4 GB/s on VGG conv1_2's input (7.5 ms of a 27 ms binary layer, 1 thread).
 // Rows are items of the tile pool (core/pool.h), not an OpenMP region: under load a late thread
 // holds up only the rows it took.
+// From DRAM the packing runs at about the machine's read bandwidth (VGG conv2_1: 6.4 MB in 0.65 ms,
+// 1 thread, caches flushed): items of 1024 flat pixels (one 4 KB run per channel instead of 448-byte
+// rows) measured the same, from 1 or 2 threads.
 // A second thread only from 2 MB of input (0.15 ms on one core): on the shared machine, waking a
 // pool worker for AlexNet conv2's 0.56 MB cost more than it saved (packing 25 % of the layer).
 constexpr int64_t kBinaryPackBytesPerThread = int64_t(2) << 20;
@@ -249,7 +368,13 @@ void binary_pack_avx2(const BinaryPackArgs& a) {
 // the 16 ymm registers. Measured against 8 x 3 (with vpbroadcastq weights), 4 x 6 and 12 x 2 on VGG
 // conv1_2 / conv2_1 / conv4_2 and AlexNet conv2 / conv5, 1 thread, same process, interleaved:
 // 8 x 4 was fastest on all but AlexNet conv2 (12 x 2 4 % faster there), 3-15 % ahead of 8 x 3.
+// Session 4, K = 9 (64 channels, 3x3): the micro-kernel is ~97 % of the packed convolution (1 thread:
+// calls x 69 ns per call alone = the layer's time). Tried, not kept: int32 counts and the epilogue from
+// registers (one 256-bit store per channel, no 64-bit round trip: neutral); scalar popcnt on the
+// integer pipes for the 9th word (no gain); the step loop unrolled by 3 (-4 % K = 9, +3 % K = 18) or
+// a fixed-K = 9 instance (+10 %: GCC spilled the byte counters).
 void binary_conv2d_avx2(const BinaryConvArgs& a) { binary_conv2d_impl<Avx2ConvUk<2, 4>>(a); }
+void binary_conv2d_avx2_nibble(const BinaryConvArgs& a) { binary_conv2d_impl<Avx2NibbleUk>(a); }
 void binary_gemm_avx2(const BinaryGemmArgs& a) { binary_gemm_impl<Avx2Pop>(a); }
 
 }  // namespace dlcore

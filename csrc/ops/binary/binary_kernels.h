@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <cstdint>
 
+#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -49,10 +50,17 @@ inline float binary_out(const float* scale, const float* bias, int64_t o, int64_
 //   UK::store(y, c, n, sc, bi): y[i] = sc * float(n - 2 * c[i]) + bi for the MR pixels (interior
 //   blocks; UK::store_adj the same with n[i] per pixel, border blocks; binary_store_mr is the portable one, AVX2 writes
 //   it with intrinsics: GCC left the loop scalar, 13 % of VGG conv1_2). (Non-temporal stores measured 2.4x slower on
-//   conv1_2's 25.7 MB output: 4 channel planes written 32 bytes at a time leave partial lines in the WC buffers.)
+//   conv1_2's 25.7 MB output: 4 channel planes written 32 bytes at a time leave partial lines in the WC buffers.
+//   Whole lines do not pay either (issue 15, session 4): two 8-pixel blocks counted first, then each channel's
+//   64-byte line written by two consecutive vmovntps, outputs >= 16 MB, measured 26 % slower on conv1_2 and
+//   neutral on conv2_1 (1 thread, CPU time, interleaved A/B, load 5), though a bare 25.7 MB fill runs 24 %
+//   faster non-temporal on this VM; at 2 threads the loaded machine showed no gain either.)
 //   UK::run(xp, wp, K, cnt): xp = K x kParts x MR words (pixels in lanes), wp = K x kParts x NR x
 //   kWRep words (each channel's word repeated kWRep times: AVX2 4, a ready ymm operand instead of a
 //   vpbroadcastq per product), cnt[j * MR + i] = sum_k popcount(x_i[k] XOR w_j[k]).
+//   A policy with another layout says so through BinaryLayout (below): the nibble-table kernel stores
+//   one byte per pixel and nibble, gathered as words (put_x) and transposed per block (finish_block),
+//   and a 16-byte table per weight nibble (put_w).
 // Loops: a tile of whole MR-pixel blocks of one (image, group) is gathered into xp (sized to stay
 // in L1D), then every NR-channel panel of the weights (packed once per call, L2) runs over it.
 // Threads take (image, group, pixel tile, channel chunk) items from the tile pool (core/pool.h),
@@ -154,11 +162,39 @@ inline void binary_put(uint64_t v, uint64_t* d, int64_t stride) {
   for (int q = 0; q < UK::kParts; ++q) d[q * stride] = parts[q];
 }
 
+// Where the gathered words and the weight panels go. Default: a block is K x kParts x MR words
+// (pixels in lanes), a panel K x kParts x NR x kWRep words. A policy with its own layout (the AVX2
+// nibble-table kernel: bytes, one per pixel and nibble) defines block_words / panel_words /
+// put_x / put_w itself.
+template <class UK, class = void>
+struct BinaryLayout {
+  static constexpr int MR = UK::MR, NR = UK::NR, P = UK::kParts, R = UK::kWRep;
+  static int64_t block_words(int64_t K) { return K * P * MR; }
+  static int64_t panel_words(int64_t K) { return K * P * NR * R; }
+  static void put_x(uint64_t* blk, int64_t k, int64_t i, uint64_t v) { binary_put<UK>(v, blk + k * P * MR + i, MR); }
+  static void finish_block(uint64_t*, int64_t) {}
+  static void put_w(uint64_t* panel, int64_t k, int64_t j, uint64_t v) {
+    uint64_t parts[P];
+    UK::split(v, parts);
+    for (int q = 0; q < P; ++q)
+      for (int r = 0; r < R; ++r) panel[(k * P + q) * NR * R + j * R + r] = parts[q];
+  }
+};
+template <class UK>
+struct BinaryLayout<UK, std::void_t<decltype(&UK::put_x)>> {
+  static int64_t block_words(int64_t K) { return UK::block_words(K); }
+  static int64_t panel_words(int64_t K) { return UK::panel_words(K); }
+  static void put_x(uint64_t* blk, int64_t k, int64_t i, uint64_t v) { UK::put_x(blk, k, i, v); }
+  static void finish_block(uint64_t* blk, int64_t K) { UK::finish_block(blk, K); }  // e.g. a transpose
+  static void put_w(uint64_t* panel, int64_t k, int64_t j, uint64_t v) { UK::put_w(panel, k, j, v); }
+};
+
 constexpr int64_t kBinaryXTileBytes = 16 << 10;  // the gathered pixel tile stays in L1D (32 KB on Zen 3)
 
 template <class UK>
 void binary_conv2d_impl(const BinaryConvArgs& a) {
-  constexpr int MR = UK::MR, NR = UK::NR, P = UK::kParts, R = UK::kWRep;
+  constexpr int MR = UK::MR, NR = UK::NR;
+  using L = BinaryLayout<UK>;
   const ConvShape& s = a.s;
   const int64_t wcg = a.wcg, icg = s.icg(), ocg = s.ocg(), taps = s.kh * s.kw;
   const int64_t K = (taps * icg + 63) / 64, wc = s.groups * wcg, pixels = s.oh * s.ow;
@@ -174,7 +210,7 @@ void binary_conv2d_impl(const BinaryConvArgs& a) {
   // weights: per (group, panel) K x P x NR x R words, channels past the group's end zero;
   // padding: with pattern id = row pattern * col patterns + col pattern,
   //   nadj[o * npat + id] = n + 2 * pad_pop(id, o),  so  dot = nadj - 2 * cnt.
-  const int64_t panel_words = K * P * NR * R;
+  const int64_t panel_words = L::panel_words(K);
   std::vector<uint64_t> wpan(size_t(s.groups * ncb * panel_words), 0);
   const BinaryAxisPatterns rows(s.oh, s.sh, s.pt, s.dh, s.kh, s.ih), cols(s.ow, s.sw, s.pl, s.dw, s.kw, s.iw);
   const int64_t ncp = int64_t(cols.ranges.size()), npat = int64_t(rows.ranges.size()) * ncp;
@@ -186,16 +222,11 @@ void binary_conv2d_impl(const BinaryConvArgs& a) {
     std::vector<int32_t> tap_pop(static_cast<size_t>(taps));
     for (int64_t o = s.oc * chunk / ochunks; o < s.oc * (chunk + 1) / ochunks; ++o) {
       const int64_t g = o / ocg, j = (o % ocg) % NR, cb = (o % ocg) / NR;
-      uint64_t* dst = wpan.data() + (g * ncb + cb) * panel_words + j * R;
+      uint64_t* dst = wpan.data() + (g * ncb + cb) * panel_words;
       const uint64_t* wo = a.w + o * taps * wcg;
       binary_pack_row(
           taps, icg, wcg, [&](int64_t t) { return wo + t * wcg; },
-          [&](int64_t k, uint64_t v) {
-            uint64_t parts[P];
-            UK::split(v, parts);
-            for (int q = 0; q < P; ++q)
-              for (int r = 0; r < R; ++r) dst[(k * P + q) * NR * R + r] = parts[q];
-          });
+          [&](int64_t k, uint64_t v) { L::put_w(dst, k, j, v); });
       int32_t total = 0;
       for (int64_t t = 0; t < taps; ++t) {
         int32_t c = 0;
@@ -220,7 +251,7 @@ void binary_conv2d_impl(const BinaryConvArgs& a) {
 
   // Work items: pixel tiles of whole MR blocks sized for L1; smaller tiles, then channel chunks,
   // when there are too few items for the threads (batch 1, 13 x 13).
-  const int64_t block_words = K * P * MR, nblocks = (pixels + MR - 1) / MR;
+  const int64_t block_words = L::block_words(K), nblocks = (pixels + MR - 1) / MR;
   int64_t tile_blocks = std::max<int64_t>(1, std::min(nblocks, kBinaryXTileBytes / (8 * block_words)));
   const int64_t want = 4 * int64_t(nt);
   auto tiles_of = [&](int64_t tb) { return (nblocks + tb - 1) / tb; };
@@ -234,7 +265,7 @@ void binary_conv2d_impl(const BinaryConvArgs& a) {
     // every uint64 store into xp might alias, so the compiler reloaded them per gathered word.
     const ConvShape s = a.s;
     const int64_t wcg = a.wcg, icg = s.icg(), ocg = s.ocg(), taps = s.kh * s.kw, wc = s.groups * wcg;
-    const int64_t K = (taps * icg + 63) / 64, pixels = s.oh * s.ow, block_words = K * P * MR;
+    const int64_t K = (taps * icg + 63) / 64, pixels = s.oh * s.ow, block_words = L::block_words(K);
     const int64_t ch = item % chunks, tile = item / chunks % ntiles;
     const int64_t g = item / (chunks * ntiles) % s.groups, n = item / (chunks * ntiles * s.groups);
     const int64_t b0 = tile * tile_blocks, b1 = std::min(nblocks, b0 + tile_blocks);
@@ -258,11 +289,10 @@ void binary_conv2d_impl(const BinaryConvArgs& a) {
           for (int64_t kw = 0; kw < s.kw; ++kw)
             for (int64_t q = 0; q < wcg; ++q, ++k) {
               const uint64_t* t = x0 + (kh * s.dh * s.iw + kw * s.dw) * wc + q;
-              uint64_t* d = blk + k * P * MR;
               if (wc == 1) {
-                for (int i = 0; i < MR; ++i) binary_put<UK>(t[i], d + i, MR);
+                for (int i = 0; i < MR; ++i) L::put_x(blk, k, i, t[i]);
               } else {
-                for (int i = 0; i < MR; ++i) binary_put<UK>(t[i * wc], d + i, MR);
+                for (int i = 0; i < MR; ++i) L::put_x(blk, k, i, t[i * wc]);
               }
             }
         continue;
@@ -277,8 +307,7 @@ void binary_conv2d_impl(const BinaryConvArgs& a) {
         const auto& rr = rows.ranges[size_t(rp)];
         const auto& cr = cols.ranges[size_t(cp)];
         pat[size_t(i)] = int32_t(rp * ncp + cp);
-        uint64_t* dst = blk + i % MR;
-        auto emit = [&](int64_t k, uint64_t v) { binary_put<UK>(v, dst + k * P * MR, MR); };
+        auto emit = [&](int64_t k, uint64_t v) { L::put_x(blk, k, i % MR, v); };
         DenseBits<decltype(emit)> bits{emit};
         const int64_t x0 = ((oh * s.sh - s.pt) * s.iw + ow * s.sw - s.pl) * wc;  // may be < 0: an offset
         for (int64_t kh = 0; kh < s.kh; ++kh) {
@@ -296,6 +325,7 @@ void binary_conv2d_impl(const BinaryConvArgs& a) {
         bits.finish();
       }
     }
+    for (int64_t b = b0; b < b1; ++b) L::finish_block(xp.data() + (b - b0) * block_words, K);
     alignas(64) int32_t cnt[NR * MR];
     for (int64_t cb = cb0; cb < cb1; ++cb) {
       const uint64_t* wp = wpan.data() + (g * ncb + cb) * panel_words;
