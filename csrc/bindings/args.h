@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "core/check.h"
+#include "core/epilogue.h"
 
 namespace dlcore {
 namespace args {
@@ -26,6 +27,18 @@ namespace args {
 namespace py = pybind11;
 
 inline std::string type_name(py::handle obj) { return std::string(py::str(py::type::of(obj).attr("__name__"))); }
+
+// activation= of the fused forwards (conv2d_forward, linear_forward): None,
+// "none" or "relu" (core/epilogue.h).
+inline Activation activation_arg(py::handle obj, const char* op) {
+  if (obj.is_none()) return Activation::none;
+  DLCORE_CHECK_TYPE(py::isinstance<py::str>(obj), op, ": activation must be None, 'none' or 'relu', got ",
+                    type_name(obj));
+  const std::string name = py::str(obj);
+  if (name == "relu") return Activation::relu;
+  DLCORE_CHECK(name == "none", op, ": activation must be None, 'none' or 'relu', got '", name, "'");
+  return Activation::none;
+}
 
 inline bool is_int(py::handle obj) { return !PyBool_Check(obj.ptr()) && PyIndex_Check(obj.ptr()); }
 

@@ -11,6 +11,7 @@
 #include "bindings/conv_bf16_call.h"
 #include "bindings/init.h"
 #include "ops/conv/conv.h"
+#include "ops/eltwise/eltwise.h"
 
 namespace py = pybind11;
 
@@ -26,14 +27,31 @@ ConvShape make_shape(const Shape& xs, const Shape& ws, py::handle stride, py::ha
                          args::pair_arg(dilation, op, "dilation"), groups, op);
 }
 
+// y = relu(y) as a pass of its own (relu_forward's kernel, in place), for the
+// entries that cannot fuse it: the bfloat16 column.
+void relu_pass(FloatArray& y) {
+  EltwiseArgs e;
+  e.op = EltwiseOp::relu_forward;
+  e.n = int64_t(y.size());
+  e.a = y.data();
+  e.out = y.mutable_data();
+  const auto& impl = eltwise_registry(e.op).select(e, "auto");
+  py::gil_scoped_release nogil;
+  impl.run(e);
+}
+
 FloatArray forward_entry(py::handle x_obj, py::handle w_obj, py::handle bias_obj, py::handle stride, py::handle padding,
-                         py::handle dilation, int64_t groups, const std::string& backend) {
+                         py::handle dilation, int64_t groups, const std::string& backend, py::handle activation) {
   const char* op = "conv2d_forward";
-  if (is_bf16_array(x_obj) || is_bf16_array(w_obj))  // the bf16 column (bind_conv_bf16.cpp)
-    return conv2d_forward_bf16_entry(
+  const bool relu = args::activation_arg(activation, op) == Activation::relu;
+  if (is_bf16_array(x_obj) || is_bf16_array(w_obj)) {  // the bf16 column (bind_conv_bf16.cpp)
+    FloatArray y = conv2d_forward_bf16_entry(
         x_obj, w_obj, bias_obj,
         [&](const Shape& xs, const Shape& ws) { return make_shape(xs, ws, stride, padding, dilation, groups, op); },
         backend);
+    if (relu) relu_pass(y);  // not fused in the bf16 kernels: a separate pass
+    return y;
+  }
   FloatArray x = input_f32(x_obj, op, "x", 4);
   FloatArray w = input_f32(w_obj, op, "w", 4);
   ConvForwardArgs a;
@@ -49,6 +67,7 @@ FloatArray forward_entry(py::handle x_obj, py::handle w_obj, py::handle bias_obj
   a.x = x.data();
   a.w = w.data();
   a.y = y.mutable_data();
+  a.relu = relu;  // every float32 entry fuses it (conv.h)
   const auto& impl = conv2d_forward_registry().select(a, backend);
   {
     py::gil_scoped_release nogil;
@@ -135,7 +154,7 @@ py::tuple conv_geometry_entry(py::handle input_shape, py::handle weight_shape, p
 void init_conv(py::module_& m) {
   m.def("conv2d_forward", &forward_entry, py::arg("x"), py::arg("w"), py::arg("bias") = py::none(),
         py::arg("stride") = 1, py::arg("padding") = 0, py::arg("dilation") = 1, py::arg("groups") = 1,
-        py::arg("backend") = "auto");
+        py::arg("backend") = "auto", py::arg("activation") = py::none());
   m.def("conv2d_backward_data", &backward_data_entry, py::arg("dy"), py::arg("w"), py::arg("input_shape"),
         py::arg("stride") = 1, py::arg("padding") = 0, py::arg("dilation") = 1, py::arg("groups") = 1,
         py::arg("backend") = "auto");

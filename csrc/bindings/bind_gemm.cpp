@@ -8,6 +8,7 @@
 #include <chrono>
 #include <vector>
 
+#include "bindings/args.h"
 #include "bindings/array.h"
 #include "bindings/bf16_array.h"
 #include "bindings/gemm_call.h"
@@ -84,6 +85,46 @@ static py::array gemm_entry(py::handle a_obj, py::handle b_obj, bool trans_a, bo
   return c;
 }
 
+// dlcore._C.linear_forward: y = act(x w^T + bias) for x (N, in), w (out, in),
+// bias (out,) or None: one GEMM (trans_b on the stored weight) with the bias
+// and the activation in its epilogue, tile by tile (gemm.h), instead of a GEMM,
+// a NumPy `y += b` and a relu pass over y.
+static FloatArray linear_forward_entry(py::handle x_obj, py::handle w_obj, py::handle bias_obj, py::handle activation,
+                                       const std::string& backend) {
+  const char* op = "linear_forward";
+  const Activation act = args::activation_arg(activation, op);
+  FloatArray x = input_f32(x_obj, op, "x", 2);
+  FloatArray w = input_f32(w_obj, op, "w", 2);
+  DLCORE_CHECK(x.shape(1) == w.shape(1), op, ": x ", shape_str(shape_of(x)), " and w ", shape_str(shape_of(w)),
+               " differ in in_features (x.shape[1] must equal w.shape[1])");
+  GemmArgs g;
+  FloatArray bias;
+  if (!bias_obj.is_none()) {
+    bias = input_f32(bias_obj, op, "bias", 1);
+    DLCORE_CHECK(bias.shape(0) == w.shape(0), op, ": bias has shape ", shape_str(shape_of(bias)), ", expected (",
+                 w.shape(0), ",) for w ", shape_str(shape_of(w)));
+    g.bias_col = bias.data();
+  }
+  FloatArray y = new_f32({x.shape(0), w.shape(0)});
+  g.m = x.shape(0);
+  g.n = w.shape(0);
+  g.k = x.shape(1);
+  g.a = x.data();
+  g.lda = g.k;
+  g.b = w.data();
+  g.ldb = g.k;
+  g.trans_b = true;
+  g.c = y.mutable_data();
+  g.ldc = g.n;
+  g.relu = act == Activation::relu;
+  const auto& impl = gemm_registry().select(g, backend);
+  {
+    py::gil_scoped_release nogil;
+    impl.run(g);
+  }
+  return y;
+}
+
 // Tuning hook: square n x n product with explicit cache blocks; returns
 // seconds (median of `repeats`). With thread_cpu_time (meaningful with one
 // thread) it reports the calling thread's CPU time instead of wall time, which
@@ -127,6 +168,10 @@ void init_gemm(py::module_& m) {
   m.def("gemm", &gemm_entry, py::arg("a"), py::arg("b"), py::arg("trans_a") = false, py::arg("trans_b") = false,
         py::arg("alpha") = 1.0f, py::arg("beta") = 0.0f, py::arg("out") = py::none(), py::arg("backend") = "auto",
         py::arg("out_dtype") = py::none());
+  m.def("linear_forward", &linear_forward_entry, py::arg("x"), py::arg("w"), py::arg("bias") = py::none(),
+        py::arg("activation") = py::none(), py::arg("backend") = "auto",
+        "y = act(x @ w.T + bias): one GEMM with the bias and activation (None, 'none', 'relu') fused in its "
+        "epilogue");
 }
 
 }  // namespace dlcore

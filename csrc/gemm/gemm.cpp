@@ -12,6 +12,7 @@
 #include "core/bf16.h"
 
 #include "core/buffer.h"
+#include "core/epilogue.h"
 #include "core/pool.h"
 #include "core/threads.h"
 #include "gemm/blocksizes.h"
@@ -55,6 +56,28 @@ inline void micro_tile(const Kern& kern, int64_t kc, const P* ap, const P* bp, f
     }
 }
 
+// The fused epilogue (gemm.h) on a rows x cols block of C whose first element
+// is (r0, c0) of the product: bias, then activation. Run by the thread that
+// just wrote the block, right after its last k block, so the block is still in
+// L1. Baseline code, one pass over the block: the same arithmetic (one float
+// add, then relu_scalar) as a separate bias add and relu_forward pass, so the
+// fused result is bitwise the unfused one.
+void apply_epilogue(const GemmArgs& g, float* c, int64_t ldc, int64_t r0, int64_t c0, int64_t rows, int64_t cols) {
+  for (int64_t i = 0; i < rows; ++i) {
+    float* row = c + i * ldc;
+    if (g.bias_row) {
+      const float b = g.bias_row[r0 + i];
+      for (int64_t j = 0; j < cols; ++j) row[j] += b;
+    }
+    if (g.bias_col) {
+      const float* b = g.bias_col + c0;
+      for (int64_t j = 0; j < cols; ++j) row[j] += b[j];
+    }
+    if (g.relu)
+      for (int64_t j = 0; j < cols; ++j) row[j] = relu_scalar(row[j]);
+  }
+}
+
 // Work below which a second thread costs more than it saves (fork/join and
 // the shared packing barriers): about 2 MFLOP, measured on the gemm report.
 constexpr double kMinFlopsPerThread = 2.0e6;
@@ -93,6 +116,7 @@ void gemm_serial(const GemmArgs& g, const S* a, const S* b, float* c, int64_t m,
       const int64_t kp = packed_k(kern, kc);  // panel length (kc, or kc padded for K-pairs/tiles)
       // Later k blocks accumulate into what the first one wrote.
       const float beta = pc == 0 ? g.beta : 1.0f;
+      const bool epilogue = g.has_epilogue() && pc + kc >= k;  // the tile is final after this block
       for (int64_t ic = 0; ic < m; ic += kern.mc) {
         const int64_t mc = std::min<int64_t>(kern.mc, m - ic);
         const int64_t m_panels = ceil_div(mc, mr);
@@ -115,6 +139,9 @@ void gemm_serial(const GemmArgs& g, const S* a, const S* b, float* c, int64_t m,
             int rows = int(std::min<int64_t>(mr, mc - ir * mr));
             micro_tile(kern, kp, abuf + ir * mr * kp, bp, c + (ic + ir * mr) * g.ldc + jc + jr * nr, g.ldc, rows, cols,
                        g.alpha, beta);
+            if (epilogue)
+              apply_epilogue(g, c + (ic + ir * mr) * g.ldc + jc + jr * nr, g.ldc, ic + ir * mr, jc + jr * nr, rows,
+                             cols);
           }
         }
       }
@@ -209,106 +236,47 @@ int64_t tile_target(int64_t m, int64_t n, int nt, const Kern& kern) {
   return nt;
 }
 
-// One unit of parallel work: rows [r0, r1) x columns [c0, c1) of product p's
-// C, panel-aligned (r0 a multiple of MR, c0 of NR).
-struct Tile {
-  int64_t p, r0, r1, c0, c1;
-  int64_t rows() const { return r1 - r0; }
-  int64_t cols() const { return c1 - c0; }
+// The panel-aligned thread grid of one m x n product (see grid_for).
+struct TileGrid {
+  int64_t tm = 1, tn = 1;              // tiles down and across
+  int64_t rows_per = 0, cols_per = 0;  // rows / columns of C per tile
+  int64_t tiles() const { return tm * tn; }
 };
 
-// Appends the tiles of product p's tm x tn grid (see grid_for), row by row.
 template <class Kern>
-void append_grid(std::vector<Tile>* plan, int64_t p, int64_t m, int64_t n, int64_t target, const Kern& kern) {
-  int64_t tm, tn;
-  grid_for(m, n, target, kern, &tm, &tn);
-  const int64_t rows_per = ceil_div(ceil_div(m, kern.mr), tm) * kern.mr;
-  const int64_t cols_per = ceil_div(ceil_div(n, kern.nr), tn) * kern.nr;
-  for (int64_t r0 = 0; r0 < m; r0 += rows_per)
-    for (int64_t c0 = 0; c0 < n; c0 += cols_per)
-      plan->push_back({p, r0, std::min(m, r0 + rows_per), c0, std::min(n, c0 + cols_per)});
+TileGrid tile_grid(int64_t m, int64_t n, int64_t target, const Kern& kern) {
+  TileGrid t;
+  grid_for(m, n, target, kern, &t.tm, &t.tn);
+  t.rows_per = ceil_div(ceil_div(m, kern.mr), t.tm) * kern.mr;
+  t.cols_per = ceil_div(ceil_div(n, kern.nr), t.tn) * kern.nr;
+  return t;
 }
 
-// Cuts a tile in two at a panel boundary across its longer side (cutting the
-// rows makes both halves pack the tile's columns of B, cutting the columns
-// its rows of A: the longer side is the cheaper cut). False when neither
-// side spans two panels.
-template <class Kern>
-bool halve(const Tile& t, const Kern& kern, Tile* first, Tile* second) {
-  *first = *second = t;
-  if (t.rows() >= t.cols() && t.rows() > kern.mr) {
-    first->r1 = second->r0 = t.r0 + ceil_div(ceil_div(t.rows(), kern.mr), 2) * kern.mr;
-    return true;
-  }
-  if (t.cols() > kern.nr) {
-    first->c1 = second->c0 = t.c0 + ceil_div(ceil_div(t.cols(), kern.nr), 2) * kern.nr;
-    return true;
-  }
-  if (t.rows() > kern.mr) {
-    first->r1 = second->r0 = t.r0 + ceil_div(ceil_div(t.rows(), kern.mr), 2) * kern.mr;
-    return true;
-  }
-  return false;
-}
-
-// Guided tail: tiles are claimed in plan order, so the last ones decide how
-// long the other threads wait for a late one. The last nt tiles are cut in
-// two, and the last nt of those again, while they exceed kTailTileFlops and
-// the cuts' repacking (kPackFmas per packed float) stays under
-// kMaxTailPacking of the call's arithmetic: big tiles first, then ever
-// smaller ones (2048^3 at 2 threads: 6 tiles of 1024x512, then 512x512 down
-// to 128x128). A thread the OS slows down near the end of a call then holds
-// a tile of about a millisecond instead of 1/8 of the call (2048^3 next to
-// one spinning process: a 1024x512 tile is ~40 ms at 2/3 of a core). The
-// tiles stay panel-aligned: results do not change.
-// kTailTileFlops: about 1 ms on one core here (65-80 GFLOP/s), the scale of
-// the scheduler's time slice; below it a cut buys little. kMaxTailPacking:
-// the cuts of 2048^3 / 4096^3 cost ~1% (modelled), mid-size long-k products
-// (conv layers as GEMMs, 512x196x4608) would pay 4% per level and are left
-// alone.
-constexpr double kTailTileFlops = 64.0e6;
-constexpr double kMaxTailPacking = 0.03;
-
-template <class Kern>
-void split_tail(std::vector<Tile>* plan, int64_t m, int64_t n, int64_t k, int64_t products, int nt, const Kern& kern) {
-  const double work = double(m) * double(n) * double(products);  // FMAs per k
-  double extra = 0.0;
-  for (;;) {
-    const size_t first = plan->size() - std::min(plan->size(), size_t(nt));
-    std::vector<Tile> halves;
-    for (size_t i = first; i < plan->size(); ++i) {
-      const Tile t = (*plan)[i];
-      Tile a, b;
-      if (2.0 * double(t.rows()) * double(t.cols()) * double(k) <= kTailTileFlops || !halve(t, kern, &a, &b)) return;
-      // Both halves pack the side that was not cut.
-      extra += kPackFmas * double(a.r0 == b.r0 ? t.rows() : t.cols()) / work;
-      halves.push_back(a);
-      halves.push_back(b);
-    }
-    if (extra > kMaxTailPacking) return;
-    plan->resize(first);
-    plan->insert(plan->end(), halves.begin(), halves.end());
-  }
-}
-
-// Tile t of a plan on the calling thread: `sum` products (operands
-// stride_a / stride_b apart) added into it in order, the first with g.beta
-// and the others with beta 1: per element the same micro-kernel calls as
-// `sum` GEMM calls one after the other.
+// Tile `t` of `grid` over one C, on the calling thread: `sum` products
+// (operands stride_a / stride_b apart) added into it in order, the first
+// with g.beta and the others with beta 1: per element the same micro-kernel
+// calls as `sum` GEMM calls one after the other.
 template <class Kern, class S>
-void run_tile(const GemmArgs& g, const S* a, const S* b, const Tile& t, int64_t sum, const Kern& kern) {
-  a += t.p * g.stride_a;
-  b += t.p * g.stride_b;
-  float* c = g.c + t.p * g.stride_c;
+void run_tile(const GemmArgs& g, const S* a, const S* b, float* c, const TileGrid& grid, int64_t t, int64_t sum,
+              const Kern& kern) {
+  const int64_t ti = t / grid.tn, tj = t % grid.tn;
+  const int64_t r0 = std::min(g.m, ti * grid.rows_per), r1 = std::min(g.m, (ti + 1) * grid.rows_per);
+  const int64_t c0 = std::min(g.n, tj * grid.cols_per), c1 = std::min(g.n, (tj + 1) * grid.cols_per);
+  if (r1 <= r0 || c1 <= c0) return;
   GemmArgs gi = g;
+  if (gi.bias_row) gi.bias_row += r0;  // the epilogue's vectors from this tile's first row / column
+  if (gi.bias_col) gi.bias_col += c0;
+  GemmArgs plain = gi;  // the products before the last of a sum: no epilogue yet
+  plain.bias_row = plain.bias_col = nullptr;
+  plain.relu = false;
   for (int64_t i = 0; i < sum; ++i) {
-    if (i > 0) gi.beta = 1.0f;
+    if (i > 0) gi.beta = plain.beta = 1.0f;
     // Offsets into op(A) rows and op(B) columns.
     const S* ai = a + i * g.stride_a;
     const S* bi = b + i * g.stride_b;
-    const S* a_sub = g.trans_a ? ai + t.r0 : ai + t.r0 * g.lda;
-    const S* b_sub = g.trans_b ? bi + t.c0 * g.ldb : bi + t.c0;
-    gemm_serial_buffered(gi, a_sub, b_sub, c + t.r0 * g.ldc + t.c0, t.rows(), t.cols(), kern);
+    const S* a_sub = g.trans_a ? ai + r0 : ai + r0 * g.lda;
+    const S* b_sub = g.trans_b ? bi + c0 * g.ldb : bi + c0;
+    gemm_serial_buffered(i + 1 < sum ? plain : gi, a_sub, b_sub, c + r0 * g.ldc + c0, r1 - r0, c1 - c0, kern);
   }
 }
 
@@ -325,7 +293,10 @@ void gemm_blis(const GemmArgs& g, const Kern& kern) {
   const S* gb = b_of(g, static_cast<const S*>(nullptr));
   if (g.m == 0 || g.n == 0 || g.batch == 0) return;
   if (g.k == 0 || g.alpha == 0.0f) {
-    for (int64_t i = 0; i < (g.sum_batch ? 1 : g.batch); ++i) scale_c(g.c + i * g.stride_c, g.ldc, g.m, g.n, g.beta);
+    for (int64_t i = 0; i < (g.sum_batch ? 1 : g.batch); ++i) {
+      scale_c(g.c + i * g.stride_c, g.ldc, g.m, g.n, g.beta);
+      if (g.has_epilogue()) apply_epilogue(g, g.c + i * g.stride_c, g.ldc, 0, 0, g.m, g.n);
+    }
     return;
   }
   // `products` C matrices, each the sum of `sum` products (sum_batch: one C).
@@ -334,22 +305,23 @@ void gemm_blis(const GemmArgs& g, const Kern& kern) {
   const int all = g.num_threads > 0 ? g.num_threads : get_num_threads();
   const double flops = 2.0 * double(g.m) * double(g.n) * double(g.k) * double(g.batch);
   const int nt = int(std::min<int64_t>(all, std::max<int64_t>(1, int64_t(flops / kMinFlopsPerThread))));
+  const TileGrid whole = tile_grid(g.m, g.n, 1, kern);
+  auto product = [&](int64_t p, const TileGrid& grid, int64_t t) {
+    run_tile(g, ga + p * g.stride_a, gb + p * g.stride_b, g.c + p * g.stride_c, grid, t, sum, kern);
+  };
   if (nt <= 1) {
-    for (int64_t p = 0; p < products; ++p) run_tile(g, ga, gb, Tile{p, 0, g.m, 0, g.n}, sum, kern);
+    for (int64_t p = 0; p < products; ++p) product(p, whole, 0);
     return;
   }
-  // The plan: many products, one per tile; few, each split into a grid, all
-  // their tiles in one loop (one join per call instead of one per product).
-  // Then the guided tail. Tiles are handed out dynamically in plan order.
-  std::vector<Tile> plan;
   if (products >= int64_t(nt) * kTilesPerThread) {
-    for (int64_t p = 0; p < products; ++p) plan.push_back({p, 0, g.m, 0, g.n});
-  } else {
-    const int64_t target = ceil_div(tile_target(g.m, g.n, nt, kern), products);
-    for (int64_t p = 0; p < products; ++p) append_grid(&plan, p, g.m, g.n, target, kern);
+    // Many products: one per tile, handed out dynamically.
+    parallel_tiles(products, nt, [&](int64_t p) { product(p, whole, 0); });
+    return;
   }
-  split_tail(&plan, g.m, g.n, g.k * sum, products, nt, kern);
-  parallel_tiles(int64_t(plan.size()), nt, [&](int64_t t) { run_tile(g, ga, gb, plan[size_t(t)], sum, kern); });
+  // Few products: each split into a grid and all their tiles in one loop,
+  // one join per call instead of one per product.
+  const TileGrid grid = tile_grid(g.m, g.n, ceil_div(tile_target(g.m, g.n, nt, kern), products), kern);
+  parallel_tiles(products * grid.tiles(), nt, [&](int64_t t) { product(t / grid.tiles(), grid, t % grid.tiles()); });
 }
 
 // The dtype column: float32 kernels decline bf16 operands and vice versa.

@@ -43,6 +43,16 @@ struct GemmArgs {
   const uint16_t* b16 = nullptr;
   uint16_t* c16 = nullptr;
   bool is_bf16() const { return a16 != nullptr || b16 != nullptr; }
+  // Fused epilogue (issue 17), applied to each finished tile of C by the
+  // thread that computed it, right after its last k block while the tile is
+  // in L1: C = act(alpha op(A) op(B) + beta C + bias). bias_row (m,) adds
+  // bias_row[i] to row i (a 1x1 convolution: per output channel), bias_col
+  // (n,) adds bias_col[j] to column j (a linear layer). The same vectors serve
+  // every product of a batch. With sum_batch, after the last product only.
+  const float* bias_row = nullptr;
+  const float* bias_col = nullptr;
+  bool relu = false;
+  bool has_epilogue() const { return bias_row != nullptr || bias_col != nullptr || relu; }
 };
 
 const Registry<GemmArgs>& gemm_registry();

@@ -55,7 +55,7 @@ def conv2d_backward_data(dy: object, w: object, input_shape: object, stride: obj
 
 def conv2d_backward_weights(x: object, dy: object, weight_shape: object, stride: object = 1, padding: object = 0, dilation: object = 1, groups: typing.SupportsInt | typing.SupportsIndex = 1, bias: bool = True, backend: str = 'auto') -> tuple: ...
 
-def conv2d_forward(x: object, w: object, bias: object = None, stride: object = 1, padding: object = 0, dilation: object = 1, groups: typing.SupportsInt | typing.SupportsIndex = 1, backend: str = 'auto') -> numpy.typing.NDArray[numpy.float32]: ...
+def conv2d_forward(x: object, w: object, bias: object = None, stride: object = 1, padding: object = 0, dilation: object = 1, groups: typing.SupportsInt | typing.SupportsIndex = 1, backend: str = 'auto', activation: object = None) -> numpy.typing.NDArray[numpy.float32]: ...
 
 def conv2d_u8s8(x: object, w: object, x_zero_point: typing.SupportsInt | typing.SupportsIndex = 0, stride: object = 1, padding: object = 0, dilation: object = 1, groups: typing.SupportsInt | typing.SupportsIndex = 1, backend: str = 'auto') -> numpy.typing.NDArray[numpy.int32]: ...
 
@@ -107,6 +107,9 @@ def last_dispatch() -> str:
 
 def last_dispatch_declined() -> list:
     """[(implementation, reason), ...]: why the entries listed before the last choice on this thread declined"""
+
+def linear_forward(x: object, w: object, bias: object = None, activation: object = None, backend: str = 'auto') -> numpy.typing.NDArray[numpy.float32]:
+    """y = act(x @ w.T + bias): one GEMM with the bias and activation (None, 'none', 'relu') fused in its epilogue"""
 
 def log_softmax_backward(dy: object, y: object, axis: typing.SupportsInt | typing.SupportsIndex = -1, backend: str = 'auto') -> numpy.typing.NDArray[numpy.float32]: ...
 

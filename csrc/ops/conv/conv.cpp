@@ -6,6 +6,7 @@
 #include <limits>
 
 #include "core/buffer.h"
+#include "core/epilogue.h"
 #include "core/threads.h"
 #include "gemm/gemm.h"
 
@@ -79,7 +80,7 @@ void forward_ref(const ConvForwardArgs& a) {
                        a.w[((o * icg + c) * s.kh + kh) * s.kw + kw];
               }
             }
-          y[oh * s.ow + ow] = sum;
+          y[oh * s.ow + ow] = a.relu ? relu_scalar(sum) : sum;
         }
     }
 }
@@ -199,10 +200,12 @@ void pointwise_gemm(const ConvShape& s, GemmArgs g, int64_t a_group, int64_t b_g
   const float* a = g.a;
   const float* b = g.b;
   float* c = g.c;
+  const float* bias = g.bias_row;  // forward: the bias of all output channels, m of them per group
   for (int64_t grp = 0; grp < s.groups; ++grp) {
     g.a = a + grp * a_group;
     g.b = b + grp * b_group;
     g.c = c + grp * c_group;
+    g.bias_row = bias ? bias + grp * g.m : nullptr;
     gemm(g, backend);
   }
 }
@@ -210,10 +213,6 @@ void pointwise_gemm(const ConvShape& s, GemmArgs g, int64_t a_group, int64_t b_g
 void forward_pointwise(const ConvForwardArgs& a, const char* backend) {
   const ConvShape& s = a.s;
   const int64_t hw = s.oh * s.ow, icg = s.icg(), ocg = s.ocg();
-  if (a.bias) {
-#pragma omp parallel for schedule(static) num_threads(get_num_threads())
-    for (int64_t no = 0; no < s.n * s.oc; ++no) std::fill(a.y + no * hw, a.y + (no + 1) * hw, a.bias[no % s.oc]);
-  }
   GemmArgs g;
   g.m = ocg;
   g.n = hw;
@@ -224,7 +223,10 @@ void forward_pointwise(const ConvForwardArgs& a, const char* backend) {
   g.ldb = hw;
   g.c = a.y;
   g.ldc = hw;
-  g.beta = a.bias ? 1.0f : 0.0f;
+  // Bias (one per output channel: a row of C) and ReLU in the GEMM's epilogue,
+  // tile by tile: no pass that fills y with the bias first.
+  g.bias_row = a.bias;
+  g.relu = a.relu;
   g.batch = s.n;
   g.stride_b = s.ic * hw;
   g.stride_c = s.oc * hw;

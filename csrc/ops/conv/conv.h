@@ -115,6 +115,9 @@ struct ConvForwardArgs {
   const float* w = nullptr;     // (OC, ICg, KH, KW)
   const float* bias = nullptr;  // (OC,) or null
   float* y = nullptr;           // (N, OC, OH, OW), fully written
+  // Fused ReLU (issue 17): y = relu(conv + bias), applied by every entry where
+  // its output tile is still in registers or L1 (core/epilogue.h).
+  bool relu = false;
 };
 
 struct ConvBackwardDataArgs {

@@ -15,6 +15,7 @@
 #pragma once
 #include <cstdint>
 
+#include "core/epilogue.h"
 #include "core/pool.h"
 #include "core/simd.h"
 #include "core/threads.h"
@@ -278,6 +279,7 @@ struct TileArgs {
   int64_t dst_col, dst_block;   // floats between columns / between blocks
   const float* init = nullptr;  // NB*W start values (bias) or null for zero
   bool accumulate = false;      // start from dst instead (backward data)
+  bool relu = false;            // fused ReLU on the final sums, in registers before the store
 };
 
 // acc[b][r] (+)= sum over the loops and c of wei[b][c] (vector) * src[r][c] (broadcast).
@@ -314,6 +316,11 @@ void conv_tile(const TileArgs& t) {
         }
       }
 
+  if (t.relu)
+#pragma GCC unroll 4
+    for (int b = 0; b < NB; ++b)
+#pragma GCC unroll 16
+      for (int r = 0; r < RW; ++r) acc[b][r] = relu_vec<V>(acc[b][r]);
 #pragma GCC unroll 4
   for (int b = 0; b < NB; ++b)
 #pragma GCC unroll 16
@@ -371,11 +378,13 @@ void conv_row(TileArgs t, int64_t nb, int64_t cols) {
 // ---------------------------------------------------------------------------
 
 // yb = conv(xb, wb) + bias on blocked, padded operands (xb padded per s,
-// wb in the forward layout, bias NB-block padded or null). Input blocks are
-// CI channels wide: W, or all of a narrow input (CI = ICg < W, one block).
+// wb in the forward layout, bias NB-block padded or null), then relu(yb) when
+// `relu`: in the tiles of the last input-channel chunk, before their store.
+// Input blocks are CI channels wide: W, or all of a narrow input (CI = ICg < W,
+// one block).
 template <class V, int CI = V::width>
 void forward_blocked(const ConvShape& s, const Blocking& b, const float* xb, const float* wb, const float* bias,
-                     float* yb) {
+                     float* yb, bool relu = false) {
   constexpr int W = V::width;
   constexpr int NB = TileShape<V>::NB;
   const int64_t icb = CI == W ? b.icb : 1;
@@ -411,6 +420,7 @@ void forward_blocked(const ConvShape& s, const Blocking& b, const float* xb, con
       t.wei = wei + ib * kk;
       t.init = bias && ib == 0 ? bias + (g * b.ocb + ob) * W : nullptr;
       t.accumulate = ib > 0;
+      t.relu = relu && ib + icb_chunk >= icb;  // these tiles hold the final sums
       for (int64_t oh = oh0; oh < oh1; ++oh) {
         t.src = src + ib * plane + oh * s.sh * b.iwp * CI;
         t.dst = dst + oh * s.ow * W;
@@ -449,7 +459,7 @@ void forward_narrow(const ConvForwardArgs& a, const float* bias) {
   float* yb = conv_scratch(2, size_t(s.n * b.G * b.ocb * s.oh * s.ow * W));
   to_blocked<V, CI>(a.x, xb, s.n, b.G, b.icg, 1, s.ih, s.iw, s.pt, s.pb, s.pl, s.pr);
   weights_to_narrow_blocked<V, CI, W>(a.w, wb, s, b);
-  forward_blocked<V, CI>(s, b, xb, wb, bias, yb);
+  forward_blocked<V, CI>(s, b, xb, wb, bias, yb, a.relu);
   from_blocked<V, W>(yb, a.y, s.n, b.G, b.ocg, b.ocb, s.oh, s.ow, s.oh, s.ow, 0, 0);
 }
 
@@ -493,7 +503,7 @@ void conv2d_forward_blocked(const ConvForwardArgs& a) {
   float* yb = conv_scratch(2, size_t(s.n * b.G * b.ocb * s.oh * s.ow * W));
   to_blocked<V, W>(a.x, xb, s.n, b.G, b.icg, b.icb, s.ih, s.iw, s.pt, s.pb, s.pl, s.pr);
   weights_to_blocked<V, W>(a.w, wb, s, b, false, false);
-  forward_blocked<V>(s, b, xb, wb, bias, yb);
+  forward_blocked<V>(s, b, xb, wb, bias, yb, a.relu);
   from_blocked<V, W>(yb, a.y, s.n, b.G, b.ocg, b.ocb, s.oh, s.ow, s.oh, s.ow, 0, 0);
 }
 

@@ -103,7 +103,7 @@ struct TapOffsets {
 // w[tap] * P[tap offset + column]; the last of them may be partial (`live`).
 template <class V, int N>
 DLCORE_INLINE void depthwise_vectors(const float* row, const float* w, float bias, const TapOffsets& taps, int64_t ow0,
-                                     int live, float* y) {
+                                     int live, bool relu, float* y) {
   constexpr int W = V::width;
   typename V::reg acc[N];
   for (int v = 0; v < N; ++v) acc[v] = V::set1(bias);
@@ -113,6 +113,8 @@ DLCORE_INLINE void depthwise_vectors(const float* row, const float* w, float bia
     const float* src = row + taps.at[size_t(t)] + ow0;
     for (int v = 0; v < N; ++v) acc[v] = V::fmadd(wv, V::load(src + v * W), acc[v]);
   }
+  if (relu)  // the fused ReLU (core/epilogue.h), on the registers
+    for (int v = 0; v < N; ++v) acc[v] = relu_vec<V>(acc[v]);
   for (int v = 0; v < N - 1; ++v) V::store(y + ow0 + v * W, acc[v]);
   simd::store_first<V>(y + ow0 + (N - 1) * W, acc[N - 1], live);
 }
@@ -121,11 +123,12 @@ DLCORE_INLINE void depthwise_vectors(const float* row, const float* w, float bia
 // at a time, the last one partial. A vector reads at most W - 1 floats past
 // the row's last column, inside the phase row's slack.
 template <class V>
-void depthwise_row(const float* row, const float* w, float bias, const TapOffsets& taps, int64_t ow, float* y) {
+void depthwise_row(const float* row, const float* w, float bias, const TapOffsets& taps, int64_t ow, bool relu,
+                   float* y) {
   constexpr int W = V::width, kGroup = 4;
   int64_t ow0 = 0;
-  for (; ow0 + kGroup * W <= ow; ow0 += kGroup * W) depthwise_vectors<V, kGroup>(row, w, bias, taps, ow0, W, y);
-  for (; ow0 < ow; ow0 += W) depthwise_vectors<V, 1>(row, w, bias, taps, ow0, int(imin(W, ow - ow0)), y);
+  for (; ow0 + kGroup * W <= ow; ow0 += kGroup * W) depthwise_vectors<V, kGroup>(row, w, bias, taps, ow0, W, relu, y);
+  for (; ow0 < ow; ow0 += W) depthwise_vectors<V, 1>(row, w, bias, taps, ow0, int(imin(W, ow - ow0)), relu, y);
 }
 
 // Planes handed to the threads: (image, group), each thread with its own
@@ -160,7 +163,7 @@ void depthwise_forward(const ConvForwardArgs& a) {
       float* y = a.y + (n * s.oc + o) * s.oh * s.ow;
       const float bias = a.bias ? a.bias[o] : 0.0f;
       for (int64_t oh = 0; oh < s.oh; ++oh)
-        depthwise_row<V>(p + oh * offsets.row_step, a.w + o * taps, bias, offsets, s.ow, y + oh * s.ow);
+        depthwise_row<V>(p + oh * offsets.row_step, a.w + o * taps, bias, offsets, s.ow, a.relu, y + oh * s.ow);
     }
   });
 }

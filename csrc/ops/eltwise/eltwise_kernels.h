@@ -5,6 +5,7 @@
 #pragma once
 #include <omp.h>
 
+#include "core/epilogue.h"
 #include "core/simd.h"
 #include "core/simd_math.h"
 #include "ops/eltwise/eltwise.h"
@@ -25,8 +26,8 @@ struct ReluForward {
   bool zero_slope;
   explicit ReluForward(float s) : slope(V::set1(s)), zero_slope(s == 0.0f) {}
   DLCORE_INLINE typename V::reg operator()(typename V::reg x, typename V::reg) const {
-    const auto neg = zero_slope ? V::select(V::is_nan(x), x, V::zero()) : V::mul(x, slope);
-    return V::select(V::cmp_gt(x, V::zero()), x, neg);
+    if (zero_slope) return relu_vec<V>(x);  // the formula the fused conv/GEMM epilogues use too
+    return V::select(V::cmp_gt(x, V::zero()), x, V::mul(x, slope));
   }
 };
 

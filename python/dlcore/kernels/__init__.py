@@ -17,7 +17,7 @@ from ._dispatch import last_dispatch
 from .dropout import *  # noqa: F401,F403  (dropout_forward, dropout_backward)
 from .conv import conv2d_backward_data, conv2d_backward_weights, conv2d_forward
 from .eltwise import *  # noqa: F401,F403  (relu/prelu/sigmoid/tanh/elu/abs/maxout forward and backward)
-from .gemm import gemm
+from .gemm import gemm, linear_forward  # linear_forward: _C only, not in __all__ (see its docstring)
 from .cast import cast_bf16_to_f32, cast_f32_to_bf16
 from .lrn import lrn_backward, lrn_forward
 from .norm import *  # noqa: F401,F403  (batch_norm_forward_training/_inference, batch_norm_backward)

@@ -13,11 +13,23 @@ which raises ValueError / TypeError naming the shapes involved.
 """
 from __future__ import annotations
 
+from .. import _C
 from ._dispatch import bool_arg, int_arg, module_for
 
 
-def conv2d_forward(x, w, bias=None, *, stride=1, padding=0, dilation=1, groups=1, backend="auto"):
-    """y = conv2d(x, w) + bias (cross-correlation, as in every DL framework).
+def activation_arg(activation, op):
+    """None, "none" or "relu" (the fused epilogues of conv2d_forward / linear_forward), else an error."""
+    if activation is None or activation == "none":
+        return None
+    if activation == "relu":
+        return activation
+    if not isinstance(activation, str):
+        raise TypeError(f"{op}: activation must be None, 'none' or 'relu', got {type(activation).__name__}")
+    raise ValueError(f"{op}: activation must be None, 'none' or 'relu', got {activation!r}")
+
+
+def conv2d_forward(x, w, bias=None, *, stride=1, padding=0, dilation=1, groups=1, backend="auto", activation=None):
+    """y = conv2d(x, w) + bias (cross-correlation, as in every DL framework), then ``activation``.
 
     ``y[n, o, i, j] = bias[o] + sum_{c, p, q} x[n, g*Cg + c, i*sh - pt + p*dh, j*sw - pl + q*dw] * w[o, c, p, q]``
     with ``g = o // (O/groups)``, ``Cg = C/groups`` and x = 0 outside the input.
@@ -28,6 +40,9 @@ def conv2d_forward(x, w, bias=None, *, stride=1, padding=0, dilation=1, groups=1
         bias: (O,) float32 or None.
         stride, padding, dilation, groups: see the module docstring.
         backend: "auto", "ref", "avx2", "avx512" (or "onednn" when built).
+        activation: None or "relu": y = relu(conv + bias). Our float32 kernels apply it (and the bias) to
+            each output tile before storing it; the bfloat16 column, oneDNN and CUDA run a separate
+            relu_forward pass after the convolution (same result: ReLU is exact).
 
     Returns:
         y: (N, O, OH, OW) float32.
@@ -40,7 +55,13 @@ def conv2d_forward(x, w, bias=None, *, stride=1, padding=0, dilation=1, groups=1
     """
     groups = int_arg(groups, "conv2d_forward", "groups")
     module = module_for(backend, "conv2d_forward", x, w)
-    return module.conv2d_forward(x, w, bias, stride, padding, dilation, groups, backend)
+    if module is _C:
+        return module.conv2d_forward(x, w, bias, stride, padding, dilation, groups, backend, activation)
+    activation = activation_arg(activation, "conv2d_forward")
+    y = module.conv2d_forward(x, w, bias, stride, padding, dilation, groups, backend)
+    if activation is None:
+        return y
+    return module_for(backend, "relu_forward", y).relu_forward(y, 0.0, backend)  # not fused there: a pass
 
 
 def conv2d_backward_data(dy, w, input_shape, *, stride=1, padding=0, dilation=1, groups=1, backend="auto"):

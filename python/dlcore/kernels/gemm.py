@@ -48,3 +48,34 @@ def gemm(a, b, *, trans_a=False, trans_b=False, alpha=1.0, beta=0.0, out=None, b
         return module.gemm(a, b, bool(trans_a), bool(trans_b), float(alpha), float(beta), out, backend)
     return module.gemm(a, b, bool(trans_a), bool(trans_b), float(alpha), float(beta), out, backend,
                        out_dtype=out_dtype)
+
+
+def linear_forward(x, w, bias=None, *, activation=None, backend="auto"):
+    """y = activation(x @ w.T + bias): a linear layer's forward as one float32 GEMM.
+
+    The bias and the activation are applied to each tile of y by the thread that computed it, right after
+    its last k block (the GEMM's epilogue), instead of a GEMM, a ``y += bias`` and a relu pass over y.
+    The arithmetic is that of those three steps, so the result is bitwise the same.
+
+    A fused form of :func:`gemm` on our CPU backends ("auto", "ref", "avx2", "avx512"), not an op of the
+    kernel API that oneDNN and CUDA mirror: under those backends the layer runs gemm, the bias add and
+    relu_forward instead (``backend="onednn"`` here raises BackendUnavailableError).
+
+    Args:
+        x: (N, in) float32, C-contiguous.
+        w: (out, in) float32 (the stored weight; no transpose is made).
+        bias: (out,) float32 or None.
+        activation: None, "none" or "relu".
+
+    Returns:
+        y: (N, out) float32.
+
+    Example:
+        >>> import numpy as np, dlcore
+        >>> x = np.ones((2, 3), np.float32); w = np.ones((2, 3), np.float32)
+        >>> dlcore.kernels.linear_forward(x, w, np.array([-5.0, 1.0], np.float32), activation="relu")
+        array([[0., 4.],
+               [0., 4.]], dtype=float32)
+    """
+    module = module_for(backend, "linear_forward", x, w)
+    return module.linear_forward(x, w, bias, activation, backend)

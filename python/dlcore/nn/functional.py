@@ -66,43 +66,65 @@ def _check_dtypes(op, input, *params):
 
 
 # ---- layers ----------------------------------------------------------------
-def linear(input, weight, bias=None):
-    """y = input @ weight.T + bias.
+def linear(input, weight, bias=None, activation=None):
+    """y = input @ weight.T + bias, then ``activation`` (None or "relu").
 
     Shapes: input (N, in) or (*, in), weight (out, in), bias (out,) -> (N, out).
-    float32 runs on dlcore.kernels.gemm (trans_b on the stored weight; no copy).
+    float32 runs on dlcore.kernels.linear_forward: one GEMM (trans_b on the stored weight; no copy) with
+    the bias and the activation applied to each output tile in its epilogue. ``activation="relu"`` is
+    one autograd Function, bitwise ``relu(linear(...))``; its backward masks the gradient by y > 0.
 
     Example:
         >>> y = F.linear(dlcore.randn(4, 3), dlcore.randn(2, 3))   # (4, 2)
+        >>> h = F.linear(dlcore.randn(4, 3), dlcore.randn(2, 3), activation="relu")
+        >>> bool((h.numpy() >= 0).all())
+        True
     """
+    fused = _fused_activation("linear", activation)
     if weight.ndim != 2 or input.ndim == 0:  # found by tests/fuzz.py: an IndexError escaped
         raise ValueError(f"linear: weight must be (out, in) and input (*, in), got weight {weight.shape} "
                          f"and input {input.shape}")
     if input.ndim != 2:
         lead = input.shape[:-1]
-        return linear(input.reshape(-1, input.shape[-1]), weight, bias).reshape(lead + (weight.shape[0],))
+        return linear(input.reshape(-1, input.shape[-1]), weight, bias, activation).reshape(
+            lead + (weight.shape[0],))
     if input.shape[1] != weight.shape[1]:
         raise ValueError(f"linear: input {input.shape} and weight {weight.shape} do not match (in_features)")
     if _amp.autocast_applies("linear", input._data, weight._data, None if bias is None else bias._data):
-        return _amp_ops.linear(input, weight, bias)
+        y = _amp_ops.linear(input, weight, bias)
+        return relu(y) if fused else y
     _check_dtypes("linear", input, weight, bias)
-    return linear_ops.Linear.apply(input, weight, bias)
+    return (linear_ops.LinearReLU if fused else linear_ops.Linear).apply(input, weight, bias)
 
 
-def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
+def _fused_activation(op, activation):
+    """True for activation="relu", False for None / "none"; anything else raises naming it."""
+    if activation is None or activation == "none":
+        return False
+    if activation == "relu":
+        return True
+    raise ValueError(f"{op}: activation must be None, 'none' or 'relu', got {activation!r}")
+
+
+def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, activation=None):
     """2-D cross-correlation: input (N, C, H, W), weight (O, C/groups, KH, KW), bias (O,) -> (N, O, OH, OW).
 
     ``padding`` is an int, (ph, pw) or (top, bottom, left, right);
     OH = (H + pad_top + pad_bottom - dilation*(KH-1) - 1) // stride + 1.
+    ``activation="relu"`` gives relu(conv2d(...)) as one autograd Function: the float32 kernels add the
+    bias and apply ReLU to each output tile before storing it (bitwise the unfused result); the backward
+    masks the gradient by y > 0. nn.Sequential uses it for a Conv2d followed by a ReLU (nn/fusion.py).
     """
+    fused = _fused_activation("conv2d", activation)
     if isinstance(padding, str):
         padding = _conv_padding_mode(padding, weight.shape[2:], dilation, stride)
     if _amp.autocast_applies("conv2d", input._data, weight._data, None if bias is None else bias._data):
-        return _amp_ops.conv2d(input, weight, bias, stride=stride, padding=padding, dilation=dilation,
-                               groups=groups)
+        y = _amp_ops.conv2d(input, weight, bias, stride=stride, padding=padding, dilation=dilation,
+                            groups=groups)
+        return relu(y) if fused else y
     _check_dtypes("conv2d", input, weight, bias)
-    return conv.Conv2d.apply(input, weight, bias, stride=stride, padding=padding, dilation=dilation,
-                             groups=groups)
+    return (conv.Conv2dReLU if fused else conv.Conv2d).apply(input, weight, bias, stride=stride, padding=padding,
+                                                            dilation=dilation, groups=groups)
 
 
 def _conv_padding_mode(mode, kernel, dilation, stride):

@@ -8,6 +8,7 @@ import numpy as np
 
 from ..tensor import Tensor, default_dtype
 from . import functional as F
+from . import fusion as _fusion
 from . import init
 from .module import Module, Parameter
 
@@ -34,8 +35,17 @@ class Sequential(Module):
                 self.add_module(str(i), m)
 
     def forward(self, input):
-        for m in self._modules.values():
+        mods = list(self._modules.values())
+        i = 0
+        while i < len(mods):
+            m = mods[i]
+            # Conv2d / Linear then ReLU: one fused call when nothing observes the pair (rule: nn/fusion.py)
+            if i + 1 < len(mods) and _fusion.relu_fusable(m, mods[i + 1]):
+                input = _fusion.forward_relu(m, input)
+                i += 2
+                continue
             input = m(input)
+            i += 1
         return input
 
     def __getitem__(self, index):

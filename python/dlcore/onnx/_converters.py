@@ -72,6 +72,13 @@ def _conv(g, rec):
                   dilations=list(p["dilation"]), group=p["groups"])
 
 
+def _then_relu(convert):
+    """A fused layer + ReLU Function (F.conv2d / F.linear with activation="relu") as the layer's node, then Relu."""
+    def fused(g, rec):
+        return g.node("Relu", [convert(g, rec)])
+    return fused
+
+
 def _conv_transpose(g, rec):
     x, w = rec.args[0], rec.args[1]
     b = rec.args[2] if len(rec.args) > 2 else None
@@ -404,6 +411,8 @@ CONVERTERS = {
     linear.Linear: _linear,
     arith.MatMul: _matmul,
     conv.Conv2d: _conv,
+    linear.LinearReLU: _then_relu(_linear),
+    conv.Conv2dReLU: _then_relu(_conv),
     conv_transpose.ConvTranspose2d: _conv_transpose,
     activation.LeakyReLU: _leaky_relu,
     activation.PReLU: _prelu,

@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from ..autograd.function import Function
+from ..nn.fusion import fusion_disabled
 
 
 @dataclass
@@ -37,8 +38,12 @@ class Tracer:
 
         self._original = original
         Function.apply_with_node = classmethod(traced)
+        # nn.Sequential's Conv/Linear + ReLU fusion off: the graph keeps its separate Conv / Gemm and Relu ops
+        self._no_fusion = fusion_disabled()
+        self._no_fusion.__enter__()
         return self
 
     def __exit__(self, *exc):
         Function.apply_with_node = self._original
+        self._no_fusion.__exit__(None, None, None)
         return False

@@ -96,19 +96,29 @@ class Conv2d(Function):
     reference above.
     """
 
+    activation = None  # Conv2dReLU: "relu", fused into the forward kernel
+
     def forward(self, x, weight, bias=None, *, stride=1, padding=0, dilation=1, groups=1):
         self.params = dict(stride=pair(stride, "stride"), padding=conv_padding(padding),
                            dilation=pair(dilation, "dilation"), groups=int(groups))
         self.has_bias, self.kernels = bias is not None, uses_kernels(x, weight, bias)
         if self.kernels:
             self.x, self.weight = contiguous(x), contiguous(weight)
-            return K.conv2d_forward(self.x, self.weight, contiguous(bias), backend=kernel_backend("conv2d_forward"),
-                                    **self.params)
-        _check_conv(x, weight, bias, self.params)
-        self.x, self.weight = x, weight
-        return conv2d_forward_ref(x, weight, bias, **self.params)
+            y = K.conv2d_forward(self.x, self.weight, contiguous(bias), backend=kernel_backend("conv2d_forward"),
+                                 activation=self.activation, **self.params)
+        else:
+            _check_conv(x, weight, bias, self.params)
+            self.x, self.weight = x, weight
+            y = conv2d_forward_ref(x, weight, bias, **self.params)
+            if self.activation:
+                y = relu_ref(y)
+        if self.activation:
+            self.y = y  # the mask of the backward (y > 0 exactly where conv + bias > 0)
+        return y
 
     def backward(self, dy):
+        if self.activation:
+            dy = relu_mask(dy, self.y, self.kernels)
         p = self.params
         dx = dw = db = None
         if self.kernels:
@@ -126,6 +136,29 @@ class Conv2d(Function):
             else:
                 dw, db = conv2d_backward_weights_ref(self.x, dy, self.weight.shape, bias=self.has_bias, **p)
         return dx, dw, db
+
+
+class Conv2dReLU(Conv2d):
+    """relu(conv2d(x, weight) + bias) as one Function (nn.functional.conv2d(..., activation="relu")).
+
+    float32: the forward kernel adds the bias and applies ReLU to each output tile before storing it
+    (csrc/core/epilogue.h), bitwise what Conv2d then ReLU give. Backward: dy masked by y > 0 (the
+    relu_backward kernel on the saved output), then Conv2d's backward.
+    """
+
+    activation = "relu"
+
+
+def relu_ref(y):
+    """ReLU of the float64 path: the formula of ops/activation.py LeakyReLU at slope 0 (so fused == unfused)."""
+    return array_module(y).where(y > 0, y, y * 0.0)
+
+
+def relu_mask(dy, y, kernels):
+    """dy where y > 0, else 0: the backward of a fused ReLU from its output (y > 0 iff its input > 0)."""
+    if kernels:
+        return K.relu_backward(contiguous(dy), y, 0.0, backend=kernel_backend("relu_backward"))
+    return array_module(dy).where(y > 0, dy, dy * 0.0)
 
 
 def _check_conv(x, w, bias, p):
