@@ -19,9 +19,7 @@ namespace dlcore {
 // Wait policy: idle workers poll for new work for kPoolSpinMicros (yielding
 // the core each poll, so a runnable process on the same core goes first) and
 // then sleep on a condition variable; the caller waits for claimed tiles
-// by polling (yielding) for about a time slice (1 ms), then sleeping until
-// the last tile wakes it, so on a busy machine a long tail leaves its core
-// free for the thread holding the late tile.
+// with yield, never a pure busy spin.
 //
 // Runs serially (in order) when nt <= 1, when called from inside a pool
 // tile or an OpenMP region (no nesting), or when another thread is using

@@ -59,9 +59,6 @@ struct Job {
   std::atomic<int> seats{0};  // workers still allowed to join (nt - 1)
   std::mutex err_mu;
   std::exception_ptr err;
-  // The caller sleeps here once its short poll is over (see wait_done).
-  std::mutex done_mu;
-  std::condition_variable done_cv;
 };
 
 thread_local bool t_in_tile = false;
@@ -78,36 +75,7 @@ void run_tiles(Job& j) {
       if (!j.err) j.err = std::current_exception();
     }
     t_in_tile = false;
-    if (j.done.fetch_add(1, std::memory_order_acq_rel) + 1 == j.total) {
-      // The last tile: wake the caller if it sleeps. Taking the mutex orders
-      // this with the caller's check of `done` (no lost wake-up).
-      {
-        std::lock_guard<std::mutex> lk(j.done_mu);
-      }
-      j.done_cv.notify_one();
-    }
-  }
-}
-
-// How long the caller, its own tiles done, polls (yielding) for the tiles
-// other threads claimed before it sleeps until the last one wakes it: about
-// one scheduler time slice. A sleeping caller frees its core, so on a busy
-// machine the thread holding a late tile (sharing a core with another
-// process) can move there and finish at full speed; a caller that only
-// yields keeps its core busy. But a sleeper may wait up to a time slice for
-// a core once woken, which a short wait (mid-size calls, ~1 ms tails) must
-// not pay: those keep polling as before.
-constexpr int kCallerPollMicros = 1000;
-
-void wait_done(Job& j) {
-  const auto until = std::chrono::steady_clock::now() + std::chrono::microseconds(kCallerPollMicros);
-  while (j.done.load(std::memory_order_acquire) < j.total) {
-    if (std::chrono::steady_clock::now() >= until) {
-      std::unique_lock<std::mutex> lk(j.done_mu);
-      j.done_cv.wait(lk, [&] { return j.done.load(std::memory_order_acquire) >= j.total; });
-      return;
-    }
-    std::this_thread::yield();
+    j.done.fetch_add(1, std::memory_order_release);
   }
 }
 
@@ -193,7 +161,9 @@ void parallel_tiles(int64_t tiles, int nt, const std::function<void(int64_t)>& b
   j->seats.store(nt - 1, std::memory_order_relaxed);
   p.publish(j);
   run_tiles(*j);
-  wait_done(*j);  // only for tiles other threads claimed
+  // Wait only for tiles other threads claimed; yield so a descheduled
+  // worker holding one gets the core back sooner.
+  while (j->done.load(std::memory_order_acquire) < tiles) std::this_thread::yield();
   if (j->err) std::rethrow_exception(j->err);
 }
 
