@@ -5,7 +5,7 @@ conv, validated first, interleaved, medians.
     PYTHONPATH=python python bench/binary_conv.py --threads 2 [--batch 2] [--repeats 5] [--layers a,b]
 
 `x f32` includes packing sign(x) from the float32 NCHW input (what a network pays); `x conv` is the packed
-convolution alone; `conv/popcnt peak` is the packed convolution's GOP/s over the measured AVX2 popcount loop.
+convolution alone; `conv/popcnt peak` is the packed convolution's GOP/s over the fastest measured binary loop.
 """
 import argparse
 

@@ -350,3 +350,19 @@ def test_binary_bad_input(rng):
         K.binary_gemm(K.binary_pack(x.reshape(1, -1)[:, :100].copy()), K.binary_pack(w.reshape(4, -1)[:, :60].copy()), 100)
     with pytest.raises(TypeError, match="v must be float32"):
         K.binary_pack(np.ones((2, 3)))
+
+
+@pytest.mark.skipif(not ISA["avx2"]["available"], reason="the AVX2 peak probes need AVX2")
+@pytest.mark.parametrize("kind", ["avx2_fma", "avx2_maddubs", "avx2_madd16", "avx2_popcnt", "avx2_nibble"])
+def test_lowbit_peak_probes_run(kind):
+    # Speed is the benchmark's business; here: every AVX2 loop runs, on 1 and 2 threads, and bad
+    # arguments are refused with a clear error.
+    assert _C.lowbit_peak_gops(kind, 1, 1000) > 0 and _C.lowbit_peak_gops(kind, 2, 1000) > 0
+
+
+def test_lowbit_peak_probe_bad_arguments():
+    with pytest.raises(ValueError, match="unknown loop 'nope'"):
+        _C.lowbit_peak_gops("nope", 1, 10)
+    if ISA["avx2"]["available"]:
+        with pytest.raises(ValueError, match="threads and iterations must be >= 1"):
+            _C.lowbit_peak_gops("avx2_fma", 0, 10)

@@ -1,5 +1,5 @@
 // Body of the low-precision peak probes: kChains independent accumulators;
-// an empty asm statement tells the compiler the operands changed every round,
+// an empty asm statement tells the compiler each operand register changed every round,
 // so the multiplies cannot be hoisted out of the loop or shared by the chains.
 #pragma once
 #include <cstdint>
@@ -7,21 +7,27 @@
 namespace dlcore {
 namespace {
 
-constexpr int kPeakChains = 10;
+// Eight: enough to cover the 4-cycle FMA latency on two pipes, and few enough that the
+// accumulators, operands and tables of every loop stay in the 16 ymm registers (with ten GCC
+// spilled accumulators of the popcount loops to the stack every round).
+constexpr int kPeakChains = 8;
 
 template <class Reg, class Step>
 Reg peak_chains(int64_t iterations, Reg operand, Reg init, Step step) {
-  // One operand per chain, in memory that the empty asm says changed every round: with a single
-  // operand in a register, a step whose product does not involve acc (vpmaddubsw(b, b),
-  // popcount(x ^ w)) was computed once per round and only the adds ran per chain, so the int8,
-  // int16 and binary peaks counted kPeakChains products per product executed (seen in the
-  // disassembly: 2 vpshufb and 10 vpaddb per round of the AVX2 popcount loop).
-  Reg acc[kPeakChains], ops[kPeakChains];
-  for (int i = 0; i < kPeakChains; ++i) acc[i] = init, ops[i] = operand;
+  // One operand per chain, each a register copy that an empty asm says changed this round. A single
+  // shared operand let GCC compute a product that does not involve acc (vpmaddubsw(b, b),
+  // popcount(x ^ w)) once per round for all chains; an operand array passed to the asm as "+m" was
+  // stored and reloaded every round, and those stores (not the arithmetic) set the pace: the float32
+  // FMA probe read 54 GOP/s on 2 Zen 3 cores, below the 160 GFLOP/s our own conv reaches.
+  Reg acc[kPeakChains];
+  for (int i = 0; i < kPeakChains; ++i) acc[i] = init;
   for (int64_t it = 0; it < iterations; ++it) {
-    asm volatile("" : "+m"(ops));
-#pragma GCC unroll 10
-    for (int i = 0; i < kPeakChains; ++i) acc[i] = step(acc[i], ops[i]);
+#pragma GCC unroll 8
+    for (int i = 0; i < kPeakChains; ++i) {
+      Reg op = operand;
+      asm volatile("" : "+x"(op));
+      acc[i] = step(acc[i], op);
+    }
   }
   Reg s = acc[0];
   for (int i = 1; i < kPeakChains; ++i) s = step(s, acc[i]);
