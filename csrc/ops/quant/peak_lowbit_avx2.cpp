@@ -50,9 +50,8 @@ double peak_loop_avx2_popcnt(int64_t iterations, double* macs) {
 double peak_loop_avx2_nibble(int64_t iterations, double* macs) {
   const __m256i table =
       _mm256_setr_epi8(2, 1, 3, 2, 1, 0, 2, 1, 3, 2, 4, 3, 2, 1, 3, 2, 2, 1, 3, 2, 1, 0, 2, 1, 3, 2, 4, 3, 2, 1, 3, 2);
-  __m256i r = peak_chains(iterations, _mm256_set1_epi8(0x05), _mm256_setzero_si256(), [&](__m256i acc, __m256i v) {
-    return _mm256_add_epi8(acc, _mm256_shuffle_epi8(table, v));
-  });
+  __m256i r = peak_chains(iterations, _mm256_set1_epi8(0x05), _mm256_setzero_si256(),
+                          [&](__m256i acc, __m256i v) { return _mm256_add_epi8(acc, _mm256_shuffle_epi8(table, v)); });
   *macs = double(iterations) * kPeakChains * 128;
   return first_lane(r);
 }
