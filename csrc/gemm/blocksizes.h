@@ -35,6 +35,10 @@ struct GemmKernel {
   GemmUKernel ukernel;
   GemmPackA pack_a;  // packing compiled for the same ISA as the micro-kernel
   GemmPackB pack_b;
+  // Optional: edge_rows[r] (0 < r < mr) computes the first r rows of a tile
+  // straight into C, for the bottom edge of C (e.g. 128 = 21 * 6 + 2 rows),
+  // instead of a full tile into a buffer and a copy. Null: the buffer path.
+  const GemmUKernel* edge_rows = nullptr;
 };
 
 // Each defined in its own translation unit, compiled with its own ISA flags.

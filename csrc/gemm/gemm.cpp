@@ -37,14 +37,31 @@ void scale_c(float* c, int64_t ldc, int64_t m, int64_t n, float beta) {
   }
 }
 
+// The kernel for the first `rows` rows of a full-width tile, or null
+// (GemmKernel::edge_rows; the bfloat16 kernels have none).
+inline GemmUKernel edge_kernel(const GemmKernel& kern, int rows) {
+  return kern.edge_rows ? kern.edge_rows[rows] : nullptr;
+}
+template <class S, class P>
+inline auto edge_kernel(const GemmKernelOf<S, P>& kern, int) -> decltype(kern.ukernel) {
+  return nullptr;
+}
+
 // One MR x NR tile of C; a partial tile at the edge goes through a buffer so
-// the micro-kernel never writes outside C.
+// the micro-kernel never writes outside C, unless the kernel has an edge
+// kernel for that many rows (full width only).
 template <class Kern, class P>
 inline void micro_tile(const Kern& kern, int64_t kc, const P* ap, const P* bp, float* c, int64_t ldc, int rows,
                        int cols, float alpha, float beta) {
   if (rows == kern.mr && cols == kern.nr) {
     kern.ukernel(kc, ap, bp, c, ldc, alpha, beta);
     return;
+  }
+  if (cols == kern.nr) {
+    if (auto edge = edge_kernel(kern, rows)) {
+      edge(kc, ap, bp, c, ldc, alpha, beta);
+      return;
+    }
   }
   alignas(64) float tile[kMaxMr * kMaxNr];
   kern.ukernel(kc, ap, bp, tile, kern.nr, alpha, 0.0f);

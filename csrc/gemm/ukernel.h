@@ -9,15 +9,18 @@ namespace {
 // MR rows of C, NV vectors (NV * V::width columns) per row, all accumulators
 // held in registers for the whole k loop: MR*NV accumulators + NV B vectors +
 // 1 broadcast A value must fit the register file (16 ymm / 32 zmm).
-template <class V, int MR, int NV>
+// ROWS < MR: the bottom edge of C, the first ROWS rows of an MR-row panel
+// written straight to C (see gemm_edge_rows); each row's arithmetic is the
+// full tile's.
+template <class V, int MR, int NV, int ROWS = MR>
 void gemm_ukernel(int64_t k, const float* __restrict a, const float* __restrict b, float* __restrict c, int64_t ldc,
                   float alpha, float beta) {
   constexpr int W = V::width;
   constexpr int NR = NV * W;
   using reg = typename V::reg;
-  reg acc[MR][NV];
+  reg acc[ROWS][NV];
 #pragma GCC unroll 16
-  for (int i = 0; i < MR; ++i)
+  for (int i = 0; i < ROWS; ++i)
 #pragma GCC unroll 4
     for (int j = 0; j < NV; ++j) acc[i][j] = V::zero();
 
@@ -26,7 +29,7 @@ void gemm_ukernel(int64_t k, const float* __restrict a, const float* __restrict 
 #pragma GCC unroll 4
     for (int j = 0; j < NV; ++j) bv[j] = V::load(b + j * W);
 #pragma GCC unroll 16
-    for (int i = 0; i < MR; ++i) {
+    for (int i = 0; i < ROWS; ++i) {
       reg av = V::set1(a[i]);
 #pragma GCC unroll 4
       for (int j = 0; j < NV; ++j) acc[i][j] = V::fmadd(av, bv[j], acc[i][j]);
@@ -38,13 +41,13 @@ void gemm_ukernel(int64_t k, const float* __restrict a, const float* __restrict 
   const reg va = V::set1(alpha);
   if (beta == 0.0f) {
 #pragma GCC unroll 16
-    for (int i = 0; i < MR; ++i)
+    for (int i = 0; i < ROWS; ++i)
 #pragma GCC unroll 4
       for (int j = 0; j < NV; ++j) V::store(c + i * ldc + j * W, V::mul(va, acc[i][j]));
   } else {
     const reg vb = V::set1(beta);
 #pragma GCC unroll 16
-    for (int i = 0; i < MR; ++i)
+    for (int i = 0; i < ROWS; ++i)
 #pragma GCC unroll 4
       for (int j = 0; j < NV; ++j) {
         float* cp = c + i * ldc + j * W;
@@ -52,6 +55,13 @@ void gemm_ukernel(int64_t k, const float* __restrict a, const float* __restrict 
       }
   }
 }
+
+// Kernels for 1..MR-1 rows of an MR-row panel, indexed by the row count
+// (entry 0 unused).
+template <class V, int MR, int NV, int... R>
+struct EdgeRows {
+  static constexpr GemmUKernel table[] = {nullptr, &gemm_ukernel<V, MR, NV, R>...};
+};
 
 }  // namespace
 }  // namespace dlcore

@@ -16,8 +16,18 @@ const GemmKernel& gemm_kernel_avx2() {
   //             it stays there beside the 6 KiB A micro-panel.
   //   MC = 144: a packed A block is 144*256*4 = 144 KiB, under half of L2.
   //   NC = 3072: a packed B block is 3 MiB, within the shared L3.
-  static const GemmKernel kernel{
-      "gemm_avx2_6x16", 6, 16, 144, 256, 3072, &gemm_ukernel<simd::Avx2, 6, 2>, &pack_a_panel_impl, &pack_b_panel_impl};
+  // Bottom-edge tiles of 1..5 rows run their own kernels (issue 17): at
+  // n = 128 the 2-row edge was a full 6-row tile plus a copy, 1 call in 22.
+  static const GemmKernel kernel{"gemm_avx2_6x16",
+                                 6,
+                                 16,
+                                 144,
+                                 256,
+                                 3072,
+                                 &gemm_ukernel<simd::Avx2, 6, 2>,
+                                 &pack_a_panel_impl,
+                                 &pack_b_panel_impl,
+                                 EdgeRows<simd::Avx2, 6, 2, 1, 2, 3, 4, 5>::table};
   return kernel;
 }
 
