@@ -1,9 +1,11 @@
-"""Square float32 GEMM, dlcore vs torch.mm, interleaved medians (issue 17).
+"""Square float32 GEMM, dlcore vs torch.mm, medians (issue 17).
 
     python bench/square_gemm.py --threads 2 --sizes 128 256 512 1024 2048
 
-Each round times one call of every contender in turn, so both see the same
-load; prints median microseconds, GFLOP/s and the dlcore/torch speed ratio.
+--mode interleaved (default) times one call of each contender in turn; --mode
+blocks alternates 10 blocks of calls per contender (each library's steady
+state). Both see the same load; prints median microseconds, GFLOP/s and the
+dlcore/torch speed ratio.
 """
 
 import argparse

@@ -20,16 +20,14 @@ double lowbit_peak_gops(const std::string& kind, int threads, int64_t iterations
   if (kind == "avx2_madd16") loop = peak_loop_avx2_madd16;
   if (kind == "avx2_popcnt") loop = peak_loop_avx2_popcnt;
   if (kind == "avx2_nibble") loop = peak_loop_avx2_nibble;
-  if (kind == "avx2_fma") loop = peak_loop_avx2_fma;
   if (kind == "avx_vnni") loop = peak_loop_avxvnni, isa = Isa::avx_vnni;
 #endif
 #if defined(DLCORE_HAVE_AVX512)
   if (kind == "avx512_vnni") loop = peak_loop_avx512vnni, isa = Isa::avx512_vnni;
   if (kind == "avx512_vpopcnt") loop = peak_loop_avx512vpopcnt, isa = Isa::avx512_vpopcnt;
 #endif
-  DLCORE_CHECK(
-      loop != nullptr, "lowbit_peak_gops: unknown loop '", kind,
-      "' (avx2_maddubs, avx2_madd16, avx2_popcnt, avx2_nibble, avx2_fma, avx_vnni, avx512_vnni, avx512_vpopcnt)");
+  DLCORE_CHECK(loop != nullptr, "lowbit_peak_gops: unknown loop '", kind,
+               "' (avx2_maddubs, avx2_madd16, avx2_popcnt, avx2_nibble, avx_vnni, avx512_vnni, avx512_vpopcnt)");
   if (!isa_built(isa) || !isa_supported(isa))
     throw BackendError(cat("lowbit_peak_gops: ", kind, " cannot run here: ", isa_unavailable_reason(isa)));
   DLCORE_CHECK(threads >= 1 && iterations >= 1, "lowbit_peak_gops: threads and iterations must be >= 1");

@@ -16,7 +16,6 @@ double peak_loop_avx2_maddubs(int64_t iterations, double* macs);
 double peak_loop_avx2_madd16(int64_t iterations, double* macs);
 double peak_loop_avx2_popcnt(int64_t iterations, double* macs);
 double peak_loop_avx2_nibble(int64_t iterations, double* macs);
-double peak_loop_avx2_fma(int64_t iterations, double* macs);
 double peak_loop_avx512vnni(int64_t iterations, double* macs);
 double peak_loop_avxvnni(int64_t iterations, double* macs);
 double peak_loop_avx512vpopcnt(int64_t iterations, double* macs);

@@ -1,7 +1,7 @@
 // AVX2 peak probes: int8 by vpmaddubsw + vpmaddwd(ones) + vpaddd, int16 by
 // vpmaddwd + vpaddd, binary by XOR + nibble-table popcount (vpshufb) + vpaddb or by one
-// popcount(v XOR w) table per weight nibble (vpshufb + vpaddb),
-// and the float32 FMA for the ratio in the same run.
+// popcount(v XOR w) table per weight nibble (vpshufb + vpaddb). The float32
+// reference is core/peak.cpp's FMA probe.
 #include <immintrin.h>
 
 #include "ops/quant/peak_lowbit.h"
@@ -54,14 +54,6 @@ double peak_loop_avx2_nibble(int64_t iterations, double* macs) {
                           [&](__m256i acc, __m256i v) { return _mm256_add_epi8(acc, _mm256_shuffle_epi8(table, v)); });
   *macs = double(iterations) * kPeakChains * 128;
   return first_lane(r);
-}
-
-double peak_loop_avx2_fma(int64_t iterations, double* macs) {
-  const __m256 y = _mm256_set1_ps(1e-7f);
-  __m256 r = peak_chains(iterations, _mm256_set1_ps(0.999999f), _mm256_set1_ps(1.0f),
-                         [&](__m256 acc, __m256 x) { return _mm256_fmadd_ps(acc, x, y); });
-  *macs = double(iterations) * kPeakChains * 8;
-  return double(_mm256_cvtss_f32(r));
 }
 
 }  // namespace dlcore

@@ -7,9 +7,9 @@
 namespace dlcore {
 namespace {
 
-// Eight: enough to cover the 4-cycle FMA latency on two pipes, and few enough that the
-// accumulators, operands and tables of every loop stay in the 16 ymm registers (with ten GCC
-// spilled accumulators of the popcount loops to the stack every round).
+// Eight: enough to cover the latency of the multiply-add chains (vpdpbusd: 5 cycles) on two
+// pipes, and few enough that the accumulators, operands and tables of every loop stay in the 16
+// ymm registers (with ten GCC spilled accumulators of the popcount loops to the stack every round).
 constexpr int kPeakChains = 8;
 
 // Tells the compiler `r` changed, without touching memory when it lives in a vector register.
@@ -32,8 +32,8 @@ Reg peak_chains(int64_t iterations, Reg operand, Reg init, Step step) {
   // One operand per chain, each a register copy that an empty asm says changed this round. A single
   // shared operand let GCC compute a product that does not involve acc (vpmaddubsw(b, b),
   // popcount(x ^ w)) once per round for all chains; an operand array passed to the asm as "+m" was
-  // stored and reloaded every round, and those stores (not the arithmetic) set the pace: the float32
-  // FMA probe read 54 GOP/s on 2 Zen 3 cores, below the 160 GFLOP/s our own conv reaches.
+  // stored and reloaded every round, and those stores (not the arithmetic) set the pace (a float32
+  // FMA loop built this way read 54 GOP/s on 2 Zen 3 cores; core/peak.cpp's probe reads 202).
   Reg acc[kPeakChains];
   for (int i = 0; i < kPeakChains; ++i) acc[i] = init;
   for (int64_t it = 0; it < iterations; ++it) {
