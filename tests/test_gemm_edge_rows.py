@@ -1,7 +1,7 @@
 """GEMM bottom-edge kernels (issue 17): a tile of 1..MR-1 rows at the bottom of C runs a
 kernel for exactly that many rows, written straight into C, instead of a full tile into a
-buffer and a copy. Checked here on every row remainder of the 6x16 AVX2 (and 4x8 ref) tiles,
-full-width and partial columns, transposes, alpha/beta, the fused bias + ReLU epilogue, and
+buffer and a copy. Checked here on every row remainder of the 12x32 AVX-512, 6x16 AVX2 (and
+4x8 ref) tiles, full-width and partial columns, transposes, alpha/beta, the fused bias + ReLU epilogue, and
 1/2/3 threads bitwise, against float64 NumPy."""
 import numpy as np
 import pytest
@@ -10,10 +10,10 @@ import dlcore
 import dlcore.kernels as K
 from opcheck import poisoned, randn
 
-# Row counts 6q + r for every r (and 4q + r for the ref 4x8 tile); columns a multiple of 16
-# (every tile full width, so the edge kernels run) and not (the corner tile keeps the buffer).
-ROWS = (1, 2, 3, 4, 5, 7, 8, 9, 10, 11, 33, 127, 128, 129, 130, 131)
-COLS = (16, 48, 17)
+# Row counts 12q + r and 6q + r for every r (and 4q + r for the ref 4x8 tile); columns a multiple of
+# 16 and 32 (every tile full width, so the edge kernels run) and not (the corner tile keeps the buffer).
+ROWS = (1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 33, 127, 128, 129, 130, 131, 138)
+COLS = (16, 48, 64, 17)
 
 
 def reference(a, b, ta, tb, alpha, beta, c0):
@@ -77,3 +77,16 @@ def test_edge_rows_fused_bias_relu(cpu_backend, rng, m):
     np.testing.assert_array_equal(outs[0], want)
     ref = np.maximum(x.astype(np.float64) @ w.T.astype(np.float64) + bias, 0)
     np.testing.assert_allclose(outs[0], ref, rtol=1e-4, atol=1e-4 * np.sqrt(k))
+
+
+@pytest.mark.parametrize("k", (513, 577, 1100))
+def test_uneven_k_blocks_against_float64(cpu_backend, rng, k):
+    """k just past the cache block (KC = 512 on AVX-512) runs as even blocks (2 x 289 for 577), each
+    accumulating into C: checked against float64 with beta 0 (poisoned C) and beta 1."""
+    m, n = 29, 70
+    a, b, c0 = randn(rng, m, k), randn(rng, k, n), randn(rng, m, n)
+    for beta in (0.0, 1.0):
+        out = c0.copy() if beta else poisoned((m, n))
+        got = K.gemm(a, b, beta=beta, out=out, backend=cpu_backend)
+        want, scale = reference(a, b, False, False, 1.0, beta, c0)
+        assert np.all(np.abs(got.astype(np.float64) - want) <= 1e-5 * np.sqrt(k) * (1 + 4 * scale))

@@ -106,6 +106,17 @@ inline int64_t packed_k(const GemmKernelOf<S, P>& kern, int64_t kc) {
   return round_up(kc, kern.kr);
 }
 
+// The k block of a product: kern.kc, or less so that the blocks come out
+// even (k = 576 with KC = 512 runs as 2 x 288, not 512 + 64, whose short
+// block would pay a whole pass over C for 64 k steps). The split depends on
+// k alone, never on the thread count. bfloat16 kernels keep kc: their panels
+// pad every block to a multiple of kr.
+inline int64_t k_block(const GemmKernel& kern, int64_t k) { return ceil_div(k, ceil_div(k, kern.kc)); }
+template <class S, class P>
+inline int64_t k_block(const GemmKernelOf<S, P>& kern, int64_t) {
+  return kern.kc;
+}
+
 // Per-thread setup around one thread's share of a call (AMX tile config).
 inline void thread_begin(const GemmKernel&) {}
 inline void thread_end(const GemmKernel&) {}
@@ -125,11 +136,12 @@ void gemm_serial(const GemmArgs& g, const S* a, const S* b, float* c, int64_t m,
                  P* abuf) {
   const int64_t k = g.k;
   const int mr = kern.mr, nr = kern.nr;
+  const int64_t kb = k_block(kern, k);
   for (int64_t jc = 0; jc < n; jc += kern.nc) {
     const int64_t nc = std::min<int64_t>(kern.nc, n - jc);
     const int64_t n_panels = ceil_div(nc, nr);
-    for (int64_t pc = 0; pc < k; pc += kern.kc) {
-      const int64_t kc = std::min<int64_t>(kern.kc, k - pc);
+    for (int64_t pc = 0; pc < k; pc += kb) {
+      const int64_t kc = std::min<int64_t>(kb, k - pc);
       const int64_t kp = packed_k(kern, kc);  // panel length (kc, or kc padded for K-pairs/tiles)
       // Later k blocks accumulate into what the first one wrote.
       const float beta = pc == 0 ? g.beta : 1.0f;
