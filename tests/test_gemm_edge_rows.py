@@ -11,9 +11,10 @@ import dlcore.kernels as K
 from opcheck import poisoned, randn
 
 # Row counts 12q + r and 6q + r for every r (and 4q + r for the ref 4x8 tile); columns a multiple of
-# 16 and 32 (every tile full width, so the edge kernels run) and not (the corner tile keeps the buffer).
+# 16 and 32 (every tile full width, so the edge kernels run) and not (the right-edge kernels, 1..31 columns,
+# and the corner tile, which keeps the buffer).
 ROWS = (1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 33, 127, 128, 129, 130, 131, 138)
-COLS = (16, 48, 64, 17)
+COLS = (3, 16, 17, 31, 35, 48, 64)
 
 
 def reference(a, b, ta, tb, alpha, beta, c0):

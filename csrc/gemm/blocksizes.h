@@ -17,6 +17,9 @@ namespace dlcore {
 constexpr int kPackSlack = 16;
 
 using GemmUKernel = void (*)(int64_t k, const float* a, const float* b, float* c, int64_t ldc, float alpha, float beta);
+// The same for a full-height tile of 0 < cols < nr columns (the right edge of C).
+using GemmUKernelCols = void (*)(int64_t k, const float* a, const float* b, float* c, int64_t ldc, float alpha,
+                                 float beta, int cols);
 
 // Packs rows [row0, row0+rows) x cols [col0, col0+kc) of op(A) into one
 // mr-row micro-panel, or rows [row0, row0+kc) x cols [col0, col0+cols) of
@@ -39,6 +42,10 @@ struct GemmKernel {
   // straight into C, for the bottom edge of C (e.g. 128 = 21 * 6 + 2 rows),
   // instead of a full tile into a buffer and a copy. Null: the buffer path.
   const GemmUKernel* edge_rows = nullptr;
+  // Optional: a full-height tile of fewer than nr columns straight into C
+  // (masked stores), instead of a full tile into a buffer and a copy. Null:
+  // the buffer path (AVX2: masked stores are microcoded on AMD).
+  GemmUKernelCols right_cols = nullptr;
 };
 
 // Each defined in its own translation unit, compiled with its own ISA flags.

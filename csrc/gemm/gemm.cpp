@@ -7,6 +7,7 @@
 #include <omp.h>
 
 #include <algorithm>
+#include <type_traits>
 #include <vector>
 
 #include "core/bf16.h"
@@ -47,9 +48,17 @@ inline auto edge_kernel(const GemmKernelOf<S, P>& kern, int) -> decltype(kern.uk
   return nullptr;
 }
 
+// The kernel for a full-height tile of fewer than nr columns, or null
+// (GemmKernel::right_cols; the bfloat16 kernels have none).
+inline GemmUKernelCols right_kernel(const GemmKernel& kern) { return kern.right_cols; }
+template <class S, class P>
+inline GemmUKernelCols right_kernel(const GemmKernelOf<S, P>&) {
+  return nullptr;
+}
+
 // One MR x NR tile of C; a partial tile at the edge goes through a buffer so
 // the micro-kernel never writes outside C, unless the kernel has an edge
-// kernel for that many rows (full width only).
+// kernel for that many rows (full width) or columns (full height).
 template <class Kern, class P>
 inline void micro_tile(const Kern& kern, int64_t kc, const P* ap, const P* bp, float* c, int64_t ldc, int rows,
                        int cols, float alpha, float beta) {
@@ -61,6 +70,13 @@ inline void micro_tile(const Kern& kern, int64_t kc, const P* ap, const P* bp, f
     if (auto edge = edge_kernel(kern, rows)) {
       edge(kc, ap, bp, c, ldc, alpha, beta);
       return;
+    }
+  } else if constexpr (std::is_same<P, float>::value) {
+    if (rows == kern.mr) {
+      if (auto right = right_kernel(kern)) {
+        right(kc, ap, bp, c, ldc, alpha, beta, cols);
+        return;
+      }
     }
   }
   alignas(64) float tile[kMaxMr * kMaxNr];

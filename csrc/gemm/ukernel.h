@@ -56,6 +56,61 @@ void gemm_ukernel(int64_t k, const float* __restrict a, const float* __restrict 
   }
 }
 
+// The right edge of C: a full-height tile of cols < NR columns (N = 196 is
+// 6 panels of 32 and one of 4). Only NVU = ceil(cols / W) vectors are
+// computed and the last is stored under a mask, instead of a whole NR-wide
+// tile into a buffer and a copy. The packed B panel is zero-padded, so its
+// loads need no mask. Per element, the arithmetic of the full tile.
+template <class V, int MR, int NV, int NVU>
+DLCORE_INLINE void gemm_ukernel_right_body(int64_t k, const float* __restrict a, const float* __restrict b,
+                                           float* __restrict c, int64_t ldc, float alpha, float beta, int cols) {
+  constexpr int W = V::width;
+  constexpr int NR = NV * W;
+  constexpr int L = NVU - 1;  // the masked vector
+  const int tail = cols - L * W;
+  using reg = typename V::reg;
+  reg acc[MR][NVU];
+#pragma GCC unroll 16
+  for (int i = 0; i < MR; ++i)
+#pragma GCC unroll 4
+    for (int j = 0; j < NVU; ++j) acc[i][j] = V::zero();
+  for (int64_t p = 0; p < k; ++p) {
+    reg bv[NVU];
+#pragma GCC unroll 4
+    for (int j = 0; j < NVU; ++j) bv[j] = V::load(b + j * W);
+#pragma GCC unroll 16
+    for (int i = 0; i < MR; ++i) {
+      reg av = V::set1(a[i]);
+#pragma GCC unroll 4
+      for (int j = 0; j < NVU; ++j) acc[i][j] = V::fmadd(av, bv[j], acc[i][j]);
+    }
+    a += MR;
+    b += NR;
+  }
+  const reg va = V::set1(alpha), vb = V::set1(beta);
+#pragma GCC unroll 16
+  for (int i = 0; i < MR; ++i) {
+    float* row = c + i * ldc;
+#pragma GCC unroll 4
+    for (int j = 0; j < L; ++j) {
+      const reg r = V::mul(va, acc[i][j]);
+      V::store(row + j * W, beta == 0.0f ? r : V::fmadd(vb, V::load(row + j * W), r));
+    }
+    const reg r = V::mul(va, acc[i][L]);
+    V::store_partial(row + L * W, beta == 0.0f ? r : V::fmadd(vb, V::load_partial(row + L * W, tail), r), tail);
+  }
+}
+
+template <class V, int MR, int NV>
+void gemm_ukernel_right(int64_t k, const float* __restrict a, const float* __restrict b, float* __restrict c,
+                        int64_t ldc, float alpha, float beta, int cols) {
+  static_assert(NV <= 2, "add the NVU cases for wider tiles");
+  if (cols <= V::width)
+    gemm_ukernel_right_body<V, MR, NV, 1>(k, a, b, c, ldc, alpha, beta, cols);
+  else
+    gemm_ukernel_right_body<V, MR, NV, 2>(k, a, b, c, ldc, alpha, beta, cols);
+}
+
 // Kernels for 1..MR-1 rows of an MR-row panel, indexed by the row count
 // (entry 0 unused).
 template <class V, int MR, int NV, int... R>

@@ -22,7 +22,8 @@ const GemmKernel& gemm_kernel_avx512() {
   //   MC = 144: a packed A block is 144*512*4 = 288 KiB, under half of L2.
   //   NC = 3072: a packed B block is 6 MiB, within the shared L3.
   // Bottom-edge tiles of 1..11 rows run their own kernels (M = 64 is 5 full
-  // tiles and a 4-row one).
+  // tiles and a 4-row one), and right-edge tiles of 1..31 columns theirs
+  // (masked stores: 16 columns of work for N = 196's last 4, not 32).
   static const GemmKernel kernel{"gemm_avx512_12x32",
                                  12,
                                  32,
@@ -32,7 +33,8 @@ const GemmKernel& gemm_kernel_avx512() {
                                  &gemm_ukernel<simd::Avx512, 12, 2>,
                                  &pack_a_panel_impl,
                                  &pack_b_panel_impl,
-                                 EdgeRows<simd::Avx512, 12, 2, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11>::table};
+                                 EdgeRows<simd::Avx512, 12, 2, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11>::table,
+                                 &gemm_ukernel_right<simd::Avx512, 12, 2>};
   return kernel;
 }
 
