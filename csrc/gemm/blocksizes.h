@@ -17,6 +17,15 @@ namespace dlcore {
 constexpr int kPackSlack = 16;
 
 using GemmUKernel = void (*)(int64_t k, const float* a, const float* b, float* c, int64_t ldc, float alpha, float beta);
+// C = alpha * A B^T + beta * C on a block of at most GemmDot::mr x nr
+// elements, A's and B's rows both along k, read in place (gemm_dot_tile).
+using GemmDotTile = void (*)(int64_t k, const float* a, int64_t lda, const float* b, int64_t ldb, float* c, int64_t ldc,
+                             float alpha, float beta, int rows, int cols);
+struct GemmDot {
+  GemmDotTile tile;
+  int mr, nr;
+};
+
 // The same for a full-height tile of 0 < cols < nr columns (the right edge of C).
 using GemmUKernelCols = void (*)(int64_t k, const float* a, const float* b, float* c, int64_t ldc, float alpha,
                                  float beta, int cols);
@@ -46,6 +55,10 @@ struct GemmKernel {
   // (masked stores), instead of a full tile into a buffer and a copy. Null:
   // the buffer path (AVX2: masked stores are microcoded on AMD).
   GemmUKernelCols right_cols = nullptr;
+  // Optional: dot products for y = x W^T with few rows or columns (gemm.cpp
+  // use_dot), where transposing the operands into panels costs more than
+  // the register blocking saves.
+  const GemmDot* dot = nullptr;
 };
 
 // Each defined in its own translation unit, compiled with its own ISA flags.

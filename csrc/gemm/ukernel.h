@@ -111,6 +111,51 @@ void gemm_ukernel_right(int64_t k, const float* __restrict a, const float* __res
     gemm_ukernel_right_body<V, MR, NV, 2>(k, a, b, c, ldc, alpha, beta, cols);
 }
 
+// The "NT" layout (y = x W^T: rows of A and rows of B both run along k) as
+// dot products, nothing packed: C[i][j] = alpha * a_i . b_j + beta * C[i][j]
+// for i < rows <= MR, j < cols <= NR, a_i = a + i * lda, b_j = b + j * ldb.
+// Each k step loads MR + NR vectors for MR * NR FMAs; one horizontal sum per
+// element at the end. A missing row or column (rows < MR, cols < NR) reads
+// row 0 again and is not stored, so every element's arithmetic is the same
+// whatever tile it sits in. The k tail is a masked load.
+template <class V, int MR, int NR>
+void gemm_dot_tile(int64_t k, const float* __restrict a, int64_t lda, const float* __restrict b, int64_t ldb,
+                   float* __restrict c, int64_t ldc, float alpha, float beta, int rows, int cols) {
+  constexpr int W = V::width;
+  using reg = typename V::reg;
+  const float* ap[MR];
+  const float* bp[NR];
+#pragma GCC unroll 8
+  for (int i = 0; i < MR; ++i) ap[i] = a + (i < rows ? i : 0) * lda;
+#pragma GCC unroll 8
+  for (int j = 0; j < NR; ++j) bp[j] = b + (j < cols ? j : 0) * ldb;
+  reg acc[MR][NR];
+#pragma GCC unroll 8
+  for (int i = 0; i < MR; ++i)
+#pragma GCC unroll 8
+    for (int j = 0; j < NR; ++j) acc[i][j] = V::zero();
+  auto step = [&](int64_t p, int n) __attribute__((always_inline)) {
+    reg av[MR], bv[NR];
+#pragma GCC unroll 8
+    for (int i = 0; i < MR; ++i) av[i] = n == W ? V::load(ap[i] + p) : V::load_partial(ap[i] + p, n);
+#pragma GCC unroll 8
+    for (int j = 0; j < NR; ++j) bv[j] = n == W ? V::load(bp[j] + p) : V::load_partial(bp[j] + p, n);
+#pragma GCC unroll 8
+    for (int i = 0; i < MR; ++i)
+#pragma GCC unroll 8
+      for (int j = 0; j < NR; ++j) acc[i][j] = V::fmadd(av[i], bv[j], acc[i][j]);
+  };
+  int64_t p = 0;
+  for (; p + W <= k; p += W) step(p, W);
+  if (p < k) step(p, int(k - p));
+  for (int i = 0; i < rows; ++i)
+    for (int j = 0; j < cols; ++j) {
+      const float s = alpha * V::reduce_add(acc[i][j]);
+      float* cp = c + i * ldc + j;
+      *cp = beta == 0.0f ? s : s + beta * *cp;
+    }
+}
+
 // Kernels for 1..MR-1 rows of an MR-row panel, indexed by the row count
 // (entry 0 unused).
 template <class V, int MR, int NV, int... R>

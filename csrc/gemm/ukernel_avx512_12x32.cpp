@@ -6,6 +6,9 @@
 
 namespace dlcore {
 
+// 4 x 4 dot products: 16 accumulators + 8 operand vectors of 32 zmm.
+const GemmDot kDotAvx512{&gemm_dot_tile<simd::Avx512, 4, 4>, 4, 4};
+
 const GemmKernel& gemm_kernel_avx512() {
   // Block sizes measured on AMD EPYC Zen 4 (32 KiB L1d, 1 MiB L2; 512-bit
   // FMAs on 256-bit units), 2026-12-04, dlcore vs oneDNN in one run, 1 and 2
@@ -34,7 +37,8 @@ const GemmKernel& gemm_kernel_avx512() {
                                  &pack_a_panel_impl,
                                  &pack_b_panel_impl,
                                  EdgeRows<simd::Avx512, 12, 2, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11>::table,
-                                 &gemm_ukernel_right<simd::Avx512, 12, 2>};
+                                 &gemm_ukernel_right<simd::Avx512, 12, 2>,
+                                 &kDotAvx512};
   return kernel;
 }
 
