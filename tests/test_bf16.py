@@ -436,25 +436,31 @@ def test_autocast_lenet5_on_digits_matches_float32_accuracy():
     before = dlcore.get_num_threads()
     dlcore.set_num_threads(1)  # tiny layers: a second thread only adds fork/join (20x slower on a loaded host)
     try:
-        accs = _train_lenet_both(xtr, ytr, xte, yte)
+        runs = [_train_lenet_both(xtr, ytr, xte, yte, seed) for seed in SEEDS]
     finally:
         dlcore.set_num_threads(before)
-    assert accs[False] > 0.9
-    # bf16 may not lose more than 0.5 pt; doing better is no failure (on the emulated AMX path it came out
-    # 2 test images = 0.56 pt ahead of float32: the test set has 359 images, 0.28 pt each)
-    assert accs[True] >= accs[False] - 0.005 - 1e-9, accs
+    accs = {amp: float(np.mean([r[amp] for r in runs])) for amp in (False, True)}
+    assert accs[False] > 0.9, runs
+    # bf16 may not lose more than 0.5 pt on the mean over seeds; doing better is no failure. One seed is
+    # too coarse a measure: the test set has 359 images (0.28 pt each), and on the emulated AVX512-BF16
+    # path a single seed came out 2 images behind float32 (96.66 vs 96.10) and, on the emulated AMX
+    # path, 2 images ahead, both from rounding alone.
+    assert accs[True] >= accs[False] - 0.005 - 1e-9, runs
 
 
-def _train_lenet_both(xtr, ytr, xte, yte):
+SEEDS = (0, 1, 2)
+
+
+def _train_lenet_both(xtr, ytr, xte, yte, seed):
     from dlcore import optim
     from dlcore.train import lenet5
 
     accs = {}
     for amp in (False, True):
-        dlcore.manual_seed(0)
+        dlcore.manual_seed(seed)
         model = lenet5()
         opt = optim.Adam(model.parameters(), lr=2e-3)
-        order = np.random.default_rng(0)
+        order = np.random.default_rng(seed)
         for _ in range(5):  # float32 and bf16 both reach 96.7% here
             idx = order.permutation(len(xtr))
             for s in range(0, len(idx), 32):
