@@ -71,6 +71,12 @@ CASES = [
     (2, 3, 5, 12, 4, 3, 3, 1, 1, 1, 1),             # exactly one 12-column tile, both ways
     (1, 5, 6, 13, 8, 3, 3, 1, 1, 1, 1),             # blocked forward, one block, 13 columns; dx 5 channels
     (1, 16, 9, 37, 5, 3, 3, 1, 1, 1, 1),            # blocked forward, one block, 37 columns
+    # Outputs of <= 4 pixels: GEMMs over the minibatch on avx2/avx512 (conv_fold.cpp), dead taps dropped.
+    (3, 20, 1, 1, 24, 3, 3, 1, 1, 1, 1),            # 1x1 image, pad 1: 8 of 9 taps read only padding
+    (2, 16, 2, 2, 18, 3, 3, 1, 1, 1, 1),            # ResNet-18 layer4-like 2x2, every tap live
+    (2, 12, 4, 3, 10, 3, 3, 2, 1, 1, 2),            # stride 2, groups 2 -> 2x2 output
+    (1, 9, 3, 3, 5, 2, 2, 1, 0, 2, 1),              # dilation 2 -> 1x1 output
+    (4, 8, 2, 5, 6, 3, 3, (1, 3), (1, 0, 2, 1), 1, 1),  # asymmetric padding and stride -> 1x2
 ]
 
 
@@ -208,6 +214,40 @@ def test_conv_narrow_backward_data_runs_col2im(cpu_backend, rng):
     conv2d_backward_data(randn(rng, 2, 4, 9, 11), randn(rng, 4, 1, 3, 3), (2, 4, 11, 13), groups=4,
                          backend=cpu_backend)
     assert "col2im" not in dlcore.kernels.last_dispatch()
+
+
+def test_conv_small_outputs_run_as_gemms_over_the_batch(cpu_backend, rng):
+    """<= 4 output pixels: the fold entries (avx2/avx512), with ReLU fused; 1000 images of 2304 column
+    floats each run in two chunks (2 Mi floats a chunk), the weight gradient summed over both; results
+    bitwise the same on 1, 2 and 3 threads."""
+    x, w, b = randn(rng, 1000, 64, 2, 2), randn(rng, 4, 64, 3, 3), randn(rng, 4)
+    before = dlcore.get_num_threads()
+    outs = []
+    try:
+        for t in (1, 2, 3):
+            dlcore.set_num_threads(t)
+            y = conv2d_forward(x, w, b, padding=1, activation="relu", backend=cpu_backend)
+            name = dlcore.kernels.last_dispatch()
+            dy = np.sign(y).astype(np.float32) * 0.5
+            dx = conv2d_backward_data(dy, w, x.shape, padding=1, backend=cpu_backend)
+            dw, db = conv2d_backward_weights(x, dy, w.shape, padding=1, backend=cpu_backend)
+            outs.append((y, dx, dw, db))
+    finally:
+        dlcore.set_num_threads(before)
+    if cpu_backend != "ref":
+        assert name.endswith("_fold"), name
+    for o in outs[1:]:
+        for got, first in zip(o, outs[0]):
+            np.testing.assert_array_equal(got, first)
+    y, dx, dw, db = outs[0]
+    y_ref = np.maximum(conv_ref(x, w, b, 1, 1, 1, 1), 0)
+    assert_conv_close(y, y_ref, conv_ref(np.abs(x), np.abs(w), np.abs(b), 1, 1, 1, 1), 576, "forward relu")
+    dy = np.sign(y).astype(np.float32) * 0.5
+    dw_ref, db_ref = conv_backward_weights_ref(x, dy, w.shape, 1, 1, 1, 1)
+    dw_scale, db_scale = conv_backward_weights_ref(np.abs(x), np.abs(dy), w.shape, 1, 1, 1, 1)
+    assert_conv_close(dw, dw_ref, dw_scale, 4000, "backward_weights over two chunks")
+    dx_ref = conv_backward_data_ref(dy, w, x.shape, 1, 1, 1, 1)
+    assert_conv_close(dx, dx_ref, conv_backward_data_ref(np.abs(dy), np.abs(w), x.shape, 1, 1, 1, 1), 36, "dx")
 
 
 def test_conv_no_bias(cpu_backend, rng):

@@ -114,6 +114,8 @@ void backward_data_ref(const ConvBackwardDataArgs& a) {
     }
 }
 
+}  // namespace
+
 // db[o] = sum over n, oh, ow of dy[n, o, oh, ow].
 void bias_gradient_ref(const float* dy, float* db, const ConvShape& s) {
 #pragma omp parallel for schedule(static) num_threads(get_num_threads())
@@ -126,6 +128,8 @@ void bias_gradient_ref(const float* dy, float* db, const ConvShape& s) {
     db[o] = sum;
   }
 }
+
+namespace {
 
 void backward_weights_ref(const ConvBackwardWeightsArgs& a) {
   const ConvShape& s = a.s;
@@ -340,6 +344,32 @@ DLCORE_CONV_GEMM1X1(avx512)
 #endif
 #undef DLCORE_CONV_GEMM1X1
 
+// Small images as GEMMs over the minibatch (conv_fold.cpp), their GEMMs on
+// the same ISA; recorded like the 1x1 entries.
+template <class Args>
+std::string declines_fold(const Args& a) {
+  return use_fold(a.s) ? std::string()
+                       : cat("output ", a.s.oh, "x", a.s.ow, " has more than ", kFoldMaxPixels, " pixels");
+}
+#define DLCORE_CONV_FOLD(ISA)                                                                                          \
+  void forward_fold_##ISA(const ConvForwardArgs& a) {                                                                  \
+    run_gemm1x1(a, conv2d_forward_fold, Isa::ISA, "conv2d_forward", "conv2d_forward_" #ISA "_fold");                   \
+  }                                                                                                                    \
+  void backward_data_fold_##ISA(const ConvBackwardDataArgs& a) {                                                       \
+    run_gemm1x1(a, conv2d_backward_data_fold, Isa::ISA, "conv2d_backward_data", "conv2d_backward_data_" #ISA "_fold"); \
+  }                                                                                                                    \
+  void backward_weights_fold_##ISA(const ConvBackwardWeightsArgs& a) {                                                 \
+    run_gemm1x1(a, conv2d_backward_weights_fold, Isa::ISA, "conv2d_backward_weights",                                  \
+                "conv2d_backward_weights_" #ISA "_fold");                                                              \
+  }
+#ifdef DLCORE_HAVE_AVX2
+DLCORE_CONV_FOLD(avx2)
+#endif
+#ifdef DLCORE_HAVE_AVX512
+DLCORE_CONV_FOLD(avx512)
+#endif
+#undef DLCORE_CONV_FOLD
+
 // Backward data of a narrow input as GEMM + col2im (conv_col2im.cpp), its
 // GEMM on the same ISA; recorded like the 1x1 entries.
 #define DLCORE_CONV_COL2IM(ISA)                                                   \
@@ -390,11 +420,13 @@ const Registry<ConvForwardArgs>& conv2d_forward_registry() {
           DLCORE_IF_AVX512(
               {"conv2d_forward_avx512_gemm1x1", Isa::avx512, declines_gemm1x1<A>, forward_gemm1x1_avx512},
               {"conv2d_forward_avx512_depthwise", Isa::avx512, declines_depthwise<A>, forward_depthwise_avx512},
+              {"conv2d_forward_avx512_fold", Isa::avx512, declines_fold<A>, forward_fold_avx512},
               {"conv2d_forward_avx512_narrow", Isa::avx512, declines_narrow<A>, forward_narrow_avx512},
               {"conv2d_forward_avx512_blocked", Isa::avx512, nullptr, forward_blocked_avx512}, )
               DLCORE_IF_AVX2(
                   {"conv2d_forward_avx2_gemm1x1", Isa::avx2, declines_gemm1x1<A>, forward_gemm1x1_avx2},
                   {"conv2d_forward_avx2_depthwise", Isa::avx2, declines_depthwise<A>, forward_depthwise_avx2},
+                  {"conv2d_forward_avx2_fold", Isa::avx2, declines_fold<A>, forward_fold_avx2},
                   {"conv2d_forward_avx2_narrow", Isa::avx2, declines_narrow<A>, forward_narrow_avx2},
                   {"conv2d_forward_avx2_blocked", Isa::avx2, nullptr, forward_blocked_avx2}, ){
                   "conv2d_forward_ref", Isa::ref, nullptr, forward_ref},
@@ -411,6 +443,7 @@ const Registry<ConvBackwardDataArgs>& conv2d_backward_data_registry() {
               {"conv2d_backward_data_avx512_gemm1x1", Isa::avx512, declines_gemm1x1<A>, backward_data_gemm1x1_avx512},
               {"conv2d_backward_data_avx512_depthwise", Isa::avx512, declines_depthwise<A>,
                backward_data_depthwise_avx512},
+              {"conv2d_backward_data_avx512_fold", Isa::avx512, declines_fold<A>, backward_data_fold_avx512},
               {"conv2d_backward_data_avx512_col2im", Isa::avx512, declines_narrow<A>, backward_data_col2im_avx512},
               {"conv2d_backward_data_avx512_gather", Isa::avx512, declines_gather, backward_data_gather_avx512},
               {"conv2d_backward_data_avx512_scatter", Isa::avx512, nullptr, backward_data_scatter_avx512}, )
@@ -418,6 +451,7 @@ const Registry<ConvBackwardDataArgs>& conv2d_backward_data_registry() {
                   {"conv2d_backward_data_avx2_gemm1x1", Isa::avx2, declines_gemm1x1<A>, backward_data_gemm1x1_avx2},
                   {"conv2d_backward_data_avx2_depthwise", Isa::avx2, declines_depthwise<A>,
                    backward_data_depthwise_avx2},
+                  {"conv2d_backward_data_avx2_fold", Isa::avx2, declines_fold<A>, backward_data_fold_avx2},
                   {"conv2d_backward_data_avx2_col2im", Isa::avx2, declines_narrow<A>, backward_data_col2im_avx2},
                   {"conv2d_backward_data_avx2_gather", Isa::avx2, declines_gather, backward_data_gather_avx2},
                   {"conv2d_backward_data_avx2_scatter", Isa::avx2, nullptr, backward_data_scatter_avx2}, ){
@@ -436,6 +470,7 @@ const Registry<ConvBackwardWeightsArgs>& conv2d_backward_weights_registry() {
                backward_weights_gemm1x1_avx512},
               {"conv2d_backward_weights_avx512_depthwise", Isa::avx512, declines_depthwise<A>,
                backward_weights_depthwise_avx512},
+              {"conv2d_backward_weights_avx512_fold", Isa::avx512, declines_fold<A>, backward_weights_fold_avx512},
               {"conv2d_backward_weights_avx512_narrow", Isa::avx512, declines_narrow<A>,
                backward_weights_narrow_avx512},
               {"conv2d_backward_weights_avx512_blocked", Isa::avx512, nullptr, backward_weights_blocked_avx512}, )
@@ -444,6 +479,7 @@ const Registry<ConvBackwardWeightsArgs>& conv2d_backward_weights_registry() {
                    backward_weights_gemm1x1_avx2},
                   {"conv2d_backward_weights_avx2_depthwise", Isa::avx2, declines_depthwise<A>,
                    backward_weights_depthwise_avx2},
+                  {"conv2d_backward_weights_avx2_fold", Isa::avx2, declines_fold<A>, backward_weights_fold_avx2},
                   {"conv2d_backward_weights_avx2_narrow", Isa::avx2, declines_narrow<A>, backward_weights_narrow_avx2},
                   {"conv2d_backward_weights_avx2_blocked", Isa::avx2, nullptr, backward_weights_blocked_avx2}, ){
                   "conv2d_backward_weights_ref", Isa::ref, nullptr, backward_weights_ref},

@@ -156,6 +156,7 @@ void conv_poison_scratch();
 //   gemm1x1   a 1x1 unpadded convolution as GEMMs on NCHW (no reorder)
 //   depthwise one input channel and few outputs per group (phase planes)
 //   narrow    forward / backward-weights with ICg <= 4 (RGB, grey input)
+//   fold      outputs of <= kFoldMaxPixels pixels as GEMMs over the minibatch (conv_fold.cpp)
 //   col2im    backward-data with ICg <= 4 as GEMM + col2im (conv_col2im.cpp)
 //   gather    backward-data at stride 1 as a forward convolution of dy
 //   blocked   the channel-blocked direct convolution (accepts everything)
@@ -197,6 +198,21 @@ const ConvAlgorithms& conv_algorithms_avx512();
 // w_g^T . dy_g by dlcore::gemm on `backend`, then added into dx. The
 // registry uses it for narrow inputs (use_narrow): every lane does work.
 void conv2d_backward_data_col2im(const ConvBackwardDataArgs& a, const char* backend);
+// Small images as GEMMs over the minibatch (conv_fold.cpp): outputs of at
+// most kFoldMaxPixels pixels (OH*OW), all three passes, dead taps dropped;
+// the GEMMs by dlcore::gemm on `backend`.
+// Up to 2x2 (Zen 4, 2 threads, batch 64, ms forward / backward-data /
+// backward-weights, fold vs blocked direct: 512 -> 512 at 1x1 0.84/1.14/1.09
+// vs 5.3/5.7/4.7; 256 -> 256 at 2x2 3.1/3.4/2.9 vs 6.6/3.1/2.9; but
+// 128 -> 128 at 4x4 3.1/3.3/3.2 vs 2.0/2.1/2.0).
+constexpr int64_t kFoldMaxPixels = 4;
+bool use_fold(const ConvShape& s);
+void conv2d_forward_fold(const ConvForwardArgs& a, const char* backend);
+void conv2d_backward_data_fold(const ConvBackwardDataArgs& a, const char* backend);
+void conv2d_backward_weights_fold(const ConvBackwardWeightsArgs& a, const char* backend);
+// db[o] = sum over n, oh, ow of dy[n, o, oh, ow] (conv.cpp).
+void bias_gradient_ref(const float* dy, float* db, const ConvShape& s);
+
 // dx planes of `nb` images (dx at the first) from their column gradients,
 // (image n, group g) at dcols + (n*groups + g)*K*P, row (c*KH + kh)*KW + kw
 // (K = ICg*KH*KW, P = OH*OW). Each element sums its taps in (kh, kw) order,
