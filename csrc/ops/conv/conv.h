@@ -202,9 +202,9 @@ void conv2d_backward_data_col2im(const ConvBackwardDataArgs& a, const char* back
 // most kFoldMaxPixels pixels (OH*OW), all three passes, dead taps dropped;
 // the GEMMs by dlcore::gemm on `backend`.
 // Up to 2x2 (Zen 4, 2 threads, batch 64, ms forward / backward-data /
-// backward-weights, fold vs blocked direct: 512 -> 512 at 1x1 0.84/1.14/1.09
-// vs 5.3/5.7/4.7; 256 -> 256 at 2x2 3.1/3.4/2.9 vs 6.6/3.1/2.9; but
-// 128 -> 128 at 4x4 3.1/3.3/3.2 vs 2.0/2.1/2.0).
+// backward-weights, fold vs blocked direct: 512 -> 512 at 1x1 0.58/0.53/0.73
+// vs 5.3/5.7/4.7; 256 -> 256 at 2x2 1.5/1.6/2.0 vs 6.6/3.1/2.9; but
+// 128 -> 128 at 4x4 3.6/3.7/4.2 vs 2.1/2.0/1.9: 16 GEMMs of 64 columns).
 constexpr int64_t kFoldMaxPixels = 4;
 bool use_fold(const ConvShape& s);
 void conv2d_forward_fold(const ConvForwardArgs& a, const char* backend);

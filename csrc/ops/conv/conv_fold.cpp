@@ -1,145 +1,98 @@
-// Small images as GEMMs over the whole minibatch ("fold", issue 17): for
-// outputs of at most kFoldMaxPixels pixels (ResNet-18's last stages on
-// CIFAR-size input: 4x4, 2x2, 1x1) the direct kernels have one or two
-// register tiles of pixels per image and spend their time on reorders and
-// edges; 512 -> 512 channels at 1x1 ran at 5-6 ms a pass against oneDNN's
-// 1.4-1.9 (Zen 4, 2 threads, batch 64). Here the images of a chunk become
-// the columns of one GEMM per group:
-//   forward           y_g (OCg x NP)  = w_g (OCg x K) . cols (K x NP)
-//   backward data     dcols (K x NP)  = w_g^T . dy_g, then col2im
-//   backward weights  dw_g (OCg x K) += dy_g . cols^T
-// with NP = images x OH*OW and K = ICg x the live taps: a tap that reads
-// only padding for every output pixel (8 of 9 at 1x1 with padding 1) is
-// dropped from K, its weight gradient is exactly 0.
+// Small images as GEMMs over the minibatch ("fold", issue 17): for outputs
+// of at most kFoldMaxPixels pixels (ResNet-18's last stages on CIFAR-size
+// input: 2x2 and 1x1) the direct kernels have one register tile of pixels
+// per image and spend their time on reorders and edges; 512 -> 512 channels
+// at 1x1 ran at 5-6 ms a pass against oneDNN's 1.4-1.9 (Zen 4, 2 threads,
+// batch 64). Here every output pixel q is a GEMM whose columns are the
+// images of a chunk, over only the taps that read inside the image at q:
+//   forward           y_q (OCg x images)  = w_q (OCg x K_q) . cols_q (K_q x images)
+//   backward data     dcols_q             = w_q^T . dy_q, added into dx
+//   backward weights  dw (+)= dy_q . cols_q^T at q's taps
+// K_q = ICg x q's live taps: at 1x1 with padding 1 only the centre tap of a
+// 3x3 kernel, at 2x2 four of nine, so no GEMM multiplies padding.
 //
-// Baseline code: im2col, col2im and the layout copies are data movement;
-// the arithmetic runs in dlcore::gemm on the ISA the registry entry names.
-// Every output element is produced by one GEMM element or one col2im sum in
-// a fixed order, and chunks depend on the shape alone, so results do not
-// depend on the thread count.
+// Baseline code: the gathers and scatters are data movement; the arithmetic
+// runs in dlcore::gemm on the ISA the registry entry names. Every output
+// element comes from one GEMM element, or sums its contributions in a fixed
+// (chunk, pixel, tap) order, and chunks depend on the shape alone, so
+// results do not depend on the thread count.
 #include <algorithm>
-#include <cstring>
 #include <vector>
 
-#include "core/pool.h"
-#include "core/threads.h"
+#include "core/epilogue.h"
 #include "gemm/gemm.h"
 #include "ops/conv/conv.h"
 
 namespace dlcore {
 namespace {
 
-// Column floats per chunk of images (8 MiB: ResNet-18's 2x2 layer at batch
-// 64 is 2.4 MiB, one chunk).
+// Column floats per chunk of images (8 MiB).
 constexpr int64_t kFoldChunkFloats = int64_t(2) << 20;
 
-// Kernel offsets along one axis that read inside the input for at least one
-// output position.
-std::vector<int64_t> live_taps(int64_t k, int64_t in, int64_t out, int64_t stride, int64_t pad, int64_t dil) {
-  std::vector<int64_t> taps;
-  for (int64_t t = 0; t < k; ++t)
-    for (int64_t o = 0; o < out; ++o) {
-      const int64_t i = o * stride - pad + t * dil;
-      if (i >= 0 && i < in) {
-        taps.push_back(t);
-        break;
-      }
+// One output pixel: the taps (kh * KW + kw) that read inside the input there
+// and the input offsets (ih * IW + iw) they read.
+struct Pixel {
+  std::vector<int64_t> tap, off;
+};
+
+std::vector<Pixel> live_pixels(const ConvShape& s) {
+  std::vector<Pixel> px(size_t(s.oh * s.ow));
+  for (int64_t oh = 0; oh < s.oh; ++oh)
+    for (int64_t ow = 0; ow < s.ow; ++ow) {
+      Pixel& p = px[size_t(oh * s.ow + ow)];
+      for (int64_t kh = 0; kh < s.kh; ++kh)
+        for (int64_t kw = 0; kw < s.kw; ++kw) {
+          const int64_t ih = oh * s.sh - s.pt + kh * s.dh, iw = ow * s.sw - s.pl + kw * s.dw;
+          if (ih >= 0 && ih < s.ih && iw >= 0 && iw < s.iw) {
+            p.tap.push_back(kh * s.kw + kw);
+            p.off.push_back(ih * s.iw + iw);
+          }
+        }
     }
-  return taps;
+  return px;
 }
 
 struct Fold {
   const ConvShape& s;
-  std::vector<int64_t> th, tw;  // live kernel rows / columns
-  int64_t taps, k, p, chunk;    // live taps, GEMM k (ICg x taps), pixels per image, images per chunk
+  std::vector<Pixel> px;
+  int64_t kmax = 0, chunk = 1;  // the largest K_q; images per chunk
 
-  explicit Fold(const ConvShape& shape)
-      : s(shape),
-        th(live_taps(s.kh, s.ih, s.oh, s.sh, s.pt, s.dh)),
-        tw(live_taps(s.kw, s.iw, s.ow, s.sw, s.pl, s.dw)),
-        taps(int64_t(th.size() * tw.size())),
-        k(s.icg() * taps),
-        p(s.oh * s.ow),
-        chunk(std::max<int64_t>(1, std::min<int64_t>(s.n, kFoldChunkFloats / std::max<int64_t>(1, k * p)))) {}
+  explicit Fold(const ConvShape& shape) : s(shape), px(live_pixels(shape)) {
+    for (const Pixel& p : px) kmax = std::max<int64_t>(kmax, s.icg() * int64_t(p.tap.size()));
+    chunk = std::max<int64_t>(1, std::min<int64_t>(s.n, kFoldChunkFloats / std::max<int64_t>(1, kmax)));
+  }
+  int64_t k_of(const Pixel& p) const { return s.icg() * int64_t(p.tap.size()); }
 
-  // w_g with the dead taps left out: wl[o * k + c * taps + t].
-  void gather_weights(const float* w, int64_t g, float* wl) const {
-    const int64_t ocg = s.ocg(), icg = s.icg();
+  // wq[o * K_q + c * taps + j] = w[g * OCg + o, c, tap j]
+  void gather_weights(const float* w, int64_t g, const Pixel& p, float* wq) const {
+    const int64_t ocg = s.ocg(), icg = s.icg(), kk = s.kh * s.kw, nt = int64_t(p.tap.size());
     for (int64_t o = 0; o < ocg; ++o)
       for (int64_t c = 0; c < icg; ++c) {
-        const float* src = w + ((g * ocg + o) * icg + c) * s.kh * s.kw;
-        float* dst = wl + o * k + c * taps;
-        for (size_t a = 0; a < th.size(); ++a)
-          for (size_t b = 0; b < tw.size(); ++b) *dst++ = src[th[a] * s.kw + tw[b]];
+        const float* src = w + ((g * ocg + o) * icg + c) * kk;
+        float* dst = wq + o * icg * nt + c * nt;
+        for (int64_t j = 0; j < nt; ++j) dst[j] = src[p.tap[size_t(j)]];
       }
   }
-
-  // cols[(c * taps + t) * nb*P + n * P + oh * OW + ow] for images [n0, n0 + nb) of group g.
-  void im2col(const float* x, int64_t g, int64_t n0, int64_t nb, float* cols) const {
-    const int64_t np = nb * p, icg = s.icg();
-    const std::vector<int64_t> offsets = tap_offsets();
-    parallel_tiles(k, work_threads(k * np), [&](int64_t r) {
-      const int64_t c = r / taps, t = r % taps;
-      const int64_t* off = offsets.data() + t * p;
-      float* dst = cols + r * np;
-      for (int64_t n = 0; n < nb; ++n) {
-        const float* plane = x + ((n0 + n) * s.ic + g * icg + c) * s.ih * s.iw;
-        for (int64_t q = 0; q < p; ++q) *dst++ = off[q] >= 0 ? plane[off[q]] : 0.0f;
+  // cols[(c * taps + j) * nb + n] = x[n0 + n, g * ICg + c] at tap j's input offset
+  void gather_columns(const float* x, int64_t g, const Pixel& p, int64_t n0, int64_t nb, float* cols) const {
+    const int64_t icg = s.icg(), plane = s.ih * s.iw, nt = int64_t(p.tap.size());
+    for (int64_t n = 0; n < nb; ++n)  // images outermost: each image's channels are read in order
+      for (int64_t c = 0; c < icg; ++c) {
+        const float* src = x + ((n0 + n) * s.ic + g * icg + c) * plane;
+        float* dst = cols + c * nt * nb + n;
+        for (int64_t j = 0; j < nt; ++j) dst[j * nb] = src[p.off[size_t(j)]];
       }
-    });
   }
-
-  // off[t * P + q]: the input offset (ih * IW + iw) that live tap t reads for
-  // output pixel q, or -1 where it reads padding. Computed once a call, so
-  // im2col and col2im are gathers and scatters without index arithmetic.
-  std::vector<int64_t> tap_offsets() const {
-    std::vector<int64_t> off(size_t(taps * p));
-    for (int64_t t = 0; t < taps; ++t) {
-      const int64_t dh = th[t / tw.size()] * s.dh - s.pt, dw = tw[t % tw.size()] * s.dw - s.pl;
-      for (int64_t oh = 0; oh < s.oh; ++oh)
-        for (int64_t ow = 0; ow < s.ow; ++ow) {
-          const int64_t ih = oh * s.sh + dh, iw = ow * s.sw + dw;
-          off[t * p + oh * s.ow + ow] = ih >= 0 && ih < s.ih && iw >= 0 && iw < s.iw ? ih * s.iw + iw : -1;
-        }
-    }
-    return off;
+  // t[o * nb + n] = a[n0 + n, g * OCg + o, pixel q] (dy at one pixel) and back (y).
+  void gather_pixel(const float* a, int64_t g, int64_t q, int64_t n0, int64_t nb, float* t) const {
+    const int64_t ocg = s.ocg(), P = s.oh * s.ow;
+    for (int64_t n = 0; n < nb; ++n)
+      for (int64_t o = 0; o < ocg; ++o) t[o * nb + n] = a[((n0 + n) * s.oc + g * ocg + o) * P + q];
   }
-
-  // t[o * nb*P + n * P + q] = a[(n0 + n) * C + g * OCg + o][q]  (NCHW planes -> one matrix), and back.
-  void planes_to_matrix(const float* a, int64_t g, int64_t n0, int64_t nb, float* t) const {
-    const int64_t ocg = s.ocg();
-    for (int64_t o = 0; o < ocg; ++o)
-      for (int64_t n = 0; n < nb; ++n)
-        std::memcpy(t + (o * nb + n) * p, a + ((n0 + n) * s.oc + g * ocg + o) * p, sizeof(float) * p);
-  }
-  void matrix_to_planes(const float* t, int64_t g, int64_t n0, int64_t nb, float* a) const {
-    const int64_t ocg = s.ocg();
-    for (int64_t o = 0; o < ocg; ++o)
-      for (int64_t n = 0; n < nb; ++n)
-        std::memcpy(a + ((n0 + n) * s.oc + g * ocg + o) * p, t + (o * nb + n) * p, sizeof(float) * p);
-  }
-
-  // dx planes of group g, images [n0, n0 + nb), from dcols (im2col's layout):
-  // each element sums its taps in order, starting from zero.
-  void col2im(const float* dcols, int64_t g, int64_t n0, int64_t nb, float* dx) const {
-    const int64_t np = nb * p, icg = s.icg(), plane = s.ih * s.iw;
-    const std::vector<int64_t> offsets = tap_offsets();
-    parallel_tiles(nb * icg, work_threads(nb * icg * (plane + taps * p)), [&](int64_t item) {
-      const int64_t n = item / icg, c = item % icg;
-      float* out = dx + ((n0 + n) * s.ic + g * icg + c) * plane;
-      std::fill(out, out + plane, 0.0f);
-      for (int64_t t = 0; t < taps; ++t) {
-        const int64_t* off = offsets.data() + t * p;
-        const float* src = dcols + (c * taps + t) * np + n * p;
-        for (int64_t q = 0; q < p; ++q)
-          if (off[q] >= 0) out[off[q]] += src[q];
-      }
-    });
-  }
-
-  // Threads for a copy touching `floats` floats: about 64 Ki each.
-  static int work_threads(int64_t floats) {
-    return int(std::max<int64_t>(1, std::min<int64_t>(get_num_threads(), floats >> 16)));
+  void scatter_pixel(const float* t, int64_t g, int64_t q, int64_t n0, int64_t nb, float* a) const {
+    const int64_t ocg = s.ocg(), P = s.oh * s.ow;
+    for (int64_t n = 0; n < nb; ++n)
+      for (int64_t o = 0; o < ocg; ++o) a[((n0 + n) * s.oc + g * ocg + o) * P + q] = t[o * nb + n];
   }
 };
 
@@ -152,99 +105,119 @@ void conv2d_forward_fold(const ConvForwardArgs& a, const char* backend) {
   if (s.n == 0) return;
   const Fold f(s);
   const int64_t ocg = s.ocg();
-  float* wl = conv_scratch(0, size_t(ocg * f.k));
-  float* cols = conv_scratch(1, size_t(f.k * f.chunk * f.p));
-  float* yt = conv_scratch(2, size_t(ocg * f.chunk * f.p));
-  for (int64_t g = 0; g < s.groups; ++g) {
-    f.gather_weights(a.w, g, wl);
-    for (int64_t n0 = 0; n0 < s.n; n0 += f.chunk) {
-      const int64_t nb = std::min(f.chunk, s.n - n0), np = nb * f.p;
-      f.im2col(a.x, g, n0, nb, cols);
-      GemmArgs ga;  // yt (OCg x NP) = wl (OCg x K) . cols (K x NP), bias and ReLU in the epilogue
-      ga.m = ocg;
-      ga.n = np;
-      ga.k = f.k;
-      ga.a = wl;
-      ga.lda = f.k;
-      ga.b = cols;
-      ga.ldb = np;
-      ga.c = yt;
-      ga.ldc = np;
-      ga.bias_row = a.bias ? a.bias + g * ocg : nullptr;
-      ga.relu = a.relu;
-      gemm(ga, backend);
-      f.matrix_to_planes(yt, g, n0, nb, a.y);
+  float* wq = conv_scratch(0, size_t(ocg * f.kmax));
+  float* cols = conv_scratch(1, size_t(f.kmax * f.chunk));
+  float* yq = conv_scratch(2, size_t(ocg * f.chunk));
+  for (int64_t g = 0; g < s.groups; ++g)
+    for (int64_t q = 0; q < int64_t(f.px.size()); ++q) {
+      const Pixel& p = f.px[size_t(q)];
+      const int64_t k = f.k_of(p);
+      if (k > 0) f.gather_weights(a.w, g, p, wq);
+      for (int64_t n0 = 0; n0 < s.n; n0 += f.chunk) {
+        const int64_t nb = std::min(f.chunk, s.n - n0);
+        if (k == 0) {  // a pixel that sees only padding: bias, then ReLU
+          for (int64_t o = 0; o < ocg; ++o) {
+            const float v = a.bias ? a.bias[g * ocg + o] : 0.0f;
+            std::fill(yq + o * nb, yq + (o + 1) * nb, a.relu ? relu_scalar(v) : v);
+          }
+        } else {
+          f.gather_columns(a.x, g, p, n0, nb, cols);
+          GemmArgs ga;  // yq (OCg x nb) = wq (OCg x K_q) . cols (K_q x nb), bias and ReLU in the epilogue
+          ga.m = ocg;
+          ga.n = nb;
+          ga.k = k;
+          ga.a = wq;
+          ga.lda = k;
+          ga.b = cols;
+          ga.ldb = nb;
+          ga.c = yq;
+          ga.ldc = nb;
+          ga.bias_row = a.bias ? a.bias + g * ocg : nullptr;
+          ga.relu = a.relu;
+          gemm(ga, backend);
+        }
+        f.scatter_pixel(yq, g, q, n0, nb, a.y);
+      }
     }
-  }
 }
 
 void conv2d_backward_data_fold(const ConvBackwardDataArgs& a, const char* backend) {
   const ConvShape& s = a.s;
+  std::fill(a.dx, a.dx + s.n * s.ic * s.ih * s.iw, 0.0f);
   if (s.n == 0) return;
   const Fold f(s);
-  const int64_t ocg = s.ocg();
-  float* wl = conv_scratch(0, size_t(ocg * f.k));
-  float* dcols = conv_scratch(1, size_t(f.k * f.chunk * f.p));
-  float* dyt = conv_scratch(2, size_t(ocg * f.chunk * f.p));
-  for (int64_t g = 0; g < s.groups; ++g) {
-    f.gather_weights(a.w, g, wl);
-    for (int64_t n0 = 0; n0 < s.n; n0 += f.chunk) {
-      const int64_t nb = std::min(f.chunk, s.n - n0), np = nb * f.p;
-      f.planes_to_matrix(a.dy, g, n0, nb, dyt);
-      GemmArgs ga;  // dcols (K x NP) = wl^T (K x OCg) . dyt (OCg x NP)
-      ga.m = f.k;
-      ga.n = np;
-      ga.k = ocg;
-      ga.a = wl;
-      ga.lda = f.k;
-      ga.trans_a = true;
-      ga.b = dyt;
-      ga.ldb = np;
-      ga.c = dcols;
-      ga.ldc = np;
-      gemm(ga, backend);
-      f.col2im(dcols, g, n0, nb, a.dx);
+  const int64_t ocg = s.ocg(), icg = s.icg(), plane = s.ih * s.iw;
+  float* wq = conv_scratch(0, size_t(ocg * f.kmax));
+  float* dcols = conv_scratch(1, size_t(f.kmax * f.chunk));
+  float* dyq = conv_scratch(2, size_t(ocg * f.chunk));
+  for (int64_t g = 0; g < s.groups; ++g)
+    for (int64_t q = 0; q < int64_t(f.px.size()); ++q) {
+      const Pixel& p = f.px[size_t(q)];
+      const int64_t k = f.k_of(p), nt = int64_t(p.tap.size());
+      if (k == 0) continue;
+      f.gather_weights(a.w, g, p, wq);
+      for (int64_t n0 = 0; n0 < s.n; n0 += f.chunk) {
+        const int64_t nb = std::min(f.chunk, s.n - n0);
+        f.gather_pixel(a.dy, g, q, n0, nb, dyq);
+        GemmArgs ga;  // dcols (K_q x nb) = wq^T (K_q x OCg) . dyq (OCg x nb)
+        ga.m = k;
+        ga.n = nb;
+        ga.k = ocg;
+        ga.a = wq;
+        ga.lda = k;
+        ga.trans_a = true;
+        ga.b = dyq;
+        ga.ldb = nb;
+        ga.c = dcols;
+        ga.ldc = nb;
+        gemm(ga, backend);
+        for (int64_t n = 0; n < nb; ++n)
+          for (int64_t c = 0; c < icg; ++c) {
+            float* dst = a.dx + ((n0 + n) * s.ic + g * icg + c) * plane;
+            const float* src = dcols + c * nt * nb + n;
+            for (int64_t j = 0; j < nt; ++j) dst[p.off[size_t(j)]] += src[j * nb];
+          }
+      }
     }
-  }
 }
 
 void conv2d_backward_weights_fold(const ConvBackwardWeightsArgs& a, const char* backend) {
   const ConvShape& s = a.s;
   const int64_t ocg = s.ocg(), icg = s.icg(), kk = s.kh * s.kw;
-  std::fill(a.dw, a.dw + s.oc * icg * kk, 0.0f);  // dead taps stay 0
+  std::fill(a.dw, a.dw + s.oc * icg * kk, 0.0f);  // taps no pixel reads stay 0
   if (a.db) bias_gradient_ref(a.dy, a.db, s);
   if (s.n == 0) return;
   const Fold f(s);
-  float* dwl = conv_scratch(0, size_t(ocg * f.k));
-  float* cols = conv_scratch(1, size_t(f.k * f.chunk * f.p));
-  float* dyt = conv_scratch(2, size_t(ocg * f.chunk * f.p));
-  for (int64_t g = 0; g < s.groups; ++g) {
-    for (int64_t n0 = 0; n0 < s.n; n0 += f.chunk) {
-      const int64_t nb = std::min(f.chunk, s.n - n0), np = nb * f.p;
-      f.im2col(a.x, g, n0, nb, cols);
-      f.planes_to_matrix(a.dy, g, n0, nb, dyt);
-      GemmArgs ga;  // dwl (OCg x K) (+)= dyt (OCg x NP) . cols^T (NP x K), chunks added in order
-      ga.m = ocg;
-      ga.n = f.k;
-      ga.k = np;
-      ga.a = dyt;
-      ga.lda = np;
-      ga.b = cols;
-      ga.ldb = np;
-      ga.trans_b = true;
-      ga.c = dwl;
-      ga.ldc = f.k;
-      ga.beta = n0 == 0 ? 0.0f : 1.0f;
-      gemm(ga, backend);
-    }
-    for (int64_t o = 0; o < ocg; ++o)
-      for (int64_t c = 0; c < icg; ++c) {
-        float* dst = a.dw + ((g * ocg + o) * icg + c) * kk;
-        const float* src = dwl + o * f.k + c * f.taps;
-        for (size_t i = 0; i < f.th.size(); ++i)
-          for (size_t j = 0; j < f.tw.size(); ++j) dst[f.th[i] * s.kw + f.tw[j]] = *src++;
+  float* dwq = conv_scratch(0, size_t(ocg * f.kmax));
+  float* cols = conv_scratch(1, size_t(f.kmax * f.chunk));
+  float* dyq = conv_scratch(2, size_t(ocg * f.chunk));
+  for (int64_t g = 0; g < s.groups; ++g)
+    for (int64_t n0 = 0; n0 < s.n; n0 += f.chunk)
+      for (int64_t q = 0; q < int64_t(f.px.size()); ++q) {
+        const Pixel& p = f.px[size_t(q)];
+        const int64_t k = f.k_of(p), nt = int64_t(p.tap.size()), nb = std::min(f.chunk, s.n - n0);
+        if (k == 0) continue;
+        f.gather_columns(a.x, g, p, n0, nb, cols);
+        f.gather_pixel(a.dy, g, q, n0, nb, dyq);
+        GemmArgs ga;  // dwq (OCg x K_q) = dyq (OCg x nb) . cols^T (nb x K_q)
+        ga.m = ocg;
+        ga.n = k;
+        ga.k = nb;
+        ga.a = dyq;
+        ga.lda = nb;
+        ga.b = cols;
+        ga.ldb = nb;
+        ga.trans_b = true;
+        ga.c = dwq;
+        ga.ldc = k;
+        gemm(ga, backend);
+        for (int64_t o = 0; o < ocg; ++o)
+          for (int64_t c = 0; c < icg; ++c) {
+            float* dst = a.dw + ((g * ocg + o) * icg + c) * kk;
+            const float* src = dwq + o * k + c * nt;
+            for (int64_t j = 0; j < nt; ++j) dst[p.tap[size_t(j)]] += src[j];
+          }
       }
-  }
 }
 
 }  // namespace dlcore
