@@ -175,7 +175,23 @@ void from_blocked(const float* src, float* dst, int64_t n, int64_t groups, int64
       const float* in = src + ((plane * hp + y + top) * wp + left) * W;
       float* out = dst + ((img * groups * cg + g * cg + blk * W) * h + y) * w;
       if (live == W) {
-        for (int64_t x = 0; x < w; ++x)
+        // 16 columns at a time through a tile on the stack, so each output
+        // plane gets 64 contiguous bytes (a vector store) instead of one
+        // float: with W = 16 planes of 224x224 (a multiple of 4 KiB apart)
+        // the single-float stores all fell into one L1 set, and this reorder
+        // took 7x the convolution's own time (VGG conv1_1, Zen 4).
+        constexpr int64_t TX = 16;
+        int64_t x = 0;
+        for (; x + TX <= w; x += TX) {
+          alignas(64) float t[W][TX];
+          for (int64_t xx = 0; xx < TX; ++xx)
+#pragma GCC unroll 16
+            for (int64_t c = 0; c < W; ++c) t[c][xx] = in[(x + xx) * W + c];
+          for (int64_t c = 0; c < W; ++c)
+#pragma GCC unroll 16
+            for (int64_t xx = 0; xx < TX; ++xx) out[c * h * w + x + xx] = t[c][xx];
+        }
+        for (; x < w; ++x)
 #pragma GCC unroll 16
           for (int64_t c = 0; c < W; ++c) out[c * h * w + x] = in[x * W + c];
       } else {
