@@ -6,6 +6,62 @@
 namespace dlcore {
 namespace {
 
+// The body of every tile: ROWS rows, NVU of the NV vectors of a row (NVU < NV
+// at the right edge of C), the last stored under a mask of `tail` lanes when
+// MASKED. B's packed panel is zero-padded, so its loads need no mask; per
+// element, the arithmetic is the full tile's.
+template <class V, int MR, int NV, int ROWS, int NVU, bool MASKED>
+DLCORE_INLINE void gemm_tile_body(int64_t k, const float* __restrict a, const float* __restrict b, float* __restrict c,
+                                  int64_t ldc, float alpha, float beta, int tail) {
+  constexpr int W = V::width;
+  constexpr int NR = NV * W;
+  using reg = typename V::reg;
+  reg acc[ROWS][NVU];
+#pragma GCC unroll 16
+  for (int i = 0; i < ROWS; ++i)
+#pragma GCC unroll 4
+    for (int j = 0; j < NVU; ++j) acc[i][j] = V::zero();
+
+  for (int64_t p = 0; p < k; ++p) {
+    reg bv[NVU];
+#pragma GCC unroll 4
+    for (int j = 0; j < NVU; ++j) bv[j] = V::load(b + j * W);
+#pragma GCC unroll 16
+    for (int i = 0; i < ROWS; ++i) {
+      reg av = V::set1(a[i]);
+#pragma GCC unroll 4
+      for (int j = 0; j < NVU; ++j) acc[i][j] = V::fmadd(av, bv[j], acc[i][j]);
+    }
+    a += MR;
+    b += NR;
+  }
+
+  // beta == 0: C is not read (it may hold NaN poison), a branch outside the loops.
+  const reg va = V::set1(alpha), vb = V::set1(beta);
+  auto put = [&](float* cp, reg v, bool last) __attribute__((always_inline)) {
+    if (MASKED && last)
+      V::store_partial(cp, v, tail);
+    else
+      V::store(cp, v);
+  };
+  auto get = [&](const float* cp, bool last)
+                 __attribute__((always_inline)) { return MASKED && last ? V::load_partial(cp, tail) : V::load(cp); };
+  if (beta == 0.0f) {
+#pragma GCC unroll 16
+    for (int i = 0; i < ROWS; ++i)
+#pragma GCC unroll 4
+      for (int j = 0; j < NVU; ++j) put(c + i * ldc + j * W, V::mul(va, acc[i][j]), j == NVU - 1);
+  } else {
+#pragma GCC unroll 16
+    for (int i = 0; i < ROWS; ++i)
+#pragma GCC unroll 4
+      for (int j = 0; j < NVU; ++j) {
+        float* cp = c + i * ldc + j * W;
+        put(cp, V::fmadd(vb, get(cp, j == NVU - 1), V::mul(va, acc[i][j])), j == NVU - 1);
+      }
+  }
+}
+
 // MR rows of C, NV vectors (NV * V::width columns) per row, all accumulators
 // held in registers for the whole k loop: MR*NV accumulators + NV B vectors +
 // 1 broadcast A value must fit the register file (16 ymm / 32 zmm).
@@ -15,100 +71,21 @@ namespace {
 template <class V, int MR, int NV, int ROWS = MR>
 void gemm_ukernel(int64_t k, const float* __restrict a, const float* __restrict b, float* __restrict c, int64_t ldc,
                   float alpha, float beta) {
-  constexpr int W = V::width;
-  constexpr int NR = NV * W;
-  using reg = typename V::reg;
-  reg acc[ROWS][NV];
-#pragma GCC unroll 16
-  for (int i = 0; i < ROWS; ++i)
-#pragma GCC unroll 4
-    for (int j = 0; j < NV; ++j) acc[i][j] = V::zero();
-
-  for (int64_t p = 0; p < k; ++p) {
-    reg bv[NV];
-#pragma GCC unroll 4
-    for (int j = 0; j < NV; ++j) bv[j] = V::load(b + j * W);
-#pragma GCC unroll 16
-    for (int i = 0; i < ROWS; ++i) {
-      reg av = V::set1(a[i]);
-#pragma GCC unroll 4
-      for (int j = 0; j < NV; ++j) acc[i][j] = V::fmadd(av, bv[j], acc[i][j]);
-    }
-    a += MR;
-    b += NR;
-  }
-
-  const reg va = V::set1(alpha);
-  if (beta == 0.0f) {
-#pragma GCC unroll 16
-    for (int i = 0; i < ROWS; ++i)
-#pragma GCC unroll 4
-      for (int j = 0; j < NV; ++j) V::store(c + i * ldc + j * W, V::mul(va, acc[i][j]));
-  } else {
-    const reg vb = V::set1(beta);
-#pragma GCC unroll 16
-    for (int i = 0; i < ROWS; ++i)
-#pragma GCC unroll 4
-      for (int j = 0; j < NV; ++j) {
-        float* cp = c + i * ldc + j * W;
-        V::store(cp, V::fmadd(vb, V::load(cp), V::mul(va, acc[i][j])));
-      }
-  }
+  gemm_tile_body<V, MR, NV, ROWS, NV, false>(k, a, b, c, ldc, alpha, beta, V::width);
 }
 
 // The right edge of C: a full-height tile of cols < NR columns (N = 196 is
-// 6 panels of 32 and one of 4). Only NVU = ceil(cols / W) vectors are
-// computed and the last is stored under a mask, instead of a whole NR-wide
-// tile into a buffer and a copy. The packed B panel is zero-padded, so its
-// loads need no mask. Per element, the arithmetic of the full tile.
-template <class V, int MR, int NV, int NVU>
-DLCORE_INLINE void gemm_ukernel_right_body(int64_t k, const float* __restrict a, const float* __restrict b,
-                                           float* __restrict c, int64_t ldc, float alpha, float beta, int cols) {
-  constexpr int W = V::width;
-  constexpr int NR = NV * W;
-  constexpr int L = NVU - 1;  // the masked vector
-  const int tail = cols - L * W;
-  using reg = typename V::reg;
-  reg acc[MR][NVU];
-#pragma GCC unroll 16
-  for (int i = 0; i < MR; ++i)
-#pragma GCC unroll 4
-    for (int j = 0; j < NVU; ++j) acc[i][j] = V::zero();
-  for (int64_t p = 0; p < k; ++p) {
-    reg bv[NVU];
-#pragma GCC unroll 4
-    for (int j = 0; j < NVU; ++j) bv[j] = V::load(b + j * W);
-#pragma GCC unroll 16
-    for (int i = 0; i < MR; ++i) {
-      reg av = V::set1(a[i]);
-#pragma GCC unroll 4
-      for (int j = 0; j < NVU; ++j) acc[i][j] = V::fmadd(av, bv[j], acc[i][j]);
-    }
-    a += MR;
-    b += NR;
-  }
-  const reg va = V::set1(alpha), vb = V::set1(beta);
-#pragma GCC unroll 16
-  for (int i = 0; i < MR; ++i) {
-    float* row = c + i * ldc;
-#pragma GCC unroll 4
-    for (int j = 0; j < L; ++j) {
-      const reg r = V::mul(va, acc[i][j]);
-      V::store(row + j * W, beta == 0.0f ? r : V::fmadd(vb, V::load(row + j * W), r));
-    }
-    const reg r = V::mul(va, acc[i][L]);
-    V::store_partial(row + L * W, beta == 0.0f ? r : V::fmadd(vb, V::load_partial(row + L * W, tail), r), tail);
-  }
-}
-
+// 6 panels of 32 and one of 4). Only ceil(cols / W) vectors are computed and
+// the last is stored under a mask, instead of a whole NR-wide tile into a
+// buffer and a copy.
 template <class V, int MR, int NV>
 void gemm_ukernel_right(int64_t k, const float* __restrict a, const float* __restrict b, float* __restrict c,
                         int64_t ldc, float alpha, float beta, int cols) {
   static_assert(NV <= 2, "add the NVU cases for wider tiles");
   if (cols <= V::width)
-    gemm_ukernel_right_body<V, MR, NV, 1>(k, a, b, c, ldc, alpha, beta, cols);
+    gemm_tile_body<V, MR, NV, MR, 1, true>(k, a, b, c, ldc, alpha, beta, cols);
   else
-    gemm_ukernel_right_body<V, MR, NV, 2>(k, a, b, c, ldc, alpha, beta, cols);
+    gemm_tile_body<V, MR, NV, MR, 2, true>(k, a, b, c, ldc, alpha, beta, cols - V::width);
 }
 
 // The "NT" layout (y = x W^T: rows of A and rows of B both run along k) as

@@ -324,18 +324,20 @@ void run_gemm1x1(const Args& a, void (*pointwise)(const Args&, const char*), Isa
   record_dispatch(op, name, declined);
 }
 
-#define DLCORE_CONV_GEMM1X1(ISA)                                                                      \
-  void forward_gemm1x1_##ISA(const ConvForwardArgs& a) {                                              \
-    run_gemm1x1(a, forward_pointwise, Isa::ISA, "conv2d_forward", "conv2d_forward_" #ISA "_gemm1x1"); \
-  }                                                                                                   \
-  void backward_data_gemm1x1_##ISA(const ConvBackwardDataArgs& a) {                                   \
-    run_gemm1x1(a, backward_data_pointwise, Isa::ISA, "conv2d_backward_data",                         \
-                "conv2d_backward_data_" #ISA "_gemm1x1");                                             \
-  }                                                                                                   \
-  void backward_weights_gemm1x1_##ISA(const ConvBackwardWeightsArgs& a) {                             \
-    run_gemm1x1(a, backward_weights_pointwise, Isa::ISA, "conv2d_backward_weights",                   \
-                "conv2d_backward_weights_" #ISA "_gemm1x1");                                          \
+// The three passes of an algorithm that runs as dlcore::gemm on the entry's
+// ISA: FWD / BWD_DATA / BWD_WEIGHTS (Args, const char* backend).
+#define DLCORE_CONV_VIA_GEMM(ISA, ALGO, FWD, BWD_DATA, BWD_WEIGHTS)                                              \
+  void forward_##ALGO##_##ISA(const ConvForwardArgs& a) {                                                        \
+    run_gemm1x1(a, FWD, Isa::ISA, "conv2d_forward", "conv2d_forward_" #ISA "_" #ALGO);                           \
+  }                                                                                                              \
+  void backward_data_##ALGO##_##ISA(const ConvBackwardDataArgs& a) {                                             \
+    run_gemm1x1(a, BWD_DATA, Isa::ISA, "conv2d_backward_data", "conv2d_backward_data_" #ISA "_" #ALGO);          \
+  }                                                                                                              \
+  void backward_weights_##ALGO##_##ISA(const ConvBackwardWeightsArgs& a) {                                       \
+    run_gemm1x1(a, BWD_WEIGHTS, Isa::ISA, "conv2d_backward_weights", "conv2d_backward_weights_" #ISA "_" #ALGO); \
   }
+#define DLCORE_CONV_GEMM1X1(ISA) \
+  DLCORE_CONV_VIA_GEMM(ISA, gemm1x1, forward_pointwise, backward_data_pointwise, backward_weights_pointwise)
 #ifdef DLCORE_HAVE_AVX2
 DLCORE_CONV_GEMM1X1(avx2)
 #endif
@@ -351,17 +353,8 @@ std::string declines_fold(const Args& a) {
   return use_fold(a.s) ? std::string()
                        : cat("output ", a.s.oh, "x", a.s.ow, " has more than ", kFoldMaxPixels, " pixels");
 }
-#define DLCORE_CONV_FOLD(ISA)                                                                                          \
-  void forward_fold_##ISA(const ConvForwardArgs& a) {                                                                  \
-    run_gemm1x1(a, conv2d_forward_fold, Isa::ISA, "conv2d_forward", "conv2d_forward_" #ISA "_fold");                   \
-  }                                                                                                                    \
-  void backward_data_fold_##ISA(const ConvBackwardDataArgs& a) {                                                       \
-    run_gemm1x1(a, conv2d_backward_data_fold, Isa::ISA, "conv2d_backward_data", "conv2d_backward_data_" #ISA "_fold"); \
-  }                                                                                                                    \
-  void backward_weights_fold_##ISA(const ConvBackwardWeightsArgs& a) {                                                 \
-    run_gemm1x1(a, conv2d_backward_weights_fold, Isa::ISA, "conv2d_backward_weights",                                  \
-                "conv2d_backward_weights_" #ISA "_fold");                                                              \
-  }
+#define DLCORE_CONV_FOLD(ISA) \
+  DLCORE_CONV_VIA_GEMM(ISA, fold, conv2d_forward_fold, conv2d_backward_data_fold, conv2d_backward_weights_fold)
 #ifdef DLCORE_HAVE_AVX2
 DLCORE_CONV_FOLD(avx2)
 #endif
@@ -369,6 +362,7 @@ DLCORE_CONV_FOLD(avx2)
 DLCORE_CONV_FOLD(avx512)
 #endif
 #undef DLCORE_CONV_FOLD
+#undef DLCORE_CONV_VIA_GEMM
 
 // Backward data of a narrow input as GEMM + col2im (conv_col2im.cpp), its
 // GEMM on the same ISA; recorded like the 1x1 entries.
