@@ -348,6 +348,7 @@ CONV_CASES = [  # (x shape, w shape, groups, stride, padding, expected forward a
     ((2, 8, 9, 9), (8, 1, 3, 3), 8, 1, 1, "depthwise"),
     ((2, 3, 9, 9), (16, 3, 3, 3), 1, 2, 1, "narrow"),
     ((2, 17, 9, 9), (16, 17, 3, 3), 1, 1, 1, "blocked"),
+    ((2, 17, 2, 2), (16, 17, 3, 3), 1, 1, 1, "fold"),
 ]
 
 
@@ -363,10 +364,12 @@ def test_conv_algorithm_entries_and_decline_reasons(backend, xs, ws, groups, str
     y = dlcore.kernels.conv2d_forward(x, w, stride=stride, padding=padding, groups=groups, backend=backend)
     d = dlcore.kernels.last_dispatch(detail=True)
     assert d["op"] == "conv2d_forward" and d["implementation"] == f"conv2d_forward_{backend}_{algo}"
-    order = ["gemm1x1", "depthwise", "narrow", "blocked"]
+    order = ["gemm1x1", "depthwise", "fold", "narrow", "blocked"]
     declined = [name for name, _ in d["declined"]]
     assert declined == [f"conv2d_forward_{backend}_{a}" for a in order[:order.index(algo)]]
     assert all(reason for _, reason in d["declined"])
+    if algo not in ("gemm1x1", "depthwise", "fold"):
+        assert "more than 4 pixels" in dict(d["declined"])[f"conv2d_forward_{backend}_fold"]
     y_ref = dlcore.kernels.conv2d_forward(x, w, stride=stride, padding=padding, groups=groups, backend="ref")
     np.testing.assert_allclose(y, y_ref, rtol=1e-4, atol=1e-4)
 
