@@ -127,7 +127,8 @@ inline int64_t packed_k(const GemmKernelOf<S, P>& kern, int64_t kc) {
 // block would pay a whole pass over C for 64 k steps). The split depends on
 // k alone, never on the thread count. bfloat16 kernels keep kc: their panels
 // pad every block to a multiple of kr.
-inline int64_t k_block(const GemmKernel& kern, int64_t k) { return ceil_div(k, ceil_div(k, kern.kc)); }
+inline int64_t even_block(int64_t k, int64_t most) { return ceil_div(k, ceil_div(k, most)); }
+inline int64_t k_block(const GemmKernel& kern, int64_t k) { return even_block(k, kern.kc); }
 template <class S, class P>
 inline int64_t k_block(const GemmKernelOf<S, P>& kern, int64_t) {
   return kern.kc;
@@ -362,9 +363,10 @@ bool use_dot(const GemmArgs& g, const Kern& kern) {
 // Rows [r0, r1) x columns [c0, c1) of one product: k in even blocks of at
 // most kDotKc (a split that depends on k alone), B's rows block by block so
 // they stay in L1 while A's rows stream past; the epilogue at the end.
-void dot_block(const GemmArgs& g, const GemmDot& d, const float* a, const float* b, float* c, int64_t r0, int64_t r1,
-               int64_t c0, int64_t c1) {
-  const int64_t kb = ceil_div(g.k, ceil_div(g.k, kDotKc));
+void dot_block(const GemmArgs& g, const GemmDot& d, int64_t r0, int64_t r1, int64_t c0, int64_t c1) {
+  const float *a = g.a, *b = g.b;
+  float* c = g.c;
+  const int64_t kb = even_block(g.k, kDotKc);
   for (int64_t pc = 0; pc < g.k; pc += kb) {
     const int64_t kc = std::min(kb, g.k - pc);
     const float beta = pc == 0 ? g.beta : 1.0f;
@@ -390,13 +392,9 @@ void gemm_dot(const GemmArgs& g, const GemmDot& d, int nt) {
     const int64_t ti = t / tn, tj = t % tn;
     const int64_t r0 = ti * kDotRows, r1 = std::min(g.m, r0 + kDotRows);
     const int64_t c0 = std::min(g.n, tj * cols_per), c1 = std::min(g.n, c0 + cols_per);
-    if (c1 > c0) dot_block(g, d, g.a, g.b, g.c, r0, r1, c0, c1);
+    if (c1 > c0) dot_block(g, d, r0, r1, c0, c1);
   };
-  if (nt <= 1) {
-    for (int64_t t = 0; t < tm * tn; ++t) tile(t);
-    return;
-  }
-  parallel_tiles(tm * tn, nt, tile);
+  parallel_tiles(tm * tn, nt, tile);  // in order on the caller when nt <= 1
 }
 
 template <class Kern>
