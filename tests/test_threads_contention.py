@@ -104,3 +104,27 @@ def test_concurrent_python_threads_agree_with_serial():
 def test_set_num_threads_rejects_nonpositive(bad):
     with pytest.raises((ValueError, RuntimeError), match="n must be >= 1"):
         dlcore.set_num_threads(bad)
+
+
+def test_pool_workers_go_quiet_after_a_call(rng):
+    # Good neighbours (issue 17): a worker polls for the next call only until
+    # kPoolSpinMicros (50 us) after the call it helped with has ended, then
+    # sleeps. Over a 200 ms idle window after a 2-thread GEMM, the process
+    # may burn a few ms of CPU (the interpreter, a late wake-up), never the
+    # window itself, which a worker still spinning would add.
+    import os
+    import time
+    if (os.cpu_count() or 1) < 2:
+        pytest.skip("needs 2 cores")
+    a, b = randn(rng, 512, 512), randn(rng, 512, 512)
+    out = np.empty((512, 512), np.float32)
+
+    def idle_cpu_seconds():
+        gemm(a, b, out=out)
+        gemm(a, b, out=out)
+        c0 = time.process_time()
+        time.sleep(0.2)
+        return time.process_time() - c0
+
+    burned = at_threads(2, lambda: min(idle_cpu_seconds() for _ in range(3)))
+    assert burned < 0.05, f"{burned * 1e3:.1f} ms of CPU burned in a 200 ms idle window after a call"

@@ -220,19 +220,50 @@ void gemm_serial_buffered(const GemmArgs& g, const S* a, const S* b, float* c, i
   thread_end(kern);
 }
 
+// Every tile packs its own rows of A and columns of B, so a tm x tn grid packs
+// k * (tn * m + tm * n) floats where one product packs k * (m + n). A packed
+// float costs about kPackFmas FMAs of micro-kernel time: process CPU time at 2
+// threads (2026-12-04, 30 interleaved calls, load ~7) of the im2col GEMM of
+// VGG-16 conv5_1, 512x196x4608, grew 14.7 -> 16.4 -> 17.6 ms for 2 / 4 / 8
+// tiles (0.009 / 0.013 / 0.018 packed floats per FMA): ~0.7 ns per packed
+// float against 0.032 ns per FMA (63 GFLOP/s a core). On 256x196x2304 and
+// 512x49x4608 the same grids cost 4.6 / 4.7 / 5.4 and 4.8 / 4.6 / 5.2 ms.
+constexpr double kPackFmas = 22.0;
+
 // Splits C into a tm x tn grid of panel-aligned tiles, at least `target`
 // of them where the panels allow, each run as a sub-product with its own
 // packing buffers and no barrier: threads take tiles from an atomic counter
 // (parallel_tiles), so on a busy machine a descheduled thread delays only the
 // tile it holds, and an idle one takes the rest. With about 4 tiles per
 // thread that tile is 1/8 of a 2-thread call instead of half of it.
-// Splitting N makes every tile column pack its rows of A again; splitting M,
-// its columns of B: the grid minimises that redundant packing.
 // Tiles are panel-aligned, so every element is computed by the same
 // micro-kernel call sequence whatever the grid: results are bitwise
 // independent of the thread count.
+//
+// Among the grids with enough tiles, the one with the least estimated time
+// on nt threads (FMAs per k step): the largest tile times the tiles each
+// thread runs (tiles are whole panels, so a narrow edge makes them unequal:
+// N = 81 is panels of 32, 32 and 17 columns, and split in two across N one
+// thread gets 64 columns, the other 17; split across M, 36 and 28 rows), plus
+// the redundant packing (splitting N makes every tile column pack its rows of
+// A again; splitting M, its columns of B), shared by the threads.
+// 64x81x4096 (B^T), 2 threads, Zen 4, 2026-12-04: 98-100 -> 120-122 GFLOP/s
+// (split across N before, across M now); other shapes within the noise.
+// Time to run the tiles of a grid (rows_per x cols_per, clipped at m, n)
+// on nt threads that each take the next tile when free, as parallel_tiles
+// hands them out, with time proportional to a tile's elements.
+double tiles_makespan(int64_t m, int64_t n, int64_t rows_per, int64_t cols_per, int nt) {
+  std::vector<double> free_at(size_t(std::max(1, nt)), 0.0);
+  for (int64_t r0 = 0; r0 < m; r0 += rows_per)
+    for (int64_t c0 = 0; c0 < n; c0 += cols_per) {
+      auto first = std::min_element(free_at.begin(), free_at.end());
+      *first += double(std::min(rows_per, m - r0)) * double(std::min(cols_per, n - c0));
+    }
+  return *std::max_element(free_at.begin(), free_at.end());
+}
+
 template <class Kern>
-void grid_for(int64_t m, int64_t n, int64_t target, const Kern& kern, int64_t* tm, int64_t* tn) {
+void grid_for(int64_t m, int64_t n, int64_t target, int nt, const Kern& kern, int64_t* tm, int64_t* tn) {
   const int64_t m_panels = ceil_div(m, kern.mr), n_panels = ceil_div(n, kern.nr);
   target = std::min(target, m_panels * n_panels);
   *tm = 1;
@@ -241,9 +272,10 @@ void grid_for(int64_t m, int64_t n, int64_t target, const Kern& kern, int64_t* t
   for (int64_t r = 1; r <= std::min(target, m_panels); ++r) {
     const int64_t q = std::min(n_panels, ceil_div(target, r));
     if (r * q < target) continue;
-    const double pack = double(q) * double(m) + double(r) * double(n);
-    if (pack < best) {
-      best = pack;
+    const double makespan = tiles_makespan(m, n, ceil_div(m_panels, r) * kern.mr, ceil_div(n_panels, q) * kern.nr, nt);
+    const double packing = kPackFmas * (double(q) * double(m) + double(r) * double(n)) / nt;
+    if (makespan + packing < best) {
+      best = makespan + packing;
       *tm = r;
       *tn = q;
     }
@@ -254,15 +286,6 @@ void grid_for(int64_t m, int64_t n, int64_t target, const Kern& kern, int64_t* t
 // few enough that the redundant packing stays small.
 constexpr int kTilesPerThread = 4;
 
-// Every tile packs its own rows of A and columns of B, so a tm x tn grid packs
-// k * (tn * m + tm * n) floats where one product packs k * (m + n). A packed
-// float costs about kPackFmas FMAs of micro-kernel time: process CPU time at 2
-// threads (2026-12-04, 30 interleaved calls, load ~7) of the im2col GEMM of
-// VGG-16 conv5_1, 512x196x4608, grew 14.7 -> 16.4 -> 17.6 ms for 2 / 4 / 8
-// tiles (0.009 / 0.013 / 0.018 packed floats per FMA): ~0.7 ns per packed
-// float against 0.032 ns per FMA (63 GFLOP/s a core). On 256x196x2304 and
-// 512x49x4608 the same grids cost 4.6 / 4.7 / 5.4 and 4.8 / 4.6 / 5.2 ms.
-constexpr double kPackFmas = 22.0;
 // Redundant packing a finer grid may add, as a fraction of the arithmetic.
 constexpr double kMaxExtraPacking = 0.10;
 
@@ -275,7 +298,7 @@ template <class Kern>
 int64_t tile_target(int64_t m, int64_t n, int nt, const Kern& kern) {
   for (int64_t per = kTilesPerThread; per > 1; --per) {
     int64_t tm, tn;
-    grid_for(m, n, nt * per, kern, &tm, &tn);
+    grid_for(m, n, nt * per, nt, kern, &tm, &tn);
     const double extra = kPackFmas * (double(tn - 1) / double(n) + double(tm - 1) / double(m));
     if (extra <= kMaxExtraPacking) return nt * per;
   }
@@ -290,9 +313,9 @@ struct TileGrid {
 };
 
 template <class Kern>
-TileGrid tile_grid(int64_t m, int64_t n, int64_t target, const Kern& kern) {
+TileGrid tile_grid(int64_t m, int64_t n, int64_t target, int nt, const Kern& kern) {
   TileGrid t;
-  grid_for(m, n, target, kern, &t.tm, &t.tn);
+  grid_for(m, n, target, nt, kern, &t.tm, &t.tn);
   t.rows_per = ceil_div(ceil_div(m, kern.mr), t.tm) * kern.mr;
   t.cols_per = ceil_div(ceil_div(n, kern.nr), t.tn) * kern.nr;
   return t;
@@ -420,7 +443,7 @@ void gemm_blis(const GemmArgs& g, const Kern& kern) {
     gemm_dot(g, *dot_of(kern), nt);
     return;
   }
-  const TileGrid whole = tile_grid(g.m, g.n, 1, kern);
+  const TileGrid whole = tile_grid(g.m, g.n, 1, 1, kern);
   auto product = [&](int64_t p, const TileGrid& grid, int64_t t) {
     run_tile(g, ga + p * g.stride_a, gb + p * g.stride_b, g.c + p * g.stride_c, grid, t, sum, kern);
   };
@@ -435,7 +458,7 @@ void gemm_blis(const GemmArgs& g, const Kern& kern) {
   }
   // Few products: each split into a grid and all their tiles in one loop,
   // one join per call instead of one per product.
-  const TileGrid grid = tile_grid(g.m, g.n, ceil_div(tile_target(g.m, g.n, nt, kern), products), kern);
+  const TileGrid grid = tile_grid(g.m, g.n, ceil_div(tile_target(g.m, g.n, nt, kern), products), nt, kern);
   parallel_tiles(products * grid.tiles(), nt, [&](int64_t t) { product(t / grid.tiles(), grid, t % grid.tiles()); });
 }
 
