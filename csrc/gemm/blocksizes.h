@@ -38,6 +38,18 @@ using GemmPackA = void (*)(const float* a, int64_t lda, bool trans_a, int64_t ro
 using GemmPackB = void (*)(const float* b, int64_t ldb, bool trans_b, int64_t row0, int64_t kc, int64_t col0, int cols,
                            int nr, float* dst);
 
+// A read in place instead of packed: op(A) = A row-major, element (i, p) at
+// a[i * lda + p], broadcast straight from its rows (see gemm.cpp use_direct_a).
+using GemmUKernelDirect = void (*)(int64_t k, const float* a, int64_t lda, const float* b, float* c, int64_t ldc,
+                                   float alpha, float beta);
+using GemmUKernelDirectCols = void (*)(int64_t k, const float* a, int64_t lda, const float* b, float* c, int64_t ldc,
+                                       float alpha, float beta, int cols);
+struct GemmDirectA {
+  GemmUKernelDirect full;             // mr x nr
+  const GemmUKernelDirect* edge_rows;  // [r]: the first 0 < r < mr rows, full width
+  GemmUKernelDirectCols right;         // full height, 0 < cols < nr
+};
+
 struct GemmKernel {
   using src_t = float;     // element type of A and B as the caller stores them
   using packed_t = float;  // element type of the packed panels
@@ -59,6 +71,8 @@ struct GemmKernel {
   // use_dot), where transposing the operands into panels costs more than
   // the register blocking saves.
   const GemmDot* dot = nullptr;
+  // Optional: the same tiles reading A in place (gemm.cpp use_direct_a).
+  const GemmDirectA* direct_a = nullptr;
 };
 
 // Each defined in its own translation unit, compiled with its own ISA flags.

@@ -56,6 +56,28 @@ inline GemmUKernelCols right_kernel(const GemmKernelOf<S, P>&) {
   return nullptr;
 }
 
+// C = tile + beta * C over the first rows x cols of a tile computed into a
+// buffer of row stride ld (beta == 0: C not read).
+inline void add_tile(const float* tile, int ld, float* c, int64_t ldc, int rows, int cols, float beta) {
+  for (int i = 0; i < rows; ++i)
+    for (int j = 0; j < cols; ++j) {
+      float* cp = c + i * ldc + j;
+      const float t = tile[i * ld + j];
+      *cp = beta == 0.0f ? t : t + beta * *cp;
+    }
+}
+
+// The bfloat16 kernels read no A in place (direct_of is null for them).
+template <class S, class P>
+inline void micro_tile_direct(const GemmKernelOf<S, P>&, const GemmDirectA&, int64_t, const S*, int64_t, const P*,
+                              float*, int64_t, int, int, float, float) {}
+
+inline const GemmDirectA* direct_of(const GemmKernel& kern) { return kern.direct_a; }
+template <class S, class P>
+inline const GemmDirectA* direct_of(const GemmKernelOf<S, P>&) {
+  return nullptr;
+}
+
 // One MR x NR tile of C; a partial tile at the edge goes through a buffer so
 // the micro-kernel never writes outside C, unless the kernel has an edge
 // kernel for that many rows (full width) or columns (full height).
@@ -81,12 +103,28 @@ inline void micro_tile(const Kern& kern, int64_t kc, const P* ap, const P* bp, f
   }
   alignas(64) float tile[kMaxMr * kMaxNr];
   kern.ukernel(kc, ap, bp, tile, kern.nr, alpha, 0.0f);
-  for (int i = 0; i < rows; ++i)
-    for (int j = 0; j < cols; ++j) {
-      float* cp = c + i * ldc + j;
-      float t = tile[i * kern.nr + j];
-      *cp = beta == 0.0f ? t : t + beta * *cp;
-    }
+  add_tile(tile, kern.nr, c, ldc, rows, cols, beta);
+}
+
+// The same with A read in place (GemmDirectA): `a` is the tile's first row
+// of A at its k block, lda apart. The corner tile (both edges) computes its
+// rows full width into the buffer; nothing reads A past `rows`.
+inline void micro_tile_direct(const GemmKernel& kern, const GemmDirectA& d, int64_t kc, const float* a, int64_t lda,
+                              const float* bp, float* c, int64_t ldc, int rows, int cols, float alpha, float beta) {
+  if (cols == kern.nr) {
+    if (rows == kern.mr)
+      d.full(kc, a, lda, bp, c, ldc, alpha, beta);
+    else
+      d.edge_rows[rows](kc, a, lda, bp, c, ldc, alpha, beta);
+    return;
+  }
+  if (rows == kern.mr) {
+    d.right(kc, a, lda, bp, c, ldc, alpha, beta, cols);
+    return;
+  }
+  alignas(64) float tile[kMaxMr * kMaxNr];
+  d.edge_rows[rows](kc, a, lda, bp, tile, kern.nr, alpha, 0.0f);
+  add_tile(tile, kern.nr, c, ldc, rows, cols, beta);
 }
 
 // The fused epilogue (gemm.h) on a rows x cols block of C whose first element
@@ -150,7 +188,8 @@ inline void thread_end(const GemmKernelOf<S, P>& kern) {
 // packing buffers (bbuf: kc x nc block of B, abuf: mc x kc block of A).
 template <class Kern, class S = typename Kern::src_t, class P = typename Kern::packed_t>
 void gemm_serial(const GemmArgs& g, const S* a, const S* b, float* c, int64_t m, int64_t n, const Kern& kern, P* bbuf,
-                 P* abuf) {
+                 P* abuf, bool direct_a) {
+  const GemmDirectA* direct = direct_a ? direct_of(kern) : nullptr;
   const int64_t k = g.k;
   const int mr = kern.mr, nr = kern.nr;
   const int64_t kb = k_block(kern, k);
@@ -166,7 +205,7 @@ void gemm_serial(const GemmArgs& g, const S* a, const S* b, float* c, int64_t m,
       for (int64_t ic = 0; ic < m; ic += kern.mc) {
         const int64_t mc = std::min<int64_t>(kern.mc, m - ic);
         const int64_t m_panels = ceil_div(mc, mr);
-        for (int64_t ip = 0; ip < m_panels; ++ip) {
+        for (int64_t ip = 0; !direct && ip < m_panels; ++ip) {
           int rows = int(std::min<int64_t>(mr, mc - ip * mr));
           kern.pack_a(a, g.lda, g.trans_a, ic + ip * mr, rows, pc, kc, mr, abuf + ip * mr * kp);
         }
@@ -183,8 +222,12 @@ void gemm_serial(const GemmArgs& g, const S* a, const S* b, float* c, int64_t m,
           if (ic == 0) kern.pack_b(b, g.ldb, g.trans_b, pc, kc, jc + jr * nr, cols, nr, bp);
           for (int64_t ir = 0; ir < m_panels; ++ir) {
             int rows = int(std::min<int64_t>(mr, mc - ir * mr));
-            micro_tile(kern, kp, abuf + ir * mr * kp, bp, c + (ic + ir * mr) * g.ldc + jc + jr * nr, g.ldc, rows, cols,
-                       g.alpha, beta);
+            float* ct = c + (ic + ir * mr) * g.ldc + jc + jr * nr;
+            if (direct)
+              micro_tile_direct(kern, *direct, kc, a + (ic + ir * mr) * g.lda + pc, g.lda, bp, ct, g.ldc, rows, cols,
+                                g.alpha, beta);
+            else
+              micro_tile(kern, kp, abuf + ir * mr * kp, bp, ct, g.ldc, rows, cols, g.alpha, beta);
             if (epilogue)
               apply_epilogue(g, c + (ic + ir * mr) * g.ldc + jc + jr * nr, g.ldc, ic + ir * mr, jc + jr * nr, rows,
                              cols);
@@ -210,13 +253,14 @@ size_t a_block_floats(int64_t m, int64_t k, const Kern& kern) {
 }
 
 template <class Kern, class S>
-void gemm_serial_buffered(const GemmArgs& g, const S* a, const S* b, float* c, int64_t m, int64_t n, const Kern& kern) {
+void gemm_serial_buffered(const GemmArgs& g, const S* a, const S* b, float* c, int64_t m, int64_t n, const Kern& kern,
+                          bool direct_a) {
   using P = typename Kern::packed_t;
   thread_local ScratchBuffer tb, ta;
   P* bbuf = reinterpret_cast<P*>(tb.get(b_block_floats(g.k, n, kern)));
   P* abuf = reinterpret_cast<P*>(ta.get(a_block_floats(m, g.k, kern)));
   thread_begin(kern);
-  gemm_serial(g, a, b, c, m, n, kern, bbuf, abuf);
+  gemm_serial(g, a, b, c, m, n, kern, bbuf, abuf, direct_a);
   thread_end(kern);
 }
 
@@ -327,7 +371,7 @@ TileGrid tile_grid(int64_t m, int64_t n, int64_t target, int nt, const Kern& ker
 // calls as `sum` GEMM calls one after the other.
 template <class Kern, class S>
 void run_tile(const GemmArgs& g, const S* a, const S* b, float* c, const TileGrid& grid, int64_t t, int64_t sum,
-              const Kern& kern) {
+              const Kern& kern, bool direct_a) {
   const int64_t ti = t / grid.tn, tj = t % grid.tn;
   const int64_t r0 = std::min(g.m, ti * grid.rows_per), r1 = std::min(g.m, (ti + 1) * grid.rows_per);
   const int64_t c0 = std::min(g.n, tj * grid.cols_per), c1 = std::min(g.n, (tj + 1) * grid.cols_per);
@@ -345,7 +389,8 @@ void run_tile(const GemmArgs& g, const S* a, const S* b, float* c, const TileGri
     const S* bi = b + i * g.stride_b;
     const S* a_sub = g.trans_a ? ai + r0 : ai + r0 * g.lda;
     const S* b_sub = g.trans_b ? bi + c0 * g.ldb : bi + c0;
-    gemm_serial_buffered(i + 1 < sum ? plain : gi, a_sub, b_sub, c + r0 * g.ldc + c0, r1 - r0, c1 - c0, kern);
+    gemm_serial_buffered(i + 1 < sum ? plain : gi, a_sub, b_sub, c + r0 * g.ldc + c0, r1 - r0, c1 - c0, kern,
+                         direct_a);
   }
 }
 
@@ -420,6 +465,41 @@ void gemm_dot(const GemmArgs& g, const GemmDot& d, int nt) {
   parallel_tiles(tm * tn, nt, tile);  // in order on the caller when nt <= 1
 }
 
+// ---- A read in place (GemmKernel::direct_a) --------------------------------
+// With op(A) = A (not transposed), the micro-kernels can broadcast A straight
+// from its rows, as oneDNN's brgemm does, instead of transposing its rows
+// into packed panels first. Packing A is paid by every tile of the thread
+// grid again (4 tiles a thread split N, so A is packed 4-8 times), which
+// costs most on products with few rows. A/B, A packed vs in place, Zen 4,
+// 2026-12-04, medians of 5 alternating processes, GFLOP/s, 2 threads:
+// 128^3 113 -> 158, 256^3 177 -> 190, 64x3136x576 131 -> 165, 128x784x1152
+// 166 -> 191, 256x196x2304 169 -> 192, 384x169x2304 176 -> 193, 64x1000x2048
+// (B^T) 158 -> 173, 64x128x9216 (B^T) 135 -> 151; one thread 384x169x2304
+// 80 -> 97, 256x196x2304 86 -> 95, never slower. But with at most 3 panels
+// of columns and a long k (512x64x4608 156 -> 144, 64x81x4096 118 -> 110,
+// 512x49x4608 112 -> 109) A is read from L3 through 12 row streams that the
+// first pass does not hide: those keep packing (kDirectMinPanels).
+// Not when the MR rows lda apart share too few L1 sets: lda a multiple of
+// 1024 floats puts all 12 in one set of an 8-way L1, and every broadcast
+// would miss.
+constexpr int64_t kDirectMinPanels = 4;
+constexpr int kMaxRowsPerL1Set = 4;
+
+// Most of `mr` rows lda floats apart that fall in one set of a 64-set L1
+// with 64-byte lines (Zen 4: 32 KiB 8-way; Sapphire Rapids: 48 KiB 12-way).
+int rows_per_l1_set(int64_t lda, int mr) {
+  int count[64] = {};
+  int most = 0;
+  for (int i = 0; i < mr; ++i) most = std::max(most, ++count[(i * lda * int64_t(sizeof(float)) / 64) % 64]);
+  return most;
+}
+
+template <class Kern>
+bool use_direct_a(const GemmArgs& g, const Kern& kern) {
+  return direct_of(kern) && !g.trans_a && ceil_div(g.n, kern.nr) >= kDirectMinPanels &&
+         rows_per_l1_set(g.lda, kern.mr) <= kMaxRowsPerL1Set;
+}
+
 template <class Kern>
 void gemm_blis(const GemmArgs& g, const Kern& kern) {
   using S = typename Kern::src_t;
@@ -444,8 +524,9 @@ void gemm_blis(const GemmArgs& g, const Kern& kern) {
     return;
   }
   const TileGrid whole = tile_grid(g.m, g.n, 1, 1, kern);
+  const bool direct_a = use_direct_a(g, kern);
   auto product = [&](int64_t p, const TileGrid& grid, int64_t t) {
-    run_tile(g, ga + p * g.stride_a, gb + p * g.stride_b, g.c + p * g.stride_c, grid, t, sum, kern);
+    run_tile(g, ga + p * g.stride_a, gb + p * g.stride_b, g.c + p * g.stride_c, grid, t, sum, kern, direct_a);
   };
   if (nt <= 1) {
     for (int64_t p = 0; p < products; ++p) product(p, whole, 0);

@@ -9,10 +9,12 @@ namespace {
 // The body of every tile: ROWS rows, NVU of the NV vectors of a row (NVU < NV
 // at the right edge of C), the last stored under a mask of `tail` lanes when
 // MASKED. B's packed panel is zero-padded, so its loads need no mask; per
-// element, the arithmetic is the full tile's.
-template <class V, int MR, int NV, int ROWS, int NVU, bool MASKED>
-DLCORE_INLINE void gemm_tile_body(int64_t k, const float* __restrict a, const float* __restrict b, float* __restrict c,
-                                  int64_t ldc, float alpha, float beta, int tail) {
+// element, the arithmetic is the full tile's. A is a packed panel (element
+// (i, p) at a[p * MR + i]), or with DIRECT read in place (a[i * lda + p]):
+// the same values in the same order, so the same result bit for bit.
+template <class V, int MR, int NV, int ROWS, int NVU, bool MASKED, bool DIRECT = false>
+DLCORE_INLINE void gemm_tile_body(int64_t k, const float* __restrict a, int64_t lda, const float* __restrict b,
+                                  float* __restrict c, int64_t ldc, float alpha, float beta, int tail) {
   constexpr int W = V::width;
   constexpr int NR = NV * W;
   using reg = typename V::reg;
@@ -28,11 +30,11 @@ DLCORE_INLINE void gemm_tile_body(int64_t k, const float* __restrict a, const fl
     for (int j = 0; j < NVU; ++j) bv[j] = V::load(b + j * W);
 #pragma GCC unroll 16
     for (int i = 0; i < ROWS; ++i) {
-      reg av = V::set1(a[i]);
+      reg av = V::set1(DIRECT ? a[i * lda] : a[i]);
 #pragma GCC unroll 4
       for (int j = 0; j < NVU; ++j) acc[i][j] = V::fmadd(av, bv[j], acc[i][j]);
     }
-    a += MR;
+    a += DIRECT ? 1 : MR;
     b += NR;
   }
 
@@ -71,7 +73,7 @@ DLCORE_INLINE void gemm_tile_body(int64_t k, const float* __restrict a, const fl
 template <class V, int MR, int NV, int ROWS = MR>
 void gemm_ukernel(int64_t k, const float* __restrict a, const float* __restrict b, float* __restrict c, int64_t ldc,
                   float alpha, float beta) {
-  gemm_tile_body<V, MR, NV, ROWS, NV, false>(k, a, b, c, ldc, alpha, beta, V::width);
+  gemm_tile_body<V, MR, NV, ROWS, NV, false>(k, a, 0, b, c, ldc, alpha, beta, V::width);
 }
 
 // The right edge of C: a full-height tile of cols < NR columns (N = 196 is
@@ -83,10 +85,33 @@ void gemm_ukernel_right(int64_t k, const float* __restrict a, const float* __res
                         int64_t ldc, float alpha, float beta, int cols) {
   static_assert(NV <= 2, "add the NVU cases for wider tiles");
   if (cols <= V::width)
-    gemm_tile_body<V, MR, NV, MR, 1, true>(k, a, b, c, ldc, alpha, beta, cols);
+    gemm_tile_body<V, MR, NV, MR, 1, true>(k, a, 0, b, c, ldc, alpha, beta, cols);
   else
-    gemm_tile_body<V, MR, NV, MR, 2, true>(k, a, b, c, ldc, alpha, beta, cols - V::width);
+    gemm_tile_body<V, MR, NV, MR, 2, true>(k, a, 0, b, c, ldc, alpha, beta, cols - V::width);
 }
+
+// The same three with A read in place (GemmDirectA).
+template <class V, int MR, int NV, int ROWS = MR>
+void gemm_ukernel_direct(int64_t k, const float* __restrict a, int64_t lda, const float* __restrict b,
+                         float* __restrict c, int64_t ldc, float alpha, float beta) {
+  gemm_tile_body<V, MR, NV, ROWS, NV, false, true>(k, a, lda, b, c, ldc, alpha, beta, V::width);
+}
+
+template <class V, int MR, int NV>
+void gemm_ukernel_right_direct(int64_t k, const float* __restrict a, int64_t lda, const float* __restrict b,
+                               float* __restrict c, int64_t ldc, float alpha, float beta, int cols) {
+  static_assert(NV <= 2, "add the NVU cases for wider tiles");
+  if (cols <= V::width)
+    gemm_tile_body<V, MR, NV, MR, 1, true, true>(k, a, lda, b, c, ldc, alpha, beta, cols);
+  else
+    gemm_tile_body<V, MR, NV, MR, 2, true, true>(k, a, lda, b, c, ldc, alpha, beta, cols - V::width);
+}
+
+template <class V, int MR, int NV, int... R>
+struct DirectA {
+  static constexpr GemmUKernelDirect edge[] = {nullptr, &gemm_ukernel_direct<V, MR, NV, R>...};
+  static constexpr GemmDirectA kernels{&gemm_ukernel_direct<V, MR, NV>, edge, &gemm_ukernel_right_direct<V, MR, NV>};
+};
 
 // The "NT" layout (y = x W^T: rows of A and rows of B both run along k) as
 // dot products, nothing packed: C[i][j] = alpha * a_i . b_j + beta * C[i][j]

@@ -38,7 +38,8 @@ const GemmKernel& gemm_kernel_avx512() {
                                  &pack_b_panel_impl,
                                  EdgeRows<simd::Avx512, 12, 2, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11>::table,
                                  &gemm_ukernel_right<simd::Avx512, 12, 2>,
-                                 &kDotAvx512};
+                                 &kDotAvx512,
+                                 &DirectA<simd::Avx512, 12, 2, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11>::kernels};
   return kernel;
 }
 

@@ -1,0 +1,89 @@
+"""GEMM with A read in place (issue 17): where op(A) = A and C has at least 4 panels of columns,
+the AVX-512 micro-kernels broadcast A straight from its rows instead of packing it (gemm.cpp
+use_direct_a). Checked on every row remainder of the 12-row tile, full, right-edge and corner
+tiles, k past the cache block, alpha/beta with poisoned C, the fused epilogue and 1/2/3
+threads, against float64; and bitwise against the packed path, which computes each element
+with the same FMAs in the same order (the first 64 columns of a product run packed alone)."""
+import numpy as np
+import pytest
+
+import dlcore
+import dlcore.kernels as K
+from opcheck import poisoned, randn
+
+ROWS = (1, 2, 3, 5, 7, 11, 12, 13, 17, 33, 129, 138)
+# >= 4 panels of 32 (direct on AVX-512): full width, right edges of 15 and 31 columns.
+COLS = (128, 143, 159, 200)
+
+
+def reference(a, b, tb, alpha, beta, c0):
+    a64, b64 = a.astype(np.float64), b.astype(np.float64)
+    b64 = b64.T if tb else b64
+    return alpha * (a64 @ b64) + beta * c0, abs(alpha) * (np.abs(a64) @ np.abs(b64)) + abs(beta) * np.abs(c0)
+
+
+def at_threads(n, fn):
+    before = dlcore.get_num_threads()
+    try:
+        dlcore.set_num_threads(n)
+        return fn()
+    finally:
+        dlcore.set_num_threads(before)
+
+
+@pytest.mark.parametrize("m", ROWS)
+@pytest.mark.parametrize("n", COLS)
+def test_direct_a_against_float64(cpu_backend, rng, m, n):
+    for k, tb, alpha, beta in ((37, False, 1.0, 0.0), (577, True, -0.5, 1.0), (5, False, 2.0, 0.5)):
+        a = randn(rng, m, k)
+        b = randn(rng, *((n, k) if tb else (k, n)))
+        c0 = randn(rng, m, n)
+        out = c0.copy() if beta != 0.0 else poisoned((m, n))
+        got = K.gemm(a, b, trans_b=tb, alpha=alpha, beta=beta, out=out, backend=cpu_backend)
+        want, scale = reference(a, b, tb, alpha, beta, c0)
+        assert np.all(np.isfinite(got)), "unwritten (NaN) elements"
+        err = np.abs(got.astype(np.float64) - want)
+        assert np.all(err <= 1e-5 * np.sqrt(k) * (1 + 4 * scale)), f"m={m} n={n} k={k}: {err.max():.3g}"
+
+
+@pytest.mark.parametrize("m,k", [(1, 3), (13, 37), (131, 300), (40, 1100)])
+def test_direct_a_bitwise_equals_packed(cpu_backend, rng, m, k):
+    n = 160
+    a, b, c0 = randn(rng, m, k), randn(rng, k, n), randn(rng, m, n)
+    for alpha, beta in ((1.0, 0.0), (0.75, 0.5)):
+        wide = K.gemm(a, b, alpha=alpha, beta=beta, out=c0.copy(), backend=cpu_backend)  # A in place
+        narrow = K.gemm(a, np.ascontiguousarray(b[:, :64]), alpha=alpha, beta=beta,
+                        out=np.ascontiguousarray(c0[:, :64]), backend=cpu_backend)  # 2 panels: A packed
+        np.testing.assert_array_equal(wide[:, :64], narrow)
+
+
+@pytest.mark.parametrize("m,n,k", [(131, 200, 129), (128, 128, 128), (17, 300, 577)])
+def test_direct_a_threads_bitwise(rng, m, n, k):
+    a, b, c0 = randn(rng, m, k), randn(rng, k, n), randn(rng, m, n)
+    outs = [at_threads(t, lambda: K.gemm(a, b, alpha=0.75, beta=0.5, out=c0.copy())) for t in (1, 2, 3)]
+    for o in outs[1:]:
+        np.testing.assert_array_equal(outs[0], o)
+    want, _ = reference(a, b, False, 0.75, 0.5, c0)
+    np.testing.assert_allclose(outs[0], want, rtol=1e-4, atol=1e-4 * np.sqrt(k))
+
+
+def test_direct_a_fused_bias_relu(cpu_backend, rng):
+    # linear_forward (y = x W^T + b, ReLU): x read in place, epilogue on every tile.
+    m, k, n = 131, 65, 150
+    x, w, bias = randn(rng, m, k), randn(rng, n, k), randn(rng, n)
+    outs = [at_threads(t, lambda: K.linear_forward(x, w, bias, activation="relu", backend=cpu_backend))
+            for t in (1, 2, 3)]
+    for o in outs[1:]:
+        np.testing.assert_array_equal(outs[0], o)
+    want = K.relu_forward(K.gemm(x, w, trans_b=True, backend=cpu_backend) + bias, 0.0)
+    np.testing.assert_array_equal(outs[0], want)
+
+
+@pytest.mark.parametrize("k", (1024, 2048))
+def test_rows_sharing_an_l1_set_stay_packed_and_right(cpu_backend, rng, k):
+    # lda a multiple of 1024 floats: A is packed (use_direct_a); the result is right either way.
+    m, n = 25, 130
+    a, b = randn(rng, m, k), randn(rng, k, n)
+    got = K.gemm(a, b, out=poisoned((m, n)), backend=cpu_backend)
+    want, scale = reference(a, b, False, 1.0, 0.0, np.zeros((m, n)))
+    assert np.all(np.abs(got - want) <= 1e-5 * np.sqrt(k) * (1 + 4 * scale))
