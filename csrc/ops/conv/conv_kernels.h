@@ -70,6 +70,20 @@ constexpr double kMinFlopsPerThread = 1.0e6;
 inline int threads_for_floats(int64_t floats) {
   return int(imax(1, imin(get_num_threads(), floats / kMinFloatsPerThread)));
 }
+
+// body(begin, end) over [0, rows) of a reorder touching `floats` elements,
+// in kMinItemsPerThread chunks a thread handed out by the tile pool: an OpenMP
+// static split left half of every input and output reorder to a thread the
+// OS had descheduled, while the convolution's own tiles around it were
+// already dynamic (issue 17's busy machine).
+template <class Body>
+void parallel_rows(int64_t rows, int64_t floats, Body&& body) {
+  const int nt = threads_for_floats(floats);
+  const int64_t chunks = imin(rows, int64_t(nt) * kMinItemsPerThread);
+  if (chunks <= 0) return;
+  parallel_tiles(nt > 1 ? chunks : 1, nt,
+                 [&](int64_t t) { nt > 1 ? body(rows * t / chunks, rows * (t + 1) / chunks) : body(int64_t(0), rows); });
+}
 inline int threads_for_flops(double flops) {
   return int(imax(1, imin(get_num_threads(), int64_t(flops / kMinFlopsPerThread))));
 }
@@ -127,9 +141,9 @@ void to_blocked(const float* src, float* dst, int64_t n, int64_t groups, int64_t
                 int64_t pt, int64_t pb, int64_t pl, int64_t pr) {
   const int64_t hp = h + pt + pb, wp = w + pl + pr;
   const int64_t planes = n * groups * cb;
-#pragma omp parallel for collapse(2) schedule(static) num_threads(threads_for_floats(planes * hp * wp * W))
-  for (int64_t plane = 0; plane < planes; ++plane)
-    for (int64_t y = 0; y < hp; ++y) {
+  parallel_rows(planes * hp, planes * hp * wp * W, [&](int64_t r0, int64_t r1) {
+    for (int64_t r = r0; r < r1; ++r) {
+      const int64_t plane = r / hp, y = r % hp;
       float* out = dst + (plane * hp + y) * wp * W;
       const int64_t sy = y - pt;
       if (sy < 0 || sy >= h) {
@@ -157,6 +171,7 @@ void to_blocked(const float* src, float* dst, int64_t n, int64_t groups, int64_t
         }
       }
     }
+  });
 }
 
 // Blocked src [n][groups][cb][hp][wp][W] -> NCHW dst (C = groups * cg) of
@@ -167,9 +182,9 @@ template <class V, int W>
 void from_blocked(const float* src, float* dst, int64_t n, int64_t groups, int64_t cg, int64_t cb, int64_t h, int64_t w,
                   int64_t hp, int64_t wp, int64_t top, int64_t left) {
   const int64_t planes = n * groups * cb;
-#pragma omp parallel for collapse(2) schedule(static) num_threads(threads_for_floats(planes * h * w * W))
-  for (int64_t plane = 0; plane < planes; ++plane)
-    for (int64_t y = 0; y < h; ++y) {
+  parallel_rows(planes * h, planes * h * w * W, [&](int64_t r0, int64_t r1) {
+    for (int64_t r = r0; r < r1; ++r) {
+      const int64_t plane = r / h, y = r % h;
       const int64_t img = plane / (groups * cb), g = (plane / cb) % groups, blk = plane % cb;
       const int64_t live = imin(W, cg - blk * W);
       const float* in = src + ((plane * hp + y + top) * wp + left) * W;
@@ -199,6 +214,7 @@ void from_blocked(const float* src, float* dst, int64_t n, int64_t groups, int64
           for (int64_t c = 0; c < live; ++c) out[c * h * w + x] = in[x * W + c];
       }
     }
+  });
 }
 
 // One (ob, ib) block of `taps` x W x W weights from OIHW rows: src[co] is the
