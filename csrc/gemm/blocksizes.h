@@ -45,7 +45,7 @@ using GemmUKernelDirect = void (*)(int64_t k, const float* a, int64_t lda, const
 using GemmUKernelDirectCols = void (*)(int64_t k, const float* a, int64_t lda, const float* b, float* c, int64_t ldc,
                                        float alpha, float beta, int cols);
 struct GemmDirectA {
-  GemmUKernelDirect full;             // mr x nr
+  GemmUKernelDirect full;              // mr x nr
   const GemmUKernelDirect* edge_rows;  // [r]: the first 0 < r < mr rows, full width
   GemmUKernelDirectCols right;         // full height, 0 < cols < nr
 };

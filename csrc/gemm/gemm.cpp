@@ -390,8 +390,7 @@ void run_tile(const GemmArgs& g, const S* a, const S* b, float* c, const TileGri
     const S* bi = b + i * g.stride_b;
     const S* a_sub = g.trans_a ? ai + r0 : ai + r0 * g.lda;
     const S* b_sub = g.trans_b ? bi + c0 * g.ldb : bi + c0;
-    gemm_serial_buffered(i + 1 < sum ? plain : gi, a_sub, b_sub, c + r0 * g.ldc + c0, r1 - r0, c1 - c0, kern,
-                         direct_a);
+    gemm_serial_buffered(i + 1 < sum ? plain : gi, a_sub, b_sub, c + r0 * g.ldc + c0, r1 - r0, c1 - c0, kern, direct_a);
   }
 }
 

@@ -79,10 +79,10 @@ inline int threads_for_floats(int64_t floats) {
 template <class Body>
 void parallel_rows(int64_t rows, int64_t floats, Body&& body) {
   const int nt = threads_for_floats(floats);
+  if (rows <= 0) return;
+  if (nt <= 1) return body(int64_t(0), rows);
   const int64_t chunks = imin(rows, int64_t(nt) * kMinItemsPerThread);
-  if (chunks <= 0) return;
-  parallel_tiles(nt > 1 ? chunks : 1, nt,
-                 [&](int64_t t) { nt > 1 ? body(rows * t / chunks, rows * (t + 1) / chunks) : body(int64_t(0), rows); });
+  parallel_tiles(chunks, nt, [&](int64_t t) { body(rows * t / chunks, rows * (t + 1) / chunks); });
 }
 inline int threads_for_flops(double flops) {
   return int(imax(1, imin(get_num_threads(), int64_t(flops / kMinFlopsPerThread))));
