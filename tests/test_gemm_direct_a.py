@@ -1,9 +1,9 @@
-"""GEMM with A read in place (issue 17): where op(A) = A and C has at least 4 panels of columns,
-the AVX-512 micro-kernels broadcast A straight from its rows instead of packing it (gemm.cpp
-use_direct_a). Checked on every row remainder of the 12-row tile, full, right-edge and corner
-tiles, k past the cache block, alpha/beta with poisoned C, the fused epilogue and 1/2/3
-threads, against float64; and bitwise against the packed path, which computes each element
-with the same FMAs in the same order (the first 64 columns of a product run packed alone)."""
+"""GEMM with A read in place (issue 17): where op(A) = A, the AVX-512 micro-kernels broadcast A
+straight from its rows (C with >= 4 panels of columns), or from a plain copy of them (gemm.cpp
+a_mode), instead of packing it into panels. Checked on every row remainder of the 12-row tile,
+full, right-edge and corner tiles, k past the cache block, alpha/beta with poisoned C, the fused epilogue and 1/2/3
+threads, against float64; and bitwise against the packed path (the same A given transposed),
+which computes each element with the same FMAs in the same order."""
 import numpy as np
 import pytest
 
@@ -46,15 +46,17 @@ def test_direct_a_against_float64(cpu_backend, rng, m, n):
         assert np.all(err <= 1e-5 * np.sqrt(k) * (1 + 4 * scale)), f"m={m} n={n} k={k}: {err.max():.3g}"
 
 
-@pytest.mark.parametrize("m,k", [(1, 3), (13, 37), (131, 300), (40, 1100)])
-def test_direct_a_bitwise_equals_packed(cpu_backend, rng, m, k):
-    n = 160
+@pytest.mark.parametrize("m,k", [(1, 3), (13, 37), (131, 300), (40, 1100), (29, 1024)])
+@pytest.mark.parametrize("n", (64, 160))
+def test_direct_a_bitwise_equals_packed(cpu_backend, rng, m, n, k):
+    # n = 160 reads A in place, n = 64 (2 panels) and lda = 1024 (rows in one L1 set) copy its rows
+    # first; the same A given transposed (trans_a) is packed into panels: all bitwise equal.
     a, b, c0 = randn(rng, m, k), randn(rng, k, n), randn(rng, m, n)
+    at = np.ascontiguousarray(a.T)
     for alpha, beta in ((1.0, 0.0), (0.75, 0.5)):
-        wide = K.gemm(a, b, alpha=alpha, beta=beta, out=c0.copy(), backend=cpu_backend)  # A in place
-        narrow = K.gemm(a, np.ascontiguousarray(b[:, :64]), alpha=alpha, beta=beta,
-                        out=np.ascontiguousarray(c0[:, :64]), backend=cpu_backend)  # 2 panels: A packed
-        np.testing.assert_array_equal(wide[:, :64], narrow)
+        direct = K.gemm(a, b, alpha=alpha, beta=beta, out=c0.copy(), backend=cpu_backend)
+        packed = K.gemm(at, b, trans_a=True, alpha=alpha, beta=beta, out=c0.copy(), backend=cpu_backend)
+        np.testing.assert_array_equal(direct, packed)
 
 
 @pytest.mark.parametrize("m,n,k", [(131, 200, 129), (128, 128, 128), (17, 300, 577)])
@@ -80,8 +82,8 @@ def test_direct_a_fused_bias_relu(cpu_backend, rng):
 
 
 @pytest.mark.parametrize("k", (1024, 2048))
-def test_rows_sharing_an_l1_set_stay_packed_and_right(cpu_backend, rng, k):
-    # lda a multiple of 1024 floats: A is packed (use_direct_a); the result is right either way.
+def test_rows_sharing_an_l1_set_are_copied_and_right(cpu_backend, rng, k):
+    # lda a multiple of 1024 floats: A's rows are copied with another stride first (a_mode).
     m, n = 25, 130
     a, b = randn(rng, m, k), randn(rng, k, n)
     got = K.gemm(a, b, out=poisoned((m, n)), backend=cpu_backend)

@@ -68,10 +68,17 @@ inline void add_tile(const float* tile, int ld, float* c, int64_t ldc, int rows,
     }
 }
 
-// The bfloat16 kernels read no A in place (direct_of is null for them).
-template <class S, class P>
-inline void micro_tile_direct(const GemmKernelOf<S, P>&, const GemmDirectA&, int64_t, const S*, int64_t, const P*,
-                              float*, int64_t, int, int, float, float) {}
+// How op(A) reaches the micro-kernels (see a_mode): packed into panels, read
+// in place, or its rows copied as they are into a buffer with a stride that
+// spreads them over the L1 sets, then read like in place.
+enum class AMode { packed, in_place, copied };
+
+// Row stride of the copied A block: kc rounded up to an odd number of
+// 64-byte lines, so consecutive rows start in different L1 sets.
+inline int64_t copied_ld(int64_t kc) {
+  const int64_t ld = round_up(kc, 16);
+  return (ld / 16) % 2 == 0 ? ld + 16 : ld;
+}
 
 inline const GemmDirectA* direct_of(const GemmKernel& kern) { return kern.direct_a; }
 template <class S, class P>
@@ -189,8 +196,9 @@ inline void thread_end(const GemmKernelOf<S, P>& kern) {
 // packing buffers (bbuf: kc x nc block of B, abuf: mc x kc block of A).
 template <class Kern, class S = typename Kern::src_t, class P = typename Kern::packed_t>
 void gemm_serial(const GemmArgs& g, const S* a, const S* b, float* c, int64_t m, int64_t n, const Kern& kern, P* bbuf,
-                 P* abuf, bool direct_a) {
-  const GemmDirectA* direct = direct_a ? direct_of(kern) : nullptr;
+                 P* abuf, AMode amode) {
+  const GemmDirectA* direct = amode != AMode::packed ? direct_of(kern) : nullptr;
+  const bool copied = direct && amode == AMode::copied;
   const int64_t k = g.k;
   const int mr = kern.mr, nr = kern.nr;
   const int64_t kb = k_block(kern, k);
@@ -206,6 +214,13 @@ void gemm_serial(const GemmArgs& g, const S* a, const S* b, float* c, int64_t m,
       for (int64_t ic = 0; ic < m; ic += kern.mc) {
         const int64_t mc = std::min<int64_t>(kern.mc, m - ic);
         const int64_t m_panels = ceil_div(mc, mr);
+        const int64_t ldp = copied_ld(kc);
+        if constexpr (std::is_same<Kern, GemmKernel>::value) {
+          for (int64_t r = 0; copied && r < mc; ++r) {
+            const float* src = a + (ic + r) * g.lda + pc;
+            std::copy(src, src + kc, abuf + r * ldp);
+          }
+        }
         for (int64_t ip = 0; !direct && ip < m_panels; ++ip) {
           int rows = int(std::min<int64_t>(mr, mc - ip * mr));
           kern.pack_a(a, g.lda, g.trans_a, ic + ip * mr, rows, pc, kc, mr, abuf + ip * mr * kp);
@@ -224,11 +239,16 @@ void gemm_serial(const GemmArgs& g, const S* a, const S* b, float* c, int64_t m,
           for (int64_t ir = 0; ir < m_panels; ++ir) {
             int rows = int(std::min<int64_t>(mr, mc - ir * mr));
             float* ct = c + (ic + ir * mr) * g.ldc + jc + jr * nr;
-            if (direct)
-              micro_tile_direct(kern, *direct, kc, a + (ic + ir * mr) * g.lda + pc, g.lda, bp, ct, g.ldc, rows, cols,
-                                g.alpha, beta);
-            else
-              micro_tile(kern, kp, abuf + ir * mr * kp, bp, ct, g.ldc, rows, cols, g.alpha, beta);
+            bool done = false;
+            if constexpr (std::is_same<Kern, GemmKernel>::value) {
+              if (direct) {
+                const float* ap = copied ? abuf + ir * mr * ldp : a + (ic + ir * mr) * g.lda + pc;
+                micro_tile_direct(kern, *direct, kc, ap, copied ? ldp : g.lda, bp, ct, g.ldc, rows, cols, g.alpha,
+                                  beta);
+                done = true;
+              }
+            }
+            if (!done) micro_tile(kern, kp, abuf + ir * mr * kp, bp, ct, g.ldc, rows, cols, g.alpha, beta);
             if (epilogue)
               apply_epilogue(g, c + (ic + ir * mr) * g.ldc + jc + jr * nr, g.ldc, ic + ir * mr, jc + jr * nr, rows,
                              cols);
@@ -248,20 +268,21 @@ size_t b_block_floats(int64_t k, int64_t n, const Kern& kern) {
 }
 template <class Kern>
 size_t a_block_floats(int64_t m, int64_t k, const Kern& kern) {
-  return size_t(packed_k(kern, std::min<int64_t>(kern.kc, k))) *
+  // packed panels, or rows copied with the stride copied_ld (at most kc + 31)
+  return size_t(packed_k(kern, std::min<int64_t>(kern.kc, k)) + 32) *
              size_t(round_up(std::min<int64_t>(kern.mc, m), kern.mr)) +
          kPackSlack;
 }
 
 template <class Kern, class S>
 void gemm_serial_buffered(const GemmArgs& g, const S* a, const S* b, float* c, int64_t m, int64_t n, const Kern& kern,
-                          bool direct_a) {
+                          AMode amode) {
   using P = typename Kern::packed_t;
   thread_local ScratchBuffer tb, ta;
   P* bbuf = reinterpret_cast<P*>(tb.get(b_block_floats(g.k, n, kern)));
   P* abuf = reinterpret_cast<P*>(ta.get(a_block_floats(m, g.k, kern)));
   thread_begin(kern);
-  gemm_serial(g, a, b, c, m, n, kern, bbuf, abuf, direct_a);
+  gemm_serial(g, a, b, c, m, n, kern, bbuf, abuf, amode);
   thread_end(kern);
 }
 
@@ -372,7 +393,7 @@ TileGrid tile_grid(int64_t m, int64_t n, int64_t target, int nt, const Kern& ker
 // calls as `sum` GEMM calls one after the other.
 template <class Kern, class S>
 void run_tile(const GemmArgs& g, const S* a, const S* b, float* c, const TileGrid& grid, int64_t t, int64_t sum,
-              const Kern& kern, bool direct_a) {
+              const Kern& kern, AMode amode) {
   const int64_t ti = t / grid.tn, tj = t % grid.tn;
   const int64_t r0 = std::min(g.m, ti * grid.rows_per), r1 = std::min(g.m, (ti + 1) * grid.rows_per);
   const int64_t c0 = std::min(g.n, tj * grid.cols_per), c1 = std::min(g.n, (tj + 1) * grid.cols_per);
@@ -390,7 +411,7 @@ void run_tile(const GemmArgs& g, const S* a, const S* b, float* c, const TileGri
     const S* bi = b + i * g.stride_b;
     const S* a_sub = g.trans_a ? ai + r0 : ai + r0 * g.lda;
     const S* b_sub = g.trans_b ? bi + c0 * g.ldb : bi + c0;
-    gemm_serial_buffered(i + 1 < sum ? plain : gi, a_sub, b_sub, c + r0 * g.ldc + c0, r1 - r0, c1 - c0, kern, direct_a);
+    gemm_serial_buffered(i + 1 < sum ? plain : gi, a_sub, b_sub, c + r0 * g.ldc + c0, r1 - r0, c1 - c0, kern, amode);
   }
 }
 
@@ -478,10 +499,16 @@ void gemm_dot(const GemmArgs& g, const GemmDot& d, int nt) {
 // 80 -> 97, 256x196x2304 86 -> 95, never slower. But with at most 3 panels
 // of columns and a long k (512x64x4608 156 -> 144, 64x81x4096 118 -> 110,
 // 512x49x4608 112 -> 109) A is read from L3 through 12 row streams that the
-// first pass does not hide: those keep packing (kDirectMinPanels).
-// Not when the MR rows lda apart share too few L1 sets: lda a multiple of
-// 1024 floats puts all 12 in one set of an 8-way L1, and every broadcast
-// would miss.
+// first pass does not hide: those copy A first (kDirectMinPanels), as do
+// A's whose MR rows lda apart share too few L1 sets (lda a multiple of 1024
+// floats puts all 12 in one set of an 8-way L1: every broadcast would miss).
+// Copied: each tile copies its rows of the k block, unchanged, into a buffer
+// with a stride of an odd number of cache lines (copied_ld), a plain copy
+// where packing was a transpose; then the same in-place kernels. Against
+// packing, same A/B, 2 threads: 64x128x9216 (B^T, lda 9216) 153 -> 177,
+// 256x4096x4096 (B^T) 188 -> 195, 1024^3, 2048^3, 512x64x4608, 64x4096x4096
+// within 2%; one thread within 1%. So A is packed only when transposed
+// (op(A) = A^T: its panels are plain row copies already).
 constexpr int64_t kDirectMinPanels = 4;
 constexpr int kMaxRowsPerL1Set = 4;
 
@@ -495,9 +522,11 @@ int rows_per_l1_set(int64_t lda, int mr) {
 }
 
 template <class Kern>
-bool use_direct_a(const GemmArgs& g, const Kern& kern) {
-  return direct_of(kern) && !g.trans_a && ceil_div(g.n, kern.nr) >= kDirectMinPanels &&
-         rows_per_l1_set(g.lda, kern.mr) <= kMaxRowsPerL1Set;
+AMode a_mode(const GemmArgs& g, const Kern& kern) {
+  if (!direct_of(kern) || g.trans_a) return AMode::packed;
+  if (ceil_div(g.n, kern.nr) >= kDirectMinPanels && rows_per_l1_set(g.lda, kern.mr) <= kMaxRowsPerL1Set)
+    return AMode::in_place;
+  return AMode::copied;
 }
 
 // ---- The transposed product ----------------------------------------------
@@ -605,9 +634,9 @@ void gemm_blis(const GemmArgs& g, const Kern& kern) {
     }
   }
   const TileGrid whole = tile_grid(g.m, g.n, 1, 1, kern);
-  const bool direct_a = use_direct_a(g, kern);
+  const AMode amode = a_mode(g, kern);
   auto product = [&](int64_t p, const TileGrid& grid, int64_t t) {
-    run_tile(g, ga + p * g.stride_a, gb + p * g.stride_b, g.c + p * g.stride_c, grid, t, sum, kern, direct_a);
+    run_tile(g, ga + p * g.stride_a, gb + p * g.stride_b, g.c + p * g.stride_c, grid, t, sum, kern, amode);
   };
   if (nt <= 1) {
     for (int64_t p = 0; p < products; ++p) product(p, whole, 0);
