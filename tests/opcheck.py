@@ -52,3 +52,23 @@ def numerical_grad(f, x, eps=1e-6):
         flat[i] = old
         g[i] = (fp - fm) / (2 * eps)
     return grad
+
+
+def at_threads(n, fn):
+    """fn() with dlcore's thread count set to n, restored after."""
+    import dlcore
+
+    before = dlcore.get_num_threads()
+    try:
+        dlcore.set_num_threads(n)
+        return fn()
+    finally:
+        dlcore.set_num_threads(before)
+
+
+def gemm_reference(a, b, ta, tb, alpha, beta, c0):
+    """alpha op(A) op(B) + beta C0 in float64, and the same over absolute values (an error scale)."""
+    a64 = a.astype(np.float64).T if ta else a.astype(np.float64)
+    b64 = b.astype(np.float64).T if tb else b.astype(np.float64)
+    scale = abs(alpha) * (np.abs(a64) @ np.abs(b64)) + abs(beta) * np.abs(c0)
+    return alpha * (a64 @ b64) + beta * c0.astype(np.float64), scale

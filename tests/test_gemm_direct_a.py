@@ -7,28 +7,14 @@ which computes each element with the same FMAs in the same order."""
 import numpy as np
 import pytest
 
-import dlcore
 import dlcore.kernels as K
-from opcheck import poisoned, randn
+from opcheck import at_threads, gemm_reference, poisoned, randn
 
 ROWS = (1, 2, 3, 5, 7, 11, 12, 13, 17, 33, 129, 138)
 # >= 4 panels of 32 (direct on AVX-512): full width, right edges of 15 and 31 columns.
 COLS = (128, 143, 159, 200)
 
 
-def reference(a, b, tb, alpha, beta, c0):
-    a64, b64 = a.astype(np.float64), b.astype(np.float64)
-    b64 = b64.T if tb else b64
-    return alpha * (a64 @ b64) + beta * c0, abs(alpha) * (np.abs(a64) @ np.abs(b64)) + abs(beta) * np.abs(c0)
-
-
-def at_threads(n, fn):
-    before = dlcore.get_num_threads()
-    try:
-        dlcore.set_num_threads(n)
-        return fn()
-    finally:
-        dlcore.set_num_threads(before)
 
 
 @pytest.mark.parametrize("m", ROWS)
@@ -40,7 +26,7 @@ def test_direct_a_against_float64(cpu_backend, rng, m, n):
         c0 = randn(rng, m, n)
         out = c0.copy() if beta != 0.0 else poisoned((m, n))
         got = K.gemm(a, b, trans_b=tb, alpha=alpha, beta=beta, out=out, backend=cpu_backend)
-        want, scale = reference(a, b, tb, alpha, beta, c0)
+        want, scale = gemm_reference(a, b, False, tb, alpha, beta, c0)
         assert np.all(np.isfinite(got)), "unwritten (NaN) elements"
         err = np.abs(got.astype(np.float64) - want)
         assert np.all(err <= 1e-5 * np.sqrt(k) * (1 + 4 * scale)), f"m={m} n={n} k={k}: {err.max():.3g}"
@@ -65,7 +51,7 @@ def test_direct_a_threads_bitwise(rng, m, n, k):
     outs = [at_threads(t, lambda: K.gemm(a, b, alpha=0.75, beta=0.5, out=c0.copy())) for t in (1, 2, 3)]
     for o in outs[1:]:
         np.testing.assert_array_equal(outs[0], o)
-    want, _ = reference(a, b, False, 0.75, 0.5, c0)
+    want, _ = gemm_reference(a, b, False, False, 0.75, 0.5, c0)
     np.testing.assert_allclose(outs[0], want, rtol=1e-4, atol=1e-4 * np.sqrt(k))
 
 
@@ -87,5 +73,5 @@ def test_rows_sharing_an_l1_set_are_copied_and_right(cpu_backend, rng, k):
     m, n = 25, 130
     a, b = randn(rng, m, k), randn(rng, k, n)
     got = K.gemm(a, b, out=poisoned((m, n)), backend=cpu_backend)
-    want, scale = reference(a, b, False, 1.0, 0.0, np.zeros((m, n)))
+    want, scale = gemm_reference(a, b, False, False, 1.0, 0.0, np.zeros((m, n)))
     assert np.all(np.abs(got - want) <= 1e-5 * np.sqrt(k) * (1 + 4 * scale))

@@ -8,7 +8,7 @@ import pytest
 
 import dlcore
 import dlcore.kernels as K
-from opcheck import poisoned, randn
+from opcheck import gemm_reference, poisoned, randn
 
 # Row counts 12q + r and 6q + r for every r (and 4q + r for the ref 4x8 tile); columns a multiple of
 # 16 and 32 (every tile full width, so the edge kernels run) and not (the right-edge kernels, 1..31 columns,
@@ -16,13 +16,6 @@ from opcheck import poisoned, randn
 ROWS = (1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 33, 127, 128, 129, 130, 131, 138)
 COLS = (3, 16, 17, 31, 35, 48, 64)
 
-
-def reference(a, b, ta, tb, alpha, beta, c0):
-    a64 = a.astype(np.float64).T if ta else a.astype(np.float64)
-    b64 = b.astype(np.float64).T if tb else b.astype(np.float64)
-    return alpha * (a64 @ b64) + beta * c0.astype(np.float64), abs(alpha) * (np.abs(a64) @ np.abs(b64)) + abs(
-        beta
-    ) * np.abs(c0)
 
 
 @pytest.mark.parametrize("m", ROWS)
@@ -36,7 +29,7 @@ def test_edge_rows_against_float64(cpu_backend, rng, m, n):
         c0 = randn(rng, m, n)
         out = c0.copy() if beta != 0.0 else poisoned((m, n))
         got = K.gemm(a, b, trans_a=ta, trans_b=tb, alpha=alpha, beta=beta, out=out, backend=cpu_backend)
-        want, scale = reference(a, b, ta, tb, alpha, beta, c0)
+        want, scale = gemm_reference(a, b, ta, tb, alpha, beta, c0)
         assert np.all(np.isfinite(got)), "unwritten (NaN) elements"
         err = np.abs(got.astype(np.float64) - want)
         assert np.all(err <= 1e-5 * np.sqrt(k) * (1 + 4 * scale)), f"m={m} n={n} ta={ta} tb={tb}: {err.max():.3g}"
@@ -55,7 +48,7 @@ def test_edge_rows_threads_bitwise(rng, m, n, k):
         dlcore.set_num_threads(before)
     for o in outs[1:]:
         np.testing.assert_array_equal(outs[0], o)
-    want, _ = reference(a, b, False, False, 0.75, 0.5, c0)
+    want, _ = gemm_reference(a, b, False, False, 0.75, 0.5, c0)
     np.testing.assert_allclose(outs[0], want, rtol=1e-4, atol=1e-4 * np.sqrt(k))
 
 
@@ -89,5 +82,5 @@ def test_uneven_k_blocks_against_float64(cpu_backend, rng, k):
     for beta in (0.0, 1.0):
         out = c0.copy() if beta else poisoned((m, n))
         got = K.gemm(a, b, beta=beta, out=out, backend=cpu_backend)
-        want, scale = reference(a, b, False, False, 1.0, beta, c0)
+        want, scale = gemm_reference(a, b, False, False, 1.0, beta, c0)
         assert np.all(np.abs(got.astype(np.float64) - want) <= 1e-5 * np.sqrt(k) * (1 + 4 * scale))

@@ -7,27 +7,13 @@ batched products), and 1/2/3 threads bitwise."""
 import numpy as np
 import pytest
 
-import dlcore
 import dlcore.kernels as K
-from opcheck import poisoned, randn
+from opcheck import at_threads, gemm_reference, poisoned, randn
 
 # (m, n, k): n with a wasteful right edge, m large; k at and past the KC block.
 SHAPES = [(512, 49, 129), (131, 49, 577), (200, 17, 300), (97, 81, 1100), (64, 49, 128)]
 
 
-def reference(a, b, ta, tb, alpha, beta, c0):
-    a64 = a.astype(np.float64).T if ta else a.astype(np.float64)
-    b64 = b.astype(np.float64).T if tb else b.astype(np.float64)
-    return alpha * (a64 @ b64) + beta * c0, abs(alpha) * (np.abs(a64) @ np.abs(b64)) + abs(beta) * np.abs(c0)
-
-
-def at_threads(n, fn):
-    before = dlcore.get_num_threads()
-    try:
-        dlcore.set_num_threads(n)
-        return fn()
-    finally:
-        dlcore.set_num_threads(before)
 
 
 @pytest.mark.parametrize("m,n,k", SHAPES)
@@ -39,7 +25,7 @@ def test_transposed_product_against_float64(cpu_backend, rng, m, n, k, ta, tb):
     for alpha, beta in ((1.0, 0.0), (-0.5, 1.0), (2.0, 0.5)):
         out = c0.copy() if beta != 0.0 else poisoned((m, n))
         got = K.gemm(a, b, trans_a=ta, trans_b=tb, alpha=alpha, beta=beta, out=out, backend=cpu_backend)
-        want, scale = reference(a, b, ta, tb, alpha, beta, c0)
+        want, scale = gemm_reference(a, b, ta, tb, alpha, beta, c0)
         assert np.all(np.isfinite(got)), "unwritten (NaN) elements"
         err = np.abs(got.astype(np.float64) - want)
         assert np.all(err <= 1e-5 * np.sqrt(k) * (1 + 4 * scale)), f"{m}x{n}x{k} ta={ta} tb={tb}: {err.max():.3g}"

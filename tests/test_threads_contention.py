@@ -12,7 +12,7 @@ import pytest
 import dlcore
 from dlcore.kernels import conv2d_forward, gemm
 from dlcore.kernels.pool import avg_pool2d_forward
-from opcheck import assert_close, randn
+from opcheck import assert_close, at_threads, randn
 
 # (m, k, n, trans_a, trans_b): odd sizes so tiles have edges; all large
 # enough (> 2 MFLOP) that 2 and 3 threads really split the work.
@@ -24,14 +24,6 @@ GEMM_SHAPES = [(129, 130, 131, False, False), (33, 257, 200, True, False), (200,
 # Spins until its parent is gone: a parent killed by a signal skips its
 # `finally`, and a plain `while True: pass` outlived it and loaded the machine.
 SPINNER = "import os\nparent = os.getppid()\nwhile os.getppid() == parent:\n    pass\n"
-
-def at_threads(n, fn):
-    before = dlcore.get_num_threads()
-    try:
-        dlcore.set_num_threads(n)
-        return fn()
-    finally:
-        dlcore.set_num_threads(before)
 
 
 def operands(rng, m, k, n, ta, tb):
