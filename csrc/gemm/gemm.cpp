@@ -296,25 +296,6 @@ void gemm_serial_buffered(const GemmArgs& g, const S* a, const S* b, float* c, i
 // 512x49x4608 the same grids cost 4.6 / 4.7 / 5.4 and 4.8 / 4.6 / 5.2 ms.
 constexpr double kPackFmas = 22.0;
 
-// Splits C into a tm x tn grid of panel-aligned tiles, at least `target`
-// of them where the panels allow, each run as a sub-product with its own
-// packing buffers and no barrier: threads take tiles from an atomic counter
-// (parallel_tiles), so on a busy machine a descheduled thread delays only the
-// tile it holds, and an idle one takes the rest. With about 4 tiles per
-// thread that tile is 1/8 of a 2-thread call instead of half of it.
-// Tiles are panel-aligned, so every element is computed by the same
-// micro-kernel call sequence whatever the grid: results are bitwise
-// independent of the thread count.
-//
-// Among the grids with enough tiles, the one with the least estimated time
-// on nt threads (FMAs per k step): the largest tile times the tiles each
-// thread runs (tiles are whole panels, so a narrow edge makes them unequal:
-// N = 81 is panels of 32, 32 and 17 columns, and split in two across N one
-// thread gets 64 columns, the other 17; split across M, 36 and 28 rows), plus
-// the redundant packing (splitting N makes every tile column pack its rows of
-// A again; splitting M, its columns of B), shared by the threads.
-// 64x81x4096 (B^T), 2 threads, Zen 4, 2026-12-04: 98-100 -> 120-122 GFLOP/s
-// (split across N before, across M now); other shapes within the noise.
 // Time to run the tiles of a grid (rows_per x cols_per, clipped at m, n)
 // on nt threads that each take the next tile when free, as parallel_tiles
 // hands them out, with time proportional to a tile's elements.
@@ -328,6 +309,26 @@ double tiles_makespan(int64_t m, int64_t n, int64_t rows_per, int64_t cols_per, 
   return *std::max_element(free_at.begin(), free_at.end());
 }
 
+// Splits C into a tm x tn grid of panel-aligned tiles, at least `target`
+// of them where the panels allow, each run as a sub-product with its own
+// packing buffers and no barrier: threads take tiles from an atomic counter
+// (parallel_tiles), so on a busy machine a descheduled thread delays only the
+// tile it holds, and an idle one takes the rest. With about 4 tiles per
+// thread that tile is 1/8 of a 2-thread call instead of half of it.
+// Tiles are panel-aligned, so every element is computed by the same
+// micro-kernel call sequence whatever the grid: results are bitwise
+// independent of the thread count.
+//
+// Among the grids with enough tiles, the one with the least estimated time
+// on nt threads (FMAs per k step): the tiles handed out in order to the first
+// free thread (tiles_makespan; tiles are whole panels, so a narrow edge makes
+// them unequal: N = 81 is panels of 32, 32 and 17 columns, and split in two
+// across N one thread gets 64 columns, the other 17; split across M, 36 and
+// 28 rows), plus the redundant packing (splitting N makes every tile column
+// pack its rows of A again; splitting M, its columns of B), shared by the
+// threads.
+// 64x81x4096 (B^T), 2 threads, Zen 4, 2026-12-04: 98-100 -> 120-122 GFLOP/s
+// (split across N before, across M now); other shapes within the noise.
 template <class Kern>
 void grid_for(int64_t m, int64_t n, int64_t target, int nt, const Kern& kern, int64_t* tm, int64_t* tn) {
   const int64_t m_panels = ceil_div(m, kern.mr), n_panels = ceil_div(n, kern.nr);
