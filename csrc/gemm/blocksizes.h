@@ -39,7 +39,7 @@ using GemmPackB = void (*)(const float* b, int64_t ldb, bool trans_b, int64_t ro
                            int nr, float* dst);
 
 // A read in place instead of packed: op(A) = A row-major, element (i, p) at
-// a[i * lda + p], broadcast straight from its rows (see gemm.cpp use_direct_a).
+// a[i * lda + p], broadcast straight from its rows (see gemm.cpp a_mode).
 using GemmUKernelDirect = void (*)(int64_t k, const float* a, int64_t lda, const float* b, float* c, int64_t ldc,
                                    float alpha, float beta);
 using GemmUKernelDirectCols = void (*)(int64_t k, const float* a, int64_t lda, const float* b, float* c, int64_t ldc,
@@ -71,7 +71,7 @@ struct GemmKernel {
   // use_dot), where transposing the operands into panels costs more than
   // the register blocking saves.
   const GemmDot* dot = nullptr;
-  // Optional: the same tiles reading A in place (gemm.cpp use_direct_a).
+  // Optional: the same tiles reading A in place (gemm.cpp a_mode).
   const GemmDirectA* direct_a = nullptr;
 };
 

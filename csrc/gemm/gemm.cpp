@@ -216,10 +216,11 @@ void gemm_serial(const GemmArgs& g, const S* a, const S* b, float* c, int64_t m,
         const int64_t m_panels = ceil_div(mc, mr);
         const int64_t ldp = copied_ld(kc);
         if constexpr (std::is_same<Kern, GemmKernel>::value) {
-          for (int64_t r = 0; copied && r < mc; ++r) {
-            const float* src = a + (ic + r) * g.lda + pc;
-            std::copy(src, src + kc, abuf + r * ldp);
-          }
+          if (copied)
+            for (int64_t r = 0; r < mc; ++r) {
+              const float* src = a + (ic + r) * g.lda + pc;
+              std::copy(src, src + kc, abuf + r * ldp);
+            }
         }
         for (int64_t ip = 0; !direct && ip < m_panels; ++ip) {
           int rows = int(std::min<int64_t>(mr, mc - ip * mr));

@@ -80,14 +80,20 @@ void gemm_ukernel(int64_t k, const float* __restrict a, const float* __restrict 
 // 6 panels of 32 and one of 4). Only ceil(cols / W) vectors are computed and
 // the last is stored under a mask, instead of a whole NR-wide tile into a
 // buffer and a copy.
+template <class V, int MR, int NV, bool DIRECT>
+DLCORE_INLINE void gemm_right_body(int64_t k, const float* __restrict a, int64_t lda, const float* __restrict b,
+                                   float* __restrict c, int64_t ldc, float alpha, float beta, int cols) {
+  static_assert(NV <= 2, "add the NVU cases for wider tiles");
+  if (cols <= V::width)
+    gemm_tile_body<V, MR, NV, MR, 1, true, DIRECT>(k, a, lda, b, c, ldc, alpha, beta, cols);
+  else
+    gemm_tile_body<V, MR, NV, MR, 2, true, DIRECT>(k, a, lda, b, c, ldc, alpha, beta, cols - V::width);
+}
+
 template <class V, int MR, int NV>
 void gemm_ukernel_right(int64_t k, const float* __restrict a, const float* __restrict b, float* __restrict c,
                         int64_t ldc, float alpha, float beta, int cols) {
-  static_assert(NV <= 2, "add the NVU cases for wider tiles");
-  if (cols <= V::width)
-    gemm_tile_body<V, MR, NV, MR, 1, true>(k, a, 0, b, c, ldc, alpha, beta, cols);
-  else
-    gemm_tile_body<V, MR, NV, MR, 2, true>(k, a, 0, b, c, ldc, alpha, beta, cols - V::width);
+  gemm_right_body<V, MR, NV, false>(k, a, 0, b, c, ldc, alpha, beta, cols);
 }
 
 // The same three with A read in place (GemmDirectA).
@@ -100,11 +106,7 @@ void gemm_ukernel_direct(int64_t k, const float* __restrict a, int64_t lda, cons
 template <class V, int MR, int NV>
 void gemm_ukernel_right_direct(int64_t k, const float* __restrict a, int64_t lda, const float* __restrict b,
                                float* __restrict c, int64_t ldc, float alpha, float beta, int cols) {
-  static_assert(NV <= 2, "add the NVU cases for wider tiles");
-  if (cols <= V::width)
-    gemm_tile_body<V, MR, NV, MR, 1, true, true>(k, a, lda, b, c, ldc, alpha, beta, cols);
-  else
-    gemm_tile_body<V, MR, NV, MR, 2, true, true>(k, a, lda, b, c, ldc, alpha, beta, cols - V::width);
+  gemm_right_body<V, MR, NV, true>(k, a, lda, b, c, ldc, alpha, beta, cols);
 }
 
 template <class V, int MR, int NV, int... R>
