@@ -3,6 +3,7 @@
 #include "core/pool.h"
 
 #include <omp.h>
+#include <sched.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -57,6 +58,7 @@ struct Job {
   std::atomic<int64_t> next{0};
   std::atomic<int64_t> done{0};
   std::atomic<int> seats{0};  // workers still allowed to join (nt - 1)
+  int caller_cpu = -1;        // where the caller runs (sched_getcpu), or -1
   std::mutex err_mu;
   std::exception_ptr err;
 };
@@ -77,6 +79,38 @@ void run_tiles(Job& j) {
     t_in_tile = false;
     j.done.fetch_add(1, std::memory_order_release);
   }
+}
+
+// The CPU the calling thread runs on, or -1 where that cannot be known.
+int current_cpu() {
+#if defined(__linux__)
+  return sched_getcpu();
+#else
+  return -1;
+#endif
+}
+
+// A worker woken for a call can be placed on its caller's CPU and stay
+// there while another CPU idles: on this KVM guest an idle vCPU reads as
+// preempted after a pause of ~0.1 s, so the kernel's wake-up places the
+// worker beside its waker, and the two then share one core until load
+// balancing moves one (tens of ms). A 2-thread GEMM ran at one-thread speed
+// for whole blocks of calls after every pause (512^3, Zen 4, 2026-12-04:
+// 2.5-2.9 ms instead of 1.3 in about half the blocks after a 0.2 s sleep;
+// /proc showed both threads on CPU 0). So a worker that finds itself on its
+// caller's CPU moves: its affinity without that CPU (the kernel migrates it
+// at once), then its own mask back, which keeps it where it now runs.
+void leave_cpu(int cpu) {
+#if defined(__linux__)
+  if (cpu < 0 || current_cpu() != cpu) return;
+  cpu_set_t mask;
+  if (sched_getaffinity(0, sizeof(mask), &mask) != 0 || !CPU_ISSET(cpu, &mask) || CPU_COUNT(&mask) < 2) return;
+  cpu_set_t others = mask;
+  CPU_CLR(cpu, &others);
+  if (sched_setaffinity(0, sizeof(others), &others) == 0) sched_setaffinity(0, sizeof(mask), &mask);
+#else
+  (void)cpu;
+#endif
 }
 
 class Pool {
@@ -118,6 +152,7 @@ class Pool {
         j = job_;
       }
       if (j && j->seats.fetch_sub(1, std::memory_order_relaxed) > 0) {
+        leave_cpu(j->caller_cpu);
         run_tiles(*j);
         // The spin window counts from the end of the call, not from this
         // worker's last tile: with 2-8 tiles a call, the caller may still be
@@ -169,8 +204,12 @@ void parallel_tiles(int64_t tiles, int nt, const std::function<void(int64_t)>& b
   j->body = &body;
   j->total = tiles;
   j->seats.store(nt - 1, std::memory_order_relaxed);
+  j->caller_cpu = current_cpu();
   p.publish(j);
   run_tiles(*j);
+  // No worker came: one may be waiting for this CPU, placed beside us at its
+  // wake-up (see leave_cpu). Let it run once, so it moves for the next call.
+  if (j->seats.load(std::memory_order_relaxed) == nt - 1) std::this_thread::yield();
   // Wait only for tiles other threads claimed; yield so a descheduled
   // worker holding one gets the core back sooner.
   while (j->done.load(std::memory_order_acquire) < tiles) std::this_thread::yield();
