@@ -354,8 +354,15 @@ void grid_for(int64_t m, int64_t n, int64_t target, int nt, const Kern& kern, in
 // few enough that the redundant packing stays small.
 constexpr int kTilesPerThread = 4;
 
-// Redundant packing a finer grid may add, as a fraction of the arithmetic.
-constexpr double kMaxExtraPacking = 0.10;
+// Redundant packing a finer grid may add, as a fraction of the arithmetic
+// (by the kPackFmas estimate, which overstates it: packing's loads overlap
+// the micro-kernels of the tile before). 0.10 -> 0.20, 2 threads, Zen 4,
+// 2026-12-04, medians of 5 alternating processes, quiet, GFLOP/s: 512x196x
+// 4608 160 -> 169 (2 tiles -> 6), 64x128x9216 (B^T) 162 -> 177, 64x324x4096
+// (B^T) 154 -> 163, the other grids it changes within 3%; next to a spinning
+// process 512x196x4608 took 12.0 -> 8.4 ms (one thread: 10.1), where its
+// 2 tiles left the caller waiting for the worker's tile on a shared core.
+constexpr double kMaxExtraPacking = 0.20;
 
 // Tiles for nt threads: up to kTilesPerThread each (more tiles let the other
 // threads take over from one the OS has descheduled), fewer when the grid's
