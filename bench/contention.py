@@ -1,7 +1,7 @@
 """GEMM and 3x3 conv at 2 threads, quiet vs next to one spinning process,
 dlcore beside PyTorch (issue 17).
 
-    python bench/contention.py [--before PYTHONPATH] [--rounds 3] [--reps 15] [--report quick|full]
+    python bench/contention.py [--before PYTHONPATH] [--rounds 3] [--reps 15] [--blocks 3] [--report quick|full]
 
 --report runs the shapes of `python -m dlcore.bench gemm` and `... conv`
 instead of the 4 default cases: every GEMM of the GEMM report (square,
@@ -12,8 +12,15 @@ report's minibatch. Each case gets at most --budget seconds per library and
 condition (at least 3 calls), so the big shapes do not take an hour.
 
 Each (build, condition) is measured in a fresh worker process; workers for
-the builds and conditions are interleaved round by round, and inside a
-worker dlcore and torch calls alternate. Reports medians (ms) and GFLOP/s,
+the builds and conditions are interleaved round by round. Inside a worker
+dlcore and torch alternate in blocks of calls (--blocks per library), each
+block after SETTLE_SECONDS of quiet: a library's idle threads keep polling a
+little after its calls (torch's OpenMP workers, our pool's 50 us), and
+calls alternating one by one made each library run beside the other's
+polling threads, which hold the second core (square 256 ran at one-thread
+speed for both libraries, quiet, in the issue-17 report of 2026-12-04). Each library is
+measured in its own steady state, as a program using one of them runs.
+Reports medians (ms) of the single calls and GFLOP/s,
 the ratio busy/quiet per library, and dlcore/torch time under each
 condition, plus the load average at start and end (the machine is shared).
 `--before` points at another dlcore tree (e.g. /work/main/python) to
@@ -35,6 +42,11 @@ CASES = [("gemm n=128", ("gemm", 128)), ("gemm n=256", ("gemm", 256)), ("gemm n=
 # Spins until its parent is gone: a parent killed by a signal skips its
 # `finally`, and a plain `while True: pass` outlived it and loaded the machine.
 SPINNER = "import os\nparent = os.getppid()\nwhile os.getppid() == parent:\n    pass\n"
+
+# Quiet before each block of one library's calls: longer than either
+# library's threads poll after a call (GNU OpenMP spins about 300000
+# iterations by default, a fraction of a millisecond; our pool 50 us).
+SETTLE_SECONDS = 0.02
 
 def _report_cases(quick):
     """(name, spec) of every GEMM and conv pass of the kernel reports."""
@@ -81,7 +93,7 @@ def _report_case(kind, spec, rng, torch):
     return flops, f_dl, f_t
 
 
-def worker(reps):
+def worker(reps, blocks):
     import numpy as np
 
     import dlcore
@@ -118,16 +130,20 @@ def worker(reps):
         if f_t:
             fns["torch"] = f_t
         times = {k: [] for k in fns}
+        per_block = max(1, -(-reps // blocks))
         with (torch.no_grad() if torch else _null()):
             for f in fns.values():
                 for _ in range(3):
                     f()
-            for i in range(reps):
-                for k, f in fns.items():  # interleaved
-                    t0 = time.perf_counter()
-                    f()
-                    times[k].append(time.perf_counter() - t0)
-                if i >= 2 and max(sum(v) for v in times.values()) > budget:
+            for _ in range(blocks):
+                for k, f in fns.items():  # block by block, each after a quiet pause
+                    time.sleep(SETTLE_SECONDS)
+                    f()  # wakes this library's threads after the pause
+                    for _ in range(per_block):
+                        t0 = time.perf_counter()
+                        f()
+                        times[k].append(time.perf_counter() - t0)
+                if min(len(v) for v in times.values()) >= 3 and max(sum(v) for v in times.values()) > budget:
                     break
         out[name] = {k: {"ms": statistics.median(v) * 1e3, "gflops": flops / statistics.median(v) / 1e9}
                      for k, v in times.items()}
@@ -143,9 +159,9 @@ class _null:
         return False
 
 
-def run_worker(pypath, reps, extra_env=None):
+def run_worker(pypath, reps, blocks, extra_env=None):
     env = dict(os.environ, PYTHONPATH=pypath, **(extra_env or {}))
-    r = subprocess.run([sys.executable, __file__, "--worker", "--reps", str(reps)], env=env,
+    r = subprocess.run([sys.executable, __file__, "--worker", "--reps", str(reps), "--blocks", str(blocks)], env=env,
                        capture_output=True, text=True, check=True)
     return json.loads(r.stdout.strip().splitlines()[-1])
 
@@ -155,6 +171,7 @@ def main():
     ap.add_argument("--worker", action="store_true")
     ap.add_argument("--reps", type=int, default=15)
     ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--blocks", type=int, default=3, help="blocks of reps/blocks calls per library and case")
     ap.add_argument("--before", default=None, help="PYTHONPATH of a baseline dlcore tree")
     ap.add_argument("--after", default=os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "python"))
     ap.add_argument("--variant", action="append", default=[],
@@ -176,7 +193,7 @@ def main():
     if args.worker:
         if os.environ.get("BENCH_ONLY"):
             CASES[:] = [c for c in CASES if any(c[0].startswith(p) for p in os.environ["BENCH_ONLY"].split(","))]
-        return worker(args.reps)
+        return worker(args.reps, args.blocks)
     if args.only:
         os.environ["BENCH_ONLY"] = args.only  # the workers read it
         CASES[:] = [c for c in CASES if any(c[0].startswith(p) for p in args.only.split(","))]
@@ -193,14 +210,14 @@ def main():
             spinner = subprocess.Popen([sys.executable, "-c", SPINNER]) if cond == "busy" else None
             try:
                 for build, (path, extra) in builds.items():
-                    res.setdefault((build, cond), []).append(run_worker(path, args.reps, extra))
+                    res.setdefault((build, cond), []).append(run_worker(path, args.reps, args.blocks, extra))
             finally:
                 if spinner:
                     spinner.kill()
                     spinner.wait()
     load1 = os.getloadavg()
     print(f"load average start {load0[0]:.1f}, end {load1[0]:.1f}; {os.cpu_count()} CPUs; 2 threads; "
-          f"{args.rounds} rounds x {args.reps} reps, medians")
+          f"{args.rounds} rounds x {args.reps} reps in {args.blocks} blocks a library, medians")
     width = max(24, max(len(n) for n, _ in CASES))
     print(f"{'case':{width}s} {'build':7s} {'lib':7s} {'quiet ms':>9s} {'busy ms':>9s} {'busy/quiet':>10s} "
           f"{'quiet GF':>9s} {'busy GF':>8s} {'dl speedup vs torch, busy':>26s}")
