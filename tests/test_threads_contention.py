@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 import dlcore
+from dlcore import _C
 from dlcore.kernels import conv2d_forward, gemm
 from dlcore.kernels.pool import avg_pool2d_forward
 from opcheck import assert_close, at_threads, randn
@@ -120,3 +121,60 @@ def test_pool_workers_go_quiet_after_a_call(rng):
 
     burned = at_threads(2, lambda: min(idle_cpu_seconds() for _ in range(3)))
     assert burned < 0.05, f"{burned * 1e3:.1f} ms of CPU burned in a 200 ms idle window after a call"
+
+
+def _pool_workers():
+    """Thread ids of dlcore's pool workers (named dlcore-pool), Linux only."""
+    import os
+    tids = []
+    for tid in os.listdir("/proc/self/task"):
+        try:
+            with open(f"/proc/self/task/{tid}/comm") as f:
+                if f.read().strip() == "dlcore-pool":
+                    tids.append(int(tid))
+        except OSError:
+            pass
+    return tids
+
+
+def _last_cpu(tid):
+    path = "/proc/thread-self/stat" if tid == "thread-self" else f"/proc/self/task/{tid}/stat"
+    with open(path) as f:
+        return int(f.read().rsplit(")", 1)[1].split()[36])
+
+
+def test_leave_cpu_moves_the_thread_and_keeps_its_mask():
+    # What a pool worker does when it joins a call on its caller's CPU
+    # (threads.cpp leave_cpu): on a KVM guest the kernel woke it there after
+    # a pause, and 2-thread calls ran at one-thread speed (issue 17). Put
+    # this thread on one CPU with a mask of two, then ask it to leave.
+    import os
+    if not sys.platform.startswith("linux"):
+        pytest.skip("thread affinity: Linux only")
+    allowed = os.sched_getaffinity(0)
+    if len(allowed) < 2:
+        pytest.skip("needs 2 CPUs in this process's affinity mask")
+    here = min(allowed)
+    try:
+        for _ in range(3):
+            os.sched_setaffinity(0, {here})  # now on `here`
+            os.sched_setaffinity(0, allowed)  # a running thread stays where it is
+            _C._leave_cpu(here)
+            assert _last_cpu("thread-self") != here
+            assert os.sched_getaffinity(0) == allowed  # its own mask back
+            _C._leave_cpu(-1)  # where the CPU is unknown: nothing
+            assert os.sched_getaffinity(0) == allowed
+    finally:
+        os.sched_setaffinity(0, allowed)
+
+
+def test_pool_workers_are_named(rng):
+    # top -H, perf and the tests above find them by name.
+    if not sys.platform.startswith("linux"):
+        pytest.skip("/proc: Linux only")
+    import os
+    if len(os.sched_getaffinity(0)) < 2:
+        pytest.skip("1 CPU: no pool workers")
+    a = randn(rng, 256, 256)
+    at_threads(2, lambda: gemm(a, a))
+    assert _pool_workers(), "no thread named dlcore-pool after a 2-thread call"

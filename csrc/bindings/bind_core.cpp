@@ -6,6 +6,7 @@
 #include "bindings/init.h"
 #include "core/cpu.h"
 #include "core/peak.h"
+#include "core/pool.h"
 #include "core/threads.h"
 #include "dispatch/registry.h"
 #include "gemm/gemm.h"
@@ -76,6 +77,9 @@ void init_core(py::module_& m) {
       "here, '' when it can).");
   m.def("set_num_threads", &set_num_threads, py::arg("n"));
   m.def("get_num_threads", &get_num_threads);
+  m.def(
+      "_leave_cpu", [](int cpu) { leave_cpu(cpu); }, py::arg("cpu"),
+      "Test hook: moves the calling thread off `cpu` as a pool worker does when it joins a call there.");
   m.def("set_verbose", &set_verbose, py::arg("on"));
   def_host_cache(m);
   m.def("verbose", &verbose_enabled);

@@ -33,4 +33,9 @@ void parallel_tiles(int64_t tiles, int nt, const std::function<void(int64_t)>& b
 // Microseconds an idle pool worker keeps polling before it sleeps
 // (DLCORE_POOL_SPIN_US overrides; read once).
 int pool_spin_micros();
+
+// Moves the calling thread off `cpu` if it runs there and its affinity mask
+// allows another CPU, then restores its mask (what a pool worker does when
+// it joins a call on its caller's CPU; see threads.cpp). No-op elsewhere.
+void leave_cpu(int cpu);
 }  // namespace dlcore

@@ -3,6 +3,7 @@
 #include "core/pool.h"
 
 #include <omp.h>
+#include <pthread.h>
 #include <sched.h>
 #include <unistd.h>
 
@@ -81,38 +82,6 @@ void run_tiles(Job& j) {
   }
 }
 
-// The CPU the calling thread runs on, or -1 where that cannot be known.
-int current_cpu() {
-#if defined(__linux__)
-  return sched_getcpu();
-#else
-  return -1;
-#endif
-}
-
-// A worker woken for a call can be placed on its caller's CPU and stay
-// there while another CPU idles: on this KVM guest an idle vCPU reads as
-// preempted after a pause of ~0.1 s, so the kernel's wake-up places the
-// worker beside its waker, and the two then share one core until load
-// balancing moves one (tens of ms). A 2-thread GEMM ran at one-thread speed
-// for whole blocks of calls after every pause (512^3, Zen 4, 2026-12-04:
-// 2.5-2.9 ms instead of 1.3 in about half the blocks after a 0.2 s sleep;
-// /proc showed both threads on CPU 0). So a worker that finds itself on its
-// caller's CPU moves: its affinity without that CPU (the kernel migrates it
-// at once), then its own mask back, which keeps it where it now runs.
-void leave_cpu(int cpu) {
-#if defined(__linux__)
-  if (cpu < 0 || current_cpu() != cpu) return;
-  cpu_set_t mask;
-  if (sched_getaffinity(0, sizeof(mask), &mask) != 0 || !CPU_ISSET(cpu, &mask) || CPU_COUNT(&mask) < 2) return;
-  cpu_set_t others = mask;
-  CPU_CLR(cpu, &others);
-  if (sched_setaffinity(0, sizeof(others), &others) == 0) sched_setaffinity(0, sizeof(mask), &mask);
-#else
-  (void)cpu;
-#endif
-}
-
 class Pool {
  public:
   // Workers are detached and the pool is never destroyed: nothing to join at
@@ -138,6 +107,9 @@ class Pool {
 
  private:
   void worker() {
+#if defined(__linux__)
+    pthread_setname_np(pthread_self(), "dlcore-pool");  // for top -H, /proc and the tests
+#endif
     uint64_t seen = gen_.load(std::memory_order_acquire);
     for (;;) {
       // Poll briefly (yielding), then sleep until the next call.
@@ -188,6 +160,38 @@ Pool& pool() {
 }
 
 }  // namespace
+
+// The CPU the calling thread runs on, or -1 where that cannot be known.
+static int current_cpu() {
+#if defined(__linux__)
+  return sched_getcpu();
+#else
+  return -1;
+#endif
+}
+
+// A worker woken for a call can be placed on its caller's CPU and stay
+// there while another CPU idles: on this KVM guest an idle vCPU reads as
+// preempted after a pause of ~0.1 s, so the kernel's wake-up places the
+// worker beside its waker, and the two then share one core until load
+// balancing moves one (tens of ms). A 2-thread GEMM ran at one-thread speed
+// for whole blocks of calls after every pause (512^3, Zen 4, 2026-12-04:
+// 2.5-2.9 ms instead of 1.3 in about half the blocks after a 0.2 s sleep;
+// /proc showed both threads on CPU 0). So a worker that finds itself on its
+// caller's CPU moves: its affinity without that CPU (the kernel migrates it
+// at once), then its own mask back, which keeps it where it now runs.
+void leave_cpu(int cpu) {
+#if defined(__linux__)
+  if (cpu < 0 || current_cpu() != cpu) return;
+  cpu_set_t mask;
+  if (sched_getaffinity(0, sizeof(mask), &mask) != 0 || !CPU_ISSET(cpu, &mask) || CPU_COUNT(&mask) < 2) return;
+  cpu_set_t others = mask;
+  CPU_CLR(cpu, &others);
+  if (sched_setaffinity(0, sizeof(others), &others) == 0) sched_setaffinity(0, sizeof(mask), &mask);
+#else
+  (void)cpu;
+#endif
+}
 
 void parallel_tiles(int64_t tiles, int nt, const std::function<void(int64_t)>& body) {
   if (tiles <= 0) return;

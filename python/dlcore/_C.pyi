@@ -12,6 +12,9 @@ def _conv_bf16_set_chunk_bytes(nbytes: typing.SupportsInt | typing.SupportsIndex
 def _conv_poison_scratch() -> None:
     """Test hook: fill the calling thread's convolution scratch buffers with NaN"""
 
+def _leave_cpu(cpu: typing.SupportsInt | typing.SupportsIndex) -> None:
+    """Test hook: moves the calling thread off `cpu` as a pool worker does when it joins a call there."""
+
 def _lrn_pow(s: object, beta: typing.SupportsFloat | typing.SupportsIndex, backend: str = 'auto') -> numpy.typing.NDArray[numpy.float32]:
     """Test hook: s ** -beta elementwise by the LRN vector power of one ISA."""
 
