@@ -2,6 +2,7 @@
 it: results bitwise independent of the thread count (1, 2, 3), right next to a
 process that spins, and from concurrent Python threads (the pool is busy: a
 second caller runs its tiles serially)."""
+import os
 import subprocess
 import sys
 from concurrent.futures import ThreadPoolExecutor
@@ -105,7 +106,6 @@ def test_pool_workers_go_quiet_after_a_call(rng):
     # sleeps. Over a 200 ms idle window after a 2-thread GEMM, the process
     # may burn a few ms of CPU (the interpreter, a late wake-up), never the
     # window itself, which a worker still spinning would add.
-    import os
     import time
     if (os.cpu_count() or 1) < 2:
         pytest.skip("needs 2 cores")
@@ -125,7 +125,6 @@ def test_pool_workers_go_quiet_after_a_call(rng):
 
 def _pool_workers():
     """Thread ids of dlcore's pool workers (named dlcore-pool), Linux only."""
-    import os
     tids = []
     for tid in os.listdir("/proc/self/task"):
         try:
@@ -137,9 +136,9 @@ def _pool_workers():
     return tids
 
 
-def _last_cpu(tid):
-    path = "/proc/thread-self/stat" if tid == "thread-self" else f"/proc/self/task/{tid}/stat"
-    with open(path) as f:
+def _current_cpu():
+    """The CPU this thread last ran on (field 39 of /proc/thread-self/stat)."""
+    with open("/proc/thread-self/stat") as f:
         return int(f.read().rsplit(")", 1)[1].split()[36])
 
 
@@ -148,7 +147,6 @@ def test_leave_cpu_moves_the_thread_and_keeps_its_mask():
     # (threads.cpp leave_cpu): on a KVM guest the kernel woke it there after
     # a pause, and 2-thread calls ran at one-thread speed (issue 17). Put
     # this thread on one CPU with a mask of two, then ask it to leave.
-    import os
     if not sys.platform.startswith("linux"):
         pytest.skip("thread affinity: Linux only")
     allowed = os.sched_getaffinity(0)
@@ -160,7 +158,7 @@ def test_leave_cpu_moves_the_thread_and_keeps_its_mask():
             os.sched_setaffinity(0, {here})  # now on `here`
             os.sched_setaffinity(0, allowed)  # a running thread stays where it is
             _C._leave_cpu(here)
-            assert _last_cpu("thread-self") != here
+            assert _current_cpu() != here
             assert os.sched_getaffinity(0) == allowed  # its own mask back
             _C._leave_cpu(-1)  # where the CPU is unknown: nothing
             assert os.sched_getaffinity(0) == allowed
@@ -169,10 +167,9 @@ def test_leave_cpu_moves_the_thread_and_keeps_its_mask():
 
 
 def test_pool_workers_are_named(rng):
-    # top -H, perf and the tests above find them by name.
+    # top -H and perf show pool threads by this name.
     if not sys.platform.startswith("linux"):
         pytest.skip("/proc: Linux only")
-    import os
     if len(os.sched_getaffinity(0)) < 2:
         pytest.skip("1 CPU: no pool workers")
     a = randn(rng, 256, 256)
