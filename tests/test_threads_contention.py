@@ -175,3 +175,68 @@ def test_pool_workers_are_named(rng):
     a = randn(rng, 256, 256)
     at_threads(2, lambda: gemm(a, a))
     assert _pool_workers(), "no thread named dlcore-pool after a 2-thread call"
+
+
+# Run in a fresh process (the pool's workers are created once, at the first
+# parallel call): a 2-thread GEMM, then each dlcore-pool worker's CPUs and
+# the main thread's, as JSON.
+_WORKER_CPUS = """
+import json, os, numpy as np, dlcore
+from dlcore.kernels import gemm
+if os.environ.get("PIN_MAIN"):
+    os.sched_setaffinity(0, {int(os.environ["PIN_MAIN"])})
+dlcore.set_num_threads(2)
+a = np.ones((256, 256), np.float32)
+gemm(a, a)
+workers = []
+for tid in os.listdir("/proc/self/task"):
+    with open(f"/proc/self/task/{tid}/comm") as f:
+        if f.read().strip() == "dlcore-pool":
+            workers.append(sorted(os.sched_getaffinity(int(tid))))
+print(json.dumps({"main": sorted(os.sched_getaffinity(0)), "workers": workers}))
+"""
+
+
+def _worker_cpus(**env):
+    import json
+    full = dict(os.environ, **env)
+    for var in ("OMP_PROC_BIND", "OMP_PLACES"):
+        if var not in env:
+            full.pop(var, None)
+    out = subprocess.run([sys.executable, "-c", _WORKER_CPUS], env=full, capture_output=True, text=True, check=True)
+    return json.loads(out.stdout)
+
+
+def _two_cpus():
+    if not sys.platform.startswith("linux"):
+        pytest.skip("thread affinity: Linux only")
+    allowed = sorted(os.sched_getaffinity(0))
+    if len(allowed) < 2:
+        pytest.skip("needs 2 CPUs in this process's affinity mask")
+    return allowed
+
+
+def test_pool_workers_follow_openmp_binding():
+    # With OMP_PROC_BIND set, libgomp binds the main thread to one place at
+    # startup and a new thread inherits that mask: every pool worker sat on
+    # the caller's one CPU and 2-thread calls ran at one-thread speed (512^3:
+    # 2.52 ms against 1.53). Workers now take the next place, as OpenMP's
+    # close policy would.
+    allowed = _two_cpus()
+    places = ",".join(f"{{{c}}}" for c in allowed)
+    for bind in ("true", "close", "spread"):
+        got = _worker_cpus(OMP_PROC_BIND=bind, OMP_PLACES=places)
+        assert len(got["main"]) == 1, got  # libgomp bound the main thread
+        assert got["workers"], got
+        for cpus in got["workers"]:
+            assert len(cpus) == 1 and cpus != got["main"], (bind, got)
+
+
+def test_pool_workers_keep_the_mask_they_inherit_without_binding():
+    # No OpenMP binding: the workers keep their creator's mask, so taskset,
+    # numactl or a thread pinned by the user still decide where they run.
+    allowed = _two_cpus()
+    got = _worker_cpus()
+    assert got["workers"] and all(cpus == allowed for cpus in got["workers"]), got
+    got = _worker_cpus(PIN_MAIN=str(allowed[-1]))
+    assert got["workers"] and all(cpus == [allowed[-1]] for cpus in got["workers"]), got
