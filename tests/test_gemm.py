@@ -6,7 +6,7 @@ import pytest
 
 import dlcore
 from dlcore.kernels import gemm
-from opcheck import assert_close, poisoned, randn
+from opcheck import assert_close, at_threads, gemm_reference, poisoned, randn
 
 # Sizes that cross every register-tile (6/16, 4/8, 12/32) and cache-block edge.
 EDGE_SIZES = (1, 2, 3, 7, 15, 16, 17, 31, 33, 47, 48, 49, 64, 100, 129, 257, 385, 1000)
@@ -148,6 +148,33 @@ def test_gemm_threads_agree_on_every_grid(rng, m, n, k):
         dlcore.set_num_threads(before)
     ref = a.astype(np.float64) @ b.astype(np.float64)
     np.testing.assert_allclose(outs[0], ref, rtol=1e-4, atol=1e-4 * np.sqrt(k))
+
+
+# Shapes whose 2-thread grid is 1 x 8 tiles of 288 columns (>= 256,
+# gemm.cpp kShareMinCols), so the tiles share A's panels: A copied (lda
+# 1024: MR rows of it fall in two L1 sets), A packed (op(A) = A^T), and
+# an epilogue-free B^T product with lda 2048.
+SHARED_A_CASES = [(61, 2100, 1024, False, False), (61, 2100, 700, True, False), (50, 2100, 2048, False, True)]
+
+
+@pytest.mark.parametrize("m,n,k,ta,tb", SHARED_A_CASES)
+def test_gemm_shared_a_panels_match_one_thread(rng, m, n, k, ta, tb):
+    # Each panel of A is packed once, by whichever tile gets to it first, and
+    # read by the others; the slots are reused by the next call and must be
+    # repacked for its A: two calls with different A, each bitwise equal to
+    # the one-thread product (no sharing) and close to float64.
+    b = randn(rng, n, k) if tb else randn(rng, k, n)
+    for _ in range(2):
+        a = randn(rng, k, m) if ta else randn(rng, m, k)
+
+        def product(a=a):
+            return gemm(a, b, trans_a=ta, trans_b=tb)
+
+        one = at_threads(1, product)
+        for t in (2, 3):
+            np.testing.assert_array_equal(at_threads(t, product), one)
+        ref, scale = gemm_reference(a, b, ta, tb, 1.0, 0.0, np.zeros((m, n), np.float32))
+        assert np.all(np.abs(one - ref) <= 1e-5 * scale + 1e-6)
 
 
 def test_gemm_from_python_threads(rng):

@@ -7,7 +7,9 @@
 #include <omp.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cmath>
+#include <memory>
 #include <type_traits>
 #include <vector>
 
@@ -192,16 +194,80 @@ inline void thread_end(const GemmKernelOf<S, P>& kern) {
   if (kern.thread_end) kern.thread_end();
 }
 
+// ---- A's panels shared by the tiles of one call -----------------------------
+// Tiles in one row of the thread grid need the same panels of A (packed, or
+// rows copied, see a_mode); packed by each tile for itself, A is packed once
+// per tile column. Shared, every panel (one k block of one MR-row panel)
+// has a slot, packed by the first tile that needs it; a tile that finds its
+// slot being packed by another thread right now (descheduled, perhaps)
+// packs a copy of its own instead of waiting, so no tile ever waits for
+// another and a late thread still delays only its own tile. Every copy
+// holds the same values: results do not depend on who packed what.
+// Only for tiles of at least kShareMinCols columns, where a panel serves
+// enough micro-tiles to repay reading it from another core's cache.
+// Zen 4, 2 threads, 2026-12-05, medians of 3-4 alternating processes over
+// the gemm report's 26 shapes, GFLOP/s without -> with: 256x4096x9216 (B^T)
+// 199 -> 207, 256x4096x4096 (B^T) 199-201 -> 206-207, 64x4096x25088 (B^T)
+// 171-174 -> 177-180, 64x4096x4096 (B^T) 173-177 -> 179-180, the rest within
+// the noise. Sharing every panel whatever the tile (and B's panels across
+// tile rows too) lost up to a third on some processes of small-tile shapes
+// (256x196x2304 198 -> 133-145, 64x128x9216 (B^T) 183 -> 140, 512x49x4608
+// 157 -> 120), and B's panels gained nothing measurable on the squares.
+enum : uint8_t { kSlotEmpty = 0, kSlotPacking = 1, kSlotReady = 2 };
+constexpr int64_t kShareMinCols = 256;
+
+template <class P>
+struct SharedPanels {
+  P* data = nullptr;  // null: nothing shared, every tile packs its own panels
+  std::atomic<uint8_t>* state = nullptr;
+  int64_t slot_elems = 0;  // elements per slot
+  int64_t panels = 0;      // slots per k block
+
+  // Panel `panel` (numbered over the whole product) of k block `kblock`:
+  // the shared slot, packed by pack(dst) if nobody has, or `own` packed here.
+  template <class Pack>
+  const P* get(int64_t kblock, int64_t panel, P* own, const Pack& pack) const {
+    if (!data) {
+      pack(own);
+      return own;
+    }
+    const int64_t s = kblock * panels + panel;
+    P* slot = data + s * slot_elems;
+    uint8_t seen = state[s].load(std::memory_order_acquire);
+    if (seen == kSlotEmpty &&
+        state[s].compare_exchange_strong(seen, kSlotPacking, std::memory_order_acquire, std::memory_order_acquire)) {
+      pack(slot);
+      state[s].store(kSlotReady, std::memory_order_release);
+      return slot;
+    }
+    if (seen == kSlotReady) return slot;
+    pack(own);  // another thread is packing it at this moment
+    return own;
+  }
+};
+
+// A tile's view of the shared panels: their slots, and the index of the
+// tile's first row panel in the whole product (tiles are panel-aligned).
+template <class P>
+struct TileShare {
+  SharedPanels<P> a;
+  int64_t row_panel0 = 0;
+};
+
 // One product on the calling thread: the five BLIS loops over private
-// packing buffers (bbuf: kc x nc block of B, abuf: mc x kc block of A).
+// packing buffers (bbuf: kc x nc block of B, abuf: mc x kc block of A), or
+// over the call's shared panels of A where `share` has them.
 template <class Kern, class S = typename Kern::src_t, class P = typename Kern::packed_t>
 void gemm_serial(const GemmArgs& g, const S* a, const S* b, float* c, int64_t m, int64_t n, const Kern& kern, P* bbuf,
-                 P* abuf, AMode amode) {
+                 P* abuf, AMode amode, const TileShare<P>& share) {
   const GemmDirectA* direct = amode != AMode::packed ? direct_of(kern) : nullptr;
   const bool copied = direct && amode == AMode::copied;
   const int64_t k = g.k;
   const int mr = kern.mr, nr = kern.nr;
   const int64_t kb = k_block(kern, k);
+  // The A panels of the current ic block: in abuf or shared slots.
+  thread_local std::vector<const P*> a_panels;
+  a_panels.resize(size_t(ceil_div(kern.mc, mr)));
   for (int64_t jc = 0; jc < n; jc += kern.nc) {
     const int64_t nc = std::min<int64_t>(kern.nc, n - jc);
     const int64_t n_panels = ceil_div(nc, nr);
@@ -215,16 +281,23 @@ void gemm_serial(const GemmArgs& g, const S* a, const S* b, float* c, int64_t m,
         const int64_t mc = std::min<int64_t>(kern.mc, m - ic);
         const int64_t m_panels = ceil_div(mc, mr);
         const int64_t ldp = copied_ld(kc);
-        if constexpr (std::is_same<Kern, GemmKernel>::value) {
-          if (copied)
-            for (int64_t r = 0; r < mc; ++r) {
-              const float* src = a + (ic + r) * g.lda + pc;
-              std::copy(src, src + kc, abuf + r * ldp);
+        for (int64_t ip = 0; ip < m_panels && (!direct || copied); ++ip) {
+          const int rows = int(std::min<int64_t>(mr, mc - ip * mr));
+          const int64_t row0 = ic + ip * mr;
+          auto pack = [&](P* dst) {
+            if constexpr (std::is_same<Kern, GemmKernel>::value) {
+              if (copied) {
+                for (int r = 0; r < rows; ++r) {
+                  const float* src = a + (row0 + r) * g.lda + pc;
+                  std::copy(src, src + kc, dst + r * ldp);
+                }
+                return;
+              }
             }
-        }
-        for (int64_t ip = 0; !direct && ip < m_panels; ++ip) {
-          int rows = int(std::min<int64_t>(mr, mc - ip * mr));
-          kern.pack_a(a, g.lda, g.trans_a, ic + ip * mr, rows, pc, kc, mr, abuf + ip * mr * kp);
+            kern.pack_a(a, g.lda, g.trans_a, row0, rows, pc, kc, mr, dst);
+          };
+          P* own = abuf + ip * mr * (copied ? ldp : kp);
+          a_panels[size_t(ip)] = share.a.get(pc / kb, share.row_panel0 + row0 / mr, own, pack);
         }
         // Macro-kernel: ir innermost so one B micro-panel stays in L1 while
         // the A micro-panels stream from L2. The B block is packed lazily,
@@ -234,22 +307,22 @@ void gemm_serial(const GemmArgs& g, const S* a, const S* b, float* c, int64_t m,
         // 64 x 4096 x 25088 (VGG fc6, 2 threads, 3 alternating runs): 47.9 ->
         // 49.7 GFLOP/s median, within this machine's noise; never slower.
         for (int64_t jr = 0; jr < n_panels; ++jr) {
-          int cols = int(std::min<int64_t>(nr, nc - jr * nr));
+          const int cols = int(std::min<int64_t>(nr, nc - jr * nr));
           P* bp = bbuf + jr * nr * kp;
           if (ic == 0) kern.pack_b(b, g.ldb, g.trans_b, pc, kc, jc + jr * nr, cols, nr, bp);
           for (int64_t ir = 0; ir < m_panels; ++ir) {
-            int rows = int(std::min<int64_t>(mr, mc - ir * mr));
+            const int rows = int(std::min<int64_t>(mr, mc - ir * mr));
             float* ct = c + (ic + ir * mr) * g.ldc + jc + jr * nr;
             bool done = false;
             if constexpr (std::is_same<Kern, GemmKernel>::value) {
               if (direct) {
-                const float* ap = copied ? abuf + ir * mr * ldp : a + (ic + ir * mr) * g.lda + pc;
+                const float* ap = copied ? a_panels[size_t(ir)] : a + (ic + ir * mr) * g.lda + pc;
                 micro_tile_direct(kern, *direct, kc, ap, copied ? ldp : g.lda, bp, ct, g.ldc, rows, cols, g.alpha,
                                   beta);
                 done = true;
               }
             }
-            if (!done) micro_tile(kern, kp, abuf + ir * mr * kp, bp, ct, g.ldc, rows, cols, g.alpha, beta);
+            if (!done) micro_tile(kern, kp, a_panels[size_t(ir)], bp, ct, g.ldc, rows, cols, g.alpha, beta);
             if (epilogue)
               apply_epilogue(g, c + (ic + ir * mr) * g.ldc + jc + jr * nr, g.ldc, ic + ir * mr, jc + jr * nr, rows,
                              cols);
@@ -277,13 +350,13 @@ size_t a_block_floats(int64_t m, int64_t k, const Kern& kern) {
 
 template <class Kern, class S>
 void gemm_serial_buffered(const GemmArgs& g, const S* a, const S* b, float* c, int64_t m, int64_t n, const Kern& kern,
-                          AMode amode) {
+                          AMode amode, const TileShare<typename Kern::packed_t>& share) {
   using P = typename Kern::packed_t;
   thread_local ScratchBuffer tb, ta;
   P* bbuf = reinterpret_cast<P*>(tb.get(b_block_floats(g.k, n, kern)));
   P* abuf = reinterpret_cast<P*>(ta.get(a_block_floats(m, g.k, kern)));
   thread_begin(kern);
-  gemm_serial(g, a, b, c, m, n, kern, bbuf, abuf, amode);
+  gemm_serial(g, a, b, c, m, n, kern, bbuf, abuf, amode, share);
   thread_end(kern);
 }
 
@@ -396,13 +469,52 @@ TileGrid tile_grid(int64_t m, int64_t n, int64_t target, int nt, const Kern& ker
   return t;
 }
 
+// Most elements the slots of a call take (a packed copy of A, a little
+// more); beyond, every tile packs its own panels.
+constexpr int64_t kMaxSharedElems = int64_t(8) << 20;  // 32 MiB of float32
+
+// Elements a slot takes: a panel, packing's slack (kPackSlack) inside it, to
+// a whole number of cache lines.
+template <class P>
+int64_t slot_elems(int64_t panel_elems) {
+  return round_up(panel_elems + kPackSlack, 64 / int64_t(sizeof(P)));
+}
+
+// A's shared panels for one product split into `grid` (empty where no two
+// tiles need the same panels, tiles are narrow, A is read in place, or A is
+// too large), in the calling thread's buffers, reused from call to call.
+template <class Kern, class P = typename Kern::packed_t>
+SharedPanels<P> shared_a_panels(const GemmArgs& g, const Kern& kern, const TileGrid& grid, AMode amode) {
+  thread_local ScratchBuffer data;
+  thread_local std::unique_ptr<std::atomic<uint8_t>[]> state;
+  thread_local int64_t capacity = 0;
+  const int64_t kb = k_block(kern, g.k);
+  // packed panels, or MR rows copied at copied_ld(kc) <= kc + 31
+  const int64_t panel = (packed_k(kern, kb) + 32) * kern.mr;
+  const int64_t slots = ceil_div(g.k, kb) * ceil_div(g.m, kern.mr);
+  SharedPanels<P> sp;
+  if (grid.tn < 2 || grid.cols_per < kShareMinCols || amode == AMode::in_place ||
+      slots * slot_elems<P>(panel) > kMaxSharedElems)
+    return sp;
+  sp.slot_elems = slot_elems<P>(panel);
+  sp.panels = ceil_div(g.m, kern.mr);
+  sp.data = reinterpret_cast<P*>(data.get(size_t(ceil_div(slots * sp.slot_elems * int64_t(sizeof(P)), 4))));
+  if (slots > capacity) {
+    state.reset(new std::atomic<uint8_t>[size_t(slots)]);
+    capacity = slots;
+  }
+  for (int64_t i = 0; i < slots; ++i) state[i].store(kSlotEmpty, std::memory_order_relaxed);
+  sp.state = state.get();
+  return sp;
+}
+
 // Tile `t` of `grid` over one C, on the calling thread: `sum` products
 // (operands stride_a / stride_b apart) added into it in order, the first
 // with g.beta and the others with beta 1: per element the same micro-kernel
 // calls as `sum` GEMM calls one after the other.
 template <class Kern, class S>
 void run_tile(const GemmArgs& g, const S* a, const S* b, float* c, const TileGrid& grid, int64_t t, int64_t sum,
-              const Kern& kern, AMode amode) {
+              const Kern& kern, AMode amode, TileShare<typename Kern::packed_t> share) {
   const int64_t ti = t / grid.tn, tj = t % grid.tn;
   const int64_t r0 = std::min(g.m, ti * grid.rows_per), r1 = std::min(g.m, (ti + 1) * grid.rows_per);
   const int64_t c0 = std::min(g.n, tj * grid.cols_per), c1 = std::min(g.n, (tj + 1) * grid.cols_per);
@@ -420,7 +532,9 @@ void run_tile(const GemmArgs& g, const S* a, const S* b, float* c, const TileGri
     const S* bi = b + i * g.stride_b;
     const S* a_sub = g.trans_a ? ai + r0 : ai + r0 * g.lda;
     const S* b_sub = g.trans_b ? bi + c0 * g.ldb : bi + c0;
-    gemm_serial_buffered(i + 1 < sum ? plain : gi, a_sub, b_sub, c + r0 * g.ldc + c0, r1 - r0, c1 - c0, kern, amode);
+    share.row_panel0 = r0 / kern.mr;
+    gemm_serial_buffered(i + 1 < sum ? plain : gi, a_sub, b_sub, c + r0 * g.ldc + c0, r1 - r0, c1 - c0, kern, amode,
+                         share);
   }
 }
 
@@ -644,22 +758,26 @@ void gemm_blis(const GemmArgs& g, const Kern& kern) {
   }
   const TileGrid whole = tile_grid(g.m, g.n, 1, 1, kern);
   const AMode amode = a_mode(g, kern);
-  auto product = [&](int64_t p, const TileGrid& grid, int64_t t) {
-    run_tile(g, ga + p * g.stride_a, gb + p * g.stride_b, g.c + p * g.stride_c, grid, t, sum, kern, amode);
+  using P = typename Kern::packed_t;
+  auto product = [&](int64_t p, const TileGrid& grid, int64_t t, const TileShare<P>& share) {
+    run_tile(g, ga + p * g.stride_a, gb + p * g.stride_b, g.c + p * g.stride_c, grid, t, sum, kern, amode, share);
   };
   if (nt <= 1) {
-    for (int64_t p = 0; p < products; ++p) product(p, whole, 0);
+    for (int64_t p = 0; p < products; ++p) product(p, whole, 0, {});
     return;
   }
   if (products >= int64_t(nt) * kTilesPerThread) {
     // Many products: one per tile, handed out dynamically.
-    parallel_tiles(products, nt, [&](int64_t p) { product(p, whole, 0); });
+    parallel_tiles(products, nt, [&](int64_t p) { product(p, whole, 0, {}); });
     return;
   }
   // Few products: each split into a grid and all their tiles in one loop,
   // one join per call instead of one per product.
   const TileGrid grid = tile_grid(g.m, g.n, ceil_div(tile_target(g.m, g.n, nt, kern), products), nt, kern);
-  parallel_tiles(products * grid.tiles(), nt, [&](int64_t t) { product(t / grid.tiles(), grid, t % grid.tiles()); });
+  TileShare<P> share;  // slots are numbered by panel: one product's only
+  if (products == 1 && sum == 1) share.a = shared_a_panels(g, kern, grid, amode);
+  parallel_tiles(products * grid.tiles(), nt,
+                 [&](int64_t t) { product(t / grid.tiles(), grid, t % grid.tiles(), share); });
 }
 
 // The dtype column: float32 kernels decline bf16 operands and vice versa.
