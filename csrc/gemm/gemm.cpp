@@ -209,7 +209,10 @@ inline void thread_end(const GemmKernelOf<S, P>& kern) {
 // the gemm report's 26 shapes, GFLOP/s without -> with: 256x4096x9216 (B^T)
 // 199 -> 207, 256x4096x4096 (B^T) 199-201 -> 206-207, 64x4096x25088 (B^T)
 // 171-174 -> 177-180, 64x4096x4096 (B^T) 173-177 -> 179-180, the rest within
-// the noise. Sharing every panel whatever the tile (and B's panels across
+// the noise; alternating blocks with and without in one process (two runs,
+// which cancels this host's process-to-process noise): the same four +5.0 /
+// +1.8%, +0.4 / +2.3%, +1.2 / +2.4%, -1.9 / +1.6%, 2048^3 +0.3 / +0.8%,
+// 1024^3 and 256x1000x4096 (B^T) within 1%. Sharing every panel whatever the tile (and B's panels across
 // tile rows too) lost up to a third on some processes of small-tile shapes
 // (256x196x2304 198 -> 133-145, 64x128x9216 (B^T) 183 -> 140, 512x49x4608
 // 157 -> 120), and B's panels gained nothing measurable on the squares.
