@@ -136,6 +136,16 @@ def _pool_workers():
     return tids
 
 
+def _two_cpus():
+    """This process's CPUs, sorted; skips the test off Linux or with fewer than 2."""
+    if not sys.platform.startswith("linux"):
+        pytest.skip("thread affinity: Linux only")
+    allowed = sorted(os.sched_getaffinity(0))
+    if len(allowed) < 2:
+        pytest.skip("needs 2 CPUs in this process's affinity mask")
+    return allowed
+
+
 def _current_cpu():
     """The CPU this thread last ran on (field 39 of /proc/thread-self/stat)."""
     with open("/proc/thread-self/stat") as f:
@@ -147,11 +157,7 @@ def test_leave_cpu_moves_the_thread_and_keeps_its_mask():
     # (threads.cpp leave_cpu): on a KVM guest the kernel woke it there after
     # a pause, and 2-thread calls ran at one-thread speed (issue 17). Put
     # this thread on one CPU with a mask of two, then ask it to leave.
-    if not sys.platform.startswith("linux"):
-        pytest.skip("thread affinity: Linux only")
-    allowed = os.sched_getaffinity(0)
-    if len(allowed) < 2:
-        pytest.skip("needs 2 CPUs in this process's affinity mask")
+    allowed = set(_two_cpus())
     here = min(allowed)
     try:
         for _ in range(3):
@@ -168,10 +174,7 @@ def test_leave_cpu_moves_the_thread_and_keeps_its_mask():
 
 def test_pool_workers_are_named(rng):
     # top -H and perf show pool threads by this name.
-    if not sys.platform.startswith("linux"):
-        pytest.skip("/proc: Linux only")
-    if len(os.sched_getaffinity(0)) < 2:
-        pytest.skip("1 CPU: no pool workers")
+    _two_cpus()  # /proc, and pool workers only with 2 CPUs
     a = randn(rng, 256, 256)
     at_threads(2, lambda: gemm(a, a))
     assert _pool_workers(), "no thread named dlcore-pool after a 2-thread call"
@@ -205,15 +208,6 @@ def _worker_cpus(**env):
             full.pop(var, None)
     out = subprocess.run([sys.executable, "-c", _WORKER_CPUS], env=full, capture_output=True, text=True, check=True)
     return json.loads(out.stdout)
-
-
-def _two_cpus():
-    if not sys.platform.startswith("linux"):
-        pytest.skip("thread affinity: Linux only")
-    allowed = sorted(os.sched_getaffinity(0))
-    if len(allowed) < 2:
-        pytest.skip("needs 2 CPUs in this process's affinity mask")
-    return allowed
 
 
 def test_pool_workers_follow_openmp_binding():

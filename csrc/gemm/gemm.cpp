@@ -212,10 +212,11 @@ inline void thread_end(const GemmKernelOf<S, P>& kern) {
 // the noise; alternating blocks with and without in one process (two runs,
 // which cancels this host's process-to-process noise): the same four +5.0 /
 // +1.8%, +0.4 / +2.3%, +1.2 / +2.4%, -1.9 / +1.6%, 2048^3 +0.3 / +0.8%,
-// 1024^3 and 256x1000x4096 (B^T) within 1%. Sharing every panel whatever the tile (and B's panels across
-// tile rows too) lost up to a third on some processes of small-tile shapes
-// (256x196x2304 198 -> 133-145, 64x128x9216 (B^T) 183 -> 140, 512x49x4608
-// 157 -> 120), and B's panels gained nothing measurable on the squares.
+// 1024^3 and 256x1000x4096 (B^T) within 1%. Sharing every panel whatever
+// the tile (and B's panels across tile rows too) lost up to a third on some
+// processes of small-tile shapes (256x196x2304 198 -> 133-145, 64x128x9216
+// (B^T) 183 -> 140, 512x49x4608 157 -> 120), and B's panels gained nothing
+// measurable on the squares.
 enum : uint8_t { kSlotEmpty = 0, kSlotPacking = 1, kSlotReady = 2 };
 constexpr int64_t kShareMinCols = 256;
 
@@ -492,15 +493,14 @@ SharedPanels<P> shared_a_panels(const GemmArgs& g, const Kern& kern, const TileG
   thread_local std::unique_ptr<std::atomic<uint8_t>[]> state;
   thread_local int64_t capacity = 0;
   const int64_t kb = k_block(kern, g.k);
-  // packed panels, or MR rows copied at copied_ld(kc) <= kc + 31
-  const int64_t panel = (packed_k(kern, kb) + 32) * kern.mr;
-  const int64_t slots = ceil_div(g.k, kb) * ceil_div(g.m, kern.mr);
   SharedPanels<P> sp;
-  if (grid.tn < 2 || grid.cols_per < kShareMinCols || amode == AMode::in_place ||
-      slots * slot_elems<P>(panel) > kMaxSharedElems)
-    return sp;
-  sp.slot_elems = slot_elems<P>(panel);
+  // packed panels, or MR rows copied at copied_ld(kc) <= kc + 31
+  sp.slot_elems = slot_elems<P>((packed_k(kern, kb) + 32) * kern.mr);
   sp.panels = ceil_div(g.m, kern.mr);
+  const int64_t slots = ceil_div(g.k, kb) * sp.panels;
+  if (grid.tn < 2 || grid.cols_per < kShareMinCols || amode == AMode::in_place ||
+      slots * sp.slot_elems > kMaxSharedElems)
+    return SharedPanels<P>{};
   sp.data = reinterpret_cast<P*>(data.get(size_t(ceil_div(slots * sp.slot_elems * int64_t(sizeof(P)), 4))));
   if (slots > capacity) {
     state.reset(new std::atomic<uint8_t>[size_t(slots)]);
@@ -525,7 +525,8 @@ void run_tile(const GemmArgs& g, const S* a, const S* b, float* c, const TileGri
   GemmArgs gi = g;
   if (gi.bias_row) gi.bias_row += r0;  // the epilogue's vectors from this tile's first row / column
   if (gi.bias_col) gi.bias_col += c0;
-  GemmArgs plain = gi;  // the products before the last of a sum: no epilogue yet
+  share.row_panel0 = r0 / kern.mr;  // where the tile's rows sit among the shared panels
+  GemmArgs plain = gi;              // the products before the last of a sum: no epilogue yet
   plain.bias_row = plain.bias_col = nullptr;
   plain.relu = false;
   for (int64_t i = 0; i < sum; ++i) {
@@ -535,7 +536,6 @@ void run_tile(const GemmArgs& g, const S* a, const S* b, float* c, const TileGri
     const S* bi = b + i * g.stride_b;
     const S* a_sub = g.trans_a ? ai + r0 : ai + r0 * g.lda;
     const S* b_sub = g.trans_b ? bi + c0 * g.ldb : bi + c0;
-    share.row_panel0 = r0 / kern.mr;
     gemm_serial_buffered(i + 1 < sum ? plain : gi, a_sub, b_sub, c + r0 * g.ldc + c0, r1 - r0, c1 - c0, kern, amode,
                          share);
   }
