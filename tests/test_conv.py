@@ -59,6 +59,8 @@ CASES = [
     (2, 4, 9, 13, 6, 3, 5, (2, 1), 1, 2, 2),        # 2 channels per group (narrow path), dilation 2
     (2, 40, 17, 15, 40, 3, 3, 1, 1, 1, 1),          # 5 blocks: oc groups 3+2, ic chunks 2+2+1, row blocks
     (1, 33, 7, 7, 80, 3, 3, 1, 1, 1, 1),            # ResNet res5-like 7x7: whole image per work item
+    (2, 7, 4, 5, 9, 3, 2, 2, (3, 1, 2, 2), (2, 1), 1),  # blocked, padding past the kernel: taps skipped
+    (2, 16, 4, 4, 20, 3, 3, 1, 1, 1, 1),            # ResNet-18 layer2-like 4x4: the edge rows' taps skipped
     # Narrow inputs (<= 4 channels per group): backward data as GEMM + col2im on avx2/avx512.
     (2, 3, 13, 17, 7, 3, 4, (3, 2), (0, 2, 3, 1), (2, 1), 1),  # stride 3x2, asymmetric padding, dilation
     (1, 3, 4, 2, 5, 2, 5, 1, (1, 0, 0, 4), 1, 1),   # taps past the right edge (only padding there)

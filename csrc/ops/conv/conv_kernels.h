@@ -96,6 +96,26 @@ inline int64_t forward_rows_per_item(int64_t oh, int64_t ow, int64_t items_per_r
   while (rows > 1 && items_per_row * ceil_div(oh, rows) < want) --rows;
   return ceil_div(oh, ceil_div(oh, rows));  // even blocks: 28 rows as 4 x 7, not 9+9+9+1
 }
+// The indices i in [0, count) whose padded coordinate pos + i * step lies
+// inside the image: [pad, pad + size) of a plane padded by `pad` in front.
+// A tap outside reads only the zeros of the materialised padding, so the
+// kernels skip it where they can (whole kernel rows of a forward row; rows
+// and columns of a weight-gradient tap): the sums lose nothing but 0 * w
+// terms. On small images that is much of the work: 3x3 with padding 1 at 4x4
+// outputs reads padding in 2 of 12 kernel rows, at 8x8 in 2 of 24. Measured
+// (2 threads, Zen 4, batch 64, 3x3 pad 1, ms forward + backward-data +
+// backward-weights): 128 channels at 4x4 1.62+1.63+2.08 -> 1.41+1.41+1.32,
+// 64 channels at 8x8 1.57+1.60+1.66 -> 1.47+1.47+1.45.
+struct IndexRange {
+  int64_t begin, end;
+};
+inline IndexRange inside_image(int64_t pos, int64_t step, int64_t count, int64_t pad, int64_t size) {
+  const int64_t first = pos >= pad ? 0 : ceil_div(pad - pos, step);
+  const int64_t last = pad + size - 1 - pos;  // the largest i * step still inside
+  const int64_t end = last < 0 ? 0 : imin(count, last / step + 1);
+  return {imin(first, end), end};
+}
+
 inline double conv_flops(const ConvShape& s) {
   return 2.0 * double(s.n) * double(s.oc) * double(s.oh * s.ow) * double(s.icg() * s.kh * s.kw);
 }
@@ -453,12 +473,15 @@ void forward_blocked(const ConvShape& s, const Blocking& b, const float* xb, con
     // whatever the rows per item, so it does not depend on the threads.
     for (int64_t ib = 0; ib < icb; ib += icb_chunk) {
       t.loops.count[0] = imin(icb_chunk, icb - ib);
-      t.wei = wei + ib * kk;
       t.init = bias && ib == 0 ? bias + (g * b.ocb + ob) * W : nullptr;
       t.accumulate = ib > 0;
       t.relu = relu && ib + icb_chunk >= icb;  // these tiles hold the final sums
       for (int64_t oh = oh0; oh < oh1; ++oh) {
-        t.src = src + ib * plane + oh * s.sh * b.iwp * CI;
+        // Only the kernel rows that read inside the image (none: bias alone).
+        const IndexRange kh = inside_image(oh * s.sh, s.dh, s.kh, s.pt, s.ih);
+        t.loops.count[1] = kh.end - kh.begin;
+        t.src = src + ib * plane + (oh * s.sh + kh.begin * s.dh) * b.iwp * CI;
+        t.wei = wei + ib * kk + kh.begin * s.kw * CI * W;
         t.dst = dst + oh * s.ow * W;
         conv_row<V, CI>(t, nb, s.ow);
       }
@@ -619,7 +642,8 @@ void conv2d_backward_data_scatter(const ConvBackwardDataArgs& a) {
     for (int64_t oh = 0; oh < s.oh; ++oh)
       for (int64_t kh = 0; kh < s.kh; ++kh) {
         const int64_t row = oh * s.sh + kh * s.dh;  // padded dx row this tap writes
-        if (row < r0 || row >= r1) continue;
+        // Rows of dx's padding are never read back (from_blocked copies the interior).
+        if (row < r0 || row >= r1 || row < s.pt || row >= s.pt + s.ih) continue;
         for (int64_t kw = 0; kw < s.kw; ++kw) {
           TileArgs t;
           t.src = dyb + ((n * b.G + g) * b.ocb * s.oh + oh) * s.ow * W;
@@ -647,19 +671,20 @@ void conv2d_backward_data_scatter(const ConvBackwardDataArgs& a) {
 
 // One (kh, kw) tap of one (ob, ib) block pair: acc[ci] is the vector of W
 // output channels for input channel ci of the block.
+// Only the outputs whose tap reads inside the image: rows `oh`, columns `ow`.
 template <class V>
 void weights_tap(const float* xb, const float* dyb, float* out, const ConvShape& s, const Blocking& b,
-                 int64_t x_img_step, int64_t dy_img_step) {
+                 int64_t x_img_step, int64_t dy_img_step, IndexRange oh_in, IndexRange ow_in) {
   constexpr int W = V::width;
   using reg = typename V::reg;
   reg acc[W];
 #pragma GCC unroll 16
   for (int c = 0; c < W; ++c) acc[c] = V::zero();
   for (int64_t n = 0; n < s.n; ++n)
-    for (int64_t oh = 0; oh < s.oh; ++oh) {
+    for (int64_t oh = oh_in.begin; oh < oh_in.end; ++oh) {
       const float* xrow = xb + n * x_img_step + oh * s.sh * b.iwp * W;
       const float* dyrow = dyb + n * dy_img_step + oh * s.ow * W;
-      for (int64_t ow = 0; ow < s.ow; ++ow) {
+      for (int64_t ow = ow_in.begin; ow < ow_in.end; ++ow) {
         const reg dv = V::load(dyrow + ow * W);
         const float* xp = xrow + ow * s.sw * W;
 #pragma GCC unroll 16
@@ -699,7 +724,7 @@ struct NarrowTaps {
 
 template <class V, int CI, int KT>
 void weights_taps_narrow(const float* x, const float* dy, float* out, const ConvShape& s, int64_t iwp,
-                         int64_t x_img_step, int64_t dy_img_step) {
+                         int64_t x_img_step, int64_t dy_img_step, IndexRange oh_in) {
   constexpr int W = V::width;
   using reg = typename V::reg;
   reg acc[KT][CI];
@@ -708,7 +733,7 @@ void weights_taps_narrow(const float* x, const float* dy, float* out, const Conv
 #pragma GCC unroll 4
     for (int c = 0; c < CI; ++c) acc[t][c] = V::zero();
   for (int64_t n = 0; n < s.n; ++n)
-    for (int64_t oh = 0; oh < s.oh; ++oh) {
+    for (int64_t oh = oh_in.begin; oh < oh_in.end; ++oh) {
       const float* xrow = x + n * x_img_step + oh * s.sh * iwp * CI;
       const float* dyrow = dy + n * dy_img_step + oh * s.ow * W;
       for (int64_t ow = 0; ow < s.ow; ++ow) {
@@ -729,12 +754,12 @@ void weights_taps_narrow(const float* x, const float* dy, float* out, const Conv
 // `kt` (1..KT) kernel columns: the kernel instantiated for exactly kt.
 template <class V, int CI, int KT>
 void weights_taps_narrow_tail(int kt, const float* x, const float* dy, float* out, const ConvShape& s, int64_t iwp,
-                              int64_t x_img_step, int64_t dy_img_step) {
+                              int64_t x_img_step, int64_t dy_img_step, IndexRange oh_in) {
   if constexpr (KT > 0) {
     if (kt == KT)
-      weights_taps_narrow<V, CI, KT>(x, dy, out, s, iwp, x_img_step, dy_img_step);
+      weights_taps_narrow<V, CI, KT>(x, dy, out, s, iwp, x_img_step, dy_img_step, oh_in);
     else
-      weights_taps_narrow_tail<V, CI, KT - 1>(kt, x, dy, out, s, iwp, x_img_step, dy_img_step);
+      weights_taps_narrow_tail<V, CI, KT - 1>(kt, x, dy, out, s, iwp, x_img_step, dy_img_step, oh_in);
   }
 }
 
@@ -763,7 +788,7 @@ void backward_weights_narrow(const ConvBackwardWeightsArgs& a) {
     const float* dy = dyb + (g * b.ocb + ob) * dy_plane;
     float* out = dwb + (((g * b.ocb + ob) * s.kh + kh) * s.kw + kw) * CI * W;
     weights_taps_narrow_tail<V, CI, KT>(int(imin(KT, s.kw - kw)), x, dy, out, s, b.iwp, b.G * x_plane,
-                                        b.G * b.ocb * dy_plane);
+                                        b.G * b.ocb * dy_plane, inside_image(kh * s.dh, s.sh, s.oh, s.pt, s.ih));
   });
 
   for (int64_t o = 0; o < s.oc; ++o) {
@@ -807,11 +832,13 @@ void conv2d_backward_weights_blocked(const ConvBackwardWeightsArgs& a) {
   parallel_tiles(b.G * b.ocb * b.icb * s.kh, threads_for_flops(conv_flops(s)), [&](int64_t item) {
     const int64_t kh = item % s.kh, ib = item / s.kh % b.icb;
     const int64_t ob = item / (s.kh * b.icb) % b.ocb, g = item / (s.kh * b.icb * b.ocb);
+    const IndexRange oh_in = inside_image(kh * s.dh, s.sh, s.oh, s.pt, s.ih);
     for (int64_t kw = 0; kw < s.kw; ++kw) {
       const float* x = xb + (g * b.icb + ib) * x_plane + (kh * s.dh * b.iwp + kw * s.dw) * W;
       const float* dy = dyb + (g * b.ocb + ob) * dy_plane;
       float* out = dwb + ((((g * b.ocb + ob) * b.icb + ib) * s.kh + kh) * s.kw + kw) * W * W;
-      weights_tap<V>(x, dy, out, s, b, b.G * b.icb * x_plane, b.G * b.ocb * dy_plane);
+      weights_tap<V>(x, dy, out, s, b, b.G * b.icb * x_plane, b.G * b.ocb * dy_plane, oh_in,
+                     inside_image(kw * s.dw, s.sw, s.ow, s.pl, s.iw));
     }
   });
 
