@@ -132,3 +132,51 @@ def test_retain_grad_on_intermediate():
     h = (x * 3).retain_grad()
     (h * h).sum().backward()
     np.testing.assert_allclose(h.grad.numpy(), 2 * h.numpy())
+
+
+class _Scale(dlcore.autograd.Function):
+    """y = 2 * x; backward hands out an array the test keeps (`given`), or the same one to both inputs."""
+
+    given = None
+
+    def forward(self, x, z=None):
+        return 2 * x if z is None else 2 * x + z
+
+    def backward(self, grad):
+        _Scale.given = 2 * grad
+        return (_Scale.given,) if len(self.needs_input_grad) == 1 else (_Scale.given, _Scale.given)
+
+
+class _FreshScale(_Scale):
+    fresh_grads = True
+
+
+def test_fresh_leaf_gradient_becomes_grad_without_a_copy():
+    # Function.fresh_grads: the node's own new array becomes .grad as it is (conv, linear and batch norm
+    # gradients of parameters); any other node's gradient is copied first.
+    for cls, adopted in ((_FreshScale, True), (_Scale, False)):
+        x = dlcore.tensor(np.ones(5, np.float32), requires_grad=True)
+        cls.apply(x).sum().backward()
+        assert (x.grad._data is cls.given) is adopted, cls.__name__
+        np.testing.assert_array_equal(x.grad.numpy(), np.full(5, 2, np.float32))
+
+
+def test_fresh_gradient_shared_or_kept_is_copied():
+    # One array handed to two leaves: each gets its own .grad, so scaling one in place leaves the other.
+    x = dlcore.tensor(np.ones(3, np.float32), requires_grad=True)
+    z = dlcore.tensor(np.ones(3, np.float32), requires_grad=True)
+    _FreshScale.apply(x, z).sum().backward()
+    assert not np.shares_memory(x.grad._data, z.grad._data)
+    x.grad.mul_(10)
+    np.testing.assert_array_equal(z.grad.numpy(), np.full(3, 2, np.float32))
+    # A tensor hook may keep the gradient it sees: .grad is then a copy of it.
+    w = dlcore.tensor(np.ones(3, np.float32), requires_grad=True)
+    seen = []
+    w.register_hook(seen.append)
+    _FreshScale.apply(w).sum().backward()
+    assert not np.shares_memory(w.grad._data, seen[0]._data)
+    # A second backward adds into .grad: a new array, the first one untouched.
+    first = w.grad._data
+    _FreshScale.apply(w).sum().backward()
+    np.testing.assert_array_equal(first, np.full(3, 2, np.float32))
+    np.testing.assert_array_equal(w.grad.numpy(), np.full(3, 4, np.float32))

@@ -33,6 +33,11 @@ class Function:
     output_version = None
     #: True for shape ops whose output is a view of input 0: the output shares its version counter.
     output_is_view: bool = False
+    #: True when backward returns gradients it allocated in that call and keeps no reference to (the
+    #: parameter gradients of conv, linear, batch norm). A leaf's gradient from such a node becomes its
+    #: ``.grad`` as it is, without a copy, as PyTorch's AccumulateGrad steals a gradient nobody else holds:
+    #: ResNet-18 copied its 45 MB of gradients every step (~3 ms of a 95 ms step on 2 cores).
+    fresh_grads: bool = False
 
     def forward(self, *args, **kwargs):  # pragma: no cover - abstract
         raise NotImplementedError
@@ -143,6 +148,7 @@ def run_backward(roots, grads, *, retain_graph=False, create_graph=False, inputs
     # DistributedDataParallel's all-reduce overlaps the rest of backward. autograd.grad (inputs=...) keeps
     # the plain order: nothing is accumulated there.
     pending = _consumer_counts(order) if wanted is None else None
+    fresh = set()  # ids of the tensors whose pending gradient only this pass holds (see Function.fresh_grads)
     grad_mode = is_grad_enabled()
     set_grad_enabled(create_graph)
     try:
@@ -152,7 +158,7 @@ def run_backward(roots, grads, *, retain_graph=False, create_graph=False, inputs
                 continue
             node = tensor._node
             if node is None and pending is not None:
-                _finish_leaf(tensor, g, create_graph)
+                _finish_leaf(tensor, g, create_graph, id(tensor) in fresh)
                 continue
             if tensor._hooks:
                 g = _run_hooks(tensor, g, create_graph)
@@ -186,10 +192,17 @@ def run_backward(roots, grads, *, retain_graph=False, create_graph=False, inputs
                                            f"{pg.shape} for an input of shape {parent.shape}")
                     previous = grads_by_id.get(id(parent))
                     grads_by_id[id(parent)] = pg if previous is None else previous + pg
+                    # A sum is a new array; a node's own result only when nothing else has it (not the
+                    # incoming gradient passed through, not one array handed to two inputs).
+                    if previous is not None or (node.fresh_grads and pg is not g
+                                                and sum(q is pg for q in input_grads) == 1):
+                        fresh.add(id(parent))
+                    else:
+                        fresh.discard(id(parent))
                 if pending is not None:
                     pending[id(parent)] -= 1
                     if pending[id(parent)] == 0 and parent._node is None and id(parent) in grads_by_id:
-                        _finish_leaf(parent, grads_by_id.pop(id(parent)), create_graph)
+                        _finish_leaf(parent, grads_by_id.pop(id(parent)), create_graph, id(parent) in fresh)
             if not retain_graph:
                 node.parents = None  # free the tape; a second backward through it raises
     finally:
@@ -197,11 +210,15 @@ def run_backward(roots, grads, *, retain_graph=False, create_graph=False, inputs
     return results
 
 
-def _finish_leaf(tensor, g, create_graph):
-    """A leaf's whole gradient of this pass: its hooks, then into .grad, then its post-accumulate hooks."""
+def _finish_leaf(tensor, g, create_graph, fresh=False):
+    """A leaf's whole gradient of this pass: its hooks, then into .grad, then its post-accumulate hooks.
+
+    `fresh`: only this pass holds `g`, so it may become .grad without a copy (a hook may keep it: then not).
+    """
     if tensor._hooks:
         g = _run_hooks(tensor, g, create_graph)
-    _accumulate(tensor, g)
+        fresh = False
+    _accumulate(tensor, g, adopt=fresh)
     run_post_accumulate_grad_hooks(tensor)
 
 
@@ -233,7 +250,8 @@ def _run_hooks(tensor, g, create_graph):
     return value if create_graph else value._data
 
 
-def _accumulate(tensor, g):
+def _accumulate(tensor, g, adopt=False):
+    """Adds g into tensor.grad; a first gradient is copied unless `adopt` (nobody else holds g)."""
     from ..tensor import Tensor
 
     if isinstance(g, Tensor):  # create_graph: .grad stays on the tape
@@ -244,6 +262,6 @@ def _accumulate(tensor, g):
     if g.dtype != tensor._data.dtype:
         g = g.astype(tensor._data.dtype)
     if tensor.grad is None:
-        tensor.grad = Tensor(g.copy())
+        tensor.grad = Tensor(g if adopt else g.copy())
     else:
         tensor.grad._data = tensor.grad._data + g

@@ -96,6 +96,8 @@ class Conv2d(Function):
     reference above.
     """
 
+    fresh_grads = True  # backward returns new arrays and keeps none of them (Function.fresh_grads)
+
     activation = None  # Conv2dReLU: "relu", fused into the forward kernel
 
     def forward(self, x, weight, bias=None, *, stride=1, padding=0, dilation=1, groups=1):

@@ -16,6 +16,8 @@ class Linear(Function):
     (kernels.linear_forward); on oneDNN / CUDA: gemm, then the bias add and relu_forward.
     """
 
+    fresh_grads = True  # backward returns new arrays and keeps none of them (Function.fresh_grads)
+
     activation = None  # LinearReLU: "relu"
 
     def forward(self, x, weight, bias=None):

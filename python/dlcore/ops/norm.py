@@ -20,6 +20,8 @@ class BatchNormTraining(Function):
     float32 runs dlcore.kernels.batch_norm_forward_training / batch_norm_backward.
     """
 
+    fresh_grads = True  # backward returns new arrays and keeps none of them (Function.fresh_grads)
+
     def forward(self, x, weight, bias, running_mean=None, running_var=None, *, momentum=0.1, eps=1e-5):
         self.kernels = uses_kernels(x, weight, bias, running_mean, running_var)
         if self.kernels:
