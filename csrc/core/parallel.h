@@ -42,6 +42,20 @@ void parallel_units(int64_t units, int64_t bytes, Body&& body) {
   if (error) std::rethrow_exception(error);
 }
 
+// [0, units) cut into `chunks` contiguous, nearly equal ranges, handed out to
+// nt threads by the tile pool; body(begin, end) on each. One range on the
+// caller when nt <= 1.
+template <class Body>
+void parallel_ranges(int64_t units, int nt, int64_t chunks, Body&& body) {
+  if (units <= 0) return;
+  chunks = std::max<int64_t>(1, std::min(chunks, units));
+  if (nt <= 1 || chunks == 1) {
+    body(int64_t(0), units);
+    return;
+  }
+  parallel_tiles(chunks, nt, [&](int64_t t) { body(units * t / chunks, units * (t + 1) / chunks); });
+}
+
 // parallel_units on the tile pool (core/pool.h) instead of an OpenMP region:
 // the same split, but the caller waits only for the ranges a thread has
 // claimed, never for a team join. On a loaded machine (load 7 on 2 cores) a
@@ -49,14 +63,9 @@ void parallel_units(int64_t units, int64_t bytes, Body&& body) {
 // on one thread; an element-wise pass is where that join costs the most.
 template <class Body>
 void parallel_units_pool(int64_t units, int64_t bytes, Body&& body) {
-  if (units <= 0) return;
   const int64_t useful = std::max<int64_t>(1, bytes / kMinBytesPerThread);
   const int nt = int(std::min<int64_t>({int64_t(get_num_threads()), units, useful}));
-  if (nt <= 1) {
-    body(int64_t(0), units);
-    return;
-  }
-  parallel_tiles(nt, nt, [&](int64_t t) { body(units * t / nt, units * (t + 1) / nt); });
+  parallel_ranges(units, nt, nt, body);
 }
 
 }  // namespace dlcore

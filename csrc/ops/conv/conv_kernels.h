@@ -16,6 +16,7 @@
 #include <cstdint>
 
 #include "core/epilogue.h"
+#include "core/parallel.h"
 #include "core/pool.h"
 #include "core/simd.h"
 #include "core/threads.h"
@@ -81,10 +82,7 @@ inline int threads_for_floats(int64_t floats) {
 template <class Body>
 void parallel_rows(int64_t rows, int64_t floats, Body&& body) {
   const int nt = threads_for_floats(floats);
-  if (rows <= 0) return;
-  if (nt <= 1) return body(int64_t(0), rows);
-  const int64_t chunks = imin(rows, int64_t(nt) * kMinItemsPerThread);
-  parallel_tiles(chunks, nt, [&](int64_t t) { body(rows * t / chunks, rows * (t + 1) / chunks); });
+  parallel_ranges(rows, nt, int64_t(nt) * kMinItemsPerThread, body);
 }
 inline int threads_for_flops(double flops) {
   return int(imax(1, imin(get_num_threads(), int64_t(flops / kMinFlopsPerThread))));
