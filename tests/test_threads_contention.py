@@ -12,6 +12,7 @@ import pytest
 
 import dlcore
 from dlcore import _C
+from dlcore import kernels as K
 from dlcore.kernels import conv2d_forward, gemm
 from dlcore.kernels.pool import avg_pool2d_forward
 from opcheck import assert_close, at_threads, randn
@@ -34,9 +35,32 @@ def operands(rng, m, k, n, ta, tb):
     return a, b
 
 
+def memory_bound_ops(rng):
+    """One call of each memory-bound family on inputs large enough for 2-3 threads (> 32K floats a
+    thread), odd sizes: (name, function) pairs; every one runs on the pool (core/parallel.h)."""
+    x = randn(rng, 8, 37, 29, 31)  # 266K floats
+    dy = randn(rng, *x.shape)
+    w, b = randn(rng, 37), randn(rng, 37)
+    _, mean, invstd = K.batch_norm_forward_training(x, w, b)
+    return [
+        ("relu_forward", lambda: K.relu_forward(x)),
+        ("sigmoid_backward", lambda: K.sigmoid_backward(dy, x)),
+        ("batch_norm_forward_training", lambda: K.batch_norm_forward_training(x, w, b)[0]),
+        ("batch_norm_backward", lambda: K.batch_norm_backward(dy, x, w, mean, invstd)),
+        ("softmax_forward rows", lambda: K.softmax_forward(x.reshape(296, -1))),
+        ("softmax_forward strided", lambda: K.softmax_forward(x, axis=1)),
+        ("prelu_backward", lambda: K.prelu_backward(dy, x, np.abs(w) * 0.1)),
+        ("max_pool2d_forward", lambda: K.max_pool2d_forward(x, 3, 2, 1)[0]),
+        ("dropout_forward", lambda: K.dropout_forward(x, 0.3, 7)),
+        ("lrn_forward", lambda: K.lrn_forward(x, 5)),
+        ("cast_f32_to_bf16", lambda: K.cast_f32_to_bf16(x)),
+    ]
+
+
 def kernels_once(rng_seed=0):
-    """GEMMs (tiled over the pool), a 3x3 conv (OpenMP), a 1x1 conv (a batched
-    GEMM: one product per pool tile) and an average pool (OpenMP)."""
+    """GEMMs (tiled over the pool), a 3x3 conv (work items on the pool), a 1x1
+    conv (a batched GEMM: one product per pool tile), an average pool and the
+    memory-bound families (ranges on the pool)."""
     rng = np.random.default_rng(rng_seed)
     outs = []
     for m, k, n, ta, tb in GEMM_SHAPES:
@@ -46,7 +70,19 @@ def kernels_once(rng_seed=0):
     outs.append(conv2d_forward(x, w, bias, padding=1))
     outs.append(conv2d_forward(x, randn(rng, 40, 24, 1, 1)))
     outs.append(avg_pool2d_forward(randn(rng, 4, 32, 57, 55), 3, 2, 1))
+    for _, op in memory_bound_ops(rng):
+        result = op()
+        outs.extend(result if isinstance(result, tuple) else [result])
     return outs
+
+
+def test_memory_bound_ops_run_on_the_pool(rng):
+    # Not OpenMP regions, whose join waits for a thread the OS has descheduled (issue 17: beside a
+    # spinning process batch norm took 5.9x its quiet time, softmax 4.2x).
+    for name, op in memory_bound_ops(rng):
+        before = _C._pool_parallel_calls()
+        at_threads(2, op)
+        assert _C._pool_parallel_calls() > before, f"{name} did not hand work to the pool at 2 threads"
 
 
 def test_gemm_bitwise_equal_at_1_2_3_threads(rng):

@@ -80,6 +80,8 @@ void init_core(py::module_& m) {
   m.def(
       "_leave_cpu", [](int cpu) { leave_cpu(cpu); }, py::arg("cpu"),
       "Test hook: moves the calling thread off `cpu` as a pool worker does when it joins a call there.");
+  m.def("_pool_parallel_calls", &pool_parallel_calls,
+        "Test hook: how many calls so far handed tiles to dlcore's pool workers (ran in parallel).");
   m.def("set_verbose", &set_verbose, py::arg("on"));
   def_host_cache(m);
   m.def("verbose", &verbose_enabled);

@@ -34,6 +34,10 @@ void parallel_tiles(int64_t tiles, int nt, const std::function<void(int64_t)>& b
 // (DLCORE_POOL_SPIN_US overrides; read once).
 int pool_spin_micros();
 
+// Calls so far that handed tiles to the workers (ran in parallel), counted
+// in every process; a test hook shows which kernels run on the pool.
+int64_t pool_parallel_calls();
+
 // Moves the calling thread off `cpu` if it runs there and its affinity mask
 // allows another CPU, then restores its mask (what a pool worker does when
 // it joins a call on its caller's CPU; see threads.cpp). No-op elsewhere.

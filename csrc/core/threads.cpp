@@ -235,6 +235,9 @@ void leave_cpu(int cpu) {
 #endif
 }
 
+static std::atomic<int64_t> g_parallel_calls{0};
+int64_t pool_parallel_calls() { return g_parallel_calls.load(std::memory_order_relaxed); }
+
 void parallel_tiles(int64_t tiles, int nt, const std::function<void(int64_t)>& body) {
   if (tiles <= 0) return;
   nt = int(std::min<int64_t>(nt, tiles));
@@ -252,6 +255,7 @@ void parallel_tiles(int64_t tiles, int nt, const std::function<void(int64_t)>& b
   j->seats.store(nt - 1, std::memory_order_relaxed);
   j->caller_cpu = current_cpu();
   p.publish(j);
+  g_parallel_calls.fetch_add(1, std::memory_order_relaxed);
   run_tiles(*j);
   // No worker came: one may be waiting for this CPU, placed beside us at its
   // wake-up (see leave_cpu). Let it run once, so it moves for the next call.

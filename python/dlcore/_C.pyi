@@ -18,6 +18,9 @@ def _leave_cpu(cpu: typing.SupportsInt | typing.SupportsIndex) -> None:
 def _lrn_pow(s: object, beta: typing.SupportsFloat | typing.SupportsIndex, backend: str = 'auto') -> numpy.typing.NDArray[numpy.float32]:
     """Test hook: s ** -beta elementwise by the LRN vector power of one ISA."""
 
+def _pool_parallel_calls() -> int:
+    """Test hook: how many calls so far handed tiles to dlcore's pool workers (ran in parallel)."""
+
 def abs_backward(dy: object, x: object, backend: str = 'auto') -> numpy.typing.NDArray[numpy.float32]: ...
 
 def abs_forward(x: object, backend: str = 'auto') -> numpy.typing.NDArray[numpy.float32]: ...

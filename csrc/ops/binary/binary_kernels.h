@@ -4,8 +4,6 @@
 //   Pop::count1(x, w, nwords)                    popcount(x XOR w) over nwords words
 // Include only from binary_<isa>.cpp (each compiled with its ISA's flags).
 #pragma once
-#include <omp.h>
-
 #include <algorithm>
 #include <cstdint>
 
@@ -13,6 +11,7 @@
 #include <utility>
 #include <vector>
 
+#include "core/parallel.h"
 #include "core/pool.h"
 #include "core/threads.h"
 #include "ops/binary/binary.h"
@@ -362,8 +361,7 @@ void binary_gemm_impl(const BinaryGemmArgs& a) {
   const int64_t W = a.words;
   const int nt = int(std::min<int64_t>(get_num_threads(), std::max<int64_t>(a.m, 1)));
   const bool par = nt > 1 && a.m * a.n * W >= (1 << 14);
-#pragma omp parallel for num_threads(nt) schedule(static) if (par)
-  for (int64_t i = 0; i < a.m; ++i) {
+  parallel_each(a.m, par ? nt : 1, [&](int64_t i) {
     const uint64_t* x = a.x + i * W;
     float* y = a.y + i * a.n;
     int64_t j = 0;
@@ -374,7 +372,7 @@ void binary_gemm_impl(const BinaryGemmArgs& a) {
       for (int q = 0; q < 4; ++q) y[j + q] = binary_out(a.scale, a.bias, j + q, a.k - 2 * int64_t(cnt[q]));
     }
     for (; j < a.n; ++j) y[j] = binary_out(a.scale, a.bias, j, a.k - 2 * int64_t(Pop::count1(x, a.w + j * W, W)));
-  }
+  });
 }
 
 }  // namespace

@@ -4,25 +4,19 @@
 #include <algorithm>
 
 #include "core/bf16.h"
+#include "core/parallel.h"
 #include "core/threads.h"
 
 namespace dlcore {
 namespace {
 
-// Splits [0, n) into contiguous chunks of at least 64 Ki elements, one per thread.
+// Splits [0, n) over threads that get at least 64 Ki elements each
+// (core/parallel.h: ranges from the tile pool).
 template <class Fn>
 void split(int64_t n, Fn fn) {
   constexpr int64_t kMinChunk = 1 << 16;
   const int nt = int(std::max<int64_t>(1, std::min<int64_t>(get_num_threads(), n / kMinChunk)));
-  if (nt == 1) {
-    fn(int64_t(0), n);
-    return;
-  }
-#pragma omp parallel for num_threads(nt) schedule(static)
-  for (int t = 0; t < nt; ++t) {
-    const int64_t lo = n * t / nt, hi = n * (t + 1) / nt;
-    fn(lo, hi);
-  }
+  parallel_ranges(n, nt, int64_t(nt) * kRangesPerThread, fn);
 }
 
 void to_bf16_ref(const CastF32ToBf16Args& a) {

@@ -491,16 +491,16 @@ void forward_blocked(const ConvShape& s, const Blocking& b, const float* xb, con
 template <class V, int CI, int W>
 void weights_to_narrow_blocked(const float* w, float* wb, const ConvShape& s, const Blocking& b) {
   const int64_t taps = s.kh * s.kw;
-#pragma omp parallel for collapse(2) schedule(static) num_threads(threads_for_floats(b.G* b.ocb * taps * CI * W))
-  for (int64_t g = 0; g < b.G; ++g)
-    for (int64_t ob = 0; ob < b.ocb; ++ob)
-      for (int64_t t = 0; t < taps; ++t)
-        for (int64_t ci = 0; ci < CI; ++ci)
-          for (int64_t co = 0; co < W; ++co) {
-            const int64_t o = ob * W + co;
-            wb[(((g * b.ocb + ob) * taps + t) * CI + ci) * W + co] =
-                o < b.ocg ? w[((g * b.ocg + o) * CI + ci) * taps + t] : 0.0f;
-          }
+  parallel_each(b.G * b.ocb, threads_for_floats(b.G * b.ocb * taps * CI * W), [&](int64_t gob) {
+    const int64_t g = gob / b.ocb, ob = gob % b.ocb;
+    for (int64_t t = 0; t < taps; ++t)
+      for (int64_t ci = 0; ci < CI; ++ci)
+        for (int64_t co = 0; co < W; ++co) {
+          const int64_t o = ob * W + co;
+          wb[(((g * b.ocb + ob) * taps + t) * CI + ci) * W + co] =
+              o < b.ocg ? w[((g * b.ocg + o) * CI + ci) * taps + t] : 0.0f;
+        }
+  });
 }
 
 // Forward of a convolution whose groups have CI < W input channels (a
@@ -698,8 +698,7 @@ template <class V>
 void bias_gradient(const float* dy, float* db, const ConvShape& s) {
   constexpr int W = V::width;
   const int64_t hw = s.oh * s.ow;
-#pragma omp parallel for schedule(static) num_threads(threads_for_floats(s.n* s.oc* hw))
-  for (int64_t o = 0; o < s.oc; ++o) {
+  parallel_each(s.oc, threads_for_floats(s.n * s.oc * hw), [&](int64_t o) {
     typename V::reg acc = V::zero();
     float tail = 0.0f;
     for (int64_t n = 0; n < s.n; ++n) {
@@ -709,7 +708,7 @@ void bias_gradient(const float* dy, float* db, const ConvShape& s) {
       for (; i < hw; ++i) tail += p[i];
     }
     db[o] = V::reduce_add(acc) + tail;
-  }
+  });
 }
 
 // Narrow inputs (CI < W channels per group, a first layer): acc[t][c] covers

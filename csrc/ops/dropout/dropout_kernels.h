@@ -10,8 +10,6 @@
 // group together so the multiplier's latency is hidden. The random words go
 // through a 64-word buffer; the element pass then reads them like any input.
 #pragma once
-#include <omp.h>
-
 #include <type_traits>
 
 #include "core/simd.h"
@@ -254,10 +252,7 @@ void dropout_kernel(const DropoutArgs& a) {
   // elements) keeps every store aligned then.
   const bool stream = a.n * int64_t(sizeof(float)) >= kStreamMinBytes &&
                       reinterpret_cast<uintptr_t>(a.out) % (sizeof(float) * V::width) == 0;
-#pragma omp parallel num_threads(nt)
-  {
-    int64_t g0, g1;
-    thread_range(groups, omp_get_thread_num(), nt, 1, &g0, &g1);
+  parallel_aligned(groups, nt, 1, [&](int64_t g0, int64_t g1) {
     const int64_t begin = g0 * kGroup, end = g1 * kGroup < a.n ? g1 * kGroup : a.n;
     if (!a.forward && stream) {
       backward_range<V, true>(a, begin, end);
@@ -270,7 +265,7 @@ void dropout_kernel(const DropoutArgs& a) {
     } else {
       forward_range<V, false>(a, g0, g1);
     }
-  }
+  });
 }
 
 }  // namespace

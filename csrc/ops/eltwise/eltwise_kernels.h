@@ -3,7 +3,7 @@
 // eltwise_avx2.cpp / eltwise_avx512.cpp; everything is in an anonymous
 // namespace so each ISA keeps its own copy.
 #pragma once
-#include <omp.h>
+#include <vector>
 
 #include "core/epilogue.h"
 #include "core/simd.h"
@@ -175,16 +175,15 @@ void prelu_forward_kernel(const PreluArgs& p) {
   const int64_t planes = p.outer * p.channels;
   const int nt = threads_for(planes * p.inner, kMinElementsPerThread);
   if (p.inner == 1) {  // (N, C): one row of channels at a time, the slopes as a vector operand
-#pragma omp parallel for num_threads(nt) schedule(static)
-    for (int64_t o = 0; o < p.outer; ++o)
+    parallel_each(p.outer, nt, [&](int64_t o) {
       map_range<V>(PreluRow<V>(), p.x + o * p.channels, p.w, p.out + o * p.channels, p.channels, false);
+    });
     return;
   }
-#pragma omp parallel for num_threads(nt) schedule(static)
-  for (int64_t plane = 0; plane < planes; ++plane) {
+  parallel_each(planes, nt, [&](int64_t plane) {
     const int64_t off = plane * p.inner;
     map_range<V>(ReluForward<V>(p.w[plane % p.channels]), p.x + off, nullptr, p.out + off, p.inner, false);
-  }
+  });
 }
 
 // dx = dy * (x > 0 ? 1 : slope) over n floats; returns sum(dy * x) where x <= 0,
@@ -222,22 +221,20 @@ void prelu_backward_kernel(const PreluArgs& p) {
   const int64_t pieces = (p.inner + kReducePiece - 1) / kReducePiece;
   const int64_t per_channel = p.outer * pieces;
   const int64_t items = p.channels * per_channel;
-  double* partial = new double[items];
+  std::vector<double> partial(static_cast<size_t>(items));
   const int nt = threads_for(p.outer * p.channels * p.inner, kMinElementsPerThread);
-#pragma omp parallel for num_threads(nt) schedule(static)
-  for (int64_t it = 0; it < items; ++it) {
+  parallel_each(items, nt, [&](int64_t it) {
     const int64_t c = it / per_channel, o = (it % per_channel) / pieces, k = it % pieces;
     const int64_t start = k * kReducePiece;
     const int64_t len = p.inner - start < kReducePiece ? p.inner - start : kReducePiece;
     const int64_t off = (o * p.channels + c) * p.inner + start;
-    partial[it] = prelu_backward_piece<V>(p.dy + off, p.x + off, p.out + off, len, p.w[c]);
-  }
+    partial[size_t(it)] = prelu_backward_piece<V>(p.dy + off, p.x + off, p.out + off, len, p.w[c]);
+  });
   for (int64_t c = 0; c < p.channels; ++c) {
     double sum = 0.0;
-    for (int64_t k = 0; k < per_channel; ++k) sum += partial[c * per_channel + k];
+    for (int64_t k = 0; k < per_channel; ++k) sum += partial[size_t(c * per_channel + k)];
     p.dw[c] = float(sum);
   }
-  delete[] partial;
 }
 
 // U::width columns of one maxout group: the max over the pool channels
@@ -268,15 +265,14 @@ void maxout_forward_kernel(const MaxoutArgs& m) {
   constexpr int W = V::width;
   const int64_t planes = m.outer * m.groups;
   const int nt = threads_for(planes * m.pool * m.inner, kMinElementsPerThread);
-#pragma omp parallel for num_threads(nt) schedule(static)
-  for (int64_t plane = 0; plane < planes; ++plane) {
+  parallel_each(planes, nt, [&](int64_t plane) {
     const float* x = m.x + plane * m.pool * m.inner;
     float* y = m.y + plane * m.inner;
     int32_t* idx = m.idx + plane * m.inner;
     int64_t s = 0;
     for (; s + W <= m.inner; s += W) maxout_columns<V>(x + s, m.pool, m.inner, y + s, idx + s);
     for (; s < m.inner; ++s) maxout_columns<simd::Scalar>(x + s, m.pool, m.inner, y + s, idx + s);
-  }
+  });
 }
 
 template <class V>
@@ -284,15 +280,14 @@ void maxout_backward_kernel(const MaxoutArgs& m) {
   constexpr int W = V::width;
   const int64_t planes = m.outer * m.groups;
   const int nt = threads_for(planes * m.pool * m.inner, kMinElementsPerThread);
-#pragma omp parallel for num_threads(nt) schedule(static)
-  for (int64_t plane = 0; plane < planes; ++plane) {
+  parallel_each(planes, nt, [&](int64_t plane) {
     const float* dy = m.dy + plane * m.inner;
     const int32_t* idx = m.idx + plane * m.inner;
     float* dx = m.dx + plane * m.pool * m.inner;
     int64_t s = 0;
     for (; s + W <= m.inner; s += W) maxout_backward_columns<V>(dy + s, idx + s, m.pool, m.inner, dx + s);
     for (; s < m.inner; ++s) maxout_backward_columns<simd::Scalar>(dy + s, idx + s, m.pool, m.inner, dx + s);
-  }
+  });
 }
 
 }  // namespace

@@ -5,10 +5,9 @@
 // Anonymous namespace, like core/simd.h: every ISA's translation unit gets
 // its own copy, so AVX code never leaks into baseline code via the linker.
 #pragma once
-#include <omp.h>
-
 #include <cstdint>
 
+#include "core/parallel.h"
 #include "core/simd.h"
 #include "core/threads.h"
 
@@ -32,18 +31,6 @@ inline int threads_for(int64_t work, int64_t min_work_per_thread) {
   int64_t useful = work / (min_work_per_thread > 0 ? min_work_per_thread : 1);
   if (useful < 1) useful = 1;
   return int(nt < useful ? nt : useful);
-}
-
-// The contiguous range [begin, end) of `n` items that thread `t` of `nt`
-// owns; boundaries are multiples of `align` items so that no two threads
-// share a cache line of output.
-inline void thread_range(int64_t n, int t, int nt, int64_t align, int64_t* begin, int64_t* end) {
-  int64_t blocks = (n + align - 1) / align;
-  int64_t per = blocks / nt, extra = blocks % nt;
-  int64_t b0 = t * per + (t < extra ? t : extra);
-  int64_t b1 = b0 + per + (t < extra ? 1 : 0);
-  *begin = b0 * align < n ? b0 * align : n;
-  *end = b1 * align < n ? b1 * align : n;
 }
 
 // out[i] = f(a[i]) (F::binary == false) or f(a[i], b[i]) over [0, n) on
@@ -85,19 +72,10 @@ DLCORE_INLINE void map_range(const F& f, const float* a, const float* b, float* 
 template <class V, class F>
 void map_parallel(const F& f, const float* a, const float* b, float* out, int64_t n) {
   const bool stream = n * int64_t(sizeof(float)) >= kStreamMinBytes;
-  const int nt = threads_for(n, kMinElementsPerThread);
-  if (nt <= 1) {
-    map_range<V>(f, a, b, out, n, stream);
-    if (stream) V::stream_fence();
-    return;
-  }
-#pragma omp parallel num_threads(nt)
-  {
-    int64_t begin, end;
-    thread_range(n, omp_get_thread_num(), nt, 16, &begin, &end);
+  parallel_aligned(n, threads_for(n, kMinElementsPerThread), 16, [&](int64_t begin, int64_t end) {
     map_range<V>(f, a + begin, b ? b + begin : nullptr, out + begin, end - begin, stream);
     if (stream) V::stream_fence();
-  }
+  });
 }
 
 }  // namespace

@@ -12,11 +12,10 @@
 // 256 rows) is summed in float vector lanes, and those partial sums are
 // accumulated in double, so long channels lose nothing to float rounding.
 #pragma once
-#include <omp.h>
-
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <vector>
 
 #include "core/simd.h"
 #include "ops/eltwise/loops.h"
@@ -282,14 +281,13 @@ void channel_affine(const BatchNormArgs& p, const float* u, const float* v, cons
   const int nt = threads_for(total, kMinElementsPerThread);
   const bool stream = total * int64_t(sizeof(float)) >= kStreamMinBytes;
   if (p.s == 1) {  // (N, C): vectors across the channels of a row
-#pragma omp parallel for num_threads(nt) schedule(static)
-    for (int64_t r = 0; r < p.n; ++r) {
+    parallel_each(p.n, nt, [&](int64_t r) {
       const int64_t off = r * p.c;
       for (int64_t j = 0; j < p.c; j += W) {
         const int cnt = p.c - j >= W ? W : int(p.c - j);
         // Masked loads/stores only on the last, partial vector: masked stores
         // are microcoded on AMD cores.
-        auto ld = [cnt](const float* q) { return cnt == W ? V::load(q) : V::load_partial(q, cnt); };
+        auto ld = [=](const float* q) { return cnt == W ? V::load(q) : V::load_partial(q, cnt); };
         reg y;
         if (v) {
           reg vc = V::sub(ld(v + off + j), ld(m + j));
@@ -305,7 +303,7 @@ void channel_affine(const BatchNormArgs& p, const float* u, const float* v, cons
           V::store_partial(out + off + j, y, cnt);
         }
       }
-    }
+    });
     return;
   }
   const int64_t c = p.c;
@@ -317,18 +315,14 @@ void channel_affine(const BatchNormArgs& p, const float* u, const float* v, cons
     const int64_t ch = plane % c;
     return CenteredAffine2<V>{V::set1(a[ch]), V::set1(b[ch]), V::set1(m[ch]), V::set1(k[ch])};
   };
-#pragma omp parallel num_threads(nt)
-  {
-    int64_t begin, end;
-    // Range boundaries on multiples of 16 floats: no output line is shared.
-    thread_range(total, omp_get_thread_num(), omp_get_num_threads(), 16, &begin, &end);
+  parallel_aligned(total, nt, 16, [&](int64_t begin, int64_t end) {
     if (v) {
       planes_range<V>(binary, u, v, out, p.s, begin, end, stream);
     } else {
       planes_range<V>(unary, u, nullptr, out, p.s, begin, end, stream);
     }
     if (stream) V::stream_fence();
-  }
+  });
 }
 
 // ---- the ops ----
@@ -340,29 +334,24 @@ void batch_stats(const BatchNormArgs& p) {
   const double count = double(p.n) * double(p.s);
   const int nt = threads_for(p.n * p.c * p.s, kMinElementsPerThread);
   if (p.s == 1) {
-    double* sums = new double[p.c];
+    std::vector<double> buffer(size_t(p.c), 0.0);  // freed on any exit
+    double* sums = buffer.data();
     const int64_t blocks = (p.c + W - 1) / W;
-#pragma omp parallel num_threads(nt)
-    {
-#pragma omp for schedule(static)
-      for (int64_t bl = 0; bl < blocks; ++bl) {
-        const int64_t c0 = bl * W;
-        const int cnt = p.c - c0 >= W ? W : int(p.c - c0);
-        rows_sum<V, false>(p.x, p.n, p.c, c0, cnt, nullptr, sums);
-        for (int k = 0; k < cnt; ++k) p.mean[c0 + k] = float(sums[c0 + k] / count);
-        rows_sum<V, true>(p.x, p.n, p.c, c0, cnt, p.mean, sums);
-      }
-    }
+    parallel_each(blocks, nt, [&](int64_t bl) {
+      const int64_t c0 = bl * W;
+      const int cnt = p.c - c0 >= W ? W : int(p.c - c0);
+      rows_sum<V, false>(p.x, p.n, p.c, c0, cnt, nullptr, sums);
+      for (int k = 0; k < cnt; ++k) p.mean[c0 + k] = float(sums[c0 + k] / count);
+      rows_sum<V, true>(p.x, p.n, p.c, c0, cnt, p.mean, sums);
+    });
     for (int64_t ch = 0; ch < p.c; ++ch) p.var[ch] = float(sums[ch] / count);
-    delete[] sums;
   } else {
-#pragma omp parallel for num_threads(nt) schedule(static)
-    for (int64_t ch = 0; ch < p.c; ++ch) {
+    parallel_each(p.c, nt, [&](int64_t ch) {
       const float* x = p.x + ch * p.s;
       const float m = float(plane_sum<V, false>(x, p.n, p.c * p.s, p.s, 0.0f) / count);
       p.mean[ch] = m;
       p.var[ch] = float(plane_sum<V, true>(x, p.n, p.c * p.s, p.s, m) / count);
-    }
+    });
   }
   for (int64_t ch = 0; ch < p.c; ++ch) p.invstd[ch] = 1.0f / std::sqrt(p.var[ch] + p.eps);
 }
@@ -371,8 +360,8 @@ template <class V>
 void batch_norm_forward(const BatchNormArgs& p) {
   if (p.op == BatchNormOp::forward_training) batch_stats<V>(p);
   // y = scale (x - mean) + bias per channel.
-  float* coef = new float[3 * p.c];
-  float *scale = coef, *mean = coef + p.c, *bias = coef + 2 * p.c;
+  std::vector<float> coef(size_t(3 * p.c));
+  float *scale = coef.data(), *mean = scale + p.c, *bias = scale + 2 * p.c;
   for (int64_t ch = 0; ch < p.c; ++ch) {
     const bool training = p.op == BatchNormOp::forward_training;
     const float invstd = training ? p.invstd[ch] : 1.0f / std::sqrt(p.running_var[ch] + p.eps);
@@ -381,7 +370,6 @@ void batch_norm_forward(const BatchNormArgs& p) {
     bias[ch] = p.bias ? p.bias[ch] : 0.0f;
   }
   channel_affine<V>(p, p.x, nullptr, scale, nullptr, mean, bias, p.y);
-  delete[] coef;
 }
 
 // Training-mode gradient, per channel with m = count, xc = x - mean:
@@ -393,22 +381,21 @@ void batch_norm_backward(const BatchNormArgs& p) {
   constexpr int W = V::width;
   const double count = double(p.n) * double(p.s);
   const int nt = threads_for(p.n * p.c * p.s, kMinElementsPerThread);
-  double* sums = new double[2 * p.c];
-  double *sum_dy = sums, *sum_dyx = sums + p.c;
+  std::vector<double> sums(size_t(2 * p.c));
+  double *sum_dy = sums.data(), *sum_dyx = sum_dy + p.c;
   if (p.s == 1) {
     const int64_t blocks = (p.c + W - 1) / W;
-#pragma omp parallel for num_threads(nt) schedule(static)
-    for (int64_t bl = 0; bl < blocks; ++bl) {
+    parallel_each(blocks, nt, [&](int64_t bl) {
       const int64_t c0 = bl * W;
       rows_dot<V>(p.dy, p.x, p.n, p.c, c0, p.c - c0 >= W ? W : int(p.c - c0), p.mean, sum_dy, sum_dyx);
-    }
+    });
   } else {
-#pragma omp parallel for num_threads(nt) schedule(static)
-    for (int64_t ch = 0; ch < p.c; ++ch)
+    parallel_each(p.c, nt, [&](int64_t ch) {
       plane_dot<V>(p.dy + ch * p.s, p.x + ch * p.s, p.n, p.c * p.s, p.s, p.mean[ch], &sum_dy[ch], &sum_dyx[ch]);
+    });
   }
-  float* coef = new float[3 * p.c];
-  float *a = coef, *b = coef + p.c, *k = coef + 2 * p.c;
+  std::vector<float> coef(size_t(3 * p.c));
+  float *a = coef.data(), *b = a + p.c, *k = a + 2 * p.c;
   for (int64_t ch = 0; ch < p.c; ++ch) {
     const double w = p.weight ? p.weight[ch] : 1.0, is = p.invstd[ch];
     const double mean_dy = sum_dy[ch] / count, mean_dyx = sum_dyx[ch] / count;
@@ -419,8 +406,6 @@ void batch_norm_backward(const BatchNormArgs& p) {
     if (p.dweight) p.dweight[ch] = float(sum_dyx[ch] * is);
   }
   channel_affine<V>(p, p.dy, p.x, a, b, p.mean, k, p.dx);
-  delete[] coef;
-  delete[] sums;
 }
 
 template <class V>

@@ -1,11 +1,10 @@
-// Pooling: geometry checks, the OpenMP drivers, the scalar reference and the
+// Pooling: geometry checks, the threaded drivers, the scalar reference and the
 // registries (fastest first, reference last). The kernel bodies are in
 // pool_kernels.h; this file is baseline code.
 #include "ops/pool/pool.h"
 
-#include <omp.h>
-
 #include <algorithm>
+#include <atomic>
 #include <climits>
 #include <string>
 #include <vector>
@@ -44,13 +43,10 @@ void avg_forward_gather(const PoolArgs& a, const PoolKernels& k) {
 }
 
 void max_backward(const PoolArgs& a, const PoolKernels& k) {
-  int64_t bad = 0;
-  parallel_units(a.g.planes(), fwd_bytes(a.g, true), [&](int64_t b, int64_t e) {
-    int64_t mine = k.max_backward_planes(a, b, e);
-#pragma omp atomic
-    bad += mine;
-  });
-  a.bad_indices = bad;
+  std::atomic<int64_t> bad{0};
+  parallel_units(a.g.planes(), fwd_bytes(a.g, true),
+                 [&](int64_t b, int64_t e) { bad += k.max_backward_planes(a, b, e); });
+  a.bad_indices = bad.load();
 }
 
 void avg_backward(const PoolArgs& a, const PoolKernels& k) {

@@ -75,7 +75,7 @@ void conv_u8s8(const ConvS8Args& a, const GemmS8Kernel& kern) {
   for (int64_t n0 = 0; n0 < s.n; n0 += chunk) {
     const int64_t nb = std::min<int64_t>(chunk, s.n - n0);
     for (int64_t g = 0; g < s.groups; ++g) {
-      parallel_units_pool(nb, nb * per_image, [&](int64_t b0, int64_t b1) {
+      parallel_units(nb, nb * per_image, [&](int64_t b0, int64_t b1) {
         for (int64_t b = b0; b < b1; ++b)
           im2col_u8(s, a.x + (n0 + b) * s.ic * s.ih * s.iw, g, uint8_t(a.x_zero_point), patches.data() + b * per_image);
       });
@@ -92,7 +92,7 @@ void conv_u8s8(const ConvS8Args& a, const GemmS8Kernel& kern) {
       ga.a_zero_point = a.x_zero_point;
       ga.b_is_7bit = a.w_is_7bit;
       gemm_s8_with_kernel(ga, kern);
-      parallel_units_pool(nb, nb * M1 * ocg * 8, [&](int64_t b0, int64_t b1) {  // (pixels, channels) -> NCHW
+      parallel_units(nb, nb * M1 * ocg * 8, [&](int64_t b0, int64_t b1) {  // (pixels, channels) -> NCHW
         for (int64_t b = b0; b < b1; ++b) {
           int32_t* y = a.y + ((n0 + b) * s.oc + g * ocg) * M1;
           const int32_t* t = tmp.data() + b * M1 * ocg;

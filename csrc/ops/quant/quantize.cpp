@@ -14,7 +14,7 @@ namespace {
 inline float clamp_nan_lo(float v, float lo, float hi) { return v >= lo ? (v <= hi ? v : hi) : lo; }
 
 void quantize_ref(const QuantizeArgs& a) {
-  parallel_units_pool(a.size, a.size * 4, [&](int64_t i0, int64_t i1) {
+  parallel_units(a.size, a.size * 4, [&](int64_t i0, int64_t i1) {
     for (int64_t i = i0; i < i1; ++i) {
       const float v = std::nearbyint(a.x[i] / a.scale) + float(a.zero_point);
       a.q[i] = uint8_t(clamp_nan_lo(v, 0.0f, 255.0f));
@@ -24,7 +24,7 @@ void quantize_ref(const QuantizeArgs& a) {
 
 void requantize_ref(const RequantizeArgs& a) {
   const int64_t rows = a.outer * a.channels;
-  parallel_units_pool(rows, rows * a.inner * 4, [&](int64_t r0, int64_t r1) {
+  parallel_units(rows, rows * a.inner * 4, [&](int64_t r0, int64_t r1) {
     for (int64_t r = r0; r < r1; ++r) {
       const int64_t c = r % a.channels;
       const float m = a.mult[c], off = a.offset[c];
@@ -41,7 +41,7 @@ void requantize_ref(const RequantizeArgs& a) {
 
 void dequantize_ref(const RequantizeArgs& a) {
   const int64_t rows = a.outer * a.channels;
-  parallel_units_pool(rows, rows * a.inner * 4, [&](int64_t r0, int64_t r1) {
+  parallel_units(rows, rows * a.inner * 4, [&](int64_t r0, int64_t r1) {
     for (int64_t r = r0; r < r1; ++r) {
       const int64_t c = r % a.channels;
       const float m = a.mult[c], b = a.offset[c];

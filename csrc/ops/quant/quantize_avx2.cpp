@@ -73,7 +73,7 @@ template <bool Requant>
 void affine(const RequantizeArgs& a) {
   const float lo = float(a.lo);
   if (a.inner == 1) {  // (M, N): a row holds every channel
-    parallel_units_pool(a.outer, a.outer * a.channels * 4, [&](int64_t r0, int64_t r1) {
+    parallel_units(a.outer, a.outer * a.channels * 4, [&](int64_t r0, int64_t r1) {
       for (int64_t r = r0; r < r1; ++r)
         affine_run<Requant, true>(a.acc + r * a.channels, a.channels, a.mult, a.offset, lo, a.relu,
                                   a.q ? a.q + r * a.channels : nullptr, a.y ? a.y + r * a.channels : nullptr);
@@ -81,7 +81,7 @@ void affine(const RequantizeArgs& a) {
     return;
   }
   const int64_t rows = a.outer * a.channels;  // (N, C, HW): a row is one channel's plane
-  parallel_units_pool(rows, rows * a.inner * 4, [&](int64_t r0, int64_t r1) {
+  parallel_units(rows, rows * a.inner * 4, [&](int64_t r0, int64_t r1) {
     for (int64_t r = r0; r < r1; ++r) {
       const int64_t c = r % a.channels;
       affine_run<Requant, false>(a.acc + r * a.inner, a.inner, a.mult + c, a.offset + c, lo, a.relu,
@@ -95,7 +95,7 @@ void affine(const RequantizeArgs& a) {
 void quantize_u8_avx2(const QuantizeArgs& a) {
   const __m256 s = _mm256_set1_ps(a.scale), zp = _mm256_set1_ps(float(a.zero_point));
   const __m256 lo = _mm256_setzero_ps(), hi = _mm256_set1_ps(255.0f);
-  parallel_units_pool(a.size, a.size * 4, [&](int64_t i0, int64_t i1) {
+  parallel_units(a.size, a.size * 4, [&](int64_t i0, int64_t i1) {
     int64_t i = i0;
     for (; i + 8 <= i1; i += 8) {
       const __m256 v = _mm256_add_ps(round_even(_mm256_div_ps(_mm256_loadu_ps(a.x + i), s)), zp);

@@ -5,8 +5,6 @@
 // vectorized along the row; otherwise vectors run across `inner` and the
 // axis is walked with stride `inner`.
 #pragma once
-#include <omp.h>
-
 #include <limits>
 
 #include "core/simd.h"
@@ -231,8 +229,7 @@ int softmax_threads(const SoftmaxArgs& a) {
 template <class V>
 void softmax_rows_kernel(const SoftmaxArgs& a) {
   const int nt = softmax_threads<V>(a);
-#pragma omp parallel for num_threads(nt) schedule(static)
-  for (int64_t r = 0; r < a.outer; ++r) softmax_row<V>(a, r);
+  parallel_each(a.outer, nt, [&](int64_t r) { softmax_row<V>(a, r); });
 }
 
 template <class V>
@@ -241,11 +238,10 @@ void softmax_strided_kernel(const SoftmaxArgs& a) {
   constexpr int W = V::width;
   const int nt = softmax_threads<V>(a);
   const int64_t blocks = (a.inner + W - 1) / W;
-#pragma omp parallel for num_threads(nt) schedule(static)
-  for (int64_t it = 0; it < a.outer * blocks; ++it) {
+  parallel_each(a.outer * blocks, nt, [&](int64_t it) {
     const int64_t o = it / blocks, j = (it % blocks) * W;
     softmax_columns<V>(a, o, j, a.inner - j >= W ? W : int(a.inner - j));
-  }
+  });
 }
 
 template <class V>
