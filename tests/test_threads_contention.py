@@ -42,6 +42,7 @@ def memory_bound_ops(rng):
     dy = randn(rng, *x.shape)
     w, b = randn(rng, 37), randn(rng, 37)
     _, mean, invstd = K.batch_norm_forward_training(x, w, b)
+    w1, dy1 = randn(rng, 16, 37, 1, 1), randn(rng, 8, 16, 15, 16)
     return [
         ("relu_forward", lambda: K.relu_forward(x)),
         ("sigmoid_backward", lambda: K.sigmoid_backward(dy, x)),
@@ -54,6 +55,9 @@ def memory_bound_ops(rng):
         ("dropout_forward", lambda: K.dropout_forward(x, 0.3, 7)),
         ("lrn_forward", lambda: K.lrn_forward(x, 5)),
         ("cast_f32_to_bf16", lambda: K.cast_f32_to_bf16(x)),
+        # a strided 1x1 conv gathers its pixels (backward data scatters them) around its GEMM
+        ("conv2d_forward 1x1 stride 2", lambda: K.conv2d_forward(x, w1, stride=2)),
+        ("conv2d_backward_data 1x1 stride 2", lambda: K.conv2d_backward_data(dy1, w1, x.shape, stride=2)),
     ]
 
 

@@ -4,8 +4,6 @@
 // and a row of block sizes (gemm/ukernel_*.cpp).
 #include "gemm/gemm.h"
 
-#include <omp.h>
-
 #include <algorithm>
 #include <atomic>
 #include <cmath>
@@ -17,6 +15,7 @@
 
 #include "core/buffer.h"
 #include "core/epilogue.h"
+#include "core/parallel.h"
 #include "core/pool.h"
 #include "core/threads.h"
 #include "gemm/blocksizes.h"
@@ -808,12 +807,13 @@ void gemm_bf16(const GemmArgs& g, const Kern& kern) {
   f.c = tmp.data();
   f.ldc = g.n;
   f.stride_c = mn;
-  auto rows = [&](auto fn) {
-#pragma omp parallel for num_threads(get_num_threads()) if (g.batch * mn > (1 << 16))
-    for (int64_t r = 0; r < g.batch * g.m; ++r) {
-      const int64_t i = r / g.m, row = r % g.m;
-      fn(g.c16 + i * g.stride_c + row * g.ldc, tmp.data() + i * mn + row * g.n);
-    }
+  auto rows = [&](auto fn) {  // on the tile pool (core/parallel.h), 6 bytes a float moved
+    parallel_units(g.batch * g.m, 6 * g.batch * mn, [&](int64_t r0, int64_t r1) {
+      for (int64_t r = r0; r < r1; ++r) {
+        const int64_t i = r / g.m, row = r % g.m;
+        fn(g.c16 + i * g.stride_c + row * g.ldc, tmp.data() + i * mn + row * g.n);
+      }
+    });
   };
   if (g.beta != 0.0f) rows([&](const uint16_t* c16, float* t) { bf16_to_f32_row(c16, g.n, t); });
   gemm_blis(f, kern);

@@ -7,6 +7,7 @@
 
 #include "core/buffer.h"
 #include "core/epilogue.h"
+#include "core/parallel.h"
 #include "core/threads.h"
 #include "gemm/gemm.h"
 
@@ -169,25 +170,30 @@ void backward_weights_ref(const ConvBackwardWeightsArgs& a) {
 bool is_strided(const ConvShape& s) { return s.sh != 1 || s.sw != 1; }
 
 // x[n, c, oh*sh, ow*sw] -> dst (N, C, OH, OW).
+// On the tile pool like every memory-bound pass (core/parallel.h), not an
+// OpenMP team of every thread: ResNet's downsampling layers gather a few
+// hundred KB.
 void gather_strided(const float* x, float* dst, const ConvShape& s) {
-#pragma omp parallel for schedule(static) num_threads(get_num_threads())
-  for (int64_t nc = 0; nc < s.n * s.ic; ++nc)
-    for (int64_t oh = 0; oh < s.oh; ++oh) {
-      const float* in = x + (nc * s.ih + oh * s.sh) * s.iw;
-      float* out = dst + (nc * s.oh + oh) * s.ow;
-      for (int64_t ow = 0; ow < s.ow; ++ow) out[ow] = in[ow * s.sw];
-    }
+  parallel_units(s.n * s.ic, 8 * s.n * s.ic * s.oh * s.ow, [&](int64_t nc0, int64_t nc1) {
+    for (int64_t nc = nc0; nc < nc1; ++nc)
+      for (int64_t oh = 0; oh < s.oh; ++oh) {
+        const float* in = x + (nc * s.ih + oh * s.sh) * s.iw;
+        float* out = dst + (nc * s.oh + oh) * s.ow;
+        for (int64_t ow = 0; ow < s.ow; ++ow) out[ow] = in[ow * s.sw];
+      }
+  });
 }
 
 // dense (N, C, OH, OW) -> dx[n, c, oh*sh, ow*sw], zeros elsewhere.
 void scatter_strided(const float* dense, float* dx, const ConvShape& s) {
-#pragma omp parallel for schedule(static) num_threads(get_num_threads())
-  for (int64_t nc = 0; nc < s.n * s.ic; ++nc) {
-    float* plane = dx + nc * s.ih * s.iw;
-    std::fill(plane, plane + s.ih * s.iw, 0.0f);
-    for (int64_t oh = 0; oh < s.oh; ++oh)
-      for (int64_t ow = 0; ow < s.ow; ++ow) plane[oh * s.sh * s.iw + ow * s.sw] = dense[(nc * s.oh + oh) * s.ow + ow];
-  }
+  parallel_units(s.n * s.ic, 4 * s.n * s.ic * (s.ih * s.iw + s.oh * s.ow), [&](int64_t nc0, int64_t nc1) {
+    for (int64_t nc = nc0; nc < nc1; ++nc) {
+      float* plane = dx + nc * s.ih * s.iw;
+      std::fill(plane, plane + s.ih * s.iw, 0.0f);
+      for (int64_t oh = 0; oh < s.oh; ++oh)
+        for (int64_t ow = 0; ow < s.ow; ++ow) plane[oh * s.sh * s.iw + ow * s.sw] = dense[(nc * s.oh + oh) * s.ow + ow];
+    }
+  });
 }
 
 // The input pixels a pointwise convolution reads, as (N, C, OH, OW).
