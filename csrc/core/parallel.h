@@ -28,12 +28,12 @@ void parallel_ranges(int64_t units, int nt, int64_t chunks, Body&& body) {
 
 // The memory-bound loops (element-wise, norm, softmax, dropout, pooling)
 // hand their work to nt threads through the tile pool in kRangesPerThread
-// ranges a thread, not as an OpenMP static split: beside a spinning process (issue 17's busy machine; 2 threads, Zen 4,
-// 1M floats) a static half left the caller waiting for the thread the OS had
-// descheduled, and relu took 4.2x its quiet time, batch norm 5.9x, softmax
-// 4.2x; now the other thread takes over that thread's remaining ranges.
-// Which thread computes a range never changes a result (element-wise, or
-// each reduction inside one range).
+// ranges a thread, not as an OpenMP static split: beside a spinning process
+// (issue 17's busy machine; 2 threads, Zen 4, 1M floats) a static half left
+// the caller waiting for the thread the OS had descheduled, and relu took
+// 4.2x its quiet time, batch norm 5.9x, softmax 4.2x; now the other thread
+// takes over that thread's remaining ranges. Which thread computes a range
+// never changes a result (element-wise, or each reduction inside one range).
 constexpr int64_t kRangesPerThread = 4;
 
 // body(begin, end) over [0, n) in ranges whose boundaries are multiples of
