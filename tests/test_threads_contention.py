@@ -224,13 +224,16 @@ def test_pool_workers_are_named(rng):
 # parallel call): a 2-thread GEMM, then each dlcore-pool worker's CPUs and
 # the main thread's, as JSON.
 _WORKER_CPUS = """
-import json, os, numpy as np, dlcore
+import json, os, time, numpy as np, dlcore
 from dlcore.kernels import gemm
 if os.environ.get("PIN_MAIN"):
     os.sched_setaffinity(0, {int(os.environ["PIN_MAIN"])})
 dlcore.set_num_threads(2)
 a = np.ones((256, 256), np.float32)
 gemm(a, a)
+# A worker that joined the call on this thread's CPU narrows its mask for a moment to move (leave_cpu):
+# read the masks once the workers are idle again.
+time.sleep(0.2)
 workers = []
 for tid in os.listdir("/proc/self/task"):
     with open(f"/proc/self/task/{tid}/comm") as f:
