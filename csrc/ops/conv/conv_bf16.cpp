@@ -3,13 +3,12 @@
 // arithmetic runs in the GEMM of the chosen ISA (gemm_run_isa).
 #include "ops/conv/conv_bf16.h"
 
-#include <omp.h>
-
 #include <algorithm>
 #include <atomic>
 #include <cstring>
 
 #include "core/bf16.h"
+#include "core/parallel.h"
 #include "core/threads.h"
 #include "gemm/gemm.h"
 
@@ -24,7 +23,8 @@ bool is_stride1_pointwise(const ConvShape& s) {
   return s.kh == 1 && s.kw == 1 && s.sh == 1 && s.sw == 1 && s.pt == 0 && s.pb == 0 && s.pl == 0 && s.pr == 0;
 }
 
-// Threads for a data-movement loop of `work` elements (at least 64 Ki each).
+// Threads for a data-movement loop of `work` elements (at least 64 Ki each);
+// the loops take their ranges from the tile pool (core/parallel.h).
 int move_threads(int64_t work) { return int(std::max<int64_t>(1, std::min<int64_t>(get_num_threads(), work >> 16))); }
 
 // Bytes of column buffer per chunk of images: images are processed in
@@ -65,12 +65,11 @@ template <class Offset>
 void im2col_chunk(const ConvShape& s, const uint16_t* x, int64_t n0, int64_t nb, int64_t ld, Offset offset,
                   uint16_t* dst) {
   const int64_t K = k_of(s), rows = nb * s.groups * K;
-#pragma omp parallel for num_threads(move_threads(rows* p_of(s))) schedule(static)
-  for (int64_t t = 0; t < rows; ++t) {
+  parallel_each(rows, move_threads(rows * p_of(s)), [&](int64_t t) {
     const int64_t n = t / (s.groups * K), g = (t / K) % s.groups, r = t % K;
     const uint16_t* xg = x + ((n0 + n) * s.ic + g * s.icg()) * s.ih * s.iw;
     im2col_row(s, xg, r, dst + offset(n, g) + r * ld);
-  }
+  });
 }
 
 uint16_t* bf16_scratch(int slot, int64_t count) {
@@ -108,12 +107,11 @@ void forward(const ConvBf16ForwardArgs& a) {
     }
   }
   if (a.bias)
-#pragma omp parallel for num_threads(move_threads(s.n* s.oc* P)) schedule(static)
-    for (int64_t no = 0; no < s.n * s.oc; ++no) {
+    parallel_each(s.n * s.oc, move_threads(s.n * s.oc * P), [&](int64_t no) {
       float* yp = a.y + no * P;
       const float b = a.bias[no % s.oc];
       for (int64_t p = 0; p < P; ++p) yp[p] += b;
-    }
+    });
 }
 
 // dcols(n, g) = W_g^T . dy[n, g] as one batched GEMM per group and chunk, then col2im.
@@ -162,11 +160,10 @@ void backward_weights(const ConvBf16BackwardWeightsArgs& a) {
   for (int64_t n0 = 0; n0 < s.n; n0 += chunk) {
     const int64_t nb = std::min(chunk, s.n - n0), ld = nb * P;
     im2col_chunk(s, a.x, n0, nb, ld, [&](int64_t n, int64_t g) { return g * K * ld + n * P; }, cols);
-#pragma omp parallel for num_threads(move_threads(nb* s.oc* P)) schedule(static)
-    for (int64_t t = 0; t < nb * s.oc; ++t) {  // dyg[g][o][n][p] = dy[n0+n][g*OCg+o][p]
+    parallel_each(nb * s.oc, move_threads(nb * s.oc * P), [&](int64_t t) {  // dyg[g][o][n][p] = dy[n0+n][g*OCg+o][p]
       const int64_t n = t / s.oc, o = t % s.oc;
       std::memcpy(dyg + (o * nb + n) * P, a.dy + ((n0 + n) * s.oc + o) * P, sizeof(uint16_t) * size_t(P));
-    }
+    });
     for (int64_t g = 0; g < s.groups; ++g) {
       GemmArgs ga;  // dW_g (OCg x K) (+)= dyg (OCg x nb*P) . cols^T (nb*P x K)
       ga.m = ocg;
@@ -184,15 +181,14 @@ void backward_weights(const ConvBf16BackwardWeightsArgs& a) {
     }
   }
   if (a.db)
-#pragma omp parallel for num_threads(move_threads(s.n* s.oc* P)) schedule(static)
-    for (int64_t o = 0; o < s.oc; ++o) {
+    parallel_each(s.oc, move_threads(s.n * s.oc * P), [&](int64_t o) {
       float sum = 0.0f;
       for (int64_t n = 0; n < s.n; ++n) {
         const uint16_t* d = a.dy + (n * s.oc + o) * P;
         for (int64_t p = 0; p < P; ++p) sum += bf16_to_f32(d[p]);
       }
       a.db[o] = sum;
-    }
+    });
 }
 
 }  // namespace
