@@ -36,19 +36,24 @@ void parallel_ranges(int64_t units, int nt, int64_t chunks, Body&& body) {
 // never changes a result (element-wise, or each reduction inside one range).
 constexpr int64_t kRangesPerThread = 4;
 
-// body(begin, end) over [0, n) in ranges whose boundaries are multiples of
-// `align` items, so that no two threads share a cache line of output.
+// body(begin, end) over [0, n) in kRangesPerThread ranges a thread.
+template <class Body>
+void parallel_split(int64_t n, int nt, Body&& body) {
+  parallel_ranges(n, nt, int64_t(nt) * kRangesPerThread, body);
+}
+
+// The same with range boundaries on multiples of `align` items, so that no
+// two threads share a cache line of output.
 template <class Body>
 void parallel_aligned(int64_t n, int nt, int64_t align, Body&& body) {
-  const int64_t blocks = (n + align - 1) / align;
-  parallel_ranges(blocks, nt, int64_t(nt) * kRangesPerThread,
-                  [&](int64_t b0, int64_t b1) { body(std::min(n, b0 * align), std::min(n, b1 * align)); });
+  parallel_split((n + align - 1) / align, nt,
+                 [&](int64_t b0, int64_t b1) { body(std::min(n, b0 * align), std::min(n, b1 * align)); });
 }
 
 // body(i) for every i in [0, n), over nt threads as above.
 template <class Body>
 void parallel_each(int64_t n, int nt, Body&& body) {
-  parallel_ranges(n, nt, int64_t(nt) * kRangesPerThread, [&](int64_t begin, int64_t end) {
+  parallel_split(n, nt, [&](int64_t begin, int64_t end) {
     for (int64_t i = begin; i < end; ++i) body(i);
   });
 }
@@ -64,7 +69,7 @@ template <class Body>
 void parallel_units(int64_t units, int64_t bytes, Body&& body) {
   const int64_t useful = std::max<int64_t>(1, bytes / kMinBytesPerThread);
   const int nt = int(std::min<int64_t>({int64_t(get_num_threads()), std::max<int64_t>(1, units), useful}));
-  parallel_ranges(units, nt, int64_t(nt) * kRangesPerThread, body);
+  parallel_split(units, nt, body);
 }
 
 }  // namespace dlcore

@@ -16,7 +16,7 @@ template <class Fn>
 void split(int64_t n, Fn fn) {
   constexpr int64_t kMinChunk = 1 << 16;
   const int nt = int(std::max<int64_t>(1, std::min<int64_t>(get_num_threads(), n / kMinChunk)));
-  parallel_ranges(n, nt, int64_t(nt) * kRangesPerThread, fn);
+  parallel_split(n, nt, fn);
 }
 
 void to_bf16_ref(const CastF32ToBf16Args& a) {

@@ -252,7 +252,7 @@ void dropout_kernel(const DropoutArgs& a) {
   // elements) keeps every store aligned then.
   const bool stream = a.n * int64_t(sizeof(float)) >= kStreamMinBytes &&
                       reinterpret_cast<uintptr_t>(a.out) % (sizeof(float) * V::width) == 0;
-  parallel_aligned(groups, nt, 1, [&](int64_t g0, int64_t g1) {
+  parallel_split(groups, nt, [&](int64_t g0, int64_t g1) {
     const int64_t begin = g0 * kGroup, end = g1 * kGroup < a.n ? g1 * kGroup : a.n;
     if (!a.forward && stream) {
       backward_range<V, true>(a, begin, end);
