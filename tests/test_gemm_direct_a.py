@@ -32,11 +32,12 @@ def test_direct_a_against_float64(cpu_backend, rng, m, n):
         assert np.all(err <= 1e-5 * np.sqrt(k) * (1 + 4 * scale)), f"m={m} n={n} k={k}: {err.max():.3g}"
 
 
-@pytest.mark.parametrize("m,k", [(1, 3), (13, 37), (131, 300), (40, 1100), (29, 1024)])
+@pytest.mark.parametrize("m,k", [(1, 3), (13, 37), (131, 300), (40, 1100), (29, 1024), (29, 1536)])
 @pytest.mark.parametrize("n", (64, 160))
 def test_direct_a_bitwise_equals_packed(cpu_backend, rng, m, n, k):
     # n = 160 reads A in place, n = 64 (2 panels) and lda = 1024 (rows in one L1 set) copy its rows
-    # first; the same A given transposed (trans_a) is packed into panels: all bitwise equal.
+    # first; lda = 1536 (rows in two L1 sets) reads it in place; the same A given transposed
+    # (trans_a) is packed into panels: all bitwise equal.
     a, b, c0 = randn(rng, m, k), randn(rng, k, n), randn(rng, m, n)
     at = np.ascontiguousarray(a.T)
     for alpha, beta in ((1.0, 0.0), (0.75, 0.5)):

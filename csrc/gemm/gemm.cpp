@@ -627,6 +627,13 @@ void gemm_dot(const GemmArgs& g, const GemmDot& d, int nt) {
 // first pass does not hide: those copy A first (kDirectMinPanels), as do
 // A's whose MR rows lda apart share too few L1 sets (lda a multiple of 1024
 // floats puts all 12 in one set of an 8-way L1: every broadcast would miss).
+// Two sets of 6 rows each (lda an odd multiple of 512) read in place: Zen 4,
+// 2 threads, 2026-12-05, in-process alternating blocks, GFLOP/s copied ->
+// in place: 512x196x4608 153-173 -> 174-190, 128x196x4608 116 -> 149,
+// 256x784x4608 148 -> 169, 512^3 188 -> 196, 1536^3 195 -> 205,
+// 256x1000x1536 (B^T) 161 -> 177, 64x1000x512 (B^T) 160 -> 169; all 12 in
+// one set stay copied: in place there 1024^3 195 -> 164, 256x4096x4096
+// (B^T) 192 -> 161, 50x1000x2048 (B^T) 147 -> 124.
 // Copied: each tile copies its rows of the k block, unchanged, into a buffer
 // with a stride of an odd number of cache lines (copied_ld), a plain copy
 // where packing was a transpose; then the same in-place kernels. Against
@@ -635,7 +642,7 @@ void gemm_dot(const GemmArgs& g, const GemmDot& d, int nt) {
 // within 2%; one thread within 1%. So A is packed only when transposed
 // (op(A) = A^T: its panels are plain row copies already).
 constexpr int64_t kDirectMinPanels = 4;
-constexpr int kMaxRowsPerL1Set = 4;
+constexpr int kMaxRowsPerL1Set = 6;
 
 // Most of `mr` rows lda floats apart that fall in one set of a 64-set L1
 // with 64-byte lines (Zen 4: 32 KiB 8-way; Sapphire Rapids: 48 KiB 12-way).
