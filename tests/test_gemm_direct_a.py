@@ -46,7 +46,11 @@ def test_direct_a_bitwise_equals_packed(cpu_backend, rng, m, n, k):
         np.testing.assert_array_equal(direct, packed)
 
 
-@pytest.mark.parametrize("m,n,k", [(131, 200, 129), (128, 128, 128), (17, 300, 577)])
+# The last two: A in place with tiles of >= 256 columns, whose grid counts A's tile-column
+# passes as a quarter of a packing (gemm.cpp a_packings): 200 x 2100 runs 1 x 8 tiles
+# instead of 2 x 4 at 2 threads, 150 x 1300 2 x 5 instead of 1 x 9 at 3.
+@pytest.mark.parametrize("m,n,k", [(131, 200, 129), (128, 128, 128), (17, 300, 577), (200, 2100, 300),
+                                   (150, 1300, 577)])
 def test_direct_a_threads_bitwise(rng, m, n, k):
     a, b, c0 = randn(rng, m, k), randn(rng, k, n), randn(rng, m, n)
     outs = [at_threads(t, lambda: K.gemm(a, b, alpha=0.75, beta=0.5, out=c0.copy())) for t in (1, 2, 3)]

@@ -386,6 +386,27 @@ double tiles_makespan(int64_t m, int64_t n, int64_t rows_per, int64_t cols_per, 
   return *std::max_element(free_at.begin(), free_at.end());
 }
 
+// A's packing for grid_for, in units of packing A once, for a grid of q
+// tile columns of cols_per columns: each tile column packs (or copies) its
+// rows of A again, q in all. Read in place, nothing is packed; each tile
+// column's first pass still reads A from memory again, counted as a
+// quarter of a packing for tiles of kWideCols columns or more (as much as a
+// packing for narrower ones). Counted whole, the grid split M where
+// splitting N costs nothing for A but each tile row packs B again: VGG-16
+// conv3_2 as a GEMM, 256x3136x2304 (B 28 MB), 2 threads, 2x4 tiles -> 1x8,
+// Zen 4, 2026-12-05, in-process alternating blocks, eight runs: +2 to +11%
+// (170-190 -> 180-193 GFLOP/s). It also turns 512^3 from 2x4 into 4x2
+// (three runs: 0.97-1.04, the noise). A quarter for narrower tiles too
+// moved 128^3 (1x2 -> 2x1: 1-8% slower in three runs), 256^3, 256x196x2304
+// and 384x169x2304; counting shared panels of A (shared_a_panels) once
+// moved the squares and FC layers 1-2% slower: neither kept.
+constexpr int64_t kWideCols = 256;
+constexpr double kInPlaceAPass = 0.25;
+
+double a_packings(AMode amode, int64_t q, int64_t cols_per) {
+  return amode == AMode::in_place && cols_per >= kWideCols ? kInPlaceAPass * double(q) : double(q);
+}
+
 // Splits C into a tm x tn grid of panel-aligned tiles, at least `target`
 // of them where the panels allow, each run as a sub-product with its own
 // packing buffers and no barrier: threads take tiles from an atomic counter
@@ -402,12 +423,12 @@ double tiles_makespan(int64_t m, int64_t n, int64_t rows_per, int64_t cols_per, 
 // them unequal: N = 81 is panels of 32, 32 and 17 columns, and split in two
 // across N one thread gets 64 columns, the other 17; split across M, 36 and
 // 28 rows), plus the redundant packing (splitting N makes every tile column
-// pack its rows of A again; splitting M, its columns of B), shared by the
-// threads.
+// pack its rows of A again, a_packings; splitting M, its columns of B),
+// shared by the threads.
 // 64x81x4096 (B^T), 2 threads, Zen 4, 2026-12-04: 98-100 -> 120-122 GFLOP/s
 // (split across N before, across M now); other shapes within the noise.
 template <class Kern>
-void grid_for(int64_t m, int64_t n, int64_t target, int nt, const Kern& kern, int64_t* tm, int64_t* tn) {
+void grid_for(int64_t m, int64_t n, int64_t target, int nt, const Kern& kern, AMode amode, int64_t* tm, int64_t* tn) {
   const int64_t m_panels = ceil_div(m, kern.mr), n_panels = ceil_div(n, kern.nr);
   target = std::min(target, m_panels * n_panels);
   *tm = 1;
@@ -417,7 +438,8 @@ void grid_for(int64_t m, int64_t n, int64_t target, int nt, const Kern& kern, in
     const int64_t q = std::min(n_panels, ceil_div(target, r));
     if (r * q < target) continue;
     const double makespan = tiles_makespan(m, n, ceil_div(m_panels, r) * kern.mr, ceil_div(n_panels, q) * kern.nr, nt);
-    const double packing = kPackFmas * (double(q) * double(m) + double(r) * double(n)) / nt;
+    const double a_pack = a_packings(amode, q, ceil_div(n_panels, q) * kern.nr);
+    const double packing = kPackFmas * (a_pack * double(m) + double(r) * double(n)) / nt;
     if (makespan + packing < best) {
       best = makespan + packing;
       *tm = r;
@@ -449,7 +471,9 @@ template <class Kern>
 int64_t tile_target(int64_t m, int64_t n, int nt, const Kern& kern) {
   for (int64_t per = kTilesPerThread; per > 1; --per) {
     int64_t tm, tn;
-    grid_for(m, n, nt * per, nt, kern, &tm, &tn);
+    // A counted as packed whatever a_mode: the tile count keeps the
+    // estimate it was measured with; a_mode only shapes the grid.
+    grid_for(m, n, nt * per, nt, kern, AMode::packed, &tm, &tn);
     const double extra = kPackFmas * (double(tn - 1) / double(n) + double(tm - 1) / double(m));
     if (extra <= kMaxExtraPacking) return nt * per;
   }
@@ -464,9 +488,9 @@ struct TileGrid {
 };
 
 template <class Kern>
-TileGrid tile_grid(int64_t m, int64_t n, int64_t target, int nt, const Kern& kern) {
+TileGrid tile_grid(int64_t m, int64_t n, int64_t target, int nt, const Kern& kern, AMode amode) {
   TileGrid t;
-  grid_for(m, n, target, nt, kern, &t.tm, &t.tn);
+  grid_for(m, n, target, nt, kern, amode, &t.tm, &t.tn);
   t.rows_per = ceil_div(ceil_div(m, kern.mr), t.tm) * kern.mr;
   t.cols_per = ceil_div(ceil_div(n, kern.nr), t.tn) * kern.nr;
   return t;
@@ -765,8 +789,8 @@ void gemm_blis(const GemmArgs& g, const Kern& kern) {
       return;
     }
   }
-  const TileGrid whole = tile_grid(g.m, g.n, 1, 1, kern);
   const AMode amode = a_mode(g, kern);
+  const TileGrid whole = tile_grid(g.m, g.n, 1, 1, kern, amode);
   using P = typename Kern::packed_t;
   auto product = [&](int64_t p, const TileGrid& grid, int64_t t, const TileShare<P>& share) {
     run_tile(g, ga + p * g.stride_a, gb + p * g.stride_b, g.c + p * g.stride_c, grid, t, sum, kern, amode, share);
@@ -782,7 +806,7 @@ void gemm_blis(const GemmArgs& g, const Kern& kern) {
   }
   // Few products: each split into a grid and all their tiles in one loop,
   // one join per call instead of one per product.
-  const TileGrid grid = tile_grid(g.m, g.n, ceil_div(tile_target(g.m, g.n, nt, kern), products), nt, kern);
+  const TileGrid grid = tile_grid(g.m, g.n, ceil_div(tile_target(g.m, g.n, nt, kern), products), nt, kern, amode);
   TileShare<P> share;  // slots are numbered by panel: one product's only
   if (products == 1 && sum == 1) share.a = shared_a_panels(g, kern, grid, amode);
   parallel_tiles(products * grid.tiles(), nt,
