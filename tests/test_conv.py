@@ -73,6 +73,12 @@ CASES = [
     (2, 3, 5, 12, 4, 3, 3, 1, 1, 1, 1),             # exactly one 12-column tile, both ways
     (1, 5, 6, 13, 8, 3, 3, 1, 1, 1, 1),             # blocked forward, one block, 13 columns; dx 5 channels
     (1, 16, 9, 37, 5, 3, 3, 1, 1, 1, 1),            # blocked forward, one block, 37 columns
+    # 5-8 input channels per group: the narrow forward / backward weights on avx512 (up to half its 16
+    # lanes, conv.h use_narrow), the blocked kernels on avx2; backward data keeps gather/scatter.
+    (2, 7, 11, 13, 20, 3, 3, 1, 1, 1, 1),           # 7 channels, 2 output blocks on avx512
+    (1, 16, 9, 10, 6, 3, 5, 2, (1, 2), 1, 2),       # groups 2 of 8 channels, stride 2: the scatter dx
+    (2, 6, 10, 9, 33, 5, 3, 1, 2, (2, 1), 1),       # 6 channels, dilation, 3 output blocks
+    (3, 5, 8, 31, 17, 2, 7, (1, 2), (0, 3), 1, 1),  # 5 channels, a wide kernel, stride 1x2
     # Outputs of <= 4 pixels: GEMMs over the minibatch on avx2/avx512 (conv_fold.cpp), dead taps dropped.
     (3, 20, 1, 1, 24, 3, 3, 1, 1, 1, 1),            # 1x1 image, pad 1: 8 of 9 taps read only padding
     (2, 16, 2, 2, 18, 3, 3, 1, 1, 1, 1),            # ResNet-18 layer4-like 2x2, every tap live
@@ -216,6 +222,32 @@ def test_conv_narrow_backward_data_runs_col2im(cpu_backend, rng):
     conv2d_backward_data(randn(rng, 2, 4, 9, 11), randn(rng, 4, 1, 3, 3), (2, 4, 11, 13), groups=4,
                          backend=cpu_backend)
     assert "col2im" not in dlcore.kernels.last_dispatch()
+
+
+def test_conv_narrow_inputs_up_to_half_a_vector(cpu_backend, rng):
+    # 5-8 input channels per group: the narrow forward and backward-weights entries where the vector has
+    # 16 lanes (avx512), the blocked ones with 8 (avx2), each declining the other with its limit; backward
+    # data's col2im keeps its 4 on both.
+    x, w = randn(rng, 2, 6, 9, 11), randn(rng, 16, 6, 3, 3)
+    narrow = cpu_backend == "avx512"
+    y = conv2d_forward(x, w, padding=1, backend=cpu_backend)
+    d = dlcore.kernels.last_dispatch(detail=True)
+    if cpu_backend == "ref":
+        return
+    assert d["implementation"].endswith("narrow" if narrow else "blocked")
+    if not narrow:
+        assert "input channels per group 6 > 4" in dict(d["declined"])[f"conv2d_forward_{cpu_backend}_narrow"]
+    conv2d_backward_weights(x, y, w.shape, padding=1, backend=cpu_backend)
+    assert dlcore.kernels.last_dispatch().endswith("narrow" if narrow else "blocked")
+    conv2d_backward_data(y, w, x.shape, padding=1, backend=cpu_backend)
+    d = dlcore.kernels.last_dispatch(detail=True)
+    assert "input channels per group 6 > 4" in dict(d["declined"])[f"conv2d_backward_data_{cpu_backend}_col2im"]
+    x9, w9 = randn(rng, 1, 9, 6, 7), randn(rng, 4, 9, 3, 3)
+    conv2d_forward(x9, w9, backend=cpu_backend)
+    d = dlcore.kernels.last_dispatch(detail=True)
+    assert d["implementation"].endswith("blocked")
+    limit = 8 if narrow else 4
+    assert f"input channels per group 9 > {limit}" in dict(d["declined"])[f"conv2d_forward_{cpu_backend}_narrow"]
 
 
 def test_conv_small_outputs_run_as_gemms_over_the_batch(cpu_backend, rng):

@@ -310,9 +310,13 @@ std::string declines_depthwise(const Args& a) {
                                   "ICg=",
                                   a.s.icg(), ", OCg=", a.s.ocg(), ", groups=", a.s.groups, ")");
 }
-template <class Args>
+template <class Args, int Width>
 std::string declines_narrow(const Args& a) {
-  return use_narrow(a.s) ? std::string() : cat("input channels per group ", a.s.icg(), " > 4");
+  return use_narrow(a.s, Width) ? std::string()
+                                : cat("input channels per group ", a.s.icg(), " > ", narrow_channels(Width));
+}
+std::string declines_col2im(const ConvBackwardDataArgs& a) {
+  return use_col2im(a.s) ? std::string() : cat("input channels per group ", a.s.icg(), " > ", kNarrowChannels);
 }
 std::string declines_gather(const ConvBackwardDataArgs& a) {
   return backward_data_as_forward(a.s)
@@ -421,13 +425,13 @@ const Registry<ConvForwardArgs>& conv2d_forward_registry() {
               {"conv2d_forward_avx512_gemm1x1", Isa::avx512, declines_gemm1x1<A>, forward_gemm1x1_avx512},
               {"conv2d_forward_avx512_depthwise", Isa::avx512, declines_depthwise<A>, forward_depthwise_avx512},
               {"conv2d_forward_avx512_fold", Isa::avx512, declines_fold<A>, forward_fold_avx512},
-              {"conv2d_forward_avx512_narrow", Isa::avx512, declines_narrow<A>, forward_narrow_avx512},
+              {"conv2d_forward_avx512_narrow", Isa::avx512, declines_narrow<A, 16>, forward_narrow_avx512},
               {"conv2d_forward_avx512_blocked", Isa::avx512, nullptr, forward_blocked_avx512}, )
               DLCORE_IF_AVX2(
                   {"conv2d_forward_avx2_gemm1x1", Isa::avx2, declines_gemm1x1<A>, forward_gemm1x1_avx2},
                   {"conv2d_forward_avx2_depthwise", Isa::avx2, declines_depthwise<A>, forward_depthwise_avx2},
                   {"conv2d_forward_avx2_fold", Isa::avx2, declines_fold<A>, forward_fold_avx2},
-                  {"conv2d_forward_avx2_narrow", Isa::avx2, declines_narrow<A>, forward_narrow_avx2},
+                  {"conv2d_forward_avx2_narrow", Isa::avx2, declines_narrow<A, 8>, forward_narrow_avx2},
                   {"conv2d_forward_avx2_blocked", Isa::avx2, nullptr, forward_blocked_avx2}, ){
                   "conv2d_forward_ref", Isa::ref, nullptr, forward_ref},
       });
@@ -444,7 +448,7 @@ const Registry<ConvBackwardDataArgs>& conv2d_backward_data_registry() {
               {"conv2d_backward_data_avx512_depthwise", Isa::avx512, declines_depthwise<A>,
                backward_data_depthwise_avx512},
               {"conv2d_backward_data_avx512_fold", Isa::avx512, declines_fold<A>, backward_data_fold_avx512},
-              {"conv2d_backward_data_avx512_col2im", Isa::avx512, declines_narrow<A>, backward_data_col2im_avx512},
+              {"conv2d_backward_data_avx512_col2im", Isa::avx512, declines_col2im, backward_data_col2im_avx512},
               {"conv2d_backward_data_avx512_gather", Isa::avx512, declines_gather, backward_data_gather_avx512},
               {"conv2d_backward_data_avx512_scatter", Isa::avx512, nullptr, backward_data_scatter_avx512}, )
               DLCORE_IF_AVX2(
@@ -452,7 +456,7 @@ const Registry<ConvBackwardDataArgs>& conv2d_backward_data_registry() {
                   {"conv2d_backward_data_avx2_depthwise", Isa::avx2, declines_depthwise<A>,
                    backward_data_depthwise_avx2},
                   {"conv2d_backward_data_avx2_fold", Isa::avx2, declines_fold<A>, backward_data_fold_avx2},
-                  {"conv2d_backward_data_avx2_col2im", Isa::avx2, declines_narrow<A>, backward_data_col2im_avx2},
+                  {"conv2d_backward_data_avx2_col2im", Isa::avx2, declines_col2im, backward_data_col2im_avx2},
                   {"conv2d_backward_data_avx2_gather", Isa::avx2, declines_gather, backward_data_gather_avx2},
                   {"conv2d_backward_data_avx2_scatter", Isa::avx2, nullptr, backward_data_scatter_avx2}, ){
                   "conv2d_backward_data_ref", Isa::ref, nullptr, backward_data_ref},
@@ -471,7 +475,7 @@ const Registry<ConvBackwardWeightsArgs>& conv2d_backward_weights_registry() {
               {"conv2d_backward_weights_avx512_depthwise", Isa::avx512, declines_depthwise<A>,
                backward_weights_depthwise_avx512},
               {"conv2d_backward_weights_avx512_fold", Isa::avx512, declines_fold<A>, backward_weights_fold_avx512},
-              {"conv2d_backward_weights_avx512_narrow", Isa::avx512, declines_narrow<A>,
+              {"conv2d_backward_weights_avx512_narrow", Isa::avx512, declines_narrow<A, 16>,
                backward_weights_narrow_avx512},
               {"conv2d_backward_weights_avx512_blocked", Isa::avx512, nullptr, backward_weights_blocked_avx512}, )
               DLCORE_IF_AVX2(
@@ -480,7 +484,8 @@ const Registry<ConvBackwardWeightsArgs>& conv2d_backward_weights_registry() {
                   {"conv2d_backward_weights_avx2_depthwise", Isa::avx2, declines_depthwise<A>,
                    backward_weights_depthwise_avx2},
                   {"conv2d_backward_weights_avx2_fold", Isa::avx2, declines_fold<A>, backward_weights_fold_avx2},
-                  {"conv2d_backward_weights_avx2_narrow", Isa::avx2, declines_narrow<A>, backward_weights_narrow_avx2},
+                  {"conv2d_backward_weights_avx2_narrow", Isa::avx2, declines_narrow<A, 8>,
+                   backward_weights_narrow_avx2},
                   {"conv2d_backward_weights_avx2_blocked", Isa::avx2, nullptr, backward_weights_blocked_avx2}, ){
                   "conv2d_backward_weights_ref", Isa::ref, nullptr, backward_weights_ref},
       });

@@ -155,7 +155,7 @@ void conv_poison_scratch();
 // fastest first; each declines what it cannot run, with the reason):
 //   gemm1x1   a 1x1 unpadded convolution as GEMMs on NCHW (no reorder)
 //   depthwise one input channel and few outputs per group (phase planes)
-//   narrow    forward / backward-weights with ICg <= 4 (RGB, grey input)
+//   narrow    forward / backward-weights with ICg <= 4 (RGB, grey input; <= 8 on AVX-512)
 //   fold      outputs of <= kFoldMaxPixels pixels as GEMMs over the minibatch (conv_fold.cpp)
 //   col2im    backward-data with ICg <= 4 as GEMM + col2im (conv_col2im.cpp)
 //   gather    backward-data at stride 1 as a forward convolution of dy
@@ -169,8 +169,24 @@ inline bool is_pointwise(const ConvShape& s) {
 // per group. With more outputs per group the narrow blocked path fills its
 // W-lane output blocks well.
 inline bool use_depthwise(const ConvShape& s) { return s.icg() == 1 && s.ocg() <= 4 && s.groups > 1; }
-// Narrow inputs: 1 (grey), 3 (RGB) channels per group, or a few more.
-inline bool use_narrow(const ConvShape& s) { return s.icg() <= 4; }
+// Narrow inputs: 1 (grey), 3 (RGB) channels per group, or a few more. The
+// narrow forward and backward-weights kernels take exactly ICg channels as
+// the input block, where the channel-blocked ones pad it to a whole vector.
+// Up to 4 on every ISA, up to half a vector (8) on AVX-512, whose 16-lane
+// blocks would otherwise spend most FMAs on padding (LeNet's conv2 reads 6
+// channels). Zen 4, 2 threads, batch 64, ms narrow vs blocked, 2026-12-05:
+// 6 -> 16 channels 5x5 at 14x14 forward 0.20 vs 0.46, backward weights
+// 0.41 vs 0.53; 8 -> 16 0.24 vs 0.45, 0.51 vs 0.54; 6 -> 32 3x3 at 28x28
+// 1.10 vs 2.51, 2.19 vs 2.61; 5 -> 40 3x3 at 17x17 0.49 vs 1.28, 1.42 vs
+// 2.35. (AVX2's 8-lane blocks waste at most half: not measured there.)
+constexpr int64_t kNarrowChannels = 4;
+inline int64_t narrow_channels(int width) { return width / 2 > kNarrowChannels ? width / 2 : kNarrowChannels; }
+inline bool use_narrow(const ConvShape& s, int width) { return s.icg() <= narrow_channels(width); }
+// Backward data as GEMM + col2im (conv_col2im.cpp): inputs of up to 4
+// channels per group on every ISA. Not up to 8 on AVX-512: the GEMM's k is
+// OCg, and at LeNet's conv2 (16 outputs) it measured slower than the gather
+// form (6 -> 16 channels 0.70 vs 0.58 ms, 8 -> 16 0.91 vs 0.58).
+inline bool use_col2im(const ConvShape& s) { return s.icg() <= kNarrowChannels; }
 // Backward data at stride 1 is a forward convolution of dy padded by the
 // dilated kernel extent minus the forward padding: needs pad <= dilation * (k - 1).
 inline bool backward_data_as_forward(const ConvShape& s) {

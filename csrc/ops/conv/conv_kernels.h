@@ -14,6 +14,8 @@
 // and broadcasts RW scalars of the source row (oneDNN's jit_avx2_conv idea).
 #pragma once
 #include <cstdint>
+#include <stdexcept>
+#include <type_traits>
 
 #include "core/epilogue.h"
 #include "core/parallel.h"
@@ -531,22 +533,42 @@ const float* blocked_bias(const ConvForwardArgs& a, const Blocking& b) {
   return bias;
 }
 
-// Narrow inputs: 1 (grey), 3 (RGB) channels per group, or a few more
-// (conv.h use_narrow(); its registry entry declines the others).
+// f(std::integral_constant<int, CI>{}) for CI = icg, a narrow input's
+// channels per group: 1..4, and 5..8 where a vector has 16 lanes (conv.h
+// use_narrow; its registry entries decline the others).
+template <class V, class F>
+void with_narrow_channels(int64_t icg, F&& f) {
+  switch (icg) {
+    case 1:
+      return f(std::integral_constant<int, 1>{});
+    case 2:
+      return f(std::integral_constant<int, 2>{});
+    case 3:
+      return f(std::integral_constant<int, 3>{});
+    case 4:
+      return f(std::integral_constant<int, 4>{});
+  }
+  if constexpr (V::width >= 16) {
+    switch (icg) {
+      case 5:
+        return f(std::integral_constant<int, 5>{});
+      case 6:
+        return f(std::integral_constant<int, 6>{});
+      case 7:
+        return f(std::integral_constant<int, 7>{});
+      case 8:
+        return f(std::integral_constant<int, 8>{});
+    }
+  }
+  throw std::logic_error("conv narrow path: unsupported input channels per group");
+}
+
+// Narrow inputs: 1 (grey), 3 (RGB) channels per group, or a few more.
 template <class V>
 void conv2d_forward_narrow(const ConvForwardArgs& a) {
   const Blocking b = blocking_for(a.s, V::width);
   const float* bias = blocked_bias<V>(a, b);
-  switch (b.icg) {
-    case 1:
-      return forward_narrow<V, 1>(a, bias);
-    case 2:
-      return forward_narrow<V, 2>(a, bias);
-    case 3:
-      return forward_narrow<V, 3>(a, bias);
-    default:
-      return forward_narrow<V, 4>(a, bias);
-  }
+  with_narrow_channels<V>(b.icg, [&](auto ci) { forward_narrow<V, decltype(ci)::value>(a, bias); });
 }
 
 template <class V>
@@ -799,16 +821,7 @@ void backward_weights_narrow(const ConvBackwardWeightsArgs& a) {
 
 template <class V>
 void conv2d_backward_weights_narrow(const ConvBackwardWeightsArgs& a) {
-  switch (a.s.icg()) {  // narrow inputs: 1 (grey), 3 (RGB) channels, or a few more
-    case 1:
-      return backward_weights_narrow<V, 1>(a);
-    case 2:
-      return backward_weights_narrow<V, 2>(a);
-    case 3:
-      return backward_weights_narrow<V, 3>(a);
-    default:
-      return backward_weights_narrow<V, 4>(a);
-  }
+  with_narrow_channels<V>(a.s.icg(), [&](auto ci) { backward_weights_narrow<V, decltype(ci)::value>(a); });
 }
 
 template <class V>
