@@ -534,33 +534,16 @@ const float* blocked_bias(const ConvForwardArgs& a, const Blocking& b) {
 }
 
 // f(std::integral_constant<int, CI>{}) for CI = icg, a narrow input's
-// channels per group: 1..4, and 5..8 where a vector has 16 lanes (conv.h
+// channels per group: 1..4, and up to 8 where a vector has 16 lanes (conv.h
 // use_narrow; its registry entries decline the others).
-template <class V, class F>
+template <class V, int CI = 1, class F>
 void with_narrow_channels(int64_t icg, F&& f) {
-  switch (icg) {
-    case 1:
-      return f(std::integral_constant<int, 1>{});
-    case 2:
-      return f(std::integral_constant<int, 2>{});
-    case 3:
-      return f(std::integral_constant<int, 3>{});
-    case 4:
-      return f(std::integral_constant<int, 4>{});
-  }
-  if constexpr (V::width >= 16) {
-    switch (icg) {
-      case 5:
-        return f(std::integral_constant<int, 5>{});
-      case 6:
-        return f(std::integral_constant<int, 6>{});
-      case 7:
-        return f(std::integral_constant<int, 7>{});
-      case 8:
-        return f(std::integral_constant<int, 8>{});
-    }
-  }
-  throw std::logic_error("conv narrow path: unsupported input channels per group");
+  constexpr int kMost = V::width >= 16 ? 8 : 4;
+  if (icg == CI) return f(std::integral_constant<int, CI>{});
+  if constexpr (CI < kMost)
+    with_narrow_channels<V, CI + 1>(icg, f);
+  else
+    throw std::logic_error("conv narrow path: unsupported input channels per group");
 }
 
 // Narrow inputs: 1 (grey), 3 (RGB) channels per group, or a few more.
