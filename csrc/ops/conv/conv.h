@@ -180,7 +180,7 @@ inline bool use_depthwise(const ConvShape& s) { return s.icg() == 1 && s.ocg() <
 // 1.10 vs 2.51, 2.19 vs 2.61; 5 -> 40 3x3 at 17x17 0.49 vs 1.28, 1.42 vs
 // 2.35. (AVX2's 8-lane blocks waste at most half: not measured there.)
 constexpr int64_t kNarrowChannels = 4;
-inline int64_t narrow_channels(int width) { return width / 2 > kNarrowChannels ? width / 2 : kNarrowChannels; }
+constexpr int64_t narrow_channels(int width) { return width / 2 > kNarrowChannels ? width / 2 : kNarrowChannels; }
 inline bool use_narrow(const ConvShape& s, int width) { return s.icg() <= narrow_channels(width); }
 // Backward data as GEMM + col2im (conv_col2im.cpp): inputs of up to 4
 // channels per group on every ISA. Not up to 8 on AVX-512: the GEMM's k is
@@ -212,7 +212,7 @@ const ConvAlgorithms& conv_algorithms_avx512();
 
 // Backward data as GEMM + col2im (conv_col2im.cpp): the column gradients
 // w_g^T . dy_g by dlcore::gemm on `backend`, then added into dx. The
-// registry uses it for narrow inputs (use_narrow): every lane does work.
+// registry uses it for narrow inputs (use_col2im): every lane does work.
 void conv2d_backward_data_col2im(const ConvBackwardDataArgs& a, const char* backend);
 // Small images as GEMMs over the minibatch (conv_fold.cpp): outputs of at
 // most kFoldMaxPixels pixels (OH*OW), all three passes, dead taps dropped;

@@ -33,7 +33,7 @@ template <class Args>
 void narrow_by_width(const Args& a, void (*narrow16)(const Args&), void (*narrow8)(const Args&),
                      void (*blocked8)(const Args&)) {
   if (a.s.ocg() > kEightLaneChannels) return narrow16(a);
-  (a.s.icg() <= kNarrowChannels ? narrow8 : blocked8)(a);
+  (use_narrow(a.s, V8::width) ? narrow8 : blocked8)(a);
 }
 
 void forward_narrow(const ConvForwardArgs& a) {

@@ -538,7 +538,7 @@ const float* blocked_bias(const ConvForwardArgs& a, const Blocking& b) {
 // use_narrow; its registry entries decline the others).
 template <class V, int CI = 1, class F>
 void with_narrow_channels(int64_t icg, F&& f) {
-  constexpr int kMost = V::width >= 16 ? 8 : 4;
+  constexpr int64_t kMost = narrow_channels(V::width);
   if (icg == CI) return f(std::integral_constant<int, CI>{});
   if constexpr (CI < kMost)
     with_narrow_channels<V, CI + 1>(icg, f);
