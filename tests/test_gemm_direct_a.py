@@ -80,3 +80,46 @@ def test_rows_sharing_an_l1_set_are_copied_and_right(cpu_backend, rng, k):
     got = K.gemm(a, b, out=poisoned((m, n)), backend=cpu_backend)
     want, scale = gemm_reference(a, b, False, False, 1.0, 0.0, np.zeros((m, n)))
     assert np.all(np.abs(got - want) <= 1e-5 * np.sqrt(k) * (1 + 4 * scale))
+
+
+# ---- B read in place (gemm.cpp b_in_place) ---------------------------------------------------
+# With A not packed, op(B) = B and tiles of at most MC = 144 rows, the micro-kernels load B's
+# full-width panels where they lie (the right edge of 15 / 31 columns stays packed). trans_a packs
+# A and with it B: the same FMAs in the same order, so bitwise equal. m = 145 is two row blocks at
+# one thread (B packed there), k = 1100 three k blocks, lda = 1024 copies A's rows first.
+@pytest.mark.parametrize("m", (1, 7, 12, 25, 143, 144, 145))
+@pytest.mark.parametrize("n,k", [(128, 37), (175, 1100), (4001, 5), (161, 1024)])
+def test_b_in_place_bitwise_equals_packed(cpu_backend, rng, m, n, k):
+    a, b, c0 = randn(rng, m, k), randn(rng, k, n), randn(rng, m, n)
+    at = np.ascontiguousarray(a.T)
+    for alpha, beta in ((1.0, 0.0), (-0.5, 1.0)):
+        out = c0.copy() if beta != 0.0 else poisoned((m, n))
+        in_place = K.gemm(a, b, alpha=alpha, beta=beta, out=out, backend=cpu_backend)
+        packed = K.gemm(at, b, trans_a=True, alpha=alpha, beta=beta, out=c0.copy(), backend=cpu_backend)
+        np.testing.assert_array_equal(in_place, packed)
+        want, scale = gemm_reference(a, b, False, False, alpha, beta, c0)
+        assert np.all(np.abs(in_place - want) <= 1e-5 * np.sqrt(k) * (1 + 4 * scale)), f"m={m} n={n} k={k}"
+
+
+# 256 x 256 and 290 x 160 are one tile of > 144 rows at one thread (B packed) and tiles of <= 144
+# rows at two and three (B in place): the results must not tell.
+@pytest.mark.parametrize("m,n,k", [(256, 256, 300), (290, 160, 700), (100, 3000, 64)])
+def test_b_in_place_threads_bitwise(rng, m, n, k):
+    a, b, c0 = randn(rng, m, k), randn(rng, k, n), randn(rng, m, n)
+    outs = [at_threads(t, lambda: K.gemm(a, b, alpha=0.75, beta=0.5, out=c0.copy())) for t in (1, 2, 3)]
+    for o in outs[1:]:
+        np.testing.assert_array_equal(outs[0], o)
+    want, scale = gemm_reference(a, b, False, False, 0.75, 0.5, c0)
+    assert np.all(np.abs(outs[0] - want) <= 1e-5 * np.sqrt(k) * (1 + 4 * scale))
+
+
+def test_b_in_place_conv1x1_with_bias(cpu_backend, rng):
+    # A 1x1 convolution is one GEMM an image, W (40 x 24) times the image's (24 x 33*35) pixels:
+    # B = the input, read in place, with the bias epilogue on every tile.
+    x, w, bias = randn(rng, 3, 24, 33, 35), randn(rng, 40, 24, 1, 1), randn(rng, 40)
+    outs = [at_threads(t, lambda: K.conv2d_forward(x, w, bias, stride=1, padding=0, backend=cpu_backend))
+            for t in (1, 2, 3)]
+    for o in outs[1:]:
+        np.testing.assert_array_equal(outs[0], o)
+    ref = np.einsum("nchw,oc->nohw", x.astype(np.float64), w[:, :, 0, 0].astype(np.float64)) + bias[:, None, None]
+    np.testing.assert_allclose(outs[0], ref, rtol=1e-4, atol=1e-4 * np.sqrt(24))

@@ -16,6 +16,17 @@ namespace dlcore {
 // pack_kernels.h); every packing buffer is allocated with this slack.
 constexpr int kPackSlack = 16;
 
+// Packing (pack_kernels.h), and the loads ahead of a B read in place
+// (gemm.cpp), prefetch into L2 (__builtin_prefetch locality 2: prefetcht1),
+// not L1: the source is read once, and the L1 holds the micro-kernel's
+// operands of the tile packed around it. One thread, Zen 4, 2026-12-04,
+// medians of 3 alternating processes, vs L1 (prefetcht0), dlcore/oneDNN in
+// the same run: 64x4096x25088 (B^T) 77 -> 83 GFLOP/s (0.83 -> 0.88),
+// 256x4096x4096 (B^T) 94 -> 97, 50x1000x2048 (B^T) 80 -> 90, 64x3136x576
+// 76 -> 81; two threads (5 runs) 0-6% faster on 9 report shapes. A longer
+// distance (256 floats) measured no better.
+constexpr int kPrefetchLocality = 2;
+
 using GemmUKernel = void (*)(int64_t k, const float* a, const float* b, float* c, int64_t ldc, float alpha, float beta);
 // C = alpha * A B^T + beta * C on a block of at most GemmDot::mr x nr
 // elements, A's and B's rows both along k, read in place (gemm_dot_tile).
@@ -44,10 +55,16 @@ using GemmUKernelDirect = void (*)(int64_t k, const float* a, int64_t lda, const
                                    float alpha, float beta);
 using GemmUKernelDirectCols = void (*)(int64_t k, const float* a, int64_t lda, const float* b, float* c, int64_t ldc,
                                        float alpha, float beta, int cols);
+using GemmUKernelDirectB = void (*)(int64_t k, const float* a, int64_t lda, const float* b, int64_t ldb, float* c,
+                                    int64_t ldc, float alpha, float beta);
 struct GemmDirectA {
   GemmUKernelDirect full;              // mr x nr
   const GemmUKernelDirect* edge_rows;  // [r]: the first 0 < r < mr rows, full width
   GemmUKernelDirectCols right;         // full height, 0 < cols < nr
+  // The same two with B read in place too (gemm.cpp b_in_place): a
+  // full-width B panel's rows ldb apart instead of a packed panel.
+  GemmUKernelDirectB full_b = nullptr;
+  const GemmUKernelDirectB* edge_rows_b = nullptr;
 };
 
 struct GemmKernel {

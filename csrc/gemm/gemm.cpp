@@ -115,11 +115,30 @@ inline void micro_tile(const Kern& kern, int64_t kc, const P* ap, const P* bp, f
   add_tile(tile, kern.nr, c, ldc, rows, cols, beta);
 }
 
+// `rows` rows of `cols` floats, ld apart, fetched toward L2 (as packing
+// does, kPrefetchLocality): the next panel of a B read in place.
+inline void prefetch_rows(const float* p, int64_t ld, int cols, int64_t rows) {
+  for (int64_t r = 0; r < rows; ++r, p += ld) {
+    __builtin_prefetch(p, 0, kPrefetchLocality);
+    __builtin_prefetch(p + cols - 1, 0, kPrefetchLocality);
+  }
+}
+
 // The same with A read in place (GemmDirectA): `a` is the tile's first row
-// of A at its k block, lda apart. The corner tile (both edges) computes its
-// rows full width into the buffer; nothing reads A past `rows`.
+// of A at its k block, lda apart; `bp` a packed panel, or with ldb > 0 the
+// first row of a full-width panel of B read in place (b_in_place), ldb
+// apart. The corner tile (both edges) computes its rows full width into the
+// buffer; nothing reads A past `rows`.
 inline void micro_tile_direct(const GemmKernel& kern, const GemmDirectA& d, int64_t kc, const float* a, int64_t lda,
-                              const float* bp, float* c, int64_t ldc, int rows, int cols, float alpha, float beta) {
+                              const float* bp, int64_t ldb, float* c, int64_t ldc, int rows, int cols, float alpha,
+                              float beta) {
+  if (ldb > 0) {  // B read in place: full-width tiles only
+    if (rows == kern.mr)
+      d.full_b(kc, a, lda, bp, ldb, c, ldc, alpha, beta);
+    else
+      d.edge_rows_b[rows](kc, a, lda, bp, ldb, c, ldc, alpha, beta);
+    return;
+  }
   if (cols == kern.nr) {
     if (rows == kern.mr)
       d.full(kc, a, lda, bp, c, ldc, alpha, beta);
@@ -262,7 +281,7 @@ struct TileShare {
 // over the call's shared panels of A where `share` has them.
 template <class Kern, class S = typename Kern::src_t, class P = typename Kern::packed_t>
 void gemm_serial(const GemmArgs& g, const S* a, const S* b, float* c, int64_t m, int64_t n, const Kern& kern, P* bbuf,
-                 P* abuf, AMode amode, const TileShare<P>& share) {
+                 P* abuf, AMode amode, bool b_in_place, const TileShare<P>& share) {
   const GemmDirectA* direct = amode != AMode::packed ? direct_of(kern) : nullptr;
   const bool copied = direct && amode == AMode::copied;
   const int64_t k = g.k;
@@ -312,16 +331,24 @@ void gemm_serial(const GemmArgs& g, const S* a, const S* b, float* c, int64_t m,
         for (int64_t jr = 0; jr < n_panels; ++jr) {
           const int cols = int(std::min<int64_t>(nr, nc - jr * nr));
           P* bp = bbuf + jr * nr * kp;
-          if (ic == 0) kern.pack_b(b, g.ldb, g.trans_b, pc, kc, jc + jr * nr, cols, nr, bp);
+          // Full-width panels of a B read in place are not packed; the right
+          // edge always is (its panel is zero-padded to nr columns).
+          const bool b_here = b_in_place && cols == nr;
+          const bool next_here = b_in_place && jr + 1 < n_panels && nc - (jr + 1) * nr >= nr;
+          if (ic == 0 && !b_here) kern.pack_b(b, g.ldb, g.trans_b, pc, kc, jc + jr * nr, cols, nr, bp);
           for (int64_t ir = 0; ir < m_panels; ++ir) {
             const int rows = int(std::min<int64_t>(mr, mc - ir * mr));
             float* ct = c + (ic + ir * mr) * g.ldc + jc + jr * nr;
             bool done = false;
             if constexpr (std::is_same<Kern, GemmKernel>::value) {
+              if (next_here)  // this micro-tile's share of the next panel's rows, into L2
+                prefetch_rows(b + (pc + kc * ir / m_panels) * g.ldb + jc + (jr + 1) * nr, g.ldb, nr,
+                              kc * (ir + 1) / m_panels - kc * ir / m_panels);
               if (direct) {
                 const float* ap = copied ? a_panels[size_t(ir)] : a + (ic + ir * mr) * g.lda + pc;
-                micro_tile_direct(kern, *direct, kc, ap, copied ? ldp : g.lda, bp, ct, g.ldc, rows, cols, g.alpha,
-                                  beta);
+                const float* bq = b_here ? b + pc * g.ldb + jc + jr * nr : bp;
+                micro_tile_direct(kern, *direct, kc, ap, copied ? ldp : g.lda, bq, b_here ? g.ldb : 0, ct, g.ldc, rows,
+                                  cols, g.alpha, beta);
                 done = true;
               }
             }
@@ -353,13 +380,13 @@ size_t a_block_floats(int64_t m, int64_t k, const Kern& kern) {
 
 template <class Kern, class S>
 void gemm_serial_buffered(const GemmArgs& g, const S* a, const S* b, float* c, int64_t m, int64_t n, const Kern& kern,
-                          AMode amode, const TileShare<typename Kern::packed_t>& share) {
+                          AMode amode, bool b_in_place, const TileShare<typename Kern::packed_t>& share) {
   using P = typename Kern::packed_t;
   thread_local ScratchBuffer tb, ta;
   P* bbuf = reinterpret_cast<P*>(tb.get(b_block_floats(g.k, n, kern)));
   P* abuf = reinterpret_cast<P*>(ta.get(a_block_floats(m, g.k, kern)));
   thread_begin(kern);
-  gemm_serial(g, a, b, c, m, n, kern, bbuf, abuf, amode, share);
+  gemm_serial(g, a, b, c, m, n, kern, bbuf, abuf, amode, b_in_place, share);
   thread_end(kern);
 }
 
@@ -386,6 +413,34 @@ double tiles_makespan(int64_t m, int64_t n, int64_t rows_per, int64_t cols_per, 
   return *std::max_element(free_at.begin(), free_at.end());
 }
 
+// ---- B read in place (GemmDirectA::full_b) ---------------------------------
+// With A not packed (a_mode) and op(B) = B, a full-width B micro-panel is nr
+// floats of kc rows ldb apart, which the micro-kernels can load where they
+// lie. Packed, B is a copy from memory with no arithmetic to hide its misses,
+// repaid only by the micro-tiles that reuse the panel: a tile of at most MC
+// rows (one ic block) uses each panel for at most MC / MR micro-tiles, right
+// after packing it, so there B is read in place, and each micro-tile fetches
+// its share of the next panel's rows into L2 meanwhile (gemm_serial), so the
+// first micro-tile of a panel does not wait on memory. Taller tiles pack B:
+// its panels serve every ic block (squares, 256x3136x2304, 384x2048x1000:
+// within 2% either way). Zen 4, 2026-12-05, in-process alternating blocks,
+// GFLOP/s packed -> in place, 2 threads (1 thread): 64x3136x576 176 -> 193
+// (81 -> 102; oneDNN 194 (91)), 128x784x1152 204 -> 215 (97 -> 107),
+// 64x50176x576 141 -> 162 (75 -> 81), 256^3 201 -> 215, 100x1000x2048
+// (A copied) 165 -> 184 (88 -> 101), 64x3136x1024 165 -> 191 (73 -> 96).
+// Without the prefetch (session 9) the first micro-tiles waited: one thread
+// 64x3136x576 78 -> 56.
+template <class Kern>
+bool b_readable_in_place(const GemmArgs& g, const Kern& kern, AMode amode) {
+  const GemmDirectA* d = direct_of(kern);
+  return d && d->full_b && amode != AMode::packed && !g.trans_b;
+}
+// ... and read in place by tiles of `tile_rows` rows.
+template <class Kern>
+bool b_in_place(bool readable, const Kern& kern, int64_t tile_rows) {
+  return readable && tile_rows <= kern.mc;
+}
+
 // A's packing for grid_for, in units of packing A once, for a grid of q
 // tile columns of cols_per columns: each tile column packs (or copies) its
 // rows of A again, q in all. Read in place, nothing is packed; each tile
@@ -401,10 +456,21 @@ double tiles_makespan(int64_t m, int64_t n, int64_t rows_per, int64_t cols_per, 
 // and 384x169x2304; counting shared panels of A (shared_a_panels) once
 // moved the squares and FC layers 1-2% slower: neither kept.
 constexpr int64_t kWideCols = 256;
-constexpr double kInPlaceAPass = 0.25;
+constexpr double kInPlacePass = 0.25;
 
 double a_packings(AMode amode, int64_t q, int64_t cols_per) {
-  return amode == AMode::in_place && cols_per >= kWideCols ? kInPlaceAPass * double(q) : double(q);
+  return amode == AMode::in_place && cols_per >= kWideCols ? kInPlacePass * double(q) : double(q);
+}
+
+// B's packing for grid_for, in units of packing B once, for r tile rows of
+// rows_per rows: each tile row packs its columns of B again, r in all; read
+// in place, each still reads them from memory, counted as kInPlacePass of a
+// packing. Counted whole, the grid kept tiles taller than MC that pack B:
+// 2 threads, GFLOP/s, 256x3136x2304 192 -> 203, 200x2100x300 192 -> 214,
+// 300x2000x500 209 -> 213, 1024^3 194 -> 203 (A copied), others within 2%;
+// counted free, 256^3 went 214 -> 194 (2x2 -> 4x1).
+double b_packings(bool readable, int64_t r, int64_t rows_per, int64_t mc) {
+  return readable && rows_per <= mc ? kInPlacePass * double(r) : double(r);
 }
 
 // Splits C into a tm x tn grid of panel-aligned tiles, at least `target`
@@ -423,12 +489,14 @@ double a_packings(AMode amode, int64_t q, int64_t cols_per) {
 // them unequal: N = 81 is panels of 32, 32 and 17 columns, and split in two
 // across N one thread gets 64 columns, the other 17; split across M, 36 and
 // 28 rows), plus the redundant packing (splitting N makes every tile column
-// pack its rows of A again, a_packings; splitting M, its columns of B),
+// pack its rows of A again, a_packings; splitting M, its columns of B,
+// b_packings),
 // shared by the threads.
 // 64x81x4096 (B^T), 2 threads, Zen 4, 2026-12-04: 98-100 -> 120-122 GFLOP/s
 // (split across N before, across M now); other shapes within the noise.
 template <class Kern>
-void grid_for(int64_t m, int64_t n, int64_t target, int nt, const Kern& kern, AMode amode, int64_t* tm, int64_t* tn) {
+void grid_for(int64_t m, int64_t n, int64_t target, int nt, const Kern& kern, AMode amode, bool b_direct, int64_t* tm,
+              int64_t* tn) {
   const int64_t m_panels = ceil_div(m, kern.mr), n_panels = ceil_div(n, kern.nr);
   target = std::min(target, m_panels * n_panels);
   *tm = 1;
@@ -439,7 +507,8 @@ void grid_for(int64_t m, int64_t n, int64_t target, int nt, const Kern& kern, AM
     if (r * q < target) continue;
     const double makespan = tiles_makespan(m, n, ceil_div(m_panels, r) * kern.mr, ceil_div(n_panels, q) * kern.nr, nt);
     const double a_pack = a_packings(amode, q, ceil_div(n_panels, q) * kern.nr);
-    const double packing = kPackFmas * (a_pack * double(m) + double(r) * double(n)) / nt;
+    const double b_pack = b_packings(b_direct, r, ceil_div(m_panels, r) * kern.mr, kern.mc);
+    const double packing = kPackFmas * (a_pack * double(m) + b_pack * double(n)) / nt;
     if (makespan + packing < best) {
       best = makespan + packing;
       *tm = r;
@@ -473,7 +542,7 @@ int64_t tile_target(int64_t m, int64_t n, int nt, const Kern& kern) {
     int64_t tm, tn;
     // A counted as packed whatever a_mode: the tile count keeps the
     // estimate it was measured with; a_mode only shapes the grid.
-    grid_for(m, n, nt * per, nt, kern, AMode::packed, &tm, &tn);
+    grid_for(m, n, nt * per, nt, kern, AMode::packed, false, &tm, &tn);
     const double extra = kPackFmas * (double(tn - 1) / double(n) + double(tm - 1) / double(m));
     if (extra <= kMaxExtraPacking) return nt * per;
   }
@@ -488,9 +557,9 @@ struct TileGrid {
 };
 
 template <class Kern>
-TileGrid tile_grid(int64_t m, int64_t n, int64_t target, int nt, const Kern& kern, AMode amode) {
+TileGrid tile_grid(int64_t m, int64_t n, int64_t target, int nt, const Kern& kern, AMode amode, bool b_direct) {
   TileGrid t;
-  grid_for(m, n, target, nt, kern, amode, &t.tm, &t.tn);
+  grid_for(m, n, target, nt, kern, amode, b_direct, &t.tm, &t.tn);
   t.rows_per = ceil_div(ceil_div(m, kern.mr), t.tm) * kern.mr;
   t.cols_per = ceil_div(ceil_div(n, kern.nr), t.tn) * kern.nr;
   return t;
@@ -540,7 +609,7 @@ SharedPanels<P> shared_a_panels(const GemmArgs& g, const Kern& kern, const TileG
 // calls as `sum` GEMM calls one after the other.
 template <class Kern, class S>
 void run_tile(const GemmArgs& g, const S* a, const S* b, float* c, const TileGrid& grid, int64_t t, int64_t sum,
-              const Kern& kern, AMode amode, TileShare<typename Kern::packed_t> share) {
+              const Kern& kern, AMode amode, bool b_in_place, TileShare<typename Kern::packed_t> share) {
   const int64_t ti = t / grid.tn, tj = t % grid.tn;
   const int64_t r0 = std::min(g.m, ti * grid.rows_per), r1 = std::min(g.m, (ti + 1) * grid.rows_per);
   const int64_t c0 = std::min(g.n, tj * grid.cols_per), c1 = std::min(g.n, (tj + 1) * grid.cols_per);
@@ -560,7 +629,7 @@ void run_tile(const GemmArgs& g, const S* a, const S* b, float* c, const TileGri
     const S* a_sub = g.trans_a ? ai + r0 : ai + r0 * g.lda;
     const S* b_sub = g.trans_b ? bi + c0 * g.ldb : bi + c0;
     gemm_serial_buffered(i + 1 < sum ? plain : gi, a_sub, b_sub, c + r0 * g.ldc + c0, r1 - r0, c1 - c0, kern, amode,
-                         share);
+                         b_in_place, share);
   }
 }
 
@@ -790,27 +859,32 @@ void gemm_blis(const GemmArgs& g, const Kern& kern) {
     }
   }
   const AMode amode = a_mode(g, kern);
-  const TileGrid whole = tile_grid(g.m, g.n, 1, 1, kern, amode);
+  const bool b_direct = b_readable_in_place(g, kern, amode);
+  const TileGrid whole = tile_grid(g.m, g.n, 1, 1, kern, amode, b_direct);
   using P = typename Kern::packed_t;
-  auto product = [&](int64_t p, const TileGrid& grid, int64_t t, const TileShare<P>& share) {
-    run_tile(g, ga + p * g.stride_a, gb + p * g.stride_b, g.c + p * g.stride_c, grid, t, sum, kern, amode, share);
+  const bool b_whole = b_in_place(b_direct, kern, g.m);
+  auto product = [&](int64_t p, const TileGrid& grid, int64_t t, bool b_here, const TileShare<P>& share) {
+    run_tile(g, ga + p * g.stride_a, gb + p * g.stride_b, g.c + p * g.stride_c, grid, t, sum, kern, amode, b_here,
+             share);
   };
   if (nt <= 1) {
-    for (int64_t p = 0; p < products; ++p) product(p, whole, 0, {});
+    for (int64_t p = 0; p < products; ++p) product(p, whole, 0, b_whole, {});
     return;
   }
   if (products >= int64_t(nt) * kTilesPerThread) {
     // Many products: one per tile, handed out dynamically.
-    parallel_tiles(products, nt, [&](int64_t p) { product(p, whole, 0, {}); });
+    parallel_tiles(products, nt, [&](int64_t p) { product(p, whole, 0, b_whole, {}); });
     return;
   }
   // Few products: each split into a grid and all their tiles in one loop,
   // one join per call instead of one per product.
-  const TileGrid grid = tile_grid(g.m, g.n, ceil_div(tile_target(g.m, g.n, nt, kern), products), nt, kern, amode);
+  const TileGrid grid =
+      tile_grid(g.m, g.n, ceil_div(tile_target(g.m, g.n, nt, kern), products), nt, kern, amode, b_direct);
   TileShare<P> share;  // slots are numbered by panel: one product's only
   if (products == 1 && sum == 1) share.a = shared_a_panels(g, kern, grid, amode);
+  const bool b_tiles = b_in_place(b_direct, kern, grid.rows_per);
   parallel_tiles(products * grid.tiles(), nt,
-                 [&](int64_t t) { product(t / grid.tiles(), grid, t % grid.tiles(), share); });
+                 [&](int64_t t) { product(t / grid.tiles(), grid, t % grid.tiles(), b_tiles, share); });
 }
 
 // The dtype column: float32 kernels decline bf16 operands and vice versa.

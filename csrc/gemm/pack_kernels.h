@@ -23,15 +23,7 @@ namespace {
 // prefetches never fault).
 constexpr int64_t kPrefetchRows = 16;
 constexpr int64_t kPrefetchFloats = 64;
-// Packing prefetches into L2 (__builtin_prefetch locality 2: prefetcht1),
-// not L1: the source is read once, and the L1 holds the micro-kernel's
-// operands of the tile packed around it. One thread, Zen 4, 2026-12-04,
-// medians of 3 alternating processes, vs L1 (prefetcht0), dlcore/oneDNN in
-// the same run: 64x4096x25088 (B^T) 77 -> 83 GFLOP/s (0.83 -> 0.88),
-// 256x4096x4096 (B^T) 94 -> 97, 50x1000x2048 (B^T) 80 -> 90, 64x3136x576
-// 76 -> 81; two threads (5 runs) 0-6% faster on 9 report shapes. A longer
-// distance (256 floats) measured no better.
-constexpr int kPrefetchLocality = 2;
+// Packing prefetches toward L2, not L1 (kPrefetchLocality, blocksizes.h).
 
 #if defined(__AVX2__)
 // dst[c * ldd + r] = src[r * lds + c] for an 8 x 8 block.

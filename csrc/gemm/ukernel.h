@@ -10,11 +10,14 @@ namespace {
 // at the right edge of C), the last stored under a mask of `tail` lanes when
 // MASKED. B's packed panel is zero-padded, so its loads need no mask; per
 // element, the arithmetic is the full tile's. A is a packed panel (element
-// (i, p) at a[p * MR + i]), or with DIRECT read in place (a[i * lda + p]):
-// the same values in the same order, so the same result bit for bit.
-template <class V, int MR, int NV, int ROWS, int NVU, bool MASKED, bool DIRECT = false>
+// (i, p) at a[p * MR + i]), or with DIRECT read in place (a[i * lda + p]);
+// B likewise a packed panel (b[p * NR + j]) or with DIRECT_B rows of B in
+// place (b[p * ldb + j], full-width tiles): the same values in the same
+// order, so the same result bit for bit.
+template <class V, int MR, int NV, int ROWS, int NVU, bool MASKED, bool DIRECT = false, bool DIRECT_B = false>
 DLCORE_INLINE void gemm_tile_body(int64_t k, const float* __restrict a, int64_t lda, const float* __restrict b,
-                                  float* __restrict c, int64_t ldc, float alpha, float beta, int tail) {
+                                  float* __restrict c, int64_t ldc, float alpha, float beta, int tail,
+                                  int64_t ldb = 0) {
   constexpr int W = V::width;
   constexpr int NR = NV * W;
   using reg = typename V::reg;
@@ -35,7 +38,7 @@ DLCORE_INLINE void gemm_tile_body(int64_t k, const float* __restrict a, int64_t 
       for (int j = 0; j < NVU; ++j) acc[i][j] = V::fmadd(av, bv[j], acc[i][j]);
     }
     a += DIRECT ? 1 : MR;
-    b += NR;
+    b += DIRECT_B ? ldb : NR;
   }
 
   // beta == 0: C is not read (it may hold NaN poison), a branch outside the loops.
@@ -109,10 +112,19 @@ void gemm_ukernel_right_direct(int64_t k, const float* __restrict a, int64_t lda
   gemm_right_body<V, MR, NV, true>(k, a, lda, b, c, ldc, alpha, beta, cols);
 }
 
+// A and B both read in place (GemmDirectA::full_b, edge_rows_b).
+template <class V, int MR, int NV, int ROWS = MR>
+void gemm_ukernel_direct_b(int64_t k, const float* __restrict a, int64_t lda, const float* __restrict b, int64_t ldb,
+                           float* __restrict c, int64_t ldc, float alpha, float beta) {
+  gemm_tile_body<V, MR, NV, ROWS, NV, false, true, true>(k, a, lda, b, c, ldc, alpha, beta, V::width, ldb);
+}
+
 template <class V, int MR, int NV, int... R>
 struct DirectA {
   static constexpr GemmUKernelDirect edge[] = {nullptr, &gemm_ukernel_direct<V, MR, NV, R>...};
-  static constexpr GemmDirectA kernels{&gemm_ukernel_direct<V, MR, NV>, edge, &gemm_ukernel_right_direct<V, MR, NV>};
+  static constexpr GemmUKernelDirectB edge_b[] = {nullptr, &gemm_ukernel_direct_b<V, MR, NV, R>...};
+  static constexpr GemmDirectA kernels{&gemm_ukernel_direct<V, MR, NV>, edge, &gemm_ukernel_right_direct<V, MR, NV>,
+                                       &gemm_ukernel_direct_b<V, MR, NV>, edge_b};
 };
 
 // The "NT" layout (y = x W^T: rows of A and rows of B both run along k) as
