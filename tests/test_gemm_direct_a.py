@@ -2,8 +2,9 @@
 straight from its rows (C with >= 4 panels of columns), or from a plain copy of them (gemm.cpp
 a_mode), instead of packing it into panels. Checked on every row remainder of the 12-row tile,
 full, right-edge and corner tiles, k past the cache block, alpha/beta with poisoned C, the fused epilogue and 1/2/3
-threads, against float64; and bitwise against the packed path (the same A given transposed),
-which computes each element with the same FMAs in the same order."""
+threads, against float64; and bitwise against the same A given transposed (read in place by
+columns, or packed where its rows crowd the L1 sets), which computes each element with the same
+FMAs in the same order."""
 import numpy as np
 import pytest
 
@@ -37,7 +38,7 @@ def test_direct_a_against_float64(cpu_backend, rng, m, n):
 def test_direct_a_bitwise_equals_packed(cpu_backend, rng, m, n, k):
     # n = 160 reads A in place, n = 64 (2 panels) and lda = 1024 (rows in one L1 set) copy its rows
     # first; lda = 1536 (rows in two L1 sets) reads it in place; the same A given transposed
-    # (trans_a) is packed into panels: all bitwise equal.
+    # (trans_a) is read by columns (lda = m): all bitwise equal.
     a, b, c0 = randn(rng, m, k), randn(rng, k, n), randn(rng, m, n)
     at = np.ascontiguousarray(a.T)
     for alpha, beta in ((1.0, 0.0), (0.75, 0.5)):
@@ -123,3 +124,34 @@ def test_b_in_place_conv1x1_with_bias(cpu_backend, rng):
         np.testing.assert_array_equal(outs[0], o)
     ref = np.einsum("nchw,oc->nohw", x.astype(np.float64), w[:, :, 0, 0].astype(np.float64)) + bias[:, None, None]
     np.testing.assert_allclose(outs[0], ref, rtol=1e-4, atol=1e-4 * np.sqrt(24))
+
+
+# ---- op(A) = A^T read in place (gemm.cpp a_mode, AMode::columns) ------------------------------
+# A given transposed is read where it lies (a k step's MR values are contiguous in A's row p)
+# unless its rows lda apart crowd the L1 sets: lda = m = 512 or 1024 packs it. Whatever the
+# layout, the FMAs are the same: bitwise the product of A given as it is.
+@pytest.mark.parametrize("m", (1, 7, 12, 13, 25, 131, 145, 512, 1024))
+@pytest.mark.parametrize("n,k,tb", [(175, 1100, False), (64, 37, False), (160, 300, True)])
+def test_a_columns_in_place_bitwise(cpu_backend, rng, m, n, k, tb):
+    a, c0 = randn(rng, m, k), randn(rng, m, n)
+    b = randn(rng, *((n, k) if tb else (k, n)))
+    at = np.ascontiguousarray(a.T)
+    for alpha, beta in ((1.0, 0.0), (-0.5, 1.0)):
+        out = c0.copy() if beta != 0.0 else poisoned((m, n))
+        cols = K.gemm(at, b, trans_a=True, trans_b=tb, alpha=alpha, beta=beta, out=out, backend=cpu_backend)
+        rows = K.gemm(a, b, trans_b=tb, alpha=alpha, beta=beta, out=c0.copy(), backend=cpu_backend)
+        if not (tb and (m <= 16 or n <= 32)):  # there A as it is takes the dot tiles (gemm.cpp use_dot)
+            np.testing.assert_array_equal(cols, rows)
+        want, scale = gemm_reference(at, b, True, tb, alpha, beta, c0)
+        assert np.all(np.abs(cols - want) <= 1e-5 * np.sqrt(k) * (1 + 4 * scale)), f"m={m} n={n} k={k}"
+
+
+@pytest.mark.parametrize("m,n,k", [(131, 200, 129), (290, 160, 700), (64, 3000, 96)])
+def test_a_columns_in_place_threads_bitwise(rng, m, n, k):
+    at, b, c0 = randn(rng, k, m), randn(rng, k, n), randn(rng, m, n)
+    outs = [at_threads(t, lambda: K.gemm(at, b, trans_a=True, alpha=0.75, beta=0.5, out=c0.copy()))
+            for t in (1, 2, 3)]
+    for o in outs[1:]:
+        np.testing.assert_array_equal(outs[0], o)
+    want, scale = gemm_reference(at, b, True, False, 0.75, 0.5, c0)
+    assert np.all(np.abs(outs[0] - want) <= 1e-5 * np.sqrt(k) * (1 + 4 * scale))

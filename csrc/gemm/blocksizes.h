@@ -50,7 +50,8 @@ using GemmPackB = void (*)(const float* b, int64_t ldb, bool trans_b, int64_t ro
                            int nr, float* dst);
 
 // A read in place instead of packed: op(A) = A row-major, element (i, p) at
-// a[i * lda + p], broadcast straight from its rows (see gemm.cpp a_mode).
+// a[i * lda + p], broadcast straight from its rows, or op(A) = A^T, element
+// (i, p) at a[p * lda + i] (GemmKernel::direct_at; see gemm.cpp a_mode).
 using GemmUKernelDirect = void (*)(int64_t k, const float* a, int64_t lda, const float* b, float* c, int64_t ldc,
                                    float alpha, float beta);
 using GemmUKernelDirectCols = void (*)(int64_t k, const float* a, int64_t lda, const float* b, float* c, int64_t ldc,
@@ -88,8 +89,11 @@ struct GemmKernel {
   // use_dot), where transposing the operands into panels costs more than
   // the register blocking saves.
   const GemmDot* dot = nullptr;
-  // Optional: the same tiles reading A in place (gemm.cpp a_mode).
+  // Optional: the same tiles reading A in place (gemm.cpp a_mode): its rows
+  // where op(A) = A, its columns where op(A) = A^T (element (i, p) at
+  // a[p * lda + i]: a k step's MR values are contiguous).
   const GemmDirectA* direct_a = nullptr;
+  const GemmDirectA* direct_at = nullptr;
 };
 
 // Each defined in its own translation unit, compiled with its own ISA flags.

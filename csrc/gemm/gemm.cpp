@@ -70,9 +70,13 @@ inline void add_tile(const float* tile, int ld, float* c, int64_t ldc, int rows,
 }
 
 // How op(A) reaches the micro-kernels (see a_mode): packed into panels, read
-// in place, or its rows copied as they are into a buffer with a stride that
-// spreads them over the L1 sets, then read like in place.
-enum class AMode { packed, in_place, copied };
+// in place (op(A) = A: its rows), or its rows copied as they are into a
+// buffer with a stride that spreads them over the L1 sets, then read like in
+// place; or op(A) = A^T read in place (its columns: ukernel.h ASource).
+enum class AMode { packed, in_place, copied, columns };
+
+// Nothing of A is packed or copied.
+inline bool a_read_in_place(AMode amode) { return amode == AMode::in_place || amode == AMode::columns; }
 
 // Row stride of the copied A block: kc rounded up to an odd number of
 // 64-byte lines, so consecutive rows start in different L1 sets.
@@ -81,9 +85,12 @@ inline int64_t copied_ld(int64_t kc) {
   return (ld / 16) % 2 == 0 ? ld + 16 : ld;
 }
 
-inline const GemmDirectA* direct_of(const GemmKernel& kern) { return kern.direct_a; }
+// The kernels that read A as `amode` says (null: packed panels).
+inline const GemmDirectA* direct_of(const GemmKernel& kern, AMode amode) {
+  return amode == AMode::packed ? nullptr : amode == AMode::columns ? kern.direct_at : kern.direct_a;
+}
 template <class S, class P>
-inline const GemmDirectA* direct_of(const GemmKernelOf<S, P>&) {
+inline const GemmDirectA* direct_of(const GemmKernelOf<S, P>&, AMode) {
   return nullptr;
 }
 
@@ -282,7 +289,7 @@ struct TileShare {
 template <class Kern, class S = typename Kern::src_t, class P = typename Kern::packed_t>
 void gemm_serial(const GemmArgs& g, const S* a, const S* b, float* c, int64_t m, int64_t n, const Kern& kern, P* bbuf,
                  P* abuf, AMode amode, bool b_in_place, const TileShare<P>& share) {
-  const GemmDirectA* direct = amode != AMode::packed ? direct_of(kern) : nullptr;
+  const GemmDirectA* direct = direct_of(kern, amode);
   const bool copied = direct && amode == AMode::copied;
   const int64_t k = g.k;
   const int mr = kern.mr, nr = kern.nr;
@@ -345,7 +352,9 @@ void gemm_serial(const GemmArgs& g, const S* a, const S* b, float* c, int64_t m,
                 prefetch_rows(b + (pc + kc * ir / m_panels) * g.ldb + jc + (jr + 1) * nr, g.ldb, nr,
                               kc * (ir + 1) / m_panels - kc * ir / m_panels);
               if (direct) {
-                const float* ap = copied ? a_panels[size_t(ir)] : a + (ic + ir * mr) * g.lda + pc;
+                const float* ap = copied                    ? a_panels[size_t(ir)]
+                                  : amode == AMode::columns ? a + pc * g.lda + ic + ir * mr
+                                                            : a + (ic + ir * mr) * g.lda + pc;
                 const float* bq = b_here ? b + pc * g.ldb + jc + jr * nr : bp;
                 micro_tile_direct(kern, *direct, kc, ap, copied ? ldp : g.lda, bq, b_here ? g.ldb : 0, ct, g.ldc, rows,
                                   cols, g.alpha, beta);
@@ -432,8 +441,8 @@ double tiles_makespan(int64_t m, int64_t n, int64_t rows_per, int64_t cols_per, 
 // 64x3136x576 78 -> 56.
 template <class Kern>
 bool b_readable_in_place(const GemmArgs& g, const Kern& kern, AMode amode) {
-  const GemmDirectA* d = direct_of(kern);
-  return d && d->full_b && amode != AMode::packed && !g.trans_b;
+  const GemmDirectA* d = direct_of(kern, amode);
+  return d && d->full_b && !g.trans_b;
 }
 // ... and read in place by tiles of `tile_rows` rows.
 template <class Kern>
@@ -459,7 +468,7 @@ constexpr int64_t kWideCols = 256;
 constexpr double kInPlacePass = 0.25;
 
 double a_packings(AMode amode, int64_t q, int64_t cols_per) {
-  return amode == AMode::in_place && cols_per >= kWideCols ? kInPlacePass * double(q) : double(q);
+  return a_read_in_place(amode) && cols_per >= kWideCols ? kInPlacePass * double(q) : double(q);
 }
 
 // B's packing for grid_for, in units of packing B once, for r tile rows of
@@ -590,8 +599,7 @@ SharedPanels<P> shared_a_panels(const GemmArgs& g, const Kern& kern, const TileG
   sp.slot_elems = slot_elems<P>((packed_k(kern, kb) + 32) * kern.mr);
   sp.panels = ceil_div(g.m, kern.mr);
   const int64_t slots = ceil_div(g.k, kb) * sp.panels;
-  if (grid.tn < 2 || grid.cols_per < kShareMinCols || amode == AMode::in_place ||
-      slots * sp.slot_elems > kMaxSharedElems)
+  if (grid.tn < 2 || grid.cols_per < kShareMinCols || a_read_in_place(amode) || slots * sp.slot_elems > kMaxSharedElems)
     return SharedPanels<P>{};
   sp.data = reinterpret_cast<P*>(data.get(size_t(ceil_div(slots * sp.slot_elems * int64_t(sizeof(P)), 4))));
   if (slots > capacity) {
@@ -746,9 +754,28 @@ int rows_per_l1_set(int64_t lda, int mr) {
   return most;
 }
 
+// op(A) = A^T read in place (AMode::columns): a micro-tile reads MR
+// contiguous floats of A's row p at each k step, rows lda apart, so a run
+// of k steps must spread over the L1 sets as A's rows do above: at most
+// kMaxColumnStepsPerL1Set of kColumnSteps consecutive k steps in one set.
+// Zen 4, 2 threads, 2026-12-05, in-process alternating blocks, GFLOP/s
+// packed -> in place: the transposed product of 512x49x4608 (A' = B,
+// lda 49) 146 -> 162, of 512x49x2304 127 -> 148 (one thread +2-3%);
+// op(A) = A^T with lda 64 (64x3136x576) 167 -> 197, 256 (256x3136x2304)
+// 176 -> 195, 500 (500x800x64) 181 -> 199, 768 (768x1024x512) 174 -> 196,
+// 128 (128x3136x576) 182 -> 190; but lda 512 (16 steps in 2 sets:
+// 512x3136x576) 186 -> 161, 1024 (1024^3) 187 -> 173, 4096 (4096x4096x64)
+// 155 -> 143: those stay packed.
+constexpr int kColumnSteps = 16;
+constexpr int kMaxColumnStepsPerL1Set = 4;
+
 template <class Kern>
 AMode a_mode(const GemmArgs& g, const Kern& kern) {
-  if (!direct_of(kern) || g.trans_a) return AMode::packed;
+  if (g.trans_a)
+    return direct_of(kern, AMode::columns) && rows_per_l1_set(g.lda, kColumnSteps) <= kMaxColumnStepsPerL1Set
+               ? AMode::columns
+               : AMode::packed;
+  if (!direct_of(kern, AMode::in_place)) return AMode::packed;
   if (ceil_div(g.n, kern.nr) >= kDirectMinPanels && rows_per_l1_set(g.lda, kern.mr) <= kMaxRowsPerL1Set)
     return AMode::in_place;
   return AMode::copied;

@@ -6,15 +6,21 @@
 namespace dlcore {
 namespace {
 
+// Where a micro-kernel reads A's element (i, p) of its MR-row tile: a packed
+// panel (a[p * MR + i]), A's rows in place (op(A) = A: a[i * lda + p]), or
+// A's columns in place (op(A) = A^T, A stored k-major: a[p * lda + i], each
+// k step's MR values contiguous). The same values in the same order, so the
+// same result bit for bit.
+enum class ASource { packed, rows, columns };
+
 // The body of every tile: ROWS rows, NVU of the NV vectors of a row (NVU < NV
 // at the right edge of C), the last stored under a mask of `tail` lanes when
 // MASKED. B's packed panel is zero-padded, so its loads need no mask; per
-// element, the arithmetic is the full tile's. A is a packed panel (element
-// (i, p) at a[p * MR + i]), or with DIRECT read in place (a[i * lda + p]);
-// B likewise a packed panel (b[p * NR + j]) or with DIRECT_B rows of B in
-// place (b[p * ldb + j], full-width tiles): the same values in the same
-// order, so the same result bit for bit.
-template <class V, int MR, int NV, int ROWS, int NVU, bool MASKED, bool DIRECT = false, bool DIRECT_B = false>
+// element, the arithmetic is the full tile's. A is read as AS says; B is a
+// packed panel (b[p * NR + j]) or with DIRECT_B rows of B in place
+// (b[p * ldb + j], full-width tiles): the same values in the same order, so
+// the same result bit for bit.
+template <class V, int MR, int NV, int ROWS, int NVU, bool MASKED, ASource AS = ASource::packed, bool DIRECT_B = false>
 DLCORE_INLINE void gemm_tile_body(int64_t k, const float* __restrict a, int64_t lda, const float* __restrict b,
                                   float* __restrict c, int64_t ldc, float alpha, float beta, int tail,
                                   int64_t ldb = 0) {
@@ -33,11 +39,11 @@ DLCORE_INLINE void gemm_tile_body(int64_t k, const float* __restrict a, int64_t 
     for (int j = 0; j < NVU; ++j) bv[j] = V::load(b + j * W);
 #pragma GCC unroll 16
     for (int i = 0; i < ROWS; ++i) {
-      reg av = V::set1(DIRECT ? a[i * lda] : a[i]);
+      reg av = V::set1(AS == ASource::rows ? a[i * lda] : a[i]);
 #pragma GCC unroll 4
       for (int j = 0; j < NVU; ++j) acc[i][j] = V::fmadd(av, bv[j], acc[i][j]);
     }
-    a += DIRECT ? 1 : MR;
+    a += AS == ASource::rows ? 1 : AS == ASource::columns ? lda : MR;
     b += DIRECT_B ? ldb : NR;
   }
 
@@ -83,48 +89,51 @@ void gemm_ukernel(int64_t k, const float* __restrict a, const float* __restrict 
 // 6 panels of 32 and one of 4). Only ceil(cols / W) vectors are computed and
 // the last is stored under a mask, instead of a whole NR-wide tile into a
 // buffer and a copy.
-template <class V, int MR, int NV, bool DIRECT>
+template <class V, int MR, int NV, ASource AS>
 DLCORE_INLINE void gemm_right_body(int64_t k, const float* __restrict a, int64_t lda, const float* __restrict b,
                                    float* __restrict c, int64_t ldc, float alpha, float beta, int cols) {
   static_assert(NV <= 2, "add the NVU cases for wider tiles");
   if (cols <= V::width)
-    gemm_tile_body<V, MR, NV, MR, 1, true, DIRECT>(k, a, lda, b, c, ldc, alpha, beta, cols);
+    gemm_tile_body<V, MR, NV, MR, 1, true, AS>(k, a, lda, b, c, ldc, alpha, beta, cols);
   else
-    gemm_tile_body<V, MR, NV, MR, 2, true, DIRECT>(k, a, lda, b, c, ldc, alpha, beta, cols - V::width);
+    gemm_tile_body<V, MR, NV, MR, 2, true, AS>(k, a, lda, b, c, ldc, alpha, beta, cols - V::width);
 }
 
 template <class V, int MR, int NV>
 void gemm_ukernel_right(int64_t k, const float* __restrict a, const float* __restrict b, float* __restrict c,
                         int64_t ldc, float alpha, float beta, int cols) {
-  gemm_right_body<V, MR, NV, false>(k, a, 0, b, c, ldc, alpha, beta, cols);
+  gemm_right_body<V, MR, NV, ASource::packed>(k, a, 0, b, c, ldc, alpha, beta, cols);
 }
 
-// The same three with A read in place (GemmDirectA).
-template <class V, int MR, int NV, int ROWS = MR>
+// The same three with A read in place (GemmDirectA), its rows or columns.
+template <class V, int MR, int NV, ASource AS, int ROWS = MR>
 void gemm_ukernel_direct(int64_t k, const float* __restrict a, int64_t lda, const float* __restrict b,
                          float* __restrict c, int64_t ldc, float alpha, float beta) {
-  gemm_tile_body<V, MR, NV, ROWS, NV, false, true>(k, a, lda, b, c, ldc, alpha, beta, V::width);
+  gemm_tile_body<V, MR, NV, ROWS, NV, false, AS>(k, a, lda, b, c, ldc, alpha, beta, V::width);
 }
 
-template <class V, int MR, int NV>
+template <class V, int MR, int NV, ASource AS>
 void gemm_ukernel_right_direct(int64_t k, const float* __restrict a, int64_t lda, const float* __restrict b,
                                float* __restrict c, int64_t ldc, float alpha, float beta, int cols) {
-  gemm_right_body<V, MR, NV, true>(k, a, lda, b, c, ldc, alpha, beta, cols);
+  gemm_right_body<V, MR, NV, AS>(k, a, lda, b, c, ldc, alpha, beta, cols);
 }
 
 // A and B both read in place (GemmDirectA::full_b, edge_rows_b).
-template <class V, int MR, int NV, int ROWS = MR>
+template <class V, int MR, int NV, ASource AS, int ROWS = MR>
 void gemm_ukernel_direct_b(int64_t k, const float* __restrict a, int64_t lda, const float* __restrict b, int64_t ldb,
                            float* __restrict c, int64_t ldc, float alpha, float beta) {
-  gemm_tile_body<V, MR, NV, ROWS, NV, false, true, true>(k, a, lda, b, c, ldc, alpha, beta, V::width, ldb);
+  gemm_tile_body<V, MR, NV, ROWS, NV, false, AS, true>(k, a, lda, b, c, ldc, alpha, beta, V::width, ldb);
 }
 
-template <class V, int MR, int NV, int... R>
+// The table of one way of reading A in place (AS: rows or columns); R...:
+// the bottom-edge row counts 1 .. MR - 1.
+template <class V, int MR, int NV, ASource AS, int... R>
 struct DirectA {
-  static constexpr GemmUKernelDirect edge[] = {nullptr, &gemm_ukernel_direct<V, MR, NV, R>...};
-  static constexpr GemmUKernelDirectB edge_b[] = {nullptr, &gemm_ukernel_direct_b<V, MR, NV, R>...};
-  static constexpr GemmDirectA kernels{&gemm_ukernel_direct<V, MR, NV>, edge, &gemm_ukernel_right_direct<V, MR, NV>,
-                                       &gemm_ukernel_direct_b<V, MR, NV>, edge_b};
+  static constexpr GemmUKernelDirect edge[] = {nullptr, &gemm_ukernel_direct<V, MR, NV, AS, R>...};
+  static constexpr GemmUKernelDirectB edge_b[] = {nullptr, &gemm_ukernel_direct_b<V, MR, NV, AS, R>...};
+  static constexpr GemmDirectA kernels{&gemm_ukernel_direct<V, MR, NV, AS>, edge,
+                                       &gemm_ukernel_right_direct<V, MR, NV, AS>, &gemm_ukernel_direct_b<V, MR, NV, AS>,
+                                       edge_b};
 };
 
 // The "NT" layout (y = x W^T: rows of A and rows of B both run along k) as

@@ -27,19 +27,21 @@ const GemmKernel& gemm_kernel_avx512() {
   // Bottom-edge tiles of 1..11 rows run their own kernels (M = 64 is 5 full
   // tiles and a 4-row one), and right-edge tiles of 1..31 columns theirs
   // (masked stores: 16 columns of work for N = 196's last 4, not 32).
-  static const GemmKernel kernel{"gemm_avx512_12x32",
-                                 12,
-                                 32,
-                                 144,
-                                 512,
-                                 3072,
-                                 &gemm_ukernel<simd::Avx512, 12, 2>,
-                                 &pack_a_panel_impl,
-                                 &pack_b_panel_impl,
-                                 EdgeRows<simd::Avx512, 12, 2, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11>::table,
-                                 &gemm_ukernel_right<simd::Avx512, 12, 2>,
-                                 &kDotAvx512,
-                                 &DirectA<simd::Avx512, 12, 2, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11>::kernels};
+  static const GemmKernel kernel{
+      "gemm_avx512_12x32",
+      12,
+      32,
+      144,
+      512,
+      3072,
+      &gemm_ukernel<simd::Avx512, 12, 2>,
+      &pack_a_panel_impl,
+      &pack_b_panel_impl,
+      EdgeRows<simd::Avx512, 12, 2, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11>::table,
+      &gemm_ukernel_right<simd::Avx512, 12, 2>,
+      &kDotAvx512,
+      &DirectA<simd::Avx512, 12, 2, ASource::rows, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11>::kernels,
+      &DirectA<simd::Avx512, 12, 2, ASource::columns, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11>::kernels};
   return kernel;
 }
 
