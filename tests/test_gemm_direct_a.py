@@ -84,6 +84,10 @@ def test_rows_sharing_an_l1_set_are_copied_and_right(cpu_backend, rng, k):
 
 
 # ---- B read in place (gemm.cpp b_in_place) ---------------------------------------------------
+def assert_gemm_close(got, want, scale, k, what=""):
+    assert np.all(np.abs(got - want) <= 1e-5 * np.sqrt(k) * (1 + 4 * scale)), what
+
+
 # With A not packed, op(B) = B and tiles of at most MC = 144 rows, the micro-kernels load B's
 # full-width panels where they lie (the right edge of 15 / 31 columns stays packed). trans_a packs
 # A and with it B: the same FMAs in the same order, so bitwise equal. m = 145 is two row blocks at
@@ -99,19 +103,21 @@ def test_b_in_place_bitwise_equals_packed(cpu_backend, rng, m, n, k):
         packed = K.gemm(at, b, trans_a=True, alpha=alpha, beta=beta, out=c0.copy(), backend=cpu_backend)
         np.testing.assert_array_equal(in_place, packed)
         want, scale = gemm_reference(a, b, False, False, alpha, beta, c0)
-        assert np.all(np.abs(in_place - want) <= 1e-5 * np.sqrt(k) * (1 + 4 * scale)), f"m={m} n={n} k={k}"
+        assert_gemm_close(in_place, want, scale, k, f"m={m} n={n} k={k}")
 
 
-# 256 x 256 and 290 x 160 are one tile of > 144 rows at one thread (B packed) and tiles of <= 144
-# rows at two and three (B in place): the results must not tell.
-@pytest.mark.parametrize("m,n,k", [(256, 256, 300), (290, 160, 700), (100, 3000, 64)])
-def test_b_in_place_threads_bitwise(rng, m, n, k):
-    a, b, c0 = randn(rng, m, k), randn(rng, k, n), randn(rng, m, n)
-    outs = [at_threads(t, lambda: K.gemm(a, b, alpha=0.75, beta=0.5, out=c0.copy())) for t in (1, 2, 3)]
+# B in place: 256 x 256 and 290 x 160 are one tile of > 144 rows at one thread (B packed) and
+# tiles of <= 144 rows at two and three (B in place). A given transposed (trans_a) is read by
+# columns (AMode::columns, below). The results must not tell.
+@pytest.mark.parametrize("m,n,k", [(256, 256, 300), (290, 160, 700), (100, 3000, 64), (131, 200, 129)])
+@pytest.mark.parametrize("ta", (False, True))
+def test_in_place_threads_bitwise(rng, m, n, k, ta):
+    a, b, c0 = randn(rng, *((k, m) if ta else (m, k))), randn(rng, k, n), randn(rng, m, n)
+    outs = [at_threads(t, lambda: K.gemm(a, b, trans_a=ta, alpha=0.75, beta=0.5, out=c0.copy())) for t in (1, 2, 3)]
     for o in outs[1:]:
         np.testing.assert_array_equal(outs[0], o)
-    want, scale = gemm_reference(a, b, False, False, 0.75, 0.5, c0)
-    assert np.all(np.abs(outs[0] - want) <= 1e-5 * np.sqrt(k) * (1 + 4 * scale))
+    want, scale = gemm_reference(a, b, ta, False, 0.75, 0.5, c0)
+    assert_gemm_close(outs[0], want, scale, k)
 
 
 def test_b_in_place_conv1x1_with_bias(cpu_backend, rng):
@@ -143,15 +149,4 @@ def test_a_columns_in_place_bitwise(cpu_backend, rng, m, n, k, tb):
         if not (tb and (m <= 16 or n <= 32)):  # there A as it is takes the dot tiles (gemm.cpp use_dot)
             np.testing.assert_array_equal(cols, rows)
         want, scale = gemm_reference(at, b, True, tb, alpha, beta, c0)
-        assert np.all(np.abs(cols - want) <= 1e-5 * np.sqrt(k) * (1 + 4 * scale)), f"m={m} n={n} k={k}"
-
-
-@pytest.mark.parametrize("m,n,k", [(131, 200, 129), (290, 160, 700), (64, 3000, 96)])
-def test_a_columns_in_place_threads_bitwise(rng, m, n, k):
-    at, b, c0 = randn(rng, k, m), randn(rng, k, n), randn(rng, m, n)
-    outs = [at_threads(t, lambda: K.gemm(at, b, trans_a=True, alpha=0.75, beta=0.5, out=c0.copy()))
-            for t in (1, 2, 3)]
-    for o in outs[1:]:
-        np.testing.assert_array_equal(outs[0], o)
-    want, scale = gemm_reference(at, b, True, False, 0.75, 0.5, c0)
-    assert np.all(np.abs(outs[0] - want) <= 1e-5 * np.sqrt(k) * (1 + 4 * scale))
+        assert_gemm_close(cols, want, scale, k, f"m={m} n={n} k={k}")
