@@ -430,9 +430,10 @@ double tiles_makespan(int64_t m, int64_t n, int64_t rows_per, int64_t cols_per, 
 // rows (one ic block) uses each panel for at most MC / MR micro-tiles, right
 // after packing it, so there B is read in place, and each micro-tile fetches
 // its share of the next panel's rows into L2 meanwhile (gemm_serial), so the
-// first micro-tile of a panel does not wait on memory. Taller tiles pack B:
-// its panels serve every ic block (squares, 256x3136x2304, 384x2048x1000:
-// within 2% either way). Zen 4, 2026-12-05, in-process alternating blocks,
+// first micro-tile of a panel does not wait on memory. Taller tiles pack B,
+// whose panels then serve every ic block (read in place there instead:
+// within 2% either way on the squares, 256x3136x2304 and 384x2048x1000).
+// Zen 4, 2026-12-05, in-process alternating blocks,
 // GFLOP/s packed -> in place, 2 threads (1 thread): 64x3136x576 176 -> 193
 // (81 -> 102; oneDNN 194 (91)), 128x784x1152 204 -> 215 (97 -> 107),
 // 64x50176x576 141 -> 162 (75 -> 81), 256^3 201 -> 215, 100x1000x2048
@@ -499,8 +500,7 @@ double b_packings(bool readable, int64_t r, int64_t rows_per, int64_t mc) {
 // across N one thread gets 64 columns, the other 17; split across M, 36 and
 // 28 rows), plus the redundant packing (splitting N makes every tile column
 // pack its rows of A again, a_packings; splitting M, its columns of B,
-// b_packings),
-// shared by the threads.
+// b_packings), shared by the threads.
 // 64x81x4096 (B^T), 2 threads, Zen 4, 2026-12-04: 98-100 -> 120-122 GFLOP/s
 // (split across N before, across M now); other shapes within the noise.
 template <class Kern>
