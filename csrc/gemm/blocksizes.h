@@ -52,20 +52,16 @@ using GemmPackB = void (*)(const float* b, int64_t ldb, bool trans_b, int64_t ro
 // A read in place instead of packed: op(A) = A row-major, element (i, p) at
 // a[i * lda + p], broadcast straight from its rows, or op(A) = A^T, element
 // (i, p) at a[p * lda + i] (GemmKernel::direct_at; see gemm.cpp a_mode).
-using GemmUKernelDirect = void (*)(int64_t k, const float* a, int64_t lda, const float* b, float* c, int64_t ldc,
-                                   float alpha, float beta);
+// B's k rows are ldb apart: nr for a packed panel, or B's own row stride
+// for a full-width panel read in place (gemm.cpp b_in_place).
+using GemmUKernelDirect = void (*)(int64_t k, const float* a, int64_t lda, const float* b, int64_t ldb, float* c,
+                                   int64_t ldc, float alpha, float beta);
 using GemmUKernelDirectCols = void (*)(int64_t k, const float* a, int64_t lda, const float* b, float* c, int64_t ldc,
                                        float alpha, float beta, int cols);
-using GemmUKernelDirectB = void (*)(int64_t k, const float* a, int64_t lda, const float* b, int64_t ldb, float* c,
-                                    int64_t ldc, float alpha, float beta);
 struct GemmDirectA {
   GemmUKernelDirect full;              // mr x nr
   const GemmUKernelDirect* edge_rows;  // [r]: the first 0 < r < mr rows, full width
-  GemmUKernelDirectCols right;         // full height, 0 < cols < nr
-  // The same two with B read in place too (gemm.cpp b_in_place): a
-  // full-width B panel's rows ldb apart instead of a packed panel.
-  GemmUKernelDirectB full_b = nullptr;
-  const GemmUKernelDirectB* edge_rows_b = nullptr;
+  GemmUKernelDirectCols right;         // full height, 0 < cols < nr, B packed (its zero-padded edge panel)
 };
 
 struct GemmKernel {

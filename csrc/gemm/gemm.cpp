@@ -132,25 +132,18 @@ inline void prefetch_rows(const float* p, int64_t ld, int cols, int64_t rows) {
 }
 
 // The same with A read in place (GemmDirectA): `a` is the tile's first row
-// of A at its k block, lda apart; `bp` a packed panel, or with ldb > 0 the
+// of A at its k block, lda apart; `bp` a packed panel (ldb = nr), or the
 // first row of a full-width panel of B read in place (b_in_place), ldb
 // apart. The corner tile (both edges) computes its rows full width into the
 // buffer; nothing reads A past `rows`.
 inline void micro_tile_direct(const GemmKernel& kern, const GemmDirectA& d, int64_t kc, const float* a, int64_t lda,
                               const float* bp, int64_t ldb, float* c, int64_t ldc, int rows, int cols, float alpha,
                               float beta) {
-  if (ldb > 0) {  // B read in place: full-width tiles only
-    if (rows == kern.mr)
-      d.full_b(kc, a, lda, bp, ldb, c, ldc, alpha, beta);
-    else
-      d.edge_rows_b[rows](kc, a, lda, bp, ldb, c, ldc, alpha, beta);
-    return;
-  }
   if (cols == kern.nr) {
     if (rows == kern.mr)
-      d.full(kc, a, lda, bp, c, ldc, alpha, beta);
+      d.full(kc, a, lda, bp, ldb, c, ldc, alpha, beta);
     else
-      d.edge_rows[rows](kc, a, lda, bp, c, ldc, alpha, beta);
+      d.edge_rows[rows](kc, a, lda, bp, ldb, c, ldc, alpha, beta);
     return;
   }
   if (rows == kern.mr) {
@@ -158,7 +151,7 @@ inline void micro_tile_direct(const GemmKernel& kern, const GemmDirectA& d, int6
     return;
   }
   alignas(64) float tile[kMaxMr * kMaxNr];
-  d.edge_rows[rows](kc, a, lda, bp, tile, kern.nr, alpha, 0.0f);
+  d.edge_rows[rows](kc, a, lda, bp, kern.nr, tile, kern.nr, alpha, 0.0f);
   add_tile(tile, kern.nr, c, ldc, rows, cols, beta);
 }
 
@@ -356,7 +349,7 @@ void gemm_serial(const GemmArgs& g, const S* a, const S* b, float* c, int64_t m,
                                   : amode == AMode::columns ? a + pc * g.lda + ic + ir * mr
                                                             : a + (ic + ir * mr) * g.lda + pc;
                 const float* bq = b_here ? b + pc * g.ldb + jc + jr * nr : bp;
-                micro_tile_direct(kern, *direct, kc, ap, copied ? ldp : g.lda, bq, b_here ? g.ldb : 0, ct, g.ldc, rows,
+                micro_tile_direct(kern, *direct, kc, ap, copied ? ldp : g.lda, bq, b_here ? g.ldb : nr, ct, g.ldc, rows,
                                   cols, g.alpha, beta);
                 done = true;
               }
@@ -422,7 +415,7 @@ double tiles_makespan(int64_t m, int64_t n, int64_t rows_per, int64_t cols_per, 
   return *std::max_element(free_at.begin(), free_at.end());
 }
 
-// ---- B read in place (GemmDirectA::full_b) ---------------------------------
+// ---- B read in place (GemmDirectA with ldb = B's row stride) ---------------
 // With A not packed (a_mode) and op(B) = B, a full-width B micro-panel is nr
 // floats of kc rows ldb apart, which the micro-kernels can load where they
 // lie. Packed, B is a copy from memory with no arithmetic to hide its misses,
@@ -443,7 +436,7 @@ double tiles_makespan(int64_t m, int64_t n, int64_t rows_per, int64_t cols_per, 
 template <class Kern>
 bool b_readable_in_place(const GemmArgs& g, const Kern& kern, AMode amode) {
   const GemmDirectA* d = direct_of(kern, amode);
-  return d && d->full_b && !g.trans_b;
+  return d && !g.trans_b;
 }
 // ... and read in place by tiles of `tile_rows` rows.
 template <class Kern>

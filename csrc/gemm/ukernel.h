@@ -16,14 +16,14 @@ enum class ASource { packed, rows, columns };
 // The body of every tile: ROWS rows, NVU of the NV vectors of a row (NVU < NV
 // at the right edge of C), the last stored under a mask of `tail` lanes when
 // MASKED. B's packed panel is zero-padded, so its loads need no mask; per
-// element, the arithmetic is the full tile's. A is read as AS says; B is a
-// packed panel (b[p * NR + j]) or with DIRECT_B rows of B in place
-// (b[p * ldb + j], full-width tiles): the same values in the same order, so
-// the same result bit for bit.
-template <class V, int MR, int NV, int ROWS, int NVU, bool MASKED, ASource AS = ASource::packed, bool DIRECT_B = false>
+// element, the arithmetic is the full tile's. A is read as AS says; B's k
+// rows are ldb apart (b[p * ldb + j]): NR in a packed panel, or B's own row
+// stride where a full-width panel is read in place. The same values in the
+// same order, so the same result bit for bit.
+template <class V, int MR, int NV, int ROWS, int NVU, bool MASKED, ASource AS = ASource::packed>
 DLCORE_INLINE void gemm_tile_body(int64_t k, const float* __restrict a, int64_t lda, const float* __restrict b,
                                   float* __restrict c, int64_t ldc, float alpha, float beta, int tail,
-                                  int64_t ldb = 0) {
+                                  int64_t ldb = NV * V::width) {
   constexpr int W = V::width;
   constexpr int NR = NV * W;
   using reg = typename V::reg;
@@ -44,7 +44,7 @@ DLCORE_INLINE void gemm_tile_body(int64_t k, const float* __restrict a, int64_t 
       for (int j = 0; j < NVU; ++j) acc[i][j] = V::fmadd(av, bv[j], acc[i][j]);
     }
     a += AS == ASource::rows ? 1 : AS == ASource::columns ? lda : MR;
-    b += DIRECT_B ? ldb : NR;
+    b += ldb;
   }
 
   // beta == 0: C is not read (it may hold NaN poison), a branch outside the loops.
@@ -105,11 +105,12 @@ void gemm_ukernel_right(int64_t k, const float* __restrict a, const float* __res
   gemm_right_body<V, MR, NV, ASource::packed>(k, a, 0, b, c, ldc, alpha, beta, cols);
 }
 
-// The same three with A read in place (GemmDirectA), its rows or columns.
+// The same three with A read in place (GemmDirectA), its rows or columns;
+// the first two with B's rows ldb apart (a packed panel: ldb = NR).
 template <class V, int MR, int NV, ASource AS, int ROWS = MR>
-void gemm_ukernel_direct(int64_t k, const float* __restrict a, int64_t lda, const float* __restrict b,
+void gemm_ukernel_direct(int64_t k, const float* __restrict a, int64_t lda, const float* __restrict b, int64_t ldb,
                          float* __restrict c, int64_t ldc, float alpha, float beta) {
-  gemm_tile_body<V, MR, NV, ROWS, NV, false, AS>(k, a, lda, b, c, ldc, alpha, beta, V::width);
+  gemm_tile_body<V, MR, NV, ROWS, NV, false, AS>(k, a, lda, b, c, ldc, alpha, beta, V::width, ldb);
 }
 
 template <class V, int MR, int NV, ASource AS>
@@ -118,22 +119,13 @@ void gemm_ukernel_right_direct(int64_t k, const float* __restrict a, int64_t lda
   gemm_right_body<V, MR, NV, AS>(k, a, lda, b, c, ldc, alpha, beta, cols);
 }
 
-// A and B both read in place (GemmDirectA::full_b, edge_rows_b).
-template <class V, int MR, int NV, ASource AS, int ROWS = MR>
-void gemm_ukernel_direct_b(int64_t k, const float* __restrict a, int64_t lda, const float* __restrict b, int64_t ldb,
-                           float* __restrict c, int64_t ldc, float alpha, float beta) {
-  gemm_tile_body<V, MR, NV, ROWS, NV, false, AS, true>(k, a, lda, b, c, ldc, alpha, beta, V::width, ldb);
-}
-
 // The table of one way of reading A in place (AS: rows or columns); R...:
 // the bottom-edge row counts 1 .. MR - 1.
 template <class V, int MR, int NV, ASource AS, int... R>
 struct DirectA {
   static constexpr GemmUKernelDirect edge[] = {nullptr, &gemm_ukernel_direct<V, MR, NV, AS, R>...};
-  static constexpr GemmUKernelDirectB edge_b[] = {nullptr, &gemm_ukernel_direct_b<V, MR, NV, AS, R>...};
   static constexpr GemmDirectA kernels{&gemm_ukernel_direct<V, MR, NV, AS>, edge,
-                                       &gemm_ukernel_right_direct<V, MR, NV, AS>, &gemm_ukernel_direct_b<V, MR, NV, AS>,
-                                       edge_b};
+                                       &gemm_ukernel_right_direct<V, MR, NV, AS>};
 };
 
 // The "NT" layout (y = x W^T: rows of A and rows of B both run along k) as
