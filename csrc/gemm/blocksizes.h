@@ -90,6 +90,11 @@ struct GemmKernel {
   // a[p * lda + i]: a k step's MR values are contiguous).
   const GemmDirectA* direct_a = nullptr;
   const GemmDirectA* direct_at = nullptr;
+  // Optional: the k block where A's rows are copied (gemm.cpp a_mode,
+  // AMode::copied), instead of kc; 0: kc. A copied block is a plain copy
+  // in L2, not packed panels, so it does not bound the block as a packed A
+  // does, and a longer one halves the passes over C (see the ISA's table).
+  int kc_copied = 0;
 };
 
 // Each defined in its own translation unit, compiled with its own ISA flags.

@@ -191,12 +191,15 @@ inline int64_t packed_k(const GemmKernelOf<S, P>& kern, int64_t kc) {
 // The k block of a product: kern.kc, or less so that the blocks come out
 // even (k = 576 with KC = 512 runs as 2 x 288, not 512 + 64, whose short
 // block would pay a whole pass over C for 64 k steps). The split depends on
-// k alone, never on the thread count. bfloat16 kernels keep kc: their panels
-// pad every block to a multiple of kr.
+// k and a_mode (shape and layout) alone, never on the thread count. Where A
+// is copied (AMode::copied) the most is kern.kc_copied, if the ISA sets it.
+// bfloat16 kernels keep kc: their panels pad every block to a multiple of kr.
 inline int64_t even_block(int64_t k, int64_t most) { return ceil_div(k, ceil_div(k, most)); }
-inline int64_t k_block(const GemmKernel& kern, int64_t k) { return even_block(k, kern.kc); }
+inline int64_t k_block(const GemmKernel& kern, int64_t k, AMode amode) {
+  return even_block(k, amode == AMode::copied && kern.kc_copied > 0 ? kern.kc_copied : kern.kc);
+}
 template <class S, class P>
-inline int64_t k_block(const GemmKernelOf<S, P>& kern, int64_t) {
+inline int64_t k_block(const GemmKernelOf<S, P>& kern, int64_t, AMode) {
   return kern.kc;
 }
 
@@ -286,7 +289,7 @@ void gemm_serial(const GemmArgs& g, const S* a, const S* b, float* c, int64_t m,
   const bool copied = direct && amode == AMode::copied;
   const int64_t k = g.k;
   const int mr = kern.mr, nr = kern.nr;
-  const int64_t kb = k_block(kern, k);
+  const int64_t kb = k_block(kern, k, amode);
   // The A panels of the current ic block: in abuf or shared slots.
   thread_local std::vector<const P*> a_panels;
   a_panels.resize(size_t(ceil_div(kern.mc, mr)));
@@ -367,15 +370,15 @@ void gemm_serial(const GemmArgs& g, const S* a, const S* b, float* c, int64_t m,
 
 // Packing buffer sizes in floats (a bf16 panel of the same element count fits in half).
 template <class Kern>
-size_t b_block_floats(int64_t k, int64_t n, const Kern& kern) {
-  return size_t(packed_k(kern, std::min<int64_t>(kern.kc, k))) *
+size_t b_block_floats(int64_t k, int64_t n, const Kern& kern, AMode amode) {
+  return size_t(packed_k(kern, std::min<int64_t>(k_block(kern, k, amode), k))) *
              size_t(round_up(std::min<int64_t>(kern.nc, n), kern.nr)) +
          kPackSlack;
 }
 template <class Kern>
-size_t a_block_floats(int64_t m, int64_t k, const Kern& kern) {
+size_t a_block_floats(int64_t m, int64_t k, const Kern& kern, AMode amode) {
   // packed panels, or rows copied with the stride copied_ld (at most kc + 31)
-  return size_t(packed_k(kern, std::min<int64_t>(kern.kc, k)) + 32) *
+  return size_t(packed_k(kern, std::min<int64_t>(k_block(kern, k, amode), k)) + 32) *
              size_t(round_up(std::min<int64_t>(kern.mc, m), kern.mr)) +
          kPackSlack;
 }
@@ -385,8 +388,8 @@ void gemm_serial_buffered(const GemmArgs& g, const S* a, const S* b, float* c, i
                           AMode amode, bool b_in_place, const TileShare<typename Kern::packed_t>& share) {
   using P = typename Kern::packed_t;
   thread_local ScratchBuffer tb, ta;
-  P* bbuf = reinterpret_cast<P*>(tb.get(b_block_floats(g.k, n, kern)));
-  P* abuf = reinterpret_cast<P*>(ta.get(a_block_floats(m, g.k, kern)));
+  P* bbuf = reinterpret_cast<P*>(tb.get(b_block_floats(g.k, n, kern, amode)));
+  P* abuf = reinterpret_cast<P*>(ta.get(a_block_floats(m, g.k, kern, amode)));
   thread_begin(kern);
   gemm_serial(g, a, b, c, m, n, kern, bbuf, abuf, amode, b_in_place, share);
   thread_end(kern);
@@ -586,7 +589,7 @@ SharedPanels<P> shared_a_panels(const GemmArgs& g, const Kern& kern, const TileG
   thread_local ScratchBuffer data;
   thread_local std::unique_ptr<std::atomic<uint8_t>[]> state;
   thread_local int64_t capacity = 0;
-  const int64_t kb = k_block(kern, g.k);
+  const int64_t kb = k_block(kern, g.k, amode);
   SharedPanels<P> sp;
   // packed panels, or MR rows copied at copied_ld(kc) <= kc + 31
   sp.slot_elems = slot_elems<P>((packed_k(kern, kb) + 32) * kern.mr);
@@ -1005,6 +1008,7 @@ void gemm_with_blocking(const GemmArgs& args, Isa isa, int mc, int kc, int nc) {
                "; got mc=", mc, " kc=", kc, " nc=", nc);
   kern.mc = mc;
   kern.kc = kc;
+  kern.kc_copied = 0;  // the k block is the caller's, whatever a_mode
   kern.nc = nc;
   gemm_blis(args, kern);
 }
