@@ -49,13 +49,26 @@ using GemmPackA = void (*)(const float* a, int64_t lda, bool trans_a, int64_t ro
 using GemmPackB = void (*)(const float* b, int64_t ldb, bool trans_b, int64_t row0, int64_t kc, int64_t col0, int cols,
                            int nr, float* dst);
 
+// Memory a direct micro-kernel (below) fetches toward L2 (kPrefetchLocality)
+// while it computes, one 64-byte line a k step: `lines` lines of rows
+// `row_lines` lines long from `first`, ld_bytes apart. gemm.cpp points it at
+// this micro-tile's share of the source of the next B panel to pack, so the
+// packing that follows reads from L2 instead of waiting on memory.
+struct LinePrefetch {
+  const char* first = nullptr;
+  int64_t ld_bytes = 0;
+  int64_t row_lines = 0;
+  int64_t lines = 0;
+};
+
 // A read in place instead of packed: op(A) = A row-major, element (i, p) at
 // a[i * lda + p], broadcast straight from its rows, or op(A) = A^T, element
 // (i, p) at a[p * lda + i] (GemmKernel::direct_at; see gemm.cpp a_mode).
 // B's k rows are ldb apart: nr for a packed panel, or B's own row stride
 // for a full-width panel read in place (gemm.cpp b_in_place).
+// pf: lines to prefetch meanwhile (LinePrefetch), or null.
 using GemmUKernelDirect = void (*)(int64_t k, const float* a, int64_t lda, const float* b, int64_t ldb, float* c,
-                                   int64_t ldc, float alpha, float beta);
+                                   int64_t ldc, float alpha, float beta, const LinePrefetch* pf);
 using GemmUKernelDirectCols = void (*)(int64_t k, const float* a, int64_t lda, const float* b, float* c, int64_t ldc,
                                        float alpha, float beta, int cols);
 struct GemmDirectA {

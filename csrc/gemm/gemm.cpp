@@ -131,19 +131,37 @@ inline void prefetch_rows(const float* p, int64_t ld, int cols, int64_t rows) {
   }
 }
 
+// Micro-tile `ir` of `tiles`' share of the source of B's panel of columns
+// [col0, col0 + cols) of op(B) at k block [pc, pc + kc), as rows of memory:
+// op(B) = B^T, `cols` rows of W (kc floats each); op(B) = B, kc rows of
+// `cols` floats. A row is counted one line longer than its bytes: it need
+// not start on a line.
+inline LinePrefetch panel_source_share(const GemmArgs& g, const float* b, int64_t pc, int64_t kc, int64_t col0,
+                                       int cols, int64_t ir, int64_t tiles) {
+  const int64_t rows = g.trans_b ? cols : kc, row_floats = g.trans_b ? kc : cols;
+  const int64_t r0 = rows * ir / tiles, r1 = rows * (ir + 1) / tiles;
+  LinePrefetch pf;
+  pf.first = reinterpret_cast<const char*>(g.trans_b ? b + (col0 + r0) * g.ldb + pc : b + (pc + r0) * g.ldb + col0);
+  pf.ld_bytes = g.ldb * int64_t(sizeof(float));
+  pf.row_lines = ceil_div(row_floats * int64_t(sizeof(float)), 64) + 1;
+  pf.lines = (r1 - r0) * pf.row_lines;
+  return pf;
+}
+
 // The same with A read in place (GemmDirectA): `a` is the tile's first row
 // of A at its k block, lda apart; `bp` a packed panel (ldb = nr), or the
 // first row of a full-width panel of B read in place (b_in_place), ldb
 // apart. The corner tile (both edges) computes its rows full width into the
 // buffer; nothing reads A past `rows`.
+// pf: lines the full-width kernels prefetch meanwhile (LinePrefetch), or null.
 inline void micro_tile_direct(const GemmKernel& kern, const GemmDirectA& d, int64_t kc, const float* a, int64_t lda,
                               const float* bp, int64_t ldb, float* c, int64_t ldc, int rows, int cols, float alpha,
-                              float beta) {
+                              float beta, const LinePrefetch* pf) {
   if (cols == kern.nr) {
     if (rows == kern.mr)
-      d.full(kc, a, lda, bp, ldb, c, ldc, alpha, beta);
+      d.full(kc, a, lda, bp, ldb, c, ldc, alpha, beta, pf);
     else
-      d.edge_rows[rows](kc, a, lda, bp, ldb, c, ldc, alpha, beta);
+      d.edge_rows[rows](kc, a, lda, bp, ldb, c, ldc, alpha, beta, pf);
     return;
   }
   if (rows == kern.mr) {
@@ -151,7 +169,7 @@ inline void micro_tile_direct(const GemmKernel& kern, const GemmDirectA& d, int6
     return;
   }
   alignas(64) float tile[kMaxMr * kMaxNr];
-  d.edge_rows[rows](kc, a, lda, bp, kern.nr, tile, kern.nr, alpha, 0.0f);
+  d.edge_rows[rows](kc, a, lda, bp, kern.nr, tile, kern.nr, alpha, 0.0f, nullptr);
   add_tile(tile, kern.nr, c, ldc, rows, cols, beta);
 }
 
@@ -305,6 +323,7 @@ void gemm_serial(const GemmArgs& g, const S* a, const S* b, float* c, int64_t m,
       for (int64_t ic = 0; ic < m; ic += kern.mc) {
         const int64_t mc = std::min<int64_t>(kern.mc, m - ic);
         const int64_t m_panels = ceil_div(mc, mr);
+        const bool one_ic_block = m <= kern.mc;
         const int64_t ldp = copied_ld(kc);
         for (int64_t ip = 0; ip < m_panels && (!direct || copied); ++ip) {
           const int rows = int(std::min<int64_t>(mr, mc - ip * mr));
@@ -331,13 +350,32 @@ void gemm_serial(const GemmArgs& g, const S* a, const S* b, float* c, int64_t m,
         // arithmetic instead of forming a packing phase of their own. A/B on
         // 64 x 4096 x 25088 (VGG fc6, 2 threads, 3 alternating runs): 47.9 ->
         // 49.7 GFLOP/s median, within this machine's noise; never slower.
+        // With A read in place, the micro-tiles of one panel also fetch the
+        // next panel's source into L2 (LinePrefetch, one line a k step), so
+        // its packing reads L2 instead of waiting on memory, and with one ic
+        // block the panels take two slots in turn (below). Zen 4, 2026-12-05,
+        // in-process alternating blocks, GFLOP/s without -> with, 2 threads:
+        // 64x4096x25088 (B^T) 171 -> 187 and 174 -> 187 (oneDNN 178),
+        // 64x4096x4096 (B^T) 173 -> 183 and 168 -> 183, 256x1000x4096 (B^T)
+        // 177 -> 183, 256x196x2304 183 -> 190, 512x49x4608 165 -> 177, the
+        // other report shapes within 2%; one thread 64x4096x25088 (B^T)
+        // 79 -> 89 (oneDNN 91; the slots alone 84, the prefetch alone 77:
+        // the panel's stores missed to memory). The whole-panel burst of
+        // prefetch_rows (B in place) did not help here (session 12: 0.94-1.01).
         for (int64_t jr = 0; jr < n_panels; ++jr) {
           const int cols = int(std::min<int64_t>(nr, nc - jr * nr));
-          P* bp = bbuf + jr * nr * kp;
+          // With one ic block a panel serves only this jr step: two slots
+          // in turn keep it in L1/L2 instead of a fresh stretch of a kc x nc
+          // block (its stores then miss all the way to memory).
+          P* bp = bbuf + (one_ic_block ? jr % 2 : jr) * nr * kp;
           // Full-width panels of a B read in place are not packed; the right
           // edge always is (its panel is zero-padded to nr columns).
           const bool b_here = b_in_place && cols == nr;
           const bool next_here = b_in_place && jr + 1 < n_panels && nc - (jr + 1) * nr >= nr;
+          // The next panel is packed right after this one's micro-tiles
+          // (ic == 0): they fetch its source meanwhile.
+          const bool next_packed = !b_in_place && ic == 0 && jr + 1 < n_panels;
+          const int next_cols = int(std::min<int64_t>(nr, nc - (jr + 1) * nr));
           if (ic == 0 && !b_here) kern.pack_b(b, g.ldb, g.trans_b, pc, kc, jc + jr * nr, cols, nr, bp);
           for (int64_t ir = 0; ir < m_panels; ++ir) {
             const int rows = int(std::min<int64_t>(mr, mc - ir * mr));
@@ -352,8 +390,11 @@ void gemm_serial(const GemmArgs& g, const S* a, const S* b, float* c, int64_t m,
                                   : amode == AMode::columns ? a + pc * g.lda + ic + ir * mr
                                                             : a + (ic + ir * mr) * g.lda + pc;
                 const float* bq = b_here ? b + pc * g.ldb + jc + jr * nr : bp;
+                const LinePrefetch pf =
+                    next_packed ? panel_source_share(g, b, pc, kc, jc + (jr + 1) * nr, next_cols, ir, m_panels)
+                                : LinePrefetch{};
                 micro_tile_direct(kern, *direct, kc, ap, copied ? ldp : g.lda, bq, b_here ? g.ldb : nr, ct, g.ldc, rows,
-                                  cols, g.alpha, beta);
+                                  cols, g.alpha, beta, next_packed ? &pf : nullptr);
                 done = true;
               }
             }

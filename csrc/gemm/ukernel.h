@@ -2,6 +2,7 @@
 // (simd::Scalar, simd::Avx2, simd::Avx512). Include only from ukernel_*.cpp.
 #pragma once
 #include "core/simd.h"
+#include "gemm/blocksizes.h"
 
 namespace dlcore {
 namespace {
@@ -20,10 +21,12 @@ enum class ASource { packed, rows, columns };
 // rows are ldb apart (b[p * ldb + j]): NR in a packed panel, or B's own row
 // stride where a full-width panel is read in place. The same values in the
 // same order, so the same result bit for bit.
+// pf (direct kernels): lines fetched toward L2 meanwhile, one a k step
+// (LinePrefetch); the loads and FMAs are the same with or without.
 template <class V, int MR, int NV, int ROWS, int NVU, bool MASKED, ASource AS = ASource::packed>
 DLCORE_INLINE void gemm_tile_body(int64_t k, const float* __restrict a, int64_t lda, const float* __restrict b,
                                   float* __restrict c, int64_t ldc, float alpha, float beta, int tail,
-                                  int64_t ldb = NV * V::width) {
+                                  int64_t ldb = NV * V::width, const LinePrefetch* pf = nullptr) {
   constexpr int W = V::width;
   constexpr int NR = NV * W;
   using reg = typename V::reg;
@@ -33,7 +36,18 @@ DLCORE_INLINE void gemm_tile_body(int64_t k, const float* __restrict a, int64_t 
 #pragma GCC unroll 4
     for (int j = 0; j < NVU; ++j) acc[i][j] = V::zero();
 
+  // The prefetch stream: the line at `col` of row `pf_row`, `pf_left` to go.
+  const char* pf_row = pf ? pf->first : nullptr;
+  int64_t pf_left = pf ? pf->lines : 0, pf_col = 0;
   for (int64_t p = 0; p < k; ++p) {
+    if (pf_left > 0) {
+      __builtin_prefetch(pf_row + 64 * pf_col, 0, kPrefetchLocality);
+      if (++pf_col == pf->row_lines) {
+        pf_col = 0;
+        pf_row += pf->ld_bytes;
+      }
+      --pf_left;
+    }
     reg bv[NVU];
 #pragma GCC unroll 4
     for (int j = 0; j < NVU; ++j) bv[j] = V::load(b + j * W);
@@ -106,11 +120,12 @@ void gemm_ukernel_right(int64_t k, const float* __restrict a, const float* __res
 }
 
 // The same three with A read in place (GemmDirectA), its rows or columns;
-// the first two with B's rows ldb apart (a packed panel: ldb = NR).
+// the first two with B's rows ldb apart (a packed panel: ldb = NR) and a
+// prefetch stream (LinePrefetch, or null).
 template <class V, int MR, int NV, ASource AS, int ROWS = MR>
 void gemm_ukernel_direct(int64_t k, const float* __restrict a, int64_t lda, const float* __restrict b, int64_t ldb,
-                         float* __restrict c, int64_t ldc, float alpha, float beta) {
-  gemm_tile_body<V, MR, NV, ROWS, NV, false, AS>(k, a, lda, b, c, ldc, alpha, beta, V::width, ldb);
+                         float* __restrict c, int64_t ldc, float alpha, float beta, const LinePrefetch* pf) {
+  gemm_tile_body<V, MR, NV, ROWS, NV, false, AS>(k, a, lda, b, c, ldc, alpha, beta, V::width, ldb, pf);
 }
 
 template <class V, int MR, int NV, ASource AS>
