@@ -221,6 +221,23 @@ inline int64_t k_block(const GemmKernelOf<S, P>& kern, int64_t, AMode) {
   return kern.kc;
 }
 
+// The ic block of a tile of m rows: kern.mc, or all of them up to twice
+// that, so the tile is one row block and each B panel serves its jr step
+// alone (two slots in turn, its source fetched during the panel before:
+// gemm_serial) instead of being kept in a kc x nc block for a second ic
+// block, from memory. The arithmetic of every element is the same. Zen 4,
+// 2026-12-05, in-process alternating blocks, GFLOP/s two blocks -> one: one
+// thread 256x4096x4096 (B^T) 94 -> 102 (oneDNN 106); 2 threads (tiles of 264
+// rows) 193 -> 199 and 194 -> 199, 512x196x4608 177 -> 181, 256x3136x2304
+// 189 -> 192 and 192 -> 196, the rest unchanged (their tiles are <= MC).
+inline int64_t row_block(const GemmKernel& kern, int64_t m) {
+  return m <= 2 * int64_t(kern.mc) ? round_up(m, kern.mr) : kern.mc;
+}
+template <class S, class P>
+inline int64_t row_block(const GemmKernelOf<S, P>& kern, int64_t) {
+  return kern.mc;
+}
+
 // Per-thread setup around one thread's share of a call (AMX tile config).
 inline void thread_begin(const GemmKernel&) {}
 inline void thread_end(const GemmKernel&) {}
@@ -310,7 +327,8 @@ void gemm_serial(const GemmArgs& g, const S* a, const S* b, float* c, int64_t m,
   const int64_t kb = k_block(kern, k, amode);
   // The A panels of the current ic block: in abuf or shared slots.
   thread_local std::vector<const P*> a_panels;
-  a_panels.resize(size_t(ceil_div(kern.mc, mr)));
+  const int64_t mc_most = row_block(kern, m);
+  a_panels.resize(size_t(ceil_div(mc_most, mr)));
   for (int64_t jc = 0; jc < n; jc += kern.nc) {
     const int64_t nc = std::min<int64_t>(kern.nc, n - jc);
     const int64_t n_panels = ceil_div(nc, nr);
@@ -320,10 +338,10 @@ void gemm_serial(const GemmArgs& g, const S* a, const S* b, float* c, int64_t m,
       // Later k blocks accumulate into what the first one wrote.
       const float beta = pc == 0 ? g.beta : 1.0f;
       const bool epilogue = g.has_epilogue() && pc + kc >= k;  // the tile is final after this block
-      for (int64_t ic = 0; ic < m; ic += kern.mc) {
-        const int64_t mc = std::min<int64_t>(kern.mc, m - ic);
+      for (int64_t ic = 0; ic < m; ic += mc_most) {
+        const int64_t mc = std::min<int64_t>(mc_most, m - ic);
         const int64_t m_panels = ceil_div(mc, mr);
-        const bool one_ic_block = m <= kern.mc;
+        const bool one_ic_block = m <= mc_most;
         const int64_t ldp = copied_ld(kc);
         for (int64_t ip = 0; ip < m_panels && (!direct || copied); ++ip) {
           const int rows = int(std::min<int64_t>(mr, mc - ip * mr));
@@ -420,7 +438,7 @@ template <class Kern>
 size_t a_block_floats(int64_t m, int64_t k, const Kern& kern, AMode amode) {
   // packed panels, or rows copied with the stride copied_ld (at most kc + 31)
   return size_t(packed_k(kern, std::min<int64_t>(k_block(kern, k, amode), k)) + 32) *
-             size_t(round_up(std::min<int64_t>(kern.mc, m), kern.mr)) +
+             size_t(round_up(std::min<int64_t>(row_block(kern, m), m), kern.mr)) +
          kPackSlack;
 }
 
