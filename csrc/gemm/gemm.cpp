@@ -122,30 +122,37 @@ inline void micro_tile(const Kern& kern, int64_t kc, const P* ap, const P* bp, f
   add_tile(tile, kern.nr, c, ldc, rows, cols, beta);
 }
 
-// `rows` rows of `cols` floats, ld apart, fetched toward L2 (as packing
-// does, kPrefetchLocality): the next panel of a B read in place.
-inline void prefetch_rows(const float* p, int64_t ld, int cols, int64_t rows) {
-  for (int64_t r = 0; r < rows; ++r, p += ld) {
-    __builtin_prefetch(p, 0, kPrefetchLocality);
-    __builtin_prefetch(p + cols - 1, 0, kPrefetchLocality);
-  }
-}
-
-// Micro-tile `ir` of `tiles`' share of the source of B's panel of columns
-// [col0, col0 + cols) of op(B) at k block [pc, pc + kc), as rows of memory:
-// op(B) = B^T, `cols` rows of W (kc floats each); op(B) = B, kc rows of
-// `cols` floats. A row is counted one line longer than its bytes: it need
-// not start on a line.
+// Micro-tile `ir` of `tiles`' share of B's panel of columns [col0, col0 +
+// cols) of op(B) at k block [pc, pc + kc) in memory, as rows: op(B) = B^T,
+// `cols` rows of W (kc floats each); op(B) = B, kc rows of `cols` floats.
+// The source of the next panel to pack, or the next panel of a B read in
+// place (gemm_serial). A row spans the lines from its first byte to its last;
+// rows whose stride is not whole lines are counted one line longer.
 inline LinePrefetch panel_source_share(const GemmArgs& g, const float* b, int64_t pc, int64_t kc, int64_t col0,
                                        int cols, int64_t ir, int64_t tiles) {
-  const int64_t rows = g.trans_b ? cols : kc, row_floats = g.trans_b ? kc : cols;
+  const int64_t rows = g.trans_b ? cols : kc, row_bytes = (g.trans_b ? kc : cols) * int64_t(sizeof(float));
   const int64_t r0 = rows * ir / tiles, r1 = rows * (ir + 1) / tiles;
   LinePrefetch pf;
   pf.first = reinterpret_cast<const char*>(g.trans_b ? b + (col0 + r0) * g.ldb + pc : b + (pc + r0) * g.ldb + col0);
   pf.ld_bytes = g.ldb * int64_t(sizeof(float));
-  pf.row_lines = ceil_div(row_floats * int64_t(sizeof(float)), 64) + 1;
+  const int64_t offset = int64_t(reinterpret_cast<uintptr_t>(pf.first) % 64);
+  pf.row_lines = pf.ld_bytes % 64 == 0 ? ceil_div(offset + row_bytes, 64) : ceil_div(row_bytes, 64) + 1;
   pf.lines = (r1 - r0) * pf.row_lines;
   return pf;
+}
+
+// The lines of `pf` fetched at once, where they outnumber the k steps of the
+// micro-kernel that would stream them (a panel shared by one or two
+// micro-tiles).
+inline void prefetch_all(const LinePrefetch& pf) {
+  const char* row = pf.first;
+  for (int64_t line = 0, col = 0; line < pf.lines; ++line) {
+    __builtin_prefetch(row + 64 * col, 0, kPrefetchLocality);
+    if (++col == pf.row_lines) {
+      col = 0;
+      row += pf.ld_bytes;
+    }
+  }
 }
 
 // The same with A read in place (GemmDirectA): `a` is the tile's first row
@@ -369,17 +376,25 @@ void gemm_serial(const GemmArgs& g, const S* a, const S* b, float* c, int64_t m,
         // 64 x 4096 x 25088 (VGG fc6, 2 threads, 3 alternating runs): 47.9 ->
         // 49.7 GFLOP/s median, within this machine's noise; never slower.
         // With A read in place, the micro-tiles of one panel also fetch the
-        // next panel's source into L2 (LinePrefetch, one line a k step), so
-        // its packing reads L2 instead of waiting on memory, and with one ic
-        // block the panels take two slots in turn (below). Zen 4, 2026-12-05,
+        // next panel's source into L2 (LinePrefetch, a line a k step), so its
+        // packing (or, B in place, its loads) read L2 instead of waiting on
+        // memory, and with one ic block the panels take two slots in turn
+        // (below). Packed B^T panels, Zen 4, 2026-12-05,
         // in-process alternating blocks, GFLOP/s without -> with, 2 threads:
         // 64x4096x25088 (B^T) 171 -> 187 and 174 -> 187 (oneDNN 178),
         // 64x4096x4096 (B^T) 173 -> 183 and 168 -> 183, 256x1000x4096 (B^T)
         // 177 -> 183, 256x196x2304 183 -> 190, 512x49x4608 165 -> 177, the
         // other report shapes within 2%; one thread 64x4096x25088 (B^T)
         // 79 -> 89 (oneDNN 91; the slots alone 84, the prefetch alone 77:
-        // the panel's stores missed to memory). The whole-panel burst of
-        // prefetch_rows (B in place) did not help here (session 12: 0.94-1.01).
+        // the panel's stores missed to memory); session 12's burst of
+        // prefetches at a micro-tile's start measured 0.94-1.01 here. B read
+        // in place took that burst before; spread out instead, 2 threads,
+        // 128x784x1152 194 -> 201, 201 -> 207 and 183 -> 202, 64x50176x576
+        // 144 -> 168, 148 -> 180 and 170 -> 183, 64x3136x576 190 -> 196 and
+        // 185 -> 196, 384x169x2304 194 -> 200, 1024^3 185 -> 189 and
+        // 192 -> 198, 2048^3 and 512^3 within 1%; one thread 64x3136x576
+        // 102 -> 105. A share of more lines than k steps (one or two
+        // micro-tiles a panel) is still fetched at once (prefetch_all).
         for (int64_t jr = 0; jr < n_panels; ++jr) {
           const int cols = int(std::min<int64_t>(nr, nc - jr * nr));
           // With one ic block a panel serves only this jr step: two slots
@@ -389,30 +404,32 @@ void gemm_serial(const GemmArgs& g, const S* a, const S* b, float* c, int64_t m,
           // Full-width panels of a B read in place are not packed; the right
           // edge always is (its panel is zero-padded to nr columns).
           const bool b_here = b_in_place && cols == nr;
-          const bool next_here = b_in_place && jr + 1 < n_panels && nc - (jr + 1) * nr >= nr;
-          // The next panel is packed right after this one's micro-tiles
-          // (ic == 0): they fetch its source meanwhile.
-          const bool next_packed = !b_in_place && ic == 0 && jr + 1 < n_panels;
+          // The micro-tiles fetch into L2 what the next jr step reads from
+          // memory: the next panel of a B read in place (a full-width one:
+          // the right edge is packed from what these panels fetched), or the
+          // source of the next panel to pack (packed at ic == 0).
           const int next_cols = int(std::min<int64_t>(nr, nc - (jr + 1) * nr));
+          const bool next_here = b_in_place && jr + 1 < n_panels && next_cols == nr;
+          const bool next_packed = !b_in_place && ic == 0 && jr + 1 < n_panels;
+          const bool fetch_next = next_here || next_packed;
           if (ic == 0 && !b_here) kern.pack_b(b, g.ldb, g.trans_b, pc, kc, jc + jr * nr, cols, nr, bp);
           for (int64_t ir = 0; ir < m_panels; ++ir) {
             const int rows = int(std::min<int64_t>(mr, mc - ir * mr));
             float* ct = c + (ic + ir * mr) * g.ldc + jc + jr * nr;
             bool done = false;
             if constexpr (std::is_same<Kern, GemmKernel>::value) {
-              if (next_here)  // this micro-tile's share of the next panel's rows, into L2
-                prefetch_rows(b + (pc + kc * ir / m_panels) * g.ldb + jc + (jr + 1) * nr, g.ldb, nr,
-                              kc * (ir + 1) / m_panels - kc * ir / m_panels);
               if (direct) {
                 const float* ap = copied                    ? a_panels[size_t(ir)]
                                   : amode == AMode::columns ? a + pc * g.lda + ic + ir * mr
                                                             : a + (ic + ir * mr) * g.lda + pc;
                 const float* bq = b_here ? b + pc * g.ldb + jc + jr * nr : bp;
                 const LinePrefetch pf =
-                    next_packed ? panel_source_share(g, b, pc, kc, jc + (jr + 1) * nr, next_cols, ir, m_panels)
-                                : LinePrefetch{};
+                    fetch_next ? panel_source_share(g, b, pc, kc, jc + (jr + 1) * nr, next_cols, ir, m_panels)
+                               : LinePrefetch{};
+                const bool stream = fetch_next && pf.lines <= kc;  // one line a k step
+                if (fetch_next && !stream) prefetch_all(pf);
                 micro_tile_direct(kern, *direct, kc, ap, copied ? ldp : g.lda, bq, b_here ? g.ldb : nr, ct, g.ldc, rows,
-                                  cols, g.alpha, beta, next_packed ? &pf : nullptr);
+                                  cols, g.alpha, beta, stream ? &pf : nullptr);
                 done = true;
               }
             }

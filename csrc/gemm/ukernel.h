@@ -36,7 +36,8 @@ DLCORE_INLINE void gemm_tile_body(int64_t k, const float* __restrict a, int64_t 
 #pragma GCC unroll 4
     for (int j = 0; j < NVU; ++j) acc[i][j] = V::zero();
 
-  // The prefetch stream: the line at `col` of row `pf_row`, `pf_left` to go.
+  // The prefetch stream: the line at `col` of row `pf_row`, `pf_left` to go,
+  // one a k step (few registers: the FMA loop needs the rest).
   const char* pf_row = pf ? pf->first : nullptr;
   int64_t pf_left = pf ? pf->lines : 0, pf_col = 0;
   for (int64_t p = 0; p < k; ++p) {
