@@ -50,9 +50,9 @@ using GemmPackB = void (*)(const float* b, int64_t ldb, bool trans_b, int64_t ro
                            int nr, float* dst);
 
 // Memory a direct micro-kernel (below) fetches toward L2 (kPrefetchLocality)
-// while it computes, one 64-byte line a k step (more if the lines outnumber
-// the steps): `lines` lines of rows `row_lines` lines long from `first`,
-// ld_bytes apart. gemm.cpp points it at this micro-tile's share of what the
+// while it computes, one 64-byte line a k step (gemm.cpp fetches a share of
+// more lines than k steps at once instead): `lines` lines of rows
+// `row_lines` lines long from `first`, ld_bytes apart. gemm.cpp points it at this micro-tile's share of what the
 // next jr step reads from memory (the next B panel read in place, or the
 // source of the next panel to pack), so that step reads L2 instead.
 struct LinePrefetch {

@@ -335,6 +335,7 @@ void gemm_serial(const GemmArgs& g, const S* a, const S* b, float* c, int64_t m,
   // The A panels of the current ic block: in abuf or shared slots.
   thread_local std::vector<const P*> a_panels;
   const int64_t mc_most = row_block(kern, m);
+  const bool one_ic_block = m <= mc_most;
   a_panels.resize(size_t(ceil_div(mc_most, mr)));
   for (int64_t jc = 0; jc < n; jc += kern.nc) {
     const int64_t nc = std::min<int64_t>(kern.nc, n - jc);
@@ -348,7 +349,6 @@ void gemm_serial(const GemmArgs& g, const S* a, const S* b, float* c, int64_t m,
       for (int64_t ic = 0; ic < m; ic += mc_most) {
         const int64_t mc = std::min<int64_t>(mc_most, m - ic);
         const int64_t m_panels = ceil_div(mc, mr);
-        const bool one_ic_block = m <= mc_most;
         const int64_t ldp = copied_ld(kc);
         for (int64_t ip = 0; ip < m_panels && (!direct || copied); ++ip) {
           const int rows = int(std::min<int64_t>(mr, mc - ip * mr));
