@@ -33,6 +33,14 @@ def test_direct_a_against_float64(cpu_backend, rng, m, n):
         assert np.all(err <= 1e-5 * np.sqrt(k) * (1 + 4 * scale)), f"m={m} n={n} k={k}: {err.max():.3g}"
 
 
+def dot_edge_cols(n):
+    """Columns at C's right edge that the kernel that ran last computes as dot products where it
+    reads A's rows (gemm.cpp dots_on_right_edge: AVX-512, an edge of at most 8 columns): within
+    rounding of the broadcast kernels there, not bitwise."""
+    edge = n % 32
+    return edge if K.last_dispatch() == "gemm:gemm_avx512_12x32" and 0 < edge <= 8 else 0
+
+
 def copies_a_in_long_blocks(n, k):
     """Whether the kernel that ran last copies A's rows (gemm.cpp a_mode) in k blocks of its own
     (kc_copied: the AVX-512 kernel's 1024): fewer than 4 panels of 32, or lda = k a multiple of
@@ -110,6 +118,7 @@ def assert_gemm_close(got, want, scale, k, what=""):
 # A and with it B: the same FMAs in the same order, so bitwise equal. m = 145 is two row blocks at
 # one thread (B packed there), k = 1100 three k blocks, lda = 1024 copies A's rows first (in one
 # k block of 1024 on AVX-512, where the packed path takes two: held to float64 alone there).
+# n = 4001 ends in one column, which runs as dot products (dot_edge_cols): bitwise to its left.
 @pytest.mark.parametrize("m", (1, 7, 12, 25, 143, 144, 145))
 @pytest.mark.parametrize("n,k", [(128, 37), (175, 1100), (4001, 5), (161, 1024)])
 def test_b_in_place_bitwise_equals_packed(cpu_backend, rng, m, n, k):
@@ -119,9 +128,10 @@ def test_b_in_place_bitwise_equals_packed(cpu_backend, rng, m, n, k):
         out = c0.copy() if beta != 0.0 else poisoned((m, n))
         in_place = K.gemm(a, b, alpha=alpha, beta=beta, out=out, backend=cpu_backend)
         long_blocks = k > 512 and copies_a_in_long_blocks(n, k)  # k = 1024 in one block there
+        bitwise = n - dot_edge_cols(n)
         packed = K.gemm(at, b, trans_a=True, alpha=alpha, beta=beta, out=c0.copy(), backend=cpu_backend)
         if not long_blocks:
-            np.testing.assert_array_equal(in_place, packed)
+            np.testing.assert_array_equal(in_place[:, :bitwise], packed[:, :bitwise])
         want, scale = gemm_reference(a, b, False, False, alpha, beta, c0)
         assert_gemm_close(in_place, want, scale, k, f"m={m} n={n} k={k}")
 
@@ -149,6 +159,47 @@ def test_b_in_place_conv1x1_with_bias(cpu_backend, rng):
     for o in outs[1:]:
         np.testing.assert_array_equal(outs[0], o)
     ref = np.einsum("nchw,oc->nohw", x.astype(np.float64), w[:, :, 0, 0].astype(np.float64)) + bias[:, None, None]
+    np.testing.assert_allclose(outs[0], ref, rtol=1e-4, atol=1e-4 * np.sqrt(24))
+
+
+# ---- C's right edge as dot products (gemm.cpp dots_on_right_edge) ------------------------------
+# Where A's rows are read (in place, or copied: k = 1024, 2 panels), a right edge of 1-8 columns
+# runs as 4 x 4 dot tiles along k: B^T's rows in place, or B's edge columns copied k-contiguous.
+# Every row remainder of the 12-row tile, edges of 1, 3, 4, 5, 7, 8 (dots) and 9 (broadcast)
+# columns, k tails of the 16-lane dot loop, k past the cache block, alpha/beta with poisoned C.
+@pytest.mark.parametrize("m", (1, 3, 4, 5, 11, 12, 13, 29, 150))
+@pytest.mark.parametrize("edge", (1, 3, 4, 5, 7, 8, 9))
+@pytest.mark.parametrize("tb", (False, True))
+def test_right_edge_dots_against_float64(cpu_backend, rng, m, edge, tb):
+    for n0, k, alpha, beta in ((128, 37, 1.0, 0.0), (128, 1100, -0.5, 1.0), (32, 1024, 0.75, 0.5), (160, 5, 2.0, 0.0)):
+        n = n0 + edge
+        a, c0 = randn(rng, m, k), randn(rng, m, n)
+        b = randn(rng, *((n, k) if tb else (k, n)))
+        out = c0.copy() if beta != 0.0 else poisoned((m, n))
+        got = K.gemm(a, b, trans_b=tb, alpha=alpha, beta=beta, out=out, backend=cpu_backend)
+        want, scale = gemm_reference(a, b, False, tb, alpha, beta, c0)
+        assert np.all(np.isfinite(got)), "unwritten (NaN) elements"
+        assert_gemm_close(got, want, scale, k, f"m={m} n={n} k={k} tb={tb}")
+
+
+# The edge's dot tiles by 1/2/3 threads, with the fused bias + ReLU on them (linear_forward,
+# x W^T: W's last rows read in place) and a 1x1 convolution's GEMM (B = the image, its last 3
+# pixels of 33*35 = 1155 copied k-contiguous): the same bits whatever the thread count.
+def test_right_edge_dots_threads_and_epilogue(cpu_backend, rng):
+    x, w, bias = randn(rng, 150, 300), randn(rng, 5 * 32 + 6, 300), randn(rng, 5 * 32 + 6)
+    outs = [at_threads(t, lambda: K.linear_forward(x, w, bias, activation="relu", backend=cpu_backend))
+            for t in (1, 2, 3)]
+    for o in outs[1:]:
+        np.testing.assert_array_equal(outs[0], o)
+    np.testing.assert_array_equal(outs[0], K.relu_forward(K.gemm(x, w, trans_b=True, backend=cpu_backend) + bias, 0.0))
+    ref = np.maximum(x.astype(np.float64) @ w.T.astype(np.float64) + bias, 0.0)
+    np.testing.assert_allclose(outs[0], ref, rtol=1e-4, atol=1e-4 * np.sqrt(300))
+    xi, wc, bc = randn(rng, 2, 24, 33, 35), randn(rng, 40, 24, 1, 1), randn(rng, 40)
+    outs = [at_threads(t, lambda: K.conv2d_forward(xi, wc, bc, stride=1, padding=0, backend=cpu_backend))
+            for t in (1, 2, 3)]
+    for o in outs[1:]:
+        np.testing.assert_array_equal(outs[0], o)
+    ref = np.einsum("nchw,oc->nohw", xi.astype(np.float64), wc[:, :, 0, 0].astype(np.float64)) + bc[:, None, None]
     np.testing.assert_allclose(outs[0], ref, rtol=1e-4, atol=1e-4 * np.sqrt(24))
 
 

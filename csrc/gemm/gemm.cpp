@@ -180,6 +180,49 @@ inline void micro_tile_direct(const GemmKernel& kern, const GemmDirectA& d, int6
   add_tile(tile, kern.nr, c, ldc, rows, cols, beta);
 }
 
+// ---- The right edge as dot products ----------------------------------------
+// A right edge of a few columns (N = 196: 6 panels of 32 and 4 columns) runs
+// a whole vector of 16 lanes in the broadcast kernels: 12 FMAs a k step for
+// 4 columns of work, half a full panel's time for an eighth of its work
+// (Zen 4, one thread, 512x196x4608: 6.8% of the time for 2% of the FMAs).
+// Where A's rows are read (in place or copied: contiguous along k), those
+// columns run as dot products along k instead (GemmKernel::dot, 4 x 4
+// tiles: 16 FMAs a k step of 16 for 16 elements, a horizontal sum each per
+// k block), reading B^T's rows in place (op(B) = B^T: W's last rows) or the
+// edge columns copied k-contiguous into the edge panel's slot (op(B) = B).
+// A different order of additions from the broadcast kernels (16 partial sums
+// per element), so within rounding of the packed result, not bitwise; chosen
+// by the shape and layout alone, so still bitwise independent of the thread
+// count. Zen 4, 2026-12-05, in-process alternating blocks, GFLOP/s
+// broadcast -> dots, one thread: 512x196x4608 97 -> 103 (oneDNN 99),
+// 256x196x2304 98 -> 104, 64x324x4096 (B^T) 91 -> 94; 2 threads:
+// 512x196x4608 191 -> 206 (oneDNN 207), 256x196x2304 186 -> 197,
+// 64x324x4096 (B^T) 157 -> 160. Edges of 9-16 columns (384x169x2304,
+// 128x784x1152) measured no gain (12 dot tiles a k step of 16 for 12 rows
+// x 16 columns match the 16-lane kernel), so they stay broadcast.
+constexpr int kDotEdgeMaxCols = 8;
+
+inline bool dots_on_right_edge(const GemmKernel& kern, AMode amode, int cols) {
+  return kern.dot && (amode == AMode::in_place || amode == AMode::copied) && cols <= kDotEdgeMaxCols;
+}
+
+// dst[j * kc + p] = src[p * lds + j] for j < cols, p < kc: op(B)'s edge
+// columns made k-contiguous for the dot tiles (cols <= kDotEdgeMaxCols).
+inline void copy_edge_columns(const float* src, int64_t lds, int64_t kc, int cols, float* dst) {
+  for (int64_t p = 0; p < kc; ++p)
+    for (int j = 0; j < cols; ++j) dst[j * kc + p] = src[p * lds + j];
+}
+
+// One micro-tile row's right edge, rows x cols, as dot tiles: A's rows lda
+// apart along k, the edge's columns `bt` ldbt apart along k.
+inline void right_edge_dots(const GemmDot& d, int64_t kc, const float* a, int64_t lda, const float* bt, int64_t ldbt,
+                            float* c, int64_t ldc, int rows, int cols, float alpha, float beta) {
+  for (int i = 0; i < rows; i += d.mr)
+    for (int j = 0; j < cols; j += d.nr)
+      d.tile(kc, a + i * lda, lda, bt + j * ldbt, ldbt, c + i * ldc + j, ldc, alpha, beta, std::min(d.mr, rows - i),
+             std::min(d.nr, cols - j));
+}
+
 // The fused epilogue (gemm.h) on a rows x cols block of C whose first element
 // is (r0, c0) of the product: bias, then activation. Run by the thread that
 // just wrote the block, right after its last k block, so the block is still in
@@ -412,6 +455,23 @@ void gemm_serial(const GemmArgs& g, const S* a, const S* b, float* c, int64_t m,
           const bool next_here = b_in_place && jr + 1 < n_panels && next_cols == nr;
           const bool next_packed = !b_in_place && ic == 0 && jr + 1 < n_panels;
           const bool fetch_next = next_here || next_packed;
+          if constexpr (std::is_same<Kern, GemmKernel>::value) {
+            if (cols < nr && dots_on_right_edge(kern, amode, cols)) {
+              // The edge's columns k-contiguous: B^T's rows, or copied into the panel's slot.
+              const float* bt = g.trans_b ? b + (jc + jr * nr) * g.ldb + pc : bp;
+              if (ic == 0 && !g.trans_b) copy_edge_columns(b + pc * g.ldb + jc + jr * nr, g.ldb, kc, cols, bp);
+              for (int64_t ir = 0; ir < m_panels; ++ir) {
+                const int rows = int(std::min<int64_t>(mr, mc - ir * mr));
+                const int64_t row0 = ic + ir * mr;
+                float* ct = c + row0 * g.ldc + jc + jr * nr;
+                const float* ap = copied ? a_panels[size_t(ir)] : a + row0 * g.lda + pc;
+                right_edge_dots(*kern.dot, kc, ap, copied ? ldp : g.lda, bt, g.trans_b ? g.ldb : kc, ct, g.ldc, rows,
+                                cols, g.alpha, beta);
+                if (epilogue) apply_epilogue(g, ct, g.ldc, row0, jc + jr * nr, rows, cols);
+              }
+              continue;
+            }
+          }
           if (ic == 0 && !b_here) kern.pack_b(b, g.ldb, g.trans_b, pc, kc, jc + jr * nr, cols, nr, bp);
           for (int64_t ir = 0; ir < m_panels; ++ir) {
             const int rows = int(std::min<int64_t>(mr, mc - ir * mr));
