@@ -126,12 +126,15 @@ def test_gemm_threads_agree(rng):
     np.testing.assert_array_equal(one, two)
 
 
-@pytest.mark.parametrize("m,n,k", [(130, 49, 1031), (37, 301, 257), (7, 129, 65)])
+@pytest.mark.parametrize("m,n,k", [(130, 49, 1031), (37, 301, 257), (7, 129, 65), (64, 324, 700), (128, 128, 128),
+                                   (1031, 20, 48)])
 def test_gemm_threads_agree_on_every_grid(rng, m, n, k):
     # The thread grid drops to fewer tiles where their redundant packing
     # would cost more than the arithmetic allows (long k, few rows or
     # columns): every grid computes each element the same way, so 1, 2 and 3
-    # threads give the same bits, for every transposition.
+    # threads give the same bits, for every transposition. Tiles split C as
+    # evenly as whole panels allow (gemm.cpp part_start): 324 columns as
+    # 160 + 164, 128 rows as 72 + 56, 1031 rows in parts of 11-12 panels.
     a, b = randn(rng, m, k), randn(rng, k, n)
     before = dlcore.get_num_threads()
     try:

@@ -541,16 +541,55 @@ void gemm_serial_buffered(const GemmArgs& g, const S* a, const S* b, float* c, i
 // 512x49x4608 the same grids cost 4.6 / 4.7 / 5.4 and 4.8 / 4.6 / 5.2 ms.
 constexpr double kPackFmas = 22.0;
 
-// Time to run the tiles of a grid (rows_per x cols_per, clipped at m, n)
-// on nt threads that each take the next tile when free, as parallel_tiles
-// hands them out, with time proportional to a tile's elements.
-double tiles_makespan(int64_t m, int64_t n, int64_t rows_per, int64_t cols_per, int nt) {
-  std::vector<double> free_at(size_t(std::max(1, nt)), 0.0);
-  for (int64_t r0 = 0; r0 < m; r0 += rows_per)
-    for (int64_t c0 = 0; c0 < n; c0 += cols_per) {
-      auto first = std::min_element(free_at.begin(), free_at.end());
-      *first += double(std::min(rows_per, m - r0)) * double(std::min(cols_per, n - c0));
-    }
+// Where part `i` of `parts` of `count` rows (or columns) starts: at a
+// multiple of `unit` (whole panels), near i * count / parts, every part at
+// least one panel. Parts of equal panel counts (ceil(count / unit / parts)
+// each) left the last one short: 1024 rows are 86 panels of 12 (the last of
+// 4 rows), as 8 x 11 panels the threads' shares came to 528 and 496 rows;
+// 324 columns are 11 panels of 32 (the last of 4), as 6 + 5 panels one
+// thread took 192 columns and the other 132 (now 160 and 164). A boundary
+// moves up a panel once it is a quarter of one past: the earlier tiles go to
+// the threads that start first (the caller, before its workers wake), so
+// 128 rows split 72 + 56, not 60 + 68 (128^3: 157 vs 150-153 GFLOP/s).
+// Zen 4, 2 threads, 2026-12-05, in-process alternating blocks, GFLOP/s
+// equal panel counts -> this: 64x324x4096 (B^T) 158 -> 183, 160 -> 188 and
+// 153 -> 178, 64x3136x576 196 -> 206, 200 -> 208 and 200 -> 206, 1024^3
+// 194 -> 195, 203 -> 207, 176 -> 185 and 163 -> 169, 256x1000x4096 (B^T)
+// 171 -> 176; the other report shapes within 2%.
+inline int64_t part_start(int64_t i, int64_t count, int64_t unit, int64_t parts) {
+  if (i >= parts) return count;
+  const int64_t panels = ceil_div(count, unit);
+  const int64_t near = (4 * i * count + 3 * parts * unit) / (4 * parts * unit);  // floor(x + 3/4) panels
+  return std::min(count, std::clamp(near, i, panels - (parts - i)) * unit);
+}
+
+// The largest of those parts.
+inline int64_t largest_part(int64_t count, int64_t unit, int64_t parts) {
+  int64_t most = 0;
+  for (int64_t i = 0; i < parts; ++i)
+    most = std::max(most, part_start(i + 1, count, unit, parts) - part_start(i, count, unit, parts));
+  return most;
+}
+
+// Time to run the tiles of a tm x tn grid of m x n on nt threads that each
+// take the next tile when free, as parallel_tiles hands them out, with time
+// proportional to a tile's elements. Estimated with tiles of equal panel
+// counts, as the grid's constants (kPackFmas, kInPlacePass) were measured:
+// with part_start's tiles the estimate chose other grids that ran slower
+// (256^3 2x2 -> 4x1, 197 -> 182 GFLOP/s); the chosen grid's tiles then run
+// as part_start splits it.
+double tiles_makespan(int64_t m, int64_t n, int mr, int nr, int64_t tm, int64_t tn, int nt) {
+  // Reused: this runs for every candidate grid of every call (1-2% of a
+  // 128^3 product's time when it allocated per call and divided per tile).
+  thread_local std::vector<double> free_at, cols;
+  free_at.assign(size_t(std::max(1, nt)), 0.0);
+  cols.resize(size_t(tn));
+  const int64_t rows_per = ceil_div(ceil_div(m, mr), tm) * mr, cols_per = ceil_div(ceil_div(n, nr), tn) * nr;
+  for (int64_t j = 0; j < tn; ++j) cols[size_t(j)] = double(std::max<int64_t>(0, std::min(cols_per, n - j * cols_per)));
+  for (int64_t i = 0; i < tm; ++i) {
+    const double rows = double(std::max<int64_t>(0, std::min(rows_per, m - i * rows_per)));
+    for (int64_t j = 0; j < tn; ++j) *std::min_element(free_at.begin(), free_at.end()) += rows * cols[size_t(j)];
+  }
   return *std::max_element(free_at.begin(), free_at.end());
 }
 
@@ -646,7 +685,7 @@ void grid_for(int64_t m, int64_t n, int64_t target, int nt, const Kern& kern, AM
   for (int64_t r = 1; r <= std::min(target, m_panels); ++r) {
     const int64_t q = std::min(n_panels, ceil_div(target, r));
     if (r * q < target) continue;
-    const double makespan = tiles_makespan(m, n, ceil_div(m_panels, r) * kern.mr, ceil_div(n_panels, q) * kern.nr, nt);
+    const double makespan = tiles_makespan(m, n, kern.mr, kern.nr, r, q, nt);
     const double a_pack = a_packings(amode, q, ceil_div(n_panels, q) * kern.nr);
     const double b_pack = b_packings(b_direct, r, ceil_div(m_panels, r) * kern.mr, kern.mc);
     const double packing = kPackFmas * (a_pack * double(m) + b_pack * double(n)) / nt;
@@ -690,19 +729,28 @@ int64_t tile_target(int64_t m, int64_t n, int nt, const Kern& kern) {
   return nt;
 }
 
-// The panel-aligned thread grid of one m x n product (see grid_for).
+// The panel-aligned thread grid of one m x n product (see grid_for): tile
+// (ti, tj) is rows [row0(ti), row0(ti + 1)) x columns [col0(tj), col0(tj + 1)).
 struct TileGrid {
+  int64_t m = 0, n = 0;
+  int mr = 1, nr = 1;
   int64_t tm = 1, tn = 1;              // tiles down and across
-  int64_t rows_per = 0, cols_per = 0;  // rows / columns of C per tile
+  int64_t rows_per = 0, cols_per = 0;  // rows / columns of C of the largest tile
   int64_t tiles() const { return tm * tn; }
+  int64_t row0(int64_t ti) const { return part_start(ti, m, mr, tm); }
+  int64_t col0(int64_t tj) const { return part_start(tj, n, nr, tn); }
 };
 
 template <class Kern>
 TileGrid tile_grid(int64_t m, int64_t n, int64_t target, int nt, const Kern& kern, AMode amode, bool b_direct) {
   TileGrid t;
+  t.m = m;
+  t.n = n;
+  t.mr = kern.mr;
+  t.nr = kern.nr;
   grid_for(m, n, target, nt, kern, amode, b_direct, &t.tm, &t.tn);
-  t.rows_per = ceil_div(ceil_div(m, kern.mr), t.tm) * kern.mr;
-  t.cols_per = ceil_div(ceil_div(n, kern.nr), t.tn) * kern.nr;
+  t.rows_per = largest_part(m, kern.mr, t.tm);
+  t.cols_per = largest_part(n, kern.nr, t.tn);
   return t;
 }
 
@@ -751,8 +799,8 @@ template <class Kern, class S>
 void run_tile(const GemmArgs& g, const S* a, const S* b, float* c, const TileGrid& grid, int64_t t, int64_t sum,
               const Kern& kern, AMode amode, bool b_in_place, TileShare<typename Kern::packed_t> share) {
   const int64_t ti = t / grid.tn, tj = t % grid.tn;
-  const int64_t r0 = std::min(g.m, ti * grid.rows_per), r1 = std::min(g.m, (ti + 1) * grid.rows_per);
-  const int64_t c0 = std::min(g.n, tj * grid.cols_per), c1 = std::min(g.n, (tj + 1) * grid.cols_per);
+  const int64_t r0 = grid.row0(ti), r1 = grid.row0(ti + 1);
+  const int64_t c0 = grid.col0(tj), c1 = grid.col0(tj + 1);
   if (r1 <= r0 || c1 <= c0) return;
   GemmArgs gi = g;
   if (gi.bias_row) gi.bias_row += r0;  // the epilogue's vectors from this tile's first row / column
@@ -834,11 +882,10 @@ void gemm_dot(const GemmArgs& g, const GemmDot& d, int nt) {
   const int64_t want = nt > 1 ? ceil_div(int64_t(nt) * kTilesPerThread, tm) : 1;
   const int64_t col_blocks = ceil_div(g.n, d.nr);
   const int64_t tn = std::max<int64_t>(1, std::min(want, col_blocks));
-  const int64_t cols_per = ceil_div(col_blocks, tn) * d.nr;
   auto tile = [&](int64_t t) {
     const int64_t ti = t / tn, tj = t % tn;
     const int64_t r0 = ti * kDotRows, r1 = std::min(g.m, r0 + kDotRows);
-    const int64_t c0 = std::min(g.n, tj * cols_per), c1 = std::min(g.n, c0 + cols_per);
+    const int64_t c0 = part_start(tj, g.n, d.nr, tn), c1 = part_start(tj + 1, g.n, d.nr, tn);
     if (c1 > c0) dot_block(g, d, r0, r1, c0, c1);
   };
   parallel_tiles(tm * tn, nt, tile);  // in order on the caller when nt <= 1
