@@ -243,3 +243,35 @@ class TestBadInput:
     def test_unknown_backend(self):
         with pytest.raises(ValueError, match="unknown backend"):
             gemm(np.ones((2, 2), np.float32), np.ones((2, 2), np.float32), backend="fast")
+
+
+# ---- k in two groups (gemm.cpp use_k_groups: C of <= 65536 elements, k >= 2048) -------------
+# The k blocks fall into two runs, each a product of its own (the second into a buffer), added
+# in a fixed order, then the epilogue. Every transposition, k not a multiple of the k block
+# (2049: a 1-step tail; 3001), rows and columns off every register tile, alpha/beta with poisoned
+# C; the transposed product's inner GEMM (n = 49) and a 256-element-short C of 65536.
+@pytest.mark.parametrize("m,n,k", [(7, 33, 2049), (37, 129, 3001), (64, 49, 2304), (255, 256, 2048)])
+@pytest.mark.parametrize("trans_a,trans_b", list(itertools.product([False, True], repeat=2)))
+def test_gemm_k_groups_against_float64(cpu_backend, rng, m, n, k, trans_a, trans_b):
+    for alpha, beta in ((1.0, 0.0), (-0.5, 0.75)):
+        check(rng, cpu_backend, m, n, k, trans_a, trans_b, alpha, beta)
+
+
+# The groups depend on the shape alone: 1, 2 and 3 threads give the same bits, with the fused
+# bias + ReLU applied once after the groups are added (linear_forward: x W^T + b).
+@pytest.mark.parametrize("m,n,k,tb", [(64, 128, 4608, True), (50, 301, 2050, False), (130, 81, 3072, True)])
+def test_gemm_k_groups_threads_bitwise(rng, m, n, k, tb):
+    a, c0 = randn(rng, m, k), randn(rng, m, n)
+    b = randn(rng, *((n, k) if tb else (k, n)))
+    outs = [at_threads(t, lambda: gemm(a, b, trans_b=tb, alpha=0.75, beta=0.5, out=c0.copy())) for t in (1, 2, 3)]
+    for o in outs[1:]:
+        np.testing.assert_array_equal(outs[0], o)
+    want, scale = gemm_reference(a, b, False, tb, 0.75, 0.5, c0)
+    assert np.all(np.abs(outs[0] - want) <= 1e-5 * np.sqrt(k) * (1 + 4 * scale))
+    if tb:
+        bias = randn(rng, n)
+        fused = [at_threads(t, lambda: dlcore.kernels.linear_forward(a, b, bias, activation="relu"))
+                 for t in (1, 2, 3)]
+        for o in fused[1:]:
+            np.testing.assert_array_equal(fused[0], o)
+        np.testing.assert_array_equal(fused[0], dlcore.kernels.relu_forward(gemm(a, b, trans_b=True) + bias, 0.0))
