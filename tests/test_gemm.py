@@ -246,8 +246,8 @@ class TestBadInput:
 
 
 # ---- k in two groups (gemm.cpp use_k_groups: C of <= 65536 elements, k >= 2048) -------------
-# The k blocks fall into two runs, each a product of its own (the second into a buffer), added
-# in a fixed order, then the epilogue. Every transposition, k not a multiple of the k block
+# k falls into two equal runs (at multiples of 16), each a product of its own (the second into a
+# buffer), added in a fixed order, then the epilogue. Every transposition, k not a multiple of 16
 # (2049: a 1-step tail; 3001), rows and columns off every register tile, alpha/beta with poisoned
 # C; the transposed product's inner GEMM (n = 49) and a 256-element-short C of 65536.
 @pytest.mark.parametrize("m,n,k", [(7, 33, 2049), (37, 129, 3001), (64, 49, 2304), (255, 256, 2048)])

@@ -1039,26 +1039,31 @@ void gemm_transposed(const GemmArgs& g, const GemmKernel& kern, int nt) {
 // With few rows and columns (y = x W^T on a minibatch of 64: 64 x 128 x 9216)
 // the grid has few tiles across C, and each tile packs or copies its share
 // of A and B again (1 x 2 tiles: A copied twice); more tiles cost more
-// packing. Split along k instead, no operand is packed twice: the k blocks
-// of the product (k_block: the same blocks as without groups) fall into
-// kKGroups runs, each a product of its own (group 0 into C with alpha and
-// beta, the others into buffers), and C += buffer 1 + buffer 2 ... in that
-// order, then the epilogue. The groups depend on the shape alone, so results
-// stay bitwise independent of the thread count (each group's tiles as any
-// grid's); they are within rounding of the ungrouped sum, not bitwise.
+// packing. Split along k instead, no operand is packed twice: k falls into
+// kKGroups equal runs, each a product of its own (group 0 into C with alpha
+// and beta, the others into buffers, each with its own k blocks), and
+// C += buffer 1 + buffer 2 ... in that order, then the epilogue. The groups
+// depend on the shape alone, so results stay bitwise independent of the
+// thread count (each group's tiles as any grid's); they are within rounding
+// of the ungrouped sum, not bitwise.
 // Zen 4, 2026-12-05, in-process alternating blocks, GFLOP/s 2 threads,
-// without -> 2 groups: 64x128x9216 (B^T) 169 -> 184 and 156 -> 169 (oneDNN
-// 154-168), 64x81x4096 (B^T, its transposed product 81 x 64) 164 -> 175 and
-// 146 -> 167, 64x324x4096 (B^T) 182 -> 186 and 184 -> 186, 256x196x2304
-// 206 -> 211, 50x1000x2048 (B^T) 169 -> 174; one thread within 1%
-// (64x128x9216: 92.5 vs 91.8). 4 and 8 groups measured 178 and 173 on
-// 64x128x9216 (more k blocks start cold); next to a spinning process all
-// three ran as fast as without groups (87-92). Larger C (64x4096x4096 (B^T):
-// 183 -> 180) has tiles enough without.
+// without -> 2 groups: 64x128x9216 (B^T) 179 -> 188 (oneDNN 188),
+// 64x81x4096 (B^T, its transposed product 81 x 64) 159 -> 170, 64x324x4096
+// (B^T) 180 -> 186, 256x196x2304 209 -> 213, 50x1000x2048 (B^T) 175 -> 180,
+// 512x49x4608 174 -> 176; one thread within 1% (64x128x9216 91.9 vs 91.2).
+// Per call, 64x128x9216: the two tiles ran 800-834 us each, from 1 us after
+// the call began. 4 and 8 groups measured 178 and 173 on 64x128x9216 (more
+// k blocks start cold); next to a spinning process all three ran as fast as
+// without groups (87-92). Larger C (64x4096x4096 (B^T): 183 -> 180) has
+// tiles enough without.
 constexpr int64_t kKGroups = 2;
 constexpr int64_t kKGroupsMaxElems = int64_t(1) << 16;  // elements of C
 constexpr int64_t kKGroupsMinK = 2048;
 constexpr int64_t kKGroupsAddRows = 16;  // rows of C a thread adds up at a time
+// Groups start at multiples of 16 k steps (64 bytes of a row), as equal as
+// that allows: k / 2 each, whatever the k block (groups of whole k blocks
+// were 5 + 4 blocks of 1024 for k = 9216: one tile ran 875 us, the other 690).
+constexpr int64_t kKGroupsUnit = 16;
 
 bool use_k_groups(const GemmArgs& g) {
   return g.batch == 1 && !g.is_bf16() && g.m * g.n <= kKGroupsMaxElems && g.k >= kKGroupsMinK;
@@ -1069,11 +1074,10 @@ void gemm_k_groups(const GemmArgs& g, const GemmKernel& kern, int nt) {
   thread_local ScratchBuffer buffer;
   float* partial = buffer.get(size_t((kKGroups - 1) * mn));
   const AMode amode = a_mode(g, kern);
-  const int64_t kb = k_block(kern, g.k, amode);  // groups of whole k blocks
   auto group_args = [&](int64_t i) {
     GemmArgs gi = g;
-    const int64_t k0 = part_start(i, g.k, kb, kKGroups);
-    gi.k = part_start(i + 1, g.k, kb, kKGroups) - k0;
+    const int64_t k0 = part_start(i, g.k, kKGroupsUnit, kKGroups);
+    gi.k = part_start(i + 1, g.k, kKGroupsUnit, kKGroups) - k0;
     gi.a = g.trans_a ? g.a + k0 * g.lda : g.a + k0;
     gi.b = g.trans_b ? g.b + k0 : g.b + k0 * g.ldb;
     if (i > 0) {
