@@ -35,10 +35,12 @@ def test_direct_a_against_float64(cpu_backend, rng, m, n):
 
 def dot_edge_cols(n):
     """Columns at C's right edge that the kernel that ran last computes as dot products where it
-    reads A's rows (gemm.cpp dots_on_right_edge: AVX-512, an edge of at most 8 columns): within
-    rounding of the broadcast kernels there, not bitwise."""
+    reads A's rows (gemm.cpp dot_edge_cols: AVX-512, an edge of at most 8 columns, or the last 1-8
+    of an edge of 17-24): within rounding of the broadcast kernels there, not bitwise."""
     edge = n % 32
-    return edge if K.last_dispatch() == "gemm:gemm_avx512_12x32" and 0 < edge <= 8 else 0
+    if K.last_dispatch() != "gemm:gemm_avx512_12x32" or edge == 0:
+        return 0
+    return edge if edge <= 8 else edge - 16 if 16 < edge <= 24 else 0
 
 
 def copies_a_in_long_blocks(n, k):
@@ -162,13 +164,15 @@ def test_b_in_place_conv1x1_with_bias(cpu_backend, rng):
     np.testing.assert_allclose(outs[0], ref, rtol=1e-4, atol=1e-4 * np.sqrt(24))
 
 
-# ---- C's right edge as dot products (gemm.cpp dots_on_right_edge) ------------------------------
+# ---- C's right edge as dot products (gemm.cpp dot_edge_cols) ------------------------------------
 # Where A's rows are read (in place, or copied: k = 1024, 2 panels), a right edge of 1-8 columns
-# runs as 4 x 4 dot tiles along k: B^T's rows in place, or B's edge columns copied k-contiguous.
-# Every row remainder of the 12-row tile, edges of 1, 3, 4, 5, 7, 8 (dots) and 9 (broadcast)
-# columns, k tails of the 16-lane dot loop, k past the cache block, alpha/beta with poisoned C.
+# runs as 4 x 4 dot tiles along k: B^T's rows in place, or B's edge columns copied k-contiguous;
+# an edge of 17-24 runs its first 16 columns broadcast and the rest as dots. Every row remainder
+# of the 12-row tile, edges of 1, 3, 4, 5, 7, 8 (dots), 9 (broadcast), 17, 20, 24 (split) and 25
+# (broadcast) columns, k tails of the 16-lane dot loop, k past the cache block, alpha/beta with
+# poisoned C.
 @pytest.mark.parametrize("m", (1, 3, 4, 5, 11, 12, 13, 29, 150))
-@pytest.mark.parametrize("edge", (1, 3, 4, 5, 7, 8, 9))
+@pytest.mark.parametrize("edge", (1, 3, 4, 5, 7, 8, 9, 17, 20, 24, 25))
 @pytest.mark.parametrize("tb", (False, True))
 def test_right_edge_dots_against_float64(cpu_backend, rng, m, edge, tb):
     for n0, k, alpha, beta in ((128, 37, 1.0, 0.0), (128, 1100, -0.5, 1.0), (32, 1024, 0.75, 0.5), (160, 5, 2.0, 0.0)):

@@ -199,11 +199,21 @@ inline void micro_tile_direct(const GemmKernel& kern, const GemmDirectA& d, int6
 // 512x196x4608 191 -> 206 (oneDNN 207), 256x196x2304 186 -> 197,
 // 64x324x4096 (B^T) 157 -> 160. Edges of 9-16 columns (384x169x2304,
 // 128x784x1152) measured no gain (12 dot tiles a k step of 16 for 12 rows
-// x 16 columns match the 16-lane kernel), so they stay broadcast.
+// x 16 columns match the 16-lane kernel), so they stay broadcast. An edge
+// of 17-24 columns is one whole vector (16) broadcast and the rest as dots
+// (lenet's 500 = 15 x 32 + 20: 15 cycles a k step for the 20, not 24):
+// 64x500x800 (B^T), 2 threads, 172 -> 177, 178 -> 181, 175 -> 178 (oneDNN
+// 148-173), one thread 90 -> 91; 100x500x800 195 -> 197.
 constexpr int kDotEdgeMaxCols = 8;
 
-inline bool dots_on_right_edge(const GemmKernel& kern, AMode amode, int cols) {
-  return kern.dot && (amode == AMode::in_place || amode == AMode::copied) && cols <= kDotEdgeMaxCols;
+// How many of a right edge's `cols` columns run as dot tiles (the last
+// ones; the broadcast kernels take the whole vector before them), or 0.
+inline int dot_edge_cols(const GemmKernel& kern, AMode amode, int cols) {
+  if (!kern.dot || (amode != AMode::in_place && amode != AMode::copied)) return 0;
+  const int vector = kern.nr / 2;
+  if (cols <= kDotEdgeMaxCols) return cols;
+  if (cols > vector && cols - vector <= kDotEdgeMaxCols) return cols - vector;
+  return 0;
 }
 
 // dst[j * kc + p] = src[p * lds + j] for j < cols, p < kc: op(B)'s edge
@@ -298,6 +308,30 @@ inline void thread_begin(const GemmKernelOf<S, P>& kern) {
 template <class S, class P>
 inline void thread_end(const GemmKernelOf<S, P>& kern) {
   if (kern.thread_end) kern.thread_end();
+}
+
+// Packing buffer sizes in floats (a bf16 panel of the same element count fits in half).
+template <class Kern>
+size_t b_block_floats(int64_t k, int64_t n, const Kern& kern, AMode amode) {
+  return size_t(packed_k(kern, std::min<int64_t>(k_block(kern, k, amode), k))) *
+             size_t(round_up(std::min<int64_t>(kern.nc, n), kern.nr)) +
+         kPackSlack;
+}
+// After the B block: a right edge's dot-tile columns made k-contiguous
+// (gemm_serial), float32 kernels only.
+inline size_t edge_floats(int64_t k, const GemmKernel& kern, AMode amode) {
+  return size_t(kDotEdgeMaxCols) * size_t(std::min<int64_t>(k_block(kern, k, amode), k));
+}
+template <class S, class P>
+inline size_t edge_floats(int64_t, const GemmKernelOf<S, P>&, AMode) {
+  return 0;
+}
+template <class Kern>
+size_t a_block_floats(int64_t m, int64_t k, const Kern& kern, AMode amode) {
+  // packed panels, or rows copied with the stride copied_ld (at most kc + 31)
+  return size_t(packed_k(kern, std::min<int64_t>(k_block(kern, k, amode), k)) + 32) *
+             size_t(round_up(std::min<int64_t>(row_block(kern, m), m), kern.mr)) +
+         kPackSlack;
 }
 
 // ---- A's panels shared by the tiles of one call -----------------------------
@@ -456,18 +490,28 @@ void gemm_serial(const GemmArgs& g, const S* a, const S* b, float* c, int64_t m,
           const bool next_packed = !b_in_place && ic == 0 && jr + 1 < n_panels;
           const bool fetch_next = next_here || next_packed;
           if constexpr (std::is_same<Kern, GemmKernel>::value) {
-            if (cols < nr && dots_on_right_edge(kern, amode, cols)) {
-              // The edge's columns k-contiguous: B^T's rows, or copied into the panel's slot.
-              const float* bt = g.trans_b ? b + (jc + jr * nr) * g.ldb + pc : bp;
-              if (ic == 0 && !g.trans_b) copy_edge_columns(b + pc * g.ldb + jc + jr * nr, g.ldb, kc, cols, bp);
+            const int dots = cols < nr ? dot_edge_cols(kern, amode, cols) : 0;
+            if (dots > 0) {
+              // The first `bcast` columns (none, or a whole vector) run the
+              // broadcast kernel on the packed panel; the last `dots` the dot
+              // tiles, k-contiguous: B^T's rows, or copied after the B block.
+              const int bcast = cols - dots;
+              const int64_t col0 = jc + jr * nr;
+              float* edge = bbuf + b_block_floats(k, n, kern, amode);
+              if (ic == 0 && bcast > 0) kern.pack_b(b, g.ldb, g.trans_b, pc, kc, col0, bcast, nr, bp);
+              if (ic == 0 && !g.trans_b) copy_edge_columns(b + pc * g.ldb + col0 + bcast, g.ldb, kc, dots, edge);
+              const float* bt = g.trans_b ? b + (col0 + bcast) * g.ldb + pc : edge;
               for (int64_t ir = 0; ir < m_panels; ++ir) {
                 const int rows = int(std::min<int64_t>(mr, mc - ir * mr));
                 const int64_t row0 = ic + ir * mr;
-                float* ct = c + row0 * g.ldc + jc + jr * nr;
+                float* ct = c + row0 * g.ldc + col0;
                 const float* ap = copied ? a_panels[size_t(ir)] : a + row0 * g.lda + pc;
-                right_edge_dots(*kern.dot, kc, ap, copied ? ldp : g.lda, bt, g.trans_b ? g.ldb : kc, ct, g.ldc, rows,
-                                cols, g.alpha, beta);
-                if (epilogue) apply_epilogue(g, ct, g.ldc, row0, jc + jr * nr, rows, cols);
+                const int64_t lda = copied ? ldp : g.lda;
+                if (bcast > 0)
+                  micro_tile_direct(kern, *direct, kc, ap, lda, bp, nr, ct, g.ldc, rows, bcast, g.alpha, beta, nullptr);
+                right_edge_dots(*kern.dot, kc, ap, lda, bt, g.trans_b ? g.ldb : kc, ct + bcast, g.ldc, rows, dots,
+                                g.alpha, beta);
+                if (epilogue) apply_epilogue(g, ct, g.ldc, row0, col0, rows, cols);
               }
               continue;
             }
@@ -504,27 +548,12 @@ void gemm_serial(const GemmArgs& g, const S* a, const S* b, float* c, int64_t m,
   }
 }
 
-// Packing buffer sizes in floats (a bf16 panel of the same element count fits in half).
-template <class Kern>
-size_t b_block_floats(int64_t k, int64_t n, const Kern& kern, AMode amode) {
-  return size_t(packed_k(kern, std::min<int64_t>(k_block(kern, k, amode), k))) *
-             size_t(round_up(std::min<int64_t>(kern.nc, n), kern.nr)) +
-         kPackSlack;
-}
-template <class Kern>
-size_t a_block_floats(int64_t m, int64_t k, const Kern& kern, AMode amode) {
-  // packed panels, or rows copied with the stride copied_ld (at most kc + 31)
-  return size_t(packed_k(kern, std::min<int64_t>(k_block(kern, k, amode), k)) + 32) *
-             size_t(round_up(std::min<int64_t>(row_block(kern, m), m), kern.mr)) +
-         kPackSlack;
-}
-
 template <class Kern, class S>
 void gemm_serial_buffered(const GemmArgs& g, const S* a, const S* b, float* c, int64_t m, int64_t n, const Kern& kern,
                           AMode amode, bool b_in_place, const TileShare<typename Kern::packed_t>& share) {
   using P = typename Kern::packed_t;
   thread_local ScratchBuffer tb, ta;
-  P* bbuf = reinterpret_cast<P*>(tb.get(b_block_floats(g.k, n, kern, amode)));
+  P* bbuf = reinterpret_cast<P*>(tb.get(b_block_floats(g.k, n, kern, amode) + edge_floats(g.k, kern, amode)));
   P* abuf = reinterpret_cast<P*>(ta.get(a_block_floats(m, g.k, kern, amode)));
   thread_begin(kern);
   gemm_serial(g, a, b, c, m, n, kern, bbuf, abuf, amode, b_in_place, share);
