@@ -72,3 +72,16 @@ def gemm_reference(a, b, ta, tb, alpha, beta, c0):
     b64 = b.astype(np.float64).T if tb else b.astype(np.float64)
     scale = abs(alpha) * (np.abs(a64) @ np.abs(b64)) + abs(beta) * np.abs(c0)
     return alpha * (a64 @ b64) + beta * c0.astype(np.float64), scale
+
+
+def check_linear_relu_threads(x, w, bias, backend="auto"):
+    """relu(x W^T + bias) by linear_forward (the fused epilogue) on 1, 2 and 3 threads: the same
+    bits each time, bitwise gemm + bias then relu_forward, and within float32 rounding of float64."""
+    import dlcore.kernels as K
+
+    outs = [at_threads(t, lambda: K.linear_forward(x, w, bias, activation="relu", backend=backend)) for t in (1, 2, 3)]
+    for o in outs[1:]:
+        np.testing.assert_array_equal(outs[0], o)
+    np.testing.assert_array_equal(outs[0], K.relu_forward(K.gemm(x, w, trans_b=True, backend=backend) + bias, 0.0))
+    ref = np.maximum(x.astype(np.float64) @ w.T.astype(np.float64) + bias, 0.0)
+    np.testing.assert_allclose(outs[0], ref, rtol=1e-4, atol=1e-4 * np.sqrt(x.shape[1]))

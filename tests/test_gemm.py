@@ -6,7 +6,7 @@ import pytest
 
 import dlcore
 from dlcore.kernels import gemm
-from opcheck import assert_close, at_threads, gemm_reference, poisoned, randn
+from opcheck import assert_close, at_threads, check_linear_relu_threads, gemm_reference, poisoned, randn
 
 # Sizes that cross every register-tile (6/16, 4/8, 12/32) and cache-block edge.
 EDGE_SIZES = (1, 2, 3, 7, 15, 16, 17, 31, 33, 47, 48, 49, 64, 100, 129, 257, 385, 1000)
@@ -269,9 +269,4 @@ def test_gemm_k_groups_threads_bitwise(rng, m, n, k, tb):
     want, scale = gemm_reference(a, b, False, tb, 0.75, 0.5, c0)
     assert np.all(np.abs(outs[0] - want) <= 1e-5 * np.sqrt(k) * (1 + 4 * scale))
     if tb:
-        bias = randn(rng, n)
-        fused = [at_threads(t, lambda: dlcore.kernels.linear_forward(a, b, bias, activation="relu"))
-                 for t in (1, 2, 3)]
-        for o in fused[1:]:
-            np.testing.assert_array_equal(fused[0], o)
-        np.testing.assert_array_equal(fused[0], dlcore.kernels.relu_forward(gemm(a, b, trans_b=True) + bias, 0.0))
+        check_linear_relu_threads(a, b, randn(rng, n))

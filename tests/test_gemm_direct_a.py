@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 import dlcore.kernels as K
-from opcheck import at_threads, gemm_reference, poisoned, randn
+from opcheck import at_threads, check_linear_relu_threads, gemm_reference, poisoned, randn
 
 ROWS = (1, 2, 3, 5, 7, 11, 12, 13, 17, 33, 129, 138)
 # >= 4 panels of 32 (direct on AVX-512): full width, right edges of 15 and 31 columns.
@@ -154,7 +154,8 @@ def test_in_place_threads_bitwise(rng, m, n, k, ta):
 
 def test_b_in_place_conv1x1_with_bias(cpu_backend, rng):
     # A 1x1 convolution is one GEMM an image, W (40 x 24) times the image's (24 x 33*35) pixels:
-    # B = the input, read in place, with the bias epilogue on every tile.
+    # B = the input, read in place, with the bias epilogue on every tile; its last 3 pixels
+    # (1155 = 36 x 32 + 3) run as dot tiles on a k-contiguous copy (dot_edge_cols).
     x, w, bias = randn(rng, 3, 24, 33, 35), randn(rng, 40, 24, 1, 1), randn(rng, 40)
     outs = [at_threads(t, lambda: K.conv2d_forward(x, w, bias, stride=1, padding=0, backend=cpu_backend))
             for t in (1, 2, 3)]
@@ -187,24 +188,10 @@ def test_right_edge_dots_against_float64(cpu_backend, rng, m, edge, tb):
 
 
 # The edge's dot tiles by 1/2/3 threads, with the fused bias + ReLU on them (linear_forward,
-# x W^T: W's last rows read in place) and a 1x1 convolution's GEMM (B = the image, its last 3
-# pixels of 33*35 = 1155 copied k-contiguous): the same bits whatever the thread count.
+# x W^T: W's last 6 rows read in place). B's edge copied k-contiguous: the 1x1 convolution above
+# (1155 = 36 x 32 + 3 pixels).
 def test_right_edge_dots_threads_and_epilogue(cpu_backend, rng):
-    x, w, bias = randn(rng, 150, 300), randn(rng, 5 * 32 + 6, 300), randn(rng, 5 * 32 + 6)
-    outs = [at_threads(t, lambda: K.linear_forward(x, w, bias, activation="relu", backend=cpu_backend))
-            for t in (1, 2, 3)]
-    for o in outs[1:]:
-        np.testing.assert_array_equal(outs[0], o)
-    np.testing.assert_array_equal(outs[0], K.relu_forward(K.gemm(x, w, trans_b=True, backend=cpu_backend) + bias, 0.0))
-    ref = np.maximum(x.astype(np.float64) @ w.T.astype(np.float64) + bias, 0.0)
-    np.testing.assert_allclose(outs[0], ref, rtol=1e-4, atol=1e-4 * np.sqrt(300))
-    xi, wc, bc = randn(rng, 2, 24, 33, 35), randn(rng, 40, 24, 1, 1), randn(rng, 40)
-    outs = [at_threads(t, lambda: K.conv2d_forward(xi, wc, bc, stride=1, padding=0, backend=cpu_backend))
-            for t in (1, 2, 3)]
-    for o in outs[1:]:
-        np.testing.assert_array_equal(outs[0], o)
-    ref = np.einsum("nchw,oc->nohw", xi.astype(np.float64), wc[:, :, 0, 0].astype(np.float64)) + bc[:, None, None]
-    np.testing.assert_allclose(outs[0], ref, rtol=1e-4, atol=1e-4 * np.sqrt(24))
+    check_linear_relu_threads(randn(rng, 150, 300), randn(rng, 5 * 32 + 6, 300), randn(rng, 5 * 32 + 6), cpu_backend)
 
 
 # ---- op(A) = A^T read in place (gemm.cpp a_mode, AMode::columns) ------------------------------

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 import dlcore.kernels as K
-from opcheck import at_threads, gemm_reference, poisoned, randn
+from opcheck import at_threads, check_linear_relu_threads, gemm_reference, poisoned, randn
 
 # (m, n, k): n with a wasteful right edge, m large; k at and past the KC block.
 SHAPES = [(512, 49, 129), (131, 49, 577), (200, 17, 300), (97, 81, 1100), (64, 49, 128)]
@@ -42,14 +42,7 @@ def test_transposed_product_threads_bitwise(rng, m, n, k):
 def test_transposed_product_fused_bias_relu(cpu_backend, rng):
     # y = relu(x W^T + b) with 49 outputs: the epilogue runs after the add-back.
     m, k, n = 200, 300, 49
-    x, w, bias = randn(rng, m, k), randn(rng, n, k), randn(rng, n)
-    outs = [at_threads(t, lambda: K.linear_forward(x, w, bias, activation="relu", backend=cpu_backend))
-            for t in (1, 2, 3)]
-    for o in outs[1:]:
-        np.testing.assert_array_equal(outs[0], o)
-    np.testing.assert_array_equal(outs[0], K.relu_forward(K.gemm(x, w, trans_b=True, backend=cpu_backend) + bias, 0.0))
-    ref = np.maximum(x.astype(np.float64) @ w.T.astype(np.float64) + bias, 0)
-    np.testing.assert_allclose(outs[0], ref, rtol=1e-4, atol=1e-4 * np.sqrt(k))
+    check_linear_relu_threads(randn(rng, m, k), randn(rng, n, k), randn(rng, n), cpu_backend)
 
 
 @pytest.mark.parametrize("kernel,pad", [(1, 0), (3, 1)])
