@@ -52,9 +52,10 @@ using GemmPackB = void (*)(const float* b, int64_t ldb, bool trans_b, int64_t ro
 // Memory a direct micro-kernel (below) fetches toward L2 (kPrefetchLocality)
 // while it computes, one 64-byte line a k step (gemm.cpp fetches a share of
 // more lines than k steps at once instead): `lines` lines of rows
-// `row_lines` lines long from `first`, ld_bytes apart. gemm.cpp points it at this micro-tile's share of what the
-// next jr step reads from memory (the next B panel read in place, or the
-// source of the next panel to pack), so that step reads L2 instead.
+// `row_lines` lines long from `first`, ld_bytes apart. gemm.cpp points it at
+// this micro-tile's share of what the next jr step reads from memory (the
+// next B panel read in place, or the source of the next panel to pack), so
+// that step reads L2 instead.
 struct LinePrefetch {
   const char* first = nullptr;
   int64_t ld_bytes = 0;

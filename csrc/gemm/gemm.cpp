@@ -189,7 +189,7 @@ inline void micro_tile_direct(const GemmKernel& kern, const GemmDirectA& d, int6
 // columns run as dot products along k instead (GemmKernel::dot, 4 x 4
 // tiles: 16 FMAs a k step of 16 for 16 elements, a horizontal sum each per
 // k block), reading B^T's rows in place (op(B) = B^T: W's last rows) or the
-// edge columns copied k-contiguous into the edge panel's slot (op(B) = B).
+// edge columns copied k-contiguous after the B block (op(B) = B; edge_floats).
 // A different order of additions from the broadcast kernels (16 partial sums
 // per element), so within rounding of the packed result, not bitwise; chosen
 // by the shape and layout alone, so still bitwise independent of the thread
