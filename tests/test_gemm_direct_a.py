@@ -1,6 +1,7 @@
 """GEMM with A read in place (issue 17): where op(A) = A, the AVX-512 micro-kernels broadcast A
 straight from its rows (C with >= 4 panels of columns), or from a plain copy of them (gemm.cpp
-a_mode), instead of packing it into panels. Checked on every row remainder of the 12-row tile,
+a_mode), instead of packing it into panels; the AVX2 ones read it in place where C has 4-32
+panels of 16 columns and pack it otherwise. Checked on every row remainder of the 12-row tile,
 full, right-edge and corner tiles, k past the cache block, alpha/beta with poisoned C, the fused epilogue and 1/2/3
 threads, against float64; and bitwise against the same A given transposed (read in place by
 columns, or packed where its rows crowd the L1 sets), which computes each element with the same
@@ -100,9 +101,24 @@ def test_direct_a_fused_bias_relu(cpu_backend, rng):
     np.testing.assert_array_equal(outs[0], want)
 
 
+@pytest.mark.parametrize("ta", (False, True))
+def test_direct_a_panel_limit_bitwise(cpu_backend, rng, ta):
+    # AVX2 reads A in place (by rows, or by columns given transposed) up to 32 panels of 16 columns
+    # (n = 512) and packs it past them (n = 513): the same FMAs in the same order, so the 512
+    # columns they share are bitwise equal (on AVX-512 both read A in place).
+    m, k = 37, 300
+    a, b = randn(rng, *((k, m) if ta else (m, k))), randn(rng, k, 513)
+    wide = K.gemm(a, b, trans_a=ta, out=poisoned((m, 513)), backend=cpu_backend)
+    narrow = K.gemm(a, np.ascontiguousarray(b[:, :512]), trans_a=ta, out=poisoned((m, 512)), backend=cpu_backend)
+    np.testing.assert_array_equal(wide[:, :512], narrow)
+    want, scale = gemm_reference(a, b, ta, False, 1.0, 0.0, np.zeros((m, 513)))
+    assert_gemm_close(wide, want, scale, k)
+
+
 @pytest.mark.parametrize("k", (1024, 2048))
 def test_rows_sharing_an_l1_set_are_copied_and_right(cpu_backend, rng, k):
-    # lda a multiple of 1024 floats: A's rows are copied with another stride first (a_mode).
+    # lda a multiple of 1024 floats: A's rows are copied with another stride first (a_mode; AVX2
+    # packs them).
     m, n = 25, 130
     a, b = randn(rng, m, k), randn(rng, k, n)
     got = K.gemm(a, b, out=poisoned((m, n)), backend=cpu_backend)

@@ -110,6 +110,15 @@ struct GemmKernel {
   // in L2, not packed panels, so it does not bound the block as a packed A
   // does, and a longer one halves the passes over C (see the ISA's table).
   int kc_copied = 0;
+  // Where A may be read in place (direct_a; gemm.cpp a_mode), the ISA's
+  // measured limits: at most this many panels of nr columns in C (0: any;
+  // past it packing A is spread over enough panels to cost less than the
+  // row streams), and whether A's rows are copied where they cannot be read
+  // in place (too few panels, rows crowding an L1 set) or packed instead.
+  int direct_max_panels = 0;
+  bool copy_crowded_a = true;
+  // Full-width panels of op(B) = B read where they lie (gemm.cpp b_in_place).
+  bool b_in_place = true;
 };
 
 // Each defined in its own translation unit, compiled with its own ISA flags.

@@ -645,10 +645,15 @@ bool b_readable_in_place(const GemmArgs& g, const Kern& kern, AMode amode) {
   const GemmDirectA* d = direct_of(kern, amode);
   return d && !g.trans_b;
 }
+inline bool reads_b_in_place(const GemmKernel& kern) { return kern.b_in_place; }
+template <class S, class P>
+inline bool reads_b_in_place(const GemmKernelOf<S, P>&) {
+  return false;
+}
 // ... and read in place by tiles of `tile_rows` rows.
 template <class Kern>
 bool b_in_place(bool readable, const Kern& kern, int64_t tile_rows) {
-  return readable && tile_rows <= kern.mc;
+  return readable && reads_b_in_place(kern) && tile_rows <= kern.mc;
 }
 
 // A's packing for grid_for, in units of packing A once, for a grid of q
@@ -936,7 +941,8 @@ void gemm_dot(const GemmArgs& g, const GemmDot& d, int nt) {
 // first pass does not hide: those copy A first (kDirectMinPanels), as do
 // A's whose MR rows lda apart share too few L1 sets (lda a multiple of 1024
 // floats puts all 12 in one set of an 8-way L1: every broadcast would miss).
-// Two sets of 6 rows each (lda an odd multiple of 512) read in place: Zen 4,
+// Two sets of 6 rows each (lda an odd multiple of 512) read in place (at
+// most half the MR rows in one set; AVX2's 6 rows: 3): Zen 4,
 // 2 threads, 2026-12-05, in-process alternating blocks, GFLOP/s copied ->
 // in place: 512x196x4608 153-173 -> 174-190, 128x196x4608 116 -> 149,
 // 256x784x4608 148 -> 169, 512^3 188 -> 196, 1536^3 195 -> 205,
@@ -951,7 +957,6 @@ void gemm_dot(const GemmArgs& g, const GemmDot& d, int nt) {
 // within 2%; one thread within 1%. So A is packed only when transposed
 // (op(A) = A^T: its panels are plain row copies already).
 constexpr int64_t kDirectMinPanels = 4;
-constexpr int kMaxRowsPerL1Set = 6;
 
 // Most of `mr` rows lda floats apart that fall in one set of a 64-set L1
 // with 64-byte lines (Zen 4: 32 KiB 8-way; Sapphire Rapids: 48 KiB 12-way).
@@ -979,14 +984,18 @@ constexpr int kMaxColumnStepsPerL1Set = 4;
 
 template <class Kern>
 AMode a_mode(const GemmArgs& g, const Kern& kern) {
-  if (g.trans_a)
-    return direct_of(kern, AMode::columns) && rows_per_l1_set(g.lda, kColumnSteps) <= kMaxColumnStepsPerL1Set
-               ? AMode::columns
-               : AMode::packed;
-  if (!direct_of(kern, AMode::in_place)) return AMode::packed;
-  if (ceil_div(g.n, kern.nr) >= kDirectMinPanels && rows_per_l1_set(g.lda, kern.mr) <= kMaxRowsPerL1Set)
-    return AMode::in_place;
-  return AMode::copied;
+  if constexpr (!std::is_same<Kern, GemmKernel>::value) {
+    return AMode::packed;  // the bfloat16 kernels read packed panels only
+  } else {
+    if (kern.direct_max_panels > 0 && ceil_div(g.n, kern.nr) > kern.direct_max_panels) return AMode::packed;
+    if (g.trans_a)
+      return kern.direct_at && rows_per_l1_set(g.lda, kColumnSteps) <= kMaxColumnStepsPerL1Set ? AMode::columns
+                                                                                               : AMode::packed;
+    if (!kern.direct_a) return AMode::packed;
+    if (ceil_div(g.n, kern.nr) >= kDirectMinPanels && rows_per_l1_set(g.lda, kern.mr) <= kern.mr / 2)
+      return AMode::in_place;
+    return kern.copy_crowded_a ? AMode::copied : AMode::packed;
+  }
 }
 
 // ---- The transposed product ----------------------------------------------

@@ -28,7 +28,6 @@ DLCORE_INLINE void gemm_tile_body(int64_t k, const float* __restrict a, int64_t 
                                   float* __restrict c, int64_t ldc, float alpha, float beta, int tail,
                                   int64_t ldb = NV * V::width, const LinePrefetch* pf = nullptr) {
   constexpr int W = V::width;
-  constexpr int NR = NV * W;
   using reg = typename V::reg;
   reg acc[ROWS][NVU];
 #pragma GCC unroll 16

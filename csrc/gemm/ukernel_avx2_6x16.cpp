@@ -18,6 +18,24 @@ const GemmKernel& gemm_kernel_avx2() {
   //   NC = 3072: a packed B block is 3 MiB, within the shared L3.
   // Bottom-edge tiles of 1..5 rows run their own kernels (issue 17): at
   // n = 128 the 2-row edge was a full 6-row tile plus a copy, 1 call in 22.
+  // A read in place (direct_a, direct_at; gemm.cpp a_mode) where C has at
+  // most 32 panels of 16 columns: there packing A is spread over too few
+  // panels. 2026-12-05, this AMD EPYC (AVX2 only, 2 threads), in-process
+  // alternating blocks (9 rounds), GFLOP/s packed -> in place, oneDNN in
+  // the same run: 512x196x4608 57.9 -> 63.5 (63.8), 128^3 54.2 -> 58.1,
+  // 256x196x2304 62.0 -> 63.7, 256x512x2304 63.6 -> 64.9, 512^3 61.1 ->
+  // 62.9, 64x500x800 (B^T) 62.0 -> 63.4, 512x49x4608 (the transposed
+  // product: A^T by columns) 54.3 -> 57.6, 512x49x2304 52.8 -> 55.9; 256^3,
+  // 384x169x2304 and 64x324x4096 (B^T) within 1%, 100x500x800 (B^T) 0 to
+  // -4%. With more panels it lost 1-3%: 128x784x1152 65.7 -> 64.1,
+  // 256x1000x1536 (B^T) 56.8 -> 55.4, 256x3136x2304 (A^T) 68.1 -> 66.3.
+  // Where A's rows crowd an L1 set (3 of the 6 rows lda apart: lda a
+  // multiple of 1024) or C has under 4 panels, A is packed, not copied
+  // (copied lost 3-4%: 1024^3, 50x1000x2048 (B^T), 256x4096x4096 (B^T)),
+  // and B is never read in place (b_in_place; same runs, A in place
+  // without the panel limit, B packed -> in place: 64x50176x576 63.7 ->
+  // 41.1, 1024^3 67.2 -> 48.0, 512^3 66.3 -> 53.3, 256x3136x2304 67.5 ->
+  // 60.8).
   static const GemmKernel kernel{"gemm_avx2_6x16",
                                  6,
                                  16,
@@ -27,7 +45,15 @@ const GemmKernel& gemm_kernel_avx2() {
                                  &gemm_ukernel<simd::Avx2, 6, 2>,
                                  &pack_a_panel_impl,
                                  &pack_b_panel_impl,
-                                 EdgeRows<simd::Avx2, 6, 2, 1, 2, 3, 4, 5>::table};
+                                 EdgeRows<simd::Avx2, 6, 2, 1, 2, 3, 4, 5>::table,
+                                 nullptr,
+                                 nullptr,
+                                 &DirectA<simd::Avx2, 6, 2, ASource::rows, 1, 2, 3, 4, 5>::kernels,
+                                 &DirectA<simd::Avx2, 6, 2, ASource::columns, 1, 2, 3, 4, 5>::kernels,
+                                 0,   // kc_copied: A is never copied
+                                 32,  // direct_max_panels
+                                 false,
+                                 false};
   return kernel;
 }
 
