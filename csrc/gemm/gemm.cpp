@@ -987,13 +987,13 @@ AMode a_mode(const GemmArgs& g, const Kern& kern) {
   if constexpr (!std::is_same<Kern, GemmKernel>::value) {
     return AMode::packed;  // the bfloat16 kernels read packed panels only
   } else {
-    if (kern.direct_max_panels > 0 && ceil_div(g.n, kern.nr) > kern.direct_max_panels) return AMode::packed;
+    const int64_t panels = ceil_div(g.n, kern.nr);
+    if (kern.direct_max_panels > 0 && panels > kern.direct_max_panels) return AMode::packed;
     if (g.trans_a)
       return kern.direct_at && rows_per_l1_set(g.lda, kColumnSteps) <= kMaxColumnStepsPerL1Set ? AMode::columns
                                                                                                : AMode::packed;
     if (!kern.direct_a) return AMode::packed;
-    if (ceil_div(g.n, kern.nr) >= kDirectMinPanels && rows_per_l1_set(g.lda, kern.mr) <= kern.mr / 2)
-      return AMode::in_place;
+    if (panels >= kDirectMinPanels && rows_per_l1_set(g.lda, kern.mr) <= kern.mr / 2) return AMode::in_place;
     return kern.copy_crowded_a ? AMode::copied : AMode::packed;
   }
 }
