@@ -79,6 +79,11 @@ CASES = [
     (1, 16, 9, 10, 6, 3, 5, 2, (1, 2), 1, 2),       # groups 2 of 8 channels, stride 2: the scatter dx
     (2, 6, 10, 9, 33, 5, 3, 1, 2, (2, 1), 1),       # 6 channels, dilation, 3 output blocks
     (3, 5, 8, 31, 17, 2, 7, (1, 2), (0, 3), 1, 1),  # 5 channels, a wide kernel, stride 1x2
+    # Backward weights at stride 1 on 8-lane vectors: kernel columns in passes of up to 3 sharing each
+    # broadcast (conv_kernels.h weights_row_sliding), images in chunks of 256 KiB of x and dy.
+    (9, 8, 30, 30, 16, 3, 3, 1, 1, 1, 1),           # 9 images in chunks of 4 + 4 + 1
+    (2, 6, 9, 21, 10, 3, 7, 1, (1, 1, 4, 2), (1, 2), 1),  # 7 columns: passes 3+2+2, dilation 2, padding 4 / 2
+    (1, 9, 6, 8, 12, 2, 5, (2, 1), (0, 1, 3, 0), 1, 1),   # 7 columns, stride 2 down, left padding 3
     # Outputs of <= 4 pixels: GEMMs over the minibatch on avx2/avx512 (conv_fold.cpp), dead taps dropped.
     (3, 20, 1, 1, 24, 3, 3, 1, 1, 1, 1),            # 1x1 image, pad 1: 8 of 9 taps read only padding
     (2, 16, 2, 2, 18, 3, 3, 1, 1, 1, 1),            # ResNet-18 layer4-like 2x2, every tap live
