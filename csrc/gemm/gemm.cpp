@@ -651,6 +651,12 @@ inline bool reads_b_in_place(const GemmKernelOf<S, P>&) {
   return false;
 }
 // ... and read in place by tiles of `tile_rows` rows.
+// b_readable_in_place does not look at GemmKernel::b_in_place, so on AVX2 the
+// grid estimate (b_packings) counts B as read in place where it is packed.
+// Left so on purpose: with the flag folded in, 2 threads, in-process
+// alternating blocks (9 rounds, 2026-12-05, AVX2 Zen KVM guest), GFLOP/s
+// estimate-as-is -> folded: 128^3 59 -> 43-58 (bimodal across processes),
+// 256^3 64-66 -> 58-71, 512x196x4608 60-63 -> 53-61.
 template <class Kern>
 bool b_in_place(bool readable, const Kern& kern, int64_t tile_rows) {
   return readable && reads_b_in_place(kern) && tile_rows <= kern.mc;
