@@ -732,7 +732,7 @@ constexpr int kSlidingLanes = 8;
 inline bool use_sliding_taps(const ConvShape& s) { return s.sw == 1 && s.ow >= kSlidingMinColumns; }
 
 // Where each tap's output columns lie along x (ow_in[kt] shifted by kt * dw):
-// `all` spans every tap's, `steady` is where all taps read inside.
+// [lo, hi) spans every tap's, [steady_lo, steady_hi) is where all taps read inside.
 struct SlidingSpan {
   int64_t lo = INT64_MAX, hi = INT64_MIN, steady_lo = INT64_MIN, steady_hi = INT64_MAX;
 };
