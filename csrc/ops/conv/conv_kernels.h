@@ -935,16 +935,15 @@ void conv2d_backward_weights_narrow(const ConvBackwardWeightsArgs& a) {
   with_narrow_channels<V>(a.s.icg(), [&](auto ci) { backward_weights_narrow<V, decltype(ci)::value>(a); });
 }
 
-// One kernel row (g, ob, ib, kh) of dw at stride 1: the kernel columns in
-// passes of at most kSlidingColumns, as even as possible (5 -> 3 + 2), over
-// chunks of images small enough to stay in L2 across the passes.
+// One kernel row of dw at stride 1 (x, out: at its first tap; steps as for
+// weights_tap): the kernel columns in passes of at most kSlidingColumns, as
+// even as possible (5 -> 3 + 2), over chunks of images small enough to stay
+// in L2 across the passes.
 template <class V>
-void weights_row_sliding(const float* xb, const float* dyb, float* dwb, const ConvShape& s, const Blocking& b,
-                         int64_t g, int64_t ob, int64_t ib, int64_t kh, IndexRange oh_in) {
+void weights_row_sliding(const float* x, const float* dy, float* out, const ConvShape& s, const Blocking& b,
+                         int64_t x_img_step, int64_t dy_img_step, IndexRange oh_in) {
   constexpr int W = V::width;
-  const int64_t x_plane = b.ihp * b.iwp * W, dy_plane = s.oh * s.ow * W;
-  const int64_t x_img_step = b.G * b.icb * x_plane, dy_img_step = b.G * b.ocb * dy_plane;
-  const int64_t img_bytes = (x_plane + dy_plane) * int64_t(sizeof(float));
+  const int64_t img_bytes = (b.ihp * b.iwp + s.oh * s.ow) * W * int64_t(sizeof(float));  // one block pair
   const int64_t chunk = imax(1, kSlidingChunkBytes / img_bytes);
   const int64_t passes = ceil_div(s.kw, kSlidingColumns);
   IndexRange ow_in[kSlidingColumns];
@@ -953,11 +952,8 @@ void weights_row_sliding(const float* xb, const float* dyb, float* dwb, const Co
     for (int64_t p = 0, kw0 = 0; p < passes; ++p) {
       const int64_t kt = s.kw / passes + (p < s.kw % passes ? 1 : 0);
       for (int64_t t = 0; t < kt; ++t) ow_in[t] = inside_image((kw0 + t) * s.dw, 1, s.ow, s.pl, s.iw);
-      const float* x = xb + (g * b.icb + ib) * x_plane + (kh * s.dh * b.iwp + kw0 * s.dw) * W;
-      const float* dy = dyb + (g * b.ocb + ob) * dy_plane;
-      float* out = dwb + ((((g * b.ocb + ob) * b.icb + ib) * s.kh + kh) * s.kw + kw0) * W * W;
-      weights_taps_sliding_tail<V, kSlidingColumns>(int(kt), x, dy, out, s, b, x_img_step, dy_img_step, imgs, oh_in,
-                                                    ow_in, n0 > 0);
+      weights_taps_sliding_tail<V, kSlidingColumns>(int(kt), x + kw0 * s.dw * W, dy, out + kw0 * W * W, s, b,
+                                                    x_img_step, dy_img_step, imgs, oh_in, ow_in, n0 > 0);
       kw0 += kt;
     }
   }
@@ -976,21 +972,22 @@ void conv2d_backward_weights_blocked(const ConvBackwardWeightsArgs& a) {
   to_blocked<V, W>(a.dy, dyb, s.n, b.G, b.ocg, b.ocb, s.oh, s.ow, 0, 0, 0, 0);
 
   const int64_t x_plane = b.ihp * b.iwp * W, dy_plane = s.oh * s.ow * W;
+  const int64_t x_img_step = b.G * b.icb * x_plane, dy_img_step = b.G * b.ocb * dy_plane;
   // Items from the tile pool (core/pool.h), not an OpenMP region: a thread the OS deschedules delays the
   // item it holds, not the whole call (issue 17); each item is computed by one thread as before.
   parallel_tiles(b.G * b.ocb * b.icb * s.kh, threads_for_flops(conv_flops(s)), [&](int64_t item) {
     const int64_t kh = item % s.kh, ib = item / s.kh % b.icb;
     const int64_t ob = item / (s.kh * b.icb) % b.ocb, g = item / (s.kh * b.icb * b.ocb);
     const IndexRange oh_in = inside_image(kh * s.dh, s.sh, s.oh, s.pt, s.ih);
+    // Kernel row kh at its first tap (kw = 0): tap kw lies kw * dw columns further in x, kw blocks in out.
+    const float* x = xb + (g * b.icb + ib) * x_plane + kh * s.dh * b.iwp * W;
+    const float* dy = dyb + (g * b.ocb + ob) * dy_plane;
+    float* out = dwb + (((g * b.ocb + ob) * b.icb + ib) * s.kh + kh) * s.kw * W * W;
     if constexpr (V::width == kSlidingLanes)
-      if (use_sliding_taps(s)) return weights_row_sliding<V>(xb, dyb, dwb, s, b, g, ob, ib, kh, oh_in);
-    for (int64_t kw = 0; kw < s.kw; ++kw) {
-      const float* x = xb + (g * b.icb + ib) * x_plane + (kh * s.dh * b.iwp + kw * s.dw) * W;
-      const float* dy = dyb + (g * b.ocb + ob) * dy_plane;
-      float* out = dwb + ((((g * b.ocb + ob) * b.icb + ib) * s.kh + kh) * s.kw + kw) * W * W;
-      weights_tap<V>(x, dy, out, s, b, b.G * b.icb * x_plane, b.G * b.ocb * dy_plane, oh_in,
+      if (use_sliding_taps(s)) return weights_row_sliding<V>(x, dy, out, s, b, x_img_step, dy_img_step, oh_in);
+    for (int64_t kw = 0; kw < s.kw; ++kw)
+      weights_tap<V>(x + kw * s.dw * W, dy, out + kw * W * W, s, b, x_img_step, dy_img_step, oh_in,
                      inside_image(kw * s.dw, s.sw, s.ow, s.pl, s.iw));
-    }
   });
 
   forward_blocked_to_weights<V, W>(dwb, a.dw, s, b);
