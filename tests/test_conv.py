@@ -134,7 +134,8 @@ def test_conv_all_passes_match_float64(cpu_backend, rng, case):
 
 
 # Depthwise (one input channel per group, at most 4 outputs per group): its
-# own NCHW kernels on avx2/avx512 (depthwise_kernels.h). Widths hit every
+# own kernels on avx2/avx512 (depthwise_kernels.h), channel-blocked for one
+# output per group, NCHW planes for more. Widths hit every
 # remainder of 4 vectors of 8 or 16 and a single partial vector; strides 1-3
 # with dilation and asymmetric padding exercise the column phases.
 DEPTHWISE_CASES = [
@@ -148,6 +149,15 @@ DEPTHWISE_CASES = [
     (2, 2, 8, 9, 3, 1, 1, 2, 0, 1),
     (1, 16, 14, 14, 1, 3, 3, 2, 1, 1),
     (1, 8, 20, 129, 1, 7, 7, (1, 2), 3, 1),
+    # One output per group runs channel-blocked (groups in the vector lanes): whole blocks and a
+    # partial last one (17 = 8 + 8 + 1 on 8 lanes, 16 + 1 on 16), asymmetric padding, dilation,
+    # stride 3 (a runtime column step), a 1x9 row wider than the 8 taps summed at once, padding
+    # beyond the kernel's reach (backward data then scatters at stride 1 too).
+    (2, 17, 9, 13, 1, 3, 3, 1, (1, 2, 0, 1), 1),
+    (1, 33, 7, 7, 1, 3, 3, 1, 1, 2),
+    (2, 20, 11, 10, 1, 3, 5, 3, 2, (1, 2)),
+    (1, 9, 6, 5, 1, 1, 9, 1, (0, 4), 1),
+    (1, 10, 5, 6, 1, 3, 3, 1, 3, 1),
 ]
 
 
@@ -176,10 +186,11 @@ def test_depthwise_ignores_columns_no_window_reaches(cpu_backend, rng):
                                conv_ref(clean, w, None, 2, 0, 1, 3), rtol=1e-5, atol=1e-5)
 
 
-def test_depthwise_results_do_not_depend_on_threads(cpu_backend, rng):
+@pytest.mark.parametrize("multiplier", [1, 2])  # channel-blocked, NCHW planes
+def test_depthwise_results_do_not_depend_on_threads(cpu_backend, rng, multiplier):
     x = randn(rng, 2, 24, 15, 37)
-    w = randn(rng, 48, 1, 3, 3)
-    dy = randn(rng, 2, 48, 8, 19)
+    w = randn(rng, 24 * multiplier, 1, 3, 3)
+    dy = randn(rng, 2, 24 * multiplier, 8, 19)
     hp = dict(stride=2, padding=1, groups=24)
     before = dlcore.get_num_threads()
     outs = []

@@ -154,7 +154,7 @@ void conv_poison_scratch();
 // The algorithms, each its own registry entry per ISA (conv.cpp lists them,
 // fastest first; each declines what it cannot run, with the reason):
 //   gemm1x1   a 1x1 unpadded convolution as GEMMs on NCHW (no reorder)
-//   depthwise one input channel and few outputs per group (phase planes)
+//   depthwise one input channel and few outputs per group (depthwise_kernels.h)
 //   narrow    forward / backward-weights with ICg <= 4 (RGB, grey input; <= 8 on AVX-512)
 //   fold      outputs of <= kFoldMaxPixels pixels as GEMMs over the minibatch (conv_fold.cpp)
 //   col2im    backward-data with ICg <= 4 as GEMM + col2im (conv_col2im.cpp)

@@ -1,23 +1,32 @@
 // Depthwise convolution (one input channel per group, a few outputs per
-// group: MobileNet's 3x3 layers), forward, backward-data, backward-weights,
-// on NCHW directly. Included at the end of conv_kernels.h, whose helpers it
-// uses (templates over V, instantiated with the other direct kernels).
+// group: MobileNet's 3x3 layers), forward, backward-data, backward-weights.
+// Included at the end of conv_kernels.h, whose helpers it uses (templates
+// over V, instantiated with the other direct kernels). Two layouts:
 //
-// Why not the channel-blocked path: with one input channel per group it
-// spends a whole W-lane block on each output channel (1 lane of 8 useful on
-// AVX2); measured 0.7-2.1 GFLOP/s, 0.11-0.50x oneDNN. Here the vectors run
-// along the output row instead. Each (image, group) plane is first copied
-// into a zero-padded "phase" buffer: padded row r, phase q < stride_w, holds
-// the padded columns q, q + sw, q + 2 sw, ..., so that output columns
-// ow .. ow + W - 1 at kernel column kw read W consecutive floats of phase
-// (kw dw) % sw from index ow + (kw dw) / sw, for every stride and dilation.
-// Rows carry W floats of zero slack so a row's last vector never leaves it.
-// Each plane belongs to one thread (backward-weights: each group), and every
-// sum runs in a fixed order, so results do not depend on the thread count.
+// One output per group (MobileNet, EfficientNet): W groups side by side in
+// the W lanes of a vector (below, "channel-blocked"). Why not the general
+// channel-blocked kernels: they put one group's channels in the lanes, so
+// with one input channel per group they spend a W-lane block on each output
+// channel (1 lane of 8 useful on AVX2; measured 0.7-2.1 GFLOP/s, 0.11-0.50x
+// oneDNN).
+//
+// Two to four outputs per group: NCHW, the vectors along the output row.
+// Each (image, group) plane is first copied into a zero-padded "phase"
+// buffer: padded row r, phase q < stride_w, holds the padded columns q,
+// q + sw, q + 2 sw, ..., so that output columns ow .. ow + W - 1 at kernel
+// column kw read W consecutive floats of phase (kw dw) % sw from index
+// ow + (kw dw) / sw, for every stride and dilation. Rows carry W floats of
+// zero slack so a row's last vector never leaves it.
+//
+// Either way each output element belongs to one thread (backward-weights:
+// each group or block of groups), and every sum runs in a fixed order, so
+// results do not depend on the thread count.
 #pragma once
 #include <omp.h>
 
 #include <algorithm>
+#include <array>
+#include <type_traits>
 #include <vector>
 
 #include "ops/conv/conv_kernels.h"
@@ -149,8 +158,367 @@ void for_each_plane(const ConvShape& s, int64_t plane_floats, int64_t planes, Bo
   for (int64_t i = 0; i < planes; ++i) body(i, scratch + omp_get_thread_num() * plane_floats);
 }
 
+// ---------------------------------------------------------------------------
+// Channel-blocked, one output per group: W groups in the W lanes, one
+// image's block of them laid out [rows][columns][W] with its padding
+// materialised (oneDNN's nChw8c idea), built per (image, block) in L1/L2
+// through 8 x 8 register transposes. A tap is one weight vector times one
+// input vector, every lane a group, no broadcasts. The NCHW planes run a
+// 7-column row as one partial vector (a single dependent FMA chain) and copy
+// a phase plane per (image, group) for a few hundred FMAs. 2 threads,
+// Zen 1 (AVX2), MobileNet v1's nine 3x3 depthwise shapes at minibatch 2, ms
+// NCHW planes -> channel-blocked (oneDNN end to end), alternating in one
+// process: forward 1024 x 7x7 0.75 -> 0.17 (0.21), 512 x 14x14 0.69 -> 0.26
+// (0.64), 32 x 112x112 0.97 -> 0.71 (4.5); backward data 1024 x 7x7 0.98 ->
+// 0.19 (0.23), 256 x 28x28 1.52 -> 0.39 (0.52); backward weights 1024 x 7x7
+// 1.57 -> 0.18 (0.22), 32 x 112x112 1.19 -> 0.85 (3.8). Faster on all 27
+// (shape, pass) pairs, so every one-output-per-group layer runs here. The
+// stride-2 backward data (gather_groups) in a later run against oneDNN:
+// 64 x 112x112 0.95 (2.1), 128 x 56x56 0.30 (0.81), 512 x 14x14 0.12 (0.24).
+// ---------------------------------------------------------------------------
+
+inline bool use_blocked_depthwise(const ConvShape& s) { return s.ocg() == 1; }
+
+// One image's W-group block: [rows][cols][W] floats; the plane sits at (top, left).
+struct GroupBlock {
+  int64_t rows, cols, top, left;
+  int64_t floats(int width) const { return rows * cols * width; }
+};
+
+// dst[p][c] = src[c * plane + p] for pixels p < count and lanes c < W (a
+// multiple of 8): 8 x 8 blocks through registers, the last count % 8 pixels
+// one float at a time.
+template <int W>
+void channels_to_lanes(const float* src, int64_t plane, int64_t count, float* dst) {
+  int64_t p = 0;
+  for (; p + 8 <= count; p += 8)
+    for (int c = 0; c < W; c += 8) simd::transpose8x8(src + c * plane + p, plane, dst + p * W + c, W);
+  for (; p < count; ++p)
+#pragma GCC unroll 16
+    for (int c = 0; c < W; ++c) dst[p * W + c] = src[c * plane + p];
+}
+// The inverse for the first `live` lanes: dst[c * plane + p] = src[p][c].
+template <int W>
+void lanes_to_channels(const float* src, int64_t count, int64_t live, int64_t plane, float* dst) {
+  int64_t p = 0;
+  if (live == W)
+    for (; p + 8 <= count; p += 8)
+      for (int c = 0; c < W; c += 8) simd::transpose8x8(src + p * W + c, W, dst + c * plane + p, plane);
+  for (int64_t c = 0; c < live; ++c)
+    for (int64_t q = p; q < count; ++q) dst[c * plane + q] = src[q * W + c];
+}
+
+// dst (a GroupBlock) <- the h x w planes of `live` channels (`plane` floats
+// apart) from src, through `flat` ([h * w][W], scratch); zeros in the padding
+// and in the lanes >= live. Whole vectors throughout: a block row is a few
+// hundred bytes, and calls to memset / memmove per row and side cost as much
+// as the transposes (7x7 planes, Zen 1).
+template <class V>
+void pack_groups(const float* src, int64_t live, int64_t h, int64_t w, int64_t plane, const GroupBlock& b, float* flat,
+                 float* dst) {
+  constexpr int W = V::width;
+  if (live == W) {
+    channels_to_lanes<W>(src, plane, h * w, flat);
+  } else {
+    for (int64_t p = 0; p < h * w; ++p)
+      for (int c = 0; c < W; ++c) flat[p * W + c] = c < live ? src[c * plane + p] : 0.0f;
+  }
+  const auto zero = V::zero();
+  auto zeros = [&](float* from, int64_t pixels) {
+    for (int64_t p = 0; p < pixels; ++p) V::store(from + p * W, zero);
+  };
+  zeros(dst, b.top * b.cols);
+  for (int64_t y = 0; y < h; ++y) {
+    float* row = dst + (b.top + y) * b.cols * W;
+    zeros(row, b.left);
+    const float* in = flat + y * w * W;
+    for (int64_t x = 0; x < w; ++x) V::store(row + (b.left + x) * W, V::load(in + x * W));
+    zeros(row + (b.left + w) * W, b.cols - b.left - w);
+  }
+  zeros(dst + (b.top + h) * b.cols * W, (b.rows - b.top - h) * b.cols);
+}
+
+// Where each tap (kh, kw) reads in a GroupBlock of `cols` columns, relative
+// to output pixel (0, 0), and the steps to the next output row and column.
+struct GroupTaps {
+  std::vector<int64_t> at;
+  int64_t row_step, col_step;
+  GroupTaps(const ConvShape& s, int64_t cols, int width) : row_step(s.sh * cols * width), col_step(s.sw * width) {
+    for (int64_t kh = 0; kh < s.kh; ++kh)
+      for (int64_t kw = 0; kw < s.kw; ++kw) at.push_back((kh * s.dh * cols + kw * s.dw) * width);
+  }
+};
+
+// f(std::integral_constant<int, N>{}) for N = n in [1, Most].
+template <int Most, class F>
+DLCORE_INLINE void with_count(int64_t n, F&& f) {
+  if (n == Most) return f(std::integral_constant<int, Most>{});
+  if constexpr (Most > 1) with_count<Most - 1>(n, f);
+}
+
+// R output columns of one row: bias + sum over taps of w[tap] * in at the tap
+// (R independent FMA chains), stored as R vectors. Columns SW * W floats
+// apart; SW = 0: taps.col_step apart. A compile-time step lets every load
+// take a constant displacement from the tap's address: with a runtime step
+// the compiler spent a register per column and spilled (Zen 1, R = 7).
+template <class V, int R, int SW>
+DLCORE_INLINE void group_columns(const float* in, const float* w, const GroupTaps& taps, typename V::reg bias,
+                                 bool relu, float* out) {
+  constexpr int W = V::width;
+  const int64_t step = SW > 0 ? SW * W : taps.col_step;
+  typename V::reg acc[R];
+  for (int r = 0; r < R; ++r) acc[r] = bias;
+  const int64_t count = int64_t(taps.at.size());
+  for (int64_t t = 0; t < count; ++t) {
+    const auto wv = V::load(w + t * W);
+    const float* src = in + taps.at[size_t(t)];
+    for (int r = 0; r < R; ++r) acc[r] = V::fmadd(wv, V::load(src + r * step), acc[r]);
+  }
+  for (int r = 0; r < R; ++r) V::store(out + r * W, relu ? relu_vec<V>(acc[r]) : acc[r]);
+}
+
+// out [oh][ow][W] = the depthwise convolution of the block `in` by w [taps][W].
+constexpr int kGroupColumns = 8;  // accumulators per row step: 8 of AVX2's 16 registers
+template <class V, int SW>
+void group_rows(const float* in, const float* w, const GroupTaps& taps, int64_t oh, int64_t ow, typename V::reg bias,
+                bool relu, float* out) {
+  constexpr int W = V::width;
+  for (int64_t y = 0; y < oh; ++y) {
+    const float* row = in + y * taps.row_step;
+    float* o = out + y * ow * W;
+    int64_t x = 0;
+    for (; x + kGroupColumns <= ow; x += kGroupColumns)
+      group_columns<V, kGroupColumns, SW>(row + x * taps.col_step, w, taps, bias, relu, o + x * W);
+    with_count<kGroupColumns - 1>(ow - x, [&](auto r) {
+      group_columns<V, decltype(r)::value, SW>(row + x * taps.col_step, w, taps, bias, relu, o + x * W);
+    });
+  }
+}
+template <class V>
+void group_plane(const float* in, const float* w, const GroupTaps& taps, int64_t oh, int64_t ow, typename V::reg bias,
+                 bool relu, float* out) {
+  if (taps.col_step == V::width) return group_rows<V, 1>(in, w, taps, oh, ow, bias, relu, out);
+  if (taps.col_step == 2 * V::width) return group_rows<V, 2>(in, w, taps, oh, ow, bias, relu, out);
+  group_rows<V, 0>(in, w, taps, oh, ow, bias, relu, out);
+}
+
+// w [taps][W] for groups g0 .. g0 + live of OIHW weights (one per group),
+// zero in the dead lanes; `flip`: taps in reverse order (backward data).
+template <int W>
+void group_weights(const float* w, int64_t g0, int64_t live, int64_t taps, bool flip, float* out) {
+  for (int64_t t = 0; t < taps; ++t)
+    for (int c = 0; c < W; ++c) out[t * W + c] = c < live ? w[(g0 + c) * taps + (flip ? taps - 1 - t : t)] : 0.0f;
+}
+
+// dst[p][c] = src[c * plane + p] for the first `live` lanes, zeros after.
+template <int W>
+void to_lanes(const float* src, int64_t live, int64_t plane, float* dst) {
+  if (live == W) return channels_to_lanes<W>(src, plane, plane, dst);
+  for (int64_t p = 0; p < plane; ++p)
+    for (int c = 0; c < W; ++c) dst[p * W + c] = c < live ? src[c * plane + p] : 0.0f;
+}
+
+// Backward data at any stride, gathering: dx pixel (i, j) sums w[kh][kw] *
+// dy[(i + pt - kh dh) / sh][(j + pl - kw dw) / sw] over the taps whose
+// offsets the strides divide. Along one phase q of a dx row (columns q,
+// q + sw, q + 2 sw, ...) the same taps read consecutive dy columns, so a
+// phase is a sweep like the forward's: R accumulators, per tap one weight
+// vector and R dy vectors. (Scattering each dy vector into a padded dx block
+// tap by tap, a load and a store per FMA, ran 0.76-0.90x oneDNN at stride 2.)
+struct GatherPhases {
+  std::vector<std::vector<std::array<int64_t, 2>>> taps;  // per phase q: {kw, dy column of the phase's column 0}
+  int64_t left = 0, right = 0;                            // dy columns the phases read outside [0, ow)
+  explicit GatherPhases(const ConvShape& s) : taps(size_t(s.sw)) {
+    for (int64_t q = 0; q < imin(s.sw, s.iw); ++q) {
+      const int64_t last = (s.iw - 1 - q) / s.sw;  // the phase's last column
+      for (int64_t kw = 0; kw < s.kw; ++kw) {
+        const int64_t off = q + s.pl - kw * s.dw;
+        if (off % s.sw != 0) continue;
+        const int64_t col = off / s.sw;
+        taps[size_t(q)].push_back({kw, col});
+        left = imax(left, -col);
+        right = imax(right, last + col - (s.ow - 1));
+      }
+    }
+  }
+};
+
+// R phase columns from m: out[r * out_step] = sum over the taps of w[t] * src[t][m + r].
+template <class V, int R>
+DLCORE_INLINE void gather_columns(const float* const* src, const float* const* w, int64_t count, int64_t m,
+                                  int64_t out_step, float* out) {
+  constexpr int W = V::width;
+  typename V::reg acc[R];
+  for (int r = 0; r < R; ++r) acc[r] = V::zero();
+  for (int64_t t = 0; t < count; ++t) {
+    const auto wv = V::load(w[t]);
+    const float* p = src[t] + m * W;
+    for (int r = 0; r < R; ++r) acc[r] = V::fmadd(wv, V::load(p + r * W), acc[r]);
+  }
+  for (int r = 0; r < R; ++r) V::store(out + r * out_step, acc[r]);
+}
+
+// dx [ih][iw][W] from the dy block (oh rows of `cols`, dy column 0 at
+// gp.left) and w [taps][W]; `src`, `wt`: room for a tap list (kh * kw).
+template <class V>
+void gather_groups(const float* dy, int64_t cols, const float* w, const ConvShape& s, const GatherPhases& gp,
+                   const float** src, const float** wt, float* dx) {
+  constexpr int W = V::width;
+  const int64_t step = s.sw * W;
+  for (int64_t i = 0; i < s.ih; ++i) {
+    for (int64_t q = 0; q < imin(s.sw, s.iw); ++q) {
+      int64_t count = 0;  // the taps, in (kh, kw) order
+      for (int64_t kh = 0; kh < s.kh; ++kh) {
+        const int64_t off = i + s.pt - kh * s.dh, r = off / s.sh;
+        if (off % s.sh != 0 || off < 0 || r >= s.oh) continue;
+        for (const auto& [kw, col] : gp.taps[size_t(q)]) {
+          src[count] = dy + (r * cols + gp.left + col) * W;
+          wt[count++] = w + (kh * s.kw + kw) * W;
+        }
+      }
+      const int64_t columns = ceil_div(s.iw - q, s.sw);
+      float* out = dx + (i * s.iw + q) * W;
+      int64_t m = 0;
+      for (; m + kGroupColumns <= columns; m += kGroupColumns)
+        gather_columns<V, kGroupColumns>(src, wt, count, m, step, out + m * step);
+      with_count<kGroupColumns - 1>(
+          columns - m, [&](auto r) { gather_columns<V, decltype(r)::value>(src, wt, count, m, step, out + m * step); });
+    }
+  }
+}
+
+// sums[kw] += sum over output pixels of dy * x at tap (kh, kw) for the KW
+// taps of one kernel row (x: the block at that row, `tap_step`: floats
+// between its taps). One accumulator per tap, the pixels in order.
+constexpr int kMaxRowTaps = 8;
+template <class V, int KW>
+void weight_row_sums(const float* x, const float* dy, const GroupTaps& taps, int64_t oh, int64_t ow, int64_t tap_step,
+                     float* sums) {
+  constexpr int W = V::width;
+  typename V::reg acc[KW];
+  for (int k = 0; k < KW; ++k) acc[k] = V::load(sums + k * W);
+  for (int64_t y = 0; y < oh; ++y) {
+    const float* row = x + y * taps.row_step;
+    const float* g = dy + y * ow * W;
+    for (int64_t c = 0; c < ow; ++c) {
+      const auto d = V::load(g + c * W);
+      const float* px = row + c * taps.col_step;
+      for (int k = 0; k < KW; ++k) acc[k] = V::fmadd(d, V::load(px + k * tap_step), acc[k]);
+    }
+  }
+  for (int k = 0; k < KW; ++k) V::store(sums + k * W, acc[k]);
+}
+
+// Items (image, block of W groups) over the threads, each with `floats` of
+// scratch: the weights of its block first, then whatever the pass needs.
+template <class V, class Body>
+void for_each_group_block(const ConvShape& s, int64_t images, int64_t floats, Body&& body) {
+  constexpr int W = V::width;
+  const int64_t blocks = ceil_div(s.groups, W);
+  for_each_plane(s, floats, images * blocks, [&](int64_t i, float* scratch) {
+    const int64_t n = i / blocks, g0 = i % blocks * W;
+    body(n, g0, imin(W, s.groups - g0), scratch);
+  });
+}
+
+template <class V>
+void depthwise_blocked_forward(const ConvForwardArgs& a) {
+  constexpr int W = V::width;
+  const ConvShape& s = a.s;
+  const GroupBlock in{s.ih + s.pt + s.pb, s.iw + s.pl + s.pr, s.pt, s.pl};
+  const GroupTaps taps(s, in.cols, W);
+  const int64_t ntaps = s.kh * s.kw, w_floats = ntaps * W + W;  // the weights, then the bias
+  const int64_t plane = s.ih * s.iw, out_plane = s.oh * s.ow;
+  for_each_group_block<V>(s, s.n, w_floats + in.floats(W) + imax(plane, out_plane) * W,
+                          [&](int64_t n, int64_t g0, int64_t live, float* scratch) {
+                            float* w = scratch;
+                            float* bias = w + ntaps * W;
+                            float* x = bias + W;
+                            float* y = x + in.floats(W);  // also the flat input on its way into x
+                            group_weights<W>(a.w, g0, live, ntaps, false, w);
+                            for (int c = 0; c < W; ++c) bias[c] = a.bias && c < live ? a.bias[g0 + c] : 0.0f;
+                            pack_groups<V>(a.x + (n * s.ic + g0) * plane, live, s.ih, s.iw, plane, in, y, x);
+                            group_plane<V>(x, w, taps, s.oh, s.ow, V::load(bias), a.relu, y);
+                            lanes_to_channels<W>(y, out_plane, live, out_plane, a.y + (n * s.oc + g0) * out_plane);
+                          });
+}
+
+// Backward data, stride 1: the forward kernel over dy padded by the dilated
+// kernel extent minus the forward padding, weights in reverse tap order.
+// Otherwise (strided, or padding beyond the kernel's reach) gather_groups.
+template <class V>
+void depthwise_blocked_backward_data(const ConvBackwardDataArgs& a) {
+  constexpr int W = V::width;
+  const ConvShape& s = a.s;
+  const int64_t ntaps = s.kh * s.kw, plane = s.ih * s.iw, out_plane = s.oh * s.ow;
+  const bool as_forward = backward_data_as_forward(s);
+  const int64_t eh = s.dh * (s.kh - 1), ew = s.dw * (s.kw - 1);
+  const GatherPhases phases(s);
+  const GroupBlock blk =
+      as_forward ? GroupBlock{s.oh + 2 * eh - s.pt - s.pb, s.ow + 2 * ew - s.pl - s.pr, eh - s.pt, ew - s.pl}
+                 : GroupBlock{s.oh, phases.left + s.ow + phases.right, 0, phases.left};
+  const GroupTaps taps(s, blk.cols, W);
+  for_each_group_block<V>(s, s.n, ntaps * W + blk.floats(W) + imax(plane, out_plane) * W,
+                          [&](int64_t n, int64_t g0, int64_t live, float* scratch) {
+                            float* w = scratch;
+                            float* b = w + ntaps * W;
+                            float* flat = b + blk.floats(W);  // dy on its way in, dx on its way out
+                            group_weights<W>(a.w, g0, live, ntaps, as_forward, w);
+                            pack_groups<V>(a.dy + (n * s.oc + g0) * out_plane, live, s.oh, s.ow, out_plane, blk, flat,
+                                           b);
+                            if (as_forward) {
+                              group_plane<V>(b, w, taps, s.ih, s.iw, V::zero(), false, flat);
+                            } else {
+                              std::vector<const float*> src(static_cast<size_t>(ntaps)), wt(static_cast<size_t>(ntaps));
+                              gather_groups<V>(b, blk.cols, w, s, phases, src.data(), wt.data(), flat);
+                            }
+                            lanes_to_channels<W>(flat, plane, live, plane, a.dx + (n * s.ic + g0) * plane);
+                          });
+}
+
+// dw[g][tap] = sum over images, rows and columns of dy * x at the tap, one
+// thread per block of W groups, images in order; a kernel row's taps at a
+// time, each tap one accumulator over the whole plane (the FMAs of a pixel
+// share its dy vector). db from the same dy blocks.
+template <class V>
+void depthwise_blocked_backward_weights(const ConvBackwardWeightsArgs& a) {
+  constexpr int W = V::width;
+  const ConvShape& s = a.s;
+  const GroupBlock in{s.ih + s.pt + s.pb, s.iw + s.pl + s.pr, s.pt, s.pl};
+  const GroupTaps taps(s, in.cols, W);
+  const int64_t ntaps = s.kh * s.kw, plane = s.ih * s.iw, out_plane = s.oh * s.ow;
+  const int64_t flat_floats = imax(plane, out_plane) * W;
+  for_each_group_block<V>(
+      s, 1, (ntaps + 1) * W + in.floats(W) + flat_floats + out_plane * W,
+      [&](int64_t, int64_t g0, int64_t live, float* scratch) {
+        float* sums = scratch;  // [taps][W], then the bias's W
+        float* x = sums + (ntaps + 1) * W;
+        float* flat = x + in.floats(W);
+        float* dy = flat + flat_floats;
+        std::fill(sums, x, 0.0f);
+        for (int64_t n = 0; n < s.n; ++n) {
+          pack_groups<V>(a.x + (n * s.ic + g0) * plane, live, s.ih, s.iw, plane, in, flat, x);
+          to_lanes<W>(a.dy + (n * s.oc + g0) * out_plane, live, out_plane, dy);
+          for (int64_t kh = 0; kh < s.kh; ++kh)
+            for (int64_t k0 = 0; k0 < s.kw; k0 += kMaxRowTaps)  // up to kMaxRowTaps taps of the row at once
+              with_count<kMaxRowTaps>(imin(kMaxRowTaps, s.kw - k0), [&](auto kw) {
+                weight_row_sums<V, decltype(kw)::value>(x + (kh * s.dh * in.cols + k0 * s.dw) * W, dy, taps, s.oh, s.ow,
+                                                        s.dw * W, sums + (kh * s.kw + k0) * W);
+              });
+          auto bsum = V::load(sums + ntaps * W);
+          for (int64_t p = 0; p < out_plane; ++p) bsum = V::add(bsum, V::load(dy + p * W));
+          V::store(sums + ntaps * W, bsum);
+        }
+        for (int64_t c = 0; c < live; ++c) {
+          for (int64_t t = 0; t < ntaps; ++t) a.dw[(g0 + c) * ntaps + t] = sums[t * W + c];
+          if (a.db) a.db[g0 + c] = sums[ntaps * W + c];
+        }
+      });
+}
+
 template <class V>
 void depthwise_forward(const ConvForwardArgs& a) {
+  if (use_blocked_depthwise(a.s)) return depthwise_blocked_forward<V>(a);
   const ConvShape& s = a.s;
   const PhasePlane pp = phase_plane<V>(s);
   const TapOffsets offsets(s, pp);
@@ -173,6 +541,7 @@ void depthwise_forward(const ConvForwardArgs& a) {
 // the positions the row reaches), then D's interior copied out.
 template <class V>
 void depthwise_backward_data(const ConvBackwardDataArgs& a) {
+  if (use_blocked_depthwise(a.s)) return depthwise_blocked_backward_data<V>(a);
   constexpr int W = V::width;
   const ConvShape& s = a.s;
   const PhasePlane pp = phase_plane<V>(s);
@@ -208,6 +577,7 @@ void depthwise_backward_data(const ConvBackwardDataArgs& a) {
 // lanes add 0 * 0, never 0 * (an x beyond the row's reach, which may be inf).
 template <class V>
 void depthwise_backward_weights(const ConvBackwardWeightsArgs& a) {
+  if (use_blocked_depthwise(a.s)) return depthwise_blocked_backward_weights<V>(a);
   constexpr int W = V::width;
   using reg = typename V::reg;
   const ConvShape& s = a.s;
