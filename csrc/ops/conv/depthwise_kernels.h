@@ -184,6 +184,8 @@ struct GroupBlock {
   int64_t rows, cols, top, left;
   int64_t floats(int width) const { return rows * cols * width; }
 };
+// The forward input's block: x with its padding.
+inline GroupBlock padded_input(const ConvShape& s) { return {s.ih + s.pt + s.pb, s.iw + s.pl + s.pr, s.pt, s.pl}; }
 
 // dst[p][c] = src[c * plane + p] for pixels p < count and lanes c < W (a
 // multiple of 8): 8 x 8 blocks through registers, the last count % 8 pixels
@@ -425,7 +427,7 @@ template <class V>
 void depthwise_blocked_forward(const ConvForwardArgs& a) {
   constexpr int W = V::width;
   const ConvShape& s = a.s;
-  const GroupBlock in{s.ih + s.pt + s.pb, s.iw + s.pl + s.pr, s.pt, s.pl};
+  const GroupBlock in = padded_input(s);
   const GroupTaps taps(s, in.cols, W);
   const int64_t ntaps = s.kh * s.kw, w_floats = ntaps * W + W;  // the weights, then the bias
   const int64_t plane = s.ih * s.iw, out_plane = s.oh * s.ow;
@@ -484,7 +486,7 @@ template <class V>
 void depthwise_blocked_backward_weights(const ConvBackwardWeightsArgs& a) {
   constexpr int W = V::width;
   const ConvShape& s = a.s;
-  const GroupBlock in{s.ih + s.pt + s.pb, s.iw + s.pl + s.pr, s.pt, s.pl};
+  const GroupBlock in = padded_input(s);
   const GroupTaps taps(s, in.cols, W);
   const int64_t ntaps = s.kh * s.kw, plane = s.ih * s.iw, out_plane = s.oh * s.ow;
   const int64_t flat_floats = imax(plane, out_plane) * W;
