@@ -210,21 +210,23 @@ void lanes_to_channels(const float* src, int64_t count, int64_t live, int64_t pl
     for (int64_t q = p; q < count; ++q) dst[c * plane + q] = src[q * W + c];
 }
 
-// dst (a GroupBlock) <- the h x w planes of `live` channels (`plane` floats
+// dst[p][c] = src[c * plane + p] for the first `live` lanes, zeros after.
+template <int W>
+void to_lanes(const float* src, int64_t live, int64_t plane, float* dst) {
+  if (live == W) return channels_to_lanes<W>(src, plane, plane, dst);
+  for (int64_t p = 0; p < plane; ++p)
+    for (int c = 0; c < W; ++c) dst[p * W + c] = c < live ? src[c * plane + p] : 0.0f;
+}
+
+// dst (a GroupBlock) <- the h x w planes of `live` channels (h * w floats
 // apart) from src, through `flat` ([h * w][W], scratch); zeros in the padding
 // and in the lanes >= live. Whole vectors throughout: a block row is a few
 // hundred bytes, and calls to memset / memmove per row and side cost as much
 // as the transposes (7x7 planes, Zen 1).
 template <class V>
-void pack_groups(const float* src, int64_t live, int64_t h, int64_t w, int64_t plane, const GroupBlock& b, float* flat,
-                 float* dst) {
+void pack_groups(const float* src, int64_t live, int64_t h, int64_t w, const GroupBlock& b, float* flat, float* dst) {
   constexpr int W = V::width;
-  if (live == W) {
-    channels_to_lanes<W>(src, plane, h * w, flat);
-  } else {
-    for (int64_t p = 0; p < h * w; ++p)
-      for (int c = 0; c < W; ++c) flat[p * W + c] = c < live ? src[c * plane + p] : 0.0f;
-  }
+  to_lanes<W>(src, live, h * w, flat);
   const auto zero = V::zero();
   auto zeros = [&](float* from, int64_t pixels) {
     for (int64_t p = 0; p < pixels; ++p) V::store(from + p * W, zero);
@@ -310,14 +312,6 @@ template <int W>
 void group_weights(const float* w, int64_t g0, int64_t live, int64_t taps, bool flip, float* out) {
   for (int64_t t = 0; t < taps; ++t)
     for (int c = 0; c < W; ++c) out[t * W + c] = c < live ? w[(g0 + c) * taps + (flip ? taps - 1 - t : t)] : 0.0f;
-}
-
-// dst[p][c] = src[c * plane + p] for the first `live` lanes, zeros after.
-template <int W>
-void to_lanes(const float* src, int64_t live, int64_t plane, float* dst) {
-  if (live == W) return channels_to_lanes<W>(src, plane, plane, dst);
-  for (int64_t p = 0; p < plane; ++p)
-    for (int c = 0; c < W; ++c) dst[p * W + c] = c < live ? src[c * plane + p] : 0.0f;
 }
 
 // Backward data at any stride, gathering: dx pixel (i, j) sums w[kh][kw] *
@@ -439,7 +433,7 @@ void depthwise_blocked_forward(const ConvForwardArgs& a) {
                             float* y = x + in.floats(W);  // also the flat input on its way into x
                             group_weights<W>(a.w, g0, live, ntaps, false, w);
                             for (int c = 0; c < W; ++c) bias[c] = a.bias && c < live ? a.bias[g0 + c] : 0.0f;
-                            pack_groups<V>(a.x + (n * s.ic + g0) * plane, live, s.ih, s.iw, plane, in, y, x);
+                            pack_groups<V>(a.x + (n * s.ic + g0) * plane, live, s.ih, s.iw, in, y, x);
                             group_plane<V>(x, w, taps, s.oh, s.ow, V::load(bias), a.relu, y);
                             lanes_to_channels<W>(y, out_plane, live, out_plane, a.y + (n * s.oc + g0) * out_plane);
                           });
@@ -466,8 +460,7 @@ void depthwise_blocked_backward_data(const ConvBackwardDataArgs& a) {
                             float* b = w + ntaps * W;
                             float* flat = b + blk.floats(W);  // dy on its way in, dx on its way out
                             group_weights<W>(a.w, g0, live, ntaps, as_forward, w);
-                            pack_groups<V>(a.dy + (n * s.oc + g0) * out_plane, live, s.oh, s.ow, out_plane, blk, flat,
-                                           b);
+                            pack_groups<V>(a.dy + (n * s.oc + g0) * out_plane, live, s.oh, s.ow, blk, flat, b);
                             if (as_forward) {
                               group_plane<V>(b, w, taps, s.ih, s.iw, V::zero(), false, flat);
                             } else {
@@ -499,7 +492,7 @@ void depthwise_blocked_backward_weights(const ConvBackwardWeightsArgs& a) {
         float* dy = flat + flat_floats;
         std::fill(sums, x, 0.0f);
         for (int64_t n = 0; n < s.n; ++n) {
-          pack_groups<V>(a.x + (n * s.ic + g0) * plane, live, s.ih, s.iw, plane, in, flat, x);
+          pack_groups<V>(a.x + (n * s.ic + g0) * plane, live, s.ih, s.iw, in, flat, x);
           to_lanes<W>(a.dy + (n * s.oc + g0) * out_plane, live, out_plane, dy);
           for (int64_t kh = 0; kh < s.kh; ++kh)
             for (int64_t k0 = 0; k0 < s.kw; k0 += kMaxRowTaps)  // up to kMaxRowTaps taps of the row at once
