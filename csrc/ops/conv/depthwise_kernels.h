@@ -321,64 +321,76 @@ void group_weights(const float* w, int64_t g0, int64_t live, int64_t taps, bool 
 // phase is a sweep like the forward's: R accumulators, per tap one weight
 // vector and R dy vectors. (Scattering each dy vector into a padded dx block
 // tap by tap, a load and a store per FMA, ran 0.76-0.90x oneDNN at stride 2.)
+// The tap lists are the same for every (image, block of groups): built once
+// per call, per (dx row, phase), as {dy offset, weight offset} in floats from
+// the dy block and the weight block.
 struct GatherPhases {
-  std::vector<std::vector<std::array<int64_t, 2>>> taps;  // per phase q: {kw, dy column of the phase's column 0}
-  int64_t left = 0, right = 0;                            // dy columns the phases read outside [0, ow)
-  explicit GatherPhases(const ConvShape& s) : taps(size_t(s.sw)) {
+  int64_t left = 0, right = 0;  // dy columns the phases read outside [0, ow)
+  int64_t cols = 0;             // the dy block's width: left + ow + right
+  std::vector<int64_t> first;   // (row i, phase q) -> its taps: [first[i sw + q], first[i sw + q + 1])
+  std::vector<std::array<int64_t, 2>> taps;
+  GatherPhases(const ConvShape& s, int width) {
+    std::vector<std::vector<std::array<int64_t, 2>>> columns(size_t(s.sw));  // per phase: {kw, dy column of its 0}
     for (int64_t q = 0; q < imin(s.sw, s.iw); ++q) {
       const int64_t last = (s.iw - 1 - q) / s.sw;  // the phase's last column
       for (int64_t kw = 0; kw < s.kw; ++kw) {
         const int64_t off = q + s.pl - kw * s.dw;
         if (off % s.sw != 0) continue;
         const int64_t col = off / s.sw;
-        taps[size_t(q)].push_back({kw, col});
+        columns[size_t(q)].push_back({kw, col});
         left = imax(left, -col);
         right = imax(right, last + col - (s.ow - 1));
       }
     }
+    cols = left + s.ow + right;
+    first.push_back(0);
+    for (int64_t i = 0; i < s.ih; ++i)
+      for (int64_t q = 0; q < s.sw; ++q) {
+        for (int64_t kh = 0; kh < s.kh; ++kh) {  // the taps in (kh, kw) order
+          const int64_t off = i + s.pt - kh * s.dh, r = off / s.sh;
+          if (off % s.sh != 0 || off < 0 || r >= s.oh) continue;
+          for (const auto& [kw, col] : columns[size_t(q)])
+            taps.push_back({(r * cols + left + col) * width, (kh * s.kw + kw) * width});
+        }
+        first.push_back(int64_t(taps.size()));
+      }
   }
 };
 
-// R phase columns from m: out[r * out_step] = sum over the taps of w[t] * src[t][m + r].
+// R phase columns from m: out[r * out_step] = sum over the taps of w at the
+// tap times dy at the tap, m + r columns on.
 template <class V, int R>
-DLCORE_INLINE void gather_columns(const float* const* src, const float* const* w, int64_t count, int64_t m,
-                                  int64_t out_step, float* out) {
+DLCORE_INLINE void gather_columns(const float* dy, const float* w, const std::array<int64_t, 2>* taps, int64_t count,
+                                  int64_t m, int64_t out_step, float* out) {
   constexpr int W = V::width;
   typename V::reg acc[R];
   for (int r = 0; r < R; ++r) acc[r] = V::zero();
   for (int64_t t = 0; t < count; ++t) {
-    const auto wv = V::load(w[t]);
-    const float* p = src[t] + m * W;
+    const auto wv = V::load(w + taps[t][1]);
+    const float* p = dy + taps[t][0] + m * W;
     for (int r = 0; r < R; ++r) acc[r] = V::fmadd(wv, V::load(p + r * W), acc[r]);
   }
   for (int r = 0; r < R; ++r) V::store(out + r * out_step, acc[r]);
 }
 
-// dx [ih][iw][W] from the dy block (oh rows of `cols`, dy column 0 at
-// gp.left) and w [taps][W]; `src`, `wt`: room for a tap list (kh * kw).
+// dx [ih][iw][W] from the dy block (oh rows of gp.cols, dy column 0 at
+// gp.left) and w [taps][W].
 template <class V>
-void gather_groups(const float* dy, int64_t cols, const float* w, const ConvShape& s, const GatherPhases& gp,
-                   const float** src, const float** wt, float* dx) {
+void gather_groups(const float* dy, const float* w, const ConvShape& s, const GatherPhases& gp, float* dx) {
   constexpr int W = V::width;
   const int64_t step = s.sw * W;
   for (int64_t i = 0; i < s.ih; ++i) {
     for (int64_t q = 0; q < imin(s.sw, s.iw); ++q) {
-      int64_t count = 0;  // the taps, in (kh, kw) order
-      for (int64_t kh = 0; kh < s.kh; ++kh) {
-        const int64_t off = i + s.pt - kh * s.dh, r = off / s.sh;
-        if (off % s.sh != 0 || off < 0 || r >= s.oh) continue;
-        for (const auto& [kw, col] : gp.taps[size_t(q)]) {
-          src[count] = dy + (r * cols + gp.left + col) * W;
-          wt[count++] = w + (kh * s.kw + kw) * W;
-        }
-      }
-      const int64_t columns = ceil_div(s.iw - q, s.sw);
+      const size_t k = size_t(i * s.sw + q);
+      const std::array<int64_t, 2>* taps = gp.taps.data() + gp.first[k];
+      const int64_t count = gp.first[k + 1] - gp.first[k], columns = ceil_div(s.iw - q, s.sw);
       float* out = dx + (i * s.iw + q) * W;
       int64_t m = 0;
       for (; m + kGroupColumns <= columns; m += kGroupColumns)
-        gather_columns<V, kGroupColumns>(src, wt, count, m, step, out + m * step);
-      with_count<kGroupColumns - 1>(
-          columns - m, [&](auto r) { gather_columns<V, decltype(r)::value>(src, wt, count, m, step, out + m * step); });
+        gather_columns<V, kGroupColumns>(dy, w, taps, count, m, step, out + m * step);
+      with_count<kGroupColumns - 1>(columns - m, [&](auto r) {
+        gather_columns<V, decltype(r)::value>(dy, w, taps, count, m, step, out + m * step);
+      });
     }
   }
 }
@@ -449,10 +461,10 @@ void depthwise_blocked_backward_data(const ConvBackwardDataArgs& a) {
   const int64_t ntaps = s.kh * s.kw, plane = s.ih * s.iw, out_plane = s.oh * s.ow;
   const bool as_forward = backward_data_as_forward(s);
   const int64_t eh = s.dh * (s.kh - 1), ew = s.dw * (s.kw - 1);
-  const GatherPhases phases(s);
+  const GatherPhases phases(s, W);
   const GroupBlock blk =
       as_forward ? GroupBlock{s.oh + 2 * eh - s.pt - s.pb, s.ow + 2 * ew - s.pl - s.pr, eh - s.pt, ew - s.pl}
-                 : GroupBlock{s.oh, phases.left + s.ow + phases.right, 0, phases.left};
+                 : GroupBlock{s.oh, phases.cols, 0, phases.left};
   const GroupTaps taps(s, blk.cols, W);
   for_each_group_block<V>(s, s.n, ntaps * W + blk.floats(W) + imax(plane, out_plane) * W,
                           [&](int64_t n, int64_t g0, int64_t live, float* scratch) {
@@ -464,8 +476,7 @@ void depthwise_blocked_backward_data(const ConvBackwardDataArgs& a) {
                             if (as_forward) {
                               group_plane<V>(b, w, taps, s.ih, s.iw, V::zero(), false, flat);
                             } else {
-                              std::vector<const float*> src(static_cast<size_t>(ntaps)), wt(static_cast<size_t>(ntaps));
-                              gather_groups<V>(b, blk.cols, w, s, phases, src.data(), wt.data(), flat);
+                              gather_groups<V>(b, w, s, phases, flat);
                             }
                             lanes_to_channels<W>(flat, plane, live, plane, a.dx + (n * s.ic + g0) * plane);
                           });
