@@ -35,6 +35,9 @@ using GemmDotTile = void (*)(int64_t k, const float* a, int64_t lda, const float
 struct GemmDot {
   GemmDotTile tile;
   int mr, nr;
+  int max_rows, max_cols;  // gemm.cpp use_dot: y = x W^T with at most this many rows or columns
+  int max_narrow;          // gemm.cpp use_dot: op(B) = B with at most this many columns (B^T copied)
+  bool right_edges;        // gemm.cpp dot_edge_cols: a packed product's right edge as dot tiles
 };
 
 // The same for a full-height tile of 0 < cols < nr columns (the right edge of C).

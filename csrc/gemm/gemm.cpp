@@ -209,7 +209,7 @@ constexpr int kDotEdgeMaxCols = 8;
 // How many of a right edge's `cols` columns run as dot tiles (the last
 // ones; the broadcast kernels take the whole vector before them), or 0.
 inline int dot_edge_cols(const GemmKernel& kern, AMode amode, int cols) {
-  if (!kern.dot || (amode != AMode::in_place && amode != AMode::copied)) return 0;
+  if (!kern.dot || !kern.dot->right_edges || (amode != AMode::in_place && amode != AMode::copied)) return 0;
   const int vector = kern.nr / 2;
   if (cols <= kDotEdgeMaxCols) return cols;
   if (cols > vector && cols - vector <= kDotEdgeMaxCols) return cols - vector;
@@ -217,7 +217,8 @@ inline int dot_edge_cols(const GemmKernel& kern, AMode amode, int cols) {
 }
 
 // dst[j * kc + p] = src[p * lds + j] for j < cols, p < kc: op(B)'s edge
-// columns made k-contiguous for the dot tiles (cols <= kDotEdgeMaxCols).
+// columns made k-contiguous for the dot tiles (cols <= kDotEdgeMaxCols, or
+// all of a narrow B: gemm_dot).
 inline void copy_edge_columns(const float* src, int64_t lds, int64_t kc, int cols, float* dst) {
   for (int64_t p = 0; p < kc; ++p)
     for (int j = 0; j < cols; ++j) dst[j * kc + p] = src[p * lds + j];
@@ -871,16 +872,18 @@ inline const uint16_t* b_of(const GemmArgs& g, const uint16_t*) { return g.b16; 
 // Both operands run along k (A not transposed, B transposed), so packing
 // either into panels is a transpose; with few rows (a minibatch of 64) or
 // few columns (10 classes) each packed float serves too few FMAs to repay
-// it. The dot tiles read both in place.
-// use_dot: at most this many rows or columns. One core, Zen 4, dot tiles vs
+// it. The dot tiles read both in place. With op(B) = B and a few columns
+// (N <= GemmDot::max_narrow: x w for a column or two of w) the broadcast
+// tiles run a whole vector of lanes for them; B^T (n x k, small beside the
+// m n k FMAs) is copied first and the same dot tiles run.
+// Thresholds per ISA (GemmDot max_rows / max_cols / max_narrow, measured in
+// the ISA's file). AVX-512's 16 rows or 32 columns: one core, Zen 4, dot tiles vs
 // packed 12x32 (2026-12-04, medians of 3x5 blocks), GFLOP/s: 64x10x500 48 vs
 // 25, 64x16x1024 72 vs 39, 64x32x1024 78 vs 68, 8x1000x2048 74 vs 44,
 // 16x1000x2048 66 vs 61; but 32x1000x2048 68 vs 71, 64x81x4096 64 vs 71,
 // 64x324x4096 56 vs 78 (8 vector loads per 16 FMAs and a horizontal sum per
 // element cap the tiles near 60% of the FMA peak, so they win only where
 // packing is the larger cost).
-constexpr int64_t kDotMaxRows = 16;
-constexpr int64_t kDotMaxCols = 32;
 constexpr int64_t kDotKc = 1024;  // k block: a tile's nr rows of B (16 KiB) stay in L1
 constexpr int64_t kDotRows = 64;  // rows of C per tile: 64 rows of A x kc (256 KiB) in L2
 
@@ -892,7 +895,10 @@ inline const GemmDot* dot_of(const GemmKernelOf<S, P>&) {
 
 template <class Kern>
 bool use_dot(const GemmArgs& g, const Kern& kern) {
-  return dot_of(kern) && !g.trans_a && g.trans_b && g.batch == 1 && (g.m <= kDotMaxRows || g.n <= kDotMaxCols);
+  const GemmDot* d = dot_of(kern);
+  if (!d || g.trans_a || g.batch != 1) return false;
+  if (g.trans_b) return g.m <= d->max_rows || g.n <= d->max_cols;
+  return g.n <= d->max_narrow;
 }
 
 // Rows [r0, r1) x columns [c0, c1) of one product: k in even blocks of at
@@ -917,7 +923,16 @@ void dot_block(const GemmArgs& g, const GemmDot& d, int64_t r0, int64_t r1, int6
 // kTilesPerThread * nt column blocks (multiples of d.nr), handed out
 // dynamically. Each element's arithmetic does not depend on its block, so
 // results are bitwise independent of the thread count.
-void gemm_dot(const GemmArgs& g, const GemmDot& d, int nt) {
+void gemm_dot(const GemmArgs& given, const GemmDot& d, int nt) {
+  GemmArgs g = given;
+  if (!g.trans_b) {  // a few columns of B (use_dot): their k-contiguous copy
+    thread_local ScratchBuffer buffer;
+    float* bt = buffer.get(size_t(g.n * g.k));
+    copy_edge_columns(g.b, g.ldb, g.k, int(g.n), bt);
+    g.b = bt;
+    g.ldb = g.k;
+    g.trans_b = true;
+  }
   const int64_t tm = ceil_div(g.m, kDotRows);
   const int64_t want = nt > 1 ? ceil_div(int64_t(nt) * kTilesPerThread, tm) : 1;
   const int64_t col_blocks = ceil_div(g.n, d.nr);

@@ -6,6 +6,26 @@
 
 namespace dlcore {
 
+// 3 x 3 dot products (gemm.cpp use_dot): 9 accumulators + 6 operand vectors
+// of 16 ymm. 2026-12-06, this AMD EPYC, in-process alternating blocks,
+// GFLOP/s one thread, tiles 3x3 / 2x5 / 4x2 / 2x4: 1x1000x2048 (B^T) 4.8 /
+// 5.8 / 3.1 / 5.6, 16x1000x2048 (B^T) 23.1 / 22.6 / 20.3 / 21.6, 64x10x500
+// (B^T) 21.6 / 23.2 / 21.8 / 19.0, 64x8x1024 (B^T) 27.3 / 21.8 / 25.4 /
+// 25.7, 256x12x4096 (B^T) 28.2 / 20.6 / 23.0 / 24.5, 64x4x1024 17.3 / 17.8
+// / 20.1 / 20.1, 256x1x4096 8.0 / 4.8 / 9.4 / 5.5: the wide tiles lose most
+// where C is narrow and the tall ones where it is short, 3 x 3 at most 21%
+// below the best. Where it runs, 2 threads, packed -> dots: y = x W^T with
+// few rows: 1x1000x2048 5.6 -> 12.9, 8x1000x2048 24.3 -> 34.3,
+// 16x1000x2048 34.0 -> 40.0 (24x1000x2048 39.3 -> 39.5: level, so at most
+// 16 rows); few columns: 64x8x1024 18.1 -> 27.7, 64x16x1024 24.8 -> 29.1,
+// 256x16x4096 29.6 -> 38.7, 64x32x1024 26.8 -> 30.2, 256x32x4096 32.7 ->
+// 37.9; op(B) = B (B^T copied first): 64x1x1024 3.8 -> 8.3, 64x4x1024 13.6
+// -> 17.6, 64x6x1024 16.8 -> 24.3, 256x8x4096 20.5 -> 24.4, 64x8x1024 13.7
+// -> 17.2, but 10 columns and more lose (64x10x500 20.8 -> 19.3, 64x12x1024
+// 23.6 -> 17.2, 64x16x1024 24.6 -> 13.6): at most 8. A packed right edge
+// stays broadcast (not measured here as dots).
+const GemmDot kDotAvx2{&gemm_dot_tile<simd::Avx2, 3, 3>, 3, 3, 16, 32, 8, false};
+
 const GemmKernel& gemm_kernel_avx2() {
   // Block sizes for a core with 32 KiB L1d and 512 KiB L2 (this machine: AMD
   // EPYC, Zen class). `python -m dlcore.bench gemm --tune` (n=1024, one
@@ -47,7 +67,7 @@ const GemmKernel& gemm_kernel_avx2() {
                                  &pack_b_panel_impl,
                                  EdgeRows<simd::Avx2, 6, 2, 1, 2, 3, 4, 5>::table,
                                  nullptr,
-                                 nullptr,
+                                 &kDotAvx2,
                                  &DirectA<simd::Avx2, 6, 2, ASource::rows, 1, 2, 3, 4, 5>::kernels,
                                  &DirectA<simd::Avx2, 6, 2, ASource::columns, 1, 2, 3, 4, 5>::kernels,
                                  0,   // kc_copied: A is never copied

@@ -6,8 +6,12 @@
 
 namespace dlcore {
 
-// 4 x 4 dot products: 16 accumulators + 8 operand vectors of 32 zmm.
-const GemmDot kDotAvx512{&gemm_dot_tile<simd::Avx512, 4, 4>, 4, 4};
+// 4 x 4 dot products: 16 accumulators + 8 operand vectors of 32 zmm. y = x
+// W^T with at most 16 rows or 32 columns (measured: gemm.cpp use_dot); op(B)
+// = B with a few columns stays packed (0: the AVX2 machine that measured it
+// for AVX2 has no AVX-512, so not measured here); right edges as dots
+// (gemm.cpp dot_edge_cols).
+const GemmDot kDotAvx512{&gemm_dot_tile<simd::Avx512, 4, 4>, 4, 4, 16, 32, 0, true};
 
 const GemmKernel& gemm_kernel_avx512() {
   // Block sizes measured on AMD EPYC Zen 4 (32 KiB L1d, 1 MiB L2; 512-bit

@@ -15,18 +15,27 @@ SQUARE = (128, 256, 512, 1024, 2048, 4096)
 CONV_LAYERS = ("resnet_50:res2a_branch2b", "resnet_50:res3a_branch2b", "resnet_50:res4a_branch2b",
                "resnet_50:res5a_branch2b", "vgg_16:conv1_2", "vgg_16:conv3_2", "vgg_16:conv5_1",
                "alexnet:conv3", "resnet_50:res2a_branch2c")
+# Classifier layers at inference minibatches (1: a matrix-vector product, 8): y = x W^T with few rows.
+INFERENCE_LAYERS = ("resnet:ip1", "Alexnet:ip3")
+INFERENCE_MINIBATCHES = (1, 8)
 
 
 def cases(quick: bool):
     square = SQUARE[:4] if quick else SQUARE
     for n in square:
         yield {"name": f"square {n}", "m": n, "n": n, "k": n, "trans_b": False}
-    for row in load_shapes("shapes_ip"):
+    fc = load_shapes("shapes_ip")
+    for row in fc:
         # Fully connected: y = x @ W.T with x (mb, K) and W (N, K), at the topology minibatch.
         yield {"name": row["name"], "m": int(row["mb_topology"]), "n": int(row["N"]),
                "k": int(row["K"]), "trans_b": True}
     if quick:
         return
+    for row in fc:
+        if row["name"] in INFERENCE_LAYERS:
+            for mb in INFERENCE_MINIBATCHES:
+                yield {"name": f"{row['name']} mb{mb} (inference)", "m": mb, "n": int(row["N"]),
+                       "k": int(row["K"]), "trans_b": True}
     conv = {r["name"]: r for r in load_shapes("shapes_conv")}
     for name in CONV_LAYERS:
         if name in conv:
@@ -80,8 +89,10 @@ def run(args) -> list[dict]:
                + ([("onednn", "onednn GF/s", ".1f"), ("vs_onednn", "dlcore/onednn", ".2f")] if with_onednn else []))
     big = [r for r in rows if r["shape"].startswith("square") and int(r["shape"].split()[1]) >= 1024]
     summarize(big, "ratio", "dlcore/numpy at n=1024-4096")
-    summarize([r for r in rows if ":" in r["shape"] and "im2col" not in r["shape"]], "ratio",
+    summarize([r for r in rows if ":" in r["shape"] and "(" not in r["shape"]], "ratio",
               "dlcore/numpy on network FC layers")
+    summarize([r for r in rows if "inference" in r["shape"]], "ratio",
+              "dlcore/numpy on FC layers at minibatch 1 and 8")
     summarize([r for r in rows if "im2col" in r["shape"]], "ratio", "dlcore/numpy on conv-as-GEMM shapes")
     if with_onednn:
         summarize(rows, "vs_onednn", "dlcore/onednn over all shapes")
