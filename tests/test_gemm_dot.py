@@ -12,8 +12,9 @@ import dlcore
 import dlcore.kernels as K
 from opcheck import poisoned, randn
 
-SHAPES = [(1, 1, 1), (1, 4096, 33), (3, 7, 17), (16, 129, 100), (64, 10, 500), (64, 32, 1025), (129, 5, 2049),
-          (7, 33, 16), (17, 31, 3)]
+# One row (a matrix-vector product) runs AVX2's 1 x 8 tile: 1003 and 13 columns end mid-tile.
+SHAPES = [(1, 1, 1), (1, 4096, 33), (1, 1003, 37), (1, 13, 2049), (3, 7, 17), (16, 129, 100), (64, 10, 500),
+          (64, 32, 1025), (129, 5, 2049), (7, 33, 16), (17, 31, 3)]
 
 
 def ref(a, b, alpha, beta, c0):
@@ -33,7 +34,7 @@ def test_dot_shapes_against_float64(cpu_backend, rng, m, n, k):
         assert np.all(np.abs(got - want) <= 1e-5 * np.sqrt(k) * (1 + 4 * scale)), (m, n, k, alpha, beta)
 
 
-@pytest.mark.parametrize("m,n,k", [(64, 10, 500), (5, 300, 77), (33, 17, 1500)])
+@pytest.mark.parametrize("m,n,k", [(64, 10, 500), (5, 300, 77), (33, 17, 1500), (1, 1001, 300)])
 def test_dot_threads_bitwise(rng, m, n, k):
     a, b, c0 = randn(rng, m, k), randn(rng, n, k), randn(rng, m, n)
     before = dlcore.get_num_threads()
@@ -62,7 +63,7 @@ def test_dot_linear_epilogue(rng, m, n, k):
 
 
 # ---- A few columns of B as it is (C = A B, N <= 8: AVX2's narrow path; 9 columns stay packed) -------
-NARROW_SHAPES = [(1, 1, 1), (3, 2, 7), (7, 4, 17), (17, 5, 33), (65, 7, 129), (129, 8, 1025), (5, 1, 2049),
+NARROW_SHAPES = [(1, 1, 1), (1, 7, 1500), (3, 2, 7), (7, 4, 17), (17, 5, 33), (65, 7, 129), (129, 8, 1025), (5, 1, 2049),
                  (33, 3, 4100), (10, 9, 300)]
 
 

@@ -38,6 +38,10 @@ struct GemmDot {
   int max_rows, max_cols;  // gemm.cpp use_dot: y = x W^T with at most this many rows or columns
   int max_narrow;          // gemm.cpp use_dot: op(B) = B with at most this many columns (B^T copied)
   bool right_edges;        // gemm.cpp dot_edge_cols: a packed product's right edge as dot tiles
+  // Optional: a 1 x row_nr tile for a product of one row (a matrix-vector
+  // product: y = x W^T for one x), where the mr-row tile would repeat row 0.
+  GemmDotTile row_tile = nullptr;
+  int row_nr = 0;
 };
 
 // The same for a full-height tile of 0 < cols < nr columns (the right edge of C).

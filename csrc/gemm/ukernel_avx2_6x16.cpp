@@ -24,7 +24,14 @@ namespace dlcore {
 // -> 17.2, but 10 columns and more lose (64x10x500 20.8 -> 19.3, 64x12x1024
 // 23.6 -> 17.2, 64x16x1024 24.6 -> 13.6): at most 8. A packed right edge
 // stays broadcast (not measured here as dots).
-const GemmDot kDotAvx2{&gemm_dot_tile<simd::Avx2, 3, 3>, 3, 3, 16, 32, 8, false};
+// One row of C (y = x W^T for one x) runs 1 x 8 tiles: 3 x 3 repeats the row
+// 3 times. 2 threads, same runs, GFLOP/s 3x3 / 1x8 / 1x6 / 1x4 / 2x5:
+// 1x1000x2048 6.9 / 11.6 / 11.7 / 10.2 / 9.3, 1x500x800 10.9 / 22.2 / 21.5
+// / 20.6 / 13.5, 1x4096x9216 (memory-bound) 4.4 / 5.2 / 5.2 / 4.9 / 4.8.
+// From 2 rows on the 1-row tiles read B's rows once per row and win no more
+// (3x3 / 1x8 / 1x6 / 2x5: 2x1000x2048 9.1 / 7.7 / 8.4 / 9.7, 3x1000x2048
+// 15.4 / 15.7 / 16.8 / 15.1).
+const GemmDot kDotAvx2{&gemm_dot_tile<simd::Avx2, 3, 3>, 3, 3, 16, 32, 8, false, &gemm_dot_tile<simd::Avx2, 1, 8>, 8};
 
 const GemmKernel& gemm_kernel_avx2() {
   // Block sizes for a core with 32 KiB L1d and 512 KiB L2 (this machine: AMD
