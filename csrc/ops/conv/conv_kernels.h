@@ -156,6 +156,47 @@ void depthwise_backward_weights(const ConvBackwardWeightsArgs& a);
 // carry Avx512 in their names (the ISA-isolation test reads symbols).
 // ---------------------------------------------------------------------------
 
+// dst[p][c] = src[c * plane + p] for pixels p < count and lanes c < W (a
+// multiple of 8): 8 x 8 blocks through registers, the last count % 8 pixels
+// one float at a time.
+template <int W>
+void channels_to_lanes(const float* src, int64_t plane, int64_t count, float* dst) {
+  static_assert(W % 8 == 0, "whole 8 x 8 blocks of lanes");
+  int64_t p = 0;
+  for (; p + 8 <= count; p += 8)
+    for (int c = 0; c < W; c += 8) simd::transpose8x8(src + c * plane + p, plane, dst + p * W + c, W);
+  for (; p < count; ++p)
+#pragma GCC unroll 16
+    for (int c = 0; c < W; ++c) dst[p * W + c] = src[c * plane + p];
+}
+// The inverse for the first `live` lanes: dst[c * plane + p] = src[p][c].
+// 16 pixels at a time, so each channel row gets a whole 64-byte line at once:
+// with W = 16 planes of 224x224 (a multiple of 4 KiB apart) all 16 rows fall
+// in one L1 set, and half lines were evicted before their other half came
+// (single-float stores there made this reorder 7x the convolution's own time:
+// VGG conv1_1, Zen 4). The channel tail's lanes go through a tile.
+template <int W>
+void lanes_to_channels(const float* src, int64_t count, int64_t live, int64_t plane, float* dst) {
+  static_assert(W % 8 == 0, "whole 8 x 8 blocks of lanes");
+  auto block = [&](int64_t p, int c) {  // pixels p..p+7, lanes c..c+7
+    if (c + 8 <= live) return simd::transpose8x8(src + p * W + c, W, dst + c * plane + p, plane);
+    alignas(32) float tile[8][8];
+    simd::transpose8x8(src + p * W + c, W, &tile[0][0], 8);
+    for (int64_t r = 0; r < live - c; ++r)
+      for (int q = 0; q < 8; ++q) dst[(c + r) * plane + p + q] = tile[r][q];
+  };
+  int64_t p = 0;
+  for (; p + 16 <= count; p += 16)
+    for (int c = 0; c < live; c += 8) {
+      block(p, c);
+      block(p + 8, c);
+    }
+  for (; p + 8 <= count; p += 8)
+    for (int c = 0; c < live; c += 8) block(p, c);
+  for (int64_t c = 0; c < live; ++c)
+    for (int64_t q = p; q < count; ++q) dst[c * plane + q] = src[q * W + c];
+}
+
 // NCHW src (C = groups * cg) -> blocked dst [n][groups][cb][h+pt+pb][w+pl+pr][W],
 // zeros in the padding and in the channels past cg.
 template <class V, int W>
@@ -177,11 +218,15 @@ void to_blocked(const float* src, float* dst, int64_t n, int64_t groups, int64_t
       const int64_t img = plane / (groups * cb), g = (plane / cb) % groups, blk = plane % cb;
       const int64_t live = imin(W, cg - blk * W);  // channels of this block that exist
       float* row = out + pl * W;
-      if (live == W) {  // pixel by pixel, W reads from W channel rows: 25-35% faster than channel by channel
+      if (live == W) {
         const float* in = src + ((img * groups * cg + g * cg + blk * W) * h + sy) * w;
-        for (int64_t x = 0; x < w; ++x)
+        if constexpr (W % 8 == 0) {
+          channels_to_lanes<W>(in, h * w, w, row);  // 8 x 8 register transposes
+        } else {  // a narrow input's few channels: pixel by pixel, 25-35% faster than channel by channel
+          for (int64_t x = 0; x < w; ++x)
 #pragma GCC unroll 16
-          for (int c = 0; c < W; ++c) row[x * W + c] = in[c * h * w + x];
+            for (int c = 0; c < W; ++c) row[x * W + c] = in[c * h * w + x];
+        }
         continue;
       }
       for (int64_t c = 0; c < W; ++c) {
@@ -211,30 +256,7 @@ void from_blocked(const float* src, float* dst, int64_t n, int64_t groups, int64
       const int64_t live = imin(W, cg - blk * W);
       const float* in = src + ((plane * hp + y + top) * wp + left) * W;
       float* out = dst + ((img * groups * cg + g * cg + blk * W) * h + y) * w;
-      if (live == W) {
-        // 16 columns at a time through a tile on the stack, so each output
-        // plane gets 64 contiguous bytes (a vector store) instead of one
-        // float: with W = 16 planes of 224x224 (a multiple of 4 KiB apart)
-        // the single-float stores all fell into one L1 set, and this reorder
-        // took 7x the convolution's own time (VGG conv1_1, Zen 4).
-        constexpr int64_t TX = 16;
-        int64_t x = 0;
-        for (; x + TX <= w; x += TX) {
-          alignas(64) float t[W][TX];
-          for (int64_t xx = 0; xx < TX; ++xx)
-#pragma GCC unroll 16
-            for (int64_t c = 0; c < W; ++c) t[c][xx] = in[(x + xx) * W + c];
-          for (int64_t c = 0; c < W; ++c)
-#pragma GCC unroll 16
-            for (int64_t xx = 0; xx < TX; ++xx) out[c * h * w + x + xx] = t[c][xx];
-        }
-        for (; x < w; ++x)
-#pragma GCC unroll 16
-          for (int64_t c = 0; c < W; ++c) out[c * h * w + x] = in[x * W + c];
-      } else {
-        for (int64_t x = 0; x < w; ++x)
-          for (int64_t c = 0; c < live; ++c) out[c * h * w + x] = in[x * W + c];
-      }
+      lanes_to_channels<W>(in, w, live, h * w, out);
     }
   });
 }

@@ -187,29 +187,6 @@ struct GroupBlock {
 // The forward input's block: x with its padding.
 inline GroupBlock padded_input(const ConvShape& s) { return {s.ih + s.pt + s.pb, s.iw + s.pl + s.pr, s.pt, s.pl}; }
 
-// dst[p][c] = src[c * plane + p] for pixels p < count and lanes c < W (a
-// multiple of 8): 8 x 8 blocks through registers, the last count % 8 pixels
-// one float at a time.
-template <int W>
-void channels_to_lanes(const float* src, int64_t plane, int64_t count, float* dst) {
-  int64_t p = 0;
-  for (; p + 8 <= count; p += 8)
-    for (int c = 0; c < W; c += 8) simd::transpose8x8(src + c * plane + p, plane, dst + p * W + c, W);
-  for (; p < count; ++p)
-#pragma GCC unroll 16
-    for (int c = 0; c < W; ++c) dst[p * W + c] = src[c * plane + p];
-}
-// The inverse for the first `live` lanes: dst[c * plane + p] = src[p][c].
-template <int W>
-void lanes_to_channels(const float* src, int64_t count, int64_t live, int64_t plane, float* dst) {
-  int64_t p = 0;
-  if (live == W)
-    for (; p + 8 <= count; p += 8)
-      for (int c = 0; c < W; c += 8) simd::transpose8x8(src + p * W + c, W, dst + c * plane + p, plane);
-  for (int64_t c = 0; c < live; ++c)
-    for (int64_t q = p; q < count; ++q) dst[c * plane + q] = src[q * W + c];
-}
-
 // dst[p][c] = src[c * plane + p] for the first `live` lanes, zeros after.
 template <int W>
 void to_lanes(const float* src, int64_t live, int64_t plane, float* dst) {
