@@ -10,7 +10,7 @@ import pytest
 
 import dlcore
 import dlcore.kernels as K
-from opcheck import poisoned, randn
+from opcheck import at_threads, gemm_reference, poisoned, randn
 
 # One row (a matrix-vector product) runs AVX2's 1 x 8 tile: 1003 and 13 columns end mid-tile.
 SHAPES = [(1, 1, 1), (1, 4096, 33), (1, 1003, 37), (1, 13, 2049), (3, 7, 17), (16, 129, 100), (64, 10, 500),
@@ -63,14 +63,8 @@ def test_dot_linear_epilogue(rng, m, n, k):
 
 
 # ---- A few columns of B as it is (C = A B, N <= 8: AVX2's narrow path; 9 columns stay packed) -------
-NARROW_SHAPES = [(1, 1, 1), (1, 7, 1500), (3, 2, 7), (7, 4, 17), (17, 5, 33), (65, 7, 129), (129, 8, 1025), (5, 1, 2049),
-                 (33, 3, 4100), (10, 9, 300)]
-
-
-def ref_nn(a, b, alpha, beta, c0):
-    exact = alpha * (a.astype(np.float64) @ b.astype(np.float64)) + beta * c0.astype(np.float64)
-    scale = abs(alpha) * (np.abs(a.astype(np.float64)) @ np.abs(b.astype(np.float64))) + abs(beta) * np.abs(c0)
-    return exact, scale
+NARROW_SHAPES = [(1, 1, 1), (1, 7, 1500), (3, 2, 7), (7, 4, 17), (17, 5, 33), (65, 7, 129), (129, 8, 1025),
+                 (5, 1, 2049), (33, 3, 4100), (10, 9, 300)]
 
 
 @pytest.mark.parametrize("m,n,k", NARROW_SHAPES)
@@ -79,7 +73,7 @@ def test_narrow_b_against_float64(cpu_backend, rng, m, n, k):
     for alpha, beta in ((1.0, 0.0), (-0.5, 1.0), (2.0, 0.25)):
         out = c0.copy() if beta else poisoned((m, n))
         got = K.gemm(a, b, alpha=alpha, beta=beta, out=out, backend=cpu_backend)
-        want, scale = ref_nn(a, b, alpha, beta, c0)
+        want, scale = gemm_reference(a, b, False, False, alpha, beta, c0)
         assert np.all(np.isfinite(got)), "unwritten (NaN) elements"
         assert np.all(np.abs(got - want) <= 1e-5 * np.sqrt(k) * (1 + 4 * scale)), (m, n, k, alpha, beta)
 
@@ -87,14 +81,7 @@ def test_narrow_b_against_float64(cpu_backend, rng, m, n, k):
 @pytest.mark.parametrize("m,n,k", [(64, 5, 500), (33, 8, 2100), (200, 1, 70)])
 def test_narrow_b_threads_bitwise(rng, m, n, k):
     a, b, c0 = randn(rng, m, k), randn(rng, k, n), randn(rng, m, n)
-    before = dlcore.get_num_threads()
-    try:
-        outs = []
-        for t in (1, 2, 3):
-            dlcore.set_num_threads(t)
-            outs.append(K.gemm(a, b, alpha=0.75, beta=0.5, out=c0.copy()))
-    finally:
-        dlcore.set_num_threads(before)
+    outs = [at_threads(t, lambda: K.gemm(a, b, alpha=0.75, beta=0.5, out=c0.copy())) for t in (1, 2, 3)]
     for o in outs[1:]:
         np.testing.assert_array_equal(outs[0], o)
 
