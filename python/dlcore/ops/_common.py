@@ -32,7 +32,7 @@ from .._backends import (  # noqa: F401
 def array_module(*arrays):
     """``numpy`` for NumPy arrays, ``cupy`` when any array is a CuPy array (the ``xp`` idiom)."""
     for a in arrays:
-        if type(a).__module__.split(".")[0] == "cupy":
+        if type(a) is not np.ndarray and type(a).__module__.split(".")[0] == "cupy":
             import cupy
 
             return cupy
