@@ -922,16 +922,17 @@ void dot_block(const GemmArgs& g, const GemmDot& d, int64_t r0, int64_t r1, int6
 // The product split into row blocks of kDotRows and about
 // kTilesPerThread * nt column blocks (multiples of d.nr), handed out
 // dynamically. Each element's arithmetic does not depend on its block, so
-// results are bitwise independent of the thread count.
+// results are bitwise independent of the thread count. op(B) = B (a narrow
+// B, use_dot) is copied k-contiguous first; one row of C runs the ISA's
+// 1-row tile where it has one.
 void gemm_dot(const GemmArgs& given, const GemmDot& tiles, int nt) {
   GemmArgs g = given;
-  GemmDot one_row = tiles;  // a matrix-vector product: the ISA's 1-row tile
-  if (g.m == 1 && tiles.row_tile) {
-    one_row.tile = tiles.row_tile;
-    one_row.mr = 1;
-    one_row.nr = tiles.row_nr;
+  GemmDot d = tiles;
+  if (g.m == 1 && tiles.row_tile) {  // a matrix-vector product: the ISA's 1-row tile
+    d.tile = tiles.row_tile;
+    d.mr = 1;
+    d.nr = tiles.row_nr;
   }
-  const GemmDot& d = one_row;
   if (!g.trans_b) {  // a few columns of B (use_dot): their k-contiguous copy
     thread_local ScratchBuffer buffer;
     float* bt = buffer.get(size_t(g.n * g.k));
