@@ -637,8 +637,10 @@ def ce_bwd_samples(rng):
 
 def gemm_samples(rng):
     out = []
+    # (17, 5, 300): a narrow B as it is (AVX2's dot tiles after a k-contiguous copy of B's columns)
     for (m, n, k), ta, tb, alpha in [((1, 1, 1), False, False, 1.0), ((7, 17, 33), True, False, 1.0),
-                                     ((33, 9, 16), False, True, -0.5), ((65, 3, 129), True, True, 2.0)]:
+                                     ((33, 9, 16), False, True, -0.5), ((65, 3, 129), True, True, 2.0),
+                                     ((17, 5, 300), False, False, 0.75)]:
         a = rnd(rng, *((k, m) if ta else (m, k)))
         b = rnd(rng, *((n, k) if tb else (k, n)))
         tol = 2e-6 * np.sqrt(k) * 4
