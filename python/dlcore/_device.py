@@ -18,8 +18,11 @@ _cupy = None  # the cupy module once the first move to "cuda" succeeded
 
 
 def is_cuda_array(a) -> bool:
-    """True for CuPy arrays (checked by type name: CuPy is never imported here)."""
-    return type(a).__module__.split(".")[0] == "cupy"
+    """True for CuPy arrays (checked by type name: CuPy is never imported here).
+
+    NumPy arrays answer first without the name split: kernels call this on every array (call overhead).
+    """
+    return type(a) is not np.ndarray and type(a).__module__.split(".")[0] == "cupy"
 
 
 def is_array(a) -> bool:

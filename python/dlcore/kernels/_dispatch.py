@@ -8,13 +8,9 @@ import numpy as np
 
 from .. import _C
 from .._backends import CPU_BACKENDS, CPU_EXTENSION_BACKENDS, OPTIONAL_MODULES, optional_module
+from .._device import is_cuda_array
 
 _OUR_CPU = ("auto",) + CPU_BACKENDS + CPU_EXTENSION_BACKENDS
-
-
-def is_device_array(x) -> bool:
-    """True for CuPy (GPU) arrays; checked by type name so CuPy is never imported here."""
-    return type(x).__module__.split(".")[0] == "cupy"
 
 
 def module_for(backend: str, op: str, *arrays):
@@ -33,7 +29,7 @@ def module_for(backend: str, op: str, *arrays):
             return _C
     if not isinstance(backend, str):
         raise TypeError(f"{op}: backend must be a string, got {type(backend).__name__}")
-    if backend == "auto" and any(is_device_array(a) for a in arrays):
+    if backend == "auto" and any(is_cuda_array(a) for a in arrays):
         backend = "cuda"
     if backend in _OUR_CPU:
         return _C

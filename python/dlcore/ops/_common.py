@@ -27,12 +27,13 @@ from .._backends import (  # noqa: F401
     current_backend,
     kernel_backend,
 )
+from .._device import is_cuda_array
 
 
 def array_module(*arrays):
     """``numpy`` for NumPy arrays, ``cupy`` when any array is a CuPy array (the ``xp`` idiom)."""
     for a in arrays:
-        if type(a) is not np.ndarray and type(a).__module__.split(".")[0] == "cupy":
+        if is_cuda_array(a):
             import cupy
 
             return cupy
