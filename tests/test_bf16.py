@@ -7,6 +7,10 @@ gamma = (k + 2 * blocks + 3) * 2^-24 (k additions, one alpha scaling and one
 accumulate per k block of at least 128, beta and the last store), and for a
 bf16 C one more rounding, 2^-8 |C64|.
 """
+import subprocess
+import sys
+import textwrap
+
 import numpy as np
 import pytest
 
@@ -106,6 +110,30 @@ def test_tensor_to_bfloat16_and_back_keeps_the_tape():
     (y * dlcore.tensor(np.array([1.0, 2.0, 3.0], np.float32))).sum().backward()
     assert w.grad.dtype == np.float32
     np.testing.assert_array_equal(w.grad._data, [1.0, 2.0, 3.0])
+
+
+def test_import_dlcore_leaves_ml_dtypes_for_first_use():
+    # `import dlcore` does not pay for ml_dtypes (1.3 s of ufunc-loop registration in NumPy 2.4);
+    # dlcore.bfloat16, autocast and Tensor.bfloat16 import it; an array the user made with ml_dtypes
+    # is seen as bfloat16 before dlcore has resolved the dtype itself.
+    code = textwrap.dedent("""
+        import sys
+        import numpy as np
+        import dlcore, dlcore.nn, dlcore.optim, dlcore.kernels
+        assert "ml_dtypes" not in sys.modules
+        t = dlcore.tensor(np.ones(3, np.float32), requires_grad=True)
+        assert not dlcore.amp.is_bfloat16(np.float32) and not dlcore.amp.is_bfloat16("float64")
+        (t * 2).sum().backward()
+        assert "ml_dtypes" not in sys.modules
+        import ml_dtypes
+        user = np.array([1.5, -2.0], ml_dtypes.bfloat16)
+        assert dlcore.amp._bfloat16 is None and dlcore.amp.is_bfloat16(user.dtype)
+        assert dlcore.tensor(user).dtype == dlcore.bfloat16 == np.dtype(ml_dtypes.bfloat16)
+        assert dlcore.amp.is_bfloat16("bfloat16")
+        from dlcore import bfloat16
+        assert bfloat16 == dlcore.amp.bfloat16
+    """)
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=120)
 
 
 def test_backends_list_the_bf16_paths():

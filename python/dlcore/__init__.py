@@ -32,7 +32,8 @@ from . import kernels
 from .autograd import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
 from ._backends import backend, current_backend
 from .random import manual_seed
-from .amp import autocast, bfloat16
+from . import amp
+from .amp import autocast
 from .tensor import (
     Tensor, arange, argmax, as_tensor, cat, exp, float32, float64, from_dlpack, from_numpy, full, full_like, int32,
     int64, log, matmul, ones, ones_like, rand, rand_like, randn, randn_like, sqrt, stack, tensor, uint8, zeros,
@@ -76,7 +77,7 @@ __all__ = [
     "zeros", "zeros_like",
     "accelerator", "autograd", "cuda", "double", "long", "utils",
     # bfloat16 and mixed precision (dlcore.amp)
-    "autocast", "bfloat16",
+    "autocast", "bfloat16",  # noqa: F405 - bfloat16 comes from __getattr__ below
 ] + [n for n in _function_names if not hasattr(_builtins, n)]
 # (max, sum, abs, float, int, bool ... are attributes only: ``from dlcore import *`` must not shadow builtins)
 
@@ -90,6 +91,8 @@ def __getattr__(name):
         import importlib
 
         return importlib.import_module(".explain", __name__)
+    if name == "bfloat16":  # ml_dtypes is imported on first use: it alone took 1.3 s of `import dlcore` (amp.py)
+        return amp.require_bfloat16()
     raise AttributeError(f"module 'dlcore' has no attribute {name!r}")
 
 # PyMySQL-style: ``dlcore.install_as_torch()`` registers dlcore under PyTorch's module names (docs/PORTING.md)

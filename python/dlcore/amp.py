@@ -38,18 +38,17 @@ Where dlcore differs from torch (by design, documented):
 from __future__ import annotations
 
 import functools
+import sys
 import threading
 import weakref
 
 import numpy as np
 
-try:
-    import ml_dtypes as _ml_dtypes
-except ImportError:  # pragma: no cover - ml_dtypes is a dependency of dlcore
-    _ml_dtypes = None
-
-#: The bfloat16 dtype (NumPy dtype of ml_dtypes.bfloat16); None without ml_dtypes.
-bfloat16 = np.dtype(_ml_dtypes.bfloat16) if _ml_dtypes is not None else None
+# The bfloat16 dtype (NumPy dtype of ml_dtypes.bfloat16), resolved on first use (``dlcore.bfloat16``,
+# require_bfloat16): importing ml_dtypes registers its dtypes' ufunc loops with NumPy, 1.3 s of the
+# 1.7 s `import dlcore` took (NumPy 2.4, ml_dtypes 0.7; 0.4 s without it), paid by every process
+# (each MPI rank, each data-loader worker) whether it uses bfloat16 or not.
+_bfloat16 = None
 
 #: Ops autocast runs with bfloat16 operands (torch's CPU lower_precision_fp ops dlcore has).
 LOWER_PRECISION_OPS = frozenset({"linear", "matmul", "conv2d"})
@@ -64,19 +63,34 @@ _state = threading.local()
 
 
 def require_bfloat16():
-    """The bfloat16 dtype, or ImportError saying what to install."""
-    if bfloat16 is None:  # pragma: no cover
-        raise ImportError("bfloat16 needs the ml_dtypes package: pip install ml_dtypes")
-    return bfloat16
+    """The bfloat16 dtype (importing ml_dtypes the first time), or ImportError saying what to install."""
+    global _bfloat16
+    if _bfloat16 is None:
+        try:
+            import ml_dtypes
+        except ImportError as e:  # pragma: no cover - ml_dtypes is a dependency of dlcore
+            raise ImportError("bfloat16 needs the ml_dtypes package: pip install ml_dtypes") from e
+        _bfloat16 = np.dtype(ml_dtypes.bfloat16)
+    return _bfloat16
 
 
 def is_bfloat16(dtype) -> bool:
-    return bfloat16 is not None and np.dtype(dtype) == bfloat16
+    # Nothing is bfloat16 before ml_dtypes is imported (by us or by whoever made the array), so NumPy's own
+    # dtypes are answered without importing it; the name "bfloat16" is resolved.
+    if _bfloat16 is None and "ml_dtypes" not in sys.modules and not (isinstance(dtype, str) and dtype == "bfloat16"):
+        return False
+    return np.dtype(dtype) == require_bfloat16()
+
+
+def __getattr__(name):
+    if name == "bfloat16":  # dlcore.amp.bfloat16, as dlcore.bfloat16
+        return require_bfloat16()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def to_bfloat16(a):
     """A float32 NumPy array as bfloat16 (our conversion kernel: RNE, NaN kept NaN); others via astype."""
-    require_bfloat16()
+    bfloat16 = require_bfloat16()
     if type(a) is np.ndarray and a.dtype == np.float32:
         from . import kernels
 
@@ -166,7 +180,7 @@ class autocast:
         if cache_enabled is not None and not isinstance(cache_enabled, bool):
             raise TypeError(f"dlcore.autocast: cache_enabled must be a bool or None, got "
                             f"{type(cache_enabled).__name__}")
-        self.device_type, self.dtype, self.enabled = device_type, bfloat16, enabled
+        self.device_type, self.dtype, self.enabled = device_type, require_bfloat16(), enabled
         self.cache_enabled = cache_enabled
         self._saved = []
 
