@@ -59,7 +59,12 @@ FLOAT32_OPS = frozenset({
     "relu", "sigmoid", "tanh", "elu", "dropout",
 })
 
-_state = threading.local()
+class _State(threading.local):
+    dtype = None  # autocast's dtype in force on this thread (class defaults: see _backends._State)
+    cache = None  # the outermost caching region's {id(weight): (ref, array, version, bf16 copy)}
+
+
+_state = _State()
 
 
 def require_bfloat16():
@@ -108,11 +113,11 @@ def to_float32(a):
 
 
 def is_autocast_enabled() -> bool:
-    return getattr(_state, "dtype", None) is not None
+    return _state.dtype is not None
 
 
 def get_autocast_dtype():
-    return getattr(_state, "dtype", None)
+    return _state.dtype
 
 
 def autocast_applies(op: str, *arrays) -> bool:
@@ -126,7 +131,7 @@ def cast_weight_bf16(t):
     """The bfloat16 array of float32 Tensor `t` for a bf16 op, cached within the current autocast region when
     `t` is a leaf that requires grad (a parameter: torch's rule). A cached copy is reused only while `t`
     holds the same array at the same version (in-place ops and optimizer steps bump it)."""
-    cache = getattr(_state, "cache", None)
+    cache = _state.cache
     arr = t._data
     if cache is None or not (t.requires_grad and t.is_leaf):
         return to_bfloat16(arr)
@@ -141,7 +146,7 @@ def cast_weight_bf16(t):
 
 def weight_cache_size() -> int:
     """How many bf16 weight casts the current autocast region holds (0 outside one; for tests)."""
-    return len(getattr(_state, "cache", None) or ())
+    return len(_state.cache or ())
 
 
 class autocast:
@@ -185,8 +190,8 @@ class autocast:
         self._saved = []
 
     def __enter__(self):
-        outer_cache = getattr(_state, "cache", None)
-        self._saved.append((getattr(_state, "dtype", None), outer_cache))
+        outer_cache = _state.cache
+        self._saved.append((_state.dtype, outer_cache))
         _state.dtype = self.dtype if self.enabled else None
         if self.cache_enabled is False:
             _state.cache = None

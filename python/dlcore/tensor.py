@@ -13,6 +13,7 @@ kernels dispatch on the array type. Inputs on two devices raise.
 from __future__ import annotations
 
 import numbers
+import sys
 from collections import namedtuple
 
 import numpy as np
@@ -24,6 +25,7 @@ from .autograd import is_grad_enabled, no_grad
 from .ops import arith, reduce, select, shape
 from .ops._common import array_module
 from .ops.copy import ToCopy
+from .random import default_generator
 
 float32 = np.dtype(np.float32)
 float64 = np.dtype(np.float64)
@@ -55,6 +57,23 @@ def _set_data(tensor, value):
     elif not _is_array(value):
         value = np.asarray(value)
     tensor._data = value
+
+
+def _functional():
+    """dlcore.nn.functional, for the activation methods (it imports this module, so not at the top). A
+    function-level import statement would run the import machinery on every call: 3.3 us (Python 3.11)."""
+    module = sys.modules.get("dlcore.nn.functional")
+    if module is None:  # pragma: no cover - `import dlcore` imports it
+        from .nn import functional as module
+    return module
+
+
+def _functions():
+    """dlcore.functions (torch-style free functions; imports this module), as _functional."""
+    module = sys.modules.get("dlcore.functions")
+    if module is None:  # pragma: no cover - `import dlcore` imports it
+        from . import functions as module
+    return module
 
 
 #: The version of a tensor never modified in place; the first in-place op (or a view or detach that must
@@ -644,29 +663,19 @@ class Tensor:
 
     # ---- activations as methods (PyTorch style) ----------------------------
     def relu(self):
-        from .nn import functional as F
-
-        return F.relu(self)
+        return _functional().relu(self)
 
     def sigmoid(self):
-        from .nn import functional as F
-
-        return F.sigmoid(self)
+        return _functional().sigmoid(self)
 
     def tanh(self):
-        from .nn import functional as F
-
-        return F.tanh(self)
+        return _functional().tanh(self)
 
     def softmax(self, dim):
-        from .nn import functional as F
-
-        return F.softmax(self, dim=dim)
+        return _functional().softmax(self, dim=dim)
 
     def log_softmax(self, dim):
-        from .nn import functional as F
-
-        return F.log_softmax(self, dim=dim)
+        return _functional().log_softmax(self, dim=dim)
 
     # ---- more of PyTorch's Tensor API (composed from the recorded ops above) ------------------
     @property
@@ -758,14 +767,10 @@ class Tensor:
     clip = clamp
 
     def maximum(self, other):
-        from .functions import maximum
-
-        return maximum(self, other)
+        return _functions().maximum(self, other)
 
     def minimum(self, other):
-        from .functions import minimum
-
-        return minimum(self, other)
+        return _functions().minimum(self, other)
 
     def masked_fill(self, mask, value):
         """`value` where `mask` (a bool tensor broadcastable to this one) is True."""
@@ -1057,8 +1062,6 @@ def full_like(t, fill_value, dtype=None, device=None):
 
 def randn(*shape, dtype=None, requires_grad=False, generator=None, device=None):
     """Standard-normal samples from `generator` (a numpy Generator) or dlcore's global one."""
-    from .random import default_generator
-
     gen = generator or default_generator()
     data = gen.standard_normal(_shape_arg(shape)).astype(dtype or default_dtype)
     return _placed(data, device, requires_grad)
@@ -1066,8 +1069,6 @@ def randn(*shape, dtype=None, requires_grad=False, generator=None, device=None):
 
 def rand(*shape, dtype=None, requires_grad=False, generator=None, device=None):
     """Uniform [0, 1) samples from `generator` (a numpy Generator) or dlcore's global one."""
-    from .random import default_generator
-
     gen = generator or default_generator()
     return _placed(gen.random(_shape_arg(shape)).astype(dtype or default_dtype), device, requires_grad)
 

@@ -18,6 +18,19 @@ from .._device import check_same_device
 from .grad_mode import is_grad_enabled, set_grad_enabled
 from .hooks import run_post_accumulate_grad_hooks
 
+_Tensor = None
+
+
+def _tensor_class():
+    """dlcore.tensor.Tensor, imported once (tensor.py imports this module): an import statement in a function
+    runs the import machinery on every call, 3.3 us for a relative one (Python 3.11), on every op."""
+    global _Tensor
+    if _Tensor is None:
+        from ..tensor import Tensor
+
+        _Tensor = Tensor
+    return _Tensor
+
 
 class Function:
     """One recorded operation: forward on arrays, backward on arrays."""
@@ -53,8 +66,7 @@ class Function:
     @classmethod
     def apply_with_node(cls, *args, **kwargs):
         """Like apply, and also returns the Function node (for outputs it keeps, e.g. pooling indices)."""
-        from ..tensor import Tensor
-
+        Tensor = _tensor_class()
         node = cls()
         node.backend_state = backend_state()  # backward runs on the backend its forward ran on
         raw = [a._data if isinstance(a, Tensor) else a for a in args]
@@ -235,8 +247,7 @@ def _stale(node, parent, seen):
 
 def _run_hooks(tensor, g, create_graph):
     """Calls tensor's hooks in registration order; a hook's non-None return replaces the gradient."""
-    from ..tensor import Tensor
-
+    Tensor = _tensor_class()
     value = g if create_graph else Tensor(g)
     for hook in list(tensor._hooks.values()):
         new = hook(value)
@@ -252,8 +263,7 @@ def _run_hooks(tensor, g, create_graph):
 
 def _accumulate(tensor, g, adopt=False):
     """Adds g into tensor.grad; a first gradient is copied unless `adopt` (nobody else holds g)."""
-    from ..tensor import Tensor
-
+    Tensor = _tensor_class()
     if isinstance(g, Tensor):  # create_graph: .grad stays on the tape
         if g.dtype != tensor._data.dtype:
             g = g.to(tensor._data.dtype)

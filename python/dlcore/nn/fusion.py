@@ -21,13 +21,20 @@ from __future__ import annotations
 import contextlib
 import threading
 
-_state = threading.local()
+from . import functional as F
+
+
+class _State(threading.local):
+    disabled = 0  # nesting depth of fusion_disabled() on this thread (a class default: see _backends._State)
+
+
+_state = _State()
 
 
 @contextlib.contextmanager
 def fusion_disabled():
     """Inside this block nn.Sequential runs every module on its own (for tracers and exporters)."""
-    depth = getattr(_state, "disabled", 0)
+    depth = _state.disabled
     _state.disabled = depth + 1
     try:
         yield
@@ -36,7 +43,7 @@ def fusion_disabled():
 
 
 def fusion_enabled() -> bool:
-    return not getattr(_state, "disabled", 0)
+    return not _state.disabled
 
 
 def _plain(m) -> bool:
@@ -47,13 +54,17 @@ def _plain(m) -> bool:
 _TYPES = []  # [Conv2d, Linear, ReLU], filled on first use (modules.py imports this module)
 
 
-def relu_fusable(layer, nxt) -> bool:
-    """Whether Sequential may run `layer` and `nxt` as one fused call (the rule above)."""
+def _fusable_types():
     if not _TYPES:
         from .modules import Conv2d, Linear, ReLU
 
         _TYPES.extend((Conv2d, Linear, ReLU))
-    conv, linear, relu = _TYPES
+    return _TYPES
+
+
+def relu_fusable(layer, nxt) -> bool:
+    """Whether Sequential may run `layer` and `nxt` as one fused call (the rule above)."""
+    conv, linear, relu = _fusable_types()
     t = type(layer)
     return ((t is conv or t is linear) and type(nxt) is relu and _plain(layer) and _plain(nxt)
             and fusion_enabled())
@@ -61,10 +72,7 @@ def relu_fusable(layer, nxt) -> bool:
 
 def forward_relu(layer, input):
     """relu(layer(input)) as one fused Function, for a layer relu_fusable accepted."""
-    from . import functional as F
-    from .modules import Conv2d
-
-    if type(layer) is Conv2d:
+    if type(layer) is _fusable_types()[0]:  # Conv2d
         return F.conv2d(input, layer.weight, layer.bias, layer.stride, layer.padding, layer.dilation, layer.groups,
                         activation="relu")
     return F.linear(input, layer.weight, layer.bias, activation="relu")

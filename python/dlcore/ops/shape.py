@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..autograd import Function
-from ._common import array_module, scatter_add
+from ._common import array_module, scatter_add, unbroadcast
 
 
 class Reshape(Function):
@@ -37,8 +37,6 @@ class Expand(Function):
         return array_module(a).broadcast_to(a, shape)
 
     def backward(self, g):
-        from ._common import unbroadcast
-
         return unbroadcast(g, self.shape)
 
 

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from .. import _C
+
 
 def _fusable(a):
     return type(a) is np.ndarray and a.dtype == np.float32 and a.flags.c_contiguous and a.flags.writeable
@@ -48,8 +50,6 @@ def try_step(opt, group, kind):
 
 
 def _sgd(group, items):
-    from .. import _C
-
     momentum = group["momentum"]
     bufs, fresh = [], []
     for p, _, state in items:
@@ -64,8 +64,6 @@ def _sgd(group, items):
 
 
 def _adam(group, items, decoupled):
-    from .. import _C
-
     for p, _, state in items:
         if "step" not in state:
             state.update(step=0, exp_avg=np.zeros_like(p), exp_avg_sq=np.zeros_like(p))
@@ -77,8 +75,6 @@ def _adam(group, items, decoupled):
 
 
 def _adadelta(group, items):
-    from .. import _C
-
     for p, _, state in items:
         if "square_avg" not in state:
             state.update(square_avg=np.zeros_like(p), acc_delta=np.zeros_like(p))
