@@ -13,8 +13,10 @@ backward pass runs each node's backward under that same backend, wherever
 """
 from __future__ import annotations
 
+import numpy as np
+
 from .._backends import backend, backend_state
-from .._device import check_same_device
+from .._device import check_same_device, is_cuda_array
 from .grad_mode import is_grad_enabled, set_grad_enabled
 from .hooks import run_post_accumulate_grad_hooks
 
@@ -69,17 +71,31 @@ class Function:
         Tensor = _tensor_class()
         node = cls()
         node.backend_state = backend_state()  # backward runs on the backend its forward ran on
-        raw = [a._data if isinstance(a, Tensor) else a for a in args]
-        check_same_device(cls.__name__, raw)  # before NumPy and CuPy meet inside forward with a vaguer error
+        # One pass over the arguments (this runs for every op: comprehensions and any() over a generator
+        # cost a call each): the arrays forward sees, and which inputs need a gradient.
+        raw, needs, any_needs, all_numpy = [], [], False, True
+        for a in args:
+            if isinstance(a, Tensor):
+                data, wants = a._data, a.requires_grad
+                any_needs = any_needs or wants
+                all_numpy = all_numpy and type(data) is np.ndarray
+                raw.append(data)
+                needs.append(wants)
+            else:
+                if type(a) is not np.ndarray and is_cuda_array(a):
+                    all_numpy = False
+                raw.append(a)
+                needs.append(False)
+        if not all_numpy:  # before NumPy and CuPy meet inside forward with a vaguer error
+            check_same_device(cls.__name__, raw)
         out = node.forward(*raw, **kwargs)
-        needs = tuple(isinstance(a, Tensor) and a.requires_grad for a in args)
-        record = is_grad_enabled() and any(needs)
+        record = any_needs and is_grad_enabled()
         result = Tensor(out, requires_grad=record)
         if cls.output_is_view and isinstance(args[0], Tensor):
             result._version = args[0]._version_counter()
         if record:
-            node.needs_input_grad = needs
-            node.parents = tuple(a if isinstance(a, Tensor) else None for a in args)
+            node.needs_input_grad = tuple(needs)
+            node.parents = tuple([a if isinstance(a, Tensor) else None for a in args])
             # version counters seen now; backward refuses inputs (or a saved output) changed in place since
             node.versions = tuple([a._version[0] if a is not None else 0 for a in node.parents])
             if cls.saves_output:

@@ -61,14 +61,26 @@ def put_along_axis(target, indices, values, axis):
     return target
 
 
+_FLOAT32 = np.dtype(np.float32)
+
+
 def uses_kernels(*arrays) -> bool:
-    """True when the op must run on dlcore.kernels: all floating inputs are float32."""
-    floats = [a for a in arrays if a is not None and a.dtype.kind == "f"]
-    return bool(floats) and all(a.dtype == np.float32 for a in floats)
+    """True when the op must run on dlcore.kernels: all floating inputs are float32 (and there is one)."""
+    found = False
+    for a in arrays:  # a loop, not comprehensions: this runs for every op (call overhead)
+        if a is not None:
+            dtype = a.dtype
+            if dtype.kind == "f":
+                if dtype != _FLOAT32:
+                    return False
+                found = True
+    return found
 
 
 def contiguous(a):
     """C-contiguous version of `a` (the kernels reject strided views); no copy when already dense."""
+    if type(a) is np.ndarray:  # the common case first: array_module's dispatch costs 0.5 us a call
+        return np.ascontiguousarray(a)
     if a is None:
         return None
     return array_module(a).ascontiguousarray(a)
