@@ -121,6 +121,8 @@ def test_import_dlcore_leaves_ml_dtypes_for_first_use():
         import numpy as np
         import dlcore, dlcore.nn, dlcore.optim, dlcore.kernels
         assert "ml_dtypes" not in sys.modules
+        assert "bfloat16" in dir(dlcore) and "bfloat16" in dir(dlcore.amp) and "explain" in dir(dlcore)
+        assert "ml_dtypes" not in sys.modules and "dlcore.explain" not in sys.modules
         t = dlcore.tensor(np.ones(3, np.float32), requires_grad=True)
         assert not dlcore.amp.is_bfloat16(np.float32) and not dlcore.amp.is_bfloat16("float64")
         (t * 2).sum().backward()

@@ -95,6 +95,10 @@ def __getattr__(name):
         return amp.require_bfloat16()
     raise AttributeError(f"module 'dlcore' has no attribute {name!r}")
 
+
+def __dir__():  # the names __getattr__ serves too (tab completion), without resolving them
+    return sorted(set(globals()) | {"bfloat16", "explain"})
+
 # PyMySQL-style: ``dlcore.install_as_torch()`` registers dlcore under PyTorch's module names (docs/PORTING.md)
 from ._torch_alias import install_as_torch  # noqa: E402
 

@@ -93,6 +93,10 @@ def __getattr__(name):
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
+def __dir__():
+    return sorted(set(globals()) | {"bfloat16"})
+
+
 def to_bfloat16(a):
     """A float32 NumPy array as bfloat16 (our conversion kernel: RNE, NaN kept NaN); others via astype."""
     bfloat16 = require_bfloat16()
