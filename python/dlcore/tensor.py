@@ -12,6 +12,7 @@ kernels dispatch on the array type. Inputs on two devices raise.
 """
 from __future__ import annotations
 
+import importlib
 import numbers
 import sys
 from collections import namedtuple
@@ -59,20 +60,12 @@ def _set_data(tensor, value):
     tensor._data = value
 
 
-def _functional():
-    """dlcore.nn.functional, for the activation methods (it imports this module, so not at the top). A
-    function-level import statement would run the import machinery on every call: 3.3 us (Python 3.11)."""
-    module = sys.modules.get("dlcore.nn.functional")
-    if module is None:  # pragma: no cover - `import dlcore` imports it
-        from .nn import functional as module
-    return module
-
-
-def _functions():
-    """dlcore.functions (torch-style free functions; imports this module), as _functional."""
-    module = sys.modules.get("dlcore.functions")
-    if module is None:  # pragma: no cover - `import dlcore` imports it
-        from . import functions as module
+def _loaded(name):
+    """dlcore module `name` (dlcore.nn.functional, dlcore.functions: they import this module, so not at the top).
+    A function-level import statement would run the import machinery on every call: 3.3 us (Python 3.11)."""
+    module = sys.modules.get(name)
+    if module is None:  # pragma: no cover - `import dlcore` imports them
+        module = importlib.import_module(name)
     return module
 
 
@@ -663,19 +656,19 @@ class Tensor:
 
     # ---- activations as methods (PyTorch style) ----------------------------
     def relu(self):
-        return _functional().relu(self)
+        return _loaded("dlcore.nn.functional").relu(self)
 
     def sigmoid(self):
-        return _functional().sigmoid(self)
+        return _loaded("dlcore.nn.functional").sigmoid(self)
 
     def tanh(self):
-        return _functional().tanh(self)
+        return _loaded("dlcore.nn.functional").tanh(self)
 
     def softmax(self, dim):
-        return _functional().softmax(self, dim=dim)
+        return _loaded("dlcore.nn.functional").softmax(self, dim=dim)
 
     def log_softmax(self, dim):
-        return _functional().log_softmax(self, dim=dim)
+        return _loaded("dlcore.nn.functional").log_softmax(self, dim=dim)
 
     # ---- more of PyTorch's Tensor API (composed from the recorded ops above) ------------------
     @property
@@ -767,10 +760,10 @@ class Tensor:
     clip = clamp
 
     def maximum(self, other):
-        return _functions().maximum(self, other)
+        return _loaded("dlcore.functions").maximum(self, other)
 
     def minimum(self, other):
-        return _functions().minimum(self, other)
+        return _loaded("dlcore.functions").minimum(self, other)
 
     def masked_fill(self, mask, value):
         """`value` where `mask` (a bool tensor broadcastable to this one) is True."""

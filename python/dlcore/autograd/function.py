@@ -73,7 +73,7 @@ class Function:
         node.backend_state = backend_state()  # backward runs on the backend its forward ran on
         # One pass over the arguments (this runs for every op: comprehensions and any() over a generator
         # cost a call each): the arrays forward sees, and which inputs need a gradient.
-        raw, needs, any_needs, all_numpy = [], [], False, True
+        raw, needs, parents, any_needs, all_numpy = [], [], [], False, True
         for a in args:
             if isinstance(a, Tensor):
                 data, wants = a._data, a.requires_grad
@@ -81,11 +81,13 @@ class Function:
                 all_numpy = all_numpy and type(data) is np.ndarray
                 raw.append(data)
                 needs.append(wants)
+                parents.append(a)
             else:
-                if type(a) is not np.ndarray and is_cuda_array(a):
+                if is_cuda_array(a):
                     all_numpy = False
                 raw.append(a)
                 needs.append(False)
+                parents.append(None)
         if not all_numpy:  # before NumPy and CuPy meet inside forward with a vaguer error
             check_same_device(cls.__name__, raw)
         out = node.forward(*raw, **kwargs)
@@ -95,7 +97,7 @@ class Function:
             result._version = args[0]._version_counter()
         if record:
             node.needs_input_grad = tuple(needs)
-            node.parents = tuple([a if isinstance(a, Tensor) else None for a in args])
+            node.parents = tuple(parents)
             # version counters seen now; backward refuses inputs (or a saved output) changed in place since
             node.versions = tuple([a._version[0] if a is not None else 0 for a in node.parents])
             if cls.saves_output:

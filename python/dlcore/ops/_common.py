@@ -61,7 +61,7 @@ def put_along_axis(target, indices, values, axis):
     return target
 
 
-_FLOAT32 = np.dtype(np.float32)
+_FLOAT32, _FLOAT64 = np.dtype(np.float32), np.dtype(np.float64)  # compared, not hashed (a dtype's hash is slow)
 
 
 def uses_kernels(*arrays) -> bool:

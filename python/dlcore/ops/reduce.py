@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..autograd import Function
-from ._common import array_module, put_along_axis
+from ._common import _FLOAT32, _FLOAT64, array_module, put_along_axis
 
 
 def normalize_dims(dim, ndim):
@@ -38,9 +38,6 @@ class Sum(Function):
 
     def backward(self, g):
         return _expand_back(g, self.shape, self.dims, self.keepdim)
-
-
-_FLOAT32, _FLOAT64 = np.dtype(np.float32), np.dtype(np.float64)  # compared, not hashed (a dtype's hash is slow)
 
 
 class Mean(Function):
