@@ -47,6 +47,25 @@ def test_module_registration_and_state_dict():
     assert all(m.training for m in model.modules())
 
 
+def test_assigning_a_parameter_where_none_was_registered(rng):
+    """Conv2d(bias=False) registers bias None; assigning a Parameter later must be what forward reads (PyTorch)."""
+    conv = nn.Conv2d(2, 3, 3, bias=False)
+    b = rng.standard_normal(3).astype(np.float32) + 1.0
+    conv.bias = nn.Parameter(b)
+    assert conv.bias is conv._parameters["bias"]
+    x = dlcore.Tensor(rng.standard_normal((1, 2, 5, 5)).astype(np.float32))
+    with dlcore.no_grad():
+        with_bias = conv(x).numpy()
+        conv.bias = None
+        without = conv(x).numpy()
+    np.testing.assert_allclose(with_bias - without, np.broadcast_to(b[:, None, None], (1, 3, 3, 3)), rtol=1e-5,
+                               atol=1e-5)
+    assert "bias" not in dict(conv.named_parameters())
+    lin = nn.Linear(3, 2, bias=False)
+    lin.register_buffer("bias", np.ones(2, np.float32))  # a buffer where None was registered: read as the buffer
+    assert lin.bias is lin._buffers["bias"]
+
+
 def test_load_state_dict_checks_everything_before_writing():
     a, b = nn.Linear(3, 2), nn.Linear(3, 2)
     before = {k: np.array(v) for k, v in b.state_dict().items()}

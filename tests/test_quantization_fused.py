@@ -22,12 +22,28 @@ def small_cnn(rng):
     return model.eval()
 
 
-def test_fold_batchnorm_equals_eval_mode_conv_bn(rng):
+def test_fold_batchnorm_in_a_sequential(rng):
     model = small_cnn(rng)
     x = dlcore.Tensor(rng.standard_normal((4, 3, 11, 10)).astype(np.float32))
     with dlcore.no_grad():
         ref = model[1](model[0](x)).numpy()
         got = fold_batchnorm(model[0], model[1])(x).numpy()
+    np.testing.assert_allclose(got, ref, rtol=1e-5, atol=1e-5 * np.abs(ref).max())
+
+
+@pytest.mark.parametrize("bias", [True, False])
+def test_fold_batchnorm_equals_eval_mode_conv_bn(rng, bias):
+    """With bias=False too (ResNet's convolutions before BatchNorm): the folded bias carries -mean * scale + beta."""
+    conv, bn = nn.Conv2d(3, 5, 3, stride=2, padding=1, bias=bias), nn.BatchNorm2d(5)
+    bn.running_mean._data[...] = rng.standard_normal(5).astype(np.float32) + 2.0  # far from 0: a lost bias shows
+    bn.running_var._data[...] = (rng.random(5) + 0.5).astype(np.float32)
+    bn.weight._data[...] = (rng.random(5) + 0.5).astype(np.float32)
+    bn.bias._data[...] = rng.standard_normal(5).astype(np.float32)
+    bn.eval()
+    x = dlcore.Tensor(rng.standard_normal((2, 3, 9, 8)).astype(np.float32))
+    with dlcore.no_grad():
+        ref = bn(conv(x)).numpy()
+        got = fold_batchnorm(conv, bn)(x).numpy()
     np.testing.assert_allclose(got, ref, rtol=1e-5, atol=1e-5 * np.abs(ref).max())
 
 

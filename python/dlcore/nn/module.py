@@ -40,11 +40,17 @@ class Module:
         for table in (self._parameters, self._modules, self._buffers):
             table.pop(name, None)
         if isinstance(value, Parameter):
-            self._parameters[name] = value
+            self._register_in(self._parameters, name, value)
         elif isinstance(value, Module):
-            self._modules[name] = value
+            self._register_in(self._modules, name, value)
         else:
             object.__setattr__(self, name, value)
+
+    def _register_in(self, table, name, value):
+        # A plain attribute of that name (register_parameter(name, None) leaves one, e.g. a Conv2d built with
+        # bias=False) would shadow the table entry: `conv.bias = Parameter(b)` then read None in forward.
+        self.__dict__.pop(name, None)
+        table[name] = value
 
     def __getattr__(self, name):
         for table in ("_parameters", "_modules", "_buffers"):
@@ -69,10 +75,11 @@ class Module:
 
     def register_buffer(self, name, array):
         """Non-trainable state saved in state_dict (a Tensor, or None)."""
-        self._buffers[name] = None if array is None else (array if isinstance(array, Tensor) else Tensor(array))
+        self._register_in(self._buffers, name,
+                          None if array is None else (array if isinstance(array, Tensor) else Tensor(array)))
 
     def add_module(self, name, module):
-        self._modules[name] = module
+        self._register_in(self._modules, name, module)
 
     # ---- traversal --------------------------------------------------------
     def named_modules(self, prefix=""):
