@@ -36,7 +36,9 @@ def test_module_registration_and_state_dict():
     model = nn.Sequential(nn.Linear(4, 3), nn.BatchNorm1d(3), nn.ReLU(), nn.Linear(3, 2, bias=False))
     names = [n for n, _ in model.named_parameters()]
     assert names == ["0.weight", "0.bias", "1.weight", "1.bias", "3.weight"]
-    assert list(model.state_dict()) == names + ["1.running_mean", "1.running_var", "1.num_batches_tracked"]
+    # PyTorch's order: module by module, its parameters then its buffers
+    assert list(model.state_dict()) == ["0.weight", "0.bias", "1.weight", "1.bias", "1.running_mean",
+                                        "1.running_var", "1.num_batches_tracked", "3.weight"]
     assert len(list(model.children())) == 4
     assert model.num_parameters() == 12 + 3 + 3 + 3 + 6
     assert "total" in model.summary() and "27" in model.summary()
@@ -64,6 +66,103 @@ def test_assigning_a_parameter_where_none_was_registered(rng):
     lin = nn.Linear(3, 2, bias=False)
     lin.register_buffer("bias", np.ones(2, np.float32))  # a buffer where None was registered: read as the buffer
     assert lin.bias is lin._buffers["bias"]
+
+
+def test_shared_modules_as_torch_lists_them():
+    """A layer reachable by two paths: named_modules/parameters/children once (first name), state_dict under
+    both names (torch.nn.Module's rules), and a state dict saved that way loads back."""
+    shared = nn.Linear(2, 2)
+    model = nn.Sequential(shared, nn.ReLU(), shared)
+    assert [n for n, _ in model.named_modules()] == ["", "0", "1"]
+    assert [n for n, _ in model.named_modules(remove_duplicate=False)] == ["", "0", "1", "2"]
+    assert [n for n, _ in model.named_parameters()] == ["0.weight", "0.bias"]
+    assert [n for n, _ in model.named_parameters(remove_duplicate=False)] == ["0.weight", "0.bias", "2.weight",
+                                                                             "2.bias"]
+    assert [n for n, _ in model.named_children()] == ["0", "1"]
+    state = model.state_dict()
+    assert list(state) == ["0.weight", "0.bias", "2.weight", "2.bias"]
+    assert model.load_state_dict(state) == ([], [])
+    calls = []
+    model.apply(calls.append)
+    assert len(calls) == 3  # shared, ReLU, the Sequential: each once
+
+
+def test_non_persistent_buffers_and_buffer_assignment(rng):
+    m = nn.Linear(3, 2)
+    m.register_buffer("scratch", np.zeros(2, np.float32), persistent=False)
+    m.register_buffer("count", np.zeros((), np.int64))
+    assert [n for n, _ in m.named_buffers()] == ["scratch", "count"]
+    assert list(m.state_dict()) == ["weight", "bias", "count"]
+    result = m.load_state_dict({"weight": np.ones((2, 3), np.float32), "bias": np.ones(2, np.float32),
+                                "count": np.ones((), np.int64)})
+    assert result.missing_keys == [] and result.unexpected_keys == []
+    with pytest.raises(KeyError, match="unexpected keys \\['scratch'\\]"):
+        m.load_state_dict(dict(m.state_dict(), scratch=np.zeros(2, np.float32)))
+    # assigning a Tensor to a buffer's name keeps it a buffer (a custom running statistic)
+    m.count = dlcore.tensor(np.array(5, np.int64))
+    assert m._buffers["count"] is m.count and int(m.state_dict()["count"].numpy()) == 5
+    m.register_buffer("scratch", np.ones(2, np.float32))  # registered again, persistent by default
+    assert "scratch" in m.state_dict()
+    with pytest.raises(KeyError, match="without '.'"):
+        m.register_buffer("a.b", np.zeros(1, np.float32))
+
+
+def test_recurse_keep_vars_and_lookup_by_path():
+    model = nn.Sequential(nn.Linear(2, 3), nn.Sequential(nn.BatchNorm1d(3), nn.Linear(3, 1)))
+    assert list(model.parameters(recurse=False)) == []
+    assert [n for n, _ in model[1].named_parameters(prefix="head", recurse=False)] == []
+    assert [n for n, _ in model[1][0].named_buffers(recurse=False)] == ["running_mean", "running_var",
+                                                                        "num_batches_tracked"]
+    assert model.state_dict(keep_vars=True)["0.weight"] is model[0].weight
+    assert model.state_dict()["0.weight"] is not model[0].weight
+    assert model.get_submodule("1.1") is model[1][1] and model.get_submodule("") is model
+    assert model.get_parameter("1.1.bias") is model[1][1].bias
+    assert model.get_buffer("1.0.running_var") is model[1][0].running_var
+    with pytest.raises(AttributeError, match="no submodule '7'"):
+        model.get_submodule("1.7")
+    with pytest.raises(AttributeError, match="no parameter 'nope'"):
+        model.get_parameter("0.nope")
+
+
+def test_sequential_editing_as_torch():
+    a, b, c, d = nn.Linear(1, 1), nn.ReLU(), nn.Linear(1, 1), nn.Tanh()
+    seq = nn.Sequential(a, b, c)
+    assert list(seq[1:]._modules) == ["1", "2"]  # a slice keeps the names (torch)
+    del seq[0]
+    assert list(seq._modules) == ["0", "1"] and seq[0] is b  # renumbered (torch)
+    seq.insert(1, d)
+    assert list(seq) == [b, d, c]
+    assert seq.pop(0) is b and list(seq) == [d, c]
+    seq.extend([a])
+    seq[-1] = b
+    assert list(seq) == [d, c, b] and list(seq._modules) == ["0", "1", "2"]
+    with pytest.raises(TypeError, match="expected a Module"):
+        seq.insert(0, "relu")
+
+
+def test_parameter_list_and_dict(rng):
+    plist = nn.ParameterList([nn.Parameter(rng.standard_normal(2).astype(np.float32)),
+                              dlcore.tensor(rng.standard_normal(3).astype(np.float32))])
+    assert all(isinstance(p, nn.Parameter) and p.requires_grad for p in plist)
+    pdict = nn.ParameterDict({"scale": np.ones(3, np.float32)})
+    pdict["shift"] = np.zeros(3, np.float32)
+
+    class Net(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.plist, self.pdict = plist, pdict
+
+        def forward(self, x):
+            return (x * self.pdict["scale"] + self.pdict["shift"] + self.plist[1]).sum() + self.plist[0].sum()
+
+    net = Net()
+    assert list(net.state_dict()) == ["plist.0", "plist.1", "pdict.scale", "pdict.shift"]
+    net(dlcore.tensor(rng.standard_normal(3).astype(np.float32))).backward()
+    assert all(p.grad is not None for p in net.parameters())
+    with pytest.raises(IndexError):
+        plist[2]
+    with pytest.raises(KeyError):
+        pdict["a.b"] = np.ones(1, np.float32)
 
 
 def test_load_state_dict_checks_everything_before_writing():

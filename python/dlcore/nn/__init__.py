@@ -17,12 +17,12 @@ __all__ = [
 ]
 
 # Containers and layers added for ported programs and the model zoo.
-from .containers import ModuleDict, ModuleList  # noqa: E402
+from .containers import ModuleDict, ModuleList, ParameterDict, ParameterList  # noqa: E402
 from .layers import (  # noqa: E402
     AdaptiveAvgPool2d, AdaptiveMaxPool2d, ConvTranspose2d, Dropout2d, GELU, GroupNorm, LayerNorm, SiLU, Upsample,
 )
 
 __all__ += [
     "AdaptiveAvgPool2d", "AdaptiveMaxPool2d", "ConvTranspose2d", "Dropout2d", "GELU", "GroupNorm", "LayerNorm",
-    "ModuleDict", "ModuleList", "SiLU", "Upsample",
+    "ModuleDict", "ModuleList", "ParameterDict", "ParameterList", "SiLU", "Upsample",
 ]

@@ -1,7 +1,7 @@
 """Module and Parameter: the containers of models (PyTorch's API shape)."""
 from __future__ import annotations
 
-from collections import OrderedDict
+from collections import OrderedDict, namedtuple
 
 import numpy as np
 
@@ -17,6 +17,10 @@ class Parameter(Tensor):
 
     def __repr__(self):
         return "Parameter containing:\n" + super().__repr__()
+
+
+#: What load_state_dict returns: the keys the module has that the state dict lacks, and the reverse.
+IncompatibleKeys = namedtuple("IncompatibleKeys", ["missing_keys", "unexpected_keys"])
 
 
 class Module:
@@ -37,6 +41,10 @@ class Module:
     def __setattr__(self, name, value):
         if "_parameters" not in self.__dict__:
             raise AttributeError("call Module.__init__() before assigning attributes")
+        if name in self._buffers and (value is None or (isinstance(value, Tensor)
+                                                        and not isinstance(value, Parameter))):
+            self._buffers[name] = value  # stays a buffer, as in PyTorch (`self.running_mean = new` keeps it saved)
+            return
         for table in (self._parameters, self._modules, self._buffers):
             table.pop(name, None)
         if isinstance(value, Parameter):
@@ -73,55 +81,119 @@ class Module:
         else:
             setattr(self, name, param)
 
-    def register_buffer(self, name, array):
-        """Non-trainable state saved in state_dict (a Tensor, or None)."""
+    #: Names of this module's buffers that state_dict leaves out (register_buffer(..., persistent=False)).
+    _non_persistent_buffers = frozenset()
+
+    def register_buffer(self, name, array, persistent=True):
+        """Non-trainable state (a Tensor, an array, or None): moved by ``to()``, saved in ``state_dict`` unless
+        ``persistent=False`` (then it is neither saved nor expected by ``load_state_dict``, as PyTorch)."""
+        if not isinstance(name, str) or not name or "." in name:
+            raise KeyError(f"register_buffer: the name must be a non-empty string without '.', got {name!r}")
         self._register_in(self._buffers, name,
                           None if array is None else (array if isinstance(array, Tensor) else Tensor(array)))
+        names = set(self._non_persistent_buffers)
+        (names.add if not persistent else names.discard)(name)
+        object.__setattr__(self, "_non_persistent_buffers", frozenset(names))
 
     def add_module(self, name, module):
         self._register_in(self._modules, name, module)
 
     # ---- traversal --------------------------------------------------------
-    def named_modules(self, prefix=""):
+    def named_modules(self, memo=None, prefix="", remove_duplicate=True):
+        """(qualified name, module) for this module and every descendant, depth first (PyTorch's order).
+
+        A module reachable by several paths is listed once, under its first name, unless
+        ``remove_duplicate=False``.
+        """
+        if remove_duplicate:
+            memo = set() if memo is None else memo
+            if self in memo:
+                return
+            memo.add(self)
         yield prefix, self
         for name, child in self._modules.items():
             if child is not None:
-                yield from child.named_modules(f"{prefix}.{name}" if prefix else name)
+                yield from child.named_modules(memo, f"{prefix}.{name}" if prefix else name, remove_duplicate)
 
     def modules(self):
         for _, m in self.named_modules():
             yield m
 
     def named_children(self):
+        seen = set()
         for name, child in self._modules.items():
-            if child is not None:
+            if child is not None and child not in seen:
+                seen.add(child)
                 yield name, child
 
     def children(self):
         for _, child in self.named_children():
             yield child
 
-    def named_parameters(self, prefix=""):
+    def _named_members(self, table, prefix, recurse, remove_duplicate):
+        """(qualified name, entry) of one table (_parameters or _buffers) over this module or its tree."""
+        modules = self.named_modules(prefix=prefix, remove_duplicate=remove_duplicate) if recurse else [(prefix, self)]
         seen = set()
-        for mod_prefix, module in self.named_modules(prefix):
-            for name, p in module._parameters.items():
-                if p is not None and id(p) not in seen:
-                    seen.add(id(p))
-                    yield (f"{mod_prefix}.{name}" if mod_prefix else name), p
+        for mod_prefix, module in modules:
+            for name, entry in getattr(module, table).items():
+                if entry is None or (remove_duplicate and id(entry) in seen):
+                    continue
+                seen.add(id(entry))
+                yield (f"{mod_prefix}.{name}" if mod_prefix else name), entry
 
-    def parameters(self):
-        for _, p in self.named_parameters():
+    def named_parameters(self, prefix="", recurse=True, remove_duplicate=True):
+        """(qualified name, Parameter), each shared parameter once unless ``remove_duplicate=False``."""
+        return self._named_members("_parameters", prefix, recurse, remove_duplicate)
+
+    def parameters(self, recurse=True):
+        for _, p in self.named_parameters(recurse=recurse):
             yield p
 
-    def named_buffers(self):
-        for mod_prefix, module in self.named_modules():
-            for name, b in module._buffers.items():
-                if b is not None:
-                    yield (f"{mod_prefix}.{name}" if mod_prefix else name), b
+    def named_buffers(self, prefix="", recurse=True, remove_duplicate=True):
+        return self._named_members("_buffers", prefix, recurse, remove_duplicate)
 
-    def buffers(self):
-        for _, b in self.named_buffers():
+    def buffers(self, recurse=True):
+        for _, b in self.named_buffers(recurse=recurse):
             yield b
+
+    def get_submodule(self, target):
+        """The module at dotted path `target` ("" is this module), e.g. ``model.get_submodule("layer1.0")``."""
+        module = self
+        for i, name in enumerate(target.split(".") if target else []):
+            child = module._modules.get(name)
+            if child is None:
+                where = ".".join(target.split(".")[:i]) or type(self).__name__
+                raise AttributeError(f"get_submodule: {where} has no submodule {name!r}")
+            module = child
+        return module
+
+    def get_parameter(self, target):
+        return self._get_member(target, "_parameters", "parameter")
+
+    def get_buffer(self, target):
+        return self._get_member(target, "_buffers", "buffer")
+
+    def _get_member(self, target, table, what):
+        path, _, name = target.rpartition(".")
+        module = self.get_submodule(path)
+        entry = getattr(module, table).get(name)
+        if entry is None:
+            raise AttributeError(f"get_{what}: {type(module).__name__} at {path or '(root)'!r} has no {what} "
+                                 f"{name!r}")
+        return entry
+
+    def _state_entries(self, prefix=""):
+        """(key, Tensor) of everything state_dict holds, in PyTorch's order and naming: per module (depth
+        first, every path of a shared module, as torch's state_dict) its parameters, then its persistent
+        buffers."""
+        for mod_prefix, module in self.named_modules(prefix=prefix, remove_duplicate=False):
+            dot = f"{mod_prefix}." if mod_prefix else ""
+            for name, p in module._parameters.items():
+                if p is not None:
+                    yield dot + name, p
+            for name, b in module._buffers.items():
+                if b is not None and name not in module._non_persistent_buffers:
+                    yield dot + name, b
 
     # ---- modes and gradients ------------------------------------------------
     def train(self, mode=True):
@@ -218,16 +290,16 @@ class Module:
         return self
 
     # ---- state ------------------------------------------------------------
-    def state_dict(self):
-        """Name -> Tensor for every parameter and buffer: detached tensors sharing their storage (as PyTorch).
+    def state_dict(self, *, destination=None, prefix="", keep_vars=False):
+        """Name -> Tensor for every parameter and persistent buffer, in PyTorch's order and names: detached
+        tensors sharing their storage (the Parameters themselves with ``keep_vars=True``).
 
-        A model on the GPU gives CuPy-backed tensors; ``dlcore.save`` writes them as host arrays.
+        A module reachable by two paths (shared weights) appears under both, as in torch. A model on the GPU
+        gives CuPy-backed tensors; ``dlcore.save`` writes them as host arrays.
         """
-        state = OrderedDict()
-        for name, p in self.named_parameters():
-            state[name] = p.detach()
-        for name, b in self.named_buffers():
-            state[name] = b.detach()
+        state = OrderedDict() if destination is None else destination
+        for name, t in self._state_entries(prefix):
+            state[name] = t if keep_vars else t.detach()
         return state
 
     def load_state_dict(self, state_dict, strict=True):
@@ -235,10 +307,9 @@ class Module:
 
         Every key, shape and dtype kind is checked before anything is written,
         so a mismatched state dict raises and leaves the module unchanged.
-        Returns ``(missing_keys, unexpected_keys)`` (both empty when strict).
+        Returns ``(missing_keys, unexpected_keys)`` (a named tuple, as PyTorch's; both empty when strict).
         """
-        targets = dict(self.named_parameters())
-        targets.update(self.named_buffers())
+        targets = dict(self._state_entries())
         missing = [k for k in targets if k not in state_dict]
         unexpected = [k for k in state_dict if k not in targets]
         if strict and (missing or unexpected):
@@ -260,7 +331,7 @@ class Module:
         for target, value in updates:  # onto each target's own device (a CPU checkpoint into a GPU model)
             target._data[...] = array_like(value, target._data)
             target._version_counter()[0] += 1  # an in-place write (caches keyed on it, e.g. packed int8 weights)
-        return missing, unexpected
+        return IncompatibleKeys(missing, unexpected)
 
     # ---- calling and printing -------------------------------------------------
     def forward(self, *args, **kwargs):  # pragma: no cover - abstract

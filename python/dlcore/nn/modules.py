@@ -51,8 +51,17 @@ class Sequential(Module):
     def __getitem__(self, index):
         items = list(self._modules.values())
         if isinstance(index, slice):
-            return Sequential(*items[index])
+            return Sequential(OrderedDict(list(self._modules.items())[index]))  # keeps the names, as torch
         return items[index]
+
+    def __setitem__(self, index, module):
+        key = list(self._modules)[index]
+        self.add_module(key, module)
+
+    def __delitem__(self, index):
+        items = list(self._modules.values())
+        del items[index]
+        self._renumber(items)
 
     def __len__(self):
         return len(self._modules)
@@ -60,9 +69,33 @@ class Sequential(Module):
     def __iter__(self):
         return iter(self._modules.values())
 
+    def _renumber(self, items):
+        """The children as "0", "1", ... (torch renumbers after a deletion or an insertion too)."""
+        self._modules.clear()
+        for i, m in enumerate(items):
+            self.add_module(str(i), m)
+
     def append(self, module):
         self.add_module(str(len(self)), module)
         return self
+
+    def extend(self, modules):
+        for m in modules:
+            self.append(m)
+        return self
+
+    def insert(self, index, module):
+        if not isinstance(module, Module):
+            raise TypeError(f"Sequential.insert: expected a Module, got {type(module).__name__}")
+        items = list(self._modules.values())
+        items.insert(index, module)
+        self._renumber(items)
+        return self
+
+    def pop(self, index=-1):
+        module = self[index]
+        del self[index]
+        return module
 
 
 class Linear(Module):
