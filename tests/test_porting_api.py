@@ -237,13 +237,76 @@ def test_one_cycle_lr_follows_the_policy():
     want = [cos(0.04, 1.0, i / up) if i <= up else cos(1.0, 0.04 / 1e4, (i - up) / (total - up)) for i in range(10)]
     np.testing.assert_allclose(lrs, want, rtol=1e-12)
     assert moms[0] == pytest.approx(0.95) and min(moms) == pytest.approx(0.85, abs=0.01) and moms[-1] > 0.94
-    with pytest.raises(ValueError, match="stepped"):
+    s.step()  # the last batch of `for batch: opt.step(); sched.step()`: total_steps steps are allowed (torch)
+    with pytest.raises(ValueError, match="tried to step 11 times"):
         s.step()
     adam = optim.Adam([nn.Parameter(dlcore.ones(1))])
     lr_scheduler.OneCycleLR(adam, max_lr=0.01, epochs=2, steps_per_epoch=5)
     assert adam.param_groups[0]["betas"][0] == pytest.approx(0.95)
     with pytest.raises(ValueError, match="total_steps"):
         lr_scheduler.OneCycleLR(_opt(), max_lr=1.0)
+
+
+def _two_group_lrs(make, steps=9, adam=False):
+    """The two groups' rates before each of `steps` batches of `opt.step(); sched.step()`."""
+    groups = [{"params": [nn.Parameter(dlcore.ones(2))]}, {"params": [nn.Parameter(dlcore.ones(3))], "lr": 0.2}]
+    opt = optim.Adam(groups, lr=0.1) if adam else optim.SGD(groups, lr=0.1, momentum=0.9)
+    sched, out = make(opt), []
+    for _ in range(steps):
+        out.append((opt.param_groups[0]["lr"], opt.param_groups[1]["lr"]))
+        opt.step()
+        sched.step()
+    return out
+
+
+# The rates torch 2.14 gives for the same programs (torch.optim.lr_scheduler, printed to 15 digits).
+_TORCH_SCHEDULES = {
+    "lambda": (lambda o: lr_scheduler.LambdaLR(o, [lambda e: (e + 1) / 4 if e < 3 else 0.9 ** e,
+                                                   lambda e: 1 / (e + 1)]),
+               [(0.025, 0.2), (0.05, 0.1), (0.075, 0.066666666666667), (0.0729, 0.05), (0.06561, 0.04),
+                (0.059049, 0.033333333333333), (0.0531441, 0.028571428571429), (0.04782969, 0.025),
+                (0.043046721, 0.022222222222222)]),
+    "warmup then cosine": (lambda o: lr_scheduler.SequentialLR(o, [
+        lr_scheduler.LinearLR(o, start_factor=0.1, total_iters=3),
+        lr_scheduler.CosineAnnealingLR(o, T_max=5, eta_min=0.001)], milestones=[3]),
+        [(0.01, 0.02), (0.04, 0.08), (0.07, 0.14), (0.1, 0.2), (0.09054634122156, 0.180997190940307),
+         (0.06579634122156, 0.131247190940307), (0.03520365877844, 0.069752809059693),
+         (0.01045365877844, 0.020002809059693), (0.001, 0.001)]),
+    "warm restarts": (lambda o: lr_scheduler.CosineAnnealingWarmRestarts(o, T_0=2, T_mult=2, eta_min=0.001),
+                      [(0.1, 0.2), (0.0505, 0.1005), (0.1, 0.2), (0.085501785668734, 0.170857124728061),
+                       (0.0505, 0.1005), (0.015498214331266, 0.030142875271939), (0.1, 0.2),
+                       (0.096232036859309, 0.192426013484873), (0.085501785668734, 0.170857124728061)]),
+    "cyclic": (lambda o: lr_scheduler.CyclicLR(o, base_lr=0.01, max_lr=[0.1, 0.3], step_size_up=3,
+                                               step_size_down=2, mode="triangular2"),
+               [(0.01, 0.01), (0.04, 0.106666666666667), (0.07, 0.203333333333333), (0.1, 0.3), (0.055, 0.155),
+                (0.01, 0.01), (0.025, 0.058333333333333), (0.04, 0.106666666666667), (0.055, 0.155)]),
+    "polynomial": (lambda o: lr_scheduler.PolynomialLR(o, total_iters=6, power=2.0),
+                   [(0.1, 0.2), (0.069444444444444, 0.138888888888889), (0.044444444444444, 0.088888888888889),
+                    (0.025, 0.05), (0.011111111111111, 0.022222222222222), (0.002777777777778, 0.005555555555556),
+                    (0.0, 0.0), (0.0, 0.0), (0.0, 0.0)]),
+}
+
+
+@pytest.mark.parametrize("name", sorted(_TORCH_SCHEDULES))
+def test_schedules_give_torch_rates(name):
+    make, want = _TORCH_SCHEDULES[name]
+    np.testing.assert_allclose(_two_group_lrs(make), want, rtol=1e-12, atol=1e-15)
+
+
+def test_cyclic_lr_cycles_momentum_and_schedules_save():
+    opt = optim.Adam([nn.Parameter(dlcore.ones(2))], lr=0.5)
+    s = lr_scheduler.CyclicLR(opt, base_lr=0.01, max_lr=0.1, step_size_up=2)
+    assert opt.param_groups[0]["lr"] == 0.01 and opt.param_groups[0]["betas"][0] == pytest.approx(0.9)
+    s.step()
+    assert opt.param_groups[0]["betas"][0] == pytest.approx(0.85)  # halfway up: momentum halfway down
+    with pytest.raises(ValueError, match="cycle_momentum"):
+        lr_scheduler.CyclicLR(optim.Adagrad([nn.Parameter(dlcore.ones(1))]), 0.01, 0.1)
+    lam = lr_scheduler.LambdaLR(_opt(), lambda e: 0.5 ** e)
+    lam.step()
+    state = lam.state_dict()
+    assert "lr_lambdas" not in state and state["last_epoch"] == 1  # functions are not saved (torch)
+    with pytest.raises(ValueError, match="milestones"):
+        lr_scheduler.SequentialLR(opt, [lr_scheduler.ConstantLR(opt)], milestones=[2])
 
 
 # ---- data ------------------------------------------------------------------------------------------------------------

@@ -1,30 +1,56 @@
-"""Learning-rate schedules (PyTorch's closed forms): per epoch, except OneCycleLR (per batch) and
-ReduceLROnPlateau (per metric)."""
+"""Learning-rate schedules (PyTorch's closed forms): per epoch, except OneCycleLR and CyclicLR (per batch) and
+ReduceLROnPlateau (per metric).
+
+As in torch, building a schedule applies its epoch-0 rate (a warm-up's LinearLR or LambdaLR starts low),
+``step()`` moves one epoch on, and ``step(epoch)`` jumps to that epoch (torch deprecates it; the closed
+forms make it exact).
+"""
 from __future__ import annotations
 
 import bisect
 import math
 
 
+def _per_group(optimizer, value, what):
+    """One value per parameter group: a list of them, or one value for all groups."""
+    groups = len(optimizer.param_groups)
+    values = list(value) if isinstance(value, (list, tuple)) else [value] * groups
+    if len(values) != groups:
+        raise ValueError(f"{what}: {len(values)} values for {groups} parameter groups")
+    return values
+
+
 class LRScheduler:
+    """Base of the closed-form schedules: group i's rate at an epoch is ``group_lr(i, base_lrs[i], epoch)``."""
+
     def __init__(self, optimizer):
         self.optimizer = optimizer
         self.base_lrs = [group.setdefault("initial_lr", group["lr"]) for group in optimizer.param_groups]
         self.last_epoch = 0
+        self._apply(0)
 
     def lr_at(self, base_lr, epoch):  # pragma: no cover - abstract
         raise NotImplementedError
 
-    def step(self):
-        self.last_epoch += 1
-        for group, base in zip(self.optimizer.param_groups, self.base_lrs):
-            group["lr"] = self.lr_at(base, self.last_epoch)
+    def group_lr(self, index, base_lr, epoch):
+        return self.lr_at(base_lr, epoch)
+
+    def _apply(self, epoch):
+        for i, (group, base) in enumerate(zip(self.optimizer.param_groups, self.base_lrs)):
+            group["lr"] = self.group_lr(i, base, epoch)
+
+    def step(self, epoch=None):
+        self.last_epoch = self.last_epoch + 1 if epoch is None else epoch
+        self._apply(self.last_epoch)
 
     def get_last_lr(self):
         return [group["lr"] for group in self.optimizer.param_groups]
 
+    #: Attributes state_dict leaves out (the optimizer, functions dlcore.save cannot store).
+    _not_saved = ("optimizer",)
+
     def state_dict(self):
-        return {k: v for k, v in self.__dict__.items() if k != "optimizer"}
+        return {k: v for k, v in self.__dict__.items() if k not in self._not_saved}
 
     def load_state_dict(self, state):
         self.__dict__.update(state)
@@ -72,6 +98,192 @@ class MultiStepLR(LRScheduler):
 
     def lr_at(self, base_lr, epoch):
         return base_lr * self.gamma ** bisect.bisect_right(self.milestones, epoch)
+
+
+class LambdaLR(LRScheduler):
+    """lr = base * lr_lambda(epoch): one function, or one per parameter group (not saved by state_dict)."""
+
+    _not_saved = ("optimizer", "lr_lambdas")
+
+    def __init__(self, optimizer, lr_lambda):
+        self.lr_lambdas = _per_group(optimizer, lr_lambda, type(self).__name__)
+        super().__init__(optimizer)
+
+    def group_lr(self, index, base_lr, epoch):
+        return base_lr * self.lr_lambdas[index](epoch)
+
+
+class MultiplicativeLR(LambdaLR):
+    """lr = base * lr_lambda(1) * ... * lr_lambda(epoch) (torch multiplies the current rate each epoch)."""
+
+    def group_lr(self, index, base_lr, epoch):
+        lr = base_lr
+        for e in range(1, epoch + 1):
+            lr *= self.lr_lambdas[index](e)
+        return lr
+
+
+class ConstantLR(LRScheduler):
+    """lr = base * factor until total_iters epochs have passed, then base."""
+
+    def __init__(self, optimizer, factor=1.0 / 3, total_iters=5):
+        if not 0 <= factor <= 1:
+            raise ValueError(f"ConstantLR: factor must be in [0, 1], got {factor}")
+        self.factor, self.total_iters = factor, total_iters
+        super().__init__(optimizer)
+
+    def lr_at(self, base_lr, epoch):
+        return base_lr * (self.factor if epoch < self.total_iters else 1.0)
+
+
+class LinearLR(LRScheduler):
+    """lr = base * (start_factor + (end_factor - start_factor) * min(epoch, total_iters) / total_iters)."""
+
+    def __init__(self, optimizer, start_factor=1.0 / 3, end_factor=1.0, total_iters=5):
+        if not 0 < start_factor <= 1 or not 0 <= end_factor <= 1:
+            raise ValueError(f"LinearLR: start_factor must be in (0, 1] and end_factor in [0, 1], got "
+                             f"{start_factor}, {end_factor}")
+        self.start_factor, self.end_factor, self.total_iters = start_factor, end_factor, total_iters
+        super().__init__(optimizer)
+
+    def lr_at(self, base_lr, epoch):
+        done = min(epoch, self.total_iters) / self.total_iters if self.total_iters else 1.0
+        return base_lr * (self.start_factor + (self.end_factor - self.start_factor) * done)
+
+
+class PolynomialLR(LRScheduler):
+    """lr = base * (1 - min(epoch, total_iters) / total_iters) ** power."""
+
+    def __init__(self, optimizer, total_iters=5, power=1.0):
+        self.total_iters, self.power = total_iters, power
+        super().__init__(optimizer)
+
+    def lr_at(self, base_lr, epoch):
+        return base_lr * (1.0 - min(epoch, self.total_iters) / self.total_iters) ** self.power
+
+
+class CosineAnnealingWarmRestarts(LRScheduler):
+    """SGDR: cosine from base to eta_min over T_i epochs, then restart; T_i = T_0 * T_mult ** restarts.
+    ``step(epoch)`` takes fractional epochs (per-batch use: ``step(epoch + i / iters)``)."""
+
+    def __init__(self, optimizer, T_0, T_mult=1, eta_min=0.0):
+        if not isinstance(T_0, int) or T_0 <= 0 or not isinstance(T_mult, int) or T_mult < 1:
+            raise ValueError(f"CosineAnnealingWarmRestarts: T_0 must be a positive int and T_mult an int >= 1, "
+                             f"got {T_0!r}, {T_mult!r}")
+        self.T_0, self.T_mult, self.eta_min = T_0, T_mult, eta_min
+        super().__init__(optimizer)
+
+    def _position(self, epoch):
+        """(epochs into the current cycle, its length)."""
+        if self.T_mult == 1 or epoch < self.T_0:
+            return epoch % self.T_0, self.T_0
+        n = int(math.log(epoch / self.T_0 * (self.T_mult - 1) + 1, self.T_mult))
+        return epoch - self.T_0 * (self.T_mult ** n - 1) / (self.T_mult - 1), self.T_0 * self.T_mult ** n
+
+    def lr_at(self, base_lr, epoch):
+        t_cur, t_i = self._position(epoch)
+        return self.eta_min + (base_lr - self.eta_min) * (1 + math.cos(math.pi * t_cur / t_i)) / 2
+
+
+class CyclicLR(LRScheduler):
+    """Cyclical learning rates (Smith 2017), stepped once per batch: lr between base_lr and max_lr over
+    step_size_up + step_size_down batches ('triangular', 'triangular2', 'exp_range', or scale_fn); momentum
+    cycles the other way between max_momentum and base_momentum (SGD's momentum or Adam's beta1)."""
+
+    _not_saved = ("optimizer", "scale_fn")
+
+    def __init__(self, optimizer, base_lr, max_lr, step_size_up=2000, step_size_down=None, mode="triangular",
+                 gamma=1.0, scale_fn=None, scale_mode="cycle", cycle_momentum=True, base_momentum=0.8,
+                 max_momentum=0.9):
+        if mode not in ("triangular", "triangular2", "exp_range") and scale_fn is None:
+            raise ValueError(f"CyclicLR: mode must be 'triangular', 'triangular2' or 'exp_range', got {mode!r}")
+        groups = optimizer.param_groups
+        self.max_lrs = _per_group(optimizer, max_lr, "CyclicLR")
+        for group, lr in zip(groups, _per_group(optimizer, base_lr, "CyclicLR")):
+            group["lr"] = group["initial_lr"] = lr  # torch: the cycle starts at base_lr, not the optimizer's lr
+        down = step_size_up if step_size_down is None else step_size_down
+        self.total_size = float(step_size_up + down)
+        self.step_ratio = step_size_up / self.total_size
+        self.mode, self.gamma, self.scale_fn = mode, gamma, scale_fn
+        self.scale_mode = scale_mode if scale_fn is not None else ("iterations" if mode == "exp_range" else "cycle")
+        self.cycle_momentum = cycle_momentum
+        if cycle_momentum:
+            if "momentum" not in groups[0] and "betas" not in groups[0]:
+                raise ValueError("CyclicLR: cycle_momentum needs an optimizer with momentum or betas "
+                                 "(cycle_momentum=False otherwise)")
+            self.base_momentums = _per_group(optimizer, base_momentum, "CyclicLR")
+            self.max_momentums = _per_group(optimizer, max_momentum, "CyclicLR")
+        super().__init__(optimizer)
+
+    def _scale(self, x):
+        if self.scale_fn is not None:
+            return self.scale_fn(x)
+        if self.mode == "triangular":
+            return 1.0
+        if self.mode == "triangular2":
+            return 1 / (2.0 ** (x - 1))
+        return self.gamma ** x
+
+    def _height(self, epoch):
+        """The fraction of the way from the base to the peak at this batch, scaled (torch's formula)."""
+        cycle = math.floor(1 + epoch / self.total_size)
+        x = 1.0 + epoch / self.total_size - cycle
+        fraction = x / self.step_ratio if x <= self.step_ratio else (x - 1) / (self.step_ratio - 1)
+        return fraction * self._scale(cycle if self.scale_mode == "cycle" else epoch)
+
+    def group_lr(self, index, base_lr, epoch):
+        return base_lr + (self.max_lrs[index] - base_lr) * self._height(epoch)
+
+    def _apply(self, epoch):
+        super()._apply(epoch)
+        if not self.cycle_momentum:
+            return
+        height = self._height(epoch)
+        for group, low, high in zip(self.optimizer.param_groups, self.base_momentums, self.max_momentums):
+            m = high - (high - low) * height
+            if "betas" in group:
+                group["betas"] = (m,) + tuple(group["betas"][1:])
+            else:
+                group["momentum"] = m
+
+
+class SequentialLR(LRScheduler):
+    """schedulers[i] from milestones[i-1] on, each restarted at its milestone (e.g. a LinearLR warm-up, then
+    CosineAnnealingLR)."""
+
+    _not_saved = ("optimizer", "schedulers")
+
+    def __init__(self, optimizer, schedulers, milestones):
+        if len(schedulers) < 1 or len(milestones) != len(schedulers) - 1:
+            raise ValueError(f"SequentialLR: {len(schedulers)} schedulers need {len(schedulers) - 1} milestones, "
+                             f"got {len(milestones)}")
+        if any(s.optimizer is not optimizer for s in schedulers):
+            raise ValueError("SequentialLR: every scheduler must belong to the optimizer given")
+        if not all(isinstance(s, LRScheduler) and not isinstance(s, SequentialLR) for s in schedulers):
+            raise TypeError("SequentialLR: the schedulers must be epoch schedules (LRScheduler subclasses)")
+        self.schedulers, self.milestones = list(schedulers), [int(m) for m in milestones]
+        super().__init__(optimizer)
+
+    def group_lr(self, index, base_lr, epoch):
+        i = bisect.bisect_right(self.milestones, epoch)
+        start = self.milestones[i - 1] if i else 0
+        return self.schedulers[i].group_lr(index, self.schedulers[i].base_lrs[index], epoch - start)
+
+    def _apply(self, epoch):
+        super()._apply(epoch)
+        i = bisect.bisect_right(self.milestones, epoch)
+        self.schedulers[i].last_epoch = epoch - (self.milestones[i - 1] if i else 0)
+
+    def state_dict(self):
+        state = super().state_dict()
+        state["_schedulers"] = [s.state_dict() for s in self.schedulers]
+        return state
+
+    def load_state_dict(self, state):
+        state = dict(state)
+        for s, sub in zip(self.schedulers, state.pop("_schedulers", [])):
+            s.load_state_dict(sub)
+        super().load_state_dict(state)
 
 
 class ReduceLROnPlateau:
@@ -173,8 +385,10 @@ class OneCycleLR(LRScheduler):
         return (end - start) * pct + start
 
     def _apply(self, step):
-        if step >= self.total_steps:
-            raise ValueError(f"OneCycleLR: stepped {step + 1} times for total_steps={self.total_steps}")
+        # torch's bound: the loop `for each batch: opt.step(); sched.step()` steps total_steps times after the
+        # constructor's step 0, so step == total_steps is allowed (its rate continues the last phase's curve)
+        if step > self.total_steps:
+            raise ValueError(f"OneCycleLR: tried to step {step} times; total_steps is {self.total_steps}")
         for group in self.optimizer.param_groups:
             start = 0.0
             for i, (end, lr0, lr1, m0, m1) in enumerate(self.phases):
@@ -189,7 +403,3 @@ class OneCycleLR(LRScheduler):
                             group["momentum"] = m
                     break
                 start = end
-
-    def step(self):
-        self.last_epoch += 1
-        self._apply(self.last_epoch)
