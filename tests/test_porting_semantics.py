@@ -88,6 +88,23 @@ def test_python_lists_and_scalars_keep_the_tensor_dtype():
     assert dlcore.from_numpy(np.random.rand(2)).dtype == np.float64  # as torch.from_numpy
 
 
+def test_tensor_tensor_arithmetic_promotes_as_pytorch():
+    # NumPy's rules made float32 * int64-mask float64 (which then failed in the next float32 layer)
+    x = dlcore.randn(3, requires_grad=True)
+    mask = dlcore.tensor([1, 0, 1])
+    y = x * mask
+    assert y.dtype == np.float32 and (x * (mask > 0)).dtype == np.float32
+    y.sum().backward()
+    np.testing.assert_array_equal(x.grad.numpy(), [1, 0, 1])
+    assert (dlcore.tensor([1, 2]) / dlcore.tensor([2, 4])).dtype == np.float32  # true division of ints
+    assert (dlcore.tensor([1, 2]) / 2).dtype == np.float32
+    scale = dlcore.tensor(2.0, dtype=np.float64)
+    assert (dlcore.ones(2) * scale).dtype == np.float32  # a 0-d tensor does not widen a tensor with dims
+    assert (dlcore.ones(3, dtype=np.float64) * mask).dtype == np.float64
+    assert (dlcore.ones(2) + dlcore.ones(2, dtype=np.float64)).dtype == np.float64
+    assert (mask + dlcore.tensor(np.array([1, 1, 1], np.int32))).dtype == np.int64
+
+
 # ---- habit: float class labels --------------------------------------------------------------------
 def test_float_class_targets_raise_instead_of_truncating():
     logits = dlcore.randn(2, 3)

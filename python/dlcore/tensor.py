@@ -942,16 +942,28 @@ def _as_tensor_like(value, like):
     return Tensor(xp.asarray(value))
 
 
+def _promoted_dtype(a, b):
+    """PyTorch's result dtype for two tensors of bool/int/float dtypes: the higher category (bool < int <
+    float) wins; within one category a tensor with dims outranks a 0-d one, else the wider dtype. NumPy's
+    rules differ (float32 * int64 mask is float64 there, and would then leak into float32 layers)."""
+    ca, cb = _CATEGORY[a.dtype.kind], _CATEGORY[b.dtype.kind]
+    if ca != cb:
+        return a.dtype if ca > cb else b.dtype
+    if (a.ndim == 0) != (b.ndim == 0):
+        return b.dtype if a.ndim == 0 else a.dtype
+    return np.promote_types(a.dtype, b.dtype)
+
+
 def _binary(fn, a, b):
     if isinstance(a, Tensor):
         b = _as_tensor_like(b, a)
     else:
         a = _as_tensor_like(a, b)
-    if a.dtype != b.dtype:  # an integer tensor with a float scalar gives the float dtype (not NumPy's float64)
-        if a.dtype.kind in "iub" and b.dtype.kind == "f" and b.ndim == 0:
-            a = a.to(b.dtype)
-        elif b.dtype.kind in "iub" and a.dtype.kind == "f" and a.ndim == 0:
-            b = b.to(a.dtype)
+    if a.dtype != b.dtype and a.dtype.kind in "biuf" and b.dtype.kind in "biuf":
+        dtype = _promoted_dtype(a, b)
+        a, b = a.to(dtype), b.to(dtype)
+    if fn is arith.Div and a.dtype.kind in "biu":  # true division of integers gives the default float dtype
+        a, b = a.to(default_dtype), b.to(default_dtype)
     return fn.apply(a, b)
 
 
