@@ -590,10 +590,18 @@ class Tensor:
         return MaxResult(values, Tensor(indices.astype(np.int64)))
 
     def min(self, dim=None, keepdim=False):
+        if not _is_floating(self.dtype):  # nothing to differentiate; negating would wrap uint8 (min of [0, 5])
+            return self._min_integer(dim, keepdim)
         if dim is None:
             return -(-self).max()
         values, indices = (-self).max(dim=dim, keepdim=keepdim)
         return MaxResult(-values, indices)
+
+    def _min_integer(self, dim, keepdim):
+        if dim is None:
+            return Tensor(self._data.min())
+        values = Tensor(self._data.min(axis=dim, keepdims=keepdim))
+        return MaxResult(values, self.argmin(dim=dim, keepdim=keepdim))
 
     # ---- shape ------------------------------------------------------------
     def reshape(self, *shape):
@@ -744,7 +752,11 @@ class Tensor:
         return self._compare(other, lambda a, b: a % b)
 
     def argmin(self, dim=None, keepdim=False):
-        return (-self.detach()).argmax(dim=dim, keepdim=keepdim)
+        xp = array_module(self._data)  # not argmax of -self: negation wraps unsigned values
+        if dim is None:
+            return Tensor(xp.argmin(self._data).astype(np.int64))
+        out = xp.argmin(self._data, axis=dim).astype(np.int64)
+        return Tensor(xp.expand_dims(out, dim) if keepdim else out)
 
     def sign(self):
         return Tensor(array_module(self._data).sign(self._data))
@@ -1043,9 +1055,22 @@ def ones(*shape, dtype=None, requires_grad=False, device=None):
     return Tensor(xp.ones(_shape_arg(shape), dtype=dtype or default_dtype), requires_grad=requires_grad)
 
 
+def _fill_dtype(fill_value):
+    """The dtype PyTorch infers from a fill value: bool, int64 for ints, else the default float dtype."""
+    if isinstance(fill_value, (bool, np.bool_)):
+        return bool_
+    if isinstance(fill_value, numbers.Integral):
+        return int64
+    return default_dtype
+
+
 def full(shape, fill_value, dtype=None, requires_grad=False, device=None):
+    """A tensor of `shape` filled with `fill_value`; its dtype follows the value (``full((3,), -100)`` is
+    int64, usable as class labels), as in PyTorch."""
     xp = module_for_device("cpu" if device is None else device)
-    return Tensor(xp.full(tuple(shape), fill_value, dtype=dtype or default_dtype), requires_grad=requires_grad)
+    shape = (shape,) if isinstance(shape, numbers.Integral) else tuple(shape)
+    dtype = dtype or _fill_dtype(fill_value)
+    return Tensor(xp.full(shape, fill_value, dtype=dtype), requires_grad=requires_grad)
 
 
 def _like(t, device):
