@@ -21,8 +21,8 @@ import numpy as np
 
 from . import amp as _amp
 from ._device import array_like, array_to, check_same_device, device_of, is_array, module_for_device, parse_device
-from .autograd import backward as _run_backward
 from .autograd import is_grad_enabled, no_grad
+from .autograd.function import backward as _run_backward
 from .ops import arith, reduce, select, shape
 from .ops._common import array_module
 from .ops.copy import ToCopy
