@@ -129,3 +129,34 @@ def test_clip_grad(rng):
     assert norm == pytest.approx(1.0, rel=1e-4)
     nn.utils.clip_grad_value_([a, b], 0.1)
     assert np.abs(a.grad.numpy()).max() <= 0.1
+
+
+def test_batchnorm1d_takes_n_c_l_input(rng):
+    # BatchNorm1d accepted (N, C, L) but the kernels took only 2-D/4-D input and raised
+    x = randn(rng, 4, 3, 5, dtype=np.float64)
+    bn = nn.BatchNorm1d(3).double()
+    y = bn(dlcore.tensor(x))
+    mean, var = x.mean((0, 2), keepdims=True), x.var((0, 2), keepdims=True)
+    np.testing.assert_allclose(y.numpy(), (x - mean) / np.sqrt(var + 1e-5), rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(bn.running_mean.numpy(), 0.1 * mean.ravel(), rtol=1e-12)
+    np.testing.assert_allclose(bn.running_var.numpy(), 0.9 + 0.1 * x.var((0, 2), ddof=1), rtol=1e-12)
+    bn.eval()
+    np.testing.assert_allclose(bn(dlcore.tensor(x)).numpy(),
+                               (x - bn.running_mean.numpy()[:, None]) / np.sqrt(bn.running_var.numpy()[:, None] + 1e-5),
+                               rtol=1e-10)
+    layer_gradcheck(nn.BatchNorm1d(3), x)
+    y32 = nn.BatchNorm1d(3)(dlcore.tensor(x.astype(np.float32)))  # the float32 kernels take 2-D/4-D only
+    np.testing.assert_allclose(y32.numpy(), (x - mean) / np.sqrt(var + 1e-5), rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.parametrize("shape,dim", [((5,), 0), ((3, 5), 1), ((2, 3, 4), 0), ((2, 3, 4, 5), 1)])
+def test_softmax_without_dim_picks_pytorchs_implicit_dim(rng, shape, dim):
+    # dim=None meant the last dim; PyTorch (deprecated, with a warning) takes dim 1 of (N, C, H, W)
+    x = randn(rng, *shape, dtype=np.float64)
+    e = np.exp(x - x.max(dim, keepdims=True))
+    with pytest.warns(UserWarning, match="Implicit dimension"):
+        y = nn.Softmax()(dlcore.tensor(x))
+    np.testing.assert_allclose(y.numpy(), e / e.sum(dim, keepdims=True), rtol=1e-12)
+    with pytest.warns(UserWarning, match="Implicit dimension"):
+        y = nn.functional.log_softmax(dlcore.tensor(x))
+    np.testing.assert_allclose(y.numpy(), np.log(e / e.sum(dim, keepdims=True)), rtol=1e-10, atol=1e-12)

@@ -6,6 +6,8 @@ from such functions. ``with dlcore.backend("onednn"):`` switches the backend.
 """
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 
 from .._device import array_like, check_same_device
@@ -208,7 +210,7 @@ def local_response_norm(input, size, alpha=1e-4, beta=0.75, k=1.0):
 
 def batch_norm(input, running_mean, running_var, weight=None, bias=None, training=False, momentum=0.1,
                eps=1e-5):
-    """Batch normalization per channel (dim 1) of (N, C) or (N, C, H, W) input.
+    """Batch normalization per channel (dim 1) of (N, C), (N, C, L) or (N, C, H, W) (or more dims) input.
 
     Training mode normalizes with the batch statistics and updates
     ``running_mean``/``running_var`` in place (unbiased variance); otherwise the
@@ -217,6 +219,10 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
     rm = running_mean._data if isinstance(running_mean, Tensor) else running_mean
     rv = running_var._data if isinstance(running_var, Tensor) else running_var
     _check_dtypes("batch_norm", input, weight, bias)
+    if input.ndim == 3 or input.ndim > 4:  # (N, C, L) of BatchNorm1d, (N, C, D, H, W): the kernels take 4-D
+        out = batch_norm(input.reshape(input.shape[:2] + (-1, 1)), running_mean, running_var, weight, bias,
+                         training, momentum, eps)
+        return out.reshape(input.shape)
     if training:
         return norm.BatchNormTraining.apply(input, weight, bias, rm, rv, momentum=float(momentum), eps=float(eps))
     if rm is None or rv is None:
@@ -232,12 +238,20 @@ def dropout(input, p=0.5, training=True, inplace=False):
 
 
 # ---- softmax and losses --------------------------------------------------------------
+def _implicit_softmax_dim(name, ndim):
+    """PyTorch's choice when `dim` is not given (deprecated there, with this warning): dim 0 for 0-, 1- and
+    3-D input, else dim 1 (the channels of (N, C, H, W), not the last dim)."""
+    warnings.warn(f"Implicit dimension choice for {name} has been deprecated. Change the call to include dim=X "
+                  f"as an argument.", UserWarning, stacklevel=3)
+    return 0 if ndim in (0, 1, 3) else 1
+
+
 def softmax(input, dim=None):
-    return sm.Softmax.apply(input, -1 if dim is None else dim)
+    return sm.Softmax.apply(input, _implicit_softmax_dim("softmax", input.ndim) if dim is None else dim)
 
 
 def log_softmax(input, dim=None):
-    return sm.LogSoftmax.apply(input, -1 if dim is None else dim)
+    return sm.LogSoftmax.apply(input, _implicit_softmax_dim("log_softmax", input.ndim) if dim is None else dim)
 
 
 def cross_entropy(input, target, weight=None, ignore_index=-100, reduction="mean", label_smoothing=0.0):
