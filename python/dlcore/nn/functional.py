@@ -266,7 +266,9 @@ def cross_entropy(input, target, weight=None, ignore_index=-100, reduction="mean
     nll_loss, which handles both.
     """
     if input.ndim != 2:
-        raise ValueError(f"cross_entropy expects logits (N, C), got {input.shape}")
+        rows, target_rows = _class_rows("cross_entropy", input, target)
+        loss = cross_entropy(rows, target_rows, weight, ignore_index, reduction, label_smoothing)
+        return _unrows(loss, input, reduction)
     t = target if isinstance(target, Tensor) else np.asarray(target)
     if t.dtype.kind == "f" and tuple(t.shape) == input.shape:
         return _cross_entropy_probabilities(input, target, weight, reduction, label_smoothing)
@@ -278,11 +280,51 @@ def cross_entropy(input, target, weight=None, ignore_index=-100, reduction="mean
         logp = log_softmax(input, dim=1)
         loss = nll_loss(logp, target, weight=weight, ignore_index=ignore_index, reduction=reduction)
         if label_smoothing:
-            raise NotImplementedError("cross_entropy: label_smoothing with weight/ignore_index")
+            smooth = _smoothing_term(logp, target, weight, ignore_index, reduction)
+            loss = loss * (1.0 - label_smoothing) + smooth * (label_smoothing / input.shape[1])
         return loss
     per_sample = sm.CrossEntropy.apply(input, target.astype(np.int64, copy=False),
                                        label_smoothing=float(label_smoothing))
     return _reduce(per_sample, reduction)
+
+
+def _class_rows(op, input, target):
+    """PyTorch's other class-loss layouts as the (N, C) one: logits (C,) with a 0-d target, and
+    (N, C, d1, ...) with targets (N, d1, ...) (segmentation), the class dim moved last and the rest flattened
+    to rows. Class-probability targets of the input's shape move with it."""
+    if input.ndim < 1:
+        raise ValueError(f"{op} expects logits (N, C), (C,) or (N, C, d1, ...), got {input.shape}")
+    t = target if isinstance(target, Tensor) else Tensor(np.asarray(target))
+    probs = t.dtype.kind == "f" and t.shape == input.shape
+    if input.ndim == 1:
+        return input.reshape(1, -1), (t.reshape(1, -1) if probs else t.reshape(1))
+    want = (input.shape[0],) + input.shape[2:]
+    if not probs and t.shape != want:
+        raise ValueError(f"{op}: target shape {t.shape} does not match input {input.shape} (expected {want})")
+    last = (0,) + tuple(range(2, input.ndim)) + (1,)
+    rows = input.permute(last).reshape(-1, input.shape[1])
+    return rows, (t.permute(last).reshape(rows.shape) if probs else t.reshape(-1))
+
+
+def _unrows(loss, input, reduction):
+    """Per-sample losses of _class_rows' rows back in the input's layout (reduced losses are scalars)."""
+    if reduction != "none":
+        return loss
+    return loss.reshape(() if input.ndim == 1 else (input.shape[0],) + input.shape[2:])
+
+
+def _smoothing_term(logp, target, weight, ignore_index, reduction):
+    """Label smoothing's uniform part for class-index targets, as PyTorch: -sum_c w_c logp_c per sample
+    (0 where the target is ignored); 'mean' divides by nll_loss's divisor, the summed weight of the
+    targets kept."""
+    xp = array_module(target)
+    valid = target != ignore_index
+    w = xp.ones(logp.shape[1], dtype=logp.dtype) if weight is None else \
+        _target_array(weight, logp).astype(logp.dtype)
+    smooth = -(logp * Tensor(w)).sum(dim=1) * Tensor(valid.astype(logp.dtype))
+    if reduction == "mean":
+        return smooth.sum() / float(w[target[valid]].sum())
+    return _reduce(smooth, reduction)
 
 
 def _check_class_target(op, target, input):
@@ -316,6 +358,9 @@ def _cross_entropy_probabilities(input, target, weight, reduction, label_smoothi
 
 def nll_loss(input, target, weight=None, ignore_index=-100, reduction="mean"):
     """-input[i, target[i]] (input holds log-probabilities (N, C)), weighted and averaged like PyTorch."""
+    if input.ndim != 2:
+        rows, target_rows = _class_rows("nll_loss", input, target)
+        return _unrows(nll_loss(rows, target_rows, weight, ignore_index, reduction), input, reduction)
     target = _target_array(target, input)
     _check_class_target("nll_loss", target, input)
     target = target.astype(np.int64, copy=False)
