@@ -74,6 +74,30 @@ class MultiStepLR(LRScheduler):
         return base_lr * self.gamma ** bisect.bisect_right(self.milestones, epoch)
 
 
+class LambdaLR(LRScheduler):
+    """lr = base * lr_lambda(epoch), one function or one per parameter group (warm-up schedules). As in
+    PyTorch the factor of epoch 0 applies at construction, and the functions stay out of state_dict."""
+
+    def __init__(self, optimizer, lr_lambda):
+        groups = len(optimizer.param_groups)
+        self.lr_lambdas = list(lr_lambda) if isinstance(lr_lambda, (list, tuple)) else [lr_lambda] * groups
+        if len(self.lr_lambdas) != groups:
+            raise ValueError(f"LambdaLR: {len(self.lr_lambdas)} lr_lambdas for {groups} parameter groups")
+        super().__init__(optimizer)
+        self._apply()
+
+    def _apply(self):
+        for group, base, fn in zip(self.optimizer.param_groups, self.base_lrs, self.lr_lambdas):
+            group["lr"] = base * fn(self.last_epoch)
+
+    def step(self):
+        self.last_epoch += 1
+        self._apply()
+
+    def state_dict(self):
+        return {k: v for k, v in super().state_dict().items() if k != "lr_lambdas"}
+
+
 class ReduceLROnPlateau:
     """Multiplies each group's lr by `factor` once `metrics` passed to ``step(metrics)`` has not improved
     for more than `patience` calls (PyTorch's rule: 'rel'/'abs' threshold, cooldown, min_lr, eps)."""
