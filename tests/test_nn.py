@@ -160,3 +160,48 @@ def test_softmax_without_dim_picks_pytorchs_implicit_dim(rng, shape, dim):
     with pytest.warns(UserWarning, match="Implicit dimension"):
         y = nn.functional.log_softmax(dlcore.tensor(x))
     np.testing.assert_allclose(y.numpy(), np.log(e / e.sum(dim, keepdims=True)), rtol=1e-10, atol=1e-12)
+
+
+def test_attribute_assignment_registers_as_pytorch():
+    # `self.shortcut = None` then `= nn.Linear(...)` left the attribute None (the plain attribute shadowed
+    # the registered module); assigning a Tensor to a buffer dropped it from state_dict; assigning a plain
+    # Tensor to a parameter silently unregistered it
+    class Block(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.shortcut = None
+            self.shortcut = nn.Linear(2, 2)
+            self.register_buffer("scale", dlcore.ones(2))
+            self.scale = self.scale * 2
+            self.w = nn.Parameter(dlcore.ones(2))
+
+    b = Block()
+    assert isinstance(b.shortcut, nn.Linear)
+    assert list(b.state_dict()) == ["w", "shortcut.weight", "shortcut.bias", "scale"]
+    assert b.scale.tolist() == [2.0, 2.0]
+    with pytest.raises(TypeError, match="as parameter 'w'"):
+        b.w = dlcore.zeros(2)
+    b.w = None
+    assert b.w is None and [n for n, _ in b.named_parameters()] == ["shortcut.weight", "shortcut.bias"]
+    lin = nn.Linear(2, 3, bias=False)
+    lin.bias = nn.Parameter(dlcore.ones(3))  # a bias added later is used
+    np.testing.assert_allclose(lin(dlcore.zeros(1, 2)).numpy(), [[1.0, 1.0, 1.0]])
+    b.shortcut = None
+    assert b.shortcut is None and "shortcut.weight" not in b.state_dict()
+
+
+def test_non_persistent_buffers_recurse_and_load_state_dict_result():
+    class M(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.lin = nn.Linear(2, 2)
+            self.register_buffer("table", dlcore.ones(3), persistent=False)
+            self.register_buffer("count", dlcore.zeros(1))
+
+    m = M()
+    assert list(m.state_dict()) == ["lin.weight", "lin.bias", "count"]  # persistent=False raised TypeError
+    assert [n for n, _ in m.named_buffers()] == ["table", "count"]
+    assert list(m.parameters(recurse=False)) == [] and len(list(m.lin.parameters(recurse=False))) == 2
+    result = m.load_state_dict({"lin.weight": dlcore.ones(2, 2)}, strict=False)
+    assert result.missing_keys == ["lin.bias", "count"] and result.unexpected_keys == []
+    assert m.double().table.dtype == np.float64  # still moves with the module

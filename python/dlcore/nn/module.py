@@ -1,12 +1,15 @@
 """Module and Parameter: the containers of models (PyTorch's API shape)."""
 from __future__ import annotations
 
-from collections import OrderedDict
+from collections import OrderedDict, namedtuple
 
 import numpy as np
 
 from .._device import array_like, array_to, parse_device
 from ..tensor import Tensor, _to_arguments
+
+#: What load_state_dict returns (PyTorch's ``_IncompatibleKeys``: ``result.missing_keys``).
+IncompatibleKeys = namedtuple("IncompatibleKeys", ["missing_keys", "unexpected_keys"])
 
 
 class Parameter(Tensor):
@@ -35,15 +38,28 @@ class Module:
 
     # ---- registration -----------------------------------------------------
     def __setattr__(self, name, value):
+        """As PyTorch's: a Parameter or Module registers (replacing a plain attribute of the name, which
+        would otherwise shadow it: ``self.shortcut = None`` then ``= nn.Sequential(...)``); a registered
+        buffer stays a buffer when a Tensor (or None) is assigned to it; a registered parameter takes only
+        a Parameter or None (a plain Tensor would silently drop it from parameters() and state_dict)."""
         if "_parameters" not in self.__dict__:
             raise AttributeError("call Module.__init__() before assigning attributes")
-        for table in (self._parameters, self._modules, self._buffers):
-            table.pop(name, None)
-        if isinstance(value, Parameter):
-            self._parameters[name] = value
-        elif isinstance(value, Module):
-            self._modules[name] = value
+        if isinstance(value, (Parameter, Module)):
+            self.__dict__.pop(name, None)
+            for table in (self._parameters, self._modules, self._buffers):
+                table.pop(name, None)
+            (self._parameters if isinstance(value, Parameter) else self._modules)[name] = value
+        elif name in self._parameters:
+            if value is not None:
+                raise TypeError(f"cannot assign '{type(value).__name__}' as parameter '{name}' "
+                                f"(dlcore.nn.Parameter or None expected)")
+            self.register_parameter(name, None)
+        elif name in self._buffers:
+            if value is not None and not isinstance(value, Tensor) and not hasattr(value, "__array__"):
+                raise TypeError(f"cannot assign '{type(value).__name__}' as buffer '{name}' (Tensor or None expected)")
+            self._buffers[name] = value if value is None or isinstance(value, Tensor) else Tensor(value)
         else:
+            self._modules.pop(name, None)
             object.__setattr__(self, name, value)
 
     def __getattr__(self, name):
@@ -67,9 +83,15 @@ class Module:
         else:
             setattr(self, name, param)
 
-    def register_buffer(self, name, array):
-        """Non-trainable state saved in state_dict (a Tensor, or None)."""
+    #: names of this module's buffers that state_dict leaves out (register_buffer(..., persistent=False))
+    _non_persistent_buffers = frozenset()
+
+    def register_buffer(self, name, array, persistent=True):
+        """Non-trainable state (a Tensor, or None) that moves with the module; state_dict saves it unless
+        ``persistent=False`` (caches such as positional tables, as PyTorch)."""
         self._buffers[name] = None if array is None else (array if isinstance(array, Tensor) else Tensor(array))
+        names = set(self._non_persistent_buffers) - {name}
+        object.__setattr__(self, "_non_persistent_buffers", frozenset(names if persistent else names | {name}))
 
     def add_module(self, name, module):
         self._modules[name] = module
@@ -94,26 +116,28 @@ class Module:
         for _, child in self.named_children():
             yield child
 
-    def named_parameters(self, prefix=""):
+    def named_parameters(self, prefix="", recurse=True):
         seen = set()
-        for mod_prefix, module in self.named_modules(prefix):
+        modules = self.named_modules(prefix) if recurse else [(prefix, self)]
+        for mod_prefix, module in modules:
             for name, p in module._parameters.items():
                 if p is not None and id(p) not in seen:
                     seen.add(id(p))
                     yield (f"{mod_prefix}.{name}" if mod_prefix else name), p
 
-    def parameters(self):
-        for _, p in self.named_parameters():
+    def parameters(self, recurse=True):
+        for _, p in self.named_parameters(recurse=recurse):
             yield p
 
-    def named_buffers(self):
-        for mod_prefix, module in self.named_modules():
+    def named_buffers(self, prefix="", recurse=True, persistent_only=False):
+        modules = self.named_modules(prefix) if recurse else [(prefix, self)]
+        for mod_prefix, module in modules:
             for name, b in module._buffers.items():
-                if b is not None:
+                if b is not None and not (persistent_only and name in module._non_persistent_buffers):
                     yield (f"{mod_prefix}.{name}" if mod_prefix else name), b
 
-    def buffers(self):
-        for _, b in self.named_buffers():
+    def buffers(self, recurse=True):
+        for _, b in self.named_buffers(recurse=recurse):
             yield b
 
     # ---- modes and gradients ------------------------------------------------
@@ -219,7 +243,7 @@ class Module:
         state = OrderedDict()
         for name, p in self.named_parameters():
             state[name] = p.detach()
-        for name, b in self.named_buffers():
+        for name, b in self.named_buffers(persistent_only=True):
             state[name] = b.detach()
         return state
 
@@ -228,10 +252,10 @@ class Module:
 
         Every key, shape and dtype kind is checked before anything is written,
         so a mismatched state dict raises and leaves the module unchanged.
-        Returns ``(missing_keys, unexpected_keys)`` (both empty when strict).
+        Returns ``(missing_keys, unexpected_keys)``, a named tuple as PyTorch's (both empty when strict).
         """
         targets = dict(self.named_parameters())
-        targets.update(self.named_buffers())
+        targets.update(self.named_buffers(persistent_only=True))
         missing = [k for k in targets if k not in state_dict]
         unexpected = [k for k in state_dict if k not in targets]
         if strict and (missing or unexpected):
@@ -253,7 +277,7 @@ class Module:
         for target, value in updates:  # onto each target's own device (a CPU checkpoint into a GPU model)
             target._data[...] = array_like(value, target._data)
             target._version_counter()[0] += 1  # an in-place write (caches keyed on it, e.g. packed int8 weights)
-        return missing, unexpected
+        return IncompatibleKeys(missing, unexpected)
 
     # ---- calling and printing -------------------------------------------------
     def forward(self, *args, **kwargs):  # pragma: no cover - abstract
