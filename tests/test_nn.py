@@ -205,3 +205,20 @@ def test_non_persistent_buffers_recurse_and_load_state_dict_result():
     result = m.load_state_dict({"lin.weight": dlcore.ones(2, 2)}, strict=False)
     assert result.missing_keys == ["lin.bias", "count"] and result.unexpected_keys == []
     assert m.double().table.dtype == np.float64  # still moves with the module
+
+
+def test_sequential_slicing_keeps_names_and_edits_like_a_list():
+    # a slice renumbered its children (a slice of Sequential(OrderedDict) lost .conv and its state-dict
+    # names); item assignment, deletion, insert and extend raised
+    from collections import OrderedDict
+
+    s = nn.Sequential(OrderedDict([("conv", nn.Linear(2, 2)), ("act", nn.ReLU()), ("fc", nn.Linear(2, 1))]))
+    assert list(s[1:]._modules) == ["act", "fc"] and isinstance(s[-2:].fc, nn.Linear)
+    assert list(s[::2].state_dict()) == ["conv.weight", "conv.bias", "fc.weight", "fc.bias"]
+    t = nn.Sequential(nn.ReLU(), nn.Tanh(), nn.Sigmoid())
+    t[0] = nn.Identity()
+    del t[1]
+    t.insert(1, nn.ReLU()).extend([nn.Tanh()])
+    assert list(t._modules) == ["0", "1", "2", "3"]
+    assert [type(m).__name__ for m in t] == ["Identity", "ReLU", "Sigmoid", "Tanh"]
+    np.testing.assert_allclose(t(dlcore.tensor([-1.0, 1.0])).numpy(), np.tanh(1 / (1 + np.exp([0.0, -1.0]))))

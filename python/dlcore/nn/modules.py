@@ -49,10 +49,23 @@ class Sequential(Module):
         return input
 
     def __getitem__(self, index):
+        if isinstance(index, slice):  # keeps the names, as PyTorch (model.features[:5], OrderedDict keys)
+            return Sequential(OrderedDict(list(self._modules.items())[index]))
+        return list(self._modules.values())[index]
+
+    def __setitem__(self, index, module):
+        self._modules[list(self._modules)[index]] = module
+
+    def __delitem__(self, index):
         items = list(self._modules.values())
-        if isinstance(index, slice):
-            return Sequential(*items[index])
-        return items[index]
+        del items[index]
+        self._renumber(items)
+
+    def _renumber(self, items):
+        """Children named "0", "1", ... after a deletion or insertion (as PyTorch renumbers them)."""
+        self._modules.clear()
+        for i, m in enumerate(items):
+            self._modules[str(i)] = m
 
     def __len__(self):
         return len(self._modules)
@@ -62,6 +75,17 @@ class Sequential(Module):
 
     def append(self, module):
         self.add_module(str(len(self)), module)
+        return self
+
+    def extend(self, modules):
+        for m in modules:
+            self.append(m)
+        return self
+
+    def insert(self, index, module):
+        items = list(self._modules.values())
+        items.insert(index, module)
+        self._renumber(items)
         return self
 
 
