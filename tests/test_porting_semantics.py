@@ -345,3 +345,18 @@ def test_data_setter_refuses_nothing_silently():
     assert p.tolist() == [1.0, 1.0] and p.requires_grad
     p.data = [4.0, 5.0]
     assert p.tolist() == [4.0, 5.0]
+
+
+def test_out_of_range_dims_raise_instead_of_wrapping():
+    # dim % ndim picked another axis: max(dim=2) of a 2-D tensor reduced dim 0, cat(dim=2) stacked rows,
+    # squeeze(2) of (1, 3) dropped dim 0, unsqueeze(4) of 2-D inserted at 1
+    x = dlcore.randn(2, 3)
+    for op in (lambda: x.max(2), lambda: x.min(dim=-3), lambda: dlcore.cat([x, x], dim=2), lambda: x.flatten(3),
+               lambda: dlcore.randn(1, 3).squeeze(2), lambda: x.unsqueeze(4), lambda: x.transpose(0, 2)):
+        with pytest.raises(IndexError, match="Dimension out of range"):
+            op()
+    assert x.unsqueeze(-3).shape == (1, 2, 3) and x.unsqueeze(2).shape == (2, 3, 1)
+    assert dlcore.cat([x, x], dim=-1).shape == (2, 6) and x.max(-1).values.shape == (2,)
+    assert dlcore.tensor(3.0).unsqueeze(-1).shape == (1,) and dlcore.tensor(3.0).squeeze(0).shape == ()
+    with pytest.raises(ValueError, match="non-empty"):
+        dlcore.cat([])

@@ -585,6 +585,7 @@ class Tensor:
         """Max of all elements, or ``(values, indices)`` along `dim` (like torch.max)."""
         if dim is None:
             return reduce.Max.apply(self)
+        dim = _wrap_dim(dim, self.ndim)
         values, node = reduce.Max.apply_with_node(self, dim=dim, keepdim=keepdim)
         indices = node.indices if keepdim else node.indices.squeeze(node.dim)
         return MaxResult(values, Tensor(indices.astype(np.int64)))
@@ -615,7 +616,7 @@ class Tensor:
     def flatten(self, start_dim=0, end_dim=-1):
         if self.ndim == 0:
             return self.reshape(1)
-        start, end = start_dim % self.ndim, end_dim % self.ndim
+        start, end = _wrap_dim(start_dim, self.ndim), _wrap_dim(end_dim, self.ndim)
         merged = 1
         for n in self.shape[start:end + 1]:
             merged *= n
@@ -628,6 +629,7 @@ class Tensor:
         return shape.Permute.apply(self, tuple(axes))
 
     def transpose(self, dim0, dim1):
+        dim0, dim1 = _wrap_dim(dim0, self.ndim), _wrap_dim(dim1, self.ndim)
         axes = list(range(self.ndim))
         axes[dim0], axes[dim1] = axes[dim1], axes[dim0]
         return self.permute(axes)
@@ -636,14 +638,14 @@ class Tensor:
         return self.transpose(0, 1)
 
     def unsqueeze(self, dim):
-        dim = dim % (self.ndim + 1)
+        dim = _wrap_dim(dim, self.ndim + 1)
         return self.reshape(self.shape[:dim] + (1,) + self.shape[dim:])
 
     def squeeze(self, dim=None):
         if dim is None:
             return self.reshape(tuple(n for n in self.shape if n != 1))
-        dim = dim % self.ndim
-        if self.shape[dim] != 1:
+        dim = _wrap_dim(dim, self.ndim)
+        if self.ndim == 0 or self.shape[dim] != 1:
             return self
         return self.reshape(self.shape[:dim] + self.shape[dim + 1:])
 
@@ -894,6 +896,15 @@ class RemovableHandle:
         self.remove()
 
 
+def _wrap_dim(dim, ndim):
+    """`dim` as an axis in [0, ndim) (a 0-d tensor takes -1 and 0); out of range raises IndexError, as in
+    PyTorch: ``dim % ndim`` silently took another axis (max(dim=2) of a 2-D tensor reduced dim 0)."""
+    n = max(ndim, 1)
+    if not -n <= dim < n:
+        raise IndexError(f"Dimension out of range (expected to be in range of [{-n}, {n - 1}], but got {dim})")
+    return dim % n
+
+
 def shape_op(new_shape):
     new_shape = tuple(int(n) for n in new_shape)
 
@@ -1123,7 +1134,9 @@ def arange(start, end=None, step=1, dtype=None, device=None):
 def cat(tensors, dim=0):
     """Concatenation along an existing dim."""
     tensors = [t if isinstance(t, Tensor) else Tensor(t) for t in tensors]
-    return shape.Cat.apply(*tensors, dim=dim)
+    if not tensors:
+        raise ValueError("cat: expected a non-empty sequence of tensors")
+    return shape.Cat.apply(*tensors, dim=_wrap_dim(dim, tensors[0].ndim))
 
 
 def stack(tensors, dim=0):
