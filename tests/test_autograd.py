@@ -197,3 +197,38 @@ def test_fresh_gradient_shared_or_kept_is_copied():
     _FreshScale.apply(w).sum().backward()
     np.testing.assert_array_equal(first, np.full(3, 2, np.float32))
     np.testing.assert_array_equal(w.grad.numpy(), np.full(3, 4, np.float32))
+
+
+def test_set_grad_enabled_is_a_context_manager_and_a_call():
+    # PyTorch's `with torch.set_grad_enabled(phase == "train"):` raised (set_grad_enabled returned None)
+    x = dlcore.randn(2, requires_grad=True)
+    for train in (True, False):
+        with dlcore.set_grad_enabled(train):
+            assert (x * 2).requires_grad is train
+        assert dlcore.is_grad_enabled()
+    with dlcore.no_grad():
+        with dlcore.set_grad_enabled(True):
+            assert (x * 2).requires_grad
+        assert not dlcore.is_grad_enabled()
+    dlcore.set_grad_enabled(False)
+    try:
+        assert not (x * 2).requires_grad
+    finally:
+        dlcore.set_grad_enabled(True)
+
+
+def test_autograd_backward_takes_pytorch_arguments():
+    # dlcore.autograd.backward was the internal (root, grad) function: a list of losses raised
+    x = dlcore.tensor(np.array([1.0, 2.0]), dtype=np.float64, requires_grad=True)
+    dlcore.autograd.backward([(x * x).sum(), x * 3], [None, dlcore.tensor(np.array([1.0, -1.0]))])
+    np.testing.assert_allclose(x.grad.numpy(), [2 + 3, 4 - 3])
+    dlcore.autograd.backward((x ** 3).sum())
+    np.testing.assert_allclose(x.grad.numpy(), [5 + 3, 1 + 12])
+
+
+def test_pow_gradient_with_exponent_zero_at_zero():
+    # b * a ** (b - 1) was 0 * inf = nan at a = 0, b = 0; PyTorch gives 0
+    x = dlcore.tensor(np.array([0.0, 1.5]), dtype=np.float64, requires_grad=True)
+    e = dlcore.tensor(np.array([0.0, 0.0]), dtype=np.float64)
+    ((x ** 0).sum() + (x ** e).sum()).backward()
+    np.testing.assert_array_equal(x.grad.numpy(), [0.0, 0.0])

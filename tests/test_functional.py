@@ -251,6 +251,65 @@ def test_nll_loss_with_weights_and_ignore_index(rng):
                      kernels=["log_softmax_forward", "log_softmax_backward"])
 
 
+
+def _smoothed_ce_reference(x, t, w, smoothing, reduction, ignore_index=-100):
+    """PyTorch's class-index cross-entropy with weights, ignore_index and label smoothing (float64)."""
+    logp = x - x.max(1, keepdims=True)
+    logp = logp - np.log(np.exp(logp).sum(1, keepdims=True))
+    valid = t != ignore_index
+    safe = np.where(valid, t, 0)
+    nll = -logp[np.arange(len(t)), safe] * w[safe] * valid
+    smooth = -(logp * w).sum(1) * valid
+    if reduction == "mean":
+        nll, smooth = nll.sum() / w[t[valid]].sum(), smooth.sum() / w[t[valid]].sum()
+    elif reduction == "sum":
+        nll, smooth = nll.sum(), smooth.sum()
+    return (1 - smoothing) * nll + smoothing / x.shape[1] * smooth
+
+
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+@pytest.mark.parametrize("weighted", [False, True])
+def test_cross_entropy_label_smoothing_with_weights_and_ignore_index(rng, reduction, weighted):
+    # raised NotImplementedError (CrossEntropyLoss(label_smoothing=0.1) on padded labels or class weights)
+    x, t = r64(rng, 9, 5) * 2, rng.integers(0, 5, 9)
+    t[3] = -100
+    w = np.abs(r64(rng, 5)) + 0.1 if weighted else np.ones(5)
+    fn = lambda a: F.cross_entropy(a, t, weight=w if weighted else None, reduction=reduction,  # noqa: E731
+                                   label_smoothing=0.2)
+    out = check_grad(fn, x, kernels=["log_softmax_forward", "log_softmax_backward"])
+    np.testing.assert_allclose(out.numpy(), _smoothed_ce_reference(x, t, w, 0.2, reduction), rtol=1e-12)
+
+
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+def test_class_losses_take_n_c_d_and_unbatched_input(rng, reduction):
+    # (N, C, H, W) logits with (N, H, W) targets (segmentation) and (C,) logits raised "expects logits (N, C)"
+    x, t = r64(rng, 2, 5, 3, 4), rng.integers(0, 5, (2, 3, 4))
+    t[0, 1, 2] = -100
+    w = np.abs(r64(rng, 5)) + 0.1
+    rows, trows = x.transpose(0, 2, 3, 1).reshape(-1, 5), t.reshape(-1)
+    ref = _smoothed_ce_reference(rows, trows, w, 0.1, reduction)
+    out = check_grad(lambda a: F.cross_entropy(a, t, weight=w, reduction=reduction, label_smoothing=0.1), x,
+                     kernels=["log_softmax_forward", "log_softmax_backward"])
+    np.testing.assert_allclose(out.numpy(), ref if reduction != "none" else ref.reshape(2, 3, 4), rtol=1e-12)
+    out = F.nll_loss(F.log_softmax(dlcore.tensor(x), 1), t, weight=w, reduction=reduction)
+    ref = _smoothed_ce_reference(rows, trows, w, 0.0, reduction)
+    np.testing.assert_allclose(out.numpy(), ref if reduction != "none" else ref.reshape(2, 3, 4), rtol=1e-12)
+    q = rng.random((2, 5, 3, 4))
+    q /= q.sum(1, keepdims=True)  # class probabilities move with the class dim
+    out = F.cross_entropy(dlcore.tensor(x), dlcore.tensor(q), reduction=reduction)
+    per = -(q * (x - np.log(np.exp(x).sum(1, keepdims=True)))).sum(1)
+    np.testing.assert_allclose(out.numpy(), {"mean": per.mean(), "sum": per.sum(), "none": per}[reduction],
+                               rtol=1e-12)
+    out = F.cross_entropy(dlcore.tensor(x[0, :, 0, 0]), dlcore.tensor(np.int64(2)), reduction=reduction)
+    assert out.shape == ()
+    np.testing.assert_allclose(out.numpy(), _smoothed_ce_reference(x[:1, :, 0, 0], np.array([2]), np.ones(5), 0.0,
+                                                                   "sum"), rtol=1e-12)
+    x32 = dlcore.tensor(x.astype(np.float32))  # the float32 kernels
+    np.testing.assert_allclose(F.cross_entropy(x32, t, reduction=reduction).numpy(),
+                               F.cross_entropy(dlcore.tensor(x), t, reduction=reduction).numpy(), rtol=1e-5)
+    with pytest.raises(ValueError, match=r"expected \(2, 3, 4\)"):
+        F.cross_entropy(dlcore.tensor(x), t[:, :2])
+
 @pytest.mark.parametrize("name", ["mse_loss", "l1_loss", "binary_cross_entropy", "binary_cross_entropy_with_logits"])
 def test_regression_and_binary_losses(rng, name):
     x = r64(rng, 5, 7)

@@ -247,3 +247,96 @@ def test_clip_grad(rng):
     assert norm == pytest.approx(1.0, rel=1e-4)
     nn.utils.clip_grad_value_([a, b], 0.1)
     assert np.abs(a.grad.numpy()).max() <= 0.1
+
+
+def test_batchnorm1d_takes_n_c_l_input(rng):
+    # BatchNorm1d accepted (N, C, L) but the kernels took only 2-D/4-D input and raised
+    x = randn(rng, 4, 3, 5, dtype=np.float64)
+    bn = nn.BatchNorm1d(3).double()
+    y = bn(dlcore.tensor(x))
+    mean, var = x.mean((0, 2), keepdims=True), x.var((0, 2), keepdims=True)
+    np.testing.assert_allclose(y.numpy(), (x - mean) / np.sqrt(var + 1e-5), rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(bn.running_mean.numpy(), 0.1 * mean.ravel(), rtol=1e-12)
+    np.testing.assert_allclose(bn.running_var.numpy(), 0.9 + 0.1 * x.var((0, 2), ddof=1), rtol=1e-12)
+    bn.eval()
+    np.testing.assert_allclose(bn(dlcore.tensor(x)).numpy(),
+                               (x - bn.running_mean.numpy()[:, None]) / np.sqrt(bn.running_var.numpy()[:, None] + 1e-5),
+                               rtol=1e-10)
+    layer_gradcheck(nn.BatchNorm1d(3), x)
+    y32 = nn.BatchNorm1d(3)(dlcore.tensor(x.astype(np.float32)))  # the float32 kernels take 2-D/4-D only
+    np.testing.assert_allclose(y32.numpy(), (x - mean) / np.sqrt(var + 1e-5), rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.parametrize("shape,dim", [((5,), 0), ((3, 5), 1), ((2, 3, 4), 0), ((2, 3, 4, 5), 1)])
+def test_softmax_without_dim_picks_pytorchs_implicit_dim(rng, shape, dim):
+    # dim=None meant the last dim; PyTorch (deprecated, with a warning) takes dim 1 of (N, C, H, W)
+    x = randn(rng, *shape, dtype=np.float64)
+    e = np.exp(x - x.max(dim, keepdims=True))
+    with pytest.warns(UserWarning, match="Implicit dimension"):
+        y = nn.Softmax()(dlcore.tensor(x))
+    np.testing.assert_allclose(y.numpy(), e / e.sum(dim, keepdims=True), rtol=1e-12)
+    with pytest.warns(UserWarning, match="Implicit dimension"):
+        y = nn.functional.log_softmax(dlcore.tensor(x))
+    np.testing.assert_allclose(y.numpy(), np.log(e / e.sum(dim, keepdims=True)), rtol=1e-10, atol=1e-12)
+
+
+def test_attribute_assignment_registers_as_pytorch():
+    # `self.shortcut = None` then `= nn.Linear(...)` left the attribute None (the plain attribute shadowed
+    # the registered module); assigning a Tensor to a buffer dropped it from state_dict; assigning a plain
+    # Tensor to a parameter silently unregistered it
+    class Block(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.shortcut = None
+            self.shortcut = nn.Linear(2, 2)
+            self.register_buffer("scale", dlcore.ones(2))
+            self.scale = self.scale * 2
+            self.w = nn.Parameter(dlcore.ones(2))
+
+    b = Block()
+    assert isinstance(b.shortcut, nn.Linear)
+    assert list(b.state_dict()) == ["w", "scale", "shortcut.weight", "shortcut.bias"]  # torch's order
+    assert b.scale.tolist() == [2.0, 2.0]
+    with pytest.raises(TypeError, match="as parameter 'w'"):
+        b.w = dlcore.zeros(2)
+    b.w = None
+    assert b.w is None and [n for n, _ in b.named_parameters()] == ["shortcut.weight", "shortcut.bias"]
+    lin = nn.Linear(2, 3, bias=False)
+    lin.bias = nn.Parameter(dlcore.ones(3))  # a bias added later is used
+    np.testing.assert_allclose(lin(dlcore.zeros(1, 2)).numpy(), [[1.0, 1.0, 1.0]])
+    b.shortcut = None
+    assert b.shortcut is None and "shortcut.weight" not in b.state_dict()
+
+
+def test_non_persistent_buffers_recurse_and_load_state_dict_result():
+    class M(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.lin = nn.Linear(2, 2)
+            self.register_buffer("table", dlcore.ones(3), persistent=False)
+            self.register_buffer("count", dlcore.zeros(1))
+
+    m = M()
+    assert list(m.state_dict()) == ["count", "lin.weight", "lin.bias"]  # persistent=False raised TypeError
+    assert [n for n, _ in m.named_buffers()] == ["table", "count"]
+    assert list(m.parameters(recurse=False)) == [] and len(list(m.lin.parameters(recurse=False))) == 2
+    result = m.load_state_dict({"lin.weight": dlcore.ones(2, 2)}, strict=False)
+    assert result.missing_keys == ["count", "lin.bias"] and result.unexpected_keys == []
+    assert m.double().table.dtype == np.float64  # still moves with the module
+
+
+def test_sequential_slicing_keeps_names_and_edits_like_a_list():
+    # a slice renumbered its children (a slice of Sequential(OrderedDict) lost .conv and its state-dict
+    # names); item assignment, deletion, insert and extend raised
+    from collections import OrderedDict
+
+    s = nn.Sequential(OrderedDict([("conv", nn.Linear(2, 2)), ("act", nn.ReLU()), ("fc", nn.Linear(2, 1))]))
+    assert list(s[1:]._modules) == ["act", "fc"] and isinstance(s[-2:].fc, nn.Linear)
+    assert list(s[::2].state_dict()) == ["conv.weight", "conv.bias", "fc.weight", "fc.bias"]
+    t = nn.Sequential(nn.ReLU(), nn.Tanh(), nn.Sigmoid())
+    t[0] = nn.Identity()
+    del t[1]
+    t.insert(1, nn.ReLU()).extend([nn.Tanh()])
+    assert list(t._modules) == ["0", "1", "2", "3"]
+    assert [type(m).__name__ for m in t] == ["Identity", "ReLU", "Sigmoid", "Tanh"]
+    np.testing.assert_allclose(t(dlcore.tensor([-1.0, 1.0])).numpy(), np.tanh(1 / (1 + np.exp([0.0, -1.0]))))

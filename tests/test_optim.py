@@ -60,6 +60,50 @@ def test_adam_adamw(cls, wd):
     reference(update, {}, hist, grads)
 
 
+@pytest.mark.parametrize("cls,wd", [(optim.Adam, 0.1), (optim.AdamW, 0.1)])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_adam_amsgrad(cls, wd, dtype):
+    # Adam(..., amsgrad=True) raised TypeError (PyTorch's argument); float32 must leave the fused kernel
+    rng = np.random.default_rng(1)
+    p = dlcore.tensor(rng.standard_normal(7).astype(dtype), requires_grad=True)
+    opt = cls([p], lr=0.01, betas=(0.8, 0.95), eps=1e-6, weight_decay=wd, amsgrad=True)
+    ref, s = p.numpy().astype(np.float64), {"m": 0.0, "v": 0.0, "vmax": 0.0}
+    for t in range(1, 6):
+        g = rng.standard_normal(7) * (3.0 if t == 2 else 0.1)  # a large step: vmax must outlive it
+        p.grad = dlcore.tensor(g.astype(dtype))
+        opt.step()
+        if cls is optim.AdamW:
+            ref = ref * (1 - 0.01 * wd)
+        else:
+            g = g + wd * ref
+        s["m"] = 0.8 * s["m"] + 0.2 * g
+        s["v"] = 0.95 * s["v"] + 0.05 * g * g
+        s["vmax"] = np.maximum(s["vmax"], s["v"])
+        ref = ref - 0.01 * (s["m"] / (1 - 0.8 ** t)) / (np.sqrt(s["vmax"] / (1 - 0.95 ** t)) + 1e-6)
+        np.testing.assert_allclose(p.numpy(), ref, rtol=1e-12 if dtype == np.float64 else 1e-5, err_msg=f"step {t}")
+    with pytest.raises(RuntimeError, match="amsgrad"):
+        q = dlcore.tensor(np.ones(3, np.float32), requires_grad=True)
+        q.grad = dlcore.ones(3)
+        cls([q], amsgrad=True, fused=True).step()
+
+
+def test_step_takes_a_closure_and_returns_its_loss():
+    # optimizer.step(closure) raised TypeError
+    p = dlcore.tensor(np.array([1.0, -2.0]), requires_grad=True)
+    opt = optim.SGD([p], lr=0.1)
+
+    def closure():
+        opt.zero_grad()
+        loss = (p * p).sum()
+        loss.backward()
+        return loss
+
+    with dlcore.no_grad():  # the closure still records its graph, as in PyTorch
+        loss = opt.step(closure)
+    assert float(loss) == 5.0
+    np.testing.assert_allclose(p.numpy(), [0.8, -1.6])
+
+
 def test_adagrad():
     hist, grads = run(lambda ps: optim.Adagrad(ps, lr=0.1, lr_decay=0.01, initial_accumulator_value=0.2))
 
@@ -151,3 +195,19 @@ def test_bad_hyperparameters():
         optim.SGD([p], lr=0.1, nesterov=True)
     with pytest.raises(ValueError, match="empty"):
         optim.Adam([])
+
+
+def test_lambda_lr_per_group_applies_epoch_zero_at_construction():
+    # LambdaLR was missing (warm-up schedules); PyTorch sets base * lambda(0) when it is made
+    p, q = dlcore.tensor([1.0], requires_grad=True), dlcore.tensor([1.0], requires_grad=True)
+    opt = optim.SGD([{"params": [p]}, {"params": [q], "lr": 1.0}], lr=0.1)
+    sched = optim.lr_scheduler.LambdaLR(opt, [lambda e: min(1.0, (e + 1) / 3), lambda e: 0.5 ** e])
+    seen = []
+    for _ in range(4):
+        seen.append(sched.get_last_lr())
+        opt.step()
+        sched.step()
+    np.testing.assert_allclose(seen, [[0.1 / 3, 1.0], [0.2 / 3, 0.5], [0.1, 0.25], [0.1, 0.125]], rtol=1e-12)
+    assert set(sched.state_dict()) == {"base_lrs", "last_epoch"}  # no functions in a checkpoint
+    with pytest.raises(ValueError, match="2 parameter groups"):
+        optim.lr_scheduler.LambdaLR(opt, [lambda e: 1.0])

@@ -104,6 +104,26 @@ def test_gradients_through_the_new_ops(rng):
         assert dlcore.autograd.gradcheck(fn, [t64(a, requires_grad=True)])
 
 
+def test_edge_values_match_torch(rng):
+    # full() took float32 for every fill value; min/argmin of uint8 negated (wrapping 0 to 0);
+    # maximum/minimum dropped NaN; logsumexp of all -inf was nan and a tuple of dims raised
+    assert dlcore.full((3,), -100).dtype == np.int64 and dlcore.full((2,), True).dtype == np.bool_
+    assert dlcore.full((2,), 0.5).dtype == np.float32 and dlcore.full((2,), 1, dtype=np.float64).dtype == np.float64
+    u = dlcore.tensor(np.array([[3, 0, 5], [7, 2, 1]], np.uint8))
+    assert u.min().item() == 0 and u.argmin().item() == 1
+    assert u.min(1).values.tolist() == [0, 1] and u.min(1).indices.tolist() == [1, 2]
+    assert u.argmin(0, keepdim=True).tolist() == [[0, 0, 1]]
+    nan = float("nan")
+    x, y = dlcore.tensor([nan, 1.0, 3.0]), dlcore.tensor([0.0, nan, 2.0])
+    np.testing.assert_array_equal(dlcore.maximum(x, y).numpy(), [nan, nan, 3.0])
+    np.testing.assert_array_equal(dlcore.minimum(x, y).numpy(), [nan, nan, 2.0])
+    inf = float("inf")
+    np.testing.assert_array_equal(dlcore.logsumexp(t64([[-inf, -inf], [inf, 0.0]]), 1).numpy(), [-inf, inf])
+    a = rng.standard_normal((2, 3, 4))
+    np.testing.assert_allclose(dlcore.logsumexp(t64(a), (0, 2)).numpy(), np.log(np.exp(a).sum((0, 2))))
+    assert dlcore.logsumexp(t64(a), (0, -1), keepdim=True).shape == (1, 3, 1)
+
+
 def test_bad_arguments_raise_clearly():
     x = dlcore.randn(2, 3)
     with pytest.raises(TypeError, match="bool"):

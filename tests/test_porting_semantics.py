@@ -88,6 +88,23 @@ def test_python_lists_and_scalars_keep_the_tensor_dtype():
     assert dlcore.from_numpy(np.random.rand(2)).dtype == np.float64  # as torch.from_numpy
 
 
+def test_tensor_tensor_arithmetic_promotes_as_pytorch():
+    # NumPy's rules made float32 * int64-mask float64 (which then failed in the next float32 layer)
+    x = dlcore.randn(3, requires_grad=True)
+    mask = dlcore.tensor([1, 0, 1])
+    y = x * mask
+    assert y.dtype == np.float32 and (x * (mask > 0)).dtype == np.float32
+    y.sum().backward()
+    np.testing.assert_array_equal(x.grad.numpy(), [1, 0, 1])
+    assert (dlcore.tensor([1, 2]) / dlcore.tensor([2, 4])).dtype == np.float32  # true division of ints
+    assert (dlcore.tensor([1, 2]) / 2).dtype == np.float32
+    scale = dlcore.tensor(2.0, dtype=np.float64)
+    assert (dlcore.ones(2) * scale).dtype == np.float32  # a 0-d tensor does not widen a tensor with dims
+    assert (dlcore.ones(3, dtype=np.float64) * mask).dtype == np.float64
+    assert (dlcore.ones(2) + dlcore.ones(2, dtype=np.float64)).dtype == np.float64
+    assert (mask + dlcore.tensor(np.array([1, 1, 1], np.int32))).dtype == np.int64
+
+
 # ---- habit: float class labels --------------------------------------------------------------------
 def test_float_class_targets_raise_instead_of_truncating():
     logits = dlcore.randn(2, 3)
@@ -328,3 +345,18 @@ def test_data_setter_refuses_nothing_silently():
     assert p.tolist() == [1.0, 1.0] and p.requires_grad
     p.data = [4.0, 5.0]
     assert p.tolist() == [4.0, 5.0]
+
+
+def test_out_of_range_dims_raise_instead_of_wrapping():
+    # dim % ndim picked another axis: max(dim=2) of a 2-D tensor reduced dim 0, cat(dim=2) stacked rows,
+    # squeeze(2) of (1, 3) dropped dim 0, unsqueeze(4) of 2-D inserted at 1
+    x = dlcore.randn(2, 3)
+    for op in (lambda: x.max(2), lambda: x.min(dim=-3), lambda: dlcore.cat([x, x], dim=2), lambda: x.flatten(3),
+               lambda: dlcore.randn(1, 3).squeeze(2), lambda: x.unsqueeze(4), lambda: x.transpose(0, 2)):
+        with pytest.raises(IndexError, match="Dimension out of range"):
+            op()
+    assert x.unsqueeze(-3).shape == (1, 2, 3) and x.unsqueeze(2).shape == (2, 3, 1)
+    assert dlcore.cat([x, x], dim=-1).shape == (2, 6) and x.max(-1).values.shape == (2,)
+    assert dlcore.tensor(3.0).unsqueeze(-1).shape == (1,) and dlcore.tensor(3.0).squeeze(0).shape == ()
+    with pytest.raises(ValueError, match="non-empty"):
+        dlcore.cat([])

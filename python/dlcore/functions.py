@@ -102,14 +102,16 @@ def _device_of(array):
 
 
 def maximum(input, other):
-    """Elementwise max (ties send the gradient to `input`)."""
+    """Elementwise max (ties send the gradient to `input`); a NaN on either side gives NaN, as in PyTorch."""
     other = _as_tensor_like(other, input)
-    return select.Where.apply((input._data >= other._data), input, other)
+    a = input._data
+    return select.Where.apply((a >= other._data) | (a != a), input, other)  # a != a: a is NaN
 
 
 def minimum(input, other):
     other = _as_tensor_like(other, input)
-    return select.Where.apply((input._data <= other._data), input, other)
+    a = input._data
+    return select.Where.apply((a <= other._data) | (a != a), input, other)
 
 
 def clamp(input, min=None, max=None):
@@ -246,9 +248,17 @@ def log_softmax(input, dim):
 
 
 def logsumexp(input, dim, keepdim=False):
-    m = Tensor(input._data.max(axis=dim, keepdims=True))  # a constant shift: exact gradient, no overflow
-    out = (input - m).exp().sum(dim=dim, keepdim=True).log() + m
-    return out if keepdim else out.squeeze(dim)
+    """log(sum(exp(input))) over `dim` (an int or a tuple), without overflow; all -inf gives -inf."""
+    xp = module_for_device(input.device)
+    dims = tuple(d % input.ndim for d in ((dim,) if isinstance(dim, int) else dim))
+    m = input._data.max(axis=dims, keepdims=True)
+    m = xp.where(xp.isinf(m), 0, m).astype(input.dtype)  # an infinite shift would give inf - inf = nan
+    m = Tensor(m)  # a constant shift: exact gradient, no overflow
+    with np.errstate(divide="ignore"):  # log(0) of an all -inf slice is -inf, as in PyTorch: not a warning
+        out = (input - m).exp().sum(dim=dims, keepdim=True).log() + m
+    if keepdim:
+        return out
+    return out.reshape(tuple(n for i, n in enumerate(out.shape) if i not in dims))
 
 
 # ---- creation --------------------------------------------------------------------------------

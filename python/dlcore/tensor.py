@@ -21,8 +21,8 @@ import numpy as np
 
 from . import amp as _amp
 from ._device import array_like, array_to, check_same_device, device_of, is_array, module_for_device, parse_device
-from .autograd import backward as _run_backward
 from .autograd import is_grad_enabled, no_grad
+from .autograd.function import backward as _run_backward
 from .ops import arith, reduce, select, shape
 from .ops._common import array_module
 from .ops.copy import ToCopy
@@ -585,15 +585,24 @@ class Tensor:
         """Max of all elements, or ``(values, indices)`` along `dim` (like torch.max)."""
         if dim is None:
             return reduce.Max.apply(self)
+        dim = _wrap_dim(dim, self.ndim)
         values, node = reduce.Max.apply_with_node(self, dim=dim, keepdim=keepdim)
         indices = node.indices if keepdim else node.indices.squeeze(node.dim)
         return MaxResult(values, Tensor(indices.astype(np.int64)))
 
     def min(self, dim=None, keepdim=False):
+        if not _is_floating(self.dtype):  # nothing to differentiate; negating would wrap uint8 (min of [0, 5])
+            return self._min_integer(dim, keepdim)
         if dim is None:
             return -(-self).max()
         values, indices = (-self).max(dim=dim, keepdim=keepdim)
         return MaxResult(-values, indices)
+
+    def _min_integer(self, dim, keepdim):
+        if dim is None:
+            return Tensor(self._data.min())
+        values = Tensor(self._data.min(axis=dim, keepdims=keepdim))
+        return MaxResult(values, self.argmin(dim=dim, keepdim=keepdim))
 
     # ---- shape ------------------------------------------------------------
     def reshape(self, *shape):
@@ -607,7 +616,7 @@ class Tensor:
     def flatten(self, start_dim=0, end_dim=-1):
         if self.ndim == 0:
             return self.reshape(1)
-        start, end = start_dim % self.ndim, end_dim % self.ndim
+        start, end = _wrap_dim(start_dim, self.ndim), _wrap_dim(end_dim, self.ndim)
         merged = 1
         for n in self.shape[start:end + 1]:
             merged *= n
@@ -620,6 +629,7 @@ class Tensor:
         return shape.Permute.apply(self, tuple(axes))
 
     def transpose(self, dim0, dim1):
+        dim0, dim1 = _wrap_dim(dim0, self.ndim), _wrap_dim(dim1, self.ndim)
         axes = list(range(self.ndim))
         axes[dim0], axes[dim1] = axes[dim1], axes[dim0]
         return self.permute(axes)
@@ -628,14 +638,14 @@ class Tensor:
         return self.transpose(0, 1)
 
     def unsqueeze(self, dim):
-        dim = dim % (self.ndim + 1)
+        dim = _wrap_dim(dim, self.ndim + 1)
         return self.reshape(self.shape[:dim] + (1,) + self.shape[dim:])
 
     def squeeze(self, dim=None):
         if dim is None:
             return self.reshape(tuple(n for n in self.shape if n != 1))
-        dim = dim % self.ndim
-        if self.shape[dim] != 1:
+        dim = _wrap_dim(dim, self.ndim)
+        if self.ndim == 0 or self.shape[dim] != 1:
             return self
         return self.reshape(self.shape[:dim] + self.shape[dim + 1:])
 
@@ -744,7 +754,11 @@ class Tensor:
         return self._compare(other, lambda a, b: a % b)
 
     def argmin(self, dim=None, keepdim=False):
-        return (-self.detach()).argmax(dim=dim, keepdim=keepdim)
+        xp = array_module(self._data)  # not argmax of -self: negation wraps unsigned values
+        if dim is None:
+            return Tensor(xp.argmin(self._data).astype(np.int64))
+        out = xp.argmin(self._data, axis=dim).astype(np.int64)
+        return Tensor(xp.expand_dims(out, dim) if keepdim else out)
 
     def sign(self):
         return Tensor(array_module(self._data).sign(self._data))
@@ -882,6 +896,15 @@ class RemovableHandle:
         self.remove()
 
 
+def _wrap_dim(dim, ndim):
+    """`dim` as an axis in [0, ndim) (a 0-d tensor takes -1 and 0); out of range raises IndexError, as in
+    PyTorch: ``dim % ndim`` silently took another axis (max(dim=2) of a 2-D tensor reduced dim 0)."""
+    n = max(ndim, 1)
+    if not -n <= dim < n:
+        raise IndexError(f"Dimension out of range (expected to be in range of [{-n}, {n - 1}], but got {dim})")
+    return dim % n
+
+
 def shape_op(new_shape):
     new_shape = tuple(int(n) for n in new_shape)
 
@@ -942,16 +965,28 @@ def _as_tensor_like(value, like):
     return Tensor(xp.asarray(value))
 
 
+def _promoted_dtype(a, b):
+    """PyTorch's result dtype for two tensors of bool/int/float dtypes: the higher category (bool < int <
+    float) wins; within one category a tensor with dims outranks a 0-d one, else the wider dtype. NumPy's
+    rules differ (float32 * int64 mask is float64 there, and would then leak into float32 layers)."""
+    ca, cb = _CATEGORY[a.dtype.kind], _CATEGORY[b.dtype.kind]
+    if ca != cb:
+        return a.dtype if ca > cb else b.dtype
+    if (a.ndim == 0) != (b.ndim == 0):
+        return b.dtype if a.ndim == 0 else a.dtype
+    return np.promote_types(a.dtype, b.dtype)
+
+
 def _binary(fn, a, b):
     if isinstance(a, Tensor):
         b = _as_tensor_like(b, a)
     else:
         a = _as_tensor_like(a, b)
-    if a.dtype != b.dtype:  # an integer tensor with a float scalar gives the float dtype (not NumPy's float64)
-        if a.dtype.kind in "iub" and b.dtype.kind == "f" and b.ndim == 0:
-            a = a.to(b.dtype)
-        elif b.dtype.kind in "iub" and a.dtype.kind == "f" and a.ndim == 0:
-            b = b.to(a.dtype)
+    if a.dtype != b.dtype and a.dtype.kind in "biuf" and b.dtype.kind in "biuf":
+        dtype = _promoted_dtype(a, b)
+        a, b = a.to(dtype), b.to(dtype)
+    if fn is arith.Div and a.dtype.kind in "biu":  # true division of integers gives the default float dtype
+        a, b = a.to(default_dtype), b.to(default_dtype)
     return fn.apply(a, b)
 
 
@@ -1031,9 +1066,22 @@ def ones(*shape, dtype=None, requires_grad=False, device=None):
     return Tensor(xp.ones(_shape_arg(shape), dtype=dtype or default_dtype), requires_grad=requires_grad)
 
 
+def _fill_dtype(fill_value):
+    """The dtype PyTorch infers from a fill value: bool, int64 for ints, else the default float dtype."""
+    if isinstance(fill_value, (bool, np.bool_)):
+        return bool_
+    if isinstance(fill_value, numbers.Integral):
+        return int64
+    return default_dtype
+
+
 def full(shape, fill_value, dtype=None, requires_grad=False, device=None):
+    """A tensor of `shape` filled with `fill_value`; its dtype follows the value (``full((3,), -100)`` is
+    int64, usable as class labels), as in PyTorch."""
     xp = module_for_device("cpu" if device is None else device)
-    return Tensor(xp.full(tuple(shape), fill_value, dtype=dtype or default_dtype), requires_grad=requires_grad)
+    shape = (shape,) if isinstance(shape, numbers.Integral) else tuple(shape)
+    dtype = dtype or _fill_dtype(fill_value)
+    return Tensor(xp.full(shape, fill_value, dtype=dtype), requires_grad=requires_grad)
 
 
 def _like(t, device):
@@ -1086,7 +1134,9 @@ def arange(start, end=None, step=1, dtype=None, device=None):
 def cat(tensors, dim=0):
     """Concatenation along an existing dim."""
     tensors = [t if isinstance(t, Tensor) else Tensor(t) for t in tensors]
-    return shape.Cat.apply(*tensors, dim=dim)
+    if not tensors:
+        raise ValueError("cat: expected a non-empty sequence of tensors")
+    return shape.Cat.apply(*tensors, dim=_wrap_dim(dim, tensors[0].ndim))
 
 
 def stack(tensors, dim=0):

@@ -1,6 +1,6 @@
 """Reverse-mode automatic differentiation, all in Python (DESIGN: autograd lives only here)."""
-from .api import grad
-from .function import Function, backward
+from .api import backward, grad
+from .function import Function
 from .grad_mode import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
 from .gradcheck import gradcheck
 

@@ -4,6 +4,53 @@ from __future__ import annotations
 from .function import run_backward
 
 
+def _seeds(who, outputs, grad_outputs, create_graph):
+    """The gradient each output's backward starts from (1 for one-element outputs): arrays, or Tensors
+    when the backward pass is recorded."""
+    from ..tensor import Tensor
+
+    if grad_outputs is None:
+        grad_outputs = [None] * len(outputs)
+    elif isinstance(grad_outputs, Tensor):
+        grad_outputs = [grad_outputs]
+    grad_outputs = list(grad_outputs)
+    if len(grad_outputs) != len(outputs):
+        raise ValueError(f"{who}: {len(outputs)} outputs but {len(grad_outputs)} grad_outputs")
+    seeds = []
+    for out, g in zip(outputs, grad_outputs):
+        if not isinstance(out, Tensor) or not out.requires_grad:
+            raise RuntimeError(f"{who}: an output does not require grad (no recorded graph)")
+        if g is None:
+            if out.numel() != 1:
+                raise RuntimeError(f"{who}: grad_outputs is needed for a non-scalar output of shape {out.shape}")
+            g = Tensor(out._data.dtype.type(1) + 0 * out._data)
+        elif not isinstance(g, Tensor):
+            g = Tensor(g)
+        if g.shape != out.shape:
+            raise ValueError(f"{who}: grad_output shape {g.shape} does not match output shape {out.shape}")
+        seeds.append(g if create_graph else g._data)
+    return seeds
+
+
+def backward(tensors, grad_tensors=None, retain_graph=None, create_graph=False):
+    """``torch.autograd.backward``: accumulates into ``.grad`` the gradients of `tensors` (a Tensor or a
+    sequence, one pass through their shared graph), each seeded with its entry of `grad_tensors` (1 for
+    one-element tensors). ``retain_graph`` defaults to ``create_graph``, as in ``Tensor.backward``.
+
+    Example:
+        >>> x = dlcore.tensor([1.0, 2.0], requires_grad=True)
+        >>> dlcore.autograd.backward([(x * x).sum(), x.sum()])
+        >>> x.grad.tolist()
+        [3.0, 5.0]
+    """
+    from ..tensor import Tensor
+
+    tensors = [tensors] if isinstance(tensors, Tensor) else list(tensors)
+    seeds = _seeds("backward", tensors, grad_tensors, create_graph)
+    retain = create_graph if retain_graph is None else retain_graph
+    run_backward(tensors, seeds, retain_graph=retain, create_graph=create_graph)
+
+
 def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=False, allow_unused=False):
     """The gradients of `outputs` w.r.t. `inputs` (a tuple of Tensors), leaving every ``.grad`` alone.
 
@@ -34,26 +81,7 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
             raise TypeError(f"grad: inputs must be Tensors, got {type(t).__name__}")
         if not t.requires_grad:
             raise RuntimeError(f"grad: an input of shape {t.shape} does not require grad")
-    if grad_outputs is None:
-        grad_outputs = [None] * len(outputs)
-    elif isinstance(grad_outputs, Tensor):
-        grad_outputs = [grad_outputs]
-    grad_outputs = list(grad_outputs)
-    if len(grad_outputs) != len(outputs):
-        raise ValueError(f"grad: {len(outputs)} outputs but {len(grad_outputs)} grad_outputs")
-    seeds = []
-    for out, g in zip(outputs, grad_outputs):
-        if not isinstance(out, Tensor) or not out.requires_grad:
-            raise RuntimeError("grad: an output does not require grad (no recorded graph)")
-        if g is None:
-            if out.numel() != 1:
-                raise RuntimeError(f"grad: grad_outputs is needed for a non-scalar output of shape {out.shape}")
-            g = Tensor(out._data.dtype.type(1) + 0 * out._data)
-        elif not isinstance(g, Tensor):
-            g = Tensor(g)
-        if g.shape != out.shape:
-            raise ValueError(f"grad: grad_output shape {g.shape} does not match output shape {out.shape}")
-        seeds.append(g if create_graph else g._data)
+    seeds = _seeds("grad", outputs, grad_outputs, create_graph)
     retain = create_graph if retain_graph is None else retain_graph
     results = run_backward(outputs, seeds, retain_graph=retain, create_graph=create_graph, inputs=inputs)
     out = []

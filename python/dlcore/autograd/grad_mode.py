@@ -17,8 +17,21 @@ def is_grad_enabled() -> bool:
     return _state.enabled
 
 
-def set_grad_enabled(mode: bool) -> None:
-    _state.enabled = bool(mode)
+class set_grad_enabled:
+    """Turns grad recording on or off: at once when called, and for a block as a context manager
+    (``with dlcore.set_grad_enabled(phase == "train"):``, PyTorch's habit), restoring the previous mode
+    when the block ends."""
+
+    def __init__(self, mode: bool):
+        self._previous = _state.enabled
+        _state.enabled = bool(mode)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        _state.enabled = self._previous
+        return False
 
 
 class _GradMode(contextlib.ContextDecorator):
@@ -28,11 +41,11 @@ class _GradMode(contextlib.ContextDecorator):
 
     def __enter__(self):
         self._previous = is_grad_enabled()
-        set_grad_enabled(self._mode)
+        _state.enabled = self._mode
         return self
 
     def __exit__(self, *exc):
-        set_grad_enabled(self._previous)
+        _state.enabled = self._previous
         return False
 
 

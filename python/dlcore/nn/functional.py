@@ -6,6 +6,8 @@ from such functions. ``with dlcore.backend("onednn"):`` switches the backend.
 """
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 
 from .._device import array_like, check_same_device
@@ -208,7 +210,7 @@ def local_response_norm(input, size, alpha=1e-4, beta=0.75, k=1.0):
 
 def batch_norm(input, running_mean, running_var, weight=None, bias=None, training=False, momentum=0.1,
                eps=1e-5):
-    """Batch normalization per channel (dim 1) of (N, C) or (N, C, H, W) input.
+    """Batch normalization per channel (dim 1) of (N, C), (N, C, L) or (N, C, H, W) (or more dims) input.
 
     Training mode normalizes with the batch statistics and updates
     ``running_mean``/``running_var`` in place (unbiased variance); otherwise the
@@ -217,6 +219,10 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
     rm = running_mean._data if isinstance(running_mean, Tensor) else running_mean
     rv = running_var._data if isinstance(running_var, Tensor) else running_var
     _check_dtypes("batch_norm", input, weight, bias)
+    if input.ndim == 3 or input.ndim > 4:  # (N, C, L) of BatchNorm1d, (N, C, D, H, W): the kernels take 4-D
+        out = batch_norm(input.reshape(input.shape[:2] + (-1, 1)), running_mean, running_var, weight, bias,
+                         training, momentum, eps)
+        return out.reshape(input.shape)
     if training:
         return norm.BatchNormTraining.apply(input, weight, bias, rm, rv, momentum=float(momentum), eps=float(eps))
     if rm is None or rv is None:
@@ -232,12 +238,20 @@ def dropout(input, p=0.5, training=True, inplace=False):
 
 
 # ---- softmax and losses --------------------------------------------------------------
+def _implicit_softmax_dim(name, ndim):
+    """PyTorch's choice when `dim` is not given (deprecated there, with this warning): dim 0 for 0-, 1- and
+    3-D input, else dim 1 (the channels of (N, C, H, W), not the last dim)."""
+    warnings.warn(f"Implicit dimension choice for {name} has been deprecated. Change the call to include dim=X "
+                  f"as an argument.", UserWarning, stacklevel=3)
+    return 0 if ndim in (0, 1, 3) else 1
+
+
 def softmax(input, dim=None):
-    return sm.Softmax.apply(input, -1 if dim is None else dim)
+    return sm.Softmax.apply(input, _implicit_softmax_dim("softmax", input.ndim) if dim is None else dim)
 
 
 def log_softmax(input, dim=None):
-    return sm.LogSoftmax.apply(input, -1 if dim is None else dim)
+    return sm.LogSoftmax.apply(input, _implicit_softmax_dim("log_softmax", input.ndim) if dim is None else dim)
 
 
 def cross_entropy(input, target, weight=None, ignore_index=-100, reduction="mean", label_smoothing=0.0):
@@ -252,7 +266,9 @@ def cross_entropy(input, target, weight=None, ignore_index=-100, reduction="mean
     nll_loss, which handles both.
     """
     if input.ndim != 2:
-        raise ValueError(f"cross_entropy expects logits (N, C), got {input.shape}")
+        rows, target_rows = _class_rows("cross_entropy", input, target)
+        loss = cross_entropy(rows, target_rows, weight, ignore_index, reduction, label_smoothing)
+        return _unrows(loss, input, reduction)
     t = target if isinstance(target, Tensor) else np.asarray(target)
     if t.dtype.kind == "f" and tuple(t.shape) == input.shape:
         return _cross_entropy_probabilities(input, target, weight, reduction, label_smoothing)
@@ -264,11 +280,51 @@ def cross_entropy(input, target, weight=None, ignore_index=-100, reduction="mean
         logp = log_softmax(input, dim=1)
         loss = nll_loss(logp, target, weight=weight, ignore_index=ignore_index, reduction=reduction)
         if label_smoothing:
-            raise NotImplementedError("cross_entropy: label_smoothing with weight/ignore_index")
+            smooth = _smoothing_term(logp, target, weight, ignore_index, reduction)
+            loss = loss * (1.0 - label_smoothing) + smooth * (label_smoothing / input.shape[1])
         return loss
     per_sample = sm.CrossEntropy.apply(input, target.astype(np.int64, copy=False),
                                        label_smoothing=float(label_smoothing))
     return _reduce(per_sample, reduction)
+
+
+def _class_rows(op, input, target):
+    """PyTorch's other class-loss layouts as the (N, C) one: logits (C,) with a 0-d target, and
+    (N, C, d1, ...) with targets (N, d1, ...) (segmentation), the class dim moved last and the rest flattened
+    to rows. Class-probability targets of the input's shape move with it."""
+    if input.ndim < 1:
+        raise ValueError(f"{op} expects logits (N, C), (C,) or (N, C, d1, ...), got {input.shape}")
+    t = target if isinstance(target, Tensor) else Tensor(np.asarray(target))
+    probs = t.dtype.kind == "f" and t.shape == input.shape
+    if input.ndim == 1:
+        return input.reshape(1, -1), (t.reshape(1, -1) if probs else t.reshape(1))
+    want = (input.shape[0],) + input.shape[2:]
+    if not probs and t.shape != want:
+        raise ValueError(f"{op}: target shape {t.shape} does not match input {input.shape} (expected {want})")
+    last = (0,) + tuple(range(2, input.ndim)) + (1,)
+    rows = input.permute(last).reshape(-1, input.shape[1])
+    return rows, (t.permute(last).reshape(rows.shape) if probs else t.reshape(-1))
+
+
+def _unrows(loss, input, reduction):
+    """Per-sample losses of _class_rows' rows back in the input's layout (reduced losses are scalars)."""
+    if reduction != "none":
+        return loss
+    return loss.reshape(() if input.ndim == 1 else (input.shape[0],) + input.shape[2:])
+
+
+def _smoothing_term(logp, target, weight, ignore_index, reduction):
+    """Label smoothing's uniform part for class-index targets, as PyTorch: -sum_c w_c logp_c per sample
+    (0 where the target is ignored); 'mean' divides by nll_loss's divisor, the summed weight of the
+    targets kept."""
+    xp = array_module(target)
+    valid = target != ignore_index
+    w = xp.ones(logp.shape[1], dtype=logp.dtype) if weight is None else \
+        _target_array(weight, logp).astype(logp.dtype)
+    smooth = -(logp * Tensor(w)).sum(dim=1) * Tensor(valid.astype(logp.dtype))
+    if reduction == "mean":
+        return smooth.sum() / float(w[target[valid]].sum())
+    return _reduce(smooth, reduction)
 
 
 def _check_class_target(op, target, input):
@@ -302,6 +358,9 @@ def _cross_entropy_probabilities(input, target, weight, reduction, label_smoothi
 
 def nll_loss(input, target, weight=None, ignore_index=-100, reduction="mean"):
     """-input[i, target[i]] (input holds log-probabilities (N, C)), weighted and averaged like PyTorch."""
+    if input.ndim != 2:
+        rows, target_rows = _class_rows("nll_loss", input, target)
+        return _unrows(nll_loss(rows, target_rows, weight, ignore_index, reduction), input, reduction)
     target = _target_array(target, input)
     _check_class_target("nll_loss", target, input)
     target = target.astype(np.int64, copy=False)

@@ -39,12 +39,19 @@ class Module:
 
     # ---- registration -----------------------------------------------------
     def __setattr__(self, name, value):
+        """PyTorch's rules: a Parameter or Module registers (replacing a plain attribute of that name); a
+        registered buffer stays a buffer when a Tensor or None is assigned (`self.running_mean = new` keeps it
+        saved); a registered parameter takes only a Parameter or None (a plain Tensor would silently drop it
+        from parameters() and state_dict)."""
         if "_parameters" not in self.__dict__:
             raise AttributeError("call Module.__init__() before assigning attributes")
         if name in self._buffers and (value is None or (isinstance(value, Tensor)
                                                         and not isinstance(value, Parameter))):
-            self._buffers[name] = value  # stays a buffer, as in PyTorch (`self.running_mean = new` keeps it saved)
+            self._buffers[name] = value
             return
+        if name in self._parameters and value is not None and not isinstance(value, Parameter):
+            raise TypeError(f"cannot assign '{type(value).__name__}' as parameter '{name}' (dlcore.nn.Parameter "
+                            f"or None expected)")
         for table in (self._parameters, self._modules, self._buffers):
             table.pop(name, None)
         if isinstance(value, Parameter):

@@ -81,7 +81,10 @@ class Pow(Function):
         a, b = self.a, self.b
         da = db = None
         if self.needs_input_grad[0]:
-            da = unbroadcast(g * b * xp.power(a, b - 1), a.shape)
+            with np.errstate(divide="ignore", invalid="ignore"):  # 0 ** -1 where b == 0, masked below
+                slope = b * xp.power(a, b - 1)
+            slope = xp.where(b == 0, 0, slope)  # d/da a^0 is 0, also at a = 0 (not 0 * inf = nan), as PyTorch
+            da = unbroadcast(g * slope, a.shape)
         if self.needs_input_grad[1]:
             log_a = xp.log(xp.where(a > 0, a, 1))  # d/db a^b = a^b log a, defined for a > 0
             db = unbroadcast(g * self.y * log_a, b.shape)

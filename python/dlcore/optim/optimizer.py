@@ -12,6 +12,7 @@ import copy
 import numpy as np
 
 from .._device import array_like, is_array
+from ..autograd import enable_grad
 from ..ops._common import array_module
 from ..tensor import Tensor
 from . import _fused
@@ -63,7 +64,13 @@ class Optimizer:
     #: 'sgd', 'adam', 'adamw', 'adadelta': the fused multi-tensor kernel this optimizer may use (optim/_fused.py)
     _fused_kind = None
 
-    def step(self):
+    def step(self, closure=None):
+        """One update of every parameter with a gradient. `closure` (optional, as PyTorch's) re-evaluates
+        the model and returns the loss, which step returns."""
+        loss = None
+        if closure is not None:
+            with enable_grad():
+                loss = closure()
         for group in self.param_groups:
             if not (self._fused_kind and _fused.try_step(self, group, self._fused_kind)):
                 for p, g, state in self._params_with_grad(group):
@@ -71,6 +78,7 @@ class Optimizer:
             for p in group["params"]:
                 if p.grad is not None:  # changed in place: autograd and autocast's weight cache see it
                     p._version_counter()[0] += 1
+        return loss
 
     def _update(self, param, grad, state, group):  # pragma: no cover - abstract
         raise NotImplementedError

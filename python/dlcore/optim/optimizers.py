@@ -40,14 +40,16 @@ class SGD(Optimizer):
 
 
 class Adam(Optimizer):
-    """Adam (Kingma & Ba 2015) with bias correction; weight_decay is L2 added to the gradient."""
+    """Adam (Kingma & Ba 2015) with bias correction; weight_decay is L2 added to the gradient. ``amsgrad``
+    divides by the running maximum of the second moment (Reddi et al. 2018; the NumPy formulas only)."""
 
     decoupled = False
     _fused_kind = "adam"
 
-    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0, l1=0.0, fused=None):
-        super().__init__(params, dict(lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay, l1=l1,
-                                      fused=fused))
+    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0, amsgrad=False, l1=0.0,
+                 fused=None):
+        super().__init__(params, dict(lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay,
+                                      amsgrad=amsgrad, l1=l1, fused=fused))
 
     def _update(self, p, g, state, group):
         xp = array_module(p)
@@ -65,6 +67,10 @@ class Adam(Optimizer):
         m += (1 - b1) * g
         v *= b2
         v += (1 - b2) * g * g
+        if group["amsgrad"]:
+            v_max = state.setdefault("max_exp_avg_sq", xp.zeros_like(p))
+            xp.maximum(v_max, v, out=v_max)
+            v = v_max
         m_hat = m / (1 - b1 ** t)
         v_hat = v / (1 - b2 ** t)
         p -= (lr * m_hat / (xp.sqrt(v_hat) + eps)).astype(p.dtype, copy=False)
@@ -76,8 +82,9 @@ class AdamW(Adam):
     decoupled = True
     _fused_kind = "adamw"
 
-    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=1e-2, l1=0.0, fused=None):
-        super().__init__(params, lr, betas, eps, weight_decay, l1, fused)
+    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=1e-2, amsgrad=False, l1=0.0,
+                 fused=None):
+        super().__init__(params, lr, betas, eps, weight_decay, amsgrad, l1, fused)
 
 
 class Adagrad(Optimizer):
