@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 import dlcore
-from dlcore import optim
+from dlcore import nn, optim
 
 
 def run(make_opt, steps=4, seed=0):
@@ -211,3 +211,49 @@ def test_lambda_lr_per_group_applies_epoch_zero_at_construction():
     assert set(sched.state_dict()) == {"base_lrs", "last_epoch"}  # no functions in a checkpoint
     with pytest.raises(ValueError, match="2 parameter groups"):
         optim.lr_scheduler.LambdaLR(opt, [lambda e: 1.0])
+
+
+# Where torch 2.14 (float64) ends after 8 steps on f(w) = sum(a w^3 / 3 + b w) from w0 (printed to 17 digits);
+# a cubic, so the gradient a w^2 + b changes along the way and every moment buffer matters.
+_TORCH_ENDPOINTS = {
+    "adamax": (lambda p: optim.Adamax(p, lr=0.05, weight_decay=0.1),
+               [0.45870341655884056, -0.027652859103609845, 1.1593714449873849]),
+    "nadam": (lambda p: optim.NAdam(p, lr=0.05, weight_decay=0.1),
+              [0.5093368605127425, -0.06046836768801381, 1.1336778827318126]),
+    "nadam_decoupled": (lambda p: optim.NAdam(p, lr=0.05, weight_decay=0.1, decoupled_weight_decay=True),
+                        [0.4874783887270938, -0.04786739181315561, 1.0281496463463595]),
+    "radam": (lambda p: optim.RAdam(p, lr=0.05, weight_decay=0.1),
+              [0.6760523953845579, -0.20181614615626367, 1.4494128041587755]),
+    "radam_decoupled": (lambda p: optim.RAdam(p, lr=0.05, betas=(0.8, 0.9), weight_decay=0.1,
+                                              decoupled_weight_decay=True),
+                        [0.6241579737369071, -0.1538473941129772, 1.38306569841474]),
+    "sgd_maximize": (lambda p: optim.SGD(p, lr=0.01, momentum=0.9, maximize=True),
+                     [0.926568782851871, -0.5763952013715099, 1.5068203715020716]),
+    "adam_amsgrad_maximize": (lambda p: optim.Adam(p, lr=0.01, amsgrad=True, maximize=True, weight_decay=0.1),
+                              [0.8803091201795888, -0.4794090290308345, 1.4224240888416266]),
+}
+
+
+@pytest.mark.parametrize("name", sorted(_TORCH_ENDPOINTS))
+def test_optimizers_reach_torchs_endpoint(name):
+    make, want = _TORCH_ENDPOINTS[name]
+    a, b = np.array([0.5, 2.0, -0.3]), np.array([0.1, -1.0, 0.7])
+    w = nn.Parameter(np.array([0.8, -0.4, 1.5]))
+    opt = make([w])
+    for _ in range(8):
+        opt.zero_grad()
+        (dlcore.tensor(a) * w * w * w / 3 + dlcore.tensor(b) * w).sum().backward()
+        opt.step()
+    # NAdam: torch keeps its momentum product as a float32 scalar; dlcore in float64 (5e-10 apart)
+    np.testing.assert_allclose(w.numpy(), want, rtol=1e-8 if name.startswith("nadam") else 1e-13)
+
+
+def test_maximize_is_not_in_the_fused_kernels():
+    w = nn.Parameter(np.ones(3, np.float32))
+    opt = optim.SGD([w], lr=0.1, maximize=True, fused=True)
+    w.grad = dlcore.tensor(np.ones(3, np.float32))
+    with pytest.raises(RuntimeError, match="maximize is not in the fused kernel"):
+        opt.step()
+    opt = optim.SGD([w], lr=0.1, maximize=True)  # fused=None: the NumPy formula, ascending
+    opt.step()
+    np.testing.assert_array_equal(w.numpy(), np.full(3, 1.1, np.float32))

@@ -35,10 +35,11 @@ def try_step(opt, group, kind):
     fused = group.get("fused")
     if fused is False:
         return False
-    if group.get("amsgrad"):  # the fused Adam kernel keeps no running maximum of the second moment
-        if fused:
-            _refuse(opt, "amsgrad is not in the fused kernel")
-        return False
+    for option in ("amsgrad", "maximize"):  # not in the fused kernels (amsgrad: no running maximum of v)
+        if group.get(option):
+            if fused:
+                _refuse(opt, f"{option} is not in the fused kernel")
+            return False
     items = _items(opt, group)
     for p, g, state in items:
         arrays = [p, g] + [v for v in state.values() if not isinstance(v, (int, float))]

@@ -57,6 +57,8 @@ class Optimizer:
         for p in group["params"]:
             if p.grad is not None:
                 g = p.grad._data
+                if group.get("maximize"):  # gradient ascent (torch's maximize=True): the rules see -g
+                    g = -g
                 if group["l1"]:
                     g = g + group["l1"] * array_module(p._data).sign(p._data)
                 yield p, g, self.state.setdefault(id(p), {})

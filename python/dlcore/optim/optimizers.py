@@ -8,6 +8,8 @@ the parameter's array, and the state buffers are made like the parameter.
 """
 from __future__ import annotations
 
+import math
+
 from ..ops._common import array_module
 from .optimizer import Optimizer
 
@@ -17,12 +19,12 @@ class SGD(Optimizer):
 
     _fused_kind = "sgd"
 
-    def __init__(self, params, lr=1e-3, momentum=0.0, dampening=0.0, weight_decay=0.0, nesterov=False, l1=0.0,
-                 fused=None):
+    def __init__(self, params, lr=1e-3, momentum=0.0, dampening=0.0, weight_decay=0.0, nesterov=False, *,
+                 maximize=False, l1=0.0, fused=None):
         if nesterov and (momentum <= 0 or dampening != 0):
             raise ValueError("SGD: nesterov needs momentum > 0 and dampening == 0")
         super().__init__(params, dict(lr=lr, momentum=momentum, dampening=dampening, weight_decay=weight_decay,
-                                      nesterov=nesterov, l1=l1, fused=fused))
+                                      nesterov=nesterov, maximize=maximize, l1=l1, fused=fused))
 
     def _update(self, p, g, state, group):
         if group["weight_decay"]:
@@ -46,10 +48,10 @@ class Adam(Optimizer):
     decoupled = False
     _fused_kind = "adam"
 
-    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0, amsgrad=False, l1=0.0,
-                 fused=None):
+    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0, amsgrad=False, *,
+                 maximize=False, l1=0.0, fused=None):
         super().__init__(params, dict(lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay,
-                                      amsgrad=amsgrad, l1=l1, fused=fused))
+                                      amsgrad=amsgrad, maximize=maximize, l1=l1, fused=fused))
 
     def _update(self, p, g, state, group):
         xp = array_module(p)
@@ -82,18 +84,19 @@ class AdamW(Adam):
     decoupled = True
     _fused_kind = "adamw"
 
-    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=1e-2, amsgrad=False, l1=0.0,
-                 fused=None):
-        super().__init__(params, lr, betas, eps, weight_decay, amsgrad, l1, fused)
+    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=1e-2, amsgrad=False, *,
+                 maximize=False, l1=0.0, fused=None):
+        super().__init__(params, lr, betas, eps, weight_decay, amsgrad, maximize=maximize, l1=l1, fused=fused)
 
 
 class Adagrad(Optimizer):
     """sum += g^2; p -= lr / (1 + (t-1) lr_decay) * g / (sqrt(sum) + eps)."""
 
     def __init__(self, params, lr=1e-2, lr_decay=0.0, weight_decay=0.0, initial_accumulator_value=0.0, eps=1e-10,
-                 l1=0.0):
+                 *, maximize=False, l1=0.0):
         super().__init__(params, dict(lr=lr, lr_decay=lr_decay, weight_decay=weight_decay,
-                                      initial_accumulator_value=initial_accumulator_value, eps=eps, l1=l1))
+                                      initial_accumulator_value=initial_accumulator_value, eps=eps,
+                                      maximize=maximize, l1=l1))
 
     def _update(self, p, g, state, group):
         xp = array_module(p)
@@ -112,8 +115,9 @@ class Adadelta(Optimizer):
 
     _fused_kind = "adadelta"
 
-    def __init__(self, params, lr=1.0, rho=0.9, eps=1e-6, weight_decay=0.0, l1=0.0, fused=None):
-        super().__init__(params, dict(lr=lr, rho=rho, eps=eps, weight_decay=weight_decay, l1=l1, fused=fused))
+    def __init__(self, params, lr=1.0, rho=0.9, eps=1e-6, weight_decay=0.0, *, maximize=False, l1=0.0, fused=None):
+        super().__init__(params, dict(lr=lr, rho=rho, eps=eps, weight_decay=weight_decay, maximize=maximize, l1=l1,
+                                      fused=fused))
 
     def _update(self, p, g, state, group):
         xp = array_module(p)
@@ -134,10 +138,10 @@ class Adadelta(Optimizer):
 class RMSprop(Optimizer):
     """v = alpha v + (1-alpha) g^2; p -= lr g / (sqrt(v) + eps) (with optional momentum and centering)."""
 
-    def __init__(self, params, lr=1e-2, alpha=0.99, eps=1e-8, weight_decay=0.0, momentum=0.0, centered=False,
-                 l1=0.0):
+    def __init__(self, params, lr=1e-2, alpha=0.99, eps=1e-8, weight_decay=0.0, momentum=0.0, centered=False, *,
+                 maximize=False, l1=0.0):
         super().__init__(params, dict(lr=lr, alpha=alpha, eps=eps, weight_decay=weight_decay, momentum=momentum,
-                                      centered=centered, l1=l1))
+                                      centered=centered, maximize=maximize, l1=l1))
 
     def _update(self, p, g, state, group):
         xp = array_module(p)
@@ -167,3 +171,107 @@ class RMSprop(Optimizer):
             p -= (group["lr"] * buf).astype(p.dtype, copy=False)
         else:
             p -= (group["lr"] * g / avg).astype(p.dtype, copy=False)
+
+
+class _AdamFamily(Optimizer):
+    """Shared by Adamax, NAdam and RAdam: betas/eps/weight_decay groups, the first moment, L2 or decoupled decay."""
+
+    def __init__(self, params, defaults):
+        b1, b2 = defaults["betas"]
+        if not (0 <= b1 < 1 and 0 <= b2 < 1):
+            raise ValueError(f"{type(self).__name__}: betas must be in [0, 1), got {defaults['betas']}")
+        super().__init__(params, dict(defaults, betas=(b1, b2)))
+
+    def _decayed(self, p, g, group):
+        """The gradient with L2 decay added, or p shrunk in place first (decoupled_weight_decay, AdamW's rule)."""
+        wd = group["weight_decay"]
+        if wd and group.get("decoupled_weight_decay"):
+            p *= p.dtype.type(1 - group["lr"] * wd)
+        elif wd:
+            g = g + wd * p
+        return g
+
+    @staticmethod
+    def _moments(p, g, state, b1, b2, second=True):
+        """Step count and the moment buffers (created on the first step), the first one updated."""
+        xp = array_module(p)
+        if "step" not in state:
+            state.update(step=0, exp_avg=xp.zeros_like(p))
+            state["exp_avg_sq" if second else "exp_inf"] = xp.zeros_like(p)
+        state["step"] += 1
+        m = state["exp_avg"]
+        m *= b1
+        m += (1 - b1) * g
+        return state["step"], m
+
+
+class Adamax(_AdamFamily):
+    """Adam with the infinity norm: u = max(b2 u, |g| + eps); p -= lr / (1 - b1^t) * m / u (torch's formula)."""
+
+    def __init__(self, params, lr=2e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0, *, maximize=False, l1=0.0):
+        super().__init__(params, dict(lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay,
+                                      maximize=maximize, l1=l1))
+
+    def _update(self, p, g, state, group):
+        xp = array_module(p)
+        (b1, b2), eps = group["betas"], group["eps"]
+        g = self._decayed(p, g, group)
+        t, m = self._moments(p, g, state, b1, b2, second=False)
+        u = state["exp_inf"]
+        xp.maximum(u * b2, xp.abs(g) + eps, out=u)
+        p -= (group["lr"] / (1 - b1 ** t) * m / u).astype(p.dtype, copy=False)
+
+
+class NAdam(_AdamFamily):
+    """Adam with Nesterov momentum (Dozat 2016) and torch's momentum schedule
+    mu_t = b1 (1 - 0.96^(t psi) / 2), psi = momentum_decay."""
+
+    def __init__(self, params, lr=2e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0, momentum_decay=4e-3, *,
+                 decoupled_weight_decay=False, maximize=False, l1=0.0):
+        super().__init__(params, dict(lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay,
+                                      momentum_decay=momentum_decay, decoupled_weight_decay=decoupled_weight_decay,
+                                      maximize=maximize, l1=l1))
+
+    def _update(self, p, g, state, group):
+        xp = array_module(p)
+        lr, (b1, b2), eps, psi = group["lr"], group["betas"], group["eps"], group["momentum_decay"]
+        g = self._decayed(p, g, group)
+        t, m = self._moments(p, g, state, b1, b2)
+        v = state["exp_avg_sq"]
+        v *= b2
+        v += (1 - b2) * g * g
+        mu = b1 * (1 - 0.5 * 0.96 ** (t * psi))
+        mu_next = b1 * (1 - 0.5 * 0.96 ** ((t + 1) * psi))
+        state["mu_product"] = mu_product = state.get("mu_product", 1.0) * mu
+        denom = xp.sqrt(v / (1 - b2 ** t)) + eps
+        update = lr * (1 - mu) / (1 - mu_product) * g / denom
+        update += lr * mu_next / (1 - mu_product * mu_next) * m / denom
+        p -= update.astype(p.dtype, copy=False)
+
+
+class RAdam(_AdamFamily):
+    """Rectified Adam (Liu et al. 2020): SGD with momentum while the variance of the adaptive rate is
+    intractable (rho_t <= 5), then Adam scaled by the rectification term (torch's formula)."""
+
+    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0, *,
+                 decoupled_weight_decay=False, maximize=False, l1=0.0):
+        super().__init__(params, dict(lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay,
+                                      decoupled_weight_decay=decoupled_weight_decay, maximize=maximize, l1=l1))
+
+    def _update(self, p, g, state, group):
+        xp = array_module(p)
+        lr, (b1, b2), eps = group["lr"], group["betas"], group["eps"]
+        g = self._decayed(p, g, group)
+        t, m = self._moments(p, g, state, b1, b2)
+        v = state["exp_avg_sq"]
+        v *= b2
+        v += (1 - b2) * g * g
+        m_hat = m / (1 - b1 ** t)
+        rho_inf = 2 / (1 - b2) - 1
+        rho_t = rho_inf - 2 * t * b2 ** t / (1 - b2 ** t)
+        if rho_t > 5:
+            rect = math.sqrt((rho_t - 4) * (rho_t - 2) * rho_inf / ((rho_inf - 4) * (rho_inf - 2) * rho_t))
+            update = m_hat * (lr * rect * math.sqrt(1 - b2 ** t)) / (xp.sqrt(v) + eps)
+        else:
+            update = m_hat * lr
+        p -= update.astype(p.dtype, copy=False)
