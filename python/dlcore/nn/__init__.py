@@ -26,3 +26,22 @@ __all__ += [
     "AdaptiveAvgPool2d", "AdaptiveMaxPool2d", "ConvTranspose2d", "Dropout2d", "GELU", "GroupNorm", "LayerNorm",
     "ModuleDict", "ModuleList", "ParameterDict", "ParameterList", "SiLU", "Upsample",
 ]
+
+# More torch.nn layers: activations, losses, Embedding, 1-D convolution and pooling, padding (layers_more.py).
+from .layers_more import (  # noqa: E402
+    CELU, SELU, AvgPool1d, ConstantPad2d, Conv1d, CosineSimilarity, Embedding, Hardsigmoid, Hardswish, Hardtanh,
+    HuberLoss, InstanceNorm2d, KLDivLoss, LogSigmoid, MaxPool1d, Mish, PixelShuffle, PixelUnshuffle,
+    ReflectionPad2d, ReLU6, ReplicationPad2d, SmoothL1Loss, Softplus, Softsign, Unflatten, ZeroPad2d,
+)
+
+__all__ += [
+    "AvgPool1d", "CELU", "ConstantPad2d", "Conv1d", "CosineSimilarity", "Embedding", "Hardsigmoid", "Hardswish",
+    "Hardtanh", "HuberLoss", "InstanceNorm2d", "KLDivLoss", "LogSigmoid", "MaxPool1d", "Mish", "PixelShuffle",
+    "PixelUnshuffle", "ReflectionPad2d", "ReLU6", "ReplicationPad2d", "SELU", "SmoothL1Loss", "Softplus",
+    "Softsign", "Unflatten", "ZeroPad2d",
+]
+
+# Recurrent layers (recurrent.py).
+from .recurrent import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNCell  # noqa: E402
+
+__all__ += ["GRU", "GRUCell", "LSTM", "LSTMCell", "RNN", "RNNCell"]

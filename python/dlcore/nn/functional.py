@@ -427,8 +427,14 @@ from ._functional_layers import (  # noqa: E402, F401  (re-exported through __al
     one_hot, pad, silu,
 )
 from ._functional_layers import __all__ as _layers_all  # noqa: E402
+from ._functional_more import (  # noqa: E402, F401  (re-exported through __all__)
+    avg_pool1d, celu, conv1d, cosine_similarity, embedding, hardsigmoid, hardswish, hardtanh, huber_loss,
+    logsigmoid, max_pool1d, mish, normalize, pixel_shuffle, pixel_unshuffle, relu6, selu, smooth_l1_loss, softplus,
+    softsign,
+)
+from ._functional_more import __all__ as _more_all  # noqa: E402
 
-__all__ += _layers_all
+__all__ += _layers_all + _more_all
 
 
 # ---- distillation (appended: kl_div and Hinton et al.'s loss) ---------------------------

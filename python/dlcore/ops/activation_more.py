@@ -1,8 +1,9 @@
-"""GELU and SiLU: NumPy/CuPy formulas for every dtype (dlcore.kernels has no kernel for them).
+"""Activations without a dlcore.kernels kernel: NumPy/CuPy formulas for every dtype, each with its closed-form
+derivative (torch.nn.functional's definitions, its choices at the kinks included).
 
 GELU(x) = x * Phi(x) with Phi the standard normal CDF (``approximate="none"``,
 through erf) or 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))) (``"tanh"``).
-SiLU(x) = x * sigmoid(x).
+SiLU(x) = x * sigmoid(x). Softplus, Mish, LogSigmoid, Softsign, Hardtanh (ReLU6), Hardsigmoid, Hardswish.
 """
 from __future__ import annotations
 
@@ -64,3 +65,93 @@ class SiLU(Function):
     def backward(self, dy):
         s = self.s
         return dy * (s * (1 + self.x * (1 - s)))
+
+
+def _softplus(xp, z):
+    """log(1 + exp(z)) without overflow: max(z, 0) + log1p(exp(-|z|))."""
+    return xp.maximum(z, 0) + xp.log1p(xp.exp(-xp.abs(z)))
+
+
+class Softplus(Function):
+    """log(1 + exp(beta x)) / beta, and x itself where beta x > threshold (torch's linear region)."""
+
+    def forward(self, x, beta=1.0, threshold=20.0):
+        xp = array_module(x)
+        z = x * beta
+        self.linear, self.s = z > threshold, _sigmoid(xp, z)
+        return xp.where(self.linear, x, _softplus(xp, z) / beta).astype(x.dtype, copy=False)
+
+    def backward(self, dy):
+        return array_module(dy).where(self.linear, dy, dy * self.s)
+
+
+class Mish(Function):
+    """x tanh(softplus(x))."""
+
+    def forward(self, x):
+        xp = array_module(x)
+        self.x, self.t, self.s = x, xp.tanh(_softplus(xp, x)), _sigmoid(xp, x)
+        return x * self.t
+
+    def backward(self, dy):
+        t = self.t
+        return dy * (t + self.x * self.s * (1 - t * t))
+
+
+class LogSigmoid(Function):
+    """log(sigmoid(x)) = -softplus(-x)."""
+
+    def forward(self, x):
+        xp = array_module(x)
+        self.s_neg = _sigmoid(xp, -x)
+        return -_softplus(xp, -x)
+
+    def backward(self, dy):
+        return dy * self.s_neg
+
+
+class Softsign(Function):
+    """x / (1 + |x|)."""
+
+    def forward(self, x):
+        self.d = 1 + array_module(x).abs(x)
+        return x / self.d
+
+    def backward(self, dy):
+        return dy / (self.d * self.d)
+
+
+class Hardtanh(Function):
+    """clip(x, min_val, max_val); gradient 1 strictly inside (torch's choice at the ends: 0)."""
+
+    def forward(self, x, min_val=-1.0, max_val=1.0):
+        if min_val > max_val:
+            raise ValueError(f"hardtanh: min_val {min_val} is greater than max_val {max_val}")
+        self.inside = (x > min_val) & (x < max_val)
+        return array_module(x).clip(x, min_val, max_val)
+
+    def backward(self, dy):
+        return dy * self.inside
+
+
+class Hardsigmoid(Function):
+    """clip(x / 6 + 1/2, 0, 1); gradient 1/6 on (-3, 3)."""
+
+    def forward(self, x):
+        self.inside = (x > -3) & (x < 3)
+        return array_module(x).clip(x / 6 + 0.5, 0, 1).astype(x.dtype, copy=False)
+
+    def backward(self, dy):
+        return dy * self.inside / 6
+
+
+class Hardswish(Function):
+    """x clip(x + 3, 0, 6) / 6; gradient 0 up to -3, x/3 + 1/2 on (-3, 3), 1 from 3 on (torch's ends)."""
+
+    def forward(self, x):
+        self.x = x
+        return (x * array_module(x).clip(x + 3, 0, 6) / 6).astype(x.dtype, copy=False)
+
+    def backward(self, dy):
+        xp, x = array_module(dy), self.x
+        return xp.where(x <= -3, 0, xp.where(x < 3, dy * (x / 3 + 0.5), dy)).astype(dy.dtype, copy=False)

@@ -1,0 +1,356 @@
+"""More torch.nn layers: pointwise activations, robust and similarity losses, Embedding, 1-D convolution and
+pooling, padding, pixel shuffle, Unflatten, InstanceNorm2d (torch.nn names, arguments and defaults).
+
+Each is a thin holder of parameters around ``dlcore.nn.functional`` (``_functional_more.py``).
+"""
+from __future__ import annotations
+
+import math
+import numbers
+
+import numpy as np
+
+from ..tensor import Tensor, default_dtype
+from . import _functional_layers as FL
+from . import _functional_more as F
+from . import init
+from .module import Module, Parameter
+from .modules import _Loss
+
+
+# ---- activations ------------------------------------------------------------------------------------------------
+class _Pointwise(Module):
+    """A parameter-free activation: forward is `fn(input, **options)`."""
+
+    fn = None
+
+    def __init__(self, **options):
+        super().__init__()
+        self.options = options
+
+    def forward(self, input):
+        return type(self).fn(input, **self.options)
+
+    def extra_repr(self):
+        return ", ".join(f"{k}={v}" for k, v in self.options.items())
+
+
+class Softplus(_Pointwise):
+    fn = staticmethod(F.softplus)
+
+    def __init__(self, beta=1.0, threshold=20.0):
+        super().__init__(beta=beta, threshold=threshold)
+
+
+class Mish(_Pointwise):
+    fn = staticmethod(F.mish)
+
+    def __init__(self, inplace=False):
+        super().__init__()
+
+
+class LogSigmoid(_Pointwise):
+    fn = staticmethod(F.logsigmoid)
+
+
+class Softsign(_Pointwise):
+    fn = staticmethod(F.softsign)
+
+
+class Hardtanh(_Pointwise):
+    fn = staticmethod(F.hardtanh)
+
+    def __init__(self, min_val=-1.0, max_val=1.0, inplace=False):
+        super().__init__(min_val=min_val, max_val=max_val)
+
+
+class ReLU6(_Pointwise):
+    fn = staticmethod(F.relu6)
+
+    def __init__(self, inplace=False):
+        super().__init__()
+
+
+class Hardsigmoid(_Pointwise):
+    fn = staticmethod(F.hardsigmoid)
+
+    def __init__(self, inplace=False):
+        super().__init__()
+
+
+class Hardswish(_Pointwise):
+    fn = staticmethod(F.hardswish)
+
+    def __init__(self, inplace=False):
+        super().__init__()
+
+
+class SELU(_Pointwise):
+    fn = staticmethod(F.selu)
+
+    def __init__(self, inplace=False):
+        super().__init__()
+
+
+class CELU(_Pointwise):
+    fn = staticmethod(F.celu)
+
+    def __init__(self, alpha=1.0, inplace=False):
+        super().__init__(alpha=alpha)
+
+
+# ---- losses and similarities ----------------------------------------------------------------------------------
+class SmoothL1Loss(_Loss):
+    def __init__(self, reduction="mean", beta=1.0):
+        super().__init__(reduction)
+        self.beta = beta
+
+    def forward(self, input, target):
+        return F.smooth_l1_loss(input, target, self.reduction, self.beta)
+
+
+class HuberLoss(_Loss):
+    def __init__(self, reduction="mean", delta=1.0):
+        super().__init__(reduction)
+        self.delta = delta
+
+    def forward(self, input, target):
+        return F.huber_loss(input, target, self.reduction, self.delta)
+
+
+class KLDivLoss(_Loss):
+    """KL(target || exp(input)) with input log-probabilities; use reduction="batchmean" (torch's advice)."""
+
+    def __init__(self, reduction="mean", log_target=False):
+        super().__init__(reduction)
+        self.log_target = log_target
+
+    def forward(self, input, target):
+        from .functional import kl_div
+
+        return kl_div(input, target, self.reduction, self.log_target)
+
+
+class CosineSimilarity(Module):
+    def __init__(self, dim=1, eps=1e-8):
+        super().__init__()
+        self.dim, self.eps = dim, eps
+
+    def forward(self, x1, x2):
+        return F.cosine_similarity(x1, x2, self.dim, self.eps)
+
+
+# ---- embedding ------------------------------------------------------------------------------------------------
+class Embedding(Module):
+    """A lookup table weight (num_embeddings, embedding_dim), N(0, 1) initialised (row padding_idx zero)."""
+
+    def __init__(self, num_embeddings, embedding_dim, padding_idx=None, max_norm=None, norm_type=2.0,
+                 scale_grad_by_freq=False, sparse=False, _weight=None, _freeze=False, dtype=None):
+        super().__init__()
+        if padding_idx is not None:
+            if not -num_embeddings <= padding_idx < num_embeddings:
+                raise ValueError(f"Embedding: padding_idx {padding_idx} must be within num_embeddings "
+                                 f"{num_embeddings}")
+            padding_idx %= num_embeddings
+        self.num_embeddings, self.embedding_dim, self.padding_idx = num_embeddings, embedding_dim, padding_idx
+        self.max_norm, self.norm_type, self.scale_grad_by_freq, self.sparse = max_norm, norm_type, \
+            scale_grad_by_freq, sparse
+        if _weight is None:
+            self.weight = Parameter(np.empty((num_embeddings, embedding_dim), dtype=dtype or default_dtype))
+            self.reset_parameters()
+        else:
+            data = _weight._data if isinstance(_weight, Tensor) else np.asarray(_weight)
+            if data.shape != (num_embeddings, embedding_dim):
+                raise ValueError(f"Embedding: _weight has shape {data.shape}, expected "
+                                 f"{(num_embeddings, embedding_dim)}")
+            self.weight = Parameter(data, requires_grad=not _freeze)
+
+    def reset_parameters(self):
+        init.normal_(self.weight)
+        if self.padding_idx is not None:
+            self.weight._data[self.padding_idx] = 0
+
+    @classmethod
+    def from_pretrained(cls, embeddings, freeze=True, padding_idx=None, max_norm=None, norm_type=2.0,
+                        scale_grad_by_freq=False, sparse=False):
+        """An Embedding holding `embeddings` (2-D) as its weight, frozen unless ``freeze=False``."""
+        data = embeddings._data if isinstance(embeddings, Tensor) else np.asarray(embeddings)
+        if data.ndim != 2:
+            raise ValueError(f"Embedding.from_pretrained: embeddings must be 2-D, got shape {data.shape}")
+        return cls(data.shape[0], data.shape[1], padding_idx, max_norm, norm_type, scale_grad_by_freq, sparse,
+                   _weight=data.copy(), _freeze=freeze)
+
+    def forward(self, input):
+        return F.embedding(input, self.weight, self.padding_idx, self.max_norm, self.norm_type,
+                           self.scale_grad_by_freq, self.sparse)
+
+    def extra_repr(self):
+        s = f"{self.num_embeddings}, {self.embedding_dim}"
+        return s + (f", padding_idx={self.padding_idx}" if self.padding_idx is not None else "")
+
+
+# ---- 1-D convolution and pooling ------------------------------------------------------------------------------
+class Conv1d(Module):
+    """weight (out_channels, in_channels/groups, kernel_size), torch's layout and default init."""
+
+    def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, dilation=1, groups=1, bias=True,
+                 padding_mode="zeros", dtype=None):
+        super().__init__()
+        if padding_mode != "zeros":
+            raise ValueError(f"Conv1d: padding_mode {padding_mode!r} is not supported (only 'zeros')")
+        if groups < 1 or in_channels % groups or out_channels % groups:
+            raise ValueError(f"Conv1d: channels ({in_channels}, {out_channels}) must be divisible by groups={groups}")
+        k = F._single(kernel_size, "Conv1d: kernel_size")
+        self.in_channels, self.out_channels, self.kernel_size = in_channels, out_channels, (k,)
+        self.stride, self.padding, self.dilation, self.groups = stride, padding, dilation, groups
+        dtype = dtype or default_dtype
+        self.weight = Parameter(np.empty((out_channels, in_channels // groups, k), dtype=dtype))
+        self.bias = Parameter(np.empty(out_channels, dtype=dtype)) if bias else None
+        if not bias:
+            self.register_parameter("bias", None)
+        self.reset_parameters()
+
+    def reset_parameters(self):
+        init.kaiming_uniform_(self.weight, a=math.sqrt(5))
+        if self.bias is not None:
+            bound = 1 / math.sqrt(self.weight.shape[1] * self.kernel_size[0])
+            init.uniform_(self.bias, -bound, bound)
+
+    def forward(self, input):
+        return F.conv1d(input, self.weight, self.bias, self.stride, self.padding, self.dilation, self.groups)
+
+    def extra_repr(self):
+        return (f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, stride={self.stride}, "
+                f"padding={self.padding}")
+
+
+class MaxPool1d(Module):
+    def __init__(self, kernel_size, stride=None, padding=0, dilation=1, return_indices=False, ceil_mode=False):
+        super().__init__()
+        self.kernel_size, self.stride, self.padding, self.dilation = kernel_size, stride, padding, dilation
+        self.return_indices, self.ceil_mode = return_indices, ceil_mode
+
+    def forward(self, input):
+        return F.max_pool1d(input, self.kernel_size, self.stride, self.padding, self.dilation, self.ceil_mode,
+                            self.return_indices)
+
+    def extra_repr(self):
+        return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
+
+
+class AvgPool1d(Module):
+    def __init__(self, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True):
+        super().__init__()
+        self.kernel_size, self.stride, self.padding = kernel_size, stride, padding
+        self.ceil_mode, self.count_include_pad = ceil_mode, count_include_pad
+
+    def forward(self, input):
+        return F.avg_pool1d(input, self.kernel_size, self.stride, self.padding, self.ceil_mode,
+                            self.count_include_pad)
+
+    def extra_repr(self):
+        return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
+
+
+# ---- padding, rearrangement, normalization --------------------------------------------------------------------
+class _Pad2d(Module):
+    mode = "constant"
+
+    def __init__(self, padding, value=0.0):
+        super().__init__()
+        self.padding = (padding,) * 4 if isinstance(padding, numbers.Integral) else tuple(padding)
+        if len(self.padding) != 4:
+            raise ValueError(f"{type(self).__name__}: padding must be an int or (left, right, top, bottom), got "
+                             f"{padding}")
+        self.value = value
+
+    def forward(self, input):
+        return FL.pad(input, self.padding, self.mode, self.value if self.mode == "constant" else 0.0)
+
+    def extra_repr(self):
+        return f"{self.padding}"
+
+
+class ZeroPad2d(_Pad2d):
+    def __init__(self, padding):
+        super().__init__(padding, 0.0)
+
+
+class ConstantPad2d(_Pad2d):
+    pass
+
+
+class ReflectionPad2d(_Pad2d):
+    mode = "reflect"
+
+    def __init__(self, padding):
+        super().__init__(padding)
+
+
+class ReplicationPad2d(_Pad2d):
+    mode = "replicate"
+
+    def __init__(self, padding):
+        super().__init__(padding)
+
+
+class PixelShuffle(Module):
+    def __init__(self, upscale_factor):
+        super().__init__()
+        self.upscale_factor = upscale_factor
+
+    def forward(self, input):
+        return F.pixel_shuffle(input, self.upscale_factor)
+
+
+class PixelUnshuffle(Module):
+    def __init__(self, downscale_factor):
+        super().__init__()
+        self.downscale_factor = downscale_factor
+
+    def forward(self, input):
+        return F.pixel_unshuffle(input, self.downscale_factor)
+
+
+class Unflatten(Module):
+    """Splits axis `dim` into `unflattened_size` (the inverse of Flatten)."""
+
+    def __init__(self, dim, unflattened_size):
+        super().__init__()
+        self.dim, self.unflattened_size = dim, tuple(unflattened_size)
+
+    def forward(self, input):
+        dim = self.dim % input.ndim
+        return input.reshape(*input.shape[:dim], *self.unflattened_size, *input.shape[dim + 1:])
+
+    def extra_repr(self):
+        return f"dim={self.dim}, unflattened_size={self.unflattened_size}"
+
+
+class InstanceNorm2d(Module):
+    """Each sample's channel normalized over its H x W (statistics of the input itself, in training and eval),
+    then weight[c] * . + bias[c] with ``affine=True`` (torch's default: no affine). Running statistics
+    (``track_running_stats=True``) are not supported."""
+
+    def __init__(self, num_features, eps=1e-5, momentum=0.1, affine=False, track_running_stats=False, dtype=None):
+        super().__init__()
+        if track_running_stats:
+            raise ValueError("InstanceNorm2d: track_running_stats=True is not supported")
+        self.num_features, self.eps, self.affine = num_features, eps, affine
+        if affine:
+            self.weight = Parameter(np.ones(num_features, dtype=dtype or default_dtype))
+            self.bias = Parameter(np.zeros(num_features, dtype=dtype or default_dtype))
+        else:
+            self.register_parameter("weight", None)
+            self.register_parameter("bias", None)
+
+    def forward(self, input):
+        if input.ndim not in (3, 4) or input.shape[-3] != self.num_features:
+            raise ValueError(f"InstanceNorm2d({self.num_features}): expected (N, {self.num_features}, H, W) or "
+                             f"({self.num_features}, H, W), got {input.shape}")
+        x = input if input.ndim == 4 else input.unsqueeze(0)
+        y = FL.group_norm(x, self.num_features, self.weight, self.bias, self.eps)  # one channel per group
+        return y if input.ndim == 4 else y.squeeze(0)
+
+    def extra_repr(self):
+        return f"{self.num_features}, eps={self.eps}, affine={self.affine}"

@@ -1,0 +1,272 @@
+"""Recurrent layers with torch.nn's names, parameter names, shapes, gate order and initialisation:
+RNN (tanh or relu), LSTM (gates i, f, g, o), GRU (gates r, z, n), and their one-step cells.
+
+They are composed from dlcore ops, so autograd differentiates through time (backpropagation through time)
+with no code of its own here. The input projection of a whole sequence is one linear call (one GEMM over
+all time steps); each step then runs one more for the hidden state. Not supported: PackedSequence inputs,
+LSTM ``proj_size``.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from ..tensor import Tensor, cat, default_dtype, stack, zeros
+from . import init
+from .module import Module, Parameter
+
+_GATES = {"RNN_TANH": 1, "RNN_RELU": 1, "LSTM": 4, "GRU": 3}
+
+
+def _linear(x, weight, bias):
+    from .functional import linear
+
+    return linear(x, weight, bias)
+
+
+def _rnn_step(mode, x_proj, h, c, w_hh, b_hh):
+    """One time step: (h', c') from the input's projection x W_ih^T + b_ih and the state (c: LSTM only)."""
+    hidden = _linear(h, w_hh, b_hh)
+    if mode == "RNN_TANH":
+        return (x_proj + hidden).tanh(), None
+    if mode == "RNN_RELU":
+        return (x_proj + hidden).relu(), None
+    n = h.shape[-1]
+    if mode == "LSTM":
+        gates = x_proj + hidden
+        i, f = gates[..., :n].sigmoid(), gates[..., n:2 * n].sigmoid()
+        g, o = gates[..., 2 * n:3 * n].tanh(), gates[..., 3 * n:].sigmoid()
+        c = f * c + i * g
+        return o * c.tanh(), c
+    # GRU: the reset gate scales the hidden state's projection, bias included (torch's formulation)
+    r = (x_proj[..., :n] + hidden[..., :n]).sigmoid()
+    z = (x_proj[..., n:2 * n] + hidden[..., n:2 * n]).sigmoid()
+    cand = (x_proj[..., 2 * n:] + r * hidden[..., 2 * n:]).tanh()
+    return (1 - z) * cand + z * h, None
+
+
+class _RNNBase(Module):
+    """Shared by RNN, LSTM and GRU: the parameters of every layer and direction, and the time loop."""
+
+    def __init__(self, mode, input_size, hidden_size, num_layers=1, bias=True, batch_first=False, dropout=0.0,
+                 bidirectional=False, proj_size=0, dtype=None):
+        super().__init__()
+        name = type(self).__name__
+        if not isinstance(hidden_size, int) or hidden_size <= 0 or not isinstance(num_layers, int) or num_layers < 1:
+            raise ValueError(f"{name}: hidden_size and num_layers must be positive ints, got {hidden_size!r}, "
+                             f"{num_layers!r}")
+        if not 0 <= dropout <= 1:
+            raise ValueError(f"{name}: dropout must be in [0, 1], got {dropout}")
+        if proj_size:
+            raise ValueError(f"{name}: proj_size is not supported")
+        self.mode, self.input_size, self.hidden_size, self.num_layers = mode, input_size, hidden_size, num_layers
+        self.bias, self.batch_first, self.dropout, self.bidirectional = bias, batch_first, float(dropout), \
+            bidirectional
+        directions = 2 if bidirectional else 1
+        rows, dtype = _GATES[mode] * hidden_size, dtype or default_dtype
+        for layer in range(num_layers):
+            width = input_size if layer == 0 else hidden_size * directions
+            for suffix in ("", "_reverse")[:directions]:
+                setattr(self, f"weight_ih_l{layer}{suffix}", Parameter(np.empty((rows, width), dtype=dtype)))
+                setattr(self, f"weight_hh_l{layer}{suffix}", Parameter(np.empty((rows, hidden_size), dtype=dtype)))
+                if bias:
+                    setattr(self, f"bias_ih_l{layer}{suffix}", Parameter(np.empty(rows, dtype=dtype)))
+                    setattr(self, f"bias_hh_l{layer}{suffix}", Parameter(np.empty(rows, dtype=dtype)))
+        self.reset_parameters()
+
+    def reset_parameters(self):
+        bound = 1 / math.sqrt(self.hidden_size)
+        for p in self.parameters():
+            init.uniform_(p, -bound, bound)
+
+    def _weights(self, layer, suffix):
+        get = self._parameters.get
+        return (get(f"weight_ih_l{layer}{suffix}"), get(f"bias_ih_l{layer}{suffix}"),
+                get(f"weight_hh_l{layer}{suffix}"), get(f"bias_hh_l{layer}{suffix}"))
+
+    def _initial_state(self, hx, batch, like):
+        """(h0, c0) as (layers * directions, N, H) Tensors; zeros where hx is None."""
+        shape = (self.num_layers * (2 if self.bidirectional else 1), batch, self.hidden_size)
+        if self.mode == "LSTM":
+            if hx is None:
+                hx = (None, None)
+            elif not (isinstance(hx, tuple) and len(hx) == 2):
+                raise TypeError("LSTM: hx must be a tuple (h_0, c_0)")
+        else:
+            hx = (hx, None)
+        states = []
+        for i, s in enumerate(hx):
+            if s is None:
+                needed = i == 0 or self.mode == "LSTM"  # c exists for LSTM only
+                states.append(zeros(*shape, dtype=like.dtype, device=like.device) if needed else None)
+                continue
+            if tuple(s.shape) != shape:
+                raise ValueError(f"{type(self).__name__}: hidden state of shape {tuple(s.shape)}, expected {shape}")
+            states.append(s)
+        return states
+
+    def forward(self, input, hx=None):
+        name = type(self).__name__
+        if not isinstance(input, Tensor):
+            raise TypeError(f"{name}: input must be a dlcore.Tensor, got {type(input).__name__}")
+        if input.ndim not in (2, 3) or input.shape[-1] != self.input_size:
+            raise ValueError(f"{name}: expected input (L, N, {self.input_size}) (batch_first: (N, L, ...)) or "
+                             f"(L, {self.input_size}), got {input.shape}")
+        unbatched = input.ndim == 2
+        if unbatched:  # (L, H_in): a batch of one; hx (layers, H) likewise
+            input = input.unsqueeze(1)
+            hx = _map_state(hx, lambda s: s.unsqueeze(1))
+        elif self.batch_first:
+            input = input.transpose(0, 1)
+        h0, c0 = self._initial_state(hx, input.shape[1], input)
+        output, h_n, c_n = self._run_layers(input, h0, c0)
+        if unbatched:
+            output, h_n = output.squeeze(1), h_n.squeeze(1)
+            c_n = c_n.squeeze(1) if c_n is not None else None
+        elif self.batch_first:
+            output = output.transpose(0, 1)
+        return output, ((h_n, c_n) if self.mode == "LSTM" else h_n)
+
+    def _run_layers(self, x, h0, c0):
+        from .functional import dropout
+
+        directions = 2 if self.bidirectional else 1
+        h_last, c_last = [], []
+        for layer in range(self.num_layers):
+            outs = []
+            for d, suffix in enumerate(("", "_reverse")[:directions]):
+                k = layer * directions + d
+                ys, h, c = self._run_direction(x, self._weights(layer, suffix), h0[k],
+                                               c0[k] if c0 is not None else None, reverse=d == 1)
+                outs.append(ys)
+                h_last.append(h)
+                c_last.append(c)
+            x = outs[0] if directions == 1 else cat(outs, dim=2)
+            if self.dropout and self.training and layer < self.num_layers - 1:
+                x = dropout(x, self.dropout, True)
+        h_n = stack(h_last, dim=0)
+        return x, h_n, (stack(c_last, dim=0) if self.mode == "LSTM" else None)
+
+    def _run_direction(self, x, weights, h, c, reverse):
+        w_ih, b_ih, w_hh, b_hh = weights
+        steps, batch = x.shape[0], x.shape[1]
+        x_proj = _linear(x.reshape(steps * batch, x.shape[2]), w_ih, b_ih).reshape(steps, batch, -1)
+        ys = [None] * steps
+        for t in (range(steps - 1, -1, -1) if reverse else range(steps)):
+            h, c = _rnn_step(self.mode, x_proj[t], h, c, w_hh, b_hh)
+            ys[t] = h
+        return stack(ys, dim=0), h, c
+
+    def extra_repr(self):
+        s = f"{self.input_size}, {self.hidden_size}"
+        if self.num_layers != 1:
+            s += f", num_layers={self.num_layers}"
+        if self.batch_first:
+            s += ", batch_first=True"
+        if self.dropout:
+            s += f", dropout={self.dropout}"
+        if self.bidirectional:
+            s += ", bidirectional=True"
+        return s + ("" if self.bias else ", bias=False")
+
+
+def _map_state(hx, fn):
+    if hx is None:
+        return None
+    return tuple(fn(s) for s in hx) if isinstance(hx, tuple) else fn(hx)
+
+
+class RNN(_RNNBase):
+    """h_t = tanh(x_t W_ih^T + b_ih + h_{t-1} W_hh^T + b_hh) (``nonlinearity="relu"``: relu)."""
+
+    def __init__(self, input_size, hidden_size, num_layers=1, nonlinearity="tanh", bias=True, batch_first=False,
+                 dropout=0.0, bidirectional=False, dtype=None):
+        if nonlinearity not in ("tanh", "relu"):
+            raise ValueError(f"RNN: nonlinearity must be 'tanh' or 'relu', got {nonlinearity!r}")
+        super().__init__(f"RNN_{nonlinearity.upper()}", input_size, hidden_size, num_layers, bias, batch_first,
+                         dropout, bidirectional, dtype=dtype)
+        self.nonlinearity = nonlinearity
+
+
+class LSTM(_RNNBase):
+    """Long short-term memory; forward returns (output, (h_n, c_n))."""
+
+    def __init__(self, input_size, hidden_size, num_layers=1, bias=True, batch_first=False, dropout=0.0,
+                 bidirectional=False, proj_size=0, dtype=None):
+        super().__init__("LSTM", input_size, hidden_size, num_layers, bias, batch_first, dropout, bidirectional,
+                         proj_size, dtype)
+
+
+class GRU(_RNNBase):
+    """Gated recurrent unit (Cho et al. 2014), torch's formulation."""
+
+    def __init__(self, input_size, hidden_size, num_layers=1, bias=True, batch_first=False, dropout=0.0,
+                 bidirectional=False, dtype=None):
+        super().__init__("GRU", input_size, hidden_size, num_layers, bias, batch_first, dropout, bidirectional,
+                         dtype=dtype)
+
+
+# ---- cells: one time step -------------------------------------------------------------------------------------
+class _CellBase(Module):
+    def __init__(self, mode, input_size, hidden_size, bias=True, dtype=None):
+        super().__init__()
+        self.mode, self.input_size, self.hidden_size, self.bias = mode, input_size, hidden_size, bias
+        rows, dtype = _GATES[mode] * hidden_size, dtype or default_dtype
+        self.weight_ih = Parameter(np.empty((rows, input_size), dtype=dtype))
+        self.weight_hh = Parameter(np.empty((rows, hidden_size), dtype=dtype))
+        if bias:
+            self.bias_ih = Parameter(np.empty(rows, dtype=dtype))
+            self.bias_hh = Parameter(np.empty(rows, dtype=dtype))
+        else:
+            self.register_parameter("bias_ih", None)
+            self.register_parameter("bias_hh", None)
+        bound = 1 / math.sqrt(hidden_size)
+        for p in self.parameters():
+            init.uniform_(p, -bound, bound)
+
+    def _step(self, input, h, c):
+        name = type(self).__name__
+        if not isinstance(input, Tensor) or input.ndim not in (1, 2) or input.shape[-1] != self.input_size:
+            raise ValueError(f"{name}: expected input (N, {self.input_size}) or ({self.input_size},), got "
+                             f"{getattr(input, 'shape', type(input).__name__)}")
+        unbatched = input.ndim == 1
+        x = input.unsqueeze(0) if unbatched else input
+        shape = (x.shape[0], self.hidden_size)
+        h = zeros(*shape, dtype=x.dtype, device=x.device) if h is None else (h.unsqueeze(0) if unbatched else h)
+        if self.mode == "LSTM":
+            c = zeros(*shape, dtype=x.dtype, device=x.device) if c is None else (c.unsqueeze(0) if unbatched else c)
+        h, c = _rnn_step(self.mode, _linear(x, self.weight_ih, self.bias_ih), h, c, self.weight_hh, self.bias_hh)
+        if unbatched:
+            h, c = h.squeeze(0), (c.squeeze(0) if c is not None else None)
+        return h, c
+
+    def extra_repr(self):
+        return f"{self.input_size}, {self.hidden_size}" + ("" if self.bias else ", bias=False")
+
+
+class RNNCell(_CellBase):
+    def __init__(self, input_size, hidden_size, bias=True, nonlinearity="tanh", dtype=None):
+        if nonlinearity not in ("tanh", "relu"):
+            raise ValueError(f"RNNCell: nonlinearity must be 'tanh' or 'relu', got {nonlinearity!r}")
+        super().__init__(f"RNN_{nonlinearity.upper()}", input_size, hidden_size, bias, dtype)
+
+    def forward(self, input, hx=None):
+        return self._step(input, hx, None)[0]
+
+
+class LSTMCell(_CellBase):
+    def __init__(self, input_size, hidden_size, bias=True, dtype=None):
+        super().__init__("LSTM", input_size, hidden_size, bias, dtype)
+
+    def forward(self, input, hx=None):
+        h, c = (None, None) if hx is None else hx
+        return self._step(input, h, c)
+
+
+class GRUCell(_CellBase):
+    def __init__(self, input_size, hidden_size, bias=True, dtype=None):
+        super().__init__("GRU", input_size, hidden_size, bias, dtype)
+
+    def forward(self, input, hx=None):
+        return self._step(input, hx, None)[0]
