@@ -146,3 +146,28 @@ def test_layer_linear_with_a_1d_weight_is_a_value_error():
             raise SystemExit("no error")
     """)
 
+
+
+# ---- found probing the low-precision and oneDNN entries (not in the op table's fuzz)
+@pytest.mark.parametrize("call, name", [
+    ("K.gemm_u8s8s32(np.ones((2, 3), np.uint8), np.ones((3, 3), np.int8), 128.7)", "a_zero_point"),
+    ("K.gemm_u8s8s32_packed(np.ones((2, 3), np.uint8), K.gemm_u8s8s32_pack(np.ones((3, 3), np.int8)), 1.5)",
+     "a_zero_point"),
+    ("K.quantize_u8(np.ones(3, np.float32), '0.5', 3)", "scale"),
+    ("K.quantize_u8(np.ones(3, np.float32), 0.5, 3.9)", "zero_point"),
+    ("K.requantize_u8(np.ones((2, 3), np.int32), np.ones(3, np.float32), np.ones(3, np.float32), 2.5)", "lo"),
+    ("K.dequantize_s32(np.ones((2, 3), np.int32), np.ones(3, np.float32), np.ones(3, np.float32), relu='no')",
+     "relu"),
+    ("K.conv2d_u8s8(np.ones((1, 2, 5, 5), np.uint8), np.ones((2, 1, 3, 3), np.int8), groups=2.0)", "groups"),
+    ("K.binary_gemm(np.zeros((2, 1), np.uint64), np.zeros((3, 1), np.uint64), 64.9)", "k"),
+    ("K.binary_pack_nchw(np.ones((1, 4, 2, 2), np.float32), 2.0)", "groups"),
+    ("K.binary_conv2d(np.zeros((1, 3, 3, 1), np.uint64), np.zeros((2, 3, 3, 1), np.uint64), 4.5)", "in_channels"),
+])
+def test_lowbit_scalar_of_the_wrong_type_is_a_type_error(call, name):
+    # was: int(128.7) / bool('no') / float('0.5') in kernels/lowbit.py, so a float zero point or k was truncated
+    # and any string was a true relu: a silently different result
+    import numpy as np
+
+    from dlcore import kernels
+    with pytest.raises(TypeError, match=name):
+        eval(call, {"np": np, "K": kernels})
