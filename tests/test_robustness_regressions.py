@@ -171,3 +171,18 @@ def test_lowbit_scalar_of_the_wrong_type_is_a_type_error(call, name):
     from dlcore import kernels
     with pytest.raises(TypeError, match=name):
         eval(call, {"np": np, "K": kernels})
+
+
+@pytest.mark.parametrize("call", [
+    "y, idx = K.maxout_forward(np.empty((2**40, 2, 0), np.float32), 2)\nassert y.shape == (2**40, 1, 0)",
+    "dx = K.maxout_backward(np.empty((2**40, 1, 0), np.float32), np.empty((2**40, 1, 0), np.int32), 2)\n"
+    "assert dx.shape == (2**40, 2, 0)",
+    "q = K.requantize_u8(np.empty((2**40, 1, 0), np.int32), np.ones(1, np.float32), np.ones(1, np.float32))\n"
+    "assert q.shape == (2**40, 1, 0)",
+    "y = K.dequantize_s32(np.empty((2**40, 1, 0), np.int32), np.ones(1, np.float32), np.ones(1, np.float32))\n"
+    "assert y.shape == (2**40, 1, 0)",
+], ids=["maxout_forward", "maxout_backward", "requantize_u8", "dequantize_s32"])
+def test_empty_array_with_a_huge_batch_does_not_hang(call):
+    # was: the kernels looped over outer * channels empty rows (2^40 of them): a hang of many minutes
+    run_child(call, timeout=20)
+

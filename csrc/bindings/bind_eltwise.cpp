@@ -119,6 +119,7 @@ py::tuple maxout_forward(py::handle x_obj, int64_t pool, const std::string& back
   m.groups = ys[1];
   m.pool = pool;
   m.inner = dims_product(xs, 2, xs.size());
+  if (x.size() == 0) m.outer = 0;  // no work: else (outer * groups) empty planes, 2^40 of them for (2^40, 2, 0)
   m.x = x.data();
   m.y = y.mutable_data();
   m.idx = idx.mutable_data();
@@ -151,6 +152,7 @@ FloatArray maxout_backward(py::handle dy_obj, py::handle idx_obj, int64_t pool, 
   m.groups = ys[1];
   m.pool = pool;
   m.inner = dims_product(ys, 2, ys.size());
+  if (dy.size() == 0) m.outer = 0;  // no work (as in maxout_forward)
   m.dy = dy.data();
   m.idx = const_cast<int32_t*>(ip);
   m.dx = dx.mutable_data();

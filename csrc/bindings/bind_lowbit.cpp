@@ -202,6 +202,7 @@ RequantizeArgs affine_args(const py::array_t<int32_t, py::array::c_style>& acc, 
   a.channels = acc.shape(1);
   a.inner = 1;
   for (py::ssize_t d = 2; d < acc.ndim(); ++d) a.inner *= acc.shape(d);
+  if (acc.size() == 0) a.outer = 0;  // no work: else (outer * channels) empty rows, 2^40 of them for (2^40, 1, 0)
   FloatArray m = input_f32(mult_obj, op, "mult", 1), o = input_f32(off_obj, op, off_name, 1);
   DLCORE_CHECK(m.shape(0) == a.channels && o.shape(0) == a.channels, op, ": mult ", shape_str(shape_of(m)), " and ",
                off_name, " ", shape_str(shape_of(o)), " must have one value per channel (", a.channels, ")");
