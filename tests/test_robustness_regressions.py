@@ -186,3 +186,38 @@ def test_empty_array_with_a_huge_batch_does_not_hang(call):
     # was: the kernels looped over outer * channels empty rows (2^40 of them): a hang of many minutes
     run_child(call, timeout=20)
 
+
+def _outcome(fn):
+    try:
+        fn()
+    except Exception as exc:  # noqa: BLE001 - the outcome itself is compared
+        return type(exc).__name__, str(exc)
+    return "ok", ""
+
+
+_ONEDNN = pytest.mark.skipif(not __import__("dlcore").backends()["onednn"]["available"], reason="no oneDNN")
+
+
+@_ONEDNN
+@pytest.mark.parametrize("call", [
+    "K.elu_forward(np.ones(5, np.float32), alpha=float('nan'), backend=B)",
+    "K.elu_backward(np.ones(5, np.float32), np.ones(5, np.float32), alpha=float('-inf'), backend=B)",
+    "K.relu_forward(np.ones(5, np.float32), float('inf'), backend=B)",
+    "K.relu_backward(np.ones(5, np.float32), np.ones(5, np.float32), float('nan'), backend=B)",
+    "K.prelu_forward(np.ones((0, 3), np.float32), np.ones(5, np.float32), backend=B)",
+    "K.prelu_backward(np.ones((0, 3), np.float32), np.ones((0, 3), np.float32), np.ones(0, np.float32), backend=B)",
+    "K.sigmoid_backward(np.ones(4, np.float32), np.ones(5, np.float32), backend=B)",
+    "K.softmax_forward(np.ones((3, 0), np.float32), 1, backend=B)",
+    "K.log_softmax_backward(np.ones((0, 5), np.float32), np.ones((0, 5), np.float32), 0, backend=B)",
+    "K.softmax_backward(np.ones((2, 5), np.float32), np.ones((3, 5), np.float32), backend=B)",
+    "K.softmax_forward(np.ones((), np.float32), backend=B)",
+])
+def test_onednn_refuses_what_ours_refuses_with_the_same_error(call):
+    # was: oneDNN's entries had their own checks: a NaN/inf ELU alpha or ReLU slope ran, an empty softmax axis
+    # and a PReLU weight not matching an empty x were accepted, and the messages differed
+    import numpy as np
+
+    from dlcore import kernels
+    ours = _outcome(lambda: eval(call, {"np": np, "K": kernels, "B": "ref"}))
+    onednn = _outcome(lambda: eval(call, {"np": np, "K": kernels, "B": "onednn"}))
+    assert ours[0] == "ValueError" and onednn == ours, (ours, onednn)
