@@ -211,10 +211,25 @@ _ONEDNN = pytest.mark.skipif(not __import__("dlcore").backends()["onednn"]["avai
     "K.log_softmax_backward(np.ones((0, 5), np.float32), np.ones((0, 5), np.float32), 0, backend=B)",
     "K.softmax_backward(np.ones((2, 5), np.float32), np.ones((3, 5), np.float32), backend=B)",
     "K.softmax_forward(np.ones((), np.float32), backend=B)",
+    "K.batch_norm_forward_inference(np.ones((2, 3), np.float32), None, None, np.zeros(3, np.float32),"
+    " np.full(3, -1, np.float32), backend=B)",
+    "K.batch_norm_forward_inference(np.ones((2, 3), np.float32), np.ones(4, np.float32), None, np.zeros(3, np.float32),"
+    " np.ones(3, np.float32), backend=B)",
+    "K.batch_norm_forward_training(np.ones((2, 3), np.float32), None, None, eps=0.0, backend=B)",
+    "K.batch_norm_forward_training(np.ones((2, 3), np.float32), None, None, np.zeros(3, np.float32),"
+    " np.ones(3, np.float32), momentum=float('nan'), backend=B)",
+    "K.batch_norm_forward_training(np.ones((2, 3), np.float32), None, None, np.zeros(3, np.float32), backend=B)",
+    "K.batch_norm_forward_training(np.ones((1, 3), np.float32), None, None, backend=B)",
+    "K.batch_norm_forward_training(np.ones((0, 3), np.float32), None, None, backend=B)",
+    "K.batch_norm_backward(np.ones((2, 4), np.float32), np.ones((2, 3), np.float32), None, np.zeros(3, np.float32),"
+    " np.ones(3, np.float32), backend=B)",
+    "K.batch_norm_backward(np.ones((2, 3), np.float32), np.ones((2, 3), np.float32), None, None,"
+    " np.ones(3, np.float32), backend=B)",
 ])
 def test_onednn_refuses_what_ours_refuses_with_the_same_error(call):
-    # was: oneDNN's entries had their own checks: a NaN/inf ELU alpha or ReLU slope ran, an empty softmax axis
-    # and a PReLU weight not matching an empty x were accepted, and the messages differed
+    # was: oneDNN's entries had their own checks: a NaN/inf ELU alpha or ReLU slope ran, an empty softmax axis,
+    # a PReLU weight not matching an empty x, a negative running_var, eps = 0, a NaN momentum, one running
+    # statistic without the other and one value per channel were accepted, and the messages differed
     import numpy as np
 
     from dlcore import kernels
