@@ -236,3 +236,17 @@ def test_onednn_refuses_what_ours_refuses_with_the_same_error(call):
     ours = _outcome(lambda: eval(call, {"np": np, "K": kernels, "B": "ref"}))
     onednn = _outcome(lambda: eval(call, {"np": np, "K": kernels, "B": "onednn"}))
     assert ours[0] == "ValueError" and onednn == ours, (ours, onednn)
+
+
+@pytest.mark.parametrize("n, exc", [(2.5, TypeError), ("2", TypeError), (True, TypeError), (2**40, ValueError)])
+def test_thread_count_of_the_wrong_type_or_range_is_a_clear_error(n, exc):
+    # was: int(n) in dlcore.set_num_threads, so 2.5 ran 2 threads and '2' / True passed; 2**40 gave pybind11's
+    # "incompatible function arguments"
+    import dlcore
+    before = dlcore.get_num_threads()
+    with pytest.raises(exc, match="set_num_threads: n must be"):
+        dlcore.set_num_threads(n)
+    with pytest.raises(exc, match="thread_limit: n must be"):
+        with dlcore.thread_limit(n, blas=False):
+            pass
+    assert dlcore.get_num_threads() == before
