@@ -250,3 +250,18 @@ def test_thread_count_of_the_wrong_type_or_range_is_a_clear_error(n, exc):
         with dlcore.thread_limit(n, blas=False):
             pass
     assert dlcore.get_num_threads() == before
+
+
+@pytest.mark.parametrize("call", [
+    "K.binary_gemm(np.zeros((2, 1), np.uint64), np.zeros((3, 1), np.uint64), 2**63 - 1)",
+    "K.binary_conv2d(np.zeros((1, 3, 3, 1), np.uint64), np.zeros((2, 3, 3, 1), np.uint64), 2**63 - 1)",
+])
+def test_binary_bit_count_near_int64_max_is_a_clear_value_error(call):
+    # was: (k + 63) / 64 overflowed int64 (undefined behaviour): "k = 9223372036854775807 needs
+    # -144115188075855872 words per row"
+    import numpy as np
+
+    from dlcore import kernels
+    with pytest.raises(ValueError, match="144115188075855872 words") as info:
+        eval(call, {"np": np, "K": kernels})
+    assert "-144115188075855872" not in str(info.value), info.value
