@@ -265,3 +265,25 @@ def test_binary_bit_count_near_int64_max_is_a_clear_value_error(call):
     with pytest.raises(ValueError, match="144115188075855872 words") as info:
         eval(call, {"np": np, "K": kernels})
     assert "-144115188075855872" not in str(info.value), info.value
+
+
+def test_optimizer_state_shared_with_another_parameter_is_a_value_error():
+    # was: only a state's own params[i] / grads[i] were checked; a state aliasing another entry's parameter,
+    # gradient or state ran, updating that memory twice (a silently wrong step; KERNEL_API: state buffers must not
+    # share memory with anything else)
+    import numpy as np
+
+    from dlcore import _C
+    ones, zeros = (lambda: np.ones(4, np.float32)), (lambda: np.zeros(4, np.float32))
+    p = [ones(), ones()]
+    with pytest.raises(ValueError, match=r"exp_avg_sqs\[1\] shares memory with params\[0\]"):
+        _C.adam_step(p, [ones(), ones()], [zeros(), zeros()], [zeros(), p[0]], [1, 1], 0.1)
+    m = zeros()
+    with pytest.raises(ValueError, match=r"exp_avgs\[0\] shares memory with exp_avgs\[1\]"):
+        _C.adam_step([ones(), ones()], [ones(), ones()], [m, m], [zeros(), zeros()], [1, 1], 0.1)
+    buf = np.zeros(8, np.float32)
+    with pytest.raises(ValueError, match=r"momentum_buffers\[0\] shares memory with momentum_buffers\[1\]"):
+        _C.sgd_step([ones(), ones()], [ones(), ones()], [buf[:4], buf[2:6]], [True, True], 0.1, 0.9)
+    assert np.array_equal(p[0], ones()) and not buf.any()  # nothing was written
+    g = ones()
+    _C.adam_step([g], [g], [zeros()], [zeros()], [1], 0.1)  # a gradient that is its parameter: allowed
