@@ -146,3 +146,144 @@ def test_layer_linear_with_a_1d_weight_is_a_value_error():
             raise SystemExit("no error")
     """)
 
+
+
+# ---- found probing the low-precision and oneDNN entries (not in the op table's fuzz)
+@pytest.mark.parametrize("call, name", [
+    ("K.gemm_u8s8s32(np.ones((2, 3), np.uint8), np.ones((3, 3), np.int8), 128.7)", "a_zero_point"),
+    ("K.gemm_u8s8s32_packed(np.ones((2, 3), np.uint8), K.gemm_u8s8s32_pack(np.ones((3, 3), np.int8)), 1.5)",
+     "a_zero_point"),
+    ("K.quantize_u8(np.ones(3, np.float32), '0.5', 3)", "scale"),
+    ("K.quantize_u8(np.ones(3, np.float32), 0.5, 3.9)", "zero_point"),
+    ("K.requantize_u8(np.ones((2, 3), np.int32), np.ones(3, np.float32), np.ones(3, np.float32), 2.5)", "lo"),
+    ("K.dequantize_s32(np.ones((2, 3), np.int32), np.ones(3, np.float32), np.ones(3, np.float32), relu='no')",
+     "relu"),
+    ("K.conv2d_u8s8(np.ones((1, 2, 5, 5), np.uint8), np.ones((2, 1, 3, 3), np.int8), groups=2.0)", "groups"),
+    ("K.binary_gemm(np.zeros((2, 1), np.uint64), np.zeros((3, 1), np.uint64), 64.9)", "k"),
+    ("K.binary_pack_nchw(np.ones((1, 4, 2, 2), np.float32), 2.0)", "groups"),
+    ("K.binary_conv2d(np.zeros((1, 3, 3, 1), np.uint64), np.zeros((2, 3, 3, 1), np.uint64), 4.5)", "in_channels"),
+])
+def test_lowbit_scalar_of_the_wrong_type_is_a_type_error(call, name):
+    # was: int(128.7) / bool('no') / float('0.5') in kernels/lowbit.py, so a float zero point or k was truncated
+    # and any string was a true relu: a silently different result
+    import numpy as np
+
+    from dlcore import kernels
+    with pytest.raises(TypeError, match=name):
+        eval(call, {"np": np, "K": kernels})
+
+
+@pytest.mark.parametrize("call", [
+    "y, idx = K.maxout_forward(np.empty((2**40, 2, 0), np.float32), 2)\nassert y.shape == (2**40, 1, 0)",
+    "dx = K.maxout_backward(np.empty((2**40, 1, 0), np.float32), np.empty((2**40, 1, 0), np.int32), 2)\n"
+    "assert dx.shape == (2**40, 2, 0)",
+    "q = K.requantize_u8(np.empty((2**40, 1, 0), np.int32), np.ones(1, np.float32), np.ones(1, np.float32))\n"
+    "assert q.shape == (2**40, 1, 0)",
+    "y = K.dequantize_s32(np.empty((2**40, 1, 0), np.int32), np.ones(1, np.float32), np.ones(1, np.float32))\n"
+    "assert y.shape == (2**40, 1, 0)",
+], ids=["maxout_forward", "maxout_backward", "requantize_u8", "dequantize_s32"])
+def test_empty_array_with_a_huge_batch_does_not_hang(call):
+    # was: the kernels looped over outer * channels empty rows (2^40 of them): a hang of many minutes
+    run_child(call, timeout=20)
+
+
+def _outcome(fn):
+    try:
+        fn()
+    except Exception as exc:  # noqa: BLE001 - the outcome itself is compared
+        return type(exc).__name__, str(exc)
+    return "ok", ""
+
+
+_ONEDNN = pytest.mark.skipif(not __import__("dlcore").backends()["onednn"]["available"], reason="no oneDNN")
+
+
+@_ONEDNN
+@pytest.mark.parametrize("call", [
+    "K.elu_forward(np.ones(5, np.float32), alpha=float('nan'), backend=B)",
+    "K.elu_backward(np.ones(5, np.float32), np.ones(5, np.float32), alpha=float('-inf'), backend=B)",
+    "K.relu_forward(np.ones(5, np.float32), float('inf'), backend=B)",
+    "K.relu_backward(np.ones(5, np.float32), np.ones(5, np.float32), float('nan'), backend=B)",
+    "K.prelu_forward(np.ones((0, 3), np.float32), np.ones(5, np.float32), backend=B)",
+    "K.prelu_backward(np.ones((0, 3), np.float32), np.ones((0, 3), np.float32), np.ones(0, np.float32), backend=B)",
+    "K.sigmoid_backward(np.ones(4, np.float32), np.ones(5, np.float32), backend=B)",
+    "K.softmax_forward(np.ones((3, 0), np.float32), 1, backend=B)",
+    "K.log_softmax_backward(np.ones((0, 5), np.float32), np.ones((0, 5), np.float32), 0, backend=B)",
+    "K.softmax_backward(np.ones((2, 5), np.float32), np.ones((3, 5), np.float32), backend=B)",
+    "K.softmax_forward(np.ones((), np.float32), backend=B)",
+    "K.batch_norm_forward_inference(np.ones((2, 3), np.float32), None, None, np.zeros(3, np.float32),"
+    " np.full(3, -1, np.float32), backend=B)",
+    "K.batch_norm_forward_inference(np.ones((2, 3), np.float32), np.ones(4, np.float32), None, np.zeros(3, np.float32),"
+    " np.ones(3, np.float32), backend=B)",
+    "K.batch_norm_forward_training(np.ones((2, 3), np.float32), None, None, eps=0.0, backend=B)",
+    "K.batch_norm_forward_training(np.ones((2, 3), np.float32), None, None, np.zeros(3, np.float32),"
+    " np.ones(3, np.float32), momentum=float('nan'), backend=B)",
+    "K.batch_norm_forward_training(np.ones((2, 3), np.float32), None, None, np.zeros(3, np.float32), backend=B)",
+    "K.batch_norm_forward_training(np.ones((1, 3), np.float32), None, None, backend=B)",
+    "K.batch_norm_forward_training(np.ones((0, 3), np.float32), None, None, backend=B)",
+    "K.batch_norm_backward(np.ones((2, 4), np.float32), np.ones((2, 3), np.float32), None, np.zeros(3, np.float32),"
+    " np.ones(3, np.float32), backend=B)",
+    "K.batch_norm_backward(np.ones((2, 3), np.float32), np.ones((2, 3), np.float32), None, None,"
+    " np.ones(3, np.float32), backend=B)",
+])
+def test_onednn_refuses_what_ours_refuses_with_the_same_error(call):
+    # was: oneDNN's entries had their own checks: a NaN/inf ELU alpha or ReLU slope ran, an empty softmax axis,
+    # a PReLU weight not matching an empty x, a negative running_var, eps = 0, a NaN momentum, one running
+    # statistic without the other and one value per channel were accepted, and the messages differed
+    import numpy as np
+
+    from dlcore import kernels
+    ours = _outcome(lambda: eval(call, {"np": np, "K": kernels, "B": "ref"}))
+    onednn = _outcome(lambda: eval(call, {"np": np, "K": kernels, "B": "onednn"}))
+    assert ours[0] == "ValueError" and onednn == ours, (ours, onednn)
+
+
+@pytest.mark.parametrize("n, exc", [(2.5, TypeError), ("2", TypeError), (True, TypeError), (2**40, ValueError)])
+def test_thread_count_of_the_wrong_type_or_range_is_a_clear_error(n, exc):
+    # was: int(n) in dlcore.set_num_threads, so 2.5 ran 2 threads and '2' / True passed; 2**40 gave pybind11's
+    # "incompatible function arguments"
+    import dlcore
+    before = dlcore.get_num_threads()
+    with pytest.raises(exc, match="set_num_threads: n must be"):
+        dlcore.set_num_threads(n)
+    with pytest.raises(exc, match="thread_limit: n must be"):
+        with dlcore.thread_limit(n, blas=False):
+            pass
+    assert dlcore.get_num_threads() == before
+
+
+@pytest.mark.parametrize("call", [
+    "K.binary_gemm(np.zeros((2, 1), np.uint64), np.zeros((3, 1), np.uint64), 2**63 - 1)",
+    "K.binary_conv2d(np.zeros((1, 3, 3, 1), np.uint64), np.zeros((2, 3, 3, 1), np.uint64), 2**63 - 1)",
+])
+def test_binary_bit_count_near_int64_max_is_a_clear_value_error(call):
+    # was: (k + 63) / 64 overflowed int64 (undefined behaviour): "k = 9223372036854775807 needs
+    # -144115188075855872 words per row"
+    import numpy as np
+
+    from dlcore import kernels
+    with pytest.raises(ValueError, match="144115188075855872 words") as info:
+        eval(call, {"np": np, "K": kernels})
+    assert "-144115188075855872" not in str(info.value), info.value
+
+
+def test_optimizer_state_shared_with_another_parameter_is_a_value_error():
+    # was: only a state's own params[i] / grads[i] were checked; a state aliasing another entry's parameter,
+    # gradient or state ran, updating that memory twice (a silently wrong step; KERNEL_API: state buffers must not
+    # share memory with anything else)
+    import numpy as np
+
+    from dlcore import _C
+    ones, zeros = (lambda: np.ones(4, np.float32)), (lambda: np.zeros(4, np.float32))
+    p = [ones(), ones()]
+    with pytest.raises(ValueError, match=r"exp_avg_sqs\[1\] shares memory with params\[0\]"):
+        _C.adam_step(p, [ones(), ones()], [zeros(), zeros()], [zeros(), p[0]], [1, 1], 0.1)
+    m = zeros()
+    with pytest.raises(ValueError, match=r"exp_avgs\[0\] shares memory with exp_avgs\[1\]"):
+        _C.adam_step([ones(), ones()], [ones(), ones()], [m, m], [zeros(), zeros()], [1, 1], 0.1)
+    buf = np.zeros(8, np.float32)
+    with pytest.raises(ValueError, match=r"momentum_buffers\[0\] shares memory with momentum_buffers\[1\]"):
+        _C.sgd_step([ones(), ones()], [ones(), ones()], [buf[:4], buf[2:6]], [True, True], 0.1, 0.9)
+    assert np.array_equal(p[0], ones()) and not buf.any()  # nothing was written
+    g = ones()
+    _C.adam_step([g], [g], [zeros()], [zeros()], [1], 0.1)  # a gradient that is its parameter: allowed

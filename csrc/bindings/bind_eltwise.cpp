@@ -2,8 +2,6 @@
 #include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>
 
-#include <cmath>
-
 #include "bindings/array.h"
 #include "bindings/init.h"
 #include "bindings/typed_array.h"
@@ -17,10 +15,6 @@ namespace {
 
 using IntArray = py::array_t<int32_t, py::array::c_style>;
 
-void check_finite_param(float v, const char* op, const char* name) {
-  DLCORE_CHECK(std::isfinite(v), op, ": ", name, " must be finite, got ", v);
-}
-
 // out = f(a) or f(a, b) for the element-wise op; b (when used) must match a's shape.
 FloatArray run_map(EltwiseOp op, py::handle a_obj, const char* a_name, py::handle b_obj, const char* b_name,
                    float alpha, const std::string& backend) {
@@ -29,8 +23,7 @@ FloatArray run_map(EltwiseOp op, py::handle a_obj, const char* a_name, py::handl
   FloatArray b;
   if (b_name) {
     b = input_f32(b_obj, name, b_name);
-    DLCORE_CHECK(shape_of(a) == shape_of(b), name, ": ", a_name, " ", shape_str(shape_of(a)), " and ", b_name, " ",
-                 shape_str(shape_of(b)), " must have the same shape");
+    check_same_shape(shape_of(a), shape_of(b), name, a_name, b_name);
   }
   FloatArray out = new_f32(shape_of(a));
   EltwiseArgs e;
@@ -49,16 +42,14 @@ FloatArray run_map(EltwiseOp op, py::handle a_obj, const char* a_name, py::handl
 // x (N, C, ...) with weight (C,), or any x with weight (1,).
 PreluArgs prelu_view(const FloatArray& x, const FloatArray& w, const char* op) {
   const Shape xs = shape_of(x);
+  check_prelu_weight(xs, shape_of(w), op);
   const int64_t c = w.shape(0);
-  DLCORE_CHECK(c >= 1, op, ": weight must not be empty");
   PreluArgs p;
   if (c == 1) {
     p.outer = 1;
     p.channels = 1;
     p.inner = x.size();
   } else {
-    DLCORE_CHECK(xs.size() >= 2 && xs[1] == c, op, ": weight ", shape_str(shape_of(w)), " needs x with ", c,
-                 " channels on axis 1, got x ", shape_str(xs));
     p.outer = xs[0];
     p.channels = c;
     p.inner = dims_product(xs, 2, xs.size());
@@ -86,8 +77,7 @@ py::tuple prelu_backward(py::handle dy_obj, py::handle x_obj, py::handle w_obj, 
   FloatArray dy = input_f32(dy_obj, op, "dy");
   FloatArray x = input_f32(x_obj, op, "x");
   FloatArray w = input_f32(w_obj, op, "weight", 1);
-  DLCORE_CHECK(shape_of(dy) == shape_of(x), op, ": dy ", shape_str(shape_of(dy)), " and x ", shape_str(shape_of(x)),
-               " must have the same shape");
+  check_same_shape(shape_of(dy), shape_of(x), op, "dy", "x");
   PreluArgs p = prelu_view(x, w, op);
   FloatArray dx = new_f32(shape_of(x));
   FloatArray dw = new_f32(shape_of(w));
@@ -119,6 +109,7 @@ py::tuple maxout_forward(py::handle x_obj, int64_t pool, const std::string& back
   m.groups = ys[1];
   m.pool = pool;
   m.inner = dims_product(xs, 2, xs.size());
+  if (x.size() == 0) m.outer = 0;  // no work: else (outer * groups) empty planes, 2^40 of them for (2^40, 2, 0)
   m.x = x.data();
   m.y = y.mutable_data();
   m.idx = idx.mutable_data();
@@ -151,6 +142,7 @@ FloatArray maxout_backward(py::handle dy_obj, py::handle idx_obj, int64_t pool, 
   m.groups = ys[1];
   m.pool = pool;
   m.inner = dims_product(ys, 2, ys.size());
+  if (dy.size() == 0) m.outer = 0;  // no work (as in maxout_forward)
   m.dy = dy.data();
   m.idx = const_cast<int32_t*>(ip);
   m.dx = dx.mutable_data();
@@ -184,28 +176,28 @@ void init_eltwise(py::module_& m) {
   m.def(
       "relu_forward",
       [](py::handle x, float slope, const std::string& backend) {
-        check_finite_param(slope, "relu_forward", "negative_slope");
+        check_eltwise_param(slope, "relu_forward", "negative_slope");
         return run_map(EltwiseOp::relu_forward, x, "x", py::none(), nullptr, slope, backend);
       },
       py::arg("x"), py::arg("negative_slope") = 0.0f, py::arg("backend") = "auto");
   m.def(
       "relu_backward",
       [](py::handle dy, py::handle x, float slope, const std::string& backend) {
-        check_finite_param(slope, "relu_backward", "negative_slope");
+        check_eltwise_param(slope, "relu_backward", "negative_slope");
         return run_map(EltwiseOp::relu_backward, dy, "dy", x, "x", slope, backend);
       },
       py::arg("dy"), py::arg("x"), py::arg("negative_slope") = 0.0f, py::arg("backend") = "auto");
   m.def(
       "elu_forward",
       [](py::handle x, float alpha, const std::string& backend) {
-        check_finite_param(alpha, "elu_forward", "alpha");
+        check_eltwise_param(alpha, "elu_forward", "alpha");
         return run_map(EltwiseOp::elu_forward, x, "x", py::none(), nullptr, alpha, backend);
       },
       py::arg("x"), py::arg("alpha") = 1.0f, py::arg("backend") = "auto");
   m.def(
       "elu_backward",
       [](py::handle dy, py::handle x, float alpha, const std::string& backend) {
-        check_finite_param(alpha, "elu_backward", "alpha");
+        check_eltwise_param(alpha, "elu_backward", "alpha");
         return run_map(EltwiseOp::elu_backward, dy, "dy", x, "x", alpha, backend);
       },
       py::arg("dy"), py::arg("x"), py::arg("alpha") = 1.0f, py::arg("backend") = "auto");

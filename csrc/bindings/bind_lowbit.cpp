@@ -202,6 +202,7 @@ RequantizeArgs affine_args(const py::array_t<int32_t, py::array::c_style>& acc, 
   a.channels = acc.shape(1);
   a.inner = 1;
   for (py::ssize_t d = 2; d < acc.ndim(); ++d) a.inner *= acc.shape(d);
+  if (acc.size() == 0) a.outer = 0;  // no work: else (outer * channels) empty rows, 2^40 of them for (2^40, 1, 0)
   FloatArray m = input_f32(mult_obj, op, "mult", 1), o = input_f32(off_obj, op, off_name, 1);
   DLCORE_CHECK(m.shape(0) == a.channels && o.shape(0) == a.channels, op, ": mult ", shape_str(shape_of(m)), " and ",
                off_name, " ", shape_str(shape_of(o)), " must have one value per channel (", a.channels, ")");
@@ -302,6 +303,10 @@ py::array_t<uint64_t> binary_pack_nchw_entry(py::handle x_obj, int64_t groups, c
   return out;
 }
 
+// 64-bit words holding `bits` bits: ceil(bits / 64) without the overflow of (bits + 63) / 64 near 2^63 (a k or
+// in_channels of 2^63 - 1 came out as a negative count in the error message).
+int64_t words_for(int64_t bits) { return bits / 64 + (bits % 64 != 0); }
+
 // Bits past `bits` in the last word of each `words`-word row must be 0 (as
 // binary_pack leaves them): otherwise XOR would count them.
 void check_tail_bits(const uint64_t* p, int64_t rows, int64_t words, int64_t bits, const char* op, const char* name) {
@@ -329,7 +334,7 @@ FloatArray binary_gemm_entry(py::handle x_obj, py::handle w_obj, int64_t k, py::
   auto x = input_typed<uint64_t>(x_obj, op, "x_bits", 2);
   auto w = input_typed<uint64_t>(w_obj, op, "w_bits", 2);
   DLCORE_CHECK(k > 0, op, ": k must be positive, got ", k);
-  const int64_t words = (k + 63) / 64;
+  const int64_t words = words_for(k);
   DLCORE_CHECK(x.shape(1) == words && w.shape(1) == words, op, ": k = ", k, " needs ", words,
                " words per row, got x_bits ", shape_str(shape_of(x)), " and w_bits ", shape_str(shape_of(w)));
   check_tail_bits(x.data(), x.shape(0), words, k, op, "x_bits");
@@ -359,7 +364,7 @@ FloatArray binary_conv2d_entry(py::handle x_obj, py::handle w_obj, int64_t in_ch
   auto w = input_typed<uint64_t>(w_obj, op, "w_bits", 4);
   DLCORE_CHECK(groups >= 1 && in_channels > 0 && in_channels % groups == 0, op, ": in_channels ", in_channels,
                " must be positive and divisible by groups=", groups);
-  const int64_t icg = in_channels / groups, wcg = (icg + 63) / 64;
+  const int64_t icg = in_channels / groups, wcg = words_for(icg);
   DLCORE_CHECK(x.shape(3) == groups * wcg, op, ": x_bits ", shape_str(shape_of(x)), " must have ", groups * wcg,
                " words per pixel (", groups, " group(s) of ceil(", icg, "/64)); pack with binary_pack_nchw");
   DLCORE_CHECK(w.shape(3) == wcg, op, ": w_bits ", shape_str(shape_of(w)), " must have ", wcg, " words per tap (ceil(",

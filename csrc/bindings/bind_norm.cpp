@@ -16,13 +16,8 @@ namespace {
 
 // x (N, C) or (N, C, H, W) -> the (n, c, s) view; nothing may be empty.
 BatchNormArgs view_of(const FloatArray& x, const char* op) {
-  const Shape xs = shape_of(x);
-  DLCORE_CHECK(xs.size() == 2 || xs.size() == 4, op, ": x must be (N, C) or (N, C, H, W), got ", shape_str(xs));
-  DLCORE_CHECK(x.size() > 0, op, ": x ", shape_str(xs), " is empty");
   BatchNormArgs a;
-  a.n = xs[0];
-  a.c = xs[1];
-  a.s = dims_product(xs, 2, xs.size());
+  batch_norm_view(shape_of(x), &a.n, &a.c, &a.s, op);
   a.x = x.data();
   return a;
 }
@@ -31,13 +26,8 @@ BatchNormArgs view_of(const FloatArray& x, const char* op) {
 const float* channel_param(py::handle obj, FloatArray* keep, int64_t c, const char* op, const char* name) {
   if (obj.is_none()) return nullptr;
   *keep = input_f32(obj, op, name, 1);
-  DLCORE_CHECK(keep->shape(0) == c, op, ": ", name, " has shape ", shape_str(shape_of(*keep)), ", expected (", c,
-               ",) for ", c, " channels");
+  check_batch_norm_channels(shape_of(*keep), c, op, name);
   return keep->data();
-}
-
-void check_eps(float eps, const char* op) {
-  DLCORE_CHECK(std::isfinite(eps) && eps > 0.0f, op, ": eps must be a positive finite number, got ", eps);
 }
 
 py::tuple forward_training(py::handle x_obj, py::handle w_obj, py::handle b_obj, py::handle rm_obj, py::handle rv_obj,
@@ -46,19 +36,16 @@ py::tuple forward_training(py::handle x_obj, py::handle w_obj, py::handle b_obj,
   FloatArray x = input_f32(x_obj, op, "x");
   BatchNormArgs a = view_of(x, op);
   const int64_t count = a.n * a.s;
-  DLCORE_CHECK(count > 1, op, ": x ", shape_str(shape_of(x)),
-               " has only one value per channel (N*H*W = 1); "
-               "training statistics need more than one");
-  check_eps(eps, op);
-  DLCORE_CHECK(momentum >= 0.0f && momentum <= 1.0f, op, ": momentum must be in [0, 1], got ", momentum);
+  check_batch_norm_training(shape_of(x), count, momentum, !rm_obj.is_none(), !rv_obj.is_none(), op);
+  check_batch_norm_eps(eps, op);
   FloatArray w, b, rm, rv;
   a.weight = channel_param(w_obj, &w, a.c, op, "weight");
   a.bias = channel_param(b_obj, &b, a.c, op, "bias");
-  DLCORE_CHECK(rm_obj.is_none() == rv_obj.is_none(), op, ": pass both running_mean and running_var, or neither");
   if (!rm_obj.is_none()) {
     channel_param(rm_obj, &rm, a.c, op, "running_mean");
     channel_param(rv_obj, &rv, a.c, op, "running_var");
-    DLCORE_CHECK(rm.writeable() && rv.writeable(), op, ": running_mean / running_var must be writeable");
+    DLCORE_CHECK(rm.writeable(), op, ": running_mean is read-only (it is updated in place)");
+    DLCORE_CHECK(rv.writeable(), op, ": running_var is read-only (it is updated in place)");
   }
   FloatArray y = new_f32(shape_of(x)), mean = new_f32({a.c}), invstd = new_f32({a.c}), var = new_f32({a.c});
   a.op = BatchNormOp::forward_training;
@@ -90,15 +77,14 @@ FloatArray forward_inference(py::handle x_obj, py::handle w_obj, py::handle b_ob
   const char* op = "batch_norm_forward_inference";
   FloatArray x = input_f32(x_obj, op, "x");
   BatchNormArgs a = view_of(x, op);
-  check_eps(eps, op);
+  check_batch_norm_eps(eps, op);
   FloatArray w, b, rm, rv;
   a.weight = channel_param(w_obj, &w, a.c, op, "weight");
   a.bias = channel_param(b_obj, &b, a.c, op, "bias");
   DLCORE_CHECK(!rm_obj.is_none() && !rv_obj.is_none(), op, ": running_mean and running_var are required");
   a.running_mean = channel_param(rm_obj, &rm, a.c, op, "running_mean");
   a.running_var = channel_param(rv_obj, &rv, a.c, op, "running_var");
-  for (int64_t c = 0; c < a.c; ++c)
-    DLCORE_CHECK(a.running_var[c] >= 0.0f, op, ": running_var[", c, "] = ", a.running_var[c], " is negative or NaN");
+  check_running_var(a.running_var, a.c, op);
   FloatArray y = new_f32(shape_of(x));
   a.op = BatchNormOp::forward_inference;
   a.eps = eps;
@@ -115,8 +101,7 @@ py::tuple backward(py::handle dy_obj, py::handle x_obj, py::handle w_obj, py::ha
   FloatArray dy = input_f32(dy_obj, op, "dy");
   FloatArray x = input_f32(x_obj, op, "x");
   BatchNormArgs a = view_of(x, op);
-  DLCORE_CHECK(shape_of(dy) == shape_of(x), op, ": dy ", shape_str(shape_of(dy)), " and x ", shape_str(shape_of(x)),
-               " must have the same shape");
+  check_batch_norm_dy(shape_of(dy), shape_of(x), op);
   FloatArray w, mean, invstd;
   a.weight = channel_param(w_obj, &w, a.c, op, "weight");
   DLCORE_CHECK(!mean_obj.is_none() && !invstd_obj.is_none(), op,

@@ -5,6 +5,7 @@
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 
+#include <algorithm>
 #include <cmath>
 #include <initializer_list>
 #include <string>
@@ -24,6 +25,36 @@ struct Checked {
   std::vector<FloatArray> keep;
   OptimArgs args;
 };
+
+// A state buffer must not share memory with anything else of the call (KERNEL_API): not with its own
+// parameter or gradient (checked per entry below), and not with another entry's parameter, gradient or
+// state either, which the kernel would then update twice or read half-updated. One sort of every array's
+// byte range, then per state the ranges that start inside it and the ones before it that reach into it:
+// O(n log n), not a pairwise O(n^2) over a model's hundreds of parameters.
+struct Range {
+  uintptr_t lo, hi;
+  std::string name;
+  bool state;
+};
+
+void check_states_alone(std::vector<Range> r, const char* op) {
+  r.erase(std::remove_if(r.begin(), r.end(), [](const Range& x) { return x.lo == x.hi; }), r.end());
+  std::sort(r.begin(), r.end(), [](const Range& a, const Range& b) { return a.lo < b.lo; });
+  auto fail = [&](const Range& a, const Range& b) {
+    throw ValueError(cat(op, ": ", a.state ? a.name : b.name, " shares memory with ", a.state ? b.name : a.name,
+                         "; state buffers must not share memory with anything else"));
+  };
+  size_t reach = r.size();  // the range before i reaching furthest (r.size(): none yet)
+  for (size_t i = 0; i < r.size(); ++i) {
+    if (r[i].state) {
+      if (reach < r.size() && r[reach].hi > r[i].lo) fail(r[i], r[reach]);
+      for (size_t j = i + 1; j < r.size() && r[j].lo < r[i].hi; ++j) fail(r[i], r[j]);
+    } else if (reach < r.size() && r[reach].state && r[reach].hi > r[i].lo) {
+      fail(r[reach], r[i]);
+    }
+    if (reach == r.size() || r[i].hi > r[reach].hi) reach = i;
+  }
+}
 
 // Checks the per-parameter lists and fills args.tensors. `states` names the
 // state lists (one or two); all lists must have one entry per parameter.
@@ -58,6 +89,18 @@ void check_lists(const char* op, const py::list& params, const py::list& grads,
     c->keep.push_back(p);
     c->keep.push_back(g);
   }
+  if (states.empty()) return;
+  std::vector<Range> ranges;
+  auto add = [&ranges](const py::array& a, std::string name, bool state) {
+    const auto lo = reinterpret_cast<uintptr_t>(a.data());
+    ranges.push_back({lo, lo + uintptr_t(a.nbytes()), std::move(name), state});
+  };
+  for (size_t i = 0, k = 0; i < n; ++i) {
+    for (size_t j = 0; j < states.size(); ++j) add(c->keep[k++], cat(states[j].first, "[", i, "]"), true);
+    add(c->keep[k++], cat("params[", i, "]"), false);
+    add(c->keep[k++], cat("grads[", i, "]"), false);
+  }
+  check_states_alone(std::move(ranges), op);
 }
 
 // Every named hyper-parameter must be finite and >= 0.

@@ -22,18 +22,6 @@ const char* op_name(SoftmaxOp op) {
   return names[int(op)];
 }
 
-// (outer, len, inner) around `axis` of x; the axis must not be empty.
-void view_around_axis(const Shape& s, int64_t axis, SoftmaxArgs* a, const char* op) {
-  const int64_t nd = int64_t(s.size());
-  DLCORE_CHECK(nd >= 1, op, ": x must have at least 1 dimension");
-  DLCORE_CHECK(axis >= -nd && axis < nd, op, ": axis ", axis, " is out of range for shape ", shape_str(s));
-  const size_t ax = size_t(axis < 0 ? axis + nd : axis);
-  a->outer = dims_product(s, 0, ax);
-  a->len = s[ax];
-  a->inner = dims_product(s, ax + 1, s.size());
-  DLCORE_CHECK(a->len > 0 || a->outer * a->inner == 0, op, ": the softmax axis of shape ", shape_str(s), " is empty");
-}
-
 void run(const SoftmaxArgs& a, const std::string& backend) {
   const auto& impl = softmax_registry(a.op).select(a, backend);
   py::gil_scoped_release nogil;
@@ -45,7 +33,7 @@ FloatArray forward(SoftmaxOp op, py::handle x_obj, int64_t axis, const std::stri
   FloatArray x = input_f32(x_obj, name, "x");
   SoftmaxArgs a;
   a.op = op;
-  view_around_axis(shape_of(x), axis, &a, name);
+  softmax_view_around_axis(shape_of(x), axis, &a.outer, &a.len, &a.inner, name);
   FloatArray y = new_f32(shape_of(x));
   a.in = x.data();
   a.out = y.mutable_data();
@@ -57,11 +45,10 @@ FloatArray backward(SoftmaxOp op, py::handle dy_obj, py::handle y_obj, int64_t a
   const char* name = op_name(op);
   FloatArray dy = input_f32(dy_obj, name, "dy");
   FloatArray y = input_f32(y_obj, name, "y");
-  DLCORE_CHECK(shape_of(dy) == shape_of(y), name, ": dy ", shape_str(shape_of(dy)), " and y ", shape_str(shape_of(y)),
-               " must have the same shape");
+  check_softmax_backward_shapes(shape_of(dy), shape_of(y), name);
   SoftmaxArgs a;
   a.op = op;
-  view_around_axis(shape_of(y), axis, &a, name);
+  softmax_view_around_axis(shape_of(y), axis, &a.outer, &a.len, &a.inner, name);
   FloatArray dx = new_f32(shape_of(y));
   a.in = y.data();
   a.dy = dy.data();

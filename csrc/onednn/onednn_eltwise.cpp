@@ -9,6 +9,7 @@
 #include "bindings/array.h"
 #include "onednn/common.h"
 #include "onednn/ops.h"
+#include "ops/eltwise/eltwise.h"
 
 namespace dlcore {
 namespace onednn {
@@ -52,8 +53,7 @@ FloatArray eltwise_backward(const char* op, algorithm a, py::handle dy_obj, py::
                             float alpha) {
   FloatArray dy = input_f32(dy_obj, op, "dy");
   FloatArray data = input_f32(data_obj, op, data_name);
-  DLCORE_CHECK(shape_of(dy) == shape_of(data), op, ": dy has shape ", shape_str(shape_of(dy)), " but ", data_name,
-               " has shape ", shape_str(shape_of(data)));
+  check_same_shape(shape_of(dy), shape_of(data), op, "dy", data_name);
   FloatArray dx = new_f32(shape_of(dy));
   const int64_t n = dy.size();
   if (n == 0) return dx;
@@ -85,14 +85,13 @@ struct PreluView {
   std::string key;
 };
 
-PreluView prelu_view(const char* op, const FloatArray& x, const FloatArray& w) {
+// x and w passed check_prelu_weight (ops/eltwise/eltwise.h).
+PreluView prelu_view(const FloatArray& x, const FloatArray& w) {
   const Shape xs = shape_of(x);
   const int64_t wn = w.shape(0);
   if (wn == 1 && !(xs.size() >= 2 && xs[1] == 1)) {
     return {plain_desc({int64_t(x.size())}), plain_desc({1}), cat("shared", x.size())};
   }
-  DLCORE_CHECK(xs.size() >= 2 && xs[1] == wn, op, ": weight has shape (", wn, ",) but x has shape ", shape_str(xs),
-               " (expected weight (C,) with C = x.shape[1], or (1,))");
   int64_t inner = 1;
   for (size_t i = 2; i < xs.size(); ++i) inner *= xs[i];
   return {plain_desc({xs[0], wn, inner}), plain_desc({1, wn, 1}), cat(xs[0], ",", wn, ",", inner)};
@@ -106,9 +105,10 @@ FloatArray prelu_forward_entry(py::handle x_obj, py::handle w_obj, const std::st
   const char* op = "prelu_forward";
   FloatArray x = input_f32(x_obj, op, "x");
   FloatArray w = input_f32(w_obj, op, "weight", 1);
+  check_prelu_weight(shape_of(x), shape_of(w), op);
   FloatArray y = new_f32(shape_of(x));
   if (x.size() == 0) return y;
-  PreluView v = prelu_view(op, x, w);
+  PreluView v = prelu_view(x, w);
   auto plan = cached_plan(key_of(op, v.key), [&] {
     auto pd = prelu_pd(v, dnnl::prop_kind::forward_inference);
     return make_plan<decltype(pd), dnnl::prelu_forward>(
@@ -131,15 +131,15 @@ py::tuple prelu_backward_entry(py::handle dy_obj, py::handle x_obj, py::handle w
   FloatArray dy = input_f32(dy_obj, op, "dy");
   FloatArray x = input_f32(x_obj, op, "x");
   FloatArray w = input_f32(w_obj, op, "weight", 1);
-  DLCORE_CHECK(shape_of(dy) == shape_of(x), op, ": dy has shape ", shape_str(shape_of(dy)), " but x has shape ",
-               shape_str(shape_of(x)));
+  check_same_shape(shape_of(dy), shape_of(x), op, "dy", "x");
+  check_prelu_weight(shape_of(x), shape_of(w), op);
   FloatArray dx = new_f32(shape_of(x));
   FloatArray dw = new_f32(shape_of(w));
   if (x.size() == 0) {
     std::fill(dw.mutable_data(), dw.mutable_data() + dw.size(), 0.0f);
     return py::make_tuple(dx, dw);
   }
-  PreluView v = prelu_view(op, x, w);
+  PreluView v = prelu_view(x, w);
   auto plan = cached_plan(key_of(op, v.key), [&] {
     auto hint = prelu_pd(v, dnnl::prop_kind::forward_training);
     dnnl::prelu_backward::primitive_desc pd(cpu_engine(), v.x, v.w, v.x, v.w, v.x, hint, plan_attr());
@@ -173,12 +173,14 @@ void init_eltwise(py::module_& m) {
       [](py::handle x, float slope, const std::string&) {
         // A documented difference (docs/KERNEL_API.md): with slope 0 oneDNN's
         // relu maps NaN to 0 (ours propagates it); +-inf agree.
+        check_eltwise_param(slope, "relu_forward", "negative_slope");
         return eltwise_forward("relu_forward", A::eltwise_relu, x, slope);
       },
       py::arg("x"), py::arg("negative_slope") = 0.0f, ob);
   m.def(
       "relu_backward",
       [](py::handle dy, py::handle x, float slope, const std::string&) {
+        check_eltwise_param(slope, "relu_backward", "negative_slope");
         return eltwise_backward("relu_backward", A::eltwise_relu, dy, x, "x", slope);
       },
       py::arg("dy"), py::arg("x"), py::arg("negative_slope") = 0.0f, ob);
@@ -209,12 +211,14 @@ void init_eltwise(py::module_& m) {
   m.def(
       "elu_forward",
       [](py::handle x, float alpha, const std::string&) {
+        check_eltwise_param(alpha, "elu_forward", "alpha");
         return eltwise_forward("elu_forward", A::eltwise_elu, x, alpha);
       },
       py::arg("x"), py::arg("alpha") = 1.0f, ob);
   m.def(
       "elu_backward",
       [](py::handle dy, py::handle x, float alpha, const std::string&) {
+        check_eltwise_param(alpha, "elu_backward", "alpha");
         return eltwise_backward("elu_backward", A::eltwise_elu, dy, x, "x", alpha);
       },
       py::arg("dy"), py::arg("x"), py::arg("alpha") = 1.0f, ob);

@@ -16,6 +16,7 @@
 #include "bindings/array.h"
 #include "onednn/common.h"
 #include "onednn/ops.h"
+#include "ops/norm/norm.h"
 
 namespace dlcore {
 namespace onednn {
@@ -32,11 +33,10 @@ struct BnView {
 
 BnView bn_view(const char* op, const FloatArray& x) {
   const Shape xs = shape_of(x);
-  DLCORE_CHECK(xs.size() == 2 || xs.size() == 4, op, ": x must be (N, C) or (N, C, H, W), got shape ", shape_str(xs));
-  for (int64_t v : xs) DLCORE_CHECK(v > 0, op, ": x of shape ", shape_str(xs), " is empty");
+  int64_t n, c, hw;
+  batch_norm_view(xs, &n, &c, &hw, op);
   const int64_t h = xs.size() == 4 ? xs[2] : 1, w = xs.size() == 4 ? xs[3] : 1;
-  return {plain_desc({xs[0], xs[1], h, w}), plain_desc({xs[1]}), xs[1], xs[0] * h * w,
-          cat(xs[0], ",", xs[1], ",", h, ",", w)};
+  return {plain_desc({n, c, h, w}), plain_desc({c}), c, n * hw, cat(n, ",", c, ",", h, ",", w)};
 }
 
 // An optional per-channel (C,) float32 array; null when None.
@@ -45,7 +45,7 @@ using OptArray = std::optional<FloatArray>;
 OptArray channel_array(py::handle obj, const char* op, const char* name, int64_t c, bool writeable = false) {
   if (obj.is_none()) return std::nullopt;
   FloatArray a = input_f32(obj, op, name, 1);
-  DLCORE_CHECK(a.shape(0) == c, op, ": ", name, " has shape ", shape_str(shape_of(a)), ", expected (", c, ",)");
+  check_batch_norm_channels(shape_of(a), c, op, name);
   if (writeable) DLCORE_CHECK(a.writeable(), op, ": ", name, " is read-only (it is updated in place)");
   return a;
 }
@@ -67,15 +67,12 @@ py::tuple training_entry(py::handle x_obj, py::handle w_obj, py::handle b_obj, p
   const char* op = "batch_norm_forward_training";
   FloatArray x = input_f32(x_obj, op, "x");
   BnView v = bn_view(op, x);
+  check_batch_norm_training(shape_of(x), v.count, momentum, !rm_obj.is_none(), !rv_obj.is_none(), op);
+  check_batch_norm_eps(eps, op);
   OptArray w = channel_array(w_obj, op, "weight", v.channels);
   OptArray b = channel_array(b_obj, op, "bias", v.channels);
   OptArray rm = channel_array(rm_obj, op, "running_mean", v.channels, true);
   OptArray rv = channel_array(rv_obj, op, "running_var", v.channels, true);
-  DLCORE_CHECK(eps >= 0.0f, op, ": eps must be >= 0, got ", eps);
-  DLCORE_CHECK(!rv || v.count > 1, op,
-               ": the unbiased running variance needs more than one value per channel, "
-               "x has shape ",
-               shape_str(shape_of(x)));
   const bool scale = w.has_value(), shift = b.has_value();
   FloatArray y = new_f32(shape_of(x));
   FloatArray mean = new_f32({v.channels}), invstd = new_f32({v.channels});
@@ -119,12 +116,13 @@ FloatArray inference_entry(py::handle x_obj, py::handle w_obj, py::handle b_obj,
   const char* op = "batch_norm_forward_inference";
   FloatArray x = input_f32(x_obj, op, "x");
   BnView v = bn_view(op, x);
+  check_batch_norm_eps(eps, op);
   OptArray w = channel_array(w_obj, op, "weight", v.channels);
   OptArray b = channel_array(b_obj, op, "bias", v.channels);
   DLCORE_CHECK(!rm_obj.is_none() && !rv_obj.is_none(), op, ": running_mean and running_var are required");
   OptArray rm = channel_array(rm_obj, op, "running_mean", v.channels);
   OptArray rv = channel_array(rv_obj, op, "running_var", v.channels);
-  DLCORE_CHECK(eps >= 0.0f, op, ": eps must be >= 0, got ", eps);
+  check_running_var(rv->data(), v.channels, op);
   const bool scale = w.has_value(), shift = b.has_value();
   FloatArray y = new_f32(shape_of(x));
   auto plan = cached_plan(key_of(op, v.key, eps, scale, shift), [&] {
@@ -159,13 +157,13 @@ py::tuple backward_entry(py::handle dy_obj, py::handle x_obj, py::handle w_obj, 
   const char* op = "batch_norm_backward";
   FloatArray dy = input_f32(dy_obj, op, "dy");
   FloatArray x = input_f32(x_obj, op, "x");
-  DLCORE_CHECK(shape_of(dy) == shape_of(x), op, ": dy has shape ", shape_str(shape_of(dy)), " but x has shape ",
-               shape_str(shape_of(x)));
   BnView v = bn_view(op, x);
+  check_batch_norm_dy(shape_of(dy), shape_of(x), op);
   OptArray w = channel_array(w_obj, op, "weight", v.channels);
+  DLCORE_CHECK(!mean_obj.is_none() && !invstd_obj.is_none(), op,
+               ": mean and invstd (from the forward pass) are required");
   OptArray mean = channel_array(mean_obj, op, "mean", v.channels);
   OptArray invstd = channel_array(invstd_obj, op, "invstd", v.channels);
-  DLCORE_CHECK(mean && invstd, op, ": mean and invstd are required");
   const bool affine = w.has_value();
   FloatArray dx = new_f32(shape_of(x));
   FloatArray dw, db;

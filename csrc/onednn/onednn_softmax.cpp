@@ -8,6 +8,7 @@
 #include "bindings/array.h"
 #include "onednn/common.h"
 #include "onednn/ops.h"
+#include "ops/softmax/softmax.h"
 
 namespace dlcore {
 namespace onednn {
@@ -19,15 +20,8 @@ struct SoftmaxView {
 };
 
 SoftmaxView softmax_view(const char* op, const FloatArray& x, int64_t axis) {
-  const Shape xs = shape_of(x);
-  const int64_t nd = int64_t(xs.size());
-  DLCORE_CHECK(nd >= 1, op, ": x must have at least one dimension, got a 0-d array");
-  DLCORE_CHECK(axis >= -nd && axis < nd, op, ": axis ", axis, " is out of range for shape ", shape_str(xs));
-  if (axis < 0) axis += nd;
-  int64_t outer = 1, inner = 1;
-  for (int64_t i = 0; i < axis; ++i) outer *= xs[i];
-  for (int64_t i = axis + 1; i < nd; ++i) inner *= xs[i];
-  const int64_t c = xs[axis];
+  int64_t outer, c, inner;
+  softmax_view_around_axis(shape_of(x), axis, &outer, &c, &inner, op);
   if (inner == 1) return {plain_desc({outer, c}), cat(outer, ",", c)};
   return {plain_desc({outer, c, inner}), cat(outer, ",", c, ",", inner)};
 }
@@ -58,8 +52,7 @@ FloatArray forward(const char* op, dnnl::algorithm a, py::handle x_obj, int64_t 
 FloatArray backward(const char* op, dnnl::algorithm a, py::handle dy_obj, py::handle y_obj, int64_t axis) {
   FloatArray dy = input_f32(dy_obj, op, "dy");
   FloatArray y = input_f32(y_obj, op, "y");
-  DLCORE_CHECK(shape_of(dy) == shape_of(y), op, ": dy has shape ", shape_str(shape_of(dy)), " but y has shape ",
-               shape_str(shape_of(y)));
+  check_softmax_backward_shapes(shape_of(dy), shape_of(y), op);
   SoftmaxView v = softmax_view(op, y, axis);
   FloatArray dx = new_f32(shape_of(y));
   if (y.size() == 0) return dx;

@@ -34,6 +34,7 @@ from __future__ import annotations
 import contextlib
 import importlib
 import importlib.util
+import operator
 import threading
 
 from . import _C
@@ -166,6 +167,16 @@ def _load_onednn_runtime():
 _RUNTIME_LOADERS = {"onednn": _load_onednn_runtime}
 
 
+def _thread_count(n, op: str) -> int:
+    """`n` as a thread count: an int (anything with __index__ but bool) in [1, 2**31), else TypeError/ValueError."""
+    if isinstance(n, bool) or not hasattr(type(n), "__index__"):
+        raise TypeError(f"{op}: n must be an int, got {type(n).__name__}")
+    n = operator.index(n)
+    if not 1 <= n < 2**31:
+        raise ValueError(f"{op}: n must be >= 1 (and < 2**31), got {n}")
+    return n
+
+
 def set_num_threads(n: int, blas: bool = False) -> None:
     """Number of threads every CPU kernel uses (default: the machine's cores).
 
@@ -174,7 +185,7 @@ def set_num_threads(n: int, blas: bool = False) -> None:
     dlcore GEMM right after a NumPy one ran at half speed while OpenBLAS's threads spun). It stays until changed;
     :func:`thread_limit` does the same for a block and restores both afterwards.
     """
-    n = int(n)
+    n = _thread_count(n, "set_num_threads")
     if blas:
         _blas_limiter(n)  # first: without threadpoolctl nothing changes
     _C.set_num_threads(n)
@@ -204,7 +215,7 @@ def thread_limit(n: int, blas: bool = True):
     ...     dlcore.get_num_threads()
     1
     """
-    n = int(n)
+    n = _thread_count(n, "thread_limit")
     before = _C.get_num_threads()
     limiter = _blas_limiter(n) if blas else None
     try:

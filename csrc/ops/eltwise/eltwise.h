@@ -1,10 +1,13 @@
 // Activations: element-wise forward/backward maps (ReLU/leaky ReLU, sigmoid,
 // tanh, ELU, abs), PReLU (per-channel slope) and maxout, plus the test hooks
-// for the vectorized math (vexp, vlog, vtanh). Checks live in
-// bindings/bind_eltwise.cpp; the kernels are templates in eltwise_kernels.h.
+// for the vectorized math (vexp, vlog, vtanh). The checks shared by every
+// module (_C: bindings/bind_eltwise.cpp, _onednn: onednn/onednn_eltwise.cpp)
+// are below; the kernels are templates in eltwise_kernels.h.
 #pragma once
+#include <cmath>
 #include <cstdint>
 
+#include "core/check.h"
 #include "dispatch/registry.h"
 
 namespace dlcore {
@@ -57,6 +60,28 @@ struct MaxoutArgs {
   const float* dy = nullptr;  // backward
   float* dx = nullptr;
 };
+
+// ---- checks, one place for every backend (so both refuse the same calls alike)
+
+// A scalar hyper-parameter (ReLU's negative slope, ELU's alpha): finite.
+inline void check_eltwise_param(float v, const char* op, const char* name) {
+  DLCORE_CHECK(std::isfinite(v), op, ": ", name, " must be finite, got ", v);
+}
+
+// The two array arguments of a backward map (or of PReLU backward).
+inline void check_same_shape(const Shape& a, const Shape& b, const char* op, const char* a_name, const char* b_name) {
+  DLCORE_CHECK(a == b, op, ": ", a_name, " ", shape_str(a), " and ", b_name, " ", shape_str(b),
+               " must have the same shape");
+}
+
+// PReLU's weight `ws`: (C,) for x (N, C, ...), or (1,) shared by any x.
+inline void check_prelu_weight(const Shape& xs, const Shape& ws, const char* op) {
+  DLCORE_CHECK(ws.size() == 1, op, ": weight must have 1 dimensions, got shape ", shape_str(ws));
+  const int64_t c = ws[0];
+  DLCORE_CHECK(c >= 1, op, ": weight must not be empty");
+  DLCORE_CHECK(c == 1 || (xs.size() >= 2 && xs[1] == c), op, ": weight ", shape_str(ws), " needs x with ", c,
+               " channels on axis 1, got x ", shape_str(xs));
+}
 
 const Registry<EltwiseArgs>& eltwise_registry(EltwiseOp op);
 const Registry<PreluArgs>& prelu_forward_registry();

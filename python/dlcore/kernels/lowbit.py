@@ -8,7 +8,7 @@ Inputs must already have their integer dtype; nothing is converted silently.
 from __future__ import annotations
 
 from .. import _C
-from ._dispatch import module_for
+from ._dispatch import bool_arg, float_arg, int_arg, module_for
 
 __all__ = ["gemm_u8s8s32", "gemm_u8s8s32_pack", "gemm_u8s8s32_packed", "gemm_u8s8s32_packed_info",
            "gemm_u8s8s32_packed_matches", "quantize_u8", "requantize_u8", "dequantize_s32", "conv2d_u8s8",
@@ -40,7 +40,8 @@ def gemm_u8s8s32(a, b, a_zero_point=0, *, backend="auto"):
         >>> dlcore.kernels.gemm_u8s8s32(a, b, 128).tolist()
         [[6, 6]]
     """
-    return _module(backend, "gemm_u8s8s32", a, b).gemm_u8s8s32(a, b, int(a_zero_point), backend)
+    return _module(backend, "gemm_u8s8s32", a, b).gemm_u8s8s32(
+        a, b, int_arg(a_zero_point, "gemm_u8s8s32", "a_zero_point"), backend)
 
 
 def gemm_u8s8s32_pack(b, *, backend="auto"):
@@ -65,7 +66,8 @@ def gemm_u8s8s32_packed(a, packed_b, a_zero_point=0, *, backend="auto"):
         >>> dlcore.kernels.gemm_u8s8s32_packed(np.full((1, 3), 130, np.uint8), pb, 128).tolist()
         [[6, 6]]
     """
-    return _module(backend, "gemm_u8s8s32", a).gemm_u8s8s32_packed(a, packed_b, int(a_zero_point), backend)
+    return _module(backend, "gemm_u8s8s32", a).gemm_u8s8s32_packed(
+        a, packed_b, int_arg(a_zero_point, "gemm_u8s8s32_packed", "a_zero_point"), backend)
 
 
 def gemm_u8s8s32_packed_info(packed_b):
@@ -86,7 +88,8 @@ def quantize_u8(x, scale, zero_point, *, backend="auto"):
         >>> dlcore.kernels.quantize_u8(np.array([-1.0, 0.25, 0.75, 1000.0], np.float32), 0.5, 10).tolist()
         [8, 10, 12, 255]
     """
-    return _module(backend, "quantize_u8", x).quantize_u8(x, float(scale), int(zero_point), backend)
+    return _module(backend, "quantize_u8", x).quantize_u8(
+        x, float_arg(scale, "quantize_u8", "scale"), int_arg(zero_point, "quantize_u8", "zero_point"), backend)
 
 
 def requantize_u8(acc, mult, offset, lo=0, *, backend="auto"):
@@ -95,12 +98,14 @@ def requantize_u8(acc, mult, offset, lo=0, *, backend="auto"):
     The product is rounded before the sum (no FMA), as NumPy computes it; ``lo`` = the
     output zero point fuses a ReLU.
     """
-    return _module(backend, "requantize_u8", acc).requantize_u8(acc, mult, offset, int(lo), backend)
+    return _module(backend, "requantize_u8", acc).requantize_u8(
+        acc, mult, offset, int_arg(lo, "requantize_u8", "lo"), backend)
 
 
 def dequantize_s32(acc, mult, bias, relu=False, *, backend="auto"):
     """int32 -> float32: float32(acc) * mult[c] + bias[c] (then max(., 0) if `relu`), c = axis 1 of `acc`."""
-    return _module(backend, "dequantize_s32", acc).dequantize_s32(acc, mult, bias, bool(relu), backend)
+    return _module(backend, "dequantize_s32", acc).dequantize_s32(
+        acc, mult, bias, bool_arg(relu, "dequantize_s32", "relu"), backend)
 
 
 def conv2d_u8s8(x, w, x_zero_point=0, stride=1, padding=0, dilation=1, groups=1, *, backend="auto"):
@@ -108,8 +113,9 @@ def conv2d_u8s8(x, w, x_zero_point=0, stride=1, padding=0, dilation=1, groups=1,
 
     Taps outside the image contribute 0 (zero padding of the real-valued input).
     """
-    return _module(backend, "conv2d_u8s8", x, w).conv2d_u8s8(x, w, int(x_zero_point), stride, padding, dilation,
-                                                             int(groups), backend)
+    return _module(backend, "conv2d_u8s8", x, w).conv2d_u8s8(
+        x, w, int_arg(x_zero_point, "conv2d_u8s8", "x_zero_point"), stride, padding, dilation,
+        int_arg(groups, "conv2d_u8s8", "groups"), backend)
 
 
 def binary_pack(v, *, backend="auto"):
@@ -119,12 +125,14 @@ def binary_pack(v, *, backend="auto"):
 
 def binary_pack_nchw(x, groups=1, *, backend="auto"):
     """(N, C, H, W) float32 -> (N, H, W, groups * ceil(C/groups/64)) uint64 sign bits along channels."""
-    return _module(backend, "binary_pack", x).binary_pack_nchw(x, int(groups), backend)
+    return _module(backend, "binary_pack", x).binary_pack_nchw(
+        x, int_arg(groups, "binary_pack_nchw", "groups"), backend)
 
 
 def binary_gemm(x_bits, w_bits, k, scale=None, bias=None, *, backend="auto"):
     """y[i, j] = scale[j] * (k - 2 popcount(x_i XOR w_j)) + bias[j]: the +-1 dot product, float32 (M, N)."""
-    return _module(backend, "binary_gemm", x_bits, w_bits).binary_gemm(x_bits, w_bits, int(k), scale, bias, backend)
+    return _module(backend, "binary_gemm", x_bits, w_bits).binary_gemm(
+        x_bits, w_bits, int_arg(k, "binary_gemm", "k"), scale, bias, backend)
 
 
 def binary_conv2d(x_bits, w_bits, in_channels, stride=1, padding=0, dilation=1, groups=1, scale=None, bias=None,
@@ -138,4 +146,5 @@ def binary_conv2d(x_bits, w_bits, in_channels, stride=1, padding=0, dilation=1, 
     Returns: (N, OC, OH, OW) float32.
     """
     return _module(backend, "binary_conv2d", x_bits, w_bits).binary_conv2d(
-        x_bits, w_bits, int(in_channels), stride, padding, dilation, int(groups), scale, bias, backend)
+        x_bits, w_bits, int_arg(in_channels, "binary_conv2d", "in_channels"), stride, padding, dilation,
+        int_arg(groups, "binary_conv2d", "groups"), scale, bias, backend)
