@@ -222,3 +222,16 @@ def test_sequential_slicing_keeps_names_and_edits_like_a_list():
     assert list(t._modules) == ["0", "1", "2", "3"]
     assert [type(m).__name__ for m in t] == ["Identity", "ReLU", "Sigmoid", "Tanh"]
     np.testing.assert_allclose(t(dlcore.tensor([-1.0, 1.0])).numpy(), np.tanh(1 / (1 + np.exp([0.0, -1.0]))))
+
+
+def test_clip_grad_norm_returns_a_tensor_and_checks_finiteness():
+    # it returned a float: `clip_grad_norm_(...).item()` (a common log line) raised AttributeError
+    p = nn.Parameter(dlcore.tensor([3.0, 4.0]))
+    p.grad = dlcore.tensor([3.0, 4.0])
+    total = nn.utils.clip_grad_norm_([p], 1.0)
+    assert isinstance(total, dlcore.Tensor) and total.dtype == np.float32 and total.item() == pytest.approx(5.0)
+    np.testing.assert_allclose(p.grad.numpy(), [0.6, 0.8], rtol=1e-5)
+    p.grad = dlcore.tensor([float("nan"), 1.0])
+    with pytest.raises(RuntimeError, match="non-finite"):
+        nn.utils.clip_grad_norm_([p], 1.0, error_if_nonfinite=True)
+    assert nn.utils.clip_grad_norm_([nn.Parameter(dlcore.ones(2))], 1.0).item() == 0.0  # no gradients

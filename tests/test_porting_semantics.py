@@ -360,3 +360,11 @@ def test_out_of_range_dims_raise_instead_of_wrapping():
     assert dlcore.tensor(3.0).unsqueeze(-1).shape == (1,) and dlcore.tensor(3.0).squeeze(0).shape == ()
     with pytest.raises(ValueError, match="non-empty"):
         dlcore.cat([])
+
+
+def test_tensor_of_non_numeric_data_raises():
+    # dlcore.tensor("abc") / tensor(None) made string/object tensors that failed later, far from the cause
+    for data in ("abc", None, [None, 1], {"a": 1}):
+        with pytest.raises(TypeError, match="tensor of numbers"):
+            dlcore.tensor(data)
+    assert dlcore.tensor([dlcore.tensor(1.0), dlcore.tensor(2.0)]).tolist() == [1.0, 2.0]

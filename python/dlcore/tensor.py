@@ -1017,6 +1017,9 @@ def tensor(data, dtype=None, requires_grad=False, device=None):
         arr = data.astype(dtype) if dtype is not None else data.copy()
     else:
         arr = np.array(data)
+        if arr.dtype.kind in "OUSV" and not _amp.is_bfloat16(arr.dtype):  # None, strings, objects
+            raise TypeError(f"tensor: could not make a tensor of numbers from {type(data).__name__} data "
+                            f"(NumPy dtype {arr.dtype})")
         if dtype is not None:
             arr = arr.astype(dtype)
         elif arr.dtype == np.float64:
