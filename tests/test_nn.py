@@ -235,3 +235,38 @@ def test_clip_grad_norm_returns_a_tensor_and_checks_finiteness():
     with pytest.raises(RuntimeError, match="non-finite"):
         nn.utils.clip_grad_norm_([p], 1.0, error_if_nonfinite=True)
     assert nn.utils.clip_grad_norm_([nn.Parameter(dlcore.ones(2))], 1.0).item() == 0.0  # no gradients
+
+
+@pytest.mark.parametrize("mode", ["reflect", "replicate", "circular"])
+@pytest.mark.parametrize("padding,k,dilation", [(1, 3, 1), ((2, 1), 3, 1), ("same", 4, 1), ("same", 3, 2)])
+def test_conv2d_padding_mode(rng, mode, padding, k, dilation):
+    # Conv2d(..., padding_mode="reflect") raised TypeError
+    x = randn(rng, 2, 2, 6, 7, dtype=np.float64)
+    conv = nn.Conv2d(2, 3, k, padding=padding, dilation=dilation, padding_mode=mode).double()
+    if padding == "same":
+        total = dilation * (k - 1)
+        pads = ((total // 2, total - total // 2),) * 2
+    else:
+        ph, pw = (padding, padding) if isinstance(padding, int) else padding
+        pads = ((ph, ph), (pw, pw))
+    np_mode = {"reflect": "reflect", "replicate": "edge", "circular": "wrap"}[mode]
+    xp = np.pad(x, ((0, 0), (0, 0)) + pads, mode=np_mode)
+    ref = nn.functional.conv2d(dlcore.tensor(xp), conv.weight, conv.bias, dilation=dilation).numpy()
+    np.testing.assert_allclose(conv(dlcore.tensor(x)).numpy(), ref, rtol=1e-12, atol=1e-12)
+    fused = nn.Sequential(conv, nn.ReLU())  # the Conv2d + ReLU fusion pads the same way
+    np.testing.assert_allclose(fused(dlcore.tensor(x)).numpy(), np.maximum(ref, 0), rtol=1e-12, atol=1e-12)
+    layer_gradcheck(conv, x)
+
+
+def test_layers_take_device_and_identity_takes_any_arguments():
+    # nn.Linear(4, 2, device=device) (PyTorch's factory keyword) raised TypeError
+    for layer in (nn.Linear(3, 2, device="cpu"), nn.Conv2d(3, 2, 3, device="cpu"), nn.BatchNorm2d(3, device="cpu"),
+                  nn.LayerNorm(3, device="cpu"), nn.GroupNorm(1, 3, device="cpu"), nn.PReLU(device="cpu"),
+                  nn.ConvTranspose2d(3, 2, 3, device="cpu")):
+        assert all(p.device == "cpu" for p in layer.parameters())
+    assert nn.Identity(54, unused_argument=0.1)(dlcore.ones(2)).tolist() == [1.0, 1.0]
+    bn = nn.BatchNorm1d(2)
+    bn(dlcore.randn(4, 2))
+    bn.reset_running_stats()
+    assert bn.running_mean.tolist() == [0.0, 0.0] and bn.running_var.tolist() == [1.0, 1.0]
+    assert int(bn.num_batches_tracked) == 0
