@@ -270,3 +270,12 @@ def test_layers_take_device_and_identity_takes_any_arguments():
     bn.reset_running_stats()
     assert bn.running_mean.tolist() == [0.0, 0.0] and bn.running_var.tolist() == [1.0, 1.0]
     assert int(bn.num_batches_tracked) == 0
+
+
+def test_softmax_takes_dtype(rng):
+    # F.softmax(x, dim=-1, dtype=...) raised TypeError
+    x = dlcore.tensor(randn(rng, 3, 4))
+    y = nn.functional.softmax(x, dim=-1, dtype=np.float64)
+    assert y.dtype == np.float64
+    np.testing.assert_allclose(y.numpy(), nn.functional.softmax(x.double(), dim=-1).numpy())
+    assert x.log_softmax(1, dtype=np.float64).dtype == np.float64 and dlcore.softmax(x, 0, dtype=np.float64).dtype == np.float64

@@ -686,11 +686,11 @@ class Tensor:
     def tanh(self):
         return _loaded("dlcore.nn.functional").tanh(self)
 
-    def softmax(self, dim):
-        return _loaded("dlcore.nn.functional").softmax(self, dim=dim)
+    def softmax(self, dim, dtype=None):
+        return _loaded("dlcore.nn.functional").softmax(self, dim=dim, dtype=dtype)
 
-    def log_softmax(self, dim):
-        return _loaded("dlcore.nn.functional").log_softmax(self, dim=dim)
+    def log_softmax(self, dim, dtype=None):
+        return _loaded("dlcore.nn.functional").log_softmax(self, dim=dim, dtype=dtype)
 
     # ---- more of PyTorch's Tensor API (composed from the recorded ops above) ------------------
     @property

@@ -246,11 +246,14 @@ def _implicit_softmax_dim(name, ndim):
     return 0 if ndim in (0, 1, 3) else 1
 
 
-def softmax(input, dim=None):
+def softmax(input, dim=None, dtype=None):
+    """exp(x) / sum(exp(x)) over `dim`; `dtype` casts the input first (on the tape), as PyTorch's."""
+    input = input if dtype is None else input.to(dtype)
     return sm.Softmax.apply(input, _implicit_softmax_dim("softmax", input.ndim) if dim is None else dim)
 
 
-def log_softmax(input, dim=None):
+def log_softmax(input, dim=None, dtype=None):
+    input = input if dtype is None else input.to(dtype)
     return sm.LogSoftmax.apply(input, _implicit_softmax_dim("log_softmax", input.ndim) if dim is None else dim)
 
 
