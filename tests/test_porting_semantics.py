@@ -103,6 +103,10 @@ def test_tensor_tensor_arithmetic_promotes_as_pytorch():
     assert (dlcore.ones(3, dtype=np.float64) * mask).dtype == np.float64
     assert (dlcore.ones(2) + dlcore.ones(2, dtype=np.float64)).dtype == np.float64
     assert (mask + dlcore.tensor(np.array([1, 1, 1], np.int32))).dtype == np.int64
+    # cat/stack went through NumPy's concatenate: float32 with int64 gave float64
+    assert dlcore.cat([dlcore.ones(2, 2), dlcore.tensor([[1, 2]])]).dtype == np.float32
+    assert dlcore.stack([dlcore.tensor([1, 2]), dlcore.ones(2)]).dtype == np.float32
+    assert dlcore.cat([dlcore.ones(1), dlcore.ones(1, dtype=np.float64)]).dtype == np.float64
 
 
 # ---- habit: float class labels --------------------------------------------------------------------

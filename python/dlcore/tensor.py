@@ -1202,18 +1202,32 @@ def arange(start, end=None, step=1, dtype=None, device=None):
     return Tensor(xp.arange(start, end, step, dtype=dtype or (default_dtype if floats else np.int64)))
 
 
+def _same_dtype(tensors):
+    """The tensors converted to their promoted dtype (int64 with float32 is float32, as PyTorch; NumPy's
+    concatenate would give float64)."""
+    dtypes = {t.dtype for t in tensors}
+    if len(dtypes) == 1 or not all(d.kind in "biuf" for d in dtypes):
+        return tensors
+    target = tensors[0]
+    for t in tensors[1:]:
+        target = t if _promoted_dtype(target, t) == t.dtype else target
+    return [t.to(target.dtype) for t in tensors]
+
+
 def cat(tensors, dim=0):
     """Concatenation along an existing dim."""
     tensors = [t if isinstance(t, Tensor) else Tensor(t) for t in tensors]
     if not tensors:
         raise ValueError("cat: expected a non-empty sequence of tensors")
-    return shape.Cat.apply(*tensors, dim=_wrap_dim(dim, tensors[0].ndim))
+    return shape.Cat.apply(*_same_dtype(tensors), dim=_wrap_dim(dim, tensors[0].ndim))
 
 
 def stack(tensors, dim=0):
     """Stacking along a new dim."""
     tensors = [t if isinstance(t, Tensor) else Tensor(t) for t in tensors]
-    return shape.Stack.apply(*tensors, dim=dim)
+    if not tensors:
+        raise ValueError("stack: expected a non-empty sequence of tensors")
+    return shape.Stack.apply(*_same_dtype(tensors), dim=_wrap_dim(dim, tensors[0].ndim + 1))
 
 
 def exp(t):
