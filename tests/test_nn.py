@@ -278,4 +278,5 @@ def test_softmax_takes_dtype(rng):
     y = nn.functional.softmax(x, dim=-1, dtype=np.float64)
     assert y.dtype == np.float64
     np.testing.assert_allclose(y.numpy(), nn.functional.softmax(x.double(), dim=-1).numpy())
-    assert x.log_softmax(1, dtype=np.float64).dtype == np.float64 and dlcore.softmax(x, 0, dtype=np.float64).dtype == np.float64
+    assert x.log_softmax(1, dtype=np.float64).dtype == np.float64
+    assert dlcore.softmax(x, 0, dtype=np.float64).dtype == np.float64
