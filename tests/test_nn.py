@@ -280,3 +280,21 @@ def test_softmax_takes_dtype(rng):
     np.testing.assert_allclose(y.numpy(), nn.functional.softmax(x.double(), dim=-1).numpy())
     assert x.log_softmax(1, dtype=np.float64).dtype == np.float64
     assert dlcore.softmax(x, 0, dtype=np.float64).dtype == np.float64
+
+
+def test_shared_modules_and_tied_weights_as_pytorch():
+    # modules() listed a shared module twice; state_dict kept a tied weight under its first name only, so a
+    # PyTorch state dict of a model with tied weights had an "unexpected key" here
+    shared = nn.Linear(2, 2)
+    m = nn.Sequential(shared, nn.ReLU(), shared)
+    assert len(list(m.modules())) == 3 and len(list(m.parameters())) == 2
+    assert list(m.state_dict()) == ["0.weight", "0.bias", "2.weight", "2.bias"]
+    enc, dec = nn.Linear(3, 3), nn.Linear(3, 3)
+    dec.weight = enc.weight
+    tied = nn.Sequential(enc, dec)
+    assert list(tied.state_dict()) == ["0.weight", "0.bias", "1.weight", "1.bias"]
+    assert [n for n, _ in tied.named_parameters()] == ["0.weight", "0.bias", "1.bias"]
+    sd = {k: dlcore.tensor(np.full(v.shape, i, np.float32)) for i, (k, v) in enumerate(tied.state_dict().items())}
+    assert tied.load_state_dict(sd) == ([], [])
+    del sd["1.weight"]  # a checkpoint with the tied weight under one name still loads strictly
+    assert tied.load_state_dict(sd) == ([], [])

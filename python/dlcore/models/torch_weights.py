@@ -58,8 +58,7 @@ def load_torch_state_dict(model, state_dict, strict=True):
         raise TypeError(f"load_torch_state_dict: state_dict must be a mapping, got {type(state_dict).__name__}")
     prefix = _strip_prefix(list(state_dict))
     source = {k[len(prefix):]: v for k, v in state_dict.items()}
-    targets = dict(model.named_parameters())
-    targets.update(model.named_buffers(persistent_only=True))  # what a torch state_dict holds
+    targets = dict(model._state_entries())  # what a torch state_dict holds (every name of a tied weight)
     missing = [k for k in targets if k not in source and not k.endswith("num_batches_tracked")]
     unexpected = [k for k in source if k not in targets]
     problems = []

@@ -46,9 +46,11 @@ class Module:
             raise AttributeError("call Module.__init__() before assigning attributes")
         if isinstance(value, (Parameter, Module)):
             self.__dict__.pop(name, None)
+            target = self._parameters if isinstance(value, Parameter) else self._modules
             for table in (self._parameters, self._modules, self._buffers):
-                table.pop(name, None)
-            (self._parameters if isinstance(value, Parameter) else self._modules)[name] = value
+                if table is not target:
+                    table.pop(name, None)
+            target[name] = value  # a replaced entry keeps its place (state_dict order, as PyTorch)
         elif name in self._parameters:
             if value is not None:
                 raise TypeError(f"cannot assign '{type(value).__name__}' as parameter '{name}' "
@@ -97,11 +99,19 @@ class Module:
         self._modules[name] = module
 
     # ---- traversal --------------------------------------------------------
-    def named_modules(self, prefix=""):
+    def named_modules(self, memo=None, prefix="", remove_duplicate=True):
+        """(name, module) for this module and its descendants. A module reached twice (shared between two
+        parents) comes once, as in PyTorch, unless ``remove_duplicate=False`` (state_dict: every name)."""
+        if memo is None:
+            memo = set()
+        if remove_duplicate:
+            if id(self) in memo:
+                return
+            memo.add(id(self))
         yield prefix, self
         for name, child in self._modules.items():
             if child is not None:
-                yield from child.named_modules(f"{prefix}.{name}" if prefix else name)
+                yield from child.named_modules(memo, f"{prefix}.{name}" if prefix else name, remove_duplicate)
 
     def modules(self):
         for _, m in self.named_modules():
@@ -116,12 +126,14 @@ class Module:
         for _, child in self.named_children():
             yield child
 
-    def named_parameters(self, prefix="", recurse=True):
+    def named_parameters(self, prefix="", recurse=True, remove_duplicate=True):
+        """(name, parameter); a parameter shared by two modules (tied weights) comes once unless
+        ``remove_duplicate=False``."""
         seen = set()
-        modules = self.named_modules(prefix) if recurse else [(prefix, self)]
+        modules = self.named_modules(prefix=prefix, remove_duplicate=remove_duplicate) if recurse else [(prefix, self)]
         for mod_prefix, module in modules:
             for name, p in module._parameters.items():
-                if p is not None and id(p) not in seen:
+                if p is not None and (id(p) not in seen or not remove_duplicate):
                     seen.add(id(p))
                     yield (f"{mod_prefix}.{name}" if mod_prefix else name), p
 
@@ -129,11 +141,15 @@ class Module:
         for _, p in self.named_parameters(recurse=recurse):
             yield p
 
-    def named_buffers(self, prefix="", recurse=True, persistent_only=False):
-        modules = self.named_modules(prefix) if recurse else [(prefix, self)]
+    def named_buffers(self, prefix="", recurse=True, remove_duplicate=True, persistent_only=False):
+        seen = set()
+        modules = self.named_modules(prefix=prefix, remove_duplicate=remove_duplicate) if recurse else [(prefix, self)]
         for mod_prefix, module in modules:
             for name, b in module._buffers.items():
-                if b is not None and not (persistent_only and name in module._non_persistent_buffers):
+                if b is None or (persistent_only and name in module._non_persistent_buffers):
+                    continue
+                if id(b) not in seen or not remove_duplicate:
+                    seen.add(id(b))
                     yield (f"{mod_prefix}.{name}" if mod_prefix else name), b
 
     def buffers(self, recurse=True):
@@ -241,11 +257,14 @@ class Module:
         A model on the GPU gives CuPy-backed tensors; ``dlcore.save`` writes them as host arrays.
         """
         state = OrderedDict()
-        for name, p in self.named_parameters():
-            state[name] = p.detach()
-        for name, b in self.named_buffers(persistent_only=True):
-            state[name] = b.detach()
+        for name, t in self._state_entries():
+            state[name] = t.detach()
         return state
+
+    def _state_entries(self):
+        """(name, tensor) of state_dict: every name of a shared module or tied parameter, as PyTorch."""
+        yield from self.named_parameters(remove_duplicate=False)
+        yield from self.named_buffers(remove_duplicate=False, persistent_only=True)
 
     def load_state_dict(self, state_dict, strict=True):
         """Copies arrays into the parameters and buffers in place.
@@ -254,9 +273,9 @@ class Module:
         so a mismatched state dict raises and leaves the module unchanged.
         Returns ``(missing_keys, unexpected_keys)``, a named tuple as PyTorch's (both empty when strict).
         """
-        targets = dict(self.named_parameters())
-        targets.update(self.named_buffers(persistent_only=True))
-        missing = [k for k in targets if k not in state_dict]
+        targets = dict(self._state_entries())
+        loaded = {id(t) for k, t in targets.items() if k in state_dict}
+        missing = [k for k in targets if k not in state_dict and id(targets[k]) not in loaded]  # a tied weight
         unexpected = [k for k in state_dict if k not in targets]
         if strict and (missing or unexpected):
             raise KeyError(f"load_state_dict: missing keys {missing}, unexpected keys {unexpected}")
