@@ -211,3 +211,15 @@ def test_lambda_lr_per_group_applies_epoch_zero_at_construction():
     assert set(sched.state_dict()) == {"base_lrs", "last_epoch"}  # no functions in a checkpoint
     with pytest.raises(ValueError, match="2 parameter groups"):
         optim.lr_scheduler.LambdaLR(opt, [lambda e: 1.0])
+
+
+def test_a_parameter_in_two_groups_raises():
+    # it was silently updated twice per step (PyTorch raises)
+    p, q = dlcore.tensor([1.0], requires_grad=True), dlcore.tensor([1.0], requires_grad=True)
+    with pytest.raises(ValueError, match="more than one parameter group"):
+        optim.SGD([{"params": [p, q]}, {"params": [q], "lr": 0.5}], lr=0.1)
+    opt = optim.SGD([p], lr=0.1)
+    with pytest.raises(ValueError, match="more than one parameter group"):
+        opt.add_param_group({"params": [p]})
+    with pytest.warns(UserWarning, match="duplicate parameters"):
+        optim.SGD([q, q], lr=0.1)
