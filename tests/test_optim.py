@@ -223,3 +223,12 @@ def test_a_parameter_in_two_groups_raises():
         opt.add_param_group({"params": [p]})
     with pytest.warns(UserWarning, match="duplicate parameters"):
         optim.SGD([q, q], lr=0.1)
+
+
+def test_non_leaf_or_non_tensor_params_raise():
+    # a non-leaf was accepted and updated in place, behind the leaf's back
+    x = dlcore.tensor([1.0], requires_grad=True)
+    with pytest.raises(ValueError, match="non-leaf"):
+        optim.SGD([x * 2], lr=0.1)
+    with pytest.raises(TypeError, match="only optimize Tensors"):
+        optim.Adam([[1.0]])

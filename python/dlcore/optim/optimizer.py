@@ -22,6 +22,12 @@ from . import _fused
 def _check_unique(params, groups):
     """A parameter in two groups would be updated twice per step: PyTorch refuses it (and warns about a
     parameter listed twice in one group, which it then also updates twice)."""
+    for p in params:
+        if not isinstance(p, Tensor):
+            raise TypeError(f"optimizer can only optimize Tensors, but one of the params is {type(p).__name__}")
+        if not p.is_leaf:
+            raise ValueError("can't optimize a non-leaf Tensor (its updates would not reach the leaf it was computed "
+                             "from; pass the leaf, e.g. model.parameters())")
     ids = {id(p) for p in params}
     if len(ids) != len(params):
         warnings.warn("optimizer contains a parameter group with duplicate parameters; each copy is updated "
