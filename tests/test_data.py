@@ -130,3 +130,15 @@ def test_digits_builtin_dataset():
     assert len(train) + len(test) == 1797 and abs(len(test) - 359) <= 1
     x, y = train[0]
     assert x.shape == (1, 8, 8) and 0 <= x.min() and x.max() <= 1
+
+
+def test_dataset_without_len_says_what_is_missing():
+    # the DataLoader raised a bare NotImplementedError() with no message
+    from dlcore.data import DataLoader, Dataset
+
+    class NoLen(Dataset):
+        def __getitem__(self, i):
+            return i
+
+    with pytest.raises(NotImplementedError, match="NoLen must define __len__"):
+        list(DataLoader(NoLen(), batch_size=2))

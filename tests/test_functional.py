@@ -310,6 +310,13 @@ def test_class_losses_take_n_c_d_and_unbatched_input(rng, reduction):
     with pytest.raises(ValueError, match=r"expected \(2, 3, 4\)"):
         F.cross_entropy(dlcore.tensor(x), t[:, :2])
 
+def test_binary_cross_entropy_refuses_values_outside_0_1():
+    # logits passed by mistake gave a finite, meaningless loss (1.5 -> -0.41); PyTorch raises
+    for bad in ([1.5, 0.5], [-0.2, 0.5], [float("nan"), 0.5]):
+        with pytest.raises(ValueError, match="between 0 and 1"):
+            F.binary_cross_entropy(dlcore.tensor(bad), dlcore.tensor([1.0, 0.0]))
+    assert F.binary_cross_entropy(dlcore.tensor([1.0, 0.0]), dlcore.tensor([1.0, 0.0])).item() == 0.0
+
 @pytest.mark.parametrize("name", ["mse_loss", "l1_loss", "binary_cross_entropy", "binary_cross_entropy_with_logits"])
 def test_regression_and_binary_losses(rng, name):
     x = r64(rng, 5, 7)

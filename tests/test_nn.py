@@ -340,3 +340,80 @@ def test_sequential_slicing_keeps_names_and_edits_like_a_list():
     assert list(t._modules) == ["0", "1", "2", "3"]
     assert [type(m).__name__ for m in t] == ["Identity", "ReLU", "Sigmoid", "Tanh"]
     np.testing.assert_allclose(t(dlcore.tensor([-1.0, 1.0])).numpy(), np.tanh(1 / (1 + np.exp([0.0, -1.0]))))
+
+
+def test_clip_grad_norm_returns_a_tensor_and_checks_finiteness():
+    # it returned a float: `clip_grad_norm_(...).item()` (a common log line) raised AttributeError
+    p = nn.Parameter(dlcore.tensor([3.0, 4.0]))
+    p.grad = dlcore.tensor([3.0, 4.0])
+    total = nn.utils.clip_grad_norm_([p], 1.0)
+    assert isinstance(total, dlcore.Tensor) and total.dtype == np.float32 and total.item() == pytest.approx(5.0)
+    np.testing.assert_allclose(p.grad.numpy(), [0.6, 0.8], rtol=1e-5)
+    p.grad = dlcore.tensor([float("nan"), 1.0])
+    with pytest.raises(RuntimeError, match="non-finite"):
+        nn.utils.clip_grad_norm_([p], 1.0, error_if_nonfinite=True)
+    assert nn.utils.clip_grad_norm_([nn.Parameter(dlcore.ones(2))], 1.0).item() == 0.0  # no gradients
+
+
+@pytest.mark.parametrize("mode", ["reflect", "replicate", "circular"])
+@pytest.mark.parametrize("padding,k,dilation", [(1, 3, 1), ((2, 1), 3, 1), ("same", 4, 1), ("same", 3, 2)])
+def test_conv2d_padding_mode(rng, mode, padding, k, dilation):
+    # Conv2d(..., padding_mode="reflect") raised TypeError
+    x = randn(rng, 2, 2, 6, 7, dtype=np.float64)
+    conv = nn.Conv2d(2, 3, k, padding=padding, dilation=dilation, padding_mode=mode).double()
+    if padding == "same":
+        total = dilation * (k - 1)
+        pads = ((total // 2, total - total // 2),) * 2
+    else:
+        ph, pw = (padding, padding) if isinstance(padding, int) else padding
+        pads = ((ph, ph), (pw, pw))
+    np_mode = {"reflect": "reflect", "replicate": "edge", "circular": "wrap"}[mode]
+    xp = np.pad(x, ((0, 0), (0, 0)) + pads, mode=np_mode)
+    ref = nn.functional.conv2d(dlcore.tensor(xp), conv.weight, conv.bias, dilation=dilation).numpy()
+    np.testing.assert_allclose(conv(dlcore.tensor(x)).numpy(), ref, rtol=1e-12, atol=1e-12)
+    fused = nn.Sequential(conv, nn.ReLU())  # the Conv2d + ReLU fusion pads the same way
+    np.testing.assert_allclose(fused(dlcore.tensor(x)).numpy(), np.maximum(ref, 0), rtol=1e-12, atol=1e-12)
+    layer_gradcheck(conv, x)
+
+
+def test_layers_take_device_and_identity_takes_any_arguments():
+    # nn.Linear(4, 2, device=device) (PyTorch's factory keyword) raised TypeError
+    for layer in (nn.Linear(3, 2, device="cpu"), nn.Conv2d(3, 2, 3, device="cpu"), nn.BatchNorm2d(3, device="cpu"),
+                  nn.LayerNorm(3, device="cpu"), nn.GroupNorm(1, 3, device="cpu"), nn.PReLU(device="cpu"),
+                  nn.ConvTranspose2d(3, 2, 3, device="cpu")):
+        assert all(p.device == "cpu" for p in layer.parameters())
+    assert nn.Identity(54, unused_argument=0.1)(dlcore.ones(2)).tolist() == [1.0, 1.0]
+    bn = nn.BatchNorm1d(2)
+    bn(dlcore.randn(4, 2))
+    bn.reset_running_stats()
+    assert bn.running_mean.tolist() == [0.0, 0.0] and bn.running_var.tolist() == [1.0, 1.0]
+    assert int(bn.num_batches_tracked) == 0
+
+
+def test_softmax_takes_dtype(rng):
+    # F.softmax(x, dim=-1, dtype=...) raised TypeError
+    x = dlcore.tensor(randn(rng, 3, 4))
+    y = nn.functional.softmax(x, dim=-1, dtype=np.float64)
+    assert y.dtype == np.float64
+    np.testing.assert_allclose(y.numpy(), nn.functional.softmax(x.double(), dim=-1).numpy())
+    assert x.log_softmax(1, dtype=np.float64).dtype == np.float64
+    assert dlcore.softmax(x, 0, dtype=np.float64).dtype == np.float64
+
+
+def test_shared_modules_and_tied_weights_as_pytorch():
+    # modules() listed a shared module twice; state_dict kept a tied weight under its first name only, so a
+    # PyTorch state dict of a model with tied weights had an "unexpected key" here
+    shared = nn.Linear(2, 2)
+    m = nn.Sequential(shared, nn.ReLU(), shared)
+    assert len(list(m.modules())) == 3 and len(list(m.parameters())) == 2
+    assert list(m.state_dict()) == ["0.weight", "0.bias", "2.weight", "2.bias"]
+    enc, dec = nn.Linear(3, 3), nn.Linear(3, 3)
+    dec.weight = enc.weight
+    tied = nn.Sequential(enc, dec)
+    assert list(tied.state_dict()) == ["0.weight", "0.bias", "1.weight", "1.bias"]
+    assert [n for n, _ in tied.named_parameters()] == ["0.weight", "0.bias", "1.bias"]
+    sd = {k: dlcore.tensor(np.full(v.shape, i, np.float32)) for i, (k, v) in enumerate(tied.state_dict().items())}
+    assert tied.load_state_dict(sd) == ([], [])
+    del sd["1.weight"]  # strict: the tied weight is expected under both names (torch 2.14 raises too)
+    with pytest.raises(KeyError, match=r"missing keys \['1.weight'\]"):
+        tied.load_state_dict(sd)

@@ -257,3 +257,24 @@ def test_maximize_is_not_in_the_fused_kernels():
     opt = optim.SGD([w], lr=0.1, maximize=True)  # fused=None: the NumPy formula, ascending
     opt.step()
     np.testing.assert_array_equal(w.numpy(), np.full(3, 1.1, np.float32))
+
+
+def test_a_parameter_in_two_groups_raises():
+    # it was silently updated twice per step (PyTorch raises)
+    p, q = dlcore.tensor([1.0], requires_grad=True), dlcore.tensor([1.0], requires_grad=True)
+    with pytest.raises(ValueError, match="more than one parameter group"):
+        optim.SGD([{"params": [p, q]}, {"params": [q], "lr": 0.5}], lr=0.1)
+    opt = optim.SGD([p], lr=0.1)
+    with pytest.raises(ValueError, match="more than one parameter group"):
+        opt.add_param_group({"params": [p]})
+    with pytest.warns(UserWarning, match="duplicate parameters"):
+        optim.SGD([q, q], lr=0.1)
+
+
+def test_non_leaf_or_non_tensor_params_raise():
+    # a non-leaf was accepted and updated in place, behind the leaf's back
+    x = dlcore.tensor([1.0], requires_grad=True)
+    with pytest.raises(ValueError, match="non-leaf"):
+        optim.SGD([x * 2], lr=0.1)
+    with pytest.raises(TypeError, match="only optimize Tensors"):
+        optim.Adam([[1.0]])

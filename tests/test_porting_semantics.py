@@ -103,6 +103,10 @@ def test_tensor_tensor_arithmetic_promotes_as_pytorch():
     assert (dlcore.ones(3, dtype=np.float64) * mask).dtype == np.float64
     assert (dlcore.ones(2) + dlcore.ones(2, dtype=np.float64)).dtype == np.float64
     assert (mask + dlcore.tensor(np.array([1, 1, 1], np.int32))).dtype == np.int64
+    # cat/stack went through NumPy's concatenate: float32 with int64 gave float64
+    assert dlcore.cat([dlcore.ones(2, 2), dlcore.tensor([[1, 2]])]).dtype == np.float32
+    assert dlcore.stack([dlcore.tensor([1, 2]), dlcore.ones(2)]).dtype == np.float32
+    assert dlcore.cat([dlcore.ones(1), dlcore.ones(1, dtype=np.float64)]).dtype == np.float64
 
 
 # ---- habit: float class labels --------------------------------------------------------------------
@@ -201,6 +205,62 @@ def test_setitem_and_copy_give_gradients_to_the_source():
     out.copy_(w)  # broadcast
     out.sum().backward()
     np.testing.assert_allclose(w.grad.numpy(), [2.0, 2.0])
+
+
+def _t64(values, requires_grad=True):
+    return dlcore.tensor(np.array(values), dtype=np.float64, requires_grad=requires_grad)
+
+
+def test_inplace_change_through_a_view_reaches_the_base_gradient():
+    # the base's graph ignored changes made through a view: z = y[1:]; z.mul_(3); y.sum() gave x.grad
+    # [1, 1, 1] (PyTorch [1, 3, 3]) with y's values already tripled
+    x = _t64([1.0, 2.0, 3.0])
+    y = x * 1
+    y[1:].mul_(3)
+    y.sum().backward()
+    np.testing.assert_allclose(x.grad.numpy(), [1.0, 3.0, 3.0])
+    x = _t64([1.0, 2.0, 3.0])
+    y = x * 1
+    z = y[1:]
+    z.mul_(2)
+    z.add_(x[0])  # twice through one view
+    (y * y).sum().backward()
+    np.testing.assert_allclose(x.grad.numpy(), [2 + 2 * (5 + 7), 2 * 5 * 2, 2 * 7 * 2])
+    x = _t64([[1.0, 2.0], [3.0, 4.0]])
+    y = x * 1
+    y.t()[0].mul_(5)  # a view of a view (permute, then index)
+    y[:, 1] *= 3      # Python's y[:, 1] = y[:, 1].__imul__(3): raised "modified by an in-place operation"
+    (y * x).sum().backward()
+    np.testing.assert_allclose(x.grad.numpy(), [[10.0, 12.0], [30.0, 24.0]])
+    x = _t64([1.0, 2.0, 3.0, 4.0])
+    y = x * 2
+    y.view(2, 2).add_(x[0])
+    (y * y).sum().backward()
+    np.testing.assert_allclose(x.grad.numpy(), [60.0, 20.0, 28.0, 36.0])
+
+
+def test_inplace_on_one_element_writes_the_tensor():
+    # x[0] was a copy (NumPy returns a scalar for one element): x[0].fill_(5), x[1].add_(2) changed nothing
+    x = dlcore.zeros(3)
+    x[0].fill_(5)
+    x[1].add_(2)
+    x[2].copy_(dlcore.tensor(7.0))
+    assert x.tolist() == [5.0, 2.0, 7.0] and float(x[0]) == 5.0 and x[1].shape == ()
+    w = _t64(5.0)
+    y = _t64([1.0, 2.0, 3.0]) * 1
+    y[0].copy_(w * 2)
+    y.sum().backward()
+    assert w.grad.item() == 2.0  # was nan
+
+
+def test_inplace_on_a_view_of_a_leaf_that_requires_grad_raises():
+    p = nn.Parameter(dlcore.ones(3))
+    with pytest.raises(RuntimeError, match="view of a leaf"):
+        p[1:].mul_(2)  # silently changed the parameter behind autograd's back
+    assert p.tolist() == [1.0, 1.0, 1.0]
+    with dlcore.no_grad():
+        p[1:].mul_(2)
+    assert p.tolist() == [1.0, 2.0, 2.0]
 
 
 def test_modifying_a_saved_tensor_in_place_raises_at_backward():
@@ -360,3 +420,11 @@ def test_out_of_range_dims_raise_instead_of_wrapping():
     assert dlcore.tensor(3.0).unsqueeze(-1).shape == (1,) and dlcore.tensor(3.0).squeeze(0).shape == ()
     with pytest.raises(ValueError, match="non-empty"):
         dlcore.cat([])
+
+
+def test_tensor_of_non_numeric_data_raises():
+    # dlcore.tensor("abc") / tensor(None) made string/object tensors that failed later, far from the cause
+    for data in ("abc", None, [None, 1], {"a": 1}):
+        with pytest.raises(TypeError, match="tensor of numbers"):
+            dlcore.tensor(data)
+    assert dlcore.tensor([dlcore.tensor(1.0), dlcore.tensor(2.0)]).tolist() == [1.0, 2.0]

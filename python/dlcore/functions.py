@@ -239,12 +239,12 @@ def relu(input):
     return input.relu()
 
 
-def softmax(input, dim):
-    return input.softmax(dim)
+def softmax(input, dim, dtype=None):
+    return input.softmax(dim, dtype=dtype)
 
 
-def log_softmax(input, dim):
-    return input.log_softmax(dim)
+def log_softmax(input, dim, dtype=None):
+    return input.log_softmax(dim, dtype=dtype)
 
 
 def logsumexp(input, dim, keepdim=False):

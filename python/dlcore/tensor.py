@@ -88,6 +88,9 @@ class Tensor:
     _version = _NEVER_MODIFIED
     #: {handle id: fn} of register_hook (None until the first hook: no cost on the hot path)
     _hooks = None
+    #: (base, view node) once this view of `base` has been changed in place on the tape (its own node is then
+    #: the in-place op's): later in-place ops must reach the base too
+    _view_of = None
 
     def __init__(self, data, requires_grad=False):
         if isinstance(data, Tensor):
@@ -362,12 +365,19 @@ class Tensor:
         """Runs ``fn(old_self, *others)`` on the tape and writes the result into this tensor's storage."""
         old = Tensor(self._data if fn in _READS_NO_OLD_VALUE else self._data.copy(), requires_grad=self.requires_grad)
         old._node = self._node  # the old value continues the graph that produced this tensor
+        base, view_node = _view_base(self)
+        if base is not None and base.is_leaf:
+            raise RuntimeError("a view of a leaf tensor that requires grad is being used in an in-place operation; "
+                               "wrap it in dlcore.no_grad() or clone() the view")
         out = fn.apply(old, *others, **kwargs)
         if out.dtype != self.dtype and not np.can_cast(out.dtype, self.dtype, "same_kind"):
             raise RuntimeError(f"in-place {fn.__name__}: result type {out.dtype} can't be cast to {self.dtype}")
         self._data[...] = out._data
         self._version_counter()[0] += 1
         self._node, self.requires_grad = out._node, out.requires_grad
+        if base is not None:
+            _rebase_view_base(self, view_node, base)
+            self._view_of = (base, view_node)  # still a view of base for the next in-place op
         return self
 
     def __iadd__(self, other):
@@ -410,6 +420,8 @@ class Tensor:
         self._check_inplace()
         index = _unwrap_index(index, self._data)
         if is_grad_enabled() and (self.requires_grad or (isinstance(value, Tensor) and value.requires_grad)):
+            if _written_through_view(self, index, value):
+                return
             self._record_inplace(select.SetItem, _as_tensor_like(value, self), index)
             return
         v = value._data if isinstance(value, Tensor) else value
@@ -674,11 +686,11 @@ class Tensor:
     def tanh(self):
         return _loaded("dlcore.nn.functional").tanh(self)
 
-    def softmax(self, dim):
-        return _loaded("dlcore.nn.functional").softmax(self, dim=dim)
+    def softmax(self, dim, dtype=None):
+        return _loaded("dlcore.nn.functional").softmax(self, dim=dim, dtype=dtype)
 
-    def log_softmax(self, dim):
-        return _loaded("dlcore.nn.functional").log_softmax(self, dim=dim)
+    def log_softmax(self, dim, dtype=None):
+        return _loaded("dlcore.nn.functional").log_softmax(self, dim=dim, dtype=dtype)
 
     # ---- more of PyTorch's Tensor API (composed from the recorded ops above) ------------------
     @property
@@ -896,6 +908,62 @@ class RemovableHandle:
         self.remove()
 
 
+def _view_base(view):
+    """(base, view node): the tensor on the tape whose storage an in-place change of `view` also changes,
+    and the indexing/reshape/permute node that made `view` from it; (None, None) when there is none."""
+    base, view_node = view._view_of or (None, view._node)  # _view_of: after an earlier in-place change
+    if view_node is None or not view_node.output_is_view:
+        return None, None
+    base = view_node.parents[0] if base is None else base
+    if base is None or not base.requires_grad:
+        return None, None
+    if not array_module(base._data).may_share_memory(view._data, base._data):
+        return None, None  # advanced indexing or a reshape that copied: the base does not change
+    return base, view_node
+
+
+def _written_through_view(base, index, value):
+    """True for ``base[index] = value`` where `value` is the view base[index] itself, already changed in
+    place on the tape (the last step of ``y[1:] *= 3``): the storage and base's graph already hold it."""
+    if not isinstance(value, Tensor) or value._view_of is None or value._view_of[0] is not base:
+        return False
+    target = base._data[index]
+    if not is_array(target) or target.shape != value.shape or target.strides != value._data.strides:
+        return False
+    if isinstance(target, np.ndarray):
+        return target.__array_interface__["data"][0] == value._data.__array_interface__["data"][0]
+    return target.data.ptr == value._data.data.ptr
+
+
+def _rebase_view_base(view, view_node, base):
+    """`view` was just changed in place on the tape, and with it its base's storage. The base now
+    continues its graph from a node that takes those elements from the view (PyTorch's CopySlices);
+    without it the base's gradient missed the change (``z = y[1:]; z.mul_(3); y.sum().backward()`` gave
+    1 instead of 3 for those elements). Recursive for a view of a view."""
+    value = Tensor(view._data, requires_grad=True)  # the view's new value; the view continues through an
+    value._node = view._node                        # alias of it, so later in-place ops on it stay its own
+    view._node = shape.Alias.apply(value)._node
+    old = Tensor(base._data, requires_grad=True)  # the base before the change, continuing its old graph
+    old._node = base._node
+    if view._view_of is None:  # first change through this view: the view op reads the old base now (the
+        view_node.parents = (old,) + tuple(view_node.parents[1:])  # base gets the new node: no cycle), whose
+        view_node.versions = (0,) + tuple(view_node.versions[1:])  # counter is its own (the shared one moved)
+    if isinstance(view_node, shape.GetItem):
+        new = select.SetItem.apply(old, value, view_node.index)
+    elif isinstance(view_node, shape.Reshape):
+        new = shape.Reshape.apply(value, base.shape)
+    elif isinstance(view_node, shape.Permute):
+        new = shape.Permute.apply(value, tuple(int(i) for i in np.argsort(view_node.axes)))
+    else:
+        raise RuntimeError(f"in-place change of a view made by {type(view_node).__name__} of a tensor that "
+                           f"requires grad is not supported; clone() it first")
+    outer, outer_node = _view_base(base)  # before base takes its new node
+    base._node = new._node
+    if outer is not None:
+        _rebase_view_base(base, outer_node, outer)
+        base._view_of = (outer, outer_node)
+
+
 def _wrap_dim(dim, ndim):
     """`dim` as an axis in [0, ndim) (a 0-d tensor takes -1 and 0); out of range raises IndexError, as in
     PyTorch: ``dim % ndim`` silently took another axis (max(dim=2) of a 2-D tensor reduced dim 0)."""
@@ -1017,6 +1085,9 @@ def tensor(data, dtype=None, requires_grad=False, device=None):
         arr = data.astype(dtype) if dtype is not None else data.copy()
     else:
         arr = np.array(data)
+        if arr.dtype.kind in "OUSV" and not _amp.is_bfloat16(arr.dtype):  # None, strings, objects
+            raise TypeError(f"tensor: could not make a tensor of numbers from {type(data).__name__} data "
+                            f"(NumPy dtype {arr.dtype})")
         if dtype is not None:
             arr = arr.astype(dtype)
         elif arr.dtype == np.float64:
@@ -1131,18 +1202,32 @@ def arange(start, end=None, step=1, dtype=None, device=None):
     return Tensor(xp.arange(start, end, step, dtype=dtype or (default_dtype if floats else np.int64)))
 
 
+def _same_dtype(tensors):
+    """The tensors converted to their promoted dtype (int64 with float32 is float32, as PyTorch; NumPy's
+    concatenate would give float64)."""
+    dtypes = {t.dtype for t in tensors}
+    if len(dtypes) == 1 or not all(d.kind in "biuf" for d in dtypes):
+        return tensors
+    target = tensors[0]
+    for t in tensors[1:]:
+        target = t if _promoted_dtype(target, t) == t.dtype else target
+    return [t.to(target.dtype) for t in tensors]
+
+
 def cat(tensors, dim=0):
     """Concatenation along an existing dim."""
     tensors = [t if isinstance(t, Tensor) else Tensor(t) for t in tensors]
     if not tensors:
         raise ValueError("cat: expected a non-empty sequence of tensors")
-    return shape.Cat.apply(*tensors, dim=_wrap_dim(dim, tensors[0].ndim))
+    return shape.Cat.apply(*_same_dtype(tensors), dim=_wrap_dim(dim, tensors[0].ndim))
 
 
 def stack(tensors, dim=0):
     """Stacking along a new dim."""
     tensors = [t if isinstance(t, Tensor) else Tensor(t) for t in tensors]
-    return shape.Stack.apply(*tensors, dim=dim)
+    if not tensors:
+        raise ValueError("stack: expected a non-empty sequence of tensors")
+    return shape.Stack.apply(*_same_dtype(tensors), dim=_wrap_dim(dim, tensors[0].ndim + 1))
 
 
 def exp(t):

@@ -19,11 +19,12 @@ class Dataset:
     the DataLoader then uses instead of stacking samples one by one.
     """
 
-    def __len__(self):  # pragma: no cover - abstract
-        raise NotImplementedError
+    def __len__(self):
+        raise NotImplementedError(f"{type(self).__name__} must define __len__ (the DataLoader's samplers need the "
+                                  f"number of samples)")
 
-    def __getitem__(self, index):  # pragma: no cover - abstract
-        raise NotImplementedError
+    def __getitem__(self, index):
+        raise NotImplementedError(f"{type(self).__name__} must define __getitem__")
 
 
 class TensorDataset(Dataset):

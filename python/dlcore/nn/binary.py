@@ -50,7 +50,8 @@ class BinaryConv2d(Conv2d):
     """Conv2d whose input and weights are binarized (XNOR-Net); same arguments as Conv2d."""
 
     def forward(self, input):
-        return F.conv2d(sign_ste(input), binary_weight(self.weight), self.bias, self.stride, self.padding,
+        input, padding = self.padded(input)
+        return F.conv2d(sign_ste(input), binary_weight(self.weight), self.bias, self.stride, padding,
                         self.dilation, self.groups)
 
 
@@ -84,6 +85,8 @@ class PackedBinaryConv2d(Module):
         pad = conv.padding
         if isinstance(pad, str) or (not isinstance(pad, int) and len(tuple(pad)) != 2):
             raise ValueError(f"PackedBinaryConv2d: padding {pad!r} is not supported (an int or a pair)")
+        if getattr(conv, "padding_mode", "zeros") != "zeros":
+            raise ValueError(f"PackedBinaryConv2d: padding_mode {conv.padding_mode!r} is not supported ('zeros')")
         self.in_channels, self.out_channels = conv.in_channels, conv.out_channels
         self.stride, self.padding, self.dilation, self.groups = conv.stride, conv.padding, conv.dilation, conv.groups
         ohwi = np.ascontiguousarray(w.transpose(0, 2, 3, 1)).reshape(oc * kh * kw, icg)

@@ -246,11 +246,14 @@ def _implicit_softmax_dim(name, ndim):
     return 0 if ndim in (0, 1, 3) else 1
 
 
-def softmax(input, dim=None):
+def softmax(input, dim=None, dtype=None):
+    """exp(x) / sum(exp(x)) over `dim`; `dtype` casts the input first (on the tape), as PyTorch's."""
+    input = input if dtype is None else input.to(dtype)
     return sm.Softmax.apply(input, _implicit_softmax_dim("softmax", input.ndim) if dim is None else dim)
 
 
-def log_softmax(input, dim=None):
+def log_softmax(input, dim=None, dtype=None):
+    input = input if dtype is None else input.to(dtype)
     return sm.LogSoftmax.apply(input, _implicit_softmax_dim("log_softmax", input.ndim) if dim is None else dim)
 
 
@@ -391,7 +394,15 @@ def l1_loss(input, target, reduction="mean"):
 
 
 def binary_cross_entropy(input, target, weight=None, reduction="mean"):
-    """-(t log p + (1-t) log(1-p)) with log clamped at -100 like PyTorch (input holds probabilities)."""
+    """-(t log p + (1-t) log(1-p)) with log clamped at -100 like PyTorch (input holds probabilities).
+
+    Input outside [0, 1] (logits passed by mistake) or NaN raises, as PyTorch does, instead of giving a
+    finite, meaningless loss.
+    """
+    p = input._data
+    if p.size and not bool(((p >= 0) & (p <= 1)).all()):
+        raise ValueError("binary_cross_entropy: all elements of input should be between 0 and 1 (probabilities; "
+                         "for logits use binary_cross_entropy_with_logits / BCEWithLogitsLoss)")
     t = _target_tensor(target, input)
     log_p = _clamped_log(input)
     log_1p = _clamped_log(1 - input)

@@ -73,6 +73,7 @@ def relu_fusable(layer, nxt) -> bool:
 def forward_relu(layer, input):
     """relu(layer(input)) as one fused Function, for a layer relu_fusable accepted."""
     if type(layer) is _fusable_types()[0]:  # Conv2d
-        return F.conv2d(input, layer.weight, layer.bias, layer.stride, layer.padding, layer.dilation, layer.groups,
+        input, padding = layer.padded(input)
+        return F.conv2d(input, layer.weight, layer.bias, layer.stride, padding, layer.dilation, layer.groups,
                         activation="relu")
     return F.linear(input, layer.weight, layer.bias, activation="relu")

@@ -13,6 +13,7 @@ from ..tensor import default_dtype
 from . import _functional_layers as F
 from . import init
 from .module import Module, Parameter
+from .modules import _place
 
 
 class AdaptiveAvgPool2d(Module):
@@ -80,7 +81,7 @@ class SiLU(Module):
 class LayerNorm(Module):
     """weight (ones) and bias (zeros) of normalized_shape when elementwise_affine."""
 
-    def __init__(self, normalized_shape, eps=1e-5, elementwise_affine=True, bias=True, dtype=None):
+    def __init__(self, normalized_shape, eps=1e-5, elementwise_affine=True, bias=True, device=None, dtype=None):
         super().__init__()
         if isinstance(normalized_shape, numbers.Integral):
             normalized_shape = (normalized_shape,)
@@ -93,6 +94,7 @@ class LayerNorm(Module):
             self.register_parameter("weight", None)
         if self.bias is None:
             self.register_parameter("bias", None)
+        _place(self, device)
 
     def forward(self, input):
         return F.layer_norm(input, self.normalized_shape, self.weight, self.bias, self.eps)
@@ -102,7 +104,7 @@ class LayerNorm(Module):
 
 
 class GroupNorm(Module):
-    def __init__(self, num_groups, num_channels, eps=1e-5, affine=True, dtype=None):
+    def __init__(self, num_groups, num_channels, eps=1e-5, affine=True, device=None, dtype=None):
         super().__init__()
         if num_groups < 1 or num_channels % num_groups:
             raise ValueError(f"GroupNorm: num_channels={num_channels} must be divisible by num_groups={num_groups}")
@@ -114,6 +116,7 @@ class GroupNorm(Module):
         else:
             self.register_parameter("weight", None)
             self.register_parameter("bias", None)
+        _place(self, device)
 
     def forward(self, input):
         return F.group_norm(input, self.num_groups, self.weight, self.bias, self.eps)
@@ -126,7 +129,7 @@ class ConvTranspose2d(Module):
     """weight (in_channels, out_channels/groups, KH, KW), PyTorch's layout and default init."""
 
     def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, output_padding=0, groups=1,
-                 bias=True, dilation=1, dtype=None):
+                 bias=True, dilation=1, device=None, dtype=None):
         super().__init__()
         kh, kw = (kernel_size, kernel_size) if isinstance(kernel_size, numbers.Integral) else tuple(kernel_size)
         if groups < 1 or in_channels % groups or out_channels % groups:
@@ -141,6 +144,7 @@ class ConvTranspose2d(Module):
         if not bias:
             self.register_parameter("bias", None)
         self.reset_parameters()
+        _place(self, device)
 
     def reset_parameters(self):
         init.kaiming_uniform_(self.weight, a=math.sqrt(5))  # PyTorch's fan_in here is weight.shape[1]*KH*KW

@@ -45,20 +45,23 @@ class Module:
         from parameters() and state_dict)."""
         if "_parameters" not in self.__dict__:
             raise AttributeError("call Module.__init__() before assigning attributes")
-        if name in self._buffers and (value is None or (isinstance(value, Tensor)
-                                                        and not isinstance(value, Parameter))):
-            self._buffers[name] = value
-            return
-        if name in self._parameters and value is not None and not isinstance(value, Parameter):
-            raise TypeError(f"cannot assign '{type(value).__name__}' as parameter '{name}' (dlcore.nn.Parameter "
-                            f"or None expected)")
-        for table in (self._parameters, self._modules, self._buffers):
-            table.pop(name, None)
-        if isinstance(value, Parameter):
-            self._register_in(self._parameters, name, value)
-        elif isinstance(value, Module):
-            self._register_in(self._modules, name, value)
+        if isinstance(value, (Parameter, Module)):
+            target = self._parameters if isinstance(value, Parameter) else self._modules
+            for table in (self._parameters, self._modules, self._buffers):
+                if table is not target:
+                    table.pop(name, None)
+            self._register_in(target, name, value)  # a replaced entry keeps its place (state_dict order, torch)
+        elif name in self._parameters:
+            if value is not None:
+                raise TypeError(f"cannot assign '{type(value).__name__}' as parameter '{name}' "
+                                f"(dlcore.nn.Parameter or None expected)")
+            self.register_parameter(name, None)
+        elif name in self._buffers:
+            if value is not None and not isinstance(value, Tensor) and not hasattr(value, "__array__"):
+                raise TypeError(f"cannot assign '{type(value).__name__}' as buffer '{name}' (Tensor or None expected)")
+            self._buffers[name] = value if value is None or isinstance(value, Tensor) else Tensor(value)
         else:
+            self._modules.pop(name, None)  # `self.shortcut = None` over a registered module unregisters it
             object.__setattr__(self, name, value)
 
     def _register_in(self, table, name, value):

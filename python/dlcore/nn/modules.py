@@ -6,11 +6,21 @@ from collections import OrderedDict
 
 import numpy as np
 
+from ..ops._common import pair
 from ..tensor import Tensor, default_dtype
 from . import functional as F
 from . import fusion as _fusion
 from . import init
 from .module import Module, Parameter
+
+#: Conv2d's padding modes besides "zeros" are F.pad's
+_PAD_MODES = frozenset({"zeros", "reflect", "replicate", "circular"})
+
+
+def _place(module, device):
+    """Layers take PyTorch's device= (nn.Linear(4, 2, device=device)): made on the host, then moved."""
+    if device is not None:
+        module.to(device)
 
 
 def _empty(*shape, dtype=None):
@@ -18,6 +28,9 @@ def _empty(*shape, dtype=None):
 
 
 class Identity(Module):
+    def __init__(self, *args, **kwargs):  # any arguments, ignored (PyTorch's: a drop-in for another layer)
+        super().__init__()
+
     def forward(self, input):
         return input
 
@@ -101,7 +114,7 @@ class Sequential(Module):
 class Linear(Module):
     """y = x W^T + b with W (out_features, in_features); PyTorch's default init."""
 
-    def __init__(self, in_features, out_features, bias=True, dtype=None):
+    def __init__(self, in_features, out_features, bias=True, device=None, dtype=None):
         super().__init__()
         self.in_features, self.out_features = in_features, out_features
         self.weight = Parameter(_empty(out_features, in_features, dtype=dtype))
@@ -109,6 +122,7 @@ class Linear(Module):
         if not bias:
             self.register_parameter("bias", None)
         self.reset_parameters()
+        _place(self, device)
 
     def reset_parameters(self):
         init.kaiming_uniform_(self.weight, a=math.sqrt(5))
@@ -125,8 +139,11 @@ class Linear(Module):
 
 class Conv2d(Module):
     def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, dilation=1, groups=1,
-                 bias=True, dtype=None):
+                 bias=True, padding_mode="zeros", device=None, dtype=None):
         super().__init__()
+        if padding_mode not in _PAD_MODES:
+            raise ValueError(f"Conv2d: padding_mode must be one of {sorted(_PAD_MODES)}, got {padding_mode!r}")
+        self.padding_mode = padding_mode
         kh, kw = (kernel_size, kernel_size) if isinstance(kernel_size, int) else tuple(kernel_size)
         if in_channels % groups or out_channels % groups:
             raise ValueError(f"Conv2d: channels ({in_channels}, {out_channels}) must be divisible by groups={groups}")
@@ -137,6 +154,7 @@ class Conv2d(Module):
         if not bias:
             self.register_parameter("bias", None)
         self.reset_parameters()
+        _place(self, device)
 
     def reset_parameters(self):
         init.kaiming_uniform_(self.weight, a=math.sqrt(5))
@@ -146,7 +164,22 @@ class Conv2d(Module):
             init.uniform_(self.bias, -bound, bound)
 
     def forward(self, input):
-        return F.conv2d(input, self.weight, self.bias, self.stride, self.padding, self.dilation, self.groups)
+        input, padding = self.padded(input)
+        return F.conv2d(input, self.weight, self.bias, self.stride, padding, self.dilation, self.groups)
+
+    def padded(self, input):
+        """(input, padding for conv2d): a padding_mode other than "zeros" pads the input here with F.pad
+        ('reflect', 'replicate', 'circular'; "same" split as PyTorch's) and the convolution adds none."""
+        if self.padding_mode == "zeros":
+            return input, self.padding
+        if self.padding == "valid":
+            return input, 0
+        if self.padding == "same":
+            total = [d * (k - 1) for d, k in zip(pair(self.dilation), self.kernel_size)]
+            (top, left), (bottom, right) = [t // 2 for t in total], [t - t // 2 for t in total]
+        else:
+            (top, left), (bottom, right) = (pair(self.padding),) * 2
+        return F.pad(input, (left, right, top, bottom), mode=self.padding_mode), 0
 
     def extra_repr(self):
         s = f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, stride={self.stride}"
@@ -158,6 +191,8 @@ class Conv2d(Module):
             s += f", groups={self.groups}"
         if self.bias is None:
             s += ", bias=False"
+        if self.padding_mode != "zeros":
+            s += f", padding_mode={self.padding_mode!r}"
         return s
 
 
@@ -182,10 +217,11 @@ class LeakyReLU(Module):
 
 
 class PReLU(Module):
-    def __init__(self, num_parameters=1, init=0.25, dtype=None):
+    def __init__(self, num_parameters=1, init=0.25, device=None, dtype=None):
         super().__init__()
         self.num_parameters = num_parameters
         self.weight = Parameter(np.full(num_parameters, init, dtype=dtype or default_dtype))
+        _place(self, device)
 
     def forward(self, input):
         return F.prelu(input, self.weight)
@@ -274,7 +310,8 @@ class LocalResponseNorm(Module):
 class _BatchNorm(Module):
     _input_dims = ()
 
-    def __init__(self, num_features, eps=1e-5, momentum=0.1, affine=True, track_running_stats=True, dtype=None):
+    def __init__(self, num_features, eps=1e-5, momentum=0.1, affine=True, track_running_stats=True, device=None,
+                 dtype=None):
         super().__init__()
         dtype = dtype or default_dtype
         self.num_features, self.eps, self.momentum = num_features, eps, momentum
@@ -293,6 +330,19 @@ class _BatchNorm(Module):
         else:
             self.register_buffer("running_mean", None)
             self.register_buffer("running_var", None)
+        _place(self, device)
+
+    def reset_running_stats(self):
+        if self.track_running_stats:
+            self.running_mean._data[...] = 0
+            self.running_var._data[...] = 1
+            self.num_batches_tracked._data[...] = 0
+
+    def reset_parameters(self):
+        self.reset_running_stats()
+        if self.affine:
+            self.weight._data[...] = 1
+            self.bias._data[...] = 0
 
     def forward(self, input):
         if input.ndim not in self._input_dims:

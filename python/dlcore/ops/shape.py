@@ -47,12 +47,26 @@ class GetItem(Function):
 
     def forward(self, a, index):
         self.shape, self.dtype, self.index = a.shape, a.dtype, index
-        return a[index]
+        out = a[index]
+        if isinstance(out, np.generic):  # one element: NumPy returns a copy; a[i, ...] is a 0-d view of it,
+            out = a[(index if isinstance(index, tuple) else (index,)) + (Ellipsis,)]  # so x[0].fill_(5) writes x
+        return out
 
     def backward(self, g):
         grad = array_module(g).zeros(self.shape, dtype=g.dtype)
         scatter_add(grad, self.index, g)  # repeated indices accumulate
         return grad
+
+
+class Alias(Function):
+    """The same array under a new node: a view changed in place continues from its stand-in through it
+    (tensor.py _rebase_view_base), so each node keeps one owning tensor."""
+
+    def forward(self, a):
+        return a
+
+    def backward(self, g):
+        return g
 
 
 class Cat(Function):

@@ -8,6 +8,7 @@ gradient: L1 regularization, next to the optimizer's own L2 ``weight_decay``.
 from __future__ import annotations
 
 import copy
+import warnings
 
 import numpy as np
 
@@ -16,6 +17,23 @@ from ..autograd import enable_grad
 from ..ops._common import array_module
 from ..tensor import Tensor
 from . import _fused
+
+
+def _check_unique(params, groups):
+    """A parameter in two groups would be updated twice per step: PyTorch refuses it (and warns about a
+    parameter listed twice in one group, which it then also updates twice)."""
+    for p in params:
+        if not isinstance(p, Tensor):
+            raise TypeError(f"optimizer can only optimize Tensors, but one of the params is {type(p).__name__}")
+        if not p.is_leaf:
+            raise ValueError("can't optimize a non-leaf Tensor (its updates would not reach the leaf it was computed "
+                             "from; pass the leaf, e.g. model.parameters())")
+    ids = {id(p) for p in params}
+    if len(ids) != len(params):
+        warnings.warn("optimizer contains a parameter group with duplicate parameters; each copy is updated "
+                      "at every step", UserWarning, stacklevel=4)
+    if any(id(p) in ids for g in groups for p in g["params"]):
+        raise ValueError("some parameters appear in more than one parameter group")
 
 
 class Optimizer:
@@ -38,6 +56,7 @@ class Optimizer:
     def add_param_group(self, group):
         group = dict(group)
         group["params"] = list(group["params"]) if not isinstance(group["params"], Tensor) else [group["params"]]
+        _check_unique(group["params"], self.param_groups)
         for key, value in self.defaults.items():
             group.setdefault(key, value)
         for key, value in group.items():

@@ -130,6 +130,9 @@ def _plan(model):
         if isinstance(p.module, nn.Conv2d) and isinstance(p.module.padding, str):
             raise ValueError(f"quantization: layer '{p.name}' (Conv2d) has padding={p.module.padding!r}; "
                              "only an int or a pair is supported")
+        if isinstance(p.module, nn.Conv2d) and p.module.padding_mode != "zeros":
+            raise ValueError(f"quantization: layer '{p.name}' (Conv2d) has padding_mode="
+                             f"{p.module.padding_mode!r}; only 'zeros' is supported")
     return points, identities
 
 

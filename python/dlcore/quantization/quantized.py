@@ -173,6 +173,9 @@ def convert(prepared, reduce_range=True):
                 if isinstance(m.padding, str) or (not isinstance(m.padding, int) and len(tuple(m.padding)) != 2):
                     raise ValueError(f"quantization: layer '{name}' (Conv2d) has padding={m.padding!r}; "
                                      "only an int or a pair is supported")
+                if getattr(m, "padding_mode", "zeros") != "zeros":
+                    raise ValueError(f"quantization: layer '{name}' (Conv2d) has padding_mode={m.padding_mode!r}; "
+                                     "only 'zeros' is supported")
                 layer.update(stride=list(_pair(m.stride, "stride", name)), padding=list(_pair(m.padding, "padding", name)),
                              dilation=list(_pair(m.dilation, "dilation", name)), groups=int(m.groups))
             layers.append(layer)
