@@ -294,3 +294,27 @@ def test_lstm_learns_a_sequence_task(rng):
     out, _ = lstm(dlcore.tensor(x))
     accuracy = ((head(out).numpy() > 0) == (y > 0.5)).mean()
     assert accuracy > 0.9, accuracy
+
+
+@pytest.mark.parametrize("mode", ["LSTM", "GRU", "RNN"])
+def test_recurrent_float32_on_the_gemm_kernels_matches_float64(mode, rng):
+    """float32 layers run their step products on dlcore.kernels' GEMM: held to the float64 run, gradients too,
+    and a second backward with retain_graph gives the same gradients."""
+    m64 = getattr(nn, mode)(6, 5, num_layers=2, bidirectional=True, dtype=np.float64)
+    m32 = getattr(nn, mode)(6, 5, num_layers=2, bidirectional=True)
+    m32.load_state_dict(m64.state_dict())
+    x = rng.standard_normal((9, 4, 6))
+    w = rng.standard_normal((9, 4, 10))
+    outs = []
+    for model, dtype in ((m64, np.float64), (m32, np.float32)):
+        xt = dlcore.tensor(x.astype(dtype), requires_grad=True)
+        y, _ = model(xt)
+        loss = (y * dlcore.tensor(w.astype(dtype))).sum()
+        loss.backward(retain_graph=True)
+        first = xt.grad.numpy().copy()
+        xt.grad = None
+        loss.backward()
+        np.testing.assert_array_equal(xt.grad.numpy(), first)
+        outs.append((y.numpy(), first, model.weight_hh_l1_reverse.grad.numpy()))
+    for a, b in zip(*outs):
+        np.testing.assert_allclose(b, a, rtol=1e-4, atol=1e-5 * np.abs(a).max())

@@ -1,10 +1,11 @@
 """Recurrent layers with torch.nn's names, parameter names, shapes, gate order and initialisation:
 RNN (tanh or relu), LSTM (gates i, f, g, o), GRU (gates r, z, n), and their one-step cells.
 
-They are composed from dlcore ops, so autograd differentiates through time (backpropagation through time)
-with no code of its own here. The input projection of a whole sequence is one linear call (one GEMM over
-all time steps); each step then runs one more for the hidden state. Not supported: PackedSequence inputs,
-LSTM ``proj_size``.
+A layer direction is the input projection of the whole sequence (one linear call: one GEMM over all time
+steps) and then one autograd Function running the time loop forward and backpropagating through time
+(``ops/recurrent.py``). The cells (one step) are composed from ops with the same equations
+(``_rnn_step``), which the tests hold the Function to. Not supported: PackedSequence inputs, LSTM
+``proj_size``.
 """
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ import math
 
 import numpy as np
 
+from ..ops import recurrent as recurrent_ops
 from ..tensor import Tensor, cat, default_dtype, stack, zeros
 from . import init
 from .module import Module, Parameter
@@ -113,6 +115,8 @@ class _RNNBase(Module):
         if input.ndim not in (2, 3) or input.shape[-1] != self.input_size:
             raise ValueError(f"{name}: expected input (L, N, {self.input_size}) (batch_first: (N, L, ...)) or "
                              f"(L, {self.input_size}), got {input.shape}")
+        if input.shape[1 if self.batch_first and input.ndim == 3 else 0] == 0:
+            raise ValueError(f"{name}: the input sequence is empty (length 0), got shape {input.shape}")
         unbatched = input.ndim == 2
         if unbatched:  # (L, H_in): a batch of one; hx (layers, H) likewise
             input = input.unsqueeze(1)
@@ -149,14 +153,16 @@ class _RNNBase(Module):
         return x, h_n, (stack(c_last, dim=0) if self.mode == "LSTM" else None)
 
     def _run_direction(self, x, weights, h, c, reverse):
+        """(hidden states (L, N, H), h_n, c_n) of one layer direction: the input projection of every step in
+        one linear call, then the time loop as one Function (ops/recurrent.py)."""
         w_ih, b_ih, w_hh, b_hh = weights
         steps, batch = x.shape[0], x.shape[1]
-        x_proj = _linear(x.reshape(steps * batch, x.shape[2]), w_ih, b_ih).reshape(steps, batch, -1)
-        ys = [None] * steps
-        for t in (range(steps - 1, -1, -1) if reverse else range(steps)):
-            h, c = _rnn_step(self.mode, x_proj[t], h, c, w_hh, b_hh)
-            ys[t] = h
-        return stack(ys, dim=0), h, c
+        gx = _linear(x.reshape(steps * batch, x.shape[2]), w_ih, b_ih).reshape(steps, batch, -1)
+        out = recurrent_ops.RecurrentLayer.apply(gx, w_hh, b_hh, h, c, mode=self.mode, reverse=reverse)
+        last, n = (0 if reverse else steps - 1), self.hidden_size
+        if self.mode == "LSTM":
+            return out[:, :, :n], out[last, :, :n], out[last, :, n:]
+        return out, out[last], None
 
     def extra_repr(self):
         s = f"{self.input_size}, {self.hidden_size}"

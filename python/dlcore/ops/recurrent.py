@@ -1,0 +1,148 @@
+"""One recurrent layer direction over a whole sequence as one autograd Function (RNN, LSTM, GRU).
+
+Written per time step with ops, an LSTM step is ~17 tape nodes; at small sizes their bookkeeping cost more
+than the arithmetic (dlcore 0.46x torch's img/s at batch 8, hidden 64). Here the time loop runs inside
+forward and backward (backpropagation through time by hand) and the tape holds one node per layer and
+direction. The input projection x W_ih^T + b_ih of all steps is computed before (one linear call) and
+comes in as ``gx`` (L, N, G*H); each step adds h W_hh^T + b_hh (G gates of H: LSTM i, f, g, o; GRU r, z,
+n; RNN one) and applies the cell. float32 products run on dlcore.kernels' GEMM, other dtypes on NumPy/CuPy.
+
+The output packs what the layer returns, so that one node carries every gradient: (L, N, H) hidden
+states, and for LSTM (L, N, 2H) with each step's cell state beside its hidden state (the layer slices
+h_t, h_n and c_n out of it).
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .. import kernels as K
+from ..autograd import Function
+from ._common import array_module, contiguous, kernel_backend
+
+
+def _mm(a, b, trans_a=False, trans_b=False):
+    """op(a) @ op(b): dlcore's GEMM for float32 NumPy arrays, xp.matmul otherwise."""
+    if type(a) is np.ndarray and a.dtype == np.float32:
+        return K.gemm(contiguous(a), contiguous(b), trans_a=trans_a, trans_b=trans_b, backend=kernel_backend("gemm"))
+    return (a.T if trans_a else a) @ (b.T if trans_b else b)
+
+
+def _sigmoid(xp, x):
+    return 0.5 * (1 + xp.tanh(0.5 * x))  # no overflow for large |x|
+
+
+class _Cell:
+    """The equations of one step: forward(gx, gh, h, c) -> (h', c', saved); backward(dh, dc, saved) ->
+    (d gx, d gh, dh from the direct path, dc)."""
+
+    gates = 1
+
+
+class _TanhCell(_Cell):
+    def forward(self, xp, gx, gh, h, c):
+        h = xp.tanh(gx + gh)
+        return h, None, h
+
+    def backward(self, xp, dh, dc, h):
+        d = dh * (1 - h * h)
+        return d, d, None, None
+
+
+class _ReluCell(_Cell):
+    def forward(self, xp, gx, gh, h, c):
+        h = xp.maximum(gx + gh, 0)
+        return h, None, h
+
+    def backward(self, xp, dh, dc, h):
+        d = dh * (h > 0)
+        return d, d, None, None
+
+
+class _LSTMCell(_Cell):
+    gates = 4
+
+    def forward(self, xp, gx, gh, h, c):
+        n = h.shape[1]
+        pre = gx + gh
+        i, f = _sigmoid(xp, pre[:, :n]), _sigmoid(xp, pre[:, n:2 * n])
+        g, o = xp.tanh(pre[:, 2 * n:3 * n]), _sigmoid(xp, pre[:, 3 * n:])
+        c_new = f * c + i * g
+        tc = xp.tanh(c_new)
+        return o * tc, c_new, (i, f, g, o, c, tc)
+
+    def backward(self, xp, dh, dc, saved):
+        i, f, g, o, c_prev, tc = saved
+        dc = dc + dh * o * (1 - tc * tc)
+        d = xp.concatenate([dc * g * i * (1 - i), dc * c_prev * f * (1 - f), dc * i * (1 - g * g),
+                            dh * tc * o * (1 - o)], axis=1)
+        return d, d, None, dc * f
+
+
+class _GRUCell(_Cell):
+    gates = 3
+
+    def forward(self, xp, gx, gh, h, c):
+        n = h.shape[1]
+        r = _sigmoid(xp, gx[:, :n] + gh[:, :n])
+        z = _sigmoid(xp, gx[:, n:2 * n] + gh[:, n:2 * n])
+        hn = gh[:, 2 * n:]
+        cand = xp.tanh(gx[:, 2 * n:] + r * hn)
+        return (1 - z) * cand + z * h, None, (r, z, hn, cand, h)
+
+    def backward(self, xp, dh, dc, saved):
+        r, z, hn, cand, h_prev = saved
+        d_cand = dh * (1 - z) * (1 - cand * cand)
+        d_r = d_cand * hn * r * (1 - r)
+        d_z = dh * (h_prev - cand) * z * (1 - z)
+        d_gx = xp.concatenate([d_r, d_z, d_cand], axis=1)
+        d_gh = xp.concatenate([d_r, d_z, d_cand * r], axis=1)
+        return d_gx, d_gh, dh * z, None
+
+
+CELLS = {"RNN_TANH": _TanhCell(), "RNN_RELU": _ReluCell(), "LSTM": _LSTMCell(), "GRU": _GRUCell()}
+
+
+class RecurrentLayer(Function):
+    """forward(gx (L, N, G*H), w_hh (G*H, H), b_hh (G*H,) or None, h0 (N, H), c0 (N, H) or None, mode, reverse)
+    -> (L, N, H) hidden states, or (L, N, 2H) [h_t | c_t] for LSTM (module docstring)."""
+
+    def forward(self, gx, w_hh, b_hh, h0, c0, mode="LSTM", reverse=False):
+        xp, cell = array_module(gx), CELLS[mode]
+        steps = gx.shape[0]
+        self.cell, self.reverse, self.w_hh, self.has_bias = cell, reverse, w_hh, b_hh is not None
+        self.is_lstm = c0 is not None
+        hidden = h0.shape[1]
+        out = xp.empty((steps, h0.shape[0], hidden * (2 if self.is_lstm else 1)), dtype=gx.dtype)
+        h, c = h0, c0
+        self.saved, self.h_prev = [None] * steps, [None] * steps
+        for t in (range(steps - 1, -1, -1) if reverse else range(steps)):
+            gh = _mm(h, w_hh, trans_b=True)
+            if b_hh is not None:
+                gh += b_hh
+            self.h_prev[t] = h
+            h, c, self.saved[t] = cell.forward(xp, gx[t], gh, h, c)
+            out[t, :, :hidden] = h
+            if self.is_lstm:
+                out[t, :, hidden:] = c
+        return out
+
+    def backward(self, dout):
+        xp, cell, w_hh = array_module(dout), self.cell, self.w_hh
+        steps, hidden = dout.shape[0], self.w_hh.shape[1]
+        d_gx = xp.empty((steps, dout.shape[1], w_hh.shape[0]), dtype=dout.dtype)
+        d_w = xp.zeros_like(w_hh)
+        d_b = xp.zeros(w_hh.shape[0], dtype=dout.dtype) if self.has_bias else None
+        dh = xp.zeros((dout.shape[1], hidden), dtype=dout.dtype)
+        dc = xp.zeros_like(dh) if self.is_lstm else None
+        for t in (range(steps) if self.reverse else range(steps - 1, -1, -1)):  # the forward order, reversed
+            dh = dh + dout[t, :, :hidden]
+            if self.is_lstm:
+                dc = dc + dout[t, :, hidden:]
+            d_gx[t], d_gh, dh_direct, dc = cell.backward(xp, dh, dc, self.saved[t])
+            d_w += _mm(d_gh, self.h_prev[t], trans_a=True)
+            if d_b is not None:
+                d_b += d_gh.sum(axis=0)
+            dh = _mm(d_gh, w_hh)
+            if dh_direct is not None:
+                dh = dh + dh_direct
+        return d_gx, d_w, d_b, dh, dc
