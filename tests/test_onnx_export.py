@@ -111,6 +111,15 @@ LAYERS = {
     "upsample": (lambda: nn.Sequential(nn.Upsample(scale_factor=2), nn.Upsample(size=(11, 7), mode="bilinear"),
                                        nn.Upsample(scale_factor=1.5, mode="bilinear", align_corners=True)),
                  (1, 2, 4, 5)),
+    "activations_more": (lambda: nn.Sequential(nn.Softplus(beta=2.0, threshold=3.0), nn.Hardtanh(-0.5, 2.0),
+                                               nn.Mish(), nn.LogSigmoid(), nn.Softsign(), nn.Hardswish(),
+                                               nn.Hardsigmoid(), nn.ReLU6(), nn.SELU(), nn.CELU(0.5)),
+                         (2, 3, 4, 5)),
+    "conv1d_pool1d": (lambda: nn.Sequential(nn.Conv1d(3, 4, 3, stride=2, padding=1), nn.MaxPool1d(2),
+                                            nn.AvgPool1d(2, padding=1), nn.Softplus()), (2, 3, 17)),
+    "instance_norm_pads": (lambda: nn.Sequential(nn.InstanceNorm2d(3, affine=True), nn.ZeroPad2d((1, 0, 2, 1)),
+                                                 nn.ReflectionPad2d(1), nn.Conv2d(3, 8, 1), nn.PixelShuffle(2),
+                                                 nn.Unflatten(1, (1, 2)), nn.Flatten(1, 2)), (2, 3, 5, 4)),
 }
 
 

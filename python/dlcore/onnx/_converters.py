@@ -144,6 +144,43 @@ def _silu(g, rec):
     return g.node("Mul", [x, g.node("Sigmoid", [x])])
 
 
+def _softplus_node(g, x, dt, beta=1.0, threshold=None, raw=None):
+    """log(1 + exp(beta x)) / beta, and x where beta x > threshold (torch's linear region), as ONNX nodes."""
+    c = lambda v: g.const(np.asarray(v, dtype=dt))  # noqa: E731
+    z = x if beta == 1.0 else g.node("Mul", [x, c(beta)])
+    soft = g.node("Softplus", [z])
+    soft = soft if beta == 1.0 else g.node("Div", [soft, c(beta)])
+    if threshold is None:
+        return soft
+    return g.node("Where", [g.node("Greater", [z, c(threshold)]), x, soft])
+
+
+def _softplus(g, rec):
+    beta, threshold = (list(rec.args[1:]) + [1.0, 20.0][len(rec.args) - 1:])[:2]
+    return _softplus_node(g, g.value(rec.args[0]), _dtype(rec.args[0]), float(beta), float(threshold))
+
+
+def _mish(g, rec):
+    x = g.value(rec.args[0])
+    return g.node("Mul", [x, g.node("Tanh", [_softplus_node(g, x, _dtype(rec.args[0]))])])
+
+
+def _logsigmoid(g, rec):
+    x = g.value(rec.args[0])
+    return g.node("Neg", [_softplus_node(g, g.node("Neg", [x]), _dtype(rec.args[0]))])
+
+
+def _hardtanh(g, rec):
+    low, high = (list(rec.args[1:]) + [-1.0, 1.0][len(rec.args) - 1:])[:2]
+    dt = _dtype(rec.args[0])
+    return g.node("Clip", [g.value(rec.args[0]), g.const(np.asarray(low, dtype=dt)),
+                           g.const(np.asarray(high, dtype=dt))])
+
+
+def _hardsigmoid(g, rec):
+    return g.node("HardSigmoid", [g.value(rec.args[0])], alpha=1.0 / 6, beta=0.5)
+
+
 # ---- pooling ---------------------------------------------------------------------------------
 def _pool_attrs(rec, x_shape, kernel_size, stride, padding, ceil_mode):
     k, s, p, out = pool._geometry(x_shape, kernel_size, stride, padding, ceil_mode)
@@ -422,6 +459,13 @@ CONVERTERS = {
     activation.Maxout: _maxout,
     activation_more.GELU: _gelu,
     activation_more.SiLU: _silu,
+    activation_more.Softplus: _softplus,
+    activation_more.Mish: _mish,
+    activation_more.LogSigmoid: _logsigmoid,
+    activation_more.Softsign: _simple("Softsign"),
+    activation_more.Hardtanh: _hardtanh,
+    activation_more.Hardsigmoid: _hardsigmoid,
+    activation_more.Hardswish: _simple("HardSwish"),
     lrn.LocalResponseNorm: _lrn,
     pool.MaxPool2d: _max_pool,
     pool.AvgPool2d: _avg_pool,
