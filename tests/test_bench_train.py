@@ -46,3 +46,11 @@ def test_unknown_model_is_refused():
     res = subprocess.run([sys.executable, "-m", "dlcore.bench", "train", "--train-models", "vgg99", "--settle", "0"],
                          capture_output=True, text=True, timeout=120)
     assert res.returncode != 0 and "vgg99" in res.stderr
+
+
+def test_recurrent_report_runs():
+    res = subprocess.run([sys.executable, "-m", "dlcore.bench", "recurrent", "--quick", "--repeats", "1",
+                          "--settle", "0", "--threads", "1"], capture_output=True, text=True, timeout=600)
+    assert res.returncode == 0, res.stderr
+    for name in ("LSTM N=8", "GRU N=8", "dlcore GFLOP/s"):
+        assert name in res.stdout

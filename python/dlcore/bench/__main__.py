@@ -17,7 +17,7 @@ from .common import machine_header
 
 #: family name -> module under dlcore.bench providing run(args)
 FAMILIES = {"gemm": "gemm", "conv": "conv", "eltwise": "eltwise", "poolrn": "poolrn", "gpu": "gpu", "dist": "dist",
-            "lowbit": "lowbit", "bf16": "bf16", "train": "train"}
+            "lowbit": "lowbit", "bf16": "bf16", "train": "train", "recurrent": "recurrent"}
 #: run only when named: dist is started under mpirun (python -m dlcore.bench dist)
 NOT_BY_DEFAULT = ("dist",)
 
