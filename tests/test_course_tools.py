@@ -259,6 +259,15 @@ def test_example_transfer(sklearn_digits):
     assert len(rows) == 4 and rows[1]["trainable"] == 84 * 5 + 5  # only the head trains when frozen
 
 
+def test_example_rnn_digits(sklearn_digits):
+    rows = _example("rnn_digits").main(FAST + ["--hidden", "8"])
+    assert [r["model"] for r in rows] == ["RNN", "GRU", "LSTM", "bidirectional LSTM"]
+    # parameters as torch counts them: G gates x (input + hidden + 2 biases) x hidden, then the head
+    assert [r["params"] for r in rows] == [g * 8 * (28 + 8 + 2) * d + 8 * d * 10 + 10
+                                           for g, d in ((1, 1), (3, 1), (4, 1), (4, 2))]
+    assert all(0 <= r["acc"] <= 1 for r in rows)
+
+
 def test_example_nose():
     rows = _example("nose_regression").main(["--train-size", "200", "--test-size", "50", "--epochs", "2"])
     assert len(rows) == 2 and rows[-1]["test_mse"] < rows[0]["train_mse"]
