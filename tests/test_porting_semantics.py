@@ -239,6 +239,22 @@ def test_inplace_change_through_a_view_reaches_the_base_gradient():
     np.testing.assert_allclose(x.grad.numpy(), [60.0, 20.0, 28.0, 36.0])
 
 
+def test_inplace_change_through_a_view_of_a_tensor_off_the_tape():
+    # buf[1:3].copy_(x) with x requiring grad left buf off the tape: x got no gradient through buf
+    x = _t64([1.0, 2.0])
+    buf = dlcore.zeros(4, dtype=np.float64)
+    buf[1:3].copy_(x * 3)
+    assert buf.requires_grad and not buf.is_leaf
+    (buf * dlcore.arange(4.0, dtype=np.float64)).sum().backward()
+    np.testing.assert_allclose(x.grad.numpy(), [3.0, 6.0])
+    x = _t64([1.0, 2.0])
+    grid = dlcore.zeros(2, 2, dtype=np.float64)
+    grid[:, 0] += x
+    grid.view(4)[1:].mul_(2)  # a view of a base that is on the tape by now
+    (grid * grid).sum().backward()
+    np.testing.assert_allclose(x.grad.numpy(), [2.0, 16.0])
+
+
 def test_inplace_on_one_element_writes_the_tensor():
     # x[0] was a copy (NumPy returns a scalar for one element): x[0].fill_(5), x[1].add_(2) changed nothing
     x = dlcore.zeros(3)
