@@ -444,3 +444,17 @@ def test_tensor_of_non_numeric_data_raises():
         with pytest.raises(TypeError, match="tensor of numbers"):
             dlcore.tensor(data)
     assert dlcore.tensor([dlcore.tensor(1.0), dlcore.tensor(2.0)]).tolist() == [1.0, 2.0]
+
+
+def test_contiguous_of_a_transposed_tensor_is_a_copy():
+    # contiguous() returned the transposed view itself: y = x.t().contiguous(); y += 1 changed x
+    x = dlcore.zeros(2, 3)
+    y = x.t().contiguous()
+    y += 1
+    y[0] = 5.0
+    assert x.tolist() == [[0.0] * 3] * 2 and y.is_contiguous()
+    w = _t64([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]])
+    (w.t().contiguous().view(-1) * dlcore.arange(6.0, dtype=np.float64)).sum().backward()
+    np.testing.assert_allclose(w.grad.numpy(), [[0.0, 2.0, 4.0], [1.0, 3.0, 5.0]])
+    c = dlcore.ones(3)
+    assert c.contiguous() is c

@@ -667,7 +667,11 @@ class Tensor:
         return shape_module.Expand.apply(self, shape)
 
     def contiguous(self):
-        return self
+        """self when its array is C-contiguous, else a C-contiguous copy (on the tape), as PyTorch: a write
+        into x.t().contiguous() must not reach x (it did when this returned the transposed view itself)."""
+        if self._data.flags.c_contiguous:
+            return self
+        return ToCopy.apply(self, self.device)
 
     def __getitem__(self, index):
         return shape.GetItem.apply(self, _unwrap_index(index, self._data))
