@@ -239,6 +239,22 @@ def test_inplace_change_through_a_view_reaches_the_base_gradient():
     np.testing.assert_allclose(x.grad.numpy(), [60.0, 20.0, 28.0, 36.0])
 
 
+def test_inplace_change_through_a_view_of_a_tensor_off_the_tape():
+    # buf[1:3].copy_(x) with x requiring grad left buf off the tape: x got no gradient through buf
+    x = _t64([1.0, 2.0])
+    buf = dlcore.zeros(4, dtype=np.float64)
+    buf[1:3].copy_(x * 3)
+    assert buf.requires_grad and not buf.is_leaf
+    (buf * dlcore.arange(4.0, dtype=np.float64)).sum().backward()
+    np.testing.assert_allclose(x.grad.numpy(), [3.0, 6.0])
+    x = _t64([1.0, 2.0])
+    grid = dlcore.zeros(2, 2, dtype=np.float64)
+    grid[:, 0] += x
+    grid.view(4)[1:].mul_(2)  # a view of a base that is on the tape by now
+    (grid * grid).sum().backward()
+    np.testing.assert_allclose(x.grad.numpy(), [2.0, 16.0])
+
+
 def test_inplace_on_one_element_writes_the_tensor():
     # x[0] was a copy (NumPy returns a scalar for one element): x[0].fill_(5), x[1].add_(2) changed nothing
     x = dlcore.zeros(3)
@@ -428,3 +444,17 @@ def test_tensor_of_non_numeric_data_raises():
         with pytest.raises(TypeError, match="tensor of numbers"):
             dlcore.tensor(data)
     assert dlcore.tensor([dlcore.tensor(1.0), dlcore.tensor(2.0)]).tolist() == [1.0, 2.0]
+
+
+def test_contiguous_of_a_transposed_tensor_is_a_copy():
+    # contiguous() returned the transposed view itself: y = x.t().contiguous(); y += 1 changed x
+    x = dlcore.zeros(2, 3)
+    y = x.t().contiguous()
+    y += 1
+    y[0] = 5.0
+    assert x.tolist() == [[0.0] * 3] * 2 and y.is_contiguous()
+    w = _t64([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]])
+    (w.t().contiguous().view(-1) * dlcore.arange(6.0, dtype=np.float64)).sum().backward()
+    np.testing.assert_allclose(w.grad.numpy(), [[0.0, 2.0, 4.0], [1.0, 3.0, 5.0]])
+    c = dlcore.ones(3)
+    assert c.contiguous() is c

@@ -366,7 +366,7 @@ class Tensor:
         old = Tensor(self._data if fn in _READS_NO_OLD_VALUE else self._data.copy(), requires_grad=self.requires_grad)
         old._node = self._node  # the old value continues the graph that produced this tensor
         base, view_node = _view_base(self)
-        if base is not None and base.is_leaf:
+        if base is not None and base.is_leaf and base.requires_grad:
             raise RuntimeError("a view of a leaf tensor that requires grad is being used in an in-place operation; "
                                "wrap it in dlcore.no_grad() or clone() the view")
         out = fn.apply(old, *others, **kwargs)
@@ -667,7 +667,11 @@ class Tensor:
         return shape_module.Expand.apply(self, shape)
 
     def contiguous(self):
-        return self
+        """self when its array is C-contiguous, else a C-contiguous copy (on the tape), as PyTorch: a write
+        into x.t().contiguous() must not reach x (it did when this returned the transposed view itself)."""
+        if self._data.flags.c_contiguous:
+            return self
+        return ToCopy.apply(self, self.device)
 
     def __getitem__(self, index):
         return shape.GetItem.apply(self, _unwrap_index(index, self._data))
@@ -911,11 +915,11 @@ class RemovableHandle:
 def _view_base(view):
     """(base, view node): the tensor on the tape whose storage an in-place change of `view` also changes,
     and the indexing/reshape/permute node that made `view` from it; (None, None) when there is none."""
-    base, view_node = view._view_of or (None, view._node)  # _view_of: after an earlier in-place change
+    base, view_node = view._view_of or (None, view._node)  # _view_of: off the tape, or changed before
     if view_node is None or not view_node.output_is_view:
         return None, None
     base = view_node.parents[0] if base is None else base
-    if base is None or not base.requires_grad:
+    if base is None:
         return None, None
     if not array_module(base._data).may_share_memory(view._data, base._data):
         return None, None  # advanced indexing or a reshape that copied: the base does not change
@@ -939,11 +943,12 @@ def _rebase_view_base(view, view_node, base):
     """`view` was just changed in place on the tape, and with it its base's storage. The base now
     continues its graph from a node that takes those elements from the view (PyTorch's CopySlices);
     without it the base's gradient missed the change (``z = y[1:]; z.mul_(3); y.sum().backward()`` gave
-    1 instead of 3 for those elements). Recursive for a view of a view."""
+    1 instead of 3 for those elements; ``buf[1:].copy_(x)`` left buf off the tape). Recursive for a view of
+    a view."""
     value = Tensor(view._data, requires_grad=True)  # the view's new value; the view continues through an
     value._node = view._node                        # alias of it, so later in-place ops on it stay its own
     view._node = shape.Alias.apply(value)._node
-    old = Tensor(base._data, requires_grad=True)  # the base before the change, continuing its old graph
+    old = Tensor(base._data, requires_grad=base.requires_grad)  # the base before the change (its old graph)
     old._node = base._node
     if view._view_of is None:  # first change through this view: the view op reads the old base now (the
         view_node.parents = (old,) + tuple(view_node.parents[1:])  # base gets the new node: no cycle), whose
@@ -958,7 +963,7 @@ def _rebase_view_base(view, view_node, base):
         raise RuntimeError(f"in-place change of a view made by {type(view_node).__name__} of a tensor that "
                            f"requires grad is not supported; clone() it first")
     outer, outer_node = _view_base(base)  # before base takes its new node
-    base._node = new._node
+    base._node, base.requires_grad = new._node, True  # a base off the tape joins it (PyTorch: CopySlices)
     if outer is not None:
         _rebase_view_base(base, outer_node, outer)
         base._view_of = (outer, outer_node)

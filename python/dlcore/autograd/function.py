@@ -95,6 +95,8 @@ class Function:
         result = Tensor(out, requires_grad=record)
         if cls.output_is_view and isinstance(args[0], Tensor):
             result._version = args[0]._version_counter()
+            if not record:  # off the tape: remember the base, which an in-place op on the tape must reach
+                result._view_of = (args[0], node)  # (buf[1:].copy_(x) with x requiring grad)
         if record:
             node.needs_input_grad = tuple(needs)
             node.parents = tuple(parents)
