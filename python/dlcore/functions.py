@@ -309,7 +309,45 @@ def normal(mean, std, size, generator=None, dtype=None, device=None):
     return _placed(gen.normal(mean, std, size=tuple(size)).astype(dtype or default_dtype), device)
 
 
-__all__ = [
+# ---- torch.<name>(tensor, ...) for the Tensor methods of _tensor_math.py ----------------------------
+def _as_function(name):
+    def function(input, *args, **kwargs):
+        return getattr(_t(input), name)(*args, **kwargs)
+
+    function.__name__ = function.__qualname__ = name
+    function.__doc__ = f"``dlcore.{name}(t, ...)`` is ``t.{name}(...)``."
+    return function
+
+
+_METHOD_FUNCTIONS = [
+    "acos", "amax", "amin", "asin", "atan", "bmm", "ceil", "clamp_max", "clamp_min", "cos", "cosh", "cumprod",
+    "cumsum", "dot", "erf", "exp2", "expm1", "flip", "floor", "frac", "index_select", "inner", "isfinite", "isinf",
+    "isnan", "log10", "log1p", "log2", "mm", "movedim", "narrow", "outer", "prod", "reciprocal", "roll", "round",
+    "rsqrt", "sin", "sinh", "swapaxes", "tan", "tile", "tril", "triu", "trunc", "unbind",
+]
+for _name in _METHOD_FUNCTIONS:
+    globals()[_name] = _as_function(_name)
+del _name
+
+
+def einsum(equation, *operands):
+    """Einstein summation over Tensors (``'...'``, implicit output), differentiable in every operand.
+
+    Example:
+        >>> a, b = dlcore.randn(2, 3, 4), dlcore.randn(2, 4, 5)
+        >>> dlcore.einsum("bij,bjk->bik", a, b).shape
+        (2, 3, 5)
+    """
+    from .ops.math_more import Einsum
+
+    if len(operands) == 1 and isinstance(operands[0], (list, tuple)):
+        operands = tuple(operands[0])
+    if not operands:
+        raise ValueError("einsum: at least one operand is needed")
+    return Einsum.apply(*[_t(o) for o in operands], equation=str(equation))
+
+
+__all__ = ["einsum"] + _METHOD_FUNCTIONS + [
     "abs", "add", "allclose", "argmin", "argsort", "chunk", "clamp", "clip", "device", "div", "empty",
     "empty_like", "equal", "eye", "flatten", "gather", "is_tensor", "isclose", "linspace", "log_softmax",
     "logsumexp", "masked_fill", "max", "maximum", "mean", "min", "minimum", "mul", "neg", "normal", "numel",
