@@ -190,6 +190,13 @@ def _pool_out(size, k, s, p, ceil_mode):
     return out
 
 
+def test_transformer_encoder_exports(tmp_path):
+    dlcore.manual_seed(2)
+    encoder = nn.TransformerEncoder(nn.TransformerEncoderLayer(8, 2, 16, batch_first=True, norm_first=True), 2)
+    check_export(encoder, rng.standard_normal((2, 5, 8)), tmp_path,
+                 batch2=rng.standard_normal((3, 5, 8)).astype(np.float32))
+
+
 def test_functional_converters(tmp_path):
     check_export(Functional(), rng.standard_normal((2, 2, 4, 5)), tmp_path, rtol=1e-3, atol=1e-4)
 

@@ -444,8 +444,9 @@ from ._functional_more import (  # noqa: E402, F401  (re-exported through __all_
     softsign,
 )
 from ._functional_more import __all__ as _more_all  # noqa: E402
+from .transformer import scaled_dot_product_attention  # noqa: E402, F401  (re-exported through __all__)
 
-__all__ += _layers_all + _more_all
+__all__ += _layers_all + _more_all + ["scaled_dot_product_attention"]
 
 
 # ---- distillation (appended: kl_div and Hinton et al.'s loss) ---------------------------

@@ -1,0 +1,231 @@
+"""Attention and the Transformer encoder with torch.nn's names, arguments, parameter names and defaults:
+``F.scaled_dot_product_attention``, ``MultiheadAttention``, ``TransformerEncoderLayer``, ``TransformerEncoder``.
+
+Composed from recorded ops (linear, batched matmul, softmax, dropout, layer norm), so autograd differentiates
+them with nothing of their own. Mask conventions are torch's, which differ between the two entry points:
+``scaled_dot_product_attention``'s boolean ``attn_mask`` marks the positions that *take part*;
+``MultiheadAttention``'s boolean ``attn_mask`` and ``key_padding_mask`` mark those that are *masked out*.
+A float mask is added to the scores in both. Not supported: ``MultiheadAttention`` with kdim/vdim other than
+embed_dim, ``add_bias_kv``, ``add_zero_attn``; nested tensors.
+"""
+from __future__ import annotations
+
+import copy
+import math
+
+import numpy as np
+
+from ..tensor import Tensor, default_dtype
+from . import init
+from .containers import ModuleList
+from .module import Module, Parameter
+
+
+def _functional():
+    from . import functional
+
+    return functional
+
+
+def _as_mask(mask, name):
+    """(array, is_bool) of a mask given as a Tensor or array."""
+    data = mask._data if isinstance(mask, Tensor) else np.asarray(mask)
+    if data.dtype != np.bool_ and data.dtype.kind != "f":
+        raise TypeError(f"{name} must be bool or floating, got {data.dtype}")
+    return data, data.dtype == np.bool_
+
+
+def _causal_mask(rows, cols):
+    """Boolean (rows, cols): True where query i may attend key j (j <= i), torch's is_causal."""
+    return np.tril(np.ones((rows, cols), dtype=bool))
+
+
+def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.0, is_causal=False, scale=None):
+    """softmax(q k^T * scale + mask) v over the last two axes (..., L, E) x (..., S, E) -> (..., L, Ev).
+
+    ``scale`` defaults to 1/sqrt(E). A boolean ``attn_mask`` keeps the True positions (the others get
+    -inf before the softmax); a float one is added. ``is_causal`` lets query i see keys 0..i only.
+    """
+    F = _functional()
+    for name, t in (("query", query), ("key", key), ("value", value)):
+        if not isinstance(t, Tensor):
+            raise TypeError(f"scaled_dot_product_attention: {name} must be a dlcore.Tensor, got {type(t).__name__}")
+    if is_causal and attn_mask is not None:
+        raise ValueError("scaled_dot_product_attention: give attn_mask or is_causal, not both")
+    length, source = query.shape[-2], key.shape[-2]
+    scale = 1.0 / math.sqrt(query.shape[-1]) if scale is None else float(scale)
+    scores = (query @ key.transpose(-2, -1)) * scale
+    if is_causal:
+        attn_mask = _causal_mask(length, source)
+    if attn_mask is not None:
+        data, is_bool = _as_mask(attn_mask, "scaled_dot_product_attention: attn_mask")
+        if is_bool:
+            scores = scores.masked_fill(Tensor(~data), float("-inf"))
+        else:
+            scores = scores + Tensor(data.astype(scores.dtype, copy=False))
+    weights = F.softmax(scores, dim=-1)
+    if dropout_p > 0:
+        weights = F.dropout(weights, dropout_p, True)
+    return weights @ value
+
+
+class MultiheadAttention(Module):
+    """torch.nn.MultiheadAttention: in_proj_weight (3E, E), in_proj_bias (3E,), out_proj (Linear E -> E);
+    forward(query, key, value, key_padding_mask=None, need_weights=True, attn_mask=None,
+    average_attn_weights=True, is_causal=False) -> (output, weights or None)."""
+
+    def __init__(self, embed_dim, num_heads, dropout=0.0, bias=True, add_bias_kv=False, add_zero_attn=False,
+                 kdim=None, vdim=None, batch_first=False, dtype=None):
+        super().__init__()
+        if embed_dim % num_heads:
+            raise ValueError(f"MultiheadAttention: embed_dim {embed_dim} must be divisible by num_heads {num_heads}")
+        if add_bias_kv or add_zero_attn or kdim not in (None, embed_dim) or vdim not in (None, embed_dim):
+            raise ValueError("MultiheadAttention: add_bias_kv, add_zero_attn and kdim/vdim other than embed_dim "
+                             "are not supported")
+        from .modules import Linear
+
+        dtype = dtype or default_dtype
+        self.embed_dim, self.num_heads, self.head_dim = embed_dim, num_heads, embed_dim // num_heads
+        self.dropout, self.batch_first = float(dropout), batch_first
+        self.in_proj_weight = Parameter(np.empty((3 * embed_dim, embed_dim), dtype=dtype))
+        if bias:
+            self.in_proj_bias = Parameter(np.zeros(3 * embed_dim, dtype=dtype))
+        else:
+            self.register_parameter("in_proj_bias", None)
+        self.out_proj = Linear(embed_dim, embed_dim, bias=bias, dtype=dtype)
+        init.xavier_uniform_(self.in_proj_weight)  # torch's _reset_parameters
+        if bias:
+            init.zeros_(self.out_proj.bias)
+
+    def _project(self, x, part):
+        F = _functional()
+        e = self.embed_dim
+        w = self.in_proj_weight[part * e:(part + 1) * e]
+        b = None if self.in_proj_bias is None else self.in_proj_bias[part * e:(part + 1) * e]
+        return F.linear(x, w, b)
+
+    def _heads(self, x, batch):
+        """(L, N, E) -> (N, heads, L, head_dim)."""
+        return x.reshape(x.shape[0], batch, self.num_heads, self.head_dim).permute(1, 2, 0, 3)
+
+    def forward(self, query, key, value, key_padding_mask=None, need_weights=True, attn_mask=None,
+                average_attn_weights=True, is_causal=False):
+        F = _functional()
+        batched = query.ndim == 3
+        if not batched:  # unbatched (L, E)
+            query, key, value = (t.unsqueeze(1) for t in (query, key, value))
+            key_padding_mask = None if key_padding_mask is None else _unsqueeze_mask(key_padding_mask)
+        elif self.batch_first:
+            query, key, value = (t.transpose(0, 1) for t in (query, key, value))
+        length, batch, e = query.shape
+        if e != self.embed_dim or key.shape[2] != e or value.shape[2] != e:
+            raise ValueError(f"MultiheadAttention: embeddings of {e}, {key.shape[2]}, {value.shape[2]}; "
+                             f"expected embed_dim {self.embed_dim}")
+        source = key.shape[0]
+        q = self._heads(self._project(query, 0), batch)
+        k = self._heads(self._project(key, 1), batch)
+        v = self._heads(self._project(value, 2), batch)
+        scores = (q @ k.transpose(-2, -1)) * (1.0 / math.sqrt(self.head_dim))
+        scores = self._masked(scores, attn_mask, key_padding_mask, is_causal, batch, length, source)
+        weights = F.softmax(scores, dim=-1)
+        attended = F.dropout(weights, self.dropout, True) if self.dropout > 0 and self.training else weights
+        out = (attended @ v).permute(2, 0, 1, 3).reshape(length, batch, e)
+        out = self.out_proj(out)
+        if not batched:
+            out = out.squeeze(1)
+        elif self.batch_first:
+            out = out.transpose(0, 1)
+        if not need_weights:
+            return out, None
+        w = weights.mean(dim=1) if average_attn_weights else weights
+        return out, (w.squeeze(0) if not batched else w)
+
+    def _masked(self, scores, attn_mask, key_padding_mask, is_causal, batch, length, source):
+        """scores (N, heads, L, S) with attn_mask ((L, S) or (N*heads, L, S)) and key_padding_mask (N, S)."""
+        if is_causal and attn_mask is None:
+            attn_mask = ~_causal_mask(length, source)
+        if attn_mask is not None:
+            data, is_bool = _as_mask(attn_mask, "MultiheadAttention: attn_mask")
+            if data.shape == (batch * self.num_heads, length, source):
+                data = data.reshape(batch, self.num_heads, length, source)
+            elif data.shape != (length, source):
+                raise ValueError(f"MultiheadAttention: attn_mask of shape {data.shape}, expected ({length}, "
+                                 f"{source}) or ({batch * self.num_heads}, {length}, {source})")
+            scores = scores.masked_fill(Tensor(data), float("-inf")) if is_bool else \
+                scores + Tensor(data.astype(scores.dtype, copy=False))
+        if key_padding_mask is not None:
+            data, is_bool = _as_mask(key_padding_mask, "MultiheadAttention: key_padding_mask")
+            if data.shape != (batch, source):
+                raise ValueError(f"MultiheadAttention: key_padding_mask of shape {data.shape}, expected "
+                                 f"({batch}, {source})")
+            data = data.reshape(batch, 1, 1, source)
+            scores = scores.masked_fill(Tensor(data), float("-inf")) if is_bool else \
+                scores + Tensor(data.astype(scores.dtype, copy=False))
+        return scores
+
+    def extra_repr(self):
+        return f"embed_dim={self.embed_dim}, num_heads={self.num_heads}, batch_first={self.batch_first}"
+
+
+def _unsqueeze_mask(mask):
+    data = mask._data if isinstance(mask, Tensor) else np.asarray(mask)
+    return data[None]
+
+
+class TransformerEncoderLayer(Module):
+    """Self-attention then a feed-forward block, each with dropout, a residual and LayerNorm (post-norm, or
+    ``norm_first``), torch's submodule names: self_attn, linear1, dropout, linear2, norm1, norm2, dropout1,
+    dropout2."""
+
+    def __init__(self, d_model, nhead, dim_feedforward=2048, dropout=0.1, activation="relu", layer_norm_eps=1e-5,
+                 batch_first=False, norm_first=False, bias=True, dtype=None):
+        super().__init__()
+        from .layers import LayerNorm
+        from .modules import Dropout, Linear
+
+        self.self_attn = MultiheadAttention(d_model, nhead, dropout=dropout, bias=bias, batch_first=batch_first,
+                                            dtype=dtype)
+        self.linear1 = Linear(d_model, dim_feedforward, bias=bias, dtype=dtype)
+        self.dropout = Dropout(dropout)
+        self.linear2 = Linear(dim_feedforward, d_model, bias=bias, dtype=dtype)
+        self.norm_first = norm_first
+        self.norm1 = LayerNorm(d_model, eps=layer_norm_eps, bias=bias, dtype=dtype)
+        self.norm2 = LayerNorm(d_model, eps=layer_norm_eps, bias=bias, dtype=dtype)
+        self.dropout1, self.dropout2 = Dropout(dropout), Dropout(dropout)
+        if isinstance(activation, str):
+            if activation not in ("relu", "gelu"):
+                raise ValueError(f"TransformerEncoderLayer: activation must be 'relu', 'gelu' or a callable, got "
+                                 f"{activation!r}")
+            activation = getattr(_functional(), activation)
+        self.activation = activation
+
+    def forward(self, src, src_mask=None, src_key_padding_mask=None, is_causal=False):
+        x = src
+        if self.norm_first:
+            x = x + self._self_attention(self.norm1(x), src_mask, src_key_padding_mask, is_causal)
+            return x + self._feed_forward(self.norm2(x))
+        x = self.norm1(x + self._self_attention(x, src_mask, src_key_padding_mask, is_causal))
+        return self.norm2(x + self._feed_forward(x))
+
+    def _self_attention(self, x, mask, key_padding_mask, is_causal):
+        out, _ = self.self_attn(x, x, x, attn_mask=mask, key_padding_mask=key_padding_mask, need_weights=False,
+                                is_causal=is_causal)
+        return self.dropout1(out)
+
+    def _feed_forward(self, x):
+        return self.dropout2(self.linear2(self.dropout(self.activation(self.linear1(x)))))
+
+
+class TransformerEncoder(Module):
+    """num_layers deep copies of encoder_layer (``layers.0`` ...), then ``norm`` when given."""
+
+    def __init__(self, encoder_layer, num_layers, norm=None, enable_nested_tensor=True, mask_check=True):
+        super().__init__()
+        self.layers = ModuleList([copy.deepcopy(encoder_layer) for _ in range(num_layers)])
+        self.num_layers, self.norm = num_layers, norm
+
+    def forward(self, src, mask=None, src_key_padding_mask=None, is_causal=None):
+        x = src
+        for layer in self.layers:
+            x = layer(x, src_mask=mask, src_key_padding_mask=src_key_padding_mask, is_causal=bool(is_causal))
+        return self.norm(x) if self.norm is not None else x

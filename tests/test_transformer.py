@@ -1,0 +1,127 @@
+"""Attention and the Transformer encoder (nn/transformer.py): float64 NumPy references written here, finite
+differences through attention, torch's mask conventions, parameter names, and bad input."""
+import numpy as np
+import pytest
+
+import dlcore
+import dlcore.nn.functional as F
+from dlcore import nn
+from dlcore.autograd import gradcheck
+
+
+def _t(a, grad=True):
+    return dlcore.tensor(np.asarray(a, np.float64), requires_grad=grad)
+
+
+def _softmax(s):
+    e = np.exp(s - s.max(axis=-1, keepdims=True))
+    return e / e.sum(axis=-1, keepdims=True)
+
+
+def _attention(q, k, v, add=None):
+    s = q @ np.swapaxes(k, -1, -2) / np.sqrt(q.shape[-1])
+    if add is not None:
+        s = s + add
+    return _softmax(s) @ v
+
+
+def test_scaled_dot_product_attention_masks(rng):
+    q, k, v = rng.standard_normal((2, 3, 5, 8)), rng.standard_normal((2, 3, 7, 8)), rng.standard_normal((2, 3, 7, 4))
+    np.testing.assert_allclose(F.scaled_dot_product_attention(_t(q), _t(k), _t(v)).numpy(), _attention(q, k, v),
+                               rtol=1e-12)
+    keep = rng.random((5, 7)) > 0.3
+    keep[:, 0] = True  # every query keeps a key
+    got = F.scaled_dot_product_attention(_t(q), _t(k), _t(v), attn_mask=dlcore.tensor(keep)).numpy()
+    np.testing.assert_allclose(got, _attention(q, k, v, np.where(keep, 0, -np.inf)), rtol=1e-12)  # True = attend
+    bias = rng.standard_normal((5, 7))
+    np.testing.assert_allclose(F.scaled_dot_product_attention(_t(q), _t(k), _t(v), attn_mask=_t(bias)).numpy(),
+                               _attention(q, k, v, bias), rtol=1e-12)
+    square = rng.standard_normal((1, 2, 4, 8))
+    causal = F.scaled_dot_product_attention(_t(square), _t(square), _t(square), is_causal=True).numpy()
+    np.testing.assert_allclose(causal, _attention(square, square, square, np.where(np.tri(4) > 0, 0, -np.inf)),
+                               rtol=1e-12)
+    gradcheck(lambda a, b, c: F.scaled_dot_product_attention(a, b, c, attn_mask=dlcore.tensor(keep)),
+              [_t(q), _t(k), _t(v)])
+    with pytest.raises(ValueError, match="not both"):
+        F.scaled_dot_product_attention(_t(q), _t(k), _t(v), attn_mask=dlcore.tensor(keep), is_causal=True)
+
+
+def _mha_reference(m, query, key, value, drop=None, pad=None):
+    """torch's MultiheadAttention in NumPy from m's weights ((L, N, E) inputs; drop: True = masked)."""
+    w, b = m.in_proj_weight.numpy(), m.in_proj_bias.numpy()
+    e, h = m.embed_dim, m.num_heads
+    proj = [x @ w[i * e:(i + 1) * e].T + b[i * e:(i + 1) * e] for i, x in enumerate((query, key, value))]
+    heads = [p.reshape(p.shape[0], p.shape[1], h, e // h).transpose(1, 2, 0, 3) for p in proj]
+    add = np.zeros((query.shape[1], 1, query.shape[0], key.shape[0]))
+    if drop is not None:
+        add = add + np.where(drop, -np.inf, 0)
+    if pad is not None:
+        add = add + np.where(pad, -np.inf, 0)[:, None, None, :]
+    out = _attention(*heads, add).transpose(2, 0, 1, 3).reshape(query.shape[0], query.shape[1], e)
+    return out @ m.out_proj.weight.numpy().T + m.out_proj.bias.numpy()
+
+
+def test_multihead_attention_against_reference(rng):
+    m = nn.MultiheadAttention(12, 3, dtype=np.float64)
+    assert [n for n, _ in m.named_parameters()] == ["in_proj_weight", "in_proj_bias", "out_proj.weight",
+                                                    "out_proj.bias"]
+    q, kv = rng.standard_normal((5, 2, 12)), rng.standard_normal((7, 2, 12))
+    drop = rng.random((5, 7)) > 0.7
+    drop[:, 0] = False
+    pad = np.array([[False] * 5 + [True] * 2, [False] * 7])
+    out, weights = m(_t(q), _t(kv), _t(kv), attn_mask=dlcore.tensor(drop), key_padding_mask=dlcore.tensor(pad))
+    np.testing.assert_allclose(out.numpy(), _mha_reference(m, q, kv, kv, drop, pad), rtol=1e-11, atol=1e-12)
+    assert weights.shape == (2, 5, 7) and not weights.numpy()[0, :, 5:].any()  # padded keys get no weight
+    np.testing.assert_allclose(weights.numpy().sum(-1), 1.0, rtol=1e-12)
+    bf = nn.MultiheadAttention(12, 3, batch_first=True, dtype=np.float64)
+    bf.load_state_dict(m.state_dict())
+    out_bf, _ = bf(_t(q.transpose(1, 0, 2)), _t(kv.transpose(1, 0, 2)), _t(kv.transpose(1, 0, 2)),
+                   attn_mask=dlcore.tensor(drop), key_padding_mask=dlcore.tensor(pad), need_weights=False)
+    np.testing.assert_allclose(out_bf.numpy(), out.numpy().transpose(1, 0, 2), rtol=1e-12)
+    single, _ = m(_t(q[:, 1]), _t(kv[:, 1]), _t(kv[:, 1]))  # unbatched (L, E)
+    np.testing.assert_allclose(single.numpy(), _mha_reference(m, q[:, 1:], kv[:, 1:], kv[:, 1:])[:, 0],
+                               rtol=1e-11, atol=1e-12)
+    small = nn.MultiheadAttention(4, 2, dtype=np.float64)
+    x = rng.standard_normal((3, 2, 4))
+    gradcheck(lambda a: small(a, a, a, need_weights=False)[0], [_t(x)])
+
+
+def test_encoder_layers_train_and_follow_torchs_structure(rng):
+    layer = nn.TransformerEncoderLayer(8, 2, dim_feedforward=16, dropout=0.0, batch_first=True, norm_first=True)
+    encoder = nn.TransformerEncoder(layer, 2, norm=nn.LayerNorm(8))
+    names = [n for n, _ in encoder.named_parameters()]
+    assert names[:4] == ["layers.0.self_attn.in_proj_weight", "layers.0.self_attn.in_proj_bias",
+                         "layers.0.self_attn.out_proj.weight", "layers.0.self_attn.out_proj.bias"]
+    assert "layers.1.linear2.weight" in names and names[-2:] == ["norm.weight", "norm.bias"]
+    assert encoder.layers[0].self_attn is not encoder.layers[1].self_attn  # deep copies, as torch
+    # a toy task attention solves: each position outputs the mean of the sequence's first feature
+    dlcore.manual_seed(0)
+    head = nn.Linear(8, 1)
+    opt = dlcore.optim.Adam(list(encoder.parameters()) + list(head.parameters()), lr=1e-2)
+    x = rng.standard_normal((32, 6, 8)).astype(np.float32)
+    target = np.repeat(x[:, :, :1].mean(axis=1, keepdims=True), 6, axis=1)
+    losses = []
+    for _ in range(60):
+        opt.zero_grad()
+        loss = F.mse_loss(head(encoder(dlcore.tensor(x))), dlcore.tensor(target))
+        loss.backward()
+        opt.step()
+        losses.append(float(loss))
+    assert losses[-1] < 0.2 * losses[0], (losses[0], losses[-1])
+
+
+def test_attention_errors():
+    with pytest.raises(ValueError, match="divisible"):
+        nn.MultiheadAttention(10, 3)
+    with pytest.raises(ValueError, match="kdim"):
+        nn.MultiheadAttention(8, 2, kdim=4)
+    m = nn.MultiheadAttention(8, 2)
+    x = dlcore.randn(3, 2, 8)
+    with pytest.raises(ValueError, match="attn_mask of shape"):
+        m(x, x, x, attn_mask=dlcore.tensor(np.zeros((2, 2), bool)))
+    with pytest.raises(ValueError, match="key_padding_mask of shape"):
+        m(x, x, x, key_padding_mask=dlcore.tensor(np.zeros((3, 3), bool)))
+    with pytest.raises(TypeError, match="bool or floating"):
+        m(x, x, x, attn_mask=dlcore.tensor(np.zeros((3, 3), np.int64)))
+    with pytest.raises(ValueError, match="activation"):
+        nn.TransformerEncoderLayer(8, 2, activation="tanh")
