@@ -104,36 +104,36 @@ class MultiheadAttention(Module):
         b = None if self.in_proj_bias is None else self.in_proj_bias[part * e:(part + 1) * e]
         return F.linear(x, w, b)
 
-    def _heads(self, x, batch):
-        """(L, N, E) -> (N, heads, L, head_dim)."""
-        return x.reshape(x.shape[0], batch, self.num_heads, self.head_dim).permute(1, 2, 0, 3)
+    def _heads(self, x):
+        """(N, L, E) -> (N, heads, L, head_dim)."""
+        return x.reshape(x.shape[0], x.shape[1], self.num_heads, self.head_dim).permute(0, 2, 1, 3)
 
     def forward(self, query, key, value, key_padding_mask=None, need_weights=True, attn_mask=None,
                 average_attn_weights=True, is_causal=False):
         F = _functional()
         batched = query.ndim == 3
+        # computed batch first (N, L, E), so reshapes keep the batch on the leading axis (ONNX dynamic batch)
         if not batched:  # unbatched (L, E)
-            query, key, value = (t.unsqueeze(1) for t in (query, key, value))
+            query, key, value = (t.unsqueeze(0) for t in (query, key, value))
             key_padding_mask = None if key_padding_mask is None else _unsqueeze_mask(key_padding_mask)
-        elif self.batch_first:
+        elif not self.batch_first:
             query, key, value = (t.transpose(0, 1) for t in (query, key, value))
-        length, batch, e = query.shape
+        batch, length, e = query.shape
         if e != self.embed_dim or key.shape[2] != e or value.shape[2] != e:
             raise ValueError(f"MultiheadAttention: embeddings of {e}, {key.shape[2]}, {value.shape[2]}; "
                              f"expected embed_dim {self.embed_dim}")
-        source = key.shape[0]
-        q = self._heads(self._project(query, 0), batch)
-        k = self._heads(self._project(key, 1), batch)
-        v = self._heads(self._project(value, 2), batch)
+        source = key.shape[1]
+        q = self._heads(self._project(query, 0))
+        k = self._heads(self._project(key, 1))
+        v = self._heads(self._project(value, 2))
         scores = (q @ k.transpose(-2, -1)) * (1.0 / math.sqrt(self.head_dim))
         scores = self._masked(scores, attn_mask, key_padding_mask, is_causal, batch, length, source)
         weights = F.softmax(scores, dim=-1)
         attended = F.dropout(weights, self.dropout, True) if self.dropout > 0 and self.training else weights
-        out = (attended @ v).permute(2, 0, 1, 3).reshape(length, batch, e)
-        out = self.out_proj(out)
+        out = self.out_proj((attended @ v).permute(0, 2, 1, 3).reshape(batch, length, e))
         if not batched:
-            out = out.squeeze(1)
-        elif self.batch_first:
+            out = out.squeeze(0)
+        elif not self.batch_first:
             out = out.transpose(0, 1)
         if not need_weights:
             return out, None

@@ -386,8 +386,11 @@ def _reshape(g, rec):
     if len(new_shape) == 2 and old and new_shape[0] == old[0] and len(old) >= 2:
         return g.node("Flatten", [g.value(a)], axis=1)  # x.flatten(1): keeps the batch axis symbolic
     target = list(new_shape)
-    if old and target and target[0] == old[0]:
-        target[0] = 0  # 0 = copy the input's size (the batch)
+    if old and target:
+        # the leading axis carries the batch: 0 copies the input's size; a merged or split leading axis
+        # (linear on (N, L, E) reshapes to (N*L, E) and back) is left for Reshape to infer (-1), which is
+        # the same size at the example's batch and follows any other batch size
+        target[0] = 0 if target[0] == old[0] else -1
     return g.node("Reshape", [g.value(a), g.const(_ints("shape", target))])
 
 
