@@ -142,3 +142,60 @@ def test_dataset_without_len_says_what_is_missing():
 
     with pytest.raises(NotImplementedError, match="NoLen must define __len__"):
         list(DataLoader(NoLen(), batch_size=2))
+
+
+def test_tensor_dataset_items_are_tensors_and_concat():
+    x, y = np.arange(12, dtype=np.float32).reshape(6, 2), np.arange(6)
+    first = TensorDataset(x, y)
+    sample = first[2]
+    assert isinstance(sample[0], dlcore.Tensor) and sample[0].tolist() == [4.0, 5.0] and int(sample[1]) == 2
+    assert sample[0].unsqueeze(0).shape == (1, 2)  # torch code indexes a TensorDataset and uses Tensor methods
+    both = dlcore.data.ConcatDataset([first, TensorDataset(x[:3] + 100, y[:3] + 100)])
+    assert len(both) == 9 and both.cumulative_sizes == [6, 9]
+    assert int(both[6][1]) == 100 and int(both[-1][1]) == 102 and int(both[5][1]) == 5
+    with pytest.raises(IndexError):
+        both[9]
+    batches = list(DataLoader(both, batch_size=4))
+    assert [len(b[1]) for b in batches] == [4, 4, 1] and batches[1][1].tolist() == [4, 5, 100, 101]
+
+
+def test_weighted_random_sampler_balances_classes():
+    labels = np.array([0] * 90 + [1] * 10)
+    weights = 1.0 / np.bincount(labels)[labels]
+    sampler = dlcore.data.WeightedRandomSampler(weights, 4000, generator=np.random.default_rng(0))
+    picks = np.array(list(sampler))
+    assert len(sampler) == 4000 and abs((labels[picks] == 1).mean() - 0.5) < 0.05
+    unique = list(dlcore.data.WeightedRandomSampler(weights, 100, replacement=False,
+                                                    generator=np.random.default_rng(1)))
+    assert sorted(unique) == list(range(100))
+    loader = DataLoader(TensorDataset(np.arange(100, dtype=np.float32), labels), batch_size=10, sampler=sampler)
+    assert len(loader) == 400
+    with pytest.raises(ValueError, match="not all zero"):
+        dlcore.data.WeightedRandomSampler([0.0, 0.0], 3)
+    with pytest.raises(ValueError, match="without replacement"):
+        dlcore.data.WeightedRandomSampler([1.0, 0.0, 1.0], 3, replacement=False)
+
+
+class _Squares(dlcore.data.IterableDataset):
+    def __init__(self, n):
+        self.n = n
+
+    def __iter__(self):
+        for i in range(self.n):
+            yield np.float32(i * i), i
+
+
+def test_iterable_dataset_and_unbatched_loading():
+    batches = list(DataLoader(_Squares(7), batch_size=3))
+    assert [b[0].tolist() for b in batches] == [[0.0, 1.0, 4.0], [9.0, 16.0, 25.0], [36.0]]
+    assert len(list(DataLoader(_Squares(7), batch_size=3, drop_last=True))) == 2
+    singles = list(DataLoader(_Squares(3), batch_size=None))
+    assert [s[1] for s in singles] == [0, 1, 2]
+    with pytest.raises(ValueError, match="no shuffle"):
+        DataLoader(_Squares(3), shuffle=True)
+    with pytest.raises(ValueError, match="num_workers=0"):
+        DataLoader(_Squares(3), num_workers=2)
+    with pytest.raises(TypeError, match="IterableDataset"):
+        _Squares(3)[0]
+    unbatched = list(DataLoader(TensorDataset(np.ones((3, 2), np.float32), np.arange(3)), batch_size=None))
+    assert len(unbatched) == 3 and unbatched[0][0].shape == (2,)

@@ -1,4 +1,5 @@
-"""Dataset, TensorDataset, Subset, random_split, samplers, default_collate and the DataLoader."""
+"""Dataset, IterableDataset, TensorDataset, Subset, ConcatDataset, random_split, samplers (weighted too),
+default_collate and the DataLoader."""
 from __future__ import annotations
 
 import math
@@ -27,8 +28,23 @@ class Dataset:
         raise NotImplementedError(f"{type(self).__name__} must define __getitem__")
 
 
+class IterableDataset(Dataset):
+    """A stream of samples (``__iter__``) instead of an indexable collection: the DataLoader batches what
+    it yields, in order (no sampler, no shuffle). Subclasses implement ``__iter__``."""
+
+    def __iter__(self):
+        raise NotImplementedError(f"{type(self).__name__} must define __iter__")
+
+    def __len__(self):  # a TypeError, as len() of anything unsized (list(loader) asks for a length hint)
+        raise TypeError(f"{type(self).__name__} is an IterableDataset without __len__")
+
+    def __getitem__(self, index):
+        raise TypeError(f"{type(self).__name__} is an IterableDataset: iterate over it, it has no __getitem__")
+
+
 class TensorDataset(Dataset):
-    """Samples are the i-th rows of the given arrays/tensors (same first dimension)."""
+    """Samples are the i-th rows of the given arrays/tensors (same first dimension), as a tuple of Tensors
+    (torch's); the DataLoader takes whole batches at once (``get_batch``)."""
 
     def __init__(self, *arrays, transform=None):
         arrays = [a.numpy() if isinstance(a, Tensor) else np.asarray(a) for a in arrays]
@@ -41,7 +57,7 @@ class TensorDataset(Dataset):
         return len(self.arrays[0])
 
     def __getitem__(self, index):
-        return tuple(self._sample(index))
+        return tuple(x if isinstance(x, Tensor) else Tensor(np.asarray(x)) for x in self._sample(index))
 
     def _sample(self, index):
         items = [a[index] for a in self.arrays]
@@ -72,6 +88,30 @@ class Subset(Dataset):
         if name == "get_batch" and hasattr(self.dataset, "get_batch"):
             return lambda indices: self.dataset.get_batch(np.asarray(self.indices)[np.asarray(indices)])
         raise AttributeError(name)
+
+
+class ConcatDataset(Dataset):
+    """The samples of several datasets one after the other (index i of the whole maps into one part)."""
+
+    def __init__(self, datasets):
+        self.datasets = list(datasets)
+        if not self.datasets:
+            raise ValueError("ConcatDataset: datasets should not be an empty iterable")
+        if any(isinstance(d, IterableDataset) for d in self.datasets):
+            raise TypeError("ConcatDataset does not support IterableDataset parts")
+        self.cumulative_sizes = list(np.cumsum([len(d) for d in self.datasets]))
+
+    def __len__(self):
+        return int(self.cumulative_sizes[-1])
+
+    def __getitem__(self, index):
+        n = len(self)
+        if not -n <= index < n:
+            raise IndexError(f"ConcatDataset index {index} out of range for length {n}")
+        index %= n
+        part = int(np.searchsorted(self.cumulative_sizes, index, side="right"))
+        start = int(self.cumulative_sizes[part - 1]) if part else 0
+        return self.datasets[part][index - start]
 
 
 def random_split(dataset, lengths, generator=None):
@@ -139,6 +179,32 @@ class SubsetRandomSampler(Sampler):
 
     def __len__(self):
         return len(self.indices)
+
+
+class WeightedRandomSampler(Sampler):
+    """num_samples indices drawn with probability proportional to `weights` (with or without replacement),
+    e.g. to balance classes: weights = 1 / count(class of each sample)."""
+
+    def __init__(self, weights, num_samples, replacement=True, generator=None):
+        w = np.asarray(weights.numpy() if isinstance(weights, Tensor) else weights, dtype=np.float64).reshape(-1)
+        if not isinstance(num_samples, int) or isinstance(num_samples, bool) or num_samples <= 0:
+            raise ValueError(f"WeightedRandomSampler: num_samples must be a positive int, got {num_samples!r}")
+        if w.size == 0 or not np.isfinite(w).all() or (w < 0).any() or w.sum() <= 0:
+            raise ValueError("WeightedRandomSampler: weights must be finite, non-negative and not all zero")
+        if not replacement and num_samples > int((w > 0).sum()):
+            raise ValueError(f"WeightedRandomSampler: {num_samples} samples without replacement from "
+                             f"{int((w > 0).sum())} non-zero weights")
+        self.weights, self.num_samples, self.replacement, self.generator = w, num_samples, bool(replacement), \
+            generator
+
+    def __iter__(self):
+        gen = self.generator or default_generator()
+        p = self.weights / self.weights.sum()
+        picks = gen.choice(self.weights.size, self.num_samples, replace=self.replacement, p=p)
+        return iter(picks.tolist())
+
+    def __len__(self):
+        return self.num_samples
 
 
 class BatchSampler(Sampler):
@@ -295,12 +361,21 @@ class DataLoader:
     def __init__(self, dataset, batch_size=1, shuffle=False, sampler=None, batch_sampler=None, num_workers=0,
                  collate_fn=None, pin_memory=False, drop_last=False, timeout=0, worker_init_fn=None,
                  generator=None, prefetch_factor=None, persistent_workers=False, seed=None, device="cpu"):
+        #: batch_size=None (and no batch_sampler) turns batching off: each sample comes on its own (torch)
+        self.auto_batch = not (batch_size is None and batch_sampler is None)
         if batch_sampler is not None:
             if batch_size != 1 or shuffle or sampler is not None or drop_last:
                 raise ValueError("DataLoader: batch_sampler excludes batch_size, shuffle, sampler and drop_last")
             batch_size = None
-        elif batch_size is None or batch_size < 1:
-            raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+        elif batch_size is not None and batch_size < 1:
+            raise ValueError(f"batch_size must be >= 1 (or None: no batching), got {batch_size}")
+        if isinstance(dataset, IterableDataset):
+            if shuffle or sampler is not None or batch_sampler is not None:
+                raise ValueError("DataLoader: an IterableDataset takes no shuffle, sampler or batch_sampler (it "
+                                 "yields samples in its own order)")
+            if num_workers:
+                raise ValueError("DataLoader: an IterableDataset loads in this process only (num_workers=0); "
+                                 "workers would each replay the whole stream")
         if sampler is not None and shuffle:
             raise ValueError("DataLoader: sampler and shuffle=True are mutually exclusive")
         if not isinstance(num_workers, int) or num_workers < 0:
@@ -325,7 +400,9 @@ class DataLoader:
     def __len__(self):
         if self.batch_sampler is not None:
             return len(self.batch_sampler)
-        n = len(self.sampler) if self.sampler is not None else len(self.dataset)
+        n = len(self.sampler) if self.sampler is not None else len(self.dataset)  # an IterableDataset: if it can
+        if not self.auto_batch:
+            return n
         return n // self.batch_size if self.drop_last else math.ceil(n / self.batch_size)
 
     def _generator(self):
@@ -359,13 +436,48 @@ class DataLoader:
         return _collate_arrays(samples) if self.collate_fn is None else self.collate_fn(samples)
 
     def __iter__(self):
+        if isinstance(self.dataset, IterableDataset):
+            yield from self._iter_stream()
+            return
+        if not self.auto_batch:
+            yield from self._iter_samples()
+            return
         gen = self._generator()
         batches = self._batches()
         base_seed = int(gen.integers(0, 2**62)) if self.num_workers else None
         self.epoch += 1
         source = self._iter_workers(batches, base_seed) if self.num_workers else map(self._fetch, batches)
         for batch in source:
-            yield _to_tensors(batch, self.device) if self.collate_fn is None or self.device != "cpu" else batch
+            yield self._deliver(batch)
+
+    def _deliver(self, batch):
+        return _to_tensors(batch, self.device) if self.collate_fn is None or self.device != "cpu" else batch
+
+    def _iter_samples(self):
+        """batch_size=None: each sample converted (arrays -> Tensors) or passed through collate_fn alone."""
+        order = list(self.sampler) if self.sampler is not None else self._order()
+        self.epoch += 1
+        for i in order:
+            sample = self.dataset[int(i)]
+            yield self._deliver(sample if self.collate_fn is None else self.collate_fn(sample))
+
+    def _iter_stream(self):
+        """An IterableDataset: its samples in its order, batch_size at a time (or one by one)."""
+        self.epoch += 1
+        batch = []
+        for sample in self.dataset:
+            if not self.auto_batch:
+                yield self._deliver(sample if self.collate_fn is None else self.collate_fn(sample))
+                continue
+            batch.append(sample)
+            if len(batch) == self.batch_size:
+                yield self._deliver(self._collate(batch))
+                batch = []
+        if batch and self.auto_batch and not self.drop_last:
+            yield self._deliver(self._collate(batch))
+
+    def _collate(self, samples):
+        return _collate_arrays(samples) if self.collate_fn is None else self.collate_fn(samples)
 
     def _iter_workers(self, batches, base_seed):
         import multiprocessing as mp
