@@ -225,11 +225,19 @@ _ONEDNN = pytest.mark.skipif(not __import__("dlcore").backends()["onednn"]["avai
     " np.ones(3, np.float32), backend=B)",
     "K.batch_norm_backward(np.ones((2, 3), np.float32), np.ones((2, 3), np.float32), None, None,"
     " np.ones(3, np.float32), backend=B)",
+    "K.conv2d_forward(np.ones((1, 2, 5, 5), np.float32), np.ones((3, 2, 3, 3), np.float32), np.ones(4, np.float32),"
+    " backend=B)",
+    "K.conv2d_backward_data(np.ones((1, 3, 4, 4), np.float32), np.ones((3, 2, 3, 3), np.float32), (1, 2, 5, 5),"
+    " backend=B)",
+    "K.conv2d_backward_weights(np.ones((1, 2, 5, 5), np.float32), np.ones((1, 4, 3, 3), np.float32), (3, 2, 3, 3),"
+    " backend=B)",
+    "K.avg_pool2d_backward(np.ones((1, 2, 3, 3), np.float32), (1, 2, 5, 5), 2, backend=B)",
 ])
 def test_onednn_refuses_what_ours_refuses_with_the_same_error(call):
     # was: oneDNN's entries had their own checks: a NaN/inf ELU alpha or ReLU slope ran, an empty softmax axis,
     # a PReLU weight not matching an empty x, a negative running_var, eps = 0, a NaN momentum, one running
-    # statistic without the other and one value per channel were accepted, and the messages differed
+    # statistic without the other and one value per channel were accepted, and the messages differed (also
+    # conv's bias and dy, pooling's dy)
     import numpy as np
 
     from dlcore import kernels
