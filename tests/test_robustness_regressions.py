@@ -295,3 +295,10 @@ def test_optimizer_state_shared_with_another_parameter_is_a_value_error():
     assert np.array_equal(p[0], ones()) and not buf.any()  # nothing was written
     g = ones()
     _C.adam_step([g], [g], [zeros()], [zeros()], [1], 0.1)  # a gradient that is its parameter: allowed
+
+
+def test_host_cache_limit_beyond_size_t_is_a_clear_value_error():
+    # was: pybind11's "incompatible function arguments" (a size_t cannot hold 2**64)
+    import dlcore
+    with pytest.raises(ValueError, match="nbytes must be < 2"):
+        dlcore.set_host_cache_limit(2**64)
