@@ -182,7 +182,11 @@ def test_lowbit_scalar_of_the_wrong_type_is_a_type_error(call, name):
     "y = K.dequantize_s32(np.empty((2**40, 1, 0), np.int32), np.ones(1, np.float32), np.ones(1, np.float32))\n"
     "assert y.shape == (2**40, 1, 0)",
     "bits = K.binary_pack_nchw(np.empty((2**20, 4, 2**20, 0), np.float32))\nassert bits.shape == (2**20, 2**20, 0, 1)",
-], ids=["maxout_forward", "maxout_backward", "requantize_u8", "dequantize_s32", "binary_pack_nchw"])
+    "y = K.prelu_forward(np.empty((2**30, 5, 0), np.float32), np.ones(5, np.float32))\nassert y.shape == (2**30, 5, 0)",
+    "dx, dw = K.prelu_backward(np.empty((2**30, 5, 0), np.float32), np.empty((2**30, 5, 0), np.float32),"
+    " np.ones(5, np.float32))\nassert dx.shape == (2**30, 5, 0) and not dw.any()",
+], ids=["maxout_forward", "maxout_backward", "requantize_u8", "dequantize_s32", "binary_pack_nchw", "prelu_forward",
+        "prelu_backward"])
 def test_empty_array_with_a_huge_batch_does_not_hang(call):
     # was: the kernels looped over outer * channels empty rows (2^40 of them): a hang of many minutes
     run_child(call, timeout=20)
