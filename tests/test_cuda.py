@@ -203,6 +203,29 @@ def test_activation_unaligned_view_uses_scalar_path(rng):
     check(_cuda.tanh_forward(x, B), np.tanh(flat[1:].astype(np.float64)).reshape(4, 33), rtol=2e-6, atol=1e-7)
 
 
+@pytest.mark.parametrize("call", [
+    "K.elu_forward(A(np.ones(5, np.float32)), alpha=float('nan'), backend=B)",
+    "K.relu_backward(A(np.ones(5, np.float32)), A(np.ones(5, np.float32)), float('inf'), backend=B)",
+    "K.prelu_forward(A(np.ones((0, 3), np.float32)), A(np.ones(5, np.float32)), backend=B)",
+    "K.sigmoid_backward(A(np.ones(4, np.float32)), A(np.ones(5, np.float32)), backend=B)",
+    "K.softmax_forward(A(np.ones((3, 0), np.float32)), 1, backend=B)",
+    "K.softmax_backward(A(np.ones((2, 5), np.float32)), A(np.ones((3, 5), np.float32)), backend=B)",
+])
+def test_refuses_what_the_cpu_refuses_with_the_same_error(call):
+    # the eltwise and softmax checks are the families' functions (ops/eltwise/eltwise.h, ops/softmax/softmax.h):
+    # a NaN/inf ELU alpha or ReLU slope, an empty softmax axis, a PReLU weight not matching an empty x ran here
+    import dlcore.kernels as K
+    outcomes = []
+    for backend, to_array in (("ref", np.asarray), (B, gpu)):
+        try:
+            eval(call, {"np": np, "K": K, "A": to_array, "B": backend})
+        except Exception as exc:  # noqa: BLE001 - the outcome itself is compared
+            outcomes.append((type(exc).__name__, str(exc)))
+        else:
+            outcomes.append(("ok", ""))
+    assert outcomes[0][0] == "ValueError" and outcomes[1] == outcomes[0], outcomes
+
+
 # --------------------------------------------------------------------------- softmax
 # contiguous rows hit every register-resident variant (lanes per row 1..32,
 # columns per lane 1..32) and the block-per-row path (c > 1024)

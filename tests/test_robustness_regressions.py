@@ -181,7 +181,12 @@ def test_lowbit_scalar_of_the_wrong_type_is_a_type_error(call, name):
     "assert q.shape == (2**40, 1, 0)",
     "y = K.dequantize_s32(np.empty((2**40, 1, 0), np.int32), np.ones(1, np.float32), np.ones(1, np.float32))\n"
     "assert y.shape == (2**40, 1, 0)",
-], ids=["maxout_forward", "maxout_backward", "requantize_u8", "dequantize_s32"])
+    "bits = K.binary_pack_nchw(np.empty((2**20, 4, 2**20, 0), np.float32))\nassert bits.shape == (2**20, 2**20, 0, 1)",
+    "y = K.prelu_forward(np.empty((2**30, 5, 0), np.float32), np.ones(5, np.float32))\nassert y.shape == (2**30, 5, 0)",
+    "dx, dw = K.prelu_backward(np.empty((2**30, 5, 0), np.float32), np.empty((2**30, 5, 0), np.float32),"
+    " np.ones(5, np.float32))\nassert dx.shape == (2**30, 5, 0) and not dw.any()",
+], ids=["maxout_forward", "maxout_backward", "requantize_u8", "dequantize_s32", "binary_pack_nchw", "prelu_forward",
+        "prelu_backward"])
 def test_empty_array_with_a_huge_batch_does_not_hang(call):
     # was: the kernels looped over outer * channels empty rows (2^40 of them): a hang of many minutes
     run_child(call, timeout=20)
@@ -225,11 +230,19 @@ _ONEDNN = pytest.mark.skipif(not __import__("dlcore").backends()["onednn"]["avai
     " np.ones(3, np.float32), backend=B)",
     "K.batch_norm_backward(np.ones((2, 3), np.float32), np.ones((2, 3), np.float32), None, None,"
     " np.ones(3, np.float32), backend=B)",
+    "K.conv2d_forward(np.ones((1, 2, 5, 5), np.float32), np.ones((3, 2, 3, 3), np.float32), np.ones(4, np.float32),"
+    " backend=B)",
+    "K.conv2d_backward_data(np.ones((1, 3, 4, 4), np.float32), np.ones((3, 2, 3, 3), np.float32), (1, 2, 5, 5),"
+    " backend=B)",
+    "K.conv2d_backward_weights(np.ones((1, 2, 5, 5), np.float32), np.ones((1, 4, 3, 3), np.float32), (3, 2, 3, 3),"
+    " backend=B)",
+    "K.avg_pool2d_backward(np.ones((1, 2, 3, 3), np.float32), (1, 2, 5, 5), 2, backend=B)",
 ])
 def test_onednn_refuses_what_ours_refuses_with_the_same_error(call):
     # was: oneDNN's entries had their own checks: a NaN/inf ELU alpha or ReLU slope ran, an empty softmax axis,
     # a PReLU weight not matching an empty x, a negative running_var, eps = 0, a NaN momentum, one running
-    # statistic without the other and one value per channel were accepted, and the messages differed
+    # statistic without the other and one value per channel were accepted, and the messages differed (also
+    # conv's bias and dy, pooling's dy)
     import numpy as np
 
     from dlcore import kernels
@@ -287,3 +300,10 @@ def test_optimizer_state_shared_with_another_parameter_is_a_value_error():
     assert np.array_equal(p[0], ones()) and not buf.any()  # nothing was written
     g = ones()
     _C.adam_step([g], [g], [zeros()], [zeros()], [1], 0.1)  # a gradient that is its parameter: allowed
+
+
+def test_host_cache_limit_beyond_size_t_is_a_clear_value_error():
+    # was: pybind11's "incompatible function arguments" (a size_t cannot hold 2**64)
+    import dlcore
+    with pytest.raises(ValueError, match="nbytes must be < 2"):
+        dlcore.set_host_cache_limit(2**64)

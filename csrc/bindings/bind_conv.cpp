@@ -59,8 +59,7 @@ FloatArray forward_entry(py::handle x_obj, py::handle w_obj, py::handle bias_obj
   FloatArray bias;
   if (!bias_obj.is_none()) {
     bias = input_f32(bias_obj, op, "bias", 1);
-    DLCORE_CHECK(bias.shape(0) == a.s.oc, op, ": bias has shape ", shape_str(shape_of(bias)), ", expected (", a.s.oc,
-                 ",) for weight ", shape_str(shape_of(w)));
+    check_conv_bias(shape_of(bias), a.s, shape_of(w), op);
     a.bias = bias.data();
   }
   FloatArray y = new_f32({a.s.n, a.s.oc, a.s.oh, a.s.ow});
@@ -76,13 +75,6 @@ FloatArray forward_entry(py::handle x_obj, py::handle w_obj, py::handle bias_obj
   return y;
 }
 
-// dy must be exactly the forward output shape of this geometry.
-void check_dy(const FloatArray& dy, const ConvShape& s, const char* op, const char* geometry) {
-  const Shape expected{s.n, s.oc, s.oh, s.ow};
-  DLCORE_CHECK(shape_of(dy) == expected, op, ": dy has shape ", shape_str(shape_of(dy)), " but ", geometry,
-               " give an output of shape ", shape_str(expected), " (", s.str(), ")");
-}
-
 FloatArray backward_data_entry(py::handle dy_obj, py::handle w_obj, py::handle input_shape, py::handle stride,
                                py::handle padding, py::handle dilation, int64_t groups, const std::string& backend) {
   const char* op = "conv2d_backward_data";
@@ -95,7 +87,7 @@ FloatArray backward_data_entry(py::handle dy_obj, py::handle w_obj, py::handle i
   FloatArray w = input_f32(w_obj, op, "w", 4);
   ConvBackwardDataArgs a;
   a.s = make_shape(shape_param(input_shape, op, "input_shape"), shape_of(w), stride, padding, dilation, groups, op);
-  check_dy(dy, a.s, op, "input_shape and w");
+  check_conv_dy(shape_of(dy), a.s, op, "input_shape and w");
   FloatArray dx = new_f32({a.s.n, a.s.ic, a.s.ih, a.s.iw});
   a.dy = dy.data();
   a.w = w.data();
@@ -122,7 +114,7 @@ py::tuple backward_weights_entry(py::handle x_obj, py::handle dy_obj, py::handle
   ConvBackwardWeightsArgs a;
   const Shape ws = shape_param(weight_shape, op, "weight_shape");
   a.s = make_shape(shape_of(x), ws, stride, padding, dilation, groups, op);
-  check_dy(dy, a.s, op, "x and weight_shape");
+  check_conv_dy(shape_of(dy), a.s, op, "x and weight_shape");
   FloatArray dw = new_f32(ws);
   FloatArray db;
   a.x = x.data();

@@ -16,12 +16,6 @@ void check_same_dtype(py::handle a, py::handle b, const char* op, const char* an
                     bn, " ", dtype_name(b), "; convert one explicitly");
 }
 
-void check_dy_shape(const py::array& dy, const ConvShape& s, const char* op, const char* geometry) {
-  const Shape expected{s.n, s.oc, s.oh, s.ow};
-  DLCORE_CHECK(shape_of(dy) == expected, op, ": dy has shape ", shape_str(shape_of(dy)), " but ", geometry,
-               " give an output of shape ", shape_str(expected), " (", s.str(), ")");
-}
-
 }  // namespace
 
 FloatArray conv2d_forward_bf16_entry(py::handle x_obj, py::handle w_obj, py::handle bias_obj, const MakeConvShape& make,
@@ -34,8 +28,7 @@ FloatArray conv2d_forward_bf16_entry(py::handle x_obj, py::handle w_obj, py::han
   FloatArray bias;
   if (!bias_obj.is_none()) {
     bias = input_f32(bias_obj, op, "bias (float32 with bfloat16 x and w)", 1);
-    DLCORE_CHECK(bias.shape(0) == a.s.oc, op, ": bias has shape ", shape_str(shape_of(bias)), ", expected (", a.s.oc,
-                 ",) for weight ", shape_str(shape_of(w)));
+    check_conv_bias(shape_of(bias), a.s, shape_of(w), op);
     a.bias = bias.data();
   }
   FloatArray y = new_f32({a.s.n, a.s.oc, a.s.oh, a.s.ow});
@@ -57,7 +50,7 @@ FloatArray conv2d_backward_data_bf16_entry(py::handle dy_obj, py::handle w_obj, 
   py::array dy = input_bf16(dy_obj, op, "dy", 4), w = input_bf16(w_obj, op, "w", 4);
   ConvBf16BackwardDataArgs a;
   a.s = make(input_shape, shape_of(w));
-  check_dy_shape(dy, a.s, op, "input_shape and w");
+  check_conv_dy(shape_of(dy), a.s, op, "input_shape and w");
   FloatArray dx = new_f32({a.s.n, a.s.ic, a.s.ih, a.s.iw});
   a.dy = bf16_data(dy);
   a.w = bf16_data(w);
@@ -77,7 +70,7 @@ py::tuple conv2d_backward_weights_bf16_entry(py::handle x_obj, py::handle dy_obj
   py::array x = input_bf16(x_obj, op, "x", 4), dy = input_bf16(dy_obj, op, "dy", 4);
   ConvBf16BackwardWeightsArgs a;
   a.s = make(shape_of(x), weight_shape);
-  check_dy_shape(dy, a.s, op, "x and weight_shape");
+  check_conv_dy(shape_of(dy), a.s, op, "x and weight_shape");
   FloatArray dw = new_f32(weight_shape);
   FloatArray db;
   a.x = bf16_data(x);

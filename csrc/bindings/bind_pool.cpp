@@ -30,8 +30,7 @@ PoolGeom geom_from(const char* op, const Shape& x, py::handle kernel_size, py::h
 Shape out_shape(const PoolGeom& g) { return {g.n, g.c, g.oh, g.ow}; }
 
 void check_dy(const char* op, const FloatArray& dy, const PoolGeom& g) {
-  DLCORE_CHECK(shape_of(dy) == out_shape(g), op, ": dy has shape ", shape_str(shape_of(dy)),
-               ", expected the pooled shape ", shape_str(out_shape(g)), " of input ", shape_str({g.n, g.c, g.h, g.w}));
+  check_pool_dy(shape_of(dy), out_shape(g), {g.n, g.c, g.h, g.w}, op);
 }
 
 void run_kernel(const Registry<PoolArgs>& registry, const PoolArgs& args, const std::string& backend) {

@@ -4,15 +4,10 @@
 #include "cuda/bind.h"
 #include "cuda/device_array.h"
 #include "cuda/kernels.h"
+#include "ops/eltwise/eltwise.h"
 
 namespace dlcore {
 namespace cuda {
-
-static void check_same_shape(const DeviceArray& a, const DeviceArray& b, const char* op, const char* an,
-                             const char* bn) {
-  DLCORE_CHECK(a.shape == b.shape, op, ": ", an, " has shape ", shape_str(a.shape), " but ", bn, " has shape ",
-               shape_str(b.shape));
-}
 
 // y = f(x)
 static py::object forward(const char* op, Act act, py::handle x_obj, float alpha) {
@@ -31,7 +26,7 @@ static py::object backward(const char* op, Act act, py::handle dy_obj, py::handl
                            float alpha) {
   DeviceArray dy = device_input(dy_obj, op, "dy", DType::F32);
   DeviceArray in = device_input(in_obj, op, in_name, DType::F32);
-  check_same_shape(dy, in, op, "dy", in_name);
+  check_same_shape(dy.shape, in.shape, op, "dy", in_name);
   DeviceArray dx = device_empty(dy.shape, DType::F32);
   cudaStream_t stream = current_stream();
   {
@@ -46,10 +41,9 @@ struct PreluView {
   int64_t outer, channels, inner;
 };
 static PreluView prelu_view(const DeviceArray& x, const DeviceArray& w, const char* op) {
+  check_prelu_weight(x.shape, w.shape, op);
   const int64_t wc = w.shape[0];
   if (wc == 1) return {1, 1, x.numel()};
-  DLCORE_CHECK(x.ndim() >= 2 && x.shape[1] == wc, op, ": weight of shape ", shape_str(w.shape), " needs x with ", wc,
-               " channels on axis 1 (or pass a (1,) weight), got x ", shape_str(x.shape));
   int64_t inner = 1;
   for (int i = 2; i < x.ndim(); ++i) inner *= x.shape[i];
   return {x.shape[0], wc, inner};
@@ -74,7 +68,7 @@ static py::tuple prelu_backward_entry(py::handle dy_obj, py::handle x_obj, py::h
   DeviceArray dy = device_input(dy_obj, op, "dy", DType::F32);
   DeviceArray x = device_input(x_obj, op, "x", DType::F32);
   DeviceArray w = device_input(w_obj, op, "weight", DType::F32, 1);
-  check_same_shape(dy, x, op, "dy", "x");
+  check_same_shape(dy.shape, x.shape, op, "dy", "x");
   const PreluView v = prelu_view(x, w, op);
   cudaStream_t stream = current_stream();  // first: it selects the device the slice count is sized for
   DeviceArray dx = device_empty(x.shape, DType::F32);
@@ -92,11 +86,15 @@ void init_eltwise(py::module_& m) {
   const auto backend = py::arg("backend") = "cuda";
   m.def(
       "relu_forward",
-      [](py::handle x, float slope, const std::string&) { return forward("relu_forward", Act::Relu, x, slope); }, x,
-      py::arg("negative_slope") = 0.0f, backend);
+      [](py::handle x, float slope, const std::string&) {
+        check_eltwise_param(slope, "relu_forward", "negative_slope");
+        return forward("relu_forward", Act::Relu, x, slope);
+      },
+      x, py::arg("negative_slope") = 0.0f, backend);
   m.def(
       "relu_backward",
       [](py::handle dy, py::handle x, float slope, const std::string&) {
+        check_eltwise_param(slope, "relu_backward", "negative_slope");
         return backward("relu_backward", Act::Relu, dy, x, "x", slope);
       },
       dy, x, py::arg("negative_slope") = 0.0f, backend);
@@ -120,11 +118,15 @@ void init_eltwise(py::module_& m) {
       dy, y, backend);
   m.def(
       "elu_forward",
-      [](py::handle x, float alpha, const std::string&) { return forward("elu_forward", Act::Elu, x, alpha); }, x,
-      py::arg("alpha") = 1.0f, backend);
+      [](py::handle x, float alpha, const std::string&) {
+        check_eltwise_param(alpha, "elu_forward", "alpha");
+        return forward("elu_forward", Act::Elu, x, alpha);
+      },
+      x, py::arg("alpha") = 1.0f, backend);
   m.def(
       "elu_backward",
       [](py::handle dy, py::handle x, float alpha, const std::string&) {
+        check_eltwise_param(alpha, "elu_backward", "alpha");
         return backward("elu_backward", Act::Elu, dy, x, "x", alpha);
       },
       dy, x, py::arg("alpha") = 1.0f, backend);

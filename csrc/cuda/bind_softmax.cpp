@@ -4,21 +4,18 @@
 #include "cuda/bind.h"
 #include "cuda/device_array.h"
 #include "cuda/kernels.h"
+#include "ops/softmax/softmax.h"
 
 namespace dlcore {
 namespace cuda {
 
-// x viewed as (outer, c, inner) around `axis`.
+// x viewed as (outer, c, inner) around `axis` (ops/softmax/softmax.h: the family's one rule).
 struct AxisView {
   int64_t outer = 1, c = 1, inner = 1;
 };
 static AxisView axis_view(const DeviceArray& x, int64_t axis, const char* op) {
-  const int64_t nd = x.ndim();
-  DLCORE_CHECK(nd >= 1, op, ": x must have at least one dimension");
-  DLCORE_CHECK(axis >= -nd && axis < nd, op, ": axis ", axis, " is out of range for x of shape ", shape_str(x.shape));
-  if (axis < 0) axis += nd;
   AxisView v;
-  for (int64_t i = 0; i < nd; ++i) (i < axis ? v.outer : i == axis ? v.c : v.inner) *= x.shape[i];
+  softmax_view_around_axis(x.shape, axis, &v.outer, &v.c, &v.inner, op);
   return v;
 }
 
@@ -34,8 +31,7 @@ static py::object softmax_forward_entry(const char* op, bool log, py::handle x_o
 static py::object softmax_backward_entry(const char* op, bool log, py::handle dy_obj, py::handle y_obj, int64_t axis) {
   DeviceArray dy = device_input(dy_obj, op, "dy", DType::F32);
   DeviceArray y = device_input(y_obj, op, "y", DType::F32);
-  DLCORE_CHECK(dy.shape == y.shape, op, ": dy has shape ", shape_str(dy.shape), " but y has shape ",
-               shape_str(y.shape));
+  check_softmax_backward_shapes(dy.shape, y.shape, op);
   const AxisView v = axis_view(y, axis, op);
   cudaStream_t stream = current_stream();
   DeviceArray dx = device_empty(y.shape, DType::F32);

@@ -26,6 +26,7 @@ struct ConvGeometry {
   // Element types of x/dx, w/dw and y/dy: all f32, or the bf16 column (comparison with
   // dlcore's bf16 kernels): bf16 operands, f32 results (onednn_conv bf16 hooks below).
   dt xt = dt::f32, wt = dt::f32, yt = dt::f32;
+  ConvShape shape;  // what make_conv_shape returned (for the shared checks' messages)
 
   std::string key() const {
     return cat(n, ",", c, ",", h, ",", w, ",", o, ",", kh, ",", kw, ",g", groups, ",s", sh, ",", sw, ",d", dh, ",", dw,
@@ -61,6 +62,7 @@ ConvGeometry conv_geometry(const char* op, const Shape& x, const Shape& w, py::h
   const ConvShape s = make_conv_shape(x, w, args::pair_arg(stride, op, "stride"), args::padding4_arg(padding, op),
                                       args::pair_arg(dilation, op, "dilation"), groups, op);
   ConvGeometry g{};
+  g.shape = s;
   g.n = s.n;
   g.c = s.ic;
   g.h = s.ih;
@@ -110,13 +112,6 @@ dnnl::convolution_forward::primitive_desc forward_pd(const ConvGeometry& g, bool
           plan_attr()};
 }
 
-void check_dy(const char* op, const Shape& dy, const ConvGeometry& g) {
-  const Shape expected{g.n, g.o, g.oh, g.ow};
-  DLCORE_CHECK(dy == expected, op, ": dy has shape ", shape_str(dy), " but the convolution of input (", g.n, ", ", g.c,
-               ", ", g.h, ", ", g.w, ") with weight (", g.o, ", ", g.c / g.groups, ", ", g.kh, ", ", g.kw, ") gives ",
-               shape_str(expected));
-}
-
 // True for a bf16 pair, false for float32; mixed dtypes raise TypeError (as _C).
 bool bf16_pair(py::handle a, py::handle b, const char* op, const char* an, const char* bn) {
   const bool a16 = is_bf16_array(a), b16 = is_bf16_array(b);
@@ -149,7 +144,7 @@ FloatArray forward_entry(py::handle x_obj, py::handle w_obj, py::handle b_obj, p
   const bool with_bias = !b_obj.is_none();
   if (with_bias) {
     b = input_f32(b_obj, op, "bias", 1);
-    DLCORE_CHECK(b.shape(0) == g.o, op, ": bias has shape ", shape_str(shape_of(b)), ", expected (", g.o, ",)");
+    check_conv_bias(shape_of(b), g.shape, shape_of(w), op);
   }
   FloatArray y = new_f32({g.n, g.o, g.oh, g.ow});
   if (g.n == 0) return y;  // empty batch (KERNEL_API): oneDNN refuses zero-sized dims
@@ -181,7 +176,7 @@ FloatArray backward_data_entry(py::handle dy_obj, py::handle w_obj, py::handle i
   Shape xs = args::shape_arg(input_shape, op, "input_shape", 4);
   ConvGeometry g = conv_geometry(op, xs, shape_of(w), stride, padding, dilation, groups);
   if (bf16) g.yt = g.wt = dt::bf16;
-  check_dy(op, shape_of(dy), g);
+  check_conv_dy(shape_of(dy), g.shape, op, "input_shape and w");
   FloatArray dx = new_f32(xs);
   if (g.n == 0) return dx;
   auto plan = cached_bf16_aware(op, bf16, key_of(op, g.key()), [&] {
@@ -214,7 +209,7 @@ py::tuple backward_weights_entry(py::handle x_obj, py::handle dy_obj, py::handle
   Shape ws = args::shape_arg(weight_shape, op, "weight_shape", 4);
   ConvGeometry g = conv_geometry(op, shape_of(x), ws, stride, padding, dilation, groups);
   if (bf16) g.xt = g.yt = dt::bf16;
-  check_dy(op, shape_of(dy), g);
+  check_conv_dy(shape_of(dy), g.shape, op, "x and weight_shape");
   FloatArray dw = new_f32(ws);
   FloatArray db;
   if (with_bias) db = new_f32({g.o});

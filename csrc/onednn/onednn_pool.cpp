@@ -201,7 +201,7 @@ FloatArray max_backward_from_input_entry(py::handle dy_obj, py::handle x_obj, py
   FloatArray x = input_f32(x_obj, op, "x", 4);
   PoolGeometry g = pool_geometry(op, shape_of(x), kernel_size, stride, padding, ceil_mode);
   const Shape ys{g.n, g.c, g.oh, g.ow};
-  DLCORE_CHECK(shape_of(dy) == ys, op, ": dy has shape ", shape_str(shape_of(dy)), ", expected ", shape_str(ys));
+  check_pool_dy(shape_of(dy), ys, shape_of(x), op);
   FloatArray dx = new_f32(shape_of(x));
   if (g.n == 0) return dx;
   auto fwd =
@@ -249,8 +249,7 @@ FloatArray avg_backward_entry(py::handle dy_obj, py::handle input_shape, py::han
   Shape xs = args::shape_arg(input_shape, op, "input_shape", 4);
   PoolGeometry g = pool_geometry(op, xs, kernel_size, stride, padding, ceil_mode);
   const Shape ys{g.n, g.c, g.oh, g.ow};
-  DLCORE_CHECK(shape_of(dy) == ys, op, ": dy has shape ", shape_str(shape_of(dy)), " but pooling input ", shape_str(xs),
-               " gives ", shape_str(ys));
+  check_pool_dy(shape_of(dy), ys, xs, op);
   FloatArray dx = new_f32(xs);
   if (g.n == 0) return dx;
   auto plan = backward_plan(op, g, avg_algorithm(count_include_pad));

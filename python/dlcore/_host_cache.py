@@ -54,5 +54,7 @@ def set_host_cache_limit(nbytes: int) -> None:
         raise TypeError(f"set_host_cache_limit: nbytes must be an integer, got {type(nbytes).__name__}") from None
     if nbytes < 0:
         raise ValueError(f"set_host_cache_limit: nbytes must be >= 0, got {nbytes}")
+    if nbytes >= 2**64:  # the modules take a size_t: say so, not pybind11's "incompatible function arguments"
+        raise ValueError(f"set_host_cache_limit: nbytes must be < 2**64, got {nbytes}")
     for module in _modules():
         module.set_host_cache_limit(nbytes)

@@ -13,12 +13,6 @@
 
 namespace dlcore {
 
-std::string ConvShape::str() const {
-  return cat("x (", n, ", ", ic, ", ", ih, ", ", iw, "), w (", oc, ", ", icg(), ", ", kh, ", ", kw, "), y (", n, ", ",
-             oc, ", ", oh, ", ", ow, "), stride (", sh, ", ", sw, "), padding (", pt, ", ", pb, ", ", pl, ", ", pr,
-             "), dilation (", dh, ", ", dw, "), groups ", groups);
-}
-
 namespace {
 // A scratch buffer that remembers how much of it has been handed out, so the
 // test hook below can poison exactly that.

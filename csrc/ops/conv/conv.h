@@ -30,7 +30,11 @@ struct ConvShape {
 
   int64_t icg() const { return ic / groups; }
   int64_t ocg() const { return oc / groups; }
-  std::string str() const;  // for error messages and DLCORE_VERBOSE
+  std::string str() const {  // for error messages and DLCORE_VERBOSE
+    return cat("x (", n, ", ", ic, ", ", ih, ", ", iw, "), w (", oc, ", ", icg(), ", ", kh, ", ", kw, "), y (", n, ", ",
+               oc, ", ", oh, ", ", ow, "), stride (", sh, ", ", sw, "), padding (", pt, ", ", pb, ", ", pl, ", ", pr,
+               "), dilation (", dh, ", ", dw, "), groups ", groups);
+  }
 };
 
 // Output extent along one axis, in overflow-checked int64: (in + pad_lo +
@@ -107,6 +111,19 @@ inline ConvShape make_conv_shape(const Shape& xs, const Shape& ws, const std::ar
   check_numel({std::max<int64_t>(s.n, 1), s.ic, s.ih + s.pt + s.pb, s.iw + s.pl + s.pr}, op, "the padded input");
   check_numel({std::max<int64_t>(s.n, 1), s.oc, s.oh, s.ow}, op, "output");
   return s;
+}
+
+// dy of a backward call: exactly the forward output of geometry `s` (`geometry` says what gave it).
+inline void check_conv_dy(const Shape& dy, const ConvShape& s, const char* op, const char* geometry) {
+  const Shape expected{s.n, s.oc, s.oh, s.ow};
+  DLCORE_CHECK(dy == expected, op, ": dy has shape ", shape_str(dy), " but ", geometry, " give an output of shape ",
+               shape_str(expected), " (", s.str(), ")");
+}
+
+// The (OC,) bias of a forward call with weight `ws`.
+inline void check_conv_bias(const Shape& bias, const ConvShape& s, const Shape& ws, const char* op) {
+  DLCORE_CHECK(bias == Shape{s.oc}, op, ": bias has shape ", shape_str(bias), ", expected (", s.oc, ",) for weight ",
+               shape_str(ws));
 }
 
 struct ConvForwardArgs {

@@ -89,6 +89,12 @@ inline PoolGeom make_pool_geom(const char* op, const Shape& x, int64_t kh, int64
   return g;
 }
 
+// dy of a backward call: exactly the pooled shape `expected` of `input`.
+inline void check_pool_dy(const Shape& dy, const Shape& expected, const Shape& input, const char* op) {
+  DLCORE_CHECK(dy == expected, op, ": dy has shape ", shape_str(dy), ", expected the pooled shape ",
+               shape_str(expected), " of input ", shape_str(input));
+}
+
 struct PoolArgs {
   PoolGeom g;
   const float* x = nullptr;    // forward input (N, C, H, W)
