@@ -13,8 +13,10 @@
 // products of a pair are large (255 * -128 * 2 < -32768); its documentation
 // ("Nuances of int8 computations") asks for 7-bit weights there. The results
 // are exact when every weight lies in [-64, 63], and are not promised to be
-// otherwise: tests/test_onednn_int8.py checks exactly that, and records what
-// oneDNN returns for full-range weights instead of asserting it.
+// otherwise (measured here: off by up to 28342 with full-range weights). So on
+// such a CPU a call whose weights leave [-64, 63] is declined with a
+// BackendError, as our own vpmaddubsw entry declines it, instead of returning
+// a silently wrong result; with VNNI or AMX every weight is exact.
 #include <pybind11/numpy.h>
 
 #include <algorithm>
@@ -26,6 +28,31 @@
 namespace dlcore {
 namespace onednn {
 namespace {
+
+// True where oneDNN's int8 kernels multiply through vpmaddubsw's saturating int16 pair sums: the ISAs
+// below AVX2-VNNI / AVX-512-VNNI (oneDNN orders its ISA values by capability within the x86 family).
+bool int8_pairs_saturate() {
+  switch (dnnl_get_effective_cpu_isa()) {
+    case dnnl_cpu_isa_sse41:
+    case dnnl_cpu_isa_avx:
+    case dnnl_cpu_isa_avx2:
+    case dnnl_cpu_isa_avx512_core:
+      return true;
+    default:
+      return false;
+  }
+}
+
+// Declines (BackendError) weights outside [-64, 63] where int8_pairs_saturate(): oneDNN's result would be wrong.
+void decline_saturating_weights(const char* op, const int8_t* w, int64_t count) {
+  if (!int8_pairs_saturate()) return;
+  if (std::none_of(w, w + count, [](int8_t v) { return v < -64 || v > 63; })) return;
+  throw BackendError(cat(op,
+                         ": oneDNN's int8 kernels on this CPU (no VNNI) sum u8 x s8 products in saturating "
+                         "int16 pairs, so weights outside [-64, 63] give wrong results (oneDNN asks for 7-bit "
+                         "weights here); these weights leave that range: use dlcore's own kernels "
+                         "(backend='auto') or 7-bit weights"));
+}
 
 // Runtime source zero point (one int32 for the tensor), when nonzero.
 void add_src_zero_point(dnnl::primitive_attr& attr, bool with_zp) {
@@ -52,6 +79,7 @@ py::array_t<int32_t> gemm_u8s8s32_entry(py::handle a_obj, py::handle b_obj, int6
     std::fill(cp, cp + m * n, 0);
     return c;
   }
+  decline_saturating_weights(op, call.b.data(), n * k);
   const bool with_zp = call.zp != 0;
   // A: M x K row-major; B^T: K x N seen through B's (N x K) strides, no copy.
   const memory::desc ad({m, k}, dt::u8, memory::dims{k, 1});
@@ -86,6 +114,7 @@ py::array_t<int32_t> conv2d_u8s8_entry(py::handle x_obj, py::handle w_obj, int64
   const ConvShape& s = call.s;
   auto y = new_aligned<int32_t>({s.n, s.oc, s.oh, s.ow});
   if (s.n == 0) return y;  // empty batch: oneDNN refuses zero-sized dims
+  decline_saturating_weights(op, call.w.data(), s.oc * s.icg() * s.kh * s.kw);
   const bool with_zp = call.zp != 0;
   const memory::desc xd({s.n, s.ic, s.ih, s.iw}, dt::u8, tag::nchw);
   const memory::desc yd({s.n, s.oc, s.oh, s.ow}, dt::s32, tag::nchw);
