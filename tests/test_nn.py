@@ -174,6 +174,9 @@ def test_load_state_dict_checks_everything_before_writing():
         b.load_state_dict(bad)
     with pytest.raises(KeyError, match="missing"):
         b.load_state_dict({"weight": a.weight.numpy()})
+    for wrong in ({"weight": a.weight.numpy()}, bad, dict(a.state_dict(), bias=np.zeros(2, np.int64))):
+        with pytest.raises(RuntimeError, match="load_state_dict"):  # what torch raises: ported handlers catch it
+            b.load_state_dict(wrong)
     for k, v in b.state_dict().items():
         np.testing.assert_array_equal(v, before[k])
     weight_array = b.weight._data

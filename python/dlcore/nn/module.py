@@ -23,6 +23,20 @@ class Parameter(Tensor):
 IncompatibleKeys = namedtuple("IncompatibleKeys", ["missing_keys", "unexpected_keys"])
 
 
+# load_state_dict's errors are also RuntimeErrors, which is what torch raises for them: a ported
+# `except RuntimeError:` around a checkpoint load catches them, and dlcore's own kinds stay.
+class StateDictKeyError(KeyError, RuntimeError):
+    """Missing or unexpected keys in a strict load_state_dict."""
+
+
+class StateDictShapeError(ValueError, RuntimeError):
+    """A checkpoint entry whose shape differs from the module's."""
+
+
+class StateDictDtypeError(TypeError, RuntimeError):
+    """A checkpoint entry of another dtype kind (float into int ...)."""
+
+
 class Module:
     """Base class of layers and models.
 
@@ -323,7 +337,7 @@ class Module:
         missing = [k for k in targets if k not in state_dict]
         unexpected = [k for k in state_dict if k not in targets]
         if strict and (missing or unexpected):
-            raise KeyError(f"load_state_dict: missing keys {missing}, unexpected keys {unexpected}")
+            raise StateDictKeyError(f"load_state_dict: missing keys {missing}, unexpected keys {unexpected}")
         updates = []
         for name, target in targets.items():
             if name not in state_dict:
@@ -332,10 +346,10 @@ class Module:
             value = value._data if isinstance(value, Tensor) else value
             value = value if hasattr(value, "shape") else np.asarray(value)
             if tuple(value.shape) != target.shape:
-                raise ValueError(f"load_state_dict: '{name}' has shape {tuple(value.shape)} in the checkpoint "
+                raise StateDictShapeError(f"load_state_dict: '{name}' has shape {tuple(value.shape)} in the checkpoint "
                                  f"but {target.shape} in the model")
             if value.dtype.kind != target.dtype.kind:
-                raise TypeError(f"load_state_dict: '{name}' has dtype {value.dtype} in the checkpoint "
+                raise StateDictDtypeError(f"load_state_dict: '{name}' has dtype {value.dtype} in the checkpoint "
                                 f"but {target.dtype} in the model")
             updates.append((target, value))
         for target, value in updates:  # onto each target's own device (a CPU checkpoint into a GPU model)
