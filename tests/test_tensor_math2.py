@@ -1,6 +1,6 @@
 """More of torch's tensor API (_tensor_math.py, ops/math_more.py): nonzero, masked_select, scatter/index_add
-and friends, repeat_interleave, unique, bincount, diagonals, diff, take, binary elementwise
-functions, addmm/baddbmm/kron/cross, tensor_split, median/cummax/cummin, nan_to_num.
+and friends, repeat_interleave, unique, bincount, diagonals, norms and cdist, diff, take, binary elementwise
+functions, addmm/baddbmm/kron/cross, tensor_split, median/cummax/cummin, nan_to_num, clamp with tensor bounds.
 
 Values against float64 NumPy references written here, integer outputs exactly (int64), finite-difference
 gradients, torch's conventions (checked against torch 2.14 when written) and the bad-argument errors."""
@@ -235,7 +235,66 @@ def test_diag_diagonal_diag_embed_trace(rng):
         _t(v).trace()
 
 
-# ---- differences ------------------------------------------------------------------------------------------
+# ---- norms, distances, differences --------------------------------------------------------------------------
+NORMS = [2, 1, 3, 0.5, np.inf, -np.inf, 0, "fro"]
+
+
+@pytest.mark.parametrize("p", NORMS, ids=str)
+def test_norm_values_and_gradients(p, rng):
+    x = rng.standard_normal((2, 3, 5))
+    q = 2 if p == "fro" else p
+    a = np.abs(x)
+    if np.isinf(q):
+        ref = (a.max if q > 0 else a.min)(axis=(0, 2))
+    elif q == 0:
+        ref = (x != 0).sum(axis=(0, 2)).astype(np.float64)
+    else:
+        ref = (a ** q).sum(axis=(0, 2)) ** (1 / q)
+    np.testing.assert_allclose(_t(x).norm(p, dim=(0, 2)).numpy(), ref, rtol=1e-12)
+    kept = dlcore.norm(_t(x), p, dim=(0, 2), keepdim=True)
+    assert kept.shape == (1, 3, 1)
+    if q != 0:
+        gradcheck(lambda t: t.norm(p, dim=(0, 2)), [_t(x, True)])
+
+
+def test_norm_defaults_zero_vectors_and_ties(rng):
+    x = rng.standard_normal((4, 3))
+    np.testing.assert_allclose(_t(x).norm().numpy(), np.sqrt((x * x).sum()), rtol=1e-14)
+    np.testing.assert_allclose(dlcore.vector_norm(_t(x), 3, dim=-1).numpy(), (np.abs(x) ** 3).sum(-1) ** (1 / 3))
+    assert dlcore.vector_norm(_t(x), dim=0, keepdim=True).shape == (1, 3)
+    f32 = dlcore.tensor(x.astype(np.float32)).norm(dim=1)
+    assert f32.dtype == np.float32
+    z = _t(np.zeros((2, 3)), True)
+    z.norm(dim=1).sum().backward()  # torch: a zero norm has gradient 0, not nan
+    np.testing.assert_array_equal(z.grad.numpy(), np.zeros((2, 3)))
+    t = _t([1.0, -3.0, 3.0], True)
+    t.norm(np.inf).backward()  # ties share the gradient, with the sign of each entry
+    np.testing.assert_array_equal(t.grad.numpy(), [0.0, -0.5, 0.5])
+    with pytest.raises(TypeError, match="floating-point"):
+        _i([1, 2]).norm()
+    with pytest.raises(ValueError, match="nuc"):
+        _t(x).norm("nuc")
+    with pytest.raises(IndexError, match="dimension 2"):
+        _t(x).norm(dim=2)
+
+
+@pytest.mark.parametrize("p", [2, 1, 0.7, np.inf])
+def test_cdist(p, rng):
+    a, b = rng.standard_normal((2, 5, 3)), rng.standard_normal((2, 4, 3))
+    diff = np.abs(a[:, :, None, :] - b[:, None, :, :])
+    ref = diff.max(-1) if np.isinf(p) else (diff ** p).sum(-1) ** (1 / p)
+    np.testing.assert_allclose(dlcore.cdist(_t(a), _t(b), p).numpy(), ref, rtol=1e-12)
+    gradcheck(lambda s, t: dlcore.cdist(s, t, p), [_t(a, True), _t(b, True)])
+
+
+def test_cdist_zero_distance_and_errors():
+    x = _t(np.ones((2, 3)), True)
+    dlcore.cdist(x, x).sum().backward()
+    np.testing.assert_array_equal(x.grad.numpy(), np.zeros((2, 3)))  # torch: 0 at zero distance
+    with pytest.raises(ValueError, match="cdist"):
+        dlcore.cdist(_t(np.ones((2, 3))), _t(np.ones((2, 4))))
+
+
 def test_diff(rng):
     x = rng.standard_normal((3, 6))
     np.testing.assert_allclose(_t(x).diff().numpy(), np.diff(x))
@@ -306,6 +365,18 @@ def test_nan_to_num(rng):
     np.testing.assert_array_equal(t.grad.numpy(), [0, 0, 0, 1])
     _exact(_i([1, 2]).nan_to_num(), [1, 2])
     gradcheck(lambda a: a.nan_to_num(), [_t(rng.standard_normal(5), True)])
+
+
+def test_clamp_with_tensor_bounds(rng):
+    x, lo, hi = rng.standard_normal((3, 4)), rng.standard_normal(4) - 0.5, rng.standard_normal((3, 1)) + 1.5
+    np.testing.assert_allclose(_t(x).clamp(_t(lo), _t(hi)).numpy(), np.minimum(np.maximum(x, lo), hi))
+    np.testing.assert_allclose(dlcore.clamp(_t(x), max=_t(hi)).numpy(), np.minimum(x, hi))
+    gradcheck(lambda a, b, c: a.clamp(b, c), [_t(x, True), _t(lo, True), _t(hi, True)])
+    gradcheck(lambda a, b: a.clamp(min=b), [_t(x, True), _t(lo, True)])
+    a, b = _t([0.0, 1.0, 2.0], True), _t([1.0, 1.0, 0.0], True)
+    a.clamp(min=b).sum().backward()  # the bound gets its gradient; a tie shares it (torch 2.x)
+    np.testing.assert_array_equal(a.grad.numpy(), [0.0, 0.5, 1.0])
+    np.testing.assert_array_equal(b.grad.numpy(), [1.0, 0.5, 0.0])
 
 
 # ---- products ----------------------------------------------------------------------------------------------
@@ -411,3 +482,19 @@ def test_cummax_cummin(name, rng):
     _exact(indices, [0, 1, 1, 1])
     with pytest.raises(IndexError, match="out of range"):
         getattr(_t(x), name)(2)
+
+
+@pytest.mark.parametrize("p", [2, 3, np.inf])
+def test_norm_and_clamp_double_backward(p, rng):
+    """create_graph=True through a norm (WGAN-GP's gradient penalty) and through clamp with tensor bounds."""
+    def penalty_grad(x):
+        (g,) = dlcore.autograd.grad(x.norm(p, dim=1).sum(), [x], create_graph=True)
+        return g * x
+
+    gradcheck(penalty_grad, [_t(rng.standard_normal((3, 4)), True)])
+
+    def clamp_grad(x, lo):
+        (g,) = dlcore.autograd.grad((x.clamp(min=lo) ** 2).sum(), [x], create_graph=True)
+        return g
+
+    gradcheck(clamp_grad, [_t(rng.standard_normal((3, 4)), True), _t(rng.standard_normal(4), True)])

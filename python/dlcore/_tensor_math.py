@@ -3,7 +3,8 @@ rounding, tests for NaN/inf, flips and rolls, repeat, index_select, narrow/unbin
 products, prod, amax/amin, tril/triu, mm/bmm/dot/outer, in-place random fills; nonzero/masked_select/take,
 scatter/index_add/index_copy/index_fill (and their in-place forms), repeat_interleave, unique, bincount,
 diagonals, diff, atan2/hypot/logaddexp/fmod/remainder/lerp, logical ops, addmm/baddbmm/kron/cross,
-tensor_split, median/cummax/cummin, nan_to_num.
+tensor_split, median/cummax/cummin, nan_to_num; norm (any p) with vector_norm and cdist, clamp with tensor
+bounds.
 
 Each method runs one autograd Function of ``ops/math_more.py`` or is composed from recorded ops, so gradients
 flow through all of them. The same names exist as ``dlcore.<name>(tensor, ...)`` (functions.py).
@@ -141,6 +142,13 @@ class TensorMathMethods:
         if self.dtype.kind != "f":  # integers are already whole: a copy, as torch
             return type(self)(self._data.copy())
         return mm_ops.Rounded.apply(self, how, decimals)
+
+    def _clamp_by_tensors(self, min, max):
+        """clamp with tensor bounds: max(min(x, lo), hi) with torch's maximum/minimum gradients (ties share,
+        the bounds get theirs). Tensor.clamp calls it."""
+        binary = _tensor_module()._binary
+        out = self if min is None else binary(mm_ops.Maximum, self, min)
+        return out if max is None else binary(mm_ops.Minimum, out, max)
 
     def frac(self):
         return self - self.trunc()
@@ -544,7 +552,16 @@ class TensorMathMethods:
             raise ValueError(f"trace: expects a 2-D tensor, got shape {self.shape}")
         return self.diagonal().sum()
 
-    # ---- differences ----------------------------------------------------------------------------
+    # ---- norms and differences ----------------------------------------------------------------------------
+    def norm(self, p="fro", dim=None, keepdim=False, dtype=None):
+        """torch.norm: the vector p-norm over `dim` (all elements by default); p = "fro" is 2, any real p
+        (inf, -inf and 0 included) works. The gradient is 0 where the norm is 0."""
+        if isinstance(p, str):
+            if p != "fro":
+                raise ValueError(f"norm: p={p!r} is not supported (matrix norms other than 'fro')")
+            p = 2
+        return vector_norm(self, p, dim, keepdim, dtype=dtype)
+
     def diff(self, n=1, dim=-1, prepend=None, append=None):
         """The n-th forward difference along `dim` (after concatenating `prepend` and `append`)."""
         dim = _dim(dim, self.ndim, "diff")
@@ -758,3 +775,26 @@ def _scaled_sum(name, input, product, beta, alpha):
     if beta == 0:
         return out
     return out + (input if beta == 1 else input * beta)
+
+
+def vector_norm(x, ord=2, dim=None, keepdim=False, dtype=None):
+    """torch.linalg.vector_norm: (sum |x|^ord)^(1/ord) over `dim` (an int, a tuple, or None: all); ord may be
+    inf, -inf or 0. Floating tensors only; the gradient is 0 where the norm is 0."""
+    if x.dtype.kind != "f":
+        raise TypeError(f"vector_norm: expects a floating-point tensor, got {x.dtype}")
+    if dtype is not None:
+        x = x.to(dtype)
+    dims = _dims(dim, x.ndim, "vector_norm") if dim is not None else None
+    if isinstance(ord, str) or not isinstance(ord, numbers.Real):
+        raise TypeError(f"vector_norm: ord must be a real number, got {ord!r}")
+    return mm_ops.VectorNorm.apply(x, p=float(ord), dims=dims, keepdim=keepdim)
+
+
+def cdist(x1, x2, p=2.0):
+    """Pairwise p-norm distances between the rows of x1 (.., P, M) and x2 (.., R, M): (.., P, R)."""
+    if x1.ndim < 2 or x2.ndim < 2 or x1.shape[-1] != x2.shape[-1]:
+        raise ValueError(f"cdist: expects (.., P, M) and (.., R, M) tensors, got {tuple(x1.shape)} and "
+                         f"{tuple(x2.shape)}")
+    if p < 0:
+        raise ValueError(f"cdist: p must be >= 0, got {p}")
+    return vector_norm(x1.unsqueeze(-2) - x2.unsqueeze(-3), p, dim=-1)

@@ -1,6 +1,7 @@
 """More of torch's tensor math as autograd Functions (NumPy/CuPy formulas, every floating dtype):
 elementwise functions, flips and rolls, repeat, index_select, cumulative sums and products, prod, amax/amin,
-triangular masks, einsum, binary elementwise functions, scatter and index writes, diagonals.
+triangular masks, einsum, binary elementwise functions, scatter and index writes, diagonals, vector norms,
+maximum/minimum with torch's tie rule (clamp with tensor bounds).
 
 Derivatives are torch's, its choices included: rounding functions have zero gradient, amax/amin share the
 gradient evenly among tied maxima, prod's gradient is exact where inputs are zero.
@@ -297,6 +298,29 @@ Remainder = _binary_fn("Remainder", lambda xp, a, b: xp.remainder(a, b), lambda 
 
 
 
+def _extremum_derivatives(xp, a, b, larger):
+    """torch's maximum/minimum gradients: a tie shares g evenly; a NaN passes g to both sides."""
+    half = xp.where(a == b, 0.5, 1.0)
+    a_loses, b_loses = (a < b, a > b) if larger else (a > b, a < b)
+    return xp.where(a_loses, 0, half), xp.where(b_loses, 0, half)
+
+
+def _extremum_graph(self, g):
+    """maximum/minimum's backward for create_graph=True: its derivatives are piecewise constant masks."""
+    from ..tensor import Tensor
+    from .double_backward import _unbroadcast
+
+    da, db = _extremum_derivatives(array_module(self.a), self.a, self.b, type(self) is Maximum)
+    return (_unbroadcast(g * Tensor(da.astype(self.a.dtype)), self.a.shape) if self.needs_input_grad[0] else None,
+            _unbroadcast(g * Tensor(db.astype(self.b.dtype)), self.b.shape) if self.needs_input_grad[1] else None)
+
+
+Maximum = _binary_fn("Maximum", lambda xp, a, b: xp.maximum(a, b),
+                     lambda xp, a, b, y: _extremum_derivatives(xp, a, b, True), "max(a, b), NaN propagating")
+Minimum = _binary_fn("Minimum", lambda xp, a, b: xp.minimum(a, b),
+                     lambda xp, a, b, y: _extremum_derivatives(xp, a, b, False), "min(a, b), NaN propagating")
+Maximum.backward_graph = Minimum.backward_graph = _extremum_graph
+
 # ---- writes along an axis ---------------------------------------------------------------------------------------
 def _scatter_index(index, dim):
     """The fancy index that puts index[i, j, k] on axis `dim` and (i, j, k) on the others."""
@@ -422,3 +446,69 @@ class DiagEmbed(Function):
 
     def backward(self, g):
         return array_module(g).moveaxis(g, self.dims, (-2, -1))[(..., *self.pos)].copy()
+
+
+# ---- norms ------------------------------------------------------------------------------------------------------
+class VectorNorm(Function):
+    """The p-norm over `dims` (None: all): (sum |x|^p)^(1/p); p = inf / -inf: max / min of |x|; p = 0: the count
+    of nonzeros (zero gradient).
+
+    torch's gradient choices: 0 where the norm is 0 (not nan), ties of the inf-norm share the gradient evenly."""
+
+    def forward(self, x, p=2.0, dims=None, keepdim=False):
+        xp = array_module(x)
+        self.x, self.p, self.dims, self.keepdim = x, p, dims, keepdim
+        a = xp.abs(x)
+        if math.isinf(p):
+            out = (xp.amax if p > 0 else xp.amin)(a, axis=dims, keepdims=True)
+        elif p == 0:
+            out = (a != 0).sum(axis=dims, keepdims=True).astype(x.dtype)
+        elif p == 1:
+            out = a.sum(axis=dims, keepdims=True)
+        elif p == 2:
+            out = xp.sqrt((x * x).sum(axis=dims, keepdims=True))
+        else:
+            out = (a ** p).sum(axis=dims, keepdims=True) ** (1.0 / p)
+        self.norm = out
+        if keepdim:
+            return out
+        return out.reshape(()) if dims is None else out.squeeze(axis=dims)
+
+    def backward(self, g):
+        xp, x, p, norm = array_module(g), self.x, self.p, self.norm
+        g = g.reshape(norm.shape)
+        if p == 0:
+            return xp.zeros_like(x)
+        if math.isinf(p):
+            hits = xp.abs(x) == norm
+            share = hits.sum(axis=self.dims, keepdims=True)
+            return xp.where(hits, xp.sign(x) * g / share, 0).astype(x.dtype, copy=False)
+        if p == 1:
+            return xp.sign(x) * g
+        safe = xp.where(norm == 0, 1, norm)  # a zero norm gives a zero gradient (torch), not 0/0
+        if p == 2:
+            return xp.where(norm == 0, 0, x * (g / safe)).astype(x.dtype, copy=False)
+        scale = xp.where(norm == 0, 0, g / safe ** (p - 1))
+        return (xp.sign(x) * xp.abs(x) ** (p - 1) * scale).astype(x.dtype, copy=False)
+
+    def backward_graph(self, g):
+        """backward with Tensor ops, for create_graph=True (gradient penalties of WGAN-GP take a norm)."""
+        from ..tensor import Tensor
+        from .select import Where
+
+        xp, x, p, dtype = array_module(self.x), self.parents[0], self.p, self.x.dtype
+        zero = Tensor(xp.zeros((), dtype))
+        g = g.reshape(self.norm.shape)
+        if p == 0:
+            return Tensor(xp.zeros_like(self.x))
+        sign = Tensor(xp.sign(self.x))
+        if math.isinf(p):
+            hits = xp.abs(self.x) == self.norm
+            share = Tensor(hits.sum(axis=self.dims, keepdims=True).astype(dtype))
+            return Where.apply(hits, sign * g / share, zero)
+        if p == 1:
+            return sign * g
+        vanished = self.norm == 0
+        norm = Where.apply(vanished, Tensor(xp.ones((), dtype)), VectorNorm.apply(x, p=p, dims=self.dims, keepdim=True))
+        scale = Where.apply(vanished, zero, g / (norm if p == 2 else norm ** (p - 1)))
+        return x * scale if p == 2 else sign * x.abs() ** (p - 1) * scale
