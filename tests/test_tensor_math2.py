@@ -498,3 +498,18 @@ def test_norm_and_clamp_double_backward(p, rng):
         return g
 
     gradcheck(clamp_grad, [_t(rng.standard_normal((3, 4)), True), _t(rng.standard_normal(4), True)])
+
+
+def test_linalg_namespace(rng):
+    x = rng.standard_normal((3, 4))
+    np.testing.assert_allclose(dlcore.linalg.norm(_t(x)).numpy(), np.sqrt((x * x).sum()), rtol=1e-14)
+    np.testing.assert_allclose(dlcore.linalg.norm(_t(x), 3, dim=1).numpy(), (np.abs(x) ** 3).sum(1) ** (1 / 3))
+    np.testing.assert_allclose(dlcore.linalg.norm(_t(x[0]), np.inf).numpy(), np.abs(x[0]).max())
+    np.testing.assert_allclose(dlcore.linalg.norm(_t(x), "fro").numpy(), np.sqrt((x * x).sum()), rtol=1e-14)
+    np.testing.assert_allclose(dlcore.linalg.vector_norm(_t(x), 1).numpy(), np.abs(x).sum(), rtol=1e-14)
+    p, q = rng.standard_normal((2, 3)), rng.standard_normal((2, 3))
+    np.testing.assert_allclose(dlcore.linalg.cross(_t(p), _t(q)).numpy(), np.cross(p, q), rtol=1e-13)
+    with pytest.raises(ValueError, match="matrix norm"):
+        dlcore.linalg.norm(_t(x), 2)  # torch: the spectral norm
+    with pytest.raises(ValueError, match="matrix norm"):
+        dlcore.linalg.norm(_t(x), "nuc")
