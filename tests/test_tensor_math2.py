@@ -304,6 +304,7 @@ def test_diff(rng):
     np.testing.assert_allclose(got.numpy(), np.diff(x, axis=1, prepend=pre, append=post))
     np.testing.assert_allclose(_t(x).diff(prepend=0.5).numpy(), np.diff(x, prepend=0.5))
     _exact(_i([1, 4, 9, 16]).diff(n=2), [2, 2])
+    np.testing.assert_array_equal(dlcore.tensor(np.array([True, False, False])).diff().numpy(), [True, False])
     assert _t(x).diff(n=7).shape == (3, 0)
     gradcheck(lambda a, q: a.diff(2, 1, prepend=q), [_t(x, True), _t(pre, True)])
     with pytest.raises(ValueError, match="n must be >= 0"):

@@ -576,7 +576,8 @@ class TensorMathMethods:
             m = x.shape[dim]
             if m == 0:
                 break
-            x = x.narrow(dim, 1, m - 1) - x.narrow(dim, 0, m - 1)
+            later, earlier = x.narrow(dim, 1, m - 1), x.narrow(dim, 0, m - 1)
+            x = later.logical_xor(earlier) if x.dtype == np.bool_ else later - earlier  # torch: bools differ by xor
         return x
 
     def _along(self, value, dim):
