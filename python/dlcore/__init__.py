@@ -46,6 +46,7 @@ from .serialization import CheckpointError, load, save
 # PyTorch's top-level names for ported scripts (docs/PORTING.md)
 import builtins as _builtins
 from . import accelerator, autograd, cuda, utils
+from . import linalg
 from .functions import *  # noqa: F401,F403
 from .functions import __all__ as _function_names
 from .tensor import bool_

@@ -23,6 +23,7 @@ TORCH_NAMES = {
     "torch.utils": "dlcore.utils",
     "torch.utils.data": "dlcore.utils.data",
     "torch.autograd": "dlcore.autograd",
+    "torch.linalg": "dlcore.linalg",
     "torch.cuda": "dlcore.cuda",
     "torch.accelerator": "dlcore.accelerator",
     "torch.amp": "dlcore.amp",

@@ -324,10 +324,42 @@ _METHOD_FUNCTIONS = [
     "cumsum", "dot", "erf", "exp2", "expm1", "flip", "floor", "frac", "index_select", "inner", "isfinite", "isinf",
     "isnan", "log10", "log1p", "log2", "mm", "movedim", "narrow", "outer", "prod", "reciprocal", "roll", "round",
     "rsqrt", "sin", "sinh", "swapaxes", "tan", "tile", "tril", "triu", "trunc", "unbind",
+    # selection, scatter, counting, diagonals, norms, binary elementwise, products, order statistics
+    "addmm", "arctan2", "argwhere", "atan2", "baddbmm", "bincount", "count_nonzero", "cross", "cummax", "cummin",
+    "diag", "diag_embed", "diagonal", "diff", "fmod", "hypot", "index_add", "index_copy", "index_fill", "kron",
+    "lerp", "logaddexp", "logical_and", "logical_not", "logical_or", "logical_xor", "masked_select", "median",
+    "nan_to_num", "nonzero", "norm", "remainder", "scatter", "scatter_add", "take", "tensor_split", "trace",
+    "unique",
 ]
 for _name in _METHOD_FUNCTIONS:
     globals()[_name] = _as_function(_name)
 del _name
+
+
+def repeat_interleave(input, repeats=None, dim=None, output_size=None):
+    """``t.repeat_interleave(repeats, dim)``; with one integer tensor of counts, ``repeat_interleave(counts)``
+    is ``arange(len(counts)).repeat_interleave(counts)`` (torch's)."""
+    input = _t(input)
+    if repeats is None:
+        from .tensor import arange
+
+        return arange(input.shape[0], device=input.device).repeat_interleave(input, 0)
+    return input.repeat_interleave(repeats, dim, output_size)
+
+
+def vector_norm(x, ord=2, dim=None, keepdim=False, dtype=None):
+    """``torch.linalg.vector_norm``: the ord-norm over `dim` (int, tuple or None: all); ord may be inf, -inf, 0."""
+    from ._tensor_math import vector_norm as norm_of
+
+    return norm_of(_t(x), ord, dim, keepdim, dtype=dtype)
+
+
+def cdist(x1, x2, p=2.0):
+    """Pairwise p-norm distances between the rows of x1 (.., P, M) and x2 (.., R, M): (.., P, R).
+    Differentiable; the gradient at a zero distance is 0, as torch's."""
+    from ._tensor_math import cdist as distances
+
+    return distances(_t(x1), _t(x2), p)
 
 
 def einsum(equation, *operands):
@@ -347,7 +379,7 @@ def einsum(equation, *operands):
     return Einsum.apply(*[_t(o) for o in operands], equation=str(equation))
 
 
-__all__ = ["einsum"] + _METHOD_FUNCTIONS + [
+__all__ = ["cdist", "einsum", "repeat_interleave", "vector_norm"] + _METHOD_FUNCTIONS + [
     "abs", "add", "allclose", "argmin", "argsort", "chunk", "clamp", "clip", "device", "div", "empty",
     "empty_like", "equal", "eye", "flatten", "gather", "is_tensor", "isclose", "linspace", "log_softmax",
     "logsumexp", "masked_fill", "max", "maximum", "mean", "min", "minimum", "mul", "neg", "normal", "numel",

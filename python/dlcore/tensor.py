@@ -786,6 +786,8 @@ class Tensor(TensorMathMethods):
     def clamp(self, min=None, max=None):
         if min is None and max is None:
             raise ValueError("clamp: at least one of min and max must be given")
+        if isinstance(min, Tensor) or isinstance(max, Tensor):  # tensor bounds get their gradients too
+            return self._clamp_by_tensors(min, max)
         return select.Clamp.apply(self, min, max)
 
     clip = clamp
@@ -814,16 +816,6 @@ class Tensor(TensorMathMethods):
 
     def std(self, dim=None, unbiased=True, keepdim=False, correction=None):
         return self.var(dim, unbiased, keepdim, correction).sqrt()
-
-    def norm(self, p=2, dim=None, keepdim=False):
-        """The p-norm over `dim` (all elements by default); p = 1, 2 ("fro") or inf."""
-        if p in (2, "fro"):
-            return (self * self).sum(dim=dim, keepdim=keepdim).sqrt()
-        if p == 1:
-            return self.abs().sum(dim=dim, keepdim=keepdim)
-        if p == float("inf"):
-            return self.abs().max() if dim is None else self.abs().max(dim=dim, keepdim=keepdim).values
-        raise ValueError(f"norm: p must be 1, 2, 'fro' or inf, got {p!r}")
 
     def gather(self, dim, index):
         """out[..., i, ...] = self[..., index[..., i, ...], ...] along `dim` (index: an integer tensor)."""

@@ -1,6 +1,7 @@
 """More of torch's tensor math as autograd Functions (NumPy/CuPy formulas, every floating dtype):
 elementwise functions, flips and rolls, repeat, index_select, cumulative sums and products, prod, amax/amin,
-triangular masks, einsum.
+triangular masks, einsum, binary elementwise functions, scatter and index writes, diagonals, vector norms,
+maximum/minimum with torch's tie rule (clamp with tensor bounds).
 
 Derivatives are torch's, its choices included: rounding functions have zero gradient, amax/amin share the
 gradient evenly among tied maxima, prod's gradient is exact where inputs are zero.
@@ -11,7 +12,7 @@ import math
 import string
 
 from ..autograd import Function
-from ._common import array_module, scatter_add
+from ._common import array_module, scatter_add, unbroadcast
 from .activation_more import erf
 
 
@@ -264,3 +265,250 @@ class Einsum(Function):
                 grad = grad.sum(axis=broadcast, keepdims=True)
             grads.append(xp.broadcast_to(grad, operand.shape).astype(operand.dtype, copy=True))
         return tuple(grads)
+
+
+# ---- binary elementwise (broadcasting) ------------------------------------------------------------------------
+def _binary_fn(name, forward, derivatives, doc):
+    """A Function y = forward(xp, a, b) (broadcast) with (dy/da, dy/db) = derivatives(xp, a, b, y); each
+    gradient is summed back over the axes its input was broadcast along."""
+
+    def fwd(self, a, b):
+        xp = array_module(a, b)
+        self.a, self.b, self.y = a, b, forward(xp, a, b)
+        return self.y
+
+    def bwd(self, g):
+        da, db = derivatives(array_module(g), self.a, self.b, self.y)
+        return (unbroadcast(g * da, self.a.shape) if self.needs_input_grad[0] else None,
+                unbroadcast(g * db, self.b.shape) if self.needs_input_grad[1] else None)
+
+    return type(name, (Function,), {"forward": fwd, "backward": bwd, "__doc__": doc})
+
+
+Atan2 = _binary_fn("Atan2", lambda xp, a, b: xp.arctan2(a, b),
+                   lambda xp, a, b, y: (b / (a * a + b * b), -a / (a * a + b * b)), "atan2(a, b), the angle of (b, a)")
+Hypot = _binary_fn("Hypot", lambda xp, a, b: xp.hypot(a, b), lambda xp, a, b, y: (a / y, b / y), "sqrt(a^2 + b^2)")
+LogAddExp = _binary_fn("LogAddExp", lambda xp, a, b: xp.logaddexp(a, b),
+                       lambda xp, a, b, y: (xp.exp(a - y), xp.exp(b - y)), "log(exp(a) + exp(b)), no overflow")
+# torch's derivatives: d/db of a - trunc(a/b) b is -trunc(a/b), of a - floor(a/b) b is -floor(a/b)
+Fmod = _binary_fn("Fmod", lambda xp, a, b: xp.fmod(a, b), lambda xp, a, b, y: (1, -xp.trunc(a / b)),
+                  "C's fmod: the remainder takes the sign of a")
+Remainder = _binary_fn("Remainder", lambda xp, a, b: xp.remainder(a, b), lambda xp, a, b, y: (1, -xp.floor(a / b)),
+                       "Python's %: the remainder takes the sign of b")
+
+
+
+def _extremum_derivatives(xp, a, b, larger):
+    """torch's maximum/minimum gradients: a tie shares g evenly; a NaN passes g to both sides."""
+    half = xp.where(a == b, 0.5, 1.0)
+    a_loses, b_loses = (a < b, a > b) if larger else (a > b, a < b)
+    return xp.where(a_loses, 0, half), xp.where(b_loses, 0, half)
+
+
+def _extremum_graph(self, g):
+    """maximum/minimum's backward for create_graph=True: its derivatives are piecewise constant masks."""
+    from ..tensor import Tensor
+    from .double_backward import _unbroadcast
+
+    da, db = _extremum_derivatives(array_module(self.a), self.a, self.b, type(self) is Maximum)
+    return (_unbroadcast(g * Tensor(da.astype(self.a.dtype)), self.a.shape) if self.needs_input_grad[0] else None,
+            _unbroadcast(g * Tensor(db.astype(self.b.dtype)), self.b.shape) if self.needs_input_grad[1] else None)
+
+
+Maximum = _binary_fn("Maximum", lambda xp, a, b: xp.maximum(a, b),
+                     lambda xp, a, b, y: _extremum_derivatives(xp, a, b, True), "max(a, b), NaN propagating")
+Minimum = _binary_fn("Minimum", lambda xp, a, b: xp.minimum(a, b),
+                     lambda xp, a, b, y: _extremum_derivatives(xp, a, b, False), "min(a, b), NaN propagating")
+Maximum.backward_graph = Minimum.backward_graph = _extremum_graph
+
+# ---- writes along an axis ---------------------------------------------------------------------------------------
+def _scatter_index(index, dim):
+    """The fancy index that puts index[i, j, k] on axis `dim` and (i, j, k) on the others."""
+    xp = array_module(index)
+    grids = list(xp.ix_(*[xp.arange(n) for n in index.shape]))
+    grids[dim] = index
+    return tuple(grids)
+
+
+class Scatter(Function):
+    """x.scatter(dim, index, src) (reduce None: writes, the last write wins on repeats) or scatter_add
+    (reduce "add": accumulates). src is an array of at least index's shape, or a number (no gradient).
+
+    Gradients (torch's): x gets g, minus the written slots when writing; src gets g gathered at index."""
+
+    def forward(self, x, src, dim=0, index=None, reduce=None):
+        xp = array_module(x)
+        number = getattr(src, "ndim", 0) == 0
+        self.where, self.reduce, self.src_shape = _scatter_index(index, dim), reduce, None if number else src.shape
+        self.region = tuple(slice(0, n) for n in index.shape)
+        values = src[self.region] if self.src_shape is not None else src
+        out = x.copy()
+        if reduce == "add":
+            scatter_add(out, self.where, xp.broadcast_to(xp.asarray(values, dtype=x.dtype), index.shape))
+        else:
+            out[self.where] = values
+        return out
+
+    def backward(self, g):
+        xp = array_module(g)
+        dx = dsrc = None
+        if self.needs_input_grad[0]:
+            dx = g.copy()
+            if self.reduce is None:
+                dx[self.where] = 0
+        if len(self.needs_input_grad) > 1 and self.needs_input_grad[1]:
+            dsrc = xp.zeros(self.src_shape, dtype=g.dtype)
+            dsrc[self.region] = g[self.where]  # the src entries past index's shape were never read
+        return dx, dsrc
+
+
+class IndexPut(Function):
+    """index_add (accumulate, times alpha) / index_copy (write) of `source` into x along `dim` at a 1-D index.
+
+    Gradients: x gets g (minus the written slots for index_copy), source gets alpha * g taken at index."""
+
+    def forward(self, x, source, dim=0, index=None, accumulate=True, alpha=1):
+        xp = array_module(x)
+        self.dim, self.index, self.accumulate, self.alpha = dim, index, accumulate, alpha
+        out = x.copy()
+        moved, values = xp.moveaxis(out, dim, 0), xp.moveaxis(source, dim, 0)  # views: writes reach out
+        if accumulate:
+            scatter_add(moved, index, values * alpha if alpha != 1 else values)
+        else:
+            moved[index] = values
+        return out
+
+    def backward(self, g):
+        xp = array_module(g)
+        dx = dsrc = None
+        if self.needs_input_grad[0]:
+            dx = g.copy()
+            if not self.accumulate:
+                xp.moveaxis(dx, self.dim, 0)[self.index] = 0
+        if self.needs_input_grad[1]:
+            dsrc = xp.take(g, self.index, axis=self.dim)
+            if self.alpha != 1:
+                dsrc = dsrc * self.alpha
+        return dx, dsrc
+
+
+class FillWhere(Function):
+    """x with `value` (a 0-d array) where `mask` (broadcast to x) is True: index_fill. The gradient of x is zero
+    at the filled slots; value gets the sum of g there."""
+
+    def forward(self, x, value, mask=None):
+        xp = array_module(x)
+        self.mask = xp.broadcast_to(mask, x.shape)
+        return xp.where(self.mask, value.astype(x.dtype), x)
+
+    def backward(self, g):
+        xp = array_module(g)
+        dx = xp.where(self.mask, 0, g).astype(g.dtype, copy=False) if self.needs_input_grad[0] else None
+        dv = xp.asarray(xp.where(self.mask, g, 0).sum(), dtype=g.dtype) if self.needs_input_grad[1] else None
+        return dx, dv
+
+
+# ---- diagonals --------------------------------------------------------------------------------------------------
+def _diagonal_positions(xp, rows, cols, offset):
+    """(row, col) indices of the `offset` diagonal of a rows x cols matrix."""
+    n = max(0, min(rows + min(offset, 0), cols - max(offset, 0)))
+    i = xp.arange(n)
+    return i - min(offset, 0), i + max(offset, 0)
+
+
+class Diagonal(Function):
+    """The `offset` diagonal of the (dim1, dim2) planes, as a new last axis (a copy); the gradient goes back
+    onto that diagonal."""
+
+    def forward(self, x, offset=0, dim1=0, dim2=1):
+        xp = array_module(x)
+        self.shape, self.dims = x.shape, (dim1, dim2)
+        self.pos = _diagonal_positions(xp, x.shape[dim1], x.shape[dim2], offset)
+        return xp.moveaxis(x, self.dims, (-2, -1))[(..., *self.pos)].copy()
+
+    def backward(self, g):
+        xp = array_module(g)
+        dx = xp.zeros(self.shape, dtype=g.dtype)
+        xp.moveaxis(dx, self.dims, (-2, -1))[(..., *self.pos)] = g  # a view: the write reaches dx
+        return dx
+
+
+class DiagEmbed(Function):
+    """The last axis of x laid on the `offset` diagonal of new (dim1, dim2) planes, zeros elsewhere."""
+
+    def forward(self, x, offset=0, dim1=-2, dim2=-1):
+        xp = array_module(x)
+        m = x.shape[-1] + abs(offset)
+        self.dims, self.pos = (dim1, dim2), _diagonal_positions(xp, m, m, offset)
+        out = xp.zeros(x.shape[:-1] + (m, m), dtype=x.dtype)
+        out[(..., *self.pos)] = x
+        return xp.moveaxis(out, (-2, -1), self.dims).copy()
+
+    def backward(self, g):
+        return array_module(g).moveaxis(g, self.dims, (-2, -1))[(..., *self.pos)].copy()
+
+
+# ---- norms ------------------------------------------------------------------------------------------------------
+class VectorNorm(Function):
+    """The p-norm over `dims` (None: all): (sum |x|^p)^(1/p); p = inf / -inf: max / min of |x|; p = 0: the count
+    of nonzeros (zero gradient).
+
+    torch's gradient choices: 0 where the norm is 0 (not nan), ties of the inf-norm share the gradient evenly."""
+
+    def forward(self, x, p=2.0, dims=None, keepdim=False):
+        xp = array_module(x)
+        self.x, self.p, self.dims, self.keepdim = x, p, dims, keepdim
+        a = xp.abs(x)
+        if math.isinf(p):
+            out = (xp.amax if p > 0 else xp.amin)(a, axis=dims, keepdims=True)
+        elif p == 0:
+            out = (a != 0).sum(axis=dims, keepdims=True).astype(x.dtype)
+        elif p == 1:
+            out = a.sum(axis=dims, keepdims=True)
+        elif p == 2:
+            out = xp.sqrt((x * x).sum(axis=dims, keepdims=True))
+        else:
+            out = (a ** p).sum(axis=dims, keepdims=True) ** (1.0 / p)
+        self.norm = out
+        if keepdim:
+            return out
+        return out.reshape(()) if dims is None else out.squeeze(axis=dims)
+
+    def backward(self, g):
+        xp, x, p, norm = array_module(g), self.x, self.p, self.norm
+        g = g.reshape(norm.shape)
+        if p == 0:
+            return xp.zeros_like(x)
+        if math.isinf(p):
+            hits = xp.abs(x) == norm
+            share = hits.sum(axis=self.dims, keepdims=True)
+            return xp.where(hits, xp.sign(x) * g / share, 0).astype(x.dtype, copy=False)
+        if p == 1:
+            return xp.sign(x) * g
+        safe = xp.where(norm == 0, 1, norm)  # a zero norm gives a zero gradient (torch), not 0/0
+        if p == 2:
+            return xp.where(norm == 0, 0, x * (g / safe)).astype(x.dtype, copy=False)
+        scale = xp.where(norm == 0, 0, g / safe ** (p - 1))
+        return (xp.sign(x) * xp.abs(x) ** (p - 1) * scale).astype(x.dtype, copy=False)
+
+    def backward_graph(self, g):
+        """backward with Tensor ops, for create_graph=True (gradient penalties of WGAN-GP take a norm)."""
+        from ..tensor import Tensor
+        from .select import Where
+
+        xp, x, p, dtype = array_module(self.x), self.parents[0], self.p, self.x.dtype
+        zero = Tensor(xp.zeros((), dtype))
+        g = g.reshape(self.norm.shape)
+        if p == 0:
+            return Tensor(xp.zeros_like(self.x))
+        sign = Tensor(xp.sign(self.x))
+        if math.isinf(p):
+            hits = xp.abs(self.x) == self.norm
+            share = Tensor(hits.sum(axis=self.dims, keepdims=True).astype(dtype))
+            return Where.apply(hits, sign * g / share, zero)
+        if p == 1:
+            return sign * g
+        vanished = self.norm == 0
+        norm = Where.apply(vanished, Tensor(xp.ones((), dtype)), VectorNorm.apply(x, p=p, dims=self.dims, keepdim=True))
+        scale = Where.apply(vanished, zero, g / (norm if p == 2 else norm ** (p - 1)))
+        return x * scale if p == 2 else sign * x.abs() ** (p - 1) * scale
