@@ -125,3 +125,62 @@ def test_attention_errors():
         m(x, x, x, attn_mask=dlcore.tensor(np.zeros((3, 3), np.int64)))
     with pytest.raises(ValueError, match="activation"):
         nn.TransformerEncoderLayer(8, 2, activation="tanh")
+
+
+def _layer_norm(x, ln):
+    mu, var = x.mean(-1, keepdims=True), x.var(-1, keepdims=True)
+    return (x - mu) / np.sqrt(var + ln.eps) * ln.weight.numpy() + ln.bias.numpy()
+
+
+def _decoder_layer_reference(layer, tgt, memory, tgt_drop=None, memory_pad=None):
+    """torch's post-norm TransformerDecoderLayer (relu, no dropout) in NumPy from layer's weights."""
+    x = _layer_norm(tgt + _mha_reference(layer.self_attn, tgt, tgt, tgt, drop=tgt_drop), layer.norm1)
+    x = _layer_norm(x + _mha_reference(layer.multihead_attn, x, memory, memory, pad=memory_pad), layer.norm2)
+    hidden = np.maximum(x @ layer.linear1.weight.numpy().T + layer.linear1.bias.numpy(), 0)
+    return _layer_norm(x + hidden @ layer.linear2.weight.numpy().T + layer.linear2.bias.numpy(), layer.norm3)
+
+
+def test_decoder_layer_against_reference(rng):
+    layer = nn.TransformerDecoderLayer(8, 2, dim_feedforward=16, dropout=0.0, dtype=np.float64)
+    assert [n for n, _ in layer.named_children()] == [
+        "self_attn", "multihead_attn", "linear1", "dropout", "linear2", "norm1", "norm2", "norm3", "dropout1",
+        "dropout2", "dropout3"]
+    tgt, memory = rng.standard_normal((4, 2, 8)), rng.standard_normal((6, 2, 8))
+    causal = nn.Transformer.generate_square_subsequent_mask(4, dtype=np.float64)
+    np.testing.assert_array_equal(causal.numpy(), np.where(np.tri(4) > 0, 0.0, -np.inf))
+    pad = np.array([[False] * 4 + [True] * 2, [False] * 6])
+    out = layer(_t(tgt), _t(memory), tgt_mask=causal, memory_key_padding_mask=dlcore.tensor(pad))
+    want = _decoder_layer_reference(layer, tgt, memory, tgt_drop=np.tri(4) == 0, memory_pad=pad)
+    np.testing.assert_allclose(out.numpy(), want, rtol=1e-10, atol=1e-12)
+    causal_flag = layer(_t(tgt), _t(memory), tgt_is_causal=True, memory_key_padding_mask=dlcore.tensor(pad))
+    np.testing.assert_allclose(causal_flag.numpy(), want, rtol=1e-10, atol=1e-12)
+    small = nn.TransformerDecoderLayer(4, 2, dim_feedforward=6, dropout=0.0, norm_first=True,
+                                       activation=F.gelu, dtype=np.float64)
+    gradcheck(lambda a, b: small(a, b, tgt_is_causal=True), [_t(rng.standard_normal((3, 2, 4))),
+                                                            _t(rng.standard_normal((5, 2, 4)))])
+
+
+def test_transformer_follows_torchs_names_and_checks_input(rng):
+    model = nn.Transformer(8, 2, num_encoder_layers=1, num_decoder_layers=2, dim_feedforward=16, dropout=0.0,
+                           batch_first=True, dtype=np.float64)
+    names = list(model.state_dict())
+    assert names[0] == "encoder.layers.0.self_attn.in_proj_weight"
+    assert "encoder.norm.weight" in names and "decoder.layers.1.multihead_attn.out_proj.bias" in names
+    assert names[-2:] == ["decoder.norm.weight", "decoder.norm.bias"] and "decoder.layers.1.norm3.bias" in names
+    src, tgt = rng.standard_normal((2, 5, 8)), rng.standard_normal((2, 3, 8))
+    out = model(_t(src), _t(tgt), tgt_mask=model.generate_square_subsequent_mask(3, dtype=np.float64))
+    memory = model.encoder(_t(src))
+    again = model.decoder(_t(tgt), memory, tgt_is_causal=True)
+    assert out.shape == (2, 3, 8)
+    np.testing.assert_allclose(out.numpy(), again.numpy(), rtol=1e-12)
+    # a later target position does not change an earlier one's output (the causal mask)
+    changed = tgt.copy()
+    changed[:, 2] += 1
+    later = model(_t(src), _t(changed), tgt_is_causal=True)
+    np.testing.assert_allclose(later.numpy()[:, :2], out.numpy()[:, :2], rtol=1e-12)
+    with pytest.raises(ValueError, match="batch sizes"):
+        model(_t(src), _t(tgt[:1]))
+    with pytest.raises(ValueError, match="d_model"):
+        model(_t(src[..., :4]), _t(tgt[..., :4]))
+    with pytest.raises(TypeError, match="activation"):
+        nn.TransformerDecoderLayer(8, 2, activation=3)
