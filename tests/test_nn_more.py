@@ -318,3 +318,28 @@ def test_recurrent_float32_on_the_gemm_kernels_matches_float64(mode, rng):
         outs.append((y.numpy(), first, model.weight_hh_l1_reverse.grad.numpy()))
     for a, b in zip(*outs):
         np.testing.assert_allclose(b, a, rtol=1e-4, atol=1e-5 * np.abs(a).max())
+
+
+class _TorchLikeTensor:
+    """What torch's state_dict holds: .shape, a dtype that is not NumPy's, detach/cpu, __array__."""
+
+    def __init__(self, array):
+        self._array, self.shape, self.dtype = array, array.shape, "torch.float32"
+
+    def detach(self):
+        return self
+
+    def cpu(self):
+        return self
+
+    def __array__(self, dtype=None, copy=None):
+        return self._array
+
+
+def test_load_state_dict_takes_torch_tensors(rng):
+    lstm = nn.LSTM(3, 4)
+    weights = {k: rng.standard_normal(v.shape).astype(np.float32) for k, v in lstm.state_dict().items()}
+    lstm.load_state_dict({k: _TorchLikeTensor(v) for k, v in weights.items()})
+    np.testing.assert_array_equal(lstm.weight_hh_l0.numpy(), weights["weight_hh_l0"])
+    with pytest.raises(ValueError, match="has shape"):
+        lstm.load_state_dict({k: _TorchLikeTensor(v[:1]) for k, v in weights.items()})
