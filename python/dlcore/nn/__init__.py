@@ -41,6 +41,22 @@ __all__ += [
     "Softsign", "Unflatten", "ZeroPad2d",
 ]
 
+# Added later (layers_more.py): activations, 1-D adaptive pooling, Dropout1d, resizing aliases, im2col,
+# Bilinear, PairwiseDistance, margin / embedding / NLL losses.
+from .layers_more import (  # noqa: E402
+    GLU, AdaptiveAvgPool1d, AdaptiveMaxPool1d, Bilinear, CosineEmbeddingLoss, Dropout1d, Fold, GaussianNLLLoss,
+    Hardshrink, HingeEmbeddingLoss, MarginRankingLoss, MultiLabelSoftMarginLoss, PairwiseDistance, PoissonNLLLoss,
+    Softmin, SoftMarginLoss, Softshrink, Tanhshrink, Threshold, TripletMarginLoss, Unfold, UpsamplingBilinear2d,
+    UpsamplingNearest2d,
+)
+
+__all__ += [
+    "AdaptiveAvgPool1d", "AdaptiveMaxPool1d", "Bilinear", "CosineEmbeddingLoss", "Dropout1d", "Fold",
+    "GaussianNLLLoss", "GLU", "Hardshrink", "HingeEmbeddingLoss", "MarginRankingLoss", "MultiLabelSoftMarginLoss",
+    "PairwiseDistance", "PoissonNLLLoss", "Softmin", "SoftMarginLoss", "Softshrink", "Tanhshrink", "Threshold",
+    "TripletMarginLoss", "Unfold", "UpsamplingBilinear2d", "UpsamplingNearest2d",
+]
+
 # Recurrent layers (recurrent.py).
 from .recurrent import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNCell  # noqa: E402
 

@@ -14,6 +14,7 @@ import numpy as np
 from .. import functions as _fn
 from ..ops import activation_more as act
 from ..ops import embedding as emb
+from ..ops import fold as fold_ops
 from ..ops._common import array_module
 from ..tensor import Tensor
 
@@ -21,6 +22,11 @@ __all__ = [
     "avg_pool1d", "celu", "conv1d", "cosine_similarity", "embedding", "hardsigmoid", "hardswish", "hardtanh",
     "huber_loss", "logsigmoid", "max_pool1d", "mish", "normalize", "pixel_shuffle", "pixel_unshuffle", "relu6",
     "selu", "smooth_l1_loss", "softplus", "softsign",
+    # added later: more activations, 1-D adaptive pooling and dropout, im2col, distances, bilinear, losses
+    "adaptive_avg_pool1d", "adaptive_max_pool1d", "bilinear", "cosine_embedding_loss", "dropout1d", "fold",
+    "gaussian_nll_loss", "glu", "hardshrink", "hinge_embedding_loss", "margin_ranking_loss",
+    "multilabel_soft_margin_loss", "pairwise_distance", "poisson_nll_loss", "soft_margin_loss", "softmin",
+    "softshrink", "tanhshrink", "threshold", "triplet_margin_loss", "unfold",
 ]
 
 # SELU's constants (Klambauer et al. 2017), as torch writes them
@@ -280,3 +286,281 @@ def pixel_unshuffle(input, downscale_factor):
         raise ValueError(f"pixel_unshuffle: height {h} and width {w} must be divisible by {r}")
     x = input.reshape(-1, c, h // r, r, w // r, r).permute(0, 1, 3, 5, 2, 4)
     return x.reshape(*lead, c * r * r, h // r, w // r)
+
+
+# ---- more activations -----------------------------------------------------------------------------------------
+def glu(input, dim=-1):
+    """a * sigmoid(b), with a and b the two halves of `input` along `dim` (gated linear unit)."""
+    _check_tensor("glu", input)
+    size = input.shape[dim]
+    if size % 2:
+        raise ValueError(f"glu: halving dimension must be even, but dimension {dim} is size {size}")
+    a, b = input.split(size // 2, dim=dim)
+    return a * b.sigmoid()
+
+
+def softmin(input, dim=None, _stacklevel=3, dtype=None):
+    """softmax(-x) along dim (torch's implicit dim when None: 0 for 0-, 1- and 3-D input, else 1)."""
+    from .functional import softmax
+
+    _check_tensor("softmin", input)
+    if dim is None:
+        dim = 0 if input.ndim in (0, 1, 3) else 1
+    x = input if dtype is None else input.to(dtype)
+    return softmax(-x, dim=dim)
+
+
+def threshold(input, threshold, value, inplace=False):
+    """x where x > threshold, else value."""
+    _check_tensor("threshold", input)
+    return _fn.where(input > threshold, input, float(value))
+
+
+def softshrink(input, lambd=0.5):
+    """x - lambd above lambd, x + lambd below -lambd, 0 between: x - clamp(x, -lambd, lambd)."""
+    _check_tensor("softshrink", input)
+    if lambd < 0:
+        raise ValueError(f"softshrink: lambd must be >= 0, got {lambd}")
+    return input - input.clamp(-lambd, lambd)
+
+
+def hardshrink(input, lambd=0.5):
+    """x where |x| > lambd, else 0."""
+    _check_tensor("hardshrink", input)
+    return _fn.where(input.abs() > lambd, input, 0.0)
+
+
+def tanhshrink(input):
+    """x - tanh(x)."""
+    _check_tensor("tanhshrink", input)
+    return input - input.tanh()
+
+
+# ---- 1-D adaptive pooling and channel dropout -------------------------------------------------------------------
+def adaptive_avg_pool1d(input, output_size):
+    """Mean over torch's adaptive windows along the last axis: (N, C, L) -> (N, C, output_size)."""
+    from ._functional_layers import adaptive_avg_pool2d
+
+    size = _single(output_size, "adaptive_avg_pool1d: output_size")
+    return _as_2d("adaptive_avg_pool1d", input, lambda x: adaptive_avg_pool2d(x, (1, size)))
+
+
+def adaptive_max_pool1d(input, output_size, return_indices=False):
+    """Max over torch's adaptive windows along the last axis; ``return_indices`` gives positions along it."""
+    from ._functional_layers import adaptive_max_pool2d
+
+    size = _single(output_size, "adaptive_max_pool1d: output_size")
+    if not return_indices:
+        return _as_2d("adaptive_max_pool1d", input, lambda x: adaptive_max_pool2d(x, (1, size)))
+    _check_1d("adaptive_max_pool1d", input)
+    x = input.unsqueeze(2) if input.ndim == 3 else input.unsqueeze(0).unsqueeze(2)
+    out, indices = adaptive_max_pool2d(x, (1, size), True)  # over a height of 1 the flat offset h*W+w is w
+    out, indices = out.squeeze(2), indices.squeeze(2)
+    return (out, indices) if input.ndim == 3 else (out.squeeze(0), indices.squeeze(0))
+
+
+def dropout1d(input, p=0.5, training=True, inplace=False):
+    """Zeroes whole channels of (N, C, L) or (C, L) with probability p, scales the rest by 1/(1-p)."""
+    from ._functional_layers import dropout2d
+
+    _check_tensor("dropout1d", input)
+    if input.ndim not in (2, 3):
+        raise ValueError(f"dropout1d expects (N, C, L) or (C, L) input, got shape {input.shape}")
+    return dropout2d(input.unsqueeze(-1), p, training).squeeze(-1)
+
+
+# ---- im2col ---------------------------------------------------------------------------------------------------
+def _pair(value, name):
+    if isinstance(value, numbers.Integral):
+        return int(value), int(value)
+    value = tuple(int(v) for v in value)
+    if len(value) != 2:
+        raise ValueError(f"{name} must be an int or a pair, got {value}")
+    return value
+
+
+def _geometry(name, kernel_size, dilation, padding, stride):
+    geometry = tuple(_pair(v, f"{name}: {what}") for v, what in
+                     ((kernel_size, "kernel_size"), (dilation, "dilation"), (padding, "padding"), (stride, "stride")))
+    (kh, kw), (dh, dw), (ph, pw), (sh, sw) = geometry
+    if min(kh, kw, dh, dw, sh, sw) < 1 or min(ph, pw) < 0:
+        raise ValueError(f"{name}: kernel_size, dilation and stride must be positive and padding >= 0, got "
+                         f"{geometry}")
+    return geometry
+
+
+def unfold(input, kernel_size, dilation=1, padding=0, stride=1):
+    """im2col: (N, C, H, W) -> (N, C*kh*kw, L), each column one sliding block (torch's layout)."""
+    _check_tensor("unfold", input)
+    if input.ndim not in (3, 4):
+        raise ValueError(f"unfold expects (N, C, H, W) or (C, H, W) input, got shape {input.shape}")
+    geometry = _geometry("unfold", kernel_size, dilation, padding, stride)
+    x = input if input.ndim == 4 else input.unsqueeze(0)
+    blocks = [fold_ops._blocks(size, *g) for size, *g in zip(x.shape[2:], *geometry)]
+    if min(blocks) < 1:
+        raise ValueError(f"unfold: no {geometry[0]} block fits input {tuple(input.shape)} with the given padding "
+                         f"and dilation")
+    out = fold_ops.Unfold.apply(x, geometry)
+    return out if input.ndim == 4 else out.squeeze(0)
+
+
+def fold(input, output_size, kernel_size, dilation=1, padding=0, stride=1):
+    """col2im, the adjoint of unfold: (N, C*kh*kw, L) -> (N, C, *output_size), overlapping blocks summed."""
+    _check_tensor("fold", input)
+    if input.ndim not in (2, 3):
+        raise ValueError(f"fold expects (N, C*kh*kw, L) or (C*kh*kw, L) input, got shape {input.shape}")
+    geometry = _geometry("fold", kernel_size, dilation, padding, stride)
+    size = _pair(output_size, "fold: output_size")
+    x = input if input.ndim == 3 else input.unsqueeze(0)
+    (kh, kw) = geometry[0]
+    blocks = [fold_ops._blocks(n, *g) for n, *g in zip(size, *geometry)]
+    if x.shape[1] % (kh * kw):
+        raise ValueError(f"fold: input's dimension 1 ({x.shape[1]}) must be divisible by the product of "
+                         f"kernel_size ({kh * kw})")
+    if min(blocks) < 1 or x.shape[2] != blocks[0] * blocks[1]:
+        raise ValueError(f"fold: input has {x.shape[2]} blocks but output_size {size} with these kernel_size, "
+                         f"dilation, padding and stride gives {blocks[0]} x {blocks[1]}")
+    out = fold_ops.Fold.apply(x, size, geometry)
+    return out if input.ndim == 3 else out.squeeze(0)
+
+
+# ---- distances and bilinear -----------------------------------------------------------------------------------
+def pairwise_distance(x1, x2, p=2.0, eps=1e-6, keepdim=False):
+    """||x1 - x2 + eps||_p over the last axis (torch adds eps to the difference, keeping the norm's gradient
+    finite where x1 == x2)."""
+    _check_tensor("pairwise_distance", x1)
+    _check_tensor("pairwise_distance", x2)
+    d = _norm(x1 - x2 + eps, -1, p)
+    return d if keepdim else d.squeeze(-1)
+
+
+def bilinear(input1, input2, weight, bias=None):
+    """y_k = x1^T W_k x2 + b_k: input1 (..., in1), input2 (..., in2), weight (out, in1, in2) -> (..., out)."""
+    for name, t in (("input1", input1), ("input2", input2), ("weight", weight)):
+        if not isinstance(t, Tensor):
+            raise TypeError(f"bilinear: {name} must be a dlcore.Tensor, got {type(t).__name__}")
+    out, in1, in2 = weight.shape
+    if input1.shape[-1] != in1 or input2.shape[-1] != in2 or input1.shape[:-1] != input2.shape[:-1]:
+        raise ValueError(f"bilinear: inputs {input1.shape} and {input2.shape} do not fit weight {weight.shape} "
+                         f"(..., {in1}) and (..., {in2})")
+    # x1 (M, in1) @ W as (in1, out*in2), then each out row's dot with x2: two GEMM-shaped recorded ops
+    lead = input1.shape[:-1]
+    left = input1.reshape(-1, in1) @ weight.permute(1, 0, 2).reshape(in1, out * in2)
+    y = (left.reshape(-1, out, in2) * input2.reshape(-1, 1, in2)).sum(dim=-1)
+    y = y if bias is None else y + bias
+    return y.reshape(*lead, out)
+
+
+# ---- more losses ----------------------------------------------------------------------------------------------
+def _as_target(target, like):
+    return target if isinstance(target, Tensor) else Tensor(np.asarray(target, dtype=like.dtype))
+
+
+def _signs(name, target):
+    """A target of 1 / -1 as bool arrays (positive, negative); other values are an error, as torch's losses
+    that take labels y in {1, -1} define nothing else."""
+    y = target._data
+    positive, negative = y == 1, y == -1
+    if not bool((positive | negative).all()):
+        raise ValueError(f"{name}: target values must be 1 or -1")
+    return positive, negative
+
+
+def margin_ranking_loss(input1, input2, target, margin=0.0, reduction="mean"):
+    """max(0, -y (x1 - x2) + margin), y in {1, -1} ranking x1 above (1) or below (-1) x2."""
+    _check_tensor("margin_ranking_loss", input1)
+    target = _as_target(target, input1)
+    return _reduced((-target * (input1 - input2) + margin).clamp(min=0), reduction, "margin_ranking_loss")
+
+
+def hinge_embedding_loss(input, target, margin=1.0, reduction="mean"):
+    """x where y = 1, max(0, margin - x) where y = -1 (input: distances)."""
+    _check_tensor("hinge_embedding_loss", input)
+    target = _as_target(target, input)
+    positive, _ = _signs("hinge_embedding_loss", target)
+    loss = _fn.where(Tensor(positive), input, (margin - input).clamp(min=0))
+    return _reduced(loss, reduction, "hinge_embedding_loss")
+
+
+def soft_margin_loss(input, target, reduction="mean"):
+    """log(1 + exp(-y x)), y in {1, -1}: the logistic loss."""
+    _check_tensor("soft_margin_loss", input)
+    target = _as_target(target, input)
+    return _reduced(softplus(-target * input), reduction, "soft_margin_loss")
+
+
+def multilabel_soft_margin_loss(input, target, weight=None, reduction="mean"):
+    """-mean over the C classes of w (y log sigmoid(x) + (1 - y) log sigmoid(-x)): (N, C) -> (N,) reduced."""
+    _check_tensor("multilabel_soft_margin_loss", input)
+    target = _as_target(target, input)
+    if target.shape != input.shape:
+        raise ValueError(f"multilabel_soft_margin_loss: target shape {target.shape} differs from input shape "
+                         f"{input.shape}")
+    loss = -(target * logsigmoid(input) + (1 - target) * logsigmoid(-input))
+    if weight is not None:
+        loss = loss * _as_target(weight, input)
+    return _reduced(loss.mean(dim=-1), reduction, "multilabel_soft_margin_loss")
+
+
+def cosine_embedding_loss(input1, input2, target, margin=0.0, reduction="mean"):
+    """1 - cos(x1, x2) where y = 1, max(0, cos - margin) where y = -1; cos over the last axis with torch's
+    1e-12 added to each squared norm."""
+    _check_tensor("cosine_embedding_loss", input1)
+    target = _as_target(target, input1)
+    positive, _ = _signs("cosine_embedding_loss", target)
+    eps = 1e-12
+    dot = (input1 * input2).sum(dim=-1)
+    cos = dot / (((input1 * input1).sum(dim=-1) + eps) * ((input2 * input2).sum(dim=-1) + eps)).sqrt()
+    loss = _fn.where(Tensor(positive), 1 - cos, (cos - margin).clamp(min=0))
+    return _reduced(loss, reduction, "cosine_embedding_loss")
+
+
+def triplet_margin_loss(anchor, positive, negative, margin=1.0, p=2.0, eps=1e-6, swap=False, reduction="mean"):
+    """max(0, margin + d(a, p) - d(a, n)), d the pairwise distance; ``swap`` uses min(d(a, n), d(p, n))."""
+    for name, t in (("anchor", anchor), ("positive", positive), ("negative", negative)):
+        if not isinstance(t, Tensor):
+            raise TypeError(f"triplet_margin_loss: {name} must be a dlcore.Tensor, got {type(t).__name__}")
+    if margin <= 0:
+        raise ValueError(f"triplet_margin_loss: margin must be > 0, got {margin}")
+    d_pos = pairwise_distance(anchor, positive, p, eps)
+    d_neg = pairwise_distance(anchor, negative, p, eps)
+    if swap:
+        d_neg = _fn.minimum(d_neg, pairwise_distance(positive, negative, p, eps))
+    return _reduced((margin + d_pos - d_neg).clamp(min=0), reduction, "triplet_margin_loss")
+
+
+def poisson_nll_loss(input, target, log_input=True, full=False, size_average=None, eps=1e-8, reduce=None,
+                     reduction="mean"):
+    """exp(x) - y x (``log_input``) or x - y log(x + eps); ``full`` adds Stirling's y log y - y + log(2 pi y) / 2
+    where y > 1."""
+    _check_tensor("poisson_nll_loss", input)
+    target = _as_target(target, input)
+    loss = input.exp() - target * input if log_input else input - target * (input + eps).log()
+    if full:
+        y = target._data
+        xp = array_module(y)
+        safe = xp.where(y > 1, y, 1)  # Stirling's term is 0 where y <= 1; no log of 0 there
+        stirling = xp.where(y > 1, safe * xp.log(safe) - safe + 0.5 * xp.log(2 * np.pi * safe), 0)
+        loss = loss + Tensor(stirling.astype(input.dtype, copy=False))
+    return _reduced(loss, reduction, "poisson_nll_loss")
+
+
+def gaussian_nll_loss(input, target, var, full=False, eps=1e-6, reduction="mean"):
+    """(log(max(var, eps)) + (x - y)^2 / max(var, eps)) / 2 (+ log(2 pi) / 2 with ``full``).
+
+    var has input's shape, or it with the last axis 1 or dropped (one variance per sample). As torch, the
+    clamp to eps changes var's value but not its gradient path (torch clamps a clone under no_grad)."""
+    _check_tensor("gaussian_nll_loss", input)
+    target, var = _as_target(target, input), _as_target(var, input)
+    if var.shape != input.shape:
+        if var.shape == input.shape[:-1]:
+            var = var.unsqueeze(-1)
+        elif not (var.shape == input.shape[:-1] + (1,)):
+            raise ValueError(f"gaussian_nll_loss: var of shape {var.shape} does not fit input {input.shape}")
+    if bool((var._data < 0).any()):
+        raise ValueError("gaussian_nll_loss: var has negative entries")
+    var = var + Tensor(array_module(var._data).maximum(var._data, eps) - var._data)  # a constant shift
+    loss = 0.5 * (var.log() + (input - target) ** 2 / var)
+    if full:
+        loss = loss + 0.5 * float(np.log(2 * np.pi))
+    return _reduced(loss, reduction, "gaussian_nll_loss")

@@ -1,4 +1,4 @@
-"""More torch.nn layers: pointwise activations, robust and similarity losses, Embedding, 1-D convolution and
+"""More torch.nn layers: pointwise activations, robust, margin and similarity losses, Embedding, 1-D convolution and
 pooling, padding, pixel shuffle, Unflatten, InstanceNorm2d (torch.nn names, arguments and defaults).
 
 Each is a thin holder of parameters around ``dlcore.nn.functional`` (``_functional_more.py``).
@@ -354,3 +354,259 @@ class InstanceNorm2d(Module):
 
     def extra_repr(self):
         return f"{self.num_features}, eps={self.eps}, affine={self.affine}"
+
+
+# ---- added later: more activations, 1-D adaptive pooling, channel dropout, resizing, im2col -----------------------
+class GLU(_Pointwise):
+    fn = staticmethod(F.glu)
+
+    def __init__(self, dim=-1):
+        super().__init__(dim=dim)
+
+
+class Softmin(_Pointwise):
+    fn = staticmethod(F.softmin)
+
+    def __init__(self, dim=None):
+        super().__init__(dim=dim)
+
+
+class Threshold(_Pointwise):
+    fn = staticmethod(F.threshold)
+
+    def __init__(self, threshold, value, inplace=False):
+        super().__init__(threshold=threshold, value=value)
+
+
+class Softshrink(_Pointwise):
+    fn = staticmethod(F.softshrink)
+
+    def __init__(self, lambd=0.5):
+        super().__init__(lambd=lambd)
+
+
+class Hardshrink(_Pointwise):
+    fn = staticmethod(F.hardshrink)
+
+    def __init__(self, lambd=0.5):
+        super().__init__(lambd=lambd)
+
+
+class Tanhshrink(_Pointwise):
+    fn = staticmethod(F.tanhshrink)
+
+
+class Dropout1d(Module):
+    """Zeroes whole channels of (N, C, L) in training (probability p), scaling the rest by 1/(1-p)."""
+
+    def __init__(self, p=0.5, inplace=False):
+        super().__init__()
+        if not 0 <= p <= 1:
+            raise ValueError(f"Dropout1d: probability must be in [0, 1], got {p}")
+        self.p = p
+
+    def forward(self, input):
+        return F.dropout1d(input, self.p, self.training)
+
+    def extra_repr(self):
+        return f"p={self.p}"
+
+
+class AdaptiveAvgPool1d(Module):
+    def __init__(self, output_size):
+        super().__init__()
+        self.output_size = output_size
+
+    def forward(self, input):
+        return F.adaptive_avg_pool1d(input, self.output_size)
+
+    def extra_repr(self):
+        return f"output_size={self.output_size}"
+
+
+class AdaptiveMaxPool1d(Module):
+    def __init__(self, output_size, return_indices=False):
+        super().__init__()
+        self.output_size, self.return_indices = output_size, return_indices
+
+    def forward(self, input):
+        return F.adaptive_max_pool1d(input, self.output_size, self.return_indices)
+
+    def extra_repr(self):
+        return f"output_size={self.output_size}"
+
+
+def _upsample():
+    from .layers import Upsample
+
+    return Upsample
+
+
+class UpsamplingNearest2d(_upsample()):
+    """Upsample(mode="nearest") (torch's deprecated alias, still common in ported code)."""
+
+    def __init__(self, size=None, scale_factor=None):
+        super().__init__(size, scale_factor, mode="nearest")
+
+
+class UpsamplingBilinear2d(_upsample()):
+    """Upsample(mode="bilinear", align_corners=True), as torch's alias."""
+
+    def __init__(self, size=None, scale_factor=None):
+        super().__init__(size, scale_factor, mode="bilinear", align_corners=True)
+
+
+class Unfold(Module):
+    """im2col: (N, C, H, W) -> (N, C*kh*kw, L) sliding blocks (F.unfold)."""
+
+    def __init__(self, kernel_size, dilation=1, padding=0, stride=1):
+        super().__init__()
+        self.kernel_size, self.dilation, self.padding, self.stride = kernel_size, dilation, padding, stride
+
+    def forward(self, input):
+        return F.unfold(input, self.kernel_size, self.dilation, self.padding, self.stride)
+
+    def extra_repr(self):
+        return (f"kernel_size={self.kernel_size}, dilation={self.dilation}, padding={self.padding}, "
+                f"stride={self.stride}")
+
+
+class Fold(Unfold):
+    """col2im: (N, C*kh*kw, L) -> (N, C, *output_size), overlapping blocks summed (F.fold)."""
+
+    def __init__(self, output_size, kernel_size, dilation=1, padding=0, stride=1):
+        super().__init__(kernel_size, dilation, padding, stride)
+        self.output_size = output_size
+
+    def forward(self, input):
+        return F.fold(input, self.output_size, self.kernel_size, self.dilation, self.padding, self.stride)
+
+    def extra_repr(self):
+        return f"output_size={self.output_size}, " + super().extra_repr()
+
+
+# ---- added later: bilinear layer, distances, losses -------------------------------------------------------------
+class Bilinear(Module):
+    """y = x1^T A x2 + b: weight (out_features, in1_features, in2_features), bias (out_features,), both
+    uniform in +-1/sqrt(in1_features) (torch's init)."""
+
+    def __init__(self, in1_features, in2_features, out_features, bias=True, dtype=None):
+        super().__init__()
+        self.in1_features, self.in2_features, self.out_features = in1_features, in2_features, out_features
+        dtype = dtype or default_dtype
+        self.weight = Parameter(np.empty((out_features, in1_features, in2_features), dtype=dtype))
+        if bias:
+            self.bias = Parameter(np.empty(out_features, dtype=dtype))
+        else:
+            self.register_parameter("bias", None)
+        self.reset_parameters()
+
+    def reset_parameters(self):
+        bound = 1 / math.sqrt(self.in1_features)
+        for p in self.parameters():
+            init.uniform_(p, -bound, bound)
+
+    def forward(self, input1, input2):
+        return F.bilinear(input1, input2, self.weight, self.bias)
+
+    def extra_repr(self):
+        return (f"in1_features={self.in1_features}, in2_features={self.in2_features}, "
+                f"out_features={self.out_features}, bias={self.bias is not None}")
+
+
+class PairwiseDistance(Module):
+    def __init__(self, p=2.0, eps=1e-6, keepdim=False):
+        super().__init__()
+        self.norm, self.eps, self.keepdim = p, eps, keepdim
+
+    def forward(self, x1, x2):
+        return F.pairwise_distance(x1, x2, self.norm, self.eps, self.keepdim)
+
+
+def _no_legacy(name, size_average, reduce):
+    """torch's deprecated size_average / reduce arguments: positional slots kept, values refused."""
+    if size_average is not None or reduce is not None:
+        raise ValueError(f"{name}: size_average and reduce are deprecated in torch and not supported; use "
+                         f"reduction='mean', 'sum' or 'none'")
+
+
+class MarginRankingLoss(_Loss):
+    def __init__(self, margin=0.0, size_average=None, reduce=None, reduction="mean"):
+        _no_legacy("MarginRankingLoss", size_average, reduce)
+        super().__init__(reduction)
+        self.margin = margin
+
+    def forward(self, input1, input2, target):
+        return F.margin_ranking_loss(input1, input2, target, self.margin, self.reduction)
+
+
+class HingeEmbeddingLoss(_Loss):
+    def __init__(self, margin=1.0, size_average=None, reduce=None, reduction="mean"):
+        _no_legacy("HingeEmbeddingLoss", size_average, reduce)
+        super().__init__(reduction)
+        self.margin = margin
+
+    def forward(self, input, target):
+        return F.hinge_embedding_loss(input, target, self.margin, self.reduction)
+
+
+class SoftMarginLoss(_Loss):
+    def __init__(self, size_average=None, reduce=None, reduction="mean"):
+        _no_legacy("SoftMarginLoss", size_average, reduce)
+        super().__init__(reduction)
+
+    def forward(self, input, target):
+        return F.soft_margin_loss(input, target, self.reduction)
+
+
+class MultiLabelSoftMarginLoss(_Loss):
+    """weight (C,): per-class weights, a buffer as in torch."""
+
+    def __init__(self, weight=None, size_average=None, reduce=None, reduction="mean"):
+        _no_legacy("MultiLabelSoftMarginLoss", size_average, reduce)
+        super().__init__(reduction)
+        self._register_weight("weight", weight)
+
+    def forward(self, input, target):
+        return F.multilabel_soft_margin_loss(input, target, self.weight, self.reduction)
+
+
+class CosineEmbeddingLoss(_Loss):
+    def __init__(self, margin=0.0, size_average=None, reduce=None, reduction="mean"):
+        _no_legacy("CosineEmbeddingLoss", size_average, reduce)
+        super().__init__(reduction)
+        self.margin = margin
+
+    def forward(self, input1, input2, target):
+        return F.cosine_embedding_loss(input1, input2, target, self.margin, self.reduction)
+
+
+class TripletMarginLoss(_Loss):
+    def __init__(self, margin=1.0, p=2.0, eps=1e-6, swap=False, size_average=None, reduce=None, reduction="mean"):
+        _no_legacy("TripletMarginLoss", size_average, reduce)
+        super().__init__(reduction)
+        self.margin, self.p, self.eps, self.swap = margin, p, eps, swap
+
+    def forward(self, anchor, positive, negative):
+        return F.triplet_margin_loss(anchor, positive, negative, self.margin, self.p, self.eps, self.swap,
+                                     self.reduction)
+
+
+class PoissonNLLLoss(_Loss):
+    def __init__(self, log_input=True, full=False, size_average=None, eps=1e-8, reduce=None, reduction="mean"):
+        _no_legacy("PoissonNLLLoss", size_average, reduce)
+        super().__init__(reduction)
+        self.log_input, self.full, self.eps = log_input, full, eps
+
+    def forward(self, log_input, target):
+        return F.poisson_nll_loss(log_input, target, self.log_input, self.full, eps=self.eps,
+                                  reduction=self.reduction)
+
+
+class GaussianNLLLoss(_Loss):
+    def __init__(self, *, full=False, eps=1e-6, reduction="mean"):
+        super().__init__(reduction)
+        self.full, self.eps = full, eps
+
+    def forward(self, input, target, var):
+        return F.gaussian_nll_loss(input, target, var, self.full, self.eps, self.reduction)
