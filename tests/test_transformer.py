@@ -113,10 +113,12 @@ def test_encoder_layers_train_and_follow_torchs_structure(rng):
 def test_attention_errors():
     with pytest.raises(ValueError, match="divisible"):
         nn.MultiheadAttention(10, 3)
-    with pytest.raises(ValueError, match="kdim"):
-        nn.MultiheadAttention(8, 2, kdim=4)
     m = nn.MultiheadAttention(8, 2)
     x = dlcore.randn(3, 2, 8)
+    with pytest.raises(ValueError, match="kdim 4"):
+        nn.MultiheadAttention(8, 2, kdim=4)(x, x, x)
+    with pytest.raises(ValueError, match="sequence length"):
+        m(x, x, x[:2])
     with pytest.raises(ValueError, match="attn_mask of shape"):
         m(x, x, x, attn_mask=dlcore.tensor(np.zeros((2, 2), bool)))
     with pytest.raises(ValueError, match="key_padding_mask of shape"):
@@ -184,3 +186,33 @@ def test_transformer_follows_torchs_names_and_checks_input(rng):
         model(_t(src[..., :4]), _t(tgt[..., :4]))
     with pytest.raises(TypeError, match="activation"):
         nn.TransformerDecoderLayer(8, 2, activation=3)
+
+
+def test_multihead_attention_kdim_vdim_bias_kv_zero_attn(rng):
+    m = nn.MultiheadAttention(8, 2, kdim=5, vdim=3, add_bias_kv=True, add_zero_attn=True, dtype=np.float64)
+    assert [n for n, _ in m.named_parameters()] == [
+        "q_proj_weight", "k_proj_weight", "v_proj_weight", "in_proj_bias", "bias_k", "bias_v", "out_proj.weight",
+        "out_proj.bias"]  # torch's names and order; no in_proj_weight
+    assert m.k_proj_weight.shape == (8, 5) and m.v_proj_weight.shape == (8, 3) and m.bias_k.shape == (1, 1, 8)
+    q, k, v = rng.standard_normal((4, 2, 8)), rng.standard_normal((6, 2, 5)), rng.standard_normal((6, 2, 3))
+    pad = np.array([[False] * 4 + [True] * 2, [False] * 6])
+    drop = rng.random((4, 6)) > 0.7
+    out, weights = m(_t(q), _t(k), _t(v), key_padding_mask=dlcore.tensor(pad), attn_mask=dlcore.tensor(drop),
+                     average_attn_weights=False)
+    # reference: project, append bias_k / bias_v as key 7, a zero key and value as key 8 (never masked)
+    b = m.in_proj_bias.numpy()
+    proj = [x @ w.numpy().T + b[i * 8:(i + 1) * 8] for i, (x, w) in
+            enumerate(((q, m.q_proj_weight), (k, m.k_proj_weight), (v, m.v_proj_weight)))]
+    for i, extra in ((1, m.bias_k.numpy()), (2, m.bias_v.numpy())):
+        proj[i] = np.concatenate([proj[i], np.repeat(extra, 2, axis=1), np.zeros((1, 2, 8))])
+    heads = [p.reshape(p.shape[0], 2, 2, 4).transpose(1, 2, 0, 3) for p in proj]
+    masked = np.pad(drop, ((0, 0), (0, 2)))[None, None] | np.pad(pad, ((0, 0), (0, 2)))[:, None, None]
+    scores = heads[0] @ np.swapaxes(heads[1], -1, -2) / 2.0 + np.where(masked, -np.inf, 0)
+    want_w = _softmax(scores)
+    want = (want_w @ heads[2]).transpose(2, 0, 1, 3).reshape(4, 2, 8) @ m.out_proj.weight.numpy().T
+    np.testing.assert_allclose(weights.numpy(), want_w, rtol=1e-11, atol=1e-14)
+    np.testing.assert_allclose(out.numpy(), want + m.out_proj.bias.numpy(), rtol=1e-11, atol=1e-12)
+    small = nn.MultiheadAttention(4, 2, kdim=3, vdim=2, add_bias_kv=True, add_zero_attn=True, dtype=np.float64)
+    gradcheck(lambda a, b, c: small(a, b, c, need_weights=False)[0],
+              [_t(rng.standard_normal((3, 2, 4))), _t(rng.standard_normal((5, 2, 3))),
+               _t(rng.standard_normal((5, 2, 2)))])
