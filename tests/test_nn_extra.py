@@ -221,3 +221,78 @@ def test_upsampling_aliases(rng):
     np.testing.assert_allclose(up[..., [0, -1], [0, -1]], x[..., [0, -1], [0, -1]], rtol=1e-12)
     np.testing.assert_allclose(up[..., 2, 0], x[..., 1, 0], rtol=1e-12)  # output row 2 is input row 2 * 2/4
     np.testing.assert_allclose(up[..., 1, 0], 0.5 * (x[..., 0, 0] + x[..., 1, 0]), rtol=1e-12)
+
+
+def test_rms_norm_against_reference(rng):
+    x = rng.standard_normal((2, 3, 4, 6))
+    norm = nn.RMSNorm((4, 6), dtype=np.float64)
+    assert list(norm.state_dict()) == ["weight"] and norm.weight.shape == (4, 6)
+    norm.weight._data[...] = rng.uniform(0.5, 1.5, (4, 6))
+    eps = np.finfo(np.float64).eps  # torch's default: the dtype's machine epsilon
+    want = x / np.sqrt((x * x).mean(axis=(-2, -1), keepdims=True) + eps) * norm.weight.numpy()
+    np.testing.assert_allclose(norm(_t(x)).numpy(), want, rtol=1e-12)
+    plain = F.rms_norm(_t(x), 6, eps=1e-3).numpy()
+    np.testing.assert_allclose(plain, x / np.sqrt((x * x).mean(-1, keepdims=True) + 1e-3), rtol=1e-12)
+    gradcheck(lambda a, w: F.rms_norm(a, (6,), w, 1e-5), [_t(x[0, 0]), _t(rng.standard_normal(6))])
+    with pytest.raises(ValueError, match="normalized_shape"):
+        norm(_t(x[..., :5]))
+
+
+def test_one_d_pads_instance_norm1d_channel_shuffle_softmax2d(rng):
+    x = rng.standard_normal((2, 3, 5))
+    np.testing.assert_array_equal(nn.ZeroPad1d(2)(_t(x)).numpy(), np.pad(x, ((0, 0), (0, 0), (2, 2))))
+    np.testing.assert_array_equal(nn.ConstantPad1d((1, 3), 1.5)(_t(x)).numpy(),
+                                  np.pad(x, ((0, 0), (0, 0), (1, 3)), constant_values=1.5))
+    for module, mode in ((nn.ReflectionPad1d((2, 1)), "reflect"), (nn.ReplicationPad1d((2, 1)), "edge"),
+                         (nn.CircularPad1d((2, 1)), "wrap")):
+        np.testing.assert_array_equal(module(_t(x)).numpy(), np.pad(x, ((0, 0), (0, 0), (2, 1)), mode=mode))
+        np.testing.assert_array_equal(module(_t(x[0])).numpy(), np.pad(x[0], ((0, 0), (2, 1)), mode=mode))
+    np.testing.assert_array_equal(nn.CircularPad2d((1, 0, 0, 2))(_t(x)).numpy(),
+                                  np.pad(x, ((0, 0), (0, 2), (1, 0)), mode="wrap"))
+    with pytest.raises(ValueError, match="left, right"):
+        nn.ZeroPad1d((1, 2, 3))
+    norm = nn.InstanceNorm1d(3, affine=True, dtype=np.float64)
+    want = (x - x.mean(-1, keepdims=True)) / np.sqrt(x.var(-1, keepdims=True) + 1e-5)
+    np.testing.assert_allclose(norm(_t(x)).numpy(), want, rtol=1e-10)
+    np.testing.assert_allclose(norm(_t(x[1])).numpy(), want[1], rtol=1e-10)
+    with pytest.raises(ValueError, match="InstanceNorm1d"):
+        norm(_t(x[:, :2]))
+    y = rng.standard_normal((2, 6, 3, 2))
+    shuffled = nn.ChannelShuffle(3)(_t(y)).numpy()
+    np.testing.assert_array_equal(shuffled, y[:, [0, 2, 4, 1, 3, 5]])  # (3 groups of 2) read column by column
+    with pytest.raises(ValueError, match="divisible"):
+        F.channel_shuffle(_t(y), 4)
+    e = np.exp(y - y.max(axis=1, keepdims=True))
+    np.testing.assert_allclose(nn.Softmax2d()(_t(y)).numpy(), e / e.sum(axis=1, keepdims=True), rtol=1e-12)
+
+
+def _conv_transpose1d_reference(x, w, b, stride, padding, output_padding, groups, dilation):
+    """Each input sample scattered through the kernel: out[o, l*s + k*d - p] += x[c, l] w[c, o', k]."""
+    n, cin, length = x.shape
+    per_out, k = w.shape[1], w.shape[2]
+    out_len = (length - 1) * stride - 2 * padding + dilation * (k - 1) + output_padding + 1
+    full = np.zeros((n, per_out * groups, out_len + 2 * padding + dilation * k))
+    per_in = cin // groups
+    for c in range(cin):
+        g = c // per_in
+        for j in range(k):
+            for pos in range(length):
+                full[:, g * per_out:(g + 1) * per_out, pos * stride + j * dilation] += x[:, c, pos, None] * w[c, :, j]
+    out = full[:, :, padding:padding + out_len]
+    return out if b is None else out + b[:, None]
+
+
+def test_conv_transpose1d_against_reference(rng):
+    x = rng.standard_normal((2, 4, 5))
+    for kw in (dict(), dict(stride=2, padding=1, output_padding=1), dict(groups=2, dilation=2, stride=3)):
+        layer = nn.ConvTranspose1d(4, 6, 3, dtype=np.float64, **kw)
+        assert layer.weight.shape == (4, 6 // kw.get("groups", 1), 3)
+        want = _conv_transpose1d_reference(x, layer.weight.numpy(), layer.bias.numpy(), kw.get("stride", 1),
+                                           kw.get("padding", 0), kw.get("output_padding", 0), kw.get("groups", 1),
+                                           kw.get("dilation", 1))
+        np.testing.assert_allclose(layer(_t(x)).numpy(), want, rtol=1e-11, atol=1e-13)
+        np.testing.assert_allclose(layer(_t(x[0])).numpy(), want[0], rtol=1e-11, atol=1e-13)
+    gradcheck(lambda a, w, c: F.conv_transpose1d(a, w, c, stride=2, padding=1),
+              [_t(x[:1, :, :3]), _t(rng.standard_normal((4, 2, 3))), _t(rng.standard_normal(2))])
+    with pytest.raises(ValueError, match="weight must be"):
+        F.conv_transpose1d(_t(x), _t(np.zeros((4, 2))))

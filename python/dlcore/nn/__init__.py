@@ -56,6 +56,15 @@ __all__ += [
     "PairwiseDistance", "PoissonNLLLoss", "Softmin", "SoftMarginLoss", "Softshrink", "Tanhshrink", "Threshold",
     "TripletMarginLoss", "Unfold", "UpsamplingBilinear2d", "UpsamplingNearest2d",
 ]
+from .layers_more import (  # noqa: E402
+    ChannelShuffle, CircularPad1d, CircularPad2d, ConstantPad1d, ConvTranspose1d, InstanceNorm1d, ReflectionPad1d,
+    ReplicationPad1d, RMSNorm, Softmax2d, ZeroPad1d,
+)
+
+__all__ += [
+    "ChannelShuffle", "CircularPad1d", "CircularPad2d", "ConstantPad1d", "ConvTranspose1d", "InstanceNorm1d",
+    "ReflectionPad1d", "ReplicationPad1d", "RMSNorm", "Softmax2d", "ZeroPad1d",
+]
 
 # Recurrent layers (recurrent.py).
 from .recurrent import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNCell  # noqa: E402

@@ -27,6 +27,7 @@ __all__ = [
     "gaussian_nll_loss", "glu", "hardshrink", "hinge_embedding_loss", "margin_ranking_loss",
     "multilabel_soft_margin_loss", "pairwise_distance", "poisson_nll_loss", "soft_margin_loss", "softmin",
     "softshrink", "tanhshrink", "threshold", "triplet_margin_loss", "unfold",
+    "channel_shuffle", "conv_transpose1d", "rms_norm",
 ]
 
 # SELU's constants (Klambauer et al. 2017), as torch writes them
@@ -564,3 +565,43 @@ def gaussian_nll_loss(input, target, var, full=False, eps=1e-6, reduction="mean"
     if full:
         loss = loss + 0.5 * float(np.log(2 * np.pi))
     return _reduced(loss, reduction, "gaussian_nll_loss")
+
+
+# ---- RMSNorm, transposed 1-D convolution, channel shuffle -------------------------------------------------------
+def rms_norm(input, normalized_shape, weight=None, eps=None):
+    """x / sqrt(mean(x^2) + eps) * weight over the last len(normalized_shape) axes; eps None is the dtype's
+    machine epsilon (torch's default)."""
+    _check_tensor("rms_norm", input)
+    shape = (normalized_shape,) if isinstance(normalized_shape, numbers.Integral) else tuple(normalized_shape)
+    if tuple(input.shape[input.ndim - len(shape):]) != shape:
+        raise ValueError(f"rms_norm: input {input.shape} does not end in normalized_shape {shape}")
+    eps = float(np.finfo(input.dtype).eps) if eps is None else float(eps)
+    dims = tuple(range(input.ndim - len(shape), input.ndim))
+    y = input * ((input * input).mean(dim=dims, keepdim=True) + eps).rsqrt()
+    return y if weight is None else y * weight
+
+
+def conv_transpose1d(input, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1, dilation=1):
+    """Transposed 1-D convolution: input (N, C_in, L), weight (C_in, C_out/groups, K) -> (N, C_out, L');
+    conv_transpose2d over a height of 1. L' = (L - 1) stride - 2 padding + dilation (K - 1) + output_padding + 1."""
+    from ._functional_layers import conv_transpose2d
+
+    _check_tensor("conv_transpose1d", weight)
+    if weight.ndim != 3:
+        raise ValueError(f"conv_transpose1d: weight must be (in_channels, out_channels/groups, kernel), got "
+                         f"{weight.shape}")
+    options = dict(stride=(1, _single(stride, "conv_transpose1d: stride")),
+                   padding=(0, _single(padding, "conv_transpose1d: padding")),
+                   output_padding=(0, _single(output_padding, "conv_transpose1d: output_padding")),
+                   groups=groups, dilation=(1, _single(dilation, "conv_transpose1d: dilation")))
+    return _as_2d("conv_transpose1d", input, lambda x: conv_transpose2d(x, weight.unsqueeze(2), bias, **options))
+
+
+def channel_shuffle(input, groups):
+    """(N, C, *) with channels seen as (groups, C/groups) transposed to (C/groups, groups) (ShuffleNet)."""
+    _check_tensor("channel_shuffle", input)
+    g, c = int(groups), input.shape[1]
+    if g < 1 or c % g:
+        raise ValueError(f"channel_shuffle: channels {c} must be divisible by groups {groups}")
+    rest = input.shape[2:]
+    return input.reshape(input.shape[0], g, c // g, *rest).transpose(1, 2).reshape(input.shape[0], c, *rest)

@@ -610,3 +610,144 @@ class GaussianNLLLoss(_Loss):
 
     def forward(self, input, target, var):
         return F.gaussian_nll_loss(input, target, var, self.full, self.eps, self.reduction)
+
+
+# ---- added later: RMSNorm, 1-D pads and norms, ConvTranspose1d, channel shuffle, Softmax2d ------------------------
+class RMSNorm(Module):
+    """x / sqrt(mean(x^2) + eps) * weight over the trailing normalized_shape; weight ones (torch's init)."""
+
+    def __init__(self, normalized_shape, eps=None, elementwise_affine=True, dtype=None):
+        super().__init__()
+        shape = (normalized_shape,) if isinstance(normalized_shape, numbers.Integral) else tuple(normalized_shape)
+        self.normalized_shape, self.eps, self.elementwise_affine = shape, eps, elementwise_affine
+        if elementwise_affine:
+            self.weight = Parameter(np.ones(shape, dtype=dtype or default_dtype))
+        else:
+            self.register_parameter("weight", None)
+
+    def forward(self, input):
+        return F.rms_norm(input, self.normalized_shape, self.weight, self.eps)
+
+    def extra_repr(self):
+        return f"{self.normalized_shape}, eps={self.eps}, elementwise_affine={self.elementwise_affine}"
+
+
+class _Pad1d(_Pad2d):
+    """(left, right) on the last axis; an int pads both sides."""
+
+    def __init__(self, padding, value=0.0):
+        Module.__init__(self)
+        self.padding = (padding,) * 2 if isinstance(padding, numbers.Integral) else tuple(padding)
+        if len(self.padding) != 2:
+            raise ValueError(f"{type(self).__name__}: padding must be an int or (left, right), got {padding}")
+        self.value = value
+
+
+class ZeroPad1d(_Pad1d):
+    def __init__(self, padding):
+        super().__init__(padding, 0.0)
+
+
+class ConstantPad1d(_Pad1d):
+    pass
+
+
+class ReflectionPad1d(_Pad1d):
+    mode = "reflect"
+
+    def __init__(self, padding):
+        super().__init__(padding)
+
+
+class ReplicationPad1d(_Pad1d):
+    mode = "replicate"
+
+    def __init__(self, padding):
+        super().__init__(padding)
+
+
+class CircularPad1d(_Pad1d):
+    mode = "circular"
+
+    def __init__(self, padding):
+        super().__init__(padding)
+
+
+class CircularPad2d(_Pad2d):
+    mode = "circular"
+
+    def __init__(self, padding):
+        super().__init__(padding)
+
+
+class InstanceNorm1d(InstanceNorm2d):
+    """Each sample's channel normalized over its length L: (N, C, L) or (C, L) (InstanceNorm2d over W = 1)."""
+
+    def forward(self, input):
+        if input.ndim not in (2, 3) or input.shape[-2] != self.num_features:
+            raise ValueError(f"InstanceNorm1d({self.num_features}): expected (N, {self.num_features}, L) or "
+                             f"({self.num_features}, L), got {input.shape}")
+        return super().forward(input.unsqueeze(-1)).squeeze(-1)
+
+
+class ConvTranspose1d(Module):
+    """weight (in_channels, out_channels/groups, kernel_size), torch's layout and default init."""
+
+    def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, output_padding=0, groups=1,
+                 bias=True, dilation=1, padding_mode="zeros", dtype=None):
+        super().__init__()
+        if padding_mode != "zeros":
+            raise ValueError(f"ConvTranspose1d: padding_mode {padding_mode!r} is not supported (only 'zeros')")
+        if groups < 1 or in_channels % groups or out_channels % groups:
+            raise ValueError(f"ConvTranspose1d: channels ({in_channels}, {out_channels}) must be divisible by "
+                             f"groups={groups}")
+        k = F._single(kernel_size, "ConvTranspose1d: kernel_size")
+        self.in_channels, self.out_channels, self.kernel_size = in_channels, out_channels, (k,)
+        self.stride, self.padding, self.output_padding = stride, padding, output_padding
+        self.groups, self.dilation = groups, dilation
+        dtype = dtype or default_dtype
+        self.weight = Parameter(np.empty((in_channels, out_channels // groups, k), dtype=dtype))
+        if bias:
+            self.bias = Parameter(np.empty(out_channels, dtype=dtype))
+        else:
+            self.register_parameter("bias", None)
+        self.reset_parameters()
+
+    def reset_parameters(self):
+        init.kaiming_uniform_(self.weight, a=math.sqrt(5))  # torch's fan_in here is weight.shape[1] * K
+        if self.bias is not None:
+            bound = 1 / math.sqrt(self.weight.shape[1] * self.kernel_size[0])
+            init.uniform_(self.bias, -bound, bound)
+
+    def forward(self, input, output_size=None):
+        if output_size is not None:
+            raise ValueError("ConvTranspose1d: output_size= is not supported; pass output_padding to the layer")
+        return F.conv_transpose1d(input, self.weight, self.bias, self.stride, self.padding, self.output_padding,
+                                  self.groups, self.dilation)
+
+    def extra_repr(self):
+        return (f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, stride={self.stride}, "
+                f"padding={self.padding}, output_padding={self.output_padding}, groups={self.groups}")
+
+
+class ChannelShuffle(Module):
+    def __init__(self, groups):
+        super().__init__()
+        self.groups = groups
+
+    def forward(self, input):
+        return F.channel_shuffle(input, self.groups)
+
+    def extra_repr(self):
+        return f"groups={self.groups}"
+
+
+class Softmax2d(Module):
+    """Softmax over the channels of (N, C, H, W) or (C, H, W) at every position."""
+
+    def forward(self, input):
+        from .functional import softmax
+
+        if input.ndim not in (3, 4):
+            raise ValueError(f"Softmax2d: expected (N, C, H, W) or (C, H, W) input, got shape {input.shape}")
+        return softmax(input, dim=-3)
