@@ -216,3 +216,19 @@ def test_multihead_attention_kdim_vdim_bias_kv_zero_attn(rng):
     gradcheck(lambda a, b, c: small(a, b, c, need_weights=False)[0],
               [_t(rng.standard_normal((3, 2, 4))), _t(rng.standard_normal((5, 2, 3))),
                _t(rng.standard_normal((5, 2, 2)))])
+
+
+def test_multihead_attention_returns_the_weights_after_dropout(rng):
+    m = nn.MultiheadAttention(8, 2, dropout=0.5, dtype=np.float64)
+    x = rng.standard_normal((6, 3, 8))
+    out, weights = m(_t(x), _t(x), _t(x), average_attn_weights=False)
+    w = weights.numpy()
+    assert (w == 0).any() and not np.allclose(w.sum(-1), 1.0)  # dropped entries, survivors scaled by 2
+    # the output is out_proj of these weights times the values, as torch's
+    b = m.in_proj_bias.numpy()
+    values = (x @ m.in_proj_weight.numpy()[16:].T + b[16:]).reshape(6, 3, 2, 4).transpose(1, 2, 0, 3)
+    mixed = (w @ values).transpose(2, 0, 1, 3).reshape(6, 3, 8)
+    want = mixed @ m.out_proj.weight.numpy().T + m.out_proj.bias.numpy()
+    np.testing.assert_allclose(out.numpy(), want, rtol=1e-11, atol=1e-12)
+    m.eval()
+    np.testing.assert_allclose(m(_t(x), _t(x), _t(x))[1].numpy().sum(-1), 1.0, rtol=1e-12)

@@ -172,7 +172,8 @@ class MultiheadAttention(Module):
             out = out.transpose(0, 1)
         if not need_weights:
             return out, None
-        w = weights.mean(dim=1) if average_attn_weights else weights
+        # torch returns the weights the values were averaged with: after dropout, in training
+        w = attended.mean(dim=1) if average_attn_weights else attended
         return out, (w.squeeze(0) if not batched else w)
 
     def _masks(self, attn_mask, key_padding_mask, is_causal, batch, length, source):
