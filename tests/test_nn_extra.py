@@ -296,3 +296,53 @@ def test_conv_transpose1d_against_reference(rng):
               [_t(x[:1, :, :3]), _t(rng.standard_normal((4, 2, 3))), _t(rng.standard_normal(2))])
     with pytest.raises(ValueError, match="weight must be"):
         F.conv_transpose1d(_t(x), _t(np.zeros((4, 2))))
+
+
+def test_multi_margin_loss_against_reference(rng):
+    x, y, w = rng.standard_normal((5, 4)), rng.integers(0, 4, 5), rng.random(4)
+    for p in (1, 2):
+        hinge = np.maximum(0, 0.7 - x[np.arange(5), y][:, None] + x) ** p
+        hinge[np.arange(5), y] = 0  # the target class does not count
+        want = (hinge * w[y][:, None]).sum(1) / 4
+        loss = nn.MultiMarginLoss(p=p, margin=0.7, weight=w, reduction="none")
+        np.testing.assert_allclose(loss(_t(x), dlcore.tensor(y)).numpy(), want, rtol=1e-12)
+        np.testing.assert_allclose(F.multi_margin_loss(_t(x[0]), dlcore.tensor(y[0]), p, 0.7, w).numpy(), want[0],
+                                   rtol=1e-12)  # unbatched (C,)
+        gradcheck(lambda a, p=p: F.multi_margin_loss(a, dlcore.tensor(y), p, 0.7), [_t(x)])
+    assert list(nn.MultiMarginLoss(weight=w).state_dict()) == ["weight"]
+    with pytest.raises(TypeError, match="integer class indices"):
+        F.multi_margin_loss(_t(x), _t(y))
+    with pytest.raises(ValueError, match="one class in"):
+        F.multi_margin_loss(_t(x), dlcore.tensor(y + 4))
+
+
+def test_rrelu_and_gumbel_softmax(rng):
+    x = rng.standard_normal((6, 5))
+    np.testing.assert_allclose(F.rrelu(_t(x), 0.1, 0.3).numpy(), np.where(x >= 0, x, 0.2 * x), rtol=1e-12)
+    layer = nn.RReLU(0.1, 0.3)
+    slopes = layer(_t(-np.ones(2000))).numpy()
+    assert -0.3 <= slopes.min() and slopes.max() <= -0.1 and abs(slopes.mean() + 0.2) < 0.01  # U(0.1, 0.3)
+    layer.eval()
+    np.testing.assert_allclose(layer(_t(x)).numpy(), np.where(x >= 0, x, 0.2 * x), rtol=1e-12)
+    with pytest.raises(ValueError, match="lower"):
+        F.rrelu(_t(x), 0.5, 0.1)
+    dlcore.manual_seed(0)
+    probs = np.array([0.1, 0.6, 0.3])
+    soft = F.gumbel_softmax(_t(np.log(probs)[None].repeat(4000, 0)), tau=1.0).numpy()
+    np.testing.assert_allclose(soft.sum(1), 1.0, rtol=1e-12)
+    logits = _t(rng.standard_normal((3, 5)))
+    hard = F.gumbel_softmax(logits, hard=True)
+    assert set(np.unique(hard.numpy())) == {0.0, 1.0} and (hard.numpy().sum(1) == 1).all()
+    # the argmax of logits + Gumbel noise samples the softmax distribution (the Gumbel-max trick)
+    picks = F.gumbel_softmax(_t(np.log(probs)[None].repeat(4000, 0)), hard=True).numpy().mean(0)
+    np.testing.assert_allclose(picks, probs, atol=0.03)
+    # straight-through: with the same noise, the hard sample's gradient is the soft one's
+    c, start = _t(rng.standard_normal((3, 5)), False), rng.standard_normal((3, 5))
+    grads = []
+    for hard in (True, False):
+        dlcore.manual_seed(1)
+        leaf = _t(start)
+        (F.gumbel_softmax(leaf, tau=0.5, hard=hard) * c).sum().backward()
+        grads.append(leaf.grad.numpy())
+    np.testing.assert_allclose(grads[0], grads[1], rtol=1e-12)
+    assert np.abs(grads[0]).max() > 1e-3

@@ -58,12 +58,12 @@ __all__ += [
 ]
 from .layers_more import (  # noqa: E402
     ChannelShuffle, CircularPad1d, CircularPad2d, ConstantPad1d, ConvTranspose1d, InstanceNorm1d, ReflectionPad1d,
-    ReplicationPad1d, RMSNorm, Softmax2d, ZeroPad1d,
+    MultiMarginLoss, ReplicationPad1d, RMSNorm, RReLU, Softmax2d, ZeroPad1d,
 )
 
 __all__ += [
     "ChannelShuffle", "CircularPad1d", "CircularPad2d", "ConstantPad1d", "ConvTranspose1d", "InstanceNorm1d",
-    "ReflectionPad1d", "ReplicationPad1d", "RMSNorm", "Softmax2d", "ZeroPad1d",
+    "MultiMarginLoss", "ReflectionPad1d", "ReplicationPad1d", "RMSNorm", "RReLU", "Softmax2d", "ZeroPad1d",
 ]
 
 # Recurrent layers (recurrent.py).

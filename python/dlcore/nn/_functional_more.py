@@ -27,7 +27,7 @@ __all__ = [
     "gaussian_nll_loss", "glu", "hardshrink", "hinge_embedding_loss", "margin_ranking_loss",
     "multilabel_soft_margin_loss", "pairwise_distance", "poisson_nll_loss", "soft_margin_loss", "softmin",
     "softshrink", "tanhshrink", "threshold", "triplet_margin_loss", "unfold",
-    "channel_shuffle", "conv_transpose1d", "rms_norm",
+    "channel_shuffle", "conv_transpose1d", "rms_norm", "gumbel_softmax", "multi_margin_loss", "rrelu",
 ]
 
 # SELU's constants (Klambauer et al. 2017), as torch writes them
@@ -605,3 +605,71 @@ def channel_shuffle(input, groups):
         raise ValueError(f"channel_shuffle: channels {c} must be divisible by groups {groups}")
     rest = input.shape[2:]
     return input.reshape(input.shape[0], g, c // g, *rest).transpose(1, 2).reshape(input.shape[0], c, *rest)
+
+
+# ---- randomized activations, multi-class margin loss -----------------------------------------------------------
+def _rng():
+    """A generator drawn from dlcore's seeded stream (dlcore.manual_seed reproduces it)."""
+    from ..random import next_seed
+
+    return np.random.default_rng(next_seed())
+
+
+def _constant(array, like):
+    """A NumPy array as a Tensor of like's dtype on like's device (no gradient)."""
+    from .._device import array_like
+
+    return Tensor(array_like(np.asarray(array).astype(like.dtype, copy=False), like._data))
+
+
+def rrelu(input, lower=1.0 / 8, upper=1.0 / 3, training=False, inplace=False):
+    """x where x >= 0, else a x: a ~ U(lower, upper) per element in training, (lower + upper) / 2 in eval."""
+    _check_tensor("rrelu", input)
+    if not 0 <= lower <= upper:
+        raise ValueError(f"rrelu: need 0 <= lower <= upper, got lower={lower}, upper={upper}")
+    slope = _constant(_rng().uniform(lower, upper, input.shape), input) if training else (lower + upper) / 2
+    return _fn.where(input >= 0, input, input * slope)
+
+
+def gumbel_softmax(logits, tau=1.0, hard=False, eps=1e-10, dim=-1):
+    """softmax((logits + g) / tau) with g Gumbel(0, 1) noise; ``hard``: the one-hot of its argmax in the forward
+    pass and the soft sample's gradient (straight-through)."""
+    from .functional import softmax
+
+    _check_tensor("gumbel_softmax", logits)
+    gumbels = _constant(-np.log(_rng().exponential(size=logits.shape)), logits)
+    soft = softmax((logits + gumbels) / tau, dim=dim)
+    if not hard:
+        return soft
+    xp = array_module(soft._data)
+    one_hot = xp.zeros_like(soft._data)
+    xp.put_along_axis(one_hot, xp.expand_dims(soft._data.argmax(axis=dim), dim), 1, axis=dim)
+    return soft + Tensor(one_hot - soft._data)  # value one_hot, gradient soft's
+
+
+def multi_margin_loss(input, target, p=1, margin=1.0, weight=None, reduction="mean"):
+    """sum over classes i != y of w[y] max(0, margin - x[y] + x[i])^p / C: input (N, C) or (C,), target class
+    indices (N,) or ()."""
+    _check_tensor("multi_margin_loss", input)
+    if p not in (1, 2):
+        raise ValueError(f"multi_margin_loss: p must be 1 or 2, got {p}")
+    y = target._data if isinstance(target, Tensor) else np.asarray(target)
+    if y.dtype.kind not in "iu":
+        raise TypeError(f"multi_margin_loss: target must hold integer class indices, got {y.dtype}")
+    x = input if input.ndim == 2 else input.unsqueeze(0)
+    y = y.reshape(-1).astype(np.int64)
+    classes = x.shape[1]
+    if y.shape[0] != x.shape[0] or (y.size and (y.min() < 0 or y.max() >= classes)):
+        raise ValueError(f"multi_margin_loss: target {target.shape if hasattr(target, 'shape') else y.shape} "
+                         f"must hold one class in [0, {classes}) per row of input {input.shape}")
+    picked = x.gather(1, Tensor(y[:, None]))
+    hinge = (margin - picked + x).clamp(min=0)
+    hinge = hinge * hinge if p == 2 else hinge
+    others = np.ones(x.shape, dtype=x.dtype)
+    others[np.arange(len(y)), y] = 0  # the target class itself does not count
+    scale = others / classes
+    if weight is not None:
+        w = weight._data if isinstance(weight, Tensor) else np.asarray(weight)
+        scale = scale * np.asarray(w, dtype=x.dtype)[y][:, None]
+    loss = (hinge * _constant(scale, x)).sum(dim=1)
+    return _reduced(loss if input.ndim == 2 else loss.squeeze(0), reduction, "multi_margin_loss")

@@ -751,3 +751,32 @@ class Softmax2d(Module):
         if input.ndim not in (3, 4):
             raise ValueError(f"Softmax2d: expected (N, C, H, W) or (C, H, W) input, got shape {input.shape}")
         return softmax(input, dim=-3)
+
+
+class RReLU(Module):
+    """Randomized leaky ReLU: negative slopes ~ U(lower, upper) in training, their mean in eval."""
+
+    def __init__(self, lower=1.0 / 8, upper=1.0 / 3, inplace=False):
+        super().__init__()
+        self.lower, self.upper = lower, upper
+
+    def forward(self, input):
+        return F.rrelu(input, self.lower, self.upper, self.training)
+
+    def extra_repr(self):
+        return f"lower={self.lower}, upper={self.upper}"
+
+
+class MultiMarginLoss(_Loss):
+    """Multi-class hinge loss; weight (C,) is a buffer, as torch's."""
+
+    def __init__(self, p=1, margin=1.0, weight=None, size_average=None, reduce=None, reduction="mean"):
+        _no_legacy("MultiMarginLoss", size_average, reduce)
+        super().__init__(reduction)
+        if p not in (1, 2):
+            raise ValueError(f"MultiMarginLoss: p must be 1 or 2, got {p}")
+        self.p, self.margin = p, margin
+        self._register_weight("weight", weight)
+
+    def forward(self, input, target):
+        return F.multi_margin_loss(input, target, self.p, self.margin, self.weight, self.reduction)
