@@ -346,3 +346,40 @@ def test_rrelu_and_gumbel_softmax(rng):
         grads.append(leaf.grad.numpy())
     np.testing.assert_allclose(grads[0], grads[1], rtol=1e-12)
     assert np.abs(grads[0]).max() > 1e-3
+
+
+def test_embedding_bag_against_reference(rng):
+    bag = nn.EmbeddingBag(10, 3, mode="sum", padding_idx=4, dtype=np.float64)
+    assert list(bag.state_dict()) == ["weight"] and not bag.weight.numpy()[4].any()
+    w = rng.standard_normal((10, 3))
+    bag.weight._data[...] = w
+    flat, offsets = np.array([1, 4, 7, 7, 2, 9, 0, 4, 3]), np.array([0, 2, 2, 6])  # bag 1 is empty
+    bags = [flat[0:2], flat[2:2], flat[2:6], flat[6:]]
+    kept = [b[b != 4] for b in bags]  # padding_idx members are left out, of the count too
+    reduce = {"sum": lambda r: r.sum(0), "mean": lambda r: r.mean(0), "max": lambda r: r.max(0)}
+    for mode, fn in reduce.items():
+        bag.mode = mode
+        want = np.stack([fn(w[k]) if len(k) else np.zeros(3) for k in kept])
+        np.testing.assert_allclose(bag(dlcore.tensor(flat), dlcore.tensor(offsets)).numpy(), want, rtol=1e-12)
+        last = F.embedding_bag(dlcore.tensor(flat), bag.weight, np.append(offsets, 9), mode=mode,
+                               include_last_offset=True, padding_idx=4)
+        np.testing.assert_allclose(last.numpy(), want, rtol=1e-12)
+    rows = rng.integers(0, 10, (3, 4))  # 2-D input: a bag per row
+    np.testing.assert_allclose(F.embedding_bag(dlcore.tensor(rows), _t(w), mode="mean").numpy(), w[rows].mean(1),
+                               rtol=1e-12)
+    psw = rng.standard_normal(9)
+    got = F.embedding_bag(dlcore.tensor(flat), _t(w), dlcore.tensor(offsets), mode="sum",
+                          per_sample_weights=_t(psw)).numpy()
+    want = np.stack([(w[flat[s:e]] * psw[s:e, None]).sum(0) for s, e in ((0, 2), (2, 2), (2, 6), (6, 9))])
+    np.testing.assert_allclose(got, want, rtol=1e-12)
+    for mode in ("sum", "mean", "max"):
+        gradcheck(lambda t, mode=mode: F.embedding_bag(dlcore.tensor(flat), t, dlcore.tensor(offsets), mode=mode),
+                  [_t(w)])
+    gradcheck(lambda t, s: F.embedding_bag(dlcore.tensor(flat), t, dlcore.tensor(offsets), mode="sum",
+                                           per_sample_weights=s), [_t(w), _t(psw)])
+    with pytest.raises(ValueError, match="needs offsets"):
+        F.embedding_bag(dlcore.tensor(flat), _t(w))
+    with pytest.raises(ValueError, match="per_sample_weights needs mode='sum'"):
+        F.embedding_bag(dlcore.tensor(rows), _t(w), per_sample_weights=_t(np.ones((3, 4))))
+    with pytest.raises(ValueError, match="offsets must start at 0"):
+        F.embedding_bag(dlcore.tensor(flat), _t(w), dlcore.tensor(np.array([1, 3])))

@@ -57,12 +57,13 @@ __all__ += [
     "TripletMarginLoss", "Unfold", "UpsamplingBilinear2d", "UpsamplingNearest2d",
 ]
 from .layers_more import (  # noqa: E402
-    ChannelShuffle, CircularPad1d, CircularPad2d, ConstantPad1d, ConvTranspose1d, InstanceNorm1d, ReflectionPad1d,
-    MultiMarginLoss, ReplicationPad1d, RMSNorm, RReLU, Softmax2d, ZeroPad1d,
+    ChannelShuffle, CircularPad1d, CircularPad2d, ConstantPad1d, ConvTranspose1d, EmbeddingBag, InstanceNorm1d,
+    ReflectionPad1d, MultiMarginLoss, ReplicationPad1d, RMSNorm, RReLU, Softmax2d, ZeroPad1d,
 )
 
 __all__ += [
-    "ChannelShuffle", "CircularPad1d", "CircularPad2d", "ConstantPad1d", "ConvTranspose1d", "InstanceNorm1d",
+    "ChannelShuffle", "CircularPad1d", "CircularPad2d", "ConstantPad1d", "ConvTranspose1d", "EmbeddingBag",
+    "InstanceNorm1d",
     "MultiMarginLoss", "ReflectionPad1d", "ReplicationPad1d", "RMSNorm", "RReLU", "Softmax2d", "ZeroPad1d",
 ]
 

@@ -28,6 +28,7 @@ __all__ = [
     "multilabel_soft_margin_loss", "pairwise_distance", "poisson_nll_loss", "soft_margin_loss", "softmin",
     "softshrink", "tanhshrink", "threshold", "triplet_margin_loss", "unfold",
     "channel_shuffle", "conv_transpose1d", "rms_norm", "gumbel_softmax", "multi_margin_loss", "rrelu",
+    "embedding_bag",
 ]
 
 # SELU's constants (Klambauer et al. 2017), as torch writes them
@@ -673,3 +674,84 @@ def multi_margin_loss(input, target, p=1, margin=1.0, weight=None, reduction="me
         scale = scale * np.asarray(w, dtype=x.dtype)[y][:, None]
     loss = (hinge * _constant(scale, x)).sum(dim=1)
     return _reduced(loss if input.ndim == 2 else loss.squeeze(0), reduction, "multi_margin_loss")
+
+
+# ---- embedding bags -------------------------------------------------------------------------------------------
+def _bags(idx, offsets, include_last_offset, padding_idx):
+    """(B, longest) indices of each bag's members (0 where a bag is shorter) and a bool mask of the real
+    members (padding_idx ones excluded), from 2-D input or 1-D input with bag start offsets."""
+    if idx.ndim == 2:
+        if offsets is not None:
+            raise ValueError("embedding_bag: offsets must be None for 2-D input (each row is a bag)")
+        members = idx
+        valid = np.ones(idx.shape, dtype=bool)
+    else:
+        if offsets is None:
+            raise ValueError("embedding_bag: 1-D input needs offsets (the start of each bag)")
+        starts = np.asarray(offsets._data if isinstance(offsets, Tensor) else offsets).astype(np.int64).reshape(-1)
+        ends = np.append(starts[1:], idx.shape[0]) if not include_last_offset else starts[1:]
+        starts = starts if not include_last_offset else starts[:-1]
+        if len(starts) and (starts[0] != 0 or (np.diff(starts) < 0).any() or ends[-1] > idx.shape[0]):
+            raise ValueError(f"embedding_bag: offsets must start at 0, not decrease and stay within the input's "
+                             f"{idx.shape[0]} indices, got {starts.tolist()}")
+        lengths = ends - starts
+        longest = int(lengths.max()) if len(lengths) else 0
+        slots = starts[:, None] + np.arange(longest)[None, :]
+        valid = np.arange(longest)[None, :] < lengths[:, None]
+        members = np.where(valid, idx[np.minimum(slots, max(idx.shape[0] - 1, 0))] if idx.size else 0, 0)
+    if padding_idx is not None:
+        valid = valid & (members != padding_idx)
+    return members, valid
+
+
+def embedding_bag(input, weight, offsets=None, max_norm=None, norm_type=2, scale_grad_by_freq=False, mode="mean",
+                  sparse=False, per_sample_weights=None, include_last_offset=False, padding_idx=None):
+    """Sums, means or maxima of bags of embeddings: (B, N) input (a bag per row) or 1-D input cut at offsets
+    -> (B, embedding_dim). ``per_sample_weights`` (input's shape) scale each member (mode "sum" only); members
+    equal to padding_idx are left out (of the count too); an empty bag gives zeros."""
+    _check_tensor("embedding_bag", weight)
+    if mode not in ("sum", "mean", "max"):
+        raise ValueError(f"embedding_bag: mode must be 'sum', 'mean' or 'max', got {mode!r}")
+    if per_sample_weights is not None and mode != "sum":
+        raise ValueError(f"embedding_bag: per_sample_weights needs mode='sum', got mode={mode!r}")
+    if scale_grad_by_freq or sparse:
+        raise ValueError("embedding_bag: scale_grad_by_freq and sparse are not supported")
+    idx = input._data if isinstance(input, Tensor) else np.asarray(input)
+    if idx.ndim not in (1, 2):
+        raise ValueError(f"embedding_bag: input must be 1-D (with offsets) or 2-D (bags as rows), got {idx.shape}")
+    if padding_idx is not None:
+        padding_idx = int(padding_idx) % weight.shape[0]
+    if max_norm is not None and idx.size:
+        _check_indices(idx, weight.shape[0])
+        _renorm_rows(weight, idx, float(max_norm), float(norm_type))
+    members, valid = _bags(idx, offsets, include_last_offset, padding_idx)
+    rows = embedding(Tensor(members), weight)  # (B, longest, D)
+    if mode == "max":
+        best = rows.masked_fill(Tensor(~valid[..., None]), float("-inf")).amax(dim=1)
+        return _fn.where(Tensor(valid.any(axis=1)[:, None]), best, 0.0)  # an empty bag: zeros, as torch
+    scale = valid.astype(weight.dtype)
+    if mode == "mean":
+        scale = scale / np.maximum(valid.sum(axis=1, keepdims=True), 1)
+    scale = _constant(scale[..., None], weight)
+    if per_sample_weights is not None:
+        w = per_sample_weights if isinstance(per_sample_weights, Tensor) else _constant(per_sample_weights, weight)
+        if w.shape != idx.shape:
+            raise ValueError(f"embedding_bag: per_sample_weights of shape {w.shape}, expected input's {idx.shape}")
+        scale = scale * _bag_weights(w, idx, offsets, include_last_offset, members.shape).unsqueeze(-1)
+    return (rows * scale).sum(dim=1)
+
+
+def _check_indices(idx, n):
+    if idx.dtype.kind not in "iu":
+        raise TypeError(f"embedding_bag: indices must be integers, got dtype {idx.dtype}")
+    if int(idx.min()) < 0 or int(idx.max()) >= n:
+        raise IndexError(f"embedding_bag: index out of range [0, {n}): got values in [{int(idx.min())}, "
+                         f"{int(idx.max())}]")
+
+
+def _bag_weights(w, idx, offsets, include_last_offset, shape):
+    """per_sample_weights laid out as the bags (B, longest), 0 in the empty slots (recorded: w may train)."""
+    if idx.ndim == 2:
+        return w
+    positions, valid = _bags(np.arange(idx.shape[0]), offsets, include_last_offset, None)
+    return w[positions] * _constant(valid, w)
