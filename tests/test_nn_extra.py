@@ -383,3 +383,51 @@ def test_embedding_bag_against_reference(rng):
         F.embedding_bag(dlcore.tensor(rows), _t(w), per_sample_weights=_t(np.ones((3, 4))))
     with pytest.raises(ValueError, match="offsets must start at 0"):
         F.embedding_bag(dlcore.tensor(flat), _t(w), dlcore.tensor(np.array([1, 3])))
+
+
+def test_pdist_multilabel_margin_triplet_with_distance(rng):
+    x = rng.standard_normal((5, 4))
+    i, j = np.triu_indices(5, k=1)
+    for p in (1.0, 2.0, 3.0):
+        np.testing.assert_allclose(F.pdist(_t(x), p).numpy(), (np.abs(x[i] - x[j]) ** p).sum(-1) ** (1 / p),
+                                   rtol=1e-12)
+        gradcheck(lambda a, p=p: F.pdist(a, p), [_t(x)])
+    y = np.array([[3, 0, -1, 1], [1, 2, 3, -1], [0, 1, 2, 3], [-1, 0, 0, 0], [2, -1, 1, 1]])
+    want = []
+    for row, labels in zip(x, y):
+        chosen = set(labels[:list(labels).index(-1)] if -1 in labels else labels)  # the classes before -1
+        others = [c for c in range(4) if c not in chosen]
+        want.append(sum(max(0, 1 - (row[t] - row[o])) for t in chosen for o in others) / 4)
+    loss = nn.MultiLabelMarginLoss(reduction="none")
+    np.testing.assert_allclose(loss(_t(x), dlcore.tensor(y)).numpy(), want, rtol=1e-12)
+    np.testing.assert_allclose(F.multilabel_margin_loss(_t(x[1]), dlcore.tensor(y[1])).numpy(), want[1], rtol=1e-12)
+    gradcheck(lambda a: F.multilabel_margin_loss(a, dlcore.tensor(y)), [_t(x)])
+    with pytest.raises(ValueError, match="integer class indices"):
+        F.multilabel_margin_loss(_t(x), dlcore.tensor(y[:, :2]))
+    a1, a2, a3 = (rng.standard_normal((4, 5)) for _ in range(3))
+
+    def cosine_distance(u, v):
+        return 1 - F.cosine_similarity(u, v)
+
+    cos = lambda u, v: 1 - (u * v).sum(-1) / np.linalg.norm(u, axis=-1) / np.linalg.norm(v, axis=-1)  # noqa: E731
+    want = np.maximum(0, 0.5 + cos(a1, a2) - np.minimum(cos(a1, a3), cos(a2, a3))).mean()
+    loss = nn.TripletMarginWithDistanceLoss(distance_function=cosine_distance, margin=0.5, swap=True)
+    np.testing.assert_allclose(loss(_t(a1), _t(a2), _t(a3)).numpy(), want, rtol=1e-12)
+    default = F.triplet_margin_with_distance_loss(_t(a1), _t(a2), _t(a3)).numpy()
+    np.testing.assert_allclose(default, F.triplet_margin_loss(_t(a1), _t(a2), _t(a3)).numpy(), rtol=1e-12)
+    gradcheck(lambda u, v, w: loss(u, v, w), [_t(a1), _t(a2), _t(a3)])
+
+
+def test_alpha_dropout_keeps_zero_mean_unit_variance(rng):
+    dlcore.manual_seed(0)
+    x = rng.standard_normal(100000)
+    drop = nn.AlphaDropout(0.3)
+    y = drop(_t(x)).numpy()
+    assert abs(y.mean()) < 0.02 and abs(y.std() - 1) < 0.02
+    alpha = 1.7580993408473766  # SELU's scale * alpha
+    a = 1 / np.sqrt((alpha ** 2 * 0.3 + 1) * 0.7)
+    dropped = np.isclose(y, -alpha * a + alpha * a * 0.3)  # every dropped unit takes this one value, as torch's
+    assert abs(dropped.mean() - 0.3) < 0.01
+    np.testing.assert_allclose(y[~dropped], a * x[~dropped] + alpha * a * 0.3, rtol=1e-12)
+    drop.eval()
+    np.testing.assert_array_equal(drop(_t(x)).numpy(), x)

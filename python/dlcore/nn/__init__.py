@@ -57,14 +57,15 @@ __all__ += [
     "TripletMarginLoss", "Unfold", "UpsamplingBilinear2d", "UpsamplingNearest2d",
 ]
 from .layers_more import (  # noqa: E402
-    ChannelShuffle, CircularPad1d, CircularPad2d, ConstantPad1d, ConvTranspose1d, EmbeddingBag, InstanceNorm1d,
-    ReflectionPad1d, MultiMarginLoss, ReplicationPad1d, RMSNorm, RReLU, Softmax2d, ZeroPad1d,
+    AlphaDropout, ChannelShuffle, CircularPad1d, CircularPad2d, ConstantPad1d, ConvTranspose1d, EmbeddingBag,
+    InstanceNorm1d, MultiLabelMarginLoss, MultiMarginLoss, ReflectionPad1d, ReplicationPad1d, RMSNorm, RReLU,
+    Softmax2d, TripletMarginWithDistanceLoss, ZeroPad1d,
 )
 
 __all__ += [
-    "ChannelShuffle", "CircularPad1d", "CircularPad2d", "ConstantPad1d", "ConvTranspose1d", "EmbeddingBag",
-    "InstanceNorm1d",
-    "MultiMarginLoss", "ReflectionPad1d", "ReplicationPad1d", "RMSNorm", "RReLU", "Softmax2d", "ZeroPad1d",
+    "AlphaDropout", "ChannelShuffle", "CircularPad1d", "CircularPad2d", "ConstantPad1d", "ConvTranspose1d",
+    "EmbeddingBag", "InstanceNorm1d", "MultiLabelMarginLoss", "MultiMarginLoss", "ReflectionPad1d",
+    "ReplicationPad1d", "RMSNorm", "RReLU", "Softmax2d", "TripletMarginWithDistanceLoss", "ZeroPad1d",
 ]
 
 # Recurrent layers (recurrent.py).

@@ -28,7 +28,7 @@ __all__ = [
     "multilabel_soft_margin_loss", "pairwise_distance", "poisson_nll_loss", "soft_margin_loss", "softmin",
     "softshrink", "tanhshrink", "threshold", "triplet_margin_loss", "unfold",
     "channel_shuffle", "conv_transpose1d", "rms_norm", "gumbel_softmax", "multi_margin_loss", "rrelu",
-    "embedding_bag",
+    "embedding_bag", "alpha_dropout", "multilabel_margin_loss", "pdist", "triplet_margin_with_distance_loss",
 ]
 
 # SELU's constants (Klambauer et al. 2017), as torch writes them
@@ -755,3 +755,72 @@ def _bag_weights(w, idx, offsets, include_last_offset, shape):
         return w
     positions, valid = _bags(np.arange(idx.shape[0]), offsets, include_last_offset, None)
     return w[positions] * _constant(valid, w)
+
+
+# ---- more distances, losses and dropout -------------------------------------------------------------------------
+def pdist(input, p=2.0):
+    """||x_i - x_j||_p for every row pair i < j of (N, M) input, in row order: (N (N - 1) / 2,)."""
+    _check_tensor("pdist", input)
+    if input.ndim != 2:
+        raise ValueError(f"pdist expects (N, M) input, got shape {input.shape}")
+    first, second = np.triu_indices(input.shape[0], k=1)
+    return _norm(input[first] - input[second], -1, p).squeeze(-1)
+
+
+def triplet_margin_with_distance_loss(anchor, positive, negative, *, distance_function=None, margin=1.0,
+                                      swap=False, reduction="mean"):
+    """max(0, margin + d(a, p) - d(a, n)) with d any callable (default pairwise_distance); ``swap`` uses
+    min(d(a, n), d(p, n))."""
+    for name, t in (("anchor", anchor), ("positive", positive), ("negative", negative)):
+        if not isinstance(t, Tensor):
+            raise TypeError(f"triplet_margin_with_distance_loss: {name} must be a dlcore.Tensor, got "
+                            f"{type(t).__name__}")
+    if margin <= 0:
+        raise ValueError(f"triplet_margin_with_distance_loss: margin must be > 0, got {margin}")
+    distance = pairwise_distance if distance_function is None else distance_function
+    d_pos, d_neg = distance(anchor, positive), distance(anchor, negative)
+    if swap:
+        d_neg = _fn.minimum(d_neg, distance(positive, negative))
+    return _reduced((margin + d_pos - d_neg).clamp(min=0), reduction, "triplet_margin_with_distance_loss")
+
+
+def multilabel_margin_loss(input, target, reduction="mean"):
+    """sum over target classes j and other classes i of max(0, 1 - (x[j] - x[i])) / C; target (N, C) holds
+    each sample's classes first, ended by -1 (torch's layout)."""
+    _check_tensor("multilabel_margin_loss", input)
+    y = target._data if isinstance(target, Tensor) else np.asarray(target)
+    if y.dtype.kind not in "iu" or y.shape != tuple(input.shape):
+        raise ValueError(f"multilabel_margin_loss: target must be integer class indices of input's shape "
+                         f"{input.shape}, got {y.dtype} {y.shape}")
+    x = input if input.ndim == 2 else input.unsqueeze(0)
+    y = y.reshape(x.shape)
+    classes = x.shape[1]
+    # each sample's classes are the entries before its first -1
+    listed = np.cumprod(y >= 0, axis=1).astype(bool)
+    is_target = np.zeros(x.shape, dtype=bool)
+    rows, cols = np.nonzero(listed)
+    is_target[rows, y[rows, cols]] = True
+    pairs = is_target[:, :, None] & ~is_target[:, None, :]  # (N, target j, other i)
+    hinge = (1 - x.unsqueeze(2) + x.unsqueeze(1)).clamp(min=0)
+    loss = (hinge * _constant(pairs / classes, x)).sum(dim=(1, 2))
+    return _reduced(loss if input.ndim == 2 else loss.squeeze(0), reduction, "multilabel_margin_loss")
+
+
+# SELU's negative saturation value, -scale * alpha: alpha dropout sets dropped units to it
+_ALPHA_PRIME = -_SELU_SCALE * _SELU_ALPHA
+
+
+def alpha_dropout(input, p=0.5, training=False, inplace=False):
+    """Dropout for SELU networks: dropped units set to SELU's saturation value, then an affine map that keeps
+    zero mean and unit variance (Klambauer et al. 2017); identity in eval."""
+    _check_tensor("alpha_dropout", input)
+    if not 0 <= p <= 1:
+        raise ValueError(f"alpha_dropout: probability must be in [0, 1], got {p}")
+    if not training or p == 0:
+        return input
+    if p == 1:
+        return input * 0.0
+    keep = _rng().random(input.shape) >= p
+    a = ((1 - p) * (1 + p * _ALPHA_PRIME ** 2)) ** -0.5
+    b = -a * _ALPHA_PRIME * p
+    return input * _constant(keep * a, input) + _constant(np.where(keep, 0.0, a * _ALPHA_PRIME) + b, input)
