@@ -431,3 +431,24 @@ def test_alpha_dropout_keeps_zero_mean_unit_variance(rng):
     np.testing.assert_allclose(y[~dropped], a * x[~dropped] + alpha * a * 0.3, rtol=1e-12)
     drop.eval()
     np.testing.assert_array_equal(drop(_t(x)).numpy(), x)
+
+
+def test_max_pool1d_indices_and_lp_pools(rng):
+    x = rng.standard_normal((2, 3, 11))
+    out, idx = nn.MaxPool1d(3, stride=2, padding=1, return_indices=True)(_t(x))
+    padded = np.pad(x, ((0, 0), (0, 0), (1, 1)), constant_values=-np.inf)
+    windows = np.stack([padded[..., 2 * i:2 * i + 3] for i in range(6)], axis=2)  # (N, C, 6, 3)
+    np.testing.assert_array_equal(out.numpy(), windows.max(-1))
+    np.testing.assert_array_equal(idx.numpy(), windows.argmax(-1) + 2 * np.arange(6) - 1)  # positions in x
+    assert idx.dtype == np.int64
+    unbatched, idx1 = F.max_pool1d(_t(x[0]), 3, 2, 1, return_indices=True)
+    np.testing.assert_array_equal(idx1.numpy(), idx.numpy()[0])
+    pos = np.abs(x) + 0.1
+    for p in (1.0, 2.0, 3.0):
+        want = np.stack([(pos[..., 3 * i:3 * i + 3] ** p).sum(-1) for i in range(3)], -1) ** (1 / p)
+        np.testing.assert_allclose(nn.LPPool1d(p, 3)(_t(pos)).numpy(), want, rtol=1e-12)
+        gradcheck(lambda a, p=p: F.lp_pool1d(a, p, 3), [_t(pos)])
+    img = np.abs(rng.standard_normal((1, 2, 4, 6))) + 0.1
+    want = np.sqrt((img.reshape(1, 2, 2, 2, 2, 3) ** 2).sum(axis=(3, 5)))
+    np.testing.assert_allclose(nn.LPPool2d(2, (2, 3))(_t(img)).numpy(), want, rtol=1e-12)
+    gradcheck(lambda a: F.lp_pool2d(a, 3, 2), [_t(img)])

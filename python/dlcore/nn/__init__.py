@@ -58,14 +58,15 @@ __all__ += [
 ]
 from .layers_more import (  # noqa: E402
     AlphaDropout, ChannelShuffle, CircularPad1d, CircularPad2d, ConstantPad1d, ConvTranspose1d, EmbeddingBag,
-    InstanceNorm1d, MultiLabelMarginLoss, MultiMarginLoss, ReflectionPad1d, ReplicationPad1d, RMSNorm, RReLU,
-    Softmax2d, TripletMarginWithDistanceLoss, ZeroPad1d,
+    InstanceNorm1d, LPPool1d, LPPool2d, MultiLabelMarginLoss, MultiMarginLoss, ReflectionPad1d, ReplicationPad1d,
+    RMSNorm, RReLU, Softmax2d, TripletMarginWithDistanceLoss, ZeroPad1d,
 )
 
 __all__ += [
     "AlphaDropout", "ChannelShuffle", "CircularPad1d", "CircularPad2d", "ConstantPad1d", "ConvTranspose1d",
-    "EmbeddingBag", "InstanceNorm1d", "MultiLabelMarginLoss", "MultiMarginLoss", "ReflectionPad1d",
-    "ReplicationPad1d", "RMSNorm", "RReLU", "Softmax2d", "TripletMarginWithDistanceLoss", "ZeroPad1d",
+    "EmbeddingBag", "InstanceNorm1d", "LPPool1d", "LPPool2d", "MultiLabelMarginLoss", "MultiMarginLoss",
+    "ReflectionPad1d", "ReplicationPad1d", "RMSNorm", "RReLU", "Softmax2d", "TripletMarginWithDistanceLoss",
+    "ZeroPad1d",
 ]
 
 # Recurrent layers (recurrent.py).

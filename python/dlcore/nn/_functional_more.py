@@ -28,7 +28,8 @@ __all__ = [
     "multilabel_soft_margin_loss", "pairwise_distance", "poisson_nll_loss", "soft_margin_loss", "softmin",
     "softshrink", "tanhshrink", "threshold", "triplet_margin_loss", "unfold",
     "channel_shuffle", "conv_transpose1d", "rms_norm", "gumbel_softmax", "multi_margin_loss", "rrelu",
-    "embedding_bag", "alpha_dropout", "multilabel_margin_loss", "pdist", "triplet_margin_with_distance_loss",
+    "embedding_bag", "lp_pool1d", "lp_pool2d", "alpha_dropout", "multilabel_margin_loss", "pdist",
+    "triplet_margin_with_distance_loss",
 ]
 
 # SELU's constants (Klambauer et al. 2017), as torch writes them
@@ -248,13 +249,34 @@ def max_pool1d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode
     """Max over windows of kernel_size along the last axis (stride defaults to kernel_size)."""
     from .functional import max_pool2d
 
-    if return_indices:
-        raise ValueError("max_pool1d: return_indices=True is not supported")
     k = _single(kernel_size, "max_pool1d: kernel_size")
     s = k if stride is None else _single(stride, "max_pool1d: stride")
     p = _single(padding, "max_pool1d: padding")
     d = _single(dilation, "max_pool1d: dilation")
-    return _as_2d("max_pool1d", input, lambda x: max_pool2d(x, (1, k), (1, s), (0, p), (1, d), ceil_mode))
+    if not return_indices:
+        return _as_2d("max_pool1d", input, lambda x: max_pool2d(x, (1, k), (1, s), (0, p), (1, d), ceil_mode))
+    _check_1d("max_pool1d", input)
+    x = input.unsqueeze(2) if input.ndim == 3 else input.unsqueeze(0).unsqueeze(2)
+    out, indices = max_pool2d(x, (1, k), (1, s), (0, p), (1, d), ceil_mode, True)  # offset h*W+w is w here
+    out, indices = out.squeeze(2), Tensor(indices._data.astype(np.int64)).squeeze(2)  # torch's int64
+    return (out, indices) if input.ndim == 3 else (out.squeeze(0), indices.squeeze(0))
+
+
+def lp_pool1d(input, norm_type, kernel_size, stride=None, ceil_mode=False):
+    """(sum of x^p over each window)^(1/p) along the last axis (torch's: no padding)."""
+    k = _single(kernel_size, "lp_pool1d: kernel_size")
+    out = avg_pool1d(input ** norm_type, k, stride, 0, ceil_mode) * k
+    return out ** (1.0 / norm_type)
+
+
+def lp_pool2d(input, norm_type, kernel_size, stride=None, ceil_mode=False):
+    """(sum of x^p over each kernel_size window)^(1/p) (torch's: no padding)."""
+    from .functional import avg_pool2d
+
+    _check_tensor("lp_pool2d", input)
+    kh, kw = _pair(kernel_size, "lp_pool2d: kernel_size")
+    out = avg_pool2d(input ** norm_type, (kh, kw), stride, 0, ceil_mode) * (kh * kw)
+    return out ** (1.0 / norm_type)
 
 
 def avg_pool1d(input, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True):
