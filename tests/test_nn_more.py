@@ -275,7 +275,43 @@ def test_cells_unbatched_and_errors(rng):
     with pytest.raises(TypeError, match="tuple"):
         nn.LSTM(3, 2)(dlcore.randn(4, 2, 3), dlcore.randn(1, 2, 2))
     with pytest.raises(ValueError, match="proj_size"):
-        nn.LSTM(3, 2, proj_size=1)
+        nn.LSTM(3, 2, proj_size=2)  # must be below hidden_size, as torch
+
+
+def test_lstm_proj_size_against_the_equations(rng):
+    model = nn.LSTM(4, 5, num_layers=2, proj_size=3, bidirectional=True, dtype=np.float64)
+    assert [n for n, _ in model.named_parameters()][:5] == ["weight_ih_l0", "weight_hh_l0", "bias_ih_l0",
+                                                            "bias_hh_l0", "weight_hr_l0"]  # torch's order
+    assert model.weight_hh_l0.shape == (20, 3) and model.weight_hr_l1_reverse.shape == (3, 5)
+    assert model.weight_ih_l1.shape == (20, 6)  # the next layer sees both directions' projections
+    x = rng.standard_normal((6, 2, 4))
+    h0, c0 = rng.standard_normal((4, 2, 3)), rng.standard_normal((4, 2, 5))
+    out, (h_n, c_n) = model(_t(x, False), (_t(h0, False), _t(c0, False)))
+    params = {k: v.numpy() for k, v in model.state_dict().items()}
+    inp, hs, cs = x, [], []
+    for layer in range(2):
+        outs = []
+        for d, suffix in enumerate(("", "_reverse")):
+            p = [params[f"{k}_l{layer}{suffix}"] for k in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")]
+            h, c = h0[2 * layer + d], c0[2 * layer + d]
+            ys = [None] * 6
+            for t in (reversed(range(6)) if d else range(6)):
+                g = inp[t] @ p[0].T + p[2] + h @ p[1].T + p[3]
+                i, f, cand, o = _sig(g[:, :5]), _sig(g[:, 5:10]), np.tanh(g[:, 10:15]), _sig(g[:, 15:])
+                c = f * c + i * cand
+                h = (o * np.tanh(c)) @ params[f"weight_hr_l{layer}{suffix}"].T
+                ys[t] = h
+            outs.append(np.stack(ys))
+            hs.append(h)
+            cs.append(c)
+        inp = np.concatenate(outs, axis=2)
+    np.testing.assert_allclose(out.numpy(), inp, rtol=1e-12, atol=1e-13)
+    np.testing.assert_allclose(h_n.numpy(), np.stack(hs), rtol=1e-12, atol=1e-13)
+    np.testing.assert_allclose(c_n.numpy(), np.stack(cs), rtol=1e-12, atol=1e-13)
+    small = nn.LSTM(2, 3, proj_size=2, dtype=np.float64)
+    gradcheck(lambda a: small(a)[0], [_t(rng.standard_normal((3, 2, 2)))])
+    with pytest.raises(ValueError, match="cell state of shape"):
+        small(_t(x[:, :, :2]), (_t(np.zeros((1, 2, 2))), _t(np.zeros((1, 2, 2)))))
 
 
 def test_lstm_learns_a_sequence_task(rng):
@@ -318,3 +354,28 @@ def test_recurrent_float32_on_the_gemm_kernels_matches_float64(mode, rng):
         outs.append((y.numpy(), first, model.weight_hh_l1_reverse.grad.numpy()))
     for a, b in zip(*outs):
         np.testing.assert_allclose(b, a, rtol=1e-4, atol=1e-5 * np.abs(a).max())
+
+
+class _TorchLikeTensor:
+    """What torch's state_dict holds: .shape, a dtype that is not NumPy's, detach/cpu, __array__."""
+
+    def __init__(self, array):
+        self._array, self.shape, self.dtype = array, array.shape, "torch.float32"
+
+    def detach(self):
+        return self
+
+    def cpu(self):
+        return self
+
+    def __array__(self, dtype=None, copy=None):
+        return self._array
+
+
+def test_load_state_dict_takes_torch_tensors(rng):
+    lstm = nn.LSTM(3, 4)
+    weights = {k: rng.standard_normal(v.shape).astype(np.float32) for k, v in lstm.state_dict().items()}
+    lstm.load_state_dict({k: _TorchLikeTensor(v) for k, v in weights.items()})
+    np.testing.assert_array_equal(lstm.weight_hh_l0.numpy(), weights["weight_hh_l0"])
+    with pytest.raises(ValueError, match="has shape"):
+        lstm.load_state_dict({k: _TorchLikeTensor(v[:1]) for k, v in weights.items()})

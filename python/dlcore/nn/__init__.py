@@ -41,12 +41,44 @@ __all__ += [
     "Softsign", "Unflatten", "ZeroPad2d",
 ]
 
+# Added later (layers_more.py): activations, 1-D adaptive pooling, Dropout1d, resizing aliases, im2col,
+# Bilinear, PairwiseDistance, margin / embedding / NLL losses.
+from .layers_more import (  # noqa: E402
+    GLU, AdaptiveAvgPool1d, AdaptiveMaxPool1d, Bilinear, CosineEmbeddingLoss, Dropout1d, Fold, GaussianNLLLoss,
+    Hardshrink, HingeEmbeddingLoss, MarginRankingLoss, MultiLabelSoftMarginLoss, PairwiseDistance, PoissonNLLLoss,
+    Softmin, SoftMarginLoss, Softshrink, Tanhshrink, Threshold, TripletMarginLoss, Unfold, UpsamplingBilinear2d,
+    UpsamplingNearest2d,
+)
+
+__all__ += [
+    "AdaptiveAvgPool1d", "AdaptiveMaxPool1d", "Bilinear", "CosineEmbeddingLoss", "Dropout1d", "Fold",
+    "GaussianNLLLoss", "GLU", "Hardshrink", "HingeEmbeddingLoss", "MarginRankingLoss", "MultiLabelSoftMarginLoss",
+    "PairwiseDistance", "PoissonNLLLoss", "Softmin", "SoftMarginLoss", "Softshrink", "Tanhshrink", "Threshold",
+    "TripletMarginLoss", "Unfold", "UpsamplingBilinear2d", "UpsamplingNearest2d",
+]
+from .layers_more import (  # noqa: E402
+    AlphaDropout, ChannelShuffle, CircularPad1d, CircularPad2d, ConstantPad1d, ConvTranspose1d, EmbeddingBag,
+    InstanceNorm1d, LPPool1d, LPPool2d, MultiLabelMarginLoss, MultiMarginLoss, ReflectionPad1d, ReplicationPad1d,
+    RMSNorm, RReLU, Softmax2d, TripletMarginWithDistanceLoss, ZeroPad1d,
+)
+
+__all__ += [
+    "AlphaDropout", "ChannelShuffle", "CircularPad1d", "CircularPad2d", "ConstantPad1d", "ConvTranspose1d",
+    "EmbeddingBag", "InstanceNorm1d", "LPPool1d", "LPPool2d", "MultiLabelMarginLoss", "MultiMarginLoss",
+    "ReflectionPad1d", "ReplicationPad1d", "RMSNorm", "RReLU", "Softmax2d", "TripletMarginWithDistanceLoss",
+    "ZeroPad1d",
+]
+
 # Recurrent layers (recurrent.py).
 from .recurrent import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNCell  # noqa: E402
 
 __all__ += ["GRU", "GRUCell", "LSTM", "LSTMCell", "RNN", "RNNCell"]
 
 # Attention and the Transformer encoder (transformer.py).
-from .transformer import MultiheadAttention, TransformerEncoder, TransformerEncoderLayer  # noqa: E402
+from .transformer import (  # noqa: E402
+    MultiheadAttention, Transformer, TransformerDecoder, TransformerDecoderLayer, TransformerEncoder,
+    TransformerEncoderLayer,
+)
 
-__all__ += ["MultiheadAttention", "TransformerEncoder", "TransformerEncoderLayer"]
+__all__ += ["MultiheadAttention", "Transformer", "TransformerDecoder", "TransformerDecoderLayer",
+            "TransformerEncoder", "TransformerEncoderLayer"]

@@ -443,6 +443,13 @@ from ._functional_more import (  # noqa: E402, F401  (re-exported through __all_
     logsigmoid, max_pool1d, mish, normalize, pixel_shuffle, pixel_unshuffle, relu6, selu, smooth_l1_loss, softplus,
     softsign,
 )
+from ._functional_more import (  # noqa: E402, F401  (added later; re-exported through __all__)
+    adaptive_avg_pool1d, adaptive_max_pool1d, bilinear, cosine_embedding_loss, dropout1d, fold, gaussian_nll_loss,
+    glu, hardshrink, hinge_embedding_loss, margin_ranking_loss, multilabel_soft_margin_loss, pairwise_distance,
+    poisson_nll_loss, soft_margin_loss, softmin, softshrink, tanhshrink, threshold, triplet_margin_loss, unfold,
+    channel_shuffle, conv_transpose1d, embedding_bag, gumbel_softmax, multi_margin_loss, rms_norm, rrelu,
+    alpha_dropout, lp_pool1d, lp_pool2d, multilabel_margin_loss, pdist, triplet_margin_with_distance_loss,
+)
 from ._functional_more import __all__ as _more_all  # noqa: E402
 from .transformer import scaled_dot_product_attention  # noqa: E402, F401  (re-exported through __all__)
 

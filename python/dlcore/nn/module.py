@@ -19,6 +19,13 @@ class Parameter(Tensor):
         return "Parameter containing:\n" + super().__repr__()
 
 
+def _host_array(value):
+    """A NumPy array of a value without a NumPy dtype: a torch tensor (detached, on the CPU) or a list."""
+    if hasattr(value, "detach") and hasattr(value, "cpu"):
+        value = value.detach().cpu()
+    return np.asarray(value)
+
+
 #: What load_state_dict returns: the keys the module has that the state dict lacks, and the reverse.
 IncompatibleKeys = namedtuple("IncompatibleKeys", ["missing_keys", "unexpected_keys"])
 
@@ -344,7 +351,8 @@ class Module:
                 continue
             value = state_dict[name]
             value = value._data if isinstance(value, Tensor) else value
-            value = value if hasattr(value, "shape") else np.asarray(value)
+            if not hasattr(value, "shape") or not isinstance(value.dtype, np.dtype):
+                value = _host_array(value)  # a list, or another library's tensor (torch's state_dict)
             if tuple(value.shape) != target.shape:
                 raise StateDictShapeError(f"load_state_dict: '{name}' has shape {tuple(value.shape)} in the checkpoint "
                                  f"but {target.shape} in the model")

@@ -4,8 +4,8 @@ RNN (tanh or relu), LSTM (gates i, f, g, o), GRU (gates r, z, n), and their one-
 A layer direction is the input projection of the whole sequence (one linear call: one GEMM over all time
 steps) and then one autograd Function running the time loop forward and backpropagating through time
 (``ops/recurrent.py``). The cells (one step) are composed from ops with the same equations
-(``_rnn_step``), which the tests hold the Function to. Not supported: PackedSequence inputs, LSTM
-``proj_size``.
+(``_rnn_step``), which the tests hold the Function to. An LSTM with ``proj_size`` (h_t = W_hr (o * tanh(c_t)))
+runs those composed steps instead. Not supported: PackedSequence inputs.
 """
 from __future__ import annotations
 
@@ -34,7 +34,7 @@ def _rnn_step(mode, x_proj, h, c, w_hh, b_hh):
         return (x_proj + hidden).tanh(), None
     if mode == "RNN_RELU":
         return (x_proj + hidden).relu(), None
-    n = h.shape[-1]
+    n = x_proj.shape[-1] // _GATES[mode]  # the hidden size (h is narrower with an LSTM's proj_size)
     if mode == "LSTM":
         gates = x_proj + hidden
         i, f = gates[..., :n].sigmoid(), gates[..., n:2 * n].sigmoid()
@@ -60,21 +60,27 @@ class _RNNBase(Module):
                              f"{num_layers!r}")
         if not 0 <= dropout <= 1:
             raise ValueError(f"{name}: dropout must be in [0, 1], got {dropout}")
-        if proj_size:
-            raise ValueError(f"{name}: proj_size is not supported")
+        if proj_size and (mode != "LSTM" or not 0 < proj_size < hidden_size):
+            raise ValueError(f"{name}: proj_size must be between 0 and hidden_size ({hidden_size}), exclusive, and "
+                             f"is for LSTM only; got {proj_size}")
         self.mode, self.input_size, self.hidden_size, self.num_layers = mode, input_size, hidden_size, num_layers
         self.bias, self.batch_first, self.dropout, self.bidirectional = bias, batch_first, float(dropout), \
             bidirectional
+        self.proj_size = proj_size
         directions = 2 if bidirectional else 1
         rows, dtype = _GATES[mode] * hidden_size, dtype or default_dtype
+        out = proj_size or hidden_size  # the width of h
         for layer in range(num_layers):
-            width = input_size if layer == 0 else hidden_size * directions
+            width = input_size if layer == 0 else out * directions
             for suffix in ("", "_reverse")[:directions]:
                 setattr(self, f"weight_ih_l{layer}{suffix}", Parameter(np.empty((rows, width), dtype=dtype)))
-                setattr(self, f"weight_hh_l{layer}{suffix}", Parameter(np.empty((rows, hidden_size), dtype=dtype)))
+                setattr(self, f"weight_hh_l{layer}{suffix}", Parameter(np.empty((rows, out), dtype=dtype)))
                 if bias:
                     setattr(self, f"bias_ih_l{layer}{suffix}", Parameter(np.empty(rows, dtype=dtype)))
                     setattr(self, f"bias_hh_l{layer}{suffix}", Parameter(np.empty(rows, dtype=dtype)))
+                if proj_size:  # torch registers it last
+                    setattr(self, f"weight_hr_l{layer}{suffix}",
+                            Parameter(np.empty((proj_size, hidden_size), dtype=dtype)))
         self.reset_parameters()
 
     def reset_parameters(self):
@@ -85,11 +91,13 @@ class _RNNBase(Module):
     def _weights(self, layer, suffix):
         get = self._parameters.get
         return (get(f"weight_ih_l{layer}{suffix}"), get(f"bias_ih_l{layer}{suffix}"),
-                get(f"weight_hh_l{layer}{suffix}"), get(f"bias_hh_l{layer}{suffix}"))
+                get(f"weight_hh_l{layer}{suffix}"), get(f"bias_hh_l{layer}{suffix}"),
+                get(f"weight_hr_l{layer}{suffix}"))
 
     def _initial_state(self, hx, batch, like):
         """(h0, c0) as (layers * directions, N, H) Tensors; zeros where hx is None."""
         shape = (self.num_layers * (2 if self.bidirectional else 1), batch, self.hidden_size)
+        shapes = ((*shape[:2], self.proj_size or self.hidden_size), shape)  # h (proj_size wide with projection), c
         if self.mode == "LSTM":
             if hx is None:
                 hx = (None, None)
@@ -101,10 +109,12 @@ class _RNNBase(Module):
         for i, s in enumerate(hx):
             if s is None:
                 needed = i == 0 or self.mode == "LSTM"  # c exists for LSTM only
-                states.append(zeros(*shape, dtype=like.dtype, device=like.device) if needed else None)
+                states.append(zeros(*shapes[i], dtype=like.dtype, device=like.device) if needed else None)
                 continue
-            if tuple(s.shape) != shape:
-                raise ValueError(f"{type(self).__name__}: hidden state of shape {tuple(s.shape)}, expected {shape}")
+            if tuple(s.shape) != shapes[i]:
+                which = ("hidden", "cell")[i]
+                raise ValueError(f"{type(self).__name__}: {which} state of shape {tuple(s.shape)}, expected "
+                                 f"{shapes[i]}")
             states.append(s)
         return states
 
@@ -155,17 +165,30 @@ class _RNNBase(Module):
     def _run_direction(self, x, weights, h, c, reverse):
         """(hidden states (L, N, H), h_n, c_n) of one layer direction: the input projection of every step in
         one linear call, then the time loop as one Function (ops/recurrent.py)."""
-        w_ih, b_ih, w_hh, b_hh = weights
+        w_ih, b_ih, w_hh, b_hh, w_hr = weights
         steps, batch = x.shape[0], x.shape[1]
         gx = _linear(x.reshape(steps * batch, x.shape[2]), w_ih, b_ih).reshape(steps, batch, -1)
+        if w_hr is not None:
+            return self._run_projected(gx, w_hh, b_hh, w_hr, h, c, reverse)
         out = recurrent_ops.RecurrentLayer.apply(gx, w_hh, b_hh, h, c, mode=self.mode, reverse=reverse)
         last, n = (0 if reverse else steps - 1), self.hidden_size
         if self.mode == "LSTM":
             return out[:, :, :n], out[last, :, :n], out[last, :, n:]
         return out, out[last], None
 
+    def _run_projected(self, gx, w_hh, b_hh, w_hr, h, c, reverse):
+        """An LSTM direction with projection, step by step from composed ops: h_t = (o * tanh(c_t)) W_hr^T."""
+        outs = [None] * gx.shape[0]
+        for t in (range(gx.shape[0] - 1, -1, -1) if reverse else range(gx.shape[0])):
+            h, c = _rnn_step("LSTM", gx[t], h, c, w_hh, b_hh)
+            h = _linear(h, w_hr, None)
+            outs[t] = h
+        return stack(outs, dim=0), h, c
+
     def extra_repr(self):
         s = f"{self.input_size}, {self.hidden_size}"
+        if self.proj_size:
+            s += f", proj_size={self.proj_size}"
         if self.num_layers != 1:
             s += f", num_layers={self.num_layers}"
         if self.batch_first:
