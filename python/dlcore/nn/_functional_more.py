@@ -107,9 +107,13 @@ def celu(input, alpha=1.0, inplace=False):
 
 
 # ---- losses and similarities ----------------------------------------------------------------------------------
-def _reduced(loss, reduction):
-    from .functional import _reduce  # the losses' one reduction rule (imported late: functional imports this)
+def _reduced(loss, reduction, name="loss"):
+    """The losses' one reduction rule (functional._reduce, imported late: functional imports this module),
+    with the loss's name in the error."""
+    from .functional import _reduce
 
+    if reduction not in ("mean", "sum", "none"):
+        raise ValueError(f"{name}: reduction must be 'mean', 'sum' or 'none', got {reduction!r}")
     return _reduce(loss, reduction)
 
 
@@ -127,8 +131,8 @@ def smooth_l1_loss(input, target, reduction="mean", beta=1.0):
         raise ValueError(f"smooth_l1_loss: beta must be >= 0, got {beta}")
     d = _difference("smooth_l1_loss", input, target).abs()
     if beta == 0:
-        return _reduced(d, reduction)
-    return _reduced(_fn.where(d < beta, d * d * (0.5 / beta), d - 0.5 * beta), reduction)
+        return _reduced(d, reduction, "smooth_l1_loss")
+    return _reduced(_fn.where(d < beta, d * d * (0.5 / beta), d - 0.5 * beta), reduction, "smooth_l1_loss")
 
 
 def huber_loss(input, target, reduction="mean", delta=1.0):
@@ -136,7 +140,7 @@ def huber_loss(input, target, reduction="mean", delta=1.0):
     if delta <= 0:
         raise ValueError(f"huber_loss: delta must be > 0, got {delta}")
     d = _difference("huber_loss", input, target).abs()
-    return _reduced(_fn.where(d < delta, d * d * 0.5, (d - 0.5 * delta) * delta), reduction)
+    return _reduced(_fn.where(d < delta, d * d * 0.5, (d - 0.5 * delta) * delta), reduction, "huber_loss")
 
 
 def _norm(x, dim, p=2.0):
