@@ -232,3 +232,18 @@ def test_pow_gradient_with_exponent_zero_at_zero():
     e = dlcore.tensor(np.array([0.0, 0.0]), dtype=np.float64)
     ((x ** 0).sum() + (x ** e).sum()).backward()
     np.testing.assert_array_equal(x.grad.numpy(), [0.0, 0.0])
+
+
+def test_indexing_gradients_basic_and_advanced(rng):
+    """Basic indexing (slices, ints, None, ...) writes its gradient once; advanced indices accumulate repeats."""
+    x = dlcore.tensor(rng.standard_normal((4, 5, 3)), requires_grad=True)
+    w = rng.standard_normal((2, 1, 5, 2))
+    (x[1:3, None, :, ::2] * dlcore.tensor(w)).sum().backward()
+    want = np.zeros((4, 5, 3))
+    want[1:3, :, ::2] = w[:, 0]
+    np.testing.assert_array_equal(x.grad.numpy(), want)
+    x.grad = None
+    x[np.array([0, 2, 0]), ..., 1].sum().backward()  # row 0 picked twice: its gradient is 2
+    want = np.zeros((4, 5, 3))
+    want[[0, 2], :, 1] = [[2.0], [1.0]]
+    np.testing.assert_array_equal(x.grad.numpy(), want)

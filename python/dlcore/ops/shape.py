@@ -54,8 +54,20 @@ class GetItem(Function):
 
     def backward(self, g):
         grad = array_module(g).zeros(self.shape, dtype=g.dtype)
-        scatter_add(grad, self.index, g)  # repeated indices accumulate
+        if _is_basic(self.index):  # slices, ints, None, ...: each element at most once, a plain write
+            grad[self.index] = g
+        else:
+            scatter_add(grad, self.index, g)  # advanced indices may repeat: they accumulate
         return grad
+
+
+def _is_basic(index):
+    """True for NumPy basic indexing (ints, slices, None, Ellipsis), which never selects an element twice.
+    np.add.at (the accumulating write advanced indices need) is ~20x slower than assignment: an LSTM layer's
+    backward spent 4 of its 35 ms there on slices of its packed output."""
+    items = index if isinstance(index, tuple) else (index,)
+    return all(i is None or i is Ellipsis or isinstance(i, (int, np.integer, slice)) and not isinstance(i, bool)
+               for i in items)
 
 
 class Alias(Function):
