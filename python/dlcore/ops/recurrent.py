@@ -45,6 +45,8 @@ class _Cell:
     (d gx, d gh, dh from the direct path, dc)."""
 
     gates = 1
+    #: True when d gh is d gx (the cell adds the two projections before anything else: RNN, LSTM; not GRU)
+    same_gates = True
 
 
 class _TanhCell(_Cell):
@@ -90,6 +92,7 @@ class _LSTMCell(_Cell):
 
 class _GRUCell(_Cell):
     gates = 3
+    same_gates = False  # the reset gate scales the hidden projection of the candidate
 
     def forward(self, xp, gx, gh, h, c):
         n = h.shape[1]
@@ -140,8 +143,7 @@ class RecurrentLayer(Function):
         xp, cell, w_hh = array_module(dout), self.cell, self.w_hh
         steps, hidden = dout.shape[0], self.w_hh.shape[1]
         d_gx = xp.empty((steps, dout.shape[1], w_hh.shape[0]), dtype=dout.dtype)
-        d_w = xp.zeros_like(w_hh)
-        d_b = xp.zeros(w_hh.shape[0], dtype=dout.dtype) if self.has_bias else None
+        d_gh_all = d_gx if cell.same_gates else xp.empty_like(d_gx)  # each step's hidden-projection gradient
         dh = xp.zeros((dout.shape[1], hidden), dtype=dout.dtype)
         dc = xp.zeros_like(dh) if self.is_lstm else None
         for t in (range(steps) if self.reverse else range(steps - 1, -1, -1)):  # the forward order, reversed
@@ -149,10 +151,13 @@ class RecurrentLayer(Function):
             if self.is_lstm:
                 dc = dc + dout[t, :, hidden:]
             d_gx[t], d_gh, dh_direct, dc = cell.backward(xp, dh, dc, self.saved[t])
-            d_w += _mm(d_gh, self.h_prev[t], trans_a=True)
-            if d_b is not None:
-                d_b += d_gh.sum(axis=0)
+            if not cell.same_gates:
+                d_gh_all[t] = d_gh
             dh = _mm(d_gh, w_hh)
             if dh_direct is not None:
                 dh = dh + dh_direct
+        # W_hh's gradient as one GEMM over every step (K = steps x batch) instead of one small GEMM a step
+        d_gh_flat = d_gh_all.reshape(-1, w_hh.shape[0])
+        d_w = _mm(d_gh_flat, xp.stack(self.h_prev).reshape(-1, hidden), trans_a=True)
+        d_b = d_gh_flat.sum(axis=0) if self.has_bias else None
         return d_gx, d_w, d_b, dh, dc
