@@ -64,8 +64,6 @@ class Rounded(Function):
 
 # ---- rearrangements ---------------------------------------------------------------------------------------------
 class Flip(Function):
-    output_is_view = False
-
     def forward(self, x, dims=()):
         self.dims = dims
         return array_module(x).flip(x, axis=dims).copy()  # a copy, as torch.flip
