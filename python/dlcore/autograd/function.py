@@ -132,6 +132,25 @@ def _topological_order(roots):
     return order
 
 
+def _nodes_leading_to(order, wanted):
+    """The ids of the tensors of `order` whose node leads, through recorded nodes, to a tensor in `wanted`.
+
+    autograd.grad runs only those nodes: as in PyTorch, a node that leads to no input is neither computed nor
+    freed, so its graph still serves a later backward (``x = a * 2; grad(f(x), x)`` then ``g(x).backward()``
+    reaches ``a``), and nothing behind the inputs is differentiated for nothing.
+    """
+    reaches, expand = set(), set()  # reaches: is wanted or expands
+    for tensor in order:  # parents before children
+        node = tensor._node
+        if node is not None and node.parents is not None and any(
+                p is not None and id(p) in reaches for p in node.parents):
+            expand.add(id(tensor))
+            reaches.add(id(tensor))
+        elif id(tensor) in wanted:
+            reaches.add(id(tensor))
+    return expand
+
+
 def _consumer_counts(order):
     """id(tensor) -> how many recorded edges consume it (its gradient is final when all of them have run)."""
     counts = {}
@@ -167,6 +186,7 @@ def run_backward(roots, grads, *, retain_graph=False, create_graph=False, inputs
     """
     order = _topological_order(roots)
     wanted = None if inputs is None else {id(t): i for i, t in enumerate(inputs)}
+    expand = None if inputs is None else _nodes_leading_to(order, wanted)
     results = None if inputs is None else [None] * len(inputs)
     grads_by_id = {}
     for root, g in zip(roots, grads):
@@ -200,7 +220,7 @@ def run_backward(roots, grads, *, retain_graph=False, create_graph=False, inputs
                     results[i] = g
             elif tensor._retains_grad:
                 _accumulate(tensor, g)
-            if node is None:
+            if node is None or (expand is not None and id(tensor) not in expand):
                 continue
             if node.parents is None:
                 raise RuntimeError("backward through a graph a second time: its saved arrays were freed "
