@@ -21,6 +21,8 @@ from .grad_mode import is_grad_enabled, set_grad_enabled
 from .hooks import run_post_accumulate_grad_hooks
 
 _Tensor = None
+#: While gradient checkpointing records a segment (dlcore.utils.checkpoint): the ids of the nodes recorded.
+_segment_nodes = None
 
 
 def _tensor_class():
@@ -105,10 +107,24 @@ class Function:
             if cls.saves_output:
                 node.output_version = result._version_counter()
             result._node = node
+            if _segment_nodes is not None:
+                _segment_nodes.add(id(node))
         return result, node
 
     def __repr__(self):
         return f"<{type(self).__name__}>"
+
+
+def record_segment(function, *args, **kwargs):
+    """Runs ``function(*args, **kwargs)``; returns (its result, the ids of the nodes it recorded): what a
+    checkpointed segment computed itself, as opposed to the tensors it uses from outside."""
+    global _segment_nodes
+    outer, _segment_nodes = _segment_nodes, set()
+    try:
+        result = function(*args, **kwargs)
+        return result, _segment_nodes
+    finally:
+        _segment_nodes = outer if outer is None else outer | _segment_nodes
 
 
 def _topological_order(roots):
