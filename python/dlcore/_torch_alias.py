@@ -31,6 +31,7 @@ TORCH_NAMES = {
     "torch.autograd": "dlcore.autograd",
     "torch.autograd.functional": "dlcore.autograd.functional",
     "torch.linalg": "dlcore.linalg",
+    "torch.testing": "dlcore.testing",
     "torch.cuda": "dlcore.cuda",
     "torch.accelerator": "dlcore.accelerator",
     "torch.amp": "dlcore.amp",
