@@ -32,6 +32,7 @@ TORCH_NAMES = {
     "torch.autograd.functional": "dlcore.autograd.functional",
     "torch.linalg": "dlcore.linalg",
     "torch.testing": "dlcore.testing",
+    "torch.func": "dlcore.func",
     "torch.cuda": "dlcore.cuda",
     "torch.accelerator": "dlcore.accelerator",
     "torch.amp": "dlcore.amp",
