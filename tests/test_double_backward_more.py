@@ -122,3 +122,28 @@ def test_gradient_penalty_through_a_critic_trains(rng):
     assert grads.pop("7.bias").grad is None  # the output's bias does not move d critic / dx (torch: None too)
     for name, p in grads.items():
         assert p.grad is not None and np.isfinite(p.grad.numpy()).all() and np.abs(p.grad.numpy()).sum() > 0, name
+
+
+@pytest.mark.parametrize("pool", ["max", "avg", "adaptive_avg", "adaptive_max", "adaptive_avg_uneven"])
+def test_pool_second_derivative(rng, pool):
+    x = dlcore.tensor(rng.permutation(2 * 3 * 7 * 7).reshape(2, 3, 7, 7) / 10.0, requires_grad=True)  # no ties
+    fn = {
+        "max": lambda a: F.max_pool2d(a, 3, 2, 1) ** 2,
+        "avg": lambda a: F.avg_pool2d(a, 3, 2, 1, count_include_pad=False) ** 2 * F.avg_pool2d(a, 3, 2, 1),
+        "adaptive_avg": lambda a: F.adaptive_avg_pool2d(a * a, 1) ** 2,
+        "adaptive_max": lambda a: F.adaptive_max_pool2d(a, (3, 2)) ** 3,
+        "adaptive_avg_uneven": lambda a: F.adaptive_avg_pool2d(a, (3, 2)) ** 3,
+    }[pool]
+    assert dlcore.autograd.gradcheck(_first_gradient(fn), [x])
+    # third order: the pools' backward op has its own gradient
+    y = fn(x).sum()
+    (g,) = dlcore.autograd.grad(y, x, create_graph=True)
+    (gg,) = dlcore.autograd.grad((g * g).sum(), x, create_graph=True)
+    assert gg.requires_grad
+
+
+@pytest.mark.skipif(not dlcore.backends()["onednn"]["available"], reason="the oneDNN backend is not built here")
+def test_max_pool_double_backward_under_onednn_refuses_clearly():
+    x = dlcore.tensor(np.arange(2 * 36, dtype=np.float32).reshape(1, 2, 6, 6), requires_grad=True)
+    with dlcore.backend("onednn"), pytest.raises(RuntimeError, match="argmax indices"):
+        dlcore.autograd.grad(F.max_pool2d(x, 2).sum() ** 2, x, create_graph=True)

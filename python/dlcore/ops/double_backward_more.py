@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import math
 
+from ..autograd import Function, no_grad
 from ..autograd.api import grad as autograd_grad
-from . import activation, activation_more, conv, dropout, layer_norm, linear, math_more, norm, shape
+from . import activation, activation_more, conv, dropout, layer_norm, linear, math_more, norm, pool, resample, shape
 
 
 def _T():
@@ -180,6 +181,54 @@ def _roll(node, g):
     return g.roll(shifts, node.dims)
 
 
+# ---- pools: their backward as an op ------------------------------------------------------------------------
+class PoolBackward(Function):
+    """g -> the pool node's backward(g), as an op: linear in g, and its own gradient is the pool's Jacobian
+    J applied to h (``jacobian_map``, Tensor -> Tensor): the average pools' J is the pool itself (linear),
+    the max pools' J gathers h at the recorded argmax positions (piecewise linear)."""
+
+    def forward(self, g, node=None, jacobian_map=None):
+        self.jacobian_map = jacobian_map
+        return node.backward(g)
+
+    def backward(self, h):
+        with no_grad():
+            return self.jacobian_map(_T()(h))._data
+
+    def backward_graph(self, h):
+        return self.jacobian_map(h)
+
+
+def _gather_at_argmax(node):
+    n, c = node.shape[:2]
+    planes = _T()(node.indices.reshape(n * c, -1).astype("int64"))
+    rows = _T()(_arange_column(n * c, node.indices))
+    out_shape = node.indices.shape
+
+    def gather(h):
+        return h.reshape(n * c, -1)[rows, planes].reshape(out_shape)
+
+    return gather
+
+
+def _arange_column(count, like):
+    from ._common import array_module
+
+    return array_module(like).arange(count).reshape(-1, 1)
+
+
+def _pool_rule(jacobian_map_of):
+    def rule(node, g):
+        pooled = getattr(node, "inner", None) or node
+        if getattr(node, "indices", True) is None or getattr(pooled, "backend", None) == "onednn":
+            raise RuntimeError(f"double backward through {type(node).__name__} needs dlcore's argmax indices; "
+                               f"oneDNN's max pooling keeps none: run it under another backend")
+        return (PoolBackward.apply(g, node=node, jacobian_map=jacobian_map_of(node)),) + (None,) * (
+            len(node.parents) - 1)
+
+    return rule
+
+
 def register(rules):
     """Adds this file's rules to double_backward's table."""
     from .double_backward import _conv2d, _linear
@@ -209,4 +258,9 @@ def register(rules):
         math_more.Triangle: lambda node, g: g * _const(node.mask.astype(g.dtype)),
         math_more.Rounded: lambda node, g: g * 0,
         shape.Alias: lambda node, g: g,
+        pool.AvgPool2d: _pool_rule(lambda node: lambda h: pool.AvgPool2d.apply(h, *node.call)),
+        resample.AdaptiveAvgPool2d: _pool_rule(
+            lambda node: lambda h: resample.AdaptiveAvgPool2d.apply(h, node.output_size)),
+        pool.MaxPool2d: _pool_rule(_gather_at_argmax),
+        resample.AdaptiveMaxPool2d: _pool_rule(_gather_at_argmax),
     })
