@@ -549,3 +549,14 @@ for _name in __all__:
     if getattr(_fn, "__module__", None) == __name__:  # the re-exported layers check their own arguments
         globals()[_name] = _check_tensor_args(_fn)
 del _name, _fn
+
+
+# ---- affine_grid / grid_sample, in-place activations, spellings (_functional_extra.py) ---------------------
+from ._functional_extra import (  # noqa: E402, F401  (re-exported through __all__)
+    adaptive_max_pool1d_with_indices, adaptive_max_pool2d_with_indices, affine_grid, celu_, elu_, grid_sample,
+    hardtanh_, instance_norm, leaky_relu_, max_pool1d_with_indices, max_pool2d_with_indices, relu_, rrelu_, selu_,
+    threshold_, upsample, upsample_bilinear, upsample_nearest,
+)
+from ._functional_extra import __all__ as _extra_all  # noqa: E402
+
+__all__ += _extra_all
