@@ -82,3 +82,22 @@ from .transformer import (  # noqa: E402
 
 __all__ += ["MultiheadAttention", "Transformer", "TransformerDecoder", "TransformerDecoderLayer",
             "TransformerEncoder", "TransformerEncoderLayer"]
+
+# Lazy layers, nn.Buffer, DataParallel (one device), NLLLoss2d (layers_lazy.py); SyncBatchNorm on first use.
+from .layers_lazy import (  # noqa: E402
+    Buffer, DataParallel, LazyBatchNorm1d, LazyBatchNorm2d, LazyConv1d, LazyConv2d, LazyConvTranspose1d,
+    LazyConvTranspose2d, LazyInstanceNorm1d, LazyInstanceNorm2d, LazyLinear, LazyModuleMixin, NLLLoss2d,
+    UninitializedBuffer, UninitializedParameter,
+)
+
+__all__ += ["Buffer", "DataParallel", "LazyBatchNorm1d", "LazyBatchNorm2d", "LazyConv1d", "LazyConv2d",
+            "LazyConvTranspose1d", "LazyConvTranspose2d", "LazyInstanceNorm1d", "LazyInstanceNorm2d", "LazyLinear",
+            "LazyModuleMixin", "NLLLoss2d", "UninitializedBuffer", "UninitializedParameter"]
+
+
+def __getattr__(name):  # SyncBatchNorm lives in dlcore.distributed, imported on first use
+    if name == "SyncBatchNorm":
+        from ..distributed.sync_batchnorm import SyncBatchNorm
+
+        return SyncBatchNorm
+    raise AttributeError(f"module 'dlcore.nn' has no attribute {name!r}")
