@@ -16,13 +16,20 @@ Example:
 from .alexnet import AlexNet, alexnet
 from .lenet import LeNet5, lenet5
 from .mobilenet import MobileNetV1, mobilenet_v1
+from .mobilenet_v2 import MobileNetV2, mobilenet_v2
+from .mobilenet_v3 import MobileNetV3, mobilenet_v3_large, mobilenet_v3_small
 from .resnet import BasicBlock, Bottleneck, ResNet, resnet18, resnet34, resnet50
 from .se import SqueezeExcitation
 from .torch_weights import load_torch_state_dict
 from .vgg import VGG, vgg11, vgg11_bn, vgg16, vgg16_bn
 
 __all__ = [
-    "AlexNet", "BasicBlock", "Bottleneck", "LeNet5", "MobileNetV1", "ResNet", "SqueezeExcitation", "VGG", "alexnet",
-    "lenet5", "load_torch_state_dict", "mobilenet_v1", "resnet18", "resnet34", "resnet50", "vgg11", "vgg11_bn",
-    "vgg16", "vgg16_bn",
+    # classes
+    "AlexNet", "BasicBlock", "Bottleneck", "LeNet5", "MobileNetV1", "MobileNetV2", "MobileNetV3", "ResNet",
+    "SqueezeExcitation", "VGG",
+    # builders
+    "alexnet", "lenet5", "mobilenet_v1", "mobilenet_v2", "mobilenet_v3_large", "mobilenet_v3_small", "resnet18",
+    "resnet34", "resnet50", "vgg11", "vgg11_bn", "vgg16", "vgg16_bn",
+    # weights
+    "load_torch_state_dict",
 ]
