@@ -18,7 +18,18 @@ from .lenet import LeNet5, lenet5
 from .mobilenet import MobileNetV1, mobilenet_v1
 from .mobilenet_v2 import MobileNetV2, mobilenet_v2
 from .mobilenet_v3 import MobileNetV3, mobilenet_v3_large, mobilenet_v3_small
-from .resnet import BasicBlock, Bottleneck, ResNet, resnet18, resnet34, resnet50
+from .resnet import (
+    BasicBlock,
+    Bottleneck,
+    ResNet,
+    resnet18,
+    resnet34,
+    resnet50,
+    resnet101,
+    resnet152,
+    resnext50_32x4d,
+    wide_resnet50_2,
+)
 from .se import SqueezeExcitation
 from .torch_weights import load_torch_state_dict
 from .vgg import VGG, vgg11, vgg11_bn, vgg16, vgg16_bn
@@ -29,7 +40,8 @@ __all__ = [
     "SqueezeExcitation", "VGG",
     # builders
     "alexnet", "lenet5", "mobilenet_v1", "mobilenet_v2", "mobilenet_v3_large", "mobilenet_v3_small", "resnet18",
-    "resnet34", "resnet50", "vgg11", "vgg11_bn", "vgg16", "vgg16_bn",
+    "resnet34", "resnet50", "resnet101", "resnet152", "resnext50_32x4d", "vgg11", "vgg11_bn", "vgg16", "vgg16_bn",
+    "wide_resnet50_2",
     # weights
     "load_torch_state_dict",
 ]
