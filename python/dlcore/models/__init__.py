@@ -14,6 +14,7 @@ Example:
     >>> models.load_torch_state_dict(net, torchvision_resnet18.state_dict())  # doctest: +SKIP
 """
 from .alexnet import AlexNet, alexnet
+from .densenet import DenseNet, densenet121, densenet161, densenet169, densenet201
 from .lenet import LeNet5, lenet5
 from .mobilenet import MobileNetV1, mobilenet_v1
 from .mobilenet_v2 import MobileNetV2, mobilenet_v2
@@ -31,17 +32,27 @@ from .resnet import (
     wide_resnet50_2,
 )
 from .se import SqueezeExcitation
+from .shufflenet import (
+    ShuffleNetV2,
+    shufflenet_v2_x0_5,
+    shufflenet_v2_x1_0,
+    shufflenet_v2_x1_5,
+    shufflenet_v2_x2_0,
+)
+from .squeezenet import SqueezeNet, squeezenet1_0, squeezenet1_1
 from .torch_weights import load_torch_state_dict
 from .vgg import VGG, vgg11, vgg11_bn, vgg16, vgg16_bn
 
 __all__ = [
-    # classes
-    "AlexNet", "BasicBlock", "Bottleneck", "LeNet5", "MobileNetV1", "MobileNetV2", "MobileNetV3", "ResNet",
-    "SqueezeExcitation", "VGG",
-    # builders
-    "alexnet", "lenet5", "mobilenet_v1", "mobilenet_v2", "mobilenet_v3_large", "mobilenet_v3_small", "resnet18",
-    "resnet34", "resnet50", "resnet101", "resnet152", "resnext50_32x4d", "vgg11", "vgg11_bn", "vgg16", "vgg16_bn",
+    # classes and blocks
+    "AlexNet", "BasicBlock", "Bottleneck", "DenseNet", "LeNet5", "MobileNetV1", "MobileNetV2", "MobileNetV3",
+    "ResNet", "ShuffleNetV2", "SqueezeExcitation", "SqueezeNet", "VGG",
+    # builders, torchvision's names
+    "alexnet", "densenet121", "densenet161", "densenet169", "densenet201", "lenet5", "mobilenet_v1",
+    "mobilenet_v2", "mobilenet_v3_large", "mobilenet_v3_small", "resnet101", "resnet152", "resnet18",
+    "resnet34", "resnet50", "resnext50_32x4d", "shufflenet_v2_x0_5", "shufflenet_v2_x1_0", "shufflenet_v2_x1_5",
+    "shufflenet_v2_x2_0", "squeezenet1_0", "squeezenet1_1", "vgg11", "vgg11_bn", "vgg16", "vgg16_bn",
     "wide_resnet50_2",
-    # weights
+    # weights and the registry
     "load_torch_state_dict",
 ]
