@@ -15,6 +15,17 @@ Example:
 """
 from .alexnet import AlexNet, alexnet
 from .densenet import DenseNet, densenet121, densenet161, densenet169, densenet201
+from .efficientnet import (
+    EfficientNet,
+    efficientnet_b0,
+    efficientnet_b1,
+    efficientnet_b2,
+    efficientnet_b3,
+    efficientnet_b4,
+    efficientnet_b5,
+    efficientnet_b6,
+    efficientnet_b7,
+)
 from .lenet import LeNet5, lenet5
 from .mobilenet import MobileNetV1, mobilenet_v1
 from .mobilenet_v2 import MobileNetV2, mobilenet_v2
@@ -45,14 +56,15 @@ from .vgg import VGG, vgg11, vgg11_bn, vgg16, vgg16_bn
 
 __all__ = [
     # classes and blocks
-    "AlexNet", "BasicBlock", "Bottleneck", "DenseNet", "LeNet5", "MobileNetV1", "MobileNetV2", "MobileNetV3",
-    "ResNet", "ShuffleNetV2", "SqueezeExcitation", "SqueezeNet", "VGG",
+    "AlexNet", "BasicBlock", "Bottleneck", "DenseNet", "EfficientNet", "LeNet5", "MobileNetV1", "MobileNetV2",
+    "MobileNetV3", "ResNet", "ShuffleNetV2", "SqueezeExcitation", "SqueezeNet", "VGG",
     # builders, torchvision's names
-    "alexnet", "densenet121", "densenet161", "densenet169", "densenet201", "lenet5", "mobilenet_v1",
-    "mobilenet_v2", "mobilenet_v3_large", "mobilenet_v3_small", "resnet101", "resnet152", "resnet18",
-    "resnet34", "resnet50", "resnext50_32x4d", "shufflenet_v2_x0_5", "shufflenet_v2_x1_0", "shufflenet_v2_x1_5",
-    "shufflenet_v2_x2_0", "squeezenet1_0", "squeezenet1_1", "vgg11", "vgg11_bn", "vgg16", "vgg16_bn",
-    "wide_resnet50_2",
+    "alexnet", "densenet121", "densenet161", "densenet169", "densenet201", "efficientnet_b0", "efficientnet_b1",
+    "efficientnet_b2", "efficientnet_b3", "efficientnet_b4", "efficientnet_b5", "efficientnet_b6",
+    "efficientnet_b7", "lenet5", "mobilenet_v1", "mobilenet_v2", "mobilenet_v3_large", "mobilenet_v3_small",
+    "resnet101", "resnet152", "resnet18", "resnet34", "resnet50", "resnext50_32x4d", "shufflenet_v2_x0_5",
+    "shufflenet_v2_x1_0", "shufflenet_v2_x1_5", "shufflenet_v2_x2_0", "squeezenet1_0", "squeezenet1_1", "vgg11",
+    "vgg11_bn", "vgg16", "vgg16_bn", "wide_resnet50_2",
     # weights and the registry
     "load_torch_state_dict",
 ]
