@@ -53,18 +53,20 @@ from .shufflenet import (
 from .squeezenet import SqueezeNet, squeezenet1_0, squeezenet1_1
 from .torch_weights import load_torch_state_dict
 from .vgg import VGG, vgg11, vgg11_bn, vgg16, vgg16_bn
+from .vision_transformer import VisionTransformer, vit_b_16, vit_b_32, vit_h_14, vit_l_16, vit_l_32
 
 __all__ = [
     # classes and blocks
     "AlexNet", "BasicBlock", "Bottleneck", "DenseNet", "EfficientNet", "LeNet5", "MobileNetV1", "MobileNetV2",
-    "MobileNetV3", "ResNet", "ShuffleNetV2", "SqueezeExcitation", "SqueezeNet", "VGG",
+    "MobileNetV3", "ResNet", "ShuffleNetV2", "SqueezeExcitation", "SqueezeNet", "VGG", "VisionTransformer",
     # builders, torchvision's names
     "alexnet", "densenet121", "densenet161", "densenet169", "densenet201", "efficientnet_b0", "efficientnet_b1",
     "efficientnet_b2", "efficientnet_b3", "efficientnet_b4", "efficientnet_b5", "efficientnet_b6",
     "efficientnet_b7", "lenet5", "mobilenet_v1", "mobilenet_v2", "mobilenet_v3_large", "mobilenet_v3_small",
     "resnet101", "resnet152", "resnet18", "resnet34", "resnet50", "resnext50_32x4d", "shufflenet_v2_x0_5",
     "shufflenet_v2_x1_0", "shufflenet_v2_x1_5", "shufflenet_v2_x2_0", "squeezenet1_0", "squeezenet1_1", "vgg11",
-    "vgg11_bn", "vgg16", "vgg16_bn", "wide_resnet50_2",
+    "vgg11_bn", "vgg16", "vgg16_bn", "vit_b_16", "vit_b_32", "vit_h_14", "vit_l_16", "vit_l_32",
+    "wide_resnet50_2",
     # weights and the registry
     "load_torch_state_dict",
 ]
