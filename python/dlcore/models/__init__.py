@@ -1,7 +1,9 @@
-"""Model zoo: classic CNNs with torchvision's module names, so torchvision state dicts map 1:1.
+"""Model zoo: torchvision's classification models with its module names, so torchvision state dicts map 1:1.
 
-Every builder takes ``num_classes=`` and ``in_channels=``; the wide ones also
-``width_mult=`` (channel counts scaled, same architecture; 1.0 is the paper's).
+Every builder takes ``num_classes=`` and ``in_channels=``; most also ``width_mult=``
+(channel counts scaled, same architecture; 1.0 is the paper's) and ``dropout=``
+where torchvision has them. ``list_models()`` / ``get_model(name, **config)`` /
+``get_model_builder(name)`` are torchvision.models' registry API.
 ``load_torch_state_dict(model, state_dict)`` copies a PyTorch/torchvision
 state dict (torch tensors, NumPy arrays or dlcore tensors) into a model,
 checking every name and shape first.
@@ -30,6 +32,7 @@ from .lenet import LeNet5, lenet5
 from .mobilenet import MobileNetV1, mobilenet_v1
 from .mobilenet_v2 import MobileNetV2, mobilenet_v2
 from .mobilenet_v3 import MobileNetV3, mobilenet_v3_large, mobilenet_v3_small
+from .registry import get_model, get_model_builder, list_models, register_model
 from .resnet import (
     BasicBlock,
     Bottleneck,
@@ -68,5 +71,11 @@ __all__ = [
     "vgg11_bn", "vgg16", "vgg16_bn", "vit_b_16", "vit_b_32", "vit_h_14", "vit_l_16", "vit_l_32",
     "wide_resnet50_2",
     # weights and the registry
-    "load_torch_state_dict",
+    "get_model", "get_model_builder", "list_models", "load_torch_state_dict", "register_model",
 ]
+
+_NOT_BUILDERS = {"get_model", "get_model_builder", "list_models", "load_torch_state_dict", "register_model"}
+for _name in __all__:  # the builders are the lower-case names of __all__ but the API functions
+    if _name[0].islower() and _name not in _NOT_BUILDERS:
+        register_model(globals()[_name])
+del _name
