@@ -1,6 +1,6 @@
 """Model zoo: torchvision's classification models with its module names, so torchvision state dicts map 1:1.
 
-Every builder takes ``num_classes=`` and ``in_channels=``; most also ``width_mult=``
+Every builder takes ``num_classes=`` and ``in_channels=``; ResNets, VGG, AlexNet and MobileNets also ``width_mult=``
 (channel counts scaled, same architecture; 1.0 is the paper's) and ``dropout=``
 where torchvision has them. ``list_models()`` / ``get_model(name, **config)`` /
 ``get_model_builder(name)`` are torchvision.models' registry API.

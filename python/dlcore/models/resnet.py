@@ -52,6 +52,9 @@ class Bottleneck(nn.Module):
     def __init__(self, inplanes, planes, stride=1, downsample=None, se_reduction=None, groups=1, base_width=64):
         super().__init__()
         width = int(planes * (base_width / 64.0)) * groups  # torchvision's: the 3x3's channels, grouped
+        if width < 1:  # e.g. resnext50_32x4d below width_mult 0.25: 4 channels per group * 8/64 rounds to 0
+            raise ValueError(f"Bottleneck: {planes} planes with width_per_group {base_width} leave no channels "
+                             f"per group; use a larger width_mult")
         self.conv1 = conv1x1(inplanes, width)
         self.bn1 = nn.BatchNorm2d(width)
         self.conv2 = conv3x3(width, width, stride, groups)

@@ -36,7 +36,9 @@ class Fire(nn.Module):
 
 class SqueezeNet(nn.Module):
     """``features`` (stem conv-ReLU, 3x3/2 ceil-mode max pools, Fire modules), ``classifier`` (dropout,
-    1x1 conv to num_classes, ReLU, global average pool). Inputs of 21x21 (1_1) / 35x35 (1_0) and up."""
+    1x1 conv to num_classes, ReLU, global average pool). Inputs of 25x25 (1_1) / 29x29 (1_0) and up
+    (torchvision takes 17 / 21: its ceil-mode max pool gives one output for an input smaller than the kernel,
+    dlcore's max_pool2d refuses that)."""
 
     def __init__(self, version="1_0", num_classes=1000, dropout=0.5, in_channels=3):
         super().__init__()
