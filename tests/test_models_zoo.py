@@ -129,12 +129,26 @@ def test_train_step_updates_every_parameter(name):
 SCALE_INVARIANT = {"densenet_small": ["features.norm0.weight"]}
 
 
+@pytest.mark.parametrize("name,config,side", [
+    ("mobilenet_v2", {"width_mult": 0.25}, 32), ("mobilenet_v3_small", {"width_mult": 0.25}, 32),
+    ("squeezenet1_1", {}, 25), ("shufflenet_v2_x0_5", {}, 32), ("efficientnet_b0", {}, 32),
+    ("resnext50_32x4d", {"width_mult": 0.25}, 32),
+])
+def test_in_channels(name, config, side):
+    model = models.get_model(name, num_classes=10, in_channels=1, **config)
+    first_conv = next(m for m in model.modules() if isinstance(m, nn.Conv2d))
+    assert first_conv.in_channels == 1
+    x = dlcore.Tensor(np.random.default_rng(0).standard_normal((1, 1, side, side)).astype(np.float32))
+    assert model.eval()(x).shape == (1, 10)
+
+
 def test_vit_checks_image_size():
-    model = models.VisionTransformer(32, 8, 1, 2, 8, 16, num_classes=10)
+    model = models.VisionTransformer(32, 8, 1, 2, 8, 16, num_classes=10, in_channels=2)
     assert model.encoder.pos_embedding.shape == (1, 17, 8)  # 4x4 patches and the class token
-    assert model(_input(32, batch=1)).shape == (1, 10)
+    assert model.conv_proj.weight.shape == (8, 2, 8, 8)
+    assert model(dlcore.randn(1, 2, 32, 32)).shape == (1, 10)
     with pytest.raises(ValueError, match="32x32"):
-        model(_input(48, batch=1))
+        model(dlcore.randn(1, 2, 48, 48))
     with pytest.raises(ValueError, match="multiple of patch_size"):
         models.VisionTransformer(30, 16, 1, 1, 8, 8)
 

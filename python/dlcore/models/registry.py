@@ -18,7 +18,13 @@ def register_model(builder):
 
 def list_models(include=None, exclude=None):
     """Sorted names of the registered builders; include / exclude are fnmatch patterns (str or list), as in
-    torchvision: ``list_models(include="resnet*", exclude=["*101", "*152"])``."""
+    torchvision.
+
+    Example:
+        >>> from dlcore import models
+        >>> models.list_models(include="resnet*", exclude=["*101", "*152"])
+        ['resnet18', 'resnet34', 'resnet50']
+    """
     names = sorted(_BUILDERS)
     if include is not None:
         patterns = [include] if isinstance(include, str) else list(include)
@@ -38,5 +44,12 @@ def get_model_builder(name):
 
 
 def get_model(name, **config):
-    """``get_model_builder(name)(**config)``: e.g. ``get_model("resnet18", num_classes=10)``."""
+    """``get_model_builder(name)(**config)``.
+
+    Example:
+        >>> from dlcore import models
+        >>> net = models.get_model("mobilenet_v3_small", num_classes=10, width_mult=0.25)
+        >>> net(dlcore.randn(2, 3, 32, 32)).shape
+        (2, 10)
+    """
     return get_model_builder(name)(**config)
