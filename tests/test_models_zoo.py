@@ -12,7 +12,8 @@ import pytest
 
 import dlcore
 from dlcore import models, nn, optim
-from dlcore.models._common import StochasticDepth, make_divisible
+from dlcore.models._common import make_divisible
+from dlcore.models.ops import StochasticDepth, stochastic_depth
 
 
 def names_digest(state_dict):
@@ -184,6 +185,7 @@ def test_stochastic_depth_drops_whole_rows_in_training_only():
     assert (StochasticDepth(1.0)(x).numpy() == 0).all()
     layer.eval()
     assert layer(x) is x
+    assert stochastic_depth(x, 0.5, "row", training=False) is x and stochastic_depth(x, 0.0, "row") is x
     with pytest.raises(ValueError, match="mode"):
         StochasticDepth(0.1, "column")
     with pytest.raises(ValueError, match="probability"):

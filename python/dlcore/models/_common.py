@@ -63,32 +63,38 @@ class Conv2dNormActivation(nn.Sequential):
         self.out_channels = out_channels
 
 
+def stochastic_depth(input, p, mode, training=True):
+    """torchvision.ops.stochastic_depth (Huang et al. 2016): in training, zeroes the whole input with
+    probability p, per sample (``mode="row"``) or for the whole batch (``"batch"``), and scales what survives
+    by 1/(1-p); the input itself in eval or with p = 0."""
+    if not 0.0 <= p <= 1.0:
+        raise ValueError(f"stochastic_depth: drop probability must be in [0, 1], got {p}")
+    if mode not in ("row", "batch"):
+        raise ValueError(f"stochastic_depth: mode must be 'row' or 'batch', got {mode!r}")
+    if not training or p == 0.0:
+        return input
+    from .._device import array_like
+    from ..random import default_generator
+    from ..tensor import Tensor
+
+    survival = 1.0 - p
+    shape = (input.shape[0],) + (1,) * (input.ndim - 1) if mode == "row" else (1,) * input.ndim
+    keep = (default_generator().random(shape) < survival).astype(input.dtype)
+    if survival > 0.0:
+        keep /= survival
+    return input * Tensor(array_like(keep, input._data))  # on the input's device
+
+
 class StochasticDepth(nn.Module):
-    """torchvision.ops.StochasticDepth (Huang et al. 2016): in training, zeroes the whole residual branch
-    with probability p and scales survivors by 1/(1-p); identity in eval or with p = 0.
-    ``mode="row"`` draws one coin per sample, ``"batch"`` one for the whole batch."""
+    """torchvision.ops.StochasticDepth: :func:`stochastic_depth` as a layer (identity in eval)."""
 
     def __init__(self, p, mode="row"):
         super().__init__()
-        if not 0.0 <= p <= 1.0:
-            raise ValueError(f"StochasticDepth: drop probability must be in [0, 1], got {p}")
-        if mode not in ("row", "batch"):
-            raise ValueError(f"StochasticDepth: mode must be 'row' or 'batch', got {mode!r}")
+        stochastic_depth(None, p, mode, training=False)  # the argument checks, at construction
         self.p, self.mode = float(p), mode
 
     def forward(self, input):
-        if not self.training or self.p == 0.0:
-            return input
-        from .._device import array_like
-        from ..random import default_generator
-        from ..tensor import Tensor
-
-        survival = 1.0 - self.p
-        shape = (input.shape[0],) + (1,) * (input.ndim - 1) if self.mode == "row" else (1,) * input.ndim
-        keep = (default_generator().random(shape) < survival).astype(input.dtype)
-        if survival > 0.0:
-            keep /= survival
-        return input * Tensor(array_like(keep, input._data))  # on the input's device
+        return stochastic_depth(input, self.p, self.mode, self.training)
 
     def extra_repr(self):
         return f"p={self.p}, mode={self.mode}"
