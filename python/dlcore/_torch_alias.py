@@ -42,6 +42,7 @@ TORCH_NAMES = {
     "torchvision.datasets": "dlcore.data.datasets",
     "torchvision.transforms": "dlcore.data.transforms",
     "torchvision.models": "dlcore.models",
+    "torchvision.ops": "dlcore.models.ops",
 }
 
 
