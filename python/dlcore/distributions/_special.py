@@ -1,0 +1,194 @@
+"""The special functions and matrix ops the distributions need, as autograd Functions on NumPy arrays.
+
+dlcore's core depends on NumPy alone (no SciPy), so lgamma uses Python's ``math.lgamma`` element by element and
+digamma / trigamma use the recurrence psi(x) = psi(x + 1) - 1/x up to x >= 10 and then their asymptotic series
+(Abramowitz & Stegun 6.3.18, 6.4.12), accurate to ~1e-15 there. Cholesky's backward is torch's
+(``cholesky_backward``, after Murray 2016); the triangular solve's is the usual X = L^-1 B adjoint.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from ..autograd import Function
+
+_lgamma_elementwise = np.vectorize(math.lgamma, otypes=[np.float64])
+#: Below this, shift x up by the recurrence before using the asymptotic series: the first omitted terms,
+#: 691/32760 x^-12 (digamma) and 7/6 x^-15 (trigamma), are < 3e-14 from x = 10 on (at 6 they were 1e-11).
+_ASYMPTOTIC_FROM = 10.0
+
+
+def _shifted(x):
+    """(x shifted to >= _ASYMPTOTIC_FROM, the list of shifts-applied masks), for the recurrences."""
+    x = np.array(x, dtype=np.float64, copy=True)
+    steps = []
+    while True:
+        low = x < _ASYMPTOTIC_FROM
+        if not low.any():
+            return x, steps
+        steps.append((low, x.copy()))
+        x = np.where(low, x + 1, x)
+
+
+def digamma_array(x):
+    """psi(x) = d/dx lgamma(x) in float64 (reflection psi(1-x) - pi/tan(pi x) for x < 0.5)."""
+    x = np.asarray(x, dtype=np.float64)
+    reflect = x < 0.5
+    z = np.where(reflect, 1 - x, x)
+    shifted, steps = _shifted(z)
+    inv2 = 1 / (shifted * shifted)
+    series = np.log(shifted) - 0.5 / shifted - inv2 * (1 / 12 - inv2 * (1 / 120 - inv2 * (
+        1 / 252 - inv2 * (1 / 240 - inv2 * (1 / 132)))))
+    for low, before in steps:
+        series = series - np.where(low, 1 / before, 0.0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(reflect, series - math.pi / np.tan(math.pi * x), series)
+
+
+def trigamma_array(x):
+    """psi'(x) in float64, for x > 0 (the distributions' parameters are positive)."""
+    shifted, steps = _shifted(np.asarray(x, dtype=np.float64))
+    inv = 1 / shifted
+    inv2 = inv * inv
+    series = inv + inv2 / 2 + inv * inv2 * (1 / 6 - inv2 * (1 / 30 - inv2 * (1 / 42 - inv2 * (
+        1 / 30 - inv2 * (5 / 66 - inv2 * (691 / 2730))))))
+    for low, before in steps:
+        series = series + np.where(low, 1 / (before * before), 0.0)
+    return series
+
+
+def _same_dtype(values, like):
+    return np.asarray(values, dtype=like.dtype) if like.dtype.kind == "f" else values
+
+
+class Lgamma(Function):
+    """log|Gamma(x)|; d/dx = digamma(x)."""
+
+    def forward(self, x):
+        self.x = x
+        return _same_dtype(_lgamma_elementwise(x), x)
+
+    def backward(self, g):
+        return g * _same_dtype(digamma_array(self.x), g)
+
+
+class Digamma(Function):
+    """psi(x); d/dx = trigamma(x)."""
+
+    def forward(self, x):
+        self.x = x
+        return _same_dtype(digamma_array(x), x)
+
+    def backward(self, g):
+        return g * _same_dtype(trigamma_array(self.x), g)
+
+
+def lgamma(x):
+    return Lgamma.apply(x)
+
+
+def digamma(x):
+    return Digamma.apply(x)
+
+
+def _swap(m):
+    return np.swapaxes(m, -1, -2)
+
+
+def _solve_lower(lower, b):
+    """L^-1 B for lower-triangular L, batched (NumPy has no triangular solver; the general one is exact here)."""
+    return np.linalg.solve(lower, b)
+
+
+class Cholesky(Function):
+    """The lower Cholesky factor of a symmetric positive-definite matrix (batched)."""
+
+    def forward(self, a):
+        try:
+            self.lower = np.linalg.cholesky(a)
+        except np.linalg.LinAlgError as err:
+            raise ValueError(f"cholesky: the matrix (shape {a.shape}) is not positive-definite") from err
+        return self.lower
+
+    def backward(self, g):
+        lower = self.lower
+        # torch's cholesky_backward: gA = L^-H Phi(L^H gL) L^-1, with Phi symmetrising the lower triangle
+        ga = np.tril(_swap(lower) @ g)
+        ga = 0.5 * (ga + _swap(np.tril(ga, -1)))
+        upper = _swap(lower)
+        ga = np.linalg.solve(upper, ga)  # L^-H (.)
+        return _swap(np.linalg.solve(upper, _swap(ga)))  # (.) L^-1
+
+
+class SolveLowerTriangular(Function):
+    """X = L^-1 B with L lower-triangular (only its lower triangle is read), batched over leading dims."""
+
+    def forward(self, lower, b):
+        self.lower = np.tril(lower)
+        self.x = _solve_lower(self.lower, b)
+        return self.x
+
+    def backward(self, g):
+        gb = np.linalg.solve(_swap(self.lower), g)  # L^-T gX
+        gl = -np.tril(gb @ _swap(self.x)) if self.needs_input_grad[0] else None
+        if gl is not None and gl.shape != self.lower.shape:  # L was broadcast over B's batch
+            gl = _sum_to_shape(gl, self.lower.shape)
+        if gb.shape != self.x.shape:
+            gb = _sum_to_shape(gb, self.x.shape)
+        return gl, gb
+
+
+def _sum_to_shape(array, shape):
+    lead = array.ndim - len(shape)
+    array = array.sum(axis=tuple(range(lead))) if lead else array
+    axes = tuple(i for i, n in enumerate(shape) if n == 1 and array.shape[i] != 1)
+    return array.sum(axis=axes, keepdims=True) if axes else array
+
+
+def cholesky(a):
+    return Cholesky.apply(a)
+
+
+def solve_lower_triangular(lower, b):
+    return SolveLowerTriangular.apply(lower, b)
+
+
+def _erfinv_initial(x):
+    """Giles' single-precision erfinv approximation ("Approximating the erfinv function", 2010)."""
+    w = -np.log((1 - x) * (1 + x))
+    central, tail = w - 2.5, np.sqrt(np.maximum(w, 5)) - 3
+    p_central = np.polyval([2.81022636e-08, 3.43273939e-07, -3.5233877e-06, -4.39150654e-06, 0.00021858087,
+                            -0.00125372503, -0.00417768164, 0.246640727, 1.50140941], central)
+    p_tail = np.polyval([-0.000200214257, 0.000100950558, 0.00134934322, -0.00367342844, 0.00573950773,
+                         -0.0076224613, 0.00943887047, 1.00167406, 2.83297682], tail)
+    return np.where(w < 5, p_central, p_tail) * x
+
+
+def erfinv_array(x):
+    """erf^-1(x) in float64: Giles' approximation refined by two Newton steps on erf (quadratic convergence)."""
+    from ..ops.activation_more import erf
+
+    x = np.asarray(x, dtype=np.float64)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        y = _erfinv_initial(x)
+        for _ in range(2):
+            inside = np.isfinite(y)
+            step = (erf(np.where(inside, y, 0.0)) - x) / (2 / math.sqrt(math.pi) * np.exp(-np.where(inside, y, 0) ** 2))
+            y = np.where(inside, y - step, y)
+    return y
+
+
+class Erfinv(Function):
+    """erf^-1(x); d/dx = sqrt(pi)/2 exp(y^2)."""
+
+    def forward(self, x):
+        self.y = erfinv_array(x)
+        return _same_dtype(self.y, x)
+
+    def backward(self, g):
+        return g * _same_dtype(math.sqrt(math.pi) / 2 * np.exp(self.y ** 2), g)
+
+
+def erfinv(x):
+    return Erfinv.apply(x)
