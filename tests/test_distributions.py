@@ -9,7 +9,13 @@ import pytest
 import dlcore
 import dlcore.distributions as D
 from dlcore.autograd import gradcheck
-from dlcore.distributions._special import digamma_array, erfinv_array, trigamma_array
+from dlcore.distributions._special import (
+    digamma_array,
+    erfinv_array,
+    incomplete_gamma_lower,
+    standard_gamma_grad,
+    trigamma_array,
+)
 from opcheck import assert_close
 
 EULER_GAMMA = 0.5772156649015329
@@ -67,6 +73,33 @@ def test_erfinv_inverts_erf():
     assert_close(np.vectorize(math.erfc)(erfinv_array(x)), 1 - x, rtol=1e-13, atol=0, what="erfc(erfinv(x))")
     assert_close(erfinv_array(-x), -erfinv_array(x), rtol=0, atol=0, what="odd")
     assert np.isinf(erfinv_array(np.array([1.0, -1.0]))).all()
+
+
+def test_incomplete_gamma_exact_values():
+    x = np.geomspace(1e-3, 200, 80)
+    assert_close(incomplete_gamma_lower(1.0, x), -np.expm1(-x), rtol=1e-12, atol=1e-15, what="P(1, x)")
+    assert_close(incomplete_gamma_lower(0.5, x), np.vectorize(math.erf)(np.sqrt(x)), rtol=1e-12, atol=1e-15,
+                 what="P(1/2, x)")
+    for n in (3, 10, 40):  # P(n, x) = 1 - e^-x sum_{k<n} x^k / k!
+        k = np.arange(n)[:, None]
+        upper = np.exp(k * np.log(x) - x - _lgamma(k + 1)).sum(0)
+        assert_close(incomplete_gamma_lower(float(n), x), 1 - upper, rtol=1e-11, atol=1e-14, what=f"P({n}, x)")
+
+
+def test_standard_gamma_grad_against_the_differentiated_quantile():
+    """dx/da at fixed P(a, x) = u: x(a) is the quantile, found here by bisection on the (separately tested) P."""
+    def quantile(a, u):
+        low, high = np.full_like(u, math.log(1e-12)), np.full_like(u, math.log(500.0))
+        for _ in range(64):  # bisection on log x: the bracket shrinks to 33 / 2^64, below x's rounding
+            mid = (low + high) / 2
+            below = incomplete_gamma_lower(a, np.exp(mid)) < u
+            low, high = np.where(below, mid, low), np.where(below, high, mid)
+        return np.exp((low + high) / 2)
+    a = np.array([0.2, 0.7, 1.0, 2.5, 9.0, 60.0])
+    u = np.array([0.3, 0.9, 0.5, 0.05, 0.6, 0.99])
+    h = 1e-4 * a
+    numeric = (quantile(a + h, u) - quantile(a - h, u)) / (2 * h)
+    assert_close(standard_gamma_grad(a, quantile(a, u)), numeric, rtol=1e-6, atol=1e-10)
 
 
 def test_special_function_gradients():
@@ -384,7 +417,7 @@ def test_rsample_is_reparameterized_and_sample_is_not():
     dist = D.Normal(loc, scale)
     assert dist.rsample().requires_grad and not dist.sample().requires_grad
     with pytest.raises(NotImplementedError, match="rsample"):
-        D.Gamma(t64(CONC), t64(RATE)).rsample()
+        D.Poisson(t64(RATE)).rsample()
 
 
 def test_expand():
@@ -440,6 +473,40 @@ def test_log_prob_and_entropy_gradcheck(name):
         except NotImplementedError:  # Poisson: no entropy (as torch)
             return dist.log_prob(value)
     assert gradcheck(log_prob_and_entropy, [t64(p, requires_grad=True) for p in params])
+
+
+def _mean_gradient_error(dist_of, params, sample_statistic, expected_gradients):
+    """|mean over samples of d statistic(x)/d params - d E[statistic]/d params| in standard errors: the pathwise
+    (implicit) gradient is unbiased, so its sample mean must converge to the exact gradient of the expectation."""
+    dlcore.manual_seed(31)
+    leaves = [t64(p, requires_grad=True) for p in params]
+    per_sample = []
+    for _ in range(N_SAMPLES // 2000):  # batches of 2000: the spread across batches gives the standard error
+        for leaf in leaves:
+            leaf.grad = None
+        sample_statistic(dist_of(*leaves).rsample((2000,))).sum().backward()
+        per_sample.append(np.concatenate([arr(leaf.grad).ravel() / 2000 for leaf in leaves]))
+    per_sample = np.array(per_sample)
+    standard_error = per_sample.std(0) / math.sqrt(len(per_sample))
+    expected = np.concatenate([np.ravel(e) for e in expected_gradients])
+    return np.abs(per_sample.mean(0) - expected) / standard_error
+
+
+def test_gamma_rsample_gradients_are_unbiased():
+    a, rate = np.array([0.3, 1.0, 2.5, 20.0]), np.array([1.0, 2.0, 0.5, 1.5])
+    # E[x] = a / rate, E[x^2] = a (a + 1) / rate^2
+    assert _mean_gradient_error(D.Gamma, [a, rate], lambda x: x, [1 / rate, -a / rate ** 2]).max() < Z
+    assert _mean_gradient_error(D.Gamma, [a, rate], lambda x: x * x,
+                                [(2 * a + 1) / rate ** 2, -2 * a * (a + 1) / rate ** 3]).max() < Z
+
+
+def test_beta_and_dirichlet_rsample_gradients_are_unbiased():
+    a, b = np.array([0.5, 3.0]), np.array([2.0, 0.7])
+    assert _mean_gradient_error(D.Beta, [a, b], lambda x: x, [b / (a + b) ** 2, -a / (a + b) ** 2]).max() < Z
+    alpha = np.array([0.5, 1.0, 2.0])
+    total = alpha.sum()
+    d_first_mean = (np.eye(3)[0] * total - alpha[0]) / total ** 2  # d (alpha_0 / total) / d alpha
+    assert _mean_gradient_error(D.Dirichlet, [alpha], lambda x: x[..., 0], [d_first_mean]).max() < Z
 
 
 @pytest.mark.parametrize("name", ["Normal", "LogNormal", "Uniform", "Exponential", "Laplace"])

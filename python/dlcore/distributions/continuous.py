@@ -1,9 +1,11 @@
 """Univariate continuous distributions: Normal, Uniform, Exponential, Laplace, Gamma, Beta, and Dirichlet.
 
 Normal, Uniform, Exponential and Laplace sample by reparameterization (loc + scale * noise), so ``rsample``
-carries gradients to their parameters. Gamma, Beta and Dirichlet sample with NumPy's gamma sampler and have no
-rsample: torch's implicit reparameterization gradients need d/dconcentration of the incomplete gamma function,
-which dlcore does not have yet.
+carries gradients to their parameters. Gamma, Beta and Dirichlet sample with NumPy's gamma sampler and carry
+implicit reparameterization gradients (Figurnov et al. 2018, as torch): dx/dconcentration at a fixed quantile,
+from the incomplete gamma function (_special.StandardGammaSample). Beta and Dirichlet are normalized gammas, so
+their gradients flow through the normalization (torch uses a separate Dirichlet formula: the per-sample
+gradients differ, their expectations agree).
 """
 from __future__ import annotations
 
@@ -13,8 +15,9 @@ import numpy as np
 
 from ..functions import where
 from ..nn.functional import one_hot
+from ..random import default_generator
 from . import constraints
-from ._special import digamma, erfinv, lgamma
+from ._special import StandardGammaSample, digamma, erfinv, lgamma
 from .distribution import Distribution, broadcast_all, draw
 
 _HALF_LOG_TWO_PI = 0.5 * math.log(2 * math.pi)
@@ -198,9 +201,15 @@ class Laplace(Distribution):
         return 1 + (2 * self.scale).log()
 
 
+def _standard_gamma(concentration, shape):
+    """Gamma(concentration, 1) draws of ``shape`` from dlcore's generator, differentiable in concentration."""
+    return StandardGammaSample.apply(concentration, shape=tuple(shape), generator=default_generator())
+
+
 class Gamma(Distribution):
     arg_constraints = {"concentration": constraints.positive, "rate": constraints.positive}
     support = constraints.nonnegative
+    has_rsample = True
 
     def __init__(self, concentration, rate, validate_args=None):
         self.concentration, self.rate = broadcast_all(concentration, rate)
@@ -218,10 +227,8 @@ class Gamma(Distribution):
     def variance(self):
         return self.concentration / self.rate ** 2
 
-    def sample(self, sample_shape=()):
-        shape = self._extended_shape(sample_shape)
-        unit = draw(shape, self.rate.dtype, lambda rng, s: rng.standard_gamma(self.concentration.detach().numpy(), s))
-        return (unit / self.rate).detach()
+    def rsample(self, sample_shape=()):
+        return _standard_gamma(self.concentration, self._extended_shape(sample_shape)) / self.rate
 
     def log_prob(self, value):
         value = self._checked(value)
@@ -240,6 +247,7 @@ def _log_beta(a, b):
 class Beta(Distribution):
     arg_constraints = {"concentration1": constraints.positive, "concentration0": constraints.positive}
     support = constraints.unit_interval
+    has_rsample = True
 
     def __init__(self, concentration1, concentration0, validate_args=None):
         self.concentration1, self.concentration0 = broadcast_all(concentration1, concentration0)
@@ -261,10 +269,12 @@ class Beta(Distribution):
         total = self.concentration1 + self.concentration0
         return self.concentration1 * self.concentration0 / (total ** 2 * (total + 1))
 
-    def sample(self, sample_shape=()):
+    def rsample(self, sample_shape=()):
         shape = self._extended_shape(sample_shape)
-        a, b = self.concentration1.detach().numpy(), self.concentration0.detach().numpy()
-        return draw(shape, a.dtype, lambda rng, s: _gamma_ratio(rng, a, b, s))
+        x = _standard_gamma(self.concentration1, shape)
+        y = _standard_gamma(self.concentration0, shape)
+        eps = float(np.finfo(x.dtype).eps)
+        return (x / (x + y)).clamp(eps, 1 - eps)  # 0 or 1 exactly would give log_prob -inf
 
     def log_prob(self, value):
         value = self._checked(value)
@@ -277,15 +287,10 @@ class Beta(Distribution):
                 + (a + b - 2) * digamma(a + b))
 
 
-def _gamma_ratio(rng, a, b, shape):
-    """X / (X + Y) with X ~ Gamma(a), Y ~ Gamma(b): a Beta(a, b) sample."""
-    x, y = rng.standard_gamma(a, shape), rng.standard_gamma(b, shape)
-    return x / (x + y)
-
-
 class Dirichlet(Distribution):
     arg_constraints = {"concentration": constraints.independent(constraints.positive, 1)}
     support = constraints.simplex
+    has_rsample = True
 
     def __init__(self, concentration, validate_args=None):
         (self.concentration,) = broadcast_all(concentration)
@@ -314,14 +319,9 @@ class Dirichlet(Distribution):
         total = self.concentration.sum(-1, keepdim=True)
         return self.concentration * (total - self.concentration) / (total ** 2 * (total + 1))
 
-    def sample(self, sample_shape=()):
-        shape = self._extended_shape(sample_shape)
-        alpha = self.concentration.detach().numpy()
-
-        def normalized_gammas(rng, s):
-            g = rng.standard_gamma(alpha, s)
-            return g / g.sum(-1, keepdims=True)
-        return draw(shape, alpha.dtype, normalized_gammas)
+    def rsample(self, sample_shape=()):
+        gammas = _standard_gamma(self.concentration, self._extended_shape(sample_shape))
+        return gammas / gammas.sum(-1, keepdim=True)
 
     def log_prob(self, value):
         value = self._checked(value)
