@@ -227,6 +227,20 @@ def test_cdf_and_icdf():
         assert_close(arr(dist.cdf(dist.icdf(t64(q)))), q, rtol=1e-11, what=f"{type(dist).__name__} icdf")
 
 
+def test_gamma_cdf_closed_forms_and_gradient():
+    x = np.array([[0.05, 0.7, 3.0], [9.0, 0.3, 1.5]])
+    rate = RATE
+    # Gamma(1, rate) is Exponential(rate); Gamma(3, rate): 1 - e^-y (1 + y + y^2/2) with y = rate x
+    assert_close(arr(D.Gamma(t64(np.ones((2, 3))), t64(rate)).cdf(t64(x))), -np.expm1(-rate * x), rtol=1e-12,
+                 what="Gamma(1) cdf")
+    y = rate * x
+    assert_close(arr(D.Gamma(t64(np.full((2, 3), 3.0)), t64(rate)).cdf(t64(x))),
+                 1 - np.exp(-y) * (1 + y + y * y / 2), rtol=1e-11, atol=1e-15, what="Gamma(3) cdf")
+    assert gradcheck(lambda c, r, v: D.Gamma(c, r).cdf(v),
+                     [t64(CONC, requires_grad=True), t64(rate, requires_grad=True), t64(x, requires_grad=True)],
+                     rtol=1e-5)
+
+
 def test_categorical_log_prob_entropy_and_support():
     dist = D.Categorical(probs=t64(CAT_PROBS))
     p = CAT_PROBS / CAT_PROBS.sum(-1, keepdims=True)

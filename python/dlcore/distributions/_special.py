@@ -254,12 +254,13 @@ def _upper_continued_fraction(a, x):
 
 
 def incomplete_gamma_lower(a, x):
-    """The regularized lower incomplete gamma function P(a, x) (float64, a > 0, x > 0)."""
+    """The regularized lower incomplete gamma function P(a, x) (float64, a > 0; 0 for x <= 0)."""
     a, x = np.broadcast_arrays(np.asarray(a, dtype=np.float64), np.asarray(x, dtype=np.float64))
-    use_series = x < a + 1
-    out = np.empty(x.shape)
+    use_series = (x < a + 1) & (x > 0)
+    use_fraction = x >= a + 1
+    out = np.zeros(x.shape)
     out[use_series] = _lower_series(a[use_series], x[use_series])
-    out[~use_series] = 1 - _upper_continued_fraction(a[~use_series], x[~use_series])
+    out[use_fraction] = 1 - _upper_continued_fraction(a[use_fraction], x[use_fraction])
     return out
 
 
@@ -284,6 +285,28 @@ def standard_gamma_grad(a, x):
     x = np.maximum(x, _TINY)
     log_density = (a - 1) * np.log(x) - x - _lgamma_elementwise(a)
     return -_incomplete_gamma_d_a(a, x) / np.exp(log_density)
+
+
+class RegularizedGammaP(Function):
+    """P(a, x), the Gamma(a, 1) cdf at x; d/dx is the Gamma density, d/da by central differences."""
+
+    def forward(self, a, x):
+        self.a, self.x = np.broadcast_arrays(np.asarray(a, dtype=np.float64), np.asarray(x, dtype=np.float64))
+        return incomplete_gamma_lower(self.a, self.x).astype(np.result_type(a, x))
+
+    def backward(self, g):
+        a, x = self.a, self.x
+        inside = x > 0
+        ga = gx = None
+        if self.needs_input_grad[0]:
+            ga = np.zeros(x.shape)
+            ga[inside] = _incomplete_gamma_d_a(a[inside], x[inside])
+            ga = _sum_to_shape(g * ga.astype(g.dtype), self.parents[0].shape)
+        if self.needs_input_grad[1]:
+            safe = np.where(inside, x, 1.0)
+            density = np.where(inside, np.exp((a - 1) * np.log(safe) - safe - _lgamma_elementwise(a)), 0.0)
+            gx = _sum_to_shape(g * density.astype(g.dtype), self.parents[1].shape)
+        return ga, gx
 
 
 class StandardGammaSample(Function):

@@ -17,7 +17,7 @@ from ..functions import where
 from ..nn.functional import one_hot
 from ..random import default_generator
 from . import constraints
-from ._special import StandardGammaSample, digamma, erfinv, lgamma
+from ._special import RegularizedGammaP, StandardGammaSample, digamma, erfinv, lgamma
 from .distribution import Distribution, broadcast_all, draw
 
 _HALF_LOG_TWO_PI = 0.5 * math.log(2 * math.pi)
@@ -234,6 +234,10 @@ class Gamma(Distribution):
         value = self._checked(value)
         c, rate = self.concentration, self.rate
         return c * rate.log() + (c - 1) * value.log() - rate * value - lgamma(c)
+
+    def cdf(self, value):
+        value = self._checked(value)
+        return RegularizedGammaP.apply(self.concentration, self.rate * value)
 
     def entropy(self):
         c = self.concentration
