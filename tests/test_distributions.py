@@ -678,6 +678,7 @@ def test_validation_can_be_turned_off():
     with np.errstate(invalid="ignore"):  # log of the negative scale: NaN, as torch without validation
         assert math.isnan(float(dist.log_prob(dlcore.tensor(0.0))))
     assert float(D.Exponential(1.0, validate_args=False).log_prob(dlcore.tensor(-1.0))) == pytest.approx(1.0)
+    assert float(D.Uniform(0.0, 1.0, validate_args=False).log_prob(dlcore.tensor(2.0))) == -math.inf
     D.Distribution.set_default_validate_args(False)
     try:
         D.Normal(0.0, -1.0)
@@ -685,6 +686,20 @@ def test_validation_can_be_turned_off():
         D.Distribution.set_default_validate_args(True)
     with pytest.raises(ValueError):
         D.Normal(0.0, -1.0)
+
+
+def test_positive_definite_check_names_the_failing_matrices():
+    good = np.eye(2)
+    bad = np.array([[1.0, 2.0], [2.0, 1.0]])
+    assert D.constraints.positive_definite.check(np.stack([good, bad, good])).tolist() == [True, False, True]
+    assert D.constraints.positive_definite.check(np.stack([good, good])).tolist() == [True, True]
+
+
+def test_affine_sign_needs_one_sign():
+    assert D.AffineTransform(0.0, t64([2.0, 3.0])).sign == 1
+    assert D.AffineTransform(0.0, -2.0).sign == -1
+    with pytest.raises(NotImplementedError, match="mixed"):
+        D.TransformedDistribution(D.Normal(0.0, 1.0), D.AffineTransform(0.0, t64([2.0, -3.0]))).cdf(t64([0.1, 0.2]))
 
 
 def test_value_shape_must_broadcast():

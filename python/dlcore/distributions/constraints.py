@@ -137,12 +137,20 @@ class _PositiveDefinite(Constraint):
     def check(self, value):
         v = _array(value)
         symmetric = np.isclose(v, np.swapaxes(v, -1, -2), atol=1e-6).all((-2, -1))
-        flat = v.reshape((-1,) + v.shape[-2:])
-        positive = np.array([_is_positive_definite(m) for m in flat], dtype=bool).reshape(v.shape[:-2])
-        return symmetric & positive
+        return symmetric & _is_positive_definite(v)
 
 
-def _is_positive_definite(matrix):
+def _is_positive_definite(matrices):
+    """Per matrix of a stack: one batched Cholesky when all succeed, one per matrix to find which failed."""
+    try:
+        np.linalg.cholesky(matrices)
+        return np.ones(matrices.shape[:-2], dtype=bool)
+    except np.linalg.LinAlgError:
+        flat = matrices.reshape((-1,) + matrices.shape[-2:])
+        return np.array([_one_is_positive_definite(m) for m in flat], dtype=bool).reshape(matrices.shape[:-2])
+
+
+def _one_is_positive_definite(matrix):
     try:
         np.linalg.cholesky(matrix)
     except np.linalg.LinAlgError:

@@ -106,7 +106,8 @@ class Uniform(Distribution):
     def log_prob(self, value):
         value = self._checked(value)
         inside = ((value >= self.low) & (value < self.high)).type_as(self.low)
-        return inside.log() - (self.high - self.low).log()
+        with np.errstate(divide="ignore"):  # log 0 = -inf outside [low, high) (reachable with validation off)
+            return inside.log() - (self.high - self.low).log()
 
     def cdf(self, value):
         value = self._checked(value)

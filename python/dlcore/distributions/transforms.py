@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
+
 from ..nn.functional import softplus
 from . import constraints
 from .distribution import broadcast_all
@@ -75,12 +77,12 @@ class AffineTransform(Transform):
 
     @property
     def sign(self):
-        scale = self.scale
-        negative = (scale < 0).any() if hasattr(scale, "_data") else scale < 0
-        positive = (scale > 0).all() if hasattr(scale, "_data") else scale > 0
-        if bool(negative) == bool(positive):
-            raise NotImplementedError("AffineTransform.sign: scale has mixed signs")
-        return -1 if bool(negative) else 1
+        scale = np.asarray(getattr(self.scale, "_data", self.scale))
+        if (scale > 0).all():
+            return 1
+        if (scale < 0).all():
+            return -1
+        raise NotImplementedError("AffineTransform.sign: scale has mixed signs (or zeros): not monotone as a whole")
 
     def _call(self, x):
         return self.loc + self.scale * x
