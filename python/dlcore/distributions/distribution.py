@@ -195,4 +195,4 @@ class Distribution:
 
 
 def _short(value):
-    return f"{np.asarray(value.detach()).ravel()[0]!r}" if value.numel() == 1 else f"size {tuple(value.shape)}"
+    return f"{float(np.asarray(value.detach()).ravel()[0]):.4g}" if value.numel() == 1 else f"size {tuple(value.shape)}"
