@@ -556,6 +556,35 @@ def test_squashed_gaussian_policy_gradcheck():
     assert gradcheck(_seeded(log_pi_of_sampled_action), params, atol=1e-5)
 
 
+def _squared_gradient_norm(fn):
+    """x -> |d sum(fn(x)) / dx|^2 with the gradient on the tape: its gradcheck checks the double backward
+    (gradient penalties, Hessian-vector products through log_prob)."""
+    def penalty(*inputs):
+        grads = dlcore.autograd.grad(fn(*inputs).sum(), list(inputs), create_graph=True)
+        return sum((g * g).sum() for g in grads)
+    return penalty
+
+
+def test_double_backward_through_the_special_functions():
+    from dlcore.distributions._special import cholesky, erfinv, lgamma, solve_lower_triangular
+
+    assert gradcheck(_squared_gradient_norm(lambda x: lgamma(x) + erfinv(x / 3)), [t64([0.4, 1.3, 2.2], True)])
+    root = np.array([[1.0, 0.3, 0.1], [0.2, 1.1, 0.0], [0.4, 0.1, 0.9]])
+    assert gradcheck(_squared_gradient_norm(lambda m: cholesky(_symmetric_positive_definite(m))), [t64(root, True)])
+    assert gradcheck(_squared_gradient_norm(lambda low, b: solve_lower_triangular(low.tril(), b)),
+                     [t64(root + np.eye(3), True), t64(np.ones((3, 2)), True)])
+
+
+def test_double_backward_through_log_probs():
+    root = np.array([[1.0, 0.3, 0.1], [0.2, 1.1, 0.0], [0.4, 0.1, 0.9]])
+    value = t64(np.ones(3))
+    assert gradcheck(_squared_gradient_norm(
+        lambda m, mu: D.MultivariateNormal(mu, _symmetric_positive_definite(m)).log_prob(value)),
+        [t64(root, True), t64([0.1, 0.2, 0.3], True)])
+    assert gradcheck(_squared_gradient_norm(lambda a, b: D.Beta(a, b).log_prob(t64([0.3, 0.6]))),
+                     [t64([0.5, 2.0], True), t64([1.5, 3.0], True)])
+
+
 # ---- KL divergence ------------------------------------------------------------------------------------------------
 def _kl_reference_normal(p_loc, p_scale, q_loc, q_scale):
     return np.log(q_scale / p_scale) + (p_scale ** 2 + (p_loc - q_loc) ** 2) / (2 * q_scale ** 2) - 0.5

@@ -72,6 +72,9 @@ class Lgamma(Function):
     def backward(self, g):
         return g * _same_dtype(digamma_array(self.x), g)
 
+    def backward_graph(self, g):  # create_graph=True: the same derivative, on the tape
+        return g * Digamma.apply(self.parents[0])
+
 
 class Digamma(Function):
     """psi(x); d/dx = trigamma(x)."""
@@ -82,6 +85,19 @@ class Digamma(Function):
 
     def backward(self, g):
         return g * _same_dtype(trigamma_array(self.x), g)
+
+    def backward_graph(self, g):
+        return g * Trigamma.apply(self.parents[0])
+
+
+class Trigamma(Function):
+    """psi'(x): only as digamma's derivative (its own derivative, psi'', is not implemented)."""
+
+    def forward(self, x):
+        return _same_dtype(trigamma_array(x), x)
+
+    def backward(self, g):
+        raise NotImplementedError("the derivative of trigamma (a third derivative of lgamma) is not implemented")
 
 
 def lgamma(x):
@@ -120,6 +136,15 @@ class Cholesky(Function):
         ga = np.linalg.solve(upper, ga)  # L^-H (.)
         return _swap(np.linalg.solve(upper, _swap(ga)))  # (.) L^-1
 
+    def backward_graph(self, g):
+        """The same formula with Tensor ops (create_graph=True)."""
+        lower = Cholesky.apply(self.parents[0])
+        upper = lower.transpose(-1, -2)
+        ga = (upper @ g).tril()
+        ga = 0.5 * (ga + ga.tril(-1).transpose(-1, -2))
+        ga = _solve_upper_on_tape(upper, ga)
+        return _solve_upper_on_tape(upper, ga.transpose(-1, -2)).transpose(-1, -2)
+
 
 class SolveLowerTriangular(Function):
     """X = L^-1 B with L lower-triangular (only its lower triangle is read), batched over leading dims."""
@@ -137,6 +162,21 @@ class SolveLowerTriangular(Function):
         if gb.shape != self.x.shape:
             gb = _sum_to_shape(gb, self.x.shape)
         return gl, gb
+
+
+    def backward_graph(self, g):
+        """The same adjoint with Tensor ops (create_graph=True)."""
+        lower, b = self.parents
+        x = SolveLowerTriangular.apply(lower, b if b is not None else self.x)
+        gb = _solve_upper_on_tape(lower.tril().transpose(-1, -2), g)
+        gl = -(gb @ x.transpose(-1, -2)).tril() if self.needs_input_grad[0] else None
+        return gl, gb
+
+
+def _solve_upper_on_tape(upper, rhs):
+    """U^-1 rhs on the tape via the lower solver: reversing rows and columns makes U lower-triangular."""
+    flipped = SolveLowerTriangular.apply(upper.flip(-2, -1), rhs.flip(-2))
+    return flipped.flip(-2)
 
 
 def _sum_to_shape(array, shape):
@@ -205,6 +245,10 @@ class Erfinv(Function):
 
     def backward(self, g):
         return g * _same_dtype(math.sqrt(math.pi) / 2 * np.exp(self.y ** 2), g)
+
+    def backward_graph(self, g):
+        y = Erfinv.apply(self.parents[0])
+        return g * (math.sqrt(math.pi) / 2) * (y * y).exp()
 
 
 def erfinv(x):

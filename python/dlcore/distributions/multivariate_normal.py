@@ -31,7 +31,9 @@ def _mahalanobis_squared(lower, diff):
 
 
 def _half_log_det(lower):
-    return lower.diagonal(dim1=-2, dim2=-1).log().sum(-1)
+    # the diagonal as (L * I).sum(-1), not L.diagonal(): Diagonal has no double backward (create_graph=True)
+    diagonal = (lower * _identity_like(lower)).sum(-1)
+    return diagonal.log().sum(-1)
 
 
 def _identity_like(matrix):
