@@ -320,6 +320,16 @@ def test_dirichlet_log_prob_mean_variance():
                  rtol=1e-12)
 
 
+def test_beta_and_dirichlet_modes():
+    a = np.array([3.0, 0.5, 2.0, 1.0, 0.4])
+    b = np.array([2.0, 2.0, 0.9, 1.0, 0.8])
+    # interior mode; the unbounded end at 0 (a < 1) or 1 (b < 1); none for the uniform; a one-hot when both < 1
+    expected = np.array([(3 - 1) / (3 + 2 - 2), 0.0, 1.0, np.nan, 0.0])
+    assert_close(arr(D.Beta(t64(a), t64(b)).mode), expected, rtol=1e-12)
+    alpha = np.array([[2.0, 3.0, 0.5], [0.2, 0.7, 0.4]])
+    assert_close(arr(D.Dirichlet(t64(alpha)).mode), [[1 / 3, 2 / 3, 0.0], [0.0, 1.0, 0.0]], rtol=1e-12)
+
+
 def test_independent_sums_the_reinterpreted_dims():
     base = D.Normal(t64(LOC), t64(SCALE))
     dist = D.Independent(base, 1)

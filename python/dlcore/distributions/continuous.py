@@ -16,6 +16,7 @@ import numpy as np
 from ..functions import where
 from ..nn.functional import one_hot
 from ..random import default_generator
+from ..tensor import stack
 from . import constraints
 from ._special import RegularizedGammaP, StandardGammaSample, digamma, erfinv, lgamma
 from .distribution import Distribution, broadcast_all, draw
@@ -264,10 +265,9 @@ class Beta(Distribution):
 
     @property
     def mode(self):
-        """(a - 1) / (a + b - 2) where a, b > 1 (NaN elsewhere: no unique interior mode)."""
-        a, b = self.concentration1, self.concentration0
-        unique = (a > 1) & (b > 1)
-        return where(unique, (a - 1) / (a + b - 2), a * math.nan)
+        """Dirichlet's rule on (a, b), as torch: (a - 1) / (a + b - 2) for a, b > 1; 0 or 1 where one of them
+        is < 1 (the density's unbounded end); NaN for a = b = 1."""
+        return _dirichlet_mode(stack([self.concentration1, self.concentration0], -1))[..., 0]
 
     @property
     def variance(self):
@@ -292,6 +292,17 @@ class Beta(Distribution):
                 + (a + b - 2) * digamma(a + b))
 
 
+def _dirichlet_mode(concentration):
+    """(alpha - 1)+ normalized; where every alpha < 1 (density unbounded at the corners), a one-hot at the
+    largest alpha. torch also one-hots there, but at the argmax of its NaN row (0/0), i.e. always index 0."""
+    excess = (concentration - 1).clamp(min=0)
+    with np.errstate(invalid="ignore"):  # the 0/0 rows are replaced just below (or are NaN, as torch's)
+        mode = excess / excess.sum(-1, keepdim=True)
+    corner = one_hot(concentration.argmax(-1), concentration.shape[-1]).type_as(mode)
+    all_below_one = (concentration < 1).all(-1).unsqueeze(-1).expand(*mode.shape)
+    return where(all_below_one, corner, mode)
+
+
 class Dirichlet(Distribution):
     arg_constraints = {"concentration": constraints.independent(constraints.positive, 1)}
     support = constraints.simplex
@@ -310,14 +321,7 @@ class Dirichlet(Distribution):
 
     @property
     def mode(self):
-        """(alpha - 1)+ normalized; where every alpha < 1 (density unbounded at the corners), a one-hot at the
-        largest alpha. torch also one-hots there, but at the argmax of its NaN row (0/0), i.e. always index 0."""
-        excess = (self.concentration - 1).clamp(min=0)
-        with np.errstate(invalid="ignore"):  # the 0/0 rows are replaced just below
-            mode = excess / excess.sum(-1, keepdim=True)
-        corner = one_hot(self.concentration.argmax(-1), self.concentration.shape[-1]).type_as(mode)
-        all_below_one = (self.concentration < 1).all(-1).unsqueeze(-1).expand(*mode.shape)
-        return where(all_below_one, corner, mode)
+        return _dirichlet_mode(self.concentration)
 
     @property
     def variance(self):
