@@ -664,6 +664,15 @@ def test_kl_uniform_outside_support_is_infinite_and_unknown_pairs_raise():
         D.kl_divergence(D.Normal(0.0, 1.0), D.Laplace(0.0, 1.0))
 
 
+def test_bernoulli_kl_and_geometric_at_certain_events():
+    p, q = [0.0, 1.0, 0.3, 0.3, 0.0, 1.0], [0.5, 0.5, 0.0, 1.0, 0.0, 1.0]
+    kl = arr(D.kl_divergence(D.Bernoulli(probs=dlcore.tensor(p)), D.Bernoulli(probs=dlcore.tensor(q))))
+    assert np.isposinf(kl[2:4]).all()  # p puts mass where q has none
+    assert_close(kl[[0, 1, 4, 5]], [math.log(2), math.log(2), 0.0, 0.0], rtol=1e-6)
+    # p = 1: the first trial succeeds surely; float32 must give log 1 = 0 exactly, not the clamped logit's -1e-7
+    assert float(D.Geometric(probs=dlcore.tensor(1.0)).log_prob(dlcore.tensor(0.0))) == 0.0
+
+
 def test_register_kl_prefers_the_most_specific_pair():
     class MyNormal(D.Normal):
         pass

@@ -255,7 +255,8 @@ class Poisson(Distribution):
 def _xlogy(x, y):
     """x * log(y), 0 where x == 0 (even for y == 0)."""
     safe = _functions.where(x == 0, y * 0 + 1, y)
-    return x * safe.log()
+    with np.errstate(divide="ignore"):  # y == 0 < x: -inf, as torch.xlogy
+        return x * safe.log()
 
 
 class Binomial(_BinaryParametrised):
@@ -339,8 +340,11 @@ class Geometric(_BinaryParametrised):
 
     def log_prob(self, value):
         value = self._checked(value)
-        # k log(1 - p) + log p = -k softplus(logit) - softplus(-logit)
-        return -value * softplus(self.logits) - softplus(-self.logits)
+        if self._given == "logits":  # k log(1 - p) + log p = -k softplus(logit) - softplus(-logit): no rounding of p
+            return -value * softplus(self.logits) - softplus(-self.logits)
+        # from probs (as torch): exact at p = 1, where the clamped logit would leave log p = -1e-7 in float32
+        value, probs = broadcast_all(value, self.probs)
+        return _xlogy(value, 1 - probs) + probs.log()
 
     def entropy(self):
         return binary_cross_entropy_with_logits(self.logits, self.probs, reduction="none") / self.probs

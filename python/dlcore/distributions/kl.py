@@ -102,9 +102,12 @@ def _kl_dirichlet_dirichlet(p, q):
 
 @register_kl(Bernoulli, Bernoulli)
 def _kl_bernoulli_bernoulli(p, q):
-    # log p = -softplus(-logit), log(1 - p) = -softplus(logit): finite for every logit
+    # log p = -softplus(-logit), log(1 - p) = -softplus(logit): finite for every logit. The logits of probs 0 and
+    # 1 are clamped (finite), so those ends are set as torch sets them: 0 log 0 = 0, and p > 0 where q = 0 is inf.
     positive = p.probs * (softplus(-q.logits) - softplus(-p.logits))
+    positive = where(p.probs == 0, positive * 0, where(q.probs == 0, positive * 0 + math.inf, positive))
     negative = (1 - p.probs) * (softplus(q.logits) - softplus(p.logits))
+    negative = where(p.probs == 1, negative * 0, where(q.probs == 1, negative * 0 + math.inf, negative))
     return positive + negative
 
 
