@@ -84,6 +84,7 @@ __all__ = [
 # (max, sum, abs, float, int, bool ... are attributes only: ``from dlcore import *`` must not shadow builtins)
 
 from . import attacks, func, testing  # noqa: E402  (fgsm; torch.func's transforms; torch.testing)
+from . import distributions  # noqa: E402  (torch.distributions: dlcore.distributions.Normal ...)
 
 
 def __getattr__(name):

@@ -38,6 +38,7 @@ TORCH_NAMES = {
     "torch.amp": "dlcore.amp",
     "torch.onnx": "dlcore.onnx",
     "torch.distributed": "dlcore.distributed",
+    "torch.distributions": "dlcore.distributions",
     "torchvision": "dlcore.vision",
     "torchvision.datasets": "dlcore.data.datasets",
     "torchvision.transforms": "dlcore.data.transforms",
