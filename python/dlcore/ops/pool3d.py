@@ -1,0 +1,157 @@
+"""3-D max and average pooling (torch's output sizes, ceil_mode, dilation, divisor_override) and max unpooling.
+
+There is no 3-D pooling kernel, and the 2-D ones have neither dilation nor divisor_override, so both
+dtypes run the NumPy window formulation: a strided view (N, C, OD, OH, OW, KD, KH, KW) of the padded
+input reduced over its last three axes (no Python loop over outputs). Backward scatters through the
+saved indices (max) or adds each kernel tap's share back with strided slices (average). Indices are
+torch's: flat offsets d*H*W + h*W + w within each (n, c) volume; the first maximum in (d, h, w) order wins.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ..autograd import Function
+from ._common import array_module, as_strided, scatter_add
+from .conv3d import triple
+
+
+def pool_output_length(size, kernel, stride, pad, dilation, ceil_mode):
+    """torch's pooling_output_shape: with ceil_mode the last window must start inside the input or its
+    left padding."""
+    span = size + 2 * pad - dilation * (kernel - 1) - 1
+    out = (-(-span // stride) if ceil_mode else span // stride) + 1
+    if ceil_mode and (out - 1) * stride >= size + pad:
+        out -= 1
+    return out
+
+
+class PoolGeometry:
+    """kernel, stride (default: kernel), padding, dilation per spatial axis, checked; ``out`` the output size."""
+
+    def __init__(self, name, x_shape, kernel_size, stride, padding, dilation, ceil_mode):
+        if len(x_shape) != 5:
+            raise ValueError(f"{name} expects (N, C, D, H, W) input, got shape {tuple(x_shape)}")
+        self.kernel = triple(kernel_size, f"{name}: kernel_size")
+        self.stride = self.kernel if stride is None or stride == () else triple(stride, f"{name}: stride")
+        self.padding, self.dilation = triple(padding, f"{name}: padding"), triple(dilation, f"{name}: dilation")
+        if min(self.kernel) < 1 or min(self.stride) < 1 or min(self.dilation) < 1:
+            raise ValueError(f"{name}: kernel_size {self.kernel}, stride {self.stride} and dilation "
+                             f"{self.dilation} must be >= 1")
+        if any(p < 0 or p > k // 2 for p, k in zip(self.padding, self.kernel)):
+            raise ValueError(f"{name}: padding {self.padding} must be >= 0 and at most half the kernel size "
+                             f"{self.kernel}")
+        self.out = tuple(pool_output_length(*a, ceil_mode) for a in
+                         zip(x_shape[2:], self.kernel, self.stride, self.padding, self.dilation))
+        if min(self.out) < 1:
+            raise ValueError(f"{name}: input {tuple(x_shape)} is too small for kernel {self.kernel} (dilation "
+                             f"{self.dilation}, padding {self.padding}); output size {self.out}")
+
+    def padded_extent(self, size, axis):
+        """Length of the padded axis the windows need (ceil_mode may reach past the right padding)."""
+        k, s, p, d, o = (v[axis] for v in (self.kernel, self.stride, self.padding, self.dilation, self.out))
+        return max(size + 2 * p, (o - 1) * s + d * (k - 1) + 1)
+
+    def windows(self, x, fill):
+        """Read-only view (N, C, OD, OH, OW, KD, KH, KW) of x padded with `fill`."""
+        xp = array_module(x)
+        pads = [(0, 0), (0, 0)] + [(p, self.padded_extent(n, i) - n - p)
+                                   for i, (n, p) in enumerate(zip(x.shape[2:], self.padding))]
+        xpad = xp.pad(x, pads, constant_values=fill)
+        st = xpad.strides
+        steps = tuple(st[2 + i] * self.stride[i] for i in range(3))
+        taps = tuple(st[2 + i] * self.dilation[i] for i in range(3))
+        return as_strided(xpad, x.shape[:2] + self.out + self.kernel, st[:2] + steps + taps)
+
+
+class MaxPool3d(Function):
+    """y[n, c, i, j, k] = max over the window; ``indices`` (int64) as torch's."""
+
+    def forward(self, x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False):
+        g = PoolGeometry("max_pool3d", x.shape, kernel_size, stride, padding, dilation, ceil_mode)
+        xp = array_module(x)
+        n, c, d, h, w = self.shape = x.shape
+        flat = g.windows(x, -np.inf).reshape(n, c, *g.out, -1)
+        arg = xp.argmax(flat, axis=-1)  # the first maximum (NaN counts as the maximum, as torch)
+        y = xp.take_along_axis(flat, arg[..., None], axis=-1)[..., 0]
+        self.indices = self._input_offsets(xp, g, arg)
+        return xp.ascontiguousarray(y)
+
+    def _input_offsets(self, xp, g, arg):
+        """Window offset (KD*KH*KW flat) -> flat input offset d*H*W + h*W + w."""
+        taps = xp.unravel_index(arg, g.kernel)
+        coords = []
+        for axis in range(3):
+            start = xp.arange(g.out[axis]).reshape([-1 if i == axis else 1 for i in range(3)]) * g.stride[axis]
+            coords.append(start - g.padding[axis] + taps[axis] * g.dilation[axis])
+        d, h, w = self.shape[2:]
+        return ((coords[0] * h + coords[1]) * w + coords[2]).astype(np.int64)
+
+    def backward(self, dy):
+        return max_unpool_scatter(dy, self.indices, self.shape)
+
+
+def max_unpool_scatter(values, indices, out_shape):
+    """out (N, C, *spatial) zero but for out[n, c].flat[indices[n, c]] += values[n, c]."""
+    xp = array_module(values)
+    n, c = out_shape[:2]
+    out = xp.zeros((n * c, int(np.prod(out_shape[2:]))), dtype=values.dtype)
+    scatter_add(out, (xp.arange(n * c).reshape(-1, 1), indices.reshape(n * c, -1)), values.reshape(n * c, -1))
+    return out.reshape(out_shape)
+
+
+def avg_divisor(size, kernel, stride, pad, out, count_include_pad):
+    """(out,) window sizes along one axis, torch's rule: padding counts, the ceil_mode overhang does not."""
+    start = np.arange(out) * stride - pad
+    end = np.minimum(start + kernel, size + pad)
+    if count_include_pad:
+        return end - start
+    return np.minimum(end, size) - np.maximum(start, 0)
+
+
+class AvgPool3d(Function):
+    """Mean over each window: sum / divisor (window size per torch's rule, or divisor_override)."""
+
+    def forward(self, x, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True,
+                divisor_override=None):
+        self.geometry = g = PoolGeometry("avg_pool3d", x.shape, kernel_size, stride, padding, 1, ceil_mode)
+        xp = array_module(x)
+        self.shape = x.shape
+        if divisor_override is not None:
+            divisor = np.full(g.out, float(divisor_override))
+        else:
+            per_axis = [avg_divisor(*a, count_include_pad) for a in
+                        zip(x.shape[2:], g.kernel, g.stride, g.padding, g.out)]
+            divisor = per_axis[0][:, None, None] * per_axis[1][None, :, None] * per_axis[2][None, None, :]
+        self.divisor = xp.asarray(divisor, dtype=x.dtype)
+        return xp.ascontiguousarray(g.windows(x, 0).sum(axis=(-3, -2, -1)) / self.divisor)
+
+    def backward(self, dy):
+        g, xp = self.geometry, array_module(dy)
+        n, c = self.shape[:2]
+        share = dy / self.divisor
+        extent = [g.padded_extent(size, i) for i, size in enumerate(self.shape[2:])]
+        dxpad = xp.zeros((n, c, *extent), dtype=dy.dtype)
+        for tap in np.ndindex(*g.kernel):
+            dxpad[(slice(None), slice(None)) + tuple(
+                slice(t, t + s * (o - 1) + 1, s) for t, s, o in zip(tap, g.stride, g.out))] += share
+        (pd, ph, pw), (d, h, w) = g.padding, self.shape[2:]
+        return xp.ascontiguousarray(dxpad[:, :, pd: pd + d, ph: ph + h, pw: pw + w])
+
+
+class MaxUnpool(Function):
+    """x (N, C, *in) and indices of the same shape -> (N, C, *out), x placed at the flat offsets indices."""
+
+    def forward(self, x, indices, out_shape):
+        xp = array_module(x)
+        self.indices = indices
+        n, c = out_shape[:2]
+        out = xp.zeros((n * c, int(np.prod(out_shape[2:]))), dtype=x.dtype)
+        # assignment, not accumulation: a repeated index keeps one value, as torch's max_unpool does
+        out[xp.arange(n * c).reshape(-1, 1), indices.reshape(n * c, -1)] = x.reshape(n * c, -1)
+        return out.reshape(out_shape)
+
+    def backward(self, dy):
+        xp = array_module(dy)
+        n, c = dy.shape[:2]
+        rows = xp.arange(n * c).reshape(-1, 1)
+        return dy.reshape(n * c, -1)[rows, self.indices.reshape(n * c, -1)].reshape(self.indices.shape), None
