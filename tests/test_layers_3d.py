@@ -158,9 +158,13 @@ def test_conv_bad_input_raises(call, match):
         call()
 
 
-def test_conv3d_mixed_dtypes_raise(rng):
+def test_conv3d_mixed_dtypes_and_non_tensors_raise(rng):
     with pytest.raises(TypeError, match="dtype"):
         F.conv3d(dlcore.tensor(randn(rng, 1, 2, 3, 3, 3)), t64(np.ones((2, 2, 1, 1, 1))))
+    with pytest.raises(TypeError, match="dlcore.Tensor"):
+        F.conv3d(randn(rng, 1, 2, 3, 3, 3), t64(np.ones((2, 2, 1, 1, 1))))
+    with pytest.raises(TypeError, match="dlcore.Tensor"):
+        F.max_pool3d(randn(rng, 1, 2, 3, 3, 3), 2)
 
 
 # ---- pooling ------------------------------------------------------------------------------------------------------

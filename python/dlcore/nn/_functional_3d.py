@@ -58,6 +58,7 @@ def conv3d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
         >>> F.conv3d(dlcore.randn(2, 4, 5, 8, 8), dlcore.randn(6, 4, 3, 3, 3), padding=1).shape
         (2, 6, 5, 8, 8)
     """
+    _check_tensor("conv3d", input)
     _check_tensor("conv3d", weight)
     _check_dtypes("conv3d", input, weight, bias)
     return _batched("conv3d", input, 3, lambda x: conv3d_ops.Conv3d.apply(
@@ -67,6 +68,7 @@ def conv3d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
 def conv_transpose3d(input, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1, dilation=1):
     """Transposed 3-D convolution (conv3d's data gradient): weight (C_in, C_out/groups, KD, KH, KW);
     OD = (D - 1)*stride - 2*padding + dilation*(KD - 1) + output_padding + 1. Argument order as torch's."""
+    _check_tensor("conv_transpose3d", input)
     _check_tensor("conv_transpose3d", weight)
     _check_dtypes("conv_transpose3d", input, weight, bias)
     return _batched("conv_transpose3d", input, 3, lambda x: conv3d_ops.ConvTranspose3d.apply(
