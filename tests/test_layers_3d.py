@@ -378,6 +378,22 @@ def test_dropout3d_zeroes_whole_channels(rng):
         F.dropout3d(dlcore.tensor(randn(rng, 2, 3, 4)))
 
 
+def test_feature_alpha_dropout_drops_channels_and_keeps_moments(rng):
+    x = dlcore.tensor(randn(rng, 64, 64, 2, 3, 3))
+    layer = nn.FeatureAlphaDropout(0.2)
+    y = layer(x).numpy().reshape(64 * 64, -1)
+    a = (0.8 * (1 + 0.2 * 1.7580993408473766 ** 2)) ** -0.5  # torch's constants (alpha' = -scale * alpha)
+    b = a * 1.7580993408473766 * 0.2
+    dropped = np.all(y == y[:, :1], axis=1)
+    kept_x = x.numpy().reshape(64 * 64, -1)[~dropped]
+    np.testing.assert_allclose(y[~dropped], kept_x * a + b, rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(y[dropped], -1.7580993408473766 * a + b, rtol=1e-5)
+    assert 0.15 < dropped.mean() < 0.25  # p = 0.2 over 4096 channels
+    assert abs(y.mean()) < 0.05 and abs(y.var() - 1) < 0.05  # SELU's fixed point kept
+    layer.eval()
+    assert layer(x) is x
+
+
 # ---- interpolation ------------------------------------------------------------------------------------------------
 def source_coordinates(size, out, align_corners, scale):
     """torch's source coordinate per output index along one axis (linear modes)."""

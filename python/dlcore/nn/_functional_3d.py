@@ -17,7 +17,7 @@ from ..tensor import Tensor
 
 __all__ = [
     "adaptive_avg_pool3d", "adaptive_max_pool3d", "avg_pool3d", "conv3d", "conv_transpose3d", "dropout3d",
-    "max_pool3d", "max_unpool1d", "max_unpool2d", "max_unpool3d",
+    "feature_alpha_dropout", "max_pool3d", "max_unpool1d", "max_unpool2d", "max_unpool3d",
 ]
 
 
@@ -195,6 +195,31 @@ def dropout3d(input, p=0.5, training=True, inplace=False):
     keep = np.random.default_rng(next_seed()).random(lead) >= p
     scale = np.zeros(lead) if p == 1 else keep / (1 - p)
     return input * Tensor(array_like(scale.astype(input.dtype).reshape(lead + (1, 1, 1)), input._data))
+
+
+def feature_alpha_dropout(input, p=0.5, training=False, inplace=False):
+    """alpha_dropout over whole channels of (N, C, *): a dropped channel is set to SELU's saturation value,
+    then the affine map that keeps zero mean and unit variance (torch's FeatureAlphaDropout); identity in eval."""
+    from .._device import array_like
+    from ._functional_more import _ALPHA_PRIME
+
+    _check_tensor("feature_alpha_dropout", input)
+    if not 0 <= p <= 1:
+        raise ValueError(f"feature_alpha_dropout: probability must be in [0, 1], got {p}")
+    if input.ndim < 2:
+        raise ValueError(f"feature_alpha_dropout expects (N, C, *) input, got shape {input.shape}")
+    if not training or p == 0:
+        return input
+    if p == 1:
+        return input * 0.0
+    mask_shape = input.shape[:2] + (1,) * (input.ndim - 2)
+    keep = (np.random.default_rng(next_seed()).random(input.shape[:2]) >= p).reshape(mask_shape)
+    a = ((1 - p) * (1 + p * _ALPHA_PRIME ** 2)) ** -0.5
+    shift = np.where(keep, 0.0, a * _ALPHA_PRIME) - a * _ALPHA_PRIME * p
+
+    def constant(values):
+        return Tensor(array_like(values.astype(input.dtype), input._data))
+    return input * constant(keep * a) + constant(shift)
 
 
 def interpolate_5d(input, size, scale_factor, mode, align_corners, recompute_scale_factor):

@@ -217,6 +217,13 @@ class Dropout3d(Module):
         return f"p={self.p}"
 
 
+class FeatureAlphaDropout(Dropout3d):
+    """AlphaDropout over whole channels (F.feature_alpha_dropout), for SELU networks on (N, C, *) input."""
+
+    def forward(self, input):
+        return F3.feature_alpha_dropout(input, self.p, self.training)
+
+
 class _MaxUnpoolNd(Module):
     _spatial = 0
 
