@@ -363,6 +363,18 @@ def test_instance_norm3d(rng):
         norm(t64(np.ones((2, 4, 3, 3, 3))))
 
 
+def test_group_norm_and_layer_norm_take_5d_input(rng):
+    """The existing GroupNorm / LayerNorm serve volumetric nets unchanged (statistics over all trailing dims)."""
+    x = randn(rng, 2, 4, 3, 2, 5, dtype=np.float64)
+    xg = x.reshape(2, 2, -1)
+    ref = ((xg - xg.mean(-1, keepdims=True)) / np.sqrt(xg.var(-1, keepdims=True) + 1e-5)).reshape(x.shape)
+    assert_close(nn.GroupNorm(2, 4, dtype=np.float64)(t64(x)).numpy(), ref, rtol=1e-10, atol=1e-10)
+    xl = x.reshape(2, 4, -1)
+    ref = ((xl - xl.mean(-1, keepdims=True)) / np.sqrt(xl.var(-1, keepdims=True) + 1e-5)).reshape(x.shape)
+    assert_close(nn.LayerNorm((3, 2, 5), dtype=np.float64)(t64(x)).numpy(), ref, rtol=1e-10, atol=1e-10)
+    gradcheck(lambda x: F.group_norm(x, 2), [t64(randn(rng, 1, 4, 2, 2, 3), True)])
+
+
 def test_dropout3d_zeroes_whole_channels(rng):
     x = dlcore.tensor(np.abs(randn(rng, 8, 16, 2, 3, 2)) + 0.5)
     layer = nn.Dropout3d(0.25)
