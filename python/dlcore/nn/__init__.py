@@ -69,6 +69,17 @@ __all__ += [
     "ZeroPad1d",
 ]
 
+# Volumetric (N, C, D, H, W) layers and max unpooling (layers_3d.py).
+from .layers_3d import (  # noqa: E402
+    AdaptiveAvgPool3d, AdaptiveMaxPool3d, AvgPool3d, BatchNorm3d, Conv3d, ConvTranspose3d, Dropout3d,
+    FeatureAlphaDropout, InstanceNorm3d, MaxPool3d, MaxUnpool1d, MaxUnpool2d, MaxUnpool3d,
+)
+
+__all__ += [
+    "AdaptiveAvgPool3d", "AdaptiveMaxPool3d", "AvgPool3d", "BatchNorm3d", "Conv3d", "ConvTranspose3d", "Dropout3d",
+    "FeatureAlphaDropout", "InstanceNorm3d", "MaxPool3d", "MaxUnpool1d", "MaxUnpool2d", "MaxUnpool3d",
+]
+
 # Recurrent layers (recurrent.py).
 from .recurrent import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNCell  # noqa: E402
 
