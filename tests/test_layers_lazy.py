@@ -16,6 +16,10 @@ from dlcore import nn
     (nn.LazyBatchNorm1d, nn.BatchNorm1d, (), (5, 3)),
     (nn.LazyBatchNorm2d, nn.BatchNorm2d, (), (2, 3, 4, 4)),
     (nn.LazyInstanceNorm2d, nn.InstanceNorm2d, (1e-5, 0.1, True), (2, 3, 4, 4)),
+    (nn.LazyConv3d, nn.Conv3d, (4, 2), (1, 3, 3, 4, 4)),
+    (nn.LazyConvTranspose3d, nn.ConvTranspose3d, (2, 2), (1, 3, 2, 3, 3)),
+    (nn.LazyBatchNorm3d, nn.BatchNorm3d, (), (2, 3, 2, 2, 2)),
+    (nn.LazyInstanceNorm3d, nn.InstanceNorm3d, (1e-5, 0.1, True), (2, 3, 2, 3, 3)),
 ])
 def test_lazy_layer_becomes_the_real_one(rng, lazy, real, args, shape):
     x = dlcore.tensor(rng.standard_normal(shape).astype(np.float32))

@@ -10,9 +10,10 @@ from ..ops import grid_sample as grid_ops
 from ..tensor import Tensor
 from . import functional as F
 
-__all__ = ["adaptive_max_pool1d_with_indices", "adaptive_max_pool2d_with_indices", "affine_grid", "celu_", "elu_",
-           "grid_sample", "hardtanh_", "instance_norm", "leaky_relu_", "max_pool1d_with_indices",
-           "max_pool2d_with_indices", "relu_", "rrelu_", "selu_", "threshold_", "upsample", "upsample_bilinear",
+__all__ = ["adaptive_max_pool1d_with_indices", "adaptive_max_pool2d_with_indices",
+           "adaptive_max_pool3d_with_indices", "affine_grid", "celu_", "elu_", "grid_sample", "hardtanh_",
+           "instance_norm", "leaky_relu_", "max_pool1d_with_indices", "max_pool2d_with_indices",
+           "max_pool3d_with_indices", "relu_", "rrelu_", "selu_", "threshold_", "upsample", "upsample_bilinear",
            "upsample_nearest"]
 
 
@@ -127,6 +128,15 @@ def max_pool1d_with_indices(input, kernel_size, stride=None, padding=0, dilation
 def max_pool2d_with_indices(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False,
                             return_indices=True):
     return F.max_pool2d(input, kernel_size, stride, padding, dilation, ceil_mode, return_indices=True)
+
+
+def max_pool3d_with_indices(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False,
+                            return_indices=True):
+    return F.max_pool3d(input, kernel_size, stride, padding, dilation, ceil_mode, return_indices=True)
+
+
+def adaptive_max_pool3d_with_indices(input, output_size, return_indices=True):
+    return F.adaptive_max_pool3d(input, output_size, return_indices=True)
 
 
 def adaptive_max_pool1d_with_indices(input, output_size, return_indices=True):

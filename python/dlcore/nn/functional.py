@@ -558,9 +558,10 @@ del _name, _fn
 
 # ---- affine_grid / grid_sample, in-place activations, spellings (_functional_extra.py) ---------------------
 from ._functional_extra import (  # noqa: E402, F401  (re-exported through __all__)
-    adaptive_max_pool1d_with_indices, adaptive_max_pool2d_with_indices, affine_grid, celu_, elu_, grid_sample,
-    hardtanh_, instance_norm, leaky_relu_, max_pool1d_with_indices, max_pool2d_with_indices, relu_, rrelu_, selu_,
-    threshold_, upsample, upsample_bilinear, upsample_nearest,
+    adaptive_max_pool1d_with_indices, adaptive_max_pool2d_with_indices, adaptive_max_pool3d_with_indices,
+    affine_grid, celu_, elu_, grid_sample, hardtanh_, instance_norm, leaky_relu_, max_pool1d_with_indices,
+    max_pool2d_with_indices, max_pool3d_with_indices, relu_, rrelu_, selu_, threshold_, upsample, upsample_bilinear,
+    upsample_nearest,
 )
 from ._functional_extra import __all__ as _extra_all  # noqa: E402
 

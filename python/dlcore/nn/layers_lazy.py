@@ -12,12 +12,14 @@ import numpy as np
 
 from ..tensor import Tensor
 from .layers import ConvTranspose2d
+from .layers_3d import BatchNorm3d, Conv3d, ConvTranspose3d, InstanceNorm3d
 from .layers_more import Conv1d, ConvTranspose1d, InstanceNorm1d, InstanceNorm2d
 from .module import Buffer, Module, Parameter
 from .modules import BatchNorm1d, BatchNorm2d, Conv2d, Linear, NLLLoss
 
-__all__ = ["Buffer", "DataParallel", "LazyBatchNorm1d", "LazyBatchNorm2d", "LazyConv1d", "LazyConv2d",
-           "LazyConvTranspose1d", "LazyConvTranspose2d", "LazyInstanceNorm1d", "LazyInstanceNorm2d", "LazyLinear",
+__all__ = ["Buffer", "DataParallel", "LazyBatchNorm1d", "LazyBatchNorm2d", "LazyBatchNorm3d", "LazyConv1d",
+           "LazyConv2d", "LazyConv3d", "LazyConvTranspose1d", "LazyConvTranspose2d", "LazyConvTranspose3d",
+           "LazyInstanceNorm1d", "LazyInstanceNorm2d", "LazyInstanceNorm3d", "LazyLinear",
            "LazyModuleMixin", "NLLLoss2d", "UninitializedBuffer", "UninitializedParameter"]
 
 
@@ -119,6 +121,10 @@ LazyBatchNorm1d = _lazy("LazyBatchNorm1d", BatchNorm1d)
 LazyBatchNorm2d = _lazy("LazyBatchNorm2d", BatchNorm2d)
 LazyInstanceNorm1d = _lazy("LazyInstanceNorm1d", InstanceNorm1d)
 LazyInstanceNorm2d = _lazy("LazyInstanceNorm2d", InstanceNorm2d)
+LazyConv3d = _lazy("LazyConv3d", Conv3d)
+LazyConvTranspose3d = _lazy("LazyConvTranspose3d", ConvTranspose3d)
+LazyBatchNorm3d = _lazy("LazyBatchNorm3d", BatchNorm3d)
+LazyInstanceNorm3d = _lazy("LazyInstanceNorm3d", InstanceNorm3d)
 
 
 class DataParallel(Module):
