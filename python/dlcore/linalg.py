@@ -1,13 +1,16 @@
-"""``torch.linalg``'s vector functions over dlcore Tensors: ``vector_norm``, ``norm`` (vectors, and the
-Frobenius norm of matrices) and ``cross`` (``dim=-1`` by default, unlike ``torch.cross``).
+"""``torch.linalg`` over dlcore Tensors, every function differentiable: ``vector_norm``, ``norm`` (vectors,
+and the Frobenius norm of matrices), ``cross`` (``dim=-1`` by default, unlike ``torch.cross``), ``solve``,
+``solve_triangular``, ``inv``, ``det``, ``slogdet``, ``cholesky``, ``eigh`` / ``eigvalsh``, ``matrix_power``.
 
-Matrix decompositions and the other matrix norms are not here: ``norm`` raises ValueError for them.
+The other matrix norms are not here (``norm`` raises ValueError for them), nor SVD, QR, LU or general
+(non-symmetric) eigenvalues.
 """
 from __future__ import annotations
 
 import numbers
 
 from .functions import vector_norm
+from .ops import linalg as _ops
 
 
 def norm(input, ord=None, dim=None, keepdim=False, dtype=None):
@@ -30,4 +33,102 @@ def cross(input, other, dim=-1):
     return input.cross(other, dim=dim)
 
 
-__all__ = ["cross", "norm", "vector_norm"]
+def _check_square(who, a):
+    if a.ndim < 2 or a.shape[-1] != a.shape[-2]:
+        raise ValueError(f"linalg.{who}: expected square matrices (..., n, n), got shape {tuple(a.shape)}")
+
+
+def solve(A, B, *, left=True):
+    """X with A X = B (``left=False``: X A = B); B (..., n, k) or a vector (..., n)."""
+    _check_square("solve", A)
+    if not left:
+        return solve(A.transpose(-1, -2), B.transpose(-1, -2)).transpose(-1, -2)
+    return _ops.Solve.apply(A, B)
+
+
+def inv(A):
+    _check_square("inv", A)
+    return _ops.Inverse.apply(A)
+
+
+def slogdet(A):
+    """(sign, log |det A|): the log is differentiable, the sign is not."""
+    from .tensor import Tensor
+
+    _check_square("slogdet", A)
+    logabs = _ops.LogAbsDet.apply(A)
+    sign = array_sign(A)
+    return Tensor(sign), logabs
+
+
+def array_sign(A):
+    from .ops._common import array_module
+
+    return array_module(A._data).linalg.slogdet(A._data)[0]
+
+
+def det(A):
+    """det A = sign * exp(log |det A|) (gradient det(A) A^-T; a singular A has no inverse: NaN gradient)."""
+    sign, logabs = slogdet(A)
+    return sign * logabs.exp()
+
+
+def cholesky(A, *, upper=False):
+    """The Cholesky factor of a symmetric positive-definite A: L with A = L L^T (``upper``: L^T)."""
+    from .distributions._special import cholesky as lower_factor
+
+    _check_square("cholesky", A)
+    lower = lower_factor(A)
+    return lower.transpose(-1, -2) if upper else lower
+
+
+def solve_triangular(A, B, *, upper, left=True, unitriangular=False):
+    """X with A X = B for a triangular A (only that triangle is read); ``left=False``: X A = B."""
+    from .distributions._special import solve_lower_triangular
+
+    _check_square("solve_triangular", A)
+    if not left:
+        return solve_triangular(A.transpose(-1, -2), B.transpose(-1, -2), upper=not upper,
+                                unitriangular=unitriangular).transpose(-1, -2)
+    if unitriangular:
+        n = A.shape[-1]
+        from .functions import eye
+
+        mask = eye(n, dtype=A.dtype)
+        A = A * (1 - mask) + mask
+    if upper:  # reversing rows and columns turns an upper-triangular system into a lower one
+        return solve_lower_triangular(A.flip(-2, -1), B.flip(-2)).flip(-2)
+    return solve_lower_triangular(A, B)
+
+
+def eigh(A, UPLO="L"):
+    """(eigenvalues ascending, eigenvectors as columns) of a symmetric A, reading its UPLO triangle;
+    differentiable (degenerate eigenvalues make the eigenvector gradient infinite, as in torch)."""
+    _check_square("eigh", A)
+    packed = _ops.SymmetricEigen.apply(A, uplo=UPLO)
+    return packed[..., 0, :], packed[..., 1:, :]
+
+
+def eigvalsh(A, UPLO="L"):
+    return eigh(A, UPLO)[0]
+
+
+def matrix_power(A, n):
+    """A^n for an integer n (negative: of the inverse), by repeated squaring on the tape."""
+    _check_square("matrix_power", A)
+    if n < 0:
+        return matrix_power(inv(A), -n)
+    from .functions import eye
+
+    result, base = None, A
+    while n:
+        if n & 1:
+            result = base if result is None else result @ base
+        n >>= 1
+        if n:
+            base = base @ base
+    return result if result is not None else eye(A.shape[-1], dtype=A.dtype).expand(A.shape)
+
+
+__all__ = ["cholesky", "cross", "det", "eigh", "eigvalsh", "inv", "matrix_power", "norm", "slogdet", "solve",
+           "solve_triangular", "vector_norm"]

@@ -1,0 +1,71 @@
+"""dlcore.linalg's matrix functions: values against NumPy (float64), gradients by finite differences."""
+import numpy as np
+import pytest
+
+import dlcore
+from dlcore import linalg
+
+
+def _t(a, grad=True):
+    return dlcore.tensor(a, requires_grad=grad)
+
+
+@pytest.fixture
+def mats(rng):
+    a = rng.standard_normal((2, 4, 4)) + 3 * np.eye(4)
+    spd = a @ a.swapaxes(-1, -2) + np.eye(4)
+    return a, spd, rng.standard_normal((2, 4, 3)), rng.standard_normal((2, 4))
+
+
+def test_solve_inv_det(mats):
+    a, _, b, v = mats
+    np.testing.assert_allclose(linalg.solve(_t(a), _t(b)).numpy(), np.linalg.solve(a, b), rtol=1e-12)
+    np.testing.assert_allclose(linalg.solve(_t(a), _t(v)).numpy(), np.linalg.solve(a, v[..., None])[..., 0],
+                               rtol=1e-12)
+    right = linalg.solve(_t(a), _t(b.swapaxes(-1, -2)), left=False).numpy()
+    np.testing.assert_allclose(right @ a, b.swapaxes(-1, -2), atol=1e-12)
+    np.testing.assert_allclose(linalg.inv(_t(a)).numpy(), np.linalg.inv(a), rtol=1e-12)
+    np.testing.assert_allclose(linalg.det(_t(a)).numpy(), np.linalg.det(a), rtol=1e-12)
+    sign, logabs = linalg.slogdet(_t(-a))
+    np.testing.assert_allclose(sign.numpy() * np.exp(logabs.numpy()), np.linalg.det(-a), rtol=1e-12)
+    for fn, args in [(linalg.solve, (a, b)), (linalg.solve, (a, v)), (linalg.inv, (a,)), (linalg.det, (a,)),
+                     (lambda m: linalg.slogdet(m)[1], (a,)), (lambda m: linalg.matrix_power(m, -2), (a,)),
+                     (lambda m: linalg.matrix_power(m, 3), (a,))]:
+        assert dlcore.autograd.gradcheck(fn, [_t(x) for x in args])
+
+
+def test_cholesky_and_triangular_solves(mats):
+    _, spd, b, _ = mats
+    lower = linalg.cholesky(_t(spd)).numpy()
+    np.testing.assert_allclose(lower, np.linalg.cholesky(spd), rtol=1e-12)
+    np.testing.assert_allclose(linalg.cholesky(_t(spd), upper=True).numpy(), lower.swapaxes(-1, -2))
+    for upper in (False, True):
+        tri = lower.swapaxes(-1, -2) if upper else lower
+        x = linalg.solve_triangular(_t(tri), _t(b), upper=upper).numpy()
+        np.testing.assert_allclose(tri @ x, b, atol=1e-12)
+        assert dlcore.autograd.gradcheck(lambda m, r, u=upper: linalg.solve_triangular(m, r, upper=u),
+                                         [_t(tri), _t(b)])
+    unit = np.tril(lower, -1) + np.eye(4)
+    x = linalg.solve_triangular(_t(lower), _t(b), upper=False, unitriangular=True).numpy()
+    np.testing.assert_allclose(unit @ x, b, atol=1e-12)
+    assert dlcore.autograd.gradcheck(lambda m: linalg.cholesky(m @ m.transpose(-1, -2)), [_t(lower)])
+
+
+def test_eigh_values_vectors_and_gradient(mats):
+    _, spd, _, _ = mats
+    w, v = linalg.eigh(_t(spd))
+    np.testing.assert_allclose(w.numpy(), np.linalg.eigvalsh(spd), rtol=1e-12)
+    np.testing.assert_allclose(v.numpy() @ np.apply_along_axis(np.diag, -1, w.numpy()) @ v.numpy().swapaxes(-1, -2),
+                               spd, atol=1e-10)
+    sym = lambda m: (m + m.transpose(-1, -2)) / 2  # noqa: E731  the gradient is the symmetric part's
+    assert dlcore.autograd.gradcheck(lambda m: linalg.eigvalsh(sym(m)), [_t(spd)])
+    # eigenvectors up to sign: a sign-invariant function of them (V diag(w) V^T ... and |v|^4)
+    assert dlcore.autograd.gradcheck(lambda m: (linalg.eigh(sym(m))[1] ** 4).sum(-1), [_t(spd)])
+
+
+def test_bad_shapes_raise(mats):
+    a = mats[0]
+    with pytest.raises(ValueError, match="square"):
+        linalg.inv(_t(a[..., :3]))
+    with pytest.raises(ValueError, match="not positive-definite"):
+        linalg.cholesky(_t(-np.eye(3)))
