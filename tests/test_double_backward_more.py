@@ -147,3 +147,20 @@ def test_max_pool_double_backward_under_onednn_refuses_clearly():
     x = dlcore.tensor(np.arange(2 * 36, dtype=np.float32).reshape(1, 2, 6, 6), requires_grad=True)
     with dlcore.backend("onednn"), pytest.raises(RuntimeError, match="argmax indices"):
         dlcore.autograd.grad(F.max_pool2d(x, 2).sum() ** 2, x, create_graph=True)
+
+
+@pytest.mark.parametrize("name", ["diagonal", "diag_embed", "index_select", "repeat", "pad_constant", "pad_reflect",
+                                  "interpolate_bilinear", "interpolate_nearest"])
+def test_linear_op_second_derivative(rng, name):
+    x = dlcore.tensor(rng.standard_normal((2, 3, 4, 5)), requires_grad=True)
+    fn = {
+        "diagonal": lambda a: a.diagonal(1, 2, 3) ** 3,
+        "diag_embed": lambda a: a.diag_embed(-1) ** 3,
+        "index_select": lambda a: a.index_select(3, dlcore.tensor([4, 0, 4])) ** 3,
+        "repeat": lambda a: a.repeat(1, 2, 1, 1) ** 3,
+        "pad_constant": lambda a: F.pad(a, (1, 2, 0, 1), value=0.5) ** 3,
+        "pad_reflect": lambda a: F.pad(a, (1, 2, 2, 1), mode="reflect") ** 3,
+        "interpolate_bilinear": lambda a: F.interpolate(a, size=(5, 7), mode="bilinear") ** 3,
+        "interpolate_nearest": lambda a: F.interpolate(a, scale_factor=2) ** 3,
+    }[name]
+    assert dlcore.autograd.gradcheck(_first_gradient(fn), [x])

@@ -181,11 +181,12 @@ def _roll(node, g):
     return g.roll(shifts, node.dims)
 
 
-# ---- pools: their backward as an op ------------------------------------------------------------------------
-class PoolBackward(Function):
-    """g -> the pool node's backward(g), as an op: linear in g, and its own gradient is the pool's Jacobian
-    J applied to h (``jacobian_map``, Tensor -> Tensor): the average pools' J is the pool itself (linear),
-    the max pools' J gathers h at the recorded argmax positions (piecewise linear)."""
+# ---- linear (and piecewise linear) ops: their backward as an op -----------------------------------------------
+class BackwardAsOp(Function):
+    """g -> a node's backward(g), as an op: linear in g, and its own gradient is the node's Jacobian J
+    applied to h (``jacobian_map``, Tensor -> Tensor): for a linear op (average pools, diagonal, padding,
+    interpolation, index_select ...) J is the op itself; the max pools' J gathers h at the recorded argmax
+    positions (piecewise linear)."""
 
     def forward(self, g, node=None, jacobian_map=None):
         self.jacobian_map = jacobian_map
@@ -217,13 +218,13 @@ def _arange_column(count, like):
     return array_module(like).arange(count).reshape(-1, 1)
 
 
-def _pool_rule(jacobian_map_of):
+def _linear_op_rule(jacobian_map_of):
     def rule(node, g):
         pooled = getattr(node, "inner", None) or node
         if getattr(node, "indices", True) is None or getattr(pooled, "backend", None) == "onednn":
             raise RuntimeError(f"double backward through {type(node).__name__} needs dlcore's argmax indices; "
                                f"oneDNN's max pooling keeps none: run it under another backend")
-        return (PoolBackward.apply(g, node=node, jacobian_map=jacobian_map_of(node)),) + (None,) * (
+        return (BackwardAsOp.apply(g, node=node, jacobian_map=jacobian_map_of(node)),) + (None,) * (
             len(node.parents) - 1)
 
     return rule
@@ -258,9 +259,19 @@ def register(rules):
         math_more.Triangle: lambda node, g: g * _const(node.mask.astype(g.dtype)),
         math_more.Rounded: lambda node, g: g * 0,
         shape.Alias: lambda node, g: g,
-        pool.AvgPool2d: _pool_rule(lambda node: lambda h: pool.AvgPool2d.apply(h, *node.call)),
-        resample.AdaptiveAvgPool2d: _pool_rule(
+        pool.AvgPool2d: _linear_op_rule(lambda node: lambda h: pool.AvgPool2d.apply(h, *node.call)),
+        resample.AdaptiveAvgPool2d: _linear_op_rule(
             lambda node: lambda h: resample.AdaptiveAvgPool2d.apply(h, node.output_size)),
-        pool.MaxPool2d: _pool_rule(_gather_at_argmax),
-        resample.AdaptiveMaxPool2d: _pool_rule(_gather_at_argmax),
+        pool.MaxPool2d: _linear_op_rule(_gather_at_argmax),
+        resample.AdaptiveMaxPool2d: _linear_op_rule(_gather_at_argmax),
+        math_more.Diagonal: _linear_op_rule(lambda node: lambda h: math_more.Diagonal.apply(
+            h, offset=node.offset, dim1=node.dims[0], dim2=node.dims[1])),
+        math_more.DiagEmbed: _linear_op_rule(lambda node: lambda h: math_more.DiagEmbed.apply(
+            h, offset=node.offset, dim1=node.dims[0], dim2=node.dims[1])),
+        math_more.IndexSelect: _linear_op_rule(lambda node: lambda h: math_more.IndexSelect.apply(
+            h, dim=node.dim, index=node.index)),
+        math_more.Repeat: _linear_op_rule(lambda node: lambda h: math_more.Repeat.apply(h, reps=node.reps)),
+        resample.Pad: _linear_op_rule(lambda node: lambda h: resample.Pad.apply(h, node.pad, node.mode, 0.0)),
+        resample.Interpolate: _linear_op_rule(lambda node: lambda h: resample.Interpolate.apply(
+            h, node.size, node.mode, node.align_corners, node.scales)),
     })

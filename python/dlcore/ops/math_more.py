@@ -427,7 +427,7 @@ class Diagonal(Function):
 
     def forward(self, x, offset=0, dim1=0, dim2=1):
         xp = array_module(x)
-        self.shape, self.dims = x.shape, (dim1, dim2)
+        self.shape, self.dims, self.offset = x.shape, (dim1, dim2), offset
         self.pos = _diagonal_positions(xp, x.shape[dim1], x.shape[dim2], offset)
         return xp.moveaxis(x, self.dims, (-2, -1))[(..., *self.pos)].copy()
 
@@ -443,6 +443,7 @@ class DiagEmbed(Function):
 
     def forward(self, x, offset=0, dim1=-2, dim2=-1):
         xp = array_module(x)
+        self.offset = offset
         m = x.shape[-1] + abs(offset)
         self.dims, self.pos = (dim1, dim2), _diagonal_positions(xp, m, m, offset)
         out = xp.zeros(x.shape[:-1] + (m, m), dtype=x.dtype)
