@@ -164,3 +164,20 @@ def test_linear_op_second_derivative(rng, name):
         "interpolate_nearest": lambda a: F.interpolate(a, scale_factor=2) ** 3,
     }[name]
     assert dlcore.autograd.gradcheck(_first_gradient(fn), [x])
+
+
+def test_conv_transpose_and_third_order_conv(rng):
+    x = dlcore.tensor(rng.standard_normal((2, 4, 3, 3)), requires_grad=True)
+    w = dlcore.tensor(rng.standard_normal((4, 3, 3, 2)), requires_grad=True)
+    b = dlcore.tensor(rng.standard_normal(6), requires_grad=True)
+    fn = lambda a, c, d: F.conv_transpose2d(a, c, d, stride=2, padding=1, output_padding=1, groups=2) ** 2  # noqa
+    assert dlcore.autograd.gradcheck(_first_gradient(fn), [x, w, b])
+    # third order through conv2d: the gradient of a second derivative
+    xc = dlcore.tensor(rng.standard_normal((1, 2, 4, 4)), requires_grad=True)
+    wc = dlcore.tensor(rng.standard_normal((3, 2, 3, 3)), requires_grad=True)
+
+    def second(a, c):
+        (ga,) = dlcore.autograd.grad((F.conv2d(a, c, padding=1) ** 3).sum(), a, create_graph=True)
+        return ga * ga
+
+    assert dlcore.autograd.gradcheck(_first_gradient(second), [xc, wc])

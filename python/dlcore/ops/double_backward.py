@@ -21,7 +21,7 @@ import numpy as np
 
 from .. import kernels as K
 from ..autograd import Function
-from . import activation, arith, clamp, conv, copy, linear, reduce, select, shape, softmax
+from . import activation, arith, clamp, conv, conv_transpose, copy, linear, reduce, select, shape, softmax
 from ._common import array_module, contiguous, kernel_backend, uses_kernels
 
 
@@ -200,6 +200,12 @@ class Conv2dBackwardData(Function):
             dw = _conv_weights(gx, self.dy, self.w.shape, self.params, self.kernels)
         return ddy, dw
 
+    def backward_graph(self, gx):  # the same on the tape (third order; ConvTranspose2d's second)
+        dy, w = self.parents[0], self.parents[1]
+        ddy = conv.Conv2d.apply(gx, w, None, **self.params) if self.needs_input_grad[0] else None
+        dw = Conv2dBackwardWeights.apply(gx, dy, w.shape, self.params) if self.needs_input_grad[1] else None
+        return ddy, dw
+
 
 class Conv2dBackwardWeights(Function):
     """dw = conv2d_backward_weights(x, dy) as an op (linear in x and dy)."""
@@ -223,6 +229,12 @@ class Conv2dBackwardWeights(Function):
             ddy = _conv_forward(self.x, gw, self.params, self.kernels)
         return dx, ddy
 
+    def backward_graph(self, gw):
+        x, dy = self.parents[0], self.parents[1]
+        dx = Conv2dBackwardData.apply(dy, gw, x.shape, self.params) if self.needs_input_grad[0] else None
+        ddy = conv.Conv2d.apply(x, gw, None, **self.params) if self.needs_input_grad[1] else None
+        return dx, ddy
+
 
 def _conv_forward(x, w, params, kernels):
     if kernels:
@@ -241,6 +253,15 @@ def _conv2d(node, g):
     x, w = node.parents[0], node.parents[1]
     dx = Conv2dBackwardData.apply(g, w, x.shape, node.params) if _need(node, 0) else None
     dw = Conv2dBackwardWeights.apply(x, g, w.shape, node.params) if _need(node, 1) else None
+    db = g.sum(dim=(0, 2, 3)) if _need(node, 2) else None
+    return dx, dw, db
+
+
+def _conv_transpose2d(node, g):
+    """ConvTranspose2d is conv2d's data gradient: dx = conv2d(g, w), dw = Bw(conv input g, conv dy x)."""
+    x, w = node.parents[0], node.parents[1]
+    dx = conv.Conv2d.apply(g, w, None, **node.params) if _need(node, 0) else None
+    dw = Conv2dBackwardWeights.apply(g, x, w.shape, node.params) if _need(node, 1) else None
     db = g.sum(dim=(0, 2, 3)) if _need(node, 2) else None
     return dx, dw, db
 
@@ -310,6 +331,7 @@ _RULES = {
     clamp.ClampedLog: _clamped_log,
     linear.Linear: _linear,
     conv.Conv2d: _conv2d,
+    conv_transpose.ConvTranspose2d: _conv_transpose2d,
     reduce.Sum: lambda node, g: _expand_back(g, node),
     reduce.Mean: lambda node, g: _expand_back(g / node.count, node),
     shape.Reshape: lambda node, g: g.reshape(node.shape),
