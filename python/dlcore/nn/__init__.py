@@ -68,6 +68,9 @@ __all__ += [
     "ReflectionPad1d", "ReplicationPad1d", "RMSNorm", "RReLU", "Softmax2d", "TripletMarginWithDistanceLoss",
     "ZeroPad1d",
 ]
+from .layers_more import CTCLoss  # noqa: E402
+
+__all__ += ["CTCLoss"]
 
 # Recurrent layers (recurrent.py).
 from .recurrent import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNCell  # noqa: E402
