@@ -12,8 +12,8 @@ from __future__ import annotations
 import numpy as np
 
 from ._device import module_for_device, parse_device
-from .ops import select
-from .tensor import Tensor, _as_tensor_like, _placed, default_dtype
+from .ops import math_more, select
+from .tensor import Tensor, _as_tensor_like, _binary, _placed, default_dtype
 
 
 class device(str):
@@ -102,16 +102,14 @@ def _device_of(array):
 
 
 def maximum(input, other):
-    """Elementwise max (ties send the gradient to `input`); a NaN on either side gives NaN, as in PyTorch."""
-    other = _as_tensor_like(other, input)
-    a = input._data
-    return select.Where.apply((a >= other._data) | (a != a), input, other)  # a != a: a is NaN
+    """Elementwise max; a NaN on either side gives NaN. Gradients as torch's: a tie shares the gradient half
+    and half (torch.maximum(x, x) passes 0.5 to each side), a NaN passes it to both."""
+    return _binary(math_more.Maximum, input, other)
 
 
 def minimum(input, other):
-    other = _as_tensor_like(other, input)
-    a = input._data
-    return select.Where.apply((a <= other._data) | (a != a), input, other)
+    """Elementwise min, with maximum's tie and NaN rules."""
+    return _binary(math_more.Minimum, input, other)
 
 
 def clamp(input, min=None, max=None):

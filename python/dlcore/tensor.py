@@ -626,6 +626,9 @@ class Tensor(TensorMathMethods):
         return reduce.Sum.apply(self, dim=dim, keepdim=keepdim)
 
     def mean(self, dim=None, keepdim=False):
+        if not _is_floating(self.dtype):  # torch refuses rather than guess the result's dtype
+            raise RuntimeError(f"mean(): could not infer output dtype. Input dtype must be either a floating "
+                               f"point or complex dtype. Got: {self.dtype}")
         return reduce.Mean.apply(self, dim=dim, keepdim=keepdim)
 
     def max(self, dim=None, keepdim=False):
