@@ -22,6 +22,7 @@ import numpy as np
 from . import amp as _amp
 from ._device import array_like, array_to, check_same_device, device_of, is_array, module_for_device, parse_device
 from ._tensor_math import TensorMathMethods
+from ._tensor_more import TensorMoreMethods
 from .autograd import is_grad_enabled, no_grad
 from .autograd.function import backward as _run_backward
 from .ops import arith, reduce, select, shape
@@ -107,7 +108,7 @@ def _is_python_int(value):
 _NEVER_MODIFIED = (0,)
 
 
-class Tensor(TensorMathMethods):
+class Tensor(TensorMathMethods, TensorMoreMethods):
     """An n-dimensional array that records the operations applied to it.
 
     Attributes:

@@ -1,0 +1,412 @@
+"""More of torch.Tensor's public names (a mixin of dlcore.Tensor): metadata (nbytes, itemsize, is_signed, ...),
+torch's aliases (multiply, greater, arccos, moveaxis, ...), math composed from recorded ops (addmv, addr, addcmul,
+addcdiv, logaddexp2, copysign, xlogy, logit, sinc, fmax/fmin, nansum/nanmean, dist, float_power, rot90, ...),
+selection (where, masked_scatter, take_along_dim, select, aminmax, hsplit/vsplit/dsplit), and the in-place
+``name_`` forms of the elementwise methods.
+
+Everything differentiable is composed from ops that are on the tape, so gradients flow with no new Function;
+where torch defines a gradient at a point the composition would get wrong (0 * log 0, sinc at 0, copysign at
+0) the formula routes around the point, as noted at each one.
+"""
+from __future__ import annotations
+
+import math
+import numbers
+import sys
+from collections import namedtuple
+
+import numpy as np
+
+from .ops import select
+from .ops._common import array_module
+from .ops.math_more import _binary_fn, _extremum_derivatives
+
+# fmax/fmin: NaN-ignoring values, maximum's gradient rule (a tie shares it; where either side is NaN both sides
+# get it): what torch 2.14 gives, checked element by element.
+FMax = _binary_fn("FMax", lambda xp, a, b: xp.fmax(a, b), lambda xp, a, b, y: _extremum_derivatives(xp, a, b, True),
+                  "max(a, b) ignoring NaN")
+FMin = _binary_fn("FMin", lambda xp, a, b: xp.fmin(a, b), lambda xp, a, b, y: _extremum_derivatives(xp, a, b, False),
+                  "min(a, b) ignoring NaN")
+
+
+def _xlogy(xp, a, b):
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return xp.where(a == 0, 0.0, a * xp.log(b)).astype(a.dtype, copy=False)
+
+
+def _xlogy_derivatives(xp, a, b, y):
+    with np.errstate(divide="ignore", invalid="ignore"):
+        # torch 2.14's: log(other) for self even where self is 0, except 0 where both are 0
+        return xp.where((a == 0) & (b == 0), 0.0, xp.log(b)), a / b
+
+
+XLogY = _binary_fn("XLogY", _xlogy, _xlogy_derivatives, "a log(b), 0 where a is 0")
+
+MinMax = namedtuple("MinMax", ["min", "max"])  # torch.return_types.aminmax
+
+
+def _tensor_module():
+    """dlcore.tensor (it imports this module, so not at the top)."""
+    return sys.modules[__package__ + ".tensor"]
+
+
+def _functions():
+    return sys.modules[__package__ + ".functions"]
+
+
+def _constant(array, like):
+    """A tape-free tensor of `like`'s dtype (masks and constants inside compositions)."""
+    return _tensor_module().Tensor(array_module(like._data).asarray(array, dtype=like.dtype))
+
+
+def _other(value, like):
+    return _tensor_module()._as_tensor_like(value, like)
+
+
+class _ViaMethod:
+    """``t.name_(...)`` as ``t.name(...)`` written back into t's storage: Tensor._record_inplace runs it on a
+    copy of the old value (so the backward of `name` sees the input it was given) and continues the graph."""
+
+    def __init__(self, name):
+        self.name, self.__name__ = name, name + "_"
+
+    def apply(self, old, *args, **kwargs):
+        return getattr(old, self.name)(*args, **kwargs)
+
+
+def _inplace_form(name):
+    adapter = _ViaMethod(name)
+
+    def method(self, *args, **kwargs):
+        self._check_inplace()
+        return self._record_inplace(adapter, *args, **kwargs)
+
+    method.__name__ = name + "_"
+    method.__doc__ = f"In-place ``{name}``: writes the result into this tensor (recorded on the tape)."
+    return method
+
+
+def _alias(name, doc):
+    def method(self, *args, **kwargs):
+        return getattr(self, name)(*args, **kwargs)
+
+    method.__doc__ = doc
+    return method
+
+
+class TensorMoreMethods:
+    # ---- metadata -------------------------------------------------------------------------------------------
+    @property
+    def itemsize(self):
+        return self.dtype.itemsize
+
+    @property
+    def nbytes(self):
+        return int(self._data.nbytes)
+
+    @property
+    def is_cpu(self):
+        return self.device == "cpu"
+
+    @property
+    def retains_grad(self):
+        return bool(self._retains_grad)
+
+    def ndimension(self):
+        return self.ndim
+
+    def is_complex(self):
+        return self.dtype.kind == "c"
+
+    def is_signed(self):
+        return self.dtype.kind in "ifc"
+
+    def is_nonzero(self):
+        if self.numel() != 1:
+            raise RuntimeError(f"is_nonzero: a tensor with {self.numel()} elements has no single truth value")
+        return bool(self._data.reshape(()).item())
+
+    def is_same_size(self, other):
+        return self.shape == other.shape
+
+    def get_device(self):
+        """-1 on the CPU (torch's answer), the GPU ordinal (0) on CUDA."""
+        return -1 if self.device == "cpu" else 0
+
+    def data_ptr(self):
+        a = self._data
+        return int(a.__array_interface__["data"][0]) if isinstance(a, np.ndarray) else int(a.data.ptr)
+
+    def pin_memory(self):
+        """No pinned host memory here: the tensor itself (copies to the GPU are synchronous)."""
+        return self
+
+    def is_pinned(self):
+        return False
+
+    def share_memory_(self):
+        """NumPy storage is already shareable by fork: the tensor itself."""
+        return self
+
+    # ---- torch's aliases --------------------------------------------------------------------------------------
+    subtract = _alias("sub", "Alias of sub.")
+    multiply = _alias("mul", "Alias of mul.")
+    true_divide = _alias("div", "Alias of div.")
+    negative = _alias("neg", "Alias of neg.")
+    absolute = _alias("abs", "Alias of abs.")
+    greater = _alias("gt", "Alias of gt.")
+    greater_equal = _alias("ge", "Alias of ge.")
+    less = _alias("lt", "Alias of lt.")
+    less_equal = _alias("le", "Alias of le.")
+    not_equal = _alias("ne", "Alias of ne.")
+    arcsin = _alias("asin", "Alias of asin.")
+    arccos = _alias("acos", "Alias of acos.")
+    arctan = _alias("atan", "Alias of atan.")
+    arctan2 = _alias("atan2", "Alias of atan2.")
+    arcsinh = _alias("asinh", "Alias of asinh.")
+    arccosh = _alias("acosh", "Alias of acosh.")
+    arctanh = _alias("atanh", "Alias of atanh.")
+    moveaxis = _alias("movedim", "Alias of movedim.")
+    fix = _alias("trunc", "Alias of trunc.")
+    sgn = _alias("sign", "sign (torch's sgn differs from sign only for complex tensors).")
+    broadcast_to = _alias("expand", "Alias of expand.")
+
+    def positive(self):
+        return self
+
+    def divide(self, other, rounding_mode=None):
+        """self / other; ``rounding_mode="trunc"`` or ``"floor"`` rounds the quotient (no gradient through the
+        rounding, as torch: it is piecewise constant)."""
+        if rounding_mode is None:
+            return self / other
+        if rounding_mode not in ("trunc", "floor"):
+            raise ValueError(f"divide: rounding_mode must be None, 'trunc' or 'floor', got {rounding_mode!r}")
+        quotient = self / other
+        rounded = quotient.trunc() if rounding_mode == "trunc" else quotient.floor()
+        return rounded.to(self.dtype) if self.dtype.kind in "iu" else rounded
+
+    def ravel(self):
+        return self.reshape(-1)
+
+    def unflatten(self, dim, sizes):
+        dim = dim % self.ndim
+        sizes = tuple(sizes)
+        if -1 in sizes:
+            known = math.prod(s for s in sizes if s != -1)
+            sizes = tuple(self.shape[dim] // known if s == -1 else s for s in sizes)
+        if math.prod(sizes) != self.shape[dim]:
+            raise RuntimeError(f"unflatten: sizes {sizes} do not multiply to dimension {dim}'s {self.shape[dim]}")
+        return self.reshape(self.shape[:dim] + sizes + self.shape[dim + 1:])
+
+    def new_empty(self, *size, dtype=None):
+        """A new tensor of this tensor's dtype and device (zeros; torch leaves it uninitialized)."""
+        return self.new_zeros(*size, dtype=dtype)
+
+    def new(self, *args):
+        """torch's legacy ``x.new(...)``: like ``Tensor(...)`` (a shape or data), in this tensor's dtype."""
+        if not args:
+            return self.new_zeros(0)
+        if all(isinstance(a, numbers.Integral) and not isinstance(a, bool) for a in args):
+            return self.new_zeros(*args)
+        return self.new_tensor(args[0])
+
+    # ---- math composed from recorded ops ----------------------------------------------------------------------
+    def asinh(self):
+        """s log(s x + sqrt(x^2 + 1)) with s = +-1 the constant sign of x: the odd form keeps large negative x
+        accurate, and a constant s (not sign(), whose gradient at 0 would zero the product) keeps d/dx = 1 at 0."""
+        s = _constant(array_module(self._data).where(self._data < 0, -1.0, 1.0), self)
+        a = self * s
+        return s * (a + (self * self + 1).sqrt()).log()
+
+    def acosh(self):
+        return (self + (self * self - 1).sqrt()).log()
+
+    def atanh(self):
+        return 0.5 * (self.log1p() - (-self).log1p())
+
+    def erfc(self):
+        return 1 - self.erf()
+
+    def deg2rad(self):
+        return self * (math.pi / 180)
+
+    def rad2deg(self):
+        return self * (180 / math.pi)
+
+    def logaddexp2(self, other):
+        ln2 = math.log(2)
+        return (self * ln2).logaddexp(_other(other, self) * ln2) / ln2
+
+    def copysign(self, other):
+        """|self| with other's sign bit (-0.0 counts as negative). The gradient is self's sign ratio, 0 where self
+        is 0 (torch's rule); other gets none."""
+        o = other._data if hasattr(other, "_data") else np.asarray(other)
+        sign = array_module(self._data).where(array_module(self._data).signbit(o), -1.0, 1.0)
+        return self.abs() * _constant(sign, self)
+
+    def xlogy(self, other):
+        """self * log(other), 0 where self is 0 (even for other = 0); gradients as torch's."""
+        return _tensor_module()._binary(XLogY, self, other)
+
+    def logit(self, eps=None):
+        x = self if eps is None else self.clamp(eps, 1 - eps)
+        return x.log() - (-x).log1p()
+
+    def sinc(self):
+        """sin(pi x) / (pi x), 1 at x = 0 (with gradient 0 there: the formula reads x = 1 at those points)."""
+        where = _functions().where
+        zero = self == 0
+        safe = where(zero, 1.0, self) * math.pi
+        return where(zero, 1.0, safe.sin() / safe)
+
+    def fmax(self, other):
+        """Elementwise max ignoring NaN (NaN only where both are NaN)."""
+        return _tensor_module()._binary(FMax, self, other)
+
+    def fmin(self, other):
+        return _tensor_module()._binary(FMin, self, other)
+
+    def float_power(self, exponent):
+        """self ** exponent in float64 (torch's float_power)."""
+        exponent = exponent.double() if hasattr(exponent, "_data") else float(exponent)
+        return self.double() ** exponent
+
+    def dist(self, other, p=2):
+        return (self - _other(other, self)).norm(p)
+
+    def nansum(self, dim=None, keepdim=False):
+        return _functions().where(self.isnan(), 0.0, self).sum(dim=dim, keepdim=keepdim)
+
+    def nanmean(self, dim=None, keepdim=False):
+        counted = _constant(~array_module(self._data).isnan(self._data), self)
+        return self.nansum(dim=dim, keepdim=keepdim) / counted.sum(dim=dim, keepdim=keepdim)
+
+    def addcmul(self, tensor1, tensor2, value=1):
+        return self + value * tensor1 * tensor2
+
+    def addcdiv(self, tensor1, tensor2, value=1):
+        return self + value * tensor1 / tensor2
+
+    def mv(self, vec):
+        if self.ndim != 2 or vec.ndim != 1:
+            raise RuntimeError(f"mv: expected a matrix and a vector, got shapes {self.shape} and {vec.shape}")
+        return self @ vec
+
+    def addmv(self, mat, vec, *, beta=1, alpha=1):
+        return self * beta + mat.mv(vec) * alpha
+
+    def addr(self, vec1, vec2, *, beta=1, alpha=1):
+        return self * beta + vec1.outer(vec2) * alpha
+
+    def where(self, condition, other):
+        """``torch.where(condition, self, other)``."""
+        return _functions().where(condition, self, other)
+
+    def logsumexp(self, dim, keepdim=False):
+        return _functions().logsumexp(self, dim, keepdim=keepdim)
+
+    # ---- comparisons ------------------------------------------------------------------------------------------
+    def isclose(self, other, rtol=1e-05, atol=1e-08, equal_nan=False):
+        o = other._data if hasattr(other, "_data") else other
+        return _tensor_module().Tensor(array_module(self._data).isclose(self._data, o, rtol=rtol, atol=atol,
+                                                                        equal_nan=equal_nan))
+
+    def allclose(self, other, rtol=1e-05, atol=1e-08, equal_nan=False):
+        return bool(self.isclose(other, rtol, atol, equal_nan)._data.all())
+
+    def equal(self, other):
+        """True when both have the same shape and elements (NaN is never equal)."""
+        return self.shape == other.shape and bool((self._data == other._data).all())
+
+    # ---- selection and shape ----------------------------------------------------------------------------------
+    def aminmax(self, *, dim=None, keepdim=False):
+        return MinMax(self.amin(dim=dim, keepdim=keepdim) if dim is not None else self.min(),
+                      self.amax(dim=dim, keepdim=keepdim) if dim is not None else self.max())
+
+    def msort(self):
+        return self.sort(dim=0).values
+
+    def select(self, dim, index):
+        dim = dim % self.ndim
+        if not -self.shape[dim] <= index < self.shape[dim]:
+            raise IndexError(f"select: index {index} out of range for dimension {dim} of size {self.shape[dim]}")
+        return self[(slice(None),) * dim + (index,)]
+
+    def rot90(self, k=1, dims=(0, 1)):
+        """Rotation by 90 degrees k times from dims[0] towards dims[1] (torch's flips and transposes)."""
+        d0, d1 = (d % self.ndim for d in dims)
+        if d0 == d1 or len(dims) != 2:
+            raise ValueError(f"rot90: dims must be two different dimensions, got {dims}")
+        k %= 4
+        if k == 1:
+            return self.flip(d1).transpose(d0, d1)
+        if k == 2:
+            return self.flip((d0, d1))
+        if k == 3:
+            return self.flip(d0).transpose(d0, d1)
+        return self.clone()
+
+    def fliplr(self):
+        if self.ndim < 2:
+            raise RuntimeError("fliplr: the tensor must have at least 2 dimensions")
+        return self.flip(1)
+
+    def flipud(self):
+        if self.ndim < 1:
+            raise RuntimeError("flipud: the tensor must have at least 1 dimension")
+        return self.flip(0)
+
+    def take_along_dim(self, indices, dim=None):
+        """gather with torch's broadcasting of `indices` against self (dim None: over the flattened tensor)."""
+        idx = indices._data if hasattr(indices, "_data") else np.asarray(indices)
+        if dim is None:
+            return self.reshape(-1).gather(0, _tensor_module().Tensor(idx.reshape(-1)))
+        dim = dim % self.ndim
+        lead = list(np.broadcast_shapes(tuple(1 if i == dim else n for i, n in enumerate(self.shape)),
+                                        tuple(1 if i == dim else n for i, n in enumerate(idx.shape))))
+        source = self.expand(*[self.shape[dim] if i == dim else n for i, n in enumerate(lead)])
+        lead[dim] = idx.shape[dim]
+        xp = array_module(idx)
+        return source.gather(dim, _tensor_module().Tensor(xp.ascontiguousarray(xp.broadcast_to(idx, lead))))
+
+    def masked_scatter(self, mask, source):
+        """A copy with the positions where `mask` (broadcast to self) is True filled, in order, by `source`'s
+        first elements; self gets the gradient elsewhere, source's first elements the gradient there."""
+        xp = array_module(self._data)
+        m = mask._data if hasattr(mask, "_data") else xp.asarray(mask)
+        if m.dtype != np.bool_:
+            raise TypeError(f"masked_scatter: mask must be a bool tensor, got {m.dtype}")
+        positions = xp.nonzero(xp.broadcast_to(m, self.shape).reshape(-1))[0]
+        if positions.size > source.numel():
+            raise RuntimeError(f"masked_scatter: {positions.size} masked positions but source has only "
+                               f"{source.numel()} elements")
+        flat = select.SetItem.apply(self.reshape(-1), source.reshape(-1)[:positions.size], positions)
+        return flat.reshape(self.shape)
+
+    def _split_along(self, name, sections, dim, min_ndim):
+        if self.ndim < min_ndim:
+            raise RuntimeError(f"{name}: the tensor must have at least {min_ndim} dimensions, got {self.ndim}")
+        if isinstance(sections, numbers.Integral) and self.shape[dim] % sections:
+            raise RuntimeError(f"{name}: dimension {dim} of size {self.shape[dim]} is not divisible by {sections}")
+        return self.tensor_split(sections, dim=dim)
+
+    def hsplit(self, sections):
+        return self._split_along("hsplit", sections, 1 if self.ndim > 1 else 0, 1)
+
+    def vsplit(self, sections):
+        return self._split_along("vsplit", sections, 0, 2)
+
+    def dsplit(self, sections):
+        return self._split_along("dsplit", sections, 2, 3)
+
+
+_INPLACE = ("abs neg exp log sqrt rsqrt sigmoid tanh relu floor ceil round trunc frac sin cos tan sinh cosh asin acos "
+            "atan asinh acosh atanh log1p log2 log10 expm1 exp2 reciprocal sign sgn square erf erfc pow fmod remainder "
+            "lerp clamp_min clamp_max masked_fill masked_scatter addcmul addcdiv nan_to_num deg2rad rad2deg logit "
+            "xlogy copysign hypot atan2 logaddexp fix negative absolute arcsin arccos arctan multiply "
+            "divide subtract true_divide sinc").split()
+
+for _name in _INPLACE:
+    if not hasattr(TensorMoreMethods, _name + "_"):
+        setattr(TensorMoreMethods, _name + "_", _inplace_form(_name))
+del _name

@@ -1,0 +1,199 @@
+"""The Tensor methods of _tensor_more.py: values against float64 NumPy references, gradients by finite
+differences (float64), torch's rules at the special points (ties, NaN, 0 * log 0, sinc at 0) as torch 2.14 gives
+them, and the in-place forms."""
+import math
+
+import numpy as np
+import pytest
+
+import dlcore
+from dlcore.autograd import gradcheck
+
+
+def _t(a, grad=True):
+    return dlcore.tensor(np.asarray(a, np.float64), requires_grad=grad)
+
+
+@pytest.fixture
+def x(rng):
+    return rng.standard_normal((3, 4))
+
+
+@pytest.fixture
+def y(rng):
+    return rng.standard_normal((3, 4))
+
+
+_SIGMOID = lambda v: 1 / (1 + np.exp(-v))  # noqa: E731
+
+# name: (method call, NumPy reference, input maker from a standard normal array)
+UNARY = {
+    "asinh": (lambda t: t.asinh(), np.arcsinh, lambda v: 30 * v),
+    "acosh": (lambda t: t.acosh(), np.arccosh, lambda v: np.abs(v) + 1.2),
+    "atanh": (lambda t: t.atanh(), np.arctanh, np.tanh),
+    "erfc": (lambda t: t.erfc(), lambda v: 1 - np.vectorize(math.erf)(v), lambda v: v),
+    "deg2rad": (lambda t: t.deg2rad(), np.deg2rad, lambda v: v),
+    "rad2deg": (lambda t: t.rad2deg(), np.rad2deg, lambda v: v),
+    "logit": (lambda t: t.logit(), lambda v: np.log(v / (1 - v)), _SIGMOID),
+    "logit_eps": (lambda t: t.logit(eps=0.2), lambda v: np.log(np.clip(v, .2, .8) / (1 - np.clip(v, .2, .8))),
+                  _SIGMOID),
+    "sinc": (lambda t: t.sinc(), np.sinc, lambda v: v),
+    "nansum": (lambda t: t.nansum(1), lambda v: np.nansum(v, 1), lambda v: v),
+    "nanmean": (lambda t: t.nanmean(0, keepdim=True), lambda v: np.nanmean(v, 0, keepdims=True), lambda v: v),
+    "float_power": (lambda t: t.float_power(3), lambda v: v ** 3, lambda v: v),
+    "rot90": (lambda t: t.rot90(), np.rot90, lambda v: v),
+    "rot90_k3": (lambda t: t.rot90(3, (1, 0)), lambda v: np.rot90(v, 3, (1, 0)), lambda v: v),
+    "rot90_k2": (lambda t: t.rot90(2), lambda v: np.rot90(v, 2), lambda v: v),
+    "fliplr": (lambda t: t.fliplr(), np.fliplr, lambda v: v),
+    "flipud": (lambda t: t.flipud(), np.flipud, lambda v: v),
+    "ravel": (lambda t: t.ravel(), np.ravel, lambda v: v),
+    "unflatten": (lambda t: t.unflatten(1, (2, -1)), lambda v: v.reshape(3, 2, 2), lambda v: v),
+    "msort": (lambda t: t.msort(), lambda v: np.sort(v, 0), lambda v: v),
+    "select": (lambda t: t.select(1, -1), lambda v: v[:, -1], lambda v: v),
+    "logsumexp": (lambda t: t.logsumexp(1), lambda v: np.log(np.exp(v).sum(1)), lambda v: v),
+    "moveaxis": (lambda t: t.moveaxis(0, 1), lambda v: np.moveaxis(v, 0, 1), lambda v: v),
+}
+
+
+@pytest.mark.parametrize("name", UNARY)
+def test_unary_values_and_gradients(name, x):
+    call, reference, make = UNARY[name]
+    data = make(x)
+    data[1, 1] = 0.0 if name in ("sinc", "asinh", "deg2rad") else data[1, 1]  # the special point
+    np.testing.assert_allclose(call(_t(data, False)).numpy(), reference(data), rtol=1e-12, atol=1e-14)
+    assert gradcheck(call, (_t(data),))
+
+
+BINARY = {
+    "logaddexp2": (lambda a, b: a.logaddexp2(b), np.logaddexp2),
+    "fmax": (lambda a, b: a.fmax(b), np.fmax),
+    "fmin": (lambda a, b: a.fmin(b), np.fmin),
+    "xlogy": (lambda a, b: a.xlogy(b.abs() + 0.1), lambda a, b: a * np.log(np.abs(b) + 0.1)),
+    "dist": (lambda a, b: a.dist(b, 3), lambda a, b: (np.abs(a - b) ** 3).sum() ** (1 / 3)),
+    "addcmul": (lambda a, b: a.addcmul(b, a, value=0.5), lambda a, b: a + 0.5 * b * a),
+    "addcdiv": (lambda a, b: a.addcdiv(a, b.abs() + 1, value=2), lambda a, b: a + 2 * a / (np.abs(b) + 1)),
+    "where": (lambda a, b: a.where(a > b, b * 2), lambda a, b: np.where(a > b, a, 2 * b)),
+    "subtract": (lambda a, b: a.subtract(b), np.subtract),
+    "multiply": (lambda a, b: a.multiply(b), np.multiply),
+    "divide": (lambda a, b: a.divide(b.abs() + 1), lambda a, b: a / (np.abs(b) + 1)),
+}
+
+
+@pytest.mark.parametrize("name", BINARY)
+def test_binary_values_and_gradients(name, x, y):
+    call, reference = BINARY[name]
+    np.testing.assert_allclose(call(_t(x, False), _t(y, False)).numpy(), reference(x, y), rtol=1e-12)
+    assert gradcheck(call, (_t(x), _t(y)))
+
+
+def test_copysign_values_and_torchs_gradient():
+    a, b = _t([1.5, -2.0, 0.0, 3.0]), _t([-1.0, -0.0, -2.0, 0.0])
+    out = a.copysign(b)
+    np.testing.assert_array_equal(out.numpy(), np.copysign(a.numpy(), b.numpy()))
+    out.sum().backward()
+    np.testing.assert_array_equal(a.grad.numpy(), [-1.0, 1.0, 0.0, 1.0])  # 0 where self is 0, as torch
+    assert b.grad is None or not b.grad.numpy().any()
+
+
+def test_special_points_follow_torch():
+    x, y = _t([0.0, 0.0, 1.0]), _t([0.0, 2.0, 2.0])
+    out = x.xlogy(y)
+    np.testing.assert_array_equal(out.numpy(), [0.0, 0.0, math.log(2)])
+    out.sum().backward()
+    np.testing.assert_allclose(x.grad.numpy(), [0.0, math.log(2), math.log(2)])  # torch 2.14's
+    s = _t([0.0, 0.5])
+    s.sinc().sum().backward()
+    assert s.grad.numpy()[0] == 0.0
+    a, b = _t([1.0, 2.0, np.nan, np.nan]), _t([1.0, np.nan, 1.0, np.nan])
+    m = a.fmax(b)
+    np.testing.assert_array_equal(m.numpy(), [1.0, 2.0, 1.0, np.nan])
+    m.sum().backward()
+    np.testing.assert_array_equal(a.grad.numpy(), [0.5, 1.0, 1.0, 1.0])  # torch 2.14: NaN passes to both sides
+    np.testing.assert_array_equal(b.grad.numpy(), [0.5, 1.0, 1.0, 1.0])
+    a = _t([0.0])
+    a.asinh().backward()
+    assert a.grad.item() == 1.0
+
+
+def test_matrix_vector_products(rng):
+    m, v, u, c = (rng.standard_normal(s) for s in ((3, 4), (4,), (3,), (3, 4)))
+    np.testing.assert_allclose(_t(m).mv(_t(v)).detach().numpy(), m @ v, rtol=1e-12)
+    f = lambda c, m, v: c.addmv(m, v, beta=0.5, alpha=2)  # noqa: E731
+    np.testing.assert_allclose(f(_t(u), _t(m), _t(v)).detach().numpy(), 0.5 * u + 2 * m @ v, rtol=1e-12)
+    assert gradcheck(f, (_t(u), _t(m), _t(v)))
+    g = lambda c, p, q: c.addr(p, q, beta=0.5, alpha=2)  # noqa: E731
+    np.testing.assert_allclose(g(_t(c), _t(u), _t(v)).detach().numpy(), 0.5 * c + 2 * np.outer(u, v), rtol=1e-12)
+    assert gradcheck(g, (_t(c), _t(u), _t(v)))
+
+
+def test_masked_scatter_and_take_along_dim(rng, x):
+    mask = rng.random((3, 4)) > 0.5
+    source = rng.standard_normal(12)
+    expected = x.copy()
+    expected[mask] = source[:mask.sum()]
+    f = lambda a, s: a.masked_scatter(dlcore.tensor(mask), s)  # noqa: E731
+    np.testing.assert_array_equal(f(_t(x), _t(source)).detach().numpy(), expected)
+    assert gradcheck(f, (_t(x), _t(source)))
+    row_mask = np.array([True, False, True, False])  # broadcast along the rows
+    expected = x.copy()
+    expected[:, row_mask] = source[:6].reshape(3, 2)
+    np.testing.assert_array_equal(_t(x).masked_scatter(dlcore.tensor(row_mask), _t(source)).detach().numpy(),
+                                  expected)
+    with pytest.raises(RuntimeError, match="source has only"):
+        _t(x).masked_scatter(dlcore.tensor(np.ones((3, 4), bool)), _t(source[:5]))
+    idx = rng.integers(0, 4, (3, 2))
+    np.testing.assert_array_equal(_t(x).take_along_dim(dlcore.tensor(idx), 1).detach().numpy(),
+                                  np.take_along_axis(x, idx, 1))
+    assert gradcheck(lambda a: a.take_along_dim(dlcore.tensor(idx), 1), (_t(x),))
+    flat = rng.integers(0, 12, 5)
+    np.testing.assert_array_equal(_t(x).take_along_dim(dlcore.tensor(flat)).detach().numpy(), x.ravel()[flat])
+    row = rng.integers(0, 3, (1, 4))  # broadcast over the other dim
+    np.testing.assert_array_equal(_t(x).take_along_dim(dlcore.tensor(row), 0).detach().numpy(),
+                                  np.take_along_axis(x, row, 0))
+
+
+def test_inplace_forms_write_storage_and_keep_the_graph(x):
+    a = _t(x)
+    b = a * 2
+    b.exp_()
+    assert b._version[0] == 1
+    np.testing.assert_allclose(b.detach().numpy(), np.exp(2 * x), rtol=1e-15)
+    b.sum().backward()
+    np.testing.assert_allclose(a.grad.numpy(), 2 * np.exp(2 * x), rtol=1e-14)
+    c = _t(x, False)
+    storage = c.numpy()
+    assert c.sigmoid_() is c and np.shares_memory(storage, c.numpy())
+    np.testing.assert_allclose(storage, _SIGMOID(x), rtol=1e-15)
+    d = _t(np.abs(x), False)
+    d.addcmul_(d, d, value=2).sqrt_()
+    np.testing.assert_allclose(d.numpy(), np.sqrt(np.abs(x) + 2 * x * x), rtol=1e-14)
+    with pytest.raises(RuntimeError, match="leaf"):
+        _t(x).abs_()
+    with pytest.raises(RuntimeError, match="can't be cast"):
+        dlcore.tensor([1, 4]).sqrt_()
+
+
+def test_metadata_aliases_and_comparisons(x):
+    t = dlcore.tensor(x.astype(np.float32))
+    assert (t.nbytes, t.itemsize, t.ndimension(), t.get_device(), t.is_cpu) == (48, 4, 2, -1, True)
+    assert t.is_signed() and not dlcore.tensor(np.uint8(3)).is_signed() and not t.is_complex()
+    assert dlcore.tensor([2.0]).is_nonzero() and not t.is_pinned() and t.pin_memory() is t
+    assert t.is_same_size(t * 2) and t.data_ptr() == t.numpy().__array_interface__["data"][0]
+    assert t.new(2, 3).shape == (2, 3) and t.new([1, 2]).dtype == np.float32 and t.new_empty(4).shape == (4,)
+    r = _t(x)
+    r.retain_grad()
+    assert r.retains_grad
+    assert t.equal(t.clone()) and not t.equal(t + 1) and not t.equal(t[:1])
+    assert t.allclose(t + 1e-9) and not t.allclose(t + 1e-3)
+    np.testing.assert_array_equal(t.isclose(t + 1e-3, atol=1e-2).numpy(), np.ones((3, 4), bool))
+    lo, hi = t.aminmax(dim=1)
+    np.testing.assert_array_equal(lo.numpy(), x.astype(np.float32).min(1))
+    np.testing.assert_array_equal(hi.numpy(), x.astype(np.float32).max(1))
+    assert [tuple(p.shape) for p in t.hsplit(2)] == [(3, 2), (3, 2)]
+    assert [tuple(p.shape) for p in t.vsplit([1])] == [(1, 4), (2, 4)]
+    assert [tuple(p.shape) for p in t.reshape(1, 3, 4).dsplit(4)] == [(1, 3, 1)] * 4
+    np.testing.assert_array_equal(t.greater(0).numpy(), x.astype(np.float32) > 0)
+    np.testing.assert_array_equal(t.divide(0.3, rounding_mode="floor").numpy(),
+                                  np.floor(x.astype(np.float32) / np.float32(0.3)))
+    np.testing.assert_array_equal(dlcore.tensor([7, -7]).divide(2, rounding_mode="trunc").numpy(), [3, -3])
+    assert t.broadcast_to(2, 3, 4).shape == (2, 3, 4) and t.positive() is t
