@@ -197,3 +197,13 @@ def test_metadata_aliases_and_comparisons(x):
                                   np.floor(x.astype(np.float32) / np.float32(0.3)))
     np.testing.assert_array_equal(dlcore.tensor([7, -7]).divide(2, rounding_mode="trunc").numpy(), [3, -3])
     assert t.broadcast_to(2, 3, 4).shape == (2, 3, 4) and t.positive() is t
+
+
+def test_function_forms_call_the_methods(x, y):
+    a, b = _t(x, False), _t(y, False)
+    np.testing.assert_array_equal(dlcore.fmax(a, b).numpy(), np.fmax(x, y))
+    np.testing.assert_array_equal(dlcore.rot90(a, 1, (0, 1)).numpy(), np.rot90(x))
+    np.testing.assert_allclose(dlcore.addcmul(a, a, b, value=3).numpy(), x + 3 * x * y, rtol=1e-15)
+    np.testing.assert_allclose(dlcore.nansum(a).item(), x.sum(), rtol=1e-14)
+    assert dlcore.aminmax(a).max.item() == x.max()
+    assert "xlogy" in dlcore.__all__ and "take_along_dim" in dlcore.__all__

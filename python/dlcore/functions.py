@@ -328,6 +328,13 @@ _METHOD_FUNCTIONS = [
     "lerp", "logaddexp", "logical_and", "logical_not", "logical_or", "logical_xor", "masked_select", "median",
     "nan_to_num", "nonzero", "norm", "remainder", "scatter", "scatter_add", "take", "tensor_split", "trace",
     "unique",
+    # the methods of _tensor_more.py that torch also has as torch.<name>
+    "absolute", "acosh", "addcdiv", "addcmul", "addmv", "addr", "aminmax", "arccos", "arccosh", "arcsin", "arcsinh",
+    "arctan", "arctanh", "asinh", "atanh", "broadcast_to", "copysign", "deg2rad", "dist", "divide", "dsplit", "erfc",
+    "fix", "fliplr", "flipud", "float_power", "fmax", "fmin", "greater", "greater_equal", "hsplit", "less",
+    "less_equal", "logaddexp2", "logit", "masked_scatter", "moveaxis", "msort", "multiply", "mv", "nanmean",
+    "nansum", "negative", "not_equal", "positive", "rad2deg", "ravel", "rot90", "sgn", "sinc", "subtract",
+    "take_along_dim", "true_divide", "unflatten", "vsplit", "xlogy",
 ]
 for _name in _METHOD_FUNCTIONS:
     globals()[_name] = _as_function(_name)
