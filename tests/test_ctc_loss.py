@@ -133,3 +133,11 @@ def test_ctc_loss_errors(args, message, rng):
     lp = dlcore.tensor(_log_softmax(rng.standard_normal((3, 1, 3))))
     with pytest.raises((ValueError, TypeError), match=message):
         F.ctc_loss(lp, **kwargs)
+
+
+def test_ctc_loss_empty_inputs_as_torch(rng):
+    lp = dlcore.tensor(_log_softmax(rng.standard_normal((3, 3, 4))), requires_grad=True)
+    loss = F.ctc_loss(lp, [[1], [1], [2]], (0, 0, 3), (0, 1, 1), reduction="none")
+    assert loss.numpy()[0] == 0 and np.isinf(loss.numpy()[1]) and np.isfinite(loss.numpy()[2])
+    F.ctc_loss(lp, [[1], [1], [2]], (0, 0, 3), (0, 1, 1), reduction="sum", zero_infinity=True).backward()
+    assert not lp.grad.numpy()[:, :2].any() and lp.grad.numpy()[:, 2].any()

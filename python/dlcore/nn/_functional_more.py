@@ -913,8 +913,8 @@ def ctc_loss(log_probs, targets, input_lengths, target_lengths, blank=0, reducti
     if unbatched:
         targets = np.asarray(targets._data if isinstance(targets, Tensor) else targets).reshape(1, -1)
     padded = _padded_targets(targets, tgt_len, batch)
-    if (in_len < 1).any() or (in_len > steps).any():
-        raise ValueError(f"ctc_loss: input_lengths must be in [1, {steps}], got {in_len.tolist()}")
+    if (in_len < 0).any() or (in_len > steps).any():
+        raise ValueError(f"ctc_loss: input_lengths must be in [0, {steps}], got {in_len.tolist()}")
     if (tgt_len < 0).any():
         raise ValueError(f"ctc_loss: target_lengths must be >= 0, got {tgt_len.tolist()}")
     inside = np.arange(padded.shape[1])[None, :] < tgt_len[:, None]

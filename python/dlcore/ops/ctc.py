@@ -114,10 +114,13 @@ class CTCLoss(Function):
         emit = np.take_along_axis(y, np.broadcast_to(ext[None], (y.shape[0],) + ext.shape), axis=2)
         alpha = ctc_alpha(emit, can_skip, target_lengths)
         batch = np.arange(y.shape[1])
-        final = alpha[input_lengths - 1, batch]  # (N, S) at each sample's last step
+        # an empty input (torch allows it) reads step 0 here; its loss is set below and it gets no gradient
+        last_step = np.maximum(input_lengths, 1) - 1
+        final = alpha[last_step, batch]  # (N, S) at each sample's last step
         last = 2 * target_lengths
         tail = np.where(target_lengths > 0, final[batch, np.maximum(last - 1, 0)], _NEG_INF)
         nll = -np.logaddexp(final[batch, last], tail)
+        nll = np.where(input_lengths == 0, np.where(target_lengths == 0, 0.0, np.inf), nll)
         self.saved = (y, ext, can_skip, emit, alpha, input_lengths, target_lengths, nll, zero_infinity)
         self.dtype = log_probs.dtype
         if zero_infinity:
@@ -127,7 +130,7 @@ class CTCLoss(Function):
     def backward(self, grad):
         y, ext, can_skip, emit, alpha, input_lengths, target_lengths, nll, zero_infinity = self.saved
         steps, n, classes = y.shape
-        beta = ctc_beta(emit, can_skip, input_lengths, target_lengths)
+        beta = ctc_beta(emit, can_skip, np.maximum(input_lengths, 1), target_lengths)
         log_ab = alpha + beta  # (T, N, S): log of the probability mass of paths through (t, s), times y[t, l'_s]
         peak = np.max(log_ab, axis=2, keepdims=True)
         peak = np.where(np.isfinite(peak), peak, 0.0)
