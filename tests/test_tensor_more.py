@@ -207,3 +207,96 @@ def test_function_forms_call_the_methods(x, y):
     np.testing.assert_allclose(dlcore.nansum(a).item(), x.sum(), rtol=1e-14)
     assert dlcore.aminmax(a).max.item() == x.max()
     assert "xlogy" in dlcore.__all__ and "take_along_dim" in dlcore.__all__
+
+
+@pytest.fixture
+def matrices(rng):
+    return rng.standard_normal((2, 4, 4)) + 3 * np.eye(4)
+
+
+LINALG = {
+    "inverse": (lambda t: t.inverse(), np.linalg.inv),
+    "det": (lambda t: t.det(), np.linalg.det),
+    "logdet": (lambda t: t.logdet(), lambda a: np.log(np.linalg.det(a))),
+    "slogdet": (lambda t: t.slogdet().logabsdet, lambda a: np.linalg.slogdet(a)[1]),
+    "matrix_power_5": (lambda t: t.matrix_power(5), lambda a: np.linalg.matrix_power(a, 5)),
+    "matrix_power_-2": (lambda t: t.matrix_power(-2), lambda a: np.linalg.matrix_power(a, -2)),
+}
+
+
+@pytest.mark.parametrize("name", LINALG)
+def test_linear_algebra_values_and_gradients(name, matrices):
+    call, reference = LINALG[name]
+    a = matrices / 3 if name == "matrix_power_5" else matrices
+    np.testing.assert_allclose(call(_t(a, False)).numpy(), reference(a), rtol=1e-11)
+    assert gradcheck(call, (_t(a),))
+
+
+def test_linear_algebra_special_cases(matrices):
+    np.testing.assert_array_equal(_t(matrices, False).matrix_power(0).numpy(), np.broadcast_to(np.eye(4), (2, 4, 4)))
+    flipped = matrices.copy()
+    flipped[0, [0, 1]] = flipped[0, [1, 0]]  # one row swap: negative determinant
+    sign, logabs = _t(flipped, False).slogdet()
+    np.testing.assert_array_equal(sign.numpy(), np.linalg.slogdet(flipped)[0])
+    assert np.isnan(_t(flipped, False).logdet().numpy()[0]) and np.isfinite(_t(flipped, False).logdet().numpy()[1])
+    with pytest.raises(RuntimeError, match="square"):
+        _t(np.ones((2, 3))).inverse()
+
+
+QUANTILE_CASES = [(0.3, None, False), ([0.1, 0.5, 0.875], 1, False), ([0.25, 0.6], 0, True), (0.5, 1, True)]
+
+
+@pytest.mark.parametrize("interpolation", ["linear", "lower", "higher", "midpoint", "nearest"])
+def test_quantile_as_numpy(interpolation, x):
+    for q, dim, keepdim in QUANTILE_CASES:
+        qt = dlcore.tensor(np.asarray(q, np.float64))
+        got = _t(x, False).quantile(qt, dim=dim, keepdim=keepdim, interpolation=interpolation)
+        want = np.quantile(x, q, axis=dim, keepdims=keepdim, method=interpolation)
+        np.testing.assert_allclose(got.numpy(), want, rtol=1e-13, err_msg=f"{q} {dim} {keepdim}")
+    assert gradcheck(lambda a: a.quantile(dlcore.tensor([0.1, 0.875], dtype=np.float64), 1,
+                                          interpolation=interpolation), (_t(x),))
+
+
+def test_kthvalue_cov_corrcoef_renorm_histc(rng, x):
+    values, indices = _t(x, False).kthvalue(2, dim=1)
+    np.testing.assert_array_equal(values.numpy(), np.sort(x, 1)[:, 1])
+    np.testing.assert_array_equal(indices.numpy(), np.argsort(x, 1)[:, 1])
+    assert gradcheck(lambda a: a.kthvalue(3, 0, keepdim=True).values, (_t(x),))
+    np.testing.assert_allclose(_t(x, False).cov().numpy(), np.cov(x), rtol=1e-13)
+    np.testing.assert_allclose(_t(x, False).cov(correction=0).numpy(), np.cov(x, ddof=0), rtol=1e-13)
+    np.testing.assert_allclose(_t(x, False).corrcoef().numpy(), np.corrcoef(x), rtol=1e-13)
+    assert gradcheck(lambda a: a.cov() + a.corrcoef(), (_t(x),))
+    norms = np.linalg.norm(x, axis=1, keepdims=True)
+    expected = np.where(norms > 1.5, x * 1.5 / (norms + 1e-7), x)
+    np.testing.assert_allclose(_t(x, False).renorm(2, 0, 1.5).numpy(), expected, rtol=1e-13)
+    assert gradcheck(lambda a: a.renorm(2, 0, 1.5), (_t(x),))
+    data = rng.standard_normal(50).astype(np.float32)
+    np.testing.assert_array_equal(dlcore.tensor(data).histc(7).numpy(),
+                                  np.histogram(data, 7, (data.min(), data.max()))[0])
+    np.testing.assert_array_equal(dlcore.tensor(data).histc(4, -1, 1).numpy(), np.histogram(data, 4, (-1, 1))[0])
+
+
+def test_dtype_names_and_random_draws():
+    t = dlcore.tensor([1.5, 2.0])
+    assert t.type() == "torch.FloatTensor" and t.double().type() == "torch.DoubleTensor"
+    assert t.type("torch.LongTensor").dtype == np.int64 and t.type(np.float64).dtype == np.float64
+    assert (t.byte().dtype, t.char().dtype, t.short().dtype) == (np.uint8, np.int8, np.int16)
+    dlcore.manual_seed(0)
+    probs = dlcore.tensor(np.linspace(0, 1, 2000))
+    draws = probs.bernoulli()
+    assert draws.dtype == probs.dtype and set(np.unique(draws.numpy())) <= {0.0, 1.0}
+    assert draws.numpy()[0] == 0 and draws.numpy()[-1] == 1 and abs(draws.numpy().mean() - 0.5) < 0.05
+    weights = dlcore.tensor([[0.0, 1.0, 3.0], [2.0, 0.0, 0.0]])
+    picks = weights.multinomial(2000, replacement=True)
+    assert picks.shape == (2, 2000) and picks.dtype == np.int64
+    assert set(picks.numpy()[1]) == {0} and abs((picks.numpy()[0] == 2).mean() - 0.75) < 0.05
+    distinct = weights[0].multinomial(2)
+    assert sorted(distinct.tolist()) == [1, 2]
+    with pytest.raises(RuntimeError, match="without replacement"):
+        weights.multinomial(3)
+
+
+def test_function_forms_of_the_statistics_and_linear_algebra(matrices, x):
+    np.testing.assert_allclose(dlcore.det(_t(matrices, False)).numpy(), np.linalg.det(matrices), rtol=1e-12)
+    np.testing.assert_allclose(dlcore.quantile(_t(x, False), 0.5).item(), np.median(x), rtol=1e-14)
+    np.testing.assert_allclose(dlcore.cov(_t(x, False)).numpy(), np.cov(x), rtol=1e-13)

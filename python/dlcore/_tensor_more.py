@@ -17,6 +17,7 @@ from collections import namedtuple
 
 import numpy as np
 
+from .autograd import Function
 from .ops import select
 from .ops._common import array_module
 from .ops.math_more import _binary_fn, _extremum_derivatives
@@ -42,7 +43,44 @@ def _xlogy_derivatives(xp, a, b, y):
 
 XLogY = _binary_fn("XLogY", _xlogy, _xlogy_derivatives, "a log(b), 0 where a is 0")
 
+
+class Inverse(Function):
+    """A^-1 over the last two axes (batched); d(A^-1) = -A^-1 dA A^-1, so dA = -A^-T g A^-T."""
+
+    saves_output = True
+
+    def forward(self, a):
+        xp = array_module(a)
+        self.inv = xp.linalg.inv(a)
+        return self.inv
+
+    def backward(self, g):
+        inv_t = array_module(g).swapaxes(self.inv, -1, -2)
+        return -(inv_t @ g @ inv_t)
+
+
+class SignLogAbsDet(Function):
+    """log|det A| over the last two axes (batched), the sign kept for slogdet; d log|det A| / dA = A^-T."""
+
+    def forward(self, a):
+        xp = array_module(a)
+        self.a = a
+        self.sign, logabs = xp.linalg.slogdet(a)
+        return logabs
+
+    def backward(self, g):
+        xp = array_module(g)
+        return g[..., None, None] * xp.swapaxes(xp.linalg.inv(self.a), -1, -2)
+
 MinMax = namedtuple("MinMax", ["min", "max"])  # torch.return_types.aminmax
+ValuesIndices = namedtuple("ValuesIndices", ["values", "indices"])  # kthvalue
+SignLogAbs = namedtuple("SignLogAbs", ["sign", "logabsdet"])  # slogdet
+
+#: torch's legacy type names (x.type()), for code that compares them
+_TYPE_NAMES = {"float32": "torch.FloatTensor", "float64": "torch.DoubleTensor", "float16": "torch.HalfTensor",
+               "int64": "torch.LongTensor", "int32": "torch.IntTensor", "int16": "torch.ShortTensor",
+               "int8": "torch.CharTensor", "uint8": "torch.ByteTensor", "bool": "torch.BoolTensor",
+               "bfloat16": "torch.BFloat16Tensor"}
 
 
 def _tensor_module():
@@ -383,6 +421,179 @@ class TensorMoreMethods:
         flat = select.SetItem.apply(self.reshape(-1), source.reshape(-1)[:positions.size], positions)
         return flat.reshape(self.shape)
 
+    # ---- dtypes -----------------------------------------------------------------------------------------------
+    def byte(self):
+        return self.to(np.uint8)
+
+    def char(self):
+        return self.to(np.int8)
+
+    def short(self):
+        return self.to(np.int16)
+
+    def type(self, dtype=None):
+        """Without an argument torch's type name ('torch.FloatTensor' for float32); with a dtype, ``to(dtype)``."""
+        if dtype is None:
+            return _TYPE_NAMES.get(str(self.dtype), f"torch.{self.dtype}")
+        if isinstance(dtype, str):
+            names = {v: k for k, v in _TYPE_NAMES.items()}
+            if dtype not in names:
+                raise ValueError(f"type: unknown type name {dtype!r}")
+            dtype = names[dtype]
+        return self.to(np.dtype(dtype))
+
+    # ---- linear algebra ---------------------------------------------------------------------------------------
+    def _check_square(self, name):
+        if self.ndim < 2 or self.shape[-1] != self.shape[-2]:
+            raise RuntimeError(f"{name}: expected square matrices in the last two dimensions, got {self.shape}")
+
+    def inverse(self):
+        self._check_square("inverse")
+        return Inverse.apply(self)
+
+    def slogdet(self):
+        self._check_square("slogdet")
+        logabs, node = SignLogAbsDet.apply_with_node(self)
+        return SignLogAbs(_tensor_module().Tensor(node.sign), logabs)
+
+    def logdet(self):
+        """log det A: NaN where det < 0, -inf where it is 0 (torch's)."""
+        sign, logabs = self.slogdet()
+        xp = array_module(self._data)
+        fix = xp.where(sign._data > 0, 0.0, xp.where(sign._data == 0, -np.inf, np.nan)).astype(self.dtype)
+        return logabs + _constant(fix, logabs)
+
+    def det(self):
+        """sign * exp(log|det|): the gradient det A^-T through slogdet (a singular matrix gives no gradient)."""
+        sign, logabs = self.slogdet()
+        return logabs.exp() * sign.to(self.dtype)
+
+    def matrix_power(self, n):
+        """A^n by repeated squaring (recorded matmuls); n < 0 inverts first, n = 0 gives the identity."""
+        self._check_square("matrix_power")
+        if n < 0:
+            return self.inverse().matrix_power(-n)
+        eye = array_module(self._data).broadcast_to(array_module(self._data).eye(self.shape[-1], dtype=self.dtype),
+                                                    self.shape)
+        result, base = None, self
+        while n:
+            if n & 1:
+                result = base if result is None else result @ base
+            n >>= 1
+            if n:
+                base = base @ base
+        return _constant(eye.copy(), self) if result is None else result
+
+    # ---- statistics -------------------------------------------------------------------------------------------
+    def kthvalue(self, k, dim=-1, keepdim=False):
+        """The k-th smallest value along `dim` (1-based) and its index; the gradient goes to that element."""
+        dim = dim % max(self.ndim, 1)
+        if not 1 <= k <= (self.shape[dim] if self.ndim else 1):
+            raise RuntimeError(f"kthvalue: k = {k} out of range for dimension {dim} of size {self.shape[dim]}")
+        order = self.argsort(dim=dim)
+        index = order.narrow(dim, k - 1, 1)
+        values = self.gather(dim, index)
+        if not keepdim:
+            values, index = values.squeeze(dim), index.squeeze(dim)
+        return ValuesIndices(values, index)
+
+    def quantile(self, q, dim=None, keepdim=False, interpolation="linear"):
+        """torch.quantile: the q-quantiles (a number or a 1-D tensor of them) along `dim` (None: all elements),
+        interpolating between the sorted neighbours ('linear', 'lower', 'higher', 'midpoint', 'nearest');
+        the gradient flows to the neighbours."""
+        if interpolation not in ("linear", "lower", "higher", "midpoint", "nearest"):
+            raise ValueError(f"quantile: unknown interpolation {interpolation!r}")
+        qs = np.atleast_1d(np.asarray(q._data if hasattr(q, "_data") else q, dtype=np.float64))
+        if qs.ndim != 1 or ((qs < 0) | (qs > 1)).any():
+            raise ValueError(f"quantile: q must be a number or 1-D tensor of values in [0, 1], got {q}")
+        x = self.reshape(-1) if dim is None else self
+        axis = 0 if dim is None else dim % self.ndim
+        ordered = x.sort(dim=axis).values
+        position = qs * (x.shape[axis] - 1)
+        below, above = np.floor(position).astype(np.int64), np.ceil(position).astype(np.int64)
+        frac = position - below
+        if interpolation == "lower":
+            above = below
+        elif interpolation == "higher":
+            below = above
+        elif interpolation == "nearest":
+            below = above = np.round(position).astype(np.int64)  # half to even, as torch
+        elif interpolation == "midpoint":
+            frac = np.where(above > below, 0.5, 0.0)
+        lo, hi = ordered.index_select(axis, below), ordered.index_select(axis, above)
+        shape = [1] * ordered.ndim
+        shape[axis] = len(qs)
+        weight = _constant(frac.reshape(shape), ordered)
+        out = lo + (hi - lo) * weight  # (..., len(q), ...) along axis
+        out = out.movedim(axis, 0)
+        if keepdim:
+            out = out.unsqueeze(axis + 1) if dim is not None else out.reshape((len(qs),) + (1,) * self.ndim)
+        return out.squeeze(0) if np.ndim(q._data if hasattr(q, "_data") else q) == 0 else out
+
+    def cov(self, *, correction=1):
+        """Covariance of the rows (variables) over the columns (observations), torch.cov without weights."""
+        if self.ndim > 2:
+            raise RuntimeError(f"cov: expected a 1-D or 2-D tensor, got {self.ndim} dimensions")
+        x = self if self.ndim == 2 else self.unsqueeze(0)
+        centered = x - x.mean(dim=1, keepdim=True)
+        c = centered @ centered.T / max(x.shape[1] - correction, 0)
+        return c if self.ndim == 2 else c.reshape(())
+
+    def corrcoef(self):
+        """Pearson correlation of the rows, clipped to [-1, 1] as torch does."""
+        c = self.cov()
+        if c.ndim == 0:
+            return c / c
+        d = c.diagonal().sqrt()
+        return (c / d.unsqueeze(1) / d.unsqueeze(0)).clamp(-1, 1)
+
+    def renorm(self, p, dim, maxnorm):
+        """Each slice along `dim` whose p-norm exceeds maxnorm scaled down to it (by maxnorm / (norm + 1e-7), as
+        torch.renorm); the gradient flows through the norm too, as torch's renorm backward."""
+        dim = dim % self.ndim
+        others = tuple(d for d in range(self.ndim) if d != dim)
+        norms = (self.abs() ** p).sum(dim=others, keepdim=True) ** (1.0 / p)
+        scale = _functions().where(norms > maxnorm, maxnorm / (norms + 1e-7), 1.0)
+        return self * scale
+
+    def histc(self, bins=100, min=0, max=0):
+        """Counts in `bins` equal bins over [min, max] (the data's range when both are 0); values outside are
+        ignored; a float tensor, no gradient (torch's)."""
+        data = array_module(self._data).asarray(self._data, dtype=np.float64).reshape(-1)
+        lo, hi = float(min), float(max)
+        if lo == hi == 0 and data.size:
+            lo, hi = float(data.min()), float(data.max())
+        if lo == hi:
+            lo, hi = lo - 1, hi + 1
+        if lo > hi:
+            raise RuntimeError(f"histc: max ({hi}) must be larger than min ({lo})")
+        counts, _ = array_module(data).histogram(data, bins=bins, range=(lo, hi))
+        return _tensor_module().Tensor(counts.astype(self.dtype if self.dtype.kind == "f" else np.float32))
+
+    # ---- random draws -----------------------------------------------------------------------------------------
+    def bernoulli(self, p=None, generator=None):
+        """0/1 draws with this tensor's values (or `p`) as the probabilities, in this dtype; no gradient."""
+        from .random import default_generator
+
+        probs = self._data if p is None else np.broadcast_to(np.asarray(p, dtype=np.float64), self.shape)
+        draws = (generator or default_generator()).random(self.shape) < np.asarray(probs)
+        return _tensor_module().Tensor(draws.astype(self.dtype))
+
+    def multinomial(self, num_samples, replacement=False, generator=None):
+        """Indices drawn from the rows' (unnormalized, non-negative) weights: (n,) from (C,), (N, n) from (N, C)."""
+        from .random import default_generator
+
+        weights = np.asarray(self.numpy(), dtype=np.float64)
+        rows = weights.reshape(-1, weights.shape[-1])
+        if (rows < 0).any() or not np.isfinite(rows).all() or (rows.sum(1) <= 0).any():
+            raise RuntimeError("multinomial: weights must be finite, non-negative, with a positive sum per row")
+        if not replacement and num_samples > (rows > 0).sum(1).min():
+            raise RuntimeError(f"multinomial: cannot draw {num_samples} samples without replacement from "
+                               f"{int((rows > 0).sum(1).min())} non-zero weights")
+        rng = generator or default_generator()
+        out = np.stack([rng.choice(rows.shape[1], num_samples, replace=replacement, p=r / r.sum()) for r in rows])
+        return _tensor_module().Tensor(out.reshape(weights.shape[:-1] + (num_samples,)).astype(np.int64))
+
     def _split_along(self, name, sections, dim, min_ndim):
         if self.ndim < min_ndim:
             raise RuntimeError(f"{name}: the tensor must have at least {min_ndim} dimensions, got {self.ndim}")
@@ -403,7 +614,7 @@ class TensorMoreMethods:
 _INPLACE = ("abs neg exp log sqrt rsqrt sigmoid tanh relu floor ceil round trunc frac sin cos tan sinh cosh asin acos "
             "atan asinh acosh atanh log1p log2 log10 expm1 exp2 reciprocal sign sgn square erf erfc pow fmod remainder "
             "lerp clamp_min clamp_max masked_fill masked_scatter addcmul addcdiv nan_to_num deg2rad rad2deg logit "
-            "xlogy copysign hypot atan2 logaddexp fix negative absolute arcsin arccos arctan multiply "
+            "xlogy copysign hypot atan2 logaddexp fix negative absolute arcsin arccos arctan multiply renorm "
             "divide subtract true_divide sinc").split()
 
 for _name in _INPLACE:

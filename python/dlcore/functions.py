@@ -335,6 +335,8 @@ _METHOD_FUNCTIONS = [
     "less_equal", "logaddexp2", "logit", "masked_scatter", "moveaxis", "msort", "multiply", "mv", "nanmean",
     "nansum", "negative", "not_equal", "positive", "rad2deg", "ravel", "rot90", "sgn", "sinc", "subtract",
     "take_along_dim", "true_divide", "unflatten", "vsplit", "xlogy",
+    "bernoulli", "corrcoef", "cov", "det", "histc", "inverse", "kthvalue", "logdet", "matrix_power", "multinomial",
+    "quantile", "renorm", "slogdet",
 ]
 for _name in _METHOD_FUNCTIONS:
     globals()[_name] = _as_function(_name)
