@@ -300,3 +300,95 @@ def test_function_forms_of_the_statistics_and_linear_algebra(matrices, x):
     np.testing.assert_allclose(dlcore.det(_t(matrices, False)).numpy(), np.linalg.det(matrices), rtol=1e-12)
     np.testing.assert_allclose(dlcore.quantile(_t(x, False), 0.5).item(), np.median(x), rtol=1e-14)
     np.testing.assert_allclose(dlcore.cov(_t(x, False)).numpy(), np.cov(x), rtol=1e-13)
+
+
+def test_bitwise_and_integer_ops(rng):
+    i, j = rng.integers(-20, 20, (3, 5)), rng.integers(1, 5, (3, 5))
+    a, b = dlcore.tensor(i), dlcore.tensor(j)
+    for name, ref in [("bitwise_and", np.bitwise_and), ("bitwise_or", np.bitwise_or), ("bitwise_xor", np.bitwise_xor),
+                      ("gcd", np.gcd), ("lcm", np.lcm), ("bitwise_left_shift", np.left_shift),
+                      ("bitwise_right_shift", np.right_shift)]:
+        np.testing.assert_array_equal(getattr(a, name)(b).numpy(), ref(i, j), err_msg=name)
+    np.testing.assert_array_equal(a.bitwise_not().numpy(), ~i)
+    a.bitwise_xor_(b)
+    np.testing.assert_array_equal(a.numpy(), i ^ j)
+    with pytest.raises(RuntimeError, match="integer"):
+        dlcore.tensor([1.0]).bitwise_and(dlcore.tensor([1.0]))
+
+
+def test_elementwise_tests_and_steps():
+    x = dlcore.tensor([-np.inf, -0.0, 0.0, 2.0, np.nan, np.inf], dtype=np.float64)
+    np.testing.assert_array_equal(x.signbit().numpy(), [True, True, False, False, False, False])
+    np.testing.assert_array_equal(x.isneginf().numpy(), [True, False, False, False, False, False])
+    np.testing.assert_array_equal(x.isposinf().numpy(), [False] * 5 + [True])
+    assert x.isreal().numpy().all()
+    # torch's heaviside: NaN gives 0 (numpy's gives NaN)
+    np.testing.assert_array_equal(x.heaviside(dlcore.tensor(0.5, dtype=np.float64)).numpy(), [0, .5, .5, 1, 0, 1])
+    np.testing.assert_array_equal(x.nextafter(dlcore.tensor(np.zeros(6))).numpy()[3], np.nextafter(2.0, 0.0))
+    m = _t([1.5, -2.0])
+    out = m.ldexp(dlcore.tensor([3, -1]))
+    np.testing.assert_array_equal(out.detach().numpy(), [12.0, -1.0])
+    out.sum().backward()
+    np.testing.assert_array_equal(m.grad.numpy(), [8.0, 0.5])
+
+
+def test_sums_splits_logcumsumexp_and_nanmedian(rng, x):
+    np.testing.assert_allclose(_t(x, False).sum_to_size(1, 4).numpy(), x.sum(0, keepdims=True), rtol=1e-14)
+    np.testing.assert_allclose(_t(x, False).sum_to_size((3, 1)).numpy(), x.sum(1, keepdims=True), rtol=1e-14)
+    assert gradcheck(lambda a: a.sum_to_size(4), (_t(x),))
+    assert [tuple(p.shape) for p in _t(x).split_with_sizes([1, 3], dim=1)] == [(3, 1), (3, 3)]
+    np.testing.assert_array_equal(_t(x, False).narrow_copy(1, 1, 2).numpy(), x[:, 1:3])
+    big = 80 * x  # exp overflows without the shift
+    np.testing.assert_allclose(_t(big, False).logcumsumexp(1).numpy(), np.logaddexp.accumulate(big, axis=1),
+                               rtol=1e-13)
+    assert gradcheck(lambda a: a.logcumsumexp(0), (_t(x),))
+    nans = x.copy()
+    nans[0, 1], nans[2, :] = np.nan, np.nan
+    got = _t(nans, False).nanmedian(dim=1)
+    lower_median = [np.sort(r[~np.isnan(r)])[(np.sum(~np.isnan(r)) - 1) // 2] if (~np.isnan(r)).any() else np.nan
+                    for r in nans]
+    np.testing.assert_array_equal(got.values.numpy(), lower_median)
+    np.testing.assert_array_equal(nans[[0, 1], got.indices.numpy()[:2]], lower_median[:2])
+    flat = nans.ravel()[~np.isnan(nans.ravel())]
+    assert _t(nans, False).nanmedian().item() == np.sort(flat)[(flat.size - 1) // 2]
+
+
+def test_index_put_put_and_fill_diagonal(rng):
+    z, v = rng.standard_normal((4, 3, 2)), rng.standard_normal((3, 2))
+    rows, cols = np.array([0, 2, 0]), np.array([1, 1, 1])
+    expected = z.copy()
+    np.add.at(expected, (rows, cols), v)
+    f = lambda a, b: a.index_put((dlcore.tensor(rows), dlcore.tensor(cols)), b, accumulate=True)  # noqa: E731
+    np.testing.assert_allclose(f(_t(z, False), _t(v, False)).numpy(), expected, rtol=1e-15)
+    assert gradcheck(f, (_t(z), _t(v)))
+    written = _t(z, False).index_put((dlcore.tensor([3, 1]),), dlcore.tensor(7.0, dtype=np.float64))
+    expected = z.copy()
+    expected[[3, 1]] = 7.0
+    np.testing.assert_array_equal(written.numpy(), expected)
+    expected = z.copy().ravel()
+    expected[[0, 5, 23]] = [1.0, 2.0, 3.0]
+    np.testing.assert_array_equal(_t(z, False).put(dlcore.tensor([0, 5, 23]), [1.0, 2.0, 3.0]).numpy(),
+                                  expected.reshape(z.shape))
+    tall = np.zeros((7, 3))
+    expected = tall.copy()
+    np.fill_diagonal(expected, 2.0, wrap=True)
+    np.testing.assert_array_equal(_t(tall, False).fill_diagonal_(2.0, wrap=True).numpy(), expected)
+
+
+def test_random_fills_draw_in_place():
+    dlcore.manual_seed(0)
+    t = dlcore.zeros(4000, dtype=np.float64)
+    storage = t.numpy()
+    assert t.exponential_(2.0) is t and np.shares_memory(storage, t.numpy())
+    assert abs(t.numpy().mean() - 0.5) < 0.05 and t.numpy().min() >= 0
+    t.random_(3, 7)
+    assert set(np.unique(t.numpy())) == {3.0, 4.0, 5.0, 6.0}
+    t.geometric_(0.5)
+    assert t.numpy().min() >= 1 and abs(t.numpy().mean() - 2) < 0.2
+    t.bernoulli_(0.25)
+    assert set(np.unique(t.numpy())) == {0.0, 1.0} and abs(t.numpy().mean() - 0.25) < 0.05
+    t.log_normal_(0.0, 0.5)
+    assert abs(np.log(t.numpy()).std() - 0.5) < 0.05
+    assert np.isfinite(t.cauchy_().numpy()).all() and t._version[0] == 6
+    with pytest.raises(RuntimeError, match="leaf"):
+        dlcore.zeros(2, requires_grad=True).exponential_()

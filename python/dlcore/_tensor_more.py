@@ -594,6 +594,179 @@ class TensorMoreMethods:
         out = np.stack([rng.choice(rows.shape[1], num_samples, replace=replacement, p=r / r.sum()) for r in rows])
         return _tensor_module().Tensor(out.reshape(weights.shape[:-1] + (num_samples,)).astype(np.int64))
 
+    # ---- integer and bit-level elementwise (no gradient) ----------------------------------------------------------
+    def _bitwise(self, name, other=None):
+        if self.dtype.kind not in "biu":
+            raise RuntimeError(f"{name}: only integer and bool tensors, got {self.dtype}")
+        xp = array_module(self._data)
+        args = (self._data,) if other is None else (self._data, other._data if hasattr(other, "_data") else other)
+        return _tensor_module().Tensor(getattr(xp, name)(*args))
+
+    def bitwise_and(self, other):
+        return self._bitwise("bitwise_and", other)
+
+    def bitwise_or(self, other):
+        return self._bitwise("bitwise_or", other)
+
+    def bitwise_xor(self, other):
+        return self._bitwise("bitwise_xor", other)
+
+    def bitwise_not(self):
+        return self._bitwise("invert")
+
+    def bitwise_left_shift(self, other):
+        return self._bitwise("left_shift", other)
+
+    def bitwise_right_shift(self, other):
+        return self._bitwise("right_shift", other)
+
+    def gcd(self, other):
+        return self._bitwise("gcd", other)
+
+    def lcm(self, other):
+        return self._bitwise("lcm", other)
+
+    def _test(self, fn):
+        return _tensor_module().Tensor(fn(array_module(self._data), self._data))
+
+    def signbit(self):
+        return self._test(lambda xp, a: xp.signbit(a))
+
+    def isneginf(self):
+        return self._test(lambda xp, a: xp.isneginf(a) if a.dtype.kind == "f" else xp.zeros(a.shape, bool))
+
+    def isposinf(self):
+        return self._test(lambda xp, a: xp.isposinf(a) if a.dtype.kind == "f" else xp.zeros(a.shape, bool))
+
+    def isreal(self):
+        return self._test(lambda xp, a: xp.isreal(a))
+
+    def heaviside(self, values):
+        """1 above 0, `values` at 0, else 0 (torch.heaviside: NaN gives 0, where numpy.heaviside gives NaN); no
+        gradient."""
+        xp = array_module(self._data)
+        v = values._data if hasattr(values, "_data") else values
+        step = xp.where(self._data == 0, v, self._data > 0)
+        return _tensor_module().Tensor(step.astype(self.dtype, copy=False))
+
+    def nextafter(self, other):
+        o = other._data if hasattr(other, "_data") else other
+        return _tensor_module().Tensor(array_module(self._data).nextafter(self._data, o).astype(self.dtype))
+
+    def ldexp(self, other):
+        """self * 2 ** other (differentiable in self)."""
+        o = other._data if hasattr(other, "_data") else np.asarray(other)
+        dtype = self.dtype if self.dtype.kind == "f" else np.dtype(np.float32)
+        return self.to(dtype) * _constant(np.exp2(o), self.to(dtype))
+
+    # ---- reductions and splits --------------------------------------------------------------------------------
+    def sum_to_size(self, *size):
+        """The sum over the dimensions that `size` broadcasts (the gradient of an expand)."""
+        size = tuple(size[0]) if len(size) == 1 and not isinstance(size[0], numbers.Integral) else size
+        if np.broadcast_shapes(size, self.shape) != self.shape:
+            raise RuntimeError(f"sum_to_size: size {size} is not expandable to {self.shape}")
+        lead = self.ndim - len(size)
+        dims = tuple(range(lead)) + tuple(lead + i for i, n in enumerate(size) if n == 1 and self.shape[lead + i] != 1)
+        out = self.sum(dim=dims, keepdim=True) if dims else self
+        return out.reshape(size)
+
+    def split_with_sizes(self, split_sizes, dim=0):
+        return self.split(list(split_sizes), dim)
+
+    unsafe_chunk = _alias("chunk", "Alias of chunk (no views here, so nothing unsafe).")
+    unsafe_split = _alias("split", "Alias of split.")
+
+    def narrow_copy(self, dim, start, length):
+        return self.narrow(dim, start, length).clone()
+
+    def logcumsumexp(self, dim):
+        """log(cumsum(exp(x))) along dim, shifted by the slice's max (a constant) against overflow."""
+        dim = dim % max(self.ndim, 1)
+        peak = array_module(self._data).max(self._data, axis=dim, keepdims=True)
+        peak = _constant(array_module(peak).where(array_module(peak).isfinite(peak), peak, 0), self)
+        return (self - peak).exp().cumsum(dim).log() + peak
+
+    def nanmedian(self, dim=None, keepdim=False):
+        """The lower median ignoring NaN (NaN only where a slice is all NaN); with dim, (values, indices)."""
+        xp = array_module(self._data)
+        x = self.reshape(-1) if dim is None else self
+        axis = 0 if dim is None else dim % self.ndim
+        order = x.argsort(dim=axis)  # NaN sorts last
+        count = (~xp.isnan(x._data)).sum(axis=axis, keepdims=True)
+        pick = _tensor_module().Tensor(xp.take_along_axis(order._data, xp.maximum(count - 1, 0) // 2, axis=axis))
+        values = x.gather(axis, pick)
+        if dim is None:
+            return values.reshape(())
+        if not keepdim:
+            values, pick = values.squeeze(axis), pick.squeeze(axis)
+        return ValuesIndices(values, pick)
+
+    # ---- writes at indices ------------------------------------------------------------------------------------
+    def index_put(self, indices, values, accumulate=False):
+        """A copy with self[indices] = values (or += with accumulate, duplicates summed); indices is a tuple of
+        integer tensors, one per leading dimension, broadcast together. values gets the gradient of its slots."""
+        from .ops.math_more import IndexPut
+
+        xp = array_module(self._data)
+        idx = [xp.asarray(i._data if hasattr(i, "_data") else i) for i in indices]
+        if any(i.dtype.kind not in "iu" for i in idx) or len(idx) > self.ndim:
+            raise TypeError("index_put: indices must be integer tensors, at most one per dimension")
+        lead, rest = self.shape[:len(idx)], self.shape[len(idx):]
+        idx = xp.broadcast_arrays(*idx)
+        flat = xp.ravel_multi_index([i % n for i, n in zip(idx, lead)], lead).reshape(-1)
+        values = _other(values, self)
+        values = values.expand(*(idx[0].shape + rest)).reshape((flat.size,) + rest)
+        rows = self.reshape((math.prod(lead),) + rest)
+        return IndexPut.apply(rows, values, dim=0, index=flat, accumulate=accumulate).reshape(self.shape)
+
+    def put(self, index, source, accumulate=False):
+        """index_put on the flattened tensor: self.flatten()[index] = source."""
+        idx = index._data if hasattr(index, "_data") else np.asarray(index)
+        return self.reshape(-1).index_put((idx.reshape(-1),), _other(source, self).reshape(-1),
+                                          accumulate).reshape(self.shape)
+
+    def _diagonal_filled(self, fill_value, wrap=False):
+        xp = array_module(self._data)
+        mask = xp.zeros(self.shape, dtype=bool)
+        xp.fill_diagonal(mask, True, wrap=wrap)
+        return _functions().where(_tensor_module().Tensor(mask), fill_value, self)
+
+    def fill_diagonal_(self, fill_value, wrap=False):
+        """Writes fill_value on the main diagonal (all dims equal steps, numpy.fill_diagonal's rule)."""
+        self._check_inplace()
+        return self._record_inplace(_ViaMethod("_diagonal_filled"), fill_value, wrap=wrap)
+
+    # ---- in-place random fills (outside the tape) -------------------------------------------------------------
+    def _fill_random(self, draw, generator=None):
+        from .random import default_generator
+
+        self._check_inplace()
+        values = draw(generator or default_generator(), self.shape)
+        self._data[...] = array_module(self._data).asarray(values).astype(self.dtype)
+        self._version_counter()[0] += 1
+        return self
+
+    def random_(self, from_=0, to=None, *, generator=None):
+        """Integers uniform in [from_, to) (to None: [0, from_) when from_ is given alone, as torch)."""
+        low, high = (0, from_) if to is None and from_ else (from_, to if to is not None else 2 ** 24)
+        return self._fill_random(lambda g, shape: g.integers(low, high, shape), generator)
+
+    def exponential_(self, lambd=1.0, *, generator=None):
+        return self._fill_random(lambda g, shape: g.exponential(1.0 / lambd, shape), generator)
+
+    def cauchy_(self, median=0.0, sigma=1.0, *, generator=None):
+        return self._fill_random(lambda g, shape: median + sigma * g.standard_cauchy(shape), generator)
+
+    def log_normal_(self, mean=1.0, std=2.0, *, generator=None):
+        return self._fill_random(lambda g, shape: g.lognormal(mean, std, shape), generator)
+
+    def geometric_(self, p, *, generator=None):
+        return self._fill_random(lambda g, shape: g.geometric(p, shape), generator)
+
+    def bernoulli_(self, p=0.5, *, generator=None):
+        probs = p._data if hasattr(p, "_data") else p
+        return self._fill_random(lambda g, shape: g.random(shape) < probs, generator)
+
     def _split_along(self, name, sections, dim, min_ndim):
         if self.ndim < min_ndim:
             raise RuntimeError(f"{name}: the tensor must have at least {min_ndim} dimensions, got {self.ndim}")
@@ -615,6 +788,9 @@ _INPLACE = ("abs neg exp log sqrt rsqrt sigmoid tanh relu floor ceil round trunc
             "atan asinh acosh atanh log1p log2 log10 expm1 exp2 reciprocal sign sgn square erf erfc pow fmod remainder "
             "lerp clamp_min clamp_max masked_fill masked_scatter addcmul addcdiv nan_to_num deg2rad rad2deg logit "
             "xlogy copysign hypot atan2 logaddexp fix negative absolute arcsin arccos arctan multiply renorm "
+            "logical_and logical_or logical_xor logical_not eq ne lt le gt ge tril triu cumsum cumprod index_put put "
+            "bitwise_and bitwise_or bitwise_xor bitwise_not bitwise_left_shift bitwise_right_shift gcd lcm heaviside "
+            "nextafter ldexp "
             "divide subtract true_divide sinc").split()
 
 for _name in _INPLACE:

@@ -337,6 +337,9 @@ _METHOD_FUNCTIONS = [
     "take_along_dim", "true_divide", "unflatten", "vsplit", "xlogy",
     "bernoulli", "corrcoef", "cov", "det", "histc", "inverse", "kthvalue", "logdet", "matrix_power", "multinomial",
     "quantile", "renorm", "slogdet",
+    "bitwise_and", "bitwise_left_shift", "bitwise_not", "bitwise_or", "bitwise_right_shift", "bitwise_xor", "gcd",
+    "heaviside", "index_put", "isneginf", "isposinf", "isreal", "lcm", "ldexp", "logcumsumexp", "nanmedian",
+    "narrow_copy", "nextafter", "signbit", "split_with_sizes",
 ]
 for _name in _METHOD_FUNCTIONS:
     globals()[_name] = _as_function(_name)
