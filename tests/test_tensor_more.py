@@ -392,3 +392,70 @@ def test_random_fills_draw_in_place():
     assert np.isfinite(t.cauchy_().numpy()).all() and t._version[0] == 6
     with pytest.raises(RuntimeError, match="leaf"):
         dlcore.zeros(2, requires_grad=True).exponential_()
+
+
+def test_transposes_and_real_valued_complex_api(rng):
+    b = _t(rng.standard_normal((5, 3, 2)), False)
+    np.testing.assert_array_equal(b.mT.numpy(), np.swapaxes(b.numpy(), -1, -2))
+    assert b.mH.shape == (5, 2, 3) and b.adjoint().shape == (5, 2, 3) and b[0].H.shape == (2, 3)
+    assert b.conj() is b and b.real is b and not (b.is_conj() or b.is_neg() or b.is_sparse or b.is_quantized)
+    assert b.conj_physical() is not b and b.resolve_conj() is b
+
+
+def test_addbmm_floor_divide_diagflat(rng, x):
+    b1, b2 = rng.standard_normal((5, 3, 2)), rng.standard_normal((5, 2, 4))
+    f = lambda c, p, q: c.addbmm(p, q, beta=0.5, alpha=2)  # noqa: E731
+    np.testing.assert_allclose(f(_t(x), _t(b1), _t(b2)).detach().numpy(),
+                               0.5 * x + 2 * np.einsum("bij,bjk->ik", b1, b2), rtol=1e-12)
+    assert gradcheck(f, (_t(x), _t(b1), _t(b2)))
+    np.testing.assert_array_equal(_t(x, False).floor_divide(0.3).numpy(), np.floor_divide(x, 0.3))
+    np.testing.assert_array_equal(_t(x[:2, :2], False).diagflat(1).numpy(), np.diagflat(x[:2, :2], 1))
+
+
+def test_unfold_windows_and_their_gradient(rng, x):
+    b = rng.standard_normal((5, 3, 2))
+    got = _t(b, False).unfold(0, 3, 2)
+    windows = np.stack([b[0:3], b[2:5]])  # (count, 3, 3, 2) then the window dimension last
+    np.testing.assert_array_equal(got.numpy(), np.moveaxis(windows, 1, -1))
+    assert gradcheck(lambda a: a.unfold(1, 2, 1), (_t(x),))  # overlapping windows: gradients add up
+    with pytest.raises(RuntimeError, match="size"):
+        _t(x).unfold(1, 5, 1)
+
+
+def test_scatters_into_slices(rng, x):
+    expected = x.copy()
+    expected[:, 2] = 1.0
+    np.testing.assert_array_equal(_t(x, False).select_scatter(_t(np.ones(3), False), 1, 2).numpy(), expected)
+    expected = x.copy()
+    expected[:, 0:4:2] = 1.0
+    np.testing.assert_array_equal(_t(x, False).slice_scatter(_t(np.ones((3, 2)), False), 1, 0, 4, 2).numpy(),
+                                  expected)
+    expected = x.copy()
+    expected[[0, 1, 2], [1, 2, 3]] = [7.0, 8.0, 9.0]
+    np.testing.assert_array_equal(_t(x, False).diagonal_scatter(_t([7.0, 8.0, 9.0], False), 1).numpy(), expected)
+    b = rng.standard_normal((5, 3, 2))
+    src = rng.standard_normal((2, 3))
+    got = _t(b, False).diagonal_scatter(_t(src, False), 0, 0, 1)
+    np.testing.assert_array_equal(np.diagonal(got.numpy(), 0, 0, 1), src)
+    assert gradcheck(lambda a, s: a.diagonal_scatter(s, 1), (_t(x), _t(rng.standard_normal(3))))
+    assert gradcheck(lambda a, s: a.slice_scatter(s, 1, 1, 3), (_t(x), _t(rng.standard_normal((3, 2)))))
+
+
+def test_runs_mode_frexp_histogram(rng, x):
+    values, inverse, counts = dlcore.tensor([1, 1, 2, 2, 2, 3, 1, 1]).unique_consecutive(return_inverse=True,
+                                                                                        return_counts=True)
+    assert values.tolist() == [1, 2, 3, 1] and counts.tolist() == [2, 3, 1, 2]
+    assert inverse.tolist() == [0, 0, 1, 1, 1, 2, 3, 3]
+    m = np.array([[2.0, 1.0, 2.0, 1.0, 0.0], [3.0, 3.0, 0.0, 0.0, 3.0]])
+    mode = _t(m).mode(1)
+    np.testing.assert_array_equal(mode.values.detach().numpy(), [1.0, 3.0])  # a tie: the smaller value
+    np.testing.assert_array_equal(mode.indices.numpy(), [3, 4])  # the last occurrence
+    source = _t(m)
+    source.mode(1).values.sum().backward()  # (ties: no finite-difference check) the returned element gets it
+    np.testing.assert_array_equal(source.grad.numpy(), [[0, 0, 0, 1, 0], [0, 0, 0, 0, 1]])
+    mantissa, exponent = _t(x, False).frexp()
+    np.testing.assert_array_equal(mantissa.numpy() * 2.0 ** exponent.numpy(), x)
+    hist, edges = _t(x, False).histogram(5)
+    ref_hist, ref_edges = np.histogram(x, 5)
+    np.testing.assert_array_equal(hist.numpy(), ref_hist)
+    np.testing.assert_allclose(edges.numpy(), ref_edges, rtol=1e-15)

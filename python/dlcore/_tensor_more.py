@@ -767,6 +767,163 @@ class TensorMoreMethods:
         probs = p._data if hasattr(p, "_data") else p
         return self._fill_random(lambda g, shape: g.random(shape) < probs, generator)
 
+    # ---- real-valued views of complex-number API --------------------------------------------------------------
+    @property
+    def mT(self):
+        """The last two dimensions transposed (batched matrix transpose)."""
+        return self.transpose(-2, -1)
+
+    mH = mT  # the conjugate transpose: the same for real tensors
+
+    @property
+    def H(self):
+        if self.ndim != 2:
+            raise RuntimeError(f"H: only for matrices, got {self.ndim} dimensions (use mH for batches)")
+        return self.transpose(0, 1)
+
+    def adjoint(self):
+        return self.mH
+
+    def conj(self):
+        """Real tensors are their own conjugates: the tensor itself (as torch, without a copy)."""
+        return self
+
+    resolve_conj = resolve_neg = conj
+
+    def conj_physical(self):
+        return self.clone()
+
+    def is_conj(self):
+        return False
+
+    def is_neg(self):
+        return False
+
+    def is_inference(self):
+        return False
+
+    @property
+    def real(self):
+        return self
+
+    @property
+    def is_sparse(self):
+        return False
+
+    @property
+    def is_quantized(self):
+        return False
+
+    @property
+    def is_meta(self):
+        return False
+
+    # ---- more products and divisions -----------------------------------------------------------------------------
+    def addbmm(self, batch1, batch2, *, beta=1, alpha=1):
+        """beta self + alpha sum_b batch1[b] @ batch2[b]."""
+        return self * beta + batch1.bmm(batch2).sum(dim=0) * alpha
+
+    def vdot(self, other):
+        return self.dot(other)
+
+    def floor_divide(self, other):
+        return self.divide(other, rounding_mode="floor")
+
+    def diagflat(self, offset=0):
+        return self.reshape(-1).diag(offset)
+
+    def prelu(self, weight):
+        from .nn import functional
+
+        return functional.prelu(self, weight)
+
+    def hardshrink(self, lambd=0.5):
+        from .nn import functional
+
+        return functional.hardshrink(self, lambd)
+
+    # ---- windows, scatters into slices, runs -------------------------------------------------------------------
+    def unfold(self, dimension, size, step):
+        """Every window of `size` elements along `dimension`, `step` apart, as a new last dimension (torch's
+        Tensor.unfold); gathered through index_select, so the gradient sums over overlapping windows."""
+        dim = dimension % max(self.ndim, 1)
+        length = self.shape[dim] if self.ndim else 1
+        if size > length or step < 1:
+            raise RuntimeError(f"unfold: size {size} larger than dimension {dim} ({length}) or step {step} < 1")
+        count = (length - size) // step + 1
+        index = (np.arange(count)[:, None] * step + np.arange(size)[None, :]).reshape(-1)
+        picked = self.index_select(dim, _tensor_module().Tensor(index))  # (..., count * size, ...)
+        shape = self.shape[:dim] + (count, size) + self.shape[dim + 1:]
+        return picked.reshape(shape).movedim(dim + 1, -1)
+
+    def _scatter_into(self, src, index):
+        """A copy of self with self[index] = src (src gets the gradient of those slots)."""
+        return select.SetItem.apply(self, _other(src, self), index)
+
+    def select_scatter(self, src, dim, index):
+        return self._scatter_into(src, (slice(None),) * (dim % self.ndim) + (index,))
+
+    def slice_scatter(self, src, dim=0, start=None, end=None, step=1):
+        return self._scatter_into(src, (slice(None),) * (dim % self.ndim) + (slice(start, end, step),))
+
+    def diagonal_scatter(self, src, offset=0, dim1=0, dim2=1):
+        """A copy with the diagonal (as ``diagonal(offset, dim1, dim2)`` reads it) replaced by src."""
+        d1, d2 = dim1 % self.ndim, dim2 % self.ndim
+        n = len(range(max(0, -offset), min(self.shape[d1], self.shape[d2] - offset)))
+        rows = np.arange(n) + max(0, -offset)
+        index = [slice(None)] * self.ndim
+        index[d1], index[d2] = rows, rows + offset
+        # advanced indices on two axes put the diagonal first; diagonal() puts it last: move src's to the front
+        return self._scatter_into(_other(src, self).movedim(-1, 0), tuple(index))
+
+    def unique_consecutive(self, return_inverse=False, return_counts=False, dim=None):
+        """Collapses runs of equal values (of the flattened tensor; dim is not supported); no gradient."""
+        if dim is not None:
+            raise NotImplementedError("unique_consecutive: only dim=None (the flattened tensor)")
+        flat = np.asarray(self.numpy()).reshape(-1)
+        starts = np.concatenate([[True], flat[1:] != flat[:-1]]) if flat.size else np.zeros(0, bool)
+        tensor = _tensor_module().Tensor
+        out = [tensor(flat[starts])]
+        if return_inverse:
+            out.append(tensor((np.cumsum(starts) - 1).reshape(self.shape).astype(np.int64)))
+        if return_counts:
+            out.append(tensor(np.diff(np.append(np.flatnonzero(starts), flat.size)).astype(np.int64)))
+        return out[0] if len(out) == 1 else tuple(out)
+
+    def mode(self, dim=-1, keepdim=False):
+        """The most frequent value along dim (the smallest among equally frequent ones) and an index of it
+        (the last, as torch's CPU kernel); the gradient goes to that element."""
+        dim = dim % max(self.ndim, 1)
+        x = np.moveaxis(np.asarray(self.numpy()), dim, -1)
+        rows = x.reshape(-1, x.shape[-1])
+        best = np.empty(len(rows), dtype=x.dtype)
+        for i, row in enumerate(rows):  # np.unique sorts: argmax's first maximum is the smallest mode
+            values, counts = np.unique(row, return_counts=True)
+            best[i] = values[np.argmax(counts)]
+        best = best.reshape(x.shape[:-1] + (1,))
+        last = x.shape[-1] - 1 - np.argmax((x == best)[..., ::-1], axis=-1)
+        index = np.expand_dims(last, dim)
+        values = self.gather(dim, _tensor_module().Tensor(index.astype(np.int64)))
+        indices = _tensor_module().Tensor(index.astype(np.int64))
+        if not keepdim:
+            values, indices = values.squeeze(dim), indices.squeeze(dim)
+        return ValuesIndices(values, indices)
+
+    def frexp(self):
+        """(mantissa, exponent) with self = mantissa * 2 ** exponent, 0.5 <= |mantissa| < 1; no gradient."""
+        mantissa, exponent = array_module(self._data).frexp(self._data)
+        tensor = _tensor_module().Tensor
+        return tensor(mantissa), tensor(exponent.astype(np.int32))
+
+    def histogram(self, bins=100, *, range=None, weight=None, density=False):
+        """(hist, bin_edges) as numpy.histogram, in this dtype; no gradient."""
+        w = None if weight is None else np.asarray(weight.numpy() if hasattr(weight, "numpy") else weight)
+        b = bins.numpy() if hasattr(bins, "numpy") else bins
+        hist, edges = np.histogram(np.asarray(self.numpy()).reshape(-1), bins=b, range=range, weights=w,
+                                   density=density)
+        tensor = _tensor_module().Tensor
+        return tensor(hist.astype(self.dtype)), tensor(edges.astype(self.dtype))
+
     def _split_along(self, name, sections, dim, min_ndim):
         if self.ndim < min_ndim:
             raise RuntimeError(f"{name}: the tensor must have at least {min_ndim} dimensions, got {self.ndim}")
@@ -790,7 +947,8 @@ _INPLACE = ("abs neg exp log sqrt rsqrt sigmoid tanh relu floor ceil round trunc
             "xlogy copysign hypot atan2 logaddexp fix negative absolute arcsin arccos arctan multiply renorm "
             "logical_and logical_or logical_xor logical_not eq ne lt le gt ge tril triu cumsum cumprod index_put put "
             "bitwise_and bitwise_or bitwise_xor bitwise_not bitwise_left_shift bitwise_right_shift gcd lcm heaviside "
-            "nextafter ldexp "
+            "nextafter ldexp addmm addmv addr baddbmm addbmm greater greater_equal less less_equal not_equal "
+            "floor_divide arccosh arcsinh arctanh arctan2 "
             "divide subtract true_divide sinc").split()
 
 for _name in _INPLACE:

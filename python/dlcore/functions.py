@@ -340,6 +340,9 @@ _METHOD_FUNCTIONS = [
     "bitwise_and", "bitwise_left_shift", "bitwise_not", "bitwise_or", "bitwise_right_shift", "bitwise_xor", "gcd",
     "heaviside", "index_put", "isneginf", "isposinf", "isreal", "lcm", "ldexp", "logcumsumexp", "nanmedian",
     "narrow_copy", "nextafter", "signbit", "split_with_sizes",
+    "addbmm", "adjoint", "conj", "conj_physical", "diagflat", "diagonal_scatter", "floor_divide", "frexp",
+    "histogram", "is_conj", "is_neg", "mode", "resolve_conj", "resolve_neg", "select_scatter", "slice_scatter",
+    "unique_consecutive", "vdot",
 ]
 for _name in _METHOD_FUNCTIONS:
     globals()[_name] = _as_function(_name)
