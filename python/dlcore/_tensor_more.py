@@ -924,6 +924,26 @@ class TensorMoreMethods:
         tensor = _tensor_module().Tensor
         return tensor(hist.astype(self.dtype)), tensor(edges.astype(self.dtype))
 
+    # ---- special functions (ops/special.py) -------------------------------------------------------------------
+    def _special(self, fn):
+        x = self if self.dtype.kind == "f" else self.to(np.float32)  # integers give floats, as torch
+        return fn.apply(x)
+
+    def lgamma(self):
+        from .ops.special import Lgamma
+
+        return self._special(Lgamma)
+
+    def digamma(self):
+        from .ops.special import Digamma
+
+        return self._special(Digamma)
+
+    def erfinv(self):
+        from .ops.special import Erfinv
+
+        return self._special(Erfinv)
+
     def _split_along(self, name, sections, dim, min_ndim):
         if self.ndim < min_ndim:
             raise RuntimeError(f"{name}: the tensor must have at least {min_ndim} dimensions, got {self.ndim}")
@@ -948,7 +968,7 @@ _INPLACE = ("abs neg exp log sqrt rsqrt sigmoid tanh relu floor ceil round trunc
             "logical_and logical_or logical_xor logical_not eq ne lt le gt ge tril triu cumsum cumprod index_put put "
             "bitwise_and bitwise_or bitwise_xor bitwise_not bitwise_left_shift bitwise_right_shift gcd lcm heaviside "
             "nextafter ldexp addmm addmv addr baddbmm addbmm greater greater_equal less less_equal not_equal "
-            "floor_divide arccosh arcsinh arctanh arctan2 "
+            "floor_divide arccosh arcsinh arctanh arctan2 lgamma digamma erfinv "
             "divide subtract true_divide sinc").split()
 
 for _name in _INPLACE:

@@ -342,7 +342,7 @@ _METHOD_FUNCTIONS = [
     "narrow_copy", "nextafter", "signbit", "split_with_sizes",
     "addbmm", "adjoint", "conj", "conj_physical", "diagflat", "diagonal_scatter", "floor_divide", "frexp",
     "histogram", "is_conj", "is_neg", "mode", "resolve_conj", "resolve_neg", "select_scatter", "slice_scatter",
-    "unique_consecutive", "vdot",
+    "unique_consecutive", "vdot", "digamma", "erfinv", "lgamma",
 ]
 for _name in _METHOD_FUNCTIONS:
     globals()[_name] = _as_function(_name)
