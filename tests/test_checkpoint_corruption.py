@@ -189,6 +189,10 @@ def damaged_files(data):
         {"format": meta["format"], "version": 1, "tree": {"t": "str", "v": 7}},
         {"format": meta["format"], "version": 1, "tree": {"t": "bool", "v": 1}},
         {"format": meta["format"], "version": 1, "tree": {"t": "set", "items": []}},
+        {"format": meta["format"], "version": 2, "tree": {"t": "tensor", "key": "nope", "sha256": "0"}},
+        {"format": meta["format"], "version": 2, "tree": {"t": "tensor", "key": "a0"}},
+        {"format": meta["format"], "version": 2, "tree": {"t": "tensor", "key": "a0", "sha256": "0",
+                                                           "requires_grad": "yes"}},
         {"format": meta["format"], "version": 1,
          "tree": {"t": "dict", "items": [["k", {"t": "dict", "items": [["k", None]]}]]}},
     ]
@@ -262,6 +266,9 @@ def _assert_same(a, b):
         assert len(a) == len(b)
         for x, y in zip(a, b):
             _assert_same(x, y)
+    elif isinstance(a, dlcore.Tensor):
+        assert a.requires_grad == b.requires_grad
+        _assert_same(a.numpy(), b.numpy())
     elif isinstance(a, np.ndarray):
         assert a.dtype == b.dtype and a.shape == b.shape
         np.testing.assert_array_equal(a, b)

@@ -12,8 +12,8 @@ from __future__ import annotations
 import numpy as np
 
 from ._device import module_for_device, parse_device
-from .ops import select
-from .tensor import Tensor, _as_tensor_like, _placed, default_dtype
+from .ops import math_more, select
+from .tensor import Tensor, _as_tensor_like, _binary, _placed, default_dtype
 
 
 class device(str):
@@ -102,16 +102,14 @@ def _device_of(array):
 
 
 def maximum(input, other):
-    """Elementwise max (ties send the gradient to `input`); a NaN on either side gives NaN, as in PyTorch."""
-    other = _as_tensor_like(other, input)
-    a = input._data
-    return select.Where.apply((a >= other._data) | (a != a), input, other)  # a != a: a is NaN
+    """Elementwise max; a NaN on either side gives NaN. Gradients as torch's: a tie shares the gradient half
+    and half (torch.maximum(x, x) passes 0.5 to each side), a NaN passes it to both."""
+    return _binary(math_more.Maximum, input, other)
 
 
 def minimum(input, other):
-    other = _as_tensor_like(other, input)
-    a = input._data
-    return select.Where.apply((a <= other._data) | (a != a), input, other)
+    """Elementwise min, with maximum's tie and NaN rules."""
+    return _binary(math_more.Minimum, input, other)
 
 
 def clamp(input, min=None, max=None):
@@ -330,6 +328,21 @@ _METHOD_FUNCTIONS = [
     "lerp", "logaddexp", "logical_and", "logical_not", "logical_or", "logical_xor", "masked_select", "median",
     "nan_to_num", "nonzero", "norm", "remainder", "scatter", "scatter_add", "take", "tensor_split", "trace",
     "unique",
+    # the methods of _tensor_more.py that torch also has as torch.<name>
+    "absolute", "acosh", "addcdiv", "addcmul", "addmv", "addr", "aminmax", "arccos", "arccosh", "arcsin", "arcsinh",
+    "arctan", "arctanh", "asinh", "atanh", "broadcast_to", "copysign", "deg2rad", "dist", "divide", "dsplit", "erfc",
+    "fix", "fliplr", "flipud", "float_power", "fmax", "fmin", "greater", "greater_equal", "hsplit", "less",
+    "less_equal", "logaddexp2", "logit", "masked_scatter", "moveaxis", "msort", "multiply", "mv", "nanmean",
+    "nansum", "negative", "not_equal", "positive", "rad2deg", "ravel", "rot90", "sgn", "sinc", "subtract",
+    "take_along_dim", "true_divide", "unflatten", "vsplit", "xlogy",
+    "bernoulli", "corrcoef", "cov", "det", "histc", "inverse", "kthvalue", "logdet", "matrix_power", "multinomial",
+    "quantile", "renorm", "slogdet",
+    "bitwise_and", "bitwise_left_shift", "bitwise_not", "bitwise_or", "bitwise_right_shift", "bitwise_xor", "gcd",
+    "heaviside", "index_put", "isneginf", "isposinf", "isreal", "lcm", "ldexp", "logcumsumexp", "nanmedian",
+    "narrow_copy", "nextafter", "signbit", "split_with_sizes",
+    "addbmm", "adjoint", "conj", "conj_physical", "diagflat", "diagonal_scatter", "floor_divide", "frexp",
+    "histogram", "is_conj", "is_neg", "mode", "resolve_conj", "resolve_neg", "select_scatter", "slice_scatter",
+    "unique_consecutive", "vdot", "digamma", "erfinv", "lgamma",
 ]
 for _name in _METHOD_FUNCTIONS:
     globals()[_name] = _as_function(_name)

@@ -28,7 +28,8 @@ from ._device import array_to, is_cuda_array, module_for_device, parse_device
 from .tensor import Tensor
 
 FORMAT = "dlcore-checkpoint"
-VERSION = 1
+#: 2: Tensors are stored as "tensor" entries and load as Tensors (version-1 files still load, as arrays)
+VERSION = 2
 _META_KEY = "__dlcore__"
 
 
@@ -40,18 +41,33 @@ def _digest(array):
     return hashlib.sha256(np.ascontiguousarray(array).view(np.uint8).reshape(-1).tobytes()).hexdigest()
 
 
+def _encode_array(obj, arrays, kind="array"):
+    if is_cuda_array(obj):
+        obj = obj.get()  # checkpoints hold host arrays: they load without a GPU
+    if obj.dtype.hasobject:
+        raise TypeError("dlcore.save: object arrays cannot be saved (they would need pickle)")
+    name = f"a{len(arrays)}"
+    arrays[name] = obj
+    return {"t": kind, "key": name, "sha256": _digest(obj)}
+
+
+def _encode_tensor(tensor, arrays):
+    """A Tensor is stored as its array, marked so that load gives a Tensor back (as torch.load does); a Parameter
+    or a tensor requiring grad keeps that (state_dict's tensors are detached: they come back plain)."""
+    node = _encode_array(tensor._data, arrays, kind="tensor")
+    if tensor.requires_grad:
+        node["requires_grad"] = True
+    if type(tensor).__name__ == "Parameter":
+        node["parameter"] = True
+    return node
+
+
 def _encode(obj, arrays):
     """obj -> a JSON-able node; arrays are appended to `arrays` and referenced by name."""
     if isinstance(obj, Tensor):
-        obj = obj._data
-    if is_cuda_array(obj):
-        obj = obj.get()  # checkpoints hold host arrays: they load without a GPU
-    if isinstance(obj, np.ndarray):
-        if obj.dtype.hasobject:
-            raise TypeError("dlcore.save: object arrays cannot be saved (they would need pickle)")
-        name = f"a{len(arrays)}"
-        arrays[name] = obj
-        return {"t": "array", "key": name, "sha256": _digest(obj)}
+        return _encode_tensor(obj, arrays)
+    if is_cuda_array(obj) or isinstance(obj, np.ndarray):
+        return _encode_array(obj, arrays)
     if isinstance(obj, np.generic):
         obj = obj.item()
     if obj is None:
@@ -111,6 +127,31 @@ def _bad(path, what):
     return CheckpointError(f"{path}: corrupted checkpoint ({what})")
 
 
+def _decode_array(node, archive, path, device):
+    key, sha = node.get("key"), node.get("sha256")
+    if not isinstance(key, str) or not isinstance(sha, str):
+        raise _bad(path, "an array entry lacks its key or SHA-256")
+    if key == _META_KEY or key not in archive.files:
+        raise _bad(path, f"array '{key}' is missing")
+    array = archive[key]
+    if _digest(array) != sha:
+        raise CheckpointError(f"{path}: array '{key}' does not match its SHA-256 (corrupted file)")
+    return array_to(array, device)
+
+
+def _decode_tensor(node, archive, path, device):
+    flags = {k: node.get(k, False) for k in ("requires_grad", "parameter")}
+    if any(type(v) is not bool for v in flags.values()):
+        raise _bad(path, f"a tensor entry's flags are {flags}, not booleans")
+    array = _decode_array(node, archive, path, device)
+    requires_grad = flags["requires_grad"] and array.dtype.kind in "fc"
+    if flags["parameter"]:
+        from .nn.module import Parameter  # nn imports this package: not at the top
+
+        return Parameter(Tensor(array), requires_grad=requires_grad)
+    return Tensor(array, requires_grad=requires_grad)
+
+
 def _decode(node, archive, path, device, depth=0):
     """One JSON node -> its value, checking the node's shape strictly: anything a
     real ``save`` cannot have written raises CheckpointError."""
@@ -120,15 +161,9 @@ def _decode(node, archive, path, device, depth=0):
         raise _bad(path, f"an entry is {type(node).__name__}, not a typed node")
     kind = node["t"]
     if kind == "array":
-        key, sha = node.get("key"), node.get("sha256")
-        if not isinstance(key, str) or not isinstance(sha, str):
-            raise _bad(path, "an array entry lacks its key or SHA-256")
-        if key == _META_KEY or key not in archive.files:
-            raise _bad(path, f"array '{key}' is missing")
-        array = archive[key]
-        if _digest(array) != sha:
-            raise CheckpointError(f"{path}: array '{key}' does not match its SHA-256 (corrupted file)")
-        return array_to(array, device)
+        return _decode_array(node, archive, path, device)
+    if kind == "tensor":
+        return _decode_tensor(node, archive, path, device)
     if kind == "none":
         return None
     if kind in _SCALARS:
@@ -189,12 +224,14 @@ def _check_members(path, zf):
 
 
 def load(path, map_location="cpu", weights_only=True):
-    """Reads a checkpoint written by ``dlcore.save``; arrays come back as NumPy arrays.
+    """Reads a checkpoint written by ``dlcore.save``: what was saved as a Tensor comes back as a Tensor (as
+    torch.load; a Parameter as a Parameter, requires_grad kept), a NumPy array as an array (the optimizer's
+    state), numbers, strings and containers as themselves.
 
     ``weights_only`` is accepted for PyTorch's signature: a dlcore checkpoint never holds code, so
     loading is always weights-only (``False`` changes nothing).
 
-    ``map_location="cuda"`` returns them as CuPy arrays on the GPU instead
+    ``map_location="cuda"`` puts every array (and Tensor) on the GPU instead
     (``load_state_dict`` does not need it: it copies onto each parameter's device).
 
     Raises CheckpointError (a ValueError) for a truncated, corrupted or foreign

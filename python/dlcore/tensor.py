@@ -22,6 +22,7 @@ import numpy as np
 from . import amp as _amp
 from ._device import array_like, array_to, check_same_device, device_of, is_array, module_for_device, parse_device
 from ._tensor_math import TensorMathMethods
+from ._tensor_more import TensorMoreMethods
 from .autograd import is_grad_enabled, no_grad
 from .autograd.function import backward as _run_backward
 from .ops import arith, reduce, select, shape
@@ -70,12 +71,44 @@ def _loaded(name):
     return module
 
 
+def _legacy_constructor_array(data, size):
+    """The array of ``Tensor(data)`` / ``Tensor(*size)`` for data that is not an array, as torch.Tensor (the legacy
+    float constructor): Python sequences and numbers give the default float dtype (torch.Tensor([1, 2]) is
+    float32, unlike dlcore.tensor([1, 2])), ints alone are a shape (zeros here; torch leaves it uninitialized),
+    no argument an empty (0,) tensor. NumPy scalars keep their dtype: the ops wrap their 0-d results this way.
+
+    Arrays and Tensors never get here and keep their dtype (torch.Tensor(float64 array) gives float32): the
+    library wraps its arrays with Tensor(array), zero-copy, masks and indices included."""
+    if data is None and not size:
+        return np.empty((0,), dtype=default_dtype)
+    if isinstance(data, np.generic):
+        if size:
+            raise TypeError(f"Tensor(scalar, *size): sizes follow an int, not a {type(data).__name__}")
+        return np.asarray(data)
+    if _is_python_int(data) and all(_is_python_int(n) for n in size):
+        shape = (data,) + size
+        if min(shape) < 0:
+            raise ValueError(f"Tensor(*size): negative dimension in {shape}")
+        return np.zeros(shape, dtype=default_dtype)
+    if size:
+        raise TypeError(f"Tensor(*size) takes ints only, got {(data,) + size}")
+    array = np.asarray(data)
+    if array.dtype.kind not in "biuf" and not _amp.is_bfloat16(array.dtype):
+        raise TypeError(f"Tensor: could not make a tensor of numbers from {type(data).__name__} data "
+                        f"(NumPy dtype {array.dtype})")
+    return array.astype(default_dtype) if array.dtype.kind in "biuf" else array
+
+
+def _is_python_int(value):
+    return isinstance(value, int) and not isinstance(value, (bool, np.generic))
+
+
 #: The version of a tensor never modified in place; the first in-place op (or a view or detach that must
 #: share the counter) gives the tensor its own list, so creating tensors costs nothing extra.
 _NEVER_MODIFIED = (0,)
 
 
-class Tensor(TensorMathMethods):
+class Tensor(TensorMathMethods, TensorMoreMethods):
     """An n-dimensional array that records the operations applied to it.
 
     Attributes:
@@ -93,11 +126,13 @@ class Tensor(TensorMathMethods):
     #: the in-place op's): later in-place ops must reach the base too
     _view_of = None
 
-    def __init__(self, data, requires_grad=False):
+    def __init__(self, data=None, *size, requires_grad=False):
         if isinstance(data, Tensor):
             data = data._data
-        if not _is_array(data):
-            data = np.asarray(data)
+        elif not _is_array(data):
+            data = _legacy_constructor_array(data, size)
+        elif size:
+            raise TypeError(f"Tensor(array, *size): sizes follow an int, not an array ({size})")
         self._data = data
         self.grad = None
         self._node = None
@@ -597,6 +632,9 @@ class Tensor(TensorMathMethods):
         return reduce.Sum.apply(self, dim=dim, keepdim=keepdim)
 
     def mean(self, dim=None, keepdim=False):
+        if not _is_floating(self.dtype):  # torch refuses rather than guess the result's dtype
+            raise RuntimeError(f"mean(): could not infer output dtype. Input dtype must be either a floating "
+                               f"point or complex dtype. Got: {self.dtype}")
         return reduce.Mean.apply(self, dim=dim, keepdim=keepdim)
 
     def max(self, dim=None, keepdim=False):

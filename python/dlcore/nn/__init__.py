@@ -68,6 +68,9 @@ __all__ += [
     "ReflectionPad1d", "ReplicationPad1d", "RMSNorm", "RReLU", "Softmax2d", "TripletMarginWithDistanceLoss",
     "ZeroPad1d",
 ]
+from .layers_more import CTCLoss  # noqa: E402
+
+__all__ += ["CTCLoss"]
 
 # Volumetric (N, C, D, H, W) layers and max unpooling (layers_3d.py).
 from .layers_3d import (  # noqa: E402

@@ -29,7 +29,7 @@ __all__ = [
     "softshrink", "tanhshrink", "threshold", "triplet_margin_loss", "unfold",
     "channel_shuffle", "conv_transpose1d", "rms_norm", "gumbel_softmax", "multi_margin_loss", "rrelu",
     "embedding_bag", "lp_pool1d", "lp_pool2d", "alpha_dropout", "multilabel_margin_loss", "pdist",
-    "triplet_margin_with_distance_loss",
+    "triplet_margin_with_distance_loss", "ctc_loss",
 ]
 
 # SELU's constants (Klambauer et al. 2017), as torch writes them
@@ -846,3 +846,87 @@ def alpha_dropout(input, p=0.5, training=False, inplace=False):
     a = ((1 - p) * (1 + p * _ALPHA_PRIME ** 2)) ** -0.5
     b = -a * _ALPHA_PRIME * p
     return input * _constant(keep * a, input) + _constant(np.where(keep, 0.0, a * _ALPHA_PRIME) + b, input)
+
+
+# ---- CTC ----------------------------------------------------------------------------------------------------------
+def _lengths(name, lengths, count):
+    """input_lengths / target_lengths (a Tensor, tuple, list or int) as an (N,) int64 array."""
+    a = lengths._data if isinstance(lengths, Tensor) else lengths
+    a = np.asarray(a.get() if hasattr(a, "get") else a)
+    if a.dtype.kind not in "iu":
+        raise TypeError(f"ctc_loss: {name} must hold integers, got {a.dtype}")
+    a = a.astype(np.int64).reshape(-1)
+    if a.shape != (count,):
+        raise ValueError(f"ctc_loss: {name} must have one entry per sample ({count}), got shape {a.shape}")
+    return a
+
+
+def _padded_targets(targets, target_lengths, batch):
+    """Targets as a padded (N, max L) int64 array: 2-D targets as given, 1-D ones split by target_lengths."""
+    y = targets._data if isinstance(targets, Tensor) else np.asarray(targets)
+    y = np.asarray(y.get() if hasattr(y, "get") else y)
+    if y.dtype.kind not in "iu":
+        raise TypeError(f"ctc_loss: targets must be integer class indices, got {y.dtype}")
+    y = y.astype(np.int64)
+    if y.ndim == 2:
+        if y.shape[0] != batch or (target_lengths > y.shape[1]).any():
+            raise ValueError(f"ctc_loss: padded targets of shape {y.shape} do not fit {batch} samples of lengths "
+                             f"{target_lengths.tolist()}")
+        return y
+    if y.ndim != 1 or y.shape[0] != target_lengths.sum():
+        raise ValueError(f"ctc_loss: 1-D targets must concatenate the targets (sum of target_lengths = "
+                         f"{int(target_lengths.sum())} entries), got shape {y.shape}")
+    padded = np.zeros((batch, int(target_lengths.max(initial=0))), dtype=np.int64)
+    starts = np.concatenate([[0], np.cumsum(target_lengths)[:-1]])
+    position = np.arange(padded.shape[1])
+    inside = position[None, :] < target_lengths[:, None]
+    padded[inside] = y[(starts[:, None] + position[None, :])[inside]]
+    return padded
+
+
+def ctc_loss(log_probs, targets, input_lengths, target_lengths, blank=0, reduction="mean", zero_infinity=False):
+    """Connectionist temporal classification loss: -log of the total probability of all alignments of each
+    target to its input (Graves et al. 2006), torch.nn.functional.ctc_loss.
+
+    log_probs: (T, N, C) log-probabilities (e.g. log_softmax over C), or (T, C) for one sample. targets: padded
+    (N, S) or the N targets concatenated (sum of target_lengths,); never `blank`. input_lengths, target_lengths:
+    (N,) Tensors, tuples or lists. ``reduction="mean"`` divides each loss by its target length (at least 1),
+    then averages over the batch, as torch does. ``zero_infinity`` turns the infinite losses of impossible
+    targets (input too short) and their gradients into zeros.
+
+    Example:
+        >>> lp = dlcore.randn(6, 2, 4).log_softmax(2)
+        >>> F.ctc_loss(lp, [[1, 2], [3, 3]], (6, 5), (2, 2), reduction="none").shape
+        (2,)
+    """
+    from ..ops.ctc import CTCLoss
+
+    _check_tensor("ctc_loss", log_probs)
+    if log_probs.ndim not in (2, 3) or not np.issubdtype(log_probs.dtype, np.floating):
+        raise ValueError(f"ctc_loss: log_probs must be floating (T, N, C) or (T, C), got {log_probs.dtype} "
+                         f"{log_probs.shape}")
+    unbatched = log_probs.ndim == 2
+    lp = log_probs.unsqueeze(1) if unbatched else log_probs
+    steps, batch, classes = lp.shape
+    in_len = _lengths("input_lengths", input_lengths, batch)
+    tgt_len = _lengths("target_lengths", target_lengths, batch)
+    if unbatched:
+        targets = np.asarray(targets._data if isinstance(targets, Tensor) else targets).reshape(1, -1)
+    padded = _padded_targets(targets, tgt_len, batch)
+    if (in_len < 0).any() or (in_len > steps).any():
+        raise ValueError(f"ctc_loss: input_lengths must be in [0, {steps}], got {in_len.tolist()}")
+    if (tgt_len < 0).any():
+        raise ValueError(f"ctc_loss: target_lengths must be >= 0, got {tgt_len.tolist()}")
+    inside = np.arange(padded.shape[1])[None, :] < tgt_len[:, None]
+    used = padded[inside]
+    if ((used < 0) | (used >= classes) | (used == blank)).any():
+        raise ValueError(f"ctc_loss: target labels must be in [0, {classes}) and differ from blank={blank}")
+    if not 0 <= blank < classes:
+        raise ValueError(f"ctc_loss: blank must be in [0, {classes}), got {blank}")
+    loss = CTCLoss.apply(lp, padded, in_len, tgt_len, blank=blank, zero_infinity=zero_infinity)
+    if reduction == "mean":
+        per_label = np.maximum(tgt_len, 1).astype(loss.dtype)
+        return (loss / Tensor(per_label)).mean()
+    if unbatched:
+        loss = loss.squeeze(0)
+    return _reduced(loss, reduction, "ctc_loss")

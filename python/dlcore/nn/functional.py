@@ -449,6 +449,7 @@ from ._functional_more import (  # noqa: E402, F401  (added later; re-exported t
     poisson_nll_loss, soft_margin_loss, softmin, softshrink, tanhshrink, threshold, triplet_margin_loss, unfold,
     channel_shuffle, conv_transpose1d, embedding_bag, gumbel_softmax, multi_margin_loss, rms_norm, rrelu,
     alpha_dropout, lp_pool1d, lp_pool2d, multilabel_margin_loss, pdist, triplet_margin_with_distance_loss,
+    ctc_loss,
 )
 from ._functional_more import __all__ as _more_all  # noqa: E402
 from ._functional_3d import (  # noqa: E402, F401  (volumetric layers, max unpooling; re-exported through __all__)

@@ -64,15 +64,16 @@ class Mean(Function):
 
 
 class Max(Function):
-    """Max over `dim` (one axis) or over everything; the gradient goes to the first maximum."""
+    """Max over `dim` (one axis): the gradient goes to the index returned, or over everything: the gradient is
+    shared evenly by the tied maxima (torch's rules for max(dim) and max())."""
 
     def forward(self, a, dim=None, keepdim=False):
         xp = array_module(a)
         self.shape, self.keepdim, self.dim = a.shape, keepdim, dim
         if dim is None:
             flat = a.reshape(-1)
-            self.indices = xp.argmax(flat)
-            y = flat[self.indices]
+            y = flat[xp.argmax(flat)]
+            self.ties = (flat == y) if y == y else (flat != flat)  # a NaN maximum: the NaNs share it
             return y.reshape((1,) * a.ndim) if keepdim else y
         self.dim = dim % a.ndim
         self.indices = xp.expand_dims(xp.argmax(a, axis=self.dim), self.dim)
@@ -83,8 +84,7 @@ class Max(Function):
         xp = array_module(g)
         grad = xp.zeros(self.shape, dtype=g.dtype)
         if self.dim is None:
-            grad.reshape(-1)[self.indices] = g.reshape(())
-            return grad
+            return (self.ties * (g.reshape(()) / self.ties.sum())).astype(g.dtype, copy=False).reshape(self.shape)
         if not self.keepdim:
             g = xp.expand_dims(g, self.dim)
         put_along_axis(grad, self.indices, g, axis=self.dim)

@@ -29,17 +29,18 @@ class Where(Function):
 
 
 class Clamp(Function):
-    """min(max(x, lo), hi) (either bound may be None); the gradient passes where x is inside the bounds."""
+    """min(max(x, lo), hi) (either bound may be None); the gradient passes where x is strictly inside the bounds:
+    torch 2.x gives 0 at x == lo or x == hi (x.clamp(min=0) at 0, as relu) and at NaN."""
 
     def forward(self, x, lo=None, hi=None):
         xp = array_module(x)
         self.inside = xp.ones(x.shape, dtype=bool)
         y = x
         if lo is not None:
-            self.inside &= x >= lo
+            self.inside &= x > lo
             y = xp.maximum(y, x.dtype.type(lo))
         if hi is not None:
-            self.inside &= x <= hi
+            self.inside &= x < hi
             y = xp.minimum(y, x.dtype.type(hi))
         return y if y is not x else x.copy()
 

@@ -286,6 +286,52 @@ class SequentialLR(LRScheduler):
         super().load_state_dict(state)
 
 
+class ChainedScheduler(LRScheduler):
+    """Several schedules at once, their factors multiplied: lr = base * prod_i(schedule_i(epoch) / base_i), as
+    torch's ChainedScheduler does by stepping each chainable schedule on the rate the previous one left (e.g.
+    ConstantLR warm-up times ExponentialLR decay). Exact for the multiplicative schedules (Step, MultiStep,
+    Exponential, Constant, Linear, Polynomial, Lambda, Multiplicative, and cosine with eta_min=0); a schedule
+    with an additive floor (eta_min > 0) composes as its ratio to the base instead of torch's recursion."""
+
+    _not_saved = ("optimizer", "schedulers")
+
+    def __init__(self, schedulers, optimizer=None):
+        schedulers = list(schedulers)
+        if not schedulers:
+            raise ValueError("ChainedScheduler: at least one scheduler needed")
+        optimizer = schedulers[0].optimizer if optimizer is None else optimizer
+        if any(s.optimizer is not optimizer for s in schedulers):
+            raise ValueError("ChainedScheduler: every scheduler must belong to the same optimizer")
+        if not all(isinstance(s, LRScheduler) for s in schedulers):
+            raise TypeError("ChainedScheduler: the schedulers must be epoch schedules (LRScheduler subclasses), "
+                            "not ReduceLROnPlateau")
+        self.schedulers = schedulers
+        super().__init__(optimizer)
+
+    def group_lr(self, index, base_lr, epoch):
+        lr = base_lr
+        for s in self.schedulers:
+            own_base = s.base_lrs[index]
+            lr = lr * (s.group_lr(index, own_base, epoch) / own_base) if own_base else 0.0
+        return lr
+
+    def _apply(self, epoch):
+        super()._apply(epoch)
+        for s in self.schedulers:
+            s.last_epoch = epoch
+
+    def state_dict(self):
+        state = super().state_dict()
+        state["_schedulers"] = [s.state_dict() for s in self.schedulers]
+        return state
+
+    def load_state_dict(self, state):
+        state = dict(state)
+        for s, sub in zip(self.schedulers, state.pop("_schedulers", [])):
+            s.load_state_dict(sub)
+        super().load_state_dict(state)
+
+
 class ReduceLROnPlateau:
     """Multiplies each group's lr by `factor` once `metrics` passed to ``step(metrics)`` has not improved
     for more than `patience` calls (PyTorch's rule: 'rel'/'abs' threshold, cooldown, min_lr, eps)."""
