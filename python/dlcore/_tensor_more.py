@@ -17,7 +17,6 @@ from collections import namedtuple
 
 import numpy as np
 
-from .autograd import Function
 from .ops import select
 from .ops._common import array_module
 from .ops.math_more import _binary_fn, _extremum_derivatives
@@ -43,34 +42,6 @@ def _xlogy_derivatives(xp, a, b, y):
 
 XLogY = _binary_fn("XLogY", _xlogy, _xlogy_derivatives, "a log(b), 0 where a is 0")
 
-
-class Inverse(Function):
-    """A^-1 over the last two axes (batched); d(A^-1) = -A^-1 dA A^-1, so dA = -A^-T g A^-T."""
-
-    saves_output = True
-
-    def forward(self, a):
-        xp = array_module(a)
-        self.inv = xp.linalg.inv(a)
-        return self.inv
-
-    def backward(self, g):
-        inv_t = array_module(g).swapaxes(self.inv, -1, -2)
-        return -(inv_t @ g @ inv_t)
-
-
-class SignLogAbsDet(Function):
-    """log|det A| over the last two axes (batched), the sign kept for slogdet; d log|det A| / dA = A^-T."""
-
-    def forward(self, a):
-        xp = array_module(a)
-        self.a = a
-        self.sign, logabs = xp.linalg.slogdet(a)
-        return logabs
-
-    def backward(self, g):
-        xp = array_module(g)
-        return g[..., None, None] * xp.swapaxes(xp.linalg.inv(self.a), -1, -2)
 
 MinMax = namedtuple("MinMax", ["min", "max"])  # torch.return_types.aminmax
 ValuesIndices = namedtuple("ValuesIndices", ["values", "indices"])  # kthvalue
@@ -448,12 +419,16 @@ class TensorMoreMethods:
             raise RuntimeError(f"{name}: expected square matrices in the last two dimensions, got {self.shape}")
 
     def inverse(self):
+        from .ops.linalg import Inverse
+
         self._check_square("inverse")
         return Inverse.apply(self)
 
     def slogdet(self):
+        from .ops.linalg import LogAbsDet
+
         self._check_square("slogdet")
-        logabs, node = SignLogAbsDet.apply_with_node(self)
+        logabs, node = LogAbsDet.apply_with_node(self)
         return SignLogAbs(_tensor_module().Tensor(node.sign), logabs)
 
     def logdet(self):

@@ -48,29 +48,19 @@ def solve(A, B, *, left=True):
 
 def inv(A):
     _check_square("inv", A)
-    return _ops.Inverse.apply(A)
+    return A.inverse()
 
 
 def slogdet(A):
-    """(sign, log |det A|): the log is differentiable, the sign is not."""
-    from .tensor import Tensor
-
+    """(sign, logabsdet), a named tuple as torch's: the log is differentiable, the sign is not."""
     _check_square("slogdet", A)
-    logabs = _ops.LogAbsDet.apply(A)
-    sign = array_sign(A)
-    return Tensor(sign), logabs
-
-
-def array_sign(A):
-    from .ops._common import array_module
-
-    return array_module(A._data).linalg.slogdet(A._data)[0]
+    return A.slogdet()
 
 
 def det(A):
     """det A = sign * exp(log |det A|) (gradient det(A) A^-T; a singular A has no inverse: NaN gradient)."""
-    sign, logabs = slogdet(A)
-    return sign * logabs.exp()
+    _check_square("det", A)
+    return A.det()
 
 
 def cholesky(A, *, upper=False):
@@ -116,18 +106,7 @@ def eigvalsh(A, UPLO="L"):
 def matrix_power(A, n):
     """A^n for an integer n (negative: of the inverse), by repeated squaring on the tape."""
     _check_square("matrix_power", A)
-    if n < 0:
-        return matrix_power(inv(A), -n)
-    from .functions import eye
-
-    result, base = None, A
-    while n:
-        if n & 1:
-            result = base if result is None else result @ base
-        n >>= 1
-        if n:
-            base = base @ base
-    return result if result is not None else eye(A.shape[-1], dtype=A.dtype).expand(A.shape)
+    return A.matrix_power(n)
 
 
 __all__ = ["cholesky", "cross", "det", "eigh", "eigvalsh", "inv", "matrix_power", "norm", "slogdet", "solve",

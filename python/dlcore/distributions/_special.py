@@ -1,111 +1,13 @@
-"""The special functions and matrix ops the distributions need, as autograd Functions on NumPy arrays.
-
-dlcore's core depends on NumPy alone (no SciPy), so lgamma uses Python's ``math.lgamma`` element by element and
-digamma / trigamma use the recurrence psi(x) = psi(x + 1) - 1/x up to x >= 10 and then their asymptotic series
-(Abramowitz & Stegun 6.3.18, 6.4.12), accurate to ~1e-15 there. Cholesky's backward is torch's
-(``cholesky_backward``, after Murray 2016); the triangular solve's is the usual X = L^-1 B adjoint.
+"""The matrix ops and incomplete-gamma machinery the distributions need, as autograd Functions on NumPy arrays
+(lgamma, digamma, erfinv are dlcore.ops.special's). Cholesky's backward is torch's (``cholesky_backward``,
+after Murray 2016); the triangular solve's is the usual X = L^-1 B adjoint.
 """
 from __future__ import annotations
-
-import math
 
 import numpy as np
 
 from ..autograd import Function
-
-_lgamma_elementwise = np.vectorize(math.lgamma, otypes=[np.float64])
-#: Below this, shift x up by the recurrence before using the asymptotic series: the first omitted terms,
-#: 691/32760 x^-12 (digamma) and 7/6 x^-15 (trigamma), are < 3e-14 from x = 10 on (at 6 they were 1e-11).
-_ASYMPTOTIC_FROM = 10.0
-
-
-def _shifted(x):
-    """(x shifted to >= _ASYMPTOTIC_FROM, the list of shifts-applied masks), for the recurrences."""
-    x = np.array(x, dtype=np.float64, copy=True)
-    steps = []
-    while True:
-        low = x < _ASYMPTOTIC_FROM
-        if not low.any():
-            return x, steps
-        steps.append((low, x.copy()))
-        x = np.where(low, x + 1, x)
-
-
-def digamma_array(x):
-    """psi(x) = d/dx lgamma(x) in float64 (reflection psi(1-x) - pi/tan(pi x) for x < 0.5)."""
-    x = np.asarray(x, dtype=np.float64)
-    reflect = x < 0.5
-    z = np.where(reflect, 1 - x, x)
-    shifted, steps = _shifted(z)
-    inv2 = 1 / (shifted * shifted)
-    series = np.log(shifted) - 0.5 / shifted - inv2 * (1 / 12 - inv2 * (1 / 120 - inv2 * (
-        1 / 252 - inv2 * (1 / 240 - inv2 * (1 / 132)))))
-    for low, before in steps:
-        series = series - np.where(low, 1 / before, 0.0)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        return np.where(reflect, series - math.pi / np.tan(math.pi * x), series)
-
-
-def trigamma_array(x):
-    """psi'(x) in float64, for x > 0 (the distributions' parameters are positive)."""
-    shifted, steps = _shifted(np.asarray(x, dtype=np.float64))
-    inv = 1 / shifted
-    inv2 = inv * inv
-    series = inv + inv2 / 2 + inv * inv2 * (1 / 6 - inv2 * (1 / 30 - inv2 * (1 / 42 - inv2 * (
-        1 / 30 - inv2 * (5 / 66 - inv2 * (691 / 2730))))))
-    for low, before in steps:
-        series = series + np.where(low, 1 / (before * before), 0.0)
-    return series
-
-
-def _same_dtype(values, like):
-    return np.asarray(values, dtype=like.dtype) if like.dtype.kind == "f" else values
-
-
-class Lgamma(Function):
-    """log|Gamma(x)|; d/dx = digamma(x)."""
-
-    def forward(self, x):
-        self.x = x
-        return _same_dtype(_lgamma_elementwise(x), x)
-
-    def backward(self, g):
-        return g * _same_dtype(digamma_array(self.x), g)
-
-    def backward_graph(self, g):  # create_graph=True: the same derivative, on the tape
-        return g * Digamma.apply(self.parents[0])
-
-
-class Digamma(Function):
-    """psi(x); d/dx = trigamma(x)."""
-
-    def forward(self, x):
-        self.x = x
-        return _same_dtype(digamma_array(x), x)
-
-    def backward(self, g):
-        return g * _same_dtype(trigamma_array(self.x), g)
-
-    def backward_graph(self, g):
-        return g * Trigamma.apply(self.parents[0])
-
-
-class Trigamma(Function):
-    """psi'(x): only as digamma's derivative (its own derivative, psi'', is not implemented)."""
-
-    def forward(self, x):
-        return _same_dtype(trigamma_array(x), x)
-
-    def backward(self, g):
-        raise NotImplementedError("the derivative of trigamma (a third derivative of lgamma) is not implemented")
-
-
-def lgamma(x):
-    return Lgamma.apply(x)
-
-
-def digamma(x):
-    return Digamma.apply(x)
+from ..ops.special import Digamma, Erfinv, Lgamma, digamma, digamma_array, erfinv, lgamma, lgamma_array  # noqa: F401
 
 
 def _swap(m):
@@ -194,67 +96,6 @@ def solve_lower_triangular(lower, b):
     return SolveLowerTriangular.apply(lower, b)
 
 
-def _erfinv_initial(x):
-    """Giles' single-precision erfinv approximation ("Approximating the erfinv function", 2010)."""
-    w = -np.log((1 - x) * (1 + x))
-    central, tail = w - 2.5, np.sqrt(np.maximum(w, 5)) - 3
-    p_central = np.polyval([2.81022636e-08, 3.43273939e-07, -3.5233877e-06, -4.39150654e-06, 0.00021858087,
-                            -0.00125372503, -0.00417768164, 0.246640727, 1.50140941], central)
-    p_tail = np.polyval([-0.000200214257, 0.000100950558, 0.00134934322, -0.00367342844, 0.00573950773,
-                         -0.0076224613, 0.00943887047, 1.00167406, 2.83297682], tail)
-    return np.where(w < 5, p_central, p_tail) * x
-
-
-_erfc_elementwise = np.vectorize(math.erfc, otypes=[np.float64])
-_erf_elementwise = np.vectorize(math.erf, otypes=[np.float64])
-_NEWTON_STEPS = 4
-
-
-def _newton_step(y, a):
-    """One Newton step for erf(y) = a, a = |x| >= 0: on erf itself below a = 0.5 (keeps tiny y's relative
-    precision), on log erfc(y) = log(1 - a) above. 1 - a is exact there, and log erfc is nearly quadratic in y,
-    so it converges from Giles' start even in the far tail, where erf(y) - a cancels to nothing and plain
-    Newton on erfc crawled (|x| = 1 - 1e-15: 4% off after two steps)."""
-    density = 2 / math.sqrt(math.pi) * np.exp(-y * y)
-    central = (_erf_elementwise(y) - a) / density
-    erfc = _erfc_elementwise(y)
-    tail = (np.log(erfc) - np.log1p(-a)) * erfc / -density
-    return np.where(a < 0.5, central, tail)
-
-
-def erfinv_array(x):
-    """erf^-1(x) in float64: Giles' approximation, refined by Newton steps (see _newton_step)."""
-    x = np.asarray(x, dtype=np.float64)
-    a = np.abs(x)
-    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-        y = _erfinv_initial(a)
-        solvable = a < 1
-        for _ in range(_NEWTON_STEPS):
-            y_safe = np.where(solvable, y, 0.0)
-            y = np.where(solvable, y_safe - _newton_step(y_safe, np.where(solvable, a, 0.0)), y)
-        y = np.where(a == 1, np.inf, np.where(a > 1, np.nan, y))
-    return np.copysign(y, x)
-
-
-class Erfinv(Function):
-    """erf^-1(x); d/dx = sqrt(pi)/2 exp(y^2)."""
-
-    def forward(self, x):
-        self.y = erfinv_array(x)
-        return _same_dtype(self.y, x)
-
-    def backward(self, g):
-        return g * _same_dtype(math.sqrt(math.pi) / 2 * np.exp(self.y ** 2), g)
-
-    def backward_graph(self, g):
-        y = Erfinv.apply(self.parents[0])
-        return g * (math.sqrt(math.pi) / 2) * (y * y).exp()
-
-
-def erfinv(x):
-    return Erfinv.apply(x)
-
-
 # ---- the regularized incomplete gamma function, for Gamma's implicit reparameterization ----------------------------
 _INCOMPLETE_GAMMA_MAX_TERMS = 5000
 _TINY = np.finfo(np.float64).tiny
@@ -271,7 +112,7 @@ def _lower_series(a, x):
         active &= term > 1e-17 * total
         if not active.any():
             break
-    return np.exp(a * np.log(x) - x - _lgamma_elementwise(a + 1)) * total
+    return np.exp(a * np.log(x) - x - lgamma_array(a + 1)) * total
 
 
 def _upper_continued_fraction(a, x):
@@ -294,7 +135,7 @@ def _upper_continued_fraction(a, x):
         active &= np.abs(delta - 1) > 1e-16
         if not active.any():
             break
-    return np.exp(a * np.log(x) - x - _lgamma_elementwise(a)) * h
+    return np.exp(a * np.log(x) - x - lgamma_array(a)) * h
 
 
 def incomplete_gamma_lower(a, x):
@@ -327,7 +168,7 @@ def standard_gamma_grad(a, x):
     dx/da = -(dP(a, x)/da) / p(x; a)."""
     a, x = np.broadcast_arrays(np.asarray(a, dtype=np.float64), np.asarray(x, dtype=np.float64))
     x = np.maximum(x, _TINY)
-    log_density = (a - 1) * np.log(x) - x - _lgamma_elementwise(a)
+    log_density = (a - 1) * np.log(x) - x - lgamma_array(a)
     return -_incomplete_gamma_d_a(a, x) / np.exp(log_density)
 
 
@@ -348,7 +189,7 @@ class RegularizedGammaP(Function):
             ga = _sum_to_shape(g * ga.astype(g.dtype), self.parents[0].shape)
         if self.needs_input_grad[1]:
             safe = np.where(inside, x, 1.0)
-            density = np.where(inside, np.exp((a - 1) * np.log(safe) - safe - _lgamma_elementwise(a)), 0.0)
+            density = np.where(inside, np.exp((a - 1) * np.log(safe) - safe - lgamma_array(a)), 0.0)
             gx = _sum_to_shape(g * density.astype(g.dtype), self.parents[1].shape)
         return ga, gx
 

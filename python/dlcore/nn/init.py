@@ -99,7 +99,7 @@ def kaiming_normal_(tensor, a=0.0, mode="fan_in", nonlinearity="leaky_relu", gen
 
 def trunc_normal_(tensor, mean=0.0, std=1.0, a=-2.0, b=2.0, generator=None):
     """Normal(mean, std) restricted to [a, b] (absolute bounds, as torch), drawn by inverting the CDF."""
-    from ..distributions._special import erfinv_array
+    from ..ops.special import erfinv_array
 
     if not a < b:
         raise ValueError(f"trunc_normal_: a ({a}) must be smaller than b ({b})")

@@ -61,7 +61,7 @@ class LazyModuleMixin:
 
     def _lazy_init(self, *args, **kwargs):
         Module.__init__(self)
-        self._lazy_args, self._lazy_kwargs = args, kwargs
+        self._lazy_args, self._lazy_kwargs = args, kwargs  # present until the first forward
         # a layer of the final kind, for the names of its parameters and buffers (groups divide the channels)
         probe = self.cls_to_become(int(kwargs.get("groups", args[5] if len(args) > 5 else 1)), *args, **kwargs)
         for name, value in probe._parameters.items():
@@ -73,8 +73,8 @@ class LazyModuleMixin:
                                  persistent=name not in probe._non_persistent_buffers)
 
     def has_uninitialized_params(self):
-        return any(isinstance(p, (UninitializedParameter, UninitializedBuffer))
-                   for p in list(self._parameters.values()) + list(self._buffers.values()))
+        """True until the first forward (also for a layer with no parameters, e.g. LazyInstanceNorm2d())."""
+        return "_lazy_args" in self.__dict__
 
     def initialize_parameters(self, input):
         """Builds the real layer for `input`'s size and moves its initialized state into this module."""
