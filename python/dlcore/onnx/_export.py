@@ -28,6 +28,8 @@ class GraphBuilder:
         self.names = names          # id(Tensor or array) -> value name
         self._count = 0
         self._const_cache = {}
+        self.records = []           # the whole trace, for converters that look at an op's consumers
+        self.producer = {}          # id(result Tensor) -> its Record
 
     def fresh(self, hint="t"):
         self._count += 1
@@ -74,20 +76,66 @@ def _elem_type(onnx, dtype):
     return onnx.helper.np_dtype_to_tensor_dtype(np.dtype(dtype))
 
 
+def _flatten_tensors(obj):
+    """The Tensors of a model's result in order: a Tensor, or (nested) tuples/lists of them (LSTM: out, (h, c))."""
+    if isinstance(obj, Tensor):
+        return [obj]
+    if isinstance(obj, (tuple, list)) and obj:
+        return [t for item in obj for t in _flatten_tensors(item)]
+    raise TypeError(f"onnx export: the model must return a Tensor or a tuple of Tensors, got {type(obj).__name__}")
+
+
+def _as_input(a, i):
+    """A Tensor of the example input; integers (Embedding indices) as int64, the index type ONNX's Gather uses."""
+    x = a if isinstance(a, Tensor) else Tensor(np.asarray(a))
+    kind = x.dtype.kind
+    if kind in "iu":
+        return x if x.dtype == np.int64 else Tensor(x.numpy().astype(np.int64))
+    if kind != "f":
+        raise TypeError(f"onnx export: example input {i} must be floating point (or integer indices), got {x.dtype}")
+    return x
+
+
+def _names(base, count):
+    if isinstance(base, str):
+        return [base] if count == 1 else [f"{base}_{i}" for i in range(count)]
+    if len(base) != count:
+        raise ValueError(f"onnx export: {count} names needed, got {list(base)}")
+    return list(base)
+
+
+def _prune(nodes, initializers, outputs):
+    """Drops the nodes and initializers no graph output depends on (a converter that fused an op with the ops
+    before it, as the recurrent layers do with their input projection, leaves those behind)."""
+    needed, kept = set(outputs), []
+    for node in reversed(nodes):
+        if any(o in needed for o in node.output):
+            kept.append(node)
+            needed.update(i for i in node.input if i)
+    return kept[::-1], [i for i in initializers if i.name in needed]
+
+
 def export(model, example_input, path, opset=17, input_name="input", output_name="output", dynamic_batch=True):
     """Exports `model` to an ONNX file at `path` by tracing one forward pass on `example_input`.
 
     The model runs in eval mode (dropout off, batch norm on running statistics)
     and is put back in the mode it was in. Parameters and buffers become
-    initializers named as in ``model.state_dict()``. With ``dynamic_batch``
-    the first axis of the input and output is named "batch" (reshapes keep it
-    symbolic). Raises NotImplementedError naming any op without a converter.
+    initializers named as in ``model.state_dict()`` (the recurrent layers'
+    weights in ONNX's gate order get the suffix ``_onnx``). With
+    ``dynamic_batch`` the first axis of every input and output is named
+    "batch" (reshapes keep it symbolic; a sequence-first recurrent model's
+    first axis is its length, which may vary too). Raises
+    NotImplementedError naming any op without a converter.
 
     Args:
-        model: a dlcore.nn.Module (or any callable on one Tensor).
-        example_input: a Tensor or array of the input's shape and dtype.
+        model: a dlcore.nn.Module (or any callable on Tensors).
+        example_input: a Tensor or array of the input's shape and dtype (floating point, or integer indices
+            for an Embedding: exported as int64), or a tuple of them for a model of several inputs
+            (a Transformer's src and tgt).
         path: where to write the .onnx file.
         opset: ONNX opset version, 13 to 21 (default 17).
+        input_name, output_name: a name, suffixed _0, _1, ... when there are several inputs or outputs
+            (the model may return a tuple of Tensors, e.g. an LSTM's output, (h_n, c_n)), or a list of names.
 
     Returns:
         The onnx.ModelProto written.
@@ -104,22 +152,24 @@ def export(model, example_input, path, opset=17, input_name="input", output_name
 
     if not isinstance(opset, numbers.Integral) or not 13 <= opset <= 21:
         raise ValueError(f"onnx export: opset must be an int from 13 to 21, got {opset!r}")
-    x = example_input if isinstance(example_input, Tensor) else Tensor(np.asarray(example_input))
-    if x.dtype.kind != "f":
-        raise TypeError(f"onnx export: example_input must be floating point, got {x.dtype}")
+    examples = example_input if isinstance(example_input, (tuple, list)) else (example_input,)
+    xs = [_as_input(a, i) for i, a in enumerate(examples)]
+    in_names = _names(input_name, len(xs))
     was_training = getattr(model, "training", False)
     if hasattr(model, "eval"):
         model.eval()
     try:
         with no_grad(), Tracer() as tracer:
-            y = model(x)
+            result = model(*xs)
     finally:
         if hasattr(model, "train"):
             model.train(was_training)
-    if not isinstance(y, Tensor):
-        raise TypeError(f"onnx export: the model must return one Tensor, got {type(y).__name__}")
+    ys = _flatten_tensors(result)
+    out_names = _names(output_name, len(ys))
 
-    g = GraphBuilder(onnx, int(opset), {id(x): input_name})
+    g = GraphBuilder(onnx, int(opset), {})
+    for x, name in zip(xs, in_names):
+        g.names[id(x)] = g.names[id(x._data)] = name  # ops given the raw index array (embedding) find it too
     if hasattr(model, "named_parameters"):
         for name, p in list(model.named_parameters()) + list(model.named_buffers()):
             g.names.setdefault(id(p), name)
@@ -128,36 +178,45 @@ def export(model, example_input, path, opset=17, input_name="input", output_name
     for rec in tracer.records:
         for a in list(rec.args) + list(rec.kwargs.values()):
             name = g.names.get(id(a)) if a is not None else None
-            if name is not None and name != input_name and name not in used_params:
+            if name is not None and name not in in_names and name not in used_params:
                 used_params[name] = a
     # parameters become initializers under their state-dict names (only those the forward used)
     for name, obj in used_params.items():
         g.param(obj, name)
+    g.records = tracer.records
+    g.producer = {id(rec.result): rec for rec in tracer.records}
     for rec in tracer.records:
+        if id(rec.result) in g.names:
+            continue  # converted already by the converter of the op it reads (a recurrent layer's h_n, c_n)
         convert = CONVERTERS.get(rec.op)
         if convert is None:
             raise NotImplementedError(f"onnx export: no converter for op '{rec.op.__name__}' "
                                       f"({rec.op.__module__}); supported: {', '.join(SUPPORTED_OPS)}")
         out = convert(g, rec)
         g.names[id(rec.result)] = out
+        if isinstance(rec.result, Tensor):
+            g.names.setdefault(id(rec.result._data), out)
     produced = {id(rec.result) for rec in tracer.records}
-    if y is not x and id(y) not in produced:
-        # an output no traced op made would be exported as a constant: refuse instead
-        raise RuntimeError("onnx export: the model's output was not computed by any traced dlcore op "
-                           "(was it made outside dlcore's autograd Functions, e.g. from .numpy()?)")
-    out_name = g.value(y)
-    if out_name == input_name or out_name in (i.name for i in g.initializers):
-        out_name = g.node("Identity", [out_name])
-    g.nodes.append(onnx.helper.make_node("Identity", [out_name], [output_name]))
+    for y in ys:
+        if not any(y is x for x in xs) and id(y) not in produced:
+            # an output no traced op made would be exported as a constant: refuse instead
+            raise RuntimeError("onnx export: the model's output was not computed by any traced dlcore op "
+                               "(was it made outside dlcore's autograd Functions, e.g. from .numpy()?)")
+    init_names = {i.name for i in g.initializers}
+    for y, name in zip(ys, out_names):
+        value = g.value(y)
+        if value in in_names or value in init_names:
+            value = g.node("Identity", [value])
+        g.nodes.append(onnx.helper.make_node("Identity", [value], [name]))
+    nodes, initializers = _prune(g.nodes, g.initializers, out_names)
 
-    batch = "batch" if dynamic_batch else None
-    in_shape = [batch or x.shape[0]] + list(x.shape[1:])
-    out_shape = [batch or y.shape[0]] + list(y.shape[1:]) if y.ndim else []
+    def value_info(t, name):
+        shape = [("batch" if dynamic_batch else t.shape[0])] + list(t.shape[1:]) if t.ndim else []
+        return onnx.helper.make_tensor_value_info(name, _elem_type(onnx, t.dtype), shape)
+
     graph = onnx.helper.make_graph(
-        g.nodes, type(model).__name__,
-        [onnx.helper.make_tensor_value_info(input_name, _elem_type(onnx, x.dtype), in_shape)],
-        [onnx.helper.make_tensor_value_info(output_name, _elem_type(onnx, y.dtype), out_shape)],
-        initializer=g.initializers)
+        nodes, type(model).__name__, [value_info(x, n) for x, n in zip(xs, in_names)],
+        [value_info(y, n) for y, n in zip(ys, out_names)], initializer=initializers)
     proto = onnx.helper.make_model(graph, producer_name="dlcore",
                                    opset_imports=[onnx.helper.make_opsetid("", int(opset))])
     proto.ir_version = min(proto.ir_version, 8 if opset <= 17 else 9)
