@@ -39,6 +39,33 @@ def check_export(model, x, tmp_path, rtol=1e-3, atol=1e-5, opset=17, batch2=None
     return proto
 
 
+def _flat(result):
+    return [result] if isinstance(result, dlcore.Tensor) else [t for item in result for t in _flat(item)]
+
+
+def check_export_multi(model, inputs, tmp_path, more_inputs=(), rtol=1e-3, atol=1e-5, opset=17):
+    """check_export for a model of several inputs (a tuple) and/or outputs (a nested tuple): every output
+    compared, on the example inputs and on each tuple in more_inputs (other batch sizes or lengths)."""
+    path = tmp_path / "model.onnx"
+    proto = dlcore.onnx.export(model, tuple(dlcore.Tensor(a) for a in inputs), path, opset=opset)
+    model.eval()
+    opts = ort.SessionOptions()
+    opts.intra_op_num_threads = 1
+    sess = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
+    for feed in [inputs, *more_inputs]:
+        expected = [t.numpy() for t in _flat(model(*(dlcore.Tensor(a) for a in feed)))]
+        got = sess.run(None, {i.name: a for i, a in zip(sess.get_inputs(), feed)})
+        assert len(got) == len(expected)
+        for g_, e in zip(got, expected):
+            assert g_.shape == e.shape
+            np.testing.assert_allclose(g_, e, rtol=rtol, atol=atol)
+    return proto
+
+
+def _f32(*shape):
+    return rng.standard_normal(shape).astype(np.float32)
+
+
 def _trained(model, side, cin=3):
     """Zero conv/linear biases (so the logits carry the signal, not the last bias), then a training-mode
     forward, so batch-norm running statistics are not the trivial 0/1."""
@@ -227,3 +254,71 @@ def test_missing_onnx_raises_with_install_hint(monkeypatch, tmp_path):
     monkeypatch.setitem(sys.modules, "onnx", None)
     with pytest.raises(ImportError, match=r"dlcore\[onnx\]"):
         dlcore.onnx.export(nn.ReLU(), dlcore.randn(1, 2), tmp_path / "x.onnx")
+
+
+RECURRENT = {
+    "lstm": (lambda: nn.LSTM(4, 5), False),
+    "lstm_bidirectional_2_layers_batch_first": (lambda: nn.LSTM(4, 5, 2, batch_first=True, bidirectional=True), True),
+    "gru": (lambda: nn.GRU(4, 5), False),
+    "gru_bidirectional_batch_first_no_bias": (lambda: nn.GRU(4, 5, batch_first=True, bidirectional=True, bias=False),
+                                              True),
+    "rnn_tanh_2_layers": (lambda: nn.RNN(4, 5, 2), False),
+    "rnn_relu_bidirectional": (lambda: nn.RNN(4, 5, nonlinearity="relu", bidirectional=True), False),
+}
+
+
+@pytest.mark.parametrize("name", sorted(RECURRENT))
+def test_recurrent_layers_export_as_onnx_recurrent_ops(name, tmp_path):
+    """Output and final states agree, also at another batch size (batch_first) or sequence length (sequence
+    first: axis 0, which the export names "batch", is the length); one ONNX op per layer direction that reads x
+    and W_ih itself (the input projection's Gemm fused in, gates reordered)."""
+    build, batch_first = RECURRENT[name]
+    dlcore.manual_seed(3)
+    layer = build()
+    x, other = (_f32(2, 3, 4), _f32(5, 3, 4)) if batch_first else (_f32(3, 2, 4), _f32(7, 2, 4))
+    proto = check_export_multi(layer, (x,), tmp_path, more_inputs=[(other,)])
+    ops = [n.op_type for n in proto.graph.node]
+    kind = {"LSTM": "LSTM", "GRU": "GRU", "RNN": "RNN"}[type(layer).__name__]
+    assert ops.count(kind) == layer.num_layers * (2 if layer.bidirectional else 1)
+    assert not {"Gemm", "MatMul"} & set(ops)
+
+
+@pytest.mark.parametrize("kind", ["LSTM", "GRU"])
+def test_recurrent_layer_with_given_initial_state(kind, tmp_path):
+    class WithState(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.rnn = getattr(nn, kind)(4, 5, num_layers=2, bidirectional=True)
+
+        def forward(self, x, h0, c0=None):
+            return self.rnn(x, (h0, c0) if kind == "LSTM" else h0)
+
+    dlcore.manual_seed(4)
+    states = (_f32(4, 2, 5), _f32(4, 2, 5))[:2 if kind == "LSTM" else 1]
+    check_export_multi(WithState(), (_f32(3, 2, 4), *states), tmp_path)
+
+
+def test_lstm_export_agrees_with_dlcore_within_1e_5(tmp_path):
+    """A small sequence model as a user writes it: Embedding -> 2-layer LSTM -> Linear on the last step."""
+    class Tagger(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.embed = nn.Embedding(50, 16, padding_idx=0)
+            self.lstm = nn.LSTM(16, 32, num_layers=2, batch_first=True)
+            self.head = nn.Linear(32, 7)
+
+        def forward(self, tokens):
+            out, (h, c) = self.lstm(self.embed(tokens))
+            return self.head(out[:, -1]) + h[-1].sum() * 0 + c[-1].mean()
+
+    dlcore.manual_seed(5)
+    tokens = rng.integers(0, 50, (4, 9))
+    proto = check_export_multi(Tagger(), (tokens,), tmp_path, more_inputs=[(rng.integers(0, 50, (2, 9)),)],
+                               rtol=0, atol=1e-5)
+    assert proto.graph.input[0].type.tensor_type.elem_type == onnx.TensorProto.INT64
+    assert {"Gather", "LSTM"} <= {n.op_type for n in proto.graph.node}
+
+
+def test_lstm_with_projection_is_refused(tmp_path):
+    with pytest.raises(NotImplementedError, match="proj_size"):
+        dlcore.onnx.export(nn.LSTM(4, 5, proj_size=3), dlcore.randn(3, 2, 4), tmp_path / "x.onnx")

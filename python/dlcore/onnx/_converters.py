@@ -19,11 +19,13 @@ from ..ops import (
     conv_transpose,
     copy,
     dropout,
+    embedding,
     layer_norm,
     linear,
     lrn,
     norm,
     pool,
+    recurrent,
     reduce,
     resample,
     shape,
@@ -352,6 +354,132 @@ def _softmax(op_type):
     return convert
 
 
+# ---- embedding -------------------------------------------------------------------------------------
+def _embedding(g, rec):
+    """Rows of the table picked by the indices (padding_idx only matters to training)."""
+    weight, indices = rec.args[:2]
+    return g.node("Gather", [g.value(weight), g.value(indices)], axis=0)
+
+
+# ---- recurrent layers ------------------------------------------------------------------------------
+# dlcore (torch) gate blocks -> ONNX's: LSTM i,f,g,o -> i,o,f,c; GRU r,z,n -> z,r,h; RNN one block
+_GATE_ORDER = {"LSTM": [0, 3, 1, 2], "GRU": [1, 0, 2], "RNN_TANH": [0], "RNN_RELU": [0]}
+
+
+def _host(a):
+    data = a._data if isinstance(a, Tensor) else a
+    return np.asarray(data.get() if hasattr(data, "get") else data)
+
+
+def _gate_rows(array, mode):
+    """`array` (G*H, ...) with its gate blocks of H rows in ONNX's order."""
+    blocks = np.split(_host(array), len(_GATE_ORDER[mode]), axis=0)
+    return np.concatenate([blocks[k] for k in _GATE_ORDER[mode]], axis=0)
+
+
+def _onnx_weight(g, array, mode, like):
+    """A weight or bias in ONNX's gate order, named after the parameter it comes from (suffix _onnx)."""
+    base = g.names.get(id(like))
+    name = f"{base}_onnx" if base and all(i.name != f"{base}_onnx" for i in g.initializers) else g.fresh("rnn_w")
+    g.initializers.append(g.onnx.numpy_helper.from_array(np.ascontiguousarray(array), name))
+    return name
+
+
+def _input_projection(g, gx):
+    """(x, w_ih, b_ih) when gx is nn's input projection x W_ih^T + b_ih (Reshape -> Linear -> Reshape of x), so the
+    ONNX op gets x and W_ih itself; None otherwise."""
+    back = g.producer.get(id(gx))
+    if back is None or back.op is not shape.Reshape:
+        return None
+    lin = g.producer.get(id(back.args[0]))
+    if lin is None or lin.op is not linear.Linear:
+        return None
+    front = g.producer.get(id(lin.args[0]))
+    if front is None or front.op is not shape.Reshape or len(_shape(front.args[0])) != 3:
+        return None
+    return front.args[0], lin.args[1], (lin.args[2] if len(lin.args) > 2 else None)
+
+
+def _untraced_zeros(g, t):
+    """True for a state nobody passed in: zeros made inside the layer (maybe indexed), not a graph value; ONNX's
+    default initial state is zeros of the run's batch, so leaving it out keeps the batch dynamic."""
+    while True:
+        rec = g.producer.get(id(t))
+        if rec is None or rec.op is not shape.GetItem:
+            break
+        t = rec.args[0]
+    return g.producer.get(id(t)) is None and id(t) not in g.names and not np.any(_host(t))
+
+
+def _recurrent(g, rec):
+    gx, w_hh, b_hh, h0, c0 = rec.args[:5]
+    mode, reverse = rec.kwargs.get("mode", "LSTM"), rec.kwargs.get("reverse", False)
+    steps, hidden = _shape(gx)[0], _shape(h0)[1]
+    dt = _dtype(gx)
+    projection = _input_projection(g, gx)
+    if projection is not None:
+        x, w_ih, b_ih = projection
+        w = _onnx_weight(g, _gate_rows(w_ih, mode)[None], mode, w_ih)
+    else:  # gx made some other way: feed it as X through a permutation, which reorders its gate blocks exactly
+        x, b_ih = gx, None
+        width = _shape(gx)[2]
+        w = g.const(np.eye(width, dtype=dt)[_gate_rows(np.arange(width), mode)][None], "rnn_gate_order")
+    r = _onnx_weight(g, _gate_rows(w_hh, mode)[None], mode, w_hh)
+    inputs = [g.value(x), w, r]
+    if b_hh is not None or b_ih is not None:
+        rows = len(_GATE_ORDER[mode]) * hidden
+        b_in = _gate_rows(b_ih, mode) if b_ih is not None else np.zeros(rows, dt)
+        b_rec = _gate_rows(b_hh, mode) if b_hh is not None else np.zeros(rows, dt)
+        inputs.append(g.const(np.concatenate([b_in, b_rec])[None], "rnn_bias"))
+    else:
+        inputs.append("")
+    inputs.append("")  # sequence_lens: every sequence runs the whole length
+    states = [h0] + ([c0] if mode == "LSTM" else [])
+    axis0 = g.const(_ints("axes", [0]))
+    for s in states:
+        inputs.append("" if _untraced_zeros(g, s) else g.node("Unsqueeze", [g.value(s), axis0]))
+    while inputs[-1] == "":
+        inputs.pop()
+    attrs = dict(hidden_size=hidden, direction="reverse" if reverse else "forward")
+    if mode == "GRU":
+        attrs["linear_before_reset"] = 1  # torch's GRU: r scales (h W_hn^T + b_hn), not h
+    if mode.startswith("RNN"):
+        attrs["activations"] = ["Relu" if mode == "RNN_RELU" else "Tanh"]
+    op_type = {"LSTM": "LSTM", "GRU": "GRU"}.get(mode, "RNN")
+    outputs = g.node(op_type, inputs, n_outputs=3 if mode == "LSTM" else 2, **attrs)
+    y = g.node("Squeeze", [outputs[0], g.const(_ints("axes", [1]))])        # (L, 1, N, H) -> (L, N, H)
+    finals = [g.node("Squeeze", [o, axis0]) for o in outputs[1:]]           # (1, N, H) -> (N, H)
+    _claim_state_reads(g, rec, y, finals, hidden, 0 if reverse else steps - 1, steps, mode == "LSTM")
+    return y
+
+
+def _claim_state_reads(g, rec, y, finals, hidden, last, steps, is_lstm):
+    """Names the layer's own reads of its output: the last step's h (and an LSTM's c) are ONNX's Y_h (Y_c), whatever
+    the run's sequence length. dlcore's LSTM output packs each step's [h | c]; ONNX gives only the last c, so any
+    other read of the c half is refused."""
+    whole, h_half, c_half = slice(None), slice(None, hidden), slice(hidden, None)
+    for r in g.records:
+        if not any(a is rec.result for a in r.args):
+            continue
+        index = r.args[1] if r.op is shape.GetItem else None
+        index = index if isinstance(index, tuple) else (index,)
+        time, batch, feature = (tuple(index) + (whole, whole))[:3]
+        name = None
+        if r.op is shape.GetItem and batch == whole and len(index) <= 3:
+            at_last = isinstance(time, (int, np.integer)) and int(time) % steps == last
+            if at_last and feature == (h_half if is_lstm else whole):
+                name = finals[0]
+            elif at_last and is_lstm and feature == c_half:
+                name = finals[1]
+            elif is_lstm and time == whole and feature == h_half:
+                name = y
+        if name is None and is_lstm:
+            _unsupported(rec, f"(LSTM): its output is read as {r.op.__name__} {index!r}; ONNX's LSTM has the cell "
+                              f"state of the last step only")
+        if name is not None:
+            g.names[id(r.result)] = name
+
+
 # ---- arithmetic, reductions, shapes ---------------------------------------------------------------
 def _binary(op_type):
     def convert(g, rec):
@@ -503,4 +631,6 @@ CONVERTERS = {
     shape.Stack: _stack,
     shape.GetItem: _getitem,
     copy.ToCopy: _to_copy,
+    recurrent.RecurrentLayer: _recurrent,
+    embedding.Embedding: _embedding,
 }

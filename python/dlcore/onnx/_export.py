@@ -115,6 +115,25 @@ def _prune(nodes, initializers, outputs):
     return kept[::-1], [i for i in initializers if i.name in needed]
 
 
+def _refuse_projected_lstm(model):
+    """An LSTM with proj_size runs composed per-step ops that would export as an unrolled graph of the traced
+    length; ONNX's LSTM op has no projection, so say so instead."""
+    for m in (model.modules() if hasattr(model, "modules") else ()):
+        if getattr(m, "mode", None) == "LSTM" and getattr(m, "proj_size", 0):
+            raise NotImplementedError(f"onnx export: LSTM with proj_size={m.proj_size} is not supported (ONNX's "
+                                      f"LSTM op has no output projection)")
+
+
+def _inferred_or(inferred, declared, ndim):
+    """The inferred output type when it has the output's rank and every axis a size or a symbolic name."""
+    if inferred is None or not inferred.type.tensor_type.HasField("shape"):
+        return declared
+    dims = inferred.type.tensor_type.shape.dim
+    if len(dims) != ndim or any(not (d.HasField("dim_value") or d.HasField("dim_param")) for d in dims):
+        return declared
+    return inferred
+
+
 def export(model, example_input, path, opset=17, input_name="input", output_name="output", dynamic_batch=True):
     """Exports `model` to an ONNX file at `path` by tracing one forward pass on `example_input`.
 
@@ -152,6 +171,7 @@ def export(model, example_input, path, opset=17, input_name="input", output_name
 
     if not isinstance(opset, numbers.Integral) or not 13 <= opset <= 21:
         raise ValueError(f"onnx export: opset must be an int from 13 to 21, got {opset!r}")
+    _refuse_projected_lstm(model)
     examples = example_input if isinstance(example_input, (tuple, list)) else (example_input,)
     xs = [_as_input(a, i) for i, a in enumerate(examples)]
     in_names = _names(input_name, len(xs))
@@ -214,12 +234,20 @@ def export(model, example_input, path, opset=17, input_name="input", output_name
         shape = [("batch" if dynamic_batch else t.shape[0])] + list(t.shape[1:]) if t.ndim else []
         return onnx.helper.make_tensor_value_info(name, _elem_type(onnx, t.dtype), shape)
 
-    graph = onnx.helper.make_graph(
-        nodes, type(model).__name__, [value_info(x, n) for x, n in zip(xs, in_names)],
-        [value_info(y, n) for y, n in zip(ys, out_names)], initializer=initializers)
-    proto = onnx.helper.make_model(graph, producer_name="dlcore",
-                                   opset_imports=[onnx.helper.make_opsetid("", int(opset))])
-    proto.ir_version = min(proto.ir_version, 8 if opset <= 17 else 9)
+    def make(outputs):
+        graph = onnx.helper.make_graph(nodes, type(model).__name__,
+                                       [value_info(x, n) for x, n in zip(xs, in_names)], outputs,
+                                       initializer=initializers)
+        proto = onnx.helper.make_model(graph, producer_name="dlcore",
+                                       opset_imports=[onnx.helper.make_opsetid("", int(opset))])
+        proto.ir_version = min(proto.ir_version, 8 if opset <= 17 else 9)
+        return proto
+
+    # Output shapes from ONNX's shape inference where it knows every axis (an LSTM's h_n has the batch on axis 1),
+    # else the example's shape with the first axis "batch"
+    untyped = [onnx.helper.make_tensor_value_info(n, _elem_type(onnx, y.dtype), None) for y, n in zip(ys, out_names)]
+    inferred = {o.name: o for o in onnx.shape_inference.infer_shapes(make(untyped)).graph.output}
+    proto = make([_inferred_or(inferred.get(n), value_info(y, n), y.ndim) for y, n in zip(ys, out_names)])
     onnx.checker.check_model(proto, full_check=True)
     onnx.save(proto, str(path))
     return proto
