@@ -144,6 +144,19 @@ LAYERS = {
                          (2, 3, 4, 5)),
     "conv1d_pool1d": (lambda: nn.Sequential(nn.Conv1d(3, 4, 3, stride=2, padding=1), nn.MaxPool1d(2),
                                             nn.AvgPool1d(2, padding=1), nn.Softplus()), (2, 3, 17)),
+    "shrinks_and_thresholds": (lambda: nn.Sequential(nn.Threshold(0.1, 20.0), nn.Hardshrink(0.3), nn.Softshrink(0.2),
+                                                     nn.RReLU(), nn.Tanhshrink()), (2, 3, 4, 5)),
+    "rmsnorm_glu_softmin": (lambda: nn.Sequential(nn.RMSNorm((5, 6)), nn.GLU(1), nn.Softmin(1), nn.Softmax2d()),
+                            (2, 4, 5, 6)),
+    "circular_pads": (lambda: nn.Sequential(nn.CircularPad2d((1, 2, 0, 1)), nn.Flatten(2), nn.CircularPad1d(2),
+                                            nn.ConvTranspose1d(3, 2, 3, stride=2)), (2, 3, 4, 5)),
+    "binary_layers": (lambda: nn.Sequential(nn.BinaryConv2d(3, 4, 3), nn.Flatten(), nn.BinaryLinear(24, 5)),
+                      (2, 3, 4, 5)),
+    "pools_1d_norms_1d": (lambda: nn.Sequential(nn.InstanceNorm1d(3, affine=True), nn.AdaptiveAvgPool1d(4),
+                                                nn.LPPool1d(2, 2), nn.AdaptiveMaxPool1d(3)), (2, 3, 11)),
+    "shuffles_upsampling": (lambda: nn.Sequential(nn.PixelUnshuffle(2), nn.ChannelShuffle(3), nn.LPPool2d(2, 2),
+                                                  nn.UpsamplingNearest2d(scale_factor=2),
+                                                  nn.UpsamplingBilinear2d(size=(5, 3))), (2, 3, 8, 4)),
     "instance_norm_pads": (lambda: nn.Sequential(nn.InstanceNorm2d(3, affine=True), nn.ZeroPad2d((1, 0, 2, 1)),
                                                  nn.ReflectionPad2d(1), nn.Conv2d(3, 8, 1), nn.PixelShuffle(2),
                                                  nn.Unflatten(1, (1, 2)), nn.Flatten(1, 2)), (2, 3, 5, 4)),
@@ -157,7 +170,9 @@ def test_layer_converters(name, tmp_path):
     model = build()
     if any(isinstance(m, nn.BatchNorm1d) for m in model.modules()):
         model(dlcore.Tensor(rng.standard_normal((8,) + shape[1:]).astype(np.float32)))
-    check_export(model, rng.standard_normal(shape), tmp_path)
+    # a second batch of other values: a mask or slice frozen at the example's values or batch size fails here
+    check_export(model, rng.standard_normal(shape), tmp_path,
+                 batch2=rng.standard_normal((shape[0] + 1,) + shape[1:]).astype(np.float32))
 
 
 class Functional(nn.Module):
@@ -235,8 +250,10 @@ def test_unsupported_op_raises_naming_it(tmp_path):
 
     with pytest.raises(NotImplementedError, match="'CrossEntropy'"):
         dlcore.onnx.export(WithLoss(), dlcore.randn(2, 3, 1, 1), tmp_path / "x.onnx")
-    with pytest.raises(NotImplementedError, match="circular"):
-        dlcore.onnx.export(lambda x: F.pad(x, (1, 1), mode="circular"), dlcore.randn(1, 2, 3, 3), tmp_path / "x.onnx")
+    with pytest.raises(NotImplementedError, match="'GetItem'"):
+        dlcore.onnx.export(lambda x: x[:, [1, 0]], dlcore.randn(1, 2, 3, 3), tmp_path / "x.onnx")
+    with pytest.raises(NotImplementedError, match="'Rounded' round with decimals=2"):
+        dlcore.onnx.export(lambda x: x.round(decimals=2), dlcore.randn(1, 2), tmp_path / "x.onnx")
 
 
 def test_bad_arguments(tmp_path):
@@ -322,3 +339,99 @@ def test_lstm_export_agrees_with_dlcore_within_1e_5(tmp_path):
 def test_lstm_with_projection_is_refused(tmp_path):
     with pytest.raises(NotImplementedError, match="proj_size"):
         dlcore.onnx.export(nn.LSTM(4, 5, proj_size=3), dlcore.randn(3, 2, 4), tmp_path / "x.onnx")
+
+
+class MathMore(nn.Module):
+    """Elementwise math, comparisons feeding where / masked_fill, clamps, flips, triangles, cumsum, amax/amin and
+    indexing with ..., None, negative steps and negative integers: each result must follow the run's input."""
+
+    def forward(self, x):
+        a = x.sin() + x.cos() * x.atan() + x.erf() - x.tanh().asin() + x.tanh().acos() + x.sinh() - x.cosh()
+        b = x.abs().add(1).rsqrt() + (x.abs() + 1).log2() - (x.abs() + 1).log10() + x.exp2() + (x + 3).reciprocal()
+        c = x.mul(3).floor() + x.mul(3).ceil() - x.mul(3).round() + x.mul(3).trunc()
+        d = dlcore.maximum(a, b) - dlcore.minimum(a, c) + dlcore.where(x >= 0.2, x, x * 3) + x.clamp(-0.5, 0.5)
+        e = d.masked_fill(x < -0.3, 1.5) + (x != 0) * 1.0 + x.clamp(min=0.1) + x.flip((1, 3)) + x.tril() + x.triu(1)
+        f = e.cumsum(2) + e.amax(1, keepdim=True) - e.amin((1, 2), keepdim=True)
+        return f[..., 1:4, None] + f[:, ::-1, :, -2, None, None] + f[-1][:, :, -3:, None]
+
+
+def test_math_more_comparisons_and_indexing(tmp_path):
+    x = rng.standard_normal((2, 3, 4, 5)).astype(np.float32)
+    proto = check_export(MathMore(), x, tmp_path, atol=1e-4,
+                         batch2=rng.standard_normal((3, 3, 4, 5)).astype(np.float32))
+    assert {"Max", "Min", "Less", "GreaterOrEqual", "Equal", "Not", "Where", "Clip", "Trilu", "CumSum"} \
+        <= {n.op_type for n in proto.graph.node}
+
+
+@pytest.mark.parametrize("opset", [17, 19])
+def test_circular_pad_before_and_from_opset_19(opset, tmp_path):
+    proto = check_export(nn.CircularPad2d((2, 1, 1, 3)), rng.standard_normal((2, 3, 4, 5)), tmp_path, opset=opset,
+                         batch2=rng.standard_normal((1, 3, 4, 5)).astype(np.float32))
+    assert ("Pad" in {n.op_type for n in proto.graph.node}) == (opset >= 19)
+
+
+@pytest.mark.parametrize("kind", ["RNNCell", "GRUCell", "LSTMCell"])
+def test_recurrent_cells(kind, tmp_path):
+    class Step(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.cell = getattr(nn, kind)(4, 5)
+
+        def forward(self, x, h, c):
+            return self.cell(x, (h, c) if kind == "LSTMCell" else h)
+
+    dlcore.manual_seed(6)
+    check_export_multi(Step(), (_f32(2, 4), _f32(2, 5), _f32(2, 5)), tmp_path,
+                       more_inputs=[(_f32(3, 4), _f32(3, 5), _f32(3, 5))])
+
+
+@pytest.mark.parametrize("mode", ["sum", "mean", "max"])
+def test_embedding_bag_of_2d_input(mode, tmp_path):
+    dlcore.manual_seed(7)
+    check_export_multi(nn.EmbeddingBag(20, 6, mode=mode), (rng.integers(0, 20, (3, 4)),), tmp_path,
+                       more_inputs=[(rng.integers(0, 20, (5, 4)),)])
+
+
+def test_embedding_bag_values_outside_the_graph_are_refused(tmp_path):
+    class Offsets(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.bag = nn.EmbeddingBag(20, 6)
+
+        def forward(self, x):
+            return self.bag(x, dlcore.Tensor(np.array([0, 2])))
+
+    with pytest.raises(NotImplementedError, match="EmbeddingBag with 1-D input"):
+        dlcore.onnx.export(Offsets(), np.array([1, 2, 3, 4]), tmp_path / "x.onnx")
+    with pytest.raises(NotImplementedError, match="EmbeddingBag with padding_idx"):
+        dlcore.onnx.export(nn.EmbeddingBag(20, 6, padding_idx=0), np.array([[1, 0]]), tmp_path / "x.onnx")
+
+
+def test_embedding_with_dynamic_batch(tmp_path):
+    dlcore.manual_seed(8)
+    proto = check_export_multi(nn.Embedding(30, 4, padding_idx=2), (rng.integers(0, 30, (2, 5)),), tmp_path,
+                               more_inputs=[(rng.integers(0, 30, (4, 5)),)], rtol=0, atol=0)
+    assert [n.op_type for n in proto.graph.node] == ["Gather", "Identity"]
+
+
+@pytest.mark.parametrize("batch_first", [True, False])
+def test_transformer_decoder_and_transformer_export(batch_first, tmp_path):
+    """Two inputs each; the decoder with norm_first and gelu, nn.Transformer with its final norms."""
+    dlcore.manual_seed(9)
+    decoder = nn.TransformerDecoder(nn.TransformerDecoderLayer(8, 2, 16, activation="gelu", batch_first=batch_first,
+                                                               norm_first=True), 2, norm=nn.LayerNorm(8))
+    transformer = nn.Transformer(8, 2, 1, 2, 16, batch_first=batch_first)
+    for model in (decoder, transformer):
+        if batch_first:  # batch on axis 0: another batch size
+            ex, more = (_f32(2, 5, 8), _f32(2, 4, 8)), [(_f32(3, 5, 8), _f32(3, 4, 8))]
+        else:  # (length, batch, E): the same shapes with other values
+            ex, more = (_f32(5, 2, 8), _f32(4, 2, 8)), [(_f32(5, 2, 8), _f32(4, 2, 8))]
+        check_export_multi(model, ex, tmp_path, more_inputs=more, atol=1e-4)
+
+
+def test_two_input_layers(tmp_path):
+    dlcore.manual_seed(10)
+    for layer in (nn.Bilinear(4, 3, 5), nn.PairwiseDistance(), nn.CosineSimilarity()):
+        shapes = ((2, 4), (2, 3)) if isinstance(layer, nn.Bilinear) else ((2, 4), (2, 4))
+        check_export_multi(layer, tuple(_f32(*s) for s in shapes), tmp_path,
+                           more_inputs=[tuple(_f32(3, s[1]) for s in shapes)])

@@ -11,6 +11,7 @@ import math
 
 import numpy as np
 
+from ..nn import binary
 from ..ops import (
     activation,
     activation_more,
@@ -23,17 +24,20 @@ from ..ops import (
     layer_norm,
     linear,
     lrn,
+    math_more,
     norm,
     pool,
     recurrent,
     reduce,
     resample,
+    select,
     shape,
     softmax,
 )
 from ..ops._common import pair
 from ..ops.conv import conv_padding
 from ..tensor import Tensor
+from ._trace import Compare, Extremum
 
 
 def _shape(a):
@@ -281,7 +285,10 @@ def _interpolate(g, rec):
     if node.scales is not None:
         inputs = [g.value(x), "", g.const(np.asarray([1, 1, 1 / node.scales[0], 1 / node.scales[1]], np.float32))]
     else:
-        inputs = [g.value(x), "", "", g.const(_ints("sizes", [_shape(x)[0], _shape(x)[1], *node.size]))]
+        # N and C from the run's input (a dynamic batch), the spatial size fixed
+        leading = g.node("Slice", [g.node("Shape", [g.value(x)]), g.const(_ints("starts", [0])),
+                                   g.const(_ints("ends", [2]))])
+        inputs = [g.value(x), "", "", g.node("Concat", [leading, g.const(_ints("sizes", list(node.size)))], axis=0)]
     if node.mode == "nearest":
         return g.node("Resize", inputs, mode="nearest", coordinate_transformation_mode="asymmetric",
                       nearest_mode="floor")
@@ -299,12 +306,30 @@ def _pad(g, rec):
     for k in range(len(node.pad) // 2):
         begins[ndim - 1 - k], ends[ndim - 1 - k] = node.pad[2 * k], node.pad[2 * k + 1]
     mode = {"constant": "constant", "reflect": "reflect", "replicate": "edge", "circular": "wrap"}[node.mode]
-    if mode == "wrap" and g.opset < 19:
-        _unsupported(rec, "mode='circular' needs opset 19 or later")
+    if mode == "wrap" and g.opset < 19:  # Pad's "wrap" mode arrived in opset 19
+        if min(begins + ends) < 0:
+            _unsupported(rec, "mode='circular' with negative padding before opset 19")
+        return _circular_pad(g, g.value(x), begins, ends)
     inputs = [g.value(x), g.const(_ints("pads", begins + ends))]
     if mode == "constant":
         inputs.append(g.const(np.asarray(node.value, dtype=_dtype(x))))
     return g.node("Pad", inputs, mode=mode)
+
+
+def _circular_pad(g, name, begins, ends):
+    """Circular padding per axis as Concat(last `begin` entries, x, first `end` entries)."""
+    for axis, (b, e) in enumerate(zip(begins, ends)):
+        if not (b or e):
+            continue
+        axes = g.const(_ints("axes", [axis]))
+        parts = [name]
+        if b:
+            parts.insert(0, g.node("Slice", [name, g.const(_ints("starts", [-b])), g.const(_ints("ends", [_END])),
+                                             axes]))
+        if e:
+            parts.append(g.node("Slice", [name, g.const(_ints("starts", [0])), g.const(_ints("ends", [e])), axes]))
+        name = g.node("Concat", parts, axis=axis)
+    return name
 
 
 # ---- normalization ---------------------------------------------------------------------------
@@ -352,6 +377,119 @@ def _softmax(op_type):
     def convert(g, rec):
         return g.node(op_type, [g.value(rec.args[0])], axis=int(rec.args[1]))
     return convert
+
+
+# ---- comparisons, selection, elementwise math --------------------------------------------------------------
+def _compare(g, rec):
+    a, b = rec.args
+    y = g.node(rec.kwargs["op"], [g.value(a), g.value(b, dtype=_dtype(a))])
+    return g.node("Not", [y]) if rec.kwargs["negate"] else y
+
+
+def _constant_choice(g, mask, when_all, when_none, out_shape):
+    """The one side a constant, uniform mask picks (None otherwise): a mask made from shapes alone (EmbeddingBag's
+    bags of a 2-D input) would else be a constant of the example's batch size."""
+    if id(mask) in g.names or g.producer.get(id(mask)) is not None:
+        return None
+    values = _host(mask)
+    picked = when_all if values.all() else when_none if not values.any() else None
+    return picked if picked is not None and isinstance(picked, Tensor) and _shape(picked) == out_shape else None
+
+
+def _extremum(g, rec):
+    a, b = rec.args
+    return g.node(rec.kwargs["op"], [g.value(a), g.value(b, dtype=_dtype(a))])
+
+
+def _where(g, rec):
+    cond, a, b = rec.args
+    same = _constant_choice(g, cond, a, b, _shape(rec.result))
+    if same is not None:
+        return g.node("Identity", [g.value(same)])
+    return g.node("Where", [g.value(cond), g.value(a), g.value(b)])
+
+
+def _clamp(g, rec):
+    x = rec.args[0]
+    lo, hi = (list(rec.args[1:]) + [rec.kwargs.get("lo"), rec.kwargs.get("hi")][len(rec.args) - 1:])[:2]
+    bound = lambda v: "" if v is None else g.const(np.asarray(v, dtype=_dtype(x)))  # noqa: E731
+    return g.node("Clip", [g.value(x), bound(lo), bound(hi)])
+
+
+def _sign_ste(g, rec):
+    """sign with sign(0) = +1 (ONNX's Sign gives 0 there)."""
+    x, dt = rec.args[0], _dtype(rec.args[0])
+    c = lambda v: g.const(np.asarray(v, dtype=dt))  # noqa: E731
+    return g.node("Where", [g.node("GreaterOrEqual", [g.value(x), c(0)]), c(1), c(-1)])
+
+
+def _rsqrt(g, rec):
+    return g.node("Reciprocal", [g.node("Sqrt", [g.value(rec.args[0])])])
+
+
+def _log_base(base):
+    def convert(g, rec):
+        x = rec.args[0]
+        return g.node("Div", [g.node("Log", [g.value(x)]), g.const(np.asarray(math.log(base), dtype=_dtype(x)))])
+    return convert
+
+
+def _exp2(g, rec):
+    x = rec.args[0]
+    return g.node("Exp", [g.node("Mul", [g.value(x), g.const(np.asarray(math.log(2), dtype=_dtype(x)))])])
+
+
+def _rounded(g, rec):
+    x = rec.args[0]
+    how = rec.args[1] if len(rec.args) > 1 else rec.kwargs.get("how", "floor")
+    decimals = rec.args[2] if len(rec.args) > 2 else rec.kwargs.get("decimals", 0)
+    if how == "round" and decimals:
+        _unsupported(rec, f"round with decimals={decimals}")
+    if how == "trunc":  # toward zero: floor of |x| with x's sign
+        return g.node("Mul", [g.node("Sign", [g.value(x)]), g.node("Floor", [g.node("Abs", [g.value(x)])])])
+    return g.node({"floor": "Floor", "ceil": "Ceil", "round": "Round"}[how], [g.value(x)])  # Round: half to even
+
+
+def _flip(g, rec):
+    x, dims = rec.args[0], rec.node.dims
+    dims = [dims] if isinstance(dims, (int, np.integer)) else list(dims)
+    n = len(dims)
+    return g.node("Slice", [g.value(x), g.const(_ints("starts", [-1] * n)), g.const(_ints("ends", [_BEGIN] * n)),
+                            g.const(_ints("axes", dims)), g.const(_ints("steps", [-1] * n))])
+
+
+def _triangle(g, rec):
+    x = rec.args[0]
+    upper = rec.args[1] if len(rec.args) > 1 else rec.kwargs.get("upper", False)
+    diagonal = rec.args[2] if len(rec.args) > 2 else rec.kwargs.get("diagonal", 0)
+    if g.opset < 14:
+        _unsupported(rec, "(tril/triu) needs opset 14 or later (Trilu)")
+    return g.node("Trilu", [g.value(x), g.const(_ints("k", int(diagonal)))], upper=int(bool(upper)))
+
+
+def _amax(g, rec):
+    x, node = rec.args[0], rec.node
+    dims = rec.args[1] if len(rec.args) > 1 else rec.kwargs.get("dims")
+    minimum = rec.args[3] if len(rec.args) > 3 else rec.kwargs.get("minimum", False)
+    ndim = len(_shape(x))
+    axes = list(range(ndim)) if dims is None else ([dims] if isinstance(dims, (int, np.integer)) else list(dims))
+    return _reduce_node(g, "ReduceMin" if minimum else "ReduceMax", g.value(x), [a % ndim for a in axes],
+                        int(bool(node.keepdim)))
+
+
+def _fill_where(g, rec):
+    """masked_fill / index_fill: the mask is an argument (a traced comparison, or a constant of the shapes)."""
+    x, value = rec.args[:2]
+    mask = rec.args[2] if len(rec.args) > 2 else rec.kwargs.get("mask")
+    if _constant_choice(g, mask, None, x, _shape(rec.result)) is not None:
+        return g.node("Identity", [g.value(x)])
+    fill = g.node("Cast", [g.value(value)], to=g.onnx.helper.np_dtype_to_tensor_dtype(np.dtype(_dtype(x))))
+    return g.node("Where", [g.value(mask), fill, g.value(x)])
+
+
+def _cumsum(g, rec):
+    x = rec.args[0]
+    return g.node("CumSum", [g.value(x), g.const(_ints("axis", int(rec.node.dim)))])
 
 
 # ---- embedding -------------------------------------------------------------------------------------
@@ -483,8 +621,22 @@ def _claim_state_reads(g, rec, y, finals, hidden, last, steps, is_lstm):
 # ---- arithmetic, reductions, shapes ---------------------------------------------------------------
 def _binary(op_type):
     def convert(g, rec):
-        return g.node(op_type, [g.value(rec.args[0]), g.value(rec.args[1])])
+        a, b = rec.args[:2]
+        out = _shape(rec.result)
+        return g.node(op_type, [_operand(g, a, b, out), _operand(g, b, a, out)])
     return convert
+
+
+def _operand(g, a, other, out_shape):
+    """a's value name; a constant of one repeated value (EmbeddingBag's per-member scale, made for the example's
+    batch) as a broadcasting one-element constant when the other operand alone sets the result's shape, so the
+    graph follows the run's batch."""
+    if isinstance(a, Tensor) and id(a) not in g.names and id(a._data) not in g.names and \
+            g.producer.get(id(a)) is None and a.ndim and _shape(other) == out_shape:
+        values = _host(a)
+        if values.size > 1 and (values == values.flat[0]).all():
+            return g.const(np.full((1,) * values.ndim, values.flat[0], dtype=values.dtype))
+    return g.value(a)
 
 
 def _reduce_node(g, op_type, name, axes, keepdims):
@@ -539,25 +691,63 @@ def _stack(g, rec):
     return g.node("Concat", [g.node("Unsqueeze", [g.value(a), axes]) for a in rec.args], axis=int(rec.node.dim))
 
 
+_END, _BEGIN = np.iinfo(np.int64).max, np.iinfo(np.int64).min
+
+
+def _expand_ellipsis(index, ndim):
+    """index with its Ellipsis replaced by the full slices it stands for."""
+    if not any(i is Ellipsis for i in index):
+        return index
+    at = next(k for k, i in enumerate(index) if i is Ellipsis)
+    used = sum(1 for i in index if i is not None and i is not Ellipsis)
+    return index[:at] + (slice(None),) * (ndim - used) + index[at + 1:]
+
+
+def _slice_bounds(i):
+    """(start, end, step) of a slice or an integer as ONNX's Slice takes them: Python's own values, negative ones
+    counting from the end and open ends as the int64 extremes, so the bounds follow the run's axis sizes (a
+    dynamic batch) instead of the example's."""
+    if not isinstance(i, slice):
+        return int(i), (int(i) + 1 if int(i) != -1 else _END), 1
+    step = 1 if i.step is None else int(i.step)
+    start = i.start if i.start is not None else (0 if step > 0 else _END)
+    stop = i.stop if i.stop is not None else (_END if step > 0 else _BEGIN)
+    return int(start), int(stop), step
+
+
 def _getitem(g, rec):
     a, index = rec.args
     index = index if isinstance(index, tuple) else (index,)
-    if any(i is Ellipsis or i is None or not isinstance(i, (slice, int, np.integer)) for i in index):
-        _unsupported(rec, f"with index {index!r}: only integers and slices convert")
-    starts, ends, axes, steps, squeeze = [], [], [], [], []
-    for axis, (i, n) in enumerate(zip(index, _shape(a))):
-        if isinstance(i, slice):
-            start, stop, step = i.indices(n)
-            if step < 0:
-                _unsupported(rec, "with a negative step")
-        else:
-            start, stop, step = int(i) % n, int(i) % n + 1, 1
-            squeeze.append(axis)
+    if any(not (i is Ellipsis or i is None or isinstance(i, (slice, int, np.integer))) for i in index):
+        _unsupported(rec, f"with index {index!r}: only integers, slices, ... and None convert")
+    index = _expand_ellipsis(index, len(_shape(a)))
+    starts, ends, axes, steps, squeeze, new_axes = [], [], [], [], [], []
+    axis = out_axis = 0
+    for i in index:
+        if i is None:  # a new axis of size 1 at this place of the output
+            new_axes.append(out_axis)
+            out_axis += 1
+            continue
+        if isinstance(i, slice) and i == slice(None):
+            axis, out_axis = axis + 1, out_axis + 1
+            continue
+        start, stop, step = _slice_bounds(i)
         starts.append(start), ends.append(stop), axes.append(axis), steps.append(step)
-    y = g.node("Slice", [g.value(a), g.const(_ints("starts", starts)), g.const(_ints("ends", ends)),
-                         g.const(_ints("axes", axes)), g.const(_ints("steps", steps))])
+        if isinstance(i, slice):
+            out_axis += 1
+        else:
+            squeeze.append(axis)
+        axis += 1
+    y = g.value(a)
+    if axes:
+        y = g.node("Slice", [y, g.const(_ints("starts", starts)), g.const(_ints("ends", ends)),
+                             g.const(_ints("axes", axes)), g.const(_ints("steps", steps))])
     if squeeze:
         y = g.node("Squeeze", [y, g.const(_ints("axes", squeeze))])
+    if new_axes:
+        y = g.node("Unsqueeze", [y, g.const(_ints("axes", new_axes))])
+    if not (axes or squeeze or new_axes):
+        y = g.node("Identity", [y])
     return y
 
 
@@ -633,4 +823,31 @@ CONVERTERS = {
     copy.ToCopy: _to_copy,
     recurrent.RecurrentLayer: _recurrent,
     embedding.Embedding: _embedding,
+    Compare: _compare,
+    Extremum: _extremum,
+    select.Where: _where,
+    select.Clamp: _clamp,
+    binary.SignSTE: _sign_ste,
+    math_more.Sin: _simple("Sin"),
+    math_more.Cos: _simple("Cos"),
+    math_more.Tan: _simple("Tan"),
+    math_more.Asin: _simple("Asin"),
+    math_more.Acos: _simple("Acos"),
+    math_more.Atan: _simple("Atan"),
+    math_more.Sinh: _simple("Sinh"),
+    math_more.Cosh: _simple("Cosh"),
+    math_more.Erf: _simple("Erf"),
+    math_more.Reciprocal: _simple("Reciprocal"),
+    math_more.Rsqrt: _rsqrt,
+    math_more.Log2: _log_base(2),
+    math_more.Log10: _log_base(10),
+    math_more.Exp2: _exp2,
+    math_more.Rounded: _rounded,
+    math_more.Maximum: _binary("Max"),
+    math_more.Minimum: _binary("Min"),
+    math_more.Flip: _flip,
+    math_more.Triangle: _triangle,
+    math_more.Cumsum: _cumsum,
+    math_more.AMax: _amax,
+    math_more.FillWhere: _fill_where,
 }

@@ -124,6 +124,27 @@ def _refuse_projected_lstm(model):
                                       f"LSTM op has no output projection)")
 
 
+def _embedding_bag_guard(module, args):
+    """EmbeddingBag lays out its bags and padding mask in NumPy from the index values: traced, they would be
+    constants of the example's indices. Only 2-D input (a bag per row) without padding_idx is computed in
+    the graph."""
+    indices = args[0] if args else None
+    if getattr(indices, "ndim", 2) != 2 or len(args) > 1 and args[1] is not None:
+        raise NotImplementedError("onnx export: EmbeddingBag with 1-D input and offsets is not supported (its "
+                                  "bags are laid out from the index values outside the graph); pass 2-D input")
+    if module.padding_idx is not None:
+        raise NotImplementedError("onnx export: EmbeddingBag with padding_idx is not supported (its mask is made "
+                                  "from the index values outside the graph)")
+
+
+def _guarded(model):
+    """Forward pre-hooks on the layers whose forward computes from input values outside dlcore's ops."""
+    from ..nn import EmbeddingBag
+
+    modules = model.modules() if hasattr(model, "modules") else ()
+    return [m.register_forward_pre_hook(_embedding_bag_guard) for m in modules if isinstance(m, EmbeddingBag)]
+
+
 def _inferred_or(inferred, declared, ndim):
     """The inferred output type when it has the output's rank and every axis a size or a symbolic name."""
     if inferred is None or not inferred.type.tensor_type.HasField("shape"):
@@ -178,10 +199,13 @@ def export(model, example_input, path, opset=17, input_name="input", output_name
     was_training = getattr(model, "training", False)
     if hasattr(model, "eval"):
         model.eval()
+    guards = _guarded(model)
     try:
         with no_grad(), Tracer() as tracer:
             result = model(*xs)
     finally:
+        for handle in guards:
+            handle.remove()
         if hasattr(model, "train"):
             model.train(was_training)
     ys = _flatten_tensors(result)
