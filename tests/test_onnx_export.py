@@ -435,3 +435,16 @@ def test_two_input_layers(tmp_path):
         shapes = ((2, 4), (2, 3)) if isinstance(layer, nn.Bilinear) else ((2, 4), (2, 4))
         check_export_multi(layer, tuple(_f32(*s) for s in shapes), tmp_path,
                            more_inputs=[tuple(_f32(3, s[1]) for s in shapes)])
+
+
+@pytest.mark.parametrize("geometry", [dict(kernel_size=2), dict(kernel_size=(2, 3), dilation=(2, 1), padding=(1, 2),
+                                                                stride=(2, 3))])
+def test_unfold_and_fold(geometry, tmp_path):
+    """im2col as a one-hot grouped Conv, col2im as the same weight's ConvTranspose (overlaps summed, rows no block
+    reaches left zero, padding cropped)."""
+    unfold = nn.Unfold(**geometry)
+    check_export(unfold, rng.standard_normal((2, 3, 7, 8)), tmp_path,
+                 batch2=rng.standard_normal((3, 3, 7, 8)).astype(np.float32))
+    cols = unfold(dlcore.Tensor(rng.standard_normal((1, 3, 7, 8)).astype(np.float32))).shape[1:]
+    check_export(nn.Fold((7, 8), **geometry), rng.standard_normal((2,) + tuple(cols)), tmp_path,
+                 batch2=rng.standard_normal((3,) + tuple(cols)).astype(np.float32))

@@ -21,6 +21,7 @@ from ..ops import (
     copy,
     dropout,
     embedding,
+    fold,
     layer_norm,
     linear,
     lrn,
@@ -94,6 +95,39 @@ def _conv_transpose(g, rec):
                   kernel_shape=list(_shape(w)[2:]), strides=list(pair(kw.get("stride", 1))),
                   pads=[top, left, bottom, right], dilations=list(pair(kw.get("dilation", 1))),
                   output_padding=list(pair(kw.get("output_padding", 0))), group=int(kw.get("groups", 1)))
+
+
+def _one_hot_kernels(channels, kh, kw, dtype):
+    """(C*kh*kw, 1, kh, kw): output channel c*kh*kw + i*kw + j of a group-per-channel Conv picks input channel c at
+    kernel offset (i, j), which is im2col's column order; the same weight in ConvTranspose sums blocks back."""
+    k = kh * kw
+    return np.tile(np.eye(k, dtype=dtype).reshape(k, 1, kh, kw), (channels, 1, 1, 1))
+
+
+def _unfold(g, rec):
+    x, ((kh, kw), (dh, dw), (ph, pw), (sh, sw)) = rec.args[:2]
+    c = _shape(x)[1]
+    cols = g.node("Conv", [g.value(x), g.const(_one_hot_kernels(c, kh, kw, _dtype(x)), "unfold_kernels")],
+                  kernel_shape=[kh, kw], strides=[sh, sw], pads=[ph, pw, ph, pw], dilations=[dh, dw], group=c)
+    return g.node("Reshape", [cols, g.const(_ints("shape", [0, c * kh * kw, -1]))])
+
+
+def _fold(g, rec):
+    cols, (h, w), ((kh, kw), (dh, dw), (ph, pw), (sh, sw)) = rec.args[:3]
+    c = _shape(cols)[1] // (kh * kw)
+    oh, ow = (fold._blocks(h, kh, dh, ph, sh), fold._blocks(w, kw, dw, pw, sw))
+    blocks = g.node("Reshape", [g.value(cols), g.const(_ints("shape", [0, c * kh * kw, oh, ow]))])
+    summed = g.node("ConvTranspose", [blocks, g.const(_one_hot_kernels(c, kh, kw, _dtype(cols)), "fold_kernels")],
+                    kernel_shape=[kh, kw], strides=[sh, sw], dilations=[dh, dw], group=c)
+    # ConvTranspose covers the rows the blocks reach; the padded image may have more (zeros), then crop the padding
+    reach_h, reach_w = (oh - 1) * sh + dh * (kh - 1) + 1, (ow - 1) * sw + dw * (kw - 1) + 1
+    extra_h, extra_w = h + 2 * ph - reach_h, w + 2 * pw - reach_w
+    if extra_h or extra_w:
+        summed = g.node("Pad", [summed, g.const(_ints("pads", [0, 0, 0, 0, 0, 0, extra_h, extra_w]))])
+    if ph or pw:
+        summed = g.node("Slice", [summed, g.const(_ints("starts", [ph, pw])), g.const(_ints("ends", [ph + h, pw + w])),
+                                  g.const(_ints("axes", [2, 3]))])
+    return summed
 
 
 # ---- activations ------------------------------------------------------------------------
@@ -849,5 +883,7 @@ CONVERTERS = {
     math_more.Triangle: _triangle,
     math_more.Cumsum: _cumsum,
     math_more.AMax: _amax,
+    fold.Unfold: _unfold,
+    fold.Fold: _fold,
     math_more.FillWhere: _fill_where,
 }
