@@ -448,3 +448,23 @@ def test_unfold_and_fold(geometry, tmp_path):
     cols = unfold(dlcore.Tensor(rng.standard_normal((1, 3, 7, 8)).astype(np.float32))).shape[1:]
     check_export(nn.Fold((7, 8), **geometry), rng.standard_normal((2,) + tuple(cols)), tmp_path,
                  batch2=rng.standard_normal((3,) + tuple(cols)).astype(np.float32))
+
+
+@pytest.mark.parametrize("opset", [13, 16, 21])
+def test_sequence_model_at_the_ends_of_the_opset_range(opset, tmp_path):
+    """LayerNorm before opset 17 (no LayerNormalization op) composed from reductions; the recurrent ops, Gather
+    and attention at every opset the exporter accepts."""
+    class Encoder(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.embed = nn.Embedding(20, 8)
+            self.gru = nn.GRU(8, 8, batch_first=True, bidirectional=True)
+            self.block = nn.TransformerEncoderLayer(16, 2, 16, batch_first=True)
+
+        def forward(self, tokens):
+            return self.block(self.gru(self.embed(tokens))[0])
+
+    dlcore.manual_seed(11)
+    proto = check_export_multi(Encoder(), (rng.integers(0, 20, (2, 6)),), tmp_path, opset=opset, atol=1e-4,
+                               more_inputs=[(rng.integers(0, 20, (3, 6)),)])
+    assert ("LayerNormalization" in {n.op_type for n in proto.graph.node}) == (opset >= 17)

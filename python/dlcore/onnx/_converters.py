@@ -387,8 +387,21 @@ def _layer_norm(g, rec):
     eps = rec.args[4] if len(rec.args) > 4 else 1e-5
     dt = _dtype(x)
     w_name = g.value(weight) if weight is not None else g.const(np.ones(normalized_shape, dt))
+    if g.opset < 17:  # LayerNormalization arrived in opset 17
+        return _layer_norm_composed(g, g.value(x), w_name, g.value(bias) if bias is not None else None,
+                                    len(_shape(x)), len(normalized_shape), float(eps), dt)
     inputs = [g.value(x), w_name] + ([g.value(bias)] if bias is not None else [])
     return g.node("LayerNormalization", inputs, axis=-len(normalized_shape), epsilon=float(eps))
+
+
+def _layer_norm_composed(g, x, w, b, ndim, normalized, eps, dt):
+    """(x - mean) / sqrt(biased var + eps) * w + b over the last `normalized` axes, from opset-13 ops."""
+    axes = list(range(ndim - normalized, ndim))
+    centered = g.node("Sub", [x, _reduce_node(g, "ReduceMean", x, axes, 1)])
+    var = _reduce_node(g, "ReduceMean", g.node("Mul", [centered, centered]), axes, 1)
+    std = g.node("Sqrt", [g.node("Add", [var, g.const(np.asarray(eps, dtype=dt))])])
+    y = g.node("Mul", [g.node("Div", [centered, std]), w])
+    return g.node("Add", [y, b]) if b is not None else y
 
 
 def _group_norm(g, rec):
@@ -666,7 +679,7 @@ def _operand(g, a, other, out_shape):
     batch) as a broadcasting one-element constant when the other operand alone sets the result's shape, so the
     graph follows the run's batch."""
     if isinstance(a, Tensor) and id(a) not in g.names and id(a._data) not in g.names and \
-            g.producer.get(id(a)) is None and a.ndim and _shape(other) == out_shape:
+            g.producer.get(id(a)) is None and a.ndim and tuple(getattr(other, "shape", ())) == out_shape:
         values = _host(a)
         if values.size > 1 and (values == values.flat[0]).all():
             return g.const(np.full((1,) * values.ndim, values.flat[0], dtype=values.dtype))
