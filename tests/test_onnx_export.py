@@ -468,3 +468,13 @@ def test_sequence_model_at_the_ends_of_the_opset_range(opset, tmp_path):
     proto = check_export_multi(Encoder(), (rng.integers(0, 20, (2, 6)),), tmp_path, opset=opset, atol=1e-4,
                                more_inputs=[(rng.integers(0, 20, (3, 6)),)])
     assert ("LayerNormalization" in {n.op_type for n in proto.graph.node}) == (opset >= 17)
+
+
+def test_losses_that_read_target_values_outside_the_graph_are_refused(tmp_path):
+    """Their masks would be constants of the example's target; MSELoss, computed by ops, exports."""
+    pair = (dlcore.randn(4, 3), dlcore.Tensor(np.sign(rng.standard_normal((4, 3))).astype(np.float32)))
+    for loss in (nn.HingeEmbeddingLoss(), nn.PoissonNLLLoss(full=True)):
+        with pytest.raises(NotImplementedError, match=type(loss).__name__):
+            dlcore.onnx.export(loss, pair, tmp_path / "x.onnx")
+    check_export_multi(nn.MSELoss(), tuple(_f32(4, 3) for _ in range(2)), tmp_path,
+                       more_inputs=[tuple(_f32(4, 3) for _ in range(2))])

@@ -137,12 +137,32 @@ def _embedding_bag_guard(module, args):
                                   "from the index values outside the graph)")
 
 
-def _guarded(model):
-    """Forward pre-hooks on the layers whose forward computes from input values outside dlcore's ops."""
-    from ..nn import EmbeddingBag
+def _target_values_guard(what):
+    """A loss whose forward turns the target's values into NumPy masks or sums (which the graph would freeze)."""
+    def guard(module, args):
+        if type(module).__name__ == "PoissonNLLLoss" and not module.full:
+            return  # only full=True adds the Stirling term computed in NumPy
+        raise NotImplementedError(f"onnx export: {type(module).__name__} is not supported ({what} from the target's "
+                                  f"values outside the graph)")
+    return guard
 
+
+def _guards():
+    from .. import nn
+
+    return {nn.EmbeddingBag: _embedding_bag_guard,
+            nn.CosineEmbeddingLoss: _target_values_guard("its +1/-1 masks are computed"),
+            nn.HingeEmbeddingLoss: _target_values_guard("its +1/-1 masks are computed"),
+            nn.MultiLabelMarginLoss: _target_values_guard("its label sets are read"),
+            nn.PoissonNLLLoss: _target_values_guard("full=True's Stirling term is computed")}
+
+
+def _guarded(model):
+    """Forward pre-hooks on the layers whose forward computes from input values outside dlcore's ops: they raise
+    during the trace instead of letting the graph freeze the example's values."""
+    guards = _guards()
     modules = model.modules() if hasattr(model, "modules") else ()
-    return [m.register_forward_pre_hook(_embedding_bag_guard) for m in modules if isinstance(m, EmbeddingBag)]
+    return [m.register_forward_pre_hook(guards[type(m)]) for m in modules if type(m) in guards]
 
 
 def _inferred_or(inferred, declared, ndim):
