@@ -478,3 +478,23 @@ def test_losses_that_read_target_values_outside_the_graph_are_refused(tmp_path):
             dlcore.onnx.export(loss, pair, tmp_path / "x.onnx")
     check_export_multi(nn.MSELoss(), tuple(_f32(4, 3) for _ in range(2)), tmp_path,
                        more_inputs=[tuple(_f32(4, 3) for _ in range(2))])
+
+
+def test_torch_onnx_export_keywords(tmp_path):
+    """A ported torch.onnx.export call: input_names, output_names, opset_version and dynamic_axes (here the
+    sequence length of a sequence-first LSTM, axis 0, and the batch, axis 1)."""
+    dlcore.manual_seed(12)
+    lstm = nn.LSTM(4, 5)
+    axes = {"x": {0: "length", 1: "batch"}, "y": {0: "length", 1: "batch"}, "h": [1]}
+    proto = dlcore.onnx.export(lstm, dlcore.Tensor(_f32(3, 2, 4)), tmp_path / "model.onnx", input_names=["x"],
+                               output_names=["y", "h", "c"], opset_version=18, dynamic_axes=axes)
+    assert proto.opset_import[0].version == 18
+    dims = {v.name: [d.dim_param or d.dim_value for d in v.type.tensor_type.shape.dim]
+            for v in list(proto.graph.input) + list(proto.graph.output)}
+    assert dims["x"] == ["length", "batch", 4] and dims["y"] == ["length", "batch", 5] and dims["h"] == [1, "h_dim1", 5]
+    sess = ort.InferenceSession(str(tmp_path / "model.onnx"), providers=["CPUExecutionProvider"])
+    x = _f32(6, 3, 4)
+    for got, expected in zip(sess.run(None, {"x": x}), _flat(lstm(dlcore.Tensor(x)))):
+        np.testing.assert_allclose(got, expected.numpy(), rtol=1e-3, atol=1e-5)
+    with pytest.raises(ValueError, match="dynamic_axes names"):
+        dlcore.onnx.export(lstm, dlcore.Tensor(_f32(3, 2, 4)), tmp_path / "m.onnx", dynamic_axes={"input_0": [0]})

@@ -165,6 +165,20 @@ def _guarded(model):
     return [m.register_forward_pre_hook(guards[type(m)]) for m in modules if type(m) in guards]
 
 
+def _symbolic_axes(dynamic_axes, dynamic_batch, names):
+    """{value name: {axis: dim name}}: torch's dynamic_axes when given, else axis 0 as "batch" (dynamic_batch)."""
+    if dynamic_axes is None:
+        return {name: ({0: "batch"} if dynamic_batch else {}) for name in names}
+    unknown = set(dynamic_axes) - set(names)
+    if unknown:
+        raise ValueError(f"onnx export: dynamic_axes names {sorted(unknown)} are not among the inputs and outputs "
+                         f"{names}")
+    axes = {name: {} for name in names}
+    for name, spec in dynamic_axes.items():
+        axes[name] = dict(spec) if isinstance(spec, dict) else {int(a): f"{name}_dim{a}" for a in spec}
+    return axes
+
+
 def _inferred_or(inferred, declared, ndim):
     """The inferred output type when it has the output's rank and every axis a size or a symbolic name."""
     if inferred is None or not inferred.type.tensor_type.HasField("shape"):
@@ -175,7 +189,9 @@ def _inferred_or(inferred, declared, ndim):
     return inferred
 
 
-def export(model, example_input, path, opset=17, input_name="input", output_name="output", dynamic_batch=True):
+def export(model, example_input, path, opset=17, input_name="input", output_name="output", dynamic_batch=True, *,
+           input_names=None, output_names=None, opset_version=None, dynamic_axes=None, export_params=True,
+           do_constant_folding=True, verbose=False):
     """Exports `model` to an ONNX file at `path` by tracing one forward pass on `example_input`.
 
     The model runs in eval mode (dropout off, batch norm on running statistics)
@@ -196,6 +212,11 @@ def export(model, example_input, path, opset=17, input_name="input", output_name
         opset: ONNX opset version, 13 to 21 (default 17).
         input_name, output_name: a name, suffixed _0, _1, ... when there are several inputs or outputs
             (the model may return a tuple of Tensors, e.g. an LSTM's output, (h_n, c_n)), or a list of names.
+        dynamic_batch: name the first axis of inputs and outputs "batch" (symbolic).
+        input_names, output_names, opset_version, dynamic_axes: torch.onnx.export's spellings, so that ported
+            scripts run (``torch.onnx`` is this module under ``dlcore.install_as_torch()``). dynamic_axes
+            ({name: {axis: "dim name"} or [axes]}) replaces dynamic_batch's rule: exactly those axes are
+            symbolic. export_params must be True; do_constant_folding and verbose change nothing.
 
     Returns:
         The onnx.ModelProto written.
@@ -210,6 +231,11 @@ def export(model, example_input, path, opset=17, input_name="input", output_name
     onnx = _require_onnx()
     from ._converters import CONVERTERS
 
+    if not export_params:
+        raise ValueError("onnx export: export_params=False is not supported (parameters are always initializers)")
+    opset = opset_version if opset_version is not None else opset
+    input_name = input_names if input_names is not None else input_name
+    output_name = output_names if output_names is not None else output_name
     if not isinstance(opset, numbers.Integral) or not 13 <= opset <= 21:
         raise ValueError(f"onnx export: opset must be an int from 13 to 21, got {opset!r}")
     _refuse_projected_lstm(model)
@@ -274,8 +300,10 @@ def export(model, example_input, path, opset=17, input_name="input", output_name
         g.nodes.append(onnx.helper.make_node("Identity", [value], [name]))
     nodes, initializers = _prune(g.nodes, g.initializers, out_names)
 
+    symbolic = _symbolic_axes(dynamic_axes, dynamic_batch, in_names + out_names)
+
     def value_info(t, name):
-        shape = [("batch" if dynamic_batch else t.shape[0])] + list(t.shape[1:]) if t.ndim else []
+        shape = [symbolic[name].get(axis, size) for axis, size in enumerate(t.shape)]
         return onnx.helper.make_tensor_value_info(name, _elem_type(onnx, t.dtype), shape)
 
     def make(outputs):
@@ -291,7 +319,8 @@ def export(model, example_input, path, opset=17, input_name="input", output_name
     # else the example's shape with the first axis "batch"
     untyped = [onnx.helper.make_tensor_value_info(n, _elem_type(onnx, y.dtype), None) for y, n in zip(ys, out_names)]
     inferred = {o.name: o for o in onnx.shape_inference.infer_shapes(make(untyped)).graph.output}
-    proto = make([_inferred_or(inferred.get(n), value_info(y, n), y.ndim) for y, n in zip(ys, out_names)])
+    proto = make([value_info(y, n) if dynamic_axes and n in dynamic_axes else
+                  _inferred_or(inferred.get(n), value_info(y, n), y.ndim) for y, n in zip(ys, out_names)])
     onnx.checker.check_model(proto, full_check=True)
     onnx.save(proto, str(path))
     return proto
