@@ -377,12 +377,13 @@ def test_recurrent_cells(kind, tmp_path):
             super().__init__()
             self.cell = getattr(nn, kind)(4, 5)
 
-        def forward(self, x, h, c):
+        def forward(self, x, h, c=None):
             return self.cell(x, (h, c) if kind == "LSTMCell" else h)
 
     dlcore.manual_seed(6)
-    check_export_multi(Step(), (_f32(2, 4), _f32(2, 5), _f32(2, 5)), tmp_path,
-                       more_inputs=[(_f32(3, 4), _f32(3, 5), _f32(3, 5))])
+    states = 2 if kind == "LSTMCell" else 1
+    check_export_multi(Step(), (_f32(2, 4),) + (_f32(2, 5),) * states, tmp_path,
+                       more_inputs=[(_f32(3, 4),) + tuple(_f32(3, 5) for _ in range(states))])
 
 
 @pytest.mark.parametrize("mode", ["sum", "mean", "max"])
@@ -498,3 +499,18 @@ def test_torch_onnx_export_keywords(tmp_path):
         np.testing.assert_allclose(got, expected.numpy(), rtol=1e-3, atol=1e-5)
     with pytest.raises(ValueError, match="dynamic_axes names"):
         dlcore.onnx.export(lstm, dlcore.Tensor(_f32(3, 2, 4)), tmp_path / "m.onnx", dynamic_axes={"input_0": [0]})
+
+
+def test_an_input_read_outside_the_graph_is_refused(tmp_path):
+    """MultiheadAttention turns a key_padding_mask into a NumPy array: as a model input it would be frozen."""
+    class Masked(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.attn = nn.MultiheadAttention(8, 2, batch_first=True)
+
+        def forward(self, x, key_padding_mask):
+            return self.attn(x, x, x, key_padding_mask=key_padding_mask, need_weights=False)[0]
+
+    mask = np.where(rng.standard_normal((2, 5)) > 0, -1e9, 0.0).astype(np.float32)
+    with pytest.raises(RuntimeError, match=r"no output depends on input\(s\) \['input_1'\]"):
+        dlcore.onnx.export(Masked(), (dlcore.randn(2, 5, 8), dlcore.Tensor(mask)), tmp_path / "x.onnx")

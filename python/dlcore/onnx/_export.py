@@ -115,6 +115,17 @@ def _prune(nodes, initializers, outputs):
     return kept[::-1], [i for i in initializers if i.name in needed]
 
 
+def _check_inputs_used(nodes, in_names, out_names):
+    """An input no output depends on had its values read outside dlcore's ops (an attention mask turned into a
+    NumPy array, .numpy()): the graph would answer with the example's values for any other input."""
+    read = {i for node in nodes for i in node.input} | set(out_names)
+    unused = [name for name in in_names if name not in read]
+    if unused:
+        raise RuntimeError(f"onnx export: no output depends on input(s) {unused}: the model read their values "
+                           f"outside dlcore's traced ops (e.g. a mask converted to an array), which the graph would "
+                           f"freeze; pass only inputs that flow through dlcore ops")
+
+
 def _refuse_projected_lstm(model):
     """An LSTM with proj_size runs composed per-step ops that would export as an unrolled graph of the traced
     length; ONNX's LSTM op has no projection, so say so instead."""
@@ -299,6 +310,7 @@ def export(model, example_input, path, opset=17, input_name="input", output_name
             value = g.node("Identity", [value])
         g.nodes.append(onnx.helper.make_node("Identity", [value], [name]))
     nodes, initializers = _prune(g.nodes, g.initializers, out_names)
+    _check_inputs_used(nodes, in_names, out_names)
 
     symbolic = _symbolic_axes(dynamic_axes, dynamic_batch, in_names + out_names)
 
