@@ -514,3 +514,26 @@ def test_an_input_read_outside_the_graph_is_refused(tmp_path):
     mask = np.where(rng.standard_normal((2, 5)) > 0, -1e9, 0.0).astype(np.float32)
     with pytest.raises(RuntimeError, match=r"no output depends on input\(s\) \['input_1'\]"):
         dlcore.onnx.export(Masked(), (dlcore.randn(2, 5, 8), dlcore.Tensor(mask)), tmp_path / "x.onnx")
+
+
+class TensorOps(nn.Module):
+    """Norms (F.normalize and every p), einsum, repeat, roll, index_select, prod, log1p/expm1."""
+
+    def __init__(self):
+        super().__init__()
+        self.w = nn.Parameter(rng.standard_normal((5, 3)).astype(np.float32))
+
+    def forward(self, x):
+        a = F.normalize(x, dim=-1) + x.norm(dim=1, keepdim=True) + dlcore.linalg.vector_norm(x, 1, dim=(2, 3),
+                                                                                             keepdim=True)
+        a = a + dlcore.linalg.vector_norm(x, float("inf"), dim=-1, keepdim=True) + \
+            dlcore.linalg.vector_norm(x, 3.0, dim=-1, keepdim=True)
+        b = dlcore.einsum("nchw,wk->nchk", a, self.w)
+        c = b.repeat(1, 2, 1, 1) + b.roll(1, 2).repeat(1, 2, 1, 1) + b.roll((2, -1), (1, 3)).repeat(1, 2, 1, 1)
+        d = c.index_select(1, dlcore.Tensor(np.array([5, 0, 0, 2]))) + c.tanh().add(1.5).prod(dim=1, keepdim=True)
+        return d.abs().log1p() + d.tanh().expm1()
+
+
+def test_tensor_ops(tmp_path):
+    check_export(TensorOps(), rng.standard_normal((2, 3, 4, 5)), tmp_path, atol=1e-4,
+                 batch2=rng.standard_normal((3, 3, 4, 5)).astype(np.float32))

@@ -534,6 +534,92 @@ def _fill_where(g, rec):
     return g.node("Where", [g.value(mask), fill, g.value(x)])
 
 
+def _log1p(g, rec):
+    """log(1 + x): ONNX has no Log1p; the absolute error near 0 is float32's rounding of 1 + x (~6e-8)."""
+    x = rec.args[0]
+    return g.node("Log", [g.node("Add", [g.value(x), g.const(np.asarray(1, dtype=_dtype(x)))])])
+
+
+def _expm1(g, rec):
+    x = rec.args[0]
+    return g.node("Sub", [g.node("Exp", [g.value(x)]), g.const(np.asarray(1, dtype=_dtype(x)))])
+
+
+def _vector_norm(g, rec):
+    x, node = rec.args[0], rec.node
+    ndim, p = len(_shape(x)), float(node.p)
+    dims = node.dims
+    axes = list(range(ndim)) if dims is None else \
+        [d % ndim for d in ([dims] if isinstance(dims, (int, np.integer)) else dims)]
+    keep = int(bool(node.keepdim))
+    name, dt = g.value(x), _dtype(x)
+    if p == 2:
+        return _reduce_node(g, "ReduceL2", name, axes, keep)
+    if p == 1:
+        return _reduce_node(g, "ReduceL1", name, axes, keep)
+    if math.isinf(p):
+        return _reduce_node(g, "ReduceMax" if p > 0 else "ReduceMin", g.node("Abs", [name]), axes, keep)
+    if p == 0:  # the count of nonzeros
+        nonzero = g.node("Cast", [g.node("Not", [g.node("Equal", [name, g.const(np.asarray(0, dtype=dt))])])],
+                         to=g.onnx.helper.np_dtype_to_tensor_dtype(np.dtype(dt)))
+        return _reduce_node(g, "ReduceSum", nonzero, axes, keep)
+    powered = g.node("Pow", [g.node("Abs", [name]), g.const(np.asarray(p, dtype=dt))])
+    return g.node("Pow", [_reduce_node(g, "ReduceSum", powered, axes, keep), g.const(np.asarray(1 / p, dtype=dt))])
+
+
+def _einsum(g, rec):
+    equation = ",".join(rec.node.terms) + "->" + rec.node.out
+    return g.node("Einsum", [g.value(a) for a in rec.args], equation=equation)
+
+
+def _repeat(g, rec):
+    x, node = rec.args[0], rec.node
+    name, extra = g.value(x), len(node.reps) - len(_shape(x))
+    if extra:  # repeat may add leading axes
+        name = g.node("Unsqueeze", [name, g.const(_ints("axes", list(range(extra))))])
+    return g.node("Tile", [name, g.const(_ints("repeats", list(node.reps)))])
+
+
+def _roll(g, rec):
+    x, node = rec.args[0], rec.node
+    shifts, dims = node.shifts, node.dims
+    name, shape_x = g.value(x), _shape(x)
+    if dims is None:  # torch rolls the flattened tensor, then restores the shape
+        flat = g.node("Reshape", [name, g.const(_ints("shape", [-1]))])
+        rolled = _roll_axis(g, flat, int(shifts), int(np.prod(shape_x)), 0)
+        return g.node("Reshape", [rolled, g.const(_ints("shape", list(shape_x)))])
+    shifts = shifts if isinstance(shifts, (tuple, list)) else (shifts,)
+    dims = dims if isinstance(dims, (tuple, list)) else (dims,)
+    for shift, axis in zip(shifts, dims):
+        axis = int(axis) % len(shape_x)
+        name = _roll_axis(g, name, int(shift), shape_x[axis], axis)
+    return name
+
+
+def _roll_axis(g, name, shift, size, axis):
+    """Rolled by `shift` along `axis` (of `size`): the last `shift` entries, then the others."""
+    shift %= size
+    if not shift:
+        return name
+    axes = g.const(_ints("axes", [axis]))
+    tail = g.node("Slice", [name, g.const(_ints("starts", [size - shift])), g.const(_ints("ends", [_END])), axes])
+    head = g.node("Slice", [name, g.const(_ints("starts", [0])), g.const(_ints("ends", [size - shift])), axes])
+    return g.node("Concat", [tail, head], axis=axis)
+
+
+def _index_select(g, rec):
+    x, node = rec.args[0], rec.node
+    return g.node("Gather", [g.value(x), g.value(node.index)], axis=int(node.dim) % len(_shape(x)))
+
+
+def _prod(g, rec):
+    x, node = rec.args[0], rec.node
+    ndim = len(_shape(x))
+    axes = list(range(ndim)) if node.dim is None else [int(node.dim) % ndim]
+    keep = 0 if node.dim is None else int(bool(node.keepdim))
+    return _reduce_node(g, "ReduceProd", g.value(x), axes, keep)
+
+
 def _cumsum(g, rec):
     x = rec.args[0]
     return g.node("CumSum", [g.value(x), g.const(_ints("axis", int(rec.node.dim)))])
@@ -896,6 +982,15 @@ CONVERTERS = {
     math_more.Triangle: _triangle,
     math_more.Cumsum: _cumsum,
     math_more.AMax: _amax,
+    math_more.Log1p: _log1p,
+    math_more.Expm1: _expm1,
+    math_more.VectorNorm: _vector_norm,
+    math_more.Einsum: _einsum,
+    math_more.Repeat: _repeat,
+    math_more.Roll: _roll,
+    math_more.IndexSelect: _index_select,
+    math_more.Prod: _prod,
+    shape.Alias: _simple("Identity"),
     fold.Unfold: _unfold,
     fold.Fold: _fold,
     math_more.FillWhere: _fill_where,
