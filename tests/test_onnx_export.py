@@ -417,12 +417,23 @@ def test_embedding_with_dynamic_batch(tmp_path):
 
 @pytest.mark.parametrize("batch_first", [True, False])
 def test_transformer_decoder_and_transformer_export(batch_first, tmp_path):
-    """Two inputs each; the decoder with norm_first and gelu, nn.Transformer with its final norms."""
+    """Two inputs each; the decoder with norm_first and gelu, nn.Transformer with its final norms, and with a
+    causal target mask (a constant of the target length, broadcast over the batch)."""
     dlcore.manual_seed(9)
     decoder = nn.TransformerDecoder(nn.TransformerDecoderLayer(8, 2, 16, activation="gelu", batch_first=batch_first,
                                                                norm_first=True), 2, norm=nn.LayerNorm(8))
     transformer = nn.Transformer(8, 2, 1, 2, 16, batch_first=batch_first)
-    for model in (decoder, transformer):
+
+    class CausalTransformer(nn.Module):  # a seq2seq model as trained: the target attends to its past only
+        def __init__(self):
+            super().__init__()
+            self.inner = nn.Transformer(8, 2, 1, 1, 16, batch_first=batch_first)
+
+        def forward(self, src, tgt):
+            length = tgt.shape[1 if batch_first else 0]
+            return self.inner(src, tgt, tgt_mask=nn.Transformer.generate_square_subsequent_mask(length))
+
+    for model in (decoder, transformer, CausalTransformer()):
         if batch_first:  # batch on axis 0: another batch size
             ex, more = (_f32(2, 5, 8), _f32(2, 4, 8)), [(_f32(3, 5, 8), _f32(3, 4, 8))]
         else:  # (length, batch, E): the same shapes with other values
