@@ -548,3 +548,31 @@ class TensorOps(nn.Module):
 def test_tensor_ops(tmp_path):
     check_export(TensorOps(), rng.standard_normal((2, 3, 4, 5)), tmp_path, atol=1e-4,
                  batch2=rng.standard_normal((3, 3, 4, 5)).astype(np.float32))
+
+
+@pytest.mark.parametrize("mode", ["LSTM", "GRU", "RNN_RELU"])
+def test_recurrent_function_on_any_gate_input(mode, tmp_path):
+    """ops.recurrent.RecurrentLayer called on gates that are not nn's input projection: ONNX's op reads them
+    through a gate permutation. An LSTM's per-step cell states (which ONNX's LSTM has not) are refused."""
+    from dlcore.ops import recurrent as recurrent_ops
+
+    gates = {"LSTM": 4, "GRU": 3, "RNN_RELU": 1}[mode]
+    w_hh, b_hh = _f32(gates * 5, 5), _f32(gates * 5)
+
+    class Direct(nn.Module):
+        def __init__(self, read=lambda out: out[:, :, :5]):
+            super().__init__()
+            self.read = read
+
+        def forward(self, x):
+            h0 = dlcore.zeros(x.shape[1], 5)
+            c0 = dlcore.zeros(x.shape[1], 5) if mode == "LSTM" else None
+            out = recurrent_ops.RecurrentLayer.apply(x.tanh(), dlcore.Tensor(w_hh), dlcore.Tensor(b_hh), h0, c0,
+                                                     mode=mode, reverse=True)
+            return self.read(out)
+
+    check_export(Direct(), rng.standard_normal((4, 2, gates * 5)), tmp_path,
+                 batch2=rng.standard_normal((6, 2, gates * 5)).astype(np.float32))
+    if mode == "LSTM":
+        with pytest.raises(NotImplementedError, match="cell state of the last step only"):
+            dlcore.onnx.export(Direct(lambda out: out[:, :, 5:]), dlcore.randn(4, 2, 20), tmp_path / "x.onnx")
