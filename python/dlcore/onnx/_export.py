@@ -7,6 +7,7 @@ import numpy as np
 
 from ..autograd import no_grad
 from ..tensor import Tensor
+from ._guards import check_inputs_used, guarded, refuse_projected_lstm
 from ._trace import Tracer
 
 
@@ -115,67 +116,6 @@ def _prune(nodes, initializers, outputs):
     return kept[::-1], [i for i in initializers if i.name in needed]
 
 
-def _check_inputs_used(nodes, in_names, out_names):
-    """An input no output depends on had its values read outside dlcore's ops (an attention mask turned into a
-    NumPy array, .numpy()): the graph would answer with the example's values for any other input."""
-    read = {i for node in nodes for i in node.input} | set(out_names)
-    unused = [name for name in in_names if name not in read]
-    if unused:
-        raise RuntimeError(f"onnx export: no output depends on input(s) {unused}: the model read their values "
-                           f"outside dlcore's traced ops (e.g. a mask converted to an array), which the graph would "
-                           f"freeze; pass only inputs that flow through dlcore ops")
-
-
-def _refuse_projected_lstm(model):
-    """An LSTM with proj_size runs composed per-step ops that would export as an unrolled graph of the traced
-    length; ONNX's LSTM op has no projection, so say so instead."""
-    for m in (model.modules() if hasattr(model, "modules") else ()):
-        if getattr(m, "mode", None) == "LSTM" and getattr(m, "proj_size", 0):
-            raise NotImplementedError(f"onnx export: LSTM with proj_size={m.proj_size} is not supported (ONNX's "
-                                      f"LSTM op has no output projection)")
-
-
-def _embedding_bag_guard(module, args):
-    """EmbeddingBag lays out its bags and padding mask in NumPy from the index values: traced, they would be
-    constants of the example's indices. Only 2-D input (a bag per row) without padding_idx is computed in
-    the graph."""
-    indices = args[0] if args else None
-    if getattr(indices, "ndim", 2) != 2 or len(args) > 1 and args[1] is not None:
-        raise NotImplementedError("onnx export: EmbeddingBag with 1-D input and offsets is not supported (its "
-                                  "bags are laid out from the index values outside the graph); pass 2-D input")
-    if module.padding_idx is not None:
-        raise NotImplementedError("onnx export: EmbeddingBag with padding_idx is not supported (its mask is made "
-                                  "from the index values outside the graph)")
-
-
-def _target_values_guard(what):
-    """A loss whose forward turns the target's values into NumPy masks or sums (which the graph would freeze)."""
-    def guard(module, args):
-        if type(module).__name__ == "PoissonNLLLoss" and not module.full:
-            return  # only full=True adds the Stirling term computed in NumPy
-        raise NotImplementedError(f"onnx export: {type(module).__name__} is not supported ({what} from the target's "
-                                  f"values outside the graph)")
-    return guard
-
-
-def _guards():
-    from .. import nn
-
-    return {nn.EmbeddingBag: _embedding_bag_guard,
-            nn.CosineEmbeddingLoss: _target_values_guard("its +1/-1 masks are computed"),
-            nn.HingeEmbeddingLoss: _target_values_guard("its +1/-1 masks are computed"),
-            nn.MultiLabelMarginLoss: _target_values_guard("its label sets are read"),
-            nn.PoissonNLLLoss: _target_values_guard("full=True's Stirling term is computed")}
-
-
-def _guarded(model):
-    """Forward pre-hooks on the layers whose forward computes from input values outside dlcore's ops: they raise
-    during the trace instead of letting the graph freeze the example's values."""
-    guards = _guards()
-    modules = model.modules() if hasattr(model, "modules") else ()
-    return [m.register_forward_pre_hook(guards[type(m)]) for m in modules if type(m) in guards]
-
-
 def _symbolic_axes(dynamic_axes, dynamic_batch, names):
     """{value name: {axis: dim name}}: torch's dynamic_axes when given, else axis 0 as "batch" (dynamic_batch)."""
     if dynamic_axes is None:
@@ -249,14 +189,14 @@ def export(model, example_input, path, opset=17, input_name="input", output_name
     output_name = output_names if output_names is not None else output_name
     if not isinstance(opset, numbers.Integral) or not 13 <= opset <= 21:
         raise ValueError(f"onnx export: opset must be an int from 13 to 21, got {opset!r}")
-    _refuse_projected_lstm(model)
+    refuse_projected_lstm(model)
     examples = example_input if isinstance(example_input, (tuple, list)) else (example_input,)
     xs = [_as_input(a, i) for i, a in enumerate(examples)]
     in_names = _names(input_name, len(xs))
     was_training = getattr(model, "training", False)
     if hasattr(model, "eval"):
         model.eval()
-    guards = _guarded(model)
+    guards = guarded(model)
     try:
         with no_grad(), Tracer() as tracer:
             result = model(*xs)
@@ -310,7 +250,7 @@ def export(model, example_input, path, opset=17, input_name="input", output_name
             value = g.node("Identity", [value])
         g.nodes.append(onnx.helper.make_node("Identity", [value], [name]))
     nodes, initializers = _prune(g.nodes, g.initializers, out_names)
-    _check_inputs_used(nodes, in_names, out_names)
+    check_inputs_used(nodes, in_names, out_names)
 
     symbolic = _symbolic_axes(dynamic_axes, dynamic_batch, in_names + out_names)
 
