@@ -648,7 +648,7 @@ def _gate_rows(array, mode):
     return np.concatenate([blocks[k] for k in _GATE_ORDER[mode]], axis=0)
 
 
-def _onnx_weight(g, array, mode, like):
+def _onnx_weight(g, array, like):
     """A weight or bias in ONNX's gate order, named after the parameter it comes from (suffix _onnx)."""
     base = g.names.get(id(like))
     name = f"{base}_onnx" if base and all(i.name != f"{base}_onnx" for i in g.initializers) else g.fresh("rnn_w")
@@ -690,12 +690,12 @@ def _recurrent(g, rec):
     projection = _input_projection(g, gx)
     if projection is not None:
         x, w_ih, b_ih = projection
-        w = _onnx_weight(g, _gate_rows(w_ih, mode)[None], mode, w_ih)
+        w = _onnx_weight(g, _gate_rows(w_ih, mode)[None], w_ih)
     else:  # gx made some other way: feed it as X through a permutation, which reorders its gate blocks exactly
         x, b_ih = gx, None
         width = _shape(gx)[2]
         w = g.const(np.eye(width, dtype=dt)[_gate_rows(np.arange(width), mode)][None], "rnn_gate_order")
-    r = _onnx_weight(g, _gate_rows(w_hh, mode)[None], mode, w_hh)
+    r = _onnx_weight(g, _gate_rows(w_hh, mode)[None], w_hh)
     inputs = [g.value(x), w, r]
     if b_hh is not None or b_ih is not None:
         rows = len(_GATE_ORDER[mode]) * hidden
@@ -724,6 +724,10 @@ def _recurrent(g, rec):
     return y
 
 
+def _is_slice(index, expected):
+    return isinstance(index, slice) and index == expected  # an array index compares elementwise
+
+
 def _claim_state_reads(g, rec, y, finals, hidden, last, steps, is_lstm):
     """Names the layer's own reads of its output: the last step's h (and an LSTM's c) are ONNX's Y_h (Y_c), whatever
     the run's sequence length. dlcore's LSTM output packs each step's [h | c]; ONNX gives only the last c, so any
@@ -736,19 +740,20 @@ def _claim_state_reads(g, rec, y, finals, hidden, last, steps, is_lstm):
         index = index if isinstance(index, tuple) else (index,)
         time, batch, feature = (tuple(index) + (whole, whole))[:3]
         name = None
-        if r.op is shape.GetItem and batch == whole and len(index) <= 3:
+        if r.op is shape.GetItem and _is_slice(batch, whole) and len(index) <= 3:
             at_last = isinstance(time, (int, np.integer)) and int(time) % steps == last
-            if at_last and feature == (h_half if is_lstm else whole):
+            if at_last and _is_slice(feature, h_half if is_lstm else whole):
                 name = finals[0]
-            elif at_last and is_lstm and feature == c_half:
+            elif at_last and is_lstm and _is_slice(feature, c_half):
                 name = finals[1]
-            elif is_lstm and time == whole and feature == h_half:
+            elif is_lstm and _is_slice(time, whole) and _is_slice(feature, h_half):
                 name = y
         if name is None and is_lstm:
             _unsupported(rec, f"(LSTM): its output is read as {r.op.__name__} {index!r}; ONNX's LSTM has the cell "
                               f"state of the last step only")
         if name is not None:
             g.names[id(r.result)] = name
+            g.names.setdefault(id(r.result._data), name)
 
 
 # ---- arithmetic, reductions, shapes ---------------------------------------------------------------
