@@ -483,13 +483,16 @@ def test_sequence_model_at_the_ends_of_the_opset_range(opset, tmp_path):
 
 
 def test_losses_that_read_target_values_outside_the_graph_are_refused(tmp_path):
-    """Their masks would be constants of the example's target; MSELoss, computed by ops, exports."""
+    """Their masks would be constants of the example's target; losses computed by ops export."""
     pair = (dlcore.randn(4, 3), dlcore.Tensor(np.sign(rng.standard_normal((4, 3))).astype(np.float32)))
     for loss in (nn.HingeEmbeddingLoss(), nn.PoissonNLLLoss(full=True)):
         with pytest.raises(NotImplementedError, match=type(loss).__name__):
             dlcore.onnx.export(loss, pair, tmp_path / "x.onnx")
-    check_export_multi(nn.MSELoss(), tuple(_f32(4, 3) for _ in range(2)), tmp_path,
-                       more_inputs=[tuple(_f32(4, 3) for _ in range(2))])
+    probabilities = lambda: rng.uniform(0.05, 0.95, (4, 3)).astype(np.float32)  # noqa: E731
+    for loss, make in ((nn.MSELoss(), lambda: (_f32(4, 3), _f32(4, 3))),
+                       (nn.BCELoss(), lambda: (probabilities(), probabilities())),  # log floored at -100: Max(Log)
+                       (nn.KLDivLoss(reduction="batchmean"), lambda: (_f32(4, 3), probabilities()))):  # 0-d result
+        check_export_multi(loss, make(), tmp_path, more_inputs=[make()])
 
 
 def test_torch_onnx_export_keywords(tmp_path):

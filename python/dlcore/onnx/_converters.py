@@ -16,6 +16,7 @@ from ..ops import (
     activation,
     activation_more,
     arith,
+    clamp,
     conv,
     conv_transpose,
     copy,
@@ -470,6 +471,12 @@ def _sign_ste(g, rec):
     return g.node("Where", [g.node("GreaterOrEqual", [g.value(x), c(0)]), c(1), c(-1)])
 
 
+def _clamped_log(g, rec):
+    """max(log x, floor): binary_cross_entropy's log, floored (at -100) instead of -inf at 0."""
+    x, floor = rec.args[:2]
+    return g.node("Max", [g.node("Log", [g.value(x)]), g.const(np.asarray(floor, dtype=_dtype(x)))])
+
+
 def _rsqrt(g, rec):
     return g.node("Reciprocal", [g.node("Sqrt", [g.value(rec.args[0])])])
 
@@ -652,7 +659,7 @@ def _onnx_weight(g, array, like):
     """A weight or bias in ONNX's gate order, named after the parameter it comes from (suffix _onnx)."""
     base = g.names.get(id(like))
     name = f"{base}_onnx" if base and all(i.name != f"{base}_onnx" for i in g.initializers) else g.fresh("rnn_w")
-    g.initializers.append(g.onnx.numpy_helper.from_array(np.ascontiguousarray(array), name))
+    g.initializers.append(g.onnx.numpy_helper.from_array(np.ascontiguousarray(array), name))  # 3-D: never 0-d
     return name
 
 
@@ -977,6 +984,7 @@ CONVERTERS = {
     math_more.Erf: _simple("Erf"),
     math_more.Reciprocal: _simple("Reciprocal"),
     math_more.Rsqrt: _rsqrt,
+    clamp.ClampedLog: _clamped_log,
     math_more.Log2: _log_base(2),
     math_more.Log10: _log_base(10),
     math_more.Exp2: _exp2,

@@ -20,6 +20,12 @@ def _require_onnx():
     return onnx
 
 
+def _c_order(array):
+    """A C-ordered copy or view that keeps a 0-d array 0-d (np.ascontiguousarray makes it shape (1,), and a scalar
+    result computed from it, KLDivLoss's batchmean, then had rank 1 against the declared rank 0)."""
+    return np.ascontiguousarray(array) if array.ndim else np.array(array)
+
+
 class GraphBuilder:
     """Names values, collects nodes and initializers; what each converter writes into."""
 
@@ -55,7 +61,7 @@ class GraphBuilder:
         """An initializer holding `array` (host copy); one per distinct object."""
         array = np.asarray(array.get() if hasattr(array, "get") else array)
         name = self.fresh(hint)
-        self.initializers.append(self.onnx.numpy_helper.from_array(np.ascontiguousarray(array), name))
+        self.initializers.append(self.onnx.numpy_helper.from_array(_c_order(array), name))
         return name
 
     def node(self, op_type, inputs, n_outputs=1, outputs=None, **attrs):
@@ -66,7 +72,7 @@ class GraphBuilder:
     def param(self, obj, name):
         """Registers a parameter/buffer under its state-dict name (added as an initializer on first use)."""
         data = obj._data if isinstance(obj, Tensor) else obj
-        self.initializers.append(self.onnx.numpy_helper.from_array(np.ascontiguousarray(
+        self.initializers.append(self.onnx.numpy_helper.from_array(_c_order(
             np.asarray(data.get() if hasattr(data, "get") else data)), name))
         self.names[id(obj)] = name
         if isinstance(obj, Tensor):
