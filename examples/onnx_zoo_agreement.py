@@ -16,6 +16,13 @@ import numpy as np
 import dlcore
 from dlcore import models
 
+
+def _random_head(vit):
+    """ViT zero-initializes its head (torchvision's init): all-zero logits would agree trivially."""
+    dlcore.nn.init.normal_(vit.heads.head.weight, std=0.02)
+    return vit
+
+
 ZOO = {
     "lenet5": (lambda: models.lenet5(), (1, 28, 28)),
     "alexnet": (lambda: models.alexnet(), (3, 227, 227)),
@@ -29,6 +36,20 @@ ZOO = {
     "resnet50": (lambda: models.resnet50(), (3, 224, 224)),
     "se_resnet50": (lambda: models.resnet50(se_reduction=16), (3, 224, 224)),
     "mobilenet_v1": (lambda: models.mobilenet_v1(), (3, 224, 224)),
+    "mobilenet_v2": (lambda: models.mobilenet_v2(), (3, 224, 224)),
+    "mobilenet_v3_small": (lambda: models.mobilenet_v3_small(), (3, 224, 224)),
+    "mobilenet_v3_large": (lambda: models.mobilenet_v3_large(), (3, 224, 224)),
+    "resnet101": (lambda: models.resnet101(), (3, 224, 224)),
+    "resnet152": (lambda: models.resnet152(), (3, 224, 224)),
+    "resnext50_32x4d": (lambda: models.resnext50_32x4d(), (3, 224, 224)),
+    "wide_resnet50_2": (lambda: models.wide_resnet50_2(), (3, 224, 224)),
+    "squeezenet1_0": (lambda: models.squeezenet1_0(), (3, 224, 224)),
+    "squeezenet1_1": (lambda: models.squeezenet1_1(), (3, 224, 224)),
+    "shufflenet_v2_x0_5": (lambda: models.shufflenet_v2_x0_5(), (3, 224, 224)),
+    "shufflenet_v2_x1_0": (lambda: models.shufflenet_v2_x1_0(), (3, 224, 224)),
+    "densenet121": (lambda: models.densenet121(), (3, 224, 224)),
+    "efficientnet_b0": (lambda: models.efficientnet_b0(), (3, 224, 224)),
+    "vit_b_16": (lambda: _random_head(models.vit_b_16()), (3, 224, 224)),
 }
 
 

@@ -247,3 +247,42 @@ def test_indexing_gradients_basic_and_advanced(rng):
     want = np.zeros((4, 5, 3))
     want[[0, 2], :, 1] = [[2.0], [1.0]]
     np.testing.assert_array_equal(x.grad.numpy(), want)
+
+
+def test_grad_runs_only_the_nodes_leading_to_its_inputs(rng):
+    # As torch: grad(f(x), x) neither runs nor frees x's own graph, so a later backward still reaches a.
+    a = dlcore.tensor(rng.standard_normal(4), requires_grad=True)
+    x = a * 2
+    (gx,) = dlcore.autograd.grad((x * x).sum(), x)
+    np.testing.assert_allclose(gx.numpy(), 2 * x.numpy())
+    assert a.grad is None
+    (x * 5).sum().backward()
+    np.testing.assert_allclose(a.grad.numpy(), np.full(4, 10.0))
+
+
+def test_grad_through_one_input_to_another_and_beside_an_unrelated_branch(rng):
+    a = dlcore.tensor(rng.standard_normal(3), requires_grad=True)
+    b = dlcore.tensor(rng.standard_normal(3), requires_grad=True)
+    w2 = a * 3
+    w1 = w2 * w2
+    v = b * 4  # its node must not run (nor be freed) for grad w.r.t. w1 and w2
+    g1, g2 = dlcore.autograd.grad((w1 * 2 + v).sum(), [w1, w2])
+    np.testing.assert_allclose(g1.numpy(), np.full(3, 2.0))
+    np.testing.assert_allclose(g2.numpy(), 4 * w2.numpy())
+    v.sum().backward()
+    np.testing.assert_allclose(b.grad.numpy(), np.full(3, 4.0))
+
+
+def test_backward_with_inputs_accumulates_only_into_them(rng):
+    a = dlcore.tensor(rng.standard_normal(3), requires_grad=True)
+    b = dlcore.tensor(rng.standard_normal(3), requires_grad=True)
+    w = a * b
+    y = (w * w).sum()
+    y.backward(inputs=[b], retain_graph=True)
+    assert a.grad is None
+    np.testing.assert_allclose(b.grad.numpy(), 2 * w.numpy() * a.numpy())
+    dlcore.autograd.backward(y, inputs=a)
+    np.testing.assert_allclose(a.grad.numpy(), 2 * w.numpy() * b.numpy())
+    np.testing.assert_allclose(b.grad.numpy(), 2 * w.numpy() * a.numpy())  # unchanged by the second pass
+    with pytest.raises(RuntimeError, match="does not require grad"):
+        (a * 2).sum().backward(inputs=[dlcore.ones(3)])

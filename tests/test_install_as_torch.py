@@ -32,6 +32,8 @@ def test_torch_imports_load_dlcore_modules_in_a_fresh_process():
         "assert StepLR is dlcore.optim.lr_scheduler.StepLR and DataLoader is dlcore.data.DataLoader\n"
         "assert datasets is dlcore.data.datasets and transforms is dlcore.data.transforms\n"
         "assert torchvision.models is dlcore.models and torch.utils.data.DataLoader is DataLoader\n"
+        "from torchvision.ops import StochasticDepth\n"
+        "assert StochasticDepth is dlcore.models.ops.StochasticDepth is torchvision.ops.StochasticDepth\n"
         "x = torch.randn(2, 3, requires_grad=True)\n"
         "F.relu(x).sum().backward()\n"
         "assert type(x) is dlcore.Tensor and x.grad.shape == (2, 3)\n"

@@ -242,3 +242,18 @@ def test_bad_backward_inputs():
         max_pool2d_backward(y, bad, x.shape)
     with pytest.raises(ValueError, match="dy has shape"):
         avg_pool2d_backward(y, x.shape, 3)
+
+
+def test_ceil_mode_window_larger_than_the_input(cpu_backend):
+    """torch's rule: with ceil_mode a kernel larger than the input still gives one clipped window
+    (SqueezeNet's last pools on small images); without it, the error stays."""
+    x = np.arange(8, dtype=np.float32).reshape(1, 2, 2, 2) - 3
+    y, idx = max_pool2d_forward(x, 3, 2, 0, ceil_mode=True, backend=cpu_backend)
+    np.testing.assert_array_equal(y.reshape(-1), x.reshape(2, -1).max(axis=1))
+    avg = avg_pool2d_forward(x, 3, 2, 0, ceil_mode=True, backend=cpu_backend)
+    np.testing.assert_allclose(avg.reshape(-1), x.reshape(2, -1).mean(axis=1), rtol=1e-6)
+    padded = avg_pool2d_forward(x, 3, 2, 1, ceil_mode=True, count_include_pad=True, backend=cpu_backend)
+    assert padded.shape == (1, 2, 2, 2)
+    np.testing.assert_allclose(padded[0, 0, 0, 0], x[0, 0].sum() / 9, rtol=1e-6)  # the padding counts, the overhang not
+    with pytest.raises(ValueError, match="larger than the padded input"):
+        max_pool2d_forward(x, 3, 2, 0, ceil_mode=False, backend=cpu_backend)

@@ -4,21 +4,24 @@
 #include "cuda/bind.h"
 #include "cuda/device_array.h"
 #include "cuda/kernels.h"
+#include "ops/norm/norm.h"
 
 namespace dlcore {
 namespace cuda {
 
+// The family's checks are ops/norm/norm.h's, shared with _C and _onednn, so every backend refuses the
+// same calls alike.
 static BatchNormShape bn_shape(const DeviceArray& x, const char* op) {
-  DLCORE_CHECK(x.ndim() == 2 || x.ndim() == 4, op, ": x must be (N, C) or (N, C, H, W), got shape ",
-               shape_str(x.shape));
-  return {x.shape[0], x.shape[1], x.ndim() == 4 ? x.shape[2] * x.shape[3] : 1};
+  BatchNormShape s;
+  batch_norm_view(x.shape, &s.n, &s.c, &s.inner, op);
+  return s;
 }
 
 // An optional per-channel (C,) float32 array: nullptr for None.
 static DeviceArray per_channel(py::handle obj, int64_t c, const char* op, const char* name) {
   if (obj.is_none()) return DeviceArray{};
-  DeviceArray a = device_input(obj, op, name, DType::F32, 1);
-  DLCORE_CHECK(a.shape[0] == c, op, ": ", name, " has shape ", shape_str(a.shape), ", expected (", c, ",)");
+  DeviceArray a = device_input(obj, op, name, DType::F32);
+  check_batch_norm_channels(a.shape, c, op, name);
   return a;
 }
 
@@ -33,7 +36,13 @@ static DeviceArray bn_workspace(const BatchNormShape& s) {
   return floats > 0 ? device_empty({floats}, DType::F32) : DeviceArray{};
 }
 
-static void check_eps(float eps, const char* op) { DLCORE_CHECK(eps > 0.0f, op, ": eps must be positive, got ", eps); }
+// The running variance is on the device: read its C floats back to check them as the CPU modules do (a
+// NaN or negative variance would otherwise give NaN outputs silently). C floats, one small copy per call.
+static void check_device_running_var(const DeviceArray& rv, int64_t c, const char* op) {
+  py::object host = rv.obj.attr("get")();
+  const py::buffer_info info = py::cast<py::buffer>(host).request();
+  check_running_var(static_cast<const float*>(info.ptr), c, op);
+}
 
 static py::tuple training_entry(py::handle x_obj, py::handle w_obj, py::handle b_obj, py::handle rm_obj,
                                 py::handle rv_obj, float momentum, float eps, const std::string&) {
@@ -43,11 +52,8 @@ static py::tuple training_entry(py::handle x_obj, py::handle w_obj, py::handle b
   DeviceArray w = per_channel(w_obj, s.c, op, "weight"), b = per_channel(b_obj, s.c, op, "bias");
   DeviceArray rm = per_channel_inout(rm_obj, s.c, op, "running_mean");
   DeviceArray rv = per_channel_inout(rv_obj, s.c, op, "running_var");
-  check_eps(eps, op);
-  DLCORE_CHECK(momentum >= 0.0f && momentum <= 1.0f, op, ": momentum must be in [0, 1], got ", momentum);
-  DLCORE_CHECK(s.n * s.inner > 0 || s.c == 0, op, ": x of shape ", shape_str(x.shape), " has no values per channel");
-  DLCORE_CHECK(rv.ptr == nullptr || s.n * s.inner > 1 || s.c == 0, op,
-               ": the unbiased running variance needs more than 1 value per channel, x has shape ", shape_str(x.shape));
+  check_batch_norm_training(x.shape, s.n * s.inner, momentum, !rm_obj.is_none(), !rv_obj.is_none(), op);
+  check_batch_norm_eps(eps, op);
   cudaStream_t stream = current_stream();
   DeviceArray y = device_empty(x.shape, DType::F32);
   DeviceArray mean = device_empty({s.c}, DType::F32), invstd = device_empty({s.c}, DType::F32);
@@ -67,7 +73,8 @@ static py::object inference_entry(py::handle x_obj, py::handle w_obj, py::handle
   DeviceArray w = per_channel(w_obj, s.c, op, "weight"), b = per_channel(b_obj, s.c, op, "bias");
   DLCORE_CHECK(!rm_obj.is_none() && !rv_obj.is_none(), op, ": needs running_mean and running_var");
   DeviceArray rm = per_channel(rm_obj, s.c, op, "running_mean"), rv = per_channel(rv_obj, s.c, op, "running_var");
-  check_eps(eps, op);
+  check_batch_norm_eps(eps, op);
+  check_device_running_var(rv, s.c, op);
   cudaStream_t stream = current_stream();
   DeviceArray y = device_empty(x.shape, DType::F32);
   without_gil(
@@ -80,14 +87,11 @@ static py::tuple backward_entry(py::handle dy_obj, py::handle x_obj, py::handle 
   const char* op = "batch_norm_backward";
   DeviceArray dy = device_input(dy_obj, op, "dy", DType::F32);
   DeviceArray x = device_input(x_obj, op, "x", DType::F32);
-  DLCORE_CHECK(dy.shape == x.shape, op, ": dy has shape ", shape_str(dy.shape), " but x has shape ",
-               shape_str(x.shape));
+  check_batch_norm_dy(dy.shape, x.shape, op);
   const BatchNormShape s = bn_shape(x, op);
   DeviceArray w = per_channel(w_obj, s.c, op, "weight");
   DeviceArray mean = per_channel(mean_obj, s.c, op, "mean"), invstd = per_channel(invstd_obj, s.c, op, "invstd");
-  DLCORE_CHECK(mean.ptr != nullptr || s.c == 0, op, ": mean is required");
-  DLCORE_CHECK(invstd.ptr != nullptr || s.c == 0, op, ": invstd is required");
-  DLCORE_CHECK(s.n * s.inner > 0 || s.c == 0, op, ": x of shape ", shape_str(x.shape), " has no values per channel");
+  DLCORE_CHECK(mean.ptr != nullptr && invstd.ptr != nullptr, op, ": mean and invstd (from the forward) are required");
   cudaStream_t stream = current_stream();
   const bool affine = !w_obj.is_none();
   DeviceArray dx = device_empty(x.shape, DType::F32);

@@ -31,7 +31,7 @@ from ._host_cache import empty_host_cache, host_cache_info, set_host_cache_limit
 from . import kernels
 from .autograd import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
 from ._backends import backend, current_backend
-from .random import manual_seed
+from .random import get_rng_state, manual_seed, set_rng_state
 from . import amp
 from .amp import autocast
 from .tensor import (
@@ -73,7 +73,8 @@ __all__ = [
     # Python layer: tensors, autograd, nn, optim, data, checkpoints
     "CheckpointError", "Tensor", "arange", "argmax", "as_tensor", "backend", "cat", "current_backend", "data",
     "enable_grad", "exp", "float32", "float64", "from_dlpack", "from_numpy", "full", "full_like", "int32", "int64",
-    "is_grad_enabled", "load", "log", "manual_seed", "matmul", "nn", "no_grad", "ones", "ones_like", "optim",
+    "get_rng_state", "is_grad_enabled", "load", "log", "manual_seed", "matmul", "nn", "no_grad", "ones",
+    "ones_like", "optim", "set_rng_state",
     "rand", "rand_like", "randn", "randn_like", "save", "set_grad_enabled", "sqrt", "stack", "tensor", "uint8",
     "zeros", "zeros_like",
     "accelerator", "autograd", "cuda", "double", "long", "utils",
@@ -82,7 +83,8 @@ __all__ = [
 ] + [n for n in _function_names if not hasattr(_builtins, n)]
 # (max, sum, abs, float, int, bool ... are attributes only: ``from dlcore import *`` must not shadow builtins)
 
-from . import attacks  # noqa: E402  (fgsm)
+from . import attacks, func, testing  # noqa: E402  (fgsm; torch.func's transforms; torch.testing)
+from . import distributions  # noqa: E402  (torch.distributions: dlcore.distributions.Normal ...)
 
 
 def __getattr__(name):

@@ -273,14 +273,19 @@ class Tensor(TensorMathMethods):
 
         return register_post_accumulate_grad_hook(self, hook)
 
-    def backward(self, gradient=None, retain_graph=None, create_graph=False):
+    def backward(self, gradient=None, retain_graph=None, create_graph=False, inputs=None):
         """Computes gradients of this tensor w.r.t. every leaf that requires grad.
 
         `gradient` defaults to 1 for a single-element tensor. ``retain_graph``
         keeps the tape for another backward (default: ``create_graph``);
         ``create_graph`` records the backward pass, so the ``.grad`` it leaves
-        can be differentiated again (see ``dlcore.autograd.grad``).
+        can be differentiated again (see ``dlcore.autograd.grad``). ``inputs``
+        (tensors): accumulate into their ``.grad`` only, as PyTorch.
         """
+        if inputs is not None:
+            from .autograd.api import backward as autograd_backward
+
+            return autograd_backward(self, gradient, retain_graph, create_graph, inputs=inputs)
         if not self.requires_grad:
             raise RuntimeError("backward on a tensor that does not require grad (no recorded graph)")
         if gradient is None:

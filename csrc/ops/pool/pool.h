@@ -38,14 +38,15 @@ struct PoolGeom {
 
 // Output extent along one axis: PyTorch's pooling_output_shape (ATen
 // native/Pool.h), in overflow-free int64. Needs k >= 1, s >= 1, 0 <= p <= k/2;
-// returns <= 0 when the kernel is larger than the padded input.
-//   floor: (in + 2p - k) / s + 1
-//   ceil:  ceil((in + 2p - k) / s) + 1, minus 1 when that last window would
-//          start in the bottom/right padding ((out - 1) * s >= in + p).
+// returns <= 0 when no window fits.
+//   out = floor((in + 2p - k + (ceil_mode ? s - 1 : 0)) / s) + 1, minus 1 with
+//   ceil_mode when that last window would start in the bottom/right padding
+//   ((out - 1) * s >= in + p). So with ceil_mode a kernel larger than the input
+//   still gives one (clipped) window, as torch's (SqueezeNet's late pools).
 inline int64_t pool_output_size(int64_t in, int64_t k, int64_t s, int64_t p, bool ceil_mode) {
-  const int64_t span = in - (k - 2 * p);  // in + 2p - k; k - 2p >= 0 cannot overflow
-  if (span < 0) return 0;
-  int64_t out = span / s + (ceil_mode && span % s != 0 ? 1 : 0) + 1;
+  const int64_t num = in + 2 * p - k + (ceil_mode ? s - 1 : 0);    // all terms < 2^32: no overflow
+  int64_t out = (num >= 0 ? num / s : -((-num + s - 1) / s)) + 1;  // floor division, as ATen's div_rtn
+  if (out <= 0) return out;
   int64_t start;
   if (ceil_mode && (__builtin_mul_overflow(out - 1, s, &start) || start >= in + p)) --out;
   return out;
@@ -58,7 +59,7 @@ inline int64_t pool_output_size(int64_t in, int64_t k, int64_t s, int64_t p, boo
 //   * N may be 0 (an empty output of the same geometry); C, H, W >= 1;
 //   * kernel_size, stride >= 1; 0 <= padding <= kernel_size / 2, so that no
 //     window lies entirely in padding; none above kMaxHyperParameter (2^31 - 1);
-//   * a kernel larger than the padded input is a ValueError (no empty output);
+//   * no window fitting the padded input is a ValueError (no empty output);
 //   * input and output must be sane arrays (core/checked.h), and an input
 //     plane must fit int32 indices.
 inline PoolGeom make_pool_geom(const char* op, const Shape& x, int64_t kh, int64_t kw, int64_t sh, int64_t sw,

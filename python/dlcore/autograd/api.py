@@ -1,7 +1,8 @@
 """``dlcore.autograd.grad``: gradients of outputs w.r.t. chosen inputs, optionally on the tape."""
 from __future__ import annotations
 
-from .function import run_backward
+from .function import _accumulate, run_backward
+from .hooks import run_post_accumulate_grad_hooks
 
 
 def _seeds(who, outputs, grad_outputs, create_graph):
@@ -32,10 +33,27 @@ def _seeds(who, outputs, grad_outputs, create_graph):
     return seeds
 
 
-def backward(tensors, grad_tensors=None, retain_graph=None, create_graph=False):
+def _check_inputs(who, inputs):
+    """`inputs` (a Tensor or a sequence of them, each requiring grad) as a list."""
+    from ..tensor import Tensor
+
+    inputs = [inputs] if isinstance(inputs, Tensor) else list(inputs)
+    if not inputs:
+        raise ValueError(f"{who}: inputs is empty")
+    for t in inputs:
+        if not isinstance(t, Tensor):
+            raise TypeError(f"{who}: inputs must be Tensors, got {type(t).__name__}")
+        if not t.requires_grad:
+            raise RuntimeError(f"{who}: an input of shape {t.shape} does not require grad")
+    return inputs
+
+
+def backward(tensors, grad_tensors=None, retain_graph=None, create_graph=False, inputs=None):
     """``torch.autograd.backward``: accumulates into ``.grad`` the gradients of `tensors` (a Tensor or a
     sequence, one pass through their shared graph), each seeded with its entry of `grad_tensors` (1 for
     one-element tensors). ``retain_graph`` defaults to ``create_graph``, as in ``Tensor.backward``.
+    ``inputs`` (a Tensor or a sequence): only their ``.grad`` changes (leaves or not), and only the part of
+    the graph leading to them runs.
 
     Example:
         >>> x = dlcore.tensor([1.0, 2.0], requires_grad=True)
@@ -48,7 +66,16 @@ def backward(tensors, grad_tensors=None, retain_graph=None, create_graph=False):
     tensors = [tensors] if isinstance(tensors, Tensor) else list(tensors)
     seeds = _seeds("backward", tensors, grad_tensors, create_graph)
     retain = create_graph if retain_graph is None else retain_graph
-    run_backward(tensors, seeds, retain_graph=retain, create_graph=create_graph)
+    if inputs is None:
+        run_backward(tensors, seeds, retain_graph=retain, create_graph=create_graph)
+        return
+    inputs = _check_inputs("backward", inputs)
+    results = run_backward(tensors, seeds, retain_graph=retain, create_graph=create_graph, inputs=inputs)
+    for t, g in zip(inputs, results):
+        if g is not None:
+            _accumulate(t, g)
+            if t._node is None:
+                run_post_accumulate_grad_hooks(t)
 
 
 def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=False, allow_unused=False):
@@ -72,15 +99,7 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
     from ..tensor import Tensor
 
     outputs = [outputs] if isinstance(outputs, Tensor) else list(outputs)
-    single = isinstance(inputs, Tensor)
-    inputs = [inputs] if single else list(inputs)
-    if not inputs:
-        raise ValueError("grad: inputs is empty")
-    for t in inputs:
-        if not isinstance(t, Tensor):
-            raise TypeError(f"grad: inputs must be Tensors, got {type(t).__name__}")
-        if not t.requires_grad:
-            raise RuntimeError(f"grad: an input of shape {t.shape} does not require grad")
+    inputs = _check_inputs("grad", inputs)
     seeds = _seeds("grad", outputs, grad_outputs, create_graph)
     retain = create_graph if retain_graph is None else retain_graph
     results = run_backward(outputs, seeds, retain_graph=retain, create_graph=create_graph, inputs=inputs)

@@ -21,6 +21,8 @@ from .grad_mode import is_grad_enabled, set_grad_enabled
 from .hooks import run_post_accumulate_grad_hooks
 
 _Tensor = None
+#: While gradient checkpointing records a segment (dlcore.utils.checkpoint): the ids of the nodes recorded.
+_segment_nodes = None
 
 
 def _tensor_class():
@@ -105,10 +107,24 @@ class Function:
             if cls.saves_output:
                 node.output_version = result._version_counter()
             result._node = node
+            if _segment_nodes is not None:
+                _segment_nodes.add(id(node))
         return result, node
 
     def __repr__(self):
         return f"<{type(self).__name__}>"
+
+
+def record_segment(function, *args, **kwargs):
+    """Runs ``function(*args, **kwargs)``; returns (its result, the ids of the nodes it recorded): what a
+    checkpointed segment computed itself, as opposed to the tensors it uses from outside."""
+    global _segment_nodes
+    outer, _segment_nodes = _segment_nodes, set()
+    try:
+        result = function(*args, **kwargs)
+        return result, _segment_nodes
+    finally:
+        _segment_nodes = outer if outer is None else outer | _segment_nodes
 
 
 def _topological_order(roots):
@@ -130,6 +146,25 @@ def _topological_order(roots):
                 if parent is not None and parent.requires_grad and id(parent) not in visited:
                     stack.append((parent, False))
     return order
+
+
+def _nodes_leading_to(order, wanted):
+    """The ids of the tensors of `order` whose node leads, through recorded nodes, to a tensor in `wanted`.
+
+    autograd.grad runs only those nodes: as in PyTorch, a node that leads to no input is neither computed nor
+    freed, so its graph still serves a later backward (``x = a * 2; grad(f(x), x)`` then ``g(x).backward()``
+    reaches ``a``), and nothing behind the inputs is differentiated for nothing.
+    """
+    reaches, expand = set(), set()  # reaches: is wanted or expands
+    for tensor in order:  # parents before children
+        node = tensor._node
+        if node is not None and node.parents is not None and any(
+                p is not None and id(p) in reaches for p in node.parents):
+            expand.add(id(tensor))
+            reaches.add(id(tensor))
+        elif id(tensor) in wanted:
+            reaches.add(id(tensor))
+    return expand
 
 
 def _consumer_counts(order):
@@ -167,6 +202,7 @@ def run_backward(roots, grads, *, retain_graph=False, create_graph=False, inputs
     """
     order = _topological_order(roots)
     wanted = None if inputs is None else {id(t): i for i, t in enumerate(inputs)}
+    expand = None if inputs is None else _nodes_leading_to(order, wanted)
     results = None if inputs is None else [None] * len(inputs)
     grads_by_id = {}
     for root, g in zip(roots, grads):
@@ -200,7 +236,7 @@ def run_backward(roots, grads, *, retain_graph=False, create_graph=False, inputs
                     results[i] = g
             elif tensor._retains_grad:
                 _accumulate(tensor, g)
-            if node is None:
+            if node is None or (expand is not None and id(tensor) not in expand):
                 continue
             if node.parents is None:
                 raise RuntimeError("backward through a graph a second time: its saved arrays were freed "

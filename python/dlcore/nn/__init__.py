@@ -69,6 +69,17 @@ __all__ += [
     "ZeroPad1d",
 ]
 
+# Volumetric (N, C, D, H, W) layers and max unpooling (layers_3d.py).
+from .layers_3d import (  # noqa: E402
+    AdaptiveAvgPool3d, AdaptiveMaxPool3d, AvgPool3d, BatchNorm3d, Conv3d, ConvTranspose3d, Dropout3d,
+    FeatureAlphaDropout, InstanceNorm3d, MaxPool3d, MaxUnpool1d, MaxUnpool2d, MaxUnpool3d,
+)
+
+__all__ += [
+    "AdaptiveAvgPool3d", "AdaptiveMaxPool3d", "AvgPool3d", "BatchNorm3d", "Conv3d", "ConvTranspose3d", "Dropout3d",
+    "FeatureAlphaDropout", "InstanceNorm3d", "MaxPool3d", "MaxUnpool1d", "MaxUnpool2d", "MaxUnpool3d",
+]
+
 # Recurrent layers (recurrent.py).
 from .recurrent import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNCell  # noqa: E402
 
@@ -82,3 +93,22 @@ from .transformer import (  # noqa: E402
 
 __all__ += ["MultiheadAttention", "Transformer", "TransformerDecoder", "TransformerDecoderLayer",
             "TransformerEncoder", "TransformerEncoderLayer"]
+
+# Lazy layers, nn.Buffer, DataParallel (one device), NLLLoss2d (layers_lazy.py); SyncBatchNorm on first use.
+from .layers_lazy import (  # noqa: E402
+    Buffer, DataParallel, LazyBatchNorm1d, LazyBatchNorm2d, LazyConv1d, LazyConv2d, LazyConvTranspose1d,
+    LazyConvTranspose2d, LazyInstanceNorm1d, LazyInstanceNorm2d, LazyLinear, LazyModuleMixin, NLLLoss2d,
+    UninitializedBuffer, UninitializedParameter,
+)
+
+__all__ += ["Buffer", "DataParallel", "LazyBatchNorm1d", "LazyBatchNorm2d", "LazyConv1d", "LazyConv2d",
+            "LazyConvTranspose1d", "LazyConvTranspose2d", "LazyInstanceNorm1d", "LazyInstanceNorm2d", "LazyLinear",
+            "LazyModuleMixin", "NLLLoss2d", "UninitializedBuffer", "UninitializedParameter"]
+
+
+def __getattr__(name):  # SyncBatchNorm lives in dlcore.distributed, imported on first use
+    if name == "SyncBatchNorm":
+        from ..distributed.sync_batchnorm import SyncBatchNorm
+
+        return SyncBatchNorm
+    raise AttributeError(f"module 'dlcore.nn' has no attribute {name!r}")

@@ -119,14 +119,22 @@ def pad(input, pad, mode="constant", value=0.0):
 
 def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corners=None,
                 recompute_scale_factor=None, antialias=False):
-    """Resizes (N, C, H, W) with mode "nearest" or "bilinear" (PyTorch's coordinate rules).
+    """Resizes (N, C, H, W) with mode "nearest" or "bilinear", or (N, C, D, H, W) with "nearest" or
+    "trilinear" (PyTorch's coordinate rules).
 
-    Give ``size`` (int or pair) or ``scale_factor`` (number or pair; OH = floor(H * s)).
-    ``align_corners`` applies to "bilinear" only.
+    Give ``size`` (int or pair / triple) or ``scale_factor`` (number or pair / triple; OH = floor(H * s)).
+    ``align_corners`` applies to "bilinear" and "trilinear" only.
     """
     _check_tensor("interpolate", input)
+    if antialias:
+        raise ValueError("interpolate: antialias=True is not supported")
+    if input.ndim == 5:
+        from ._functional_3d import interpolate_5d
+
+        return interpolate_5d(input, size, scale_factor, mode, align_corners, recompute_scale_factor)
     if input.ndim != 4:
-        raise ValueError(f"interpolate supports 4-D (N, C, H, W) input, got shape {input.shape}")
+        raise ValueError(f"interpolate supports 4-D (N, C, H, W) and 5-D (N, C, D, H, W) input, got shape "
+                         f"{input.shape}")
     if mode not in ("nearest", "bilinear"):
         raise ValueError(f"interpolate: mode must be 'nearest' or 'bilinear', got {mode!r}")
     if antialias:

@@ -451,9 +451,14 @@ from ._functional_more import (  # noqa: E402, F401  (added later; re-exported t
     alpha_dropout, lp_pool1d, lp_pool2d, multilabel_margin_loss, pdist, triplet_margin_with_distance_loss,
 )
 from ._functional_more import __all__ as _more_all  # noqa: E402
+from ._functional_3d import (  # noqa: E402, F401  (volumetric layers, max unpooling; re-exported through __all__)
+    adaptive_avg_pool3d, adaptive_max_pool3d, avg_pool3d, conv3d, conv_transpose3d, dropout3d,
+    feature_alpha_dropout, max_pool3d, max_unpool1d, max_unpool2d, max_unpool3d,
+)
+from ._functional_3d import __all__ as _volumetric_all  # noqa: E402
 from .transformer import scaled_dot_product_attention  # noqa: E402, F401  (re-exported through __all__)
 
-__all__ += _layers_all + _more_all + ["scaled_dot_product_attention"]
+__all__ += _layers_all + _more_all + _volumetric_all + ["scaled_dot_product_attention"]
 
 
 # ---- distillation (appended: kl_div and Hinton et al.'s loss) ---------------------------
@@ -549,3 +554,14 @@ for _name in __all__:
     if getattr(_fn, "__module__", None) == __name__:  # the re-exported layers check their own arguments
         globals()[_name] = _check_tensor_args(_fn)
 del _name, _fn
+
+
+# ---- affine_grid / grid_sample, in-place activations, spellings (_functional_extra.py) ---------------------
+from ._functional_extra import (  # noqa: E402, F401  (re-exported through __all__)
+    adaptive_max_pool1d_with_indices, adaptive_max_pool2d_with_indices, affine_grid, celu_, elu_, grid_sample,
+    hardtanh_, instance_norm, leaky_relu_, max_pool1d_with_indices, max_pool2d_with_indices, relu_, rrelu_, selu_,
+    threshold_, upsample, upsample_bilinear, upsample_nearest,
+)
+from ._functional_extra import __all__ as _extra_all  # noqa: E402
+
+__all__ += _extra_all

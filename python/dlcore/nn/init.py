@@ -22,9 +22,15 @@ def _fans(tensor):
     return tensor.shape[1] * receptive, tensor.shape[0] * receptive
 
 
+_LINEAR = ("linear", "conv1d", "conv2d", "conv3d", "conv_transpose1d", "conv_transpose2d", "conv_transpose3d",
+           "sigmoid", "identity")
+
+
 def calculate_gain(nonlinearity, param=None):
-    if nonlinearity in ("linear", "conv2d", "sigmoid", "identity"):
+    if nonlinearity in _LINEAR:
         return 1.0
+    if nonlinearity == "selu":
+        return 3.0 / 4  # torch's choice for self-normalizing networks
     if nonlinearity == "tanh":
         return 5.0 / 3
     if nonlinearity == "relu":
@@ -89,3 +95,93 @@ def kaiming_uniform_(tensor, a=0.0, mode="fan_in", nonlinearity="leaky_relu", ge
 
 def kaiming_normal_(tensor, a=0.0, mode="fan_in", nonlinearity="leaky_relu", generator=None):
     return normal_(tensor, 0.0, _kaiming_std(tensor, a, mode, nonlinearity), generator)
+
+
+def trunc_normal_(tensor, mean=0.0, std=1.0, a=-2.0, b=2.0, generator=None):
+    """Normal(mean, std) restricted to [a, b] (absolute bounds, as torch), drawn by inverting the CDF."""
+    from ..distributions._special import erfinv_array
+
+    if not a < b:
+        raise ValueError(f"trunc_normal_: a ({a}) must be smaller than b ({b})")
+    gen = generator or default_generator()
+    cdf = lambda v: (1.0 + math.erf((v - mean) / std / math.sqrt(2.0))) / 2.0  # noqa: E731
+    u = gen.uniform(2 * cdf(a) - 1, 2 * cdf(b) - 1, tensor.shape)
+    return _fill(tensor, np.clip(mean + std * math.sqrt(2.0) * erfinv_array(u), a, b))
+
+
+def orthogonal_(tensor, gain=1.0, generator=None):
+    """A (semi-)orthogonal matrix (Saxe et al. 2013): the Q of a Gaussian matrix's QR, signs fixed by R's
+    diagonal, over the tensor flattened to (rows, everything else)."""
+    if tensor.ndim < 2:
+        raise ValueError(f"orthogonal_: needs a tensor with 2+ dims, got shape {tensor.shape}")
+    gen = generator or default_generator()
+    rows = tensor.shape[0]
+    cols = tensor.numel() // rows if rows else 0
+    flat = gen.normal(0.0, 1.0, (rows, cols))
+    if rows < cols:
+        flat = flat.T
+    q, r = np.linalg.qr(flat)
+    q *= np.sign(np.diag(r))
+    if rows < cols:
+        q = q.T
+    return _fill(tensor, gain * q.reshape(tensor.shape))
+
+
+def sparse_(tensor, sparsity, std=0.01, generator=None):
+    """A 2-D tensor drawn from Normal(0, std) with ceil(sparsity * rows) zeros in each column (Martens 2010)."""
+    if tensor.ndim != 2:
+        raise ValueError(f"sparse_: only 2-D tensors are supported, got shape {tensor.shape}")
+    gen = generator or default_generator()
+    rows, cols = tensor.shape
+    values = gen.normal(0.0, std, (rows, cols))
+    zeros = int(math.ceil(sparsity * rows))
+    for c in range(cols):
+        values[gen.permutation(rows)[:zeros], c] = 0
+    return _fill(tensor, values)
+
+
+def eye_(tensor):
+    """The identity matrix (2-D tensors), preserving the identity of the inputs in Linear layers."""
+    if tensor.ndim != 2:
+        raise ValueError(f"eye_: only 2-D tensors are supported, got shape {tensor.shape}")
+    return _fill(tensor, np.eye(*tensor.shape))
+
+
+def dirac_(tensor, groups=1):
+    """The Dirac delta (3-, 4- or 5-D convolution weights): each output channel copies its input channel
+    (per group), so the convolution starts as the identity."""
+    if tensor.ndim not in (3, 4, 5):
+        raise ValueError(f"dirac_: only 3, 4 and 5-D tensors are supported, got shape {tensor.shape}")
+    if tensor.shape[0] % groups:
+        raise ValueError(f"dirac_: dim 0 ({tensor.shape[0]}) must be divisible by groups ({groups})")
+    per_group = tensor.shape[0] // groups
+    values = np.zeros(tensor.shape)
+    center = tuple(k // 2 for k in tensor.shape[2:])
+    for g in range(groups):
+        for d in range(min(per_group, tensor.shape[1])):
+            values[(g * per_group + d, d) + center] = 1
+    return _fill(tensor, values)
+
+
+def _deprecated(name, fn):
+    def alias(*args, **kwargs):
+        import warnings
+
+        warnings.warn(f"nn.init.{name} is now deprecated in favor of nn.init.{name}_.", FutureWarning, stacklevel=2)
+        return fn(*args, **kwargs)
+
+    alias.__name__ = name
+    return alias
+
+
+uniform = _deprecated("uniform", uniform_)
+normal = _deprecated("normal", normal_)
+constant = _deprecated("constant", constant_)
+eye = _deprecated("eye", eye_)
+dirac = _deprecated("dirac", dirac_)
+xavier_uniform = _deprecated("xavier_uniform", xavier_uniform_)
+xavier_normal = _deprecated("xavier_normal", xavier_normal_)
+kaiming_uniform = _deprecated("kaiming_uniform", kaiming_uniform_)
+kaiming_normal = _deprecated("kaiming_normal", kaiming_normal_)
+orthogonal = _deprecated("orthogonal", orthogonal_)
+sparse = _deprecated("sparse", sparse_)

@@ -19,6 +19,16 @@ class Parameter(Tensor):
         return "Parameter containing:\n" + super().__repr__()
 
 
+class Buffer(Tensor):
+    """``self.name = nn.Buffer(tensor, persistent=True)`` registers a buffer (torch >= 2.5's spelling of
+    register_buffer); the module keeps a plain Tensor sharing its data."""
+
+    def __init__(self, data=None, *, persistent=True):
+        super().__init__(np.empty((0,), np.float32) if data is None else
+                         (data._data if isinstance(data, Tensor) else np.asarray(data)))
+        self.persistent = persistent
+
+
 def _host_array(value):
     """A NumPy array of a value without a NumPy dtype: a torch tensor (detached, on the CPU) or a list."""
     if hasattr(value, "detach") and hasattr(value, "cpu"):
@@ -66,7 +76,11 @@ class Module:
         from parameters() and state_dict)."""
         if "_parameters" not in self.__dict__:
             raise AttributeError("call Module.__init__() before assigning attributes")
-        if isinstance(value, (Parameter, Module)):
+        if isinstance(value, Buffer):
+            for table in (self._parameters, self._modules):
+                table.pop(name, None)
+            self.register_buffer(name, Tensor(value._data), persistent=value.persistent)
+        elif isinstance(value, (Parameter, Module)):
             target = self._parameters if isinstance(value, Parameter) else self._modules
             for table in (self._parameters, self._modules, self._buffers):
                 if table is not target:

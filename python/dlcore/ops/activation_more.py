@@ -78,6 +78,7 @@ class Softplus(Function):
     def forward(self, x, beta=1.0, threshold=20.0):
         xp = array_module(x)
         z = x * beta
+        self.beta, self.threshold = beta, threshold  # for double backward (double_backward_more)
         self.linear, self.s = z > threshold, _sigmoid(xp, z)
         return xp.where(self.linear, x, _softplus(xp, z) / beta).astype(x.dtype, copy=False)
 

@@ -33,7 +33,8 @@ def graph_backward(node, g):
     rule = _RULES.get(type(node))
     if rule is None:
         raise RuntimeError(f"double backward (create_graph=True) is not implemented for {type(node).__name__}; "
-                           f"it is for the elementwise ops, linear/matmul, conv2d, softmax and the losses")
+                           f"it is for the elementwise ops and activations, linear/matmul, conv2d, the "
+                           f"normalizations, softmax and the losses")
     return rule(node, g)
 
 
@@ -324,3 +325,7 @@ _RULES = {
     select.CopyInto: lambda node, g: (None, _unbroadcast(g, node.src_shape).to(node.src_dtype)),
     select.IndexAdd: lambda node, g: g[node.index],
 }
+
+from .double_backward_more import register  # noqa: E402 - activations, normalizations, rearrangements
+
+register(_RULES)

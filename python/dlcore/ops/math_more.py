@@ -28,7 +28,14 @@ def _unary(name, forward, derivative, doc):
     def bwd(self, g):
         return g * derivative(array_module(g), self.x, self.y)
 
-    return type(name, (Function,), {"forward": fwd, "backward": bwd, "__doc__": doc})
+    def bwd_graph(self, g):
+        """The same derivative on the tape (create_graph): dlcore's functions stand in for NumPy's."""
+        import dlcore
+
+        x = self.parents[0]
+        return g * derivative(dlcore, x, type(self).apply(x))
+
+    return type(name, (Function,), {"forward": fwd, "backward": bwd, "backward_graph": bwd_graph, "__doc__": doc})
 
 
 Sin = _unary("Sin", lambda xp, x: xp.sin(x), lambda xp, x, y: xp.cos(x), "sin(x)")

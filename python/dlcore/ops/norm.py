@@ -24,6 +24,7 @@ class BatchNormTraining(Function):
 
     def forward(self, x, weight, bias, running_mean=None, running_var=None, *, momentum=0.1, eps=1e-5):
         self.kernels = uses_kernels(x, weight, bias, running_mean, running_var)
+        self.eps = eps  # for double backward (double_backward_more)
         if self.kernels:
             # running stats are updated in place by the kernel: they must be the module's own buffers
             self.x, self.weight = contiguous(x), contiguous(weight)

@@ -101,6 +101,7 @@ class AvgPool2d(Function):
 
     def forward(self, x, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True):
         self.shape, self.kernels = x.shape, uses_kernels(x)
+        self.call = (kernel_size, stride, padding, ceil_mode, count_include_pad)  # double backward re-applies it
         if self.kernels:
             self.args = (kernel_size, stride, padding)
             self.flags = dict(ceil_mode=ceil_mode, count_include_pad=count_include_pad)

@@ -38,6 +38,8 @@ def _check_unique(params, groups):
 
 class Optimizer:
     defaults: dict = {}
+    #: hyper-parameters allowed below zero (Adafactor's beta2_decay); every other number must be >= 0
+    _signed_hyperparameters: tuple = ()
 
     def __init__(self, params, defaults):
         self.defaults = dict(defaults)
@@ -60,7 +62,9 @@ class Optimizer:
         for key, value in self.defaults.items():
             group.setdefault(key, value)
         for key, value in group.items():
-            if key != "params" and isinstance(value, (int, float)) and not isinstance(value, bool) and value < 0:
+            if key in ("params",) + self._signed_hyperparameters:
+                continue
+            if isinstance(value, (int, float)) and not isinstance(value, bool) and value < 0:
                 raise ValueError(f"{type(self).__name__}: {key} must be >= 0, got {value}")
         self.param_groups.append(group)
 

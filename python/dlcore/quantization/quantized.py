@@ -29,6 +29,7 @@ import numpy as np
 from .. import nn
 from ..autograd import no_grad
 from ..kernels import lowbit as K
+from ..nn.utils.fusion import fuse_conv_bn_weights
 from ..tensor import Tensor
 from .modules import PreparedModule, _pair, convert_module
 from .observers import MinMaxObserver, dequantize_u8, quantize_weight_per_channel
@@ -50,23 +51,16 @@ def fold_batchnorm(conv, bn):
     """A Conv2d equal to eval-mode ``bn(conv(x))``: the BatchNorm's running statistics folded into it.
 
     w' = w * g / sqrt(var + eps) per output channel, b' = (b - mean) * g / sqrt(var + eps) + beta
-    (g, beta = 1, 0 without affine), computed in float64 and stored as float32.
+    (g, beta = 1, 0 without affine): nn.utils.fuse_conv_bn_weights, computed in float64.
     """
     if not bn.track_running_stats or bn.running_mean is None:
         raise ValueError("quantization: a BatchNorm2d without running statistics cannot be folded into its Conv2d")
     if bn.num_features != conv.out_channels:
         raise ValueError(f"quantization: BatchNorm2d({bn.num_features}) does not follow a Conv2d with "
                          f"{conv.out_channels} output channels")
-    var = np.asarray(bn.running_var._data, np.float64)
-    mean = np.asarray(bn.running_mean._data, np.float64)
-    gamma = np.asarray(bn.weight._data, np.float64) if bn.weight is not None else np.ones_like(var)
-    beta = np.asarray(bn.bias._data, np.float64) if bn.bias is not None else np.zeros_like(var)
-    f = gamma / np.sqrt(var + bn.eps)
     folded = copy.deepcopy(conv)
-    w = np.asarray(conv.weight._data, np.float64) * f.reshape(-1, 1, 1, 1)
-    b = np.asarray(conv.bias._data, np.float64) if conv.bias is not None else np.zeros_like(var)
-    folded.weight = nn.Parameter(w.astype(np.float32))
-    folded.bias = nn.Parameter(((b - mean) * f + beta).astype(np.float32))
+    folded.weight, folded.bias = fuse_conv_bn_weights(conv.weight, conv.bias, bn.running_mean, bn.running_var, bn.eps,
+                                                      bn.weight, bn.bias)
     return folded
 
 

@@ -1,4 +1,4 @@
-"""``dlcore.utils.data`` is ``dlcore.data`` under PyTorch's name (``torch.utils.data``)."""
-from . import data
+"""``dlcore.utils``: PyTorch's ``torch.utils`` names: ``data`` (``dlcore.data``) and ``checkpoint``."""
+from . import checkpoint, data
 
-__all__ = ["data"]
+__all__ = ["checkpoint", "data"]
