@@ -579,3 +579,24 @@ def test_recurrent_function_on_any_gate_input(mode, tmp_path):
     if mode == "LSTM":
         with pytest.raises(NotImplementedError, match="cell state of the last step only"):
             dlcore.onnx.export(Direct(lambda out: out[:, :, 5:]), dlcore.randn(4, 2, 20), tmp_path / "x.onnx")
+
+
+LAYERS_3D = {
+    "conv3d": lambda: nn.Sequential(nn.Conv3d(4, 6, 3, stride=(1, 2, 1), padding=(1, 0, 2), dilation=(1, 1, 2),
+                                              groups=2), nn.BatchNorm3d(6), nn.ConvTranspose3d(6, 4, 2, stride=2,
+                                                                                              output_padding=(1, 0, 1)),
+                                    nn.InstanceNorm3d(4, affine=True)),
+    "conv3d_same": lambda: nn.Conv3d(4, 3, (3, 2, 3), padding="same"),
+    "pools3d": lambda: nn.Sequential(nn.MaxPool3d(3, 2, 1, ceil_mode=True), nn.AvgPool3d(2, 1, 1, ceil_mode=True),
+                                     nn.AvgPool3d(2, 2, 1, ceil_mode=True, count_include_pad=False),
+                                     nn.AdaptiveAvgPool3d((2, 3, 1))),
+    "avgpool3d_divisor_override": lambda: nn.AvgPool3d(3, 2, 1, divisor_override=5),
+}
+
+
+@pytest.mark.parametrize("name", sorted(LAYERS_3D))
+def test_3d_layers(name, tmp_path):
+    dlcore.manual_seed(13)
+    model = LAYERS_3D[name]()
+    model.train()(dlcore.Tensor(_f32(3, 4, 5, 6, 7)))  # batch norm statistics that are not 0 / 1
+    check_export(model, rng.standard_normal((2, 4, 5, 6, 7)), tmp_path, batch2=_f32(3, 4, 5, 6, 7))

@@ -18,6 +18,7 @@ from ..ops import (
     arith,
     clamp,
     conv,
+    conv3d,
     conv_transpose,
     copy,
     dropout,
@@ -29,9 +30,11 @@ from ..ops import (
     math_more,
     norm,
     pool,
+    pool3d,
     recurrent,
     reduce,
     resample,
+    resample3d,
     select,
     shape,
     softmax,
@@ -129,6 +132,67 @@ def _fold(g, rec):
         summed = g.node("Slice", [summed, g.const(_ints("starts", [ph, pw])), g.const(_ints("ends", [ph + h, pw + w])),
                                   g.const(_ints("axes", [2, 3]))])
     return summed
+
+
+# ---- 3-D convolution and pooling: the node's Geometry holds what forward derived ------------------------------
+def _pads_3d(before, after):
+    return list(before) + list(after)
+
+
+def _conv3d(g, rec):
+    x, w = rec.args[:2]
+    b = rec.args[2] if len(rec.args) > 2 else None
+    geo = rec.node.geometry
+    return g.node("Conv", [g.value(x), g.value(w)] + ([g.value(b)] if b is not None else []),
+                  kernel_shape=list(geo.kernel), strides=list(geo.stride), dilations=list(geo.dilation),
+                  pads=_pads_3d([lo for lo, _ in geo.padding], [hi for _, hi in geo.padding]), group=geo.groups)
+
+
+def _conv_transpose3d(g, rec):
+    x, w = rec.args[:2]
+    b = rec.args[2] if len(rec.args) > 2 else None
+    geo = rec.node.geometry  # the convolution this one transposes
+    output_padding = rec.kwargs.get("output_padding", 0)
+    output_padding = [output_padding] * 3 if isinstance(output_padding, int) else list(output_padding)
+    return g.node("ConvTranspose", [g.value(x), g.value(w)] + ([g.value(b)] if b is not None else []),
+                  kernel_shape=list(geo.kernel), strides=list(geo.stride), dilations=list(geo.dilation),
+                  pads=_pads_3d([lo for lo, _ in geo.padding], [hi for _, hi in geo.padding]),
+                  output_padding=output_padding, group=geo.groups)
+
+
+def _pool3d_pads(geo, x):
+    """Begin padding, and end padding reaching as far as the windows do (ceil_mode may pass the padding)."""
+    sizes = _shape(x)[2:]
+    return _pads_3d(geo.padding, [geo.padded_extent(n, i) - n - p for i, (n, p) in enumerate(zip(sizes, geo.padding))])
+
+
+def _max_pool3d(g, rec):
+    x = rec.args[0]
+    options = dict(zip(("kernel_size", "stride", "padding", "dilation", "ceil_mode"), rec.args[1:]), **rec.kwargs)
+    geo = pool3d.PoolGeometry("max_pool3d", _shape(x), options["kernel_size"], options.get("stride"),
+                              options.get("padding", 0), options.get("dilation", 1), options.get("ceil_mode", False))
+    return g.node("MaxPool", [g.value(x)], kernel_shape=list(geo.kernel), strides=list(geo.stride),
+                  dilations=list(geo.dilation), pads=_pool3d_pads(geo, x), ceil_mode=0)
+
+
+def _avg_pool3d(g, rec):
+    """Zero-pad as far as the windows reach, average whole windows, rescale by kernel volume / dlcore's divisor
+    (per output cell: torch's count_include_pad rule, ceil_mode overhang, divisor_override all in one array)."""
+    x, node = rec.args[0], rec.node
+    geo = node.geometry
+    pads = _pool3d_pads(geo, x)
+    padded = g.node("Pad", [g.value(x), g.const(_ints("pads", [0, 0] + pads[:3] + [0, 0] + pads[3:]))])
+    mean = g.node("AveragePool", [padded], kernel_shape=list(geo.kernel), strides=list(geo.stride))
+    volume = float(np.prod(geo.kernel))
+    scale = (volume / _host(node.divisor).astype(np.float64)).astype(_dtype(x))[None, None]
+    return g.node("Mul", [mean, g.const(scale, "avg_pool3d_scale")])
+
+
+def _separable3d(g, rec):
+    """Adaptive average pooling in 3-D: one matrix per axis, applied as a single Einsum."""
+    x = rec.args[0]
+    m_d, m_h, m_w = (g.const(_host(m).astype(_dtype(x))) for m in rec.node.matrices)
+    return g.node("Einsum", [g.value(x), m_d, m_h, m_w], equation="ncdhw,ad,bh,ew->ncabe")
 
 
 # ---- activations ------------------------------------------------------------------------
@@ -1004,6 +1068,11 @@ CONVERTERS = {
     math_more.IndexSelect: _index_select,
     math_more.Prod: _prod,
     shape.Alias: _simple("Identity"),
+    conv3d.Conv3d: _conv3d,
+    conv3d.ConvTranspose3d: _conv_transpose3d,
+    pool3d.MaxPool3d: _max_pool3d,
+    pool3d.AvgPool3d: _avg_pool3d,
+    resample3d.Separable3d: _separable3d,
     fold.Unfold: _unfold,
     fold.Fold: _fold,
     math_more.FillWhere: _fill_where,
