@@ -590,6 +590,7 @@ LAYERS_3D = {
     "pools3d": lambda: nn.Sequential(nn.MaxPool3d(3, 2, 1, ceil_mode=True), nn.AvgPool3d(2, 1, 1, ceil_mode=True),
                                      nn.AvgPool3d(2, 2, 1, ceil_mode=True, count_include_pad=False),
                                      nn.AdaptiveAvgPool3d((2, 3, 1))),
+    "adaptive_max3d": lambda: nn.AdaptiveMaxPool3d((3, 2, 4)),  # windows overlap on D and W, tile on H
     "avgpool3d_divisor_override": lambda: nn.AvgPool3d(3, 2, 1, divisor_override=5),
 }
 

@@ -188,6 +188,11 @@ def _avg_pool3d(g, rec):
     return g.node("Mul", [mean, g.const(scale, "avg_pool3d_scale")])
 
 
+def _adaptive_max_pool3d(g, rec):
+    x, out = rec.args[:2]
+    return _adaptive_max_per_axis(g, g.value(x), [(2 + i, n, o) for i, (n, o) in enumerate(zip(_shape(x)[2:], out))])
+
+
 def _separable3d(g, rec):
     """Adaptive average pooling in 3-D: one matrix per axis, applied as a single Einsum."""
     x = rec.args[0]
@@ -365,9 +370,13 @@ def _adaptive_avg_matmul(g, name, dtype, h, w, oh, ow):
 
 
 def _adaptive_max_slices(g, name, h, w, oh, ow):
+    return _adaptive_max_per_axis(g, name, [(2, h, oh), (3, w, ow)])
+
+
+def _adaptive_max_per_axis(g, name, axes):
     """Windows that neither tile nor replicate: the max over a window is the max over its rows of the max over
-    its columns, so per axis: Slice each window, ReduceMax it (keepdims), Concat the results."""
-    for axis, size, out in ((2, h, oh), (3, w, ow)):
+    its columns, so per (axis, size, output size): Slice each window, ReduceMax it (keepdims), Concat them."""
+    for axis, size, out in axes:
         starts, ends = resample.adaptive_bounds(size, out)
         parts = []
         for a, b in zip(starts, ends):
@@ -1073,6 +1082,7 @@ CONVERTERS = {
     pool3d.MaxPool3d: _max_pool3d,
     pool3d.AvgPool3d: _avg_pool3d,
     resample3d.Separable3d: _separable3d,
+    resample3d.AdaptiveMaxPool3d: _adaptive_max_pool3d,
     fold.Unfold: _unfold,
     fold.Fold: _fold,
     math_more.FillWhere: _fill_where,
