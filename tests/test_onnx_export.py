@@ -601,3 +601,11 @@ def test_3d_layers(name, tmp_path):
     model = LAYERS_3D[name]()
     model.train()(dlcore.Tensor(_f32(3, 4, 5, 6, 7)))  # batch norm statistics that are not 0 / 1
     check_export(model, rng.standard_normal((2, 4, 5, 6, 7)), tmp_path, batch2=_f32(3, 4, 5, 6, 7))
+
+
+@pytest.mark.parametrize("kind", ["RNNCell", "GRUCell", "LSTMCell"])
+def test_recurrent_cells_without_a_state_follow_the_batch(kind, tmp_path):
+    """hx=None: the cell makes zeros of the example's batch; what is computed from them alone (h W_hh^T + b_hh,
+    equal in every row) enters the graph as one broadcasting row."""
+    dlcore.manual_seed(14)
+    check_export_multi(getattr(nn, kind)(4, 5), (_f32(2, 4),), tmp_path, more_inputs=[(_f32(5, 4),)])

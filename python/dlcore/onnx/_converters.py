@@ -846,15 +846,21 @@ def _binary(op_type):
 
 
 def _operand(g, a, other, out_shape):
-    """a's value name; a constant of one repeated value (EmbeddingBag's per-member scale, made for the example's
-    batch) as a broadcasting one-element constant when the other operand alone sets the result's shape, so the
-    graph follows the run's batch."""
-    if isinstance(a, Tensor) and id(a) not in g.names and id(a._data) not in g.names and \
-            g.producer.get(id(a)) is None and a.ndim and tuple(getattr(other, "shape", ())) == out_shape:
-        values = _host(a)
+    """a's value name; a value that no input changes and that repeats along the batch axis (the zero state a
+    recurrent cell makes for the example's batch, EmbeddingBag's per-member scale) as one broadcasting row, when
+    the other operand alone sets the result's shape, so the graph follows the run's batch."""
+    if isinstance(a, Tensor) and a.ndim and id(a) not in g.input_dependent and not _is_parameter(g, a) and \
+            tuple(getattr(other, "shape", ())) == out_shape:
+        values = _host(a)  # what dlcore computed: the same for any input
         if values.size > 1 and (values == values.flat[0]).all():
             return g.const(np.full((1,) * values.ndim, values.flat[0], dtype=values.dtype))
+        if values.shape[0] > 1 and (values == values[:1]).all():
+            return g.const(np.ascontiguousarray(values[:1]))
     return g.value(a)
+
+
+def _is_parameter(g, a):
+    return g.producer.get(id(a)) is None and (id(a) in g.names or id(a._data) in g.names)
 
 
 def _reduce_node(g, op_type, name, axes, keepdims):

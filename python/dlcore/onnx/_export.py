@@ -37,6 +37,7 @@ class GraphBuilder:
         self._const_cache = {}
         self.records = []           # the whole trace, for converters that look at an op's consumers
         self.producer = {}          # id(result Tensor) -> its Record
+        self.input_dependent = set()  # ids of the Tensors (and their arrays) computed from a graph input
 
     def fresh(self, hint="t"):
         self._count += 1
@@ -81,6 +82,19 @@ class GraphBuilder:
 
 def _elem_type(onnx, dtype):
     return onnx.helper.np_dtype_to_tensor_dtype(np.dtype(dtype))
+
+
+def _input_dependent(records, inputs):
+    """ids of every traced value (Tensor and its array) that depends on an input, in one pass in trace order; the
+    others are constants whatever the input (zeros made inside a layer, and what is computed from them)."""
+    depends = {id(v) for x in inputs for v in (x, x._data)}
+    for rec in records:
+        args = list(rec.args) + list(rec.kwargs.values())
+        if any(id(a) in depends for a in args):
+            depends.add(id(rec.result))
+            if isinstance(rec.result, Tensor):
+                depends.add(id(rec.result._data))
+    return depends
 
 
 def _flatten_tensors(obj):
@@ -232,6 +246,7 @@ def export(model, example_input, path, opset=17, input_name="input", output_name
         g.param(obj, name)
     g.records = tracer.records
     g.producer = {id(rec.result): rec for rec in tracer.records}
+    g.input_dependent = _input_dependent(tracer.records, xs)
     for rec in tracer.records:
         if id(rec.result) in g.names:
             continue  # converted already by the converter of the op it reads (a recurrent layer's h_n, c_n)
