@@ -6,7 +6,10 @@ so the traced forward computes exactly what an untraced one does.
 """
 from __future__ import annotations
 
+import numbers
 from dataclasses import dataclass, field
+
+import numpy as np
 
 from ..autograd.function import Function
 from ..nn.fusion import fusion_disabled
@@ -79,7 +82,8 @@ class Tracer:
 
         def compare(a, b):
             result = method(a, b)
-            if isinstance(result, Tensor):
+            # only comparisons with numbers or arrays are graph ops (x == None, x == "mean" are Python checks)
+            if isinstance(result, Tensor) and isinstance(b, (Tensor, numbers.Number, np.ndarray)):
                 records.append(Record(Compare, None, (a, b), {"op": op_type, "negate": negate}, result))
             return result
         return compare
