@@ -7,6 +7,14 @@ Function it ran (the trace), converts each with one converter per op
 parameters and buffers, checks it with ``onnx.checker`` and writes it.
 An op without a converter raises ``NotImplementedError`` naming it.
 
+The example input may be a tuple (several graph inputs: a Transformer's src
+and tgt; integer ones, Embedding indices, become int64), and the model may
+return a tuple of Tensors (an LSTM's output, (h_n, c_n)). Tensor comparisons
+and dlcore.maximum/minimum, which are not autograd Functions, are traced too
+(``_trace.py``), so masks follow the run's input. Values a forward reads
+outside dlcore's ops would be frozen into the graph: ``_guards.py`` refuses
+the layers known to do so and any input that no output depends on.
+
 ``import dlcore`` and ``import dlcore.onnx`` work without the onnx package;
 ``export`` then raises ImportError saying what to install.
 """

@@ -11,27 +11,38 @@ import math
 
 import numpy as np
 
+from ..nn import binary
 from ..ops import (
     activation,
     activation_more,
     arith,
+    clamp,
     conv,
+    conv3d,
     conv_transpose,
     copy,
     dropout,
+    embedding,
+    fold,
     layer_norm,
     linear,
     lrn,
+    math_more,
     norm,
     pool,
+    pool3d,
+    recurrent,
     reduce,
     resample,
+    resample3d,
+    select,
     shape,
     softmax,
 )
 from ..ops._common import pair
 from ..ops.conv import conv_padding
 from ..tensor import Tensor
+from ._trace import Compare, Extremum
 
 
 def _shape(a):
@@ -88,6 +99,105 @@ def _conv_transpose(g, rec):
                   kernel_shape=list(_shape(w)[2:]), strides=list(pair(kw.get("stride", 1))),
                   pads=[top, left, bottom, right], dilations=list(pair(kw.get("dilation", 1))),
                   output_padding=list(pair(kw.get("output_padding", 0))), group=int(kw.get("groups", 1)))
+
+
+def _one_hot_kernels(channels, kh, kw, dtype):
+    """(C*kh*kw, 1, kh, kw): output channel c*kh*kw + i*kw + j of a group-per-channel Conv picks input channel c at
+    kernel offset (i, j), which is im2col's column order; the same weight in ConvTranspose sums blocks back."""
+    k = kh * kw
+    return np.tile(np.eye(k, dtype=dtype).reshape(k, 1, kh, kw), (channels, 1, 1, 1))
+
+
+def _unfold(g, rec):
+    x, ((kh, kw), (dh, dw), (ph, pw), (sh, sw)) = rec.args[:2]
+    c = _shape(x)[1]
+    cols = g.node("Conv", [g.value(x), g.const(_one_hot_kernels(c, kh, kw, _dtype(x)), "unfold_kernels")],
+                  kernel_shape=[kh, kw], strides=[sh, sw], pads=[ph, pw, ph, pw], dilations=[dh, dw], group=c)
+    return g.node("Reshape", [cols, g.const(_ints("shape", [0, c * kh * kw, -1]))])
+
+
+def _fold(g, rec):
+    cols, (h, w), ((kh, kw), (dh, dw), (ph, pw), (sh, sw)) = rec.args[:3]
+    c = _shape(cols)[1] // (kh * kw)
+    oh, ow = (fold._blocks(h, kh, dh, ph, sh), fold._blocks(w, kw, dw, pw, sw))
+    blocks = g.node("Reshape", [g.value(cols), g.const(_ints("shape", [0, c * kh * kw, oh, ow]))])
+    summed = g.node("ConvTranspose", [blocks, g.const(_one_hot_kernels(c, kh, kw, _dtype(cols)), "fold_kernels")],
+                    kernel_shape=[kh, kw], strides=[sh, sw], dilations=[dh, dw], group=c)
+    # ConvTranspose covers the rows the blocks reach; the padded image may have more (zeros), then crop the padding
+    reach_h, reach_w = (oh - 1) * sh + dh * (kh - 1) + 1, (ow - 1) * sw + dw * (kw - 1) + 1
+    extra_h, extra_w = h + 2 * ph - reach_h, w + 2 * pw - reach_w
+    if extra_h or extra_w:
+        summed = g.node("Pad", [summed, g.const(_ints("pads", [0, 0, 0, 0, 0, 0, extra_h, extra_w]))])
+    if ph or pw:
+        summed = g.node("Slice", [summed, g.const(_ints("starts", [ph, pw])), g.const(_ints("ends", [ph + h, pw + w])),
+                                  g.const(_ints("axes", [2, 3]))])
+    return summed
+
+
+# ---- 3-D convolution and pooling: the node's Geometry holds what forward derived ------------------------------
+def _pads_3d(before, after):
+    return list(before) + list(after)
+
+
+def _conv3d(g, rec):
+    x, w = rec.args[:2]
+    b = rec.args[2] if len(rec.args) > 2 else None
+    geo = rec.node.geometry
+    return g.node("Conv", [g.value(x), g.value(w)] + ([g.value(b)] if b is not None else []),
+                  kernel_shape=list(geo.kernel), strides=list(geo.stride), dilations=list(geo.dilation),
+                  pads=_pads_3d([lo for lo, _ in geo.padding], [hi for _, hi in geo.padding]), group=geo.groups)
+
+
+def _conv_transpose3d(g, rec):
+    x, w = rec.args[:2]
+    b = rec.args[2] if len(rec.args) > 2 else None
+    geo = rec.node.geometry  # the convolution this one transposes
+    output_padding = rec.kwargs.get("output_padding", 0)
+    output_padding = [output_padding] * 3 if isinstance(output_padding, int) else list(output_padding)
+    return g.node("ConvTranspose", [g.value(x), g.value(w)] + ([g.value(b)] if b is not None else []),
+                  kernel_shape=list(geo.kernel), strides=list(geo.stride), dilations=list(geo.dilation),
+                  pads=_pads_3d([lo for lo, _ in geo.padding], [hi for _, hi in geo.padding]),
+                  output_padding=output_padding, group=geo.groups)
+
+
+def _pool3d_pads(geo, x):
+    """Begin padding, and end padding reaching as far as the windows do (ceil_mode may pass the padding)."""
+    sizes = _shape(x)[2:]
+    return _pads_3d(geo.padding, [geo.padded_extent(n, i) - n - p for i, (n, p) in enumerate(zip(sizes, geo.padding))])
+
+
+def _max_pool3d(g, rec):
+    x = rec.args[0]
+    options = dict(zip(("kernel_size", "stride", "padding", "dilation", "ceil_mode"), rec.args[1:]), **rec.kwargs)
+    geo = pool3d.PoolGeometry("max_pool3d", _shape(x), options["kernel_size"], options.get("stride"),
+                              options.get("padding", 0), options.get("dilation", 1), options.get("ceil_mode", False))
+    return g.node("MaxPool", [g.value(x)], kernel_shape=list(geo.kernel), strides=list(geo.stride),
+                  dilations=list(geo.dilation), pads=_pool3d_pads(geo, x), ceil_mode=0)
+
+
+def _avg_pool3d(g, rec):
+    """Zero-pad as far as the windows reach, average whole windows, rescale by kernel volume / dlcore's divisor
+    (per output cell: torch's count_include_pad rule, ceil_mode overhang, divisor_override all in one array)."""
+    x, node = rec.args[0], rec.node
+    geo = node.geometry
+    pads = _pool3d_pads(geo, x)
+    padded = g.node("Pad", [g.value(x), g.const(_ints("pads", [0, 0] + pads[:3] + [0, 0] + pads[3:]))])
+    mean = g.node("AveragePool", [padded], kernel_shape=list(geo.kernel), strides=list(geo.stride))
+    volume = float(np.prod(geo.kernel))
+    scale = (volume / _host(node.divisor).astype(np.float64)).astype(_dtype(x))[None, None]
+    return g.node("Mul", [mean, g.const(scale, "avg_pool3d_scale")])
+
+
+def _adaptive_max_pool3d(g, rec):
+    x, out = rec.args[:2]
+    return _adaptive_max_per_axis(g, g.value(x), [(2 + i, n, o) for i, (n, o) in enumerate(zip(_shape(x)[2:], out))])
+
+
+def _separable3d(g, rec):
+    """Adaptive average pooling in 3-D: one matrix per axis, applied as a single Einsum."""
+    x = rec.args[0]
+    m_d, m_h, m_w = (g.const(_host(m).astype(_dtype(x))) for m in rec.node.matrices)
+    return g.node("Einsum", [g.value(x), m_d, m_h, m_w], equation="ncdhw,ad,bh,ew->ncabe")
 
 
 # ---- activations ------------------------------------------------------------------------
@@ -260,9 +370,13 @@ def _adaptive_avg_matmul(g, name, dtype, h, w, oh, ow):
 
 
 def _adaptive_max_slices(g, name, h, w, oh, ow):
+    return _adaptive_max_per_axis(g, name, [(2, h, oh), (3, w, ow)])
+
+
+def _adaptive_max_per_axis(g, name, axes):
     """Windows that neither tile nor replicate: the max over a window is the max over its rows of the max over
-    its columns, so per axis: Slice each window, ReduceMax it (keepdims), Concat the results."""
-    for axis, size, out in ((2, h, oh), (3, w, ow)):
+    its columns, so per (axis, size, output size): Slice each window, ReduceMax it (keepdims), Concat them."""
+    for axis, size, out in axes:
         starts, ends = resample.adaptive_bounds(size, out)
         parts = []
         for a, b in zip(starts, ends):
@@ -279,7 +393,10 @@ def _interpolate(g, rec):
     if node.scales is not None:
         inputs = [g.value(x), "", g.const(np.asarray([1, 1, 1 / node.scales[0], 1 / node.scales[1]], np.float32))]
     else:
-        inputs = [g.value(x), "", "", g.const(_ints("sizes", [_shape(x)[0], _shape(x)[1], *node.size]))]
+        # N and C from the run's input (a dynamic batch), the spatial size fixed
+        leading = g.node("Slice", [g.node("Shape", [g.value(x)]), g.const(_ints("starts", [0])),
+                                   g.const(_ints("ends", [2]))])
+        inputs = [g.value(x), "", "", g.node("Concat", [leading, g.const(_ints("sizes", list(node.size)))], axis=0)]
     if node.mode == "nearest":
         return g.node("Resize", inputs, mode="nearest", coordinate_transformation_mode="asymmetric",
                       nearest_mode="floor")
@@ -297,12 +414,30 @@ def _pad(g, rec):
     for k in range(len(node.pad) // 2):
         begins[ndim - 1 - k], ends[ndim - 1 - k] = node.pad[2 * k], node.pad[2 * k + 1]
     mode = {"constant": "constant", "reflect": "reflect", "replicate": "edge", "circular": "wrap"}[node.mode]
-    if mode == "wrap" and g.opset < 19:
-        _unsupported(rec, "mode='circular' needs opset 19 or later")
+    if mode == "wrap" and g.opset < 19:  # Pad's "wrap" mode arrived in opset 19
+        if min(begins + ends) < 0:
+            _unsupported(rec, "mode='circular' with negative padding before opset 19")
+        return _circular_pad(g, g.value(x), begins, ends)
     inputs = [g.value(x), g.const(_ints("pads", begins + ends))]
     if mode == "constant":
         inputs.append(g.const(np.asarray(node.value, dtype=_dtype(x))))
     return g.node("Pad", inputs, mode=mode)
+
+
+def _circular_pad(g, name, begins, ends):
+    """Circular padding per axis as Concat(last `begin` entries, x, first `end` entries)."""
+    for axis, (b, e) in enumerate(zip(begins, ends)):
+        if not (b or e):
+            continue
+        axes = g.const(_ints("axes", [axis]))
+        parts = [name]
+        if b:
+            parts.insert(0, g.node("Slice", [name, g.const(_ints("starts", [-b])), g.const(_ints("ends", [_END])),
+                                             axes]))
+        if e:
+            parts.append(g.node("Slice", [name, g.const(_ints("starts", [0])), g.const(_ints("ends", [e])), axes]))
+        name = g.node("Concat", parts, axis=axis)
+    return name
 
 
 # ---- normalization ---------------------------------------------------------------------------
@@ -326,8 +461,21 @@ def _layer_norm(g, rec):
     eps = rec.args[4] if len(rec.args) > 4 else 1e-5
     dt = _dtype(x)
     w_name = g.value(weight) if weight is not None else g.const(np.ones(normalized_shape, dt))
+    if g.opset < 17:  # LayerNormalization arrived in opset 17
+        return _layer_norm_composed(g, g.value(x), w_name, g.value(bias) if bias is not None else None,
+                                    len(_shape(x)), len(normalized_shape), float(eps), dt)
     inputs = [g.value(x), w_name] + ([g.value(bias)] if bias is not None else [])
     return g.node("LayerNormalization", inputs, axis=-len(normalized_shape), epsilon=float(eps))
+
+
+def _layer_norm_composed(g, x, w, b, ndim, normalized, eps, dt):
+    """(x - mean) / sqrt(biased var + eps) * w + b over the last `normalized` axes, from opset-13 ops."""
+    axes = list(range(ndim - normalized, ndim))
+    centered = g.node("Sub", [x, _reduce_node(g, "ReduceMean", x, axes, 1)])
+    var = _reduce_node(g, "ReduceMean", g.node("Mul", [centered, centered]), axes, 1)
+    std = g.node("Sqrt", [g.node("Add", [var, g.const(np.asarray(eps, dtype=dt))])])
+    y = g.node("Mul", [g.node("Div", [centered, std]), w])
+    return g.node("Add", [y, b]) if b is not None else y
 
 
 def _group_norm(g, rec):
@@ -352,11 +500,367 @@ def _softmax(op_type):
     return convert
 
 
+# ---- comparisons, selection, elementwise math --------------------------------------------------------------
+def _compare(g, rec):
+    a, b = rec.args
+    y = g.node(rec.kwargs["op"], [g.value(a), g.value(b, dtype=_dtype(a))])
+    return g.node("Not", [y]) if rec.kwargs["negate"] else y
+
+
+def _constant_choice(g, mask, when_all, when_none, out_shape):
+    """The one side a constant, uniform mask picks (None otherwise): a mask made from shapes alone (EmbeddingBag's
+    bags of a 2-D input) would else be a constant of the example's batch size."""
+    if id(mask) in g.names or g.producer.get(id(mask)) is not None:
+        return None
+    values = _host(mask)
+    picked = when_all if values.all() else when_none if not values.any() else None
+    return picked if picked is not None and isinstance(picked, Tensor) and _shape(picked) == out_shape else None
+
+
+def _extremum(g, rec):
+    a, b = rec.args
+    return g.node(rec.kwargs["op"], [g.value(a), g.value(b, dtype=_dtype(a))])
+
+
+def _where(g, rec):
+    cond, a, b = rec.args
+    same = _constant_choice(g, cond, a, b, _shape(rec.result))
+    if same is not None:
+        return g.node("Identity", [g.value(same)])
+    return g.node("Where", [g.value(cond), g.value(a), g.value(b)])
+
+
+def _clamp(g, rec):
+    x = rec.args[0]
+    lo, hi = (list(rec.args[1:]) + [rec.kwargs.get("lo"), rec.kwargs.get("hi")][len(rec.args) - 1:])[:2]
+    bound = lambda v: "" if v is None else g.const(np.asarray(v, dtype=_dtype(x)))  # noqa: E731
+    return g.node("Clip", [g.value(x), bound(lo), bound(hi)])
+
+
+def _sign_ste(g, rec):
+    """sign with sign(0) = +1 (ONNX's Sign gives 0 there)."""
+    x, dt = rec.args[0], _dtype(rec.args[0])
+    c = lambda v: g.const(np.asarray(v, dtype=dt))  # noqa: E731
+    return g.node("Where", [g.node("GreaterOrEqual", [g.value(x), c(0)]), c(1), c(-1)])
+
+
+def _clamped_log(g, rec):
+    """max(log x, floor): binary_cross_entropy's log, floored (at -100) instead of -inf at 0."""
+    x, floor = rec.args[:2]
+    return g.node("Max", [g.node("Log", [g.value(x)]), g.const(np.asarray(floor, dtype=_dtype(x)))])
+
+
+def _rsqrt(g, rec):
+    return g.node("Reciprocal", [g.node("Sqrt", [g.value(rec.args[0])])])
+
+
+def _log_base(base):
+    def convert(g, rec):
+        x = rec.args[0]
+        return g.node("Div", [g.node("Log", [g.value(x)]), g.const(np.asarray(math.log(base), dtype=_dtype(x)))])
+    return convert
+
+
+def _exp2(g, rec):
+    x = rec.args[0]
+    return g.node("Exp", [g.node("Mul", [g.value(x), g.const(np.asarray(math.log(2), dtype=_dtype(x)))])])
+
+
+def _rounded(g, rec):
+    x = rec.args[0]
+    how = rec.args[1] if len(rec.args) > 1 else rec.kwargs.get("how", "floor")
+    decimals = rec.args[2] if len(rec.args) > 2 else rec.kwargs.get("decimals", 0)
+    if how == "round" and decimals:
+        _unsupported(rec, f"round with decimals={decimals}")
+    if how == "trunc":  # toward zero: floor of |x| with x's sign
+        return g.node("Mul", [g.node("Sign", [g.value(x)]), g.node("Floor", [g.node("Abs", [g.value(x)])])])
+    return g.node({"floor": "Floor", "ceil": "Ceil", "round": "Round"}[how], [g.value(x)])  # Round: half to even
+
+
+def _flip(g, rec):
+    x, dims = rec.args[0], rec.node.dims
+    dims = [dims] if isinstance(dims, (int, np.integer)) else list(dims)
+    n = len(dims)
+    return g.node("Slice", [g.value(x), g.const(_ints("starts", [-1] * n)), g.const(_ints("ends", [_BEGIN] * n)),
+                            g.const(_ints("axes", dims)), g.const(_ints("steps", [-1] * n))])
+
+
+def _triangle(g, rec):
+    x = rec.args[0]
+    upper = rec.args[1] if len(rec.args) > 1 else rec.kwargs.get("upper", False)
+    diagonal = rec.args[2] if len(rec.args) > 2 else rec.kwargs.get("diagonal", 0)
+    if g.opset < 14:
+        _unsupported(rec, "(tril/triu) needs opset 14 or later (Trilu)")
+    return g.node("Trilu", [g.value(x), g.const(_ints("k", int(diagonal)))], upper=int(bool(upper)))
+
+
+def _amax(g, rec):
+    x, node = rec.args[0], rec.node
+    dims = rec.args[1] if len(rec.args) > 1 else rec.kwargs.get("dims")
+    minimum = rec.args[3] if len(rec.args) > 3 else rec.kwargs.get("minimum", False)
+    ndim = len(_shape(x))
+    axes = list(range(ndim)) if dims is None else ([dims] if isinstance(dims, (int, np.integer)) else list(dims))
+    return _reduce_node(g, "ReduceMin" if minimum else "ReduceMax", g.value(x), [a % ndim for a in axes],
+                        int(bool(node.keepdim)))
+
+
+def _fill_where(g, rec):
+    """masked_fill / index_fill: the mask is an argument (a traced comparison, or a constant of the shapes)."""
+    x, value = rec.args[:2]
+    mask = rec.args[2] if len(rec.args) > 2 else rec.kwargs.get("mask")
+    if _constant_choice(g, mask, None, x, _shape(rec.result)) is not None:
+        return g.node("Identity", [g.value(x)])
+    fill = g.node("Cast", [g.value(value)], to=g.onnx.helper.np_dtype_to_tensor_dtype(np.dtype(_dtype(x))))
+    return g.node("Where", [g.value(mask), fill, g.value(x)])
+
+
+def _log1p(g, rec):
+    """log(1 + x): ONNX has no Log1p; the absolute error near 0 is float32's rounding of 1 + x (~6e-8)."""
+    x = rec.args[0]
+    return g.node("Log", [g.node("Add", [g.value(x), g.const(np.asarray(1, dtype=_dtype(x)))])])
+
+
+def _expm1(g, rec):
+    x = rec.args[0]
+    return g.node("Sub", [g.node("Exp", [g.value(x)]), g.const(np.asarray(1, dtype=_dtype(x)))])
+
+
+def _vector_norm(g, rec):
+    x, node = rec.args[0], rec.node
+    ndim, p = len(_shape(x)), float(node.p)
+    dims = node.dims
+    axes = list(range(ndim)) if dims is None else \
+        [d % ndim for d in ([dims] if isinstance(dims, (int, np.integer)) else dims)]
+    keep = int(bool(node.keepdim))
+    name, dt = g.value(x), _dtype(x)
+    if p == 2:
+        return _reduce_node(g, "ReduceL2", name, axes, keep)
+    if p == 1:
+        return _reduce_node(g, "ReduceL1", name, axes, keep)
+    if math.isinf(p):
+        return _reduce_node(g, "ReduceMax" if p > 0 else "ReduceMin", g.node("Abs", [name]), axes, keep)
+    if p == 0:  # the count of nonzeros
+        nonzero = g.node("Cast", [g.node("Not", [g.node("Equal", [name, g.const(np.asarray(0, dtype=dt))])])],
+                         to=g.onnx.helper.np_dtype_to_tensor_dtype(np.dtype(dt)))
+        return _reduce_node(g, "ReduceSum", nonzero, axes, keep)
+    powered = g.node("Pow", [g.node("Abs", [name]), g.const(np.asarray(p, dtype=dt))])
+    return g.node("Pow", [_reduce_node(g, "ReduceSum", powered, axes, keep), g.const(np.asarray(1 / p, dtype=dt))])
+
+
+def _einsum(g, rec):
+    equation = ",".join(rec.node.terms) + "->" + rec.node.out
+    return g.node("Einsum", [g.value(a) for a in rec.args], equation=equation)
+
+
+def _repeat(g, rec):
+    x, node = rec.args[0], rec.node
+    name, extra = g.value(x), len(node.reps) - len(_shape(x))
+    if extra:  # repeat may add leading axes
+        name = g.node("Unsqueeze", [name, g.const(_ints("axes", list(range(extra))))])
+    return g.node("Tile", [name, g.const(_ints("repeats", list(node.reps)))])
+
+
+def _roll(g, rec):
+    x, node = rec.args[0], rec.node
+    shifts, dims = node.shifts, node.dims
+    name, shape_x = g.value(x), _shape(x)
+    if dims is None:  # torch rolls the flattened tensor, then restores the shape
+        flat = g.node("Reshape", [name, g.const(_ints("shape", [-1]))])
+        rolled = _roll_axis(g, flat, int(shifts), int(np.prod(shape_x)), 0)
+        return g.node("Reshape", [rolled, g.const(_ints("shape", list(shape_x)))])
+    shifts = shifts if isinstance(shifts, (tuple, list)) else (shifts,)
+    dims = dims if isinstance(dims, (tuple, list)) else (dims,)
+    for shift, axis in zip(shifts, dims):
+        axis = int(axis) % len(shape_x)
+        name = _roll_axis(g, name, int(shift), shape_x[axis], axis)
+    return name
+
+
+def _roll_axis(g, name, shift, size, axis):
+    """Rolled by `shift` along `axis` (of `size`): the last `shift` entries, then the others."""
+    shift %= size
+    if not shift:
+        return name
+    axes = g.const(_ints("axes", [axis]))
+    tail = g.node("Slice", [name, g.const(_ints("starts", [size - shift])), g.const(_ints("ends", [_END])), axes])
+    head = g.node("Slice", [name, g.const(_ints("starts", [0])), g.const(_ints("ends", [size - shift])), axes])
+    return g.node("Concat", [tail, head], axis=axis)
+
+
+def _index_select(g, rec):
+    x, node = rec.args[0], rec.node
+    return g.node("Gather", [g.value(x), g.value(node.index)], axis=int(node.dim) % len(_shape(x)))
+
+
+def _prod(g, rec):
+    x, node = rec.args[0], rec.node
+    ndim = len(_shape(x))
+    axes = list(range(ndim)) if node.dim is None else [int(node.dim) % ndim]
+    keep = 0 if node.dim is None else int(bool(node.keepdim))
+    return _reduce_node(g, "ReduceProd", g.value(x), axes, keep)
+
+
+def _cumsum(g, rec):
+    x = rec.args[0]
+    return g.node("CumSum", [g.value(x), g.const(_ints("axis", int(rec.node.dim)))])
+
+
+# ---- embedding -------------------------------------------------------------------------------------
+def _embedding(g, rec):
+    """Rows of the table picked by the indices (padding_idx only matters to training)."""
+    weight, indices = rec.args[:2]
+    return g.node("Gather", [g.value(weight), g.value(indices)], axis=0)
+
+
+# ---- recurrent layers ------------------------------------------------------------------------------
+# dlcore (torch) gate blocks -> ONNX's: LSTM i,f,g,o -> i,o,f,c; GRU r,z,n -> z,r,h; RNN one block
+_GATE_ORDER = {"LSTM": [0, 3, 1, 2], "GRU": [1, 0, 2], "RNN_TANH": [0], "RNN_RELU": [0]}
+
+
+def _host(a):
+    data = a._data if isinstance(a, Tensor) else a
+    return np.asarray(data.get() if hasattr(data, "get") else data)
+
+
+def _gate_rows(array, mode):
+    """`array` (G*H, ...) with its gate blocks of H rows in ONNX's order."""
+    blocks = np.split(_host(array), len(_GATE_ORDER[mode]), axis=0)
+    return np.concatenate([blocks[k] for k in _GATE_ORDER[mode]], axis=0)
+
+
+def _onnx_weight(g, array, like):
+    """A weight or bias in ONNX's gate order, named after the parameter it comes from (suffix _onnx)."""
+    base = g.names.get(id(like))
+    name = f"{base}_onnx" if base and all(i.name != f"{base}_onnx" for i in g.initializers) else g.fresh("rnn_w")
+    g.initializers.append(g.onnx.numpy_helper.from_array(np.ascontiguousarray(array), name))  # 3-D: never 0-d
+    return name
+
+
+def _input_projection(g, gx):
+    """(x, w_ih, b_ih) when gx is nn's input projection x W_ih^T + b_ih (Reshape -> Linear -> Reshape of x), so the
+    ONNX op gets x and W_ih itself; None otherwise."""
+    back = g.producer.get(id(gx))
+    if back is None or back.op is not shape.Reshape:
+        return None
+    lin = g.producer.get(id(back.args[0]))
+    if lin is None or lin.op is not linear.Linear:
+        return None
+    front = g.producer.get(id(lin.args[0]))
+    if front is None or front.op is not shape.Reshape or len(_shape(front.args[0])) != 3:
+        return None
+    return front.args[0], lin.args[1], (lin.args[2] if len(lin.args) > 2 else None)
+
+
+def _untraced_zeros(g, t):
+    """True for a state nobody passed in: zeros made inside the layer (maybe indexed), not a graph value; ONNX's
+    default initial state is zeros of the run's batch, so leaving it out keeps the batch dynamic."""
+    while True:
+        rec = g.producer.get(id(t))
+        if rec is None or rec.op is not shape.GetItem:
+            break
+        t = rec.args[0]
+    return g.producer.get(id(t)) is None and id(t) not in g.names and not np.any(_host(t))
+
+
+def _recurrent(g, rec):
+    gx, w_hh, b_hh, h0, c0 = rec.args[:5]
+    mode, reverse = rec.kwargs.get("mode", "LSTM"), rec.kwargs.get("reverse", False)
+    steps, hidden = _shape(gx)[0], _shape(h0)[1]
+    dt = _dtype(gx)
+    projection = _input_projection(g, gx)
+    if projection is not None:
+        x, w_ih, b_ih = projection
+        w = _onnx_weight(g, _gate_rows(w_ih, mode)[None], w_ih)
+    else:  # gx made some other way: feed it as X through a permutation, which reorders its gate blocks exactly
+        x, b_ih = gx, None
+        width = _shape(gx)[2]
+        w = g.const(np.eye(width, dtype=dt)[_gate_rows(np.arange(width), mode)][None], "rnn_gate_order")
+    r = _onnx_weight(g, _gate_rows(w_hh, mode)[None], w_hh)
+    inputs = [g.value(x), w, r]
+    if b_hh is not None or b_ih is not None:
+        rows = len(_GATE_ORDER[mode]) * hidden
+        b_in = _gate_rows(b_ih, mode) if b_ih is not None else np.zeros(rows, dt)
+        b_rec = _gate_rows(b_hh, mode) if b_hh is not None else np.zeros(rows, dt)
+        inputs.append(g.const(np.concatenate([b_in, b_rec])[None], "rnn_bias"))
+    else:
+        inputs.append("")
+    inputs.append("")  # sequence_lens: every sequence runs the whole length
+    states = [h0] + ([c0] if mode == "LSTM" else [])
+    axis0 = g.const(_ints("axes", [0]))
+    for s in states:
+        inputs.append("" if _untraced_zeros(g, s) else g.node("Unsqueeze", [g.value(s), axis0]))
+    while inputs[-1] == "":
+        inputs.pop()
+    attrs = dict(hidden_size=hidden, direction="reverse" if reverse else "forward")
+    if mode == "GRU":
+        attrs["linear_before_reset"] = 1  # torch's GRU: r scales (h W_hn^T + b_hn), not h
+    if mode.startswith("RNN"):
+        attrs["activations"] = ["Relu" if mode == "RNN_RELU" else "Tanh"]
+    op_type = {"LSTM": "LSTM", "GRU": "GRU"}.get(mode, "RNN")
+    outputs = g.node(op_type, inputs, n_outputs=3 if mode == "LSTM" else 2, **attrs)
+    y = g.node("Squeeze", [outputs[0], g.const(_ints("axes", [1]))])        # (L, 1, N, H) -> (L, N, H)
+    finals = [g.node("Squeeze", [o, axis0]) for o in outputs[1:]]           # (1, N, H) -> (N, H)
+    _claim_state_reads(g, rec, y, finals, hidden, 0 if reverse else steps - 1, steps, mode == "LSTM")
+    return y
+
+
+def _is_slice(index, expected):
+    return isinstance(index, slice) and index == expected  # an array index compares elementwise
+
+
+def _claim_state_reads(g, rec, y, finals, hidden, last, steps, is_lstm):
+    """Names the layer's own reads of its output: the last step's h (and an LSTM's c) are ONNX's Y_h (Y_c), whatever
+    the run's sequence length. dlcore's LSTM output packs each step's [h | c]; ONNX gives only the last c, so any
+    other read of the c half is refused."""
+    whole, h_half, c_half = slice(None), slice(None, hidden), slice(hidden, None)
+    for r in g.records:
+        if not any(a is rec.result for a in r.args):
+            continue
+        index = r.args[1] if r.op is shape.GetItem else None
+        index = index if isinstance(index, tuple) else (index,)
+        time, batch, feature = (tuple(index) + (whole, whole))[:3]
+        name = None
+        if r.op is shape.GetItem and _is_slice(batch, whole) and len(index) <= 3:
+            at_last = isinstance(time, (int, np.integer)) and int(time) % steps == last
+            if at_last and _is_slice(feature, h_half if is_lstm else whole):
+                name = finals[0]
+            elif at_last and is_lstm and _is_slice(feature, c_half):
+                name = finals[1]
+            elif is_lstm and _is_slice(time, whole) and _is_slice(feature, h_half):
+                name = y
+        if name is None and is_lstm:
+            _unsupported(rec, f"(LSTM): its output is read as {r.op.__name__} {index!r}; ONNX's LSTM has the cell "
+                              f"state of the last step only")
+        if name is not None:
+            g.names[id(r.result)] = name
+            g.names.setdefault(id(r.result._data), name)
+
+
 # ---- arithmetic, reductions, shapes ---------------------------------------------------------------
 def _binary(op_type):
     def convert(g, rec):
-        return g.node(op_type, [g.value(rec.args[0]), g.value(rec.args[1])])
+        a, b = rec.args[:2]
+        out = _shape(rec.result)
+        return g.node(op_type, [_operand(g, a, b, out), _operand(g, b, a, out)])
     return convert
+
+
+def _operand(g, a, other, out_shape):
+    """a's value name; a value that no input changes and that repeats along the batch axis (the zero state a
+    recurrent cell makes for the example's batch, EmbeddingBag's per-member scale) as one broadcasting row, when
+    the other operand alone sets the result's shape, so the graph follows the run's batch."""
+    if isinstance(a, Tensor) and a.ndim and id(a) not in g.input_dependent and not _is_parameter(g, a) and \
+            tuple(getattr(other, "shape", ())) == out_shape:
+        values = _host(a)  # what dlcore computed: the same for any input
+        if values.size > 1 and (values == values.flat[0]).all():
+            return g.const(np.full((1,) * values.ndim, values.flat[0], dtype=values.dtype))
+        if values.shape[0] > 1 and (values == values[:1]).all():
+            return g.const(np.ascontiguousarray(values[:1]))
+    return g.value(a)
+
+
+def _is_parameter(g, a):
+    return g.producer.get(id(a)) is None and (id(a) in g.names or id(a._data) in g.names)
 
 
 def _reduce_node(g, op_type, name, axes, keepdims):
@@ -411,25 +915,63 @@ def _stack(g, rec):
     return g.node("Concat", [g.node("Unsqueeze", [g.value(a), axes]) for a in rec.args], axis=int(rec.node.dim))
 
 
+_END, _BEGIN = np.iinfo(np.int64).max, np.iinfo(np.int64).min
+
+
+def _expand_ellipsis(index, ndim):
+    """index with its Ellipsis replaced by the full slices it stands for."""
+    if not any(i is Ellipsis for i in index):
+        return index
+    at = next(k for k, i in enumerate(index) if i is Ellipsis)
+    used = sum(1 for i in index if i is not None and i is not Ellipsis)
+    return index[:at] + (slice(None),) * (ndim - used) + index[at + 1:]
+
+
+def _slice_bounds(i):
+    """(start, end, step) of a slice or an integer as ONNX's Slice takes them: Python's own values, negative ones
+    counting from the end and open ends as the int64 extremes, so the bounds follow the run's axis sizes (a
+    dynamic batch) instead of the example's."""
+    if not isinstance(i, slice):
+        return int(i), (int(i) + 1 if int(i) != -1 else _END), 1
+    step = 1 if i.step is None else int(i.step)
+    start = i.start if i.start is not None else (0 if step > 0 else _END)
+    stop = i.stop if i.stop is not None else (_END if step > 0 else _BEGIN)
+    return int(start), int(stop), step
+
+
 def _getitem(g, rec):
     a, index = rec.args
     index = index if isinstance(index, tuple) else (index,)
-    if any(i is Ellipsis or i is None or not isinstance(i, (slice, int, np.integer)) for i in index):
-        _unsupported(rec, f"with index {index!r}: only integers and slices convert")
-    starts, ends, axes, steps, squeeze = [], [], [], [], []
-    for axis, (i, n) in enumerate(zip(index, _shape(a))):
-        if isinstance(i, slice):
-            start, stop, step = i.indices(n)
-            if step < 0:
-                _unsupported(rec, "with a negative step")
-        else:
-            start, stop, step = int(i) % n, int(i) % n + 1, 1
-            squeeze.append(axis)
+    if any(not (i is Ellipsis or i is None or isinstance(i, (slice, int, np.integer))) for i in index):
+        _unsupported(rec, f"with index {index!r}: only integers, slices, ... and None convert")
+    index = _expand_ellipsis(index, len(_shape(a)))
+    starts, ends, axes, steps, squeeze, new_axes = [], [], [], [], [], []
+    axis = out_axis = 0
+    for i in index:
+        if i is None:  # a new axis of size 1 at this place of the output
+            new_axes.append(out_axis)
+            out_axis += 1
+            continue
+        if isinstance(i, slice) and i == slice(None):
+            axis, out_axis = axis + 1, out_axis + 1
+            continue
+        start, stop, step = _slice_bounds(i)
         starts.append(start), ends.append(stop), axes.append(axis), steps.append(step)
-    y = g.node("Slice", [g.value(a), g.const(_ints("starts", starts)), g.const(_ints("ends", ends)),
-                         g.const(_ints("axes", axes)), g.const(_ints("steps", steps))])
+        if isinstance(i, slice):
+            out_axis += 1
+        else:
+            squeeze.append(axis)
+        axis += 1
+    y = g.value(a)
+    if axes:
+        y = g.node("Slice", [y, g.const(_ints("starts", starts)), g.const(_ints("ends", ends)),
+                             g.const(_ints("axes", axes)), g.const(_ints("steps", steps))])
     if squeeze:
         y = g.node("Squeeze", [y, g.const(_ints("axes", squeeze))])
+    if new_axes:
+        y = g.node("Unsqueeze", [y, g.const(_ints("axes", new_axes))])
+    if not (axes or squeeze or new_axes):
+        y = g.node("Identity", [y])
     return y
 
 
@@ -503,4 +1045,51 @@ CONVERTERS = {
     shape.Stack: _stack,
     shape.GetItem: _getitem,
     copy.ToCopy: _to_copy,
+    recurrent.RecurrentLayer: _recurrent,
+    embedding.Embedding: _embedding,
+    Compare: _compare,
+    Extremum: _extremum,
+    select.Where: _where,
+    select.Clamp: _clamp,
+    binary.SignSTE: _sign_ste,
+    math_more.Sin: _simple("Sin"),
+    math_more.Cos: _simple("Cos"),
+    math_more.Tan: _simple("Tan"),
+    math_more.Asin: _simple("Asin"),
+    math_more.Acos: _simple("Acos"),
+    math_more.Atan: _simple("Atan"),
+    math_more.Sinh: _simple("Sinh"),
+    math_more.Cosh: _simple("Cosh"),
+    math_more.Erf: _simple("Erf"),
+    math_more.Reciprocal: _simple("Reciprocal"),
+    math_more.Rsqrt: _rsqrt,
+    clamp.ClampedLog: _clamped_log,
+    math_more.Log2: _log_base(2),
+    math_more.Log10: _log_base(10),
+    math_more.Exp2: _exp2,
+    math_more.Rounded: _rounded,
+    math_more.Maximum: _binary("Max"),
+    math_more.Minimum: _binary("Min"),
+    math_more.Flip: _flip,
+    math_more.Triangle: _triangle,
+    math_more.Cumsum: _cumsum,
+    math_more.AMax: _amax,
+    math_more.Log1p: _log1p,
+    math_more.Expm1: _expm1,
+    math_more.VectorNorm: _vector_norm,
+    math_more.Einsum: _einsum,
+    math_more.Repeat: _repeat,
+    math_more.Roll: _roll,
+    math_more.IndexSelect: _index_select,
+    math_more.Prod: _prod,
+    shape.Alias: _simple("Identity"),
+    conv3d.Conv3d: _conv3d,
+    conv3d.ConvTranspose3d: _conv_transpose3d,
+    pool3d.MaxPool3d: _max_pool3d,
+    pool3d.AvgPool3d: _avg_pool3d,
+    resample3d.Separable3d: _separable3d,
+    resample3d.AdaptiveMaxPool3d: _adaptive_max_pool3d,
+    fold.Unfold: _unfold,
+    fold.Fold: _fold,
+    math_more.FillWhere: _fill_where,
 }
