@@ -83,7 +83,7 @@ __all__ = [
 ] + [n for n in _function_names if not hasattr(_builtins, n)]
 # (max, sum, abs, float, int, bool ... are attributes only: ``from dlcore import *`` must not shadow builtins)
 
-from . import attacks, func, testing  # noqa: E402  (fgsm; torch.func's transforms; torch.testing)
+from . import attacks, func, special, testing  # noqa: E402  (fgsm; torch.func, torch.special, torch.testing)
 from . import distributions  # noqa: E402  (torch.distributions: dlcore.distributions.Normal ...)
 
 

@@ -33,6 +33,7 @@ TORCH_NAMES = {
     "torch.linalg": "dlcore.linalg",
     "torch.testing": "dlcore.testing",
     "torch.func": "dlcore.func",
+    "torch.special": "dlcore.special",
     "torch.cuda": "dlcore.cuda",
     "torch.accelerator": "dlcore.accelerator",
     "torch.amp": "dlcore.amp",
