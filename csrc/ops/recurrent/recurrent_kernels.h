@@ -1,8 +1,8 @@
 // Recurrent layer kernels over the vector type V (simd::Scalar for the
 // reference, simd::Avx2, simd::Avx512). Include only from recurrent.cpp /
 // recurrent_avx2.cpp / recurrent_avx512.cpp (anonymous namespace: one copy
-// per ISA). The per-step GEMMs run on the same ISA's GEMM (gemm_run_isa), so
-// backend="ref" is the reference all the way down.
+// per ISA). The per-step products run on the same ISA's GEMM micro-kernel
+// (StepProduct), so backend="ref" is the reference all the way down.
 //
 // Each cell's equations are one function over V, called for full vectors and
 // for the remainder of a row (count < width), so the reference and the SIMD
@@ -14,8 +14,8 @@
 #include "core/parallel.h"
 #include "core/simd.h"
 #include "core/simd_math.h"
-#include "gemm/gemm.h"
 #include "ops/recurrent/recurrent.h"
+#include "ops/recurrent/step_product.h"
 
 namespace dlcore {
 namespace {
@@ -23,7 +23,8 @@ namespace {
 // One step's pointers: row n of each operand is base + n * ld.
 struct StepView {
   const float* gx;      // (N, G*H) this step's input projection    [forward]
-  const float* gh;      // (N, G*H) h_prev W_hh^T + b_hh             [forward]
+  const float* gh;      // (N, G*H) h_prev W_hh^T                    [forward]
+  const float* bias;    // (G*H,) b_hh (zeros without one)           [forward]
   const float* h_prev;  // (N, ld_hc) h before this step
   const float* c_prev;  // (N, ld_hc) c before this step (LSTM)
   int64_t ld_prev;
@@ -53,7 +54,7 @@ struct Lanes {
 template <class V>
 DLCORE_INLINE void rnn_forward_cells(const StepView& s, int64_t n, int64_t H, int64_t G, bool relu, Lanes<V> l) {
   const int64_t GH = G * H;
-  const auto x = V::add(l.load(s.gx + n * GH), l.load(s.gh + n * GH));
+  const auto x = V::add(l.load(s.gx + n * GH), V::add(l.load(s.gh + n * GH), l.load(s.bias)));
   l.store(s.out + n * H, relu ? V::max(x, V::zero()) : simd::vtanh<V>(x));
 }
 
@@ -62,11 +63,13 @@ template <class V>
 DLCORE_INLINE void lstm_forward_cells(const StepView& s, int64_t n, int64_t H, Lanes<V> l) {
   const float* gx = s.gx + n * 4 * H;
   const float* gh = s.gh + n * 4 * H;
+  const float* b = s.bias;
   float* sv = s.gates + n * 4 * H;
-  const auto i = simd::vsigmoid<V>(V::add(l.load(gx), l.load(gh)));
-  const auto f = simd::vsigmoid<V>(V::add(l.load(gx + H), l.load(gh + H)));
-  const auto g = simd::vtanh<V>(V::add(l.load(gx + 2 * H), l.load(gh + 2 * H)));
-  const auto o = simd::vsigmoid<V>(V::add(l.load(gx + 3 * H), l.load(gh + 3 * H)));
+  auto pre = [&](int64_t q) { return V::add(l.load(gx + q), V::add(l.load(gh + q), l.load(b + q))); };
+  const auto i = simd::vsigmoid<V>(pre(0));
+  const auto f = simd::vsigmoid<V>(pre(H));
+  const auto g = simd::vtanh<V>(pre(2 * H));
+  const auto o = simd::vsigmoid<V>(pre(3 * H));
   const auto c = V::fmadd(f, l.load(s.c_prev + n * s.ld_prev), V::mul(i, g));
   l.store(s.out + n * 2 * H, V::mul(o, simd::vtanh<V>(c)));
   l.store(s.out + n * 2 * H + H, c);
@@ -81,10 +84,11 @@ template <class V>
 DLCORE_INLINE void gru_forward_cells(const StepView& s, int64_t n, int64_t H, Lanes<V> l) {
   const float* gx = s.gx + n * 3 * H;
   const float* gh = s.gh + n * 3 * H;
+  const float* b = s.bias;
   float* sv = s.gates + n * 4 * H;
-  const auto r = simd::vsigmoid<V>(V::add(l.load(gx), l.load(gh)));
-  const auto z = simd::vsigmoid<V>(V::add(l.load(gx + H), l.load(gh + H)));
-  const auto hn = l.load(gh + 2 * H);
+  const auto r = simd::vsigmoid<V>(V::add(l.load(gx), V::add(l.load(gh), l.load(b))));
+  const auto z = simd::vsigmoid<V>(V::add(l.load(gx + H), V::add(l.load(gh + H), l.load(b + H))));
+  const auto hn = V::add(l.load(gh + 2 * H), l.load(b + 2 * H));
   const auto cand = simd::vtanh<V>(V::fmadd(r, hn, l.load(gx + 2 * H)));
   const auto h_prev = l.load(s.h_prev + n * s.ld_prev);
   l.store(s.out + n * H, V::fmadd(z, V::sub(h_prev, cand), cand));
@@ -205,18 +209,15 @@ void recurrent_forward_kernel(const RecurrentArgs& a, Isa isa) {
   const int64_t N = g.batch, H = g.hidden, GH = g.gates * H, oc = g.out_cols();
   if (g.steps == 0 || N == 0) return;
   std::vector<float> gh(size_t(N * GH));
+  const std::vector<float> no_bias(a.b_hh ? 0 : size_t(GH), 0.0f);
+  StepProduct hidden_product(isa, a.w_hh, H, /*trans=*/true, H, GH);  // h W_hh^T
   for (int64_t s = 0; s < g.steps; ++s) {
     const int64_t t = a.reverse ? g.steps - 1 - s : s;
     const PrevState p = prev_state(a, a.out, t);
-    GemmArgs mm;  // gh = h_prev W_hh^T + b_hh
-    mm.m = N, mm.n = GH, mm.k = H;
-    mm.a = p.h, mm.lda = p.ld;
-    mm.b = a.w_hh, mm.ldb = H, mm.trans_b = true;
-    mm.c = gh.data(), mm.ldc = GH;
-    mm.bias_col = a.b_hh;
-    gemm_run_isa(mm, isa);
+    hidden_product.run(p.h, p.ld, N, gh.data(), GH, 0.0f);
     StepView v{};
-    v.gx = a.gx + t * N * GH, v.gh = gh.data(), v.h_prev = p.h, v.c_prev = p.c, v.ld_prev = p.ld;
+    v.gx = a.gx + t * N * GH, v.gh = gh.data(), v.bias = a.b_hh ? a.b_hh : no_bias.data(), v.h_prev = p.h,
+    v.c_prev = p.c, v.ld_prev = p.ld;
     v.out = a.out + t * N * oc;
     v.gates = a.gates ? a.gates + t * N * 4 * H : nullptr;
     cell_pass<V>(a, v, false);
@@ -233,6 +234,7 @@ void recurrent_backward_kernel(const RecurrentArgs& a, Isa isa) {
   if (dc) std::fill(dc, dc + N * H, 0.0f);
   if (g.steps == 0 || N == 0) return;
   const bool gru = g.mode == RnnMode::gru;
+  StepProduct hidden_product(isa, a.w_hh, H, /*trans=*/false, GH, H);  // d gh W_hh
   for (int64_t s = 0; s < g.steps; ++s) {
     const int64_t t = a.reverse ? s : g.steps - 1 - s;  // forward's order, reversed
     const PrevState p = prev_state(a, a.out_saved, t);
@@ -245,13 +247,7 @@ void recurrent_backward_kernel(const RecurrentArgs& a, Isa isa) {
     v.d_gx = a.d_gx + t * N * GH;
     v.d_gh = gru ? a.d_gh + t * N * GH : v.d_gx;
     cell_pass<V>(a, v, true);
-    GemmArgs mm;  // dh = d_gh W_hh (+ the GRU's direct path dh z already in dh)
-    mm.m = N, mm.n = H, mm.k = GH;
-    mm.a = v.d_gh, mm.lda = GH;
-    mm.b = a.w_hh, mm.ldb = H;
-    mm.c = dh, mm.ldc = H;
-    mm.beta = gru ? 1.0f : 0.0f;
-    gemm_run_isa(mm, isa);
+    hidden_product.run(v.d_gh, GH, N, dh, H, gru ? 1.0f : 0.0f);  // + the GRU's direct path dh z already in dh
   }
 }
 
