@@ -18,6 +18,7 @@ TORCH_NAMES = {
     "torch.nn.functional": "dlcore.nn.functional",
     "torch.nn.init": "dlcore.nn.init",
     "torch.nn.utils": "dlcore.nn.utils",
+    "torch.nn.utils.rnn": "dlcore.nn.utils.rnn",
     "torch.optim": "dlcore.optim",
     "torch.optim.lr_scheduler": "dlcore.optim.lr_scheduler",
     "torch.utils": "dlcore.utils",

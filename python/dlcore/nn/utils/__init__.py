@@ -1,10 +1,10 @@
-"""Gradient clipping (on the gradients' own device)."""
+"""Gradient clipping (on the gradients' own device); `rnn`: packed variable-length sequences."""
 from __future__ import annotations
 
 import numpy as np
 
-from ..ops._common import array_module
-from ..tensor import Tensor
+from ...ops._common import array_module
+from ...tensor import Tensor
 
 
 def _grads(parameters):
@@ -43,4 +43,5 @@ def clip_grad_value_(parameters, clip_value):
         array_module(g._data).clip(g._data, -clip_value, clip_value, out=g._data)
 
 
-from . import prune  # noqa: E402, F401  (re-exported: dlcore.nn.utils.prune, magnitude pruning)
+from .. import prune  # noqa: E402, F401  (re-exported: dlcore.nn.utils.prune, magnitude pruning)
+from . import rnn  # noqa: E402, F401  (dlcore.nn.utils.rnn: PackedSequence and its helpers, torch's names)
