@@ -8,8 +8,9 @@
 //   gates (L, N, 4H)  what backward needs besides out: LSTM the activated
 //                     i, f, g, o; GRU r, z, n (the candidate) and the hidden
 //                     projection of n (h W_hn^T + b_hn); RNN none
-// Each step is one GEMM (h W_hh^T + b_hh, the bias as the GEMM's column
-// epilogue) and one element-wise pass over the N x H cells. Backward returns
+// Each step is one product h W_hh^T (W_hh packed once per call: step_product.h)
+// and one element-wise pass over the N x H cells that adds gx and b_hh and
+// applies the cell. Backward returns
 // d gx (L, N, G*H), for GRU also d gh (the hidden projection's gradient, which
 // differs from d gx in the candidate's columns), and dh0 / dc0; the caller
 // computes W_hh's gradient as one GEMM over all steps.

@@ -8,6 +8,7 @@
 // for the remainder of a row (count < width), so the reference and the SIMD
 // bodies share them.
 #pragma once
+#include <algorithm>
 #include <cstdint>
 #include <vector>
 
@@ -162,6 +163,7 @@ template <class V>
 void cell_pass(const RecurrentArgs& a, const StepView& s, bool backward) {
   const RnnGeometry& g = a.geo;
   const int64_t H = g.hidden, N = g.batch;
+  // the memory one step's pass touches (LSTM/GRU: ~14 floats a cell: gx, gh, bias, gates, states, out)
   const int64_t bytes = N * H * 4 * (g.mode == RnnMode::lstm || g.mode == RnnMode::gru ? 14 : 4);
   parallel_units(N, bytes, [&](int64_t r0, int64_t r1) {
     switch (g.mode) {
