@@ -14,6 +14,7 @@ Not supported: PackedSequence with proj_size.
 """
 from __future__ import annotations
 
+import functools
 import math
 
 import numpy as np
@@ -162,7 +163,7 @@ class _RNNBase(Module):
         if hx is not None and order is not None:  # the caller's batch order -> the packed (length-sorted) order
             hx = _map_state(hx, lambda s: s[:, order])
         h0, c0 = self._initial_state(hx, int(batch_sizes[0]), data)
-        run = lambda x, w, h, c, reverse: self._run_packed_direction(x, w, h, c, batch_sizes, reverse)  # noqa: E731
+        run = functools.partial(self._run_packed_direction, batch_sizes=batch_sizes)
         output, h_n, c_n = self._run_layers(data, h0, c0, run=run, concat_dim=1)
         if inverse is not None:
             h_n = h_n[:, inverse]
@@ -170,7 +171,7 @@ class _RNNBase(Module):
         out = PackedSequence(output, batch_sizes, order, inverse)
         return out, ((h_n, c_n) if self.mode == "LSTM" else h_n)
 
-    def _run_packed_direction(self, x, weights, h, c, batch_sizes, reverse):
+    def _run_packed_direction(self, x, weights, h, c, reverse, batch_sizes):
         """(packed outputs (T, H), h_n, c_n) of one layer direction over packed rows x (T, I): one Function call
         per stretch of steps with the same batch size, on the first rows of the running state."""
         w_ih, b_ih, w_hh, b_hh, _ = weights
