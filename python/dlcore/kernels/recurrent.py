@@ -18,6 +18,14 @@ from ._dispatch import bool_arg, module_for
 __all__ = ["recurrent_forward", "recurrent_backward"]
 
 
+def _mode(mode, op):
+    """The mode string (its value is checked in C++), else a TypeError naming it."""
+    if not isinstance(mode, str):
+        raise TypeError(f"{op}: mode must be a str ('RNN_TANH', 'RNN_RELU', 'LSTM' or 'GRU'), got "
+                        f"{type(mode).__name__}")
+    return mode
+
+
 def recurrent_forward(gx, w_hh, b_hh, h0, c0=None, *, mode="LSTM", reverse=False, backend="auto"):
     """Runs the recurrence: per step ``gh = h W_hh^T + b_hh`` and the cell (``reverse``: last step first).
 
@@ -32,8 +40,8 @@ def recurrent_forward(gx, w_hh, b_hh, h0, c0=None, *, mode="LSTM", reverse=False
         ((2, 1, 1), None)
     """
     module = module_for(backend, "recurrent_forward", gx, w_hh, h0)
-    return module.recurrent_forward(gx, w_hh, b_hh, h0, c0, mode, bool_arg(reverse, "recurrent_forward",
-                                                                          "reverse"), backend)
+    return module.recurrent_forward(gx, w_hh, b_hh, h0, c0, _mode(mode, "recurrent_forward"),
+                                    bool_arg(reverse, "recurrent_forward", "reverse"), backend)
 
 
 def recurrent_backward(dout, out, gates, w_hh, h0, c0=None, *, mode="LSTM", reverse=False, backend="auto"):
@@ -45,5 +53,5 @@ def recurrent_backward(dout, out, gates, w_hh, h0, c0=None, *, mode="LSTM", reve
         dh0 (N, H); dc0 (N, H) for LSTM, else None. W_hh's gradient is ``d_gh^T @ h_prev`` over all steps.
     """
     module = module_for(backend, "recurrent_backward", dout, out, w_hh, h0)
-    return module.recurrent_backward(dout, out, gates, w_hh, h0, c0, mode,
+    return module.recurrent_backward(dout, out, gates, w_hh, h0, c0, _mode(mode, "recurrent_backward"),
                                      bool_arg(reverse, "recurrent_backward", "reverse"), backend)
