@@ -156,3 +156,13 @@ def test_onednn_backend_keeps_the_per_step_loop(rng, monkeypatch):
     y2, _ = lstm(x)
     assert calls == ["recurrent_forward"]
     np.testing.assert_allclose(y2.numpy(), y.numpy(), rtol=1e-5, atol=1e-6)
+
+
+def test_an_in_place_change_of_the_fused_output_raises(rng):
+    """The fused backward reads the states it returned: changing them in place before backward must raise
+    (as torch's LSTM does), not give wrong gradients."""
+    lstm = nn.LSTM(3, 4)
+    y, _ = lstm(dlcore.tensor(rng.standard_normal((5, 2, 3)).astype(np.float32), requires_grad=True))
+    y += 1
+    with pytest.raises(RuntimeError, match="RecurrentLayer.*in-place"):
+        y.sum().backward()

@@ -167,6 +167,9 @@ class RecurrentLayer(Function):
 
     def _forward_fused(self, gx, w_hh, b_hh, h0, c0, mode, reverse):
         self.fused, self.mode, self.reverse, self.has_bias = True, mode, reverse, b_hh is not None
+        # backward reads the returned states: an in-place change of the output before backward must raise
+        # (as torch's LSTM does), not give wrong gradients (the per-step path keeps copies instead)
+        self.saves_output = True
         self.w_hh, self.h0, self.c0 = contiguous(w_hh), contiguous(h0), contiguous(c0)
         backend = kernel_backend("recurrent_forward")
         self.out, self.gates = K.recurrent_forward(contiguous(gx), self.w_hh, contiguous(b_hh), self.h0, self.c0,
