@@ -372,6 +372,87 @@ def dropout_ref(x, p, seed):
     return np.where(mask, x.astype(np.float64) * scale, 0.0), mask
 
 
+# -------------------- recurrent layers (one direction over the sequence; gate order i,f,g,o / r,z,n as torch)
+RNN_GATES = {"RNN_TANH": 1, "RNN_RELU": 1, "LSTM": 4, "GRU": 3}
+
+
+def _time_order(steps, reverse):
+    return range(steps - 1, -1, -1) if reverse else range(steps)
+
+
+def recurrent_ref(gx, w_hh, b_hh, h0, c0, mode, reverse=False):
+    """float64 (out, gates): out (L, N, H) or LSTM (L, N, 2H) [h | c]; gates (L, N, 4H): LSTM i, f, g, o;
+    GRU r, z, n, h W_hn^T + b_hn; None for RNN."""
+    gx, w = gx.astype(np.float64), w_hh.astype(np.float64)
+    b = 0.0 if b_hh is None else b_hh.astype(np.float64)
+    steps, n, hid = gx.shape[0], h0.shape[0], h0.shape[1]
+    out = np.zeros((steps, n, 2 * hid if mode == "LSTM" else hid))
+    gates = None if mode.startswith("RNN") else np.zeros((steps, n, 4 * hid))
+    h = h0.astype(np.float64)
+    c = None if c0 is None else c0.astype(np.float64)
+    for t in _time_order(steps, reverse):
+        gh = h @ w.T + b
+        x = gx[t]
+        if mode == "LSTM":
+            i, f, g, o = (x[:, k * hid:(k + 1) * hid] + gh[:, k * hid:(k + 1) * hid] for k in range(4))
+            i, f, g, o = sigmoid_ref(i), sigmoid_ref(f), np.tanh(g), sigmoid_ref(o)
+            c = f * c + i * g
+            h = o * np.tanh(c)
+            out[t] = np.concatenate([h, c], axis=1)
+            gates[t] = np.concatenate([i, f, g, o], axis=1)
+        elif mode == "GRU":
+            r = sigmoid_ref(x[:, :hid] + gh[:, :hid])
+            z = sigmoid_ref(x[:, hid:2 * hid] + gh[:, hid:2 * hid])
+            hn = gh[:, 2 * hid:]
+            cand = np.tanh(x[:, 2 * hid:] + r * hn)
+            h = (1 - z) * cand + z * h
+            out[t] = h
+            gates[t] = np.concatenate([r, z, cand, hn], axis=1)
+        else:
+            h = np.tanh(x + gh) if mode == "RNN_TANH" else np.maximum(x + gh, 0)
+            out[t] = h
+    return out, gates
+
+
+def recurrent_backward_ref(dout, out, gates, w_hh, h0, c0, mode, reverse=False):
+    """float64 (d_gx, d_gh (GRU) or None, dh0, dc0 (LSTM) or None) by backpropagation through time from
+    the saved out and gates (what the kernel receives)."""
+    dout, out, gates, w, h0, c0 = (None if a is None else a.astype(np.float64)
+                                   for a in (dout, out, gates, w_hh, h0, c0))
+    steps, n, hid = out.shape[0], h0.shape[0], h0.shape[1]
+    d_gx = np.zeros((steps, n, w.shape[0]))
+    d_gh = np.zeros_like(d_gx) if mode == "GRU" else None
+    dh, dc = np.zeros((n, hid)), (np.zeros((n, hid)) if mode == "LSTM" else None)
+    order = list(_time_order(steps, reverse))
+    for k in range(steps - 1, -1, -1):
+        t = order[k]
+        prev = out[order[k - 1]] if k > 0 else None
+        h_prev = h0 if prev is None else prev[:, :hid]
+        dh = dh + dout[t, :, :hid]
+        if mode == "LSTM":
+            c_prev = c0 if prev is None else prev[:, hid:]
+            i, f, g, o = (gates[t][:, j * hid:(j + 1) * hid] for j in range(4))
+            tc = np.tanh(out[t][:, hid:])
+            dc = dc + dout[t, :, hid:] + dh * o * (1 - tc * tc)
+            d_gx[t] = np.concatenate([dc * g * i * (1 - i), dc * c_prev * f * (1 - f), dc * i * (1 - g * g),
+                                      dh * tc * o * (1 - o)], axis=1)
+            dc = dc * f
+            dh = d_gx[t] @ w
+        elif mode == "GRU":
+            r, z, cand, hn = (gates[t][:, j * hid:(j + 1) * hid] for j in range(4))
+            d_cand = dh * (1 - z) * (1 - cand * cand)
+            d_r = d_cand * hn * r * (1 - r)
+            d_z = dh * (h_prev - cand) * z * (1 - z)
+            d_gx[t] = np.concatenate([d_r, d_z, d_cand], axis=1)
+            d_gh[t] = np.concatenate([d_r, d_z, d_cand * r], axis=1)
+            dh = dh * z + d_gh[t] @ w
+        else:
+            h = out[t]
+            d_gx[t] = dh * (1 - h * h) if mode == "RNN_TANH" else dh * (h > 0)
+            dh = d_gx[t] @ w
+    return d_gx, d_gh, dh, dc
+
+
 
 # =========================================================================== the table
 ALL_BACKENDS = ("ref", "avx2", "avx512", "onednn", "cuda")
@@ -720,6 +801,72 @@ _elu_f, _elu_b = _eltwise("elu", {"alpha": 0.7})
 _abs_f, _abs_b = _eltwise("abs")
 
 
+#: (mode, steps, batch, hidden, reverse, bias): every mode both ways, batch 1/3/7, hidden 1/3/17/33, steps 0/1/5
+RNN_CASES = [("LSTM", 5, 3, 17, False, True), ("LSTM", 1, 1, 1, True, False), ("LSTM", 5, 7, 33, True, True),
+             ("GRU", 5, 3, 17, True, True), ("GRU", 1, 7, 3, False, False), ("GRU", 5, 1, 33, False, True),
+             ("RNN_TANH", 5, 7, 3, False, True), ("RNN_TANH", 1, 1, 17, True, False),
+             ("RNN_RELU", 5, 3, 33, True, True), ("RNN_RELU", 5, 1, 1, False, False),
+             ("LSTM", 0, 3, 3, False, True), ("GRU", 5, 3, 17, False, True)]
+
+
+def _rnn_inputs(rng, mode, steps, batch, hidden, bias):
+    gh = RNN_GATES[mode] * hidden
+    gx = rnd(rng, steps, batch, gh)
+    w = rnd(rng, gh, hidden, scale=0.7 / np.sqrt(hidden))  # keeps the states in the gates' sensitive range
+    b = rnd(rng, gh, scale=0.3) if bias else None
+    h0 = rnd(rng, batch, hidden, scale=0.5)
+    c0 = rnd(rng, batch, hidden, scale=0.5) if mode == "LSTM" else None
+    return gx, w, b, h0, c0
+
+
+def recurrent_fwd_samples(rng):
+    out = []
+    for mode, steps, batch, hidden, reverse, bias in RNN_CASES:
+        gx, w, b, h0, c0 = _rnn_inputs(rng, mode, steps, batch, hidden, bias)
+        o, g = recurrent_ref(gx, w, b, h0, c0, mode, reverse)
+        out.append(Sample((gx, w, b, h0, c0), dict(mode=mode, reverse=reverse), (o, g), 2e-5, 2e-6,
+                          none=(1,) if g is None else ()))
+    return out
+
+
+def recurrent_bwd_samples(rng):
+    out = []
+    for mode, steps, batch, hidden, reverse, bias in RNN_CASES:
+        gx, w, b, h0, c0 = _rnn_inputs(rng, mode, steps, batch, hidden, bias)
+        o, g = recurrent_ref(gx, w, b, h0, c0, mode, reverse)
+        o, g = o.astype(np.float32), None if g is None else g.astype(np.float32)
+        dout = rnd(rng, *o.shape)
+        exp = recurrent_backward_ref(dout, o, g, w, h0, c0, mode, reverse)
+        none = tuple(i for i, e in enumerate(exp) if e is None)
+        out.append(Sample((dout, o, g, w, h0, c0), dict(mode=mode, reverse=reverse), exp, 2e-5, 2e-5, none=none))
+    return out
+
+
+def _rnn_error(mode="LSTM", gx=(2, 3, 8), w=(8, 2), b=None, h0=(3, 2), c0=(3, 2), **kw):
+    arrays = tuple(None if s is None else np.zeros(s, np.float32) for s in (gx, w, b, h0, c0))
+    return arrays, dict(mode=mode, **kw)
+
+
+RNN_ERRORS = [(*_rnn_error(mode="LSTMX"), ValueError, "mode must be"),
+              (*_rnn_error(w=(6, 2)), ValueError, r"w_hh of shape \(6, 2\) must be \(8, 2\)"),
+              (*_rnn_error(gx=(2, 3, 6)), ValueError, r"gx has shape \(2, 3, 6\)"),
+              (*_rnn_error(gx=(3, 8)), ValueError, "gx must have 3 dimensions"),
+              (*_rnn_error(h0=(4, 2)), ValueError, r"h0 has shape \(4, 2\), expected \(3, 2\)"),
+              (*_rnn_error(c0=None), ValueError, "LSTM needs c0"),
+              (*_rnn_error(mode="GRU", gx=(2, 3, 6), w=(6, 2)), ValueError, "c0 is for LSTM only"),
+              (*_rnn_error(b=(7,)), ValueError, r"b_hh has shape \(7,\)"),
+              (*_rnn_error(w=(0, 0), gx=(2, 3, 0), h0=(3, 0), c0=(3, 0)), ValueError, "hidden size must be > 0")]
+RNN_BWD_ERRORS = [
+    ((np.zeros((2, 3, 4), np.float32), np.zeros((2, 3, 4), np.float32), None, np.zeros((8, 2), np.float32),
+      np.zeros((3, 2), np.float32), np.zeros((3, 2), np.float32)), dict(mode="LSTM"), ValueError, "needs the gates"),
+    ((np.zeros((2, 3, 5), np.float32), np.zeros((2, 3, 4), np.float32), np.zeros((2, 3, 8), np.float32),
+      np.zeros((8, 2), np.float32), np.zeros((3, 2), np.float32), np.zeros((3, 2), np.float32)), dict(mode="LSTM"),
+     ValueError, r"dout has shape \(2, 3, 5\)"),
+    ((np.zeros((2, 3, 2), np.float32), np.zeros((2, 3, 2), np.float32), np.zeros((2, 3, 8), np.float32),
+      np.zeros((2, 2), np.float32), np.zeros((3, 2), np.float32), None), dict(mode="RNN_TANH"), ValueError,
+     "saves no gates")]
+
+
 def _cat(*fns):
     return lambda rng: [s for f in fns for s in f(rng)]
 
@@ -826,6 +973,10 @@ OPS = [
            errors=[((np.ones(3, np.float32), 1.5, 0), {}, ValueError, "p"),
                    ((np.ones(3, np.float32), -0.1, 0), {}, ValueError, "p")]),
     OpSpec("dropout_backward", dropout_bwd_samples, backends=OURS),
+    OpSpec("recurrent_forward", recurrent_fwd_samples, arrays=(0, 1, 2, 3, 4), backends=("ref", "avx2", "avx512"),
+           errors=RNN_ERRORS),
+    OpSpec("recurrent_backward", recurrent_bwd_samples, arrays=(0, 1, 2, 3, 4, 5), backends=("ref", "avx2", "avx512"),
+           errors=RNN_BWD_ERRORS),
 ]
 OP_NAMES = [op.name for op in OPS]
 BY_NAME = {op.name: op for op in OPS}

@@ -16,4 +16,5 @@ void init_dropout(pybind11::module_& m);
 void init_lowbit(pybind11::module_& m);
 void init_cast(pybind11::module_& m);
 void init_optim(pybind11::module_& m);
+void init_recurrent(pybind11::module_& m);
 }  // namespace dlcore

@@ -27,4 +27,5 @@ PYBIND11_MODULE(_C, m) {
   dlcore::init_lowbit(m);
   dlcore::init_cast(m);
   dlcore::init_optim(m);
+  dlcore::init_recurrent(m);
 }

@@ -149,6 +149,12 @@ def prelu_forward(x: object, weight: object, backend: str = 'auto') -> numpy.typ
 
 def quantize_u8(x: object, scale: typing.SupportsFloat | typing.SupportsIndex, zero_point: typing.SupportsInt | typing.SupportsIndex, backend: str = 'auto') -> numpy.typing.NDArray[numpy.uint8]: ...
 
+def recurrent_backward(dout: object, out: object, gates: object, w_hh: object, h0: object, c0: object, mode: str, reverse: bool = False, backend: str = 'auto') -> tuple:
+    """Backpropagation through time -> (d_gx, d_gh (GRU) or None, dh0, dc0 (LSTM) or None)."""
+
+def recurrent_forward(gx: object, w_hh: object, b_hh: object, h0: object, c0: object, mode: str, reverse: bool = False, backend: str = 'auto') -> tuple:
+    """One recurrent layer direction over the sequence -> (out, gates or None) (ops/recurrent/recurrent.h)."""
+
 def registry_entries() -> list:
     """Every entry of every dispatch registry, in list order: dicts with op, name, isa, declines_inputs (has a declines() for inputs: else the catch-all of its ISA) and unavailable (why its ISA cannot run here, '' when it can)."""
 

@@ -23,6 +23,7 @@ TORCH_NAMES = {
     "torch.nn.utils.prune": "dlcore.nn.prune",
     "torch.nn.utils.fusion": "dlcore.nn.utils.fusion",
     "torch.nn.utils.stateless": "dlcore.nn.utils.stateless",
+    "torch.nn.utils.rnn": "dlcore.nn.utils.rnn",
     "torch.optim": "dlcore.optim",
     "torch.optim.lr_scheduler": "dlcore.optim.lr_scheduler",
     "torch.utils": "dlcore.utils",

@@ -104,7 +104,7 @@ class Function:
             node.parents = tuple(parents)
             # version counters seen now; backward refuses inputs (or a saved output) changed in place since
             node.versions = tuple([a._version[0] if a is not None else 0 for a in node.parents])
-            if cls.saves_output:
+            if node.saves_output:  # the class's, or set by this forward (a path that keeps its result)
                 node.output_version = result._version_counter()
             result._node = node
             if _segment_nodes is not None:

@@ -21,6 +21,7 @@ from .gemm import gemm, linear_forward  # linear_forward: _C only, not in __all_
 from .cast import cast_bf16_to_f32, cast_f32_to_bf16
 from .lrn import lrn_backward, lrn_forward
 from .norm import *  # noqa: F401,F403  (batch_norm_forward_training/_inference, batch_norm_backward)
+from .recurrent import recurrent_backward, recurrent_forward  # noqa: F401  (_C only, like lowbit)
 from .pool import avg_pool2d_backward, avg_pool2d_forward, max_pool2d_backward, max_pool2d_forward
 from .softmax import *  # noqa: F401,F403  (softmax/log_softmax/cross_entropy forward and backward)
 from . import lowbit

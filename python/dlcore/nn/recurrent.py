@@ -5,10 +5,16 @@ A layer direction is the input projection of the whole sequence (one linear call
 steps) and then one autograd Function running the time loop forward and backpropagating through time
 (``ops/recurrent.py``). The cells (one step) are composed from ops with the same equations
 (``_rnn_step``), which the tests hold the Function to. An LSTM with ``proj_size`` (h_t = W_hr (o * tanh(c_t)))
-runs those composed steps instead. Not supported: PackedSequence inputs.
+runs those composed steps instead.
+
+A PackedSequence input (nn.utils.rnn) runs each stretch of steps with the same batch size as one Function
+call on the first batch_sizes[t] rows of the length-sorted batch; the rest of the batch keeps its state
+(forward: the finished sequences' last states; reverse: h0, for the sequences that have not started).
+Not supported: PackedSequence with proj_size.
 """
 from __future__ import annotations
 
+import functools
 import math
 
 import numpy as np
@@ -17,6 +23,7 @@ from ..ops import recurrent as recurrent_ops
 from ..tensor import Tensor, cat, default_dtype, stack, zeros
 from . import init
 from .module import Module, Parameter
+from .utils.rnn import PackedSequence
 
 _GATES = {"RNN_TANH": 1, "RNN_RELU": 1, "LSTM": 4, "GRU": 3}
 
@@ -120,6 +127,8 @@ class _RNNBase(Module):
 
     def forward(self, input, hx=None):
         name = type(self).__name__
+        if isinstance(input, PackedSequence):
+            return self._forward_packed(input, hx)
         if not isinstance(input, Tensor):
             raise TypeError(f"{name}: input must be a dlcore.Tensor, got {type(input).__name__}")
         if input.ndim not in (2, 3) or input.shape[-1] != self.input_size:
@@ -142,7 +151,49 @@ class _RNNBase(Module):
             output = output.transpose(0, 1)
         return output, ((h_n, c_n) if self.mode == "LSTM" else h_n)
 
-    def _run_layers(self, x, h0, c0):
+    def _forward_packed(self, packed, hx):
+        name = type(self).__name__
+        data, batch_sizes = packed.data, np.asarray(packed.batch_sizes)
+        if not isinstance(data, Tensor) or data.ndim != 2 or data.shape[1] != self.input_size:
+            raise ValueError(f"{name}: a PackedSequence's data must be (sum of lengths, {self.input_size}), got "
+                             f"{getattr(data, 'shape', type(data).__name__)}")
+        if self.proj_size:
+            raise NotImplementedError(f"{name}: PackedSequence input with proj_size is not supported")
+        order, inverse = packed.sorted_indices, packed.unsorted_indices
+        if hx is not None and order is not None:  # the caller's batch order -> the packed (length-sorted) order
+            hx = _map_state(hx, lambda s: s[:, order])
+        h0, c0 = self._initial_state(hx, int(batch_sizes[0]), data)
+        run = functools.partial(self._run_packed_direction, batch_sizes=batch_sizes)
+        output, h_n, c_n = self._run_layers(data, h0, c0, run=run, concat_dim=1)
+        if inverse is not None:
+            h_n = h_n[:, inverse]
+            c_n = c_n[:, inverse] if c_n is not None else None
+        out = PackedSequence(output, batch_sizes, order, inverse)
+        return out, ((h_n, c_n) if self.mode == "LSTM" else h_n)
+
+    def _run_packed_direction(self, x, weights, h, c, reverse, batch_sizes):
+        """(packed outputs (T, H), h_n, c_n) of one layer direction over packed rows x (T, I): one Function call
+        per stretch of steps with the same batch size, on the first rows of the running state."""
+        w_ih, b_ih, w_hh, b_hh, _ = weights
+        gx = _linear(x, w_ih, b_ih)
+        offsets = np.concatenate([[0], np.cumsum(batch_sizes)])
+        starts = [0] + [t for t in range(1, batch_sizes.size) if batch_sizes[t] != batch_sizes[t - 1]]
+        stretches = list(zip(starts, starts[1:] + [batch_sizes.size]))
+        n, outs = self.hidden_size, [None] * len(stretches)
+        for k in (range(len(stretches) - 1, -1, -1) if reverse else range(len(stretches))):
+            t0, t1 = stretches[k]
+            rows = int(batch_sizes[t0])
+            g = gx[int(offsets[t0]):int(offsets[t1])].reshape(t1 - t0, rows, gx.shape[1])
+            out = recurrent_ops.RecurrentLayer.apply(g, w_hh, b_hh, h[:rows], c[:rows] if c is not None else None,
+                                                     mode=self.mode, reverse=reverse)
+            last = 0 if reverse else t1 - t0 - 1
+            outs[k] = out[:, :, :n].reshape((t1 - t0) * rows, n)
+            h = out[last, :, :n] if rows == h.shape[0] else cat([out[last, :, :n], h[rows:]], dim=0)
+            if c is not None:
+                c = out[last, :, n:] if rows == c.shape[0] else cat([out[last, :, n:], c[rows:]], dim=0)
+        return cat(outs, dim=0), h, c
+
+    def _run_layers(self, x, h0, c0, run=None, concat_dim=2):
         from .functional import dropout
 
         directions = 2 if self.bidirectional else 1
@@ -151,12 +202,12 @@ class _RNNBase(Module):
             outs = []
             for d, suffix in enumerate(("", "_reverse")[:directions]):
                 k = layer * directions + d
-                ys, h, c = self._run_direction(x, self._weights(layer, suffix), h0[k],
-                                               c0[k] if c0 is not None else None, reverse=d == 1)
+                ys, h, c = (run or self._run_direction)(x, self._weights(layer, suffix), h0[k],
+                                                        c0[k] if c0 is not None else None, reverse=d == 1)
                 outs.append(ys)
                 h_last.append(h)
                 c_last.append(c)
-            x = outs[0] if directions == 1 else cat(outs, dim=2)
+            x = outs[0] if directions == 1 else cat(outs, dim=concat_dim)
             if self.dropout and self.training and layer < self.num_layers - 1:
                 x = dropout(x, self.dropout, True)
         h_n = stack(h_last, dim=0)

@@ -5,7 +5,12 @@ than the arithmetic (dlcore 0.46x torch's img/s at batch 8, hidden 64). Here the
 forward and backward (backpropagation through time by hand) and the tape holds one node per layer and
 direction. The input projection x W_ih^T + b_ih of all steps is computed before (one linear call) and
 comes in as ``gx`` (L, N, G*H); each step adds h W_hh^T + b_hh (G gates of H: LSTM i, f, g, o; GRU r, z,
-n; RNN one) and applies the cell. float32 products run on dlcore.kernels' GEMM, other dtypes on NumPy/CuPy.
+n; RNN one) and applies the cell.
+
+float32 NumPy arrays on our CPU backends run the whole time loop in C++ (dlcore.kernels.recurrent_forward /
+recurrent_backward: per step our GEMM and one fused, vectorized cell pass; ops/recurrent in csrc). float64
+(the gradchecks), CuPy arrays and the oneDNN backend run the per-step loop below: products on
+dlcore.kernels' GEMM for float32 (oneDNN's under dlcore.backend("onednn")), NumPy/CuPy otherwise.
 
 The output packs what the layer returns, so that one node carries every gradient: (L, N, H) hidden
 states, and for LSTM (L, N, 2H) with each step's cell state beside its hidden state (the layer slices
@@ -17,7 +22,7 @@ import numpy as np
 
 from .. import kernels as K
 from ..autograd import Function
-from ._common import array_module, contiguous, kernel_backend
+from ._common import array_module, contiguous, current_backend, kernel_backend
 from .activation_more import _sigmoid as formula_sigmoid
 
 
@@ -115,12 +120,32 @@ class _GRUCell(_Cell):
 
 CELLS = {"RNN_TANH": _TanhCell(), "RNN_RELU": _ReluCell(), "LSTM": _LSTMCell(), "GRU": _GRUCell()}
 
+#: dlcore.backend names whose layers run the fused C++ loop (ours; "auto" picks the CPU's fastest ISA)
+_FUSED_BACKENDS = ("auto", "ref", "avx2", "avx512")
+
+
+def _fused(*arrays):
+    """True when the C++ time loop serves these arrays: float32 NumPy (None allowed) on one of our backends."""
+    for a in arrays:
+        if a is not None and (type(a) is not np.ndarray or a.dtype != np.float32):
+            return False
+    return current_backend() in _FUSED_BACKENDS
+
+
+def _h_prev(out, h0, hidden, reverse):
+    """(L, N, H): the hidden state each step started from (h0, then the previous step's output)."""
+    h = out[:, :, :hidden]
+    return np.concatenate([h0[None], h[:-1]]) if not reverse else np.concatenate([h[1:], h0[None]])
+
 
 class RecurrentLayer(Function):
     """forward(gx (L, N, G*H), w_hh (G*H, H), b_hh (G*H,) or None, h0 (N, H), c0 (N, H) or None, mode, reverse)
     -> (L, N, H) hidden states, or (L, N, 2H) [h_t | c_t] for LSTM (module docstring)."""
 
     def forward(self, gx, w_hh, b_hh, h0, c0, mode="LSTM", reverse=False):
+        if _fused(gx, w_hh, b_hh, h0, c0):
+            return self._forward_fused(gx, w_hh, b_hh, h0, c0, mode, reverse)
+        self.fused = False
         xp, cell = array_module(gx), CELLS[mode]
         steps = gx.shape[0]
         self.cell, self.reverse, self.w_hh, self.has_bias = cell, reverse, w_hh, b_hh is not None
@@ -140,7 +165,31 @@ class RecurrentLayer(Function):
                 out[t, :, hidden:] = c
         return out
 
+    def _forward_fused(self, gx, w_hh, b_hh, h0, c0, mode, reverse):
+        self.fused, self.mode, self.reverse, self.has_bias = True, mode, reverse, b_hh is not None
+        # backward reads the returned states: an in-place change of the output before backward must raise
+        # (as torch's LSTM does), not give wrong gradients (the per-step path keeps copies instead)
+        self.saves_output = True
+        self.w_hh, self.h0, self.c0 = contiguous(w_hh), contiguous(h0), contiguous(c0)
+        backend = kernel_backend("recurrent_forward")
+        self.out, self.gates = K.recurrent_forward(contiguous(gx), self.w_hh, contiguous(b_hh), self.h0, self.c0,
+                                                   mode=mode, reverse=reverse, backend=backend)
+        return self.out
+
+    def _backward_fused(self, dout):
+        w_hh, hidden = self.w_hh, self.w_hh.shape[1]
+        d_gx, d_gh, dh0, dc0 = K.recurrent_backward(
+            contiguous(dout.astype(np.float32, copy=False)), self.out, self.gates, w_hh, self.h0, self.c0,
+            mode=self.mode, reverse=self.reverse, backend=kernel_backend("recurrent_backward"))
+        d_gh_flat = (d_gx if d_gh is None else d_gh).reshape(-1, w_hh.shape[0])
+        h_prev = _h_prev(self.out, self.h0, hidden, self.reverse).reshape(-1, hidden)
+        d_w = _mm(d_gh_flat, h_prev, trans_a=True)  # one GEMM over all steps (K = steps x batch)
+        d_b = d_gh_flat.sum(axis=0) if self.has_bias else None
+        return d_gx, d_w, d_b, dh0, dc0
+
     def backward(self, dout):
+        if self.fused:
+            return self._backward_fused(dout)
         xp, cell, w_hh = array_module(dout), self.cell, self.w_hh
         steps, hidden = dout.shape[0], self.w_hh.shape[1]
         d_gx = xp.empty((steps, dout.shape[1], w_hh.shape[0]), dtype=dout.dtype)
