@@ -450,3 +450,26 @@ def test_nearest_interpolation_and_scale_factor(rng):
         F.interpolate(t64(x), 4, mode="bilinear")
     with pytest.raises(ValueError, match="size"):
         F.interpolate(t64(x), (4, 4))
+
+
+@pytest.mark.parametrize("name, args", [("ZeroPad3d", ((1, 2, 0, 1, 2, 1),)), ("ConstantPad3d", (2, 0.5)),
+                                        ("ReflectionPad3d", ((1, 2, 1, 0, 2, 1),)), ("ReplicationPad3d", (1,)),
+                                        ("CircularPad3d", ((1, 2, 1, 0, 2, 1),))])
+def test_3d_pads_are_np_pad(rng, name, args):
+    x = rng.standard_normal((1, 2, 3, 4, 5))
+    y = getattr(nn, name)(*args)(dlcore.tensor(x)).numpy()
+    p = (args[0],) * 6 if isinstance(args[0], int) else args[0]
+    widths = ((0, 0), (0, 0), (p[4], p[5]), (p[2], p[3]), (p[0], p[1]))
+    mode = {"ZeroPad3d": "constant", "ConstantPad3d": "constant", "ReflectionPad3d": "reflect",
+            "ReplicationPad3d": "edge", "CircularPad3d": "wrap"}[name]
+    kwargs = {"constant_values": args[1]} if name == "ConstantPad3d" else {}
+    np.testing.assert_array_equal(y, np.pad(x, widths, mode=mode, **kwargs))
+    with pytest.raises(ValueError, match="6 ints"):
+        getattr(nn, name)((1, 2))
+
+
+def test_lp_pool3d(rng):
+    x = rng.uniform(0.1, 1, (1, 2, 4, 4, 4))
+    y = nn.LPPool3d(2, 2)(dlcore.tensor(x)).numpy()
+    ref = np.sqrt((x ** 2).reshape(1, 2, 2, 2, 2, 2, 2, 2).sum(axis=(3, 5, 7)))
+    np.testing.assert_allclose(y, ref, rtol=1e-12)

@@ -74,13 +74,15 @@ __all__ += ["CTCLoss"]
 
 # Volumetric (N, C, D, H, W) layers and max unpooling (layers_3d.py).
 from .layers_3d import (  # noqa: E402
-    AdaptiveAvgPool3d, AdaptiveMaxPool3d, AvgPool3d, BatchNorm3d, Conv3d, ConvTranspose3d, Dropout3d,
-    FeatureAlphaDropout, InstanceNorm3d, MaxPool3d, MaxUnpool1d, MaxUnpool2d, MaxUnpool3d,
+    AdaptiveAvgPool3d, AdaptiveMaxPool3d, AvgPool3d, BatchNorm3d, CircularPad3d, ConstantPad3d, Conv3d,
+    ConvTranspose3d, Dropout3d, FeatureAlphaDropout, InstanceNorm3d, LPPool3d, MaxPool3d, MaxUnpool1d, MaxUnpool2d,
+    MaxUnpool3d, ReflectionPad3d, ReplicationPad3d, ZeroPad3d,
 )
 
 __all__ += [
-    "AdaptiveAvgPool3d", "AdaptiveMaxPool3d", "AvgPool3d", "BatchNorm3d", "Conv3d", "ConvTranspose3d", "Dropout3d",
-    "FeatureAlphaDropout", "InstanceNorm3d", "MaxPool3d", "MaxUnpool1d", "MaxUnpool2d", "MaxUnpool3d",
+    "AdaptiveAvgPool3d", "AdaptiveMaxPool3d", "AvgPool3d", "BatchNorm3d", "CircularPad3d", "ConstantPad3d", "Conv3d",
+    "ConvTranspose3d", "Dropout3d", "FeatureAlphaDropout", "InstanceNorm3d", "LPPool3d", "MaxPool3d", "MaxUnpool1d",
+    "MaxUnpool2d", "MaxUnpool3d", "ReflectionPad3d", "ReplicationPad3d", "ZeroPad3d",
 ]
 
 # Recurrent layers (recurrent.py).

@@ -17,7 +17,7 @@ from ..tensor import Tensor
 
 __all__ = [
     "adaptive_avg_pool3d", "adaptive_max_pool3d", "avg_pool3d", "conv3d", "conv_transpose3d", "dropout3d",
-    "feature_alpha_dropout", "max_pool3d", "max_unpool1d", "max_unpool2d", "max_unpool3d",
+    "feature_alpha_dropout", "lp_pool3d", "max_pool3d", "max_unpool1d", "max_unpool2d", "max_unpool3d",
 ]
 
 
@@ -244,3 +244,10 @@ def interpolate_5d(input, size, scale_factor, mode, align_corners, recompute_sca
         raise ValueError(f"interpolate: output size {size} must be positive")
     matrices = resample3d.interpolation_matrices(input.shape, size, mode, align_corners, scales)
     return resample3d.Separable3d.apply(input, matrices)
+
+
+def lp_pool3d(input, norm_type, kernel_size, stride=None, ceil_mode=False):
+    """(sum of x^p over each kernel_size window)^(1/p) over (D, H, W) (torch's: no padding)."""
+    kd, kh, kw = _ints(kernel_size, 3, "lp_pool3d: kernel_size")
+    out = avg_pool3d(input ** norm_type, (kd, kh, kw), stride, 0, ceil_mode) * (kd * kh * kw)
+    return out ** (1.0 / norm_type)

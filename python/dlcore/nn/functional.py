@@ -454,7 +454,7 @@ from ._functional_more import (  # noqa: E402, F401  (added later; re-exported t
 from ._functional_more import __all__ as _more_all  # noqa: E402
 from ._functional_3d import (  # noqa: E402, F401  (volumetric layers, max unpooling; re-exported through __all__)
     adaptive_avg_pool3d, adaptive_max_pool3d, avg_pool3d, conv3d, conv_transpose3d, dropout3d,
-    feature_alpha_dropout, max_pool3d, max_unpool1d, max_unpool2d, max_unpool3d,
+    feature_alpha_dropout, lp_pool3d, max_pool3d, max_unpool1d, max_unpool2d, max_unpool3d,
 )
 from ._functional_3d import __all__ as _volumetric_all  # noqa: E402
 from .transformer import scaled_dot_product_attention  # noqa: E402, F401  (re-exported through __all__)

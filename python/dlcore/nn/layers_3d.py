@@ -13,7 +13,7 @@ from ..tensor import default_dtype
 from . import _functional_3d as F3
 from . import init
 from ._functional_layers import pad
-from .layers_more import InstanceNorm2d
+from .layers_more import InstanceNorm2d, LPPool1d, _Pad2d
 from .module import Module, Parameter
 from .modules import _PAD_MODES, _BatchNorm, _place
 
@@ -249,3 +249,50 @@ class MaxUnpool2d(_MaxUnpoolNd):
 
 class MaxUnpool3d(_MaxUnpoolNd):
     _spatial = 3
+
+
+class _Pad3d(_Pad2d):
+    """(left, right, top, bottom, front, back) on the last three axes; an int pads every side."""
+
+    def __init__(self, padding, value=0.0):
+        Module.__init__(self)
+        self.padding = (int(padding),) * 6 if isinstance(padding, (int, np.integer)) else tuple(padding)
+        if len(self.padding) != 6:
+            raise ValueError(f"{type(self).__name__}: padding must be an int or 6 ints (left, right, top, bottom, "
+                             f"front, back), got {padding}")
+        self.value = value
+
+
+class ZeroPad3d(_Pad3d):
+    def __init__(self, padding):
+        super().__init__(padding, 0.0)
+
+
+class ConstantPad3d(_Pad3d):
+    pass
+
+
+class ReflectionPad3d(_Pad3d):
+    mode = "reflect"
+
+    def __init__(self, padding):
+        super().__init__(padding)
+
+
+class ReplicationPad3d(_Pad3d):
+    mode = "replicate"
+
+    def __init__(self, padding):
+        super().__init__(padding)
+
+
+class CircularPad3d(_Pad3d):
+    mode = "circular"
+
+    def __init__(self, padding):
+        super().__init__(padding)
+
+
+class LPPool3d(LPPool1d):
+    def forward(self, input):
+        return F3.lp_pool3d(input, self.norm_type, self.kernel_size, self.stride, self.ceil_mode)
