@@ -162,3 +162,16 @@ def test_load_conv_transpose_hint():
     with pytest.raises(ValueError, match="swapped"):
         models.load_torch_state_dict(m, {"0.weight": np.zeros((6, 4, 3, 3), np.float32),
                                          "0.bias": np.zeros(6, np.float32)})
+
+
+def test_builders_take_torchvisions_weights_argument():
+    from dlcore import models
+
+    net = models.resnet18(weights=None, num_classes=4, width_mult=0.25)
+    copy = models.get_model("resnet18", weights=net.state_dict(), num_classes=4, width_mult=0.25)
+    for (name, a), (_, b) in zip(net.state_dict().items(), copy.state_dict().items()):
+        np.testing.assert_array_equal(np.asarray(a), np.asarray(b), err_msg=name)
+    with pytest.raises(ValueError, match="does not download"):
+        models.mobilenet_v2(weights="IMAGENET1K_V1")
+    with pytest.raises(ValueError, match="does not download"):
+        models.vgg11(pretrained=True)

@@ -15,6 +15,8 @@ Example:
     (2, 10)
     >>> models.load_torch_state_dict(net, torchvision_resnet18.state_dict())  # doctest: +SKIP
 """
+import functools
+
 from .alexnet import AlexNet, alexnet
 from .densenet import DenseNet, densenet121, densenet161, densenet169, densenet201
 from .efficientnet import (
@@ -75,7 +77,34 @@ __all__ = [
 ]
 
 _NOT_BUILDERS = {"get_model", "get_model_builder", "list_models", "load_torch_state_dict", "register_model"}
+
+
+def _accepting_weights(builder):
+    """`builder` taking torchvision's ``weights=`` (and the older ``pretrained=``): None / False builds the
+    randomly initialized model; a state dict (a mapping: torch tensors, arrays) is loaded into it, checked
+    name by name. torchvision's weight enums / names are refused: their files are torch pickles, which dlcore
+    does not download or unpickle - load the torchvision model's state_dict() instead."""
+
+    @functools.wraps(builder)
+    def build(*args, weights=None, progress=True, pretrained=False, **kwargs):
+        del progress
+        model = builder(*args, **kwargs)
+        if pretrained:
+            weights = "DEFAULT"
+        if weights is None:
+            return model
+        if hasattr(weights, "items"):
+            load_torch_state_dict(model, weights)
+            return model
+        raise ValueError(f"{builder.__name__}: weights={weights!r}: dlcore does not download torchvision's "
+                         f"pretrained weights (torch pickles); build with weights=None and load a state dict: "
+                         f"{builder.__name__}(weights=torchvision_model.state_dict()) or "
+                         f"models.load_torch_state_dict(model, state_dict)")
+
+    return build
+
+
 for _name in __all__:  # the builders are the lower-case names of __all__ but the API functions
     if _name[0].islower() and _name not in _NOT_BUILDERS:
-        register_model(globals()[_name])
+        globals()[_name] = register_model(_accepting_weights(globals()[_name]))
 del _name
