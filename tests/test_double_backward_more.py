@@ -181,3 +181,11 @@ def test_conv_transpose_and_third_order_conv(rng):
         return ga * ga
 
     assert dlcore.autograd.gradcheck(_first_gradient(second), [xc, wc])
+
+
+@pytest.mark.parametrize("name", ["atan2", "hypot", "logaddexp", "fmod", "remainder"])
+def test_binary_math_second_derivative(rng, name):
+    a = dlcore.tensor(rng.uniform(0.5, 2.0, (3, 4)), requires_grad=True)
+    b = dlcore.tensor(rng.uniform(0.7, 1.9, (4,)), requires_grad=True)  # broadcast
+    fn = getattr(dlcore, name)
+    assert dlcore.autograd.gradcheck(_first_gradient(lambda x, y: fn(x, y) ** 2 * x), [a, b])

@@ -287,7 +287,18 @@ def _binary_fn(name, forward, derivatives, doc):
         return (unbroadcast(g * da, self.a.shape) if self.needs_input_grad[0] else None,
                 unbroadcast(g * db, self.b.shape) if self.needs_input_grad[1] else None)
 
-    return type(name, (Function,), {"forward": fwd, "backward": bwd, "__doc__": doc})
+    def bwd_graph(self, g):
+        """The same derivatives on the tape (create_graph): dlcore's functions stand in for NumPy's."""
+        import dlcore
+
+        from .double_backward import _unbroadcast
+
+        a, b = self.parents
+        da, db = derivatives(dlcore, a, b, type(self).apply(a, b))
+        return (_unbroadcast(g * da, a.shape) if self.needs_input_grad[0] else None,
+                _unbroadcast(g * db, b.shape) if self.needs_input_grad[1] else None)
+
+    return type(name, (Function,), {"forward": fwd, "backward": bwd, "backward_graph": bwd_graph, "__doc__": doc})
 
 
 Atan2 = _binary_fn("Atan2", lambda xp, a, b: xp.arctan2(a, b),
