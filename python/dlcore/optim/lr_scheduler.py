@@ -247,7 +247,22 @@ class CyclicLR(LRScheduler):
                 group["momentum"] = m
 
 
-class SequentialLR(LRScheduler):
+class _CompositeScheduler(LRScheduler):
+    """A schedule made of others (SequentialLR, ChainedScheduler): its state dict carries theirs."""
+
+    def state_dict(self):
+        state = super().state_dict()
+        state["_schedulers"] = [s.state_dict() for s in self.schedulers]
+        return state
+
+    def load_state_dict(self, state):
+        state = dict(state)
+        for s, sub in zip(self.schedulers, state.pop("_schedulers", [])):
+            s.load_state_dict(sub)
+        super().load_state_dict(state)
+
+
+class SequentialLR(_CompositeScheduler):
     """schedulers[i] from milestones[i-1] on, each restarted at its milestone (e.g. a LinearLR warm-up, then
     CosineAnnealingLR)."""
 
@@ -274,19 +289,8 @@ class SequentialLR(LRScheduler):
         i = bisect.bisect_right(self.milestones, epoch)
         self.schedulers[i].last_epoch = epoch - (self.milestones[i - 1] if i else 0)
 
-    def state_dict(self):
-        state = super().state_dict()
-        state["_schedulers"] = [s.state_dict() for s in self.schedulers]
-        return state
 
-    def load_state_dict(self, state):
-        state = dict(state)
-        for s, sub in zip(self.schedulers, state.pop("_schedulers", [])):
-            s.load_state_dict(sub)
-        super().load_state_dict(state)
-
-
-class ChainedScheduler(LRScheduler):
+class ChainedScheduler(_CompositeScheduler):
     """Several schedules at once, their factors multiplied: lr = base * prod_i(schedule_i(epoch) / base_i), as
     torch's ChainedScheduler does by stepping each chainable schedule on the rate the previous one left (e.g.
     ConstantLR warm-up times ExponentialLR decay). Exact for the multiplicative schedules (Step, MultiStep,
@@ -319,17 +323,6 @@ class ChainedScheduler(LRScheduler):
         super()._apply(epoch)
         for s in self.schedulers:
             s.last_epoch = epoch
-
-    def state_dict(self):
-        state = super().state_dict()
-        state["_schedulers"] = [s.state_dict() for s in self.schedulers]
-        return state
-
-    def load_state_dict(self, state):
-        state = dict(state)
-        for s, sub in zip(self.schedulers, state.pop("_schedulers", [])):
-            s.load_state_dict(sub)
-        super().load_state_dict(state)
 
 
 class ReduceLROnPlateau:
