@@ -15,7 +15,7 @@ from . import init
 from ._functional_layers import pad
 from .layers_more import InstanceNorm2d, LPPool1d, _Pad2d
 from .module import Module, Parameter
-from .modules import _PAD_MODES, _BatchNorm, _place
+from .modules import _PAD_MODES, _BatchNorm, _place, conv_extra_repr
 
 
 def _check_groups(name, in_channels, out_channels, groups):
@@ -78,18 +78,7 @@ class Conv3d(_ConvNd3):
         return pad(input, (w0, w1, h0, h1, d0, d1), mode=self.padding_mode)
 
     def extra_repr(self):
-        s = f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, stride={self.stride}"
-        if self.padding != 0:
-            s += f", padding={self.padding}"
-        if self.dilation != 1:
-            s += f", dilation={self.dilation}"
-        if self.groups != 1:
-            s += f", groups={self.groups}"
-        if self.bias is None:
-            s += ", bias=False"
-        if self.padding_mode != "zeros":
-            s += f", padding_mode={self.padding_mode!r}"
-        return s
+        return conv_extra_repr(self)
 
 
 class ConvTranspose3d(_ConvNd3):

@@ -182,18 +182,23 @@ class Conv2d(Module):
         return F.pad(input, (left, right, top, bottom), mode=self.padding_mode), 0
 
     def extra_repr(self):
-        s = f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, stride={self.stride}"
-        if self.padding != 0:
-            s += f", padding={self.padding}"
-        if self.dilation != 1:
-            s += f", dilation={self.dilation}"
-        if self.groups != 1:
-            s += f", groups={self.groups}"
-        if self.bias is None:
-            s += ", bias=False"
-        if self.padding_mode != "zeros":
-            s += f", padding_mode={self.padding_mode!r}"
-        return s
+        return conv_extra_repr(self)
+
+
+def conv_extra_repr(conv):
+    """torch's repr of a convolution's arguments (only those that differ from the defaults)."""
+    s = f"{conv.in_channels}, {conv.out_channels}, kernel_size={conv.kernel_size}, stride={conv.stride}"
+    if conv.padding != 0:
+        s += f", padding={conv.padding}"
+    if conv.dilation != 1:
+        s += f", dilation={conv.dilation}"
+    if conv.groups != 1:
+        s += f", groups={conv.groups}"
+    if conv.bias is None:
+        s += ", bias=False"
+    if conv.padding_mode != "zeros":
+        s += f", padding_mode={conv.padding_mode!r}"
+    return s
 
 
 class ReLU(Module):
