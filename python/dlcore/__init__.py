@@ -84,6 +84,14 @@ __all__ = [
 # (max, sum, abs, float, int, bool ... are attributes only: ``from dlcore import *`` must not shadow builtins)
 
 from . import attacks, func, special, testing  # noqa: E402  (fgsm; torch.func, torch.special, torch.testing)
+from ._runtime import (  # noqa: E402  (torch's runtime switches: compile, inference_mode, Generator ...)
+    Generator, are_deterministic_algorithms_enabled, compile, finfo, get_default_dtype, get_float32_matmul_precision,
+    iinfo, inference_mode, initial_seed, is_inference_mode_enabled, seed, set_default_dtype,
+    set_float32_matmul_precision, set_printoptions, use_deterministic_algorithms,
+)
+from ._runtime import __all__ as _runtime_names  # noqa: E402
+
+__all__ += [n for n in _runtime_names if n != "compile"]  # compile: an attribute, not star-imported (a builtin)
 from . import distributions  # noqa: E402  (torch.distributions: dlcore.distributions.Normal ...)
 
 

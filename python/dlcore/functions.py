@@ -294,6 +294,30 @@ def randint(low, high=None, size=None, dtype=None, generator=None, device=None):
     return _placed(gen.integers(low, high, size=size).astype(dtype or np.int64), device)
 
 
+def logspace(start, end, steps, base=10.0, dtype=None, device=None, requires_grad=False):
+    """base ** linspace(start, end, steps)."""
+    values = np.float64(base) ** np.linspace(start, end, int(steps))
+    return _placed(values.astype(dtype or default_dtype), device, requires_grad)
+
+
+def randint_like(input, low=0, high=None, dtype=None, generator=None, device=None):
+    """randint with input's shape (``randint_like(x, high)`` too)."""
+    if high is None:
+        low, high = 0, low
+    return randint(low, high, tuple(input.shape), dtype=dtype or input.dtype, generator=generator,
+                   device=device or input.device)
+
+
+def poisson(input, generator=None):
+    """Samples Poisson(rate) elementwise for the rates in `input` (no gradient, as torch)."""
+    from .random import default_generator
+
+    rates = input.numpy() if hasattr(input, "numpy") else np.asarray(input)
+    if (rates < 0).any():
+        raise ValueError("poisson: rates must be non-negative")
+    return _placed((generator or default_generator()).poisson(rates).astype(rates.dtype), input.device)
+
+
 def randperm(n, dtype=None, generator=None, device=None):
     from .random import default_generator
 
@@ -395,6 +419,7 @@ def einsum(equation, *operands):
 __all__ = ["cdist", "einsum", "repeat_interleave", "vector_norm"] + _METHOD_FUNCTIONS + [
     "abs", "add", "allclose", "argmin", "argsort", "chunk", "clamp", "clip", "device", "div", "empty",
     "empty_like", "equal", "eye", "flatten", "gather", "is_tensor", "isclose", "linspace", "log_softmax",
+    "logspace", "poisson", "randint_like",
     "logsumexp", "masked_fill", "max", "maximum", "mean", "min", "minimum", "mul", "neg", "normal", "numel",
     "permute", "pow", "randint", "randperm", "relu", "reshape", "sigmoid", "sign", "softmax", "sort", "split",
     "square", "squeeze", "std", "sub", "sum", "t", "tanh", "topk", "transpose", "unsqueeze", "var", "where",

@@ -4,13 +4,20 @@ from __future__ import annotations
 import numpy as np
 
 _generator = np.random.default_rng()
+_last_seed = None
 
 
 def manual_seed(seed: int):
     """Seeds dlcore's global generator (randn, nn.init, dropout masks, unseeded shuffles)."""
-    global _generator
+    global _generator, _last_seed
     _generator = np.random.default_rng(seed)
+    _last_seed = int(seed)
     return _generator
+
+
+def last_seed():
+    """The seed of the last manual_seed (None before any)."""
+    return _last_seed
 
 
 def default_generator() -> np.random.Generator:

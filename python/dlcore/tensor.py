@@ -38,6 +38,8 @@ uint8 = np.dtype(np.uint8)
 bool_ = np.dtype(np.bool_)
 #: The dtype of tensors made from Python floats (as in PyTorch).
 default_dtype = float32
+#: How Tensor reprs print (dlcore.set_printoptions): NumPy's array2string arguments of the same names.
+print_options = {"precision": 4, "threshold": 1000, "edgeitems": 3, "linewidth": 80, "sci_mode": None}
 
 MaxResult = namedtuple("MaxResult", ["values", "indices"])
 SortResult = namedtuple("SortResult", ["values", "indices"])
@@ -194,7 +196,12 @@ class Tensor(TensorMathMethods, TensorMoreMethods):
         return self.shape[0]
 
     def __repr__(self):
-        body = np.array2string(self.numpy(), separator=", ", precision=4, prefix="tensor(")
+        opts = print_options
+        suppress = None if opts["sci_mode"] is None else not opts["sci_mode"]
+        body = np.array2string(self.numpy(), separator=", ", precision=opts["precision"], prefix="tensor(",
+                               threshold=opts["threshold"], edgeitems=opts["edgeitems"],
+                               max_line_width=opts["linewidth"], suppress_small=suppress,
+                               floatmode=None if opts["sci_mode"] is None else ("fixed" if suppress else "maxprec"))
         extra = "" if self.dtype == float32 or self.dtype == int64 else f", dtype={self.dtype}"
         if self.device == "cuda":
             extra += ", device='cuda:0'"
