@@ -189,3 +189,13 @@ def test_binary_math_second_derivative(rng, name):
     b = dlcore.tensor(rng.uniform(0.7, 1.9, (4,)), requires_grad=True)  # broadcast
     fn = getattr(dlcore, name)
     assert dlcore.autograd.gradcheck(_first_gradient(lambda x, y: fn(x, y) ** 2 * x), [a, b])
+
+
+@pytest.mark.parametrize("equation, shapes", [("ij,jk->ik", [(3, 4), (4, 2)]), ("bij,bjk->bik", [(2, 3, 4), (2, 4, 5)]),
+                                              ("i,i->", [(5,), (5,)]), ("...ij,jk", [(2, 3, 4), (4, 2)]),
+                                              ("ij,j,k->ik", [(3, 4), (4,), (2,)]), ("ij->j", [(3, 4)]),
+                                              ("...ij,...jk->...ik", [(1, 3, 4), (2, 4, 5)])])
+def test_einsum_second_derivative(rng, equation, shapes):
+    operands = [dlcore.tensor(rng.standard_normal(s), requires_grad=True) for s in shapes]
+    fn = lambda *ops: dlcore.einsum(equation, *ops) ** 2  # noqa: E731
+    assert dlcore.autograd.gradcheck(_first_gradient(fn), operands)

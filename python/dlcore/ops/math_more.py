@@ -271,6 +271,25 @@ class Einsum(Function):
             grads.append(xp.broadcast_to(grad, operand.shape).astype(operand.dtype, copy=True))
         return tuple(grads)
 
+    def backward_graph(self, g):
+        """The same einsums with Einsum itself on the tape (create_graph): every order differentiates."""
+        grads = []
+        for k, (term, operand) in enumerate(zip(self.terms, self.parents)):
+            if not self.needs_input_grad[k]:
+                grads.append(None)
+                continue
+            others = [(t, o) for j, (t, o) in enumerate(zip(self.terms, self.parents)) if j != k]
+            known = set(self.out).union(*[set(t) for t, _ in others])
+            target = "".join(c for c in term if c in known)
+            spec = ",".join([self.out] + [t for t, _ in others]) + "->" + target
+            grad = Einsum.apply(g, *[o for _, o in others], equation=spec)
+            grad = grad.reshape([grad.shape[target.index(c)] if c in known else 1 for c in term])
+            broadcast = tuple(i for i, n in enumerate(operand.shape) if n == 1 and grad.shape[i] != 1)
+            if broadcast:
+                grad = grad.sum(dim=broadcast, keepdim=True)
+            grads.append(grad.expand(operand.shape) if tuple(grad.shape) != tuple(operand.shape) else grad)
+        return tuple(grads)
+
 
 # ---- binary elementwise (broadcasting) ------------------------------------------------------------------------
 def _binary_fn(name, forward, derivatives, doc):
