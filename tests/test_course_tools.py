@@ -300,3 +300,13 @@ def test_explain_container_own_ops_and_loss():
     kernels = {(r["layer"], r["pass"]): r["kernels"] for r in report.rows}
     assert kernels[("(loss)", "forward")].startswith("cross_entropy_forward:")
     assert kernels[("(loss)", "backward")].startswith("cross_entropy_backward:")
+
+
+def test_example_vae(sklearn_digits):
+    module = _example("vae_digits")
+    untrained = module.main(FAST + ["--epochs", "0", "--latent", "2"])
+    trained = module.main(FAST + ["--epochs", "2", "--latent", "2", "4"])
+    assert [r["latent"] for r in trained] == [2, 4]
+    for r in trained:
+        assert r["kl"] > 0 and r["elbo"] == pytest.approx(r["rec"] - r["kl"])
+    assert trained[0]["elbo"] > untrained[0]["elbo"] + 50  # training raises the evidence lower bound
