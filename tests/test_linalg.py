@@ -69,3 +69,45 @@ def test_bad_shapes_raise(mats):
         linalg.inv(_t(a[..., :3]))
     with pytest.raises(ValueError, match="not positive-definite"):
         linalg.cholesky(_t(-np.eye(3)))
+
+
+@pytest.mark.parametrize("shape", [(5, 3), (3, 5), (4, 4), (2, 5, 3)])
+def test_svd_pinv_and_matrix_norms(rng, shape):
+    a = rng.standard_normal(shape)
+    u, s, vh = linalg.svd(_t(a), full_matrices=False)
+    np.testing.assert_allclose(s.numpy(), np.linalg.svd(a, compute_uv=False), rtol=1e-12)
+    np.testing.assert_allclose((u.numpy() * s.numpy()[..., None, :]) @ vh.numpy(), a, atol=1e-12)
+    np.testing.assert_allclose(linalg.pinv(_t(a)).numpy(), np.linalg.pinv(a), atol=1e-12)
+    for order in ("fro", "nuc", 2, -2, 1, -1, np.inf, -np.inf):
+        np.testing.assert_allclose(linalg.matrix_norm(_t(a), order).numpy(), np.linalg.norm(a, order, axis=(-2, -1)),
+                                   rtol=1e-12, err_msg=str(order))
+    assert dlcore.autograd.gradcheck(linalg.svdvals, [_t(a, True)])
+    # U and V are defined up to a sign per column: differentiate sign-invariant functions of them
+    assert dlcore.autograd.gradcheck(lambda m: linalg.svd(m, full_matrices=False)[0] ** 2, [_t(a, True)])
+    assert dlcore.autograd.gradcheck(lambda m: linalg.svd(m, full_matrices=False)[2] ** 2, [_t(a, True)])
+    assert dlcore.autograd.gradcheck(linalg.pinv, [_t(a, True)])
+    assert dlcore.autograd.gradcheck(lambda m: linalg.matrix_norm(m, "nuc"), [_t(a, True)])
+
+
+@pytest.mark.parametrize("shape", [(5, 3), (4, 4), (2, 6, 3)])
+def test_qr(rng, shape):
+    a = rng.standard_normal(shape)
+    q, r = linalg.qr(_t(a))
+    np.testing.assert_allclose(q.numpy() @ r.numpy(), a, atol=1e-12)
+    np.testing.assert_allclose(np.abs(r.numpy()), np.abs(np.linalg.qr(a)[1]), atol=1e-12)
+    assert np.allclose(np.tril(r.numpy(), -1), 0)
+    assert dlcore.autograd.gradcheck(lambda m: linalg.qr(m)[0], [_t(a, True)])
+    assert dlcore.autograd.gradcheck(lambda m: linalg.qr(m)[1], [_t(a, True)])
+
+
+def test_lstsq_rank_and_refusals(rng):
+    a, b = rng.standard_normal((6, 3)), rng.standard_normal((6, 2))
+    np.testing.assert_allclose(linalg.lstsq(_t(a), _t(b)).solution.numpy(), np.linalg.lstsq(a, b, rcond=None)[0],
+                               atol=1e-12)
+    low_rank = a @ a.T
+    assert linalg.matrix_rank(_t(low_rank)).item() == np.linalg.matrix_rank(low_rank) == 3
+    np.testing.assert_allclose(linalg.norm(_t(a), "nuc").numpy(), np.linalg.norm(a, "nuc"))
+    with pytest.raises(NotImplementedError, match="full_matrices"):
+        linalg.svd(_t(a))
+    with pytest.raises(NotImplementedError, match="wide"):
+        linalg.qr(_t(a.T, True))[1].sum().backward()

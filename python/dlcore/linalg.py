@@ -2,8 +2,8 @@
 and the Frobenius norm of matrices), ``cross`` (``dim=-1`` by default, unlike ``torch.cross``), ``solve``,
 ``solve_triangular``, ``inv``, ``det``, ``slogdet``, ``cholesky``, ``eigh`` / ``eigvalsh``, ``matrix_power``.
 
-The other matrix norms are not here (``norm`` raises ValueError for them), nor SVD, QR, LU or general
-(non-symmetric) eigenvalues.
+Also ``qr``, ``svd`` / ``svdvals``, ``pinv``, ``lstsq``, ``matrix_norm`` (every ord), ``matrix_rank``. Not here: LU,
+general (non-symmetric) eigenvalues, matrix functions (exp, log).
 """
 from __future__ import annotations
 
@@ -24,8 +24,11 @@ def norm(input, ord=None, dim=None, keepdim=False, dtype=None):
         return vector_norm(input, 2, dim, keepdim, dtype=dtype)
     if not isinstance(ord, str) and one_dim:
         return vector_norm(input, ord, dim, keepdim, dtype=dtype)
-    raise ValueError(f"linalg.norm: ord={ord!r} over {'dim ' + str(dim) if dim is not None else 'a matrix'} is a "
-                     f"matrix norm dlcore does not have (vector norms and 'fro' only)")
+    if not one_dim and (dim is None or len(tuple(dim)) == 2):
+        out = matrix_norm(input, ord, dim=(-2, -1) if dim is None else dim, keepdim=keepdim)
+        return out if dtype is None else out.to(dtype)
+    raise ValueError(f"linalg.norm: ord={ord!r} over {'dim ' + str(dim) if dim is not None else 'a matrix'} is "
+                     f"neither a vector nor a matrix norm")
 
 
 def cross(input, other, dim=-1):
@@ -109,5 +112,108 @@ def matrix_power(A, n):
     return A.matrix_power(n)
 
 
-__all__ = ["cholesky", "cross", "det", "eigh", "eigvalsh", "inv", "matrix_power", "norm", "slogdet", "solve",
-           "solve_triangular", "vector_norm"]
+def qr(A, mode="reduced"):
+    """(Q, R) with A = Q R, Q's columns orthonormal, R upper-triangular (mode 'reduced'; 'r' gives (empty, R));
+    differentiable for tall or square A."""
+    from collections import namedtuple
+
+    if mode not in ("reduced", "r"):
+        raise ValueError(f"linalg.qr: mode must be 'reduced' or 'r', got {mode!r}")
+    if A.ndim < 2:
+        raise ValueError(f"linalg.qr: expected matrices (..., m, n), got shape {tuple(A.shape)}")
+    m, n = A.shape[-2:]
+    k = min(m, n)
+    packed = _ops.QR.apply(A)
+    q, r = packed[..., :k], packed[..., :k, k:]
+    result = namedtuple("QR", ["Q", "R"])
+    return result(q if mode == "reduced" else q[..., :0], r)
+
+
+def svd(A, full_matrices=True):
+    """(U, S, Vh) with A = U diag(S) Vh, singular values descending; differentiable (thin factors only:
+    ``full_matrices=True`` is refused for non-square A, as its extra columns have no gradient)."""
+    from collections import namedtuple
+
+    if A.ndim < 2:
+        raise ValueError(f"linalg.svd: expected matrices (..., m, n), got shape {tuple(A.shape)}")
+    m, n = A.shape[-2:]
+    if full_matrices and m != n:
+        raise NotImplementedError("linalg.svd: full_matrices=True for a non-square matrix is not supported; "
+                                  "pass full_matrices=False (the thin SVD)")
+    k = min(m, n)
+    packed = _ops.SVD.apply(A)
+    lead = tuple(A.shape[:-2])
+    u = packed[..., :m * k].reshape(lead + (m, k))
+    s = packed[..., m * k:m * k + k]
+    vh = packed[..., m * k + k:].reshape(lead + (k, n))
+    return namedtuple("SVD", ["U", "S", "Vh"])(u, s, vh)
+
+
+def svdvals(A):
+    return svd(A, full_matrices=False)[1]
+
+
+def matrix_rank(A, tol=None):
+    """The number of singular values above tol (default: the largest times max(m, n) times eps)."""
+    import numpy as np
+
+    from .tensor import Tensor
+
+    s = svdvals(A).detach().numpy()
+    if tol is None:
+        tol = s.max(axis=-1, keepdims=True) * max(A.shape[-2:]) * np.finfo(s.dtype).eps
+    return Tensor((s > tol).sum(axis=-1).astype(np.int64))
+
+
+def pinv(A, rtol=None):
+    """The Moore-Penrose pseudo-inverse through the SVD; singular values at or below rtol * the largest (default
+    max(m, n) * eps) are treated as zero. Differentiable where the rank does not change."""
+    import numpy as np
+
+    u, s, vh = svd(A, full_matrices=False)
+    if rtol is None:
+        rtol = max(A.shape[-2:]) * np.finfo(np.dtype(A.dtype)).eps
+    keep = s.detach().numpy() > rtol * s.detach().numpy().max(axis=-1, keepdims=True)
+    from .tensor import Tensor
+
+    mask = Tensor(keep.astype(A.dtype))
+    inverse = mask / (s + (1 - mask))  # 1/s where kept, 0 elsewhere (no division by a tiny s)
+    return (vh.transpose(-1, -2) * inverse.unsqueeze(-2)) @ u.transpose(-1, -2)
+
+
+def lstsq(A, B, rcond=None):
+    """The least-squares solution X of A X = B (minimum norm), via the pseudo-inverse: (solution, residuals,
+    rank, singular_values) as torch's named tuple (residuals and the rest are empty, as torch's default driver
+    on the CPU returns for them)."""
+    from collections import namedtuple
+
+    from .functions import empty
+
+    vector = B.ndim == A.ndim - 1
+    solution = pinv(A, rcond) @ (B.unsqueeze(-1) if vector else B)
+    result = namedtuple("LstsqResult", ["solution", "residuals", "rank", "singular_values"])
+    return result(solution.squeeze(-1) if vector else solution, empty(0), empty(0), empty(0))
+
+
+def matrix_norm(A, ord="fro", dim=(-2, -1), keepdim=False):
+    """'fro', 'nuc' (sum of singular values), 2 / -2 (largest / smallest), 1 / -1 (max / min column abs sum),
+    inf / -inf (max / min row abs sum); over the last two axes."""
+    import math
+
+    if tuple(dim) not in ((-2, -1), (A.ndim - 2, A.ndim - 1)):
+        raise NotImplementedError("linalg.matrix_norm: only the last two axes (dim=(-2, -1)) are supported")
+    if ord == "fro":
+        out = (A * A).sum(dim=(-2, -1)).sqrt()
+    elif ord in ("nuc", 2, -2):
+        s = svdvals(A)
+        out = s.sum(-1) if ord == "nuc" else (s.amax(-1) if ord == 2 else s.amin(-1))
+    elif ord in (1, -1, math.inf, -math.inf):
+        sums = A.abs().sum(dim=-2 if ord in (1, -1) else -1)
+        out = sums.amax(-1) if ord in (1, math.inf) else sums.amin(-1)
+    else:
+        raise ValueError(f"linalg.matrix_norm: ord must be 'fro', 'nuc', 2, -2, 1, -1, inf or -inf, got {ord!r}")
+    return out.unsqueeze(-1).unsqueeze(-1) if keepdim else out
+
+
+__all__ = ["cholesky", "cross", "det", "eigh", "eigvalsh", "inv", "lstsq", "matrix_norm", "matrix_power", "matrix_rank",
+           "norm", "pinv", "qr", "slogdet", "solve", "solve_triangular", "svd", "svdvals", "vector_norm"]

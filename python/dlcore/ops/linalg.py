@@ -104,3 +104,77 @@ class SymmetricEigen(Function):
         inner = inner + xp.eye(n) * gw[..., None, :]
         ga = v @ inner @ _t(v)
         return 0.5 * (ga + _t(ga))  # A symmetric: the gradient of its symmetric part
+
+
+def _tril_mirror(m, xp):
+    """The lower triangle of m copied onto the upper (QR's backward 'copyltu')."""
+    lower = xp.tril(m, -1)
+    return lower + _t(lower) + xp.eye(m.shape[-1], dtype=m.dtype) * xp.diagonal(m, axis1=-2, axis2=-1)[..., None, :]
+
+
+class QR(Function):
+    """The reduced QR factorization A = Q R of (..., m, n), k = min(m, n): Q (..., m, k) and R (..., k, n) packed
+    side by side in one (..., m, k + n) array (R's rows below k zero) for the caller to slice. Gradient for m >= n
+    (tall or square),
+    the formula of Walter & Lehmann (2018) that torch uses: gA = (gQ + Q copyltu(R gR^T - gQ^T Q)) R^-T."""
+
+    def forward(self, a):
+        xp = array_module(a)
+        m, n = a.shape[-2:]
+        self.q, self.r = xp.linalg.qr(a, mode="reduced")
+        self.m, self.n, self.k = m, n, min(m, n)
+        out = xp.zeros(a.shape[:-2] + (m, self.k + n), dtype=a.dtype)
+        out[..., :m, :self.k] = self.q
+        out[..., :self.k, self.k:] = self.r
+        return out
+
+    def backward(self, g):
+        xp = array_module(g)
+        if self.m < self.n:
+            raise NotImplementedError("qr: the gradient of a wide matrix's QR (m < n) is not implemented")
+        gq, gr = g[..., :self.m, :self.k], g[..., :self.k, self.k:]
+        q, r = self.q, self.r
+        mirrored = _tril_mirror(r @ _t(gr) - _t(gq) @ q, xp)
+        b = gq + q @ mirrored
+        return _t(xp.linalg.solve(r, _t(b)))  # b R^-T
+
+
+class SVD(Function):
+    """The thin SVD A = U diag(S) V^T of (..., m, n), k = min(m, n); returns U, S, V^T packed as
+    (..., m*k + k + k*n) for the caller to slice. Backward: Townsend (2016), the formula torch uses for real
+    inputs; repeated singular values make it infinite (as torch's)."""
+
+    def forward(self, a):
+        xp = array_module(a)
+        self.u, self.s, self.vh = xp.linalg.svd(a, full_matrices=False)
+        self.shape = a.shape
+        lead = a.shape[:-2]
+        return xp.concatenate([self.u.reshape(lead + (-1,)), self.s, self.vh.reshape(lead + (-1,))], axis=-1)
+
+    def backward(self, g):
+        xp = array_module(g)
+        m, n = self.shape[-2:]
+        k = min(m, n)
+        lead = self.shape[:-2]
+        gu = g[..., :m * k].reshape(lead + (m, k))
+        gs = g[..., m * k:m * k + k]
+        gvh = g[..., m * k + k:].reshape(lead + (k, n))
+        u, s, v = self.u, self.s, _t(self.vh)
+        gv = _t(gvh)
+        s2 = s * s
+        diff = s2[..., None, :] - s2[..., :, None]  # s_j^2 - s_i^2
+        off = ~xp.eye(k, dtype=bool)
+        f = xp.where(off, 1.0 / xp.where(off, diff, 1.0), 0.0)
+        ut_gu, vt_gv = _t(u) @ gu, _t(v) @ gv
+        j = f * (ut_gu - _t(ut_gu))
+        kk = f * (vt_gv - _t(vt_gv))
+        sd = s[..., None, :]  # right-multiplication by diag(S) scales columns
+        inner = j * sd + s[..., :, None] * kk + xp.eye(k) * gs[..., None, :]  # J S + S K + diag(gS)
+        ga = u @ inner @ _t(v)
+        with xp.errstate(divide="ignore", invalid="ignore"):
+            inv_s = 1.0 / s
+        if m > k:  # the part of gU outside U's span
+            ga = ga + (gu - u @ ut_gu) * inv_s[..., None, :] @ _t(v)
+        if n > k:
+            ga = ga + u @ (_t(gv - v @ vt_gv) * inv_s[..., :, None])
+        return ga
