@@ -111,3 +111,22 @@ def test_lstsq_rank_and_refusals(rng):
         linalg.svd(_t(a))
     with pytest.raises(NotImplementedError, match="wide"):
         linalg.qr(_t(a.T, True))[1].sum().backward()
+
+
+def test_tensor_method_spellings(rng, mats):
+    _, spd, b, _ = mats
+    lower = np.linalg.cholesky(spd)
+    for upper in (False, True):
+        factor = _t(lower.swapaxes(-1, -2) if upper else lower)
+        np.testing.assert_allclose(_t(b).cholesky_solve(factor, upper=upper).numpy(), np.linalg.solve(spd, b),
+                                   rtol=1e-11)
+        np.testing.assert_allclose(factor.cholesky_inverse(upper=upper).numpy(), np.linalg.inv(spd), rtol=1e-11)
+    assert dlcore.autograd.gradcheck(lambda r, f: r.cholesky_solve(f), [_t(b, True), _t(lower, True)])
+    a = rng.standard_normal((4, 3))
+    u, s, v = _t(a).svd()
+    np.testing.assert_allclose((u.numpy() * s.numpy()) @ v.numpy().T, a, atol=1e-12)  # V, not V^T
+    np.testing.assert_allclose(_t(a).pinverse().numpy(), np.linalg.pinv(a), atol=1e-12)
+    np.testing.assert_array_equal(_t(np.array([-1.0, 0.0, 2.0])).angle().numpy(), [np.pi, 0.0, 0.0])
+    # Gamma_2(2.5) = pi^(1/2) Gamma(2.5) Gamma(2), Gamma(2.5) = 0.75 sqrt(pi)
+    np.testing.assert_allclose(_t(np.array([2.5])).mvlgamma(2).numpy(),
+                               [0.5 * np.log(np.pi) + np.log(0.75 * np.sqrt(np.pi))], rtol=1e-12)

@@ -459,6 +459,76 @@ class TensorMoreMethods:
                 base = base @ base
         return _constant(eye.copy(), self) if result is None else result
 
+    def cholesky(self, upper=False):
+        from . import linalg
+
+        return linalg.cholesky(self, upper=upper)
+
+    def cholesky_solve(self, input2, upper=False):
+        """X with A X = self, A = L L^T given by its Cholesky factor input2 (torch.cholesky_solve)."""
+        from . import linalg
+
+        lower = input2.transpose(-1, -2) if upper else input2
+        y = linalg.solve_triangular(lower, self, upper=False)
+        return linalg.solve_triangular(lower.transpose(-1, -2), y, upper=True)
+
+    def cholesky_inverse(self, upper=False):
+        """A^-1 from A's Cholesky factor (self)."""
+        from .functions import eye
+
+        n = self.shape[-1]
+        return eye(n, dtype=self.dtype).expand(self.shape).cholesky_solve(self, upper=upper)
+
+    def qr(self, some=True):
+        from . import linalg
+
+        if not some:
+            raise NotImplementedError("qr: some=False (the complete factorization) is not supported")
+        return linalg.qr(self)
+
+    def svd(self, some=True, compute_uv=True):
+        """The deprecated torch.svd: (U, S, V) - V, not V^T - thin (``some=True``)."""
+        from collections import namedtuple
+
+        from . import linalg
+
+        u, s, vh = linalg.svd(self, full_matrices=not some)
+        if not compute_uv:
+            return namedtuple("SVD", ["U", "S", "V"])(u * 0, s, vh.transpose(-1, -2) * 0)
+        return namedtuple("SVD", ["U", "S", "V"])(u, s, vh.transpose(-1, -2))
+
+    def pinverse(self, rcond=1e-15):
+        from . import linalg
+
+        return linalg.pinv(self, rtol=rcond)
+
+    def mvlgamma(self, p):
+        from . import special
+
+        return special.multigammaln(self, p)
+
+    def polygamma(self, n):
+        from . import special
+
+        return special.polygamma(n, self)
+
+    def igamma(self, other):
+        from . import special
+
+        return special.gammainc(self, other)
+
+    def igammac(self, other):
+        from . import special
+
+        return special.gammaincc(self, other)
+
+    def angle(self):
+        """The argument of a real number: 0 for x >= 0, pi for x < 0 (NaN stays NaN); no gradient, as torch."""
+        xp = array_module(self._data)
+        data = self._data.astype(self.dtype if self.dtype.kind == "f" else np.float32)
+        return _tensor_module().Tensor(xp.where(data < 0, np.pi, xp.where(xp.isnan(data), data, 0.0)).astype(
+            data.dtype))
+
     # ---- statistics -------------------------------------------------------------------------------------------
     def kthvalue(self, k, dim=-1, keepdim=False):
         """The k-th smallest value along `dim` (1-based) and its index; the gradient goes to that element."""
