@@ -381,6 +381,20 @@ class TensorMathMethods:
         dim, idx, src = self._scatter_args("scatter_add_", dim, index, src, number_ok=False)
         return self._written(mm_ops.Scatter, src, dim=dim, index=idx, reduce="add")
 
+    def scatter_reduce(self, dim, index, src, reduce, *, include_self=True):
+        """Each slot combines the src values sent to it by `index` along `dim`: reduce 'sum', 'prod', 'mean',
+        'amax' or 'amin', with its own value unless ``include_self=False`` (torch.Tensor.scatter_reduce)."""
+        if reduce not in mm_ops.ScatterReduce._ufuncs:
+            raise ValueError(f"scatter_reduce: reduce must be 'sum', 'prod', 'mean', 'amax' or 'amin', got {reduce!r}")
+        dim, idx, src = self._scatter_args("scatter_reduce", dim, index, src, number_ok=False)
+        return mm_ops.ScatterReduce.apply(self, src, dim=dim, index=idx, reduce=reduce,
+                                          include_self=bool(include_self))
+
+    def scatter_reduce_(self, dim, index, src, reduce, *, include_self=True):
+        dim, idx, src = self._scatter_args("scatter_reduce_", dim, index, src, number_ok=False)
+        return self._written(mm_ops.ScatterReduce, src, dim=dim, index=idx, reduce=reduce,
+                             include_self=bool(include_self))
+
     def _scatter_args(self, name, dim, index, src, number_ok=True):
         """Checked (dim, index array, src Tensor or number) for scatter/scatter_add (torch's shape rules)."""
         dim = _dim(dim, self.ndim, name)

@@ -397,6 +397,72 @@ class Scatter(Function):
         return dx, dsrc
 
 
+class ScatterReduce(Function):
+    """x.scatter_reduce(dim, index, src, reduce, include_self): each slot of x combines the src values sent to
+    it ('sum', 'prod', 'mean', 'amax', 'amin'), with x's own value unless ``include_self=False``; slots no src
+    reaches keep x. Gradients as torch's: 'amax'/'amin' share a slot's gradient evenly among the values equal
+    to its result; 'prod' is exact where values are zero (the product of the others)."""
+
+    _ufuncs = {"sum": "add", "mean": "add", "prod": "multiply", "amax": "maximum", "amin": "minimum"}
+    _neutral = {"sum": 0.0, "mean": 0.0, "prod": 1.0, "amax": -math.inf, "amin": math.inf}
+
+    def forward(self, x, src, dim=0, index=None, reduce="sum", include_self=True):
+        xp = array_module(x)
+        self.where, self.reduce, self.include_self = _scatter_index(index, dim), reduce, include_self
+        self.region = tuple(slice(0, n) for n in index.shape)
+        values = src[self.region]
+        self.x, self.values, self.src_shape = x, values, src.shape
+        self.hit = xp.zeros(x.shape, dtype=bool)
+        self.hit[self.where] = True
+        self.count = xp.zeros(x.shape, dtype=x.dtype)
+        scatter_add(self.count, self.where, xp.ones(index.shape, dtype=x.dtype))
+        out = xp.where(self.hit, x.dtype.type(self._neutral[reduce]), x) if not include_self else x.copy()
+        getattr(xp, self._ufuncs[reduce]).at(out, self.where, values)
+        if reduce == "mean":
+            out = out / xp.where(self.hit, self.count + (1 if include_self else 0), 1)
+        self.out = out
+        return out
+
+    def backward(self, g):
+        xp = array_module(g)
+        own = xp.where(self.hit, 1.0 if self.include_self else 0.0, 1.0).astype(g.dtype)  # x's share of a slot
+        if self.reduce == "sum":
+            dx, dsrc = g * own, g[self.where]
+        elif self.reduce == "mean":
+            per = g / xp.where(self.hit, self.count + (1 if self.include_self else 0), 1)
+            dx, dsrc = per * own, per[self.where]
+        elif self.reduce in ("amax", "amin"):
+            x_wins = (self.x == self.out) & (own > 0)
+            src_wins = self.values == self.out[self.where]
+            ties = x_wins.astype(g.dtype)
+            scatter_add(ties, self.where, src_wins.astype(g.dtype))
+            per = g / xp.maximum(ties, 1)
+            dx, dsrc = per * x_wins, per[self.where] * src_wins
+        else:
+            dx, dsrc = self._prod_grads(xp, g, own)
+        full = xp.zeros(self.src_shape, dtype=g.dtype)
+        full[self.region] = dsrc  # src entries past index's shape were never read
+        return dx, full
+
+    def _prod_grads(self, xp, g, own):
+        """d(product)/d(each factor) = the product of the others, from the nonzero product and the zero count."""
+        safe_x = xp.where((self.x == 0) | (own == 0), 1.0, self.x).astype(g.dtype)
+        nonzero = safe_x.copy()
+        xp.multiply.at(nonzero, self.where, xp.where(self.values == 0, 1.0, self.values).astype(g.dtype))
+        zeros = ((self.x == 0) & (own > 0)).astype(g.dtype)
+        scatter_add(zeros, self.where, (self.values == 0).astype(g.dtype))
+
+        def others(value, zero_count, product):
+            # the product of the slot's other factors: value the only zero -> the nonzero product; no zero ->
+            # product / value; a zero among the others -> 0
+            return xp.where(value == 0, xp.where(zero_count == 1, product, 0.0),
+                            xp.where(zero_count == 0, product / xp.where(value == 0, 1.0, value), 0.0))
+
+        dx = g * others(self.x, zeros, nonzero) * own
+        dsrc = g[self.where] * others(self.values, zeros[self.where], nonzero[self.where])
+        return dx, dsrc
+
+
 class IndexPut(Function):
     """index_add (accumulate, times alpha) / index_copy (write) of `source` into x along `dim` at a 1-D index.
 
