@@ -459,3 +459,20 @@ def test_runs_mode_frexp_histogram(rng, x):
     ref_hist, ref_edges = np.histogram(x, 5)
     np.testing.assert_array_equal(hist.numpy(), ref_hist)
     np.testing.assert_allclose(edges.numpy(), ref_edges, rtol=1e-15)
+
+
+def test_in_place_shape_changes_continue_the_graph():
+    a = dlcore.tensor(np.arange(6.0).reshape(2, 3), requires_grad=True)
+    x = a * 2
+    assert x.t_() is x and x.shape == (3, 2)
+    x.unsqueeze_(0).transpose_(1, 2).squeeze_(0)
+    assert x.shape == (2, 3)
+    (x * dlcore.tensor(np.arange(6.0).reshape(2, 3))).sum().backward()
+    np.testing.assert_array_equal(a.grad.numpy(), 2 * np.arange(6.0).reshape(2, 3))
+    with pytest.raises(RuntimeError, match="leaf"):
+        a.t_()
+    r = dlcore.arange(6.0)
+    r.resize_(2, 2)
+    np.testing.assert_array_equal(r.numpy(), [[0, 1], [2, 3]])
+    r.resize_as_(dlcore.zeros(5))
+    np.testing.assert_array_equal(r.numpy(), [0, 1, 2, 3, 0])

@@ -529,6 +529,58 @@ class TensorMoreMethods:
         return _tensor_module().Tensor(xp.where(data < 0, np.pi, xp.where(xp.isnan(data), data, 0.0)).astype(
             data.dtype))
 
+    # ---- in-place shape changes (torch's t_, transpose_, squeeze_, unsqueeze_, resize_) ------------------------
+    def _reshaped_in_place(self, change):
+        """This tensor becomes change(itself) (a new shape over the same values): on the tape when it requires
+        grad (its graph continues through the shape op), as torch's in-place view ops."""
+        from .autograd import is_grad_enabled, no_grad
+
+        self._check_inplace()
+        Tensor = _tensor_module().Tensor
+        if is_grad_enabled() and self.requires_grad:
+            old = Tensor(self._data, requires_grad=True)
+            old._node = self._node
+            out = change(old)
+            self._node = out._node
+        else:
+            with no_grad():
+                out = change(self)
+        self._data = out._data
+        self._version_counter()[0] += 1
+        return self
+
+    def t_(self):
+        return self._reshaped_in_place(lambda t: t.t())
+
+    def transpose_(self, dim0, dim1):
+        return self._reshaped_in_place(lambda t: t.transpose(dim0, dim1))
+
+    swapaxes_ = swapdims_ = transpose_
+
+    def squeeze_(self, dim=None):
+        return self._reshaped_in_place(lambda t: t.squeeze() if dim is None else t.squeeze(dim))
+
+    def unsqueeze_(self, dim):
+        return self._reshaped_in_place(lambda t: t.unsqueeze(dim))
+
+    def resize_(self, *sizes):
+        """A new shape: the same elements in order when the count matches; otherwise the first elements kept
+        and new ones zero (torch leaves them uninitialized). Not for tensors that require grad, as torch."""
+        if len(sizes) == 1 and isinstance(sizes[0], (tuple, list)):
+            sizes = tuple(sizes[0])
+        if self.requires_grad:
+            raise RuntimeError("resize_: cannot resize a tensor that requires grad")
+        xp = array_module(self._data)
+        flat = self._data.reshape(-1)
+        total = int(np.prod(sizes)) if sizes else 1
+        data = flat[:total] if total <= flat.size else xp.concatenate([flat, xp.zeros(total - flat.size, flat.dtype)])
+        self._data = xp.ascontiguousarray(data).reshape(sizes)
+        self._version_counter()[0] += 1
+        return self
+
+    def resize_as_(self, other):
+        return self.resize_(tuple(other.shape))
+
     # ---- statistics -------------------------------------------------------------------------------------------
     def kthvalue(self, k, dim=-1, keepdim=False):
         """The k-th smallest value along `dim` (1-based) and its index; the gradient goes to that element."""
