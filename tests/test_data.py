@@ -199,3 +199,31 @@ def test_iterable_dataset_and_unbatched_loading():
         _Squares(3)[0]
     unbatched = list(DataLoader(TensorDataset(np.ones((3, 2), np.float32), np.arange(3)), batch_size=None))
     assert len(unbatched) == 3 and unbatched[0][0].shape == (2,)
+
+
+def test_chain_stack_datasets_and_default_convert():
+    from dlcore.data import ChainDataset, DataLoader, IterableDataset, StackDataset, TensorDataset, default_convert
+
+    class Count(IterableDataset):
+        def __init__(self, n):
+            self.n = n
+
+        def __iter__(self):
+            return iter(range(self.n))
+
+        def __len__(self):
+            return self.n
+
+    chain = ChainDataset([Count(2), Count(3)])
+    assert list(chain) == [0, 1, 0, 1, 2] and len(chain) == 5
+    assert [b.tolist() for b in DataLoader(chain, batch_size=2)] == [[0, 1], [0, 1], [2]]
+    with pytest.raises(TypeError, match="IterableDataset"):
+        ChainDataset([TensorDataset(dlcore.zeros(2))])
+    a, b = TensorDataset(dlcore.arange(3)), TensorDataset(dlcore.arange(3) * 10)
+    assert StackDataset(a, b)[1][1][0].item() == 10
+    assert StackDataset(x=a, y=b)[2]["y"][0].item() == 20
+    with pytest.raises(ValueError, match="same length"):
+        StackDataset(a, TensorDataset(dlcore.arange(4)))
+    converted = default_convert({"x": np.ones(2), "y": [np.zeros(1), 3]})
+    assert isinstance(converted["x"], dlcore.Tensor) and isinstance(converted["y"][0], dlcore.Tensor)
+    assert converted["y"][1] == 3

@@ -90,6 +90,47 @@ class Subset(Dataset):
         raise AttributeError(name)
 
 
+class ChainDataset(IterableDataset):
+    """Several iterable datasets streamed one after the other (torch.utils.data.ChainDataset)."""
+
+    def __init__(self, datasets):
+        self.datasets = list(datasets)
+        for d in self.datasets:
+            if not isinstance(d, IterableDataset):
+                raise TypeError(f"ChainDataset only supports IterableDataset parts, got {type(d).__name__}")
+
+    def __iter__(self):
+        for d in self.datasets:
+            yield from d
+
+    def __len__(self):
+        return sum(len(d) for d in self.datasets)
+
+
+class StackDataset(Dataset):
+    """Samples of several equal-length datasets side by side: positional (a tuple per index) or keyword
+    (a dict per index), as torch.utils.data.StackDataset."""
+
+    def __init__(self, *args, **kwargs):
+        if args and kwargs:
+            raise ValueError("StackDataset: give the datasets positionally or as keywords, not both")
+        self.datasets = args or kwargs
+        parts = list(args) or list(kwargs.values())
+        if not parts:
+            raise ValueError("StackDataset: at least one dataset is needed")
+        self._length = len(parts[0])
+        if any(len(d) != self._length for d in parts):
+            raise ValueError("StackDataset: the datasets must have the same length")
+
+    def __len__(self):
+        return self._length
+
+    def __getitem__(self, index):
+        if isinstance(self.datasets, dict):
+            return {k: d[index] for k, d in self.datasets.items()}
+        return tuple(d[index] for d in self.datasets)
+
+
 class ConcatDataset(Dataset):
     """The samples of several datasets one after the other (index i of the whole maps into one part)."""
 
@@ -277,6 +318,19 @@ def _to_tensors(batch, device="cpu"):
         items = [_to_tensors(v, device) for v in batch]
         return type(batch)(*items) if hasattr(batch, "_fields") else tuple(items)
     return batch
+
+
+def default_convert(data):
+    """torch's default_convert: NumPy arrays (also inside lists, tuples, dicts) -> Tensors, nothing batched."""
+    if isinstance(data, np.ndarray):
+        return Tensor(np.ascontiguousarray(data))
+    if isinstance(data, dict):
+        return {k: default_convert(v) for k, v in data.items()}
+    if isinstance(data, tuple) and hasattr(data, "_fields"):
+        return type(data)(*[default_convert(v) for v in data])
+    if isinstance(data, (list, tuple)):
+        return type(data)(default_convert(v) for v in data)
+    return data
 
 
 def default_collate(samples):
