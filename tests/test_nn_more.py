@@ -379,3 +379,11 @@ def test_load_state_dict_takes_torch_tensors(rng):
     np.testing.assert_array_equal(lstm.weight_hh_l0.numpy(), weights["weight_hh_l0"])
     with pytest.raises(ValueError, match="has shape"):
         lstm.load_state_dict({k: _TorchLikeTensor(v[:1]) for k, v in weights.items()})
+
+
+def test_recurrent_base_class_names():
+    from dlcore import nn
+
+    assert all(isinstance(m, nn.RNNBase) for m in (nn.RNN(3, 4), nn.LSTM(3, 4), nn.GRU(3, 4)))
+    assert all(isinstance(m, nn.RNNCellBase) for m in (nn.RNNCell(3, 4), nn.LSTMCell(3, 4), nn.GRUCell(3, 4)))
+    assert nn.RNNBase("GRU", 3, 4).weight_hh_l0.shape == (12, 4)

@@ -350,3 +350,9 @@ class GRUCell(_CellBase):
 
     def forward(self, input, hx=None):
         return self._step(input, hx, None)[0]
+
+
+#: torch's names of the two bases (``isinstance(m, nn.RNNBase)`` finds RNN, LSTM and GRU; their constructors
+#: take the mode first: 'RNN_TANH', 'RNN_RELU', 'LSTM', 'GRU').
+RNNBase = _RNNBase
+RNNCellBase = _CellBase
