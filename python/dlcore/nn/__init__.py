@@ -85,6 +85,10 @@ __all__ += [
     "MaxUnpool2d", "MaxUnpool3d", "ReflectionPad3d", "ReplicationPad3d", "ZeroPad3d",
 ]
 
+from .adaptive import AdaptiveLogSoftmaxWithLoss  # noqa: E402
+
+__all__ += ["AdaptiveLogSoftmaxWithLoss"]
+
 # Recurrent layers (recurrent.py).
 from .recurrent import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNBase, RNNCell, RNNCellBase  # noqa: E402
 
