@@ -86,8 +86,9 @@ __all__ += [
 ]
 
 from .adaptive import AdaptiveLogSoftmaxWithLoss  # noqa: E402
+from .linear_cross_entropy import LinearCrossEntropyLoss, LinearCrossEntropyOptions  # noqa: E402
 
-__all__ += ["AdaptiveLogSoftmaxWithLoss"]
+__all__ += ["AdaptiveLogSoftmaxWithLoss", "LinearCrossEntropyLoss", "LinearCrossEntropyOptions"]
 
 # Recurrent layers (recurrent.py).
 from .recurrent import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNBase, RNNCell, RNNCellBase  # noqa: E402

@@ -567,3 +567,7 @@ from ._functional_extra import (  # noqa: E402, F401  (re-exported through __all
 from ._functional_extra import __all__ as _extra_all  # noqa: E402
 
 __all__ += _extra_all
+
+from .linear_cross_entropy import linear_cross_entropy  # noqa: E402, F401  (torch 2.14's fused head and loss)
+
+__all__ += ["linear_cross_entropy"]
