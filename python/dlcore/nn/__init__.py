@@ -86,9 +86,11 @@ __all__ += [
 ]
 
 from .adaptive import AdaptiveLogSoftmaxWithLoss  # noqa: E402
+from .fractional_pool import FractionalMaxPool2d, FractionalMaxPool3d  # noqa: E402
 from .linear_cross_entropy import LinearCrossEntropyLoss, LinearCrossEntropyOptions  # noqa: E402
 
-__all__ += ["AdaptiveLogSoftmaxWithLoss", "LinearCrossEntropyLoss", "LinearCrossEntropyOptions"]
+__all__ += ["AdaptiveLogSoftmaxWithLoss", "FractionalMaxPool2d", "FractionalMaxPool3d", "LinearCrossEntropyLoss",
+            "LinearCrossEntropyOptions"]
 
 # Recurrent layers (recurrent.py).
 from .recurrent import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNBase, RNNCell, RNNCellBase  # noqa: E402

@@ -568,6 +568,11 @@ from ._functional_extra import __all__ as _extra_all  # noqa: E402
 
 __all__ += _extra_all
 
+from .fractional_pool import (  # noqa: E402, F401  (re-exported through __all__)
+    fractional_max_pool2d, fractional_max_pool2d_with_indices, fractional_max_pool3d,
+    fractional_max_pool3d_with_indices,
+)
 from .linear_cross_entropy import linear_cross_entropy  # noqa: E402, F401  (torch 2.14's fused head and loss)
 
-__all__ += ["linear_cross_entropy"]
+__all__ += ["fractional_max_pool2d", "fractional_max_pool2d_with_indices", "fractional_max_pool3d",
+            "fractional_max_pool3d_with_indices", "linear_cross_entropy"]
