@@ -76,3 +76,8 @@ def test_data_parallel_on_one_device_and_names():
         nn.DataParallel(inner, device_ids=[0, 1])
     assert issubclass(nn.NLLLoss2d, nn.NLLLoss)
     assert nn.SyncBatchNorm.__name__ == "SyncBatchNorm"
+
+
+def test_container_holds_keyword_modules():
+    c = nn.Container(a=nn.Linear(2, 3), b=nn.ReLU())
+    assert list(c.state_dict()) == ["a.weight", "a.bias"] and isinstance(c.b, nn.ReLU)

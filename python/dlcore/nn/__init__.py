@@ -108,8 +108,8 @@ __all__ += ["MultiheadAttention", "Transformer", "TransformerDecoder", "Transfor
 
 # Lazy layers, nn.Buffer, DataParallel (one device), NLLLoss2d (layers_lazy.py); SyncBatchNorm on first use.
 from .layers_lazy import (  # noqa: E402, F401  (re-exported through __all__)
-    Buffer, DataParallel, LazyBatchNorm1d, LazyBatchNorm2d, LazyBatchNorm3d, LazyConv1d, LazyConv2d, LazyConv3d,
-    LazyConvTranspose1d, LazyConvTranspose2d, LazyConvTranspose3d, LazyInstanceNorm1d, LazyInstanceNorm2d,
+    Buffer, Container, DataParallel, LazyBatchNorm1d, LazyBatchNorm2d, LazyBatchNorm3d, LazyConv1d, LazyConv2d,
+    LazyConv3d, LazyConvTranspose1d, LazyConvTranspose2d, LazyConvTranspose3d, LazyInstanceNorm1d, LazyInstanceNorm2d,
     LazyInstanceNorm3d, LazyLinear, LazyModuleMixin, NLLLoss2d, UninitializedBuffer, UninitializedParameter,
 )
 from .layers_lazy import __all__ as _lazy_all  # noqa: E402

@@ -17,9 +17,9 @@ from .layers_more import Conv1d, ConvTranspose1d, InstanceNorm1d, InstanceNorm2d
 from .module import Buffer, Module, Parameter
 from .modules import BatchNorm1d, BatchNorm2d, Conv2d, Linear, NLLLoss
 
-__all__ = ["Buffer", "DataParallel", "LazyBatchNorm1d", "LazyBatchNorm2d", "LazyBatchNorm3d", "LazyConv1d",
-           "LazyConv2d", "LazyConv3d", "LazyConvTranspose1d", "LazyConvTranspose2d", "LazyConvTranspose3d",
-           "LazyInstanceNorm1d", "LazyInstanceNorm2d", "LazyInstanceNorm3d", "LazyLinear",
+__all__ = ["Buffer", "Container", "DataParallel", "LazyBatchNorm1d", "LazyBatchNorm2d", "LazyBatchNorm3d",
+           "LazyConv1d", "LazyConv2d", "LazyConv3d", "LazyConvTranspose1d", "LazyConvTranspose2d",
+           "LazyConvTranspose3d", "LazyInstanceNorm1d", "LazyInstanceNorm2d", "LazyInstanceNorm3d", "LazyLinear",
            "LazyModuleMixin", "NLLLoss2d", "UninitializedBuffer", "UninitializedParameter"]
 
 
@@ -146,3 +146,12 @@ class DataParallel(Module):
 
 class NLLLoss2d(NLLLoss):
     """The deprecated name of NLLLoss on (N, C, H, W) log-probabilities."""
+
+
+class Container(Module):
+    """torch's deprecated Container: a Module holding the modules given as keywords."""
+
+    def __init__(self, **kwargs):
+        super().__init__()
+        for key, value in kwargs.items():
+            self.add_module(key, value)
