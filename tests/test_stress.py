@@ -119,7 +119,21 @@ def _rss():
         return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
 
 
+def _under_asan():
+    """True inside CI's sanitize step (libasan loaded): there RSS keeps ASan's quarantine of freed blocks."""
+    try:
+        with open("/proc/self/maps") as maps:
+            return "libasan" in maps.read()
+    except OSError:
+        return False
+
+
 @pytest.mark.skipif(not os.path.exists("/proc/self/statm"), reason="needs Linux /proc")
+# Under ASan freed blocks stay in its quarantine (up to 256 MB), so RSS grows with every allocation, leak or
+# not (recurrent_backward, which allocates per step, grew 1.7 MiB over 100 calls there and 0.0 over 3,000
+# without ASan); the long step runs this test at 10,000 calls on the ordinary build.
+@pytest.mark.skipif(_under_asan(), reason="RSS under ASan measures its quarantine, not leaks (the long step "
+                                          "runs this on the ordinary build)")
 # full: the best ISA (ref shares its entry code) and oneDNN (its own module and caches)
 @pytest.mark.parametrize("backend", [b for b in (_INFO["auto"], "onednn") if b in THREAD_BACKENDS] if FULL
                          else [_INFO["auto"]])
