@@ -28,7 +28,12 @@ def test_solve_inv_det(mats):
     np.testing.assert_allclose(linalg.det(_t(a)).numpy(), np.linalg.det(a), rtol=1e-12)
     sign, logabs = linalg.slogdet(_t(-a))
     np.testing.assert_allclose(sign.numpy() * np.exp(logabs.numpy()), np.linalg.det(-a), rtol=1e-12)
-    for fn, args in [(linalg.solve, (a, b)), (linalg.solve, (a, v)), (linalg.inv, (a,)), (linalg.det, (a,)),
+    # B broadcast over A's batch: a matrix, and a vector of A's size (torch's rule tells them apart)
+    np.testing.assert_allclose(linalg.solve(_t(a), _t(b[0])).numpy(), np.linalg.solve(a, b[0]), rtol=1e-12)
+    np.testing.assert_allclose(linalg.solve(_t(a), _t(v[0])).numpy(), np.linalg.solve(a, v[0][:, None])[..., 0],
+                               rtol=1e-12)
+    for fn, args in [(linalg.solve, (a, b)), (linalg.solve, (a, v)), (linalg.solve, (a, b[0])),
+                     (linalg.solve, (a, v[0])), (linalg.inv, (a,)), (linalg.det, (a,)),
                      (lambda m: linalg.slogdet(m)[1], (a,)), (lambda m: linalg.matrix_power(m, -2), (a,)),
                      (lambda m: linalg.matrix_power(m, 3), (a,))]:
         assert dlcore.autograd.gradcheck(fn, [_t(x) for x in args])
@@ -130,3 +135,13 @@ def test_tensor_method_spellings(rng, mats):
     # Gamma_2(2.5) = pi^(1/2) Gamma(2.5) Gamma(2), Gamma(2.5) = 0.75 sqrt(pi)
     np.testing.assert_allclose(_t(np.array([2.5])).mvlgamma(2).numpy(),
                                [0.5 * np.log(np.pi) + np.log(0.75 * np.sqrt(np.pi))], rtol=1e-12)
+
+
+def test_solve_second_derivative_with_a_broadcast_right_hand_side(mats):
+    a, _, b, _ = mats
+
+    def first(m, r):
+        (gm, gr) = dlcore.autograd.grad((linalg.solve(m, r) ** 2).sum(), [m, r], create_graph=True)
+        return dlcore.cat([gm.reshape(-1), gr.reshape(-1)])
+
+    assert dlcore.autograd.gradcheck(first, [_t(a, True), _t(b[0], True)])

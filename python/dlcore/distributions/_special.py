@@ -7,6 +7,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..autograd import Function
+from ..ops._common import unbroadcast
 from ..ops.special import Digamma, Erfinv, Lgamma, digamma, digamma_array, erfinv, lgamma, lgamma_array  # noqa: F401
 
 
@@ -60,9 +61,9 @@ class SolveLowerTriangular(Function):
         gb = np.linalg.solve(_swap(self.lower), g)  # L^-T gX
         gl = -np.tril(gb @ _swap(self.x)) if self.needs_input_grad[0] else None
         if gl is not None and gl.shape != self.lower.shape:  # L was broadcast over B's batch
-            gl = _sum_to_shape(gl, self.lower.shape)
+            gl = unbroadcast(gl, self.lower.shape)
         if gb.shape != self.x.shape:
-            gb = _sum_to_shape(gb, self.x.shape)
+            gb = unbroadcast(gb, self.x.shape)
         return gl, gb
 
 
@@ -79,13 +80,6 @@ def _solve_upper_on_tape(upper, rhs):
     """U^-1 rhs on the tape via the lower solver: reversing rows and columns makes U lower-triangular."""
     flipped = SolveLowerTriangular.apply(upper.flip(-2, -1), rhs.flip(-2))
     return flipped.flip(-2)
-
-
-def _sum_to_shape(array, shape):
-    lead = array.ndim - len(shape)
-    array = array.sum(axis=tuple(range(lead))) if lead else array
-    axes = tuple(i for i, n in enumerate(shape) if n == 1 and array.shape[i] != 1)
-    return array.sum(axis=axes, keepdims=True) if axes else array
 
 
 def cholesky(a):
@@ -186,11 +180,11 @@ class RegularizedGammaP(Function):
         if self.needs_input_grad[0]:
             ga = np.zeros(x.shape)
             ga[inside] = _incomplete_gamma_d_a(a[inside], x[inside])
-            ga = _sum_to_shape(g * ga.astype(g.dtype), self.parents[0].shape)
+            ga = unbroadcast(g * ga.astype(g.dtype), self.parents[0].shape)
         if self.needs_input_grad[1]:
             safe = np.where(inside, x, 1.0)
             density = np.where(inside, np.exp((a - 1) * np.log(safe) - safe - lgamma_array(a)), 0.0)
-            gx = _sum_to_shape(g * density.astype(g.dtype), self.parents[1].shape)
+            gx = unbroadcast(g * density.astype(g.dtype), self.parents[1].shape)
         return ga, gx
 
 

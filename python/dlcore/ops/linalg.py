@@ -10,17 +10,11 @@ ones (Giles, "An extended collection of matrix derivative results", 2008):
 from __future__ import annotations
 
 from ..autograd import Function
-from ._common import array_module
+from ._common import array_module, unbroadcast
 
 
 def _t(m):
     return m.swapaxes(-1, -2)
-
-
-def _sum_to(array, shape):
-    """Sums broadcast leading axes away (A broadcast over B's batch)."""
-    lead = array.ndim - len(shape)
-    return array.sum(axis=tuple(range(lead))) if lead > 0 else array
 
 
 class Solve(Function):
@@ -28,7 +22,9 @@ class Solve(Function):
 
     def forward(self, a, b):
         xp = array_module(a)
-        self.vector = b.ndim == a.ndim - 1
+        # torch's rule: B is a (batch of) vector(s) when 1-D, or when it has A's shape without A's last axis
+        self.vector = b.ndim == 1 or (b.ndim == a.ndim - 1 and b.shape == a.shape[:-1])
+        self.b_shape = b.shape
         rhs = b[..., None] if self.vector else b
         self.a, self.x = a, xp.linalg.solve(a, rhs)
         return self.x[..., 0] if self.vector else self.x
@@ -37,19 +33,19 @@ class Solve(Function):
         xp = array_module(g)
         g = g[..., None] if self.vector else g
         gb = xp.linalg.solve(_t(self.a), g)
-        ga = _sum_to(-gb @ _t(self.x), self.a.shape) if self.needs_input_grad[0] else None
-        if gb.shape != self.x.shape:
-            gb = _sum_to(gb, self.x.shape)
-        return ga, (gb[..., 0] if self.vector else gb)
+        ga = unbroadcast(-gb @ _t(self.x), self.a.shape) if self.needs_input_grad[0] else None
+        return ga, unbroadcast(gb[..., 0] if self.vector else gb, self.b_shape)  # B broadcast over A's batch
 
     def backward_graph(self, g):
         a, b = self.parents
         x = Solve.apply(a, b)
         x = x.unsqueeze(-1) if self.vector else x
         g = g.unsqueeze(-1) if self.vector else g
+        from .double_backward import _unbroadcast
+
         gb = Solve.apply(a.transpose(-1, -2), g)
-        ga = -(gb @ x.transpose(-1, -2)) if self.needs_input_grad[0] else None
-        return ga, (gb.squeeze(-1) if self.vector else gb)
+        ga = _unbroadcast(-(gb @ x.transpose(-1, -2)), a.shape) if self.needs_input_grad[0] else None
+        return ga, _unbroadcast(gb.squeeze(-1) if self.vector else gb, b.shape)
 
 
 class Inverse(Function):
