@@ -77,16 +77,17 @@ def _check_4d(name, x):
         raise ValueError(f"{name} expects (N, C, H, W) input, got shape {x.shape}")
 
 
-def adaptive_output_size(x_shape, output_size):
-    """int, (oh, ow) or with None entries (keep that input size) -> (oh, ow), all >= 1."""
+def adaptive_output_size(x_shape, output_size, spatial=2, name="adaptive pooling"):
+    """int, a pair (a triple for 3-D) or with None entries (keep that input size) -> the output sizes, all >= 1."""
     if isinstance(output_size, (int, np.integer)):
-        output_size = (output_size, output_size)
+        output_size = (output_size,) * spatial
     output_size = tuple(output_size)
-    if len(output_size) != 2:
-        raise ValueError(f"adaptive pooling: output_size must be an int or a pair, got {output_size}")
+    if len(output_size) != spatial:
+        raise ValueError(f"{name}: output_size must be an int or a {'pair' if spatial == 2 else 'triple'}, got "
+                         f"{output_size}")
     out = tuple(int(x_shape[2 + i]) if o is None else int(o) for i, o in enumerate(output_size))
     if min(out) < 1:
-        raise ValueError(f"adaptive pooling: output_size must be positive, got {out}")
+        raise ValueError(f"{name}: output_size must be positive, got {out}")
     return out
 
 

@@ -11,7 +11,7 @@ import numpy as np
 
 from ..autograd import Function
 from ._common import array_module
-from .resample import adaptive_avg_matrix, adaptive_bounds, linear_matrix, nearest_matrix
+from .resample import adaptive_avg_matrix, adaptive_bounds, adaptive_output_size, linear_matrix, nearest_matrix
 
 
 def _along(x, m, axis):
@@ -43,15 +43,7 @@ def check_5d(name, x_shape):
 
 def adaptive_output_size_3d(name, x_shape, output_size):
     """int, triple, or a triple with None entries (keep that input size) -> (od, oh, ow), all >= 1."""
-    if isinstance(output_size, (int, np.integer)):
-        output_size = (output_size,) * 3
-    output_size = tuple(output_size)
-    if len(output_size) != 3:
-        raise ValueError(f"{name}: output_size must be an int or a triple, got {output_size}")
-    out = tuple(int(x_shape[2 + i]) if o is None else int(o) for i, o in enumerate(output_size))
-    if min(out) < 1:
-        raise ValueError(f"{name}: output_size must be positive, got {out}")
-    return out
+    return adaptive_output_size(x_shape, output_size, 3, name)
 
 
 def adaptive_avg_matrices(x_shape, out):
