@@ -71,11 +71,6 @@ class inference_mode(contextlib.ContextDecorator):
     def __init__(self, mode=True):
         self.mode = bool(mode)
 
-    def __call__(self, fn=None):
-        if fn is None:  # @inference_mode() with no function yet
-            return self
-        return contextlib.ContextDecorator.__call__(self, fn)
-
     def __enter__(self):
         self._outer = grad_mode.is_grad_enabled()
         if self.mode:

@@ -15,6 +15,7 @@ from __future__ import annotations
 from .. import random as _random
 from ..autograd import Function, enable_grad, is_grad_enabled
 from ..autograd.function import record_segment, run_backward
+from ..ops._common import array_module
 from ..tensor import Tensor
 
 __all__ = ["checkpoint", "checkpoint_sequential"]
@@ -66,7 +67,7 @@ class Checkpoint(Function):
         self.shapes = [a.shape for a in out_arrays]
         if len(out_arrays) == 1:
             return out_arrays[0]
-        xp = _array_module(out_arrays[0])
+        xp = array_module(out_arrays[0])
         return xp.concatenate([a.reshape(-1) for a in out_arrays])
 
     def backward(self, grad):
@@ -83,19 +84,13 @@ class Checkpoint(Function):
         finally:
             _random.set_rng_state(state)  # the rerun leaves the global generator where it was
         wanted = [t for t, need in zip(fresh, self.needs_input_grad) if need]
-        externals = [p for p in self.parents[self.n_args:]]
+        externals = list(self.parents[self.n_args:])
         pairs = [(o, g) for o, g in zip(outputs, grads) if o.requires_grad]
         results = run_backward([o for o, _ in pairs], [g for _, g in pairs], inputs=wanted + externals) \
             if pairs and (wanted or externals) else [None] * (len(wanted) + len(externals))
         it = iter(results[:len(wanted)])
         arg_grads = [next(it) if need else None for need in self.needs_input_grad[:self.n_args]]
         return tuple(arg_grads + list(results[len(wanted):]))
-
-
-def _array_module(a):
-    from ..ops._common import array_module
-
-    return array_module(a)
 
 
 def _unpack(flat, shapes):
