@@ -69,3 +69,8 @@ def test_jacobians_hessian_vjp_jvp(rng):
     np.testing.assert_allclose(vjp_fn(dlcore.tensor(v))[0].numpy(), v @ jac, rtol=1e-12)
     _, jv = func.jvp(fn, (dlcore.tensor(x),), (dlcore.tensor(v),))
     np.testing.assert_allclose(jv.numpy(), jac @ v, rtol=1e-12)
+
+
+def test_jacrev_refuses_a_number():
+    with pytest.raises(TypeError, match="must be Tensors"):
+        func.jacrev(lambda t: t)(3.0)

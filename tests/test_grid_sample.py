@@ -127,3 +127,8 @@ def test_instance_norm_and_spellings(rng):
     assert y.shape == (2, 3, 2, 2) and idx.shape == (2, 3, 2, 2)
     np.testing.assert_array_equal(F.upsample_nearest(dlcore.tensor(x), scale_factor=2).numpy(),
                                   x.repeat(2, axis=2).repeat(2, axis=3))
+
+
+def test_integer_input_is_refused():
+    with pytest.raises(TypeError, match="floating"):
+        F.grid_sample(dlcore.tensor(np.ones((1, 1, 3, 3), np.int64)), dlcore.tensor(np.zeros((1, 2, 2, 2), np.int64)))

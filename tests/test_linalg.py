@@ -145,3 +145,11 @@ def test_solve_second_derivative_with_a_broadcast_right_hand_side(mats):
         return dlcore.cat([gm.reshape(-1), gr.reshape(-1)])
 
     assert dlcore.autograd.gradcheck(first, [_t(a, True), _t(b[0], True)])
+
+
+def test_solve_refuses_mismatched_shapes_clearly(mats):
+    a = mats[0]
+    with pytest.raises(ValueError, match="B needs 4 rows"):
+        linalg.solve(_t(a), _t(np.ones(3)))
+    with pytest.raises(ValueError, match="B needs 4 columns"):
+        linalg.solve(_t(a), _t(np.ones((2, 3))), left=False)

@@ -153,6 +153,8 @@ def jacrev(func, argnums=0, has_aux=False):
             return func(*full)
 
         chosen = tuple(args[i] for i in nums)
+        if not all(isinstance(x, Tensor) for x in chosen):
+            raise TypeError("jacrev: the differentiated arguments must be Tensors")
         outer = any(x.requires_grad for x in chosen)  # inside another transform: stay on its tape
         return _functional.jacobian(of_selected, chosen[0] if single else chosen, create_graph=outer)
 

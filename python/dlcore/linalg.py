@@ -44,6 +44,11 @@ def _check_square(who, a):
 def solve(A, B, *, left=True):
     """X with A X = B (``left=False``: X A = B); B (..., n, k) or a vector (..., n)."""
     _check_square("solve", A)
+    vector = B.ndim == 1 or (B.ndim == A.ndim - 1 and B.shape == A.shape[:-1])  # torch's rule, as ops.Solve
+    rows = B.shape[-1] if (vector or not left) else B.shape[-2]
+    if rows != A.shape[-1]:
+        raise ValueError(f"linalg.solve: A of shape {tuple(A.shape)} and B of shape {tuple(B.shape)} do not match "
+                         f"(B needs {A.shape[-1]} {'columns' if not left else 'rows'})")
     if not left:
         return solve(A.transpose(-1, -2), B.transpose(-1, -2)).transpose(-1, -2)
     return _ops.Solve.apply(A, B)

@@ -54,6 +54,8 @@ def grid_sample(input, grid, mode="bilinear", padding_mode="zeros", align_corner
     if input.ndim != 4 or grid.ndim != 4 or grid.shape[-1] != 2 or grid.shape[0] != input.shape[0]:
         raise ValueError(f"grid_sample: expected input (N, C, H, W) and grid (N, Ho, Wo, 2), got {tuple(input.shape)} "
                          f"and {tuple(grid.shape)} (5-D volumes are not supported)")
+    if input.dtype.kind != "f":
+        raise TypeError(f"grid_sample: expected floating input and grid, got {input.dtype}")
     if input.dtype != grid.dtype:
         raise TypeError(f"grid_sample: input ({input.dtype}) and grid ({grid.dtype}) must have the same dtype")
     return grid_ops.GridSample.apply(input, grid, mode=mode, padding_mode=padding_mode,
