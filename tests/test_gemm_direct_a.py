@@ -46,7 +46,7 @@ def dot_edge_cols(n):
 
 def copies_a_in_long_blocks(n, k):
     """Whether the kernel that ran last copies A's rows (gemm.cpp a_mode) in k blocks of its own
-    (kc_copied: the AVX-512 kernel's 1024): fewer than 4 panels of 32, or lda = k a multiple of
+    (kc_copied: the AVX-512 kernel's 2048): fewer than 4 panels of 32, or lda = k a multiple of
     1024 (rows in one L1 set)."""
     return K.last_dispatch() == "gemm:gemm_avx512_12x32" and (n <= 96 or k % 1024 == 0)
 
@@ -57,7 +57,7 @@ def test_direct_a_bitwise_equals_packed(cpu_backend, rng, m, n, k):
     # n = 160 reads A in place, n = 64 (2 panels) and lda = 1024 (rows in one L1 set) copy its rows
     # first; lda = 1536 (rows in two L1 sets) reads it in place; the same A given transposed
     # (trans_a) is read by columns (lda = m): bitwise equal where both block k alike. A copied takes
-    # k blocks of up to 1024 on AVX-512 (kc_copied) where the others take 512: for k > 512 there the
+    # k blocks of up to 2048 on AVX-512 (kc_copied) where the others take 512: for k > 512 there the
     # sums group differently, so those are held to the float64 product instead.
     a, b, c0 = randn(rng, m, k), randn(rng, k, n), randn(rng, m, n)
     at = np.ascontiguousarray(a.T)
@@ -77,9 +77,11 @@ def test_direct_a_bitwise_equals_packed(cpu_backend, rng, m, n, k):
 # 200 x 2100 and 150 x 1300: A in place with tiles of >= 256 columns, whose grid counts A's
 # tile-column passes as a quarter of a packing (gemm.cpp a_packings): 200 x 2100 runs 1 x 8 tiles
 # instead of 2 x 4 at 2 threads, 150 x 1300 2 x 5 instead of 1 x 9 at 3. The last two copy A
-# (2 panels; lda 2048) in k blocks of up to 1024 on AVX-512 (three of 700; two of 1024).
+# (2 panels; lda 2048) in k blocks of up to 2048 on AVX-512 (two of 1050; one of 2048), and 40 x 64 x 4500
+# in three of 1500.
 @pytest.mark.parametrize("m,n,k", [(131, 200, 129), (128, 128, 128), (17, 300, 577), (200, 2100, 300),
-                                   (150, 1300, 577), (40, 64, 2100), (150, 300, 2048)])
+                                   (150, 1300, 577), (40, 64, 2100), (150, 300, 2048),
+                                   (40, 64, 4500)])
 def test_direct_a_threads_bitwise(rng, m, n, k):
     a, b, c0 = randn(rng, m, k), randn(rng, k, n), randn(rng, m, n)
     outs = [at_threads(t, lambda: K.gemm(a, b, alpha=0.75, beta=0.5, out=c0.copy())) for t in (1, 2, 3)]
@@ -115,7 +117,7 @@ def test_direct_a_panel_limit_bitwise(cpu_backend, rng, ta):
     assert_gemm_close(wide, want, scale, k)
 
 
-@pytest.mark.parametrize("k", (1024, 2048))
+@pytest.mark.parametrize("k", (1024, 2048, 5120))
 def test_rows_sharing_an_l1_set_are_copied_and_right(cpu_backend, rng, k):
     # lda a multiple of 1024 floats: A's rows are copied with another stride first (a_mode; AVX2
     # packs them).

@@ -31,14 +31,25 @@ const GemmKernel& gemm_kernel_avx512() {
   // Bottom-edge tiles of 1..11 rows run their own kernels (M = 64 is 5 full
   // tiles and a 4-row one), and right-edge tiles of 1..31 columns theirs
   // (masked stores: 16 columns of work for N = 196's last 4, not 32).
-  // kc_copied = 1024: where A's rows are copied (lda a multiple of 1024
-  // floats, gemm.cpp a_mode) the k block doubles, so C is read and written
-  // half as often. 2 threads, 2026-12-05, in-process alternating blocks,
-  // GFLOP/s KC 512 -> 1024: 1024^3 202 -> 209 and 205 -> 208, 2048^3
+  // kc_copied = 2048: where A's rows are copied (lda a multiple of 1024
+  // floats, gemm.cpp a_mode) the k block is 4x KC, so C is read and written
+  // a quarter as often. First 1024: 2 threads, 2026-12-05, in-process
+  // alternating blocks, GFLOP/s KC 512 -> 1024: 1024^3 202 -> 209 and 205 -> 208, 2048^3
   // 200 -> 210, 4096^3 201 -> 206, 256x4096x4096 (B^T) 206 -> 212,
   // 256x1000x4096 (B^T) 186 -> 190 and 187 -> 192, 64x4096x4096 (B^T)
   // 174 -> 181; 1536 no better. Not where A is read in place: 64x4096x25088
   // (B^T) 181 -> 177 and 172 -> 168, 512x196x4608 195 -> 194, 150 -> 147.
+  // kc_copied 1024 -> 2048 (session 22, the same Zen 4 kind, in-process
+  // alternating blocks, medians of 5-11 rounds, GFLOP/s): one thread
+  // 256x1000x4096 (B^T) 95 -> 99, 256x4096x4096 (B^T) 100 -> 104,
+  // 256x4096x9216 (B^T) 102 -> 104, 2048^3 104 -> 106, 64x4096x4096 (B^T)
+  // 94 -> 95 (oneDNN 103, 107, 107, 105, 90); two threads 256x1000x4096
+  // 190 -> 191, 256x4096x4096 196 -> 199, 2048^3 202 -> 207, 4096^3
+  // 195 -> 198. 4096 (one block for k = 4096) measured within 1% of 2048.
+  // The copied block (up to 288 rows x 2048) no longer fits L2, but its rows
+  // are read by broadcasts, one line every 16 k steps a row, which the L3
+  // serves; what the longer block saves is half the passes over C and the
+  // k-block restarts of every micro-tile.
   static const GemmKernel kernel{
       "gemm_avx512_12x32",
       12,
@@ -54,7 +65,7 @@ const GemmKernel& gemm_kernel_avx512() {
       &kDotAvx512,
       &DirectA<simd::Avx512, 12, 2, ASource::rows, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11>::kernels,
       &DirectA<simd::Avx512, 12, 2, ASource::columns, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11>::kernels,
-      1024};
+      2048};
   return kernel;
 }
 
