@@ -18,7 +18,7 @@ from numpy.lib.stride_tricks import as_strided
 import dlcore
 from dlcore.kernels import conv2d_backward_data, conv2d_backward_weights, conv2d_forward
 
-from .common import compare, fma_peak_gflops, load_shapes, onednn_primitive_time, print_table, summarize
+from .common import compare, fma_peak_gflops, load_shapes, onednn_primitive_time, print_table, recheck_peak, summarize
 
 NETS = ("alexnet", "vgg_16", "resnet_50", "lenet_caffe")
 MB = 2  # images per minibatch in this report (the topologies use 50-256)
@@ -133,6 +133,7 @@ def run(args) -> list[dict]:
              else "; oneDNN not built/available here"))
     rng = np.random.default_rng(0)
     rows = time_layers(args, layers(args.quick), peak, have_onednn, rng)
+    peak = recheck_peak(rows, threads, peak)
     columns = [("layer", "layer", ""), ("pass", "pass", ""), ("dlcore", "dlcore GF/s", ".1f"),
                ("peak", "%peak", ".0%"), ("numpy", "numpy GF/s", ".1f"), ("ratio", "dlcore/numpy", ".2f")]
     if have_onednn:
@@ -142,6 +143,7 @@ def run(args) -> list[dict]:
     summarize_passes(rows, have_onednn, "")
     print(f"\n### MobileNet v1 depthwise 3x3 layers, minibatch {MB} (one input channel per group)")
     dw_rows = time_layers(args, depthwise_layers(args.quick), peak, have_onednn, rng)
+    recheck_peak(dw_rows, threads, peak)
     print_table(dw_rows, columns)
     summarize_passes(dw_rows, have_onednn, " depthwise")
     return rows + dw_rows

@@ -6,7 +6,7 @@ import numpy as np
 import dlcore
 from dlcore.kernels import gemm
 
-from .common import compare, fma_peak_gflops, load_shapes, onednn_available, print_table, summarize
+from .common import compare, fma_peak_gflops, load_shapes, onednn_available, print_table, recheck_peak, summarize
 
 SQUARE = (128, 256, 512, 1024, 2048, 4096)
 
@@ -83,6 +83,7 @@ def run(args) -> list[dict]:
     rows = []
     for case in cases(args.quick):
         rows.append(gemm_case_row(case, args, rng, peak, with_onednn))
+    recheck_peak(rows, threads, peak, ("peak", "np_peak"))
     print_table(rows, [("shape", "shape", ""), ("mnk", "M x N x K", ""), ("dlcore", "dlcore GF/s", ".1f"),
                        ("numpy", "numpy GF/s", ".1f"), ("ratio", "dlcore/numpy", ".2f"),
                        ("peak", "dlcore %peak", ".0%"), ("np_peak", "numpy %peak", ".0%")]
