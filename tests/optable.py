@@ -806,7 +806,10 @@ RNN_CASES = [("LSTM", 5, 3, 17, False, True), ("LSTM", 1, 1, 1, True, False), ("
              ("GRU", 5, 3, 17, True, True), ("GRU", 1, 7, 3, False, False), ("GRU", 5, 1, 33, False, True),
              ("RNN_TANH", 5, 7, 3, False, True), ("RNN_TANH", 1, 1, 17, True, False),
              ("RNN_RELU", 5, 3, 33, True, True), ("RNN_RELU", 5, 1, 1, False, False),
-             ("LSTM", 0, 3, 3, False, True), ("GRU", 5, 3, 17, False, True)]
+             ("LSTM", 0, 3, 3, False, True), ("GRU", 5, 3, 17, False, True),
+             # hidden whole panels of the micro-kernel (nr: ref 8, AVX2 16, AVX-512 32), batch past 12 rows
+             ("LSTM", 4, 13, 32, False, True), ("GRU", 3, 5, 64, True, True), ("RNN_TANH", 3, 13, 16, False, True),
+             ("RNN_RELU", 2, 3, 32, True, False)]
 
 
 def _rnn_inputs(rng, mode, steps, batch, hidden, bias):
