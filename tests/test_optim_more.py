@@ -129,3 +129,68 @@ def test_cubic_minimum_of_a_cubic():
     df = lambda t: 2 * (t - 0.3) * (t + 2) + (t - 0.3) ** 2  # noqa: E731
     assert _cubic_minimum(0.0, f(0.0), df(0.0), 1.0, f(1.0), df(1.0)) == pytest.approx(0.3, abs=1e-12)
     assert math.isclose(_cubic_minimum(0.0, 0.0, 3.0, 1.0, 2.0, 3.0), 0.5)  # no interior minimum: midpoint
+
+
+# ---- Muon ---------------------------------------------------------------------------------------------------
+def _muon_reference(w, grads, lr, weight_decay, momentum, nesterov, adjust):
+    """torch.optim.Muon's update written out in float64 (its Newton-Schulz run in float64, not bfloat16)."""
+    a, b, c = 3.4445, -4.775, 2.0315
+    rows, cols = w.shape
+    scale = {None: math.sqrt(max(1, rows / cols)), "match_rms_adamw": 0.2 * math.sqrt(max(rows, cols)),
+             "spectral_unclamped": math.sqrt(rows / cols)}[adjust]
+    w, buf = w.copy(), np.zeros_like(w)
+    for g in grads:
+        buf = momentum * buf + (1 - momentum) * g
+        u = (1 - momentum) * g + momentum * buf if nesterov else buf
+        x = u.T if rows > cols else u
+        x = x / max(np.linalg.norm(x), 1e-7)
+        for _ in range(5):
+            gram = x @ x.T
+            x = a * x + (b * gram + c * gram @ gram) @ x
+        w = w * (1 - lr * weight_decay) - lr * scale * (x.T if rows > cols else x)
+    return w
+
+
+@pytest.mark.parametrize("shape,kw", [((7, 3), {}), ((3, 17), dict(nesterov=False)),
+                                      ((5, 5), dict(adjust_lr_fn="match_rms_adamw", weight_decay=0.01)),
+                                      ((33, 4), dict(adjust_lr_fn="spectral_unclamped", momentum=0.9, lr=0.02))])
+def test_muon_steps_match_the_formula(rng, shape, kw):
+    w0 = rng.standard_normal(shape)
+    grads = [rng.standard_normal(shape) for _ in range(3)]
+    p = dlcore.nn.Parameter(dlcore.tensor(w0))
+    opt = optim.Muon([p], **kw)
+    for g in grads:
+        p.grad = dlcore.tensor(g)
+        opt.step()
+    args = dict(lr=1e-3, weight_decay=0.1, momentum=0.95, nesterov=True, adjust_lr_fn=None) | kw
+    want = _muon_reference(w0, grads, args["lr"], args["weight_decay"], args["momentum"], args["nesterov"],
+                           args["adjust_lr_fn"])
+    np.testing.assert_allclose(p.numpy(), want, rtol=1e-12, atol=1e-14)
+    assert np.abs(p.numpy() - w0).max() > 1e-4  # it moved
+
+
+def test_muon_update_is_near_orthogonal(rng):
+    # 5 quintic steps put every singular value of the update in about (0.5, 1.5) (not at 1: torch's doc),
+    # from a gradient whose singular values spread 100x (each step multiplies a small one by about a = 3.44,
+    # so 5 steps lift those down to ~1/400 of the Frobenius norm; below, they stay small).
+    u, _, vt = np.linalg.svd(rng.standard_normal((20, 7)), full_matrices=False)
+    g = (u * np.geomspace(0.1, 10, 7)) @ vt
+    s = np.linalg.svd(optim.optimizers_more.newton_schulz(g.astype(np.float32)), compute_uv=False)
+    assert s.min() > 0.5 and s.max() < 1.5, s
+    assert np.linalg.svd(g, compute_uv=False).max() / np.linalg.svd(g, compute_uv=False).min() > 99
+
+
+def test_muon_rejects_what_it_cannot_take():
+    w, bias = dlcore.nn.Parameter(dlcore.zeros(3, 4)), dlcore.nn.Parameter(dlcore.zeros(4))
+    with pytest.raises(ValueError, match="only 2-D parameters"):
+        optim.Muon([w, bias])
+    opt = optim.Muon([w])
+    with pytest.raises(ValueError, match="only 2-D parameters"):
+        opt.add_param_group({"params": [bias]})
+    assert len(opt.param_groups) == 1
+    with pytest.raises(ValueError, match="adjust_lr_fn"):
+        optim.Muon([w], adjust_lr_fn="nope")
+    with pytest.raises(ValueError, match="ns_steps"):
+        optim.Muon([w], ns_steps=0)
+    with pytest.raises(ValueError, match="lr must be >= 0"):
+        optim.Muon([w], lr=-1.0)

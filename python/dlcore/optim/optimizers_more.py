@@ -111,3 +111,75 @@ class Adafactor(Optimizer):
         update = g / xp.sqrt(xp.maximum(estimate, eps1 * eps1))
         denom = max(1.0, float(xp.linalg.norm(update.ravel())) / (math.sqrt(update.size) * group["d"]))
         p -= p.dtype.type(alpha / denom) * update.astype(p.dtype, copy=False)
+
+
+def newton_schulz(g, coefficients=(3.4445, -4.775, 2.0315), steps=5, eps=1e-7):
+    """Muon's orthogonalization of a matrix g (2-D NumPy or CuPy array): g over its Frobenius norm, then
+    `steps` quintic Newton-Schulz iterations x <- a x + (b x x^T + c (x x^T)^2) x on the wide orientation
+    (x x^T the smaller Gram matrix). The default coefficients maximize the slope at zero, so the singular
+    values land near 1 (roughly 0.7-1.2), not at it: U S' V^T rather than U V^T, which Muon's authors found
+    trains as well and takes 5 iterations."""
+    xp = array_module(g)
+    a, b, c = (g.dtype.type(v) for v in coefficients)
+    tall = g.shape[0] > g.shape[1]
+    x = g.T if tall else g
+    x = x / g.dtype.type(max(float(xp.linalg.norm(x)), eps))
+    for _ in range(steps):
+        gram = x @ x.T
+        x = a * x + (b * gram + c * (gram @ gram)) @ x
+    return x.T if tall else x
+
+
+def muon_lr(lr, adjust_lr_fn, shape):
+    """The step size Muon applies to a matrix of `shape` (A rows = fan-out, B columns = fan-in):
+    'original' (None) lr sqrt(max(1, A/B)) (Keller Jordan's), 'match_rms_adamw' 0.2 lr sqrt(max(A, B))
+    (Moonshot's: reuses AdamW's lr and weight decay), 'spectral_unclamped' lr sqrt(A/B) (Bernstein's)."""
+    rows, cols = shape[:2]
+    if adjust_lr_fn in (None, "original"):
+        return lr * math.sqrt(max(1.0, rows / cols))
+    if adjust_lr_fn == "match_rms_adamw":
+        return lr * 0.2 * math.sqrt(max(rows, cols))
+    return lr * math.sqrt(rows / cols)
+
+
+class Muon(Optimizer):
+    """Muon (MomentUm Orthogonalized by Newton-Schulz; Jordan et al. 2024) as torch.optim.Muon, for 2-D
+    parameters (weight matrices; give biases, norms and embeddings to AdamW in a second optimizer):
+    buf = lerp(buf, g, 1 - momentum); u = lerp(g, buf, momentum) with nesterov, else buf; the update
+    newton_schulz(u), stepped by muon_lr(lr, adjust_lr_fn, shape) after the decoupled weight decay
+    p *= 1 - lr weight_decay. The iterations run in the parameter's dtype (torch's in bfloat16: the two
+    agree to bfloat16 rounding, float64 here is the exact formula)."""
+
+    _ADJUST_LR = (None, "original", "match_rms_adamw", "spectral_unclamped")
+
+    def __init__(self, params, lr=1e-3, weight_decay=0.1, momentum=0.95, nesterov=True,
+                 ns_coefficients=(3.4445, -4.775, 2.0315), eps=1e-7, ns_steps=5, adjust_lr_fn=None):
+        if adjust_lr_fn not in self._ADJUST_LR:
+            raise ValueError(f"Muon: adjust_lr_fn must be one of {self._ADJUST_LR}, got {adjust_lr_fn!r}")
+        if not 0 < ns_steps < 100:
+            raise ValueError(f"Muon: ns_steps must be in [1, 99], got {ns_steps}")
+        if len(tuple(ns_coefficients)) != 3:
+            raise ValueError(f"Muon: ns_coefficients must be 3 numbers (a, b, c), got {ns_coefficients!r}")
+        super().__init__(params, dict(lr=lr, weight_decay=weight_decay, momentum=momentum, nesterov=nesterov,
+                                      ns_coefficients=tuple(ns_coefficients), eps=eps, ns_steps=ns_steps,
+                                      adjust_lr_fn=adjust_lr_fn))
+
+    def add_param_group(self, group):
+        super().add_param_group(group)
+        for p in self.param_groups[-1]["params"]:
+            if p.ndim != 2:
+                self.param_groups.pop()
+                raise ValueError(f"Muon: only 2-D parameters (weight matrices), got one of shape {tuple(p.shape)}; "
+                                 "optimize the others with AdamW")
+
+    def _update(self, p, g, state, group):
+        xp = array_module(p)
+        if "momentum_buffer" not in state:
+            state["momentum_buffer"] = xp.zeros_like(p)
+        buf, mu = state["momentum_buffer"], p.dtype.type(group["momentum"])
+        buf += (g - buf) * (1 - mu)
+        update = g + (buf - g) * mu if group["nesterov"] else buf
+        ortho = newton_schulz(update, group["ns_coefficients"], group["ns_steps"], group["eps"])
+        lr = group["lr"]
+        p *= p.dtype.type(1 - lr * group["weight_decay"])
+        p -= p.dtype.type(muon_lr(lr, group["adjust_lr_fn"], p.shape)) * ortho
