@@ -153,3 +153,67 @@ def test_solve_refuses_mismatched_shapes_clearly(mats):
         linalg.solve(_t(a), _t(np.ones(3)))
     with pytest.raises(ValueError, match="B needs 4 columns"):
         linalg.solve(_t(a), _t(np.ones((2, 3))), left=False)
+
+
+# ---- matrix_exp ---------------------------------------------------------------------------------------------
+def _expm_taylor(a, terms=80):
+    out, term = np.eye(a.shape[-1]), np.eye(a.shape[-1])
+    for k in range(1, terms):
+        term = term @ a / k
+        out = out + term
+    return out
+
+
+@pytest.mark.parametrize("scale", (1e-3, 0.7, 3.0, 25.0))  # 25: ||A||_1 past theta_13, so A is scaled and squared
+def test_matrix_exp_values(rng, scale):
+    # symmetric matrices against V exp(w) V^T; general ones against the Taylor series (small norms) and
+    # exp(A) exp(-A) = I (any norm); batched, each matrix with its own scaling.
+    sym = rng.standard_normal((3, 5, 5)) * scale
+    sym = sym + sym.swapaxes(-1, -2)
+    w, v = np.linalg.eigh(sym)
+    want = (v * np.exp(w)[..., None, :]) @ v.swapaxes(-1, -2)
+    np.testing.assert_allclose(linalg.matrix_exp(_t(sym, False)).numpy(), want, rtol=1e-11,
+                               atol=1e-13 * np.abs(want).max())
+    a = rng.standard_normal((2, 3, 3)) * scale
+    got = linalg.matrix_exp(_t(a, False)).numpy()
+    if scale < 2:
+        np.testing.assert_allclose(got, np.stack([_expm_taylor(m) for m in a]), rtol=1e-12, atol=1e-15)
+        np.testing.assert_allclose(got @ linalg.matrix_exp(_t(-a, False)).numpy(),
+                                   np.broadcast_to(np.eye(3), a.shape), atol=1e-13 * np.abs(got).max())
+    got32 = linalg.matrix_exp(_t(a.astype(np.float32), False)).numpy()
+    assert got32.dtype == np.float32
+    np.testing.assert_allclose(got32, got, rtol=2e-5 * max(1, scale), atol=1e-6 * np.abs(got).max())
+
+
+def test_matrix_exp_exact_cases():
+    n = np.triu(np.arange(1.0, 17.0).reshape(4, 4), 1)  # nilpotent: the series stops at N^3 / 6
+    np.testing.assert_allclose(linalg.matrix_exp(_t(n, False)).numpy(), np.eye(4) + n + n @ n / 2 + n @ n @ n / 6,
+                               rtol=1e-14)
+    rot = np.array([[0.0, -1.0], [1.0, 0.0]]) * 0.3  # a rotation generator
+    np.testing.assert_allclose(linalg.matrix_exp(_t(rot, False)).numpy(),
+                               [[np.cos(0.3), -np.sin(0.3)], [np.sin(0.3), np.cos(0.3)]], rtol=1e-15, atol=1e-16)
+    assert linalg.matrix_exp(_t(np.zeros((2, 0, 0)), False)).shape == (2, 0, 0)
+    assert np.isnan(linalg.matrix_exp(_t(np.array([[np.nan, 0.0], [0.0, 1.0]]), False)).numpy()).all()
+    with pytest.raises(ValueError, match="square"):
+        linalg.matrix_exp(_t(np.zeros((2, 3)), False))
+
+
+def test_matrix_exp_gradients(rng):
+    a = rng.standard_normal((2, 4, 4))
+    assert dlcore.autograd.gradcheck(linalg.matrix_exp, [_t(a)])
+    assert dlcore.autograd.gradcheck(linalg.matrix_exp, [_t(a * 4)])  # through the squarings
+    # twice: the gradient (a matrix_exp of a block matrix on the tape) checked by finite differences
+    g = rng.standard_normal((4, 4))
+
+    def first(m):
+        (grad,) = dlcore.autograd.grad((linalg.matrix_exp(m) * _t(g, False)).sum(), m, create_graph=True)
+        return grad
+
+    assert dlcore.autograd.gradcheck(first, [_t(a[0])])
+
+
+def test_matrix_exp_as_method_and_function(rng):
+    a = rng.standard_normal((3, 3))
+    want = linalg.matrix_exp(_t(a, False)).numpy()
+    np.testing.assert_array_equal(_t(a, False).matrix_exp().numpy(), want)
+    np.testing.assert_array_equal(dlcore.matrix_exp(_t(a, False)).numpy(), want)

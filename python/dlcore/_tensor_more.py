@@ -443,6 +443,13 @@ class TensorMoreMethods:
         sign, logabs = self.slogdet()
         return logabs.exp() * sign.to(self.dtype)
 
+    def matrix_exp(self):
+        """exp(A) of each square matrix (linalg.matrix_exp)."""
+        from .ops.linalg import MatrixExp
+
+        self._check_square("matrix_exp")
+        return MatrixExp.apply(self)
+
     def matrix_power(self, n):
         """A^n by repeated squaring (recorded matmuls); n < 0 inverts first, n = 0 gives the identity."""
         self._check_square("matrix_power")

@@ -117,6 +117,13 @@ def matrix_power(A, n):
     return A.matrix_power(n)
 
 
+def matrix_exp(A):
+    """exp(A) = sum A^k / k! of each square matrix (scaling and squaring on a [13/13] Pade approximant, as
+    torch and SciPy); differentiable twice (the gradient is the Frechet derivative at A^T)."""
+    _check_square("matrix_exp", A)
+    return A.matrix_exp()
+
+
 def qr(A, mode="reduced"):
     """(Q, R) with A = Q R, Q's columns orthonormal, R upper-triangular (mode 'reduced'; 'r' gives (empty, R));
     differentiable for tall or square A."""
@@ -220,5 +227,6 @@ def matrix_norm(A, ord="fro", dim=(-2, -1), keepdim=False):
     return out.unsqueeze(-1).unsqueeze(-1) if keepdim else out
 
 
-__all__ = ["cholesky", "cross", "det", "eigh", "eigvalsh", "inv", "lstsq", "matrix_norm", "matrix_power", "matrix_rank",
-           "norm", "pinv", "qr", "slogdet", "solve", "solve_triangular", "svd", "svdvals", "vector_norm"]
+__all__ = ["cholesky", "cross", "det", "eigh", "eigvalsh", "inv", "lstsq", "matrix_exp", "matrix_norm", "matrix_power",
+           "matrix_rank", "norm", "pinv", "qr", "slogdet", "solve", "solve_triangular", "svd", "svdvals",
+           "vector_norm"]

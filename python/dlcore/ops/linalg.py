@@ -174,3 +174,78 @@ class SVD(Function):
         if n > k:
             ga = ga + u @ (_t(gv - v @ vt_gv) * inv_s[..., :, None])
         return ga
+
+
+# ---- the matrix exponential -------------------------------------------------------------------------------
+# Scaling and squaring on the [13/13] Pade approximant (Higham, "The scaling and squaring method for the
+# matrix exponential revisited", SIAM J. Matrix Anal. Appl. 26(4), 2005: its b_0..b_13 and theta_13, the
+# largest 1-norm at which the approximant is exact to double precision): A / 2^s with s the fewest halvings
+# that bring ||A||_1 under theta_13, then the approximant squared s times. Each matrix of a batch has its own s
+# (a common one would over-scale the small ones, which loses accuracy in the squarings).
+_PADE13 = (64764752532480000.0, 32382376266240000.0, 7771770303897600.0, 1187353796428800.0, 129060195264000.0,
+           10559470521600.0, 670442572800.0, 33522128640.0, 1323241920.0, 40840800.0, 960960.0, 16380.0, 182.0, 1.0)
+_THETA13 = 5.371920351148152
+
+
+def _expm_one(a, xp):
+    norm = float(xp.abs(a).sum(axis=0).max()) if a.size else 0.0
+    if not xp.isfinite(norm):
+        return xp.full_like(a, xp.nan)
+    s = max(0, int(xp.ceil(xp.log2(norm / _THETA13)))) if norm > _THETA13 else 0
+    a = a / a.dtype.type(2.0**s)
+    b = [a.dtype.type(c) for c in _PADE13]
+    eye = xp.eye(a.shape[0], dtype=a.dtype)
+    a2 = a @ a
+    a4 = a2 @ a2
+    a6 = a4 @ a2
+    u = a @ (a6 @ (b[13] * a6 + b[11] * a4 + b[9] * a2) + b[7] * a6 + b[5] * a4 + b[3] * a2 + b[1] * eye)
+    v = a6 @ (b[12] * a6 + b[10] * a4 + b[8] * a2) + b[6] * a6 + b[4] * a4 + b[2] * a2 + b[0] * eye
+    r = xp.linalg.solve(v - u, v + u)
+    for _ in range(s):
+        r = r @ r
+    return r
+
+
+def expm(a):
+    """exp of every square matrix of a (..., n, n) NumPy or CuPy array."""
+    xp = array_module(a)
+    count = 1
+    for d in a.shape[:-2]:
+        count *= d
+    flat = a.reshape((count,) + a.shape[-2:])
+    out = xp.empty_like(flat)
+    for i in range(flat.shape[0]):
+        out[i] = _expm_one(flat[i], xp)
+    return out.reshape(a.shape)
+
+
+def _expm_block(a, g, xp):
+    """The top-right block of exp([[a, g], [0, a]]): the Frechet derivative of exp at a in direction g
+    (Mathias 1996), batched."""
+    n = a.shape[-1]
+    block = xp.zeros(a.shape[:-2] + (2 * n, 2 * n), dtype=a.dtype)
+    block[..., :n, :n] = a
+    block[..., n:, n:] = a
+    block[..., :n, n:] = g
+    return expm(block)[..., :n, n:]
+
+
+class MatrixExp(Function):
+    """Y = exp(A). The adjoint of the Frechet derivative is the Frechet derivative at A^T:
+    dA = L(A^T, G), the top-right block of exp([[A^T, G], [0, A^T]])."""
+
+    def forward(self, a):
+        self.a = a
+        return expm(a)
+
+    def backward(self, g):
+        return _expm_block(_t(self.a), g, array_module(g))
+
+    def backward_graph(self, g):
+        from ..tensor import cat, zeros_like
+
+        at = self.parents[0].transpose(-1, -2)
+        top = cat([at, g], dim=-1)
+        bottom = cat([zeros_like(at), at], dim=-1)
+        n = at.shape[-1]
+        return MatrixExp.apply(cat([top, bottom], dim=-2))[..., :n, n:]
