@@ -203,3 +203,75 @@ def test_fuse_conv_bn_eval_equals_conv_then_bn(rng, transpose):
                                rtol=1e-4, atol=1e-5)
     with pytest.raises(ValueError, match="evaluation only"):
         nn.utils.fuse_conv_bn_eval(conv.train(), bn)
+
+
+# ---- orthogonal ------------------------------------------------------------------------------------------
+def _positive_qr(m):
+    q, r = np.linalg.qr(m)
+    return q * np.sign(np.diagonal(r, axis1=-2, axis2=-1))[..., None, :]
+
+
+def _assert_orthonormal(w):
+    small = w @ w.swapaxes(-1, -2) if w.shape[-2] <= w.shape[-1] else w.swapaxes(-1, -2) @ w
+    np.testing.assert_allclose(small, np.broadcast_to(np.eye(small.shape[-1]), small.shape), atol=1e-12)
+
+
+@pytest.mark.parametrize("shape,omap", [((5, 5), None), ((5, 5), "cayley"), ((7, 3), None), ((3, 7), None),
+                                        ((7, 3), "matrix_exp"), ((3, 7), "cayley"), ((4, 4), "householder")])
+def test_orthogonal_starts_at_the_weight_and_stays_orthogonal(rng, shape, omap):
+    # the trivialization's base is the weight made orthogonal (Q of QR, R's diagonal > 0); the parameter
+    # starts at -I (householder: its diagonal signs the columns) or anything the maps send to the base
+    lin = _linear(rng, shape[1], shape[0])
+    w0 = lin.weight.numpy().copy()
+    parametrizations.orthogonal(lin, orthogonal_map=omap)
+    tall = w0 if shape[0] >= shape[1] else w0.T
+    if shape[0] == shape[1]:
+        np.testing.assert_allclose(lin.weight.numpy(), _positive_qr(w0), atol=1e-12)
+    else:  # the first k columns of the completed base: the weight's own QR
+        got = lin.weight.numpy() if shape[0] >= shape[1] else lin.weight.numpy().T
+        np.testing.assert_allclose(got, _positive_qr(tall), atol=1e-12)
+    opt = dlcore.optim.SGD(lin.parameters(), lr=0.1)
+    x, target = dlcore.tensor(rng.standard_normal((8, shape[1]))), dlcore.tensor(rng.standard_normal((8, shape[0])))
+    losses = []
+    for _ in range(5):
+        opt.zero_grad()
+        loss = ((lin(x) - target) ** 2).mean()
+        loss.backward()
+        opt.step()
+        losses.append(loss.item())
+    assert losses[-1] < losses[0]
+    _assert_orthonormal(lin.weight.numpy())
+
+
+def test_orthogonal_without_trivialization_and_assignment(rng):
+    lin = _linear(rng, 3, 6)
+    w0 = lin.weight.numpy().copy()
+    parametrizations.orthogonal(lin, orthogonal_map="householder", use_trivialization=False)
+    np.testing.assert_allclose(lin.weight.numpy(), _positive_qr(w0), atol=1e-12)  # from geqrf's reflectors
+    batch = nn.Module()
+    batch.weight = nn.Parameter(rng.standard_normal((2, 4, 4)))
+    parametrizations.orthogonal(batch)
+    _assert_orthonormal(batch.weight.numpy())
+    q = _positive_qr(rng.standard_normal((2, 4, 4)))
+    batch.weight = dlcore.tensor(q)  # an orthogonal value is kept as it is
+    np.testing.assert_allclose(batch.weight.numpy(), q, atol=1e-12)
+    with pytest.raises(NotImplementedError, match="use_trivialization"):  # as torch: no inverse to start from
+        parametrizations.orthogonal(_linear(rng, 4, 4), use_trivialization=False)
+    with pytest.raises(ValueError, match="orthogonal_map"):
+        parametrizations.orthogonal(_linear(rng), orthogonal_map="qr")
+    with pytest.raises(ValueError, match="matrix"):
+        parametrizations.orthogonal(_linear(rng), "bias")
+
+
+def test_householder_product_is_geqrf_q(rng):
+    m = rng.standard_normal((6, 4))
+    raw, tau = np.linalg.qr(m, mode="raw")  # LAPACK geqrf, transposed
+    got = dlcore.linalg.householder_product(dlcore.tensor(raw.T.copy()), dlcore.tensor(tau)).numpy()
+    np.testing.assert_allclose(np.abs(got), np.abs(np.linalg.qr(m)[0]), atol=1e-12)
+    np.testing.assert_allclose(got.T @ got, np.eye(4), atol=1e-12)
+    np.testing.assert_allclose(got @ np.triu(raw.T[:4]), m, atol=1e-12)  # Q R = M
+    a, t = rng.standard_normal((2, 5, 3)), rng.uniform(0.5, 1.5, (2, 3))
+    assert dlcore.autograd.gradcheck(dlcore.linalg.householder_product,
+                                     [dlcore.tensor(a, requires_grad=True), dlcore.tensor(t, requires_grad=True)])
+    with pytest.raises(ValueError, match="n >= k"):
+        dlcore.linalg.householder_product(dlcore.tensor(a.swapaxes(-1, -2)), dlcore.tensor(t))

@@ -124,6 +124,27 @@ def matrix_exp(A):
     return A.matrix_exp()
 
 
+def householder_product(A, tau):
+    """The first k columns of H_1 ... H_k (A: (..., n, k), n >= k; tau: (..., k)), H_i = I - tau_i v_i v_i^T
+    with v_i = (0, ..., 0, 1, A[i+1:, i]): the Q of a QR factorization stored as LAPACK's geqrf leaves it.
+    Recorded on the tape (k rank-one updates), so differentiable in A and tau."""
+    from .functions import eye
+
+    if A.ndim < 2 or A.shape[-2] < A.shape[-1]:
+        raise ValueError(f"linalg.householder_product: A must be (..., n, k) with n >= k, got {tuple(A.shape)}")
+    n, k = A.shape[-2], A.shape[-1]
+    if tau.shape[-1] > k or tau.shape[:-1] != A.shape[:-2]:
+        raise ValueError(f"linalg.householder_product: tau of shape {tuple(tau.shape)} does not fit A of shape "
+                         f"{tuple(A.shape)} (at most k = {k} factors)")
+    below = A.tril(-1)
+    unit = eye(n, k, dtype=A.dtype, device=A.device)
+    q = eye(n, dtype=A.dtype, device=A.device)
+    for i in reversed(range(tau.shape[-1])):  # Q = H_1 (H_2 (... (H_m I))): each reflector on the left
+        v = (below[..., :, i] + unit[:, i]).unsqueeze(-1)
+        q = q - tau[..., i, None, None] * (v @ (v.transpose(-1, -2) @ q))
+    return q[..., :, :k]
+
+
 def qr(A, mode="reduced"):
     """(Q, R) with A = Q R, Q's columns orthonormal, R upper-triangular (mode 'reduced'; 'r' gives (empty, R));
     differentiable for tall or square A."""
@@ -227,6 +248,6 @@ def matrix_norm(A, ord="fro", dim=(-2, -1), keepdim=False):
     return out.unsqueeze(-1).unsqueeze(-1) if keepdim else out
 
 
-__all__ = ["cholesky", "cross", "det", "eigh", "eigvalsh", "inv", "lstsq", "matrix_exp", "matrix_norm", "matrix_power",
-           "matrix_rank", "norm", "pinv", "qr", "slogdet", "solve", "solve_triangular", "svd", "svdvals",
-           "vector_norm"]
+__all__ = ["cholesky", "cross", "det", "eigh", "eigvalsh", "householder_product", "inv", "lstsq", "matrix_exp",
+           "matrix_norm", "matrix_power", "matrix_rank", "norm", "pinv", "qr", "slogdet", "solve", "solve_triangular",
+           "svd", "svdvals", "vector_norm"]
