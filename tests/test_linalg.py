@@ -217,3 +217,45 @@ def test_matrix_exp_as_method_and_function(rng):
     want = linalg.matrix_exp(_t(a, False)).numpy()
     np.testing.assert_array_equal(_t(a, False).matrix_exp().numpy(), want)
     np.testing.assert_array_equal(dlcore.matrix_exp(_t(a, False)).numpy(), want)
+
+
+# ---- cond, multi_dot, vecdot, vander, tensorinv / tensorsolve, LinAlgError (against NumPy) ----------------
+@pytest.mark.parametrize("p", (None, 2, -2, "fro", "nuc", 1, -1, np.inf, -np.inf))
+def test_cond(rng, p):
+    a = rng.standard_normal((2, 4, 4))
+    np.testing.assert_allclose(linalg.cond(_t(a, False), p).numpy(), np.linalg.cond(a, p), rtol=1e-12)
+    if p in (None, 2):
+        assert dlcore.autograd.gradcheck(lambda m: linalg.cond(m, p), [_t(a)])
+
+
+def test_multi_dot_vecdot_vander(rng):
+    v, b = rng.standard_normal(4), rng.standard_normal((4, 30))
+    c, w = rng.standard_normal((30, 2)), rng.standard_normal(2)
+    for ts in ([v, b, c, w], [b.T, b, c], [b, c]):
+        np.testing.assert_allclose(linalg.multi_dot([_t(x, False) for x in ts]).numpy(), np.linalg.multi_dot(ts),
+                                   rtol=1e-12)
+    with pytest.raises(ValueError, match="do not chain"):
+        linalg.multi_dot([_t(b, False), _t(b, False)])
+    a = rng.standard_normal((3, 5, 4))
+    np.testing.assert_allclose(linalg.vecdot(_t(a, False), _t(v, False)).numpy(), (a * v).sum(-1), rtol=1e-14)
+    np.testing.assert_allclose(linalg.vander(_t(v, False)).numpy(), np.vander(v, increasing=True), rtol=1e-14)
+    np.testing.assert_allclose(linalg.vander(_t(a[0], False), N=6).numpy(),
+                               np.stack([np.vander(r, 6, increasing=True) for r in a[0]]), rtol=1e-14)
+    assert dlcore.autograd.gradcheck(lambda x: linalg.multi_dot([x, _t(b, False), _t(c, False)]), [_t(v)])
+
+
+def test_tensorinv_tensorsolve_and_singular_errors(rng):
+    t4 = rng.standard_normal((4, 6, 8, 3))
+    np.testing.assert_allclose(linalg.tensorinv(_t(t4, False), 2).numpy(), np.linalg.tensorinv(t4, 2), rtol=1e-9)
+    a, b = rng.standard_normal((2, 6, 4, 3, 4)), rng.standard_normal((6, 4))
+    np.testing.assert_allclose(linalg.tensorsolve(_t(a, False), _t(b, False), dims=(0,)).numpy(),
+                               np.linalg.tensorsolve(a, b, axes=(0,)), rtol=1e-9)
+    a2 = rng.standard_normal((6, 4, 2, 3, 4))
+    np.testing.assert_allclose(linalg.tensorsolve(_t(a2, False), _t(b, False)).numpy(),
+                               np.linalg.tensorsolve(a2, b), rtol=1e-9)
+    with pytest.raises(ValueError, match="prod"):
+        linalg.tensorinv(_t(rng.standard_normal((2, 3, 4)), False), 1)
+    with pytest.raises(linalg.LinAlgError):
+        linalg.inv(_t(np.zeros((3, 3)), False))
+    with pytest.raises(linalg.LinAlgError):
+        linalg.solve(_t(np.ones((2, 2)), False), _t(np.ones(2), False))

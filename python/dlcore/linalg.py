@@ -2,12 +2,17 @@
 and the Frobenius norm of matrices), ``cross`` (``dim=-1`` by default, unlike ``torch.cross``), ``solve``,
 ``solve_triangular``, ``inv``, ``det``, ``slogdet``, ``cholesky``, ``eigh`` / ``eigvalsh``, ``matrix_power``.
 
-Also ``qr``, ``svd`` / ``svdvals``, ``pinv``, ``lstsq``, ``matrix_norm`` (every ord), ``matrix_rank``. Not here: LU,
-general (non-symmetric) eigenvalues, matrix functions (exp, log).
+Also ``qr``, ``svd`` / ``svdvals``, ``pinv``, ``lstsq``, ``matrix_norm`` (every ord), ``matrix_rank``,
+``matrix_exp``, ``householder_product``, ``cond``, ``multi_dot``, ``vecdot``, ``vander``, ``tensorinv`` /
+``tensorsolve``, ``matmul`` / ``diagonal``. Not here: LU, LDL, general (non-symmetric) eigenvalues, the ``_ex``
+variants. A singular matrix raises ``LinAlgError`` (NumPy's, which CuPy raises too).
 """
 from __future__ import annotations
 
+import math
 import numbers
+
+import numpy as _np
 
 from .functions import vector_norm
 from .ops import linalg as _ops
@@ -248,6 +253,109 @@ def matrix_norm(A, ord="fro", dim=(-2, -1), keepdim=False):
     return out.unsqueeze(-1).unsqueeze(-1) if keepdim else out
 
 
-__all__ = ["cholesky", "cross", "det", "eigh", "eigvalsh", "householder_product", "inv", "lstsq", "matrix_exp",
-           "matrix_norm", "matrix_power", "matrix_rank", "norm", "pinv", "qr", "slogdet", "solve", "solve_triangular",
-           "svd", "svdvals", "vector_norm"]
+LinAlgError = _np.linalg.LinAlgError
+
+
+def matmul(input, other):
+    return input @ other
+
+
+def diagonal(A, *, offset=0, dim1=-2, dim2=-1):
+    """The diagonal of each matrix (the last two axes by default, unlike torch.diagonal)."""
+    return A.diagonal(offset, dim1, dim2)
+
+
+def vecdot(x, y, *, dim=-1):
+    """sum(x * y) along `dim`, broadcast (real tensors: no conjugation to do)."""
+    return (x * y).sum(dim)
+
+
+def multi_dot(tensors):
+    """A_1 A_2 ... A_n in the order of fewest multiplications (the matrix-chain dynamic program); a first
+    1-D operand is a row vector, a last 1-D one a column vector, as torch and NumPy."""
+    tensors = list(tensors)
+    if len(tensors) < 2:
+        raise ValueError(f"linalg.multi_dot: expected at least 2 tensors, got {len(tensors)}")
+    first_vec, last_vec = tensors[0].ndim == 1, tensors[-1].ndim == 1
+    mats = [t.unsqueeze(0) if i == 0 and first_vec else t for i, t in enumerate(tensors)]
+    mats[-1] = mats[-1].unsqueeze(-1) if last_vec else mats[-1]
+    for i, t in enumerate(mats):
+        if t.ndim != 2:
+            raise ValueError(f"linalg.multi_dot: tensor {i} must be 2-D (the first and last may be 1-D), "
+                             f"got shape {tuple(tensors[i].shape)}")
+    dims = [mats[0].shape[0]] + [t.shape[1] for t in mats]
+    for i in range(len(mats) - 1):
+        if mats[i].shape[1] != mats[i + 1].shape[0]:
+            raise ValueError(f"linalg.multi_dot: tensors {i} and {i + 1} do not chain: {tuple(mats[i].shape)} "
+                             f"and {tuple(mats[i + 1].shape)}")
+    n = len(mats)
+    cost = [[0] * n for _ in range(n)]
+    split = [[0] * n for _ in range(n)]
+    for length in range(1, n):
+        for i in range(n - length):
+            j = i + length
+            cost[i][j] = math.inf
+            for k in range(i, j):
+                c = cost[i][k] + cost[k + 1][j] + dims[i] * dims[k + 1] * dims[j + 1]
+                if c < cost[i][j]:
+                    cost[i][j], split[i][j] = c, k
+
+    def chain(i, j):
+        return mats[i] if i == j else chain(i, split[i][j]) @ chain(split[i][j] + 1, j)
+
+    out = chain(0, n - 1)
+    if first_vec:
+        out = out.squeeze(0)
+    return out.squeeze(-1) if last_vec else out
+
+
+def cond(A, p=None):
+    """The condition number of each matrix in the norm `p`: sigma_max / sigma_min for None, 2 and -2 (its
+    inverse), any shape; otherwise ('fro', 'nuc', 1, -1, inf, -inf) matrix_norm(A) * matrix_norm(A^-1),
+    square A only."""
+    if p in (None, 2, -2):
+        s = svdvals(A)
+        ratio = s.amax(-1) / s.amin(-1)
+        return 1 / ratio if p == -2 else ratio
+    _check_square("cond", A)
+    return matrix_norm(A, p) * matrix_norm(inv(A), p)
+
+
+def vander(x, *, N=None):
+    """Columns x^0, x^1, ..., x^(N-1) (increasing powers, as torch.linalg.vander; numpy.vander decreases)."""
+    from .tensor import stack
+
+    n = x.shape[-1] if N is None else N
+    if n < 1:
+        raise ValueError(f"linalg.vander: N must be at least 1, got {n}")
+    cols = [x ** 0]
+    for _ in range(1, n):
+        cols.append(cols[-1] * x)
+    return stack(cols, dim=-1)
+
+
+def tensorinv(A, ind=2):
+    """The inverse of A read as a matrix of prod(shape[:ind]) rows: shape shape[ind:] + shape[:ind]."""
+    rows, cols = A.shape[:ind], A.shape[ind:]
+    if math.prod(rows) != math.prod(cols):
+        raise ValueError(f"linalg.tensorinv: prod(shape[:ind]) must equal prod(shape[ind:]), got {tuple(A.shape)}")
+    return inv(A.reshape(math.prod(rows), math.prod(cols))).reshape(*cols, *rows)
+
+
+def tensorsolve(A, B, dims=None):
+    """X with tensordot(A, X, X.ndim) = B: A read as a square matrix of B.numel() rows (dims: axes of A moved
+    to the end first)."""
+    if dims is not None:
+        keep = [d for d in range(A.ndim) if d not in [d % A.ndim for d in dims]]
+        A = A.permute(*keep, *[d % A.ndim for d in dims])
+    x_shape = A.shape[B.ndim:]
+    if math.prod(A.shape[:B.ndim]) != math.prod(x_shape) or tuple(A.shape[:B.ndim]) != tuple(B.shape):
+        raise ValueError(f"linalg.tensorsolve: A of shape {tuple(A.shape)} does not fit B of shape {tuple(B.shape)}")
+    n = math.prod(x_shape)
+    return solve(A.reshape(n, n), B.reshape(n)).reshape(*x_shape)
+
+
+__all__ = ["LinAlgError", "cholesky", "cond", "cross", "diagonal", "det", "eigh", "eigvalsh", "householder_product",
+           "inv", "lstsq", "matmul", "matrix_exp", "matrix_norm", "matrix_power", "matrix_rank", "multi_dot", "norm",
+           "pinv", "qr", "slogdet", "solve", "solve_triangular", "svd", "svdvals", "tensorinv", "tensorsolve",
+           "vander", "vecdot", "vector_norm"]
