@@ -259,3 +259,56 @@ def test_tensorinv_tensorsolve_and_singular_errors(rng):
         linalg.inv(_t(np.zeros((3, 3)), False))
     with pytest.raises(linalg.LinAlgError):
         linalg.solve(_t(np.ones((2, 2)), False), _t(np.ones(2), False))
+
+
+# ---- LU -------------------------------------------------------------------------------------------------------
+def test_lu_factor_and_lu(rng):
+    a = rng.standard_normal((2, 3, 5, 5))
+    packed, pivots = linalg.lu_factor(_t(a, False))
+    assert pivots.numpy().dtype == np.int32 and pivots.shape == (2, 3, 5)
+    p, lower, upper = linalg.lu(_t(a, False))
+    p, lower, upper = p.numpy(), lower.numpy(), upper.numpy()
+    np.testing.assert_allclose(p @ lower @ upper, a, atol=1e-13)
+    np.testing.assert_array_equal(np.triu(lower, 1), 0)
+    np.testing.assert_array_equal(np.diagonal(lower, axis1=-2, axis2=-1), 1)
+    assert np.abs(lower).max() <= 1  # partial pivoting: every multiplier at most 1 in size
+    np.testing.assert_array_equal(np.tril(upper, -1), 0)
+    np.testing.assert_allclose(np.tril(packed.numpy(), -1) + np.triu(packed.numpy()), lower - np.eye(5) + upper,
+                               atol=1e-15)
+    np.testing.assert_array_equal(p.sum(-1), 1)
+    np.testing.assert_array_equal(p.sum(-2), 1)
+    # LAPACK's choices by hand: [[1, 2], [3, 4]] swaps rows 1 and 2 (pivot 3), then keeps row 2
+    packed, pivots = linalg.lu_factor(_t(np.array([[1.0, 2.0], [3.0, 4.0]]), False))
+    np.testing.assert_allclose(packed.numpy(), [[3.0, 4.0], [1 / 3, 2 / 3]], rtol=1e-15)
+    np.testing.assert_array_equal(pivots.numpy(), [2, 2])
+    singular = np.array([[0.0, 1.0, 2.0], [0.0, 3.0, 4.0], [0.0, 5.0, 7.0]])  # a zero column: factors anyway
+    p, lower, upper = linalg.lu(_t(singular, False))
+    np.testing.assert_allclose(p.numpy() @ lower.numpy() @ upper.numpy(), singular, atol=1e-14)
+    assert upper.numpy()[0, 0] == 0
+    with pytest.raises(ValueError, match="square"):
+        linalg.lu_factor(_t(np.zeros((2, 3)), False))
+    with pytest.raises(NotImplementedError, match="pivot=False"):
+        linalg.lu_factor(_t(a, False), pivot=False)
+
+
+def test_lu_solve_every_side(rng):
+    a, b = rng.standard_normal((2, 4, 4)), rng.standard_normal((2, 4, 3))
+    packed, pivots = linalg.lu_factor(_t(a, False))
+    np.testing.assert_allclose(linalg.lu_solve(packed, pivots, _t(b, False)).numpy(), np.linalg.solve(a, b),
+                               rtol=1e-10)
+    np.testing.assert_allclose(linalg.lu_solve(packed, pivots, _t(b, False), adjoint=True).numpy(),
+                               np.linalg.solve(a.swapaxes(-1, -2), b), rtol=1e-10)
+    bt = b.swapaxes(-1, -2)
+    np.testing.assert_allclose(linalg.lu_solve(packed, pivots, _t(bt, False), left=False).numpy() @ a, bt,
+                               atol=1e-12)
+    with pytest.raises(ValueError, match="rows"):
+        linalg.lu_solve(packed, pivots, _t(rng.standard_normal((2, 3, 3)), False))
+
+
+def test_lu_gradients(rng):
+    a, b = rng.standard_normal((2, 4, 4)) + 2 * np.eye(4), rng.standard_normal((2, 4, 2))
+    assert dlcore.autograd.gradcheck(lambda m: linalg.lu_factor(m)[0], [_t(a)])
+    assert dlcore.autograd.gradcheck(lambda m: linalg.lu(m)[1] * 2 + linalg.lu(m)[2], [_t(a)])
+    assert dlcore.autograd.gradcheck(lambda m, r: linalg.lu_solve(*linalg.lu_factor(m), r), [_t(a), _t(b)])
+    assert dlcore.autograd.gradcheck(lambda m, r: linalg.lu_solve(*linalg.lu_factor(m), r, adjoint=True),
+                                     [_t(a), _t(b)])

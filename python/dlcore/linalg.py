@@ -4,11 +4,12 @@ and the Frobenius norm of matrices), ``cross`` (``dim=-1`` by default, unlike ``
 
 Also ``qr``, ``svd`` / ``svdvals``, ``pinv``, ``lstsq``, ``matrix_norm`` (every ord), ``matrix_rank``,
 ``matrix_exp``, ``householder_product``, ``cond``, ``multi_dot``, ``vecdot``, ``vander``, ``tensorinv`` /
-``tensorsolve``, ``matmul`` / ``diagonal``. Not here: LU, LDL, general (non-symmetric) eigenvalues, the ``_ex``
-variants. A singular matrix raises ``LinAlgError`` (NumPy's, which CuPy raises too).
+``tensorsolve``, ``matmul`` / ``diagonal``, ``lu_factor`` / ``lu`` / ``lu_solve`` (square, partial pivoting). Not
+here: LDL, general (non-symmetric) eigenvalues, the ``_ex`` variants. A singular matrix raises ``LinAlgError`` (NumPy's, which CuPy raises too).
 """
 from __future__ import annotations
 
+import collections as _collections
 import math
 import numbers
 
@@ -150,6 +151,51 @@ def householder_product(A, tau):
     return q[..., :, :k]
 
 
+def lu_factor(A, *, pivot=True):
+    """(LU, pivots) of each square A with partial pivoting, as torch.linalg.lu_factor: L (unit diagonal,
+    below) and U (on and above) packed in one matrix, pivots the 1-based rows swapped at each step (int32).
+    Differentiable in A; a singular A factors (a zero on U's diagonal) and its gradient is inf/NaN."""
+    if not pivot:
+        raise NotImplementedError("linalg.lu_factor: pivot=False (no pivoting) is a CUDA-only option in torch "
+                                  "and not supported here")
+    _check_square("lu_factor", A)
+    packed, node = _ops.LUFactor.apply_with_node(A)
+    from .tensor import Tensor
+
+    return LUFactorResult(packed, Tensor(node.pivots))
+
+
+def lu(A, *, pivot=True):
+    """(P, L, U) with A = P L U, as torch.linalg.lu (square A): L unit lower, U upper, P a permutation."""
+    from .functions import eye
+    from .tensor import Tensor
+
+    packed, pivots = lu_factor(A, pivot=pivot)
+    n = A.shape[-1]
+    perm = _ops.lu_perm(pivots._data)
+    p = Tensor(_ops.permutation_matrix(perm, A.dtype))
+    lower = packed.tril(-1) + eye(n, dtype=A.dtype, device=A.device)
+    return LUResult(p, lower, packed.triu())
+
+
+def lu_solve(LU, pivots, B, *, left=True, adjoint=False):
+    """X with A X = B (``adjoint``: A^T X = B; ``left=False``: X A = B or X A^T = B) from lu_factor's
+    (LU, pivots); differentiable in LU and B (through the two triangular solves)."""
+    from .tensor import Tensor
+
+    _check_square("lu_solve", LU)
+    if not left:  # X A = B  <=>  A^T X^T = B^T
+        return lu_solve(LU, pivots, B.transpose(-1, -2), adjoint=not adjoint).transpose(-1, -2)
+    if B.shape[-2] != LU.shape[-1]:
+        raise ValueError(f"linalg.lu_solve: B of shape {tuple(B.shape)} needs {LU.shape[-1]} rows")
+    p = Tensor(_ops.permutation_matrix(_ops.lu_perm(pivots._data), LU.dtype))
+    if adjoint:  # A^T = U^T L^T P^T:  X = P L^-T U^-T B
+        y = solve_triangular(LU.transpose(-1, -2), B, upper=False)
+        return p @ solve_triangular(LU.transpose(-1, -2), y, upper=True, unitriangular=True)
+    y = solve_triangular(LU, p.transpose(-1, -2) @ B, upper=False, unitriangular=True)
+    return solve_triangular(LU, y, upper=True)
+
+
 def qr(A, mode="reduced"):
     """(Q, R) with A = Q R, Q's columns orthonormal, R upper-triangular (mode 'reduced'; 'r' gives (empty, R));
     differentiable for tall or square A."""
@@ -254,6 +300,8 @@ def matrix_norm(A, ord="fro", dim=(-2, -1), keepdim=False):
 
 
 LinAlgError = _np.linalg.LinAlgError
+LUFactorResult = _collections.namedtuple("LUFactorResult", "LU pivots")
+LUResult = _collections.namedtuple("LUResult", "P L U")
 
 
 def matmul(input, other):
@@ -356,6 +404,6 @@ def tensorsolve(A, B, dims=None):
 
 
 __all__ = ["LinAlgError", "cholesky", "cond", "cross", "diagonal", "det", "eigh", "eigvalsh", "householder_product",
-           "inv", "lstsq", "matmul", "matrix_exp", "matrix_norm", "matrix_power", "matrix_rank", "multi_dot", "norm",
-           "pinv", "qr", "slogdet", "solve", "solve_triangular", "svd", "svdvals", "tensorinv", "tensorsolve",
-           "vander", "vecdot", "vector_norm"]
+           "inv", "lstsq", "lu", "lu_factor", "lu_solve", "matmul", "matrix_exp", "matrix_norm", "matrix_power",
+           "matrix_rank", "multi_dot", "norm", "pinv", "qr", "slogdet", "solve", "solve_triangular", "svd", "svdvals",
+           "tensorinv", "tensorsolve", "vander", "vecdot", "vector_norm"]

@@ -249,3 +249,76 @@ class MatrixExp(Function):
         bottom = cat([zeros_like(at), at], dim=-1)
         n = at.shape[-1]
         return MatrixExp.apply(cat([top, bottom], dim=-2))[..., :n, n:]
+
+
+# ---- LU with partial pivoting ----------------------------------------------------------------------------
+def lu_packed(a):
+    """Doolittle LU with partial pivoting (LAPACK getrf's choices: the largest |entry| of the column, the
+    first on a tie) of each square matrix of a: (lu, pivots, perm) with lu = L - I + U packed, pivots the
+    1-based rows swapped at each step (LAPACK's, torch's int32) and perm the row order, A[perm] = L U.
+    A zero pivot (a singular matrix) leaves its column unscaled, as getrf does."""
+    xp = array_module(a)
+    n = a.shape[-1]
+    batch = a.shape[:-2]
+    count = 1
+    for d in batch:
+        count *= d
+    lu = a.reshape((count, n, n)).copy()
+    perm = xp.broadcast_to(xp.arange(n), (count, n)).copy()
+    pivots = xp.empty((count, n), dtype=xp.int32)
+    rows = xp.arange(count)
+    for j in range(n):
+        p = j + xp.argmax(xp.abs(lu[:, j:, j]), axis=1)
+        pivots[:, j] = p + 1
+        swap = p != j
+        if swap.any():
+            r, pr = rows[swap], p[swap]
+            lu[r, j], lu[r, pr] = lu[r, pr].copy(), lu[r, j].copy()
+            perm[r, j], perm[r, pr] = perm[r, pr].copy(), perm[r, j].copy()
+        pivot = lu[:, j, j]
+        safe = xp.where(pivot == 0, 1, pivot)
+        lu[:, j + 1:, j] /= safe[:, None]
+        lu[:, j + 1:, j + 1:] -= lu[:, j + 1:, j:j + 1] * lu[:, j:j + 1, j + 1:]
+    return lu.reshape(a.shape), pivots.reshape(batch + (n,)), perm.reshape(batch + (n,))
+
+
+def permutation_matrix(perm, dtype):
+    """P with P[perm[i], i] = 1: A = P L U for A[perm] = L U."""
+    xp = array_module(perm)
+    n = perm.shape[-1]
+    p = xp.zeros(perm.shape + (n,), dtype=dtype)
+    xp.put_along_axis(p, perm[..., :, None], 1, axis=-1)  # row i of P^T is e_perm[i]
+    return _t(p)
+
+
+class LUFactor(Function):
+    """The packed LU of a square A (lu_packed). Gradient (Seeger et al. 2017; torch's linalg_lu_backward):
+    with gL = tril(G, -1), gU = triu(G), dA = P L^-T (tril(L^T gL, -1) + triu(gU U^T)) U^-T."""
+
+    def forward(self, a):
+        self.lu, self.pivots, self.perm = lu_packed(a)
+        return self.lu
+
+    def backward(self, g):
+        xp = array_module(g)
+        n = g.shape[-1]
+        eye = xp.eye(n, dtype=g.dtype)
+        lower = xp.tril(self.lu, -1) + eye
+        upper = xp.triu(self.lu)
+        phi = xp.tril(_t(lower) @ xp.tril(g, -1), -1) + xp.triu(xp.triu(g) @ _t(upper))
+        x = xp.linalg.solve(_t(lower), phi)  # L^-T phi
+        y = _t(xp.linalg.solve(upper, _t(x)))  # (L^-T phi) U^-T
+        return permutation_matrix(self.perm, g.dtype) @ y
+
+
+def lu_perm(pivots):
+    """The row order perm (A[perm] = L U) from LAPACK's 1-based pivots, batched."""
+    xp = array_module(pivots)
+    n = pivots.shape[-1]
+    flat = pivots.reshape((-1, n)) if pivots.size else pivots.reshape((0, n))
+    perm = xp.broadcast_to(xp.arange(n), flat.shape).copy()
+    rows = xp.arange(flat.shape[0])
+    for j in range(n):
+        p = flat[:, j].astype(xp.int64) - 1
+        perm[rows, j], perm[rows, p] = perm[rows, p].copy(), perm[rows, j].copy()
+    return perm.reshape(pivots.shape)
