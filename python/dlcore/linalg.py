@@ -5,7 +5,8 @@ and the Frobenius norm of matrices), ``cross`` (``dim=-1`` by default, unlike ``
 Also ``qr``, ``svd`` / ``svdvals``, ``pinv``, ``lstsq``, ``matrix_norm`` (every ord), ``matrix_rank``,
 ``matrix_exp``, ``householder_product``, ``cond``, ``multi_dot``, ``vecdot``, ``vander``, ``tensorinv`` /
 ``tensorsolve``, ``matmul`` / ``diagonal``, ``lu_factor`` / ``lu`` / ``lu_solve`` (square, partial pivoting). Not
-here: LDL, general (non-symmetric) eigenvalues, the ``_ex`` variants. A singular matrix raises ``LinAlgError`` (NumPy's, which CuPy raises too).
+here: LDL, general (non-symmetric) eigenvalues, the ``_ex`` variants. A singular matrix raises ``LinAlgError``
+(NumPy's, which CuPy raises too).
 """
 from __future__ import annotations
 
