@@ -312,3 +312,32 @@ def test_lu_gradients(rng):
     assert dlcore.autograd.gradcheck(lambda m, r: linalg.lu_solve(*linalg.lu_factor(m), r), [_t(a), _t(b)])
     assert dlcore.autograd.gradcheck(lambda m, r: linalg.lu_solve(*linalg.lu_factor(m), r, adjoint=True),
                                      [_t(a), _t(b)])
+
+
+def test_ex_variants_report_info_instead_of_raising(rng):
+    # info as LAPACK's: the first leading minor that is not positive-definite (cholesky), U's first zero
+    # pivot (inv, solve); those matrices come back NaN, the others exact, and differentiable
+    spd = rng.standard_normal((4, 4))
+    spd = spd @ spd.T + np.eye(4)
+    not_pd = spd.copy()
+    not_pd[2, 2] = -100.0
+    L, info = linalg.cholesky_ex(_t(np.stack([spd, not_pd]), False))
+    np.testing.assert_array_equal(info.numpy(), [0, 3])
+    np.testing.assert_allclose(L.numpy()[0], np.linalg.cholesky(spd), rtol=1e-13)
+    assert np.isnan(L.numpy()[1]).all()
+    singular = np.array([[1.0, 2.0, 3.0], [2.0, 4.0, 6.0], [1.0, 0.0, 1.0]])
+    good = rng.standard_normal((3, 3)) + 3 * np.eye(3)
+    a = np.stack([good, singular])
+    inverse, info = linalg.inv_ex(_t(a, False))
+    np.testing.assert_array_equal(info.numpy(), [0, 3])
+    np.testing.assert_allclose(inverse.numpy()[0], np.linalg.inv(good), rtol=1e-12)
+    assert np.isnan(inverse.numpy()[1]).all()
+    b = rng.standard_normal((2, 3, 2))
+    x, info = linalg.solve_ex(_t(a, False), _t(b, False))
+    np.testing.assert_array_equal(info.numpy(), [0, 3])
+    np.testing.assert_allclose(x.numpy()[0], np.linalg.solve(good, b[0]), rtol=1e-12)
+    with pytest.raises(linalg.LinAlgError, match="singular"):
+        linalg.inv_ex(_t(a, False), check_errors=True)
+    with pytest.raises(linalg.LinAlgError, match="positive-definite"):
+        linalg.cholesky(_t(not_pd, False))
+    assert dlcore.autograd.gradcheck(lambda m: linalg.inv_ex(m).inverse, [_t(good)])

@@ -5,8 +5,8 @@ and the Frobenius norm of matrices), ``cross`` (``dim=-1`` by default, unlike ``
 Also ``qr``, ``svd`` / ``svdvals``, ``pinv``, ``lstsq``, ``matrix_norm`` (every ord), ``matrix_rank``,
 ``matrix_exp``, ``householder_product``, ``cond``, ``multi_dot``, ``vecdot``, ``vander``, ``tensorinv`` /
 ``tensorsolve``, ``matmul`` / ``diagonal``, ``lu_factor`` / ``lu`` / ``lu_solve`` (square, partial pivoting). Not
-here: LDL, general (non-symmetric) eigenvalues, the ``_ex`` variants. A singular matrix raises ``LinAlgError``
-(NumPy's, which CuPy raises too).
+here: LDL, general (non-symmetric) eigenvalues. A singular matrix raises ``LinAlgError`` (NumPy's, which CuPy
+raises too); ``cholesky_ex`` / ``inv_ex`` / ``solve_ex`` report LAPACK's info instead.
 """
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ import numpy as _np
 
 from .functions import vector_norm
 from .ops import linalg as _ops
+from .ops._common import array_module
 
 
 def norm(input, ord=None, dim=None, keepdim=False, dtype=None):
@@ -197,6 +198,83 @@ def lu_solve(LU, pivots, B, *, left=True, adjoint=False):
     return solve_triangular(LU, y, upper=True)
 
 
+def _singular_info(A):
+    """LAPACK getrf's info per matrix (int32, batch shape): 0, or the 1-based index of U's first zero pivot."""
+    xp = array_module(A._data)
+    packed = _ops.lu_packed(A.detach()._data)[0]
+    zero = xp.diagonal(packed, axis1=-2, axis2=-1) == 0
+    return xp.where(zero.any(-1), zero.argmax(-1) + 1, 0).astype(xp.int32)
+
+
+def _on_good(A, info, fn):
+    """fn on the matrices whose info is 0 (the others replaced by I on the tape, their results NaN)."""
+    from .functions import eye, where
+    from .tensor import Tensor
+
+    xp = array_module(A._data)
+    bad = Tensor(xp.asarray(info != 0)[..., None, None])
+    out = fn(where(bad, eye(A.shape[-1], dtype=A.dtype, device=A.device), A))
+    bad_out = Tensor(xp.asarray(info != 0).reshape(info.shape + (1,) * (out.ndim - info.ndim)))
+    return where(bad_out, Tensor(xp.asarray(xp.nan, dtype=out._data.dtype)), out)
+
+
+def _raise_on(info, who, what):
+    if (info != 0).any():
+        raise LinAlgError(f"linalg.{who}: {what} (info {info.ravel().tolist()[:8]})")
+
+
+def cholesky_ex(A, *, upper=False, check_errors=False):
+    """(L, info) as torch.linalg.cholesky_ex: info 0, or the order of the first leading minor that is not
+    positive-definite; such matrices get NaN (torch leaves them undefined). ``check_errors`` raises instead."""
+    from .tensor import Tensor
+
+    _check_square("cholesky_ex", A)
+    data = A.detach()._data
+    data = data.get() if hasattr(data, "get") else _np.asarray(data)  # CuPy: checked on the host
+    flat = data.reshape((-1,) + data.shape[-2:])
+    info = _np.zeros(flat.shape[0], _np.int32)
+    for i, m in enumerate(flat):
+        if not _positive_definite(m):
+            info[i] = next(k for k in range(1, m.shape[-1] + 1) if not _positive_definite(m[:k, :k]))
+    info = info.reshape(data.shape[:-2])
+    if check_errors:
+        _raise_on(info, "cholesky_ex", "a matrix is not positive-definite")
+    xp = array_module(A._data)
+    info_x = xp.asarray(info)
+    return CholeskyExResult(_on_good(A, info_x, lambda m: cholesky(m, upper=upper)), Tensor(info_x))
+
+
+def _positive_definite(m):
+    try:
+        _np.linalg.cholesky(m)
+        return True
+    except _np.linalg.LinAlgError:
+        return False
+
+
+def inv_ex(A, *, check_errors=False):
+    """(inverse, info) as torch.linalg.inv_ex: info 0, or (singular) the 1-based index of U's first zero
+    pivot in A's LU; singular matrices get NaN. ``check_errors`` raises LinAlgError instead."""
+    from .tensor import Tensor
+
+    _check_square("inv_ex", A)
+    info = _singular_info(A)
+    if check_errors:
+        _raise_on(info, "inv_ex", "a matrix is singular")
+    return InvExResult(_on_good(A, info, inv), Tensor(info))
+
+
+def solve_ex(A, B, *, left=True, check_errors=False):
+    """(result, info) as torch.linalg.solve_ex (info as inv_ex's; singular systems get NaN)."""
+    from .tensor import Tensor
+
+    _check_square("solve_ex", A)
+    info = _singular_info(A)
+    if check_errors:
+        _raise_on(info, "solve_ex", "a matrix is singular")
+    return SolveExResult(_on_good(A, info, lambda m: solve(m, B, left=left)), Tensor(info))
+
+
 def qr(A, mode="reduced"):
     """(Q, R) with A = Q R, Q's columns orthonormal, R upper-triangular (mode 'reduced'; 'r' gives (empty, R));
     differentiable for tall or square A."""
@@ -303,6 +381,9 @@ def matrix_norm(A, ord="fro", dim=(-2, -1), keepdim=False):
 LinAlgError = _np.linalg.LinAlgError
 LUFactorResult = _collections.namedtuple("LUFactorResult", "LU pivots")
 LUResult = _collections.namedtuple("LUResult", "P L U")
+CholeskyExResult = _collections.namedtuple("CholeskyExResult", "L info")
+InvExResult = _collections.namedtuple("InvExResult", "inverse info")
+SolveExResult = _collections.namedtuple("SolveExResult", "result info")
 
 
 def matmul(input, other):
@@ -404,7 +485,8 @@ def tensorsolve(A, B, dims=None):
     return solve(A.reshape(n, n), B.reshape(n)).reshape(*x_shape)
 
 
-__all__ = ["LinAlgError", "cholesky", "cond", "cross", "diagonal", "det", "eigh", "eigvalsh", "householder_product",
-           "inv", "lstsq", "lu", "lu_factor", "lu_solve", "matmul", "matrix_exp", "matrix_norm", "matrix_power",
-           "matrix_rank", "multi_dot", "norm", "pinv", "qr", "slogdet", "solve", "solve_triangular", "svd", "svdvals",
-           "tensorinv", "tensorsolve", "vander", "vecdot", "vector_norm"]
+__all__ = ["LinAlgError", "cholesky", "cholesky_ex", "cond", "cross", "diagonal", "det", "eigh", "eigvalsh",
+           "householder_product", "inv", "inv_ex", "lstsq", "lu", "lu_factor", "lu_solve", "matmul", "matrix_exp",
+           "matrix_norm", "matrix_power", "matrix_rank", "multi_dot", "norm", "pinv", "qr", "slogdet", "solve",
+           "solve_ex", "solve_triangular", "svd", "svdvals", "tensorinv", "tensorsolve", "vander", "vecdot",
+           "vector_norm"]

@@ -27,7 +27,8 @@ class Cholesky(Function):
         try:
             self.lower = np.linalg.cholesky(a)
         except np.linalg.LinAlgError as err:
-            raise ValueError(f"cholesky: the matrix (shape {a.shape}) is not positive-definite") from err
+            # NumPy's LinAlgError (a ValueError): what dlcore.linalg.LinAlgError names, as torch's own
+            raise np.linalg.LinAlgError(f"cholesky: the matrix (shape {a.shape}) is not positive-definite") from err
         return self.lower
 
     def backward(self, g):
