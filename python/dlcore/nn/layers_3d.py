@@ -243,13 +243,7 @@ class MaxUnpool3d(_MaxUnpoolNd):
 class _Pad3d(_Pad2d):
     """(left, right, top, bottom, front, back) on the last three axes; an int pads every side."""
 
-    def __init__(self, padding, value=0.0):
-        Module.__init__(self)
-        self.padding = (int(padding),) * 6 if isinstance(padding, (int, np.integer)) else tuple(padding)
-        if len(self.padding) != 6:
-            raise ValueError(f"{type(self).__name__}: padding must be an int or 6 ints (left, right, top, bottom, "
-                             f"front, back), got {padding}")
-        self.value = value
+    _sides = ("left", "right", "top", "bottom", "front", "back")
 
 
 class ZeroPad3d(_Pad3d):

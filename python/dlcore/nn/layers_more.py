@@ -254,14 +254,18 @@ class AvgPool1d(Module):
 
 # ---- padding, rearrangement, normalization --------------------------------------------------------------------
 class _Pad2d(Module):
+    """The padding layers of every rank: `_sides` names the amounts a tuple gives (an int pads every side)."""
+
     mode = "constant"
+    _sides = ("left", "right", "top", "bottom")
 
     def __init__(self, padding, value=0.0):
         super().__init__()
-        self.padding = (padding,) * 4 if isinstance(padding, numbers.Integral) else tuple(padding)
-        if len(self.padding) != 4:
-            raise ValueError(f"{type(self).__name__}: padding must be an int or (left, right, top, bottom), got "
-                             f"{padding}")
+        n = len(self._sides)
+        self.padding = (int(padding),) * n if isinstance(padding, numbers.Integral) else tuple(padding)
+        if len(self.padding) != n:
+            raise ValueError(f"{type(self).__name__}: padding must be an int or {n} ints ({', '.join(self._sides)}), "
+                             f"got {padding}")
         self.value = value
 
     def forward(self, input):
@@ -635,12 +639,7 @@ class RMSNorm(Module):
 class _Pad1d(_Pad2d):
     """(left, right) on the last axis; an int pads both sides."""
 
-    def __init__(self, padding, value=0.0):
-        Module.__init__(self)
-        self.padding = (padding,) * 2 if isinstance(padding, numbers.Integral) else tuple(padding)
-        if len(self.padding) != 2:
-            raise ValueError(f"{type(self).__name__}: padding must be an int or (left, right), got {padding}")
-        self.value = value
+    _sides = ("left", "right")
 
 
 class ZeroPad1d(_Pad1d):
