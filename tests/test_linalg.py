@@ -341,3 +341,17 @@ def test_ex_variants_report_info_instead_of_raising(rng):
     with pytest.raises(linalg.LinAlgError, match="positive-definite"):
         linalg.cholesky(_t(not_pd, False))
     assert dlcore.autograd.gradcheck(lambda m: linalg.inv_ex(m).inverse, [_t(good)])
+
+
+def test_new_factorizations_refuse_integer_tensors():
+    # they compute in the input's dtype: an integer matrix would truncate (matrix_exp returned integers)
+    a = dlcore.tensor(np.array([[3, 1], [1, 2]], dtype=np.int64))
+    ones = dlcore.tensor(np.ones((2, 1), dtype=np.int64))
+    for call in (lambda: linalg.matrix_exp(a), lambda: a.matrix_exp(), lambda: linalg.lu_factor(a),
+                 lambda: linalg.lu(a), lambda: linalg.inv_ex(a), lambda: linalg.cholesky_ex(a),
+                 lambda: linalg.solve_ex(a, ones), lambda: linalg.householder_product(a, dlcore.tensor(np.ones(2)))):
+        with pytest.raises(TypeError, match="floating-point"):
+            call()
+    packed, pivots = linalg.lu_factor(dlcore.tensor(np.array([[3.0, 1.0], [1.0, 2.0]])))
+    with pytest.raises(TypeError, match="floating-point"):
+        linalg.lu_solve(packed, pivots, ones)

@@ -448,6 +448,8 @@ class TensorMoreMethods:
         from .ops.linalg import MatrixExp
 
         self._check_square("matrix_exp")
+        if not np.issubdtype(self.dtype, np.floating):
+            raise TypeError(f"matrix_exp: expected a floating-point tensor, got {self.dtype}")
         return MatrixExp.apply(self)
 
     def matrix_power(self, n):

@@ -49,6 +49,13 @@ def _check_square(who, a):
         raise ValueError(f"linalg.{who}: expected square matrices (..., n, n), got shape {tuple(a.shape)}")
 
 
+def _check_floating(who, *tensors):
+    """The factorizations compute in the input's dtype: an integer one would truncate (as torch, refuse it)."""
+    for t in tensors:
+        if not _np.issubdtype(t.dtype, _np.floating):
+            raise TypeError(f"linalg.{who}: expected a floating-point tensor, got {t.dtype}")
+
+
 def solve(A, B, *, left=True):
     """X with A X = B (``left=False``: X A = B); B (..., n, k) or a vector (..., n)."""
     _check_square("solve", A)
@@ -138,6 +145,7 @@ def householder_product(A, tau):
     Recorded on the tape (k rank-one updates), so differentiable in A and tau."""
     from .functions import eye
 
+    _check_floating("householder_product", A, tau)
     if A.ndim < 2 or A.shape[-2] < A.shape[-1]:
         raise ValueError(f"linalg.householder_product: A must be (..., n, k) with n >= k, got {tuple(A.shape)}")
     n, k = A.shape[-2], A.shape[-1]
@@ -161,6 +169,7 @@ def lu_factor(A, *, pivot=True):
         raise NotImplementedError("linalg.lu_factor: pivot=False (no pivoting) is a CUDA-only option in torch "
                                   "and not supported here")
     _check_square("lu_factor", A)
+    _check_floating("lu_factor", A)
     packed, node = _ops.LUFactor.apply_with_node(A)
     from .tensor import Tensor
 
@@ -186,6 +195,7 @@ def lu_solve(LU, pivots, B, *, left=True, adjoint=False):
     from .tensor import Tensor
 
     _check_square("lu_solve", LU)
+    _check_floating("lu_solve", LU, B)
     if not left:  # X A = B  <=>  A^T X^T = B^T
         return lu_solve(LU, pivots, B.transpose(-1, -2), adjoint=not adjoint).transpose(-1, -2)
     if B.shape[-2] != LU.shape[-1]:
@@ -229,6 +239,7 @@ def cholesky_ex(A, *, upper=False, check_errors=False):
     from .tensor import Tensor
 
     _check_square("cholesky_ex", A)
+    _check_floating("cholesky_ex", A)
     data = A.detach()._data
     data = data.get() if hasattr(data, "get") else _np.asarray(data)  # CuPy: checked on the host
     flat = data.reshape((-1,) + data.shape[-2:])
@@ -258,6 +269,7 @@ def inv_ex(A, *, check_errors=False):
     from .tensor import Tensor
 
     _check_square("inv_ex", A)
+    _check_floating("inv_ex", A)
     info = _singular_info(A)
     if check_errors:
         _raise_on(info, "inv_ex", "a matrix is singular")
@@ -269,6 +281,7 @@ def solve_ex(A, B, *, left=True, check_errors=False):
     from .tensor import Tensor
 
     _check_square("solve_ex", A)
+    _check_floating("solve_ex", A, B)
     info = _singular_info(A)
     if check_errors:
         _raise_on(info, "solve_ex", "a matrix is singular")

@@ -9,6 +9,8 @@ ones (Giles, "An extended collection of matrix derivative results", 2008):
 """
 from __future__ import annotations
 
+import math
+
 from ..autograd import Function
 from ._common import array_module, unbroadcast
 
@@ -209,10 +211,7 @@ def _expm_one(a, xp):
 def expm(a):
     """exp of every square matrix of a (..., n, n) NumPy or CuPy array."""
     xp = array_module(a)
-    count = 1
-    for d in a.shape[:-2]:
-        count *= d
-    flat = a.reshape((count,) + a.shape[-2:])
+    flat = a.reshape((math.prod(a.shape[:-2]),) + a.shape[-2:])
     out = xp.empty_like(flat)
     for i in range(flat.shape[0]):
         out[i] = _expm_one(flat[i], xp)
@@ -260,9 +259,7 @@ def lu_packed(a):
     xp = array_module(a)
     n = a.shape[-1]
     batch = a.shape[:-2]
-    count = 1
-    for d in batch:
-        count *= d
+    count = math.prod(batch)
     lu = a.reshape((count, n, n)).copy()
     perm = xp.broadcast_to(xp.arange(n), (count, n)).copy()
     pivots = xp.empty((count, n), dtype=xp.int32)
